@@ -1,0 +1,1 @@
+"""Shared libraries: imported by services, never run, never importing a service."""

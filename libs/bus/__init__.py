@@ -1,0 +1,1 @@
+"""NATS: connect, stream provisioning, durable pull consumers, command request/reply."""

@@ -1,0 +1,163 @@
+"""Durable pull consumers: explicit ack after commit, nak(delay) with backoff on transient errors,
+term() plus a dead-letter record for an undecodable or poison message."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import asyncpg
+import msgspec
+import structlog
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from opentelemetry import context as otel_context
+
+from libs.obs.metrics import MESSAGES_CONSUMED
+from libs.obs.tracing import extract_context, tracer
+from proto.base import Event
+from proto.events import decode_event
+from proto.subjects import Subjects
+
+log = structlog.get_logger(__name__)
+
+Handler = Callable[[Event], Awaitable[None]]
+
+
+class Permanent(Exception):
+    """A handler's verdict that retrying cannot help: the message is dead-lettered at once."""
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    durable: str
+    """``<service>-<purpose>``. A durable name never changes: renaming one replays the stream."""
+    domain: str
+    """The producing domain whose stream is read."""
+    filter: str
+    """Subject filter below the domain, e.g. ``message.*.*`` (root and domain are prepended)."""
+    handler: Handler
+    max_deliver: int = 20
+    """After this many deliveries the message is dead-lettered and terminated."""
+    ack_wait_s: float = 30.0
+    max_ack_pending: int = 1000
+    batch: int = 64
+    backoff_base_s: float = 0.25
+    """nak delay = base * 2^(deliveries-1), capped at 30 s."""
+    deliver_new: bool = False
+    """Start at new messages instead of the stream's beginning (for live, cache-like consumers)."""
+
+
+def _backoff(spec: ConsumerSpec, delivered: int) -> float:
+    return min(30.0, spec.backoff_base_s * (2 ** max(0, delivered - 1)))
+
+
+class ConsumerRunner:
+    def __init__(self, nc: Client, subjects: Subjects, pool: asyncpg.Pool | None, spec: ConsumerSpec):
+        self.nc = nc
+        self.subjects = subjects
+        self.pool = pool
+        self.spec = spec
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+
+    async def start(self) -> None:
+        js = self.nc.jetstream()
+        subject = f"{self.subjects.root}.{self.spec.domain}.{self.spec.filter}"
+        cfg = ConsumerConfig(
+            durable_name=self.spec.durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=self.spec.ack_wait_s,
+            max_deliver=self.spec.max_deliver + 1,  # we term() ourselves at max_deliver
+            max_ack_pending=self.spec.max_ack_pending,
+            filter_subject=subject,
+            deliver_policy=DeliverPolicy.NEW if self.spec.deliver_new else DeliverPolicy.ALL,
+        )
+        self._sub = await js.pull_subscribe(
+            subject, durable=self.spec.durable, stream=self.subjects.stream_name(self.spec.domain), config=cfg
+        )
+        self._task = asyncio.create_task(self._loop(), name=f"consumer-{self.spec.durable}")
+
+    async def stop(self) -> None:
+        """Finish the message in hand, then stop fetching."""
+        self._stopping.set()
+        if self._task:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), 5.0)
+            except (TimeoutError, asyncio.CancelledError):
+                self._task.cancel()
+                with contextlib.suppress(BaseException):
+                    await self._task
+
+    async def _loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                msgs = await self._sub.fetch(self.spec.batch, timeout=1.0)
+            except NatsTimeout:
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("consumer_fetch_failed", consumer=self.spec.durable, error=repr(exc))
+                await asyncio.sleep(0.5)
+                continue
+            for msg in msgs:
+                await self.handle(msg)
+
+    async def handle(self, msg: Msg) -> None:
+        spec = self.spec
+        delivered = msg.metadata.num_delivered
+        try:
+            event = decode_event(msg.data)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            await self._dead_letter(msg, f"undecodable: {exc}")
+            return
+        token = otel_context.attach(extract_context(msg.headers))  # type: ignore[arg-type]
+        try:
+            with tracer().start_as_current_span(f"consume {spec.durable}"):
+                await spec.handler(event)
+            await msg.ack()
+            MESSAGES_CONSUMED.labels(spec.durable, "ok").inc()
+        except Permanent as exc:
+            await self._dead_letter(msg, f"permanent: {exc}")
+        except asyncio.CancelledError:
+            await msg.nak()
+            raise
+        except Exception as exc:
+            if delivered >= spec.max_deliver:
+                await self._dead_letter(msg, f"max deliveries reached: {exc!r}")
+                return
+            delay = _backoff(spec, delivered)
+            log.warning(
+                "consumer_retry",
+                consumer=spec.durable,
+                event_id=event.event_id,
+                delivered=delivered,
+                delay_s=delay,
+                error=repr(exc),
+            )
+            MESSAGES_CONSUMED.labels(spec.durable, "retry").inc()
+            await msg.nak(delay=delay)
+        finally:
+            otel_context.detach(token)
+
+    async def _dead_letter(self, msg: Msg, reason: str) -> None:
+        log.error("consumer_dead_letter", consumer=self.spec.durable, subject=msg.subject, reason=reason)
+        MESSAGES_CONSUMED.labels(self.spec.durable, "dead_letter").inc()
+        if self.pool is not None:
+            async with self.pool.acquire() as conn:
+                await conn.execute(
+                    "INSERT INTO dead_letters (consumer, subject, stream_seq, reason, payload, headers)"
+                    " VALUES ($1, $2, $3, $4, $5, $6::jsonb)",
+                    self.spec.durable,
+                    msg.subject,
+                    msg.metadata.sequence.stream,
+                    reason[:2000],
+                    msg.data,
+                    msgspec.json.encode(dict(msg.headers or {})).decode(),
+                )
+        await msg.term()

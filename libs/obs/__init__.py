@@ -1,0 +1,1 @@
+"""Observability and settings: env parsing, structlog, OpenTelemetry, Prometheus."""

@@ -1,0 +1,55 @@
+"""One structlog configuration: JSON to stdout when not a TTY, pretty when it is."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import msgspec
+import structlog
+
+_SECRET_KEYS = ("password", "secret", "api_key", "authorization", "token")
+
+
+def _enc_hook(obj: Any) -> Any:
+    return str(obj)
+
+
+_encoder = msgspec.json.Encoder(enc_hook=_enc_hook)
+
+
+def _dumps(obj: Any, default: Any = None) -> str:
+    return _encoder.encode(obj).decode()
+
+
+def _redact(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """Never log secrets, whatever a caller binds."""
+    for key in list(event_dict):
+        if any(s in key.lower() for s in _SECRET_KEYS) and key != "event":
+            event_dict[key] = "[redacted]"
+    return event_dict
+
+
+def configure_logging(service: str, level: str = "info") -> None:
+    lvl = getattr(logging, level.upper(), logging.INFO)
+    processors: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _redact,
+        structlog.processors.format_exc_info,
+    ]
+    renderer: Any
+    if sys.stdout.isatty():
+        renderer = structlog.dev.ConsoleRenderer()
+    else:
+        renderer = structlog.processors.JSONRenderer(serializer=_dumps)
+    structlog.configure(
+        processors=[*processors, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(lvl),
+        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        cache_logger_on_first_use=False,
+    )
+    structlog.contextvars.bind_contextvars(service=service)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)

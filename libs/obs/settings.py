@@ -1,0 +1,51 @@
+"""Settings from the environment (``AM_`` prefix), parsed once into a frozen Struct."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+import msgspec
+
+
+class SettingsError(ValueError):
+    """A setting is malformed; the message names the environment variable."""
+
+
+class CommonSettings(msgspec.Struct, frozen=True, kw_only=True):
+    env: str = "dev"
+    """dev | test | prod. dev relaxes webhook URL rules to allow http://127.0.0.1."""
+    nats_url: str = "nats://127.0.0.1:14222"
+    """NATS server URL(s), comma separated."""
+    database_url: str = "postgresql://postgres@127.0.0.1:15432/agentmessage"
+    """PostgreSQL DSN; each service owns its own schema in it."""
+    subject_root: str = "am"
+    """First token of every subject, stream and schema name; tests use their own for isolation."""
+    stream_replicas: int = 1
+    """JetStream replicas for the streams this service provisions (3 in production)."""
+    http_host: str = "127.0.0.1"
+    http_port: int = 0
+    """Port for /healthz, /readyz, /metrics (and the service's own HTTP endpoints); 0 = any."""
+    log_level: str = "info"
+    db_pool_max: int = 10
+
+
+S = TypeVar("S", bound=msgspec.Struct)
+
+
+def load_settings(cls: type[S], env: Mapping[str, str] | None = None, prefix: str = "AM_") -> S:
+    """Read ``<prefix><FIELD>`` for every field of ``cls``; a bad value names its variable."""
+    env = os.environ if env is None else env
+    raw: dict[str, Any] = {}
+    for name in cls.__struct_fields__:
+        var = f"{prefix}{name.upper()}"
+        if var in env:
+            raw[name] = env[var]
+    try:
+        return msgspec.convert(raw, cls, strict=False)
+    except msgspec.ValidationError as exc:
+        msg = str(exc)
+        field = msg.rsplit("$.", 1)[-1].rstrip("`") if "$." in msg else ""
+        var = f"{prefix}{field.upper()}" if field else prefix + "*"
+        raise SettingsError(f"invalid setting {var}: {msg}") from exc

@@ -1,0 +1,1 @@
+"""Service bootstrap shared by every service: connections, migrations, relay, health, shutdown."""

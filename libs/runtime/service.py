@@ -1,0 +1,197 @@
+"""One bootstrap for every service: NATS, Postgres, migrations, stream, relay, commands, consumers,
+health/readiness/metrics over HTTP, and a clean stop on SIGTERM within 10 s."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import structlog
+from aiohttp import web
+from nats.aio.client import Client
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from libs.bus.conn import connect, ensure_stream
+from libs.bus.consumer import ConsumerRunner, ConsumerSpec
+from libs.bus.rpc import RpcClient, RpcServer
+from libs.obs.logging import configure_logging
+from libs.obs.settings import CommonSettings
+from libs.obs.tracing import configure_tracing
+from libs.store.db import create_pool, migrate, pending_migrations
+from libs.store.eventstore import EventStore
+from libs.store.relay import Relay
+from proto.subjects import StreamSpec, Subjects
+
+log = structlog.get_logger(__name__)
+
+
+class Service:
+    """A running service. ``setup`` hooks register commands, consumers, routes and tasks."""
+
+    def __init__(
+        self,
+        name: str,
+        settings: CommonSettings,
+        *,
+        domain: str | None,
+        sql_dir: Path | None = None,
+        uses_db: bool = True,
+    ):
+        self.name = name
+        self.settings = settings
+        self.domain = domain
+        self.sql_dir = sql_dir
+        self.uses_db = uses_db
+        self.subjects = Subjects(settings.subject_root)
+        self.schema = self.subjects.schema(name)
+        self.http = web.Application(client_max_size=1024 * 1024)
+        self.http.router.add_get("/healthz", self._healthz)
+        self.http.router.add_get("/readyz", self._readyz)
+        self.http.router.add_get("/metrics", self._metrics)
+        self._consumer_specs: list[ConsumerSpec] = []
+        self._consumers: list[ConsumerRunner] = []
+        self._task_factories: list[Callable[[], Coroutine[Any, Any, None]]] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._on_stop: list[Callable[[], Awaitable[None]]] = []
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+        self.nc: Client
+        self.pool: asyncpg.Pool
+        self.store: EventStore
+        self.rpc: RpcClient
+        self.rpc_server: RpcServer
+        self.relay: Relay | None = None
+        self.ready = False
+
+    # -- registration (before start) -------------------------------------------------------------
+    def consumer(self, spec: ConsumerSpec) -> None:
+        self._consumer_specs.append(spec)
+
+    def task(self, factory: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        self._task_factories.append(factory)
+
+    def on_stop(self, fn: Callable[[], Awaitable[None]]) -> None:
+        self._on_stop.append(fn)
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    async def start(self, setup: Callable[[Service], Awaitable[None]] | None = None) -> None:
+        configure_logging(self.name, self.settings.log_level)
+        configure_tracing(self.name)
+        self.nc = await connect(self.settings.nats_url, f"am-{self.name}")
+        self.rpc = RpcClient(self.nc, self.subjects)
+        self.rpc_server = RpcServer(self.nc, self.subjects, self.domain or self.name, self.name)
+        if self.uses_db:
+            self.pool = await create_pool(self.settings.database_url, self.schema, self.settings.db_pool_max)
+            await migrate(self.pool, self.schema, self.sql_dir)
+            self.store = EventStore(self.pool, self.schema, self.subjects, self.name)
+        if self.domain and self.uses_db:
+            await ensure_stream(self.nc, self.subjects, StreamSpec(self.domain), self.settings.stream_replicas)
+            self.relay = Relay(self.pool, self.nc.jetstream(), self.schema, self.name)
+            self.relay.start()
+        if setup is not None:
+            await setup(self)
+        for spec in self._consumer_specs:
+            # the producer may not have started yet: make sure its stream exists
+            await ensure_stream(self.nc, self.subjects, StreamSpec(spec.domain), self.settings.stream_replicas)
+            runner = ConsumerRunner(self.nc, self.subjects, self.pool if self.uses_db else None, spec)
+            await runner.start()
+            self._consumers.append(runner)
+        for factory in self._task_factories:
+            self._tasks.append(asyncio.create_task(self._guard(factory)))
+        self._runner = web.AppRunner(self.http, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.settings.http_host, self.settings.http_port, reuse_address=True)
+        await site.start()
+        server = site._server
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.ready = True
+        log.info("service_started", port=self.port, schema=self.schema if self.uses_db else None)
+
+    async def _guard(self, factory: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Background loops restart after a crash instead of dying silently."""
+        delay = 0.5
+        while True:
+            try:
+                await factory()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.exception("background_task_crashed", task=getattr(factory, "__name__", "?"), error=repr(exc))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    async def stop(self) -> None:
+        self.ready = False
+        if self._runner is not None:
+            await self._runner.cleanup()
+        await self.rpc_server.close()
+        for c in self._consumers:
+            await c.stop()
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(BaseException):
+                await t
+        for fn in self._on_stop:
+            with contextlib.suppress(Exception):
+                await fn()
+        if self.relay is not None:
+            await self.relay.publish_pending() if not self.nc.is_closed else None
+            await self.relay.stop()
+        with contextlib.suppress(Exception):
+            await self.nc.drain()
+        if self.uses_db:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.pool.close(), 5)
+        log.info("service_stopped")
+
+    # -- health ------------------------------------------------------------------------------------
+    async def _healthz(self, _: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "service": self.name})
+
+    async def readiness(self) -> dict[str, Any]:
+        checks: dict[str, Any] = {"nats": self.nc.is_connected}
+        if self.uses_db:
+            try:
+                async with self.pool.acquire(timeout=2) as conn:
+                    await conn.fetchval("SELECT 1")
+                checks["postgres"] = True
+                checks["migrations"] = await pending_migrations(self.pool, self.sql_dir) == 0
+            except Exception:
+                checks["postgres"] = False
+        checks["started"] = self.ready
+        return checks
+
+    async def _readyz(self, _: web.Request) -> web.Response:
+        checks = await self.readiness()
+        ok = all(bool(v) for v in checks.values())
+        return web.json_response({"ready": ok, "checks": checks}, status=200 if ok else 503)
+
+    async def _metrics(self, _: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def run(service: Service, setup: Callable[[Service], Awaitable[None]]) -> None:
+    """Run until SIGTERM/SIGINT, then stop within 10 s."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await service.start(setup)
+        await stop.wait()
+        log.info("service_stopping")
+        try:
+            await asyncio.wait_for(service.stop(), 10)
+        except TimeoutError:
+            log.error("service_stop_timeout")
+
+    asyncio.run(main())

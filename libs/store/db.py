@@ -1,0 +1,92 @@
+"""Connection pool per service schema, and versioned SQL migrations applied at start."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import asyncpg
+import structlog
+
+log = structlog.get_logger(__name__)
+
+_BASE_SQL = Path(__file__).parent / "sql"
+
+
+async def ensure_database(dsn: str) -> None:
+    """Create the database named in the DSN if it is missing (embedded and test servers)."""
+    try:
+        conn = await asyncpg.connect(dsn)
+        await conn.close()
+        return
+    except asyncpg.InvalidCatalogNameError:
+        pass
+    base, _, dbname = dsn.rpartition("/")
+    dbname = dbname.split("?")[0]
+    admin = await asyncpg.connect(base + "/postgres")
+    try:
+        await admin.execute(f'CREATE DATABASE "{dbname}"')
+    except asyncpg.DuplicateDatabaseError:
+        pass
+    finally:
+        await admin.close()
+
+
+async def create_pool(dsn: str, schema: str, max_size: int = 10) -> asyncpg.Pool:
+    await ensure_database(dsn)
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    except asyncpg.UniqueViolationError:
+        pass  # two replicas racing on CREATE SCHEMA
+    finally:
+        await conn.close()
+    pool = await asyncpg.create_pool(
+        dsn,
+        min_size=1,
+        max_size=max_size,
+        server_settings={"search_path": schema, "application_name": f"am-{schema}"},
+    )
+    assert pool is not None
+    return pool
+
+
+def _lock_key(schema: str) -> int:
+    return int.from_bytes(hashlib.sha256(schema.encode()).digest()[:8], "big", signed=True)
+
+
+async def migrate(pool: asyncpg.Pool, schema: str, service_sql: Path | None) -> list[str]:
+    """Apply the event-store base and the service's versioned ``NNNN_name.sql`` files in order.
+
+    Idempotent, and safe when two replicas start at once: one transaction under an advisory lock.
+    """
+    files = sorted(_BASE_SQL.glob("*.sql"))
+    if service_sql is not None and service_sql.exists():
+        files += sorted(service_sql.glob("*.sql"))
+    applied: list[str] = []
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", _lock_key(schema))
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        done = {r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations")}
+        for f in files:
+            name = f"{f.parent.name}/{f.name}" if f.parent == _BASE_SQL else f.name
+            if name in done:
+                continue
+            await conn.execute(f.read_text())
+            await conn.execute("INSERT INTO schema_migrations(name) VALUES ($1)", name)
+            applied.append(name)
+    if applied:
+        log.info("migrations_applied", schema=schema, files=applied)
+    return applied
+
+
+async def pending_migrations(pool: asyncpg.Pool, service_sql: Path | None) -> int:
+    files = list(_BASE_SQL.glob("*.sql"))
+    if service_sql is not None and service_sql.exists():
+        files += list(service_sql.glob("*.sql"))
+    async with pool.acquire() as conn:
+        n = await conn.fetchval("SELECT count(*) FROM schema_migrations")
+    return len(files) - int(n)

@@ -1,0 +1,90 @@
+"""Append-only event store keyed by (stream id, version), with a global position; the outbox too."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+import asyncpg
+import msgspec
+
+from libs.obs.metrics import EVENTS_APPENDED
+from libs.obs.tracing import current_traceparent
+from proto.base import Event
+from proto.events import decode_event, encode_event
+from proto.subjects import Subjects
+
+
+class ConcurrencyError(Exception):
+    """Another writer appended to the stream first; reload and decide again."""
+
+    def __init__(self, stream_id: str, expected: int):
+        super().__init__(f"stream {stream_id} is past version {expected}")
+        self.stream_id = stream_id
+        self.expected = expected
+
+
+class EventStore:
+    def __init__(self, pool: asyncpg.Pool, schema: str, subjects: Subjects, service: str):
+        self.pool = pool
+        self.schema = schema
+        self.subjects = subjects
+        self.service = service
+        self.channel = f"{schema}_events"
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        async with self.pool.acquire() as conn, conn.transaction():
+            yield conn
+
+    async def load(self, conn: asyncpg.Connection, stream_id: str) -> tuple[list[Event], int]:
+        rows = await conn.fetch(
+            "SELECT data::text AS data, version FROM events WHERE stream_id = $1 ORDER BY version", stream_id
+        )
+        events = [decode_event(r["data"]) for r in rows]
+        return events, (rows[-1]["version"] if rows else 0)
+
+    async def append(
+        self,
+        conn: asyncpg.Connection,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[Event],
+    ) -> int:
+        """Append inside the caller's transaction; read models are updated in that same transaction.
+
+        Raises ConcurrencyError when the stream moved past ``expected_version``.
+        """
+        if not events:
+            return expected_version
+        tp = current_traceparent()
+        headers = msgspec.json.encode({"traceparent": tp} if tp else {}).decode()
+        rows = []
+        for i, ev in enumerate(events, start=1):
+            subject = self.subjects.event(ev.DOMAIN, ev.AGGREGATE, ev.subject_token(), ev.org_id)
+            rows.append(
+                (
+                    stream_id,
+                    expected_version + i,
+                    ev.event_id,
+                    ev.type_name(),
+                    subject,
+                    ev.org_id,
+                    encode_event(ev).decode(),
+                    headers,
+                )
+            )
+        try:
+            async with conn.transaction():  # savepoint: a conflict leaves the outer transaction usable
+                await conn.executemany(
+                    "INSERT INTO events (stream_id, version, event_id, event_type, subject, org_id, data, headers)"
+                    " VALUES ($1, $2, $3::uuid, $4, $5, $6, $7::jsonb, $8::jsonb)",
+                    rows,
+                )
+        except asyncpg.UniqueViolationError as exc:
+            if "event_id" in str(exc.constraint_name or ""):
+                raise
+            raise ConcurrencyError(stream_id, expected_version) from exc
+        await conn.execute("SELECT pg_notify($1, '')", self.channel)
+        EVENTS_APPENDED.labels(self.service).inc(len(events))
+        return expected_version + len(events)

@@ -1,0 +1,118 @@
+"""The outbox relay: publishes committed events to JetStream in position order.
+
+Woken by LISTEN/NOTIFY, with a periodic sweep for anything left behind. Only the holder of an
+advisory lock relays, so two replicas never race. ``Nats-Msg-Id`` = event id makes a re-publish after
+a crash (published to NATS, not yet marked) harmless within the stream's duplicate window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+from typing import Any
+
+import asyncpg
+import msgspec
+import structlog
+from nats.js import JetStreamContext
+
+from libs.obs.metrics import EVENTS_PUBLISHED
+
+log = structlog.get_logger(__name__)
+
+
+class Relay:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        js: JetStreamContext,
+        schema: str,
+        service: str,
+        *,
+        batch: int = 500,
+        sweep_interval: float = 1.0,
+    ):
+        self.pool = pool
+        self.js = js
+        self.schema = schema
+        self.service = service
+        self.batch = batch
+        self.sweep_interval = sweep_interval
+        self.channel = f"{schema}_events"
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.lock_key = int.from_bytes(
+            hashlib.sha256(f"relay:{schema}".encode()).digest()[:8], "big", signed=True
+        )
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"relay-{self.schema}")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
+    def _notified(self, *_: Any) -> None:
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                await self._lead()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # connection lost, NATS down: back off and take the lead again
+                log.warning("relay_error", schema=self.schema, error=repr(exc))
+                await asyncio.sleep(1.0)
+
+    async def _lead(self) -> None:
+        async with self.pool.acquire() as listen_conn:
+            while not await listen_conn.fetchval("SELECT pg_try_advisory_lock($1)", self.lock_key):
+                await asyncio.sleep(2.0)  # another replica relays
+            await listen_conn.add_listener(self.channel, self._notified)
+            try:
+                while not self._stopping:
+                    n = await self.publish_pending()
+                    if n >= self.batch:
+                        continue
+                    self._wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self.sweep_interval)
+            finally:
+                with contextlib.suppress(Exception):
+                    await listen_conn.remove_listener(self.channel, self._notified)
+                    await listen_conn.execute("SELECT pg_advisory_unlock($1)", self.lock_key)
+
+    async def publish_pending(self) -> int:
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT position, event_id::text AS event_id, subject, data::text AS data, headers::text AS headers"
+                " FROM events WHERE published_at IS NULL ORDER BY position LIMIT $1",
+                self.batch,
+            )
+            if not rows:
+                return 0
+            futures = []
+            for r in rows:
+                hdrs: dict[str, str] = msgspec.json.decode(r["headers"])
+                hdrs["Nats-Msg-Id"] = r["event_id"]
+                data = msgspec.json.decode(r["data"])
+                if data.get("correlation_id"):
+                    hdrs["Am-Correlation-Id"] = data["correlation_id"]
+                if data.get("causation_id"):
+                    hdrs["Am-Causation-Id"] = data["causation_id"]
+                futures.append(self.js.publish(r["subject"], r["data"].encode(), headers=hdrs))
+            # Started in position order, so they reach the server in position order.
+            await asyncio.gather(*futures)
+            await conn.execute(
+                "UPDATE events SET published_at = now() WHERE position = ANY($1::bigint[])",
+                [r["position"] for r in rows],
+            )
+            EVENTS_PUBLISHED.labels(self.service).inc(len(rows))
+            return len(rows)

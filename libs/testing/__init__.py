@@ -1,0 +1,1 @@
+"""Pytest plugin: real NATS and PostgreSQL for every test session, isolated per test."""

@@ -1,0 +1,70 @@
+"""Real servers for tests: given by URL (AM_TEST_NATS_URL / AM_TEST_DATABASE_URL), else
+testcontainers when a Docker engine answers, else the embedded binaries."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from libs.embedded.servers import EmbeddedNats, EmbeddedPostgres, free_port
+
+
+def _docker_answers() -> bool:
+    if os.environ.get("AM_TEST_NO_DOCKER"):
+        return False
+    try:
+        import docker
+
+        client = docker.from_env(timeout=2)
+        client.ping()
+        return True
+    except Exception:
+        return False
+
+
+@contextlib.contextmanager
+def nats_server() -> Iterator[str]:
+    url = os.environ.get("AM_TEST_NATS_URL")
+    if url:
+        yield url
+        return
+    if _docker_answers():
+        from testcontainers.nats import NatsContainer
+
+        with NatsContainer(image="nats:2.10").with_command("-js") as c:
+            yield c.nats_uri()
+        return
+    with tempfile.TemporaryDirectory(prefix="am-nats-", dir=_tmp_root()) as d:
+        srv = EmbeddedNats(Path(d), free_port()).start()
+        try:
+            yield srv.url
+        finally:
+            srv.stop()
+
+
+@contextlib.contextmanager
+def postgres_server() -> Iterator[str]:
+    url = os.environ.get("AM_TEST_DATABASE_URL")
+    if url:
+        yield url
+        return
+    if _docker_answers():
+        from testcontainers.postgres import PostgresContainer
+
+        with PostgresContainer("postgres:16", driver=None) as c:
+            yield c.get_connection_url()
+        return
+    with tempfile.TemporaryDirectory(prefix="am-pg-", dir=_tmp_root()) as d:
+        os.chmod(d, 0o755)
+        srv = EmbeddedPostgres(Path(d) / "postgres", free_port(), durable=False).start()
+        try:
+            yield srv.url
+        finally:
+            srv.stop()
+
+
+def _tmp_root() -> str:
+    return "/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir()

@@ -1,0 +1,89 @@
+"""Base types every event and command derives from, and the typed command error."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import msgspec
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def rfc3339(ts: datetime) -> str:
+    """RFC 3339 UTC with milliseconds and Z, the one time format of the public API."""
+    ts = ts.astimezone(UTC)
+    return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+
+
+_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+def snake(name: str) -> str:
+    return _CAMEL.sub("_", name).lower()
+
+
+class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag=True):
+    """A fact, past tense. Subject: ``am.<domain>.<aggregate>.<event>.<org_id>``.
+
+    Schemas only grow: a new field must have a default; a breaking change is a new type.
+    """
+
+    DOMAIN: ClassVar[str] = ""
+    AGGREGATE: ClassVar[str] = ""
+
+    org_id: str
+    event_id: str = msgspec.field(default_factory=new_id)
+    occurred_at: datetime = msgspec.field(default_factory=utcnow)
+    correlation_id: str | None = None
+    causation_id: str | None = None
+
+    @classmethod
+    def type_name(cls) -> str:
+        return cls.__name__
+
+    @classmethod
+    def subject_token(cls) -> str:
+        return snake(cls.__name__)
+
+
+class Command(msgspec.Struct, frozen=True, kw_only=True):
+    """Intent, imperative; sent as core NATS request/reply on ``am.cmd.<domain>.<command>``."""
+
+
+class ErrorBody(msgspec.Struct, frozen=True, kw_only=True):
+    code: str
+    message: str
+    status: int = 400
+    details: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class CommandError(Exception):
+    """A typed failure of a command, carried back to the caller and on to the API envelope."""
+
+    def __init__(self, code: str, message: str, status: int = 400, details: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+        self.details = details or {}
+
+    def body(self) -> ErrorBody:
+        return ErrorBody(code=self.code, message=self.message, status=self.status, details=self.details)
+
+    @classmethod
+    def from_body(cls, body: ErrorBody) -> CommandError:
+        return cls(body.code, body.message, body.status, dict(body.details))
+
+
+class NotFound(CommandError):
+    def __init__(self, what: str, details: dict[str, Any] | None = None):
+        super().__init__("NOT_FOUND", f"{what} not found", 404, details)

@@ -1,0 +1,1 @@
+"""Commands and their results, per domain: the request/reply contracts between services."""

@@ -1,0 +1,77 @@
+"""Events of the accounts domain (stream AM_ACCOUNTS, subjects am.accounts.<aggregate>.<event>.<org_id>).
+
+Credential hashes never ride on events: they stay in the accounts schema, written in the same
+transaction as the event that creates them.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from proto.base import Event
+
+
+class _Accounts(Event, frozen=True, kw_only=True):
+    DOMAIN: ClassVar[str] = "accounts"
+
+
+class OrganizationCreated(_Accounts, frozen=True, kw_only=True):
+    """An organization signed up, with its owner user. Emitted by accounts."""
+
+    AGGREGATE: ClassVar[str] = "organization"
+    name: str
+    owner_user_id: str
+    owner_email: str
+
+
+class ApiKeyCreated(_Accounts, frozen=True, kw_only=True):
+    """An API key was issued (its hash is stored, never its secret). Emitted by accounts."""
+
+    AGGREGATE: ClassVar[str] = "api_key"
+    key_id: str
+    name: str
+    prefix: str
+
+
+class ApiKeyRevoked(_Accounts, frozen=True, kw_only=True):
+    """An API key stopped working; gateways drop it from their caches at once. Emitted by accounts."""
+
+    AGGREGATE: ClassVar[str] = "api_key"
+    key_id: str
+    key_hash_prefix: str = ""
+
+
+class CreditGranted(_Accounts, frozen=True, kw_only=True):
+    """Credit was added to an organization (the $5 signup grant, a top-up). Emitted by accounts."""
+
+    AGGREGATE: ClassVar[str] = "credit"
+    entry_id: str
+    amount_micros: int
+    reason: str
+
+
+class CreditReserved(_Accounts, frozen=True, kw_only=True):
+    """Credit was held for work about to be accepted (a number, a message). Emitted by accounts."""
+
+    AGGREGATE: ClassVar[str] = "credit"
+    reservation_id: str
+    amount_micros: int
+    reason: str
+    reference: str = ""
+
+
+class CreditCaptured(_Accounts, frozen=True, kw_only=True):
+    """A reservation was spent: the work happened. Emitted by accounts."""
+
+    AGGREGATE: ClassVar[str] = "credit"
+    reservation_id: str
+    amount_micros: int
+
+
+class CreditReleased(_Accounts, frozen=True, kw_only=True):
+    """A reservation was refunded: the work never happened. Emitted by accounts."""
+
+    AGGREGATE: ClassVar[str] = "credit"
+    reservation_id: str
+    amount_micros: int
+    reason: str

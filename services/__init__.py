@@ -1,0 +1,1 @@
+"""Services: separate processes that meet only on NATS; none imports another."""

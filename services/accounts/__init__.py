@@ -1,0 +1,1 @@
+"""accounts: organizations, users, API keys (hashed) and the prepaid credit ledger."""

@@ -1,0 +1,22 @@
+"""accounts bootstrap."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from libs.obs.settings import load_settings
+from libs.runtime.service import Service
+from services.accounts import rpc
+from services.accounts.config import AccountsSettings
+from services.accounts.handlers import Accounts
+
+
+def build(env: Mapping[str, str] | None = None) -> tuple[Service, object]:
+    settings = load_settings(AccountsSettings, env)
+    svc = Service("accounts", settings, domain="accounts", sql_dir=Path(__file__).parent / "sql")
+
+    async def setup(s: Service) -> None:
+        await rpc.register(s, Accounts(s.store, settings))
+
+    return svc, setup

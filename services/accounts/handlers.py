@@ -1,0 +1,259 @@
+"""accounts command handlers: validate → decide → append events and update read models in one
+transaction."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime
+
+import asyncpg
+from argon2 import PasswordHasher
+
+from libs.store.eventstore import EventStore
+from proto.api import decode_cursor, encode_cursor, format_money
+from proto.base import CommandError, new_id, rfc3339, utcnow
+from proto.commands import accounts as c
+from proto.events.accounts import (
+    ApiKeyCreated,
+    ApiKeyRevoked,
+    CreditCaptured,
+    CreditGranted,
+    CreditReleased,
+    CreditReserved,
+    OrganizationCreated,
+)
+from services.accounts import model
+from services.accounts.config import AccountsSettings
+
+_hasher = PasswordHasher()  # argon2id, memory-hard
+
+
+def _cursor(limit: int, cursor: str | None) -> tuple[datetime | None, str | None]:
+    if not cursor:
+        return None, None
+    try:
+        ts, ident = decode_cursor(cursor)
+        return datetime.fromisoformat(ts), str(ident)
+    except Exception as exc:
+        raise CommandError("VALIDATION_ERROR", "cursor: invalid cursor", 400, {"field": "cursor"}) from exc
+
+
+class Accounts:
+    def __init__(self, store: EventStore, settings: AccountsSettings):
+        self.store = store
+        self.settings = settings
+        self._touched: dict[str, float] = {}
+
+    async def signup(self, cmd: c.Signup) -> c.SignupResult:
+        email = model.validate_signup(cmd.email, cmd.password, cmd.organization_name)
+        password_hash = await asyncio.get_running_loop().run_in_executor(None, _hasher.hash, cmd.password)
+        org_id, user_id, key_id, grant_id = new_id(), new_id(), new_id(), new_id()
+        secret = model.new_api_key_secret()
+        now = utcnow()
+        name = cmd.organization_name.strip()
+        async with self.store.transaction() as conn:
+            if await conn.fetchval("SELECT 1 FROM users WHERE email = $1", email):
+                raise CommandError("EMAIL_TAKEN", "an account with this email already exists", 409, {"field": "email"})
+            await conn.execute("INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3)", org_id, name, now)
+            try:
+                await conn.execute(
+                    "INSERT INTO users (id, org_id, email, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
+                    user_id, org_id, email, password_hash, now,
+                )
+            except asyncpg.UniqueViolationError as exc:
+                raise CommandError("EMAIL_TAKEN", "an account with this email already exists", 409, {"field": "email"}) from exc
+            await self.store.append(conn, f"organization-{org_id}", 0, [
+                OrganizationCreated(org_id=org_id, name=name, owner_user_id=user_id, owner_email=email, occurred_at=now)
+            ])
+            await self._insert_key(conn, org_id, key_id, "default", secret, now)
+            amount = self.settings.signup_credit_micros
+            await conn.execute("INSERT INTO balances (org_id, available_micros) VALUES ($1, $2)", org_id, amount)
+            await self._ledger(conn, grant_id, org_id, "grant", amount, "signup credit", "", now)
+            await self.store.append(conn, f"credit-grant-{grant_id}", 0, [
+                CreditGranted(org_id=org_id, entry_id=grant_id, amount_micros=amount, reason="signup credit", occurred_at=now)
+            ])
+        return c.SignupResult(
+            organization=c.OrganizationView(id=org_id, name=name, created_at=rfc3339(now)),
+            user=c.UserView(id=user_id, email=email),
+            api_key=c.ApiKeyView(id=key_id, name="default", prefix=model.display_prefix(secret),
+                                 created_at=rfc3339(now), secret=secret),
+            balance=format_money(amount),
+        )
+
+    async def _insert_key(self, conn: asyncpg.Connection, org_id: str, key_id: str, name: str, secret: str,
+                          now: datetime) -> None:
+        prefix = model.display_prefix(secret)
+        await conn.execute(
+            "INSERT INTO api_keys (id, org_id, name, prefix, key_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            key_id, org_id, name, prefix, model.hash_key(secret), now,
+        )
+        await self.store.append(conn, f"api_key-{key_id}", 0, [
+            ApiKeyCreated(org_id=org_id, key_id=key_id, name=name, prefix=prefix, occurred_at=now)
+        ])
+
+    async def authenticate(self, cmd: c.Authenticate) -> c.Principal:
+        row = await self.store.pool.fetchrow(
+            "SELECT id::text, org_id::text FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL", cmd.key_hash
+        )
+        if row is None:
+            raise CommandError("UNAUTHORIZED", "missing, malformed, unknown or revoked API key", 401)
+        key_id = row["id"]
+        now = time.monotonic()
+        if now - self._touched.get(key_id, 0.0) > self.settings.key_touch_interval_s:
+            self._touched[key_id] = now
+            await self.store.pool.execute("UPDATE api_keys SET last_used_at = now() WHERE id = $1", key_id)
+        return c.Principal(org_id=row["org_id"], key_id=key_id)
+
+    async def create_key(self, cmd: c.CreateKey) -> c.ApiKeyView:
+        name = cmd.name.strip()
+        if not name or len(name) > 100:
+            raise CommandError("VALIDATION_ERROR", "name: must be 1 to 100 characters", 400, {"field": "name"})
+        secret, key_id, now = model.new_api_key_secret(), new_id(), utcnow()
+        async with self.store.transaction() as conn:
+            await self._insert_key(conn, cmd.org_id, key_id, name, secret, now)
+        return c.ApiKeyView(id=key_id, name=name, prefix=model.display_prefix(secret), created_at=rfc3339(now),
+                            secret=secret)
+
+    async def list_keys(self, cmd: c.ListKeys) -> c.KeyPage:
+        ts, ident = _cursor(cmd.limit, cmd.cursor)
+        rows = await self.store.pool.fetch(
+            "SELECT id::text, name, prefix, created_at, last_used_at, revoked_at FROM api_keys"
+            " WHERE org_id = $1 AND revoked_at IS NULL"
+            " AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3::uuid))"
+            " ORDER BY created_at DESC, id DESC LIMIT $4",
+            cmd.org_id, ts, ident, cmd.limit + 1,
+        )
+        more = len(rows) > cmd.limit
+        rows = rows[: cmd.limit]
+        data = [
+            c.ApiKeyView(id=r["id"], name=r["name"], prefix=r["prefix"], created_at=rfc3339(r["created_at"]),
+                         last_used_at=rfc3339(r["last_used_at"]) if r["last_used_at"] else None)
+            for r in rows
+        ]
+        nxt = encode_cursor(rows[-1]["created_at"].isoformat(), rows[-1]["id"]) if more else None
+        return c.KeyPage(data=data, next_cursor=nxt)
+
+    async def revoke_key(self, cmd: c.RevokeKey) -> c.ApiKeyView:
+        async with self.store.transaction() as conn:
+            row = await conn.fetchrow(
+                "UPDATE api_keys SET revoked_at = now() WHERE id = $1::uuid AND org_id = $2 AND revoked_at IS NULL"
+                " RETURNING id::text, name, prefix, created_at, revoked_at",
+                _uuid_or_none(cmd.key_id), cmd.org_id,
+            )
+            if row is None:
+                raise CommandError("NOT_FOUND", "API key not found", 404)
+            _, version = await self.store.load(conn, f"api_key-{cmd.key_id}")
+            await self.store.append(conn, f"api_key-{cmd.key_id}", version, [
+                ApiKeyRevoked(org_id=cmd.org_id, key_id=cmd.key_id)
+            ])
+        return c.ApiKeyView(id=row["id"], name=row["name"], prefix=row["prefix"],
+                            created_at=rfc3339(row["created_at"]), revoked_at=rfc3339(row["revoked_at"]))
+
+    async def balance(self, cmd: c.GetBalance) -> c.BalanceView:
+        ts, ident = _cursor(cmd.limit, cmd.cursor)
+        pool = self.store.pool
+        available = await pool.fetchval("SELECT available_micros FROM balances WHERE org_id = $1", cmd.org_id)
+        rows = await pool.fetch(
+            "SELECT id::text, kind, amount_micros, reason, reference, created_at FROM ledger WHERE org_id = $1"
+            " AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3::uuid))"
+            " ORDER BY created_at DESC, id DESC LIMIT $4",
+            cmd.org_id, ts, ident, cmd.limit + 1,
+        )
+        more = len(rows) > cmd.limit
+        rows = rows[: cmd.limit]
+        return c.BalanceView(
+            balance=format_money(available or 0),
+            currency="USD",
+            entries=[
+                c.LedgerEntry(id=r["id"], kind=r["kind"], amount=format_money(r["amount_micros"]),
+                              reason=r["reason"], reference=r["reference"], created_at=rfc3339(r["created_at"]))
+                for r in rows
+            ],
+            next_cursor=encode_cursor(rows[-1]["created_at"].isoformat(), rows[-1]["id"]) if more else None,
+        )
+
+    async def reserve(self, cmd: c.ReserveCredit) -> c.Reservation:
+        """Hold credit. The conditional UPDATE serialises concurrent spenders without conflicts, and
+        the reservation id (its own stream, version 1) makes a retried command a no-op."""
+        now = utcnow()
+        async with self.store.transaction() as conn:
+            existing = await conn.fetchrow("SELECT amount_micros, state FROM reservations WHERE id = $1",
+                                           cmd.reservation_id)
+            if existing is not None:
+                bal = await conn.fetchval("SELECT available_micros FROM balances WHERE org_id = $1", cmd.org_id)
+                return c.Reservation(reservation_id=cmd.reservation_id, amount_micros=existing["amount_micros"],
+                                     state=existing["state"], balance_micros=bal or 0)
+            bal = await conn.fetchval(
+                "UPDATE balances SET available_micros = available_micros - $2"
+                " WHERE org_id = $1 AND available_micros >= $2 RETURNING available_micros",
+                cmd.org_id, cmd.amount_micros,
+            )
+            if bal is None:
+                current = await conn.fetchval("SELECT available_micros FROM balances WHERE org_id = $1", cmd.org_id)
+                model.check_reserve(current or 0, cmd.amount_micros)
+                raise CommandError("INSUFFICIENT_CREDIT", "not enough credit", 402)
+            await conn.execute(
+                "INSERT INTO reservations (id, org_id, amount_micros, state, reason, reference, created_at)"
+                " VALUES ($1, $2, $3, 'held', $4, $5, $6)",
+                cmd.reservation_id, cmd.org_id, cmd.amount_micros, cmd.reason, cmd.reference, now,
+            )
+            await self._ledger(conn, new_id(), cmd.org_id, "debit", -cmd.amount_micros, cmd.reason, cmd.reference, now)
+            await self.store.append(conn, f"reservation-{cmd.reservation_id}", 0, [
+                CreditReserved(org_id=cmd.org_id, reservation_id=cmd.reservation_id, amount_micros=cmd.amount_micros,
+                               reason=cmd.reason, reference=cmd.reference, occurred_at=now)
+            ])
+        return c.Reservation(reservation_id=cmd.reservation_id, amount_micros=cmd.amount_micros, state="held",
+                             balance_micros=bal)
+
+    async def settle(self, cmd: c.SettleCredit) -> c.Reservation:
+        """Capture or release a held reservation; anything but ``held`` is already settled (no-op)."""
+        now = utcnow()
+        async with self.store.transaction() as conn:
+            row = await conn.fetchrow(
+                "SELECT amount_micros, state, reference FROM reservations WHERE id = $1 AND org_id = $2 FOR UPDATE",
+                cmd.reservation_id, cmd.org_id,
+            )
+            if row is None:
+                raise CommandError("NOT_FOUND", "reservation not found", 404)
+            amount = row["amount_micros"]
+            if row["state"] == "held":
+                state = "captured" if cmd.capture else "released"
+                await conn.execute("UPDATE reservations SET state = $2 WHERE id = $1", cmd.reservation_id, state)
+                stream = f"reservation-{cmd.reservation_id}"
+                _, version = await self.store.load(conn, stream)
+                ev: CreditCaptured | CreditReleased
+                if cmd.capture:
+                    ev = CreditCaptured(org_id=cmd.org_id, reservation_id=cmd.reservation_id, amount_micros=amount)
+                else:
+                    await conn.execute(
+                        "UPDATE balances SET available_micros = available_micros + $2 WHERE org_id = $1",
+                        cmd.org_id, amount,
+                    )
+                    await self._ledger(conn, new_id(), cmd.org_id, "refund", amount, cmd.reason or "refund",
+                                       row["reference"], now)
+                    ev = CreditReleased(org_id=cmd.org_id, reservation_id=cmd.reservation_id, amount_micros=amount,
+                                        reason=cmd.reason)
+                await self.store.append(conn, stream, version, [ev])
+            else:
+                state = row["state"]
+            bal = await conn.fetchval("SELECT available_micros FROM balances WHERE org_id = $1", cmd.org_id)
+        return c.Reservation(reservation_id=cmd.reservation_id, amount_micros=amount, state=state,
+                             balance_micros=bal or 0)
+
+    async def _ledger(self, conn: asyncpg.Connection, entry_id: str, org_id: str, kind: str, amount: int,
+                      reason: str, reference: str, now: datetime) -> None:
+        await conn.execute(
+            "INSERT INTO ledger (id, org_id, kind, amount_micros, reason, reference, created_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            entry_id, org_id, kind, amount, reason, reference, now,
+        )
+
+
+def _uuid_or_none(value: str) -> str | None:
+    import uuid
+
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return None

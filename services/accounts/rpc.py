@@ -1,0 +1,19 @@
+"""am.cmd.accounts.* endpoints."""
+
+from __future__ import annotations
+
+from libs.runtime.service import Service
+from proto.commands import accounts as c
+from services.accounts.handlers import Accounts
+
+
+async def register(svc: Service, h: Accounts) -> None:
+    r = svc.rpc_server
+    await r.register("signup", c.Signup, h.signup)
+    await r.register("authenticate", c.Authenticate, h.authenticate)
+    await r.register("create_key", c.CreateKey, h.create_key)
+    await r.register("list_keys", c.ListKeys, h.list_keys)
+    await r.register("revoke_key", c.RevokeKey, h.revoke_key)
+    await r.register("balance", c.GetBalance, h.balance)
+    await r.register("reserve_credit", c.ReserveCredit, h.reserve)
+    await r.register("settle_credit", c.SettleCredit, h.settle)

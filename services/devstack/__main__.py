@@ -1,0 +1,184 @@
+"""python -m services.devstack — start the whole system and supervise it until Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+
+from libs.embedded.servers import EmbeddedNats, EmbeddedPostgres, port_open
+from libs.obs.settings import load_settings
+
+
+class DevstackSettings(msgspec.Struct, frozen=True, kw_only=True):
+    data_dir: str = ".data"
+    """Where embedded NATS and PostgreSQL keep their state (AM_DATA_DIR)."""
+    gateway_port: int = 8080
+    sim_port: int = 8090
+    nats_port: int = 14222
+    """Embedded NATS port; not 4222, so a NATS already there is left alone."""
+    pg_port: int = 15432
+    """Embedded PostgreSQL port; not 5432, for the same reason."""
+    nats_url: str = ""
+    """Use this NATS instead of the embedded one (AM_NATS_URL)."""
+    database_url: str = ""
+    """Use this PostgreSQL instead of the embedded one (AM_DATABASE_URL)."""
+    env: str = "dev"
+    service_port_base: int = 8180
+    """Internal health/callback ports: accounts +1, numbers +2, compliance +3, outbound +4, inbound +5."""
+
+
+SERVICES = ["accounts", "numbers", "compliance", "outbound", "inbound", "carrier_sim", "gateway"]
+
+
+def say(msg: str) -> None:
+    print(f"[devstack] {msg}", flush=True)
+
+
+@dataclass
+class Child:
+    name: str
+    env: dict[str, str]
+    log: Path
+    proc: asyncio.subprocess.Process | None = None
+    restarts: int = 0
+    started_at: float = 0.0
+    backoff: float = 0.5
+    task: asyncio.Task[None] | None = field(default=None)
+
+
+async def supervise(child: Child, stopping: asyncio.Event) -> None:
+    while not stopping.is_set():
+        with open(child.log, "ab") as out:
+            child.proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", f"services.{child.name}", env=child.env,
+                stdout=out, stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL,
+            )
+        child.started_at = time.monotonic()
+        code = await child.proc.wait()
+        if stopping.is_set():
+            return
+        if time.monotonic() - child.started_at > 30:
+            child.backoff = 0.5
+        child.restarts += 1
+        say(f"{child.name} exited with {code}; restart #{child.restarts} in {child.backoff:.1f}s (log: {child.log})")
+        try:
+            await asyncio.wait_for(stopping.wait(), child.backoff)
+        except TimeoutError:
+            pass
+        child.backoff = min(child.backoff * 2, 30.0)
+
+
+def _get(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as r:
+            return int(r.status)
+    except Exception:
+        return 0
+
+
+async def main() -> int:
+    started = time.monotonic()
+    cfg = load_settings(DevstackSettings)
+    data = Path(cfg.data_dir).resolve()
+    data.mkdir(parents=True, exist_ok=True)
+    logs = data / "logs"
+    logs.mkdir(exist_ok=True)
+    nats_srv: EmbeddedNats | None = None
+    pg_srv: EmbeddedPostgres | None = None
+    nats_url, db_url = cfg.nats_url, cfg.database_url
+    for port, what in ((cfg.gateway_port, "AM_GATEWAY_PORT"), (cfg.sim_port, "AM_SIM_PORT")):
+        if port_open(port):
+            say(f"port {port} ({what}) is already in use: stop what holds it or set {what}")
+            return 1
+    if not nats_url:
+        if port_open(cfg.nats_port):
+            say(f"port {cfg.nats_port} is taken; set AM_NATS_PORT or AM_NATS_URL")
+            return 1
+        nats_srv = EmbeddedNats(data / "nats", cfg.nats_port).start()
+        nats_url = nats_srv.url
+        say(f"embedded NATS at {nats_url}")
+    if not db_url:
+        if port_open(cfg.pg_port):
+            say(f"port {cfg.pg_port} is taken; set AM_PG_PORT or AM_DATABASE_URL")
+            return 1
+        pg_srv = EmbeddedPostgres(data / "postgres", cfg.pg_port).start()
+        db_url = pg_srv.url
+        say(f"embedded PostgreSQL at {db_url}")
+    from libs.store.db import ensure_database
+
+    await ensure_database(db_url)
+    base = cfg.service_port_base
+    ports = {"accounts": base + 1, "numbers": base + 2, "compliance": base + 3, "outbound": base + 4,
+             "inbound": base + 5, "carrier_sim": cfg.sim_port, "gateway": cfg.gateway_port}
+    common = {k: v for k, v in os.environ.items() if not k.startswith("AM_")}
+    common.update({k: v for k, v in os.environ.items() if k.startswith("AM_")})
+    common.update({
+        "AM_ENV": cfg.env, "AM_NATS_URL": nats_url, "AM_DATABASE_URL": db_url,
+        "AM_GATEWAY_PORT": str(cfg.gateway_port), "AM_SIM_PORT": str(cfg.sim_port),
+        "AM_SIM_URL": f"http://127.0.0.1:{cfg.sim_port}",
+        "AM_SIM_MO_CALLBACK_URL": f"http://127.0.0.1:{ports['inbound']}/carrier/mo",
+        "AM_SIM_DLR_CALLBACK_URL": f"http://127.0.0.1:{ports['outbound']}/carrier/dlr",
+        "AM_SIM_CAMPAIGN_CALLBACK_URL": f"http://127.0.0.1:{ports['numbers']}/carrier/campaigns",
+        "AM_SIM_STATE_FILE": str(data / "carrier_sim.json"),
+        "AM_SIM_REVIEW_DELAY_MS": os.environ.get("AM_SIM_REVIEW_DELAY_MS", "3000"),
+        "PYTHONUNBUFFERED": "1",
+    })
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
+    children = []
+    for name in SERVICES:
+        env = dict(common)
+        env["AM_HTTP_PORT"] = str(ports[name])
+        child = Child(name, env, logs / f"{name}.log")
+        child.task = asyncio.create_task(supervise(child, stopping))
+        children.append(child)
+    say(f"services starting; logs in {logs}")
+    gw = f"http://127.0.0.1:{cfg.gateway_port}"
+    ready = False
+    while not stopping.is_set():
+        if not ready:
+            statuses = {n: _get(f"http://127.0.0.1:{p}/readyz") for n, p in ports.items() if n != "carrier_sim"}
+            if all(s == 200 for s in statuses.values()) and _get(f"http://127.0.0.1:{cfg.sim_port}/carrier/v1/healthz") == 200:
+                ready = True
+                say(f"ready in {time.monotonic() - started:.1f}s")
+                print(f"\n  AgentMessage API:   {gw}/v1   (reference: {gw}/docs, OpenAPI: {gw}/v1/openapi.json)\n"
+                      f"  Carrier simulator:  http://127.0.0.1:{cfg.sim_port}   (POST /sim/messages to text a number)\n"
+                      f"  Get a key:          curl -s {gw}/v1/signup -H 'Content-Type: application/json' "
+                      "-d '{\"email\":\"you@example.com\",\"password\":\"a-long-password\",\"organization_name\":\"Me\"}'\n"
+                      f"  Operator CLI:       .venv/bin/amctl events tail\n  Stop:               Ctrl-C\n", flush=True)
+        try:
+            await asyncio.wait_for(stopping.wait(), 0.5)
+        except TimeoutError:
+            pass
+    say("stopping")
+    for c in children:
+        if c.proc and c.proc.returncode is None:
+            c.proc.send_signal(signal.SIGTERM)
+    for c in children:
+        if c.proc:
+            try:
+                await asyncio.wait_for(c.proc.wait(), 12)
+            except TimeoutError:
+                c.proc.kill()
+        if c.task:
+            c.task.cancel()
+    if nats_srv:
+        nats_srv.stop()
+    if pg_srv:
+        pg_srv.stop()
+    say("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

@@ -1,0 +1,1 @@
+"""gateway: the HTTP edge. Auth, validation, rate limits, idempotency, OpenAPI; nothing durable."""

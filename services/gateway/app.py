@@ -1,0 +1,164 @@
+"""gateway bootstrap: the explicit route table behind auth, limits, idempotency and the envelope."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+import structlog
+from aiohttp import web
+
+from libs.obs.metrics import HTTP_LATENCY
+from libs.obs.settings import load_settings
+from libs.runtime.service import Service
+from proto.base import CommandError
+from services.gateway import openapi
+from services.gateway.api import Ctx, Reply, Route, decode_body, decode_query, envelope, error_response
+from services.gateway.config import GatewaySettings
+from services.gateway.edge import AuthCache, Idempotency, RateLimiter
+from services.gateway.routes import all_routes
+
+log = structlog.get_logger(__name__)
+
+_IDEM_KEY_OK = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_:-")
+
+
+class Gateway:
+    def __init__(self, svc: Service, settings: GatewaySettings):
+        self.svc = svc
+        self.settings = settings
+        self.auth: AuthCache | None = None  # needs the NATS connection: made in setup
+        self.limiter = RateLimiter(settings.rate_limit_rps, settings.rate_limit_burst)
+        self.signup_limiter = RateLimiter(settings.signup_rate_per_min / 60.0, settings.signup_rate_per_min)
+        self.idem: Idempotency | None = None
+
+    def handler(self, route: Route) -> Any:
+        async def handle(request: web.Request) -> web.StreamResponse:
+            started = time.perf_counter()
+            resp = await self._handle(route, request)
+            HTTP_LATENCY.labels(f"{route.method} {route.path}", str(resp.status)).observe(
+                time.perf_counter() - started
+            )
+            log.info("http_request", method=request.method, path=request.path, route=route.path,
+                     status=resp.status, ms=round((time.perf_counter() - started) * 1000, 2))
+            return resp
+
+        return handle
+
+    async def _handle(self, route: Route, request: web.Request) -> web.StreamResponse:
+        limit_headers: dict[str, str] = {}
+        try:
+            org_id = key_id = ""
+            if route.auth:
+                assert self.auth is not None
+                principal = await self.auth.principal(request.headers.get("Authorization"))
+                org_id, key_id = principal.org_id, principal.key_id
+                ok, limit_headers = self.limiter.take(key_id)
+                if not ok:
+                    return error_response("RATE_LIMITED", "too many requests; slow down and retry after "
+                                          f"{limit_headers['Retry-After']} s", 429, headers=limit_headers)
+            elif route.method == "POST":
+                ok, limit_headers = self.signup_limiter.take(request.remote or "?")
+                if not ok:
+                    return error_response("RATE_LIMITED", "too many signups from this address", 429,
+                                          headers=limit_headers)
+            raw = b""
+            if request.method in ("POST", "PATCH", "PUT"):
+                if request.content_length and request.content_length > self.settings.max_body_bytes:
+                    raise CommandError("PAYLOAD_TOO_LARGE",
+                                       f"request body over {self.settings.max_body_bytes} bytes", 413)
+                raw = await request.content.read(self.settings.max_body_bytes + 1)
+                if len(raw) > self.settings.max_body_bytes:
+                    raise CommandError("PAYLOAD_TOO_LARGE",
+                                       f"request body over {self.settings.max_body_bytes} bytes", 413)
+                if raw.strip() and request.content_type not in ("application/json", ""):
+                    raise CommandError("UNSUPPORTED_MEDIA_TYPE", "send JSON with Content-Type: application/json",
+                                       415)
+            idem_key = request.headers.get("Idempotency-Key")
+            slot = body_hash = ""
+            if idem_key is not None and request.method == "POST":
+                if not (1 <= len(idem_key) <= 255) or not set(idem_key) <= _IDEM_KEY_OK:
+                    raise CommandError("VALIDATION_ERROR",
+                                       "Idempotency-Key: must match ^[A-Za-z0-9_:-]{1,255}$", 400,
+                                       {"field": "Idempotency-Key"})
+                assert self.idem is not None
+                scope = org_id or f"anon:{request.remote}"
+                slot = Idempotency.slot(scope, request.method, request.path, idem_key)
+                body_hash = hashlib.sha256(raw).hexdigest()
+                stored = await self.idem.begin(slot, body_hash)
+                if stored is not None:
+                    headers = {**limit_headers, "Idempotent-Replayed": "true"}
+                    return web.Response(body=stored.body, status=stored.status,
+                                        content_type=stored.content_type, headers=headers)
+            try:
+                resp = await self._call(route, request, raw, org_id, key_id, limit_headers)
+            except BaseException:
+                if slot and self.idem is not None:
+                    await self.idem.kv.delete(slot)
+                raise
+            if slot and self.idem is not None and isinstance(resp, web.Response):
+                assert resp.body is None or isinstance(resp.body, bytes)
+                await self.idem.finish(slot, body_hash, resp.status, resp.body or b"",
+                                       resp.content_type or "application/json")
+            return resp
+        except CommandError as exc:
+            return error_response(exc.code, exc.message, exc.status, exc.details, headers=limit_headers or None)
+        except Exception as exc:
+            log.exception("http_unhandled", path=request.path, error=repr(exc))
+            return error_response("INTERNAL", "internal error; it has been logged", 500)
+
+    async def _call(self, route: Route, request: web.Request, raw: bytes, org_id: str, key_id: str,
+                    limit_headers: dict[str, str]) -> web.StreamResponse:
+        body = decode_body(raw, route.body) if route.body is not None else None
+        query = decode_query(request.query, route.query) if route.query is not None else None
+        ctx = Ctx(request=request, rpc=self.svc.rpc, org_id=org_id, key_id=key_id, body=body, query=query,
+                  path=dict(request.match_info), env=self.settings.env)
+        result = await route.handler(ctx)
+        if isinstance(result, web.StreamResponse):
+            return result
+        reply = result if isinstance(result, Reply) else Reply(result, status=route.status)
+        meta = reply.meta
+        if route.paginated and meta is None:
+            meta = {"next_cursor": None}
+        return web.Response(body=envelope(reply.data, meta), status=reply.status, content_type="application/json",
+                            headers={**limit_headers, **reply.headers})
+
+
+async def _not_found(request: web.Request) -> web.Response:
+    return error_response("NOT_FOUND", f"no route for {request.method} {request.path}", 404)
+
+
+@web.middleware
+async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
+    try:
+        return await handler(request)  # type: ignore[no-any-return]
+    except web.HTTPNotFound:
+        return error_response("NOT_FOUND", f"no route for {request.method} {request.path}", 404)
+    except web.HTTPMethodNotAllowed:
+        return error_response("METHOD_NOT_ALLOWED", f"{request.method} is not allowed on {request.path}", 405)
+
+
+def build(env: Mapping[str, str] | None = None) -> tuple[Service, Any]:
+    settings = load_settings(GatewaySettings, env)
+    svc_settings = msgspec.structs.replace(settings, http_port=settings.gateway_port,
+                                           http_host=settings.gateway_host)
+    svc = Service("gateway", svc_settings, domain=None, uses_db=False)
+    svc.http.middlewares.append(_errors)
+    gw = Gateway(svc, settings)
+    routes = all_routes()
+    for r in routes:
+        svc.http.router.add_route(r.method, r.path, gw.handler(r))
+    svc.http.router.add_get("/v1/openapi.json", openapi.serve_document(routes))
+    svc.http.router.add_get("/docs", openapi.serve_docs(routes))
+    svc.http.router.add_get("/", openapi.serve_root)
+
+    async def setup(s: Service) -> None:
+        s.rpc.default_timeout = settings.rpc_timeout_s
+        gw.idem = await Idempotency.open(s.nc, s.subjects, settings.idempotency_ttl_s)
+        gw.auth = AuthCache(s.rpc, settings.auth_cache_ttl_s)
+        await gw.auth.follow_revocations(s.nc, s.subjects)
+
+    return svc, setup

@@ -1,0 +1,27 @@
+"""Settings of the gateway."""
+
+from __future__ import annotations
+
+from libs.obs.settings import CommonSettings
+
+
+class GatewaySettings(CommonSettings, frozen=True, kw_only=True):
+    gateway_port: int = 8080
+    """Port of the public API (AM_GATEWAY_PORT)."""
+    gateway_host: str = "127.0.0.1"
+    """Interface of the public API (AM_GATEWAY_HOST; 0.0.0.0 in a container)."""
+    public_url: str = ""
+    """Base URL printed in docs; defaults to http://<host>:<port>."""
+    rate_limit_rps: float = 200.0
+    """Token-bucket refill per API key, requests per second."""
+    rate_limit_burst: int = 400
+    """Token-bucket size per API key."""
+    signup_rate_per_min: int = 10
+    """Signups per client address per minute."""
+    max_body_bytes: int = 64 * 1024
+    """Request bodies larger than this answer 413."""
+    auth_cache_ttl_s: float = 300.0
+    """How long a verified key is cached; revocations evict it at once by event."""
+    idempotency_ttl_s: int = 24 * 3600
+    """How long a POST's first response is replayed for its Idempotency-Key."""
+    rpc_timeout_s: float = 10.0

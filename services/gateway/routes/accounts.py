@@ -1,0 +1,56 @@
+"""Routes: signup, API keys, balance."""
+
+from __future__ import annotations
+
+from proto.commands import accounts as c
+from proto.http.accounts import CreateKeyBody, PageQuery, SignupBody
+from services.gateway.api import Ctx, Reply, Route
+
+
+async def signup(ctx: Ctx) -> Reply:
+    b: SignupBody = ctx.body
+    res = await ctx.call("accounts", "signup",
+                         c.Signup(email=b.email, password=b.password, organization_name=b.organization_name),
+                         c.SignupResult)
+    return Reply(res, status=201)
+
+
+async def create_key(ctx: Ctx) -> Reply:
+    res = await ctx.call("accounts", "create_key", c.CreateKey(org_id=ctx.org_id, name=ctx.body.name), c.ApiKeyView)
+    return Reply(res, status=201)
+
+
+async def list_keys(ctx: Ctx) -> Reply:
+    q: PageQuery = ctx.query
+    page = await ctx.call("accounts", "list_keys", c.ListKeys(org_id=ctx.org_id, limit=q.limit, cursor=q.cursor),
+                          c.KeyPage)
+    return Reply(page.data, meta={"next_cursor": page.next_cursor})
+
+
+async def revoke_key(ctx: Ctx) -> Reply:
+    res = await ctx.call("accounts", "revoke_key", c.RevokeKey(org_id=ctx.org_id, key_id=ctx.path["id"]),
+                         c.ApiKeyView)
+    return Reply(res)
+
+
+async def balance(ctx: Ctx) -> Reply:
+    q: PageQuery = ctx.query
+    res = await ctx.call("accounts", "balance", c.GetBalance(org_id=ctx.org_id, limit=q.limit, cursor=q.cursor),
+                         c.BalanceView)
+    return Reply({"balance": res.balance, "currency": res.currency, "entries": res.entries},
+                 meta={"next_cursor": res.next_cursor})
+
+
+ROUTES = [
+    Route("POST", "/v1/signup", signup, "Create an organization, its owner and its first API key", "accounts",
+          body=SignupBody, response=c.SignupResult, status=201, auth=False,
+          errors=("EMAIL_TAKEN", "RATE_LIMITED"),
+          description="Open (no key). The secret at data.api_key.secret is shown this once. Starts with $5.00."),
+    Route("POST", "/v1/api-keys", create_key, "Create an API key (the secret is shown once)", "accounts",
+          body=CreateKeyBody, response=c.ApiKeyView, status=201),
+    Route("GET", "/v1/api-keys", list_keys, "List API keys (never their secrets)", "accounts",
+          query=PageQuery, response=list[c.ApiKeyView], paginated=True),
+    Route("DELETE", "/v1/api-keys/{id}", revoke_key, "Revoke an API key", "accounts", response=c.ApiKeyView),
+    Route("GET", "/v1/balance", balance, "Credit balance and ledger entries", "accounts", query=PageQuery,
+          response=c.BalanceView, paginated=True),
+]
