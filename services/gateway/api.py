@@ -10,9 +10,12 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from nats.aio.client import Client
+
 from libs.bus.rpc import RpcClient
 from libs.phone import normalize_e164
 from proto.base import CommandError
+from proto.subjects import Subjects
 
 _encoder = msgspec.json.Encoder()
 
@@ -35,6 +38,8 @@ class Ctx:
     query: Any
     path: dict[str, str]
     env: str
+    nc: Client
+    subjects: Subjects
 
     def phone(self, value: str, field_name: str) -> str:
         try:

@@ -115,7 +115,8 @@ class Gateway:
         body = decode_body(raw, route.body) if route.body is not None else None
         query = decode_query(request.query, route.query) if route.query is not None else None
         ctx = Ctx(request=request, rpc=self.svc.rpc, org_id=org_id, key_id=key_id, body=body, query=query,
-                  path=dict(request.match_info), env=self.settings.env)
+                  path=dict(request.match_info), env=self.settings.env,
+                  nc=self.svc.nc, subjects=self.svc.subjects)
         result = await route.handler(ctx)
         if isinstance(result, web.StreamResponse):
             return result

@@ -1,0 +1,1 @@
+"""Customer webhooks: signing (X-AmCore-Signature) and verification."""
