@@ -16,7 +16,7 @@ def all_event_types() -> list[type[Event]]:
     stack: list[type[Event]] = list(Event.__subclasses__())
     while stack:
         cls = stack.pop(0)
-        if cls.DOMAIN:
+        if cls.DOMAIN and not cls.__name__.startswith("_"):
             out.append(cls)
         stack.extend(cls.__subclasses__())
     return sorted(out, key=lambda c: (c.DOMAIN, c.__name__))

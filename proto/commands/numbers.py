@@ -1,0 +1,66 @@
+"""Commands of the numbers domain (am.cmd.numbers.<command>) that other services rely on.
+
+The numbers service may add more commands below (search, order, configure, brands, campaigns...)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from proto.base import Command
+
+
+class ResolveInbound(Command, frozen=True, kw_only=True):
+    """Who owns this number, and where do its inbound messages go? (used by inbound)"""
+
+    e164: str
+
+
+class InboundRoute(msgspec.Struct, kw_only=True):
+    org_id: str
+    phone_number_id: str
+    e164: str
+    inbound_url: str | None = None
+    webhook_secrets: list[str] = msgspec.field(default_factory=list)
+    """Active secrets, newest first (two during a rotation's grace period)."""
+
+
+class SenderStatus(Command, frozen=True, kw_only=True):
+    """May this organization send from this number? (used by compliance and outbound)"""
+
+    org_id: str
+    e164: str
+
+
+class SenderInfo(msgspec.Struct, kw_only=True):
+    phone_number_id: str
+    e164: str
+    sending_enabled: bool
+    reason_code: str | None = None
+    """NO_BRAND | NO_CAMPAIGN | CAMPAIGN_PENDING | CAMPAIGN_REJECTED when sending is not enabled."""
+    reason: str = ""
+    details: dict[str, Any] = msgspec.field(default_factory=dict)
+    campaign_id: str | None = None
+    brand_id: str | None = None
+    brand_name: str = ""
+    help_message: str | None = None
+    opt_out_message: str | None = None
+    throughput_mpm: int = 75
+    """Carrier messages per minute allowed for the campaign (AT&T class by vetting score)."""
+    daily_cap: int = 2000
+    """Brand daily cap (T-Mobile tier by vetting score)."""
+    status_callback_url: str | None = None
+    """The number's default status callback URL, if set."""
+    webhook_secrets: list[str] = msgspec.field(default_factory=list)
+
+
+class GetNumber(Command, frozen=True, kw_only=True):
+    org_id: str
+    phone_number_id: str
+
+
+class NumberRef(msgspec.Struct, kw_only=True):
+    id: str
+    e164: str
+    org_id: str
