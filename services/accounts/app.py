@@ -7,7 +7,7 @@ from pathlib import Path
 
 from libs.obs.settings import load_settings
 from libs.runtime.service import Service
-from services.accounts import rpc
+from services.accounts import rpc, subscriptions
 from services.accounts.config import AccountsSettings
 from services.accounts.handlers import Accounts
 
@@ -17,6 +17,9 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, object]:
     svc = Service("accounts", settings, domain="accounts", sql_dir=Path(__file__).parent / "sql")
 
     async def setup(s: Service) -> None:
-        await rpc.register(s, Accounts(s.store, settings))
+        h = Accounts(s.store, settings)
+        await rpc.register(s, h)
+        for spec in subscriptions.specs(h):
+            s.consumer(spec)
 
     return svc, setup

@@ -207,37 +207,39 @@ class Accounts:
                              balance_micros=bal)
 
     async def settle(self, cmd: c.SettleCredit) -> c.Reservation:
+        async with self.store.transaction() as conn:
+            return await self.settle_in(conn, cmd)
+
+    async def settle_in(self, conn: asyncpg.Connection, cmd: c.SettleCredit) -> c.Reservation:
         """Capture or release a held reservation; anything but ``held`` is already settled (no-op)."""
         now = utcnow()
-        async with self.store.transaction() as conn:
-            row = await conn.fetchrow(
-                "SELECT amount_micros, state, reference FROM reservations WHERE id = $1 AND org_id = $2 FOR UPDATE",
-                cmd.reservation_id, cmd.org_id,
-            )
-            if row is None:
-                raise CommandError("NOT_FOUND", "reservation not found", 404)
-            amount = row["amount_micros"]
-            if row["state"] == "held":
-                state = "captured" if cmd.capture else "released"
-                await conn.execute("UPDATE reservations SET state = $2 WHERE id = $1", cmd.reservation_id, state)
-                stream = f"reservation-{cmd.reservation_id}"
-                _, version = await self.store.load(conn, stream)
-                ev: CreditCaptured | CreditReleased
-                if cmd.capture:
-                    ev = CreditCaptured(org_id=cmd.org_id, reservation_id=cmd.reservation_id, amount_micros=amount)
-                else:
-                    await conn.execute(
-                        "UPDATE balances SET available_micros = available_micros + $2 WHERE org_id = $1",
-                        cmd.org_id, amount,
-                    )
-                    await self._ledger(conn, new_id(), cmd.org_id, "refund", amount, cmd.reason or "refund",
-                                       row["reference"], now)
-                    ev = CreditReleased(org_id=cmd.org_id, reservation_id=cmd.reservation_id, amount_micros=amount,
-                                        reason=cmd.reason)
-                await self.store.append(conn, stream, version, [ev])
+        row = await conn.fetchrow(
+            "SELECT amount_micros, state, reference FROM reservations WHERE id = $1 AND org_id = $2 FOR UPDATE",
+            cmd.reservation_id, cmd.org_id,
+        )
+        if row is None:
+            raise CommandError("NOT_FOUND", "reservation not found", 404)
+        amount = row["amount_micros"]
+        state = row["state"]
+        if state == "held":
+            state = "captured" if cmd.capture else "released"
+            await conn.execute("UPDATE reservations SET state = $2 WHERE id = $1", cmd.reservation_id, state)
+            stream = f"reservation-{cmd.reservation_id}"
+            _, version = await self.store.load(conn, stream)
+            ev: CreditCaptured | CreditReleased
+            if cmd.capture:
+                ev = CreditCaptured(org_id=cmd.org_id, reservation_id=cmd.reservation_id, amount_micros=amount)
             else:
-                state = row["state"]
-            bal = await conn.fetchval("SELECT available_micros FROM balances WHERE org_id = $1", cmd.org_id)
+                await conn.execute(
+                    "UPDATE balances SET available_micros = available_micros + $2 WHERE org_id = $1",
+                    cmd.org_id, amount,
+                )
+                await self._ledger(conn, new_id(), cmd.org_id, "refund", amount, cmd.reason or "refund",
+                                   row["reference"], now)
+                ev = CreditReleased(org_id=cmd.org_id, reservation_id=cmd.reservation_id, amount_micros=amount,
+                                    reason=cmd.reason)
+            await self.store.append(conn, stream, version, [ev])
+        bal = await conn.fetchval("SELECT available_micros FROM balances WHERE org_id = $1", cmd.org_id)
         return c.Reservation(reservation_id=cmd.reservation_id, amount_micros=amount, state=state,
                              balance_micros=bal or 0)
 

@@ -1,0 +1,152 @@
+"""Event store, outbox relay and consumers against real PostgreSQL and NATS."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import nats
+import pytest
+from nats.aio.client import Client
+
+from libs.bus.conn import ensure_stream
+from libs.bus.consumer import ConsumerRunner, ConsumerSpec, Permanent
+from libs.store.db import create_pool, migrate
+from libs.store.eventstore import ConcurrencyError, EventStore
+from libs.store.processed import claim
+from libs.store.relay import Relay
+from proto.base import Event, new_id
+from proto.events.accounts import CreditGranted
+from proto.subjects import StreamSpec, Subjects
+
+
+@dataclass
+class Env:
+    store: EventStore
+    nc: Client
+    subjects: Subjects
+
+
+@pytest.fixture
+async def env(nats_url: str, database_url: str, subject_root: str) -> AsyncIterator[Env]:
+    subjects = Subjects(subject_root)
+    pool = await create_pool(database_url, subjects.schema("accounts"))
+    await migrate(pool, subjects.schema("accounts"), None)
+    await pool.execute("CREATE TABLE IF NOT EXISTS effects (event_id uuid PRIMARY KEY, n int NOT NULL)")
+    nc = await nats.connect(nats_url)
+    await ensure_stream(nc, subjects, StreamSpec("accounts"))
+    yield Env(EventStore(pool, subjects.schema("accounts"), subjects, "accounts"), nc, subjects)
+    await nc.close()
+    await pool.close()
+
+
+def grant(org: str = "00000000-0000-0000-0000-000000000001") -> CreditGranted:
+    return CreditGranted(org_id=org, entry_id=new_id(), amount_micros=1, reason="test")
+
+
+async def stream_count(env: Env) -> int:
+    info = await env.nc.jetstream().stream_info(env.subjects.stream_name("accounts"))
+    return int(info.state.messages)
+
+
+async def test_append_conflict_is_typed_and_leaves_the_stream_intact(env: Env) -> None:
+    async with env.store.transaction() as conn:
+        assert await env.store.append(conn, "credit-x", 0, [grant()]) == 1
+    with pytest.raises(ConcurrencyError):
+        async with env.store.transaction() as conn:
+            await env.store.append(conn, "credit-x", 0, [grant()])
+    async with env.store.transaction() as conn:
+        events, version = await env.store.load(conn, "credit-x")
+        assert version == 1 and len(events) == 1
+        assert await env.store.append(conn, "credit-x", version, [grant(), grant()]) == 3
+
+
+async def test_committed_unpublished_event_is_published_once_after_a_crash(env: Env) -> None:
+    async with env.store.transaction() as conn:
+        await env.store.append(conn, "credit-y", 0, [grant()])
+    relay = Relay(env.store.pool, env.nc.jetstream(), env.store.schema, "accounts")
+    assert await relay.publish_pending() == 1
+    # the crash: published to NATS, but the mark never committed
+    await env.store.pool.execute("UPDATE events SET published_at = NULL")
+    assert await relay.publish_pending() == 1  # re-published...
+    assert await stream_count(env) == 1  # ...and de-duplicated by Nats-Msg-Id
+    assert await relay.publish_pending() == 0
+
+
+async def test_relay_is_woken_by_notify(env: Env) -> None:
+    relay = Relay(env.store.pool, env.nc.jetstream(), env.store.schema, "accounts", sweep_interval=30)
+    relay.start()
+    try:
+        await asyncio.sleep(0.3)
+        async with env.store.transaction() as conn:
+            await env.store.append(conn, "credit-z", 0, [grant()])
+        for _ in range(50):
+            if await stream_count(env) == 1:
+                break
+            await asyncio.sleep(0.02)
+        assert await stream_count(env) == 1  # well before the 30 s sweep
+    finally:
+        await relay.stop()
+
+
+async def _run_consumer(env: Env, spec: ConsumerSpec) -> ConsumerRunner:
+    runner = ConsumerRunner(env.nc, env.subjects, env.store.pool, spec)
+    await runner.start()
+    return runner
+
+
+async def test_a_redelivered_event_changes_nothing(env: Env) -> None:
+    seen = asyncio.Queue[str]()
+
+    async def handler(ev: Event) -> None:
+        async with env.store.transaction() as conn:
+            if await claim(conn, "test-effects", ev.event_id):
+                await conn.execute("INSERT INTO effects VALUES ($1::uuid, 1)", ev.event_id)
+        await seen.put(ev.event_id)
+
+    runner = await _run_consumer(env, ConsumerSpec("test-effects", "accounts", "credit.*.*", handler))
+    ev = grant()
+    js = env.nc.jetstream()
+    subject = env.subjects.event("accounts", "credit", "credit_granted", ev.org_id)
+    from proto.events import encode_event
+
+    await js.publish(subject, encode_event(ev), headers={"Nats-Msg-Id": "a"})
+    await js.publish(subject, encode_event(ev), headers={"Nats-Msg-Id": "b"})  # the same event again
+    assert await asyncio.wait_for(seen.get(), 5) == ev.event_id
+    assert await asyncio.wait_for(seen.get(), 5) == ev.event_id
+    await runner.stop()
+    assert await env.store.pool.fetchval("SELECT count(*) FROM effects") == 1
+
+
+async def test_poison_messages_are_dead_lettered_not_retried_forever(env: Env) -> None:
+    calls = 0
+
+    async def handler(ev: Event) -> None:
+        nonlocal calls
+        calls += 1
+        if ev.reason == "permanent":  # type: ignore[attr-defined]
+            raise Permanent("cannot ever work")
+        raise RuntimeError("always failing")
+
+    spec = ConsumerSpec("test-poison", "accounts", "credit.*.*", handler, max_deliver=3, backoff_base_s=0.01)
+    runner = await _run_consumer(env, spec)
+    js = env.nc.jetstream()
+    org = "00000000-0000-0000-0000-000000000002"
+    subject = env.subjects.event("accounts", "credit", "credit_granted", org)
+    from proto.events import encode_event
+
+    await js.publish(subject, b"not json at all")
+    await js.publish(subject, encode_event(grant(org)))
+    await js.publish(subject, encode_event(CreditGranted(org_id=org, entry_id=new_id(), amount_micros=1,
+                                                         reason="permanent")))
+    for _ in range(200):
+        n = await env.store.pool.fetchval("SELECT count(*) FROM dead_letters WHERE consumer = 'test-poison'")
+        if n == 3:
+            break
+        await asyncio.sleep(0.05)
+    await runner.stop()
+    reasons = sorted(r["reason"].split(":")[0] for r in await env.store.pool.fetch(
+        "SELECT reason FROM dead_letters WHERE consumer = 'test-poison'"))
+    assert reasons == ["max deliveries reached", "permanent", "undecodable"]
+    assert calls == 3 + 1  # three tries of the failing one, one of the permanent one
