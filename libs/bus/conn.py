@@ -30,6 +30,7 @@ async def connect(url: str, name: str) -> Client:
         reconnect_time_wait=0.5,
         allow_reconnect=True,
         connect_timeout=5,
+        drain_timeout=5,
         error_cb=on_error,
         disconnected_cb=on_disconnect,
         reconnected_cb=on_reconnect,

@@ -92,6 +92,8 @@ class ConsumerRunner:
                 self._task.cancel()
                 with contextlib.suppress(BaseException):
                     await self._task
+        with contextlib.suppress(Exception):
+            await self._sub.unsubscribe()  # a pull subscription left open stalls the connection's drain
 
     async def _loop(self) -> None:
         while not self._stopping.is_set():

@@ -132,8 +132,7 @@ class Service:
         if self._runner is not None:
             await self._runner.cleanup()
         await self.rpc_server.close()
-        for c in self._consumers:
-            await c.stop()
+        await asyncio.gather(*(c.stop() for c in self._consumers))
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
@@ -143,8 +142,9 @@ class Service:
             with contextlib.suppress(Exception):
                 await fn()
         if self.relay is not None:
-            await self.relay.publish_pending() if not self.nc.is_closed else None
             await self.relay.stop()
+            with contextlib.suppress(Exception):  # flush what committed meanwhile; the next start would too
+                await asyncio.wait_for(self.relay.publish_pending(), 2)
         with contextlib.suppress(Exception):
             await self.nc.drain()
         if self.uses_db:

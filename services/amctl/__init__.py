@@ -1,0 +1,1 @@
+"""amctl: the operator and developer CLI (events, streams, and the public API from the terminal)."""
