@@ -23,7 +23,7 @@ def _pretty(obj: Any) -> str:
 
 def render() -> dict[str, str]:
     types = all_event_types()
-    schemas, components = msgspec.json.schema_components(types, ref_template="#/components/schemas/{name}")
+    _, components = msgspec.json.schema_components(types, ref_template="#/components/schemas/{name}")
     files: dict[str, str] = {}
     for t in types:
         schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": t.__name__,
@@ -77,11 +77,11 @@ def main(argv: list[str]) -> int:
             print("proto/schemas drifted from the Structs; run `make schemas`:", *drift, *stale, sep="\n  ")
             return 1
         return 0
-    for p in OUT.rglob("*.json"):
-        p.unlink()
-    for p, text in files.items():
-        (OUT / p).parent.mkdir(parents=True, exist_ok=True)
-        (OUT / p).write_text(text)
+    for old in OUT.rglob("*.json"):
+        old.unlink()
+    for rel, text in files.items():
+        (OUT / rel).parent.mkdir(parents=True, exist_ok=True)
+        (OUT / rel).write_text(text)
     print(f"wrote {len(files)} files to {OUT}")
     return 0
 

@@ -40,8 +40,9 @@ async def connect(url: str, name: str) -> Client:
 async def ensure_stream(nc: Client, subjects: Subjects, spec: StreamSpec, replicas: int = 1) -> None:
     """Create the domain's stream, or update it when its config changed."""
     js = nc.jetstream()
+    name = subjects.stream_name(spec.domain)
     cfg = StreamConfig(
-        name=subjects.stream_name(spec.domain),
+        name=name,
         subjects=[subjects.domain_wildcard(spec.domain)],
         retention=RetentionPolicy.LIMITS,
         storage=StorageType.FILE,
@@ -51,7 +52,7 @@ async def ensure_stream(nc: Client, subjects: Subjects, spec: StreamSpec, replic
         num_replicas=replicas,
     )
     try:
-        info = await js.stream_info(cfg.name)
+        info = await js.stream_info(name)
     except NotFoundError:
         try:
             await js.add_stream(cfg)

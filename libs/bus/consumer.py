@@ -53,7 +53,7 @@ class ConsumerSpec:
 
 
 def _backoff(spec: ConsumerSpec, delivered: int) -> float:
-    return min(30.0, spec.backoff_base_s * (2 ** max(0, delivered - 1)))
+    return float(min(30.0, spec.backoff_base_s * (2 ** max(0, delivered - 1))))
 
 
 class ConsumerRunner:

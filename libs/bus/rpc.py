@@ -89,7 +89,7 @@ class RpcServer:
     async def close(self) -> None:
         for s in self._subs:
             try:
-                await s.drain()
+                await s.drain()  # type: ignore[no-untyped-call]
             except Exception:
                 pass
 

@@ -188,10 +188,11 @@ class EmbeddedPostgres:
         os.setuid(self.user.pw_uid)
 
     def _run(self, args: list[str], **kw: object) -> subprocess.CompletedProcess[bytes]:
-        return subprocess.run(
+        result: subprocess.CompletedProcess[bytes] = subprocess.run(
             args, preexec_fn=self._demote if self.user else None, check=True,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=_pg_env(), **kw,  # type: ignore[call-overload]
         )
+        return result
 
     def start(self) -> EmbeddedPostgres:
         bindir, pgdata = self._layout()

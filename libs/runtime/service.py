@@ -109,7 +109,7 @@ class Service:
         await site.start()
         server = site._server
         assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
         self.ready = True
         log.info("service_started", port=self.port, schema=self.schema if self.uses_db else None)
 

@@ -38,7 +38,7 @@ def _http(method: str, url: str, body: Any = None, key: str | None = None) -> tu
         raise SystemExit(f"cannot reach {url}: {e.reason} (is `make run` up? set AM_API_URL / AM_SIM_URL)") from e
 
 
-def api(method: str, path: str, body: Any = None, auth: bool = True) -> Any:
+def api(method: str, path: str, body: Any = None, auth: bool = True) -> int:
     base = os.environ.get("AM_API_URL", "http://127.0.0.1:8080").rstrip("/")
     key = os.environ.get("AGENTMESSAGE_API_KEY") if auth else None
     if auth and not key:

@@ -81,7 +81,7 @@ async def tail(nats_url: str, root: str, pattern: str, org: str | None, since: s
     for domain, flt in flts.items():
         if since:
             cfg = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_TIME,
-                                 opt_start_time=parse_since(since).isoformat().replace("+00:00", "Z"))
+                                 opt_start_time=parse_since(since))
         elif from_seq:
             cfg = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=from_seq)
         else:

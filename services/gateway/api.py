@@ -9,7 +9,6 @@ from typing import Any
 
 import msgspec
 from aiohttp import web
-
 from nats.aio.client import Client
 
 from libs.bus.rpc import RpcClient

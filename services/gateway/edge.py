@@ -11,7 +11,7 @@ from typing import Any
 import msgspec
 import structlog
 from nats.aio.client import Client
-from nats.js.errors import KeyWrongLastSequenceError, NotFoundError, BucketNotFoundError
+from nats.js.errors import BucketNotFoundError, KeyWrongLastSequenceError, NotFoundError
 from nats.js.kv import KeyValue
 
 from libs.bus.rpc import RpcClient

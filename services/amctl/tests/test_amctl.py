@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import subprocess
-import sys
-
 from proto.subjects import Subjects
 from services.amctl.events import filters_for
 
