@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -120,10 +121,13 @@ class ConsumerRunner:
             return
         token = otel_context.attach(extract_context(msg.headers))  # type: ignore[arg-type]
         try:
+            started = time.perf_counter()
             with tracer().start_as_current_span(f"consume {spec.durable}"):
                 await spec.handler(event)
             await msg.ack()
             MESSAGES_CONSUMED.labels(spec.durable, "ok").inc()
+            log.debug("event_handled", consumer=spec.durable, type=event.type_name(), event_id=event.event_id,
+                      org_id=event.org_id, delivered=delivered, ms=round((time.perf_counter() - started) * 1000, 2))
         except Permanent as exc:
             await self._dead_letter(msg, f"permanent: {exc}")
         except asyncio.CancelledError:

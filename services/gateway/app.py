@@ -10,9 +10,11 @@ from typing import Any
 import msgspec
 import structlog
 from aiohttp import web
+from opentelemetry import context as otel_context
 
 from libs.obs.metrics import HTTP_LATENCY
 from libs.obs.settings import load_settings
+from libs.obs.tracing import extract_context, tracer
 from libs.runtime.service import Service
 from proto.base import CommandError
 from services.gateway import openapi
@@ -38,7 +40,13 @@ class Gateway:
     def handler(self, route: Route) -> Any:
         async def handle(request: web.Request) -> web.StreamResponse:
             started = time.perf_counter()
-            resp = await self._handle(route, request)
+            token = otel_context.attach(extract_context(request.headers))  # type: ignore[arg-type]
+            try:
+                with tracer().start_as_current_span(f"{route.method} {route.path}") as span:
+                    resp = await self._handle(route, request)
+                    span.set_attribute("http.status_code", resp.status)
+            finally:
+                otel_context.detach(token)
             HTTP_LATENCY.labels(f"{route.method} {route.path}", str(resp.status)).observe(
                 time.perf_counter() - started
             )
