@@ -9,6 +9,8 @@ from typing import Any
 import msgspec
 
 from proto.base import Command
+from proto.http.numbers import AvailableNumberView, NumberView, PatchNumberBody
+from proto.http.tendlc import BrandBody, BrandView, CampaignBody, CampaignView, ResubmitBody
 
 
 class ResolveInbound(Command, frozen=True, kw_only=True):
@@ -64,3 +66,115 @@ class NumberRef(msgspec.Struct, kw_only=True):
     id: str
     e164: str
     org_id: str
+
+
+# -- commands of the public API (the gateway calls these) ------------------------------------------
+class SearchNumbers(Command, frozen=True, kw_only=True):
+    org_id: str
+    area_code: str
+    quantity: int = 5
+    contains: str | None = None
+    region: str | None = None
+
+
+class SearchResult(msgspec.Struct, kw_only=True):
+    data: list[AvailableNumberView]
+
+
+class OrderNumbers(Command, frozen=True, kw_only=True):
+    """All or nothing: every number becomes the organization's, or none does."""
+
+    org_id: str
+    numbers: list[str]
+
+
+class ListNumbers(Command, frozen=True, kw_only=True):
+    org_id: str
+    limit: int = 20
+    cursor: str | None = None
+
+
+class NumberPage(msgspec.Struct, kw_only=True):
+    data: list[NumberView]
+    next_cursor: str | None = None
+
+
+class ShowNumber(Command, frozen=True, kw_only=True):
+    org_id: str
+    phone_number_id: str
+
+
+class ConfigureNumber(Command, frozen=True, kw_only=True):
+    org_id: str
+    phone_number_id: str
+    patch: PatchNumberBody
+
+
+class RotateWebhookSecret(Command, frozen=True, kw_only=True):
+    org_id: str
+    phone_number_id: str
+
+
+class ReleaseNumber(Command, frozen=True, kw_only=True):
+    org_id: str
+    phone_number_id: str
+
+
+class RegisterBrand(Command, frozen=True, kw_only=True):
+    org_id: str
+    brand: BrandBody
+
+
+class ListBrands(Command, frozen=True, kw_only=True):
+    org_id: str
+    limit: int = 20
+    cursor: str | None = None
+
+
+class BrandPage(msgspec.Struct, kw_only=True):
+    data: list[BrandView]
+    next_cursor: str | None = None
+
+
+class ShowBrand(Command, frozen=True, kw_only=True):
+    org_id: str
+    brand_id: str
+
+
+class CreateCampaign(Command, frozen=True, kw_only=True):
+    org_id: str
+    campaign: CampaignBody
+
+
+class ListCampaigns(Command, frozen=True, kw_only=True):
+    org_id: str
+    limit: int = 20
+    cursor: str | None = None
+
+
+class CampaignPage(msgspec.Struct, kw_only=True):
+    data: list[CampaignView]
+    next_cursor: str | None = None
+
+
+class ShowCampaign(Command, frozen=True, kw_only=True):
+    org_id: str
+    campaign_id: str
+
+
+class ResubmitCampaign(Command, frozen=True, kw_only=True):
+    org_id: str
+    campaign_id: str
+    edits: ResubmitBody = msgspec.field(default_factory=ResubmitBody)
+
+
+class AssignCampaignNumbers(Command, frozen=True, kw_only=True):
+    org_id: str
+    campaign_id: str
+    phone_number_ids: list[str]
+
+
+class RemoveCampaignNumber(Command, frozen=True, kw_only=True):
+    org_id: str
+    campaign_id: str
+    phone_number_id: str

@@ -1,7 +1,89 @@
-"""Routes of the numbers feature."""
+"""Routes: phone-number search, orders, settings, webhook-secret rotation, release."""
 
 from __future__ import annotations
 
-from services.gateway.api import Route
+from proto.commands import numbers as c
+from proto.http.numbers import (
+    AvailableNumberView,
+    NumbersQuery,
+    NumberView,
+    OrderNumbersBody,
+    OrderView,
+    PatchNumberBody,
+    SearchNumbersBody,
+)
+from services.gateway.api import Ctx, Reply, Route
 
-ROUTES: list[Route] = []
+TAG = "phone numbers"
+
+
+async def search(ctx: Ctx) -> Reply:
+    b: SearchNumbersBody = ctx.body
+    res = await ctx.call("numbers", "search_numbers", c.SearchNumbers(
+        org_id=ctx.org_id, area_code=b.area_code, quantity=b.quantity, contains=b.contains, region=b.region),
+        c.SearchResult)
+    return Reply(res.data)
+
+
+async def order(ctx: Ctx) -> Reply:
+    b: OrderNumbersBody = ctx.body
+    res = await ctx.call("numbers", "order_numbers", c.OrderNumbers(org_id=ctx.org_id, numbers=b.numbers), OrderView,
+                         timeout=30)
+    return Reply(res, status=201)
+
+
+async def list_numbers(ctx: Ctx) -> Reply:
+    q: NumbersQuery = ctx.query
+    page = await ctx.call("numbers", "list_numbers", c.ListNumbers(org_id=ctx.org_id, limit=q.limit, cursor=q.cursor),
+                          c.NumberPage)
+    return Reply(page.data, meta={"next_cursor": page.next_cursor})
+
+
+async def show(ctx: Ctx) -> Reply:
+    return Reply(await ctx.call("numbers", "show_number", c.ShowNumber(org_id=ctx.org_id,
+                                                                       phone_number_id=ctx.path["id"]), NumberView))
+
+
+async def patch(ctx: Ctx) -> Reply:
+    res = await ctx.call("numbers", "configure_number", c.ConfigureNumber(
+        org_id=ctx.org_id, phone_number_id=ctx.path["id"], patch=ctx.body), NumberView)
+    return Reply(res)
+
+
+async def rotate(ctx: Ctx) -> Reply:
+    res = await ctx.call("numbers", "rotate_webhook_secret", c.RotateWebhookSecret(
+        org_id=ctx.org_id, phone_number_id=ctx.path["id"]), NumberView)
+    return Reply(res)
+
+
+async def release(ctx: Ctx) -> Reply:
+    res = await ctx.call("numbers", "release_number", c.ReleaseNumber(org_id=ctx.org_id,
+                                                                      phone_number_id=ctx.path["id"]), NumberView)
+    return Reply(res)
+
+
+ROUTES = [
+    Route("POST", "/v1/phone-numbers/search", search, "Search available numbers (a preview, not a reservation)", TAG,
+          body=SearchNumbersBody, response=list[AvailableNumberView], errors=("CARRIER_UNAVAILABLE",),
+          description="area_code must be a valid NANP area code; quantity 1-100 (default 5)."),
+    Route("POST", "/v1/phone-numbers/orders", order, "Order numbers: all or nothing, paid from credit", TAG,
+          body=OrderNumbersBody, response=OrderView, status=201,
+          errors=("NUMBER_UNAVAILABLE", "INSUFFICIENT_CREDIT", "CARRIER_UNAVAILABLE"),
+          description="The numbers are yours when the call returns and receive texts at once. "
+                      "data.phone_numbers[i].id is the phone_number_id later calls take. If any number is no "
+                      "longer available nothing is ordered and error.details.unavailable names them."),
+    Route("GET", "/v1/phone-numbers", list_numbers, "List your numbers", TAG, query=NumbersQuery,
+          response=list[NumberView], paginated=True),
+    Route("GET", "/v1/phone-numbers/{id}", show, "Get a number", TAG, response=NumberView),
+    Route("PATCH", "/v1/phone-numbers/{id}", patch, "Configure a number (inbound_url, friendly_name, ...)", TAG,
+          body=PatchNumberBody, response=NumberView,
+          description="inbound_url must be https (http to loopback only in dev) and must not resolve to a private "
+                      "address. The first inbound_url creates the number's webhook_secret, which signs each push "
+                      "(X-AmCore-Signature)."),
+    Route("POST", "/v1/phone-numbers/{id}/webhook-secret/rotate", rotate, "Rotate the number's webhook secret", TAG,
+          response=NumberView,
+          description="The new secret signs at once; the previous one also signs for 24 hours (both v1= values are "
+                      "in X-AmCore-Signature), so receivers can switch without dropping a message."),
+    Route("DELETE", "/v1/phone-numbers/{id}", release, "Release a number back to the carrier", TAG,
+          response=NumberView, errors=("CARRIER_UNAVAILABLE",)),
+]

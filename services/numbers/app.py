@@ -1,0 +1,33 @@
+"""numbers bootstrap: commands, the carrier's review callback route, and two background loops
+(campaign status callbacks, the order sweeper)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from libs.carrier.adapter import HttpCarrier
+from libs.obs.settings import load_settings
+from libs.runtime.service import Service
+from services.numbers import rpc
+from services.numbers.callbacks import StatusCallbacks, carrier_route
+from services.numbers.config import NumbersSettings
+from services.numbers.handlers import Numbers
+from services.numbers.tendlc import TenDlc
+
+
+def build(env: Mapping[str, str] | None = None) -> tuple[Service, object]:
+    settings = load_settings(NumbersSettings, env)
+    svc = Service("numbers", settings, domain="numbers", sql_dir=Path(__file__).parent / "sql")
+    carrier = HttpCarrier(settings.sim_url, settings.sim_api_token)
+    svc.on_stop(carrier.close)
+
+    async def setup(s: Service) -> None:
+        numbers = Numbers(s.store, settings, carrier, s.rpc)
+        tendlc = TenDlc(s.store, settings, carrier)
+        await rpc.register(s, numbers, tendlc)
+        s.http.router.add_routes([carrier_route(settings, tendlc)])  # setup runs before the HTTP server starts
+        s.task(numbers.sweep_orders)
+        s.task(StatusCallbacks(s.store, settings).run)
+
+    return svc, setup

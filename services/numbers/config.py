@@ -1,0 +1,20 @@
+"""Settings of the numbers service."""
+
+from __future__ import annotations
+
+from libs.carrier.config import CarrierSettings
+
+
+class NumbersSettings(CarrierSettings, frozen=True, kw_only=True):
+    number_monthly_price_micros: int = 1_150_000
+    """What a number costs per month ($1.15), debited from credit when it is ordered."""
+    max_numbers_per_order: int = 10
+    webhook_secret_grace_s: int = 86_400
+    """After a rotation the previous webhook secret still signs for this long (24 h)."""
+    pending_order_timeout_s: int = 300
+    """An order still pending after this long (its process died mid-way) is undone by the sweeper."""
+    callback_max_attempts: int = 5
+    """Campaign status callbacks are tried this many times, with backoff, then given up."""
+    callback_timeout_s: float = 5.0
+    dns_timeout_s: float = 2.0
+    """How long resolving a webhook URL's host may take before the URL is refused."""

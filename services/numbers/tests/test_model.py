@@ -1,0 +1,163 @@
+"""Pure rules of numbers and 10DLC: no I/O."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from proto.base import CommandError
+from proto.http.tendlc import CampaignBody, ResubmitBody
+from services.numbers import model
+
+
+def field_of(exc: pytest.ExceptionInfo[CommandError]) -> str:
+    assert exc.value.code == "VALIDATION_ERROR" and exc.value.status == 400
+    return str(exc.value.details["field"])
+
+
+@pytest.mark.parametrize("code", ["123", "023", "41", "4155", "abc", "911", "411", ""])
+def test_bad_area_codes_are_refused(code: str) -> None:
+    with pytest.raises(CommandError) as exc:
+        model.check_area_code(code)
+    assert field_of(exc) == "area_code"
+
+
+def test_good_area_code_passes() -> None:
+    assert model.check_area_code(" 415 ") == "415"
+
+
+def test_order_numbers_normalises_dedupes_and_names_the_bad_one() -> None:
+    assert model.order_numbers(["+1 (415) 555-0123", "+14155550123", "4155550124"], 10) == [
+        "+14155550123", "+14155550124"]
+    with pytest.raises(CommandError) as exc:
+        model.order_numbers(["+14155550123", "nope"], 10)
+    assert field_of(exc) == "numbers.1"
+    with pytest.raises(CommandError) as exc:
+        model.order_numbers(["+442071838750"], 10)
+    assert field_of(exc) == "numbers.0"
+    with pytest.raises(CommandError):
+        model.order_numbers([f"+1415555010{i}" for i in range(3)], 2)
+
+
+@pytest.mark.parametrize("url", [
+    "http://example.com/x", "ftp://example.com/x", "example.com/x", "https://", "https://u:p@example.com/",
+    "https://10.1.2.3/x", "https://127.0.0.1/x", "https://169.254.169.254/", "https://[::1]/x", "https://localhost/x",
+    "https://[fe80::1]/x", "https://100.64.0.1/x", "https://0.0.0.0/x",
+])
+def test_urls_refused_in_production(url: str) -> None:
+    with pytest.raises(CommandError) as exc:
+        model.check_url_form(url, "inbound_url", "prod")
+    assert field_of(exc) == "inbound_url"
+
+
+def test_loopback_http_only_in_dev_and_test() -> None:
+    for env in ("dev", "test"):
+        for url in ("http://127.0.0.1:8080/sms", "http://localhost/sms", "http://[::1]:9/x"):
+            assert not model.check_url_form(url, "inbound_url", env).needs_resolution
+    with pytest.raises(CommandError):
+        model.check_url_form("http://10.0.0.1/sms", "inbound_url", "dev")
+
+
+def test_public_urls_pass_and_host_names_need_resolution() -> None:
+    assert not model.check_url_form("https://93.184.216.34/x", "u", "prod").needs_resolution
+    target = model.check_url_form("https://hooks.example.com/sms", "u", "prod")
+    assert target.needs_resolution and target.host == "hooks.example.com" and target.port == 443
+
+
+def test_resolved_addresses_must_all_be_public() -> None:
+    model.check_addresses(["93.184.216.34", "2606:2800:220:1::1"], "u")
+    for bad in (["93.184.216.34", "10.0.0.1"], ["::ffff:127.0.0.1"], ["fd00::1"], []):
+        with pytest.raises(CommandError):
+            model.check_addresses(bad, "u")
+
+
+def test_secrets_and_grace_period() -> None:
+    s = model.new_webhook_secret()
+    assert s.startswith("whsec_") and len(s) == 38 and s != model.new_webhook_secret()
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    assert model.active_secrets("new", "old", now + timedelta(hours=1), now) == ["new", "old"]
+    assert model.active_secrets("new", "old", now - timedelta(seconds=1), now) == ["new"]
+    assert model.active_secrets(None, None, None, now) == []
+
+
+@pytest.mark.parametrize(("score", "mpm", "cap"), [(100, 4500, 200_000), (75, 4500, 200_000), (74, 2400, 40_000),
+                                                   (50, 2400, 40_000), (49, 240, 10_000), (25, 240, 10_000),
+                                                   (24, 240, 2_000), (1, 240, 2_000), (0, 75, 2_000)])
+def test_limits_follow_the_vetting_score(score: int, mpm: int, cap: int) -> None:
+    assert model.throughput_mpm(score) == mpm
+    assert model.daily_cap(score) == cap
+
+
+def test_low_volume_campaigns_get_75_mpm() -> None:
+    assert model.throughput_mpm(100, "LOW_VOLUME") == 75
+
+
+def test_brand_needs_ein_and_legal_name_unless_sole_proprietor() -> None:
+    assert model.normalize_brand("PRIVATE_PROFIT", " Acme ", "12-345 6789", "A@B.co", "(415) 555-0100") == (
+        "Acme", "123456789", "a@b.co", "+14155550100")
+    assert model.normalize_brand("SOLE_PROPRIETOR", None, None, "a@b.co", "+14155550100")[:2] == (None, None)
+    for args, field in ((("PRIVATE_PROFIT", "Acme", None, "a@b.co", "+14155550100"), "ein"),
+                        (("NON_PROFIT", "Acme", "1234", "a@b.co", "+14155550100"), "ein"),
+                        (("GOVERNMENT", None, "123456789", "a@b.co", "+14155550100"), "company_name"),
+                        (("PUBLIC_PROFIT", "Acme", "123456789", "nope", "+14155550100"), "email"),
+                        (("PUBLIC_PROFIT", "Acme", "123456789", "a@b.co", "12"), "phone")):
+        with pytest.raises(CommandError) as exc:
+            model.normalize_brand(*args)
+        assert field_of(exc) == field
+
+
+def test_campaign_defaults_and_edits() -> None:
+    body = CampaignBody(brand_id="b", use_case="2FA", description=" d ", message_flow="m",
+                        sample_messages=["Your code is 1234. Reply STOP to opt out."], help_keywords=["help", " info"])
+    f = model.campaign_fields(body, "Acme", "ops@acme.example")
+    assert f["description"] == "d" and f["help_keywords"] == ["HELP", "INFO"]
+    assert "STOP" in f["opt_out_keywords"] and "Acme" in f["opt_out_message"]
+    assert "ops@acme.example" in f["help_message"] and "STOP" in f["help_message"]
+    assert f["embedded_link"] is False and f["opt_in_message"] is None
+    edited, changed = model.apply_edits(f, ResubmitBody(sample_messages=["new sample"], description="d"))
+    assert edited["sample_messages"] == ["new sample"] and changed == ["sample_messages"]
+    assert edited["message_flow"] == "m"
+
+
+def test_sole_proprietor_may_have_one_number() -> None:
+    model.sole_proprietor_limit("SOLE_PROPRIETOR", 1)
+    model.sole_proprietor_limit("PRIVATE_PROFIT", 5)
+    with pytest.raises(CommandError) as exc:
+        model.sole_proprietor_limit("SOLE_PROPRIETOR", 2)
+    assert exc.value.code == "SOLE_PROPRIETOR_LIMIT"
+
+
+def test_parse_review_and_staleness() -> None:
+    r = model.parse_review({"campaign_ref": "c1", "status": "rejected", "reviewed_at": "2026-01-01T00:00:10.000Z",
+                            "rejection_reasons": [{"code": "SAMPLES_MISSING_OPT_OUT", "description": "x"}]})
+    assert not r.approved and r.reasons == [{"code": "SAMPLES_MISSING_OPT_OUT", "description": "x"}]
+    t = datetime(2026, 1, 1, 0, 0, 10, tzinfo=UTC)
+    assert not model.is_stale(r, t + timedelta(milliseconds=500))  # precision / skew slack
+    assert model.is_stale(r, t + timedelta(seconds=5))
+    for bad in ({}, {"campaign_ref": "c", "status": "maybe"}, [1]):
+        with pytest.raises(ValueError):
+            model.parse_review(bad)
+
+
+def test_send_gate_says_what_is_missing() -> None:
+    gate = model.send_gate
+    assert gate(has_brand=False, has_campaign=False, campaign_id=None, campaign_status=None,
+                rejection_reasons=[]).reason_code == "NO_BRAND"
+    assert gate(has_brand=True, has_campaign=False, campaign_id=None, campaign_status=None,
+                rejection_reasons=[]).reason_code == "NO_CAMPAIGN"
+    assert gate(has_brand=True, has_campaign=True, campaign_id=None, campaign_status=None,
+                rejection_reasons=[]).reason_code == "NO_CAMPAIGN"
+    assert gate(has_brand=True, has_campaign=True, campaign_id="c", campaign_status="pending_review",
+                rejection_reasons=[]).reason_code == "CAMPAIGN_PENDING"
+    rejected = gate(has_brand=True, has_campaign=True, campaign_id="c", campaign_status="rejected",
+                    rejection_reasons=[{"code": "DESCRIPTION_TOO_SHORT", "description": "d"}])
+    assert rejected.reason_code == "CAMPAIGN_REJECTED" and "DESCRIPTION_TOO_SHORT" in rejected.reason
+    assert rejected.details["rejection_reasons"][0]["code"] == "DESCRIPTION_TOO_SHORT"
+    ok = gate(has_brand=True, has_campaign=True, campaign_id="c", campaign_status="approved", rejection_reasons=[])
+    assert ok.sending_enabled and ok.reason_code is None
+
+
+def test_describe_number() -> None:
+    assert model.describe_number("+14155550123") == ("CA", "San Francisco")
+    assert model.describe_number("+15555550100") == ("", "")
