@@ -4,7 +4,7 @@ The compliance service may add more commands below (consent CRUD, double opt-in,
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -48,3 +48,180 @@ class SendDecision(msgspec.Struct, kw_only=True):
     defer_until: str | None = None
     checks: list[Check] = msgspec.field(default_factory=list)
     decision_id: str = ""
+
+
+# -- consent ledger, double opt-in, settings (used by the gateway) ------------------------------------
+
+ConsentStatus = Literal["none", "granted", "opted_out"]
+
+
+class EvidenceView(msgspec.Struct, kw_only=True):
+    disclosure_text: str = ""
+    source_url: str = ""
+    ip: str = ""
+    user_agent: str = ""
+    captured_at: str = ""
+    """RFC 3339, normalised to UTC."""
+    phone_number_id: str = ""
+    keyword: str = ""
+    double_opt_in_id: str = ""
+    confirmation_text: str = ""
+    confirmation_message_id: str = ""
+    confirmation_sent_at: str = ""
+    reply_message_id: str = ""
+    reply_text: str = ""
+    reply_received_at: str = ""
+
+
+class RequestDoubleOptIn(Command, frozen=True, kw_only=True):
+    """Send a double opt-in confirmation text from one of the organization's numbers."""
+
+    org_id: str
+    phone_number_id: str
+    contact_number: str
+    confirmation_text: str
+
+
+class DoubleOptInView(msgspec.Struct, kw_only=True):
+    id: str
+    status: Literal["pending", "confirmed", "expired", "failed"]
+    contact_number: str
+    phone_number_id: str
+    from_: str = msgspec.field(name="from")
+    confirmation_text: str
+    message_id: str
+    created_at: str
+    expires_at: str
+    confirmed_at: str | None = None
+
+
+class RecordConsent(Command, frozen=True, kw_only=True):
+    """Record a consent the organization collected (web form, paper, verbal, keyword...)."""
+
+    org_id: str
+    contact_number: str
+    method: str
+    evidence: EvidenceView
+
+
+class ConsentRecordView(msgspec.Struct, kw_only=True):
+    id: str
+    method: str
+    granted_at: str
+    evidence: EvidenceView
+
+
+class ConsentView(msgspec.Struct, kw_only=True):
+    contact_number: str
+    status: ConsentStatus
+    """none: no consent on file; granted: consent on file; opted_out: the contact (or the API) opted out."""
+    consent: ConsentRecordView | None = None
+    """The consent in force (null when none or opted out)."""
+    opted_out_at: str | None = None
+    opt_out_source: str | None = None
+    opt_out_rule: str | None = None
+    last_inbound_at: str | None = None
+    """The contact's last message to the organization (the conversation window counts from it)."""
+    pending_double_opt_in: DoubleOptInView | None = None
+    updated_at: str | None = None
+
+
+class HistoryEntry(msgspec.Struct, kw_only=True):
+    event_id: str
+    type: str
+    occurred_at: str
+    details: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class ConsentDetail(ConsentView, kw_only=True):
+    history: list[HistoryEntry] = msgspec.field(default_factory=list)
+    """Every ledger entry for this contact, oldest first (revocations are appended, never deleted)."""
+
+
+class GetConsent(Command, frozen=True, kw_only=True):
+    org_id: str
+    contact_number: str
+
+
+class ListConsent(Command, frozen=True, kw_only=True):
+    org_id: str
+    status: ConsentStatus | None = None
+    method: str | None = None
+    limit: int = 20
+    cursor: str | None = None
+
+
+class ConsentPage(msgspec.Struct, kw_only=True):
+    data: list[ConsentView]
+    next_cursor: str | None = None
+
+
+class RevokeConsent(Command, frozen=True, kw_only=True):
+    """Revoke a contact's consent from the API: an appended opt-out (source api), never a delete."""
+
+    org_id: str
+    contact_number: str
+    reason: str = ""
+
+
+class ExportConsent(Command, frozen=True, kw_only=True):
+    """One page of the organization's consent ledger, in ledger order, for a streamed audit export."""
+
+    org_id: str
+    after: int = 0
+    limit: int = 500
+
+
+class LedgerRow(msgspec.Struct, kw_only=True):
+    position: int
+    event_id: str
+    type: str
+    occurred_at: str
+    contact_number: str
+    method: str = ""
+    source: str = ""
+    matched_rule: str = ""
+    keyword: str = ""
+    evidence: EvidenceView | None = None
+    """For ConsentGranted: the disclosure shown, source, IP, user agent, and a double opt-in's texts and ids."""
+    details: dict[str, Any] = msgspec.field(default_factory=dict)
+    """The entry's other fields (consent_id, request_id, reason, message_id, text...)."""
+
+
+class ExportPage(msgspec.Struct, kw_only=True):
+    rows: list[LedgerRow]
+    next_after: int | None = None
+
+
+class GetSettings(Command, frozen=True, kw_only=True):
+    org_id: str
+
+
+class UpdateSettings(Command, frozen=True, kw_only=True):
+    org_id: str
+    quiet_hours_enabled: bool | msgspec.UnsetType = msgspec.UNSET
+    quiet_hours_action: Literal["defer", "reject"] | msgspec.UnsetType = msgspec.UNSET
+    conversation_window_enabled: bool | msgspec.UnsetType = msgspec.UNSET
+    conversation_window_hours: int | msgspec.UnsetType = msgspec.UNSET
+    double_opt_in_expiry_hours: int | msgspec.UnsetType = msgspec.UNSET
+    help_reply: str | msgspec.UnsetType | None = msgspec.UNSET
+    opt_out_reply: str | msgspec.UnsetType | None = msgspec.UNSET
+    opt_in_reply: str | msgspec.UnsetType | None = msgspec.UNSET
+
+
+class ComplianceSettings(msgspec.Struct, kw_only=True):
+    quiet_hours_enabled: bool
+    """Quiet hours (federal 8am-9pm recipient time and the stricter state windows) apply to non-transactional sends."""
+    quiet_hours_action: Literal["defer", "reject"]
+    """defer: accepted as scheduled and sent when the window opens; reject: 453 QUIET_HOURS."""
+    conversation_window_enabled: bool
+    """Replies within the window after the contact's last message need no recorded consent."""
+    conversation_window_hours: int
+    double_opt_in_expiry_hours: int
+    help_reply: str | None = None
+    """Custom reply to HELP / INFO (else the campaign's help message, else a default)."""
+    opt_out_reply: str | None = None
+    """Custom confirmation of an opt-out (else the campaign's opt-out message, else a default)."""
+    opt_in_reply: str | None = None
+    """Custom confirmation of an opt-in (START, or YES to a double opt-in)."""
+    updated_at: str | None = None

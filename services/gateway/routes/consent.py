@@ -1,7 +1,168 @@
-"""Routes of the consent feature."""
+"""Routes: consent (double opt-in, recorded consent, state and history, revocation, audit export), the
+compliance check (the gate as a dry run) and the organization's compliance settings."""
 
 from __future__ import annotations
 
-from services.gateway.api import Route
+import csv
+import io
 
-ROUTES: list[Route] = []
+import msgspec
+from aiohttp import web
+
+from proto.base import new_id
+from proto.commands import compliance as c
+from proto.http.compliance import (
+    CheckBody,
+    ConsentListQuery,
+    DoubleOptInBody,
+    ExportQuery,
+    RecordConsentBody,
+    SettingsPatch,
+)
+from services.gateway.api import Ctx, Reply, Route
+
+_EXPORT_PAGE = 500
+CSV_COLUMNS = ("position", "event_id", "type", "occurred_at", "contact_number", "method", "source", "matched_rule",
+               "keyword", "disclosure_text", "source_url", "ip", "user_agent", "captured_at", "phone_number_id",
+               "double_opt_in_id", "confirmation_text", "confirmation_message_id", "confirmation_sent_at",
+               "reply_message_id", "reply_text", "reply_received_at")
+_enc = msgspec.json.Encoder()
+
+
+async def double_opt_in(ctx: Ctx) -> Reply:
+    b: DoubleOptInBody = ctx.body
+    res = await ctx.call("compliance", "request_double_opt_in", c.RequestDoubleOptIn(
+        org_id=ctx.org_id, phone_number_id=b.phone_number_id, contact_number=ctx.phone(b.contact_number,
+                                                                                        "contact_number"),
+        confirmation_text=b.confirmation_text), c.DoubleOptInView)
+    return Reply(res, status=202)
+
+
+async def record_consent(ctx: Ctx) -> Reply:
+    b: RecordConsentBody = ctx.body
+    e = b.evidence
+    res = await ctx.call("compliance", "record_consent", c.RecordConsent(
+        org_id=ctx.org_id, contact_number=ctx.phone(b.contact_number, "contact_number"), method=b.method,
+        evidence=c.EvidenceView(disclosure_text=e.disclosure_text, source_url=e.source_url, ip=e.ip,
+                                user_agent=e.user_agent, captured_at=e.captured_at)), c.ConsentView)
+    return Reply(res, status=201)
+
+
+async def list_consent(ctx: Ctx) -> Reply:
+    q: ConsentListQuery = ctx.query
+    page = await ctx.call("compliance", "list_consent", c.ListConsent(
+        org_id=ctx.org_id, status=q.status, method=q.method, limit=q.limit, cursor=q.cursor), c.ConsentPage)
+    return Reply(page.data, meta={"next_cursor": page.next_cursor})
+
+
+async def get_consent(ctx: Ctx) -> Reply:
+    contact = ctx.phone(ctx.path["contact_number"], "contact_number")
+    return Reply(await ctx.call("compliance", "get_consent", c.GetConsent(org_id=ctx.org_id, contact_number=contact),
+                                c.ConsentDetail))
+
+
+async def revoke_consent(ctx: Ctx) -> Reply:
+    contact = ctx.phone(ctx.path["contact_number"], "contact_number")
+    return Reply(await ctx.call("compliance", "revoke_consent",
+                                c.RevokeConsent(org_id=ctx.org_id, contact_number=contact), c.ConsentView))
+
+
+def _csv_rows(rows: list[c.LedgerRow]) -> bytes:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    for r in rows:
+        ev = r.evidence or c.EvidenceView()
+        w.writerow([r.position, r.event_id, r.type, r.occurred_at, r.contact_number, r.method, r.source,
+                    r.matched_rule, r.keyword, ev.disclosure_text, ev.source_url, ev.ip, ev.user_agent,
+                    ev.captured_at, ev.phone_number_id, ev.double_opt_in_id, ev.confirmation_text,
+                    ev.confirmation_message_id, ev.confirmation_sent_at, ev.reply_message_id, ev.reply_text,
+                    ev.reply_received_at])
+    return buf.getvalue().encode()
+
+
+async def export_consent(ctx: Ctx) -> web.StreamResponse:
+    """Streams the whole ledger page by page: an error before the first byte still gets the envelope."""
+    q: ExportQuery = ctx.query
+
+    async def page(after: int) -> c.ExportPage:
+        res: c.ExportPage = await ctx.call("compliance", "export_consent",
+                                           c.ExportConsent(org_id=ctx.org_id, after=after, limit=_EXPORT_PAGE),
+                                           c.ExportPage)
+        return res
+
+    current = await page(0)
+    ctype = "text/csv" if q.format == "csv" else "application/x-ndjson"
+    resp = web.StreamResponse(status=200, headers={
+        "Content-Type": f"{ctype}; charset=utf-8",
+        "Content-Disposition": f'attachment; filename="consent-ledger.{q.format}"'})
+    await resp.prepare(ctx.request)
+    if q.format == "csv":
+        await resp.write((",".join(CSV_COLUMNS) + "\n").encode())
+    while True:
+        if q.format == "csv":
+            await resp.write(_csv_rows(current.rows))
+        else:
+            await resp.write(b"".join(_enc.encode(r) + b"\n" for r in current.rows))
+        if current.next_after is None:
+            break
+        current = await page(current.next_after)
+    await resp.write_eof()
+    return resp
+
+
+async def check(ctx: Ctx) -> Reply:
+    b: CheckBody = ctx.body
+    res = await ctx.call("compliance", "evaluate_send", c.EvaluateSend(
+        org_id=ctx.org_id, message_id=new_id(), from_=ctx.phone(b.from_, "from"), to=ctx.phone(b.to, "to"),
+        text=b.text, category=b.category, dry_run=True), c.SendDecision)
+    return Reply(res)
+
+
+async def get_settings(ctx: Ctx) -> Reply:
+    return Reply(await ctx.call("compliance", "get_settings", c.GetSettings(org_id=ctx.org_id),
+                                c.ComplianceSettings))
+
+
+async def update_settings(ctx: Ctx) -> Reply:
+    b: SettingsPatch = ctx.body
+    fields = {f: getattr(b, f) for f in b.__struct_fields__ if getattr(b, f) is not msgspec.UNSET}
+    return Reply(await ctx.call("compliance", "update_settings", c.UpdateSettings(org_id=ctx.org_id, **fields),
+                                c.ComplianceSettings))
+
+
+_CONSENT_ERRORS = ("RECIPIENT_OPTED_OUT",)
+ROUTES = [
+    Route("POST", "/v1/consent/double-opt-in", double_opt_in, "Text a contact a double opt-in confirmation",
+          "consent", body=DoubleOptInBody, response=c.DoubleOptInView, status=202,
+          errors=("RECIPIENT_OPTED_OUT", "DOUBLE_OPT_IN_RATE_LIMITED", "NOT_FOUND", "SENDING_NOT_ENABLED"),
+          description="Sends confirmation_text from the number (allowed without consent, once per contact per "
+                      "24 h, never to an opted-out contact). The contact's reply YES, Y or START before expires_at "
+                      "grants consent (method double_opt_in), with the text sent and both message ids as evidence."),
+    Route("POST", "/v1/consent", record_consent, "Record a consent you collected", "consent",
+          body=RecordConsentBody, response=c.ConsentView, status=201, errors=_CONSENT_ERRORS,
+          description="method: web_form, paper, verbal, keyword, import or other; evidence: the disclosure text "
+                      "shown, source URL, IP, user agent, captured_at. A contact that opted out by text can only "
+                      "opt back in itself (START)."),
+    Route("GET", "/v1/consent", list_consent, "List contacts on the consent ledger", "consent",
+          query=ConsentListQuery, response=list[c.ConsentView], paginated=True),
+    Route("GET", "/v1/consent/export", export_consent, "Export the consent ledger (JSONL or CSV, streamed)",
+          "consent", query=ExportQuery, response=c.LedgerRow,
+          description="Every ledger entry of the organization in order (consents with their evidence, opt-outs, "
+                      "opt-ins, double opt-ins, keyword replies), for an audit. format=jsonl (default) or csv."),
+    Route("GET", "/v1/consent/{contact_number}", get_consent, "A contact's consent state and full history",
+          "consent", response=c.ConsentDetail),
+    Route("DELETE", "/v1/consent/{contact_number}", revoke_consent, "Revoke a contact's consent (opt it out)",
+          "consent", response=c.ConsentView,
+          description="Appends an opt-out (source api), never deletes: queued messages to the contact are "
+                      "canceled. Record consent again (POST /v1/consent) or have the contact text START to undo."),
+    Route("POST", "/v1/compliance/check", check, "Would this send be allowed now? (dry run of the gate)",
+          "compliance", body=CheckBody, response=c.SendDecision,
+          description="The same decision POST /v1/messages would get, with every check's result (opt_out, "
+                      "registration, consent, quiet_hours), and what would make a denied send legal. Not recorded."),
+    Route("GET", "/v1/compliance/settings", get_settings, "The organization's compliance settings", "compliance",
+          response=c.ComplianceSettings),
+    Route("PATCH", "/v1/compliance/settings", update_settings, "Change compliance settings", "compliance",
+          body=SettingsPatch, response=c.ComplianceSettings,
+          description="Quiet hours on/off and action (defer | reject), the conversation window (on/off, hours), "
+                      "double opt-in expiry, and custom HELP / opt-out / opt-in replies (null restores the default)."),
+]

@@ -1,0 +1,72 @@
+"""API bodies: consent (double opt-in, recorded consent, list, export), the compliance check and settings."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+
+from proto.api import E164, UUID, Limit
+
+Text = Annotated[str, msgspec.Meta(min_length=1, max_length=1600)]
+ShortText = Annotated[str, msgspec.Meta(max_length=2048)]
+Reply = Annotated[str, msgspec.Meta(min_length=1, max_length=480)]
+
+ConsentMethod = Literal["web_form", "paper", "verbal", "keyword", "import", "other"]
+
+
+class DoubleOptInBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+    phone_number_id: UUID
+    """The organization's number the confirmation text is sent from (the id from the order)."""
+    contact_number: E164
+    confirmation_text: Annotated[str, msgspec.Meta(
+        min_length=1, max_length=1600,
+        examples=["Reply YES to confirm you want these messages. Reply STOP to opt out, HELP for help."])]
+
+
+class EvidenceBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+    disclosure_text: Annotated[str, msgspec.Meta(
+        min_length=1, max_length=5000, description="The exact consent language the contact was shown or read",
+        examples=["By checking this box you agree to receive order updates by text from Acme. Reply STOP to "
+                  "opt out. Msg & data rates may apply."])]
+    source_url: ShortText = ""
+    ip: Annotated[str, msgspec.Meta(max_length=64)] = ""
+    user_agent: Annotated[str, msgspec.Meta(max_length=1024)] = ""
+    captured_at: Annotated[str, msgspec.Meta(max_length=40, description="When consent was given, RFC 3339 "
+                                                                         "with a zone; default: now")] = ""
+
+
+class RecordConsentBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+    contact_number: E164
+    method: ConsentMethod
+    evidence: EvidenceBody
+
+
+class ConsentListQuery(msgspec.Struct, kw_only=True):
+    status: Literal["none", "granted", "opted_out"] | None = None
+    method: Annotated[str, msgspec.Meta(max_length=40)] | None = None
+    limit: Limit = 20
+    cursor: str | None = None
+
+
+class ExportQuery(msgspec.Struct, kw_only=True):
+    format: Literal["jsonl", "csv"] = "jsonl"
+
+
+class CheckBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+    from_: E164 = msgspec.field(name="from")
+    to: E164
+    text: Text
+    category: Literal["transactional", "marketing", "conversational"] = "conversational"
+
+
+class SettingsPatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    quiet_hours_enabled: bool | msgspec.UnsetType = msgspec.UNSET
+    quiet_hours_action: Literal["defer", "reject"] | msgspec.UnsetType = msgspec.UNSET
+    conversation_window_enabled: bool | msgspec.UnsetType = msgspec.UNSET
+    conversation_window_hours: Annotated[int, msgspec.Meta(ge=1, le=24 * 30)] | msgspec.UnsetType = msgspec.UNSET
+    double_opt_in_expiry_hours: Annotated[int, msgspec.Meta(ge=1, le=24 * 30)] | msgspec.UnsetType = msgspec.UNSET
+    help_reply: Reply | msgspec.UnsetType | None = msgspec.UNSET
+    """null restores the default (the campaign's message, else ours)."""
+    opt_out_reply: Reply | msgspec.UnsetType | None = msgspec.UNSET
+    opt_in_reply: Reply | msgspec.UnsetType | None = msgspec.UNSET

@@ -1,0 +1,8 @@
+"""python -m services.compliance"""
+
+from libs.runtime.service import run
+from services.compliance.app import build
+
+if __name__ == "__main__":
+    svc, setup = build()
+    run(svc, setup)  # type: ignore[arg-type]

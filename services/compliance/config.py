@@ -1,0 +1,29 @@
+"""Settings of the compliance service (AM_<FIELD>); the per-organization policy defaults come from here."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from libs.obs.settings import CommonSettings
+
+
+class ComplianceSettings(CommonSettings, frozen=True, kw_only=True):
+    quiet_hours_enabled: bool = True
+    """Default for organizations that have not changed it: quiet hours on."""
+    quiet_hours_action: Literal["defer", "reject"] = "defer"
+    """Default action outside the allowed hours: defer (scheduled) or reject (453 QUIET_HOURS)."""
+    conversation_window_enabled: bool = True
+    """Default: a reply within the window after the contact's last message needs no recorded consent."""
+    conversation_window_hours: int = 24
+    double_opt_in_expiry_hours: int = 24
+    """Default time a contact has to answer a double opt-in (YES / Y / START)."""
+    double_opt_in_per_hours: int = 24
+    """At most one double opt-in per contact per this many hours (else 429 DOUBLE_OPT_IN_RATE_LIMITED)."""
+    sender_cache_s: float = 3.0
+    """How long the gate reuses numbers' answer about a sending number (a few seconds, for throughput)."""
+    gate_concurrency: int = 512
+    """evaluate_send requests handled at once by one replica."""
+    decision_batch: int = 200
+    """At most this many send decisions per group-committed transaction (and gate reads per query)."""
+    maintenance_interval_s: float = 5.0
+    """How often pending double opt-ins are expired and unsent replies are handed to outbound again."""

@@ -1,0 +1,395 @@
+"""compliance command handlers: the gate, double opt-in, recorded consent and revocation, inbound
+keywords, and handing our own texts to outbound. load → decide (model) → append + project, in one
+transaction; the texts go out after the commit, under deterministic message ids."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+import asyncpg
+import structlog
+
+from libs.phone import normalize_e164
+from libs.runtime.service import Service
+from libs.store.eventstore import ConcurrencyError, EventStore
+from libs.store.processed import claim
+from proto.base import CommandError, Event, new_id, rfc3339, utcnow
+from proto.commands import compliance as c
+from proto.commands.numbers import GetNumber, NumberRef, SenderInfo, SenderStatus
+from proto.commands.outbound import MessageView, SendMessage
+from proto.events.compliance import (
+    ConsentEvidence,
+    ConsentGranted,
+    ConsentRevoked,
+    DecisionCheck,
+    DoubleOptInExpired,
+    DoubleOptInRequested,
+    GateDecisionRecorded,
+    OptOutRecorded,
+)
+from proto.events.inbound import InboundMessageReceived
+from services.compliance import model, store
+from services.compliance.config import ComplianceSettings
+from services.compliance.keywords import classify
+from services.compliance.store import DecisionLog, GateReader
+
+log = structlog.get_logger(__name__)
+
+KEYWORDS_CONSUMER = "compliance-keywords"
+CONSENT_METHODS = frozenset({"web_form", "paper", "verbal", "keyword", "import", "other"})
+_RETRYABLE = frozenset({"SERVICE_UNAVAILABLE", "SERVICE_TIMEOUT"})
+T = TypeVar("T")
+
+
+@functools.lru_cache(maxsize=200_000)
+def _normalize(raw: str) -> str:
+    return normalize_e164(raw)
+
+
+def e164(raw: str, field: str) -> str:
+    try:
+        return _normalize(raw)
+    except ValueError as exc:
+        raise CommandError("VALIDATION_ERROR", f"{field}: {exc}", 400, {"field": field}) from exc
+
+
+def parse_time(value: str, field: str) -> datetime:
+    try:
+        ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise CommandError("VALIDATION_ERROR", f"{field}: must be an RFC 3339 time with a zone", 400,
+                           {"field": field}) from exc
+    if ts.tzinfo is None:
+        raise CommandError("VALIDATION_ERROR", f"{field}: must include a zone (e.g. Z or -07:00)", 400,
+                           {"field": field})
+    return ts
+
+
+def policy_defaults(s: ComplianceSettings) -> model.Policy:
+    return model.Policy(quiet_hours_enabled=s.quiet_hours_enabled, quiet_hours_action=s.quiet_hours_action,
+                        conversation_window_enabled=s.conversation_window_enabled,
+                        conversation_window_hours=s.conversation_window_hours,
+                        double_opt_in_expiry_hours=s.double_opt_in_expiry_hours)
+
+
+class Compliance:
+    def __init__(self, svc: Service, settings: ComplianceSettings, clock: Callable[[], datetime] = utcnow):
+        self.svc = svc
+        self.settings = settings
+        self.now = clock
+        self.defaults = policy_defaults(settings)
+        self._decisions: DecisionLog | None = None
+        self._reader: GateReader | None = None
+        self._senders: dict[tuple[str, str], tuple[float, SenderInfo]] = {}
+        self._inflight: dict[tuple[str, str], asyncio.Future[SenderInfo]] = {}
+
+    @property
+    def store(self) -> EventStore:
+        return self.svc.store
+
+    @property
+    def decisions(self) -> DecisionLog:
+        if self._decisions is None:  # the event store exists once the service has started
+            self._decisions = DecisionLog(self.svc.store, self.settings.decision_batch)
+        return self._decisions
+
+    @property
+    def reader(self) -> GateReader:
+        if self._reader is None:
+            self._reader = GateReader(self.svc.store.pool, self.settings.decision_batch)
+        return self._reader
+
+    def start(self) -> None:
+        self.reader.start()
+        self.decisions.start()
+
+    async def stop(self) -> None:
+        await self.reader.stop()
+        await self.decisions.stop()
+
+    async def retry(self, fn: Callable[[], Awaitable[T]], attempts: int = 8) -> T:
+        """Run a load → decide → append transaction again when another writer moved the stream first."""
+        for attempt in range(attempts):
+            try:
+                return await fn()
+            except ConcurrencyError:
+                if attempt == attempts - 1:
+                    raise
+                await asyncio.sleep(0.002 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    # -- numbers: is this number allowed to send? (cached a few seconds) -------------------------------
+    async def sender_info(self, org_id: str, number: str, timeout: float | None = None) -> SenderInfo:
+        key = (org_id, number)
+        hit = self._senders.get(key)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        pending = self._inflight.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        fut: asyncio.Future[SenderInfo] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = fut
+        try:
+            info: SenderInfo = await self.svc.rpc.call(
+                "numbers", "sender_status", SenderStatus(org_id=org_id, e164=number), SenderInfo, timeout)
+        except Exception as exc:
+            fut.set_exception(exc)
+            fut.exception()  # retrieved: waiters re-raise it, nobody else has to
+            raise
+        except BaseException:
+            fut.cancel()
+            raise
+        finally:
+            self._inflight.pop(key, None)
+        if len(self._senders) > 50_000:
+            self._senders.clear()
+        self._senders[key] = (time.monotonic() + self.settings.sender_cache_s, info)
+        fut.set_result(info)
+        return info
+
+    # -- the gate ------------------------------------------------------------------------------------
+    async def evaluate_send(self, cmd: c.EvaluateSend) -> c.SendDecision:
+        to, frm = e164(cmd.to, "to"), e164(cmd.from_, "from")
+        row = await self.reader.read(cmd.org_id, to, cmd.message_id)
+        state, policy = store.state_of(row), store.policy_of(row, self.defaults)
+        facts = model.SendFacts(org_id=cmd.org_id, message_id=cmd.message_id, from_=frm, to=to, kind=cmd.kind,
+                                category=cmd.category, issued_kind=row["issued_kind"] if row else None)
+        sender: model.Sender | None = None
+        if cmd.dry_run or model.check_opt_out(state, facts).check.result != "fail":
+            info = await self.sender_info(cmd.org_id, frm)
+            sender = model.Sender(info.sending_enabled, info.reason_code, info.reason)
+        now = self.now()
+        decision = model.decide(state, policy, facts, sender, now)
+        if not cmd.dry_run:
+            decision_id = new_id()
+            await self.decisions.record(GateDecisionRecorded(
+                org_id=cmd.org_id, event_id=decision_id, occurred_at=now, decision_id=decision_id,
+                message_id=cmd.message_id, stage=cmd.stage, from_number=frm, contact_number=to,
+                kind=facts.effective_kind, category=cmd.category, decision=decision.decision, code=decision.code,
+                reason=decision.reason, defer_until=decision.defer_until,
+                checks=[DecisionCheck(name=k.name, result=k.result, detail=k.detail) for k in decision.checks]))
+            decision.decision_id = decision_id
+        return decision
+
+    # -- our own texts, through outbound ------------------------------------------------------------------
+    async def hand_off(self, row: asyncpg.Record) -> MessageView:
+        """Ask outbound to send a text we issued. Raises when outbound is unreachable (the caller retries);
+        a definitive refusal (e.g. the number cannot send yet) is recorded and not retried."""
+        msg = SendMessage(org_id=row["org_id"], message_id=row["message_id"], from_=row["from_number"],
+                          to=row["contact"], text=row["text"], kind=row["kind"], category="transactional")
+        try:
+            view: MessageView = await self.svc.rpc.call("outbound", "send_message", msg, MessageView)
+        except CommandError as exc:
+            if exc.code in _RETRYABLE or exc.status >= 500:
+                raise
+            log.warning("reply_refused", message_id=row["message_id"], kind=row["kind"], code=exc.code,
+                        reason=exc.message)
+            await store.mark_handed_off(self.store.pool, row["message_id"], f"{exc.code}: {exc.message}")
+            raise
+        await store.mark_handed_off(self.store.pool, row["message_id"])
+        return view
+
+    async def sweep_unsent(self) -> None:
+        """Texts issued but never accepted by outbound (it was down past the consumer's retries)."""
+        rows = await self.store.pool.fetch(
+            "SELECT message_id, org_id, contact, kind, from_number, text FROM issued_messages WHERE NOT handed_off"
+            " AND created_at < now() - interval '15 seconds' AND created_at > now() - interval '1 hour'"
+            " ORDER BY created_at LIMIT 50")
+        for row in rows:
+            try:
+                await self.hand_off(row)
+            except CommandError:
+                continue
+
+    # -- inbound keywords ----------------------------------------------------------------------------------
+    async def texts(self, org_id: str, our_number: str) -> model.Texts:
+        try:
+            info = await self.sender_info(org_id, our_number, timeout=2.0)
+        except CommandError:
+            return model.Texts()  # numbers is down: record the opt-out anyway, with our default wording
+        return model.Texts(brand=info.brand_name, help_message=info.help_message,
+                           opt_out_message=info.opt_out_message)
+
+    async def on_inbound(self, ev: Event) -> None:
+        if not isinstance(ev, InboundMessageReceived) or not ev.org_id:
+            return
+        try:
+            contact = _normalize(ev.from_)
+        except ValueError:
+            contact = ev.from_
+        try:
+            received = parse_time(ev.received_at, "received_at")
+        except CommandError:
+            received = ev.occurred_at
+        cls = classify(ev.body)
+        texts = await self.texts(ev.org_id, ev.to) if cls.intent is not None else model.Texts()
+        m = model.Inbound(event_id=ev.event_id, message_id=ev.message_id, org_id=ev.org_id, contact=contact,
+                          our_number=ev.to, phone_number_id=ev.phone_number_id, body=ev.body, received_at=received)
+
+        async def apply() -> list[asyncpg.Record]:
+            async with self.store.transaction() as conn:
+                if await claim(conn, KEYWORDS_CONSUMER, ev.event_id):
+                    await store.touch_inbound(conn, ev.org_id, contact, received)
+                    if cls.intent is not None:
+                        s = await store.load_state(conn, ev.org_id, contact)
+                        pending = await store.pending_double_opt_in(conn, ev.org_id, contact, ev.phone_number_id)
+                        policy, _ = await store.load_policy(conn, ev.org_id, self.defaults)
+                        events = model.on_inbound(s, cls, pending, m, policy, texts, self.now())
+                        await store.append_contact(self.store, conn, ev.org_id, contact, s, model.fold(s, events),
+                                                   events, ev.event_id)
+                        log.info("inbound_keyword", org_id=ev.org_id, intent=cls.intent, rule=cls.rule,
+                                 source=cls.source, events=[e.type_name() for e in events])
+                return await store.unsent(conn, ev.event_id)
+
+        for row in await self.retry(apply):
+            try:
+                await self.hand_off(row)
+            except CommandError as exc:
+                if exc.code in _RETRYABLE or exc.status >= 500:
+                    raise  # outbound unreachable: the consumer retries, the redelivery re-sends (same id)
+
+    # -- double opt-in ---------------------------------------------------------------------------------------
+    async def request_double_opt_in(self, cmd: c.RequestDoubleOptIn) -> c.DoubleOptInView:
+        contact = e164(cmd.contact_number, "contact_number")
+        text = cmd.confirmation_text.strip()
+        if not text or len(text) > 1600:
+            raise CommandError("VALIDATION_ERROR", "confirmation_text: must be 1 to 1600 characters", 400,
+                               {"field": "confirmation_text"})
+        number: NumberRef = await self.svc.rpc.call("numbers", "get_number",
+                                         GetNumber(org_id=cmd.org_id, phone_number_id=cmd.phone_number_id), NumberRef)
+        if number.org_id != cmd.org_id:
+            raise CommandError("NOT_FOUND", "phone number not found", 404, {"field": "phone_number_id"})
+        request_id = new_id()
+        message_id = model.message_id_for(request_id, "opt_in_request")
+        now = self.now()
+
+        async def record() -> DoubleOptInRequested:
+            async with self.store.transaction() as conn:
+                s = await store.load_state(conn, cmd.org_id, contact)
+                last = await store.last_double_opt_in_at(conn, cmd.org_id, contact)
+                model.check_double_opt_in(s, last, now, self.settings.double_opt_in_per_hours)
+                policy, _ = await store.load_policy(conn, cmd.org_id, self.defaults)
+                ev = DoubleOptInRequested(
+                    org_id=cmd.org_id, occurred_at=now, request_id=request_id, contact_number=contact,
+                    phone_number_id=number.id, from_number=number.e164, confirmation_text=text,
+                    message_id=message_id,
+                    expires_at=rfc3339(now + timedelta(hours=policy.double_opt_in_expiry_hours)))
+                await store.append_contact(self.store, conn, cmd.org_id, contact, s, model.fold(s, [ev]), [ev],
+                                           request_id)
+                return ev
+
+        ev = await self.retry(record)
+        rows = await store.unsent(self.store.pool, request_id)
+        try:
+            for row in rows:
+                await self.hand_off(row)
+        except CommandError as exc:
+            if exc.code == "SERVICE_TIMEOUT":
+                log.warning("double_opt_in_send_unconfirmed", request_id=request_id)  # the sweep retries it
+            else:
+                await self._fail_double_opt_in(cmd.org_id, contact, request_id, exc)
+                raise
+        log.info("double_opt_in_requested", org_id=cmd.org_id, request_id=request_id)
+        return c.DoubleOptInView(id=request_id, status="pending", contact_number=contact,
+                                 phone_number_id=number.id, from_=number.e164, confirmation_text=text,
+                                 message_id=message_id, created_at=rfc3339(now), expires_at=ev.expires_at)
+
+    async def _fail_double_opt_in(self, org_id: str, contact: str, request_id: str, exc: CommandError) -> None:
+        async def record() -> None:
+            async with self.store.transaction() as conn:
+                s = await store.load_state(conn, org_id, contact)
+                ev = DoubleOptInExpired(org_id=org_id, occurred_at=self.now(), request_id=request_id,
+                                        contact_number=contact, reason="send_failed")
+                await store.append_contact(self.store, conn, org_id, contact, s, model.fold(s, [ev]), [ev])
+                await conn.execute("UPDATE issued_messages SET handed_off = true, error = $2 WHERE source_event_id = $1",
+                                   request_id, f"{exc.code}: {exc.message}")
+
+        await self.retry(record)
+
+    async def expire_double_opt_ins(self) -> int:
+        now = self.now()
+        rows = await self.store.pool.fetch(
+            "SELECT id, org_id, contact FROM double_opt_ins WHERE status = 'pending' AND expires_at <= $1"
+            " ORDER BY expires_at LIMIT 200", now)
+        for r in rows:
+            async def record(r: Any = r) -> None:
+                async with self.store.transaction() as conn:
+                    s = await store.load_state(conn, r["org_id"], r["contact"])
+                    still = await conn.fetchval("SELECT status FROM double_opt_ins WHERE id = $1 FOR UPDATE", r["id"])
+                    if still != "pending":
+                        return
+                    ev = DoubleOptInExpired(org_id=r["org_id"], occurred_at=now, request_id=r["id"],
+                                            contact_number=r["contact"], reason="expired")
+                    await store.append_contact(self.store, conn, r["org_id"], r["contact"], s,
+                                               model.fold(s, [ev]), [ev])
+
+            await self.retry(record)
+        return len(rows)
+
+    async def maintenance(self) -> None:
+        while True:
+            await self.expire_double_opt_ins()
+            await self.sweep_unsent()
+            await asyncio.sleep(self.settings.maintenance_interval_s)
+
+    # -- recorded consent, revocation ---------------------------------------------------------------------
+    async def record_consent(self, cmd: c.RecordConsent) -> str:
+        contact = e164(cmd.contact_number, "contact_number")
+        if cmd.method not in CONSENT_METHODS:
+            raise CommandError("VALIDATION_ERROR", f"method: must be one of {', '.join(sorted(CONSENT_METHODS))}",
+                               400, {"field": "method"})
+        e = cmd.evidence
+        if not e.disclosure_text.strip():
+            raise CommandError("VALIDATION_ERROR", "evidence.disclosure_text: the consent language shown is required",
+                               400, {"field": "evidence.disclosure_text"})
+        now = self.now()
+        captured = rfc3339(parse_time(e.captured_at, "evidence.captured_at")) if e.captured_at else rfc3339(now)
+        evidence = ConsentEvidence(disclosure_text=e.disclosure_text, source_url=e.source_url, ip=e.ip,
+                                   user_agent=e.user_agent, captured_at=captured)
+
+        async def record() -> None:
+            async with self.store.transaction() as conn:
+                s = await store.load_state(conn, cmd.org_id, contact)
+                if s.opted_out and s.opt_out_source != "api":
+                    raise CommandError("RECIPIENT_OPTED_OUT",
+                                       "the contact opted out by text; only the contact can opt back in, by texting "
+                                       "START", 453, {"field": "contact_number"})
+                ev = ConsentGranted(org_id=cmd.org_id, occurred_at=now, contact_number=contact, consent_id=new_id(),
+                                    method=cmd.method, evidence=evidence)
+                await store.append_contact(self.store, conn, cmd.org_id, contact, s, model.fold(s, [ev]), [ev])
+
+        await self.retry(record)
+        log.info("consent_recorded", org_id=cmd.org_id, method=cmd.method)
+        return contact
+
+    async def revoke_consent(self, cmd: c.RevokeConsent) -> str:
+        """An appended opt-out (source api), never a delete; outbound cancels what is queued."""
+        contact = e164(cmd.contact_number, "contact_number")
+        now = self.now()
+
+        async def record() -> None:
+            async with self.store.transaction() as conn:
+                s = await store.load_state(conn, cmd.org_id, contact)
+                if s.opted_out:
+                    return
+                events: list[Event] = []
+                if s.consent_id:
+                    events.append(ConsentRevoked(org_id=cmd.org_id, occurred_at=now, contact_number=contact,
+                                                 consent_id=s.consent_id, source="api",
+                                                 reason=cmd.reason or "revoked through the API"))
+                events.append(OptOutRecorded(org_id=cmd.org_id, occurred_at=now, contact_number=contact,
+                                             source="api", matched_rule="DELETE /v1/consent"))
+                pending = await store.pending_double_opt_in(conn, cmd.org_id, contact)
+                if pending is not None:
+                    events.append(DoubleOptInExpired(org_id=cmd.org_id, occurred_at=now, request_id=pending.id,
+                                                     contact_number=contact, reason="opted_out"))
+                await store.append_contact(self.store, conn, cmd.org_id, contact, s, model.fold(s, events), events)
+
+        await self.retry(record)
+        log.info("consent_revoked", org_id=cmd.org_id)
+        return contact

@@ -1,0 +1,291 @@
+"""compliance SQL: the contact ledger's read models (projected in the append's transaction), the gate's
+one-query lookup, and the group-committed log of send decisions."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import msgspec
+import structlog
+
+from libs.store.eventstore import EventStore
+from proto.base import Event, new_id
+from proto.events.compliance import (
+    ConsentGranted,
+    DoubleOptInExpired,
+    DoubleOptInRequested,
+    GateDecisionRecorded,
+    ReplyIssued,
+)
+from services.compliance.model import ContactState, PendingDoubleOptIn, Policy
+
+log = structlog.get_logger(__name__)
+
+
+def contact_stream(org_id: str, contact: str) -> str:
+    return f"contact-{org_id}:{contact}"
+
+
+_STATE_COLS = ("version, consent_id, consent_method, consent_granted_at, opted_out, opted_out_at, opt_out_source,"
+               " opt_out_rule, opt_out_confirmation_id, last_inbound_at")
+
+
+def state_of(row: asyncpg.Record | None) -> ContactState:
+    if row is None or row["version"] is None:
+        return ContactState(last_inbound_at=row["last_inbound_at"] if row is not None else None)
+    return ContactState(
+        version=row["version"], consent_id=row["consent_id"], consent_method=row["consent_method"],
+        consent_granted_at=row["consent_granted_at"], opted_out=row["opted_out"], opted_out_at=row["opted_out_at"],
+        opt_out_source=row["opt_out_source"], opt_out_rule=row["opt_out_rule"],
+        opt_out_confirmation_id=row["opt_out_confirmation_id"], last_inbound_at=row["last_inbound_at"])
+
+
+async def load_state(conn: asyncpg.Connection, org_id: str, contact: str) -> ContactState:
+    row = await conn.fetchrow(f"SELECT {_STATE_COLS} FROM contacts WHERE org_id = $1 AND contact = $2 FOR UPDATE",
+                              org_id, contact)
+    return state_of(row)
+
+
+def policy_of(row: asyncpg.Record | None, defaults: Policy) -> Policy:
+    if row is None or row["quiet_hours_enabled"] is None:
+        return defaults
+    return Policy(
+        quiet_hours_enabled=row["quiet_hours_enabled"], quiet_hours_action=row["quiet_hours_action"],
+        conversation_window_enabled=row["conversation_window_enabled"],
+        conversation_window_hours=row["conversation_window_hours"],
+        double_opt_in_expiry_hours=row["double_opt_in_expiry_hours"], help_reply=row["help_reply"],
+        opt_out_reply=row["opt_out_reply"], opt_in_reply=row["opt_in_reply"])
+
+
+_POLICY_COLS = ("quiet_hours_enabled, quiet_hours_action, conversation_window_enabled, conversation_window_hours,"
+                " double_opt_in_expiry_hours, help_reply, opt_out_reply, opt_in_reply")
+
+
+async def load_policy(conn: asyncpg.Connection | asyncpg.Pool, org_id: str, defaults: Policy) -> tuple[Policy, int]:
+    row = await conn.fetchrow(f"SELECT version, updated_at, {_POLICY_COLS} FROM org_settings WHERE org_id = $1",
+                              org_id)
+    return policy_of(row, defaults), (row["version"] if row else 0)
+
+
+# The gate's whole read, for many requests in one round trip: each contact's state, its org's policy, and
+# whether compliance itself issued the message id (and as what kind).
+GATE_QUERY = (
+    "SELECT q.idx, c.version, c.consent_id, c.consent_method, c.consent_granted_at, c.opted_out, c.opted_out_at,"
+    " c.opt_out_source, c.opt_out_rule, c.opt_out_confirmation_id, c.last_inbound_at,"
+    " s.quiet_hours_enabled, s.quiet_hours_action, s.conversation_window_enabled, s.conversation_window_hours,"
+    " s.double_opt_in_expiry_hours, s.help_reply, s.opt_out_reply, s.opt_in_reply, i.kind AS issued_kind"
+    " FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS q(org_id, contact, message_id, idx)"
+    " LEFT JOIN contacts c ON c.org_id = q.org_id AND c.contact = q.contact"
+    " LEFT JOIN org_settings s ON s.org_id = q.org_id"
+    " LEFT JOIN issued_messages i ON i.message_id = q.message_id AND i.org_id = q.org_id"
+)
+
+
+class GateReader:
+    """Reads the gate's state for every request waiting, in one query: while one batch is in flight the
+    next one gathers. A request is answered from a read that started after it arrived, so it never sees
+    state older than its own arrival."""
+
+    def __init__(self, pool: asyncpg.Pool, max_batch: int = 256, readers: int = 2):
+        self.pool = pool
+        self.max_batch = max_batch
+        self.readers = readers
+        self._queue: list[tuple[tuple[str, str, str], asyncio.Future[asyncpg.Record]]] = []
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._run(), name=f"gate-reader-{i}") for i in range(self.readers)]
+
+    async def stop(self) -> None:
+        await _stop(self._tasks, self._queue, "gate reader stopped")
+
+    async def read(self, org_id: str, contact: str, message_id: str) -> asyncpg.Record:
+        fut: asyncio.Future[asyncpg.Record] = asyncio.get_running_loop().create_future()
+        self._queue.append(((org_id, contact, message_id), fut))
+        self._wake.set()
+        return await fut
+
+    async def _run(self) -> None:
+        while True:
+            if not self._queue:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch:]
+            keys = [k for k, _ in batch]
+            try:
+                rows = await self.pool.fetch(GATE_QUERY, [k[0] for k in keys], [k[1] for k in keys],
+                                             [k[2] for k in keys])
+            except Exception as exc:
+                log.warning("gate_read_failed", batch=len(batch), error=repr(exc))
+                _fail(batch, exc)
+                continue
+            by_idx = {r["idx"]: r for r in rows}
+            for i, (_, fut) in enumerate(batch, start=1):
+                if not fut.done():
+                    fut.set_result(by_idx[i])
+
+
+async def _stop(tasks: list[asyncio.Task[None]], queue: list[Any], why: str) -> None:
+    for t in tasks:
+        t.cancel()
+    for t in tasks:
+        with contextlib.suppress(BaseException):
+            await t
+    _fail(queue, RuntimeError(why))
+    queue.clear()
+
+
+def _fail(batch: list[Any], exc: BaseException) -> None:
+    for _, fut in batch:
+        if not fut.done():
+            fut.set_exception(exc)
+
+
+async def touch_inbound(conn: asyncpg.Connection, org_id: str, contact: str, at: datetime) -> None:
+    await conn.execute(
+        "INSERT INTO contacts (org_id, contact, last_inbound_at) VALUES ($1, $2, $3)"
+        " ON CONFLICT (org_id, contact) DO UPDATE SET last_inbound_at ="
+        " GREATEST(contacts.last_inbound_at, EXCLUDED.last_inbound_at)",
+        org_id, contact, at)
+
+
+async def pending_double_opt_in(conn: asyncpg.Connection, org_id: str, contact: str,
+                                phone_number_id: str = "") -> PendingDoubleOptIn | None:
+    """The newest pending request, preferring one sent from the number the reply came to."""
+    row = await conn.fetchrow(
+        "SELECT id, phone_number_id, confirmation_text, message_id, created_at, expires_at FROM double_opt_ins"
+        " WHERE org_id = $1 AND contact = $2 AND status = 'pending'"
+        " ORDER BY (phone_number_id = $3) DESC, created_at DESC LIMIT 1 FOR UPDATE",
+        org_id, contact, phone_number_id)
+    if row is None:
+        return None
+    return PendingDoubleOptIn(id=row["id"], phone_number_id=row["phone_number_id"],
+                              confirmation_text=row["confirmation_text"], message_id=row["message_id"],
+                              created_at=row["created_at"], expires_at=row["expires_at"])
+
+
+async def last_double_opt_in_at(conn: asyncpg.Connection, org_id: str, contact: str) -> datetime | None:
+    at: datetime | None = await conn.fetchval(
+        "SELECT max(created_at) FROM double_opt_ins WHERE org_id = $1 AND contact = $2 AND status <> 'failed'",
+        org_id, contact)
+    return at
+
+
+async def append_contact(store: EventStore, conn: asyncpg.Connection, org_id: str, contact: str,
+                         before: ContactState, after: ContactState, events: Sequence[Event],
+                         source_id: str = "") -> None:
+    """Append to the contact's stream at the version read, then project every event into the read
+    models in the same transaction. Raises ConcurrencyError when another writer got there first."""
+    if not events:
+        return
+    await store.append(conn, contact_stream(org_id, contact), before.version, list(events))
+    evidence: str | None = None
+    for ev in events:
+        if isinstance(ev, ConsentGranted):
+            evidence = msgspec.json.encode(ev.evidence).decode()
+            if ev.evidence.double_opt_in_id:
+                await conn.execute("UPDATE double_opt_ins SET status = 'confirmed', confirmed_at = $2"
+                                   " WHERE id = $1 AND status = 'pending'", ev.evidence.double_opt_in_id,
+                                   ev.occurred_at)
+        elif isinstance(ev, DoubleOptInRequested):
+            await conn.execute(
+                "INSERT INTO double_opt_ins (id, org_id, contact, phone_number_id, from_number, confirmation_text,"
+                " message_id, status, created_at, expires_at) VALUES ($1,$2,$3,$4,$5,$6,$7,'pending',$8,$9)",
+                ev.request_id, org_id, contact, ev.phone_number_id, ev.from_number, ev.confirmation_text,
+                ev.message_id, ev.occurred_at, datetime.fromisoformat(ev.expires_at))
+            await issue(conn, ev.message_id, org_id, contact, "opt_in_request", ev.from_number,
+                        ev.confirmation_text, ev.request_id)
+        elif isinstance(ev, DoubleOptInExpired):
+            await conn.execute("UPDATE double_opt_ins SET status = $2 WHERE id = $1 AND status = 'pending'",
+                               ev.request_id, "failed" if ev.reason == "send_failed" else "expired")
+        elif isinstance(ev, ReplyIssued):
+            await issue(conn, ev.message_id, org_id, contact, ev.kind, ev.from_number, ev.text, source_id)
+    a = after
+    await conn.execute(
+        "INSERT INTO contacts (org_id, contact, version, consent_id, consent_method, consent_granted_at,"
+        " consent_evidence, opted_out, opted_out_at, opt_out_source, opt_out_rule, opt_out_confirmation_id,"
+        " created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7::jsonb,$8,$9,$10,$11,$12,$13,$13)"
+        " ON CONFLICT (org_id, contact) DO UPDATE SET version = $3, consent_id = $4, consent_method = $5,"
+        " consent_granted_at = $6, consent_evidence = CASE WHEN $4::text IS NULL THEN NULL"
+        "   ELSE COALESCE($7::jsonb, contacts.consent_evidence) END,"
+        " opted_out = $8, opted_out_at = $9, opt_out_source = $10, opt_out_rule = $11,"
+        " opt_out_confirmation_id = $12, updated_at = $13,"
+        " created_at = CASE WHEN contacts.version = 0 THEN $13 ELSE contacts.created_at END",
+        org_id, contact, a.version, a.consent_id, a.consent_method, a.consent_granted_at, evidence, a.opted_out,
+        a.opted_out_at, a.opt_out_source, a.opt_out_rule, a.opt_out_confirmation_id, events[-1].occurred_at)
+
+
+async def issue(conn: asyncpg.Connection, message_id: str, org_id: str, contact: str, kind: str, from_number: str,
+                text: str, source_id: str) -> None:
+    await conn.execute(
+        "INSERT INTO issued_messages (message_id, org_id, contact, kind, from_number, text, source_event_id)"
+        " VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT (message_id) DO NOTHING",
+        message_id, org_id, contact, kind, from_number, text, source_id)
+
+
+async def unsent(conn: asyncpg.Connection | asyncpg.Pool, source_id: str) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        "SELECT message_id, org_id, contact, kind, from_number, text FROM issued_messages"
+        " WHERE source_event_id = $1 AND NOT handed_off ORDER BY created_at", source_id)
+    return rows
+
+
+async def mark_handed_off(pool: asyncpg.Pool, message_id: str, error: str | None = None) -> None:
+    await pool.execute("UPDATE issued_messages SET handed_off = true, error = $2 WHERE message_id = $1",
+                       message_id, error)
+
+
+class DecisionLog:
+    """Records send decisions with group commit: callers wait for the commit of the batch their decision
+    joined, so no allow is answered before it is on the ledger, and a batch costs one transaction (one
+    multi-row insert into the event store) instead of one per decision."""
+
+    def __init__(self, store: EventStore, max_batch: int = 500, writers: int = 2):
+        self.store = store
+        self.max_batch = max_batch
+        self.writers = writers
+        self._queue: list[tuple[GateDecisionRecorded, asyncio.Future[None]]] = []
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._run(), name=f"decision-log-{i}") for i in range(self.writers)]
+
+    async def stop(self) -> None:
+        await _stop(self._tasks, self._queue, "decision log stopped")
+
+    async def record(self, ev: GateDecisionRecorded) -> None:
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((ev, fut))
+        self._wake.set()
+        await fut
+
+    async def _run(self) -> None:
+        while True:
+            if not self._queue:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch:]
+            try:
+                async with self.store.transaction() as conn:
+                    # one stream per batch: decisions never contend with each other for a version
+                    await self.store.append(conn, f"decisions-{new_id()}", 0, [ev for ev, _ in batch])
+            except Exception as exc:
+                log.warning("decision_log_write_failed", batch=len(batch), error=repr(exc))
+                _fail(batch, exc)
+                continue
+            for _, fut in batch:
+                if not fut.done():
+                    fut.set_result(None)
+
+
+def row_dict(row: asyncpg.Record) -> dict[str, Any]:
+    return dict(row.items())

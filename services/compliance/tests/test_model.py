@@ -1,0 +1,196 @@
+"""The gate and the keyword flow, pure: given a contact's ledger, when a send or a text arrives, then..."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from proto.base import CommandError, Event
+from proto.events.compliance import (
+    ConsentGranted,
+    ConsentRevoked,
+    DoubleOptInExpired,
+    HelpRequested,
+    OptInRecorded,
+    OptOutRecorded,
+    ReplyIssued,
+)
+from services.compliance import model
+from services.compliance.keywords import classify
+
+ORG, SF, OURS = "org-1", "+14155550123", "+14155550999"
+NOON_SF = datetime(2026, 1, 15, 20, 0, tzinfo=UTC)   # 12:00 PST
+NIGHT_SF = datetime(2026, 1, 16, 7, 0, tzinfo=UTC)   # 23:00 PST
+ENABLED = model.Sender(sending_enabled=True)
+
+
+def facts(kind: str = "standard", category: str = "conversational", message_id: str = "m-1",
+          issued_kind: str | None = None, to: str = SF) -> model.SendFacts:
+    return model.SendFacts(org_id=ORG, message_id=message_id, from_=OURS, to=to, kind=kind, category=category,
+                           issued_kind=issued_kind)
+
+
+def inbound(body: str, at: datetime = NOON_SF, event_id: str = "ev-1") -> model.Inbound:
+    return model.Inbound(event_id=event_id, message_id=f"in-{event_id}", org_id=ORG, contact=SF, our_number=OURS,
+                         phone_number_id="pn-1", body=body, received_at=at)
+
+
+def consented() -> model.ContactState:
+    ev = ConsentGranted(org_id=ORG, contact_number=SF, consent_id="c-1", method="web_form", occurred_at=NOON_SF)
+    return model.fold(model.ContactState(), [ev])
+
+
+def text_in(s: model.ContactState, body: str, pending: model.PendingDoubleOptIn | None = None,
+            at: datetime = NOON_SF, event_id: str = "ev-1", p: model.Policy | None = None
+            ) -> tuple[model.ContactState, list[Event]]:
+    events = model.on_inbound(s, classify(body), pending, inbound(body, at, event_id), p or model.Policy(),
+                              model.Texts(brand="Acme"), at)
+    return model.fold(s, events), events
+
+
+def test_no_consent_is_453_consent_required_and_says_how_to_fix() -> None:
+    d = model.decide(model.ContactState(), model.Policy(), facts(), ENABLED, NOON_SF)
+    assert (d.decision, d.code, d.status) == ("deny", "CONSENT_REQUIRED", 453)
+    assert "POST /v1/consent/double-opt-in" in d.reason
+    assert [(c.name, c.result) for c in d.checks] == [("opt_out", "pass"), ("registration", "pass"),
+                                                      ("consent", "fail"), ("quiet_hours", "pass")]
+
+
+def test_consent_allows_and_opt_out_denies_with_start_hint() -> None:
+    s = consented()
+    assert model.decide(s, model.Policy(), facts(), ENABLED, NOON_SF).decision == "allow"
+    s, events = text_in(s, "STOP")
+    assert [type(e) for e in events] == [ConsentRevoked, OptOutRecorded, ReplyIssued]
+    d = model.decide(s, model.Policy(), facts(), None, NOON_SF)
+    assert (d.decision, d.code, d.status) == ("deny", "RECIPIENT_OPTED_OUT", 453)
+    assert "START" in d.reason
+
+
+def test_only_the_one_confirmation_reaches_an_opted_out_contact() -> None:
+    s, events = text_in(consented(), "stop")
+    reply = events[-1]
+    assert isinstance(reply, ReplyIssued) and reply.kind == "opt_out_confirmation"
+    ok = facts("opt_out_confirmation", "transactional", reply.message_id, issued_kind="opt_out_confirmation")
+    assert model.decide(s, model.Policy(), ok, ENABLED, NIGHT_SF).decision == "allow"  # any hour
+    for other in (facts("opt_out_confirmation", "transactional", "m-x", issued_kind="opt_out_confirmation"),
+                  facts("help_reply", "transactional", "m-y", issued_kind="help_reply"),
+                  facts("standard", "transactional")):
+        assert model.decide(s, model.Policy(), other, ENABLED, NOON_SF).code == "RECIPIENT_OPTED_OUT"
+    # a second STOP changes nothing and sends no second confirmation
+    s2, again = text_in(s, "STOP", event_id="ev-2")
+    assert again == [] and s2 == s
+    # HELP from an opted-out contact is recorded but not answered
+    _, help_events = text_in(s, "HELP", event_id="ev-3")
+    assert [type(e) for e in help_events] == [HelpRequested]
+    assert isinstance(help_events[0], HelpRequested) and help_events[0].answered is False
+
+
+def test_start_opts_back_in_with_keyword_consent_and_a_reply() -> None:
+    s, _ = text_in(consented(), "STOP")
+    s, events = text_in(s, "START", event_id="ev-2")
+    assert [type(e) for e in events] == [OptInRecorded, ConsentGranted, ReplyIssued]
+    assert isinstance(events[1], ConsentGranted) and events[1].method == "keyword"
+    assert model.decide(s, model.Policy(), facts(), ENABLED, NOON_SF).decision == "allow"
+
+
+def test_yes_without_a_pending_double_opt_in_is_just_a_reply() -> None:
+    _, events = text_in(model.ContactState(), "yes")
+    assert events == []
+
+
+def test_yes_to_a_pending_double_opt_in_grants_consent_with_evidence() -> None:
+    pending = model.PendingDoubleOptIn(id="doi-1", phone_number_id="pn-1", confirmation_text="Reply YES to confirm",
+                                       message_id="m-doi", created_at=NOON_SF - timedelta(minutes=5),
+                                       expires_at=NOON_SF + timedelta(hours=24))
+    s, events = text_in(model.ContactState(), "Yes", pending)
+    granted = events[0]
+    assert isinstance(granted, ConsentGranted) and granted.method == "double_opt_in"
+    e = granted.evidence
+    assert (e.confirmation_text, e.confirmation_message_id, e.reply_message_id, e.double_opt_in_id) == (
+        "Reply YES to confirm", "m-doi", "in-ev-1", "doi-1")
+    assert e.confirmation_sent_at and e.reply_received_at and e.reply_text == "Yes"
+    assert s.status == "granted"
+    # after expiry the same YES does nothing
+    late = NOON_SF + timedelta(hours=25)
+    _, late_events = text_in(model.ContactState(), "Y", pending, at=late)
+    assert late_events == []
+
+
+def test_stop_expires_a_pending_double_opt_in() -> None:
+    pending = model.PendingDoubleOptIn(id="doi-1", phone_number_id="pn-1", confirmation_text="t", message_id="m",
+                                       created_at=NOON_SF, expires_at=NOON_SF + timedelta(hours=1))
+    _, events = text_in(model.ContactState(), "please stop texting me", pending)
+    assert [type(e) for e in events] == [OptOutRecorded, DoubleOptInExpired, ReplyIssued]
+    assert isinstance(events[0], OptOutRecorded) and events[0].source == "plain_language"
+    assert events[0].matched_rule == "stop_texting_me"
+
+
+def test_replies_use_custom_then_campaign_then_default_text() -> None:
+    p = model.Policy(help_reply="Custom help")
+    t = model.Texts(brand="Acme", help_message="Campaign help")
+    assert model.help_text(p, t) == "Custom help"
+    assert model.help_text(model.Policy(), t) == "Campaign help"
+    default = model.help_text(model.Policy(), model.Texts(brand="Acme"))
+    assert "Acme" in default and "Reply STOP to opt out" in default and "Msg & data rates may apply" in default
+    assert "START" in model.opt_out_text(model.Policy(), model.Texts(brand="Acme"))
+
+
+def test_reply_message_ids_are_deterministic_per_event() -> None:
+    _, a = text_in(model.ContactState(), "HELP")
+    _, b = text_in(model.ContactState(), "HELP")
+    _, c = text_in(model.ContactState(), "HELP", event_id="ev-other")
+    ra, rb, rc = a[-1], b[-1], c[-1]
+    assert isinstance(ra, ReplyIssued) and isinstance(rb, ReplyIssued) and isinstance(rc, ReplyIssued)
+    assert ra.message_id == rb.message_id != rc.message_id
+
+
+def test_conversation_window_allows_replies_and_can_be_switched_off() -> None:
+    s = model.ContactState(last_inbound_at=NOON_SF - timedelta(hours=23))
+    assert model.decide(s, model.Policy(), facts(), ENABLED, NOON_SF).decision == "allow"
+    assert model.decide(s, model.Policy(conversation_window_enabled=False), facts(), ENABLED, NOON_SF).code == \
+        "CONSENT_REQUIRED"
+    old = model.ContactState(last_inbound_at=NOON_SF - timedelta(hours=25))
+    assert model.decide(old, model.Policy(), facts(), ENABLED, NOON_SF).code == "CONSENT_REQUIRED"
+    assert model.decide(old, model.Policy(conversation_window_hours=48), facts(), ENABLED, NOON_SF).decision == "allow"
+
+
+def test_quiet_hours_defer_reject_off_and_transactional() -> None:
+    s = consented()
+    d = model.decide(s, model.Policy(), facts(), ENABLED, NIGHT_SF)
+    assert d.decision == "defer" and d.defer_until == "2026-01-16T16:00:00.000Z"
+    r = model.decide(s, model.Policy(quiet_hours_action="reject"), facts(), ENABLED, NIGHT_SF)
+    assert (r.decision, r.code, r.status) == ("deny", "QUIET_HOURS", 453)
+    assert model.decide(s, model.Policy(quiet_hours_enabled=False), facts(), ENABLED, NIGHT_SF).decision == "allow"
+    assert model.decide(s, model.Policy(), facts(category="transactional"), ENABLED, NIGHT_SF).decision == "allow"
+
+
+def test_transactional_is_never_exempt_from_consent_or_opt_out() -> None:
+    assert model.decide(model.ContactState(), model.Policy(), facts(category="transactional"), ENABLED,
+                        NOON_SF).code == "CONSENT_REQUIRED"
+
+
+def test_exempt_kinds_count_only_for_messages_compliance_issued() -> None:
+    claimed = facts("keyword_reply", "transactional", "m-9", issued_kind=None)
+    assert model.decide(model.ContactState(), model.Policy(), claimed, ENABLED, NOON_SF).code == "CONSENT_REQUIRED"
+    issued = facts("opt_in_request", "transactional", "m-9", issued_kind="opt_in_request")
+    assert model.decide(model.ContactState(), model.Policy(), issued, ENABLED, NIGHT_SF).decision == "allow"
+
+
+def test_registration_deny_is_403_with_the_reason() -> None:
+    sender = model.Sender(sending_enabled=False, reason_code="CAMPAIGN_PENDING", reason="the campaign is in review")
+    d = model.decide(consented(), model.Policy(), facts(), sender, NOON_SF)
+    assert (d.decision, d.code, d.status) == ("deny", "SENDING_NOT_ENABLED", 403)
+    assert "in review" in d.reason and "CAMPAIGN_PENDING" in d.reason
+
+
+def test_double_opt_in_rules() -> None:
+    model.check_double_opt_in(model.ContactState(), None, NOON_SF)
+    with pytest.raises(CommandError) as rate:
+        model.check_double_opt_in(model.ContactState(), NOON_SF - timedelta(hours=23), NOON_SF)
+    assert (rate.value.code, rate.value.status) == ("DOUBLE_OPT_IN_RATE_LIMITED", 429)
+    model.check_double_opt_in(model.ContactState(), NOON_SF - timedelta(hours=24), NOON_SF)
+    opted_out, _ = text_in(model.ContactState(), "STOP")
+    with pytest.raises(CommandError) as out:
+        model.check_double_opt_in(opted_out, None, NOON_SF)
+    assert (out.value.code, out.value.status) == ("RECIPIENT_OPTED_OUT", 453)

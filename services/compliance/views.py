@@ -1,0 +1,179 @@
+"""compliance reads: a contact's consent state and full history, the consent list, the ledger export,
+and the organization's policy (settings) with its changes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from libs.runtime.service import Service
+from proto.api import decode_cursor, encode_cursor
+from proto.base import CommandError, rfc3339
+from proto.commands import compliance as c
+from proto.events.compliance import CompliancePolicyChanged
+from services.compliance import model, store
+from services.compliance.handlers import Compliance, e164
+
+_ENVELOPE_FIELDS = frozenset({"type", "org_id", "event_id", "occurred_at", "correlation_id", "causation_id"})
+_FLATTENED = _ENVELOPE_FIELDS | {"contact_number", "method", "source", "matched_rule", "keyword", "evidence"}
+_EXPORT_PAGE_BYTES = 400_000
+_CONTACT_COLS = ("contact, version, consent_id, consent_method, consent_granted_at, consent_evidence::text AS ev,"
+                 " opted_out, opted_out_at, opt_out_source, opt_out_rule, opt_out_confirmation_id, last_inbound_at,"
+                 " status, updated_at")
+
+
+def _ts(v: datetime | None) -> str | None:
+    return rfc3339(v) if v is not None else None
+
+
+def _doi_view(r: asyncpg.Record) -> c.DoubleOptInView:
+    return c.DoubleOptInView(id=r["id"], status=r["status"], contact_number=r["contact"],
+                             phone_number_id=r["phone_number_id"], from_=r["from_number"],
+                             confirmation_text=r["confirmation_text"], message_id=r["message_id"],
+                             created_at=rfc3339(r["created_at"]), expires_at=rfc3339(r["expires_at"]),
+                             confirmed_at=_ts(r["confirmed_at"]))
+
+
+def _view(contact: str, r: asyncpg.Record | None, pending: asyncpg.Record | None) -> c.ConsentView:
+    if r is None or r["version"] == 0:
+        return c.ConsentView(contact_number=contact, status="none",
+                             last_inbound_at=_ts(r["last_inbound_at"]) if r is not None else None,
+                             pending_double_opt_in=_doi_view(pending) if pending else None)
+    consent = None
+    if r["consent_id"] and not r["opted_out"]:
+        ev = msgspec.json.decode(r["ev"], type=c.EvidenceView) if r["ev"] else c.EvidenceView()
+        consent = c.ConsentRecordView(id=r["consent_id"], method=r["consent_method"],
+                                      granted_at=rfc3339(r["consent_granted_at"]), evidence=ev)
+    return c.ConsentView(
+        contact_number=r["contact"], status=r["status"], consent=consent, opted_out_at=_ts(r["opted_out_at"]),
+        opt_out_source=r["opt_out_source"], opt_out_rule=r["opt_out_rule"],
+        last_inbound_at=_ts(r["last_inbound_at"]),
+        pending_double_opt_in=_doi_view(pending) if pending else None, updated_at=_ts(r["updated_at"]))
+
+
+def _settings_view(p: model.Policy, updated_at: datetime | None) -> c.ComplianceSettings:
+    return c.ComplianceSettings(
+        quiet_hours_enabled=p.quiet_hours_enabled, quiet_hours_action=p.quiet_hours_action,
+        conversation_window_enabled=p.conversation_window_enabled,
+        conversation_window_hours=p.conversation_window_hours,
+        double_opt_in_expiry_hours=p.double_opt_in_expiry_hours, help_reply=p.help_reply,
+        opt_out_reply=p.opt_out_reply, opt_in_reply=p.opt_in_reply, updated_at=_ts(updated_at))
+
+
+class Views:
+    def __init__(self, svc: Service, h: Compliance):
+        self.svc = svc
+        self.h = h
+
+    async def consent(self, org_id: str, contact: str) -> c.ConsentView:
+        pool = self.svc.store.pool
+        row = await pool.fetchrow(f"SELECT {_CONTACT_COLS} FROM contacts WHERE org_id = $1 AND contact = $2",
+                                  org_id, contact)
+        pending = await pool.fetchrow(
+            "SELECT * FROM double_opt_ins WHERE org_id = $1 AND contact = $2 AND status = 'pending'"
+            " AND expires_at > $3 ORDER BY created_at DESC LIMIT 1", org_id, contact, self.h.now())
+        return _view(contact, row, pending)
+
+    async def get_consent(self, cmd: c.GetConsent) -> c.ConsentDetail:
+        contact = e164(cmd.contact_number, "contact_number")
+        view = await self.consent(cmd.org_id, contact)
+        rows = await self.svc.store.pool.fetch(
+            "SELECT event_id::text, event_type, data::text AS data FROM events WHERE stream_id = $1 ORDER BY version",
+            store.contact_stream(cmd.org_id, contact))
+        history = []
+        for r in rows:
+            data: dict[str, Any] = msgspec.json.decode(r["data"])
+            history.append(c.HistoryEntry(event_id=r["event_id"], type=r["event_type"],
+                                          occurred_at=rfc3339(datetime.fromisoformat(data["occurred_at"])),
+                                          details={k: v for k, v in data.items() if k not in _ENVELOPE_FIELDS}))
+        return c.ConsentDetail(**{f: getattr(view, f) for f in view.__struct_fields__}, history=history)
+
+    async def list_consent(self, cmd: c.ListConsent) -> c.ConsentPage:
+        after_ts: datetime | None = None
+        after_contact: str | None = None
+        if cmd.cursor:
+            try:
+                ts, after_contact = decode_cursor(cmd.cursor)
+                after_ts = datetime.fromisoformat(ts)
+            except (ValueError, TypeError) as exc:
+                raise CommandError("VALIDATION_ERROR", "cursor: invalid cursor", 400, {"field": "cursor"}) from exc
+        rows = await self.svc.store.pool.fetch(
+            f"SELECT {_CONTACT_COLS}, created_at FROM contacts WHERE org_id = $1 AND version > 0"
+            " AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR consent_method = $3)"
+            " AND ($4::timestamptz IS NULL OR (created_at, contact) < ($4, $5::text))"
+            " ORDER BY created_at DESC, contact DESC LIMIT $6",
+            cmd.org_id, cmd.status, cmd.method, after_ts, after_contact, cmd.limit + 1)
+        more = len(rows) > cmd.limit
+        rows = rows[: cmd.limit]
+        pendings = {r["contact"]: r for r in await self.svc.store.pool.fetch(
+            "SELECT DISTINCT ON (contact) * FROM double_opt_ins WHERE org_id = $1 AND contact = ANY($2::text[])"
+            " AND status = 'pending' AND expires_at > $3 ORDER BY contact, created_at DESC",
+            cmd.org_id, [r["contact"] for r in rows], self.h.now())}
+        data = [_view(r["contact"], r, pendings.get(r["contact"])) for r in rows]
+        nxt = encode_cursor(rows[-1]["created_at"].isoformat(), rows[-1]["contact"]) if more and rows else None
+        return c.ConsentPage(data=data, next_cursor=nxt)
+
+    async def export(self, cmd: c.ExportConsent) -> c.ExportPage:
+        """One page of the ledger, cut by rows and by size so it fits in one NATS message."""
+        limit = max(1, min(cmd.limit, 1000))
+        rows = await self.svc.store.pool.fetch(
+            "SELECT position, event_id::text, event_type, data::text AS data FROM events"
+            " WHERE org_id = $1 AND stream_id LIKE 'contact-%' AND position > $2 ORDER BY position LIMIT $3",
+            cmd.org_id, cmd.after, limit)
+        out: list[c.LedgerRow] = []
+        size = 0
+        for r in rows:
+            if out and size + len(r["data"]) > _EXPORT_PAGE_BYTES:
+                return c.ExportPage(rows=out, next_after=out[-1].position)
+            size += len(r["data"])
+            data: dict[str, Any] = msgspec.json.decode(r["data"])
+            evidence = data.get("evidence")
+            out.append(c.LedgerRow(
+                position=r["position"], event_id=r["event_id"], type=r["event_type"],
+                occurred_at=rfc3339(datetime.fromisoformat(data["occurred_at"])),
+                contact_number=str(data.get("contact_number", "")), method=str(data.get("method", "")),
+                source=str(data.get("source", "")), matched_rule=str(data.get("matched_rule", "")),
+                keyword=str(data.get("keyword", "")),
+                evidence=msgspec.convert(evidence, c.EvidenceView) if isinstance(evidence, dict) else None,
+                details={k: v for k, v in data.items() if k not in _FLATTENED}))
+        return c.ExportPage(rows=out, next_after=rows[-1]["position"] if len(rows) == limit else None)
+
+    # -- settings ---------------------------------------------------------------------------------------
+    async def get_settings(self, cmd: c.GetSettings) -> c.ComplianceSettings:
+        row = await self.svc.store.pool.fetchrow("SELECT updated_at FROM org_settings WHERE org_id = $1", cmd.org_id)
+        policy, _ = await store.load_policy(self.svc.store.pool, cmd.org_id, self.h.defaults)
+        return _settings_view(policy, row["updated_at"] if row else None)
+
+    async def update_settings(self, cmd: c.UpdateSettings) -> c.ComplianceSettings:
+        fields = ("quiet_hours_enabled", "quiet_hours_action", "conversation_window_enabled",
+                  "conversation_window_hours", "double_opt_in_expiry_hours", "help_reply", "opt_out_reply",
+                  "opt_in_reply")
+        for name in ("conversation_window_hours", "double_opt_in_expiry_hours"):
+            v = getattr(cmd, name)
+            if v is not msgspec.UNSET and not (isinstance(v, int) and 1 <= v <= 24 * 30):
+                raise CommandError("VALIDATION_ERROR", f"{name}: must be 1 to 720 hours", 400, {"field": name})
+        now = self.h.now()
+        async with self.svc.store.transaction() as conn:
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"policy-{cmd.org_id}")
+            policy, version = await store.load_policy(conn, cmd.org_id, self.h.defaults)
+            changes = {f: getattr(cmd, f) for f in fields
+                       if getattr(cmd, f) is not msgspec.UNSET and getattr(cmd, f) != getattr(policy, f)}
+            if changes:
+                new = model.Policy(**{**{f: getattr(policy, f) for f in fields}, **changes})
+                await self.svc.store.append(conn, f"policy-{cmd.org_id}", version, [CompliancePolicyChanged(
+                    org_id=cmd.org_id, occurred_at=now, changed=sorted(changes), **{f: getattr(new, f) for f in fields})])
+                await conn.execute(
+                    "INSERT INTO org_settings (org_id, version, quiet_hours_enabled, quiet_hours_action,"
+                    " conversation_window_enabled, conversation_window_hours, double_opt_in_expiry_hours,"
+                    " help_reply, opt_out_reply, opt_in_reply, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)"
+                    " ON CONFLICT (org_id) DO UPDATE SET version = $2, quiet_hours_enabled = $3,"
+                    " quiet_hours_action = $4, conversation_window_enabled = $5, conversation_window_hours = $6,"
+                    " double_opt_in_expiry_hours = $7, help_reply = $8, opt_out_reply = $9, opt_in_reply = $10,"
+                    " updated_at = $11",
+                    cmd.org_id, version + 1, new.quiet_hours_enabled, new.quiet_hours_action,
+                    new.conversation_window_enabled, new.conversation_window_hours, new.double_opt_in_expiry_hours,
+                    new.help_reply, new.opt_out_reply, new.opt_in_reply, now)
+        return await self.get_settings(c.GetSettings(org_id=cmd.org_id))

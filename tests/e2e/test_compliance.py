@@ -1,0 +1,353 @@
+"""Compliance end to end through the public gateway: the quickstart's step 5 (453, double opt-in, YES from
+the handset, 202), STOP / START / HELP from a simulated handset, the dry-run check, settings, the consent
+ledger and its audit export, and a STOP that cancels everything still queued."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from proto.base import rfc3339, utcnow
+from services.compliance import quiet_hours as qh
+from tests.system import System
+
+CONTACT = "+15551234567"
+CONFIRMATION = "Reply YES to confirm you want these messages. Reply STOP to opt out, HELP for help."
+HELP_MESSAGE = "Acme Agents: help at acme.example/help or 415-555-0100. Reply STOP to opt out."
+BRAND = {
+    "entity_type": "PRIVATE_PROFIT", "display_name": "Acme Agents", "company_name": "Acme Agents Inc.",
+    "ein": "12-3456789", "email": "ops@acme.example", "phone": "+14155550100", "website": "https://acme.example",
+    "vertical": "TECHNOLOGY", "street": "1 Market St", "city": "San Francisco", "state": "CA",
+    "postal_code": "94105", "country": "US",
+}
+CAMPAIGN = {
+    "use_case": "ACCOUNT_NOTIFICATION",
+    "description": "Account alerts for Acme Agents customers: order updates and password resets.",
+    "message_flow": "Customers opt in by ticking a checkbox on the signup form at acme.example/signup.",
+    "sample_messages": ["Acme: your order 1234 has shipped. Reply STOP to opt out, HELP for help."],
+    "help_message": HELP_MESSAGE,
+}
+
+
+class Org:
+    def __init__(self, system: System, key: str, org_id: str, number_id: str, number: str):
+        self.system, self.key, self.org_id, self.number_id, self.number = system, key, org_id, number_id, number
+
+    async def call(self, method: str, path: str, json: Any = None) -> tuple[int, Any]:
+        status, body, _ = await self.system.call(method, path, key=self.key, json=json)
+        return status, body
+
+    async def send(self, to: str = CONTACT, text: str = "hello from agentmessage", **extra: Any) -> tuple[int, Any]:
+        return await self.call("POST", "/v1/messages", {"from": self.number, "to": to, "text": text, **extra})
+
+    async def consent(self, contact: str = CONTACT) -> dict[str, Any]:
+        status, body = await self.call("GET", f"/v1/consent/{contact}")
+        assert status == 200, body
+        return dict(body["data"])
+
+    async def quiet_hours_off(self) -> None:
+        """Deliveries in these tests must not wait for the wall clock's window."""
+        status, body = await self.call("PATCH", "/v1/compliance/settings", {"quiet_hours_enabled": False})
+        assert status == 200 and body["data"]["quiet_hours_enabled"] is False, body
+
+
+async def sender_org(system: System, approve: bool = True) -> Org:
+    """The quickstart's steps 1-4: sign up, order a number, register a brand and a campaign, wait for approval."""
+    data = await system.signup()
+    key = data["api_key"]["secret"]
+    status, body, _ = await system.call("POST", "/v1/phone-numbers/search", key=key,
+                                        json={"area_code": "415", "quantity": 5})
+    assert status == 200, body
+    status, body, _ = await system.call("POST", "/v1/phone-numbers/orders", key=key,
+                                        json={"numbers": [body["data"][0]["phone_number"]]})
+    assert status == 201, body
+    number = body["data"]["phone_numbers"][0]
+    org = Org(system, key, data["organization"]["id"], number["id"], number["phone_number"])
+    if approve:
+        status, brand = await org.call("POST", "/v1/brands", BRAND)
+        assert status == 201, brand
+        status, camp = await org.call("POST", "/v1/campaigns", {**CAMPAIGN, "brand_id": brand["data"]["id"]})
+        assert status == 201, camp
+
+        async def approved() -> bool:
+            _, got = await org.call("GET", f"/v1/campaigns/{camp['data']['id']}")
+            assert got["data"]["status"] != "rejected", got
+            return bool(got["data"]["status"] == "approved")
+
+        await system.eventually(approved)
+    return org
+
+
+async def inbox(system: System, handset: str = CONTACT) -> list[dict[str, Any]]:
+    status, body, _ = await system.call("GET", f"/sim/handsets/{handset}/messages")
+    assert status == 200, body
+    return list(body["data"])
+
+
+async def text_from(system: System, org: Org, text: str, handset: str = CONTACT) -> None:
+    status, body, _ = await system.call("POST", "/sim/messages", json={"from": handset, "to": org.number,
+                                                                       "text": text})
+    assert status == 202, body
+
+
+async def wait_inbox(system: System, count: int, handset: str = CONTACT) -> list[dict[str, Any]]:
+    async def enough() -> list[dict[str, Any]] | None:
+        got = await inbox(system, handset)
+        return got if len(got) >= count else None
+
+    got: list[dict[str, Any]] = await system.eventually(enough)
+    return got
+
+
+async def wait_status(org: Org, status: str, contact: str = CONTACT) -> dict[str, Any]:
+    async def reached() -> dict[str, Any] | None:
+        view = await org.consent(contact)
+        return view if view["status"] == status else None
+
+    view: dict[str, Any] = await org.system.eventually(reached)
+    return view
+
+
+async def test_quickstart_step_5_consent_required_then_double_opt_in_then_202(system: System) -> None:
+    org = await sender_org(system)
+    status, body = await org.send()
+    assert status == 453, body
+    assert body["error"]["code"] == "CONSENT_REQUIRED"
+    assert "POST /v1/consent/double-opt-in" in body["error"]["message"]
+    status, body = await org.call("POST", "/v1/consent/double-opt-in", {
+        "phone_number_id": org.number_id, "contact_number": CONTACT, "confirmation_text": CONFIRMATION})
+    assert status == 202, body
+    doi = body["data"]
+    assert doi["status"] == "pending" and doi["contact_number"] == CONTACT
+    assert doi["phone_number_id"] == org.number_id and doi["expires_at"] and doi["message_id"]
+    got = await wait_inbox(system, 1)
+    assert got[0]["text"] == CONFIRMATION and got[0]["from"] == org.number
+    await text_from(system, org, "YES")
+    view = await wait_status(org, "granted")
+    assert view["consent"]["method"] == "double_opt_in"
+    assert view["consent"]["evidence"]["confirmation_message_id"] == doi["message_id"]
+    status, body = await org.send()
+    assert status == 202, body
+    msg = body["data"]
+    assert (msg["from"], msg["to"], msg["text"]) == (org.number, CONTACT, "hello from agentmessage")
+    assert msg["status"] in ("queued", "scheduled")  # scheduled: outside the hours all US zones share
+    assert msg["id"] and msg["created_at"]
+
+
+async def test_stop_gets_exactly_one_confirmation_then_453_until_start(system: System) -> None:
+    org = await sender_org(system)
+    await org.quiet_hours_off()
+    status, body = await org.call("POST", "/v1/consent", {
+        "contact_number": CONTACT, "method": "web_form",
+        "evidence": {"disclosure_text": "I agree to texts from Acme", "source_url": "https://acme.example/signup"}})
+    assert status == 201 and body["data"]["status"] == "granted", body
+    assert (await org.send(text="first"))[0] == 202
+    before = await wait_inbox(system, 1)
+    await text_from(system, org, "STOP")
+    after = await wait_inbox(system, len(before) + 1)
+    await text_from(system, org, "stop")  # a repeat: no second confirmation
+    await asyncio.sleep(1.0)
+    after = await inbox(system)
+    assert len(after) == len(before) + 1, after
+    confirmation = after[-1]["text"]
+    assert "START" in confirmation or "unsubscribed" in confirmation.lower() or "opt" in confirmation.lower()
+    status, body = await org.send(text="after stop")
+    assert status == 453 and body["error"]["code"] == "RECIPIENT_OPTED_OUT", body
+    assert "START" in body["error"]["message"]
+    view = await org.consent()
+    assert view["status"] == "opted_out" and view["opt_out_source"] == "keyword" and view["opt_out_rule"] == "STOP"
+    status, body = await org.call("POST", "/v1/consent", {
+        "contact_number": CONTACT, "method": "web_form", "evidence": {"disclosure_text": "x"}})
+    assert status == 453 and body["error"]["code"] == "RECIPIENT_OPTED_OUT"  # only the contact can undo a STOP
+    await text_from(system, org, "START")
+    view = await wait_status(org, "granted")
+    assert view["consent"]["method"] == "keyword"
+    status, body = await org.send(text="welcome back")
+    assert status == 202, body
+    types = [h["type"] for h in (await org.call("GET", f"/v1/consent/{CONTACT}"))[1]["data"]["history"]]
+    assert types[:3] == ["ConsentGranted", "ConsentRevoked", "OptOutRecorded"]
+    assert "OptInRecorded" in types
+
+
+async def test_help_gets_the_campaign_help_then_the_custom_reply(system: System) -> None:
+    org = await sender_org(system)
+    await text_from(system, org, "HELP")
+    got = await wait_inbox(system, 1)
+    assert got[0]["text"] == HELP_MESSAGE
+    status, body = await org.call("PATCH", "/v1/compliance/settings", {"help_reply": "Custom help. Reply STOP to opt out."})
+    assert status == 200 and body["data"]["help_reply"].startswith("Custom help"), body
+    await text_from(system, org, "info")
+    got = await wait_inbox(system, 2)
+    assert got[1]["text"] == "Custom help. Reply STOP to opt out."
+    status, body = await org.call("PATCH", "/v1/compliance/settings", {"help_reply": None, "nope": 1})
+    assert status == 400 and body["error"]["code"] == "VALIDATION_ERROR"
+
+
+async def test_plain_language_opt_out_records_its_rule(system: System) -> None:
+    org = await sender_org(system)
+    await text_from(system, org, "Please stop texting me!")
+    view = await wait_status(org, "opted_out")
+    assert view["opt_out_source"] == "plain_language" and view["opt_out_rule"] == "stop_texting_me"
+    await wait_inbox(system, 1)  # the one confirmation
+
+
+async def test_check_shows_every_check_and_is_not_a_send(system: System) -> None:
+    org = await sender_org(system, approve=False)
+    req = {"from": org.number, "to": CONTACT, "text": "hi"}
+    status, body = await org.call("POST", "/v1/compliance/check", req)
+    assert status == 200, body
+    d = body["data"]
+    assert [c["name"] for c in d["checks"]] == ["opt_out", "registration", "consent", "quiet_hours"]
+    assert d["decision"] == "deny" and d["code"] == "SENDING_NOT_ENABLED" and d["status"] == 403
+    assert {c["name"]: c["result"] for c in d["checks"]}["consent"] == "fail"
+    org = await sender_org(system)
+    await org.quiet_hours_off()
+    status, body = await org.call("POST", "/v1/compliance/check", {**req, "from": org.number})
+    d = body["data"]
+    assert (d["decision"], d["code"], d["status"]) == ("deny", "CONSENT_REQUIRED", 453)
+    assert {c["name"]: c["result"] for c in d["checks"]} == {
+        "opt_out": "pass", "registration": "pass", "consent": "fail", "quiet_hours": "skip"}
+    await org.call("POST", "/v1/consent", {"contact_number": CONTACT, "method": "verbal",
+                                           "evidence": {"disclosure_text": "Can we text you? Yes."}})
+    status, body = await org.call("POST", "/v1/compliance/check", {**req, "from": org.number, "category": "marketing"})
+    assert body["data"]["decision"] == "allow", body
+    assert await inbox(system) == []  # a check sends nothing
+    status, body = await org.call("POST", "/v1/compliance/check", {"from": org.number, "to": "12", "text": "x"})
+    assert status == 400 and body["error"]["details"]["field"] == "to"
+
+
+async def test_double_opt_in_rules_and_scoping(system: System) -> None:
+    org = await sender_org(system)
+    req = {"phone_number_id": org.number_id, "contact_number": CONTACT, "confirmation_text": CONFIRMATION}
+    assert (await org.call("POST", "/v1/consent/double-opt-in", req))[0] == 202
+    status, body = await org.call("POST", "/v1/consent/double-opt-in", req)
+    assert status == 429 and body["error"]["code"] == "DOUBLE_OPT_IN_RATE_LIMITED", body
+    other = await sender_org(system, approve=False)
+    status, body = await other.call("POST", "/v1/consent/double-opt-in", req)  # org's number id: not theirs
+    assert status == 404 and body["error"]["code"] == "NOT_FOUND", body
+    status, body = await other.call("POST", "/v1/consent/double-opt-in", {**req, "phone_number_id": other.number_id})
+    assert status == 403 and body["error"]["code"] == "SENDING_NOT_ENABLED", body
+    assert (await other.consent())["status"] == "none"  # another org's ledger is its own
+    status, body = await org.call("DELETE", f"/v1/consent/{CONTACT}")
+    assert status == 200 and body["data"]["status"] == "opted_out" and body["data"]["opt_out_source"] == "api"
+    status, body = await org.call("POST", "/v1/consent/double-opt-in",
+                                  {**req, "contact_number": "+15551234568"})
+    assert status == 202, body
+    status, body = await org.call("DELETE", "/v1/consent/+15551234568")
+    assert status == 200
+    status, body = await org.call("POST", "/v1/consent/double-opt-in", {**req, "contact_number": "+15551234569"})
+    assert status == 202
+    status, body = await org.call("POST", "/v1/consent/double-opt-in", req)
+    assert status == 453 and body["error"]["code"] == "RECIPIENT_OPTED_OUT", body
+
+
+async def test_ledger_list_history_and_audit_export_show_the_evidence(system: System) -> None:
+    org = await sender_org(system)
+    evidence = {"disclosure_text": "By checking this box you agree to texts from Acme. Reply STOP to opt out.",
+                "source_url": "https://acme.example/signup", "ip": "203.0.113.7", "user_agent": "Mozilla/5.0",
+                "captured_at": "2026-06-11T12:00:00-07:00"}
+    status, body = await org.call("POST", "/v1/consent", {"contact_number": "+14155550177", "method": "web_form",
+                                                          "evidence": evidence})
+    assert status == 201, body
+    assert (await org.call("POST", "/v1/consent/double-opt-in", {
+        "phone_number_id": org.number_id, "contact_number": CONTACT, "confirmation_text": CONFIRMATION}))[0] == 202
+    await wait_inbox(system, 1)
+    await text_from(system, org, "y")
+    await wait_status(org, "granted")
+    assert (await org.call("DELETE", "/v1/consent/+14155550177"))[0] == 200
+    status, body = await org.call("GET", "/v1/consent?status=granted")
+    assert [c["contact_number"] for c in body["data"]] == [CONTACT], body
+    status, body = await org.call("GET", "/v1/consent?limit=1")
+    assert len(body["data"]) == 1 and body["meta"]["next_cursor"]
+    status, body2 = await org.call("GET", f"/v1/consent?limit=1&cursor={body['meta']['next_cursor']}")
+    assert body2["data"][0]["contact_number"] != body["data"][0]["contact_number"]
+    history = (await org.call("GET", "/v1/consent/+14155550177"))[1]["data"]["history"]
+    assert [h["type"] for h in history] == ["ConsentGranted", "ConsentRevoked", "OptOutRecorded"]
+    assert history[0]["details"]["evidence"]["ip"] == "203.0.113.7"  # revocation appended, nothing deleted
+
+    assert org.system.http is not None
+    async with org.system.http.get(f"{system.gateway}/v1/consent/export?format=jsonl",
+                                   headers={"Authorization": f"Bearer {org.key}"}) as r:
+        assert r.status == 200 and r.headers["Content-Type"].startswith("application/x-ndjson")
+        rows = [json.loads(line) for line in (await r.text()).splitlines()]
+    granted = {r["contact_number"]: r for r in rows if r["type"] == "ConsentGranted"}
+    web = granted["+14155550177"]["evidence"]
+    assert (web["disclosure_text"], web["source_url"], web["ip"], web["user_agent"]) == (
+        evidence["disclosure_text"], evidence["source_url"], evidence["ip"], evidence["user_agent"])
+    assert web["captured_at"] == "2026-06-11T19:00:00.000Z"
+    doi = granted[CONTACT]
+    assert doi["method"] == "double_opt_in"
+    e = doi["evidence"]
+    assert e["confirmation_text"] == CONFIRMATION and e["confirmation_message_id"] and e["reply_message_id"]
+    assert e["confirmation_sent_at"] and e["reply_received_at"] and e["reply_text"] == "y"
+    assert [r["position"] for r in rows] == sorted(r["position"] for r in rows)
+    async with org.system.http.get(f"{system.gateway}/v1/consent/export?format=csv",
+                                   headers={"Authorization": f"Bearer {org.key}"}) as r:
+        assert r.status == 200 and r.headers["Content-Type"].startswith("text/csv")
+        table = list(csv.DictReader(io.StringIO(await r.text())))
+    assert len(table) == len(rows)
+    assert any(t["disclosure_text"] == evidence["disclosure_text"] and t["ip"] == evidence["ip"] for t in table)
+    other = await sender_org(system, approve=False)
+    async with org.system.http.get(f"{system.gateway}/v1/consent/export",
+                                   headers={"Authorization": f"Bearer {other.key}"}) as r:
+        assert r.status == 200 and (await r.text()) == ""
+
+
+async def test_stop_cancels_everything_still_queued(system: System) -> None:
+    org = await sender_org(system)
+    await org.quiet_hours_off()
+    await org.call("POST", "/v1/consent", {"contact_number": CONTACT, "method": "paper",
+                                           "evidence": {"disclosure_text": "signed form #12"}})
+    later = rfc3339(utcnow() + timedelta(days=1))
+    sends = await asyncio.gather(*(org.send(text=f"reminder {i}", send_at=later) for i in range(200)))
+    assert all(s == 202 and b["data"]["status"] == "scheduled" for s, b in sends), sends[0]
+    ids = {b["data"]["id"] for _, b in sends}
+    await text_from(system, org, "STOP")
+
+    async def all_canceled() -> bool:
+        _, body = await org.call("GET", "/v1/messages?status=canceled&limit=100")
+        seen = {m["id"] for m in body["data"]}
+        cursor = body["meta"]["next_cursor"]
+        while cursor:
+            _, body = await org.call("GET", f"/v1/messages?status=canceled&limit=100&cursor={cursor}")
+            seen |= {m["id"] for m in body["data"]}
+            cursor = body["meta"]["next_cursor"]
+        return ids <= seen
+
+    await system.eventually(all_canceled, timeout=15)
+    got = await wait_inbox(system, 1)
+    assert len(got) == 1 and "reminder" not in got[0]["text"]  # only the confirmation
+
+
+# Between them, at any instant at least one of these recipients is outside its allowed hours.
+QUIET_CANDIDATES = ["+14015550123", "+12125550123", "+18085550123", "+16715550123", "+442071234567",
+                    "+14155550123"]
+
+
+async def test_quiet_hours_defer_then_reject_and_transactional_is_exempt(system: System) -> None:
+    now = utcnow()
+    contact = next(n for n in QUIET_CANDIDATES
+                   if not any(qh.is_open(qh.area_of(n), now + timedelta(minutes=m)) for m in (0, 1, 2)))
+    org = await sender_org(system)
+    await org.call("POST", "/v1/consent", {"contact_number": contact, "method": "web_form",
+                                           "evidence": {"disclosure_text": "Texts from Acme, reply STOP to end"}})
+    req = {"from": org.number, "to": contact, "text": "weekly digest", "category": "marketing"}
+    _, body = await org.call("POST", "/v1/compliance/check", req)
+    d = body["data"]
+    assert d["decision"] == "defer" and d["checks"][-1]["result"] == "defer", d
+    opens = datetime.fromisoformat(d["defer_until"].replace("Z", "+00:00"))
+    assert opens > now and qh.is_open(qh.area_of(contact), opens)
+    status, body = await org.send(to=contact, text="weekly digest", category="marketing")
+    assert status == 202 and body["data"]["status"] == "scheduled", body
+    status, body = await org.call("PATCH", "/v1/compliance/settings", {"quiet_hours_action": "reject"})
+    assert status == 200 and body["data"]["quiet_hours_action"] == "reject"
+    status, body = await org.send(to=contact, text="weekly digest", category="marketing")
+    assert status == 453 and body["error"]["code"] == "QUIET_HOURS", body
+    _, body = await org.call("POST", "/v1/compliance/check", {**req, "category": "transactional"})
+    assert body["data"]["decision"] == "allow" and body["data"]["checks"][-1]["detail"] == "exempt: transactional"
+    status, body = await org.send(to=contact, text="your code is 123456", category="transactional")
+    assert status == 202 and body["data"]["status"] == "queued", body
