@@ -3,6 +3,8 @@ errors carried back, timeouts on the caller's side."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -38,30 +40,41 @@ _reply_dec = msgspec.json.Decoder(_Reply)
 
 
 class RpcServer:
-    def __init__(self, nc: Client, subjects: Subjects, domain: str, service: str):
+    """Serves commands with bounded concurrency per subject: a slow request never holds up the next,
+    and a full house leaves the rest in the subscription's queue (back-pressure, not unbounded tasks)."""
+
+    def __init__(self, nc: Client, subjects: Subjects, domain: str, service: str, concurrency: int = 64):
         self.nc = nc
         self.subjects = subjects
         self.domain = domain
         self.service = service
+        self.concurrency = concurrency
         self._subs: list[Subscription] = []
+        self._running: set[asyncio.Task[None]] = set()
 
     async def register(
-        self, command: str, request_type: type[T], handler: Callable[[T], Awaitable[Any]]
+        self,
+        command: str,
+        request_type: type[T],
+        handler: Callable[[T], Awaitable[Any]],
+        concurrency: int | None = None,
     ) -> None:
         subject = self.subjects.command(self.domain, command)
         decoder = msgspec.json.Decoder(request_type)
+        slots = asyncio.Semaphore(concurrency or self.concurrency)
+        span_name = f"cmd {self.domain}.{command}"
+        latency: dict[str, Any] = {}  # labelled histogram children, looked up once
 
-        async def on_msg(msg: Msg) -> None:
+        async def one(msg: Msg) -> None:
             started = time.perf_counter()
             outcome = "ok"
             token = otel_context.attach(extract_context(msg.headers))  # type: ignore[arg-type]
             try:
-                with tracer().start_as_current_span(f"cmd {self.domain}.{command}"):
+                with tracer().start_as_current_span(span_name):
                     try:
-                        req = decoder.decode(msg.data)
-                        result = await handler(req)
+                        result = await handler(decoder.decode(msg.data))
                         payload = _enc.encode({"ok": True, "data": result})
-                    except msgspec.ValidationError as exc:
+                    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
                         outcome = "invalid"
                         payload = _enc.encode(
                             {"ok": False, "error": ErrorBody(code="VALIDATION_ERROR", message=str(exc))}
@@ -79,19 +92,31 @@ class RpcServer:
                             }
                         )
                 if msg.reply:
-                    await msg.respond(payload)
+                    with contextlib.suppress(Exception):
+                        await msg.respond(payload)
             finally:
                 otel_context.detach(token)
-                RPC_LATENCY.labels(subject, outcome).observe(time.perf_counter() - started)
+                slots.release()
+                child = latency.get(outcome)
+                if child is None:
+                    child = latency[outcome] = RPC_LATENCY.labels(subject, outcome)
+                child.observe(time.perf_counter() - started)
+
+        async def on_msg(msg: Msg) -> None:
+            await slots.acquire()
+            task = asyncio.create_task(one(msg))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
 
         self._subs.append(await self.nc.subscribe(subject, queue=self.service, cb=on_msg))
 
     async def close(self) -> None:
+        """Stop taking requests, then let the ones in hand finish (bounded)."""
         for s in self._subs:
-            try:
-                await s.drain()  # type: ignore[no-untyped-call]
-            except Exception:
-                pass
+            with contextlib.suppress(Exception):
+                await s.unsubscribe()
+        if self._running:
+            await asyncio.wait(list(self._running), timeout=5)
 
 
 class RpcClient:

@@ -58,9 +58,14 @@ class EventStore:
         if not events:
             return expected_version
         tp = current_traceparent()
-        headers = msgspec.json.encode({"traceparent": tp} if tp else {}).decode()
         rows = []
         for i, ev in enumerate(events, start=1):
+            hdrs = {"traceparent": tp} if tp else {}
+            if ev.correlation_id:
+                hdrs["Am-Correlation-Id"] = ev.correlation_id
+            if ev.causation_id:
+                hdrs["Am-Causation-Id"] = ev.causation_id
+            headers = msgspec.json.encode(hdrs).decode()
             subject = self.subjects.event(ev.DOMAIN, ev.AGGREGATE, ev.subject_token(), ev.org_id)
             rows.append(
                 (

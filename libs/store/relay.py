@@ -20,6 +20,7 @@ from nats.js import JetStreamContext
 from libs.obs.metrics import EVENTS_PUBLISHED
 
 log = structlog.get_logger(__name__)
+_headers = msgspec.json.Decoder(dict[str, str]).decode
 
 
 class Relay:
@@ -100,13 +101,8 @@ class Relay:
                 return 0
             futures = []
             for r in rows:
-                hdrs: dict[str, str] = msgspec.json.decode(r["headers"])
+                hdrs: dict[str, str] = _headers(r["headers"])  # traceparent, correlation, causation
                 hdrs["Nats-Msg-Id"] = r["event_id"]
-                data = msgspec.json.decode(r["data"])
-                if data.get("correlation_id"):
-                    hdrs["Am-Correlation-Id"] = data["correlation_id"]
-                if data.get("causation_id"):
-                    hdrs["Am-Causation-Id"] = data["causation_id"]
                 futures.append(self.js.publish(r["subject"], r["data"].encode(), headers=hdrs))
             # Started in position order, so they reach the server in position order.
             await asyncio.gather(*futures)
