@@ -14,6 +14,7 @@ import aiohttp
 import msgspec
 import structlog
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .config import SimConfig
 from .numbers import describe, in_inventory, inventory, is_e164, is_valid_area_code
@@ -83,6 +84,10 @@ async def decode(request: web.Request, kind: type[T]) -> T:
 # -- carrier API ---------------------------------------------------------------------------------
 async def healthz(request: web.Request) -> web.Response:
     return json_response({"status": "ok"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 async def available_numbers(request: web.Request) -> web.Response:
@@ -289,6 +294,9 @@ def make_app(cfg: SimConfig) -> web.Application:
     app.cleanup_ctx.append(lifecycle)
     carrier = "/carrier/v1"
     app.router.add_get(f"{carrier}/healthz", healthz)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", healthz)  # nothing to wait for: the world is in memory once started
+    app.router.add_get("/metrics", metrics)
     app.router.add_get(f"{carrier}/available-numbers", available_numbers)
     app.router.add_post(f"{carrier}/numbers/assign", assign_numbers)
     app.router.add_post(f"{carrier}/numbers/release", release_number)
