@@ -1,0 +1,37 @@
+"""inbound bootstrap: commands, the carrier's MO callback route, and the webhook delivery worker."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+
+from libs.obs.settings import load_settings
+from libs.runtime.service import Service
+from libs.store.db import create_pool
+from libs.store.eventstore import EventStore
+from services.inbound import rpc
+from services.inbound.callbacks import carrier_mo
+from services.inbound.config import InboundSettings
+from services.inbound.handlers import Inbound
+from services.inbound.subscriptions import CONSUMERS
+from services.inbound.webhooks import DeliveryWorker
+
+
+def build(env: Mapping[str, str] | None = None) -> tuple[Service, Callable[[Service], Awaitable[None]]]:
+    settings = load_settings(InboundSettings, env)
+    svc = Service("inbound", settings, domain="inbound", sql_dir=Path(__file__).parent / "sql")
+
+    async def setup(s: Service) -> None:
+        inbound = Inbound(s.store, s.rpc, settings)
+        worker_pool = await create_pool(settings.database_url, s.schema, settings.inbound_webhook_db_pool)
+        worker = DeliveryWorker(inbound, EventStore(worker_pool, s.schema, s.subjects, s.name), settings)
+        inbound.on_queued = worker.kick
+        await rpc.register(s, inbound)
+        s.http.add_routes([carrier_mo(inbound, settings.sim_callback_secret)])
+        for spec in CONSUMERS:
+            s.consumer(spec)
+        s.task(worker.run)
+        s.on_stop(worker.close)
+        s.on_stop(worker_pool.close)
+
+    return svc, setup

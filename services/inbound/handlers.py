@@ -1,0 +1,232 @@
+"""inbound command handlers: ingest a carrier MO exactly once, read messages, show and restart deliveries.
+
+Each write appends its event and updates the read model (and the delivery queue) in one transaction."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+import asyncpg
+import structlog
+
+from libs.bus.rpc import RpcClient
+from libs.store.eventstore import EventStore
+from proto.base import CommandError, NotFound, new_id, rfc3339, utcnow
+from proto.commands import inbound as c
+from proto.commands.numbers import InboundRoute, ResolveInbound
+from proto.events.inbound import (
+    UNROUTED_ORG,
+    InboundMessageReceived,
+    RedeliveryRequested,
+    UnroutedMessageReceived,
+)
+from proto.http.inbound import DeliveriesView, DeliveryAttemptView, InboundMessageView
+from services.inbound import model, store
+from services.inbound.config import InboundSettings
+
+log = structlog.get_logger(__name__)
+
+
+class NumbersUnavailable(Exception):
+    """Nobody could say who owns the number right now: the carrier must retry the callback."""
+
+
+class _AlreadyStored(Exception):
+    pass
+
+
+class RouteHandoff:
+    """The route resolved while storing a message, handed to its first delivery attempt moments later so
+    that attempt need not ask numbers again. Used once, only while fresh; never persisted (it holds the
+    webhook secrets)."""
+
+    def __init__(self, max_age_s: float, max_size: int = 10_000):
+        self.max_age_s = max_age_s
+        self.max_size = max_size
+        self._routes: dict[str, tuple[InboundRoute, float]] = {}
+
+    def put(self, message_id: str, route: InboundRoute) -> None:
+        if self.max_age_s <= 0:
+            return
+        if len(self._routes) >= self.max_size:  # attempts fell behind: drop the oldest half
+            for key in list(self._routes)[: self.max_size // 2]:
+                del self._routes[key]
+        self._routes[message_id] = (route, time.monotonic())
+
+    def take(self, message_id: str) -> InboundRoute | None:
+        hit = self._routes.pop(message_id, None)
+        if hit is None or time.monotonic() - hit[1] > self.max_age_s:
+            return None
+        return hit[0]
+
+
+def message_view(r: asyncpg.Record) -> InboundMessageView:
+    return InboundMessageView(id=r["id"], from_=r["from_number"], to=r["to_number"], body=r["body"],
+                              received_at=rfc3339(r["received_at"]))
+
+
+class Inbound:
+    def __init__(self, es: EventStore, rpc: RpcClient, settings: InboundSettings,
+                 on_queued: Callable[[], None] = lambda: None):
+        self.store = es
+        self.pool: asyncpg.Pool = es.pool
+        self.rpc = rpc
+        self.settings = settings
+        self.on_queued = on_queued
+        """Wakes this replica's delivery worker at once (other replicas hear the NOTIFY)."""
+        self.handoff = RouteHandoff(settings.inbound_route_handoff_s)
+
+    async def resolve(self, e164: str) -> InboundRoute | None:
+        """The number's owner and webhook now; None when nobody owns it. Raises NumbersUnavailable."""
+        try:
+            route: InboundRoute = await self.rpc.call("numbers", "resolve_inbound", ResolveInbound(e164=e164),
+                                                      InboundRoute, timeout=self.settings.inbound_resolve_timeout_s)
+        except CommandError as exc:
+            if exc.status == 404:
+                return None
+            raise NumbersUnavailable(exc.code) from exc
+        return route
+
+    # -- ingest ---------------------------------------------------------------------------------------
+    async def ingest(self, mo: model.MoCallback) -> str:
+        """Store one MO: ``stored``, ``unrouted`` or ``duplicate`` (already stored: acknowledge, nothing new)."""
+        to, from_ = model.normalize_number(mo.to), model.normalize_number(mo.from_)
+        route = await self.resolve(to)
+        now = utcnow()
+        received_at = model.parse_received_at(mo.received_at, now)
+        message_id = new_id()
+        org_id = route.org_id if route is not None else UNROUTED_ORG
+        ev: InboundMessageReceived | UnroutedMessageReceived
+        if route is not None:
+            ev = InboundMessageReceived(org_id=org_id, message_id=message_id,
+                                        carrier_message_id=mo.carrier_message_id,
+                                        phone_number_id=route.phone_number_id, from_=from_, to=to, body=mo.text,
+                                        received_at=rfc3339(received_at), occurred_at=now)
+            stream = f"inbound_message-{message_id}"
+        else:
+            ev = UnroutedMessageReceived(org_id=org_id, message_id=message_id,
+                                         carrier_message_id=mo.carrier_message_id, from_=from_, to=to,
+                                         body=mo.text, received_at=rfc3339(received_at), occurred_at=now)
+            stream = f"unrouted_message-{message_id}"
+        push = route is not None and bool(route.inbound_url)
+        try:
+            async with self.store.transaction() as conn:
+                await self.store.append(conn, stream, 0, [ev])
+                # last: it takes the organization's sequence row lock, held until commit — keep that short
+                seq = await store.store_message(
+                    conn, self.store.schema, message_id=message_id, org_id=org_id,
+                    carrier_message_id=mo.carrier_message_id,
+                    phone_number_id=route.phone_number_id if route else None, event_id=ev.event_id, from_=from_,
+                    to=to, body=mo.text, received_at=received_at, delivery_id=new_id() if push else None)
+                if seq is None:
+                    raise _AlreadyStored  # a retried callback: roll back (the event too); the sequence stays
+        except _AlreadyStored:
+            return "duplicate"
+        if push:
+            assert route is not None
+            self.handoff.put(message_id, route)
+        if route is None:
+            log.warning("inbound_unrouted", message_id=message_id, to=to,
+                        carrier_message_id=mo.carrier_message_id)
+            return "unrouted"
+        if push:
+            self.on_queued()
+        log.info("inbound_stored", message_id=message_id, org_id=org_id, phone_number_id=route.phone_number_id,
+                 push=push)
+        return "stored"
+
+    # -- reads ----------------------------------------------------------------------------------------
+    async def _after_seq(self, org_id: str, after: str) -> int:
+        if model.is_uuid(after):
+            row = await store.message(self.pool, org_id, after)
+            if row is None:
+                raise CommandError("VALIDATION_ERROR", "after: no such inbound message", 400, {"field": "after"})
+            return int(row["seq"])
+        return model.decode_position(after, "after")[1]
+
+    async def list_messages(self, cmd: c.ListInbound) -> c.InboundPage:
+        since: datetime | None = None
+        if cmd.since:
+            since = model.parse_rfc3339(cmd.since)
+            if since is None:
+                raise CommandError("VALIDATION_ERROR", "since: must be an RFC 3339 time with a zone", 400,
+                                   {"field": "since"})
+        before_seq = after_seq = None
+        if cmd.after:
+            after_seq = await self._after_seq(cmd.org_id, cmd.after)
+        elif cmd.cursor:
+            direction, seq = model.decode_position(cmd.cursor, "cursor")
+            if direction == "a":
+                after_seq = seq
+            else:
+                before_seq = seq
+        head = model.encode_position("a", await store.head_seq(self.pool, cmd.org_id))
+        if cmd.limit <= 0:
+            return c.InboundPage(data=[], head=head)
+        rows = await store.list_messages(self.pool, cmd.org_id, to=cmd.to, from_=cmd.from_, since=since,
+                                         before_seq=before_seq, after_seq=after_seq, limit=cmd.limit + 1)
+        more = len(rows) > cmd.limit
+        rows = rows[: cmd.limit]
+        nxt = None
+        if more:
+            nxt = model.encode_position("a" if after_seq is not None else "b", int(rows[-1]["seq"]))
+        return c.InboundPage(data=[message_view(r) for r in rows], next_cursor=nxt, head=head)
+
+    async def _message(self, org_id: str, message_id: str) -> asyncpg.Record:
+        row = await store.message(self.pool, org_id, message_id) if model.is_uuid(message_id) else None
+        if row is None:
+            raise NotFound("inbound message")
+        return row
+
+    async def get(self, cmd: c.GetInbound) -> InboundMessageView:
+        return message_view(await self._message(cmd.org_id, cmd.message_id))
+
+    async def deliveries(self, cmd: c.GetDeliveries) -> DeliveriesView:
+        return await self._deliveries(self.pool, await self._message(cmd.org_id, cmd.message_id))
+
+    async def _deliveries(self, db: asyncpg.Pool | asyncpg.Connection, msg: asyncpg.Record) -> DeliveriesView:
+        d = await store.delivery_for_message(db, msg["id"])
+        if d is None:
+            return DeliveriesView(message_id=msg["id"], event_id=msg["event_id"], state="none", attempt_count=0,
+                                  next_attempt_at=None, last_error=None, attempts=[])
+        rows = await store.attempts(db, d["id"])
+        pending = d["state"] == "pending"
+        return DeliveriesView(
+            message_id=msg["id"], event_id=msg["event_id"], state=d["state"], attempt_count=len(rows),
+            next_attempt_at=rfc3339(d["next_attempt_at"]) if pending and d["next_attempt_at"] else None,
+            last_error=d["last_error"],
+            attempts=[DeliveryAttemptView(attempt=r["attempt"], attempted_at=rfc3339(r["attempted_at"]),
+                                          succeeded=r["succeeded"], status_code=r["status_code"],
+                                          latency_ms=r["latency_ms"], error=r["error"], url=r["url"])
+                      for r in rows])
+
+    async def redeliver(self, cmd: c.Redeliver) -> DeliveriesView:
+        msg = await self._message(cmd.org_id, cmd.message_id)
+        try:
+            route = await self.resolve(msg["to_number"])
+        except NumbersUnavailable as exc:
+            raise CommandError("SERVICE_UNAVAILABLE", "numbers is not available, try again", 503) from exc
+        if route is None or route.org_id != cmd.org_id or not route.inbound_url:
+            raise CommandError("NO_INBOUND_URL", "the number has no inbound_url to deliver to; set one with "
+                               "PATCH /v1/phone-numbers/{id}", 409, {"phone_number_id": msg["phone_number_id"]})
+        async with self.store.transaction() as conn:
+            d = await store.delivery_for_message(conn, msg["id"], lock=True)
+            if d is None:
+                delivery_id = new_id()
+                await store.queue_delivery(conn, self.store.schema, delivery_id=delivery_id, org_id=cmd.org_id,
+                                           message_id=msg["id"], phone_number_id=route.phone_number_id)
+            else:
+                delivery_id = d["id"]
+                await store.requeue(conn, self.store.schema, delivery_id)
+            stream = store.stream_id(delivery_id)
+            _, version = await self.store.load(conn, stream)
+            await self.store.append(conn, stream, version, [RedeliveryRequested(
+                org_id=cmd.org_id, delivery_id=delivery_id, message_id=msg["id"],
+                phone_number_id=route.phone_number_id, message_event_id=msg["event_id"])])
+            view = await self._deliveries(conn, msg)  # as requested: pending (the worker may be quicker)
+        self.on_queued()
+        log.info("inbound_redelivery_requested", message_id=msg["id"], org_id=cmd.org_id)
+        return view
+

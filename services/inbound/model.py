@@ -1,0 +1,169 @@
+"""Pure rules of inbound: the carrier's MO callback, arrival positions and cursors, the webhook payload,
+and the retry schedule. No I/O."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+
+from libs.phone import normalize_e164
+from proto.api import decode_cursor, encode_cursor
+from proto.base import CommandError
+from proto.http.inbound import InboundWebhook
+
+
+class MoCallback(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+    """The carrier's (simulator's) mobile-originated message callback."""
+
+    carrier_message_id: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    from_: str = msgspec.field(name="from")
+    to: str
+    text: str = ""
+    received_at: str = ""
+
+
+def normalize_number(raw: str) -> str:
+    """E.164 when it parses; otherwise the carrier's value as given (a short code, an alphanumeric sender):
+    a message is never refused for the form of its sender."""
+    try:
+        return normalize_e164(raw)
+    except ValueError:
+        return raw.strip()
+
+
+_OFFSET_AS_SPACE = re.compile(r" (\d\d:?\d\d)$")
+
+
+def parse_rfc3339(raw: str) -> datetime | None:
+    """An RFC 3339 time with a zone, or None. A ``+hh:mm`` offset that a query string turned into a space
+    is read as meant."""
+    text = _OFFSET_AS_SPACE.sub(r"+\1", raw.strip())
+    try:
+        ts = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return ts if ts.tzinfo is not None else None
+
+
+def parse_received_at(raw: str, now: datetime) -> datetime:
+    """The carrier's receive time; ours when it is missing or unreadable."""
+    return parse_rfc3339(raw) or now
+
+
+def is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except (ValueError, AttributeError, TypeError):
+        return False
+    return True
+
+
+# -- positions ------------------------------------------------------------------------------------------
+Direction = Literal["b", "a"]
+"""b: older than the position (the newest-first list's next page); a: newer than it (oldest first)."""
+
+
+def encode_position(direction: Direction, seq: int) -> str:
+    return encode_cursor(direction, seq)
+
+
+def decode_position(token: str, field: str) -> tuple[Direction, int]:
+    """A cursor we issued, or a 400 naming ``field``."""
+    try:
+        parts = decode_cursor(token)
+        direction, seq = parts
+        if direction not in ("a", "b") or not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+            raise ValueError(token)
+    except (ValueError, TypeError) as exc:
+        raise CommandError("VALIDATION_ERROR", f"{field}: not a cursor or message id we issued", 400,
+                           {"field": field}) from exc
+    return ("a" if direction == "a" else "b"), seq
+
+
+# -- webhook payload ------------------------------------------------------------------------------------
+_enc = msgspec.json.Encoder()
+
+
+def webhook_body(*, message_id: str, event_id: str, from_: str, to: str, body: str, received_at: str,
+                 phone_number_id: str) -> bytes:
+    """The exact bytes POSTed (and signed): the message's public fields plus a stable event id and type."""
+    return _enc.encode(InboundWebhook(id=message_id, event_id=event_id, from_=from_, to=to, body=body,
+                                      received_at=received_at, phone_number_id=phone_number_id))
+
+
+def is_success(status: int | None) -> bool:
+    return status is not None and 200 <= status < 300
+
+
+# -- retry schedule -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RetryPolicy:
+    base_s: float
+    """Delay before the first retry; doubled for each further one."""
+    cap_s: float
+    """Largest delay."""
+    window_s: float
+    """Retries continue until at least this long after queueing; the first failure past it is final."""
+
+    def delay(self, failures: int, rand: float) -> float:
+        """Delay after the ``failures``-th failed attempt (1-based): exponential, capped, with jitter drawn
+        from ``rand`` in [0, 1) — 50 to 100 % of the step, so receivers recovering together are not
+        stampeded in lockstep."""
+        step = min(self.cap_s, self.base_s * (2.0 ** min(max(failures - 1, 0), 60)))
+        return step * (0.5 + 0.5 * min(max(rand, 0.0), 1.0))
+
+    def next_delay(self, elapsed_s: float, failures: int, rand: float) -> float | None:
+        """Seconds until the next attempt, or None: give up (mark failed) — only once ``elapsed_s`` since
+        queueing has reached the window, so retries last at least the whole window."""
+        if elapsed_s >= self.window_s:
+            return None
+        return self.delay(failures, rand)
+
+
+# -- per-number lanes -----------------------------------------------------------------------------------
+@dataclass
+class Lanes:
+    """How many webhook POSTs each phone number may have in flight: ``healthy`` while its receiver answers
+    2xx quickly, ``unhealthy`` after a failure or a slow answer, until it answers well again. So a slow or
+    dead receiver holds a couple of the worker's slots, never all of them, and a fast one gets throughput."""
+
+    healthy: int
+    unhealthy: int
+    in_flight: Counter[str] = field(default_factory=Counter)
+    sick: set[str] = field(default_factory=set)
+
+    def cap(self, number: str) -> int:
+        return max(1, self.unhealthy if number in self.sick else self.healthy)
+
+    def free(self, number: str) -> int:
+        return max(0, self.cap(number) - self.in_flight[number])
+
+    def limits(self) -> tuple[list[str], list[int]]:
+        """Numbers whose free slots differ from a fresh healthy number's, with those free slots (the claim
+        query takes at most that many of each)."""
+        numbers = sorted(set(self.in_flight) | self.sick)
+        return numbers, [self.free(n) for n in numbers]
+
+    def start(self, number: str) -> bool:
+        if self.free(number) <= 0:
+            return False
+        self.in_flight[number] += 1
+        return True
+
+    def finish(self, number: str, healthy: bool | None) -> None:
+        """``healthy`` None: the attempt says nothing about the receiver (it was never called)."""
+        self.in_flight[number] -= 1
+        if self.in_flight[number] <= 0:
+            del self.in_flight[number]
+        if healthy is True:
+            self.sick.discard(number)
+        elif healthy is False:
+            if len(self.sick) > 100_000:
+                self.sick.clear()
+            self.sick.add(number)

@@ -1,0 +1,156 @@
+"""Pure rules of inbound: retry schedule, webhook payload, positions, carrier input."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime
+
+import msgspec
+import pytest
+
+from libs.webhooks.signing import sign, verify
+from proto.base import CommandError
+from services.inbound import model
+
+POLICY = model.RetryPolicy(base_s=5.0, cap_s=3600.0, window_s=86400.0)
+
+
+def test_backoff_doubles_from_the_base_up_to_the_cap_with_jitter_between_half_and_full() -> None:
+    full = [POLICY.delay(n, 0.999999) for n in range(1, 16)]
+    half = [POLICY.delay(n, 0.0) for n in range(1, 16)]
+    assert full[:4] == pytest.approx([5.0, 10.0, 20.0, 40.0], rel=1e-5)
+    assert half[:4] == [2.5, 5.0, 10.0, 20.0]
+    assert max(full) == pytest.approx(3600.0, rel=1e-5)
+    assert full[-1] == pytest.approx(3600.0, rel=1e-5) and half[-1] == 1800.0
+    assert all(a <= b for a, b in itertools.pairwise(half))
+    assert POLICY.delay(10_000, 0.5) == 2700.0  # no overflow far out
+
+
+def test_retries_last_at_least_the_window_then_give_up() -> None:
+    elapsed, failures = 0.0, 0
+    while True:
+        failures += 1
+        delay = POLICY.next_delay(elapsed, failures, 0.0)  # shortest jitter: the most attempts
+        if delay is None:
+            break
+        elapsed += delay
+    assert elapsed >= 86400.0
+    assert 20 <= failures <= 80
+    assert POLICY.next_delay(86399.0, 3, 0.5) is not None
+    assert POLICY.next_delay(86400.0, 3, 0.5) is None
+
+
+def test_a_short_schedule_for_tests() -> None:
+    p = model.RetryPolicy(base_s=0.05, cap_s=0.2, window_s=1.0)
+    assert [p.delay(n, 0.999999) for n in (1, 2, 3, 4)] == pytest.approx([0.05, 0.1, 0.2, 0.2], rel=1e-4)
+
+
+def test_webhook_body_has_exactly_the_documented_fields_and_verifies() -> None:
+    body = model.webhook_body(message_id="5a1b2c3d-4e5f-6789-abcd-ef0123456789",
+                              event_id="0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", from_="+15551234567",
+                              to="+14155550123", body="hello agentmessage", received_at="2026-06-11T12:01:00.123Z",
+                              phone_number_id="7c1f0a2d-9e8b-4c3a-9d2e-1f0a2b3c4d5e")
+    assert msgspec.json.decode(body) == {
+        "id": "5a1b2c3d-4e5f-6789-abcd-ef0123456789",
+        "event_id": "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+        "type": "message.received",
+        "from": "+15551234567",
+        "to": "+14155550123",
+        "body": "hello agentmessage",
+        "channel": "sms",
+        "received_at": "2026-06-11T12:01:00.123Z",
+        "phone_number_id": "7c1f0a2d-9e8b-4c3a-9d2e-1f0a2b3c4d5e",
+    }
+    header = sign(["new-secret", "old-secret"], body, t=1_800_000_000)
+    assert header.count("v1=") == 2
+    assert verify("old-secret", header, body, now=1_800_000_010)
+    assert not verify("other", header, body, now=1_800_000_010)
+    assert not verify("new-secret", header, body + b" ", now=1_800_000_010)
+
+
+def test_success_is_2xx_only() -> None:
+    assert [model.is_success(s) for s in (200, 204, 299, 300, 301, 404, 500, None)] == [
+        True, True, True, False, False, False, False, False]
+
+
+def test_positions_round_trip_and_garbage_is_a_400_naming_the_field() -> None:
+    assert model.decode_position(model.encode_position("a", 42), "after") == ("a", 42)
+    assert model.decode_position(model.encode_position("b", 0), "cursor") == ("b", 0)
+    for bad in ("nope", model.encode_position("x", 1), "WyJhIiwgLTFd", ""):  # type: ignore[arg-type]
+        with pytest.raises(CommandError) as err:
+            model.decode_position(bad, "after")
+        assert err.value.status == 400 and err.value.details == {"field": "after"}
+
+
+def test_carrier_input_normalisation() -> None:
+    assert model.normalize_number("+1 (415) 555-0123") == "+14155550123"
+    assert model.normalize_number("+15551234567") == "+15551234567"
+    assert model.normalize_number(" 72345 ") == "72345"  # a short code stays as given
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    assert model.parse_received_at("2026-06-11T12:01:00.123Z", now) == datetime(2026, 6, 11, 12, 1, 0, 123000,
+                                                                                 tzinfo=UTC)
+    assert model.parse_received_at("garbage", now) == now
+    assert model.parse_received_at("2026-06-11T12:01:00", now) == now  # no zone: ours
+    assert model.parse_rfc3339("2026-06-11T12:01:00 00:00") == datetime(2026, 6, 11, 12, 1, tzinfo=UTC)
+    mo = msgspec.json.decode(b'{"carrier_message_id":"c1","from":"+15551234567","to":"+14155550123","text":"hi",'
+                             b'"received_at":"2026-06-11T12:01:00.123Z","extra":1}', type=model.MoCallback)
+    assert (mo.from_, mo.to, mo.text) == ("+15551234567", "+14155550123", "hi")
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.json.decode(b'{"carrier_message_id":"","from":"x","to":"y"}', type=model.MoCallback)
+
+
+def test_the_documented_verification_recipe_works() -> None:
+    import textwrap
+
+    from services.inbound import webhooks
+
+    doc = webhooks.__doc__ or ""
+    start = doc.index("    import hashlib")
+    recipe = textwrap.dedent(doc[start:doc.index("\nMechanics.")])
+    assert len(recipe.strip().splitlines()) <= 10
+    scope: dict[str, object] = {}
+    exec(recipe, scope)
+    recipe_verify = scope["verify"]
+    body = b'{"id":"x","type":"message.received"}'
+    assert recipe_verify("whsec_new", sign(["whsec_old", "whsec_new"], body), body)  # type: ignore[operator]
+    assert not recipe_verify("whsec_new", sign(["whsec_new"], body, t=1_000_000_000), body)  # type: ignore[operator]
+    assert not recipe_verify("whsec_new", sign(["whsec_other"], body), body)  # type: ignore[operator]
+
+
+def test_lanes_give_a_healthy_number_many_slots_and_a_failing_one_few() -> None:
+    lanes = model.Lanes(healthy=3, unhealthy=1)
+    assert [lanes.start("fast") for _ in range(4)] == [True, True, True, False]
+    assert lanes.limits() == (["fast"], [0])
+    lanes.finish("fast", True)
+    assert lanes.limits() == (["fast"], [1])
+    assert lanes.start("slow") and lanes.start("slow")
+    lanes.finish("slow", False)  # failed or slow: one slot until it answers well again
+    assert lanes.free("slow") == 0 and not lanes.start("slow")
+    lanes.finish("slow", None)  # never called (numbers unavailable): health unchanged
+    assert lanes.limits() == (["fast", "slow"], [1, 1])
+    assert lanes.start("slow") and not lanes.start("slow")
+    lanes.finish("slow", True)
+    assert lanes.free("slow") == 3 and lanes.limits() == (["fast"], [1])
+    assert lanes.free("other") == 3
+
+
+def test_route_handoff_is_used_once_and_only_while_fresh() -> None:
+    from proto.commands.numbers import InboundRoute
+    from services.inbound.handlers import RouteHandoff
+
+    route = InboundRoute(org_id="o", phone_number_id="p", e164="+14155550123", inbound_url="https://x.io/h",
+                         webhook_secrets=["s"])
+    handoff = RouteHandoff(max_age_s=60)
+    handoff.put("m1", route)
+    assert handoff.take("m1") is route
+    assert handoff.take("m1") is None  # once
+    stale = RouteHandoff(max_age_s=1e-9)
+    stale.put("m2", route)
+    assert stale.take("m2") is None
+    off = RouteHandoff(max_age_s=0)
+    off.put("m3", route)
+    assert off.take("m3") is None
+    small = RouteHandoff(max_age_s=60, max_size=4)
+    for i in range(6):
+        small.put(f"k{i}", route)
+    assert small.take("k0") is None and small.take("k5") is route

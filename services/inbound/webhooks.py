@@ -1,0 +1,266 @@
+"""Webhook delivery: POST each inbound message to its number's inbound_url, signed, at least once.
+
+Scheme. The body is JSON ``{id, event_id, type: "message.received", from, to, body, channel, received_at,
+phone_number_id}``; the header is ``X-AmCore-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of
+"<t>.<raw body>" keyed with the number's webhook_secret>`` — one ``v1=`` per active secret while a rotation's
+grace period lasts. We reject nothing for clock skew; receivers should refuse timestamps older than
+5 minutes (replays) and dedupe on ``event_id`` (stable across retries and redeliveries; also sent as the
+``X-AmCore-Event-Id`` header). A 2xx within 10 s is success; anything else is retried with exponential
+backoff and jitter for at least 24 h, then marked failed.
+
+Verification recipe (Python, standard library only; ``raw_body`` = the request bytes, before any JSON parse):
+
+    import hashlib, hmac, time
+
+    def verify(secret: str, header: str, raw_body: bytes, tolerance_s: int = 300) -> bool:
+        parts = [p.split("=", 1) for p in header.split(",") if "=" in p]
+        t = next((v for k, v in parts if k == "t"), "")
+        if not t.isdigit() or abs(time.time() - int(t)) > tolerance_s:
+            return False  # missing, or older than 5 minutes: refuse (replay protection)
+        expected = hmac.new(secret.encode(), f"{t}.".encode() + raw_body, hashlib.sha256).hexdigest()
+        return any(k == "v1" and hmac.compare_digest(v, expected) for k, v in parts)
+
+Mechanics. The queue is the ``webhook_deliveries`` table: rows are claimed with FOR UPDATE SKIP LOCKED and
+leased (so no connection is held during a POST, any number of replicas can work, and a crash makes a row due
+again), woken by NOTIFY. Attempts run concurrently, bounded overall and per phone number, each with its own
+timeout, so a slow or dead receiver never holds up other numbers. The URL and secrets are resolved from
+numbers at each attempt, so a changed URL or a rotated secret applies to retries too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from datetime import timedelta
+from typing import Any
+
+import aiohttp
+import asyncpg
+import structlog
+
+from libs.store.eventstore import EventStore
+from libs.webhooks.signing import HEADER, sign
+from proto.base import rfc3339, utcnow
+from proto.events.inbound import (
+    WebhookDeliveryAttempted,
+    WebhookDeliveryCancelled,
+    WebhookDeliveryFailed,
+    WebhookDeliverySucceeded,
+)
+from services.inbound import model, store
+from services.inbound.config import InboundSettings
+from services.inbound.handlers import Inbound, NumbersUnavailable
+
+log = structlog.get_logger(__name__)
+
+USER_AGENT = "AgentMessage-Webhooks/1"
+
+
+class DeliveryWorker:
+    def __init__(self, inbound: Inbound, es: EventStore, settings: InboundSettings,
+                 rng: random.Random | None = None):
+        self.inbound = inbound
+        self.es = es
+        """On a pool of its own, so a burst of ingest never starves deliveries of connections."""
+        self.pool: asyncpg.Pool = es.pool
+        self.settings = settings
+        self.policy = model.RetryPolicy(settings.inbound_webhook_retry_base_s, settings.inbound_webhook_retry_cap_s,
+                                        settings.inbound_webhook_retry_window_s)
+        self.rng = rng or random.Random()
+        self.wake = asyncio.Event()
+        self.in_flight: set[asyncio.Task[None]] = set()
+        # one number never takes more than a quarter of the slots, even while it looks healthy
+        healthy = min(settings.inbound_webhook_per_number_concurrency,
+                      max(1, settings.inbound_webhook_concurrency // 4))
+        self.lanes = model.Lanes(healthy, min(healthy, settings.inbound_webhook_unhealthy_concurrency))
+        self.session: aiohttp.ClientSession | None = None
+        self._stopping = False
+        self._last_claim = 0.0
+
+    def kick(self) -> None:
+        self.wake.set()
+
+    # -- the loop ---------------------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Claim due deliveries whenever there is a free slot; sleep until woken or the next one is due."""
+        if self.session is None or self.session.closed:
+            self.session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self.settings.inbound_webhook_concurrency, limit_per_host=0),
+                headers={"User-Agent": USER_AGENT})
+        channel = store.notify_channel(self.es.schema)
+
+        def on_notify(*_: Any) -> None:
+            self.wake.set()
+
+        async with self.pool.acquire() as listen_conn:
+            await listen_conn.add_listener(channel, on_notify)
+            try:
+                while not self._stopping:
+                    self.wake.clear()
+                    if await self._fill():
+                        continue
+                    await self._sleep()
+            finally:
+                with contextlib.suppress(Exception):
+                    await listen_conn.remove_listener(channel, on_notify)
+
+    async def _fill(self) -> bool:
+        """Start attempts for due rows; True when every free slot was filled (there may be more)."""
+        free = self.settings.inbound_webhook_concurrency - len(self.in_flight)
+        if free <= 0:
+            return False
+        # under load every stored message and every finished attempt wakes us: claim at most once per
+        # interval, so a burst of wake-ups becomes one query that takes many rows
+        wait = self._last_claim + self.settings.inbound_webhook_claim_interval_s - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        self._last_claim = time.monotonic()
+        lease = max(self.settings.inbound_webhook_lease_s, self.settings.inbound_webhook_timeout_s + 5.0)
+        numbers, frees = self.lanes.limits()
+        rows = await store.claim_due(self.pool, free, numbers, frees, self.lanes.healthy, lease)
+        over: list[tuple[str, Any]] = []
+        for row in rows:
+            if not self.lanes.start(row["phone_number_id"]):
+                over.append((row["id"], row["due_at"]))
+                continue
+            task = asyncio.create_task(self._attempt(row))
+            self.in_flight.add(task)
+        if over:
+            await store.unclaim(self.pool, over)
+        return len(rows) == free and not over
+
+    async def _sleep(self) -> None:
+        if self.wake.is_set():
+            return
+        timeout = self.settings.inbound_webhook_poll_interval_s
+        if not self.in_flight:  # (with attempts in flight, each one's end wakes us anyway)
+            numbers, frees = self.lanes.limits()
+            due_in = await store.seconds_until_due(self.pool, [n for n, f in zip(numbers, frees, strict=True)
+                                                               if f <= 0])
+            if due_in is not None:
+                timeout = min(timeout, max(due_in, 0.01))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.wake.wait(), timeout)
+
+    async def close(self, grace_s: float = 5.0) -> None:
+        """Stop claiming; let attempts in hand finish briefly. Cancelled ones are due again when their lease
+        ends (at least once, never lost)."""
+        self._stopping = True
+        self.wake.set()
+        if self.in_flight:
+            _, pending = await asyncio.wait(set(self.in_flight), timeout=grace_s)
+            for t in pending:
+                t.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        if self.session is not None:
+            await self.session.close()
+
+    # -- one attempt ------------------------------------------------------------------------------------
+    async def _attempt(self, row: asyncpg.Record) -> None:
+        healthy: bool | None = None
+        try:
+            healthy = await self._deliver(row)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # DB trouble: the lease runs out and the row is tried again
+            log.exception("webhook_attempt_crashed", delivery_id=row["id"], error=repr(exc))
+        finally:
+            self.lanes.finish(row["phone_number_id"], healthy)
+            self.in_flight.discard(asyncio.current_task())  # type: ignore[arg-type]
+            self.wake.set()
+
+    async def _deliver(self, row: asyncpg.Record) -> bool | None:
+        """One attempt; whether the receiver looked healthy (None: it was not called)."""
+        try:
+            route = self.inbound.handoff.take(row["message_id"]) or await self.inbound.resolve(row["to_number"])
+        except NumbersUnavailable:
+            retry_in = min(self.policy.base_s, 5.0)
+            log.warning("webhook_numbers_unavailable", delivery_id=row["id"], retry_in_s=retry_in)
+            async with self.es.transaction() as conn:  # not the receiver's fault: not an attempt
+                await store.update_delivery(conn, row["id"], attempts=row["attempts"] - 1, next_in_s=retry_in)
+            return None
+        if route is None or route.org_id != row["org_id"]:
+            await self._cancel(row, "the number is no longer the organization's")
+            return None
+        if not route.inbound_url:
+            await self._cancel(row, "the number has no inbound_url")
+            return None
+        body = model.webhook_body(message_id=row["message_id"], event_id=row["event_id"], from_=row["from_number"],
+                                  to=row["to_number"], body=row["body"], received_at=rfc3339(row["received_at"]),
+                                  phone_number_id=row["phone_number_id"])
+        headers = {"Content-Type": "application/json", HEADER: sign(route.webhook_secrets, body),
+                   "X-AmCore-Event-Id": row["event_id"]}
+        attempted_at = utcnow()
+        started = time.perf_counter()
+        status: int | None = None
+        error: str | None = None
+        assert self.session is not None
+        timeout = self.settings.inbound_webhook_timeout_s
+        try:
+            async with self.session.post(route.inbound_url, data=body, headers=headers, allow_redirects=False,
+                                         timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
+                status = resp.status
+                await resp.content.read(64 * 1024)
+        except TimeoutError:
+            error = f"no answer within {timeout:g} s"
+        except aiohttp.ClientError as exc:
+            error = f"{type(exc).__name__}: {exc}"[:500]
+        latency_ms = int((time.perf_counter() - started) * 1000)
+        ok = model.is_success(status)
+        if not ok and error is None:
+            error = f"HTTP {status}"
+        await self._complete(row, route.inbound_url, attempted_at, ok, status, latency_ms, error)
+        return ok and latency_ms <= self.settings.inbound_webhook_slow_ms
+
+    async def _complete(self, row: asyncpg.Record, url: str, attempted_at: Any, ok: bool, status: int | None,
+                        latency_ms: int, error: str | None) -> None:
+        delivery_id = row["id"]
+        ids = {"org_id": row["org_id"], "delivery_id": delivery_id, "message_id": row["message_id"],
+               "phone_number_id": row["phone_number_id"], "message_event_id": row["event_id"]}
+        attempt = row["attempts"]
+        record = store.Attempt(row["org_id"], attempt, attempted_at, ok, status, latency_ms, error, url)
+        async with self.es.transaction() as conn:
+            cur = await store.lock_for_completion(conn, delivery_id)
+            events: list[Any] = []
+            next_at: str | None = None
+            if cur["state"] != "pending" or cur["generation"] != row["generation"]:
+                # a redelivery restarted it meanwhile: this attempt is history only
+                await store.update_delivery(conn, delivery_id, record)
+            elif ok:
+                await store.update_delivery(conn, delivery_id, record, state="succeeded", completed_at=utcnow(),
+                                            next_attempt_at=None, last_status_code=status, last_error=None)
+                events.append(WebhookDeliverySucceeded(**ids, attempts=attempt, status_code=status or 0,
+                                                       latency_ms=latency_ms))
+            else:
+                failures = cur["retry_count"] + 1
+                delay = self.policy.next_delay(cur["elapsed_s"], failures, self.rng.random())
+                if delay is None:
+                    await store.update_delivery(conn, delivery_id, record, state="failed", completed_at=utcnow(),
+                                                next_attempt_at=None, retry_count=failures,
+                                                last_status_code=status, last_error=error)
+                    events.append(WebhookDeliveryFailed(**ids, attempts=attempt, last_status_code=status,
+                                                        last_error=error))
+                else:
+                    await store.update_delivery(conn, delivery_id, record, retry_count=failures,
+                                                last_status_code=status, last_error=error, next_in_s=delay)
+                    next_at = rfc3339(utcnow() + timedelta(seconds=delay))
+            if not ok:
+                events.insert(0, WebhookDeliveryAttempted(**ids, attempt=attempt, status_code=status,
+                                                          latency_ms=latency_ms, error=error, next_attempt_at=next_at))
+            await self.es.append(conn, store.stream_id(delivery_id), cur["version"], events)
+        log.info("webhook_attempted", delivery_id=delivery_id, message_id=row["message_id"], attempt=attempt,
+                 ok=ok, status=status, latency_ms=latency_ms, error=error, next_attempt_at=next_at)
+
+    async def _cancel(self, row: asyncpg.Record, reason: str) -> None:
+        async with self.es.transaction() as conn:
+            cur = await store.lock_for_completion(conn, row["id"])
+            if cur["state"] != "pending" or cur["generation"] != row["generation"]:
+                return
+            await store.update_delivery(conn, row["id"], state="cancelled", completed_at=utcnow(),
+                                        next_attempt_at=None, last_error=reason)
+            await self.es.append(conn, store.stream_id(row["id"]), cur["version"], [WebhookDeliveryCancelled(
+                org_id=row["org_id"], delivery_id=row["id"], message_id=row["message_id"],
+                phone_number_id=row["phone_number_id"], message_event_id=row["event_id"], reason=reason)])
+        log.info("webhook_cancelled", delivery_id=row["id"], reason=reason)
