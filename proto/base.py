@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from datetime import UTC, datetime
@@ -27,6 +28,7 @@ def rfc3339(ts: datetime) -> str:
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
 
+@functools.cache
 def snake(name: str) -> str:
     return _CAMEL.sub("_", name).lower()
 

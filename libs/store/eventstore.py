@@ -15,6 +15,16 @@ from proto.events import decode_event, encode_event
 from proto.subjects import Subjects
 
 
+_INSERT = (
+    "INSERT INTO events (stream_id, version, event_id, event_type, subject, org_id, data, headers)"
+    " VALUES ($1, $2, $3::uuid, $4, $5, $6, $7::jsonb, $8::jsonb)"
+)
+_APPEND_ONE = (
+    f"WITH ins AS ({_INSERT} ON CONFLICT (stream_id, version) DO NOTHING RETURNING 1)"
+    " SELECT (SELECT count(*) FROM ins) AS n, pg_notify($9, '')"
+)
+
+
 class ConcurrencyError(Exception):
     """Another writer appended to the stream first; reload and decide again."""
 
@@ -79,17 +89,20 @@ class EventStore:
                     headers,
                 )
             )
-        try:
-            async with conn.transaction():  # savepoint: a conflict leaves the outer transaction usable
-                await conn.executemany(
-                    "INSERT INTO events (stream_id, version, event_id, event_type, subject, org_id, data, headers)"
-                    " VALUES ($1, $2, $3::uuid, $4, $5, $6, $7::jsonb, $8::jsonb)",
-                    rows,
-                )
-        except asyncpg.UniqueViolationError as exc:
-            if "event_id" in str(exc.constraint_name or ""):
-                raise
-            raise ConcurrencyError(stream_id, expected_version) from exc
-        await conn.execute("SELECT pg_notify($1, '')", self.channel)
+        if len(rows) == 1:
+            # One round trip: insert, conflict check and wake-up of the relay in one statement. A
+            # conflict inserts nothing, so the caller's transaction stays usable.
+            inserted = await conn.fetchval(_APPEND_ONE, *rows[0], self.channel)
+            if inserted != 1:
+                raise ConcurrencyError(stream_id, expected_version)
+        else:
+            try:
+                async with conn.transaction():  # savepoint: a conflict leaves the outer transaction usable
+                    await conn.executemany(_INSERT, rows)
+            except asyncpg.UniqueViolationError as exc:
+                if "event_id" in str(exc.constraint_name or ""):
+                    raise
+                raise ConcurrencyError(stream_id, expected_version) from exc
+            await conn.execute("SELECT pg_notify($1, '')", self.channel)
         EVENTS_APPENDED.labels(self.service).inc(len(events))
         return expected_version + len(events)

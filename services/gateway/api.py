@@ -117,7 +117,7 @@ def decode_body(raw: bytes, typ: type) -> Any:
 
 def decode_query(query: Any, typ: type) -> Any:
     data: dict[str, Any] = {}
-    fields = set(typ.__struct_fields__)  # type: ignore[attr-defined]
+    fields = set(typ.__struct_encode_fields__)  # type: ignore[attr-defined]  # wire names, e.g. "from"
     for k in query:
         if k in fields:
             vals = query.getall(k)
