@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from proto.base import Command
 import msgspec
+
+from proto.base import Command
 
 
 class Signup(Command, frozen=True, kw_only=True):

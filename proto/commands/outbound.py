@@ -1,6 +1,5 @@
-"""Commands of the outbound domain (am.cmd.outbound.<command>) that other services rely on.
-
-The outbound service may add more commands below (get, list...)."""
+"""Commands of the outbound domain (am.cmd.outbound.<command>): send (gateway and compliance), read
+(gateway)."""
 
 from __future__ import annotations
 
@@ -32,12 +31,91 @@ class MessageView(msgspec.Struct, kw_only=True):
     to: str
     text: str
     status: str
+    """queued | scheduled | sending | sent | delivered | undelivered | failed | canceled"""
     created_at: str
     segments: int = 1
     encoding: str = "GSM-7"
+    """GSM-7 (160 characters, 153 per part) or UCS-2 (70, 67 per part)."""
     price: str = "0.0000"
+    """Price in USD: segments x the price per segment."""
     category: str = "conversational"
     send_at: str | None = None
     status_reason: str | None = None
     queue_position: int | None = None
+    """While queued: how many messages from the same number go before this one."""
     expected_send_at: str | None = None
+    """While queued or scheduled: when it is expected to go to the carrier."""
+    updated_at: str | None = None
+    error_code: str | None = None
+    """For failed / undelivered / canceled: why, as a code."""
+    kind: str = "standard"
+    status_callback_url: str | None = None
+    carrier_message_id: str | None = None
+    expires_at: str | None = None
+    """A message not handed to the carrier by then fails as expired (validity_seconds)."""
+
+
+class TimelineEntry(msgspec.Struct, kw_only=True):
+    status: str
+    at: str
+    reason: str | None = None
+
+
+class MessageDetail(MessageView, kw_only=True):
+    timeline: list[TimelineEntry] = msgspec.field(default_factory=list)
+    """Every status the message went through, oldest first, with its time and reason."""
+
+
+class GetMessage(Command, frozen=True, kw_only=True):
+    org_id: str
+    message_id: str
+
+
+class ListMessages(Command, frozen=True, kw_only=True):
+    org_id: str
+    limit: int = 20
+    cursor: str | None = None
+    status: str | None = None
+    """One status or several, comma separated."""
+    from_: str | None = msgspec.field(default=None, name="from")
+    to: str | None = None
+    created_after: str | None = None
+    created_before: str | None = None
+
+
+class MessagePage(msgspec.Struct, kw_only=True):
+    data: list[MessageView]
+    next_cursor: str | None = None
+
+
+class GetCallbackSecret(Command, frozen=True, kw_only=True):
+    """The organization's fallback secret for status callbacks from numbers without a webhook secret."""
+
+    org_id: str
+
+
+class CallbackSecretView(msgspec.Struct, kw_only=True):
+    secret: str
+    used_for: str = ("status callbacks from numbers that have no webhook_secret of their own (numbers with "
+                     "an inbound_url sign with their webhook_secret)")
+
+
+class ListStatusCallbacks(Command, frozen=True, kw_only=True):
+    org_id: str
+    message_id: str
+
+
+class StatusCallbackView(msgspec.Struct, kw_only=True):
+    event_id: str
+    """The callback's event_id (the receiver's dedupe key)."""
+    status: str
+    """The message status it reports."""
+    url: str
+    state: str
+    """pending | delivered | failed (gave up after the retry window)"""
+    attempts: int
+    last_status_code: int | None = None
+    last_error: str | None = None
+    next_attempt_at: str | None = None
+    created_at: str
+    finished_at: str | None = None

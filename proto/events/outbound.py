@@ -1,10 +1,15 @@
 """Events of the outbound domain (stream AM_OUTBOUND, subjects am.outbound.message.<event>.<org_id>).
 
-The outbound service adds its other events here; these three are consumed by accounts (credit)."""
+One aggregate, ``message`` (stream ``message-<id>``): a message's lifecycle
+``queued`` → ``sending`` → ``sent`` → ``delivered`` | ``undelivered``, ``failed`` before the carrier,
+``scheduled`` (send_at, quiet hours) and ``canceled`` (an opt-out landed first). MessageSent,
+MessageFailed and MessageCanceled are consumed by accounts (credit capture / refund)."""
 
 from __future__ import annotations
 
 from typing import ClassVar
+
+import msgspec
 
 from proto.base import Event
 
@@ -12,6 +17,70 @@ from proto.base import Event
 class _Outbound(Event, frozen=True, kw_only=True):
     DOMAIN: ClassVar[str] = "outbound"
     AGGREGATE: ClassVar[str] = "message"
+
+
+class MessageFacts(msgspec.Struct, frozen=True, kw_only=True):
+    """What the message is, fixed when it is accepted (rides on the first event of its stream)."""
+
+    from_: str = msgspec.field(name="from")
+    to: str
+    text: str
+    segments: int
+    encoding: str
+    """GSM-7 | UCS-2"""
+    price_micros: int
+    category: str = "conversational"
+    kind: str = "standard"
+    phone_number_id: str = ""
+    campaign_id: str = ""
+    throughput_mpm: int = 0
+    status_callback_url: str | None = None
+    send_at: str | None = None
+    """The client's send_at, if any (RFC 3339)."""
+    validity_seconds: int = 36000
+    expires_at: str = ""
+    """When a message still not handed to the carrier fails as expired (RFC 3339)."""
+
+
+class MessageQueued(_Outbound, frozen=True, kw_only=True):
+    """A message is waiting for its turn at the carrier: accepted now (``facts`` set, credit reserved) or
+    a scheduled message whose time came. Emitted by outbound."""
+
+    message_id: str
+    facts: MessageFacts | None = None
+    """Set on the accepting event only."""
+    reason: str = ""
+
+
+class MessageScheduled(_Outbound, frozen=True, kw_only=True):
+    """A message waits until ``send_at`` (the client's send_at, or quiet hours deferring it, at acceptance
+    or at the final check). Emitted by outbound."""
+
+    message_id: str
+    send_at: str
+    reason: str = ""
+    facts: MessageFacts | None = None
+    """Set when the message is accepted as scheduled."""
+
+
+class MessageSending(_Outbound, frozen=True, kw_only=True):
+    """The final check allowed the message and it is being handed to the carrier (appended before the
+    carrier call; ``attempt`` counts submissions, a resubmission carries the same reference). Emitted by
+    outbound."""
+
+    message_id: str
+    attempt: int = 1
+    decision_id: str = ""
+
+
+class MessageSubmissionRetried(_Outbound, frozen=True, kw_only=True):
+    """A submission failed transiently (timeout, 5xx); the message stays ``sending`` and is resubmitted
+    with the same reference at ``retry_at``. Emitted by outbound."""
+
+    message_id: str
+    attempt: int
+    error: str
+    retry_at: str
 
 
 class MessageSent(_Outbound, frozen=True, kw_only=True):
@@ -22,13 +91,35 @@ class MessageSent(_Outbound, frozen=True, kw_only=True):
     reservation_id: str = ""
 
 
+class MessageDelivered(_Outbound, frozen=True, kw_only=True):
+    """The carrier's receipt says the handset got it (DELIVRD). Terminal. Emitted by outbound."""
+
+    message_id: str
+    carrier_message_id: str = ""
+    receipt_status: str = "DELIVRD"
+    delivered_at: str = ""
+    """The carrier's time of delivery (RFC 3339), when it gave one."""
+
+
+class MessageUndelivered(_Outbound, frozen=True, kw_only=True):
+    """The carrier's receipt reports failure (UNDELIV, REJECTD, EXPIRED, DELETED). Terminal; the carrier
+    had it, so its credit stays spent. Emitted by outbound."""
+
+    message_id: str
+    carrier_message_id: str = ""
+    receipt_status: str
+    error_code: str = ""
+    reason: str = ""
+
+
 class MessageFailed(_Outbound, frozen=True, kw_only=True):
-    """The message ended as failed (refused by the carrier, expired in the queue). Emitted by outbound;
-    accounts refunds it when it never reached the carrier."""
+    """The message ended as failed (refused by the carrier, expired in the queue, refused by the final
+    check). Emitted by outbound; accounts refunds it when it never reached the carrier."""
 
     message_id: str
     reason: str
     error_code: str = ""
+    """EXPIRED | CARRIER_REJECTED | a compliance code (QUIET_HOURS, CONSENT_REQUIRED, ...)"""
     reached_carrier: bool = False
     reservation_id: str = ""
 
@@ -40,3 +131,21 @@ class MessageCanceled(_Outbound, frozen=True, kw_only=True):
     message_id: str
     reason: str
     reservation_id: str = ""
+    opt_out_event_id: str = ""
+
+
+class StatusCallbackAttempted(_Outbound, frozen=True, kw_only=True):
+    """One POST of a status callback to the customer's URL (stream ``status-callback-<id>``).
+    ``outcome``: delivered | retrying | failed (gave up after the retry window). Emitted by outbound."""
+
+    message_id: str
+    callback_id: str
+    """= the event id of the status change it reports (the receiver's dedupe key)."""
+    status: str
+    """The message status the callback reported."""
+    url: str
+    attempt: int
+    outcome: str
+    status_code: int = 0
+    error: str = ""
+    latency_ms: int = 0

@@ -14,6 +14,7 @@ from services.gateway.api import Route
 
 COMMON_ERRORS: dict[str, tuple[int, str]] = {
     "VALIDATION_ERROR": (400, "A field is missing or malformed; details.field names it."),
+    "FROM_NUMBER_NOT_FOUND": (400, "The from number is not one of your organization's numbers."),
     "UNAUTHORIZED": (401, "Missing, malformed, unknown or revoked API key."),
     "INSUFFICIENT_CREDIT": (402, "Not enough prepaid credit for the request."),
     "SENDING_NOT_ENABLED": (403, "The sending number has no approved 10DLC campaign; details say what is missing."),
@@ -25,6 +26,7 @@ COMMON_ERRORS: dict[str, tuple[int, str]] = {
     "BRAND_UNVERIFIED": (409, "The brand failed identity verification; campaigns need a verified brand."),
     "NUMBER_ON_OTHER_CAMPAIGN": (409, "The number is already on another campaign; remove it there first."),
     "SOLE_PROPRIETOR_LIMIT": (409, "A sole proprietor brand may have one campaign and one number."),
+    "MESSAGE_ID_TAKEN": (409, "This message_id is already used by another organization."),
     "IDEMPOTENCY_IN_FLIGHT": (409, "A request with this Idempotency-Key is still being processed."),
     "PAYLOAD_TOO_LARGE": (413, "The request body is over the limit."),
     "UNSUPPORTED_MEDIA_TYPE": (415, "Send JSON with Content-Type: application/json."),

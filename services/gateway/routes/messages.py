@@ -1,7 +1,73 @@
-"""Routes of the messages feature."""
+"""Routes: send messages, read them back with their timeline, the status-callback secret."""
 
 from __future__ import annotations
 
-from services.gateway.api import Route
+from proto.commands import outbound as c
+from proto.http.messages import ListMessagesQuery, SendMessageBody
+from services.gateway.api import Ctx, Reply, Route
 
-ROUTES: list[Route] = []
+TAG = "messages"
+
+
+async def send(ctx: Ctx) -> Reply:
+    b: SendMessageBody = ctx.body
+    cmd = c.SendMessage(org_id=ctx.org_id, message_id=b.message_id, from_=ctx.phone(b.from_, "from"),
+                        to=ctx.phone(b.to, "to"), text=b.text, category=b.category, send_at=b.send_at,
+                        validity_seconds=b.validity_seconds, status_callback_url=b.status_callback_url)
+    return Reply(await ctx.call("outbound", "send_message", cmd, c.MessageView), status=202)
+
+
+async def list_messages(ctx: Ctx) -> Reply:
+    q: ListMessagesQuery = ctx.query
+    raw_from = ctx.request.query.get("from")  # a Python keyword: the query decoder only sees field names
+    cmd = c.ListMessages(org_id=ctx.org_id, limit=q.limit, cursor=q.cursor, status=q.status,
+                         from_=ctx.phone(raw_from, "from") if raw_from else None,
+                         to=ctx.phone(q.to, "to") if q.to else None,
+                         created_after=q.created_after, created_before=q.created_before)
+    page = await ctx.call("outbound", "list_messages", cmd, c.MessagePage)
+    return Reply(page.data, meta={"next_cursor": page.next_cursor})
+
+
+async def show(ctx: Ctx) -> Reply:
+    return Reply(await ctx.call("outbound", "get_message", c.GetMessage(org_id=ctx.org_id,
+                                                                        message_id=ctx.path["id"]),
+                                c.MessageDetail))
+
+
+async def callbacks(ctx: Ctx) -> Reply:
+    return Reply(await ctx.call("outbound", "list_status_callbacks", c.ListStatusCallbacks(
+        org_id=ctx.org_id, message_id=ctx.path["id"]), list[c.StatusCallbackView]))
+
+
+async def callback_secret(ctx: Ctx) -> Reply:
+    return Reply(await ctx.call("outbound", "get_callback_secret", c.GetCallbackSecret(org_id=ctx.org_id),
+                                c.CallbackSecretView))
+
+
+ROUTES = [
+    Route("POST", "/v1/messages", send, "Send a text message", TAG, body=SendMessageBody, response=c.MessageView,
+          status=202,
+          errors=("FROM_NUMBER_NOT_FOUND", "CONSENT_REQUIRED", "RECIPIENT_OPTED_OUT", "QUIET_HOURS",
+                  "SENDING_NOT_ENABLED", "INSUFFICIENT_CREDIT", "MESSAGE_ID_TAKEN"),
+          description="Answers 202 with the message, status queued (or scheduled, for send_at or quiet hours), "
+                      "its segments, encoding and price, and where it stands in its number's queue. The send "
+                      "passes the compliance gate first (453 CONSENT_REQUIRED / RECIPIENT_OPTED_OUT / "
+                      "QUIET_HOURS, 403 SENDING_NOT_ENABLED) and reserves credit for its segments (402 "
+                      "INSUFFICIENT_CREDIT); nothing is created or charged when it is refused. from must be one "
+                      "of your numbers (else 400 FROM_NUMBER_NOT_FOUND). Status then moves queued -> sending -> "
+                      "sent -> delivered | undelivered, or failed (the carrier refused it, or it expired), or "
+                      "canceled (the recipient opted out first); failed and canceled are refunded."),
+    Route("GET", "/v1/messages", list_messages, "List messages, newest first", TAG, query=ListMessagesQuery,
+          response=list[c.MessageView], paginated=True,
+          description="Filters: status (comma separated), from, to, created_after, created_before."),
+    Route("GET", "/v1/messages/callback-secret", callback_secret,
+          "The organization's status-callback signing secret", TAG, response=c.CallbackSecretView,
+          description="Status callbacks are signed (X-AmCore-Signature) with the sending number's webhook_secret; "
+                      "callbacks from a number without one are signed with this organization-wide secret."),
+    Route("GET", "/v1/messages/{id}", show, "Get a message with its timeline", TAG, response=c.MessageDetail,
+          description="timeline lists every status the message went through, with its time and reason."),
+    Route("GET", "/v1/messages/{id}/status-callbacks", callbacks, "A message's status callbacks and their attempts",
+          TAG, response=list[c.StatusCallbackView],
+          description="Each status change POSTed to the status_callback_url: state pending / delivered / failed, "
+                      "attempts, the last answer's status code or error, and when the next attempt is due."),
+]

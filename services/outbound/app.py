@@ -1,0 +1,36 @@
+"""outbound bootstrap: commands, the opt-out consumer, the receipt endpoint, the dispatcher and the
+status-callback sender."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from libs.carrier.adapter import HttpCarrier
+from libs.obs.settings import load_settings
+from libs.runtime.service import Service
+from services.outbound import receipts, rpc, subscriptions
+from services.outbound.callbacks import CallbackSender
+from services.outbound.config import OutboundSettings
+from services.outbound.dispatcher import Dispatcher
+from services.outbound.handlers import Outbound
+
+
+def build(env: Mapping[str, str] | None = None) -> tuple[Service, object]:
+    settings = load_settings(OutboundSettings, env)
+    svc = Service("outbound", settings, domain="outbound", sql_dir=Path(__file__).parent / "sql")
+
+    async def setup(s: Service) -> None:
+        carrier = HttpCarrier(settings.sim_url, settings.sim_api_token, timeout_s=settings.carrier_timeout_s)
+        dispatcher = Dispatcher(s.store, s.rpc, carrier, settings)
+        sender = CallbackSender(s.store, s.rpc, settings)
+        await rpc.register(s, Outbound(s.rpc, s.store, settings, wake=dispatcher.wake))
+        for spec in subscriptions.specs(s.store):
+            s.consumer(spec)
+        s.http.router.add_post("/carrier/dlr", receipts.route(s.store, settings.sim_callback_secret))
+        s.task(dispatcher.run)
+        s.task(sender.run)
+        s.on_stop(carrier.close)
+        s.on_stop(sender.close)
+
+    return svc, setup

@@ -1,0 +1,53 @@
+"""Settings of the outbound service (AM_<FIELD>)."""
+
+from __future__ import annotations
+
+from libs.carrier.config import CarrierSettings
+
+
+class OutboundSettings(CarrierSettings, frozen=True, kw_only=True):
+    price_per_segment_micros: int = 7900
+    """Price of one segment in micro-dollars ($0.0079), reserved when a message is accepted."""
+    default_validity_s: int = 36000
+    """A message not handed to the carrier within this many seconds of becoming due fails (expired)."""
+    max_validity_s: int = 36000
+    """Upper bound of a message's validity_seconds."""
+    max_schedule_days: int = 35
+    """How far ahead send_at may be."""
+
+    number_throughput_mpm: int = 3600
+    """Per sending number: segments per minute handed to the carrier (a cap beside the campaign's)."""
+    default_campaign_mpm: int = 75
+    """Per campaign when the campaign carries no limit (AT&T's low-volume class)."""
+    burst_s: float = 1.0
+    """Token-bucket size in seconds of throughput (at least one segment)."""
+
+    dispatch_concurrency: int = 64
+    """Messages being checked and submitted at once."""
+    dispatch_batch: int = 500
+    """Due messages looked at per round."""
+    dispatch_per_sender: int = 50
+    """Due messages looked at per sending number per round (so one backlog cannot hide the others)."""
+    dispatch_per_org: int = 200
+    """Due messages looked at per organization per round (fair sharing between organizations)."""
+    dispatch_poll_s: float = 0.5
+    """Longest sleep between rounds when nothing wakes the dispatcher."""
+    claim_lease_s: float = 30.0
+    """A claimed message not finished within this is claimable again (a crashed worker's)."""
+    retry_base_s: float = 0.5
+    """First delay before resubmitting after a transient carrier error; doubles per attempt."""
+    retry_cap_s: float = 60.0
+    """Longest delay between two submissions of one message."""
+    carrier_timeout_s: float = 5.0
+    """One carrier submission; a timeout is a transient error (the reference makes a retry safe)."""
+
+    callback_timeout_s: float = 10.0
+    """A status callback must answer 2xx within this."""
+    callback_retry_window_s: int = 86400
+    """Status callbacks are retried with backoff for this long, then marked failed."""
+    callback_concurrency: int = 32
+    """Status callbacks being POSTed at once."""
+    callback_retry_base_s: float = 1.0
+    callback_retry_cap_s: float = 3600.0
+    sender_cache_s: float = 30.0
+    """How long a number's webhook secrets are cached for signing callbacks."""

@@ -1,0 +1,319 @@
+"""The submission loop: claim due messages (``FOR UPDATE SKIP LOCKED`` plus a lease), shape them by
+token buckets with fair round-robin between organizations, run the final compliance check, append
+MessageSending, hand the message to the carrier with its id as the idempotency reference, and record
+the outcome. One replica leads (a Postgres advisory lock, like the relay) so the buckets are global.
+
+Crash safety: MessageSending is committed before the carrier call, so a message found ``sending`` on
+start (or whose lease ran out) is resubmitted with the same reference — the carrier answers with the
+carrier id it already gave and sends nothing twice."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import random
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+import structlog
+
+from libs.bus.rpc import RpcClient
+from libs.carrier.adapter import Carrier, CarrierError
+from libs.store.eventstore import EventStore
+from proto.base import CommandError, new_id, rfc3339, utcnow
+from proto.commands.compliance import EvaluateSend, SendDecision
+from proto.events.outbound import (
+    MessageCanceled,
+    MessageFailed,
+    MessageQueued,
+    MessageScheduled,
+    MessageSending,
+    MessageSent,
+    MessageSubmissionRetried,
+)
+from services.outbound import model, receipts, store
+from services.outbound.config import OutboundSettings
+from services.outbound.shaping import Candidate, Shaper
+
+log = structlog.get_logger(__name__)
+
+_CANDIDATES = (
+    # due messages, at most $3 per sending number and $5 per organization, interleaved across
+    # organizations (every org's oldest first, then every org's second...) so one backlog hides no one
+    "SELECT id, org_id, from_number, campaign_id, throughput_mpm, segments FROM ("
+    " SELECT t.*, row_number() OVER (PARTITION BY org_id ORDER BY next_attempt_at, created_at) AS rn_org FROM ("
+    "  SELECT id::text AS id, org_id::text AS org_id, from_number, campaign_id, throughput_mpm, segments,"
+    "  next_attempt_at, created_at,"
+    "  row_number() OVER (PARTITION BY from_number ORDER BY next_attempt_at, created_at) AS rn"
+    "  FROM messages WHERE status IN ('queued', 'sending') AND next_attempt_at <= now()"
+    "  AND (claimed_until IS NULL OR claimed_until < now())"
+    "  AND NOT (id = ANY($1::uuid[])) AND NOT (from_number = ANY($2::text[]))"
+    "  AND NOT (campaign_id = ANY($6::text[]))"
+    " ) t WHERE rn <= $3"
+    ") u WHERE rn_org <= $5 ORDER BY rn_org, next_attempt_at, created_at LIMIT $4"
+)
+_CLAIM = (
+    "UPDATE messages SET claimed_until = now() + make_interval(secs => $3), claim_id = $2::uuid"
+    " WHERE id IN (SELECT id FROM messages WHERE id = ANY($1::uuid[]) AND status IN ('queued', 'sending')"
+    " AND (claimed_until IS NULL OR claimed_until < now()) FOR UPDATE SKIP LOCKED)"
+    f" RETURNING {store.COLUMNS}"
+)
+
+
+class Dispatcher:
+    def __init__(self, es: EventStore, rpc: RpcClient, carrier: Carrier, settings: OutboundSettings):
+        self.es = es
+        self.rpc = rpc
+        self.carrier = carrier
+        self.s = settings
+        self.shaper = Shaper(settings.number_throughput_mpm, settings.default_campaign_mpm, settings.burst_s)
+        self.inflight: dict[str, asyncio.Task[None]] = {}
+        self._wake = asyncio.Event()
+        self._saturated = False
+        self._last_sweep = 0.0
+        self._last_promote = 0.0
+        self.lock_key = int.from_bytes(hashlib.sha256(f"dispatcher:{es.schema}".encode()).digest()[:8], "big",
+                                       signed=True)
+
+    def wake(self, *_: Any) -> None:
+        self._wake.set()
+
+    # -- the loop ----------------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Lead (advisory lock), recover what a previous leader left, then dispatch until cancelled."""
+        async with self.es.pool.acquire() as lock_conn:
+            while not await lock_conn.fetchval("SELECT pg_try_advisory_lock($1)", self.lock_key):
+                await asyncio.sleep(2.0)  # another replica dispatches
+            channel = store.due_channel(self.es.schema)
+            await lock_conn.add_listener(channel, self.wake)
+            try:
+                await self.recover()
+                while True:
+                    self._wake.clear()
+                    delay = await self.tick()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), delay)
+                    await asyncio.sleep(0.002)  # let a burst of arrivals gather into one round
+            finally:
+                tasks = list(self.inflight.values())
+                for t in tasks:
+                    t.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                with contextlib.suppress(Exception):
+                    await lock_conn.remove_listener(channel, self.wake)
+                    await lock_conn.execute("SELECT pg_advisory_unlock($1)", self.lock_key)
+
+    async def recover(self) -> None:
+        """We lead now: every lease is stale, and whatever was ``sending`` is resubmitted at once."""
+        async with self.es.transaction() as conn:
+            sending = await conn.execute(
+                "UPDATE messages SET claimed_until = NULL, claim_id = NULL, next_attempt_at = LEAST(next_attempt_at,"
+                " now()) WHERE status = 'sending'")
+            await conn.execute("UPDATE messages SET claimed_until = NULL, claim_id = NULL"
+                               " WHERE status IN ('queued', 'scheduled') AND claimed_until IS NOT NULL")
+        log.info("dispatcher_leading", resubmitting=int(sending.split()[-1]))
+
+    async def tick(self) -> float:
+        """One round; returns how long to sleep unless woken."""
+        mono = time.monotonic()
+        if mono - self._last_sweep >= 1.0:
+            self._last_sweep = mono
+            await self.expire()
+            self.shaper.prune(mono)
+        if mono - self._last_promote >= 0.2:  # scheduled times need no millisecond precision
+            self._last_promote = mono
+            await self.promote()
+        free = self.s.dispatch_concurrency - len(self.inflight)
+        self._saturated = free <= 0
+        if free <= 0:
+            return self.s.dispatch_poll_s
+        senders, campaigns = self.shaper.blocked(mono)
+        rows = await self.es.pool.fetch(_CANDIDATES, list(self.inflight), senders, self.s.dispatch_per_sender,
+                                        self.s.dispatch_batch, self.s.dispatch_per_org, campaigns)
+        cands = [Candidate(id=r["id"], org_id=r["org_id"], sender=r["from_number"], campaign=r["campaign_id"],
+                           campaign_mpm=r["throughput_mpm"], segments=r["segments"]) for r in rows]
+        picks = self.shaper.select(cands, mono, free)
+        if picks:
+            claim_id = new_id()
+            claimed = await self.es.pool.fetch(_CLAIM, [p.id for p in picks], claim_id, self.s.claim_lease_s)
+            for row in claimed:
+                self.inflight[row["id"]] = asyncio.create_task(self._work(row))
+        self._saturated = len(picks) >= free
+        delay = self.s.dispatch_poll_s
+        if len(picks) < len(cands):  # some wait for tokens
+            ready = self.shaper.next_ready_s(time.monotonic())
+            if ready is not None:
+                delay = min(delay, max(ready, 0.005))
+        return delay
+
+    async def promote(self) -> None:
+        """Scheduled messages whose time came join the queue."""
+        async with self.es.transaction() as conn:
+            rows = await conn.fetch(
+                f"SELECT {store.COLUMNS} FROM messages WHERE status = 'scheduled' AND next_attempt_at <= now()"
+                " AND (claimed_until IS NULL OR claimed_until < now()) ORDER BY next_attempt_at LIMIT 200"
+                " FOR UPDATE SKIP LOCKED")
+            for row in rows:
+                ev = MessageQueued(org_id=row["org_id"], message_id=row["id"], reason="send time reached")
+                await store.transition(conn, self.es, row, ev, "queued", "send time reached")
+
+    async def expire(self) -> None:
+        """Messages not handed to the carrier within their validity fail as expired (refunded)."""
+        ids = await self.es.pool.fetch(
+            "SELECT id::text AS id FROM messages WHERE status IN ('scheduled', 'queued', 'sending')"
+            " AND expires_at <= now() AND (claimed_until IS NULL OR claimed_until < now()) LIMIT 200")
+        for r in ids:
+            async with self.es.transaction() as conn:
+                row = await store.lock(conn, r["id"])
+                now = utcnow()
+                if (row is None or row["status"] not in ("scheduled", "queued", "sending")
+                        or row["expires_at"] > now or (row["claimed_until"] and row["claimed_until"] > now)):
+                    continue  # moved on, or a worker claimed it since the query
+                held = receipts.held(row)
+                if held is not None:  # the carrier had it after all: it was sent
+                    await self._sent(conn, row, held.carrier_message_id)
+                    continue
+                await self._fail(conn, row, "EXPIRED",
+                                 f"expired: not handed to the carrier within {row['validity_seconds']} s")
+
+    # -- one message -------------------------------------------------------------------------------
+    async def _work(self, row: asyncpg.Record) -> None:
+        mid = row["id"]
+        try:
+            await self._submit(row)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the lease runs out and the message is tried again
+            log.exception("dispatch_failed", message_id=mid, error=repr(exc))
+        finally:
+            self.inflight.pop(mid, None)
+            if self._saturated:
+                self.wake()
+
+    async def _submit(self, row: asyncpg.Record) -> None:
+        mid, claim = row["id"], row["claim_id"]
+        held = receipts.held(row)
+        if held is not None or row["expires_at"] <= utcnow():
+            async with self.es.transaction() as conn:
+                cur = await self._mine(conn, mid, claim)
+                if cur is None:
+                    return
+                if held is not None:  # a receipt proves the carrier has it: no resubmission
+                    await self._sent(conn, cur, held.carrier_message_id)
+                else:
+                    await self._fail(conn, cur, "EXPIRED",
+                                     f"expired: not handed to the carrier within {cur['validity_seconds']} s")
+            return
+        try:
+            decision: SendDecision = await self.rpc.call("compliance", "evaluate_send", EvaluateSend(
+                org_id=row["org_id"], message_id=mid, from_=row["from_number"], to=row["to_number"],
+                text=row["body"], category=row["category"], kind=row["kind"], stage="submit"), SendDecision)
+        except CommandError as exc:  # no decision, no send: try again later
+            log.warning("final_check_unavailable", message_id=mid, error=exc.code)
+            await self._retry_later(mid, claim, row["attempts"] + 1, None)
+            return
+        if decision.decision != "allow":
+            await self._not_allowed(mid, claim, decision)
+            return
+        attempt = row["attempts"] + 1
+        async with self.es.transaction() as conn:
+            cur = await self._mine(conn, mid, claim)
+            if cur is None or cur["status"] not in ("queued", "sending"):
+                return  # canceled (an opt-out) or moved on while we checked
+            lease = utcnow() + timedelta(seconds=self.s.carrier_timeout_s + self.s.claim_lease_s)
+            ev = MessageSending(org_id=cur["org_id"], message_id=mid, attempt=attempt,
+                                decision_id=decision.decision_id)
+            cur = await store.transition(conn, self.es, cur, ev, "sending",
+                                         f"attempt {attempt}" if attempt > 1 else None,
+                                         attempts=attempt, claimed_until=lease)
+        try:
+            cid = await self.carrier.submit_message(cur["from_number"], cur["to_number"], cur["body"], reference=mid)
+        except CarrierError as exc:
+            if exc.transient:
+                await self._retry_later(mid, claim, attempt, str(exc))
+                return
+            body = exc.body if isinstance(exc.body, dict) else {}
+            code = str(body.get("code") or body.get("error") or exc)
+            async with self.es.transaction() as conn:
+                cur = await self._mine(conn, mid, claim)
+                if cur is not None and cur["status"] == "sending":
+                    await self._fail(conn, cur, "CARRIER_REJECTED", f"the carrier refused the message: {code}")
+            return
+        async with self.es.transaction() as conn:
+            cur = await store.lock(conn, mid)
+            if cur is not None and cur["status"] == "sending":
+                await self._sent(conn, cur, cid)
+        log.info("message_sent", message_id=mid, carrier_message_id=cid, attempt=attempt)
+
+    async def _mine(self, conn: asyncpg.Connection, mid: str, claim: str | None) -> asyncpg.Record | None:
+        """The locked row, if our claim still holds it."""
+        row = await store.lock(conn, mid)
+        if row is None or row["claim_id"] != claim:
+            return None
+        return row
+
+    async def _not_allowed(self, mid: str, claim: str | None, d: SendDecision) -> None:
+        async with self.es.transaction() as conn:
+            cur = await self._mine(conn, mid, claim)
+            if cur is None or cur["status"] not in ("queued", "sending"):
+                return
+            if d.decision == "defer":
+                until = _parse(d.defer_until) or utcnow() + timedelta(minutes=1)
+                reason = d.reason or f"deferred until {rfc3339(until)}"
+                ev_s = MessageScheduled(org_id=cur["org_id"], message_id=mid, send_at=rfc3339(until), reason=reason)
+                await store.transition(conn, self.es, cur, ev_s, "scheduled", reason, next_attempt_at=until,
+                                       expires_at=model.expires_at(until, cur["validity_seconds"]),
+                                       claimed_until=None, claim_id=None)
+            elif d.code == "RECIPIENT_OPTED_OUT":
+                reason = d.reason or "the recipient opted out"
+                ev_c = MessageCanceled(org_id=cur["org_id"], message_id=mid, reason=reason, reservation_id=mid)
+                await store.transition(conn, self.es, cur, ev_c, "canceled", reason, error_code=d.code,
+                                       claimed_until=None, claim_id=None)
+            else:
+                await self._fail(conn, cur, d.code or "SEND_DENIED", d.reason or "refused by the final check")
+        log.info("final_check_refused", message_id=mid, decision=d.decision, code=d.code)
+
+    async def _retry_later(self, mid: str, claim: str | None, attempt: int, error: str | None) -> None:
+        delay = model.retry_delay(attempt, self.s.retry_base_s, self.s.retry_cap_s, random.random())
+        at = utcnow() + timedelta(seconds=delay)
+        async with self.es.transaction() as conn:
+            cur = await self._mine(conn, mid, claim)
+            if cur is None:
+                return
+            if error is None or cur["status"] != "sending":  # nothing happened to the message: no event
+                await store.update(conn, mid, next_attempt_at=at, claimed_until=None, claim_id=None)
+                return
+            ev = MessageSubmissionRetried(org_id=cur["org_id"], message_id=mid, attempt=attempt, error=error[:500],
+                                          retry_at=rfc3339(at))
+            await store.note(conn, self.es, cur, ev, next_attempt_at=at, claimed_until=None, claim_id=None)
+        log.info("submission_retry", message_id=mid, attempt=attempt, delay_s=round(delay, 3), error=error)
+
+    async def _sent(self, conn: asyncpg.Connection, row: asyncpg.Record, cid: str) -> None:
+        if row["status"] != "sending":  # a held receipt proves an earlier attempt reached the carrier
+            ev_s = MessageSending(org_id=row["org_id"], message_id=row["id"], attempt=max(1, row["attempts"]))
+            row = await store.transition(conn, self.es, row, ev_s, "sending", "the carrier's receipt shows it has it")
+        ev = MessageSent(org_id=row["org_id"], message_id=row["id"], carrier_message_id=cid, reservation_id=row["id"])
+        row = await store.transition(conn, self.es, row, ev, "sent", None, carrier_message_id=cid,
+                                     claimed_until=None, claim_id=None)
+        held = receipts.held(row)
+        if held is not None:
+            await receipts.apply(conn, self.es, row, held)
+
+    async def _fail(self, conn: asyncpg.Connection, row: asyncpg.Record, code: str, reason: str) -> None:
+        ev = MessageFailed(org_id=row["org_id"], message_id=row["id"], reason=reason, error_code=code,
+                           reached_carrier=False, reservation_id=row["id"])
+        await store.transition(conn, self.es, row, ev, "failed", reason, error_code=code, claimed_until=None,
+                               claim_id=None)
+        log.info("message_failed", message_id=row["id"], error_code=code)
+
+
+def _parse(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return model.parse_time(value, "defer_until")
+    except CommandError:
+        return None

@@ -1,0 +1,239 @@
+"""Pure rules of outbound: segments and encoding, the status machine, receipt mapping, validation,
+retry backoff. No I/O (throughput shaping is in shaping.py, equally pure)."""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import uuid
+from datetime import datetime, timedelta
+from typing import Literal
+from urllib.parse import urlsplit
+
+from proto.base import CommandError
+
+# -- segments --------------------------------------------------------------------------------------
+# GSM 03.38 default alphabet (one septet each) and its extension table (escape + one septet: two).
+GSM_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM_EXTENSION = frozenset("\f^{}\\[~]|€")
+
+GSM_SINGLE, GSM_PART = 160, 153
+UCS2_SINGLE, UCS2_PART = 70, 67
+MAX_TEXT_CHARS = 1600
+
+Encoding = Literal["GSM-7", "UCS-2"]
+
+
+def encoding_of(text: str) -> Encoding:
+    """One character outside GSM-7 (basic + extension) makes the whole message UCS-2."""
+    return "GSM-7" if all(ch in GSM_BASIC or ch in GSM_EXTENSION for ch in text) else "UCS-2"
+
+
+def _units(text: str, encoding: Encoding) -> list[int]:
+    """Per character, the units it takes: septets for GSM-7 (an extension character is an escape plus
+    a septet), UTF-16 code units for UCS-2 (an emoji outside the BMP is a surrogate pair)."""
+    if encoding == "GSM-7":
+        return [2 if ch in GSM_EXTENSION else 1 for ch in text]
+    return [2 if ord(ch) > 0xFFFF else 1 for ch in text]
+
+
+def count_segments(text: str) -> tuple[int, Encoding]:
+    """Segments a carrier bills: GSM-7 160 / 153 per part, UCS-2 70 / 67 per part; a part never splits
+    an escape sequence or a surrogate pair."""
+    enc = encoding_of(text)
+    units = _units(text, enc)
+    single, part = (GSM_SINGLE, GSM_PART) if enc == "GSM-7" else (UCS2_SINGLE, UCS2_PART)
+    if sum(units) <= single:
+        return (1, enc)
+    segments, used = 1, 0
+    for u in units:
+        if used + u > part:
+            segments += 1
+            used = 0
+        used += u
+    return (segments, enc)
+
+
+# -- statuses --------------------------------------------------------------------------------------
+Status = Literal["scheduled", "queued", "sending", "sent", "delivered", "undelivered", "failed", "canceled"]
+STATUSES: tuple[str, ...] = ("scheduled", "queued", "sending", "sent", "delivered", "undelivered", "failed",
+                             "canceled")
+TERMINAL = frozenset({"delivered", "undelivered", "failed", "canceled"})
+PENDING = frozenset({"scheduled", "queued"})
+"""Not yet handed to the carrier: an opt-out cancels these."""
+
+_TRANSITIONS: dict[str, frozenset[str]] = {
+    # (scheduled -> sending only when a held receipt proves the carrier already has it)
+    "scheduled": frozenset({"queued", "scheduled", "sending", "canceled", "failed"}),
+    "queued": frozenset({"sending", "scheduled", "canceled", "failed"}),
+    # a resubmission is sending again; the final check before it may defer or cancel
+    "sending": frozenset({"sending", "sent", "scheduled", "canceled", "failed"}),
+    "sent": frozenset({"delivered", "undelivered"}),
+}
+
+
+def is_terminal(status: str) -> bool:
+    return status in TERMINAL
+
+
+def can_transition(current: str | None, new: str) -> bool:
+    """A new message starts queued or scheduled; a terminal status never reopens."""
+    if current is None:
+        return new in PENDING
+    return new in _TRANSITIONS.get(current, frozenset())
+
+
+# -- receipts --------------------------------------------------------------------------------------
+_RECEIPTS: dict[str, Literal["delivered", "undelivered"]] = {
+    "DELIVRD": "delivered",
+    "UNDELIV": "undelivered",
+    "REJECTD": "undelivered",
+    "EXPIRED": "undelivered",
+    "DELETED": "undelivered",
+}
+
+
+def receipt_outcome(receipt_status: str) -> Literal["delivered", "undelivered"] | None:
+    """SMPP receipt states: DELIVRD → delivered, UNDELIV/REJECTD/EXPIRED/DELETED → undelivered;
+    ACCEPTD, UNKNOWN (and anything else) are not final and change nothing."""
+    return _RECEIPTS.get(receipt_status.strip().upper())
+
+
+def receipt_rank(receipt_status: str) -> int:
+    """When several receipts wait for a message, a final one beats a non-final one."""
+    return 1 if receipt_outcome(receipt_status) else 0
+
+
+# -- validation ------------------------------------------------------------------------------------
+def parse_uuid(value: str | None) -> str | None:
+    """The canonical form of a UUID, or None when it is not one."""
+    try:
+        return str(uuid.UUID(str(value)))
+    except (ValueError, TypeError):
+        return None
+
+
+def invalid(field: str, message: str) -> CommandError:
+    return CommandError("VALIDATION_ERROR", f"{field}: {message}", 400, {"field": field})
+
+
+def storable(value: str) -> bool:
+    """Text Postgres and the carrier can take: valid UTF-8 (no lone surrogates), no NUL."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def validate_text(text: str) -> str:
+    if not text:
+        raise invalid("text", "must not be empty")
+    if len(text) > MAX_TEXT_CHARS:
+        raise invalid("text", f"must be at most {MAX_TEXT_CHARS} characters (got {len(text)})")
+    if not storable(text):
+        raise invalid("text", "must be valid Unicode without NUL characters")
+    return text
+
+
+def parse_time(value: str, field: str) -> datetime:
+    """RFC 3339 with a zone (Z or an offset)."""
+    try:
+        ts = datetime.fromisoformat(value.strip().replace("z", "Z"))
+    except ValueError as exc:
+        raise invalid(field, "must be an RFC 3339 time, e.g. 2026-06-11T12:00:00Z") from exc
+    if ts.tzinfo is None:
+        raise invalid(field, "must carry a time zone (Z or an offset)")
+    return ts
+
+
+def parse_send_at(value: str | None, now: datetime, max_days: int) -> datetime | None:
+    """The time to send, or None for now (a time in the past means now)."""
+    if value is None or not value.strip():
+        return None
+    ts = parse_time(value, "send_at")
+    if ts > now + timedelta(days=max_days):
+        raise invalid("send_at", f"must be within {max_days} days")
+    return ts if ts > now else None
+
+
+def validate_validity(value: int | None, default: int, maximum: int) -> int:
+    if value is None:
+        return default
+    if not 1 <= value <= maximum:
+        raise invalid("validity_seconds", f"must be between 1 and {maximum}")
+    return value
+
+
+def validate_callback_url(url: str | None, env: str) -> str | None:
+    """https only; plain http to loopback too in dev and test. Outside dev/test, hosts that are private,
+    loopback or link-local addresses are refused (delivery re-checks resolved addresses)."""
+    if url is None or not url.strip():
+        return None
+    url = url.strip()
+    if not storable(url) or any(ch.isspace() for ch in url):
+        raise invalid("status_callback_url", "must be a URL")
+    if len(url) > 2048:
+        raise invalid("status_callback_url", "must be at most 2048 characters")
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        _ = parts.port
+    except ValueError as exc:
+        raise invalid("status_callback_url", "must be a URL") from exc
+    if not host:
+        raise invalid("status_callback_url", "must be an absolute URL with a host")
+    local = is_loopback_host(host)
+    relaxed = env in ("dev", "test")
+    if parts.scheme == "https" or (parts.scheme == "http" and relaxed and local):
+        if not relaxed and is_private_host(host):
+            raise invalid("status_callback_url", "must not point at a private, loopback or link-local address")
+        return url
+    raise invalid("status_callback_url", "must be https (http is allowed only to loopback in dev)")
+
+
+def is_loopback_host(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def is_private_host(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast
+
+
+# -- timing ----------------------------------------------------------------------------------------
+def retry_delay(attempt: int, base_s: float, cap_s: float, rnd: float) -> float:
+    """Exponential backoff with equal jitter: half fixed, half random (``rnd`` in [0, 1))."""
+    d = min(cap_s, base_s * 2.0 ** max(0, attempt - 1))
+    return d / 2 + d / 2 * rnd
+
+
+def expires_at(due: datetime, validity_s: int) -> datetime:
+    """Validity counts from when the message may first go (now, send_at, or the end of quiet hours)."""
+    return due + timedelta(seconds=validity_s)
+
+
+def expected_send_at(now: datetime, position: int, per_minute: float) -> datetime:
+    """Where a queued message stands: ``position`` messages ahead at ``per_minute`` of throughput."""
+    if per_minute <= 0:
+        return now
+    return now + timedelta(seconds=math.ceil(position * 60.0 / per_minute))
+
+
+def price_micros(segments: int, per_segment: int) -> int:
+    return segments * per_segment

@@ -1,0 +1,235 @@
+"""outbound's SQL: the messages read model, its timeline, and ``transition`` — the one way a message
+changes status (append the event, update the read model and timeline, queue the status callback, all
+in the caller's transaction)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from libs.store.eventstore import EventStore
+from proto.api import format_money
+from proto.base import Event, rfc3339
+from proto.commands.outbound import MessageDetail, MessageView, TimelineEntry
+from services.outbound import model
+
+COLUMNS = (
+    "id::text AS id, org_id::text AS org_id, version, from_number, to_number, body, status, status_reason,"
+    " error_code, category, kind, segments, encoding, price_micros, phone_number_id, campaign_id,"
+    " throughput_mpm, status_callback_url, send_at, validity_seconds, expires_at, next_attempt_at,"
+    " claimed_until, claim_id::text AS claim_id, attempts, carrier_message_id, pending_receipt::text AS"
+    " pending_receipt, created_at, updated_at"
+)
+_SETTABLE = frozenset({
+    "error_code", "next_attempt_at", "claimed_until", "claim_id", "attempts", "carrier_message_id",
+    "pending_receipt", "expires_at", "send_at",
+})
+_enc = msgspec.json.Encoder()
+
+
+class IllegalTransition(Exception):
+    """The message is no longer in a status that allows this change (someone else moved it first)."""
+
+
+def stream_id(message_id: str) -> str:
+    return f"message-{message_id}"
+
+
+async def lock(conn: asyncpg.Connection, message_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(f"SELECT {COLUMNS} FROM messages WHERE id = $1::uuid FOR UPDATE", message_id)
+
+
+async def fetch(conn: asyncpg.Connection | asyncpg.Pool, org_id: str, message_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(f"SELECT {COLUMNS} FROM messages WHERE id = $1::uuid AND org_id = $2::uuid",
+                               message_id, org_id)
+
+
+async def insert(conn: asyncpg.Connection, es: EventStore, *, message_id: str, org_id: str, status: str,
+                 reason: str | None, event: Event, values: dict[str, Any], now: datetime) -> asyncpg.Record:
+    """A new message: its first event, its row, its first timeline entry and callback."""
+    await es.append(conn, stream_id(message_id), 0, [event])
+    row = await conn.fetchrow(
+        "INSERT INTO messages (id, org_id, version, from_number, to_number, body, status, status_reason, category,"
+        " kind, segments, encoding, price_micros, phone_number_id, campaign_id, throughput_mpm,"
+        " status_callback_url, send_at, validity_seconds, expires_at, next_attempt_at, created_at, updated_at)"
+        " VALUES ($1::uuid, $2::uuid, 1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,"
+        f" $19, $20, $21, $21) RETURNING {COLUMNS}",
+        message_id, org_id, values["from_number"], values["to_number"], values["body"], status, reason,
+        values["category"], values["kind"], values["segments"], values["encoding"], values["price_micros"],
+        values["phone_number_id"], values["campaign_id"], values["throughput_mpm"], values["status_callback_url"],
+        values["send_at"], values["validity_seconds"], values["expires_at"], values["next_attempt_at"], now,
+    )
+    assert row is not None
+    await _after_change(conn, es, row, event, status, reason)
+    return row
+
+
+async def transition(conn: asyncpg.Connection, es: EventStore, row: asyncpg.Record, event: Event, status: str,
+                     reason: str | None, **changes: Any) -> asyncpg.Record:
+    """Move a locked message to ``status``: append ``event`` at the row's version, update the row (plus
+    ``changes``), add the timeline entry and queue the status callback. Raises IllegalTransition."""
+    if not model.can_transition(row["status"], status):
+        raise IllegalTransition(f"{row['status']} -> {status}")
+    await es.append(conn, stream_id(row["id"]), row["version"], [event])
+    cols = ["status = $2", "status_reason = $3", "version = version + 1", "updated_at = $4"]
+    args: list[Any] = [row["id"], status, reason, event.occurred_at]
+    for name, value in changes.items():
+        assert name in _SETTABLE, name
+        args.append(value)
+        cast = "::uuid" if name == "claim_id" else "::jsonb" if name == "pending_receipt" else ""
+        cols.append(f"{name} = ${len(args)}{cast}")
+    new = await conn.fetchrow(f"UPDATE messages SET {', '.join(cols)} WHERE id = $1::uuid RETURNING {COLUMNS}",
+                              *args)
+    assert new is not None
+    await _after_change(conn, es, new, event, status, reason)
+    return new
+
+
+async def note(conn: asyncpg.Connection, es: EventStore, row: asyncpg.Record, event: Event,
+               **changes: Any) -> asyncpg.Record:
+    """Append an event that changes no status (a retry scheduled), with row changes."""
+    await es.append(conn, stream_id(row["id"]), row["version"], [event])
+    cols = ["version = version + 1", "updated_at = $2"]
+    args: list[Any] = [row["id"], event.occurred_at]
+    for name, value in changes.items():
+        assert name in _SETTABLE, name
+        args.append(value)
+        cols.append(f"{name} = ${len(args)}{'::uuid' if name == 'claim_id' else ''}")
+    new = await conn.fetchrow(f"UPDATE messages SET {', '.join(cols)} WHERE id = $1::uuid RETURNING {COLUMNS}",
+                              *args)
+    assert new is not None
+    return new
+
+
+async def update(conn: asyncpg.Connection, message_id: str, **changes: Any) -> None:
+    """Change dispatch bookkeeping only (no event: nothing happened to the message)."""
+    cols, args = [], [message_id]
+    for name, value in changes.items():
+        assert name in _SETTABLE, name
+        args.append(value)
+        cast = "::uuid" if name == "claim_id" else "::jsonb" if name == "pending_receipt" else ""
+        cols.append(f"{name} = ${len(args)}{cast}")
+    await conn.execute(f"UPDATE messages SET {', '.join(cols)} WHERE id = $1::uuid", *args)
+
+
+async def _after_change(conn: asyncpg.Connection, es: EventStore, row: asyncpg.Record, event: Event,
+                        status: str, reason: str | None) -> None:
+    await conn.execute(
+        "INSERT INTO message_timeline (message_id, seq, status, reason, at, event_id)"
+        " VALUES ($1::uuid, $2, $3, $4, $5, $6::uuid)",
+        row["id"], row["version"], status, reason, event.occurred_at, event.event_id,
+    )
+    url = row["status_callback_url"]
+    if url:
+        body = _enc.encode({"event_id": event.event_id, "type": "message.status",
+                            "occurred_at": rfc3339(event.occurred_at), "message": view(row)})
+        await conn.execute(
+            "INSERT INTO status_callbacks (id, org_id, message_id, from_number, status, url, body, next_attempt_at,"
+            " created_at) VALUES ($1::uuid, $2::uuid, $3::uuid, $4, $5, $6, $7, $8, $8) ON CONFLICT DO NOTHING",
+            event.event_id, row["org_id"], row["id"], row["from_number"], status, url, body, event.occurred_at,
+        )
+        await conn.execute("SELECT pg_notify($1, '')", callback_channel(es.schema))
+
+
+def callback_channel(schema: str) -> str:
+    """NOTIFY channel: a status callback is waiting."""
+    return f"{schema}_status_callbacks"
+
+
+def due_channel(schema: str) -> str:
+    """NOTIFY channel: a message is due for the dispatcher."""
+    return f"{schema}_messages_due"
+
+
+# -- views ------------------------------------------------------------------------------------------
+def view(row: asyncpg.Record, *, queue_position: int | None = None,
+         expected_send_at: datetime | None = None) -> MessageView:
+    status = row["status"]
+    if status == "scheduled" and expected_send_at is None:
+        expected_send_at = row["next_attempt_at"]
+    return MessageView(
+        id=row["id"], from_=row["from_number"], to=row["to_number"], text=row["body"], status=status,
+        created_at=rfc3339(row["created_at"]), segments=row["segments"], encoding=row["encoding"],
+        price=format_money(row["price_micros"]), category=row["category"],
+        send_at=rfc3339(row["send_at"]) if row["send_at"] else None, status_reason=row["status_reason"],
+        queue_position=queue_position if status == "queued" else None,
+        expected_send_at=rfc3339(expected_send_at) if expected_send_at and status in model.PENDING else None,
+        updated_at=rfc3339(row["updated_at"]), error_code=row["error_code"], kind=row["kind"],
+        status_callback_url=row["status_callback_url"], carrier_message_id=row["carrier_message_id"],
+        expires_at=rfc3339(row["expires_at"]) if status in model.PENDING or status == "sending" else None,
+    )
+
+
+def detail(row: asyncpg.Record, timeline: list[asyncpg.Record], **kw: Any) -> MessageDetail:
+    v = view(row, **kw)
+    return MessageDetail(**{f: getattr(v, f) for f in v.__struct_fields__},
+                         timeline=[TimelineEntry(status=t["status"], at=rfc3339(t["at"]), reason=t["reason"])
+                                   for t in timeline])
+
+
+async def timeline(conn: asyncpg.Connection | asyncpg.Pool, message_id: str) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        "SELECT status, reason, at FROM message_timeline WHERE message_id = $1::uuid ORDER BY seq", message_id)
+    return rows
+
+
+async def queue_position(conn: asyncpg.Connection | asyncpg.Pool, row: asyncpg.Record) -> int:
+    """Messages from the same number queued before this one (counted up to 100,000)."""
+    n = await conn.fetchval(
+        "SELECT count(*) FROM (SELECT 1 FROM messages WHERE from_number = $1 AND status = 'queued'"
+        " AND (created_at, id) < ($2, $3::uuid) LIMIT 100000) ahead",
+        row["from_number"], row["created_at"], row["id"],
+    )
+    return int(n or 0)
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    org_id: str
+    limit: int
+    statuses: list[str] | None = None
+    from_number: str | None = None
+    to_number: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    cursor_ts: datetime | None = None
+    cursor_id: str | None = None
+
+
+async def list_messages(pool: asyncpg.Pool, f: ListFilter) -> list[asyncpg.Record]:
+    """Newest first, keyset-paginated on (created_at, id): stable while new messages arrive."""
+    rows: list[asyncpg.Record] = await pool.fetch(
+        f"SELECT {COLUMNS} FROM messages WHERE org_id = $1::uuid"
+        " AND ($2::text[] IS NULL OR status = ANY($2))"
+        " AND ($3::text IS NULL OR from_number = $3)"
+        " AND ($4::text IS NULL OR to_number = $4)"
+        " AND ($5::timestamptz IS NULL OR created_at >= $5)"
+        " AND ($6::timestamptz IS NULL OR created_at < $6)"
+        " AND ($7::timestamptz IS NULL OR (created_at, id) < ($7, $8::uuid))"
+        " ORDER BY created_at DESC, id DESC LIMIT $9",
+        f.org_id, f.statuses, f.from_number, f.to_number, f.created_after, f.created_before, f.cursor_ts,
+        f.cursor_id, f.limit + 1,
+    )
+    return rows
+
+
+async def record_receipt(conn: asyncpg.Connection, message_id: str | None, carrier_message_id: str,
+                         reference: str | None, status: str, error_code: str | None, occurred_at: str | None,
+                         effect: str) -> None:
+    await conn.execute(
+        "INSERT INTO receipts (message_id, carrier_message_id, reference, status, error_code, occurred_at, effect)"
+        " VALUES ($1::uuid, $2, $3, $4, $5, $6, $7)",
+        message_id, carrier_message_id, reference, status, error_code, occurred_at, effect,
+    )
+
+
+async def org_secret(conn: asyncpg.Connection | asyncpg.Pool, org_id: str, new_secret: str) -> str:
+    """The organization's fallback callback secret, created on first use."""
+    await conn.execute("INSERT INTO org_callback_secrets (org_id, secret) VALUES ($1::uuid, $2)"
+                       " ON CONFLICT DO NOTHING", org_id, new_secret)
+    secret: str = await conn.fetchval("SELECT secret FROM org_callback_secrets WHERE org_id = $1::uuid", org_id)
+    return secret

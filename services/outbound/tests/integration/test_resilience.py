@@ -1,0 +1,196 @@
+"""What must survive: a flaky carrier, early receipts, an opt-out while queued, a restart mid-flight,
+and receivers of status callbacks that fail."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+import asyncpg
+import msgspec
+from aiohttp import web
+
+from libs.embedded.servers import free_port
+from libs.webhooks.signing import verify
+from proto.events import encode_event
+from proto.events.compliance import OptOutRecorded
+from services.outbound.tests.integration.harness import (
+    Pipe,
+    balance_is,
+    handset,
+    has,
+    sign_sim,
+    status_is,
+)
+
+
+async def test_flaky_carrier_delivers_everything_exactly_once(pipe: Pipe) -> None:
+    await pipe.system.call("PUT", "/sim/config", json={"faults": {"error_fraction": 0.2}})
+    to = handset()
+    ids = []
+    for i in range(20):
+        status, body = await pipe.send(to, text=f"flaky {i}")
+        assert status == 202
+        ids.append(body["data"]["id"])
+    final = await pipe.until_terminal(ids, timeout=30)
+    await pipe.system.call("PUT", "/sim/config", json={"faults": {"error_fraction": 0.0}})
+    assert {m["status"] for m in final.values()} == {"delivered"}
+    texts = [m["text"] for m in await pipe.inbox(to)]
+    assert sorted(texts) == sorted(f"flaky {i}" for i in range(20))
+
+
+async def test_receipt_arriving_before_our_sent_write(make_pipe: Any) -> None:
+    # given a message the carrier keeps answering 503 for, so it stays "sending" between submissions
+    p: Pipe = await make_pipe({"AM_RETRY_BASE_S": "1"})
+    await p.onboard()
+    await p.system.call("PUT", "/sim/config", json={"faults": {"error_fraction": 1.0}})
+    _, body = await p.send(handset())
+    mid = body["data"]["id"]
+    await p.system.eventually(lambda: status_is(p, mid, "sending"))
+    # when the carrier's receipt for it arrives (the carrier had accepted one of the attempts)
+    receipt = msgspec.json.encode({"carrier_message_id": "sim-early", "reference": mid, "status": "DELIVRD",
+                                   "error_code": None, "occurred_at": "2026-06-11T12:00:00.000Z"})
+    url = f"http://127.0.0.1:{p.system.services['outbound'].port}/carrier/dlr"
+    assert p.system.http is not None
+    bad = {"X-Sim-Signature": sign_sim("wrong-secret", int(time.time()), receipt)}
+    async with p.system.http.post(url, data=receipt, headers=bad) as r:
+        assert r.status == 401
+    good = {"X-Sim-Signature": sign_sim("sim-dev-callback-secret", int(time.time()), receipt)}
+    for _ in range(2):  # twice: duplicates are harmless
+        async with p.system.http.post(url, data=receipt, headers=good) as r:
+            assert r.status == 200
+    await p.system.call("PUT", "/sim/config", json={"faults": {"error_fraction": 0.0}})
+    # then it is held, and applied once the message counts as sent — without another submission
+    final = (await p.until_terminal([mid]))[mid]
+    assert final["status"] == "delivered" and final["carrier_message_id"] == "sim-early", final
+    effects = await p.system.services["outbound"].pool.fetch(
+        "SELECT effect FROM receipts WHERE message_id = $1 ORDER BY id", uuid.UUID(mid))
+    assert [r["effect"] for r in effects] == ["held", "duplicate_held"]
+    assert [t["status"] for t in final["timeline"]][-2:] == ["sent", "delivered"]
+
+
+async def test_opt_out_cancels_what_is_still_queued(make_pipe: Any) -> None:
+    p: Pipe = await make_pipe({"AM_NUMBER_THROUGHPUT_MPM": "60"})
+    await p.onboard()
+    to = handset()
+    ids = []
+    for i in range(8):
+        _, body = await p.send(to, text=f"queued {i}")
+        ids.append(body["data"]["id"])
+    assert (await p.message(ids[-1]))["queue_position"] >= 5
+    # when: the contact opts out (compliance records it and emits the event)
+    p.fakes.opted_out.add((p.org_id, to))
+    ev = OptOutRecorded(org_id=p.org_id, contact_number=to, source="keyword", matched_rule="STOP")
+    await p.nc.jetstream().publish(p.subjects.event("compliance", "contact", ev.subject_token(), p.org_id),
+                                   encode_event(ev), headers={"Nats-Msg-Id": ev.event_id})
+    final = await p.until_terminal(ids)
+    canceled = [m for m in final.values() if m["status"] == "canceled"]
+    delivered = [m for m in final.values() if m["status"] == "delivered"]
+    assert len(canceled) >= 5 and len(canceled) + len(delivered) == 8
+    assert all(m["error_code"] == "RECIPIENT_OPTED_OUT" for m in canceled)
+    assert sorted(m["text"] for m in await p.inbox(to)) == sorted(m["text"] for m in delivered)
+    # canceled messages are refunded
+    expected = f"{(5_000_000 - 7900 * len(delivered)) / 1_000_000:.4f}"
+    assert await p.system.eventually(lambda: balance_is(p, expected))
+
+
+async def test_restart_mid_flight_loses_and_duplicates_nothing(pipe: Pipe) -> None:
+    await pipe.system.call("PUT", "/sim/config", json={"faults": {"slow_fraction": 0.5, "slow_ms": 3000}})
+    to = handset()
+    ids = []
+    for i in range(30):
+        _, body = await pipe.send(to, text=f"restart {i}")
+        ids.append(body["data"]["id"])
+    await asyncio.sleep(0.5)
+    old = pipe.system.services["outbound"]
+    await old.stop()
+    # some were handed to the carrier without an answer yet: they are left "sending"
+    conn = await asyncpg.connect(pipe.system.env["AM_DATABASE_URL"])
+    try:
+        left = await conn.fetchval(f"SELECT count(*) FROM {pipe.subjects.schema('outbound')}.messages"
+                                   " WHERE status = 'sending' AND id = ANY($1::uuid[])", ids)
+    finally:
+        await conn.close()
+    assert left > 0
+    from services.outbound.app import build
+
+    env = dict(pipe.system.env)
+    env["AM_HTTP_PORT"] = str(old.port)  # the simulator's receipts keep coming to the same place
+    fresh, setup = build(env)
+    await fresh.start(setup)  # type: ignore[arg-type]
+    pipe.system.services["outbound"] = fresh
+    try:
+        await pipe.system.call("PUT", "/sim/config", json={"faults": {"slow_fraction": 0.0}})
+        final = await pipe.until_terminal(ids, timeout=30)
+        assert {m["status"] for m in final.values()} == {"delivered"}
+        texts = sorted(m["text"] for m in await pipe.inbox(to))
+        assert texts == sorted(f"restart {i}" for i in range(30))
+    finally:
+        await fresh.stop()
+
+
+async def test_status_callbacks_are_signed_ordered_and_retried(make_pipe: Any) -> None:
+    p: Pipe = await make_pipe({"AM_CALLBACK_RETRY_BASE_S": "0.1"})
+    await p.onboard(secrets=["whsec_number_secret"])
+    got: list[dict[str, Any]] = []
+    failures = {"left": 1}
+
+    async def receive(request: web.Request) -> web.Response:
+        raw = await request.read()
+        assert verify("whsec_number_secret", request.headers["X-AmCore-Signature"], raw)
+        if failures["left"]:
+            failures["left"] -= 1
+            return web.Response(status=500)
+        got.append(await request.json())
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/status", receive)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        _, body = await p.send(handset(), status_callback_url=f"http://127.0.0.1:{port}/status")
+        mid = body["data"]["id"]
+        await p.system.eventually(lambda: has(got, 4), timeout=10)
+        assert [c["message"]["status"] for c in got] == ["queued", "sending", "sent", "delivered"]
+        assert all(c["type"] == "message.status" and c["message"]["id"] == mid for c in got)
+        assert len({c["event_id"] for c in got}) == 4
+        status, body, _ = await p.call("GET", f"/v1/messages/{mid}/status-callbacks")
+        assert status == 200, body
+        rows = body["data"]
+        assert [r["status"] for r in rows] == ["queued", "sending", "sent", "delivered"]
+        assert [r["event_id"] for r in rows] == [c["event_id"] for c in got]
+        assert rows[0]["attempts"] == 2 and rows[0]["state"] == "delivered" and rows[0]["last_status_code"] == 204
+        assert (await p.call("GET", f"/v1/messages/{uuid.uuid4()}/status-callbacks"))[0] == 404
+    finally:
+        await runner.cleanup()
+
+
+async def test_callbacks_from_a_number_without_a_secret_use_the_org_secret(make_pipe: Any) -> None:
+    p: Pipe = await make_pipe()
+    await p.onboard()
+    status, body, _ = await p.call("GET", "/v1/messages/callback-secret")
+    assert status == 200 and body["data"]["secret"].startswith("whsec_"), body
+    secret = body["data"]["secret"]
+    got: list[bool] = []
+
+    async def receive(request: web.Request) -> web.Response:
+        got.append(verify(secret, request.headers["X-AmCore-Signature"], await request.read()))
+        return web.Response(status=200)
+
+    app = web.Application()
+    app.router.add_post("/s", receive)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        await p.send(handset(), status_callback_url=f"http://127.0.0.1:{port}/s")
+        await p.system.eventually(lambda: has(got, 4), timeout=10)
+        assert all(got)
+    finally:
+        await runner.cleanup()

@@ -1,0 +1,301 @@
+"""Outbound end to end through the public API: the quickstart's send, the lifecycle to a terminal
+status, the gate and credit before acceptance, idempotency, a flaky carrier, STOP while messages are
+queued, and a restart of the outbound service mid-flight."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from tests.system import System, running_system
+
+TERMINAL = {"delivered", "undelivered", "failed", "canceled"}
+BRAND = {
+    "entity_type": "PRIVATE_PROFIT", "display_name": "Acme Agents", "company_name": "Acme Agents Inc.",
+    "ein": "10-0000004", "email": "ops@acme.example", "phone": "+14155550100", "website": "https://acme.example",
+    "vertical": "TECHNOLOGY", "street": "1 Market St", "city": "San Francisco", "state": "CA",
+    "postal_code": "94105", "country": "US",
+}
+CAMPAIGN = {
+    "use_case": "ACCOUNT_NOTIFICATION",
+    "description": "Account alerts for Acme Agents customers: order updates and password resets.",
+    "message_flow": "Customers opt in by ticking a checkbox on the signup form at acme.example/signup.",
+    "sample_messages": ["Acme: your order 1234 has shipped. Reply STOP to opt out, HELP for help."],
+}
+CONFIRMATION = "Reply YES to confirm you want these messages. Reply STOP to opt out, HELP for help."
+
+
+class Org:
+    def __init__(self, system: System, key: str, org_id: str, number: str, number_id: str):
+        self.system, self.key, self.org_id, self.number, self.number_id = system, key, org_id, number, number_id
+
+    async def call(self, method: str, path: str, **kw: Any) -> tuple[int, Any, dict[str, str]]:
+        return await self.system.call(method, path, key=self.key, **kw)
+
+    async def send(self, to: str, text: str = "hello from agentmessage", **extra: Any) -> tuple[int, Any]:
+        status, body, _ = await self.call("POST", "/v1/messages", json={"from": self.number, "to": to, "text": text,
+                                                                         **extra})
+        return status, body
+
+    async def consent(self, contact: str) -> None:
+        status, body, _ = await self.call("POST", "/v1/consent", json={
+            "contact_number": contact, "method": "web_form",
+            "evidence": {"disclosure_text": "I agree to receive texts from Acme. Reply STOP to opt out.",
+                         "source_url": "https://acme.example/signup"}})
+        assert status == 201, body
+
+    async def message(self, mid: str) -> dict[str, Any]:
+        status, body, _ = await self.call("GET", f"/v1/messages/{mid}")
+        assert status == 200, body
+        return dict(body["data"])
+
+    async def until_terminal(self, ids: list[str], timeout: float = 15.0) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+
+        async def done() -> bool:
+            for mid in ids:
+                if mid not in out or out[mid]["status"] not in TERMINAL:
+                    out[mid] = await self.message(mid)
+            return all(m["status"] in TERMINAL for m in out.values())
+
+        await self.system.eventually(done, timeout=timeout, interval=0.1)
+        return out
+
+    async def inbox(self, handset: str) -> list[str]:
+        status, body, _ = await self.system.call("GET", f"/sim/handsets/{handset}/messages")
+        assert status == 200
+        return [m["text"] for m in body["data"] if m["from"] == self.number]
+
+    async def balance(self) -> str:
+        _, body, _ = await self.call("GET", "/v1/balance")
+        return str(body["data"]["balance"])
+
+
+def handset() -> str:
+    return f"+1555{uuid.uuid4().int % 10_000_000:07d}"
+
+
+async def onboard(system: System, quiet_hours: bool = False) -> Org:
+    """Quickstart steps 1-4: sign up, search and order a number, register a brand and a campaign, wait for
+    approval. Quiet hours are switched off unless asked for, so no test depends on the wall clock."""
+    data = await system.signup()
+    key, org_id = data["api_key"]["secret"], data["organization"]["id"]
+    status, body, _ = await system.call("POST", "/v1/phone-numbers/search", key=key,
+                                        json={"area_code": "415", "quantity": 5})
+    assert status == 200, body
+    status, body, _ = await system.call("POST", "/v1/phone-numbers/orders", key=key,
+                                        json={"numbers": [body["data"][0]["phone_number"]]})
+    assert status == 201, body
+    number = body["data"]["phone_numbers"][0]
+    status, brand, _ = await system.call("POST", "/v1/brands", key=key, json=BRAND)
+    assert status == 201, brand
+    status, camp, _ = await system.call("POST", "/v1/campaigns", key=key,
+                                        json={**CAMPAIGN, "brand_id": brand["data"]["id"]})
+    assert status == 201, camp
+
+    async def approved() -> bool:
+        _, got, _ = await system.call("GET", f"/v1/campaigns/{camp['data']['id']}", key=key)
+        assert got["data"]["status"] != "rejected", got
+        return bool(got["data"]["status"] == "approved")
+
+    await system.eventually(approved, timeout=10)
+    if not quiet_hours:
+        status, body, _ = await system.call("PATCH", "/v1/compliance/settings", key=key,
+                                            json={"quiet_hours_enabled": False})
+        assert status == 200, body
+    return Org(system, key, org_id, number["phone_number"], number["id"])
+
+
+@asynccontextmanager
+async def system_with(settings_env: dict[str, str], **extra: str) -> AsyncIterator[System]:
+    async with running_system(settings_env, {f"AM_{k.upper()}": v for k, v in extra.items()}) as s:
+        yield s
+
+
+async def test_quickstart_step_5_send_is_queued_then_delivered_once(system: System) -> None:
+    org = await onboard(system)
+    contact = handset()
+    # without consent: 453, nothing created, nothing spent
+    before = await org.balance()
+    status, body = await org.send(contact)
+    assert status == 453 and body["error"]["code"] == "CONSENT_REQUIRED", body
+    _, listing, _ = await org.call("GET", "/v1/messages")
+    assert listing["data"] == [] and await org.balance() == before
+    # double opt-in: the confirmation text goes out through outbound, the contact replies YES
+    status, body, _ = await org.call("POST", "/v1/consent/double-opt-in", json={
+        "phone_number_id": org.number_id, "contact_number": contact, "confirmation_text": CONFIRMATION})
+    assert status == 202, body
+    await system.eventually(lambda: _inbox_has(org, contact, CONFIRMATION))
+    status, _, _ = await system.call("POST", "/sim/messages", json={"from": contact, "to": org.number, "text": "YES"})
+    assert status == 202
+
+    async def consented() -> Any:
+        s, b = await org.send(contact)
+        return b if s == 202 else None
+
+    body = await system.eventually(consented, timeout=10, interval=0.2)
+    m = body["data"]
+    assert {k: m[k] for k in ("from", "to", "text", "status")} == {
+        "from": org.number, "to": contact, "text": "hello from agentmessage", "status": "queued"}
+    uuid.UUID(m["id"])
+    assert m["created_at"].endswith("Z") and (m["segments"], m["encoding"], m["price"]) == (1, "GSM-7", "0.0079")
+    final = (await org.until_terminal([m["id"]]))[m["id"]]
+    assert final["status"] == "delivered", final
+    assert [t["status"] for t in final["timeline"]] == ["queued", "sending", "sent", "delivered"]
+    assert all(t["at"].endswith("Z") for t in final["timeline"])
+    assert (await org.inbox(contact)).count("hello from agentmessage") == 1
+
+
+async def _inbox_has(org: Org, contact: str, text: str) -> bool:
+    return text in await org.inbox(contact)
+
+
+async def test_a_number_without_an_approved_campaign_cannot_send(system: System) -> None:
+    data = await system.signup()
+    key = data["api_key"]["secret"]
+    status, body, _ = await system.call("POST", "/v1/phone-numbers/orders", key=key,
+                                        json={"numbers": ["+14155550142"]})
+    assert status == 201, body
+    contact = handset()
+    status, body, _ = await system.call("POST", "/v1/consent", key=key, json={
+        "contact_number": contact, "method": "web_form", "evidence": {"disclosure_text": "I agree to texts."}})
+    assert status == 201, body
+    status, body, _ = await system.call("POST", "/v1/messages", key=key,
+                                        json={"from": "+14155550142", "to": contact, "text": "hi"})
+    assert status == 403 and body["error"]["code"] == "SENDING_NOT_ENABLED", body
+    status, body, _ = await system.call("POST", "/v1/messages", key=key,
+                                        json={"from": "+14155550143", "to": contact, "text": "hi"})
+    assert status == 400 and body["error"]["code"] == "FROM_NUMBER_NOT_FOUND", body
+    _, listing, _ = await system.call("GET", "/v1/messages", key=key)
+    assert listing["data"] == []
+
+
+async def test_undelivered_receipt_is_terminal(system: System) -> None:
+    org = await onboard(system)
+    contact = handset()
+    await org.consent(contact)
+    await system.call("PUT", f"/sim/handsets/{contact}", json={"outcome": "undelivered", "duplicate_receipts": True,
+                                                               "out_of_order": True})
+    status, body = await org.send(contact)
+    assert status == 202, body
+    final = (await org.until_terminal([body["data"]["id"]]))[body["data"]["id"]]
+    assert final["status"] == "undelivered" and final["error_code"], final
+    await asyncio.sleep(0.3)  # the duplicate and the late ACCEPTD change nothing
+    again = await org.message(body["data"]["id"])
+    assert again["status"] == "undelivered" and len(again["timeline"]) == len(final["timeline"])
+
+
+async def test_insufficient_credit_is_402_and_creates_nothing(settings_env: dict[str, str]) -> None:
+    async with system_with(settings_env, price_per_segment_micros="2000000") as system:
+        org = await onboard(system)
+        contact = handset()
+        await org.consent(contact)
+        statuses = []
+        for _ in range(4):
+            status, body = await org.send(contact)
+            statuses.append(status)
+            if status == 402:
+                assert body["error"]["code"] == "INSUFFICIENT_CREDIT"
+                break
+        assert statuses[-1] == 402, statuses
+        _, listing, _ = await org.call("GET", "/v1/messages")
+        assert len(listing["data"]) == len(statuses) - 1
+        assert not (await org.balance()).startswith("-")
+
+
+async def test_idempotent_replay_by_key_and_by_message_id(system: System) -> None:
+    org = await onboard(system)
+    contact = handset()
+    await org.consent(contact)
+    h = {"Idempotency-Key": "outbound-e2e-1"}
+    body = {"from": org.number, "to": contact, "text": "exactly once"}
+    s1, b1, _ = await org.call("POST", "/v1/messages", json=body, headers=h)
+    s2, b2, h2 = await org.call("POST", "/v1/messages", json=body, headers=h)
+    assert s1 == s2 == 202 and b1 == b2 and h2.get("Idempotent-Replayed") == "true"
+    mid = str(uuid.uuid4())
+    s3, b3 = await org.send(contact, text="by id", message_id=mid)
+    s4, b4 = await org.send(contact, text="by id", message_id=mid)
+    assert s3 == s4 == 202 and b3["data"]["id"] == b4["data"]["id"] == mid
+    await org.until_terminal([b1["data"]["id"], mid])
+    assert sorted(await org.inbox(contact)) == ["by id", "exactly once"]
+    _, listing, _ = await org.call("GET", "/v1/messages")
+    assert len(listing["data"]) == 2
+
+
+async def test_a_carrier_failing_a_fifth_of_submissions_still_delivers_each_once(system: System) -> None:
+    org = await onboard(system)
+    contact = handset()
+    await org.consent(contact)
+    await system.call("PUT", "/sim/config", json={"faults": {"error_fraction": 0.2}})
+    ids = []
+    for i in range(25):
+        status, body = await org.send(contact, text=f"flaky {i}")
+        assert status == 202, body
+        ids.append(body["data"]["id"])
+    final = await org.until_terminal(ids, timeout=30)
+    await system.call("PUT", "/sim/config", json={"faults": {"error_fraction": 0.0}})
+    assert {m["status"] for m in final.values()} == {"delivered"}
+    assert sorted(await org.inbox(contact)) == sorted(f"flaky {i}" for i in range(25))
+
+
+async def test_stop_while_messages_are_queued_cancels_them(settings_env: dict[str, str]) -> None:
+    async with system_with(settings_env, number_throughput_mpm="60") as system:
+        org = await onboard(system)
+        contact = handset()
+        await org.consent(contact)
+        ids = []
+        for i in range(10):
+            status, body = await org.send(contact, text=f"queued {i}")
+            assert status == 202, body
+            ids.append(body["data"]["id"])
+        assert (await org.message(ids[-1]))["queue_position"] >= 5
+        status, _, _ = await system.call("POST", "/sim/messages", json={"from": contact, "to": org.number,
+                                                                         "text": "STOP"})
+        assert status == 202
+        final = await org.until_terminal(ids)
+        canceled = [m for m in final.values() if m["status"] == "canceled"]
+        delivered = sorted(m["text"] for m in final.values() if m["status"] == "delivered")
+        assert len(canceled) >= 5 and len(canceled) + len(delivered) == 10, final
+        assert all(m["error_code"] == "RECIPIENT_OPTED_OUT" for m in canceled)
+        await asyncio.sleep(1.5)  # the throttle would have let another one out by now
+        got = await org.inbox(contact)
+        assert sorted(t for t in got if t.startswith("queued ")) == delivered
+        # after the opt-out a new send is refused at once
+        status, body = await org.send(contact, text="after stop")
+        assert status == 453 and body["error"]["code"] == "RECIPIENT_OPTED_OUT"
+
+
+async def test_restart_of_outbound_mid_flight_ends_every_message_once(system: System) -> None:
+    org = await onboard(system)
+    contacts = [handset() for _ in range(3)]
+    for c in contacts:
+        await org.consent(c)
+    await system.call("PUT", "/sim/config", json={"faults": {"slow_fraction": 0.5, "slow_ms": 3000}})
+    ids: dict[str, str] = {}
+    for i in range(30):
+        to = contacts[i % 3]
+        status, body = await org.send(to, text=f"restart {i}")
+        assert status == 202, body
+        ids[body["data"]["id"]] = to
+    await asyncio.sleep(0.3)
+    old = system.services["outbound"]
+    await old.stop()
+    from services.outbound.app import build
+
+    env = dict(system.env)
+    env["AM_HTTP_PORT"] = str(old.port)  # receipts keep coming to the same address
+    fresh, setup = build(env)
+    await fresh.start(setup)  # type: ignore[arg-type]
+    system.services["outbound"] = fresh
+    try:
+        await system.call("PUT", "/sim/config", json={"faults": {"slow_fraction": 0.0}})
+        final = await org.until_terminal(list(ids), timeout=30)
+        assert {m["status"] for m in final.values()} == {"delivered"}
+        for c in contacts:
+            expected = sorted(m["text"] for mid, m in final.items() if ids[mid] == c)
+            assert sorted(await org.inbox(c)) == expected
+    finally:
+        await fresh.stop()
