@@ -14,7 +14,6 @@ from proto.base import Event
 from proto.events import decode_event, encode_event
 from proto.subjects import Subjects
 
-
 _INSERT = (
     "INSERT INTO events (stream_id, version, event_id, event_type, subject, org_id, data, headers)"
     " VALUES ($1, $2, $3::uuid, $4, $5, $6, $7::jsonb, $8::jsonb)"
