@@ -108,7 +108,7 @@ async def running_system(base_env: dict[str, str], extra: dict[str, str] | None 
     finally:
         if system.http:
             await system.http.close()
-        for svc in reversed(list(system.services.values())):  # tests may restart (replace) a service
-            await svc.stop()
+        # tests may restart (replace) a service: stop what is there now, all at once
+        await asyncio.gather(*(svc.stop() for svc in system.services.values()))
         if runner is not None:
             await runner.cleanup()
