@@ -12,8 +12,11 @@ class ComplianceSettings(CommonSettings, frozen=True, kw_only=True):
     """Default for organizations that have not changed it: quiet hours on."""
     quiet_hours_action: Literal["defer", "reject"] = "defer"
     """Default action outside the allowed hours: defer (scheduled) or reject (453 QUIET_HOURS)."""
-    conversation_window_enabled: bool = True
-    """Default: a reply within the window after the contact's last message needs no recorded consent."""
+    conversation_window_enabled: bool = False
+    """Off by default: the public contract is that sends need consent on file (453 CONSENT_REQUIRED
+    otherwise), even to a contact who texted first. An organization can switch it on
+    (PATCH /v1/compliance/settings): then a reply within the window after the contact's last message
+    needs no recorded consent."""
     conversation_window_hours: int = 24
     double_opt_in_expiry_hours: int = 24
     """Default time a contact has to answer a double opt-in (YES / Y / START)."""

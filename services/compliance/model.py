@@ -39,7 +39,7 @@ def message_id_for(source_id: str, purpose: str) -> str:
 class Policy:
     quiet_hours_enabled: bool = True
     quiet_hours_action: Literal["defer", "reject"] = "defer"
-    conversation_window_enabled: bool = True
+    conversation_window_enabled: bool = False
     conversation_window_hours: int = 24
     double_opt_in_expiry_hours: int = 24
     help_reply: str | None = None

@@ -145,14 +145,16 @@ def test_reply_message_ids_are_deterministic_per_event() -> None:
     assert ra.message_id == rb.message_id != rc.message_id
 
 
-def test_conversation_window_allows_replies_and_can_be_switched_off() -> None:
+def test_conversation_window_is_off_by_default_and_allows_replies_when_on() -> None:
     s = model.ContactState(last_inbound_at=NOON_SF - timedelta(hours=23))
-    assert model.decide(s, model.Policy(), facts(), ENABLED, NOON_SF).decision == "allow"
-    assert model.decide(s, model.Policy(conversation_window_enabled=False), facts(), ENABLED, NOON_SF).code == \
-        "CONSENT_REQUIRED"
+    on = model.Policy(conversation_window_enabled=True)
+    # the quickstart's contract: a contact who texted first still needs consent on file by default
+    assert model.decide(s, model.Policy(), facts(), ENABLED, NOON_SF).code == "CONSENT_REQUIRED"
+    assert model.decide(s, on, facts(), ENABLED, NOON_SF).decision == "allow"
     old = model.ContactState(last_inbound_at=NOON_SF - timedelta(hours=25))
-    assert model.decide(old, model.Policy(), facts(), ENABLED, NOON_SF).code == "CONSENT_REQUIRED"
-    assert model.decide(old, model.Policy(conversation_window_hours=48), facts(), ENABLED, NOON_SF).decision == "allow"
+    assert model.decide(old, on, facts(), ENABLED, NOON_SF).code == "CONSENT_REQUIRED"
+    assert model.decide(old, model.Policy(conversation_window_enabled=True, conversation_window_hours=48), facts(),
+                        ENABLED, NOON_SF).decision == "allow"
 
 
 def test_quiet_hours_defer_reject_off_and_transactional() -> None:
