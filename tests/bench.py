@@ -96,7 +96,8 @@ class Stack:
                     "AM_GATEWAY_PORT": str(self.gw_port), "AM_SIM_PORT": str(self.sim_port),
                     "AM_SERVICE_PORT_BASE": str(base), "AM_SUBJECT_ROOT": "bench" + uuid.uuid4().hex[:6],
                     "AM_LOG_LEVEL": "warning", "AM_RATE_LIMIT_RPS": "1000000", "AM_RATE_LIMIT_BURST": "1000000",
-                    "AM_SIM_REVIEW_DELAY_MS": "200", "AM_SIM_RECEIPT_DELAY_MS": "0"}
+                    "AM_SIM_REVIEW_DELAY_MS": "200", "AM_SIM_RECEIPT_DELAY_MS": "0",
+                    "AM_SIGNUP_CREDIT_MICROS": str(10_000 * 1_000_000)}  # $10,000: credit is not what we measure
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = f"http://127.0.0.1:{self.gw_port}"
         self.sim = f"http://127.0.0.1:{self.sim_port}"
@@ -140,11 +141,15 @@ async def load(fn: Callable[[aiohttp.ClientSession], Awaitable[Any]], seconds: f
 
 
 async def signup(url: str) -> str:
+    return (await signup_org(url))[0]
+
+
+async def signup_org(url: str) -> tuple[str, str]:
     async with aiohttp.ClientSession() as http, http.post(url + "/v1/signup", json={
             "email": f"bench-{uuid.uuid4().hex[:8]}@example.com", "password": "bench password",
             "organization_name": "Bench"}) as r:
         body = await r.json()
-        return str(body["data"]["api_key"]["secret"])
+        return str(body["data"]["api_key"]["secret"]), str(body["data"]["organization"]["id"])
 
 
 async def bench_gateway(stack: Stack) -> None:
@@ -177,7 +182,196 @@ async def main() -> None:
         print(f"  {name:<58} {value}")
 
 
-BENCHES: list[tuple[str, Callable[[Stack], Awaitable[None]]]] = [("gateway", bench_gateway)]
+class Org:
+    def __init__(self, key: str, org_id: str, number: str, number_id: str):
+        self.key, self.org_id, self.number, self.number_id = key, org_id, number, number_id
+        self.headers = {"Authorization": f"Bearer {key}"}
+
+
+async def ready_org(stack: Stack, area_code: str = "212") -> Org:
+    """An organization that can send: a number on an approved campaign of a top-vetted brand."""
+    key, org_id = await signup_org(stack.url)
+    h = {"Authorization": f"Bearer {key}"}
+    async with aiohttp.ClientSession(headers=h) as http:
+        async with http.post(stack.url + "/v1/phone-numbers/search", json={"area_code": area_code, "quantity": 1}) as r:
+            number = (await r.json())["data"][0]["phone_number"]
+        async with http.post(stack.url + "/v1/phone-numbers/orders", json={"numbers": [number]}) as r:
+            number_id = (await r.json())["data"]["phone_numbers"][0]["id"]
+        async with http.post(stack.url + "/v1/brands", json={
+                "entity_type": "PRIVATE_PROFIT", "display_name": "Bench", "company_name": "Bench Inc",
+                "ein": "10-0000013", "email": "b@example.com", "phone": "+12125550100",
+                "website": "https://example.com", "vertical": "TECHNOLOGY", "street": "1 Main St",
+                "city": "New York", "state": "NY", "postal_code": "10001", "country": "US"}) as r:
+            brand = (await r.json())["data"]["id"]
+        async with http.post(stack.url + "/v1/campaigns", json={
+                "brand_id": brand, "use_case": "ACCOUNT_NOTIFICATION",
+                "description": "Account notifications for customers of Bench Inc about their orders.",
+                "message_flow": "Customers opt in on our website form with a consent checkbox and confirm by SMS.",
+                "sample_messages": ["Bench: your order shipped. Reply STOP to opt out, HELP for help."],
+                "opt_out_keywords": ["STOP"], "opt_out_message": "Unsubscribed.", "help_keywords": ["HELP"],
+                "help_message": "Bench: help at b@example.com. Reply STOP to opt out."}) as r:
+            campaign = (await r.json())["data"]["id"]
+        for _ in range(100):
+            async with http.get(stack.url + f"/v1/campaigns/{campaign}") as r:
+                if (await r.json())["data"]["status"] == "approved":
+                    break
+            await asyncio.sleep(0.2)
+        async with http.patch(stack.url + "/v1/compliance/settings", json={"quiet_hours_enabled": False}) as r:
+            assert r.status == 200
+    return Org(key, org_id, number, number_id)
+
+
+async def consent(stack: Stack, org: Org, contacts: list[str]) -> None:
+    async with aiohttp.ClientSession(headers=org.headers) as http:
+        for c in contacts:
+            async with http.post(stack.url + "/v1/consent", json={
+                    "contact_number": c, "method": "web_form",
+                    "evidence": {"disclosure_text": "I agree to receive texts from Bench. Reply STOP to opt out."}}) as r:
+                assert r.status in (200, 201), await r.text()
+
+
+async def bench_gate(stack: Stack) -> None:
+    print("compliance gate (am.cmd.compliance.evaluate_send over NATS, decisions recorded)")
+    from libs.bus.rpc import RpcClient
+    from proto.commands.compliance import EvaluateSend, SendDecision
+
+    org = await ready_org(stack, "646")
+    contacts = [f"+1646555{i:04d}" for i in range(20)]
+    await consent(stack, org, contacts)
+    org_id = org.org_id
+    nc = await nats.connect(stack.env["AM_NATS_URL"])
+    rpc = RpcClient(nc, Subjects(stack.env["AM_SUBJECT_ROOT"]))
+    lat: list[float] = []
+    allowed = 0
+    stop = time.perf_counter() + 10
+
+    async def worker(w: int) -> None:
+        nonlocal allowed
+        i = 0
+        while time.perf_counter() < stop:
+            t = time.perf_counter()
+            d = await rpc.call("compliance", "evaluate_send", EvaluateSend(
+                org_id=org_id, message_id=str(uuid.uuid4()), from_=org.number, to=contacts[(w + i) % 20],
+                text="bench"), SendDecision)
+            lat.append(time.perf_counter() - t)
+            allowed += d.decision == "allow"
+            i += 1
+
+    await asyncio.gather(*(worker(w) for w in range(32)))
+    await nc.close()
+    report("gate decisions, 32 concurrent callers", f"{len(lat) / 10:,.0f} decisions/s, p50 {pct(lat, .5):.1f} ms, "
+           f"p99 {pct(lat, .99):.1f} ms ({allowed} allowed of {len(lat)})")
+
+
+async def bench_sends(stack: Stack) -> None:
+    print("sends: POST /v1/messages through gateway -> outbound -> compliance -> accounts")
+    org = await ready_org(stack, "917")
+    contacts = [f"+1917555{i:04d}" for i in range(50)]
+    await consent(stack, org, contacts)
+    ids: list[str] = []
+    i = 0
+
+    async def send(http: aiohttp.ClientSession) -> bool:
+        nonlocal i
+        i += 1
+        async with http.post(stack.url + "/v1/messages", headers=org.headers, json={
+                "from": org.number, "to": contacts[i % 50], "text": f"bench {i}"}) as r:
+            body = await r.json()
+            if r.status == 202:
+                ids.append(body["data"]["id"])
+            return r.status == 202
+
+    n, lat, errors = await load(send, 10, 32)
+    report("accepted sends (202), 32 connections", f"{(n - errors) / 10:,.0f} sends/s, p50 {pct(lat, .5):.1f} ms, "
+           f"p99 {pct(lat, .99):.1f} ms, {errors} not accepted")
+    t = time.perf_counter()
+    remaining = set(ids)
+    async with aiohttp.ClientSession(headers=org.headers) as http:
+        while remaining and time.perf_counter() - t < 300:
+            done = set()
+            for mid in list(remaining)[:200]:
+                async with http.get(stack.url + f"/v1/messages/{mid}") as r:
+                    if (await r.json())["data"]["status"] in ("delivered", "undelivered", "failed", "canceled"):
+                        done.add(mid)
+            remaining -= done
+            if remaining:
+                await asyncio.sleep(1)
+    report("  ... all accepted messages terminal after", f"{time.perf_counter() - t:,.1f} s more "
+           f"({len(ids) - len(remaining)}/{len(ids)}; shaped at the campaign's 4,500/min)")
+
+    # accepted -> delivered latency, paced below the campaign's limit, receipts immediate
+    paced: list[tuple[str, float]] = []
+    async with aiohttp.ClientSession(headers=org.headers) as http:
+        for k in range(200):
+            t0 = time.perf_counter()
+            async with http.post(stack.url + "/v1/messages", json={
+                    "from": org.number, "to": contacts[k % 50], "text": f"paced {k}"}) as r:
+                if r.status == 202:
+                    paced.append(((await r.json())["data"]["id"], time.time()))
+            await asyncio.sleep(max(0, 1 / 40 - (time.perf_counter() - t0)))
+        await asyncio.sleep(5)
+        lats = []
+        for mid, accepted in paced:
+            async with http.get(stack.url + f"/v1/messages/{mid}") as r:
+                d = (await r.json())["data"]
+            for step in d.get("timeline", []):
+                if step["status"] == "delivered":
+                    from datetime import datetime
+
+                    lats.append(datetime.fromisoformat(step["at"].replace("Z", "+00:00")).timestamp() - accepted)
+        report("accepted -> delivered at 40/s, receipt delay 0", f"p50 {pct(lats, .5):.0f} ms, p99 {pct(lats, .99):.0f} ms "
+               f"({len(lats)}/{len(paced)} delivered)")
+
+
+async def bench_inbound(stack: Stack) -> None:
+    print("inbound: simulator MO callback -> stored -> signed webhook received")
+    from aiohttp import web
+
+    org = await ready_org(stack, "305")
+    received: dict[str, float] = {}
+    port = free_port()
+
+    async def hook(request: web.Request) -> web.Response:
+        body = await request.json()
+        received[body["body"]] = time.perf_counter()
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    async with aiohttp.ClientSession(headers=org.headers) as http, http.patch(
+            stack.url + f"/v1/phone-numbers/{org.number_id}", json={"inbound_url": f"http://127.0.0.1:{port}/hook"}) as r:
+        assert r.status == 200, await r.text()
+    sent: dict[str, float] = {}
+    for rate, seconds in ((100, 5), (250, 5), (500, 4)):
+        sent.clear()
+        received.clear()
+        async with aiohttp.ClientSession() as http:
+            n = rate * seconds
+            t_start = time.perf_counter()
+            tasks = []
+            for k in range(n):
+                target = t_start + k / rate
+                await asyncio.sleep(max(0, target - time.perf_counter()))
+                text = f"mo {rate} {k}"
+                sent[text] = time.perf_counter()
+                tasks.append(asyncio.create_task(http.post(stack.sim + "/sim/messages", json={
+                    "from": f"+1305555{k % 10000:04d}", "to": org.number, "text": text})))
+            for t in tasks:
+                (await t).release()
+            deadline = time.perf_counter() + 30
+            while len(received) < n and time.perf_counter() < deadline:
+                await asyncio.sleep(0.2)
+        lats = [received[k] - sent[k] for k in sent if k in received]
+        report(f"MO -> webhook at {rate}/s for {seconds}s", f"p50 {pct(lats, .5):.0f} ms, p99 {pct(lats, .99):.0f} ms, "
+               f"{len(lats)}/{n} delivered")
+    await runner.cleanup()
+
+
+BENCHES: list[tuple[str, Callable[[Stack], Awaitable[None]]]] = [
+    ("gateway", bench_gateway), ("gate", bench_gate), ("sends", bench_sends), ("inbound", bench_inbound)]
 
 if __name__ == "__main__":
     asyncio.run(main())

@@ -11,6 +11,7 @@ import structlog
 from aiohttp import web
 
 from libs.obs.logging import configure_logging
+from libs.runtime.service import run_loop
 
 from .config import SimConfig, load_sim_config
 from .sim import make_app
@@ -46,7 +47,7 @@ def main() -> int:
         log.error("sim_config_invalid", error=str(exc))
         return 2
     configure_logging("carrier_sim", cfg.log_level)
-    asyncio.run(serve(cfg))
+    run_loop(serve(cfg))
     return 0
 
 

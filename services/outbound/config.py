@@ -6,6 +6,8 @@ from libs.carrier.config import CarrierSettings
 
 
 class OutboundSettings(CarrierSettings, frozen=True, kw_only=True):
+    db_pool_max: int = 40
+    """Outbound dispatches up to dispatch_concurrency messages at once: give it the connections."""
     price_per_segment_micros: int = 7900
     """Price of one segment in micro-dollars ($0.0079), reserved when a message is accepted."""
     default_validity_s: int = 36000
