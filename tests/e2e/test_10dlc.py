@@ -16,20 +16,11 @@ from libs.embedded.servers import free_port
 from libs.webhooks.signing import HEADER, verify
 from proto.commands.numbers import SenderInfo, SenderStatus
 from services.numbers.model import daily_cap, throughput_mpm
+from tests.e2e import data
 from tests.system import System
 
-BRAND = {
-    "entity_type": "PRIVATE_PROFIT", "display_name": "Acme Agents", "company_name": "Acme Agents Inc.",
-    "ein": "12-3456789", "email": "ops@acme.example", "phone": "+14155550100", "website": "https://acme.example",
-    "vertical": "TECHNOLOGY", "street": "1 Market St", "city": "San Francisco", "state": "CA",
-    "postal_code": "94105", "country": "US",
-}
-CAMPAIGN = {
-    "use_case": "ACCOUNT_NOTIFICATION",
-    "description": "Account alerts for Acme Agents customers: order updates and password resets.",
-    "message_flow": "Customers opt in by ticking a checkbox on the signup form at acme.example/signup.",
-    "sample_messages": ["Acme: your order 1234 has shipped. Reply STOP to opt out, HELP for help."],
-}
+BRAND = data.BRAND
+CAMPAIGN = data.CAMPAIGN
 
 
 async def org_with_number(system: System, number: str) -> tuple[str, str, str]:

@@ -13,24 +13,14 @@ from typing import Any
 
 from proto.base import rfc3339, utcnow
 from services.compliance import quiet_hours as qh
+from tests.e2e import data
 from tests.system import System
 
 CONTACT = "+15551234567"
-CONFIRMATION = "Reply YES to confirm you want these messages. Reply STOP to opt out, HELP for help."
+CONFIRMATION = data.CONFIRMATION
 HELP_MESSAGE = "Acme Agents: help at acme.example/help or 415-555-0100. Reply STOP to opt out."
-BRAND = {
-    "entity_type": "PRIVATE_PROFIT", "display_name": "Acme Agents", "company_name": "Acme Agents Inc.",
-    "ein": "12-3456789", "email": "ops@acme.example", "phone": "+14155550100", "website": "https://acme.example",
-    "vertical": "TECHNOLOGY", "street": "1 Market St", "city": "San Francisco", "state": "CA",
-    "postal_code": "94105", "country": "US",
-}
-CAMPAIGN = {
-    "use_case": "ACCOUNT_NOTIFICATION",
-    "description": "Account alerts for Acme Agents customers: order updates and password resets.",
-    "message_flow": "Customers opt in by ticking a checkbox on the signup form at acme.example/signup.",
-    "sample_messages": ["Acme: your order 1234 has shipped. Reply STOP to opt out, HELP for help."],
-    "help_message": HELP_MESSAGE,
-}
+BRAND = data.BRAND
+CAMPAIGN = {**data.CAMPAIGN, "help_message": HELP_MESSAGE}
 
 
 class Org:

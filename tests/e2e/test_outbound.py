@@ -10,22 +10,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from tests.e2e import data
 from tests.system import System, running_system
 
 TERMINAL = {"delivered", "undelivered", "failed", "canceled"}
-BRAND = {
-    "entity_type": "PRIVATE_PROFIT", "display_name": "Acme Agents", "company_name": "Acme Agents Inc.",
-    "ein": "10-0000004", "email": "ops@acme.example", "phone": "+14155550100", "website": "https://acme.example",
-    "vertical": "TECHNOLOGY", "street": "1 Market St", "city": "San Francisco", "state": "CA",
-    "postal_code": "94105", "country": "US",
-}
-CAMPAIGN = {
-    "use_case": "ACCOUNT_NOTIFICATION",
-    "description": "Account alerts for Acme Agents customers: order updates and password resets.",
-    "message_flow": "Customers opt in by ticking a checkbox on the signup form at acme.example/signup.",
-    "sample_messages": ["Acme: your order 1234 has shipped. Reply STOP to opt out, HELP for help."],
-}
-CONFIRMATION = "Reply YES to confirm you want these messages. Reply STOP to opt out, HELP for help."
+BRAND = {**data.BRAND, "ein": "10-0000004"}
+CAMPAIGN = data.CAMPAIGN
+CONFIRMATION = data.CONFIRMATION
 
 
 class Org:
