@@ -32,7 +32,7 @@ class Relay:
         service: str,
         *,
         batch: int = 500,
-        sweep_interval: float = 1.0,
+        sweep_interval: float = 0.5,
     ):
         self.pool = pool
         self.js = js

@@ -18,6 +18,9 @@ from proto.subjects import Subjects
 
 _encoder = msgspec.json.Encoder()
 
+EVICT_KEY: web.AppKey[Callable[[str], None]] = web.AppKey("evict_key")
+"""Drops a revoked key from this replica's auth cache at once (other replicas hear ApiKeyRevoked)."""
+
 
 @dataclass
 class Reply:

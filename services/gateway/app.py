@@ -18,7 +18,16 @@ from libs.obs.tracing import extract_context, tracer
 from libs.runtime.service import Service
 from proto.base import CommandError
 from services.gateway import openapi
-from services.gateway.api import Ctx, Reply, Route, decode_body, decode_query, envelope, error_response
+from services.gateway.api import (
+    EVICT_KEY,
+    Ctx,
+    Reply,
+    Route,
+    decode_body,
+    decode_query,
+    envelope,
+    error_response,
+)
 from services.gateway.config import GatewaySettings
 from services.gateway.edge import AuthCache, Idempotency, RateLimiter
 from services.gateway.routes import all_routes
@@ -157,6 +166,7 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, Any]:
     svc = Service("gateway", svc_settings, domain=None, uses_db=False)
     svc.http.middlewares.append(_errors)
     gw = Gateway(svc, settings)
+    svc.http[EVICT_KEY] = lambda key_id: gw.auth.evict_key(key_id) if gw.auth else None
     routes = all_routes()
     for r in routes:
         svc.http.router.add_route(r.method, r.path, gw.handler(r))

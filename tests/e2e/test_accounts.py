@@ -141,3 +141,28 @@ async def test_openapi_document_lists_every_route(system: System) -> None:
         assert r.method.lower() in doc["paths"][r.path]
     status, page, _ = await system.call("GET", "/docs")
     assert status == 200 and "AgentMessage API reference" in page
+
+
+async def test_revocation_reaches_another_gateway_replica_within_a_second(system: System) -> None:
+    """The event path: a second gateway, which did not handle the revoke, drops the key by event."""
+    from libs.embedded.servers import free_port
+    from services.gateway.app import build
+
+    port = free_port()
+    other, setup = build({**system.env, "AM_GATEWAY_PORT": str(port)})
+    await other.start(setup)
+    try:
+        owner = (await system.signup())["api_key"]["secret"]
+        _, body, _ = await system.call("POST", "/v1/api-keys", key=owner, json={"name": "temp"})
+        temp, temp_id = body["data"]["secret"], body["data"]["id"]
+        assert system.http is not None
+        replica = f"http://127.0.0.1:{port}/v1/balance"
+        headers = {"Authorization": f"Bearer {temp}"}
+        async with system.http.get(replica, headers=headers) as r:
+            assert r.status == 200  # cached on the replica now
+        assert (await system.call("DELETE", f"/v1/api-keys/{temp_id}", key=owner))[0] == 200
+        await asyncio.sleep(1.0)
+        async with system.http.get(replica, headers=headers) as r:
+            assert r.status == 401
+    finally:
+        await other.stop()

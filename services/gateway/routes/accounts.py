@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from proto.commands import accounts as c
 from proto.http.accounts import CreateKeyBody, PageQuery, SignupBody
-from services.gateway.api import Ctx, Reply, Route
+from services.gateway.api import EVICT_KEY, Ctx, Reply, Route
 
 
 async def signup(ctx: Ctx) -> Reply:
@@ -30,6 +30,7 @@ async def list_keys(ctx: Ctx) -> Reply:
 async def revoke_key(ctx: Ctx) -> Reply:
     res = await ctx.call("accounts", "revoke_key", c.RevokeKey(org_id=ctx.org_id, key_id=ctx.path["id"]),
                          c.ApiKeyView)
+    ctx.request.app[EVICT_KEY](res.id)
     return Reply(res)
 
 
