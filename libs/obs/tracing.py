@@ -9,6 +9,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased
 
 _configured = False
 
@@ -18,8 +19,14 @@ def configure_tracing(service: str) -> None:
     global _configured
     if _configured:
         return
-    provider = TracerProvider(resource=Resource.create({"service.name": f"agentmessage-{service}"}))
-    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+    exporting = bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"))
+    # Without an exporter nobody reads the spans: keep them non-recording (cheap) but still with
+    # valid ids, so traceparent is propagated across NATS and HTTP either way.
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": f"agentmessage-{service}"}),
+        sampler=ParentBased(ALWAYS_ON if exporting else ALWAYS_OFF),
+    )
+    if exporting:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
