@@ -74,6 +74,8 @@ class Route:
     errors: tuple[str, ...] = ()
     """Error codes this route can answer with, beyond the common ones (for the docs)."""
     description: str = ""
+    produces: tuple[str, ...] = ("application/json",)
+    """Media types of the success response (a streamed export is not JSON)."""
 
 
 def envelope(data: Any, meta: dict[str, Any] | None = None) -> bytes:

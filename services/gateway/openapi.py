@@ -93,14 +93,15 @@ def build_document(routes: list[Route], server_url: str = "") -> dict[str, Any]:
         if r.paginated:
             ok["properties"]["meta"] = {"type": "object", "properties": {
                 "next_cursor": {"anyOf": [{"type": "string"}, {"type": "null"}]}}}
-        responses: dict[str, Any] = {
-            str(r.status): {"description": "Success", "content": {"application/json": {"schema": ok}}}
-        }
+        if r.produces == ("application/json",):
+            content: dict[str, Any] = {"application/json": {"schema": ok}}
+        else:
+            content = {ct: {"schema": {"type": "string"}} for ct in r.produces}
+        responses: dict[str, Any] = {str(r.status): {"description": "Success", "content": content}}
         codes = ["VALIDATION_ERROR", "RATE_LIMITED", "INTERNAL", "SERVICE_UNAVAILABLE", *r.errors]
         if r.auth:
-            codes.append("UNAUTHORIZED")
-        if "{" in r.path:
-            codes.append("NOT_FOUND")
+            # any id a request names (in the path or the body) may be missing or another organization's
+            codes += ["UNAUTHORIZED", "NOT_FOUND"]
         if r.body is not None:
             codes += ["PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE"]
         if r.method == "POST":

@@ -146,7 +146,7 @@ ROUTES = [
     Route("GET", "/v1/consent", list_consent, "List contacts on the consent ledger", "consent",
           query=ConsentListQuery, response=list[c.ConsentView], paginated=True),
     Route("GET", "/v1/consent/export", export_consent, "Export the consent ledger (JSONL or CSV, streamed)",
-          "consent", query=ExportQuery, response=c.LedgerRow,
+          "consent", query=ExportQuery, response=c.LedgerRow, produces=("application/x-ndjson", "text/csv"),
           description="Every ledger entry of the organization in order (consents with their evidence, opt-outs, "
                       "opt-ins, double opt-ins, keyword replies), for an audit. format=jsonl (default) or csv."),
     Route("GET", "/v1/consent/{contact_number}", get_consent, "A contact's consent state and full history",
