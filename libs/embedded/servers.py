@@ -42,6 +42,12 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes], what: str, log: Path, t
     raise RuntimeError(f"{what} did not listen on {port} within {timeout}s")
 
 
+class PortTaken(RuntimeError):
+    def __init__(self, port: int):
+        super().__init__(f"port {port} is already in use")
+        self.port = port
+
+
 def nats_server_binary() -> str:
     candidates = [
         Path(sys.executable).parent / "nats-server",
@@ -71,6 +77,8 @@ class EmbeddedNats:
         log = self.data_dir / "nats.log"
         pidfile = self.data_dir / "nats.pid"
         _stop_pid(pidfile, "nats-server")  # left over from a run that was killed
+        if port_open(self.port):
+            raise PortTaken(self.port)
         self.proc = subprocess.Popen(
             [nats_server_binary(), "-js", "-sd", str(self.data_dir / "jetstream"), "-a", "127.0.0.1",
              "-p", str(self.port), "-l", str(log)],
@@ -208,6 +216,8 @@ class EmbeddedPostgres:
             self._run([str(bindir / "initdb"), "-D", str(pgdata), "-U", "postgres", "--auth=trust",
                        "-E", "UTF8", "--no-locale"])
         self._stop_stale(pgdata)
+        if port_open(self.port):
+            raise PortTaken(self.port)
         log = pgdata.parent / "postgres.log"
         log.touch(exist_ok=True)
         if self.user is not None:

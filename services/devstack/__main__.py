@@ -13,7 +13,7 @@ from pathlib import Path
 
 import msgspec
 
-from libs.embedded.servers import EmbeddedNats, EmbeddedPostgres, port_open
+from libs.embedded.servers import EmbeddedNats, EmbeddedPostgres, PortTaken, port_open
 from libs.obs.settings import load_settings
 
 
@@ -108,18 +108,20 @@ async def _main(servers: list[EmbeddedNats | EmbeddedPostgres]) -> int:
             say(f"port {port} ({what}) is already in use: stop what holds it or set {what}")
             return 1
     if not nats_url:
-        if port_open(cfg.nats_port):
+        try:
+            nats_srv = EmbeddedNats(data / "nats", cfg.nats_port).start()
+        except PortTaken:
             say(f"port {cfg.nats_port} is taken; set AM_NATS_PORT or AM_NATS_URL")
             return 1
-        nats_srv = EmbeddedNats(data / "nats", cfg.nats_port).start()
         servers.append(nats_srv)
         nats_url = nats_srv.url
         say(f"embedded NATS at {nats_url}")
     if not db_url:
-        if port_open(cfg.pg_port):
+        try:
+            pg_srv = EmbeddedPostgres(data / "postgres", cfg.pg_port).start()
+        except PortTaken:
             say(f"port {cfg.pg_port} is taken; set AM_PG_PORT or AM_DATABASE_URL")
             return 1
-        pg_srv = EmbeddedPostgres(data / "postgres", cfg.pg_port).start()
         servers.append(pg_srv)
         db_url = pg_srv.url
         say(f"embedded PostgreSQL at {db_url}")
