@@ -103,7 +103,8 @@ class Service:
             self._consumers.append(runner)
         for factory in self._task_factories:
             self._tasks.append(asyncio.create_task(self._guard(factory)))
-        self._runner = web.AppRunner(self.http, access_log=None, handle_signals=False)
+        # in-flight requests (a long poll) get a few seconds, so a stop stays well inside 10 s
+        self._runner = web.AppRunner(self.http, access_log=None, handle_signals=False, shutdown_timeout=3.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.http_host, self.settings.http_port, reuse_address=True)
         await site.start()

@@ -115,9 +115,32 @@ def decode_body(raw: bytes, typ: type) -> Any:
     if not raw.strip():
         raw = b"{}"
     try:
-        return msgspec.json.decode(raw, type=typ)
+        body: Any = msgspec.json.decode(raw, type=typ)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise validation_error(exc) from exc
+    _check_text(msgspec.to_builtins(body), "")
+    return body
+
+
+def _check_text(value: Any, path: str) -> None:
+    """JSON can carry what no database text column holds (NUL, lone surrogates): refuse it here, by field."""
+    if isinstance(value, str):
+        bad = "\x00" in value
+        if not bad:
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                bad = True
+        if bad:
+            field = path or "body"
+            raise CommandError("VALIDATION_ERROR", f"{field}: must be valid Unicode text without NUL characters",
+                               400, {"field": field})
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _check_text(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_text(v, f"{path}.{i}" if path else str(i))
 
 
 def decode_query(query: Any, typ: type) -> Any:

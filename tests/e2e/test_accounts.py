@@ -166,3 +166,12 @@ async def test_revocation_reaches_another_gateway_replica_within_a_second(system
             assert r.status == 401
     finally:
         await other.stop()
+
+
+async def test_text_a_database_cannot_hold_is_a_400_not_a_500(system: System) -> None:
+    key = (await system.signup())["api_key"]["secret"]
+    for raw, field in ((b'{"name": "a\\u0000b"}', "name"), (b'{"name": "\\udb21x"}', "body")):
+        status, body, _ = await system.call("POST", "/v1/api-keys", key=key, data=raw,
+                                            headers={"Content-Type": "application/json"})
+        assert status == 400, body
+        assert body["error"]["details"]["field"] == field
