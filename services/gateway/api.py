@@ -118,11 +118,11 @@ def decode_body(raw: bytes, typ: type) -> Any:
         body: Any = msgspec.json.decode(raw, type=typ)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise validation_error(exc) from exc
-    _check_text(msgspec.to_builtins(body), "")
+    check_text(msgspec.to_builtins(body), "")
     return body
 
 
-def _check_text(value: Any, path: str) -> None:
+def check_text(value: Any, path: str) -> None:
     """JSON can carry what no database text column holds (NUL, lone surrogates): refuse it here, by field."""
     if isinstance(value, str):
         bad = "\x00" in value
@@ -137,14 +137,15 @@ def _check_text(value: Any, path: str) -> None:
                                400, {"field": field})
     elif isinstance(value, dict):
         for k, v in value.items():
-            _check_text(v, f"{path}.{k}" if path else str(k))
+            check_text(v, f"{path}.{k}" if path else str(k))
     elif isinstance(value, list):
         for i, v in enumerate(value):
-            _check_text(v, f"{path}.{i}" if path else str(i))
+            check_text(v, f"{path}.{i}" if path else str(i))
 
 
 def decode_query(query: Any, typ: type) -> Any:
     data: dict[str, Any] = {}
+    check_text(dict(query), "")
     fields = set(typ.__struct_encode_fields__)  # type: ignore[attr-defined]  # wire names, e.g. "from"
     for k in query:
         if k in fields:

@@ -23,6 +23,7 @@ from services.gateway.api import (
     Ctx,
     Reply,
     Route,
+    check_text,
     decode_body,
     decode_query,
     envelope,
@@ -129,6 +130,7 @@ class Gateway:
 
     async def _call(self, route: Route, request: web.Request, raw: bytes, org_id: str, key_id: str,
                     limit_headers: dict[str, str]) -> web.StreamResponse:
+        check_text(dict(request.match_info), "")
         body = decode_body(raw, route.body) if route.body is not None else None
         query = decode_query(request.query, route.query) if route.query is not None else None
         ctx = Ctx(request=request, rpc=self.svc.rpc, org_id=org_id, key_id=key_id, body=body, query=query,
