@@ -9,6 +9,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import asyncpg
 import msgspec
 import structlog
 from nats.aio.client import Client
@@ -36,6 +37,7 @@ class _Reply(msgspec.Struct, frozen=True):
 
 
 _enc = msgspec.json.Encoder()
+_TRANSIENT = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError)
 _reply_dec = msgspec.json.Decoder(_Reply)
 
 
@@ -82,6 +84,13 @@ class RpcServer:
                     except CommandError as exc:
                         outcome = exc.code
                         payload = _enc.encode({"ok": False, "error": exc.body()})
+                    except _TRANSIENT as exc:
+                        # the database is restarting or unreachable: a retry will do, say so (503, not 500)
+                        outcome = "unavailable"
+                        log.warning("command_unavailable", command=subject, error=repr(exc))
+                        payload = _enc.encode({"ok": False, "error": ErrorBody(
+                            code="SERVICE_UNAVAILABLE", message=f"{self.domain} cannot reach its database; retry",
+                            status=503)})
                     except Exception as exc:
                         outcome = "error"
                         log.exception("command_failed", command=subject, error=repr(exc))

@@ -11,6 +11,10 @@ from pathlib import Path
 
 from libs.embedded.servers import EmbeddedNats, EmbeddedPostgres, free_port
 
+EMBEDDED_NATS: dict[str, EmbeddedNats] = {}
+"""The embedded servers this session started, by URL: chaos tests kill and restart them."""
+EMBEDDED_PG: dict[str, EmbeddedPostgres] = {}
+
 
 def _docker_answers() -> bool:
     if os.environ.get("AM_TEST_NO_DOCKER"):
@@ -39,6 +43,7 @@ def nats_server() -> Iterator[str]:
         return
     with tempfile.TemporaryDirectory(prefix="am-nats-", dir=_tmp_root()) as d:
         srv = EmbeddedNats(Path(d), free_port()).start()
+        EMBEDDED_NATS[srv.url] = srv
         try:
             yield srv.url
         finally:
@@ -60,6 +65,7 @@ def postgres_server() -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="am-pg-", dir=_tmp_root()) as d:
         os.chmod(d, 0o755)
         srv = EmbeddedPostgres(Path(d) / "postgres", free_port(), durable=False).start()
+        EMBEDDED_PG[srv.url] = srv
         try:
             yield srv.url
         finally:
