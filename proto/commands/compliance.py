@@ -9,6 +9,7 @@ from typing import Any, Literal
 import msgspec
 
 from proto.base import Command
+from proto.events.compliance import ConsentEvidence
 
 SendKind = Literal["standard", "opt_in_request", "opt_out_confirmation", "help_reply", "keyword_reply"]
 Category = Literal["transactional", "marketing", "conversational"]
@@ -55,22 +56,8 @@ class SendDecision(msgspec.Struct, kw_only=True):
 ConsentStatus = Literal["none", "granted", "opted_out"]
 
 
-class EvidenceView(msgspec.Struct, kw_only=True):
-    disclosure_text: str = ""
-    source_url: str = ""
-    ip: str = ""
-    user_agent: str = ""
-    captured_at: str = ""
-    """RFC 3339, normalised to UTC."""
-    phone_number_id: str = ""
-    keyword: str = ""
-    double_opt_in_id: str = ""
-    confirmation_text: str = ""
-    confirmation_message_id: str = ""
-    confirmation_sent_at: str = ""
-    reply_message_id: str = ""
-    reply_text: str = ""
-    reply_received_at: str = ""
+EvidenceView = ConsentEvidence
+"""The API shows a consent's evidence exactly as the ledger keeps it."""
 
 
 class RequestDoubleOptIn(Command, frozen=True, kw_only=True):
