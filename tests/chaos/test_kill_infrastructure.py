@@ -16,6 +16,7 @@ from tests.system import System, running_system
 
 N = int(os.environ.get("AM_CHAOS_MESSAGES", "60"))
 """Messages in flight at the kill; CI runs 60, `AM_CHAOS_MESSAGES=5000` is the issue's full run."""
+pytestmark = pytest.mark.timeout(120 + N // 4)
 
 
 @pytest.fixture
