@@ -57,7 +57,16 @@ async def _all_once(system: System, org: object, ids: dict[str, str]) -> None:
 
     await system.eventually(serving, timeout=30)
     await system.call("PUT", "/sim/config", json={"faults": {"slow_fraction": 0.0}})
-    final = await org.until_terminal(list(ids), timeout=90 + N / 20)  # type: ignore[attr-defined]
+    try:
+        final = await org.until_terminal(list(ids), timeout=90 + N / 20)  # type: ignore[attr-defined]
+    except AssertionError:
+        from collections import Counter
+
+        seen = Counter()
+        for mid in ids:
+            m = await org.message(mid)  # type: ignore[attr-defined]
+            seen[(m["status"], m.get("status_reason"))] += 1
+        raise AssertionError(f"not every message ended: {dict(seen)}") from None
     assert {m["status"] for m in final.values()} == {"delivered"}
     for c in set(ids.values()):
         expected = sorted(m["text"] for mid, m in final.items() if ids[mid] == c)
