@@ -62,11 +62,25 @@ async def _all_once(system: System, org: object, ids: dict[str, str]) -> None:
     except AssertionError:
         from collections import Counter
 
-        seen = Counter()
+        seen: Counter[tuple[str, str | None]] = Counter()
+        stuck = []
         for mid in ids:
             m = await org.message(mid)  # type: ignore[attr-defined]
             seen[(m["status"], m.get("status_reason"))] += 1
-        raise AssertionError(f"not every message ended: {dict(seen)}") from None
+            if m["status"] not in ("delivered",):
+                stuck.append(mid)
+        rows = await system.services["outbound"].pool.fetch(
+            "SELECT reference, status, effect, received_at FROM receipts WHERE reference = ANY($1::text[])", stuck[:5])
+        timeline = await system.services["outbound"].pool.fetch(
+            "SELECT message_id::text, status, at FROM message_timeline WHERE message_id = ANY($1::uuid[]) ORDER BY at",
+            stuck[:2])
+        inbox_hits = []
+        for mid in stuck[:3]:
+            m = await org.message(mid)  # type: ignore[attr-defined]
+            texts = await org.inbox(ids[mid])  # type: ignore[attr-defined]
+            inbox_hits.append((m["text"], m.get("carrier_message_id"), m["text"] in texts))
+        raise AssertionError(f"not every message ended: {dict(seen)}; in the inbox: {inbox_hits}; receipts: "
+                             f"{[dict(r) for r in rows]}; timeline: {[dict(r) for r in timeline]}") from None
     assert {m["status"] for m in final.values()} == {"delivered"}
     for c in set(ids.values()):
         expected = sorted(m["text"] for mid, m in final.items() if ids[mid] == c)
