@@ -1,0 +1,54 @@
+"""Invariant 4 with a real SIGKILL: the outbound process is killed under `make run`'s supervisor while
+messages are in flight; the supervisor restarts it and every message ends delivered, exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import tempfile
+
+import aiohttp
+
+from libs.embedded.servers import free_port
+from tests.e2e.test_devstack import Devstack, _children
+from tests.e2e.test_outbound import handset, onboard
+from tests.system import System
+
+
+async def test_outbound_sigkilled_mid_flight_every_message_once() -> None:
+    base = free_port() // 10 * 10 - 20
+    ports = {"gw": free_port(), "sim": free_port(), "nats": free_port(), "pg": free_port(), "base": base}
+    with tempfile.TemporaryDirectory(prefix="am-chaos-", dir="/tmp") as d:
+        os.chmod(d, 0o755)
+        stack = Devstack(d, ports)
+        stack.env["AM_SIM_REVIEW_DELAY_MS"] = "200"
+        stack.env["AM_SIM_RECEIPT_DELAY_MS"] = "50"
+        stack.env["AM_NUMBER_THROUGHPUT_MPM"] = "600"  # 10/s: most messages are still queued at the kill
+        with stack:
+            system = System(env={}, gateway=stack.api, sim=f"http://127.0.0.1:{ports['sim']}")
+            system.http = aiohttp.ClientSession()
+            try:
+                org = await onboard(system)
+                contacts = [handset() for _ in range(4)]
+                for c in contacts:
+                    await org.consent(c)
+                await system.call("PUT", "/sim/config", json={"faults": {"slow_fraction": 0.3, "slow_ms": 1000}})
+                ids: dict[str, str] = {}
+                for i in range(120):
+                    to = contacts[i % 4]
+                    status, body = await org.send(to, text=f"kill {i}")
+                    assert status == 202, body
+                    ids[body["data"]["id"]] = to
+                pending = [mid for mid in list(ids)[-20:] if (await org.message(mid))["status"] != "delivered"]
+                assert pending, "the kill must land while messages are in flight"
+                os.kill(_children(stack.proc.pid)["outbound"], signal.SIGKILL)
+                await asyncio.sleep(1)
+                await system.call("PUT", "/sim/config", json={"faults": {"slow_fraction": 0.0}})
+                final = await org.until_terminal(list(ids), timeout=90)
+                assert {m["status"] for m in final.values()} == {"delivered"}
+                for c in contacts:
+                    expected = sorted(m["text"] for mid, m in final.items() if ids[mid] == c)
+                    assert sorted(await org.inbox(c)) == expected  # each exactly once
+            finally:
+                await system.http.close()
