@@ -16,10 +16,9 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from opentelemetry import context as otel_context
 
 from libs.obs.metrics import MESSAGES_CONSUMED
-from libs.obs.tracing import extract_context, tracer
+from libs.obs.tracing import server_span
 from proto.base import Event
 from proto.events import decode_event
 from proto.subjects import Subjects
@@ -119,11 +118,14 @@ class ConsumerRunner:
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             await self._dead_letter(msg, f"undecodable: {exc}")
             return
-        token = otel_context.attach(extract_context(msg.headers))  # type: ignore[arg-type]
+        with server_span(f"consume {spec.durable}", msg.headers):
+            await self._handle(msg, event, delivered)
+
+    async def _handle(self, msg: Msg, event: Event, delivered: int) -> None:
+        spec = self.spec
         try:
             started = time.perf_counter()
-            with tracer().start_as_current_span(f"consume {spec.durable}"):
-                await spec.handler(event)
+            await spec.handler(event)
             await msg.ack()
             MESSAGES_CONSUMED.labels(spec.durable, "ok").inc()
             log.debug("event_handled", consumer=spec.durable, type=event.type_name(), event_id=event.event_id,
@@ -148,8 +150,6 @@ class ConsumerRunner:
             )
             MESSAGES_CONSUMED.labels(spec.durable, "retry").inc()
             await msg.nak(delay=delay)
-        finally:
-            otel_context.detach(token)
 
     async def _dead_letter(self, msg: Msg, reason: str) -> None:
         log.error("consumer_dead_letter", consumer=self.spec.durable, subject=msg.subject, reason=reason)

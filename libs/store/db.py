@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import structlog
@@ -21,15 +23,38 @@ async def ensure_database(dsn: str) -> None:
         return
     except asyncpg.InvalidCatalogNameError:
         pass
-    base, _, dbname = dsn.rpartition("/")
-    dbname = dbname.split("?")[0]
-    admin = await asyncpg.connect(base + "/postgres")
+    parts = urlsplit(dsn)
+    dbname = parts.path.lstrip("/")
+    admin = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
     try:
         await admin.execute(f'CREATE DATABASE "{dbname}"')
     except asyncpg.DuplicateDatabaseError:
         pass
     finally:
         await admin.close()
+
+
+class Connection(asyncpg.Connection):  # type: ignore[misc]  # asyncpg ships no types
+    """A pool connection that skips asyncpg's reset round trip on release (``RESET ALL; CLOSE ALL;
+    UNLISTEN *; pg_advisory_unlock_all()`` — a fifth of a short query's cost) unless it was marked as
+    holding session state. Open transactions are rolled back on release either way (asyncpg does that
+    before it asks for the reset query)."""
+
+    __slots__ = ("_am_session_state",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._am_session_state = False
+
+    def hold_session_state(self) -> None:
+        """Call before a session-level advisory lock, LISTEN or SET: the full reset runs on release."""
+        self._am_session_state = True
+
+    def get_reset_query(self) -> str:
+        if not self._am_session_state:
+            return ""
+        self._am_session_state = False
+        return str(super().get_reset_query())
 
 
 async def create_pool(dsn: str, schema: str, max_size: int = 10) -> asyncpg.Pool:
@@ -46,6 +71,7 @@ async def create_pool(dsn: str, schema: str, max_size: int = 10) -> asyncpg.Pool
         min_size=1,
         max_size=max_size,
         server_settings={"search_path": schema, "application_name": f"am-{schema}"},
+        connection_class=Connection,
     )
     assert pool is not None
     return pool

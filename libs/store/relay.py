@@ -74,6 +74,7 @@ class Relay:
 
     async def _lead(self) -> None:
         async with self.pool.acquire() as listen_conn:
+            listen_conn.hold_session_state()
             while not await listen_conn.fetchval("SELECT pg_try_advisory_lock($1)", self.lock_key):
                 await asyncio.sleep(2.0)  # another replica relays
             await listen_conn.add_listener(self.channel, self._notified)

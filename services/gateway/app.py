@@ -10,11 +10,10 @@ from typing import Any
 import msgspec
 import structlog
 from aiohttp import web
-from opentelemetry import context as otel_context
 
 from libs.obs.metrics import HTTP_LATENCY
 from libs.obs.settings import load_settings
-from libs.obs.tracing import extract_context, tracer
+from libs.obs.tracing import server_span
 from libs.runtime.service import Service
 from proto.base import CommandError
 from services.gateway import openapi
@@ -48,18 +47,18 @@ class Gateway:
         self.idem: Idempotency | None = None
 
     def handler(self, route: Route) -> Any:
+        name = f"{route.method} {route.path}"
+        latency: dict[int, Any] = {}  # labelled histogram children, looked up once per status
+
         async def handle(request: web.Request) -> web.StreamResponse:
             started = time.perf_counter()
-            token = otel_context.attach(extract_context(request.headers))  # type: ignore[arg-type]
-            try:
-                with tracer().start_as_current_span(f"{route.method} {route.path}") as span:
-                    resp = await self._handle(route, request)
-                    span.set_attribute("http.status_code", resp.status)
-            finally:
-                otel_context.detach(token)
-            HTTP_LATENCY.labels(f"{route.method} {route.path}", str(resp.status)).observe(
-                time.perf_counter() - started
-            )
+            with server_span(name, request.headers) as span:
+                resp = await self._handle(route, request)
+                span.set_attribute("http.status_code", resp.status)
+            child = latency.get(resp.status)
+            if child is None:
+                child = latency[resp.status] = HTTP_LATENCY.labels(name, str(resp.status))
+            child.observe(time.perf_counter() - started)
             log.info("http_request", method=request.method, path=request.path, route=route.path,
                      status=resp.status, ms=round((time.perf_counter() - started) * 1000, 2))
             return resp

@@ -95,6 +95,7 @@ class DeliveryWorker:
             self.wake.set()
 
         async with self.pool.acquire() as listen_conn:
+            listen_conn.hold_session_state()
             await listen_conn.add_listener(channel, on_notify)
             try:
                 while not self._stopping:

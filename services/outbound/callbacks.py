@@ -70,6 +70,7 @@ class CallbackSender:
     async def run(self) -> None:
         channel = store.callback_channel(self.es.schema)
         async with self.es.pool.acquire() as listen_conn:
+            listen_conn.hold_session_state()
             await listen_conn.add_listener(channel, self.wake)
             try:
                 while True:

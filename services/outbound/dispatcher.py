@@ -85,6 +85,7 @@ class Dispatcher:
     async def run(self) -> None:
         """Lead (advisory lock), recover what a previous leader left, then dispatch until cancelled."""
         async with self.es.pool.acquire() as lock_conn:
+            lock_conn.hold_session_state()
             while not await lock_conn.fetchval("SELECT pg_try_advisory_lock($1)", self.lock_key):
                 await asyncio.sleep(2.0)  # another replica dispatches
             channel = store.due_channel(self.es.schema)
