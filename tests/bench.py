@@ -284,6 +284,7 @@ async def bench_gate(stack: Stack) -> None:
     rpc = RpcClient(nc, Subjects(stack.env["AM_SUBJECT_ROOT"]))
     lat: list[float] = []
     allowed = 0
+    print("go", flush=True)
     stop = time.perf_counter() + 10
 
     async def worker(w: int) -> None:
@@ -321,6 +322,7 @@ async def bench_sends(stack: Stack) -> None:
             ids.append(json.loads(body)["data"]["id"])
         return status == 202
 
+    print("go", flush=True)
     n, lat, errors = await load(stack.url, send, 10, 32)
     report("accepted sends (202), 32 connections", f"{(n - errors) / 10:,.0f} sends/s, p50 {pct(lat, .5):.1f} ms, "
            f"p99 {pct(lat, .99):.1f} ms, {errors} not accepted")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
@@ -188,6 +189,7 @@ def run(service: Service, setup: Callable[[Service], Awaitable[None]]) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         await service.start(setup)
+        settle_heap()
         await stop.wait()
         log.info("service_stopping")
         try:
@@ -196,6 +198,15 @@ def run(service: Service, setup: Callable[[Service], Awaitable[None]]) -> None:
             log.error("service_stop_timeout")
 
     run_loop(main())
+
+
+def settle_heap() -> None:
+    """Move what start-up built (modules, phonenumbers' metadata, compiled schemas) out of the
+    collector's sight and collect the young generation less often: full collections then walk only
+    what requests allocate, and stop the loop for far less time (a p99 matter, not an average one)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
 
 
 def run_loop(coro: Coroutine[Any, Any, Any]) -> Any:

@@ -11,7 +11,7 @@ import structlog
 from aiohttp import web
 
 from libs.obs.logging import configure_logging
-from libs.runtime.service import run_loop
+from libs.runtime.service import run_loop, settle_heap
 
 from .config import SimConfig, load_sim_config
 from .sim import make_app
@@ -32,6 +32,7 @@ async def serve(cfg: SimConfig) -> None:
     try:
         await web.TCPSite(runner, cfg.host, cfg.port).start()
         log.info("sim_listening", host=cfg.host, port=cfg.port)
+        settle_heap()
         await stop.wait()
         log.info("sim_stopping")
     finally:

@@ -91,7 +91,7 @@ class GateReader:
     next one gathers. A request is answered from a read that started after it arrived, so it never sees
     state older than its own arrival."""
 
-    def __init__(self, pool: asyncpg.Pool, max_batch: int = 256, readers: int = 2):
+    def __init__(self, pool: asyncpg.Pool, max_batch: int = 256, readers: int = 4):
         self.pool = pool
         self.max_batch = max_batch
         self.readers = readers
@@ -247,7 +247,7 @@ class DecisionLog:
     joined, so no allow is answered before it is on the ledger, and a batch costs one transaction (one
     multi-row insert into the event store) instead of one per decision."""
 
-    def __init__(self, store: EventStore, max_batch: int = 500, writers: int = 2):
+    def __init__(self, store: EventStore, max_batch: int = 500, writers: int = 4):
         self.store = store
         self.max_batch = max_batch
         self.writers = writers
@@ -275,9 +275,8 @@ class DecisionLog:
                 continue
             batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch:]
             try:
-                async with self.store.transaction() as conn:
-                    # one stream per batch: decisions never contend with each other for a version
-                    await self.store.append(conn, f"decisions-{new_id()}", 0, [ev for ev, _ in batch])
+                # one stream per batch: decisions never contend with each other for a version
+                await self.store.append_now(f"decisions-{new_id()}", 0, [ev for ev, _ in batch])
             except Exception as exc:
                 log.warning("decision_log_write_failed", batch=len(batch), error=repr(exc))
                 _fail(batch, exc)
