@@ -31,6 +31,9 @@ _APPEND_ONE = (
 )
 
 
+EventRow = tuple[str, int, str, str, str, str, str, str]
+
+
 class ConcurrencyError(Exception):
     """Another writer appended to the stream first; reload and decide again."""
 
@@ -52,6 +55,32 @@ class EventStore:
     async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
         async with self.pool.acquire() as conn, conn.transaction():
             yield conn
+
+    def _row(self, stream_id: str, version: int, ev: Event, traceparent: str | None) -> EventRow:
+        hdrs = {"traceparent": traceparent} if traceparent else {}
+        if ev.correlation_id:
+            hdrs["Am-Correlation-Id"] = ev.correlation_id
+        if ev.causation_id:
+            hdrs["Am-Causation-Id"] = ev.causation_id
+        subject = self.subjects.event(ev.DOMAIN, ev.AGGREGATE, ev.subject_token(), ev.org_id)
+        return (stream_id, version, ev.event_id, ev.type_name(), subject, ev.org_id, encode_event(ev).decode(),
+                msgspec.json.encode(hdrs).decode())
+
+    def append_cte(self, stream_id: str, version: int, event: Event, first_param: int,
+                   source: str) -> tuple[str, EventRow]:
+        """An append to put inside a larger statement, as ``INSERT … SELECT … FROM source``: it inserts
+        the event only when ``source`` (another CTE) yields a row. Parameters are numbered from
+        ``first_param``. A write that is one statement commits with one round trip and holds its
+        row locks for no longer than that; the caller adds ``pg_notify(channel, '')`` to wake the
+        relay and counts the event with ``appended``."""
+        n = [f"${first_param + i}" for i in range(8)]
+        sql = (f"INSERT INTO events (stream_id, version, event_id, event_type, subject, org_id, data, headers)"
+               f" SELECT {n[0]}, {n[1]}::int, {n[2]}::uuid, {n[3]}, {n[4]}, {n[5]}, {n[6]}::jsonb, {n[7]}::jsonb"
+               f" FROM {source} RETURNING 1")
+        return sql, self._row(stream_id, version, event, current_traceparent())
+
+    def appended(self, n: int) -> None:
+        EVENTS_APPENDED.labels(self.service).inc(n)
 
     async def append_now(self, stream_id: str, expected_version: int, events: Sequence[Event]) -> int:
         """Append as a transaction of its own: the one statement commits by itself, one round trip
@@ -80,27 +109,7 @@ class EventStore:
         if not events:
             return expected_version
         tp = current_traceparent()
-        rows = []
-        for i, ev in enumerate(events, start=1):
-            hdrs = {"traceparent": tp} if tp else {}
-            if ev.correlation_id:
-                hdrs["Am-Correlation-Id"] = ev.correlation_id
-            if ev.causation_id:
-                hdrs["Am-Causation-Id"] = ev.causation_id
-            headers = msgspec.json.encode(hdrs).decode()
-            subject = self.subjects.event(ev.DOMAIN, ev.AGGREGATE, ev.subject_token(), ev.org_id)
-            rows.append(
-                (
-                    stream_id,
-                    expected_version + i,
-                    ev.event_id,
-                    ev.type_name(),
-                    subject,
-                    ev.org_id,
-                    encode_event(ev).decode(),
-                    headers,
-                )
-            )
+        rows = [self._row(stream_id, expected_version + i, ev, tp) for i, ev in enumerate(events, start=1)]
         if len(rows) == 1:
             # One round trip: insert, conflict check and wake-up of the relay in one statement. A
             # conflict inserts nothing, so the caller's transaction stays usable.

@@ -177,34 +177,51 @@ class Accounts:
         """Hold credit. The conditional UPDATE serialises concurrent spenders without conflicts, and
         the reservation id (its own stream, version 1) makes a retried command a no-op."""
         now = utcnow()
-        async with self.store.transaction() as conn:
-            existing = await conn.fetchrow("SELECT amount_micros, state FROM reservations WHERE id = $1",
-                                           cmd.reservation_id)
-            if existing is not None:
-                bal = await conn.fetchval("SELECT available_micros FROM balances WHERE org_id = $1", cmd.org_id)
-                return c.Reservation(reservation_id=cmd.reservation_id, amount_micros=existing["amount_micros"],
-                                     state=existing["state"], balance_micros=bal or 0)
-            bal = await conn.fetchval(
-                "UPDATE balances SET available_micros = available_micros - $2"
-                " WHERE org_id = $1 AND available_micros >= $2 RETURNING available_micros",
-                cmd.org_id, cmd.amount_micros,
+        pool = self.store.pool
+        existing = await self._reservation(cmd)
+        if existing is not None:
+            return existing
+        ev = CreditReserved(org_id=cmd.org_id, reservation_id=cmd.reservation_id, amount_micros=cmd.amount_micros,
+                            reason=cmd.reason, reference=cmd.reference, occurred_at=now)
+        append, ev_args = self.store.append_cte(f"reservation-{cmd.reservation_id}", 1, ev, 8, "bal")
+        # One statement, its own transaction: the balance row is locked for one round trip only, so
+        # one organization's concurrent sends are not queued behind each other's BEGIN … COMMIT.
+        try:
+            bal = await pool.fetchval(
+                "WITH bal AS (UPDATE balances SET available_micros = available_micros - $3"
+                "  WHERE org_id = $2 AND available_micros >= $3 RETURNING available_micros),"
+                " res AS (INSERT INTO reservations (id, org_id, amount_micros, state, reason, reference, created_at)"
+                "  SELECT $1, $2, $3, 'held', $4, $5, $6 FROM bal RETURNING 1),"
+                " led AS (INSERT INTO ledger (id, org_id, kind, amount_micros, reason, reference, created_at)"
+                "  SELECT $7::uuid, $2, 'debit', -$3::bigint, $4, $5, $6 FROM bal RETURNING 1),"
+                f" ev AS ({append})"
+                " SELECT (SELECT available_micros FROM bal), pg_notify($16, '')",
+                cmd.reservation_id, cmd.org_id, cmd.amount_micros, cmd.reason, cmd.reference, now, new_id(),
+                *ev_args, self.store.channel,
             )
-            if bal is None:
-                current = await conn.fetchval("SELECT available_micros FROM balances WHERE org_id = $1", cmd.org_id)
-                model.check_reserve(current or 0, cmd.amount_micros)
-                raise CommandError("INSUFFICIENT_CREDIT", "not enough credit", 402)
-            await conn.execute(
-                "INSERT INTO reservations (id, org_id, amount_micros, state, reason, reference, created_at)"
-                " VALUES ($1, $2, $3, 'held', $4, $5, $6)",
-                cmd.reservation_id, cmd.org_id, cmd.amount_micros, cmd.reason, cmd.reference, now,
-            )
-            await self._ledger(conn, new_id(), cmd.org_id, "debit", -cmd.amount_micros, cmd.reason, cmd.reference, now)
-            await self.store.append(conn, f"reservation-{cmd.reservation_id}", 0, [
-                CreditReserved(org_id=cmd.org_id, reservation_id=cmd.reservation_id, amount_micros=cmd.amount_micros,
-                               reason=cmd.reason, reference=cmd.reference, occurred_at=now)
-            ])
+        except asyncpg.UniqueViolationError:  # the same reservation, concurrently: that one holds it
+            again = await self._reservation(cmd)
+            if again is None:
+                raise CommandError("RESERVATION_ID_TAKEN", "this reservation id is already in use", 409) from None
+            return again
+        if bal is None:
+            current = await pool.fetchval("SELECT available_micros FROM balances WHERE org_id = $1", cmd.org_id)
+            model.check_reserve(current or 0, cmd.amount_micros)
+            raise CommandError("INSUFFICIENT_CREDIT", "not enough credit", 402)
+        self.store.appended(1)
         return c.Reservation(reservation_id=cmd.reservation_id, amount_micros=cmd.amount_micros, state="held",
                              balance_micros=bal)
+
+    async def _reservation(self, cmd: c.ReserveCredit) -> c.Reservation | None:
+        """A retried command answers with the reservation it made."""
+        row = await self.store.pool.fetchrow(
+            "SELECT r.amount_micros, r.state, b.available_micros FROM reservations r"
+            " LEFT JOIN balances b ON b.org_id = r.org_id WHERE r.id = $1 AND r.org_id = $2",
+            cmd.reservation_id, cmd.org_id)
+        if row is None:
+            return None
+        return c.Reservation(reservation_id=cmd.reservation_id, amount_micros=row["amount_micros"],
+                             state=row["state"], balance_micros=row["available_micros"] or 0)
 
     async def settle(self, cmd: c.SettleCredit) -> c.Reservation:
         async with self.store.transaction() as conn:
