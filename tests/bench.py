@@ -86,13 +86,30 @@ async def bench_store(nats_url: str, db_url: str) -> None:
     await pool.close()
 
 
+def _port_block(n: int) -> int:
+    """A base port with the next ``n`` ports free, below Linux's ephemeral range (32768+): a service
+    port there can collide with the local port of some client connection, and the bind then fails."""
+    import random
+    import socket
+
+    while True:
+        base = random.randrange(20_000, 32_000, 10)
+        try:
+            for port in range(base + 1, base + n + 1):
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+
+
 class Stack:
     """The whole system as separate processes (services.devstack) on private ports."""
 
     def __init__(self, nats_url: str, db_url: str):
         self.dir = tempfile.mkdtemp(prefix="am-bench-")
-        self.gw_port, self.sim_port = free_port(), free_port()
-        base = free_port() // 10 * 10 - 10
+        base = _port_block(8)  # gateway, simulator, then the services from base + 1
+        self.gw_port, self.sim_port = base + 7, base + 8
         self.env = {**os.environ, "AM_DATA_DIR": self.dir, "AM_NATS_URL": nats_url, "AM_DATABASE_URL": db_url,
                     "AM_GATEWAY_PORT": str(self.gw_port), "AM_SIM_PORT": str(self.sim_port),
                     "AM_SERVICE_PORT_BASE": str(base), "AM_SUBJECT_ROOT": "bench" + uuid.uuid4().hex[:6],
@@ -387,7 +404,12 @@ async def bench_inbound(stack: Stack) -> None:
             stack.url + f"/v1/phone-numbers/{org.number_id}", json={"inbound_url": f"http://127.0.0.1:{port}/hook"}) as r:
         assert r.status == 200, await r.text()
     sent: dict[str, float] = {}
-    for rate, seconds in ((100, 5), (250, 5), (500, 4)):
+    phases = ((100, 5), (250, 5), (500, 4))
+    only = os.environ.get("AM_BENCH_MO_RATE")
+    if only:
+        phases = ((int(only), 4),)
+    for rate, seconds in phases:
+        print("go", flush=True)
         sent.clear()
         received.clear()
         async with aiohttp.ClientSession() as http:

@@ -239,6 +239,8 @@ class EmbeddedPostgres:
                 "-c", "listen_addresses=127.0.0.1",
                 "-c", f"unix_socket_directories={self.socket_dir or ''}",
                 "-c", "max_connections=300", "-c", "shared_buffers=256MB"]
+        if os.environ.get("AM_PG_STAT_STATEMENTS") == "1":  # for profiling: per-query time in pg_stat_statements
+            args += ["-c", "shared_preload_libraries=pg_stat_statements"]
         if not self.durable:
             # Tests skip fsync (an OS crash may lose data) but keep synchronous_commit: a commit is
             # written to the WAL before it is acknowledged, so a SIGKILLed server loses nothing it

@@ -25,6 +25,13 @@ _APPEND_MANY = (
     " WITH ORDINALITY AS u(e, t, s, o, d, h, i) RETURNING 1)"
     " SELECT (SELECT count(*) FROM ins) AS n, pg_notify($9, '')"
 )
+_APPEND_STREAMS = (
+    "WITH ins AS (INSERT INTO events (stream_id, version, event_id, event_type, subject, org_id, data, headers)"
+    " SELECT u.sid, u.v, u.e, u.t, u.s, u.o, u.d::jsonb, u.h::jsonb"
+    " FROM unnest($1::text[], $2::int[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])"
+    " AS u(sid, v, e, t, s, o, d, h) RETURNING 1)"
+    " SELECT (SELECT count(*) FROM ins) AS n, pg_notify($9, '')"
+)
 _APPEND_ONE = (
     f"WITH ins AS ({_INSERT} ON CONFLICT (stream_id, version) DO NOTHING RETURNING 1)"
     " SELECT (SELECT count(*) FROM ins) AS n, pg_notify($9, '')"
@@ -55,6 +62,22 @@ class EventStore:
     async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
         async with self.pool.acquire() as conn, conn.transaction():
             yield conn
+
+    async def append_streams(self, conn: asyncpg.Connection, items: Sequence[tuple[str, int, Event]]) -> None:
+        """Append one event to each of several streams, ``(stream_id, expected_version, event)``, in one
+        statement. Any conflict fails it and the caller's transaction, which must then roll back."""
+        if not items:
+            return
+        tp = current_traceparent()
+        rows = [self._row(stream_id, version + 1, ev, tp) for stream_id, version, ev in items]
+        columns = [list(col) for col in zip(*rows, strict=True)]
+        try:
+            await conn.fetchval(_APPEND_STREAMS, *columns, self.channel)
+        except asyncpg.UniqueViolationError as exc:
+            if "event_id" in str(exc.constraint_name or ""):
+                raise
+            raise ConcurrencyError(items[0][0], items[0][1]) from exc
+        EVENTS_APPENDED.labels(self.service).inc(len(rows))
 
     def _row(self, stream_id: str, version: int, ev: Event, traceparent: str | None) -> EventRow:
         hdrs = {"traceparent": traceparent} if traceparent else {}

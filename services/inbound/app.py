@@ -26,11 +26,13 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, Callable[[Serv
         worker_pool = await create_pool(settings.database_url, s.schema, settings.inbound_webhook_db_pool)
         worker = DeliveryWorker(inbound, EventStore(worker_pool, s.schema, s.subjects, s.name), settings)
         inbound.on_queued = worker.kick
+        inbound.writer.direct = worker
         await rpc.register(s, inbound)
         s.http.add_routes([carrier_mo(inbound, settings.sim_callback_secret)])
         for spec in CONSUMERS:
             s.consumer(spec)
         s.task(worker.run)
+        s.on_stop(inbound.writer.stop)
         s.on_stop(worker.close)
         s.on_stop(worker_pool.close)
 

@@ -6,13 +6,13 @@ from libs.carrier.config import CarrierSettings
 
 
 class InboundSettings(CarrierSettings, frozen=True, kw_only=True):
-    inbound_webhook_db_pool: int = 6
+    inbound_webhook_db_pool: int = 24
     """Postgres connections of the delivery worker's own pool (one listens for NOTIFY)."""
     inbound_webhook_timeout_s: float = 10.0
     """A receiver must answer 2xx within this many seconds, or the attempt failed."""
-    inbound_webhook_concurrency: int = 128
+    inbound_webhook_concurrency: int = 512
     """Webhook POSTs in flight at once in this replica."""
-    inbound_webhook_per_number_concurrency: int = 16
+    inbound_webhook_per_number_concurrency: int = 128
     """POSTs in flight at once for one phone number whose receiver answers 2xx quickly (never more than a
     quarter of inbound_webhook_concurrency)."""
     inbound_webhook_unhealthy_concurrency: int = 2

@@ -44,6 +44,75 @@ async def store_message(conn: asyncpg.Connection, schema: str, *, message_id: st
     return None if row is None else int(row["seq"])
 
 
+class NewMessage(NamedTuple):
+    message_id: str
+    org_id: str
+    carrier_message_id: str
+    phone_number_id: str | None
+    event_id: str
+    from_: str
+    to: str
+    body: str
+    received_at: datetime
+    delivery_id: str | None
+    leased_until: datetime | None = None
+    """Set when this replica makes the first attempt itself: the delivery is stored already claimed."""
+
+
+async def store_messages(conn: asyncpg.Connection, schema: str, batch: list[NewMessage]) -> dict[str, int]:
+    """Insert a batch of messages, each with its organization's next arrival numbers, and queue their
+    webhook deliveries; returns ``{message_id: seq}`` for those stored — a carrier message id already
+    stored is skipped (a retried callback). The caller appends the events of the stored ones in the same
+    transaction.
+
+    An organization's sequence row is locked from here to commit, so seq order is commit order within it;
+    one batch takes it once for all its messages (sorted by org id, so two writers never deadlock)."""
+    seen = {r["carrier_message_id"] for r in await conn.fetch(
+        "SELECT carrier_message_id FROM inbound_messages WHERE carrier_message_id = ANY($1::text[])",
+        [m.carrier_message_id for m in batch])}
+    todo: list[NewMessage] = []
+    for m in batch:
+        if m.carrier_message_id not in seen:
+            seen.add(m.carrier_message_id)
+            todo.append(m)
+    if not todo:
+        return {}
+    per_org: dict[str, list[NewMessage]] = {}
+    for m in todo:
+        per_org.setdefault(m.org_id, []).append(m)
+    seqs: dict[str, int] = {}
+    for org_id in sorted(per_org):
+        msgs = per_org[org_id]
+        last = int(await conn.fetchval(
+            "INSERT INTO org_sequences (org_id, last_seq) VALUES ($1, $2)"
+            " ON CONFLICT (org_id) DO UPDATE SET last_seq = org_sequences.last_seq + $2 RETURNING last_seq",
+            org_id, len(msgs)))
+        for i, m in enumerate(msgs):
+            seqs[m.message_id] = last - len(msgs) + 1 + i
+    rows = await conn.fetch(
+        "INSERT INTO inbound_messages (id, org_id, seq, carrier_message_id, phone_number_id, event_id,"
+        " from_number, to_number, body, received_at)"
+        " SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::uuid[],"
+        " $7::text[], $8::text[], $9::text[], $10::timestamptz[])"
+        " ON CONFLICT (carrier_message_id) DO NOTHING RETURNING id::text AS id",
+        [m.message_id for m in todo], [m.org_id for m in todo], [seqs[m.message_id] for m in todo],
+        [m.carrier_message_id for m in todo], [m.phone_number_id for m in todo], [m.event_id for m in todo],
+        [m.from_ for m in todo], [m.to for m in todo], [m.body for m in todo], [m.received_at for m in todo])
+    stored = {r["id"] for r in rows}  # a concurrent writer may have stored one since the check above
+    pushes = [m for m in todo if m.message_id in stored and m.delivery_id is not None]
+    if pushes:
+        await conn.execute(
+            "INSERT INTO webhook_deliveries (id, org_id, message_id, phone_number_id, state, queued_at,"
+            " next_attempt_at, attempts) SELECT d, o, m, p, 'pending', now(), coalesce(l, now()),"
+            " CASE WHEN l IS NULL THEN 0 ELSE 1 END"
+            " FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::timestamptz[]) AS u(d, o, m, p, l)",
+            [m.delivery_id for m in pushes], [m.org_id for m in pushes], [m.message_id for m in pushes],
+            [m.phone_number_id for m in pushes], [m.leased_until for m in pushes])
+        if any(m.leased_until is None for m in pushes):
+            await conn.execute("SELECT pg_notify($1, '')", notify_channel(schema))
+    return {mid: seqs[mid] for mid in stored}
+
+
 async def message(pool: asyncpg.Pool | asyncpg.Connection, org_id: str, message_id: str) -> asyncpg.Record | None:
     row: asyncpg.Record | None = await pool.fetchrow(
         f"SELECT {MESSAGE_COLUMNS} FROM inbound_messages WHERE id = $1::uuid AND org_id = $2", message_id, org_id)
@@ -121,7 +190,7 @@ async def claim_due(pool: asyncpg.Pool, limit: int, numbers: list[str], frees: l
         " RETURNING d.id::text AS id, d.org_id, d.message_id::text AS message_id, d.phone_number_id, d.attempts,"
         "  d.retry_count, d.generation, due.next_attempt_at AS due_at, m.event_id::text AS event_id,"
         "  m.from_number, m.to_number, m.body, m.received_at",
-        limit, numbers, frees, saturated, max(500, 4 * limit), default_free, lease_s)
+        limit, numbers, frees, saturated, max(64, 4 * limit), default_free, lease_s)
     return rows
 
 
