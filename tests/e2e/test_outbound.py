@@ -39,7 +39,10 @@ class Org:
         assert status == 201, body
 
     async def message(self, mid: str) -> dict[str, Any]:
-        status, body, _ = await self.call("GET", f"/v1/messages/{mid}")
+        status, body, headers = await self.call("GET", f"/v1/messages/{mid}")
+        while status == 429:  # polling many messages can outrun the key's rate limit: back off as told
+            await asyncio.sleep(float(headers.get("Retry-After", "1")))
+            status, body, headers = await self.call("GET", f"/v1/messages/{mid}")
         assert status == 200, body
         return dict(body["data"])
 
