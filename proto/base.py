@@ -21,8 +21,10 @@ def new_id() -> str:
 
 def rfc3339(ts: datetime) -> str:
     """RFC 3339 UTC with milliseconds and Z, the one time format of the public API."""
-    ts = ts.astimezone(UTC)
-    return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+    if ts.tzinfo is not UTC:
+        ts = ts.astimezone(UTC)
+    return (f"{ts.year:04d}-{ts.month:02d}-{ts.day:02d}T{ts.hour:02d}:{ts.minute:02d}:{ts.second:02d}"
+            f".{ts.microsecond // 1000:03d}Z")
 
 
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")

@@ -57,7 +57,10 @@ class Connection(asyncpg.Connection):  # type: ignore[misc]  # asyncpg ships no 
         return str(super().get_reset_query())
 
 
-async def create_pool(dsn: str, schema: str, max_size: int = 10) -> asyncpg.Pool:
+async def create_pool(dsn: str, schema: str, max_size: int = 10, custom_plans: bool = False) -> asyncpg.Pool:
+    """``custom_plans``: plan every prepared statement for its parameters. After five runs PostgreSQL
+    may switch to a generic plan, blind to them; for queue claims (LIMIT $n, = ANY($n)) that plan scans
+    whole tables — 40 ms a claim instead of 2. For short key lookups planning each time is wasted work."""
     await ensure_database(dsn)
     conn = await asyncpg.connect(dsn)
     try:
@@ -70,11 +73,8 @@ async def create_pool(dsn: str, schema: str, max_size: int = 10) -> asyncpg.Pool
         dsn,
         min_size=1,
         max_size=max_size,
-        # Custom plans always: after five runs PostgreSQL may switch a prepared statement to a generic
-        # plan, blind to the parameters, and for the queue queries (LIMIT $n, = ANY($n)) that plan
-        # scanned whole tables — 40 ms a claim instead of 2. Planning each time costs microseconds.
         server_settings={"search_path": schema, "application_name": f"am-{schema}",
-                         "plan_cache_mode": "force_custom_plan"},
+                         **({"plan_cache_mode": "force_custom_plan"} if custom_plans else {})},
         connection_class=Connection,
     )
     assert pool is not None

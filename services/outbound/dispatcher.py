@@ -73,6 +73,7 @@ class Dispatcher:
         self.inflight: dict[str, asyncio.Task[None]] = {}
         self._wake = asyncio.Event()
         self._saturated = False
+        self._blocked = False
         self._last_sweep = 0.0
         self._last_promote = 0.0
         self.lock_key = int.from_bytes(hashlib.sha256(f"dispatcher:{es.schema}".encode()).digest()[:8], "big",
@@ -95,6 +96,12 @@ class Dispatcher:
                 while True:
                     self._wake.clear()
                     delay = await self.tick()
+                    if self._blocked:
+                        # everything due waits for shaping tokens: new arrivals cannot change that, so
+                        # wake-ups are not worth a query each (under a backlog they would come by the
+                        # hundred a second); look again when a token is due, or in 25 ms at the latest
+                        await asyncio.sleep(min(delay, 0.025))
+                        continue
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), delay)
                     await asyncio.sleep(0.002)  # let a burst of arrivals gather into one round
@@ -129,6 +136,7 @@ class Dispatcher:
             await self.promote()
         free = self.s.dispatch_concurrency - len(self.inflight)
         self._saturated = free <= 0
+        self._blocked = False
         if free <= 0:
             return self.s.dispatch_poll_s
         senders, campaigns = self.shaper.blocked(mono)
@@ -137,6 +145,7 @@ class Dispatcher:
         cands = [Candidate(id=r["id"], org_id=r["org_id"], sender=r["from_number"], campaign=r["campaign_id"],
                            campaign_mpm=r["throughput_mpm"], segments=r["segments"]) for r in rows]
         picks = self.shaper.select(cands, mono, free)
+        self._blocked = bool(cands) and not picks
         if picks:
             claim_id = new_id()
             claimed = await self.es.pool.fetch(_CLAIM, [p.id for p in picks], claim_id, self.s.claim_lease_s)
