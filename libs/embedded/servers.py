@@ -7,6 +7,7 @@ import hashlib
 import importlib.util
 import os
 import pwd
+import random
 import shutil
 import socket
 import stat
@@ -17,11 +18,23 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+_handed_out: set[int] = set()
+
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free port for a listener, below Linux's ephemeral range (32768+). A port from that range can
+    be the local port of some client connection a moment later, and the listener's bind then fails."""
+    while True:
+        port = random.randrange(20_000, 32_000)
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
