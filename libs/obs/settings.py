@@ -29,6 +29,9 @@ class CommonSettings(msgspec.Struct, frozen=True, kw_only=True):
     """Port for /healthz, /readyz, /metrics (and the service's own HTTP endpoints); 0 = any."""
     log_level: str = "info"
     db_pool_max: int = 10
+    db_pool_min: int = 1
+    """Connections each pool opens at start (make run opens 10): a pool that grows under a burst makes
+    the burst wait for new connections."""
 
 
 S = TypeVar("S", bound=msgspec.Struct)

@@ -57,7 +57,8 @@ class Connection(asyncpg.Connection):  # type: ignore[misc]  # asyncpg ships no 
         return str(super().get_reset_query())
 
 
-async def create_pool(dsn: str, schema: str, max_size: int = 10, custom_plans: bool = False) -> asyncpg.Pool:
+async def create_pool(dsn: str, schema: str, max_size: int = 10, custom_plans: bool = False,
+                      min_size: int = 1) -> asyncpg.Pool:
     """``custom_plans``: plan every prepared statement for its parameters. After five runs PostgreSQL
     may switch to a generic plan, blind to them; for queue claims (LIMIT $n, = ANY($n)) that plan scans
     whole tables — 40 ms a claim instead of 2. For short key lookups planning each time is wasted work."""
@@ -71,7 +72,7 @@ async def create_pool(dsn: str, schema: str, max_size: int = 10, custom_plans: b
         await conn.close()
     pool = await asyncpg.create_pool(
         dsn,
-        min_size=1,
+        min_size=max(1, min(min_size, max_size)),
         max_size=max_size,
         server_settings={"search_path": schema, "application_name": f"am-{schema}",
                          **({"plan_cache_mode": "force_custom_plan"} if custom_plans else {})},

@@ -10,6 +10,7 @@ import msgspec
 
 from libs.obs.metrics import EVENTS_APPENDED
 from libs.obs.tracing import current_traceparent
+from libs.store.relay import local_leader
 from proto.base import Event
 from proto.events import decode_event, encode_event
 from proto.subjects import Subjects
@@ -18,23 +19,26 @@ _INSERT = (
     "INSERT INTO events (stream_id, version, event_id, event_type, subject, org_id, data, headers)"
     " VALUES ($1, $2, $3::uuid, $4, $5, $6, $7::jsonb, $8::jsonb)"
 )
+NOTIFY_9 = "CASE WHEN $9::text <> '' THEN pg_notify($9, '') END"
+"""Wakes a relay in another process; the channel is '' when this process's relay leads (see notify_channel)."""
+
 _APPEND_MANY = (
     "WITH ins AS (INSERT INTO events (stream_id, version, event_id, event_type, subject, org_id, data, headers)"
     " SELECT $1, $2 + u.i, u.e, u.t, u.s, u.o, u.d::jsonb, u.h::jsonb"
     " FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])"
     " WITH ORDINALITY AS u(e, t, s, o, d, h, i) RETURNING 1)"
-    " SELECT (SELECT count(*) FROM ins) AS n, pg_notify($9, '')"
+    f" SELECT (SELECT count(*) FROM ins) AS n, {NOTIFY_9}"
 )
 _APPEND_STREAMS = (
     "WITH ins AS (INSERT INTO events (stream_id, version, event_id, event_type, subject, org_id, data, headers)"
     " SELECT u.sid, u.v, u.e, u.t, u.s, u.o, u.d::jsonb, u.h::jsonb"
     " FROM unnest($1::text[], $2::int[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])"
     " AS u(sid, v, e, t, s, o, d, h) RETURNING 1)"
-    " SELECT (SELECT count(*) FROM ins) AS n, pg_notify($9, '')"
+    f" SELECT (SELECT count(*) FROM ins) AS n, {NOTIFY_9}"
 )
 _APPEND_ONE = (
     f"WITH ins AS ({_INSERT} ON CONFLICT (stream_id, version) DO NOTHING RETURNING 1)"
-    " SELECT (SELECT count(*) FROM ins) AS n, pg_notify($9, '')"
+    f" SELECT (SELECT count(*) FROM ins) AS n, {NOTIFY_9}"
 )
 
 
@@ -62,6 +66,23 @@ class EventStore:
     async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
         async with self.pool.acquire() as conn, conn.transaction():
             yield conn
+        self.committed()
+
+    def notify_channel(self) -> str:
+        """The NOTIFY channel for an append's statement: '' (no NOTIFY) while this process's relay
+        leads, for it is woken directly at commit."""
+        return "" if local_leader(self.schema) is not None else self.channel
+
+    @staticmethod
+    def notify_sql(param: int) -> str:
+        """The NOTIFY of a hand-written statement, with ``notify_channel()`` as parameter ``param``."""
+        return f"CASE WHEN ${param}::text <> '' THEN pg_notify(${param}, '') END"
+
+    def committed(self) -> None:
+        """A write committed: wake this process's relay if it leads (others heard the NOTIFY)."""
+        leader = local_leader(self.schema)
+        if leader is not None:
+            leader.wake()
 
     async def append_streams(self, conn: asyncpg.Connection, items: Sequence[tuple[str, int, Event]]) -> None:
         """Append one event to each of several streams, ``(stream_id, expected_version, event)``, in one
@@ -72,12 +93,17 @@ class EventStore:
         rows = [self._row(stream_id, version + 1, ev, tp) for stream_id, version, ev in items]
         columns = [list(col) for col in zip(*rows, strict=True)]
         try:
-            await conn.fetchval(_APPEND_STREAMS, *columns, self.channel)
+            await conn.fetchval(_APPEND_STREAMS, *columns, self.notify_channel())
         except asyncpg.UniqueViolationError as exc:
             if "event_id" in str(exc.constraint_name or ""):
                 raise
             raise ConcurrencyError(items[0][0], items[0][1]) from exc
         EVENTS_APPENDED.labels(self.service).inc(len(rows))
+
+    def event_row(self, stream_id: str, version: int, event: Event) -> EventRow:
+        """The columns of an event as ``events`` stores them (stream, version, id, type, subject, org,
+        data, headers), for a hand-written statement that appends it; then ``appended`` and ``committed``."""
+        return self._row(stream_id, version, event, current_traceparent())
 
     def _row(self, stream_id: str, version: int, ev: Event, traceparent: str | None) -> EventRow:
         hdrs = {"traceparent": traceparent} if traceparent else {}
@@ -94,8 +120,8 @@ class EventStore:
         """An append to put inside a larger statement, as ``INSERT … SELECT … FROM source``: it inserts
         the event only when ``source`` (another CTE) yields a row. Parameters are numbered from
         ``first_param``. A write that is one statement commits with one round trip and holds its
-        row locks for no longer than that; the caller adds ``pg_notify(channel, '')`` to wake the
-        relay and counts the event with ``appended``."""
+        row locks for no longer than that; the caller adds ``notify_sql`` (with ``notify_channel()``)
+        to the statement, then calls ``appended`` and ``committed``."""
         n = [f"${first_param + i}" for i in range(8)]
         sql = (f"INSERT INTO events (stream_id, version, event_id, event_type, subject, org_id, data, headers)"
                f" SELECT {n[0]}, {n[1]}::int, {n[2]}::uuid, {n[3]}, {n[4]}, {n[5]}, {n[6]}::jsonb, {n[7]}::jsonb"
@@ -109,7 +135,9 @@ class EventStore:
         """Append as a transaction of its own: the one statement commits by itself, one round trip
         instead of BEGIN, append and COMMIT. For writers with nothing else to change with it."""
         async with self.pool.acquire() as conn:
-            return await self.append(conn, stream_id, expected_version, events)
+            version = await self.append(conn, stream_id, expected_version, events)
+        self.committed()
+        return version
 
     async def load(self, conn: asyncpg.Connection, stream_id: str) -> tuple[list[Event], int]:
         rows = await conn.fetch(
@@ -136,7 +164,7 @@ class EventStore:
         if len(rows) == 1:
             # One round trip: insert, conflict check and wake-up of the relay in one statement. A
             # conflict inserts nothing, so the caller's transaction stays usable.
-            inserted = await conn.fetchval(_APPEND_ONE, *rows[0], self.channel)
+            inserted = await conn.fetchval(_APPEND_ONE, *rows[0], self.notify_channel())
             if inserted != 1:
                 raise ConcurrencyError(stream_id, expected_version)
         else:
@@ -144,7 +172,7 @@ class EventStore:
             # then roll back (a single-event append is the one to use when a conflict is expected).
             try:
                 columns = [list(col) for col in zip(*rows, strict=True)][2:]  # event_id … headers
-                await conn.fetchval(_APPEND_MANY, stream_id, expected_version, *columns, self.channel)
+                await conn.fetchval(_APPEND_MANY, stream_id, expected_version, *columns, self.notify_channel())
             except asyncpg.UniqueViolationError as exc:
                 if "event_id" in str(exc.constraint_name or ""):
                     raise

@@ -23,6 +23,16 @@ log = structlog.get_logger(__name__)
 _headers = msgspec.json.Decoder(dict[str, str]).decode
 
 
+_leading: dict[str, Relay] = {}
+
+
+def local_leader(schema: str) -> Relay | None:
+    """This process's relay for ``schema`` while it holds the lead: writers here wake it directly after
+    commit instead of a NOTIFY. Every notifying commit takes one database-wide lock in PostgreSQL, so
+    under load NOTIFY per append serialises the commits of every service."""
+    return _leading.get(schema)
+
+
 class Relay:
     def __init__(
         self,
@@ -62,6 +72,9 @@ class Relay:
     def _notified(self, *_: Any) -> None:
         self._wake.set()
 
+    def wake(self) -> None:
+        self._wake.set()
+
     async def _run(self) -> None:
         while not self._stopping:
             try:
@@ -78,6 +91,7 @@ class Relay:
             while not await listen_conn.fetchval("SELECT pg_try_advisory_lock($1)", self.lock_key):
                 await asyncio.sleep(2.0)  # another replica relays
             await listen_conn.add_listener(self.channel, self._notified)
+            _leading[self.schema] = self
             try:
                 while not self._stopping:
                     n = await self.publish_pending()
@@ -87,6 +101,8 @@ class Relay:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), self.sweep_interval)
             finally:
+                if _leading.get(self.schema) is self:
+                    del _leading[self.schema]
                 with contextlib.suppress(Exception):
                     await listen_conn.remove_listener(self.channel, self._notified)
                     await listen_conn.execute("SELECT pg_advisory_unlock($1)", self.lock_key)

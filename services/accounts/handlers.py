@@ -195,9 +195,9 @@ class Accounts:
                 " led AS (INSERT INTO ledger (id, org_id, kind, amount_micros, reason, reference, created_at)"
                 "  SELECT $7::uuid, $2, 'debit', -$3::bigint, $4, $5, $6 FROM bal RETURNING 1),"
                 f" ev AS ({append})"
-                " SELECT (SELECT available_micros FROM bal), pg_notify($16, '')",
+                f" SELECT (SELECT available_micros FROM bal), {self.store.notify_sql(16)}",
                 cmd.reservation_id, cmd.org_id, cmd.amount_micros, cmd.reason, cmd.reference, now, new_id(),
-                *ev_args, self.store.channel,
+                *ev_args, self.store.notify_channel(),
             )
         except asyncpg.UniqueViolationError:  # the same reservation, concurrently: that one holds it
             again = await self._reservation(cmd)
@@ -209,6 +209,7 @@ class Accounts:
             model.check_reserve(current or 0, cmd.amount_micros)
             raise CommandError("INSUFFICIENT_CREDIT", "not enough credit", 402)
         self.store.appended(1)
+        self.store.committed()
         return c.Reservation(reservation_id=cmd.reservation_id, amount_micros=cmd.amount_micros, state="held",
                              balance_micros=bal)
 

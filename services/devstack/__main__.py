@@ -142,6 +142,7 @@ async def _main(servers: list[EmbeddedNats | EmbeddedPostgres]) -> int:
         "AM_SIM_CAMPAIGN_CALLBACK_URL": f"http://127.0.0.1:{ports['numbers']}/carrier/campaigns",
         "AM_SIM_STATE_FILE": str(data / "carrier_sim.json"),
         "AM_SIM_REVIEW_DELAY_MS": os.environ.get("AM_SIM_REVIEW_DELAY_MS", "3000"),
+        "AM_DB_POOL_MIN": os.environ.get("AM_DB_POOL_MIN", "10"),  # warm pools: bursts wait for no connect
         "PYTHONUNBUFFERED": "1",
     })
     stopping = asyncio.Event()

@@ -24,7 +24,8 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, Callable[[Serv
     async def setup(s: Service) -> None:
         inbound = Inbound(s.store, s.rpc, settings)
         worker_pool = await create_pool(settings.database_url, s.schema, settings.inbound_webhook_db_pool,
-                                        custom_plans=True)  # its claim query needs plans for its parameters
+                                        custom_plans=True,  # its claim query needs plans for its parameters
+                                        min_size=settings.db_pool_min)
         worker = DeliveryWorker(inbound, EventStore(worker_pool, s.schema, s.subjects, s.name), settings)
         inbound.on_queued = worker.kick
         inbound.writer.direct = worker

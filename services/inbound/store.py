@@ -62,21 +62,17 @@ class NewMessage(NamedTuple):
 async def store_messages(conn: asyncpg.Connection, schema: str, batch: list[NewMessage]) -> dict[str, int]:
     """Insert a batch of messages, each with its organization's next arrival numbers, and queue their
     webhook deliveries; returns ``{message_id: seq}`` for those stored — a carrier message id already
-    stored is skipped (a retried callback). The caller appends the events of the stored ones in the same
-    transaction.
+    stored is skipped (a retried callback; its seq stays unused, a harmless gap). The caller appends the
+    events of the stored ones in the same transaction.
 
     An organization's sequence row is locked from here to commit, so seq order is commit order within it;
     one batch takes it once for all its messages (sorted by org id, so two writers never deadlock)."""
-    seen = {r["carrier_message_id"] for r in await conn.fetch(
-        "SELECT carrier_message_id FROM inbound_messages WHERE carrier_message_id = ANY($1::text[])",
-        [m.carrier_message_id for m in batch])}
+    seen: set[str] = set()
     todo: list[NewMessage] = []
     for m in batch:
         if m.carrier_message_id not in seen:
             seen.add(m.carrier_message_id)
             todo.append(m)
-    if not todo:
-        return {}
     per_org: dict[str, list[NewMessage]] = {}
     for m in todo:
         per_org.setdefault(m.org_id, []).append(m)
@@ -89,28 +85,28 @@ async def store_messages(conn: asyncpg.Connection, schema: str, batch: list[NewM
             org_id, len(msgs)))
         for i, m in enumerate(msgs):
             seqs[m.message_id] = last - len(msgs) + 1 + i
+    pushes = [m for m in todo if m.delivery_id is not None]
+    notify = notify_channel(schema) if any(m.leased_until is None for m in pushes) else ""
     rows = await conn.fetch(
-        "INSERT INTO inbound_messages (id, org_id, seq, carrier_message_id, phone_number_id, event_id,"
-        " from_number, to_number, body, received_at)"
-        " SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::uuid[],"
-        " $7::text[], $8::text[], $9::text[], $10::timestamptz[])"
-        " ON CONFLICT (carrier_message_id) DO NOTHING RETURNING id::text AS id",
+        "WITH m AS (INSERT INTO inbound_messages (id, org_id, seq, carrier_message_id, phone_number_id, event_id,"
+        "  from_number, to_number, body, received_at)"
+        "  SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::uuid[],"
+        "  $7::text[], $8::text[], $9::text[], $10::timestamptz[])"
+        "  ON CONFLICT (carrier_message_id) DO NOTHING RETURNING id),"
+        # deliveries of the messages stored (a first attempt made here is stored already leased)
+        " d AS (INSERT INTO webhook_deliveries (id, org_id, message_id, phone_number_id, state, queued_at,"
+        "  next_attempt_at, attempts) SELECT u.d, u.o, u.m, u.p, 'pending', now(), coalesce(u.l, now()),"
+        "  CASE WHEN u.l IS NULL THEN 0 ELSE 1 END"
+        "  FROM unnest($11::uuid[], $12::text[], $13::uuid[], $14::text[], $15::timestamptz[]) AS u(d, o, m, p, l)"
+        "  JOIN m ON m.id = u.m RETURNING 1)"
+        " SELECT m.id::text AS id, (SELECT count(*) FROM d) AS queued,"
+        " CASE WHEN $16::text <> '' THEN pg_notify($16, '') END AS woken FROM m",
         [m.message_id for m in todo], [m.org_id for m in todo], [seqs[m.message_id] for m in todo],
         [m.carrier_message_id for m in todo], [m.phone_number_id for m in todo], [m.event_id for m in todo],
-        [m.from_ for m in todo], [m.to for m in todo], [m.body for m in todo], [m.received_at for m in todo])
-    stored = {r["id"] for r in rows}  # a concurrent writer may have stored one since the check above
-    pushes = [m for m in todo if m.message_id in stored and m.delivery_id is not None]
-    if pushes:
-        await conn.execute(
-            "INSERT INTO webhook_deliveries (id, org_id, message_id, phone_number_id, state, queued_at,"
-            " next_attempt_at, attempts) SELECT d, o, m, p, 'pending', now(), coalesce(l, now()),"
-            " CASE WHEN l IS NULL THEN 0 ELSE 1 END"
-            " FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::timestamptz[]) AS u(d, o, m, p, l)",
-            [m.delivery_id for m in pushes], [m.org_id for m in pushes], [m.message_id for m in pushes],
-            [m.phone_number_id for m in pushes], [m.leased_until for m in pushes])
-        if any(m.leased_until is None for m in pushes):
-            await conn.execute("SELECT pg_notify($1, '')", notify_channel(schema))
-    return {mid: seqs[mid] for mid in stored}
+        [m.from_ for m in todo], [m.to for m in todo], [m.body for m in todo], [m.received_at for m in todo],
+        [m.delivery_id for m in pushes], [m.org_id for m in pushes], [m.message_id for m in pushes],
+        [m.phone_number_id for m in pushes], [m.leased_until for m in pushes], notify)
+    return {r["id"]: seqs[r["id"]] for r in rows}
 
 
 async def message(pool: asyncpg.Pool | asyncpg.Connection, org_id: str, message_id: str) -> asyncpg.Record | None:
@@ -219,6 +215,26 @@ async def lock_for_completion(conn: asyncpg.Connection, delivery_id: str) -> asy
         " (SELECT coalesce(max(version), 0) FROM events WHERE stream_id = $2) AS version"
         " FROM webhook_deliveries WHERE id = $1::uuid FOR UPDATE", delivery_id, stream_id(delivery_id))
     return row
+
+
+async def complete_success(conn: asyncpg.Connection | asyncpg.Pool, delivery_id: str, generation: int,
+                           attempt: Attempt, event: tuple[Any, ...], notify_sql: str, channel: str) -> bool:
+    """A 2xx, in one statement and so its own transaction: record the attempt and, if the delivery is
+    still pending in this generation, mark it succeeded and append its event (``event`` is the store's
+    row for it; its version is taken under the row lock here). False: a redelivery restarted it
+    meanwhile, and the attempt is history only."""
+    done: bool = await conn.fetchval(
+        "WITH cur AS (SELECT id, (SELECT coalesce(max(version), 0) FROM events WHERE stream_id = $10) AS version"
+        "  FROM webhook_deliveries WHERE id = $1::uuid AND state = 'pending' AND generation = $11 FOR UPDATE),"
+        " a AS (INSERT INTO webhook_attempts (delivery_id, org_id, attempt, attempted_at, succeeded, status_code,"
+        "  latency_ms, error, url) VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9)),"
+        " upd AS (UPDATE webhook_deliveries SET state = 'succeeded', completed_at = now(), next_attempt_at = NULL,"
+        "  last_status_code = $6, last_error = NULL WHERE id IN (SELECT id FROM cur) RETURNING id),"
+        " ev AS (INSERT INTO events (stream_id, version, event_id, event_type, subject, org_id, data, headers)"
+        "  SELECT $10, cur.version + 1, $12::uuid, $13, $14, $15, $16::jsonb, $17::jsonb FROM cur RETURNING 1)"
+        f" SELECT (SELECT count(*) FROM upd) = 1 AS done, {notify_sql}",
+        delivery_id, *attempt, stream_id(delivery_id), generation, *event[2:], channel)
+    return done
 
 
 class Attempt(NamedTuple):

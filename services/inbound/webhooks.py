@@ -248,6 +248,18 @@ class DeliveryWorker:
                "phone_number_id": row["phone_number_id"], "message_event_id": row["event_id"]}
         attempt = row["attempts"]
         record = store.Attempt(row["org_id"], attempt, attempted_at, ok, status, latency_ms, error, url)
+        if ok:  # the common case, as one statement: one round trip, no transaction held open meanwhile
+            ev_ok = WebhookDeliverySucceeded(**ids, attempts=attempt, status_code=status or 0, latency_ms=latency_ms)
+            done = await store.complete_success(
+                self.pool, delivery_id, row["generation"], record,
+                self.es.event_row(store.stream_id(delivery_id), 0, ev_ok), self.es.notify_sql(18),
+                self.es.notify_channel())
+            if done:
+                self.es.appended(1)
+            self.es.committed()
+            log.info("webhook_attempted", delivery_id=delivery_id, message_id=row["message_id"], attempt=attempt,
+                     ok=True, status=status, latency_ms=latency_ms, history_only=not done)
+            return
         async with self.es.transaction() as conn:
             cur = await store.lock_for_completion(conn, delivery_id)
             events: list[Any] = []

@@ -24,7 +24,8 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, object]:
         carrier = HttpCarrier(settings.sim_url, settings.sim_api_token, timeout_s=settings.carrier_timeout_s)
         dispatcher = Dispatcher(s.store, s.rpc, carrier, settings)
         sender = CallbackSender(s.store, s.rpc, settings)
-        await rpc.register(s, Outbound(s.rpc, s.store, settings, wake=dispatcher.wake))
+        await rpc.register(s, Outbound(s.rpc, s.store, settings, wake=dispatcher.wake,
+                                            dispatching=lambda: dispatcher.leading))
         for spec in subscriptions.specs(s.store):
             s.consumer(spec)
         s.http.router.add_post("/carrier/dlr", receipts.route(s.store, settings.sim_callback_secret))

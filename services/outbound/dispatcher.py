@@ -74,6 +74,8 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._saturated = False
         self._blocked = False
+        self.leading = False
+        """This replica dispatches: its own accepted messages wake it directly, without a NOTIFY."""
         self._last_sweep = 0.0
         self._last_promote = 0.0
         self.lock_key = int.from_bytes(hashlib.sha256(f"dispatcher:{es.schema}".encode()).digest()[:8], "big",
@@ -91,6 +93,7 @@ class Dispatcher:
                 await asyncio.sleep(2.0)  # another replica dispatches
             channel = store.due_channel(self.es.schema)
             await lock_conn.add_listener(channel, self.wake)
+            self.leading = True
             try:
                 await self.recover()
                 while True:
@@ -106,6 +109,7 @@ class Dispatcher:
                         await asyncio.wait_for(self._wake.wait(), delay)
                     await asyncio.sleep(0.002)  # let a burst of arrivals gather into one round
             finally:
+                self.leading = False
                 tasks = list(self.inflight.values())
                 for t in tasks:
                     t.cancel()

@@ -36,12 +36,15 @@ def phone(value: str, field: str) -> str:
 
 class Outbound:
     def __init__(self, rpc: RpcClient, es: EventStore, settings: OutboundSettings,
-                 wake: Callable[[], None] = lambda: None):
+                 wake: Callable[[], None] = lambda: None, dispatching: Callable[[], bool] = lambda: False):
         self.rpc = rpc
         self.es = es
         self.settings = settings
         self.wake = wake
-        """Tells an in-process dispatcher a message is due (others hear the NOTIFY)."""
+        """Tells an in-process dispatcher a message is due."""
+        self.dispatching = dispatching
+        """Whether this process's dispatcher leads; if not, the leader hears a NOTIFY instead (every
+        notifying commit takes a database-wide lock in PostgreSQL, so it is sent only when needed)."""
 
     # -- send ------------------------------------------------------------------------------------
     async def send(self, cmd: c.SendMessage) -> c.MessageView:
@@ -135,7 +138,7 @@ class Outbound:
         async with self.es.transaction() as conn:
             row = await store.insert(conn, self.es, message_id=message_id, org_id=cmd.org_id, status=status,
                                      reason=reason, event=ev, values=values, now=now)
-            if status == "queued":
+            if status == "queued" and not self.dispatching():
                 await conn.execute("SELECT pg_notify($1, '')", store.due_channel(self.es.schema))
         return row
 
