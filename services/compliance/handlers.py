@@ -227,7 +227,11 @@ class Compliance:
         except CommandError:
             received = ev.occurred_at
         cls = classify(ev.body)
-        texts = await self.texts(ev.org_id, ev.to) if cls.intent is not None else model.Texts()
+        if cls.intent is None:  # most messages: nothing to decide, nothing to send
+            await store.touch_inbound_once(self.store.pool, KEYWORDS_CONSUMER, ev.event_id, ev.org_id, contact,
+                                           received)
+            return
+        texts = await self.texts(ev.org_id, ev.to)
         m = model.Inbound(event_id=ev.event_id, message_id=ev.message_id, org_id=ev.org_id, contact=contact,
                           our_number=ev.to, phone_number_id=ev.phone_number_id, body=ev.body, received_at=received)
 

@@ -156,6 +156,19 @@ async def touch_inbound(conn: asyncpg.Connection, org_id: str, contact: str, at:
         org_id, contact, at)
 
 
+async def touch_inbound_once(pool: asyncpg.Pool, consumer: str, event_id: str, org_id: str, contact: str,
+                             at: datetime) -> None:
+    """An inbound message with no keyword: note when the contact last wrote, once per event, in one
+    statement (its own transaction: a redelivered event changes nothing)."""
+    await pool.execute(
+        "WITH c AS (INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2::uuid)"
+        "  ON CONFLICT DO NOTHING RETURNING 1)"
+        " INSERT INTO contacts (org_id, contact, last_inbound_at) SELECT $3, $4, $5 FROM c"
+        " ON CONFLICT (org_id, contact) DO UPDATE SET last_inbound_at ="
+        " GREATEST(contacts.last_inbound_at, EXCLUDED.last_inbound_at)",
+        consumer, event_id, org_id, contact, at)
+
+
 async def pending_double_opt_in(conn: asyncpg.Connection, org_id: str, contact: str,
                                 phone_number_id: str = "") -> PendingDoubleOptIn | None:
     """The newest pending request, preferring one sent from the number the reply came to."""
