@@ -23,6 +23,7 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, Callable[[Serv
 
     async def setup(s: Service) -> None:
         inbound = Inbound(s.store, s.rpc, settings)
+        await inbound.follow_numbers(s.nc, s.subjects)
         worker_pool = await create_pool(settings.database_url, s.schema, settings.inbound_webhook_db_pool,
                                         custom_plans=True,  # its claim query needs plans for its parameters
                                         min_size=settings.db_pool_min)

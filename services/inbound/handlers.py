@@ -13,12 +13,15 @@ from typing import Any, Protocol
 
 import asyncpg
 import structlog
+from nats.aio.client import Client
+from nats.aio.msg import Msg
 
 from libs.bus.rpc import RpcClient
 from libs.store.eventstore import EventStore
 from proto.base import CommandError, Event, NotFound, new_id, rfc3339, utcnow
 from proto.commands import inbound as c
 from proto.commands.numbers import InboundRoute, ResolveInbound
+from proto.events import decode_event
 from proto.events.inbound import (
     UNROUTED_ORG,
     InboundMessageReceived,
@@ -26,6 +29,7 @@ from proto.events.inbound import (
     UnroutedMessageReceived,
 )
 from proto.http.inbound import DeliveriesView, DeliveryAttemptView, InboundMessageView
+from proto.subjects import Subjects
 from services.inbound import model, store
 from services.inbound.config import InboundSettings
 
@@ -166,10 +170,36 @@ class Inbound:
         self.on_queued = on_queued
         """Wakes this replica's delivery worker at once (other replicas hear the NOTIFY)."""
         self.handoff = RouteHandoff(settings.inbound_route_handoff_s)
+        self._routes: dict[str, tuple[InboundRoute, float]] = {}
         self.writer = IngestWriter(es)
 
     async def resolve(self, e164: str) -> InboundRoute | None:
         """The number's owner and webhook now; None when nobody owns it. Raises NumbersUnavailable."""
+        hit = self._routes.get(e164)
+        if hit is not None and hit[1] > time.monotonic():
+            return hit[0]
+        route = await self._ask(e164)
+        if route is not None and self.settings.inbound_route_cache_s > 0:
+            if len(self._routes) > 50_000:
+                self._routes.clear()
+            self._routes[e164] = (route, time.monotonic() + self.settings.inbound_route_cache_s)
+        return route
+
+    def forget(self, e164: str) -> None:
+        self._routes.pop(e164, None)
+
+    async def follow_numbers(self, nc: Client, subjects: Subjects) -> None:
+        """Evict a number's cached route on any change to it (configured, rotated, released, ordered)."""
+
+        async def on_msg(msg: Msg) -> None:
+            with contextlib.suppress(Exception):
+                e164 = getattr(decode_event(msg.data), "e164", None)
+                if isinstance(e164, str):
+                    self.forget(e164)
+
+        await nc.subscribe(subjects.event("numbers", "phone_number", "*", "*"), cb=on_msg)
+
+    async def _ask(self, e164: str) -> InboundRoute | None:
         try:
             route: InboundRoute = await self.rpc.call("numbers", "resolve_inbound", ResolveInbound(e164=e164),
                                                       InboundRoute, timeout=self.settings.inbound_resolve_timeout_s)
