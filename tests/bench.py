@@ -21,7 +21,7 @@ import aiohttp
 import nats
 
 from libs.bus.conn import ensure_stream
-from libs.embedded.servers import free_port
+from libs.embedded.servers import free_port, free_port_block
 from libs.runtime.service import run_loop
 from libs.store.db import create_pool, migrate
 from libs.store.eventstore import EventStore
@@ -86,29 +86,12 @@ async def bench_store(nats_url: str, db_url: str) -> None:
     await pool.close()
 
 
-def _port_block(n: int) -> int:
-    """A base port with the next ``n`` ports free, below Linux's ephemeral range (32768+): a service
-    port there can collide with the local port of some client connection, and the bind then fails."""
-    import random
-    import socket
-
-    while True:
-        base = random.randrange(20_000, 32_000, 10)
-        try:
-            for port in range(base + 1, base + n + 1):
-                with socket.socket() as sock:
-                    sock.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return base
-
-
 class Stack:
     """The whole system as separate processes (services.devstack) on private ports."""
 
     def __init__(self, nats_url: str, db_url: str):
         self.dir = tempfile.mkdtemp(prefix="am-bench-")
-        base = _port_block(8)  # gateway, simulator, then the services from base + 1
+        base = free_port_block(8)  # the services from base + 1, then gateway and simulator
         self.gw_port, self.sim_port = base + 7, base + 8
         self.env = {**os.environ, "AM_DATA_DIR": self.dir, "AM_NATS_URL": nats_url, "AM_DATABASE_URL": db_url,
                     "AM_GATEWAY_PORT": str(self.gw_port), "AM_SIM_PORT": str(self.sim_port),

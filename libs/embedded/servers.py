@@ -21,6 +21,24 @@ from pathlib import Path
 _handed_out: set[int] = set()
 
 
+def free_port_block(n: int) -> int:
+    """A base port with ``base + 1`` … ``base + n`` all free (and none handed out before), for a stack
+    whose services listen on consecutive ports."""
+    while True:
+        base = random.randrange(20_000, 32_000 - n - 1)
+        block = range(base + 1, base + n + 1)
+        if any(p in _handed_out for p in block):
+            continue
+        try:
+            for port in block:
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        _handed_out.update(block)
+        return base
+
+
 def free_port() -> int:
     """A free port for a listener, below Linux's ephemeral range (32768+). A port from that range can
     be the local port of some client connection a moment later, and the listener's bind then fails."""

@@ -10,14 +10,14 @@ import tempfile
 
 import aiohttp
 
-from libs.embedded.servers import free_port
+from libs.embedded.servers import free_port, free_port_block
 from tests.chaos.test_kill_infrastructure import _in_flight
 from tests.e2e.test_devstack import Devstack, _children
 from tests.system import System
 
 
 async def test_outbound_sigkilled_mid_flight_every_message_once() -> None:
-    base = free_port() // 10 * 10 - 20
+    base = free_port_block(6)
     ports = {"gw": free_port(), "sim": free_port(), "nats": free_port(), "pg": free_port(), "base": base}
     with tempfile.TemporaryDirectory(prefix="am-chaos-", dir="/tmp") as d:
         os.chmod(d, 0o755)

@@ -14,7 +14,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from libs.embedded.servers import free_port
+from libs.embedded.servers import free_port, free_port_block
 
 
 def _get(url: str, key: str | None = None) -> tuple[int, Any]:
@@ -78,7 +78,7 @@ class Devstack:
 
 
 def test_supervisor_heals_a_killed_service_and_data_survives_a_restart() -> None:
-    base = free_port() // 10 * 10 - 20
+    base = free_port_block(6)
     ports = {"gw": free_port(), "sim": free_port(), "nats": free_port(), "pg": free_port(), "base": base}
     with tempfile.TemporaryDirectory(prefix="am-devstack-", dir="/tmp") as d:
         os.chmod(d, 0o755)
