@@ -41,7 +41,7 @@ class Relay:
         schema: str,
         service: str,
         *,
-        batch: int = 500,
+        batch: int = 100,
         sweep_interval: float = 0.5,
     ):
         self.pool = pool
