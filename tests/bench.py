@@ -34,6 +34,12 @@ from proto.subjects import StreamSpec, Subjects
 RESULTS: list[tuple[str, str]] = []
 
 
+def mark() -> None:
+    """With AM_BENCH_MARK=1, say when a measured phase starts (for a profiler to attach)."""
+    if os.environ.get("AM_BENCH_MARK"):
+        print("go", flush=True)
+
+
 def report(name: str, value: str) -> None:
     RESULTS.append((name, value))
     print(f"  {name:<58} {value}", flush=True)
@@ -209,6 +215,19 @@ async def bench_gateway(stack: Stack) -> None:
            f"p99 {pct(lat, .99):.1f} ms, {errors} errors")
 
 
+async def settle(db_url: str) -> None:
+    """Start each measurement from a settled database, as pgbench does: vacuum what the previous one
+    wrote, so autovacuum does not run in the middle of the next."""
+    import asyncpg
+
+    conn = await asyncpg.connect(db_url)
+    try:
+        await conn.execute("VACUUM (ANALYZE)")
+    finally:
+        await conn.close()
+    await asyncio.sleep(1)
+
+
 async def main() -> None:
     print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}")
     with nats_server() as nats_url, postgres_server() as db_url:
@@ -217,6 +236,7 @@ async def main() -> None:
         with Stack(nats_url, db_url) as stack:
             for name, fn in BENCHES:
                 if not extra or name in extra:
+                    await settle(db_url)
                     await fn(stack)
     print("\nsummary")
     for name, value in RESULTS:
@@ -284,7 +304,7 @@ async def bench_gate(stack: Stack) -> None:
     rpc = RpcClient(nc, Subjects(stack.env["AM_SUBJECT_ROOT"]))
     lat: list[float] = []
     allowed = 0
-    print("go", flush=True)
+    mark()
     stop = time.perf_counter() + 10
 
     async def worker(w: int) -> None:
@@ -322,7 +342,7 @@ async def bench_sends(stack: Stack) -> None:
             ids.append(json.loads(body)["data"]["id"])
         return status == 202
 
-    print("go", flush=True)
+    mark()
     n, lat, errors = await load(stack.url, send, 10, 32)
     report("accepted sends (202), 32 connections", f"{(n - errors) / 10:,.0f} sends/s, p50 {pct(lat, .5):.1f} ms, "
            f"p99 {pct(lat, .99):.1f} ms, {errors} not accepted")
@@ -387,12 +407,12 @@ async def bench_inbound(stack: Stack) -> None:
             stack.url + f"/v1/phone-numbers/{org.number_id}", json={"inbound_url": f"http://127.0.0.1:{port}/hook"}) as r:
         assert r.status == 200, await r.text()
     sent: dict[str, float] = {}
-    phases = ((100, 5), (250, 5), (500, 4))
+    phases: tuple[tuple[int, int], ...] = ((100, 5), (250, 5), (500, 4))
     only = os.environ.get("AM_BENCH_MO_RATE")
     if only:
         phases = ((int(only), 4),)
     for rate, seconds in phases:
-        print("go", flush=True)
+        mark()
         sent.clear()
         received.clear()
         async with aiohttp.ClientSession() as http:

@@ -135,6 +135,9 @@ class Outbound:
             "throughput_mpm": sender.throughput_mpm, "status_callback_url": callback_url, "send_at": send_at,
             "validity_seconds": validity, "expires_at": expires, "next_attempt_at": starts,
         }
+        if not callback_url and (status != "queued" or self.dispatching()):
+            return await store.insert_now(self.es.pool, self.es, message_id=message_id, org_id=cmd.org_id,
+                                          status=status, reason=reason, event=ev, values=values, now=now)
         async with self.es.transaction() as conn:
             row = await store.insert(conn, self.es, message_id=message_id, org_id=cmd.org_id, status=status,
                                      reason=reason, event=ev, values=values, now=now)

@@ -68,6 +68,33 @@ async def insert(conn: asyncpg.Connection, es: EventStore, *, message_id: str, o
     return row
 
 
+async def insert_now(pool: asyncpg.Pool, es: EventStore, *, message_id: str, org_id: str, status: str,
+                     reason: str | None, event: Event, values: dict[str, Any], now: datetime) -> asyncpg.Record:
+    """``insert`` for a message without a status callback, as one statement (its own transaction): the
+    event, the row and the first timeline entry in one round trip instead of five."""
+    append, ev_args = es.append_cte(stream_id(message_id), 1, event, 22, "(SELECT 1) AS one")
+    row: asyncpg.Record | None = await pool.fetchrow(
+        f"WITH ev AS ({append}),"
+        " m AS (INSERT INTO messages (id, org_id, version, from_number, to_number, body, status, status_reason,"
+        "  category, kind, segments, encoding, price_micros, phone_number_id, campaign_id, throughput_mpm,"
+        "  status_callback_url, send_at, validity_seconds, expires_at, next_attempt_at, created_at, updated_at)"
+        "  VALUES ($1::uuid, $2::uuid, 1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,"
+        f"  $19, $20, $21, $21) RETURNING {COLUMNS}),"
+        " t AS (INSERT INTO message_timeline (message_id, seq, status, reason, at, event_id)"
+        "  VALUES ($1::uuid, 1, $6, $7, $21, $24::uuid))"
+        f" SELECT m.*, {es.notify_sql(30)} AS woken FROM m",
+        message_id, org_id, values["from_number"], values["to_number"], values["body"], status, reason,
+        values["category"], values["kind"], values["segments"], values["encoding"], values["price_micros"],
+        values["phone_number_id"], values["campaign_id"], values["throughput_mpm"], values["status_callback_url"],
+        values["send_at"], values["validity_seconds"], values["expires_at"], values["next_attempt_at"], now,
+        *ev_args, es.notify_channel(),
+    )
+    assert row is not None
+    es.appended(1)
+    es.committed()
+    return row
+
+
 async def transition(conn: asyncpg.Connection, es: EventStore, row: asyncpg.Record, event: Event, status: str,
                      reason: str | None, **changes: Any) -> asyncpg.Record:
     """Move a locked message to ``status``: append ``event`` at the row's version, update the row (plus
