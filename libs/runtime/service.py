@@ -93,7 +93,7 @@ class Service:
             self.store = EventStore(self.pool, self.schema, self.subjects, self.name)
         if self.domain and self.uses_db:
             await ensure_stream(self.nc, self.subjects, StreamSpec(self.domain), self.settings.stream_replicas)
-            self.relay = Relay(self.pool, self.nc.jetstream(), self.schema, self.name)
+            self.relay = Relay(self.pool, self.nc, self.schema, self.name)
             self.relay.start()
         if setup is not None:
             await setup(self)

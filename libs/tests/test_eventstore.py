@@ -65,7 +65,7 @@ async def test_append_conflict_is_typed_and_leaves_the_stream_intact(env: Env) -
 async def test_committed_unpublished_event_is_published_once_after_a_crash(env: Env) -> None:
     async with env.store.transaction() as conn:
         await env.store.append(conn, "credit-y", 0, [grant()])
-    relay = Relay(env.store.pool, env.nc.jetstream(), env.store.schema, "accounts")
+    relay = Relay(env.store.pool, env.nc, env.store.schema, "accounts")
     assert await relay.publish_pending() == 1
     # the crash: published to NATS, but the mark never committed
     await env.store.pool.execute("UPDATE events SET published_at = NULL")
@@ -75,7 +75,7 @@ async def test_committed_unpublished_event_is_published_once_after_a_crash(env: 
 
 
 async def test_relay_is_woken_by_notify(env: Env) -> None:
-    relay = Relay(env.store.pool, env.nc.jetstream(), env.store.schema, "accounts", sweep_interval=30)
+    relay = Relay(env.store.pool, env.nc, env.store.schema, "accounts", sweep_interval=30)
     relay.start()
     try:
         await asyncio.sleep(0.3)
