@@ -207,7 +207,7 @@ def settle_heap() -> None:
     what requests allocate, and stop the loop for far less time (a p99 matter, not an average one)."""
     gc.collect()
     gc.freeze()
-    gc.set_threshold(20_000, 20, 20)
+    gc.set_threshold(50_000, 20, 100)
 
 
 def run_loop(coro: Coroutine[Any, Any, Any]) -> Any:

@@ -26,6 +26,9 @@ class ComplianceSettings(CommonSettings, frozen=True, kw_only=True):
     """How long the gate reuses numbers' answer about a sending number (a few seconds, for throughput)."""
     gate_concurrency: int = 512
     """evaluate_send requests handled at once by one replica."""
+    db_pool_max: int = 20
+    """The gate's readers and decision writers (four each) and the relay hold up to ten connections at
+    once under load: the rest is for everything else."""
     decision_batch: int = 200
     """At most this many send decisions per group-committed transaction (and gate reads per query)."""
     maintenance_interval_s: float = 5.0
