@@ -3,8 +3,6 @@ one-query lookup, and the group-committed log of send decisions."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -13,6 +11,7 @@ import asyncpg
 import msgspec
 import structlog
 
+from libs.runtime.batching import Batcher
 from libs.store.eventstore import EventStore
 from proto.base import Event, new_id
 from proto.events.compliance import (
@@ -93,59 +92,21 @@ class GateReader:
 
     def __init__(self, pool: asyncpg.Pool, max_batch: int = 256, readers: int = 4):
         self.pool = pool
-        self.max_batch = max_batch
-        self.readers = readers
-        self._queue: list[tuple[tuple[str, str, str], asyncio.Future[asyncpg.Record]]] = []
-        self._wake = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._batcher = Batcher("gate-reader", self._read, max_batch=max_batch, workers=readers)
 
     def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._run(), name=f"gate-reader-{i}") for i in range(self.readers)]
+        self._batcher.start()
 
     async def stop(self) -> None:
-        await _stop(self._tasks, self._queue, "gate reader stopped")
+        await self._batcher.stop()
 
     async def read(self, org_id: str, contact: str, message_id: str) -> asyncpg.Record:
-        fut: asyncio.Future[asyncpg.Record] = asyncio.get_running_loop().create_future()
-        self._queue.append(((org_id, contact, message_id), fut))
-        self._wake.set()
-        return await fut
+        return await self._batcher.submit((org_id, contact, message_id))
 
-    async def _run(self) -> None:
-        while True:
-            if not self._queue:
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch:]
-            keys = [k for k, _ in batch]
-            try:
-                rows = await self.pool.fetch(GATE_QUERY, [k[0] for k in keys], [k[1] for k in keys],
-                                             [k[2] for k in keys])
-            except Exception as exc:
-                log.warning("gate_read_failed", batch=len(batch), error=repr(exc))
-                _fail(batch, exc)
-                continue
-            by_idx = {r["idx"]: r for r in rows}
-            for i, (_, fut) in enumerate(batch, start=1):
-                if not fut.done():
-                    fut.set_result(by_idx[i])
-
-
-async def _stop(tasks: list[asyncio.Task[None]], queue: list[Any], why: str) -> None:
-    for t in tasks:
-        t.cancel()
-    for t in tasks:
-        with contextlib.suppress(BaseException):
-            await t
-    _fail(queue, RuntimeError(why))
-    queue.clear()
-
-
-def _fail(batch: list[Any], exc: BaseException) -> None:
-    for _, fut in batch:
-        if not fut.done():
-            fut.set_exception(exc)
+    async def _read(self, keys: list[tuple[str, str, str]]) -> list[asyncpg.Record]:
+        rows = await self.pool.fetch(GATE_QUERY, [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys])
+        by_idx = {r["idx"]: r for r in rows}
+        return [by_idx[i] for i in range(1, len(keys) + 1)]
 
 
 async def touch_inbound(conn: asyncpg.Connection, org_id: str, contact: str, at: datetime) -> None:
@@ -257,46 +218,26 @@ async def mark_handed_off(pool: asyncpg.Pool, message_id: str, error: str | None
 
 class DecisionLog:
     """Records send decisions with group commit: callers wait for the commit of the batch their decision
-    joined, so no allow is answered before it is on the ledger, and a batch costs one transaction (one
-    multi-row insert into the event store) instead of one per decision."""
+    joined, so no allow is answered before it is on the ledger, and a batch costs one statement (one
+    multi-row insert into the event store) instead of a transaction per decision."""
 
     def __init__(self, store: EventStore, max_batch: int = 500, writers: int = 4):
         self.store = store
-        self.max_batch = max_batch
-        self.writers = writers
-        self._queue: list[tuple[GateDecisionRecorded, asyncio.Future[None]]] = []
-        self._wake = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._batcher = Batcher("decision-log", self._write, max_batch=max_batch, workers=writers)
 
     def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._run(), name=f"decision-log-{i}") for i in range(self.writers)]
+        self._batcher.start()
 
     async def stop(self) -> None:
-        await _stop(self._tasks, self._queue, "decision log stopped")
+        await self._batcher.stop()
 
     async def record(self, ev: GateDecisionRecorded) -> None:
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.append((ev, fut))
-        self._wake.set()
-        await fut
+        await self._batcher.submit(ev)
 
-    async def _run(self) -> None:
-        while True:
-            if not self._queue:
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch:]
-            try:
-                # one stream per batch: decisions never contend with each other for a version
-                await self.store.append_now(f"decisions-{new_id()}", 0, [ev for ev, _ in batch])
-            except Exception as exc:
-                log.warning("decision_log_write_failed", batch=len(batch), error=repr(exc))
-                _fail(batch, exc)
-                continue
-            for _, fut in batch:
-                if not fut.done():
-                    fut.set_result(None)
+    async def _write(self, events: list[GateDecisionRecorded]) -> list[None]:
+        # one stream per batch: decisions never contend with each other for a version
+        await self.store.append_now(f"decisions-{new_id()}", 0, events)
+        return [None] * len(events)
 
 
 def row_dict(row: asyncpg.Record) -> dict[str, Any]:

@@ -4,7 +4,6 @@ Each write appends its event and updates the read model (and the delivery queue)
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from libs.bus.rpc import RpcClient
+from libs.runtime.batching import Batcher
 from libs.store.eventstore import EventStore
 from proto.base import CommandError, Event, NotFound, new_id, rfc3339, utcnow
 from proto.commands import inbound as c
@@ -61,73 +61,42 @@ class IngestWriter:
         self.es = es
         self.direct: DirectDelivery | None = None
         """The delivery worker of this replica, which makes first attempts as soon as a batch commits."""
-        self.max_batch = max_batch
-        self.writers = writers
-        self._queue: list[tuple[store.NewMessage, str, Event, asyncio.Future[bool]]] = []
-        self._wake = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
-
-    def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._run(), name=f"ingest-writer-{i}") for i in range(self.writers)]
+        self._batcher = Batcher("ingest-writer", self._write, max_batch=max_batch, workers=writers)
 
     async def stop(self) -> None:
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            with contextlib.suppress(BaseException):
-                await t
-        for *_, fut in self._queue:
-            if not fut.done():
-                fut.set_exception(RuntimeError("inbound is stopping"))
-        self._queue.clear()
+        await self._batcher.stop()
 
     async def write(self, message: store.NewMessage, stream: str, event: Event) -> bool:
         """True once stored and committed; False when that carrier message id was stored before."""
-        if not self._tasks:
-            self.start()
-        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._queue.append((message, stream, event, fut))
-        self._wake.set()
-        return await fut
+        return await self._batcher.submit((message, stream, event))
 
-    async def _run(self) -> None:
-        while True:
-            if not self._queue:
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch:]
-            direct = self.direct
-            if direct is not None:
-                until = utcnow() + timedelta(seconds=direct.lease_s)
-                for i, (m, stream, ev, fut) in enumerate(batch):
-                    if m.delivery_id and m.phone_number_id and direct.reserve(m.phone_number_id):
-                        batch[i] = (m._replace(leased_until=until), stream, ev, fut)
-            stored: dict[str, int] = {}
-            try:
-                async with self.es.transaction() as conn:
-                    stored = await store.store_messages(conn, self.es.schema, [m for m, *_ in batch])
-                    await self.es.append_streams(conn, [(stream, 0, ev) for m, stream, ev, _ in batch
-                                                        if m.message_id in stored])
-            except Exception as exc:  # the callbacks answer 5xx: the carrier retries them
-                log.warning("inbound_write_failed", batch=len(batch), error=repr(exc))
-                for *_, fut in batch:
-                    if not fut.done():
-                        fut.set_exception(exc)
-                stored = {}
-            for m, _, _, fut in batch:
-                if not fut.done():
-                    fut.set_result(m.message_id in stored)
-            for m, _, ev, _ in batch:
+    async def _write(self, batch: list[tuple[store.NewMessage, str, Event]]) -> list[bool]:
+        direct = self.direct
+        if direct is not None:  # first attempts this replica makes itself: stored already leased
+            until = utcnow() + timedelta(seconds=direct.lease_s)
+            batch = [(m._replace(leased_until=until), stream, ev)
+                     if m.delivery_id and m.phone_number_id and direct.reserve(m.phone_number_id)
+                     else (m, stream, ev) for m, stream, ev in batch]
+        stored: dict[str, int] = {}
+        try:
+            async with self.es.transaction() as conn:
+                written = await store.store_messages(conn, self.es.schema, [m for m, _, _ in batch])
+                await self.es.append_streams(conn, [(stream, 0, ev) for m, stream, ev in batch
+                                                    if m.message_id in written])
+            stored = written  # committed
+        finally:  # the reserved slots: start the attempts of what was stored, give back the rest
+            for m, _, ev in batch:
                 if direct is None or m.leased_until is None or m.phone_number_id is None:
                     continue
                 if m.message_id not in stored:
                     direct.release(m.phone_number_id)
                     continue
                 direct.begin({"id": m.delivery_id, "org_id": m.org_id, "message_id": m.message_id,
-                              "phone_number_id": m.phone_number_id, "attempts": 1, "retry_count": 0, "generation": 0,
-                              "due_at": m.leased_until, "event_id": ev.event_id, "from_number": m.from_,
-                              "to_number": m.to, "body": m.body, "received_at": m.received_at})
+                              "phone_number_id": m.phone_number_id, "attempts": 1, "retry_count": 0,
+                              "generation": 0, "due_at": m.leased_until, "event_id": ev.event_id,
+                              "from_number": m.from_, "to_number": m.to, "body": m.body,
+                              "received_at": m.received_at})
+        return [m.message_id in stored for m, _, _ in batch]
 
 
 class RouteHandoff:

@@ -1,0 +1,81 @@
+"""Group commit: many small requests served by one round trip each batch.
+
+Callers queue an item and wait. ``workers`` tasks each take up to ``max_batch`` waiting items and hand
+them to ``flush``, which answers with one result per item, in order; if it raises, every item of that
+batch fails with the error. While one batch is in flight the next one gathers, so under load the
+batches grow and the round trips per item fall, and when idle an item goes out at once."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
+
+import structlog
+
+log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Batcher(Generic[T, R]):
+    def __init__(self, name: str, flush: Callable[[list[T]], Awaitable[Sequence[R]]], *, max_batch: int = 200,
+                 workers: int = 1):
+        self.name = name
+        self.flush = flush
+        self.max_batch = max_batch
+        self.workers = workers
+        self._queue: list[tuple[T, asyncio.Future[R]]] = []
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        if not self._tasks:
+            self._tasks = [asyncio.create_task(self._run(), name=f"{self.name}-{i}") for i in range(self.workers)]
+
+    async def stop(self) -> None:
+        """Cancel the workers (a batch in flight rolls back) and fail whatever still waits."""
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(BaseException):
+                await t
+        self._tasks = []
+        queued, self._queue = self._queue, []
+        self._fail(queued, RuntimeError(f"{self.name} stopped"))
+
+    async def submit(self, item: T) -> R:
+        """The item's result, once the batch it joined has been flushed."""
+        self.start()
+        fut: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._queue.append((item, fut))
+        self._wake.set()
+        return await fut
+
+    async def _run(self) -> None:
+        while True:
+            if not self._queue:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch:]
+            try:
+                results = await self.flush([item for item, _ in batch])
+            except asyncio.CancelledError:  # stopping: whoever waits on this batch hears so
+                self._fail(batch, RuntimeError(f"{self.name} stopped"))
+                raise
+            except Exception as exc:
+                log.warning("batch_failed", batcher=self.name, batch=len(batch), error=repr(exc))
+                self._fail(batch, exc)
+                continue
+            for (_, fut), result in zip(batch, results, strict=True):
+                if not fut.done():
+                    fut.set_result(result)
+
+    @staticmethod
+    def _fail(batch: list[tuple[T, asyncio.Future[R]]], exc: BaseException) -> None:
+        for _, fut in batch:
+            if not fut.done():
+                fut.set_exception(exc)
