@@ -29,7 +29,6 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, Callable[[Serv
                                         min_size=settings.db_pool_min)
         worker = DeliveryWorker(inbound, EventStore(worker_pool, s.schema, s.subjects, s.name), settings)
         inbound.on_queued = worker.kick
-        inbound.writer.direct = worker
         await rpc.register(s, inbound)
         s.http.add_routes([carrier_mo(inbound, settings.sim_callback_secret)])
         for spec in CONSUMERS:

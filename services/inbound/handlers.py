@@ -7,8 +7,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
-from typing import Any, Protocol
+from datetime import datetime
 
 import asyncpg
 import structlog
@@ -40,17 +39,6 @@ class NumbersUnavailable(Exception):
     """Nobody could say who owns the number right now: the carrier must retry the callback."""
 
 
-class DirectDelivery(Protocol):
-    @property
-    def lease_s(self) -> float: ...
-
-    def reserve(self, phone_number_id: str) -> bool: ...
-
-    def release(self, phone_number_id: str) -> None: ...
-
-    def begin(self, row: dict[str, Any]) -> None: ...
-
-
 class IngestWriter:
     """Stores arriving messages with group commit: a callback waits for the commit of the batch it
     joined (nothing is acknowledged before it is durable), and a batch is one transaction that takes
@@ -59,8 +47,6 @@ class IngestWriter:
 
     def __init__(self, es: EventStore, max_batch: int = 200, writers: int = 1):
         self.es = es
-        self.direct: DirectDelivery | None = None
-        """The delivery worker of this replica, which makes first attempts as soon as a batch commits."""
         self._batcher = Batcher("ingest-writer", self._write, max_batch=max_batch, workers=writers)
 
     async def stop(self) -> None:
@@ -71,31 +57,9 @@ class IngestWriter:
         return await self._batcher.submit((message, stream, event))
 
     async def _write(self, batch: list[tuple[store.NewMessage, str, Event]]) -> list[bool]:
-        direct = self.direct
-        if direct is not None:  # first attempts this replica makes itself: stored already leased
-            until = utcnow() + timedelta(seconds=direct.lease_s)
-            batch = [(m._replace(leased_until=until), stream, ev)
-                     if m.delivery_id and m.phone_number_id and direct.reserve(m.phone_number_id)
-                     else (m, stream, ev) for m, stream, ev in batch]
-        stored: dict[str, int] = {}
-        try:
-            async with self.es.transaction() as conn:
-                written = await store.store_messages(conn, self.es.schema, [m for m, _, _ in batch])
-                await self.es.append_streams(conn, [(stream, 0, ev) for m, stream, ev in batch
-                                                    if m.message_id in written])
-            stored = written  # committed
-        finally:  # the reserved slots: start the attempts of what was stored, give back the rest
-            for m, _, ev in batch:
-                if direct is None or m.leased_until is None or m.phone_number_id is None:
-                    continue
-                if m.message_id not in stored:
-                    direct.release(m.phone_number_id)
-                    continue
-                direct.begin({"id": m.delivery_id, "org_id": m.org_id, "message_id": m.message_id,
-                              "phone_number_id": m.phone_number_id, "attempts": 1, "retry_count": 0,
-                              "generation": 0, "due_at": m.leased_until, "event_id": ev.event_id,
-                              "from_number": m.from_, "to_number": m.to, "body": m.body,
-                              "received_at": m.received_at})
+        async with self.es.transaction() as conn:
+            stored = await store.store_messages(conn, self.es.schema, [m for m, _, _ in batch])
+            await self.es.append_streams(conn, [(stream, 0, ev) for m, stream, ev in batch if m.message_id in stored])
         return [m.message_id in stored for m, _, _ in batch]
 
 

@@ -55,8 +55,6 @@ class NewMessage(NamedTuple):
     body: str
     received_at: datetime
     delivery_id: str | None
-    leased_until: datetime | None = None
-    """Set when this replica makes the first attempt itself: the delivery is stored already claimed."""
 
 
 async def store_messages(conn: asyncpg.Connection, schema: str, batch: list[NewMessage]) -> dict[str, int]:
@@ -86,26 +84,25 @@ async def store_messages(conn: asyncpg.Connection, schema: str, batch: list[NewM
         for i, m in enumerate(msgs):
             seqs[m.message_id] = last - len(msgs) + 1 + i
     pushes = [m for m in todo if m.delivery_id is not None]
-    notify = notify_channel(schema) if any(m.leased_until is None for m in pushes) else ""
+    notify = notify_channel(schema) if pushes else ""
     rows = await conn.fetch(
         "WITH m AS (INSERT INTO inbound_messages (id, org_id, seq, carrier_message_id, phone_number_id, event_id,"
         "  from_number, to_number, body, received_at)"
         "  SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::uuid[],"
         "  $7::text[], $8::text[], $9::text[], $10::timestamptz[])"
         "  ON CONFLICT (carrier_message_id) DO NOTHING RETURNING id),"
-        # deliveries of the messages stored (a first attempt made here is stored already leased)
+        # the webhook deliveries of the messages stored
         " d AS (INSERT INTO webhook_deliveries (id, org_id, message_id, phone_number_id, state, queued_at,"
-        "  next_attempt_at, attempts) SELECT u.d, u.o, u.m, u.p, 'pending', now(), coalesce(u.l, now()),"
-        "  CASE WHEN u.l IS NULL THEN 0 ELSE 1 END"
-        "  FROM unnest($11::uuid[], $12::text[], $13::uuid[], $14::text[], $15::timestamptz[]) AS u(d, o, m, p, l)"
+        "  next_attempt_at) SELECT u.d, u.o, u.m, u.p, 'pending', now(), now()"
+        "  FROM unnest($11::uuid[], $12::text[], $13::uuid[], $14::text[]) AS u(d, o, m, p)"
         "  JOIN m ON m.id = u.m RETURNING 1)"
         " SELECT m.id::text AS id, (SELECT count(*) FROM d) AS queued,"
-        " CASE WHEN $16::text <> '' THEN pg_notify($16, '') END AS woken FROM m",
+        " CASE WHEN $15::text <> '' THEN pg_notify($15, '') END AS woken FROM m",
         [m.message_id for m in todo], [m.org_id for m in todo], [seqs[m.message_id] for m in todo],
         [m.carrier_message_id for m in todo], [m.phone_number_id for m in todo], [m.event_id for m in todo],
         [m.from_ for m in todo], [m.to for m in todo], [m.body for m in todo], [m.received_at for m in todo],
         [m.delivery_id for m in pushes], [m.org_id for m in pushes], [m.message_id for m in pushes],
-        [m.phone_number_id for m in pushes], [m.leased_until for m in pushes], notify)
+        [m.phone_number_id for m in pushes], notify)
     return {r["id"]: seqs[r["id"]] for r in rows}
 
 

@@ -78,35 +78,9 @@ class DeliveryWorker:
         self.session: aiohttp.ClientSession | None = None
         self._stopping = False
         self._last_claim = 0.0
-        self._reserved = 0
 
     def kick(self) -> None:
         self.wake.set()
-
-    # -- the direct path: the replica that stores a message makes its first attempt ----------------------
-    @property
-    def lease_s(self) -> float:
-        return max(self.settings.inbound_webhook_lease_s, self.settings.inbound_webhook_timeout_s + 5.0)
-
-    def reserve(self, phone_number_id: str) -> bool:
-        """A slot for a first attempt right after the message is stored (then stored already leased, so
-        no claim query stands between commit and POST). False: the queue and the claims take it."""
-        if self._stopping or self.session is None or len(self.in_flight) + self._reserved >= \
-                self.settings.inbound_webhook_concurrency or not self.lanes.start(phone_number_id):
-            return False
-        self._reserved += 1
-        return True
-
-    def release(self, phone_number_id: str) -> None:
-        """The message was not stored after all (a duplicate, or the write failed)."""
-        self._reserved -= 1
-        self.lanes.finish(phone_number_id, None)
-
-    def begin(self, row: dict[str, Any]) -> None:
-        """Start the reserved attempt; if this process dies first, the lease runs out and a claim takes it."""
-        self._reserved -= 1
-        task = asyncio.create_task(self._attempt(row))  # type: ignore[arg-type]
-        self.in_flight.add(task)
 
     # -- the loop ---------------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -135,7 +109,7 @@ class DeliveryWorker:
 
     async def _fill(self) -> bool:
         """Start attempts for due rows; True when every free slot was filled (there may be more)."""
-        free = self.settings.inbound_webhook_concurrency - len(self.in_flight) - self._reserved
+        free = self.settings.inbound_webhook_concurrency - len(self.in_flight)
         if free <= 0:
             return False
         # under load every stored message and every finished attempt wakes us: claim at most once per
@@ -144,7 +118,7 @@ class DeliveryWorker:
         if wait > 0:
             await asyncio.sleep(wait)
         self._last_claim = time.monotonic()
-        lease = self.lease_s
+        lease = max(self.settings.inbound_webhook_lease_s, self.settings.inbound_webhook_timeout_s + 5.0)
         numbers, frees = self.lanes.limits()
         rows = await store.claim_due(self.pool, free, numbers, frees, self.lanes.healthy, lease)
         over: list[tuple[str, Any]] = []
