@@ -180,6 +180,7 @@ class EmbeddedPostgres:
     proc: subprocess.Popen[bytes] | None = None
     user: pwd.struct_passwd | None = field(default=None)
     socket_dir: Path | None = None
+    _stale_mirror: bool = False
     """Where the server's Unix socket is, when the path is short enough for one (107 bytes)."""
 
     @property
@@ -211,6 +212,7 @@ class EmbeddedPostgres:
                 self.data_dir.rmdir()
             if not self.data_dir.exists():
                 self.data_dir.symlink_to(home, target_is_directory=True)
+                self._stale_mirror = (home / "pgdata").exists()
         home.mkdir(parents=True, exist_ok=True)
         os.chmod(home, 0o755)
         if not _traversable_by_others(bindir):
@@ -240,7 +242,13 @@ class EmbeddedPostgres:
         return result
 
     def start(self) -> EmbeddedPostgres:
+        self._stale_mirror = False
         bindir, pgdata = self._layout()
+        if self._stale_mirror:
+            # The checkout's .data was deleted (make clean-data, a new clone in the same place) but the
+            # mirror of its PostgreSQL data outlived it: starting fresh means without that data too.
+            self._stop_stale(pgdata)
+            shutil.rmtree(pgdata)
         if self.user is not None:
             pgdata.parent.mkdir(parents=True, exist_ok=True)
             if pgdata.exists():
