@@ -19,8 +19,15 @@ _INSERT = (
     "INSERT INTO events (stream_id, version, event_id, event_type, subject, org_id, data, headers)"
     " VALUES ($1, $2, $3::uuid, $4, $5, $6, $7::jsonb, $8::jsonb)"
 )
-NOTIFY_9 = "CASE WHEN $9::text <> '' THEN pg_notify($9, '') END"
-"""Wakes a relay in another process; the channel is '' when this process's relay leads (see notify_channel)."""
+
+
+def _notify_sql(param: int) -> str:
+    """Wakes a relay in another process; the channel is '' when this process's relay leads (see
+    ``EventStore.notify_channel``)."""
+    return f"CASE WHEN ${param}::text <> '' THEN pg_notify(${param}, '') END"
+
+
+NOTIFY_9 = _notify_sql(9)
 
 _APPEND_MANY = (
     "WITH ins AS (INSERT INTO events (stream_id, version, event_id, event_type, subject, org_id, data, headers)"
@@ -76,7 +83,7 @@ class EventStore:
     @staticmethod
     def notify_sql(param: int) -> str:
         """The NOTIFY of a hand-written statement, with ``notify_channel()`` as parameter ``param``."""
-        return f"CASE WHEN ${param}::text <> '' THEN pg_notify(${param}, '') END"
+        return _notify_sql(param)
 
     def committed(self) -> None:
         """A write committed: wake this process's relay if it leads (others heard the NOTIFY)."""

@@ -7,6 +7,8 @@ from typing import Any, NamedTuple
 
 import asyncpg
 
+from libs.store.eventstore import EventStore
+
 MESSAGE_COLUMNS = ("id::text AS id, org_id, seq, carrier_message_id, phone_number_id, event_id::text AS event_id,"
                    " from_number, to_number, body, received_at")
 
@@ -97,7 +99,7 @@ async def store_messages(conn: asyncpg.Connection, schema: str, batch: list[NewM
         "  FROM unnest($11::uuid[], $12::text[], $13::uuid[], $14::text[]) AS u(d, o, m, p)"
         "  JOIN m ON m.id = u.m RETURNING 1)"
         " SELECT m.id::text AS id, (SELECT count(*) FROM d) AS queued,"
-        " CASE WHEN $15::text <> '' THEN pg_notify($15, '') END AS woken FROM m",
+        f" {EventStore.notify_sql(15)} AS woken FROM m",
         [m.message_id for m in todo], [m.org_id for m in todo], [seqs[m.message_id] for m in todo],
         [m.carrier_message_id for m in todo], [m.phone_number_id for m in todo], [m.event_id for m in todo],
         [m.from_ for m in todo], [m.to for m in todo], [m.body for m in todo], [m.received_at for m in todo],
