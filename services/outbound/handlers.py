@@ -89,6 +89,9 @@ class Outbound:
         except CommandError as exc:
             if exc.code == "SERVICE_TIMEOUT":  # it may have been held after all: give it back
                 await self._release(cmd.org_id, message_id)
+            if exc.code == "RESERVATION_ID_TAKEN":  # the reservation id is the message id
+                raise CommandError("MESSAGE_ID_TAKEN", "message_id: already used; choose another UUID", 409,
+                                   {"field": "message_id"}) from exc
             raise
         try:
             row = await self._write(cmd, message_id, from_, to, text, segments, encoding, amount, sender,

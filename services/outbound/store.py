@@ -48,21 +48,30 @@ async def fetch(conn: asyncpg.Connection | asyncpg.Pool, org_id: str, message_id
                                message_id, org_id)
 
 
+_INSERT_MESSAGE = (
+    # parameters $1 … $21 (see _message_args): $6 is the status, $7 its reason, $21 the time
+    "INSERT INTO messages (id, org_id, version, from_number, to_number, body, status, status_reason, category,"
+    " kind, segments, encoding, price_micros, phone_number_id, campaign_id, throughput_mpm,"
+    " status_callback_url, send_at, validity_seconds, expires_at, next_attempt_at, created_at, updated_at)"
+    " VALUES ($1::uuid, $2::uuid, 1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,"
+    f" $19, $20, $21, $21) RETURNING {COLUMNS}"
+)
+
+
+def _message_args(message_id: str, org_id: str, status: str, reason: str | None, values: dict[str, Any],
+                  now: datetime) -> list[Any]:
+    return [message_id, org_id, values["from_number"], values["to_number"], values["body"], status, reason,
+            values["category"], values["kind"], values["segments"], values["encoding"], values["price_micros"],
+            values["phone_number_id"], values["campaign_id"], values["throughput_mpm"],
+            values["status_callback_url"], values["send_at"], values["validity_seconds"], values["expires_at"],
+            values["next_attempt_at"], now]
+
+
 async def insert(conn: asyncpg.Connection, es: EventStore, *, message_id: str, org_id: str, status: str,
                  reason: str | None, event: Event, values: dict[str, Any], now: datetime) -> asyncpg.Record:
     """A new message: its first event, its row, its first timeline entry and callback."""
     await es.append(conn, stream_id(message_id), 0, [event])
-    row = await conn.fetchrow(
-        "INSERT INTO messages (id, org_id, version, from_number, to_number, body, status, status_reason, category,"
-        " kind, segments, encoding, price_micros, phone_number_id, campaign_id, throughput_mpm,"
-        " status_callback_url, send_at, validity_seconds, expires_at, next_attempt_at, created_at, updated_at)"
-        " VALUES ($1::uuid, $2::uuid, 1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,"
-        f" $19, $20, $21, $21) RETURNING {COLUMNS}",
-        message_id, org_id, values["from_number"], values["to_number"], values["body"], status, reason,
-        values["category"], values["kind"], values["segments"], values["encoding"], values["price_micros"],
-        values["phone_number_id"], values["campaign_id"], values["throughput_mpm"], values["status_callback_url"],
-        values["send_at"], values["validity_seconds"], values["expires_at"], values["next_attempt_at"], now,
-    )
+    row = await conn.fetchrow(_INSERT_MESSAGE, *_message_args(message_id, org_id, status, reason, values, now))
     assert row is not None
     await _after_change(conn, es, row, event, status, reason)
     return row
@@ -74,20 +83,11 @@ async def insert_now(pool: asyncpg.Pool, es: EventStore, *, message_id: str, org
     event, the row and the first timeline entry in one round trip instead of five."""
     append, ev_args = es.append_cte(stream_id(message_id), 1, event, 22, "(SELECT 1) AS one")
     row: asyncpg.Record | None = await pool.fetchrow(
-        f"WITH ev AS ({append}),"
-        " m AS (INSERT INTO messages (id, org_id, version, from_number, to_number, body, status, status_reason,"
-        "  category, kind, segments, encoding, price_micros, phone_number_id, campaign_id, throughput_mpm,"
-        "  status_callback_url, send_at, validity_seconds, expires_at, next_attempt_at, created_at, updated_at)"
-        "  VALUES ($1::uuid, $2::uuid, 1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,"
-        f"  $19, $20, $21, $21) RETURNING {COLUMNS}),"
+        f"WITH ev AS ({append}), m AS ({_INSERT_MESSAGE}),"
         " t AS (INSERT INTO message_timeline (message_id, seq, status, reason, at, event_id)"
         "  VALUES ($1::uuid, 1, $6, $7, $21, $24::uuid))"
         f" SELECT m.*, {es.notify_sql(30)} AS woken FROM m",
-        message_id, org_id, values["from_number"], values["to_number"], values["body"], status, reason,
-        values["category"], values["kind"], values["segments"], values["encoding"], values["price_micros"],
-        values["phone_number_id"], values["campaign_id"], values["throughput_mpm"], values["status_callback_url"],
-        values["send_at"], values["validity_seconds"], values["expires_at"], values["next_attempt_at"], now,
-        *ev_args, es.notify_channel(),
+        *_message_args(message_id, org_id, status, reason, values, now), *ev_args, es.notify_channel(),
     )
     assert row is not None
     es.appended(1)

@@ -7,6 +7,7 @@ import asyncio
 import os
 import signal
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -87,23 +88,11 @@ async def _all_once(system: System, org: object, ids: dict[str, str]) -> None:
         assert sorted(await org.inbox(c)) == expected  # type: ignore[attr-defined]  # each exactly once
 
 
-async def test_nats_killed_and_restarted_mid_flight(system: System, nats_url: str) -> None:
-    srv = EMBEDDED_NATS.get(nats_url)
+async def _kill_and_restart_mid_flight(system: System, srv: Any, what: str) -> None:
+    """SIGKILL the server with messages in flight, start it again (same port, same data), then every
+    message must end delivered, each handset getting each exactly once."""
     if srv is None or srv.proc is None:
-        pytest.skip("NATS is not the embedded server of this session")
-    org, ids = await _in_flight(system, N)
-    await asyncio.sleep(0.5)
-    srv.proc.send_signal(signal.SIGKILL)
-    srv.proc.wait()
-    await asyncio.sleep(2)
-    srv.start()  # same port, same JetStream directory
-    await _all_once(system, org, ids)
-
-
-async def test_postgres_killed_and_restarted_mid_flight(system: System, database_url: str) -> None:
-    srv = EMBEDDED_PG.get(database_url)
-    if srv is None or srv.proc is None:
-        pytest.skip("PostgreSQL is not the embedded server of this session")
+        pytest.skip(f"{what} is not the embedded server of this session")
     org, ids = await _in_flight(system, N)
     await asyncio.sleep(0.5)
     srv.proc.send_signal(signal.SIGKILL)
@@ -111,3 +100,11 @@ async def test_postgres_killed_and_restarted_mid_flight(system: System, database
     await asyncio.sleep(2)
     srv.start()
     await _all_once(system, org, ids)
+
+
+async def test_nats_killed_and_restarted_mid_flight(system: System, nats_url: str) -> None:
+    await _kill_and_restart_mid_flight(system, EMBEDDED_NATS.get(nats_url), "NATS")
+
+
+async def test_postgres_killed_and_restarted_mid_flight(system: System, database_url: str) -> None:
+    await _kill_and_restart_mid_flight(system, EMBEDDED_PG.get(database_url), "PostgreSQL")
