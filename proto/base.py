@@ -19,6 +19,14 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
+def parse_uuid(value: object) -> str | None:
+    """The canonical form of a UUID, or None when it is not one."""
+    try:
+        return str(uuid.UUID(str(value)))
+    except (ValueError, TypeError):
+        return None
+
+
 def rfc3339(ts: datetime) -> str:
     """RFC 3339 UTC with milliseconds and Z, the one time format of the public API."""
     if ts.tzinfo is not UTC:

@@ -38,8 +38,9 @@ class ConsumerSpec:
     """``<service>-<purpose>``. A durable name never changes: renaming one replays the stream."""
     domain: str
     """The producing domain whose stream is read."""
-    filter: str
-    """Subject filter below the domain, e.g. ``message.*.*`` (root and domain are prepended)."""
+    filter: str | tuple[str, ...]
+    """Subject filter(s) below the domain, e.g. ``message.*.*`` (root and domain are prepended); several
+    (a tuple) when the consumer wants only some event types: the server skips the rest for it."""
     handler: Handler
     max_deliver: int = 20
     """After this many deliveries the message is dead-lettered and terminated."""
@@ -67,19 +68,24 @@ class ConsumerRunner:
 
     async def start(self) -> None:
         js = self.nc.jetstream()
-        subject = f"{self.subjects.root}.{self.spec.domain}.{self.spec.filter}"
+        filters = (self.spec.filter,) if isinstance(self.spec.filter, str) else self.spec.filter
+        subjects = [f"{self.subjects.root}.{self.spec.domain}.{f}" for f in filters]
         cfg = ConsumerConfig(
+            name=self.spec.durable,
             durable_name=self.spec.durable,
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=self.spec.ack_wait_s,
             max_deliver=self.spec.max_deliver + 1,  # we term() ourselves at max_deliver
             max_ack_pending=self.spec.max_ack_pending,
-            filter_subject=subject,
+            filter_subject=subjects[0] if len(subjects) == 1 else None,
+            filter_subjects=subjects if len(subjects) > 1 else None,
             deliver_policy=DeliverPolicy.NEW if self.spec.deliver_new else DeliverPolicy.ALL,
         )
-        self._sub = await js.pull_subscribe(
-            subject, durable=self.spec.durable, stream=self.subjects.stream_name(self.spec.domain), config=cfg
-        )
+        stream = self.subjects.stream_name(self.spec.domain)
+        # create, or update an existing durable to this spec (a narrowed filter, a new limit): it keeps
+        # its position in the stream either way
+        await js.add_consumer(stream, config=cfg)
+        self._sub = await js.pull_subscribe_bind(durable=self.spec.durable, stream=stream)
         self._task = asyncio.create_task(self._loop(), name=f"consumer-{self.spec.durable}")
 
     async def stop(self) -> None:

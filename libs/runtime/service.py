@@ -139,8 +139,15 @@ class Service:
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
+            # a loop may swallow one cancellation (asyncio.wait_for on 3.11 does when its wait ends at the
+            # same moment): ask again rather than wait for ever
+            while not t.done():
+                await asyncio.wait({t}, timeout=1.0)
+                if not t.done():
+                    log.warning("task_still_running_after_cancel", task=t.get_name())
+                    t.cancel()
             with contextlib.suppress(BaseException):
-                await t
+                t.result()
         for fn in self._on_stop:
             with contextlib.suppress(Exception):
                 await fn()

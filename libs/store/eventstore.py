@@ -135,6 +135,21 @@ class EventStore:
                f" FROM {source} RETURNING 1")
         return sql, self._row(stream_id, version, event, current_traceparent())
 
+    def append_rows_cte(self, items: Sequence[tuple[str, int, Event]], first_param: int,
+                        where: str = "") -> tuple[str, list[list[object]]]:
+        """``append_cte`` for many streams: one event each, ``(stream_id, version, event)``, as one
+        ``INSERT … SELECT … FROM unnest(…)`` taking eight array parameters from ``first_param``. ``where``
+        filters the rows (columns ``u.sid``, ``u.o`` (org), …), e.g. to the organizations a CTE updated."""
+        tp = current_traceparent()
+        rows = [self._row(stream_id, version, ev, tp) for stream_id, version, ev in items]
+        n = [f"${first_param + i}" for i in range(8)]
+        sql = ("INSERT INTO events (stream_id, version, event_id, event_type, subject, org_id, data, headers)"
+               " SELECT u.sid, u.v, u.e, u.t, u.s, u.o, u.d::jsonb, u.h::jsonb"
+               f" FROM unnest({n[0]}::text[], {n[1]}::int[], {n[2]}::uuid[], {n[3]}::text[], {n[4]}::text[],"
+               f" {n[5]}::text[], {n[6]}::text[], {n[7]}::text[]) AS u(sid, v, e, t, s, o, d, h) {where}"
+               " RETURNING 1")
+        return sql, [list(col) for col in zip(*rows, strict=True)]
+
     def appended(self, n: int) -> None:
         EVENTS_APPENDED.labels(self.service).inc(n)
 

@@ -19,6 +19,7 @@ from nats.aio.client import Client
 
 from libs.bus.rpc import RpcClient
 from libs.obs.metrics import EVENTS_PUBLISHED
+from libs.runtime.waiting import woken
 from proto.subjects import Subjects
 
 log = structlog.get_logger(__name__)
@@ -114,8 +115,7 @@ class Relay:
                     if n >= self.batch:
                         continue
                     self._wake.clear()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), self.sweep_interval)
+                    await woken(self._wake, self.sweep_interval)
             finally:
                 if _leading.get(self.schema) is self:
                     del _leading[self.schema]

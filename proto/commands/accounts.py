@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from proto.base import Command
+from proto.base import Command, ErrorBody
 
 
 class Signup(Command, frozen=True, kw_only=True):
@@ -117,3 +117,22 @@ class Reservation(msgspec.Struct, kw_only=True):
     amount_micros: int
     state: str
     balance_micros: int
+
+
+class ReserveCredits(Command, frozen=True, kw_only=True):
+    """Many ``reserve_credit`` commands in one request (a sender's group commit); each is answered on
+    its own, exactly as ``reserve_credit`` would answer it alone."""
+
+    reservations: list[ReserveCredit]
+
+
+class ReservationOutcome(msgspec.Struct, kw_only=True):
+    """One answer of ``reserve_credits``: the reservation, or the error ``reserve_credit`` would raise."""
+
+    reservation: Reservation | None = None
+    error: ErrorBody | None = None
+
+
+class ReservationOutcomes(msgspec.Struct, kw_only=True):
+    results: list[ReservationOutcome]
+    """In the order of the request's ``reservations``."""

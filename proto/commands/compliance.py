@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from proto.base import Command
+from proto.base import Command, ErrorBody
 from proto.events.compliance import ConsentEvidence
 
 SendKind = Literal["standard", "opt_in_request", "opt_out_confirmation", "help_reply", "keyword_reply"]
@@ -49,6 +49,25 @@ class SendDecision(msgspec.Struct, kw_only=True):
     defer_until: str | None = None
     checks: list[Check] = msgspec.field(default_factory=list)
     decision_id: str = ""
+
+
+class EvaluateSends(Command, frozen=True, kw_only=True):
+    """Many ``evaluate_send`` commands in one request (a sender's group commit), each decided and
+    recorded on its own."""
+
+    sends: list[EvaluateSend]
+
+
+class SendOutcome(msgspec.Struct, kw_only=True):
+    """One answer of ``evaluate_sends``: the decision, or the error ``evaluate_send`` would raise."""
+
+    decision: SendDecision | None = None
+    error: ErrorBody | None = None
+
+
+class SendOutcomes(msgspec.Struct, kw_only=True):
+    results: list[SendOutcome]
+    """In the order of the request's ``sends``."""
 
 
 # -- consent ledger, double opt-in, settings (used by the gateway) ------------------------------------

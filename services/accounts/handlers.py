@@ -12,7 +12,7 @@ from argon2 import PasswordHasher
 
 from libs.store.eventstore import EventStore
 from proto.api import decode_cursor, encode_cursor, format_money
-from proto.base import CommandError, new_id, rfc3339, utcnow
+from proto.base import CommandError, new_id, parse_uuid, rfc3339, utcnow
 from proto.commands import accounts as c
 from proto.events.accounts import (
     ApiKeyCreated,
@@ -139,7 +139,7 @@ class Accounts:
             row = await conn.fetchrow(
                 "UPDATE api_keys SET revoked_at = now() WHERE id = $1::uuid AND org_id = $2 AND revoked_at IS NULL"
                 " RETURNING id::text, name, prefix, created_at, revoked_at",
-                _uuid_or_none(cmd.key_id), cmd.org_id,
+                parse_uuid(cmd.key_id), cmd.org_id,
             )
             if row is None:
                 raise CommandError("NOT_FOUND", "API key not found", 404)
@@ -176,6 +176,8 @@ class Accounts:
     async def reserve(self, cmd: c.ReserveCredit) -> c.Reservation:
         """Hold credit. The conditional UPDATE serialises concurrent spenders without conflicts, and
         the reservation id (its own stream, version 1) makes a retried command a no-op."""
+        if cmd.amount_micros < 0:
+            raise CommandError("VALIDATION_ERROR", "amount must not be negative", 400)
         now = utcnow()
         pool = self.store.pool
         existing = await self._reservation(cmd)
@@ -212,6 +214,76 @@ class Accounts:
         self.store.committed()
         return c.Reservation(reservation_id=cmd.reservation_id, amount_micros=cmd.amount_micros, state="held",
                              balance_micros=bal)
+
+    async def reserve_many(self, cmd: c.ReserveCredits) -> c.ReservationOutcomes:
+        """``reserve`` for many at once. When every organization in the batch can pay for all of its
+        items, one statement holds them all (balances, reservations, ledger, events); whatever that
+        cannot answer — a retried id, a duplicate within the batch, an organization short of credit, a
+        malformed item — goes through ``reserve`` one by one, so every answer is the one ``reserve``
+        would give alone."""
+        items = cmd.reservations
+        out: list[c.ReservationOutcome | None] = [None] * len(items)
+        ids = [x.reservation_id for x in items]
+        known = {r["id"] for r in await self.store.pool.fetch(
+            "SELECT id FROM reservations WHERE id = ANY($1::text[])", ids)} if items else set()
+        seen: set[str] = set()
+        fast: list[int] = []
+        for i, x in enumerate(items):
+            if x.reservation_id not in known and x.reservation_id not in seen and x.amount_micros >= 0 \
+                    and parse_uuid(x.org_id) == x.org_id:
+                fast.append(i)
+            seen.add(x.reservation_id)
+        if len(fast) > 1:
+            try:
+                paid = await self._reserve_together([items[i] for i in fast])
+            except asyncpg.UniqueViolationError:  # raced by a retry of one of them: one by one
+                paid = {}
+            for i in fast:
+                x = items[i]
+                if x.org_id in paid:
+                    out[i] = c.ReservationOutcome(reservation=c.Reservation(
+                        reservation_id=x.reservation_id, amount_micros=x.amount_micros, state="held",
+                        balance_micros=paid[x.org_id]))
+        for i, x in enumerate(items):
+            if out[i] is None:
+                try:
+                    out[i] = c.ReservationOutcome(reservation=await self.reserve(x))
+                except CommandError as exc:
+                    out[i] = c.ReservationOutcome(error=exc.body())
+        return c.ReservationOutcomes(results=[o for o in out if o is not None])
+
+    async def _reserve_together(self, items: list[c.ReserveCredit]) -> dict[str, int]:
+        """One statement: each organization's items are held only if its balance covers all of them.
+        Answers the organizations that paid, with their balance after."""
+        now = utcnow()
+        events = [(f"reservation-{x.reservation_id}", 1, CreditReserved(
+            org_id=x.org_id, reservation_id=x.reservation_id, amount_micros=x.amount_micros, reason=x.reason,
+            reference=x.reference, occurred_at=now)) for x in items]
+        append, ev_args = self.store.append_rows_cte(events, 8, "WHERE u.o::uuid IN (SELECT org_id FROM bal)")
+        rows = await self.store.pool.fetch(
+            "WITH req AS (SELECT * FROM unnest($1::text[], $2::uuid[], $3::bigint[], $4::text[], $5::text[],"
+            "  $6::uuid[]) AS r(id, org_id, amount, reason, reference, ledger_id)),"
+            " tot AS (SELECT org_id, sum(amount)::bigint AS total FROM req GROUP BY org_id),"
+            " bal AS (UPDATE balances b SET available_micros = b.available_micros - tot.total FROM tot"
+            "  WHERE b.org_id = tot.org_id AND b.available_micros >= tot.total"
+            "  RETURNING b.org_id, b.available_micros),"
+            " res AS (INSERT INTO reservations (id, org_id, amount_micros, state, reason, reference, created_at)"
+            "  SELECT id, org_id, amount, 'held', reason, reference, $7 FROM req WHERE org_id IN (SELECT org_id FROM bal)"
+            "  RETURNING 1),"
+            " led AS (INSERT INTO ledger (id, org_id, kind, amount_micros, reason, reference, created_at)"
+            "  SELECT ledger_id, org_id, 'debit', -amount, reason, reference, $7 FROM req"
+            "  WHERE org_id IN (SELECT org_id FROM bal) RETURNING 1),"
+            f" ev AS ({append})"
+            f" SELECT org_id::text AS org_id, available_micros, {self.store.notify_sql(16)} AS woken FROM bal",
+            [x.reservation_id for x in items], [x.org_id for x in items], [x.amount_micros for x in items],
+            [x.reason for x in items], [x.reference for x in items], [new_id() for _ in items], now,
+            *ev_args, self.store.notify_channel(),
+        )
+        paid = {r["org_id"]: r["available_micros"] for r in rows}
+        if paid:
+            self.store.appended(sum(1 for x in items if x.org_id in paid))
+            self.store.committed()
+        return paid
 
     async def _reservation(self, cmd: c.ReserveCredit) -> c.Reservation | None:
         """A retried command answers with the reservation it made."""
@@ -269,11 +341,3 @@ class Accounts:
             entry_id, org_id, kind, amount, reason, reference, now,
         )
 
-
-def _uuid_or_none(value: str) -> str | None:
-    import uuid
-
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        return None

@@ -16,4 +16,5 @@ async def register(svc: Service, h: Accounts) -> None:
     await r.register("revoke_key", c.RevokeKey, h.revoke_key)
     await r.register("balance", c.GetBalance, h.balance)
     await r.register("reserve_credit", c.ReserveCredit, h.reserve)
+    await r.register("reserve_credits", c.ReserveCredits, h.reserve_many)
     await r.register("settle_credit", c.SettleCredit, h.settle)

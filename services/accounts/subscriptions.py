@@ -30,4 +30,6 @@ def specs(h: Accounts) -> list[ConsumerSpec]:
             if exists:  # a message sent without a reservation (none held) has nothing to settle
                 await h.settle_in(conn, cmd)
 
-    return [ConsumerSpec(durable=CREDIT_CONSUMER, domain="outbound", filter="message.*.*", handler=on_message_event)]
+    # only the events that settle credit: the server skips the rest of each message's life for us
+    return [ConsumerSpec(durable=CREDIT_CONSUMER, domain="outbound", handler=on_message_event, filter=tuple(
+        f"message.{t.subject_token()}.*" for t in (MessageSent, MessageFailed, MessageCanceled)))]

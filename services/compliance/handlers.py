@@ -176,6 +176,18 @@ class Compliance:
             decision.decision_id = decision_id
         return decision
 
+    async def evaluate_sends(self, cmd: c.EvaluateSends) -> c.SendOutcomes:
+        """``evaluate_send`` for many sends at once (their reads and decision records share round
+        trips); each answered as it would be alone."""
+
+        async def one(send: c.EvaluateSend) -> c.SendOutcome:
+            try:
+                return c.SendOutcome(decision=await self.evaluate_send(send))
+            except CommandError as exc:
+                return c.SendOutcome(error=exc.body())
+
+        return c.SendOutcomes(results=list(await asyncio.gather(*(one(x) for x in cmd.sends))))
+
     # -- our own texts, through outbound ------------------------------------------------------------------
     async def hand_off(self, row: asyncpg.Record) -> MessageView:
         """Ask outbound to send a text we issued. Raises when outbound is unreachable (the caller retries);

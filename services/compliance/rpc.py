@@ -21,6 +21,8 @@ _enc = msgspec.json.Encoder()
 async def register(svc: Service, h: Compliance, v: Views) -> None:
     await svc.rpc_server.register("evaluate_send", c.EvaluateSend, h.evaluate_send,
                                   concurrency=h.settings.gate_concurrency)
+    await svc.rpc_server.register("evaluate_sends", c.EvaluateSends, h.evaluate_sends,
+                                  concurrency=h.settings.gate_concurrency)
 
     async def record_consent(cmd: c.RecordConsent) -> c.ConsentView:
         return await v.consent(cmd.org_id, await h.record_consent(cmd))

@@ -17,7 +17,7 @@ from nats.aio.msg import Msg
 from libs.bus.rpc import RpcClient
 from libs.runtime.batching import Batcher
 from libs.store.eventstore import EventStore
-from proto.base import CommandError, Event, NotFound, new_id, rfc3339, utcnow
+from proto.base import CommandError, Event, NotFound, new_id, parse_uuid, rfc3339, utcnow
 from proto.commands import inbound as c
 from proto.commands.numbers import InboundRoute, ResolveInbound
 from proto.events import decode_event
@@ -185,7 +185,7 @@ class Inbound:
 
     # -- reads ----------------------------------------------------------------------------------------
     async def _after_seq(self, org_id: str, after: str) -> int:
-        if model.is_uuid(after):
+        if parse_uuid(after) is not None:
             row = await store.message(self.pool, org_id, after)
             if row is None:
                 raise CommandError("VALIDATION_ERROR", "after: no such inbound message", 400, {"field": "after"})
@@ -221,7 +221,7 @@ class Inbound:
         return c.InboundPage(data=[message_view(r) for r in rows], next_cursor=nxt, head=head)
 
     async def _message(self, org_id: str, message_id: str) -> asyncpg.Record:
-        row = await store.message(self.pool, org_id, message_id) if model.is_uuid(message_id) else None
+        row = await store.message(self.pool, org_id, message_id) if parse_uuid(message_id) else None
         if row is None:
             raise NotFound("inbound message")
         return row

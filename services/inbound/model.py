@@ -4,7 +4,6 @@ and the retry schedule. No I/O."""
 from __future__ import annotations
 
 import re
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -54,14 +53,6 @@ def parse_rfc3339(raw: str) -> datetime | None:
 def parse_received_at(raw: str, now: datetime) -> datetime:
     """The carrier's receive time; ours when it is missing or unreadable."""
     return parse_rfc3339(raw) or now
-
-
-def is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except (ValueError, AttributeError, TypeError):
-        return False
-    return True
 
 
 # -- positions ------------------------------------------------------------------------------------------

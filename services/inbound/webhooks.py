@@ -40,6 +40,7 @@ import aiohttp
 import asyncpg
 import structlog
 
+from libs.runtime.waiting import woken
 from libs.store.eventstore import EventStore
 from libs.webhooks.signing import HEADER, sign
 from proto.base import rfc3339, utcnow
@@ -142,8 +143,7 @@ class DeliveryWorker:
                                                                if f <= 0])
             if due_in is not None:
                 timeout = min(timeout, max(due_in, 0.01))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.wake.wait(), timeout)
+        await woken(self.wake, timeout)
 
     async def close(self, grace_s: float = 5.0) -> None:
         """Stop claiming; let attempts in hand finish briefly. Cancelled ones are due again when their lease

@@ -16,7 +16,7 @@ from libs.bus.rpc import RpcClient
 from libs.carrier.adapter import Carrier, CarrierError
 from libs.store.eventstore import EventStore
 from proto.api import format_money
-from proto.base import CommandError, Event, NotFound, new_id, rfc3339, utcnow
+from proto.base import CommandError, Event, NotFound, new_id, parse_uuid, rfc3339, utcnow
 from proto.commands import numbers as c
 from proto.commands.accounts import Reservation, ReserveCredit, SettleCredit
 from proto.events.numbers import (
@@ -315,7 +315,7 @@ class Numbers:
         try:
             r = await store.number_row(self.store.pool, cmd.org_id, cmd.phone_number_id)
         except NotFound:
-            ident = store.as_uuid(cmd.phone_number_id)
+            ident = parse_uuid(cmd.phone_number_id)
             rows = [] if ident is None else await self.store.pool.fetch(
                 "SELECT id::text AS id, e164, org_id::text AS org_id FROM phone_numbers"
                 " WHERE order_id = $1 AND org_id = $2 AND status = 'active' LIMIT 2", ident, cmd.org_id)
@@ -325,7 +325,7 @@ class Numbers:
         return c.NumberRef(id=r["id"], e164=r["e164"], org_id=r["org_id"])
 
     async def sender_status(self, cmd: c.SenderStatus) -> c.SenderInfo:
-        if store.as_uuid(cmd.org_id) is None:
+        if parse_uuid(cmd.org_id) is None:
             raise NotFound("phone number", {"e164": cmd.e164})
         r = await self._active_by_e164(cmd.e164, cmd.org_id)
         pool = self.store.pool

@@ -10,7 +10,7 @@ import asyncpg
 import msgspec
 
 from proto.api import decode_cursor, encode_cursor, format_money
-from proto.base import NotFound, rfc3339, utcnow
+from proto.base import NotFound, parse_uuid, rfc3339, utcnow
 from proto.http.numbers import NumberView
 from proto.http.tendlc import BrandView, CampaignView, RejectionReasonView
 from services.numbers import model
@@ -30,13 +30,6 @@ CAMPAIGN_SELECT = (
     " b.display_name AS brand_name, b.email AS brand_email"
     " FROM campaigns c JOIN brands b ON b.id = c.brand_id"
 )
-
-
-def as_uuid(value: str) -> str | None:
-    try:
-        return str(uuid.UUID(value))
-    except (ValueError, AttributeError, TypeError):
-        return None
 
 
 def page_cursor(cursor: str | None) -> tuple[datetime | None, str | None]:
@@ -74,9 +67,9 @@ def number_view(r: Row, now: datetime | None = None) -> NumberView:
 async def number_row(conn: asyncpg.Connection | asyncpg.Pool, org_id: str, phone_number_id: str,
                      lock: bool = False) -> Row:
     """An active number of this organization, or 404 (another org's id looks exactly like a missing one)."""
-    ident = as_uuid(phone_number_id)
+    ident = parse_uuid(phone_number_id)
     row = None
-    if ident is not None and as_uuid(org_id) is not None:
+    if ident is not None and parse_uuid(org_id) is not None:
         row = await conn.fetchrow(
             NUMBER_SELECT + " WHERE n.id = $1 AND n.org_id = $2 AND n.status = 'active'"
             + (" FOR UPDATE OF n" if lock else ""), ident, org_id)
@@ -108,7 +101,7 @@ def brand_view(r: Row) -> BrandView:
 
 async def brand_row(conn: asyncpg.Connection | asyncpg.Pool, org_id: str, brand_id: str, field: str | None = None,
                     lock: bool = False) -> Row:
-    ident = as_uuid(brand_id)
+    ident = parse_uuid(brand_id)
     row = None
     if ident is not None:
         row = await conn.fetchrow(BRAND_SELECT + " WHERE id = $1 AND org_id = $2" + (" FOR UPDATE" if lock else ""),
@@ -156,7 +149,7 @@ def campaign_view(r: Row, phone_number_ids: list[str]) -> CampaignView:
 
 async def campaign_row(conn: asyncpg.Connection | asyncpg.Pool, org_id: str, campaign_id: str,
                        lock: bool = False) -> Row:
-    ident = as_uuid(campaign_id)
+    ident = parse_uuid(campaign_id)
     row = None
     if ident is not None:
         row = await conn.fetchrow(

@@ -11,7 +11,7 @@ import structlog
 
 from libs.carrier.adapter import Carrier, CarrierError
 from libs.store.eventstore import EventStore
-from proto.base import CommandError, Event, NotFound, new_id, rfc3339, utcnow
+from proto.base import CommandError, Event, NotFound, new_id, parse_uuid, rfc3339, utcnow
 from proto.commands import numbers as c
 from proto.events.numbers import (
     BrandRegistered,
@@ -133,14 +133,14 @@ class TenDlc:
         """The named numbers, each the org's and on no campaign but ``campaign_id``, or 404 / 409."""
         wanted = list(dict.fromkeys(ids))
         for i, raw in enumerate(wanted):
-            if store.as_uuid(raw) is None:
+            if parse_uuid(raw) is None:
                 raise NotFound("phone number", {"field": f"phone_number_ids.{i}", "phone_number_id": raw})
         rows = await conn.fetch(
             "SELECT id::text AS id, e164, campaign_id::text AS campaign_id FROM phone_numbers WHERE id = ANY($1::uuid[])"
             " AND org_id = $2 AND status = 'active' ORDER BY created_at, id" + (" FOR UPDATE" if lock else ""),
-            [store.as_uuid(x) for x in wanted], org_id)
+            [parse_uuid(x) for x in wanted], org_id)
         found = {r["id"] for r in rows}
-        missing = [x for x in wanted if store.as_uuid(x) not in found]
+        missing = [x for x in wanted if parse_uuid(x) not in found]
         if missing:
             raise NotFound("phone number", {"field": "phone_number_ids", "phone_number_ids": missing})
         busy = {r["id"]: r["campaign_id"] for r in rows if r["campaign_id"] not in (None, campaign_id)}
@@ -224,7 +224,7 @@ class TenDlc:
     async def remove_number(self, cmd: c.RemoveCampaignNumber) -> CampaignView:
         async with self.store.transaction() as conn:
             camp = await store.campaign_row(conn, cmd.org_id, cmd.campaign_id, lock=True)
-            ident = store.as_uuid(cmd.phone_number_id)
+            ident = parse_uuid(cmd.phone_number_id)
             num = None if ident is None else await conn.fetchrow(
                 "SELECT id::text AS id, e164 FROM phone_numbers WHERE id = $1 AND org_id = $2 AND status = 'active'"
                 " AND campaign_id = $3 FOR UPDATE", ident, cmd.org_id, camp["id"])

@@ -24,13 +24,14 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, object]:
         carrier = HttpCarrier(settings.sim_url, settings.sim_api_token, timeout_s=settings.carrier_timeout_s)
         dispatcher = Dispatcher(s.store, s.rpc, carrier, settings)
         sender = CallbackSender(s.store, s.rpc, settings)
-        await rpc.register(s, Outbound(s.rpc, s.store, settings, wake=dispatcher.wake,
-                                            dispatching=lambda: dispatcher.leading))
+        outbound = Outbound(s.rpc, s.store, settings, wake=dispatcher.wake, dispatching=lambda: dispatcher.leading)
+        await rpc.register(s, outbound)
         for spec in subscriptions.specs(s.store):
             s.consumer(spec)
         s.http.router.add_post("/carrier/dlr", receipts.route(s.store, settings.sim_callback_secret))
         s.task(dispatcher.run)
         s.task(sender.run)
+        s.on_stop(outbound.close)
         s.on_stop(carrier.close)
         s.on_stop(sender.close)
 

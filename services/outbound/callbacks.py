@@ -23,6 +23,7 @@ import asyncpg
 import structlog
 
 from libs.bus.rpc import RpcClient
+from libs.runtime.waiting import woken
 from libs.store.eventstore import ConcurrencyError, EventStore
 from libs.webhooks.signing import HEADER, sign
 from proto.base import CommandError, utcnow
@@ -82,8 +83,7 @@ class CallbackSender:
                             task = asyncio.create_task(self._deliver(row))
                             self.inflight.add(task)
                             task.add_done_callback(self._done)
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), 0.5)
+                    await woken(self._wake, 0.5)
             finally:
                 for t in list(self.inflight):
                     t.cancel()

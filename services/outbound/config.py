@@ -17,6 +17,11 @@ class OutboundSettings(CarrierSettings, frozen=True, kw_only=True):
     max_schedule_days: int = 35
     """How far ahead send_at may be."""
 
+    accept_batch: int = 100
+    """Most sends accepted together (one sender lookup, gate request, credit request and write each)."""
+    accept_workers: int = 4
+    """Accept batches in flight at once; while they are, the next sends gather into new batches."""
+
     number_throughput_mpm: int = 3600
     """Per sending number: segments per minute handed to the carrier (a cap beside the campaign's)."""
     default_campaign_mpm: int = 75

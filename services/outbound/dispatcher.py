@@ -22,6 +22,7 @@ import structlog
 
 from libs.bus.rpc import RpcClient
 from libs.carrier.adapter import Carrier, CarrierError
+from libs.runtime.waiting import woken
 from libs.store.eventstore import EventStore
 from proto.base import CommandError, new_id, rfc3339, utcnow
 from proto.commands.compliance import EvaluateSend, SendDecision
@@ -42,18 +43,27 @@ log = structlog.get_logger(__name__)
 
 _CANDIDATES = (
     # due messages, at most $3 per sending number and $5 per organization, interleaved across
-    # organizations (every org's oldest first, then every org's second...) so one backlog hides no one
-    "SELECT id, org_id, from_number, campaign_id, throughput_mpm, segments FROM ("
-    " SELECT t.*, row_number() OVER (PARTITION BY org_id ORDER BY next_attempt_at, created_at) AS rn_org FROM ("
-    "  SELECT id::text AS id, org_id::text AS org_id, from_number, campaign_id, throughput_mpm, segments,"
-    "  next_attempt_at, created_at,"
-    "  row_number() OVER (PARTITION BY from_number ORDER BY next_attempt_at, created_at) AS rn"
-    "  FROM messages WHERE status IN ('queued', 'sending') AND next_attempt_at <= now()"
-    "  AND (claimed_until IS NULL OR claimed_until < now())"
-    "  AND NOT (id = ANY($1::uuid[])) AND NOT (from_number = ANY($2::text[]))"
-    "  AND NOT (campaign_id = ANY($6::text[]))"
-    " ) t WHERE rn <= $3"
-    ") u WHERE rn_org <= $5 ORDER BY rn_org, next_attempt_at, created_at LIMIT $4"
+    # organizations (every org's oldest first, then every org's second...) so one backlog hides no one.
+    # The sending numbers with work are found by skipping through the messages_sender_due index (one
+    # probe per number), and each number's first $3 due are read from it: the cost follows the numbers
+    # and $3, not the length of the backlog.
+    "WITH RECURSIVE senders AS ("
+    " (SELECT from_number FROM messages WHERE status IN ('queued', 'sending') ORDER BY from_number LIMIT 1)"
+    " UNION ALL"
+    " SELECT (SELECT m.from_number FROM messages m WHERE m.status IN ('queued', 'sending')"
+    "  AND m.from_number > s.from_number ORDER BY m.from_number LIMIT 1)"
+    " FROM senders s WHERE s.from_number IS NOT NULL)"
+    " SELECT id, org_id, from_number, campaign_id, throughput_mpm, segments FROM ("
+    "  SELECT c.*, row_number() OVER (PARTITION BY c.org_id ORDER BY c.next_attempt_at, c.created_at) AS rn_org"
+    "  FROM senders s CROSS JOIN LATERAL ("
+    "   SELECT m.id::text AS id, m.org_id::text AS org_id, m.from_number, m.campaign_id, m.throughput_mpm,"
+    "   m.segments, m.next_attempt_at, m.created_at FROM messages m"
+    "   WHERE m.from_number = s.from_number AND m.status IN ('queued', 'sending') AND m.next_attempt_at <= now()"
+    "   AND (m.claimed_until IS NULL OR m.claimed_until < now()) AND NOT (m.id = ANY($1::uuid[]))"
+    "   AND NOT (m.campaign_id = ANY($6::text[]))"
+    "   ORDER BY m.next_attempt_at, m.created_at LIMIT $3) c"
+    "  WHERE s.from_number IS NOT NULL AND NOT (s.from_number = ANY($2::text[]))"
+    " ) u WHERE rn_org <= $5 ORDER BY rn_org, next_attempt_at, created_at LIMIT $4"
 )
 _CLAIM = (
     "UPDATE messages SET claimed_until = now() + make_interval(secs => $3), claim_id = $2::uuid"
@@ -105,8 +115,7 @@ class Dispatcher:
                         # hundred a second); look again when a token is due, or in 25 ms at the latest
                         await asyncio.sleep(min(delay, 0.025))
                         continue
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), delay)
+                    await woken(self._wake, delay)
                     await asyncio.sleep(0.002)  # let a burst of arrivals gather into one round
             finally:
                 self.leading = False

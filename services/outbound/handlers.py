@@ -3,9 +3,12 @@ order) and read messages back."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeAlias
 
 import asyncpg
 import msgspec
@@ -13,12 +16,19 @@ import structlog
 
 from libs.bus.rpc import RpcClient
 from libs.phone import normalize_e164
+from libs.runtime.batching import Batcher
 from libs.store.eventstore import ConcurrencyError, EventStore
 from proto.api import decode_cursor, encode_cursor
-from proto.base import CommandError, NotFound, new_id, rfc3339, utcnow
+from proto.base import CommandError, NotFound, new_id, parse_uuid, rfc3339, utcnow
 from proto.commands import outbound as c
-from proto.commands.accounts import Reservation, ReserveCredit, SettleCredit
-from proto.commands.compliance import EvaluateSend, SendDecision
+from proto.commands.accounts import (
+    Reservation,
+    ReservationOutcomes,
+    ReserveCredit,
+    ReserveCredits,
+    SettleCredit,
+)
+from proto.commands.compliance import EvaluateSend, EvaluateSends, SendDecision, SendOutcomes
 from proto.commands.numbers import SenderInfo, SenderStatus
 from proto.events.outbound import MessageFacts, MessageQueued, MessageScheduled
 from services.outbound import model, store
@@ -34,6 +44,41 @@ def phone(value: str, field: str) -> str:
         raise model.invalid(field, str(exc)) from exc
 
 
+@dataclass(slots=True)
+class _Accept:
+    """A validated send waiting in the accept batch."""
+
+    cmd: c.SendMessage
+    message_id: str
+    from_: str
+    to: str
+    text: str
+    send_at: datetime | None
+    validity: int
+    callback_url: str | None
+    segments: int
+    encoding: str
+    now: datetime
+    sender: SenderInfo | None = None
+    decision: SendDecision | None = None
+    due: datetime | None = None
+    reason: str | None = None
+    amount: int = 0
+
+
+_Answer: TypeAlias = c.MessageView | BaseException
+
+
+@dataclass(slots=True)
+class _Existing:
+    """A message id raced by a concurrent accept of the same message: that one's view."""
+
+    view: c.MessageView
+
+
+_Written: TypeAlias = asyncpg.Record | _Existing | BaseException
+
+
 class Outbound:
     def __init__(self, rpc: RpcClient, es: EventStore, settings: OutboundSettings,
                  wake: Callable[[], None] = lambda: None, dispatching: Callable[[], bool] = lambda: False):
@@ -45,9 +90,17 @@ class Outbound:
         self.dispatching = dispatching
         """Whether this process's dispatcher leads; if not, the leader hears a NOTIFY instead (every
         notifying commit takes a database-wide lock in PostgreSQL, so it is sent only when needed)."""
+        self._accepts: Batcher[_Accept, _Answer] = Batcher(
+            "accept", self._accept_batch, max_batch=settings.accept_batch, workers=settings.accept_workers)
+
+    async def close(self) -> None:
+        await self._accepts.stop()
 
     # -- send ------------------------------------------------------------------------------------
     async def send(self, cmd: c.SendMessage) -> c.MessageView:
+        """Validate here; then the send joins a batch that is accepted together — one sender lookup per
+        number, one gate request, one credit request and one write for the whole batch — so under load
+        the round trips per send fall while each send is still decided, answered and refused on its own."""
         s, now = self.settings, utcnow()
         text = model.validate_text(cmd.text)
         from_, to = phone(cmd.from_, "from"), phone(cmd.to, "to")
@@ -55,7 +108,7 @@ class Outbound:
         validity = model.validate_validity(cmd.validity_seconds, s.default_validity_s, s.max_validity_s)
         callback_url = model.validate_callback_url(cmd.status_callback_url, s.env)
         if cmd.message_id is not None:
-            message_id = model.parse_uuid(cmd.message_id)
+            message_id = parse_uuid(cmd.message_id)
             if message_id is None:
                 raise model.invalid("message_id", "must be a UUID")
             existing = await self._existing(cmd.org_id, message_id)
@@ -63,88 +116,203 @@ class Outbound:
                 return existing
         else:
             message_id = new_id()
-        sender = await self._sender(cmd.org_id, from_)
         segments, encoding = model.count_segments(text)
-        decision: SendDecision = await self.rpc.call("compliance", "evaluate_send", EvaluateSend(
-            org_id=cmd.org_id, message_id=message_id, from_=from_, to=to, text=text, category=cmd.category,
-            kind=cmd.kind, stage="accept"), SendDecision)
+        answer = await self._accepts.submit(_Accept(
+            cmd=cmd, message_id=message_id, from_=from_, to=to, text=text, send_at=send_at, validity=validity,
+            callback_url=callback_url, segments=segments, encoding=encoding, now=now))
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    async def _accept_batch(self, batch: list[_Accept]) -> list[_Answer]:
+        """sender → gate → credit → write, in that order, each step one request for the batch. An item
+        refused at a step gets its error and goes no further; the others go on."""
+        out: dict[int, _Answer] = {}
+        live = list(range(len(batch)))
+
+        # the sending number, once per number in the batch
+        keys = list({(a.cmd.org_id, a.from_) for a in batch})
+        found = await asyncio.gather(*(self._sender(org, number) for org, number in keys), return_exceptions=True)
+        senders = dict(zip(keys, found, strict=True))
+        for i in live:
+            a = batch[i]
+            got = senders[(a.cmd.org_id, a.from_)]
+            if isinstance(got, SenderInfo):
+                a.sender = got
+            elif isinstance(got, CommandError):
+                out[i] = got
+            else:
+                raise got
+        live = [i for i in live if i not in out]
+
+        # the compliance gate
+        if live:
+            try:
+                decided: SendOutcomes = await self.rpc.call("compliance", "evaluate_sends", EvaluateSends(sends=[EvaluateSend(
+                    org_id=batch[i].cmd.org_id, message_id=batch[i].message_id, from_=batch[i].from_, to=batch[i].to,
+                    text=batch[i].text, category=batch[i].cmd.category, kind=batch[i].cmd.kind, stage="accept")
+                    for i in live]), SendOutcomes)
+            except CommandError as exc:
+                out.update((i, exc) for i in live)
+            else:
+                for i, o in zip(live, decided.results, strict=True):
+                    if o.error is not None:
+                        out[i] = CommandError.from_body(o.error)
+                    else:
+                        assert o.decision is not None
+                        refused = self._decide(batch[i], o.decision)
+                        if refused is not None:
+                            out[i] = refused
+            live = [i for i in live if i not in out]
+
+        # credit
+        if live:
+            try:
+                held: ReservationOutcomes = await self.rpc.call("accounts", "reserve_credits", ReserveCredits(reservations=[ReserveCredit(
+                    org_id=batch[i].cmd.org_id, reservation_id=batch[i].message_id, amount_micros=batch[i].amount,
+                    reason="message", reference=batch[i].message_id) for i in live]), ReservationOutcomes)
+            except CommandError as exc:
+                if exc.code == "SERVICE_TIMEOUT":  # they may have been held after all: give them back
+                    await asyncio.gather(*(self._release(batch[i].cmd.org_id, batch[i].message_id) for i in live))
+                out.update((i, exc) for i in live)
+            else:
+                for i, r in zip(live, held.results, strict=True):
+                    if r.error is None:
+                        continue
+                    err = CommandError.from_body(r.error)
+                    if err.code == "RESERVATION_ID_TAKEN":  # the reservation id is the message id
+                        err = CommandError("MESSAGE_ID_TAKEN", "message_id: already used; choose another UUID", 409,
+                                           {"field": "message_id"})
+                    out[i] = err
+            live = [i for i in live if i not in out]
+
+        # the write, and the answers
+        if live:
+            written = await self._write_all([batch[i] for i in live])
+            failed = [i for i in live if isinstance(written[batch[i].message_id], BaseException)]
+            await asyncio.gather(*(self._release(batch[i].cmd.org_id, batch[i].message_id) for i in failed))
+            views = await self._views(written)
+            for i in live:
+                answer = views[batch[i].message_id]
+                out[i] = answer
+                if isinstance(answer, c.MessageView):
+                    log.info("message_accepted", message_id=answer.id, org_id=batch[i].cmd.org_id, status=answer.status,
+                             segments=batch[i].segments, kind=batch[i].cmd.kind)
+            if any(isinstance(v, c.MessageView) and v.status == "queued" for v in views.values()):
+                self.wake()
+        return [out[i] for i in range(len(batch))]
+
+    def _decide(self, a: _Accept, decision: SendDecision) -> CommandError | None:
+        """The gate's answer for one send: its refusal, or its due time and price set on it."""
         if decision.decision == "deny":
-            raise CommandError(decision.code or "SEND_DENIED", decision.reason or "the send is not allowed",
-                               decision.status if decision.status >= 400 else 453,
-                               {"checks": msgspec.to_builtins(decision.checks)})
+            return CommandError(decision.code or "SEND_DENIED", decision.reason or "the send is not allowed",
+                                decision.status if decision.status >= 400 else 453,
+                                {"checks": msgspec.to_builtins(decision.checks)})
+        sender = a.sender
+        assert sender is not None
         if not sender.sending_enabled:  # the gate checks registration too; this is the backstop
-            raise CommandError("SENDING_NOT_ENABLED", sender.reason or "this number cannot send yet", 403,
-                               {"reason_code": sender.reason_code, **sender.details})
-        due = send_at
-        reason: str | None = "send_at" if send_at else None
+            return CommandError("SENDING_NOT_ENABLED", sender.reason or "this number cannot send yet", 403,
+                                {"reason_code": sender.reason_code, **sender.details})
+        a.decision = decision
+        a.due, a.reason = a.send_at, "send_at" if a.send_at else None
         if decision.decision == "defer" and decision.defer_until:
             until = model.parse_time(decision.defer_until, "defer_until")
-            if due is None or until > due:
-                due, reason = until, decision.reason or f"quiet hours until {decision.defer_until}"
-        amount = model.price_micros(segments, s.price_per_segment_micros)
-        try:
-            await self.rpc.call("accounts", "reserve_credit", ReserveCredit(
-                org_id=cmd.org_id, reservation_id=message_id, amount_micros=amount, reason="message",
-                reference=message_id), Reservation)
-        except CommandError as exc:
-            if exc.code == "SERVICE_TIMEOUT":  # it may have been held after all: give it back
-                await self._release(cmd.org_id, message_id)
-            if exc.code == "RESERVATION_ID_TAKEN":  # the reservation id is the message id
-                raise CommandError("MESSAGE_ID_TAKEN", "message_id: already used; choose another UUID", 409,
-                                   {"field": "message_id"}) from exc
-            raise
-        try:
-            row = await self._write(cmd, message_id, from_, to, text, segments, encoding, amount, sender,
-                                    callback_url, validity, send_at, due, reason, now)
-        except (ConcurrencyError, asyncpg.UniqueViolationError):
-            # the same message_id accepted concurrently: that one owns the reservation, answer with it
-            existing = await self._existing(cmd.org_id, message_id)
-            if existing is None:
-                raise
-            return existing
-        except BaseException:
-            await self._release(cmd.org_id, message_id)
-            raise
-        log.info("message_accepted", message_id=message_id, org_id=cmd.org_id, status=row["status"],
-                 segments=segments, kind=cmd.kind)
-        if row["status"] == "queued":
-            self.wake()
-        return await self._view(self.es.pool, row, now)
+            if a.due is None or until > a.due:
+                a.due, a.reason = until, decision.reason or f"quiet hours until {decision.defer_until}"
+        a.amount = model.price_micros(a.segments, self.settings.price_per_segment_micros)
+        return None
 
-    async def _write(self, cmd: c.SendMessage, message_id: str, from_: str, to: str, text: str, segments: int,
-                     encoding: str, amount: int, sender: SenderInfo, callback_url: str | None, validity: int,
-                     send_at: datetime | None, due: datetime | None, reason: str | None,
-                     now: datetime) -> asyncpg.Record:
-        callback_url = callback_url or sender.status_callback_url
-        starts = due or now
-        expires = model.expires_at(starts, validity)
+    async def _write_all(self, items: list[_Accept]) -> dict[str, _Written]:
+        """Write the accepted messages: those without a status callback (while this process's dispatcher
+        leads, or not queued) in one statement together; the rest each in its own transaction. A
+        message id raced by a concurrent accept answers with that message (it owns the reservation);
+        a write that failed answers with its error (the caller gives the credit back)."""
+        rows: dict[str, _Written] = {}
+        together = [a for a in items if not (a.callback_url or (a.sender and a.sender.status_callback_url))
+                    and (a.due is not None or self.dispatching())]
+        if len(together) > 1:
+            try:
+                for row in await store.insert_many(self.es, [self._facts(a) for a in together]):
+                    rows[row["id"]] = row
+            except (ConcurrencyError, asyncpg.UniqueViolationError):
+                pass  # one of them was accepted concurrently: find out which, one by one
+            except Exception as exc:
+                return {a.message_id: exc for a in items}
+        pending = [a for a in items if a.message_id not in rows]
+        for a, got in zip(pending, await asyncio.gather(*(self._write_one(a) for a in pending)), strict=True):
+            rows[a.message_id] = got
+        return rows
+
+    async def _write_one(self, a: _Accept) -> _Written:
+        try:
+            try:
+                return await self._write(a)
+            except (ConcurrencyError, asyncpg.UniqueViolationError):
+                existing = await self._existing(a.cmd.org_id, a.message_id)
+                if existing is None:
+                    raise
+                return _Existing(existing)
+        except Exception as exc:
+            return exc
+
+    async def _views(self, rows: dict[str, _Written]) -> dict[str, _Answer]:
+        """The API's view of each written message; a queued one with its place in its number's queue
+        (one count per number in the batch, then counted on within it) and expected send time."""
+        out: dict[str, _Answer] = {}
+        queued: dict[str, list[asyncpg.Record]] = {}
+        for mid, row in rows.items():
+            if isinstance(row, _Existing):
+                out[mid] = row.view
+            elif isinstance(row, BaseException):
+                out[mid] = row
+            elif row["status"] == "queued":
+                queued.setdefault(row["from_number"], []).append(row)
+            else:
+                out[mid] = store.view(row)
+        now = utcnow()
+        for group in queued.values():
+            group.sort(key=lambda r: (r["created_at"], r["id"]))
+            base = await store.queue_position(self.es.pool, group[0])
+            for k, row in enumerate(group):
+                out[row["id"]] = store.view(row, queue_position=base + k,
+                                            expected_send_at=self.expected(row, base + k, now))
+        return out
+
+    def _facts(self, a: _Accept) -> store.NewMessage:
+        assert a.sender is not None
+        sender = a.sender
+        callback_url = a.callback_url or sender.status_callback_url
+        starts = a.due or a.now
+        expires = model.expires_at(starts, a.validity)
         facts = MessageFacts(
-            from_=from_, to=to, text=text, segments=segments, encoding=encoding, price_micros=amount,
-            category=cmd.category, kind=cmd.kind, phone_number_id=sender.phone_number_id,
+            from_=a.from_, to=a.to, text=a.text, segments=a.segments, encoding=a.encoding, price_micros=a.amount,
+            category=a.cmd.category, kind=a.cmd.kind, phone_number_id=sender.phone_number_id,
             campaign_id=sender.campaign_id or "", throughput_mpm=sender.throughput_mpm,
-            status_callback_url=callback_url, send_at=rfc3339(send_at) if send_at else None,
-            validity_seconds=validity, expires_at=rfc3339(expires))
-        status = "scheduled" if due else "queued"
+            status_callback_url=callback_url, send_at=rfc3339(a.send_at) if a.send_at else None,
+            validity_seconds=a.validity, expires_at=rfc3339(expires))
         ev: MessageQueued | MessageScheduled
-        if due:
-            ev = MessageScheduled(org_id=cmd.org_id, message_id=message_id, send_at=rfc3339(due),
-                                  reason=reason or "", facts=facts, occurred_at=now)
+        if a.due:
+            ev = MessageScheduled(org_id=a.cmd.org_id, message_id=a.message_id, send_at=rfc3339(a.due),
+                                  reason=a.reason or "", facts=facts, occurred_at=a.now)
         else:
-            ev = MessageQueued(org_id=cmd.org_id, message_id=message_id, facts=facts, occurred_at=now)
+            ev = MessageQueued(org_id=a.cmd.org_id, message_id=a.message_id, facts=facts, occurred_at=a.now)
         values = {
-            "from_number": from_, "to_number": to, "body": text, "category": cmd.category, "kind": cmd.kind,
-            "segments": segments, "encoding": encoding, "price_micros": amount,
+            "from_number": a.from_, "to_number": a.to, "body": a.text, "category": a.cmd.category,
+            "kind": a.cmd.kind, "segments": a.segments, "encoding": a.encoding, "price_micros": a.amount,
             "phone_number_id": sender.phone_number_id, "campaign_id": sender.campaign_id or "",
-            "throughput_mpm": sender.throughput_mpm, "status_callback_url": callback_url, "send_at": send_at,
-            "validity_seconds": validity, "expires_at": expires, "next_attempt_at": starts,
+            "throughput_mpm": sender.throughput_mpm, "status_callback_url": callback_url, "send_at": a.send_at,
+            "validity_seconds": a.validity, "expires_at": expires, "next_attempt_at": starts,
         }
-        if not callback_url and (status != "queued" or self.dispatching()):
-            return await store.insert_now(self.es.pool, self.es, message_id=message_id, org_id=cmd.org_id,
-                                          status=status, reason=reason, event=ev, values=values, now=now)
+        return store.NewMessage(message_id=a.message_id, org_id=a.cmd.org_id, status="scheduled" if a.due else "queued",
+                                reason=a.reason, event=ev, values=values, now=a.now)
+
+    async def _write(self, a: _Accept) -> asyncpg.Record:
+        m = self._facts(a)
+        if not m.values["status_callback_url"] and (m.status != "queued" or self.dispatching()):
+            return await store.insert_now(self.es.pool, self.es, m)
         async with self.es.transaction() as conn:
-            row = await store.insert(conn, self.es, message_id=message_id, org_id=cmd.org_id, status=status,
-                                     reason=reason, event=ev, values=values, now=now)
-            if status == "queued" and not self.dispatching():
+            row = await store.insert(conn, self.es, m)
+            if m.status == "queued" and not self.dispatching():
                 await conn.execute("SELECT pg_notify($1, '')", store.due_channel(self.es.schema))
         return row
 
@@ -197,7 +365,7 @@ class Outbound:
 
     # -- read ------------------------------------------------------------------------------------
     async def get(self, cmd: c.GetMessage) -> c.MessageDetail:
-        message_id = model.parse_uuid(cmd.message_id)
+        message_id = parse_uuid(cmd.message_id)
         row = await store.fetch(self.es.pool, cmd.org_id, message_id) if message_id else None
         if row is None:
             raise NotFound("message")
@@ -220,7 +388,7 @@ class Outbound:
         if cmd.cursor:
             try:
                 ts, ident = decode_cursor(cmd.cursor)
-                cursor_ts, cursor_id = datetime.fromisoformat(ts), model.parse_uuid(ident)
+                cursor_ts, cursor_id = datetime.fromisoformat(ts), parse_uuid(ident)
             except Exception as exc:
                 raise model.invalid("cursor", "invalid cursor") from exc
             if cursor_id is None:
@@ -239,7 +407,7 @@ class Outbound:
         return c.MessagePage(data=[store.view(r) for r in rows], next_cursor=nxt)
 
     async def callbacks(self, cmd: c.ListStatusCallbacks) -> list[c.StatusCallbackView]:
-        message_id = model.parse_uuid(cmd.message_id)
+        message_id = parse_uuid(cmd.message_id)
         row = await store.fetch(self.es.pool, cmd.org_id, message_id) if message_id else None
         if row is None:
             raise NotFound("message")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ipaddress
 import math
-import uuid
 from datetime import datetime, timedelta
 from typing import Literal
 from urllib.parse import urlsplit
@@ -108,14 +107,6 @@ def receipt_rank(receipt_status: str) -> int:
 
 
 # -- validation ------------------------------------------------------------------------------------
-def parse_uuid(value: str | None) -> str | None:
-    """The canonical form of a UUID, or None when it is not one."""
-    try:
-        return str(uuid.UUID(str(value)))
-    except (ValueError, TypeError):
-        return None
-
-
 def invalid(field: str, message: str) -> CommandError:
     return CommandError("VALIDATION_ERROR", f"{field}: {message}", 400, {"field": field})
 

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from libs.carrier.adapter import verify_callback
 from libs.store.eventstore import EventStore
+from proto.base import parse_uuid
 from proto.events.outbound import MessageDelivered, MessageUndelivered
 from services.outbound import model, store
 
@@ -53,7 +54,7 @@ async def apply(conn: asyncpg.Connection, es: EventStore, row: asyncpg.Record, r
 
 
 async def _find(conn: asyncpg.Connection, r: Receipt) -> asyncpg.Record | None:
-    mid = model.parse_uuid(r.reference) if r.reference else None
+    mid = parse_uuid(r.reference) if r.reference else None
     if mid is not None:
         row = await store.lock(conn, mid)
         if row is not None:

@@ -67,32 +67,82 @@ def _message_args(message_id: str, org_id: str, status: str, reason: str | None,
             values["next_attempt_at"], now]
 
 
-async def insert(conn: asyncpg.Connection, es: EventStore, *, message_id: str, org_id: str, status: str,
-                 reason: str | None, event: Event, values: dict[str, Any], now: datetime) -> asyncpg.Record:
+@dataclass(frozen=True)
+class NewMessage:
+    """A message about to be written: its first status, first event and columns (see _message_args)."""
+
+    message_id: str
+    org_id: str
+    status: str
+    reason: str | None
+    event: Event
+    values: dict[str, Any]
+    now: datetime
+
+
+async def insert(conn: asyncpg.Connection, es: EventStore, m: NewMessage) -> asyncpg.Record:
     """A new message: its first event, its row, its first timeline entry and callback."""
-    await es.append(conn, stream_id(message_id), 0, [event])
-    row = await conn.fetchrow(_INSERT_MESSAGE, *_message_args(message_id, org_id, status, reason, values, now))
+    await es.append(conn, stream_id(m.message_id), 0, [m.event])
+    row = await conn.fetchrow(_INSERT_MESSAGE, *_message_args(m.message_id, m.org_id, m.status, m.reason,
+                                                              m.values, m.now))
     assert row is not None
-    await _after_change(conn, es, row, event, status, reason)
+    await _after_change(conn, es, row, m.event, m.status, m.reason)
     return row
 
 
-async def insert_now(pool: asyncpg.Pool, es: EventStore, *, message_id: str, org_id: str, status: str,
-                     reason: str | None, event: Event, values: dict[str, Any], now: datetime) -> asyncpg.Record:
+async def insert_now(pool: asyncpg.Pool, es: EventStore, m: NewMessage) -> asyncpg.Record:
     """``insert`` for a message without a status callback, as one statement (its own transaction): the
     event, the row and the first timeline entry in one round trip instead of five."""
-    append, ev_args = es.append_cte(stream_id(message_id), 1, event, 22, "(SELECT 1) AS one")
+    append, ev_args = es.append_cte(stream_id(m.message_id), 1, m.event, 22, "(SELECT 1) AS one")
     row: asyncpg.Record | None = await pool.fetchrow(
         f"WITH ev AS ({append}), m AS ({_INSERT_MESSAGE}),"
         " t AS (INSERT INTO message_timeline (message_id, seq, status, reason, at, event_id)"
         "  VALUES ($1::uuid, 1, $6, $7, $21, $24::uuid))"
         f" SELECT m.*, {es.notify_sql(30)} AS woken FROM m",
-        *_message_args(message_id, org_id, status, reason, values, now), *ev_args, es.notify_channel(),
+        *_message_args(m.message_id, m.org_id, m.status, m.reason, m.values, m.now), *ev_args, es.notify_channel(),
     )
     assert row is not None
     es.appended(1)
     es.committed()
     return row
+
+
+_MESSAGE_ARRAYS = (
+    "$1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],"
+    " $10::int[], $11::text[], $12::bigint[], $13::text[], $14::text[], $15::int[], $16::text[],"
+    " $17::timestamptz[], $18::int[], $19::timestamptz[], $20::timestamptz[], $21::timestamptz[], $22::uuid[]"
+)
+
+
+async def insert_many(es: EventStore, messages: list[NewMessage]) -> list[asyncpg.Record]:
+    """``insert_now`` for many messages, as one statement: their events, rows and first timeline
+    entries. Any conflict (a message id taken) fails the whole statement, nothing written."""
+    columns: list[list[Any]] = [[] for _ in range(22)]
+    for m in messages:
+        for col, value in zip(columns, [*_message_args(m.message_id, m.org_id, m.status, m.reason, m.values,
+                                                      m.now), m.event.event_id], strict=True):
+            col.append(value)
+    append, ev_args = es.append_rows_cte([(stream_id(m.message_id), 1, m.event) for m in messages], 23)
+    rows: list[asyncpg.Record] = await es.pool.fetch(
+        f"WITH v AS (SELECT * FROM unnest({_MESSAGE_ARRAYS}) AS v(id, org_id, from_number, to_number, body, status,"
+        "  status_reason, category, kind, segments, encoding, price_micros, phone_number_id, campaign_id,"
+        "  throughput_mpm, status_callback_url, send_at, validity_seconds, expires_at, next_attempt_at, at,"
+        "  event_id)),"
+        f" ev AS ({append}),"
+        " m AS (INSERT INTO messages (id, org_id, version, from_number, to_number, body, status, status_reason,"
+        "  category, kind, segments, encoding, price_micros, phone_number_id, campaign_id, throughput_mpm,"
+        "  status_callback_url, send_at, validity_seconds, expires_at, next_attempt_at, created_at, updated_at)"
+        "  SELECT id, org_id, 1, from_number, to_number, body, status, status_reason, category, kind, segments,"
+        "  encoding, price_micros, phone_number_id, campaign_id, throughput_mpm, status_callback_url, send_at,"
+        f"  validity_seconds, expires_at, next_attempt_at, at, at FROM v RETURNING {COLUMNS}),"
+        " t AS (INSERT INTO message_timeline (message_id, seq, status, reason, at, event_id)"
+        "  SELECT id, 1, status, status_reason, at, event_id FROM v)"
+        f" SELECT m.*, (SELECT {es.notify_sql(31)}) AS woken FROM m",
+        *columns, *ev_args, es.notify_channel(),
+    )
+    es.appended(len(messages))
+    es.committed()
+    return rows
 
 
 async def transition(conn: asyncpg.Connection, es: EventStore, row: asyncpg.Record, event: Event, status: str,

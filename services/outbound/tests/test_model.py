@@ -7,7 +7,7 @@ from itertools import pairwise
 
 import pytest
 
-from proto.base import CommandError
+from proto.base import CommandError, parse_uuid
 from services.outbound import model
 
 
@@ -162,9 +162,9 @@ def test_callback_url(url: str, env: str, ok: bool) -> None:
 
 
 def test_uuid_parsing() -> None:
-    assert model.parse_uuid("8F3A2B1C-1C2D-4E5F-9A8B-0C1D2E3F4A5B") == "8f3a2b1c-1c2d-4e5f-9a8b-0c1d2e3f4a5b"
-    assert model.parse_uuid("nope") is None
-    assert model.parse_uuid(None) is None
+    assert parse_uuid("8F3A2B1C-1C2D-4E5F-9A8B-0C1D2E3F4A5B") == "8f3a2b1c-1c2d-4e5f-9a8b-0c1d2e3f4a5b"
+    assert parse_uuid("nope") is None
+    assert parse_uuid(None) is None
 
 
 # -- timing -----------------------------------------------------------------------------------------

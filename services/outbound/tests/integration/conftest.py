@@ -10,7 +10,7 @@ import pytest
 from nats.aio.client import Client
 
 from libs.bus.rpc import RpcServer
-from proto.commands.compliance import EvaluateSend
+from proto.commands.compliance import EvaluateSend, EvaluateSends
 from proto.commands.numbers import SenderStatus
 from proto.subjects import Subjects
 from services.outbound.tests.integration.harness import Fakes, Pipe
@@ -29,8 +29,9 @@ async def make_pipe(settings_env: dict[str, str]) -> AsyncIterator[Any]:
         nc = await nats.connect(settings_env["AM_NATS_URL"])
         fakes = Fakes()
         for domain, command, typ, fn in (("numbers", "sender_status", SenderStatus, fakes.sender_status),
-                                         ("compliance", "evaluate_send", EvaluateSend, fakes.evaluate_send)):
-            await RpcServer(nc, subjects, domain, f"fake-{domain}").register(command, typ, fn)
+                                         ("compliance", "evaluate_send", EvaluateSend, fakes.evaluate_send),
+                                         ("compliance", "evaluate_sends", EvaluateSends, fakes.evaluate_sends)):
+            await RpcServer(nc, subjects, domain, f"fake-{domain}").register(command, typ, fn)  # type: ignore[arg-type]
         stack.append(nc)
         return Pipe(system, fakes, nc, subjects)
 

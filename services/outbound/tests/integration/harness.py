@@ -14,7 +14,7 @@ from typing import Any
 from nats.aio.client import Client
 
 from proto.base import NotFound
-from proto.commands.compliance import EvaluateSend, SendDecision
+from proto.commands.compliance import EvaluateSend, EvaluateSends, SendDecision, SendOutcome, SendOutcomes
 from proto.commands.numbers import SenderInfo, SenderStatus
 from proto.subjects import Subjects
 from tests.system import System
@@ -24,7 +24,7 @@ TERMINAL = {"delivered", "undelivered", "failed", "canceled"}
 
 @dataclass
 class Fakes:
-    """numbers.sender_status and compliance.evaluate_send, as the contracts define them."""
+    """numbers.sender_status and compliance.evaluate_send(s), as the contracts define them."""
 
     senders: dict[tuple[str, str], SenderInfo] = field(default_factory=dict)
     opted_out: set[tuple[str, str]] = field(default_factory=set)
@@ -56,6 +56,9 @@ class Fakes:
         if cmd.stage == "submit" and cmd.to in self.submit_deferred:
             return SendDecision(decision="defer", defer_until=self.submit_deferred[cmd.to], reason="quiet hours")
         return SendDecision(decision="allow", decision_id=str(uuid.uuid4()))
+
+    async def evaluate_sends(self, cmd: EvaluateSends) -> SendOutcomes:
+        return SendOutcomes(results=[SendOutcome(decision=await self.evaluate_send(x)) for x in cmd.sends])
 
 
 @dataclass
