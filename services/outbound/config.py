@@ -19,7 +19,7 @@ class OutboundSettings(CarrierSettings, frozen=True, kw_only=True):
 
     accept_batch: int = 100
     """Most sends accepted together (one sender lookup, gate request, credit request and write each)."""
-    accept_workers: int = 4
+    accept_workers: int = 2
     """Accept batches in flight at once; while they are, the next sends gather into new batches."""
 
     number_throughput_mpm: int = 3600

@@ -293,3 +293,58 @@ async def test_restart_of_outbound_mid_flight_ends_every_message_once(system: Sy
             assert sorted(await org.inbox(c)) == expected
     finally:
         await fresh.stop()
+
+
+async def test_sends_arriving_together_are_each_answered_on_their_own(system: System) -> None:
+    """Concurrent sends are accepted in batches (one gate, credit and write request each): every send
+    still gets its own answer, the refused ones create and spend nothing, a message id sent twice at
+    once is one message, and each accepted text reaches its handset once."""
+    org = await onboard(system)
+    allowed = [handset() for _ in range(8)]
+    for contact in allowed:
+        await org.consent(contact)
+    no_consent = handset()
+    twice = str(uuid.uuid4())
+    before = await org.balance()
+    calls = [org.send(c, text=f"together {i}") for i, c in enumerate(allowed)]
+    calls += [org.send(no_consent, text="refused"), org.send(no_consent, text="refused again")]
+    calls += [org.call("POST", "/v1/messages", json={"from": "+19075550143", "to": allowed[0], "text": "not ours"})]
+    calls += [org.send(allowed[1], text="same id", message_id=twice) for _ in range(2)]
+    answers = await asyncio.gather(*calls)
+    statuses = [a[0] for a in answers]
+    assert statuses[:8] == [202] * 8, answers[:8]
+    assert statuses[8:10] == [453, 453] and {a[1]["error"]["code"] for a in answers[8:10]} == {"CONSENT_REQUIRED"}
+    assert statuses[10] == 400 and answers[10][1]["error"]["code"] == "FROM_NUMBER_NOT_FOUND", answers[10]
+    assert statuses[11:] == [202, 202] and answers[11][1]["data"]["id"] == answers[12][1]["data"]["id"] == twice
+    ids = [a[1]["data"]["id"] for a in answers[:8]] + [twice]
+    assert len(set(ids)) == 9
+    _, listing, _ = await org.call("GET", "/v1/messages", params={"limit": "50"})
+    assert sorted(m["id"] for m in listing["data"]) == sorted(ids)
+    final = await org.until_terminal(ids, timeout=30)
+    assert {m["status"] for m in final.values()} == {"delivered"}
+    spent = round(float(before) - float(await org.balance()), 4)
+    assert spent == round(9 * 0.0079, 4), (before, await org.balance())
+    for i, contact in enumerate(allowed):
+        inbox = await org.inbox(contact)
+        assert inbox.count(f"together {i}") == 1, inbox
+    assert (await org.inbox(allowed[1])).count("same id") == 1
+
+
+async def test_credit_running_out_inside_a_batch_refuses_only_what_it_cannot_cover(
+        settings_env: dict[str, str]) -> None:
+    # one accept worker: while the first send is accepted the other seven gather into one batch
+    async with system_with(settings_env, price_per_segment_micros="1000000", accept_workers="1") as system:
+        org = await onboard(system)
+        contacts = [handset() for _ in range(8)]
+        for contact in contacts:
+            await org.consent(contact)
+        before = float(await org.balance())
+        affordable = int(before)  # $1 a message
+        assert 0 < affordable < 8
+        answers = await asyncio.gather(*(org.send(c, text=f"costly {i}") for i, c in enumerate(contacts)))
+        statuses = sorted(a[0] for a in answers)
+        assert statuses == [202] * affordable + [402] * (8 - affordable), answers
+        assert all(a[1]["error"]["code"] == "INSUFFICIENT_CREDIT" for a in answers if a[0] == 402)
+        _, listing, _ = await org.call("GET", "/v1/messages")
+        assert len(listing["data"]) == affordable
+        assert round(float(await org.balance()), 4) == round(before - affordable, 4)
