@@ -83,7 +83,7 @@ async def bench_store(nats_url: str, db_url: str) -> None:
     nc = await nats.connect(nats_url)
     await ensure_stream(nc, subjects, StreamSpec("accounts"))
     relay = Relay(pool, nc, schema, "accounts")
-    total = await pool.fetchval("SELECT count(*) FROM events WHERE published_at IS NULL")
+    total = await pool.fetchval("SELECT count(*) FROM outbox")
     t = time.perf_counter()
     while await relay.publish_pending():
         pass

@@ -1,8 +1,10 @@
 """The outbox relay: publishes committed events to JetStream in position order.
 
-Woken by LISTEN/NOTIFY, with a periodic sweep for anything left behind. Only the holder of an
-advisory lock relays, so two replicas never race. ``Nats-Msg-Id`` = event id makes a re-publish after
-a crash (published to NATS, not yet marked) harmless within the stream's duplicate window.
+Its to-do list is the ``outbox`` table, which a trigger on ``events`` fills in the appending statement's
+own transaction; what JetStream acknowledged is deleted from it. Woken by LISTEN/NOTIFY, with a periodic
+sweep for anything left behind. Only the holder of an advisory lock relays, so two replicas never race.
+``Nats-Msg-Id`` = event id makes a re-publish after a crash (published to NATS, not yet deleted from the
+outbox) harmless within the stream's duplicate window.
 """
 
 from __future__ import annotations
@@ -126,8 +128,9 @@ class Relay:
     async def publish_pending(self) -> int:
         async with self.pool.acquire() as conn:
             rows = await conn.fetch(
-                "SELECT position, event_id::text AS event_id, subject, data::text AS data, headers::text AS headers"
-                " FROM events WHERE published_at IS NULL ORDER BY position LIMIT $1",
+                "SELECT o.position, e.event_id::text AS event_id, e.subject, e.data::text AS data,"
+                " e.headers::text AS headers FROM outbox o JOIN events e ON e.position = o.position"
+                " ORDER BY o.position LIMIT $1",
                 self.batch,
             )
             if not rows:
@@ -143,7 +146,7 @@ class Relay:
                 if ack.error is not None or not ack.stream:
                     raise RuntimeError(f"JetStream refused an event: {ack.error or reply.data[:200]!r}")
             await conn.execute(
-                "UPDATE events SET published_at = now() WHERE position = ANY($1::bigint[])",
+                "DELETE FROM outbox WHERE position = ANY($1::bigint[])",
                 [r["position"] for r in rows],
             )
             EVENTS_PUBLISHED.labels(self.service).inc(len(rows))

@@ -68,7 +68,7 @@ async def test_committed_unpublished_event_is_published_once_after_a_crash(env: 
     relay = Relay(env.store.pool, env.nc, env.store.schema, "accounts")
     assert await relay.publish_pending() == 1
     # the crash: published to NATS, but the mark never committed
-    await env.store.pool.execute("UPDATE events SET published_at = NULL")
+    await env.store.pool.execute("INSERT INTO outbox (position) SELECT position FROM events")
     assert await relay.publish_pending() == 1  # re-published...
     assert await stream_count(env) == 1  # ...and de-duplicated by Nats-Msg-Id
     assert await relay.publish_pending() == 0

@@ -6,6 +6,7 @@ OptOutRecorded is consumed by outbound (cancel what is still queued for the cont
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import ClassVar, Literal
 
 import msgspec
@@ -145,8 +146,9 @@ class DecisionCheck(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class GateDecisionRecorded(_Compliance, frozen=True, kw_only=True):
-    """The gate decided on a send: allow, deny (code + reason) or defer (until). Every decision that is
-    not a dry run is recorded. Emitted by compliance."""
+    """The gate decided on a send: allow, deny (code + reason) or defer (until). Emitted by compliance
+    until decisions were recorded in pages (``GateDecisionsRecorded``); kept to read the events written
+    before."""
 
     AGGREGATE: ClassVar[str] = "decision"
     decision_id: str
@@ -162,6 +164,36 @@ class GateDecisionRecorded(_Compliance, frozen=True, kw_only=True):
     reason: str = ""
     defer_until: str | None = None
     checks: list[DecisionCheck] = msgspec.field(default_factory=list)
+
+
+class GateDecision(msgspec.Struct, frozen=True, kw_only=True):
+    """One decision of the gate on a send (see ``GateDecisionsRecorded``)."""
+
+    decision_id: str
+    message_id: str
+    decided_at: datetime
+    stage: str
+    """accept | submit"""
+    from_number: str
+    contact_number: str
+    kind: str
+    category: str
+    decision: Literal["allow", "deny", "defer"]
+    code: str | None = None
+    reason: str = ""
+    defer_until: str | None = None
+    checks: list[DecisionCheck] = msgspec.field(default_factory=list)
+
+
+class GateDecisionsRecorded(_Compliance, frozen=True, kw_only=True):
+    """A page of the compliance ledger: decisions of the gate (allow, deny with code and reason, defer
+    until) for one organization, recorded by one group commit. Every decision that is not a dry run is
+    on a page before it is answered; a page holds the decisions that committed together (up to the
+    service's decision batch), so the bus carries one event per page, not one per send. Emitted by
+    compliance."""
+
+    AGGREGATE: ClassVar[str] = "decision"
+    decisions: list[GateDecision]
 
 
 class CompliancePolicyChanged(_Compliance, frozen=True, kw_only=True):

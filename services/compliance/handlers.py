@@ -29,7 +29,7 @@ from proto.events.compliance import (
     DecisionCheck,
     DoubleOptInExpired,
     DoubleOptInRequested,
-    GateDecisionRecorded,
+    GateDecision,
     OptOutRecorded,
 )
 from proto.events.inbound import InboundMessageReceived
@@ -167,11 +167,11 @@ class Compliance:
         decision = model.decide(state, policy, facts, sender, now)
         if not cmd.dry_run:
             decision_id = new_id()
-            await self.decisions.record(GateDecisionRecorded(
-                org_id=cmd.org_id, event_id=decision_id, occurred_at=now, decision_id=decision_id,
-                message_id=cmd.message_id, stage=cmd.stage, from_number=frm, contact_number=to,
-                kind=facts.effective_kind, category=cmd.category, decision=decision.decision, code=decision.code,
-                reason=decision.reason, defer_until=decision.defer_until,
+            await self.decisions.record(cmd.org_id, GateDecision(
+                decision_id=decision_id, decided_at=now, message_id=cmd.message_id, stage=cmd.stage,
+                from_number=frm, contact_number=to, kind=facts.effective_kind, category=cmd.category,
+                decision=decision.decision, code=decision.code, reason=decision.reason,
+                defer_until=decision.defer_until,
                 checks=[DecisionCheck(name=k.name, result=k.result, detail=k.detail) for k in decision.checks]))
             decision.decision_id = decision_id
         return decision

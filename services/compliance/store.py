@@ -13,12 +13,13 @@ import structlog
 
 from libs.runtime.batching import Batcher
 from libs.store.eventstore import EventStore
-from proto.base import Event, new_id
+from proto.base import Event
 from proto.events.compliance import (
     ConsentGranted,
     DoubleOptInExpired,
     DoubleOptInRequested,
-    GateDecisionRecorded,
+    GateDecision,
+    GateDecisionsRecorded,
     ReplyIssued,
 )
 from services.compliance.model import ContactState, PendingDoubleOptIn, Policy
@@ -218,8 +219,9 @@ async def mark_handed_off(pool: asyncpg.Pool, message_id: str, error: str | None
 
 class DecisionLog:
     """Records send decisions with group commit: callers wait for the commit of the batch their decision
-    joined, so no allow is answered before it is on the ledger, and a batch costs one statement (one
-    multi-row insert into the event store) instead of a transaction per decision."""
+    joined, so no allow is answered before it is on the ledger. A batch is one statement, and one event
+    per organization in it (a ``GateDecisionsRecorded`` page, in a stream of its own): the decisions
+    never contend for a version, and the relay and the bus carry a page, not a message per send."""
 
     def __init__(self, store: EventStore, max_batch: int = 500, writers: int = 4):
         self.store = store
@@ -231,13 +233,19 @@ class DecisionLog:
     async def stop(self) -> None:
         await self._batcher.stop()
 
-    async def record(self, ev: GateDecisionRecorded) -> None:
-        await self._batcher.submit(ev)
+    async def record(self, org_id: str, decision: GateDecision) -> None:
+        await self._batcher.submit((org_id, decision))
 
-    async def _write(self, events: list[GateDecisionRecorded]) -> list[None]:
-        # one stream per batch: decisions never contend with each other for a version
-        await self.store.append_now(f"decisions-{new_id()}", 0, events)
-        return [None] * len(events)
+    async def _write(self, batch: list[tuple[str, GateDecision]]) -> list[None]:
+        pages: dict[str, list[GateDecision]] = {}
+        for org_id, decision in batch:
+            pages.setdefault(org_id, []).append(decision)
+        events = [GateDecisionsRecorded(org_id=org_id, decisions=decisions, occurred_at=decisions[-1].decided_at)
+                  for org_id, decisions in pages.items()]
+        async with self.store.pool.acquire() as conn:
+            await self.store.append_streams(conn, [(f"decisions-{ev.event_id}", 0, ev) for ev in events])
+        self.store.committed()
+        return [None] * len(batch)
 
 
 def row_dict(row: asyncpg.Record) -> dict[str, Any]:

@@ -5,11 +5,14 @@ ledger and its audit export, and a STOP that cancels everything still queued."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import io
 import json
 from datetime import datetime, timedelta
 from typing import Any
+
+import nats
 
 from proto.base import rfc3339, utcnow
 from services.compliance import quiet_hours as qh
@@ -341,3 +344,45 @@ async def test_quiet_hours_defer_then_reject_and_transactional_is_exempt(system:
     assert body["data"]["decision"] == "allow" and body["data"]["checks"][-1]["detail"] == "exempt: transactional"
     status, body = await org.send(to=contact, text="your code is 123456", category="transactional")
     assert status == 202 and body["data"]["status"] == "queued", body
+
+
+async def test_every_send_decision_is_on_a_ledger_page_on_the_bus(system: System) -> None:
+    """Each decision of the gate is recorded before it is answered, in a GateDecisionsRecorded page (the
+    decisions one group commit recorded, per organization), and the page reaches JetStream."""
+    org = await sender_org(system)
+    await org.quiet_hours_off()
+    allowed = [f"+1555{n:07d}" for n in range(2000100, 2000104)]
+    for contact in allowed:
+        status, body = await org.call("POST", "/v1/consent", {"contact_number": contact, "method": "verbal",
+                                                               "evidence": {"disclosure_text": "Can we text you? Yes."}})
+        assert status == 201, body
+    refused = "+15552000199"
+    answers = await asyncio.gather(*(org.send(c, text=f"page {i}") for i, c in enumerate(allowed)),
+                                   org.send(refused, text="no consent"))
+    assert [a[0] for a in answers] == [202] * 4 + [453], answers
+    sent = {a[1]["data"]["id"] for a in answers[:4]}
+
+    nc = await nats.connect(system.env["AM_NATS_URL"])
+    try:
+        js = nc.jetstream()
+        root = system.env["AM_SUBJECT_ROOT"]
+        sub = await js.pull_subscribe(f"{root}.compliance.decision.gate_decisions_recorded.{org.org_id}",
+                                      stream=f"{root.upper()}_COMPLIANCE")
+        accepts: dict[str, dict[str, Any]] = {}
+
+        async def recorded() -> bool:
+            with contextlib.suppress(nats.errors.TimeoutError):
+                for msg in await sub.fetch(50, timeout=0.5):
+                    page = json.loads(msg.data)
+                    assert page["type"] == "GateDecisionsRecorded" and page["org_id"] == org.org_id
+                    for d in page["decisions"]:
+                        if d["stage"] == "accept":
+                            accepts[d["message_id"] if d["decision"] == "allow" else d["contact_number"]] = d
+                    await msg.ack()
+            return sent | {refused} <= set(accepts)
+
+        await system.eventually(recorded, timeout=10)
+    finally:
+        await nc.close()
+    assert all(accepts[m]["decision"] == "allow" for m in sent)
+    assert (accepts[refused]["decision"], accepts[refused]["code"]) == ("deny", "CONSENT_REQUIRED")
