@@ -25,7 +25,6 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, Callable[[Serv
         inbound = Inbound(s.store, s.rpc, settings)
         await inbound.follow_numbers(s.nc, s.subjects)
         worker_pool = await create_pool(settings.database_url, s.schema, settings.inbound_webhook_db_pool,
-                                        custom_plans=True,  # its claim query needs plans for its parameters
                                         min_size=settings.db_pool_min)
         worker = DeliveryWorker(inbound, EventStore(worker_pool, s.schema, s.subjects, s.name), settings)
         inbound.on_queued = worker.kick

@@ -163,7 +163,7 @@ async def attempts(pool: asyncpg.Pool | asyncpg.Connection, delivery_id: str) ->
     return rows
 
 
-async def claim_due(pool: asyncpg.Pool, limit: int, numbers: list[str], frees: list[int], default_free: int,
+async def claim_due(pool: asyncpg.Pool | asyncpg.Connection, limit: int, numbers: list[str], frees: list[int], default_free: int,
                     lease_s: float) -> list[asyncpg.Record]:
     """Lease up to ``limit`` due deliveries, oldest first, at most ``frees[i]`` of ``numbers[i]`` and
     ``default_free`` of any other number, skipping rows another worker holds. Their next_attempt_at moves past
@@ -189,13 +189,13 @@ async def claim_due(pool: asyncpg.Pool, limit: int, numbers: list[str], frees: l
     return rows
 
 
-async def unclaim(pool: asyncpg.Pool, rows: list[tuple[str, datetime]]) -> None:
+async def unclaim(pool: asyncpg.Pool | asyncpg.Connection, rows: list[tuple[str, datetime]]) -> None:
     """Give leased rows back as they were (a race left no free slot for them)."""
     await pool.executemany(
         "UPDATE webhook_deliveries SET next_attempt_at = $2, attempts = attempts - 1 WHERE id = $1::uuid", rows)
 
 
-async def seconds_until_due(pool: asyncpg.Pool, saturated: list[str]) -> float | None:
+async def seconds_until_due(pool: asyncpg.Pool | asyncpg.Connection, saturated: list[str]) -> float | None:
     value = await pool.fetchval(
         "SELECT extract(epoch FROM min(next_attempt_at) - now()) FROM webhook_deliveries"
         " WHERE state = 'pending' AND NOT (phone_number_id = ANY($1::text[]))", saturated)

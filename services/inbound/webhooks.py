@@ -97,18 +97,22 @@ class DeliveryWorker:
 
         async with self.pool.acquire() as listen_conn:
             listen_conn.hold_session_state()
+            # The claim queries run on this connection, one at a time, each planned for its parameters
+            # (their generic plans scan whole tables); everything else keeps its cached generic plan,
+            # for planning a statement each time cost more than running it.
+            await listen_conn.execute("SET plan_cache_mode = force_custom_plan")
             await listen_conn.add_listener(channel, on_notify)
             try:
                 while not self._stopping:
                     self.wake.clear()
-                    if await self._fill():
+                    if await self._fill(listen_conn):
                         continue
-                    await self._sleep()
+                    await self._sleep(listen_conn)
             finally:
                 with contextlib.suppress(Exception):
                     await listen_conn.remove_listener(channel, on_notify)
 
-    async def _fill(self) -> bool:
+    async def _fill(self, conn: asyncpg.Connection) -> bool:
         """Start attempts for due rows; True when every free slot was filled (there may be more)."""
         free = self.settings.inbound_webhook_concurrency - len(self.in_flight)
         if free <= 0:
@@ -121,7 +125,7 @@ class DeliveryWorker:
         self._last_claim = time.monotonic()
         lease = max(self.settings.inbound_webhook_lease_s, self.settings.inbound_webhook_timeout_s + 5.0)
         numbers, frees = self.lanes.limits()
-        rows = await store.claim_due(self.pool, free, numbers, frees, self.lanes.healthy, lease)
+        rows = await store.claim_due(conn, free, numbers, frees, self.lanes.healthy, lease)
         over: list[tuple[str, Any]] = []
         for row in rows:
             if not self.lanes.start(row["phone_number_id"]):
@@ -130,16 +134,16 @@ class DeliveryWorker:
             task = asyncio.create_task(self._attempt(row))
             self.in_flight.add(task)
         if over:
-            await store.unclaim(self.pool, over)
+            await store.unclaim(conn, over)
         return len(rows) == free and not over
 
-    async def _sleep(self) -> None:
+    async def _sleep(self, conn: asyncpg.Connection) -> None:
         if self.wake.is_set():
             return
         timeout = self.settings.inbound_webhook_poll_interval_s
         if not self.in_flight:  # (with attempts in flight, each one's end wakes us anyway)
             numbers, frees = self.lanes.limits()
-            due_in = await store.seconds_until_due(self.pool, [n for n, f in zip(numbers, frees, strict=True)
+            due_in = await store.seconds_until_due(conn, [n for n, f in zip(numbers, frees, strict=True)
                                                                if f <= 0])
             if due_in is not None:
                 timeout = min(timeout, max(due_in, 0.01))
