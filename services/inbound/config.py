@@ -7,7 +7,7 @@ from libs.carrier.config import CarrierSettings
 
 class InboundSettings(CarrierSettings, frozen=True, kw_only=True):
     inbound_webhook_db_pool: int = 24
-    """Postgres connections of the delivery worker's own pool (one listens for NOTIFY)."""
+    """Postgres connections of the delivery worker's own pool (one listens for NOTIFY), all opened at start."""
     inbound_webhook_timeout_s: float = 10.0
     """A receiver must answer 2xx within this many seconds, or the attempt failed."""
     inbound_webhook_concurrency: int = 512
