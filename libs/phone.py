@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import phonenumbers
 
 
@@ -10,6 +12,13 @@ def normalize_e164(raw: str, default_region: str = "US") -> str:
     deliverability). Raises ValueError with a readable reason."""
     if not isinstance(raw, str) or not raw.strip():
         raise ValueError("a phone number is required")
+    return _normalize(raw, default_region)
+
+
+@functools.lru_cache(maxsize=65536)
+def _normalize(raw: str, default_region: str) -> str:
+    # a pure function of its text, parsed on every send (sender and recipient) and every gate decision:
+    # the numbers of an organization's traffic repeat, so the answers are kept (errors are not)
     try:
         num = phonenumbers.parse(raw.strip(), default_region)
     except phonenumbers.NumberParseException as exc:
