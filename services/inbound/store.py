@@ -216,24 +216,49 @@ async def lock_for_completion(conn: asyncpg.Connection, delivery_id: str) -> asy
     return row
 
 
-async def complete_success(conn: asyncpg.Connection | asyncpg.Pool, delivery_id: str, generation: int,
-                           attempt: Attempt, event: tuple[Any, ...], notify_sql: str, channel: str) -> bool:
-    """A 2xx, in one statement and so its own transaction: record the attempt and, if the delivery is
-    still pending in this generation, mark it succeeded and append its event (``event`` is the store's
-    row for it; its version is taken under the row lock here). False: a redelivery restarted it
-    meanwhile, and the attempt is history only."""
-    done: bool = await conn.fetchval(
-        "WITH cur AS (SELECT id, (SELECT coalesce(max(version), 0) FROM events WHERE stream_id = $10) AS version"
-        "  FROM webhook_deliveries WHERE id = $1::uuid AND state = 'pending' AND generation = $11 FOR UPDATE),"
+class Success(NamedTuple):
+    """A 2xx attempt to record: the delivery, its generation when claimed, the attempt, and the store's row
+    for its WebhookDeliverySucceeded event (the version is taken under the row lock)."""
+
+    delivery_id: str
+    generation: int
+    attempt: Attempt
+    event: tuple[Any, ...]
+
+
+async def complete_successes(pool: asyncpg.Pool | asyncpg.Connection, items: list[Success],
+                             channel: str) -> set[str]:
+    """2xx attempts, in one statement and so one transaction: record every attempt and, for each delivery
+    still pending in its generation, mark it succeeded and append its event. Answers the deliveries that
+    completed; the others were restarted by a redelivery meanwhile and their attempt is history only."""
+    cols: list[list[Any]] = [[] for _ in range(17)]
+    for x in items:
+        for col, value in zip(cols, [x.delivery_id, x.generation, *x.attempt, stream_id(x.delivery_id),
+                                     *x.event[2:]], strict=True):
+            col.append(value)
+    done: list[str] = await pool.fetchval(
+        "WITH v AS (SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::int[], $5::timestamptz[],"
+        "  $6::bool[], $7::int[], $8::int[], $9::text[], $10::text[], $11::text[], $12::uuid[], $13::text[],"
+        "  $14::text[], $15::text[], $16::text[], $17::text[]) AS v(id, generation, org_id, attempt, attempted_at, succeeded,"
+        "  status_code, latency_ms, error, url, stream, event_id, event_type, subject, event_org, data, headers)),"
+        # one row per delivery for the state change and its event (two attempts of one delivery can meet in
+        # a batch when a lease ran out); every attempt is recorded
+        " v1 AS (SELECT DISTINCT ON (id) * FROM v ORDER BY id),"
+        " cur AS (SELECT d.id, (SELECT coalesce(max(e.version), 0) FROM events e WHERE e.stream_id = v1.stream)"
+        "  AS version FROM webhook_deliveries d JOIN v1 ON d.id = v1.id"
+        "  WHERE d.state = 'pending' AND d.generation = v1.generation ORDER BY d.id FOR UPDATE OF d),"
         " a AS (INSERT INTO webhook_attempts (delivery_id, org_id, attempt, attempted_at, succeeded, status_code,"
-        "  latency_ms, error, url) VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9)),"
-        " upd AS (UPDATE webhook_deliveries SET state = 'succeeded', completed_at = now(), next_attempt_at = NULL,"
-        "  last_status_code = $6, last_error = NULL WHERE id IN (SELECT id FROM cur) RETURNING id),"
+        "  latency_ms, error, url) SELECT id, org_id, attempt, attempted_at, succeeded, status_code, latency_ms,"
+        "  error, url FROM v),"
+        " upd AS (UPDATE webhook_deliveries d SET state = 'succeeded', completed_at = now(), next_attempt_at = NULL,"
+        "  last_status_code = v1.status_code, last_error = NULL FROM v1"
+        "  WHERE d.id = v1.id AND d.id IN (SELECT id FROM cur) RETURNING d.id),"
         " ev AS (INSERT INTO events (stream_id, version, event_id, event_type, subject, org_id, data, headers)"
-        "  SELECT $10, cur.version + 1, $12::uuid, $13, $14, $15, $16::jsonb, $17::jsonb FROM cur RETURNING 1)"
-        f" SELECT (SELECT count(*) FROM upd) = 1 AS done, {notify_sql}",
-        delivery_id, *attempt, stream_id(delivery_id), generation, *event[2:], channel)
-    return done
+        "  SELECT v1.stream, cur.version + 1, v1.event_id, v1.event_type, v1.subject, v1.event_org, v1.data::jsonb,"
+        "  v1.headers::jsonb FROM cur JOIN v1 ON v1.id = cur.id RETURNING 1)"
+        f" SELECT array(SELECT id::text FROM upd) AS done, (SELECT {EventStore.notify_sql(18)}) AS woken",
+        *cols, channel)
+    return set(done)
 
 
 class Attempt(NamedTuple):

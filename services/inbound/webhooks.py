@@ -40,6 +40,7 @@ import aiohttp
 import asyncpg
 import structlog
 
+from libs.runtime.batching import Batcher
 from libs.runtime.waiting import woken
 from libs.store.eventstore import EventStore
 from libs.webhooks.signing import HEADER, sign
@@ -77,6 +78,8 @@ class DeliveryWorker:
                       max(1, settings.inbound_webhook_concurrency // 4))
         self.lanes = model.Lanes(healthy, min(healthy, settings.inbound_webhook_unhealthy_concurrency))
         self.session: aiohttp.ClientSession | None = None
+        self._successes: Batcher[store.Success, bool] = Batcher(
+            "webhook-successes", self._complete_successes, max_batch=256, workers=2)
         self._stopping = False
         self._last_claim = 0.0
 
@@ -149,6 +152,12 @@ class DeliveryWorker:
                 timeout = min(timeout, max(due_in, 0.01))
         await woken(self.wake, timeout)
 
+    async def _complete_successes(self, items: list[store.Success]) -> list[bool]:
+        done = await store.complete_successes(self.pool, items, self.es.notify_channel())
+        self.es.appended(len(done))
+        self.es.committed()
+        return [x.delivery_id in done for x in items]
+
     async def close(self, grace_s: float = 5.0) -> None:
         """Stop claiming; let attempts in hand finish briefly. Cancelled ones are due again when their lease
         ends (at least once, never lost)."""
@@ -159,6 +168,7 @@ class DeliveryWorker:
             for t in pending:
                 t.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        await self._successes.stop()
         if self.session is not None:
             await self.session.close()
 
@@ -226,15 +236,10 @@ class DeliveryWorker:
                "phone_number_id": row["phone_number_id"], "message_event_id": row["event_id"]}
         attempt = row["attempts"]
         record = store.Attempt(row["org_id"], attempt, attempted_at, ok, status, latency_ms, error, url)
-        if ok:  # the common case, as one statement: one round trip, no transaction held open meanwhile
+        if ok:  # the common case: group-committed with the other 2xx of the moment, one statement a batch
             ev_ok = WebhookDeliverySucceeded(**ids, attempts=attempt, status_code=status or 0, latency_ms=latency_ms)
-            done = await store.complete_success(
-                self.pool, delivery_id, row["generation"], record,
-                self.es.event_row(store.stream_id(delivery_id), 0, ev_ok), self.es.notify_sql(18),
-                self.es.notify_channel())
-            if done:
-                self.es.appended(1)
-            self.es.committed()
+            done = await self._successes.submit(store.Success(
+                delivery_id, row["generation"], record, self.es.event_row(store.stream_id(delivery_id), 0, ev_ok)))
             log.info("webhook_attempted", delivery_id=delivery_id, message_id=row["message_id"], attempt=attempt,
                      ok=True, status=status, latency_ms=latency_ms, history_only=not done)
             return

@@ -416,3 +416,47 @@ async def test_pending_deliveries_survive_a_restart_of_inbound(settings_env: dic
             assert list(receiver.delivered()) == [msg["id"]]
         finally:
             await fresh.stop()
+
+
+async def test_successes_completed_together_record_every_attempt_and_one_event_each(
+        settings_env: dict[str, str]) -> None:
+    """2xx attempts are group-committed (store.complete_successes): each attempt is history, a delivery still
+    pending in its generation is completed once with one event — even when two attempts of it (a lease ran
+    out) meet in one batch — and one restarted meanwhile is left to its new generation."""
+    from datetime import UTC, datetime
+
+    from proto.events.inbound import WebhookDeliverySucceeded
+    from services.inbound import store
+
+    env = {**SHORT_RETRIES, "AM_INBOUND_WEBHOOK_RETRY_BASE_S": "30", "AM_INBOUND_WEBHOOK_RETRY_CAP_S": "30",
+           "AM_INBOUND_WEBHOOK_RETRY_WINDOW_S": "300"}
+    async with running_system(settings_env, env) as system, Receiver() as receiver:
+        receiver.always_fail = True
+        _, number = await new_org(system, receiver.url)
+        await text(system, number["e164"], "one")
+        await text(system, number["e164"], "two")
+        await system.eventually(lambda: asyncio.sleep(0, len(receiver.calls) >= 2), timeout=5)
+        es = system.services["inbound"].store
+        rows = await es.pool.fetch("SELECT id::text AS id, org_id, message_id::text AS message_id, generation"
+                                   " FROM webhook_deliveries WHERE state = 'pending' ORDER BY id")
+        assert len(rows) == 2
+        first, second = rows
+
+        def success(row: Any, generation: int) -> store.Success:
+            ev = WebhookDeliverySucceeded(org_id=row["org_id"], delivery_id=row["id"], message_id=row["message_id"],
+                                          phone_number_id=number["id"], message_event_id=str(uuid.uuid4()),
+                                          attempts=9, status_code=200, latency_ms=3)
+            attempt = store.Attempt(row["org_id"], 9, datetime.now(UTC), True, 200, 3, None, receiver.url)
+            return store.Success(row["id"], generation, attempt, es.event_row(store.stream_id(row["id"]), 0, ev))
+
+        done = await store.complete_successes(es.pool, [
+            success(first, first["generation"]), success(first, first["generation"]),
+            success(second, second["generation"] + 1)], "")
+        assert done == {first["id"]}
+        states = dict(await es.pool.fetch("SELECT id::text, state FROM webhook_deliveries"))
+        assert states == {first["id"]: "succeeded", second["id"]: "pending"}
+        events = await es.pool.fetch("SELECT stream_id, event_type FROM events WHERE event_type = $1",
+                                     "WebhookDeliverySucceeded")
+        assert [e["stream_id"] for e in events] == [store.stream_id(first["id"])]
+        attempts = await es.pool.fetchval("SELECT count(*) FROM webhook_attempts WHERE attempt = 9")
+        assert attempts == 3
