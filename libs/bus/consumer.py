@@ -51,6 +51,11 @@ class ConsumerSpec:
     """nak delay = base * 2^(deliveries-1), capped at 30 s."""
     deliver_new: bool = False
     """Start at new messages instead of the stream's beginning (for live, cache-like consumers)."""
+    absorb: Callable[[list[Event]], Awaitable[set[str]]] | None = None
+    """Optional bulk path: given each fetched batch (in stream order), it handles what it can together and
+    answers those event ids, which are then acknowledged; the others go through ``handler`` one by one.
+    Only for work whose order against the batch's other events does not matter. If it raises, the whole
+    batch goes through ``handler`` (which must be idempotent anyway)."""
 
 
 def _backoff(spec: ConsumerSpec, delivered: int) -> float:
@@ -113,8 +118,29 @@ class ConsumerRunner:
                 log.warning("consumer_fetch_failed", consumer=self.spec.durable, error=repr(exc))
                 await asyncio.sleep(0.5)
                 continue
-            for msg in msgs:
-                await self.handle(msg)
+            absorbed = await self._absorb(msgs) if self.spec.absorb is not None and len(msgs) > 1 else set()
+            for k, msg in enumerate(msgs):
+                if k in absorbed:
+                    await msg.ack()
+                    MESSAGES_CONSUMED.labels(self.spec.durable, "ok").inc()
+                else:
+                    await self.handle(msg)
+
+    async def _absorb(self, msgs: list[Msg]) -> set[int]:
+        """The positions in ``msgs`` the spec's bulk path handled."""
+        assert self.spec.absorb is not None
+        events: list[tuple[int, Event]] = []
+        for k, msg in enumerate(msgs):
+            with contextlib.suppress(msgspec.DecodeError, msgspec.ValidationError):  # handle() dead-letters it
+                events.append((k, decode_event(msg.data)))
+        try:
+            done = await self.spec.absorb([ev for _, ev in events])
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # one by one instead
+            log.warning("consumer_absorb_failed", consumer=self.spec.durable, error=repr(exc))
+            return set()
+        return {k for k, ev in events if ev.event_id in done}
 
     async def handle(self, msg: Msg) -> None:
         spec = self.spec

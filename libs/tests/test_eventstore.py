@@ -150,3 +150,62 @@ async def test_poison_messages_are_dead_lettered_not_retried_forever(env: Env) -
         "SELECT reason FROM dead_letters WHERE consumer = 'test-poison'"))
     assert reasons == ["max deliveries reached", "permanent", "undecodable"]
     assert calls == 3 + 1  # three tries of the failing one, one of the permanent one
+
+
+async def test_a_consumers_bulk_path_takes_what_it_can_and_the_handler_the_rest(env: Env) -> None:
+    from proto.events import encode_event
+
+    events = [grant() for _ in range(6)]
+    js = env.nc.jetstream()
+    for ev in events:  # all on the stream before the consumer's first fetch: one batch
+        await js.publish(env.subjects.event("accounts", "credit", "credit_granted", ev.org_id), encode_event(ev))
+    bulk: list[list[str]] = []
+    one_by_one: list[str] = []
+
+    async def absorb(batch: list[Event]) -> set[str]:
+        bulk.append([e.event_id for e in batch])
+        return {e.event_id for k, e in enumerate(batch) if k % 2 == 0}
+
+    async def handler(ev: Event) -> None:
+        one_by_one.append(ev.event_id)
+
+    runner = await _run_consumer(env, ConsumerSpec("test-absorb", "accounts", "credit.*.*", handler, absorb=absorb))
+    try:
+        ids = [e.event_id for e in events]
+        for _ in range(100):
+            if len(one_by_one) >= 3:
+                break
+            await asyncio.sleep(0.05)
+        assert bulk == [ids]  # the batch, in stream order
+        assert one_by_one == ids[1::2]  # the rest, in order
+        info = await js.consumer_info(env.subjects.stream_name("accounts"), "test-absorb")
+        assert info.num_ack_pending == 0 and info.num_pending == 0  # all acknowledged
+    finally:
+        await runner.stop()
+
+
+async def test_a_failing_bulk_path_leaves_every_event_to_the_handler(env: Env) -> None:
+    from proto.events import encode_event
+
+    events = [grant() for _ in range(3)]
+    js = env.nc.jetstream()
+    for ev in events:
+        await js.publish(env.subjects.event("accounts", "credit", "credit_granted", ev.org_id), encode_event(ev))
+    handled: list[str] = []
+
+    async def absorb(batch: list[Event]) -> set[str]:
+        raise RuntimeError("database away")
+
+    async def handler(ev: Event) -> None:
+        handled.append(ev.event_id)
+
+    runner = await _run_consumer(env, ConsumerSpec("test-absorb-fails", "accounts", "credit.*.*", handler,
+                                                   absorb=absorb))
+    try:
+        for _ in range(100):
+            if len(handled) >= 3:
+                break
+            await asyncio.sleep(0.05)
+        assert handled == [e.event_id for e in events]
+    finally:
+        await runner.stop()

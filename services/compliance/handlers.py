@@ -227,9 +227,9 @@ class Compliance:
         return model.Texts(brand=info.brand_name, help_message=info.help_message,
                            opt_out_message=info.opt_out_message)
 
-    async def on_inbound(self, ev: Event) -> None:
-        if not isinstance(ev, InboundMessageReceived) or not ev.org_id:
-            return
+    @staticmethod
+    def _sender_of(ev: InboundMessageReceived) -> tuple[str, datetime]:
+        """The contact (normalised when it can be) and when the message was received."""
         try:
             contact = _normalize(ev.from_)
         except ValueError:
@@ -238,6 +238,27 @@ class Compliance:
             received = parse_time(ev.received_at, "received_at")
         except CommandError:
             received = ev.occurred_at
+        return contact, received
+
+    async def absorb_inbound(self, events: list[Event]) -> set[str]:
+        """The keywords consumer's bulk path: of a fetched batch, the messages with no keyword (most) only
+        move the contact's last-message time forward — order-free (a maximum) — so they are recorded
+        together in one statement; the rest go through ``on_inbound`` in order."""
+        plain: list[tuple[str, str, str, datetime]] = []
+        done: set[str] = set()
+        for ev in events:
+            if not isinstance(ev, InboundMessageReceived) or not ev.org_id:
+                done.add(ev.event_id)  # nothing to do
+            elif classify(ev.body).intent is None:
+                plain.append((ev.event_id, ev.org_id, *self._sender_of(ev)))
+        if plain:
+            await store.touch_inbound_many(self.store.pool, KEYWORDS_CONSUMER, plain)
+        return done | {p[0] for p in plain}
+
+    async def on_inbound(self, ev: Event) -> None:
+        if not isinstance(ev, InboundMessageReceived) or not ev.org_id:
+            return
+        contact, received = self._sender_of(ev)
         cls = classify(ev.body)
         if cls.intent is None:  # most messages: nothing to decide, nothing to send
             await store.touch_inbound_once(self.store.pool, KEYWORDS_CONSUMER, ev.event_id, ev.org_id, contact,

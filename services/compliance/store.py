@@ -131,6 +131,23 @@ async def touch_inbound_once(pool: asyncpg.Pool, consumer: str, event_id: str, o
         consumer, event_id, org_id, contact, at)
 
 
+async def touch_inbound_many(pool: asyncpg.Pool, consumer: str,
+                             items: list[tuple[str, str, str, datetime]]) -> None:
+    """``touch_inbound_once`` for many ``(event_id, org_id, contact, at)`` in one statement."""
+    await pool.execute(
+        "WITH v AS (SELECT * FROM unnest($2::uuid[], $3::text[], $4::text[], $5::timestamptz[])"
+        "  AS v(event_id, org_id, contact, at)),"
+        " c AS (INSERT INTO processed_events (consumer, event_id) SELECT $1, event_id FROM v"
+        "  ON CONFLICT DO NOTHING RETURNING event_id),"
+        " t AS (SELECT v.org_id, v.contact, max(v.at) AS at FROM v JOIN c USING (event_id)"
+        "  GROUP BY v.org_id, v.contact)"
+        " INSERT INTO contacts (org_id, contact, last_inbound_at) SELECT org_id, contact, at FROM t"
+        " ORDER BY org_id, contact"
+        " ON CONFLICT (org_id, contact) DO UPDATE SET last_inbound_at ="
+        " GREATEST(contacts.last_inbound_at, EXCLUDED.last_inbound_at)",
+        consumer, *[list(col) for col in zip(*items, strict=True)])
+
+
 async def pending_double_opt_in(conn: asyncpg.Connection, org_id: str, contact: str,
                                 phone_number_id: str = "") -> PendingDoubleOptIn | None:
     """The newest pending request, preferring one sent from the number the reply came to."""

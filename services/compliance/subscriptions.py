@@ -13,6 +13,7 @@ def register(svc: Service, h: Compliance) -> None:
         domain="inbound",
         filter="message.inbound_message_received.*",
         handler=h.on_inbound,
+        absorb=h.absorb_inbound,
     ))
     """Every inbound text: keywords (STOP, START, YES, HELP...), plain-language opt-outs, double opt-in
     replies, and the contact's last-message time for the conversation window. Idempotent per event id;

@@ -386,3 +386,31 @@ async def test_every_send_decision_is_on_a_ledger_page_on_the_bus(system: System
         await nc.close()
     assert all(accepts[m]["decision"] == "allow" for m in sent)
     assert (accepts[refused]["decision"], accepts[refused]["code"]) == ("deny", "CONSENT_REQUIRED")
+
+
+async def test_a_burst_of_texts_opens_each_conversation_and_a_stop_in_it_still_opts_out(system: System) -> None:
+    """The keyword consumer records plain texts of a fetched batch together and keywords one by one: every
+    sender's conversation window opens, and a STOP in the middle of the burst opts out with one reply."""
+    org = await sender_org(system)
+    await org.quiet_hours_off()
+    status, body = await org.call("PATCH", "/v1/compliance/settings", {"conversation_window_enabled": True})
+    assert status == 200 and body["data"]["conversation_window_enabled"] is True, body
+    talkers = [f"+1555{n:07d}" for n in range(3000100, 3000112)]
+    stopper = "+15553000199"
+    await asyncio.gather(*(text_from(system, org, "hi, is my order ready?", handset=h) for h in talkers[:6]),
+                         text_from(system, org, "STOP", handset=stopper),
+                         *(text_from(system, org, "hello?", handset=h) for h in talkers[6:]))
+    await wait_status(org, "opted_out", stopper)
+
+    async def replies_allowed() -> bool:
+        checks = await asyncio.gather(*(org.call("POST", "/v1/compliance/check", {
+            "from": org.number, "to": h, "text": "yes, it shipped"}) for h in talkers))
+        return all(body["data"]["decision"] == "allow" for _, body in checks)
+
+    await system.eventually(replies_allowed)  # in the window: no recorded consent needed
+    status, body = await org.send(talkers[0], text="yes, it shipped")
+    assert status == 202, body
+    status, body = await org.send(stopper, text="are you sure?")
+    assert status == 453 and body["error"]["code"] == "RECIPIENT_OPTED_OUT", body
+    await asyncio.sleep(0.5)
+    assert len(await inbox(system, stopper)) == 1  # the confirmation, once
