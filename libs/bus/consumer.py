@@ -118,38 +118,45 @@ class ConsumerRunner:
                 log.warning("consumer_fetch_failed", consumer=self.spec.durable, error=repr(exc))
                 await asyncio.sleep(0.5)
                 continue
-            absorbed = await self._absorb(msgs) if self.spec.absorb is not None and len(msgs) > 1 else set()
-            for k, msg in enumerate(msgs):
-                if k in absorbed:
+            if self.spec.absorb is None or len(msgs) < 2:
+                for msg in msgs:
+                    await self.handle(msg)
+                continue
+            events: list[tuple[Msg, Event | None]] = []
+            for msg in msgs:
+                try:
+                    events.append((msg, decode_event(msg.data)))
+                except (msgspec.DecodeError, msgspec.ValidationError):
+                    events.append((msg, None))  # handle() dead-letters it
+            absorbed = await self._absorb([ev for _, ev in events if ev is not None])
+            for msg, ev in events:
+                if ev is not None and ev.event_id in absorbed:
                     await msg.ack()
                     MESSAGES_CONSUMED.labels(self.spec.durable, "ok").inc()
                 else:
-                    await self.handle(msg)
+                    await self.handle(msg, ev)
 
-    async def _absorb(self, msgs: list[Msg]) -> set[int]:
-        """The positions in ``msgs`` the spec's bulk path handled."""
+    async def _absorb(self, events: list[Event]) -> set[str]:
+        """The event ids the spec's bulk path handled (none if it failed: then all go one by one)."""
         assert self.spec.absorb is not None
-        events: list[tuple[int, Event]] = []
-        for k, msg in enumerate(msgs):
-            with contextlib.suppress(msgspec.DecodeError, msgspec.ValidationError):  # handle() dead-letters it
-                events.append((k, decode_event(msg.data)))
         try:
-            done = await self.spec.absorb([ev for _, ev in events])
+            return await self.spec.absorb(events)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # one by one instead
+        except Exception as exc:
             log.warning("consumer_absorb_failed", consumer=self.spec.durable, error=repr(exc))
             return set()
-        return {k for k, ev in events if ev.event_id in done}
 
-    async def handle(self, msg: Msg) -> None:
+    async def handle(self, msg: Msg, event: Event | None = None) -> None:
+        """One message (``event``: already decoded from it, if it was)."""
         spec = self.spec
         delivered = msg.metadata.num_delivered
-        try:
-            event = decode_event(msg.data)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            await self._dead_letter(msg, f"undecodable: {exc}")
-            return
+        if event is None:
+            try:
+                event = decode_event(msg.data)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                await self._dead_letter(msg, f"undecodable: {exc}")
+                return
         with server_span(f"consume {spec.durable}", msg.headers):
             await self._handle(msg, event, delivered)
 

@@ -36,13 +36,6 @@ _APPEND_MANY = (
     " WITH ORDINALITY AS u(e, t, s, o, d, h, i) RETURNING 1)"
     f" SELECT (SELECT count(*) FROM ins) AS n, {NOTIFY_9}"
 )
-_APPEND_STREAMS = (
-    "WITH ins AS (INSERT INTO events (stream_id, version, event_id, event_type, subject, org_id, data, headers)"
-    " SELECT u.sid, u.v, u.e, u.t, u.s, u.o, u.d::jsonb, u.h::jsonb"
-    " FROM unnest($1::text[], $2::int[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])"
-    " AS u(sid, v, e, t, s, o, d, h) RETURNING 1)"
-    f" SELECT (SELECT count(*) FROM ins) AS n, {NOTIFY_9}"
-)
 _APPEND_ONE = (
     f"WITH ins AS ({_INSERT} ON CONFLICT (stream_id, version) DO NOTHING RETURNING 1)"
     f" SELECT (SELECT count(*) FROM ins) AS n, {NOTIFY_9}"
@@ -96,16 +89,15 @@ class EventStore:
         statement. Any conflict fails it and the caller's transaction, which must then roll back."""
         if not items:
             return
-        tp = current_traceparent()
-        rows = [self._row(stream_id, version + 1, ev, tp) for stream_id, version, ev in items]
-        columns = [list(col) for col in zip(*rows, strict=True)]
+        append, columns = self.append_rows_cte([(stream_id, version + 1, ev) for stream_id, version, ev in items], 1)
         try:
-            await conn.fetchval(_APPEND_STREAMS, *columns, self.notify_channel())
+            await conn.fetchval(f"WITH ins AS ({append}) SELECT (SELECT count(*) FROM ins) AS n, {NOTIFY_9}",
+                                *columns, self.notify_channel())
         except asyncpg.UniqueViolationError as exc:
             if "event_id" in str(exc.constraint_name or ""):
                 raise
             raise ConcurrencyError(items[0][0], items[0][1]) from exc
-        EVENTS_APPENDED.labels(self.service).inc(len(rows))
+        EVENTS_APPENDED.labels(self.service).inc(len(items))
 
     def event_row(self, stream_id: str, version: int, event: Event) -> EventRow:
         """The columns of an event as ``events`` stores them (stream, version, id, type, subject, org,

@@ -60,7 +60,6 @@ class _Accept:
     encoding: str
     now: datetime
     sender: SenderInfo | None = None
-    decision: SendDecision | None = None
     due: datetime | None = None
     reason: str | None = None
     amount: int = 0
@@ -213,7 +212,6 @@ class Outbound:
         if not sender.sending_enabled:  # the gate checks registration too; this is the backstop
             return CommandError("SENDING_NOT_ENABLED", sender.reason or "this number cannot send yet", 403,
                                 {"reason_code": sender.reason_code, **sender.details})
-        a.decision = decision
         a.due, a.reason = a.send_at, "send_at" if a.send_at else None
         if decision.decision == "defer" and decision.defer_until:
             until = model.parse_time(decision.defer_until, "defer_until")
@@ -223,32 +221,32 @@ class Outbound:
         return None
 
     async def _write_all(self, items: list[_Accept]) -> dict[str, _Written]:
-        """Write the accepted messages: those without a status callback (while this process's dispatcher
-        leads, or not queued) in one statement together; the rest each in its own transaction. A
-        message id raced by a concurrent accept answers with that message (it owns the reservation);
-        a write that failed answers with its error (the caller gives the credit back)."""
+        """Write the accepted messages: those that can be written as one statement (``_standalone``) all
+        together; the rest each in its own transaction. A message id raced by a concurrent accept answers
+        with that message (it owns the reservation); a write that failed answers with its error (the
+        caller gives the credit back)."""
         rows: dict[str, _Written] = {}
-        together = [a for a in items if not (a.callback_url or (a.sender and a.sender.status_callback_url))
-                    and (a.due is not None or self.dispatching())]
+        new = [self._facts(a) for a in items]
+        together = [m for m in new if self._standalone(m)]
         if len(together) > 1:
             try:
-                for row in await store.insert_many(self.es, [self._facts(a) for a in together]):
+                for row in await store.insert_many(self.es, together):
                     rows[row["id"]] = row
             except (ConcurrencyError, asyncpg.UniqueViolationError):
                 pass  # one of them was accepted concurrently: find out which, one by one
             except Exception as exc:
-                return {a.message_id: exc for a in items}
-        pending = [a for a in items if a.message_id not in rows]
-        for a, got in zip(pending, await asyncio.gather(*(self._write_one(a) for a in pending)), strict=True):
-            rows[a.message_id] = got
+                return {m.message_id: exc for m in new}
+        pending = [m for m in new if m.message_id not in rows]
+        for m, got in zip(pending, await asyncio.gather(*(self._write_one(m) for m in pending)), strict=True):
+            rows[m.message_id] = got
         return rows
 
-    async def _write_one(self, a: _Accept) -> _Written:
+    async def _write_one(self, m: store.NewMessage) -> _Written:
         try:
             try:
-                return await self._write(a)
+                return await self._write(m)
             except (ConcurrencyError, asyncpg.UniqueViolationError):
-                existing = await self._existing(a.cmd.org_id, a.message_id)
+                existing = await self._existing(m.org_id, m.message_id)
                 if existing is None:
                     raise
                 return _Existing(existing)
@@ -306,9 +304,13 @@ class Outbound:
         return store.NewMessage(message_id=a.message_id, org_id=a.cmd.org_id, status="scheduled" if a.due else "queued",
                                 reason=a.reason, event=ev, values=values, now=a.now)
 
-    async def _write(self, a: _Accept) -> asyncpg.Record:
-        m = self._facts(a)
-        if not m.values["status_callback_url"] and (m.status != "queued" or self.dispatching()):
+    def _standalone(self, m: store.NewMessage) -> bool:
+        """Whether the message is written by one statement of its own: no status callback to queue, and no
+        NOTIFY needed (not queued, or this process's dispatcher leads and is woken directly)."""
+        return not m.values["status_callback_url"] and (m.status != "queued" or self.dispatching())
+
+    async def _write(self, m: store.NewMessage) -> asyncpg.Record:
+        if self._standalone(m):
             return await store.insert_now(self.es.pool, self.es, m)
         async with self.es.transaction() as conn:
             row = await store.insert(conn, self.es, m)
