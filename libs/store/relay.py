@@ -128,9 +128,11 @@ class Relay:
     async def publish_pending(self) -> int:
         async with self.pool.acquire() as conn:
             rows = await conn.fetch(
-                "SELECT o.position, e.event_id::text AS event_id, e.subject, e.data::text AS data,"
-                " e.headers::text AS headers FROM outbox o JOIN events e ON e.position = o.position"
-                " ORDER BY o.position LIMIT $1",
+                # The positions first, then an index lookup of just those events: planned as a join,
+                # this became a merge or hash join reading every event ever appended, on every call.
+                "SELECT position, event_id::text AS event_id, subject, data::text AS data,"
+                " headers::text AS headers FROM events WHERE position = ANY(ARRAY("
+                "SELECT position FROM outbox ORDER BY position LIMIT $1)) ORDER BY position",
                 self.batch,
             )
             if not rows:

@@ -333,6 +333,36 @@ class Accounts:
         return c.Reservation(reservation_id=cmd.reservation_id, amount_micros=amount, state=state,
                              balance_micros=bal or 0)
 
+    async def capture_many(self, consumer: str, items: list[tuple[str, c.SettleCredit]]) -> set[str]:
+        """``settle_in`` of many captures (``capture=True``, distinct reservations) in one transaction,
+        each recorded as handled by ``consumer`` under its event id, as that consumer's one-by-one path
+        does. Answers the event ids handled; an item whose reservation belongs to another organization
+        is left out (and not recorded), for the one-by-one path to refuse."""
+        assert all(cmd.capture for _, cmd in items)
+        async with self.store.transaction() as conn:
+            found = {r["id"]: r for r in await conn.fetch(
+                "SELECT id, org_id::text AS org_id, state, amount_micros FROM reservations WHERE id = ANY($1::text[])"
+                " ORDER BY id FOR UPDATE", [cmd.reservation_id for _, cmd in items])}
+            ours = [(eid, cmd) for eid, cmd in items
+                    if cmd.reservation_id not in found or found[cmd.reservation_id]["org_id"] == cmd.org_id]
+            first = {r["event_id"] for r in await conn.fetch(
+                "INSERT INTO processed_events (consumer, event_id) SELECT $1, unnest($2::uuid[])"
+                " ON CONFLICT DO NOTHING RETURNING event_id::text AS event_id", consumer, [eid for eid, _ in ours])}
+            held = [cmd for eid, cmd in ours if eid in first and cmd.reservation_id in found
+                    and found[cmd.reservation_id]["state"] == "held"]
+            if held:
+                streams = [f"reservation-{cmd.reservation_id}" for cmd in held]
+                await conn.execute("UPDATE reservations SET state = 'captured' WHERE id = ANY($1::text[])",
+                                   [cmd.reservation_id for cmd in held])
+                versions = {r["stream_id"]: r["v"] for r in await conn.fetch(
+                    "SELECT stream_id, max(version) AS v FROM events WHERE stream_id = ANY($1::text[])"
+                    " GROUP BY stream_id", streams)}
+                await self.store.append_streams(conn, [(stream, versions.get(stream, 0), CreditCaptured(
+                    org_id=cmd.org_id, reservation_id=cmd.reservation_id,
+                    amount_micros=found[cmd.reservation_id]["amount_micros"])) for stream, cmd in zip(
+                        streams, held, strict=True)])
+        return {eid for eid, _ in ours}
+
     async def _ledger(self, conn: asyncpg.Connection, entry_id: str, org_id: str, kind: str, amount: int,
                       reason: str, reference: str, now: datetime) -> None:
         await conn.execute(

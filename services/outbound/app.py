@@ -28,11 +28,13 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, object]:
         await rpc.register(s, outbound)
         for spec in subscriptions.specs(s.store):
             s.consumer(spec)
-        s.http.router.add_post("/carrier/dlr", receipts.route(s.store, settings.sim_callback_secret))
+        dlrs = receipts.Receipts(s.store, settings.sim_callback_secret)
+        s.http.router.add_post("/carrier/dlr", dlrs.dlr)
         s.task(dispatcher.run)
         s.task(sender.run)
         s.on_stop(outbound.close)
         s.on_stop(carrier.close)
         s.on_stop(sender.close)
+        s.on_stop(dlrs.close)
 
     return svc, setup

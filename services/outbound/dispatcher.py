@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import random
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,10 +23,11 @@ import structlog
 
 from libs.bus.rpc import RpcClient
 from libs.carrier.adapter import Carrier, CarrierError
+from libs.runtime.batching import Batcher
 from libs.runtime.waiting import woken
 from libs.store.eventstore import EventStore
-from proto.base import CommandError, new_id, rfc3339, utcnow
-from proto.commands.compliance import EvaluateSend, SendDecision
+from proto.base import CommandError, ErrorBody, new_id, rfc3339, utcnow
+from proto.commands.compliance import EvaluateSend, EvaluateSends, SendDecision, SendOutcomes
 from proto.events.outbound import (
     MessageCanceled,
     MessageFailed,
@@ -37,6 +39,7 @@ from proto.events.outbound import (
 )
 from services.outbound import model, receipts, store
 from services.outbound.config import OutboundSettings
+from services.outbound.receipts import held
 from services.outbound.shaping import Candidate, Shaper
 
 log = structlog.get_logger(__name__)
@@ -65,9 +68,24 @@ _CANDIDATES = (
     "  WHERE s.from_number IS NOT NULL AND NOT (s.from_number = ANY($2::text[]))"
     " ) u WHERE rn_org <= $5 ORDER BY rn_org, next_attempt_at, created_at LIMIT $4"
 )
+_NO_ANSWER = ErrorBody(code="NO_DECISION", message="compliance gave no decision", status=502)
+
+
+@dataclass(frozen=True)
+class _Sending:
+    """A message cleared by the final check, to be marked sending (if our claim still holds it)."""
+
+    message_id: str
+    claim: str | None
+    attempt: int
+    decision_id: str
+
+
 _CLAIM = (
+    # "(status IN …) IS TRUE", not "status IN …": found by primary key, never through the partial index
+    # over that same status set, which a stale row estimate can make look cheap while it walks the backlog
     "UPDATE messages SET claimed_until = now() + make_interval(secs => $3), claim_id = $2::uuid"
-    " WHERE id IN (SELECT id FROM messages WHERE id = ANY($1::uuid[]) AND status IN ('queued', 'sending')"
+    " WHERE id IN (SELECT id FROM messages WHERE id = ANY($1::uuid[]) AND (status IN ('queued', 'sending')) IS TRUE"
     " AND (claimed_until IS NULL OR claimed_until < now()) FOR UPDATE SKIP LOCKED)"
     f" RETURNING {store.COLUMNS}"
 )
@@ -88,6 +106,13 @@ class Dispatcher:
         """This replica dispatches: its own accepted messages wake it directly, without a NOTIFY."""
         self._last_sweep = 0.0
         self._last_promote = 0.0
+        # every message takes these steps; messages taking one at the same time share its round trip
+        self._checks: Batcher[EvaluateSend, SendDecision | CommandError] = Batcher(
+            "final-checks", self._check_many, max_batch=settings.dispatch_batch, workers=2)
+        self._sendings: Batcher[_Sending, asyncpg.Record | None] = Batcher(
+            "sending", self._sending_many, max_batch=settings.dispatch_batch, workers=2)
+        self._sents: Batcher[tuple[str, str], None] = Batcher(
+            "sent", self._sent_many, max_batch=settings.dispatch_batch, workers=2)
         self.lock_key = int.from_bytes(hashlib.sha256(f"dispatcher:{es.schema}".encode()).digest()[:8], "big",
                                        signed=True)
 
@@ -123,6 +148,8 @@ class Dispatcher:
                 for t in tasks:
                     t.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
+                for b in (self._checks, self._sendings, self._sents):
+                    await b.stop()
                 with contextlib.suppress(Exception):
                     await lock_conn.remove_listener(channel, self.wake)
                     await lock_conn.execute("SELECT pg_advisory_unlock($1)", self.lock_key)
@@ -195,9 +222,9 @@ class Dispatcher:
                 if (row is None or row["status"] not in ("scheduled", "queued", "sending")
                         or row["expires_at"] > now or (row["claimed_until"] and row["claimed_until"] > now)):
                     continue  # moved on, or a worker claimed it since the query
-                held = receipts.held(row)
-                if held is not None:  # the carrier had it after all: it was sent
-                    await self._sent(conn, row, held.carrier_message_id)
+                pending = held(row)
+                if pending is not None:  # the carrier had it after all: it was sent
+                    await self._sent(conn, row, pending.carrier_message_id)
                     continue
                 await self._fail(conn, row, "EXPIRED",
                                  f"expired: not handed to the carrier within {row['validity_seconds']} s")
@@ -218,22 +245,24 @@ class Dispatcher:
 
     async def _submit(self, row: asyncpg.Record) -> None:
         mid, claim = row["id"], row["claim_id"]
-        held = receipts.held(row)
-        if held is not None or row["expires_at"] <= utcnow():
+        pending = held(row)
+        if pending is not None or row["expires_at"] <= utcnow():
             async with self.es.transaction() as conn:
                 cur = await self._mine(conn, mid, claim)
                 if cur is None:
                     return
-                if held is not None:  # a receipt proves the carrier has it: no resubmission
-                    await self._sent(conn, cur, held.carrier_message_id)
+                if pending is not None:  # a receipt proves the carrier has it: no resubmission
+                    await self._sent(conn, cur, pending.carrier_message_id)
                 else:
                     await self._fail(conn, cur, "EXPIRED",
                                      f"expired: not handed to the carrier within {cur['validity_seconds']} s")
             return
         try:
-            decision: SendDecision = await self.rpc.call("compliance", "evaluate_send", EvaluateSend(
+            decision = await self._checks.submit(EvaluateSend(
                 org_id=row["org_id"], message_id=mid, from_=row["from_number"], to=row["to_number"],
-                text=row["body"], category=row["category"], kind=row["kind"], stage="submit"), SendDecision)
+                text=row["body"], category=row["category"], kind=row["kind"], stage="submit"))
+            if isinstance(decision, CommandError):
+                raise decision
         except CommandError as exc:  # no decision, no send: try again later
             log.warning("final_check_unavailable", message_id=mid, error=exc.code)
             await self._retry_later(mid, claim, row["attempts"] + 1, None)
@@ -242,16 +271,9 @@ class Dispatcher:
             await self._not_allowed(mid, claim, decision)
             return
         attempt = row["attempts"] + 1
-        async with self.es.transaction() as conn:
-            cur = await self._mine(conn, mid, claim)
-            if cur is None or cur["status"] not in ("queued", "sending"):
-                return  # canceled (an opt-out) or moved on while we checked
-            lease = utcnow() + timedelta(seconds=self.s.carrier_timeout_s + self.s.claim_lease_s)
-            ev = MessageSending(org_id=cur["org_id"], message_id=mid, attempt=attempt,
-                                decision_id=decision.decision_id)
-            cur = await store.transition(conn, self.es, cur, ev, "sending",
-                                         f"attempt {attempt}" if attempt > 1 else None,
-                                         attempts=attempt, claimed_until=lease)
+        cur = await self._sendings.submit(_Sending(mid, claim, attempt, decision.decision_id))
+        if cur is None:
+            return  # canceled (an opt-out) or moved on while we checked
         try:
             cid = await self.carrier.submit_message(cur["from_number"], cur["to_number"], cur["body"], reference=mid)
         except CarrierError as exc:
@@ -265,11 +287,51 @@ class Dispatcher:
                 if cur is not None and cur["status"] == "sending":
                     await self._fail(conn, cur, "CARRIER_REJECTED", f"the carrier refused the message: {code}")
             return
-        async with self.es.transaction() as conn:
-            cur = await store.lock(conn, mid)
-            if cur is not None and cur["status"] == "sending":
-                await self._sent(conn, cur, cid)
+        await self._sents.submit((mid, cid))
         log.info("message_sent", message_id=mid, carrier_message_id=cid, attempt=attempt)
+
+    # -- the steps every message takes, group-committed ----------------------------------------------
+    async def _check_many(self, sends: list[EvaluateSend]) -> list[SendDecision | CommandError]:
+        """The final compliance check of many messages in one request; a check that failed answers its
+        error, for its own message only."""
+        out: SendOutcomes = await self.rpc.call("compliance", "evaluate_sends", EvaluateSends(sends=sends),
+                                                SendOutcomes)
+        if len(out.results) != len(sends):
+            raise CommandError("BAD_REPLY", "compliance answered a different number of checks", 502)
+        return [o.decision if o.decision is not None else CommandError.from_body(o.error or _NO_ANSWER)
+                for o in out.results]
+
+    async def _sending_many(self, items: list[_Sending]) -> list[asyncpg.Record | None]:
+        """MessageSending for many messages in one transaction; None for a message our claim no longer
+        holds or that moved on (canceled by an opt-out) while it was checked."""
+        lease = utcnow() + timedelta(seconds=self.s.carrier_timeout_s + self.s.claim_lease_s)
+        async with self.es.transaction() as conn:
+            rows = await store.lock_many(conn, [x.message_id for x in items])
+            changes: list[store.Change] = []
+            for x in items:
+                cur = rows.get(x.message_id)
+                if cur is None or cur["claim_id"] != x.claim or cur["status"] not in ("queued", "sending"):
+                    continue
+                ev = MessageSending(org_id=cur["org_id"], message_id=x.message_id, attempt=x.attempt,
+                                    decision_id=x.decision_id)
+                changes.append(store.Change(cur, ev, "sending", f"attempt {x.attempt}" if x.attempt > 1 else None,
+                                            {"attempts": x.attempt, "claimed_until": lease}))
+            new = {r["id"]: r for r in await store.transition_many(conn, self.es, changes)}
+        return [new.get(x.message_id) for x in items]
+
+    async def _sent_many(self, items: list[tuple[str, str]]) -> list[None]:
+        """MessageSent for many messages the carrier took, in one transaction; a receipt that came
+        first (held) is applied right after."""
+        async with self.es.transaction() as conn:
+            rows = await store.lock_many(conn, [mid for mid, _ in items])
+            changes = [store.Change(rows[mid], MessageSent(
+                org_id=rows[mid]["org_id"], message_id=mid, carrier_message_id=cid, reservation_id=mid),
+                "sent", None, {"carrier_message_id": cid, "claimed_until": None, "claim_id": None})
+                for mid, cid in dict(items).items() if mid in rows and rows[mid]["status"] == "sending"]
+            sent = await store.transition_many(conn, self.es, changes)
+            finals = [(row, held(row)) for row in sent]
+            await store.transition_many(conn, self.es, [receipts.change(row, r) for row, r in finals if r is not None])
+        return [None] * len(items)
 
     async def _mine(self, conn: asyncpg.Connection, mid: str, claim: str | None) -> asyncpg.Record | None:
         """The locked row, if our claim still holds it."""
@@ -321,9 +383,9 @@ class Dispatcher:
         ev = MessageSent(org_id=row["org_id"], message_id=row["id"], carrier_message_id=cid, reservation_id=row["id"])
         row = await store.transition(conn, self.es, row, ev, "sent", None, carrier_message_id=cid,
                                      claimed_until=None, claim_id=None)
-        held = receipts.held(row)
-        if held is not None:
-            await receipts.apply(conn, self.es, row, held)
+        r = held(row)
+        if r is not None:
+            await receipts.apply(conn, self.es, row, r)
 
     async def _fail(self, conn: asyncpg.Connection, row: asyncpg.Record, code: str, reason: str) -> None:
         ev = MessageFailed(org_id=row["org_id"], message_id=row["id"], reason=reason, error_code=code,

@@ -127,14 +127,24 @@ class Outbound:
         """sender → gate → credit → write, in that order, each step one request for the batch. An item
         refused at a step gets its error and goes no further; the others go on."""
         out: dict[int, _Answer] = {}
-        live = list(range(len(batch)))
 
-        # the sending number, once per number in the batch
+        async def gate() -> SendOutcomes | CommandError:
+            try:
+                decided: SendOutcomes = await self.rpc.call("compliance", "evaluate_sends", EvaluateSends(sends=[
+                    EvaluateSend(org_id=a.cmd.org_id, message_id=a.message_id, from_=a.from_, to=a.to, text=a.text,
+                                 category=a.cmd.category, kind=a.cmd.kind, stage="accept") for a in batch]),
+                    SendOutcomes)
+            except CommandError as exc:
+                return exc
+            return decided
+
+        # the sending numbers (one lookup per number) and the compliance gate, side by side; a send from a
+        # number that is not the organization's is refused for that first, whatever the gate said
         keys = list({(a.cmd.org_id, a.from_) for a in batch})
-        found = await asyncio.gather(*(self._sender(org, number) for org, number in keys), return_exceptions=True)
+        found, decided = await asyncio.gather(
+            asyncio.gather(*(self._sender(org, number) for org, number in keys), return_exceptions=True), gate())
         senders = dict(zip(keys, found, strict=True))
-        for i in live:
-            a = batch[i]
+        for i, a in enumerate(batch):
             got = senders[(a.cmd.org_id, a.from_)]
             if isinstance(got, SenderInfo):
                 a.sender = got
@@ -142,27 +152,20 @@ class Outbound:
                 out[i] = got
             else:
                 raise got
-        live = [i for i in live if i not in out]
-
-        # the compliance gate
-        if live:
-            try:
-                decided: SendOutcomes = await self.rpc.call("compliance", "evaluate_sends", EvaluateSends(sends=[EvaluateSend(
-                    org_id=batch[i].cmd.org_id, message_id=batch[i].message_id, from_=batch[i].from_, to=batch[i].to,
-                    text=batch[i].text, category=batch[i].cmd.category, kind=batch[i].cmd.kind, stage="accept")
-                    for i in live]), SendOutcomes)
-            except CommandError as exc:
-                out.update((i, exc) for i in live)
+            if i in out:
+                continue
+            if isinstance(decided, CommandError):
+                out[i] = decided
+                continue
+            o = decided.results[i]
+            if o.error is not None:
+                out[i] = CommandError.from_body(o.error)
             else:
-                for i, o in zip(live, decided.results, strict=True):
-                    if o.error is not None:
-                        out[i] = CommandError.from_body(o.error)
-                    else:
-                        assert o.decision is not None
-                        refused = self._decide(batch[i], o.decision)
-                        if refused is not None:
-                            out[i] = refused
-            live = [i for i in live if i not in out]
+                assert o.decision is not None
+                refused = self._decide(a, o.decision)
+                if refused is not None:
+                    out[i] = refused
+        live = [i for i in range(len(batch)) if i not in out]
 
         # credit
         if live:
@@ -185,12 +188,13 @@ class Outbound:
                     out[i] = err
             live = [i for i in live if i not in out]
 
-        # the write, and the answers
+        # the write (each number's queue ahead of the batch counted meanwhile), and the answers
         if live:
-            written = await self._write_all([batch[i] for i in live])
+            new = [self._facts(batch[i]) for i in live]
+            written, ahead = await asyncio.gather(self._write_all(new), self._ahead(new))
             failed = [i for i in live if isinstance(written[batch[i].message_id], BaseException)]
             await asyncio.gather(*(self._release(batch[i].cmd.org_id, batch[i].message_id) for i in failed))
-            views = await self._views(written)
+            views = self._views(written, ahead)
             for i in live:
                 answer = views[batch[i].message_id]
                 out[i] = answer
@@ -220,13 +224,24 @@ class Outbound:
         a.amount = model.price_micros(a.segments, self.settings.price_per_segment_micros)
         return None
 
-    async def _write_all(self, items: list[_Accept]) -> dict[str, _Written]:
+    async def _ahead(self, new: list[store.NewMessage]) -> dict[str, int]:
+        """For each number with queued messages in the batch, how many of its messages were queued
+        before the batch's first one (the batch's own are not counted, whether written yet or not)."""
+        first: dict[str, store.NewMessage] = {}
+        for m in new:
+            head = first.get(m.values["from_number"])
+            if m.status == "queued" and (head is None or (m.now, m.message_id) < (head.now, head.message_id)):
+                first[m.values["from_number"]] = m
+        counts = await asyncio.gather(*(store.queued_before(self.es.pool, number, m.now, m.message_id)
+                                        for number, m in first.items()))
+        return dict(zip(first, counts, strict=True))
+
+    async def _write_all(self, new: list[store.NewMessage]) -> dict[str, _Written]:
         """Write the accepted messages: those that can be written as one statement (``_standalone``) all
         together; the rest each in its own transaction. A message id raced by a concurrent accept answers
         with that message (it owns the reservation); a write that failed answers with its error (the
         caller gives the credit back)."""
         rows: dict[str, _Written] = {}
-        new = [self._facts(a) for a in items]
         together = [m for m in new if self._standalone(m)]
         if len(together) > 1:
             try:
@@ -253,9 +268,9 @@ class Outbound:
         except Exception as exc:
             return exc
 
-    async def _views(self, rows: dict[str, _Written]) -> dict[str, _Answer]:
+    def _views(self, rows: dict[str, _Written], ahead: dict[str, int]) -> dict[str, _Answer]:
         """The API's view of each written message; a queued one with its place in its number's queue
-        (one count per number in the batch, then counted on within it) and expected send time."""
+        (``ahead`` of the batch, then counted on within it) and expected send time."""
         out: dict[str, _Answer] = {}
         queued: dict[str, list[asyncpg.Record]] = {}
         for mid, row in rows.items():
@@ -270,7 +285,7 @@ class Outbound:
         now = utcnow()
         for group in queued.values():
             group.sort(key=lambda r: (r["created_at"], r["id"]))
-            base = await store.queue_position(self.es.pool, group[0])
+            base = ahead.get(group[0]["from_number"], 0)
             for k, row in enumerate(group):
                 out[row["id"]] = store.view(row, queue_position=base + k,
                                             expected_send_at=self.expected(row, base + k, now))

@@ -5,14 +5,13 @@ never reopens, and duplicates or out-of-order receipts change nothing."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import asyncpg
 import msgspec
 import structlog
 from aiohttp import web
 
 from libs.carrier.adapter import verify_callback
+from libs.runtime.batching import Batcher
 from libs.store.eventstore import EventStore
 from proto.base import parse_uuid
 from proto.events.outbound import MessageDelivered, MessageUndelivered
@@ -38,60 +37,97 @@ def held(row: asyncpg.Record) -> Receipt | None:
     return msgspec.json.decode(raw, type=Receipt) if raw else None
 
 
-async def apply(conn: asyncpg.Connection, es: EventStore, row: asyncpg.Record, r: Receipt) -> asyncpg.Record:
-    """A final receipt for a ``sent`` message: delivered or undelivered (terminal)."""
+def change(row: asyncpg.Record, r: Receipt) -> store.Change:
+    """The transition a final receipt makes of a ``sent`` message: delivered or undelivered (terminal)."""
     outcome = model.receipt_outcome(r.status)
     cid = r.carrier_message_id or row["carrier_message_id"] or ""
     if outcome == "delivered":
         ev_d = MessageDelivered(org_id=row["org_id"], message_id=row["id"], carrier_message_id=cid,
                                 receipt_status=r.status, delivered_at=r.occurred_at or "")
-        return await store.transition(conn, es, row, ev_d, "delivered", None, pending_receipt=None)
+        return store.Change(row, ev_d, "delivered", None, {"pending_receipt": None})
     reason = f"carrier receipt {r.status}" + (f" ({r.error_code})" if r.error_code else "")
     ev_u = MessageUndelivered(org_id=row["org_id"], message_id=row["id"], carrier_message_id=cid,
                               receipt_status=r.status, error_code=r.error_code or "", reason=reason)
-    return await store.transition(conn, es, row, ev_u, "undelivered", reason,
-                                  error_code=r.error_code or r.status, pending_receipt=None)
+    return store.Change(row, ev_u, "undelivered", reason,
+                        {"error_code": r.error_code or r.status, "pending_receipt": None})
 
 
-async def _find(conn: asyncpg.Connection, r: Receipt) -> asyncpg.Record | None:
-    mid = parse_uuid(r.reference) if r.reference else None
-    if mid is not None:
-        row = await store.lock(conn, mid)
-        if row is not None:
-            return row
-    found = await conn.fetchval("SELECT id::text FROM messages WHERE carrier_message_id = $1", r.carrier_message_id)
-    return await store.lock(conn, found) if found else None
+async def apply(conn: asyncpg.Connection, es: EventStore, row: asyncpg.Record, r: Receipt) -> asyncpg.Record:
+    """A final receipt for a ``sent`` message: delivered or undelivered (terminal)."""
+    ch = change(row, r)
+    return await store.transition(conn, es, ch.row, ch.event, ch.status, ch.reason, **ch.changes)
 
 
-async def handle(conn: asyncpg.Connection, es: EventStore, r: Receipt) -> str:
-    """Record and (maybe) apply one receipt; returns its effect."""
-    row = await _find(conn, r)
-    outcome = model.receipt_outcome(r.status)
-    if row is None:
-        effect = "unmatched"
-    elif outcome is None:
-        effect = "not_final"
-    elif model.is_terminal(row["status"]):
-        effect = "ignored_terminal"
-    elif row["status"] == "sent":
-        await apply(conn, es, row, r)
-        effect = "applied"
-    else:  # still sending: our MessageSent write has not landed yet; keep it for then
-        current = held(row)
-        if current is None:
-            await store.update(conn, row["id"], pending_receipt=msgspec.json.encode(r).decode())
-            effect = "held"
+async def handle_many(conn: asyncpg.Connection, es: EventStore, rs: list[Receipt]) -> list[str]:
+    """Record and (maybe) apply receipts, in order, in the caller's transaction; answers each one's
+    effect. The messages are locked at once, the receipts that apply are applied in one statement and
+    all are recorded in one. Two receipts for one message in the batch are taken in turn."""
+    refs = [parse_uuid(r.reference) if r.reference else None for r in rs]
+    rows = await store.lock_many(conn, [m for m in refs if m])
+    lost = [r.carrier_message_id for r, m in zip(rs, refs, strict=True) if m not in rows]
+    by_cid: dict[str, str] = {}
+    if lost:  # a receipt without our reference: matched by the carrier's id (rare; locked after the rest)
+        by_cid = {x["carrier_message_id"]: x["id"] for x in await conn.fetch(
+            "SELECT id::text AS id, carrier_message_id FROM messages WHERE carrier_message_id = ANY($1::text[])",
+            lost)}
+        rows.update(await store.lock_many(conn, [m for m in by_cid.values() if m not in rows]))
+    applied: dict[str, store.Change] = {}
+    holding: dict[str, str] = {}
+    effects: list[str] = []
+    matched: list[str | None] = []
+    for r, ref in zip(rs, refs, strict=True):
+        row = rows.get(ref) if ref else None
+        if row is None:
+            row = rows.get(by_cid.get(r.carrier_message_id, ""))
+        matched.append(row["id"] if row is not None else None)
+        outcome = model.receipt_outcome(r.status)
+        if row is None:
+            effects.append("unmatched")
+        elif outcome is None:
+            effects.append("not_final")
+        elif row["id"] in applied or model.is_terminal(row["status"]):
+            effects.append("ignored_terminal")
+        elif row["status"] == "sent":
+            applied[row["id"]] = change(row, r)
+            effects.append("applied")
+        elif held(row) is None and row["id"] not in holding:  # our MessageSent write has not landed yet
+            holding[row["id"]] = msgspec.json.encode(r).decode()
+            effects.append("held")
         else:
-            effect = "duplicate_held"
-    await store.record_receipt(conn, row["id"] if row else None, r.carrier_message_id, r.reference, r.status,
-                               r.error_code, r.occurred_at, effect)
-    return effect
+            effects.append("duplicate_held")
+    if applied:
+        await store.transition_many(conn, es, list(applied.values()))
+    if holding:
+        await conn.execute(
+            "UPDATE messages SET pending_receipt = v.p::jsonb FROM unnest($1::uuid[], $2::text[]) AS v(id, p)"
+            " WHERE messages.id = v.id", list(holding), list(holding.values()))
+    await conn.execute(
+        "INSERT INTO receipts (message_id, carrier_message_id, reference, status, error_code, occurred_at, effect)"
+        " SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])",
+        matched, [r.carrier_message_id for r in rs], [r.reference for r in rs], [r.status for r in rs],
+        [r.error_code for r in rs], [r.occurred_at for r in rs], effects)
+    return effects
 
 
-def route(es: EventStore, secret: str) -> Any:
-    async def dlr(request: web.Request) -> web.Response:
+class Receipts:
+    """``POST /carrier/dlr``: each receipt verified and decoded on its own, then group-committed with the
+    others arriving meanwhile (one transaction per batch; the carrier hears back once it is committed)."""
+
+    def __init__(self, es: EventStore, secret: str, *, max_batch: int = 100):
+        self.es = es
+        self.secret = secret
+        self.batcher: Batcher[Receipt, str] = Batcher("receipts", self._flush, max_batch=max_batch, workers=2)
+
+    async def _flush(self, rs: list[Receipt]) -> list[str]:
+        async with self.es.transaction() as conn:
+            return await handle_many(conn, self.es, rs)
+
+    async def close(self) -> None:
+        await self.batcher.stop()
+
+    async def dlr(self, request: web.Request) -> web.Response:
         raw = await request.read()
-        if not verify_callback(secret, request.headers.get("X-Sim-Signature"), raw):
+        if not verify_callback(self.secret, request.headers.get("X-Sim-Signature"), raw):
             log.warning("receipt_bad_signature")
             return web.json_response({"error": "invalid signature"}, status=401)
         try:
@@ -99,10 +135,7 @@ def route(es: EventStore, secret: str) -> Any:
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             log.warning("receipt_malformed", error=str(exc))
             return web.json_response({"error": "malformed receipt"}, status=400)
-        async with es.transaction() as conn:
-            effect = await handle(conn, es, r)
+        effect = await self.batcher.submit(r)
         log.info("receipt_received", carrier_message_id=r.carrier_message_id, reference=r.reference,
                  receipt_status=r.status, effect=effect)
         return web.json_response({"ok": True, "effect": effect})
-
-    return dlr

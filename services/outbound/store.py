@@ -166,6 +166,82 @@ async def transition(conn: asyncpg.Connection, es: EventStore, row: asyncpg.Reco
     return new
 
 
+_CHANGE_TYPES = {
+    "error_code": "text", "next_attempt_at": "timestamptz", "claimed_until": "timestamptz", "claim_id": "uuid",
+    "attempts": "int", "carrier_message_id": "text", "pending_receipt": "text", "expires_at": "timestamptz",
+    "send_at": "timestamptz",
+}
+assert set(_CHANGE_TYPES) == _SETTABLE
+
+
+@dataclass(frozen=True)
+class Change:
+    """One ``transition`` of a locked message: to ``status``, appending ``event``, plus ``changes``."""
+
+    row: asyncpg.Record
+    event: Event
+    status: str
+    reason: str | None
+    changes: dict[str, Any]
+
+
+async def lock_many(conn: asyncpg.Connection, message_ids: list[str]) -> dict[str, asyncpg.Record]:
+    """Lock several messages, always in id order (so two batches sharing messages cannot deadlock)."""
+    rows = await conn.fetch(f"SELECT {COLUMNS} FROM messages WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE",
+                            message_ids)
+    return {r["id"]: r for r in rows}
+
+
+async def transition_many(conn: asyncpg.Connection, es: EventStore, changes: list[Change]) -> list[asyncpg.Record]:
+    """``transition`` for many locked messages (each at most once), in one statement per kind of change:
+    their events, rows and timeline entries. A message with a status callback URL goes through
+    ``transition`` (its callback shows the row after the change). Answers the new rows, in order.
+    Raises IllegalTransition, and fails the caller's transaction on a version conflict."""
+    out: dict[int, asyncpg.Record] = {}
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for i, ch in enumerate(changes):
+        if not model.can_transition(ch.row["status"], ch.status):
+            raise IllegalTransition(f"{ch.row['status']} -> {ch.status}")
+        if ch.row["status_callback_url"]:
+            out[i] = await transition(conn, es, ch.row, ch.event, ch.status, ch.reason, **ch.changes)
+        else:
+            groups.setdefault(tuple(sorted(ch.changes)), []).append(i)
+    for names, idx in groups.items():
+        group = [changes[i] for i in idx]
+        base = ["$1::uuid[]", "$2::text[]", "$3::text[]", "$4::timestamptz[]", "$5::uuid[]", "$6::int[]"]
+        arrays = base + [f"${7 + k}::{_CHANGE_TYPES[n]}[]" for k, n in enumerate(names)]
+        args: list[Any] = [[ch.row["id"] for ch in group], [ch.status for ch in group], [ch.reason for ch in group],
+                           [ch.event.occurred_at for ch in group], [ch.event.event_id for ch in group],
+                           [ch.row["version"] + 1 for ch in group]]
+        args += [[ch.changes[n] for ch in group] for n in names]
+        append, ev_args = es.append_rows_cte([(stream_id(ch.row["id"]), ch.row["version"] + 1, ch.event)
+                                              for ch in group], len(args) + 1)
+        sets = "".join(f", {n} = v.{n}{'::jsonb' if n == 'pending_receipt' else ''}" for n in names)
+        rows = await conn.fetch(
+            f"WITH v AS (SELECT * FROM unnest({', '.join(arrays)}) AS v(id, status, reason, at, event_id, seq"
+            f"{''.join(', ' + n for n in names)})),"
+            f" ev AS ({append}),"
+            " m AS (UPDATE messages SET status = v.status, status_reason = v.reason, version = messages.version + 1,"
+            f"  updated_at = v.at{sets} FROM v WHERE messages.id = v.id RETURNING {_qualified('messages')}),"
+            " t AS (INSERT INTO message_timeline (message_id, seq, status, reason, at, event_id)"
+            "  SELECT id, seq, status, reason, at, event_id FROM v)"
+            f" SELECT m.*, (SELECT {es.notify_sql(len(args) + 9)}) AS woken FROM m",
+            *args, *ev_args, es.notify_channel(),
+        )
+        if len(rows) != len(group):
+            raise IllegalTransition(f"{len(group) - len(rows)} of {len(group)} messages vanished")
+        es.appended(len(group))
+        by_id = {r["id"]: r for r in rows}
+        for i in idx:
+            out[i] = by_id[changes[i].row["id"]]
+    return [out[i] for i in range(len(changes))]
+
+
+def _qualified(table: str) -> str:
+    """COLUMNS, each taken from ``table`` (an UPDATE … FROM has other columns of the same names)."""
+    return ", ".join(f"{table}.{c.strip()}" for c in COLUMNS.split(","))
+
+
 async def note(conn: asyncpg.Connection, es: EventStore, row: asyncpg.Record, event: Event,
                **changes: Any) -> asyncpg.Record:
     """Append an event that changes no status (a retry scheduled), with row changes."""
@@ -256,10 +332,16 @@ async def timeline(conn: asyncpg.Connection | asyncpg.Pool, message_id: str) -> 
 
 async def queue_position(conn: asyncpg.Connection | asyncpg.Pool, row: asyncpg.Record) -> int:
     """Messages from the same number queued before this one (counted up to 100,000)."""
+    return await queued_before(conn, row["from_number"], row["created_at"], row["id"])
+
+
+async def queued_before(conn: asyncpg.Connection | asyncpg.Pool, from_number: str, created_at: datetime,
+                        message_id: str) -> int:
+    """Messages from ``from_number`` queued before (created_at, id) (counted up to 100,000)."""
     n = await conn.fetchval(
         "SELECT count(*) FROM (SELECT 1 FROM messages WHERE from_number = $1 AND status = 'queued'"
         " AND (created_at, id) < ($2, $3::uuid) LIMIT 100000) ahead",
-        row["from_number"], row["created_at"], row["id"],
+        from_number, created_at, message_id,
     )
     return int(n or 0)
 
@@ -292,16 +374,6 @@ async def list_messages(pool: asyncpg.Pool, f: ListFilter) -> list[asyncpg.Recor
         f.cursor_id, f.limit + 1,
     )
     return rows
-
-
-async def record_receipt(conn: asyncpg.Connection, message_id: str | None, carrier_message_id: str,
-                         reference: str | None, status: str, error_code: str | None, occurred_at: str | None,
-                         effect: str) -> None:
-    await conn.execute(
-        "INSERT INTO receipts (message_id, carrier_message_id, reference, status, error_code, occurred_at, effect)"
-        " VALUES ($1::uuid, $2, $3, $4, $5, $6, $7)",
-        message_id, carrier_message_id, reference, status, error_code, occurred_at, effect,
-    )
 
 
 async def org_secret(conn: asyncpg.Connection | asyncpg.Pool, org_id: str, new_secret: str) -> str:

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from proto.events.accounts import CreditCaptured
 from tests.e2e import data
 from tests.system import System, running_system
 
@@ -328,6 +329,18 @@ async def test_sends_arriving_together_are_each_answered_on_their_own(system: Sy
         inbox = await org.inbox(contact)
         assert inbox.count(f"together {i}") == 1, inbox
     assert (await org.inbox(allowed[1])).count("same id") == 1
+    # and each one's credit is captured once (the credit consumer settles what it fetched together)
+    accounts = system.services["accounts"].pool
+
+    async def captured() -> bool:
+        rows = await accounts.fetch("SELECT state FROM reservations WHERE id = ANY($1::text[])", ids)
+        return [r["state"] for r in rows] == ["captured"] * 9
+
+    await system.eventually(captured)
+    events = await accounts.fetch("SELECT stream_id, version FROM events WHERE event_type = $1"
+                                  " AND stream_id = ANY($2::text[])", CreditCaptured.type_name(),
+                                  [f"reservation-{m}" for m in ids])
+    assert sorted((e["stream_id"], e["version"]) for e in events) == sorted((f"reservation-{m}", 2) for m in ids)
 
 
 async def test_credit_running_out_inside_a_batch_refuses_only_what_it_cannot_cover(

@@ -71,6 +71,53 @@ async def test_receipt_arriving_before_our_sent_write(make_pipe: Any) -> None:
     assert [t["status"] for t in final["timeline"]][-2:] == ["sent", "delivered"]
 
 
+async def test_a_burst_of_contradicting_receipts_settles_each_message_once(pipe: Pipe) -> None:
+    # given messages the carrier took but sends no receipt for, so they stay "sent"
+    to = handset()
+    await pipe.system.call("PUT", f"/sim/handsets/{to}", json={"outcome": "no_receipt"})
+    ids = []
+    for i in range(8):
+        status, body = await pipe.send(to, text=f"burst {i}")
+        assert status == 202
+        ids.append(body["data"]["id"])
+
+    async def all_sent() -> bool:
+        return [(await pipe.message(m))["status"] for m in ids] == ["sent"] * len(ids)
+
+    await pipe.system.eventually(all_sent)
+    cids = {m: (await pipe.message(m))["carrier_message_id"] for m in ids}
+    # when receipts arrive all at once (so they are committed together): for each message a delivery,
+    # a duplicate of it, a contradicting failure and a non-final one, plus receipts nobody sent for
+    url = f"http://127.0.0.1:{pipe.system.services['outbound'].port}/carrier/dlr"
+    assert pipe.system.http is not None
+    http = pipe.system.http
+
+    async def post(mid: str | None, cid: str, status: str) -> str:
+        body = msgspec.json.encode({"carrier_message_id": cid, "reference": mid, "status": status,
+                                    "error_code": "E1" if status == "UNDELIV" else None,
+                                    "occurred_at": "2026-06-11T12:00:00.000Z"})
+        headers = {"X-Sim-Signature": sign_sim("sim-dev-callback-secret", int(time.time()), body)}
+        async with http.post(url, data=body, headers=headers) as r:
+            assert r.status == 200, await r.text()
+            return str((await r.json())["effect"])
+
+    posts = [(m, cids[m], s) for s in ("DELIVRD", "DELIVRD", "UNDELIV", "ACCEPTD") for m in ids]
+    posts += [(None, "sim-nobody", "DELIVRD"), (str(uuid.uuid4()), "sim-nobody-2", "DELIVRD")]
+    effects = await asyncio.gather(*(post(*x) for x in posts))
+    # then each message is settled by exactly one receipt, the first final one it got; the rest change nothing
+    final = await pipe.until_terminal(ids)
+    for m in ids:
+        mine = [e for (mid, _, st), e in zip(posts, effects, strict=True) if mid == m and st != "ACCEPTD"]
+        assert sorted(mine) == ["applied", "ignored_terminal", "ignored_terminal"], (m, mine)
+        rows = await pipe.system.services["outbound"].pool.fetch(
+            "SELECT status, effect FROM receipts WHERE message_id = $1 ORDER BY id", uuid.UUID(m))
+        first = next(r["status"] for r in rows if r["effect"] == "applied")
+        assert final[m]["status"] == ("delivered" if first == "DELIVRD" else "undelivered"), (final[m], rows)
+        assert [t["status"] for t in final[m]["timeline"]].count(final[m]["status"]) == 1
+    assert [e for (_, _, st), e in zip(posts, effects, strict=True) if st == "ACCEPTD"] == ["not_final"] * len(ids)
+    assert effects[-2:] == ["unmatched", "unmatched"]
+
+
 async def test_opt_out_cancels_what_is_still_queued(make_pipe: Any) -> None:
     p: Pipe = await make_pipe({"AM_NUMBER_THROUGHPUT_MPM": "60"})
     await p.onboard()
