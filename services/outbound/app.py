@@ -24,7 +24,7 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, object]:
         carrier = HttpCarrier(settings.sim_url, settings.sim_api_token, timeout_s=settings.carrier_timeout_s)
         dispatcher = Dispatcher(s.store, s.rpc, carrier, settings)
         sender = CallbackSender(s.store, s.rpc, settings)
-        outbound = Outbound(s.rpc, s.store, settings, wake=dispatcher.wake, dispatching=lambda: dispatcher.leading)
+        outbound = Outbound(s.rpc, s.store, settings, wake=dispatcher.arrived, dispatching=lambda: dispatcher.leading)
         await rpc.register(s, outbound)
         for spec in subscriptions.specs(s.store):
             s.consumer(spec)

@@ -19,7 +19,7 @@ class OutboundSettings(CarrierSettings, frozen=True, kw_only=True):
 
     accept_batch: int = 100
     """Most sends accepted together (one sender lookup, gate request, credit request and write each)."""
-    accept_workers: int = 2
+    accept_workers: int = 1
     """Accept batches in flight at once; while they are, the next sends gather into new batches."""
 
     number_throughput_mpm: int = 3600
@@ -37,6 +37,9 @@ class OutboundSettings(CarrierSettings, frozen=True, kw_only=True):
     """Due messages looked at per sending number per round (so one backlog cannot hide the others)."""
     dispatch_per_org: int = 200
     """Due messages looked at per organization per round (fair sharing between organizations)."""
+    shaped_round_s: float = 0.05
+    """While messages wait for shaping tokens, rounds come at most this often (each taking the tokens
+    gathered since), not one per token; arrivals that need no token still go at once."""
     dispatch_poll_s: float = 0.5
     """Longest sleep between rounds when nothing wakes the dispatcher."""
     claim_lease_s: float = 30.0

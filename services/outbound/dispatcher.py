@@ -101,7 +101,6 @@ class Dispatcher:
         self.inflight: dict[str, asyncio.Task[None]] = {}
         self._wake = asyncio.Event()
         self._saturated = False
-        self._blocked = False
         self.leading = False
         """This replica dispatches: its own accepted messages wake it directly, without a NOTIFY."""
         self._last_sweep = 0.0
@@ -119,6 +118,13 @@ class Dispatcher:
     def wake(self, *_: Any) -> None:
         self._wake.set()
 
+    def arrived(self, due: set[tuple[str, str]]) -> None:
+        """Messages became due, by (sending number, campaign id): a round now, unless every one of them
+        waits for shaping tokens anyway — then the round those tokens are due in takes them."""
+        now = time.monotonic()
+        if any(not self.shaper.waits(sender, campaign, now) for sender, campaign in due):
+            self._wake.set()
+
     # -- the loop ----------------------------------------------------------------------------------
     async def run(self) -> None:
         """Lead (advisory lock), recover what a previous leader left, then dispatch until cancelled."""
@@ -134,12 +140,7 @@ class Dispatcher:
                 while True:
                     self._wake.clear()
                     delay = await self.tick()
-                    if self._blocked:
-                        # everything due waits for shaping tokens: new arrivals cannot change that, so
-                        # wake-ups are not worth a query each (under a backlog they would come by the
-                        # hundred a second); look again when a token is due, or in 25 ms at the latest
-                        await asyncio.sleep(min(delay, 0.025))
-                        continue
+                    # (arrivals that wait for tokens anyway do not wake us: see ``arrived``)
                     await woken(self._wake, delay)
                     await asyncio.sleep(0.002)  # let a burst of arrivals gather into one round
             finally:
@@ -176,7 +177,6 @@ class Dispatcher:
             await self.promote()
         free = self.s.dispatch_concurrency - len(self.inflight)
         self._saturated = free <= 0
-        self._blocked = False
         if free <= 0:
             return self.s.dispatch_poll_s
         senders, campaigns = self.shaper.blocked(mono)
@@ -185,7 +185,6 @@ class Dispatcher:
         cands = [Candidate(id=r["id"], org_id=r["org_id"], sender=r["from_number"], campaign=r["campaign_id"],
                            campaign_mpm=r["throughput_mpm"], segments=r["segments"]) for r in rows]
         picks = self.shaper.select(cands, mono, free)
-        self._blocked = bool(cands) and not picks
         if picks:
             claim_id = new_id()
             claimed = await self.es.pool.fetch(_CLAIM, [p.id for p in picks], claim_id, self.s.claim_lease_s)
@@ -193,10 +192,11 @@ class Dispatcher:
                 self.inflight[row["id"]] = asyncio.create_task(self._work(row))
         self._saturated = len(picks) >= free
         delay = self.s.dispatch_poll_s
-        if len(picks) < len(cands):  # some wait for tokens
+        if senders or campaigns or len(picks) < len(cands):  # some wait for tokens: a round when they
+            # have some, taking a shaped round's worth at once rather than one message per token
             ready = self.shaper.next_ready_s(time.monotonic())
             if ready is not None:
-                delay = min(delay, max(ready, 0.005))
+                delay = min(delay, max(ready, self.s.shaped_round_s))
         return delay
 
     async def promote(self) -> None:

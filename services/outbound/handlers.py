@@ -80,12 +80,12 @@ _Written: TypeAlias = asyncpg.Record | _Existing | BaseException
 
 class Outbound:
     def __init__(self, rpc: RpcClient, es: EventStore, settings: OutboundSettings,
-                 wake: Callable[[], None] = lambda: None, dispatching: Callable[[], bool] = lambda: False):
+                 wake: Callable[[set[tuple[str, str]]], None] = lambda due: None, dispatching: Callable[[], bool] = lambda: False):
         self.rpc = rpc
         self.es = es
         self.settings = settings
         self.wake = wake
-        """Tells an in-process dispatcher a message is due."""
+        """Tells an in-process dispatcher messages are due, by (sending number, campaign id)."""
         self.dispatching = dispatching
         """Whether this process's dispatcher leads; if not, the leader hears a NOTIFY instead (every
         notifying commit takes a database-wide lock in PostgreSQL, so it is sent only when needed)."""
@@ -201,8 +201,10 @@ class Outbound:
                 if isinstance(answer, c.MessageView):
                     log.info("message_accepted", message_id=answer.id, org_id=batch[i].cmd.org_id, status=answer.status,
                              segments=batch[i].segments, kind=batch[i].cmd.kind)
-            if any(isinstance(v, c.MessageView) and v.status == "queued" for v in views.values()):
-                self.wake()
+            due = {(m.values["from_number"], m.values["campaign_id"]) for m in new if m.status == "queued"
+                   and isinstance(views[m.message_id], c.MessageView)}
+            if due:
+                self.wake(due)
         return [out[i] for i in range(len(batch))]
 
     def _decide(self, a: _Accept, decision: SendDecision) -> CommandError | None:

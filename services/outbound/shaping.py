@@ -138,6 +138,11 @@ class Shaper:
                     break
         return picked
 
+    def waits(self, sender: str, campaign: str, now: float) -> bool:
+        """Whether a message from ``sender`` on ``campaign`` ('' if none) would wait for a token now."""
+        nb, cb = self.numbers.get(sender), self.campaigns.get(campaign or f"number:{sender}")
+        return (nb is not None and not nb.can_take(1, now)) or (cb is not None and not cb.can_take(1, now))
+
     def blocked_senders(self, now: float) -> list[str]:
         """Numbers without a whole token: no use fetching their messages now."""
         return [k for k, b in self.numbers.items() if not b.can_take(1, now)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -116,6 +117,35 @@ async def test_a_burst_of_contradicting_receipts_settles_each_message_once(pipe:
         assert [t["status"] for t in final[m]["timeline"]].count(final[m]["status"]) == 1
     assert [e for (_, _, st), e in zip(posts, effects, strict=True) if st == "ACCEPTD"] == ["not_final"] * len(ids)
     assert effects[-2:] == ["unmatched", "unmatched"]
+
+
+async def test_a_shaped_backlog_waits_without_holding_up_other_senders(make_pipe: Any) -> None:
+    # given a campaign limited to 120 segments a minute (2 a second, a burst of 2) with 8 texts queued
+    p: Pipe = await make_pipe()
+    await p.onboard(throughput_mpm=120)
+    other = Pipe(p.system, p.fakes, p.nc, p.subjects)
+    await other.onboard()
+    ids = []
+    for i in range(8):
+        status, body = await p.send(handset(), text=f"shaped {i}")
+        assert status == 202
+        ids.append(body["data"]["id"])
+    # when another organization's number sends meanwhile
+    await asyncio.sleep(0.3)
+    status, body = await other.send(handset(), text="not behind them")
+    assert status == 202
+    theirs = (await other.until_terminal([body["data"]["id"]]))[body["data"]["id"]]
+    # then the backlog goes out at its limit, and the other text did not wait behind it
+    final = await p.until_terminal(ids, timeout=20)
+    assert {m["status"] for m in final.values()} == {"delivered"} and theirs["status"] == "delivered"
+
+    def handed(m: dict[str, Any]) -> float:
+        at = next(t["at"] for t in m["timeline"] if t["status"] == "sending")
+        return datetime.fromisoformat(at).timestamp()
+
+    times = sorted(handed(m) for m in final.values())
+    assert times[-1] - times[0] >= 2.5, times  # 6 after the burst of 2, at 2 a second
+    assert handed(theirs) < times[-2], (handed(theirs), times)
 
 
 async def test_opt_out_cancels_what_is_still_queued(make_pipe: Any) -> None:
