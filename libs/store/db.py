@@ -61,7 +61,13 @@ async def create_pool(dsn: str, schema: str, max_size: int = 10, custom_plans: b
                       min_size: int = 1) -> asyncpg.Pool:
     """``custom_plans``: plan every prepared statement for its parameters. After five runs PostgreSQL
     may switch to a generic plan, blind to them; for queue claims (LIMIT $n, = ANY($n)) that plan scans
-    whole tables — 40 ms a claim instead of 2. For short key lookups planning each time is wasted work."""
+    whole tables — 40 ms a claim instead of 2. For short key lookups planning each time is wasted work.
+
+    Sequential scans are off for these sessions: every statement a service runs is written for an
+    index, and a generic plan made while a table is still nearly empty (a fresh deployment, the first
+    minute of a new table) would otherwise pick a sequential scan and keep it, cached with its prepared
+    statement, while the table grows — each lookup of a few messages by id then reading all of them.
+    A statement with no index to use still scans; only the choice is taken away."""
     await ensure_database(dsn)
     conn = await asyncpg.connect(dsn)
     try:
@@ -74,7 +80,7 @@ async def create_pool(dsn: str, schema: str, max_size: int = 10, custom_plans: b
         dsn,
         min_size=max(1, min(min_size, max_size)),
         max_size=max_size,
-        server_settings={"search_path": schema, "application_name": f"am-{schema}",
+        server_settings={"search_path": schema, "application_name": f"am-{schema}", "enable_seqscan": "off",
                          **({"plan_cache_mode": "force_custom_plan"} if custom_plans else {})},
         connection_class=Connection,
     )

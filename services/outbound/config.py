@@ -22,6 +22,11 @@ class OutboundSettings(CarrierSettings, frozen=True, kw_only=True):
     accept_workers: int = 1
     """Accept batches in flight at once; while they are, the next sends gather into new batches."""
 
+    queue_estimate_from: int = 1000
+    queue_estimate_s: float = 1.0
+    """A send's queue position is counted exactly, except behind a queue of at least queue_estimate_from
+    messages counted within queue_estimate_s: then that count plus what was queued since."""
+
     number_throughput_mpm: int = 3600
     """Per sending number: segments per minute handed to the carrier (a cap beside the campaign's)."""
     default_campaign_mpm: int = 75

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -89,6 +90,8 @@ class Outbound:
         self.dispatching = dispatching
         """Whether this process's dispatcher leads; if not, the leader hears a NOTIFY instead (every
         notifying commit takes a database-wide lock in PostgreSQL, so it is sent only when needed)."""
+        self._queues: dict[str, tuple[int, float]] = {}
+        """Per sending number: its queue's length after our last accept, and when it was last counted."""
         self._accepts: Batcher[_Accept, _Answer] = Batcher(
             "accept", self._accept_batch, max_batch=settings.accept_batch, workers=settings.accept_workers)
 
@@ -228,15 +231,40 @@ class Outbound:
 
     async def _ahead(self, new: list[store.NewMessage]) -> dict[str, int]:
         """For each number with queued messages in the batch, how many of its messages were queued
-        before the batch's first one (the batch's own are not counted, whether written yet or not)."""
+        before the batch's first one (the batch's own are not counted, whether written yet or not).
+
+        Counted exactly, unless the number's last count was a long queue (``queue_estimate_from``) taken
+        within ``queue_estimate_s``: then that count plus what was queued here since — off by at most
+        what was sent meanwhile, and not a walk over the whole backlog for every batch."""
         first: dict[str, store.NewMessage] = {}
+        queued: dict[str, int] = {}
         for m in new:
-            head = first.get(m.values["from_number"])
-            if m.status == "queued" and (head is None or (m.now, m.message_id) < (head.now, head.message_id)):
-                first[m.values["from_number"]] = m
-        counts = await asyncio.gather(*(store.queued_before(self.es.pool, number, m.now, m.message_id)
-                                        for number, m in first.items()))
-        return dict(zip(first, counts, strict=True))
+            number = m.values["from_number"]
+            head = first.get(number)
+            if m.status == "queued":
+                queued[number] = queued.get(number, 0) + 1
+                if head is None or (m.now, m.message_id) < (head.now, head.message_id):
+                    first[number] = m
+        out: dict[str, int] = {}
+        exact: list[str] = []
+        now = time.monotonic()
+        for number in first:
+            known = self._queues.get(number)
+            if known is not None and known[0] >= self.settings.queue_estimate_from \
+                    and now - known[1] < self.settings.queue_estimate_s:
+                out[number] = known[0]
+            else:
+                exact.append(number)
+        counts = await asyncio.gather(*(store.queued_before(self.es.pool, number, first[number].now,
+                                                            first[number].message_id) for number in exact))
+        out.update(zip(exact, counts, strict=True))
+        for number, ahead in out.items():
+            at = self._queues[number][1] if number not in exact else now
+            self._queues[number] = (ahead + queued[number], at)
+        if len(self._queues) > 10_000:  # numbers not seen for a while go first
+            for number in [k for k, (_, at) in self._queues.items() if now - at >= self.settings.queue_estimate_s]:
+                del self._queues[number]
+        return out
 
     async def _write_all(self, new: list[store.NewMessage]) -> dict[str, _Written]:
         """Write the accepted messages: those that can be written as one statement (``_standalone``) all
