@@ -101,6 +101,8 @@ class Dispatcher:
         self.inflight: dict[str, asyncio.Task[None]] = {}
         self._wake = asyncio.Event()
         self._saturated = False
+        self._backlogged: set[str] = set()
+        """Numbers whose due messages outnumbered their tokens last round: served by token-paced rounds."""
         self.leading = False
         """This replica dispatches: its own accepted messages wake it directly, without a NOTIFY."""
         self._last_sweep = 0.0
@@ -120,9 +122,11 @@ class Dispatcher:
 
     def arrived(self, due: set[tuple[str, str]]) -> None:
         """Messages became due, by (sending number, campaign id): a round now, unless every one of them
-        waits for shaping tokens anyway — then the round those tokens are due in takes them."""
+        waits anyway — for shaping tokens, or behind its number's backlog — and the rounds paced by
+        those tokens take them in turn."""
         now = time.monotonic()
-        if any(not self.shaper.waits(sender, campaign, now) for sender, campaign in due):
+        if any(sender not in self._backlogged and not self.shaper.waits(sender, campaign, now)
+               for sender, campaign in due):
             self._wake.set()
 
     # -- the loop ----------------------------------------------------------------------------------
@@ -191,6 +195,8 @@ class Dispatcher:
             for row in claimed:
                 self.inflight[row["id"]] = asyncio.create_task(self._work(row))
         self._saturated = len(picks) >= free
+        chosen = {p.id for p in picks}
+        self._backlogged = set(senders) | {c.sender for c in cands if c.id not in chosen}
         delay = self.s.dispatch_poll_s
         if senders or campaigns or len(picks) < len(cands):  # some wait for tokens: a round when they
             # have some, taking a shaped round's worth at once rather than one message per token
