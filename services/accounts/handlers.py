@@ -218,25 +218,21 @@ class Accounts:
     async def reserve_many(self, cmd: c.ReserveCredits) -> c.ReservationOutcomes:
         """``reserve`` for many at once. When every organization in the batch can pay for all of its
         items, one statement holds them all (balances, reservations, ledger, events); whatever that
-        cannot answer — a retried id, a duplicate within the batch, an organization short of credit, a
-        malformed item — goes through ``reserve`` one by one, so every answer is the one ``reserve``
-        would give alone."""
+        cannot answer — a retried id (the statement fails, nothing written), a duplicate within the
+        batch, an organization short of credit, a malformed item — goes through ``reserve`` one by one,
+        so every answer is the one ``reserve`` would give alone."""
         items = cmd.reservations
         out: list[c.ReservationOutcome | None] = [None] * len(items)
-        ids = [x.reservation_id for x in items]
-        known = {r["id"] for r in await self.store.pool.fetch(
-            "SELECT id FROM reservations WHERE id = ANY($1::text[])", ids)} if items else set()
         seen: set[str] = set()
         fast: list[int] = []
         for i, x in enumerate(items):
-            if x.reservation_id not in known and x.reservation_id not in seen and x.amount_micros >= 0 \
-                    and parse_uuid(x.org_id) == x.org_id:
+            if x.reservation_id not in seen and x.amount_micros >= 0 and parse_uuid(x.org_id) == x.org_id:
                 fast.append(i)
             seen.add(x.reservation_id)
-        if len(fast) > 1:
+        if fast:
             try:
                 paid = await self._reserve_together([items[i] for i in fast])
-            except asyncpg.UniqueViolationError:  # raced by a retry of one of them: one by one
+            except asyncpg.UniqueViolationError:  # one of them is a retry (its id is held): one by one
                 paid = {}
             for i in fast:
                 x = items[i]

@@ -175,3 +175,30 @@ async def test_text_a_database_cannot_hold_is_a_400_not_a_500(system: System) ->
                                             headers={"Content-Type": "application/json"})
         assert status == 400, body
         assert body["error"]["details"]["field"] == field
+
+
+async def test_credit_reserved_together_answers_retries_and_taken_ids_as_alone(system: System) -> None:
+    """reserve_credits holds a batch in one statement; a retried id in a later batch makes that
+    statement fail whole, and each item is then answered as reserve_credit would answer it."""
+    from proto.commands.accounts import ReservationOutcomes, ReserveCredit, ReserveCredits
+
+    rpc = system.services["gateway"].rpc
+    mine, theirs = (await system.signup())["organization"]["id"], (await system.signup())["organization"]["id"]
+    a, b, c = (str(uuid.uuid4()) for _ in range(3))
+
+    def item(org: str, rid: str, amount: int) -> ReserveCredit:
+        return ReserveCredit(org_id=org, reservation_id=rid, amount_micros=amount, reason="message", reference=rid)
+
+    async def reserve(*items: ReserveCredit) -> list[tuple[str | None, int | None]]:
+        out: ReservationOutcomes = await rpc.call("accounts", "reserve_credits", ReserveCredits(
+            reservations=list(items)), ReservationOutcomes)
+        return [(o.error.code if o.error else None, o.reservation.amount_micros if o.reservation else None)
+                for o in out.results]
+
+    assert await reserve(item(mine, a, 100_000), item(mine, b, 200_000)) == [(None, 100_000), (None, 200_000)]
+    # a retry of a (even with another amount) answers the reservation made; c is held; b's id is not theirs
+    assert await reserve(item(mine, a, 999), item(mine, c, 300_000), item(theirs, b, 1)) == [
+        (None, 100_000), (None, 300_000), ("RESERVATION_ID_TAKEN", None)]
+    balances = await system.services["accounts"].pool.fetch(
+        "SELECT org_id::text AS org_id, available_micros FROM balances WHERE org_id = ANY($1::uuid[])", [mine, theirs])
+    assert {r["org_id"]: r["available_micros"] for r in balances} == {mine: 5_000_000 - 600_000, theirs: 5_000_000}
