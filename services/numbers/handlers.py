@@ -329,12 +329,11 @@ class Numbers:
             raise NotFound("phone number", {"e164": cmd.e164})
         r = await self._active_by_e164(cmd.e164, cmd.org_id)
         pool = self.store.pool
-        camp = brand = None
-        if r["campaign_id"]:
-            camp = await pool.fetchrow(store.CAMPAIGN_SELECT + " WHERE c.id = $1", r["campaign_id"])
-            brand = await pool.fetchrow(store.BRAND_SELECT + " WHERE id = $1", camp["brand_id"]) if camp else None
-        has_brand = brand is not None or bool(await pool.fetchval("SELECT 1 FROM brands WHERE org_id = $1 LIMIT 1",
-                                                                  cmd.org_id))
+        # the campaign with its brand's facts (CAMPAIGN_SELECT joins them)
+        camp = await pool.fetchrow(store.CAMPAIGN_SELECT + " WHERE c.id = $1", r["campaign_id"]) \
+            if r["campaign_id"] else None
+        has_brand = camp is not None or bool(await pool.fetchval("SELECT 1 FROM brands WHERE org_id = $1 LIMIT 1",
+                                                                 cmd.org_id))
         has_campaign = camp is not None or bool(await pool.fetchval(
             "SELECT 1 FROM campaigns WHERE org_id = $1 AND status <> 'submitting' LIMIT 1", cmd.org_id))
         status = None if camp is None else ("pending_review" if camp["status"] == "submitting" else camp["status"])
@@ -346,11 +345,11 @@ class Numbers:
             status_callback_url=r["status_callback_url"],
             webhook_secrets=model.active_secrets(r["webhook_secret"], r["previous_secret"],
                                                  r["previous_secret_expires_at"], utcnow()))
-        if camp is not None and brand is not None:
+        if camp is not None:
             f = store.fields_of(camp)
-            score = brand["vetting_score"]
+            score = camp["vetting_score"]
             info = msgspec.structs.replace(
-                info, brand_id=brand["sid"], brand_name=brand["display_name"], help_message=f.get("help_message"),
+                info, brand_id=camp["sbrand_id"], brand_name=camp["brand_name"], help_message=f.get("help_message"),
                 opt_out_message=f.get("opt_out_message"), throughput_mpm=model.throughput_mpm(score, camp["use_case"]),
                 daily_cap=model.daily_cap(score))
         return info
