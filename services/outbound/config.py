@@ -53,6 +53,8 @@ class OutboundSettings(CarrierSettings, frozen=True, kw_only=True):
     """First delay before resubmitting after a transient carrier error; doubles per attempt."""
     retry_cap_s: float = 60.0
     """Longest delay between two submissions of one message."""
+    receipt_timeout_s: float = 72 * 3600.0
+    """A sent message whose final receipt has not come within this ends undelivered (DELIVERY_UNCONFIRMED)."""
     carrier_timeout_s: float = 5.0
     """One carrier submission; a timeout is a transient error (the reference makes a retry safe)."""
 

@@ -36,6 +36,7 @@ from proto.events.outbound import (
     MessageSending,
     MessageSent,
     MessageSubmissionRetried,
+    MessageUndelivered,
 )
 from services.outbound import model, receipts, store
 from services.outbound.config import OutboundSettings
@@ -175,6 +176,7 @@ class Dispatcher:
         if mono - self._last_sweep >= 1.0:
             self._last_sweep = mono
             await self.expire()
+            await self.unconfirmed()
             self.shaper.prune(mono)
         if mono - self._last_promote >= 0.2:  # scheduled times need no millisecond precision
             self._last_promote = mono
@@ -234,6 +236,29 @@ class Dispatcher:
                     continue
                 await self._fail(conn, row, "EXPIRED",
                                  f"expired: not handed to the carrier within {row['validity_seconds']} s")
+
+    async def unconfirmed(self) -> None:
+        """Sent messages whose final receipt did not come within ``receipt_timeout_s`` end undelivered
+        (DELIVERY_UNCONFIRMED): carriers stop reporting on a message after their own validity period, and
+        every message ends in one terminal status. The carrier had it, so its credit stays spent; a
+        receipt arriving later changes nothing."""
+        timeout = self.s.receipt_timeout_s
+        ids = [r["id"] for r in await self.es.pool.fetch(
+            "SELECT id::text AS id FROM messages WHERE status = 'sent'"
+            " AND updated_at <= now() - make_interval(secs => $1) ORDER BY updated_at LIMIT 200", timeout)]
+        if not ids:
+            return
+        reason = f"no delivery receipt from the carrier within {timeout:g} s"
+        async with self.es.transaction() as conn:
+            rows = await store.lock_many(conn, ids)
+            limit = utcnow() - timedelta(seconds=timeout)
+            changes = [store.Change(row, MessageUndelivered(
+                org_id=row["org_id"], message_id=row["id"], carrier_message_id=row["carrier_message_id"] or "",
+                receipt_status="", error_code="DELIVERY_UNCONFIRMED", reason=reason), "undelivered", reason,
+                {"error_code": "DELIVERY_UNCONFIRMED"}) for row in rows.values()
+                if row["status"] == "sent" and row["updated_at"] <= limit]  # (a receipt may have come since)
+            await store.transition_many(conn, self.es, changes)
+        log.info("receipts_unconfirmed", messages=len(changes), timeout_s=timeout)
 
     # -- one message -------------------------------------------------------------------------------
     async def _work(self, row: asyncpg.Record) -> None:

@@ -148,6 +148,32 @@ async def test_a_shaped_backlog_waits_without_holding_up_other_senders(make_pipe
     assert handed(theirs) < times[-2], (handed(theirs), times)
 
 
+async def test_a_message_whose_receipt_never_comes_ends_undelivered_unconfirmed(make_pipe: Any) -> None:
+    # given a handset the carrier delivers to without ever sending a receipt, and a 1 s receipt timeout
+    p: Pipe = await make_pipe({"AM_RECEIPT_TIMEOUT_S": "1"})
+    await p.onboard()
+    to = handset()
+    await p.system.call("PUT", f"/sim/handsets/{to}", json={"outcome": "no_receipt"})
+    before = await p.balance()
+    status, body = await p.send(to)
+    assert status == 202
+    mid = body["data"]["id"]
+    # then it is sent, and then closed as undelivered, unconfirmed; the credit stays spent (it was sent)
+    final = (await p.until_terminal([mid]))[mid]
+    assert (final["status"], final["error_code"]) == ("undelivered", "DELIVERY_UNCONFIRMED"), final
+    assert [t["status"] for t in final["timeline"]] == ["queued", "sending", "sent", "undelivered"]
+    assert await p.balance() == f"{float(before) - 0.0079:.4f}"
+    # and a receipt arriving after that changes nothing
+    late = msgspec.json.encode({"carrier_message_id": final["carrier_message_id"], "reference": mid,
+                                "status": "DELIVRD", "error_code": None, "occurred_at": "2026-06-11T12:00:00.000Z"})
+    url = f"http://127.0.0.1:{p.system.services['outbound'].port}/carrier/dlr"
+    assert p.system.http is not None
+    async with p.system.http.post(url, data=late, headers={
+            "X-Sim-Signature": sign_sim("sim-dev-callback-secret", int(time.time()), late)}) as r:
+        assert r.status == 200 and (await r.json())["effect"] == "ignored_terminal"
+    assert (await p.message(mid))["status"] == "undelivered"
+
+
 async def test_opt_out_cancels_what_is_still_queued(make_pipe: Any) -> None:
     p: Pipe = await make_pipe({"AM_NUMBER_THROUGHPUT_MPM": "60"})
     await p.onboard()
