@@ -174,6 +174,24 @@ async def test_a_message_whose_receipt_never_comes_ends_undelivered_unconfirmed(
     assert (await p.message(mid))["status"] == "undelivered"
 
 
+async def test_queue_position_behind_a_long_queue_is_estimated_from_a_recent_count(make_pipe: Any) -> None:
+    # given a number allowed one text a second whose token a first text has just taken, and positions
+    # estimated behind a queue of 3 or more from a count at most a minute old
+    p: Pipe = await make_pipe({"AM_NUMBER_THROUGHPUT_MPM": "60", "AM_QUEUE_ESTIMATE_FROM": "3",
+                               "AM_QUEUE_ESTIMATE_S": "60"})
+    await p.onboard()
+    _, first = await p.send(handset(), text="takes the token")
+    await p.system.eventually(lambda: status_is(p, first["data"]["id"], "delivered"))
+    # when five texts queue up, the first of them leaves the queue, and a sixth is sent
+    answers = [(await p.send(handset(), text=f"in line {i}"))[1]["data"] for i in range(5)]
+    await p.system.eventually(lambda: status_is(p, answers[0]["id"], "delivered"), timeout=15)
+    answers.append((await p.send(handset(), text="in line 5"))[1]["data"])
+    # then each answer counts on from the one before: exact up to 3, then estimated — so the sixth does
+    # not yet see that the first left, which a count of the queue does
+    assert [a["queue_position"] for a in answers] == [0, 1, 2, 3, 4, 5], answers
+    assert (await p.message(answers[-1]["id"]))["queue_position"] < 5
+
+
 async def test_opt_out_cancels_what_is_still_queued(make_pipe: Any) -> None:
     p: Pipe = await make_pipe({"AM_NUMBER_THROUGHPUT_MPM": "60"})
     await p.onboard()
