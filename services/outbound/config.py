@@ -42,7 +42,7 @@ class OutboundSettings(CarrierSettings, frozen=True, kw_only=True):
     """Due messages looked at per sending number per round (so one backlog cannot hide the others)."""
     dispatch_per_org: int = 200
     """Due messages looked at per organization per round (fair sharing between organizations)."""
-    shaped_round_s: float = 0.2
+    shaped_round_s: float = 0.1
     """While messages wait for shaping tokens, rounds come at most this often (each taking the tokens
     gathered since), not one per token; arrivals that need no token still go at once."""
     dispatch_poll_s: float = 0.5
