@@ -25,6 +25,7 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, object]:
         dispatcher = Dispatcher(s.store, s.rpc, carrier, settings)
         sender = CallbackSender(s.store, s.rpc, settings)
         outbound = Outbound(s.rpc, s.store, settings, wake=dispatcher.arrived, dispatching=lambda: dispatcher.leading)
+        await outbound.follow_numbers(s.nc, s.subjects)
         await rpc.register(s, outbound)
         for spec in subscriptions.specs(s.store):
             s.consumer(spec)

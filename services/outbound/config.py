@@ -22,6 +22,9 @@ class OutboundSettings(CarrierSettings, frozen=True, kw_only=True):
     accept_workers: int = 1
     """Accept batches in flight at once; while they are, the next sends gather into new batches."""
 
+    accept_sender_cache_s: float = 1.0
+    """A number that can send is looked up at numbers at most this often while sends arrive; any numbers
+    event of its organization (configured, released, campaign reviewed or suspended…) forgets it at once."""
     queue_estimate_from: int = 1000
     queue_estimate_s: float = 1.0
     """A send's queue position is counted exactly, except behind a queue of at least queue_estimate_from

@@ -14,6 +14,8 @@ from typing import TypeAlias
 import asyncpg
 import msgspec
 import structlog
+from nats.aio.client import Client
+from nats.aio.msg import Msg
 
 from libs.bus.rpc import RpcClient
 from libs.phone import normalize_e164
@@ -32,6 +34,7 @@ from proto.commands.accounts import (
 from proto.commands.compliance import EvaluateSend, EvaluateSends, SendDecision, SendOutcomes
 from proto.commands.numbers import SenderInfo, SenderStatus
 from proto.events.outbound import MessageFacts, MessageQueued, MessageScheduled
+from proto.subjects import Subjects
 from services.outbound import model, store
 from services.outbound.config import OutboundSettings
 
@@ -90,6 +93,10 @@ class Outbound:
         self.dispatching = dispatching
         """Whether this process's dispatcher leads; if not, the leader hears a NOTIFY instead (every
         notifying commit takes a database-wide lock in PostgreSQL, so it is sent only when needed)."""
+        self._senders: dict[str, dict[str, tuple[float, SenderInfo]]] = {}
+        """Per organization, per number: a sender_status answer that allowed sending, and until when to use it."""
+        self._numbers_seen: dict[str, int] = {}
+        """Per organization: numbers events seen (an answer asked for before the latest one is not kept)."""
         self._queues: dict[str, tuple[int, float]] = {}
         """Per sending number: its queue's length after our last accept, and when it was last counted."""
         self._accepts: Batcher[_Accept, _Answer] = Batcher(
@@ -373,6 +380,13 @@ class Outbound:
         return await self._view(self.es.pool, row, utcnow())
 
     async def _sender(self, org_id: str, from_: str) -> SenderInfo:
+        """The sending number's state from numbers. A number that can send is remembered for
+        ``accept_sender_cache_s``, and forgotten at once when any numbers event of its organization
+        arrives (see ``follow_numbers``); a refusal is never remembered."""
+        hit = self._senders.get(org_id, {}).get(from_)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        asked = self._numbers_seen.get(org_id, 0)
         try:
             info: SenderInfo = await self.rpc.call("numbers", "sender_status", SenderStatus(org_id=org_id, e164=from_),
                                                    SenderInfo)
@@ -383,7 +397,24 @@ class Outbound:
                     f"from: {from_} is not one of your organization's numbers; order it first "
                     "(POST /v1/phone-numbers/orders)", 400, {"field": "from"}) from exc
             raise
+        ttl = self.settings.accept_sender_cache_s
+        # (an event of the organization that arrived while we asked may be newer than the answer)
+        if info.sending_enabled and ttl > 0 and self._numbers_seen.get(org_id, 0) == asked:
+            if len(self._senders) > 50_000:
+                self._senders.clear()
+            self._senders.setdefault(org_id, {})[from_] = (time.monotonic() + ttl, info)
         return info
+
+    async def follow_numbers(self, nc: Client, subjects: Subjects) -> None:
+        """Forget an organization's remembered numbers on any numbers event of it (a number configured,
+        released or moved to a campaign, a campaign reviewed or suspended, a brand vetted)."""
+
+        async def on_msg(msg: Msg) -> None:
+            org_id = msg.subject.rpartition(".")[2]  # <root>.numbers.<aggregate>.<event>.<org id>
+            self._numbers_seen[org_id] = self._numbers_seen.get(org_id, 0) + 1
+            self._senders.pop(org_id, None)
+
+        await nc.subscribe(subjects.domain_wildcard("numbers"), cb=on_msg)
 
     async def _release(self, org_id: str, message_id: str) -> None:
         try:

@@ -361,3 +361,26 @@ async def test_credit_running_out_inside_a_batch_refuses_only_what_it_cannot_cov
         _, listing, _ = await org.call("GET", "/v1/messages")
         assert len(listing["data"]) == affordable
         assert round(float(await org.balance()), 4) == round(before - affordable, 4)
+
+
+async def test_a_change_to_the_number_reaches_the_next_sends_at_once(settings_env: dict[str, str]) -> None:
+    """Outbound remembers a number that can send (here for a minute), and forgets it when numbers
+    announces any change of the organization's: a new default status callback URL applies to the sends
+    that follow, without waiting out the minute."""
+    async with system_with(settings_env, accept_sender_cache_s="60") as system:
+        org = await onboard(system)
+        contact = handset()
+        await org.consent(contact)
+        status, body = await org.send(contact, text="before")
+        assert status == 202 and body["data"]["status_callback_url"] is None, body
+        url = "http://127.0.0.1:9/status"
+        status, body, _ = await org.call("PATCH", f"/v1/phone-numbers/{org.number_id}",
+                                         json={"status_callback_url": url})
+        assert status == 200, body
+
+        async def follows() -> bool:
+            status, body = await org.send(contact, text="after")
+            assert status == 202, body
+            return bool(body["data"]["status_callback_url"] == url)
+
+        await system.eventually(follows, timeout=5, interval=0.2)
