@@ -102,8 +102,9 @@ class MessageDelivered(_Outbound, frozen=True, kw_only=True):
 
 
 class MessageUndelivered(_Outbound, frozen=True, kw_only=True):
-    """The carrier's receipt reports failure (UNDELIV, REJECTD, EXPIRED, DELETED). Terminal; the carrier
-    had it, so its credit stays spent. Emitted by outbound."""
+    """The carrier's receipt reports failure (UNDELIV, REJECTD, EXPIRED, DELETED), or no final receipt came
+    within the receipt timeout (error_code DELIVERY_UNCONFIRMED, receipt_status empty). Terminal; the
+    carrier had it, so its credit stays spent. Emitted by outbound."""
 
     message_id: str
     carrier_message_id: str = ""

@@ -134,8 +134,9 @@ class Outbound:
         return answer
 
     async def _accept_batch(self, batch: list[_Accept]) -> list[_Answer]:
-        """sender → gate → credit → write, in that order, each step one request for the batch. An item
-        refused at a step gets its error and goes no further; the others go on."""
+        """sender and gate side by side → credit → write, each step one request for the batch. An item
+        refused at a step gets its error and goes no further (a sender refusal wins over the gate's
+        answer); the others go on."""
         out: dict[int, _Answer] = {}
 
         async def gate() -> SendOutcomes | CommandError:
@@ -411,6 +412,9 @@ class Outbound:
 
         async def on_msg(msg: Msg) -> None:
             org_id = msg.subject.rpartition(".")[2]  # <root>.numbers.<aggregate>.<event>.<org id>
+            if len(self._numbers_seen) > 100_000:  # forget it all rather than grow without end
+                self._numbers_seen.clear()
+                self._senders.clear()
             self._numbers_seen[org_id] = self._numbers_seen.get(org_id, 0) + 1
             self._senders.pop(org_id, None)
 
