@@ -8,6 +8,7 @@ import time
 from datetime import datetime
 
 import asyncpg
+import msgspec
 from argon2 import PasswordHasher
 
 from libs.store.eventstore import EventStore
@@ -37,6 +38,10 @@ def _cursor(limit: int, cursor: str | None) -> tuple[datetime | None, str | None
         return datetime.fromisoformat(ts), str(ident)
     except Exception as exc:
         raise CommandError("VALIDATION_ERROR", "cursor: invalid cursor", 400, {"field": "cursor"}) from exc
+
+
+def _caps(raw: str | None) -> c.KeyCaps | None:
+    return msgspec.json.decode(raw, type=c.KeyCaps) if raw else None
 
 
 class Accounts:
@@ -82,28 +87,38 @@ class Accounts:
         )
 
     async def _insert_key(self, conn: asyncpg.Connection, org_id: str, key_id: str, name: str, secret: str,
-                          now: datetime) -> None:
+                          now: datetime, scopes: list[str] | None = None, caps: c.KeyCaps | None = None) -> None:
         prefix = model.display_prefix(secret)
+        caps_map = msgspec.to_builtins(caps) if caps is not None else None
+        expires = datetime.fromisoformat(caps.expires_at.replace("Z", "+00:00")) if caps and caps.expires_at else None
         await conn.execute(
-            "INSERT INTO api_keys (id, org_id, name, prefix, key_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-            key_id, org_id, name, prefix, model.hash_key(secret), now,
+            "INSERT INTO api_keys (id, org_id, name, prefix, key_hash, created_at, scopes, caps, expires_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9)",
+            key_id, org_id, name, prefix, model.hash_key(secret), now, scopes,
+            msgspec.json.encode(caps_map).decode() if caps_map is not None else None, expires,
         )
         await self.store.append(conn, f"api_key-{key_id}", 0, [
-            ApiKeyCreated(org_id=org_id, key_id=key_id, name=name, prefix=prefix, occurred_at=now)
+            ApiKeyCreated(org_id=org_id, key_id=key_id, name=name, prefix=prefix, scopes=scopes, caps=caps_map,
+                          occurred_at=now)
         ])
 
     async def authenticate(self, cmd: c.Authenticate) -> c.Principal:
         row = await self.store.pool.fetchrow(
-            "SELECT id::text, org_id::text FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL", cmd.key_hash
+            "SELECT id::text, org_id::text, scopes, caps::text AS caps, expires_at <= now() AS expired"
+            " FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL", cmd.key_hash
         )
         if row is None:
             raise CommandError("UNAUTHORIZED", "missing, malformed, unknown or revoked API key", 401)
+        if row["expired"]:
+            raise CommandError("UNAUTHORIZED", "this API key has expired", 401, {"reason": "expired"})
         key_id = row["id"]
         now = time.monotonic()
         if now - self._touched.get(key_id, 0.0) > self.settings.key_touch_interval_s:
             self._touched[key_id] = now
             await self.store.pool.execute("UPDATE api_keys SET last_used_at = now() WHERE id = $1", key_id)
-        return c.Principal(org_id=row["org_id"], key_id=key_id)
+        return c.Principal(org_id=row["org_id"], key_id=key_id,
+                           scopes=list(row["scopes"]) if row["scopes"] is not None else None,
+                           caps=_caps(row["caps"]))
 
     async def create_key(self, cmd: c.CreateKey) -> c.ApiKeyView:
         name = cmd.name.strip()
@@ -111,14 +126,16 @@ class Accounts:
             raise CommandError("VALIDATION_ERROR", "name: must be 1 to 100 characters", 400, {"field": "name"})
         secret, key_id, now = model.new_api_key_secret(), new_id(), utcnow()
         async with self.store.transaction() as conn:
-            await self._insert_key(conn, cmd.org_id, key_id, name, secret, now)
+            await self._insert_key(conn, cmd.org_id, key_id, name, secret, now, cmd.scopes, cmd.caps)
         return c.ApiKeyView(id=key_id, name=name, prefix=model.display_prefix(secret), created_at=rfc3339(now),
-                            secret=secret)
+                            secret=secret, scopes=cmd.scopes, caps=cmd.caps,
+                            expires_at=cmd.caps.expires_at if cmd.caps else None)
 
     async def list_keys(self, cmd: c.ListKeys) -> c.KeyPage:
         ts, ident = _cursor(cmd.limit, cmd.cursor)
         rows = await self.store.pool.fetch(
-            "SELECT id::text, name, prefix, created_at, last_used_at, revoked_at FROM api_keys"
+            "SELECT id::text, name, prefix, created_at, last_used_at, revoked_at, scopes, caps::text AS caps,"
+            " expires_at FROM api_keys"
             " WHERE org_id = $1 AND revoked_at IS NULL"
             " AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3::uuid))"
             " ORDER BY created_at DESC, id DESC LIMIT $4",
@@ -128,7 +145,9 @@ class Accounts:
         rows = rows[: cmd.limit]
         data = [
             c.ApiKeyView(id=r["id"], name=r["name"], prefix=r["prefix"], created_at=rfc3339(r["created_at"]),
-                         last_used_at=rfc3339(r["last_used_at"]) if r["last_used_at"] else None)
+                         last_used_at=rfc3339(r["last_used_at"]) if r["last_used_at"] else None,
+                         scopes=list(r["scopes"]) if r["scopes"] is not None else None, caps=_caps(r["caps"]),
+                         expires_at=rfc3339(r["expires_at"]) if r["expires_at"] else None)
             for r in rows
         ]
         nxt = encode_cursor(rows[-1]["created_at"].isoformat(), rows[-1]["id"]) if more else None

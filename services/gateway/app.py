@@ -31,6 +31,7 @@ from services.gateway.api import (
 from services.gateway.config import GatewaySettings
 from services.gateway.edge import AuthCache, Idempotency, RateLimiter
 from services.gateway.routes import all_routes
+from services.gateway.scopes import GUARD_KEY, Admission, KeyGuard, UsageCounters, retry_after
 
 log = structlog.get_logger(__name__)
 
@@ -45,6 +46,7 @@ class Gateway:
         self.limiter = RateLimiter(settings.rate_limit_rps, settings.rate_limit_burst)
         self.signup_limiter = RateLimiter(settings.signup_rate_per_min / 60.0, settings.signup_rate_per_min)
         self.idem: Idempotency | None = None
+        self.guard = KeyGuard(None, settings.price_per_segment_micros)  # its counters need NATS: set in setup
 
     def handler(self, route: Route) -> Any:
         name = f"{route.method} {route.path}"
@@ -69,6 +71,8 @@ class Gateway:
         limit_headers: dict[str, str] = {}
         try:
             org_id = key_id = ""
+            principal = None
+            adm: Admission | None = None
             if route.auth:
                 assert self.auth is not None
                 principal = await self.auth.principal(request.headers.get("Authorization"))
@@ -94,6 +98,8 @@ class Gateway:
                 if raw.strip() and request.content_type not in ("application/json", ""):
                     raise CommandError("UNSUPPORTED_MEDIA_TYPE", "send JSON with Content-Type: application/json",
                                        415)
+            if principal is not None:
+                adm = self.guard.admit(route.method, route.path, principal, raw)  # scopes and caps
             idem_key = request.headers.get("Idempotency-Key")
             slot = body_hash = ""
             if idem_key is not None and request.method == "POST":
@@ -111,8 +117,14 @@ class Gateway:
                     return web.Response(body=stored.body, status=stored.status,
                                         content_type=stored.content_type, headers=headers)
             try:
+                if adm is not None:
+                    await self.guard.reserve(adm)
                 resp = await self._call(route, request, raw, org_id, key_id, limit_headers)
+                if adm is not None and adm.counted and not 200 <= resp.status < 300:
+                    await self.guard.release(adm)
             except BaseException:
+                if adm is not None:
+                    await self.guard.release(adm)
                 if slot and self.idem is not None:
                     await self.idem.kv.delete(slot)
                 raise
@@ -122,7 +134,8 @@ class Gateway:
                                        resp.content_type or "application/json")
             return resp
         except CommandError as exc:
-            return error_response(exc.code, exc.message, exc.status, exc.details, headers=limit_headers or None)
+            headers = {**limit_headers, **retry_after(exc)}
+            return error_response(exc.code, exc.message, exc.status, exc.details, headers=headers or None)
         except Exception as exc:
             log.exception("http_unhandled", path=request.path, error=repr(exc))
             return error_response("INTERNAL", "internal error; it has been logged", 500)
@@ -168,6 +181,7 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, Any]:
     svc.http.middlewares.append(_errors)
     gw = Gateway(svc, settings)
     svc.http[EVICT_KEY] = lambda key_id: gw.auth.evict_key(key_id) if gw.auth else None
+    svc.http[GUARD_KEY] = gw.guard
     routes = all_routes()
     for r in routes:
         svc.http.router.add_route(r.method, r.path, gw.handler(r))
@@ -179,6 +193,8 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, Any]:
         s.rpc.default_timeout = settings.rpc_timeout_s
         gw.idem = await Idempotency.open(s.nc, s.subjects, settings.idempotency_ttl_s)
         gw.auth = AuthCache(s.rpc, settings.auth_cache_ttl_s)
+        gw.guard.usage = usage = await UsageCounters.open(s.nc, s.subjects)
+        s.on_stop(usage.close)
         await gw.auth.follow_revocations(s.nc, s.subjects)
 
     return svc, setup

@@ -24,4 +24,7 @@ class GatewaySettings(CommonSettings, frozen=True, kw_only=True):
     """How long a verified key is cached; revocations evict it at once by event."""
     idempotency_ttl_s: int = 24 * 3600
     """How long a POST's first response is replayed for its Idempotency-Key."""
+    price_per_segment_micros: int = 7900
+    """Price of one SMS segment (AM_PRICE_PER_SEGMENT_MICROS, as outbound's): a key's spend_per_day cap
+    is checked against it before the send."""
     rpc_timeout_s: float = 10.0

@@ -11,12 +11,15 @@ from aiohttp import web
 
 from proto.api import ErrorEnvelope
 from services.gateway.api import Route
+from services.gateway.scopes import RECIPIENT_FIELDS, SEND_ROUTE, route_scope
 
 COMMON_ERRORS: dict[str, tuple[int, str]] = {
     "VALIDATION_ERROR": (400, "A field is missing or malformed; details.field names it."),
     "FROM_NUMBER_NOT_FOUND": (400, "The from number is not one of your organization's numbers."),
     "UNAUTHORIZED": (401, "Missing, malformed, unknown or revoked API key."),
     "INSUFFICIENT_CREDIT": (402, "Not enough prepaid credit for the request."),
+    "SCOPE_REQUIRED": (403, "The API key lacks the scope this route needs; details.scope names it."),
+    "RECIPIENT_NOT_ALLOWED": (403, "The API key's allowed_recipients (or allowed_from) does not cover this number."),
     "SENDING_NOT_ENABLED": (403, "The sending number has no approved 10DLC campaign; details say what is missing."),
     "NOT_FOUND": (404, "No such resource in your organization."),
     "METHOD_NOT_ALLOWED": (405, "The path exists, the method does not."),
@@ -33,6 +36,8 @@ COMMON_ERRORS: dict[str, tuple[int, str]] = {
     "UNSUPPORTED_MEDIA_TYPE": (415, "Send JSON with Content-Type: application/json."),
     "IDEMPOTENCY_KEY_REUSED": (422, "The Idempotency-Key was used with another body."),
     "RATE_LIMITED": (429, "Too many requests; see Retry-After."),
+    "CAP_EXCEEDED": (429, "The API key reached a cap; details.cap names it, details.resets_at (and Retry-After) "
+                          "say when it resets."),
     "DOUBLE_OPT_IN_RATE_LIMITED": (429, "A double opt-in went to this contact less than 24 h ago."),
     "CONSENT_REQUIRED": (453, "No consent on file for the recipient; start a double opt-in."),
     "RECIPIENT_OPTED_OUT": (453, "The recipient opted out; they must text START to opt back in."),
@@ -101,7 +106,14 @@ def build_document(routes: list[Route], server_url: str = "") -> dict[str, Any]:
         codes = ["VALIDATION_ERROR", "RATE_LIMITED", "INTERNAL", "SERVICE_UNAVAILABLE", *r.errors]
         if r.auth:
             # any id a request names (in the path or the body) may be missing or another organization's
-            codes += ["UNAUTHORIZED", "NOT_FOUND"]
+            codes += ["UNAUTHORIZED", "NOT_FOUND", "SCOPE_REQUIRED"]
+            scope = route_scope(r.method, r.path)
+            op["x-required-scope"] = scope
+            op["description"] = f"{op.get('description', '')}\n\nScope: {scope}.".strip()
+        if f"{r.method} {r.path}" in RECIPIENT_FIELDS:
+            codes += ["RECIPIENT_NOT_ALLOWED"]
+        if f"{r.method} {r.path}" == SEND_ROUTE:
+            codes += ["CAP_EXCEEDED"]
         if r.body is not None:
             codes += ["PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE"]
         if r.method == "POST":
@@ -113,7 +125,7 @@ def build_document(routes: list[Route], server_url: str = "") -> dict[str, Any]:
             entry["description"] = ", ".join(filter(None, [entry["description"], code]))
         op["responses"] = responses
         if r.auth:
-            op["security"] = [{"bearer": []}]
+            op["security"] = [{"bearer": [scope] if scope else []}]
         else:
             op["security"] = []
         paths.setdefault(r.path, {})[r.method.lower()] = op

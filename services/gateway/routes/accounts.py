@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from proto.commands import accounts as c
 from proto.http.accounts import CreateKeyBody, PageQuery, SignupBody
 from services.gateway.api import EVICT_KEY, Ctx, Reply, Route
+from services.gateway.scopes import GUARD_KEY, key_grants
 
 
 async def signup(ctx: Ctx) -> Reply:
@@ -16,7 +19,10 @@ async def signup(ctx: Ctx) -> Reply:
 
 
 async def create_key(ctx: Ctx) -> Reply:
-    res = await ctx.call("accounts", "create_key", c.CreateKey(org_id=ctx.org_id, name=ctx.body.name), c.ApiKeyView)
+    b: CreateKeyBody = ctx.body
+    scopes, caps = key_grants(b)
+    res = await ctx.call("accounts", "create_key", c.CreateKey(org_id=ctx.org_id, name=b.name, scopes=scopes,
+                                                               caps=caps), c.ApiKeyView)
     return Reply(res, status=201)
 
 
@@ -24,6 +30,11 @@ async def list_keys(ctx: Ctx) -> Reply:
     q: PageQuery = ctx.query
     page = await ctx.call("accounts", "list_keys", c.ListKeys(org_id=ctx.org_id, limit=q.limit, cursor=q.cursor),
                           c.KeyPage)
+    usage = ctx.request.app[GUARD_KEY].usage
+    if usage is not None and page.data:
+        found = await asyncio.gather(*(usage.usage(k.id) for k in page.data))
+        for k, u in zip(page.data, found, strict=True):
+            k.usage = u
     return Reply(page.data, meta={"next_cursor": page.next_cursor})
 
 
@@ -48,9 +59,15 @@ ROUTES = [
           errors=("EMAIL_TAKEN", "RATE_LIMITED"),
           description="Open (no key). The secret at data.api_key.secret is shown this once. Starts with $5.00."),
     Route("POST", "/v1/api-keys", create_key, "Create an API key (the secret is shown once)", "accounts",
-          body=CreateKeyBody, response=c.ApiKeyView, status=201),
-    Route("GET", "/v1/api-keys", list_keys, "List API keys (never their secrets)", "accounts",
-          query=PageQuery, response=list[c.ApiKeyView], paginated=True),
+          body=CreateKeyBody, response=c.ApiKeyView, status=201,
+          description="scopes (or a preset: full, send-only, read-only) limit what the key may do; caps limit "
+                      "how much (spend_per_day, sends_per_minute, sends_per_day), to whom (allowed_recipients, "
+                      "allowed_from: E.164 numbers or prefixes) and until when (expires_at). Without scopes the "
+                      "key has full access. Requests outside them answer 403 SCOPE_REQUIRED, 403 "
+                      "RECIPIENT_NOT_ALLOWED, 429 CAP_EXCEEDED (with Retry-After) or, once expired, 401."),
+    Route("GET", "/v1/api-keys", list_keys, "List API keys (never their secrets) with their usage", "accounts",
+          query=PageQuery, response=list[c.ApiKeyView], paginated=True,
+          description="usage: sends this UTC minute, sends and spend this UTC day, counted at the gateway."),
     Route("DELETE", "/v1/api-keys/{id}", revoke_key, "Revoke an API key", "accounts", response=c.ApiKeyView),
     Route("GET", "/v1/balance", balance, "Credit balance and ledger entries", "accounts", query=PageQuery,
           response=c.BalanceView, paginated=True),
