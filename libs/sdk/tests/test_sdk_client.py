@@ -9,7 +9,6 @@ import json
 
 import httpx
 import pytest
-
 from agentmessage import ApiError, AsyncClient, Client, verify_signature
 
 MSG = {"id": "m1", "from": "+14155550100", "to": "+15551234567", "text": "hi", "status": "queued",
