@@ -21,6 +21,8 @@ class ListInbound(Command, frozen=True, kw_only=True):
     since: str | None = None
     """RFC 3339; already validated by the caller."""
     after: str | None = None
+    otp: bool = False
+    """Only messages carrying a one-time code."""
 
 
 class InboundPage(msgspec.Struct, kw_only=True):

@@ -30,6 +30,7 @@ from services.gateway.api import (
 )
 from services.gateway.config import GatewaySettings
 from services.gateway.edge import AuthCache, Idempotency, RateLimiter
+from services.gateway.mcp import McpEndpoint
 from services.gateway.routes import all_routes
 from services.gateway.scopes import GUARD_KEY, Admission, KeyGuard, UsageCounters, retry_after
 
@@ -140,6 +141,17 @@ class Gateway:
             log.exception("http_unhandled", path=request.path, error=repr(exc))
             return error_response("INTERNAL", "internal error; it has been logged", 500)
 
+    async def authenticate(self, request: web.Request) -> None:
+        """/mcp: the key (rate-limited, not expired) as for any /v1 route; scopes apply per tool call."""
+        assert self.auth is not None
+        principal = await self.auth.principal(request.headers.get("Authorization"))
+        ok, headers = self.limiter.take(principal.key_id)
+        if not ok:
+            raise CommandError("RATE_LIMITED", "too many requests; slow down", 429, {"retry_after": headers["Retry-After"]})
+        caps = principal.caps
+        if caps is not None and caps.expires_at is not None:
+            self.guard.admit("GET", "/mcp", msgspec.structs.replace(principal, scopes=None), b"")
+
     async def _call(self, route: Route, request: web.Request, raw: bytes, org_id: str, key_id: str,
                     limit_headers: dict[str, str]) -> web.StreamResponse:
         check_text(dict(request.match_info), "")
@@ -185,6 +197,9 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, Any]:
     routes = all_routes()
     for r in routes:
         svc.http.router.add_route(r.method, r.path, gw.handler(r))
+    host = "127.0.0.1" if settings.gateway_host in ("0.0.0.0", "::", "") else settings.gateway_host
+    mcp = McpEndpoint(gw.authenticate, lambda: settings.mcp_api_url or f"http://{host}:{svc.port}")
+    svc.http.router.add_route("*", "/mcp", mcp.handle)
     svc.http.router.add_get("/v1/openapi.json", openapi.serve_document(routes))
     svc.http.router.add_get("/docs", openapi.serve_docs(routes))
     svc.http.router.add_get("/", openapi.serve_root)
@@ -195,6 +210,8 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, Any]:
         gw.auth = AuthCache(s.rpc, settings.auth_cache_ttl_s)
         gw.guard.usage = usage = await UsageCounters.open(s.nc, s.subjects)
         s.on_stop(usage.close)
+        await mcp.start()
+        s.on_stop(mcp.stop)
         await gw.auth.follow_revocations(s.nc, s.subjects)
 
     return svc, setup

@@ -27,4 +27,6 @@ class GatewaySettings(CommonSettings, frozen=True, kw_only=True):
     price_per_segment_micros: int = 7900
     """Price of one SMS segment (AM_PRICE_PER_SEGMENT_MICROS, as outbound's): a key's spend_per_day cap
     is checked against it before the send."""
+    mcp_api_url: str = ""
+    """Where /mcp's tools reach the public API (AM_MCP_API_URL); by default this gateway over loopback."""
     rpc_timeout_s: float = 10.0

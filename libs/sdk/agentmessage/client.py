@@ -78,7 +78,7 @@ class AsyncClient:
         await self.aclose()
 
     # -- transport ---------------------------------------------------------------------------------
-    async def request(self, method: str, path: str, typ: type[T] | Any = Any, *, params: dict[str, Any] | None = None,
+    async def request(self, method: str, path: str, typ: type[T], *, params: dict[str, Any] | None = None,
                       json: Any = None, idempotency_key: str | None = None) -> tuple[T, dict[str, Any]]:
         """One API call: (decoded data, meta). Retries 503 and 429 (not CAP_EXCEEDED)."""
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}

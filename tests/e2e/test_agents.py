@@ -1,0 +1,179 @@
+"""Agents first, end to end against the real stack: the MCP server with the official MCP SDK's client
+over Streamable HTTP (the gateway's /mcp) and stdio (``amctl mcp``), one-time codes, conversations."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx2
+import pytest
+from mcp import Client, StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+
+from tests.e2e.test_outbound import CONFIRMATION, Org, handset, onboard
+from tests.system import System
+
+TOOLS = {"send_message", "check_send", "wait_for_reply", "list_conversations", "get_conversation", "get_message",
+         "list_numbers", "request_consent", "get_consent", "wait_for_code"}
+
+
+@asynccontextmanager
+async def mcp_http(system: System, key: str, mode: str = "auto") -> AsyncIterator[Client]:
+    http = create_mcp_http_client(headers={"Authorization": f"Bearer {key}"})
+    async with http, Client(streamable_http_client(f"{system.gateway}/mcp", http_client=http),
+                            mode=mode) as client:  # type: ignore[arg-type]
+        yield client
+
+
+@asynccontextmanager
+async def mcp_stdio(system: System, key: str) -> AsyncIterator[Client]:
+    env = {**os.environ, "AM_API_URL": system.gateway, "AGENTMESSAGE_API_KEY": key}
+    params = StdioServerParameters(command=sys.executable, args=["-m", "services.amctl", "mcp"], env=env,
+                                   cwd=os.getcwd())
+    async with Client(params) as client:
+        yield client
+
+
+async def call(client: Client, tool: str, **args: Any) -> dict[str, Any]:
+    res = await client.call_tool(tool, args)
+    assert not res.is_error, res.content
+    assert res.structured_content is not None
+    return dict(res.structured_content)
+
+
+async def error_of(client: Client, tool: str, **args: Any) -> dict[str, Any]:
+    res = await client.call_tool(tool, args)
+    assert res.is_error, res
+    text = res.content[0].text  # type: ignore[union-attr]
+    return dict(json.loads(text)["error"])
+
+
+async def text_from(system: System, sender: str, to: str, text: str) -> None:
+    status, body, _ = await system.call("POST", "/sim/messages", json={"from": sender, "to": to, "text": text})
+    assert status == 202, body
+
+
+@pytest.mark.parametrize("transport", ["http", "stdio"])
+async def test_the_quickstart_through_mcp_tools(system: System, transport: str) -> None:
+    org = await onboard(system)
+    contact = handset()
+    connect = mcp_http if transport == "http" else mcp_stdio
+    async with connect(system, org.key) as mcp:
+        tools = {t.name: t for t in (await mcp.list_tools()).tools}
+        assert TOOLS <= set(tools)
+        for t in tools.values():
+            assert t.description and t.input_schema["type"] == "object"
+        assert "to" in tools["send_message"].input_schema["properties"]
+        numbers = await call(mcp, "list_numbers")
+        assert [n["phone_number"] for n in numbers["numbers"]] == [org.number]
+        # without consent: not sent, the verdict and what to do
+        refused = await call(mcp, "send_message", from_number=org.number, to=contact, text="hello from agentmessage")
+        assert refused["sent"] is False and refused["verdict"]["code"] == "CONSENT_REQUIRED"
+        assert "request_consent" in refused["what_to_do"]
+        assert (await call(mcp, "get_consent", contact=contact))["status"] == "none"
+        opt_in = await call(mcp, "request_consent", contact=contact, phone_number_id=org.number_id,
+                            confirmation_text=CONFIRMATION)
+        assert opt_in["status"] == "pending"
+        await system.eventually(lambda: _inbox_has(org, contact, CONFIRMATION))
+        await text_from(system, contact, org.number, "YES")
+        reply = await call(mcp, "wait_for_reply", contact=contact, timeout_seconds=20)
+        assert reply["received"] and reply["message"]["body"] == "YES"
+
+        async def consented() -> bool:
+            return (await call(mcp, "get_consent", contact=contact))["status"] == "granted"
+
+        await system.eventually(consented, timeout=10, interval=0.2)
+        sent = await call(mcp, "send_message", from_number=org.number, to=contact, text="hello from agentmessage")
+        assert sent["sent"] is True and sent["message"]["status"] in ("queued", "scheduled"), sent
+
+        async def delivered() -> bool:
+            got = await call(mcp, "get_message", message_id=sent["message"]["id"])
+            return got["status"] == "delivered"
+
+        await system.eventually(delivered, timeout=15, interval=0.2)
+        # the simulator's handset answers; wait_for_reply returns it
+        await text_from(system, contact, org.number, "thanks, got it")
+        reply = await call(mcp, "wait_for_reply", contact=contact, timeout_seconds=20,
+                           after_message_id=reply["message"]["id"])
+        assert reply["received"] and reply["message"]["body"] == "thanks, got it"
+        # conversations, as tools and as resources
+        convs = (await call(mcp, "list_conversations", contact=contact))["conversations"]
+        assert len(convs) == 1 and convs[0]["contact_number"] == contact
+        assert convs[0]["consent_status"] == "granted"
+        conv = await call(mcp, "get_conversation", conversation_id=convs[0]["id"])
+        bodies = [(m["direction"], m["text"]) for m in conv["messages"]]
+        assert ("outbound", "hello from agentmessage") in bodies and bodies[-1] == ("inbound", "thanks, got it")
+        res = await mcp.read_resource(f"conversation://{convs[0]['id']}")
+        assert json.loads(res.contents[0].text)["conversation"]["id"] == convs[0]["id"]  # type: ignore[union-attr]
+
+
+async def _inbox_has(org: Org, contact: str, text: str) -> bool:
+    return text in await org.inbox(contact)
+
+
+async def test_wait_for_code_returns_a_code_texted_to_the_number(system: System) -> None:
+    org = await onboard(system)
+    service = handset()
+    await text_from(system, service, org.number, "hello, no code here")
+    async with mcp_http(system, org.key) as mcp:
+        nothing = await call(mcp, "wait_for_code", to_number=org.number, timeout_seconds=1)
+        assert nothing == {"received": False, "code": None, "message": None}
+        import asyncio
+
+        waiting = asyncio.create_task(call(mcp, "wait_for_code", to_number=org.number, from_sender=service,
+                                           timeout_seconds=30))
+        await asyncio.sleep(0.5)  # let the long poll start (a code texted before it counts too: see below)
+        await text_from(system, handset(), org.number, "Your code is 1111")  # another sender: not this one
+        await text_from(system, service, org.number, "just saying hi")  # no code
+        await text_from(system, service, org.number, "G-482913 is your Acme verification code.")
+        got = await waiting
+        assert got["received"] and got["code"] == "482913", got
+        assert got["message"]["otp"] == "482913" and got["message"]["from"] == service
+    # the API too: otp on every inbound message, and otp=true lists only codes
+    _, page, _ = await org.call("GET", f"/v1/inbound-messages?otp=true&to={org.number}")
+    assert [m["otp"] for m in page["data"]] == ["482913", "1111"]
+
+
+async def test_keys_scopes_and_caps_apply_to_tools(system: System) -> None:
+    org = await onboard(system)
+    allowed, other = handset(), handset()
+    await org.consent(allowed)
+    await org.consent(other)
+    status, body, _ = await org.call("POST", "/v1/api-keys", json={"name": "agent", "preset": "send-only",
+                                                                   "caps": {"sends_per_day": 3}})
+    assert status == 201, body
+    async with mcp_http(system, body["data"]["secret"]) as mcp:
+        for _ in range(3):
+            sent = await call(mcp, "send_message", from_number=org.number, to=allowed, text="hi")
+            assert sent["sent"], sent
+        err = await error_of(mcp, "send_message", from_number=org.number, to=allowed, text="hi")
+        assert err["code"] == "CAP_EXCEEDED" and err["details"]["cap"] == "sends_per_day", err
+        err = await error_of(mcp, "request_consent", contact=other, phone_number_id=org.number_id,
+                             confirmation_text=CONFIRMATION)
+        assert err["code"] == "SCOPE_REQUIRED" and err["details"]["scope"] == "compliance:write"
+    status, body, _ = await org.call("POST", "/v1/api-keys", json={"name": "reader", "preset": "read-only"})
+    async with mcp_http(system, body["data"]["secret"]) as mcp:
+        err = await error_of(mcp, "send_message", from_number=org.number, to=allowed, text="hi")
+        assert err["code"] == "SCOPE_REQUIRED" and err["details"]["scope"] == "messages:send"
+        assert (await call(mcp, "list_numbers"))["numbers"]
+    status, body, _ = await org.call("POST", "/v1/api-keys", json={"name": "one", "caps": {
+        "allowed_recipients": [allowed]}})
+    async with mcp_http(system, body["data"]["secret"]) as mcp:
+        err = await error_of(mcp, "send_message", from_number=org.number, to=other, text="hi")
+        assert err["code"] == "RECIPIENT_NOT_ALLOWED"
+        assert (await call(mcp, "send_message", from_number=org.number, to=allowed, text="hi"))["sent"]
+
+
+async def test_mcp_needs_a_valid_key(system: System) -> None:
+    async with httpx2.AsyncClient() as http:
+        r = await http.post(f"{system.gateway}/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+                            headers={"Authorization": f"Bearer am_live_{uuid.uuid4().hex}x"})
+    assert r.status_code == 401 and r.json()["error"]["code"] == "UNAUTHORIZED"
+    assert r.headers["WWW-Authenticate"].startswith("Bearer")
