@@ -101,7 +101,7 @@ Timeout = Annotated[int, Field(ge=1, le=60, description="Seconds to wait (1-60)"
 
 def build_server(client_for: ClientFactory, name: str = "agentmessage") -> MCPServer[Any]:
     server: MCPServer[Any] = MCPServer(name=name, title="AgentMessage", instructions=INSTRUCTIONS,
-                                       version="0.1.0", subscriptions=False)
+                                       version="0.1.0", subscriptions=False, log_level="WARNING")
     read_only = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 
     @server.tool(description="Send an SMS from one of your numbers. Use it once the contact has consented "
@@ -141,9 +141,11 @@ def build_server(client_for: ClientFactory, name: str = "agentmessage") -> MCPSe
         async with client_for(ctx) as am:
             return (await am.check_send(from_number, to, text)).to_dict()
 
-    @server.tool(description="Wait (up to 60 s) for the next text from a contact, arriving from now on. Use after "
-                             "request_consent (the YES) or after send_message when you expect an answer. Returns "
-                             "received=false when nothing came; call again to keep waiting.", annotations=read_only)
+    @server.tool(description="Wait (up to 60 s) for a contact's reply: their next text after your last message to "
+                             "them (a reply that already arrived is returned at once). Use it after request_consent "
+                             "(the YES) or after send_message when you expect an answer. Returns received=false when "
+                             "nothing came; call again (with after_message_id) to keep waiting.",
+                 annotations=read_only)
     @_api_errors
     async def wait_for_reply(
         ctx: Context[Any, Any],
@@ -154,7 +156,12 @@ def build_server(client_for: ClientFactory, name: str = "agentmessage") -> MCPSe
             description="Only replies newer than this inbound message id (to not miss one between calls)")] = None,
     ) -> ReplyResult:
         async with client_for(ctx) as am:
-            got = await am.wait_for_reply(contact, to=to_number, timeout=timeout_seconds, after=after_message_id)
+            since = None
+            if after_message_id is None:  # a reply is what came after our last message to them
+                last = await am.list_messages(to=contact, limit=1)
+                since = last.data[0].created_at if last.data else None
+            got = await am.wait_for_reply(contact, to=to_number, timeout=timeout_seconds, after=after_message_id,
+                                          since=since)
         return ReplyResult(received=got is not None, message=got.to_dict() if got else None)
 
     @server.tool(description="Wait (up to 60 s) for the next one-time code (a verification / sign-in code) texted "

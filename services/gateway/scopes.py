@@ -84,7 +84,6 @@ ROUTE_SCOPES: dict[str, str] = {
     "GET /v1/conversations": "messages:read",
     "GET /v1/conversations/{id}": "messages:read",
     "GET /v1/conversations/{id}/messages": "messages:read",
-    "GET /v1/inbound-messages/codes/next": "messages:read",
 }
 """The scope each authenticated route needs ("METHOD path" as in the route table)."""
 

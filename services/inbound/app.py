@@ -12,6 +12,7 @@ from libs.store.eventstore import EventStore
 from services.inbound import rpc
 from services.inbound.callbacks import carrier_mo
 from services.inbound.config import InboundSettings
+from services.inbound.conversations import Conversations
 from services.inbound.handlers import Inbound
 from services.inbound.subscriptions import CONSUMERS
 from services.inbound.webhooks import DeliveryWorker
@@ -29,9 +30,10 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, Callable[[Serv
                                         min_size=settings.inbound_webhook_db_pool)
         worker = DeliveryWorker(inbound, EventStore(worker_pool, s.schema, s.subjects, s.name), settings)
         inbound.on_queued = worker.kick
-        await rpc.register(s, inbound)
+        conversations = Conversations(s.store)
+        await rpc.register(s, inbound, conversations)
         s.http.add_routes([carrier_mo(inbound, settings.sim_callback_secret)])
-        for spec in CONSUMERS:
+        for spec in [*CONSUMERS, *conversations.specs()]:
             s.consumer(spec)
         s.task(worker.run)
         s.on_stop(inbound.writer.stop)
