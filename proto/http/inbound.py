@@ -43,7 +43,8 @@ class InboundMessageView(msgspec.Struct, kw_only=True):
     received_at: str
     otp: Annotated[str, msgspec.Meta(
         description="The one-time code found in the body (4-8 digits or letters and digits, e.g. from "
-                    "'Your code is 1234' or 'G-123456'), else null")] | None = None
+                    "'Your code is 1234' or 'G-123456'); present only when one is found")] | msgspec.UnsetType = \
+        msgspec.UNSET
 
 
 class DeliveryAttemptView(msgspec.Struct, kw_only=True):

@@ -129,6 +129,7 @@ def build_document(routes: list[Route], server_url: str = "") -> dict[str, Any]:
         else:
             op["security"] = []
         paths.setdefault(r.path, {})[r.method.lower()] = op
+    paths["/mcp"] = _mcp_path()
     doc: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
@@ -147,6 +148,35 @@ def build_document(routes: list[Route], server_url: str = "") -> dict[str, Any]:
     if server_url:
         doc["servers"] = [{"url": server_url}]
     return doc
+
+
+def _mcp_path() -> dict[str, Any]:
+    """/mcp is the MCP Streamable HTTP transport (JSON-RPC), not a REST resource: documented as such."""
+    errors = {"401": {"description": "UNAUTHORIZED (missing, unknown, revoked or expired key; WWW-Authenticate: "
+                                     "Bearer)", "content": {"application/json": {"schema": _ref("ErrorEnvelope")}}},
+              "429": {"description": "RATE_LIMITED", "content": {"application/json": {
+                  "schema": _ref("ErrorEnvelope")}}}}
+    common = {"tags": ["mcp"], "security": [{"bearer": []}]}
+    return {
+        "post": {**common, "operationId": "post_mcp", "summary": "MCP over Streamable HTTP: one JSON-RPC message",
+                 "description": "The Model Context Protocol (2026-07-28 and the handshake-era versions) with the "
+                                "API key as bearer. Tools: send_message, check_send, wait_for_reply, wait_for_code, "
+                                "list_conversations, get_conversation, get_message, list_numbers, request_consent, "
+                                "get_consent; resources conversation://{id}, conversations://recent. Stateless: "
+                                "any replica answers. Each tool calls this API with the same key, so its scopes "
+                                "and caps apply; an API error is a tool error carrying the API's code.",
+                 "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+                 "responses": {"200": {"description": "A JSON-RPC response (application/json) or a stream of them "
+                                                      "(text/event-stream)",
+                                       "content": {"application/json": {"schema": {"type": "object"}},
+                                                   "text/event-stream": {"schema": {"type": "string"}}}},
+                               "202": {"description": "A notification or response was accepted"}, **errors}},
+        "get": {**common, "operationId": "get_mcp", "summary": "MCP server-to-client stream (not offered: 405)",
+                "responses": {"405": {"description": "Stateless server: no standalone stream"}, **errors}},
+        "delete": {**common, "operationId": "delete_mcp", "summary": "MCP session end (stateless: nothing to end)",
+                   "responses": {"200": {"description": "Done"}, "405": {"description": "Not supported"},
+                                 **errors}},
+    }
 
 
 def serve_document(routes: list[Route]) -> Any:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 import asyncpg
+import msgspec
 import structlog
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -91,7 +92,7 @@ class RouteHandoff:
 
 def message_view(r: asyncpg.Record) -> InboundMessageView:
     return InboundMessageView(id=r["id"], from_=r["from_number"], to=r["to_number"], body=r["body"],
-                              received_at=rfc3339(r["received_at"]), otp=find_otp(r["body"]))
+                              received_at=rfc3339(r["received_at"]), otp=find_otp(r["body"]) or msgspec.UNSET)
 
 
 _CODE_SCAN = 1000
@@ -242,7 +243,7 @@ class Inbound:
                 scanned += 1
                 last_seq = int(r["seq"])
                 view = message_view(r)
-                if view.otp is not None:
+                if view.otp is not msgspec.UNSET:
                     found.append((last_seq, view))
                     if len(found) > cmd.limit:
                         break

@@ -177,3 +177,52 @@ async def test_mcp_needs_a_valid_key(system: System) -> None:
                             headers={"Authorization": f"Bearer am_live_{uuid.uuid4().hex}x"})
     assert r.status_code == 401 and r.json()["error"]["code"] == "UNAUTHORIZED"
     assert r.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+async def test_conversations_are_built_from_both_directions(system: System) -> None:
+    org = await onboard(system)
+    contact, other = handset(), handset()
+    await org.consent(contact)
+    status, body = await org.send(contact, "first from us")
+    assert status == 202, body
+    await text_from(system, contact, org.number, "reply one")
+    await text_from(system, contact, org.number, "Your code is 4417")
+    await text_from(system, other, org.number, "a stranger writes")
+
+    async def listed() -> Any:
+        _, page, _ = await org.call("GET", "/v1/conversations")
+        by_contact = {c["contact_number"]: c for c in page["data"]}
+        ok = contact in by_contact and other in by_contact and by_contact[contact]["message_count"] == 3
+        return page if ok else None
+
+    page = await system.eventually(listed, timeout=10)
+    assert [c["contact_number"] for c in page["data"]] == [other, contact]  # most recent first
+    conv = next(c for c in page["data"] if c["contact_number"] == contact)
+    assert conv["phone_number"] == org.number and conv["unread_count"] == 2
+    assert conv["consent_status"] == "granted"
+    assert conv["last_message"]["text"] == "Your code is 4417" and conv["last_message"]["otp"] == "4417"
+    stranger = next(c for c in page["data"] if c["contact_number"] == other)
+    assert stranger["consent_status"] == "none" and stranger["unread_count"] == 1
+    # both directions, newest first, by cursor
+    _, first, _ = await org.call("GET", f"/v1/conversations/{conv['id']}/messages?limit=2")
+    assert [(m["direction"], m["text"]) for m in first["data"]] == [
+        ("inbound", "Your code is 4417"), ("inbound", "reply one")]
+    _, rest, _ = await org.call("GET", f"/v1/conversations/{conv['id']}/messages?limit=2&cursor="
+                                + first["meta"]["next_cursor"])
+    assert [(m["direction"], m["text"]) for m in rest["data"]] == [("outbound", "first from us")]
+    assert rest["data"][0]["status"] in ("queued", "sending", "sent", "delivered")
+    assert rest["meta"]["next_cursor"] is None
+    # reading marked it read; the filter finds it; another organization cannot see it
+    status, got, _ = await org.call("GET", f"/v1/conversations/{conv['id']}")
+    assert status == 200 and got["data"]["unread_count"] == 0
+    _, filtered, _ = await org.call("GET", f"/v1/conversations?contact_number={other}")
+    assert [c["contact_number"] for c in filtered["data"]] == [other]
+    intruder = (await system.signup())["api_key"]["secret"]
+    status, got, _ = await system.call("GET", f"/v1/conversations/{conv['id']}", key=intruder)
+    assert status == 404 and got["error"]["code"] == "NOT_FOUND"
+    # the outbound message's status follows its events
+    async def delivered() -> bool:
+        _, page, _ = await org.call("GET", f"/v1/conversations/{conv['id']}/messages?limit=5")
+        return any(m["status"] == "delivered" for m in page["data"])
+
+    await system.eventually(delivered, timeout=15)
