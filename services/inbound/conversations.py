@@ -102,13 +102,106 @@ class Conversations:
             await self._add(conn, org_id=ev.org_id, message_id=ev.message_id, direction="inbound", number=ev.to,
                             contact=ev.from_, from_=ev.from_, to=ev.to, body=ev.body, status=None, at=received)
 
+    # -- the bulk path: a fetched batch in one transaction -----------------------------------------------
+    async def absorb_outbound(self, events: list[Event]) -> set[str]:
+        return await self._absorb(OUTBOUND_CONSUMER, events)
+
+    async def absorb_inbound(self, events: list[Event]) -> set[str]:
+        return await self._absorb(INBOUND_CONSUMER, events)
+
+    async def _absorb(self, consumer: str, events: list[Event]) -> set[str]:
+        """A batch in one transaction: its new messages inserted together, each conversation touched
+        updated once, each message's last status in the batch applied (events are taken in stream
+        order, so the last one wins). The same effects as the one-by-one handlers."""
+        async with self.store.transaction() as conn:
+            fresh = {r["event_id"] for r in await conn.fetch(
+                "INSERT INTO processed_events (consumer, event_id) SELECT $1, unnest($2::uuid[])"
+                " ON CONFLICT DO NOTHING RETURNING event_id::text AS event_id", consumer,
+                [ev.event_id for ev in events])}
+            new: dict[str, tuple[str, str, str, str, str, str, str, datetime]] = {}
+            final: dict[str, tuple[str, str]] = {}
+            for ev in events:
+                if ev.event_id not in fresh:
+                    continue
+                match ev:
+                    case MessageQueued(facts=facts) | MessageScheduled(facts=facts):
+                        status = "queued" if isinstance(ev, MessageQueued) else "scheduled"
+                        if facts is not None and ev.message_id not in new:
+                            new[ev.message_id] = (ev.org_id, "outbound", facts.from_, facts.to, facts.from_, facts.to,
+                                                  facts.text, ev.occurred_at)
+                        final[ev.message_id] = (ev.org_id, status)
+                    case InboundMessageReceived():
+                        new[ev.message_id] = (ev.org_id, "inbound", ev.to, ev.from_, ev.from_, ev.to, ev.body,
+                                              datetime.fromisoformat(ev.received_at.replace("Z", "+00:00")))
+                    case _ if type(ev) in _STATUS:
+                        final[ev.message_id] = (ev.org_id, _STATUS[type(ev)])  # type: ignore[attr-defined]
+            if new:
+                await self._insert(conn, new, final)
+            if final:
+                ids = sorted(final)
+                await conn.execute(
+                    "UPDATE conversation_messages m SET status = u.status FROM unnest($1::uuid[], $2::uuid[],"
+                    " $3::text[]) AS u(id, org_id, status) WHERE m.id = u.id AND m.org_id = u.org_id"
+                    " AND m.status IS DISTINCT FROM u.status",
+                    ids, [final[i][0] for i in ids], [final[i][1] for i in ids])
+        return {ev.event_id for ev in events}
+
+    async def _insert(self, conn: asyncpg.Connection, new: dict[str, tuple[str, str, str, str, str, str, str, datetime]],
+                      final: dict[str, tuple[str, str]]) -> None:
+        ids = list(new)
+        vals = [new[i] for i in ids]
+        convs = [conversation_id(v[0], v[2], v[3]) for v in vals]
+        rows = await conn.fetch(
+            "INSERT INTO conversation_messages (id, conversation_id, org_id, direction, from_number, to_number, body,"
+            " status, at) SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[],"
+            " $6::text[], $7::text[], $8::text[], $9::timestamptz[])"
+            " ON CONFLICT (id) DO NOTHING RETURNING id::text AS id",
+            ids, convs, [v[0] for v in vals], [v[1] for v in vals], [v[4] for v in vals], [v[5] for v in vals],
+            [v[6] for v in vals], [final.get(i, ("", None))[1] if v[1] == "outbound" else None
+                                   for i, v in zip(ids, vals, strict=True)], [v[7] for v in vals])
+        inserted = {r["id"] for r in rows}
+        agg: dict[str, list[object]] = {}
+        for i, v, conv in zip(ids, vals, convs, strict=True):
+            if i not in inserted:
+                continue
+            a = agg.get(conv)
+            if a is None:
+                a = agg[conv] = [v[0], v[2], v[3], i, v[7], 0, 0]
+            a[5] = int(str(a[5])) + 1
+            if v[1] == "inbound":
+                a[6] = int(str(a[6])) + 1
+            else:
+                a[6] = 0  # answered
+            if v[7] >= a[4]:  # type: ignore[operator]
+                a[3], a[4] = i, v[7]
+        if not agg:
+            return
+        keys = sorted(agg)
+        await conn.execute(
+            "INSERT INTO conversations AS v (id, org_id, phone_number, contact_number, last_message_id, last_at,"
+            " message_count, unread_count, created_at) SELECT u.id, u.org_id, u.num, u.contact, u.last_id, u.last_at,"
+            " u.n, u.unread, u.last_at FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::uuid[],"
+            " $6::timestamptz[], $7::int[], $8::int[]) AS u(id, org_id, num, contact, last_id, last_at, n, unread)"
+            " ON CONFLICT (org_id, phone_number, contact_number) DO UPDATE SET"
+            " message_count = v.message_count + EXCLUDED.message_count,"
+            " unread_count = CASE WHEN EXCLUDED.unread_count > 0 THEN v.unread_count + EXCLUDED.unread_count"
+            "  ELSE 0 END,"
+            " last_message_id = CASE WHEN EXCLUDED.last_at >= v.last_at THEN EXCLUDED.last_message_id"
+            "  ELSE v.last_message_id END,"
+            " last_at = greatest(v.last_at, EXCLUDED.last_at)",
+            keys, [agg[k][0] for k in keys], [agg[k][1] for k in keys], [agg[k][2] for k in keys],
+            [agg[k][3] for k in keys], [agg[k][4] for k in keys], [agg[k][5] for k in keys],
+            [agg[k][6] for k in keys])
+
     def specs(self) -> list[ConsumerSpec]:
         return [
             ConsumerSpec(durable=OUTBOUND_CONSUMER, domain="outbound", handler=self.on_outbound,
+                         absorb=self.absorb_outbound,
                          filter=tuple(f"message.{t.subject_token()}.*" for t in (
                              MessageQueued, MessageScheduled, MessageSent, MessageDelivered, MessageUndelivered,
                              MessageFailed, MessageCanceled))),
             ConsumerSpec(durable=INBOUND_CONSUMER, domain="inbound", handler=self.on_inbound,
+                         absorb=self.absorb_inbound,
                          filter=f"message.{InboundMessageReceived.subject_token()}.*"),
         ]
 

@@ -226,3 +226,48 @@ async def test_conversations_are_built_from_both_directions(system: System) -> N
         return any(m["status"] == "delivered" for m in page["data"])
 
     await system.eventually(delivered, timeout=15)
+
+
+async def test_the_conversations_bulk_path_matches_the_one_by_one_path(system: System) -> None:
+    """Consumers take fetched batches in bulk (absorb); each path alone gives the same model."""
+    from proto.base import new_id
+    from proto.commands import inbound as c
+    from proto.events.inbound import InboundMessageReceived
+    from proto.events.outbound import MessageDelivered, MessageFacts, MessageQueued
+    from services.inbound.conversations import Conversations
+
+    model = Conversations(system.services["inbound"].store)
+    number, contact = "+14155550100", handset()
+
+    def facts(text: str) -> MessageFacts:
+        return MessageFacts(from_=number, to=contact, text=text, segments=1, encoding="GSM-7", price_micros=7900)
+
+    async def build(bulk: bool) -> tuple[c.ConversationView, list[tuple[str, str, str | None]]]:
+        org = str(uuid.uuid4())
+        m1, m2, i1, i2 = new_id(), new_id(), new_id(), new_id()
+        outbound = [MessageQueued(org_id=org, message_id=m1, facts=facts("one")),
+                    MessageQueued(org_id=org, message_id=m2, facts=facts("two")),
+                    MessageDelivered(org_id=org, message_id=m1)]
+        inbound = [InboundMessageReceived(org_id=org, message_id=i, carrier_message_id=i, phone_number_id=new_id(),
+                                          from_=contact, to=number, body=body, received_at=at)
+                   for i, body, at in ((i1, "Your code is 9911", "2030-01-01T00:00:01.000Z"),
+                                       (i2, "ok", "2030-01-01T00:00:02.000Z"))]
+        for _ in range(2):  # a redelivered batch changes nothing
+            if bulk:
+                assert await model.absorb_outbound(outbound) == {e.event_id for e in outbound}
+                assert await model.absorb_inbound(inbound) == {e.event_id for e in inbound}
+            else:
+                for ev in outbound:
+                    await model.on_outbound(ev)
+                for ev in inbound:
+                    await model.on_inbound(ev)
+        [conv] = (await model.list(c.ListConversations(org_id=org))).data
+        msgs = (await model.messages(c.ListConversationMessages(org_id=org, conversation_id=conv.id))).data
+        return conv, [(m.direction, m.text, m.status) for m in msgs]
+
+    (bulk_conv, bulk_msgs), (one_conv, one_msgs) = await build(True), await build(False)
+    assert bulk_msgs == one_msgs == [("inbound", "ok", None), ("inbound", "Your code is 9911", None),
+                                     ("outbound", "two", "queued"), ("outbound", "one", "delivered")]
+    for conv in (bulk_conv, one_conv):
+        assert (conv.message_count, conv.unread_count, conv.contact_number) == (4, 2, contact)
+        assert conv.last_message is not None and conv.last_message.text == "ok"
