@@ -20,6 +20,7 @@ import structlog
 from agentmessage import AsyncClient
 from aiohttp import web
 from mcp.server.mcpserver import Context
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 
 from libs.mcptools.server import build_server
@@ -35,11 +36,7 @@ class McpEndpoint:
     def __init__(self, authenticate: Callable[[web.Request], Any], api_url: Callable[[], str]):
         self._authenticate = authenticate
         self._api_url = api_url
-        self.server = build_server(self._client_for)
-        # Bearer keys, not cookies, authenticate /mcp: DNS rebinding gains an attacker nothing here.
-        self.server.streamable_http_app(stateless_http=True, transport_security=TransportSecuritySettings(
-            enable_dns_rebinding_protection=False))
-        self.manager = self.server.session_manager
+        self.manager: StreamableHTTPSessionManager | None = None
         self._task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
 
@@ -49,10 +46,16 @@ class McpEndpoint:
         return AsyncClient(auth[7:].strip() if auth.startswith("Bearer ") else "", self._api_url(), max_retries=2)
 
     async def start(self) -> None:
+        """Made here, not at import: after the service configured logging (the SDK's own setup is then a no-op)."""
+        server = build_server(self._client_for)
+        # Bearer keys, not cookies, authenticate /mcp: DNS rebinding gains an attacker nothing here.
+        server.streamable_http_app(stateless_http=True, transport_security=TransportSecuritySettings(
+            enable_dns_rebinding_protection=False))
+        manager = self.manager = server.session_manager
         started = asyncio.Event()
 
         async def run() -> None:
-            async with self.manager.run():
+            async with manager.run():
                 started.set()
                 await self._stop.wait()
 
@@ -66,10 +69,14 @@ class McpEndpoint:
                 await asyncio.wait_for(self._task, 5)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        if self.manager is None:
+            return error_response("SERVICE_UNAVAILABLE", "the MCP server is starting; retry", 503)
         try:
             await self._authenticate(request)
         except CommandError as exc:
             headers = {"WWW-Authenticate": 'Bearer realm="agentmessage"'} if exc.status == 401 else {}
+            if "retry_after" in exc.details:
+                headers["Retry-After"] = str(exc.details["retry_after"])
             return error_response(exc.code, exc.message, exc.status, exc.details, headers=headers)
         body = await request.content.read(MAX_BODY + 1)
         if len(body) > MAX_BODY:
