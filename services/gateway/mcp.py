@@ -116,10 +116,9 @@ async def asgi_bridge(request: web.Request, body: bytes, app: Callable[..., Any]
                 name = k.decode("latin-1")
                 if name.lower() != "transfer-encoding":
                     resp.headers.add(name, v.decode("latin-1"))
+            await resp.prepare(request)  # headers now: an SSE stream may send its first event much later
         elif message["type"] == "http.response.body":
             assert resp is not None
-            if not resp.prepared:
-                await resp.prepare(request)
             chunk = message.get("body", b"")
             if chunk:
                 await resp.write(chunk)

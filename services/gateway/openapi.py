@@ -171,8 +171,11 @@ def _mcp_path() -> dict[str, Any]:
                                        "content": {"application/json": {"schema": {"type": "object"}},
                                                    "text/event-stream": {"schema": {"type": "string"}}}},
                                "202": {"description": "A notification or response was accepted"}, **errors}},
-        "get": {**common, "operationId": "get_mcp", "summary": "MCP server-to-client stream (not offered: 405)",
-                "responses": {"405": {"description": "Stateless server: no standalone stream"}, **errors}},
+        "get": {**common, "operationId": "get_mcp", "summary": "MCP server-to-client SSE stream",
+                "description": "Kept open while the client listens; this stateless server sends nothing on it.",
+                "responses": {"200": {"description": "An SSE stream", "content": {
+                    "text/event-stream": {"schema": {"type": "string"}}}},
+                    "406": {"description": "The client does not accept text/event-stream"}, **errors}},
         "delete": {**common, "operationId": "delete_mcp", "summary": "MCP session end (stateless: nothing to end)",
                    "responses": {"200": {"description": "Done"}, "405": {"description": "Not supported"},
                                  **errors}},
