@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -299,6 +300,7 @@ class UsageCounters:
         self.kv = kv
         self._pending: dict[str, list[int]] = defaultdict(lambda: [0, 0])
         self._flusher: asyncio.Task[None] | None = None
+        self._read: dict[str, tuple[KeyUsage, float]] = {}
 
     @classmethod
     async def open(cls, nc: Client, subjects: Subjects) -> UsageCounters:
@@ -381,6 +383,18 @@ class UsageCounters:
         return int(entry.value or b"0")
 
     async def usage(self, key_id: str) -> KeyUsage:
+        """A key's usage now, read at most once a second per key (listing keys is a hot read)."""
+        hit = self._read.get(key_id)
+        mono = time.monotonic()
+        if hit is not None and hit[1] > mono:
+            return hit[0]
+        found = await self._usage(key_id)
+        if len(self._read) > 10_000:
+            self._read.clear()
+        self._read[key_id] = (found, mono + 1.0)
+        return found
+
+    async def _usage(self, key_id: str) -> KeyUsage:
         now = datetime.now(UTC)
         m, d, s = await asyncio.gather(self._get(self.name(key_id, "m", _minute(now))),
                                        self._get(self.name(key_id, "d", _day(now))),

@@ -108,3 +108,30 @@ async def test_an_expired_key_is_401_and_keys_without_scopes_keep_full_access(sy
     assert (await system.call("GET", "/v1/api-keys", key=plain))[0] == 200
     status, body, _ = await system.call("POST", "/v1/api-keys", key=owner, json={"name": "x", "scopes": ["sms:all"]})
     assert status == 400 and body["error"]["details"]["field"] == "scopes.0", body
+
+
+async def test_a_cap_holds_across_two_gateway_replicas(system: System) -> None:
+    import importlib
+
+    from libs.embedded.servers import free_port
+
+    org = await onboard(system)
+    contact = handset()
+    await org.consent(contact)
+    key = await _key(org, caps={"sends_per_day": 3})
+    port = free_port()
+    svc, setup = importlib.import_module("services.gateway.app").build(
+        {**system.env, "AM_GATEWAY_PORT": str(port), "AM_HTTP_PORT": str(port)})
+    await svc.start(setup)
+    try:
+        other = f"http://127.0.0.1:{port}"
+        answers = []
+        for i in range(4):  # alternate replicas: each counts on the shared counters
+            base = other if i % 2 else system.gateway
+            assert system.http is not None
+            async with system.http.post(f"{base}/v1/messages", headers={"Authorization": f"Bearer {key}"},
+                                        json={"from": org.number, "to": contact, "text": "hi"}) as r:
+                answers.append((r.status, (await r.json())["success"]))
+        assert answers == [(202, True), (202, True), (202, True), (429, False)]
+    finally:
+        await svc.stop()
