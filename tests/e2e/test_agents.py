@@ -141,7 +141,9 @@ async def test_wait_for_code_returns_a_code_texted_to_the_number(system: System)
     assert [m["otp"] for m in page["data"]] == ["482913", "1111"]
 
 
-async def test_keys_scopes_and_caps_apply_to_tools(system: System) -> None:
+@pytest.mark.parametrize("transport", ["http", "stdio"])
+async def test_keys_scopes_and_caps_apply_to_tools(system: System, transport: str) -> None:
+    mcp_http = _connector(transport)
     org = await onboard(system)
     allowed, other = handset(), handset()
     await org.consent(allowed)
@@ -169,6 +171,20 @@ async def test_keys_scopes_and_caps_apply_to_tools(system: System) -> None:
         err = await error_of(mcp, "send_message", from_number=org.number, to=other, text="hi")
         assert err["code"] == "RECIPIENT_NOT_ALLOWED"
         assert (await call(mcp, "send_message", from_number=org.number, to=allowed, text="hi"))["sent"]
+
+
+def _connector(transport: str) -> Any:
+    return mcp_http if transport == "http" else mcp_stdio
+
+
+async def test_both_protocol_eras_are_served(system: System) -> None:
+    key = (await system.signup())["api_key"]["secret"]
+    async with mcp_http(system, key) as modern:
+        assert modern.session.protocol_version == "2026-07-28"
+        assert TOOLS <= {t.name for t in (await modern.list_tools()).tools}
+    async with mcp_http(system, key, mode="legacy") as legacy:
+        assert legacy.session.protocol_version != "2026-07-28"
+        assert TOOLS <= {t.name for t in (await legacy.list_tools()).tools}
 
 
 async def test_mcp_needs_a_valid_key(system: System) -> None:
