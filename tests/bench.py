@@ -431,6 +431,9 @@ async def bench_sends(stack: Stack) -> None:
     report("  ... accepted messages delivered", f"{delivered:,}/{len(ids):,} ({terminal:,} terminal) "
            f"{took:,.1f} s after the load; shaped at the number's 3,600/min")
     figure("sends_delivered", delivered, "messages")
+    if delivered and before:  # the whole life of the sends: accepted, dispatched, submitted, receipted
+        whole = cpubudget.by_role(before, cpubudget.snapshot())
+        figure("cpu_ms_per_delivered_send_total", cpubudget.budget_rows(whole, delivered)[-1][1], "ms")
     figure("sends_not_terminal", len(ids) - terminal, "messages")
 
     # accepted -> delivered latency, paced below the campaign's limit, receipts immediate
