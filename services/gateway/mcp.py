@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -69,6 +70,13 @@ class McpEndpoint:
                 await asyncio.wait_for(self._task, 5)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        started = time.perf_counter()
+        resp = await self._handle(request)
+        log.info("mcp_request", method=request.method, status=resp.status,
+                 ms=round((time.perf_counter() - started) * 1000, 2))
+        return resp
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
         if self.manager is None:
             return error_response("SERVICE_UNAVAILABLE", "the MCP server is starting; retry", 503)
         try:
