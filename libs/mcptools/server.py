@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, TypedDict, TypeVar
 
 from agentmessage import ApiError, AsyncClient
@@ -164,19 +165,28 @@ def build_server(client_for: ClientFactory, name: str = "agentmessage") -> MCPSe
                                           since=since)
         return ReplyResult(received=got is not None, message=got.to_dict() if got else None)
 
-    @server.tool(description="Wait (up to 60 s) for the next one-time code (a verification / sign-in code) texted "
-                             "to one of your numbers, optionally from a given sender. Use it to finish a sign-in "
-                             "that texts a code. Returns the code and the message, or received=false.",
-                 annotations=read_only)
+    @server.tool(description="Wait (up to 60 s) for a one-time code (a verification / sign-in code) texted to one of "
+                             "your numbers, optionally from a given sender. Use it right after starting a sign-in "
+                             "that texts a code: a code that arrived in the last lookback_seconds (default 120) "
+                             "counts, so one that came before this call is not missed. Returns the code and the "
+                             "message, or received=false. To skip a code already used, pass its message id as "
+                             "after_message_id.", annotations=read_only)
     @_api_errors
     async def wait_for_code(
         ctx: Context[Any, Any],
         to_number: Annotated[str, Field(description="Your number the code is texted to (E.164)")],
         from_sender: Annotated[str | None, Field(description="Only codes from this sender")] = None,
         timeout_seconds: Timeout = 60,
+        lookback_seconds: Annotated[int, Field(ge=0, le=3600, description="Codes received this long before the "
+                                                                          "call count too (0: only new ones)")] = 120,
+        after_message_id: Annotated[str | None, Field(description="Only codes newer than this inbound message")] = None,
     ) -> CodeResult:
+        since = None
+        if after_message_id is None and lookback_seconds > 0:
+            since = (datetime.now(UTC) - timedelta(seconds=lookback_seconds)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
         async with client_for(ctx) as am:
-            got = await am.wait_for_code(to_number, from_=from_sender, timeout=timeout_seconds)
+            got = await am.wait_for_code(to_number, from_=from_sender, timeout=timeout_seconds,
+                                         after=after_message_id, since=since)
         return CodeResult(received=got is not None, code=got.otp if got else None,
                           message=got.to_dict() if got else None)
 

@@ -123,7 +123,7 @@ async def test_wait_for_code_returns_a_code_texted_to_the_number(system: System)
     service = handset()
     await text_from(system, service, org.number, "hello, no code here")
     async with mcp_http(system, org.key) as mcp:
-        nothing = await call(mcp, "wait_for_code", to_number=org.number, timeout_seconds=1)
+        nothing = await call(mcp, "wait_for_code", to_number=org.number, timeout_seconds=1, lookback_seconds=0)
         assert nothing == {"received": False, "code": None, "message": None}
         import asyncio
 
@@ -136,9 +136,17 @@ async def test_wait_for_code_returns_a_code_texted_to_the_number(system: System)
         got = await waiting
         assert got["received"] and got["code"] == "482913", got
         assert got["message"]["otp"] == "482913" and got["message"]["from"] == service
+        # a code that came before the call counts (the sign-in texted it while the agent was busy) ...
+        again = await call(mcp, "wait_for_code", to_number=org.number, from_sender=service, timeout_seconds=5)
+        assert again["code"] == "482913"
+        # ... unless it was used: after it, the next one
+        later = asyncio.create_task(call(mcp, "wait_for_code", to_number=org.number, timeout_seconds=30,
+                                         after_message_id=got["message"]["id"]))
+        await text_from(system, service, org.number, "Tu código es 5678")
+        assert (await later)["code"] == "5678"
     # the API too: otp on every inbound message, and otp=true lists only codes
     _, page, _ = await org.call("GET", f"/v1/inbound-messages?otp=true&to={org.number}")
-    assert [m["otp"] for m in page["data"]] == ["482913", "1111"]
+    assert [m["otp"] for m in page["data"]] == ["5678", "482913", "1111"]
 
 
 @pytest.mark.parametrize("transport", ["http", "stdio"])
