@@ -20,6 +20,7 @@ COMMON_ERRORS: dict[str, tuple[int, str]] = {
     "INSUFFICIENT_CREDIT": (402, "Not enough prepaid credit for the request."),
     "SCOPE_REQUIRED": (403, "The API key lacks the scope this route needs; details.scope names it."),
     "RECIPIENT_NOT_ALLOWED": (403, "The API key's allowed_recipients (or allowed_from) does not cover this number."),
+    "KEY_CAPPED": (403, "A key with caps cannot create keys."),
     "SENDING_NOT_ENABLED": (403, "The sending number has no approved 10DLC campaign; details say what is missing."),
     "NOT_FOUND": (404, "No such resource in your organization."),
     "METHOD_NOT_ALLOWED": (405, "The path exists, the method does not."),

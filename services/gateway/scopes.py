@@ -98,6 +98,28 @@ RECIPIENT_FIELDS: dict[str, tuple[str, str | None]] = {
 """Routes that text someone: (the recipient's body field, the sender's body field)."""
 
 
+KEYS_ROUTE = "POST /v1/api-keys"
+"""Creating a key: a limited key may not mint a less limited one."""
+
+
+def _check_delegation(caller: Principal, raw: bytes) -> None:
+    """A key with scopes grants only scopes it has; a key with caps creates no keys (their caps, counted
+    per key, would not bind it)."""
+    if caller.caps is not None:
+        raise CommandError("KEY_CAPPED", "a key with caps cannot create keys; use a key without caps", 403)
+    try:
+        body = msgspec.json.decode(raw or b"{}", type=CreateKeyBody)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return  # the route's own validation answers 400
+    scopes, _ = key_grants(body)
+    assert caller.scopes is not None
+    wanted = SCOPES if scopes is None else scopes
+    missing = [sc for sc in wanted if sc not in caller.scopes]
+    if missing:
+        raise CommandError("SCOPE_REQUIRED", f"this API key cannot grant the scope {missing[0]}, which it lacks",
+                           403, {"scope": missing[0], "key_scopes": caller.scopes})
+
+
 def route_scope(method: str, path: str) -> str | None:
     return ROUTE_SCOPES.get(f"{method} {path}")
 
@@ -193,6 +215,8 @@ class KeyGuard:
                 scope = needed or "full access"
                 raise CommandError("SCOPE_REQUIRED", f"this API key lacks the scope {scope}", 403,
                                    {"scope": scope, "key_scopes": principal.scopes})
+        if name == KEYS_ROUTE and (principal.scopes is not None or caps is not None):
+            _check_delegation(principal, raw)
         adm = Admission(key_id=principal.key_id, caps=caps, send=name == SEND_ROUTE)
         fields = RECIPIENT_FIELDS.get(name)
         doc: Any = None

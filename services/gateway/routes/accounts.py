@@ -59,12 +59,14 @@ ROUTES = [
           errors=("EMAIL_TAKEN", "RATE_LIMITED"),
           description="Open (no key). The secret at data.api_key.secret is shown this once. Starts with $5.00."),
     Route("POST", "/v1/api-keys", create_key, "Create an API key (the secret is shown once)", "accounts",
-          body=CreateKeyBody, response=c.ApiKeyView, status=201,
+          body=CreateKeyBody, response=c.ApiKeyView, status=201, errors=("SCOPE_REQUIRED", "KEY_CAPPED"),
           description="scopes (or a preset: full, send-only, read-only) limit what the key may do; caps limit "
                       "how much (spend_per_day, sends_per_minute, sends_per_day), to whom (allowed_recipients, "
                       "allowed_from: E.164 numbers or prefixes) and until when (expires_at). Without scopes the "
                       "key has full access. Requests outside them answer 403 SCOPE_REQUIRED, 403 "
-                      "RECIPIENT_NOT_ALLOWED, 429 CAP_EXCEEDED (with Retry-After) or, once expired, 401."),
+                      "RECIPIENT_NOT_ALLOWED, 429 CAP_EXCEEDED (with Retry-After) or, once expired, 401. A key with scopes "
+                      "grants only scopes it has (else 403 SCOPE_REQUIRED); a key with caps creates no keys "
+                      "(403 KEY_CAPPED)."),
     Route("GET", "/v1/api-keys", list_keys, "List API keys (never their secrets) with their usage", "accounts",
           query=PageQuery, response=list[c.ApiKeyView], paginated=True,
           description="usage: sends this UTC minute, sends and spend this UTC day, counted at the gateway."),

@@ -86,3 +86,17 @@ async def _kv(nc: nats.NATS, subjects: Subjects):  # type: ignore[no-untyped-def
     counters = await UsageCounters.open(nc, subjects)
     await counters.close()
     return counters.kv
+
+
+def test_a_limited_key_cannot_mint_a_less_limited_one() -> None:
+    guard = KeyGuard(None, 1)
+    scoped = _p(["keys:write", "messages:read"])
+    guard.admit("POST", "/v1/api-keys", scoped, b'{"name":"x","scopes":["messages:read"]}')
+    for body, scope in ((b'{"name":"x"}', "messages:send"), (b'{"name":"x","preset":"read-only"}', "numbers:read")):
+        with pytest.raises(CommandError) as e:
+            guard.admit("POST", "/v1/api-keys", scoped, body)
+        assert (e.value.code, e.value.details["scope"]) == ("SCOPE_REQUIRED", scope)
+    with pytest.raises(CommandError) as e:
+        guard.admit("POST", "/v1/api-keys", _p(caps=KeyCaps(sends_per_day=3)), b'{"name":"x"}')
+    assert (e.value.code, e.value.status) == ("KEY_CAPPED", 403)
+    guard.admit("POST", "/v1/api-keys", _p(), b'{"name":"x"}')  # a full key may
