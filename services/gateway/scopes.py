@@ -317,6 +317,12 @@ def _next_day(now: datetime) -> datetime:
     return now.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
 
 
+def _unavailable(exc: Exception) -> CommandError:
+    log.warning("key_usage_unavailable", error=repr(exc))
+    return CommandError("SERVICE_UNAVAILABLE", "API key usage counters are not reachable; retry", 503,
+                        {"service": "nats"})
+
+
 class UsageCounters:
     """Per-key counters in a NATS KV bucket, shared by every gateway replica."""
 
@@ -359,6 +365,8 @@ class UsageCounters:
                 current, revision = int(entry.value or b"0"), entry.revision
             except KeyNotFoundError:
                 current, revision = 0, None
+            except Exception as exc:
+                raise _unavailable(exc) from exc
             new = current + delta
             if limit is not None and delta > 0 and new > limit:
                 return False, current
@@ -372,8 +380,8 @@ class UsageCounters:
                 continue
             except Exception as exc:
                 if "wrong last sequence" not in str(exc).lower() and "key exists" not in str(exc).lower():
-                    raise
-        raise CommandError("UNAVAILABLE", "key usage counters are contended; retry", 503)
+                    raise _unavailable(exc) from exc
+        raise CommandError("SERVICE_UNAVAILABLE", "key usage counters are contended; retry", 503)
 
     def tally(self, key_id: str, cost_micros: int) -> None:
         """An uncapped key's send: counted in the background (usage only)."""
@@ -404,6 +412,8 @@ class UsageCounters:
             entry = await self.kv.get(key)
         except KeyNotFoundError:
             return 0
+        except Exception as exc:
+            raise _unavailable(exc) from exc
         return int(entry.value or b"0")
 
     async def usage(self, key_id: str) -> KeyUsage:

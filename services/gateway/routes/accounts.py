@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from proto.base import CommandError
 from proto.commands import accounts as c
 from proto.http.accounts import CreateKeyBody, PageQuery, SignupBody
 from services.gateway.api import EVICT_KEY, Ctx, Reply, Route
@@ -32,7 +33,11 @@ async def list_keys(ctx: Ctx) -> Reply:
                           c.KeyPage)
     usage = ctx.request.app[GUARD_KEY].usage
     if usage is not None and page.data:
-        found = await asyncio.gather(*(usage.usage(k.id) for k in page.data))
+        found: list[c.KeyUsage | None]
+        try:
+            found = list(await asyncio.gather(*(usage.usage(k.id) for k in page.data)))
+        except CommandError:  # counters unreachable: the keys without their usage (null), not a 503
+            found = [None] * len(page.data)
         for k, u in zip(page.data, found, strict=True):
             k.usage = u
     return Reply(page.data, meta={"next_cursor": page.next_cursor})
