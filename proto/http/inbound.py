@@ -89,3 +89,5 @@ class InboundWebhook(msgspec.Struct, kw_only=True):
     channel: Literal["sms"] = "sms"
     received_at: str
     phone_number_id: UUID
+    otp: Annotated[str, msgspec.Meta(description="The one-time code found in the body; present only when one "
+                                                 "is found")] | msgspec.UnsetType = msgspec.UNSET
