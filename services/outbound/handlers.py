@@ -66,6 +66,8 @@ class _Accept:
     sender: SenderInfo | None = None
     due: datetime | None = None
     reason: str | None = None
+    deferred_by: str | None = None
+    """The gate's checks that deferred it past its send_at (e.g. quiet_hours), comma separated."""
     amount: int = 0
 
 
@@ -234,6 +236,7 @@ class Outbound:
             until = model.parse_time(decision.defer_until, "defer_until")
             if a.due is None or until > a.due:
                 a.due, a.reason = until, decision.reason or f"quiet hours until {decision.defer_until}"
+                a.deferred_by = model.deferred_by(decision.checks)
         a.amount = model.price_micros(a.segments, self.settings.price_per_segment_micros)
         return None
 
@@ -353,6 +356,7 @@ class Outbound:
             "phone_number_id": sender.phone_number_id, "campaign_id": sender.campaign_id or "",
             "throughput_mpm": sender.throughput_mpm, "status_callback_url": callback_url, "send_at": a.send_at,
             "validity_seconds": a.validity, "expires_at": expires, "next_attempt_at": starts,
+            "deferred_by": a.deferred_by,
         }
         return store.NewMessage(message_id=a.message_id, org_id=a.cmd.org_id, status="scheduled" if a.due else "queued",
                                 reason=a.reason, event=ev, values=values, now=a.now)
@@ -444,6 +448,33 @@ class Outbound:
         per_minute = min(s.number_throughput_mpm, campaign) / max(1, row["segments"])
         due: datetime = row["next_attempt_at"]
         return max(model.expected_send_at(now, position, per_minute), due)
+
+    # -- cancel ----------------------------------------------------------------------------------
+    async def cancel(self, cmd: c.CancelMessage) -> c.MessageDetail:
+        """Cancel a scheduled or queued message (CANCELED_BY_USER; refunded by accounts, callback queued).
+
+        Race-safe against the dispatcher: both take the message's row lock, and the dispatcher marks a
+        message ``sending`` (committed before the carrier sees it) only while it is still queued. So either
+        the cancel commits first — the dispatcher then finds it canceled and never submits it — or the
+        message is ``sending`` and the cancel answers 409 MESSAGE_NOT_CANCELABLE; never both."""
+        message_id = parse_uuid(cmd.message_id)
+        if message_id is None:
+            raise NotFound("message")
+        async with self.es.transaction() as conn:
+            row = await conn.fetchrow(f"SELECT {store.COLUMNS} FROM messages WHERE id = $1::uuid AND org_id = $2::uuid"
+                                      " FOR UPDATE", message_id, cmd.org_id)
+            if row is None:
+                raise NotFound("message")
+            if row["status"] in model.CANCELABLE:
+                [row] = await store.cancel(conn, self.es, [row], model.CANCELED_BY_USER, model.CANCELED_BY_USER)
+                log.info("message_canceled", message_id=message_id, org_id=cmd.org_id)
+            elif row["status"] != "canceled":  # (a second cancel answers the canceled message)
+                raise CommandError(
+                    "MESSAGE_NOT_CANCELABLE",
+                    f"the message is {row['status']}: only scheduled or queued messages can be canceled", 409,
+                    {"status": row["status"]})
+            timeline = await store.timeline(conn, row["id"])
+        return store.detail(row, timeline)
 
     # -- read ------------------------------------------------------------------------------------
     async def get(self, cmd: c.GetMessage) -> c.MessageDetail:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import ipaddress
 import math
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Literal
 from urllib.parse import urlsplit
 
 from proto.base import CommandError
+from proto.commands.compliance import Check
 
 # -- segments --------------------------------------------------------------------------------------
 # GSM 03.38 default alphabet (one septet each) and its extension table (escape + one septet: two).
@@ -83,6 +85,31 @@ def can_transition(current: str | None, new: str) -> bool:
     if current is None:
         return new in PENDING
     return new in _TRANSITIONS.get(current, frozenset())
+
+
+CANCELABLE = PENDING
+"""A message can be canceled until it is handed to the carrier (``sending``)."""
+
+CANCELED_BY_USER = "CANCELED_BY_USER"
+NUMBER_RELEASED = "NUMBER_RELEASED"
+QUIET_HOURS_CHECK = "quiet_hours"
+
+
+def deferred_by(checks: Sequence[Check]) -> str | None:
+    """The names of the gate's checks that deferred a send, comma separated (None: none did)."""
+    names = [k.name for k in checks if k.result == "defer"]
+    return ",".join(names) if names else None
+
+
+def released_when_quiet_hours_off(deferred: str | None) -> bool:
+    """A message deferred by quiet hours alone goes when quiet hours are turned off (one deferred by
+    another check as well still waits for it)."""
+    return deferred is not None and set(deferred.split(",")) == {QUIET_HOURS_CHECK}
+
+
+def due_without_quiet_hours(send_at: datetime | None, now: datetime) -> datetime:
+    """When a message held by quiet hours goes once they are off: its send_at, or now."""
+    return send_at if send_at is not None and send_at > now else now
 
 
 # -- receipts --------------------------------------------------------------------------------------
