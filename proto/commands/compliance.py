@@ -10,6 +10,7 @@ import msgspec
 
 from proto.base import Command, ErrorBody
 from proto.events.compliance import ConsentEvidence
+from proto.events.inbound import InboundMessageReceived
 
 SendKind = Literal["standard", "opt_in_request", "opt_out_confirmation", "help_reply", "keyword_reply"]
 Category = Literal["transactional", "marketing", "conversational"]
@@ -68,6 +69,22 @@ class SendOutcome(msgspec.Struct, kw_only=True):
 class SendOutcomes(msgspec.Struct, kw_only=True):
     results: list[SendOutcome]
     """In the order of the request's ``sends``."""
+
+
+class ScreenInbound(Command, frozen=True, kw_only=True):
+    """Inbound, before it makes arriving messages visible (listed, waited for, pushed): record each one's
+    effect on the consent ledger — a STOP's opt-out, a YES's consent, a HELP, the contact's last-message
+    time — so that once the organization can see a message, the next send is already governed by it
+    (read-your-consent). Idempotent per event id (the keyword consumer, reading the same events later,
+    only hands the replies to outbound)."""
+
+    messages: list[InboundMessageReceived]
+    """In arrival order: a contact's STOP then START is applied in that order."""
+
+
+class InboundScreened(msgspec.Struct, kw_only=True):
+    screened: int
+    """How many of the messages had their effect recorded now (the others had it already)."""
 
 
 # -- consent ledger, double opt-in, settings (used by the gateway) ------------------------------------

@@ -255,7 +255,20 @@ class Compliance:
             await store.touch_inbound_many(self.store.pool, KEYWORDS_CONSUMER, plain)
         return done | {p[0] for p in plain}
 
-    async def on_inbound(self, ev: Event) -> None:
+    async def screen_inbound(self, cmd: c.ScreenInbound) -> c.InboundScreened:
+        """Inbound asks before it makes messages visible: record each one's effect now (plain texts
+        together, keywords one by one in order), so a YES or STOP the organization can see already
+        governs its next send. The replies (opt-out confirmation, help) are handed to outbound by the
+        keywords consumer when it reads the same events after inbound's commit — only then is the
+        message surely stored — so screening never waits for outbound."""
+        events: list[Event] = list(cmd.messages)
+        done = await self.absorb_inbound(events)
+        for ev in events:
+            if ev.event_id not in done:
+                await self.on_inbound(ev, send_replies=False)
+        return c.InboundScreened(screened=len(events))
+
+    async def on_inbound(self, ev: Event, send_replies: bool = True) -> None:
         if not isinstance(ev, InboundMessageReceived) or not ev.org_id:
             return
         contact, received = self._sender_of(ev)
@@ -283,7 +296,10 @@ class Compliance:
                                  source=cls.source, events=[e.type_name() for e in events])
                 return await store.unsent(conn, ev.event_id)
 
-        for row in await self.retry(apply):
+        unsent = await self.retry(apply)
+        if not send_replies:
+            return
+        for row in unsent:
             try:
                 await self.hand_off(row)
             except CommandError as exc:

@@ -31,6 +31,7 @@ async def register(svc: Service, h: Compliance, v: Views) -> None:
         return await v.consent(cmd.org_id, await h.revoke_consent(cmd))
 
     r = svc.rpc_server
+    await r.register("screen_inbound", c.ScreenInbound, h.screen_inbound)
     await r.register("request_double_opt_in", c.RequestDoubleOptIn, h.request_double_opt_in)
     await r.register("record_consent", c.RecordConsent, record_consent)
     await r.register("revoke_consent", c.RevokeConsent, revoke_consent)

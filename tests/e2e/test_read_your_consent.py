@@ -1,0 +1,72 @@
+"""Read-your-consent: once a YES or a STOP is visible to the organization — returned by a wait on its
+inbound messages, or listed — it already governs the next send, every time (inbound stores a message
+only after compliance has recorded its keyword effect)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from proto.base import rfc3339, utcnow
+from tests.e2e import data
+from tests.e2e.test_outbound import Org, handset, onboard
+from tests.system import System
+
+ROUNDS = 20
+
+
+async def wait_for_text(org: Org, contact: str, since: str) -> list[dict[str, Any]]:
+    """The long poll an agent uses: answers as soon as the contact's message is visible."""
+    status, body, _ = await org.call("GET", "/v1/inbound-messages",
+                                     params={"wait": "30", "from": contact, "since": since})
+    assert status == 200, body
+    return list(body["data"])
+
+
+async def text(system: System, org: Org, contact: str, body: str) -> None:
+    status, got, _ = await system.call("POST", "/sim/messages", json={"from": contact, "to": org.number,
+                                                                       "text": body})
+    assert status == 202, got
+
+
+async def test_a_send_the_moment_a_yes_shows_up_in_a_wait_is_accepted_every_time(system: System) -> None:
+    org = await onboard(system)
+    for i in range(ROUNDS):
+        contact = handset()
+        status, body, _ = await org.call("POST", "/v1/consent/double-opt-in", json={
+            "phone_number_id": org.number_id, "contact_number": contact, "confirmation_text": data.CONFIRMATION})
+        assert status == 202, body
+        since = rfc3339(utcnow())
+        waiting = asyncio.create_task(wait_for_text(org, contact, since))
+        await text(system, org, contact, "YES")
+        got = await waiting
+        assert [m["body"] for m in got] == ["YES"], got
+        # when: the agent sends the moment it sees the YES
+        status, body = await org.send(contact, text=f"thanks {i}")
+        # then: accepted, every time
+        assert status == 202, (i, body)
+
+
+async def test_a_send_the_moment_a_stop_is_listed_is_refused_every_time(system: System) -> None:
+    org = await onboard(system)
+    for i in range(ROUNDS):
+        contact = handset()
+        await org.consent(contact)
+        status, body = await org.send(contact, text="before")
+        assert status == 202, body
+        since = rfc3339(utcnow())
+        if i % 2 == 0:  # half through the wait, half by polling the listing
+            waiting = asyncio.create_task(wait_for_text(org, contact, since))
+            await text(system, org, contact, "STOP")
+            got = await waiting
+        else:
+            await text(system, org, contact, "STOP")
+
+            async def listed() -> list[dict[str, Any]] | None:
+                _, page, _ = await org.call("GET", "/v1/inbound-messages", params={"from": contact})
+                return list(page["data"]) or None
+
+            got = await system.eventually(listed, interval=0.005)
+        assert [m["body"] for m in got] == ["STOP"], got
+        status, body = await org.send(contact, text=f"after stop {i}")
+        assert status == 453 and body["error"]["code"] == "RECIPIENT_OPTED_OUT", (i, status, body)
