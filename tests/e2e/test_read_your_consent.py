@@ -62,7 +62,7 @@ async def test_a_send_the_moment_a_stop_is_listed_is_refused_every_time(system: 
         else:
             await text(system, org, contact, "STOP")
 
-            async def listed() -> list[dict[str, Any]] | None:
+            async def listed(contact: str = contact) -> list[dict[str, Any]] | None:
                 _, page, _ = await org.call("GET", "/v1/inbound-messages", params={"from": contact})
                 return list(page["data"]) or None
 
