@@ -193,6 +193,60 @@ class ExportConsent(Command, frozen=True, kw_only=True):
     org_id: str
     after: int = 0
     limit: int = 500
+    since: str | None = None
+    """Only entries that occurred at or after this time (RFC 3339)."""
+    until: str | None = None
+    """Only entries that occurred before this time (RFC 3339)."""
+
+
+# -- the audit of gate decisions -------------------------------------------------------------------------
+
+Outcome = Literal["allow", "deny", "defer"]
+
+
+class ListDecisions(Command, frozen=True, kw_only=True):
+    """The organization's gate decisions, newest first (``ascending``: oldest first, for the export),
+    filtered, keyset-paginated on (decided_at, id)."""
+
+    org_id: str
+    contact: str | None = None
+    outcome: Outcome | None = None
+    reason: str | None = None
+    """A deny code (CONSENT_REQUIRED, RECIPIENT_OPTED_OUT, QUIET_HOURS, SENDING_NOT_ENABLED, …) or, for a
+    defer, the deferring check in upper case (QUIET_HOURS)."""
+    message_id: str | None = None
+    since: str | None = None
+    until: str | None = None
+    limit: int = 20
+    cursor: str | None = None
+    ascending: bool = False
+
+
+class DecisionView(msgspec.Struct, kw_only=True):
+    """One decision of the gate, with every check it made and the check's reason."""
+
+    id: str
+    decided_at: str
+    message_id: str
+    stage: str
+    """accept (when the API call arrived) | submit (the final check before the carrier)"""
+    from_: str = msgspec.field(name="from")
+    contact_number: str
+    kind: str
+    category: str
+    outcome: Outcome
+    code: str | None = None
+    """For deny: the error code the send got."""
+    reason_code: str | None = None
+    """What the decision is filtered by as its reason: the deny code, or the deferring check (QUIET_HOURS)."""
+    reason: str = ""
+    defer_until: str | None = None
+    checks: list[Check] = msgspec.field(default_factory=list)
+
+
+class DecisionPage(msgspec.Struct, kw_only=True):
+    data: list[DecisionView]
+    next_cursor: str | None = None
 
 
 class LedgerRow(msgspec.Struct, kw_only=True):

@@ -38,5 +38,6 @@ async def register(svc: Service, h: Compliance, v: Views) -> None:
     await r.register("get_consent", c.GetConsent, v.get_consent)
     await r.register("list_consent", c.ListConsent, v.list_consent)
     await r.register("export_consent", c.ExportConsent, v.export)
+    await r.register("list_decisions", c.ListDecisions, v.decisions)
     await r.register("get_settings", c.GetSettings, v.get_settings)
     await r.register("update_settings", c.UpdateSettings, v.update_settings)

@@ -246,11 +246,18 @@ def expires_at(due: datetime, validity_s: int) -> datetime:
     return due + timedelta(seconds=validity_s)
 
 
-def expected_send_at(now: datetime, position: int, per_minute: float) -> datetime:
-    """Where a queued message stands: ``position`` messages ahead at ``per_minute`` of throughput."""
+def expected_send_at(now: datetime, ahead_segments: int, per_minute: float, segments: int = 1,
+                     burst_s: float = 0.0) -> datetime:
+    """When a queued message is expected to reach the carrier: every segment queued ahead of it on its
+    number takes one token of the sender's throughput (``per_minute`` segments a minute), so a 5-segment
+    message ahead costs 5 tokens; the bucket's burst (``burst_s`` of throughput, at least one segment)
+    goes at once, and a message larger than the bucket goes when it is full (as the shaper does)."""
     if per_minute <= 0:
         return now
-    return now + timedelta(seconds=math.ceil(position * 60.0 / per_minute))
+    rate = per_minute / 60.0
+    cap = max(1.0, rate * burst_s) if burst_s > 0 else 1.0
+    need = ahead_segments + min(segments, cap) - cap
+    return now + timedelta(seconds=math.ceil(max(0.0, need) / rate))
 
 
 def price_micros(segments: int, per_segment: int) -> int:

@@ -346,20 +346,33 @@ async def timeline(conn: asyncpg.Connection | asyncpg.Pool, message_id: str) -> 
     return rows
 
 
-async def queue_position(conn: asyncpg.Connection | asyncpg.Pool, row: asyncpg.Record) -> int:
+@dataclass(frozen=True)
+class Ahead:
+    """What is queued ahead of a message on its number: how many messages, and their segments (each
+    segment takes one token of the number's throughput)."""
+
+    messages: int = 0
+    segments: int = 0
+
+    def plus(self, messages: int, segments: int) -> Ahead:
+        return Ahead(self.messages + messages, self.segments + segments)
+
+
+async def queue_position(conn: asyncpg.Connection | asyncpg.Pool, row: asyncpg.Record) -> Ahead:
     """Messages from the same number queued before this one (counted up to 100,000)."""
     return await queued_before(conn, row["from_number"], row["created_at"], row["id"])
 
 
 async def queued_before(conn: asyncpg.Connection | asyncpg.Pool, from_number: str, created_at: datetime,
-                        message_id: str) -> int:
-    """Messages from ``from_number`` queued before (created_at, id) (counted up to 100,000)."""
-    n = await conn.fetchval(
-        "SELECT count(*) FROM (SELECT 1 FROM messages WHERE from_number = $1 AND status = 'queued'"
-        " AND (created_at, id) < ($2, $3::uuid) LIMIT 100000) ahead",
+                        message_id: str) -> Ahead:
+    """Messages from ``from_number`` queued before (created_at, id), and their segments (counted up to
+    100,000 messages)."""
+    r = await conn.fetchrow(
+        "SELECT count(*) AS n, coalesce(sum(segments), 0) AS s FROM (SELECT segments FROM messages"
+        " WHERE from_number = $1 AND status = 'queued' AND (created_at, id) < ($2, $3::uuid) LIMIT 100000) ahead",
         from_number, created_at, message_id,
     )
-    return int(n or 0)
+    return Ahead(int(r["n"]), int(r["s"])) if r is not None else Ahead()
 
 
 @dataclass(frozen=True)
