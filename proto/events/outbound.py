@@ -2,7 +2,8 @@
 
 One aggregate, ``message`` (stream ``message-<id>``): a message's lifecycle
 ``queued`` → ``sending`` → ``sent`` → ``delivered`` | ``undelivered``, ``failed`` before the carrier,
-``scheduled`` (send_at, quiet hours) and ``canceled`` (an opt-out landed first). MessageSent,
+``scheduled`` (send_at, quiet hours) and ``canceled`` (an opt-out landed first, the organization canceled
+it, or its number was released). MessageSent,
 MessageFailed and MessageCanceled are consumed by accounts (credit capture / refund)."""
 
 from __future__ import annotations

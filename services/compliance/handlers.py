@@ -290,8 +290,16 @@ class Compliance:
         events: list[Event] = list(cmd.messages)
         done = await self.absorb_inbound(events)
         keywords = [ev for ev in events if ev.event_id not in done]
+        # in order for each contact; different contacts side by side
+        by_contact: dict[tuple[str, str], list[Event]] = {}
         for ev in keywords:
-            await self.on_inbound(ev, send_replies=False)
+            by_contact.setdefault((ev.org_id, getattr(ev, "from_", "")), []).append(ev)
+
+        async def in_order(evs: list[Event]) -> None:
+            for ev in evs:
+                await self.on_inbound(ev, send_replies=False)
+
+        await asyncio.gather(*(in_order(evs) for evs in by_contact.values()))
         if keywords:  # the replies go out now, without holding up inbound (the consumer is the backstop)
             task = asyncio.create_task(self._send_replies([ev.event_id for ev in keywords]))
             self._reply_tasks.add(task)

@@ -70,9 +70,9 @@ class IngestWriter:
     def __init__(self, es: EventStore, screen: Screen | None = None, max_batch: int = 200, writers: int = 1):
         self.es = es
         self.screen = screen
-        """Read-your-consent: compliance records the messages' keyword effects inside the batch's
-        transaction, before the commit that makes them visible (listed, waited for, pushed); when it
-        fails, nothing of the batch is stored and the carrier retries."""
+        """Read-your-consent: compliance records the messages' keyword effects before the batch's
+        transaction, whose commit makes them visible (listed, waited for, pushed); when it fails, nothing
+        of the batch is stored and the carrier retries."""
         self._batcher = Batcher("ingest-writer", self._write, max_batch=max_batch, workers=writers)
 
     async def stop(self) -> None:
@@ -83,12 +83,14 @@ class IngestWriter:
         return await self._batcher.submit((message, stream, event))
 
     async def _write(self, batch: list[tuple[store.NewMessage, str, Event]]) -> list[bool]:
+        # compliance first, holding no lock (an organization's arrival sequence is locked from the insert
+        # to the commit); a retried callback's message is screened again, a no-op (its event id is the same)
+        routed = [ev for _, _, ev in batch if isinstance(ev, InboundMessageReceived)]
+        if routed and self.screen is not None:
+            await self.screen(routed)
         async with self.es.transaction() as conn:
             stored = await store.store_messages(conn, self.es.schema, [m for m, _, _ in batch])
             await self.es.append_streams(conn, [(stream, 0, ev) for m, stream, ev in batch if m.message_id in stored])
-            routed = [ev for m, _, ev in batch if m.message_id in stored and isinstance(ev, InboundMessageReceived)]
-            if routed and self.screen is not None:
-                await self.screen(routed)
         return [m.message_id in stored for m, _, _ in batch]
 
 
