@@ -558,6 +558,9 @@ async def bench_consent(stack: Stack) -> None:
     report(f"STOP callback -> visible and refused by the gate, {rate}/s",
            f"p50 {pct(lats, .5):.0f} ms, p99 {pct(lats, .99):.0f} ms, {len(lats)}/{n} visible, "
            f"gate refused {agreed}/{len(lats)} at once")
+    figure("consent_visible_p50_ms", pct(lats, .5), "ms")
+    figure("consent_visible_p99_ms", pct(lats, .99), "ms")
+    figure("consent_refused_at_once", agreed, "contacts")
 
 
 BENCHES: list[tuple[str, Callable[[Stack], Awaitable[None]]]] = [
