@@ -8,9 +8,10 @@ import asyncio
 from typing import Any
 
 from proto.base import rfc3339, utcnow
+from services.compliance.app import build as build_compliance
 from tests.e2e import data
 from tests.e2e.test_outbound import Org, handset, onboard
-from tests.system import System
+from tests.system import System, running_system
 
 ROUNDS = 20
 
@@ -70,3 +71,30 @@ async def test_a_send_the_moment_a_stop_is_listed_is_refused_every_time(system: 
         assert [m["body"] for m in got] == ["STOP"], got
         status, body = await org.send(contact, text=f"after stop {i}")
         assert status == 453 and body["error"]["code"] == "RECIPIENT_OPTED_OUT", (i, status, body)
+
+
+async def test_while_compliance_is_down_a_text_waits_at_the_carrier_and_arrives_once_after(
+        settings_env: dict[str, str]) -> None:
+    """A message is never visible before compliance has recorded it: while compliance is down the
+    carrier's callback is answered 503 and retried; once compliance is back the STOP is stored once and
+    already refuses the next send."""
+    async with running_system(settings_env) as system:
+        org = await onboard(system)
+        contact = handset()
+        await org.consent(contact)
+        old = system.services["compliance"]
+        await old.stop()
+        await text(system, org, contact, "STOP")
+        await asyncio.sleep(1.0)  # (the carrier has tried by now: nothing may be visible)
+        _, page, _ = await org.call("GET", "/v1/inbound-messages", params={"from": contact})
+        assert page["data"] == [], page
+        fresh, setup = build_compliance({**system.env, "AM_HTTP_PORT": str(old.port)})
+        await fresh.start(setup)
+        system.services["compliance"] = fresh  # (stopped with the system)
+        got = await wait_for_text(org, contact, "2000-01-01T00:00:00Z")
+        assert [m["body"] for m in got] == ["STOP"], got
+        status, body = await org.send(contact, text="still there?")
+        assert status == 453 and body["error"]["code"] == "RECIPIENT_OPTED_OUT", body
+        await asyncio.sleep(0.5)
+        _, page, _ = await org.call("GET", "/v1/inbound-messages", params={"from": contact})
+        assert [m["body"] for m in page["data"]] == ["STOP"], page  # stored once
