@@ -116,6 +116,9 @@ class Compliance:
         self.decisions.start()
 
     async def stop(self) -> None:
+        for task in list(self._reply_tasks):  # (the keywords consumer hands off what these leave)
+            task.cancel()
+        await asyncio.gather(*self._reply_tasks, return_exceptions=True)
         await self.reader.stop()
         await self.decisions.stop()
 
@@ -283,10 +286,10 @@ class Compliance:
 
     async def screen_inbound(self, cmd: c.ScreenInbound) -> c.InboundScreened:
         """Inbound asks before it makes messages visible: record each one's effect now (plain texts
-        together, keywords one by one in order), so a YES or STOP the organization can see already
-        governs its next send. The replies (opt-out confirmation, help) are handed to outbound by the
-        keywords consumer when it reads the same events after inbound's commit — only then is the
-        message surely stored — so screening never waits for outbound."""
+        together; keywords in order for each contact, different contacts side by side), so a YES or STOP
+        the organization can see already governs its next send. The replies (opt-out confirmation, help)
+        are handed to outbound in the background, so screening never waits for outbound; the keywords
+        consumer, reading the same events after inbound's commit, hands off whatever is still unsent."""
         events: list[Event] = list(cmd.messages)
         done = await self.absorb_inbound(events)
         keywords = [ev for ev in events if ev.event_id not in done]
