@@ -158,9 +158,10 @@ def build_server(client_for: ClientFactory, name: str = "agentmessage") -> MCPSe
     ) -> ReplyResult:
         async with client_for(ctx) as am:
             since = None
-            if after_message_id is None:  # a reply is what came after our last message to them
-                last = await am.list_messages(to=contact, limit=1)
-                since = last.data[0].created_at if last.data else None
+            if after_message_id is None:  # a reply is what came after our last message to them (not an auto-reply)
+                sent = await am.list_messages(to=contact, limit=20)
+                ours = [m for m in sent.data if m.kind in ("standard", "opt_in_request")]
+                since = ours[0].created_at if ours else None
             got = await am.wait_for_reply(contact, to=to_number, timeout=timeout_seconds, after=after_message_id,
                                           since=since)
         return ReplyResult(received=got is not None, message=got.to_dict() if got else None)

@@ -5,7 +5,7 @@ handled in the transaction of its effects (a redelivery changes nothing; the mod
 replaying the streams). Inbound never asks outbound anything: they meet only on NATS.
 
 unread_count counts inbound messages since the conversation was last read (its first page of messages
-listed) or answered (an outbound message to the contact)."""
+listed) or answered (a message sent to the contact; automatic keyword replies do not count)."""
 
 from __future__ import annotations
 
@@ -36,6 +36,12 @@ OUTBOUND_CONSUMER = "inbound-conversations-outbound"
 INBOUND_CONSUMER = "inbound-conversations-inbound"
 _NS = uuid.UUID("5d0c1c1e-6a57-4c57-9d0f-4a1c0e8f19a7")
 
+ANSWERS = frozenset({"standard", "opt_in_request"})
+"""Outbound kinds that answer a contact (reset unread); keyword and opt-out auto-replies do not."""
+
+_New = tuple[str, str, str, str, str, str, str, datetime, bool]
+"""A new message: org, direction, number, contact, from, to, text, at, answers."""
+
 _STATUS = {MessageSent: "sent", MessageDelivered: "delivered", MessageUndelivered: "undelivered",
            MessageFailed: "failed", MessageCanceled: "canceled"}
 
@@ -52,7 +58,8 @@ class Conversations:
 
     # -- building the model ------------------------------------------------------------------------
     async def _add(self, conn: asyncpg.Connection, *, org_id: str, message_id: str, direction: str, number: str,
-                   contact: str, from_: str, to: str, body: str, status: str | None, at: datetime) -> None:
+                   contact: str, from_: str, to: str, body: str, status: str | None, at: datetime,
+                   answers: bool = False) -> None:
         conv = conversation_id(org_id, number, contact)
         inserted = await conn.fetchval(
             "INSERT INTO conversation_messages (id, conversation_id, org_id, direction, from_number, to_number, body,"
@@ -67,10 +74,10 @@ class Conversations:
             " message_count, unread_count, created_at) VALUES ($1::uuid, $2::uuid, $3, $4, $5::uuid, $6, 1, $7, $6)"
             " ON CONFLICT (org_id, phone_number, contact_number) DO UPDATE SET"
             " message_count = v.message_count + 1,"
-            " unread_count = CASE WHEN $8 THEN v.unread_count + 1 ELSE 0 END,"
+            " unread_count = CASE WHEN $8 THEN v.unread_count + 1 WHEN $9 THEN 0 ELSE v.unread_count END,"
             " last_message_id = CASE WHEN $6 >= v.last_at THEN $5::uuid ELSE v.last_message_id END,"
             " last_at = greatest(v.last_at, $6)",
-            conv, org_id, number, contact, message_id, at, 1 if inbound else 0, inbound)
+            conv, org_id, number, contact, message_id, at, 1 if inbound else 0, inbound, answers)
 
     async def on_outbound(self, ev: Event) -> None:
         async with self.store.transaction() as conn:
@@ -81,7 +88,8 @@ class Conversations:
                     status = "queued" if isinstance(ev, MessageQueued) else "scheduled"
                     await self._add(conn, org_id=ev.org_id, message_id=ev.message_id, direction="outbound",
                                     number=facts.from_, contact=facts.to, from_=facts.from_, to=facts.to,
-                                    body=facts.text, status=status, at=ev.occurred_at)
+                                    body=facts.text, status=status, at=ev.occurred_at,
+                                    answers=facts.kind in ANSWERS)
                 case MessageQueued() | MessageScheduled():
                     status = "queued" if isinstance(ev, MessageQueued) else "scheduled"
                     await self._status(conn, ev.org_id, ev.message_id, status)
@@ -118,7 +126,7 @@ class Conversations:
                 "INSERT INTO processed_events (consumer, event_id) SELECT $1, unnest($2::uuid[])"
                 " ON CONFLICT DO NOTHING RETURNING event_id::text AS event_id", consumer,
                 [ev.event_id for ev in events])}
-            new: dict[str, tuple[str, str, str, str, str, str, str, datetime]] = {}
+            new: dict[str, _New] = {}
             final: dict[str, tuple[str, str]] = {}
             for ev in events:
                 if ev.event_id not in fresh:
@@ -128,11 +136,11 @@ class Conversations:
                         status = "queued" if isinstance(ev, MessageQueued) else "scheduled"
                         if facts is not None and ev.message_id not in new:
                             new[ev.message_id] = (ev.org_id, "outbound", facts.from_, facts.to, facts.from_, facts.to,
-                                                  facts.text, ev.occurred_at)
+                                                  facts.text, ev.occurred_at, facts.kind in ANSWERS)
                         final[ev.message_id] = (ev.org_id, status)
                     case InboundMessageReceived():
                         new[ev.message_id] = (ev.org_id, "inbound", ev.to, ev.from_, ev.from_, ev.to, ev.body,
-                                              datetime.fromisoformat(ev.received_at.replace("Z", "+00:00")))
+                                              datetime.fromisoformat(ev.received_at.replace("Z", "+00:00")), False)
                     case _ if type(ev) in _STATUS:
                         final[ev.message_id] = (ev.org_id, _STATUS[type(ev)])  # type: ignore[attr-defined]
             if new:
@@ -146,8 +154,7 @@ class Conversations:
                     ids, [final[i][0] for i in ids], [final[i][1] for i in ids])
         return {ev.event_id for ev in events}
 
-    async def _insert(self, conn: asyncpg.Connection, new: dict[str, tuple[str, str, str, str, str, str, str, datetime]],
-                      final: dict[str, tuple[str, str]]) -> None:
+    async def _insert(self, conn: asyncpg.Connection, new: dict[str, _New], final: dict[str, tuple[str, str]]) -> None:
         ids = list(new)
         vals = [new[i] for i in ids]
         convs = [conversation_id(v[0], v[2], v[3]) for v in vals]
@@ -166,12 +173,12 @@ class Conversations:
                 continue
             a = agg.get(conv)
             if a is None:
-                a = agg[conv] = [v[0], v[2], v[3], i, v[7], 0, 0]
+                a = agg[conv] = [v[0], v[2], v[3], i, v[7], 0, 0, False]
             a[5] = int(str(a[5])) + 1
             if v[1] == "inbound":
                 a[6] = int(str(a[6])) + 1
-            else:
-                a[6] = 0  # answered
+            elif v[8]:  # answered: unread counts again from here
+                a[6], a[7] = 0, True
             if v[7] >= a[4]:  # type: ignore[operator]
                 a[3], a[4] = i, v[7]
         if not agg:
@@ -184,14 +191,14 @@ class Conversations:
             " $6::timestamptz[], $7::int[], $8::int[]) AS u(id, org_id, num, contact, last_id, last_at, n, unread)"
             " ON CONFLICT (org_id, phone_number, contact_number) DO UPDATE SET"
             " message_count = v.message_count + EXCLUDED.message_count,"
-            " unread_count = CASE WHEN EXCLUDED.unread_count > 0 THEN v.unread_count + EXCLUDED.unread_count"
-            "  ELSE 0 END,"
+            " unread_count = CASE WHEN $9::uuid[] @> ARRAY[v.id] THEN EXCLUDED.unread_count"
+            "  ELSE v.unread_count + EXCLUDED.unread_count END,"
             " last_message_id = CASE WHEN EXCLUDED.last_at >= v.last_at THEN EXCLUDED.last_message_id"
             "  ELSE v.last_message_id END,"
             " last_at = greatest(v.last_at, EXCLUDED.last_at)",
             keys, [agg[k][0] for k in keys], [agg[k][1] for k in keys], [agg[k][2] for k in keys],
             [agg[k][3] for k in keys], [agg[k][4] for k in keys], [agg[k][5] for k in keys],
-            [agg[k][6] for k in keys])
+            [agg[k][6] for k in keys], [k for k in keys if agg[k][7]])
 
     def specs(self) -> list[ConsumerSpec]:
         return [

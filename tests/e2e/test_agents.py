@@ -263,8 +263,9 @@ async def test_the_conversations_bulk_path_matches_the_one_by_one_path(system: S
     model = Conversations(system.services["inbound"].store)
     number, contact = "+14155550100", handset()
 
-    def facts(text: str) -> MessageFacts:
-        return MessageFacts(from_=number, to=contact, text=text, segments=1, encoding="GSM-7", price_micros=7900)
+    def facts(text: str, kind: str = "standard") -> MessageFacts:
+        return MessageFacts(from_=number, to=contact, text=text, segments=1, encoding="GSM-7", price_micros=7900,
+                            kind=kind)
 
     async def build(bulk: bool) -> tuple[c.ConversationView, list[tuple[str, str, str | None]]]:
         org = str(uuid.uuid4())
@@ -276,22 +277,24 @@ async def test_the_conversations_bulk_path_matches_the_one_by_one_path(system: S
                                           from_=contact, to=number, body=body, received_at=at)
                    for i, body, at in ((i1, "Your code is 9911", "2030-01-01T00:00:01.000Z"),
                                        (i2, "ok", "2030-01-01T00:00:02.000Z"))]
+        # an automatic reply (a keyword's) after the contact's texts does not answer them: unread stays
+        auto = [MessageQueued(org_id=org, message_id=new_id(), facts=facts("Acme: help at acme.example", "help_reply"))]
         for _ in range(2):  # a redelivered batch changes nothing
             if bulk:
                 assert await model.absorb_outbound(outbound) == {e.event_id for e in outbound}
                 assert await model.absorb_inbound(inbound) == {e.event_id for e in inbound}
+                assert await model.absorb_outbound(auto) == {e.event_id for e in auto}
             else:
-                for ev in outbound:
-                    await model.on_outbound(ev)
-                for ev in inbound:
-                    await model.on_inbound(ev)
+                for ev in [*outbound, *inbound, *auto]:
+                    await (model.on_inbound(ev) if ev in inbound else model.on_outbound(ev))
         [conv] = (await model.list(c.ListConversations(org_id=org))).data
         msgs = (await model.messages(c.ListConversationMessages(org_id=org, conversation_id=conv.id))).data
         return conv, [(m.direction, m.text, m.status) for m in msgs]
 
     (bulk_conv, bulk_msgs), (one_conv, one_msgs) = await build(True), await build(False)
     assert bulk_msgs == one_msgs == [("inbound", "ok", None), ("inbound", "Your code is 9911", None),
+                                     ("outbound", "Acme: help at acme.example", "queued"),
                                      ("outbound", "two", "queued"), ("outbound", "one", "delivered")]
     for conv in (bulk_conv, one_conv):
-        assert (conv.message_count, conv.unread_count, conv.contact_number) == (4, 2, contact)
+        assert (conv.message_count, conv.unread_count, conv.contact_number) == (5, 2, contact)
         assert conv.last_message is not None and conv.last_message.text == "ok"

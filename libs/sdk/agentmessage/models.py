@@ -40,6 +40,8 @@ class Message(Model):
     encoding: str = "GSM-7"
     price: str = "0.0000"
     category: str = "conversational"
+    kind: str = "standard"
+    """standard, or an automatic message: opt_in_request, opt_out_confirmation, help_reply, keyword_reply."""
     send_at: str | None = None
     status_reason: str | None = None
     queue_position: int | None = None
