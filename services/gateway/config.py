@@ -18,6 +18,10 @@ class GatewaySettings(CommonSettings, frozen=True, kw_only=True):
     """Token-bucket size per API key."""
     signup_rate_per_min: int = 10
     """Signups per client address per minute."""
+    login_rate_per_min: int = 10
+    """Log-in attempts per client address per minute, and per email (POST /v1/sessions)."""
+    session_ttl_s: int = 12 * 3600
+    """How long a dashboard session lasts after log-in (AM_SESSION_TTL_S)."""
     max_body_bytes: int = 64 * 1024
     """Request bodies larger than this answer 413."""
     auth_cache_ttl_s: float = 300.0
