@@ -89,7 +89,7 @@ function field(label, name, opts = {}) {
     return h("div", { class: "field check", "data-field": name }, input, h("label", { for: id }, label), hintEl, err);
   }
   return h("div", { class: "field", "data-field": name },
-    h("label", { for: id }, label, required ? h("span", { class: "req", "aria-hidden": "true" }, " *") : null),
+    h("div", { class: "label-row" }, h("label", { for: id }, label), required ? h("span", { class: "req", "aria-hidden": "true" }, "*") : null),
     input, hintEl, err);
 }
 
@@ -167,7 +167,11 @@ function badge(status) {
   return h("span", { class: `badge s-${String(status).replace(/[^a-z_]/gi, "")}` }, String(status).replace(/_/g, " "));
 }
 
-function money(s) { return "$" + Number(s).toFixed(2); }
+// whole cents as dollars and cents; a fraction of a cent (a segment's price) with all four places
+function money(s) {
+  const n = Number(s);
+  return (n < 0 ? "−$" : "$") + (Math.round(n * 100) === n * 100 ? Math.abs(n).toFixed(2) : Math.abs(n).toFixed(4));
+}
 
 function toast(msg, kind = "ok") {
   const t = document.getElementById("toast");
@@ -809,14 +813,19 @@ async function compliancePage() {
     await loadLedger();
   });
 
-  async function evidence(c, box) {
+  const panel = h("div", { id: "evidence-panel", class: "evidence", tabindex: "-1", hidden: true });
+  async function evidence(c) {
     const r = await api("GET", `/v1/consent/${encodeURIComponent(c.contact_number)}`);
-    if (!r.ok) return box.replaceChildren(errorBox(r.error));
+    panel.hidden = false;
+    if (!r.ok) return panel.replaceChildren(errorBox(r.error));
     const d = r.data;
     const ev = d.consent && d.consent.evidence;
-    box.replaceChildren(
+    panel.replaceChildren(h("h3", {}, `Evidence and history of ${d.contact_number}`), h("p", {}, "Status: ", badge(d.status),
+      d.consent ? ` — ${d.consent.method}, granted ` : "", d.consent ? when(d.consent.granted_at) : ""),
       ev ? h("dl", { class: "facts" }, ...Object.entries(ev).filter(([, v]) => v).flatMap(([k, v]) => [h("dt", {}, k.replace(/_/g, " ")), h("dd", {}, String(v))])) : h("p", {}, "No consent evidence on file."),
+      h("h4", {}, "History"),
       h("ol", { class: "timeline" }, (d.history || []).map((e) => h("li", {}, h("strong", {}, e.type), " ", when(e.occurred_at)))));
+    panel.focus();
   }
 
   const statusSel = field("Consent status", "status", { options: [["", "All contacts"], ["granted", "granted"], ["opted_out", "opted out"], ["none", "none"]] });
@@ -826,7 +835,8 @@ async function compliancePage() {
       ["Contact", (c) => c.contact_number], ["Status", (c) => badge(c.status)],
       ["Method", (c) => (c.consent && c.consent.method) || "—"],
       ["Since", (c) => when((c.consent && c.consent.granted_at) || c.opted_out_at || c.updated_at)],
-      ["Evidence", (c) => { const box = h("div"); return h("details", { ontoggle: (ev) => { if (ev.target.open) evidence(c, box); } }, h("summary", {}, "Evidence and history"), box); }],
+      ["Evidence", (c) => h("button", { type: "button", class: "secondary small", "aria-label": `Evidence and history of ${c.contact_number}`,
+        "aria-controls": "evidence-panel", onclick: () => evidence(c) }, "Evidence")],
       ["", (c) => c.status === "granted" ? h("button", { type: "button", class: "danger small", "aria-label": `Revoke consent of ${c.contact_number}`, onclick: async () => {
         if (!await confirmDialog(`Revoke consent of ${c.contact_number}?`, "The contact is opted out; messages still queued for it are canceled.", "Revoke consent")) return;
         const r = await api("DELETE", `/v1/consent/${encodeURIComponent(c.contact_number)}`);
@@ -865,7 +875,7 @@ async function compliancePage() {
     section("Consent records", h("div", { class: "toolbar" }, statusSel,
       h("button", { type: "button", class: "secondary", onclick: () => download("/v1/consent/export?format=jsonl", "consent-ledger.jsonl") }, "Export JSONL"),
       h("button", { type: "button", class: "secondary", onclick: () => download("/v1/consent/export?format=csv", "consent-ledger.csv") }, "Export CSV")),
-      ledger, h("details", {}, h("summary", {}, "Record a consent you collected"), record)),
+      ledger, panel, h("details", {}, h("summary", {}, "Record a consent you collected"), record)),
     section("Opt-outs", optouts),
     section("Quiet hours and replies", settingsBox),
     section("Decision audit", h("p", {}, "Every allow, deny and defer the gate recorded."), audit));
