@@ -11,7 +11,8 @@ class GatewaySettings(CommonSettings, frozen=True, kw_only=True):
     gateway_host: str = "127.0.0.1"
     """Interface of the public API (AM_GATEWAY_HOST; 0.0.0.0 in a container)."""
     public_url: str = ""
-    """Base URL printed in docs; defaults to http://<host>:<port>."""
+    """Base URL in the OpenAPI document's servers and the reference (AM_PUBLIC_URL); default: the origin the
+    request came to."""
     rate_limit_rps: float = 200.0
     """Token-bucket refill per API key, requests per second."""
     rate_limit_burst: int = 400

@@ -9,11 +9,11 @@ import json
 from typing import Any
 
 _TAG_TITLES = {
-    "accounts": "Accounts and keys", "sessions": "Dashboard sessions", "numbers": "Phone numbers",
-    "inbound": "Inbound messages", "10dlc": "10DLC brands and campaigns", "consent": "Consent",
+    "accounts": "Accounts and keys", "sessions": "Dashboard sessions", "phone numbers": "Phone numbers",
+    "inbound": "Inbound messages", "10DLC": "10DLC brands and campaigns", "consent": "Consent",
     "compliance": "Compliance", "messages": "Messages",
 }
-_TAG_ORDER = ["accounts", "sessions", "numbers", "inbound", "10dlc", "consent", "compliance", "messages"]
+_TAG_ORDER = ["accounts", "sessions", "phone numbers", "inbound", "10DLC", "consent", "compliance", "messages"]
 
 
 def _e(s: Any) -> str:
@@ -220,7 +220,8 @@ def render(doc: dict[str, Any]) -> str:
         "string in USD (<code>\"5.0000\"</code>), phone numbers E.164.</li></ul></section>",
     ]
     for tag in tags:
-        body.append(f"<section class='tag' aria-labelledby='tag-{_e(tag)}'><h2 id='tag-{_e(tag)}'>"
+        slug = "".join(ch if ch.isalnum() else "-" for ch in tag.lower())
+        body.append(f"<section class='tag' aria-labelledby='tag-{slug}'><h2 id='tag-{slug}'>"
                     f"{_e(_TAG_TITLES.get(tag, tag))}</h2>")
         for path, method, op in by_tag[tag]:
             body.append(_operation(base, path, method, op, components, errors))

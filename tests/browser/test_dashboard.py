@@ -300,3 +300,13 @@ async def test_sessions_log_out_and_log_out_everywhere(system: System, browser: 
 
 async def _async(value: Any) -> Any:
     return value
+
+
+async def test_the_accessibility_check_fails_on_a_serious_violation(page: Any, audit: Audit) -> None:
+    """The harness itself: an unlabelled text box and unreadable text are reported, so a clean run means
+    something."""
+    await page.set_content("<html lang='en'><head><title>t</title></head><body><main><h1>x</h1>"
+                           "<input type='text'><p style='color:#eee;background:#fff'>faint</p></main></body></html>")
+    await audit.check(page, "broken")
+    assert any(v.startswith("label") for v in audit.violations["broken"]), audit.violations
+    assert any(v.startswith("color-contrast") for v in audit.violations["broken"]), audit.violations

@@ -1,0 +1,128 @@
+"""Dashboard sessions through the public API: log in, the cookie + CSRF header as /v1 auth, log out,
+log out everywhere (on every gateway replica), rate limits, and a password that never rides on NATS."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import nats
+
+from services.gateway.sessions import csrf_token
+from tests.system import System
+
+PASSWORD = "correct horse battery"
+
+
+async def _account(system: System) -> str:
+    email = f"dev-{uuid.uuid4().hex[:8]}@example.com"
+    status, body, _ = await system.call("POST", "/v1/signup", json={
+        "email": email, "password": PASSWORD, "organization_name": "Session Org"})
+    assert status == 201, body
+    return email
+
+
+async def _login(system: System, email: str, password: str = PASSWORD) -> tuple[int, Any, str]:
+    assert system.http is not None
+    async with system.http.post(system.gateway + "/v1/sessions", json={"email": email, "password": password}) as r:
+        body = await r.json()
+        cookie = r.cookies.get("am_session")
+        return r.status, body, cookie.value if cookie is not None else ""
+
+
+def _jar(token: str, csrf: bool = True) -> dict[str, str]:
+    headers = {"Cookie": f"am_session={token}"}
+    if csrf:
+        headers["X-CSRF-Token"] = csrf_token(token)
+    return headers
+
+
+async def test_a_session_authenticates_v1_only_with_its_csrf_token(system: System) -> None:
+    email = await _account(system)
+    status, body, token = await _login(system, email)
+    assert status == 201, body
+    assert body["data"]["csrf_token"] == csrf_token(token) and body["data"]["email"] == email
+    assert token and token not in str(body)
+
+    status, body, _ = await system.call("GET", "/v1/balance", headers=_jar(token))
+    assert status == 200 and body["data"]["balance"] == "5.0000"
+    # a state change with the cookie alone, a wrong token, or from another origin: refused
+    status, body, _ = await system.call("POST", "/v1/api-keys", json={"name": "x"}, headers=_jar(token, csrf=False))
+    assert status == 403 and body["error"]["code"] == "CSRF_FAILED"
+    status, body, _ = await system.call("POST", "/v1/api-keys", json={"name": "x"},
+                                        headers={**_jar(token, csrf=False), "X-CSRF-Token": "0" * 64})
+    assert status == 403 and body["error"]["code"] == "CSRF_FAILED"
+    status, body, _ = await system.call("POST", "/v1/api-keys", json={"name": "x"},
+                                        headers={**_jar(token), "Origin": "https://evil.example"})
+    assert status == 403 and body["error"]["code"] == "CSRF_FAILED"
+    status, body, _ = await system.call("POST", "/v1/api-keys", json={"name": "x"}, headers=_jar(token))
+    assert status == 201 and body["data"]["secret"].startswith("am_live_")
+
+    status, body, _ = await system.call("GET", "/v1/sessions/current", headers=_jar(token))
+    assert status == 200 and body["data"]["email"] == email
+
+    # log out: the cookie is cleared and the session is over
+    status, body, headers = await system.call("DELETE", "/v1/sessions/current", headers=_jar(token))
+    assert status == 200 and body["data"]["ended"] == 1
+    assert "am_session=" in headers.get("Set-Cookie", "")
+    status, body, _ = await system.call("GET", "/v1/balance", headers=_jar(token))
+    assert status == 401 and body["error"]["code"] == "UNAUTHORIZED"
+
+
+async def test_wrong_passwords_are_refused_and_login_is_rate_limited(system: System) -> None:
+    email = await _account(system)
+    status, body, token = await _login(system, email, "not the password")
+    assert status == 401 and body["error"]["code"] == "INVALID_CREDENTIALS" and not token
+    status, body, _ = await _login(system, "nobody@example.com")
+    assert status == 401 and body["error"]["code"] == "INVALID_CREDENTIALS"  # the same answer
+    statuses = [(await _login(system, email, "still wrong"))[0] for _ in range(12)]
+    assert statuses[:8] == [401] * 8 and 429 in statuses, statuses
+
+
+async def test_log_out_everywhere_reaches_another_gateway_replica(system: System) -> None:
+    from libs.embedded.servers import free_port
+    from services.gateway.app import build
+
+    port = free_port()
+    other, setup = build({**system.env, "AM_GATEWAY_PORT": str(port)})
+    await other.start(setup)
+    try:
+        email = await _account(system)
+        tokens = [(await _login(system, email))[2] for _ in range(2)]
+        assert system.http is not None
+        replica = f"http://127.0.0.1:{port}/v1/balance"
+        for t in tokens:  # both replicas know both sessions (and cache them)
+            async with system.http.get(replica, headers=_jar(t)) as r:
+                assert r.status == 200
+        status, body, _ = await system.call("DELETE", "/v1/sessions", headers=_jar(tokens[0]))
+        assert status == 200 and body["data"]["ended"] == 2
+
+        async def refused() -> bool:
+            assert system.http is not None
+            async with system.http.get(replica, headers=_jar(tokens[1])) as r:
+                return r.status == 401
+
+        await system.eventually(refused, timeout=1.0, interval=0.02)
+    finally:
+        await other.stop()
+
+
+async def test_the_password_never_travels_on_nats(system: System) -> None:
+    email = await _account(system)
+    seen: list[bytes] = []
+    nc = await nats.connect(system.env["AM_NATS_URL"])
+    try:
+        async def record(msg: Any) -> None:
+            seen.append(msg.data)
+
+        await nc.subscribe(">", cb=record)
+        await nc.flush()
+        status, _, _ = await _login(system, email)
+        assert status == 201
+        status, _, _ = await _login(system, email, "a wrong one")
+        assert status == 401
+        await nc.flush()
+    finally:
+        await nc.drain()
+    assert any(b"$argon2id$" in d for d in seen)  # the logins did pass here: accounts answered the hash
+    assert not any(PASSWORD.encode() in d or b"a wrong one" in d for d in seen)
