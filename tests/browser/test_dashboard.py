@@ -90,6 +90,22 @@ async def test_a_new_user_goes_from_signup_to_a_delivered_text(
     assert secret not in await page.content()  # never shown again
     assert secret[:12] in await page.content()  # its prefix is listed
 
+    # the keyboard alone: create a key with Enter, revoke it through the confirmation dialog
+    await page.get_by_role("textbox", name="Name").focus()
+    await page.keyboard.type("temporary")
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("cell", name="temporary", exact=True)).to_be_visible()
+    await page.get_by_role("button", name=re.compile("^Revoke temporary")).focus()
+    await page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog", name="Revoke this key?")
+    await expect(dialog).to_be_visible()
+    await expect(dialog.get_by_role("button", name="Cancel")).to_be_focused()
+    await page.keyboard.press("Shift+Tab")
+    await expect(dialog.get_by_role("button", name="Revoke")).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("cell", name="temporary", exact=True)).to_have_count(0)
+    await expect(page.get_by_role("cell", name="browser key", exact=True)).to_be_visible()
+
     # Phone numbers: search, order, configure the webhook
     await page.get_by_role("link", name="Phone numbers").click()
     await page.get_by_label("Area code").fill("415")

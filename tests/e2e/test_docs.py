@@ -34,6 +34,7 @@ async def test_docs_render_every_operation_offline(system: System) -> None:
     _, doc, _ = await system.call("GET", "/v1/openapi.json")
     status, page, headers = await system.call("GET", "/docs")
     assert status == 200 and "AgentMessage API reference" in page
+    assert "script-src 'none'" in headers["Content-Security-Policy"]
     for path, ops in doc["paths"].items():
         for method in ops:
             anchor = _anchor(method, path)
