@@ -247,6 +247,7 @@ async def test_a_new_user_goes_from_signup_to_a_delivered_text(
     await audit.check(page, "billing")
     await page.get_by_role("link", name="Overview").click()
     await expect(page.get_by_text("1 approved")).to_be_visible()
+    assert "null" not in await page.locator("#app").inner_text()
     await audit.check(page, "overview")
 
     # the reference

@@ -57,8 +57,14 @@ function h(tag, attrs, ...kids) {
     if (kid === null || kid === undefined || kid === false) continue;
     e.append(kid instanceof Node ? kid : String(kid));
   }
-  if (value !== undefined) e.value = value;
+  if (value !== undefined) setValue(e, value);
   return e;
+}
+
+// the value and, where the element has one, its default (what form.reset() goes back to)
+function setValue(e, v) {
+  if (e.tagName !== "SELECT" && "defaultValue" in e) e.defaultValue = v;
+  e.value = v;
 }
 
 function section(title, ...kids) {
@@ -80,7 +86,7 @@ function field(label, name, opts = {}) {
   }
   if (required) input.setAttribute("aria-required", "true");
   if (value !== undefined && value !== null) {
-    if (type === "checkbox") input.checked = !!value; else input.value = value;
+    if (type === "checkbox") { input.checked = !!value; input.defaultChecked = !!value; } else setValue(input, value);
   }
   const err = h("p", { class: "field-error", id: id + "-err", hidden: true });
   const hintEl = hint ? h("p", { class: "hint", id: id + "-hint" }, hint) : null;
@@ -224,7 +230,7 @@ async function myNumbers() {
 }
 
 function render(...kids) {
-  app.replaceChildren(...kids);
+  app.replaceChildren(...kids.filter((k) => k !== null && k !== undefined && k !== false));
   app.removeAttribute("aria-busy");
 }
 
@@ -701,6 +707,7 @@ async function tendlcPage() {
     if (!r.ok) return showError(f, r.error);
     toast(`Brand ${r.data.display_name} registered: identity ${r.data.identity_status}.`);
     f.reset();
+    brandDetails.open = false;
     await load();
   }, { cls: "grid" });
 
@@ -711,6 +718,8 @@ async function tendlcPage() {
     if (!r.ok) return showError(f, r.error);
     toast("Campaign submitted for carrier review.");
     numbersCache = null;
+    f.reset();
+    campaignDetails.open = false;
     await load();
   });
 
@@ -744,14 +753,22 @@ async function tendlcPage() {
     brandSel.replaceChildren(sel);
     const campaigns = c.ok ? c.data : [];
     campaignsBox.replaceChildren(...(c.ok ? (campaigns.length ? campaigns.map(campaignCard) : [h("p", { class: "empty" }, "No campaign yet.")]) : [errorBox(c.error)]));
+    if (first) {  // open the forms that are the next step; later loads leave them as the user set them
+      brandDetails.open = !brands.length;
+      campaignDetails.open = !!brands.length && !campaigns.length;
+      first = false;
+    } else if (brands.length && !campaigns.length) campaignDetails.open = true;
     clearTimeout(timer);
     if (campaigns.some((x) => x.status === "pending_review")) timer = setTimeout(load, 2000);
   }
+  let first = true;
+  const brandDetails = h("details", {}, h("summary", {}, "Register a brand"), brandForm);
+  const campaignDetails = h("details", {}, h("summary", {}, "Register a campaign"), campaignForm);
   await load();
   render(
-    section("Brands", brandsBox, h("details", { open: !brands.length }, h("summary", {}, "Register a brand"), brandForm)),
+    section("Brands", brandsBox, brandDetails),
     section("Campaigns", h("p", {}, "A campaign goes to carrier review; sending from its numbers unlocks when it is approved. This page updates itself while a review is pending."),
-      h("div", { "aria-live": "polite" }, campaignsBox), h("details", { open: true }, h("summary", {}, "Register a campaign"), campaignForm)));
+      h("div", { "aria-live": "polite" }, campaignsBox), campaignDetails));
 }
 
 // --------------------------------------------------------------------------------------- compliance
