@@ -164,12 +164,18 @@ async def test_a_new_user_goes_from_signup_to_a_delivered_text(
         "Account notifications for customers of Browser Test Inc about their orders and account.")
     await campaign.get_by_label("Message flow").fill(
         "Customers opt in on our website sign-up form by ticking a consent checkbox, then confirm by replying YES.")
-    await campaign.get_by_label("Sample messages").fill(
-        "Browser Test: your order shipped. Reply STOP to opt out, HELP for help.")
+    await campaign.get_by_label("Sample messages").fill("Browser Test: your order shipped.")  # no opt-out
     await campaign.get_by_label("Opt-out message").fill("You are unsubscribed.")
     await campaign.get_by_label("Help message").fill("Browser Test: help at ops@example.com. Reply STOP to opt out.")
     await campaign.get_by_role("button", name="Register campaign").click()
-    # the page follows the review by itself
+    # the page follows the review by itself: rejected, with its reasons; fixed and resubmitted; approved
+    rejected = page.locator("article.campaign[data-status=rejected]")
+    await expect(rejected).to_contain_text("SAMPLES_MISSING_OPT_OUT", timeout=30_000)
+    await audit.check(page, "10dlc-rejected")
+    await rejected.get_by_text("Edit and resubmit").click()
+    await rejected.get_by_label("Sample messages").fill(
+        "Browser Test: your order shipped. Reply STOP to opt out, HELP for help.")
+    await rejected.get_by_role("button", name="Resubmit").click()
     await expect(page.locator("article.campaign[data-status=approved]")).to_be_visible(timeout=30_000)
     await audit.check(page, "10dlc-approved")
 
@@ -201,6 +207,12 @@ async def test_a_new_user_goes_from_signup_to_a_delivered_text(
     panel = page.locator("#evidence-panel")
     await expect(panel).to_contain_text("ConsentGranted")
     await expect(panel).to_contain_text("reply text")
+    async with page.expect_download() as download:
+        await page.get_by_role("button", name="Export CSV").click()
+    exported = await (await download.value).path()
+    with open(exported, encoding="utf-8") as f:
+        csv = f.read()
+    assert PHONE in csv and "ConsentGranted" in csv, csv[:500]
     await audit.check(page, "compliance")
 
     # Messages: the dry run's verdict first, then the send, followed to delivered

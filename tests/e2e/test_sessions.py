@@ -126,3 +126,18 @@ async def test_the_password_never_travels_on_nats(system: System) -> None:
         await nc.drain()
     assert any(b"$argon2id$" in d for d in seen)  # the logins did pass here: accounts answered the hash
     assert not any(PASSWORD.encode() in d or b"a wrong one" in d for d in seen)
+
+
+async def test_dashboard_pages_answer_503_not_500_when_accounts_is_down(system: System) -> None:
+    email = await _account(system)
+    _, _, token = await _login(system, email)
+    status, page, _ = await system.call("GET", "/settings", headers={"Cookie": f"am_session={token}"},
+                                        allow_redirects=False)
+    assert status == 200 and "csrf-token" in page
+    await system.services["accounts"].stop()
+    # a session the gateway has not seen yet must be asked for: accounts does not answer
+    status, page, headers = await system.call("GET", "/", headers={"Cookie": "am_session=" + "x" * 43},
+                                              allow_redirects=False)
+    assert status == 503 and "cannot reach its services" in page and headers["Retry-After"] == "5"
+    status, body, _ = await system.call("POST", "/v1/sessions", json={"email": email, "password": PASSWORD})
+    assert status == 503 and body["error"]["code"] in ("SERVICE_UNAVAILABLE", "SERVICE_TIMEOUT")

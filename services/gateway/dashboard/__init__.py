@@ -10,9 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+import structlog
 from aiohttp import web
 
+from proto.base import CommandError
+from proto.commands import accounts as c
 from services.gateway.sessions import COOKIE, SESSIONS_KEY, csrf_token
+
+log = structlog.get_logger(__name__)
 
 STATIC = Path(__file__).parent / "static"
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -99,10 +104,23 @@ def _html(text: str, status: int = 200) -> web.Response:
     return web.Response(text=text, status=status, content_type="text/html", headers=SECURITY_HEADERS)
 
 
+async def _session(request: web.Request) -> c.SessionView | None:
+    """The request's live session; a backing service that does not answer is a 503 page, never a 500."""
+    try:
+        return await request.app[SESSIONS_KEY].lookup(request.cookies.get(COOKIE))
+    except CommandError as exc:
+        log.warning("dashboard_session_lookup_failed", code=exc.code)
+        raise web.HTTPServiceUnavailable(
+            text=public_shell("unavailable", "Service unavailable").replace(
+                "<div id='app'></div>", "<div id='app'><p>The dashboard cannot reach its services right now. "
+                "Retry in a moment.</p></div>"),
+            content_type="text/html", headers={"Retry-After": "5", **SECURITY_HEADERS}) from exc
+
+
 def _page_handler(page: Page) -> _Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
         token = request.cookies.get(COOKIE)
-        view = await request.app[SESSIONS_KEY].lookup(token)
+        view = await _session(request)
         if view is None or token is None:
             raise web.HTTPFound(f"/login?next={quote(request.path_qs, safe='/')}")
         return _html(shell(page, view.email, view.organization_name, csrf_token(token)))
@@ -112,7 +130,7 @@ def _page_handler(page: Page) -> _Handler:
 
 def _public_handler(page: str, title: str) -> _Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
-        if await request.app[SESSIONS_KEY].lookup(request.cookies.get(COOKIE)) is not None:
+        if await _session(request) is not None:
             raise web.HTTPFound("/")
         return _html(public_shell(page, title))
 
