@@ -260,6 +260,10 @@ async def test_a_new_user_goes_from_signup_to_a_delivered_text(
     await page.get_by_role("link", name="Overview").click()
     await expect(page.get_by_text("1 approved")).to_be_visible()
     assert "null" not in await page.locator("#app").inner_text()
+    await page.evaluate("window.__sameDocument = true")
+    await system.call("POST", "/sim/messages", json={"from": PHONE, "to": number, "text": "one for the overview"})
+    await expect(page.get_by_role("cell", name="one for the overview")).to_be_visible()
+    assert await page.evaluate("window.__sameDocument === true")
     await audit.check(page, "overview")
 
     # the reference

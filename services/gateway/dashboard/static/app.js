@@ -308,10 +308,26 @@ async function overviewPage() {
       ["Created", (m) => when(m.created_at)], ["To", (m) => m.to], ["Text", (m) => h("span", { class: "clip" }, m.text)],
       ["Status", (m) => badge(m.status)], ["Details", (m) => h("a", { href: `/messages/${m.id}` }, shortId(m.id))],
     ], msgs.data, "No message sent yet.") : errorBox(msgs.error)),
-    section("Recent texts received", inb.ok ? table("Recent texts received", [
-      ["Received", (m) => when(m.received_at)], ["From", (m) => m.from], ["To", (m) => m.to], ["Text", (m) => h("span", { class: "clip" }, m.body)],
-    ], inb.data, "No text received yet.") : errorBox(inb.error)),
+    section("Recent texts received", h("div", { id: "recent-inbound", "aria-live": "polite" }, recentInbound(inb))),
   );
+  // new texts show up here too, without a reload
+  let cond = inb.ok && inb.data.length ? `after=${encodeURIComponent(inb.data[0].id)}` : `since=${encodeURIComponent(new Date(Date.now() - 2000).toISOString())}`;
+  for (;;) {
+    const r = await api("GET", `/v1/inbound-messages?wait=25&limit=50&${cond}`);
+    if (!r.ok) { await new Promise((res) => setTimeout(res, 2000)); continue; }
+    if (!r.data.length) continue;
+    const latest = await api("GET", "/v1/inbound-messages?limit=5");
+    if (latest.ok && latest.data.length) {
+      document.getElementById("recent-inbound").replaceChildren(recentInbound(latest));
+      cond = `after=${encodeURIComponent(latest.data[0].id)}`;
+    }
+  }
+}
+
+function recentInbound(inb) {
+  return inb.ok ? table("Recent texts received", [
+    ["Received", (m) => when(m.received_at)], ["From", (m) => m.from], ["To", (m) => m.to], ["Text", (m) => h("span", { class: "clip" }, m.body)],
+  ], inb.data, "No text received yet.") : errorBox(inb.error);
 }
 
 // ----------------------------------------------------------------------------------------- API keys
