@@ -133,7 +133,7 @@ async def test_a_new_user_goes_from_signup_to_a_delivered_text(
     status, _, _ = await system.call("POST", "/sim/messages", json={"from": PHONE, "to": number,
                                                                      "text": "hello from the handset"})
     assert status == 202
-    await expect(page.get_by_role("cell", name="hello from the handset")).to_be_visible(timeout=20_000)
+    await expect(page.get_by_text("hello from the handset")).to_be_visible(timeout=20_000)  # once
     assert await page.evaluate("window.__sameDocument === true")  # the same document: no reload
     await audit.check(page, "inbound")
     await system.eventually(lambda: _async(bool(receiver[1])), timeout=20)

@@ -366,7 +366,7 @@ async function keysPage() {
     ], r.data, "No API key yet.") : errorBox(r.error));
   }
   await load();
-  render(section("Create a key", h("p", {}, "Every /v1 request takes a key as ", h("code", {}, "Authorization: Bearer am_live_…"), "."), f, created),
+  render(section("Create a key", h("p", {}, "Every /v1 request takes a key as a bearer token (the ", h("code", {}, "Authorization"), " header)."), f, created),
     section("Your keys", list));
 }
 
@@ -493,7 +493,8 @@ async function inboundPage() {
     }
     empty.hidden = seen.size > 0;
     if (fresh && added.length) {
-      announce.textContent = added.length === 1 ? `New text from ${added[0].from}: ${added[0].body}` : `${added.length} new texts`;
+      // the text itself is in the table (announced from there); saying it twice would show it twice
+      announce.textContent = added.length === 1 ? `New text from ${added[0].from}` : `${added.length} new texts`;
     }
   }
   const empty = h("p", { class: "empty" }, "No text yet. Text one of your numbers and it appears here.");
