@@ -898,7 +898,7 @@ async function compliancePage() {
       return;
     }
     audit.replaceChildren(table("Send decisions", [
-      ["Decided", (d) => when(d.decided_at || d.created_at || d.occurred_at)], ["To", (d) => d.to || d.contact_number || "—"],
+      ["Decided", (d) => when(d.decided_at || d.recorded_at || d.created_at || d.occurred_at || d.at)], ["To", (d) => d.to || d.contact_number || "—"],
       ["Decision", (d) => badge(d.decision)], ["Code", (d) => d.code || "—"], ["Reason", (d) => d.reason || ""],
       ["Stage", (d) => d.stage || "—"],
     ], r.data, "No send decided yet."));
