@@ -234,7 +234,8 @@ def serve_docs(routes: list[Route], public_url: str = "") -> Any:
                 cache.clear()
             cache[base] = render(build_document(routes, base))
         return web.Response(text=cache[base], content_type="text/html", headers={
-            "Content-Security-Policy": "default-src 'self'; style-src 'self'; script-src 'none'; "
-                                       "frame-ancestors 'none'", "X-Content-Type-Options": "nosniff"})
+            "Content-Security-Policy": "default-src 'self'; style-src 'self'; img-src 'self' data:; "
+                                       "script-src 'none'; frame-ancestors 'none'",
+            "X-Content-Type-Options": "nosniff"})
 
     return handler

@@ -30,6 +30,14 @@ async function api(method, path, body, { signal } = {}) {
   return { ok: false, status: r.status, error: (j && j.error) || { code: "HTTP_" + r.status, message: `Unexpected answer (${r.status}).`, details: {} } };
 }
 
+let openapi = null;
+async function apiHas(method, path) {
+  if (!openapi) {
+    try { openapi = await (await fetch("/v1/openapi.json")).json(); } catch { openapi = { paths: {} }; }
+  }
+  return !!(openapi.paths[path] && openapi.paths[path][method]);
+}
+
 async function download(path, filename) {
   const r = await fetch(path, { headers: { "X-CSRF-Token": csrf }, credentials: "same-origin" });
   if (!r.ok) { toast(`Export failed (${r.status}).`, "error"); return; }
@@ -890,7 +898,10 @@ async function compliancePage() {
     ], o.data, "Nobody has opted out.") : errorBox(o.error));
   }
   async function loadAudit() {
-    const r = await api("GET", "/v1/compliance/decisions?limit=20");
+    // asked only of a server whose API has it (the reference says so), so an older one logs no 404
+    const r = await apiHas("get", "/v1/compliance/decisions")
+      ? await api("GET", "/v1/compliance/decisions?limit=20")
+      : { ok: false, status: 404, error: { code: "NOT_FOUND", message: "not available", details: {} } };
     if (!r.ok) {
       audit.replaceChildren(h("p", { class: "empty" }, r.status === 404 || r.status === 405
         ? "The decision audit is not available on this server yet."
