@@ -45,6 +45,9 @@ async def page(browser: Any) -> AsyncIterator[Any]:
     errors: list[str] = []
     p.on("pageerror", lambda e: errors.append(str(e)))
     p.js_errors = errors
+    console: list[str] = []
+    p.on("console", lambda m: console.append(f"{m.text} @ {m.location.get('url', '')}") if m.type == "error" else None)
+    p.console_errors = console
     try:
         yield p
     finally:
