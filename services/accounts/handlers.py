@@ -203,27 +203,28 @@ class Accounts:
         return self._session_view(row)
 
     async def end_session(self, cmd: c.EndSession) -> c.EndedSessions:
-        return await self._end(cmd.org_id, "s.id = $2::uuid", parse_uuid(cmd.session_id), cmd.reason)
+        session_id = parse_uuid(cmd.session_id)
+        if session_id is None:
+            raise CommandError("NOT_FOUND", "session not found", 404)
+        return await self._end(cmd.org_id, "s.id = $3::uuid", session_id, cmd.reason)
 
     async def end_sessions(self, cmd: c.EndSessions) -> c.EndedSessions:
-        if cmd.user_id is None:
-            return await self._end(cmd.org_id, "TRUE", None, cmd.reason)
-        return await self._end(cmd.org_id, "s.user_id = $2::uuid", parse_uuid(cmd.user_id), cmd.reason)
+        if cmd.user_id is None:  # every session of the organization
+            return await self._end(cmd.org_id, "$3::text IS NULL", None, cmd.reason)
+        user_id = parse_uuid(cmd.user_id)
+        if user_id is None:
+            raise CommandError("NOT_FOUND", "user not found", 404)
+        return await self._end(cmd.org_id, "s.user_id = $3::uuid", user_id, cmd.reason)
 
     async def _end(self, org_id: str, where: str, arg: str | None, reason: str) -> c.EndedSessions:
-        """Ends live sessions matching ``where`` in the organization: SessionEnded for each, in the
-        transaction that marks them ended."""
+        """Ends the organization's live sessions matching ``where`` (on ``$3``): SessionEnded for each,
+        in the transaction that marks them ended."""
         now = utcnow()
-        args: list[object] = [parse_uuid(org_id)]
-        if arg is not None:
-            args.append(arg)
-        else:
-            where = "TRUE"
         async with self.store.transaction() as conn:
             rows = await conn.fetch(
-                f"UPDATE sessions s SET ended_at = ${len(args) + 1} WHERE s.org_id = $1::uuid AND {where}"
+                f"UPDATE sessions s SET ended_at = $2 WHERE s.org_id = $1::uuid AND {where}"
                 " AND s.ended_at IS NULL RETURNING s.id::text AS id, s.user_id::text AS user_id",
-                *args, now)
+                parse_uuid(org_id), now, arg)
             for r in rows:
                 stream = f"session-{r['id']}"
                 _, version = await self.store.load(conn, stream)

@@ -141,3 +141,18 @@ async def test_dashboard_pages_answer_503_not_500_when_accounts_is_down(system: 
     assert status == 503 and "cannot reach its services" in page and headers["Retry-After"] == "5"
     status, body, _ = await system.call("POST", "/v1/sessions", json={"email": email, "password": PASSWORD})
     assert status == 503 and body["error"]["code"] in ("SERVICE_UNAVAILABLE", "SERVICE_TIMEOUT")
+
+
+async def test_an_api_key_can_end_every_dashboard_session_of_its_organization(system: System) -> None:
+    email = f"dev-{uuid.uuid4().hex[:8]}@example.com"
+    status, body, _ = await system.call("POST", "/v1/signup", json={
+        "email": email, "password": PASSWORD, "organization_name": "Session Org"})
+    key = body["data"]["api_key"]["secret"]
+    other = await _account(system)  # another organization's session is left alone
+    mine, theirs = (await _login(system, email))[2], (await _login(system, other))[2]
+    status, body, _ = await system.call("GET", "/v1/sessions/current", key=key)
+    assert status == 404  # an API key is no session
+    status, body, _ = await system.call("DELETE", "/v1/sessions", key=key)
+    assert status == 200 and body["data"]["ended"] == 1
+    assert (await system.call("GET", "/v1/balance", headers=_jar(mine)))[0] == 401
+    assert (await system.call("GET", "/v1/balance", headers=_jar(theirs)))[0] == 200
