@@ -96,13 +96,19 @@ class Sessions:
             self._cache.clear()
         return view
 
+    @staticmethod
+    def same_origin(request: web.Request) -> None:
+        """A browser's Origin, when sent, must be this origin (a page elsewhere cannot log you in or act
+        with your session)."""
+        origin = request.headers.get("Origin")
+        if origin is not None and urlsplit(origin).netloc != request.host:
+            raise CommandError("CSRF_FAILED", "cross-origin request refused", 403)
+
     async def for_api(self, request: web.Request) -> c.SessionView:
         """A /v1 request authenticated by the session cookie: the CSRF header must match, and a browser's
         Origin, when sent, must be this origin."""
         token = request.cookies.get(COOKIE, "")
-        origin = request.headers.get("Origin")
-        if origin is not None and urlsplit(origin).netloc != request.host:
-            raise CommandError("CSRF_FAILED", "cross-origin request refused", 403)
+        self.same_origin(request)
         sent = request.headers.get(CSRF_HEADER, "")
         if not sent or not hmac.compare_digest(sent, csrf_token(token)):
             raise CommandError("CSRF_FAILED", f"a request made with the session cookie must carry its "

@@ -18,6 +18,7 @@ TAG = "sessions"
 async def login(ctx: Ctx) -> Reply:
     b: LoginBody = ctx.body
     sessions = ctx.request.app[SESSIONS_KEY]
+    sessions.same_origin(ctx.request)  # no log-in CSRF: another site cannot log you in to its account
     token, v = await sessions.login(b.email, b.password, ctx.request.headers.get("User-Agent", ""))
     data = SessionCreated(id=v.id, user_id=v.user_id, org_id=v.org_id, email=v.email,
                           organization_name=v.organization_name, created_at=v.created_at,
@@ -57,11 +58,12 @@ async def logout_everywhere(ctx: Ctx) -> Reply:
 
 ROUTES = [
     Route("POST", "/v1/sessions", login, "Log in to the dashboard (start a session)", TAG, body=LoginBody,
-          response=SessionCreated, status=201, auth=False, errors=("INVALID_CREDENTIALS", "RATE_LIMITED"),
+          response=SessionCreated, status=201, auth=False, errors=("INVALID_CREDENTIALS", "CSRF_FAILED", "RATE_LIMITED"),
           description="Open (no key). Verifies the email and password and sets the session in an HttpOnly, "
                       "SameSite=Lax cookie `am_session` (Secure outside dev). The answer's csrf_token must be "
                       "sent as `X-CSRF-Token` on every /v1 request authenticated by that cookie (403 CSRF_FAILED "
-                      "otherwise). Limited per client address and per email (AM_LOGIN_RATE_PER_MIN)."),
+                      "otherwise). A browser request from another origin is refused (403 CSRF_FAILED). Limited per client "
+                      "address and per email (AM_LOGIN_RATE_PER_MIN)."),
     Route("GET", "/v1/sessions/current", current, "The session this request was made with", TAG,
           response=c.SessionView, description="404 when the request was authenticated with an API key."),
     Route("DELETE", "/v1/sessions/current", logout, "Log out (end this session)", TAG, response=SessionsEnded,
