@@ -970,8 +970,9 @@ async function settingsPage() {
     section("Status-callback signing secret", h("p", {}, "Signs status callbacks of numbers without a webhook secret of their own."),
       cb.ok ? h("p", {}, secret, " ", h("button", { type: "button", class: "secondary", onclick: (ev) => { secret.hidden = !secret.hidden; ev.target.textContent = secret.hidden ? "Show secret" : "Hide secret"; } }, "Show secret"),
         " ", h("button", { type: "button", class: "secondary", onclick: () => copy(cb.data.secret, "The signing secret") }, "Copy secret")) : errorBox(cb.error)),
-    section("Elsewhere", h("p", {}, "Keys for the API: ", h("a", { href: "/settings/api-keys" }, "manage keys"), ". Credit: ", h("a", { href: "/billing" }, "billing"),
-      ". The ", h("a", { href: "/docs" }, "reference"), " documents every endpoint.")));
+    // link names differ from the navigation's, so each of those names finds one link on every page
+    section("Elsewhere", h("p", {}, "Keys for the API: ", h("a", { href: "/settings/api-keys" }, "manage keys"), ". Credit: ", h("a", { href: "/billing" }, "the credit ledger"),
+      ". Every endpoint is documented in the API reference (linked below the navigation).")));
 }
 
 // --------------------------------------------------------------------------------------------- boot
