@@ -515,7 +515,8 @@ async function inboundPage() {
     const to = filter.querySelector("select").value;
     const q = to ? `&to=${encodeURIComponent(to)}` : "";
     const since = new Date(Date.now() - 2000).toISOString();
-    const first = await api("GET", `/v1/inbound-messages?limit=50${q}`, undefined, { signal });
+    let first;
+    try { first = await api("GET", `/v1/inbound-messages?limit=50${q}`, undefined, { signal }); } catch { return; }
     if (first.ok) add(first.data, false);
     // long poll: the API answers as soon as a newer text is there
     while (!signal.aborted) {
