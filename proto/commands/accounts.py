@@ -173,6 +173,19 @@ class SessionView(msgspec.Struct, kw_only=True):
     created_at: str
     expires_at: str
     ended_at: str | None = None
+    user_agent: str = ""
+    """The browser that logged in, as it named itself."""
+
+
+class ListSessions(Command, frozen=True, kw_only=True):
+    """The live sessions of a user (of the organization, without user_id), newest first."""
+
+    org_id: str
+    user_id: str | None = None
+
+
+class SessionList(msgspec.Struct, kw_only=True):
+    data: list[SessionView]
 
 
 class AuthenticateSession(Command, frozen=True, kw_only=True):

@@ -46,3 +46,17 @@ class SessionCreated(msgspec.Struct, kw_only=True):
 class SessionsEnded(msgspec.Struct, kw_only=True):
     ended: int
     """How many sessions were ended."""
+
+
+class SessionListed(msgspec.Struct, kw_only=True):
+    id: str
+    user_id: str
+    org_id: str
+    email: str
+    organization_name: str
+    created_at: str
+    expires_at: str
+    ended_at: str | None = None
+    user_agent: str = ""
+    current: bool = False
+    """True for the session this request was made with."""

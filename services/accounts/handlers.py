@@ -162,14 +162,14 @@ class Accounts:
                                   password_hash=row["password_hash"])
 
     _SESSION_COLS = ("s.id::text AS id, s.user_id::text AS user_id, s.org_id::text AS org_id, u.email,"
-                     " o.name AS org_name, s.created_at, s.expires_at, s.ended_at")
+                     " o.name AS org_name, s.created_at, s.expires_at, s.ended_at, s.user_agent")
 
     @staticmethod
     def _session_view(r: asyncpg.Record) -> c.SessionView:
         return c.SessionView(id=r["id"], user_id=r["user_id"], org_id=r["org_id"], email=r["email"],
                              organization_name=r["org_name"], created_at=rfc3339(r["created_at"]),
                              expires_at=rfc3339(r["expires_at"]),
-                             ended_at=rfc3339(r["ended_at"]) if r["ended_at"] else None)
+                             ended_at=rfc3339(r["ended_at"]) if r["ended_at"] else None, user_agent=r["user_agent"])
 
     async def start_session(self, cmd: c.StartSession) -> c.SessionView:
         if not 60 <= cmd.ttl_s <= 90 * 86400:
@@ -201,6 +201,18 @@ class Accounts:
         if row is None:
             raise CommandError("UNAUTHORIZED", "no session, or it ended or expired; log in again", 401)
         return self._session_view(row)
+
+    async def list_sessions(self, cmd: c.ListSessions) -> c.SessionList:
+        user_id = parse_uuid(cmd.user_id) if cmd.user_id is not None else None
+        if cmd.user_id is not None and user_id is None:
+            return c.SessionList(data=[])
+        rows = await self.store.pool.fetch(
+            f"SELECT {self._SESSION_COLS} FROM sessions s JOIN users u ON u.id = s.user_id"
+            " JOIN organizations o ON o.id = s.org_id"
+            " WHERE s.org_id = $1::uuid AND ($2::uuid IS NULL OR s.user_id = $2::uuid)"
+            " AND s.ended_at IS NULL AND s.expires_at > now() ORDER BY s.created_at DESC LIMIT 100",
+            parse_uuid(cmd.org_id), user_id)
+        return c.SessionList(data=[self._session_view(r) for r in rows])
 
     async def end_session(self, cmd: c.EndSession) -> c.EndedSessions:
         session_id = parse_uuid(cmd.session_id)

@@ -17,6 +17,7 @@ async def register(svc: Service, h: Accounts) -> None:
     await r.register("login_credentials", c.GetLoginCredentials, h.login_credentials)
     await r.register("start_session", c.StartSession, h.start_session)
     await r.register("authenticate_session", c.AuthenticateSession, h.authenticate_session)
+    await r.register("list_sessions", c.ListSessions, h.list_sessions)
     await r.register("end_session", c.EndSession, h.end_session)
     await r.register("end_sessions", c.EndSessions, h.end_sessions)
     await r.register("balance", c.GetBalance, h.balance)

@@ -305,8 +305,23 @@ async def test_sessions_log_out_and_log_out_everywhere(system: System, browser: 
         await p2.get_by_role("button", name="Log in").click()
         await p2.wait_for_url(gw + "/settings")
 
-        # the first logs out everywhere: the second is logged out too
+        # the first sees both sessions and ends the other one: that browser is logged out
         await page.get_by_role("link", name="Settings").click()
+        sessions = page.get_by_role("region", name="Live sessions")
+        await expect(sessions.get_by_role("row")).to_have_count(3)  # a header and two sessions
+        await expect(sessions).to_contain_text("this session")
+        await audit.check(page, "settings-sessions")
+        await sessions.get_by_role("button", name=re.compile("^End the session")).click()
+        await expect(sessions.get_by_role("row")).to_have_count(2)
+        await p2.reload()
+        await p2.wait_for_url(re.compile(r"/login\?next="))
+        await p2.get_by_label("Email").fill(email)
+        await p2.get_by_label("Password").fill(PASSWORD)
+        await p2.get_by_role("button", name="Log in").click()
+        await p2.wait_for_url(gw + "/settings")
+
+        # the first logs out everywhere: the second is logged out too
+        await page.reload()
         await page.get_by_role("button", name="Log out everywhere").click()
         await page.locator("dialog").get_by_role("button", name="Log out everywhere").click()
         await page.wait_for_url(re.compile(r"/login$"))

@@ -159,3 +159,25 @@ async def test_an_api_key_can_end_every_dashboard_session_of_its_organization(sy
     assert status == 200 and body["data"]["ended"] == 1
     assert (await system.call("GET", "/v1/balance", headers=_jar(mine)))[0] == 401
     assert (await system.call("GET", "/v1/balance", headers=_jar(theirs)))[0] == 200
+
+
+async def test_sessions_are_listed_and_ended_one_by_one_within_their_owner_only(system: System) -> None:
+    email, other = await _account(system), await _account(system)
+    first, second = (await _login(system, email))[2], (await _login(system, email))[2]
+    theirs = (await _login(system, other))[2]
+    status, body, _ = await system.call("GET", "/v1/sessions", headers=_jar(first))
+    assert status == 200 and len(body["data"]) == 2
+    assert [s["current"] for s in body["data"]].count(True) == 1
+    mine = {s["id"] for s in body["data"]}
+    _, body, _ = await system.call("GET", "/v1/sessions/current", headers=_jar(theirs))
+    theirs_id = body["data"]["id"]
+    status, body, _ = await system.call("DELETE", f"/v1/sessions/{theirs_id}", headers=_jar(first))
+    assert status == 404  # another user's session is not yours to end
+    assert (await system.call("GET", "/v1/balance", headers=_jar(theirs)))[0] == 200
+    _, body, _ = await system.call("GET", "/v1/sessions/current", headers=_jar(second))
+    second_id = body["data"]["id"]
+    assert second_id in mine
+    status, body, _ = await system.call("DELETE", f"/v1/sessions/{second_id}", headers=_jar(first))
+    assert status == 200 and body["data"]["ended"] == 1
+    assert (await system.call("GET", "/v1/balance", headers=_jar(second)))[0] == 401
+    assert (await system.call("GET", "/v1/balance", headers=_jar(first)))[0] == 200

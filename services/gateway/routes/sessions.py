@@ -6,9 +6,11 @@ The session token travels only in the HttpOnly ``am_session`` cookie; the answer
 
 from __future__ import annotations
 
+import msgspec
+
 from proto.base import CommandError
 from proto.commands import accounts as c
-from proto.http.accounts import LoginBody, SessionCreated, SessionsEnded
+from proto.http.accounts import LoginBody, SessionCreated, SessionListed, SessionsEnded
 from services.gateway.api import Ctx, Reply, Route
 from services.gateway.sessions import COOKIE, SESSIONS_KEY, csrf_token
 
@@ -49,6 +51,23 @@ async def logout(ctx: Ctx) -> Reply:
     return Reply(SessionsEnded(ended=res.ended), clear_session_cookie=True)
 
 
+async def list_sessions(ctx: Ctx) -> Reply:
+    res = await ctx.call("accounts", "list_sessions",
+                         c.ListSessions(org_id=ctx.org_id, user_id=ctx.user_id or None), c.SessionList)
+    return Reply([SessionListed(**msgspec.structs.asdict(v), current=v.id == ctx.session_id) for v in res.data])
+
+
+async def end_one(ctx: Ctx) -> Reply:
+    res = await ctx.call("accounts", "list_sessions",
+                         c.ListSessions(org_id=ctx.org_id, user_id=ctx.user_id or None), c.SessionList)
+    if ctx.path["id"] not in {v.id for v in res.data}:  # only the caller's own (or its organization's)
+        raise CommandError("NOT_FOUND", "session not found", 404)
+    ended = await ctx.call("accounts", "end_session", c.EndSession(org_id=ctx.org_id, session_id=ctx.path["id"]),
+                           c.EndedSessions)
+    ctx.request.app[SESSIONS_KEY].evict(set(ended.session_ids))
+    return Reply(SessionsEnded(ended=ended.ended), clear_session_cookie=ctx.path["id"] == ctx.session_id)
+
+
 async def logout_everywhere(ctx: Ctx) -> Reply:
     res = await ctx.call("accounts", "end_sessions",
                          c.EndSessions(org_id=ctx.org_id, user_id=ctx.user_id or None), c.EndedSessions)
@@ -68,6 +87,12 @@ ROUTES = [
           response=c.SessionView, description="404 when the request was authenticated with an API key."),
     Route("DELETE", "/v1/sessions/current", logout, "Log out (end this session)", TAG, response=SessionsEnded,
           description="Ends the session and clears its cookie; every gateway replica forgets it at once."),
+    Route("GET", "/v1/sessions", list_sessions, "List live sessions", TAG, response=list[SessionListed],
+          description="With a session: its user's live sessions (current marks this one). With an API key: every "
+                      "live dashboard session of the organization."),
+    Route("DELETE", "/v1/sessions/{id}", end_one, "End one session (log a browser out)", TAG,
+          response=SessionsEnded, description="Another of your live sessions, or this one (which also clears "
+                                              "the cookie); every gateway replica forgets it at once."),
     Route("DELETE", "/v1/sessions", logout_everywhere, "Log out everywhere (end every session)", TAG,
           response=SessionsEnded,
           description="With a session: ends every session of its user, this one included. With an API key: "

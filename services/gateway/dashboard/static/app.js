@@ -955,14 +955,35 @@ async function billingPage() {
 
 // ----------------------------------------------------------------------------------------- settings
 
+function browserName(ua) {
+  if (!ua) return "unknown browser";
+  const m = ua.match(/(Firefox|Edg|Chrome|Chromium|Safari)\/[\d.]+/);
+  return (m ? m[0].replace("Edg/", "Edge/") : ua.slice(0, 40)) + (/Mobile/.test(ua) ? " (mobile)" : "");
+}
+
 async function settingsPage() {
-  const [me, cb] = await Promise.all([api("GET", "/v1/sessions/current"), api("GET", "/v1/messages/callback-secret")]);
+  const sessionsBox = h("div");
+  async function loadSessions() {
+    const r = await api("GET", "/v1/sessions");
+    sessionsBox.replaceChildren(r.ok ? table("Live sessions", [
+      ["Browser", (x) => x.current ? h("span", {}, browserName(x.user_agent), " ", badge("this_session")) : browserName(x.user_agent)],
+      ["Logged in", (x) => when(x.created_at)], ["Expires", (x) => when(x.expires_at)],
+      ["", (x) => x.current ? "" : h("button", { type: "button", class: "danger small", "aria-label": `End the session from ${browserName(x.user_agent)}, logged in ${new Date(x.created_at).toLocaleString()}`, onclick: async () => {
+        const d = await api("DELETE", `/v1/sessions/${x.id}`);
+        if (!d.ok) return toast(d.error.message, "error");
+        toast("That browser is logged out.");
+        await loadSessions();
+      } }, "End")],
+    ], r.data, "No live session.") : errorBox(r.error));
+  }
+  const [me, cb] = await Promise.all([api("GET", "/v1/sessions/current"), api("GET", "/v1/messages/callback-secret"), loadSessions()]);
   const secret = h("code", { hidden: true }, cb.ok ? cb.data.secret : "");
   render(
     section("Account", me.ok ? h("dl", { class: "facts" },
       h("dt", {}, "Organization"), h("dd", {}, me.data.organization_name), h("dt", {}, "Organization id"), h("dd", {}, h("code", {}, me.data.org_id)),
       h("dt", {}, "Email"), h("dd", {}, me.data.email), h("dt", {}, "Session expires"), h("dd", {}, when(me.data.expires_at))) : errorBox(me.error)),
-    section("Sessions", h("p", {}, "Log out of the dashboard on every browser and device, this one included."),
+    section("Sessions", h("p", {}, "Where you are logged in. End one to log that browser out, or log out everywhere, this one included."),
+      sessionsBox,
       h("button", { type: "button", class: "danger", onclick: async () => {
         if (!await confirmDialog("Log out everywhere?", "Every dashboard session of your account ends now.", "Log out everywhere")) return;
         await api("DELETE", "/v1/sessions");
