@@ -253,6 +253,16 @@ async def test_a_new_user_goes_from_signup_to_a_delivered_text(
         await expect(page.locator("#toast")).to_contain_text("not available")
         await expect(page.locator(".big .badge")).to_have_text("scheduled")
 
+    # the decision audit lists the gate's decisions on those sends (when the server has it)
+    await page.get_by_role("link", name="Compliance").click()
+    if "/v1/compliance/decisions" in doc["paths"]:
+        decisions = page.get_by_role("region", name="Gate decisions")
+        await expect(decisions.get_by_role("row", name=re.compile("allow")).first).to_be_visible()
+        await expect(decisions).to_contain_text("submit")  # decided again right before the carrier
+    else:
+        await expect(page.get_by_text("decision audit is not available")).to_be_visible()
+    await audit.check(page, "compliance-audit")
+
     # Billing and the overview with data
     await page.get_by_role("link", name="Billing").click()
     await expect(page.get_by_role("cell", name="signup credit")).to_be_visible()

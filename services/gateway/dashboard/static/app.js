@@ -898,10 +898,13 @@ async function compliancePage() {
       ["Rule", (c) => c.opt_out_rule || "—"],
     ], o.data, "Nobody has opted out.") : errorBox(o.error));
   }
+  const outcomeSel = field("Outcome", "outcome", { options: [["", "All outcomes"], "allow", "deny", "defer"] });
+  outcomeSel.querySelector("select").addEventListener("change", () => loadAudit());
   async function loadAudit() {
     // asked only of a server whose API has it (the reference says so), so an older one logs no 404
+    const outcome = outcomeSel.querySelector("select").value;
     const r = await apiHas("get", "/v1/compliance/decisions")
-      ? await api("GET", "/v1/compliance/decisions?limit=20")
+      ? await api("GET", `/v1/compliance/decisions?limit=50${outcome ? "&outcome=" + outcome : ""}`)
       : { ok: false, status: 404, error: { code: "NOT_FOUND", message: "not available", details: {} } };
     if (!r.ok) {
       audit.replaceChildren(h("p", { class: "empty" }, r.status === 404 || r.status === 405
@@ -909,11 +912,13 @@ async function compliancePage() {
         : `${r.error.message} (${r.error.code})`));
       return;
     }
-    audit.replaceChildren(table("Send decisions", [
-      ["Decided", (d) => when(d.decided_at || d.recorded_at || d.created_at || d.occurred_at || d.at)], ["To", (d) => d.to || d.contact_number || "—"],
-      ["Decision", (d) => badge(d.decision)], ["Code", (d) => d.code || "—"], ["Reason", (d) => d.reason || ""],
-      ["Stage", (d) => d.stage || "—"],
-    ], r.data, "No send decided yet."));
+    audit.replaceChildren(table("Gate decisions", [
+      ["Decided", (d) => when(d.decided_at || d.created_at)], ["To", (d) => d.contact_number || d.to || "—"],
+      ["Stage", (d) => d.stage || "—"], ["Outcome", (d) => badge(d.outcome || d.decision)],
+      ["Reason", (d) => h("span", {}, d.code || d.reason_code ? h("code", {}, d.code || d.reason_code) : "", d.reason ? ` ${d.reason}` : "",
+        d.defer_until ? [" — until ", when(d.defer_until)] : "")],
+      ["Checks", (d) => h("ul", { class: "checks" }, (d.checks || []).map((c) => h("li", {}, badge(c.result), ` ${c.name}`)))],
+    ], r.data, outcome ? `No ${outcome} decision.` : "No send decided yet."));
   }
   await Promise.all([loadLedger(), loadAudit()]);
   render(
@@ -924,7 +929,10 @@ async function compliancePage() {
       ledger, panel, h("details", {}, h("summary", {}, "Record a consent you collected"), record)),
     section("Opt-outs", optouts),
     section("Quiet hours and replies", settingsBox),
-    section("Decision audit", h("p", {}, "Every allow, deny and defer the gate recorded."), audit));
+    section("Decision audit", h("p", {}, "Every allow, deny and defer the gate recorded, at acceptance and again before the carrier."),
+      h("div", { class: "toolbar" }, outcomeSel,
+        h("button", { type: "button", class: "secondary", onclick: () => download("/v1/compliance/decisions/export?format=csv", "gate-decisions.csv") }, "Export decisions (CSV)")),
+      audit));
 }
 
 // ------------------------------------------------------------------------------------------ billing
