@@ -122,7 +122,10 @@ def _page_handler(page: Page) -> _Handler:
         token = request.cookies.get(COOKIE)
         view = await _session(request)
         if view is None or token is None:
+            log.info("http_request", method="GET", path=request.path, route=page.path, status=302)
             raise web.HTTPFound(f"/login?next={quote(request.path_qs, safe='/')}")
+        log.info("http_request", method="GET", path=request.path, route=page.path, status=200,
+                 org_id=view.org_id)
         return _html(shell(page, view.email, view.organization_name, csrf_token(token)))
 
     return handler
