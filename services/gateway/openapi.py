@@ -168,10 +168,19 @@ def build_document(routes: list[Route], server_url: str = "") -> dict[str, Any]:
 
 def _mcp_path() -> dict[str, Any]:
     """/mcp is the MCP Streamable HTTP transport (JSON-RPC), not a REST resource: documented as such."""
+    def err(code: str, message: str) -> dict[str, Any]:
+        return {"schema": _ref("ErrorEnvelope"), "example": {
+            "success": False, "error": {"code": code, "message": message, "details": {}}}}
+
     errors = {"401": {"description": "UNAUTHORIZED (missing, unknown, revoked or expired key; WWW-Authenticate: "
-                                     "Bearer)", "content": {"application/json": {"schema": _ref("ErrorEnvelope")}}},
-              "429": {"description": "RATE_LIMITED", "content": {"application/json": {
-                  "schema": _ref("ErrorEnvelope")}}}}
+                                     "Bearer)", "content": {"application/json": err(
+                                         "UNAUTHORIZED", "missing, malformed, unknown or revoked API key")}},
+              "429": {"description": "RATE_LIMITED", "content": {"application/json": err(
+                  "RATE_LIMITED", "too many requests; slow down")}}}
+    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "list_numbers", "arguments": {}}}
+    answer = {"jsonrpc": "2.0", "id": 1, "result": {"content": [{"type": "text", "text": "{\"numbers\": []}"}],
+                                                    "structuredContent": {"numbers": []}, "isError": False}}
     common = {"tags": ["mcp"], "security": [{"bearer": []}]}
     return {
         "post": {**common, "operationId": "post_mcp", "summary": "MCP over Streamable HTTP: one JSON-RPC message",
@@ -181,19 +190,23 @@ def _mcp_path() -> dict[str, Any]:
                                 "get_consent; resources conversation://{id}, conversations://recent. Stateless: "
                                 "any replica answers. Each tool calls this API with the same key, so its scopes "
                                 "and caps apply; an API error is a tool error carrying the API's code.",
-                 "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+                 "requestBody": {"required": True, "content": {"application/json": {
+                     "schema": {"type": "object"}, "example": call}}},
                  "responses": {"200": {"description": "A JSON-RPC response (application/json) or a stream of them "
                                                       "(text/event-stream)",
-                                       "content": {"application/json": {"schema": {"type": "object"}},
+                                       "content": {"application/json": {"schema": {"type": "object"},
+                                                                        "example": answer},
                                                    "text/event-stream": {"schema": {"type": "string"}}}},
                                "202": {"description": "A notification or response was accepted"}, **errors}},
         "get": {**common, "operationId": "get_mcp", "summary": "MCP server-to-client SSE stream",
                 "description": "Kept open while the client listens; this stateless server sends nothing on it.",
                 "responses": {"200": {"description": "An SSE stream", "content": {
                     "text/event-stream": {"schema": {"type": "string"}}}},
-                    "406": {"description": "The client does not accept text/event-stream"}, **errors}},
+                    "406": {"description": "The client does not accept text/event-stream (a JSON-RPC error)"},
+                    **errors}},
         "delete": {**common, "operationId": "delete_mcp", "summary": "MCP session end (stateless: nothing to end)",
-                   "responses": {"200": {"description": "Done"}, "405": {"description": "Not supported"},
+                   "responses": {"200": {"description": "Done"},
+                                 "405": {"description": "Not supported (a JSON-RPC error)"},
                                  **errors}},
     }
 
