@@ -24,6 +24,13 @@ class CommonSettings(msgspec.Struct, frozen=True, kw_only=True):
     """First token of every subject, stream and schema name; tests use their own for isolation."""
     stream_replicas: int = 1
     """JetStream replicas for the streams this service provisions (3 in production)."""
+    stream_max_age_days: float = 30.0
+    """Oldest event a stream keeps, in days, when this service creates it."""
+    stream_max_bytes: int = -1
+    """Size cap of a stream (bytes; -1 = none) when this service creates it: the oldest go first."""
+    stream_update_limits: bool = False
+    """false: a stream's limits (age, bytes, replicas) are the operator's once it exists; a restart
+    never undoes `nats stream edit`. true: every start puts the settings above back."""
     http_host: str = "127.0.0.1"
     http_port: int = 0
     """Port for /healthz, /readyz, /metrics (and the service's own HTTP endpoints); 0 = any."""

@@ -92,14 +92,14 @@ class Service:
             await migrate(self.pool, self.schema, self.sql_dir)
             self.store = EventStore(self.pool, self.schema, self.subjects, self.name)
         if self.domain and self.uses_db:
-            await ensure_stream(self.nc, self.subjects, StreamSpec(self.domain), self.settings.stream_replicas)
+            await self._ensure_stream(self.domain)
             self.relay = Relay(self.pool, self.nc, self.schema, self.name)
             self.relay.start()
         if setup is not None:
             await setup(self)
         for spec in self._consumer_specs:
             # the producer may not have started yet: make sure its stream exists
-            await ensure_stream(self.nc, self.subjects, StreamSpec(spec.domain), self.settings.stream_replicas)
+            await self._ensure_stream(spec.domain)
             runner = ConsumerRunner(self.nc, self.subjects, self.pool if self.uses_db else None, spec)
             await runner.start()
             self._consumers.append(runner)
@@ -115,6 +115,12 @@ class Service:
         self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
         self.ready = True
         log.info("service_started", port=self.port, schema=self.schema if self.uses_db else None)
+
+    async def _ensure_stream(self, domain: str) -> None:
+        s = self.settings
+        await ensure_stream(self.nc, self.subjects, StreamSpec(domain), s.stream_replicas,
+                            max_age_s=s.stream_max_age_days * 86400.0, max_bytes=s.stream_max_bytes,
+                            update_limits=s.stream_update_limits)
 
     async def _guard(self, factory: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Background loops restart after a crash instead of dying silently."""
