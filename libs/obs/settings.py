@@ -35,6 +35,9 @@ class CommonSettings(msgspec.Struct, frozen=True, kw_only=True):
     http_port: int = 0
     """Port for /healthz, /readyz, /metrics (and the service's own HTTP endpoints); 0 = any."""
     log_level: str = "info"
+    metrics_interval_s: float = 15.0
+    """How often the gauges read from the database and JetStream (outbox lag, consumer pending,
+    backlogs) are refreshed; 0 turns that off."""
     db_pool_max: int = 10
     db_pool_min: int = 1
     """Connections each pool opens at start (make run opens 10): a pool that grows under a burst makes

@@ -18,17 +18,27 @@ _recording = False
 
 
 def configure_tracing(service: str) -> None:
-    """Install a provider once; export over OTLP/HTTP only when OTEL_EXPORTER_OTLP_ENDPOINT is set."""
+    """Install a provider once. The standard ``OTEL_*`` variables are honoured: ``OTEL_SERVICE_NAME`` and
+    ``OTEL_RESOURCE_ATTRIBUTES`` (else service.name is ``agentmessage-<service>``), export over OTLP/HTTP
+    when ``OTEL_EXPORTER_OTLP_ENDPOINT`` or ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` is set (with the
+    exporter's own ``OTEL_EXPORTER_OTLP_*`` headers, timeout, compression), ``OTEL_TRACES_SAMPLER`` /
+    ``OTEL_TRACES_SAMPLER_ARG``, and ``OTEL_SDK_DISABLED=true`` or ``OTEL_TRACES_EXPORTER=none`` to not export."""
     global _configured, _recording
     if _configured:
         return
-    exporting = bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"))
-    # Without an exporter nobody reads the spans: keep them non-recording (cheap) but still with
-    # valid ids, so traceparent is propagated across NATS and HTTP either way.
-    provider = TracerProvider(
-        resource=Resource.create({"service.name": f"agentmessage-{service}"}),
-        sampler=ParentBased(ALWAYS_ON if exporting else ALWAYS_OFF),
+    env = os.environ
+    exporting = (
+        bool(env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
+        and env.get("OTEL_SDK_DISABLED", "").lower() != "true"
+        and env.get("OTEL_TRACES_EXPORTER", "otlp").lower() != "none"
     )
+    named = bool(env.get("OTEL_SERVICE_NAME")) or "service.name=" in env.get("OTEL_RESOURCE_ATTRIBUTES", "")
+    # Resource.create reads OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES; attributes given here win
+    resource = Resource.create({} if named else {"service.name": f"agentmessage-{service}"})
+    # Without an exporter nobody reads the spans: keep them non-recording (cheap) but still with
+    # valid ids, so traceparent is propagated across NATS and HTTP (and logged) either way.
+    sampler = None if exporting and env.get("OTEL_TRACES_SAMPLER") else ParentBased(ALWAYS_ON if exporting else ALWAYS_OFF)
+    provider = TracerProvider(resource=resource, sampler=sampler)
     if exporting:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
@@ -37,6 +47,13 @@ def configure_tracing(service: str) -> None:
     _recording = exporting
     _tracers.clear()
     _configured = True
+
+
+def resource_service_name() -> str:
+    """The service.name spans are exported under (for tests and logs)."""
+    provider = trace.get_tracer_provider()
+    resource = getattr(provider, "resource", None)
+    return str(resource.attributes.get("service.name", "")) if resource is not None else ""
 
 
 _tracers: dict[str, trace.Tracer] = {}

@@ -20,7 +20,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from libs.bus.conn import connect, ensure_stream
 from libs.bus.consumer import ConsumerRunner, ConsumerSpec
 from libs.bus.rpc import RpcClient, RpcServer
+from libs.obs.collect import OUTBOX, GaugeQuery
 from libs.obs.logging import configure_logging
+from libs.obs.metrics import (
+    CONSUMER_ACK_PENDING,
+    CONSUMER_PENDING,
+    CONSUMER_REDELIVERED,
+    OUTBOX_LAG,
+    OUTBOX_PENDING,
+)
 from libs.obs.settings import CommonSettings
 from libs.obs.tracing import configure_tracing
 from libs.store.db import create_pool, migrate, pending_migrations
@@ -60,6 +68,7 @@ class Service:
         self._tasks: list[asyncio.Task[None]] = []
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
         self._runner: web.AppRunner | None = None
+        self._gauge_queries: list[GaugeQuery] = []
         self.port = 0
         self.nc: Client
         self.pool: asyncpg.Pool
@@ -79,6 +88,10 @@ class Service:
     def on_stop(self, fn: Callable[[], Awaitable[None]]) -> None:
         self._on_stop.append(fn)
 
+    def gauge_query(self, query: GaugeQuery) -> None:
+        """Refresh these gauges from the service's database every AM_METRICS_INTERVAL_S."""
+        self._gauge_queries.append(query)
+
     # -- lifecycle ---------------------------------------------------------------------------------
     async def start(self, setup: Callable[[Service], Awaitable[None]] | None = None) -> None:
         configure_logging(self.name, self.settings.log_level)
@@ -95,6 +108,8 @@ class Service:
             await self._ensure_stream(self.domain)
             self.relay = Relay(self.pool, self.nc, self.schema, self.name)
             self.relay.start()
+            self.gauge_query(GaugeQuery(f"SELECT '{self.name}' AS service, o.* FROM ({OUTBOX}) o",
+                                        {"pending": OUTBOX_PENDING, "lag": OUTBOX_LAG}, ("service",)))
         if setup is not None:
             await setup(self)
         for spec in self._consumer_specs:
@@ -103,6 +118,8 @@ class Service:
             runner = ConsumerRunner(self.nc, self.subjects, self.pool if self.uses_db else None, spec)
             await runner.start()
             self._consumers.append(runner)
+        if self.settings.metrics_interval_s > 0:
+            self._task_factories.append(self._collect_gauges)
         for factory in self._task_factories:
             self._tasks.append(asyncio.create_task(self._guard(factory)))
         # in-flight requests (a long poll) get a few seconds, so a stop stays well inside 10 s
@@ -121,6 +138,27 @@ class Service:
         await ensure_stream(self.nc, self.subjects, StreamSpec(domain), s.stream_replicas,
                             max_age_s=s.stream_max_age_days * 86400.0, max_bytes=s.stream_max_bytes,
                             update_limits=s.stream_update_limits)
+
+    async def _collect_gauges(self) -> None:
+        """Outbox lag, consumer pending/redelivered and the services' own backlogs, every interval."""
+        js = self.nc.jetstream()
+        while True:
+            for q in self._gauge_queries:
+                try:
+                    await q.collect(self.pool)
+                except Exception as exc:  # a slow or absent database: the gauges keep their last value
+                    log.warning("gauge_query_failed", error=repr(exc))
+            for runner in self._consumers:
+                stream, durable = self.subjects.stream_name(runner.spec.domain), runner.spec.durable
+                try:
+                    info = await js.consumer_info(stream, durable, timeout=5)
+                except Exception as exc:
+                    log.warning("consumer_info_failed", stream=stream, durable=durable, error=repr(exc))
+                    continue
+                CONSUMER_PENDING.labels(stream, durable).set(info.num_pending or 0)
+                CONSUMER_ACK_PENDING.labels(stream, durable).set(info.num_ack_pending or 0)
+                CONSUMER_REDELIVERED.labels(stream, durable).set(info.num_redelivered or 0)
+            await asyncio.sleep(self.settings.metrics_interval_s)
 
     async def _guard(self, factory: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Background loops restart after a crash instead of dying silently."""

@@ -20,7 +20,7 @@ import structlog
 from nats.aio.client import Client
 
 from libs.bus.rpc import RpcClient
-from libs.obs.metrics import EVENTS_PUBLISHED
+from libs.obs.metrics import EVENTS_PUBLISHED, EVENTS_RELAYED
 from libs.runtime.waiting import woken
 from proto.subjects import Subjects
 
@@ -152,4 +152,8 @@ class Relay:
                 [r["position"] for r in rows],
             )
             EVENTS_PUBLISHED.labels(self.service).inc(len(rows))
+            for r in rows:  # root.domain.aggregate.event.org: label by aggregate.event (a bounded set)
+                parts = r["subject"].split(".")
+                if len(parts) >= 4:
+                    EVENTS_RELAYED.labels(self.service, f"{parts[2]}.{parts[3]}").inc()
             return len(rows)

@@ -9,7 +9,7 @@ from libs.obs.settings import load_settings
 from libs.runtime.service import Service
 from libs.store.db import create_pool
 from libs.store.eventstore import EventStore
-from services.inbound import rpc
+from services.inbound import ops_metrics, rpc
 from services.inbound.callbacks import carrier_mo
 from services.inbound.config import InboundSettings
 from services.inbound.handlers import Inbound
@@ -33,6 +33,8 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, Callable[[Serv
         s.http.add_routes([carrier_mo(inbound, settings.sim_callback_secret)])
         for spec in CONSUMERS:
             s.consumer(spec)
+        for q in ops_metrics.QUERIES:
+            s.gauge_query(q)
         s.task(worker.run)
         s.on_stop(inbound.writer.stop)
         s.on_stop(worker.close)
