@@ -13,3 +13,107 @@ def test_filters_per_domain() -> None:
     assert filters_for(s, "am.>", "org1")["inbound"] == "am.inbound.*.*.org1"
     assert filters_for(s, "am.outbound.message.message_queued.*", None) == {
         "outbound": "am.outbound.message.message_queued.*"}
+
+
+# -- ops: the settings, an unreachable stack, streams, events tail ---------------------------------
+
+import json  # noqa: E402
+import os  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import nats  # noqa: E402
+
+from libs.bus.conn import ensure_stream  # noqa: E402
+from proto.subjects import StreamSpec  # noqa: E402
+from services.amctl.__main__ import api_url, nats_url  # noqa: E402
+from services.amctl.events import subject_filter  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def amctl(*args: str, timeout: float = 30, **env: str) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("AM_", "AGENTMESSAGE_"))}
+    return subprocess.run([sys.executable, "-m", "services.amctl", *args], cwd=REPO, env={**base, **env},
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_settings_are_the_stacks(monkeypatch: object) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AM_")}
+    import unittest.mock
+
+    with unittest.mock.patch.dict(os.environ, {**env, "AM_NATS_PORT": "19880", "AM_GATEWAY_PORT": "9880"}, clear=True):
+        assert nats_url() == "nats://127.0.0.1:19880"
+        assert api_url() == "http://127.0.0.1:9880"
+        assert nats_url("nats://h:1") == "nats://h:1" and api_url("http://h:2/") == "http://h:2"
+    with unittest.mock.patch.dict(os.environ, {**env, "AM_NATS_URL": "nats://x:4222", "AM_NATS_PORT": "1"},
+                                  clear=True):
+        assert nats_url() == "nats://x:4222"
+
+
+def test_help_names_the_settings_it_reads() -> None:
+    out = amctl("--help").stdout
+    for var in ("AM_NATS_URL", "AM_NATS_PORT", "AM_API_URL", "AM_GATEWAY_PORT", "--nats", "--api"):
+        assert var in out, var
+
+
+def test_unreachable_nats_and_api_fail_fast_with_one_line() -> None:
+    port = free_port()  # nothing listens there
+    for args, env in ((("streams",), {"AM_NATS_PORT": str(port)}),
+                      (("events", "tail"), {"AM_NATS_PORT": str(port)}),
+                      (("--nats", f"nats://127.0.0.1:{port}", "streams"), {}),
+                      (("--api", f"http://127.0.0.1:{port}", "balance"), {"AGENTMESSAGE_API_KEY": "k"})):
+        started = time.monotonic()
+        out = amctl(*args, timeout=20, **env)
+        took = time.monotonic() - started
+        assert out.returncode == 1, (args, out)
+        lines = out.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("amctl: cannot reach"), (args, out.stderr)
+        assert str(port) in lines[0] and "Traceback" not in out.stderr
+        assert took < 8, f"{args}: {took:.1f}s"
+
+
+def test_subject_filter_by_domain_type_and_org() -> None:
+    assert subject_filter("am", "outbound", None, None) == "am.outbound.>"
+    assert subject_filter("am", "outbound", "message.message_queued", None) == "am.outbound.message.message_queued.*"
+    assert subject_filter("am", "outbound", "message_queued", "o1") == "am.outbound.*.message_queued.o1"
+    assert subject_filter("am", "inbound", None, "o1") == "am.inbound.*.*.o1"
+
+
+async def test_streams_and_tail_against_real_nats(nats_url: str, subject_root: str) -> None:
+    subjects = Subjects(subject_root)
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        for d in ("outbound", "accounts"):
+            await ensure_stream(nc, subjects, StreamSpec(d), max_age_s=86400.0 * 7, max_bytes=1 << 30)
+        await js.add_consumer(subjects.stream_name("outbound"), durable_name="ops-test",
+                              filter_subject=f"{subject_root}.outbound.>")
+        wanted = f"{subject_root}.outbound.message.message_queued.org-a"
+        for subject in (wanted, f"{subject_root}.outbound.message.message_queued.org-b",
+                        f"{subject_root}.outbound.message.message_sent.org-a",
+                        f"{subject_root}.accounts.account.credit_granted.org-a"):
+            await js.publish(subject, json.dumps({"type": subject.split(".")[3]}).encode())
+    finally:
+        await nc.close()
+    env = {"AM_NATS_URL": nats_url, "AM_SUBJECT_ROOT": subject_root}
+    out = amctl("streams", **env)
+    assert out.returncode == 0, out.stderr
+    row = next(ln for ln in out.stdout.splitlines() if ln.startswith(subjects.stream_name("outbound")))
+    assert row.split()[1:] == ["3", row.split()[2], "1", "7d", "1.0GiB"], row
+    consumer = next(ln for ln in out.stdout.splitlines() if "ops-test" in ln)
+    assert consumer.split()[2:] == ["3", "0", "0"], consumer  # pending, ack pending, redelivered
+
+    out = amctl("events", "tail", "--since", "1h", "--domain", "outbound", "--type", "message.message_queued",
+                "--org", "org-a", "--json", "--limit", "1", **env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines() == ['{"type": "message_queued"}']
