@@ -21,6 +21,10 @@ log = structlog.get_logger("t")
 headers = {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
 with server_span("handle", headers):
     log.info("inside_request")
+    from libs.obs.tracing import current_traceparent
+    print("ONWARDS=" + str(current_traceparent()))
+with server_span("handle", None):
+    log.info("new_trace")
 log.info("outside_request")
 print("SERVICE_NAME=" + resource_service_name())
 """
@@ -37,7 +41,11 @@ def test_log_lines_carry_the_trace_and_span_ids() -> None:
     lines = run(LOG_IN_A_TRACE)
     inside = json.loads(next(ln for ln in lines if "inside_request" in ln))
     assert inside["trace_id"] == "0af7651916cd43dd8448eb211c80319c"
-    assert inside["span_id"] == "b7ad6b7169203331"
+    assert len(inside["span_id"]) == 16 and inside["span_id"] != "b7ad6b7169203331"  # this hop's own span
+    # what is sent onwards (NATS headers, events) names this hop as the parent, in the same trace
+    assert f"ONWARDS=00-0af7651916cd43dd8448eb211c80319c-{inside['span_id']}-01" in lines
+    fresh = json.loads(next(ln for ln in lines if "new_trace" in ln))
+    assert len(fresh["trace_id"]) == 32 and fresh["trace_id"] != inside["trace_id"]
     outside = json.loads(next(ln for ln in lines if "outside_request" in ln))
     assert "trace_id" not in outside
     assert "SERVICE_NAME=agentmessage-accounts" in lines
