@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import json
 import os
+import socket
 import sys
 import urllib.error
 import urllib.parse
@@ -41,7 +42,24 @@ def sim_url() -> str:
     return (os.environ.get("AM_SIM_URL") or f"http://127.0.0.1:{os.environ.get('AM_SIM_PORT', '8090')}").rstrip("/")
 
 
+def _probe(url: str) -> None:
+    """Connect first with a short timeout: a stopped or unroutable API is reported in seconds."""
+    parts = urllib.parse.urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname or "127.0.0.1", port), timeout=3).close()
+    except TimeoutError:
+        reason = "no answer within 3s"
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+    else:
+        return
+    raise SystemExit(f"amctl: cannot reach {url}: {reason} (is the stack up? --api, or AM_API_URL / "
+                     "AM_GATEWAY_PORT; AM_SIM_URL / AM_SIM_PORT)")
+
+
 def _http(method: str, url: str, body: Any = None, key: str | None = None) -> tuple[int, Any]:
+    _probe(url)
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(url, data=data, method=method)
     req.add_header("Content-Type", "application/json")
@@ -236,6 +254,9 @@ def main(argv: list[str] | None = None) -> int:
 def run() -> int:
     try:
         return main()
+    except BrokenPipeError:  # `amctl streams | head`
+        sys.stderr.close()
+        return 0
     except SystemExit as exc:
         if isinstance(exc.code, str):  # one clear line, no traceback
             print(exc.code, file=sys.stderr)

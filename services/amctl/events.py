@@ -9,6 +9,7 @@ import ssl
 import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import msgspec
 import nats
@@ -72,6 +73,7 @@ async def _connect(url: str, on_closed: Any = None) -> Any:
         if on_closed is not None:
             on_closed()
 
+    await _probe(url)
     kw: dict[str, Any] = {}
     if os.environ.get("AM_NATS_USER"):
         kw.update(user=os.environ["AM_NATS_USER"], password=os.environ.get("AM_NATS_PASSWORD", ""))
@@ -88,6 +90,27 @@ async def _connect(url: str, on_closed: Any = None) -> Any:
         reason = str(exc) or type(exc).__name__
         raise SystemExit(f"amctl: cannot reach NATS at {url}: {reason} "
                          "(is the stack up? --nats, or AM_NATS_URL / AM_NATS_PORT)") from None
+
+
+async def _probe(url: str) -> None:
+    """A plain TCP connect to each server of the URL first: a refused or unroutable port is reported at
+    once and by its real reason, instead of as a client timeout."""
+    errors: list[str] = []
+    for server in (u.strip() for u in url.split(",")):
+        parts = urlsplit(server if "://" in server else f"nats://{server}")
+        try:
+            _, writer = await asyncio.wait_for(
+                asyncio.open_connection(parts.hostname or "127.0.0.1", parts.port or 4222), CONNECT_TIMEOUT_S)
+        except TimeoutError:
+            errors.append(f"no answer within {CONNECT_TIMEOUT_S:g}s")
+            continue
+        except OSError as exc:
+            errors.append(os.strerror(exc.errno) if exc.errno else str(exc) or type(exc).__name__)
+            continue
+        writer.close()
+        return
+    raise SystemExit(f"amctl: cannot reach NATS at {url}: {'; '.join(errors)} "
+                     "(is the stack up? --nats, or AM_NATS_URL / AM_NATS_PORT)")
 
 
 def subject_filter(root: str, domain: str, event_type: str | None, org: str | None) -> str:
