@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.8
 TOOLS := .venv-tools
 UV := $(TOOLS)/bin/uv
-UV_COMPILE := $(UV) pip compile --no-config --index-url https://pypi.org/simple --python-version 3.11 \
+UV_COMPILE := $(UV) pip compile --no-config --python-version 3.11 \
 	--generate-hashes --quiet --custom-compile-command 'make lock'
 
 ## List the targets.
