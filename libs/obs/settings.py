@@ -38,6 +38,9 @@ class CommonSettings(msgspec.Struct, frozen=True, kw_only=True):
     metrics_interval_s: float = 15.0
     """How often the gauges read from the database and JetStream (outbox lag, consumer pending,
     backlogs) are refreshed; 0 turns that off."""
+    db_pgbouncer: bool = False
+    """The database URL is a PgBouncer in session mode (the Kubernetes Pooler): session settings are SET
+    after connecting instead of sent as startup parameters, which PgBouncer refuses."""
     db_pool_max: int = 10
     db_pool_min: int = 1
     """Connections each pool opens at start (make run opens 10): a pool that grows under a burst makes

@@ -101,7 +101,8 @@ class Service:
         self.rpc_server = RpcServer(self.nc, self.subjects, self.domain or self.name, self.name)
         if self.uses_db:
             self.pool = await create_pool(self.settings.database_url, self.schema, self.settings.db_pool_max,
-                                          min_size=self.settings.db_pool_min)
+                                          min_size=self.settings.db_pool_min,
+                                          pgbouncer=self.settings.db_pgbouncer)
             await migrate(self.pool, self.schema, self.sql_dir)
             self.store = EventStore(self.pool, self.schema, self.subjects, self.name)
         if self.domain and self.uses_db:

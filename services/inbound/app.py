@@ -26,7 +26,7 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, Callable[[Serv
         await inbound.follow_numbers(s.nc, s.subjects)
         # a fixed-size pool: a burst of MO finds its connections open instead of opening them then
         worker_pool = await create_pool(settings.database_url, s.schema, settings.inbound_webhook_db_pool,
-                                        min_size=settings.inbound_webhook_db_pool)
+                                        min_size=settings.inbound_webhook_db_pool, pgbouncer=settings.db_pgbouncer)
         worker = DeliveryWorker(inbound, EventStore(worker_pool, s.schema, s.subjects, s.name), settings)
         inbound.on_queued = worker.kick
         await rpc.register(s, inbound)

@@ -633,6 +633,7 @@ def test_the_connection_budget_fits_the_largest_replica_counts() -> None:
     (pooler,) = prod.of_kind("Pooler")
     bouncer = pooler["spec"]["pgbouncer"]
     assert bouncer["poolMode"] == "session"
+    assert config(prod)["AM_DB_PGBOUNCER"] == "true", "PgBouncer refuses the pools' startup parameters otherwise"
     per_instance = int(bouncer["parameters"]["max_db_connections"])
     server_side = pooler["spec"]["instances"] * per_instance
     (cluster,) = prod.of_kind("Cluster")
