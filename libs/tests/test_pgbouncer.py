@@ -54,7 +54,7 @@ unix_socket_dir =
 auth_type = {"plain" if password else "trust"}
 auth_file = {d}/users.txt
 pool_mode = session
-default_pool_size = 20
+default_pool_size = 60
 logfile = {d}/pgbouncer.log
 pidfile = {d}/pgbouncer.pid
 """)
