@@ -4,9 +4,12 @@ binary (Debian: apt-get install pgbouncer)."""
 
 from __future__ import annotations
 
-from libs.tests.test_pgbouncer import PGBOUNCER, bouncer, pytestmark  # noqa: F401 - fixture and skip mark
+from libs.tests import test_pgbouncer
 from tests.e2e.test_outbound import handset, onboard
 from tests.system import running_system
+
+pytestmark = test_pgbouncer.pytestmark
+bouncer = test_pgbouncer.bouncer  # the fixture
 
 
 async def test_a_message_goes_through_pgbouncer(bouncer: str, settings_env: dict[str, str]) -> None:
