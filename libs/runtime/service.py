@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import gc
 import signal
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from libs.obs.metrics import (
     CONSUMER_ACK_PENDING,
     CONSUMER_PENDING,
     CONSUMER_REDELIVERED,
+    HTTP_LATENCY,
     OUTBOX_LAG,
     OUTBOX_PENDING,
 )
@@ -37,6 +39,30 @@ from libs.store.relay import Relay
 from proto.subjects import StreamSpec, Subjects
 
 log = structlog.get_logger(__name__)
+
+
+_UNMEASURED = ("/v1/", "/metrics", "/healthz", "/readyz")
+"""The gateway measures its API (/v1/...) itself, under the same series; probes and scrapes are noise."""
+
+
+@web.middleware
+async def _http_metrics(request: web.Request, handler: Any) -> web.StreamResponse:
+    """am_http_seconds for a service's own HTTP endpoints (carrier callbacks, docs), by route and status."""
+    if request.path.startswith(_UNMEASURED):
+        return await handler(request)  # type: ignore[no-any-return]
+    started = time.perf_counter()
+    status = 500
+    try:
+        resp: web.StreamResponse = await handler(request)
+        status = resp.status
+        return resp
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        route = request.match_info.route.resource
+        path = route.canonical if route is not None else "unmatched"
+        HTTP_LATENCY.labels(f"{request.method} {path}", str(status)).observe(time.perf_counter() - started)
 
 
 class Service:
@@ -58,7 +84,7 @@ class Service:
         self.uses_db = uses_db
         self.subjects = Subjects(settings.subject_root)
         self.schema = self.subjects.schema(name)
-        self.http = web.Application(client_max_size=1024 * 1024)
+        self.http = web.Application(client_max_size=1024 * 1024, middlewares=[_http_metrics])
         self.http.router.add_get("/healthz", self._healthz)
         self.http.router.add_get("/readyz", self._readyz)
         self.http.router.add_get("/metrics", self._metrics)

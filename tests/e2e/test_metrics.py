@@ -75,6 +75,9 @@ async def test_metrics_answer_ops_questions(settings_env: dict[str, str]) -> Non
         assert any(s.labels["outcome"] == "allow" and s.value >= 1 for s in series["am_gate_decisions_total"])
         assert any(s.labels["route"] == "POST /v1/messages" and s.labels["status"] == "202"
                    for s in series["am_http_seconds_count"])
+        # the services' own endpoints too: the carrier's delivery receipt reached outbound
+        assert any(s.labels["route"] == "POST /carrier/dlr" and s.labels["status"] == "200"
+                   for s in series["am_http_seconds_count"]), [s.labels for s in series["am_http_seconds_count"]]
         for name in ALWAYS:
             assert len(series[name]) == 1 and series[name][0].value >= 0, name
         # every query behind those gauges runs (a failing one would only log and keep the gauge at 0)
