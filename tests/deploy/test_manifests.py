@@ -288,10 +288,9 @@ def test_services_get_their_settings_and_secrets_by_reference(overlay: tuple[str
                     assert isinstance(env.get(var), str), f"{module}: {var} missing"
             if module in USES_DB:
                 assert env.get("AM_DB_USER") == ("secret", f"{cluster}-app", "username"), module
-                assert env.get("AM_DB_PASSWORD") == ("secret", f"{cluster}-app", "password"), module
+                assert env.get("PGPASSWORD") == ("secret", f"{cluster}-app", "password"), module
                 pooler = b.of_kind("Pooler")[0]["metadata"]["name"]
-                assert env.get("AM_DATABASE_URL") == (
-                    f"postgresql://$(AM_DB_USER):$(AM_DB_PASSWORD)@{pooler}:5432/agentmessage"), module
+                assert env.get("AM_DATABASE_URL") == f"postgresql://$(AM_DB_USER)@{pooler}:5432/agentmessage", module
             if module in USES_NATS:
                 assert env.get("AM_NATS_USER") == deployment_name(module)
                 assert env.get("AM_NATS_PASSWORD") == ("secret", "am-nats-auth", deployment_name(module))
