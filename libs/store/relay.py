@@ -152,8 +152,12 @@ class Relay:
                 [r["position"] for r in rows],
             )
             EVENTS_PUBLISHED.labels(self.service).inc(len(rows))
-            for r in rows:  # root.domain.aggregate.event.org: label by aggregate.event (a bounded set)
-                parts = r["subject"].split(".")
+            by_type: dict[str, int] = {}  # root.domain.aggregate.event.org -> aggregate.event (a bounded set)
+            for r in rows:
+                parts = r["subject"].split(".", 4)
                 if len(parts) >= 4:
-                    EVENTS_RELAYED.labels(self.service, f"{parts[2]}.{parts[3]}").inc()
+                    key = f"{parts[2]}.{parts[3]}"
+                    by_type[key] = by_type.get(key, 0) + 1
+            for key, n in by_type.items():
+                EVENTS_RELAYED.labels(self.service, key).inc(n)
             return len(rows)
