@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
-from proto.subjects import Subjects
-from services.amctl.events import filters_for
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import unittest.mock
+from pathlib import Path
+
+import nats
+
+from libs.bus.conn import ensure_stream
+from proto.subjects import StreamSpec, Subjects
+from services.amctl import __main__ as cli
+from services.amctl.events import filters_for, subject_filter
 
 
 def test_filters_per_domain() -> None:
@@ -17,20 +30,8 @@ def test_filters_per_domain() -> None:
 
 # -- ops: the settings, an unreachable stack, streams, events tail ---------------------------------
 
-import json  # noqa: E402
-import os  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
 
-import nats  # noqa: E402
 
-from libs.bus.conn import ensure_stream  # noqa: E402
-from proto.subjects import StreamSpec  # noqa: E402
-from services.amctl.__main__ import api_url, nats_url  # noqa: E402
-from services.amctl.events import subject_filter  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -47,17 +48,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_settings_are_the_stacks(monkeypatch: object) -> None:
+def test_settings_are_the_stacks() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AM_")}
-    import unittest.mock
-
     with unittest.mock.patch.dict(os.environ, {**env, "AM_NATS_PORT": "19880", "AM_GATEWAY_PORT": "9880"}, clear=True):
-        assert nats_url() == "nats://127.0.0.1:19880"
-        assert api_url() == "http://127.0.0.1:9880"
-        assert nats_url("nats://h:1") == "nats://h:1" and api_url("http://h:2/") == "http://h:2"
+        assert cli.nats_url() == "nats://127.0.0.1:19880"
+        assert cli.api_url() == "http://127.0.0.1:9880"
+        assert cli.nats_url("nats://h:1") == "nats://h:1" and cli.api_url("http://h:2/") == "http://h:2"
     with unittest.mock.patch.dict(os.environ, {**env, "AM_NATS_URL": "nats://x:4222", "AM_NATS_PORT": "1"},
                                   clear=True):
-        assert nats_url() == "nats://x:4222"
+        assert cli.nats_url() == "nats://x:4222"
 
 
 def test_help_names_the_settings_it_reads() -> None:
