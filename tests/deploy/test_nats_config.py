@@ -9,6 +9,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import pytest
 from nats.errors import NoServersError
 
 from libs.embedded.servers import nats_server_binary
-from tests.deploy.render import render
+from tests.deploy.render import REPO, render
 
 USERS = ("gateway", "accounts", "numbers", "compliance", "outbound", "inbound", "amctl")
 CERTS = "/etc/nats-certs/server/"
@@ -96,6 +97,55 @@ async def test_each_service_connects_as_its_own_user(tmp_path: Path) -> None:
             nc = await nats.connect(url, user=user, password=f"pw-{user}", connect_timeout=2,
                                     allow_reconnect=False, max_reconnect_attempts=0)
             await nc.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+async def test_the_amctl_user_reads_streams_and_follows_events_but_publishes_nothing(tmp_path: Path) -> None:
+    env = write_config("dev", tmp_path)
+    port, monitor = free_port(), free_port()
+    proc = subprocess.Popen([nats_server_binary(), "-c", str(tmp_path / "nats.conf"), "-a", "127.0.0.1",
+                             "-p", str(port), "-m", str(monitor)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    url = f"nats://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                nc = await nats.connect(url, user="outbound", password="pw-outbound", connect_timeout=1,
+                                        allow_reconnect=False, max_reconnect_attempts=0)
+                break
+            except (NoServersError, OSError):
+                assert proc.poll() is None and time.monotonic() < deadline, "nats-server did not start"
+                await asyncio.sleep(0.1)
+        js = nc.jetstream()
+        await js.add_stream(name="AM_OUTBOUND", subjects=["am.outbound.>"])
+        await js.publish("am.outbound.message.message_queued.org-1", b'{"type": "MessageQueued"}')
+        await nc.close()
+        amctl_env = {k: v for k, v in os.environ.items() if not k.startswith("AM_")}
+        amctl_env |= {"AM_NATS_URL": url, "AM_NATS_USER": "amctl", "AM_NATS_PASSWORD": "pw-amctl"}
+
+        def amctl(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([sys.executable, "-m", "services.amctl", *args], env=amctl_env, cwd=REPO,
+                                  capture_output=True, text=True, timeout=60)
+
+        out = amctl("streams")
+        assert out.returncode == 0 and "AM_OUTBOUND" in out.stdout, out.stderr
+        out = amctl("events", "tail", "--domain", "outbound", "--since", "1h", "--json", "--limit", "1")
+        assert out.returncode == 0 and "MessageQueued" in out.stdout, out.stderr
+        refused: asyncio.Queue[Exception] = asyncio.Queue()
+
+        async def on_error(e: Exception) -> None:
+            await refused.put(e)
+
+        ops = await nats.connect(url, user="amctl", password="pw-amctl", allow_reconnect=False,
+                                 max_reconnect_attempts=0, error_cb=on_error)
+        await ops.publish("am.outbound.message.message_queued.org-1", b"forged")
+        await ops.flush()
+        err = await asyncio.wait_for(refused.get(), 10)
+        assert "permissions violation" in str(err).lower(), err
+        await ops.close()
     finally:
         proc.terminate()
         proc.wait(timeout=10)
