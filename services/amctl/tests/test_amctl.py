@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -116,3 +117,45 @@ async def test_streams_and_tail_against_real_nats(nats_url: str, subject_root: s
                 "--org", "org-a", "--json", "--limit", "1", **env)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines() == ['{"type": "message_queued"}']
+
+
+async def test_tail_exits_with_one_line_when_nats_goes_away(tmp_path: Path) -> None:
+    from libs.embedded.servers import nats_server_binary
+
+    port = free_port()
+    server = subprocess.Popen([nats_server_binary(), "-js", "-sd", str(tmp_path), "-a", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"nats://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        while True:  # until it listens
+            try:
+                nc = await nats.connect(url, allow_reconnect=False, max_reconnect_attempts=0, connect_timeout=1)
+                break
+            except Exception:
+                assert time.monotonic() < deadline, "nats-server did not start"
+                await asyncio.sleep(0.1)
+        await ensure_stream(nc, Subjects(), StreamSpec("outbound"))
+        await nc.close()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AM_")} | {"AM_NATS_URL": url}
+        tail = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "services.amctl", "events", "tail", "--domain", "outbound", cwd=REPO, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        # it is following once the server shows its consumer
+        nc = await nats.connect(url, allow_reconnect=False, max_reconnect_attempts=0)
+        js = nc.jetstream()
+        while (await js.stream_info("AM_OUTBOUND")).state.consumer_count == 0:
+            assert time.monotonic() < deadline + 20 and tail.returncode is None
+            await asyncio.sleep(0.1)
+        await nc.close()
+        server.terminate()
+        server.wait(timeout=10)
+        stopped = time.monotonic()
+        _, err = await asyncio.wait_for(tail.communicate(), 15)
+        assert tail.returncode == 1, err
+        lines = err.decode().strip().splitlines()
+        assert len(lines) == 1 and "lost the connection to NATS" in lines[0], lines
+        assert time.monotonic() - stopped < 10
+    finally:
+        if server.poll() is None:
+            server.kill()
