@@ -86,8 +86,13 @@ async def test_each_service_connects_as_its_own_user(tmp_path: Path) -> None:
                 await asyncio.sleep(0.1)
         assert nc is not None
         js = nc.jetstream()
-        await js.add_stream(name="T", subjects=["t.>"])
-        assert (await js.publish("t.x", b"1")).seq == 1
+        # a service publishes its own domain's events, and nobody else's
+        await js.add_stream(name="AM_OUTBOUND", subjects=["am.outbound.>"])
+        await js.add_stream(name="AM_ACCOUNTS", subjects=["am.accounts.>"])
+        assert (await js.publish("am.outbound.message.message_queued.o1", b"1")).seq == 1
+        with pytest.raises(nats.errors.TimeoutError):  # the server drops it: a permissions violation
+            await js.publish("am.accounts.account.credit_granted.o1", b"forged", timeout=1)
+        assert (await js.stream_info("AM_ACCOUNTS")).state.messages == 0
         await nc.close()
         for user, password in (("outbound", "wrong"), ("nobody", "pw-outbound"), ("gateway", "pw-outbound")):
             with pytest.raises(Exception):  # noqa: B017 - nats-py raises its own auth errors
