@@ -33,7 +33,7 @@ from proto.keywords import AFFIRM, HELP, OPT_IN, OPT_OUT, Language, fold, keywor
 Intent = Literal["opt_out", "opt_in", "affirm", "help"]
 Source = Literal["keyword", "plain_language", "campaign_keyword"]
 
-__all__ = ["Campaign", "Classified", "NONE", "classify", "clauses", "keyword_of", "normalise"]
+__all__ = ["NONE", "Campaign", "Classified", "classify", "clauses", "keyword_of", "normalise"]
 
 
 @dataclass(frozen=True)

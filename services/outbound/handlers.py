@@ -143,7 +143,9 @@ class Outbound:
             try:
                 decided: SendOutcomes = await self.rpc.call("compliance", "evaluate_sends", EvaluateSends(sends=[
                     EvaluateSend(org_id=a.cmd.org_id, message_id=a.message_id, from_=a.from_, to=a.to, text=a.text,
-                                 category=a.cmd.category, kind=a.cmd.kind, stage="accept") for a in batch]),
+                                 category=a.cmd.category, kind=a.cmd.kind, stage="accept",
+                                 send_at=rfc3339(a.send_at) if a.send_at else None,
+                                 on_frequency_cap=a.cmd.on_frequency_cap) for a in batch]),
                     SendOutcomes)
             except CommandError as exc:
                 return exc
@@ -223,7 +225,7 @@ class Outbound:
         if decision.decision == "deny":
             return CommandError(decision.code or "SEND_DENIED", decision.reason or "the send is not allowed",
                                 decision.status if decision.status >= 400 else 453,
-                                {"checks": msgspec.to_builtins(decision.checks)})
+                                {**decision.details, "checks": msgspec.to_builtins(decision.checks)})
         sender = a.sender
         assert sender is not None
         if not sender.sending_enabled:  # the gate checks registration too; this is the backstop
