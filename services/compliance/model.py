@@ -23,7 +23,8 @@ from proto.events.compliance import (
 )
 from proto.keywords import Language
 from services.compliance import frequency, quiet_hours
-from services.compliance.frequency import Cap, Sent
+from services.compliance.frequency import Cap as Cap
+from services.compliance.frequency import Sent as Sent
 from services.compliance.keywords import Classified
 
 EXEMPT_KINDS = frozenset({"opt_in_request", "opt_out_confirmation", "help_reply", "keyword_reply"})
