@@ -116,6 +116,7 @@ async def test_quickstart_step_5_consent_required_then_double_opt_in_then_202(sy
     assert status == 453, body
     assert body["error"]["code"] == "CONSENT_REQUIRED"
     assert "POST /v1/consent/double-opt-in" in body["error"]["message"]
+    await org.quiet_hours_off()  # the confirmation text keeps to quiet hours (tested in test_optout_caps)
     status, body = await org.call("POST", "/v1/consent/double-opt-in", {
         "phone_number_id": org.number_id, "contact_number": CONTACT, "confirmation_text": CONFIRMATION})
     assert status == 202, body
@@ -199,7 +200,7 @@ async def test_check_shows_every_check_and_is_not_a_send(system: System) -> None
     status, body = await org.call("POST", "/v1/compliance/check", req)
     assert status == 200, body
     d = body["data"]
-    assert [c["name"] for c in d["checks"]] == ["opt_out", "registration", "consent", "quiet_hours"]
+    assert [c["name"] for c in d["checks"]] == ["opt_out", "registration", "consent", "quiet_hours", "frequency_cap"]
     assert d["decision"] == "deny" and d["code"] == "SENDING_NOT_ENABLED" and d["status"] == 403
     assert {c["name"]: c["result"] for c in d["checks"]}["consent"] == "fail"
     org = await sender_org(system)
@@ -208,7 +209,7 @@ async def test_check_shows_every_check_and_is_not_a_send(system: System) -> None
     d = body["data"]
     assert (d["decision"], d["code"], d["status"]) == ("deny", "CONSENT_REQUIRED", 453)
     assert {c["name"]: c["result"] for c in d["checks"]} == {
-        "opt_out": "pass", "registration": "pass", "consent": "fail", "quiet_hours": "skip"}
+        "opt_out": "pass", "registration": "pass", "consent": "fail", "quiet_hours": "skip", "frequency_cap": "skip"}
     await org.call("POST", "/v1/consent", {"contact_number": CONTACT, "method": "verbal",
                                            "evidence": {"disclosure_text": "Can we text you? Yes."}})
     status, body = await org.call("POST", "/v1/compliance/check", {**req, "from": org.number, "category": "marketing"})
@@ -251,6 +252,7 @@ async def test_ledger_list_history_and_audit_export_show_the_evidence(system: Sy
     status, body = await org.call("POST", "/v1/consent", {"contact_number": "+14155550177", "method": "web_form",
                                                           "evidence": evidence})
     assert status == 201, body
+    await org.quiet_hours_off()
     assert (await org.call("POST", "/v1/consent/double-opt-in", {
         "phone_number_id": org.number_id, "contact_number": CONTACT, "confirmation_text": CONFIRMATION}))[0] == 202
     await wait_inbox(system, 1)
