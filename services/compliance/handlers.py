@@ -39,6 +39,7 @@ from proto.events.numbers import (
     CampaignResubmitted,
     CampaignSubmitted,
 )
+from proto.events.outbound import MessageCanceled, MessageFailed
 from proto.keywords import keyword_of
 from services.compliance import model, store
 from services.compliance.config import ComplianceSettings
@@ -49,6 +50,7 @@ log = structlog.get_logger(__name__)
 
 KEYWORDS_CONSUMER = "compliance-keywords"
 CAMPAIGNS_CONSUMER = "compliance-campaigns"
+UNCOUNT_CONSUMER = "compliance-frequency-uncount"
 _MAX_KEYWORD = 40
 """Longer folded texts cannot be a campaign keyword (numbers allows 30 characters)."""
 CONSENT_METHODS = frozenset({"web_form", "paper", "verbal", "keyword", "import", "other"})
@@ -357,6 +359,16 @@ class Compliance:
                                        ev.org_id, _normalize(ev.e164), ev.campaign_id)
                 case _:
                     return
+
+    # -- frequency caps: messages that will never be sent stop counting --------------------------------------
+    async def on_message_ended(self, ev: Event) -> None:
+        """A canceled message, or one that failed before the carrier, no longer counts against a frequency cap
+        (a delete: a redelivery changes nothing)."""
+        match ev:
+            case MessageCanceled() | MessageFailed(reached_carrier=False):
+                await store.uncount_sends(self.store.pool, ev.org_id, [ev.message_id])
+            case _:
+                return
 
     # -- double opt-in ---------------------------------------------------------------------------------------
     async def request_double_opt_in(self, cmd: c.RequestDoubleOptIn) -> c.DoubleOptInView:

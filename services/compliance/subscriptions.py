@@ -10,7 +10,8 @@ from proto.events.numbers import (
     CampaignResubmitted,
     CampaignSubmitted,
 )
-from services.compliance.handlers import CAMPAIGNS_CONSUMER, KEYWORDS_CONSUMER, Compliance
+from proto.events.outbound import MessageCanceled, MessageFailed
+from services.compliance.handlers import CAMPAIGNS_CONSUMER, KEYWORDS_CONSUMER, UNCOUNT_CONSUMER, Compliance
 
 
 def register(svc: Service, h: Compliance) -> None:
@@ -33,3 +34,12 @@ def register(svc: Service, h: Compliance) -> None:
     ))
     """Campaigns' own opt-out and help keywords and replies, and the numbers on each campaign: a custom
     keyword texted to one of its numbers is honoured with the campaign's message. Idempotent per event."""
+    svc.consumer(ConsumerSpec(
+        durable=UNCOUNT_CONSUMER,
+        domain="outbound",
+        filter=tuple(f"message.{t.subject_token()}.*" for t in (MessageCanceled, MessageFailed)),
+        handler=h.on_message_ended,
+        deliver_new=True,
+    ))
+    """Canceled messages and those that failed before the carrier stop counting against frequency caps
+    (only messages from now on matter: a cap looks back at most 30 days, and older ones are gone anyway)."""

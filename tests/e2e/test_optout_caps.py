@@ -158,3 +158,27 @@ async def test_a_double_opt_in_confirmation_waits_for_the_recipients_hours_or_is
     assert status == 200, body
     status, body = await org.call("POST", "/v1/consent/double-opt-in", {**doi, "contact_number": closed[1]})
     assert status == 453 and body["error"]["code"] == "QUIET_HOURS", body
+
+
+async def test_canceled_messages_stop_counting(system: System) -> None:
+    org = await sender_org(system)
+    await org.quiet_hours_off()
+    contact = "+14055550188"  # Oklahoma City: OK allows 3 marketing messages per 24 h
+    await record_consent(org, contact)
+    later = (utcnow() + timedelta(hours=2)).isoformat().replace("+00:00", "Z")
+    for i in range(3):
+        status, body = await org.send(to=contact, text=f"tomorrow's deal {i}", category="marketing", send_at=later)
+        assert status == 202 and body["data"]["status"] == "scheduled", body
+    status, body = await org.send(to=contact, text="one more deal", category="marketing")
+    assert status == 453 and body["error"]["code"] == "FREQUENCY_CAP", body
+    await text_from(system, org, "STOP", handset=contact)  # cancels the three scheduled ones
+    await wait_status(org, "opted_out", contact)
+    await text_from(system, org, "START", handset=contact)
+    await wait_status(org, "granted", contact)
+
+    async def counted_no_more() -> Any:
+        status, body = await org.send(to=contact, text="welcome back deal", category="marketing")
+        assert status in (202, 453), body
+        return body if status == 202 else None
+
+    await system.eventually(counted_no_more)
