@@ -165,7 +165,8 @@ _WEAK = _alt(("cancel", "end", "remove", "stop", "quit", "unsubscribe", "revoke"
               "end all", "cancel all", "cancel it all", "remove me", "no more", "enough", "no more texts",
               "alto", "para", "parar", "pare", "baja", "cancelar", "detener", "detente", "basta", "ya basta",
               "no mas", "dar de baja", "darme de baja", "desuscribir", "desuscribirme", "paren", "alto ya",
-              "para ya", "ya para", "baja ya", "discontinue", "reported", "blocked", "blocking you", "cancela", "cancelen"))
+              "para ya", "ya para", "baja ya", "discontinue", "reported", "blocked", "blocking you", "cancela", "cancelen", "unfollow", "block", "eliminar",
+              "borrar", "quitar", "eliminame", "borrame", "quitame", "bajame", "remove me from list"))
 _WHOLE_MESSAGE = re.compile(rf"{_LEAD}{_WEAK}{_TAIL}")
 """Words that are an opt-out only as the whole message ("Cancel." yes, "Cancel my 2pm" no)."""
 
@@ -186,7 +187,7 @@ _THIS = _alt(("these", "those", "this", "them", "that", "this crap", "this shit"
 _CONTACTING = _alt((
     "texting", "messaging", "sending", "contacting", "spamming", "bothering", "harassing", "pestering", "bugging",
     "hounding", "calling and texting", "texting and calling", "hitting me up", "blowing up my phone", "smsing",
-    "emailing", "sending texts", "sending messages", "sending me texts", "sending me messages",
+    "emailing", "sending texts", "sending messages", "sending me texts", "sending me messages", "annoying",
 ))
 _STOP_VERB = _alt(("stop", "quit", "cease", "end", "halt", "discontinue", "please stop", "stop all"))
 _LIST = (rf"(?:(?:{_DET}|ur)\s)?(?:(?:texting|text|sms|mailing|marketing|contact|messaging|subscriber|distribution|"
@@ -198,14 +199,15 @@ _NEGATED = re.compile(
     r"(?:\b(?:do not|does not|did not|never|can not|could not|will not|would not|should not|not|no need to|"
     r"why|how come|did you|when did you|what if i|if i|what happens if|what happens when|keep|to keep|"
     r"stopped|i love it when you)\s(?:(?:ever|you|please|to|guys|just|yall|really|i|even|would|should|do|does|did|"
-    r"will|we|they)\s)*$)")
+    r"will|we|they|want|wanna|need|mean|like|have)\s)*$)")
 """A rule's match is refused when the clause before it ends like this ("don't stop texting me")."""
 _THREAT = re.compile(r"\b(?:if you do not|why (?:will not|do not|can not|would not) you|if you|unless you|or i will|or else|i want you to|i need you to|"
                      r"you need to|you have to|can you|could you|would you|will you|you can|please)\s$")
 """...unless it is a demand ("if you don't stop texting me...", "can you stop texting me")."""
 _QUALIFIED = re.compile(
     r"^\s(?:before|after|until|till|til|during|while|at (?:work|night|school|\d)|in the (?:morning|evening|night|"
-    r"afternoon)|on (?:weekends?|sundays?|saturdays?|mondays?|weekdays|the weekend)|so (?:early|late|much)|"
+    r"afternoon)|on (?:weekends?|sundays?|saturdays?|mondays?|weekdays|the weekend|whatsapp)|so (?:early|late|much)|"
+    r"from (?:renewing|auto renewing|renewal)|"
     r"this (?:early|late)|that (?:early|late)|today|tonight|tomorrow|yet|back|the (?:deals|coupons|codes?|link|"
     r"address|details|wrong|same)|wrong|i love)\b")
 """A time or object after the match that makes it a preference, not a revocation ("… before 9am")."""
@@ -213,10 +215,12 @@ _QUOTED = re.compile(r"\b(?:reply|text|txt|send|type|replied|texted)\s(?:stop|en
 _JEST = re.compile(
     r"\b(?:jk|j k|just kidding|kidding|resubscribe|re subscribe|subscribe again|sign me back up|sign back up|"
     r"opt me back in|opt back in|opt in again|by accident|accidentally|by mistake|keep (?:them|these|texting|sending|"
-    r"getting|me on|the texts|em|it)|love (?:these|them|your|the) (?:texts|messages|deals)|bromeando|es broma)\b")
+    r"getting|me on|the texts|em|it|texts|messages|receiving)|love (?:these|them|your|the) (?:texts|messages|deals)|"
+    r"bromeando|es broma)\b")
 _POSITIVE = re.compile(
     r"\b(?:congrats|congratulations|amazing|hilarious|lol|lmao|lmfao|rofl|ha(?:ha)+|hehe|too kind|blush\w*|"
-    r"love|awesome|wow|no way|funny|cute|sweet|great news|making me|so good|incredible|felicidades)\b")
+    r"love|awesome|wow|no way|funny|cute|sweet|great news|making me|so good|incredible|felicidades|the best|"
+    r"too nice|so nice|so kind|adorable|made my day|flatter\w*|crazy|you are kidding|omg no)\b")
 """Delight: a bare "stop" in such a message is an exclamation ("Stop! That's amazing news"), not an opt-out."""
 
 
@@ -240,7 +244,10 @@ RULES: tuple[_Rule, ...] = (
     # "stop sending me these", "quit texting me", "stop bothering me with these texts", "stop calling and texting"
     _r("stop_texting_me", "en", rf"{_STOP_VERB}\s{_CONTACTING}(?:\s{_ME})?(?:\s(?:{_MSG_OBJ}|{_THIS}))?"),
     # "stop the texts", "end these messages", "cancel text alerts", "cancel my subscription"
-    _r("stop_the_messages", "en", rf"(?:{_STOP_VERB}|cancel|unsubscribe from|turn off|shut off)\s{_MSG_OBJ}"),
+    _r("stop_the_messages", "en",
+       rf"(?:{_STOP_VERB}|cancel|unsubscribe from|turn off|shut off)\s(?:with\s)?{_MSG_OBJ}"),
+    _r("stop_these", "en", r"(?:cancel|stop|end|quit)\s(?:these|them|those|all of these|all of this|this crap|this "
+                           r"stuff|all these)", anchored=True),
     _r("cancel_subscription", "en",
        r"(?:cancel|end|terminate|stop)\s(?:my\s|the\s|this\s|your\s|our\s)?(?:text\s|sms\s)?subscription"),
     # "stop receiving these", "I'd like to stop getting texts"
@@ -258,6 +265,7 @@ RULES: tuple[_Rule, ...] = (
     # "enough with the texts"
     _r("enough_texts", "en", rf"enough\s(?:with\s|of\s)?{_MSG_OBJ}"),
     # "remove me", "remove my number from your list", "delete my number", "lose my number"
+    _r("remove_from_list", "en", rf"(?:be\s)?(?:remove|removed|taken off|deleted)\s(?:from|off)\s{_LIST}"),
     _r("remove_me", "en",
        rf"(?:remove|delete|erase|lose|forget|scratch)\s(?:{_ME}|my (?:name|info|information|details|contact info))"
        rf"(?:\s(?:from|off|out of|off of)\s{_LIST})?(?!\s(?:from|off|out|of|to|in|at|on)\b)"),
@@ -278,29 +286,38 @@ RULES: tuple[_Rule, ...] = (
        r"(?:consent|permission|authorization|opt in)|(?:no longer|do not|never)\s(?:consent|agree to this)|"
        r"i revoke(?=$|\s(?:my|all|any|consent|permission|it|this)\b))"),
     # "wrong number", "you have the wrong person"
-    _r("wrong_number", "en", r"wrong (?:number|person|phone|cell|guy|girl|contact|phone number)",
+    _r("wrong_number", "en", r"(?:wrong|not the right|not the correct) (?:number|person|phone|cell|guy|girl|contact|"
+                             r"phone number)",
        not_after=r"\bi (?:gave|give|entered|typed|put|used|provided|sent|texted|dialed|called|had|have|got|wrote)"
                  r"(?:\s\w+){0,3}"),
     # "I never signed up for this", "I never gave you permission to text me"
     _r("never_signed_up", "en",
        r"(?:never|did not|have not|never ever)\s(?:sign(?:ed)? up|subscribed?|opt(?:ed)? in|agreed?|consented?|"
-       r"asked for (?:this|these|them|your|any)|(?:gave|give) (?:you |anyone )?(?:my number|permission|consent|"
-       r"my consent))(?=$|\s(?:for|to)\s(?:this|these|that|them|it|any|anything|receive|get|be|your|text|texts|"
+       rf"ask(?:ed)? (?:for|to get|to receive) (?:{_MSG_OBJ}|this|these|them|that|it|any of this)|"
+       r"(?:gave|give) (?:you |anyone )?(?:my number|permission|consent|my consent))(?=$|\s(?:for|to)\s(?:this|these|that|them|it|any|anything|receive|get|be|your|text|texts|"
        r"messages|sms|alerts|marketing|a list|any list)\b|\s(?:with you|stop|please)\b)"),
     # "how did you get my number"
     _r("how_did_you_get_my_number", "en",
        r"(?:how|where) (?:did|do|would) (?:you|you guys|you people|yall) (?:get|got|find|obtain) (?:my|this) "
        r"(?:number|phone number|cell|cell number|contact|info)"),
     # "leave me alone", "go away", "fuck off"
-    _r("leave_me_alone", "en", r"leave (?:me|us) (?:the fuck |the hell )?alone"),
+    _r("leave_me_alone", "en", r"leave (?:me|us) (?:the fuck |the hell )?(?:alone|be)"),
+    _r("why_are_you_texting_me", "en",
+       r"why (?:are|do|is|the fuck are|tf are|does) (?:you|this number|yall|you guys|you people|someone) (?:keep |still |"
+       r"always )?(?:texting|messaging|contacting|sending|spamming|text|message|contact)(?: me| this number|$)"),
+    _r("sick_of_texts", "en", rf"(?:sick|tired|fed up) (?:of|with) (?:{_MSG_OBJ}|you|getting|receiving|your|this|these)"),
+    _r("texts_are_annoying", "en",
+       rf"{_MSG_OBJ}\s(?:are|is)\s(?:so\s|really\s|very\s|getting\s)?(?:annoying|spam|harassment|unwanted|"
+       r"unsolicited|too much|excessive|ridiculous|out of control|getting old|a nuisance)"),
     _r("go_away", "en", r"(?:go away|get lost|buzz off|back off|shoo|go to hell|drop dead)", anchored=True),
     _r("fuck_off", "en", r"(?:fuck off|f off|eff off|piss off|bugger off|sod off|fuck you|fuck u)"),
     # "this is spam", "reported as spam", "I'm reporting this number"
     _r("spam", "en", r"(?:this is|is|its|you are|such|more)?\s?(?:spam|spammer|spammers|harassment|a scam)",
        anchored=True),
     _r("report", "en",
-       r"(?:report|reported|reporting|flagged|flagging|blocking|blocked)\s(?:you|this|this number|it|your number|"
-       r"the number)?\s?(?:as|for|to the) (?:spam|junk|harassment|ftc|fcc|attorney general|police)"),
+       r"(?:(?:report|reported|reporting|flagged|flagging|blocking|blocked)\s(?:you|this|this number|it|your number|"
+       r"the number)?\s?(?:as|for|to the|to) (?:spam|junk|harassment|ftc|fcc|the ftc|the fcc|attorney general|"
+       r"police|the police|bbb|my carrier)|(?:file|filing|filed|lodge|lodging) (?:a )?complaint)"),
     # "if you text me again I'm calling the police"
     _r("threat", "en", rf"if (?:you|anyone) (?:text|message|contact|send)\s(?:{_ME}\s)?(?:again|one more)"),
     # "not interested", "no thanks, not interested"
@@ -309,17 +326,17 @@ RULES: tuple[_Rule, ...] = (
        r"(?:this|these|that|it|them|your (?:texts|messages|offers|services|products|deals))))?", anchored=True),
     # "I don't want these texts", "I no longer want to receive texts", "I don't want to be contacted"
     _r("do_not_want", "en",
-       rf"i (?:do not|no longer|really do not|do not really)\s(?:want|wish|need|like)\s(?:to (?:receive|get|be "
+       rf"(?:i\s)?(?:do not|no longer|really do not|do not really)\s(?:want|wish|need|like)\s(?:to (?:receive|get|be "
        rf"getting|keep getting|be receiving|have)\s|you to send\s)?(?:{_MSG_OBJ}|these|them|to be (?:contacted|texted|"
        rf"messaged|bothered))"),
     # "I'm not interested please stop", "I asked you to stop", "stop or I'll block you"
-    _r("ends_with_stop", "en", r"(?:please|so|just|now|kindly|and|ok|so please|then)\s(?:stop|stop it|stop now|"
+    _r("please_stop", "en", r"(?:please|so|just|now|kindly|and|ok|so please|then)\s(?:stop|stop it|stop now|"
                                r"unsubscribe|stop texting|stop texting me)$"),
-    _r("asked_you_to_stop", "en", r"(?:asked|told|said|say|saying|telling|asking|texted|replied|typed)\s(?:you\s)?"
+    _r("asked_you_to_stop", "en", r"(?:asked|told|tell|said|say|saying|telling|asking|texted|replied|typed)\s(?:you\s)?"
                                   r"(?:to\s)?(?:stop|unsubscribe|remove me)"),
     _r("block", "en", r"(?:(?:or|else)\s(?:i will|i am going to|i am gonna|i ll|ill)\s(?:block|report)|(?:i am|i will|i"
-                      r" have|going to|gonna)\s(?:block|blocking|blocked|report|reporting)\s(?:you|this|this number|"
-                      r"your number|it))"),
+                      r" have|going to|gonna|ill|i ll)\s(?:block|blocking|blocked|report|reporting)\s(?:you|this|"
+                      r"this number|your number|it|u))"),
     _r("i_want_out", "en", r"(?:i|we)\swant out(?:\sof\s(?:this|these|here|it|your list|the list))?", anchored=True),
     _r("does_not_want_texts", "en",
        rf"(?:we|this number|this person|this phone|my (?:wife|husband|son|daughter|mom|dad|client)|he|she)\s"
@@ -340,10 +357,12 @@ RULES: tuple[_Rule, ...] = (
        r"ofertas|nada)"),
     _r("no_mas_mensajes", "es", r"no mas (?:mensajes|textos|sms|notificaciones|promociones|spam)"),
     _r("detener_mensajes", "es",
-       r"(?:detener|parar|paren|cancelar|alto a|stop|terminar|basta de)\s(?:los |estos |sus |tus |todos los )?"
+       r"(?:detener|detengan|detenga|deten|parar|paren|cancelar|cancelen|alto a|stop|terminar|basta de)\s"
+       r"(?:los |estos |sus |tus |todos los )?"
        r"(?:mensajes|textos|sms|notificaciones|promociones)"),
     _r("quitenme_de_la_lista", "es",
-       r"(?:(?:quitenme|quitame|quiteme|quitarme|sacame|saquenme|sacarme|borrenme|borrame|borrarme|eliminenme|"
+       r"(?:(?:quitenme|quitame|quiteme|quitarme|sacame|saquenme|sacarme|borrenme|borrame|borrarme|eliminenme|bajame|"
+       r"bajenme|"
        r"eliminame|eliminarme)(?:\s(?:de|del)\s(?:la |su |sus |esta |tu |esa )?(?:lista|listas|base de datos|"
        r"sistema|mensajes|envios))?|(?:quiten|quitar|saquen|sacar|borren|borrar|eliminen|eliminar)\s(?:mi numero|"
        r"mi nombre|mis datos)|(?:quiten|quitar|saquen|sacar|borren|borrar|eliminen|eliminar)\s(?:de|del)\s(?:la |su "
@@ -353,7 +372,7 @@ RULES: tuple[_Rule, ...] = (
        r"(?:cancelar|cancela|cancelen|anular|anulen|terminar)\s(?:la |mi |su |esta |los |mis )?(?:suscripcion|"
        r"subscripcion|mensajes|sms|notificaciones|alertas|textos)"),
     _r("numero_equivocado", "es",
-       r"(?:numero (?:equivocado|incorrecto|erroneo)|(?:se )?equivoca\w* de (?:numero|persona))"),
+       r"(?:numero (?:equivocado|incorrecto|erroneo)|(?:se )?equivoc\w* de (?:numero|persona))"),
     _r("dejame_en_paz", "es", r"(?:dejame|dejenme|deja|dejen|dejeme)\sen paz|no molestar"),
     _r("nunca_me_suscribi", "es",
        r"nunca (?:me )?(?:suscribi|inscribi|registre|di mi numero|pedi|autorice|acepte)\w*"),
@@ -380,6 +399,28 @@ def _rule_match(rule: _Rule, clause: str) -> bool:
     return False
 
 
+_NOT_BEFORE_STOP = frozenset((
+    "the", "a", "an", "bus", "next", "last", "full", "pit", "one", "rest", "truck", "non", "end", "first", "second",
+    "third", "final", "that", "this", "your", "my", "our", "their", "his", "her", "its", "each", "every", "train",
+    "subway", "tram", "shuttle", "door", "glottal", "whistle", "request", "not", "never", "ever", "no", "cant",
+    "wont", "dont", "didnt", "f", "quick", "short", "brief", "only", "to", "by",
+))
+"""Words before a closing "stop" that make it a noun ("the bus stop") or negate it ("it will not stop")."""
+_ASKING = frozenset(("does", "did", "where", "what", "which", "is", "are", "should", "shall", "why", "was", "were"))
+_CHANNEL = re.compile(r"^(?:just |please |but |ok )?(?:call|email|phone|whatsapp|dm) (?:me|us)(?: instead| please| "
+                      r"there| on \w+)?$|\binstead\b|\b(?:text|message) (?:me )?here\b")
+"""A clause that moves the conversation elsewhere: "don't text me, call me" asks for a call, not silence."""
+
+
+def _ends_with_stop(part: str) -> bool:
+    """A clause that closes on "stop" after something else ("not interested stop", "the texts need to
+    stop", "make it stop"), unless "stop" is a noun there or negated, or the clause asks a question."""
+    words = re.sub(_TAIL, "", part).split()
+    if len(words) < 2 or words[-1] not in ("stop", "unsubscribe", "stopall"):
+        return False
+    return words[-2] not in _NOT_BEFORE_STOP and words[0] not in _ASKING
+
+
 def _spanish(text: str) -> bool:
     return re.search(r"\b(?:por favor|porfa|gracias|mensajes|numero|ya|mas|quiero|senor|alto|para|parar|pare|"
                      r"paren|baja|cancelar|detener|detente|basta|desuscribir\w*|no mas)\b", text) is not None
@@ -394,11 +435,16 @@ def plain_language(text: str) -> tuple[str, Language] | None:
     if _JEST.search(whole):
         return None
     language: Language = "es" if _spanish(whole) else "en"
+    elsewhere = any(_CHANNEL.search(p) for p in parts)
     for part in parts:
         for rule in RULES:
+            if rule.name == "do_not_text_me" and elsewhere:
+                continue
             if _rule_match(rule, part):
                 return rule.name, rule.language if rule.language == "es" else language
     delighted = _POSITIVE.search(whole) is not None or any(ch in _POSITIVE_EMOJI for ch in text)
+    if not delighted and any(_ends_with_stop(p) for p in parts):
+        return "ends_with_stop", language
     meaningful = [p for p in parts if not _ONLY_FILLER.match(p)]
     if len(meaningful) == 1 and _WHOLE_MESSAGE.match(meaningful[0]) and not delighted:
         return "keyword_with_filler", language
