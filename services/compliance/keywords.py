@@ -82,7 +82,7 @@ _SHORTHAND = {
     "tf": "the fuck", "im": "i am", "ive": "i have", "youre": "you are", "wont": "will not",
     "cant": "can not", "cannot": "can not", "didnt": "did not", "doesnt": "does not", "dont": "do not",
     "isnt": "is not", "havent": "have not", "wouldnt": "would not", "shouldnt": "should not", "couldnt": "could not",
-    "whats": "what is", "thats": "that is", "whos": "who is", "its": "it is", "&": "and", "n": "and",
+    "whats": "what is", "thats": "that is", "4": "for", "stahp": "stop", "stawp": "stop", "whos": "who is", "its": "it is", "&": "and", "n": "and",
 }
 """Shorthand, contractions and frequent misspellings, word by word (contractions are spelled out, so the
 rules read "do not" for don't, dont and do not alike)."""
@@ -166,7 +166,9 @@ _WEAK = _alt(("cancel", "end", "remove", "stop", "quit", "unsubscribe", "revoke"
               "alto", "para", "parar", "pare", "baja", "cancelar", "detener", "detente", "basta", "ya basta",
               "no mas", "dar de baja", "darme de baja", "desuscribir", "desuscribirme", "paren", "alto ya",
               "para ya", "ya para", "baja ya", "discontinue", "reported", "blocked", "blocking you", "cancela", "cancelen", "unfollow", "block", "eliminar",
-              "borrar", "quitar", "eliminame", "borrame", "quitame", "bajame", "remove me from list"))
+              "borrar", "quitar", "eliminame", "borrame", "quitame", "bajame", "remove me from list", "dnc",
+              "blocked and reported", "reported and blocked", "no contact", "no texts", "no text", "no messages",
+              "no sms", "no texting", "no more contact", "i am out", "wrong no"))
 _WHOLE_MESSAGE = re.compile(rf"{_LEAD}{_WEAK}{_TAIL}")
 """Words that are an opt-out only as the whole message ("Cancel." yes, "Cancel my 2pm" no)."""
 
@@ -207,7 +209,7 @@ _THREAT = re.compile(r"\b(?:if you do not|why (?:will not|do not|can not|would n
 _QUALIFIED = re.compile(
     r"^\s(?:before|after|until|till|til|during|while|at (?:work|night|school|\d)|in the (?:morning|evening|night|"
     r"afternoon)|on (?:weekends?|sundays?|saturdays?|mondays?|weekdays|the weekend|whatsapp)|so (?:early|late|much)|"
-    r"from (?:renewing|auto renewing|renewal)|"
+    r"from (?:renewing|auto renewing|renewal|emails?|the newsletter|newsletters?)|link|button|page|option|url|"
     r"this (?:early|late)|that (?:early|late)|today|tonight|tomorrow|yet|back|the (?:deals|coupons|codes?|link|"
     r"address|details|wrong|same)|wrong|i love)\b")
 """A time or object after the match that makes it a preference, not a revocation ("… before 9am")."""
@@ -220,7 +222,8 @@ _JEST = re.compile(
 _POSITIVE = re.compile(
     r"\b(?:congrats|congratulations|amazing|hilarious|lol|lmao|lmfao|rofl|ha(?:ha)+|hehe|too kind|blush\w*|"
     r"love|awesome|wow|no way|funny|cute|sweet|great news|making me|so good|incredible|felicidades|the best|"
-    r"too nice|so nice|so kind|adorable|made my day|flatter\w*|crazy|you are kidding|omg no)\b")
+    r"too nice|so nice|so kind|adorable|made my day|flatter\w*|crazy|you are kidding|omg no|this is great|"
+    r"that is great|so great|so happy|yay|woohoo)\b")
 """Delight: a bare "stop" in such a message is an exclamation ("Stop! That's amazing news"), not an opt-out."""
 
 
@@ -254,7 +257,8 @@ RULES: tuple[_Rule, ...] = (
     _r("stop_receiving", "en", rf"(?:stop|quit|cease)\s(?:receiving|getting)\s(?:{_MSG_OBJ}|{_THIS})"),
     # "don't text me", "do not contact me again", "never message this number", "do not text"
     _r("do_not_text_me", "en",
-       rf"(?:do not|never|please do not|do not ever|never ever)\s(?:ever\s)?(?:text|message|sms|contact|spam|"
+       rf"(?:do not|never|please do not|do not ever|never ever|(?:can|could|would|will) you (?:please )?not)\s"
+       rf"(?:ever\s)?(?:text|message|sms|contact|spam|"
        rf"bother|email|hit)(?:\s{_ME})?(?:\s(?:again|anymore|any more|ever again|up))*(?=$|\s(?!{_MSG}\b)|\s{_MSG}\b)"),
     # "don't send me any more texts", "don't send me anything else"
     _r("do_not_send", "en",
@@ -265,7 +269,15 @@ RULES: tuple[_Rule, ...] = (
     # "enough with the texts"
     _r("enough_texts", "en", rf"enough\s(?:with\s|of\s)?{_MSG_OBJ}"),
     # "remove me", "remove my number from your list", "delete my number", "lose my number"
-    _r("remove_from_list", "en", rf"(?:be\s)?(?:remove|removed|taken off|deleted)\s(?:from|off)\s{_LIST}"),
+    _r("remove_from_list", "en",
+       rf"(?:be\s)?(?:remove|removed|taken|deleted|dropped)\s(?:from|off|off of|out of)\s{_LIST}"),
+    _r("want_to_be_removed", "en", r"(?:want|like|wish|need|would like|love) to be (?:removed|unsubscribed|taken off|"
+                                   r"opted out|deleted)(?=$|\s(?:please|thanks|now|asap)\b)"),
+    _r("no_permission", "en", r"(?:you|u) (?:do not|no longer|will not) have (?:my |any )?(?:permission|consent)"),
+    _r("knock_it_off", "en", rf"(?:knock it off|cut it out)(?:\s(?:with\s)?{_MSG_OBJ})?"),
+    _r("legal_threat", "en",
+       r"(?:(?:contact|call|calling|get|contacting|getting|talk to) (?:my )?(?:lawyer|attorney)|(?:i will|ill|i am going "
+       r"to|i am gonna|gonna) sue|see you in court|tcpa|legal action|lawsuit)"),
     _r("remove_me", "en",
        rf"(?:remove|delete|erase|lose|forget|scratch)\s(?:{_ME}|my (?:name|info|information|details|contact info))"
        rf"(?:\s(?:from|off|out of|off of)\s{_LIST})?(?!\s(?:from|off|out|of|to|in|at|on)\b)"),
@@ -322,7 +334,7 @@ RULES: tuple[_Rule, ...] = (
     _r("threat", "en", rf"if (?:you|anyone) (?:text|message|contact|send)\s(?:{_ME}\s)?(?:again|one more)"),
     # "not interested", "no thanks, not interested"
     _r("not_interested", "en",
-       r"(?:no thanks\s|no thank you\s|no\s)?(?:i am\s|am\s|we are\s)?not interested(?:\s(?:at all|anymore|any more|in "
+       r"(?:no thanks\s|no thank you\s|no\s)?(?:i am\s|am\s|we are\s)?(?:not|no longer|not really) interested(?:\s(?:at all|anymore|any more|in "
        r"(?:this|these|that|it|them|your (?:texts|messages|offers|services|products|deals))))?", anchored=True),
     # "I don't want these texts", "I no longer want to receive texts", "I don't want to be contacted"
     _r("do_not_want", "en",
@@ -412,6 +424,10 @@ _CHANNEL = re.compile(r"^(?:just |please |but |ok )?(?:call|email|phone|whatsapp
 """A clause that moves the conversation elsewhere: "don't text me, call me" asks for a call, not silence."""
 
 
+_PLAYFUL = frozenset(("knock_it_off", "stop_these", "go_away", "fuck_off"))
+"""Rules that banter can say too ("lol cut it out", "stop these 😂"): not in a delighted message."""
+
+
 def _ends_with_stop(part: str) -> bool:
     """A clause that closes on "stop" after something else ("not interested stop", "the texts need to
     stop", "make it stop"), unless "stop" is a noun there or negated, or the clause asks a question."""
@@ -423,7 +439,8 @@ def _ends_with_stop(part: str) -> bool:
 
 def _spanish(text: str) -> bool:
     return re.search(r"\b(?:por favor|porfa|gracias|mensajes|numero|ya|mas|quiero|senor|alto|para|parar|pare|"
-                     r"paren|baja|cancelar|detener|detente|basta|desuscribir\w*|no mas)\b", text) is not None
+                     r"paren|baja|cancelar|detener|detente|basta|desuscribir\w*|no mas|eliminar|borrar|quitar|bajame|quitame|"
+                     r"borrame|eliminame)\b", text) is not None
 
 
 def plain_language(text: str) -> tuple[str, Language] | None:
@@ -436,13 +453,13 @@ def plain_language(text: str) -> tuple[str, Language] | None:
         return None
     language: Language = "es" if _spanish(whole) else "en"
     elsewhere = any(_CHANNEL.search(p) for p in parts)
+    delighted = _POSITIVE.search(whole) is not None or any(ch in _POSITIVE_EMOJI for ch in text)
     for part in parts:
         for rule in RULES:
-            if rule.name == "do_not_text_me" and elsewhere:
+            if (rule.name == "do_not_text_me" and elsewhere) or (rule.name in _PLAYFUL and delighted):
                 continue
             if _rule_match(rule, part):
                 return rule.name, rule.language if rule.language == "es" else language
-    delighted = _POSITIVE.search(whole) is not None or any(ch in _POSITIVE_EMOJI for ch in text)
     if not delighted and any(_ends_with_stop(p) for p in parts):
         return "ends_with_stop", language
     meaningful = [p for p in parts if not _ONLY_FILLER.match(p)]
