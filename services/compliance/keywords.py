@@ -168,7 +168,8 @@ _WEAK = _alt(("cancel", "end", "remove", "stop", "quit", "unsubscribe", "revoke"
               "para ya", "ya para", "baja ya", "discontinue", "reported", "blocked", "blocking you", "cancela", "cancelen", "unfollow", "block", "eliminar",
               "borrar", "quitar", "eliminame", "borrame", "quitame", "bajame", "remove me from list", "dnc",
               "blocked and reported", "reported and blocked", "no contact", "no texts", "no text", "no messages",
-              "no sms", "no texting", "no more contact", "i am out", "wrong no"))
+              "no sms", "no texting", "no more contact", "i am out", "wrong no", "cancel it",
+              "cancelar todo", "cancelarlo todo"))
 _WHOLE_MESSAGE = re.compile(rf"{_LEAD}{_WEAK}{_TAIL}")
 """Words that are an opt-out only as the whole message ("Cancel." yes, "Cancel my 2pm" no)."""
 
@@ -190,6 +191,7 @@ _CONTACTING = _alt((
     "texting", "messaging", "sending", "contacting", "spamming", "bothering", "harassing", "pestering", "bugging",
     "hounding", "calling and texting", "texting and calling", "hitting me up", "blowing up my phone", "smsing",
     "emailing", "sending texts", "sending messages", "sending me texts", "sending me messages", "annoying",
+    "reaching out", "reaching out to",
 ))
 _STOP_VERB = _alt(("stop", "quit", "cease", "end", "halt", "discontinue", "please stop", "stop all"))
 _LIST = (rf"(?:(?:{_DET}|ur)\s)?(?:(?:texting|text|sms|mailing|marketing|contact|messaging|subscriber|distribution|"
@@ -210,13 +212,14 @@ _QUALIFIED = re.compile(
     r"^\s(?:before|after|until|till|til|during|while|at (?:work|night|school|\d)|in the (?:morning|evening|night|"
     r"afternoon)|on (?:weekends?|sundays?|saturdays?|mondays?|weekdays|the weekend|whatsapp)|so (?:early|late|much)|"
     r"from (?:renewing|auto renewing|renewal|emails?|the newsletter|newsletters?)|link|button|page|option|url|"
+    r"box|shipment|renewal|order|payment|charge|billing|plan|fee|"
     r"this (?:early|late)|that (?:early|late)|today|tonight|tomorrow|yet|back|the (?:deals|coupons|codes?|link|"
     r"address|details|wrong|same)|wrong|i love)\b")
 """A time or object after the match that makes it a preference, not a revocation ("… before 9am")."""
 _QUOTED = re.compile(r"\b(?:reply|text|txt|send|type|replied|texted)\s(?:stop|end|cancel|quit|unsubscribe)\sto\s$")
 _JEST = re.compile(
     r"\b(?:jk|j k|just kidding|kidding|resubscribe|re subscribe|subscribe again|sign me back up|sign back up|"
-    r"opt me back in|opt back in|opt in again|by accident|accidentally|by mistake|keep (?:them|these|texting|sending|"
+    r"opt me back in|opt back in|opt in again|by accident|accidentally|by mistake|(?<!you )(?<!they )(?<!u )keep (?:them|these|texting|sending|"
     r"getting|me on|the texts|em|it|texts|messages|receiving)|love (?:these|them|your|the) (?:texts|messages|deals)|"
     r"bromeando|es broma)\b")
 _POSITIVE = re.compile(
@@ -239,7 +242,7 @@ class _Rule:
 
 
 def _r(name: str, language: Language, rx: str, anchored: bool = False, not_after: str = "") -> _Rule:
-    return _Rule(name, language, re.compile(rf"{_LEAD}{rx}{_TAIL}" if anchored else rf"\b{rx}\b"), anchored,
+    return _Rule(name, language, re.compile(rf"{_LEAD}(?:{rx}){_TAIL}" if anchored else rf"\b(?:{rx})\b"), anchored,
                  re.compile(rf"(?:{not_after})\s$") if not_after else None)
 
 
@@ -258,7 +261,7 @@ RULES: tuple[_Rule, ...] = (
     # "don't text me", "do not contact me again", "never message this number", "do not text"
     _r("do_not_text_me", "en",
        rf"(?:do not|never|please do not|do not ever|never ever|(?:can|could|would|will) you (?:please )?not)\s"
-       rf"(?:ever\s)?(?:text|message|sms|contact|spam|"
+       rf"(?:ever\s)?(?:text|message|sms|contact|spam|reach out to|reach out|"
        rf"bother|email|hit)(?:\s{_ME})?(?:\s(?:again|anymore|any more|ever again|up))*(?=$|\s(?!{_MSG}\b)|\s{_MSG}\b)"),
     # "don't send me any more texts", "don't send me anything else"
     _r("do_not_send", "en",
@@ -280,7 +283,7 @@ RULES: tuple[_Rule, ...] = (
        r"to|i am gonna|gonna) sue|see you in court|tcpa|legal action|lawsuit)"),
     _r("remove_me", "en",
        rf"(?:remove|delete|erase|lose|forget|scratch)\s(?:{_ME}|my (?:name|info|information|details|contact info))"
-       rf"(?:\s(?:from|off|out of|off of)\s{_LIST})?(?!\s(?:from|off|out|of|to|in|at|on)\b)"),
+       rf"(?:\s(?:from|off|out of|off of)\s{_LIST})?(?!\s(?:from|off|out|of|to|in|at|on|as|and add)\b)"),
     # "take me off your list", "get me off this list", "please take me off"
     _r("take_me_off", "en",
        rf"(?:take|get|drop|cross|kick)\s(?:{_ME}|my (?:name|info|number))\s(?:off|out of|off of|from)"
@@ -299,7 +302,7 @@ RULES: tuple[_Rule, ...] = (
        r"i revoke(?=$|\s(?:my|all|any|consent|permission|it|this)\b))"),
     # "wrong number", "you have the wrong person"
     _r("wrong_number", "en", r"(?:wrong|not the right|not the correct) (?:number|person|phone|cell|guy|girl|contact|"
-                             r"phone number)",
+                             r"phone number)(?!\s(?:on|in|for|listed|of|at|format|was|is)\b)",
        not_after=r"\bi (?:gave|give|entered|typed|put|used|provided|sent|texted|dialed|called|had|have|got|wrote)"
                  r"(?:\s\w+){0,3}"),
     # "I never signed up for this", "I never gave you permission to text me"
@@ -317,6 +320,12 @@ RULES: tuple[_Rule, ...] = (
     _r("why_are_you_texting_me", "en",
        r"why (?:are|do|is|the fuck are|tf are|does) (?:you|this number|yall|you guys|you people|someone) (?:keep |still |"
        r"always )?(?:texting|messaging|contacting|sending|spamming|text|message|contact)(?: me| this number|$)"),
+    _r("you_are_spamming_me", "en", r"(?:you are|you re|youre|u r|ur|you keep|u keep|you have been|you been) "
+                                    r"(?:spamming|harassing|bothering|bugging|pestering) (?:me|us|my phone|this number)"),
+    _r("number_belongs_to_someone_else", "en",
+       r"(?:this|that|my) (?:number|phone|phone number) (?:belongs to|is) (?:someone else|somebody else|a different "
+       r"person)|not the (?:person|one|guy|girl|lady|man|woman) (?:you are|you re|youre) (?:looking for|trying to "
+       r"reach|after|texting)"),
     _r("sick_of_texts", "en", rf"(?:sick|tired|fed up) (?:of|with) (?:{_MSG_OBJ}|you|getting|receiving|your|this|these)"),
     _r("texts_are_annoying", "en",
        rf"{_MSG_OBJ}\s(?:are|is)\s(?:so\s|really\s|very\s|getting\s)?(?:annoying|spam|harassment|unwanted|"
@@ -358,7 +367,8 @@ RULES: tuple[_Rule, ...] = (
     # -- Spanish --------------------------------------------------------------------------------------
     _r("no_me_envien", "es",
        r"no (?:me |nos )?(?:envien|envies|envie|enviar|manden|mandes|mande|mandar|escriban|escribas|escriba|"
-       r"contacten|contactes|textees|texteen|molesten|molestes|moleste|molestar)(?:\s(?:mas|nada|mensajes|textos|"
+       r"contacten|contactes|textees|texteen|molesten|molestes|moleste|molestar|vuelvan a (?:escribir|enviar|mandar|"
+       r"contactar|molestar)|vuelvas a (?:escribir|enviar|mandar|contactar|molestar))(?:\s(?:mas|nada|mensajes|textos|"
        r"por favor))*"),
     _r("dejen_de_enviar", "es",
        r"(?:deja|dejen|deje|dejad|para|paren|pare|parar|dejar|detengan|deten|basta|favor de dejar)\sde\s(?:enviar|"
@@ -388,7 +398,8 @@ RULES: tuple[_Rule, ...] = (
     _r("dejame_en_paz", "es", r"(?:dejame|dejenme|deja|dejen|dejeme)\sen paz|no molestar"),
     _r("nunca_me_suscribi", "es",
        r"nunca (?:me )?(?:suscribi|inscribi|registre|di mi numero|pedi|autorice|acepte)\w*"),
-    _r("no_me_interesa", "es", r"(?:no gracias\s)?no (?:me|nos) interesa(?:n)?(?:\s(?:gracias|nada|mas))?",
+    _r("no_me_interesa", "es", r"(?:no gracias\s)?(?:ya\s)?no (?:me|nos) interesa(?:n)?(?:\s(?:gracias|nada|mas))?|"
+                               r"(?:ya\s)?no (?:estoy|estamos) interesad[oa]s?(?:\s(?:gracias|en nada))?",
        anchored=True),
     _r("ya_basta", "es", r"(?:ya basta|basta ya|basta de)(?:\s(?:de\s)?(?:mensajes|textos|spam))?"),
 )
@@ -434,7 +445,11 @@ def _ends_with_stop(part: str) -> bool:
     words = re.sub(_TAIL, "", part).split()
     if len(words) < 2 or words[-1] not in ("stop", "unsubscribe", "stopall"):
         return False
-    return words[-2] not in _NOT_BEFORE_STOP and words[0] not in _ASKING
+    if words[0] in _ASKING:
+        return False
+    if words[-2] == "to":  # "these texts need to stop", not "I need to stop"
+        return re.search(rf"\b(?:{_MSG}|these|this|it|them|you)\b", " ".join(words[:-2])) is not None
+    return words[-2] not in _NOT_BEFORE_STOP
 
 
 def _spanish(text: str) -> bool:

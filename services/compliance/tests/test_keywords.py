@@ -53,6 +53,8 @@ PLAIN_OPT_OUTS = {
     "you don't have my permission to text me": "no_permission",
     "knock it off with the texts": "knock_it_off",
     "TCPA violation": "legal_threat",
+    "You're spamming me": "you_are_spamming_me",
+    "this number belongs to someone else now": "number_belongs_to_someone_else",
     "who is this? stop": "stop_clause",
     "cancel please": "keyword_with_filler",
     "no me envíen más": "no_me_envien",
