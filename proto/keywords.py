@@ -42,6 +42,8 @@ _NON_ALNUM = re.compile(r"[^A-Z0-9]+")
 
 def fold(text: str) -> str:
     """NFKC, accents removed (á → a, ñ → n), lower case."""
+    if text.isascii():  # most texts: nothing to fold
+        return text.lower()
     t = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text))
     return "".join(ch for ch in t if not unicodedata.combining(ch)).lower()
 

@@ -108,12 +108,16 @@ def _one_edit(a: str, b: str) -> bool:
     return short[i:] == long_[i + 1:]
 
 
+_PLEASE = re.compile(r"ple+a*s+e+|pl+e+a+s+e*")
+_STOOOP = re.compile(r"s+t+o+p+")
+
+
 def _mend(word: str) -> str:
     if word in _SHORTHAND:
         return _SHORTHAND[word]
-    if re.fullmatch(r"ple+a*s+e+|pl+e+a+s+e*", word):
+    if _PLEASE.fullmatch(word):
         return "please"
-    if re.fullmatch(r"s+t+o+p+", word) and word != "stoop":
+    if _STOOOP.fullmatch(word) and word != "stoop":
         return "stop"
     if len(word) >= 8:
         for target in _LONG_WORDS:
@@ -405,13 +409,19 @@ RULES: tuple[_Rule, ...] = (
 )
 
 
+_ANY_RULE = re.compile("|".join(f"(?:{r.pattern.pattern})" for r in RULES))
+"""Every rule at once: a clause none of them can match (most texts) costs one scan."""
+_ES_NEGATED = re.compile(r"\b(?:no|nunca|por que)\s$")
+_TAIL_RX = re.compile(_TAIL)
+
+
 def _rule_match(rule: _Rule, clause: str) -> bool:
     for m in rule.pattern.finditer(clause):
         before, after = clause[: m.start()], clause[m.end():]
         if not rule.anchored:
             if _NEGATED.search(before) and not _THREAT.search(before):
                 continue
-            if rule.language == "es" and re.search(r"\b(?:no|nunca|por que)\s$", before) and \
+            if rule.language == "es" and _ES_NEGATED.search(before) and \
                     not m.group(0).startswith("no "):
                 continue
             if rule.not_after is not None and rule.not_after.search(before):
@@ -442,7 +452,7 @@ _PLAYFUL = frozenset(("knock_it_off", "stop_these", "go_away", "fuck_off"))
 def _ends_with_stop(part: str) -> bool:
     """A clause that closes on "stop" after something else ("not interested stop", "the texts need to
     stop", "make it stop"), unless "stop" is a noun there or negated, or the clause asks a question."""
-    words = re.sub(_TAIL, "", part).split()
+    words = _TAIL_RX.sub("", part).split()
     if len(words) < 2 or words[-1] not in ("stop", "unsubscribe", "stopall"):
         return False
     if words[0] in _ASKING:
@@ -470,6 +480,8 @@ def plain_language(text: str) -> tuple[str, Language] | None:
     elsewhere = any(_CHANNEL.search(p) for p in parts)
     delighted = _POSITIVE.search(whole) is not None or any(ch in _POSITIVE_EMOJI for ch in text)
     for part in parts:
+        if _ANY_RULE.search(part) is None:
+            continue
         for rule in RULES:
             if (rule.name == "do_not_text_me" and elsewhere) or (rule.name in _PLAYFUL and delighted):
                 continue
