@@ -82,7 +82,7 @@ _SHORTHAND = {
     "tf": "the fuck", "im": "i am", "ive": "i have", "youre": "you are", "wont": "will not",
     "cant": "can not", "cannot": "can not", "didnt": "did not", "doesnt": "does not", "dont": "do not",
     "isnt": "is not", "havent": "have not", "wouldnt": "would not", "shouldnt": "should not", "couldnt": "could not",
-    "whats": "what is", "thats": "that is", "4": "for", "stahp": "stop", "stawp": "stop", "whos": "who is", "its": "it is", "&": "and", "n": "and",
+    "whats": "what is", "thats": "that is", "4": "for", "unscribe": "unsubscribe", "unsubscrib": "unsubscribe", "stahp": "stop", "stawp": "stop", "whos": "who is", "its": "it is", "&": "and", "n": "and",
 }
 """Shorthand, contractions and frequent misspellings, word by word (contractions are spelled out, so the
 rules read "do not" for don't, dont and do not alike)."""
@@ -172,7 +172,7 @@ _WEAK = _alt(("cancel", "end", "remove", "stop", "quit", "unsubscribe", "revoke"
               "para ya", "ya para", "baja ya", "discontinue", "reported", "blocked", "blocking you", "cancela", "cancelen", "unfollow", "block", "eliminar",
               "borrar", "quitar", "eliminame", "borrame", "quitame", "bajame", "remove me from list", "dnc",
               "blocked and reported", "reported and blocked", "no contact", "no texts", "no text", "no messages",
-              "no sms", "no texting", "no more contact", "i am out", "wrong no", "cancel it",
+              "no sms", "no texting", "no more contact", "i am out", "wrong no", "cancel it", "ya no quiero",
               "cancelar todo", "cancelarlo todo"))
 _WHOLE_MESSAGE = re.compile(rf"{_LEAD}{_WEAK}{_TAIL}")
 """Words that are an opt-out only as the whole message ("Cancel." yes, "Cancel my 2pm" no)."""
@@ -181,10 +181,12 @@ _ME = r"(?:me|us|my (?:number|phone|cell|cellphone|mobile|line|phone number|cell
 _MSG = _alt(("text", "texts", "messages", "message", "sms", "smss", "text messages", "notifications", "notification",
              "alerts", "text alerts", "promos", "promo", "promotions", "ads", "advertisements", "spam", "reminders",
              "updates", "marketing", "marketing messages", "offers", "deals", "coupons", "emails", "stuff", "crap",
-             "junk", "garbage", "shit", "bs", "nonsense", "things", "sms messages", "texting", "messaging"))
+             "junk", "garbage", "shit", "bs", "nonsense", "things", "sms messages", "texting", "messaging",
+             "communication", "communications", "contact"))
 _DET = _alt(("these", "those", "this", "that", "the", "your", "all", "all of", "all your", "all of your", "all the",
              "all these", "any", "any more", "anymore", "more", "further", "future", "such", "any of these",
-             "any of your", "any of the", "my", "every", "all those", "so many", "constant"))
+             "any of your", "any of the", "my", "every", "all those", "so many", "constant", "any more of your",
+             "more of your", "any more of", "more of", "any more of these"))
 _ADJ = _alt(("stupid", "annoying", "damn", "dumb", "fucking", "freaking", "frickin", "effing", "bloody", "spam",
              "spammy", "promotional", "marketing", "automated", "random", "constant", "endless", "daily", "useless",
              "unwanted", "unsolicited", "text", "sms", "weekly", "same", "scam", "fake", "bullshit", "idiotic"))
@@ -305,7 +307,7 @@ RULES: tuple[_Rule, ...] = (
        r"(?:consent|permission|authorization|opt in)|(?:no longer|do not|never)\s(?:consent|agree to this)|"
        r"i revoke(?=$|\s(?:my|all|any|consent|permission|it|this)\b))"),
     # "wrong number", "you have the wrong person"
-    _r("wrong_number", "en", r"(?:wrong|not the right|not the correct) (?:number|person|phone|cell|guy|girl|contact|"
+    _r("wrong_number", "en", r"(?:wrong|incorrect|not the right|not the correct) (?:number|person|phone|cell|guy|girl|contact|"
                              r"phone number)(?!\s(?:on|in|for|listed|of|at|format|was|is)\b)",
        not_after=r"\bi (?:gave|give|entered|typed|put|used|provided|sent|texted|dialed|called|had|have|got|wrote)"
                  r"(?:\s\w+){0,3}"),
@@ -328,8 +330,18 @@ RULES: tuple[_Rule, ...] = (
                                     r"(?:spamming|harassing|bothering|bugging|pestering) (?:me|us|my phone|this number)"),
     _r("number_belongs_to_someone_else", "en",
        r"(?:this|that|my) (?:number|phone|phone number) (?:belongs to|is) (?:someone else|somebody else|a different "
-       r"person)|not the (?:person|one|guy|girl|lady|man|woman) (?:you are|you re|youre) (?:looking for|trying to "
-       r"reach|after|texting)"),
+       r"person)|not (?:the (?:person|one|guy|girl|lady|man|woman)|who) (?:you are|you re|youre|you) (?:looking for|"
+       r"trying to reach|after|texting|want|think)"),
+    _r("not_a_customer", "en", r"(?:i am|we are) not (?:your|a|one of your) (?:customer|client|patient)|never (?:did|done|"
+                               r"do) business with (?:you|your company)|never (?:bought|ordered|shopped) (?:anything )?"
+                               r"(?:from|with|at) (?:you|your)"),
+    _r("cease", "en", r"cease (?:and desist|all (?:communication|communications|contact|messages|texts)|"
+                      r"communication|contact|contacting)"),
+    _r("do_not_call_registry", "en", r"(?:on|in) (?:the )?(?:national )?(?:do not call|dnc|do not text) (?:list|registry)"),
+    _r("appreciate_if_you_stopped", "en", r"(?:appreciate|prefer|like) (?:it )?if (?:you|u) (?:stopped|would stop|could "
+                                          r"stop|quit|stop|did not|do not|no longer) (?:texting|messaging|contacting|text|"
+                                          r"message|contact|sending)"),
+    _r("want_off_the_list", "en", r"(?:i|we) want off (?:this|your|the|ur|of this|of your) (?:list|texts|messages)"),
     _r("sick_of_texts", "en", rf"(?:sick|tired|fed up) (?:of|with) (?:{_MSG_OBJ}|you|getting|receiving|your|this|these)"),
     _r("texts_are_annoying", "en",
        rf"{_MSG_OBJ}\s(?:are|is)\s(?:so\s|really\s|very\s|getting\s)?(?:annoying|spam|harassment|unwanted|"
@@ -353,7 +365,7 @@ RULES: tuple[_Rule, ...] = (
     _r("do_not_want", "en",
        rf"(?:i\s)?(?:do not|no longer|really do not|do not really)\s(?:want|wish|need|like)\s(?:to (?:receive|get|be "
        rf"getting|keep getting|be receiving|have)\s|you to send\s)?(?:{_MSG_OBJ}|these|them|to be (?:contacted|texted|"
-       rf"messaged|bothered))"),
+       rf"messaged|bothered)|to hear from (?:you|your company|this number))"),
     # "I'm not interested please stop", "I asked you to stop", "stop or I'll block you"
     _r("please_stop", "en", r"(?:please|so|just|now|kindly|and|ok|so please|then)\s(?:stop|stop it|stop now|"
                                r"unsubscribe|stop texting|stop texting me)$"),
@@ -371,11 +383,13 @@ RULES: tuple[_Rule, ...] = (
     # -- Spanish --------------------------------------------------------------------------------------
     _r("no_me_envien", "es",
        r"no (?:me |nos )?(?:envien|envies|envie|enviar|manden|mandes|mande|mandar|escriban|escribas|escriba|"
-       r"contacten|contactes|textees|texteen|molesten|molestes|moleste|molestar|vuelvan a (?:escribir|enviar|mandar|"
+       r"contacten|contactes|textees|texteen|molesten|molestes|moleste|molestar|contactarme|escribirme|enviarme|"
+       r"mandarme|molestarme|textearme|vuelvan a (?:escribir|enviar|mandar|"
        r"contactar|molestar)|vuelvas a (?:escribir|enviar|mandar|contactar|molestar))(?:\s(?:mas|nada|mensajes|textos|"
        r"por favor))*"),
     _r("dejen_de_enviar", "es",
-       r"(?:deja|dejen|deje|dejad|para|paren|pare|parar|dejar|detengan|deten|basta|favor de dejar)\sde\s(?:enviar|"
+       r"(?:deja|dejen|deje|dejad|para|paren|pare|parar|dejar|detengan|deten|basta|favor de dejar|dejenme|dejame|"
+       r"dejeme)\sde\s(?:enviar|"
        r"mandar|escribir|contactar|molestar|textear|mensajear)(?:me|nos|le)?"),
     _r("no_quiero_mensajes", "es",
        r"(?:no|ya no|nunca)\s(?:quiero|deseo|necesito|me interesa)\s(?:(?:recibir|mas|seguir recibiendo|que me "
@@ -400,6 +414,7 @@ RULES: tuple[_Rule, ...] = (
     _r("numero_equivocado", "es",
        r"(?:numero (?:equivocado|incorrecto|erroneo)|(?:se )?equivoc\w* de (?:numero|persona))"),
     _r("dejame_en_paz", "es", r"(?:dejame|dejenme|deja|dejen|dejeme)\sen paz|no molestar"),
+    _r("no_soy_la_persona", "es", r"no soy (?:la persona|quien|el|la) (?:que )?(?:buscan|busca|buscas|creen|cree)"),
     _r("nunca_me_suscribi", "es",
        r"nunca (?:me )?(?:suscribi|inscribi|registre|di mi numero|pedi|autorice|acepte)\w*"),
     _r("no_me_interesa", "es", r"(?:no gracias\s)?(?:ya\s)?no (?:me|nos) interesa(?:n)?(?:\s(?:gracias|nada|mas))?|"
