@@ -169,8 +169,6 @@ class Views:
                 if not 1 <= cap.window_hours <= 24 * 30:
                     raise CommandError("VALIDATION_ERROR", "window_hours: must be 1 to 720", 400,
                                        {"field": f"frequency_caps.{i}.window_hours"})
-            cmd = msgspec.structs.replace(cmd, frequency_caps=tuple(  # type: ignore[arg-type]
-                Cap(x.category, x.max, x.window_hours) for x in cmd.frequency_caps))
         for name in ("conversation_window_hours", "double_opt_in_expiry_hours"):
             v = getattr(cmd, name)
             if v is not msgspec.UNSET and not (isinstance(v, int) and 1 <= v <= 24 * 30):
@@ -179,8 +177,10 @@ class Views:
         async with self.svc.store.transaction() as conn:
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"policy-{cmd.org_id}")
             policy, version = await store.load_policy(conn, cmd.org_id, self.h.defaults)
-            changes = {f: getattr(cmd, f) for f in fields
-                       if getattr(cmd, f) is not msgspec.UNSET and getattr(cmd, f) != getattr(policy, f)}
+            asked = {f: getattr(cmd, f) for f in fields if getattr(cmd, f) is not msgspec.UNSET}
+            if not isinstance(cmd.frequency_caps, msgspec.UnsetType):  # the policy holds them as the model's caps
+                asked["frequency_caps"] = tuple(Cap(x.category, x.max, x.window_hours) for x in cmd.frequency_caps)
+            changes = {f: v for f, v in asked.items() if v != getattr(policy, f)}
             if changes:
                 new = model.Policy(**{**{f: getattr(policy, f) for f in fields}, **changes})
                 values = {f: getattr(new, f) for f in fields}
