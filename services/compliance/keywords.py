@@ -82,7 +82,8 @@ _SHORTHAND = {
     "tf": "the fuck", "im": "i am", "ive": "i have", "youre": "you are", "wont": "will not",
     "cant": "can not", "cannot": "can not", "didnt": "did not", "doesnt": "does not", "dont": "do not",
     "isnt": "is not", "havent": "have not", "wouldnt": "would not", "shouldnt": "should not", "couldnt": "could not",
-    "whats": "what is", "thats": "that is", "4": "for", "unscribe": "unsubscribe", "unsubscrib": "unsubscribe", "stahp": "stop", "stawp": "stop", "whos": "who is", "its": "it is", "&": "and", "n": "and",
+    "whats": "what is", "thats": "that is", "4": "for", "unscribe": "unsubscribe", "unsubscrib": "unsubscribe",
+    "msj": "mensaje", "msjs": "mensajes", "mjs": "mensajes", "stfu": "shut the fuck up", "outta": "out of", "stahp": "stop", "stawp": "stop", "whos": "who is", "its": "it is", "&": "and", "n": "and",
 }
 """Shorthand, contractions and frequent misspellings, word by word (contractions are spelled out, so the
 rules read "do not" for don't, dont and do not alike)."""
@@ -172,7 +173,7 @@ _WEAK = _alt(("cancel", "end", "remove", "stop", "quit", "unsubscribe", "revoke"
               "para ya", "ya para", "baja ya", "discontinue", "reported", "blocked", "blocking you", "cancela", "cancelen", "unfollow", "block", "eliminar",
               "borrar", "quitar", "eliminame", "borrame", "quitame", "bajame", "remove me from list", "dnc",
               "blocked and reported", "reported and blocked", "no contact", "no texts", "no text", "no messages",
-              "no sms", "no texting", "no more contact", "i am out", "wrong no", "cancel it", "ya no quiero",
+              "no sms", "no texting", "no more contact", "i am out", "wrong no", "cancel it", "ya no quiero", "halt",
               "cancelar todo", "cancelarlo todo"))
 _WHOLE_MESSAGE = re.compile(rf"{_LEAD}{_WEAK}{_TAIL}")
 """Words that are an opt-out only as the whole message ("Cancel." yes, "Cancel my 2pm" no)."""
@@ -189,7 +190,9 @@ _DET = _alt(("these", "those", "this", "that", "the", "your", "all", "all of", "
              "more of your", "any more of", "more of", "any more of these"))
 _ADJ = _alt(("stupid", "annoying", "damn", "dumb", "fucking", "freaking", "frickin", "effing", "bloody", "spam",
              "spammy", "promotional", "marketing", "automated", "random", "constant", "endless", "daily", "useless",
-             "unwanted", "unsolicited", "text", "sms", "weekly", "same", "scam", "fake", "bullshit", "idiotic"))
+             "unwanted", "unsolicited", "text", "sms", "weekly", "same", "scam", "fake", "bullshit", "idiotic",
+             "political", "campaign", "election", "fundraising", "donation", "survey", "sales", "robot", "robo",
+             "automatic"))
 _MSG_OBJ = rf"(?:{_DET}\s){{0,2}}(?:{_ADJ}\s){{0,2}}{_MSG}\b"
 _THIS = _alt(("these", "those", "this", "them", "that", "this crap", "this shit", "this nonsense", "this stuff",
               "all this", "all of this", "these things"))
@@ -201,7 +204,8 @@ _CONTACTING = _alt((
 ))
 _STOP_VERB = _alt(("stop", "quit", "cease", "end", "halt", "discontinue", "please stop", "stop all"))
 _LIST = (rf"(?:(?:{_DET}|ur)\s)?(?:(?:texting|text|sms|mailing|marketing|contact|messaging|subscriber|distribution|"
-         rf"email|call|calling|promo|promotional|phone|mass|sms marketing|text message)\s)?"
+         rf"email|call|calling|promo|promotional|phone|mass|sms marketing|text message|campaign|donor|volunteer|"
+         rf"supporter|political|fundraising|contact|customer)\s)?"
          rf"(?:list|lists|database|system|records|contacts|program|texts|messages|sms|texting|it|this|these|"
          rf"everything|all|service|alerts|subscription)\b")
 
@@ -232,7 +236,7 @@ _POSITIVE = re.compile(
     r"\b(?:congrats|congratulations|amazing|hilarious|lol|lmao|lmfao|rofl|ha(?:ha)+|hehe|too kind|blush\w*|"
     r"love|awesome|wow|no way|funny|cute|sweet|great news|making me|so good|incredible|felicidades|the best|"
     r"too nice|so nice|so kind|adorable|made my day|flatter\w*|crazy|you are kidding|omg no|this is great|"
-    r"that is great|so great|so happy|yay|woohoo)\b")
+    r"that is great|so great|so happy|yay|woohoo|laughing|dying)\b")
 """Delight: a bare "stop" in such a message is an exclamation ("Stop! That's amazing news"), not an opt-out."""
 
 
@@ -257,7 +261,13 @@ RULES: tuple[_Rule, ...] = (
     _r("stop_texting_me", "en", rf"{_STOP_VERB}\s{_CONTACTING}(?:\s{_ME})?(?:\s(?:{_MSG_OBJ}|{_THIS}))?"),
     # "stop the texts", "end these messages", "cancel text alerts", "cancel my subscription"
     _r("stop_the_messages", "en",
-       rf"(?:{_STOP_VERB}|cancel|unsubscribe from|turn off|shut off)\s(?:with\s)?{_MSG_OBJ}"),
+       rf"(?:{_STOP_VERB}|cancel|unsubscribe from|turn off|shut off|pause)\s(?:with\s)?{_MSG_OBJ}"),
+    _r("no_such_texts", "en", rf"no\s(?:more\s)?(?:{_ADJ}\s){{1,2}}{_MSG}", anchored=True),
+    _r("too_many_texts", "en", rf"(?:way\s|far\s)?too many {_MSG_OBJ}|(?:you|u) (?:text|message|send texts|send "
+                               r"messages) (?:me )?(?:way |far )?too (?:much|often|many)"),
+    _r("stop_then_sentence", "en",
+       rf"^(?:{_FILLER}\s)*(?:stop|unsubscribe|stop it|stop now|stop texting|stop texting me)\s(?:this is|i am|i|"
+       r"you are|you|we|who|it is|not|why|how|wrong|nobody|no one|whoever|leave|do not|never|this number)"),
     _r("stop_these", "en", r"(?:cancel|stop|end|quit)\s(?:these|them|those|all of these|all of this|this crap|this "
                            r"stuff|all these)", anchored=True),
     _r("cancel_subscription", "en",
@@ -314,10 +324,11 @@ RULES: tuple[_Rule, ...] = (
     # "I never signed up for this", "I never gave you permission to text me"
     _r("never_signed_up", "en",
        r"(?:never|did not|have not|never ever)\s(?:sign(?:ed)? up|subscribed?|opt(?:ed)? in|agreed?|consented?|"
-       rf"ask(?:ed)? (?:for|to get|to receive) (?:{_MSG_OBJ}|this|these|them|that|it|any of this)|"
+       rf"(?:ask(?:ed)? (?:for|to get|to receive)|request(?:ed)?) (?:{_MSG_OBJ}|this|these|them|that|it|any of this)|"
        r"(?:gave|give) (?:you |anyone )?(?:my number|permission|consent|my consent))(?=$|\s(?:for|to)\s(?:this|these|that|them|it|any|anything|receive|get|be|your|text|texts|"
        r"messages|sms|alerts|marketing|a list|any list)\b|\s(?:with you|stop|please)\b)"),
     # "how did you get my number"
+    _r("nobody_asked", "en", rf"(?:nobody|no one|noone) (?:asked|signed up) for (?:{_MSG_OBJ}|this|these|them|your)"),
     _r("how_did_you_get_my_number", "en",
        r"(?:how|where) (?:did|do|would) (?:you|you guys|you people|yall) (?:get|got|find|obtain) (?:my|this) "
        r"(?:number|phone number|cell|cell number|contact|info)"),
@@ -337,7 +348,7 @@ RULES: tuple[_Rule, ...] = (
                                r"(?:from|with|at) (?:you|your)"),
     _r("cease", "en", r"cease (?:and desist|all (?:communication|communications|contact|messages|texts)|"
                       r"communication|contact|contacting)"),
-    _r("do_not_call_registry", "en", r"(?:on|in) (?:the )?(?:national )?(?:do not call|dnc|do not text) (?:list|registry)"),
+    _r("do_not_call_registry", "en", r"(?:on|in|violating|violate|violation of|breaking) (?:the )?(?:national )?(?:do not call|dnc|do not text) (?:list|registry)"),
     _r("appreciate_if_you_stopped", "en", r"(?:appreciate|prefer|like) (?:it )?if (?:you|u) (?:stopped|would stop|could "
                                           r"stop|quit|stop|did not|do not|no longer) (?:texting|messaging|contacting|text|"
                                           r"message|contact|sending)"),
@@ -346,7 +357,8 @@ RULES: tuple[_Rule, ...] = (
     _r("texts_are_annoying", "en",
        rf"{_MSG_OBJ}\s(?:are|is)\s(?:so\s|really\s|very\s|getting\s)?(?:annoying|spam|harassment|unwanted|"
        r"unsolicited|too much|excessive|ridiculous|out of control|getting old|a nuisance)"),
-    _r("go_away", "en", r"(?:go away|get lost|buzz off|back off|shoo|go to hell|drop dead)", anchored=True),
+    _r("go_away", "en", r"(?:go away|get lost|buzz off|back off|shoo|go to hell|drop dead|shut up|shut the fuck up|"
+                        r"get (?:off|out of) my phone)", anchored=True),
     _r("fuck_off", "en", r"(?:fuck off|f off|eff off|piss off|bugger off|sod off|fuck you|fuck u)"),
     # "this is spam", "reported as spam", "I'm reporting this number"
     _r("spam", "en", r"(?:this is|is|its|you are|such|more)?\s?(?:spam|spammer|spammers|harassment|a scam)",
@@ -416,7 +428,8 @@ RULES: tuple[_Rule, ...] = (
     _r("dejame_en_paz", "es", r"(?:dejame|dejenme|deja|dejen|dejeme)\sen paz|no molestar"),
     _r("no_soy_la_persona", "es", r"no soy (?:la persona|quien|el|la) (?:que )?(?:buscan|busca|buscas|creen|cree)"),
     _r("nunca_me_suscribi", "es",
-       r"nunca (?:me )?(?:suscribi|inscribi|registre|di mi numero|pedi|autorice|acepte)\w*"),
+       r"(?:nunca|yo no|no|jamas) (?:me )?(?:suscribi|inscribi|registre|di mi numero|pedi|autorice|acepte|solicite)\w*"
+       r"(?=$|\s(?:esto|estos|estas|esta|a esto|a esta|a estos|nada|mensajes|sus|sms|textos|a sus|para)\b)"),
     _r("no_me_interesa", "es", r"(?:no gracias\s)?(?:ya\s)?no (?:me|nos) interesa(?:n)?(?:\s(?:gracias|nada|mas))?|"
                                r"(?:ya\s)?no (?:estoy|estamos) interesad[oa]s?(?:\s(?:gracias|en nada))?",
        anchored=True),
@@ -460,7 +473,7 @@ _CHANNEL = re.compile(r"^(?:just |please |but |ok )?(?:call|email|phone|whatsapp
 """A clause that moves the conversation elsewhere: "don't text me, call me" asks for a call, not silence."""
 
 
-_PLAYFUL = frozenset(("knock_it_off", "stop_these", "go_away", "fuck_off"))
+_PLAYFUL = frozenset(("knock_it_off", "stop_these", "go_away", "fuck_off", "stop_then_sentence"))
 """Rules that banter can say too ("lol cut it out", "stop these 😂"): not in a delighted message."""
 
 
