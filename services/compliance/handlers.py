@@ -172,7 +172,9 @@ class Compliance:
         send_at = parse_time(cmd.send_at, "send_at") if cmd.send_at else None
         facts = model.SendFacts(org_id=cmd.org_id, message_id=cmd.message_id, from_=frm, to=to, kind=cmd.kind,
                                 category=cmd.category, issued_kind=row["issued_kind"] if row else None,
-                                send_at=send_at, on_frequency_cap=cmd.on_frequency_cap)
+                                send_at=send_at,
+                                # an accepted message over a cap at its final check waits, it does not fail
+                                on_frequency_cap=cmd.on_frequency_cap if cmd.stage == "accept" else "defer")
         sender: model.Sender | None = None
         if cmd.dry_run or model.check_opt_out(state, facts).check.result != "fail":
             info = await self.sender_info(cmd.org_id, frm)
