@@ -133,10 +133,14 @@ def normalise(text: str) -> str:
     return " ".join(_mend(w) for w in _NON_WORD.sub(" ", t).split())
 
 
+_STARRED = re.compile(r"(?<=\w)\*+")
+
+
 def clauses(text: str) -> list[str]:
     """The message cut at punctuation and emoji, each part normalised; empty parts dropped."""
     for emoji, word in _EMOJI_WORDS.items():
         text = text.replace(emoji, word)
+    text = _STARRED.sub("", text)  # "f*** off", "sh*t"
     parts = (normalise(p) for p in _CLAUSE_BREAK.split(fold(text)))
     return [p for p in parts if p]
 
@@ -256,6 +260,10 @@ def _r(name: str, language: Language, rx: str, anchored: bool = False, not_after
                  re.compile(rf"(?:{not_after})\s$") if not_after else None)
 
 
+_ES_WHAT = (r"(?:mas|nada|mensajes|mensaje|textos|sms|por favor|promociones|ofertas|spam|cosas|correos|esto|eso|"
+            r"gracias|ya|a este numero|a mi numero|notificaciones)")
+"""What a Spanish "don't send" may be about and still be about the texts (not "no envíen el paquete")."""
+
 RULES: tuple[_Rule, ...] = (
     # "stop sending me these", "quit texting me", "stop bothering me with these texts", "stop calling and texting"
     _r("stop_texting_me", "en", rf"{_STOP_VERB}\s{_CONTACTING}(?:\s{_ME})?(?:\s(?:{_MSG_OBJ}|{_THIS}))?"),
@@ -359,7 +367,7 @@ RULES: tuple[_Rule, ...] = (
        r"unsolicited|too much|excessive|ridiculous|out of control|getting old|a nuisance)"),
     _r("go_away", "en", r"(?:go away|get lost|buzz off|back off|shoo|go to hell|drop dead|shut up|shut the fuck up|"
                         r"get (?:off|out of) my phone)", anchored=True),
-    _r("fuck_off", "en", r"(?:fuck off|f off|eff off|piss off|bugger off|sod off|fuck you|fuck u)"),
+    _r("fuck_off", "en", r"(?:fuck off|f off|eff off|piss off|bugger off|sod off|fuck you|fuck u|screw off|screw you)"),
     # "this is spam", "reported as spam", "I'm reporting this number"
     _r("spam", "en", r"(?:this is|is|its|you are|such|more)?\s?(?:spam|spammer|spammers|harassment|a scam)",
        anchored=True),
@@ -372,7 +380,21 @@ RULES: tuple[_Rule, ...] = (
     # "not interested", "no thanks, not interested"
     _r("not_interested", "en",
        r"(?:no thanks\s|no thank you\s|no\s)?(?:i am\s|am\s|we are\s)?(?:not|no longer|not really) interested(?:\s(?:at all|anymore|any more|in "
-       r"(?:this|these|that|it|them|your (?:texts|messages|offers|services|products|deals))))?", anchored=True),
+       rf"(?:receiving |getting )?(?:this|these|that|it|them|your (?:texts|messages|offers|services|products|deals)|"
+       rf"{_MSG_OBJ})))?", anchored=True),
+    _r("do_not_want_this", "en",
+       r"(?:i\s)?(?:do not|really do not)\s(?:want|need)\s(?:this|it|this service|your service|these|any of this|any "
+       r"of it)(?:\s(?:anymore|any more))?", anchored=True),
+    _r("i_want_to_stop", "en", r"(?:i|we)\s(?:want|would like|need|wish) to (?:stop|unsubscribe|opt out|be done)",
+       anchored=True),
+    _r("told_you_no", "en", r"(?:i\s)?(?:already\s)?(?:told you|said|answered|replied)\s(?:no|not interested|stop)"
+                            r"(?:\s(?:already|before|twice))?", anchored=True),
+    _r("turn_them_off", "en", rf"turn\s(?:{_MSG_OBJ}|these|them|those)\soff"),
+    _r("get_off_the_list", "en",
+       r"(?:get|be)\s(?:me\s|us\s)?(?:off|out of|removed from)\s(?:this|your|the|ur)\s(?:list|texts|messages|"
+       r"texting list)|(?:get|be)\s(?:me\s|us\s)?removed(?=$|\s(?:please|now|asap)\b)"),
+    _r("stop_these_at_the_end", "en", r"(?:stop|end|cancel)\s(?:these|them|those|all of these)(?=$)"),
+    _r("whoever_you_are_trying_to_reach", "en", r"whoever (?:you are|you re|youre) (?:trying to reach|looking for|texting)"),
     # "I don't want these texts", "I no longer want to receive texts", "I don't want to be contacted"
     _r("do_not_want", "en",
        rf"(?:i\s)?(?:do not|no longer|really do not|do not really)\s(?:want|wish|need|like)\s(?:to (?:receive|get|be "
@@ -394,15 +416,14 @@ RULES: tuple[_Rule, ...] = (
                                          r"called)\s(?:that|this)\s(?:name)"),
     # -- Spanish --------------------------------------------------------------------------------------
     _r("no_me_envien", "es",
-       r"no (?:me |nos )?(?:envien|envies|envie|enviar|manden|mandes|mande|mandar|escriban|escribas|escriba|"
-       r"contacten|contactes|textees|texteen|molesten|molestes|moleste|molestar|contactarme|escribirme|enviarme|"
-       r"mandarme|molestarme|textearme|vuelvan a (?:escribir|enviar|mandar|"
-       r"contactar|molestar)|vuelvas a (?:escribir|enviar|mandar|contactar|molestar))(?:\s(?:mas|nada|mensajes|textos|"
-       r"por favor))*"),
+       r"no (?:me |nos )?(?:(?:envien|envies|envie|enviar|manden|mandes|mande|mandar|escriban|escribas|escriba|"
+       r"contacten|contactes|textees|texteen|vuelvan a (?:escribir|enviar|mandar|contactar|molestar)|vuelvas a "
+       rf"(?:escribir|enviar|mandar|contactar|molestar))(?=$|\s{_ES_WHAT}\b)|molesten|molestes|moleste|molestar|"
+       r"contactarme|escribirme|enviarme|mandarme|molestarme|textearme)(?:\s(?:mas|nada|mensajes|textos|por favor))*"),
     _r("dejen_de_enviar", "es",
        r"(?:deja|dejen|deje|dejad|para|paren|pare|parar|dejar|detengan|deten|basta|favor de dejar|dejenme|dejame|"
-       r"dejeme)\sde\s(?:enviar|"
-       r"mandar|escribir|contactar|molestar|textear|mensajear)(?:me|nos|le)?"),
+       r"dejeme)\sde\s(?:(?:enviar|mandar|escribir|contactar|textear|mensajear)(?:me|nos|le)\b|molestar|(?:enviar|"
+       rf"mandar|escribir|contactar|textear|mensajear)(?=$|\s{_ES_WHAT}\b))"),
     _r("no_quiero_mensajes", "es",
        r"(?:no|ya no|nunca)\s(?:quiero|deseo|necesito|me interesa)\s(?:(?:recibir|mas|seguir recibiendo|que me "
        r"(?:envien|manden|escriban)|sus|tus|estos|esos|los)\s)*(?:mensajes|textos|sms|notificaciones|promociones|"
@@ -426,7 +447,8 @@ RULES: tuple[_Rule, ...] = (
     _r("numero_equivocado", "es",
        r"(?:numero (?:equivocado|incorrecto|erroneo)|(?:se )?equivoc\w* de (?:numero|persona))"),
     _r("dejame_en_paz", "es", r"(?:dejame|dejenme|deja|dejen|dejeme)\sen paz|no molestar"),
-    _r("no_soy_la_persona", "es", r"no soy (?:la persona|quien|el|la) (?:que )?(?:buscan|busca|buscas|creen|cree)"),
+    _r("no_soy_la_persona", "es", r"no soy (?:(?:la persona|quien|el|la) (?:que )?(?:buscan|busca|buscas|creen|cree)|"
+                                  r"(?:esa|esta|la) persona)"),
     _r("nunca_me_suscribi", "es",
        r"(?:nunca|yo no|no|jamas) (?:me )?(?:suscribi|inscribi|registre|di mi numero|pedi|autorice|acepte|solicite)\w*"
        r"(?=$|\s(?:esto|estos|estas|esta|a esto|a esta|a estos|nada|mensajes|sus|sms|textos|a sus|para)\b)"),
@@ -485,9 +507,29 @@ def _ends_with_stop(part: str) -> bool:
         return False
     if words[0] in _ASKING:
         return False
+    if len(words) >= 3 and words[-3] in ("will", "make", "gonna", "please", "ever") and words[-2] in ("this", "it",
+                                                                                              "these", "them"):
+        return True  # "when will this stop", "make it stop"
     if words[-2] == "to":  # "these texts need to stop", not "I need to stop"
         return re.search(rf"\b(?:{_MSG}|these|this|it|them|you)\b", " ".join(words[:-2])) is not None
     return words[-2] not in _NOT_BEFORE_STOP
+
+
+_NOT_NAMED = re.compile(
+    r"(?:\b(?i:this is not|this isn['\u2019]?t|i am not|i['\u2019]?m not|it['\u2019]?s not)\s+([A-Z][a-z]{1,15})"
+    r"\s*(?:$|[,.;!]|\s(?i:wrong|sorry|you have|you got)\b)"
+    r"|(?:^|[.!,]\s*)(?i:there['\u2019]?s\s+|there is\s+)?(?i:no)\s+([A-Z][a-z]{1,15})\s+(?i:here|at this number)\b)")
+"""The contact says it is not the person named ("This isn't Jessica", "No Jessica here"): a wrong number."""
+_NOT_NAMES = frozenset(("I", "Sure", "Interested", "Ok", "Okay", "Yes", "No", "Home", "Available", "Ready", "Here",
+                        "There", "Able", "Going", "Happy", "Sorry", "Done", "Mad", "Angry", "Upset", "Worried", "Free",
+                        "Busy", "Sick", "The", "A", "An", "One", "Problem", "Worries", "Way", "Thanks", "Really",
+                        "Yet", "Now", "Today", "Tomorrow", "Working", "Right", "Correct", "Open", "Closed", "Time"))
+
+
+def _not_named(text: str) -> bool:
+    if "?" in text:
+        return False
+    return any(n and n not in _NOT_NAMES for m in _NOT_NAMED.finditer(text) for n in m.groups())
 
 
 def _spanish(text: str) -> bool:
@@ -517,6 +559,8 @@ def plain_language(text: str) -> tuple[str, Language] | None:
                 return rule.name, rule.language if rule.language == "es" else language
     if not delighted and any(_ends_with_stop(p) for p in parts):
         return "ends_with_stop", language
+    if _not_named(text):
+        return "not_the_person_named", language
     meaningful = [p for p in parts if not _ONLY_FILLER.match(p)]
     if len(meaningful) == 1 and _WHOLE_MESSAGE.match(meaningful[0]) and not delighted:
         return "keyword_with_filler", language

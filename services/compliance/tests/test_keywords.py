@@ -64,6 +64,14 @@ PLAIN_OPT_OUTS = {
     "You text too much": "too_many_texts",
     "pls stop this is a work number": "stop_then_sentence",
     "Nobody asked for these texts": "nobody_asked",
+    "Don't want it": "do_not_want_this",
+    "I want to stop": "i_want_to_stop",
+    "I already told you no": "told_you_no",
+    "how do I turn these texts off": "turn_them_off",
+    "How do I get off this list?": "get_off_the_list",
+    "what do I reply to stop these": "stop_these_at_the_end",
+    "Whoever you're trying to reach, it's not me": "whoever_you_are_trying_to_reach",
+    "This isn't Jessica": "not_the_person_named",
     "this number belongs to someone else now": "number_belongs_to_someone_else",
     "who is this? stop": "stop_clause",
     "cancel please": "keyword_with_filler",
@@ -137,7 +145,8 @@ def test_keyword_normalisation() -> None:
 
 
 def test_every_rule_is_exercised_by_the_corpus() -> None:
-    assert {r.name for r in RULES} | {"stop_clause", "keyword_with_filler", "ends_with_stop"} == set(
+    assert {r.name for r in RULES} | {"stop_clause", "keyword_with_filler", "ends_with_stop",
+                                      "not_the_person_named"} == set(
         PLAIN_OPT_OUTS.values())
 
 
