@@ -26,7 +26,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from re import _constants as _C  # type: ignore[attr-defined]
+from re import _parser  # type: ignore[attr-defined]
+from typing import Any, Literal
 
 from proto.keywords import AFFIRM, HELP, OPT_IN, OPT_OUT, Language, fold, keyword_of
 
@@ -253,11 +255,13 @@ class _Rule:
     """Must be the whole clause (with filler around it), not a phrase inside it."""
     not_after: re.Pattern[str] | None = None
     """Refused when the clause before the match ends like this (besides the common negations)."""
+    core: str = ""
+    """The pattern without the filler around it (what the rule's first word is read from)."""
 
 
 def _r(name: str, language: Language, rx: str, anchored: bool = False, not_after: str = "") -> _Rule:
     return _Rule(name, language, re.compile(rf"{_LEAD}(?:{rx}){_TAIL}" if anchored else rf"\b(?:{rx})\b"), anchored,
-                 re.compile(rf"(?:{not_after})\s$") if not_after else None)
+                 re.compile(rf"(?:{not_after})\s$") if not_after else None, rf"(?:{rx})")
 
 
 _ES_WHAT = (r"(?:mas|nada|mensajes|mensaje|textos|sms|por favor|promociones|ofertas|spam|cosas|correos|esto|eso|"
@@ -459,8 +463,95 @@ RULES: tuple[_Rule, ...] = (
 )
 
 
-_ANY_RULE = re.compile("|".join(f"(?:{r.pattern.pattern})" for r in RULES))
-"""Every rule at once: a clause none of them can match (most texts) costs one scan."""
+def _first_words(items: list[tuple[Any, Any]], started: bool = False) -> set[str] | None:
+    """How a match of the parsed pattern ``items`` can begin: its first word ("stop ", ending in a space) or the
+    letters it surely begins with ("equivoc" before ``\\w*``); "" when it can begin otherwise. ``started``:
+    letters were read already (an anchor now ends the word)."""
+    i = 0
+    while i < len(items):
+        op, av = items[i]
+        if op is _C.AT and not started:  # \b, ^ before the first letter
+            i += 1
+            continue
+        if op is _C.LITERAL and chr(av).isalpha():
+            rest = _first_words(items[i + 1:], True)
+            return None if rest is None else {chr(av) + r for r in rest}
+        if (op is _C.LITERAL and chr(av) == " ") or op is _C.AT:  # the word ends here
+            return {" "} if started else {""}
+        if op is _C.IN and av == [(_C.CATEGORY, _C.CATEGORY_SPACE)]:
+            return {" "} if started else {""}
+        if op is _C.SUBPATTERN:
+            return _first_words(list(av[-1]) + items[i + 1:], started)
+        if op is _C.BRANCH:
+            out: set[str] = set()
+            for alt in av[1]:
+                got = _first_words(list(alt) + items[i + 1:], started)
+                if got is None:
+                    return None
+                out |= got
+            return out
+        if op in (_C.MAX_REPEAT, _C.MIN_REPEAT):
+            low, _, body = av
+            with_body = _first_words(list(body) + items[i + 1:], started)
+            if low > 0 or with_body is None:
+                return with_body
+            without = _first_words(items[i + 1:], started)
+            return None if without is None else with_body | without
+        return {""}
+    return {" "} if started else {""}
+
+
+_Index = dict[str, frozenset[int]]
+
+
+def _index(rules: tuple[_Rule, ...], anchored: bool) -> tuple[_Index, frozenset[int]]:
+    """Which rules can match a clause, by the first letters of its words: a clause is read only by the rules
+    one of its words can begin a match of (each rule would otherwise scan every clause). An anchored rule
+    begins after the clause's leading filler, so its own first words are indexed."""
+    by_stem: dict[str, set[int]] = {}
+    always: set[int] = set()
+    for n, rule in enumerate(rules):
+        if rule.anchored != anchored:
+            continue
+        stems = _first_words(list(_parser.parse(rule.core if anchored else rule.pattern.pattern)))
+        if stems is None or "" in stems:
+            always.add(n)
+            continue
+        for stem in stems:
+            by_stem.setdefault(stem, set()).add(n)
+    return {k: frozenset(v) for k, v in by_stem.items()}, frozenset(always)
+
+
+_INSIDE, _INSIDE_ALWAYS = _index(RULES, anchored=False)
+_WHOLE, _WHOLE_ALWAYS = _index(RULES, anchored=True)
+_STEM_LENGTHS = sorted({len(k) for k in (*_INSIDE, *_WHOLE) if not k.endswith(" ")})
+_FILLER_WORDS = frozenset(w for f in _FILLER[3:-1].split("|") for w in f.split())
+
+
+def _hits(index: _Index, words: Iterable[str], found: set[int]) -> None:
+    for word in words:
+        hit = index.get(word + " ")  # a rule's first word
+        if hit is not None:
+            found |= hit
+        for n in _STEM_LENGTHS:  # a rule's first letters (before a wildcard)
+            if n > len(word):
+                break
+            hit = index.get(word[:n])
+            if hit is not None:
+                found |= hit
+
+
+def _candidates(clause: str) -> list[_Rule]:
+    words = clause.split()
+    leading = []  # an anchored rule's first word: the clause's first, or one after leading filler
+    for word in words:
+        leading.append(word)
+        if word not in _FILLER_WORDS:
+            break
+    found = set(_INSIDE_ALWAYS | _WHOLE_ALWAYS)
+    _hits(_INSIDE, set(words), found)
+    _hits(_WHOLE, leading, found)
+    return [RULES[n] for n in sorted(found)]
 _ES_NEGATED = re.compile(r"\b(?:no|nunca|por que)\s$")
 _TAIL_RX = re.compile(_TAIL)
 
@@ -538,9 +629,13 @@ def _spanish(text: str) -> bool:
                      r"borrame|eliminame)\b", text) is not None
 
 
-def plain_language(text: str) -> tuple[str, Language] | None:
-    """The plain-language opt-out rule a text matches, and its language; None when it asks for nothing."""
-    parts = clauses(text)
+_LEAD_RX = re.compile(_LEAD)
+
+
+def plain_language(text: str, parts: list[str] | None = None) -> tuple[str, Language] | None:
+    """The plain-language opt-out rule a text matches, and its language; None when it asks for nothing.
+    ``parts``: the text's ``clauses``, when already cut."""
+    parts = clauses(text) if parts is None else parts
     if not parts or sum(len(p) for p in parts) > 600:
         return None
     whole = " ".join(parts)
@@ -550,9 +645,7 @@ def plain_language(text: str) -> tuple[str, Language] | None:
     elsewhere = any(_CHANNEL.search(p) for p in parts)
     delighted = _POSITIVE.search(whole) is not None or any(ch in _POSITIVE_EMOJI for ch in text)
     for part in parts:
-        if _ANY_RULE.search(part) is None:
-            continue
-        for rule in RULES:
+        for rule in _candidates(part):
             if (rule.name == "do_not_text_me" and elsewhere) or (rule.name in _PLAYFUL and delighted):
                 continue
             if _rule_match(rule, part):
@@ -579,14 +672,14 @@ def classify(text: str, campaign: Campaign | None = None) -> Classified:
     for table, intent in ((OPT_OUT, "opt_out"), (OPT_IN, "opt_in"), (AFFIRM, "affirm"), (HELP, "help")):
         if kw in table:
             return Classified(intent, "keyword", kw, kw, table[kw])  # type: ignore[arg-type]
-    found = plain_language(text)
+    parts = clauses(text)
+    found = plain_language(text, parts)
     if found is not None:
         return Classified("opt_out", "plain_language", "", found[0], found[1])
-    parts = [p for p in clauses(text) if not _ONLY_FILLER.match(p)]
-    if len(parts) == 1:  # "help please", "ayuda por favor"
-        core = re.sub(rf"{_TAIL}", "", re.sub(_LEAD, "", parts[0])).strip()
-        word = keyword_of(core)
+    meaningful = [p for p in parts if not _ONLY_FILLER.match(p)]
+    if len(meaningful) == 1:  # "help please", "ayuda por favor"
+        word = keyword_of(_TAIL_RX.sub("", _LEAD_RX.sub("", meaningful[0])))
         if word in HELP:
             return Classified("help", "keyword", word, word, "es" if HELP[word] == "es" or
-                              _spanish(parts[0]) else "en")
+                              _spanish(meaningful[0]) else "en")
     return NONE

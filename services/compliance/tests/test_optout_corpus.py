@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from services.compliance import keywords
 from services.compliance.keywords import classify
 
 CORPUS = Path(__file__).parent / "data" / "optout_corpus.tsv"
@@ -69,3 +70,12 @@ def test_spanish_opt_outs_are_answered_in_spanish() -> None:
         if label == "opt_out":
             c = classify(text)
             assert c.language == language, (text, c)
+
+
+def test_the_rule_index_never_hides_a_match(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rules are pre-selected by the first words they can begin with; reading every clause with every rule
+    must give the same answers."""
+    texts = [r[3] for r in _rows()]
+    indexed = [classify(t) for t in texts]
+    monkeypatch.setattr(keywords, "_candidates", lambda clause: list(keywords.RULES))
+    assert [classify(t) for t in texts] == indexed
