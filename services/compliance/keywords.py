@@ -235,7 +235,7 @@ _QUALIFIED = re.compile(
 _QUOTED = re.compile(r"\b(?:reply|text|txt|send|type|replied|texted)\s(?:stop|end|cancel|quit|unsubscribe)\sto\s$")
 _JEST = re.compile(
     r"\b(?:jk|j k|just kidding|kidding|resubscribe|re subscribe|subscribe again|sign me back up|sign back up|"
-    r"opt me back in|opt back in|opt in again|by accident|accidentally|by mistake|(?<!you )(?<!they )(?<!u )keep (?:them|these|texting|sending|"
+    r"opt me back in|opt back in|opt in again|by accident|accidentally|by mistake|(?<!you )(?<!they )(?<!u )(?<!do i )(?<!do we )keep (?:them|these|texting|sending|"
     r"getting|me on|the texts|em|it|texts|messages|receiving)|love (?:these|them|your|the) (?:texts|messages|deals)|"
     r"bromeando|es broma)\b")
 _POSITIVE = re.compile(
@@ -301,7 +301,8 @@ RULES: tuple[_Rule, ...] = (
     _r("enough_texts", "en", rf"enough\s(?:with\s|of\s)?{_MSG_OBJ}"),
     # "remove me", "remove my number from your list", "delete my number", "lose my number"
     _r("remove_from_list", "en",
-       rf"(?:be\s)?(?:remove|removed|taken|deleted|dropped)\s(?:from|off|off of|out of)\s{_LIST}"),
+       rf"(?:be\s)?(?:remove|removed|taken|deleted|dropped|take|delete)\s(?:\d+\s){{0,4}}(?:from|off|off of|out of)\s"
+       rf"{_LIST}"),
     _r("want_to_be_removed", "en", r"(?:want|like|wish|need|would like|love) to be (?:removed|unsubscribed|taken off|"
                                    r"opted out|deleted)(?=$|\s(?:please|thanks|now|asap)\b)"),
     _r("no_permission", "en", r"(?:you|u) (?:do not|no longer|will not) have (?:my |any )?(?:permission|consent)"),
@@ -322,7 +323,7 @@ RULES: tuple[_Rule, ...] = (
        rf"no (?:text|call|contact))"),
     # "unsubscribe me", "I want to opt out", "how do I unsubscribe", "I unsubscribed last week and..."
     _r("unsubscribe", "en", r"(?:unsubscribe|unsubscribed|unsubscribing|opt out|opting out|opted out|opt me out|"
-                            r"opt us out|unsub)"),
+                            r"opt us out|unsub|opt (?:this number|this phone|my number|my phone|this line) out)"),
     # "I revoke my consent", "I withdraw my consent", "I no longer consent"
     _r("revoke_consent", "en",
        r"(?:(?:revoke|revoking|withdraw|withdrawing|rescind|cancel|take back)\s(?:my\s|all\s|any\s)?"
@@ -346,6 +347,13 @@ RULES: tuple[_Rule, ...] = (
        r"(?:number|phone number|cell|cell number|contact|info)"),
     # "leave me alone", "go away", "fuck off"
     _r("leave_me_alone", "en", r"leave (?:me|us) (?:the fuck |the hell )?(?:alone|be)"),
+    _r("why_am_i_still_getting_these", "en",
+       rf"why (?:am i|do i|are we|do we|is this number|does this number) (?:(?:(?:still|keep|always|even) )+(?:getting|"
+       rf"receiving) (?:{_MSG_OBJ}|these|this|them)|(?:getting|receiving) {_MSG_OBJ})"),
+    _r("block_anchor", "en",
+       r"(?:i am |i have |i will |just )?(?:deleting and |reporting and )?(?:blocking|blocked|block)(?: (?:you|this "
+       r"number|this|u|your number|it|now|the number))?(?: (?:and|&) (?:reporting|deleting|reported|deleted))?",
+       anchored=True),
     _r("why_are_you_texting_me", "en",
        r"why (?:are|do|is|the fuck are|tf are|does) (?:you|this number|yall|you guys|you people|someone) (?:keep |still |"
        r"always )?(?:texting|messaging|contacting|sending|spamming|text|message|contact)(?: me| this number|$)"),
@@ -367,8 +375,8 @@ RULES: tuple[_Rule, ...] = (
     _r("want_off_the_list", "en", r"(?:i|we) want off (?:this|your|the|ur|of this|of your) (?:list|texts|messages)"),
     _r("sick_of_texts", "en", rf"(?:sick|tired|fed up) (?:of|with) (?:{_MSG_OBJ}|you|getting|receiving|your|this|these)"),
     _r("texts_are_annoying", "en",
-       rf"{_MSG_OBJ}\s(?:are|is)\s(?:so\s|really\s|very\s|getting\s)?(?:annoying|spam|harassment|unwanted|"
-       r"unsolicited|too much|excessive|ridiculous|out of control|getting old|a nuisance)"),
+       rf"{_MSG_OBJ}\s(?:(?:are|is)\s(?:so\s|really\s|very\s|getting\s)?(?:annoying|spam|harassment|unwanted|"
+       r"unsolicited|too much|excessive|ridiculous|out of control|getting old|a nuisance|not wanted)|not wanted)"),
     _r("go_away", "en", r"(?:go away|get lost|buzz off|back off|shoo|go to hell|drop dead|shut up|shut the fuck up|"
                         r"get (?:off|out of) my phone)", anchored=True),
     _r("fuck_off", "en", r"(?:fuck off|f off|eff off|piss off|bugger off|sod off|fuck you|fuck u|screw off|screw you)"),
@@ -378,7 +386,8 @@ RULES: tuple[_Rule, ...] = (
     _r("report", "en",
        r"(?:(?:report|reported|reporting|flagged|flagging|blocking|blocked)\s(?:you|this|this number|it|your number|"
        r"the number)?\s?(?:as|for|to the|to) (?:spam|junk|harassment|ftc|fcc|the ftc|the fcc|attorney general|"
-       r"police|the police|bbb|my carrier)|(?:file|filing|filed|lodge|lodging) (?:a )?complaint)"),
+       r"police|the police|bbb|my carrier)|(?:file|filing|filed|lodge|lodging) (?:a )?complaint|(?:forward|forwarded|"
+       r"forwarding|sent|sending|reported|reporting) (?:this |it |your text |these )?to (?:7726|spam|my carrier))"),
     # "if you text me again I'm calling the police"
     _r("threat", "en", rf"if (?:you|anyone) (?:text|message|contact|send)\s(?:{_ME}\s)?(?:again|one more)"),
     # "not interested", "no thanks, not interested"
@@ -447,7 +456,8 @@ RULES: tuple[_Rule, ...] = (
     _r("darme_de_baja", "es", r"(?:darme|dar|deme|denme|me doy|darnos|darse|dame|den)\sde baja"),
     _r("cancelar_suscripcion", "es",
        r"(?:cancelar|cancela|cancelen|anular|anulen|terminar)\s(?:la |mi |su |esta |los |mis )?(?:suscripcion|"
-       r"subscripcion|mensajes|sms|notificaciones|alertas|textos)"),
+       r"subscripcion|mensajes|sms|notificaciones|alertas|textos)"
+       r"(?!\s(?:de|del)\s(?!texto|textos|mensajes|sms|promociones|ofertas)\w)"),
     _r("numero_equivocado", "es",
        r"(?:numero (?:equivocado|incorrecto|erroneo)|(?:se )?equivoc\w* de (?:numero|persona))"),
     _r("dejame_en_paz", "es", r"(?:dejame|dejenme|deja|dejen|dejeme)\sen paz|no molestar"),
