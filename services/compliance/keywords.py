@@ -180,7 +180,8 @@ _WEAK = _alt(("cancel", "end", "remove", "stop", "quit", "unsubscribe", "revoke"
               "borrar", "quitar", "eliminame", "borrame", "quitame", "bajame", "remove me from list", "dnc",
               "blocked and reported", "reported and blocked", "no contact", "no texts", "no text", "no messages",
               "no sms", "no texting", "no more contact", "i am out", "wrong no", "cancel it", "ya no quiero", "halt",
-              "cancelar todo", "cancelarlo todo"))
+              "cancelar todo", "cancelarlo todo", "delete",
+              "delete me"))
 _WHOLE_MESSAGE = re.compile(rf"{_LEAD}{_WEAK}{_TAIL}")
 """Words that are an opt-out only as the whole message ("Cancel." yes, "Cancel my 2pm" no)."""
 
@@ -276,7 +277,8 @@ RULES: tuple[_Rule, ...] = (
        rf"(?:{_STOP_VERB}|cancel|unsubscribe from|turn off|shut off|pause)\s(?:with\s)?{_MSG_OBJ}"),
     _r("no_such_texts", "en", rf"no\s(?:more\s)?(?:{_ADJ}\s){{1,2}}{_MSG}", anchored=True),
     _r("too_many_texts", "en", rf"(?:way\s|far\s)?too many {_MSG_OBJ}|(?:you|u) (?:text|message|send texts|send "
-                               r"messages) (?:me )?(?:way |far )?too (?:much|often|many)"),
+                               r"messages|are texting|are messaging|re texting|keep texting) (?:me )?(?:way |far |"
+                               r"just )?too (?:much|often|many)"),
     _r("stop_then_sentence", "en",
        rf"^(?:{_FILLER}\s)*(?:stop|unsubscribe|stop it|stop now|stop texting|stop texting me)\s(?:this is|i am|i|"
        r"you are|you|we|who|it is|not|why|how|wrong|nobody|no one|whoever|leave|do not|never|this number)"),
@@ -309,7 +311,15 @@ RULES: tuple[_Rule, ...] = (
     _r("knock_it_off", "en", rf"(?:knock it off|cut it out)(?:\s(?:with\s)?{_MSG_OBJ})?"),
     _r("legal_threat", "en",
        r"(?:(?:contact|call|calling|get|contacting|getting|talk to) (?:my )?(?:lawyer|attorney)|(?:i will|ill|i am going "
-       r"to|i am gonna|gonna) sue|see you in court|tcpa|legal action|lawsuit)"),
+       r"to|i am gonna|gonna) sue|see you in court|tcpa|legal action|lawsuit|(?:call|calling|get|getting|contact|"
+       r"contacting) (?:the )?(?:cops|police))"),
+    _r("no_interest", "en", r"(?:i have |i have got |i got |i |we have )?(?:no|lost|lost all|zero) interest(?: in (?:this|"
+                            r"these|it|that|them|your \w+))?|(?:i am |we are )?not buying anything", anchored=True),
+    _r("remove_alone", "en", r"(?:remove|remove me|remove us|delete me|take me off|unsubscribe me)", anchored=True),
+    _r("rather_not", "en", rf"(?:rather|prefer|prefer to|like to) not (?:to )?(?:get|receive|be getting|be receiving|"
+                           rf"have|be sent) (?:{_MSG_OBJ}|these|them|any)"),
+    _r("do_not_send_alone", "en", r"(?:do not|never|please do not) send(?: me)?(?: anything| anymore| any more| more|"
+                                  r" again)?", anchored=True),
     _r("remove_me", "en",
        rf"(?:remove|delete|erase|lose|forget|scratch)\s(?:{_ME}|my (?:name|info|information|details|contact info))"
        rf"(?:\s(?:from|off|out of|off of)\s{_LIST})?(?!\s(?:from|off|out|of|to|in|at|on|as|and add)\b)"),
@@ -469,6 +479,11 @@ RULES: tuple[_Rule, ...] = (
     _r("no_me_interesa", "es", r"(?:no gracias\s)?(?:ya\s)?no (?:me|nos) interesa(?:n)?(?:\s(?:gracias|nada|mas))?|"
                                r"(?:ya\s)?no (?:estoy|estamos) interesad[oa]s?(?:\s(?:gracias|en nada))?",
        anchored=True),
+    _r("ya_no", "es", r"(?:ya no|ya no mas|ya no quiero|ya no deseo)(?:\s(?:nada|mas|recibir nada))?", anchored=True),
+    _r("ya_no_quiero_al_final", "es", r"(?:ya no (?:quiero|deseo)(?:\s(?:nada|mas|recibir nada|recibir mas))?|no (?:quiero|deseo) (?:nada|mas|"
+       r"recibir nada|recibir mas))$"),
+    _r("no_es_mi_numero", "es", r"(?:(?:esta|es) equivocado el numero|(?:este )?no es mi numero|el numero (?:esta|es) "
+                                r"equivocado$)"),
     _r("ya_basta", "es", r"(?:ya basta|basta ya|basta de)(?:\s(?:de\s)?(?:mensajes|textos|spam))?"),
 )
 
