@@ -326,7 +326,8 @@ RULES: tuple[_Rule, ...] = (
     # "take me off your list", "get me off this list", "please take me off"
     _r("take_me_off", "en",
        rf"(?:take|get|drop|cross|kick)\s(?:{_ME}|my (?:name|info|number))\s(?:off|out of|off of|from)"
-       rf"(?:\s{_LIST})?(?!\s(?:the|a|this|that|your|of|my)\b)"),
+       rf"(?:\s{_LIST})?(?=$|\s(?:please|now|thanks|thank you|asap|already|immediately|for good|permanently|"
+       rf"forever|right now|too|as well|again)\b)"),
     # "put me on your do not text list"
     _r("do_not_contact_list", "en",
        rf"(?:put|add|place)\s{_ME}\s(?:on|to)\s(?:(?:your|the|a)\s)?(?:do not (?:call|text|contact|disturb)|dnc|"
@@ -611,6 +612,9 @@ _CHANNEL = re.compile(r"^(?:just |please |but |ok )?(?:call|email|phone|whatsapp
 """A clause that moves the conversation elsewhere: "don't text me, call me" asks for a call, not silence."""
 
 
+_MISTAKEN = re.compile(r"\b(?:meant to (?:text|message|send)|meant for|my bad|ignore (?:that|this|my last)|"
+                       r"sorry about that)\b")
+"""The contact texted us by mistake ("sorry wrong person, meant to text my sister"): not about our texts."""
 _PLAYFUL = frozenset(("knock_it_off", "stop_these", "go_away", "fuck_off", "stop_then_sentence"))
 """Rules that banter can say too ("lol cut it out", "stop these 😂"): not in a delighted message."""
 
@@ -668,10 +672,12 @@ def plain_language(text: str, parts: list[str] | None = None) -> tuple[str, Lang
         return None
     language: Language = "es" if _spanish(whole) else "en"
     elsewhere = any(_CHANNEL.search(p) for p in parts)
+    mistaken = _MISTAKEN.search(whole) is not None
     delighted = _POSITIVE.search(whole) is not None or any(ch in _POSITIVE_EMOJI for ch in text)
     for part in parts:
         for rule in _candidates(part):
-            if (rule.name == "do_not_text_me" and elsewhere) or (rule.name in _PLAYFUL and delighted):
+            if (rule.name == "do_not_text_me" and elsewhere) or (rule.name in _PLAYFUL and delighted) or \
+                    (rule.name == "wrong_number" and mistaken):
                 continue
             if _rule_match(rule, part):
                 return rule.name, rule.language if rule.language == "es" else language
