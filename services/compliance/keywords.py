@@ -370,6 +370,9 @@ RULES: tuple[_Rule, ...] = (
        r"always )?(?:texting|messaging|contacting|sending|spamming|text|message|contact)(?: me| this number|$)"),
     _r("you_are_spamming_me", "en", r"(?:you are|you re|youre|u r|ur|you keep|u keep|you have been|you been) "
                                     r"(?:spamming|harassing|bothering|bugging|pestering) (?:me|us|my phone|this number)"),
+    _r("not_their_number", "en",
+       r"(?:this|that) (?:number|phone|cell)(?: number)? (?:is not|does not belong to|is no longer) (?:\w+s|his|hers|"
+       r"theirs|yours)$"),
     _r("number_belongs_to_someone_else", "en",
        r"(?:this|that|my) (?:number|phone|phone number) (?:belongs to|is) (?:someone else|somebody else|a different "
        r"person)|not (?:the (?:person|one|guy|girl|lady|man|woman)|who) (?:you are|you re|youre|you) (?:looking for|"
@@ -448,6 +451,9 @@ RULES: tuple[_Rule, ...] = (
        r"(?:deja|dejen|deje|dejad|para|paren|pare|parar|dejar|detengan|deten|basta|favor de dejar|dejenme|dejame|"
        r"dejeme)\sde\s(?:(?:enviar|mandar|escribir|contactar|textear|mensajear)(?:me|nos|le)\b|molestar|(?:enviar|"
        rf"mandar|escribir|contactar|textear|mensajear)(?=$|\s{_ES_WHAT}\b))"),
+    _r("no_quiero_que_me_escriban", "es",
+       r"(?:no|ya no) (?:quiero|deseo) que (?:me|nos) (?:sigan )?(?:escriban|envien|manden|contacten|molesten|llamen|"
+       r"textee|texteen|escribas|envies|mandes)"),
     _r("no_quiero_mensajes", "es",
        r"(?:no|ya no|nunca)\s(?:quiero|deseo|necesito|me interesa)\s(?:(?:recibir|mas|seguir recibiendo|que me "
        r"(?:envien|manden|escriban)|sus|tus|estos|esos|los)\s)*(?:mensajes|textos|sms|notificaciones|promociones|"
@@ -478,6 +484,7 @@ RULES: tuple[_Rule, ...] = (
        r"(?:nunca|yo no|no|jamas) (?:me )?(?:suscribi|inscribi|registre|di mi numero|pedi|autorice|acepte|solicite)\w*"
        r"(?=$|\s(?:esto|estos|estas|esta|a esto|a esta|a estos|nada|mensajes|sus|sms|textos|a sus|para)\b)"),
     _r("no_me_interesa", "es", r"(?:no gracias\s)?(?:ya\s)?no (?:me|nos) interesa(?:n)?(?:\s(?:gracias|nada|mas))?|"
+                               r"(?:ya\s)?no (?:tengo|tenemos) (?:ningun\s)?interes(?:\s(?:gracias|en nada))?|"
                                r"(?:ya\s)?no (?:estoy|estamos) interesad[oa]s?(?:\s(?:gracias|en nada))?",
        anchored=True),
     _r("ya_no", "es", r"(?:ya no|ya no mas|ya no quiero|ya no deseo)(?:\s(?:nada|mas|recibir nada))?", anchored=True),
@@ -638,12 +645,14 @@ def _ends_with_stop(part: str) -> bool:
 _NOT_NAMED = re.compile(
     r"(?:\b(?i:this is not|this isn['\u2019]?t|i am not|i['\u2019]?m not|it['\u2019]?s not)\s+([A-Z][a-z]{1,15})"
     r"\s*(?:$|[,.;!]|\s(?i:wrong|sorry|you have|you got)\b)"
-    r"|(?:^|[.!,]\s*)(?i:there['\u2019]?s\s+|there is\s+)?(?i:no)\s+([A-Z][a-z]{1,15})\s+(?i:here|at this number)\b)")
+    r"|(?:^|[.!,]\s*)(?i:there['\u2019]?s\s+|there is\s+)?(?i:no)\s+([A-Z][a-z]{1,15})\s+(?i:here|at this number)\b"
+    r"|\b(?i:do not|don['\u2019]?t|dont) know (?i:any|anyone named|anybody named|a|an)\s+([A-Z][a-z]{1,15})\b)")
 """The contact says it is not the person named ("This isn't Jessica", "No Jessica here"): a wrong number."""
 _NOT_NAMES = frozenset(("I", "Sure", "Interested", "Ok", "Okay", "Yes", "No", "Home", "Available", "Ready", "Here",
                         "There", "Able", "Going", "Happy", "Sorry", "Done", "Mad", "Angry", "Upset", "Worried", "Free",
                         "Busy", "Sick", "The", "A", "An", "One", "Problem", "Worries", "Way", "Thanks", "Really",
-                        "Yet", "Now", "Today", "Tomorrow", "Working", "Right", "Correct", "Open", "Closed", "Time"))
+                        "Yet", "Now", "Today", "Tomorrow", "Working", "Right", "Correct", "Open", "Closed", "Time",
+                        "Spanish", "English", "French", "German", "Chinese", "Italian", "Portuguese", "More", "Other"))
 
 
 def _not_named(text: str) -> bool:

@@ -82,6 +82,8 @@ PLAIN_OPT_OUTS = {
     "Ya no por favor": "ya_no",
     "Alto por favor ya no quiero": "ya_no_quiero_al_final",
     "No es mi número": "no_es_mi_numero",
+    "This number is not Mark's": "not_their_number",
+    "Ya no quiero que me escriban": "no_quiero_que_me_escriban",
     "this number belongs to someone else now": "number_belongs_to_someone_else",
     "who is this? stop": "stop_clause",
     "cancel please": "keyword_with_filler",
