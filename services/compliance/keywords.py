@@ -181,7 +181,7 @@ _WEAK = _alt(("cancel", "end", "remove", "stop", "quit", "unsubscribe", "revoke"
               "blocked and reported", "reported and blocked", "no contact", "no texts", "no text", "no messages",
               "no sms", "no texting", "no more contact", "i am out", "wrong no", "cancel it", "ya no quiero", "halt",
               "cancelar todo", "cancelarlo todo", "delete",
-              "delete me"))
+              "delete me", "unsolicited", "unwanted", "not wanted", "forget i exist", "forget about me"))
 _WHOLE_MESSAGE = re.compile(rf"{_LEAD}{_WEAK}{_TAIL}")
 """Words that are an opt-out only as the whole message ("Cancel." yes, "Cancel my 2pm" no)."""
 
@@ -349,7 +349,7 @@ RULES: tuple[_Rule, ...] = (
     _r("never_signed_up", "en",
        r"(?:never|did not|have not|never ever)\s(?:sign(?:ed)? up|subscribed?|opt(?:ed)? in|agreed?|consented?|"
        rf"(?:ask(?:ed)? (?:for|to get|to receive)|request(?:ed)?) (?:{_MSG_OBJ}|this|these|them|that|it|any of this)|"
-       r"(?:gave|give) (?:you |anyone )?(?:my number|permission|consent|my consent))(?=$|\s(?:for|to)\s(?:this|these|that|them|it|any|anything|receive|get|be|your|text|texts|"
+       r"(?:gave|give) (?:you |anyone )?(?:my number|permission|consent|my consent))(?=$|\s(?:for|to)\s(?:this|these|them|it|anything|receive|get|be|your|text|texts|"
        r"messages|sms|alerts|marketing|a list|any list)\b|\s(?:with you|stop|please)\b)"),
     # "how did you get my number"
     _r("nobody_asked", "en", rf"(?:nobody|no one|noone) (?:asked|signed up) for (?:{_MSG_OBJ}|this|these|them|your)"),
@@ -410,8 +410,8 @@ RULES: tuple[_Rule, ...] = (
        rf"(?:receiving |getting )?(?:this|these|that|it|them|your (?:texts|messages|offers|services|products|deals)|"
        rf"{_MSG_OBJ})))?", anchored=True),
     _r("do_not_want_this", "en",
-       r"(?:i\s)?(?:do not|really do not)\s(?:want|need)\s(?:this|it|this service|your service|these|any of this|any "
-       r"of it)(?:\s(?:anymore|any more))?", anchored=True),
+       r"(?:i\s)?(?:do not|really do not)\s(?:want|need)(?:\s(?:this|it|this service|your service|these|any of this|"
+       r"any of it))?(?:\s(?:anymore|any more))?", anchored=True),
     _r("i_want_to_stop", "en", r"(?:i|we)\s(?:want|would like|need|wish) to (?:stop|unsubscribe|opt out|be done)",
        anchored=True),
     _r("told_you_no", "en", r"(?:i\s)?(?:already\s)?(?:told you|said|answered|replied)\s(?:no|not interested|stop)"
@@ -426,7 +426,12 @@ RULES: tuple[_Rule, ...] = (
     _r("do_not_want", "en",
        rf"(?:i\s)?(?:do not|no longer|really do not|do not really)\s(?:want|wish|need|like)\s(?:to (?:receive|get|be "
        rf"getting|keep getting|be receiving|have)\s|you to send\s)?(?:{_MSG_OBJ}|these|them|to be (?:contacted|texted|"
-       rf"messaged|bothered)|to hear from (?:you|your company|this number))"),
+       rf"messaged|bothered)|to hear from (?:you|your company|this number)|to be on (?:your|this|the|any|ur) (?:list|"
+       rf"texting list|mailing list|sms list|contact list))"),
+    _r("want_my_number_removed", "en", r"(?:want|need|would like) (?:my number|my info|my name|me|this number|my phone "
+                                       r"number) (?:removed|deleted|taken off|off)"),
+    _r("done_with_texts", "en", rf"(?:done|over) with (?:{_MSG_OBJ}|you|your texts)(?=$|\s(?:please|stop|now|already|"
+                                r"thanks)\b)"),
     # "I'm not interested please stop", "I asked you to stop", "stop or I'll block you"
     _r("please_stop", "en", r"(?:please|so|just|now|kindly|and|ok|so please|then)\s(?:stop|stop it|stop now|"
                                r"unsubscribe|stop texting|stop texting me)$"),
@@ -478,10 +483,12 @@ RULES: tuple[_Rule, ...] = (
     _r("numero_equivocado", "es",
        r"(?:numero (?:equivocado|incorrecto|erroneo)|(?:se )?equivoc\w* de (?:numero|persona))"),
     _r("dejame_en_paz", "es", r"(?:dejame|dejenme|deja|dejen|dejeme)\sen paz|no molestar"),
+    _r("no_soy_cliente", "es", r"no soy (?:su |tu )?cliente(?: suyo| suya| de ustedes| de nadie)?", anchored=True),
     _r("no_soy_la_persona", "es", r"no soy (?:(?:la persona|quien|el|la) (?:que )?(?:buscan|busca|buscas|creen|cree)|"
                                   r"(?:esa|esta|la) persona)"),
     _r("nunca_me_suscribi", "es",
-       r"(?:nunca|yo no|no|jamas) (?:me )?(?:suscribi|inscribi|registre|di mi numero|pedi|autorice|acepte|solicite)\w*"
+       r"(?:nunca|yo no|no|jamas) (?:me |les |le |te )?(?:suscribi|inscribi|registre|di mi numero|pedi|autorice|acepte|"
+       r"solicite)\w*"
        r"(?=$|\s(?:esto|estos|estas|esta|a esto|a esta|a estos|nada|mensajes|sus|sms|textos|a sus|para)\b)"),
     _r("no_me_interesa", "es", r"(?:no gracias\s)?(?:ya\s)?no (?:me|nos) interesa(?:n)?(?:\s(?:gracias|nada|mas))?|"
                                r"(?:ya\s)?no (?:tengo|tenemos) (?:ningun\s)?interes(?:\s(?:gracias|en nada))?|"
@@ -682,7 +689,8 @@ def plain_language(text: str, parts: list[str] | None = None) -> tuple[str, Lang
     language: Language = "es" if _spanish(whole) else "en"
     elsewhere = any(_CHANNEL.search(p) for p in parts)
     mistaken = _MISTAKEN.search(whole) is not None
-    delighted = _POSITIVE.search(whole) is not None or any(ch in _POSITIVE_EMOJI for ch in text)
+    mood = whole.replace("for the love of god", "")  # exasperation, not delight
+    delighted = _POSITIVE.search(mood) is not None or any(ch in _POSITIVE_EMOJI for ch in text)
     for part in parts:
         for rule in _candidates(part):
             if (rule.name == "do_not_text_me" and elsewhere) or (rule.name in _PLAYFUL and delighted) or \
