@@ -23,6 +23,7 @@ they were not)."""
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -78,14 +79,16 @@ _SHORTHAND = {
     "messeges": "messages", "messags": "messages", "msges": "messages", "mssgs": "messages", "msging": "messaging",
     "msgng": "messaging", "msgin": "messaging", "stpo": "stop", "sotp": "stop", "tsop": "stop", "stopp": "stop",
     "sstop": "stop", "st0p": "stop", "stoppp": "stop", "rmv": "remove", "remvoe": "remove", "rmove": "remove",
-    "cancle": "cancel", "cancell": "cancel", "dnt": "dont", "#": "number", "num": "number", "nomas": "no mas",
+    "cancle": "cancel", "cancell": "cancel", "dnt": "do not", "#": "number", "num": "number", "nomas": "no mas",
     "porfa": "por favor", "porfavor": "por favor", "xfa": "por favor", "favr": "favor", "k": "ok", "okay": "ok",
     "kk": "ok", "unsubscibe": "unsubscribe", "optout": "opt out", "optin": "opt in", "wtf": "what the fuck",
     "tf": "the fuck", "im": "i am", "ive": "i have", "youre": "you are", "wont": "will not",
     "cant": "can not", "cannot": "can not", "didnt": "did not", "doesnt": "does not", "dont": "do not",
     "isnt": "is not", "havent": "have not", "wouldnt": "would not", "shouldnt": "should not", "couldnt": "could not",
     "whats": "what is", "thats": "that is", "4": "for", "unscribe": "unsubscribe", "unsubscrib": "unsubscribe",
-    "msj": "mensaje", "msjs": "mensajes", "mjs": "mensajes", "stfu": "shut the fuck up", "outta": "out of", "stahp": "stop", "stawp": "stop", "whos": "who is", "its": "it is", "&": "and", "n": "and",
+    "msj": "mensaje", "msjs": "mensajes", "mjs": "mensajes", "mensages": "mensajes", "mensage": "mensaje",
+    "ekivocado": "equivocado", "ekibocado": "equivocado", "suscripsion": "suscripcion", "subscripsion": "suscripcion",
+    "stp": "stop", "textn": "texting", "txtn": "texting", "sndng": "sending", "stfu": "shut the fuck up", "outta": "out of", "stahp": "stop", "stawp": "stop", "whos": "who is", "its": "it is", "&": "and", "n": "and",
 }
 """Shorthand, contractions and frequent misspellings, word by word (contractions are spelled out, so the
 rules read "do not" for don't, dont and do not alike)."""
@@ -115,6 +118,68 @@ _PLEASE = re.compile(r"ple+a*s+e+|pl+e+a+s+e*")
 _STOOOP = re.compile(r"s+t+o+p+")
 
 
+_KEYBOARD = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+
+
+def _neighbours(ch: str) -> str:
+    """Keys next to ``ch`` on a QWERTY keyboard (the likeliest wrong key)."""
+    for r, row in enumerate(_KEYBOARD):
+        if ch in row:
+            i = row.index(ch)
+            near = row[max(0, i - 1):i] + row[i + 1:i + 2]
+            for other in (r - 1, r + 1):
+                if 0 <= other < len(_KEYBOARD):
+                    near += _KEYBOARD[other][max(0, i - 1):i + 1]
+            return near
+    return ""
+
+
+_TYPO_TARGETS = ("stop", "text", "texts", "texting", "message", "messages", "sending", "remove", "number", "wrong",
+                 "leave", "alone", "away", "more", "cancel", "list", "unsubscribe", "spam", "equivocado", "mensajes")
+"""Words the rules hinge on, mended when one key is off: dropped, doubled, swapped with its neighbour, or a
+neighbouring key hit instead ("stpo", "wrng", "numbr", "alon", "snding", "srop")."""
+_REAL_WORDS = frozenset((
+    "step", "shop", "slop", "stoop", "top", "atop", "stops", "stomp", "strop", "stow", "sop", "sto", "test", "next",
+    "tent", "tex", "tests", "tents", "nexts", "testing", "tenting", "sensing", "removed", "removes", "numbers",
+    "wring", "wrongs", "leaves", "leaved", "sway", "aways", "mote", "mire", "moe", "mores", "cancels", "lost", "lust",
+    "lists", "lit", "lis", "spa", "span", "spat", "scam", "swam", "slam", "sham", "spams", "lear", "alne",
+    "massage", "mote", "sore", "core", "bore", "tore", "wore", "pore", "gore", "lore", "mode", "mole", "move", "mare",
+    "lisa", "lisp", "mist", "kist", "lint", "wrought", "ext", "tet", "teat", "teas", "toxt", "list", "aloe", "lone",
+    "ending", "eave", "lave", "ore", "pam", "sam", "way", "wong", "umber", "teats", "messaged", "numbed", "moore",
+    "aline", "ist", "lits", "leve", "stol", "tects", "texs", "mors", "mord", "hore", "nore", "rong", "seding",
+    "sening", "leafe", "leace", "remode", "menajes", "mensaje", "gore", "more",
+))
+"""Real words one key from a target: left as they are."""
+
+
+def _typos() -> dict[str, str]:
+    out: dict[str, str] = {}
+    for target in _TYPO_TARGETS:
+        variants = set()
+        for i in range(len(target)):
+            variants.add(target[:i] + target[i + 1:])  # dropped
+            variants.add(target[:i] + target[i] + target[i:])  # doubled
+            if i + 1 < len(target):
+                variants.add(target[:i] + target[i + 1] + target[i] + target[i + 2:])  # swapped
+            for near in _neighbours(target[i]):
+                variants.add(target[:i] + near + target[i + 1:])  # wrong key
+        for v in variants - _REAL_WORDS - set(_TYPO_TARGETS) - set(_SHORTHAND):
+            if len(v) >= 3:
+                out.setdefault(v, target)
+    return out
+
+
+_TYPOS = _typos()
+_RUNS = re.compile(r"(\w)\1+")
+_JOINED = re.compile(r"(stop|unsubscribe|remove|leave|optout)(it|this|that|now|texting|textingme|messaging|"
+                     r"messagingme|sending|me|us|all|please|pls|spamming|sendingme|alone)$|(no)(more|mas|texts)$")
+_DIGIT_LETTERS = str.maketrans({"0": "o", "3": "e", "1": "i"})
+_DIGIT_TYPOS = frozenset(("stop", "out", "opt", "text", "texts", "texting", "remove", "unsubscribe", "me", "no", "alone",
+                          "leave", "optout"))
+"""Words a digit may stand in for a letter in ("st0p", "0ut"); "5pm" stays a time."""
+
+
+@functools.lru_cache(maxsize=65_536)
 def _mend(word: str) -> str:
     if word in _SHORTHAND:
         return _SHORTHAND[word]
@@ -122,10 +187,24 @@ def _mend(word: str) -> str:
         return "please"
     if _STOOOP.fullmatch(word) and word != "stoop":
         return "stop"
+    if word in _TYPOS:
+        return _TYPOS[word]
     if len(word) >= 8:
         for target in _LONG_WORDS:
             if word[0] == target[0] and _one_edit(word, target):
                 return target
+    if not word.isalpha() and not word.isdigit() and any(c.isalpha() for c in word):  # "0ut", "st0p"
+        fixed = word.translate(_DIGIT_LETTERS)
+        if fixed in _DIGIT_TYPOS or _TYPOS.get(fixed) in _DIGIT_TYPOS:
+            return _mend(fixed)
+    collapsed = _RUNS.sub(r"\1", word)  # "ALTOOO", "mee", "textingg"
+    if collapsed != word and word not in _REAL_WORDS and (collapsed in _TYPO_TARGETS or collapsed in ("me", "alto", "baja", "no", "stop", "para")):
+        return collapsed
+    joined = _JOINED.match(word)  # "stopit", "stoptexting", "nomore"
+    if joined:
+        head, rest = (joined.group(1), joined.group(2)) if joined.group(1) else (joined.group(3), joined.group(4))
+        rest = {"textingme": "texting me", "messagingme": "messaging me", "sendingme": "sending me"}.get(rest, rest)
+        return f"{_mend(head)} {_mend(rest) if ' ' not in rest else rest}"
     return word
 
 
@@ -325,7 +404,7 @@ RULES: tuple[_Rule, ...] = (
        rf"(?:\s(?:from|off|out of|off of)\s{_LIST})?(?!\s(?:from|off|out|of|to|in|at|on|as|and add)\b)"),
     # "take me off your list", "get me off this list", "please take me off"
     _r("take_me_off", "en",
-       rf"(?:take|get|drop|cross|kick)\s(?:{_ME}|my (?:name|info|number))\s(?:off|out of|off of|from)"
+       rf"(?:take|get|drop|cross|kick)\s(?:{_ME}|my (?:name|info|number))\s(?:off|out of|off of|from|of)"
        rf"(?:\s{_LIST})?(?=$|\s(?:please|now|thanks|thank you|asap|already|immediately|for good|permanently|"
        rf"forever|right now|too|as well|again)\b)"),
     # "put me on your do not text list"
@@ -463,7 +542,7 @@ RULES: tuple[_Rule, ...] = (
        r"(?:no|ya no|nunca)\s(?:quiero|deseo|necesito|me interesa)\s(?:(?:recibir|mas|seguir recibiendo|que me "
        r"(?:envien|manden|escriban)|sus|tus|estos|esos|los)\s)*(?:mensajes|textos|sms|notificaciones|promociones|"
        r"ofertas|nada)"),
-    _r("no_mas_mensajes", "es", r"no mas (?:mensajes|textos|sms|notificaciones|promociones|spam)"),
+    _r("no_mas_mensajes", "es", r"no mas (?:mensajes|textos|sms|notificaciones|promociones|spam|messages|message)"),
     _r("detener_mensajes", "es",
        r"(?:detener|detengan|detenga|deten|parar|paren|cancelar|cancelen|alto a|stop|terminar|basta de)\s"
        r"(?:los |estos |sus |tus |todos los )?"

@@ -194,8 +194,18 @@ def test_a_campaigns_own_keywords_count_only_for_that_campaign() -> None:
     assert classify("arrêt").intent is None and classify("aide").intent is None  # not on another number
 
 
-@pytest.mark.parametrize(("typo", "rule"), [("stpo", "STOP"), ("unsubscibe", "UNSUBSCRIBE"),
-                                            ("Unsubcribe please", "unsubscribe"), ("sotp", "STOP")])
+@pytest.mark.parametrize(("typo", "rule"), [("stpo", "keyword_with_filler"), ("unsubscibe", "unsubscribe"),
+                                            ("Unsubcribe please", "unsubscribe"), ("sotp", "keyword_with_filler"),
+                                            ("wrng numbr", "wrong_number"), ("leav me alon", "leave_me_alone"),
+                                            ("stop snding me texts", "stop_texting_me"), ("st0p", "keyword_with_filler"),
+                                            ("stoptextingme", "stop_texting_me"), ("ALTOOO", "keyword_with_filler"),
+                                            ("srop", "keyword_with_filler")])
 def test_common_typos_still_opt_out(typo: str, rule: str) -> None:
     c = classify(typo)
-    assert c.intent == "opt_out"
+    assert c.intent == "opt_out" and c.rule == rule
+
+
+@pytest.mark.parametrize("text", ["Hi this is Pam", "ending soon?", "no way", "Stop by the stoop", "see you at 5pm",
+                                  "I'll take the test next week", "the step is loose", "the shop is open"])
+def test_real_words_near_keywords_are_left_alone(text: str) -> None:
+    assert classify(text).intent is None
