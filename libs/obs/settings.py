@@ -35,6 +35,9 @@ class CommonSettings(msgspec.Struct, frozen=True, kw_only=True):
     http_port: int = 0
     """Port for /healthz, /readyz, /metrics (and the service's own HTTP endpoints); 0 = any."""
     log_level: str = "info"
+    metrics_port: int = 0
+    """0: /metrics is served on the service's HTTP port. Otherwise only on this port (Kubernetes: 9090,
+    reachable inside the cluster only; the public Ingress routes to the gateway's HTTP port)."""
     metrics_interval_s: float = 15.0
     """How often the gauges read from the database and JetStream (outbox lag, consumer pending,
     backlogs) are refreshed; 0 turns that off."""

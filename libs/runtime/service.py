@@ -87,7 +87,9 @@ class Service:
         self.http = web.Application(client_max_size=1024 * 1024, middlewares=[_http_metrics])
         self.http.router.add_get("/healthz", self._healthz)
         self.http.router.add_get("/readyz", self._readyz)
-        self.http.router.add_get("/metrics", self._metrics)
+        if settings.metrics_port <= 0:
+            self.http.router.add_get("/metrics", self._metrics)
+        self._metrics_runner: web.AppRunner | None = None
         self._consumer_specs: list[ConsumerSpec] = []
         self._consumers: list[ConsumerRunner] = []
         self._task_factories: list[Callable[[], Coroutine[Any, Any, None]]] = []
@@ -149,6 +151,13 @@ class Service:
             self._task_factories.append(self._collect_gauges)
         for factory in self._task_factories:
             self._tasks.append(asyncio.create_task(self._guard(factory)))
+        if self.settings.metrics_port > 0:  # /metrics on a port of its own, never the public one
+            metrics_app = web.Application()
+            metrics_app.router.add_get("/metrics", self._metrics)
+            self._metrics_runner = web.AppRunner(metrics_app, access_log=None, handle_signals=False)
+            await self._metrics_runner.setup()
+            await web.TCPSite(self._metrics_runner, self.settings.http_host, self.settings.metrics_port,
+                              reuse_address=True).start()
         # in-flight requests (a long poll) get a few seconds, so a stop stays well inside 10 s
         self._runner = web.AppRunner(self.http, access_log=None, handle_signals=False, shutdown_timeout=3.0)
         await self._runner.setup()
@@ -205,6 +214,8 @@ class Service:
         self.ready = False
         if self._runner is not None:
             await self._runner.cleanup()
+        if self._metrics_runner is not None:
+            await self._metrics_runner.cleanup()
         await self.rpc_server.close()
         await asyncio.gather(*(c.stop() for c in self._consumers))
         for t in self._tasks:

@@ -390,9 +390,11 @@ def test_services_ports_and_selectors_match(overlay: tuple[str, Build]) -> None:
         ann = d["spec"]["template"]["metadata"].get("annotations") or {}
         if module == "carrier_sim":
             continue
-        served = port_number(containers(d)[0], "http")
+        metrics = int(resolved_env(b, containers(d)[0])["AM_METRICS_PORT"])
+        assert port_number(containers(d)[0], "metrics") == metrics, f"{module}: no container port for /metrics"
+        assert metrics != port_number(containers(d)[0], "http"), f"{module}: /metrics on the public port"
         assert ann.get("prometheus.io/scrape") == "true", f"{module}: not scraped"
-        assert ann.get("prometheus.io/port") == str(served) and ann.get("prometheus.io/path") == "/metrics"
+        assert ann.get("prometheus.io/port") == str(metrics) and ann.get("prometheus.io/path") == "/metrics"
 
 
 def test_only_the_gateway_takes_ingress_from_outside(overlay: tuple[str, Build]) -> None:
@@ -694,15 +696,27 @@ def test_prod_images_are_pinned_by_digest() -> None:
 
 
 def test_ingress_exposes_no_metrics_and_outlasts_the_long_poll() -> None:
-    (ingress,) = render("prod").of_kind("Ingress")
+    prod = render("prod")
+    (ingress,) = prod.of_kind("Ingress")
     ann = ingress["metadata"]["annotations"]
     assert int(ann["nginx.ingress.kubernetes.io/proxy-read-timeout"]) > 60
-    paths = ingress["spec"]["rules"][0]["http"]["paths"]
-    for probe in ("/metrics", "/healthz", "/readyz"):
-        routed = [p for p in paths if (p["pathType"] == "Exact" and p["path"] == probe)
-                  or (p["pathType"] == "Prefix" and (probe + "/").startswith(p["path"].rstrip("/") + "/"))]
-        assert not routed, f"{probe} is reachable from the internet through {routed}"
-    assert any(p["path"] == "/v1" and p["pathType"] == "Prefix" for p in paths)
+    metrics_port = int(config(prod)["AM_METRICS_PORT"])
+    for rule in ingress["spec"]["rules"]:
+        for path in rule["http"]["paths"]:
+            backend = path["backend"]["service"]
+            svc = prod.get("Service", backend["name"])
+            (port,) = [p for p in svc["spec"]["ports"] if p["name"] == backend["port"]["name"]]
+            (target,) = [d for d in deployments(prod).values()
+                         if selects(svc["spec"]["selector"], d["spec"]["template"]["metadata"]["labels"])]
+            # the port the Ingress reaches is the gateway's HTTP port, which does not serve /metrics
+            assert port_number(containers(target)[0], port["targetPort"]) != metrics_port
+    # no Service exposes the metrics port (Prometheus scrapes the pods inside the cluster)
+    for svc in prod.of_kind("Service"):
+        for p in svc["spec"]["ports"]:
+            assert p.get("targetPort") not in ("metrics", metrics_port), svc["metadata"]["name"]
+    # and the NetworkPolicy lets only the monitoring namespace in to it from outside the namespace
+    (scrape,) = [p for p in prod.of_kind("NetworkPolicy") if p["metadata"]["name"] == "allow-metrics-scrape"]
+    assert {"protocol": "TCP", "port": metrics_port} in scrape["spec"]["ingress"][0]["ports"]
 
 
 def test_alerts_and_dashboard_use_series_the_services_export() -> None:

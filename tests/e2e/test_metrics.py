@@ -3,6 +3,7 @@ and move with the traffic (a message sent and delivered, a gate decision, a carr
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -10,6 +11,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from services.inbound.ops_metrics import QUERIES as inbound_queries
 from services.outbound.ops_metrics import QUERIES as outbound_queries
 from tests.e2e.test_outbound import handset, onboard, system_with
+from tests.system import running_system
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 DB_SERVICES = {"accounts", "numbers", "compliance", "outbound", "inbound"}
 ALWAYS = {  # unlabelled gauges: one sample from the first refresh on
@@ -84,3 +92,22 @@ async def test_metrics_answer_ops_questions(settings_env: dict[str, str]) -> Non
         for service, queries in (("outbound", outbound_queries), ("inbound", inbound_queries)):
             for q in queries:
                 await q.collect(system.services[service].pool)
+
+
+async def test_metrics_port_keeps_metrics_off_the_public_port(settings_env: dict[str, str]) -> None:
+    """AM_METRICS_PORT (Kubernetes): /metrics only there, not on the gateway's public port."""
+    ports = {name: free_port() for name in ("gateway", "outbound")}
+    per_service = {name: {"AM_METRICS_PORT": str(port)} for name, port in ports.items()}
+    only = ["accounts", "outbound", "gateway"]
+    async with running_system(settings_env, per_service=per_service, only=only) as system:
+        assert system.http is not None
+        async with system.http.get(f"{system.gateway}/metrics") as r:
+            assert r.status == 404
+        async with system.http.get(f"{system.gateway}/healthz") as r:
+            assert r.status == 200
+        for name, port in ports.items():
+            async with system.http.get(f"http://127.0.0.1:{port}/metrics") as r:
+                assert r.status == 200, name
+                assert "am_outbox_lag_seconds" in parse(await r.text())
+        async with system.http.get(f"http://127.0.0.1:{system.services['accounts'].port}/metrics") as r:
+            assert r.status == 200  # without the setting, on the service's own port as before
