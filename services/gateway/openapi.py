@@ -48,6 +48,8 @@ COMMON_ERRORS: dict[str, tuple[int, str]] = {
     "CONSENT_REQUIRED": (453, "No consent on file for the recipient; start a double opt-in."),
     "RECIPIENT_OPTED_OUT": (453, "The recipient opted out; they must text START to opt back in."),
     "QUIET_HOURS": (453, "Outside the recipient's allowed hours and the policy is reject."),
+    "FREQUENCY_CAP": (453, "Over a frequency cap for the contact (state law or the organization's setting); "
+                           "details.next_allowed_at says when the next one is allowed."),
     "INTERNAL": (500, "An unexpected error; it has been logged."),
     "CARRIER_ERROR": (502, "The carrier refused the request in an unexpected way."),
     "SERVICE_UNAVAILABLE": (503, "A backing service is not answering; retry."),
