@@ -64,10 +64,20 @@ class McpEndpoint:
         await started.wait()
 
     async def stop(self) -> None:
+        """Bounded: the SDK's task group finishes its requests' shielded clean-ups, which must not hold
+        the service's stop (asyncio.wait_for would wait for a cancelled task to finish)."""
         self._stop.set()
-        if self._task is not None:
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await asyncio.wait_for(self._task, 5)
+        task = self._task
+        if task is None:
+            return
+        await asyncio.wait({task}, timeout=3)
+        if not task.done():
+            log.warning("mcp_stop_slow")
+            task.cancel()
+            await asyncio.wait({task}, timeout=2)
+        if task.done() and not task.cancelled():
+            with contextlib.suppress(Exception):
+                task.result()
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()

@@ -18,7 +18,6 @@ through a per-replica tally flushed every second instead of on the request path.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -357,9 +356,11 @@ class UsageCounters:
     async def close(self) -> None:
         if self._flusher is not None:
             self._flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._flusher
-        await self.flush()
+            await asyncio.wait({self._flusher}, timeout=2)
+        flushing = asyncio.create_task(self.flush())
+        await asyncio.wait({flushing}, timeout=2)  # bounded: a stop must not wait on NATS
+        if not flushing.done():
+            flushing.cancel()
 
     @staticmethod
     def name(key_id: str, kind: str, period: str) -> str:
