@@ -8,13 +8,15 @@ from libs.bus.consumer import ConsumerSpec
 from libs.store.eventstore import EventStore
 from libs.store.processed import claim
 from proto.base import Event
+from proto.events.carrier import ReceiptReceived
 from proto.events.compliance import OptOutRecorded
 from proto.events.outbound import MessageCanceled
-from services.outbound import store
+from services.outbound import receipts, store
 
 log = structlog.get_logger(__name__)
 
 OPT_OUT_CONSUMER = "outbound-optouts"
+RECEIPTS_CONSUMER = "outbound-receipts"
 
 
 async def cancel_for_opt_out(es: EventStore, ev: OptOutRecorded) -> int:
@@ -46,5 +48,14 @@ def specs(es: EventStore) -> list[ConsumerSpec]:
         if isinstance(ev, OptOutRecorded):
             await cancel_for_opt_out(es, ev)
 
+    async def on_receipt(ev: Event) -> None:
+        if isinstance(ev, ReceiptReceived):
+            await receipts.consume(es, RECEIPTS_CONSUMER, [ev])
+
+    async def on_receipts(evs: list[Event]) -> set[str]:
+        return await receipts.consume(es, RECEIPTS_CONSUMER, [e for e in evs if isinstance(e, ReceiptReceived)])
+
     return [ConsumerSpec(durable=OPT_OUT_CONSUMER, domain="compliance", filter="contact.opt_out_recorded.*",
-                         handler=on_opt_out)]
+                         handler=on_opt_out),
+            ConsumerSpec(durable=RECEIPTS_CONSUMER, domain="carrier", filter="submission.receipt_received.*",
+                         handler=on_receipt, absorb=on_receipts, batch=100)]

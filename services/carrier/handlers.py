@@ -1,0 +1,261 @@
+"""The carrier service's handlers: submit a message through the adapter (never twice), record receipts
+and match them to submissions (even when they come first), turn inbound deliver_sm into inbound texts
+(decoded, reassembled, repeats dropped), and answer the status of the upstream connections."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import structlog
+from prometheus_client import Counter, Histogram
+
+from libs.smpp import pdu, receipt
+from libs.store.eventstore import ConcurrencyError, EventStore
+from proto.base import CommandError, new_id, rfc3339, utcnow
+from proto.commands.carrier import CarrierStatus, GetCarrierStatus, SubmitMessage, Submitted
+from proto.events.carrier import (
+    UPSTREAM_ORG,
+    InboundTextReceived,
+    MessageSubmitted,
+    ReceiptReceived,
+    SubmissionRefused,
+    SubmissionUnconfirmed,
+)
+from services.carrier import model, store
+from services.carrier.adapters import Adapter, Refused, Unavailable, Unconfirmed
+from services.carrier.config import CarrierServiceSettings
+
+log = structlog.get_logger(__name__)
+
+RECEIPT_LAG = Histogram("am_carrier_receipt_lag_seconds", "Submission acknowledged to its final receipt",
+                        buckets=(0.1, 0.5, 1, 5, 30, 60, 300, 3600, 86400))
+RECEIPTS = Counter("am_carrier_receipts_total", "Part receipts received", ["effect"])
+INBOUND = Counter("am_carrier_inbound_pdus_total", "Inbound text PDUs", ["effect"])
+SUBMISSIONS = Counter("am_carrier_submissions_total", "Submissions by outcome", ["outcome"])
+
+
+class Carrier:
+    def __init__(self, es: EventStore, adapter: Adapter, settings: CarrierServiceSettings):
+        self.es = es
+        self.adapter = adapter
+        self.s = settings
+        self._inflight: dict[str, asyncio.Task[Submitted]] = {}
+
+    # -- submissions ------------------------------------------------------------------------------------
+    async def submit(self, cmd: SubmitMessage) -> Submitted:
+        """Idempotent on the message id: a second ask while the first is under way waits for it."""
+        task = self._inflight.get(cmd.message_id)
+        if task is None:
+            task = asyncio.create_task(self._submit(cmd))
+            self._inflight[cmd.message_id] = task
+            task.add_done_callback(lambda _: self._inflight.pop(cmd.message_id, None))
+        return await asyncio.shield(task)
+
+    async def _submit(self, cmd: SubmitMessage) -> Submitted:
+        mid = cmd.message_id
+        async with self.es.pool.acquire() as conn:
+            row = await store.submission(conn, mid)
+        if row is not None:
+            state = row["state"]
+            if state == "submitted":
+                return Submitted(carrier_message_id=row["carrier_message_id"], parts=row["parts"], adapter=row["adapter"])
+            if state == "refused":
+                raise _refused(row["error_code"] or "", row["reason"] or "")
+            if state == "unconfirmed":
+                raise _unconfirmed(row["reason"] or "")
+            if state == "writing" and not self.adapter.resubmit_safe:
+                if float(row["age_s"]) < self.s.carrier_submit_wait_s + 2 * self.s.smpp_response_timeout_s:
+                    # another replica may still be at it: not now, and not a second time
+                    raise CommandError("CARRIER_UNAVAILABLE", "the submission is under way elsewhere", 503)
+                reason = ("an earlier attempt was interrupted after the message may have left and before the carrier"
+                          " acknowledged it")
+                await self._outcome(cmd, "unconfirmed", SubmissionUnconfirmed(
+                    org_id=cmd.org_id, message_id=mid, reason=reason), reason=reason)
+                raise _unconfirmed(reason)
+        marked = False
+
+        async def about_to_write(parts: int) -> None:
+            nonlocal marked
+            async with self.es.pool.acquire() as c:
+                await store.mark_writing(c, mid, cmd.org_id, self.adapter.name, parts)
+            marked = True
+
+        try:
+            ids = await self.adapter.submit(cmd, about_to_write)
+        except Unavailable as exc:
+            if marked:
+                async with self.es.pool.acquire() as c:
+                    await store.clear_writing(c, mid)
+            SUBMISSIONS.labels("unavailable").inc()
+            log.info("submission_unavailable", message_id=mid, error=str(exc))
+            raise CommandError("CARRIER_UNAVAILABLE", f"the carrier is not reachable now: {exc}", 503) from exc
+        except Refused as exc:
+            await self._outcome(cmd, "refused", SubmissionRefused(
+                org_id=cmd.org_id, message_id=mid, error_code=exc.code, reason=exc.reason,
+                parts_accepted=exc.parts_accepted), error_code=exc.code, reason=exc.reason)
+            SUBMISSIONS.labels("refused").inc()
+            log.info("submission_refused", message_id=mid, error_code=exc.code)
+            raise _refused(exc.code, exc.reason) from exc
+        except Unconfirmed as exc:
+            await self._outcome(cmd, "unconfirmed", SubmissionUnconfirmed(
+                org_id=cmd.org_id, message_id=mid, reason=str(exc)), reason=str(exc))
+            SUBMISSIONS.labels("unconfirmed").inc()
+            log.warning("submission_unconfirmed", message_id=mid, reason=str(exc))
+            raise _unconfirmed(str(exc)) from exc
+        ev = MessageSubmitted(org_id=cmd.org_id, message_id=mid, carrier_message_id=ids[0], part_ids=ids,
+                              adapter=self.adapter.name)
+        async with self.es.transaction() as conn:
+            await store.record(conn, self.es, mid, cmd.org_id, self.adapter.name, "submitted", ev,
+                               carrier_message_id=ids[0], parts=len(ids))
+            await store.link_parts(conn, mid, ids)
+            await self._settle(conn, mid)  # receipts that came before this record
+        self.es.committed()
+        SUBMISSIONS.labels("submitted").inc()
+        return Submitted(carrier_message_id=ids[0], parts=len(ids), adapter=self.adapter.name)
+
+    async def _outcome(self, cmd: SubmitMessage, state: str, ev: SubmissionRefused | SubmissionUnconfirmed,
+                       error_code: str | None = None, reason: str | None = None) -> None:
+        async with self.es.transaction() as conn:
+            await store.record(conn, self.es, cmd.message_id, cmd.org_id, self.adapter.name, state, ev,
+                               error_code=error_code, reason=reason)
+        self.es.committed()
+
+    # -- receipts ---------------------------------------------------------------------------------------
+    async def receipt(self, r: receipt.Receipt) -> str:
+        """Record one part's receipt (before its deliver_sm_resp); publish the message's once it is known."""
+        for attempt in range(5):
+            try:
+                async with self.es.transaction() as conn:
+                    mid = await store.put_receipt(conn, r.message_id, r.stat, r.err, r.done_at)
+                    if mid is None:
+                        effect = "held"
+                    else:
+                        effect = await self._settle(conn, mid)
+                self.es.committed()
+                break
+            except asyncpg.DeadlockDetectedError:
+                if attempt == 4:
+                    raise
+        RECEIPTS.labels(effect).inc()
+        log.info("receipt_recorded", carrier_message_id=r.message_id, stat=r.stat, effect=effect)
+        return effect
+
+    async def _settle(self, conn: asyncpg.Connection, mid: str) -> str:
+        """Publish the message's receipt if its parts' receipts now say what happened (once)."""
+        sub = await store.lock_submission(conn, mid)
+        if sub is None or sub["state"] != "submitted":
+            return "held"
+        if sub["receipt_status"] is not None:
+            return "duplicate"
+        rows = await store.parts_of(conn, mid)
+        ids = {r["part"]: r["carrier_message_id"] for r in rows}
+        parts = [model.PartReceipt(r["part"], r["stat"], r["err"] or "", r["done_at"] or "") for r in rows]
+        verdict = model.message_receipt(sub["parts"], parts, ids)
+        if verdict is None:
+            return "pending"
+        ev = ReceiptReceived(org_id=sub["org_id"], message_id=mid, carrier_message_id=verdict.carrier_message_id,
+                             status=verdict.stat, outcome=verdict.outcome, error_code=verdict.err,
+                             done_at=verdict.done_at)
+        await store.record_receipt(conn, self.es, mid, ev)
+        await store.set_receipt_status(conn, mid, verdict.stat)
+        lag = await conn.fetchval("SELECT extract(epoch FROM now() - submitted_at) FROM submissions"
+                                  " WHERE message_id = $1::uuid", mid)
+        if lag is not None:
+            RECEIPT_LAG.observe(max(0.0, float(lag)))
+        return "published"
+
+    # -- inbound ----------------------------------------------------------------------------------------
+    async def deliver_sm(self, p: pdu.Pdu) -> int:
+        """A deliver_sm from the SMSC: a receipt or an inbound text, recorded before it is acknowledged."""
+        if model.is_receipt(p):
+            raw = p.octets("short_message") or p.tlvs.get(pdu.TAG_MESSAGE_PAYLOAD, b"")
+            r = receipt.parse(p, raw.decode("latin-1"))
+            if r is None:
+                log.warning("receipt_unreadable", text=raw[:200].decode("latin-1"))
+                return pdu.ESME_ROK  # acknowledged: sending it again would not make it readable
+            await self.receipt(r)
+            return pdu.ESME_ROK
+        part = model.inbound_part(p)
+        await self.inbound(part)
+        return pdu.ESME_ROK
+
+    async def inbound(self, part: model.InboundPart) -> str:
+        async with self.es.transaction() as conn:
+            if await store.seen(conn, part.key, self.s.mo_dedupe_s):
+                effect = "repeat"
+            elif part.concat is None:
+                await self._text(conn, part.source, part.destination, part.body, part.data_coding, 1, True)
+                effect = "text"
+            else:
+                rows = await store.add_part(conn, part.group_key, part.concat.seq, part.concat.total, part.source,
+                                            part.destination, part.body, part.data_coding)
+                if len(rows) >= part.concat.total:
+                    text, complete = model.assemble({r["seq"]: r["text"] for r in rows}, part.concat.total)
+                    await self._text(conn, part.source, part.destination, text, part.data_coding,
+                                     part.concat.total, complete)
+                    await store.drop_group(conn, part.group_key)
+                    effect = "text"
+                else:
+                    effect = "part"
+        self.es.committed()
+        INBOUND.labels(effect).inc()
+        log.info("inbound_pdu", effect=effect, source=part.source, destination=part.destination,
+                 part=part.concat.seq if part.concat else None)
+        return effect
+
+    async def _text(self, conn: asyncpg.Connection, src: str, dst: str, text: str, dc: int, parts: int,
+                    complete: bool, carrier_message_id: str | None = None, received_at: str | None = None) -> None:
+        cid = carrier_message_id or f"smpp-{new_id()}"
+        ev = InboundTextReceived(org_id=UPSTREAM_ORG, carrier_message_id=cid, from_=src, to=dst, text=text,
+                                 received_at=received_at or rfc3339(utcnow()), parts=parts, complete=complete,
+                                 data_coding=dc)
+        await self.es.append(conn, f"inbound_text-{cid}", 0, [ev])
+
+    async def http_mo(self, carrier_message_id: str, src: str, dst: str, text: str, received_at: str) -> str:
+        """The HTTP API's MO callback: one text per carrier id (a retried callback is recorded once)."""
+        try:
+            async with self.es.transaction() as conn:
+                await self._text(conn, src, dst, text, 0, 1, True, carrier_message_id, received_at or None)
+        except ConcurrencyError:  # its stream has its one event already
+            return "duplicate"
+        self.es.committed()
+        return "recorded"
+
+    async def sweep(self) -> None:
+        """Give up on concatenated texts whose parts did not all come in time; forget old PDU keys."""
+        async with self.es.pool.acquire() as conn:
+            groups = await store.stale_groups(conn, self.s.mo_concat_timeout_s)
+            await store.forget_seen(conn, max(self.s.mo_dedupe_s, 60.0))
+        for g in groups:
+            async with self.es.transaction() as conn:
+                rows = await conn.fetch("SELECT seq, total, source, destination, text, data_coding FROM mo_parts"
+                                        " WHERE group_key = $1 ORDER BY seq FOR UPDATE", g)
+                if not rows:
+                    continue
+                text, complete = model.assemble({r["seq"]: r["text"] for r in rows}, rows[0]["total"])
+                await self._text(conn, rows[0]["source"], rows[0]["destination"], text, rows[0]["data_coding"],
+                                 rows[0]["total"], complete)
+                await store.drop_group(conn, g)
+            self.es.committed()
+            log.warning("inbound_concat_incomplete", group=g, parts=len(rows), total=rows[0]["total"])
+
+    async def run_sweeper(self) -> None:
+        while True:
+            await asyncio.sleep(min(5.0, self.s.mo_concat_timeout_s / 4))
+            await self.sweep()
+
+    # -- status -----------------------------------------------------------------------------------------
+    async def status(self, _: GetCarrierStatus) -> CarrierStatus:
+        async with self.es.pool.acquire() as conn:
+            counts, held = await store.counts(conn)
+        return CarrierStatus(adapter=self.adapter.name, upstream=self.adapter.upstream, ready=self.adapter.ready(),
+                             binds=self.adapter.views(), submissions=counts, held_receipts=held)
+
+
+def _refused(code: str, reason: str) -> CommandError:
+    return CommandError("CARRIER_REJECTED", reason or "the carrier refused the message", 422, {"carrier_code": code})
+
+
+def _unconfirmed(reason: str) -> CommandError:
+    return CommandError("SUBMISSION_UNCONFIRMED", reason or "the carrier did not acknowledge the submission", 409)
