@@ -1,0 +1,228 @@
+"""The carrier connector against an SMSC that shares no code with ours (the npm ``smpp`` package, see
+tests/smpp/smsc.js): what goes out as submit_sm, long GSM-7 and UCS-2 texts in parts, receipts (also
+before the submit_sm_resp), throttling, a full window, refused credentials, concatenated inbound texts,
+and the SMSC killed and restarted under load."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import structlog
+
+from libs.embedded.servers import free_port
+from libs.smpp import pdu
+from services.carrier.esme import Esme, SmppTarget, Timing
+from tests.e2e.test_outbound import Org, handset, onboard
+from tests.smpp.node import NodeSmsc
+from tests.system import System, running_system
+
+
+@pytest.fixture
+async def smsc() -> AsyncIterator[NodeSmsc]:
+    s = NodeSmsc(free_port())
+    await s.start()
+    yield s
+    await s.stop()
+
+
+async def with_system(settings_env: dict[str, str], smsc: NodeSmsc, **query: Any) -> Any:
+    return running_system(settings_env, {"AM_SMPP_URL": smsc.url(enquire_link_s=2, **query),
+                                         "AM_SMPP_RECONNECT_BASE_S": "0.1", "AM_SMPP_RESPONSE_TIMEOUT_S": "3"})
+
+
+def digits(e164: str) -> str:
+    return e164.lstrip("+")
+
+
+async def inbound(system: System, org: Org, n: int) -> list[dict[str, Any]]:
+    async def listed() -> Any:
+        _, body, _ = await org.call("GET", "/v1/inbound-messages", params={"limit": 10})
+        return body["data"] if len(body["data"]) >= n else None
+
+    return list(await system.eventually(listed, timeout=15))
+
+
+async def test_messages_go_out_as_submit_sm_and_receipts_settle_them(settings_env: dict[str, str],
+                                                                   smsc: NodeSmsc) -> None:
+    async with await with_system(settings_env, smsc) as system:
+        org = await onboard(system)
+        ok, bad, long_gsm, long_ucs2, early = (handset() for _ in range(5))
+        for c in (ok, bad, long_gsm, long_ucs2, early):
+            await org.consent(c)
+        await smsc.send(cmd="set", stat={digits(bad): "UNDELIV"})
+
+        # the quickstart's send arrives as a correct submit_sm, and its receipt makes it delivered
+        _, a = await org.send(ok)
+        [sm] = await smsc.wait(lambda e: e["ev"] == "submit_sm" and e["destination_addr"] == digits(ok))
+        assert (sm["source_addr"], sm["source_addr_ton"], sm["dest_addr_ton"]) == (digits(org.number), 1, 1)
+        assert (sm["data_coding"], sm["esm_class"], sm["registered_delivery"]) == (0, 0, 1)
+        assert sm["message"] == "hello from agentmessage" and sm["udh"] == []
+        # a stat:UNDELIV receipt makes one undelivered, its err: kept
+        _, b = await org.send(bad)
+        # a long GSM-7 text with characters of the extension table, and a 200-character UCS-2 one
+        gsm = "Order [A-1] costs 5€ {ok} ~ " * 8
+        ucs2 = ("Привет, это длинное сообщение! " * 7)[:200]
+        _, c = await org.send(long_gsm, text=gsm)
+        _, d = await org.send(long_ucs2, text=ucs2)
+        # a receipt that comes before the submit_sm_resp still matches
+        await smsc.wait(lambda e: e["ev"] == "submit_sm_resp", count=1)
+        final = await org.until_terminal([a["data"]["id"], b["data"]["id"], c["data"]["id"], d["data"]["id"]])
+        await smsc.send(cmd="set", receipt_first=True)
+        await smsc.wait(lambda e: e["ev"] == "set", count=2)
+        _, e = await org.send(early)
+        final.update(await org.until_terminal([e["data"]["id"]]))
+
+        assert final[a["data"]["id"]]["status"] == "delivered"
+        assert (final[b["data"]["id"]]["status"], final[b["data"]["id"]]["error_code"]) == ("undelivered", "034")
+        assert final[e["data"]["id"]]["status"] == "delivered"
+        for msg, to, text, dc in ((c, long_gsm, gsm, 0), (d, long_ucs2, ucs2, 8)):
+            m = final[msg["data"]["id"]]
+            parts = [x for x in smsc.of("submit_sm") if x["destination_addr"] == digits(to)]
+            assert m["status"] == "delivered" and len(parts) == m["segments"] == msg["data"]["segments"] > 1
+            udhs = [bytes.fromhex(x["udh"][0]) for x in parts]
+            assert all(u[:2] == b"\x00\x03" for u in udhs), udhs  # IEI 0 (8-bit reference), length 3
+            refs = {u[2] for u in udhs}
+            assert len(refs) == 1, udhs  # one reference for every part
+            assert [(u[3], u[4]) for u in udhs] == [(len(parts), i) for i in range(1, len(parts) + 1)]
+            assert all(x["esm_class"] & 0x40 and x["data_coding"] == dc for x in parts)
+            assert "".join(x["message"] for x in parts) == text  # decoded by the other implementation
+
+
+async def test_throttling_and_a_full_queue_are_backed_off_and_sent_once(settings_env: dict[str, str],
+                                                                        smsc: NodeSmsc) -> None:
+    async with await with_system(settings_env, smsc) as system:
+        org = await onboard(system)
+        to = handset()
+        await org.consent(to)
+        await smsc.send(cmd="set", throttle=2, queue_full=1)
+        await smsc.wait(lambda e: e["ev"] == "set")
+        _, a = await org.send(to, text="patience")
+        final = await org.until_terminal([a["data"]["id"]])
+        assert final[a["data"]["id"]]["status"] == "delivered"
+        tries = [x for x in smsc.of("submit_sm") if x["destination_addr"] == digits(to)]
+        assert len(tries) == 4 and len(smsc.of("throttled")) == 2 and len(smsc.of("queue_full")) == 1
+        assert len(smsc.of("submit_sm_resp")) == 1  # taken once
+        assert len(await org.inbox(to)) == 0  # (the simulator's handsets are not this SMSC's)
+
+
+async def test_a_full_window_holds_further_submissions_back(smsc: NodeSmsc) -> None:
+    await smsc.send(cmd="set", hold=True, receipts=False)
+    target = SmppTarget.parse(smsc.url(window=2))
+
+    async def deliver(_: pdu.Pdu) -> int:
+        return pdu.ESME_ROK
+
+    esme = Esme(target, Timing(response_timeout_s=20), deliver)
+    esme.start()
+    try:
+        await smsc.wait(lambda e: e["ev"] == "bound")
+        loop = asyncio.get_running_loop()
+
+        async def nothing() -> None:
+            return None
+
+        def sm(i: int) -> pdu.Pdu:
+            return pdu.Pdu(pdu.SUBMIT_SM, params={"source_addr": "14155550100", "destination_addr": f"1555000000{i}",
+                                                  "source_addr_ton": 1, "dest_addr_ton": 1,
+                                                  "short_message": f"w{i}".encode()})
+
+        tasks = [asyncio.create_task(esme.submit(sm(i), loop.time() + 30, nothing)) for i in range(5)]
+        await smsc.wait(lambda e: e["ev"] == "submit_sm", count=2)
+        assert esme.binds[0].in_window == 2 and not any(t.done() for t in tasks)
+        await smsc.send(cmd="set", hold=False)
+        await smsc.send(cmd="release")
+        answers = await asyncio.gather(*tasks)
+        assert all(a.status == pdu.ESME_ROK and a.text("message_id") for a in answers)
+        assert max(e["held"] for e in smsc.of("submit_sm")) <= 1  # never a third outstanding at the SMSC
+        assert len(smsc.of("submit_sm")) == 5
+    finally:
+        await esme.stop()
+    assert smsc.of("unbind"), "unbind on stop"
+
+
+async def test_refused_credentials_are_one_error_and_not_ready(settings_env: dict[str, str], smsc: NodeSmsc) -> None:
+    async def deliver(_: pdu.Pdu) -> int:
+        return pdu.ESME_ROK
+
+    esme = Esme(SmppTarget.parse(smsc.url(password="wrong")), Timing(refused_retry_s=0.2), deliver)
+    with structlog.testing.capture_logs() as logs:
+        esme.start()
+        try:
+            await smsc.wait(lambda e: e["ev"] == "bind_refused", count=4)
+            for _ in range(500):  # between two attempts it says so
+                if esme.binds[0].state == "refused":
+                    break
+                await asyncio.sleep(0.01)
+            assert esme.views()[0].state == "refused" and "ESME_RINVPASWD" in esme.views()[0].error
+            assert not esme.ready
+        finally:
+            await esme.stop()
+    errors = [x for x in logs if x["log_level"] == "error"]
+    assert [x["event"] for x in errors] == ["smpp_bind_refused"], errors
+    assert "wrong" not in repr(logs)  # the password is never logged
+    # and the carrier service runs, unready, rather than crash-looping
+    extra = {"AM_SMPP_URL": smsc.url(password="wrong"), "AM_SMPP_REFUSED_RETRY_S": "0.2"}
+    async with running_system(settings_env, extra, only=["carrier"]) as system:
+        assert system.http is not None
+        port = system.services["carrier"].port
+        async with system.http.get(f"http://127.0.0.1:{port}/readyz") as r:
+            body = await r.json()
+            assert r.status == 503 and body["checks"]["upstream"] is False
+
+
+async def test_concatenated_and_latin1_inbound_texts(settings_env: dict[str, str], smsc: NodeSmsc) -> None:
+    async with await with_system(settings_env, smsc) as system:
+        org = await onboard(system)
+        me = digits(org.number)
+        parts = ["Hello, this is a long message ", "that came in three parts, ", "out of order."]
+        udh = [bytes((5, 0, 3, 0x7A, 3, i + 1)) for i in range(3)]
+        pdus = [{"source_addr": "15551230001", "destination_addr": me, "esm_class": 0x40, "data_coding": 0,
+                 "hex": (udh[i] + parts[i].encode("ascii")).hex()} for i in (2, 0, 1)]
+        pdus.append(dict(pdus[1]))  # a repeated PDU
+        await smsc.wait(lambda e: e["ev"] == "bound")
+        await smsc.send(cmd="deliver", pdus=pdus)
+        await smsc.send(cmd="deliver", pdus=[{"source_addr": "15551230002", "destination_addr": me,
+                                             "data_coding": 3, "hex": "café crème".encode("latin-1").hex()},
+                                            {"source_addr": "15551230003", "destination_addr": me,
+                                             "data_coding": 8, "hex": "日本語 👋".encode("utf-16-be").hex()}])
+        got = await inbound(system, org, 3)
+        bodies = {m["from"]: m["body"] for m in got}
+        assert bodies == {"+15551230001": "".join(parts), "+15551230002": "café crème", "+15551230003": "日本語 👋"}
+        await smsc.wait(lambda e: e["ev"] == "deliver_resp", count=6)
+        assert {e["status"] for e in smsc.of("deliver_resp")} == {0}
+
+
+async def test_smsc_restarted_under_load_every_message_ends_once(settings_env: dict[str, str],
+                                                                smsc: NodeSmsc) -> None:
+    async with await with_system(settings_env, smsc) as system:
+        org = await onboard(system)
+        contacts = [handset() for _ in range(4)]
+        for c in contacts:
+            await org.consent(c)
+        await smsc.send(cmd="set", hold=True)
+        await smsc.wait(lambda e: e["ev"] == "set")
+        ids = []
+        for i in range(24):
+            status, body = await org.send(contacts[i % 4], text=f"load {i}")
+            assert status == 202
+            ids.append(body["data"]["id"])
+        await smsc.wait(lambda e: e["ev"] == "submit_sm", count=3)
+        # when the SMSC dies with submissions unanswered and comes back
+        await smsc.stop()
+        await smsc.start()
+        final = await org.until_terminal(ids, timeout=60)
+        # then every message ends once: delivered, or failed as unconfirmed (it left and was not
+        # acknowledged: never sent a second time)
+        statuses = {m["status"] for m in final.values()}
+        assert statuses <= {"delivered", "failed"}, final
+        unconfirmed = [m for m in final.values() if m["status"] == "failed"]
+        assert unconfirmed and all(m["error_code"] == "SUBMISSION_UNCONFIRMED" for m in unconfirmed)
+        seen: dict[str, int] = {}
+        for e in smsc.of("submit_sm"):
+            seen[e["message"]] = seen.get(e["message"], 0) + 1
+        assert all(n == 1 for n in seen.values()), seen  # nothing submitted twice
+        for m in final.values():
+            assert (m["text"] in seen) if m["status"] == "delivered" else True
