@@ -16,7 +16,7 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-from services.amctl import events
+from services.amctl import carrier, events
 
 
 def _http(method: str, url: str, body: Any = None, key: str | None = None) -> tuple[int, Any]:
@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--json", action="store_true")
     t.add_argument("--limit", type=int, help="stop after N events")
     sub.add_parser("streams", help="streams, consumers and their lag")
+    ca = sub.add_parser("carrier", help="the carrier connector").add_subparsers(dest="sub", required=True)
+    cs = ca.add_parser("status", help="upstream binds, window in use, submissions by state")
+    cs.add_argument("--json", action="store_true")
 
     s = sub.add_parser("signup", help="create an organization and print its first API key")
     s.add_argument("--email", required=True)
@@ -151,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
         case "streams", _:
             asyncio.run(events.streams(nats_url, root))
             return 0
+        case "carrier", "status":
+            return asyncio.run(carrier.status(nats_url, root, a.json))
         case "signup", _:
             return api("POST", "/v1/signup", {"email": a.email, "password": a.password,
                                               "organization_name": a.organization}, auth=False)
