@@ -17,7 +17,8 @@ async def status(nats_url: str, root: str, as_json: bool) -> int:
     nc = await nats.connect(nats_url, name="amctl")
     try:
         try:
-            st = await RpcClient(nc, Subjects(root)).call("carrier", "get_status", GetCarrierStatus(), CarrierStatus)
+            st: CarrierStatus = await RpcClient(nc, Subjects(root)).call(
+                "carrier", "get_status", GetCarrierStatus(), CarrierStatus)
         except CommandError as exc:
             print(f"carrier service: {exc.code}: {exc.message}")
             return 1
