@@ -74,7 +74,7 @@ class SmppAdapter:
     async def submit(self, cmd: SubmitMessage, about_to_write: AboutToWrite) -> list[str]:
         t = self.esme.target
         pdus = model.submit_pdus(cmd.from_, cmd.to, cmd.text, model.concat_ref(cmd.message_id),
-                                 source_ton=t.source_ton, source_npi=t.source_npi)
+                                 source_ton=t.source_ton, source_npi=t.source_npi, sar=t.concat == "sar")
         ids: list[str] = []
 
         async def marker() -> None:

@@ -66,6 +66,8 @@ class SmppTarget:
     source_npi: int = 1
     binds: int = 1
     enquire_link_s: float = 30.0
+    concat: str = "udh"
+    """How long messages are marked as parts: udh (05 00 03 ref total seq, esm_class 0x40) | sar (TLVs)"""
 
     @property
     def upstream(self) -> str:
@@ -80,7 +82,8 @@ class SmppTarget:
         if not u.hostname or not u.username:
             raise ValueError("AM_SMPP_URL must be smpp://<system_id>:<password>@<host>:<port>")
         q = {k: v[-1] for k, v in parse_qs(u.query).items()}
-        known = {"system_type", "bind", "window", "tps", "source_ton", "source_npi", "binds", "enquire_link_s"}
+        known = {"system_type", "bind", "window", "tps", "source_ton", "source_npi", "binds", "enquire_link_s",
+                 "concat"}
         unknown = set(q) - known
         if unknown:
             raise ValueError(f"AM_SMPP_URL has unknown options: {', '.join(sorted(unknown))}")
@@ -90,11 +93,14 @@ class SmppTarget:
                     system_type=q.get("system_type", ""), bind=q.get("bind", "trx"),
                     window=int(q.get("window", "10")), tps=float(q.get("tps", "0")),
                     source_ton=int(q.get("source_ton", "1")), source_npi=int(q.get("source_npi", "1")),
-                    binds=int(q.get("binds", "1")), enquire_link_s=float(q.get("enquire_link_s", "30")))
+                    binds=int(q.get("binds", "1")), enquire_link_s=float(q.get("enquire_link_s", "30")),
+                    concat=q.get("concat", "udh"))
         except ValueError as exc:
             raise ValueError(f"AM_SMPP_URL has a malformed option: {exc}") from None
         if t.bind not in ("trx", "txrx"):
             raise ValueError("AM_SMPP_URL option bind must be trx or txrx")
+        if t.concat not in ("udh", "sar"):
+            raise ValueError("AM_SMPP_URL option concat must be udh or sar")
         if not 1 <= t.window <= 1000 or not 1 <= t.binds <= 32 or t.tps < 0 or t.enquire_link_s <= 0:
             raise ValueError("AM_SMPP_URL options out of range (window 1-1000, binds 1-32, tps >= 0)")
         if len(t.system_id) > 15 or len(t.password) > 8:

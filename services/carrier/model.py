@@ -13,16 +13,23 @@ REGISTERED_DELIVERY_FINAL = 0x01
 """Ask for a receipt on the final outcome (success or failure)."""
 
 
-def submit_pdus(src: str, dst: str, body: str, ref: int, *, source_ton: int = 1, source_npi: int = 1) -> list[pdu.Pdu]:
+def submit_pdus(src: str, dst: str, body: str, ref: int, *, source_ton: int = 1, source_npi: int = 1,
+                sar: bool = False) -> list[pdu.Pdu]:
     """The submit_sm of each part: one when the text fits, else one per segment with a UDH
-    (05 00 03 ref total seq) and esm_class 0x40. The number of parts is the segments outbound charged."""
+    (05 00 03 ref total seq) and esm_class 0x40 — or, with ``sar``, the sar_msg_ref_num /
+    sar_total_segments / sar_segment_seqnum TLVs and no UDH. The number of parts is the segments outbound
+    charged (SAR parts are cut at the same 153 / 67 as UDH ones)."""
     _, dc, parts = text.split(body)
     pdus: list[pdu.Pdu] = []
     total = len(parts)
     for i, payload in enumerate(parts, start=1):
         esm = 0
         sm = payload
-        if total > 1:
+        tlvs: dict[int, bytes] = {}
+        if total > 1 and sar:
+            tlvs = {pdu.TAG_SAR_MSG_REF_NUM: ref.to_bytes(2, "big"), pdu.TAG_SAR_TOTAL_SEGMENTS: bytes((total,)),
+                    pdu.TAG_SAR_SEGMENT_SEQNUM: bytes((i,))}
+        elif total > 1:
             esm = pdu.ESM_UDHI
             sm = text.udh_concat(ref, total, i) + payload
         pdus.append(pdu.Pdu(pdu.SUBMIT_SM, params={
@@ -30,7 +37,8 @@ def submit_pdus(src: str, dst: str, body: str, ref: int, *, source_ton: int = 1,
             "source_addr": _address(src, source_ton), "dest_addr_ton": 1, "dest_addr_npi": 1,
             "destination_addr": _address(dst, 1), "esm_class": esm, "protocol_id": 0, "priority_flag": 0,
             "schedule_delivery_time": "", "validity_period": "", "registered_delivery": REGISTERED_DELIVERY_FINAL,
-            "replace_if_present_flag": 0, "data_coding": dc, "sm_default_msg_id": 0, "short_message": sm}))
+            "replace_if_present_flag": 0, "data_coding": dc, "sm_default_msg_id": 0, "short_message": sm},
+            tlvs=tlvs))
     return pdus
 
 

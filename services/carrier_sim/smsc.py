@@ -126,6 +126,10 @@ class Smsc:
         concat: text.Concat | None = None
         if p.number("esm_class") & pdu.ESM_UDHI:
             concat, raw = text.strip_udh(raw)
+        elif pdu.TAG_SAR_MSG_REF_NUM in p.tlvs:
+            concat = text.Concat(pdu.tlv_int(p.tlvs[pdu.TAG_SAR_MSG_REF_NUM]) or 0,
+                                 pdu.tlv_int(p.tlvs.get(pdu.TAG_SAR_TOTAL_SEGMENTS)) or 1,
+                                 pdu.tlv_int(p.tlvs.get(pdu.TAG_SAR_SEGMENT_SEQNUM)) or 1)
         body = text.decode(raw, p.number("data_coding"))
         cid = f"sim-{uuid.uuid4()}"
         if concat is None or concat.total <= 1:

@@ -19,6 +19,11 @@ let seq = 0;
 function out(ev) { process.stdout.write(JSON.stringify(ev) + '\n'); }
 
 function receiptFor(session, pdu, id) {
+  if (session.mode === 'bind_transmitter') {  // receipts go to a receiver bind
+    const rx = [...sessions].find((s) => s.mode === 'bind_receiver' || s.mode === 'bind_transceiver');
+    if (!rx) { out({ev: 'no_receiver_for_receipt', id}); return; }
+    session = rx;
+  }
   const dest = pdu.destination_addr;
   const stat = opts.stat[dest] || 'DELIVRD';
   const err = stat === 'DELIVRD' ? '000' : '034';
@@ -75,7 +80,8 @@ const server = smpp.createServer({debug: false}, (session) => {
     out({ev: 'submit_sm', source_addr: pdu.source_addr, source_addr_ton: pdu.source_addr_ton,
          source_addr_npi: pdu.source_addr_npi, destination_addr: pdu.destination_addr,
          dest_addr_ton: pdu.dest_addr_ton, esm_class: pdu.esm_class, data_coding: pdu.data_coding,
-         registered_delivery: pdu.registered_delivery, udh, message: typeof sm.message === 'string' ? sm.message : String(sm.message),
+         registered_delivery: pdu.registered_delivery, udh, sar: pdu.sar_msg_ref_num === undefined ? null :
+           [pdu.sar_msg_ref_num, pdu.sar_total_segments, pdu.sar_segment_seqnum], message: typeof sm.message === 'string' ? sm.message : String(sm.message),
          held: held.length});
     if (opts.throttle > 0) { opts.throttle--; session.send(pdu.response({command_status: 0x58})); out({ev: 'throttled'}); return; }
     if (opts.queue_full > 0) { opts.queue_full--; session.send(pdu.response({command_status: 0x14})); out({ev: 'queue_full'}); return; }

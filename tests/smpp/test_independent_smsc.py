@@ -110,6 +110,23 @@ async def test_throttling_and_a_full_queue_are_backed_off_and_sent_once(settings
         assert len(await org.inbox(to)) == 0  # (the simulator's handsets are not this SMSC's)
 
 
+async def test_transmitter_and_receiver_binds_and_sar_parts(settings_env: dict[str, str], smsc: NodeSmsc) -> None:
+    async with await with_system(settings_env, smsc, bind="txrx", binds=2, concat="sar", tps=50) as system:
+        org = await onboard(system)
+        to = handset()
+        await org.consent(to)
+        text = "A long text in parts marked by SAR TLVs instead of a UDH. " * 4
+        _, a = await org.send(to, text=text)
+        final = await org.until_terminal([a["data"]["id"]])
+        assert final[a["data"]["id"]]["status"] == "delivered"
+        assert sorted(e["kind"] for e in smsc.of("bound")) == ["bind_receiver"] * 2 + ["bind_transmitter"] * 2
+        parts = [x for x in smsc.of("submit_sm") if x["destination_addr"] == digits(to)]
+        assert len(parts) == a["data"]["segments"] == 2
+        assert [x["sar"][1:] for x in parts] == [[2, 1], [2, 2]] and parts[0]["sar"][0] == parts[1]["sar"][0]
+        assert all(x["udh"] == [] and not x["esm_class"] & 0x40 for x in parts)
+        assert "".join(x["message"] for x in parts) == text
+
+
 async def test_a_full_window_holds_further_submissions_back(smsc: NodeSmsc) -> None:
     await smsc.send(cmd="set", hold=True, receipts=False)
     target = SmppTarget.parse(smsc.url(window=2))

@@ -31,6 +31,17 @@ def test_long_ucs2_message_in_parts_with_one_reference() -> None:
     assert text.decode(b"".join(got), 8) == body
 
 
+def test_long_message_with_sar_tlvs_instead_of_a_udh() -> None:
+    ps = model.submit_pdus("+14155550100", "+15551234567", "a" * 200, ref=0x0133, sar=True)
+    assert len(ps) == 2
+    for i, p in enumerate(ps, start=1):
+        assert p.number("esm_class") == 0 and p.octets("short_message") == b"a" * (153 if i == 1 else 47)
+        assert p.tlvs == {pdu.TAG_SAR_MSG_REF_NUM: b"\x01\x33", pdu.TAG_SAR_TOTAL_SEGMENTS: bytes((2,)),
+                          pdu.TAG_SAR_SEGMENT_SEQNUM: bytes((i,))}
+    back = pdu.decode(pdu.encode(ps[1]))
+    assert back.tlvs == ps[1].tlvs
+
+
 def _part(seq: int, stat: str | None, err: str = "") -> model.PartReceipt:
     return model.PartReceipt(seq, stat, err)
 
@@ -84,10 +95,11 @@ def test_assemble_in_order_with_gaps_marked() -> None:
 
 def test_smpp_url() -> None:
     t = SmppTarget.parse("smpps://sys%40id:p%40ss@smsc.example:3551?bind=txrx&window=50&tps=20.5&binds=2"
-                         "&system_type=VMA&source_ton=5&source_npi=0")
+                         "&system_type=VMA&source_ton=5&source_npi=0&concat=sar")
     assert (t.system_id, t.password, t.host, t.port, t.tls) == ("sys@id", "p@ss", "smsc.example", 3551, True)
     assert (t.bind, t.window, t.tps, t.binds, t.system_type, t.source_ton, t.source_npi) == (
         "txrx", 50, 20.5, 2, "VMA", 5, 0)
+    assert t.concat == "sar"
     assert t.upstream == "smpps://smsc.example:3551"
     assert SmppTarget.parse("smpp://a:b@h").port == 2775
 
