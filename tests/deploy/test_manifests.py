@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 NAMESPACE = "agentmessage"
 
-SERVICES = ("gateway", "accounts", "numbers", "compliance", "outbound", "inbound", "carrier_sim")
+SERVICES = ("gateway", "accounts", "numbers", "compliance", "carrier", "outbound", "inbound", "carrier_sim")
 """Python modules run as `python -m services.<name>`; each is a Deployment named with dashes."""
 DEV_ONLY = {"carrier_sim"}
 USES_DB = {"accounts", "numbers", "compliance", "outbound", "inbound"}
