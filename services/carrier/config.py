@@ -31,5 +31,8 @@ class CarrierServiceSettings(CarrierSettings, frozen=True, kw_only=True):
     mo_dedupe_s: float = 120.0
     """An inbound deliver_sm identical to one received this recently (same source, destination, coding and
     octets, same concatenation reference) is a repeat of it and is dropped."""
+    held_receipt_keep_s: float = 604800.0
+    """A receipt whose submission we never recorded (unconfirmed, or not ours) is kept this long (7 days)
+    in case its record comes, then forgotten."""
     carrier_http_timeout_s: float = 5.0
     """One call to an HTTP carrier API."""

@@ -105,11 +105,19 @@ class Carrier:
             raise _unconfirmed(str(exc)) from exc
         ev = MessageSubmitted(org_id=cmd.org_id, message_id=mid, carrier_message_id=ids[0], part_ids=ids,
                               adapter=self.adapter.name)
-        async with self.es.transaction() as conn:
-            await store.record(conn, self.es, mid, cmd.org_id, self.adapter.name, "submitted", ev,
-                               carrier_message_id=ids[0], parts=len(ids))
-            await store.link_parts(conn, mid, ids)
-            await self._settle(conn, mid)  # receipts that came before this record
+        for attempt in range(8):  # the carrier has it: losing this record would make it "unconfirmed"
+            try:
+                async with self.es.transaction() as conn:
+                    await store.record(conn, self.es, mid, cmd.org_id, self.adapter.name, "submitted", ev,
+                                       carrier_message_id=ids[0], parts=len(ids))
+                    await store.link_parts(conn, mid, ids)
+                    await self._settle(conn, mid)  # receipts that came before this record
+                break
+            except (OSError, asyncpg.PostgresError) as exc:
+                if attempt == 7:
+                    raise
+                log.warning("submission_record_retry", message_id=mid, error=repr(exc))
+                await asyncio.sleep(min(0.25 * 2 ** attempt, 5.0))
         self.es.committed()
         SUBMISSIONS.labels("submitted").inc()
         return Submitted(carrier_message_id=ids[0], parts=len(ids), adapter=self.adapter.name)
@@ -227,6 +235,7 @@ class Carrier:
         async with self.es.pool.acquire() as conn:
             groups = await store.stale_groups(conn, self.s.mo_concat_timeout_s)
             await store.forget_seen(conn, max(self.s.mo_dedupe_s, 60.0))
+            await store.forget_unmatched(conn, self.s.held_receipt_keep_s)
         for g in groups:
             async with self.es.transaction() as conn:
                 rows = await conn.fetch("SELECT seq, total, source, destination, text, data_coding FROM mo_parts"

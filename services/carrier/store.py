@@ -136,6 +136,12 @@ async def forget_seen(conn: asyncpg.Connection, older_than_s: float) -> None:
     await conn.execute("DELETE FROM mo_seen WHERE seen_at < now() - make_interval(secs => $1)", older_than_s)
 
 
+async def forget_unmatched(conn: asyncpg.Connection, older_than_s: float) -> None:
+    """Receipts that never met their submission (one we did not record: unconfirmed, another system's)."""
+    await conn.execute("DELETE FROM carrier_ids WHERE message_id IS NULL AND receipt_at < now() - make_interval(secs => $1)",
+                       older_than_s)
+
+
 async def counts(conn: asyncpg.Connection) -> tuple[dict[str, int], int]:
     rows = await conn.fetch("SELECT state, count(*) AS n FROM submissions GROUP BY state")
     held = await conn.fetchval("SELECT count(*) FROM carrier_ids WHERE message_id IS NULL")

@@ -170,9 +170,14 @@ async def _main(servers: list[EmbeddedNats | EmbeddedPostgres]) -> int:
     say(f"services starting; logs in {logs}")
     gw = f"http://127.0.0.1:{cfg.gateway_port}"
     ready = False
+    told = False
     while not stopping.is_set():
         if not ready:
             statuses = {n: _get(f"http://127.0.0.1:{p}/readyz") for n, p in ports.items() if n != "carrier_sim"}
+            if not told and time.monotonic() - started > 30 and any(s != 200 for s in statuses.values()):
+                told = True  # say what we wait for (a refused SMPP bind keeps the carrier service unready)
+                waiting = ", ".join(sorted(n for n, s in statuses.items() if s != 200))
+                say(f"still waiting for: {waiting} (GET /readyz on its port says why; logs in {logs})")
             if all(s == 200 for s in statuses.values()) and _get(f"http://127.0.0.1:{cfg.sim_port}/carrier/v1/healthz") == 200:
                 ready = True
                 say(f"ready in {time.monotonic() - started:.1f}s")
