@@ -135,6 +135,12 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_parser("list")
     cg = cp.add_parser("get")
     cg.add_argument("id")
+    ca_ = cp.add_parser("approve", help="operator: record the carrier's approval of a campaign (NATS)")
+    ca_.add_argument("id")
+    cr = cp.add_parser("reject", help="operator: record the carrier's rejection of a campaign (NATS)")
+    cr.add_argument("id")
+    cr.add_argument("--reason", action="append", required=True, metavar="CODE[:DESCRIPTION]",
+                    help="a rejection reason, e.g. --reason 'MISSING_OPT_OUT:samples lack STOP language'")
     cc = cp.add_parser("create", help="register a campaign from a JSON body")
     cc.add_argument("json")
     return p
@@ -196,6 +202,10 @@ def main(argv: list[str] | None = None) -> int:
             return api("GET", "/v1/campaigns")
         case "campaigns", "get":
             return api("GET", f"/v1/campaigns/{a.id}")
+        case "campaigns", "approve":
+            return asyncio.run(carrier.review_campaign(nats_url, root, a.id, True, []))
+        case "campaigns", "reject":
+            return asyncio.run(carrier.review_campaign(nats_url, root, a.id, False, a.reason))
         case "campaigns", "create":
             return api("POST", "/v1/campaigns", json.loads(a.json))
     return 2

@@ -1,6 +1,8 @@
-"""``amctl carrier status``: the carrier service's upstream connections (binds, window in use, errors),
-its submissions by state and the receipts waiting for their submission — asked over NATS
-(``am.cmd.carrier.get_status``), so it needs AM_NATS_URL (and the operator's NATS credentials)."""
+"""The operator's commands about the carrier, over NATS (AM_NATS_URL and the operator's credentials):
+``amctl carrier status`` — the carrier service's upstream connections (binds, window in use, errors), its
+submissions by state and the receipts waiting for their submission (``am.cmd.carrier.get_status``); and
+``amctl campaigns approve|reject`` — the carrier's verdict on a campaign, recorded by the operator where
+no carrier API reviews campaigns (``am.cmd.numbers.review_campaign``)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import nats
 from libs.bus.rpc import RpcClient
 from proto.base import CommandError
 from proto.commands.carrier import CarrierStatus, GetCarrierStatus
+from proto.commands.numbers import ReasonIn, ReviewCampaign, ReviewOutcome
 from proto.subjects import Subjects
 
 
@@ -37,3 +40,20 @@ async def status(nats_url: str, root: str, as_json: bool) -> int:
     subs = ", ".join(f"{k} {v}" for k, v in sorted(st.submissions.items())) or "none"
     print(f"submissions: {subs}; receipts waiting for their submission: {st.held_receipts}")
     return 0 if st.ready else 1
+
+
+async def review_campaign(nats_url: str, root: str, campaign_id: str, approved: bool, reasons: list[str]) -> int:
+    parsed = [ReasonIn(code=r.split(":", 1)[0].strip(), description=r.split(":", 1)[1].strip() if ":" in r else "")
+              for r in reasons]
+    nc = await nats.connect(nats_url, name="amctl")
+    try:
+        out: ReviewOutcome = await RpcClient(nc, Subjects(root)).call(
+            "numbers", "review_campaign", ReviewCampaign(campaign_id=campaign_id, approved=approved, reasons=parsed),
+            ReviewOutcome)
+    except CommandError as exc:
+        print(f"{exc.code}: {exc.message}")
+        return 1
+    finally:
+        await nc.close()
+    print(f"campaign {out.campaign_id} of organization {out.org_id}: {out.status}")
+    return 0
