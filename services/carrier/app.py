@@ -58,7 +58,8 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, Callable[[Serv
         s.ready_checks["upstream"] = adapter.ready
         await adapter.start()
         s.task(carrier.run_sweeper)
-        s.on_stop(adapter.stop)
+        s.on_stop(adapter.stop)  # unbind first: nothing more arrives
+        s.on_stop(carrier.close)
         log.info("carrier_adapter", adapter=adapter.name, upstream=adapter.upstream)
 
     return svc, setup

@@ -10,9 +10,11 @@ import asyncpg
 import structlog
 from prometheus_client import Counter, Histogram
 
+from libs.runtime.batching import Batcher
 from libs.smpp import pdu, receipt
+from libs.smpp.receipt import Receipt
 from libs.store.eventstore import ConcurrencyError, EventStore
-from proto.base import CommandError, new_id, rfc3339, utcnow
+from proto.base import CommandError, Event, new_id, rfc3339, utcnow
 from proto.commands.carrier import CarrierStatus, GetCarrierStatus, SubmitMessage, Submitted
 from proto.events.carrier import (
     UPSTREAM_ORG,
@@ -41,6 +43,16 @@ class Carrier:
         self.adapter = adapter
         self.s = settings
         self._inflight: dict[str, asyncio.Task[Submitted]] = {}
+        # inbound PDUs and receipts arriving together are group-committed (one transaction per batch),
+        # each answered (its deliver_sm_resp sent) once its batch is committed
+        self._pdus: Batcher[model.InboundPart, str] = Batcher("inbound-pdus", self._inbound_many, max_batch=200,
+                                                              workers=2)
+        self._receipts: Batcher[Receipt, str] = Batcher("receipts", self._receipt_many, max_batch=100,
+                                                                workers=2)
+
+    async def close(self) -> None:
+        await self._pdus.stop()
+        await self._receipts.stop()
 
     # -- submissions ------------------------------------------------------------------------------------
     async def submit(self, cmd: SubmitMessage) -> Submitted:
@@ -130,24 +142,27 @@ class Carrier:
         self.es.committed()
 
     # -- receipts ---------------------------------------------------------------------------------------
-    async def receipt(self, r: receipt.Receipt) -> str:
+    async def receipt(self, r: Receipt) -> str:
         """Record one part's receipt (before its deliver_sm_resp); publish the message's once it is known."""
-        for attempt in range(5):
-            try:
-                async with self.es.transaction() as conn:
-                    mid = await store.put_receipt(conn, r.message_id, r.stat, r.err, r.done_at)
-                    if mid is None:
-                        effect = "held"
-                    else:
-                        effect = await self._settle(conn, mid)
-                self.es.committed()
-                break
-            except asyncpg.DeadlockDetectedError:
-                if attempt == 4:
-                    raise
+        effect = await self._receipts.submit(r)
         RECEIPTS.labels(effect).inc()
         log.info("receipt_recorded", carrier_message_id=r.message_id, stat=r.stat, effect=effect)
         return effect
+
+    async def _receipt_many(self, rs: list[Receipt]) -> list[str]:
+        for attempt in range(5):
+            try:
+                async with self.es.transaction() as conn:
+                    effects = []
+                    for r in rs:
+                        mid = await store.put_receipt(conn, r.message_id, r.stat, r.err, r.done_at)
+                        effects.append("held" if mid is None else await self._settle(conn, mid))
+                self.es.committed()
+                return effects
+            except asyncpg.DeadlockDetectedError:
+                if attempt == 4:
+                    raise
+        raise AssertionError("unreachable")
 
     async def _settle(self, conn: asyncpg.Connection, mid: str) -> str:
         """Publish the message's receipt if its parts' receipts now say what happened (once)."""
@@ -189,36 +204,56 @@ class Carrier:
         return pdu.ESME_ROK
 
     async def inbound(self, part: model.InboundPart) -> str:
-        async with self.es.transaction() as conn:
-            if await store.seen(conn, part.key, self.s.mo_dedupe_s):
-                effect = "repeat"
-            elif part.concat is None:
-                await self._text(conn, part.source, part.destination, part.body, part.data_coding, 1, True)
-                effect = "text"
-            else:
-                rows = await store.add_part(conn, part.group_key, part.concat.seq, part.concat.total, part.source,
-                                            part.destination, part.body, part.data_coding)
-                if len(rows) >= part.concat.total:
-                    text, complete = model.assemble({r["seq"]: r["text"] for r in rows}, part.concat.total)
-                    await self._text(conn, part.source, part.destination, text, part.data_coding,
-                                     part.concat.total, complete)
-                    await store.drop_group(conn, part.group_key)
-                    effect = "text"
-                else:
-                    effect = "part"
-        self.es.committed()
+        effect = await self._pdus.submit(part)
         INBOUND.labels(effect).inc()
         log.info("inbound_pdu", effect=effect, source=part.source, destination=part.destination,
                  part=part.concat.seq if part.concat else None)
         return effect
 
-    async def _text(self, conn: asyncpg.Connection, src: str, dst: str, text: str, dc: int, parts: int,
-                    complete: bool, carrier_message_id: str | None = None, received_at: str | None = None) -> None:
+    async def _inbound_many(self, parts: list[model.InboundPart]) -> list[str]:
+        """One transaction for the inbound PDUs arriving together: repeats found in one statement, whole
+        texts appended in one, concatenation parts kept (and completed texts passed on) one by one."""
+        async with self.es.transaction() as conn:
+            fresh = await store.seen_many(conn, [p.key for p in parts], self.s.mo_dedupe_s)
+            effects: list[str] = []
+            texts: list[tuple[str, int, Event]] = []
+            for part in parts:
+                if part.key not in fresh:
+                    effects.append("repeat")
+                    continue
+                fresh.discard(part.key)  # the same PDU twice in one batch: the second is a repeat
+                if part.concat is None:
+                    texts.append(self._text_event(part.source, part.destination, part.body, part.data_coding, 1,
+                                                  True))
+                    effects.append("text")
+                    continue
+                rows = await store.add_part(conn, part.group_key, part.concat.seq, part.concat.total, part.source,
+                                            part.destination, part.body, part.data_coding)
+                if len(rows) >= part.concat.total:
+                    body, complete = model.assemble({r["seq"]: r["text"] for r in rows}, part.concat.total)
+                    texts.append(self._text_event(part.source, part.destination, body, part.data_coding,
+                                                  part.concat.total, complete))
+                    await store.drop_group(conn, part.group_key)
+                    effects.append("text")
+                else:
+                    effects.append("part")
+            await self.es.append_streams(conn, texts)
+        self.es.committed()
+        return effects
+
+    def _text_event(self, src: str, dst: str, text: str, dc: int, parts: int, complete: bool,
+                    carrier_message_id: str | None = None, received_at: str | None = None
+                    ) -> tuple[str, int, Event]:
         cid = carrier_message_id or f"smpp-{new_id()}"
         ev = InboundTextReceived(org_id=UPSTREAM_ORG, carrier_message_id=cid, from_=src, to=dst, text=text,
                                  received_at=received_at or rfc3339(utcnow()), parts=parts, complete=complete,
                                  data_coding=dc)
-        await self.es.append(conn, f"inbound_text-{cid}", 0, [ev])
+        return f"inbound_text-{cid}", 0, ev
+
+    async def _text(self, conn: asyncpg.Connection, src: str, dst: str, text: str, dc: int, parts: int,
+                    complete: bool, carrier_message_id: str | None = None, received_at: str | None = None) -> None:
+        stream, version, ev = self._text_event(src, dst, text, dc, parts, complete, carrier_message_id, received_at)
+        await self.es.append(conn, stream, version, [ev])
 
     async def http_mo(self, carrier_message_id: str, src: str, dst: str, text: str, received_at: str) -> str:
         """The HTTP API's MO callback: one text per carrier id (a retried callback is recorded once)."""

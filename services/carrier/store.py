@@ -100,12 +100,12 @@ async def set_receipt_status(conn: asyncpg.Connection, message_id: str, status: 
                        message_id, status)
 
 
-async def seen(conn: asyncpg.Connection, key: str, window_s: float) -> bool:
-    """Record an inbound PDU's key; True when an identical one came within the window (a repeat)."""
-    fresh = await conn.fetchval(
-        "INSERT INTO mo_seen (key) VALUES ($1) ON CONFLICT (key) DO UPDATE SET seen_at = now()"
-        " WHERE mo_seen.seen_at < now() - make_interval(secs => $2) RETURNING 1", key, window_s)
-    return fresh is None
+async def seen_many(conn: asyncpg.Connection, keys: list[str], window_s: float) -> set[str]:
+    """Record inbound PDUs' keys; answers those not seen within the window (the rest are repeats)."""
+    rows = await conn.fetch(
+        "INSERT INTO mo_seen (key) SELECT DISTINCT unnest($1::text[]) ON CONFLICT (key) DO UPDATE SET seen_at = now()"
+        " WHERE mo_seen.seen_at < now() - make_interval(secs => $2) RETURNING key", keys, window_s)
+    return {r["key"] for r in rows}
 
 
 async def add_part(conn: asyncpg.Connection, group: str, seq: int, total: int, source: str, destination: str,

@@ -58,4 +58,4 @@ def specs(es: EventStore) -> list[ConsumerSpec]:
     return [ConsumerSpec(durable=OPT_OUT_CONSUMER, domain="compliance", filter="contact.opt_out_recorded.*",
                          handler=on_opt_out),
             ConsumerSpec(durable=RECEIPTS_CONSUMER, domain="carrier", filter="submission.receipt_received.*",
-                         handler=on_receipt, absorb=on_receipts, batch=100)]
+                         handler=on_receipt, absorb=on_receipts, batch=100, fetch_timeout_s=0.02)]

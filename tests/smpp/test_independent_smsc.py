@@ -10,10 +10,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import structlog
 
 from libs.embedded.servers import free_port
 from libs.smpp import pdu
+from services.carrier import esme as esme_module
 from services.carrier.esme import Esme, SmppTarget, Timing
 from tests.e2e.test_outbound import Org, handset, onboard
 from tests.smpp.node import NodeSmsc
@@ -162,23 +162,39 @@ async def test_a_full_window_holds_further_submissions_back(smsc: NodeSmsc) -> N
     assert smsc.of("unbind"), "unbind on stop"
 
 
-async def test_refused_credentials_are_one_error_and_not_ready(settings_env: dict[str, str], smsc: NodeSmsc) -> None:
+class _Logs:
+    """Records what a module logs (structlog's loggers are cached once a service configured logging)."""
+
+    def __init__(self) -> None:
+        self.lines: list[dict[str, Any]] = []
+
+    def __getattr__(self, level: str) -> Any:
+        def record(event: str, **kw: Any) -> None:
+            self.lines.append({"event": event, "log_level": level, **kw})
+
+        return record
+
+
+async def test_refused_credentials_are_one_error_and_not_ready(settings_env: dict[str, str], smsc: NodeSmsc,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     async def deliver(_: pdu.Pdu) -> int:
         return pdu.ESME_ROK
 
+    recorder = _Logs()
+    monkeypatch.setattr(esme_module, "log", recorder)
+    logs = recorder.lines
     esme = Esme(SmppTarget.parse(smsc.url(password="wrong")), Timing(refused_retry_s=0.2), deliver)
-    with structlog.testing.capture_logs() as logs:
-        esme.start()
-        try:
-            await smsc.wait(lambda e: e["ev"] == "bind_refused", count=4)
-            for _ in range(500):  # between two attempts it says so
-                if esme.binds[0].state == "refused":
-                    break
-                await asyncio.sleep(0.01)
-            assert esme.views()[0].state == "refused" and "ESME_RINVPASWD" in esme.views()[0].error
-            assert not esme.ready
-        finally:
-            await esme.stop()
+    esme.start()
+    try:
+        await smsc.wait(lambda e: e["ev"] == "bind_refused", count=4)
+        for _ in range(500):  # between two attempts it says so
+            if esme.binds[0].state == "refused":
+                break
+            await asyncio.sleep(0.01)
+        assert esme.views()[0].state == "refused" and "ESME_RINVPASWD" in esme.views()[0].error
+        assert not esme.ready
+    finally:
+        await esme.stop()
     errors = [x for x in logs if x["log_level"] == "error"]
     assert [x["event"] for x in errors] == ["smpp_bind_refused"], errors
     assert "wrong" not in repr(logs)  # the password is never logged
