@@ -149,7 +149,8 @@ class Bind:
 
     @property
     def can_submit(self) -> bool:
-        return self.mode in ("trx", "tx") and self.state == "bound" and self.session is not None
+        return (self.mode in ("trx", "tx") and self.state == "bound" and self.session is not None
+                and not self._stopping)
 
     def view(self) -> BindView:
         return BindView(name=self.name, mode=self.mode, state=self.state, outstanding=self.in_window,
@@ -294,7 +295,7 @@ class Bind:
                     await asyncio.sleep(wait)
                 await self._tps_slot()
                 session = self.session
-                if session is None or self.state != "bound":
+                if session is None or self.state != "bound" or self._stopping:
                     raise Unavailable(f"{self.name} is not bound")
                 await about_to_write()
                 started = time.monotonic()
@@ -322,8 +323,12 @@ class Bind:
             WINDOW_IN_USE.dec()
             self.window.release()
 
-    async def stop(self) -> None:
+    async def stop(self, drain_s: float = 3.0) -> None:
+        """No new submit_sm; those awaiting their answer get it (at most ``drain_s``); then unbind."""
         self._stopping = True
+        deadline = time.monotonic() + drain_s
+        while self.in_window and self.session is not None and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
         session = self.session
         if session is not None and not session.closed.is_set():
             with contextlib.suppress(NotSent, LostAfterWrite):

@@ -266,3 +266,34 @@ async def test_smsc_restarted_under_load_every_message_ends_once(settings_env: d
         assert all(n == 1 for n in seen.values()), seen  # nothing submitted twice
         for m in final.values():
             assert (m["text"] in seen) if m["status"] == "delivered" else True
+
+
+async def test_stopping_lets_outstanding_submissions_finish_then_unbinds(smsc: NodeSmsc) -> None:
+    await smsc.send(cmd="set", hold=True, receipts=False)
+
+    async def deliver(_: pdu.Pdu) -> int:
+        return pdu.ESME_ROK
+
+    esme = Esme(SmppTarget.parse(smsc.url()), Timing(response_timeout_s=20), deliver)
+    esme.start()
+    await smsc.wait(lambda e: e["ev"] == "bound")
+
+    async def nothing() -> None:
+        return None
+
+    loop = asyncio.get_running_loop()
+    sm = pdu.Pdu(pdu.SUBMIT_SM, params={"source_addr": "14155550100", "destination_addr": "15550000001",
+                                         "short_message": b"last one"})
+    submitting = asyncio.create_task(esme.submit(sm, loop.time() + 30, nothing))
+    await smsc.wait(lambda e: e["ev"] == "submit_sm")
+    # when SIGTERM's stop begins while the submit_sm awaits its answer
+    stopping = asyncio.create_task(esme.stop())
+    await asyncio.wait({stopping}, timeout=0.2)  # (it cannot end before the release below)
+    assert not stopping.done() and not esme.binds[0].can_submit  # no new submit_sm, waiting for the answer
+    await smsc.send(cmd="release")
+    # then the answer is taken before the unbind
+    answer = await submitting
+    await stopping
+    assert answer.status == pdu.ESME_ROK and answer.text("message_id")
+    kinds = [e["ev"] for e in smsc.events if e["ev"] in ("submit_sm_resp", "unbind")]
+    assert kinds == ["submit_sm_resp", "unbind"]
