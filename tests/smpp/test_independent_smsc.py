@@ -297,3 +297,28 @@ async def test_stopping_lets_outstanding_submissions_finish_then_unbinds(smsc: N
     assert answer.status == pdu.ESME_ROK and answer.text("message_id")
     kinds = [e["ev"] for e in smsc.events if e["ev"] in ("submit_sm_resp", "unbind")]
     assert kinds == ["submit_sm_resp", "unbind"]
+
+
+async def test_tps_cap_per_bind(smsc: NodeSmsc) -> None:
+    await smsc.send(cmd="set", receipts=False)
+
+    async def deliver(_: pdu.Pdu) -> int:
+        return pdu.ESME_ROK
+
+    esme = Esme(SmppTarget.parse(smsc.url(tps=10)), Timing(), deliver)
+    esme.start()
+    try:
+        await smsc.wait(lambda e: e["ev"] == "bound")
+
+        async def nothing() -> None:
+            return None
+
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        answers = await asyncio.gather(*(esme.submit(pdu.Pdu(pdu.SUBMIT_SM, params={
+            "source_addr": "14155550100", "destination_addr": f"1555000000{i}", "short_message": b"t"}),
+            started + 30, nothing) for i in range(6)))
+        # 6 at 10 a second: the last one leaves at least 0.5 s after the first
+        assert loop.time() - started >= 0.5 and all(a.status == pdu.ESME_ROK for a in answers)
+    finally:
+        await esme.stop()
