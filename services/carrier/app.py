@@ -11,6 +11,7 @@ import structlog
 from libs.carrier.adapter import HttpCarrier
 from libs.obs.settings import SettingsError, load_settings
 from libs.runtime.service import Service
+from libs.smpp import pdu
 from services.carrier import rpc, upstream_http
 from services.carrier.adapters import Adapter, HttpAdapter, SmppAdapter
 from services.carrier.config import CarrierServiceSettings
@@ -32,10 +33,11 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, Callable[[Serv
     svc = Service("carrier", settings, domain="carrier", sql_dir=Path(__file__).parent / "sql")
 
     async def setup(s: Service) -> None:
-        holder: list[Carrier] = []
+        carrier: Carrier | None = None
 
-        async def on_deliver(p: object) -> int:
-            return await holder[0].deliver_sm(p)  # type: ignore[arg-type]
+        async def on_deliver(p: pdu.Pdu) -> int:  # the ESME's deliver_sm, once the handlers exist
+            assert carrier is not None
+            return await carrier.deliver_sm(p)
 
         adapter: Adapter
         if target is not None:
@@ -50,7 +52,6 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, Callable[[Serv
             adapter = HttpAdapter(HttpCarrier(settings.sim_url, settings.sim_api_token,
                                               timeout_s=settings.carrier_http_timeout_s), settings.sim_url)
         carrier = Carrier(s.store, adapter, settings)
-        holder.append(carrier)
         await rpc.register(s, carrier)
         s.http.add_routes(upstream_http.routes(carrier, settings.sim_callback_secret))
         for spec in CONSUMERS:
