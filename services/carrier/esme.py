@@ -66,6 +66,8 @@ class SmppTarget:
     source_npi: int = 1
     binds: int = 1
     enquire_link_s: float = 30.0
+    ca: str = ""
+    """smpps: a CA (or the SMSC's own certificate) file to trust besides the system's store"""
     concat: str = "udh"
     """How long messages are marked as parts: udh (05 00 03 ref total seq, esm_class 0x40) | sar (TLVs)"""
 
@@ -83,7 +85,7 @@ class SmppTarget:
             raise ValueError("AM_SMPP_URL must be smpp://<system_id>:<password>@<host>:<port>")
         q = {k: v[-1] for k, v in parse_qs(u.query).items()}
         known = {"system_type", "bind", "window", "tps", "source_ton", "source_npi", "binds", "enquire_link_s",
-                 "concat"}
+                 "concat", "ca"}
         unknown = set(q) - known
         if unknown:
             raise ValueError(f"AM_SMPP_URL has unknown options: {', '.join(sorted(unknown))}")
@@ -94,7 +96,7 @@ class SmppTarget:
                     window=int(q.get("window", "10")), tps=float(q.get("tps", "0")),
                     source_ton=int(q.get("source_ton", "1")), source_npi=int(q.get("source_npi", "1")),
                     binds=int(q.get("binds", "1")), enquire_link_s=float(q.get("enquire_link_s", "30")),
-                    concat=q.get("concat", "udh"))
+                    concat=q.get("concat", "udh"), ca=q.get("ca", ""))
         except ValueError as exc:
             raise ValueError(f"AM_SMPP_URL has a malformed option: {exc}") from None
         if t.bind not in ("trx", "txrx"):
@@ -183,7 +185,7 @@ class Bind:
     async def _once(self) -> str:
         self._set("connecting", self.error)
         try:
-            ctx = ssl.create_default_context() if self.t.tls else None
+            ctx = ssl.create_default_context(cafile=self.t.ca or None) if self.t.tls else None
             reader, writer = await asyncio.wait_for(
                 asyncio.open_connection(self.t.host, self.t.port, ssl=ctx, limit=pdu.MAX_PDU),
                 self.timing.response_timeout_s)

@@ -34,8 +34,11 @@ def node_modules() -> Path:
 
 
 class NodeSmsc:
-    def __init__(self, port: int, system_id: str = "esme1", password: str = "secret1"):
+    def __init__(self, port: int, system_id: str = "esme1", password: str = "secret1",
+                 tls: tuple[str, str] | None = None):
         self.port = port
+        self.tls = tls
+        """(key file, certificate file): SMPP over TLS"""
         self.system_id = system_id
         self.password = password
         self.events: list[dict[str, Any]] = []
@@ -45,12 +48,12 @@ class NodeSmsc:
 
     def url(self, password: str | None = None, **query: Any) -> str:
         q = "&".join(f"{k}={v}" for k, v in query.items())
-        return f"smpp://{self.system_id}:{password or self.password}@127.0.0.1:{self.port}" + (f"?{q}" if q else "")
+        return f"{'smpps' if self.tls else 'smpp'}://{self.system_id}:{password or self.password}@127.0.0.1:{self.port}" + (f"?{q}" if q else "")
 
     async def start(self) -> None:
         env = dict(os.environ, NODE_PATH=str(node_modules()))
         self.proc = await asyncio.create_subprocess_exec(
-            "node", str(HERE / "smsc.js"), str(self.port), self.system_id, self.password, env=env,
+            "node", str(HERE / "smsc.js"), str(self.port), self.system_id, self.password, *(self.tls or ()), env=env,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
         self._reader = asyncio.create_task(self._read(self.proc))
         await self.wait(lambda e: e["ev"] == "listening", since=len(self.events))

@@ -1,5 +1,5 @@
 // A small SMSC for tests, built on the npm `smpp` package (an implementation independent of our codec).
-// usage: node smsc.js <port> <system_id> <password>
+// usage: node smsc.js <port> <system_id> <password> [<key.pem> <cert.pem>]  (with a key and cert: SMPP over TLS)
 // Reports what it sees as JSON lines on stdout; takes commands as JSON lines on stdin:
 //   {"cmd":"set", ...options}   throttle (answer the next N submit_sm with ESME_RTHROTTLED), queue_full (ditto
 //                               ESME_RMSGQFUL), hold (withhold submit_sm_resp until "release"), receipt_first
@@ -10,7 +10,9 @@
 const smpp = require('smpp');
 const readline = require('readline');
 
-const [port, systemId, password] = process.argv.slice(2);
+const [port, systemId, password, keyFile, certFile] = process.argv.slice(2);
+const fs = require('fs');
+const tlsOptions = keyFile ? {key: fs.readFileSync(keyFile), cert: fs.readFileSync(certFile)} : {};
 const opts = {throttle: 0, queue_full: 0, hold: false, receipt_first: false, receipts: true, stat: {}, refuse: {}};
 const held = [];
 const sessions = new Set();
@@ -54,7 +56,7 @@ function answer(session, pdu) {
   if (opts.receipts && !opts.receipt_first) setTimeout(() => receiptFor(session, pdu, id), 20);
 }
 
-const server = smpp.createServer({debug: false}, (session) => {
+const server = smpp.createServer({debug: false, ...tlsOptions}, (session) => {
   let mode = null;
   sessions.add(session);
   session.on('close', () => { sessions.delete(session); out({ev: 'closed', mode}); });

@@ -6,7 +6,9 @@ and the SMSC killed and restarted under load."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -322,3 +324,46 @@ async def test_tps_cap_per_bind(smsc: NodeSmsc) -> None:
         assert loop.time() - started >= 0.5 and all(a.status == pdu.ESME_ROK for a in answers)
     finally:
         await esme.stop()
+
+
+async def test_smpps_binds_over_tls_with_a_verified_certificate(tmp_path: Path) -> None:
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    smsc = NodeSmsc(free_port(), tls=(str(key), str(cert)))
+    await smsc.start()
+
+    async def deliver(_: pdu.Pdu) -> int:
+        return pdu.ESME_ROK
+
+    async def nothing() -> None:
+        return None
+
+    try:
+        await smsc.send(cmd="set", receipts=False)
+        # a certificate nobody vouches for: no bind (and no crash), said in the bind's error
+        untrusted = Esme(SmppTarget.parse(smsc.url()), Timing(reconnect_base_s=0.05, response_timeout_s=5), deliver)
+        untrusted.start()
+        for _ in range(500):
+            if "CERTIFICATE_VERIFY_FAILED" in untrusted.views()[0].error:
+                break
+            await asyncio.sleep(0.01)
+        assert "CERTIFICATE_VERIFY_FAILED" in untrusted.views()[0].error and not untrusted.ready
+        await untrusted.stop()
+        # trusted (ca=): bound, and a submit_sm goes through
+        esme = Esme(SmppTarget.parse(smsc.url(ca=str(cert))), Timing(), deliver)
+        esme.start()
+        try:
+            await smsc.wait(lambda e: e["ev"] == "bound")
+            loop = asyncio.get_running_loop()
+            answer = await esme.submit(pdu.Pdu(pdu.SUBMIT_SM, params={
+                "source_addr": "14155550100", "destination_addr": "15550000009", "short_message": b"over tls"}),
+                loop.time() + 10, nothing)
+            assert answer.status == pdu.ESME_ROK
+            [sm] = smsc.of("submit_sm")
+            assert sm["message"] == "over tls"
+        finally:
+            await esme.stop()
+    finally:
+        await smsc.stop()
