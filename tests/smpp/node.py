@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -24,12 +25,14 @@ def node_modules() -> Path:
     if shutil.which("node") is None or shutil.which("npm") is None:
         pytest.skip("node and npm are needed for the independent SMSC")
     mods = CACHE / "node_modules"
-    if not (mods / "smpp" / "package.json").exists():
-        CACHE.mkdir(parents=True, exist_ok=True)
-        done = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--prefix", str(CACHE), PACKAGE],
-                              capture_output=True, text=True, timeout=300)
-        if done.returncode != 0:
-            pytest.fail(f"npm install {PACKAGE} failed: {done.stderr[-2000:]}")
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one installer at a time (parallel test runs)
+        if not (mods / "smpp" / "package.json").exists():
+            done = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--prefix", str(CACHE), PACKAGE],
+                                  capture_output=True, text=True, timeout=300)
+            if done.returncode != 0:
+                pytest.fail(f"npm install {PACKAGE} failed: {done.stderr[-2000:]}")
     return mods
 
 
