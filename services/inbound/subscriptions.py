@@ -13,7 +13,7 @@ from libs.bus.consumer import ConsumerSpec
 from proto.base import Event
 from proto.events.carrier import InboundTextReceived
 from services.inbound import model
-from services.inbound.handlers import Inbound, NumbersUnavailable
+from services.inbound.handlers import Inbound, Unavailable
 
 log = structlog.get_logger(__name__)
 
@@ -27,7 +27,8 @@ def _mo(ev: InboundTextReceived) -> model.MoCallback:
 
 def specs(h: Inbound) -> list[ConsumerSpec]:
     """Each text is stored once per carrier message id (a redelivered event is a duplicate, acknowledged);
-    while numbers cannot say who owns the number the event is retried (nak with backoff), never lost."""
+    while numbers cannot say who owns the number, or compliance cannot record its keyword effect, the event is
+    retried (nak with backoff), never lost."""
 
     async def one(ev: Event) -> None:
         if isinstance(ev, InboundTextReceived):
@@ -39,7 +40,7 @@ def specs(h: Inbound) -> list[ConsumerSpec]:
         results = await asyncio.gather(*(h.ingest(_mo(e)) for e in texts), return_exceptions=True)
         done = {e.event_id for e in evs if not isinstance(e, InboundTextReceived)}
         for e, r in zip(texts, results, strict=True):
-            if isinstance(r, NumbersUnavailable):
+            if isinstance(r, Unavailable):
                 continue  # handled one by one: nak'd with backoff
             if isinstance(r, BaseException):
                 raise r
