@@ -9,7 +9,7 @@ from pathlib import Path
 from libs.carrier.client import CarrierClient
 from libs.obs.settings import load_settings
 from libs.runtime.service import Service
-from services.outbound import rpc, subscriptions
+from services.outbound import ops_metrics, rpc, subscriptions
 from services.outbound.callbacks import CallbackSender
 from services.outbound.config import OutboundSettings
 from services.outbound.dispatcher import Dispatcher
@@ -30,6 +30,8 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, object]:
         for spec in subscriptions.specs(s.store):
             s.consumer(spec)
         s.task(dispatcher.run)
+        for q in ops_metrics.QUERIES:
+            s.gauge_query(q)
         s.task(sender.run)
         s.on_stop(outbound.close)
         s.on_stop(carrier.close)
