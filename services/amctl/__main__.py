@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(events.streams(nats, root))
             return 0
         case "carrier", "status":
-            return asyncio.run(carrier.status(nats_url, root, a.json))
+            return asyncio.run(carrier.status(nats, root, a.json))
         case "signup", _:
             return api("POST", "/v1/signup", {"email": a.email, "password": a.password,
                                               "organization_name": a.organization}, auth=False)
@@ -262,9 +262,9 @@ def main(argv: list[str] | None = None) -> int:
         case "campaigns", "get":
             return api("GET", f"/v1/campaigns/{a.id}")
         case "campaigns", "approve":
-            return asyncio.run(carrier.review_campaign(nats_url, root, a.id, True, []))
+            return asyncio.run(carrier.review_campaign(nats, root, a.id, True, []))
         case "campaigns", "reject":
-            return asyncio.run(carrier.review_campaign(nats_url, root, a.id, False, a.reason))
+            return asyncio.run(carrier.review_campaign(nats, root, a.id, False, a.reason))
         case "campaigns", "create":
             return api("POST", "/v1/campaigns", json.loads(a.json))
     return 2

@@ -7,17 +7,17 @@ no carrier API reviews campaigns (``am.cmd.numbers.review_campaign``)."""
 from __future__ import annotations
 
 import msgspec
-import nats
 
 from libs.bus.rpc import RpcClient
 from proto.base import CommandError
 from proto.commands.carrier import CarrierStatus, GetCarrierStatus
 from proto.commands.numbers import ReasonIn, ReviewCampaign, ReviewOutcome
 from proto.subjects import Subjects
+from services.amctl.events import _connect
 
 
 async def status(nats_url: str, root: str, as_json: bool) -> int:
-    nc = await nats.connect(nats_url, name="amctl")
+    nc = await _connect(nats_url)
     try:
         try:
             st: CarrierStatus = await RpcClient(nc, Subjects(root)).call(
@@ -45,7 +45,7 @@ async def status(nats_url: str, root: str, as_json: bool) -> int:
 async def review_campaign(nats_url: str, root: str, campaign_id: str, approved: bool, reasons: list[str]) -> int:
     parsed = [ReasonIn(code=r.split(":", 1)[0].strip(), description=r.split(":", 1)[1].strip() if ":" in r else "")
               for r in reasons]
-    nc = await nats.connect(nats_url, name="amctl")
+    nc = await _connect(nats_url)
     try:
         out: ReviewOutcome = await RpcClient(nc, Subjects(root)).call(
             "numbers", "review_campaign", ReviewCampaign(campaign_id=campaign_id, approved=approved, reasons=parsed),
