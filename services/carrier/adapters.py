@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from libs.carrier.adapter import CarrierError, HttpCarrier
+from libs.obs.metrics import CARRIER_SUBMIT
 from libs.smpp import pdu
 from proto.commands.carrier import BindView, SubmitMessage
 from services.carrier import model
@@ -81,6 +82,19 @@ class SmppAdapter:
             if not ids:
                 await about_to_write(len(pdus))
 
+        started = time.perf_counter()
+        try:
+            ids = await self._parts(pdus, marker, ids)
+        except Refused:
+            CARRIER_SUBMIT.labels("refused").observe(time.perf_counter() - started)
+            raise
+        except (Unavailable, Unconfirmed):
+            CARRIER_SUBMIT.labels("error").observe(time.perf_counter() - started)
+            raise
+        CARRIER_SUBMIT.labels("accepted").observe(time.perf_counter() - started)
+        return ids
+
+    async def _parts(self, pdus: list[pdu.Pdu], marker: Callable[[], Awaitable[None]], ids: list[str]) -> list[str]:
         deadline = time.monotonic() + self.wait_s
         for i, p in enumerate(pdus):
             if i:  # later parts may wait longer: the first ones are with the SMSC already
