@@ -20,8 +20,14 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import structlog
-from prometheus_client import Counter, Gauge, Histogram
 
+from libs.obs.metrics import (
+    SMPP_BIND_FAILURES,
+    SMPP_BINDS_UP,
+    SMPP_SUBMIT,
+    SMPP_THROTTLED,
+    SMPP_WINDOW_IN_USE,
+)
 from libs.smpp import pdu
 from libs.smpp.session import LostAfterWrite, NotSent, Session
 from proto.base import rfc3339, utcnow
@@ -29,13 +35,11 @@ from proto.commands.carrier import BindView
 
 log = structlog.get_logger(__name__)
 
-BINDS_UP = Gauge("am_carrier_smpp_binds_up", "SMPP connections bound", ["mode"])
-WINDOW_IN_USE = Gauge("am_carrier_smpp_window_in_use", "submit_sm outstanding (all binds)")
-SUBMIT_SECONDS = Histogram("am_carrier_smpp_submit_seconds", "submit_sm to submit_sm_resp",
-                           buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
-THROTTLED = Counter("am_carrier_smpp_throttled_total", "submit_sm answered ESME_RTHROTTLED / ESME_RMSGQFUL",
-                    ["status"])
-BIND_FAILURES = Counter("am_carrier_smpp_bind_failures_total", "Bind attempts that failed", ["reason"])
+BINDS_UP = SMPP_BINDS_UP
+WINDOW_IN_USE = SMPP_WINDOW_IN_USE
+SUBMIT_SECONDS = SMPP_SUBMIT
+THROTTLED = SMPP_THROTTLED
+BIND_FAILURES = SMPP_BIND_FAILURES
 
 REFUSED_CREDENTIALS = frozenset({pdu.ESME_RINVPASWD, pdu.ESME_RINVSYSID, pdu.ESME_RBINDFAIL})
 BACK_OFF = frozenset({pdu.ESME_RTHROTTLED, pdu.ESME_RMSGQFUL})
@@ -148,6 +152,7 @@ class Bind:
         self._backoff = timing.throttle_backoff_s
         self._stopping = False
         self._refused_logged = False
+        BINDS_UP.labels(mode).inc(0)  # the series exists from the start: "no bind ever came up" alerts too
 
     @property
     def can_submit(self) -> bool:

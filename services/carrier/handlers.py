@@ -8,8 +8,8 @@ import asyncio
 
 import asyncpg
 import structlog
-from prometheus_client import Counter, Histogram
 
+from libs.obs.metrics import CARRIER_INBOUND, CARRIER_RECEIPT_LAG, CARRIER_RECEIPTS, CARRIER_SUBMISSIONS
 from libs.runtime.batching import Batcher
 from libs.smpp import pdu, receipt
 from libs.smpp.receipt import Receipt
@@ -30,11 +30,10 @@ from services.carrier.config import CarrierServiceSettings
 
 log = structlog.get_logger(__name__)
 
-RECEIPT_LAG = Histogram("am_carrier_receipt_lag_seconds", "Submission acknowledged to its final receipt",
-                        buckets=(0.1, 0.5, 1, 5, 30, 60, 300, 3600, 86400))
-RECEIPTS = Counter("am_carrier_receipts_total", "Part receipts received", ["effect"])
-INBOUND = Counter("am_carrier_inbound_pdus_total", "Inbound text PDUs", ["effect"])
-SUBMISSIONS = Counter("am_carrier_submissions_total", "Submissions by outcome", ["outcome"])
+RECEIPT_LAG = CARRIER_RECEIPT_LAG
+RECEIPTS = CARRIER_RECEIPTS
+INBOUND = CARRIER_INBOUND
+SUBMISSIONS = CARRIER_SUBMISSIONS
 
 
 class Carrier:
