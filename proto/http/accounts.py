@@ -9,13 +9,13 @@ import msgspec
 from proto.api import Limit
 
 
-class SignupBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+class SignupBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     email: Annotated[str, msgspec.Meta(max_length=254, examples=["dev@example.com"])]
     password: Annotated[str, msgspec.Meta(min_length=8, max_length=256)]
     organization_name: Annotated[str, msgspec.Meta(min_length=1, max_length=200, examples=["Acme Agents"])]
 
 
-class CreateKeyBody(msgspec.Struct, kw_only=True):
+class CreateKeyBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=100, examples=["ci"])] = "default"
 
 

@@ -15,7 +15,7 @@ Reply = Annotated[str, msgspec.Meta(min_length=1, max_length=480)]
 ConsentMethod = Literal["web_form", "paper", "verbal", "keyword", "import", "other"]
 
 
-class DoubleOptInBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+class DoubleOptInBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     phone_number_id: UUID
     """The organization's number the confirmation text is sent from (the id from the order)."""
     contact_number: E164
@@ -24,7 +24,7 @@ class DoubleOptInBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=False)
         examples=["Reply YES to confirm you want these messages. Reply STOP to opt out, HELP for help."])]
 
 
-class EvidenceBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+class EvidenceBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     disclosure_text: Annotated[str, msgspec.Meta(
         min_length=1, max_length=5000, description="The exact consent language the contact was shown or read",
         examples=["By checking this box you agree to receive order updates by text from Acme. Reply STOP to "
@@ -36,7 +36,7 @@ class EvidenceBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
                                                                          "with a zone; default: now")] = ""
 
 
-class RecordConsentBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+class RecordConsentBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     contact_number: E164
     method: ConsentMethod
     evidence: EvidenceBody
@@ -53,7 +53,7 @@ class ExportQuery(msgspec.Struct, kw_only=True):
     format: Literal["jsonl", "csv"] = "jsonl"
 
 
-class CheckBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+class CheckBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     from_: E164 = msgspec.field(name="from")
     to: E164
     text: Text

@@ -13,7 +13,7 @@ Time = Annotated[str, msgspec.Meta(max_length=40, description="RFC 3339 time wit
                                    examples=["2026-06-11T12:00:00Z"])]
 
 
-class SendMessageBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+class SendMessageBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     from_: E164 = msgspec.field(name="from")
     """One of your numbers, on an approved 10DLC campaign."""
     to: E164

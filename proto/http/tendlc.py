@@ -24,7 +24,7 @@ Samples = Annotated[list[Annotated[str, msgspec.Meta(min_length=1, max_length=10
 Url = Annotated[str, msgspec.Meta(max_length=2048, examples=["https://example.com/10dlc"])]
 
 
-class BrandBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+class BrandBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     entity_type: EntityType
     display_name: ShortText
     company_name: ShortText | None = None
@@ -67,7 +67,7 @@ class BrandView(msgspec.Struct, kw_only=True):
     created_at: str
 
 
-class CampaignFields(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+class CampaignFields(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """What a campaign says; every field is editable on resubmission."""
 
     sub_use_cases: list[UseCase] | None = None
@@ -90,7 +90,7 @@ class CampaignFields(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
     """Gets a signed POST (X-AmCore-Signature, keyed with the campaign's webhook_secret) per review outcome."""
 
 
-class CampaignBody(CampaignFields, kw_only=True, forbid_unknown_fields=False):
+class CampaignBody(CampaignFields, kw_only=True, forbid_unknown_fields=True):
     brand_id: UUID
     use_case: UseCase
     description: Text
@@ -100,11 +100,11 @@ class CampaignBody(CampaignFields, kw_only=True, forbid_unknown_fields=False):
     """Numbers to put on the campaign; left out, your numbers that are on no other campaign join it."""
 
 
-class ResubmitBody(CampaignFields, kw_only=True, forbid_unknown_fields=False):
+class ResubmitBody(CampaignFields, kw_only=True, forbid_unknown_fields=True):
     use_case: UseCase | None = None
 
 
-class CampaignNumbersBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+class CampaignNumbersBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     phone_number_ids: Annotated[list[UUID], msgspec.Meta(min_length=1, max_length=100)]
 
 

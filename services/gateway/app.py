@@ -19,6 +19,7 @@ from proto.base import CommandError
 from services.gateway import openapi
 from services.gateway.api import (
     EVICT_KEY,
+    FAULTS,
     Ctx,
     Reply,
     Route,
@@ -82,18 +83,7 @@ class Gateway:
                 if not ok:
                     return error_response("RATE_LIMITED", "too many signups from this address", 429,
                                           headers=limit_headers)
-            raw = b""
-            if request.method in ("POST", "PATCH", "PUT"):
-                if request.content_length and request.content_length > self.settings.max_body_bytes:
-                    raise CommandError("PAYLOAD_TOO_LARGE",
-                                       f"request body over {self.settings.max_body_bytes} bytes", 413)
-                raw = await request.content.read(self.settings.max_body_bytes + 1)
-                if len(raw) > self.settings.max_body_bytes:
-                    raise CommandError("PAYLOAD_TOO_LARGE",
-                                       f"request body over {self.settings.max_body_bytes} bytes", 413)
-                if raw.strip() and request.content_type not in ("application/json", ""):
-                    raise CommandError("UNSUPPORTED_MEDIA_TYPE", "send JSON with Content-Type: application/json",
-                                       415)
+            raw = await self._read_body(request)
             idem_key = request.headers.get("Idempotency-Key")
             slot = body_hash = ""
             if idem_key is not None and request.method == "POST":
@@ -111,30 +101,72 @@ class Gateway:
                     return web.Response(body=stored.body, status=stored.status,
                                         content_type=stored.content_type, headers=headers)
             try:
-                resp = await self._call(route, request, raw, org_id, key_id, limit_headers)
+                resp = await self._call(route, request, raw, org_id, key_id, limit_headers,
+                                        Idempotency.resource_id(slot) if slot else None)
             except BaseException:
-                if slot and self.idem is not None:
-                    await self.idem.kv.delete(slot)
+                if slot:
+                    await self._release(slot)
                 raise
-            if slot and self.idem is not None and isinstance(resp, web.Response):
+            if slot and isinstance(resp, web.Response):
                 assert resp.body is None or isinstance(resp.body, bytes)
-                await self.idem.finish(slot, body_hash, resp.status, resp.body or b"",
-                                       resp.content_type or "application/json")
+                try:
+                    assert self.idem is not None
+                    await self.idem.finish(slot, body_hash, resp.status, resp.body or b"",
+                                           resp.content_type or "application/json")
+                except Exception as exc:  # the answer stands; the key's lease frees it for a retry
+                    log.warning("idempotency_not_recorded", path=request.path, error=repr(exc))
             return resp
         except CommandError as exc:
-            return error_response(exc.code, exc.message, exc.status, exc.details, headers=limit_headers or None)
+            headers = dict(limit_headers)
+            if exc.status == 503 or exc.code == "IDEMPOTENCY_IN_FLIGHT":
+                retry = exc.details.get("retry_after_s", self.settings.retry_after_s)
+                headers["Retry-After"] = str(retry)
+            return error_response(exc.code, exc.message, exc.status, exc.details, headers=headers or None)
+        except FAULTS as exc:
+            # NATS gone or slow (the idempotency store, a request): a fault, never the client's doing
+            log.warning("http_fault", path=request.path, error=repr(exc))
+            return error_response("SERVICE_UNAVAILABLE", "a backing service is not available; retry", 503,
+                                  headers={**limit_headers, "Retry-After": str(self.settings.retry_after_s)})
         except Exception as exc:
             log.exception("http_unhandled", path=request.path, error=repr(exc))
             return error_response("INTERNAL", "internal error; it has been logged", 500)
 
+    async def _release(self, slot: str) -> None:
+        """Free a key whose request ended without an answer to keep; if even that fails, its lease does."""
+        try:
+            assert self.idem is not None
+            await self.idem.kv.delete(slot)
+        except Exception as exc:
+            log.warning("idempotency_not_released", error=repr(exc))
+
+    async def _read_body(self, request: web.Request) -> bytes:
+        if request.method not in ("POST", "PATCH", "PUT"):
+            return b""
+        if request.content_length and request.content_length > self.settings.max_body_bytes:
+            raise CommandError("PAYLOAD_TOO_LARGE", f"request body over {self.settings.max_body_bytes} bytes", 413)
+        try:
+            raw = await request.content.read(self.settings.max_body_bytes + 1)
+        except (web.HTTPException, ValueError, OSError) as exc:
+            raise CommandError("VALIDATION_ERROR", f"body: could not be read ({exc.__class__.__name__})", 400,
+                               {"field": "body"}) from exc
+        except Exception as exc:  # aiohttp's payload errors: a Content-Encoding the body does not have
+            raise CommandError("VALIDATION_ERROR", "body: could not be decoded; send it as it is, without a "
+                               "Content-Encoding it does not have", 400, {"field": "body"}) from exc
+        if len(raw) > self.settings.max_body_bytes:
+            raise CommandError("PAYLOAD_TOO_LARGE", f"request body over {self.settings.max_body_bytes} bytes", 413)
+        if raw.strip() and request.content_type not in ("application/json", ""):
+            raise CommandError("UNSUPPORTED_MEDIA_TYPE", "send JSON with Content-Type: application/json", 415)
+        return raw
+
     async def _call(self, route: Route, request: web.Request, raw: bytes, org_id: str, key_id: str,
-                    limit_headers: dict[str, str]) -> web.StreamResponse:
+                    limit_headers: dict[str, str], resource_id: str | None) -> web.StreamResponse:
         check_text(dict(request.match_info), "")
         body = decode_body(raw, route.body) if route.body is not None else None
         query = decode_query(request.query, route.query) if route.query is not None else None
         ctx = Ctx(request=request, rpc=self.svc.rpc, org_id=org_id, key_id=key_id, body=body, query=query,
                   path=dict(request.match_info), env=self.settings.env,
-                  nc=self.svc.nc, subjects=self.svc.subjects)
+                  nc=self.svc.nc, subjects=self.svc.subjects, resource_id=resource_id,
+                  read_retry_budget_s=self.settings.read_retry_budget_s)
         result = await route.handler(ctx)
         if isinstance(result, web.StreamResponse):
             return result
@@ -156,8 +188,10 @@ async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
         return await handler(request)  # type: ignore[no-any-return]
     except web.HTTPNotFound:
         return error_response("NOT_FOUND", f"no route for {request.method} {request.path}", 404)
-    except web.HTTPMethodNotAllowed:
-        return error_response("METHOD_NOT_ALLOWED", f"{request.method} is not allowed on {request.path}", 405)
+    except web.HTTPMethodNotAllowed as exc:
+        allowed = ", ".join(sorted(exc.allowed_methods))
+        return error_response("METHOD_NOT_ALLOWED", f"{request.method} is not allowed on {request.path}", 405,
+                              {"allowed": sorted(exc.allowed_methods)}, headers={"Allow": allowed})
 
 
 def build(env: Mapping[str, str] | None = None) -> tuple[Service, Any]:
@@ -177,7 +211,7 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, Any]:
 
     async def setup(s: Service) -> None:
         s.rpc.default_timeout = settings.rpc_timeout_s
-        gw.idem = await Idempotency.open(s.nc, s.subjects, settings.idempotency_ttl_s)
+        gw.idem = await Idempotency.open(s.nc, s.subjects, settings.idempotency_ttl_s, settings.idempotency_lease_s)
         gw.auth = AuthCache(s.rpc, settings.auth_cache_ttl_s)
         await gw.auth.follow_revocations(s.nc, s.subjects)
 

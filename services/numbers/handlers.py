@@ -100,13 +100,26 @@ class Numbers:
     async def order(self, cmd: c.OrderNumbers) -> OrderView:
         numbers = model.order_numbers(cmd.numbers, self.settings.max_numbers_per_order)
         org_id, order_id, now = cmd.org_id, new_id(), utcnow()
+        if cmd.order_id is not None:
+            chosen = parse_uuid(cmd.order_id)
+            if chosen is None:
+                raise model.invalid("order_id", "must be a UUID")
+            again = await self._order_again(org_id, chosen)
+            if again is not None:
+                return again
+            if not await self.store.pool.fetchval("SELECT 1 FROM number_orders WHERE id = $1", chosen):
+                order_id = chosen  # else it failed, undone and refunded: this retry is a new order
         price = self.settings.number_monthly_price_micros
         amount = price * len(numbers)
         ids = {e: new_id() for e in numbers}
         async with self.store.transaction() as conn:  # 1. claim: the unique index lets one org win a race
-            await conn.execute(
-                "INSERT INTO number_orders (id, org_id, status, numbers, amount_micros, created_at)"
-                " VALUES ($1, $2, 'pending', $3, $4, $5)", order_id, org_id, numbers, amount, now)
+            try:
+                await conn.execute(
+                    "INSERT INTO number_orders (id, org_id, status, numbers, amount_micros, created_at)"
+                    " VALUES ($1, $2, 'pending', $3, $4, $5)", order_id, org_id, numbers, amount, now)
+            except asyncpg.UniqueViolationError:  # the same order, placed concurrently
+                raise CommandError("IDEMPOTENCY_IN_FLIGHT", "this order is still being placed; retry shortly", 409,
+                                   {"retry_after_s": 2}) from None
             taken = []
             for e164 in sorted(numbers):  # one lock order: two overlapping orders cannot deadlock
                 region, locality = model.describe_number(e164)
@@ -150,6 +163,25 @@ class Numbers:
         by_e164 = {r["e164"]: store.number_view(r) for r in rows}
         return OrderView(id=order_id, status="completed", phone_numbers=[by_e164[e] for e in numbers],
                          total_monthly_price=format_money(amount), created_at=rfc3339(now))
+
+    async def _order_again(self, org_id: str, order_id: str) -> OrderView | None:
+        """The order a repeat (same chosen id) placed, when it completed; 409 while it is being placed;
+        None when there is none, or it failed (then nothing was ordered, nothing kept)."""
+        row = await self.store.pool.fetchrow(
+            "SELECT org_id::text AS org_id, status, numbers, amount_micros, created_at FROM number_orders WHERE id = $1",
+            order_id)
+        if row is None or row["status"] == "failed":
+            return None
+        if row["org_id"] != org_id:
+            raise CommandError("CONFLICT", "order_id: already used", 409)
+        if row["status"] == "pending":
+            raise CommandError("IDEMPOTENCY_IN_FLIGHT", "this order is still being placed; retry shortly", 409,
+                               {"retry_after_s": 2})
+        rows = await self.store.pool.fetch(store.NUMBER_SELECT + " WHERE n.order_id = $1 ORDER BY n.e164", order_id)
+        by_e164 = {r["e164"]: store.number_view(r) for r in rows}
+        return OrderView(id=order_id, status=row["status"],
+                         phone_numbers=[by_e164[e] for e in row["numbers"] if e in by_e164],
+                         total_monthly_price=format_money(row["amount_micros"]), created_at=rfc3339(row["created_at"]))
 
     async def _join_only_campaign(self, conn: asyncpg.Connection, org_id: str, numbers: list[tuple[str, str]]) -> None:
         """Numbers ordered later join the organization's only campaign (a sole proprietor's only while it
