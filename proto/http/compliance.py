@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from proto.api import E164, UUID, Limit
+from proto.api import E164, RFC3339_PATTERN, UUID, Limit
 
 Text = Annotated[str, msgspec.Meta(min_length=1, max_length=1600)]
 ShortText = Annotated[str, msgspec.Meta(max_length=2048)]
@@ -32,8 +32,9 @@ class EvidenceBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     source_url: ShortText = ""
     ip: Annotated[str, msgspec.Meta(max_length=64)] = ""
     user_agent: Annotated[str, msgspec.Meta(max_length=1024)] = ""
-    captured_at: Annotated[str, msgspec.Meta(max_length=40, description="When consent was given, RFC 3339 "
-                                                                         "with a zone; default: now")] = ""
+    captured_at: Annotated[str, msgspec.Meta(max_length=40, pattern=r"^$|" + RFC3339_PATTERN,
+                                             description="When consent was given, RFC 3339 with a zone; "
+                                                         "empty: now")] = ""
 
 
 class RecordConsentBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -6,10 +6,10 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from proto.api import E164, UUID, Limit
+from proto.api import E164, RFC3339_PATTERN, UUID, Limit
 
 Url = Annotated[str, msgspec.Meta(max_length=2048, examples=["https://example.com/sms/status"])]
-Time = Annotated[str, msgspec.Meta(max_length=40, description="RFC 3339 time with a zone",
+Time = Annotated[str, msgspec.Meta(max_length=40, pattern=RFC3339_PATTERN, description="RFC 3339 time with a zone",
                                    examples=["2026-06-11T12:00:00Z"])]
 
 

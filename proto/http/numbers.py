@@ -8,7 +8,8 @@ import msgspec
 
 from proto.api import E164, UUID, Limit
 
-AreaCode = Annotated[str, msgspec.Meta(min_length=1, max_length=10, description="NANP area code (3 digits)",
+AreaCode = Annotated[str, msgspec.Meta(min_length=3, max_length=3, pattern=r"^[2-9](?:[02-9][0-9]|1[02-9])$",
+                                       description="NANP area code: 3 digits, the first 2-9, not an N11 code",
                                        examples=["415"])]
 Url = Annotated[str, msgspec.Meta(max_length=2048, examples=["https://example.com/sms"])]
 

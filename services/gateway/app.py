@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -182,16 +183,39 @@ async def _not_found(request: web.Request) -> web.Response:
     return error_response("NOT_FOUND", f"no route for {request.method} {request.path}", 404)
 
 
-@web.middleware
-async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
-    try:
-        return await handler(request)  # type: ignore[no-any-return]
-    except web.HTTPNotFound:
-        return error_response("NOT_FOUND", f"no route for {request.method} {request.path}", 404)
-    except web.HTTPMethodNotAllowed as exc:
-        allowed = ", ".join(sorted(exc.allowed_methods))
-        return error_response("METHOD_NOT_ALLOWED", f"{request.method} is not allowed on {request.path}", 405,
-                              {"allowed": sorted(exc.allowed_methods)}, headers={"Allow": allowed})
+def _allowed_methods(routes: list[Route]) -> Any:
+    """The methods of the one route template a path names, as the document lists them (aiohttp's own
+    list merges every template the path matches: /v1/consent/double-opt-in also fits {contact_number})."""
+    templates: dict[str, set[str]] = {}
+    for r in routes:
+        templates.setdefault(r.path, set()).add(r.method)
+    compiled = sorted(((re.compile("^" + re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(t)) + "$"), t) for t in templates),
+                      key=lambda x: (x[1].count("{"), -len(x[1])))
+
+    def allowed(path: str, fallback: set[str]) -> list[str]:
+        for rx, t in compiled:
+            if rx.match(path):
+                return sorted(templates[t])
+        return sorted(fallback)
+
+    return allowed
+
+
+def _errors(routes: list[Route]) -> Any:
+    allowed_for = _allowed_methods(routes)
+
+    @web.middleware
+    async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
+        try:
+            return await handler(request)  # type: ignore[no-any-return]
+        except web.HTTPNotFound:
+            return error_response("NOT_FOUND", f"no route for {request.method} {request.path}", 404)
+        except web.HTTPMethodNotAllowed as exc:
+            allowed = allowed_for(request.path, set(exc.allowed_methods))
+            return error_response("METHOD_NOT_ALLOWED", f"{request.method} is not allowed on {request.path}", 405,
+                                  {"allowed": allowed}, headers={"Allow": ", ".join(allowed)})
+
+    return errors
 
 
 def build(env: Mapping[str, str] | None = None) -> tuple[Service, Any]:
@@ -199,10 +223,10 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, Any]:
     svc_settings = msgspec.structs.replace(settings, http_port=settings.gateway_port,
                                            http_host=settings.gateway_host)
     svc = Service("gateway", svc_settings, domain=None, uses_db=False)
-    svc.http.middlewares.append(_errors)
+    routes = all_routes()
+    svc.http.middlewares.append(_errors(routes))
     gw = Gateway(svc, settings)
     svc.http[EVICT_KEY] = lambda key_id: gw.auth.evict_key(key_id) if gw.auth else None
-    routes = all_routes()
     for r in routes:
         svc.http.router.add_route(r.method, r.path, gw.handler(r))
     svc.http.router.add_get("/v1/openapi.json", openapi.serve_document(routes))
