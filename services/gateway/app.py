@@ -36,6 +36,8 @@ from services.gateway.routes import all_routes
 
 log = structlog.get_logger(__name__)
 
+_CLOSE: web.RequestKey[bool] = web.RequestKey("close_after_answer", bool)
+"""Set on a request whose body could not be read: answer it, then close the connection."""
 _IDEM_KEY_OK = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_:-")
 
 
@@ -57,6 +59,8 @@ class Gateway:
             with server_span(name, request.headers) as span:
                 resp = await self._handle(route, request)
                 span.set_attribute("http.status_code", resp.status)
+            if request.get(_CLOSE):
+                resp.force_close()
             child = latency.get(resp.status)
             if child is None:
                 child = latency[resp.status] = HTTP_LATENCY.labels(name, str(resp.status))
@@ -145,14 +149,19 @@ class Gateway:
             return b""
         if request.content_length and request.content_length > self.settings.max_body_bytes:
             raise CommandError("PAYLOAD_TOO_LARGE", f"request body over {self.settings.max_body_bytes} bytes", 413)
+        encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+        if encoding not in ("", "identity"):
+            # aiohttp would inflate it, and a body that is not what the header says fails while it is read,
+            # taking the answer down with the connection: refuse it unread, and close after answering
+            request[_CLOSE] = True
+            raise CommandError("UNSUPPORTED_MEDIA_TYPE", "send the body uncompressed, without Content-Encoding",
+                               415, {"field": "Content-Encoding"})
         try:
             raw = await request.content.read(self.settings.max_body_bytes + 1)
-        except (web.HTTPException, ValueError, OSError) as exc:
+        except Exception as exc:  # the connection broke mid-body, or the body is not what its headers say
+            request[_CLOSE] = True
             raise CommandError("VALIDATION_ERROR", f"body: could not be read ({exc.__class__.__name__})", 400,
                                {"field": "body"}) from exc
-        except Exception as exc:  # aiohttp's payload errors: a Content-Encoding the body does not have
-            raise CommandError("VALIDATION_ERROR", "body: could not be decoded; send it as it is, without a "
-                               "Content-Encoding it does not have", 400, {"field": "body"}) from exc
         if len(raw) > self.settings.max_body_bytes:
             raise CommandError("PAYLOAD_TOO_LARGE", f"request body over {self.settings.max_body_bytes} bytes", 413)
         if raw.strip() and request.content_type not in ("application/json", ""):

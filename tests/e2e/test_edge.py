@@ -1,0 +1,222 @@
+"""The edge under faults and hostile input, through the public API on real NATS and PostgreSQL:
+
+- a send whose outcome the client never learnt (a timeout at the gateway while outbound went on) and that
+  is retried with the same Idempotency-Key converges on the one message, which reaches the handset once;
+- a key whose request died in flight (a crashed gateway) is held only for its lease, with Retry-After;
+- faults answer 503 with Retry-After (a service gone), never 500;
+- input that used to reach a 5xx answers 400: a Content-Encoding the body does not have, invalid UTF-8,
+  a non-ASCII bearer token, a well-formed cursor whose id is no id, a NUL in a repeated parameter;
+- unknown body fields are refused by name; 405 carries Allow;
+- a replayed key creation or signup never shows the secret again."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import importlib
+import json
+import uuid
+from typing import Any
+
+import msgspec
+
+from tests.e2e.test_outbound import Org, handset, onboard
+from tests.system import System
+
+
+async def follow_contract(org: Org, method: str, path: str, body: Any, key: str,
+                          attempts: int = 30) -> tuple[int, Any]:
+    """A client as the README asks: on 503 (or 409 in flight) wait Retry-After, retry with the same key."""
+    for _ in range(attempts):
+        status, got, headers = await org.call(method, path, json=body, headers={"Idempotency-Key": key})
+        if status not in (503, 409) or (status == 409 and got["error"]["code"] != "IDEMPOTENCY_IN_FLIGHT"):
+            return status, got
+        assert "Retry-After" in headers, (status, got, headers)
+        await asyncio.sleep(min(float(headers["Retry-After"]), 1.0))
+    raise AssertionError(f"still {status} after {attempts} attempts: {got}")
+
+
+async def _second_gateway(system: System, **env: str) -> tuple[Any, str]:
+    """Another gateway replica on the same bus (its own settings), as a load balancer would have."""
+    from libs.embedded.servers import free_port
+
+    port = free_port()
+    mod = importlib.import_module("services.gateway.app")
+    svc, setup = mod.build({**system.env, "AM_GATEWAY_PORT": str(port), "AM_HTTP_PORT": "0",
+                            **{f"AM_{k.upper()}": v for k, v in env.items()}})
+    await svc.start(setup)
+    return svc, f"http://127.0.0.1:{port}"
+
+
+async def test_send_timed_out_at_the_gateway_and_retried_reaches_the_handset_once(system: System) -> None:
+    org = await onboard(system)
+    contact = handset()
+    await org.consent(contact)
+    impatient, url = await _second_gateway(system)
+    try:
+        body = {"from": org.number, "to": contact, "text": "exactly once, whatever happened"}
+        key = f"send-{uuid.uuid4().hex}"
+        assert system.http is not None
+        async with system.http.get(f"{url}/v1/balance", headers={"Authorization": f"Bearer {org.key}"}) as r:
+            assert r.status == 200  # the replica knows the key now
+        impatient.rpc.default_timeout = 0.001  # and from now on it gives up on every answer at once
+        # given a send whose answer the gateway gave up on (outbound still accepts it)
+        async with system.http.post(f"{url}/v1/messages", json=body, headers={
+                "Authorization": f"Bearer {org.key}", "Idempotency-Key": key}) as r:
+            first = await r.json()
+            assert r.status == 503 and first["error"]["code"] == "SERVICE_TIMEOUT", first
+            assert int(r.headers["Retry-After"]) >= 1
+        # which outbound accepted all the same
+
+        async def accepted() -> Any:
+            _, page, _ = await org.call("GET", "/v1/messages")
+            return page["data"]
+
+        assert len(await system.eventually(accepted)) == 1
+        # when the client retries with the same key, as the README says (here through the other replica)
+        status, got = await follow_contract(org, "POST", "/v1/messages", body, key)
+        assert status == 202, got
+        again_status, again, headers = await org.call("POST", "/v1/messages", json=body,
+                                                      headers={"Idempotency-Key": key})
+        assert again_status == 202 and again["data"]["id"] == got["data"]["id"]
+        assert headers.get("Idempotent-Replayed") == "true"
+    finally:
+        await impatient.stop()
+    # then there is one message, and the handset gets it once
+    _, listing, _ = await org.call("GET", "/v1/messages")
+    assert [m["id"] for m in listing["data"]] == [got["data"]["id"]], listing
+    final = await org.until_terminal([got["data"]["id"]])
+    assert final[got["data"]["id"]]["status"] == "delivered"
+    assert await org.inbox(contact) == [body["text"]]
+
+
+async def test_a_key_left_in_flight_by_a_crash_is_held_only_for_its_lease(system: System) -> None:
+    from services.gateway.edge import Idempotency, Stored
+
+    org = await onboard(system)
+    gw = system.services["gateway"]
+    kv = (await Idempotency.open(gw.nc, gw.subjects, 3600, 30)).kv
+    body = {"name": "after a crash"}
+    key = f"crash-{uuid.uuid4().hex}"
+    slot = Idempotency.slot(org.org_id, "POST", "/v1/api-keys", key)
+    raw = json.dumps(body).encode()
+    import hashlib
+    import time
+
+    digest = hashlib.sha256(raw).hexdigest()
+    # given a request that took the key and died (its gateway crashed): the lease still runs
+    await kv.put(slot, msgspec.json.encode(Stored("in_flight", digest, lease_until=time.time() + 30)))
+    status, got, headers = await org.call("POST", "/v1/api-keys", data=raw,
+                                          headers={"Idempotency-Key": key, "Content-Type": "application/json"})
+    assert status == 409 and got["error"]["code"] == "IDEMPOTENCY_IN_FLIGHT", got
+    assert 1 <= int(headers["Retry-After"]) <= 30
+    # when the lease has run out, a retry goes ahead, and creates the key once
+    await kv.put(slot, msgspec.json.encode(Stored("in_flight", digest, lease_until=time.time() - 1)))
+    status, got, _ = await org.call("POST", "/v1/api-keys", data=raw,
+                                    headers={"Idempotency-Key": key, "Content-Type": "application/json"})
+    assert status == 201 and got["data"]["secret"], got
+    # a replay shows the key, never its secret again
+    status, again, headers = await org.call("POST", "/v1/api-keys", data=raw,
+                                            headers={"Idempotency-Key": key, "Content-Type": "application/json"})
+    assert status == 201 and headers.get("Idempotent-Replayed") == "true"
+    assert again["data"]["id"] == got["data"]["id"] and again["data"]["secret"] is None, again
+    # and when the answer was lost (the slot freed, the key made): a retry names the same key, no secret
+    await kv.delete(slot)
+    status, third, _ = await org.call("POST", "/v1/api-keys", data=raw,
+                                      headers={"Idempotency-Key": key, "Content-Type": "application/json"})
+    assert status == 201 and third["data"]["id"] == got["data"]["id"] and third["data"]["secret"] is None
+    _, keys, _ = await org.call("GET", "/v1/api-keys?limit=100")
+    assert [k["name"] for k in keys["data"]].count("after a crash") == 1
+
+
+async def test_signup_replayed_never_shows_the_secret_again(system: System) -> None:
+    body = {"email": f"replay-{uuid.uuid4().hex[:8]}@example.com", "password": "correct horse battery",
+            "organization_name": "Replay"}
+    key = f"signup-{uuid.uuid4().hex}"
+    status, first, _ = await system.call("POST", "/v1/signup", json=body, headers={"Idempotency-Key": key})
+    assert status == 201 and first["data"]["api_key"]["secret"], first
+    status, again, headers = await system.call("POST", "/v1/signup", json=body, headers={"Idempotency-Key": key})
+    assert status == 201 and headers.get("Idempotent-Replayed") == "true"
+    assert again["data"]["organization"]["id"] == first["data"]["organization"]["id"]
+    assert again["data"]["api_key"]["secret"] is None and first["data"]["api_key"]["secret"] not in json.dumps(again)
+
+
+async def test_a_service_gone_answers_503_with_retry_after_and_a_retry_converges(system: System) -> None:
+    org = await onboard(system)
+    contact = handset()
+    await org.consent(contact)
+    outbound = system.services["outbound"]
+    await outbound.stop()  # no responders on outbound's subjects
+    body = {"from": org.number, "to": contact, "text": "after the outage"}
+    key = f"outage-{uuid.uuid4().hex}"
+    status, got, headers = await org.call("POST", "/v1/messages", json=body, headers={"Idempotency-Key": key})
+    assert status == 503 and got["error"]["code"] == "SERVICE_UNAVAILABLE" and "Retry-After" in headers, got
+    status, got, headers = await org.call("GET", "/v1/messages")
+    assert status == 503 and "Retry-After" in headers, got  # a read retried inside its budget, then 503
+    mod = importlib.import_module("services.outbound.app")
+    env = dict(system.env)
+    env["AM_HTTP_PORT"] = str(outbound.port)  # receipts keep coming to the same address
+    fresh, setup = mod.build(env)
+    await fresh.start(setup)
+    system.services["outbound"] = fresh
+    status, sent = await follow_contract(org, "POST", "/v1/messages", body, key)
+    assert status == 202, sent
+    final = await org.until_terminal([sent["data"]["id"]])
+    assert final[sent["data"]["id"]]["status"] == "delivered"
+    assert await org.inbox(contact) == [body["text"]]
+
+
+def _cursor(*parts: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(list(parts)).encode()).decode().rstrip("=")
+
+
+async def test_hostile_input_answers_4xx_never_5xx(system: System) -> None:
+    org = await onboard(system)
+    assert system.http is not None
+    gw = system.gateway
+    auth = {"Authorization": f"Bearer {org.key}"}
+
+    async def raw(method: str, path: str, data: bytes | None = None, headers: dict[str, str] | None = None
+                  ) -> tuple[int, Any, Any]:
+        assert system.http is not None
+        async with system.http.request(method, gw + path, data=data, headers={**auth, **(headers or {})},
+                                       skip_auto_headers=["Content-Type"]) as r:
+            return r.status, await r.json(content_type=None), r.headers
+
+    send = json.dumps({"from": org.number, "to": handset(), "text": "hi"}).encode()
+    status, body, _ = await raw("POST", "/v1/messages", send,
+                                {"Content-Type": "application/json", "Content-Encoding": "gzip"})
+    assert status == 415 and body["error"]["details"]["field"] == "Content-Encoding", body
+    status, body, _ = await raw("POST", "/v1/messages", b'{"from": "' + org.number.encode() + b'", "to": "+15551234567",'
+                                b' "text": "bad \xff\xfe utf-8"}', {"Content-Type": "application/json"})
+    assert status == 400 and body["error"]["details"]["field"] == "body", body
+    async with system.http.get(gw + "/v1/balance", headers={"Authorization": "Bearer am_live_\u00e9" + "x" * 40}) as r:
+        assert r.status == 401, await r.text()
+    # a cursor that decodes, naming no row: every listing
+    for path in ("/v1/api-keys", "/v1/balance", "/v1/phone-numbers", "/v1/brands", "/v1/campaigns", "/v1/messages",
+                 "/v1/consent", "/v1/inbound-messages"):
+        for cursor in (_cursor("2026-01-01T00:00:00+00:00", "not-a-uuid"), _cursor("2026-01-01T00:00:00+00:00", 7),
+                       _cursor("a", 2**70), _cursor("2026-01-01T00:00:00+00:00", "a\u0000b"), "%%%"):
+            status, body, _ = await org.call("GET", path, params={"cursor": cursor})
+            if path == "/v1/consent" and status == 200:  # its cursors name a contact: any text is one
+                continue
+            assert status == 400 and body["error"]["details"]["field"] == "cursor", (path, cursor, status, body)
+    status, body, _ = await raw("GET", "/v1/consent?method=a&method=%00")
+    assert status == 400 and body["error"]["code"] == "VALIDATION_ERROR", body
+    status, body, _ = await raw("GET", "/v1/messages?status=queued&status=%00&to=%2B15551234567")
+    assert status == 400, body
+    # unknown fields are refused by name, nested ones by path
+    for extra in ({"sendAt": "2030-01-01T00:00:00Z"}, {"media_urls": ["https://example.com/a.png"]}):
+        status, body = await org.send(handset(), **extra)
+        assert status == 400 and body["error"]["details"]["field"] == next(iter(extra)), body
+    status, body, _ = await org.call("POST", "/v1/consent", json={
+        "contact_number": handset(), "method": "paper", "evidence": {"disclosure_text": "ok", "captuerd_at": "x"}})
+    assert status == 400 and body["error"]["details"]["field"] == "evidence.captuerd_at", body
+    status, body, _ = await org.call("PATCH", "/v1/compliance/settings", json={"quiet_hours": False})
+    assert status == 400 and body["error"]["details"]["field"] == "quiet_hours", body
+    # 405 says what is allowed
+    status, body, headers = await raw("PUT", "/v1/consent/double-opt-in", b"{}", {"Content-Type": "application/json"})
+    assert status == 405 and headers["Allow"] == "POST", (body, dict(headers))
+    status, body, headers = await raw("POST", "/v1/messages/" + str(uuid.uuid4()), b"{}",
+                                      {"Content-Type": "application/json"})
+    assert status == 405 and headers["Allow"] == "GET", (body, dict(headers))
