@@ -14,6 +14,8 @@ E164_PATTERN = r"^\+[1-9][0-9]{1,14}$"
 E164 = Annotated[str, msgspec.Meta(min_length=3, max_length=16, pattern=E164_PATTERN,
                                    description="Phone number, E.164 (+ and 2-15 digits); it must also be a "
                                                "possible number for its country", examples=["+14155550123"])]
+EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
+Email = Annotated[str, msgspec.Meta(max_length=254, pattern=EMAIL_PATTERN, examples=["dev@example.com"])]
 RFC3339_PATTERN = (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?"
                    r"([Zz]|[+-][0-9]{2}:[0-9]{2})$")
 Rfc3339 = Annotated[str, msgspec.Meta(max_length=40, pattern=RFC3339_PATTERN,

@@ -6,11 +6,11 @@ from typing import Annotated
 
 import msgspec
 
-from proto.api import Limit
+from proto.api import Email, Limit
 
 
 class SignupBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    email: Annotated[str, msgspec.Meta(max_length=254, examples=["dev@example.com"])]
+    email: Email
     password: Annotated[str, msgspec.Meta(min_length=8, max_length=256)]
     organization_name: Annotated[str, msgspec.Meta(min_length=1, max_length=200, examples=["Acme Agents"])]
 

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from proto.api import UUID, Limit
+from proto.api import E164, UUID, Email, Limit
 
 EntityType = Literal["PRIVATE_PROFIT", "PUBLIC_PROFIT", "NON_PROFIT", "GOVERNMENT", "SOLE_PROPRIETOR"]
 UseCase = Literal[
@@ -29,10 +29,11 @@ class BrandBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     display_name: ShortText
     company_name: ShortText | None = None
     """Legal name; required except for SOLE_PROPRIETOR."""
-    ein: Annotated[str, msgspec.Meta(max_length=20, examples=["12-3456789"])] | None = None
+    ein: Annotated[str, msgspec.Meta(max_length=20, pattern=r"^$|^[0-9]{2}-?[0-9]{7}$",
+                                     examples=["12-3456789"])] | None = None
     """US tax id (9 digits); required except for SOLE_PROPRIETOR."""
-    email: Annotated[str, msgspec.Meta(max_length=254, examples=["ops@example.com"])]
-    phone: Annotated[str, msgspec.Meta(max_length=20, examples=["+14155550100"])]
+    email: Email
+    phone: E164
     website: Url | None = None
     vertical: Annotated[str, msgspec.Meta(max_length=64, examples=["TECHNOLOGY"])] | None = None
     street: ShortText | None = None

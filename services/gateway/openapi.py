@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from proto.api import ErrorEnvelope
+from proto.api import E164_PATTERN, ErrorEnvelope
 from services.gateway.api import Route
 
 COMMON_ERRORS: dict[str, tuple[int, str]] = {
@@ -72,7 +72,10 @@ def build_document(routes: list[Route], server_url: str = "") -> dict[str, Any]:
         params: list[dict[str, Any]] = []
         for seg in r.path.split("/"):
             if seg.startswith("{"):
-                params.append({"name": seg[1:-1], "in": "path", "required": True, "schema": {"type": "string"}})
+                schema: dict[str, Any] = {"type": "string"}
+                if seg == "{contact_number}":  # parsed as a phone number, like every body's E.164 field
+                    schema["pattern"] = E164_PATTERN
+                params.append({"name": seg[1:-1], "in": "path", "required": True, "schema": schema})
         if r.query is not None:
             qschema = by_type[r.query]
             qname = qschema.get("$ref", "").rsplit("/", 1)[-1]

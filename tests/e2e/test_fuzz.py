@@ -43,4 +43,5 @@ async def test_every_operation_fuzzed_without_5xx_or_schema_violation(system: Sy
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=d)
         out, _ = await proc.communicate()
     text = out.decode(errors="replace")
+    print(text[-4000:])  # the run's summary (phases, operations, checks), shown with -s or on failure
     assert proc.returncode == 0, text[-12000:]
