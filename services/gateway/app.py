@@ -50,11 +50,16 @@ class Gateway:
         self.signup_limiter = RateLimiter(settings.signup_rate_per_min / 60.0, settings.signup_rate_per_min)
         self.idem: Idempotency | None = None
 
-    def handler(self, route: Route) -> Any:
+    def handler(self, route: Route, template_of: Any) -> Any:
         name = f"{route.method} {route.path}"
         latency: dict[int, Any] = {}  # labelled histogram children, looked up once per status
+        parametric = "{" in route.path
 
         async def handle(request: web.Request) -> web.StreamResponse:
+            if parametric:  # a static sibling's path that only fits this template: that path's methods
+                found = template_of(request.path)
+                if found is not None and found[0] != route.path:
+                    return method_not_allowed(request, found[1])
             started = time.perf_counter()
             with server_span(name, request.headers) as span:
                 resp = await self._handle(route, request)
@@ -192,26 +197,32 @@ async def _not_found(request: web.Request) -> web.Response:
     return error_response("NOT_FOUND", f"no route for {request.method} {request.path}", 404)
 
 
-def _allowed_methods(routes: list[Route]) -> Any:
-    """The methods of the one route template a path names, as the document lists them (aiohttp's own
-    list merges every template the path matches: /v1/consent/double-opt-in also fits {contact_number})."""
+def _path_templates(routes: list[Route]) -> Any:
+    """The one route template a path names, with its methods, as the document lists them: the most
+    specific one (/v1/consent/export, not /v1/consent/{contact_number}). aiohttp's own 405 merges every
+    template the path fits, and its router gives DELETE /v1/consent/export to {contact_number}."""
     templates: dict[str, set[str]] = {}
     for r in routes:
         templates.setdefault(r.path, set()).add(r.method)
     compiled = sorted(((re.compile("^" + re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(t)) + "$"), t) for t in templates),
                       key=lambda x: (x[1].count("{"), -len(x[1])))
 
-    def allowed(path: str, fallback: set[str]) -> list[str]:
+    def template(path: str) -> tuple[str, list[str]] | None:
         for rx, t in compiled:
             if rx.match(path):
-                return sorted(templates[t])
-        return sorted(fallback)
+                return t, sorted(templates[t])
+        return None
 
-    return allowed
+    return template
+
+
+def method_not_allowed(request: web.Request, allowed: list[str]) -> web.Response:
+    return error_response("METHOD_NOT_ALLOWED", f"{request.method} is not allowed on {request.path}", 405,
+                          {"allowed": allowed}, headers={"Allow": ", ".join(allowed)})
 
 
 def _errors(routes: list[Route]) -> Any:
-    allowed_for = _allowed_methods(routes)
+    template_of = _path_templates(routes)
 
     @web.middleware
     async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
@@ -220,9 +231,8 @@ def _errors(routes: list[Route]) -> Any:
         except web.HTTPNotFound:
             return error_response("NOT_FOUND", f"no route for {request.method} {request.path}", 404)
         except web.HTTPMethodNotAllowed as exc:
-            allowed = allowed_for(request.path, set(exc.allowed_methods))
-            return error_response("METHOD_NOT_ALLOWED", f"{request.method} is not allowed on {request.path}", 405,
-                                  {"allowed": allowed}, headers={"Allow": ", ".join(allowed)})
+            found = template_of(request.path)
+            return method_not_allowed(request, found[1] if found else sorted(exc.allowed_methods))
 
     return errors
 
@@ -236,8 +246,9 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, Any]:
     svc.http.middlewares.append(_errors(routes))
     gw = Gateway(svc, settings)
     svc.http[EVICT_KEY] = lambda key_id: gw.auth.evict_key(key_id) if gw.auth else None
+    template_of = _path_templates(routes)
     for r in routes:
-        svc.http.router.add_route(r.method, r.path, gw.handler(r))
+        svc.http.router.add_route(r.method, r.path, gw.handler(r, template_of))
     svc.http.router.add_get("/v1/openapi.json", openapi.serve_document(routes))
     svc.http.router.add_get("/docs", openapi.serve_docs(routes))
     svc.http.router.add_get("/", openapi.serve_root)

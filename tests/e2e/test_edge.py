@@ -217,6 +217,8 @@ async def test_hostile_input_answers_4xx_never_5xx(system: System) -> None:
     # 405 says what is allowed
     status, body, headers = await raw("PUT", "/v1/consent/double-opt-in", b"{}", {"Content-Type": "application/json"})
     assert status == 405 and headers["Allow"] == "POST", (body, dict(headers))
+    status, body, headers = await raw("DELETE", "/v1/consent/export")  # not a contact_number
+    assert status == 405 and headers["Allow"] == "GET", (body, dict(headers))
     status, body, headers = await raw("POST", "/v1/messages/" + str(uuid.uuid4()), b"{}",
                                       {"Content-Type": "application/json"})
     assert status == 405 and headers["Allow"] == "GET", (body, dict(headers))

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.timeout(240)
 MAX_TIME_S = int(os.environ.get("AM_FUZZ_MAX_TIME_S", "75"))
 """schemathesis's time budget for the whole run (every phase, every operation)."""
 MAX_EXAMPLES = int(os.environ.get("AM_FUZZ_MAX_EXAMPLES", "6"))
-"""Test cases per operation and phase."""
+"""Test cases per operation and phase. AM_FUZZ_ARGS adds schemathesis options (e.g. --include-path)."""
 
 
 @pytest.fixture
@@ -39,7 +39,7 @@ async def test_every_operation_fuzzed_without_5xx_or_schema_violation(system: Sy
             "--max-examples", str(MAX_EXAMPLES), "--max-time", str(MAX_TIME_S), "--workers", "2",
             "--seed", "20261206", "--no-shrink", "--generation-database", "none",
             "--request-timeout", "20", "--no-color", "--report-dir", d,
-            "-H", f"Authorization: Bearer {org.key}",
+            "-H", f"Authorization: Bearer {org.key}", *os.environ.get("AM_FUZZ_ARGS", "").split(),
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=d)
         out, _ = await proc.communicate()
     text = out.decode(errors="replace")
