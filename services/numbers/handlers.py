@@ -175,11 +175,15 @@ class Numbers:
         if row["org_id"] != org_id:
             raise CommandError("CONFLICT", "order_id: already used", 409)
         if row["status"] == "pending":
-            raise CommandError("IDEMPOTENCY_IN_FLIGHT", "this order is still being placed; retry shortly", 409,
-                               {"retry_after_s": 2})
+            if utcnow() - row["created_at"] < timedelta(seconds=self.settings.abandoned_after_s):
+                raise CommandError("IDEMPOTENCY_IN_FLIGHT", "this order is still being placed; retry shortly", 409,
+                                   {"retry_after_s": 2})
+            # its process died mid-way: undo it (numbers back, credit refunded) and let this repeat order again
+            await self._fail_order(order_id, org_id, carrier_numbers=list(row["numbers"]))
+            return None
         rows = await self.store.pool.fetch(store.NUMBER_SELECT + " WHERE n.order_id = $1 ORDER BY n.e164", order_id)
         by_e164 = {r["e164"]: store.number_view(r) for r in rows}
-        return OrderView(id=order_id, status=row["status"],
+        return OrderView(id=order_id, status=row["status"],  # completed
                          phone_numbers=[by_e164[e] for e in row["numbers"] if e in by_e164],
                          total_monthly_price=format_money(row["amount_micros"]), created_at=rfc3339(row["created_at"]))
 

@@ -3,6 +3,7 @@ resubmitted when rejected), numbers on campaigns, and applying the carrier's rev
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -197,14 +198,20 @@ class TenDlc:
 
     async def _campaign_again(self, org_id: str, campaign_id: str) -> CampaignView | None:
         """The campaign a repeated creation (same chosen id) made; None when there is none yet."""
-        row = await self.store.pool.fetchrow("SELECT org_id::text, status FROM campaigns WHERE id = $1", campaign_id)
+        row = await self.store.pool.fetchrow("SELECT org_id::text, status, created_at FROM campaigns WHERE id = $1",
+                                             campaign_id)
         if row is None:
             return None
         if row["org_id"] != org_id:
             raise CommandError("CONFLICT", "campaign_id: already used", 409)
         if row["status"] == "submitting":
-            raise CommandError("IDEMPOTENCY_IN_FLIGHT", "this campaign is still being submitted; retry shortly", 409,
-                               {"retry_after_s": 2})
+            if utcnow() - row["created_at"] < timedelta(seconds=self.settings.abandoned_after_s):
+                raise CommandError("IDEMPOTENCY_IN_FLIGHT", "this campaign is still being submitted; retry shortly",
+                                   409, {"retry_after_s": 2})
+            # its submission died mid-way (the sweeper would drop it): drop it now and submit again
+            await self.store.pool.execute("DELETE FROM campaigns WHERE id = $1 AND status = 'submitting'",
+                                          campaign_id)
+            return None
         return await self._view(self.store.pool, org_id, campaign_id)
 
     async def _view(self, conn: asyncpg.Connection | asyncpg.Pool, org_id: str, campaign_id: str) -> CampaignView:

@@ -90,6 +90,38 @@ async def test_send_timed_out_at_the_gateway_and_retried_reaches_the_handset_onc
     assert await org.inbox(contact) == [body["text"]]
 
 
+async def test_double_opt_in_timed_out_and_retried_texts_the_contact_once(system: System) -> None:
+    org = await onboard(system)
+    contact = handset()
+    impatient, url = await _second_gateway(system)
+    body = {"phone_number_id": org.number_id, "contact_number": contact,
+            "confirmation_text": "Reply YES to confirm, STOP to opt out."}
+    key = f"doi-{uuid.uuid4().hex}"
+    assert system.http is not None
+    try:
+        async with system.http.get(f"{url}/v1/balance", headers={"Authorization": f"Bearer {org.key}"}) as r:
+            assert r.status == 200
+        impatient.rpc.default_timeout = 0.001
+        async with system.http.post(f"{url}/v1/consent/double-opt-in", json=body, headers={
+                "Authorization": f"Bearer {org.key}", "Idempotency-Key": key}) as r:
+            assert r.status == 503, await r.text()
+    finally:
+        await impatient.stop()
+
+    async def texted() -> bool:
+        return bool(await org.inbox(contact))
+
+    await system.eventually(texted)  # the first attempt went ahead all the same
+    status, got = await follow_contract(org, "POST", "/v1/consent/double-opt-in", body, key)
+    assert status == 202, got  # not 429 DOUBLE_OPT_IN_RATE_LIMITED: the retry finds its own request
+    _, consent, _ = await org.call("GET", f"/v1/consent/{contact}")
+    assert consent["data"]["pending_double_opt_in"]["id"] == got["data"]["id"]
+    _, listing, _ = await org.call("GET", "/v1/messages")
+    assert [m["id"] for m in listing["data"]] == [got["data"]["message_id"]]
+    await org.until_terminal([got["data"]["message_id"]])
+    assert await org.inbox(contact) == [body["confirmation_text"]]
+
+
 async def test_a_key_left_in_flight_by_a_crash_is_held_only_for_its_lease(system: System) -> None:
     from services.gateway.edge import Idempotency, Stored
 
