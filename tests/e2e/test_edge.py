@@ -185,17 +185,41 @@ async def test_a_service_gone_answers_503_with_retry_after_and_a_retry_converges
     assert status == 503 and got["error"]["code"] == "SERVICE_UNAVAILABLE" and "Retry-After" in headers, got
     status, got, headers = await org.call("GET", "/v1/messages")
     assert status == 503 and "Retry-After" in headers, got  # a read retried inside its budget, then 503
-    mod = importlib.import_module("services.outbound.app")
-    env = dict(system.env)
-    env["AM_HTTP_PORT"] = str(outbound.port)  # receipts keep coming to the same address
-    fresh, setup = mod.build(env)
-    await fresh.start(setup)
-    system.services["outbound"] = fresh
+    patient, url = await _second_gateway(system, read_retry_budget_s="60")
+    assert system.http is not None
+    try:
+        async def read() -> int:
+            assert system.http is not None
+            async with system.http.get(f"{url}/v1/messages", headers={"Authorization": f"Bearer {org.key}"}) as r:
+                return r.status
+
+        before = _requests_made(patient)
+        waiting = asyncio.create_task(read())  # a read that meets the outage and is retried inside the gateway
+
+        async def retried() -> bool:
+            return _requests_made(patient) >= before + 3  # the key's check, the read, and its retry
+
+        await system.eventually(retried)
+        assert not waiting.done()
+        mod = importlib.import_module("services.outbound.app")
+        env = dict(system.env)
+        env["AM_HTTP_PORT"] = str(outbound.port)  # receipts keep coming to the same address
+        fresh, setup = mod.build(env)
+        await fresh.start(setup)
+        system.services["outbound"] = fresh
+        assert await waiting == 200  # the client never saw the outage
+    finally:
+        await patient.stop()
     status, sent = await follow_contract(org, "POST", "/v1/messages", body, key)
     assert status == 202, sent
     final = await org.until_terminal([sent["data"]["id"]])
     assert final[sent["data"]["id"]]["status"] == "delivered"
     assert await org.inbox(contact) == [body["text"]]
+
+
+def _requests_made(gateway: Any) -> int:
+    """How many requests a replica's RPC client has sent (its token counter, read without taking one)."""
+    return int(repr(gateway.rpc._tokens)[len("count("):-1])
 
 
 def _cursor(*parts: Any) -> str:
