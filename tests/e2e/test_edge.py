@@ -261,6 +261,14 @@ async def test_hostile_input_answers_4xx_never_5xx(system: System) -> None:
     assert status == 400 and body["error"]["code"] == "VALIDATION_ERROR", body
     status, body, _ = await raw("GET", "/v1/messages?status=queued&status=%00&to=%2B15551234567")
     assert status == 400, body
+    # the families: odd bytes and numbers in paths and queries
+    for path in ("/v1/messages?status=%FF", "/v1/consent/%FF%FE", "/v1/messages/%00", "/v1/consent/%2B1%00",
+                 "/v1/messages?limit=99999999999999999999999", "/v1/messages?limit=-1", "/v1/inbound-messages?wait=1e309",
+                 "/v1/inbound-messages?after=%00", "/v1/inbound-messages?since=2026-13-45T99:99:99Z",
+                 "/v1/messages?created_after=9999-12-31T23:59:59%2B14:00", "/v1/messages?from=%2B1&from=%2B%00",
+                 "/v1/consent?status=granted&status=%00", "/v1/brands/%F0%9F%92%A9", "/v1/api-keys?cursor=%00"):
+        status, body, _ = await raw("GET", path)
+        assert status < 500, (path, status, body)
     # unknown fields are refused by name, nested ones by path
     for extra in ({"sendAt": "2030-01-01T00:00:00Z"}, {"media_urls": ["https://example.com/a.png"]}):
         status, body = await org.send(handset(), **extra)
