@@ -116,6 +116,9 @@ class ConfigureNumber(Command, frozen=True, kw_only=True):
 class RotateWebhookSecret(Command, frozen=True, kw_only=True):
     org_id: str
     phone_number_id: str
+    rotation_id: str | None = None
+    """Caller-chosen id of the rotation (derived from an Idempotency-Key): repeated, the secret is rotated
+    once and the number answered as that rotation left it."""
 
 
 class ReleaseNumber(Command, frozen=True, kw_only=True):

@@ -284,13 +284,19 @@ class Numbers:
     async def rotate_secret(self, cmd: c.RotateWebhookSecret) -> NumberView:
         now = utcnow()
         grace_until = now + timedelta(seconds=self.settings.webhook_secret_grace_s)
+        rotation_id = parse_uuid(cmd.rotation_id) if cmd.rotation_id is not None else None
+        if cmd.rotation_id is not None and rotation_id is None:
+            raise model.invalid("rotation_id", "must be a UUID")
         async with self.store.transaction() as conn:
             row = await store.number_row(conn, cmd.org_id, cmd.phone_number_id, lock=True)
+            if rotation_id is not None and str(await conn.fetchval(
+                    "SELECT last_rotation_id FROM phone_numbers WHERE id = $1", row["id"])) == rotation_id:
+                return store.number_view(row)  # this very rotation happened already: not twice
             first = row["webhook_secret"] is None
             await conn.execute(
-                "UPDATE phone_numbers SET webhook_secret = $2, previous_secret = $3, previous_secret_expires_at = $4"
-                " WHERE id = $1", row["id"], model.new_webhook_secret(), row["webhook_secret"],
-                None if first else grace_until)
+                "UPDATE phone_numbers SET webhook_secret = $2, previous_secret = $3, previous_secret_expires_at = $4,"
+                " last_rotation_id = $5 WHERE id = $1", row["id"], model.new_webhook_secret(), row["webhook_secret"],
+                None if first else grace_until, rotation_id)
             await append(self.store, conn, "phone_numbers", f"phone_number-{row['id']}", row["id"], row["version"], [
                 WebhookSecretRotated(org_id=cmd.org_id, phone_number_id=row["id"], e164=row["e164"], first=first,
                                      grace_until=None if first else grace_until, occurred_at=now)

@@ -286,3 +286,24 @@ async def test_hostile_input_answers_4xx_never_5xx(system: System) -> None:
     status, body, headers = await raw("POST", "/v1/messages/" + str(uuid.uuid4()), b"{}",
                                       {"Content-Type": "application/json"})
     assert status == 405 and headers["Allow"] == "GET", (body, dict(headers))
+
+
+async def test_a_rotation_whose_answer_was_lost_rotates_once(system: System) -> None:
+    from services.gateway.edge import Idempotency
+
+    org = await onboard(system)
+    path = f"/v1/phone-numbers/{org.number_id}/webhook-secret/rotate"
+    status, first, _ = await org.call("POST", path)  # the number's first secret
+    assert status == 200, first
+    key = f"rotate-{uuid.uuid4().hex}"
+    status, rotated, _ = await org.call("POST", path, headers={"Idempotency-Key": key})
+    assert status == 200 and rotated["data"]["webhook_secret"] != first["data"]["webhook_secret"]
+    # the answer is lost (the slot freed, as after a fault): the retry must not rotate again, or the
+    # secret receivers still verify with would stop signing a day early
+    gw = system.services["gateway"]
+    kv = (await Idempotency.open(gw.nc, gw.subjects, 3600, 30)).kv
+    await kv.delete(Idempotency.slot(org.org_id, "POST", path, key))
+    status, again, _ = await org.call("POST", path, headers={"Idempotency-Key": key})
+    assert status == 200 and again["data"]["webhook_secret"] == rotated["data"]["webhook_secret"], again
+    _, number, _ = await org.call("GET", f"/v1/phone-numbers/{org.number_id}")
+    assert number["data"]["webhook_secret"] == rotated["data"]["webhook_secret"]
