@@ -177,6 +177,9 @@ class ResubmitCampaign(Command, frozen=True, kw_only=True):
     org_id: str
     campaign_id: str
     edits: ResubmitBody = msgspec.field(default_factory=ResubmitBody)
+    submission_id: str | None = None
+    """Caller-chosen id of the resubmission (derived from an Idempotency-Key): repeated, it answers with
+    the campaign that submission left, not 409 and not a second submission."""
 
 
 class AssignCampaignNumbers(Command, frozen=True, kw_only=True):

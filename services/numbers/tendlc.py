@@ -237,8 +237,12 @@ class TenDlc:
         url = (await check_webhook_url(e.status_callback_url, "status_callback_url", self.settings.env,
                                        self.settings.dns_timeout_s) if e.status_callback_url else None)
         now = utcnow()
+        submission_id = chosen_id(cmd.submission_id, "submission_id") if cmd.submission_id is not None else None
         async with self.store.transaction() as conn:
             row = await store.campaign_row(conn, cmd.org_id, cmd.campaign_id, lock=True)
+            if submission_id is not None and str(await conn.fetchval(
+                    "SELECT last_submission_id FROM campaigns WHERE id = $1", row["id"])) == submission_id:
+                return await self._view(conn, cmd.org_id, row["sid"])  # this very resubmission happened already
             if row["status"] != "rejected":
                 raise CommandError("CONFLICT", f"only a rejected campaign can be resubmitted (this one is "
                                    f"{row['status']})", 409, {"status": row["status"]})
@@ -263,8 +267,9 @@ class TenDlc:
                 "UPDATE campaigns SET status = 'pending_review', use_case = $2, fields = $3::jsonb,"
                 " status_callback_url = COALESCE($4, status_callback_url),"
                 " webhook_secret = COALESCE(webhook_secret, CASE WHEN $4::text IS NULL THEN NULL ELSE $5 END),"
-                " rejection_reasons = '[]'::jsonb, submitted_at = $6, reviewed_at = NULL WHERE id = $1",
-                row["id"], use_case, _enc.encode(fields).decode(), url, model.new_webhook_secret(), now)
+                " rejection_reasons = '[]'::jsonb, submitted_at = $6, reviewed_at = NULL, last_submission_id = $7"
+                " WHERE id = $1",
+                row["id"], use_case, _enc.encode(fields).decode(), url, model.new_webhook_secret(), now, submission_id)
             await append(self.store, conn, "campaigns", f"campaign-{row['id']}", row["id"], row["version"], [
                 CampaignResubmitted(org_id=cmd.org_id, campaign_id=row["sid"], brand_id=row["sbrand_id"],
                                     changed=sorted(changed), occurred_at=now)

@@ -57,7 +57,8 @@ async def show_campaign(ctx: Ctx) -> Reply:
 
 async def resubmit(ctx: Ctx) -> Reply:
     res = await ctx.call("numbers", "resubmit_campaign", c.ResubmitCampaign(
-        org_id=ctx.org_id, campaign_id=ctx.path["id"], edits=ctx.body), CampaignView, timeout=20)
+        org_id=ctx.org_id, campaign_id=ctx.path["id"], edits=ctx.body, submission_id=ctx.resource_id), CampaignView,
+        timeout=20)
     return Reply(res)
 
 
