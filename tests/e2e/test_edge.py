@@ -307,3 +307,25 @@ async def test_a_rotation_whose_answer_was_lost_rotates_once(system: System) -> 
     assert status == 200 and again["data"]["webhook_secret"] == rotated["data"]["webhook_secret"], again
     _, number, _ = await org.call("GET", f"/v1/phone-numbers/{org.number_id}")
     assert number["data"]["webhook_secret"] == rotated["data"]["webhook_secret"]
+
+
+async def test_an_order_whose_answer_was_lost_is_placed_once(system: System) -> None:
+    from services.gateway.edge import Idempotency
+
+    org = await onboard(system)
+    _, found, _ = await org.call("POST", "/v1/phone-numbers/search", json={"area_code": "415", "quantity": 5})
+    number = found["data"][-1]["phone_number"]
+    before = await org.balance()
+    key = f"order-{uuid.uuid4().hex}"
+    body = {"numbers": [number]}
+    status, first, _ = await org.call("POST", "/v1/phone-numbers/orders", json=body, headers={"Idempotency-Key": key})
+    assert status == 201, first
+    gw = system.services["gateway"]
+    kv = (await Idempotency.open(gw.nc, gw.subjects, 3600, 30)).kv
+    await kv.delete(Idempotency.slot(org.org_id, "POST", "/v1/phone-numbers/orders", key))  # the answer was lost
+    status, again, _ = await org.call("POST", "/v1/phone-numbers/orders", json=body, headers={"Idempotency-Key": key})
+    assert status == 201 and again["data"]["id"] == first["data"]["id"], again  # not 409 NUMBER_UNAVAILABLE
+    assert [n["id"] for n in again["data"]["phone_numbers"]] == [n["id"] for n in first["data"]["phone_numbers"]]
+    _, listing, _ = await org.call("GET", "/v1/balance")
+    debits = [e for e in listing["data"]["entries"] if e["reference"] == first["data"]["id"]]
+    assert len(debits) == 1 and before != await org.balance(), listing
