@@ -53,7 +53,7 @@ async def patch(ctx: Ctx) -> Reply:
 
 async def rotate(ctx: Ctx) -> Reply:
     res = await ctx.call("numbers", "rotate_webhook_secret", c.RotateWebhookSecret(
-        org_id=ctx.org_id, phone_number_id=ctx.path["id"]), NumberView)
+        org_id=ctx.org_id, phone_number_id=ctx.path["id"], rotation_id=ctx.resource_id), NumberView)
     return Reply(res)
 
 
