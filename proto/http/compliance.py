@@ -50,7 +50,7 @@ class ConsentListQuery(msgspec.Struct, kw_only=True):
     cursor: str | None = None
 
 
-Time = Annotated[str, msgspec.Meta(max_length=40, description="RFC 3339 with a zone",
+Time = Annotated[str, msgspec.Meta(max_length=40, pattern=RFC3339_PATTERN, description="RFC 3339 with a zone",
                                     examples=["2026-06-11T00:00:00Z"])]
 
 

@@ -250,7 +250,7 @@ async def test_hostile_input_answers_4xx_never_5xx(system: System) -> None:
         assert r.status == 401, await r.text()
     # a cursor that decodes, naming no row: every listing
     for path in ("/v1/api-keys", "/v1/balance", "/v1/phone-numbers", "/v1/brands", "/v1/campaigns", "/v1/messages",
-                 "/v1/consent", "/v1/inbound-messages"):
+                 "/v1/consent", "/v1/inbound-messages", "/v1/compliance/decisions"):
         for cursor in (_cursor("2026-01-01T00:00:00+00:00", "not-a-uuid"), _cursor("2026-01-01T00:00:00+00:00", 7),
                        _cursor("a", 2**70), _cursor("2026-01-01T00:00:00+00:00", "a\u0000b"), "%%%"):
             status, body, _ = await org.call("GET", path, params={"cursor": cursor})
