@@ -38,7 +38,13 @@ class _Reply(msgspec.Struct, frozen=True):
 
 
 _enc = msgspec.json.Encoder()
+class TransientError(Exception):
+    """A failure a retry clears (another writer got there first, a resource is busy): a command that
+    ends in one answers 503 SERVICE_UNAVAILABLE, never INTERNAL."""
+
+
 _TRANSIENT: tuple[type[BaseException], ...] = (
+    TransientError,
     OSError,  # connection refused or reset; TimeoutError too (a pool or a statement waited too long)
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,

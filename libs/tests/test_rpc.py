@@ -59,6 +59,8 @@ async def test_database_and_bus_faults_answer_503_and_refused_values_400(nats_ur
     import asyncpg
     import nats.errors
 
+    from libs.store.eventstore import ConcurrencyError
+
     nc = await nats.connect(nats_url)
     subjects = Subjects(subject_root)
     server = RpcServer(nc, subjects, "demo", "demo")
@@ -77,6 +79,7 @@ async def test_database_and_bus_faults_answer_503_and_refused_values_400(nats_ur
         asyncpg.exceptions.TooManyConnectionsError("sorry, too many clients already"),
         asyncpg.exceptions.SerializationError("could not serialize access"),
         nats.errors.ConnectionClosedError(),
+        ConcurrencyError("contact-1", 3),  # another writer kept winning: a retry will do
         TimeoutError(),
     ]
 

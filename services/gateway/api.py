@@ -176,6 +176,17 @@ def check_text(value: Any, path: str) -> None:
             check_text(v, f"{path}.{i}" if path else str(i))
 
 
+_ZONE_AS_SPACE = re.compile(r"(:[0-9]{2}(?:\.[0-9]+)?) ([0-9]{2}:[0-9]{2})$")
+
+
+def unplussed(value: str) -> str:
+    """A ``+`` left unencoded in a query string arrives as a space (``?to=+1415…``, ``…T12:00:00+02:00``):
+    read it back as the ``+`` it was, where nothing else fits (a leading space before digits, a zone)."""
+    if value[:1] == " " and value[1:2].isdigit():
+        value = "+" + value[1:]
+    return _ZONE_AS_SPACE.sub(r"\1+\2", value)
+
+
 def decode_query(query: Any, typ: type) -> Any:
     data: dict[str, Any] = {}
     for k, v in query.items():  # every value of a repeated parameter, not only the one that is used
@@ -185,7 +196,7 @@ def decode_query(query: Any, typ: type) -> Any:
     for k in query:
         if k in fields:
             vals = query.getall(k)
-            data[k] = vals[-1]
+            data[k] = unplussed(vals[-1])
     try:
         return msgspec.convert(data, typ, strict=False)
     except msgspec.ValidationError as exc:
