@@ -33,6 +33,9 @@ class Reply:
     status: int = 200
     meta: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    session_cookie: str | None = None
+    """A session token to set as the HttpOnly session cookie (a log-in)."""
+    clear_session_cookie: bool = False
 
 
 @dataclass
@@ -47,6 +50,9 @@ class Ctx:
     env: str
     nc: Client
     subjects: Subjects
+    user_id: str = ""
+    """The dashboard user, when the request came with a session (empty with an API key)."""
+    session_id: str = ""
     resource_id: str | None = None
     """With an Idempotency-Key: the id of what this POST creates, derived from organization, method, path
     and key, so that every retry names the same resource (None without a key: the service picks one)."""

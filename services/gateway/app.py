@@ -17,7 +17,7 @@ from libs.obs.settings import load_settings
 from libs.obs.tracing import server_span
 from libs.runtime.service import Service
 from proto.base import CommandError
-from services.gateway import openapi
+from services.gateway import dashboard, openapi, sessions
 from services.gateway.api import (
     EVICT_KEY,
     FAULTS,
@@ -33,6 +33,7 @@ from services.gateway.api import (
 from services.gateway.config import GatewaySettings
 from services.gateway.edge import AuthCache, Idempotency, RateLimiter
 from services.gateway.routes import all_routes
+from services.gateway.sessions import SESSIONS_KEY, Sessions
 
 log = structlog.get_logger(__name__)
 
@@ -48,7 +49,9 @@ class Gateway:
         self.auth: AuthCache | None = None  # needs the NATS connection: made in setup
         self.limiter = RateLimiter(settings.rate_limit_rps, settings.rate_limit_burst)
         self.signup_limiter = RateLimiter(settings.signup_rate_per_min / 60.0, settings.signup_rate_per_min)
+        self.login_limiter = RateLimiter(settings.login_rate_per_min / 60.0, settings.login_rate_per_min)
         self.idem: Idempotency | None = None
+        self.sessions: Sessions | None = None
 
     def handler(self, route: Route, template_of: Any) -> Any:
         name = f"{route.method} {route.path}"
@@ -79,24 +82,34 @@ class Gateway:
     async def _handle(self, route: Route, request: web.Request) -> web.StreamResponse:
         limit_headers: dict[str, str] = {}
         try:
-            org_id = key_id = ""
+            org_id = key_id = user_id = session_id = ""
             if route.auth:
-                assert self.auth is not None
-                principal = await self.auth.principal(request.headers.get("Authorization"))
-                org_id, key_id = principal.org_id, principal.key_id
+                assert self.auth is not None and self.sessions is not None
+                authorization = request.headers.get("Authorization")
+                if authorization is None and sessions.COOKIE in request.cookies:
+                    view = await self.sessions.for_api(request)
+                    org_id, user_id, session_id = view.org_id, view.user_id, view.id
+                    key_id = f"session:{view.id}"
+                else:
+                    principal = await self.auth.principal(authorization)
+                    org_id, key_id = principal.org_id, principal.key_id
                 ok, limit_headers = self.limiter.take(key_id)
                 if not ok:
                     return error_response("RATE_LIMITED", "too many requests; slow down and retry after "
                                           f"{limit_headers['Retry-After']} s", 429, headers=limit_headers)
             elif route.method == "POST":
-                ok, limit_headers = self.signup_limiter.take(request.remote or "?")
+                login = route.path == "/v1/sessions"
+                limiter = self.login_limiter if login else self.signup_limiter
+                ok, limit_headers = limiter.take(request.remote or "?")
                 if not ok:
-                    return error_response("RATE_LIMITED", "too many signups from this address", 429,
+                    what = "log-in attempts" if login else "signups"
+                    return error_response("RATE_LIMITED", f"too many {what} from this address", 429,
                                           headers=limit_headers)
             raw = await self._read_body(request)
             idem_key = request.headers.get("Idempotency-Key")
             slot = body_hash = ""
-            if idem_key is not None and request.method == "POST":
+            # a login's answer carries a CSRF token: it is never stored for replay
+            if idem_key is not None and request.method == "POST" and route.path != "/v1/sessions":
                 if not (1 <= len(idem_key) <= 255) or not set(idem_key) <= _IDEM_KEY_OK:
                     raise CommandError("VALIDATION_ERROR",
                                        "Idempotency-Key: must match ^[A-Za-z0-9_:-]{1,255}$", 400,
@@ -111,8 +124,8 @@ class Gateway:
                     return web.Response(body=stored.body, status=stored.status,
                                         content_type=stored.content_type, headers=headers)
             try:
-                resp = await self._call(route, request, raw, org_id, key_id, limit_headers,
-                                        Idempotency.resource_id(slot) if slot else None)
+                resp = await self._call(route, request, raw, org_id, key_id, limit_headers, user_id,
+                                        session_id, Idempotency.resource_id(slot) if slot else None)
             except BaseException:
                 if slot:
                     await self._release(slot)
@@ -174,14 +187,15 @@ class Gateway:
         return raw
 
     async def _call(self, route: Route, request: web.Request, raw: bytes, org_id: str, key_id: str,
-                    limit_headers: dict[str, str], resource_id: str | None) -> web.StreamResponse:
+                    limit_headers: dict[str, str], user_id: str = "", session_id: str = "",
+                    resource_id: str | None = None) -> web.StreamResponse:
         check_text(dict(request.match_info), "")
         body = decode_body(raw, route.body) if route.body is not None else None
         query = decode_query(request.query, route.query) if route.query is not None else None
         ctx = Ctx(request=request, rpc=self.svc.rpc, org_id=org_id, key_id=key_id, body=body, query=query,
                   path=dict(request.match_info), env=self.settings.env,
-                  nc=self.svc.nc, subjects=self.svc.subjects, resource_id=resource_id,
-                  read_retry_budget_s=self.settings.read_retry_budget_s)
+                  nc=self.svc.nc, subjects=self.svc.subjects, user_id=user_id, session_id=session_id,
+                  resource_id=resource_id, read_retry_budget_s=self.settings.read_retry_budget_s)
         result = await route.handler(ctx)
         if isinstance(result, web.StreamResponse):
             return result
@@ -189,8 +203,14 @@ class Gateway:
         meta = reply.meta
         if route.paginated and meta is None:
             meta = {"next_cursor": None}
-        return web.Response(body=envelope(reply.data, meta), status=reply.status, content_type="application/json",
+        resp = web.Response(body=envelope(reply.data, meta), status=reply.status, content_type="application/json",
                             headers={**limit_headers, **reply.headers})
+        if self.sessions is not None:
+            if reply.session_cookie is not None:
+                self.sessions.set_cookie(resp, reply.session_cookie)
+            elif reply.clear_session_cookie:
+                self.sessions.clear_cookie(resp)
+        return resp
 
 
 async def _not_found(request: web.Request) -> web.Response:
@@ -249,14 +269,19 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, Any]:
     template_of = _path_templates(routes)
     for r in routes:
         svc.http.router.add_route(r.method, r.path, gw.handler(r, template_of))
-    svc.http.router.add_get("/v1/openapi.json", openapi.serve_document(routes))
-    svc.http.router.add_get("/docs", openapi.serve_docs(routes))
-    svc.http.router.add_get("/", openapi.serve_root)
+    svc.http.router.add_get("/v1/openapi.json", openapi.serve_document(routes, settings.public_url))
+    svc.http.router.add_get("/docs", openapi.serve_docs(routes, settings.public_url))
+    dashboard.add_routes(svc.http)
 
     async def setup(s: Service) -> None:
         s.rpc.default_timeout = settings.rpc_timeout_s
         gw.idem = await Idempotency.open(s.nc, s.subjects, settings.idempotency_ttl_s, settings.idempotency_lease_s)
         gw.auth = AuthCache(s.rpc, settings.auth_cache_ttl_s)
         await gw.auth.follow_revocations(s.nc, s.subjects)
+        gw.sessions = Sessions(s.rpc, ttl_s=settings.session_ttl_s, cache_ttl_s=settings.auth_cache_ttl_s,
+                               secure_cookie=settings.env not in ("dev", "test"),
+                               login_per_min=settings.login_rate_per_min)
+        s.http[SESSIONS_KEY] = gw.sessions
+        await gw.sessions.follow_endings(s.nc, s.subjects)
 
     return svc, setup
