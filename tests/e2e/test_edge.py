@@ -329,3 +329,42 @@ async def test_an_order_whose_answer_was_lost_is_placed_once(system: System) -> 
     _, listing, _ = await org.call("GET", "/v1/balance")
     debits = [e for e in listing["data"]["entries"] if e["reference"] == first["data"]["id"]]
     assert len(debits) == 1 and before != await org.balance(), listing
+
+
+async def test_an_exhausted_pool_answers_503_and_the_retry_converges(system: System) -> None:
+    org = await onboard(system)
+    contact = handset()
+    await org.consent(contact)
+    impatient, url = await _second_gateway(system)
+    pool = system.services["outbound"].pool
+    held = []
+    assert system.http is not None
+    try:
+        async with system.http.get(f"{url}/v1/balance", headers={"Authorization": f"Bearer {org.key}"}) as r:
+            assert r.status == 200
+        impatient.rpc.default_timeout = 1.0
+        # given every connection of outbound's pool taken (a burst, a slow database)
+        # (some are held by outbound's own loops: take every one that is free)
+        while True:
+            try:
+                held.append(await pool.acquire(timeout=0.5))
+            except TimeoutError:
+                break
+        assert held
+        body = {"from": org.number, "to": contact, "text": "through an exhausted pool"}
+        key = f"pool-{uuid.uuid4().hex}"
+        async with system.http.post(f"{url}/v1/messages", json=body, headers={
+                "Authorization": f"Bearer {org.key}", "Idempotency-Key": key}) as r:
+            got = await r.json()
+            assert r.status == 503 and r.headers["Retry-After"], got  # a fault, said so, never 500
+    finally:
+        for conn in held:
+            await pool.release(conn)
+        await impatient.stop()
+    # when the pool has connections again, the client's retry (same key) gets the one message
+    status, sent = await follow_contract(org, "POST", "/v1/messages", body, key)
+    assert status == 202, sent
+    await org.until_terminal([sent["data"]["id"]])
+    _, listing, _ = await org.call("GET", "/v1/messages")
+    assert [m["id"] for m in listing["data"]] == [sent["data"]["id"]]
+    assert await org.inbox(contact) == [body["text"]]
