@@ -6,17 +6,17 @@ from typing import Annotated
 
 import msgspec
 
-from proto.api import Limit
+from proto.api import Email, Limit
 from proto.scopes import Preset, Scope
 
 
-class SignupBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
-    email: Annotated[str, msgspec.Meta(max_length=254, examples=["dev@example.com"])]
+class SignupBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    email: Email
     password: Annotated[str, msgspec.Meta(min_length=8, max_length=256)]
     organization_name: Annotated[str, msgspec.Meta(min_length=1, max_length=200, examples=["Acme Agents"])]
 
 
-class KeyCapsBody(msgspec.Struct, kw_only=True):
+class KeyCapsBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Limits checked at the gateway before any side effect (each optional)."""
 
     spend_per_day: Annotated[str, msgspec.Meta(pattern=r"^\d{1,9}(\.\d{1,4})?$", examples=["1.00"],
@@ -33,7 +33,7 @@ class KeyCapsBody(msgspec.Struct, kw_only=True):
                                             examples=["2027-01-01T00:00:00Z"])] | None = None
 
 
-class CreateKeyBody(msgspec.Struct, kw_only=True):
+class CreateKeyBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=100, examples=["ci"])] = "default"
     scopes: Annotated[list[Scope], msgspec.Meta(
         description="What the key may do; omitted (and no preset) means every scope",
@@ -49,7 +49,7 @@ class PageQuery(msgspec.Struct, kw_only=True):
     cursor: str | None = None
 
 
-class LoginBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+class LoginBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     email: Annotated[str, msgspec.Meta(max_length=254, examples=["dev@example.com"])]
     password: Annotated[str, msgspec.Meta(min_length=1, max_length=256, examples=["a-long-password"])]
 

@@ -14,7 +14,8 @@ from services.gateway.scopes import GUARD_KEY, key_grants
 async def signup(ctx: Ctx) -> Reply:
     b: SignupBody = ctx.body
     res = await ctx.call("accounts", "signup",
-                         c.Signup(email=b.email, password=b.password, organization_name=b.organization_name),
+                         c.Signup(email=b.email, password=b.password, organization_name=b.organization_name,
+                                  org_id=ctx.resource_id),
                          c.SignupResult)
     return Reply(res, status=201)
 
@@ -23,7 +24,7 @@ async def create_key(ctx: Ctx) -> Reply:
     b: CreateKeyBody = ctx.body
     scopes, caps = key_grants(b)
     res = await ctx.call("accounts", "create_key", c.CreateKey(org_id=ctx.org_id, name=b.name, scopes=scopes,
-                                                               caps=caps), c.ApiKeyView)
+                                                               caps=caps, key_id=ctx.resource_id), c.ApiKeyView)
     return Reply(res, status=201)
 
 
