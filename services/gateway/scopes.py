@@ -116,7 +116,7 @@ def _check_delegation(caller: Principal, raw: bytes) -> None:
         raise CommandError("KEY_CAPPED", "a key with caps cannot create keys; use a key without caps", 403)
     try:
         body = msgspec.json.decode(raw or b"{}", type=CreateKeyBody)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except (msgspec.DecodeError, msgspec.ValidationError, ValueError):
         return  # the route's own validation answers 400
     scopes, _ = key_grants(body)
     assert caller.scopes is not None
@@ -230,7 +230,7 @@ class KeyGuard:
         if fields is not None and (adm.send or (caps and (caps.allowed_recipients or caps.allowed_from))):
             try:
                 doc = msgspec.json.decode(raw or b"{}")
-            except msgspec.DecodeError:
+            except (msgspec.DecodeError, ValueError):  # not JSON, not UTF-8: the route's validation answers 400
                 doc = None
         if fields is not None and caps is not None:
             to, frm = _field(doc, fields[0]), _field(doc, fields[1])
