@@ -11,6 +11,7 @@ import structlog
 
 from libs.carrier.adapter import Carrier, CarrierError
 from libs.store.eventstore import EventStore
+from libs.webhooks import urls
 from proto.base import CommandError, Event, NotFound, new_id, parse_uuid, rfc3339, utcnow
 from proto.commands import numbers as c
 from proto.events.numbers import (
@@ -26,7 +27,6 @@ from proto.http.tendlc import BrandView, CampaignView
 from services.numbers import model, store
 from services.numbers.config import NumbersSettings
 from services.numbers.handlers import append, assign_to_campaign, carrier_failure
-from services.numbers.urls import check_webhook_url
 
 log = structlog.get_logger(__name__)
 _enc = msgspec.json.Encoder()
@@ -83,7 +83,7 @@ class TenDlc:
     # -- campaigns -----------------------------------------------------------------------------------
     async def create_campaign(self, cmd: c.CreateCampaign) -> CampaignView:
         body, org_id, pool = cmd.campaign, cmd.org_id, self.store.pool
-        url = (await check_webhook_url(body.status_callback_url, "status_callback_url", self.settings.env,
+        url = (await urls.check_url(body.status_callback_url, "status_callback_url", self.settings.env,
                                        self.settings.dns_timeout_s) if body.status_callback_url else None)
         brand = await store.brand_row(pool, org_id, body.brand_id, field="brand_id")
         if brand["identity_status"] == "UNVERIFIED":
@@ -170,7 +170,7 @@ class TenDlc:
         """Edit a rejected campaign and send it back to review. The row stays locked across the carrier
         call, so the review callback (which locks it too) always sees the new submission."""
         e = cmd.edits
-        url = (await check_webhook_url(e.status_callback_url, "status_callback_url", self.settings.env,
+        url = (await urls.check_url(e.status_callback_url, "status_callback_url", self.settings.env,
                                        self.settings.dns_timeout_s) if e.status_callback_url else None)
         now = utcnow()
         async with self.store.transaction() as conn:
