@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib.util
+import json
 import os
 import pwd
 import random
@@ -98,10 +99,34 @@ class EmbeddedNats:
     data_dir: Path
     port: int
     proc: subprocess.Popen[bytes] | None = None
+    subject_root: str | None = "am"
+    """With a root, clients must authenticate: one user per service with the permissions of
+    ``libs.bus.auth`` for that root (``*`` for tests), passwords in ``credentials.json`` (0600) here.
+    None: no authentication."""
+    credentials: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
         return f"nats://127.0.0.1:{self.port}"
+
+    def url_for(self, user: str) -> str:
+        """The URL with ``user``'s credentials in it (tests and tools; services take AM_NATS_USER)."""
+        if not self.credentials:
+            return self.url
+        return f"nats://{user}:{self.credentials[user]}@127.0.0.1:{self.port}"
+
+    def _config(self) -> list[str]:
+        if self.subject_root is None:
+            return []
+        from libs.bus.auth import load_or_create_credentials, server_authorization
+
+        self.credentials = load_or_create_credentials(self.data_dir / "credentials.json")
+        conf = self.data_dir / "nats.conf"
+        conf.touch(mode=0o600)
+        conf.chmod(0o600)
+        conf.write_text(json.dumps({"authorization": server_authorization(self.credentials, self.subject_root)},
+                                   indent=1))
+        return ["-c", str(conf)]
 
     def start(self) -> EmbeddedNats:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -111,8 +136,8 @@ class EmbeddedNats:
         if port_open(self.port):
             raise PortTaken(self.port)
         self.proc = subprocess.Popen(
-            [nats_server_binary(), "-js", "-sd", str(self.data_dir / "jetstream"), "-a", "127.0.0.1",
-             "-p", str(self.port), "-l", str(log)],
+            [nats_server_binary(), *self._config(), "-js", "-sd", str(self.data_dir / "jetstream"),
+             "-a", "127.0.0.1", "-p", str(self.port), "-l", str(log)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
             start_new_session=True,
         )

@@ -8,9 +8,17 @@ from proto.base import Command, ErrorBody
 
 
 class Signup(Command, frozen=True, kw_only=True):
+    """No secret travels on the bus: the gateway hashes the password (argon2id) and makes the first API
+    key itself, sending only the key's SHA-256 and its display prefix."""
+
     email: str
-    password: str
+    password_hash: str
+    """argon2id hash of the password, made by the gateway (``$argon2id$...``)."""
     organization_name: str
+    key_hash: str
+    """SHA-256 (hex) of the first API key's secret, which only the gateway and the client ever see."""
+    key_prefix: str
+    """The key's display prefix (``am_live_`` and 4 characters)."""
 
 
 class ApiKeyView(msgspec.Struct, kw_only=True):
@@ -51,8 +59,26 @@ class Principal(msgspec.Struct, kw_only=True):
 
 
 class CreateKey(Command, frozen=True, kw_only=True):
+    """The gateway makes the secret; accounts stores its hash and prefix (the secret is never sent)."""
+
     org_id: str
     name: str
+    key_hash: str
+    """SHA-256 (hex) of the new key's secret."""
+    prefix: str
+    """The key's display prefix (``am_live_`` and 4 characters)."""
+
+
+class GetPasswordHash(Command, frozen=True, kw_only=True):
+    """The stored argon2id hash of a user's password, for the gateway to verify a login itself."""
+
+    email: str
+
+
+class PasswordHashView(msgspec.Struct, kw_only=True):
+    user_id: str
+    org_id: str
+    password_hash: str
 
 
 class ListKeys(Command, frozen=True, kw_only=True):

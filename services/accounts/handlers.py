@@ -3,12 +3,10 @@ transaction."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from datetime import datetime
 
 import asyncpg
-from argon2 import PasswordHasher
 
 from libs.store.eventstore import EventStore
 from proto.api import decode_cursor, encode_cursor, format_money
@@ -25,8 +23,6 @@ from proto.events.accounts import (
 )
 from services.accounts import model
 from services.accounts.config import AccountsSettings
-
-_hasher = PasswordHasher()  # argon2id, memory-hard
 
 
 def _cursor(limit: int, cursor: str | None) -> tuple[datetime | None, str | None]:
@@ -46,10 +42,10 @@ class Accounts:
         self._touched: dict[str, float] = {}
 
     async def signup(self, cmd: c.Signup) -> c.SignupResult:
-        email = model.validate_signup(cmd.email, cmd.password, cmd.organization_name)
-        password_hash = await asyncio.get_running_loop().run_in_executor(None, _hasher.hash, cmd.password)
+        email = model.validate_signup(cmd.email, cmd.password_hash, cmd.organization_name)
+        model.check_key_fields(cmd.key_hash, cmd.key_prefix)
+        password_hash = cmd.password_hash
         org_id, user_id, key_id, grant_id = new_id(), new_id(), new_id(), new_id()
-        secret = model.new_api_key_secret()
         now = utcnow()
         name = cmd.organization_name.strip()
         async with self.store.transaction() as conn:
@@ -66,7 +62,7 @@ class Accounts:
             await self.store.append(conn, f"organization-{org_id}", 0, [
                 OrganizationCreated(org_id=org_id, name=name, owner_user_id=user_id, owner_email=email, occurred_at=now)
             ])
-            await self._insert_key(conn, org_id, key_id, "default", secret, now)
+            await self._insert_key(conn, org_id, key_id, "default", cmd.key_hash, cmd.key_prefix, now)
             amount = self.settings.signup_credit_micros
             await conn.execute("INSERT INTO balances (org_id, available_micros) VALUES ($1, $2)", org_id, amount)
             await self._ledger(conn, grant_id, org_id, "grant", amount, "signup credit", "", now)
@@ -76,17 +72,15 @@ class Accounts:
         return c.SignupResult(
             organization=c.OrganizationView(id=org_id, name=name, created_at=rfc3339(now)),
             user=c.UserView(id=user_id, email=email),
-            api_key=c.ApiKeyView(id=key_id, name="default", prefix=model.display_prefix(secret),
-                                 created_at=rfc3339(now), secret=secret),
+            api_key=c.ApiKeyView(id=key_id, name="default", prefix=cmd.key_prefix, created_at=rfc3339(now)),
             balance=format_money(amount),
         )
 
-    async def _insert_key(self, conn: asyncpg.Connection, org_id: str, key_id: str, name: str, secret: str,
-                          now: datetime) -> None:
-        prefix = model.display_prefix(secret)
+    async def _insert_key(self, conn: asyncpg.Connection, org_id: str, key_id: str, name: str, key_hash: str,
+                          prefix: str, now: datetime) -> None:
         await conn.execute(
             "INSERT INTO api_keys (id, org_id, name, prefix, key_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-            key_id, org_id, name, prefix, model.hash_key(secret), now,
+            key_id, org_id, name, prefix, key_hash, now,
         )
         await self.store.append(conn, f"api_key-{key_id}", 0, [
             ApiKeyCreated(org_id=org_id, key_id=key_id, name=name, prefix=prefix, occurred_at=now)
@@ -109,11 +103,19 @@ class Accounts:
         name = cmd.name.strip()
         if not name or len(name) > 100:
             raise CommandError("VALIDATION_ERROR", "name: must be 1 to 100 characters", 400, {"field": "name"})
-        secret, key_id, now = model.new_api_key_secret(), new_id(), utcnow()
+        model.check_key_fields(cmd.key_hash, cmd.prefix)
+        key_id, now = new_id(), utcnow()
         async with self.store.transaction() as conn:
-            await self._insert_key(conn, cmd.org_id, key_id, name, secret, now)
-        return c.ApiKeyView(id=key_id, name=name, prefix=model.display_prefix(secret), created_at=rfc3339(now),
-                            secret=secret)
+            await self._insert_key(conn, cmd.org_id, key_id, name, cmd.key_hash, cmd.prefix, now)
+        return c.ApiKeyView(id=key_id, name=name, prefix=cmd.prefix, created_at=rfc3339(now))
+
+    async def password_hash(self, cmd: c.GetPasswordHash) -> c.PasswordHashView:
+        """The stored argon2id hash (never a password): the gateway verifies a login itself."""
+        row = await self.store.pool.fetchrow(
+            "SELECT id::text, org_id::text, password_hash FROM users WHERE email = $1", cmd.email.strip().lower())
+        if row is None:
+            raise CommandError("NOT_FOUND", "no such user", 404)
+        return c.PasswordHashView(user_id=row["id"], org_id=row["org_id"], password_hash=row["password_hash"])
 
     async def list_keys(self, cmd: c.ListKeys) -> c.KeyPage:
         ts, ident = _cursor(cmd.limit, cmd.cursor)

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+import os
 import re
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import msgspec
 import nats
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
+from libs.bus.auth import OPS_USER
+from libs.bus.conn import tls_context
 from proto.subjects import DOMAINS, Subjects
 
 _SINCE = re.compile(r"^(\d+)([smhd])$")
@@ -46,11 +52,30 @@ def filters_for(subjects: Subjects, pattern: str, org: str | None) -> dict[str, 
     return out
 
 
+def ops_credentials() -> dict[str, Any]:
+    """amctl connects as the read-only ``ops`` user: AM_NATS_USER / AM_NATS_PASSWORD (and AM_NATS_TLS_*),
+    else the ``ops`` entry of ``<AM_DATA_DIR or .data>/nats/credentials.json`` written by ``make run``."""
+    user, password = os.environ.get("AM_NATS_USER", ""), os.environ.get("AM_NATS_PASSWORD", "")
+    if not user:
+        path = Path(os.environ.get("AM_DATA_DIR", ".data")) / "nats" / "credentials.json"
+        with contextlib.suppress(OSError, ValueError):
+            password = str(json.loads(path.read_text())[OPS_USER])
+            user = OPS_USER
+    out: dict[str, Any] = {"user": user, "password": password} if user else {}
+    tls = tls_context(os.environ.get("AM_NATS_TLS_CA", ""), os.environ.get("AM_NATS_TLS_CERT", ""),
+                      os.environ.get("AM_NATS_TLS_KEY", ""))
+    if tls is not None:
+        out["tls"] = tls
+    return out
+
+
 async def _connect(url: str) -> Any:
     try:
-        return await nats.connect(url, connect_timeout=3, allow_reconnect=False, max_reconnect_attempts=0)
+        return await nats.connect(url, connect_timeout=3, allow_reconnect=False, max_reconnect_attempts=0,
+                                  **ops_credentials())
     except Exception as exc:
-        raise SystemExit(f"cannot reach NATS at {url}: {exc!r} (is `make run` up? set AM_NATS_URL)") from exc
+        raise SystemExit(f"cannot reach NATS at {url}: {exc!r} (is `make run` up? set AM_NATS_URL, and "
+                         "AM_NATS_USER / AM_NATS_PASSWORD for the ops user)") from exc
 
 
 def line(msg: Any) -> str:

@@ -4,19 +4,28 @@ from __future__ import annotations
 
 from proto.commands import accounts as c
 from proto.http.accounts import CreateKeyBody, PageQuery, SignupBody
+from services.gateway import credentials
 from services.gateway.api import EVICT_KEY, Ctx, Reply, Route
 
 
 async def signup(ctx: Ctx) -> Reply:
+    """The password is hashed and the key made here: neither secret is ever sent to accounts."""
     b: SignupBody = ctx.body
-    res = await ctx.call("accounts", "signup",
-                         c.Signup(email=b.email, password=b.password, organization_name=b.organization_name),
-                         c.SignupResult)
+    secret = credentials.new_api_key_secret()
+    res = await ctx.call("accounts", "signup", c.Signup(
+        email=b.email, password_hash=await credentials.hash_password(b.password),
+        organization_name=b.organization_name, key_hash=credentials.hash_key(secret),
+        key_prefix=credentials.display_prefix(secret)), c.SignupResult)
+    res.api_key.secret = secret
     return Reply(res, status=201)
 
 
 async def create_key(ctx: Ctx) -> Reply:
-    res = await ctx.call("accounts", "create_key", c.CreateKey(org_id=ctx.org_id, name=ctx.body.name), c.ApiKeyView)
+    secret = credentials.new_api_key_secret()
+    res = await ctx.call("accounts", "create_key", c.CreateKey(
+        org_id=ctx.org_id, name=ctx.body.name, key_hash=credentials.hash_key(secret),
+        prefix=credentials.display_prefix(secret)), c.ApiKeyView)
+    res.secret = secret
     return Reply(res, status=201)
 
 
