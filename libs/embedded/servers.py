@@ -148,6 +148,38 @@ class EmbeddedNats:
     def stop(self) -> None:
         _terminate(self.proc)
 
+    def stop_leftover(self) -> None:
+        """Stop a server a killed run left behind (before checking whether the port is free)."""
+        _stop_pid(self.data_dir / "nats.pid", "nats-server")
+
+    def alive(self) -> bool:
+        """Running; a server that exited is reaped here (``poll``)."""
+        return self.proc is not None and self.proc.poll() is None
+
+
+def _is_process(pid: int, name: bytes) -> bool:
+    """``pid`` is alive (not a zombie) and its command line names ``name``."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        if stat.rsplit(")", 1)[1].split()[0] == "Z":
+            return False
+        return name in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, IndexError):
+        return False
+
+
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Nothing listens on ``port`` and it can be bound."""
+    if port_open(port, host):
+        return False
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
 
 def _stop_pid(pidfile: Path, name: str) -> None:
     with contextlib.suppress(Exception):
@@ -319,19 +351,37 @@ class EmbeddedPostgres:
         return self
 
     def _stop_stale(self, pgdata: Path) -> None:
-        """A postmaster left over from a killed run holds the data dir: stop it first."""
+        """A postmaster left over from a killed run holds the data dir: stop it first. A
+        ``postmaster.pid`` whose process is gone (a SIGKILLed server), or whose number now belongs to
+        some other program, is removed — PostgreSQL would otherwise refuse to start."""
         pidfile = pgdata / "postmaster.pid"
         if not pidfile.exists():
             return
-        with contextlib.suppress(Exception):
+        try:
             pid = int(pidfile.read_text().splitlines()[0])
-            os.kill(pid, 2)
-            for _ in range(100):
-                os.kill(pid, 0)
-                time.sleep(0.1)
+        except (OSError, ValueError, IndexError):
+            pid = 0
+        if pid > 0 and _is_process(pid, b"postgres"):
+            with contextlib.suppress(Exception):
+                os.kill(pid, 2)
+                for _ in range(100):
+                    os.kill(pid, 0)
+                    time.sleep(0.1)
+        if not (pid > 0 and _is_process(pid, b"postgres")):
+            with contextlib.suppress(FileNotFoundError):
+                pidfile.unlink()
+
+    def stop_leftover(self) -> None:
+        """Stop a server a killed run left behind (before checking whether the port is free)."""
+        _, pgdata = self._layout()
+        self._stop_stale(pgdata)
 
     def stop(self) -> None:
         _terminate(self.proc, sig=2)  # SIGINT: fast shutdown
+
+    def alive(self) -> bool:
+        """Running; a server that exited is reaped here (``poll``)."""
+        return self.proc is not None and self.proc.poll() is None
 
 
 def _pg_env() -> dict[str, str]:
