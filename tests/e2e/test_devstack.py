@@ -171,3 +171,25 @@ def test_killed_nats_and_postgres_are_reaped_and_restarted() -> None:
                     time.sleep(0.3)
                 else:
                     raise AssertionError(f"{pidfile.name}: not restarted (old {old}, now {_pid(pidfile)})")
+
+
+def test_not_ready_while_a_service_crash_loops() -> None:
+    base = free_port_block(6)
+    ports = {"gw": free_port(), "sim": free_port(), "nats": free_port(), "pg": free_port(), "base": base}
+    with tempfile.TemporaryDirectory(prefix="am-devstack-", dir="/tmp") as d:
+        os.chmod(d, 0o755)
+        env = {**Devstack(d, ports).env, "AM_INBOUND_WEBHOOK_TIMEOUT_S": "not-a-number"}  # inbound cannot start
+        proc = subprocess.Popen([sys.executable, "-m", "services.devstack"], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        seen: list[str] = []
+        try:
+            for line in proc.stdout:  # type: ignore[union-attr]
+                seen.append(line)
+                assert "] ready in" not in line, "".join(seen)
+                if "inbound exited" in line and "restart #3" in line:
+                    break
+            else:
+                raise AssertionError("".join(seen))
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(60)
