@@ -49,14 +49,19 @@ class Role:
 ROLES: dict[str, Role] = {
     "accounts": Role("accounts", consumes=("outbound",)),
     "numbers": Role("numbers", calls=("accounts",)),
-    "compliance": Role("compliance", calls=("numbers", "outbound", "compliance"), consumes=("inbound",)),
-    "outbound": Role("outbound", calls=("accounts", "compliance", "numbers"), consumes=("compliance",),
-                     follows=("numbers.>",)),
-    "inbound": Role("inbound", calls=("numbers",), follows=("numbers.phone_number.*.*",)),
+    "compliance": Role("compliance", calls=("numbers", "outbound"), consumes=("inbound",)),
+    "outbound": Role("outbound", calls=("accounts", "compliance", "numbers", "carrier"),
+                     consumes=("compliance", "carrier"), follows=("numbers.>",)),
+    "inbound": Role("inbound", calls=("numbers",), consumes=("carrier", "outbound", "inbound"),
+                    follows=("numbers.phone_number.*.*",)),
+    "carrier": Role("carrier"),
     "gateway": Role(None, calls=("accounts", "compliance", "inbound", "numbers", "outbound"),
-                    follows=("accounts.api_key.api_key_revoked.*", "inbound.message.inbound_message_received.*"),
-                    kv=("IDEMPOTENCY",)),
+                    follows=("accounts.api_key.api_key_revoked.*", "inbound.message.inbound_message_received.*",
+                             "accounts.session.session_ended.*"),
+                    kv=("IDEMPOTENCY", "KEY_USAGE")),
 }
+"""(Some entries serve work landing beside this table: the carrier connector service and its streams,
+inbound's conversations reading outbound's and its own events, dashboard sessions, per-key usage.)"""
 SERVICE_USERS = tuple(ROLES)
 OPS_USER = "ops"
 ADMIN_USER = "admin"
@@ -101,7 +106,8 @@ def service_permissions(role: Role, root: str) -> dict[str, Any]:
 
 
 def ops_permissions(root: str) -> dict[str, Any]:
-    pub = ["$JS.API.INFO", "$JS.API.STREAM.NAMES", "$JS.API.STREAM.LIST", "$JS.FC.>"]
+    pub = ["$JS.API.INFO", "$JS.API.STREAM.NAMES", "$JS.API.STREAM.LIST", "$JS.FC.>",
+           f"{root}.cmd.carrier.get_status"]  # amctl carrier status: a read
     for d in DOMAINS:
         s = _stream(root, d)
         pub += [f"$JS.API.STREAM.INFO.{s}", f"$JS.API.CONSUMER.CREATE.{s}", f"$JS.API.CONSUMER.CREATE.{s}.>",

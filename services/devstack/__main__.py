@@ -14,6 +14,7 @@ from pathlib import Path
 
 import msgspec
 
+from libs.bus.auth import SERVICE_USERS
 from libs.embedded.servers import EmbeddedNats, EmbeddedPostgres, PortTaken, port_free
 from libs.obs.settings import load_settings
 
@@ -88,8 +89,8 @@ def _get(url: str) -> int:
 
 
 INTERNAL = {"accounts": 1, "numbers": 2, "compliance": 3, "outbound": 4, "inbound": 5}
-NATS_USERS = ("accounts", "numbers", "compliance", "outbound", "inbound", "gateway")
-"""Services that connect to NATS, each as its own user."""
+NATS_USERS = SERVICE_USERS
+"""Services that connect to NATS, each as its own user (the simulator does not use NATS)."""
 
 
 def needed_ports(cfg: DevstackSettings) -> list[tuple[int, str]]:
