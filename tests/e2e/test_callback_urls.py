@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from libs.webhooks import urls
-from tests.e2e.data import BRAND
+from tests.e2e.data import BRAND, CAMPAIGN
 from tests.e2e.test_inbound import SHORT_RETRIES, Receiver, inbox, provision, text
 from tests.system import System, running_system
 
@@ -25,13 +25,20 @@ HOSTILE = [
 
 @pytest.fixture
 def dns() -> Iterator[dict[str, list[str]]]:
+    """Host → addresses; ``dns["rebind:<host>"] = [...]`` makes later lookups of <host> answer those."""
     table: dict[str, list[str]] = {"hooks.example.com": ["93.184.216.34"], "private.example.com": ["10.1.2.3"]}
 
     async def resolve(host: str, port: int) -> list[str]:
+        """``table[host]``; a host in ``rebind`` answers that instead from its second lookup on (a DNS
+        server answering a public address to the check when saved, and a private one afterwards)."""
+        if f"rebind:{host}" in table and host in asked:
+            return list(table[f"rebind:{host}"])
+        asked.add(host)
         if host not in table:
             raise OSError("no such host")
         return list(table[host])
 
+    asked: set[str] = set()
     urls.set_resolver(resolve)
     urls.forget_checks()
     try:
@@ -82,8 +89,8 @@ async def test_a_name_rebound_to_a_private_address_is_refused_at_delivery(
     async with Receiver() as receiver:
         port = int(receiver.url.rsplit(":", 1)[1].split("/")[0])
         key = (await prod.signup())["api_key"]["secret"]
-        number = await provision(prod, key, f"https://hooks.example.com:{port}/hook")  # public when saved
-        dns["hooks.example.com"] = ["127.0.0.1"]  # … and the receiver's address by delivery
+        dns["rebind:hooks.example.com"] = ["127.0.0.1"]  # public when saved, the receiver's address after
+        number = await provision(prod, key, f"https://hooks.example.com:{port}/hook")
         await text(prod, number["e164"], "rebind me")
         [msg] = await prod.eventually(lambda: inbox(prod, key))
 
@@ -95,4 +102,27 @@ async def test_a_name_rebound_to_a_private_address_is_refused_at_delivery(
         assert "refused by the callback URL rule" in attempts[0]["error"], attempts
         assert "127.0.0.1" in attempts[0]["error"] and attempts[0]["status_code"] is None
         await asyncio.sleep(0)
+        assert receiver.calls == [] and receiver.arrived == 0
+
+
+async def test_a_campaign_callback_to_a_rebound_name_is_refused_at_delivery(
+        prod: System, dns: dict[str, list[str]]) -> None:
+    async with Receiver() as receiver:
+        port = int(receiver.url.rsplit(":", 1)[1].split("/")[0])
+        key = (await prod.signup())["api_key"]["secret"]
+        status, brand, _ = await prod.call("POST", "/v1/brands", key=key, json=BRAND)
+        assert status == 201, brand
+        dns["rebind:hooks.example.com"] = ["127.0.0.1"]  # public when saved, the receiver's address after
+        status, camp, _ = await prod.call("POST", "/v1/campaigns", key=key, json={
+            **CAMPAIGN, "brand_id": brand["data"]["id"], "status_callback_url": f"https://hooks.example.com:{port}/hook"})
+        assert status == 201, camp
+        pool = prod.services["numbers"].pool
+
+        async def refused() -> Any:
+            rows = await pool.fetch("SELECT last_error FROM campaign_callbacks WHERE campaign_id = $1",
+                                    camp["data"]["id"])
+            return rows if rows and all(r["last_error"] for r in rows) else None
+
+        rows = await prod.eventually(refused, timeout=15)
+        assert all("refused by the callback URL rule" in r["last_error"] for r in rows), rows
         assert receiver.calls == [] and receiver.arrived == 0

@@ -17,13 +17,20 @@ from services.outbound.tests.integration.harness import Pipe, handset
 
 @pytest.fixture
 def dns() -> Iterator[dict[str, list[str]]]:
+    """Host → addresses; ``dns["rebind:<host>"] = [...]`` makes later lookups of <host> answer those."""
     table: dict[str, list[str]] = {}
 
     async def resolve(host: str, port: int) -> list[str]:
+        """``table[host]``; a host in ``rebind`` answers that instead from its second lookup on (a DNS
+        server answering a public address to the check when saved, and a private one afterwards)."""
+        if f"rebind:{host}" in table and host in asked:
+            return list(table[f"rebind:{host}"])
+        asked.add(host)
         if host not in table:
             raise OSError("no such host")
         return list(table[host])
 
+    asked: set[str] = set()
     urls.set_resolver(resolve)
     urls.forget_checks()
     try:
@@ -56,10 +63,10 @@ async def test_status_callbacks_follow_the_url_rule(make_pipe: Any, dns: dict[st
     await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
         dns["hooks.example.com"] = ["93.184.216.34"]  # public when the send is accepted …
+        dns["rebind:hooks.example.com"] = ["127.0.0.1"]  # … the receiver's address at every lookup after
         status, body = await p.send(handset(), status_callback_url=f"https://hooks.example.com:{port}/status")
         assert status == 202, body
         mid = body["data"]["id"]
-        dns["hooks.example.com"] = ["127.0.0.1"]  # … the receiver's address by delivery
 
         async def all_failed() -> Any:
             _, b, _ = await p.call("GET", f"/v1/messages/{mid}/status-callbacks")
