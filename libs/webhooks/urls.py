@@ -287,9 +287,8 @@ async def check_url(url: str, field: str, env: str, timeout_s: float = 2.0) -> s
     except UrlRefused as exc:
         raise invalid(field, str(exc)) from None
     except Unresolvable:
-        if dev:
-            return target.url
-        raise invalid(field, "host does not resolve") from None
+        if not dev:
+            raise invalid(field, "host does not resolve") from None
     if len(_checked) >= _CHECKED_MAX:
         _checked.clear()
     _checked[key] = now + _CHECKED_TTL_S

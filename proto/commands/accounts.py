@@ -49,6 +49,14 @@ class SignupResult(msgspec.Struct, kw_only=True):
     balance: str
 
 
+class SignupOutcome(msgspec.Struct, kw_only=True):
+    """accounts' answer to ``signup``: the gateway adds the key's secret (which only it knows) to
+    ``result`` when ``created`` — never to a repeat that found the organization already made."""
+
+    result: SignupResult
+    created: bool = True
+
+
 class Authenticate(Command, frozen=True, kw_only=True):
     key_hash: str
 
@@ -67,6 +75,14 @@ class CreateKey(Command, frozen=True, kw_only=True):
     """SHA-256 (hex) of the new key's secret."""
     prefix: str
     """The key's display prefix (``am_live_`` and 4 characters)."""
+
+
+class KeyCreated(msgspec.Struct, kw_only=True):
+    """accounts' answer to ``create_key``: the gateway shows the secret it made only when ``created``
+    (this request stored that key's hash), never for a key that existed already."""
+
+    key: ApiKeyView
+    created: bool = True
 
 
 class GetPasswordHash(Command, frozen=True, kw_only=True):

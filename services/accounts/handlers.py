@@ -41,7 +41,7 @@ class Accounts:
         self.settings = settings
         self._touched: dict[str, float] = {}
 
-    async def signup(self, cmd: c.Signup) -> c.SignupResult:
+    async def signup(self, cmd: c.Signup) -> c.SignupOutcome:
         email = model.validate_signup(cmd.email, cmd.password_hash, cmd.organization_name)
         model.check_key_fields(cmd.key_hash, cmd.key_prefix)
         password_hash = cmd.password_hash
@@ -69,12 +69,12 @@ class Accounts:
             await self.store.append(conn, f"credit-grant-{grant_id}", 0, [
                 CreditGranted(org_id=org_id, entry_id=grant_id, amount_micros=amount, reason="signup credit", occurred_at=now)
             ])
-        return c.SignupResult(
+        return c.SignupOutcome(result=c.SignupResult(
             organization=c.OrganizationView(id=org_id, name=name, created_at=rfc3339(now)),
             user=c.UserView(id=user_id, email=email),
             api_key=c.ApiKeyView(id=key_id, name="default", prefix=cmd.key_prefix, created_at=rfc3339(now)),
             balance=format_money(amount),
-        )
+        ), created=True)
 
     async def _insert_key(self, conn: asyncpg.Connection, org_id: str, key_id: str, name: str, key_hash: str,
                           prefix: str, now: datetime) -> None:
@@ -99,7 +99,7 @@ class Accounts:
             await self.store.pool.execute("UPDATE api_keys SET last_used_at = now() WHERE id = $1", key_id)
         return c.Principal(org_id=row["org_id"], key_id=key_id)
 
-    async def create_key(self, cmd: c.CreateKey) -> c.ApiKeyView:
+    async def create_key(self, cmd: c.CreateKey) -> c.KeyCreated:
         name = cmd.name.strip()
         if not name or len(name) > 100:
             raise CommandError("VALIDATION_ERROR", "name: must be 1 to 100 characters", 400, {"field": "name"})
@@ -107,7 +107,8 @@ class Accounts:
         key_id, now = new_id(), utcnow()
         async with self.store.transaction() as conn:
             await self._insert_key(conn, cmd.org_id, key_id, name, cmd.key_hash, cmd.prefix, now)
-        return c.ApiKeyView(id=key_id, name=name, prefix=cmd.prefix, created_at=rfc3339(now))
+        return c.KeyCreated(key=c.ApiKeyView(id=key_id, name=name, prefix=cmd.prefix, created_at=rfc3339(now)),
+                            created=True)
 
     async def password_hash(self, cmd: c.GetPasswordHash) -> c.PasswordHashView:
         """The stored argon2id hash (never a password): the gateway verifies a login itself."""

@@ -4,14 +4,26 @@ up, creates a key and makes authenticated calls sees neither the password nor an
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import contextlib
+import re
 import uuid
 
 import nats
+import pytest
 
 from tests.system import System
 
 
-async def test_signup_key_creation_and_auth_put_no_secret_on_nats(system: System, nats_url: str) -> None:
+@pytest.mark.parametrize("idempotent", [
+    False,
+    pytest.param(True, marks=pytest.mark.xfail(
+        reason="a response kept for Idempotency-Key replay sits in a NATS KV bucket; it holds the secret until "
+               "replays are stored redacted (issue 15, item 6, done beside this work)", strict=False)),
+])
+async def test_signup_key_creation_and_auth_put_no_secret_on_nats(system: System, nats_url: str,
+                                                                   idempotent: bool) -> None:
     payloads: list[bytes] = []
 
     async def on_msg(msg: nats.aio.msg.Msg) -> None:
@@ -22,12 +34,16 @@ async def test_signup_key_creation_and_auth_put_no_secret_on_nats(system: System
         await nc.subscribe(">", cb=on_msg)
         await nc.flush()
         password = f"pw-{uuid.uuid4().hex}"
-        status, body, _ = await system.call("POST", "/v1/signup", json={
+
+        def idem() -> dict[str, str]:
+            return {"Idempotency-Key": str(uuid.uuid4())} if idempotent else {}
+
+        status, body, _ = await system.call("POST", "/v1/signup", headers=idem(), json={
             "email": f"sniff-{uuid.uuid4().hex[:8]}@example.com", "password": password,
             "organization_name": "Sniffed Org"})
         assert status == 201, body
         first = body["data"]["api_key"]["secret"]
-        status, body, _ = await system.call("POST", "/v1/api-keys", key=first, json={"name": "ci"})
+        status, body, _ = await system.call("POST", "/v1/api-keys", key=first, json={"name": "ci"}, headers=idem())
         assert status == 201, body
         second = body["data"]["secret"]
         for key in (first, second):
@@ -50,5 +66,12 @@ async def test_signup_key_creation_and_auth_put_no_secret_on_nats(system: System
         await nc.close()
     assert len(payloads) > 10  # the sniffer did see the traffic
     seen = b"\n".join(payloads)
+    # bytes inside a msgspec/JSON payload travel base64-encoded: look inside those too
+    for run in re.findall(rb"[A-Za-z0-9+/]{24,}", seen):
+        for start in range(4):  # any alignment: the run may begin mid-quantum
+            chunk = run[start:]
+            chunk = chunk[: len(chunk) - len(chunk) % 4]
+            with contextlib.suppress(binascii.Error, ValueError):
+                seen += b"\n" + base64.b64decode(chunk)
     for secret in (password, first, second, first[len("am_live_"):], second[len("am_live_"):]):
         assert secret.encode() not in seen, "a secret travelled on NATS"

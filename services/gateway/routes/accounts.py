@@ -12,21 +12,23 @@ async def signup(ctx: Ctx) -> Reply:
     """The password is hashed and the key made here: neither secret is ever sent to accounts."""
     b: SignupBody = ctx.body
     secret = credentials.new_api_key_secret()
-    res = await ctx.call("accounts", "signup", c.Signup(
+    out = await ctx.call("accounts", "signup", c.Signup(
         email=b.email, password_hash=await credentials.hash_password(b.password),
         organization_name=b.organization_name, key_hash=credentials.hash_key(secret),
-        key_prefix=credentials.display_prefix(secret)), c.SignupResult)
-    res.api_key.secret = secret
-    return Reply(res, status=201)
+        key_prefix=credentials.display_prefix(secret)), c.SignupOutcome)
+    if out.created:  # a repeat that found the organization made already never shows a secret
+        out.result.api_key.secret = secret
+    return Reply(out.result, status=201)
 
 
 async def create_key(ctx: Ctx) -> Reply:
     secret = credentials.new_api_key_secret()
-    res = await ctx.call("accounts", "create_key", c.CreateKey(
+    out = await ctx.call("accounts", "create_key", c.CreateKey(
         org_id=ctx.org_id, name=ctx.body.name, key_hash=credentials.hash_key(secret),
-        prefix=credentials.display_prefix(secret)), c.ApiKeyView)
-    res.secret = secret
-    return Reply(res, status=201)
+        prefix=credentials.display_prefix(secret)), c.KeyCreated)
+    if out.created:  # the secret made here is this key's only when this request stored it
+        out.key.secret = secret
+    return Reply(out.key, status=201)
 
 
 async def list_keys(ctx: Ctx) -> Reply:
