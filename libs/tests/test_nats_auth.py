@@ -58,7 +58,7 @@ async def clients(server: EmbeddedNats) -> AsyncIterator[list[Client]]:
 
 async def test_no_credentials_no_connection(server: EmbeddedNats) -> None:
     for kw in ({}, {"user": "numbers", "password": "wrong"}, {"user": "nobody", "password": "x"}):
-        with pytest.raises(Exception, match="(?i)authorization"):
+        with pytest.raises(Exception, match=r"(?i)authorization"):
             await nats.connect(server.url, allow_reconnect=False, max_reconnect_attempts=0, connect_timeout=2, **kw)
 
 
