@@ -13,7 +13,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -30,8 +29,10 @@ from libs.testing.infra import nats_server, postgres_server
 from proto.base import new_id
 from proto.events.accounts import CreditGranted
 from proto.subjects import StreamSpec, Subjects
+from tests import cpubudget
 
 RESULTS: list[tuple[str, str]] = []
+FIGURES: list[tuple[str, float, str]] = []
 
 
 def mark() -> None:
@@ -43,6 +44,12 @@ def mark() -> None:
 def report(name: str, value: str) -> None:
     RESULTS.append((name, value))
     print(f"  {name:<58} {value}", flush=True)
+
+
+def figure(name: str, value: float, unit: str) -> None:
+    """One machine-readable line, ``BENCH <name> <value> <unit>``, printed now and again in the summary."""
+    FIGURES.append((name, value, unit))
+    print(f"BENCH {name} {value:.6g} {unit}", flush=True)
 
 
 def pct(samples: list[float], p: float) -> float:
@@ -110,18 +117,19 @@ class Stack:
         self.sim = f"http://127.0.0.1:{self.sim_port}"
 
     def __enter__(self) -> Stack:
-        self.proc = subprocess.Popen([sys.executable, "-m", "services.devstack"], env=self.env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(self.url + "/readyz", timeout=1) as r:
-                    if r.status == 200:
-                        time.sleep(2)  # the other services report ready through devstack's own check
-                        return self
-            except Exception:
-                time.sleep(0.5)
-        raise RuntimeError("stack did not become ready")
+        log = os.path.join(self.dir, "devstack.out")
+        with open(log, "wb") as out:
+            self.proc = subprocess.Popen([sys.executable, "-m", "services.devstack"], env=self.env,
+                                         stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:  # devstack says "ready" once every service answers /readyz
+            with open(log, "rb") as f:
+                if b"] ready in" in f.read():
+                    return self
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.5)
+        raise RuntimeError(f"stack did not become ready (see {log})")
 
     def __exit__(self, *exc: object) -> None:
         if self.proc:
@@ -213,6 +221,8 @@ async def bench_gateway(stack: Stack) -> None:
     n, lat, errors = await load(stack.url, get, 10, 64)
     report("authenticated GET /v1/api-keys, 64 connections", f"{n / 10:,.0f} req/s, p50 {pct(lat, .5):.1f} ms, "
            f"p99 {pct(lat, .99):.1f} ms, {errors} errors")
+    figure("auth_get_per_s", n / 10, "req/s")
+    figure("auth_get_p99_ms", pct(lat, .99), "ms")
 
 
 async def settle(db_url: str) -> None:
@@ -229,6 +239,7 @@ async def settle(db_url: str) -> None:
 
 
 async def main() -> None:
+    started = time.perf_counter()
     print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}")
     with nats_server() as nats_url, postgres_server() as db_url:
         await bench_store(nats_url, db_url)
@@ -241,6 +252,9 @@ async def main() -> None:
     print("\nsummary")
     for name, value in RESULTS:
         print(f"  {name:<58} {value}")
+    for fname, fvalue, unit in FIGURES:
+        print(f"BENCH {fname} {fvalue:.6g} {unit}")
+    print(f"BENCH bench_wall_s {time.perf_counter() - started:.1f} s")
 
 
 class Org:
@@ -322,6 +336,7 @@ async def bench_gate(stack: Stack) -> None:
     await asyncio.gather(*(worker(w) for w in range(32)))
     report("gate decisions, 32 concurrent callers", f"{len(lat) / 10:,.0f} decisions/s, p50 {pct(lat, .5):.1f} ms, "
            f"p99 {pct(lat, .99):.1f} ms ({allowed} allowed of {len(lat)})")
+    figure("gate_per_s", len(lat) / 10, "decisions/s")
 
     # The closed loop above runs the machine flat out, so its p99 is mostly the wait for a core. The
     # latency at a given load is measured open loop: requests started on a fixed schedule, as
@@ -355,6 +370,7 @@ async def bench_gate(stack: Stack) -> None:
         report(f"gate decisions at {rate:,}/s (open loop, {seconds} s)",
                f"{len(paced) / took:,.0f} decisions/s, p50 {pct(paced, .5):.1f} ms, p99 {pct(paced, .99):.1f} ms, "
                f"{failures} failed")
+        figure(f"gate_open_{rate}_p99_ms", pct(paced, .99), "ms")
     await nc.close()
 
 
@@ -376,9 +392,18 @@ async def bench_sends(stack: Stack) -> None:
         return status == 202
 
     mark()
+    before = cpubudget.snapshot()
     n, lat, errors = await load(stack.url, send, 10, 32)
+    spent = cpubudget.by_role(before, cpubudget.snapshot())
     report("accepted sends (202), 32 connections", f"{(n - errors) / 10:,.0f} sends/s, p50 {pct(lat, .5):.1f} ms, "
            f"p99 {pct(lat, .99):.1f} ms, {errors} not accepted")
+    figure("sends_per_s", (n - errors) / 10, "sends/s")
+    figure("sends_p50_ms", pct(lat, .5), "ms")
+    figure("sends_p99_ms", pct(lat, .99), "ms")
+    if n - errors and spent:
+        for role, ms in cpubudget.budget_rows(spent, n - errors):
+            report(f"  ... CPU per accepted send: {role}", f"{ms:.2f} ms")
+            figure(f"cpu_ms_per_send_{role.replace(' ', '_')}", ms, "ms")
     # every accepted message reaches a terminal status: wait until none is pending (one listing a
     # second, so the waiting costs the system nothing), then read them all back and count
     t = time.perf_counter()
@@ -405,6 +430,11 @@ async def bench_sends(stack: Stack) -> None:
     terminal = sum(final.get(mid) in ("delivered", "undelivered", "failed", "canceled") for mid in ids)
     report("  ... accepted messages delivered", f"{delivered:,}/{len(ids):,} ({terminal:,} terminal) "
            f"{took:,.1f} s after the load; shaped at the number's 3,600/min")
+    figure("sends_delivered", delivered, "messages")
+    if delivered and before:  # the whole life of the sends: accepted, dispatched, submitted, receipted
+        whole = cpubudget.by_role(before, cpubudget.snapshot())
+        figure("cpu_ms_per_delivered_send_total", cpubudget.budget_rows(whole, delivered)[-1][1], "ms")
+    figure("sends_not_terminal", len(ids) - terminal, "messages")
 
     # accepted -> delivered latency, paced below the campaign's limit, receipts immediate
     paced: list[tuple[str, float]] = []
@@ -428,6 +458,7 @@ async def bench_sends(stack: Stack) -> None:
                     lats.append(datetime.fromisoformat(step["at"].replace("Z", "+00:00")).timestamp() - accepted)
         report("accepted -> delivered at 40/s, receipt delay 0", f"p50 {pct(lats, .5):.0f} ms, p99 {pct(lats, .99):.0f} ms "
                f"({len(lats)}/{len(paced)} delivered)")
+        figure("delivered_p99_ms", pct(lats, .99), "ms")
 
 
 async def bench_inbound(stack: Stack) -> None:
@@ -479,6 +510,9 @@ async def bench_inbound(stack: Stack) -> None:
         lats = [received[k] - sent[k] for k in sent if k in received]
         report(f"MO -> webhook at {rate}/s for {seconds}s", f"p50 {pct(lats, .5):.0f} ms, p99 {pct(lats, .99):.0f} ms, "
                f"{len(lats)}/{n} delivered")
+        figure(f"mo_webhook_{rate}_p99_ms", pct(lats, .99), "ms")
+    if lats:
+        figure("mo_webhook_p99_ms", pct(lats, .99), "ms")  # at the highest rate measured
     await runner.cleanup()
 
 
