@@ -146,3 +146,23 @@ def server_authorization(creds: dict[str, str], root: str) -> dict[str, Any]:
     """The ``authorization`` block of a nats-server configuration for these users."""
     perms = permissions(root)
     return {"users": [{"user": u, "password": p, "permissions": perms[u]} for u, p in creds.items() if u in perms]}
+
+
+def render_conf(root: str = "am", ops_user: str = OPS_USER) -> str:
+    """The ``authorization`` block of a nats-server configuration with every user's permissions and each
+    password read from the server's environment (``$NATS_PASSWORD_<USER>``), for a deployment whose
+    passwords live in a Secret. ``ops_user`` renames the ops user (e.g. ``amctl``)."""
+    perms = permissions(root)
+    lines = ["authorization {", "  users: ["]
+    for user in [*ROLES, OPS_USER]:
+        name = ops_user if user == OPS_USER else user
+        lines.append(f"    {{user: {json.dumps(name)}, password: $NATS_PASSWORD_{name.upper()},")
+        lines.append(f"     permissions: {json.dumps(perms[user])}}}")
+    lines += ["  ]", "}"]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # python -m libs.bus.auth [ROOT [OPS_USER]]: the block for a deployment
+    import sys
+
+    print(render_conf(*sys.argv[1:3]), end="")

@@ -100,3 +100,48 @@ def test_the_table_names_every_service_and_no_wildcard_beyond_its_domains() -> N
             continue
         assert ">" not in perms["publish"]["allow"] and ">" not in perms["subscribe"]["allow"], user
         assert not any(p.startswith("am.>") or p == "$JS.API.>" for p in perms["publish"]["allow"]), user
+
+
+async def test_the_rendered_block_for_a_deployment_runs_in_nats_server() -> None:
+    """``python -m libs.bus.auth am amctl`` (passwords from the server's environment) is a configuration
+    nats-server accepts, and its users hold the same permissions."""
+    import os
+    import subprocess
+
+    from libs.bus.auth import render_conf
+    from libs.embedded.servers import nats_server_binary, port_open
+
+    with tempfile.TemporaryDirectory(prefix="am-nats-conf-", dir="/tmp") as d:
+        conf = Path(d) / "nats.conf"
+        conf.write_text(render_conf("am", "amctl"))
+        env = {**os.environ, **{f"NATS_PASSWORD_{u.upper()}": f"pw-{u}" for u in [*ROLES, "amctl"]}}
+        port = free_port()
+        proc = subprocess.Popen([nats_server_binary(), "-c", str(conf), "-a", "127.0.0.1", "-p", str(port)],
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            for _ in range(400):
+                if port_open(port):
+                    break
+                assert proc.poll() is None, "nats-server refused the configuration"
+                await asyncio.sleep(0.05)
+            errors: list[str] = []
+
+            async def on_error(e: Exception) -> None:
+                errors.append(str(e).lower())
+
+            nc = await nats.connect(f"nats://127.0.0.1:{port}", user="numbers", password="pw-numbers",
+                                    error_cb=on_error, allow_reconnect=False, max_reconnect_attempts=0)
+            await nc.publish("am.numbers.phone_number.phone_number_ordered.x", b"{}")  # its own: fine
+            await nc.publish("am.accounts.credit.credit_granted.x", b"{}")  # not its own
+            for _ in range(200):
+                if errors:
+                    break
+                await asyncio.sleep(0.025)
+            assert len(errors) == 1 and "am.accounts.credit.credit_granted.x" in errors[0], errors
+            await nc.close()
+            with pytest.raises(Exception, match=r"(?i)authorization"):
+                await nats.connect(f"nats://127.0.0.1:{port}", user="amctl", password="wrong",
+                                   allow_reconnect=False, max_reconnect_attempts=0, connect_timeout=2)
+        finally:
+            proc.terminate()
+            proc.wait(10)
