@@ -157,6 +157,14 @@ def test_killed_nats_and_postgres_are_reaped_and_restarted() -> None:
         os.chmod(d, 0o755)
         with Devstack(d, ports) as stack:
             assert _signup_works(stack.api)
+            # amctl reads as the ops user from the data dir's credentials; NATS refuses anyone without them
+            amctl = [sys.executable, "-m", "services.amctl", "streams"]
+            env = {**stack.env, "AM_NATS_URL": f"nats://127.0.0.1:{ports['nats']}"}
+            done = subprocess.run(amctl, env=env, capture_output=True, text=True, timeout=60)
+            assert done.returncode == 0 and "AM_ACCOUNTS" in done.stdout, done.stdout + done.stderr
+            done = subprocess.run(amctl, env={**env, "AM_DATA_DIR": "/nonexistent"}, capture_output=True,
+                                  text=True, timeout=60)
+            assert done.returncode != 0 and "authorization" in (done.stdout + done.stderr).lower(), done
             for pidfile in (Path(d) / "nats" / "nats.pid", Path(d) / "postgres" / "pgdata" / "postmaster.pid"):
                 old = _pid(pidfile)
                 assert _alive(old), pidfile
