@@ -231,9 +231,10 @@ async def resolve_checked(host: str, port: int, dev: bool, timeout_s: float = 2.
         literal: IP | None = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
         literal = None
+    name = host.rstrip(".").lower()
     if literal is not None:
         addresses = [str(literal)]
-    elif host == "localhost" or host.endswith(".localhost"):
+    elif name == "localhost" or name.endswith(".localhost"):
         if not dev:
             raise UrlRefused("must not point at this host")
         addresses = ["127.0.0.1", "::1"]  # RFC 6761: never asked of DNS
