@@ -15,6 +15,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import nats
@@ -516,8 +517,55 @@ async def bench_inbound(stack: Stack) -> None:
     await runner.cleanup()
 
 
+async def bench_consent(stack: Stack) -> None:
+    """Read-your-consent: from the carrier's callback of a STOP to the gate refusing the contact. The
+    STOP is visible (a wait on the inbound messages returns it) only once compliance has recorded it, so
+    the latency is measured to that moment, and the gate is asked right then: it must already refuse."""
+    print("consent: carrier callback of a STOP -> visible to the organization, the gate refusing")
+    org = await ready_org(stack, "786")
+    n, rate = 200, 20
+    contacts = [f"+1786555{i:04d}" for i in range(n)]
+    await consent(stack, org, contacts)
+    lats: list[float] = []
+    agreed = 0
+
+    async def one(http: aiohttp.ClientSession, contact: str) -> None:
+        nonlocal agreed
+        since = (datetime.now(UTC) - timedelta(seconds=1)).isoformat().replace("+00:00", "Z")  # a new contact
+        waiting = asyncio.create_task(http.get(stack.url + "/v1/inbound-messages",
+                                               params={"wait": "30", "from": contact, "since": since}))
+        t0 = time.perf_counter()
+        async with http.post(stack.sim + "/sim/messages", json={"from": contact, "to": org.number,
+                                                                "text": "STOP"}) as r:
+            assert r.status == 202
+        async with await waiting as r:
+            page = await r.json()
+        if not page["data"]:
+            return
+        lats.append(time.perf_counter() - t0)
+        async with http.post(stack.url + "/v1/compliance/check", json={
+                "from": org.number, "to": contact, "text": "are you there?"}) as r:
+            d = (await r.json())["data"]
+            agreed += d["decision"] == "deny" and d["code"] == "RECIPIENT_OPTED_OUT"
+
+    async with aiohttp.ClientSession(headers=org.headers) as http:
+        tasks = []
+        t_start = time.perf_counter()
+        for k, contact in enumerate(contacts):
+            await asyncio.sleep(max(0, t_start + k / rate - time.perf_counter()))
+            tasks.append(asyncio.create_task(one(http, contact)))
+        await asyncio.gather(*tasks)
+    report(f"STOP callback -> visible and refused by the gate, {rate}/s",
+           f"p50 {pct(lats, .5):.0f} ms, p99 {pct(lats, .99):.0f} ms, {len(lats)}/{n} visible, "
+           f"gate refused {agreed}/{len(lats)} at once")
+    figure("consent_visible_p50_ms", pct(lats, .5), "ms")
+    figure("consent_visible_p99_ms", pct(lats, .99), "ms")
+    figure("consent_refused_at_once", agreed, "contacts")
+
+
 BENCHES: list[tuple[str, Callable[[Stack], Awaitable[None]]]] = [
-    ("gateway", bench_gateway), ("gate", bench_gate), ("sends", bench_sends), ("inbound", bench_inbound)]
+    ("gateway", bench_gateway), ("gate", bench_gate), ("sends", bench_sends), ("inbound", bench_inbound),
+    ("consent", bench_consent)]
 
 if __name__ == "__main__":
     run_loop(main())

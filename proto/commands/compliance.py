@@ -10,6 +10,7 @@ import msgspec
 
 from proto.base import Command, ErrorBody
 from proto.events.compliance import ConsentEvidence
+from proto.events.inbound import InboundMessageReceived
 
 SendKind = Literal["standard", "opt_in_request", "opt_out_confirmation", "help_reply", "keyword_reply"]
 Category = Literal["transactional", "marketing", "conversational"]
@@ -68,6 +69,22 @@ class SendOutcome(msgspec.Struct, kw_only=True):
 class SendOutcomes(msgspec.Struct, kw_only=True):
     results: list[SendOutcome]
     """In the order of the request's ``sends``."""
+
+
+class ScreenInbound(Command, frozen=True, kw_only=True):
+    """Inbound, before it makes arriving messages visible (listed, waited for, pushed): record each one's
+    effect on the consent ledger — a STOP's opt-out, a YES's consent, a HELP, the contact's last-message
+    time — so that once the organization can see a message, the next send is already governed by it
+    (read-your-consent). Idempotent per event id (the keyword consumer, reading the same events later,
+    only hands the replies to outbound)."""
+
+    messages: list[InboundMessageReceived]
+    """In arrival order: a contact's STOP then START is applied in that order."""
+
+
+class InboundScreened(msgspec.Struct, kw_only=True):
+    screened: int
+    """How many of the messages had their effect recorded now (the others had it already)."""
 
 
 # -- consent ledger, double opt-in, settings (used by the gateway) ------------------------------------
@@ -176,6 +193,60 @@ class ExportConsent(Command, frozen=True, kw_only=True):
     org_id: str
     after: int = 0
     limit: int = 500
+    since: str | None = None
+    """Only entries that occurred at or after this time (RFC 3339)."""
+    until: str | None = None
+    """Only entries that occurred before this time (RFC 3339)."""
+
+
+# -- the audit of gate decisions -------------------------------------------------------------------------
+
+Outcome = Literal["allow", "deny", "defer"]
+
+
+class ListDecisions(Command, frozen=True, kw_only=True):
+    """The organization's gate decisions, newest first (``ascending``: oldest first, for the export),
+    filtered, keyset-paginated on (decided_at, id)."""
+
+    org_id: str
+    contact: str | None = None
+    outcome: Outcome | None = None
+    reason: str | None = None
+    """A deny code (CONSENT_REQUIRED, RECIPIENT_OPTED_OUT, QUIET_HOURS, SENDING_NOT_ENABLED, …) or, for a
+    defer, the deferring check in upper case (QUIET_HOURS)."""
+    message_id: str | None = None
+    since: str | None = None
+    until: str | None = None
+    limit: int = 20
+    cursor: str | None = None
+    ascending: bool = False
+
+
+class DecisionView(msgspec.Struct, kw_only=True):
+    """One decision of the gate, with every check it made and the check's reason."""
+
+    id: str
+    decided_at: str
+    message_id: str
+    stage: str
+    """accept (when the API call arrived) | submit (the final check before the carrier)"""
+    from_: str = msgspec.field(name="from")
+    contact_number: str
+    kind: str
+    category: str
+    outcome: Outcome
+    code: str | None = None
+    """For deny: the error code the send got."""
+    reason_code: str | None = None
+    """What the decision is filtered by as its reason: the deny code, or the deferring check (QUIET_HOURS)."""
+    reason: str = ""
+    defer_until: str | None = None
+    checks: list[Check] = msgspec.field(default_factory=list)
+
+
+class DecisionPage(msgspec.Struct, kw_only=True):
+    data: list[DecisionView]
+    next_cursor: str | None = None
 
 
 class LedgerRow(msgspec.Struct, kw_only=True):

@@ -66,6 +66,15 @@ class MessageDetail(MessageView, kw_only=True):
     """Every status the message went through, oldest first, with its time and reason."""
 
 
+class CancelMessage(Command, frozen=True, kw_only=True):
+    """Cancel a message that has not reached the carrier (scheduled or queued): it ends ``canceled``
+    (CANCELED_BY_USER), its credit is refunded and its status callback sent. A message already
+    ``sending`` or later answers 409 MESSAGE_NOT_CANCELABLE; an already canceled one is answered as it is."""
+
+    org_id: str
+    message_id: str
+
+
 class GetMessage(Command, frozen=True, kw_only=True):
     org_id: str
     message_id: str

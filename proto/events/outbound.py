@@ -2,7 +2,8 @@
 
 One aggregate, ``message`` (stream ``message-<id>``): a message's lifecycle
 ``queued`` → ``sending`` → ``sent`` → ``delivered`` | ``undelivered``, ``failed`` before the carrier,
-``scheduled`` (send_at, quiet hours) and ``canceled`` (an opt-out landed first). MessageSent,
+``scheduled`` (send_at, quiet hours) and ``canceled`` (an opt-out landed first, the organization canceled
+it, or its number was released). MessageSent,
 MessageFailed and MessageCanceled are consumed by accounts (credit capture / refund)."""
 
 from __future__ import annotations
@@ -126,13 +127,16 @@ class MessageFailed(_Outbound, frozen=True, kw_only=True):
 
 
 class MessageCanceled(_Outbound, frozen=True, kw_only=True):
-    """The message was canceled before reaching the carrier (an opt-out landed first). Emitted by
-    outbound; accounts refunds it."""
+    """The message was canceled before reaching the carrier: an opt-out landed first, the organization
+    canceled it (``POST /v1/messages/{id}/cancel``) or released its sending number. Emitted by outbound;
+    accounts refunds it."""
 
     message_id: str
     reason: str
     reservation_id: str = ""
     opt_out_event_id: str = ""
+    code: str = ""
+    """RECIPIENT_OPTED_OUT | CANCELED_BY_USER | NUMBER_RELEASED (empty on events written before codes)."""
 
 
 class StatusCallbackAttempted(_Outbound, frozen=True, kw_only=True):

@@ -49,8 +49,41 @@ class ConsentListQuery(msgspec.Struct, kw_only=True):
     cursor: str | None = None
 
 
+Time = Annotated[str, msgspec.Meta(max_length=40, description="RFC 3339 with a zone",
+                                    examples=["2026-06-11T00:00:00Z"])]
+
+
 class ExportQuery(msgspec.Struct, kw_only=True):
     format: Literal["jsonl", "csv"] = "jsonl"
+    since: Time | None = None
+    """Only entries that occurred at or after this time."""
+    until: Time | None = None
+    """Only entries that occurred before this time."""
+
+
+class DecisionsQuery(msgspec.Struct, kw_only=True):
+    contact: E164 | None = None
+    """Decisions on sends to this contact."""
+    outcome: Literal["allow", "deny", "defer"] | None = None
+    reason: Annotated[str, msgspec.Meta(max_length=64, examples=["CONSENT_REQUIRED", "QUIET_HOURS"])] | None = None
+    """A deny code (CONSENT_REQUIRED, RECIPIENT_OPTED_OUT, QUIET_HOURS, SENDING_NOT_ENABLED, …) or, for a defer,
+    the deferring check (QUIET_HOURS)."""
+    message_id: UUID | None = None
+    since: Time | None = None
+    """Decided at or after this time."""
+    until: Time | None = None
+    """Decided before this time."""
+    limit: Limit = 20
+    cursor: str | None = None
+
+
+class DecisionExportQuery(msgspec.Struct, kw_only=True):
+    format: Literal["jsonl", "csv"] = "jsonl"
+    contact: E164 | None = None
+    outcome: Literal["allow", "deny", "defer"] | None = None
+    reason: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+    since: Time | None = None
+    until: Time | None = None
 
 
 class CheckBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):

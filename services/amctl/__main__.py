@@ -123,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     ml.add_argument("--limit", type=int, default=20)
     mg = ms.add_parser("get")
     mg.add_argument("id")
+    mc = ms.add_parser("cancel", help="cancel a scheduled or queued message")
+    mc.add_argument("id")
 
     br = sub.add_parser("brands").add_subparsers(dest="sub", required=True)
     br.add_parser("list")
@@ -183,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
             return api("GET", "/v1/messages" + _q(status=a.status, limit=a.limit))
         case "messages", "get":
             return api("GET", f"/v1/messages/{a.id}")
+        case "messages", "cancel":
+            return api("POST", f"/v1/messages/{urllib.parse.quote(a.id)}/cancel")
         case "brands", "list":
             return api("GET", "/v1/brands")
         case "brands", "create":

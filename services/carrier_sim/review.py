@@ -39,6 +39,17 @@ _ALERT = re.compile(
     r"\b(fraud|suspicious|security|alert|log[\s-]?in|sign[\s-]?in|unusual|unauthori[sz]ed)",
     re.IGNORECASE,
 )
+# Promotional content (CTIA: marketing needs the MARKETING use case, or MIXED with MARKETING among its
+# sub use cases): offers, discounts, sales and calls to buy.
+_PROMOTIONAL = re.compile(
+    r"\b\d{1,3}\s?%\s?off\b|\$\d+(?:\.\d\d)?\s?off\b|\b(?:flash |big |annual |holiday )?sale\b|\bclearance\b"
+    r"|\bdiscount(?:s|ed)?\b|\bpromo(?:tion|tional)?s?\b|\bcoupons?\b|\bdeals?\b|\bbogo\b"
+    r"|\b(?:shop|buy) (?:now|today)\b|\blimited[\s-]time\b|\b(?:special|exclusive) offers?\b"
+    r"|\bsave (?:\$|up to|\d)|\bfree (?:shipping|gift|trial)\b|\bnew arrivals\b|\buse code\b|\bbuy one\b",
+    re.IGNORECASE,
+)
+MARKETING_USE_CASES: Final = frozenset({"MARKETING"})
+
 _SAMPLE_PATTERNS: Final = {
     "2FA": (_CODE, "2FA samples must contain a one-time code"),
     "DELIVERY_NOTIFICATION": (_DELIVERY, "delivery samples must mention an order or delivery"),
@@ -113,6 +124,17 @@ def review_campaign(req: CampaignRequest) -> list[Reason]:
     check = _SAMPLE_PATTERNS.get(use_case)
     if check is not None and samples and not any(check[0].search(s) for s in samples):
         reasons.append(Reason("SAMPLES_USE_CASE_MISMATCH", check[1]))
+    marketing = use_case in MARKETING_USE_CASES or (
+        use_case == "MIXED" and any(u.strip().upper() == "MARKETING" for u in req.sub_use_cases))
+    if use_case in USE_CASES and not marketing:
+        for i, sample in enumerate(samples, 1):
+            hit = _PROMOTIONAL.search(sample)
+            if hit is not None:
+                reasons.append(Reason(
+                    "SAMPLES_PROMOTIONAL",
+                    f"sample {i} is promotional ({hit.group(0)!r}) but the use case is {use_case}: marketing "
+                    "content needs the MARKETING use case (or MIXED with MARKETING)"))
+                break
     if use_case == "MARKETING" and _blank(req.opt_in_message) and _blank(req.opt_in_keywords):
         reasons.append(
             Reason("MARKETING_WITHOUT_OPT_IN", "marketing needs an opt-in message or opt-in keywords")

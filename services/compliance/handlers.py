@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 
 import asyncpg
 import structlog
+from nats.aio.client import Client
+from nats.aio.msg import Msg
 
 from libs.phone import normalize_e164
 from libs.runtime.service import Service
@@ -33,6 +35,7 @@ from proto.events.compliance import (
     OptOutRecorded,
 )
 from proto.events.inbound import InboundMessageReceived
+from proto.subjects import Subjects
 from services.compliance import model, store
 from services.compliance.config import ComplianceSettings
 from services.compliance.keywords import classify
@@ -85,8 +88,12 @@ class Compliance:
         self.defaults = policy_defaults(settings)
         self._decisions: DecisionLog | None = None
         self._reader: GateReader | None = None
-        self._senders: dict[tuple[str, str], tuple[float, SenderInfo]] = {}
+        self._senders: dict[str, dict[str, tuple[float, SenderInfo]]] = {}
+        """Per organization, per number: numbers' answer and until when to reuse it."""
+        self._numbers_seen: dict[str, int] = {}
+        """Per organization: numbers events seen (an answer asked for before the latest one is not kept)."""
         self._inflight: dict[tuple[str, str], asyncio.Future[SenderInfo]] = {}
+        self._reply_tasks: set[asyncio.Task[None]] = set()
 
     @property
     def store(self) -> EventStore:
@@ -109,6 +116,9 @@ class Compliance:
         self.decisions.start()
 
     async def stop(self) -> None:
+        for task in list(self._reply_tasks):  # (the keywords consumer hands off what these leave)
+            task.cancel()
+        await asyncio.gather(*self._reply_tasks, return_exceptions=True)
         await self.reader.stop()
         await self.decisions.stop()
 
@@ -126,7 +136,7 @@ class Compliance:
     # -- numbers: is this number allowed to send? (cached a few seconds) -------------------------------
     async def sender_info(self, org_id: str, number: str, timeout: float | None = None) -> SenderInfo:
         key = (org_id, number)
-        hit = self._senders.get(key)
+        hit = self._senders.get(org_id, {}).get(number)
         if hit is not None and hit[0] > time.monotonic():
             return hit[1]
         pending = self._inflight.get(key)
@@ -134,6 +144,7 @@ class Compliance:
             return await asyncio.shield(pending)
         fut: asyncio.Future[SenderInfo] = asyncio.get_running_loop().create_future()
         self._inflight[key] = fut
+        asked = self._numbers_seen.get(org_id, 0)
         try:
             info: SenderInfo = await self.svc.rpc.call(
                 "numbers", "sender_status", SenderStatus(org_id=org_id, e164=number), SenderInfo, timeout)
@@ -146,11 +157,29 @@ class Compliance:
             raise
         finally:
             self._inflight.pop(key, None)
-        if len(self._senders) > 50_000:
-            self._senders.clear()
-        self._senders[key] = (time.monotonic() + self.settings.sender_cache_s, info)
+        # a refusal is never remembered (it says what is missing, which the next step changes); an answer
+        # asked for before a numbers event of the organization is not kept either
+        if info.sending_enabled and self._numbers_seen.get(org_id, 0) == asked:
+            if len(self._senders) > 50_000:
+                self._senders.clear()
+            self._senders.setdefault(org_id, {})[number] = (time.monotonic() + self.settings.sender_cache_s, info)
         fut.set_result(info)
         return info
+
+    async def follow_numbers(self, nc: Client, subjects: Subjects) -> None:
+        """Forget an organization's remembered senders on any numbers event of it (a brand registered, a
+        campaign submitted, reviewed or suspended, a number moved or released): the gate's registration
+        check then names what is missing now (NO_CAMPAIGN right after the brand), not a few seconds ago."""
+
+        async def on_msg(msg: Msg) -> None:
+            org_id = msg.subject.rpartition(".")[2]  # <root>.numbers.<aggregate>.<event>.<org id>
+            if len(self._numbers_seen) > 100_000:  # forget it all rather than grow without end
+                self._numbers_seen.clear()
+                self._senders.clear()
+            self._numbers_seen[org_id] = self._numbers_seen.get(org_id, 0) + 1
+            self._senders.pop(org_id, None)
+
+        await nc.subscribe(subjects.domain_wildcard("numbers"), cb=on_msg)
 
     # -- the gate ------------------------------------------------------------------------------------
     async def evaluate_send(self, cmd: c.EvaluateSend) -> c.SendDecision:
@@ -255,7 +284,42 @@ class Compliance:
             await store.touch_inbound_many(self.store.pool, KEYWORDS_CONSUMER, plain)
         return done | {p[0] for p in plain}
 
-    async def on_inbound(self, ev: Event) -> None:
+    async def screen_inbound(self, cmd: c.ScreenInbound) -> c.InboundScreened:
+        """Inbound asks before it makes messages visible: record each one's effect now (plain texts
+        together; keywords in order for each contact, different contacts side by side), so a YES or STOP
+        the organization can see already governs its next send. The replies (opt-out confirmation, help)
+        are handed to outbound in the background, so screening never waits for outbound; the keywords
+        consumer, reading the same events after inbound's commit, hands off whatever is still unsent."""
+        events: list[Event] = list(cmd.messages)
+        done = await self.absorb_inbound(events)
+        keywords = [ev for ev in events if ev.event_id not in done]
+        # in order for each contact; different contacts side by side
+        by_contact: dict[tuple[str, str], list[Event]] = {}
+        for ev in keywords:
+            by_contact.setdefault((ev.org_id, getattr(ev, "from_", "")), []).append(ev)
+
+        async def in_order(evs: list[Event]) -> None:
+            for ev in evs:
+                await self.on_inbound(ev, send_replies=False)
+
+        await asyncio.gather(*(in_order(evs) for evs in by_contact.values()))
+        if keywords:  # the replies go out now, without holding up inbound (the consumer is the backstop)
+            task = asyncio.create_task(self._send_replies([ev.event_id for ev in keywords]))
+            self._reply_tasks.add(task)
+            task.add_done_callback(self._reply_tasks.discard)
+        return c.InboundScreened(screened=len(events))
+
+    async def _send_replies(self, event_ids: list[str]) -> None:
+        """Hand the replies issued for these inbound events to outbound (deterministic message ids: the
+        keywords consumer doing the same later sends nothing twice). Failures are left to it."""
+        for event_id in event_ids:
+            for row in await store.unsent(self.store.pool, event_id):
+                try:
+                    await self.hand_off(row)
+                except Exception as exc:
+                    log.info("reply_deferred_to_consumer", message_id=row["message_id"], error=repr(exc))
+
+    async def on_inbound(self, ev: Event, send_replies: bool = True) -> None:
         if not isinstance(ev, InboundMessageReceived) or not ev.org_id:
             return
         contact, received = self._sender_of(ev)
@@ -283,7 +347,10 @@ class Compliance:
                                  source=cls.source, events=[e.type_name() for e in events])
                 return await store.unsent(conn, ev.event_id)
 
-        for row in await self.retry(apply):
+        unsent = await self.retry(apply)
+        if not send_replies:
+            return
+        for row in unsent:
             try:
                 await self.hand_off(row)
             except CommandError as exc:

@@ -31,11 +31,13 @@ async def register(svc: Service, h: Compliance, v: Views) -> None:
         return await v.consent(cmd.org_id, await h.revoke_consent(cmd))
 
     r = svc.rpc_server
+    await r.register("screen_inbound", c.ScreenInbound, h.screen_inbound)
     await r.register("request_double_opt_in", c.RequestDoubleOptIn, h.request_double_opt_in)
     await r.register("record_consent", c.RecordConsent, record_consent)
     await r.register("revoke_consent", c.RevokeConsent, revoke_consent)
     await r.register("get_consent", c.GetConsent, v.get_consent)
     await r.register("list_consent", c.ListConsent, v.list_consent)
     await r.register("export_consent", c.ExportConsent, v.export)
+    await r.register("list_decisions", c.ListDecisions, v.decisions)
     await r.register("get_settings", c.GetSettings, v.get_settings)
     await r.register("update_settings", c.UpdateSettings, v.update_settings)

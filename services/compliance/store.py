@@ -25,6 +25,7 @@ from proto.events.compliance import (
 from services.compliance.model import ContactState, PendingDoubleOptIn, Policy
 
 log = structlog.get_logger(__name__)
+_enc = msgspec.json.Encoder()
 
 
 def contact_stream(org_id: str, contact: str) -> str:
@@ -259,10 +260,39 @@ class DecisionLog:
             pages.setdefault(org_id, []).append(decision)
         events = [GateDecisionsRecorded(org_id=org_id, decisions=decisions, occurred_at=decisions[-1].decided_at)
                   for org_id, decisions in pages.items()]
-        async with self.store.pool.acquire() as conn:
-            await self.store.append_streams(conn, [(f"decisions-{ev.event_id}", 0, ev) for ev in events])
+        # the pages and their rows in gate_decisions (the audit's read model), as one statement
+        append, ev_args = self.store.append_rows_cte([(f"decisions-{ev.event_id}", 1, ev) for ev in events], 1)
+        rows = [(ev.org_id, d, ev.event_id) for ev in events for d in ev.decisions]
+        cols: list[list[Any]] = [
+            [r[0] for r in rows], [r[1].decision_id for r in rows], [r[1].decided_at for r in rows],
+            [r[1].message_id for r in rows], [r[1].stage for r in rows], [r[1].from_number for r in rows],
+            [r[1].contact_number for r in rows], [r[1].kind for r in rows], [r[1].category for r in rows],
+            [r[1].decision for r in rows], [r[1].code for r in rows], [reason_code(r[1]) for r in rows],
+            [r[1].reason for r in rows], [r[1].defer_until for r in rows],
+            [_enc.encode(r[1].checks).decode() for r in rows], [r[2] for r in rows]]
+        await self.store.pool.fetchval(
+            f"WITH ins AS ({append}),"
+            " d AS (INSERT INTO gate_decisions (org_id, decision_id, decided_at, message_id, stage, from_number,"
+            "  contact_number, kind, category, outcome, code, reason_code, reason, defer_until, checks, page_event_id)"
+            "  SELECT o, i, a, m, st, f, c, k, cat, dec, code, rc, r, du, ch::jsonb, p FROM unnest($10::text[],"
+            "  $11::uuid[], $12::timestamptz[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[],"
+            "  $18::text[], $19::text[], $20::text[], $21::text[], $22::text[], $23::text[], $24::text[], $25::uuid[])"
+            "  AS u(o, i, a, m, st, f, c, k, cat, dec, code, rc, r, du, ch, p) RETURNING 1)"
+            f" SELECT (SELECT count(*) FROM ins) + (SELECT count(*) FROM d), {EventStore.notify_sql(9)}",
+            *ev_args, self.store.notify_channel(), *cols)
+        self.store.appended(len(events))
         self.store.committed()
         return [None] * len(batch)
+
+
+def reason_code(d: GateDecision) -> str | None:
+    """What a decision is filtered by as its reason: the deny code, or for a defer the deferring checks'
+    names in upper case (QUIET_HOURS); None for an allow."""
+    if d.code:
+        return d.code
+    if d.decision == "defer":
+        return ",".join(k.name.upper() for k in d.checks if k.result == "defer") or None
+    return None
 
 
 def row_dict(row: asyncpg.Record) -> dict[str, Any]:

@@ -11,11 +11,11 @@ import msgspec
 
 from libs.runtime.service import Service
 from proto.api import decode_cursor, encode_cursor
-from proto.base import CommandError, rfc3339
+from proto.base import CommandError, parse_uuid, rfc3339
 from proto.commands import compliance as c
 from proto.events.compliance import CompliancePolicyChanged
 from services.compliance import model, store
-from services.compliance.handlers import Compliance, e164
+from services.compliance.handlers import Compliance, e164, parse_time
 
 _ENVELOPE_FIELDS = frozenset({"type", "org_id", "event_id", "occurred_at", "correlation_id", "causation_id"})
 _FLATTENED = _ENVELOPE_FIELDS | {"contact_number", "method", "source", "matched_rule", "keyword", "evidence"}
@@ -119,10 +119,15 @@ class Views:
     async def export(self, cmd: c.ExportConsent) -> c.ExportPage:
         """One page of the ledger, cut by rows and by size so it fits in one NATS message."""
         limit = max(1, min(cmd.limit, 1000))
+        since = parse_time(cmd.since, "since") if cmd.since else None
+        until = parse_time(cmd.until, "until") if cmd.until else None
         rows = await self.svc.store.pool.fetch(
             "SELECT position, event_id::text, event_type, data::text AS data FROM events"
-            " WHERE org_id = $1 AND stream_id LIKE 'contact-%' AND position > $2 ORDER BY position LIMIT $3",
-            cmd.org_id, cmd.after, limit)
+            " WHERE org_id = $1 AND stream_id LIKE 'contact-%' AND position > $2"
+            " AND ($4::timestamptz IS NULL OR (data->>'occurred_at')::timestamptz >= $4)"
+            " AND ($5::timestamptz IS NULL OR (data->>'occurred_at')::timestamptz < $5)"
+            " ORDER BY position LIMIT $3",
+            cmd.org_id, cmd.after, limit, since, until)
         out: list[c.LedgerRow] = []
         size = 0
         for r in rows:
@@ -140,6 +145,46 @@ class Views:
                 evidence=msgspec.convert(evidence, c.EvidenceView) if isinstance(evidence, dict) else None,
                 details={k: v for k, v in data.items() if k not in _FLATTENED}))
         return c.ExportPage(rows=out, next_after=rows[-1]["position"] if len(rows) == limit else None)
+
+    # -- the audit of gate decisions -------------------------------------------------------------------
+    async def decisions(self, cmd: c.ListDecisions) -> c.DecisionPage:
+        since = parse_time(cmd.since, "since") if cmd.since else None
+        until = parse_time(cmd.until, "until") if cmd.until else None
+        contact = e164(cmd.contact, "contact") if cmd.contact else None
+        after_ts: datetime | None = None
+        after_id: str | None = None
+        if cmd.cursor:
+            try:
+                ts, after_id = decode_cursor(cmd.cursor)
+                after_ts = datetime.fromisoformat(ts)
+            except (ValueError, TypeError) as exc:
+                raise CommandError("VALIDATION_ERROR", "cursor: invalid cursor", 400, {"field": "cursor"}) from exc
+            if parse_uuid(after_id) is None:
+                raise CommandError("VALIDATION_ERROR", "cursor: invalid cursor", 400, {"field": "cursor"})
+        if cmd.message_id and parse_uuid(cmd.message_id) is None:
+            raise CommandError("VALIDATION_ERROR", "message_id: must be a UUID", 400, {"field": "message_id"})
+        limit = max(1, min(cmd.limit, 1000))
+        order, cmp = ("ASC", ">") if cmd.ascending else ("DESC", "<")
+        rows = await self.svc.store.pool.fetch(
+            "SELECT decision_id::text AS id, decided_at, message_id, stage, from_number, contact_number, kind,"
+            " category, outcome, code, reason_code, reason, defer_until, checks::text AS checks FROM gate_decisions"
+            " WHERE org_id = $1 AND ($2::text IS NULL OR contact_number = $2) AND ($3::text IS NULL OR outcome = $3)"
+            " AND ($4::text IS NULL OR reason_code = $4 OR code = $4) AND ($5::text IS NULL OR message_id = $5)"
+            " AND ($6::timestamptz IS NULL OR decided_at >= $6) AND ($7::timestamptz IS NULL OR decided_at < $7)"
+            f" AND ($8::timestamptz IS NULL OR (decided_at, decision_id) {cmp} ($8, $9::uuid))"
+            f" ORDER BY decided_at {order}, decision_id {order} LIMIT $10",
+            cmd.org_id, contact, cmd.outcome, cmd.reason.strip().upper() if cmd.reason else None, cmd.message_id,
+            since, until, after_ts, after_id, limit + 1)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        data = [c.DecisionView(
+            id=r["id"], decided_at=rfc3339(r["decided_at"]), message_id=r["message_id"], stage=r["stage"],
+            from_=r["from_number"], contact_number=r["contact_number"], kind=r["kind"], category=r["category"],
+            outcome=r["outcome"], code=r["code"], reason_code=r["reason_code"], reason=r["reason"],
+            defer_until=r["defer_until"], checks=msgspec.json.decode(r["checks"], type=list[c.Check]))
+            for r in rows]
+        nxt = encode_cursor(rows[-1]["decided_at"].isoformat(), rows[-1]["id"]) if more and rows else None
+        return c.DecisionPage(data=data, next_cursor=nxt)
 
     # -- settings ---------------------------------------------------------------------------------------
     async def get_settings(self, cmd: c.GetSettings) -> c.ComplianceSettings:

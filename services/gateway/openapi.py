@@ -27,6 +27,8 @@ COMMON_ERRORS: dict[str, tuple[int, str]] = {
     "NUMBER_ON_OTHER_CAMPAIGN": (409, "The number is already on another campaign; remove it there first."),
     "SOLE_PROPRIETOR_LIMIT": (409, "A sole proprietor brand may have one campaign and one number."),
     "MESSAGE_ID_TAKEN": (409, "This message_id is already used by another organization."),
+    "MESSAGE_NOT_CANCELABLE": (409, "The message is sending or later; only scheduled or queued messages can be "
+                                    "canceled."),
     "NO_INBOUND_URL": (409, "The number has no inbound_url to deliver to."),
     "IDEMPOTENCY_IN_FLIGHT": (409, "A request with this Idempotency-Key is still being processed."),
     "PAYLOAD_TOO_LARGE": (413, "The request body is over the limit."),

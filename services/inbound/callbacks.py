@@ -2,7 +2,8 @@
 
 Answers 401 for a bad ``X-Sim-Signature``, 400 for a malformed body, 200 once the message is stored (or was
 already: a retried callback is acknowledged, not stored twice; or nobody owns the number: stored for ops),
-and 503 when numbers cannot say who owns the number — the carrier retries, so nothing is lost."""
+and 503 when numbers cannot say who owns the number or compliance cannot record the message's keyword effect
+before it is visible — the carrier retries, so nothing is lost."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from aiohttp import web
 
 from libs.carrier.adapter import verify_callback
 from services.inbound import model
-from services.inbound.handlers import Inbound, NumbersUnavailable
+from services.inbound.handlers import Inbound, Unavailable
 
 log = structlog.get_logger(__name__)
 
@@ -32,7 +33,7 @@ def carrier_mo(h: Inbound, secret: str) -> web.RouteDef:
             return web.json_response({"error": "malformed", "detail": str(exc)}, status=400)
         try:
             outcome = await h.ingest(mo)
-        except NumbersUnavailable as exc:
+        except Unavailable as exc:
             log.warning("carrier_mo_deferred", carrier_message_id=mo.carrier_message_id, reason=str(exc))
             return web.json_response({"error": "unavailable", "retry": True}, status=503)
         return web.json_response({"status": outcome})

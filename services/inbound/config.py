@@ -35,6 +35,9 @@ class InboundSettings(CarrierSettings, frozen=True, kw_only=True):
     """Shortest time between two claims of due deliveries (a burst of wake-ups becomes one query)."""
     inbound_resolve_timeout_s: float = 3.0
     """How long to wait for numbers.resolve_inbound before answering the carrier 503 (it retries)."""
+    inbound_screen_timeout_s: float = 5.0
+    """How long to wait for compliance to record arriving messages' keyword effects (``screen_inbound``,
+    before they are stored and visible) before answering the carrier 503 (it retries)."""
     inbound_route_cache_s: float = 1.0
     """How long a number's route (owner, inbound_url, secrets) is reused for arriving messages; any change
     to the number evicts it at once (its events reach every replica); 0 = ask numbers every time."""

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 import asyncpg
@@ -19,6 +20,7 @@ from libs.runtime.batching import Batcher
 from libs.store.eventstore import EventStore
 from proto.base import CommandError, Event, NotFound, new_id, parse_uuid, rfc3339, utcnow
 from proto.commands import inbound as c
+from proto.commands.compliance import InboundScreened, ScreenInbound
 from proto.commands.numbers import InboundRoute, ResolveInbound
 from proto.events import decode_event
 from proto.events.inbound import (
@@ -35,8 +37,28 @@ from services.inbound.config import InboundSettings
 log = structlog.get_logger(__name__)
 
 
-class NumbersUnavailable(Exception):
+class Unavailable(Exception):
+    """A message cannot be stored right now: the carrier must retry the callback."""
+
+
+class NumbersUnavailable(Unavailable):
     """Nobody could say who owns the number right now: the carrier must retry the callback."""
+
+
+class ComplianceUnavailable(Unavailable):
+    """Compliance did not record the messages' keyword effects: they are not stored (not visible), and
+    the carrier retries."""
+
+
+Screen = Callable[[list[InboundMessageReceived]], Awaitable[None]]
+_MO_EVENT_IDS = uuid.UUID("6f3e2a55-0d7b-4c1e-9a38-5b1f0c7d2e41")
+
+
+def mo_event_id(carrier_message_id: str) -> str:
+    """The event id of a carrier message, the same on every retry of its callback: compliance's
+    record of a keyword is keyed on it, so a retry after a failed commit never applies it twice (and a
+    webhook receiver dedupes on it)."""
+    return str(uuid.uuid5(_MO_EVENT_IDS, carrier_message_id))
 
 
 class IngestWriter:
@@ -45,8 +67,12 @@ class IngestWriter:
     each organization's arrival-sequence row once. Per-message transactions would queue on that row
     lock one after another — a convoy that stalled ingestion well below 500 messages/s."""
 
-    def __init__(self, es: EventStore, max_batch: int = 200, writers: int = 1):
+    def __init__(self, es: EventStore, screen: Screen | None = None, max_batch: int = 200, writers: int = 1):
         self.es = es
+        self.screen = screen
+        """Read-your-consent: compliance records the messages' keyword effects before the batch's
+        transaction, whose commit makes them visible (listed, waited for, pushed); when it fails, nothing
+        of the batch is stored and the carrier retries."""
         self._batcher = Batcher("ingest-writer", self._write, max_batch=max_batch, workers=writers)
 
     async def stop(self) -> None:
@@ -57,6 +83,11 @@ class IngestWriter:
         return await self._batcher.submit((message, stream, event))
 
     async def _write(self, batch: list[tuple[store.NewMessage, str, Event]]) -> list[bool]:
+        # compliance first, holding no lock (an organization's arrival sequence is locked from the insert
+        # to the commit); a retried callback's message is screened again, a no-op (its event id is the same)
+        routed = [ev for _, _, ev in batch if isinstance(ev, InboundMessageReceived)]
+        if routed and self.screen is not None:
+            await self.screen(routed)
         async with self.es.transaction() as conn:
             stored = await store.store_messages(conn, self.es.schema, [m for m, _, _ in batch])
             await self.es.append_streams(conn, [(stream, 0, ev) for m, stream, ev in batch if m.message_id in stored])
@@ -104,7 +135,7 @@ class Inbound:
         """Wakes this replica's delivery worker at once (other replicas hear the NOTIFY)."""
         self.handoff = RouteHandoff(settings.inbound_route_handoff_s)
         self._routes: dict[str, tuple[InboundRoute, float]] = {}
-        self.writer = IngestWriter(es)
+        self.writer = IngestWriter(es, self._screen)
 
     async def resolve(self, e164: str) -> InboundRoute | None:
         """The number's owner and webhook now; None when nobody owns it. Raises NumbersUnavailable."""
@@ -117,6 +148,13 @@ class Inbound:
                 self._routes.clear()
             self._routes[e164] = (route, time.monotonic() + self.settings.inbound_route_cache_s)
         return route
+
+    async def _screen(self, messages: list[InboundMessageReceived]) -> None:
+        try:
+            await self.rpc.call("compliance", "screen_inbound", ScreenInbound(messages=messages), InboundScreened,
+                                timeout=self.settings.inbound_screen_timeout_s)
+        except CommandError as exc:
+            raise ComplianceUnavailable(exc.code) from exc
 
     def forget(self, e164: str) -> None:
         self._routes.pop(e164, None)
@@ -150,18 +188,20 @@ class Inbound:
         now = utcnow()
         received_at = model.parse_received_at(mo.received_at, now)
         message_id = new_id()
+        event_id = mo_event_id(mo.carrier_message_id)
         org_id = route.org_id if route is not None else UNROUTED_ORG
         ev: InboundMessageReceived | UnroutedMessageReceived
         if route is not None:
             ev = InboundMessageReceived(org_id=org_id, message_id=message_id,
                                         carrier_message_id=mo.carrier_message_id,
                                         phone_number_id=route.phone_number_id, from_=from_, to=to, body=mo.text,
-                                        received_at=rfc3339(received_at), occurred_at=now)
+                                        received_at=rfc3339(received_at), occurred_at=now, event_id=event_id)
             stream = f"inbound_message-{message_id}"
         else:
             ev = UnroutedMessageReceived(org_id=org_id, message_id=message_id,
                                          carrier_message_id=mo.carrier_message_id, from_=from_, to=to,
-                                         body=mo.text, received_at=rfc3339(received_at), occurred_at=now)
+                                         body=mo.text, received_at=rfc3339(received_at), occurred_at=now,
+                                         event_id=event_id)
             stream = f"unrouted_message-{message_id}"
         push = route is not None and bool(route.inbound_url)
         new = store.NewMessage(

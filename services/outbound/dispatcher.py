@@ -382,10 +382,11 @@ class Dispatcher:
                 ev_s = MessageScheduled(org_id=cur["org_id"], message_id=mid, send_at=rfc3339(until), reason=reason)
                 await store.transition(conn, self.es, cur, ev_s, "scheduled", reason, next_attempt_at=until,
                                        expires_at=model.expires_at(until, cur["validity_seconds"]),
-                                       claimed_until=None, claim_id=None)
+                                       claimed_until=None, claim_id=None, deferred_by=model.deferred_by(d.checks))
             elif d.code == "RECIPIENT_OPTED_OUT":
                 reason = d.reason or "the recipient opted out"
-                ev_c = MessageCanceled(org_id=cur["org_id"], message_id=mid, reason=reason, reservation_id=mid)
+                ev_c = MessageCanceled(org_id=cur["org_id"], message_id=mid, reason=reason, reservation_id=mid,
+                                       code="RECIPIENT_OPTED_OUT")
                 await store.transition(conn, self.es, cur, ev_c, "canceled", reason, error_code=d.code,
                                        claimed_until=None, claim_id=None)
             else:

@@ -67,6 +67,8 @@ class _Accept:
     sender: SenderInfo | None = None
     due: datetime | None = None
     reason: str | None = None
+    deferred_by: str | None = None
+    """The gate's checks that deferred it past its send_at (e.g. quiet_hours), comma separated."""
     amount: int = 0
 
 
@@ -98,8 +100,9 @@ class Outbound:
         """Per organization, per number: a sender_status answer that allowed sending, and until when to use it."""
         self._numbers_seen: dict[str, int] = {}
         """Per organization: numbers events seen (an answer asked for before the latest one is not kept)."""
-        self._queues: dict[str, tuple[int, float]] = {}
-        """Per sending number: its queue's length after our last accept, and when it was last counted."""
+        self._queues: dict[str, tuple[store.Ahead, float]] = {}
+        """Per sending number: its queue (messages, segments) after our last accept, and when it was last
+        counted."""
         self._accepts: Batcher[_Accept, _Answer] = Batcher(
             "accept", self._accept_batch, max_batch=settings.accept_batch, workers=settings.accept_workers)
 
@@ -222,12 +225,14 @@ class Outbound:
 
     def _decide(self, a: _Accept, decision: SendDecision) -> CommandError | None:
         """The gate's answer for one send: its refusal, or its due time and price set on it."""
-        if decision.decision == "deny":
-            return CommandError(decision.code or "SEND_DENIED", decision.reason or "the send is not allowed",
-                                decision.status if decision.status >= 400 else 453,
-                                {"checks": msgspec.to_builtins(decision.checks)})
         sender = a.sender
         assert sender is not None
+        if decision.decision == "deny":
+            details: dict[str, object] = {"checks": msgspec.to_builtins(decision.checks)}
+            if decision.code == "SENDING_NOT_ENABLED" and not sender.sending_enabled:  # what is missing, now
+                details.update({"reason_code": sender.reason_code, **sender.details})
+            return CommandError(decision.code or "SEND_DENIED", decision.reason or "the send is not allowed",
+                                decision.status if decision.status >= 400 else 453, details)
         if not sender.sending_enabled:  # the gate checks registration too; this is the backstop
             return CommandError("SENDING_NOT_ENABLED", sender.reason or "this number cannot send yet", 403,
                                 {"reason_code": sender.reason_code, **sender.details})
@@ -236,10 +241,11 @@ class Outbound:
             until = model.parse_time(decision.defer_until, "defer_until")
             if a.due is None or until > a.due:
                 a.due, a.reason = until, decision.reason or f"quiet hours until {decision.defer_until}"
+                a.deferred_by = model.deferred_by(decision.checks)
         a.amount = model.price_micros(a.segments, self.settings.price_per_segment_micros)
         return None
 
-    async def _ahead(self, new: list[store.NewMessage]) -> dict[str, int]:
+    async def _ahead(self, new: list[store.NewMessage]) -> dict[str, store.Ahead]:
         """For each number with queued messages in the batch, how many of its messages were queued
         before the batch's first one (the batch's own are not counted, whether written yet or not).
 
@@ -247,20 +253,20 @@ class Outbound:
         within ``queue_estimate_s``: then that count plus what was queued here since — off by at most
         what was sent meanwhile, and not a walk over the whole backlog for every batch."""
         first: dict[str, store.NewMessage] = {}
-        queued: dict[str, int] = {}
+        queued: dict[str, store.Ahead] = {}
         for m in new:
             number = m.values["from_number"]
             head = first.get(number)
             if m.status == "queued":
-                queued[number] = queued.get(number, 0) + 1
+                queued[number] = queued.get(number, store.Ahead()).plus(1, m.values["segments"])
                 if head is None or (m.now, m.message_id) < (head.now, head.message_id):
                     first[number] = m
-        out: dict[str, int] = {}
+        out: dict[str, store.Ahead] = {}
         exact: list[str] = []
         now = time.monotonic()
         for number in first:
             known = self._queues.get(number)
-            if known is not None and known[0] >= self.settings.queue_estimate_from \
+            if known is not None and known[0].messages >= self.settings.queue_estimate_from \
                     and now - known[1] < self.settings.queue_estimate_s:
                 out[number] = known[0]
             else:
@@ -270,7 +276,7 @@ class Outbound:
         out.update(zip(exact, counts, strict=True))
         for number, ahead in out.items():
             at = self._queues[number][1] if number not in exact else now
-            self._queues[number] = (ahead + queued[number], at)
+            self._queues[number] = (ahead.plus(queued[number].messages, queued[number].segments), at)
         if len(self._queues) > 10_000:  # numbers not seen for a while go first
             for number in [k for k, (_, at) in self._queues.items() if now - at >= self.settings.queue_estimate_s]:
                 del self._queues[number]
@@ -308,7 +314,7 @@ class Outbound:
         except Exception as exc:
             return exc
 
-    def _views(self, rows: dict[str, _Written], ahead: dict[str, int]) -> dict[str, _Answer]:
+    def _views(self, rows: dict[str, _Written], ahead: dict[str, store.Ahead]) -> dict[str, _Answer]:
         """The API's view of each written message; a queued one with its place in its number's queue
         (``ahead`` of the batch, then counted on within it) and expected send time."""
         out: dict[str, _Answer] = {}
@@ -325,10 +331,11 @@ class Outbound:
         now = utcnow()
         for group in queued.values():
             group.sort(key=lambda r: (r["created_at"], r["id"]))
-            base = ahead.get(group[0]["from_number"], 0)
-            for k, row in enumerate(group):
-                out[row["id"]] = store.view(row, queue_position=base + k,
-                                            expected_send_at=self.expected(row, base + k, now))
+            at = ahead.get(group[0]["from_number"], store.Ahead())
+            for row in group:
+                out[row["id"]] = store.view(row, queue_position=at.messages,
+                                            expected_send_at=self.expected(row, at, now))
+                at = at.plus(1, row["segments"])
         return out
 
     def _facts(self, a: _Accept) -> store.NewMessage:
@@ -355,6 +362,7 @@ class Outbound:
             "phone_number_id": sender.phone_number_id, "campaign_id": sender.campaign_id or "",
             "throughput_mpm": sender.throughput_mpm, "status_callback_url": callback_url, "send_at": a.send_at,
             "validity_seconds": a.validity, "expires_at": expires, "next_attempt_at": starts,
+            "deferred_by": a.deferred_by,
         }
         return store.NewMessage(message_id=a.message_id, org_id=a.cmd.org_id, status="scheduled" if a.due else "queued",
                                 reason=a.reason, event=ev, values=values, now=a.now)
@@ -437,15 +445,44 @@ class Outbound:
                     now: datetime) -> c.MessageView:
         if row["status"] != "queued":
             return store.view(row)
-        position = await store.queue_position(conn, row)
-        return store.view(row, queue_position=position, expected_send_at=self.expected(row, position, now))
+        ahead = await store.queue_position(conn, row)
+        return store.view(row, queue_position=ahead.messages, expected_send_at=self.expected(row, ahead, now))
 
-    def expected(self, row: asyncpg.Record, position: int, now: datetime) -> datetime:
+    def expected(self, row: asyncpg.Record, ahead: store.Ahead, now: datetime) -> datetime:
+        """When the queued message is expected to go: the segments queued ahead of it on its number at
+        the sender's throughput (the number's or its campaign's, whichever is lower), one token a segment."""
         s = self.settings
         campaign = row["throughput_mpm"] if row["throughput_mpm"] > 0 else s.default_campaign_mpm
-        per_minute = min(s.number_throughput_mpm, campaign) / max(1, row["segments"])
+        per_minute = min(s.number_throughput_mpm, campaign)
         due: datetime = row["next_attempt_at"]
-        return max(model.expected_send_at(now, position, per_minute), due)
+        return max(model.expected_send_at(now, ahead.segments, per_minute, row["segments"], s.burst_s), due)
+
+    # -- cancel ----------------------------------------------------------------------------------
+    async def cancel(self, cmd: c.CancelMessage) -> c.MessageDetail:
+        """Cancel a scheduled or queued message (CANCELED_BY_USER; refunded by accounts, callback queued).
+
+        Race-safe against the dispatcher: both take the message's row lock, and the dispatcher marks a
+        message ``sending`` (committed before the carrier sees it) only while it is still queued. So either
+        the cancel commits first — the dispatcher then finds it canceled and never submits it — or the
+        message is ``sending`` and the cancel answers 409 MESSAGE_NOT_CANCELABLE; never both."""
+        message_id = parse_uuid(cmd.message_id)
+        if message_id is None:
+            raise NotFound("message")
+        async with self.es.transaction() as conn:
+            row = await conn.fetchrow(f"SELECT {store.COLUMNS} FROM messages WHERE id = $1::uuid AND org_id = $2::uuid"
+                                      " FOR UPDATE", message_id, cmd.org_id)
+            if row is None:
+                raise NotFound("message")
+            if row["status"] in model.CANCELABLE:
+                [row] = await store.cancel(conn, self.es, [row], model.CANCELED_BY_USER, model.CANCELED_BY_USER)
+                log.info("message_canceled", message_id=message_id, org_id=cmd.org_id)
+            elif row["status"] != "canceled":  # (a second cancel answers the canceled message)
+                raise CommandError(
+                    "MESSAGE_NOT_CANCELABLE",
+                    f"the message is {row['status']}: only scheduled or queued messages can be canceled", 409,
+                    {"status": row["status"]})
+            timeline = await store.timeline(conn, row["id"])
+        return store.detail(row, timeline)
 
     # -- read ------------------------------------------------------------------------------------
     async def get(self, cmd: c.GetMessage) -> c.MessageDetail:
@@ -456,9 +493,9 @@ class Outbound:
         timeline = await store.timeline(self.es.pool, row["id"])
         now = utcnow()
         if row["status"] == "queued":
-            position = await store.queue_position(self.es.pool, row)
-            return store.detail(row, timeline, queue_position=position,
-                                expected_send_at=self.expected(row, position, now))
+            ahead = await store.queue_position(self.es.pool, row)
+            return store.detail(row, timeline, queue_position=ahead.messages,
+                                expected_send_at=self.expected(row, ahead, now))
         return store.detail(row, timeline)
 
     async def list_messages(self, cmd: c.ListMessages) -> c.MessagePage:

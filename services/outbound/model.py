@@ -4,10 +4,12 @@ retry backoff. No I/O (throughput shaping is in shaping.py, equally pure)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Literal
 
 from proto.base import CommandError
+from proto.commands.compliance import Check
 
 # -- segments --------------------------------------------------------------------------------------
 # GSM 03.38 default alphabet (one septet each) and its extension table (escape + one septet: two).
@@ -81,6 +83,31 @@ def can_transition(current: str | None, new: str) -> bool:
     if current is None:
         return new in PENDING
     return new in _TRANSITIONS.get(current, frozenset())
+
+
+CANCELABLE = PENDING
+"""A message can be canceled until it is handed to the carrier (``sending``)."""
+
+CANCELED_BY_USER = "CANCELED_BY_USER"
+NUMBER_RELEASED = "NUMBER_RELEASED"
+QUIET_HOURS_CHECK = "quiet_hours"
+
+
+def deferred_by(checks: Sequence[Check]) -> str | None:
+    """The names of the gate's checks that deferred a send, comma separated (None: none did)."""
+    names = [k.name for k in checks if k.result == "defer"]
+    return ",".join(names) if names else None
+
+
+def released_when_quiet_hours_off(deferred: str | None) -> bool:
+    """A message deferred by quiet hours alone goes when quiet hours are turned off (one deferred by
+    another check as well still waits for it)."""
+    return deferred is not None and set(deferred.split(",")) == {QUIET_HOURS_CHECK}
+
+
+def due_without_quiet_hours(send_at: datetime | None, now: datetime) -> datetime:
+    """When a message held by quiet hours goes once they are off: its send_at, or now."""
+    return send_at if send_at is not None and send_at > now else now
 
 
 # -- receipts --------------------------------------------------------------------------------------
@@ -171,11 +198,18 @@ def expires_at(due: datetime, validity_s: int) -> datetime:
     return due + timedelta(seconds=validity_s)
 
 
-def expected_send_at(now: datetime, position: int, per_minute: float) -> datetime:
-    """Where a queued message stands: ``position`` messages ahead at ``per_minute`` of throughput."""
+def expected_send_at(now: datetime, ahead_segments: int, per_minute: float, segments: int = 1,
+                     burst_s: float = 0.0) -> datetime:
+    """When a queued message is expected to reach the carrier: every segment queued ahead of it on its
+    number takes one token of the sender's throughput (``per_minute`` segments a minute), so a 5-segment
+    message ahead costs 5 tokens; the bucket's burst (``burst_s`` of throughput, at least one segment)
+    goes at once, and a message larger than the bucket goes when it is full (as the shaper does)."""
     if per_minute <= 0:
         return now
-    return now + timedelta(seconds=math.ceil(position * 60.0 / per_minute))
+    rate = per_minute / 60.0
+    cap = max(1.0, rate * burst_s) if burst_s > 0 else 1.0
+    need = ahead_segments + min(segments, cap) - cap
+    return now + timedelta(seconds=math.ceil(max(0.0, need) / rate))
 
 
 def price_micros(segments: int, per_segment: int) -> int:

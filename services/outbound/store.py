@@ -15,6 +15,7 @@ from libs.store.eventstore import EventStore
 from proto.api import format_money
 from proto.base import Event, rfc3339
 from proto.commands.outbound import MessageDetail, MessageView, TimelineEntry
+from proto.events.outbound import MessageCanceled
 from services.outbound import model
 
 COLUMNS = (
@@ -22,11 +23,11 @@ COLUMNS = (
     " error_code, category, kind, segments, encoding, price_micros, phone_number_id, campaign_id,"
     " throughput_mpm, status_callback_url, send_at, validity_seconds, expires_at, next_attempt_at,"
     " claimed_until, claim_id::text AS claim_id, attempts, carrier_message_id, pending_receipt::text AS"
-    " pending_receipt, created_at, updated_at"
+    " pending_receipt, created_at, updated_at, deferred_by"
 )
 _SETTABLE = frozenset({
     "error_code", "next_attempt_at", "claimed_until", "claim_id", "attempts", "carrier_message_id",
-    "pending_receipt", "expires_at", "send_at",
+    "pending_receipt", "expires_at", "send_at", "deferred_by",
 })
 _enc = msgspec.json.Encoder()
 
@@ -49,12 +50,13 @@ async def fetch(conn: asyncpg.Connection | asyncpg.Pool, org_id: str, message_id
 
 
 _INSERT_MESSAGE = (
-    # parameters $1 … $21 (see _message_args): $6 is the status, $7 its reason, $21 the time
+    # parameters $1 … $22 (see _message_args): $6 is the status, $7 its reason, $21 the time
     "INSERT INTO messages (id, org_id, version, from_number, to_number, body, status, status_reason, category,"
     " kind, segments, encoding, price_micros, phone_number_id, campaign_id, throughput_mpm,"
-    " status_callback_url, send_at, validity_seconds, expires_at, next_attempt_at, created_at, updated_at)"
+    " status_callback_url, send_at, validity_seconds, expires_at, next_attempt_at, created_at, updated_at,"
+    " deferred_by)"
     " VALUES ($1::uuid, $2::uuid, 1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,"
-    f" $19, $20, $21, $21) RETURNING {COLUMNS}"
+    f" $19, $20, $21, $21, $22) RETURNING {COLUMNS}"
 )
 
 
@@ -64,7 +66,7 @@ def _message_args(message_id: str, org_id: str, status: str, reason: str | None,
             values["category"], values["kind"], values["segments"], values["encoding"], values["price_micros"],
             values["phone_number_id"], values["campaign_id"], values["throughput_mpm"],
             values["status_callback_url"], values["send_at"], values["validity_seconds"], values["expires_at"],
-            values["next_attempt_at"], now]
+            values["next_attempt_at"], now, values.get("deferred_by")]
 
 
 @dataclass(frozen=True)
@@ -93,12 +95,12 @@ async def insert(conn: asyncpg.Connection, es: EventStore, m: NewMessage) -> asy
 async def insert_now(pool: asyncpg.Pool, es: EventStore, m: NewMessage) -> asyncpg.Record:
     """``insert`` for a message without a status callback, as one statement (its own transaction): the
     event, the row and the first timeline entry in one round trip instead of five."""
-    append, ev_args = es.append_cte(stream_id(m.message_id), 1, m.event, 22, "(SELECT 1) AS one")
+    append, ev_args = es.append_cte(stream_id(m.message_id), 1, m.event, 23, "(SELECT 1) AS one")
     row: asyncpg.Record | None = await pool.fetchrow(
         f"WITH ev AS ({append}), m AS ({_INSERT_MESSAGE}),"
         " t AS (INSERT INTO message_timeline (message_id, seq, status, reason, at, event_id)"
-        "  VALUES ($1::uuid, 1, $6, $7, $21, $24::uuid))"
-        f" SELECT m.*, {es.notify_sql(30)} AS woken FROM m",
+        "  VALUES ($1::uuid, 1, $6, $7, $21, $25::uuid))"
+        f" SELECT m.*, {es.notify_sql(31)} AS woken FROM m",
         *_message_args(m.message_id, m.org_id, m.status, m.reason, m.values, m.now), *ev_args, es.notify_channel(),
     )
     assert row is not None
@@ -110,34 +112,36 @@ async def insert_now(pool: asyncpg.Pool, es: EventStore, m: NewMessage) -> async
 _MESSAGE_ARRAYS = (
     "$1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],"
     " $10::int[], $11::text[], $12::bigint[], $13::text[], $14::text[], $15::int[], $16::text[],"
-    " $17::timestamptz[], $18::int[], $19::timestamptz[], $20::timestamptz[], $21::timestamptz[], $22::uuid[]"
+    " $17::timestamptz[], $18::int[], $19::timestamptz[], $20::timestamptz[], $21::timestamptz[], $22::text[],"
+    " $23::uuid[]"
 )
 
 
 async def insert_many(es: EventStore, messages: list[NewMessage]) -> list[asyncpg.Record]:
     """``insert_now`` for many messages, as one statement: their events, rows and first timeline
     entries. Any conflict (a message id taken) fails the whole statement, nothing written."""
-    columns: list[list[Any]] = [[] for _ in range(22)]
+    columns: list[list[Any]] = [[] for _ in range(23)]
     for m in messages:
         for col, value in zip(columns, [*_message_args(m.message_id, m.org_id, m.status, m.reason, m.values,
                                                       m.now), m.event.event_id], strict=True):
             col.append(value)
-    append, ev_args = es.append_rows_cte([(stream_id(m.message_id), 1, m.event) for m in messages], 23)
+    append, ev_args = es.append_rows_cte([(stream_id(m.message_id), 1, m.event) for m in messages], 24)
     rows: list[asyncpg.Record] = await es.pool.fetch(
         f"WITH v AS (SELECT * FROM unnest({_MESSAGE_ARRAYS}) AS v(id, org_id, from_number, to_number, body, status,"
         "  status_reason, category, kind, segments, encoding, price_micros, phone_number_id, campaign_id,"
         "  throughput_mpm, status_callback_url, send_at, validity_seconds, expires_at, next_attempt_at, at,"
-        "  event_id)),"
+        "  deferred_by, event_id)),"
         f" ev AS ({append}),"
         " m AS (INSERT INTO messages (id, org_id, version, from_number, to_number, body, status, status_reason,"
         "  category, kind, segments, encoding, price_micros, phone_number_id, campaign_id, throughput_mpm,"
-        "  status_callback_url, send_at, validity_seconds, expires_at, next_attempt_at, created_at, updated_at)"
+        "  status_callback_url, send_at, validity_seconds, expires_at, next_attempt_at, created_at, updated_at,"
+        "  deferred_by)"
         "  SELECT id, org_id, 1, from_number, to_number, body, status, status_reason, category, kind, segments,"
         "  encoding, price_micros, phone_number_id, campaign_id, throughput_mpm, status_callback_url, send_at,"
-        f"  validity_seconds, expires_at, next_attempt_at, at, at FROM v RETURNING {COLUMNS}),"
+        f"  validity_seconds, expires_at, next_attempt_at, at, at, deferred_by FROM v RETURNING {COLUMNS}),"
         " t AS (INSERT INTO message_timeline (message_id, seq, status, reason, at, event_id)"
         "  SELECT id, 1, status, status_reason, at, event_id FROM v)"
-        f" SELECT m.*, (SELECT {es.notify_sql(31)}) AS woken FROM m",
+        f" SELECT m.*, (SELECT {es.notify_sql(32)}) AS woken FROM m",
         *columns, *ev_args, es.notify_channel(),
     )
     es.appended(len(messages))
@@ -169,7 +173,7 @@ async def transition(conn: asyncpg.Connection, es: EventStore, row: asyncpg.Reco
 _CHANGE_TYPES = {
     "error_code": "text", "next_attempt_at": "timestamptz", "claimed_until": "timestamptz", "claim_id": "uuid",
     "attempts": "int", "carrier_message_id": "text", "pending_receipt": "text", "expires_at": "timestamptz",
-    "send_at": "timestamptz",
+    "send_at": "timestamptz", "deferred_by": "text",
 }
 assert set(_CHANGE_TYPES) == _SETTABLE
 
@@ -240,6 +244,18 @@ async def transition_many(conn: asyncpg.Connection, es: EventStore, changes: lis
 def _qualified(table: str) -> str:
     """COLUMNS, each taken from ``table`` (an UPDATE … FROM has other columns of the same names)."""
     return ", ".join(f"{table}.{c.strip()}" for c in COLUMNS.split(","))
+
+
+async def cancel(conn: asyncpg.Connection, es: EventStore, rows: list[asyncpg.Record], code: str, reason: str,
+                      cause: Event | None = None, opt_out_event_id: str = "") -> list[asyncpg.Record]:
+    """Cancel locked pending messages (``MessageCanceled`` with ``code``; accounts refunds each, and each
+    status callback is queued), in the caller's transaction."""
+    changes = [Change(row, MessageCanceled(
+        org_id=row["org_id"], message_id=row["id"], reason=reason, reservation_id=row["id"], code=code,
+        opt_out_event_id=opt_out_event_id, causation_id=cause.event_id if cause else None,
+        correlation_id=cause.correlation_id if cause else None),
+        "canceled", reason, {"error_code": code, "claimed_until": None, "claim_id": None}) for row in rows]
+    return await transition_many(conn, es, changes)
 
 
 async def note(conn: asyncpg.Connection, es: EventStore, row: asyncpg.Record, event: Event,
@@ -330,20 +346,33 @@ async def timeline(conn: asyncpg.Connection | asyncpg.Pool, message_id: str) -> 
     return rows
 
 
-async def queue_position(conn: asyncpg.Connection | asyncpg.Pool, row: asyncpg.Record) -> int:
+@dataclass(frozen=True)
+class Ahead:
+    """What is queued ahead of a message on its number: how many messages, and their segments (each
+    segment takes one token of the number's throughput)."""
+
+    messages: int = 0
+    segments: int = 0
+
+    def plus(self, messages: int, segments: int) -> Ahead:
+        return Ahead(self.messages + messages, self.segments + segments)
+
+
+async def queue_position(conn: asyncpg.Connection | asyncpg.Pool, row: asyncpg.Record) -> Ahead:
     """Messages from the same number queued before this one (counted up to 100,000)."""
     return await queued_before(conn, row["from_number"], row["created_at"], row["id"])
 
 
 async def queued_before(conn: asyncpg.Connection | asyncpg.Pool, from_number: str, created_at: datetime,
-                        message_id: str) -> int:
-    """Messages from ``from_number`` queued before (created_at, id) (counted up to 100,000)."""
-    n = await conn.fetchval(
-        "SELECT count(*) FROM (SELECT 1 FROM messages WHERE from_number = $1 AND status = 'queued'"
-        " AND (created_at, id) < ($2, $3::uuid) LIMIT 100000) ahead",
+                        message_id: str) -> Ahead:
+    """Messages from ``from_number`` queued before (created_at, id), and their segments (counted up to
+    100,000 messages)."""
+    r = await conn.fetchrow(
+        "SELECT count(*) AS n, coalesce(sum(segments), 0) AS s FROM (SELECT segments FROM messages"
+        " WHERE from_number = $1 AND status = 'queued' AND (created_at, id) < ($2, $3::uuid) LIMIT 100000) ahead",
         from_number, created_at, message_id,
     )
-    return int(n or 0)
+    return Ahead(int(r["n"]), int(r["s"])) if r is not None else Ahead()
 
 
 @dataclass(frozen=True)

@@ -258,3 +258,41 @@ async def test_carrier_callback_is_verified_and_applied_once(system: System) -> 
     _, body, _ = await system.call("GET", f"/v1/campaigns/{camp['id']}", key=key)
     assert body["data"]["status"] == "approved" and body["data"]["rejection_reasons"] == []
     assert (await sender(system, org_id, "+14155550133")).sending_enabled
+
+
+async def test_the_send_answer_names_what_is_missing_now(system: System) -> None:
+    """A verified brand without a campaign is NO_CAMPAIGN at once — not the NO_BRAND of a send a moment
+    before the brand (the gate no longer reuses a refusal) — then CAMPAIGN_PENDING."""
+    key, _, pid = await org_with_number(system, "+14155550177")
+    send = {"from": "+14155550177", "to": "+15551230077", "text": "hello"}
+    status, body, _ = await system.call("POST", "/v1/messages", key=key, json=send)
+    assert status == 403 and body["error"]["code"] == "SENDING_NOT_ENABLED", body
+    assert body["error"]["details"]["reason_code"] == "NO_BRAND" and "NO_BRAND" in body["error"]["message"], body
+    brand = await register(system, key)
+    assert brand["identity_status"] == "VERIFIED"
+    status, body, _ = await system.call("POST", "/v1/messages", key=key, json=send)
+    assert status == 403 and body["error"]["details"]["reason_code"] == "NO_CAMPAIGN", body
+    assert "NO_CAMPAIGN" in body["error"]["message"] and "NO_BRAND" not in body["error"]["message"], body
+    check = [k for k in body["error"]["details"]["checks"] if k["name"] == "registration"]
+    assert check and "NO_CAMPAIGN" in check[0]["detail"], body
+    camp = await campaign(system, key, brand["id"])
+    assert camp["phone_number_ids"] == [pid]
+    status, body, _ = await system.call("POST", "/v1/messages", key=key, json=send)
+    assert status == 403 and body["error"]["details"]["reason_code"] in ("CAMPAIGN_PENDING", None), body
+
+
+async def test_promotional_samples_under_a_notification_use_case_are_rejected_with_the_reason(
+        system: System) -> None:
+    key, _, _ = await org_with_number(system, "+14155550178")
+    brand = await register(system, key)
+    camp = await campaign(system, key, brand["id"], sample_messages=[
+        "Acme: 20% off all plans this weekend only! Shop now at acme.example. Reply STOP to opt out."])
+    done = await settled(system, key, camp["id"])
+    assert done["status"] == "rejected", done
+    reasons = {r["code"]: r["description"] for r in done["rejection_reasons"]}
+    assert "SAMPLES_PROMOTIONAL" in reasons and "ACCOUNT_NOTIFICATION" in reasons["SAMPLES_PROMOTIONAL"], done
+    # the same samples under MARKETING (with an opt-in) pass review
+    camp = await campaign(system, key, brand["id"], use_case="MARKETING", phone_number_ids=[],
+                          opt_in_keywords=["START"], sample_messages=[
+                              "Acme: 20% off all plans this weekend only! Reply STOP to opt out."])
+    assert (await settled(system, key, camp["id"]))["status"] == "approved"

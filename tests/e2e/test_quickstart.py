@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import re
+from pathlib import Path
 from typing import Any
 
 from tests.system import System
@@ -108,3 +112,35 @@ async def test_quickstart_end_to_end(system: System) -> None:
 
 async def _has(inbox: Any, text: str) -> bool:
     return any(m["text"] == text for m in await inbox())
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def readme_quickstart() -> str:
+    """The shell block of the README's quickstart, exactly as a reader pastes it."""
+    text = README.read_text()
+    section = text[text.index("## Quickstart against `make run`"):]
+    start = section.index("```sh\n") + len("```sh\n")
+    return section[start:section.index("```\n", start)]
+
+
+async def test_the_readme_quickstart_runs_as_pasted(system: System) -> None:
+    """The README's block, run by bash against the system (API and SIM pointed at it, as a reader who
+    changed the ports would): every step answers as the README says, with the waits it has."""
+    script = readme_quickstart()
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "API": system.gateway, "SIM": system.sim,
+           "HOME": os.environ.get("HOME", "/tmp")}
+    proc = await asyncio.create_subprocess_exec("bash", "-c", script, env=env, stdout=asyncio.subprocess.PIPE,
+                                                stderr=asyncio.subprocess.STDOUT)
+    out, _ = await asyncio.wait_for(proc.communicate(), timeout=180)
+    log = out.decode()
+    assert proc.returncode == 0, log
+    assert "Traceback" not in log and "command not found" not in log, log
+    assert '"body":"hello agentmessage"' in log, log
+    assert re.search(r"campaign [0-9a-f-]{36}: approved", log), log
+    assert '"code":"CONSENT_REQUIRED"' in log, log
+    assert '"body":"YES"' in log, log
+    assert '"status":"queued"' in log, log
+    assert re.search(r"message [0-9a-f-]{36}: delivered", log), log
+    assert log.count("\"text\":\"hello from agentmessage\"") == 2, log  # the 202 and the handset's inbox

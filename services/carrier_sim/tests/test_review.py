@@ -83,7 +83,7 @@ def test_good_campaigns_are_approved(overrides: dict[str, Any]) -> None:
         ),
         (
             {"use_case": "FRAUD_ALERT", "sample_messages": ["Big sale at Acme today! Reply STOP to end."]},
-            ["SAMPLES_USE_CASE_MISMATCH"],
+            ["SAMPLES_PROMOTIONAL", "SAMPLES_USE_CASE_MISMATCH"],
         ),
         (
             {"use_case": "MARKETING", "opt_in_keywords": [], "opt_in_message": " "},
@@ -127,3 +127,44 @@ def test_many_flaws_are_all_reported_with_descriptions() -> None:
         "SOLE_PROPRIETOR_LIMIT",
     ]
     assert all(r.description for r in reasons)
+
+
+PROMOTIONAL = [
+    "Acme: 20% off everything this weekend! Shop now at acme.example. Reply STOP to opt out.",
+    "Acme summer sale: save up to $50 on all plans. Reply STOP to opt out.",
+    "Acme: use code SPRING for a discount on your next order. Reply STOP to end.",
+    "Acme: exclusive offer for you, free shipping on new arrivals. Text STOP to opt out.",
+    "Acme: limited-time deal, buy one get one. Reply STOP to unsubscribe.",
+]
+NOT_PROMOTIONAL = [
+    "Acme: your order today has shipped and arrives Friday. Reply STOP to opt out.",
+    "Acme: your invoice of $20 is ready. Reply STOP to opt out, HELP for help.",
+    "Acme: we are dealing with an outage; service is back at 5pm. Reply STOP to opt out.",
+    "Acme: your password was changed. If this was not you, reply HELP. Reply STOP to opt out.",
+]
+
+
+@pytest.mark.parametrize("sample", PROMOTIONAL)
+@pytest.mark.parametrize("use_case", ["ACCOUNT_NOTIFICATION", "CUSTOMER_CARE", "LOW_VOLUME"])
+def test_promotional_samples_under_a_non_marketing_use_case_are_flagged_with_the_reason(
+        sample: str, use_case: str) -> None:
+    reasons = review_campaign(campaign(use_case=use_case, sample_messages=[
+        "Acme: your invoice is ready. Reply STOP to opt out.", sample]))
+    flagged = [r for r in reasons if r.code == "SAMPLES_PROMOTIONAL"]
+    assert len(flagged) == 1, reasons
+    assert "sample 2 is promotional" in flagged[0].description and use_case in flagged[0].description
+
+
+@pytest.mark.parametrize("sample", PROMOTIONAL)
+def test_promotional_samples_are_fine_under_marketing_or_mixed_with_marketing(sample: str) -> None:
+    assert codes(campaign(use_case="MARKETING", sample_messages=[sample])) == []
+    assert codes(campaign(use_case="MIXED", sub_use_cases=["MARKETING", "ACCOUNT_NOTIFICATION"],
+                          sample_messages=[sample])) == []
+    assert "SAMPLES_PROMOTIONAL" in codes(campaign(use_case="MIXED", sub_use_cases=["CUSTOMER_CARE",
+                                                                                   "ACCOUNT_NOTIFICATION"],
+                                                   sample_messages=[sample]))
+
+
+@pytest.mark.parametrize("sample", NOT_PROMOTIONAL)
+def test_notifications_are_not_taken_for_promotions(sample: str) -> None:
+    assert "SAMPLES_PROMOTIONAL" not in codes(campaign(sample_messages=[sample]))

@@ -14,6 +14,8 @@ from proto.commands import compliance as c
 from proto.http.compliance import (
     CheckBody,
     ConsentListQuery,
+    DecisionExportQuery,
+    DecisionsQuery,
     DoubleOptInBody,
     ExportQuery,
     RecordConsentBody,
@@ -25,7 +27,9 @@ _EXPORT_PAGE = 500
 CSV_COLUMNS = ("position", "event_id", "type", "occurred_at", "contact_number", "method", "source", "matched_rule",
                "keyword", "disclosure_text", "source_url", "ip", "user_agent", "captured_at", "phone_number_id",
                "double_opt_in_id", "confirmation_text", "confirmation_message_id", "confirmation_sent_at",
-               "reply_message_id", "reply_text", "reply_received_at")
+               "reply_message_id", "reply_text", "reply_received_at", "details")
+DECISION_COLUMNS = ("id", "decided_at", "message_id", "stage", "from", "contact_number", "kind", "category", "outcome",
+                    "code", "reason_code", "reason", "defer_until", "check_results", "checks")
 _enc = msgspec.json.Encoder()
 
 
@@ -76,7 +80,18 @@ def _csv_rows(rows: list[c.LedgerRow]) -> bytes:
                     r.matched_rule, r.keyword, ev.disclosure_text, ev.source_url, ev.ip, ev.user_agent,
                     ev.captured_at, ev.phone_number_id, ev.double_opt_in_id, ev.confirmation_text,
                     ev.confirmation_message_id, ev.confirmation_sent_at, ev.reply_message_id, ev.reply_text,
-                    ev.reply_received_at])
+                    ev.reply_received_at, _enc.encode(r.details).decode() if r.details else ""])
+    return buf.getvalue().encode()
+
+
+def _decision_csv(rows: list[c.DecisionView]) -> bytes:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    for d in rows:
+        results = "; ".join(f"{k.name}={k.result}" + (f" ({k.detail})" if k.detail else "") for k in d.checks)
+        w.writerow([d.id, d.decided_at, d.message_id, d.stage, d.from_, d.contact_number, d.kind, d.category,
+                    d.outcome, d.code or "", d.reason_code or "", d.reason, d.defer_until or "", results,
+                    _enc.encode(d.checks).decode()])
     return buf.getvalue().encode()
 
 
@@ -86,7 +101,8 @@ async def export_consent(ctx: Ctx) -> web.StreamResponse:
 
     async def page(after: int) -> c.ExportPage:
         res: c.ExportPage = await ctx.call("compliance", "export_consent",
-                                           c.ExportConsent(org_id=ctx.org_id, after=after, limit=_EXPORT_PAGE),
+                                           c.ExportConsent(org_id=ctx.org_id, after=after, limit=_EXPORT_PAGE,
+                                                           since=q.since, until=q.until),
                                            c.ExportPage)
         return res
 
@@ -106,6 +122,46 @@ async def export_consent(ctx: Ctx) -> web.StreamResponse:
         if current.next_after is None:
             break
         current = await page(current.next_after)
+    await resp.write_eof()
+    return resp
+
+
+async def list_decisions(ctx: Ctx) -> Reply:
+    q: DecisionsQuery = ctx.query
+    page = await ctx.call("compliance", "list_decisions", c.ListDecisions(
+        org_id=ctx.org_id, contact=ctx.phone(q.contact, "contact") if q.contact else None, outcome=q.outcome,
+        reason=q.reason, message_id=q.message_id, since=q.since, until=q.until, limit=q.limit, cursor=q.cursor),
+        c.DecisionPage)
+    return Reply(page.data, meta={"next_cursor": page.next_cursor})
+
+
+async def export_decisions(ctx: Ctx) -> web.StreamResponse:
+    """Streams every matching decision, oldest first, page by page."""
+    q: DecisionExportQuery = ctx.query
+    contact = ctx.phone(q.contact, "contact") if q.contact else None
+
+    async def page(cursor: str | None) -> c.DecisionPage:
+        res: c.DecisionPage = await ctx.call("compliance", "list_decisions", c.ListDecisions(
+            org_id=ctx.org_id, contact=contact, outcome=q.outcome, reason=q.reason, since=q.since, until=q.until,
+            limit=_EXPORT_PAGE, cursor=cursor, ascending=True), c.DecisionPage)
+        return res
+
+    current = await page(None)
+    ctype = "text/csv" if q.format == "csv" else "application/x-ndjson"
+    resp = web.StreamResponse(status=200, headers={
+        "Content-Type": f"{ctype}; charset=utf-8",
+        "Content-Disposition": f'attachment; filename="gate-decisions.{q.format}"'})
+    await resp.prepare(ctx.request)
+    if q.format == "csv":
+        await resp.write((",".join(DECISION_COLUMNS) + "\n").encode())
+    while True:
+        if q.format == "csv":
+            await resp.write(_decision_csv(current.data))
+        else:
+            await resp.write(b"".join(_enc.encode(d) + b"\n" for d in current.data))
+        if current.next_cursor is None:
+            break
+        current = await page(current.next_cursor)
     await resp.write_eof()
     return resp
 
@@ -148,7 +204,10 @@ ROUTES = [
     Route("GET", "/v1/consent/export", export_consent, "Export the consent ledger (JSONL or CSV, streamed)",
           "consent", query=ExportQuery, response=c.LedgerRow, produces=("application/x-ndjson", "text/csv"),
           description="Every ledger entry of the organization in order (consents with their evidence, opt-outs, "
-                      "opt-ins, double opt-ins, keyword replies), for an audit. format=jsonl (default) or csv."),
+                      "opt-ins, double opt-ins, keyword replies), for an audit. format=jsonl (default) or csv; "
+                      "since / until (RFC 3339) keep the entries that occurred in [since, until). Every field is "
+                      "exported: the CSV's details column holds, as JSON, whatever an entry carries beyond the "
+                      "named columns."),
     Route("GET", "/v1/consent/{contact_number}", get_consent, "A contact's consent state and full history",
           "consent", response=c.ConsentDetail),
     Route("DELETE", "/v1/consent/{contact_number}", revoke_consent, "Revoke a contact's consent (opt it out)",
@@ -159,6 +218,20 @@ ROUTES = [
           "compliance", body=CheckBody, response=c.SendDecision,
           description="The same decision POST /v1/messages would get, with every check's result (opt_out, "
                       "registration, consent, quiet_hours), and what would make a denied send legal. Not recorded."),
+    Route("GET", "/v1/compliance/decisions", list_decisions, "Every decision of the gate, with every check",
+          "compliance", query=DecisionsQuery, response=list[c.DecisionView], paginated=True,
+          description="Newest first. Every decision the gate made on a send — when the API call arrived (stage "
+                      "accept) and again right before the carrier (stage submit) — with its outcome (allow, deny, "
+                      "defer), code, reason and every check with its result and reason. Filters: contact, outcome, "
+                      "reason (a deny code such as CONSENT_REQUIRED, or QUIET_HOURS for a defer), message_id, "
+                      "since / until (decided in [since, until)). Dry runs (POST /v1/compliance/check) are not "
+                      "recorded."),
+    Route("GET", "/v1/compliance/decisions/export", export_decisions,
+          "Export gate decisions (JSONL or CSV, streamed)", "compliance", query=DecisionExportQuery,
+          response=c.DecisionView, produces=("application/x-ndjson", "text/csv"),
+          description="Every matching decision, oldest first, with every check: format=jsonl (default, one "
+                      "DecisionView per line) or csv (check_results in words, checks as JSON). Filters as the "
+                      "listing: contact, outcome, reason, since, until."),
     Route("GET", "/v1/compliance/settings", get_settings, "The organization's compliance settings", "compliance",
           response=c.ComplianceSettings),
     Route("PATCH", "/v1/compliance/settings", update_settings, "Change compliance settings", "compliance",

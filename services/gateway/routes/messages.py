@@ -34,6 +34,12 @@ async def show(ctx: Ctx) -> Reply:
                                 c.MessageDetail))
 
 
+async def cancel(ctx: Ctx) -> Reply:
+    return Reply(await ctx.call("outbound", "cancel_message", c.CancelMessage(org_id=ctx.org_id,
+                                                                              message_id=ctx.path["id"]),
+                                c.MessageDetail))
+
+
 async def callbacks(ctx: Ctx) -> Reply:
     return Reply(await ctx.call("outbound", "list_status_callbacks", c.ListStatusCallbacks(
         org_id=ctx.org_id, message_id=ctx.path["id"]), list[c.StatusCallbackView]))
@@ -56,7 +62,8 @@ ROUTES = [
                       "INSUFFICIENT_CREDIT); nothing is created or charged when it is refused. from must be one "
                       "of your numbers (else 400 FROM_NUMBER_NOT_FOUND). Status then moves queued -> sending -> "
                       "sent -> delivered | undelivered, or failed (the carrier refused it, or it expired), or "
-                      "canceled (the recipient opted out first); failed and canceled are refunded."),
+                      "canceled (the recipient opted out first, POST /v1/messages/{id}/cancel, or its number was "
+                      "released); failed and canceled are refunded."),
     Route("GET", "/v1/messages", list_messages, "List messages, newest first", TAG, query=ListMessagesQuery,
           response=list[c.MessageView], paginated=True,
           description="Filters: status (comma separated), from, to, created_after, created_before."),
@@ -66,6 +73,14 @@ ROUTES = [
                       "callbacks from a number without one are signed with this organization-wide secret."),
     Route("GET", "/v1/messages/{id}", show, "Get a message with its timeline", TAG, response=c.MessageDetail,
           description="timeline lists every status the message went through, with its time and reason."),
+    Route("POST", "/v1/messages/{id}/cancel", cancel, "Cancel a scheduled or queued message", TAG,
+          response=c.MessageDetail, errors=("MESSAGE_NOT_CANCELABLE",),
+          description="A message that has not reached the carrier (status scheduled or queued) ends canceled with "
+                      "error_code CANCELED_BY_USER (also the timeline's reason): its credit is refunded and its "
+                      "status callback sent. Once it is sending or later: 409 MESSAGE_NOT_CANCELABLE "
+                      "(details.status says where it is). Canceling a canceled message answers it as it is. "
+                      "Race-safe against sending: a message is either canceled and never submitted, or already "
+                      "sending and not canceled."),
     Route("GET", "/v1/messages/{id}/status-callbacks", callbacks, "A message's status callbacks and their attempts",
           TAG, response=list[c.StatusCallbackView],
           description="Each status change POSTed to the status_callback_url: state pending / delivered / failed, "

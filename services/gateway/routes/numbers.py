@@ -85,5 +85,7 @@ ROUTES = [
           description="The new secret signs at once; the previous one also signs for 24 hours (both v1= values are "
                       "in X-AmCore-Signature), so receivers can switch without dropping a message."),
     Route("DELETE", "/v1/phone-numbers/{id}", release, "Release a number back to the carrier", TAG,
-          response=NumberView, errors=("CARRIER_UNAVAILABLE",)),
+          response=NumberView, errors=("CARRIER_UNAVAILABLE",),
+          description="The number stops receiving and sending at once; its messages not yet handed to the carrier "
+                      "(scheduled or queued) end canceled with error_code NUMBER_RELEASED and are refunded."),
 ]

@@ -184,3 +184,15 @@ def test_expected_send_at_and_price() -> None:
     assert model.expected_send_at(now, 120, 60) == now + timedelta(minutes=2)
     assert model.expires_at(now, 36000) == now + timedelta(hours=10)
     assert model.price_micros(3, 7900) == 23700
+
+
+def test_expected_send_at_counts_the_segments_ahead_not_the_messages() -> None:
+    now = datetime(2026, 6, 11, 12, 0, tzinfo=UTC)
+    # at 60 segments a minute (one a second): two 5-segment messages ahead take 10 tokens
+    assert model.expected_send_at(now, 10, 60) == now + timedelta(seconds=10)
+    # a 5-segment message behind ten 1-segment messages waits for 10 tokens, not 10 x 5
+    assert model.expected_send_at(now, 10, 60, segments=5) == now + timedelta(seconds=10)
+    # the bucket's burst goes at once: a lone message, or the first second's worth behind nothing
+    assert model.expected_send_at(now, 0, 60, segments=5, burst_s=1.0) == now
+    assert model.expected_send_at(now, 59, 3600, burst_s=1.0) == now
+    assert model.expected_send_at(now, 120, 3600, burst_s=1.0) == now + timedelta(seconds=2)
