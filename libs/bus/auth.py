@@ -49,10 +49,10 @@ class Role:
 ROLES: dict[str, Role] = {
     "accounts": Role("accounts", consumes=("outbound",)),
     "numbers": Role("numbers", calls=("accounts",)),
-    "compliance": Role("compliance", calls=("numbers", "outbound"), consumes=("inbound",)),
+    "compliance": Role("compliance", calls=("numbers", "outbound"), consumes=("inbound",), follows=("numbers.>",)),
     "outbound": Role("outbound", calls=("accounts", "compliance", "numbers", "carrier"),
-                     consumes=("compliance", "carrier"), follows=("numbers.>",)),
-    "inbound": Role("inbound", calls=("numbers",), consumes=("carrier", "outbound", "inbound"),
+                     consumes=("compliance", "numbers", "carrier"), follows=("numbers.>",)),
+    "inbound": Role("inbound", calls=("numbers", "compliance"), consumes=("carrier", "outbound", "inbound"),
                     follows=("numbers.phone_number.*.*",)),
     "carrier": Role("carrier"),
     "gateway": Role(None, calls=("accounts", "compliance", "inbound", "numbers", "outbound"),
