@@ -178,3 +178,78 @@ class ReservationOutcome(msgspec.Struct, kw_only=True):
 class ReservationOutcomes(msgspec.Struct, kw_only=True):
     results: list[ReservationOutcome]
     """In the order of the request's ``reservations``."""
+
+
+class GetLoginCredentials(Command, frozen=True, kw_only=True):
+    """The stored argon2id hash of a user's password, by email, so the gateway verifies a login itself:
+    a password never travels on NATS. An unknown email answers NOT_FOUND."""
+
+    email: str
+
+
+class LoginCredentials(msgspec.Struct, kw_only=True):
+    user_id: str
+    org_id: str
+    email: str
+    password_hash: str
+    """argon2id (``$argon2id$...``); verified by the gateway, never logged."""
+
+
+class StartSession(Command, frozen=True, kw_only=True):
+    """Record a dashboard session. The gateway made the token and sends only its SHA-256 (the token is
+    high-entropy, like an API key); the hash stays in the accounts schema, never on an event."""
+
+    org_id: str
+    user_id: str
+    token_hash: str
+    ttl_s: int
+    user_agent: str = ""
+
+
+class SessionView(msgspec.Struct, kw_only=True):
+    id: str
+    user_id: str
+    org_id: str
+    email: str
+    organization_name: str
+    created_at: str
+    expires_at: str
+    ended_at: str | None = None
+    user_agent: str = ""
+    """The browser that logged in, as it named itself."""
+
+
+class ListSessions(Command, frozen=True, kw_only=True):
+    """The live sessions of a user (of the organization, without user_id), newest first."""
+
+    org_id: str
+    user_id: str | None = None
+
+
+class SessionList(msgspec.Struct, kw_only=True):
+    data: list[SessionView]
+
+
+class AuthenticateSession(Command, frozen=True, kw_only=True):
+    """A live (not ended, not expired) session by the SHA-256 of its token; else UNAUTHORIZED."""
+
+    token_hash: str
+
+
+class EndSession(Command, frozen=True, kw_only=True):
+    org_id: str
+    session_id: str
+    reason: str = "logout"
+
+
+class EndSessions(Command, frozen=True, kw_only=True):
+    """End every live session of a user ("log out everywhere"); without user_id, of the organization."""
+
+    org_id: str
+    user_id: str | None = None
+    reason: str = "logout_everywhere"
+
+
+class EndedSessions(msgspec.Struct, kw_only=True):
+    ended: int
+    session_ids: list[str]

@@ -10,6 +10,7 @@ import msgspec
 
 from proto.base import Command, ErrorBody
 from proto.events.compliance import ConsentEvidence
+from proto.events.compliance import FrequencyCap as FrequencyCap  # the settings carry it
 from proto.events.inbound import InboundMessageReceived
 
 SendKind = Literal["standard", "opt_in_request", "opt_out_confirmation", "help_reply", "keyword_reply"]
@@ -30,6 +31,11 @@ class EvaluateSend(Command, frozen=True, kw_only=True):
     """accept: when the API call arrives; submit: just before the carrier sees it (final check)."""
     dry_run: bool = False
     """POST /v1/compliance/check: the same decision, not recorded as a send decision."""
+    send_at: str | None = None
+    """The send's own later time (RFC 3339): a frequency cap counts it then."""
+    on_frequency_cap: Literal["reject", "defer"] | None = None
+    """Over a frequency cap: refuse (FREQUENCY_CAP) or defer to when it is allowed; None: the organization's
+    ``frequency_cap_action``."""
 
 
 class Check(msgspec.Struct, kw_only=True):
@@ -42,7 +48,7 @@ class Check(msgspec.Struct, kw_only=True):
 class SendDecision(msgspec.Struct, kw_only=True):
     decision: Literal["allow", "deny", "defer"]
     code: str | None = None
-    """For deny: CONSENT_REQUIRED | RECIPIENT_OPTED_OUT | QUIET_HOURS | SENDING_NOT_ENABLED."""
+    """For deny: CONSENT_REQUIRED | RECIPIENT_OPTED_OUT | QUIET_HOURS | FREQUENCY_CAP | SENDING_NOT_ENABLED."""
     reason: str = ""
     """What would make the send legal, in words."""
     status: int = 200
@@ -50,6 +56,8 @@ class SendDecision(msgspec.Struct, kw_only=True):
     defer_until: str | None = None
     checks: list[Check] = msgspec.field(default_factory=list)
     decision_id: str = ""
+    details: dict[str, Any] = msgspec.field(default_factory=dict)
+    """For FREQUENCY_CAP (deny or defer): ``next_allowed_at`` and the caps that apply."""
 
 
 class EvaluateSends(Command, frozen=True, kw_only=True):
@@ -116,6 +124,8 @@ class DoubleOptInView(msgspec.Struct, kw_only=True):
     created_at: str
     expires_at: str
     confirmed_at: str | None = None
+    send_at: str | None = None
+    """When the confirmation text goes out, when quiet hours deferred it (the reply window counts from then)."""
 
 
 class RecordConsent(Command, frozen=True, kw_only=True):
@@ -284,6 +294,8 @@ class UpdateSettings(Command, frozen=True, kw_only=True):
     help_reply: str | msgspec.UnsetType | None = msgspec.UNSET
     opt_out_reply: str | msgspec.UnsetType | None = msgspec.UNSET
     opt_in_reply: str | msgspec.UnsetType | None = msgspec.UNSET
+    frequency_caps: list[FrequencyCap] | msgspec.UnsetType = msgspec.UNSET
+    frequency_cap_action: Literal["reject", "defer"] | msgspec.UnsetType = msgspec.UNSET
 
 
 class ComplianceSettings(msgspec.Struct, kw_only=True):
@@ -301,4 +313,10 @@ class ComplianceSettings(msgspec.Struct, kw_only=True):
     """Custom confirmation of an opt-out (else the campaign's opt-out message, else a default)."""
     opt_in_reply: str | None = None
     """Custom confirmation of an opt-in (START, or YES to a double opt-in)."""
+    frequency_caps: list[FrequencyCap] = msgspec.field(default_factory=list)
+    """The organization's own caps per category; the state caps (FL, MD, OK: 3 marketing messages per 24 h)
+    always apply besides."""
+    frequency_cap_action: Literal["reject", "defer"] = "reject"
+    """Over a cap: reject (453 FREQUENCY_CAP with next_allowed_at) or defer (scheduled to then); a send may
+    ask for either with ``on_frequency_cap``."""
     updated_at: str | None = None

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import msgspec
 
 from proto.base import Command
@@ -23,6 +25,8 @@ class SendMessage(Command, frozen=True, kw_only=True):
     send_at: str | None = None
     validity_seconds: int | None = None
     status_callback_url: str | None = None
+    on_frequency_cap: Literal["reject", "defer"] | None = None
+    """Over a frequency cap: reject (FREQUENCY_CAP) or defer; None: the organization's policy."""
 
 
 class MessageView(msgspec.Struct, kw_only=True):

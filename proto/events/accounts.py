@@ -75,3 +75,22 @@ class CreditReleased(_Accounts, frozen=True, kw_only=True):
     reservation_id: str
     amount_micros: int
     reason: str
+
+
+class SessionStarted(_Accounts, frozen=True, kw_only=True):
+    """A user logged in to the dashboard (the token's hash stays in the accounts schema). Emitted by accounts."""
+
+    AGGREGATE: ClassVar[str] = "session"
+    session_id: str
+    user_id: str
+    expires_at: str
+
+
+class SessionEnded(_Accounts, frozen=True, kw_only=True):
+    """A dashboard session ended (logout, log out everywhere); gateways drop it from their caches at once.
+    Emitted by accounts."""
+
+    AGGREGATE: ClassVar[str] = "session"
+    session_id: str
+    user_id: str
+    reason: str

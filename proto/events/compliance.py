@@ -196,6 +196,14 @@ class GateDecisionsRecorded(_Compliance, frozen=True, kw_only=True):
     decisions: list[GateDecision]
 
 
+class FrequencyCap(msgspec.Struct, frozen=True, kw_only=True):
+    """At most ``max`` messages of ``category`` to one contact in any ``window_hours``."""
+
+    category: Literal["transactional", "marketing", "conversational"]
+    max: int
+    window_hours: int
+
+
 class CompliancePolicyChanged(_Compliance, frozen=True, kw_only=True):
     """An organization changed its compliance settings; the event carries the whole new policy and the
     names of the fields that changed. Emitted by compliance."""
@@ -210,3 +218,5 @@ class CompliancePolicyChanged(_Compliance, frozen=True, kw_only=True):
     help_reply: str | None = None
     opt_out_reply: str | None = None
     opt_in_reply: str | None = None
+    frequency_caps: list[FrequencyCap] = msgspec.field(default_factory=list)
+    frequency_cap_action: str = "reject"

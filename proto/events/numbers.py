@@ -90,11 +90,18 @@ class BrandRegistered(_Brand, frozen=True, kw_only=True):
 
 # -- 10DLC campaigns -------------------------------------------------------------------------------
 class CampaignSubmitted(_Campaign, frozen=True, kw_only=True):
-    """A campaign was submitted for carrier review (status pending_review). Emitted by numbers."""
+    """A campaign was submitted for carrier review (status pending_review). Emitted by numbers; compliance
+    learns the campaign's own opt-out and help keywords and replies from it."""
 
     brand_id: str
     use_case: str
     carrier_ref: str = ""
+    opt_out_keywords: list[str] = msgspec.field(default_factory=list)
+    """The campaign's opt-out keywords, upper case (texted to one of its numbers: an opt-out)."""
+    opt_out_message: str = ""
+    """The confirmation sent for one of the campaign's own opt-out keywords."""
+    help_keywords: list[str] = msgspec.field(default_factory=list)
+    help_message: str = ""
 
 
 class CampaignApproved(_Campaign, frozen=True, kw_only=True):
@@ -117,6 +124,11 @@ class CampaignResubmitted(_Campaign, frozen=True, kw_only=True):
 
     brand_id: str
     changed: list[str] = msgspec.field(default_factory=list)
+    opt_out_keywords: list[str] = msgspec.field(default_factory=list)
+    """The campaign's keywords and replies after the edit (as in ``CampaignSubmitted``)."""
+    opt_out_message: str = ""
+    help_keywords: list[str] = msgspec.field(default_factory=list)
+    help_message: str = ""
 
 
 class CampaignNumberAssigned(_Campaign, frozen=True, kw_only=True):

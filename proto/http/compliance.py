@@ -91,6 +91,16 @@ class CheckBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
     to: E164
     text: Text
     category: Literal["transactional", "marketing", "conversational"] = "conversational"
+    on_frequency_cap: Literal["reject", "defer"] | None = None
+    """As on POST /v1/messages: what the send would do over a frequency cap."""
+
+
+class FrequencyCapBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    category: Literal["transactional", "marketing", "conversational"]
+    max: Annotated[int, msgspec.Meta(ge=1, le=1000)]
+    """At most this many messages of the category to one contact..."""
+    window_hours: Annotated[int, msgspec.Meta(ge=1, le=24 * 30)]
+    """...in any window of this many hours."""
 
 
 class SettingsPatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -103,3 +113,8 @@ class SettingsPatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """null restores the default (the campaign's message, else ours)."""
     opt_out_reply: Reply | msgspec.UnsetType | None = msgspec.UNSET
     opt_in_reply: Reply | msgspec.UnsetType | None = msgspec.UNSET
+    frequency_caps: Annotated[list[FrequencyCapBody], msgspec.Meta(max_length=10)] | msgspec.UnsetType = msgspec.UNSET
+    """The organization's own caps per category (replaces the list; [] removes them). The state caps (FL, MD, OK:
+    3 marketing messages per 24 h) always apply besides."""
+    frequency_cap_action: Literal["reject", "defer"] | msgspec.UnsetType = msgspec.UNSET
+    """Over a cap: reject (453 FREQUENCY_CAP) or defer (scheduled to when it is allowed)."""

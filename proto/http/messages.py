@@ -30,6 +30,10 @@ class SendMessageBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=False)
     """A message not handed to the carrier this long after it is due fails as expired (default 36000)."""
     message_id: UUID | None = None
     """Your own id for the message: sending again with the same id returns the first message."""
+    on_frequency_cap: Literal["reject", "defer"] | None = None
+    """Over a frequency cap (FL/MD/OK law, or your own frequency_caps): reject (453 FREQUENCY_CAP naming
+    details.next_allowed_at) or defer (accepted as scheduled for then). Default: the organization's
+    frequency_cap_action (reject)."""
 
 
 class ListMessagesQuery(msgspec.Struct, kw_only=True):

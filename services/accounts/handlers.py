@@ -4,7 +4,7 @@ transaction."""
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import asyncpg
 
@@ -20,6 +20,8 @@ from proto.events.accounts import (
     CreditReleased,
     CreditReserved,
     OrganizationCreated,
+    SessionEnded,
+    SessionStarted,
 )
 from services.accounts import model
 from services.accounts.config import AccountsSettings
@@ -152,6 +154,99 @@ class Accounts:
             ])
         return c.ApiKeyView(id=row["id"], name=row["name"], prefix=row["prefix"],
                             created_at=rfc3339(row["created_at"]), revoked_at=rfc3339(row["revoked_at"]))
+
+    async def login_credentials(self, cmd: c.GetLoginCredentials) -> c.LoginCredentials:
+        row = await self.store.pool.fetchrow(
+            "SELECT id::text, org_id::text, email, password_hash FROM users WHERE email = $1",
+            cmd.email.strip().lower())
+        if row is None:
+            raise CommandError("NOT_FOUND", "no such user", 404)
+        return c.LoginCredentials(user_id=row["id"], org_id=row["org_id"], email=row["email"],
+                                  password_hash=row["password_hash"])
+
+    _SESSION_COLS = ("s.id::text AS id, s.user_id::text AS user_id, s.org_id::text AS org_id, u.email,"
+                     " o.name AS org_name, s.created_at, s.expires_at, s.ended_at, s.user_agent")
+
+    @staticmethod
+    def _session_view(r: asyncpg.Record) -> c.SessionView:
+        return c.SessionView(id=r["id"], user_id=r["user_id"], org_id=r["org_id"], email=r["email"],
+                             organization_name=r["org_name"], created_at=rfc3339(r["created_at"]),
+                             expires_at=rfc3339(r["expires_at"]),
+                             ended_at=rfc3339(r["ended_at"]) if r["ended_at"] else None, user_agent=r["user_agent"])
+
+    async def start_session(self, cmd: c.StartSession) -> c.SessionView:
+        if not 60 <= cmd.ttl_s <= 90 * 86400:
+            raise CommandError("VALIDATION_ERROR", "ttl_s: must be 60 s to 90 days", 400, {"field": "ttl_s"})
+        session_id, now = new_id(), utcnow()
+        expires = now + timedelta(seconds=cmd.ttl_s)
+        async with self.store.transaction() as conn:
+            user = await conn.fetchval("SELECT 1 FROM users WHERE id = $1::uuid AND org_id = $2::uuid",
+                                       parse_uuid(cmd.user_id), parse_uuid(cmd.org_id))
+            if user is None:
+                raise CommandError("NOT_FOUND", "user not found", 404)
+            await conn.execute(
+                "INSERT INTO sessions (id, org_id, user_id, token_hash, user_agent, created_at, expires_at)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                session_id, cmd.org_id, cmd.user_id, cmd.token_hash, cmd.user_agent[:512], now, expires)
+            await self.store.append(conn, f"session-{session_id}", 0, [
+                SessionStarted(org_id=cmd.org_id, session_id=session_id, user_id=cmd.user_id,
+                               expires_at=rfc3339(expires), occurred_at=now)])
+            row = await conn.fetchrow(
+                f"SELECT {self._SESSION_COLS} FROM sessions s JOIN users u ON u.id = s.user_id"
+                " JOIN organizations o ON o.id = s.org_id WHERE s.id = $1", session_id)
+        return self._session_view(row)
+
+    async def authenticate_session(self, cmd: c.AuthenticateSession) -> c.SessionView:
+        row = await self.store.pool.fetchrow(
+            f"SELECT {self._SESSION_COLS} FROM sessions s JOIN users u ON u.id = s.user_id"
+            " JOIN organizations o ON o.id = s.org_id"
+            " WHERE s.token_hash = $1 AND s.ended_at IS NULL AND s.expires_at > now()", cmd.token_hash)
+        if row is None:
+            raise CommandError("UNAUTHORIZED", "no session, or it ended or expired; log in again", 401)
+        return self._session_view(row)
+
+    async def list_sessions(self, cmd: c.ListSessions) -> c.SessionList:
+        user_id = parse_uuid(cmd.user_id) if cmd.user_id is not None else None
+        if cmd.user_id is not None and user_id is None:
+            return c.SessionList(data=[])
+        rows = await self.store.pool.fetch(
+            f"SELECT {self._SESSION_COLS} FROM sessions s JOIN users u ON u.id = s.user_id"
+            " JOIN organizations o ON o.id = s.org_id"
+            " WHERE s.org_id = $1::uuid AND ($2::uuid IS NULL OR s.user_id = $2::uuid)"
+            " AND s.ended_at IS NULL AND s.expires_at > now() ORDER BY s.created_at DESC LIMIT 100",
+            parse_uuid(cmd.org_id), user_id)
+        return c.SessionList(data=[self._session_view(r) for r in rows])
+
+    async def end_session(self, cmd: c.EndSession) -> c.EndedSessions:
+        session_id = parse_uuid(cmd.session_id)
+        if session_id is None:
+            raise CommandError("NOT_FOUND", "session not found", 404)
+        return await self._end(cmd.org_id, "s.id = $3::uuid", session_id, cmd.reason)
+
+    async def end_sessions(self, cmd: c.EndSessions) -> c.EndedSessions:
+        if cmd.user_id is None:  # every session of the organization
+            return await self._end(cmd.org_id, "$3::text IS NULL", None, cmd.reason)
+        user_id = parse_uuid(cmd.user_id)
+        if user_id is None:
+            raise CommandError("NOT_FOUND", "user not found", 404)
+        return await self._end(cmd.org_id, "s.user_id = $3::uuid", user_id, cmd.reason)
+
+    async def _end(self, org_id: str, where: str, arg: str | None, reason: str) -> c.EndedSessions:
+        """Ends the organization's live sessions matching ``where`` (on ``$3``): SessionEnded for each,
+        in the transaction that marks them ended."""
+        now = utcnow()
+        async with self.store.transaction() as conn:
+            rows = await conn.fetch(
+                f"UPDATE sessions s SET ended_at = $2 WHERE s.org_id = $1::uuid AND {where}"
+                " AND s.ended_at IS NULL RETURNING s.id::text AS id, s.user_id::text AS user_id",
+                parse_uuid(org_id), now, arg)
+            for r in rows:
+                stream = f"session-{r['id']}"
+                _, version = await self.store.load(conn, stream)
+                await self.store.append(conn, stream, version, [
+                    SessionEnded(org_id=org_id, session_id=r["id"], user_id=r["user_id"], reason=reason,
+                                 occurred_at=now)])
+        return c.EndedSessions(ended=len(rows), session_ids=[r["id"] for r in rows])
 
     async def balance(self, cmd: c.GetBalance) -> c.BalanceView:
         ts, ident = _cursor(cmd.limit, cmd.cursor)

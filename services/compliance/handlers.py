@@ -35,6 +35,14 @@ from proto.events.compliance import (
     OptOutRecorded,
 )
 from proto.events.inbound import InboundMessageReceived
+from proto.events.numbers import (
+    CampaignNumberAssigned,
+    CampaignNumberRemoved,
+    CampaignResubmitted,
+    CampaignSubmitted,
+)
+from proto.events.outbound import MessageCanceled, MessageFailed
+from proto.keywords import keyword_of
 from proto.subjects import Subjects
 from services.compliance import model, store
 from services.compliance.config import ComplianceSettings
@@ -44,6 +52,10 @@ from services.compliance.store import DecisionLog, GateReader
 log = structlog.get_logger(__name__)
 
 KEYWORDS_CONSUMER = "compliance-keywords"
+CAMPAIGNS_CONSUMER = "compliance-campaigns"
+UNCOUNT_CONSUMER = "compliance-frequency-uncount"
+_MAX_KEYWORD = 40
+"""Longer folded texts cannot be a campaign keyword (numbers allows 30 characters)."""
 CONSENT_METHODS = frozenset({"web_form", "paper", "verbal", "keyword", "import", "other"})
 _RETRYABLE = frozenset({"SERVICE_UNAVAILABLE", "SERVICE_TIMEOUT"})
 T = TypeVar("T")
@@ -186,14 +198,20 @@ class Compliance:
         to, frm = e164(cmd.to, "to"), e164(cmd.from_, "from")
         row = await self.reader.read(cmd.org_id, to, cmd.message_id)
         state, policy = store.state_of(row), store.policy_of(row, self.defaults)
+        send_at = parse_time(cmd.send_at, "send_at") if cmd.send_at else None
         facts = model.SendFacts(org_id=cmd.org_id, message_id=cmd.message_id, from_=frm, to=to, kind=cmd.kind,
-                                category=cmd.category, issued_kind=row["issued_kind"] if row else None)
+                                category=cmd.category, issued_kind=row["issued_kind"] if row else None,
+                                send_at=send_at,
+                                # an accepted message over a cap at its final check waits, it does not fail
+                                on_frequency_cap=cmd.on_frequency_cap if cmd.stage == "accept" else "defer")
         sender: model.Sender | None = None
         if cmd.dry_run or model.check_opt_out(state, facts).check.result != "fail":
             info = await self.sender_info(cmd.org_id, frm)
             sender = model.Sender(info.sending_enabled, info.reason_code, info.reason)
         now = self.now()
         decision = model.decide(state, policy, facts, sender, now)
+        if decision.decision != "deny" and model.caps_of(policy, facts):
+            decision = await self._count(cmd, state, policy, facts, sender, now, bool(row and row["counted"]))
         if not cmd.dry_run:
             decision_id = new_id()
             await self.decisions.record(cmd.org_id, GateDecision(
@@ -203,6 +221,24 @@ class Compliance:
                 defer_until=decision.defer_until,
                 checks=[DecisionCheck(name=k.name, result=k.result, detail=k.detail) for k in decision.checks]))
             decision.decision_id = decision_id
+        return decision
+
+    async def _count(self, cmd: c.EvaluateSend, state: model.ContactState, policy: model.Policy,
+                     facts: model.SendFacts, sender: model.Sender | None, now: datetime,
+                     counted: bool) -> c.SendDecision:
+        """The decision under the frequency caps: the contact's allowed sends are counted and this one added,
+        under a per-contact lock (every replica), so two sends at once cannot both take the last slot."""
+        if counted:  # accepted (and counted) earlier: this is its final check
+            return model.decide(state, policy, facts, sender, now, model.Counted(None))
+        longest = max(cap.window for cap in model.caps_of(policy, facts))
+        async with self.store.transaction() as conn:
+            await store.lock_contact_sends(conn, cmd.org_id, facts.to)
+            start = max(now, facts.send_at or now)
+            sends = await store.sends_since(conn, cmd.org_id, facts.to, start - longest, cmd.message_id)
+            decision = model.decide(state, policy, facts, sender, now, model.Counted(sends))
+            if not cmd.dry_run and decision.decision != "deny":
+                at = parse_time(decision.defer_until, "defer_until") if decision.defer_until else start
+                await store.count_send(conn, cmd.message_id, cmd.org_id, facts.to, facts.category, at)
         return decision
 
     async def evaluate_sends(self, cmd: c.EvaluateSends) -> c.SendOutcomes:
@@ -221,8 +257,10 @@ class Compliance:
     async def hand_off(self, row: asyncpg.Record) -> MessageView:
         """Ask outbound to send a text we issued. Raises when outbound is unreachable (the caller retries);
         a definitive refusal (e.g. the number cannot send yet) is recorded and not retried."""
+        # a double opt-in confirmation is our initiative: it keeps to quiet hours (the replies do not)
+        category: c.Category = "conversational" if row["kind"] == "opt_in_request" else "transactional"
         msg = SendMessage(org_id=row["org_id"], message_id=row["message_id"], from_=row["from_number"],
-                          to=row["contact"], text=row["text"], kind=row["kind"], category="transactional")
+                          to=row["contact"], text=row["text"], kind=row["kind"], category=category)
         try:
             view: MessageView = await self.svc.rpc.call("outbound", "send_message", msg, MessageView)
         except CommandError as exc:
@@ -275,11 +313,18 @@ class Compliance:
         together in one statement; the rest go through ``on_inbound`` in order."""
         plain: list[tuple[str, str, str, datetime]] = []
         done: set[str] = set()
+        maybe: dict[str, tuple[str, str, str]] = {}  # might be a campaign's own keyword: looked up together
         for ev in events:
             if not isinstance(ev, InboundMessageReceived) or not ev.org_id:
                 done.add(ev.event_id)  # nothing to do
             elif classify(ev.body).intent is None:
                 plain.append((ev.event_id, ev.org_id, *self._sender_of(ev)))
+                kw = keyword_of(ev.body) if len(ev.body) <= 4 * _MAX_KEYWORD else ""
+                if 0 < len(kw) <= _MAX_KEYWORD:
+                    maybe[ev.event_id] = (ev.org_id, ev.to, kw)
+        if maybe:
+            hits = await store.campaign_keyword_hits(self.store.pool, list(maybe.values()))
+            plain = [p for p in plain if maybe.get(p[0]) not in hits]
         if plain:
             await store.touch_inbound_many(self.store.pool, KEYWORDS_CONSUMER, plain)
         return done | {p[0] for p in plain}
@@ -323,12 +368,19 @@ class Compliance:
         if not isinstance(ev, InboundMessageReceived) or not ev.org_id:
             return
         contact, received = self._sender_of(ev)
-        cls = classify(ev.body)
+        campaign = None
+        kw = keyword_of(ev.body) if len(ev.body) <= 4 * _MAX_KEYWORD else ""
+        if 0 < len(kw) <= _MAX_KEYWORD:
+            campaign = await store.campaign_of(self.store.pool, ev.org_id, ev.to)
+        cls = classify(ev.body, campaign[0] if campaign else None)
         if cls.intent is None:  # most messages: nothing to decide, nothing to send
             await store.touch_inbound_once(self.store.pool, KEYWORDS_CONSUMER, ev.event_id, ev.org_id, contact,
                                            received)
             return
         texts = await self.texts(ev.org_id, ev.to)
+        if cls.source == "campaign_keyword" and campaign is not None:  # the campaign's own words, its own replies
+            texts = model.Texts(brand=texts.brand, opt_out_message=campaign[1] or texts.opt_out_message,
+                                help_message=campaign[2] or texts.help_message)
         m = model.Inbound(event_id=ev.event_id, message_id=ev.message_id, org_id=ev.org_id, contact=contact,
                           our_number=ev.to, phone_number_id=ev.phone_number_id, body=ev.body, received_at=received)
 
@@ -344,7 +396,7 @@ class Compliance:
                         await store.append_contact(self.store, conn, ev.org_id, contact, s, model.fold(s, events),
                                                    events, ev.event_id)
                         log.info("inbound_keyword", org_id=ev.org_id, intent=cls.intent, rule=cls.rule,
-                                 source=cls.source, events=[e.type_name() for e in events])
+                                 source=cls.source, language=cls.language, events=[e.type_name() for e in events])
                 return await store.unsent(conn, ev.event_id)
 
         unsent = await self.retry(apply)
@@ -356,6 +408,36 @@ class Compliance:
             except CommandError as exc:
                 if exc.code in _RETRYABLE or exc.status >= 500:
                     raise  # outbound unreachable: the consumer retries, the redelivery re-sends (same id)
+
+    # -- campaigns' own keywords (numbers' events) -------------------------------------------------------------
+    async def on_campaign_event(self, ev: Event) -> None:
+        """Learn a campaign's keywords and replies, and which numbers are on it; idempotent per event."""
+        async with self.store.transaction() as conn:
+            if not await claim(conn, CAMPAIGNS_CONSUMER, ev.event_id):
+                return
+            match ev:
+                case CampaignSubmitted() | CampaignResubmitted():
+                    await store.save_campaign(
+                        conn, ev.org_id, ev.campaign_id,
+                        sorted({keyword_of(k) for k in ev.opt_out_keywords if keyword_of(k)}), ev.opt_out_message,
+                        sorted({keyword_of(k) for k in ev.help_keywords if keyword_of(k)}), ev.help_message)
+                case CampaignNumberAssigned():
+                    await store.put_number(conn, ev.org_id, _normalize(ev.e164), ev.campaign_id)
+                case CampaignNumberRemoved():
+                    await conn.execute("DELETE FROM campaign_numbers WHERE org_id = $1 AND e164 = $2 AND campaign_id = $3",
+                                       ev.org_id, _normalize(ev.e164), ev.campaign_id)
+                case _:
+                    return
+
+    # -- frequency caps: messages that will never be sent stop counting --------------------------------------
+    async def on_message_ended(self, ev: Event) -> None:
+        """A canceled message, or one that failed before the carrier, no longer counts against a frequency cap
+        (a delete: a redelivery changes nothing)."""
+        match ev:
+            case MessageCanceled() | MessageFailed(reached_carrier=False):
+                await store.uncount_sends(self.store.pool, ev.org_id, [ev.message_id])
+            case _:
+                return
 
     # -- double opt-in ---------------------------------------------------------------------------------------
     async def request_double_opt_in(self, cmd: c.RequestDoubleOptIn) -> c.DoubleOptInView:
@@ -371,18 +453,21 @@ class Compliance:
         request_id = new_id()
         message_id = model.message_id_for(request_id, "opt_in_request")
         now = self.now()
+        goes_at = now
 
         async def record() -> DoubleOptInRequested:
+            nonlocal goes_at
             async with self.store.transaction() as conn:
                 s = await store.load_state(conn, cmd.org_id, contact)
                 last = await store.last_double_opt_in_at(conn, cmd.org_id, contact)
                 model.check_double_opt_in(s, last, now, self.settings.double_opt_in_per_hours)
                 policy, _ = await store.load_policy(conn, cmd.org_id, self.defaults)
+                goes_at = model.double_opt_in_send_time(policy, number.e164, contact, message_id, cmd.org_id, now)
                 ev = DoubleOptInRequested(
                     org_id=cmd.org_id, occurred_at=now, request_id=request_id, contact_number=contact,
                     phone_number_id=number.id, from_number=number.e164, confirmation_text=text,
                     message_id=message_id,
-                    expires_at=rfc3339(now + timedelta(hours=policy.double_opt_in_expiry_hours)))
+                    expires_at=rfc3339(goes_at + timedelta(hours=policy.double_opt_in_expiry_hours)))
                 await store.append_contact(self.store, conn, cmd.org_id, contact, s, model.fold(s, [ev]), [ev],
                                            request_id)
                 return ev
@@ -401,7 +486,8 @@ class Compliance:
         log.info("double_opt_in_requested", org_id=cmd.org_id, request_id=request_id)
         return c.DoubleOptInView(id=request_id, status="pending", contact_number=contact,
                                  phone_number_id=number.id, from_=number.e164, confirmation_text=text,
-                                 message_id=message_id, created_at=rfc3339(now), expires_at=ev.expires_at)
+                                 message_id=message_id, created_at=rfc3339(now), expires_at=ev.expires_at,
+                                 send_at=rfc3339(goes_at) if goes_at > now else None)
 
     async def _fail_double_opt_in(self, org_id: str, contact: str, request_id: str, exc: CommandError) -> None:
         async def record() -> None:

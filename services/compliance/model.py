@@ -4,9 +4,10 @@ inbound keyword leads to (on_inbound), and the texts we answer with. No I/O; ``n
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from proto.base import CommandError, Event, rfc3339
 from proto.commands.compliance import Check, SendDecision
@@ -20,11 +21,17 @@ from proto.events.compliance import (
     OptOutRecorded,
     ReplyIssued,
 )
-from services.compliance import quiet_hours
+from proto.keywords import Language
+from services.compliance import frequency, quiet_hours
+from services.compliance.frequency import Cap as Cap
+from services.compliance.frequency import Sent as Sent
 from services.compliance.keywords import Classified
 
 EXEMPT_KINDS = frozenset({"opt_in_request", "opt_out_confirmation", "help_reply", "keyword_reply"})
-"""Kinds compliance itself sends: exempt from consent and quiet hours, never from opt-out."""
+"""Kinds compliance itself sends: exempt from consent and frequency caps, never from opt-out."""
+QUIET_EXEMPT_KINDS = EXEMPT_KINDS - {"opt_in_request"}
+"""Replies the contact's own text asked for go out at once; a double opt-in confirmation is our initiative,
+so it waits for the recipient's allowed hours (or is refused, under a ``reject`` policy)."""
 
 _NS = uuid.UUID("6f1d3c56-7a7e-4c1e-9d39-3a0c2b7b6e10")
 
@@ -45,6 +52,10 @@ class Policy:
     help_reply: str | None = None
     opt_out_reply: str | None = None
     opt_in_reply: str | None = None
+    frequency_caps: tuple[Cap, ...] = ()
+    """The organization's own caps (the state caps always apply besides)."""
+    frequency_cap_action: Literal["reject", "defer"] = "reject"
+    """Over a cap: refuse (453 FREQUENCY_CAP), or schedule to when it is allowed. A send may ask for either."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +113,10 @@ class SendFacts:
     category: str
     issued_kind: str | None = None
     """The kind under which compliance itself issued this message id (None: not ours)."""
+    send_at: datetime | None = None
+    """The send's own later time (``send_at``), if any."""
+    on_frequency_cap: Literal["reject", "defer"] | None = None
+    """What the send asked for when over a frequency cap (None: the organization's policy)."""
 
     @property
     def effective_kind(self) -> str:
@@ -123,6 +138,7 @@ class Outcome:
     status: int = 200
     reason: str = ""
     defer_until: datetime | None = None
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 def check_opt_out(s: ContactState, f: SendFacts) -> Outcome:
@@ -158,7 +174,8 @@ def check_consent(s: ContactState, p: Policy, f: SendFacts, now: datetime) -> Ou
     if s.consent_id and not s.opted_out:
         at = rfc3339(s.consent_granted_at) if s.consent_granted_at else ""
         return Outcome(Check(name="consent", result="pass", detail=f"consent ({s.consent_method}) granted {at}".strip()))
-    if p.conversation_window_enabled and s.last_inbound_at is not None and not s.opted_out:
+    marketing = f.category == "marketing"
+    if p.conversation_window_enabled and s.last_inbound_at is not None and not s.opted_out and not marketing:
         until = s.last_inbound_at + timedelta(hours=p.conversation_window_hours)
         if now < until:
             return Outcome(Check(name="consent", result="pass",
@@ -166,7 +183,9 @@ def check_consent(s: ContactState, p: Policy, f: SendFacts, now: datetime) -> Ou
                                         f"replies allowed until {rfc3339(until)}"))
     reason = (f"no consent on file for {f.to}: start a double opt-in (POST /v1/consent/double-opt-in), record "
               "the consent you collected (POST /v1/consent)")
-    if p.conversation_window_enabled:
+    if p.conversation_window_enabled and marketing:
+        reason += "; the conversation window never carries marketing: marketing needs the contact's consent"
+    elif p.conversation_window_enabled:
         reason += f", or reply within {p.conversation_window_hours} h of a message from the contact"
     return Outcome(Check(name="consent", result="fail", detail=reason), "CONSENT_REQUIRED", 453, reason)
 
@@ -174,8 +193,8 @@ def check_consent(s: ContactState, p: Policy, f: SendFacts, now: datetime) -> Ou
 def check_quiet_hours(p: Policy, f: SendFacts, now: datetime) -> Outcome:
     if not p.quiet_hours_enabled:
         return Outcome(Check(name="quiet_hours", result="skip", detail="quiet hours are off for this organization"))
-    if f.category == "transactional" or f.effective_kind in EXEMPT_KINDS:
-        why = "transactional" if f.category == "transactional" else f.effective_kind
+    if f.effective_kind in QUIET_EXEMPT_KINDS or (f.category == "transactional" and f.effective_kind == "standard"):
+        why = f.effective_kind if f.effective_kind in QUIET_EXEMPT_KINDS else "transactional"
         return Outcome(Check(name="quiet_hours", result="skip", detail=f"exempt: {why}"))
     area = quiet_hours.area_of(f.to)
     view = quiet_hours.local_view(area, now)
@@ -191,19 +210,76 @@ def check_quiet_hours(p: Policy, f: SendFacts, now: datetime) -> Outcome:
     return Outcome(Check(name="quiet_hours", result="fail", detail=reason), "QUIET_HOURS", 453, reason)
 
 
-def decide(s: ContactState, p: Policy, f: SendFacts, sender: Sender | None, now: datetime) -> SendDecision:
-    """Checks in order opt_out, registration, consent, quiet_hours; the first failure denies, a quiet-hours
-    defer defers, else allow. ``sender`` None: registration was not checked (only after an opt-out deny)."""
-    outcomes = [check_opt_out(s, f), check_registration(sender), check_consent(s, p, f, now),
-                check_quiet_hours(p, f, now)]
+def caps_of(p: Policy, f: SendFacts) -> tuple[Cap, ...]:
+    """The frequency caps this send is under (none for the texts compliance itself sends)."""
+    if f.effective_kind != "standard":
+        return ()
+    return frequency.caps_for(p.frequency_caps, quiet_hours.area_of(f.to).state, f.category)
+
+
+@dataclass(frozen=True)
+class Counted:
+    """What the frequency check knows: the contact's other allowed sends (None: this message was counted
+    when it was accepted)."""
+
+    sends: Sequence[Sent] | None
+
+
+def check_frequency(p: Policy, f: SendFacts, counted: Counted | None, now: datetime,
+                    quiet_defer: datetime | None) -> Outcome:
+    caps = caps_of(p, f)
+    if not caps:
+        return Outcome(Check(name="frequency_cap", result="skip",
+                             detail=f"no frequency cap for {f.category} messages to {f.to}"))
+    if counted is None or counted.sends is None:
+        return Outcome(Check(name="frequency_cap", result="pass", detail="counted when the message was accepted"))
+    sends = counted.sends
+    start = max(now, f.send_at or now, quiet_defer or now)
+    slot = frequency.earliest(sends, caps, start)
+    summary = "; ".join(f"{frequency.count_in_window(sends, c, start)} of {c.describe()}" for c in caps)
+    if slot == start:
+        return Outcome(Check(name="frequency_cap", result="pass", detail=f"within the cap: {summary}"))
+    action = f.on_frequency_cap or p.frequency_cap_action
+    when = rfc3339(slot) if slot else "not within a year"
+    if action == "defer" and slot is not None:
+        opens, area = slot, quiet_hours.area_of(f.to)
+        quiet_applies = check_quiet_hours(p, f, now).check.result != "skip"
+        for _ in range(4):  # the slot may fall in quiet hours: then the window's opening, if the caps allow it
+            if not quiet_applies or quiet_hours.is_open(area, opens):
+                break
+            nxt = quiet_hours.next_open(area, opens)
+            later = frequency.earliest(sends, caps, nxt) if nxt else None
+            if later is None:
+                break
+            opens = later
+        return Outcome(Check(name="frequency_cap", result="defer",
+                             detail=f"over the cap ({summary}); deferred to {rfc3339(opens)}"),
+                       defer_until=opens, details={"next_allowed_at": rfc3339(opens)})
+    reason = (f"frequency cap for {f.to}: {summary}; the next {f.category} message is allowed at {when} "
+              "(ask for \"on_frequency_cap\": \"defer\" to schedule it then)")
+    return Outcome(Check(name="frequency_cap", result="fail", detail=reason), "FREQUENCY_CAP", 453, reason,
+                   details={"next_allowed_at": when if slot else None, "caps": [c.describe() for c in caps]})
+
+
+def decide(s: ContactState, p: Policy, f: SendFacts, sender: Sender | None, now: datetime,
+           counted: Counted | None = None) -> SendDecision:
+    """Checks in order opt_out, registration, consent, quiet_hours, frequency_cap; the first failure denies,
+    a defer (the latest) defers, else allow. ``sender`` None: registration was not checked (only after an
+    opt-out deny). ``counted`` None: the caps were not counted (none apply, or an earlier check failed)."""
+    quiet = check_quiet_hours(p, f, now)
+    outcomes = [check_opt_out(s, f), check_registration(sender), check_consent(s, p, f, now), quiet,
+                check_frequency(p, f, counted, now, quiet.defer_until)]
     checks = [o.check for o in outcomes]
     for o in outcomes:
         if o.check.result == "fail":
-            return SendDecision(decision="deny", code=o.code, reason=o.reason, status=o.status, checks=checks)
-    for o in outcomes:
-        if o.check.result == "defer" and o.defer_until is not None:
-            return SendDecision(decision="defer", reason=o.check.detail, defer_until=rfc3339(o.defer_until),
-                                checks=checks)
+            return SendDecision(decision="deny", code=o.code, reason=o.reason, status=o.status, checks=checks,
+                                details=o.details)
+    defers = [o for o in outcomes if o.check.result == "defer" and o.defer_until is not None]
+    if defers:
+        o = max(defers, key=lambda x: x.defer_until or now)
+        assert o.defer_until is not None
+        return SendDecision(decision="defer", reason=o.check.detail, defer_until=rfc3339(o.defer_until),
+                            checks=checks, details=o.details)
     if sender is None:
         raise ValueError("an allow needs the registration check")
     return SendDecision(decision="allow", checks=checks)
@@ -222,6 +298,18 @@ def check_double_opt_in(s: ContactState, last_request_at: datetime | None, now: 
                            f"a double opt-in was already sent to this contact at {rfc3339(last_request_at)}; "
                            f"one is allowed per {per_hours} h, next at {rfc3339(again)}", 429,
                            {"field": "contact_number", "retry_after": rfc3339(again)})
+
+
+def double_opt_in_send_time(p: Policy, from_: str, to: str, message_id: str, org_id: str, now: datetime) -> datetime:
+    """When a double opt-in confirmation may go out: now, or when the recipient's allowed hours open (its
+    reply window counts from then). Under a ``reject`` policy outside the hours: 453 QUIET_HOURS."""
+    f = SendFacts(org_id=org_id, message_id=message_id, from_=from_, to=to, kind="opt_in_request",
+                  category="conversational", issued_kind="opt_in_request")
+    o = check_quiet_hours(p, f, now)
+    if o.check.result == "fail":
+        raise CommandError("QUIET_HOURS", f"the confirmation text is not sent outside the recipient's allowed hours: "
+                           f"{o.reason}", 453, {"field": "contact_number"})
+    return o.defer_until or now
 
 
 # -- inbound keywords ------------------------------------------------------------------------------------
@@ -261,18 +349,37 @@ def _brand(t: Texts) -> str:
     return t.brand or "This sender"
 
 
-def help_text(p: Policy, t: Texts) -> str:
+def _marca(t: Texts) -> str:
+    return t.brand or "Este remitente"
+
+
+def help_text(p: Policy, t: Texts, language: Language = "en", campaign: bool = False) -> str:
+    """``campaign``: the contact texted one of the campaign's own help keywords: its help message first."""
+    if campaign and t.help_message:
+        return t.help_message
+    if language == "es":
+        return (f"{_marca(t)}: para ayuda, responda a este mensaje. La frecuencia de mensajes varía. "
+                "Responda ALTO para no recibir más mensajes. Pueden aplicarse tarifas de mensajes y datos.")
     return p.help_reply or t.help_message or (
         f"{_brand(t)}: for help, reply to this message. Msg frequency varies. "
         "Reply STOP to opt out. Msg & data rates may apply.")
 
 
-def opt_out_text(p: Policy, t: Texts) -> str:
+def opt_out_text(p: Policy, t: Texts, language: Language = "en", campaign: bool = False) -> str:
+    """In the contact's language; ``campaign``: one of the campaign's own keywords, answered with its message."""
+    if campaign and t.opt_out_message:
+        return t.opt_out_message
+    if language == "es":
+        return (f"{_marca(t)}: se ha dado de baja y no recibirá más mensajes. Responda START o COMENZAR para "
+                "volver a suscribirse.")
     return p.opt_out_reply or t.opt_out_message or (
         f"{_brand(t)}: you are unsubscribed and will receive no more messages. Reply START to resubscribe.")
 
 
-def opt_in_text(p: Policy, t: Texts) -> str:
+def opt_in_text(p: Policy, t: Texts, language: Language = "en") -> str:
+    if language == "es":
+        return (f"{_marca(t)}: se ha suscrito. La frecuencia de mensajes varía. Responda AYUDA para ayuda, ALTO "
+                "para no recibir más mensajes. Pueden aplicarse tarifas de mensajes y datos.")
     return p.opt_in_reply or (
         f"{_brand(t)}: you are subscribed. Msg frequency varies. Reply HELP for help, STOP to opt out. "
         "Msg & data rates may apply.")
@@ -303,7 +410,9 @@ def on_inbound(s: ContactState, c: Classified, pending: PendingDoubleOptIn | Non
             if pending is not None:
                 out.append(DoubleOptInExpired(org_id=org, occurred_at=now, request_id=pending.id, contact_number=to,
                                               reason="opted_out"))
-            out.append(reply("opt_out_confirmation", opt_out_text(p, t), "opt_out_confirmation"))
+            out.append(reply("opt_out_confirmation",
+                             opt_out_text(p, t, c.language, campaign=c.source == "campaign_keyword"),
+                             "opt_out_confirmation"))
             return out
         case "help":
             answered = not s.opted_out  # an opted-out contact gets nothing but its one confirmation
@@ -311,7 +420,8 @@ def on_inbound(s: ContactState, c: Classified, pending: PendingDoubleOptIn | Non
                                                   inbound_message_id=m.message_id,
                                                   phone_number_id=m.phone_number_id, answered=answered)]
             if answered:
-                help_ev.append(reply("help_reply", help_text(p, t), "help_reply"))
+                help_ev.append(reply("help_reply", help_text(p, t, c.language, campaign=c.source == "campaign_keyword"),
+                                     "help_reply"))
             return help_ev
         case "opt_in" | "affirm":
             received = rfc3339(m.received_at)
@@ -325,7 +435,7 @@ def on_inbound(s: ContactState, c: Classified, pending: PendingDoubleOptIn | Non
                     reply_text=m.body, reply_received_at=received)
                 return [ConsentGranted(org_id=org, occurred_at=now, contact_number=to, consent_id=consent_id,
                                        method="double_opt_in", evidence=evidence),
-                        reply("keyword_reply", opt_in_text(p, t), "opt_in_reply")]
+                        reply("keyword_reply", opt_in_text(p, t, c.language), "opt_in_reply")]
             if c.intent == "affirm" and not s.opted_out:
                 return []  # a plain "yes" in a conversation: no opt-in pending, nothing to opt back into
             if not s.opted_out and s.consent_id:
@@ -336,6 +446,6 @@ def on_inbound(s: ContactState, c: Classified, pending: PendingDoubleOptIn | Non
                                   inbound_message_id=m.message_id, phone_number_id=m.phone_number_id),
                     ConsentGranted(org_id=org, occurred_at=now, contact_number=to, consent_id=consent_id,
                                    method="keyword", evidence=evidence),
-                    reply("keyword_reply", opt_in_text(p, t), "opt_in_reply")]
+                    reply("keyword_reply", opt_in_text(p, t, c.language), "opt_in_reply")]
         case None:
             return []

@@ -11,6 +11,7 @@ import asyncpg
 import msgspec
 import structlog
 
+from libs.obs.metrics import GATE_DECISIONS
 from libs.runtime.batching import Batcher
 from libs.store.eventstore import EventStore
 from proto.base import Event
@@ -18,10 +19,13 @@ from proto.events.compliance import (
     ConsentGranted,
     DoubleOptInExpired,
     DoubleOptInRequested,
+    FrequencyCap,
     GateDecision,
     GateDecisionsRecorded,
     ReplyIssued,
 )
+from services.compliance.frequency import Cap, Sent
+from services.compliance.keywords import Campaign
 from services.compliance.model import ContactState, PendingDoubleOptIn, Policy
 
 log = structlog.get_logger(__name__)
@@ -52,6 +56,13 @@ async def load_state(conn: asyncpg.Connection, org_id: str, contact: str) -> Con
     return state_of(row)
 
 
+_CAPS = msgspec.json.Decoder(list[FrequencyCap])
+
+
+def caps_of(raw: str | None) -> tuple[Cap, ...]:
+    return tuple(Cap(c.category, c.max, c.window_hours) for c in _CAPS.decode(raw or "[]"))
+
+
 def policy_of(row: asyncpg.Record | None, defaults: Policy) -> Policy:
     if row is None or row["quiet_hours_enabled"] is None:
         return defaults
@@ -60,11 +71,13 @@ def policy_of(row: asyncpg.Record | None, defaults: Policy) -> Policy:
         conversation_window_enabled=row["conversation_window_enabled"],
         conversation_window_hours=row["conversation_window_hours"],
         double_opt_in_expiry_hours=row["double_opt_in_expiry_hours"], help_reply=row["help_reply"],
-        opt_out_reply=row["opt_out_reply"], opt_in_reply=row["opt_in_reply"])
+        opt_out_reply=row["opt_out_reply"], opt_in_reply=row["opt_in_reply"],
+        frequency_caps=caps_of(row["frequency_caps"]), frequency_cap_action=row["frequency_cap_action"])
 
 
 _POLICY_COLS = ("quiet_hours_enabled, quiet_hours_action, conversation_window_enabled, conversation_window_hours,"
-                " double_opt_in_expiry_hours, help_reply, opt_out_reply, opt_in_reply")
+                " double_opt_in_expiry_hours, help_reply, opt_out_reply, opt_in_reply, frequency_caps::text,"
+                " frequency_cap_action")
 
 
 async def load_policy(conn: asyncpg.Connection | asyncpg.Pool, org_id: str, defaults: Policy) -> tuple[Policy, int]:
@@ -79,11 +92,14 @@ GATE_QUERY = (
     "SELECT q.idx, c.version, c.consent_id, c.consent_method, c.consent_granted_at, c.opted_out, c.opted_out_at,"
     " c.opt_out_source, c.opt_out_rule, c.opt_out_confirmation_id, c.last_inbound_at,"
     " s.quiet_hours_enabled, s.quiet_hours_action, s.conversation_window_enabled, s.conversation_window_hours,"
-    " s.double_opt_in_expiry_hours, s.help_reply, s.opt_out_reply, s.opt_in_reply, i.kind AS issued_kind"
+    " s.double_opt_in_expiry_hours, s.help_reply, s.opt_out_reply, s.opt_in_reply,"
+    " s.frequency_caps::text AS frequency_caps, s.frequency_cap_action, i.kind AS issued_kind,"
+    " f.message_id IS NOT NULL AS counted"
     " FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS q(org_id, contact, message_id, idx)"
     " LEFT JOIN contacts c ON c.org_id = q.org_id AND c.contact = q.contact"
     " LEFT JOIN org_settings s ON s.org_id = q.org_id"
     " LEFT JOIN issued_messages i ON i.message_id = q.message_id AND i.org_id = q.org_id"
+    " LEFT JOIN frequency_sends f ON f.message_id = q.message_id AND f.org_id = q.org_id"
 )
 
 
@@ -252,6 +268,7 @@ class DecisionLog:
         await self._batcher.stop()
 
     async def record(self, org_id: str, decision: GateDecision) -> None:
+        GATE_DECISIONS.labels(decision.decision, decision.code or "none").inc()
         await self._batcher.submit((org_id, decision))
 
     async def _write(self, batch: list[tuple[str, GateDecision]]) -> list[None]:
@@ -283,6 +300,79 @@ class DecisionLog:
         self.store.appended(len(events))
         self.store.committed()
         return [None] * len(batch)
+
+
+# -- frequency caps ---------------------------------------------------------------------------------------
+
+async def lock_contact_sends(conn: asyncpg.Connection, org_id: str, contact: str) -> None:
+    """Serialise the counting of one contact's sends (on every replica) until the transaction ends."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"freq-{org_id}:{contact}")
+
+
+async def sends_since(conn: asyncpg.Connection, org_id: str, contact: str, since: datetime,
+                      exclude: str) -> list[Sent]:
+    rows = await conn.fetch(
+        "SELECT message_id, category, at FROM frequency_sends WHERE org_id = $1 AND contact = $2 AND at > $3"
+        " AND message_id <> $4 ORDER BY at", org_id, contact, since, exclude)
+    return [Sent(r["message_id"], r["category"], r["at"]) for r in rows]
+
+
+async def count_send(conn: asyncpg.Connection, message_id: str, org_id: str, contact: str, category: str,
+                     at: datetime) -> None:
+    await conn.execute(
+        "INSERT INTO frequency_sends (message_id, org_id, contact, category, at) VALUES ($1,$2,$3,$4,$5)"
+        " ON CONFLICT (message_id) DO NOTHING", message_id, org_id, contact, category, at)
+
+
+async def uncount_sends(pool: asyncpg.Pool, org_id: str, message_ids: list[str]) -> None:
+    """Messages that will never be sent (canceled, failed before the carrier) stop counting."""
+    await pool.execute("DELETE FROM frequency_sends WHERE org_id = $1 AND message_id = ANY($2::text[])",
+                       org_id, message_ids)
+
+
+# -- campaigns' own keywords ---------------------------------------------------------------------------------
+
+async def save_campaign(conn: asyncpg.Connection, org_id: str, campaign_id: str, opt_out_keywords: list[str],
+                        opt_out_message: str, help_keywords: list[str], help_message: str) -> None:
+    await conn.execute(
+        "INSERT INTO campaigns (campaign_id, org_id, opt_out_keywords, opt_out_message, help_keywords, help_message,"
+        " updated_at) VALUES ($1,$2,$3,$4,$5,$6,now()) ON CONFLICT (campaign_id) DO UPDATE SET"
+        " opt_out_keywords = $3, opt_out_message = $4, help_keywords = $5, help_message = $6, updated_at = now()",
+        campaign_id, org_id, opt_out_keywords, opt_out_message, help_keywords, help_message)
+
+
+async def put_number(conn: asyncpg.Connection, org_id: str, e164: str, campaign_id: str | None) -> None:
+    if campaign_id is None:
+        await conn.execute("DELETE FROM campaign_numbers WHERE org_id = $1 AND e164 = $2", org_id, e164)
+        return
+    await conn.execute(
+        "INSERT INTO campaign_numbers (org_id, e164, campaign_id) VALUES ($1,$2,$3)"
+        " ON CONFLICT (org_id, e164) DO UPDATE SET campaign_id = $3", org_id, e164, campaign_id)
+
+
+async def campaign_of(conn: asyncpg.Connection | asyncpg.Pool, org_id: str,
+                      e164: str) -> tuple[Campaign, str, str] | None:
+    """The campaign's own keywords for texts to this number, and its opt-out and help messages."""
+    row = await conn.fetchrow(
+        "SELECT c.opt_out_keywords, c.opt_out_message, c.help_keywords, c.help_message FROM campaign_numbers n"
+        " JOIN campaigns c ON c.campaign_id = n.campaign_id WHERE n.org_id = $1 AND n.e164 = $2", org_id, e164)
+    if row is None:
+        return None
+    return (Campaign(frozenset(row["opt_out_keywords"]), frozenset(row["help_keywords"])), row["opt_out_message"],
+            row["help_message"])
+
+
+async def campaign_keyword_hits(pool: asyncpg.Pool, items: list[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
+    """Of ``(org_id, number, keyword)``, those where the keyword is one of the number's campaign's own."""
+    if not items:
+        return set()
+    rows = await pool.fetch(
+        "SELECT q.org_id, q.e164, q.kw FROM unnest($1::text[], $2::text[], $3::text[]) AS q(org_id, e164, kw)"
+        " JOIN campaign_numbers n ON n.org_id = q.org_id AND n.e164 = q.e164"
+        " JOIN campaigns c ON c.campaign_id = n.campaign_id"
+        " WHERE q.kw = ANY(c.opt_out_keywords) OR q.kw = ANY(c.help_keywords)",
+        *[list(col) for col in zip(*items, strict=True)])
+    return {(r["org_id"], r["e164"], r["kw"]) for r in rows}
 
 
 def reason_code(d: GateDecision) -> str | None:

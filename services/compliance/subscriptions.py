@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from libs.bus.consumer import ConsumerSpec
 from libs.runtime.service import Service
-from services.compliance.handlers import KEYWORDS_CONSUMER, Compliance
+from proto.events.numbers import (
+    CampaignNumberAssigned,
+    CampaignNumberRemoved,
+    CampaignResubmitted,
+    CampaignSubmitted,
+)
+from proto.events.outbound import MessageCanceled, MessageFailed
+from services.compliance.handlers import CAMPAIGNS_CONSUMER, KEYWORDS_CONSUMER, UNCOUNT_CONSUMER, Compliance
 
 
 def register(svc: Service, h: Compliance) -> None:
@@ -18,3 +25,21 @@ def register(svc: Service, h: Compliance) -> None:
     """Every inbound text: keywords (STOP, START, YES, HELP...), plain-language opt-outs, double opt-in
     replies, and the contact's last-message time for the conversation window. Idempotent per event id;
     the replies go out under deterministic message ids, so a redelivery re-asks, never re-sends."""
+    svc.consumer(ConsumerSpec(
+        durable=CAMPAIGNS_CONSUMER,
+        domain="numbers",
+        filter=tuple(f"campaign.{t.subject_token()}.*" for t in (CampaignSubmitted, CampaignResubmitted,
+                                                                 CampaignNumberAssigned, CampaignNumberRemoved)),
+        handler=h.on_campaign_event,
+    ))
+    """Campaigns' own opt-out and help keywords and replies, and the numbers on each campaign: a custom
+    keyword texted to one of its numbers is honoured with the campaign's message. Idempotent per event."""
+    svc.consumer(ConsumerSpec(
+        durable=UNCOUNT_CONSUMER,
+        domain="outbound",
+        filter=tuple(f"message.{t.subject_token()}.*" for t in (MessageCanceled, MessageFailed)),
+        handler=h.on_message_ended,
+        deliver_new=True,
+    ))
+    """Canceled messages and those that failed before the carrier stop counting against frequency caps
+    (only messages from now on matter: a cap looks back at most 30 days, and older ones are gone anyway)."""

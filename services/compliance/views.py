@@ -15,6 +15,7 @@ from proto.base import CommandError, parse_uuid, rfc3339
 from proto.commands import compliance as c
 from proto.events.compliance import CompliancePolicyChanged
 from services.compliance import model, store
+from services.compliance.frequency import Cap
 from services.compliance.handlers import Compliance, e164, parse_time
 
 _ENVELOPE_FIELDS = frozenset({"type", "org_id", "event_id", "occurred_at", "correlation_id", "causation_id"})
@@ -60,7 +61,13 @@ def _settings_view(p: model.Policy, updated_at: datetime | None) -> c.Compliance
         conversation_window_enabled=p.conversation_window_enabled,
         conversation_window_hours=p.conversation_window_hours,
         double_opt_in_expiry_hours=p.double_opt_in_expiry_hours, help_reply=p.help_reply,
-        opt_out_reply=p.opt_out_reply, opt_in_reply=p.opt_in_reply, updated_at=_ts(updated_at))
+        opt_out_reply=p.opt_out_reply, opt_in_reply=p.opt_in_reply, frequency_caps=_caps_out(p.frequency_caps),
+        frequency_cap_action=p.frequency_cap_action, updated_at=_ts(updated_at))
+
+
+def _caps_out(caps: tuple[Cap, ...]) -> list[c.FrequencyCap]:
+    return [c.FrequencyCap(category=x.category, max=x.max, window_hours=x.window_hours)  # type: ignore[arg-type]
+            for x in caps]
 
 
 class Views:
@@ -195,7 +202,18 @@ class Views:
     async def update_settings(self, cmd: c.UpdateSettings) -> c.ComplianceSettings:
         fields = ("quiet_hours_enabled", "quiet_hours_action", "conversation_window_enabled",
                   "conversation_window_hours", "double_opt_in_expiry_hours", "help_reply", "opt_out_reply",
-                  "opt_in_reply")
+                  "opt_in_reply", "frequency_caps", "frequency_cap_action")
+        if cmd.frequency_caps is not msgspec.UNSET:
+            if len(cmd.frequency_caps) > 10:
+                raise CommandError("VALIDATION_ERROR", "frequency_caps: at most 10 caps", 400,
+                                   {"field": "frequency_caps"})
+            for i, cap in enumerate(cmd.frequency_caps):
+                if not 1 <= cap.max <= 1000:
+                    raise CommandError("VALIDATION_ERROR", "max: must be 1 to 1000", 400,
+                                       {"field": f"frequency_caps.{i}.max"})
+                if not 1 <= cap.window_hours <= 24 * 30:
+                    raise CommandError("VALIDATION_ERROR", "window_hours: must be 1 to 720", 400,
+                                       {"field": f"frequency_caps.{i}.window_hours"})
         for name in ("conversation_window_hours", "double_opt_in_expiry_hours"):
             v = getattr(cmd, name)
             if v is not msgspec.UNSET and not (isinstance(v, int) and 1 <= v <= 24 * 30):
@@ -204,21 +222,27 @@ class Views:
         async with self.svc.store.transaction() as conn:
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"policy-{cmd.org_id}")
             policy, version = await store.load_policy(conn, cmd.org_id, self.h.defaults)
-            changes = {f: getattr(cmd, f) for f in fields
-                       if getattr(cmd, f) is not msgspec.UNSET and getattr(cmd, f) != getattr(policy, f)}
+            asked = {f: getattr(cmd, f) for f in fields if getattr(cmd, f) is not msgspec.UNSET}
+            if not isinstance(cmd.frequency_caps, msgspec.UnsetType):  # the policy holds them as the model's caps
+                asked["frequency_caps"] = tuple(Cap(x.category, x.max, x.window_hours) for x in cmd.frequency_caps)
+            changes = {f: v for f, v in asked.items() if v != getattr(policy, f)}
             if changes:
                 new = model.Policy(**{**{f: getattr(policy, f) for f in fields}, **changes})
+                values = {f: getattr(new, f) for f in fields}
+                values["frequency_caps"] = _caps_out(new.frequency_caps)
                 await self.svc.store.append(conn, f"policy-{cmd.org_id}", version, [CompliancePolicyChanged(
-                    org_id=cmd.org_id, occurred_at=now, changed=sorted(changes), **{f: getattr(new, f) for f in fields})])
+                    org_id=cmd.org_id, occurred_at=now, changed=sorted(changes), **values)])
                 await conn.execute(
                     "INSERT INTO org_settings (org_id, version, quiet_hours_enabled, quiet_hours_action,"
                     " conversation_window_enabled, conversation_window_hours, double_opt_in_expiry_hours,"
-                    " help_reply, opt_out_reply, opt_in_reply, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)"
+                    " help_reply, opt_out_reply, opt_in_reply, updated_at, frequency_caps, frequency_cap_action)"
+                    " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12::jsonb,$13)"
                     " ON CONFLICT (org_id) DO UPDATE SET version = $2, quiet_hours_enabled = $3,"
                     " quiet_hours_action = $4, conversation_window_enabled = $5, conversation_window_hours = $6,"
                     " double_opt_in_expiry_hours = $7, help_reply = $8, opt_out_reply = $9, opt_in_reply = $10,"
-                    " updated_at = $11",
+                    " updated_at = $11, frequency_caps = $12::jsonb, frequency_cap_action = $13",
                     cmd.org_id, version + 1, new.quiet_hours_enabled, new.quiet_hours_action,
                     new.conversation_window_enabled, new.conversation_window_hours, new.double_opt_in_expiry_hours,
-                    new.help_reply, new.opt_out_reply, new.opt_in_reply, now)
+                    new.help_reply, new.opt_out_reply, new.opt_in_reply, now,
+                    msgspec.json.encode(values["frequency_caps"]).decode(), new.frequency_cap_action)
         return await self.get_settings(c.GetSettings(org_id=cmd.org_id))

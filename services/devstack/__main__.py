@@ -261,7 +261,8 @@ async def _main(servers: list[EmbeddedNats | EmbeddedPostgres]) -> int:
                     and _get(f"http://127.0.0.1:{cfg.sim_port}/carrier/v1/healthz") == 200):
                 ready = True
                 say(f"ready in {time.monotonic() - started:.1f}s")
-                print(f"\n  AgentMessage API:   {gw}/v1   (reference: {gw}/docs, OpenAPI: {gw}/v1/openapi.json)\n"
+                print(f"\n  Dashboard:          {gw}/   (sign up at {gw}/signup)\n"
+                      f"  AgentMessage API:   {gw}/v1   (reference: {gw}/docs, OpenAPI: {gw}/v1/openapi.json)\n"
                       f"  Carrier simulator:  http://127.0.0.1:{cfg.sim_port}   (POST /sim/messages to text a number)\n"
                       f"  Get a key:          curl -s {gw}/v1/signup -H 'Content-Type: application/json' "
                       "-d '{\"email\":\"you@example.com\",\"password\":\"a-long-password\",\"organization_name\":\"Me\"}'\n"

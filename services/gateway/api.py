@@ -28,6 +28,9 @@ class Reply:
     status: int = 200
     meta: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    session_cookie: str | None = None
+    """A session token to set as the HttpOnly session cookie (a log-in)."""
+    clear_session_cookie: bool = False
 
 
 @dataclass
@@ -42,6 +45,9 @@ class Ctx:
     env: str
     nc: Client
     subjects: Subjects
+    user_id: str = ""
+    """The dashboard user, when the request came with a session (empty with an API key)."""
+    session_id: str = ""
 
     def phone(self, value: str, field_name: str) -> str:
         try:

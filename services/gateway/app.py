@@ -16,7 +16,7 @@ from libs.obs.settings import load_settings
 from libs.obs.tracing import server_span
 from libs.runtime.service import Service
 from proto.base import CommandError
-from services.gateway import openapi
+from services.gateway import dashboard, openapi, sessions
 from services.gateway.api import (
     EVICT_KEY,
     Ctx,
@@ -31,6 +31,7 @@ from services.gateway.api import (
 from services.gateway.config import GatewaySettings
 from services.gateway.edge import AuthCache, Idempotency, RateLimiter
 from services.gateway.routes import all_routes
+from services.gateway.sessions import SESSIONS_KEY, Sessions
 
 log = structlog.get_logger(__name__)
 
@@ -44,7 +45,9 @@ class Gateway:
         self.auth: AuthCache | None = None  # needs the NATS connection: made in setup
         self.limiter = RateLimiter(settings.rate_limit_rps, settings.rate_limit_burst)
         self.signup_limiter = RateLimiter(settings.signup_rate_per_min / 60.0, settings.signup_rate_per_min)
+        self.login_limiter = RateLimiter(settings.login_rate_per_min / 60.0, settings.login_rate_per_min)
         self.idem: Idempotency | None = None
+        self.sessions: Sessions | None = None
 
     def handler(self, route: Route) -> Any:
         name = f"{route.method} {route.path}"
@@ -55,12 +58,13 @@ class Gateway:
             with server_span(name, request.headers) as span:
                 resp = await self._handle(route, request)
                 span.set_attribute("http.status_code", resp.status)
+                # inside the span: the line carries the request's trace_id and span_id
+                log.info("http_request", method=request.method, path=request.path, route=route.path,
+                         status=resp.status, ms=round((time.perf_counter() - started) * 1000, 2))
             child = latency.get(resp.status)
             if child is None:
                 child = latency[resp.status] = HTTP_LATENCY.labels(name, str(resp.status))
             child.observe(time.perf_counter() - started)
-            log.info("http_request", method=request.method, path=request.path, route=route.path,
-                     status=resp.status, ms=round((time.perf_counter() - started) * 1000, 2))
             return resp
 
         return handle
@@ -68,19 +72,28 @@ class Gateway:
     async def _handle(self, route: Route, request: web.Request) -> web.StreamResponse:
         limit_headers: dict[str, str] = {}
         try:
-            org_id = key_id = ""
+            org_id = key_id = user_id = session_id = ""
             if route.auth:
-                assert self.auth is not None
-                principal = await self.auth.principal(request.headers.get("Authorization"))
-                org_id, key_id = principal.org_id, principal.key_id
+                assert self.auth is not None and self.sessions is not None
+                authorization = request.headers.get("Authorization")
+                if authorization is None and sessions.COOKIE in request.cookies:
+                    view = await self.sessions.for_api(request)
+                    org_id, user_id, session_id = view.org_id, view.user_id, view.id
+                    key_id = f"session:{view.id}"
+                else:
+                    principal = await self.auth.principal(authorization)
+                    org_id, key_id = principal.org_id, principal.key_id
                 ok, limit_headers = self.limiter.take(key_id)
                 if not ok:
                     return error_response("RATE_LIMITED", "too many requests; slow down and retry after "
                                           f"{limit_headers['Retry-After']} s", 429, headers=limit_headers)
             elif route.method == "POST":
-                ok, limit_headers = self.signup_limiter.take(request.remote or "?")
+                login = route.path == "/v1/sessions"
+                limiter = self.login_limiter if login else self.signup_limiter
+                ok, limit_headers = limiter.take(request.remote or "?")
                 if not ok:
-                    return error_response("RATE_LIMITED", "too many signups from this address", 429,
+                    what = "log-in attempts" if login else "signups"
+                    return error_response("RATE_LIMITED", f"too many {what} from this address", 429,
                                           headers=limit_headers)
             raw = b""
             if request.method in ("POST", "PATCH", "PUT"):
@@ -96,7 +109,8 @@ class Gateway:
                                        415)
             idem_key = request.headers.get("Idempotency-Key")
             slot = body_hash = ""
-            if idem_key is not None and request.method == "POST":
+            # a login's answer carries a CSRF token: it is never stored for replay
+            if idem_key is not None and request.method == "POST" and route.path != "/v1/sessions":
                 if not (1 <= len(idem_key) <= 255) or not set(idem_key) <= _IDEM_KEY_OK:
                     raise CommandError("VALIDATION_ERROR",
                                        "Idempotency-Key: must match ^[A-Za-z0-9_:-]{1,255}$", 400,
@@ -111,7 +125,8 @@ class Gateway:
                     return web.Response(body=stored.body, status=stored.status,
                                         content_type=stored.content_type, headers=headers)
             try:
-                resp = await self._call(route, request, raw, org_id, key_id, limit_headers)
+                resp = await self._call(route, request, raw, org_id, key_id, limit_headers, user_id,
+                                        session_id)
             except BaseException:
                 if slot and self.idem is not None:
                     await self.idem.kv.delete(slot)
@@ -128,13 +143,13 @@ class Gateway:
             return error_response("INTERNAL", "internal error; it has been logged", 500)
 
     async def _call(self, route: Route, request: web.Request, raw: bytes, org_id: str, key_id: str,
-                    limit_headers: dict[str, str]) -> web.StreamResponse:
+                    limit_headers: dict[str, str], user_id: str = "", session_id: str = "") -> web.StreamResponse:
         check_text(dict(request.match_info), "")
         body = decode_body(raw, route.body) if route.body is not None else None
         query = decode_query(request.query, route.query) if route.query is not None else None
         ctx = Ctx(request=request, rpc=self.svc.rpc, org_id=org_id, key_id=key_id, body=body, query=query,
                   path=dict(request.match_info), env=self.settings.env,
-                  nc=self.svc.nc, subjects=self.svc.subjects)
+                  nc=self.svc.nc, subjects=self.svc.subjects, user_id=user_id, session_id=session_id)
         result = await route.handler(ctx)
         if isinstance(result, web.StreamResponse):
             return result
@@ -142,8 +157,14 @@ class Gateway:
         meta = reply.meta
         if route.paginated and meta is None:
             meta = {"next_cursor": None}
-        return web.Response(body=envelope(reply.data, meta), status=reply.status, content_type="application/json",
+        resp = web.Response(body=envelope(reply.data, meta), status=reply.status, content_type="application/json",
                             headers={**limit_headers, **reply.headers})
+        if self.sessions is not None:
+            if reply.session_cookie is not None:
+                self.sessions.set_cookie(resp, reply.session_cookie)
+            elif reply.clear_session_cookie:
+                self.sessions.clear_cookie(resp)
+        return resp
 
 
 async def _not_found(request: web.Request) -> web.Response:
@@ -171,14 +192,19 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, Any]:
     routes = all_routes()
     for r in routes:
         svc.http.router.add_route(r.method, r.path, gw.handler(r))
-    svc.http.router.add_get("/v1/openapi.json", openapi.serve_document(routes))
-    svc.http.router.add_get("/docs", openapi.serve_docs(routes))
-    svc.http.router.add_get("/", openapi.serve_root)
+    svc.http.router.add_get("/v1/openapi.json", openapi.serve_document(routes, settings.public_url))
+    svc.http.router.add_get("/docs", openapi.serve_docs(routes, settings.public_url))
+    dashboard.add_routes(svc.http)
 
     async def setup(s: Service) -> None:
         s.rpc.default_timeout = settings.rpc_timeout_s
         gw.idem = await Idempotency.open(s.nc, s.subjects, settings.idempotency_ttl_s)
         gw.auth = AuthCache(s.rpc, settings.auth_cache_ttl_s)
         await gw.auth.follow_revocations(s.nc, s.subjects)
+        gw.sessions = Sessions(s.rpc, ttl_s=settings.session_ttl_s, cache_ttl_s=settings.auth_cache_ttl_s,
+                               secure_cookie=settings.env not in ("dev", "test"),
+                               login_per_min=settings.login_rate_per_min)
+        s.http[SESSIONS_KEY] = gw.sessions
+        await gw.sessions.follow_endings(s.nc, s.subjects)
 
     return svc, setup

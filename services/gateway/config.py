@@ -11,13 +11,18 @@ class GatewaySettings(CommonSettings, frozen=True, kw_only=True):
     gateway_host: str = "127.0.0.1"
     """Interface of the public API (AM_GATEWAY_HOST; 0.0.0.0 in a container)."""
     public_url: str = ""
-    """Base URL printed in docs; defaults to http://<host>:<port>."""
+    """Base URL in the OpenAPI document's servers and the reference (AM_PUBLIC_URL); default: the origin the
+    request came to."""
     rate_limit_rps: float = 200.0
     """Token-bucket refill per API key, requests per second."""
     rate_limit_burst: int = 400
     """Token-bucket size per API key."""
     signup_rate_per_min: int = 10
     """Signups per client address per minute."""
+    login_rate_per_min: int = 10
+    """Log-in attempts per client address per minute, and per email (POST /v1/sessions)."""
+    session_ttl_s: int = 12 * 3600
+    """How long a dashboard session lasts after log-in (AM_SESSION_TTL_S)."""
     max_body_bytes: int = 64 * 1024
     """Request bodies larger than this answer 413."""
     auth_cache_ttl_s: float = 300.0

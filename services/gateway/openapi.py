@@ -1,9 +1,9 @@
-"""The OpenAPI 3.1 document, generated from the route table and its msgspec Structs, and an offline
-reference page rendered from it (no CDN, no script)."""
+"""The OpenAPI 3.1 document, generated from the route table and its msgspec Structs, with examples
+synthesised from the schemas (the Structs' own ``examples`` first). The reference page at /docs is
+rendered from it by ``services.gateway.reference``."""
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 import msgspec
@@ -15,8 +15,11 @@ from services.gateway.api import Route
 COMMON_ERRORS: dict[str, tuple[int, str]] = {
     "VALIDATION_ERROR": (400, "A field is missing or malformed; details.field names it."),
     "FROM_NUMBER_NOT_FOUND": (400, "The from number is not one of your organization's numbers."),
-    "UNAUTHORIZED": (401, "Missing, malformed, unknown or revoked API key."),
+    "UNAUTHORIZED": (401, "Missing, malformed, unknown or revoked API key (or an ended session)."),
+    "INVALID_CREDENTIALS": (401, "Log-in refused: wrong email or password."),
     "INSUFFICIENT_CREDIT": (402, "Not enough prepaid credit for the request."),
+    "CSRF_FAILED": (403, "A request made with the session cookie lacks its X-CSRF-Token, or comes from another "
+                         "origin."),
     "SENDING_NOT_ENABLED": (403, "The sending number has no approved 10DLC campaign; details say what is missing."),
     "NOT_FOUND": (404, "No such resource in your organization."),
     "METHOD_NOT_ALLOWED": (405, "The path exists, the method does not."),
@@ -39,6 +42,8 @@ COMMON_ERRORS: dict[str, tuple[int, str]] = {
     "CONSENT_REQUIRED": (453, "No consent on file for the recipient; start a double opt-in."),
     "RECIPIENT_OPTED_OUT": (453, "The recipient opted out; they must text START to opt back in."),
     "QUIET_HOURS": (453, "Outside the recipient's allowed hours and the policy is reject."),
+    "FREQUENCY_CAP": (453, "Over a frequency cap for the contact (state law or the organization's setting); "
+                           "details.next_allowed_at says when the next one is allowed."),
     "INTERNAL": (500, "An unexpected error; it has been logged."),
     "CARRIER_ERROR": (502, "The carrier refused the request in an unexpected way."),
     "SERVICE_UNAVAILABLE": (503, "A backing service is not answering; retry."),
@@ -85,7 +90,8 @@ def build_document(routes: list[Route], server_url: str = "") -> dict[str, Any]:
         if params:
             op["parameters"] = params
         if r.body is not None:
-            op["requestBody"] = {"required": True, "content": {"application/json": {"schema": by_type[r.body]}}}
+            op["requestBody"] = {"required": True, "content": {"application/json": {
+                "schema": by_type[r.body], "example": example(by_type[r.body], components)}}}
         data_schema: dict[str, Any] = by_type[r.response] if r.response is not None else {}
         ok: dict[str, Any] = {
             "type": "object",
@@ -96,7 +102,7 @@ def build_document(routes: list[Route], server_url: str = "") -> dict[str, Any]:
             ok["properties"]["meta"] = {"type": "object", "properties": {
                 "next_cursor": {"anyOf": [{"type": "string"}, {"type": "null"}]}}}
         if r.produces == ("application/json",):
-            content: dict[str, Any] = {"application/json": {"schema": ok}}
+            content: dict[str, Any] = {"application/json": {"schema": ok, "example": example(ok, components)}}
         else:
             content = {ct: {"schema": {"type": "string"}} for ct in r.produces}
         responses: dict[str, Any] = {str(r.status): {"description": "Success", "content": content}}
@@ -111,11 +117,13 @@ def build_document(routes: list[Route], server_url: str = "") -> dict[str, Any]:
         for code in codes:
             status = str(COMMON_ERRORS.get(code, (400, ""))[0])
             entry = responses.setdefault(status, {"description": "", "content": {
-                "application/json": {"schema": _ref("ErrorEnvelope")}}})
+                "application/json": {"schema": _ref("ErrorEnvelope"), "example": {
+                    "success": False, "error": {"code": code, "message": COMMON_ERRORS.get(code, (0, ""))[1],
+                                                "details": {"field": "to"} if code == "VALIDATION_ERROR" else {}}}}}})
             entry["description"] = ", ".join(filter(None, [entry["description"], code]))
         op["responses"] = responses
         if r.auth:
-            op["security"] = [{"bearer": []}]
+            op["security"] = [{"bearer": []}, {"session": [], "csrf": []}]
         else:
             op["security"] = []
         paths.setdefault(r.path, {})[r.method.lower()] = op
@@ -124,72 +132,114 @@ def build_document(routes: list[Route], server_url: str = "") -> dict[str, Any]:
         "info": {
             "title": "AgentMessage API",
             "version": "1.0.0",
-            "description": "SMS for software agents. Every /v1 request but signup takes the API key as a bearer "
-                           "token. Responses use the envelope {success, data, meta} / {success:false, error}.",
+            "description": "SMS for software agents. Every /v1 request but signup and log-in takes the API key as a "
+                           "bearer token (the dashboard uses its session cookie with an X-CSRF-Token header "
+                           "instead). Responses use the envelope {success, data, meta} / {success:false, error}.",
         },
         "paths": paths,
         "components": {
             "schemas": components,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "am_live_..."}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "am_live_...",
+                           "description": "An API key, created under Settings → API keys (or POST /v1/api-keys)."},
+                "session": {"type": "apiKey", "in": "cookie", "name": "am_session",
+                            "description": "The dashboard's session (POST /v1/sessions); only together with csrf."},
+                "csrf": {"type": "apiKey", "in": "header", "name": "X-CSRF-Token",
+                         "description": "The session's csrf_token, on every request authenticated by the cookie."},
+            },
         },
         "x-error-codes": {k: {"status": v[0], "description": v[1]} for k, v in COMMON_ERRORS.items()},
     }
-    if server_url:
-        doc["servers"] = [{"url": server_url}]
+    doc["servers"] = [{"url": server_url or "http://127.0.0.1:8080", "description": "This server"}]
     return doc
 
 
-def serve_document(routes: list[Route]) -> Any:
+_EXAMPLE_STRINGS = {
+    "email": "dev@example.com", "password": "a-long-password", "organization_name": "Acme Agents",
+    "name": "production agent", "text": "hello from agentmessage", "body": "hello agentmessage",
+    "from": "+15551234567", "to": "+14155550123", "phone_number": "+14155550123", "contact_number": "+15551234567",
+    "balance": "5.0000", "price": "0.0079", "amount": "-1.1500", "monthly_price": "1.1500", "currency": "USD",
+    "prefix": "am_live_Ab3d", "secret": "am_live_Ab3dEfGh1234567890abcdefghijklmnopqrstu",
+    "webhook_secret": "whsec_3q2+7w...", "csrf_token": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    "status": "queued", "cursor": "WyIyMDI2LTA2LTExVDEyOjAwOjAwIiwiLi4uIl0", "next_cursor": None,
+    "area_code": "415", "region": "CA", "locality": "San Francisco", "encoding": "GSM-7", "channel": "sms",
+}
+
+
+def example(schema: Any, components: dict[str, Any], name: str = "", depth: int = 0) -> Any:
+    """A plausible value for a JSON Schema: its own example or default, else one made from its type and
+    the field's name. Deterministic, so the document is stable."""
+    if not isinstance(schema, dict) or depth > 6:
+        return None
+    if "$ref" in schema:
+        return example(components.get(schema["$ref"].rsplit("/", 1)[-1], {}), components, name, depth + 1)
+    if schema.get("examples"):
+        return schema["examples"][0]
+    if "const" in schema:
+        return schema["const"]
+    if "default" in schema and schema["default"] is not None:
+        return schema["default"]
+    if schema.get("enum"):
+        return schema["enum"][0]
+    for key in ("anyOf", "oneOf"):
+        if key in schema:
+            options = [o for o in schema[key] if o.get("type") != "null"]
+            return example(options[0], components, name, depth + 1) if options else None
+    typ = schema.get("type")
+    if isinstance(typ, list):
+        typ = next((t for t in typ if t != "null"), None)
+    if typ == "object" or "properties" in schema:
+        return {k: example(v, components, k, depth + 1) for k, v in schema.get("properties", {}).items()}
+    if typ == "array":
+        item = example(schema.get("items", {}), components, name.rstrip("s"), depth + 1)
+        return [] if item is None else [item]
+    if typ == "integer":
+        return int(schema.get("minimum", schema.get("exclusiveMinimum", 0) + 1 if "exclusiveMinimum" in schema else 1))
+    if typ == "number":
+        return 1.0
+    if typ == "boolean":
+        return False
+    if typ == "string":
+        if name in _EXAMPLE_STRINGS:
+            return _EXAMPLE_STRINGS[name]
+        if name == "id" or name.endswith("_id"):
+            return "7c1f0a2d-9e8b-4c3a-9d2e-1f0a2b3c4d5e"
+        if name.endswith("_at") or name in ("at", "since"):
+            return "2026-06-11T12:00:00.000Z"
+        if name.endswith("url"):
+            return "https://example.com/sms"
+        return name.replace("_", " ") or "string"
+    return None
+
+
+def serve_document(routes: list[Route], public_url: str = "") -> Any:
     cache: dict[str, bytes] = {}
 
     async def handler(request: web.Request) -> web.Response:
-        if "doc" not in cache:
-            cache["doc"] = msgspec.json.encode(build_document(routes))
-        return web.Response(body=cache["doc"], content_type="application/json")
+        base = public_url or f"{request.scheme}://{request.host}"
+        if base not in cache:
+            if len(cache) > 16:
+                cache.clear()
+            cache[base] = msgspec.json.encode(build_document(routes, base))
+        return web.Response(body=cache[base], content_type="application/json")
 
     return handler
 
 
-def render_docs(routes: list[Route]) -> str:
-    doc = build_document(routes)
-    out = ["<!doctype html><html><head><meta charset='utf-8'><title>AgentMessage API reference</title>",
-           "<style>body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222}"
-           "code,pre{background:#f4f4f4;padding:2px 4px;border-radius:3px}pre{padding:8px;overflow:auto}"
-           ".m{display:inline-block;min-width:4em;font-weight:bold}.op{border-top:1px solid #ddd;padding:.5em 0}"
-           "table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:4px 8px;text-align:left}</style>",
-           "</head><body><h1>AgentMessage API reference</h1>",
-           f"<p>{html.escape(doc['info']['description'])}</p>",
-           "<p>Machine-readable: <a href='/v1/openapi.json'>/v1/openapi.json</a></p>"]
-    for path, ops in doc["paths"].items():
-        for method, op in ops.items():
-            out.append(f"<div class='op'><span class='m'>{method.upper()}</span> <code>{html.escape(path)}</code>"
-                       f" — {html.escape(op['summary'])}")
-            if op.get("description"):
-                out.append(f"<p>{html.escape(op['description'])}</p>")
-            body = op.get("requestBody")
-            if body:
-                schema = body["content"]["application/json"]["schema"]
-                name = schema.get("$ref", "").rsplit("/", 1)[-1]
-                props = doc["components"]["schemas"].get(name, {}).get("properties", {})
-                if props:
-                    out.append("<p>Body fields: " + ", ".join(f"<code>{html.escape(p)}</code>" for p in props)
-                               + "</p>")
-            out.append("<p>Responses: " + ", ".join(html.escape(f"{s} {v['description']}")
-                                                   for s, v in op["responses"].items()) + "</p></div>")
-    out.append("<h2>Error codes</h2><table><tr><th>code</th><th>HTTP</th><th>meaning</th></tr>")
-    for code, info in doc["x-error-codes"].items():
-        out.append(f"<tr><td><code>{code}</code></td><td>{info['status']}</td>"
-                   f"<td>{html.escape(info['description'])}</td></tr>")
-    out.append("</table></body></html>")
-    return "".join(out)
+def serve_docs(routes: list[Route], public_url: str = "") -> Any:
+    from services.gateway.reference import render
 
+    cache: dict[str, str] = {}
 
-def serve_docs(routes: list[Route]) -> Any:
     async def handler(request: web.Request) -> web.Response:
-        return web.Response(text=render_docs(routes), content_type="text/html")
+        base = public_url or f"{request.scheme}://{request.host}"
+        if base not in cache:
+            if len(cache) > 16:
+                cache.clear()
+            cache[base] = render(build_document(routes, base))
+        return web.Response(text=cache[base], content_type="text/html", headers={
+            "Content-Security-Policy": "default-src 'self'; style-src 'self'; img-src 'self' data:; "
+                                       "script-src 'none'; frame-ancestors 'none'",
+            "X-Content-Type-Options": "nosniff"})
 
     return handler
-
-
-async def serve_root(request: web.Request) -> web.Response:
-    return web.json_response({"name": "AgentMessage API", "docs": "/docs", "openapi": "/v1/openapi.json"})

@@ -14,6 +14,7 @@ import phonenumbers
 from phonenumbers import geocoder
 
 from libs.phone import normalize_e164
+from proto import keywords
 from proto.base import CommandError
 from proto.http.tendlc import CampaignFields
 
@@ -22,8 +23,8 @@ _ALPHABET = string.ascii_letters + string.digits
 _AREA_CODE = re.compile(r"^[2-9]\d\d$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 
-DEFAULT_OPT_OUT_KEYWORDS = ["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"]
-DEFAULT_HELP_KEYWORDS = ["HELP", "INFO"]
+DEFAULT_OPT_OUT_KEYWORDS = keywords.DEFAULT_CAMPAIGN_OPT_OUT
+DEFAULT_HELP_KEYWORDS = keywords.DEFAULT_CAMPAIGN_HELP
 
 
 def invalid(field: str, message: str, **details: Any) -> CommandError:
@@ -140,6 +141,38 @@ def _keywords(words: list[str]) -> list[str]:
     return list(dict.fromkeys(w.strip().upper() for w in words if w.strip()))
 
 
+_MEANING = {"opt_out_keywords": "opt_out", "help_keywords": "help", "opt_in_keywords": "opt_in"}
+
+
+def check_keywords(fields: dict[str, Any]) -> None:
+    """A campaign's keywords must be words a contact can text (letters and digits after folding) and may not
+    give a keyword every program shares (``proto.keywords``: STOP, ALTO, START, YES, HELP, AYUDA...) or
+    another of its own lists a second meaning: "HELP" as an opt-out keyword would opt out whoever asks for
+    help."""
+    seen: dict[str, str] = {}
+    for name, meaning in _MEANING.items():
+        for i, word in enumerate(fields.get(name) or []):
+            folded = keywords.keyword_of(word)
+            if not folded:
+                raise invalid(f"{name}.{i}", "a keyword needs letters or digits")
+            reserved = keywords.reserved_meaning(word)
+            if reserved is not None and reserved != meaning and not (meaning == "opt_in" and reserved == "affirm"):
+                raise invalid(f"{name}.{i}", f"{word!r} already means {reserved.replace('_', '-')} to every "
+                                             "program; choose another keyword", keyword=word)
+            if seen.get(folded, meaning) != meaning:
+                raise invalid(f"{name}.{i}", f"{word!r} is also one of the campaign's {seen[folded]} keywords",
+                              keyword=word)
+            seen[folded] = meaning
+
+
+def keyword_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """What compliance needs of a campaign to honour its own keywords (carried on its events)."""
+    return {"opt_out_keywords": list(fields.get("opt_out_keywords") or []),
+            "opt_out_message": fields.get("opt_out_message") or "",
+            "help_keywords": list(fields.get("help_keywords") or []),
+            "help_message": fields.get("help_message") or ""}
+
+
 def campaign_fields(body: CampaignFields, brand_name: str, brand_email: str) -> dict[str, Any]:
     """What a new campaign says, with the defaults a reviewer expects (STOP/HELP keywords and replies)."""
     f: dict[str, Any] = {
@@ -156,6 +189,7 @@ def campaign_fields(body: CampaignFields, brand_name: str, brand_email: str) -> 
     }
     for flag in ("embedded_link", "embedded_phone", "age_gated", "number_pool"):
         f[flag] = bool(getattr(body, flag))
+    check_keywords(f)
     return f
 
 
@@ -173,6 +207,7 @@ def apply_edits(current: dict[str, Any], edits: CampaignFields) -> tuple[dict[st
         elif isinstance(value, str):
             value = value.strip()
         out[name] = value
+    check_keywords(out)
     return out, sorted(k for k in CAMPAIGN_FIELDS if out.get(k) != current.get(k))
 
 

@@ -117,7 +117,7 @@ class TenDlc:
                                campaign_id, ref)
             version = await append(self.store, conn, "campaigns", f"campaign-{campaign_id}", campaign_id, 0, [
                 CampaignSubmitted(org_id=org_id, campaign_id=campaign_id, brand_id=brand["sid"],
-                                  use_case=body.use_case, carrier_ref=ref, occurred_at=now)
+                                  use_case=body.use_case, carrier_ref=ref, occurred_at=now, **model.keyword_fields(fields))
             ])
             still_free = await conn.fetch(  # a number another campaign took meanwhile stays there
                 "SELECT id::text AS id, e164 FROM phone_numbers WHERE id = ANY($1::uuid[]) AND status = 'active'"
@@ -203,7 +203,7 @@ class TenDlc:
                 row["id"], use_case, _enc.encode(fields).decode(), url, model.new_webhook_secret(), now)
             await append(self.store, conn, "campaigns", f"campaign-{row['id']}", row["id"], row["version"], [
                 CampaignResubmitted(org_id=cmd.org_id, campaign_id=row["sid"], brand_id=row["sbrand_id"],
-                                    changed=sorted(changed), occurred_at=now)
+                                    changed=sorted(changed), occurred_at=now, **model.keyword_fields(fields))
             ])
             view = await self._view(conn, cmd.org_id, row["sid"])
         log.info("campaign_resubmitted", org_id=cmd.org_id, campaign_id=row["sid"], changed=changed)

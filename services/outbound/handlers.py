@@ -148,7 +148,9 @@ class Outbound:
             try:
                 decided: SendOutcomes = await self.rpc.call("compliance", "evaluate_sends", EvaluateSends(sends=[
                     EvaluateSend(org_id=a.cmd.org_id, message_id=a.message_id, from_=a.from_, to=a.to, text=a.text,
-                                 category=a.cmd.category, kind=a.cmd.kind, stage="accept") for a in batch]),
+                                 category=a.cmd.category, kind=a.cmd.kind, stage="accept",
+                                 send_at=rfc3339(a.send_at) if a.send_at else None,
+                                 on_frequency_cap=a.cmd.on_frequency_cap) for a in batch]),
                     SendOutcomes)
             except CommandError as exc:
                 return exc
@@ -228,7 +230,7 @@ class Outbound:
         sender = a.sender
         assert sender is not None
         if decision.decision == "deny":
-            details: dict[str, object] = {"checks": msgspec.to_builtins(decision.checks)}
+            details: dict[str, object] = {**decision.details, "checks": msgspec.to_builtins(decision.checks)}
             if decision.code == "SENDING_NOT_ENABLED" and not sender.sending_enabled:  # what is missing, now
                 details.update({"reason_code": sender.reason_code, **sender.details})
             return CommandError(decision.code or "SEND_DENIED", decision.reason or "the send is not allowed",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.compliance.keywords import PLAIN_RULES, classify, keyword_of
+from services.compliance.keywords import RULES, Campaign, classify, keyword_of
 
 OPT_OUT_KEYWORDS = ["STOP", "stop", " Stop ", "STOP!", "stop.", "S T O P", "StopAll", "stop all", "UNSUBSCRIBE",
                     "unsubscribe", "Cancel", "END", "end.", "quit", "Revoke", "OPTOUT", "opt out", "Opt-Out",
@@ -12,68 +12,112 @@ OPT_OUT_KEYWORDS = ["STOP", "stop", " Stop ", "STOP!", "stop.", "S T O P", "Stop
 
 PLAIN_OPT_OUTS = {
     "please stop texting me": "stop_texting_me",
-    "Please stop texting me!!": "stop_texting_me",
-    "stop texting me": "stop_texting_me",
-    "STOP TEXTING ME": "stop_texting_me",
-    "stop messaging me please": "stop_texting_me",
-    "quit texting me": "stop_texting_me",
-    "stop sending me texts": "stop_texting_me",
-    "stop sending me these messages": "stop_texting_me",
-    "Stop contacting me.": "stop_texting_me",
-    "please stop sending messages": "stop_texting_me",
+    "Stop sending me these": "stop_texting_me",
+    "stop the texts": "stop_the_messages",
+    "end messages": "stop_the_messages",
+    "cancel my subscription": "cancel_subscription",
+    "I want to stop receiving these texts": "stop_receiving",
     "don't text me": "do_not_text_me",
-    "Don\u2019t text me anymore": "do_not_text_me",
-    "do not contact me again": "do_not_text_me",
-    "do not text this number": "do_not_text_me",
-    "dont message me": "do_not_text_me",
-    "never text me again": "do_not_text_me",
-    "remove me": "remove_me",
-    "please remove me": "remove_me",
-    "remove me from this list": "remove_me",
-    "Remove me from your list please": "remove_me",
-    "remove my number from your texting list": "remove_me",
-    "delete my number": "remove_me",
-    "take me off your list": "take_me_off_list",
-    "take me off the list": "take_me_off_list",
-    "get me off this list": "take_me_off_list",
-    "take my number off your contact list": "take_me_off_list",
-    "unsubscribe me": "unsubscribe_me",
-    "opt me out": "unsubscribe_me",
-    "unsub": "unsubscribe_me",
-    "opt out of these texts": "unsubscribe_me",
-    "unsubscribe me from this list": "unsubscribe_me",
-    "I want to unsubscribe": "want_to_opt_out",
-    "I'd like to opt out": "want_to_opt_out",
-    "i would like to be removed from your list": "want_to_opt_out",
-    "I want to stop receiving these texts": "want_to_opt_out",
+    "dont send me any more texts": "do_not_send",
     "no more texts": "no_more_texts",
-    "No more messages please": "no_more_texts",
-    "stop please": "polite_stop",
-    "please stop": "polite_stop",
-    "STOP NOW": "polite_stop",
-    "stop it": "polite_stop",
-    "unsubscribe please": "unsubscribe_me",
-    "quit it please": "polite_stop",
-    "stop stop stop": "repeated_stop",
-    "STOP. STOP!": "repeated_stop",
-    "stop unsubscribe": "repeated_stop",
-    "ok stop": "polite_stop",
-    "Stop, thank you": "polite_stop",
+    "enough with the texts": "enough_texts",
+    "remove my number from your list": "remove_me",
+    "take me off your list": "take_me_off",
+    "add me to your dnc list": "do_not_contact_list",
+    "How do I unsubscribe?": "unsubscribe",
+    "I revoke my consent": "revoke_consent",
+    "wrong number": "wrong_number",
+    "I never signed up for this": "never_signed_up",
+    "how did you get my number": "how_did_you_get_my_number",
     "leave me alone": "leave_me_alone",
-    "please leave me alone": "leave_me_alone",
+    "go away": "go_away",
+    "piss off": "fuck_off",
+    "this is spam": "spam",
+    "reported as spam": "report",
+    "if you text me one more time": "threat",
+    "Thanks. Remove me": "remove_alone",
+    "Not interested, thanks": "not_interested",
+    "I don't want these texts": "do_not_want",
+    "I'm not interested please stop": "please_stop",
+    "not interested stop": "ends_with_stop",
+    "I asked you to stop": "asked_you_to_stop",
+    "stop or I'll block you": "block",
+    "i want out": "i_want_out",
+    "This number does not want your texts": "does_not_want_texts",
+    "no one here by that name": "no_one_here_by_that_name",
+    "cancel these": "stop_these",
+    "I want to be removed from your list": "remove_from_list",
+    "Who is this and why are you texting me": "why_are_you_texting_me",
+    "I'm sick of these texts": "sick_of_texts",
+    "these texts are annoying": "texts_are_annoying",
+    "I'd like to be removed": "want_to_be_removed",
+    "you don't have my permission to text me": "no_permission",
+    "knock it off with the texts": "knock_it_off",
+    "TCPA violation": "legal_threat",
+    "You're spamming me": "you_are_spamming_me",
+    "I'm not your customer": "not_a_customer",
+    "cease and desist": "cease",
+    "I'm on the do not call registry": "do_not_call_registry",
+    "Hi, I'd appreciate it if you stopped texting me. Thanks": "appreciate_if_you_stopped",
+    "I want off this list": "want_off_the_list",
+    "No soy la persona que buscan": "no_soy_la_persona",
+    "no marketing texts please": "no_such_texts",
+    "You text too much": "too_many_texts",
+    "pls stop this is a work number": "stop_then_sentence",
+    "Nobody asked for these texts": "nobody_asked",
+    "Don't want it": "do_not_want_this",
+    "I want to stop": "i_want_to_stop",
+    "I already told you no": "told_you_no",
+    "how do I turn these texts off": "turn_them_off",
+    "How do I get off this list?": "get_off_the_list",
+    "what do I reply to stop these": "stop_these_at_the_end",
+    "Whoever you're trying to reach, it's not me": "whoever_you_are_trying_to_reach",
+    "This isn't Jessica": "not_the_person_named",
+    "Why am I still getting these?": "why_am_i_still_getting_these",
+    "Deleting and blocking": "block_anchor",
+    "I have no interest": "no_interest",
+    "Lost interest, please remove": "no_interest",
+    "I'd rather not get these texts": "rather_not",
+    "do not send": "do_not_send_alone",
+    "Ya no por favor": "ya_no",
+    "Alto por favor ya no quiero": "ya_no_quiero_al_final",
+    "No es mi número": "no_es_mi_numero",
+    "This number is not Mark's": "not_their_number",
+    "Ya no quiero que me escriban": "no_quiero_que_me_escriban",
+    "I want my number removed": "want_my_number_removed",
+    "I'm so done with these texts": "done_with_texts",
+    "No soy cliente suyo": "no_soy_cliente",
+    "this number belongs to someone else now": "number_belongs_to_someone_else",
+    "who is this? stop": "stop_clause",
+    "cancel please": "keyword_with_filler",
+    "no me envíen más": "no_me_envien",
+    "dejen de enviarme mensajes": "dejen_de_enviar",
+    "ya no quiero recibir mensajes": "no_quiero_mensajes",
+    "no más mensajes": "no_mas_mensajes",
+    "detener mensajes": "detener_mensajes",
+    "quítenme de la lista": "quitenme_de_la_lista",
+    "quiero darme de baja": "darme_de_baja",
+    "cancelar suscripción": "cancelar_suscripcion",
+    "número equivocado": "numero_equivocado",
+    "déjenme en paz": "dejame_en_paz",
+    "yo nunca me suscribí a esto": "nunca_me_suscribi",
+    "No gracias, no me interesa": "no_me_interesa",
+    "ya basta, por favor": "ya_basta",
 }
 
 MUST_NOT_OPT_OUT = [
     "don't stop", "dont stop texting me", "never stop texting me", "I can't stop laughing",
     "stop by the store later", "please stop by tomorrow", "what time do you stop serving lunch?",
-    "can you cancel my appointment", "cancel my order", "please cancel", "end of the day works",
+    "can you cancel my appointment", "cancel my order", "cancel my 3pm appointment?", "end of the day works",
     "when does the sale end", "the end", "I will quit my job", "remove the item from my cart",
     "remove me from the 3pm meeting", "please remove me from the group chat", "take me there",
     "take me off the waitlist for the 5pm table", "stop texting me lol jk", "why did you stop texting me?",
-    "do not text me before 9am", "don't text me at work", "stop sending me coupons for shoes",
-    "no more questions", "yes", "start", "help", "hello", "thanks!", "see you at 5", "stopping by at 5",
-    "unstoppable", "ended up late", "I want to stop by", "leave me a message",
+    "do not text me before 9am", "don't text me at work", "don't stop the updates",
+    "can't wait for the end of the season", "no more questions", "yes", "start", "help", "hello", "thanks!",
+    "see you at 5", "stopping by at 5", "unstoppable", "ended up late", "I want to stop by", "leave me a message",
     "STOP2", "", "   ", "👍", "you can stop worrying", "stop and think about it", "end stop",
+    "Stop! That's amazing news", "I accidentally unsubscribed, how do I sign back up?", "para mañana está bien",
+    "no dejen de enviarme ofertas", "el volumen está muy alto", "who is this?",
 ]
 
 
@@ -116,4 +160,52 @@ def test_keyword_normalisation() -> None:
 
 
 def test_every_rule_is_exercised_by_the_corpus() -> None:
-    assert {name for name, _ in PLAIN_RULES} == set(PLAIN_OPT_OUTS.values())
+    assert {r.name for r in RULES} | {"stop_clause", "keyword_with_filler", "ends_with_stop",
+                                      "not_the_person_named"} == set(
+        PLAIN_OPT_OUTS.values())
+
+
+@pytest.mark.parametrize(("text", "intent", "keyword"), [
+    ("ALTO", "opt_out", "ALTO"), ("Baja.", "opt_out", "BAJA"), ("cancelar", "opt_out", "CANCELAR"),
+    ("PARA", "opt_out", "PARA"), ("Detener", "opt_out", "DETENER"), ("AYUDA", "help", "AYUDA"),
+    ("Sí", "affirm", "SI"), ("COMENZAR", "opt_in", "COMENZAR"),
+])
+def test_spanish_keywords_answer_in_spanish(text: str, intent: str, keyword: str) -> None:
+    c = classify(text)
+    assert (c.intent, c.keyword, c.language) == (intent, keyword, "es")
+
+
+@pytest.mark.parametrize("text", ["no más mensajes", "No me envíen más", "STOP por favor", "quítenme de la lista",
+                                  "alto por favor", "ayuda por favor"])
+def test_spanish_phrases_are_answered_in_spanish(text: str) -> None:
+    assert classify(text).language == "es"
+
+
+@pytest.mark.parametrize("text", ["STOP", "stop texting me", "wrong number", "HELP", "cancel my subscription"])
+def test_english_is_answered_in_english(text: str) -> None:
+    assert classify(text).language == "en"
+
+
+def test_a_campaigns_own_keywords_count_only_for_that_campaign() -> None:
+    campaign = Campaign(opt_out_keywords=frozenset({"ARRET", "STOP"}), help_keywords=frozenset({"AIDE"}))
+    assert (classify("arrêt", campaign).intent, classify("arrêt", campaign).source) == ("opt_out", "campaign_keyword")
+    assert (classify("Aide", campaign).intent, classify("Aide", campaign).source) == ("help", "campaign_keyword")
+    assert classify("STOP", campaign).source == "keyword"  # a standard keyword stays standard
+    assert classify("arrêt").intent is None and classify("aide").intent is None  # not on another number
+
+
+@pytest.mark.parametrize(("typo", "rule"), [("stpo", "keyword_with_filler"), ("unsubscibe", "unsubscribe"),
+                                            ("Unsubcribe please", "unsubscribe"), ("sotp", "keyword_with_filler"),
+                                            ("wrng numbr", "wrong_number"), ("leav me alon", "leave_me_alone"),
+                                            ("stop snding me texts", "stop_texting_me"), ("st0p", "keyword_with_filler"),
+                                            ("stoptextingme", "stop_texting_me"), ("ALTOOO", "keyword_with_filler"),
+                                            ("srop", "keyword_with_filler")])
+def test_common_typos_still_opt_out(typo: str, rule: str) -> None:
+    c = classify(typo)
+    assert c.intent == "opt_out" and c.rule == rule
+
+
+@pytest.mark.parametrize("text", ["Hi this is Pam", "ending soon?", "no way", "Stop by the stoop", "see you at 5pm",
+                                  "I'll take the test next week", "the step is loose", "the shop is open"])
+def test_real_words_near_keywords_are_left_alone(text: str) -> None:
+    assert classify(text).intent is None

@@ -54,7 +54,8 @@ def test_no_consent_is_453_consent_required_and_says_how_to_fix() -> None:
     assert (d.decision, d.code, d.status) == ("deny", "CONSENT_REQUIRED", 453)
     assert "POST /v1/consent/double-opt-in" in d.reason
     assert [(c.name, c.result) for c in d.checks] == [("opt_out", "pass"), ("registration", "pass"),
-                                                      ("consent", "fail"), ("quiet_hours", "pass")]
+                                                      ("consent", "fail"), ("quiet_hours", "pass"),
+                                                      ("frequency_cap", "skip")]
 
 
 def test_consent_allows_and_opt_out_denies_with_start_hint() -> None:
@@ -175,8 +176,10 @@ def test_transactional_is_never_exempt_from_consent_or_opt_out() -> None:
 def test_exempt_kinds_count_only_for_messages_compliance_issued() -> None:
     claimed = facts("keyword_reply", "transactional", "m-9", issued_kind=None)
     assert model.decide(model.ContactState(), model.Policy(), claimed, ENABLED, NOON_SF).code == "CONSENT_REQUIRED"
-    issued = facts("opt_in_request", "transactional", "m-9", issued_kind="opt_in_request")
+    issued = facts("keyword_reply", "transactional", "m-9", issued_kind="keyword_reply")
     assert model.decide(model.ContactState(), model.Policy(), issued, ENABLED, NIGHT_SF).decision == "allow"
+    doi = facts("opt_in_request", "transactional", "m-9", issued_kind="opt_in_request")
+    assert model.decide(model.ContactState(), model.Policy(), doi, ENABLED, NOON_SF).decision == "allow"
 
 
 def test_registration_deny_is_403_with_the_reason() -> None:
@@ -196,3 +199,100 @@ def test_double_opt_in_rules() -> None:
     with pytest.raises(CommandError) as out:
         model.check_double_opt_in(opted_out, None, NOON_SF)
     assert (out.value.code, out.value.status) == ("RECIPIENT_OPTED_OUT", 453)
+
+
+# -- double opt-in and quiet hours; marketing and the conversation window ------------------------------------
+
+def test_a_double_opt_in_confirmation_keeps_to_quiet_hours() -> None:
+    doi = facts("opt_in_request", "conversational", "m-9", issued_kind="opt_in_request")
+    d = model.decide(model.ContactState(), model.Policy(), doi, ENABLED, NIGHT_SF)
+    assert d.decision == "defer" and d.defer_until == "2026-01-16T16:00:00.000Z"  # 8:00 PST
+    goes = model.double_opt_in_send_time(model.Policy(), OURS, SF, "m-9", ORG, NIGHT_SF)
+    assert goes == datetime(2026, 1, 16, 16, 0, tzinfo=UTC)
+    assert model.double_opt_in_send_time(model.Policy(), OURS, SF, "m-9", ORG, NOON_SF) == NOON_SF
+    with pytest.raises(CommandError) as refused:
+        model.double_opt_in_send_time(model.Policy(quiet_hours_action="reject"), OURS, SF, "m-9", ORG, NIGHT_SF)
+    assert (refused.value.code, refused.value.status) == ("QUIET_HOURS", 453)
+    off = model.Policy(quiet_hours_enabled=False)
+    assert model.double_opt_in_send_time(off, OURS, SF, "m-9", ORG, NIGHT_SF) == NIGHT_SF
+
+
+def test_the_conversation_window_never_carries_marketing() -> None:
+    p = model.Policy(conversation_window_enabled=True)
+    s = model.ContactState(last_inbound_at=NOON_SF - timedelta(hours=1))
+    assert model.decide(s, p, facts(category="conversational"), ENABLED, NOON_SF).decision == "allow"
+    d = model.decide(s, p, facts(category="marketing"), ENABLED, NOON_SF)
+    assert d.code == "CONSENT_REQUIRED" and "marketing" in d.reason
+    assert model.decide(consented(), p, facts(category="marketing"), ENABLED, NOON_SF).decision == "allow"
+
+
+# -- frequency caps ---------------------------------------------------------------------------------------------
+
+FL = "+13055550123"  # Miami
+NOON_FL = datetime(2026, 1, 15, 17, 0, tzinfo=UTC)  # 12:00 EST
+
+
+def sent(n: int, at: datetime, category: str = "marketing") -> list[model.Sent]:
+    return [model.Sent(f"s-{i}", category, at + timedelta(minutes=i)) for i in range(n)]
+
+
+def test_florida_allows_three_marketing_messages_a_day() -> None:
+    f = facts(category="marketing", to=FL)
+    assert [c.source for c in model.caps_of(model.Policy(), f)] == ["FL law"]
+    assert model.caps_of(model.Policy(), facts(category="marketing")) == ()  # California: no state cap
+    assert model.caps_of(model.Policy(), facts(category="conversational", to=FL)) == ()
+    two = model.decide(consented(), model.Policy(), f, ENABLED, NOON_FL, model.Counted(sent(2, NOON_FL - timedelta(hours=3))))
+    assert two.decision == "allow"
+    d = model.decide(consented(), model.Policy(), f, ENABLED, NOON_FL, model.Counted(sent(3, NOON_FL - timedelta(hours=3))))
+    assert (d.decision, d.code, d.status) == ("deny", "FREQUENCY_CAP", 453)
+    assert d.details["next_allowed_at"] == "2026-01-16T14:00:00.000Z"  # the first of the three leaves the window
+    assert ("frequency_cap", "fail") in [(c.name, c.result) for c in d.checks]
+    old = model.decide(consented(), model.Policy(), f, ENABLED, NOON_FL, model.Counted(sent(3, NOON_FL - timedelta(hours=25))))
+    assert old.decision == "allow"
+
+
+def test_over_the_cap_a_send_can_ask_to_be_deferred() -> None:
+    f = model.SendFacts(org_id=ORG, message_id="m-1", from_=OURS, to=FL, kind="standard", category="marketing",
+                        on_frequency_cap="defer")
+    d = model.decide(consented(), model.Policy(), f, ENABLED, NOON_FL, model.Counted(sent(3, NOON_FL - timedelta(hours=3))))
+    assert d.decision == "defer" and d.defer_until == "2026-01-16T14:00:00.000Z"
+    assert d.details["next_allowed_at"] == d.defer_until
+    at_night = sent(3, NOON_FL - timedelta(hours=13))  # 23:00 EST the day before: they leave at 23:00 tonight
+    late = model.decide(consented(), model.Policy(), f, ENABLED, NOON_FL, model.Counted(at_night))
+    assert late.defer_until == "2026-01-16T13:00:00.000Z"  # not at 23:00 (quiet hours): when 8am opens
+    policy = model.Policy(frequency_cap_action="defer")
+    assert model.decide(consented(), policy, facts(category="marketing", to=FL), ENABLED, NOON_FL,
+                        model.Counted(sent(3, NOON_FL - timedelta(hours=3)))).decision == "defer"
+
+
+def test_an_organization_caps_any_category() -> None:
+    p = model.Policy(frequency_caps=(model.Cap("conversational", 2, 1),))
+    f = facts(category="conversational")
+    assert model.decide(consented(), p, f, ENABLED, NOON_SF, model.Counted(sent(1, NOON_SF - timedelta(minutes=30),
+                                                                                "conversational"))).decision == "allow"
+    d = model.decide(consented(), p, f, ENABLED, NOON_SF,
+                     model.Counted(sent(2, NOON_SF - timedelta(minutes=30), "conversational")))
+    assert d.code == "FREQUENCY_CAP" and d.details["next_allowed_at"] == "2026-01-15T20:30:00.000Z"
+    assert model.decide(consented(), p, facts(category="marketing"), ENABLED, NOON_SF,
+                        model.Counted(sent(5, NOON_SF, "conversational"))).decision == "allow"
+
+
+def test_a_cap_holds_over_windows_ahead_too() -> None:
+    cap = model.Cap("marketing", 3, 24)
+    later = [NOON_FL + timedelta(hours=h) for h in (5, 6, 7)]  # three deferred sends later today
+    assert not model.frequency.fits(later, cap, NOON_FL)  # one now would make four within 24 h
+    slot = model.frequency.earliest([model.Sent(str(i), "marketing", t) for i, t in enumerate(later)], (cap,),
+                                    NOON_FL)
+    assert slot == later[0] + timedelta(hours=24)
+
+
+# -- Spanish ----------------------------------------------------------------------------------------------------
+
+def test_a_spanish_opt_out_is_confirmed_in_spanish_and_help_too() -> None:
+    _, events = text_in(consented(), "no más mensajes")
+    reply = next(e for e in events if isinstance(e, ReplyIssued))
+    assert "se ha dado de baja" in reply.text and "Acme" in reply.text
+    _, events = text_in(model.ContactState(), "AYUDA")
+    assert "para ayuda" in next(e for e in events if isinstance(e, ReplyIssued)).text
+    _, events = text_in(model.ContactState(), "STOP")
+    assert "unsubscribed" in next(e for e in events if isinstance(e, ReplyIssued)).text

@@ -194,10 +194,10 @@ class World:
             return "deny", "SENDING_NOT_ENABLED"
         in_window = (p.conversation_window_enabled and o.last_inbound is not None
                      and self.now - o.last_inbound < timedelta(hours=p.conversation_window_hours))
-        if eff == "standard" and not o.consent and not (in_window and not o.opted_out):
+        if eff == "standard" and not o.consent and not (in_window and not o.opted_out and f.category != "marketing"):
             return "deny", "CONSENT_REQUIRED"
-        if p.quiet_hours_enabled and eff == "standard" and f.category != "transactional" \
-                and not oracle_open(c.number, self.now):
+        quiet_applies = (eff == "standard" and f.category != "transactional") or eff == "opt_in_request"
+        if p.quiet_hours_enabled and quiet_applies and not oracle_open(c.number, self.now):
             return ("defer", None) if p.quiet_hours_action == "defer" else ("deny", "QUIET_HOURS")
         return "allow", None
 

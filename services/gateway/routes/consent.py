@@ -170,7 +170,7 @@ async def check(ctx: Ctx) -> Reply:
     b: CheckBody = ctx.body
     res = await ctx.call("compliance", "evaluate_send", c.EvaluateSend(
         org_id=ctx.org_id, message_id=new_id(), from_=ctx.phone(b.from_, "from"), to=ctx.phone(b.to, "to"),
-        text=b.text, category=b.category, dry_run=True), c.SendDecision)
+        text=b.text, category=b.category, dry_run=True, on_frequency_cap=b.on_frequency_cap), c.SendDecision)
     return Reply(res)
 
 
@@ -182,6 +182,9 @@ async def get_settings(ctx: Ctx) -> Reply:
 async def update_settings(ctx: Ctx) -> Reply:
     b: SettingsPatch = ctx.body
     fields = {f: getattr(b, f) for f in b.__struct_fields__ if getattr(b, f) is not msgspec.UNSET}
+    if "frequency_caps" in fields:
+        fields["frequency_caps"] = [c.FrequencyCap(category=x.category, max=x.max, window_hours=x.window_hours)
+                                    for x in fields["frequency_caps"]]
     return Reply(await ctx.call("compliance", "update_settings", c.UpdateSettings(org_id=ctx.org_id, **fields),
                                 c.ComplianceSettings))
 
@@ -190,9 +193,12 @@ _CONSENT_ERRORS = ("RECIPIENT_OPTED_OUT",)
 ROUTES = [
     Route("POST", "/v1/consent/double-opt-in", double_opt_in, "Text a contact a double opt-in confirmation",
           "consent", body=DoubleOptInBody, response=c.DoubleOptInView, status=202,
-          errors=("RECIPIENT_OPTED_OUT", "DOUBLE_OPT_IN_RATE_LIMITED", "NOT_FOUND", "SENDING_NOT_ENABLED"),
+          errors=("RECIPIENT_OPTED_OUT", "DOUBLE_OPT_IN_RATE_LIMITED", "NOT_FOUND", "SENDING_NOT_ENABLED",
+                  "QUIET_HOURS"),
           description="Sends confirmation_text from the number (allowed without consent, once per contact per "
-                      "24 h, never to an opted-out contact). The contact's reply YES, Y or START before expires_at "
+                      "24 h, never to an opted-out contact). It keeps to the recipient's quiet hours: outside them "
+                      "it is sent when they open (send_at says when; the reply window counts from then), or "
+                      "refused with 453 QUIET_HOURS when the organization's quiet-hours action is reject. The contact's reply YES, Y or START before expires_at "
                       "grants consent (method double_opt_in), with the text sent and both message ids as evidence."),
     Route("POST", "/v1/consent", record_consent, "Record a consent you collected", "consent",
           body=RecordConsentBody, response=c.ConsentView, status=201, errors=_CONSENT_ERRORS,
@@ -217,7 +223,8 @@ ROUTES = [
     Route("POST", "/v1/compliance/check", check, "Would this send be allowed now? (dry run of the gate)",
           "compliance", body=CheckBody, response=c.SendDecision,
           description="The same decision POST /v1/messages would get, with every check's result (opt_out, "
-                      "registration, consent, quiet_hours), and what would make a denied send legal. Not recorded."),
+                      "registration, consent, quiet_hours, frequency_cap), and what would make a denied send legal "
+                      "(FREQUENCY_CAP names details.next_allowed_at). Not recorded, not counted."),
     Route("GET", "/v1/compliance/decisions", list_decisions, "Every decision of the gate, with every check",
           "compliance", query=DecisionsQuery, response=list[c.DecisionView], paginated=True,
           description="Newest first. Every decision the gate made on a send — when the API call arrived (stage "
@@ -237,5 +244,7 @@ ROUTES = [
     Route("PATCH", "/v1/compliance/settings", update_settings, "Change compliance settings", "compliance",
           body=SettingsPatch, response=c.ComplianceSettings,
           description="Quiet hours on/off and action (defer | reject), the conversation window (on/off, hours), "
-                      "double opt-in expiry, and custom HELP / opt-out / opt-in replies (null restores the default)."),
+                      "double opt-in expiry, custom HELP / opt-out / opt-in replies (null restores the default), "
+                      "frequency_caps per category ([{category, max, window_hours}], besides the FL/MD/OK state caps "
+                      "of 3 marketing messages per 24 h) and frequency_cap_action (reject | defer)."),
 ]

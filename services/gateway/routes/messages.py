@@ -13,7 +13,8 @@ async def send(ctx: Ctx) -> Reply:
     b: SendMessageBody = ctx.body
     cmd = c.SendMessage(org_id=ctx.org_id, message_id=b.message_id, from_=ctx.phone(b.from_, "from"),
                         to=ctx.phone(b.to, "to"), text=b.text, category=b.category, send_at=b.send_at,
-                        validity_seconds=b.validity_seconds, status_callback_url=b.status_callback_url)
+                        validity_seconds=b.validity_seconds, status_callback_url=b.status_callback_url,
+                        on_frequency_cap=b.on_frequency_cap)
     return Reply(await ctx.call("outbound", "send_message", cmd, c.MessageView), status=202)
 
 
@@ -54,11 +55,12 @@ ROUTES = [
     Route("POST", "/v1/messages", send, "Send a text message", TAG, body=SendMessageBody, response=c.MessageView,
           status=202,
           errors=("FROM_NUMBER_NOT_FOUND", "CONSENT_REQUIRED", "RECIPIENT_OPTED_OUT", "QUIET_HOURS",
-                  "SENDING_NOT_ENABLED", "INSUFFICIENT_CREDIT", "MESSAGE_ID_TAKEN"),
+                  "FREQUENCY_CAP", "SENDING_NOT_ENABLED", "INSUFFICIENT_CREDIT", "MESSAGE_ID_TAKEN"),
           description="Answers 202 with the message, status queued (or scheduled, for send_at or quiet hours), "
                       "its segments, encoding and price, and where it stands in its number's queue. The send "
                       "passes the compliance gate first (453 CONSENT_REQUIRED / RECIPIENT_OPTED_OUT / "
-                      "QUIET_HOURS, 403 SENDING_NOT_ENABLED) and reserves credit for its segments (402 "
+                      "QUIET_HOURS / FREQUENCY_CAP with details.next_allowed_at, 403 SENDING_NOT_ENABLED; over a frequency cap "
+                      "with on_frequency_cap defer, it is scheduled to then) and reserves credit for its segments (402 "
                       "INSUFFICIENT_CREDIT); nothing is created or charged when it is refused. from must be one "
                       "of your numbers (else 400 FROM_NUMBER_NOT_FOUND). Status then moves queued -> sending -> "
                       "sent -> delivered | undelivered, or failed (the carrier refused it, or it expired), or "

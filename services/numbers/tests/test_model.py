@@ -129,3 +129,28 @@ def test_send_gate_says_what_is_missing() -> None:
 def test_describe_number() -> None:
     assert model.describe_number("+14155550123") == ("CA", "San Francisco")
     assert model.describe_number("+15555550100") == ("", "")
+
+
+@pytest.mark.parametrize(("field", "words"), [
+    ("help_keywords", ["STOP"]), ("help_keywords", ["alto"]), ("opt_out_keywords", ["HELP"]),
+    ("opt_out_keywords", ["Start"]), ("opt_in_keywords", ["STOP"]), ("opt_out_keywords", ["!!!"]),
+])
+def test_campaign_keywords_may_not_take_another_meaning(field: str, words: list[str]) -> None:
+    body = CampaignBody(brand_id="b", use_case="MARKETING", description="d", message_flow="m",
+                        sample_messages=["s"], **{field: words})
+    with pytest.raises(CommandError) as bad:
+        model.campaign_fields(body, "Acme", "a@example.com")
+    assert bad.value.code == "VALIDATION_ERROR" and bad.value.details["field"] == f"{field}.0"
+
+
+def test_campaign_keywords_of_their_own_are_kept_and_carried_to_compliance() -> None:
+    body = CampaignBody(brand_id="b", use_case="MARKETING", description="d", message_flow="m", sample_messages=["s"],
+                        opt_out_keywords=["STOP", "arret", "ALTO"], help_keywords=["HELP", "aide"],
+                        opt_in_keywords=["YES", "JOIN"])
+    f = model.campaign_fields(body, "Acme", "a@example.com")
+    assert model.keyword_fields(f)["opt_out_keywords"] == ["STOP", "ARRET", "ALTO"]
+    assert model.keyword_fields(f)["help_keywords"] == ["HELP", "AIDE"]
+    with pytest.raises(CommandError):
+        model.campaign_fields(CampaignBody(brand_id="b", use_case="MARKETING", description="d", message_flow="m",
+                                           sample_messages=["s"], opt_out_keywords=["QUIT", "JOIN"],
+                                           help_keywords=["JOIN"]), "Acme", "a@example.com")
