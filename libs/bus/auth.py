@@ -49,7 +49,8 @@ class Role:
 ROLES: dict[str, Role] = {
     "accounts": Role("accounts", consumes=("outbound",)),
     "numbers": Role("numbers", calls=("accounts",)),
-    "compliance": Role("compliance", calls=("numbers", "outbound"), consumes=("inbound",), follows=("numbers.>",)),
+    "compliance": Role("compliance", calls=("numbers", "outbound"), consumes=("inbound", "numbers", "outbound"),
+                       follows=("numbers.>",)),
     "outbound": Role("outbound", calls=("accounts", "compliance", "numbers", "carrier"),
                      consumes=("compliance", "numbers", "carrier"), follows=("numbers.>",)),
     "inbound": Role("inbound", calls=("numbers", "compliance"), consumes=("carrier", "outbound", "inbound"),
