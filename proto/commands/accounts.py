@@ -85,18 +85,6 @@ class KeyCreated(msgspec.Struct, kw_only=True):
     created: bool = True
 
 
-class GetPasswordHash(Command, frozen=True, kw_only=True):
-    """The stored argon2id hash of a user's password, for the gateway to verify a login itself."""
-
-    email: str
-
-
-class PasswordHashView(msgspec.Struct, kw_only=True):
-    user_id: str
-    org_id: str
-    password_hash: str
-
-
 class ListKeys(Command, frozen=True, kw_only=True):
     org_id: str
     limit: int = 20

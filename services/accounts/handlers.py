@@ -112,14 +112,6 @@ class Accounts:
         return c.KeyCreated(key=c.ApiKeyView(id=key_id, name=name, prefix=cmd.prefix, created_at=rfc3339(now)),
                             created=True)
 
-    async def password_hash(self, cmd: c.GetPasswordHash) -> c.PasswordHashView:
-        """The stored argon2id hash (never a password): the gateway verifies a login itself."""
-        row = await self.store.pool.fetchrow(
-            "SELECT id::text, org_id::text, password_hash FROM users WHERE email = $1", cmd.email.strip().lower())
-        if row is None:
-            raise CommandError("NOT_FOUND", "no such user", 404)
-        return c.PasswordHashView(user_id=row["id"], org_id=row["org_id"], password_hash=row["password_hash"])
-
     async def list_keys(self, cmd: c.ListKeys) -> c.KeyPage:
         ts, ident = _cursor(cmd.limit, cmd.cursor)
         rows = await self.store.pool.fetch(

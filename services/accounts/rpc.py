@@ -12,7 +12,6 @@ async def register(svc: Service, h: Accounts) -> None:
     await r.register("signup", c.Signup, h.signup)
     await r.register("authenticate", c.Authenticate, h.authenticate)
     await r.register("create_key", c.CreateKey, h.create_key)
-    await r.register("password_hash", c.GetPasswordHash, h.password_hash)
     await r.register("list_keys", c.ListKeys, h.list_keys)
     await r.register("revoke_key", c.RevokeKey, h.revoke_key)
     await r.register("login_credentials", c.GetLoginCredentials, h.login_credentials)

@@ -10,7 +10,6 @@ import secrets
 import string
 
 from argon2 import PasswordHasher
-from argon2.exceptions import VerificationError
 
 KEY_PREFIX = "am_live_"
 _ALPHABET = string.ascii_letters + string.digits
@@ -34,13 +33,3 @@ def display_prefix(secret: str) -> str:
 async def hash_password(password: str) -> str:
     """argon2id, off the event loop (it is deliberately slow)."""
     return await asyncio.get_running_loop().run_in_executor(None, _hasher.hash, password)
-
-
-async def verify_password(password_hash: str, password: str) -> bool:
-    def check() -> bool:
-        try:
-            return bool(_hasher.verify(password_hash, password))
-        except VerificationError:
-            return False
-
-    return await asyncio.get_running_loop().run_in_executor(None, check)
