@@ -1,5 +1,6 @@
 """No secret on the bus: a NATS client subscribed to every subject (``>``) while an organization signs
-up, creates a key and makes authenticated calls sees neither the password nor any API key secret."""
+up, logs in, creates a key and makes authenticated calls sees neither the password nor any API key
+secret."""
 
 from __future__ import annotations
 
@@ -38,11 +39,13 @@ async def test_signup_key_creation_and_auth_put_no_secret_on_nats(system: System
         def idem() -> dict[str, str]:
             return {"Idempotency-Key": str(uuid.uuid4())} if idempotent else {}
 
+        email = f"sniff-{uuid.uuid4().hex[:8]}@example.com"
         status, body, _ = await system.call("POST", "/v1/signup", headers=idem(), json={
-            "email": f"sniff-{uuid.uuid4().hex[:8]}@example.com", "password": password,
-            "organization_name": "Sniffed Org"})
+            "email": email, "password": password, "organization_name": "Sniffed Org"})
         assert status == 201, body
         first = body["data"]["api_key"]["secret"]
+        status, body, _ = await system.call("POST", "/v1/sessions", json={"email": email, "password": password})
+        assert status == 201, body  # a log-in: the password verified at the gateway, not sent on
         status, body, _ = await system.call("POST", "/v1/api-keys", key=first, json={"name": "ci"}, headers=idem())
         assert status == 201, body
         second = body["data"]["secret"]
