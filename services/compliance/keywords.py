@@ -93,9 +93,12 @@ _SHORTHAND = {
 """Shorthand, contractions and frequent misspellings, word by word (contractions are spelled out, so the
 rules read "do not" for don't, dont and do not alike)."""
 
-_LONG_WORDS = ("unsubscribe", "unsubscribed", "subscription", "messaging", "contacting", "harassing")
+_LONG_WORDS = ("unsubscribe", "unsubscribed", "subscription", "messaging", "contacting", "harassing", "harassment",
+               "spamming", "bothering", "permission", "revocation", "withdraw", "consent")
 """Long words mended when one letter is off (inserted, dropped, replaced or two swapped): no English word
-lies that close to them."""
+lies that close to them (but the few in ``_NEAR_LONG``)."""
+_NEAR_LONG = frozenset(("scamming", "slamming", "consents", "consented", "content", "withdrew", "withdraws",
+                        "contents", "consort", "bothered"))
 
 
 def _one_edit(a: str, b: str) -> bool:
@@ -173,7 +176,7 @@ _TYPOS = _typos()
 _RUNS = re.compile(r"(\w)\1+")
 _JOINED = re.compile(r"(stop|unsubscribe|remove|leave|optout)(it|this|that|now|texting|textingme|messaging|"
                      r"messagingme|sending|me|us|all|please|pls|spamming|sendingme|alone)$|(no)(more|mas|texts)$")
-_DIGIT_LETTERS = str.maketrans({"0": "o", "3": "e", "1": "i"})
+_DIGIT_LETTERS = str.maketrans({"0": "o", "3": "e", "1": "i", "5": "s"})
 _DIGIT_TYPOS = frozenset(("stop", "out", "opt", "text", "texts", "texting", "remove", "unsubscribe", "me", "no", "alone",
                           "leave", "optout"))
 """Words a digit may stand in for a letter in ("st0p", "0ut"); "5pm" stays a time."""
@@ -189,7 +192,7 @@ def _mend(word: str) -> str:
         return "stop"
     if word in _TYPOS:
         return _TYPOS[word]
-    if len(word) >= 8:
+    if len(word) >= 7 and word not in _NEAR_LONG:
         for target in _LONG_WORDS:
             if word[0] == target[0] and _one_edit(word, target):
                 return target
@@ -391,7 +394,9 @@ RULES: tuple[_Rule, ...] = (
     _r("legal_threat", "en",
        r"(?:(?:contact|call|calling|get|contacting|getting|talk to) (?:my )?(?:lawyer|attorney)|(?:i will|ill|i am going "
        r"to|i am gonna|gonna) sue|see you in court|tcpa|legal action|lawsuit|(?:call|calling|get|getting|contact|"
-       r"contacting) (?:the )?(?:cops|police))"),
+       r"contacting) (?:the )?(?:cops|police)|(?:call|calling|contact|contacting|complain to|complaining to|email|"
+       r"emailing|write to|writing to|report (?:you|this|u) to|reporting (?:you|this|u) to) (?:the )?(?:fcc|ftc|"
+       r"attorney general|better business bureau|bbb))"),
     _r("no_interest", "en", r"(?:i have |i have got |i got |i |we have )?(?:no|lost|lost all|zero) interest(?: in (?:this|"
                             r"these|it|that|them|your \w+))?|(?:i am |we are )?not buying anything", anchored=True),
     _r("remove_alone", "en", r"(?:remove|remove me|remove us|delete me|take me off|unsubscribe me)", anchored=True),
@@ -413,12 +418,20 @@ RULES: tuple[_Rule, ...] = (
        rf"no (?:text|call|contact))"),
     # "unsubscribe me", "I want to opt out", "how do I unsubscribe", "I unsubscribed last week and..."
     _r("unsubscribe", "en", r"(?:unsubscribe|unsubscribed|unsubscribing|opt out|opting out|opted out|opt me out|"
-                            r"opt us out|unsub|opt (?:this number|this phone|my number|my phone|this line) out)"),
+                            r"opt us out|unsub|opt (?:this number|this phone|my number|my phone|this line) out)"
+                            # "I unsubscribed from spotify": from something else
+                            rf"(?!\s(?:from|of) (?!{_LIST}|{_MSG_OBJ}|you\b|u\b|here\b|ur\b|everything\b|"
+                            r"this number\b|your company\b)\w)"),
     # "I revoke my consent", "I withdraw my consent", "I no longer consent"
     _r("revoke_consent", "en",
        r"(?:(?:revoke|revoking|withdraw|withdrawing|rescind|cancel|take back)\s(?:my\s|all\s|any\s)?"
        r"(?:consent|permission|authorization|opt in)|(?:no longer|do not|never)\s(?:consent|agree to this)|"
-       r"i revoke(?=$|\s(?:my|all|any|consent|permission|it|this)\b))"),
+       r"i revoke(?=$|\s(?:my|all|any|consent|permission|it|this)\b)|"
+       r"(?:my |all |any )?(?:consent|permission|authorization) (?:is |is hereby |hereby |has been )?(?:revoked|withdrawn|"
+       r"rescinded)|(?:revocation|withdrawal) of (?:my |all |any )?(?:consent|permission)|"
+       r"(?:did not|have not|never|do not) (?:give |gave |ever give )?(?:consent|consented|agree|agreed)(?= to (?:receive|"
+       r"get|be|being|these|this|them|any|your|text|texts|messages|sms|marketing|you)\b)|"
+       r"no consent(?: (?:was )?given| to (?:text|contact|message))?$)"),
     # "wrong number", "you have the wrong person"
     _r("wrong_number", "en", r"(?:wrong|incorrect|not the right|not the correct) (?:number|person|phone|cell|guy|girl|contact|"
                              r"phone number)(?!\s(?:on|in|for|listed|of|at|format|was|is)\b)",
@@ -449,6 +462,12 @@ RULES: tuple[_Rule, ...] = (
        r"always )?(?:texting|messaging|contacting|sending|spamming|text|message|contact)(?: me| this number|$)"),
     _r("you_are_spamming_me", "en", r"(?:you are|you re|youre|u r|ur|you keep|u keep|you have been|you been) "
                                     r"(?:spamming|harassing|bothering|bugging|pestering) (?:me|us|my phone|this number)"),
+    _r("no_longer_their_number", "en",
+       r"(?:this|that|my) (?:number|phone|cell|line)(?: number)? (?:does not|do not|no longer|is not|is no longer) "
+       r"(?:belong|belongs|belonging) to (?:\w+|that person|the person|him|her|them|who you think)"),
+    _r("no_es_de_esa_persona", "es",
+       r"(?:este|ese|mi|el) (?:numero|telefono|celular)(?: ya)? no es (?:de|del) (?:esa persona|\w+|la persona)|"
+       r"no (?:es|soy) (?:el|la) (?:dueno|duena|persona) de (?:este|ese) numero"),
     _r("not_their_number", "en",
        r"(?:this|that) (?:number|phone|cell)(?: number)? (?:is not|does not belong to|is no longer) (?:\w+s|his|hers|"
        r"theirs|yours)$"),
@@ -476,6 +495,8 @@ RULES: tuple[_Rule, ...] = (
     # "this is spam", "reported as spam", "I'm reporting this number"
     _r("spam", "en", r"(?:this is|is|its|you are|such|more)?\s?(?:spam|spammer|spammers|harassment|a scam)",
        anchored=True),
+    _r("es_spam", "es", r"(?:esto es|es|son|puro|pura|esto es puro|(?:reportado|reportada|reportando|reporte|reporto|"
+                        r"denunciado|marcado) como)\s(?:spam|acoso|basura|estafa)", anchored=True),
     _r("report", "en",
        r"(?:(?:report|reported|reporting|flagged|flagging|blocking|blocked)\s(?:you|this|this number|it|your number|"
        r"the number)?\s?(?:as|for|to the|to) (?:spam|junk|harassment|ftc|fcc|the ftc|the fcc|attorney general|"
@@ -511,11 +532,14 @@ RULES: tuple[_Rule, ...] = (
                                        r"number) (?:removed|deleted|taken off|off)"),
     _r("done_with_texts", "en", rf"(?:done|over) with (?:{_MSG_OBJ}|you|your texts)(?=$|\s(?:please|stop|now|already|"
                                 r"thanks)\b)"),
+    _r("over_these_texts", "en", rf"(?:i am|we are)\s(?:(?:so|really|totally|just|all|completely)\s)*(?:over|done with|"
+                                 rf"through with|finished with)\s(?:{_MSG_OBJ}|these|this|them|you|you guys|all this|"
+                                 r"all of this|this crap)"),
     # "I'm not interested please stop", "I asked you to stop", "stop or I'll block you"
     _r("please_stop", "en", r"(?:please|so|just|now|kindly|and|ok|so please|then)\s(?:stop|stop it|stop now|"
                                r"unsubscribe|stop texting|stop texting me)$"),
     _r("asked_you_to_stop", "en", r"(?:asked|told|tell|said|say|saying|telling|asking|texted|replied|typed)\s(?:you\s)?"
-                                  r"(?:to\s)?(?:stop|unsubscribe|remove me)"),
+                                  r"(?:to\s)?(?:stop|unsubscribe|remove me)(?!\s(?:by|in|over)\b)"),
     _r("block", "en", r"(?:(?:or|else)\s(?:i will|i am going to|i am gonna|i ll|ill)\s(?:block|report)|(?:i am|i will|i"
                       r" have|going to|gonna|ill|i ll)\s(?:block|blocking|blocked|report|reporting)\s(?:you|this|"
                       r"this number|your number|it|u))"),
@@ -525,11 +549,17 @@ RULES: tuple[_Rule, ...] = (
        rf"(?:does not|do not|no longer)\s(?:want|wish|need)\s(?:to (?:receive|get)\s)?(?:{_MSG_OBJ}|these)"),
     _r("no_one_here_by_that_name", "en", r"(?:no one|nobody|noone)\s(?:here\s|at this number\s)?(?:by|with|named|"
                                          r"called)\s(?:that|this)\s(?:name)"),
+    _r("not_interested_remove", "en",
+       r"(?:no thanks\s|no\s)?(?:i am\s|we are\s)?(?:not|no longer) interested(?:\s(?:please|so|just|and|now))*\s"
+       r"(?:remove|remove me|take me off|opt me out|delete me|unsubscribe me)", anchored=True),
+    _r("report_spam", "en", r"(?:report|reported|reporting|mark|marked|marking|flag|flagged|flagging)(?: (?:it|this|you|"
+                            r"u))?(?: as)? (?:spam|junk)", anchored=True),
     # -- Spanish --------------------------------------------------------------------------------------
     _r("no_me_envien", "es",
        r"no (?:me |nos )?(?:(?:envien|envies|envie|enviar|manden|mandes|mande|mandar|escriban|escribas|escriba|"
-       r"contacten|contactes|textees|texteen|vuelvan a (?:escribir|enviar|mandar|contactar|molestar)|vuelvas a "
-       rf"(?:escribir|enviar|mandar|contactar|molestar))(?=$|\s{_ES_WHAT}\b)|molesten|molestes|moleste|molestar|"
+       r"contacten|contactes|textees|texteen|vuelvan a (?:escribir|enviar|mandar|contactar|molestar|textear)|vuelvas a "
+       rf"(?:escribir|enviar|mandar|contactar|molestar|textear))(?=$|\s{_ES_WHAT}\b)|"
+       r"(?:vuelvan|vuelvas|vuelva) a (?:escribir|enviar|mandar|contactar|molestar|textear|llamar)(?:me|nos)|molesten|molestes|moleste|molestar|"
        r"contactarme|escribirme|enviarme|mandarme|molestarme|textearme)(?:\s(?:mas|nada|mensajes|textos|por favor))*"),
     _r("dejen_de_enviar", "es",
        r"(?:deja|dejen|deje|dejad|para|paren|pare|parar|dejar|detengan|deten|basta|favor de dejar|dejenme|dejame|"
@@ -540,9 +570,10 @@ RULES: tuple[_Rule, ...] = (
        r"textee|texteen|escribas|envies|mandes)"),
     _r("no_quiero_mensajes", "es",
        r"(?:no|ya no|nunca)\s(?:quiero|deseo|necesito|me interesa)\s(?:(?:recibir|mas|seguir recibiendo|que me "
-       r"(?:envien|manden|escriban)|sus|tus|estos|esos|los)\s)*(?:mensajes|textos|sms|notificaciones|promociones|"
-       r"ofertas|nada)"),
-    _r("no_mas_mensajes", "es", r"no mas (?:mensajes|textos|sms|notificaciones|promociones|spam|messages|message)"),
+       r"(?:envien|manden|escriban)|sus|tus|estos|esos|los|la|su|esta|esa|mi|ninguna|ningun)\s)*(?:mensajes|textos|sms|"
+       r"notificaciones|promociones|ofertas|nada|suscripcion|subscripcion|spam|alertas)"),
+    _r("no_mas_mensajes", "es", r"no mas (?:mensajes|mensaje|textos|texto|sms|notificaciones|promociones|spam|messages|"
+                                r"message|texts|text|mensajitos|whatsapps|correos|ofertas|llamadas)"),
     _r("detener_mensajes", "es",
        r"(?:detener|detengan|detenga|deten|parar|paren|cancelar|cancelen|alto a|stop|terminar|basta de)\s"
        r"(?:los |estos |sus |tus |todos los )?"
@@ -554,7 +585,10 @@ RULES: tuple[_Rule, ...] = (
        r"sistema|mensajes|envios))?|(?:quiten|quitar|saquen|sacar|borren|borrar|eliminen|eliminar)\s(?:mi numero|"
        r"mi nombre|mis datos)|(?:quiten|quitar|saquen|sacar|borren|borrar|eliminen|eliminar)\s(?:de|del)\s(?:la |su "
        r"|sus |esta |tu |esa )?(?:lista|listas))"),
-    _r("darme_de_baja", "es", r"(?:darme|dar|deme|denme|me doy|darnos|darse|dame|den)\sde baja"),
+    _r("darme_de_baja", "es", r"(?:darme|dar|deme|denme|me doy|darnos|darse|dame|den)\sde baja"
+                              # "dar de baja mi tarjeta vieja": something else
+                              r"(?!\s(?:mi|la|el|una|un|los|las|su|mis|sus)\s(?!numero|suscripcion|telefono|celular|"
+                              r"linea|mensajes|textos)\w)"),
     _r("cancelar_suscripcion", "es",
        r"(?:cancelar|cancela|cancelen|anular|anulen|terminar)\s(?:la |mi |su |esta |los |mis )?(?:suscripcion|"
        r"subscripcion|mensajes|sms|notificaciones|alertas|textos)"
@@ -749,6 +783,7 @@ def _not_named(text: str) -> bool:
 
 def _spanish(text: str) -> bool:
     return re.search(r"\b(?:por favor|porfa|gracias|mensajes|numero|ya|mas|quiero|senor|alto|para|parar|pare|"
+                     r"ustedes|usted|esto|este|estos|hablo|soy|estoy|nada|aqui|nadie|molesten|"
                      r"paren|baja|cancelar|detener|detente|basta|desuscribir\w*|no mas|eliminar|borrar|quitar|bajame|quitame|"
                      r"borrame|eliminame)\b", text) is not None
 
@@ -789,6 +824,39 @@ def plain_language(text: str, parts: list[str] | None = None) -> tuple[str, Lang
     return None
 
 
+def _misspelt_keyword(kw: str) -> str | None:
+    """The opt-out keyword a whole message misspells by one key ("STOOP", "UNSUBSCRIBR", "CANCLE", "ALTP"): a
+    letter doubled, two swapped, or a neighbouring key hit; for keywords of six letters or more also one dropped
+    or added. Short keywords take no drops or additions ("END" is one key from "SEND" and "AND")."""
+    if not 4 <= len(kw) <= 14 or not kw.isalpha() or kw in _REAL_KEYWORD_LOOKALIKES:
+        return None
+    word = kw.lower()
+    for target in OPT_OUT:
+        t = target.lower()
+        if len(t) < 4 or abs(len(t) - len(word)) > 1:
+            continue
+        if len(t) >= 6 and _one_edit(word, t):
+            return target
+        if len(word) == len(t) + 1 and any(word == t[:i] + t[i] + t[i:] for i in range(len(t))):
+            return target  # doubled
+        if len(word) == len(t):
+            diff = [i for i in range(len(t)) if word[i] != t[i]]
+            if len(diff) == 1 and word[diff[0]] in _neighbours(t[diff[0]]):
+                return target  # a key next to it
+            if len(diff) == 2 and diff[1] == diff[0] + 1 and word[diff[0]] == t[diff[1]] and word[diff[1]] == t[diff[0]]:
+                return target  # swapped
+    return None
+
+
+_REAL_KEYWORD_LOOKALIKES = frozenset(("STOOL", "PARAS", "PARS", "ALTOS", "CANCELS", "QUITE", "QUITS", "REVOKED",
+                                      "PARES", "BAJAS", "ENDS", "STOPS"))
+"""Whole messages one key from a keyword that are words in their own right (left to the rules)."""
+_NEW_PHONE_WHO = re.compile(r"^(?:hi |hey |um |uh )?new (?:number|phone number|cell number|#|num) (?:who (?:dis|this|"
+                            r"is this|is that|dat|are you|r u|is it)|who dis)(?: sorry)?$")
+""""New number, who dis": the number has changed hands, the consent was someone else's. ("New phone, who dis" is
+the contact who lost their contacts: not an opt-out.)"""
+
+
 def classify(text: str, campaign: Campaign | None = None) -> Classified:
     kw = keyword_of(text)
     if campaign is not None and kw:
@@ -800,9 +868,14 @@ def classify(text: str, campaign: Campaign | None = None) -> Classified:
         if kw in table:
             return Classified(intent, "keyword", kw, kw, table[kw])  # type: ignore[arg-type]
     parts = clauses(text)
+    if _NEW_PHONE_WHO.match(" ".join(parts)):
+        return Classified("opt_out", "plain_language", "", "new_number_who_dis", "en")
     found = plain_language(text, parts)
     if found is not None:
         return Classified("opt_out", "plain_language", "", found[0], found[1])
+    misspelt = _misspelt_keyword(kw)
+    if misspelt is not None:
+        return Classified("opt_out", "keyword", misspelt, misspelt, OPT_OUT[misspelt])
     meaningful = [p for p in parts if not _ONLY_FILLER.match(p)]
     if len(meaningful) == 1:  # "help please", "ayuda por favor"
         word = keyword_of(_TAIL_RX.sub("", _LEAD_RX.sub("", meaningful[0])))

@@ -11,6 +11,12 @@ OPT_OUT_KEYWORDS = ["STOP", "stop", " Stop ", "STOP!", "stop.", "S T O P", "Stop
                     "opt  out", "\uff33\uff34\uff2f\uff30", "\tstop\n"]
 
 PLAIN_OPT_OUTS = {
+    "I'm so over these texts": "over_these_texts",
+    "this number doesn't belong to Mike anymore": "no_longer_their_number",
+    "este número ya no es de esa persona": "no_es_de_esa_persona",
+    "not interested pls remove": "not_interested_remove",
+    "report spam": "report_spam",
+    "esto es spam": "es_spam",
     "please stop texting me": "stop_texting_me",
     "Stop sending me these": "stop_texting_me",
     "stop the texts": "stop_the_messages",
@@ -208,4 +214,16 @@ def test_common_typos_still_opt_out(typo: str, rule: str) -> None:
 @pytest.mark.parametrize("text", ["Hi this is Pam", "ending soon?", "no way", "Stop by the stoop", "see you at 5pm",
                                   "I'll take the test next week", "the step is loose", "the shop is open"])
 def test_real_words_near_keywords_are_left_alone(text: str) -> None:
+    assert classify(text).intent is None
+
+
+@pytest.mark.parametrize(("text", "keyword"), [("stoop", "STOP"), ("DETENRE", "DETENER"), ("stopal!", "STOPALL"),
+                                               ("altp", "ALTO"), ("Cancelat", "CANCELAR"), ("qiut", "QUIT")])
+def test_a_keyword_one_key_off_is_the_keyword(text: str, keyword: str) -> None:
+    c = classify(text)
+    assert (c.intent, c.keyword) == ("opt_out", keyword)
+
+
+@pytest.mark.parametrize("text", ["send", "and", "Stool", "quite", "Paras", "shop", "step", "Stops", "new phone who dis"])
+def test_words_one_key_from_a_keyword_are_not_it(text: str) -> None:
     assert classify(text).intent is None
