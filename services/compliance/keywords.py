@@ -81,7 +81,7 @@ _SHORTHAND = {
     "sstop": "stop", "st0p": "stop", "stoppp": "stop", "rmv": "remove", "remvoe": "remove", "rmove": "remove",
     "cancle": "cancel", "cancell": "cancel", "dnt": "do not", "#": "number", "num": "number", "nomas": "no mas",
     "porfa": "por favor", "porfavor": "por favor", "xfa": "por favor", "favr": "favor", "k": "ok", "okay": "ok",
-    "kk": "ok", "unsubscibe": "unsubscribe", "optout": "opt out", "optin": "opt in", "wtf": "what the fuck",
+    "kk": "ok", "staph": "stop", "unsubscibe": "unsubscribe", "optout": "opt out", "optin": "opt in", "wtf": "what the fuck",
     "tf": "the fuck", "im": "i am", "ive": "i have", "youre": "you are", "wont": "will not",
     "cant": "can not", "cannot": "can not", "didnt": "did not", "doesnt": "does not", "dont": "do not",
     "isnt": "is not", "havent": "have not", "wouldnt": "would not", "shouldnt": "should not", "couldnt": "could not",
@@ -262,7 +262,8 @@ _WEAK = _alt(("cancel", "end", "remove", "stop", "quit", "unsubscribe", "revoke"
               "borrar", "quitar", "eliminame", "borrame", "quitame", "bajame", "remove me from list", "dnc",
               "blocked and reported", "reported and blocked", "no contact", "no texts", "no text", "no messages",
               "no sms", "no texting", "no more contact", "i am out", "wrong no", "cancel it", "ya no quiero", "halt",
-              "cancelar todo", "cancelarlo todo", "delete",
+              "cancelar todo", "cancelarlo todo", "delete", "terminate", "terminate all", "enough already",
+              "enough is enough",
               "delete me", "unsolicited", "unwanted", "not wanted", "forget i exist", "forget about me"))
 _WHOLE_MESSAGE = re.compile(rf"{_LEAD}{_WEAK}{_TAIL}")
 """Words that are an opt-out only as the whole message ("Cancel." yes, "Cancel my 2pm" no)."""
@@ -288,10 +289,11 @@ _THIS = _alt(("these", "those", "this", "them", "that", "this crap", "this shit"
 _CONTACTING = _alt((
     "texting", "messaging", "sending", "contacting", "spamming", "bothering", "harassing", "pestering", "bugging",
     "hounding", "calling and texting", "texting and calling", "hitting me up", "blowing up my phone", "smsing",
+    "hitting up", "blowing up", "ringing",
     "emailing", "sending texts", "sending messages", "sending me texts", "sending me messages", "annoying",
     "reaching out", "reaching out to",
 ))
-_STOP_VERB = _alt(("stop", "quit", "cease", "end", "halt", "discontinue", "please stop", "stop all"))
+_STOP_VERB = _alt(("stop", "quit", "cease", "end", "halt", "discontinue", "please stop", "stop all", "terminate"))
 _LIST = (rf"(?:(?:{_DET}|ur)\s)?(?:(?:texting|text|sms|mailing|marketing|contact|messaging|subscriber|distribution|"
          rf"email|call|calling|promo|promotional|phone|mass|sms marketing|text message|campaign|donor|volunteer|"
          rf"supporter|political|fundraising|contact|customer)\s)?"
@@ -318,7 +320,7 @@ _QUALIFIED = re.compile(
 _QUOTED = re.compile(r"\b(?:reply|text|txt|send|type|replied|texted)\s(?:stop|end|cancel|quit|unsubscribe)\sto\s$")
 _JEST = re.compile(
     r"\b(?:jk|j k|just kidding|kidding|resubscribe|re subscribe|subscribe again|sign me back up|sign back up|"
-    r"opt me back in|opt back in|opt in again|by accident|accidentally|by mistake|(?<!you )(?<!they )(?<!u )(?<!do i )(?<!do we )keep (?:them|these|texting|sending|"
+    r"opt me back in|opt back in|opt in again|by accident|accidentally|by mistake|(?<!you )(?<!they )(?<!u )(?<! i )(?<!^i )(?<! we )(?<!^we )keep (?:them|these|texting|sending|"
     r"getting|me on|the texts|em|it|texts|messages|receiving)|love (?:these|them|your|the) (?:texts|messages|deals)|"
     r"bromeando|es broma)\b")
 _POSITIVE = re.compile(
@@ -342,8 +344,14 @@ class _Rule:
     """The pattern without the filler around it (what the rule's first word is read from)."""
 
 
+_DEMAND = (r"(?:\s(?:so|and|just|please|now))*\s(?:cancel it|cancel|stop|stop it|remove me|remove|delete me|unsubscribe|"
+           r"unsubscribe me|opt me out|take me off|stop texting|stop texting me|bye|para|alto|baja)")
+"""A demand an anchored rule's clause may close on ("I don't want this anymore cancel it")."""
+
+
 def _r(name: str, language: Language, rx: str, anchored: bool = False, not_after: str = "") -> _Rule:
-    return _Rule(name, language, re.compile(rf"{_LEAD}(?:{rx}){_TAIL}" if anchored else rf"\b(?:{rx})\b"), anchored,
+    return _Rule(name, language, re.compile(rf"{_LEAD}(?:{rx})(?:{_DEMAND})?{_TAIL}" if anchored else
+                                            rf"\b(?:{rx})\b"), anchored,
                  re.compile(rf"(?:{not_after})\s$") if not_after else None, rf"(?:{rx})")
 
 
@@ -367,7 +375,9 @@ RULES: tuple[_Rule, ...] = (
     _r("stop_these", "en", r"(?:cancel|stop|end|quit)\s(?:these|them|those|all of these|all of this|this crap|this "
                            r"stuff|all these)", anchored=True),
     _r("cancel_subscription", "en",
-       r"(?:cancel|end|terminate|stop)\s(?:my\s|the\s|this\s|your\s|our\s)?(?:text\s|sms\s)?subscription"),
+       r"(?:cancel|end|terminate|stop)\s(?:my\s|the\s|this\s|your\s|our\s)?(?:text\s|sms\s)?subscription"
+       # "end my subscription to the premium plan": some other subscription
+       rf"(?!\s(?:to|for|of|on)\s(?!{_MSG_OBJ}|{_LIST}|this\b|these\b|you\b))"),
     # "stop receiving these", "I'd like to stop getting texts"
     _r("stop_receiving", "en", rf"(?:stop|quit|cease)\s(?:receiving|getting)\s(?:{_MSG_OBJ}|{_THIS})"),
     # "don't text me", "do not contact me again", "never message this number", "do not text"
@@ -394,7 +404,7 @@ RULES: tuple[_Rule, ...] = (
     _r("legal_threat", "en",
        r"(?:(?:contact|call|calling|get|contacting|getting|talk to) (?:my )?(?:lawyer|attorney)|(?:i will|ill|i am going "
        r"to|i am gonna|gonna) sue|see you in court|tcpa|legal action|lawsuit|(?:call|calling|get|getting|contact|"
-       r"contacting) (?:the )?(?:cops|police)|(?:call|calling|contact|contacting|complain to|complaining to|email|"
+       r"contacting) (?:the )?(?:cops|police)|my (?:lawyer|attorney) (?:will|is going to|is gonna|would)|(?:call|calling|contact|contacting|complain to|complaining to|email|"
        r"emailing|write to|writing to|report (?:you|this|u) to|reporting (?:you|this|u) to) (?:the )?(?:fcc|ftc|"
        r"attorney general|better business bureau|bbb))"),
     _r("no_interest", "en", r"(?:i have |i have got |i got |i |we have )?(?:no|lost|lost all|zero) interest(?: in (?:this|"
@@ -409,7 +419,8 @@ RULES: tuple[_Rule, ...] = (
        rf"(?:\s(?:from|off|out of|off of)\s{_LIST})?(?!\s(?:from|off|out|of|to|in|at|on|as|and add)\b)"),
     # "take me off your list", "get me off this list", "please take me off"
     _r("take_me_off", "en",
-       rf"(?:take|get|drop|cross|kick)\s(?:{_ME}|my (?:name|info|number))\s(?:off|out of|off of|from|of)"
+       rf"(?:take|took|taking|get|got|drop|dropped|cross|kick)\s(?:{_ME}|my (?:name|info|number))\s(?:off|out of|off of|"
+       r"from|of)"
        rf"(?:\s{_LIST})?(?=$|\s(?:please|now|thanks|thank you|asap|already|immediately|for good|permanently|"
        rf"forever|right now|too|as well|again)\b)"),
     # "put me on your do not text list"
@@ -420,7 +431,7 @@ RULES: tuple[_Rule, ...] = (
     _r("unsubscribe", "en", r"(?:unsubscribe|unsubscribed|unsubscribing|opt out|opting out|opted out|opt me out|"
                             r"opt us out|unsub|opt (?:this number|this phone|my number|my phone|this line) out)"
                             # "I unsubscribed from spotify": from something else
-                            rf"(?!\s(?:from|of) (?!{_LIST}|{_MSG_OBJ}|you\b|u\b|here\b|ur\b|everything\b|"
+                            rf"(?!\s(?:from|of) (?!{_LIST}|{_MSG_OBJ}|you\b|u\b|here\b|ur\b|everything\b|receiving\b|getting\b|being\b|"
                             r"this number\b|your company\b)\w)"),
     # "I revoke my consent", "I withdraw my consent", "I no longer consent"
     _r("revoke_consent", "en",
@@ -441,7 +452,7 @@ RULES: tuple[_Rule, ...] = (
     _r("never_signed_up", "en",
        r"(?:never|did not|have not|never ever)\s(?:sign(?:ed)? up|subscribed?|opt(?:ed)? in|agreed?|consented?|"
        rf"(?:ask(?:ed)? (?:for|to get|to receive)|request(?:ed)?) (?:{_MSG_OBJ}|this|these|them|that|it|any of this)|"
-       r"(?:gave|give) (?:you |anyone )?(?:my number|permission|consent|my consent))(?=$|\s(?:for|to)\s(?:this|these|them|it|anything|receive|get|be|your|text|texts|"
+       r"(?:gave|give) (?:you |anyone )?(?:my number|permission|consent|my consent))(?=$|\s(?:for|to)\s(?:any of this|any of these|any of it|any of your|any|this|these|them|it|anything|receive|get|be|your|text|texts|"
        r"messages|sms|alerts|marketing|a list|any list)\b|\s(?:with you|stop|please)\b)"),
     # "how did you get my number"
     _r("nobody_asked", "en", rf"(?:nobody|no one|noone) (?:asked|signed up) for (?:{_MSG_OBJ}|this|these|them|your)"),
@@ -449,11 +460,14 @@ RULES: tuple[_Rule, ...] = (
        r"(?:how|where) (?:did|do|would) (?:you|you guys|you people|yall) (?:get|got|find|obtain) (?:my|this) "
        r"(?:number|phone number|cell|cell number|contact|info)"),
     # "leave me alone", "go away", "fuck off"
-    _r("leave_me_alone", "en", r"leave (?:me|us) (?:the fuck |the hell )?(?:alone|be)"),
+    _r("leave_me_alone", "en", r"leave (?:me|us|my phone|this phone|my number|this number) (?:the fuck |the hell )?"
+                               r"(?:alone|be)"),
     _r("why_am_i_still_getting_these", "en",
        rf"why (?:am i|do i|are we|do we|is this number|does this number) (?:(?:(?:still|keep|always|even) )+(?:getting|"
-       rf"receiving) (?:{_MSG_OBJ}|these|this|them)|(?:getting|receiving) {_MSG_OBJ})"),
+       rf"receiving) (?:{_MSG_OBJ}|these|this|them)|(?:getting|receiving) (?:{_MSG_OBJ}|these$|them$|all these))"),
     _r("block_anchor", "en",
+       r"(?:(?:you have been|you are|you re|you been|number|this number|your number|sender|you got) "
+       r"(?:blocked|reported)(?: and (?:reported|blocked))?)|"
        r"(?:i am |i have |i will |just )?(?:deleting and |reporting and )?(?:blocking|blocked|block)(?: (?:you|this "
        r"number|this|u|your number|it|now|the number))?(?: (?:and|&) (?:reporting|deleting|reported|deleted))?",
        anchored=True),
@@ -468,6 +482,16 @@ RULES: tuple[_Rule, ...] = (
     _r("no_es_de_esa_persona", "es",
        r"(?:este|ese|mi|el) (?:numero|telefono|celular)(?: ya)? no es (?:de|del) (?:esa persona|\w+|la persona)|"
        r"no (?:es|soy) (?:el|la) (?:dueno|duena|persona) de (?:este|ese) numero"),
+    _r("person_is_not_here", "en",
+       r"(?:the person|whoever|the guy|the lady|the one|who) (?:you are|you re|you)\s?(?:want|looking for|trying to reach|"
+       r"texting|need|think you are texting|are after)(?: is| are)? (?:not|no longer) (?:here|at this number|"
+       r"reachable here|with this number)|"
+       r"(?:\w+) (?:does not|do not|no longer) (?:have|has|own|owns|use|uses) (?:this|that) (?:number|phone|cell)|"
+       r"(?:this|that) (?:is not|is no longer) (?:\w+s|his|her|their) (?:phone|number|cell)(?: number)?"
+       r"(?= anymore| any more|$)"),
+    _r("not_my_number", "en", r"(?:this is |that is |it is |sorry |this |that )?not (?:my|our) (?:number|phone|cell|phone "
+                              r"number|cell number)(?: anymore| any more)?(?:\s(?:please|so)?\s?(?:update|fix|change|correct)"
+                              r" your (?:records|list|system|contacts|database))?", anchored=True),
     _r("not_their_number", "en",
        r"(?:this|that) (?:number|phone|cell)(?: number)? (?:is not|does not belong to|is no longer) (?:\w+s|his|hers|"
        r"theirs|yours)$"),
@@ -539,6 +563,8 @@ RULES: tuple[_Rule, ...] = (
     _r("please_stop", "en", r"(?:please|so|just|now|kindly|and|ok|so please|then)\s(?:stop|stop it|stop now|"
                                r"unsubscribe|stop texting|stop texting me)$"),
     _r("asked_you_to_stop", "en", r"(?:asked|told|tell|said|say|saying|telling|asking|texted|replied|typed)\s(?:you\s)?"
+                                  r"(?:(?:\w+ times|so many times|many times|multiple times|repeatedly|before|already|"
+                                  r"twice|again|nicely|politely)\s)?"
                                   r"(?:to\s)?(?:stop|unsubscribe|remove me)(?!\s(?:by|in|over)\b)"),
     _r("block", "en", r"(?:(?:or|else)\s(?:i will|i am going to|i am gonna|i ll|ill)\s(?:block|report)|(?:i am|i will|i"
                       r" have|going to|gonna|ill|i ll)\s(?:block|blocking|blocked|report|reporting)\s(?:you|this|"
@@ -549,9 +575,12 @@ RULES: tuple[_Rule, ...] = (
        rf"(?:does not|do not|no longer)\s(?:want|wish|need)\s(?:to (?:receive|get)\s)?(?:{_MSG_OBJ}|these)"),
     _r("no_one_here_by_that_name", "en", r"(?:no one|nobody|noone)\s(?:here\s|at this number\s)?(?:by|with|named|"
                                          r"called)\s(?:that|this)\s(?:name)"),
-    _r("not_interested_remove", "en",
-       r"(?:no thanks\s|no\s)?(?:i am\s|we are\s)?(?:not|no longer) interested(?:\s(?:please|so|just|and|now))*\s"
-       r"(?:remove|remove me|take me off|opt me out|delete me|unsubscribe me)", anchored=True),
+    # "how do I stop these", "how do I get off this list"
+    _r("how_do_i_stop_these", "en",
+       rf"how (?:do|can|would|should|could) (?:i|we) (?:stop|end|turn off|block|cancel|get rid of|opt out of|"
+       rf"unsubscribe from|unsubscribe to|make) (?:{_MSG_OBJ}|these|them|this list|receiving|getting)(?: stop)?|"
+       rf"how (?:do|can|would|should|could) (?:i|we) (?:get|be|get taken|get removed) (?:off|out of|removed from) "
+       rf"{_LIST}"),
     _r("report_spam", "en", r"(?:report|reported|reporting|mark|marked|marking|flag|flagged|flagging)(?: (?:it|this|you|"
                             r"u))?(?: as)? (?:spam|junk)", anchored=True),
     # -- Spanish --------------------------------------------------------------------------------------
@@ -603,6 +632,15 @@ RULES: tuple[_Rule, ...] = (
        r"(?:nunca|yo no|no|jamas) (?:me |les |le |te )?(?:suscribi|inscribi|registre|di mi numero|pedi|autorice|acepte|"
        r"solicite)\w*"
        r"(?=$|\s(?:esto|estos|estas|esta|a esto|a esta|a estos|nada|mensajes|sus|sms|textos|a sus|para)\b)"),
+    _r("no_me_interesan_sus_mensajes", "es",
+       r"(?:ya )?no (?:me|nos) interesa(?:n)? (?:(?:sus|tus|los|las|estos|estas|su|tu|esos|esas|nada de)\s)?(?:mensajes|"
+       r"promociones|ofertas|textos|servicios|productos|anuncios|promos)"),
+    _r("no_conozco_a_esa_persona", "es",
+       r"no (?:conozco|se quien es) (?:a )?(?:esa persona|ese senor|esa senora|ese nombre|nadie (?:con ese nombre|"
+       r"llamad[oa] asi|que se llame asi))|(?:aqui no vive|aqui no hay|no vive aqui) (?:nadie|esa persona)"),
+    _r("voy_a_reportar", "es",
+       r"(?:voy a|vamos a|los voy a|te voy a|lo voy a|les voy a) (?:reportar|denunciar|bloquear|demandar)"
+       r"(?:\s(?:este numero|su numero|esto|a ustedes|los|los mensajes))?"),
     _r("no_me_interesa", "es", r"(?:no gracias\s)?(?:ya\s)?no (?:me|nos) interesa(?:n)?(?:\s(?:gracias|nada|mas))?|"
                                r"(?:ya\s)?no (?:tengo|tenemos) (?:ningun\s)?interes(?:\s(?:gracias|en nada))?|"
                                r"(?:ya\s)?no (?:estoy|estamos) interesad[oa]s?(?:\s(?:gracias|en nada))?",
@@ -766,13 +804,16 @@ _NOT_NAMED = re.compile(
     r"(?:\b(?i:this is not|this isn['\u2019]?t|i am not|i['\u2019]?m not|it['\u2019]?s not)\s+([A-Z][a-z]{1,15})"
     r"\s*(?:$|[,.;!]|\s(?i:wrong|sorry|you have|you got)\b)"
     r"|(?:^|[.!,]\s*)(?i:there['\u2019]?s\s+|there is\s+)?(?i:no)\s+([A-Z][a-z]{1,15})\s+(?i:here|at this number)\b"
-    r"|\b(?i:do not|don['\u2019]?t|dont) know (?i:any|anyone named|anybody named|a|an)\s+([A-Z][a-z]{1,15})\b)")
+    r"|\b(?i:do not|don['\u2019]?t|dont) know (?i:any|anyone named|anybody named|a|an)\s+([A-Z][a-z]{1,15})\b"
+    r"|(?:^|[.!,]\s*)(?i:no soy|yo no soy|aqu[ií] no (?:vive|hay|est[aá])|no conozco a(?: ning[uú]n| ninguna)?)\s+"
+    r"([A-Z][a-z]{1,15})\s*(?:$|[,.;!]))")
 """The contact says it is not the person named ("This isn't Jessica", "No Jessica here"): a wrong number."""
 _NOT_NAMES = frozenset(("I", "Sure", "Interested", "Ok", "Okay", "Yes", "No", "Home", "Available", "Ready", "Here",
                         "There", "Able", "Going", "Happy", "Sorry", "Done", "Mad", "Angry", "Upset", "Worried", "Free",
                         "Busy", "Sick", "The", "A", "An", "One", "Problem", "Worries", "Way", "Thanks", "Really",
                         "Yet", "Now", "Today", "Tomorrow", "Working", "Right", "Correct", "Open", "Closed", "Time",
-                        "Spanish", "English", "French", "German", "Chinese", "Italian", "Portuguese", "More", "Other"))
+                        "Spanish", "English", "French", "German", "Chinese", "Italian", "Portuguese", "More", "Other",
+                        "Yo", "Nadie", "Cliente", "Esa", "Ese", "Ella", "Nada", "Su", "Tu", "La", "El", "Un", "Una"))
 
 
 def _not_named(text: str) -> bool:
@@ -789,6 +830,8 @@ def _spanish(text: str) -> bool:
 
 
 _LEAD_RX = re.compile(_LEAD)
+_ENOUGH = re.compile(rf"{_LEAD}(?:enough|enough already|that is enough|ok enough|enough is enough){_TAIL}")
+_MSG_RX = re.compile(rf"\b{_MSG}\b")
 
 
 def plain_language(text: str, parts: list[str] | None = None) -> tuple[str, Language] | None:
@@ -821,6 +864,8 @@ def plain_language(text: str, parts: list[str] | None = None) -> tuple[str, Lang
         return "keyword_with_filler", language
     if not delighted and any(_BARE_CLAUSE.match(p) for p in parts):
         return "stop_clause", language
+    if not delighted and len(meaningful) > 1 and any(_ENOUGH.match(p) for p in parts) and _MSG_RX.search(whole):
+        return "enough_of_these", language  # "This is the 4th text today. Enough."
     return None
 
 

@@ -14,7 +14,16 @@ PLAIN_OPT_OUTS = {
     "I'm so over these texts": "over_these_texts",
     "this number doesn't belong to Mike anymore": "no_longer_their_number",
     "este número ya no es de esa persona": "no_es_de_esa_persona",
-    "not interested pls remove": "not_interested_remove",
+    "not interested pls remove": "not_interested",
+    "how do i make these stop": "how_do_i_stop_these",
+    "no me interesan sus promociones": "no_me_interesan_sus_mensajes",
+    "no conozco a esa persona": "no_conozco_a_esa_persona",
+    "voy a reportar este número": "voy_a_reportar",
+    "ok, so please stop": "please_stop",
+    "these texts need to stop": "ends_with_stop",
+    "This isn't Karen's phone anymore": "person_is_not_here",
+    "not my number pls update your records": "not_my_number",
+    "This is the 4th text today. Enough.": "enough_of_these",
     "report spam": "report_spam",
     "esto es spam": "es_spam",
     "please stop texting me": "stop_texting_me",
@@ -44,8 +53,8 @@ PLAIN_OPT_OUTS = {
     "Thanks. Remove me": "remove_alone",
     "Not interested, thanks": "not_interested",
     "I don't want these texts": "do_not_want",
-    "I'm not interested please stop": "please_stop",
-    "not interested stop": "ends_with_stop",
+    "I'm not interested please stop": "not_interested",
+    "not interested stop": "not_interested",
     "I asked you to stop": "asked_you_to_stop",
     "stop or I'll block you": "block",
     "i want out": "i_want_out",
@@ -167,7 +176,7 @@ def test_keyword_normalisation() -> None:
 
 def test_every_rule_is_exercised_by_the_corpus() -> None:
     assert {r.name for r in RULES} | {"stop_clause", "keyword_with_filler", "ends_with_stop",
-                                      "not_the_person_named"} == set(
+                                      "not_the_person_named", "enough_of_these"} == set(
         PLAIN_OPT_OUTS.values())
 
 
