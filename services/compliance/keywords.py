@@ -80,7 +80,7 @@ _SHORTHAND = {
     "msgng": "messaging", "msgin": "messaging", "stpo": "stop", "sotp": "stop", "tsop": "stop", "stopp": "stop",
     "sstop": "stop", "st0p": "stop", "stoppp": "stop", "rmv": "remove", "remvoe": "remove", "rmove": "remove",
     "cancle": "cancel", "cancell": "cancel", "dnt": "do not", "#": "number", "num": "number", "nomas": "no mas",
-    "porfa": "por favor", "porfavor": "por favor", "xfa": "por favor", "favr": "favor", "k": "ok", "okay": "ok",
+    "porfa": "por favor", "plis": "por favor", "pliss": "por favor", "pliz": "please", "porfavor": "por favor", "xfa": "por favor", "favr": "favor", "k": "ok", "okay": "ok",
     "kk": "ok", "staph": "stop", "unsubscibe": "unsubscribe", "optout": "opt out", "optin": "opt in", "wtf": "what the fuck",
     "tf": "the fuck", "im": "i am", "ive": "i have", "youre": "you are", "wont": "will not",
     "cant": "can not", "cannot": "can not", "didnt": "did not", "doesnt": "does not", "dont": "do not",
@@ -262,7 +262,7 @@ _WEAK = _alt(("cancel", "end", "remove", "stop", "quit", "unsubscribe", "revoke"
               "borrar", "quitar", "eliminame", "borrame", "quitame", "bajame", "remove me from list", "dnc",
               "blocked and reported", "reported and blocked", "no contact", "no texts", "no text", "no messages",
               "no sms", "no texting", "no more contact", "i am out", "wrong no", "cancel it", "ya no quiero", "halt",
-              "cancelar todo", "cancelarlo todo", "delete", "terminate", "terminate all", "enough already",
+              "cancelar todo", "cancelarlo todo", "delete", "terminate", "end it", "end this", "end them", "stop it all", "terminate all", "enough already",
               "enough is enough",
               "delete me", "unsolicited", "unwanted", "not wanted", "forget i exist", "forget about me"))
 _WHOLE_MESSAGE = re.compile(rf"{_LEAD}{_WEAK}{_TAIL}")
@@ -297,7 +297,8 @@ _STOP_VERB = _alt(("stop", "quit", "cease", "end", "halt", "discontinue", "pleas
 _LIST = (rf"(?:(?:{_DET}|ur)\s)?(?:(?:texting|text|sms|mailing|marketing|contact|messaging|subscriber|distribution|"
          rf"email|call|calling|promo|promotional|phone|mass|sms marketing|text message|campaign|donor|volunteer|"
          rf"supporter|political|fundraising|contact|customer)\s)?"
-         rf"(?:list|lists|database|system|records|contacts|program|texts|messages|sms|texting|it|this|these|"
+         rf"(?:list|lists|database|system|records|contacts|program|texts|messages|sms|texting|it|this|these|thing|"
+         rf"crap|stuff|garbage|"
          rf"everything|all|service|alerts|subscription)\b")
 
 _NEGATED = re.compile(
@@ -313,7 +314,8 @@ _QUALIFIED = re.compile(
     r"^\s(?:before|after|until|till|til|during|while|at (?:work|night|school|\d)|in the (?:morning|evening|night|"
     r"afternoon)|on (?:weekends?|sundays?|saturdays?|mondays?|weekdays|the weekend|whatsapp)|so (?:early|late|much)|"
     r"from (?:renewing|auto renewing|renewal|emails?|the newsletter|newsletters?)|link|button|page|option|url|"
-    r"box|shipment|renewal|order|payment|charge|billing|plan|fee|"
+    r"box|shipment|renewal|order|payment|charge|billing|plan|fee|left|available|remaining|in stock|and drive|"
+    r"and driving|while driving|"
     r"this (?:early|late)|that (?:early|late)|today|tonight|tomorrow|yet|back|the (?:deals|coupons|codes?|link|"
     r"address|details|wrong|same)|wrong|i love)\b")
 """A time or object after the match that makes it a preference, not a revocation ("… before 9am")."""
@@ -327,7 +329,7 @@ _POSITIVE = re.compile(
     r"\b(?:congrats|congratulations|amazing|hilarious|lol|lmao|lmfao|rofl|ha(?:ha)+|hehe|too kind|blush\w*|"
     r"love|awesome|wow|no way|funny|cute|sweet|great news|making me|so good|incredible|felicidades|the best|"
     r"too nice|so nice|so kind|adorable|made my day|flatter\w*|crazy|you are kidding|omg no|this is great|"
-    r"that is great|so great|so happy|yay|woohoo|laughing|dying)\b")
+    r"that is great|so great|so happy|yay|woohoo|laughing|dying|ja(?:ja)+|je(?:je)+)\b")
 """Delight: a bare "stop" in such a message is an exclamation ("Stop! That's amazing news"), not an opt-out."""
 
 
@@ -384,7 +386,9 @@ RULES: tuple[_Rule, ...] = (
     _r("do_not_text_me", "en",
        rf"(?:do not|never|please do not|do not ever|never ever|(?:can|could|would|will) you (?:please )?not)\s"
        rf"(?:ever\s)?(?:text|message|sms|contact|spam|reach out to|reach out|"
-       rf"bother|email|hit)(?:\s{_ME})?(?:\s(?:again|anymore|any more|ever again|up))*(?=$|\s(?!{_MSG}\b)|\s{_MSG}\b)"),
+       rf"bother|email|hit)(?>(?:\s{_ME})?)(?:\s(?:again|anymore|any more|ever again|up))*"
+       # "don't text me the pin": something by text
+       rf"(?!\s(?:the|a|an|my|his|her|their|that|those|it|what)\s(?!{_MSG}\b))"),
     # "don't send me any more texts", "don't send me anything else"
     _r("do_not_send", "en",
        rf"(?:do not|never|please do not)\s(?:ever\s)?send\s(?:{_ME}\s)?(?:(?:any more|anymore|more|anything|"
@@ -403,7 +407,7 @@ RULES: tuple[_Rule, ...] = (
     _r("knock_it_off", "en", rf"(?:knock it off|cut it out)(?:\s(?:with\s)?{_MSG_OBJ})?"),
     _r("legal_threat", "en",
        r"(?:(?:contact|call|calling|get|contacting|getting|talk to) (?:my )?(?:lawyer|attorney)|(?:i will|ill|i am going "
-       r"to|i am gonna|gonna) sue|see you in court|tcpa|legal action|lawsuit|(?:call|calling|get|getting|contact|"
+       r"to|i am gonna|gonna) sue|see you in court|tcpa(?= violation| violations| lawsuit| claim| complaint|$)|(?:violat\w*|under|breaking|breaking the) (?:the )?tcpa|legal action|lawsuit|(?:call|calling|get|getting|contact|"
        r"contacting) (?:the )?(?:cops|police)|my (?:lawyer|attorney) (?:will|is going to|is gonna|would)|(?:call|calling|contact|contacting|complain to|complaining to|email|"
        r"emailing|write to|writing to|report (?:you|this|u) to|reporting (?:you|this|u) to) (?:the )?(?:fcc|ftc|"
        r"attorney general|better business bureau|bbb))"),
@@ -415,7 +419,8 @@ RULES: tuple[_Rule, ...] = (
     _r("do_not_send_alone", "en", r"(?:do not|never|please do not) send(?: me)?(?: anything| anymore| any more| more|"
                                   r" again)?", anchored=True),
     _r("remove_me", "en",
-       rf"(?:remove|delete|erase|lose|forget|scratch)\s(?:{_ME}|my (?:name|info|information|details|contact info))"
+       rf"(?:remove|delete|erase|lose|forget|scratch)\s(?:{_ME}|(?:all (?:of )?)?my (?:name|info|information|details|"
+       r"contact info|data)|(?:his|her|their) (?:number|phone number|cell|info))"
        rf"(?:\s(?:from|off|out of|off of)\s{_LIST})?(?!\s(?:from|off|out|of|to|in|at|on|as|and add)\b)"),
     # "take me off your list", "get me off this list", "please take me off"
     _r("take_me_off", "en",
@@ -481,7 +486,9 @@ RULES: tuple[_Rule, ...] = (
        r"(?:belong|belongs|belonging) to (?:\w+|that person|the person|him|her|them|who you think)"),
     _r("no_es_de_esa_persona", "es",
        r"(?:este|ese|mi|el) (?:numero|telefono|celular)(?: ya)? no es (?:de|del) (?:esa persona|\w+|la persona)|"
-       r"no (?:es|soy) (?:el|la) (?:dueno|duena|persona) de (?:este|ese) numero"),
+       r"no (?:es|soy) (?:el|la) (?:dueno|duena|persona) de (?:este|ese) numero|"
+       r"(?:ya )?no es (?:el )?(?:numero|telefono|celular) de \w+|"
+       r"(?:\w+) (?:ya )?no (?:tiene|usa) (?:este|ese) (?:numero|telefono|celular)"),
     _r("person_is_not_here", "en",
        r"(?:the person|whoever|the guy|the lady|the one|who) (?:you are|you re|you)\s?(?:want|looking for|trying to reach|"
        r"texting|need|think you are texting|are after)(?: is| are)? (?:not|no longer) (?:here|at this number|"
@@ -530,7 +537,7 @@ RULES: tuple[_Rule, ...] = (
     _r("threat", "en", rf"if (?:you|anyone) (?:text|message|contact|send)\s(?:{_ME}\s)?(?:again|one more)"),
     # "not interested", "no thanks, not interested"
     _r("not_interested", "en",
-       r"(?:no thanks\s|no thank you\s|no\s)?(?:i am\s|am\s|we are\s)?(?:not|no longer|not really) interested(?:\s(?:at all|anymore|any more|in "
+       r"(?:no thanks\s|no thank you\s|no\s)?(?:i am\s|am\s|we are\s)?(?:not|no longer|not really) interested(?:\s(?:at all|anymore|any more|in any of (?:this|it|these|that|them|your \w+)|in anything|in "
        rf"(?:receiving |getting )?(?:this|these|that|it|them|your (?:texts|messages|offers|services|products|deals)|"
        rf"{_MSG_OBJ})))?", anchored=True),
     _r("do_not_want_this", "en",
@@ -557,8 +564,8 @@ RULES: tuple[_Rule, ...] = (
     _r("done_with_texts", "en", rf"(?:done|over) with (?:{_MSG_OBJ}|you|your texts)(?=$|\s(?:please|stop|now|already|"
                                 r"thanks)\b)"),
     _r("over_these_texts", "en", rf"(?:i am|we are)\s(?:(?:so|really|totally|just|all|completely)\s)*(?:over|done with|"
-                                 rf"through with|finished with)\s(?:{_MSG_OBJ}|these|this|them|you|you guys|all this|"
-                                 r"all of this|this crap)"),
+                                 rf"through with|finished with)\s(?:{_MSG_OBJ}|these|them|you guys|all of this|this crap|"
+                                 r"these texts)(?=$|\s(?:please|stop|now|already|thanks|bye|so)\b)"),
     # "I'm not interested please stop", "I asked you to stop", "stop or I'll block you"
     _r("please_stop", "en", r"(?:please|so|just|now|kindly|and|ok|so please|then)\s(?:stop|stop it|stop now|"
                                r"unsubscribe|stop texting|stop texting me)$"),
@@ -592,14 +599,15 @@ RULES: tuple[_Rule, ...] = (
        r"contactarme|escribirme|enviarme|mandarme|molestarme|textearme)(?:\s(?:mas|nada|mensajes|textos|por favor))*"),
     _r("dejen_de_enviar", "es",
        r"(?:deja|dejen|deje|dejad|para|paren|pare|parar|dejar|detengan|deten|basta|favor de dejar|dejenme|dejame|"
-       r"dejeme)\sde\s(?:(?:enviar|mandar|escribir|contactar|textear|mensajear)(?:me|nos|le)\b|molestar|(?:enviar|"
+       r"dejeme)\sde\s(?:(?:enviar|mandar|escribir|contactar|textear|mensajear)(?:me|nos|le)\b|molestar(?:me|nos)?|(?:enviar|"
        rf"mandar|escribir|contactar|textear|mensajear)(?=$|\s{_ES_WHAT}\b))"),
     _r("no_quiero_que_me_escriban", "es",
        r"(?:no|ya no) (?:quiero|deseo) que (?:me|nos) (?:sigan )?(?:escriban|envien|manden|contacten|molesten|llamen|"
        r"textee|texteen|escribas|envies|mandes)"),
     _r("no_quiero_mensajes", "es",
        r"(?:no|ya no|nunca)\s(?:quiero|deseo|necesito|me interesa)\s(?:(?:recibir|mas|seguir recibiendo|que me "
-       r"(?:envien|manden|escriban)|sus|tus|estos|esos|los|la|su|esta|esa|mi|ninguna|ningun)\s)*(?:mensajes|textos|sms|"
+       r"(?:envien|manden|escriban)|sus|tus|estos|esos|los|la|su|esta|esa|mi|ninguna|ningun)\s)*(?:mensajes|mensaje|"
+       r"textos|texto|sms|"
        r"notificaciones|promociones|ofertas|nada|suscripcion|subscripcion|spam|alertas)"),
     _r("no_mas_mensajes", "es", r"no mas (?:mensajes|mensaje|textos|texto|sms|notificaciones|promociones|spam|messages|"
                                 r"message|texts|text|mensajitos|whatsapps|correos|ofertas|llamadas)"),
@@ -623,7 +631,8 @@ RULES: tuple[_Rule, ...] = (
        r"subscripcion|mensajes|sms|notificaciones|alertas|textos)"
        r"(?!\s(?:de|del)\s(?!texto|textos|mensajes|sms|promociones|ofertas)\w)"),
     _r("numero_equivocado", "es",
-       r"(?:numero (?:equivocado|incorrecto|erroneo)|(?:se )?equivoc\w* de (?:numero|persona))"),
+       r"(?:numero (?:equivocado|incorrecto|erroneo)|(?:se )?equivoc\w* de (?:numero|persona))"
+       r"(?!\s(?:en|de|del|para)\s(?:mi|la|el|su|tu|este|esta)\s)"),  # "número equivocado en mi factura"
     _r("dejame_en_paz", "es", r"(?:dejame|dejenme|deja|dejen|dejeme)\sen paz|no molestar"),
     _r("no_soy_cliente", "es", r"no soy (?:su |tu )?cliente(?: suyo| suya| de ustedes| de nadie)?", anchored=True),
     _r("no_soy_la_persona", "es", r"no soy (?:(?:la persona|quien|el|la) (?:que )?(?:buscan|busca|buscas|creen|cree)|"
@@ -650,7 +659,13 @@ RULES: tuple[_Rule, ...] = (
        r"recibir nada|recibir mas))$"),
     _r("no_es_mi_numero", "es", r"(?:(?:esta|es) equivocado el numero|(?:este )?no es mi numero|el numero (?:esta|es) "
                                 r"equivocado$)"),
-    _r("ya_basta", "es", r"(?:ya basta|basta ya|basta de)(?:\s(?:de\s)?(?:mensajes|textos|spam))?"),
+    _r("dejar_de_recibir", "es",
+       r"(?:quiero|quisiera|deseo|me gustaria|necesito|favor de|como puedo|como hago para) dejar de recibir"
+       r"(?:\s(?:sus|tus|estos|los|esos|mas))?\s(?:mensajes|mensaje|textos|sms|promociones|ofertas|notificaciones|"
+       r"alertas|esto|estos)"),
+    _r("ya_basta", "es", r"(?:ya basta|basta ya)(?:\s(?:de|con)\s(?:mensajes|textos|spam|promociones|sms|ofertas|esto|eso|"
+                         r"molestar))?(?!\s(?:de|con)\b)|basta (?:de|con) (?:mensajes|textos|spam|promociones|sms|"
+                         r"ofertas|esto|eso|molestar)"),
 )
 
 
@@ -773,7 +788,7 @@ _NOT_BEFORE_STOP = frozenset((
 """Words before a closing "stop" that make it a noun ("the bus stop") or negate it ("it will not stop")."""
 _ASKING = frozenset(("does", "did", "where", "what", "which", "is", "are", "should", "shall", "why", "was", "were"))
 _CHANNEL = re.compile(r"^(?:just |please |but |ok )?(?:call|email|phone|whatsapp|dm) (?:me|us)(?: instead| please| "
-                      r"there| on \w+)?$|\binstead\b|\b(?:text|message) (?:me )?here\b")
+                      r"there| on \w+)?$|\binstead\b|\b(?:text|message) (?:me )?here\b|^(?:i will|ill|i ll) (?:call|email)\b")
 """A clause that moves the conversation elsewhere: "don't text me, call me" asks for a call, not silence."""
 
 
@@ -806,7 +821,9 @@ _NOT_NAMED = re.compile(
     r"|(?:^|[.!,]\s*)(?i:there['\u2019]?s\s+|there is\s+)?(?i:no)\s+([A-Z][a-z]{1,15})\s+(?i:here|at this number)\b"
     r"|\b(?i:do not|don['\u2019]?t|dont) know (?i:any|anyone named|anybody named|a|an)\s+([A-Z][a-z]{1,15})\b"
     r"|(?:^|[.!,]\s*)(?i:no soy|yo no soy|aqu[ií] no (?:vive|hay|est[aá])|no conozco a(?: ning[uú]n| ninguna)?)\s+"
-    r"([A-Z][a-z]{1,15})\s*(?:$|[,.;!]))")
+    r"([A-Z][a-z]{1,15})\s*(?:$|[,.;!])"
+    r"|(?:^|[.!,]\s*)([A-Z][a-z]{1,15})\s+(?i:does not|doesn['\u2019]?t|doesnt|no longer|never) (?i:lives?|stays?|works?) "
+    r"(?i:here|at this (?:number|address))\b)")
 """The contact says it is not the person named ("This isn't Jessica", "No Jessica here"): a wrong number."""
 _NOT_NAMES = frozenset(("I", "Sure", "Interested", "Ok", "Okay", "Yes", "No", "Home", "Available", "Ready", "Here",
                         "There", "Able", "Going", "Happy", "Sorry", "Done", "Mad", "Angry", "Upset", "Worried", "Free",

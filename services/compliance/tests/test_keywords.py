@@ -18,6 +18,7 @@ PLAIN_OPT_OUTS = {
     "how do i make these stop": "how_do_i_stop_these",
     "no me interesan sus promociones": "no_me_interesan_sus_mensajes",
     "no conozco a esa persona": "no_conozco_a_esa_persona",
+    "quiero dejar de recibir mensajes": "dejar_de_recibir",
     "voy a reportar este número": "voy_a_reportar",
     "ok, so please stop": "please_stop",
     "these texts need to stop": "ends_with_stop",
