@@ -81,7 +81,7 @@ _SHORTHAND = {
     "sstop": "stop", "st0p": "stop", "stoppp": "stop", "rmv": "remove", "remvoe": "remove", "rmove": "remove",
     "cancle": "cancel", "cancell": "cancel", "dnt": "do not", "#": "number", "num": "number", "nomas": "no mas",
     "porfa": "por favor", "plis": "por favor", "pliss": "por favor", "pliz": "please", "porfavor": "por favor", "xfa": "por favor", "favr": "favor", "k": "ok", "okay": "ok",
-    "kk": "ok", "staph": "stop", "unsubscibe": "unsubscribe", "optout": "opt out", "optin": "opt in", "wtf": "what the fuck",
+    "kk": "ok", "staph": "stop", "w": "with", "id": "i would", "unsubscibe": "unsubscribe", "optout": "opt out", "optin": "opt in", "wtf": "what the fuck",
     "tf": "the fuck", "im": "i am", "ive": "i have", "youre": "you are", "wont": "will not",
     "cant": "can not", "cannot": "can not", "didnt": "did not", "doesnt": "does not", "dont": "do not",
     "isnt": "is not", "havent": "have not", "wouldnt": "would not", "shouldnt": "should not", "couldnt": "could not",
@@ -97,7 +97,7 @@ _LONG_WORDS = ("unsubscribe", "unsubscribed", "subscription", "messaging", "cont
                "spamming", "bothering", "permission", "revocation", "withdraw", "consent")
 """Long words mended when one letter is off (inserted, dropped, replaced or two swapped): no English word
 lies that close to them (but the few in ``_NEAR_LONG``)."""
-_NEAR_LONG = frozenset(("scamming", "slamming", "consents", "consented", "content", "withdrew", "withdraws",
+_NEAR_LONG = frozenset(("scamming", "slamming", "consents", "consented", "content", "withdrew", "withdraws", "withdrawn",
                         "contents", "consort", "bothered"))
 
 
@@ -262,7 +262,7 @@ _WEAK = _alt(("cancel", "end", "remove", "stop", "quit", "unsubscribe", "revoke"
               "borrar", "quitar", "eliminame", "borrame", "quitame", "bajame", "remove me from list", "dnc",
               "blocked and reported", "reported and blocked", "no contact", "no texts", "no text", "no messages",
               "no sms", "no texting", "no more contact", "i am out", "wrong no", "cancel it", "ya no quiero", "halt",
-              "cancelar todo", "cancelarlo todo", "delete", "terminate", "end it", "end this", "end them", "stop it all", "terminate all", "enough already",
+              "cancelar todo", "cancelarlo todo", "cancelen todo", "cancela todo", "baja definitiva", "de baja", "delete", "terminate", "end it", "end this", "end them", "stop it all", "terminate all", "enough already",
               "enough is enough",
               "delete me", "unsolicited", "unwanted", "not wanted", "forget i exist", "forget about me"))
 _WHOLE_MESSAGE = re.compile(rf"{_LEAD}{_WEAK}{_TAIL}")
@@ -291,7 +291,7 @@ _CONTACTING = _alt((
     "hounding", "calling and texting", "texting and calling", "hitting me up", "blowing up my phone", "smsing",
     "hitting up", "blowing up", "ringing",
     "emailing", "sending texts", "sending messages", "sending me texts", "sending me messages", "annoying",
-    "reaching out", "reaching out to",
+    "reaching out", "reaching out to", "advertising to", "advertising", "marketing to", "soliciting",
 ))
 _STOP_VERB = _alt(("stop", "quit", "cease", "end", "halt", "discontinue", "please stop", "stop all", "terminate"))
 _LIST = (rf"(?:(?:{_DET}|ur)\s)?(?:(?:texting|text|sms|mailing|marketing|contact|messaging|subscriber|distribution|"
@@ -311,11 +311,13 @@ _THREAT = re.compile(r"\b(?:if you do not|why (?:will not|do not|can not|would n
                      r"you need to|you have to|can you|could you|would you|will you|you can|please)\s$")
 """...unless it is a demand ("if you don't stop texting me...", "can you stop texting me")."""
 _QUALIFIED = re.compile(
-    r"^\s(?:before|after|until|till|til|during|while|at (?:work|night|school|\d)|in the (?:morning|evening|night|"
+    r"^\s(?:before|after|until|till|til|during|while|at (?:work|night|school|\d\w*)|in the (?:morning|evening|night|"
     r"afternoon)|on (?:weekends?|sundays?|saturdays?|mondays?|weekdays|the weekend|whatsapp)|so (?:early|late|much)|"
     r"from (?:renewing|auto renewing|renewal|emails?|the newsletter|newsletters?)|link|button|page|option|url|"
     r"box|shipment|renewal|order|payment|charge|billing|plan|fee|left|available|remaining|in stock|and drive|"
     r"and driving|while driving|"
+    r"(?:me |us )?(?:from|of|on|to) (?:the |your |my |all |all your |ur )?(?:email|emails|e mail|newsletter|"
+    r"newsletters|catalog|catalogs|paper|app|push|physical mail|snail mail|mail)\b|"
     r"this (?:early|late)|that (?:early|late)|today|tonight|tomorrow|yet|back|the (?:deals|coupons|codes?|link|"
     r"address|details|wrong|same)|wrong|i love)\b")
 """A time or object after the match that makes it a preference, not a revocation ("… before 9am")."""
@@ -358,7 +360,7 @@ def _r(name: str, language: Language, rx: str, anchored: bool = False, not_after
 
 
 _ES_WHAT = (r"(?:mas|nada|mensajes|mensaje|textos|sms|por favor|promociones|ofertas|spam|cosas|correos|esto|eso|"
-            r"gracias|ya|a este numero|a mi numero|notificaciones)")
+            r"gracias|ya|a este numero|a mi numero|notificaciones|publicidad|anuncios|propaganda)")
 """What a Spanish "don't send" may be about and still be about the texts (not "no envíen el paquete")."""
 
 RULES: tuple[_Rule, ...] = (
@@ -399,7 +401,8 @@ RULES: tuple[_Rule, ...] = (
     _r("enough_texts", "en", rf"enough\s(?:with\s|of\s)?{_MSG_OBJ}"),
     # "remove me", "remove my number from your list", "delete my number", "lose my number"
     _r("remove_from_list", "en",
-       rf"(?:be\s)?(?:remove|removed|taken|deleted|dropped|take|delete)\s(?:\d+\s){{0,4}}(?:from|off|off of|out of)\s"
+       rf"(?:be\s)?(?:remove|removed|taken|deleted|dropped|take|delete)\s(?:\d+\s){{0,4}}(?:(?:it|this number|this|"
+       rf"that|them|this phone|the number)\s)?(?:from|off|off of|out of)\s"
        rf"{_LIST}"),
     _r("want_to_be_removed", "en", r"(?:want|like|wish|need|would like|love) to be (?:removed|unsubscribed|taken off|"
                                    r"opted out|deleted)(?=$|\s(?:please|thanks|now|asap)\b)"),
@@ -493,7 +496,8 @@ RULES: tuple[_Rule, ...] = (
        r"(?:the person|whoever|the guy|the lady|the one|who) (?:you are|you re|you)\s?(?:want|looking for|trying to reach|"
        r"texting|need|think you are texting|are after)(?: is| are)? (?:not|no longer) (?:here|at this number|"
        r"reachable here|with this number)|"
-       r"(?:\w+) (?:does not|do not|no longer) (?:have|has|own|owns|use|uses) (?:this|that) (?:number|phone|cell)|"
+       r"(?!i |we |you |they )(?:\w+) (?:does not|do not|no longer) (?:have|has|own|owns|use|uses) (?:this|that) "
+       r"(?:number|phone|cell)(?= anymore| any more|$)|"
        r"(?:this|that) (?:is not|is no longer) (?:\w+s|his|her|their) (?:phone|number|cell)(?: number)?"
        r"(?= anymore| any more|$)"),
     _r("not_my_number", "en", r"(?:this is |that is |it is |sorry |this |that )?not (?:my|our) (?:number|phone|cell|phone "
@@ -515,7 +519,14 @@ RULES: tuple[_Rule, ...] = (
     _r("appreciate_if_you_stopped", "en", r"(?:appreciate|prefer|like) (?:it )?if (?:you|u) (?:stopped|would stop|could "
                                           r"stop|quit|stop|did not|do not|no longer) (?:texting|messaging|contacting|text|"
                                           r"message|contact|sending)"),
-    _r("want_off_the_list", "en", r"(?:i|we) want off (?:this|your|the|ur|of this|of your) (?:list|texts|messages)"),
+    _r("want_off_the_list", "en", r"(?:(?:i|we) (?:want|would like|would love|need|wanna|would rather be)|let (?:me|us)|"
+                                  r"(?:i|we) (?:want|need) to get) off (?:this|your|the|ur|of this|of your|all your|all) "
+                                  r"(?:list|lists|texts|messages|texting list|mailing list)"),
+    _r("landline", "en", r"(?:this is|this number is|it is|that is|you are texting) a (?:landline|land line)|"
+                         r"texting a (?:landline|land line)"),
+    _r("no_contact", "en", r"no (?:more |further |additional |future )?(?:contact|communication|communications|ads|"
+                           r"advertising|advertisements|marketing|promotions|promos|solicitations|solicitation)",
+       anchored=True),
     _r("sick_of_texts", "en", rf"(?:sick|tired|fed up) (?:of|with) (?:{_MSG_OBJ}|you|getting|receiving|your|this|these)"),
     _r("texts_are_annoying", "en",
        rf"{_MSG_OBJ}\s(?:(?:are|is)\s(?:so\s|really\s|very\s|getting\s)?(?:annoying|spam|harassment|unwanted|"
@@ -581,7 +592,11 @@ RULES: tuple[_Rule, ...] = (
        rf"(?:we|this number|this person|this phone|my (?:wife|husband|son|daughter|mom|dad|client)|he|she)\s"
        rf"(?:does not|do not|no longer)\s(?:want|wish|need)\s(?:to (?:receive|get)\s)?(?:{_MSG_OBJ}|these)"),
     _r("no_one_here_by_that_name", "en", r"(?:no one|nobody|noone)\s(?:here\s|at this number\s)?(?:by|with|named|"
-                                         r"called)\s(?:that|this)\s(?:name)"),
+                                         r"called)\s(?:that|this)\s(?:name)|(?:there is |there are )?(?:no one|nobody|"
+                                         r"noone) (?:here |at this number )?(?:named|called|by the name(?: of)?) \w+$|"
+                                         r"i do not know (?:any|anyone named|anybody named|anyone called|a|an) "
+                                         r"(?!(?:of|that|this|it|more|better|one|body|thing|way|other|who|what|"
+                                         r"where|when|how|why|yet)\b)\w+$"),
     # "how do I stop these", "how do I get off this list"
     _r("how_do_i_stop_these", "en",
        rf"how (?:do|can|would|should|could) (?:i|we) (?:stop|end|turn off|block|cancel|get rid of|opt out of|"
@@ -607,9 +622,10 @@ RULES: tuple[_Rule, ...] = (
     _r("no_quiero_mensajes", "es",
        r"(?:no|ya no|nunca)\s(?:quiero|deseo|necesito|me interesa)\s(?:(?:recibir|mas|seguir recibiendo|que me "
        r"(?:envien|manden|escriban)|sus|tus|estos|esos|los|la|su|esta|esa|mi|ninguna|ningun)\s)*(?:mensajes|mensaje|"
-       r"textos|texto|sms|"
+       r"textos|texto|sms|publicidad|anuncios|propaganda|"
        r"notificaciones|promociones|ofertas|nada|suscripcion|subscripcion|spam|alertas)"),
     _r("no_mas_mensajes", "es", r"no mas (?:mensajes|mensaje|textos|texto|sms|notificaciones|promociones|spam|messages|"
+                                r"publicidad|anuncios|propaganda|"
                                 r"message|texts|text|mensajitos|whatsapps|correos|ofertas|llamadas)"),
     _r("detener_mensajes", "es",
        r"(?:detener|detengan|detenga|deten|parar|paren|cancelar|cancelen|alto a|stop|terminar|basta de)\s"
@@ -624,8 +640,8 @@ RULES: tuple[_Rule, ...] = (
        r"|sus |esta |tu |esa )?(?:lista|listas))"),
     _r("darme_de_baja", "es", r"(?:darme|dar|deme|denme|me doy|darnos|darse|dame|den)\sde baja"
                               # "dar de baja mi tarjeta vieja": something else
-                              r"(?!\s(?:mi|la|el|una|un|los|las|su|mis|sus)\s(?!numero|suscripcion|telefono|celular|"
-                              r"linea|mensajes|textos)\w)"),
+                              r"(?!\s(?:mi|la|el|una|un|los|las|su|mis|sus|este|esta)\s(?!(?:numero|suscripcion|telefono|"
+                              r"celular|linea|mensajes|textos|sms)\b(?!\s(?:de|del)\s(?!mensajes|textos|sms))))"),
     _r("cancelar_suscripcion", "es",
        r"(?:cancelar|cancela|cancelen|anular|anulen|terminar)\s(?:la |mi |su |esta |los |mis )?(?:suscripcion|"
        r"subscripcion|mensajes|sms|notificaciones|alertas|textos)"
@@ -642,7 +658,8 @@ RULES: tuple[_Rule, ...] = (
        r"solicite)\w*"
        r"(?=$|\s(?:esto|estos|estas|esta|a esto|a esta|a estos|nada|mensajes|sus|sms|textos|a sus|para)\b)"),
     _r("no_me_interesan_sus_mensajes", "es",
-       r"(?:ya )?no (?:me|nos) interesa(?:n)? (?:(?:sus|tus|los|las|estos|estas|su|tu|esos|esas|nada de)\s)?(?:mensajes|"
+       r"(?:ya )?no (?:me|nos) interesa(?:n)? (?:(?:sus|tus|los|las|estos|estas|su|tu|esos|esas|nada de|la)\s)?(?:mensajes|"
+       r"publicidad|propaganda|"
        r"promociones|ofertas|textos|servicios|productos|anuncios|promos)"),
     _r("no_conozco_a_esa_persona", "es",
        r"no (?:conozco|se quien es) (?:a )?(?:esa persona|ese senor|esa senora|ese nombre|nadie (?:con ese nombre|"
@@ -664,8 +681,18 @@ RULES: tuple[_Rule, ...] = (
        r"(?:\s(?:sus|tus|estos|los|esos|mas))?\s(?:mensajes|mensaje|textos|sms|promociones|ofertas|notificaciones|"
        r"alertas|esto|estos)"),
     _r("ya_basta", "es", r"(?:ya basta|basta ya)(?:\s(?:de|con)\s(?:mensajes|textos|spam|promociones|sms|ofertas|esto|eso|"
-                         r"molestar))?(?!\s(?:de|con)\b)|basta (?:de|con) (?:mensajes|textos|spam|promociones|sms|"
-                         r"ofertas|esto|eso|molestar)"),
+                         r"molestar|publicidad))?(?!\s(?:de|con)\b)|basta (?:de|con) (?:mensajes|textos|spam|promociones|"
+                         r"sms|ofertas|esto|eso|molestar|publicidad|anuncios|propaganda)"),
+    _r("retiro_mi_consentimiento", "es",
+       r"(?:retiro|revoco|cancelo|anulo|retirar|revocar|retiramos|revocamos) (?:mi |el |todo |cualquier |nuestro )?"
+       r"(?:consentimiento|permiso|autorizacion)|"
+       r"no (?:tienen|tiene|tienes) (?:mi |nuestro )?(?:permiso|consentimiento|autorizacion)|"
+       r"(?:nunca|no|jamas) (?:les |le |te )?(?:di|dimos|he dado|hemos dado|doy|damos) (?:mi |nuestro )?(?:permiso|"
+       r"consentimiento|autorizacion)|"
+       r"no (?:autorizo|acepto|consiento|doy permiso)(?: (?:que|a que|para que))? (?:me |nos )?(?:envien|manden|"
+       r"escriban|contacten|mensajes|textos)"),
+    _r("paren_esto", "es", r"(?:detengan|detenga|paren|pare|para|cancelen|cancela|basta|terminen|alto a) (?:esto|todo "
+                           r"esto|todo|ya todo)", anchored=True),
 )
 
 
@@ -820,7 +847,8 @@ _NOT_NAMED = re.compile(
     r"\s*(?:$|[,.;!]|\s(?i:wrong|sorry|you have|you got)\b)"
     r"|(?:^|[.!,]\s*)(?i:there['\u2019]?s\s+|there is\s+)?(?i:no)\s+([A-Z][a-z]{1,15})\s+(?i:here|at this number)\b"
     r"|\b(?i:do not|don['\u2019]?t|dont) know (?i:any|anyone named|anybody named|a|an)\s+([A-Z][a-z]{1,15})\b"
-    r"|(?:^|[.!,]\s*)(?i:no soy|yo no soy|aqu[ií] no (?:vive|hay|est[aá])|no conozco a(?: ning[uú]n| ninguna)?)\s+"
+    r"|(?:^|[.!,]\s*)(?i:no soy|yo no soy|aqu[ií] no (?:vive|hay|est[aá])(?: ning[uú]n| ninguna| nadie llamad[oa])?|"
+    r"no conozco a(?: ning[uú]n| ninguna)?)\s+"
     r"([A-Z][a-z]{1,15})\s*(?:$|[,.;!])"
     r"|(?:^|[.!,]\s*)([A-Z][a-z]{1,15})\s+(?i:does not|doesn['\u2019]?t|doesnt|no longer|never) (?i:lives?|stays?|works?) "
     r"(?i:here|at this (?:number|address))\b)")
@@ -847,6 +875,18 @@ def _spanish(text: str) -> bool:
 
 
 _LEAD_RX = re.compile(_LEAD)
+_STATEMENTS = frozenset(("spam", "es_spam", "wrong_number", "numero_equivocado", "no_contact", "no_such_texts"))
+"""Rules that state something: asked as a question ("this is spam?", "¿número equivocado?") they are not said."""
+
+
+def _asked(text: str) -> frozenset[str]:
+    """The clauses of ``text`` that close with a question mark."""
+    asked = set()
+    for piece in text.split("?")[:-1]:
+        cut = clauses(piece)
+        if cut:
+            asked.add(cut[-1])
+    return frozenset(asked)
 _ENOUGH = re.compile(rf"{_LEAD}(?:enough|enough already|that is enough|ok enough|enough is enough){_TAIL}")
 _MSG_RX = re.compile(rf"\b{_MSG}\b")
 
@@ -865,10 +905,11 @@ def plain_language(text: str, parts: list[str] | None = None) -> tuple[str, Lang
     mistaken = _MISTAKEN.search(whole) is not None
     mood = whole.replace("for the love of god", "")  # exasperation, not delight
     delighted = _POSITIVE.search(mood) is not None or any(ch in _POSITIVE_EMOJI for ch in text)
+    asked = _asked(text) if "?" in text else frozenset()
     for part in parts:
         for rule in _candidates(part):
             if (rule.name == "do_not_text_me" and elsewhere) or (rule.name in _PLAYFUL and delighted) or \
-                    (rule.name == "wrong_number" and mistaken):
+                    (rule.name == "wrong_number" and mistaken) or (rule.name in _STATEMENTS and part in asked):
                 continue
             if _rule_match(rule, part):
                 return rule.name, rule.language if rule.language == "es" else language

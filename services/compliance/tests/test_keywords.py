@@ -19,6 +19,10 @@ PLAIN_OPT_OUTS = {
     "no me interesan sus promociones": "no_me_interesan_sus_mensajes",
     "no conozco a esa persona": "no_conozco_a_esa_persona",
     "quiero dejar de recibir mensajes": "dejar_de_recibir",
+    "this is a landline lol how are you even texting this. stop": "landline",
+    "No further contact please": "no_contact",
+    "retiro mi consentimiento": "retiro_mi_consentimiento",
+    "detengan esto": "paren_esto",
     "voy a reportar este número": "voy_a_reportar",
     "ok, so please stop": "please_stop",
     "these texts need to stop": "ends_with_stop",
@@ -237,3 +241,10 @@ def test_a_keyword_one_key_off_is_the_keyword(text: str, keyword: str) -> None:
 @pytest.mark.parametrize("text", ["send", "and", "Stool", "quite", "Paras", "shop", "step", "Stops", "new phone who dis"])
 def test_words_one_key_from_a_keyword_are_not_it(text: str) -> None:
     assert classify(text).intent is None
+
+
+@pytest.mark.parametrize(("text", "intent"), [("this is spam? no way, I signed up", None), ("this is spam", "opt_out"),
+                                              ("¿número equivocado? creo que me pasaron mal el código", None),
+                                              ("número equivocado", "opt_out"), ("who is this? wrong number", "opt_out")])
+def test_a_statement_asked_as_a_question_is_not_said(text: str, intent: str | None) -> None:
+    assert classify(text).intent == intent
