@@ -81,7 +81,7 @@ _SHORTHAND = {
     "sstop": "stop", "st0p": "stop", "stoppp": "stop", "rmv": "remove", "remvoe": "remove", "rmove": "remove",
     "cancle": "cancel", "cancell": "cancel", "dnt": "do not", "#": "number", "num": "number", "nomas": "no mas",
     "porfa": "por favor", "plis": "por favor", "pliss": "por favor", "pliz": "please", "porfavor": "por favor", "xfa": "por favor", "favr": "favor", "k": "ok", "okay": "ok",
-    "kk": "ok", "staph": "stop", "w": "with", "id": "i would", "unsubscibe": "unsubscribe", "optout": "opt out", "optin": "opt in", "wtf": "what the fuck",
+    "kk": "ok", "staph": "stop", "moar": "more", "fa": "favor", "w": "with", "id": "i would", "unsubscibe": "unsubscribe", "optout": "opt out", "optin": "opt in", "wtf": "what the fuck",
     "tf": "the fuck", "im": "i am", "ive": "i have", "youre": "you are", "wont": "will not",
     "cant": "can not", "cannot": "can not", "didnt": "did not", "doesnt": "does not", "dont": "do not",
     "isnt": "is not", "havent": "have not", "wouldnt": "would not", "shouldnt": "should not", "couldnt": "could not",
@@ -211,10 +211,19 @@ def _mend(word: str) -> str:
     return word
 
 
+_NEAR_STOP = frozenset(("sop", "top", "stoop", "sto", "stomp", "step", "stp"))
+"""Real words one key from "stop", read as "stop" only before a verb of contacting ("sop texting me")."""
+_CONTACT_VERBS = frozenset(("texting", "messaging", "sending", "contacting", "spamming", "bothering", "harassing"))
+
+
 def normalise(text: str) -> str:
     """Folded words of one clause, single spaces, contractions spelled out and typos mended."""
     t = _APOSTROPHE.sub("", fold(text))
-    return " ".join(_mend(w) for w in _NON_WORD.sub(" ", t).split())
+    words = [_mend(w) for w in _NON_WORD.sub(" ", t).split()]
+    for i in range(len(words) - 1):
+        if words[i] in _NEAR_STOP and words[i + 1] in _CONTACT_VERBS:
+            words[i] = "stop"
+    return " ".join(words)
 
 
 _STARRED = re.compile(r"(?<=\w)\*+")
@@ -242,7 +251,7 @@ _FILLER = _alt((
     "god", "jesus", "no", "nope", "for real", "fr", "for good", "forever", "permanently", "fucking", "freaking",
     "sorry", "kindly", "hey there", "good bye", "goodbye", "bye", "for the love of god", "x", "thank u",
     "por favor", "porfa", "ya", "gracias", "favor", "ahora", "ahorita", "senor", "senora", "oiga", "hola",
-    "de una vez", "muchas gracias",
+    "de una vez", "muchas gracias", "um", "umm", "ummm", "uh", "hmm", "erm",
 ))
 _ONLY_FILLER = re.compile(rf"^(?:{_FILLER}\s?)+$")
 _LEAD = rf"^(?:{_FILLER}\s)*"
@@ -262,7 +271,7 @@ _WEAK = _alt(("cancel", "end", "remove", "stop", "quit", "unsubscribe", "revoke"
               "borrar", "quitar", "eliminame", "borrame", "quitame", "bajame", "remove me from list", "dnc",
               "blocked and reported", "reported and blocked", "no contact", "no texts", "no text", "no messages",
               "no sms", "no texting", "no more contact", "i am out", "wrong no", "cancel it", "ya no quiero", "halt",
-              "cancelar todo", "cancelarlo todo", "cancelen todo", "cancela todo", "baja definitiva", "de baja", "delete", "terminate", "end it", "end this", "end them", "stop it all", "terminate all", "enough already",
+              "remove it", "cancelar todo", "cancelarlo todo", "cancelen todo", "cancela todo", "baja definitiva", "de baja", "delete", "terminate", "end it", "end this", "end them", "stop it all", "terminate all", "enough already",
               "enough is enough",
               "delete me", "unsolicited", "unwanted", "not wanted", "forget i exist", "forget about me"))
 _WHOLE_MESSAGE = re.compile(rf"{_LEAD}{_WEAK}{_TAIL}")
@@ -271,7 +280,7 @@ _WHOLE_MESSAGE = re.compile(rf"{_LEAD}{_WEAK}{_TAIL}")
 _ME = r"(?:me|us|my (?:number|phone|cell|cellphone|mobile|line|phone number|cell number)|this (?:number|phone|line)|here)"
 _MSG = _alt(("text", "texts", "messages", "message", "sms", "smss", "text messages", "notifications", "notification",
              "alerts", "text alerts", "promos", "promo", "promotions", "ads", "advertisements", "spam", "reminders",
-             "updates", "marketing", "marketing messages", "offers", "deals", "coupons", "emails", "stuff", "crap",
+             "updates", "marketing", "marketing messages", "offers", "deals", "coupons", "emails", "stuff", "crap", "links",
              "junk", "garbage", "shit", "bs", "nonsense", "things", "sms messages", "texting", "messaging",
              "communication", "communications", "contact"))
 _DET = _alt(("these", "those", "this", "that", "the", "your", "all", "all of", "all your", "all of your", "all the",
@@ -289,12 +298,13 @@ _THIS = _alt(("these", "those", "this", "them", "that", "this crap", "this shit"
 _CONTACTING = _alt((
     "texting", "messaging", "sending", "contacting", "spamming", "bothering", "harassing", "pestering", "bugging",
     "hounding", "calling and texting", "texting and calling", "hitting me up", "blowing up my phone", "smsing",
-    "hitting up", "blowing up", "ringing",
+    "hitting up", "blowing up",
     "emailing", "sending texts", "sending messages", "sending me texts", "sending me messages", "annoying",
     "reaching out", "reaching out to", "advertising to", "advertising", "marketing to", "soliciting",
 ))
-_STOP_VERB = _alt(("stop", "quit", "cease", "end", "halt", "discontinue", "please stop", "stop all", "terminate"))
-_LIST = (rf"(?:(?:{_DET}|ur)\s)?(?:(?:texting|text|sms|mailing|marketing|contact|messaging|subscriber|distribution|"
+_STOP_VERB = _alt(("stop", "quit", "cease", "end", "halt", "discontinue", "please stop", "stop all", "terminate",
+                   "refrain from", "desist from"))
+_LIST = (rf"(?:(?:{_DET}|ur|you)\s)?(?:(?:texting|text|sms|mailing|marketing|contact|messaging|subscriber|distribution|"
          rf"email|call|calling|promo|promotional|phone|mass|sms marketing|text message|campaign|donor|volunteer|"
          rf"supporter|political|fundraising|contact|customer)\s)?"
          rf"(?:list|lists|database|system|records|contacts|program|texts|messages|sms|texting|it|this|these|thing|"
@@ -318,6 +328,8 @@ _QUALIFIED = re.compile(
     r"and driving|while driving|"
     r"(?:me |us )?(?:from|of|on|to) (?:the |your |my |all |all your |ur )?(?:email|emails|e mail|newsletter|"
     r"newsletters|catalog|catalogs|paper|app|push|physical mail|snail mail|mail)\b|"
+    r"(?:me |us )?(?:(?:the|your|all|any|more|those|these)\s)?(?:paper|physical|printed|mailed|emailed|email|e mail) ?"
+    r"\w*(?! (?:and|or) (?:texts|messages|sms))|"
     r"this (?:early|late)|that (?:early|late)|today|tonight|tomorrow|yet|back|the (?:deals|coupons|codes?|link|"
     r"address|details|wrong|same)|wrong|i love)\b")
 """A time or object after the match that makes it a preference, not a revocation ("… before 9am")."""
@@ -326,7 +338,8 @@ _JEST = re.compile(
     r"\b(?:jk|j k|just kidding|kidding|resubscribe|re subscribe|subscribe again|sign me back up|sign back up|"
     r"opt me back in|opt back in|opt in again|by accident|accidentally|by mistake|(?<!you )(?<!they )(?<!u )(?<! i )(?<!^i )(?<! we )(?<!^we )keep (?:them|these|texting|sending|"
     r"getting|me on|the texts|em|it|texts|messages|receiving)|love (?:these|them|your|the) (?:texts|messages|deals)|"
-    r"bromeando|es broma)\b")
+    r"bromeando|es broma|texts are fine|texting is fine|texts are ok|texts are okay|just text me|texts only|only want "
+    r"texts|only texts|only text me)\b")
 _POSITIVE = re.compile(
     r"\b(?:congrats|congratulations|amazing|hilarious|lol|lmao|lmfao|rofl|ha(?:ha)+|hehe|too kind|blush\w*|"
     r"love|awesome|wow|no way|funny|cute|sweet|great news|making me|so good|incredible|felicidades|the best|"
@@ -360,7 +373,8 @@ def _r(name: str, language: Language, rx: str, anchored: bool = False, not_after
 
 
 _ES_WHAT = (r"(?:mas|nada|mensajes|mensaje|textos|sms|por favor|promociones|ofertas|spam|cosas|correos|esto|eso|"
-            r"gracias|ya|a este numero|a mi numero|notificaciones|publicidad|anuncios|propaganda)")
+            r"gracias|ya|a este numero|a mi numero|notificaciones|publicidad|anuncios|propaganda|tanto|tantos|tantas|"
+            r"sus|tus|estos|los|nunca)")
 """What a Spanish "don't send" may be about and still be about the texts (not "no envíen el paquete")."""
 
 RULES: tuple[_Rule, ...] = (
@@ -407,7 +421,7 @@ RULES: tuple[_Rule, ...] = (
     _r("want_to_be_removed", "en", r"(?:want|like|wish|need|would like|love) to be (?:removed|unsubscribed|taken off|"
                                    r"opted out|deleted)(?=$|\s(?:please|thanks|now|asap)\b)"),
     _r("no_permission", "en", r"(?:you|u) (?:do not|no longer|will not) have (?:my |any )?(?:permission|consent)"),
-    _r("knock_it_off", "en", rf"(?:knock it off|cut it out)(?:\s(?:with\s)?{_MSG_OBJ})?"),
+    _r("knock_it_off", "en", rf"(?:knock it off|cut it out)(?:\s(?:with\s)?{_MSG_OBJ})?(?!\s(?:of|from)\b)"),
     _r("legal_threat", "en",
        r"(?:(?:contact|call|calling|get|contacting|getting|talk to) (?:my )?(?:lawyer|attorney)|(?:i will|ill|i am going "
        r"to|i am gonna|gonna) sue|see you in court|tcpa(?= violation| violations| lawsuit| claim| complaint|$)|(?:violat\w*|under|breaking|breaking the) (?:the )?tcpa|legal action|lawsuit|(?:call|calling|get|getting|contact|"
@@ -454,7 +468,8 @@ RULES: tuple[_Rule, ...] = (
     # "wrong number", "you have the wrong person"
     _r("wrong_number", "en", r"(?:wrong|incorrect|not the right|not the correct) (?:number|person|phone|cell|guy|girl|contact|"
                              r"phone number)(?!\s(?:on|in|for|listed|of|at|format|was|is)\b)",
-       not_after=r"\bi (?:gave|give|entered|typed|put|used|provided|sent|texted|dialed|called|had|have|got|wrote)"
+       not_after=r"\bi (?:gave|give|entered|typed|put|used|provided|sent|texted|text|dialed|dial|called|call|had|have|got|"
+                 r"wrote)"
                  r"(?:\s\w+){0,3}"),
     # "I never signed up for this", "I never gave you permission to text me"
     _r("never_signed_up", "en",
@@ -506,6 +521,15 @@ RULES: tuple[_Rule, ...] = (
     _r("not_their_number", "en",
        r"(?:this|that) (?:number|phone|cell)(?: number)? (?:is not|does not belong to|is no longer) (?:\w+s|his|hers|"
        r"theirs|yours)$"),
+    _r("a_different_person", "en", r"(?:you|u) (?:want|need|have|are looking for|are after|are trying to reach|are "
+                                   r"texting|got) (?:a different|another|some other|the wrong|someone else|somebody else)"
+                                   r"(?: (?:person|number|guy|girl|lady|man|woman|contact))?(?=$|\s(?:sorry|please|not|"
+                                   r"this|i|stop)\b)"),
+    _r("not_allowed_to_text_me", "en",
+       r"(?:you|u) (?:may not|are not allowed to|re not allowed to|are not permitted to|have no right to|do not have "
+       r"the right to|are not authorized to|have no permission to) (?:text|message|contact|sms|call or text|text or "
+       r"call|send texts to|send messages to)(?: me| this number| us| my number)?(?=$|\s(?:again|anymore|any more|ever|"
+       r"please|stop)\b)"),
     _r("number_belongs_to_someone_else", "en",
        r"(?:this|that|my) (?:number|phone|phone number) (?:belongs to|is) (?:someone else|somebody else|a different "
        r"person)|not (?:the (?:person|one|guy|girl|lady|man|woman)|who) (?:you are|you re|youre|you) (?:looking for|"
@@ -527,6 +551,15 @@ RULES: tuple[_Rule, ...] = (
     _r("no_contact", "en", r"no (?:more |further |additional |future )?(?:contact|communication|communications|ads|"
                            r"advertising|advertisements|marketing|promotions|promos|solicitations|solicitation)",
        anchored=True),
+    _r("harto_de_mensajes", "es",
+       r"(?:harto|harta|hartos|hartas|cansado|cansada|cansados|fastidiado|fastidiada|me canse|nos cansamos|"
+       r"(?:me|nos) tienen (?:harto|harta|hartos|cansado|cansada|hasta la madre)) (?:de|con) (?:sus |tus |los |estos |"
+       r"tantos |tanto |recibir |tanta )?(?:mensajes|mensaje|textos|sms|promociones|publicidad|spam|ofertas|"
+       r"notificaciones)"),
+    _r("nunca_mas_me_escriban", "es",
+       r"(?:nunca|jamas) (?:mas )?(?:me |nos )?(?:escriban|envien|manden|contacten|molesten|escribas|mandes|envies|"
+       r"vuelvan a \w+)|no vuelvan a (?:\w+ ni )?(?:escribir|enviar|mandar|contactar|molestar|textear)|"
+       r"(?:ya )?no quiero saber nada(?= de (?:ustedes|usted|ti|su empresa|esto|su compania)|$)"),
     _r("sick_of_texts", "en", rf"(?:sick|tired|fed up) (?:of|with) (?:{_MSG_OBJ}|you|getting|receiving|your|this|these)"),
     _r("texts_are_annoying", "en",
        rf"{_MSG_OBJ}\s(?:(?:are|is)\s(?:so\s|really\s|very\s|getting\s)?(?:annoying|spam|harassment|unwanted|"
@@ -589,7 +622,8 @@ RULES: tuple[_Rule, ...] = (
                       r"this number|your number|it|u))"),
     _r("i_want_out", "en", r"(?:i|we)\swant out(?:\sof\s(?:this|these|here|it|your list|the list))?", anchored=True),
     _r("does_not_want_texts", "en",
-       rf"(?:we|this number|this person|this phone|my (?:wife|husband|son|daughter|mom|dad|client)|he|she)\s"
+       rf"(?:we|they|this number|this person|this phone|my (?:wife|husband|son|daughter|mom|dad|client|company|"
+       rf"business|office|family)|our (?:company|business|office|family|household|team|firm)|the company|he|she)\s"
        rf"(?:does not|do not|no longer)\s(?:want|wish|need)\s(?:to (?:receive|get)\s)?(?:{_MSG_OBJ}|these)"),
     _r("no_one_here_by_that_name", "en", r"(?:no one|nobody|noone)\s(?:here\s|at this number\s)?(?:by|with|named|"
                                          r"called)\s(?:that|this)\s(?:name)|(?:there is |there are )?(?:no one|nobody|"
@@ -609,7 +643,7 @@ RULES: tuple[_Rule, ...] = (
     _r("no_me_envien", "es",
        r"no (?:me |nos )?(?:(?:envien|envies|envie|enviar|manden|mandes|mande|mandar|escriban|escribas|escriba|"
        r"contacten|contactes|textees|texteen|vuelvan a (?:escribir|enviar|mandar|contactar|molestar|textear)|vuelvas a "
-       rf"(?:escribir|enviar|mandar|contactar|molestar|textear))(?=$|\s{_ES_WHAT}\b)|"
+       rf"(?:escribir|enviar|mandar|contactar|molestar|textear))(?=$|\s{_ES_WHAT}\b|\s(?:nunca|jamas)\b)|"
        r"(?:vuelvan|vuelvas|vuelva) a (?:escribir|enviar|mandar|contactar|molestar|textear|llamar)(?:me|nos)|molesten|molestes|moleste|molestar|"
        r"contactarme|escribirme|enviarme|mandarme|molestarme|textearme)(?:\s(?:mas|nada|mensajes|textos|por favor))*"),
     _r("dejen_de_enviar", "es",
@@ -638,7 +672,8 @@ RULES: tuple[_Rule, ...] = (
        r"sistema|mensajes|envios))?|(?:quiten|quitar|saquen|sacar|borren|borrar|eliminen|eliminar)\s(?:mi numero|"
        r"mi nombre|mis datos)|(?:quiten|quitar|saquen|sacar|borren|borrar|eliminen|eliminar)\s(?:de|del)\s(?:la |su "
        r"|sus |esta |tu |esa )?(?:lista|listas))"),
-    _r("darme_de_baja", "es", r"(?:darme|dar|deme|denme|me doy|darnos|darse|dame|den)\sde baja"
+    _r("darme_de_baja", "es", r"(?:darme|dar|deme|denme|me doy|darnos|darse|dame|den|me dan|me den|me da|me pueden dar|"
+                              r"me puede dar|me pueden|me puede)\sde baja"
                               # "dar de baja mi tarjeta vieja": something else
                               r"(?!\s(?:mi|la|el|una|un|los|las|su|mis|sus|este|esta)\s(?!(?:numero|suscripcion|telefono|"
                               r"celular|linea|mensajes|textos|sms)\b(?!\s(?:de|del)\s(?!mensajes|textos|sms))))"),
@@ -820,7 +855,7 @@ _CHANNEL = re.compile(r"^(?:just |please |but |ok )?(?:call|email|phone|whatsapp
 
 
 _MISTAKEN = re.compile(r"\b(?:meant to (?:text|message|send)|meant for|my bad|ignore (?:that|this|my last)|"
-                       r"sorry about that)\b")
+                       r"sorry about that|oops|whoops|oopsie|era para|iba para|me equivoque)\b")
 """The contact texted us by mistake ("sorry wrong person, meant to text my sister"): not about our texts."""
 _PLAYFUL = frozenset(("knock_it_off", "stop_these", "go_away", "fuck_off", "stop_then_sentence"))
 """Rules that banter can say too ("lol cut it out", "stop these 😂"): not in a delighted message."""
@@ -869,14 +904,18 @@ def _not_named(text: str) -> bool:
 
 def _spanish(text: str) -> bool:
     return re.search(r"\b(?:por favor|porfa|gracias|mensajes|numero|ya|mas|quiero|senor|alto|para|parar|pare|"
-                     r"ustedes|usted|esto|este|estos|hablo|soy|estoy|nada|aqui|nadie|molesten|"
+                     r"ustedes|usted|esto|este|estos|hablo|soy|estoy|nada|aqui|nadie|molesten|conozco|ninguna|ningun|"
+                     r"vive|"
                      r"paren|baja|cancelar|detener|detente|basta|desuscribir\w*|no mas|eliminar|borrar|quitar|bajame|quitame|"
                      r"borrame|eliminame)\b", text) is not None
 
 
 _LEAD_RX = re.compile(_LEAD)
+_PAREN = re.compile(r"^(?:(?:ya|por favor|porfa|ahora|ahorita|ya por favor|y)\s)*(?:paren|detengan|paren ya|paren de una "
+                    r"vez|detenganse)(?:\s(?:ya|por favor|porfa|ahora|ahorita|de una vez|gracias))*$")
 _STATEMENTS = frozenset(("spam", "es_spam", "wrong_number", "numero_equivocado", "no_contact", "no_such_texts"))
-"""Rules that state something: asked as a question ("this is spam?", "¿número equivocado?") they are not said."""
+"""Rules that state something: asked as a question ("this is spam? no way", "¿número equivocado? creo que...") they
+are not said (alone, "wrong number??" still is)."""
 
 
 def _asked(text: str) -> frozenset[str]:
@@ -905,11 +944,12 @@ def plain_language(text: str, parts: list[str] | None = None) -> tuple[str, Lang
     mistaken = _MISTAKEN.search(whole) is not None
     mood = whole.replace("for the love of god", "")  # exasperation, not delight
     delighted = _POSITIVE.search(mood) is not None or any(ch in _POSITIVE_EMOJI for ch in text)
-    asked = _asked(text) if "?" in text else frozenset()
+    # a statement asked as a question, when something else is said too ("this is spam? no way, I signed up")
+    asked = _asked(text) if "?" in text and len([p for p in parts if not _ONLY_FILLER.match(p)]) > 1 else frozenset()
     for part in parts:
         for rule in _candidates(part):
             if (rule.name == "do_not_text_me" and elsewhere) or (rule.name in _PLAYFUL and delighted) or \
-                    (rule.name == "wrong_number" and mistaken) or (rule.name in _STATEMENTS and part in asked):
+                    (rule.name in ("wrong_number", "numero_equivocado") and mistaken) or (rule.name in _STATEMENTS and part in asked):
                 continue
             if _rule_match(rule, part):
                 return rule.name, rule.language if rule.language == "es" else language
@@ -922,6 +962,8 @@ def plain_language(text: str, parts: list[str] | None = None) -> tuple[str, Lang
         return "keyword_with_filler", language
     if not delighted and any(_BARE_CLAUSE.match(p) for p in parts):
         return "stop_clause", language
+    if not delighted and any(_PAREN.match(p) for p in parts):
+        return "paren_clause", "es"  # "son demasiados mensajes, ya paren" (but "no paren": don't stop)
     if not delighted and len(meaningful) > 1 and any(_ENOUGH.match(p) for p in parts) and _MSG_RX.search(whole):
         return "enough_of_these", language  # "This is the 4th text today. Enough."
     return None
@@ -968,7 +1010,7 @@ def classify(text: str, campaign: Campaign | None = None) -> Classified:
         if kw in campaign.help_keywords and kw not in HELP:
             return Classified("help", "campaign_keyword", kw, kw)
     for table, intent in ((OPT_OUT, "opt_out"), (OPT_IN, "opt_in"), (AFFIRM, "affirm"), (HELP, "help")):
-        if kw in table:
+        if kw in table and not (intent == "opt_out" and any(ch in _POSITIVE_EMOJI for ch in text)):  # "😂 stop"
             return Classified(intent, "keyword", kw, kw, table[kw])  # type: ignore[arg-type]
     parts = clauses(text)
     if _NEW_PHONE_WHO.match(" ".join(parts)):

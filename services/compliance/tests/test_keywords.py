@@ -23,6 +23,11 @@ PLAIN_OPT_OUTS = {
     "No further contact please": "no_contact",
     "retiro mi consentimiento": "retiro_mi_consentimiento",
     "detengan esto": "paren_esto",
+    "me tienen harto con sus mensajes": "harto_de_mensajes",
+    "nunca más me escriban": "nunca_mas_me_escriban",
+    "i think you want a different person": "a_different_person",
+    "you're not allowed to contact me": "not_allowed_to_text_me",
+    "son demasiados mensajes, ya paren": "paren_clause",
     "voy a reportar este número": "voy_a_reportar",
     "ok, so please stop": "please_stop",
     "these texts need to stop": "ends_with_stop",
@@ -181,7 +186,7 @@ def test_keyword_normalisation() -> None:
 
 def test_every_rule_is_exercised_by_the_corpus() -> None:
     assert {r.name for r in RULES} | {"stop_clause", "keyword_with_filler", "ends_with_stop",
-                                      "not_the_person_named", "enough_of_these"} == set(
+                                      "not_the_person_named", "enough_of_these", "paren_clause"} == set(
         PLAIN_OPT_OUTS.values())
 
 
