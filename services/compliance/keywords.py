@@ -251,7 +251,7 @@ _FILLER = _alt((
     "god", "jesus", "no", "nope", "for real", "fr", "for good", "forever", "permanently", "fucking", "freaking",
     "sorry", "kindly", "hey there", "good bye", "goodbye", "bye", "for the love of god", "x", "thank u",
     "por favor", "porfa", "ya", "gracias", "favor", "ahora", "ahorita", "senor", "senora", "oiga", "hola",
-    "de una vez", "muchas gracias", "um", "umm", "ummm", "uh", "hmm", "erm",
+    "de una vez", "muchas gracias", "jeez", "geez", "sheesh", "smh", "omfg", "bruh", "um", "umm", "ummm", "uh", "hmm", "erm",
 ))
 _ONLY_FILLER = re.compile(rf"^(?:{_FILLER}\s?)+$")
 _LEAD = rf"^(?:{_FILLER}\s)*"
@@ -271,7 +271,7 @@ _WEAK = _alt(("cancel", "end", "remove", "stop", "quit", "unsubscribe", "revoke"
               "borrar", "quitar", "eliminame", "borrame", "quitame", "bajame", "remove me from list", "dnc",
               "blocked and reported", "reported and blocked", "no contact", "no texts", "no text", "no messages",
               "no sms", "no texting", "no more contact", "i am out", "wrong no", "cancel it", "ya no quiero", "halt",
-              "remove it", "cancelar todo", "cancelarlo todo", "cancelen todo", "cancela todo", "baja definitiva", "de baja", "delete", "terminate", "end it", "end this", "end them", "stop it all", "terminate all", "enough already",
+              "remove it", "count me out", "cancelar todo", "cancelarlo todo", "cancelen todo", "cancela todo", "baja definitiva", "de baja", "delete", "terminate", "end it", "end this", "end them", "stop it all", "terminate all", "enough already",
               "enough is enough",
               "delete me", "unsolicited", "unwanted", "not wanted", "forget i exist", "forget about me"))
 _WHOLE_MESSAGE = re.compile(rf"{_LEAD}{_WEAK}{_TAIL}")
@@ -287,7 +287,7 @@ _DET = _alt(("these", "those", "this", "that", "the", "your", "all", "all of", "
              "all these", "any", "any more", "anymore", "more", "further", "future", "such", "any of these",
              "any of your", "any of the", "my", "every", "all those", "so many", "constant", "any more of your",
              "more of your", "any more of", "more of", "any more of these"))
-_ADJ = _alt(("stupid", "annoying", "damn", "dumb", "fucking", "freaking", "frickin", "effing", "bloody", "spam",
+_ADJ = _alt(("appointment", "reminder", "notification", "alert", "update", "stupid", "annoying", "damn", "dumb", "fucking", "freaking", "frickin", "effing", "bloody", "spam",
              "spammy", "promotional", "marketing", "automated", "random", "constant", "endless", "daily", "useless",
              "unwanted", "unsolicited", "text", "sms", "weekly", "same", "scam", "fake", "bullshit", "idiotic",
              "political", "campaign", "election", "fundraising", "donation", "survey", "sales", "robot", "robo",
@@ -328,6 +328,10 @@ _QUALIFIED = re.compile(
     r"and driving|while driving|"
     r"(?:me |us )?(?:from|of|on|to) (?:the |your |my |all |all your |ur )?(?:email|emails|e mail|newsletter|"
     r"newsletters|catalog|catalogs|paper|app|push|physical mail|snail mail|mail)\b|"
+    r"(?:(?:the|those|these|my|your)\s)?(?:\w+\s)?to (?:my |the |your |his |her )?(?:(?:old|other|work|personal|previous|"
+    r"former|second)\s)?(?:email|e mail|inbox|mailing address)|"
+    r"(?:(?:the|those|these|my|your)\s)?(?:\w+\s)?to (?:my |the |his |her )(?:old|other|work|previous|former|second) "
+    r"(?:number|phone|cell)|"
     r"(?:me |us )?(?:(?:the|your|all|any|more|those|these)\s)?(?:paper|physical|printed|mailed|emailed|email|e mail) ?"
     r"\w*(?! (?:and|or) (?:texts|messages|sms))|"
     r"this (?:early|late)|that (?:early|late)|today|tonight|tomorrow|yet|back|the (?:deals|coupons|codes?|link|"
@@ -338,7 +342,7 @@ _JEST = re.compile(
     r"\b(?:jk|j k|just kidding|kidding|resubscribe|re subscribe|subscribe again|sign me back up|sign back up|"
     r"opt me back in|opt back in|opt in again|by accident|accidentally|by mistake|(?<!you )(?<!they )(?<!u )(?<! i )(?<!^i )(?<! we )(?<!^we )keep (?:them|these|texting|sending|"
     r"getting|me on|the texts|em|it|texts|messages|receiving)|love (?:these|them|your|the) (?:texts|messages|deals)|"
-    r"bromeando|es broma|texts are fine|texting is fine|texts are ok|texts are okay|just text me|texts only|only want "
+    r"keep me\b(?!\s(?:from|out|off|away|awake|up))|bromeando|es broma|texts are fine|texting is fine|texts are ok|texts are okay|just text me|texts only|only want "
     r"texts|only texts|only text me)\b")
 _POSITIVE = re.compile(
     r"\b(?:congrats|congratulations|amazing|hilarious|lol|lmao|lmfao|rofl|ha(?:ha)+|hehe|too kind|blush\w*|"
@@ -372,7 +376,7 @@ def _r(name: str, language: Language, rx: str, anchored: bool = False, not_after
                  re.compile(rf"(?:{not_after})\s$") if not_after else None, rf"(?:{rx})")
 
 
-_ES_WHAT = (r"(?:mas|nada|mensajes|mensaje|textos|sms|por favor|promociones|ofertas|spam|cosas|correos|esto|eso|"
+_ES_WHAT = (r"(?:mas|nada|mensajes|mensaje|textos|sms|recordatorios|avisos|actualizaciones|por favor|promociones|ofertas|spam|cosas|correos|esto|eso|"
             r"gracias|ya|a este numero|a mi numero|notificaciones|publicidad|anuncios|propaganda|tanto|tantos|tantas|"
             r"sus|tus|estos|los|nunca)")
 """What a Spanish "don't send" may be about and still be about the texts (not "no envíen el paquete")."""
@@ -447,11 +451,14 @@ RULES: tuple[_Rule, ...] = (
        rf"forever|right now|too|as well|again)\b)"),
     # "put me on your do not text list"
     _r("do_not_contact_list", "en",
-       rf"(?:put|add|place)\s{_ME}\s(?:on|to)\s(?:(?:your|the|a)\s)?(?:do not (?:call|text|contact|disturb)|dnc|"
+       rf"(?:(?:put|add|place)\s{_ME}|(?:want|like|need|wish) to be(?: put| added| placed)?)\s(?:on|to)\s(?:(?:your|the|a)\s)?(?:do not (?:call|text|contact|disturb)|dnc|"
        rf"no (?:text|call|contact))"),
     # "unsubscribe me", "I want to opt out", "how do I unsubscribe", "I unsubscribed last week and..."
     _r("unsubscribe", "en", r"(?:unsubscribe|unsubscribed|unsubscribing|opt out|opting out|opted out|opt me out|"
                             r"opt us out|unsub|opt (?:this number|this phone|my number|my phone|this line) out)"
+                            # "unsubscribe my daughter", "unsubscribe my old number": somebody else
+                            r"(?!\s(?:my (?:old|other|previous|former|work|second|wife|husband|son|daughter|kid|kids|mom|"
+                            r"dad|mother|father|sister|brother|friend|partner|child|children|family|employee)|him|her)\b)"
                             # "I unsubscribed from spotify": from something else
                             rf"(?!\s(?:from|of) (?!{_LIST}|{_MSG_OBJ}|you\b|u\b|here\b|ur\b|everything\b|receiving\b|getting\b|being\b|"
                             r"this number\b|your company\b)\w)"),
@@ -481,7 +488,10 @@ RULES: tuple[_Rule, ...] = (
     _r("nobody_asked", "en", rf"(?:nobody|no one|noone) (?:asked|signed up) for (?:{_MSG_OBJ}|this|these|them|your)"),
     _r("how_did_you_get_my_number", "en",
        r"(?:how|where) (?:did|do|would) (?:you|you guys|you people|yall) (?:get|got|find|obtain) (?:my|this) "
-       r"(?:number|phone number|cell|cell number|contact|info)"),
+       r"(?:number|phone number|cell|cell number|contact|info)|"
+       r"(?:why|how come) (?:do|does) (?:you|yall|you guys|you people|this company|your company) (?:even )?have (?:my|this) "
+       r"(?:number|phone number|cell|cell number|contact|info)|"
+       r"who gave (?:you|yall|you guys|you people) (?:my|this) (?:number|phone number|cell|cell number|contact|info)"),
     # "leave me alone", "go away", "fuck off"
     _r("leave_me_alone", "en", r"leave (?:me|us|my phone|this phone|my number|this number) (?:the fuck |the hell )?"
                                r"(?:alone|be)"),
@@ -613,7 +623,9 @@ RULES: tuple[_Rule, ...] = (
     # "I'm not interested please stop", "I asked you to stop", "stop or I'll block you"
     _r("please_stop", "en", r"(?:please|so|just|now|kindly|and|ok|so please|then)\s(?:stop|stop it|stop now|"
                                r"unsubscribe|stop texting|stop texting me)$"),
-    _r("asked_you_to_stop", "en", r"(?:asked|told|tell|said|say|saying|telling|asking|texted|replied|typed)\s(?:you\s)?"
+    _r("asked_you_to_stop", "en", r"(?:asked|told|tell|said|say|saying|telling|asking|texted|replied|typed)\s(?:(?:you|"
+                                  r"your (?:bot|robot|system|agent|company|people|team|rep|ai)|ur bot|yall|you guys|"
+                                  r"you people)\s)?"
                                   r"(?:(?:\w+ times|so many times|many times|multiple times|repeatedly|before|already|"
                                   r"twice|again|nicely|politely)\s)?"
                                   r"(?:to\s)?(?:stop|unsubscribe|remove me)(?!\s(?:by|in|over)\b)"),
@@ -656,7 +668,7 @@ RULES: tuple[_Rule, ...] = (
     _r("no_quiero_mensajes", "es",
        r"(?:no|ya no|nunca)\s(?:quiero|deseo|necesito|me interesa)\s(?:(?:recibir|mas|seguir recibiendo|que me "
        r"(?:envien|manden|escriban)|sus|tus|estos|esos|los|la|su|esta|esa|mi|ninguna|ningun)\s)*(?:mensajes|mensaje|"
-       r"textos|texto|sms|publicidad|anuncios|propaganda|"
+       r"textos|texto|sms|publicidad|anuncios|propaganda|recordatorios|avisos|actualizaciones|"
        r"notificaciones|promociones|ofertas|nada|suscripcion|subscripcion|spam|alertas)"),
     _r("no_mas_mensajes", "es", r"no mas (?:mensajes|mensaje|textos|texto|sms|notificaciones|promociones|spam|messages|"
                                 r"publicidad|anuncios|propaganda|"
@@ -664,7 +676,15 @@ RULES: tuple[_Rule, ...] = (
     _r("detener_mensajes", "es",
        r"(?:detener|detengan|detenga|deten|parar|paren|cancelar|cancelen|alto a|stop|terminar|basta de)\s"
        r"(?:los |estos |sus |tus |todos los )?"
-       r"(?:mensajes|textos|sms|notificaciones|promociones)"),
+       r"(?:mensajes|textos|sms|notificaciones|promociones|recordatorios|avisos|alertas|publicidad)"
+       r"(?!\s(?:de|del)\s(?!texto|textos|mensajes|sms|promociones|ofertas|publicidad)\w)"),  # "alertas de fraude"
+    _r("no_quiero_estar_en_su_lista", "es",
+       r"no (?:quiero|deseo) (?:estar|seguir|permanecer|aparecer) en (?:su|tu|la|esta|sus|esa) (?:lista|listas|base de "
+       r"datos|sistema)"),
+    _r("quien_les_dio_mi_numero", "es",
+       r"(?:quien|como|donde) (?:les|le|te) (?:dio|dieron|paso|pasaron) (?:mi|este) (?:numero|telefono|celular)|"
+       r"(?:de donde|como) (?:sacaron|consiguieron|obtuvieron|tienen) (?:mi|este) (?:numero|telefono|celular)|"
+       r"por que (?:tienen|tiene|tienes) (?:mi|este) (?:numero|telefono|celular)"),
     _r("quitenme_de_la_lista", "es",
        r"(?:(?:quitenme|quitame|quiteme|quitarme|sacame|saquenme|sacarme|borrenme|borrame|borrarme|eliminenme|bajame|"
        r"bajenme|"
@@ -679,7 +699,7 @@ RULES: tuple[_Rule, ...] = (
                               r"celular|linea|mensajes|textos|sms)\b(?!\s(?:de|del)\s(?!mensajes|textos|sms))))"),
     _r("cancelar_suscripcion", "es",
        r"(?:cancelar|cancela|cancelen|anular|anulen|terminar)\s(?:la |mi |su |esta |los |mis )?(?:suscripcion|"
-       r"subscripcion|mensajes|sms|notificaciones|alertas|textos)"
+       r"subscripcion|mensajes|sms|notificaciones|alertas|textos|recordatorios|avisos|promociones)"
        r"(?!\s(?:de|del)\s(?!texto|textos|mensajes|sms|promociones|ofertas)\w)"),
     _r("numero_equivocado", "es",
        r"(?:numero (?:equivocado|incorrecto|erroneo)|(?:se )?equivoc\w* de (?:numero|persona))"
@@ -865,13 +885,14 @@ def _ends_with_stop(part: str) -> bool:
     """A clause that closes on "stop" after something else ("not interested stop", "the texts need to
     stop", "make it stop"), unless "stop" is a noun there or negated, or the clause asks a question."""
     words = _TAIL_RX.sub("", part).split()
+    if len(words) >= 3 and words[-1] in ("stop", "end") and words[-3] in ("will", "make", "gonna", "please", "ever",
+                                                                          "not") and \
+            words[-2] in ("this", "it", "these", "them"):
+        return True  # "when will this stop", "make it stop", "why won't this stop", "when will this end"
     if len(words) < 2 or words[-1] not in ("stop", "unsubscribe", "stopall"):
         return False
     if words[0] in _ASKING:
         return False
-    if len(words) >= 3 and words[-3] in ("will", "make", "gonna", "please", "ever") and words[-2] in ("this", "it",
-                                                                                              "these", "them"):
-        return True  # "when will this stop", "make it stop"
     if words[-2] == "to":  # "these texts need to stop", not "I need to stop"
         return re.search(rf"\b(?:{_MSG}|these|this|it|them|you)\b", " ".join(words[:-2])) is not None
     return words[-2] not in _NOT_BEFORE_STOP
@@ -937,6 +958,8 @@ def plain_language(text: str, parts: list[str] | None = None) -> tuple[str, Lang
     if not parts or sum(len(p) for p in parts) > 600:
         return None
     whole = " ".join(parts)
+    if len(parts) > 1 and all(" " not in p for p in parts):  # "take. me. off.", "Stop. Texting. Me."
+        parts = [*parts, whole]
     if _JEST.search(whole):
         return None
     language: Language = "es" if _spanish(whole) else "en"

@@ -23,6 +23,8 @@ PLAIN_OPT_OUTS = {
     "No further contact please": "no_contact",
     "retiro mi consentimiento": "retiro_mi_consentimiento",
     "detengan esto": "paren_esto",
+    "no quiero estar en su lista": "no_quiero_estar_en_su_lista",
+    "quién les dio mi número? bórrenlo": "quien_les_dio_mi_numero",
     "me tienen harto con sus mensajes": "harto_de_mensajes",
     "nunca más me escriban": "nunca_mas_me_escriban",
     "i think you want a different person": "a_different_person",
