@@ -66,7 +66,7 @@ class Campaign:
 
 _EMOJI_WORDS = {"\U0001f6d1": " stop ", "\u26d4": " stop ", "\U0001f6ab": " stop "}
 _POSITIVE_EMOJI = frozenset("\U0001f602\U0001f923\U0001f60d\u2764\U0001f970\U0001f60a\U0001f601\U0001f606"
-                            "\U0001f618\U0001f389\U0001f973\U0001f44f\U0001f64c\U0001f60d")
+                            "\U0001f618\U0001f389\U0001f973\U0001f44f\U0001f64c\U0001f60d\U0001f3b6\U0001f3b5\U0001f3a4")
 _CLAUSE_BREAK = re.compile(r"[^\w\s'\u2018\u2019\u02bc`#&/-]+|\s[-/]+\s|\s-+|-+\s|\n|_")
 _APOSTROPHE = re.compile(r"['\u2018\u2019\u02bc`]")
 _NON_WORD = re.compile(r"[^a-z0-9#&]+")
@@ -81,7 +81,7 @@ _SHORTHAND = {
     "sstop": "stop", "st0p": "stop", "stoppp": "stop", "rmv": "remove", "remvoe": "remove", "rmove": "remove",
     "cancle": "cancel", "cancell": "cancel", "dnt": "do not", "#": "number", "num": "number", "nomas": "no mas",
     "porfa": "por favor", "plis": "por favor", "pliss": "por favor", "pliz": "please", "porfavor": "por favor", "xfa": "por favor", "favr": "favor", "k": "ok", "okay": "ok",
-    "kk": "ok", "staph": "stop", "moar": "more", "fa": "favor", "w": "with", "id": "i would", "unsubscibe": "unsubscribe", "optout": "opt out", "optin": "opt in", "wtf": "what the fuck",
+    "kk": "ok", "staph": "stop", "ion": "i do not", "moar": "more", "fa": "favor", "w": "with", "id": "i would", "unsubscibe": "unsubscribe", "optout": "opt out", "optin": "opt in", "wtf": "what the fuck",
     "tf": "the fuck", "im": "i am", "ive": "i have", "youre": "you are", "wont": "will not",
     "cant": "can not", "cannot": "can not", "didnt": "did not", "doesnt": "does not", "dont": "do not",
     "isnt": "is not", "havent": "have not", "wouldnt": "would not", "shouldnt": "should not", "couldnt": "could not",
@@ -173,6 +173,23 @@ def _typos() -> dict[str, str]:
 
 
 _TYPOS = _typos()
+
+
+def _skeleton(word: str) -> str:
+    return "".join(c for c in word if c not in "aeiou")
+
+
+_SKELETONS: dict[str, str] = {}
+for _w in (*_TYPO_TARGETS, *_LONG_WORDS, "please", "contact", "contacting", "bothering", "sending", "texting",
+           "messaging", "spamming", "unsubscribe", "remove", "number"):
+    if len(_skeleton(_w)) >= 3 and _skeleton(_w) not in ("mr", "lst", "spm"):
+        _SKELETONS.setdefault(_skeleton(_w), _w)
+"""Hinge words with their vowels dropped ("txtng", "sndng", "nmbr", "rmv"): a word with no vowel is read as the
+hinge word it is the consonants of."""
+_GERUNDS = frozenset(("texting", "sending", "messaging", "blowing", "hitting", "calling", "bothering", "bugging",
+                      "spamming", "harassing", "contacting", "getting", "receiving", "playing", "emailing",
+                      "pestering", "hounding", "reaching", "annoying", "opting", "unsubscribing"))
+"""Gerunds whose final g is dropped in speech ("blowin up my phone", "hittin my line")."""
 _RUNS = re.compile(r"(\w)\1+")
 _JOINED = re.compile(r"(stop|unsubscribe|remove|leave|optout)(it|this|that|now|texting|textingme|messaging|"
                      r"messagingme|sending|me|us|all|please|pls|spamming|sendingme|alone)$|(no)(more|mas|texts)$")
@@ -192,6 +209,10 @@ def _mend(word: str) -> str:
         return "stop"
     if word in _TYPOS:
         return _TYPOS[word]
+    if len(word) >= 3 and word.isalpha() and not any(v in word for v in "aeiou") and word in _SKELETONS:
+        return _SKELETONS[word]  # "txtng", "sndng"
+    if word.endswith("in") and word + "g" in _GERUNDS:
+        return word + "g"  # "blowin", "hittin"
     if len(word) >= 7 and word not in _NEAR_LONG:
         for target in _LONG_WORDS:
             if word[0] == target[0] and _one_edit(word, target):
@@ -273,7 +294,7 @@ _WEAK = _alt(("cancel", "end", "remove", "stop", "quit", "unsubscribe", "revoke"
               "no sms", "no texting", "no more contact", "i am out", "wrong no", "cancel it", "ya no quiero", "halt",
               "remove it", "count me out", "cancelar todo", "cancelarlo todo", "cancelen todo", "cancela todo", "baja definitiva", "de baja", "delete", "terminate", "end it", "end this", "end them", "stop it all", "terminate all", "enough already",
               "enough is enough",
-              "delete me", "unsolicited", "unwanted", "not wanted", "forget i exist", "forget about me"))
+              "delete me", "unsolicited", "unwanted", "not wanted", "can you not", "could you not", "forget i exist", "forget about me"))
 _WHOLE_MESSAGE = re.compile(rf"{_LEAD}{_WEAK}{_TAIL}")
 """Words that are an opt-out only as the whole message ("Cancel." yes, "Cancel my 2pm" no)."""
 
@@ -298,9 +319,9 @@ _THIS = _alt(("these", "those", "this", "them", "that", "this crap", "this shit"
 _CONTACTING = _alt((
     "texting", "messaging", "sending", "contacting", "spamming", "bothering", "harassing", "pestering", "bugging",
     "hounding", "calling and texting", "texting and calling", "hitting me up", "blowing up my phone", "smsing",
-    "hitting up", "blowing up",
+    "hitting up", "blowing up", "hitting my line", "hitting my phone", "hitting up my phone", "hitting up my line",
     "emailing", "sending texts", "sending messages", "sending me texts", "sending me messages", "annoying",
-    "reaching out", "reaching out to", "advertising to", "advertising", "marketing to", "soliciting",
+    "reaching out", "reaching out to", "blowing up my line", "advertising to", "advertising", "marketing to", "soliciting",
 ))
 _STOP_VERB = _alt(("stop", "quit", "cease", "end", "halt", "discontinue", "please stop", "stop all", "terminate",
                    "refrain from", "desist from"))
@@ -325,6 +346,7 @@ _QUALIFIED = re.compile(
     r"afternoon)|on (?:weekends?|sundays?|saturdays?|mondays?|weekdays|the weekend|whatsapp)|so (?:early|late|much)|"
     r"from (?:renewing|auto renewing|renewal|emails?|the newsletter|newsletters?)|link|button|page|option|url|"
     r"box|shipment|renewal|order|payment|charge|billing|plan|fee|left|available|remaining|in stock|and drive|"
+    r"in (?:my|the|your) (?:inbox|app|account|folder|email|cart|voicemail)|"
     r"and driving|while driving|"
     r"(?:me |us )?(?:from|of|on|to) (?:the |your |my |all |all your |ur )?(?:email|emails|e mail|newsletter|"
     r"newsletters|catalog|catalogs|paper|app|push|physical mail|snail mail|mail)\b|"
@@ -426,6 +448,10 @@ RULES: tuple[_Rule, ...] = (
                                    r"opted out|deleted)(?=$|\s(?:please|thanks|now|asap)\b)"),
     _r("no_permission", "en", r"(?:you|u) (?:do not|no longer|will not) have (?:my |any )?(?:permission|consent)"),
     _r("knock_it_off", "en", rf"(?:knock it off|cut it out)(?:\s(?:with\s)?{_MSG_OBJ})?(?!\s(?:of|from)\b)"),
+    _r("with_the_texts", "en", rf"(?:stop it|cut it|quit it|knock it off|enough|chill|cool it|ease up|lay off|easy|calm "
+                               rf"down|relax) with {_MSG_OBJ}|cut (?:out )?{_MSG_OBJ}"),
+    _r("mind_not_texting", "en", r"(?:do you |would you |could you |can you )?mind not (?:texting|messaging|contacting|"
+                                 r"sending|spamming)"),
     _r("legal_threat", "en",
        r"(?:(?:contact|call|calling|get|contacting|getting|talk to) (?:my )?(?:lawyer|attorney)|(?:i will|ill|i am going "
        r"to|i am gonna|gonna) sue|see you in court|tcpa(?= violation| violations| lawsuit| claim| complaint|$)|(?:violat\w*|under|breaking|breaking the) (?:the )?tcpa|legal action|lawsuit|(?:call|calling|get|getting|contact|"
@@ -521,7 +547,7 @@ RULES: tuple[_Rule, ...] = (
        r"(?:the person|whoever|the guy|the lady|the one|who) (?:you are|you re|you)\s?(?:want|looking for|trying to reach|"
        r"texting|need|think you are texting|are after)(?: is| are)? (?:not|no longer) (?:here|at this number|"
        r"reachable here|with this number)|"
-       r"(?!i |we |you |they )(?:\w+) (?:does not|do not|no longer) (?:have|has|own|owns|use|uses) (?:this|that) "
+       r"(?!i |we |you )(?:\w+) (?:does not|do not|no longer) (?:have|has|own|owns|use|uses) (?:this|that) "
        r"(?:number|phone|cell)(?= anymore| any more|$)|"
        r"(?:this|that) (?:is not|is no longer) (?:\w+s|his|her|their) (?:phone|number|cell)(?: number)?"
        r"(?= anymore| any more|$)"),
@@ -570,7 +596,7 @@ RULES: tuple[_Rule, ...] = (
        r"(?:nunca|jamas) (?:mas )?(?:me |nos )?(?:escriban|envien|manden|contacten|molesten|escribas|mandes|envies|"
        r"vuelvan a \w+)|no vuelvan a (?:\w+ ni )?(?:escribir|enviar|mandar|contactar|molestar|textear)|"
        r"(?:ya )?no quiero saber nada(?= de (?:ustedes|usted|ti|su empresa|esto|su compania)|$)"),
-    _r("sick_of_texts", "en", rf"(?:sick|tired|fed up) (?:of|with) (?:{_MSG_OBJ}|you|getting|receiving|your|this|these)"),
+    _r("sick_of_texts", "en", rf"(?:sick|tired|fed up|had it|had enough) (?:of|with) (?:{_MSG_OBJ}|you|getting|receiving|your|this|these)"),
     _r("texts_are_annoying", "en",
        rf"{_MSG_OBJ}\s(?:(?:are|is)\s(?:so\s|really\s|very\s|getting\s)?(?:annoying|spam|harassment|unwanted|"
        r"unsolicited|too much|excessive|ridiculous|out of control|getting old|a nuisance|not wanted)|not wanted)"),
@@ -610,7 +636,8 @@ RULES: tuple[_Rule, ...] = (
     # "I don't want these texts", "I no longer want to receive texts", "I don't want to be contacted"
     _r("do_not_want", "en",
        rf"(?:i\s)?(?:do not|no longer|really do not|do not really)\s(?:want|wish|need|like)\s(?:to (?:receive|get|be "
-       rf"getting|keep getting|be receiving|have)\s|you to send\s)?(?:{_MSG_OBJ}|these|them|to be (?:contacted|texted|"
+       rf"getting|keep getting|be receiving|have|continue receiving|continue getting|keep receiving|continue to "
+       rf"receive|continue to get)\s|you to send\s)?(?:{_MSG_OBJ}|these|them|to be (?:contacted|texted|"
        rf"messaged|bothered)|to hear from (?:you|your company|this number)|to be on (?:your|this|the|any|ur) (?:list|"
        rf"texting list|mailing list|sms list|contact list))"),
     _r("want_my_number_removed", "en", r"(?:want|need|would like) (?:my number|my info|my name|me|this number|my phone "
@@ -654,12 +681,13 @@ RULES: tuple[_Rule, ...] = (
     # -- Spanish --------------------------------------------------------------------------------------
     _r("no_me_envien", "es",
        r"no (?:me |nos )?(?:(?:envien|envies|envie|enviar|manden|mandes|mande|mandar|escriban|escribas|escriba|"
+       r"mandeis|envieis|escribais|contacteis|molesteis|"
        r"contacten|contactes|textees|texteen|vuelvan a (?:escribir|enviar|mandar|contactar|molestar|textear)|vuelvas a "
        rf"(?:escribir|enviar|mandar|contactar|molestar|textear))(?=$|\s{_ES_WHAT}\b|\s(?:nunca|jamas)\b)|"
        r"(?:vuelvan|vuelvas|vuelva) a (?:escribir|enviar|mandar|contactar|molestar|textear|llamar)(?:me|nos)|molesten|molestes|moleste|molestar|"
        r"contactarme|escribirme|enviarme|mandarme|molestarme|textearme)(?:\s(?:mas|nada|mensajes|textos|por favor))*"),
     _r("dejen_de_enviar", "es",
-       r"(?:deja|dejen|deje|dejad|para|paren|pare|parar|dejar|detengan|deten|basta|favor de dejar|dejenme|dejame|"
+       r"(?:deja|dejen|deje|dejad|para|paren|pare|parar|dejar|detengan|deten|basta|favor de dejar|dejenme|dejame|stop|"
        r"dejeme)\sde\s(?:(?:enviar|mandar|escribir|contactar|textear|mensajear)(?:me|nos|le)\b|molestar(?:me|nos)?|(?:enviar|"
        rf"mandar|escribir|contactar|textear|mensajear)(?=$|\s{_ES_WHAT}\b))"),
     _r("no_quiero_que_me_escriban", "es",
@@ -667,14 +695,15 @@ RULES: tuple[_Rule, ...] = (
        r"textee|texteen|escribas|envies|mandes)"),
     _r("no_quiero_mensajes", "es",
        r"(?:no|ya no|nunca)\s(?:quiero|deseo|necesito|me interesa)\s(?:(?:recibir|mas|seguir recibiendo|que me "
-       r"(?:envien|manden|escriban)|sus|tus|estos|esos|los|la|su|esta|esa|mi|ninguna|ningun)\s)*(?:mensajes|mensaje|"
+       r"(?:envien|manden|escriban)|sus|tus|estos|esos|los|la|su|esta|esa|mi|ninguna|ningun|vuestros|vuestras)\s)*(?:mensajes|mensaje|"
        r"textos|texto|sms|publicidad|anuncios|propaganda|recordatorios|avisos|actualizaciones|"
        r"notificaciones|promociones|ofertas|nada|suscripcion|subscripcion|spam|alertas)"),
     _r("no_mas_mensajes", "es", r"no mas (?:mensajes|mensaje|textos|texto|sms|notificaciones|promociones|spam|messages|"
                                 r"publicidad|anuncios|propaganda|"
                                 r"message|texts|text|mensajitos|whatsapps|correos|ofertas|llamadas)"),
     _r("detener_mensajes", "es",
-       r"(?:detener|detengan|detenga|deten|parar|paren|cancelar|cancelen|alto a|stop|terminar|basta de)\s"
+       r"(?:detener|detengan|detenga|deten|parar|paren|cancelar|cancelen|alto a|stop|terminar|basta de|(?:parenle|"
+       r"parale|ya parenle|parenle ya) con)\s"
        r"(?:los |estos |sus |tus |todos los )?"
        r"(?:mensajes|textos|sms|notificaciones|promociones|recordatorios|avisos|alertas|publicidad)"
        r"(?!\s(?:de|del)\s(?!texto|textos|mensajes|sms|promociones|ofertas|publicidad)\w)"),  # "alertas de fraude"
@@ -688,9 +717,11 @@ RULES: tuple[_Rule, ...] = (
     _r("quitenme_de_la_lista", "es",
        r"(?:(?:quitenme|quitame|quiteme|quitarme|sacame|saquenme|sacarme|borrenme|borrame|borrarme|eliminenme|bajame|"
        r"bajenme|"
-       r"eliminame|eliminarme)(?:\s(?:de|del)\s(?:la |su |sus |esta |tu |esa )?(?:lista|listas|base de datos|"
-       r"sistema|mensajes|envios))?|(?:quiten|quitar|saquen|sacar|borren|borrar|eliminen|eliminar)\s(?:mi numero|"
-       r"mi nombre|mis datos)|(?:quiten|quitar|saquen|sacar|borren|borrar|eliminen|eliminar)\s(?:de|del)\s(?:la |su "
+       r"eliminame|eliminarme|borradme|quitadme|eliminadme|sacadme)(?:\s(?:de|del)\s(?:la |su |sus |esta |tu |esa |"
+       r"vuestra |vuestras )?(?:lista|listas|base de datos|"
+       r"sistema|mensajes|envios))?|(?:quiten|quitar|saquen|sacar|borren|borrar|eliminen|eliminar|borrad|quitad)\s"
+       r"(?:mi numero|mi nombre|mis datos|este numero|mi telefono|este telefono|mi celular|este celular)|"
+       r"(?:quiten|quitar|saquen|sacar|borren|borrar|eliminen|eliminar)\s(?:de|del)\s(?:la |su "
        r"|sus |esta |tu |esa )?(?:lista|listas))"),
     _r("darme_de_baja", "es", r"(?:darme|dar|deme|denme|me doy|darnos|darse|dame|den|me dan|me den|me da|me pueden dar|"
                               r"me puede dar|me pueden|me puede)\sde baja"
@@ -730,7 +761,11 @@ RULES: tuple[_Rule, ...] = (
     _r("ya_no_quiero_al_final", "es", r"(?:ya no (?:quiero|deseo)(?:\s(?:nada|mas|recibir nada|recibir mas))?|no (?:quiero|deseo) (?:nada|mas|"
        r"recibir nada|recibir mas))$"),
     _r("no_es_mi_numero", "es", r"(?:(?:esta|es) equivocado el numero|(?:este )?no es mi numero|el numero (?:esta|es) "
-                                r"equivocado$)"),
+                                r"equivocado$)|(?:este |ese )?no es el (?:numero|telefono) correcto"),
+    _r("no_me_llegue_nada", "es", r"(?:ya )?no (?:quiero que )?(?:me |nos )?(?:llegue|lleguen) (?:nada|mas|ningun mensaje|"
+                                  r"mensajes|ningun texto)"),
+    _r("me_salgo_de_la_lista", "es", r"(?:me salgo|salirme|quiero salir|me quiero salir|sacarme|me doy de baja) (?:de|del) "
+                                     r"(?:la|su|esta|sus|tu|vuestra) (?:lista|listas|programa|servicio de mensajes)"),
     _r("dejar_de_recibir", "es",
        r"(?:quiero|quisiera|deseo|me gustaria|necesito|favor de|como puedo|como hago para) dejar de recibir"
        r"(?:\s(?:sus|tus|estos|los|esos|mas))?\s(?:mensajes|mensaje|textos|sms|promociones|ofertas|notificaciones|"
@@ -906,6 +941,8 @@ _NOT_NAMED = re.compile(
     r"|(?:^|[.!,]\s*)(?i:no soy|yo no soy|aqu[ií] no (?:vive|hay|est[aá])(?: ning[uú]n| ninguna| nadie llamad[oa])?|"
     r"no conozco a(?: ning[uú]n| ninguna)?)\s+"
     r"([A-Z][a-z]{1,15})\s*(?:$|[,.;!])"
+    r"|(?:^|[.!,]\s*)(?i:el se[nñ]or|la se[nñ]ora|la se[nñ]orita|el sr\.?|la sra\.?)?\s*"
+    r"([A-ZÁÉÍÓÚÑ][a-záéíóúñ]{1,15}) (?i:ya no|no) (?i:vive|est[aá]|trabaja) (?i:aqu[ií]|en este n[uú]mero)\b"
     r"|(?:^|[.!,]\s*)([A-Z][a-z]{1,15})\s+(?i:does not|doesn['\u2019]?t|doesnt|no longer|never) (?i:lives?|stays?|works?) "
     r"(?i:here|at this (?:number|address))\b)")
 """The contact says it is not the person named ("This isn't Jessica", "No Jessica here"): a wrong number."""
@@ -933,7 +970,7 @@ def _spanish(text: str) -> bool:
 
 _LEAD_RX = re.compile(_LEAD)
 _PAREN = re.compile(r"^(?:(?:ya|por favor|porfa|ahora|ahorita|ya por favor|y)\s)*(?:paren|detengan|paren ya|paren de una "
-                    r"vez|detenganse)(?:\s(?:ya|por favor|porfa|ahora|ahorita|de una vez|gracias))*$")
+                    r"vez|detenganse|parenle|parale|parenle ya|parale ya)(?:\s(?:ya|por favor|porfa|ahora|ahorita|de una vez|gracias))*$")
 _STATEMENTS = frozenset(("spam", "es_spam", "wrong_number", "numero_equivocado", "no_contact", "no_such_texts"))
 """Rules that state something: asked as a question ("this is spam? no way", "¿número equivocado? creo que...") they
 are not said (alone, "wrong number??" still is)."""
@@ -971,7 +1008,8 @@ def plain_language(text: str, parts: list[str] | None = None) -> tuple[str, Lang
     asked = _asked(text) if "?" in text and len([p for p in parts if not _ONLY_FILLER.match(p)]) > 1 else frozenset()
     for part in parts:
         for rule in _candidates(part):
-            if (rule.name == "do_not_text_me" and elsewhere) or (rule.name in _PLAYFUL and delighted) or \
+            playful = rule.name in _PLAYFUL or "blowing up" in part  # "quit blowin up my phone lol I'm coming"
+            if (rule.name == "do_not_text_me" and elsewhere) or (playful and delighted) or \
                     (rule.name in ("wrong_number", "numero_equivocado") and mistaken) or (rule.name in _STATEMENTS and part in asked):
                 continue
             if _rule_match(rule, part):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.compliance.keywords import RULES, Campaign, classify, keyword_of
+from services.compliance.keywords import RULES, Campaign, classify, keyword_of, normalise
 
 OPT_OUT_KEYWORDS = ["STOP", "stop", " Stop ", "STOP!", "stop.", "S T O P", "StopAll", "stop all", "UNSUBSCRIBE",
                     "unsubscribe", "Cancel", "END", "end.", "quit", "Revoke", "OPTOUT", "opt out", "Opt-Out",
@@ -23,6 +23,10 @@ PLAIN_OPT_OUTS = {
     "No further contact please": "no_contact",
     "retiro mi consentimiento": "retiro_mi_consentimiento",
     "detengan esto": "paren_esto",
+    "chill with the texts": "with_the_texts",
+    "mind not texting me?": "mind_not_texting",
+    "no quiero que me llegue nada": "no_me_llegue_nada",
+    "me salgo de la lista": "me_salgo_de_la_lista",
     "no quiero estar en su lista": "no_quiero_estar_en_su_lista",
     "quién les dio mi número? bórrenlo": "quien_les_dio_mi_numero",
     "me tienen harto con sus mensajes": "harto_de_mensajes",
@@ -255,3 +259,10 @@ def test_words_one_key_from_a_keyword_are_not_it(text: str) -> None:
                                               ("número equivocado", "opt_out"), ("who is this? wrong number", "opt_out")])
 def test_a_statement_asked_as_a_question_is_not_said(text: str, intent: str | None) -> None:
     assert classify(text).intent == intent
+
+
+def test_vowels_or_a_final_g_dropped_are_mended_and_other_words_left() -> None:
+    assert normalise("pls stp txtng") == "please stop texting"
+    assert normalise("quit blowin up my phone") == "quit blowing up my phone"
+    assert normalise("hmm shh brr my gym rhythm nth") == "hmm shh brr my gym rhythm nth"
+    assert normalise("sop texting me") == "stop texting me" and normalise("top of the list") == "top of the list"
