@@ -222,7 +222,8 @@ def _mend(word: str) -> str:
         if fixed in _DIGIT_TYPOS or _TYPOS.get(fixed) in _DIGIT_TYPOS:
             return _mend(fixed)
     collapsed = _RUNS.sub(r"\1", word)  # "ALTOOO", "mee", "textingg"
-    if collapsed != word and word not in _REAL_WORDS and (collapsed in _TYPO_TARGETS or collapsed in ("me", "alto", "baja", "no", "stop", "para")):
+    if collapsed != word and word not in _REAL_WORDS and (collapsed in _TYPO_TARGETS or collapsed in ("me", "alto", "baja", "no", "stop", "para",
+                                                                                                     "porfa")):
         return collapsed
     joined = _JOINED.match(word)  # "stopit", "stoptexting", "nomore"
     if joined:
@@ -292,7 +293,9 @@ _WEAK = _alt(("cancel", "end", "remove", "stop", "quit", "unsubscribe", "revoke"
               "borrar", "quitar", "eliminame", "borrame", "quitame", "bajame", "remove me from list", "dnc",
               "blocked and reported", "reported and blocked", "no contact", "no texts", "no text", "no messages",
               "no sms", "no texting", "no more contact", "i am out", "wrong no", "cancel it", "ya no quiero", "halt",
-              "remove it", "count me out", "cancelar todo", "cancelarlo todo", "cancelen todo", "cancela todo", "baja definitiva", "de baja", "delete", "terminate", "end it", "end this", "end them", "stop it all", "terminate all", "enough already",
+              "remove it", "count me out", "cease", "cease all", "cancel everything", "cancel this service",
+              "cancel the service", "cancel service", "cancel my service", "cancelar el servicio", "cancelar servicio",
+              "junk", "spam alert", "cancelar todo", "cancelarlo todo", "cancelen todo", "cancela todo", "baja definitiva", "de baja", "delete", "terminate", "end it", "end this", "end them", "stop it all", "terminate all", "enough already",
               "enough is enough",
               "delete me", "unsolicited", "unwanted", "not wanted", "can you not", "could you not", "forget i exist", "forget about me"))
 _WHOLE_MESSAGE = re.compile(rf"{_LEAD}{_WEAK}{_TAIL}")
@@ -345,7 +348,8 @@ _QUALIFIED = re.compile(
     r"^\s(?:before|after|until|till|til|during|while|at (?:work|night|school|\d\w*)|in the (?:morning|evening|night|"
     r"afternoon)|on (?:weekends?|sundays?|saturdays?|mondays?|weekdays|the weekend|whatsapp)|so (?:early|late|much)|"
     r"from (?:renewing|auto renewing|renewal|emails?|the newsletter|newsletters?)|link|button|page|option|url|"
-    r"box|shipment|renewal|order|payment|charge|billing|plan|fee|left|available|remaining|in stock|and drive|"
+    r"box|shipment|renewal|order|payment|charge|billing|plan|fee|left|available|remaining|in stock|and drive|early|"
+    r"and get a refund|for a refund|"
     r"in (?:my|the|your) (?:inbox|app|account|folder|email|cart|voicemail)|"
     r"and driving|while driving|"
     r"(?:me |us )?(?:from|of|on|to) (?:the |your |my |all |all your |ur )?(?:email|emails|e mail|newsletter|"
@@ -362,7 +366,9 @@ _QUALIFIED = re.compile(
 _QUOTED = re.compile(r"\b(?:reply|text|txt|send|type|replied|texted)\s(?:stop|end|cancel|quit|unsubscribe)\sto\s$")
 _JEST = re.compile(
     r"\b(?:jk|j k|just kidding|kidding|resubscribe|re subscribe|subscribe again|sign me back up|sign back up|"
-    r"opt me back in|opt back in|opt in again|by accident|accidentally|by mistake|(?<!you )(?<!they )(?<!u )(?<! i )(?<!^i )(?<! we )(?<!^we )keep (?:them|these|texting|sending|"
+    r"opt me back in|opt back in|opt in again|"
+    r"(?:unsubscribed|opted out|stop|unsubscribe|replied|texted|sent|hit|pressed|typed|clicked)(?: \w+){0,3} "
+    r"(?:by accident|by mistake)|accidentally|(?<!you )(?<!they )(?<!u )(?<! i )(?<!^i )(?<! we )(?<!^we )keep (?:them|these|texting|sending|"
     r"getting|me on|the texts|em|it|texts|messages|receiving)|love (?:these|them|your|the) (?:texts|messages|deals)|"
     r"keep me\b(?!\s(?:from|out|off|away|awake|up))|bromeando|es broma|texts are fine|texting is fine|texts are ok|texts are okay|just text me|texts only|only want "
     r"texts|only texts|only text me)\b")
@@ -419,7 +425,8 @@ RULES: tuple[_Rule, ...] = (
     _r("stop_these", "en", r"(?:cancel|stop|end|quit)\s(?:these|them|those|all of these|all of this|this crap|this "
                            r"stuff|all these)", anchored=True),
     _r("cancel_subscription", "en",
-       r"(?:cancel|end|terminate|stop)\s(?:my\s|the\s|this\s|your\s|our\s)?(?:text\s|sms\s)?subscription"
+       r"(?:cancel|end|terminate|stop|ending|canceling|cancelling|terminating|stopping)\s(?:my\s|the\s|this\s|your\s|"
+       r"our\s)?(?:text\s|sms\s)?subscription"
        # "end my subscription to the premium plan": some other subscription
        rf"(?!\s(?:to|for|of|on)\s(?!{_MSG_OBJ}|{_LIST}|this\b|these\b|you\b))"),
     # "stop receiving these", "I'd like to stop getting texts"
@@ -446,7 +453,9 @@ RULES: tuple[_Rule, ...] = (
        rf"{_LIST}"),
     _r("want_to_be_removed", "en", r"(?:want|like|wish|need|would like|love) to be (?:removed|unsubscribed|taken off|"
                                    r"opted out|deleted)(?=$|\s(?:please|thanks|now|asap)\b)"),
-    _r("no_permission", "en", r"(?:you|u) (?:do not|no longer|will not) have (?:my |any )?(?:permission|consent)"),
+    _r("no_permission", "en", r"(?:you|u) (?:do not|no longer|will not|never|never had|did not|did not have|never got|"
+                              r"never received|never asked for|never asked) (?:have |had |get |got )?(?:my |any |our )?"
+                              r"(?:permission|consent)"),
     _r("knock_it_off", "en", rf"(?:knock it off|cut it out)(?:\s(?:with\s)?{_MSG_OBJ})?(?!\s(?:of|from)\b)"),
     _r("with_the_texts", "en", rf"(?:stop it|cut it|quit it|knock it off|enough|chill|cool it|ease up|lay off|easy|calm "
                                rf"down|relax) with {_MSG_OBJ}|cut (?:out )?{_MSG_OBJ}"),
@@ -461,12 +470,14 @@ RULES: tuple[_Rule, ...] = (
     _r("no_interest", "en", r"(?:i have |i have got |i got |i |we have )?(?:no|lost|lost all|zero) interest(?: in (?:this|"
                             r"these|it|that|them|your \w+))?|(?:i am |we are )?not buying anything", anchored=True),
     _r("remove_alone", "en", r"(?:remove|remove me|remove us|delete me|take me off|unsubscribe me)", anchored=True),
-    _r("rather_not", "en", rf"(?:rather|prefer|prefer to|like to) not (?:to )?(?:get|receive|be getting|be receiving|"
-                           rf"have|be sent) (?:{_MSG_OBJ}|these|them|any)"),
+    _r("rather_not", "en", rf"(?:rather|prefer|prefer to|like to) not (?:to )?(?:(?:get|receive|be getting|be receiving|"
+                           rf"have|be sent) (?:{_MSG_OBJ}|these|them|any)|be (?:contacted|texted|messaged|bothered))"
+                           rf"(?!\s(?:before|after|at|on|in|during|until|by|about)\b)|prefer no {_MSG}"),
     _r("do_not_send_alone", "en", r"(?:do not|never|please do not) send(?: me)?(?: anything| anymore| any more| more|"
                                   r" again)?", anchored=True),
     _r("remove_me", "en",
-       rf"(?:remove|delete|erase|lose|forget|scratch)\s(?:{_ME}|(?:all (?:of )?)?my (?:name|info|information|details|"
+       rf"(?:remove|delete|erase|lose|forget|scratch|wipe|purge|scrub|forget you ever had|forget you have)\s(?:{_ME}|"
+       rf"(?:all (?:of )?)?my (?:name|info|information|details|"
        r"contact info|data)|(?:his|her|their) (?:number|phone number|cell|info))"
        rf"(?:\s(?:from|off|out of|off of)\s{_LIST})?(?!\s(?:from|off|out|of|to|in|at|on|as|and add)\b)"),
     # "take me off your list", "get me off this list", "please take me off"
@@ -570,7 +581,15 @@ RULES: tuple[_Rule, ...] = (
        r"(?:this|that|my) (?:number|phone|phone number) (?:belongs to|is) (?:someone else|somebody else|a different "
        r"person)|not (?:the (?:person|one|guy|girl|lady|man|woman)|who) (?:you are|you re|youre|you) (?:looking for|"
        r"trying to reach|after|texting|want|think)"),
-    _r("not_a_customer", "en", r"(?:i am|we are) not (?:your|a|one of your) (?:customer|client|patient)|never (?:did|done|"
+    _r("should_not_get_these", "en",
+       rf"(?:i|we|this number|this phone|my number|this line) (?:should not|should never|am not supposed to|is not "
+       rf"supposed to|are not supposed to) (?:be )?(?:getting|receiving|get|receive) (?:{_MSG_OBJ}|these|this|them)|"
+       r"not a number (?:you|u) should be (?:texting|messaging|contacting)|(?:you|u) should not be (?:texting|messaging|"
+       r"contacting) (?:me|this number|us)|why (?:is|am|are) (?:this number|my number|i|we) (?:on|in) (?:this|your|the|ur) "
+       r"(?:list|texting list|database|system)"),
+    _r("not_a_customer", "en", r"(?:i have |i )?never been (?:a|your|one of your) (?:customer|client|patient)|"
+                               r"(?:i )?do not (?:even )?have an account (?:with|at) (?:you|your company|you guys|yall)|"
+                               r"(?:i am|we are) not (?:your|a|one of your) (?:customer|client|patient)|never (?:did|done|"
                                r"do) business with (?:you|your company)|never (?:bought|ordered|shopped) (?:anything )?"
                                r"(?:from|with|at) (?:you|your)"),
     _r("cease", "en", r"cease (?:and desist|all (?:communication|communications|contact|messages|texts)|"
@@ -604,9 +623,11 @@ RULES: tuple[_Rule, ...] = (
                         r"get (?:off|out of) my phone)", anchored=True),
     _r("fuck_off", "en", r"(?:fuck off|f off|eff off|piss off|bugger off|sod off|fuck you|fuck u|screw off|screw you)"),
     # "this is spam", "reported as spam", "I'm reporting this number"
-    _r("spam", "en", r"(?:this is|is|its|you are|such|more)?\s?(?:spam|spammer|spammers|harassment|a scam)",
+    _r("spam", "en", r"(?:this is|is|its|you are|such|more)?\s?(?:spam|spammer|spammers|harassment|a scam|junk|"
+                     r"junk message|junk text)",
        anchored=True),
-    _r("es_spam", "es", r"(?:esto es|es|son|puro|pura|esto es puro|(?:reportado|reportada|reportando|reporte|reporto|"
+    _r("es_spam", "es", r"(?:esto es|es|son|puro|pura|esto es puro|(?:(?:los |lo |te |les |la )?(?:reporte|reportare|"
+                        r"reportamos|marque|marcare|denuncie)|reportado|reportada|reportando|reporto|"
                         r"denunciado|marcado) como)\s(?:spam|acoso|basura|estafa)", anchored=True),
     _r("report", "en",
        r"(?:(?:report|reported|reporting|flagged|flagging|blocking|blocked)\s(?:you|this|this number|it|your number|"
@@ -692,7 +713,20 @@ RULES: tuple[_Rule, ...] = (
        rf"mandar|escribir|contactar|textear|mensajear)(?=$|\s{_ES_WHAT}\b))"),
     _r("no_quiero_que_me_escriban", "es",
        r"(?:no|ya no) (?:quiero|deseo) que (?:me|nos) (?:sigan )?(?:escriban|envien|manden|contacten|molesten|llamen|"
-       r"textee|texteen|escribas|envies|mandes)"),
+       r"textee|texteen|escribas|envies|mandes|contacte|escriba|envie|mande|llame|moleste)"),
+    _r("prefiero_no_recibir", "es",
+       r"(?:prefiero|preferiria|preferimos|quisiera|prefeririamos) (?:no recibir|que no me (?:envien|manden|escriban|"
+       r"contacten|molesten))(?: (?:mas|sus|estos|los))? ?(?:mensajes|textos|sms|nada|promociones|publicidad)?"),
+    _r("no_quiero_este_servicio", "es", r"(?:ya )?no (?:quiero|necesito|deseo) (?:este|su|el|tu|ese) servicio(?: de "
+                                        r"(?:mensajes|textos|sms))?", anchored=True),
+    _r("por_que_me_siguen", "es", r"por que (?:me |nos )?(?:siguen|sigue|continuan|continua) (?:llegando|escribiendo|"
+                                  r"mandando|enviando|molestando|contactando|textando|texteando)"),
+    _r("marquenme_como_no_contactar", "es",
+       r"(?:marquenme|marquen mi numero|marcarme|ponganme|pongan mi numero|agreguenme) (?:como|en la lista de|en) "
+       r"(?:no contactar|no llamar|no molestar|no enviar|dado de baja|dada de baja|baja)"),
+    _r("no_tengo_cuenta", "es",
+       r"(?:nunca he sido|nunca fui|jamas he sido|jamas fui) (?:su |tu )?cliente|(?:ni siquiera|yo no|no) (?:tengo|tenemos) "
+       r"(?:una |ninguna )?cuenta con (?:ustedes|usted|ti|su empresa)"),
     _r("no_quiero_mensajes", "es",
        r"(?:no|ya no|nunca)\s(?:quiero|deseo|necesito|me interesa)\s(?:(?:recibir|mas|seguir recibiendo|que me "
        r"(?:envien|manden|escriban)|sus|tus|estos|esos|los|la|su|esta|esa|mi|ninguna|ningun|vuestros|vuestras)\s)*(?:mensajes|mensaje|"
@@ -716,7 +750,7 @@ RULES: tuple[_Rule, ...] = (
        r"por que (?:tienen|tiene|tienes) (?:mi|este) (?:numero|telefono|celular)"),
     _r("quitenme_de_la_lista", "es",
        r"(?:(?:quitenme|quitame|quiteme|quitarme|sacame|saquenme|sacarme|borrenme|borrame|borrarme|eliminenme|bajame|"
-       r"bajenme|"
+       r"bajenme|olviden|olvidense de|olvidate de|olvida|"
        r"eliminame|eliminarme|borradme|quitadme|eliminadme|sacadme)(?:\s(?:de|del)\s(?:la |su |sus |esta |tu |esa |"
        r"vuestra |vuestras )?(?:lista|listas|base de datos|"
        r"sistema|mensajes|envios))?|(?:quiten|quitar|saquen|sacar|borren|borrar|eliminen|eliminar|borrad|quitad)\s"
@@ -961,6 +995,7 @@ def _not_named(text: str) -> bool:
 
 
 def _spanish(text: str) -> bool:
+    text = text.replace("see ya", "")
     return re.search(r"\b(?:por favor|porfa|gracias|mensajes|numero|ya|mas|quiero|senor|alto|para|parar|pare|"
                      r"ustedes|usted|esto|este|estos|hablo|soy|estoy|nada|aqui|nadie|molesten|conozco|ninguna|ningun|"
                      r"vive|"
