@@ -553,12 +553,12 @@ RULES: tuple[_Rule, ...] = (
        r"(?:este|ese|mi|el) (?:numero|telefono|celular)(?: ya)? no es (?:de|del) (?:esa persona|\w+|la persona)|"
        r"no (?:es|soy) (?:el|la) (?:dueno|duena|persona) de (?:este|ese) numero|"
        r"(?:ya )?no es (?:el )?(?:numero|telefono|celular) de \w+|"
-       r"(?:\w+) (?:ya )?no (?:tiene|usa) (?:este|ese) (?:numero|telefono|celular)"),
+       r"(?<=\w )(?:ya )?no (?:tiene|usa) (?:este|ese) (?:numero|telefono|celular)"),
     _r("person_is_not_here", "en",
        r"(?:the person|whoever|the guy|the lady|the one|who) (?:you are|you re|you)\s?(?:want|looking for|trying to reach|"
        r"texting|need|think you are texting|are after)(?: is| are)? (?:not|no longer) (?:here|at this number|"
        r"reachable here|with this number)|"
-       r"(?!i |we |you )(?:\w+) (?:does not|do not|no longer) (?:have|has|own|owns|use|uses) (?:this|that) "
+       r"(?<!\bi )(?<!\bwe )(?<!\byou )(?<=\w )(?:does not|do not|no longer) (?:have|has|own|owns|use|uses) (?:this|that) "
        r"(?:number|phone|cell)(?= anymore| any more|$)|"
        r"(?:this|that) (?:is not|is no longer) (?:\w+s|his|her|their) (?:phone|number|cell)(?: number)?"
        r"(?= anymore| any more|$)"),
@@ -827,7 +827,7 @@ def _first_words(items: list[tuple[Any, Any]], started: bool = False) -> set[str
     i = 0
     while i < len(items):
         op, av = items[i]
-        if op is _C.AT and not started:  # \b, ^ before the first letter
+        if (op is _C.AT or op in (_C.ASSERT, _C.ASSERT_NOT)) and not started:  # \b, ^, (?<=...) before the first letter
             i += 1
             continue
         if op is _C.LITERAL and chr(av).isalpha():
