@@ -64,7 +64,9 @@ class System:
 
 @contextlib.asynccontextmanager
 async def running_system(base_env: dict[str, str], extra: dict[str, str] | None = None,
-                         only: list[str] | None = None) -> AsyncIterator[System]:
+                         only: list[str] | None = None,
+                         per_service: dict[str, dict[str, str]] | None = None) -> AsyncIterator[System]:
+    """``per_service``: settings for one service only (e.g. its own NATS user), by service name."""
     ports = {n: free_port() for n in [*SERVICES, "carrier_sim"]}
     env = dict(base_env)
     env.update({
@@ -99,6 +101,7 @@ async def running_system(base_env: dict[str, str], extra: dict[str, str] | None 
                 continue
             svc_env = dict(env)
             svc_env["AM_HTTP_PORT"] = str(ports[name])
+            svc_env.update((per_service or {}).get(name, {}))
             svc, setup = mod.build(svc_env)
             await svc.start(setup)
             started.append(svc)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import nats
 import structlog
 from nats.aio.client import Client
@@ -37,8 +39,23 @@ async def connect(url: str, name: str) -> Client:
     )
 
 
-async def ensure_stream(nc: Client, subjects: Subjects, spec: StreamSpec, replicas: int = 1) -> None:
-    """Create the domain's stream, or update it when its config changed."""
+async def ensure_stream(
+    nc: Client,
+    subjects: Subjects,
+    spec: StreamSpec,
+    replicas: int = 1,
+    *,
+    max_age_s: float | None = None,
+    max_bytes: int = -1,
+    update_limits: bool = False,
+) -> None:
+    """Create the domain's stream if it is missing, with these limits.
+
+    Who owns a stream's configuration: the service creates it; after that its limits (max age,
+    max bytes, replicas) belong to the operator, who may change them with ``nats stream edit`` or
+    ``amctl``. A service starting later never puts its own limits back — unless ``update_limits``
+    (AM_STREAM_UPDATE_LIMITS) says the settings win. What the code depends on (subjects, the
+    duplicate window used for exactly-once publishing) is always restored."""
     js = nc.jetstream()
     name = subjects.stream_name(spec.domain)
     cfg = StreamConfig(
@@ -47,7 +64,8 @@ async def ensure_stream(nc: Client, subjects: Subjects, spec: StreamSpec, replic
         retention=RetentionPolicy.LIMITS,
         storage=StorageType.FILE,
         discard=DiscardPolicy.OLD,
-        max_age=spec.max_age_days * 86400.0,
+        max_age=float(max_age_s) if max_age_s is not None else spec.max_age_days * 86400.0,
+        max_bytes=max_bytes if max_bytes > 0 else -1,
         duplicate_window=float(spec.duplicate_window_s),
         num_replicas=replicas,
     )
@@ -56,16 +74,28 @@ async def ensure_stream(nc: Client, subjects: Subjects, spec: StreamSpec, replic
     except NotFoundError:
         try:
             await js.add_stream(cfg)
-            log.info("stream_created", stream=cfg.name)
+            log.info("stream_created", stream=cfg.name, max_age_s=cfg.max_age, max_bytes=cfg.max_bytes,
+                     replicas=cfg.num_replicas)
+            return
         except Exception:
-            await js.update_stream(cfg)  # a replica created it in between
-        return
+            info = await js.stream_info(name)  # a replica created it in between
     cur = info.config
-    if (
-        cur.subjects != cfg.subjects
-        or cur.max_age != cfg.max_age
-        or cur.duplicate_window != cfg.duplicate_window
-        or cur.num_replicas != cfg.num_replicas
-    ):
-        await js.update_stream(cfg)
-        log.info("stream_updated", stream=cfg.name)
+    want = cur
+    changed: list[str] = []
+    if cur.subjects != cfg.subjects or cur.duplicate_window != cfg.duplicate_window:
+        want = replace(want, subjects=cfg.subjects, duplicate_window=cfg.duplicate_window)
+        changed.append("subjects/duplicate_window")
+    limits_differ = (
+        cur.max_age != cfg.max_age
+        or (cur.max_bytes or -1) != cfg.max_bytes
+        or (cur.num_replicas or 1) != cfg.num_replicas
+    )
+    if limits_differ and update_limits:
+        want = replace(want, max_age=cfg.max_age, max_bytes=cfg.max_bytes, num_replicas=cfg.num_replicas)
+        changed.append("limits")
+    elif limits_differ:
+        log.info("stream_limits_kept", stream=name, max_age_s=cur.max_age, max_bytes=cur.max_bytes,
+                 replicas=cur.num_replicas, hint="set AM_STREAM_UPDATE_LIMITS=true to apply the settings")
+    if changed:
+        await js.update_stream(want)
+        log.info("stream_updated", stream=name, changed=changed)

@@ -10,6 +10,8 @@ from typing import Any, Protocol
 import aiohttp
 import msgspec
 
+from libs.obs.metrics import CARRIER_SUBMIT
+
 
 class CarrierError(Exception):
     """The carrier refused (``transient`` False) or could not be reached (``transient`` True)."""
@@ -100,8 +102,15 @@ class HttpCarrier:
 
     async def submit_message(self, from_: str, to: str, text: str, reference: str) -> str:
         """Idempotent on ``reference``: a retry after a crash never sends twice."""
-        status, body = await self._req("POST", "/messages", json={"from": from_, "to": to, "text": text,
-                                                                  "reference": reference})
+        started = time.perf_counter()
+        try:
+            status, body = await self._req("POST", "/messages", json={"from": from_, "to": to, "text": text,
+                                                                      "reference": reference})
+        except Exception:
+            CARRIER_SUBMIT.labels("error").observe(time.perf_counter() - started)
+            raise
+        CARRIER_SUBMIT.labels("accepted" if status in (200, 202) else "refused").observe(
+            time.perf_counter() - started)
         if status not in (200, 202):
             raise CarrierError(str((body or {}).get("error", status)), transient=False, status=status, body=body)
         return str(body["carrier_message_id"])

@@ -8,6 +8,7 @@ from typing import Any
 
 import msgspec
 import structlog
+from opentelemetry import trace
 
 _SECRET_KEYS = ("password", "secret", "api_key", "authorization", "token")
 
@@ -31,11 +32,22 @@ def _redact(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
     return event_dict
 
 
+def _add_trace_ids(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """trace_id and span_id of the OpenTelemetry context the line is logged in (the request or message
+    being handled), so a log line leads to its trace and to every other line of the same request."""
+    ctx = trace.get_current_span().get_span_context()
+    if ctx.is_valid:
+        event_dict.setdefault("trace_id", format(ctx.trace_id, "032x"))
+        event_dict.setdefault("span_id", format(ctx.span_id, "016x"))
+    return event_dict
+
+
 def configure_logging(service: str, level: str = "info") -> None:
     lvl = getattr(logging, level.upper(), logging.INFO)
     processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
+        _add_trace_ids,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _redact,
         structlog.processors.format_exc_info,

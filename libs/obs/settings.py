@@ -24,10 +24,26 @@ class CommonSettings(msgspec.Struct, frozen=True, kw_only=True):
     """First token of every subject, stream and schema name; tests use their own for isolation."""
     stream_replicas: int = 1
     """JetStream replicas for the streams this service provisions (3 in production)."""
+    stream_max_age_days: float = 30.0
+    """Oldest event a stream keeps, in days, when this service creates it."""
+    stream_max_bytes: int = -1
+    """Size cap of a stream (bytes; -1 = none) when this service creates it: the oldest go first."""
+    stream_update_limits: bool = False
+    """false: a stream's limits (age, bytes, replicas) are the operator's once it exists; a restart
+    never undoes `nats stream edit`. true: every start puts the settings above back."""
     http_host: str = "127.0.0.1"
     http_port: int = 0
     """Port for /healthz, /readyz, /metrics (and the service's own HTTP endpoints); 0 = any."""
     log_level: str = "info"
+    metrics_port: int = 0
+    """0: /metrics is served on the service's HTTP port. Otherwise only on this port (Kubernetes: 9090,
+    reachable inside the cluster only; the public Ingress routes to the gateway's HTTP port)."""
+    metrics_interval_s: float = 15.0
+    """How often the gauges read from the database and JetStream (outbox lag, consumer pending,
+    backlogs) are refreshed; 0 turns that off."""
+    db_pgbouncer: bool = False
+    """The database URL is a PgBouncer in session mode (the Kubernetes Pooler): session settings are SET
+    after connecting instead of sent as startup parameters, which PgBouncer refuses."""
     db_pool_max: int = 10
     db_pool_min: int = 1
     """Connections each pool opens at start (make run opens 10): a pool that grows under a burst makes

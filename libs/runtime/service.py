@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import gc
 import signal
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,16 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from libs.bus.conn import connect, ensure_stream
 from libs.bus.consumer import ConsumerRunner, ConsumerSpec
 from libs.bus.rpc import RpcClient, RpcServer
+from libs.obs.collect import OUTBOX, GaugeQuery
 from libs.obs.logging import configure_logging
+from libs.obs.metrics import (
+    CONSUMER_ACK_PENDING,
+    CONSUMER_PENDING,
+    CONSUMER_REDELIVERED,
+    HTTP_LATENCY,
+    OUTBOX_LAG,
+    OUTBOX_PENDING,
+)
 from libs.obs.settings import CommonSettings
 from libs.obs.tracing import configure_tracing
 from libs.store.db import create_pool, migrate, pending_migrations
@@ -29,6 +39,30 @@ from libs.store.relay import Relay
 from proto.subjects import StreamSpec, Subjects
 
 log = structlog.get_logger(__name__)
+
+
+_UNMEASURED = ("/v1/", "/metrics", "/healthz", "/readyz")
+"""The gateway measures its API (/v1/...) itself, under the same series; probes and scrapes are noise."""
+
+
+@web.middleware
+async def _http_metrics(request: web.Request, handler: Any) -> web.StreamResponse:
+    """am_http_seconds for a service's own HTTP endpoints (carrier callbacks, docs), by route and status."""
+    if request.path.startswith(_UNMEASURED):
+        return await handler(request)  # type: ignore[no-any-return]
+    started = time.perf_counter()
+    status = 500
+    try:
+        resp: web.StreamResponse = await handler(request)
+        status = resp.status
+        return resp
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        route = request.match_info.route.resource
+        path = route.canonical if route is not None else "unmatched"
+        HTTP_LATENCY.labels(f"{request.method} {path}", str(status)).observe(time.perf_counter() - started)
 
 
 class Service:
@@ -50,16 +84,19 @@ class Service:
         self.uses_db = uses_db
         self.subjects = Subjects(settings.subject_root)
         self.schema = self.subjects.schema(name)
-        self.http = web.Application(client_max_size=1024 * 1024)
+        self.http = web.Application(client_max_size=1024 * 1024, middlewares=[_http_metrics])
         self.http.router.add_get("/healthz", self._healthz)
         self.http.router.add_get("/readyz", self._readyz)
-        self.http.router.add_get("/metrics", self._metrics)
+        if settings.metrics_port <= 0:
+            self.http.router.add_get("/metrics", self._metrics)
+        self._metrics_runner: web.AppRunner | None = None
         self._consumer_specs: list[ConsumerSpec] = []
         self._consumers: list[ConsumerRunner] = []
         self._task_factories: list[Callable[[], Coroutine[Any, Any, None]]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
         self._runner: web.AppRunner | None = None
+        self._gauge_queries: list[GaugeQuery] = []
         self.port = 0
         self.nc: Client
         self.pool: asyncpg.Pool
@@ -79,6 +116,10 @@ class Service:
     def on_stop(self, fn: Callable[[], Awaitable[None]]) -> None:
         self._on_stop.append(fn)
 
+    def gauge_query(self, query: GaugeQuery) -> None:
+        """Refresh these gauges from the service's database every AM_METRICS_INTERVAL_S."""
+        self._gauge_queries.append(query)
+
     # -- lifecycle ---------------------------------------------------------------------------------
     async def start(self, setup: Callable[[Service], Awaitable[None]] | None = None) -> None:
         configure_logging(self.name, self.settings.log_level)
@@ -88,23 +129,35 @@ class Service:
         self.rpc_server = RpcServer(self.nc, self.subjects, self.domain or self.name, self.name)
         if self.uses_db:
             self.pool = await create_pool(self.settings.database_url, self.schema, self.settings.db_pool_max,
-                                          min_size=self.settings.db_pool_min)
+                                          min_size=self.settings.db_pool_min,
+                                          pgbouncer=self.settings.db_pgbouncer)
             await migrate(self.pool, self.schema, self.sql_dir)
             self.store = EventStore(self.pool, self.schema, self.subjects, self.name)
         if self.domain and self.uses_db:
-            await ensure_stream(self.nc, self.subjects, StreamSpec(self.domain), self.settings.stream_replicas)
+            await self._ensure_stream(self.domain)
             self.relay = Relay(self.pool, self.nc, self.schema, self.name)
             self.relay.start()
+            self.gauge_query(GaugeQuery(f"SELECT '{self.name}' AS service, o.* FROM ({OUTBOX}) o",
+                                        {"pending": OUTBOX_PENDING, "lag": OUTBOX_LAG}, ("service",)))
         if setup is not None:
             await setup(self)
         for spec in self._consumer_specs:
             # the producer may not have started yet: make sure its stream exists
-            await ensure_stream(self.nc, self.subjects, StreamSpec(spec.domain), self.settings.stream_replicas)
+            await self._ensure_stream(spec.domain)
             runner = ConsumerRunner(self.nc, self.subjects, self.pool if self.uses_db else None, spec)
             await runner.start()
             self._consumers.append(runner)
+        if self.settings.metrics_interval_s > 0:
+            self._task_factories.append(self._collect_gauges)
         for factory in self._task_factories:
             self._tasks.append(asyncio.create_task(self._guard(factory)))
+        if self.settings.metrics_port > 0:  # /metrics on a port of its own, never the public one
+            metrics_app = web.Application()
+            metrics_app.router.add_get("/metrics", self._metrics)
+            self._metrics_runner = web.AppRunner(metrics_app, access_log=None, handle_signals=False)
+            await self._metrics_runner.setup()
+            await web.TCPSite(self._metrics_runner, self.settings.http_host, self.settings.metrics_port,
+                              reuse_address=True).start()
         # in-flight requests (a long poll) get a few seconds, so a stop stays well inside 10 s
         self._runner = web.AppRunner(self.http, access_log=None, handle_signals=False, shutdown_timeout=3.0)
         await self._runner.setup()
@@ -115,6 +168,33 @@ class Service:
         self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
         self.ready = True
         log.info("service_started", port=self.port, schema=self.schema if self.uses_db else None)
+
+    async def _ensure_stream(self, domain: str) -> None:
+        s = self.settings
+        await ensure_stream(self.nc, self.subjects, StreamSpec(domain), s.stream_replicas,
+                            max_age_s=s.stream_max_age_days * 86400.0, max_bytes=s.stream_max_bytes,
+                            update_limits=s.stream_update_limits)
+
+    async def _collect_gauges(self) -> None:
+        """Outbox lag, consumer pending/redelivered and the services' own backlogs, every interval."""
+        js = self.nc.jetstream()
+        while True:
+            for q in self._gauge_queries:
+                try:
+                    await q.collect(self.pool)
+                except Exception as exc:  # a slow or absent database: the gauges keep their last value
+                    log.warning("gauge_query_failed", error=repr(exc))
+            for runner in self._consumers:
+                stream, durable = self.subjects.stream_name(runner.spec.domain), runner.spec.durable
+                try:
+                    info = await js.consumer_info(stream, durable, timeout=5)
+                except Exception as exc:
+                    log.warning("consumer_info_failed", stream=stream, durable=durable, error=repr(exc))
+                    continue
+                CONSUMER_PENDING.labels(stream, durable).set(info.num_pending or 0)
+                CONSUMER_ACK_PENDING.labels(stream, durable).set(info.num_ack_pending or 0)
+                CONSUMER_REDELIVERED.labels(stream, durable).set(info.num_redelivered or 0)
+            await asyncio.sleep(self.settings.metrics_interval_s)
 
     async def _guard(self, factory: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Background loops restart after a crash instead of dying silently."""
@@ -134,6 +214,8 @@ class Service:
         self.ready = False
         if self._runner is not None:
             await self._runner.cleanup()
+        if self._metrics_runner is not None:
+            await self._metrics_runner.cleanup()
         await self.rpc_server.close()
         await asyncio.gather(*(c.stop() for c in self._consumers))
         for t in self._tasks:

@@ -40,11 +40,12 @@ class Connection(asyncpg.Connection):  # type: ignore[misc]  # asyncpg ships no 
     holding session state. Open transactions are rolled back on release either way (asyncpg does that
     before it asks for the reset query)."""
 
-    __slots__ = ("_am_session_state",)
+    __slots__ = ("_am_session_sql", "_am_session_state")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._am_session_state = False
+        self._am_session_sql = ""
 
     def hold_session_state(self) -> None:
         """Call before a session-level advisory lock, LISTEN or SET: the full reset runs on release."""
@@ -54,11 +55,13 @@ class Connection(asyncpg.Connection):  # type: ignore[misc]  # asyncpg ships no 
         if not self._am_session_state:
             return ""
         self._am_session_state = False
-        return str(super().get_reset_query())
+        # behind PgBouncer the session settings were SET, not startup parameters: RESET ALL would drop
+        # them, so they are SET again in the same round trip
+        return str(super().get_reset_query()) + self._am_session_sql
 
 
 async def create_pool(dsn: str, schema: str, max_size: int = 10, custom_plans: bool = False,
-                      min_size: int = 1) -> asyncpg.Pool:
+                      min_size: int = 1, pgbouncer: bool = False) -> asyncpg.Pool:
     """``custom_plans``: plan every prepared statement for its parameters. After five runs PostgreSQL
     may switch to a generic plan, blind to them; for queue claims (LIMIT $n, = ANY($n)) that plan scans
     whole tables — 40 ms a claim instead of 2. For short key lookups planning each time is wasted work.
@@ -67,7 +70,13 @@ async def create_pool(dsn: str, schema: str, max_size: int = 10, custom_plans: b
     index, and a generic plan made while a table is still nearly empty (a fresh deployment, the first
     minute of a new table) would otherwise pick a sequential scan and keep it, cached with its prepared
     statement, while the table grows — each lookup of a few messages by id then reading all of them.
-    A statement with no index to use still scans; only the choice is taken away."""
+    A statement with no index to use still scans; only the choice is taken away.
+
+    ``pgbouncer`` (AM_DB_PGBOUNCER): the DSN is a PgBouncer in session mode, which refuses startup
+    parameters it does not track (``unsupported startup parameter: search_path``). The session settings
+    are then SET on each new connection (and again after a full reset) instead; only application_name
+    stays a startup parameter. Everything else asyncpg does (its prepared-statement cache, LISTEN, session
+    advisory locks) needs session mode and works unchanged; transaction mode is not supported."""
     await ensure_database(dsn)
     conn = await asyncpg.connect(dsn)
     try:
@@ -76,13 +85,25 @@ async def create_pool(dsn: str, schema: str, max_size: int = 10, custom_plans: b
         pass  # two replicas racing on CREATE SCHEMA
     finally:
         await conn.close()
+    session = {"search_path": f'"{schema}"', "enable_seqscan": "off",
+               **({"plan_cache_mode": "force_custom_plan"} if custom_plans else {})}
+    startup = {"application_name": f"am-{schema}"}
+    init: Any = None
+    if pgbouncer:
+        session_sql = "".join(f"SET {k} = {v};" for k, v in session.items())
+
+        async def init(conn: Connection) -> None:
+            conn._am_session_sql = session_sql
+            await conn.execute(session_sql)
+    else:
+        startup.update({**session, "search_path": schema})
     pool = await asyncpg.create_pool(
         dsn,
         min_size=max(1, min(min_size, max_size)),
         max_size=max_size,
-        server_settings={"search_path": schema, "application_name": f"am-{schema}", "enable_seqscan": "off",
-                         **({"plan_cache_mode": "force_custom_plan"} if custom_plans else {})},
+        server_settings=startup,
         connection_class=Connection,
+        init=init,
     )
     assert pool is not None
     return pool

@@ -20,7 +20,7 @@ import structlog
 from nats.aio.client import Client
 
 from libs.bus.rpc import RpcClient
-from libs.obs.metrics import EVENTS_PUBLISHED
+from libs.obs.metrics import EVENTS_PUBLISHED, EVENTS_RELAYED
 from libs.runtime.waiting import woken
 from proto.subjects import Subjects
 
@@ -152,4 +152,12 @@ class Relay:
                 [r["position"] for r in rows],
             )
             EVENTS_PUBLISHED.labels(self.service).inc(len(rows))
+            by_type: dict[str, int] = {}  # root.domain.aggregate.event.org -> aggregate.event (a bounded set)
+            for r in rows:
+                parts = r["subject"].split(".", 4)
+                if len(parts) >= 4:
+                    key = f"{parts[2]}.{parts[3]}"
+                    by_type[key] = by_type.get(key, 0) + 1
+            for key, n in by_type.items():
+                EVENTS_RELAYED.labels(self.service, key).inc(n)
             return len(rows)

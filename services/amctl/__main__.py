@@ -1,7 +1,7 @@
-"""amctl — the AgentMessage CLI.
+"""amctl — the AgentMessage CLI, for users of the API and for ops (streams, events).
 
-Settings: AM_API_URL (default http://127.0.0.1:8080), AGENTMESSAGE_API_KEY, AM_SIM_URL
-(http://127.0.0.1:8090), AM_NATS_URL (nats://127.0.0.1:14222), AM_SUBJECT_ROOT (am).
+It reads the same settings as the stack (see SETTINGS), so it talks to the stack `make run` started
+with the same environment, never silently to another one.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import json
 import os
+import socket
 import sys
 import urllib.error
 import urllib.parse
@@ -18,15 +19,55 @@ from typing import Any
 
 from services.amctl import events
 
+SETTINGS = """settings (the stack's own; flags win):
+  --nats URL / AM_NATS_URL    NATS; else nats://127.0.0.1:$AM_NATS_PORT (make run's port, default 14222)
+  AM_NATS_USER, AM_NATS_PASSWORD, AM_NATS_TLS_CA/_CERT/_KEY   NATS credentials, as the services use them
+  --api URL / AM_API_URL      the gateway; else http://127.0.0.1:$AM_GATEWAY_PORT (default 8080)
+  AM_SIM_URL                  the carrier simulator; else http://127.0.0.1:$AM_SIM_PORT (default 8090)
+  AM_SUBJECT_ROOT             first token of subjects and stream names (default am)
+  AGENTMESSAGE_API_KEY        the API key for API commands
+exit status: 0 ok; 1 the API answered an error, or NATS / the API cannot be reached (one line on stderr)."""
+
+
+def nats_url(flag: str | None = None) -> str:
+    return flag or os.environ.get("AM_NATS_URL") or f"nats://127.0.0.1:{os.environ.get('AM_NATS_PORT', '14222')}"
+
+
+def api_url(flag: str | None = None) -> str:
+    url = flag or os.environ.get("AM_API_URL") or f"http://127.0.0.1:{os.environ.get('AM_GATEWAY_PORT', '8080')}"
+    return url.rstrip("/")
+
+
+def sim_url() -> str:
+    return (os.environ.get("AM_SIM_URL") or f"http://127.0.0.1:{os.environ.get('AM_SIM_PORT', '8090')}").rstrip("/")
+
+
+def _probe(url: str) -> None:
+    """Connect first with a short timeout: a stopped or unroutable API is reported in seconds."""
+    parts = urllib.parse.urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname or "127.0.0.1", port), timeout=3).close()
+    except TimeoutError:
+        reason = "no answer within 3s"
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+    else:
+        return
+    raise SystemExit(f"amctl: cannot reach {url}: {reason} (is the stack up? --api, or AM_API_URL / "
+                     "AM_GATEWAY_PORT; AM_SIM_URL / AM_SIM_PORT)")
+
 
 def _http(method: str, url: str, body: Any = None, key: str | None = None) -> tuple[int, Any]:
+    _probe(url)
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(url, data=data, method=method)
     req.add_header("Content-Type", "application/json")
     if key:
         req.add_header("Authorization", f"Bearer {key}")
     try:
-        with urllib.request.urlopen(req, timeout=75) as r:
+        # a long poll waits up to 60 s; anything else answers at once, so an unreachable API fails fast
+        with urllib.request.urlopen(req, timeout=75 if "wait=" in url else 10) as r:
             return r.status, json.loads(r.read() or b"null")
     except urllib.error.HTTPError as e:
         raw = e.read()
@@ -34,12 +75,17 @@ def _http(method: str, url: str, body: Any = None, key: str | None = None) -> tu
             return e.code, json.loads(raw)
         except ValueError:
             return e.code, raw.decode(errors="replace")
-    except urllib.error.URLError as e:
-        raise SystemExit(f"cannot reach {url}: {e.reason} (is `make run` up? set AM_API_URL / AM_SIM_URL)") from e
+    except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
+        reason = getattr(e, "reason", None) or e
+        raise SystemExit(f"amctl: cannot reach {url}: {reason} (is the stack up? --api, or AM_API_URL / "
+                         "AM_GATEWAY_PORT; AM_SIM_URL / AM_SIM_PORT)") from None
+
+
+_API_FLAG: list[str | None] = [None]
 
 
 def api(method: str, path: str, body: Any = None, auth: bool = True) -> int:
-    base = os.environ.get("AM_API_URL", "http://127.0.0.1:8080").rstrip("/")
+    base = api_url(_API_FLAG[0])
     key = os.environ.get("AGENTMESSAGE_API_KEY") if auth else None
     if auth and not key:
         raise SystemExit("set AGENTMESSAGE_API_KEY (amctl signup prints one)")
@@ -49,7 +95,7 @@ def api(method: str, path: str, body: Any = None, auth: bool = True) -> int:
 
 
 def sim(method: str, path: str, body: Any = None) -> int:
-    base = os.environ.get("AM_SIM_URL", "http://127.0.0.1:8090").rstrip("/")
+    base = sim_url()
     status, out = _http(method, base + path, body)
     print(json.dumps(out, indent=2))
     return 0 if 200 <= status < 300 else 1
@@ -61,18 +107,25 @@ def _q(**params: Any) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="amctl", description="AgentMessage CLI")
+    p = argparse.ArgumentParser(prog="amctl", description="AgentMessage CLI", epilog=SETTINGS,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--nats", help="NATS URL (default: AM_NATS_URL, else 127.0.0.1:$AM_NATS_PORT)")
+    p.add_argument("--api", help="API base URL (default: AM_API_URL, else 127.0.0.1:$AM_GATEWAY_PORT)")
     sub = p.add_subparsers(dest="cmd", required=True)
 
     ev = sub.add_parser("events", help="follow events").add_subparsers(dest="sub", required=True)
     t = ev.add_parser("tail", help="follow events live: amctl events tail [SUBJECT-FILTER]")
     t.add_argument("filter", nargs="?", default=None, help="subject filter (default: every event)")
-    t.add_argument("--org")
+    t.add_argument("--org", help="only this organization's events")
+    t.add_argument("--domain", help="only this domain's stream: accounts, numbers, compliance, outbound, inbound")
+    t.add_argument("--type", dest="event_type",
+                   help="only this event type, as in the subject: aggregate.event (message.message_delivered) or the event alone")
     t.add_argument("--since", help="start this far back: 30s, 10m, 2h, 1d")
     t.add_argument("--from-seq", type=int)
     t.add_argument("--json", action="store_true")
     t.add_argument("--limit", type=int, help="stop after N events")
-    sub.add_parser("streams", help="streams, consumers and their lag")
+    sub.add_parser("streams", help="streams (messages, bytes, replicas, limits) and consumers (pending, "
+                                   "ack pending, redelivered)")
 
     s = sub.add_parser("signup", help="create an organization and print its first API key")
     s.add_argument("--email", required=True)
@@ -141,17 +194,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
-    nats_url = os.environ.get("AM_NATS_URL", "nats://127.0.0.1:14222")
+    _API_FLAG[0] = a.api
+    nats = nats_url(a.nats)
     root = os.environ.get("AM_SUBJECT_ROOT", "am")
     match a.cmd, getattr(a, "sub", None):
         case "events", "tail":
             try:
-                asyncio.run(events.tail(nats_url, root, a.filter or f"{root}.>", a.org, a.since, a.from_seq, a.json, a.limit))
+                asyncio.run(events.tail(nats, root, a.filter or f"{root}.>", a.org, a.since, a.from_seq, a.json,
+                                        a.limit, a.domain, a.event_type))
             except KeyboardInterrupt:
                 pass
             return 0
         case "streams", _:
-            asyncio.run(events.streams(nats_url, root))
+            asyncio.run(events.streams(nats, root))
             return 0
         case "signup", _:
             return api("POST", "/v1/signup", {"email": a.email, "password": a.password,
@@ -200,5 +255,18 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
+def run() -> int:
+    try:
+        return main()
+    except BrokenPipeError:  # `amctl streams | head`
+        sys.stderr.close()
+        return 0
+    except SystemExit as exc:
+        if isinstance(exc.code, str):  # one clear line, no traceback
+            print(exc.code, file=sys.stderr)
+            return 1
+        return int(exc.code or 0)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import ssl
 import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import msgspec
 import nats
@@ -46,11 +49,81 @@ def filters_for(subjects: Subjects, pattern: str, org: str | None) -> dict[str, 
     return out
 
 
-async def _connect(url: str) -> Any:
+CONNECT_TIMEOUT_S = 3.0
+
+
+def _tls() -> Any:
+    ca, cert, key = (os.environ.get(f"AM_NATS_TLS_{k}") for k in ("CA", "CERT", "KEY"))
+    if not (ca or cert):
+        return None
+    ctx = ssl.create_default_context(cafile=ca or None)
+    if cert:
+        ctx.load_cert_chain(cert, key or None)
+    return ctx
+
+
+async def _connect(url: str, on_closed: Any = None) -> Any:
+    """One attempt, a few seconds at most; never a reconnect loop. Credentials from AM_NATS_USER /
+    AM_NATS_PASSWORD and AM_NATS_TLS_CA / _CERT / _KEY, as the services read them."""
+
+    async def quiet(_: Exception) -> None:
+        return None
+
+    async def closed() -> None:
+        if on_closed is not None:
+            on_closed()
+
+    await _probe(url)
+    kw: dict[str, Any] = {}
+    if os.environ.get("AM_NATS_USER"):
+        kw.update(user=os.environ["AM_NATS_USER"], password=os.environ.get("AM_NATS_PASSWORD", ""))
+    tls = _tls()
+    if tls is not None:
+        kw["tls"] = tls
     try:
-        return await nats.connect(url, connect_timeout=3, allow_reconnect=False, max_reconnect_attempts=0)
-    except Exception as exc:
-        raise SystemExit(f"cannot reach NATS at {url}: {exc!r} (is `make run` up? set AM_NATS_URL)") from exc
+        return await asyncio.wait_for(
+            nats.connect(url, connect_timeout=CONNECT_TIMEOUT_S, allow_reconnect=False, max_reconnect_attempts=0,
+                         error_cb=quiet, closed_cb=closed, **kw),
+            CONNECT_TIMEOUT_S + 1,
+        )
+    except (Exception, TimeoutError) as exc:
+        reason = str(exc) or type(exc).__name__
+        raise SystemExit(f"amctl: cannot reach NATS at {url}: {reason} "
+                         "(is the stack up? --nats, or AM_NATS_URL / AM_NATS_PORT)") from None
+
+
+async def _probe(url: str) -> None:
+    """A plain TCP connect to each server of the URL first: a refused or unroutable port is reported at
+    once and by its real reason, instead of as a client timeout."""
+    errors: list[str] = []
+    for server in (u.strip() for u in url.split(",")):
+        parts = urlsplit(server if "://" in server else f"nats://{server}")
+        try:
+            _, writer = await asyncio.wait_for(
+                asyncio.open_connection(parts.hostname or "127.0.0.1", parts.port or 4222), CONNECT_TIMEOUT_S)
+        except TimeoutError:
+            errors.append(f"no answer within {CONNECT_TIMEOUT_S:g}s")
+            continue
+        except OSError as exc:
+            errors.append(os.strerror(exc.errno) if exc.errno else str(exc) or type(exc).__name__)
+            continue
+        writer.close()
+        return
+    raise SystemExit(f"amctl: cannot reach NATS at {url}: {'; '.join(errors)} "
+                     "(is the stack up? --nats, or AM_NATS_URL / AM_NATS_PORT)")
+
+
+def subject_filter(root: str, domain: str, event_type: str | None, org: str | None) -> str:
+    """am.<domain>.<aggregate>.<event>.<org>: `--type message.delivered` (or `delivered`), `--org`."""
+    aggregate, event = "*", "*"
+    if event_type:
+        if "." in event_type:
+            aggregate, event = event_type.split(".", 1)
+        else:
+            event = event_type
+    if aggregate == "*" and event == "*" and not org:
+        return f"{root}.{domain}.>"
+    return f"{root}.{domain}.{aggregate}.{event}.{org or '*'}"
 
 
 def line(msg: Any) -> str:
@@ -66,14 +139,20 @@ def line(msg: Any) -> str:
 
 
 async def tail(nats_url: str, root: str, pattern: str, org: str | None, since: str | None, from_seq: int | None,
-               as_json: bool, limit: int | None = None) -> None:
+               as_json: bool, limit: int | None = None, domain: str | None = None,
+               event_type: str | None = None) -> None:
     subjects = Subjects(root)
-    flts = filters_for(subjects, pattern, org)
+    if domain is not None and domain not in DOMAINS:
+        raise SystemExit(f"amctl: --domain is one of {', '.join(DOMAINS)} (got {domain!r})")
+    if domain or event_type:
+        flts = {d: subject_filter(root, d, event_type, org) for d in ([domain] if domain else DOMAINS)}
+    else:
+        flts = filters_for(subjects, pattern, org)
     if not flts:
         raise SystemExit(f"{pattern!r} matches no event stream (subjects look like {root}.<domain>.>)")
-    nc = await _connect(nats_url)
-    js = nc.jetstream()
     queue: asyncio.Queue[Any] = asyncio.Queue()
+    nc = await _connect(nats_url, on_closed=lambda: queue.put_nowait(None))
+    js = nc.jetstream()
 
     async def cb(msg: Any) -> None:
         await queue.put(msg)
@@ -94,27 +173,59 @@ async def tail(nats_url: str, root: str, pattern: str, org: str | None, since: s
     try:
         while limit is None or n < limit:
             msg = await queue.get()
+            if msg is None:
+                raise SystemExit(f"amctl: lost the connection to NATS at {nats_url}")
             print(msg.data.decode() if as_json else line(msg), flush=True)
             n += 1
     finally:
         await nc.close()
 
 
+def _size(n: int | None) -> str:
+    if n is None or n < 0:
+        return "-"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.0f}{unit}" if unit == "B" else f"{n:.1f}{unit}"
+        n /= 1024  # type: ignore[assignment]
+    return str(n)
+
+
+def _age(seconds: float | None) -> str:
+    if not seconds:
+        return "-"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
 async def streams(nats_url: str, root: str) -> None:
+    """Per stream: messages, bytes, replicas and limits; per durable consumer: pending (not yet
+    delivered), ack pending (delivered, not acknowledged) and redelivered counts."""
     subjects = Subjects(root)
     nc = await _connect(nats_url)
     js = nc.jetstream()
-    print(f"{'stream':<18}{'messages':>10}{'last seq':>10}   consumers (pending / ack pending)")
-    for d in DOMAINS:
-        name = subjects.stream_name(d)
-        try:
-            info = await js.stream_info(name)
-        except Exception:
-            print(f"{name:<18}{'-':>10}")
-            continue
-        cons = []
-        for c in await js.consumers_info(name):
-            if c.config.durable_name:
-                cons.append(f"{c.name} ({c.num_pending}/{c.num_ack_pending})")
-        print(f"{name:<18}{info.state.messages:>10}{info.state.last_seq:>10}   {', '.join(cons) or '-'}")
-    await nc.close()
+    w = max(16, *(len(subjects.stream_name(d)) + 2 for d in DOMAINS))
+    print(f"{'stream':<{w}}{'messages':>10}{'bytes':>11}{'replicas':>9}{'max age':>9}{'max bytes':>11}")
+    consumers: list[str] = []
+    try:
+        for d in DOMAINS:
+            name = subjects.stream_name(d)
+            try:
+                info = await js.stream_info(name)
+            except Exception:
+                print(f"{name:<{w}}{'(none)':>10}")
+                continue
+            cfg = info.config
+            print(f"{name:<{w}}{info.state.messages:>10}{_size(info.state.bytes):>11}{cfg.num_replicas or 1:>9}"
+                  f"{_age(cfg.max_age):>9}{_size(cfg.max_bytes):>11}")
+            for c in await js.consumers_info(name):
+                if c.config.durable_name:
+                    consumers.append(f"{name:<{w}}{c.name:<40} {c.num_pending or 0:>9}{c.num_ack_pending or 0:>13}"
+                                     f"{c.num_redelivered or 0:>13}")
+    finally:
+        await nc.close()
+    print()
+    print(f"{'stream':<{w}}{'consumer':<40} {'pending':>9}{'ack pending':>13}{'redelivered':>13}")
+    print("\n".join(consumers) if consumers else "(no durable consumers)")

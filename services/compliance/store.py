@@ -11,6 +11,7 @@ import asyncpg
 import msgspec
 import structlog
 
+from libs.obs.metrics import GATE_DECISIONS
 from libs.runtime.batching import Batcher
 from libs.store.eventstore import EventStore
 from proto.base import Event
@@ -267,6 +268,7 @@ class DecisionLog:
         await self._batcher.stop()
 
     async def record(self, org_id: str, decision: GateDecision) -> None:
+        GATE_DECISIONS.labels(decision.decision, decision.code or "none").inc()
         await self._batcher.submit((org_id, decision))
 
     async def _write(self, batch: list[tuple[str, GateDecision]]) -> list[None]:

@@ -58,12 +58,13 @@ class Gateway:
             with server_span(name, request.headers) as span:
                 resp = await self._handle(route, request)
                 span.set_attribute("http.status_code", resp.status)
+                # inside the span: the line carries the request's trace_id and span_id
+                log.info("http_request", method=request.method, path=request.path, route=route.path,
+                         status=resp.status, ms=round((time.perf_counter() - started) * 1000, 2))
             child = latency.get(resp.status)
             if child is None:
                 child = latency[resp.status] = HTTP_LATENCY.labels(name, str(resp.status))
             child.observe(time.perf_counter() - started)
-            log.info("http_request", method=request.method, path=request.path, route=route.path,
-                     status=resp.status, ms=round((time.perf_counter() - started) * 1000, 2))
             return resp
 
         return handle

@@ -9,7 +9,7 @@ from libs.obs.settings import load_settings
 from libs.runtime.service import Service
 from libs.store.db import create_pool
 from libs.store.eventstore import EventStore
-from services.inbound import rpc
+from services.inbound import ops_metrics, rpc
 from services.inbound.callbacks import carrier_mo
 from services.inbound.config import InboundSettings
 from services.inbound.handlers import Inbound
@@ -26,13 +26,15 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, Callable[[Serv
         await inbound.follow_numbers(s.nc, s.subjects)
         # a fixed-size pool: a burst of MO finds its connections open instead of opening them then
         worker_pool = await create_pool(settings.database_url, s.schema, settings.inbound_webhook_db_pool,
-                                        min_size=settings.inbound_webhook_db_pool)
+                                        min_size=settings.inbound_webhook_db_pool, pgbouncer=settings.db_pgbouncer)
         worker = DeliveryWorker(inbound, EventStore(worker_pool, s.schema, s.subjects, s.name), settings)
         inbound.on_queued = worker.kick
         await rpc.register(s, inbound)
         s.http.add_routes([carrier_mo(inbound, settings.sim_callback_secret)])
         for spec in CONSUMERS:
             s.consumer(spec)
+        for q in ops_metrics.QUERIES:
+            s.gauge_query(q)
         s.task(worker.run)
         s.on_stop(inbound.writer.stop)
         s.on_stop(worker.close)

@@ -9,7 +9,7 @@ from pathlib import Path
 from libs.carrier.adapter import HttpCarrier
 from libs.obs.settings import load_settings
 from libs.runtime.service import Service
-from services.outbound import receipts, rpc, subscriptions
+from services.outbound import ops_metrics, receipts, rpc, subscriptions
 from services.outbound.callbacks import CallbackSender
 from services.outbound.config import OutboundSettings
 from services.outbound.dispatcher import Dispatcher
@@ -32,6 +32,8 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, object]:
         dlrs = receipts.Receipts(s.store, settings.sim_callback_secret)
         s.http.router.add_post("/carrier/dlr", dlrs.dlr)
         s.task(dispatcher.run)
+        for q in ops_metrics.QUERIES:
+            s.gauge_query(q)
         s.task(sender.run)
         s.on_stop(outbound.close)
         s.on_stop(carrier.close)

@@ -1,0 +1,36 @@
+"""Gauges ops watch, read from outbound's tables (each query uses a partial index)."""
+
+from __future__ import annotations
+
+from libs.obs.collect import GaugeQuery
+from libs.obs.metrics import (
+    MESSAGES,
+    QUEUE_DEPTH,
+    RECEIPT_LAG,
+    RECEIPTS_PENDING,
+    STATUS_CALLBACK_BACKLOG,
+    STATUS_CALLBACK_OLDEST,
+)
+
+QUERIES = (
+    GaugeQuery(
+        "SELECT s.status, (SELECT count(*) FROM messages m WHERE m.status = s.status) AS n"
+        " FROM unnest(ARRAY['scheduled', 'queued', 'sending', 'sent']) AS s(status)",
+        {"n": MESSAGES}, ("status",),
+    ),
+    GaugeQuery(
+        "SELECT from_number AS sender, count(*) AS depth FROM messages WHERE status = 'queued'"
+        " GROUP BY from_number ORDER BY depth DESC LIMIT 100",
+        {"depth": QUEUE_DEPTH}, ("sender",),
+    ),
+    GaugeQuery(
+        "SELECT count(*) AS n, coalesce(extract(epoch FROM now() - min(updated_at)), 0) AS lag"
+        " FROM messages WHERE status = 'sent'",
+        {"n": RECEIPTS_PENDING, "lag": RECEIPT_LAG},
+    ),
+    GaugeQuery(
+        "SELECT count(*) AS n, coalesce(extract(epoch FROM now() - min(created_at)), 0) AS oldest"
+        " FROM status_callbacks WHERE state = 'pending'",
+        {"n": STATUS_CALLBACK_BACKLOG, "oldest": STATUS_CALLBACK_OLDEST},
+    ),
+)
