@@ -275,7 +275,8 @@ _FILLER = _alt((
     "already", "asap", "immediately", "again", "ffs", "what the fuck", "the fuck", "dude", "man", "bro", "hey",
     "hi", "hello", "yo", "sir", "maam", "for the last time", "i said", "i asked", "come on", "dammit", "damn",
     "god", "jesus", "no", "nope", "for real", "fr", "for good", "forever", "permanently", "fucking", "freaking",
-    "sorry", "kindly", "hey there", "good bye", "goodbye", "bye", "for the love of god", "x", "thank u",
+    "sorry", "kindly", "hey there", "good bye", "goodbye", "bye", "for the love of god", "for the love of everything", "for the love of christ", "for gods sake",
+    "for fucks sake", "for petes sake", "x", "thank u",
     "por favor", "porfa", "ya", "gracias", "favor", "ahora", "ahorita", "senor", "senora", "oiga", "hola",
     "de una vez", "muchas gracias", "jeez", "geez", "sheesh", "smh", "omfg", "bruh", "um", "umm", "ummm", "uh", "hmm", "erm",
 ))
@@ -308,7 +309,7 @@ _WHOLE_MESSAGE = re.compile(rf"{_LEAD}{_WEAK}{_TAIL}")
 _ME = r"(?:me|us|my (?:number|phone|cell|cellphone|mobile|line|phone number|cell number)|this (?:number|phone|line)|here)"
 _MSG = _alt(("text", "texts", "messages", "message", "sms", "smss", "text messages", "notifications", "notification",
              "alerts", "text alerts", "promos", "promo", "promotions", "ads", "advertisements", "spam", "reminders",
-             "updates", "marketing", "marketing messages", "offers", "deals", "coupons", "emails", "stuff", "crap", "links",
+             "updates", "marketing", "marketing messages", "offers", "deals", "coupons", "emails", "stuff", "crap", "links", "donation requests", "requests for money", "fundraising", "solicitations",
              "junk", "garbage", "shit", "bs", "nonsense", "things", "sms messages", "texting", "messaging",
              "communication", "communications", "contact"))
 _DET = _alt(("these", "those", "this", "that", "the", "your", "all", "all of", "all your", "all of your", "all the",
@@ -328,7 +329,8 @@ _CONTACTING = _alt((
     "hounding", "calling and texting", "texting and calling", "hitting me up", "blowing up my phone", "smsing",
     "hitting up", "blowing up", "hitting my line", "hitting my phone", "hitting up my phone", "hitting up my line",
     "emailing", "sending texts", "sending messages", "sending me texts", "sending me messages", "annoying",
-    "reaching out", "reaching out to", "blowing up my line", "advertising to", "advertising", "marketing to", "soliciting",
+    "reaching out", "reaching out to", "blowing up my line", "asking me for money", "asking for money",
+    "asking for donations", "asking me for donations", "begging for money", "begging me for money", "begging", "advertising to", "advertising", "marketing to", "soliciting",
 ))
 _STOP_VERB = _alt(("stop", "quit", "cease", "end", "halt", "discontinue", "please stop", "stop all", "terminate",
                    "refrain from", "desist from"))
@@ -353,6 +355,7 @@ _QUALIFIED = re.compile(
     r"afternoon)|on (?:weekends?|sundays?|saturdays?|mondays?|weekdays|the weekend|whatsapp)|so (?:early|late|much)|"
     r"from (?:renewing|auto renewing|renewal|emails?|the newsletter|newsletters?)|link|button|page|option|url|"
     r"box|shipment|renewal|order|payment|charge|billing|plan|fee|left|available|remaining|in stock|and drive|early|"
+    r"at (?:dinner|lunch|breakfast|the table|church|the movies)|"
     r"and get a refund|for a refund|"
     r"in (?:my|the|your) (?:inbox|app|account|folder|email|cart|voicemail)|"
     r"and driving|while driving|"
@@ -373,7 +376,7 @@ _JEST = re.compile(
     r"opt me back in|opt back in|opt in again|"
     r"(?:unsubscribed|opted out|stop|unsubscribe|replied|texted|sent|hit|pressed|typed|clicked)(?: \w+){0,3} "
     r"(?:by accident|by mistake)|accidentally|(?<!you )(?<!they )(?<!u )(?<! i )(?<!^i )(?<! we )(?<!^we )keep (?:them|these|texting|sending|"
-    r"getting|me on|the texts|em|it|texts|messages|receiving)|love (?:these|them|your|the) (?:texts|messages|deals)|"
+    r"getting|me on|the texts|em|it|texts|messages|receiving)(?!\s(?:me\s)?and see what happens)|love (?:these|them|your|the) (?:texts|messages|deals)|"
     r"keep me\b(?!\s(?:from|out|off|away|awake|up))|bromeando|es broma|texts are fine|texting is fine|texts are ok|texts are okay|just text me|texts only|only want "
     r"texts|only texts|only text me)\b")
 _POSITIVE = re.compile(
@@ -473,7 +476,8 @@ RULES: tuple[_Rule, ...] = (
        r"attorney general|better business bureau|bbb))"),
     _r("no_interest", "en", r"(?:i have |i have got |i got |i |we have )?(?:no|lost|lost all|zero) interest(?: in (?:this|"
                             r"these|it|that|them|your \w+))?|(?:i am |we are )?not buying anything", anchored=True),
-    _r("remove_alone", "en", r"(?:remove|remove me|remove us|delete me|take me off|unsubscribe me)", anchored=True),
+    _r("remove_alone", "en", r"(?:remove|remove me|remove us|delete me|take me off|unsubscribe me|remove her|remove him|"
+                             r"remove them|remove this number|remove my number)", anchored=True),
     _r("rather_not", "en", rf"(?:rather|prefer|prefer to|like to) not (?:to )?(?:(?:get|receive|be getting|be receiving|"
                            rf"have|be sent) (?:{_MSG_OBJ}|these|them|any)|be (?:contacted|texted|messaged|bothered))"
                            rf"(?!\s(?:before|after|at|on|in|during|until|by|about)\b)|prefer no {_MSG}"),
@@ -569,6 +573,16 @@ RULES: tuple[_Rule, ...] = (
     _r("not_my_number", "en", r"(?:this is |that is |it is |sorry |this |that )?not (?:my|our) (?:number|phone|cell|phone "
                               r"number|cell number)(?: anymore| any more)?(?:\s(?:please|so)?\s?(?:update|fix|change|correct)"
                               r" your (?:records|list|system|contacts|database))?", anchored=True),
+    _r("changed_their_number", "en",
+       r"(?<=\w )(?:changed|switched|gave up|got rid of|no longer has) (?:his|her|their) (?:number|phone "
+       r"number|cell number)(?=$|\s(?:this|so|and|please|stop|wrong|years|months|a while)\b)|"
+       r"(?:i am|we are) the new (?:owner|holder|user|owners) of this (?:number|phone|line)|"
+       r"the number (?:you are|you re|u r) (?:texting|messaging|contacting|trying to reach) (?:is not|does not belong to|"
+       r"is no longer|no longer belongs to)|"
+       r"(?:this|that) number (?:is )?no longer (?:belongs to|in service for|used by|assigned to) (?:that person|him|her|"
+       r"them|\w+)"),
+    _r("do_not_know_you", "en", r"(?:i )?do not know (?:you|who you are|this company|your company|you people|you guys|"
+                                r"who (?:yall|you guys) are)(?=$|\s(?:stop|please|sorry|so|and|leave|bye)\b)"),
     _r("not_their_number", "en",
        r"(?:this|that) (?:number|phone|cell)(?: number)? (?:is not|does not belong to|is no longer) (?:\w+s|his|hers|"
        r"theirs|yours)$"),
@@ -591,7 +605,8 @@ RULES: tuple[_Rule, ...] = (
        r"not a number (?:you|u) should be (?:texting|messaging|contacting)|(?:you|u) should not be (?:texting|messaging|"
        r"contacting) (?:me|this number|us)|why (?:is|am|are) (?:this number|my number|i|we) (?:on|in) (?:this|your|the|ur) "
        r"(?:list|texting list|database|system)"),
-    _r("not_a_customer", "en", r"(?:i have |i )?never been (?:a|your|one of your) (?:customer|client|patient)|"
+    _r("not_a_customer", "en", r"(?:i have|i got|we have) no (?:business|dealings|account|relationship) with (?:you|your "
+                               r"company|you guys|yall)|(?:i have |i )?never been (?:a|your|one of your) (?:customer|client|patient)|"
                                r"(?:i )?do not (?:even )?have an account (?:with|at) (?:you|your company|you guys|yall)|"
                                r"(?:i am|we are) not (?:your|a|one of your) (?:customer|client|patient)|never (?:did|done|"
                                r"do) business with (?:you|your company)|never (?:bought|ordered|shopped) (?:anything )?"
@@ -611,7 +626,8 @@ RULES: tuple[_Rule, ...] = (
                            r"advertising|advertisements|marketing|promotions|promos|solicitations|solicitation)",
        anchored=True),
     _r("harto_de_mensajes", "es",
-       r"(?:harto|harta|hartos|hartas|cansado|cansada|cansados|fastidiado|fastidiada|me canse|nos cansamos|"
+       r"(?:harto|harta|hartos|hartas|cansado|cansada|cansados|fastidiado|fastidiada|me canse|nos cansamos|que fastidio|"
+       r"que molestia|que lata|que pesados|"
        r"(?:me|nos) tienen (?:harto|harta|hartos|cansado|cansada|hasta la madre)) (?:de|con) (?:sus |tus |los |estos |"
        r"tantos |tanto |recibir |tanta )?(?:mensajes|mensaje|textos|sms|promociones|publicidad|spam|ofertas|"
        r"notificaciones)"),
@@ -639,7 +655,12 @@ RULES: tuple[_Rule, ...] = (
        r"police|the police|bbb|my carrier)|(?:file|filing|filed|lodge|lodging) (?:a )?complaint|(?:forward|forwarded|"
        r"forwarding|sent|sending|reported|reporting) (?:this |it |your text |these )?to (?:7726|spam|my carrier))"),
     # "if you text me again I'm calling the police"
-    _r("threat", "en", rf"if (?:you|anyone) (?:text|message|contact|send)\s(?:{_ME}\s)?(?:again|one more)"),
+    _r("threat", "en", rf"if (?:you|anyone) (?:text|message|contact|send)\s(?:{_ME}\s)?(?:again|one more)|"
+                       r"keep (?:texting|messaging|contacting) (?:me )?and see what happens|(?:text|message) me one more "
+                       r"time$|one more (?:text|message) and"),
+    _r("last_warning", "en", r"(?:this is (?:your|my) )?(?:last|final) warning", anchored=True),
+    _r("ugh_these_texts", "en", rf"(?:ugh|argh|omg|god|seriously|wtf|smh|ffs|jfc|ugh more)\s(?:(?:{_DET})\s)?(?:{_ADJ}\s)?"
+                                rf"{_MSG}", anchored=True),
     # "not interested", "no thanks, not interested"
     _r("not_interested", "en",
        r"(?:no thanks\s|no thank you\s|no\s)?(?:i am\s|am\s|we are\s)?(?:not|no longer|not really) interested(?:\s(?:at all|anymore|any more|in any of (?:this|it|these|that|them|your \w+)|in anything|in "
@@ -680,7 +701,8 @@ RULES: tuple[_Rule, ...] = (
                                   r"you people)\s)?"
                                   r"(?:(?:\w+ times|so many times|many times|multiple times|repeatedly|before|already|"
                                   r"twice|again|nicely|politely)\s)?"
-                                  r"(?:to\s)?(?:stop|unsubscribe|remove me)(?!\s(?:by|in|over)\b)"),
+                                  r"(?:to be (?:removed|taken off|unsubscribed|deleted)|to be left alone|"
+                                  r"(?:to\s)?(?:stop|unsubscribe|remove me)(?!\s(?:by|in|over)\b))"),
     _r("block", "en", r"(?:(?:or|else)\s(?:i will|i am going to|i am gonna|i ll|ill)\s(?:block|report)|(?:i am|i will|i"
                       r" have|going to|gonna|ill|i ll)\s(?:block|blocking|blocked|report|reporting)\s(?:you|this|"
                       r"this number|your number|it|u))"),
@@ -713,7 +735,8 @@ RULES: tuple[_Rule, ...] = (
        r"contactarme|escribirme|enviarme|mandarme|molestarme|textearme)(?:\s(?:mas|nada|mensajes|textos|por favor))*"),
     _r("dejen_de_enviar", "es",
        r"(?:deja|dejen|deje|dejad|para|paren|pare|parar|dejar|detengan|deten|basta|favor de dejar|dejenme|dejame|stop|"
-       r"dejeme)\sde\s(?:(?:enviar|mandar|escribir|contactar|textear|mensajear)(?:me|nos|le)\b|molestar(?:me|nos)?|(?:enviar|"
+       r"dejeme)\sde\s(?:pedir(?:me|nos)? (?:dinero|donaciones|donativos)|(?:enviar|mandar|escribir|contactar|textear|"
+       r"mensajear)(?:me|nos|le)\b|molestar(?:me|nos)?|(?:enviar|"
        rf"mandar|escribir|contactar|textear|mensajear)(?=$|\s{_ES_WHAT}\b))"),
     _r("no_quiero_que_me_escriban", "es",
        r"(?:no|ya no) (?:quiero|deseo) que (?:me|nos) (?:sigan )?(?:escriban|envien|manden|contacten|molesten|llamen|"
@@ -723,13 +746,17 @@ RULES: tuple[_Rule, ...] = (
        r"contacten|molesten))(?: (?:mas|sus|estos|los))? ?(?:mensajes|textos|sms|nada|promociones|publicidad)?"),
     _r("no_quiero_este_servicio", "es", r"(?:ya )?no (?:quiero|necesito|deseo) (?:este|su|el|tu|ese) servicio(?: de "
                                         r"(?:mensajes|textos|sms))?", anchored=True),
-    _r("por_que_me_siguen", "es", r"por que (?:me |nos )?(?:siguen|sigue|continuan|continua) (?:llegando|escribiendo|"
-                                  r"mandando|enviando|molestando|contactando|textando|texteando)"),
+    _r("por_que_me_siguen", "es", r"(?:por que|y|pero|todavia|aun|ustedes) (?:me |nos )?(?:siguen|sigue|continuan|continua) "
+                                  r"(?:llegando|escribiendo|mandando|enviando|molestando|contactando|textando|texteando)|"
+                                  r"(?:sigo|seguimos|todavia|aun) (?:recibiendo|me llegan) (?:sus |estos |los )?(?:mensajes|"
+                                  r"textos)|(?:pedi|dije|solicite|les pedi|les dije|pedimos) que me (?:quitaran|sacaran|"
+                                  r"borraran|eliminaran|dieran de baja|dejaran de)"),
     _r("marquenme_como_no_contactar", "es",
        r"(?:marquenme|marquen mi numero|marcarme|ponganme|pongan mi numero|agreguenme) (?:como|en la lista de|en) "
        r"(?:no contactar|no llamar|no molestar|no enviar|dado de baja|dada de baja|baja)"),
     _r("no_tengo_cuenta", "es",
-       r"(?:nunca he sido|nunca fui|jamas he sido|jamas fui) (?:su |tu )?cliente|(?:ni siquiera|yo no|no) (?:tengo|tenemos) "
+       r"(?:nunca he sido|nunca fui|jamas he sido|jamas fui) (?:su |tu )?cliente|nunca (?:he comprado|compre|he hecho "
+       r"negocios?) (?:nada )?(?:con|a|de) (?:ustedes|usted|su empresa|ti)|(?:ni siquiera|yo no|no) (?:tengo|tenemos) "
        r"(?:una |ninguna )?cuenta con (?:ustedes|usted|ti|su empresa)"),
     _r("no_quiero_mensajes", "es",
        r"(?:no|ya no|nunca)\s(?:quiero|deseo|necesito|me interesa)\s(?:(?:recibir|mas|seguir recibiendo|que me "
@@ -790,7 +817,8 @@ RULES: tuple[_Rule, ...] = (
        r"llamad[oa] asi|que se llame asi))|(?:aqui no vive|aqui no hay|no vive aqui) (?:nadie|esa persona)"),
     _r("voy_a_reportar", "es",
        r"(?:voy a|vamos a|los voy a|te voy a|lo voy a|les voy a) (?:reportar|denunciar|bloquear|demandar)"
-       r"(?:\s(?:este numero|su numero|esto|a ustedes|los|los mensajes))?"),
+       r"(?:\s(?:este numero|su numero|esto|a ustedes|los|los mensajes))?|"
+       r"(?:voy a|vamos a) (?:llamar|hablar|contactar) (?:a|con) (?:mi|un|una) (?:abogado|abogada)"),
     _r("no_me_interesa", "es", r"(?:no gracias\s)?(?:ya\s)?no (?:me|nos) interesa(?:n)?(?:\s(?:gracias|nada|mas))?|"
                                r"(?:ya\s)?no (?:tengo|tenemos) (?:ningun\s)?interes(?:\s(?:gracias|en nada))?|"
                                r"(?:ya\s)?no (?:estoy|estamos) interesad[oa]s?(?:\s(?:gracias|en nada))?",
@@ -798,6 +826,7 @@ RULES: tuple[_Rule, ...] = (
     _r("ya_no", "es", r"(?:ya no|ya no mas|ya no quiero|ya no deseo)(?:\s(?:nada|mas|recibir nada))?", anchored=True),
     _r("ya_no_quiero_al_final", "es", r"(?:ya no (?:quiero|deseo)(?:\s(?:nada|mas|recibir nada|recibir mas))?|no (?:quiero|deseo) (?:nada|mas|"
        r"recibir nada|recibir mas))$"),
+    _r("cambio_de_numero", "es", r"(?:el |ella |ya )?(?:cambio|cambiaron) (?:de|su) numero", anchored=True),
     _r("no_es_mi_numero", "es", r"(?:(?:esta|es) equivocado el numero|(?:este )?no es mi numero|el numero (?:esta|es) "
                                 r"equivocado$)|(?:este |ese )?no es el (?:numero|telefono) correcto"),
     _r("no_me_llegue_nada", "es", r"(?:ya )?no (?:quiero que )?(?:me |nos )?(?:llegue|lleguen) (?:nada|mas|ningun mensaje|"
@@ -915,13 +944,19 @@ def _candidates(clause: str) -> list[_Rule]:
     return [RULES[n] for n in sorted(found)]
 _ES_NEGATED = re.compile(r"\b(?:no|nunca|por que)\s$")
 _TAIL_RX = re.compile(_TAIL)
+_THIRD_PARTY = re.compile(r"\b(?:tell|telling|told|ask|asking|asked|want|wants|get|make|remind|reminded)\s(?:my|his|her|"
+                          r"our|their)\s\w+\s(?:to\s)?$")
+"""The clause is about someone else being told to stop ("I keep telling my son to stop texting at dinner")."""
 
 
 def _rule_match(rule: _Rule, clause: str) -> bool:
     for m in rule.pattern.finditer(clause):
         before, after = clause[: m.start()], clause[m.end():]
         if not rule.anchored:
-            if _NEGATED.search(before) and not _THREAT.search(before):
+            if _THIRD_PARTY.search(before):  # "I keep telling my son to stop texting at dinner"
+                continue
+            if _NEGATED.search(before) and not _THREAT.search(before) and \
+                    not (before.endswith("keep ") and m.group(0).startswith(("telling", "asking", "saying"))):
                 continue
             if rule.language == "es" and _ES_NEGATED.search(before) and \
                     not m.group(0).startswith("no "):
@@ -977,7 +1012,7 @@ _NOT_NAMED = re.compile(
     r"|(?:^|[.!,]\s*)(?i:there['\u2019]?s\s+|there is\s+)?(?i:no)\s+([A-Z][a-z]{1,15})\s+(?i:here|at this number)\b"
     r"|\b(?i:do not|don['\u2019]?t|dont) know (?i:any|anyone named|anybody named|a|an)\s+([A-Z][a-z]{1,15})\b"
     r"|(?:^|[.!,]\s*)(?i:no soy|yo no soy|aqu[ií] no (?:vive|hay|est[aá])(?: ning[uú]n| ninguna| nadie llamad[oa])?|"
-    r"no conozco a(?: ning[uú]n| ninguna)?)\s+"
+    r"no conozco a(?: ning[uú]n| ninguna)?|no s[eé] qui[eé]n es)\s+"
     r"([A-Z][a-z]{1,15})\s*(?:$|[,.;!])"
     r"|(?:^|[.!,]\s*)(?i:el se[nñ]or|la se[nñ]ora|la se[nñ]orita|el sr\.?|la sra\.?)?\s*"
     r"([A-ZÁÉÍÓÚÑ][a-záéíóúñ]{1,15}) (?i:ya no|no) (?i:vive|est[aá]|trabaja) (?i:aqu[ií]|en este n[uú]mero)\b"
@@ -1002,12 +1037,13 @@ def _spanish(text: str) -> bool:
     text = text.replace("see ya", "")
     return re.search(r"\b(?:por favor|porfa|gracias|mensajes|numero|ya|mas|quiero|senor|alto|para|parar|pare|"
                      r"ustedes|usted|esto|este|estos|hablo|soy|estoy|nada|aqui|nadie|molesten|conozco|ninguna|ningun|"
-                     r"vive|"
+                     r"vive|quien|"
                      r"paren|baja|cancelar|detener|detente|basta|desuscribir\w*|no mas|eliminar|borrar|quitar|bajame|quitame|"
                      r"borrame|eliminame)\b", text) is not None
 
 
 _LEAD_RX = re.compile(_LEAD)
+_FOR_THE_LOVE = re.compile(r"for the love of \w+")
 _PAREN = re.compile(r"^(?:(?:ya|por favor|porfa|ahora|ahorita|ya por favor|y)\s)*(?:paren|detengan|paren ya|paren de una "
                     r"vez|detenganse|parenle|parale|parenle ya|parale ya)(?:\s(?:ya|por favor|porfa|ahora|ahorita|de una vez|gracias))*$")
 _STATEMENTS = frozenset(("spam", "es_spam", "wrong_number", "numero_equivocado", "no_contact", "no_such_texts"))
@@ -1041,7 +1077,7 @@ def plain_language(text: str, parts: list[str] | None = None) -> tuple[str, Lang
     language: Language = "es" if _spanish(whole) else "en"
     elsewhere = any(_CHANNEL.search(p) for p in parts)
     mistaken = _MISTAKEN.search(whole) is not None
-    mood = whole.replace("for the love of god", "")  # exasperation, not delight
+    mood = _FOR_THE_LOVE.sub("", whole)  # exasperation, not delight
     delighted = _POSITIVE.search(mood) is not None or any(ch in _POSITIVE_EMOJI for ch in text)
     # a statement asked as a question, when something else is said too ("this is spam? no way, I signed up")
     asked = _asked(text) if "?" in text and len([p for p in parts if not _ONLY_FILLER.match(p)]) > 1 else frozenset()
