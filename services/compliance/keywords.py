@@ -89,7 +89,7 @@ _SHORTHAND = {
     "tf": "the fuck", "im": "i am", "ive": "i have", "youre": "you are", "wont": "will not",
     "cant": "can not", "cannot": "can not", "didnt": "did not", "doesnt": "does not", "dont": "do not",
     "isnt": "is not", "havent": "have not", "wouldnt": "would not", "shouldnt": "should not", "couldnt": "could not",
-    "whats": "what is", "thats": "that is", "4": "for", "unscribe": "unsubscribe", "unsubscrib": "unsubscribe",
+    "whats": "what is", "thats": "that is", "whered": "where did", "howd": "how did", "4": "for", "unscribe": "unsubscribe", "unsubscrib": "unsubscribe",
     "msj": "mensaje", "msjs": "mensajes", "mjs": "mensajes", "mensages": "mensajes", "mensage": "mensaje",
     "ekivocado": "equivocado", "ekibocado": "equivocado", "suscripsion": "suscripcion", "subscripsion": "suscripcion",
     "stp": "stop", "textn": "texting", "txtn": "texting", "sndng": "sending", "stfu": "shut the fuck up", "outta": "out of", "stahp": "stop", "stawp": "stop", "whos": "who is", "its": "it is", "&": "and", "n": "and",
@@ -98,7 +98,7 @@ _SHORTHAND = {
 rules read "do not" for don't, dont and do not alike)."""
 
 _LONG_WORDS = ("unsubscribe", "unsubscribed", "subscription", "messaging", "contacting", "harassing", "harassment",
-               "spamming", "bothering", "permission", "revocation", "withdraw", "consent")
+               "spamming", "bothering", "permission", "revocation", "withdraw", "consent", "interested")
 """Long words mended when one letter is off (inserted, dropped, replaced or two swapped): no English word
 lies that close to them (but the few in ``_NEAR_LONG``)."""
 _NEAR_LONG = frozenset(("scamming", "slamming", "consents", "consented", "content", "withdrew", "withdraws", "withdrawn",
@@ -298,7 +298,8 @@ _WEAK = _alt(("cancel", "end", "remove", "stop", "quit", "unsubscribe", "revoke"
               "borrar", "quitar", "eliminame", "borrame", "quitame", "bajame", "remove me from list", "dnc",
               "blocked and reported", "reported and blocked", "no contact", "no texts", "no text", "no messages",
               "no sms", "no texting", "no more contact", "i am out", "wrong no", "cancel it", "ya no quiero", "halt",
-              "remove it", "count me out", "cease", "cease all", "cancel everything", "cancel this service",
+              "remove it", "count me out", "this is annoying", "so annoying", "annoying", "bloqueado", "bloqueada",
+              "reportado", "reportada", "denunciado", "cease", "cease all", "cancel everything", "cancel this service",
               "cancel the service", "cancel service", "cancel my service", "cancelar el servicio", "cancelar servicio",
               "junk", "spam alert", "cancelar todo", "cancelarlo todo", "cancelen todo", "cancela todo", "baja definitiva", "de baja", "delete", "terminate", "end it", "end this", "end them", "stop it all", "terminate all", "enough already",
               "enough is enough",
@@ -330,7 +331,8 @@ _CONTACTING = _alt((
     "hitting up", "blowing up", "hitting my line", "hitting my phone", "hitting up my phone", "hitting up my line",
     "emailing", "sending texts", "sending messages", "sending me texts", "sending me messages", "annoying",
     "reaching out", "reaching out to", "blowing up my line", "asking me for money", "asking for money",
-    "asking for donations", "asking me for donations", "begging for money", "begging me for money", "begging", "advertising to", "advertising", "marketing to", "soliciting",
+    "asking for donations", "asking me for donations", "begging for money", "begging me for money", "begging",
+    "being annoying", "being a pest", "being so annoying", "advertising to", "advertising", "marketing to", "soliciting",
 ))
 _STOP_VERB = _alt(("stop", "quit", "cease", "end", "halt", "discontinue", "please stop", "stop all", "terminate",
                    "refrain from", "desist from"))
@@ -519,7 +521,8 @@ RULES: tuple[_Rule, ...] = (
        r"no consent(?: (?:was )?given| to (?:text|contact|message))?$)"),
     # "wrong number", "you have the wrong person"
     _r("wrong_number", "en", r"(?:wrong|incorrect|not the right|not the correct) (?:number|person|phone|cell|guy|girl|contact|"
-                             r"phone number)(?!\s(?:on|in|for|listed|of|at|format|was|is)\b)",
+                             r"phone number)(?!\s(?:on|in|for(?! whoever| who| the person| that person| them| him| her)|"
+                             r"listed|of|at|format|was|is)\b)",
        not_after=r"\bi (?:gave|give|entered|typed|put|used|provided|sent|texted|text|dialed|dial|called|call|had|have|got|"
                  r"wrote)"
                  r"(?:\s\w+){0,3}"),
@@ -527,10 +530,13 @@ RULES: tuple[_Rule, ...] = (
     _r("never_signed_up", "en",
        r"(?:never|did not|have not|never ever)\s(?:sign(?:ed)? up|subscribed?|opt(?:ed)? in|agreed?|consented?|"
        rf"(?:ask(?:ed)? (?:for|to get|to receive)|request(?:ed)?) (?:{_MSG_OBJ}|this|these|them|that|it|any of this)|"
-       r"(?:gave|give) (?:you |anyone )?(?:my number|permission|consent|my consent))(?=$|\s(?:for|to)\s(?:any of this|any of these|any of it|any of your|any|this|these|them|it|anything|receive|get|be|your|text|texts|"
+       r"(?:gave|give|shared|share|provided|provide|gave out) (?:you |anyone )?(?:my number|permission|consent|my consent))(?=$|\s(?:for|to)\s(?:any of this|any of these|any of it|any of your|any|this|these|them|it|anything|receive|get|be|your|text|texts|"
        r"messages|sms|alerts|marketing|a list|any list)\b|\s(?:with you|stop|please)\b)"),
     # "how did you get my number"
     _r("nobody_asked", "en", rf"(?:nobody|no one|noone) (?:asked|signed up) for (?:{_MSG_OBJ}|this|these|them|your)"),
+    _r("who_sold_you_my_number", "en", r"who (?:gave|gave out|sold|shared|leaked|passed|passed on|handed out) (?:you |yall |"
+                                       r"you guys |out |on )?(?:my|this) (?:number|phone number|cell|cell number|info|"
+                                       r"contact info)"),
     _r("how_did_you_get_my_number", "en",
        r"(?:how|where) (?:did|do|would) (?:you|you guys|you people|yall) (?:get|got|find|obtain) (?:my|this) "
        r"(?:number|phone number|cell|cell number|contact|info)|"
@@ -622,10 +628,15 @@ RULES: tuple[_Rule, ...] = (
                                   r"(?:list|lists|texts|messages|texting list|mailing list)"),
     _r("landline", "en", r"(?:this is|this number is|it is|that is|you are texting) a (?:landline|land line)|"
                          r"texting a (?:landline|land line)"),
-    _r("no_contact", "en", r"no (?:more |further |additional |future )?(?:contact|communication|communications|ads|"
-                           r"advertising|advertisements|marketing|promotions|promos|solicitations|solicitation)",
+    _r("no_contact", "en", r"(?:i want |we want |i would like |i need )?no (?:more |further |additional |future )?"
+                           r"(?:contact|communication|communications|ads|advertising|advertisements|marketing|promotions|"
+                           r"promos|solicitations|solicitation|texts|messages|text messages|sms)",
        anchored=True),
     _r("harto_de_mensajes", "es",
+       r"(?:odio|detesto) (?:sus |tus |estos |los |esos |recibir )?(?:mensajes|textos|sms|promociones|publicidad)|"
+       r"(?:son|estan) (?:muy |bien |super |demasiado )?(?:molestos|fastidiosos|pesados|insoportables) (?:sus|estos|los|"
+       r"tus) (?:mensajes|textos)|(?:sus|estos|los|tus) (?:mensajes|textos) (?:son|estan) (?:muy |bien |super )?(?:molestos|"
+       r"fastidiosos|pesados|insoportables)|"
        r"(?:harto|harta|hartos|hartas|cansado|cansada|cansados|fastidiado|fastidiada|me canse|nos cansamos|que fastidio|"
        r"que molestia|que lata|que pesados|"
        r"(?:me|nos) tienen (?:harto|harta|hartos|cansado|cansada|hasta la madre)) (?:de|con) (?:sus |tus |los |estos |"
@@ -634,7 +645,8 @@ RULES: tuple[_Rule, ...] = (
     _r("nunca_mas_me_escriban", "es",
        r"(?:nunca|jamas) (?:mas )?(?:me |nos )?(?:escriban|envien|manden|contacten|molesten|escribas|mandes|envies|"
        r"vuelvan a \w+)|no vuelvan a (?:\w+ ni )?(?:escribir|enviar|mandar|contactar|molestar|textear)|"
-       r"(?:ya )?no quiero saber nada(?= de (?:ustedes|usted|ti|su empresa|esto|su compania)|$)"),
+       r"(?:ya )?no quiero saber (?:nada(?= de (?:ustedes|usted|ti|su empresa|esto|su compania)|$)|de (?:ustedes|usted|ti|"
+       r"su empresa|su compania))"),
     _r("sick_of_texts", "en", rf"(?:sick|tired|fed up|had it|had enough) (?:of|with) (?:{_MSG_OBJ}|you|getting|receiving|your|this|these)"),
     _r("texts_are_annoying", "en",
        rf"{_MSG_OBJ}\s(?:(?:are|is)\s(?:so\s|really\s|very\s|getting\s)?(?:annoying|spam|harassment|unwanted|"
@@ -663,7 +675,7 @@ RULES: tuple[_Rule, ...] = (
                                 rf"{_MSG}", anchored=True),
     # "not interested", "no thanks, not interested"
     _r("not_interested", "en",
-       r"(?:no thanks\s|no thank you\s|no\s)?(?:i am\s|am\s|we are\s)?(?:not|no longer|not really) interested(?:\s(?:at all|anymore|any more|in any of (?:this|it|these|that|them|your \w+)|in anything|in "
+       r"(?:no thanks\s|no thank you\s|no\s)?(?:i am\s|am\s|we are\s)?(?:not|no longer|not really|un|dis) ?interested(?:\s(?:at all|anymore|any more|in any of (?:this|it|these|that|them|your \w+)|in anything|in "
        rf"(?:receiving |getting )?(?:this|these|that|it|them|your (?:texts|messages|offers|services|products|deals)|"
        rf"{_MSG_OBJ})))?", anchored=True),
     _r("do_not_want_this", "en",
@@ -680,11 +692,13 @@ RULES: tuple[_Rule, ...] = (
     _r("stop_these_at_the_end", "en", r"(?:stop|end|cancel)\s(?:these|them|those|all of these)(?=$)"),
     _r("whoever_you_are_trying_to_reach", "en", r"whoever (?:you are|you re|youre) (?:trying to reach|looking for|texting)"),
     # "I don't want these texts", "I no longer want to receive texts", "I don't want to be contacted"
+    _r("never_want_to_hear_from_you", "en", r"never want to hear from (?:you|your company|this number|yall|you guys|you people)|"
+                                            rf"(?:i\s)?(?:hate|despise|can not stand|loathe) (?:getting |receiving )?{_MSG_OBJ}"),
     _r("do_not_want", "en",
        rf"(?:i\s)?(?:do not|no longer|really do not|do not really)\s(?:want|wish|need|like)\s(?:to (?:receive|get|be "
        rf"getting|keep getting|be receiving|have|continue receiving|continue getting|keep receiving|continue to "
        rf"receive|continue to get)\s|you to send\s)?(?:{_MSG_OBJ}|these|them|to be (?:contacted|texted|"
-       rf"messaged|bothered)|to hear from (?:you|your company|this number)|to be on (?:your|this|the|any|ur) (?:list|"
+       rf"messaged|bothered)|to hear from (?:you|your company|this number|yall|you guys)|to be on (?:your|this|the|any|ur) (?:list|"
        rf"texting list|mailing list|sms list|contact list))"),
     _r("want_my_number_removed", "en", r"(?:want|need|would like) (?:my number|my info|my name|me|this number|my phone "
                                        r"number) (?:removed|deleted|taken off|off)"),
@@ -761,6 +775,7 @@ RULES: tuple[_Rule, ...] = (
     _r("no_quiero_mensajes", "es",
        r"(?:no|ya no|nunca)\s(?:quiero|deseo|necesito|me interesa)\s(?:(?:recibir|mas|seguir recibiendo|que me "
        r"(?:envien|manden|escriban)|sus|tus|estos|esos|los|la|su|esta|esa|mi|ninguna|ningun|vuestros|vuestras)\s)*(?:mensajes|mensaje|"
+       r"comunicacion|contacto|"
        r"textos|texto|sms|publicidad|anuncios|propaganda|recordatorios|avisos|actualizaciones|"
        r"notificaciones|promociones|ofertas|nada|suscripcion|subscripcion|spam|alertas)"),
     _r("no_mas_mensajes", "es", r"no mas (?:mensajes|mensaje|textos|texto|sms|notificaciones|promociones|spam|messages|"
@@ -776,7 +791,8 @@ RULES: tuple[_Rule, ...] = (
        r"no (?:quiero|deseo) (?:estar|seguir|permanecer|aparecer) en (?:su|tu|la|esta|sus|esa) (?:lista|listas|base de "
        r"datos|sistema)"),
     _r("quien_les_dio_mi_numero", "es",
-       r"(?:quien|como|donde) (?:les|le|te) (?:dio|dieron|paso|pasaron) (?:mi|este) (?:numero|telefono|celular)|"
+       r"(?:quien|como|donde) (?:les|le|te) (?:dio|dieron|paso|pasaron|vendio|vendieron|compartio) (?:mi|este) "
+       r"(?:numero|telefono|celular)|"
        r"(?:de donde|como) (?:sacaron|consiguieron|obtuvieron|tienen) (?:mi|este) (?:numero|telefono|celular)|"
        r"por que (?:tienen|tiene|tienes) (?:mi|este) (?:numero|telefono|celular)"),
     _r("quitenme_de_la_lista", "es",
@@ -821,12 +837,15 @@ RULES: tuple[_Rule, ...] = (
        r"(?:voy a|vamos a) (?:llamar|hablar|contactar) (?:a|con) (?:mi|un|una) (?:abogado|abogada)"),
     _r("no_me_interesa", "es", r"(?:no gracias\s)?(?:ya\s)?no (?:me|nos) interesa(?:n)?(?:\s(?:gracias|nada|mas))?|"
                                r"(?:ya\s)?no (?:tengo|tenemos) (?:ningun\s)?interes(?:\s(?:gracias|en nada))?|"
-                               r"(?:ya\s)?no (?:estoy|estamos) interesad[oa]s?(?:\s(?:gracias|en nada))?",
+                               r"(?:ya\s)?no (?:estoy|estamos) interesad[oa]s?(?:\s(?:gracias|en nada))?|"
+                               r"no interesad[oa]s?|sin interes(?:\s(?:gracias|ninguno))?",
        anchored=True),
+    _r("ya_dije_que_no", "es", r"(?:ya )?(?:les |te |le )?(?:dije|he dicho|dijimos|hemos dicho) que no(?: (?:gracias|me "
+                               r"interesa|quiero))?", anchored=True),
     _r("ya_no", "es", r"(?:ya no|ya no mas|ya no quiero|ya no deseo)(?:\s(?:nada|mas|recibir nada))?", anchored=True),
     _r("ya_no_quiero_al_final", "es", r"(?:ya no (?:quiero|deseo)(?:\s(?:nada|mas|recibir nada|recibir mas))?|no (?:quiero|deseo) (?:nada|mas|"
        r"recibir nada|recibir mas))$"),
-    _r("cambio_de_numero", "es", r"(?:el |ella |ya )?(?:cambio|cambiaron) (?:de|su) numero", anchored=True),
+    _r("cambio_de_numero", "es", r"(?:\w+ )?(?:ya )?(?:cambio|cambiaron) (?:de|su) numero", anchored=True),
     _r("no_es_mi_numero", "es", r"(?:(?:esta|es) equivocado el numero|(?:este )?no es mi numero|el numero (?:esta|es) "
                                 r"equivocado$)|(?:este |ese )?no es el (?:numero|telefono) correcto"),
     _r("no_me_llegue_nada", "es", r"(?:ya )?no (?:quiero que )?(?:me |nos )?(?:llegue|lleguen) (?:nada|mas|ningun mensaje|"
@@ -1016,6 +1035,8 @@ _NOT_NAMED = re.compile(
     r"([A-Z][a-z]{1,15})\s*(?:$|[,.;!])"
     r"|(?:^|[.!,]\s*)(?i:el se[nñ]or|la se[nñ]ora|la se[nñ]orita|el sr\.?|la sra\.?)?\s*"
     r"([A-ZÁÉÍÓÚÑ][a-záéíóúñ]{1,15}) (?i:ya no|no) (?i:vive|est[aá]|trabaja) (?i:aqu[ií]|en este n[uú]mero)\b"
+    r"|(?:^|[.!,]\s*)([A-Z][a-z]{1,15})\s+(?:(?i:is not|isn['\u2019]?t|isnt|is no longer) (?i:at|on|reachable at) "
+    r"(?i:this (?:number|phone))|(?i:has|got) (?i:a new (?:number|phone number)))\b"
     r"|(?:^|[.!,]\s*)([A-Z][a-z]{1,15})\s+(?i:does not|doesn['\u2019]?t|doesnt|no longer|never) (?i:lives?|stays?|works?) "
     r"(?i:here|at this (?:number|address))\b)")
 """The contact says it is not the person named ("This isn't Jessica", "No Jessica here"): a wrong number."""
@@ -1037,7 +1058,7 @@ def _spanish(text: str) -> bool:
     text = text.replace("see ya", "")
     return re.search(r"\b(?:por favor|porfa|gracias|mensajes|numero|ya|mas|quiero|senor|alto|para|parar|pare|"
                      r"ustedes|usted|esto|este|estos|hablo|soy|estoy|nada|aqui|nadie|molesten|conozco|ninguna|ningun|"
-                     r"vive|quien|"
+                     r"vive|quien|bloqueado|bloqueada|reportado|reportada|"
                      r"paren|baja|cancelar|detener|detente|basta|desuscribir\w*|no mas|eliminar|borrar|quitar|bajame|quitame|"
                      r"borrame|eliminame)\b", text) is not None
 
