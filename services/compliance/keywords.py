@@ -287,7 +287,7 @@ _TAIL = rf"(?:\s{_FILLER})*$"
 _STRONG = _alt(("stop", "stopall", "stop all", "unsubscribe", "unsub", "opt out", "revoke", "quit", "alto",
                  "detener", "detente", "basta"))
 """Words that are an opt-out as a clause of their own, next to other sentences ("who is this? stop")."""
-_COMPANION = _alt(("it", "this", "that", "all", "everything", "them", "these", "sending", "texting",
+_COMPANION = _alt(("it", "this", "that", "all", "them", "these", "sending", "texting",
                    "messaging", "all of it", "all of this", "this now", "all texts", "me"))
 _BARE_CLAUSE = re.compile(rf"{_LEAD}{_STRONG}(?:\s(?:{_STRONG}|{_COMPANION}))*{_TAIL}")
 _WEAK = _alt(("cancel", "end", "remove", "stop", "quit", "unsubscribe", "revoke", "opt out", "spam",
@@ -298,7 +298,7 @@ _WEAK = _alt(("cancel", "end", "remove", "stop", "quit", "unsubscribe", "revoke"
               "borrar", "quitar", "eliminame", "borrame", "quitame", "bajame", "remove me from list", "dnc",
               "blocked and reported", "reported and blocked", "no contact", "no texts", "no text", "no messages",
               "no sms", "no texting", "no more contact", "i am out", "wrong no", "cancel it", "ya no quiero", "halt",
-              "remove it", "count me out", "this is annoying", "so annoying", "annoying", "bloqueado", "bloqueada",
+              "remove it", "count me out", "stop everything", "stop everything please", "this is annoying", "so annoying", "annoying", "bloqueado", "bloqueada",
               "reportado", "reportada", "denunciado", "cease", "cease all", "cancel everything", "cancel this service",
               "cancel the service", "cancel service", "cancel my service", "cancelar el servicio", "cancelar servicio",
               "junk", "spam alert", "cancelar todo", "cancelarlo todo", "cancelen todo", "cancela todo", "baja definitiva", "de baja", "delete", "terminate", "end it", "end this", "end them", "stop it all", "terminate all", "enough already",
@@ -452,7 +452,9 @@ RULES: tuple[_Rule, ...] = (
        rf"(?:do not|never|please do not)\s(?:ever\s)?send\s(?:{_ME}\s)?(?:(?:any more|anymore|more|anything|"
        rf"anything else|further|any)\b(?:\s{_MSG_OBJ})?|{_MSG_OBJ}|{_THIS})"),
     # "no more texts", "no more of these"
-    _r("no_more_texts", "en", rf"no more\s(?:(?:of\s)?{_MSG_OBJ}|of\s{_THIS})"),
+    _r("no_more_texts", "en", rf"no more\s(?:(?:of\s)?{_MSG_OBJ}|of\s{_THIS}(?=$|\s(?:please|thanks|thank you|stop|now|ok|"
+                              r"already|ever|again|pls)\b))"),
+    _r("want_the_texts_to_stop", "en", rf"(?:want|would like|like|need|wish) {_MSG_OBJ} to (?:stop|end|cease|go away)"),
     # "enough with the texts"
     _r("enough_texts", "en", rf"enough\s(?:with\s|of\s)?{_MSG_OBJ}"),
     # "remove me", "remove my number from your list", "delete my number", "lose my number"
@@ -467,12 +469,13 @@ RULES: tuple[_Rule, ...] = (
                               r"(?:permission|consent)"),
     _r("knock_it_off", "en", rf"(?:knock it off|cut it out)(?:\s(?:with\s)?{_MSG_OBJ})?(?!\s(?:of|from)\b)"),
     _r("with_the_texts", "en", rf"(?:stop it|cut it|quit it|knock it off|enough|chill|cool it|ease up|lay off|easy|calm "
-                               rf"down|relax) with {_MSG_OBJ}|cut (?:out )?{_MSG_OBJ}"),
+                               rf"down|relax) with {_MSG_OBJ}|cut (?:out )?{_MSG_OBJ}|enough with (?:this|all this|this crap|"
+                               r"this shit|it|all of this)$"),
     _r("mind_not_texting", "en", r"(?:do you |would you |could you |can you )?mind not (?:texting|messaging|contacting|"
                                  r"sending|spamming)"),
     _r("legal_threat", "en",
        r"(?:(?:contact|call|calling|get|contacting|getting|talk to) (?:my )?(?:lawyer|attorney)|(?:i will|ill|i am going "
-       r"to|i am gonna|gonna) sue|see you in court|tcpa(?= violation| violations| lawsuit| claim| complaint|$)|(?:violat\w*|under|breaking|breaking the) (?:the )?tcpa|legal action|lawsuit|(?:call|calling|get|getting|contact|"
+       r"to|i am gonna|gonna) sue(?!\s(?:the|my|his|her|their|a|an|him|them)\b)|see you in court|tcpa(?= violation| violations| lawsuit| claim| complaint|$)|(?:violat\w*|under|breaking|breaking the) (?:the )?tcpa|legal action|lawsuit|(?:call|calling|get|getting|contact|"
        r"contacting) (?:the )?(?:cops|police)|my (?:lawyer|attorney) (?:will|is going to|is gonna|would)|(?:call|calling|contact|contacting|complain to|complaining to|email|"
        r"emailing|write to|writing to|report (?:you|this|u) to|reporting (?:you|this|u) to) (?:the )?(?:fcc|ftc|"
        r"attorney general|better business bureau|bbb))"),
@@ -556,7 +559,7 @@ RULES: tuple[_Rule, ...] = (
        r"number|this|u|your number|it|now|the number))?(?: (?:and|&) (?:reporting|deleting|reported|deleted))?",
        anchored=True),
     _r("why_are_you_texting_me", "en",
-       r"why (?:are|do|is|the fuck are|tf are|does) (?:you|this number|yall|you guys|you people|someone) (?:keep |still |"
+       r"why (?:(?:are|do|is|the fuck are|tf are|does) )?(?:you|this number|yall|you guys|you people|someone) (?:keep |still |"
        r"always )?(?:texting|messaging|contacting|sending|spamming|text|message|contact)(?: me| this number|$)"),
     _r("you_are_spamming_me", "en", r"(?:you are|you re|youre|u r|ur|you keep|u keep|you have been|you been) "
                                     r"(?:spamming|harassing|bothering|bugging|pestering) (?:me|us|my phone|this number)"),
@@ -787,6 +790,8 @@ RULES: tuple[_Rule, ...] = (
        r"(?:los |estos |sus |tus |todos los )?"
        r"(?:mensajes|textos|sms|notificaciones|promociones|recordatorios|avisos|alertas|publicidad)"
        r"(?!\s(?:de|del)\s(?!texto|textos|mensajes|sms|promociones|ofertas|publicidad)\w)"),  # "alertas de fraude"
+    _r("quiero_que_me_borren", "es", r"(?:quiero|queremos|necesito) que me (?:borren|quiten|saquen|eliminen|den de baja|"
+                                     r"borres|quites|saques|elimines)(?=$|\s(?:de|del|por favor|ya|gracias|ahora)\b)"),
     _r("no_quiero_estar_en_su_lista", "es",
        r"no (?:quiero|deseo) (?:estar|seguir|permanecer|aparecer) en (?:su|tu|la|esta|sus|esa) (?:lista|listas|base de "
        r"datos|sistema)"),
@@ -1014,8 +1019,8 @@ def _ends_with_stop(part: str) -> bool:
     words = _TAIL_RX.sub("", part).split()
     if len(words) >= 3 and words[-1] in ("stop", "end") and words[-3] in ("will", "make", "gonna", "please", "ever",
                                                                           "not") and \
-            words[-2] in ("this", "it", "these", "them"):
-        return True  # "when will this stop", "make it stop", "why won't this stop", "when will this end"
+            (words[-2] in ("this", "it", "these", "them") or words[-3:] == ["not", "you", "stop"]):
+        return True  # "when will this stop", "make it stop", "why won't this stop", "when will this end", "why won't you"
     if len(words) < 2 or words[-1] not in ("stop", "unsubscribe", "stopall"):
         return False
     if words[0] in _ASKING:
@@ -1029,7 +1034,8 @@ _NOT_NAMED = re.compile(
     r"(?:\b(?i:this is not|this isn['\u2019]?t|i am not|i['\u2019]?m not|it['\u2019]?s not)\s+([A-Z][a-z]{1,15})"
     r"\s*(?:$|[,.;!]|\s(?i:wrong|sorry|you have|you got)\b)"
     r"|(?:^|[.!,]\s*)(?i:there['\u2019]?s\s+|there is\s+)?(?i:no)\s+([A-Z][a-z]{1,15})\s+(?i:here|at this number)\b"
-    r"|\b(?i:do not|don['\u2019]?t|dont) know (?i:any|anyone named|anybody named|a|an)\s+([A-Z][a-z]{1,15})\b"
+    r"|\b(?i:do not|don['\u2019]?t|dont) know (?:(?i:any|anyone named|anybody named|a|an)\s+)?([A-Z][a-z]{1,15})\b"
+    r"|^\s*(?i:not)\s+([A-Z][a-z]{1,15})\s*[.!]*\s*$"
     r"|(?:^|[.!,]\s*)(?i:no soy|yo no soy|aqu[ií] no (?:vive|hay|est[aá])(?: ning[uú]n| ninguna| nadie llamad[oa])?|"
     r"no conozco a(?: ning[uú]n| ninguna)?|no s[eé] qui[eé]n es)\s+"
     r"([A-Z][a-z]{1,15})\s*(?:$|[,.;!])"
@@ -1045,6 +1051,10 @@ _NOT_NAMES = frozenset(("I", "Sure", "Interested", "Ok", "Okay", "Yes", "No", "H
                         "Busy", "Sick", "The", "A", "An", "One", "Problem", "Worries", "Way", "Thanks", "Really",
                         "Yet", "Now", "Today", "Tomorrow", "Working", "Right", "Correct", "Open", "Closed", "Time",
                         "Spanish", "English", "French", "German", "Chinese", "Italian", "Portuguese", "More", "Other",
+                        "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday", "January",
+                        "February", "March", "April", "May", "June", "July", "August", "September", "October",
+                        "November", "December", "Bad", "Good", "Much", "Yet", "Really", "Anything", "Anyone", "Why", "How", "What", "When",
+                        "Where", "Who", "Which", "Exactly", "Quite", "Again", "Anymore", "Me", "Mine", "Him", "Her",
                         "Yo", "Nadie", "Cliente", "Esa", "Ese", "Ella", "Nada", "Su", "Tu", "La", "El", "Un", "Una"))
 
 

@@ -23,6 +23,8 @@ PLAIN_OPT_OUTS = {
     "No further contact please": "no_contact",
     "retiro mi consentimiento": "retiro_mi_consentimiento",
     "detengan esto": "paren_esto",
+    "i want these texts to end": "want_the_texts_to_stop",
+    "quiero que me borren": "quiero_que_me_borren",
     "I never want to hear from you again": "never_want_to_hear_from_you",
     "Who sold you my number?": "who_sold_you_my_number",
     "ya dije que no": "ya_dije_que_no",
