@@ -11,6 +11,9 @@ class Signup(Command, frozen=True, kw_only=True):
     email: str
     password: str
     organization_name: str
+    org_id: str | None = None
+    """Caller-chosen organization id (the gateway derives it from an Idempotency-Key): a signup repeated
+    with the same id and email answers with the organization it created, its key's secret not shown again."""
 
 
 class ApiKeyView(msgspec.Struct, kw_only=True):
@@ -53,6 +56,9 @@ class Principal(msgspec.Struct, kw_only=True):
 class CreateKey(Command, frozen=True, kw_only=True):
     org_id: str
     name: str
+    key_id: str | None = None
+    """Caller-chosen key id (derived from an Idempotency-Key): repeated, it answers with the key it created,
+    without the secret."""
 
 
 class ListKeys(Command, frozen=True, kw_only=True):

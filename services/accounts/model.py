@@ -39,7 +39,7 @@ def validate_signup(email: str, password: str, organization_name: str) -> str:
         fields["organization_name"] = "must be 1 to 200 characters"
     if fields:
         field = next(iter(fields))
-        raise CommandError("VALIDATION_ERROR", f"{field}: {fields[field]}", 400, {"fields": fields})
+        raise CommandError("VALIDATION_ERROR", f"{field}: {fields[field]}", 400, {"field": field, "fields": fields})
     return email
 
 

@@ -13,6 +13,10 @@ class NumbersSettings(CarrierSettings, frozen=True, kw_only=True):
     """After a rotation the previous webhook secret still signs for this long (24 h)."""
     pending_order_timeout_s: int = 300
     """An order still pending after this long (its process died mid-way) is undone by the sweeper."""
+    abandoned_after_s: int = 60
+    """A repeat of an order or a campaign creation (same Idempotency-Key) that finds the first attempt still
+    pending this long after it started takes it for dead (a crash mid-way): it undoes it and goes ahead,
+    instead of answering 409 IDEMPOTENCY_IN_FLIGHT until the sweeper gets there."""
     callback_max_attempts: int = 5
     """Campaign status callbacks are tried this many times, with backoff, then given up."""
     callback_timeout_s: float = 5.0

@@ -10,13 +10,15 @@ from services.gateway.api import EVICT_KEY, Ctx, Reply, Route
 async def signup(ctx: Ctx) -> Reply:
     b: SignupBody = ctx.body
     res = await ctx.call("accounts", "signup",
-                         c.Signup(email=b.email, password=b.password, organization_name=b.organization_name),
+                         c.Signup(email=b.email, password=b.password, organization_name=b.organization_name,
+                                  org_id=ctx.resource_id),
                          c.SignupResult)
     return Reply(res, status=201)
 
 
 async def create_key(ctx: Ctx) -> Reply:
-    res = await ctx.call("accounts", "create_key", c.CreateKey(org_id=ctx.org_id, name=ctx.body.name), c.ApiKeyView)
+    res = await ctx.call("accounts", "create_key", c.CreateKey(org_id=ctx.org_id, name=ctx.body.name,
+                                                                  key_id=ctx.resource_id), c.ApiKeyView)
     return Reply(res, status=201)
 
 
