@@ -459,9 +459,12 @@ RULES: tuple[_Rule, ...] = (
     _r("enough_texts", "en", rf"enough\s(?:with\s|of\s)?{_MSG_OBJ}"),
     # "remove me", "remove my number from your list", "delete my number", "lose my number"
     _r("remove_from_list", "en",
-       rf"(?:be\s)?(?:remove|removed|taken|deleted|dropped|take|delete)\s(?:\d+\s){{0,4}}(?:(?:it|this number|this|"
-       rf"that|them|this phone|the number)\s)?(?:from|off|off of|out of)\s"
-       rf"{_LIST}"),
+       rf"(?:be\s)?(?:remove|removed|taken|deleted|dropped|take|delete)\s(?:\d+\s){{0,4}}(?:from|off|off of|out of)\s"
+       rf"{_LIST}|"
+       # "remove it from your list": a list proper after the object, not "remove it from this order"
+       rf"(?:remove|delete|take|drop)\s(?:it|this number|this|that|them|this phone|the number)\s(?:from|off|off of|out "
+       rf"of)\s(?:(?:{_DET}|ur|you)\s)?(?:(?:texting|text|sms|mailing|marketing|contact|messaging|subscriber|"
+       rf"distribution|call|calling|promo|phone|mass)\s)?(?:list|lists|database|system|records|contacts|program)\b"),
     _r("want_to_be_removed", "en", r"(?:want|like|wish|need|would like|love) to be (?:removed|unsubscribed|taken off|"
                                    r"opted out|deleted)(?=$|\s(?:please|thanks|now|asap)\b)"),
     _r("no_permission", "en", r"(?:you|u) (?:do not|no longer|will not|never|never had|did not|did not have|never got|"
@@ -1137,20 +1140,23 @@ def plain_language(text: str, parts: list[str] | None = None) -> tuple[str, Lang
 
 
 def _misspelt_keyword(kw: str) -> str | None:
-    """The opt-out keyword a whole message misspells by one key ("STOOP", "UNSUBSCRIBR", "CANCLE", "ALTP"): a
+    """The opt-out keyword a whole message misspells by one key ("STOOP", "UNSUBSCRIBR", "CANCLE", "DETENRE"): a
     letter doubled, two swapped, or a neighbouring key hit; for keywords of six letters or more also one dropped
-    or added. Short keywords take no drops or additions ("END" is one key from "SEND" and "AND")."""
+    or added. Short keywords take no drops or additions ("END" is one key from "SEND" and "AND"), and the short
+    Spanish ones only a doubled letter (one key from ALTO, PARA, BAJA lie "alot", "Lara", "pata", "bala")."""
     if not 4 <= len(kw) <= 14 or not kw.isalpha() or kw in _REAL_KEYWORD_LOOKALIKES:
         return None
     word = kw.lower()
-    for target in OPT_OUT:
+    for target, language in OPT_OUT.items():
         t = target.lower()
         if len(t) < 4 or abs(len(t) - len(word)) > 1:
             continue
-        if len(t) >= 6 and _one_edit(word, t):
-            return target
         if len(word) == len(t) + 1 and any(word == t[:i] + t[i] + t[i:] for i in range(len(t))):
             return target  # doubled
+        if len(t) < 6 and language == "es":
+            continue
+        if len(word) != len(t) and len(t) >= 6 and _one_edit(word, t):
+            return target  # dropped or added
         if len(word) == len(t):
             diff = [i for i in range(len(t)) if word[i] != t[i]]
             if len(diff) == 1 and word[diff[0]] in _neighbours(t[diff[0]]):
@@ -1160,7 +1166,7 @@ def _misspelt_keyword(kw: str) -> str | None:
     return None
 
 
-_REAL_KEYWORD_LOOKALIKES = frozenset(("STOOL", "PARAS", "PARS", "ALTOS", "CANCELS", "QUITE", "QUITS", "REVOKED",
+_REAL_KEYWORD_LOOKALIKES = frozenset(("ATOP", "STOOL", "PARAS", "PARS", "ALTOS", "CANCELS", "QUITE", "QUITS", "REVOKED",
                                       "PARES", "BAJAS", "ENDS", "STOPS"))
 """Whole messages one key from a keyword that are words in their own right (left to the rules)."""
 _NEW_PHONE_WHO = re.compile(r"^(?:hi |hey |um |uh )?new (?:number|phone number|cell number|#|num) (?:who (?:dis|this|"
