@@ -98,7 +98,7 @@ _SHORTHAND = {
 rules read "do not" for don't, dont and do not alike)."""
 
 _LONG_WORDS = ("unsubscribe", "unsubscribed", "subscription", "messaging", "contacting", "harassing", "harassment",
-               "spamming", "bothering", "permission", "revocation", "withdraw", "consent", "interested")
+               "spamming", "bothering", "permission", "revocation", "withdraw", "consent", "interested", "uninterested")
 """Long words mended when one letter is off (inserted, dropped, replaced or two swapped): no English word
 lies that close to them (but the few in ``_NEAR_LONG``)."""
 _NEAR_LONG = frozenset(("scamming", "slamming", "consents", "consented", "content", "withdrew", "withdraws", "withdrawn",
@@ -357,7 +357,7 @@ _QUALIFIED = re.compile(
     r"afternoon)|on (?:weekends?|sundays?|saturdays?|mondays?|weekdays|the weekend|whatsapp)|so (?:early|late|much)|"
     r"from (?:renewing|auto renewing|renewal|emails?|the newsletter|newsletters?)|link|button|page|option|url|"
     r"box|shipment|renewal|order|payment|charge|billing|plan|fee|left|available|remaining|in stock|and drive|early|"
-    r"at (?:dinner|lunch|breakfast|the table|church|the movies)|"
+    r"at (?:dinner|lunch|breakfast|the table|church|the movies)|to (?:stop|end|go away|be stopped|be canceled)|"
     r"and get a refund|for a refund|"
     r"in (?:my|the|your) (?:inbox|app|account|folder|email|cart|voicemail)|"
     r"and driving|while driving|"
@@ -378,7 +378,7 @@ _JEST = re.compile(
     r"opt me back in|opt back in|opt in again|"
     r"(?:unsubscribed|opted out|stop|unsubscribe|replied|texted|sent|hit|pressed|typed|clicked)(?: \w+){0,3} "
     r"(?:by accident|by mistake)|accidentally|(?<!you )(?<!they )(?<!u )(?<! i )(?<!^i )(?<! we )(?<!^we )keep (?:them|these|texting|sending|"
-    r"getting|me on|the texts|em|it|texts|messages|receiving)(?!\s(?:me\s)?and see what happens)|love (?:these|them|your|the) (?:texts|messages|deals)|"
+    r"getting|me on|the texts|em|it|texts|messages|receiving)(?!\s(?:me\s)?and see what happens|\sup\b)|love (?:these|them|your|the) (?:texts|messages|deals)|"
     r"keep me\b(?!\s(?:from|out|off|away|awake|up))|bromeando|es broma|texts are fine|texting is fine|texts are ok|texts are okay|just text me|texts only|only want "
     r"texts|only texts|only text me)\b")
 _POSITIVE = re.compile(
@@ -444,7 +444,7 @@ RULES: tuple[_Rule, ...] = (
     _r("do_not_text_me", "en",
        rf"(?:do not|never|please do not|do not ever|never ever|(?:can|could|would|will) you (?:please )?not)\s"
        rf"(?:ever\s)?(?:text|message|sms|contact|spam|reach out to|reach out|"
-       rf"bother|email|hit)(?>(?:\s{_ME})?)(?:\s(?:again|anymore|any more|ever again|up))*"
+       rf"bother(?=\s{_ME})|email|hit)(?>(?:\s{_ME})?)(?:\s(?:again|anymore|any more|ever again|up))*"
        # "don't text me the pin": something by text
        rf"(?!\s(?:the|a|an|my|his|her|their|that|those|it|what)\s(?!{_MSG}\b))"),
     # "don't send me any more texts", "don't send me anything else"
@@ -658,6 +658,7 @@ RULES: tuple[_Rule, ...] = (
        rf"{_MSG_OBJ}\s(?:(?:are|is)\s(?:so\s|really\s|very\s|getting\s)?(?:annoying|spam|harassment|unwanted|"
        r"unsolicited|too much|excessive|ridiculous|out of control|getting old|a nuisance|not wanted)|not wanted)"),
     _r("go_away", "en", r"(?:go away|get lost|buzz off|back off|shoo|go to hell|drop dead|shut up|shut the fuck up|"
+                        r"scram|take a hike|bug off|shove off|get outta here|get out of here|"
                         r"get (?:off|out of) my phone)", anchored=True),
     _r("fuck_off", "en", r"(?:fuck off|f off|eff off|piss off|bugger off|sod off|fuck you|fuck u|screw off|screw you)"),
     # "this is spam", "reported as spam", "I'm reporting this number"
@@ -726,7 +727,13 @@ RULES: tuple[_Rule, ...] = (
     _r("block", "en", r"(?:(?:or|else)\s(?:i will|i am going to|i am gonna|i ll|ill)\s(?:block|report)|(?:i am|i will|i"
                       r" have|going to|gonna|ill|i ll)\s(?:block|blocking|blocked|report|reporting)\s(?:you|this|"
                       r"this number|your number|it|u))"),
-    _r("i_want_out", "en", r"(?:i|we)\swant out(?:\sof\s(?:this|these|here|it|your list|the list))?", anchored=True),
+    _r("i_want_out", "en", r"(?:i|we)\swant (?:out|off)(?:\sof\s(?:this|these|here|it|your list|the list))?", anchored=True),
+    _r("get_you_to_stop", "en",
+       r"(?:get|make|convince) (?:you|yall|you guys|you people|u) (?:to )?stop|"
+       r"(?:do|should|will|must) (?:i|we) (?:(?:need to|have to|just|really) )*(?:block|report) (?:you|this number|u|yall|"
+       r"you guys|you people)|"
+       r"(?:continue|keep it up|keep this up|keep going|one more) and (?:you are|you will be|you re|you get|i am|i will|ill|"
+       r"i ll) (?:blocked|reported|reporting|blocking|report|block)|(?:stop|quit)(?: \w+){0,3} or else$"),
     _r("does_not_want_texts", "en",
        rf"(?:we|they|this number|this person|this phone|my (?:wife|husband|son|daughter|mom|dad|client|company|"
        rf"business|office|family)|our (?:company|business|office|family|household|team|firm)|the company|he|she)\s"
@@ -779,7 +786,7 @@ RULES: tuple[_Rule, ...] = (
        r"negocios?) (?:nada )?(?:con|a|de) (?:ustedes|usted|su empresa|ti)|(?:ni siquiera|yo no|no) (?:tengo|tenemos) "
        r"(?:una |ninguna )?cuenta con (?:ustedes|usted|ti|su empresa)"),
     _r("no_quiero_mensajes", "es",
-       r"(?:no|ya no|nunca)\s(?:quiero|deseo|necesito|me interesa)\s(?:(?:recibir|mas|seguir recibiendo|que me "
+       r"(?:no|ya no|nunca)\s(?:quiero|deseo|necesito|me interesa|queremos|deseamos|necesitamos)\s(?:(?:recibir|mas|seguir recibiendo|que me "
        r"(?:envien|manden|escriban)|sus|tus|estos|esos|los|la|su|esta|esa|mi|ninguna|ningun|vuestros|vuestras)\s)*(?:mensajes|mensaje|"
        r"comunicacion|contacto|"
        r"textos|texto|sms|publicidad|anuncios|propaganda|recordatorios|avisos|actualizaciones|"
@@ -810,7 +817,8 @@ RULES: tuple[_Rule, ...] = (
        r"vuestra |vuestras )?(?:lista|listas|base de datos|"
        r"sistema|mensajes|envios))?|(?:quiten|quitar|saquen|sacar|borren|borrar|eliminen|eliminar|borrad|quitad)\s"
        r"(?:mi numero|mi nombre|mis datos|este numero|mi telefono|este telefono|mi celular|este celular)|"
-       r"(?:quiten|quitar|saquen|sacar|borren|borrar|eliminen|eliminar)\s(?:de|del)\s(?:la |su "
+       r"(?:quiten|quitar|saquen|sacar|borren|borrar|eliminen|eliminar|quitennos|saquennos|borrennos|eliminennos|"
+       r"bajennos)\s(?:de|del)\s(?:la |su "
        r"|sus |esta |tu |esa )?(?:lista|listas))"),
     _r("darme_de_baja", "es", r"(?:darme|dar|deme|denme|me doy|darnos|darse|dame|den|me dan|me den|me da|me pueden dar|"
                               r"me puede dar|me pueden|me puede)\sde baja"
@@ -824,7 +832,10 @@ RULES: tuple[_Rule, ...] = (
     _r("numero_equivocado", "es",
        r"(?:numero (?:equivocado|incorrecto|erroneo)|(?:se )?equivoc\w* de (?:numero|persona))"
        r"(?!\s(?:en|de|del|para)\s(?:mi|la|el|su|tu|este|esta)\s)"),  # "número equivocado en mi factura"
-    _r("dejame_en_paz", "es", r"(?:dejame|dejenme|deja|dejen|dejeme)\sen paz|no molestar"),
+    _r("dejame_en_paz", "es", r"(?:dejame|dejenme|deja|dejen|dejeme|dejennos|dejanos)\sen paz|no molestar"),
+    _r("tengo_que_bloquearlos", "es",
+       r"tengo que (?:bloquearlos|reportarlos|denunciarlos|bloquearte|reportarte|bloquear este numero|reportar este "
+       r"numero)|\bo (?:los|te|les|lo) (?:reporto|bloqueo|denuncio|demando)"),
     _r("no_soy_cliente", "es", r"no soy (?:su |tu )?cliente(?: suyo| suya| de ustedes| de nadie)?", anchored=True),
     _r("no_soy_la_persona", "es", r"no soy (?:(?:la persona|quien|el|la) (?:que )?(?:buscan|busca|buscas|creen|cree)|"
                                   r"(?:esa|esta|la) persona)"),
@@ -843,7 +854,8 @@ RULES: tuple[_Rule, ...] = (
        r"(?:voy a|vamos a|los voy a|te voy a|lo voy a|les voy a) (?:reportar|denunciar|bloquear|demandar)"
        r"(?:\s(?:este numero|su numero|esto|a ustedes|los|los mensajes))?|"
        r"(?:voy a|vamos a) (?:llamar|hablar|contactar) (?:a|con) (?:mi|un|una) (?:abogado|abogada)"),
-    _r("no_me_interesa", "es", r"(?:no gracias\s)?(?:ya\s)?no (?:me|nos) interesa(?:n)?(?:\s(?:gracias|nada|mas))?|"
+    _r("no_me_interesa", "es", r"(?:no gracias\s)?(?:ya\s)?no (?:me|nos) interesa(?:n)?(?:\s(?:gracias|nada|mas|esto|eso|"
+                               r"nada de esto|adios))*|"
                                r"(?:ya\s)?no (?:tengo|tenemos) (?:ningun\s)?interes(?:\s(?:gracias|en nada))?|"
                                r"(?:ya\s)?no (?:estoy|estamos) interesad[oa]s?(?:\s(?:gracias|en nada))?|"
                                r"no interesad[oa]s?|sin interes(?:\s(?:gracias|ninguno))?",
@@ -853,7 +865,7 @@ RULES: tuple[_Rule, ...] = (
     _r("ya_no", "es", r"(?:ya no|ya no mas|ya no quiero|ya no deseo)(?:\s(?:nada|mas|recibir nada))?", anchored=True),
     _r("ya_no_quiero_al_final", "es", r"(?:ya no (?:quiero|deseo)(?:\s(?:nada|mas|recibir nada|recibir mas))?|no (?:quiero|deseo) (?:nada|mas|"
        r"recibir nada|recibir mas))$"),
-    _r("cambio_de_numero", "es", r"(?:\w+ )?(?:ya )?(?:cambio|cambiaron) (?:de|su) numero", anchored=True),
+    _r("cambio_de_numero", "es", r"(?:el |ella |ya )?(?:ya )?(?:cambio|cambiaron) (?:de|su) numero", anchored=True),
     _r("no_es_mi_numero", "es", r"(?:(?:esta|es) equivocado el numero|(?:este )?no es mi numero|el numero (?:esta|es) "
                                 r"equivocado$)|(?:este |ese )?no es el (?:numero|telefono) correcto"),
     _r("no_me_llegue_nada", "es", r"(?:ya )?no (?:quiero que )?(?:me |nos )?(?:llegue|lleguen) (?:nada|mas|ningun mensaje|"
@@ -1028,8 +1040,10 @@ def _ends_with_stop(part: str) -> bool:
         return False
     if words[0] in _ASKING:
         return False
-    if words[-2] == "to":  # "these texts need to stop", not "I need to stop"
-        return re.search(rf"\b(?:{_MSG}|these|this|it|them|you)\b", " ".join(words[:-2])) is not None
+    if words[-2] == "to":  # "these texts need to stop", not "I need to stop" nor "I don't want the texts to stop"
+        before = " ".join(words[:-2])
+        return re.search(rf"\b(?:{_MSG}|these|this|it|them|you)\b", before) is not None and \
+            re.search(r"\b(?:do not|does not|never|not|no longer) (?:want|wish|need|like|expect)\b", before) is None
     return words[-2] not in _NOT_BEFORE_STOP
 
 
@@ -1043,7 +1057,8 @@ _NOT_NAMED = re.compile(
     r"no conozco a(?: ning[uú]n| ninguna)?|no s[eé] qui[eé]n es)\s+"
     r"([A-Z][a-z]{1,15})\s*(?:$|[,.;!])"
     r"|(?:^|[.!,]\s*)(?i:el se[nñ]or|la se[nñ]ora|la se[nñ]orita|el sr\.?|la sra\.?)?\s*"
-    r"([A-ZÁÉÍÓÚÑ][a-záéíóúñ]{1,15}) (?i:ya no|no) (?i:vive|est[aá]|trabaja) (?i:aqu[ií]|en este n[uú]mero)\b"
+    r"([A-ZÁÉÍÓÚÑ][a-záéíóúñ]{1,15}) (?:(?i:ya no|no) (?i:vive|est[aá]|trabaja) (?i:aqu[ií]|en este n[uú]mero)|"
+    r"(?i:ya )?(?i:cambi[oó]) (?i:de|su) (?i:n[uú]mero))\b"
     r"|(?:^|[.!,]\s*)([A-Z][a-z]{1,15})\s+(?:(?i:is not|isn['\u2019]?t|isnt|is no longer) (?i:at|on|reachable at) "
     r"(?i:this (?:number|phone))|(?i:has|got) (?i:a new (?:number|phone number)))\b"
     r"|(?:^|[.!,]\s*)([A-Z][a-z]{1,15})\s+(?i:does not|doesn['\u2019]?t|doesnt|no longer|never) (?i:lives?|stays?|works?) "
@@ -1105,7 +1120,8 @@ def plain_language(text: str, parts: list[str] | None = None) -> tuple[str, Lang
         return None
     whole = " ".join(parts)
     if len(parts) > 1 and all(" " not in p for p in parts):  # "take. me. off.", "Stop. Texting. Me."
-        parts = [*parts, whole]
+        parts = [whole, *(p for p in parts if _BARE_CLAUSE.match(p) or p in ("spam", "junk", "blocked", "reported"))]
+    parts = [*parts, *(p.rsplit(" but ", 1)[1] for p in parts if " but " in p)]  # "not sure who this is but ..."
     if _JEST.search(whole):
         return None
     language: Language = "es" if _spanish(whole) else "en"
@@ -1130,7 +1146,7 @@ def plain_language(text: str, parts: list[str] | None = None) -> tuple[str, Lang
     meaningful = [p for p in parts if not _ONLY_FILLER.match(p)]
     if len(meaningful) == 1 and _WHOLE_MESSAGE.match(meaningful[0]) and not delighted:
         return "keyword_with_filler", language
-    if not delighted and any(_BARE_CLAUSE.match(p) for p in parts):
+    if not delighted and any(_BARE_CLAUSE.match(p) for p in parts if p not in asked):
         return "stop_clause", language
     if not delighted and any(_PAREN.match(p) for p in parts):
         return "paren_clause", "es"  # "son demasiados mensajes, ya paren" (but "no paren": don't stop)

@@ -23,6 +23,8 @@ PLAIN_OPT_OUTS = {
     "No further contact please": "no_contact",
     "retiro mi consentimiento": "retiro_mi_consentimiento",
     "detengan esto": "paren_esto",
+    "what do I have to do to get you to stop": "get_you_to_stop",
+    "¿tengo que bloquearlos?": "tengo_que_bloquearlos",
     "i want these texts to end": "want_the_texts_to_stop",
     "quiero que me borren": "quiero_que_me_borren",
     "I never want to hear from you again": "never_want_to_hear_from_you",
