@@ -173,6 +173,28 @@ class ShowCampaign(Command, frozen=True, kw_only=True):
     campaign_id: str
 
 
+class ReasonIn(msgspec.Struct, frozen=True, kw_only=True):
+    code: str
+    description: str = ""
+
+
+class ReviewCampaign(Command, frozen=True, kw_only=True):
+    """The operator records the carrier's verdict on a campaign (``amctl campaigns approve|reject``), for
+    deployments without a carrier API that reviews campaigns (AM_NUMBERS_FILE). Applied like the carrier's
+    review callback: once, only to a campaign pending review (else ``409 CONFLICT``)."""
+
+    campaign_id: str
+    approved: bool
+    reasons: list[ReasonIn] = []
+
+
+class ReviewOutcome(msgspec.Struct, kw_only=True):
+    campaign_id: str
+    org_id: str
+    status: str
+    """approved | rejected"""
+
+
 class ResubmitCampaign(Command, frozen=True, kw_only=True):
     org_id: str
     campaign_id: str

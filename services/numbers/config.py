@@ -6,6 +6,13 @@ from libs.carrier.config import CarrierSettings
 
 
 class NumbersSettings(CarrierSettings, frozen=True, kw_only=True):
+    numbers_file: str = ""
+    """A file of the numbers the operator leases (one E.164 per line, optionally ``,region,locality``):
+    numbers are searched and ordered from it, brands are taken as verified and campaigns wait for the
+    operator's verdict (``amctl campaigns approve|reject``) — for a deployment without a carrier API for
+    numbers and 10DLC. Empty = the HTTP carrier API at AM_SIM_URL."""
+    numbers_file_vetting_score: int = 50
+    """With AM_NUMBERS_FILE: the vetting score given to brands (it sets campaign throughput)."""
     number_monthly_price_micros: int = 1_150_000
     """What a number costs per month ($1.15), debited from credit when it is ordered."""
     max_numbers_per_order: int = 10

@@ -307,6 +307,27 @@ class TenDlc:
             return await self._view(conn, cmd.org_id, camp["sid"])
 
     # -- carrier review ------------------------------------------------------------------------------
+    async def review_campaign(self, cmd: c.ReviewCampaign) -> c.ReviewOutcome:
+        """The operator's record of the carrier's verdict, applied as the carrier's own callback is."""
+        ident = parse_uuid(cmd.campaign_id)
+        row = None if ident is None else await self.store.pool.fetchrow(
+            "SELECT org_id::text AS org_id, carrier_ref, status FROM campaigns WHERE id = $1", ident)
+        if row is None:
+            raise NotFound("campaign", {"campaign_id": cmd.campaign_id})
+        if row["status"] != "pending_review" or not row["carrier_ref"]:
+            raise CommandError("CONFLICT", f"the campaign is {row['status']}, not pending review", 409,
+                               {"status": row["status"]})
+        if not cmd.approved and not cmd.reasons:
+            raise model.invalid("reasons", "a rejection needs at least one reason")
+        outcome = await self.apply_review({
+            "campaign_ref": row["carrier_ref"], "status": "approved" if cmd.approved else "rejected",
+            "rejection_reasons": [{"code": r.code, "description": r.description} for r in cmd.reasons],
+            "reviewed_at": rfc3339(utcnow())})
+        if outcome != "applied":
+            raise CommandError("CONFLICT", "the campaign is no longer pending review", 409)
+        return c.ReviewOutcome(campaign_id=str(ident), org_id=row["org_id"],
+                               status="approved" if cmd.approved else "rejected")
+
     async def apply_review(self, payload: Any) -> str:
         """Apply a review decision once: ``applied``, ``ignored`` (unknown, repeated or stale) or ``retry``
         (its campaign is still being submitted: the carrier should call again)."""

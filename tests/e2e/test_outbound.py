@@ -231,7 +231,12 @@ async def test_idempotent_replay_by_key_and_by_message_id(system: System) -> Non
     assert len(listing["data"]) == 2
 
 
-async def test_a_carrier_failing_a_fifth_of_submissions_still_delivers_each_once(system: System) -> None:
+async def test_a_carrier_failing_a_fifth_of_submissions_still_delivers_each_once(settings_env: dict[str, str]) -> None:
+    async with system_with(settings_env, smpp_url="") as system:  # the HTTP carrier API, with injected faults
+        await _a_fifth_failing(system)
+
+
+async def _a_fifth_failing(system: System) -> None:
     org = await onboard(system)
     contact = handset()
     await org.consent(contact)
