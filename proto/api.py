@@ -10,7 +10,16 @@ import msgspec
 T = TypeVar("T")
 
 Limit = Annotated[int, msgspec.Meta(ge=1, le=100, description="Page size, 1-100")]
-E164 = Annotated[str, msgspec.Meta(min_length=2, max_length=20, description="Phone number, E.164", examples=["+14155550123"])]
+E164_PATTERN = r"^\+[1-9][0-9]{1,14}$"
+E164 = Annotated[str, msgspec.Meta(min_length=3, max_length=16, pattern=E164_PATTERN,
+                                   description="Phone number, E.164 (+ and 2-15 digits); it must also be a "
+                                               "possible number for its country", examples=["+14155550123"])]
+EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
+Email = Annotated[str, msgspec.Meta(max_length=254, pattern=EMAIL_PATTERN, examples=["dev@example.com"])]
+RFC3339_PATTERN = (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?"
+                   r"([Zz]|[+-][0-9]{2}:[0-9]{2})$")
+Rfc3339 = Annotated[str, msgspec.Meta(max_length=40, pattern=RFC3339_PATTERN,
+                                      description="RFC 3339 time with a zone", examples=["2026-06-11T12:00:00Z"])]
 UUID = Annotated[str, msgspec.Meta(description="UUID", examples=["7c1f0a2d-9e8b-4c3a-9d2e-1f0a2b3c4d5e"])]
 
 

@@ -40,6 +40,12 @@ new_id = _RandomIds()
 """A new random (version 4) UUID, as text."""
 
 
+def derived_id(base: str, purpose: str) -> str:
+    """A UUID that follows from another one and a purpose: the parts of a resource created under a
+    caller-chosen id (an organization's first user, key, credit grant) are the same on every retry."""
+    return str(uuid.uuid5(uuid.UUID(base), purpose))
+
+
 def parse_uuid(value: object) -> str | None:
     """The canonical form of a UUID, or None when it is not one."""
     try:

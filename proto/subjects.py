@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-DOMAINS = ("accounts", "numbers", "compliance", "outbound", "inbound")
+DOMAINS = ("accounts", "numbers", "compliance", "outbound", "inbound", "carrier")
 
 
 @dataclass(frozen=True)

@@ -105,10 +105,11 @@ class Stack:
 
     def __init__(self, nats_url: str, db_url: str):
         self.dir = tempfile.mkdtemp(prefix="am-bench-")
-        base = free_port_block(8)  # the services from base + 1, then gateway and simulator
+        base = free_port_block(9)  # the services from base + 1, then gateway, simulator and its SMSC
         self.gw_port, self.sim_port = base + 7, base + 8
         self.env = {**os.environ, "AM_DATA_DIR": self.dir, "AM_NATS_URL": nats_url, "AM_DATABASE_URL": db_url,
                     "AM_GATEWAY_PORT": str(self.gw_port), "AM_SIM_PORT": str(self.sim_port),
+                    "AM_SIM_SMPP_PORT": str(base + 9),
                     "AM_SERVICE_PORT_BASE": str(base), "AM_SUBJECT_ROOT": "bench" + uuid.uuid4().hex[:6],
                     "AM_LOG_LEVEL": "warning", "AM_RATE_LIMIT_RPS": "1000000", "AM_RATE_LIMIT_BURST": "1000000",
                     "AM_SIM_REVIEW_DELAY_MS": "200", "AM_SIM_RECEIPT_DELAY_MS": "0",

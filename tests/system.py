@@ -17,7 +17,7 @@ from libs.embedded.servers import free_port
 from libs.runtime.service import Service
 from libs.testing.infra import service_nats_env
 
-SERVICES = ["accounts", "numbers", "compliance", "outbound", "inbound", "gateway"]
+SERVICES = ["accounts", "numbers", "compliance", "carrier", "outbound", "inbound", "gateway"]
 
 
 @dataclass
@@ -68,19 +68,25 @@ async def running_system(base_env: dict[str, str], extra: dict[str, str] | None 
                          only: list[str] | None = None,
                          per_service: dict[str, dict[str, str]] | None = None) -> AsyncIterator[System]:
     """``per_service``: settings for one service only (e.g. its own NATS user), by service name."""
-    ports = {n: free_port() for n in [*SERVICES, "carrier_sim"]}
+    ports = {n: free_port() for n in [*SERVICES, "carrier_sim", "smsc"]}
     env = dict(base_env)
     env.update({
         "AM_GATEWAY_PORT": str(ports["gateway"]),
         "AM_SIM_PORT": str(ports["carrier_sim"]),
         "AM_SIM_URL": f"http://127.0.0.1:{ports['carrier_sim']}",
-        "AM_SIM_MO_CALLBACK_URL": f"http://127.0.0.1:{ports['inbound']}/carrier/mo",
-        "AM_SIM_DLR_CALLBACK_URL": f"http://127.0.0.1:{ports['outbound']}/carrier/dlr",
+        "AM_SIM_MO_CALLBACK_URL": f"http://127.0.0.1:{ports['carrier']}/carrier/mo",
+        "AM_SIM_DLR_CALLBACK_URL": f"http://127.0.0.1:{ports['carrier']}/carrier/dlr",
+        # messaging goes over SMPP to the simulator's SMSC by default (the production protocol path);
+        # a test passes AM_SMPP_URL="" to use the simulator's HTTP carrier API instead
+        "AM_SIM_SMPP_PORT": str(ports["smsc"]),
+        "AM_SMPP_URL": f"smpp://agentmsg:simpass1@127.0.0.1:{ports['smsc']}?enquire_link_s=5",
         "AM_SIM_CAMPAIGN_CALLBACK_URL": f"http://127.0.0.1:{ports['numbers']}/carrier/campaigns",
         "AM_SIM_RECEIPT_DELAY_MS": "50",
         "AM_SIM_REVIEW_DELAY_MS": "200",
     })
     env.update(extra or {})
+    if not env.get("AM_SMPP_URL"):
+        env["AM_SIM_SMPP_PORT"] = "0"
     runner: web.AppRunner | None = None
     try:
         sim_mod = importlib.import_module("services.carrier_sim.sim")

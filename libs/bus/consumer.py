@@ -49,6 +49,10 @@ class ConsumerSpec:
     batch: int = 64
     backoff_base_s: float = 0.25
     """nak delay = base * 2^(deliveries-1), capped at 30 s."""
+    fetch_timeout_s: float = 1.0
+    """How long one fetch waits. Once a fetch that found nothing waiting gets its first message, it waits
+    for the rest of its batch until this runs out: a consumer on a latency path (receipts, inbound texts)
+    keeps it short, at the price of a fetch request that often while idle."""
     deliver_new: bool = False
     """Start at new messages instead of the stream's beginning (for live, cache-like consumers)."""
     absorb: Callable[[list[Event]], Awaitable[set[str]]] | None = None
@@ -109,7 +113,7 @@ class ConsumerRunner:
     async def _loop(self) -> None:
         while not self._stopping.is_set():
             try:
-                msgs = await self._sub.fetch(self.spec.batch, timeout=1.0)
+                msgs = await self._sub.fetch(self.spec.batch, timeout=self.spec.fetch_timeout_s)
             except NatsTimeout:
                 continue
             except asyncio.CancelledError:

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 import msgspec
+import nats.errors
 import structlog
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -37,7 +38,25 @@ class _Reply(msgspec.Struct, frozen=True):
 
 
 _enc = msgspec.json.Encoder()
-_TRANSIENT = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError)
+class TransientError(Exception):
+    """A failure a retry clears (another writer got there first, a resource is busy): a command that
+    ends in one answers 503 SERVICE_UNAVAILABLE, never INTERNAL."""
+
+
+_TRANSIENT: tuple[type[BaseException], ...] = (
+    TransientError,
+    OSError,  # connection refused or reset; TimeoutError too (a pool or a statement waited too long)
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    asyncpg.exceptions.OperatorInterventionError,  # shutting down, starting up, query canceled
+    asyncpg.exceptions.InsufficientResourcesError,  # too many connections, disk full
+    asyncpg.exceptions.ReadOnlySQLTransactionError,  # a standby, mid failover
+    asyncpg.exceptions.TransactionRollbackError,  # serialization failure, deadlock: a retry will do
+    nats.errors.Error,  # this service's own NATS requests and publishes (a backing service, JetStream)
+)
+"""Faults of the database or the bus while a command runs: answered 503 SERVICE_UNAVAILABLE (retry),
+never 500."""
 _reply_dec = msgspec.json.Decoder(_Reply)
 
 
@@ -84,12 +103,20 @@ class RpcServer:
                         outcome = exc.code
                         payload = _enc.encode({"ok": False, "error": exc.body()})
                     except _TRANSIENT as exc:
-                        # the database is restarting or unreachable: a retry will do, say so (503, not 500)
+                        # the database or the bus is restarting or unreachable: a retry will do, say so
                         outcome = "unavailable"
                         log.warning("command_unavailable", command=subject, error=repr(exc))
                         payload = _enc.encode({"ok": False, "error": ErrorBody(
-                            code="SERVICE_UNAVAILABLE", message=f"{self.domain} cannot reach its database; retry",
-                            status=503)})
+                            code="SERVICE_UNAVAILABLE", message=f"{self.domain} cannot reach its database or "
+                            "the bus; retry", status=503, details={"service": self.domain})})
+                    except asyncpg.DataError as exc:
+                        # a value the database refuses (out of range, not a UUID...) that validation let
+                        # through: the request's fault, answered as such, and logged to be fixed there
+                        outcome = "invalid"
+                        log.warning("command_data_error", command=subject, error=repr(exc))
+                        payload = _enc.encode({"ok": False, "error": ErrorBody(
+                            code="VALIDATION_ERROR", message="a value in the request is out of range or malformed",
+                            status=400)})
                     except Exception as exc:
                         outcome = "error"
                         log.exception("command_failed", command=subject, error=repr(exc))

@@ -16,11 +16,13 @@ from libs.obs.metrics import CARRIER_SUBMIT
 class CarrierError(Exception):
     """The carrier refused (``transient`` False) or could not be reached (``transient`` True)."""
 
-    def __init__(self, message: str, *, transient: bool, status: int = 0, body: Any = None):
+    def __init__(self, message: str, *, transient: bool, status: int = 0, body: Any = None, code: str = ""):
         super().__init__(message)
         self.transient = transient
         self.status = status
         self.body = body
+        self.code = code
+        """Our error code for the message when the carrier service names one (SUBMISSION_UNCONFIRMED...)."""
 
 
 class AvailableNumber(msgspec.Struct, kw_only=True):
@@ -37,11 +39,15 @@ class BrandResult(msgspec.Struct, kw_only=True):
     vetting_score: int
 
 
+class Submitter(Protocol):
+    async def submit_message(self, from_: str, to: str, text: str, reference: str, org_id: str = "") -> str: ...
+
+
 class Carrier(Protocol):
     async def available_numbers(self, area_code: str, quantity: int, contains: str | None = None) -> list[AvailableNumber]: ...
     async def assign_numbers(self, numbers: list[str], account_ref: str) -> list[str]: ...
     async def release_number(self, number: str, account_ref: str) -> None: ...
-    async def submit_message(self, from_: str, to: str, text: str, reference: str) -> str: ...
+    async def submit_message(self, from_: str, to: str, text: str, reference: str, org_id: str = "") -> str: ...
     async def register_brand(self, brand: dict[str, Any]) -> BrandResult: ...
     async def submit_campaign(self, campaign: dict[str, Any]) -> str: ...
 
@@ -100,7 +106,7 @@ class HttpCarrier:
         if status not in (200, 404):
             raise CarrierError("release failed", transient=False, status=status, body=body)
 
-    async def submit_message(self, from_: str, to: str, text: str, reference: str) -> str:
+    async def submit_message(self, from_: str, to: str, text: str, reference: str, org_id: str = "") -> str:
         """Idempotent on ``reference``: a retry after a crash never sends twice."""
         started = time.perf_counter()
         try:

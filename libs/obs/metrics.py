@@ -62,3 +62,17 @@ GATE_DECISIONS = Counter(
     "am_gate_decisions_total", "Compliance gate decisions by outcome (allow, deny, defer) and reason code",
     ["outcome", "reason"],
 )
+
+# -- the carrier service's upstream (SMPP binds; see services/carrier) ----------------------------------
+SMPP_BINDS_UP = Gauge("am_carrier_smpp_binds_up", "SMPP connections bound", ["mode"])
+SMPP_WINDOW_IN_USE = Gauge("am_carrier_smpp_window_in_use", "submit_sm awaiting their answer (all binds)")
+SMPP_SUBMIT = Histogram("am_carrier_smpp_submit_seconds", "One submit_sm to its submit_sm_resp",
+                        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+SMPP_THROTTLED = Counter("am_carrier_smpp_throttled_total",
+                         "submit_sm answered ESME_RTHROTTLED / ESME_RMSGQFUL", ["status"])
+SMPP_BIND_FAILURES = Counter("am_carrier_smpp_bind_failures_total", "Bind attempts that failed", ["reason"])
+CARRIER_RECEIPT_LAG = Histogram("am_carrier_receipt_lag_seconds", "Submission acknowledged to its final receipt",
+                                buckets=(0.1, 0.5, 1, 5, 30, 60, 300, 3600, 86400))
+CARRIER_RECEIPTS = Counter("am_carrier_receipts_total", "Part receipts received", ["effect"])
+CARRIER_INBOUND = Counter("am_carrier_inbound_pdus_total", "Inbound text PDUs", ["effect"])
+CARRIER_SUBMISSIONS = Counter("am_carrier_submissions_total", "Submissions by outcome", ["outcome"])

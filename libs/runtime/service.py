@@ -105,6 +105,8 @@ class Service:
         self.rpc_server: RpcServer
         self.relay: Relay | None = None
         self.ready = False
+        self.ready_checks: dict[str, Callable[[], bool]] = {}
+        """Service-specific readiness (e.g. an upstream connection bound), by name."""
 
     # -- registration (before start) -------------------------------------------------------------
     def consumer(self, spec: ConsumerSpec) -> None:
@@ -261,6 +263,8 @@ class Service:
             except Exception:
                 checks["postgres"] = False
         checks["started"] = self.ready
+        for name, check in self.ready_checks.items():
+            checks[name] = check()
         return checks
 
     async def _readyz(self, _: web.Request) -> web.Response:

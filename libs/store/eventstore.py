@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 import asyncpg
 import msgspec
 
+from libs.bus.rpc import TransientError
 from libs.obs.metrics import EVENTS_APPENDED
 from libs.obs.tracing import current_traceparent
 from libs.store.relay import local_leader
@@ -45,7 +46,7 @@ _APPEND_ONE = (
 EventRow = tuple[str, int, str, str, str, str, str, str]
 
 
-class ConcurrencyError(Exception):
+class ConcurrencyError(TransientError):
     """Another writer appended to the stream first; reload and decide again."""
 
     def __init__(self, stream_id: str, expected: int):

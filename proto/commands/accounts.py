@@ -19,6 +19,9 @@ class Signup(Command, frozen=True, kw_only=True):
     """SHA-256 (hex) of the first API key's secret, which only the gateway and the client ever see."""
     key_prefix: str
     """The key's display prefix (``am_live_`` and 4 characters)."""
+    org_id: str | None = None
+    """Caller-chosen organization id (the gateway derives it from an Idempotency-Key): a signup repeated
+    with the same id and email answers with the organization it created, its key's secret not shown again."""
 
 
 class ApiKeyView(msgspec.Struct, kw_only=True):
@@ -75,6 +78,9 @@ class CreateKey(Command, frozen=True, kw_only=True):
     """SHA-256 (hex) of the new key's secret."""
     prefix: str
     """The key's display prefix (``am_live_`` and 4 characters)."""
+    key_id: str | None = None
+    """Caller-chosen key id (derived from an Idempotency-Key): repeated, it answers with the key it created,
+    without the secret."""
 
 
 class KeyCreated(msgspec.Struct, kw_only=True):

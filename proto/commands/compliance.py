@@ -111,6 +111,9 @@ class RequestDoubleOptIn(Command, frozen=True, kw_only=True):
     phone_number_id: str
     contact_number: str
     confirmation_text: str
+    request_id: str | None = None
+    """Caller-chosen id of the request (derived from an Idempotency-Key): repeated, it answers with the
+    request it made, and the confirmation text (its message id follows from this id) goes out once."""
 
 
 class DoubleOptInView(msgspec.Struct, kw_only=True):
@@ -135,6 +138,8 @@ class RecordConsent(Command, frozen=True, kw_only=True):
     contact_number: str
     method: str
     evidence: EvidenceView
+    consent_id: str | None = None
+    """Caller-chosen consent id (derived from an Idempotency-Key): repeated, the consent is recorded once."""
 
 
 class ConsentRecordView(msgspec.Struct, kw_only=True):

@@ -86,6 +86,9 @@ class OrderNumbers(Command, frozen=True, kw_only=True):
 
     org_id: str
     numbers: list[str]
+    order_id: str | None = None
+    """Caller-chosen order id (derived from an Idempotency-Key): repeated, it answers with the order it made
+    (409 IDEMPOTENCY_IN_FLIGHT while that one is still being placed) and orders nothing more."""
 
 
 class ListNumbers(Command, frozen=True, kw_only=True):
@@ -113,6 +116,9 @@ class ConfigureNumber(Command, frozen=True, kw_only=True):
 class RotateWebhookSecret(Command, frozen=True, kw_only=True):
     org_id: str
     phone_number_id: str
+    rotation_id: str | None = None
+    """Caller-chosen id of the rotation (derived from an Idempotency-Key): repeated, the secret is rotated
+    once and the number answered as that rotation left it."""
 
 
 class ReleaseNumber(Command, frozen=True, kw_only=True):
@@ -123,6 +129,8 @@ class ReleaseNumber(Command, frozen=True, kw_only=True):
 class RegisterBrand(Command, frozen=True, kw_only=True):
     org_id: str
     brand: BrandBody
+    brand_id: str | None = None
+    """Caller-chosen brand id (derived from an Idempotency-Key): repeated, it answers with that brand."""
 
 
 class ListBrands(Command, frozen=True, kw_only=True):
@@ -144,6 +152,9 @@ class ShowBrand(Command, frozen=True, kw_only=True):
 class CreateCampaign(Command, frozen=True, kw_only=True):
     org_id: str
     campaign: CampaignBody
+    campaign_id: str | None = None
+    """Caller-chosen campaign id (derived from an Idempotency-Key): repeated, it answers with that campaign
+    (409 IDEMPOTENCY_IN_FLIGHT while it is still being submitted)."""
 
 
 class ListCampaigns(Command, frozen=True, kw_only=True):
@@ -162,10 +173,35 @@ class ShowCampaign(Command, frozen=True, kw_only=True):
     campaign_id: str
 
 
+class ReasonIn(msgspec.Struct, frozen=True, kw_only=True):
+    code: str
+    description: str = ""
+
+
+class ReviewCampaign(Command, frozen=True, kw_only=True):
+    """The operator records the carrier's verdict on a campaign (``amctl campaigns approve|reject``), for
+    deployments without a carrier API that reviews campaigns (AM_NUMBERS_FILE). Applied like the carrier's
+    review callback: once, only to a campaign pending review (else ``409 CONFLICT``)."""
+
+    campaign_id: str
+    approved: bool
+    reasons: list[ReasonIn] = []
+
+
+class ReviewOutcome(msgspec.Struct, kw_only=True):
+    campaign_id: str
+    org_id: str
+    status: str
+    """approved | rejected"""
+
+
 class ResubmitCampaign(Command, frozen=True, kw_only=True):
     org_id: str
     campaign_id: str
     edits: ResubmitBody = msgspec.field(default_factory=ResubmitBody)
+    submission_id: str | None = None
+    """Caller-chosen id of the resubmission (derived from an Idempotency-Key): repeated, it answers with
+    the campaign that submission left, not 409 and not a second submission."""
 
 
 class AssignCampaignNumbers(Command, frozen=True, kw_only=True):

@@ -8,7 +8,7 @@ from typing import Any, Union
 import msgspec
 
 from proto.base import Event
-from proto.events import accounts, compliance, inbound, numbers, outbound  # noqa: F401  (registers types)
+from proto.events import accounts, carrier, compliance, inbound, numbers, outbound  # noqa: F401  (registers types)
 
 
 def all_event_types() -> list[type[Event]]:

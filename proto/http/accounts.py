@@ -6,16 +6,16 @@ from typing import Annotated
 
 import msgspec
 
-from proto.api import Limit
+from proto.api import Email, Limit
 
 
-class SignupBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
-    email: Annotated[str, msgspec.Meta(max_length=254, examples=["dev@example.com"])]
+class SignupBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    email: Email
     password: Annotated[str, msgspec.Meta(min_length=8, max_length=256)]
     organization_name: Annotated[str, msgspec.Meta(min_length=1, max_length=200, examples=["Acme Agents"])]
 
 
-class CreateKeyBody(msgspec.Struct, kw_only=True):
+class CreateKeyBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=100, examples=["ci"])] = "default"
 
 
@@ -24,7 +24,7 @@ class PageQuery(msgspec.Struct, kw_only=True):
     cursor: str | None = None
 
 
-class LoginBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+class LoginBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     email: Annotated[str, msgspec.Meta(max_length=254, examples=["dev@example.com"])]
     password: Annotated[str, msgspec.Meta(min_length=1, max_length=256, examples=["a-long-password"])]
 

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from proto.api import E164, UUID, Limit
+from proto.api import E164, RFC3339_PATTERN, UUID, Limit
 
 Text = Annotated[str, msgspec.Meta(min_length=1, max_length=1600)]
 ShortText = Annotated[str, msgspec.Meta(max_length=2048)]
@@ -15,7 +15,7 @@ Reply = Annotated[str, msgspec.Meta(min_length=1, max_length=480)]
 ConsentMethod = Literal["web_form", "paper", "verbal", "keyword", "import", "other"]
 
 
-class DoubleOptInBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+class DoubleOptInBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     phone_number_id: UUID
     """The organization's number the confirmation text is sent from (the id from the order)."""
     contact_number: E164
@@ -24,7 +24,7 @@ class DoubleOptInBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=False)
         examples=["Reply YES to confirm you want these messages. Reply STOP to opt out, HELP for help."])]
 
 
-class EvidenceBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+class EvidenceBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     disclosure_text: Annotated[str, msgspec.Meta(
         min_length=1, max_length=5000, description="The exact consent language the contact was shown or read",
         examples=["By checking this box you agree to receive order updates by text from Acme. Reply STOP to "
@@ -32,11 +32,12 @@ class EvidenceBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
     source_url: ShortText = ""
     ip: Annotated[str, msgspec.Meta(max_length=64)] = ""
     user_agent: Annotated[str, msgspec.Meta(max_length=1024)] = ""
-    captured_at: Annotated[str, msgspec.Meta(max_length=40, description="When consent was given, RFC 3339 "
-                                                                         "with a zone; default: now")] = ""
+    captured_at: Annotated[str, msgspec.Meta(max_length=40, pattern=r"^$|" + RFC3339_PATTERN,
+                                             description="When consent was given, RFC 3339 with a zone; "
+                                                         "empty: now")] = ""
 
 
-class RecordConsentBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+class RecordConsentBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     contact_number: E164
     method: ConsentMethod
     evidence: EvidenceBody
@@ -49,7 +50,7 @@ class ConsentListQuery(msgspec.Struct, kw_only=True):
     cursor: str | None = None
 
 
-Time = Annotated[str, msgspec.Meta(max_length=40, description="RFC 3339 with a zone",
+Time = Annotated[str, msgspec.Meta(max_length=40, pattern=RFC3339_PATTERN, description="RFC 3339 with a zone",
                                     examples=["2026-06-11T00:00:00Z"])]
 
 
@@ -86,7 +87,7 @@ class DecisionExportQuery(msgspec.Struct, kw_only=True):
     until: Time | None = None
 
 
-class CheckBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+class CheckBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     from_: E164 = msgspec.field(name="from")
     to: E164
     text: Text

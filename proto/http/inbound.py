@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from proto.api import E164, UUID, Limit
+from proto.api import E164, UUID, Limit, Rfc3339
 
 Wait = Annotated[int, msgspec.Meta(ge=0, le=60, description="Long poll: seconds to wait for a matching message "
                                    "newer than `after` (0-60); an empty page when none arrives")]
@@ -17,11 +17,13 @@ class InboundListQuery(msgspec.Struct, kw_only=True):
     limit: Limit = 20
     cursor: str | None = None
     """Opaque, from meta.next_cursor."""
-    to: Annotated[str, msgspec.Meta(description="Only messages to this number of yours (E.164)")] | None = None
-    from_: Annotated[str, msgspec.Meta(description="Only messages from this number (E.164)")] | None = \
+    to: E164 | None = None
+    """Only messages to this number of yours."""
+    from_: Annotated[str, msgspec.Meta(max_length=32, description="Only messages from this sender (E.164, or a "
+                                       "short code as the carrier gave it)")] | None = \
         msgspec.field(default=None, name="from")
-    since: Annotated[str, msgspec.Meta(description="Only messages received at or after this RFC 3339 time")] \
-        | None = None
+    since: Rfc3339 | None = None
+    """Only messages received at or after this time."""
     after: Annotated[str, msgspec.Meta(
         description="Only messages newer than this message id (or cursor); the page is then oldest first, so "
                     "the last item's id is the next `after`")] | None = None

@@ -6,14 +6,14 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from proto.api import E164, UUID, Limit
+from proto.api import E164, RFC3339_PATTERN, UUID, Limit
 
 Url = Annotated[str, msgspec.Meta(max_length=2048, examples=["https://example.com/sms/status"])]
-Time = Annotated[str, msgspec.Meta(max_length=40, description="RFC 3339 time with a zone",
+Time = Annotated[str, msgspec.Meta(max_length=40, pattern=RFC3339_PATTERN, description="RFC 3339 time with a zone",
                                    examples=["2026-06-11T12:00:00Z"])]
 
 
-class SendMessageBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+class SendMessageBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     from_: E164 = msgspec.field(name="from")
     """One of your numbers, on an approved 10DLC campaign."""
     to: E164

@@ -8,12 +8,13 @@ import msgspec
 
 from proto.api import E164, UUID, Limit
 
-AreaCode = Annotated[str, msgspec.Meta(min_length=1, max_length=10, description="NANP area code (3 digits)",
+AreaCode = Annotated[str, msgspec.Meta(min_length=3, max_length=3, pattern=r"^[2-9](?:[02-9][0-9]|1[02-9])$",
+                                       description="NANP area code: 3 digits, the first 2-9, not an N11 code",
                                        examples=["415"])]
 Url = Annotated[str, msgspec.Meta(max_length=2048, examples=["https://example.com/sms"])]
 
 
-class SearchNumbersBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+class SearchNumbersBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     area_code: AreaCode
     quantity: Annotated[int, msgspec.Meta(ge=1, le=100, description="How many numbers to show, 1-100")] = 5
     contains: Annotated[str, msgspec.Meta(min_length=1, max_length=10, pattern=r"^[0-9]+$",
@@ -31,7 +32,7 @@ class AvailableNumberView(msgspec.Struct, kw_only=True):
     """Our monthly price for the number, in USD (debited from credit when ordered)."""
 
 
-class OrderNumbersBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+class OrderNumbersBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     numbers: Annotated[list[E164], msgspec.Meta(min_length=1, max_length=10,
                                                 description="Numbers from a search, E.164; all or nothing")]
 
@@ -69,7 +70,7 @@ class OrderView(msgspec.Struct, kw_only=True):
     created_at: str
 
 
-class PatchNumberBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+class PatchNumberBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Fields left out keep their value; null clears inbound_url / status_callback_url / friendly_name."""
 
     inbound_url: Url | msgspec.UnsetType | None = msgspec.UNSET

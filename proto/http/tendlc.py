@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from proto.api import UUID, Limit
+from proto.api import E164, UUID, Email, Limit
 
 EntityType = Literal["PRIVATE_PROFIT", "PUBLIC_PROFIT", "NON_PROFIT", "GOVERNMENT", "SOLE_PROPRIETOR"]
 UseCase = Literal[
@@ -24,15 +24,16 @@ Samples = Annotated[list[Annotated[str, msgspec.Meta(min_length=1, max_length=10
 Url = Annotated[str, msgspec.Meta(max_length=2048, examples=["https://example.com/10dlc"])]
 
 
-class BrandBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+class BrandBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     entity_type: EntityType
     display_name: ShortText
     company_name: ShortText | None = None
     """Legal name; required except for SOLE_PROPRIETOR."""
-    ein: Annotated[str, msgspec.Meta(max_length=20, examples=["12-3456789"])] | None = None
+    ein: Annotated[str, msgspec.Meta(max_length=20, pattern=r"^$|^[0-9]{2}-?[0-9]{7}$",
+                                     examples=["12-3456789"])] | None = None
     """US tax id (9 digits); required except for SOLE_PROPRIETOR."""
-    email: Annotated[str, msgspec.Meta(max_length=254, examples=["ops@example.com"])]
-    phone: Annotated[str, msgspec.Meta(max_length=20, examples=["+14155550100"])]
+    email: Email
+    phone: E164
     website: Url | None = None
     vertical: Annotated[str, msgspec.Meta(max_length=64, examples=["TECHNOLOGY"])] | None = None
     street: ShortText | None = None
@@ -67,7 +68,7 @@ class BrandView(msgspec.Struct, kw_only=True):
     created_at: str
 
 
-class CampaignFields(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+class CampaignFields(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """What a campaign says; every field is editable on resubmission."""
 
     sub_use_cases: list[UseCase] | None = None
@@ -90,7 +91,7 @@ class CampaignFields(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
     """Gets a signed POST (X-AmCore-Signature, keyed with the campaign's webhook_secret) per review outcome."""
 
 
-class CampaignBody(CampaignFields, kw_only=True, forbid_unknown_fields=False):
+class CampaignBody(CampaignFields, kw_only=True, forbid_unknown_fields=True):
     brand_id: UUID
     use_case: UseCase
     description: Text
@@ -100,11 +101,11 @@ class CampaignBody(CampaignFields, kw_only=True, forbid_unknown_fields=False):
     """Numbers to put on the campaign; left out, your numbers that are on no other campaign join it."""
 
 
-class ResubmitBody(CampaignFields, kw_only=True, forbid_unknown_fields=False):
+class ResubmitBody(CampaignFields, kw_only=True, forbid_unknown_fields=True):
     use_case: UseCase | None = None
 
 
-class CampaignNumbersBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+class CampaignNumbersBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     phone_number_ids: Annotated[list[UUID], msgspec.Meta(min_length=1, max_length=100)]
 
 

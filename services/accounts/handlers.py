@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from libs.store.eventstore import EventStore
+from libs.store.eventstore import ConcurrencyError, EventStore
 from proto.api import decode_cursor, encode_cursor, format_money
-from proto.base import CommandError, new_id, parse_uuid, rfc3339, utcnow
+from proto.base import CommandError, derived_id, new_id, parse_uuid, rfc3339, utcnow
 from proto.commands import accounts as c
 from proto.events.accounts import (
     ApiKeyCreated,
@@ -32,9 +32,19 @@ def _cursor(limit: int, cursor: str | None) -> tuple[datetime | None, str | None
         return None, None
     try:
         ts, ident = decode_cursor(cursor)
-        return datetime.fromisoformat(ts), str(ident)
+        at = datetime.fromisoformat(ts)
+        if parse_uuid(ident) is None:  # a well-formed cursor whose id is no id at all
+            raise ValueError("invalid cursor")
+        return at, str(parse_uuid(ident))
     except Exception as exc:
         raise CommandError("VALIDATION_ERROR", "cursor: invalid cursor", 400, {"field": "cursor"}) from exc
+
+
+def _key_view(row: asyncpg.Record) -> c.ApiKeyView:
+    """A key as every later answer shows it: never with its secret."""
+    return c.ApiKeyView(id=row["id"], name=row["name"], prefix=row["prefix"], created_at=rfc3339(row["created_at"]),
+                        last_used_at=rfc3339(row["last_used_at"]) if row["last_used_at"] else None,
+                        revoked_at=rfc3339(row["revoked_at"]) if row["revoked_at"] else None)
 
 
 class Accounts:
@@ -47,36 +57,79 @@ class Accounts:
         email = model.validate_signup(cmd.email, cmd.password_hash, cmd.organization_name)
         model.check_key_fields(cmd.key_hash, cmd.key_prefix)
         password_hash = cmd.password_hash
-        org_id, user_id, key_id, grant_id = new_id(), new_id(), new_id(), new_id()
+        org_id = new_id()
+        if cmd.org_id is not None:
+            chosen = parse_uuid(cmd.org_id)
+            if chosen is None:
+                raise CommandError("VALIDATION_ERROR", "org_id: must be a UUID", 400, {"field": "org_id"})
+            org_id = chosen
+            again = await self._signed_up(org_id, email)
+            if again is not None:
+                return c.SignupOutcome(result=again, created=False)
+        if cmd.org_id is not None:  # every part of it follows from the chosen id: a retry names the same ones
+            user_id, key_id, grant_id = (derived_id(org_id, p) for p in ("user", "api_key", "credit_grant"))
+        else:
+            user_id, key_id, grant_id = new_id(), new_id(), new_id()
         now = utcnow()
         name = cmd.organization_name.strip()
-        async with self.store.transaction() as conn:
-            if await conn.fetchval("SELECT 1 FROM users WHERE email = $1", email):
-                raise CommandError("EMAIL_TAKEN", "an account with this email already exists", 409, {"field": "email"})
-            await conn.execute("INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3)", org_id, name, now)
-            try:
+        try:
+            async with self.store.transaction() as conn:
+                if await conn.fetchval("SELECT 1 FROM users WHERE email = $1", email):
+                    raise CommandError("EMAIL_TAKEN", "an account with this email already exists", 409,
+                                       {"field": "email"})
+                await conn.execute("INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3)",
+                                   org_id, name, now)
                 await conn.execute(
                     "INSERT INTO users (id, org_id, email, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
                     user_id, org_id, email, password_hash, now,
                 )
-            except asyncpg.UniqueViolationError as exc:
-                raise CommandError("EMAIL_TAKEN", "an account with this email already exists", 409, {"field": "email"}) from exc
-            await self.store.append(conn, f"organization-{org_id}", 0, [
-                OrganizationCreated(org_id=org_id, name=name, owner_user_id=user_id, owner_email=email, occurred_at=now)
-            ])
-            await self._insert_key(conn, org_id, key_id, "default", cmd.key_hash, cmd.key_prefix, now)
-            amount = self.settings.signup_credit_micros
-            await conn.execute("INSERT INTO balances (org_id, available_micros) VALUES ($1, $2)", org_id, amount)
-            await self._ledger(conn, grant_id, org_id, "grant", amount, "signup credit", "", now)
-            await self.store.append(conn, f"credit-grant-{grant_id}", 0, [
-                CreditGranted(org_id=org_id, entry_id=grant_id, amount_micros=amount, reason="signup credit", occurred_at=now)
-            ])
+                await self.store.append(conn, f"organization-{org_id}", 0, [
+                    OrganizationCreated(org_id=org_id, name=name, owner_user_id=user_id, owner_email=email,
+                                        occurred_at=now)
+                ])
+                await self._insert_key(conn, org_id, key_id, "default", cmd.key_hash, cmd.key_prefix, now)
+                amount = self.settings.signup_credit_micros
+                await conn.execute("INSERT INTO balances (org_id, available_micros) VALUES ($1, $2)", org_id,
+                                   amount)
+                await self._ledger(conn, grant_id, org_id, "grant", amount, "signup credit", "", now)
+                await self.store.append(conn, f"credit-grant-{grant_id}", 0, [
+                    CreditGranted(org_id=org_id, entry_id=grant_id, amount_micros=amount, reason="signup credit",
+                                  occurred_at=now)
+                ])
+        except (asyncpg.UniqueViolationError, ConcurrencyError) as exc:
+            if cmd.org_id is not None:  # the same signup, concurrently: answer with the one that won
+                again = await self._signed_up(org_id, email)
+                if again is not None:
+                    return c.SignupOutcome(result=again, created=False)
+            raise CommandError("EMAIL_TAKEN", "an account with this email already exists", 409,
+                               {"field": "email"}) from exc
         return c.SignupOutcome(result=c.SignupResult(
             organization=c.OrganizationView(id=org_id, name=name, created_at=rfc3339(now)),
             user=c.UserView(id=user_id, email=email),
             api_key=c.ApiKeyView(id=key_id, name="default", prefix=cmd.key_prefix, created_at=rfc3339(now)),
             balance=format_money(amount),
         ), created=True)
+
+    async def _signed_up(self, org_id: str, email: str) -> c.SignupResult | None:
+        """The signup that created ``org_id``, as a repeat of it sees it: no secret; None when none did."""
+        pool = self.store.pool
+        org = await pool.fetchrow("SELECT id::text, name, created_at FROM organizations WHERE id = $1", org_id)
+        if org is None:
+            return None
+        user = await pool.fetchrow("SELECT id::text, email FROM users WHERE org_id = $1 ORDER BY created_at LIMIT 1",
+                                   org_id)
+        if user is None or user["email"] != email:
+            raise CommandError("CONFLICT", "this signup was already made with other details", 409)
+        key = await pool.fetchrow("SELECT id::text, name, prefix, created_at, last_used_at, revoked_at FROM api_keys"
+                                  " WHERE id = $1", derived_id(org_id, "api_key"))
+        grant = await pool.fetchval("SELECT amount_micros FROM ledger WHERE id = $1", derived_id(org_id, "credit_grant"))
+        return c.SignupResult(
+            organization=c.OrganizationView(id=org["id"], name=org["name"], created_at=rfc3339(org["created_at"])),
+            user=c.UserView(id=user["id"], email=user["email"]),
+            api_key=_key_view(key) if key is not None else c.ApiKeyView(id="", name="default", prefix="",
+                                                                       created_at=rfc3339(org["created_at"])),
+            balance=format_money(grant or 0),
+        )
 
     async def _insert_key(self, conn: asyncpg.Connection, org_id: str, key_id: str, name: str, key_hash: str,
                           prefix: str, now: datetime) -> None:
@@ -106,11 +159,36 @@ class Accounts:
         if not name or len(name) > 100:
             raise CommandError("VALIDATION_ERROR", "name: must be 1 to 100 characters", 400, {"field": "name"})
         model.check_key_fields(cmd.key_hash, cmd.prefix)
-        key_id, now = new_id(), utcnow()
-        async with self.store.transaction() as conn:
-            await self._insert_key(conn, cmd.org_id, key_id, name, cmd.key_hash, cmd.prefix, now)
+        key_id = new_id()
+        if cmd.key_id is not None:
+            chosen = parse_uuid(cmd.key_id)
+            if chosen is None:
+                raise CommandError("VALIDATION_ERROR", "key_id: must be a UUID", 400, {"field": "key_id"})
+            key_id = chosen
+            again = await self._key(cmd.org_id, key_id)
+            if again is not None:
+                return c.KeyCreated(key=again, created=False)
+        now = utcnow()
+        try:
+            async with self.store.transaction() as conn:
+                await self._insert_key(conn, cmd.org_id, key_id, name, cmd.key_hash, cmd.prefix, now)
+        except (asyncpg.UniqueViolationError, ConcurrencyError):
+            again = await self._key(cmd.org_id, key_id) if cmd.key_id is not None else None
+            if again is None:
+                raise
+            return c.KeyCreated(key=again, created=False)  # the same request, concurrently: never its secret
         return c.KeyCreated(key=c.ApiKeyView(id=key_id, name=name, prefix=cmd.prefix, created_at=rfc3339(now)),
                             created=True)
+
+    async def _key(self, org_id: str, key_id: str) -> c.ApiKeyView | None:
+        row = await self.store.pool.fetchrow(
+            "SELECT id::text, org_id::text, name, prefix, created_at, last_used_at, revoked_at FROM api_keys"
+            " WHERE id = $1", key_id)
+        if row is None:
+            return None
+        if row["org_id"] != org_id:
+            raise CommandError("CONFLICT", "key_id: already used", 409, {"field": "key_id"})
+        return _key_view(row)
 
     async def list_keys(self, cmd: c.ListKeys) -> c.KeyPage:
         ts, ident = _cursor(cmd.limit, cmd.cursor)

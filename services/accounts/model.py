@@ -30,7 +30,7 @@ def validate_signup(email: str, password_hash: str, organization_name: str) -> s
         fields["organization_name"] = "must be 1 to 200 characters"
     if fields:
         field = next(iter(fields))
-        raise CommandError("VALIDATION_ERROR", f"{field}: {fields[field]}", 400, {"fields": fields})
+        raise CommandError("VALIDATION_ERROR", f"{field}: {fields[field]}", 400, {"field": field, "fields": fields})
     return email
 
 

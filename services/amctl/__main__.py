@@ -17,7 +17,7 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-from services.amctl import events
+from services.amctl import carrier, events
 
 SETTINGS = """settings (the stack's own; flags win):
   --nats URL / AM_NATS_URL    NATS; else nats://127.0.0.1:$AM_NATS_PORT (make run's port, default 14222)
@@ -126,6 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--limit", type=int, help="stop after N events")
     sub.add_parser("streams", help="streams (messages, bytes, replicas, limits) and consumers (pending, "
                                    "ack pending, redelivered)")
+    ca = sub.add_parser("carrier", help="the carrier connector").add_subparsers(dest="sub", required=True)
+    cs = ca.add_parser("status", help="upstream binds, window in use, submissions by state")
+    cs.add_argument("--json", action="store_true")
 
     s = sub.add_parser("signup", help="create an organization and print its first API key")
     s.add_argument("--email", required=True)
@@ -187,6 +190,12 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_parser("list")
     cg = cp.add_parser("get")
     cg.add_argument("id")
+    ca_ = cp.add_parser("approve", help="operator: record the carrier's approval of a campaign (NATS)")
+    ca_.add_argument("id")
+    cr = cp.add_parser("reject", help="operator: record the carrier's rejection of a campaign (NATS)")
+    cr.add_argument("id")
+    cr.add_argument("--reason", action="append", required=True, metavar="CODE[:DESCRIPTION]",
+                    help="a rejection reason, e.g. --reason 'MISSING_OPT_OUT:samples lack STOP language'")
     cc = cp.add_parser("create", help="register a campaign from a JSON body")
     cc.add_argument("json")
     return p
@@ -208,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
         case "streams", _:
             asyncio.run(events.streams(nats, root))
             return 0
+        case "carrier", "status":
+            return asyncio.run(carrier.status(nats, root, a.json))
         case "signup", _:
             return api("POST", "/v1/signup", {"email": a.email, "password": a.password,
                                               "organization_name": a.organization}, auth=False)
@@ -250,6 +261,10 @@ def main(argv: list[str] | None = None) -> int:
             return api("GET", "/v1/campaigns")
         case "campaigns", "get":
             return api("GET", f"/v1/campaigns/{a.id}")
+        case "campaigns", "approve":
+            return asyncio.run(carrier.review_campaign(nats, root, a.id, True, []))
+        case "campaigns", "reject":
+            return asyncio.run(carrier.review_campaign(nats, root, a.id, False, a.reason))
         case "campaigns", "create":
             return api("POST", "/v1/campaigns", json.loads(a.json))
     return 2

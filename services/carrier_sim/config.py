@@ -51,6 +51,15 @@ class SimConfig(msgspec.Struct, frozen=True, kw_only=True):
     seed: int = 0
     """Seed of the random generator that decides injected faults (AM_SIM_SEED)."""
 
+    smpp_port: int = 0
+    """TCP port of the simulator's SMSC (SMPP 3.4); 0 = no SMSC (AM_SIM_SMPP_PORT)."""
+
+    smpp_system_id: str = "agentmsg"
+    """The system_id an ESME must bind with (AM_SIM_SMPP_SYSTEM_ID)."""
+
+    smpp_password: str = "simpass1"
+    """The password an ESME must bind with, at most 8 characters (AM_SIM_SMPP_PASSWORD)."""
+
     log_level: str = "info"
     """debug | info | warning | error (AM_LOG_LEVEL, shared by every service)."""
 
@@ -107,5 +116,8 @@ def load_sim_config(env: Mapping[str, str]) -> SimConfig:
         state_file=env.get("AM_SIM_STATE_FILE", "").strip(),
         number_price=price,
         seed=_int(env, "AM_SIM_SEED", 0, -(2**63), 2**63 - 1),
+        smpp_port=_int(env, "AM_SIM_SMPP_PORT", 0, 0, 65535),
+        smpp_system_id=_text(env, "AM_SIM_SMPP_SYSTEM_ID", "agentmsg"),
+        smpp_password=_text(env, "AM_SIM_SMPP_PASSWORD", "simpass1"),
         log_level=level,
     )

@@ -19,6 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from .config import SimConfig
 from .numbers import describe, in_inventory, inventory, is_e164, is_valid_area_code
 from .review import CampaignRequest
+from .smsc import Smsc
 from .world import CALLBACK_TIMEOUT_S, Faults, Handset, MessageRequest, Millis, World, now_rfc3339
 
 log = structlog.get_logger("carrier_sim")
@@ -286,9 +287,14 @@ def make_app(cfg: SimConfig) -> web.Application:
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         world.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=CALLBACK_TIMEOUT_S))
+        if cfg.smpp_port:
+            world.smsc = Smsc(world, cfg.smpp_system_id, cfg.smpp_password)
+            await world.smsc.start(cfg.host, cfg.smpp_port)
         world.resume()
         log.info("sim_world_ready", assigned=len(world.state.assignments), state_file=cfg.state_file)
         yield
+        if world.smsc is not None:
+            await world.smsc.close()
         await world.close()
 
     app.cleanup_ctx.append(lifecycle)

@@ -61,6 +61,10 @@ class MessageRequest(msgspec.Struct, kw_only=True):
     to: str
     text: str
     reference: str | None = None
+    via: str = "http"
+    """http | smpp: how it came, so its receipts go back the same way."""
+    parts: list[str] = []
+    """The SMSC's id of each part (smpp)."""
 
 
 class PendingMessage(msgspec.Struct, kw_only=True):
@@ -129,6 +133,9 @@ class World:
         self.session: aiohttp.ClientSession | None = None
         self._save_task: asyncio.Task[None] | None = None
         self._dirty = False
+        self.smsc: Any = None
+        """The SMSC (services/carrier_sim/smsc.py) when AM_SIM_SMPP_PORT is set: texts from handsets and
+        receipts of SMPP submissions go over it."""
 
     # -- persistence -------------------------------------------------------------------------
     def _load(self) -> State:
@@ -246,6 +253,10 @@ class World:
 
     def enqueue(self, kind: Literal["mo", "dlr", "campaign"], *payloads: dict[str, Any]) -> None:
         """Record callbacks in the outbox and send them in the background."""
+        if kind == "mo" and self.smsc is not None:
+            for p in payloads:
+                self.smsc.deliver_mo(p)
+            return
         key = uuid.uuid4().hex
         self.state.outbox[key] = Outgoing(kind=kind, payloads=list(payloads))
         self.changed()
@@ -278,7 +289,9 @@ class World:
             self.inboxes.setdefault(msg.to, []).append({**entry, "carrier_message_id": cid})
             if msg.to in self.state.assignments:
                 self.enqueue("mo", {**entry, "carrier_message_id": f"sim-{uuid.uuid4()}"})
-        if handset.outcome != "no_receipt":
+        if handset.outcome != "no_receipt" and msg.via == "smpp" and self.smsc is not None:
+            self.smsc.receipts(msg, status, error_code, pending.accepted_at, 2 if handset.duplicate_receipts else 1)
+        elif handset.outcome != "no_receipt":
             dlr = {
                 "carrier_message_id": cid,
                 "reference": msg.reference,

@@ -20,7 +20,7 @@ from libs.phone import normalize_e164
 from libs.runtime.service import Service
 from libs.store.eventstore import ConcurrencyError, EventStore
 from libs.store.processed import claim
-from proto.base import CommandError, Event, new_id, rfc3339, utcnow
+from proto.base import CommandError, Event, new_id, parse_uuid, rfc3339, utcnow
 from proto.commands import compliance as c
 from proto.commands.numbers import GetNumber, NumberRef, SenderInfo, SenderStatus
 from proto.commands.outbound import MessageView, SendMessage
@@ -56,6 +56,15 @@ CAMPAIGNS_CONSUMER = "compliance-campaigns"
 UNCOUNT_CONSUMER = "compliance-frequency-uncount"
 _MAX_KEYWORD = 40
 """Longer folded texts cannot be a campaign keyword (numbers allows 30 characters)."""
+
+
+def chosen_id(value: str, field: str) -> str:
+    ident = parse_uuid(value)
+    if ident is None:
+        raise CommandError("VALIDATION_ERROR", f"{field}: must be a UUID", 400, {"field": field})
+    return ident
+
+
 CONSENT_METHODS = frozenset({"web_form", "paper", "verbal", "keyword", "import", "other"})
 _RETRYABLE = frozenset({"SERVICE_UNAVAILABLE", "SERVICE_TIMEOUT"})
 T = TypeVar("T")
@@ -451,13 +460,21 @@ class Compliance:
         if number.org_id != cmd.org_id:
             raise CommandError("NOT_FOUND", "phone number not found", 404, {"field": "phone_number_id"})
         request_id = new_id()
+        if cmd.request_id is not None:
+            request_id = chosen_id(cmd.request_id, "request_id")
+            again = await self._double_opt_in_again(cmd.org_id, request_id)
+            if again is not None:
+                return again
         message_id = model.message_id_for(request_id, "opt_in_request")
         now = self.now()
         goes_at = now
 
-        async def record() -> DoubleOptInRequested:
+        async def record() -> DoubleOptInRequested | None:
             nonlocal goes_at
             async with self.store.transaction() as conn:
+                if cmd.request_id is not None and await conn.fetchval(
+                        "SELECT 1 FROM double_opt_ins WHERE id = $1", request_id):
+                    return None  # the same request, made concurrently
                 s = await store.load_state(conn, cmd.org_id, contact)
                 last = await store.last_double_opt_in_at(conn, cmd.org_id, contact)
                 model.check_double_opt_in(s, last, now, self.settings.double_opt_in_per_hours)
@@ -473,6 +490,10 @@ class Compliance:
                 return ev
 
         ev = await self.retry(record)
+        if ev is None:
+            again = await self._double_opt_in_again(cmd.org_id, request_id)
+            assert again is not None
+            return again
         rows = await store.unsent(self.store.pool, request_id)
         try:
             for row in rows:
@@ -488,6 +509,25 @@ class Compliance:
                                  phone_number_id=number.id, from_=number.e164, confirmation_text=text,
                                  message_id=message_id, created_at=rfc3339(now), expires_at=ev.expires_at,
                                  send_at=rfc3339(goes_at) if goes_at > now else None)
+
+    async def _double_opt_in_again(self, org_id: str, request_id: str) -> c.DoubleOptInView | None:
+        """The request a repeat (same chosen id) made, its text handed to outbound if it was not yet
+        (outbound keeps one message per id); None when there is none."""
+        r = await self.store.pool.fetchrow("SELECT * FROM double_opt_ins WHERE id = $1", request_id)
+        if r is None:
+            return None
+        if r["org_id"] != org_id:
+            raise CommandError("CONFLICT", "request_id: already used", 409)
+        try:
+            for row in await store.unsent(self.store.pool, request_id):
+                await self.hand_off(row)
+        except CommandError as exc:
+            log.warning("double_opt_in_send_unconfirmed", request_id=request_id, error=exc.code)  # the sweep retries
+        return c.DoubleOptInView(id=r["id"], status=r["status"], contact_number=r["contact"],
+                                 phone_number_id=r["phone_number_id"], from_=r["from_number"],
+                                 confirmation_text=r["confirmation_text"], message_id=r["message_id"],
+                                 created_at=rfc3339(r["created_at"]), expires_at=rfc3339(r["expires_at"]),
+                                 confirmed_at=rfc3339(r["confirmed_at"]) if r["confirmed_at"] else None)
 
     async def _fail_double_opt_in(self, org_id: str, contact: str, request_id: str, exc: CommandError) -> None:
         async def record() -> None:
@@ -541,15 +581,19 @@ class Compliance:
         captured = rfc3339(parse_time(e.captured_at, "evidence.captured_at")) if e.captured_at else rfc3339(now)
         evidence = ConsentEvidence(disclosure_text=e.disclosure_text, source_url=e.source_url, ip=e.ip,
                                    user_agent=e.user_agent, captured_at=captured)
+        consent_id = chosen_id(cmd.consent_id, "consent_id") if cmd.consent_id is not None else None
 
         async def record() -> None:
             async with self.store.transaction() as conn:
                 s = await store.load_state(conn, cmd.org_id, contact)
+                if consent_id is not None and s.consent_id == consent_id:
+                    return  # recorded already, by an earlier attempt of the same request
                 if s.opted_out and s.opt_out_source != "api":
                     raise CommandError("RECIPIENT_OPTED_OUT",
                                        "the contact opted out by text; only the contact can opt back in, by texting "
                                        "START", 453, {"field": "contact_number"})
-                ev = ConsentGranted(org_id=cmd.org_id, occurred_at=now, contact_number=contact, consent_id=new_id(),
+                ev = ConsentGranted(org_id=cmd.org_id, occurred_at=now, contact_number=contact,
+                                    consent_id=consent_id or new_id(),
                                     method=cmd.method, evidence=evidence)
                 await store.append_contact(self.store, conn, cmd.org_id, contact, s, model.fold(s, [ev]), [ev])
 

@@ -105,6 +105,8 @@ class Views:
             try:
                 ts, after_contact = decode_cursor(cmd.cursor)
                 after_ts = datetime.fromisoformat(ts)
+                if not isinstance(after_contact, str) or not after_contact.isprintable() or len(after_contact) > 40:
+                    raise ValueError("invalid cursor")  # well formed, but no contact of ours
             except (ValueError, TypeError) as exc:
                 raise CommandError("VALIDATION_ERROR", "cursor: invalid cursor", 400, {"field": "cursor"}) from exc
         rows = await self.svc.store.pool.fetch(

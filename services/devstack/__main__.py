@@ -34,12 +34,18 @@ class DevstackSettings(msgspec.Struct, frozen=True, kw_only=True):
     """Use this PostgreSQL instead of the embedded one (AM_DATABASE_URL)."""
     env: str = "dev"
     service_port_base: int = 8180
-    """Internal health/callback ports: accounts +1, numbers +2, compliance +3, outbound +4, inbound +5."""
+    """Internal health/callback ports: accounts +1, numbers +2, compliance +3, outbound +4, inbound +5,
+    carrier +6."""
     subject_root: str = "am"
     """First token of every subject (the NATS permissions are written for it)."""
+    sim_smpp_port: int = 0
+    """The simulator's SMSC port (AM_SIM_SMPP_PORT); 0 = AM_SIM_PORT + 1."""
+    smpp_url: str = ""
+    """An SMSC to send and receive through instead of the simulator's (AM_SMPP_URL); numbers and 10DLC
+    stay with the simulator's HTTP API."""
 
 
-SERVICES = ["accounts", "numbers", "compliance", "outbound", "inbound", "carrier_sim", "gateway"]
+SERVICES = ["accounts", "numbers", "compliance", "carrier", "outbound", "inbound", "carrier_sim", "gateway"]
 
 
 def say(msg: str) -> None:
@@ -88,14 +94,15 @@ def _get(url: str) -> int:
         return 0
 
 
-INTERNAL = {"accounts": 1, "numbers": 2, "compliance": 3, "outbound": 4, "inbound": 5}
+INTERNAL = {"accounts": 1, "numbers": 2, "compliance": 3, "outbound": 4, "inbound": 5, "carrier": 6}
 NATS_USERS = SERVICE_USERS
 """Services that connect to NATS, each as its own user (the simulator does not use NATS)."""
 
 
 def needed_ports(cfg: DevstackSettings) -> list[tuple[int, str]]:
     """Every port this stack will listen on, with the setting that moves it."""
-    out = [(cfg.gateway_port, "AM_GATEWAY_PORT"), (cfg.sim_port, "AM_SIM_PORT")]
+    out = [(cfg.gateway_port, "AM_GATEWAY_PORT"), (cfg.sim_port, "AM_SIM_PORT"),
+           (cfg.sim_smpp_port or cfg.sim_port + 1, "AM_SIM_SMPP_PORT")]
     if not cfg.nats_url:
         out.append((cfg.nats_port, "AM_NATS_PORT"))
     if not cfg.database_url:
@@ -214,14 +221,18 @@ async def _main(servers: list[EmbeddedNats | EmbeddedPostgres]) -> int:
     base = cfg.service_port_base
     ports = {name: base + i for name, i in INTERNAL.items()}
     ports.update({"carrier_sim": cfg.sim_port, "gateway": cfg.gateway_port})
+    smsc_port = cfg.sim_smpp_port or cfg.sim_port + 1
+    smpp_url = cfg.smpp_url or f"smpp://agentmsg:simpass1@127.0.0.1:{smsc_port}"
     common = {k: v for k, v in os.environ.items() if not k.startswith("AM_")}
     common.update({k: v for k, v in os.environ.items() if k.startswith("AM_")})
     common.update({
         "AM_ENV": cfg.env, "AM_NATS_URL": nats_url, "AM_DATABASE_URL": db_url,
         "AM_GATEWAY_PORT": str(cfg.gateway_port), "AM_SIM_PORT": str(cfg.sim_port),
         "AM_SIM_URL": f"http://127.0.0.1:{cfg.sim_port}",
-        "AM_SIM_MO_CALLBACK_URL": f"http://127.0.0.1:{ports['inbound']}/carrier/mo",
-        "AM_SIM_DLR_CALLBACK_URL": f"http://127.0.0.1:{ports['outbound']}/carrier/dlr",
+        "AM_SIM_MO_CALLBACK_URL": f"http://127.0.0.1:{ports['carrier']}/carrier/mo",
+        "AM_SIM_DLR_CALLBACK_URL": f"http://127.0.0.1:{ports['carrier']}/carrier/dlr",
+        "AM_SIM_SMPP_PORT": str(smsc_port),
+        "AM_SMPP_URL": smpp_url,
         "AM_SIM_CAMPAIGN_CALLBACK_URL": f"http://127.0.0.1:{ports['numbers']}/carrier/campaigns",
         "AM_SIM_STATE_FILE": str(data / "carrier_sim.json"),
         "AM_SIM_REVIEW_DELAY_MS": os.environ.get("AM_SIM_REVIEW_DELAY_MS", "3000"),
@@ -249,6 +260,7 @@ async def _main(servers: list[EmbeddedNats | EmbeddedPostgres]) -> int:
     say(f"services starting; logs in {logs}")
     gw = f"http://127.0.0.1:{cfg.gateway_port}"
     ready = False
+    told = False
     while not stopping.is_set():
         if not ready:
             # ready only when our own children answer: each running (not crash-looping: up for a
@@ -257,6 +269,10 @@ async def _main(servers: list[EmbeddedNats | EmbeddedPostgres]) -> int:
             steady = all(c.proc is not None and c.proc.returncode is None and now - c.started_at >= 1.0
                          for c in children) and all(i.server.alive() for i in infra)
             statuses = {n: _get(f"http://127.0.0.1:{p}/readyz") for n, p in ports.items() if n != "carrier_sim"}
+            if not told and time.monotonic() - started > 30 and any(s != 200 for s in statuses.values()):
+                told = True  # say what we wait for (a refused SMPP bind keeps the carrier service unready)
+                waiting = ", ".join(sorted(n for n, s in statuses.items() if s != 200))
+                say(f"still waiting for: {waiting} (GET /readyz on its port says why; logs in {logs})")
             if (steady and all(s == 200 for s in statuses.values())
                     and _get(f"http://127.0.0.1:{cfg.sim_port}/carrier/v1/healthz") == 200):
                 ready = True
@@ -264,6 +280,7 @@ async def _main(servers: list[EmbeddedNats | EmbeddedPostgres]) -> int:
                 print(f"\n  Dashboard:          {gw}/   (sign up at {gw}/signup)\n"
                       f"  AgentMessage API:   {gw}/v1   (reference: {gw}/docs, OpenAPI: {gw}/v1/openapi.json)\n"
                       f"  Carrier simulator:  http://127.0.0.1:{cfg.sim_port}   (POST /sim/messages to text a number)\n"
+                      f"  Messaging over:     {'AM_SMPP_URL (your SMSC)' if cfg.smpp_url else f'SMPP, the simulator SMSC on 127.0.0.1:{smsc_port}'}\n"
                       f"  Get a key:          curl -s {gw}/v1/signup -H 'Content-Type: application/json' "
                       "-d '{\"email\":\"you@example.com\",\"password\":\"a-long-password\",\"organization_name\":\"Me\"}'\n"
                       f"  Operator CLI:       .venv/bin/amctl events tail\n  Stop:               Ctrl-C\n", flush=True)

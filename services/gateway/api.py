@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
+import nats.errors
 from aiohttp import web
 from nats.aio.client import Client
 
@@ -17,6 +19,9 @@ from proto.base import CommandError
 from proto.subjects import Subjects
 
 _encoder = msgspec.json.Encoder()
+
+FAULTS: tuple[type[BaseException], ...] = (nats.errors.Error, OSError, asyncio.TimeoutError)
+"""What a request meets when NATS is gone or slow: answered 503 SERVICE_UNAVAILABLE, never 500."""
 
 EVICT_KEY: web.AppKey[Callable[[str], None]] = web.AppKey("evict_key")
 """Drops a revoked key from this replica's auth cache at once (other replicas hear ApiKeyRevoked)."""
@@ -48,6 +53,10 @@ class Ctx:
     user_id: str = ""
     """The dashboard user, when the request came with a session (empty with an API key)."""
     session_id: str = ""
+    resource_id: str | None = None
+    """With an Idempotency-Key: the id of what this POST creates, derived from organization, method, path
+    and key, so that every retry names the same resource (None without a key: the service picks one)."""
+    read_retry_budget_s: float = 0.0
 
     def phone(self, value: str, field_name: str) -> str:
         try:
@@ -57,7 +66,24 @@ class Ctx:
 
     async def call(self, domain: str, command: str, payload: Any, result_type: Any = Any,
                    timeout: float | None = None) -> Any:
-        return await self.rpc.call(domain, command, payload, result_type, timeout)
+        """A backing service's answer. A safe read (GET) that meets a fault is asked again, with backoff,
+        within ``read_retry_budget_s``; anything else answers the fault (503) at once."""
+        if self.request.method != "GET" or self.read_retry_budget_s <= 0:
+            return await self.rpc.call(domain, command, payload, result_type, timeout)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.read_retry_budget_s
+        delay = 0.05
+        while True:
+            try:
+                return await self.rpc.call(domain, command, payload, result_type, timeout)
+            except CommandError as exc:
+                if exc.status != 503 or loop.time() + delay > deadline:
+                    raise
+            except FAULTS:
+                if loop.time() + delay > deadline:
+                    raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.4)
 
 
 Handler = Callable[[Ctx], Awaitable[Reply | Any]]
@@ -113,6 +139,10 @@ def validation_error(exc: msgspec.ValidationError | msgspec.DecodeError, where: 
         missing = text.split("`")[1] if "`" in text else ""
         path = f"{path}.{missing}" if path else missing
         text = "is required"
+    elif "Object contains unknown field" in text:
+        unknown = text.split("`")[1] if "`" in text else ""
+        path = f"{path}.{unknown}" if path else unknown
+        text = "is not a field of this request (unknown fields are refused, so a typo is not silently ignored)"
     label = path or where
     return CommandError("VALIDATION_ERROR", f"{label}: {text}", 400, {"field": label})
 
@@ -124,6 +154,9 @@ def decode_body(raw: bytes, typ: type) -> Any:
         body: Any = msgspec.json.decode(raw, type=typ)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise validation_error(exc) from exc
+    except UnicodeDecodeError as exc:
+        raise CommandError("VALIDATION_ERROR", "body: not valid UTF-8", 400,
+                           {"field": "body"}) from exc
     check_text(msgspec.to_builtins(body), "")
     return body
 
@@ -149,14 +182,27 @@ def check_text(value: Any, path: str) -> None:
             check_text(v, f"{path}.{i}" if path else str(i))
 
 
+_ZONE_AS_SPACE = re.compile(r"(:[0-9]{2}(?:\.[0-9]+)?) ([0-9]{2}:[0-9]{2})$")
+
+
+def unplussed(value: str) -> str:
+    """A ``+`` left unencoded in a query string arrives as a space (``?to=+1415…``, ``…T12:00:00+02:00``):
+    read it back as the ``+`` it was, where nothing else fits (a leading space before digits, a zone)."""
+    if value[:1] == " " and value[1:2].isdigit():
+        value = "+" + value[1:]
+    return _ZONE_AS_SPACE.sub(r"\1+\2", value)
+
+
 def decode_query(query: Any, typ: type) -> Any:
     data: dict[str, Any] = {}
-    check_text(dict(query), "")
+    for k, v in query.items():  # every value of a repeated parameter, not only the one that is used
+        check_text(k, "query")
+        check_text(v, k)
     fields = set(typ.__struct_encode_fields__)  # type: ignore[attr-defined]  # wire names, e.g. "from"
     for k in query:
         if k in fields:
             vals = query.getall(k)
-            data[k] = vals[-1]
+            data[k] = unplussed(vals[-1])
     try:
         return msgspec.convert(data, typ, strict=False)
     except msgspec.ValidationError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -19,6 +20,7 @@ from proto.base import CommandError
 from services.gateway import dashboard, openapi, sessions
 from services.gateway.api import (
     EVICT_KEY,
+    FAULTS,
     Ctx,
     Reply,
     Route,
@@ -35,6 +37,8 @@ from services.gateway.sessions import SESSIONS_KEY, Sessions
 
 log = structlog.get_logger(__name__)
 
+_CLOSE: web.RequestKey[bool] = web.RequestKey("close_after_answer", bool)
+"""Set on a request whose body could not be read: answer it, then close the connection."""
 _IDEM_KEY_OK = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_:-")
 
 
@@ -49,11 +53,16 @@ class Gateway:
         self.idem: Idempotency | None = None
         self.sessions: Sessions | None = None
 
-    def handler(self, route: Route) -> Any:
+    def handler(self, route: Route, template_of: Any) -> Any:
         name = f"{route.method} {route.path}"
         latency: dict[int, Any] = {}  # labelled histogram children, looked up once per status
+        parametric = "{" in route.path
 
         async def handle(request: web.Request) -> web.StreamResponse:
+            if parametric:  # a static sibling's path that only fits this template: that path's methods
+                found = template_of(request.path)
+                if found is not None and found[0] != route.path:
+                    return method_not_allowed(request, found[1])
             started = time.perf_counter()
             with server_span(name, request.headers) as span:
                 resp = await self._handle(route, request)
@@ -61,6 +70,8 @@ class Gateway:
                 # inside the span: the line carries the request's trace_id and span_id
                 log.info("http_request", method=request.method, path=request.path, route=route.path,
                          status=resp.status, ms=round((time.perf_counter() - started) * 1000, 2))
+            if request.get(_CLOSE):
+                resp.force_close()
             child = latency.get(resp.status)
             if child is None:
                 child = latency[resp.status] = HTTP_LATENCY.labels(name, str(resp.status))
@@ -95,18 +106,7 @@ class Gateway:
                     what = "log-in attempts" if login else "signups"
                     return error_response("RATE_LIMITED", f"too many {what} from this address", 429,
                                           headers=limit_headers)
-            raw = b""
-            if request.method in ("POST", "PATCH", "PUT"):
-                if request.content_length and request.content_length > self.settings.max_body_bytes:
-                    raise CommandError("PAYLOAD_TOO_LARGE",
-                                       f"request body over {self.settings.max_body_bytes} bytes", 413)
-                raw = await request.content.read(self.settings.max_body_bytes + 1)
-                if len(raw) > self.settings.max_body_bytes:
-                    raise CommandError("PAYLOAD_TOO_LARGE",
-                                       f"request body over {self.settings.max_body_bytes} bytes", 413)
-                if raw.strip() and request.content_type not in ("application/json", ""):
-                    raise CommandError("UNSUPPORTED_MEDIA_TYPE", "send JSON with Content-Type: application/json",
-                                       415)
+            raw = await self._read_body(request)
             idem_key = request.headers.get("Idempotency-Key")
             slot = body_hash = ""
             # a login's answer carries a CSRF token: it is never stored for replay
@@ -126,30 +126,77 @@ class Gateway:
                                         content_type=stored.content_type, headers=headers)
             try:
                 resp = await self._call(route, request, raw, org_id, key_id, limit_headers, user_id,
-                                        session_id)
+                                        session_id, Idempotency.resource_id(slot) if slot else None)
             except BaseException:
-                if slot and self.idem is not None:
-                    await self.idem.kv.delete(slot)
+                if slot:
+                    await self._release(slot)
                 raise
-            if slot and self.idem is not None and isinstance(resp, web.Response):
+            if slot and isinstance(resp, web.Response):
                 assert resp.body is None or isinstance(resp.body, bytes)
-                await self.idem.finish(slot, body_hash, resp.status, resp.body or b"",
-                                       resp.content_type or "application/json")
+                try:
+                    assert self.idem is not None
+                    await self.idem.finish(slot, body_hash, resp.status, resp.body or b"",
+                                           resp.content_type or "application/json")
+                except Exception as exc:  # the answer stands; the key's lease frees it for a retry
+                    log.warning("idempotency_not_recorded", path=request.path, error=repr(exc))
             return resp
         except CommandError as exc:
-            return error_response(exc.code, exc.message, exc.status, exc.details, headers=limit_headers or None)
+            headers = dict(limit_headers)
+            if exc.status == 503 or exc.code == "IDEMPOTENCY_IN_FLIGHT":
+                retry = exc.details.get("retry_after_s", self.settings.retry_after_s)
+                headers["Retry-After"] = str(retry)
+            return error_response(exc.code, exc.message, exc.status, exc.details, headers=headers or None)
+        except FAULTS as exc:
+            # NATS gone or slow (the idempotency store, a request): a fault, never the client's doing
+            log.warning("http_fault", path=request.path, error=repr(exc))
+            return error_response("SERVICE_UNAVAILABLE", "a backing service is not available; retry", 503,
+                                  headers={**limit_headers, "Retry-After": str(self.settings.retry_after_s)})
         except Exception as exc:
             log.exception("http_unhandled", path=request.path, error=repr(exc))
             return error_response("INTERNAL", "internal error; it has been logged", 500)
 
+    async def _release(self, slot: str) -> None:
+        """Free a key whose request ended without an answer to keep; if even that fails, its lease does."""
+        try:
+            assert self.idem is not None
+            await self.idem.kv.delete(slot)
+        except Exception as exc:
+            log.warning("idempotency_not_released", error=repr(exc))
+
+    async def _read_body(self, request: web.Request) -> bytes:
+        if request.method not in ("POST", "PATCH", "PUT"):
+            return b""
+        if request.content_length and request.content_length > self.settings.max_body_bytes:
+            raise CommandError("PAYLOAD_TOO_LARGE", f"request body over {self.settings.max_body_bytes} bytes", 413)
+        encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+        if encoding not in ("", "identity"):
+            # aiohttp would inflate it, and a body that is not what the header says fails while it is read,
+            # taking the answer down with the connection: refuse it unread, and close after answering
+            request[_CLOSE] = True
+            raise CommandError("UNSUPPORTED_MEDIA_TYPE", "send the body uncompressed, without Content-Encoding",
+                               415, {"field": "Content-Encoding"})
+        try:
+            raw = await request.content.read(self.settings.max_body_bytes + 1)
+        except Exception as exc:  # the connection broke mid-body, or the body is not what its headers say
+            request[_CLOSE] = True
+            raise CommandError("VALIDATION_ERROR", f"body: could not be read ({exc.__class__.__name__})", 400,
+                               {"field": "body"}) from exc
+        if len(raw) > self.settings.max_body_bytes:
+            raise CommandError("PAYLOAD_TOO_LARGE", f"request body over {self.settings.max_body_bytes} bytes", 413)
+        if raw.strip() and request.content_type not in ("application/json", ""):
+            raise CommandError("UNSUPPORTED_MEDIA_TYPE", "send JSON with Content-Type: application/json", 415)
+        return raw
+
     async def _call(self, route: Route, request: web.Request, raw: bytes, org_id: str, key_id: str,
-                    limit_headers: dict[str, str], user_id: str = "", session_id: str = "") -> web.StreamResponse:
+                    limit_headers: dict[str, str], user_id: str = "", session_id: str = "",
+                    resource_id: str | None = None) -> web.StreamResponse:
         check_text(dict(request.match_info), "")
         body = decode_body(raw, route.body) if route.body is not None else None
         query = decode_query(request.query, route.query) if route.query is not None else None
         ctx = Ctx(request=request, rpc=self.svc.rpc, org_id=org_id, key_id=key_id, body=body, query=query,
                   path=dict(request.match_info), env=self.settings.env,
-                  nc=self.svc.nc, subjects=self.svc.subjects, user_id=user_id, session_id=session_id)
+                  nc=self.svc.nc, subjects=self.svc.subjects, user_id=user_id, session_id=session_id,
+                  resource_id=resource_id, read_retry_budget_s=self.settings.read_retry_budget_s)
         result = await route.handler(ctx)
         if isinstance(result, web.StreamResponse):
             return result
@@ -171,14 +218,44 @@ async def _not_found(request: web.Request) -> web.Response:
     return error_response("NOT_FOUND", f"no route for {request.method} {request.path}", 404)
 
 
-@web.middleware
-async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
-    try:
-        return await handler(request)  # type: ignore[no-any-return]
-    except web.HTTPNotFound:
-        return error_response("NOT_FOUND", f"no route for {request.method} {request.path}", 404)
-    except web.HTTPMethodNotAllowed:
-        return error_response("METHOD_NOT_ALLOWED", f"{request.method} is not allowed on {request.path}", 405)
+def _path_templates(routes: list[Route]) -> Any:
+    """The one route template a path names, with its methods, as the document lists them: the most
+    specific one (/v1/consent/export, not /v1/consent/{contact_number}). aiohttp's own 405 merges every
+    template the path fits, and its router gives DELETE /v1/consent/export to {contact_number}."""
+    templates: dict[str, set[str]] = {}
+    for r in routes:
+        templates.setdefault(r.path, set()).add(r.method)
+    compiled = sorted(((re.compile("^" + re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(t)) + "$"), t) for t in templates),
+                      key=lambda x: (x[1].count("{"), -len(x[1])))
+
+    def template(path: str) -> tuple[str, list[str]] | None:
+        for rx, t in compiled:
+            if rx.match(path):
+                return t, sorted(templates[t])
+        return None
+
+    return template
+
+
+def method_not_allowed(request: web.Request, allowed: list[str]) -> web.Response:
+    return error_response("METHOD_NOT_ALLOWED", f"{request.method} is not allowed on {request.path}", 405,
+                          {"allowed": allowed}, headers={"Allow": ", ".join(allowed)})
+
+
+def _errors(routes: list[Route]) -> Any:
+    template_of = _path_templates(routes)
+
+    @web.middleware
+    async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
+        try:
+            return await handler(request)  # type: ignore[no-any-return]
+        except web.HTTPNotFound:
+            return error_response("NOT_FOUND", f"no route for {request.method} {request.path}", 404)
+        except web.HTTPMethodNotAllowed as exc:
+            found = template_of(request.path)
+            return method_not_allowed(request, found[1] if found else sorted(exc.allowed_methods))
+
+    return errors
 
 
 def build(env: Mapping[str, str] | None = None) -> tuple[Service, Any]:
@@ -186,19 +263,20 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, Any]:
     svc_settings = msgspec.structs.replace(settings, http_port=settings.gateway_port,
                                            http_host=settings.gateway_host)
     svc = Service("gateway", svc_settings, domain=None, uses_db=False)
-    svc.http.middlewares.append(_errors)
+    routes = all_routes()
+    svc.http.middlewares.append(_errors(routes))
     gw = Gateway(svc, settings)
     svc.http[EVICT_KEY] = lambda key_id: gw.auth.evict_key(key_id) if gw.auth else None
-    routes = all_routes()
+    template_of = _path_templates(routes)
     for r in routes:
-        svc.http.router.add_route(r.method, r.path, gw.handler(r))
+        svc.http.router.add_route(r.method, r.path, gw.handler(r, template_of))
     svc.http.router.add_get("/v1/openapi.json", openapi.serve_document(routes, settings.public_url))
     svc.http.router.add_get("/docs", openapi.serve_docs(routes, settings.public_url))
     dashboard.add_routes(svc.http)
 
     async def setup(s: Service) -> None:
         s.rpc.default_timeout = settings.rpc_timeout_s
-        gw.idem = await Idempotency.open(s.nc, s.subjects, settings.idempotency_ttl_s)
+        gw.idem = await Idempotency.open(s.nc, s.subjects, settings.idempotency_ttl_s, settings.idempotency_lease_s)
         gw.auth = AuthCache(s.rpc, settings.auth_cache_ttl_s)
         await gw.auth.follow_revocations(s.nc, s.subjects)
         gw.sessions = Sessions(s.rpc, ttl_s=settings.session_ttl_s, cache_ttl_s=settings.auth_cache_ttl_s,

@@ -29,4 +29,13 @@ class GatewaySettings(CommonSettings, frozen=True, kw_only=True):
     """How long a verified key is cached; revocations evict it at once by event."""
     idempotency_ttl_s: int = 24 * 3600
     """How long a POST's first response is replayed for its Idempotency-Key."""
+    idempotency_lease_s: float = 30.0
+    """How long a request in flight holds its Idempotency-Key: a duplicate meanwhile answers 409 with
+    Retry-After; past it (the holder crashed or lost its answer) a retry goes ahead. Longer than any
+    backing call (rpc_timeout_s, and the 30 s of a number order)."""
     rpc_timeout_s: float = 10.0
+    """How long the gateway waits for a backing service (a few routes wait longer)."""
+    read_retry_budget_s: float = 2.0
+    """A safe read (GET) that meets a fault (503) is retried inside the gateway for up to this long."""
+    retry_after_s: int = 1
+    """Retry-After of a 503: when a client following the retry contract comes back."""

@@ -1,17 +1,26 @@
 """Edge concerns: API-key auth with an event-invalidated cache, token-bucket rate limits, and
-Idempotency-Key replay kept in a NATS KV bucket (shared by every replica, expiring after 24 h)."""
+Idempotency-Key replay kept in a NATS KV bucket (shared by every replica, expiring after 24 h), with
+short leases for requests in flight and resource ids derived from the key."""
 
 from __future__ import annotations
 
 import hashlib
+import math
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 import structlog
 from nats.aio.client import Client
-from nats.js.errors import BucketNotFoundError, KeyWrongLastSequenceError, NotFoundError
+from nats.js.errors import (
+    BucketNotFoundError,
+    KeyDeletedError,
+    KeyNotFoundError,
+    KeyWrongLastSequenceError,
+    NotFoundError,
+)
 from nats.js.kv import KeyValue
 
 from libs.bus.rpc import RpcClient
@@ -32,10 +41,10 @@ class AuthCache:
         self._by_hash: dict[str, tuple[Principal, float]] = {}
 
     async def principal(self, authorization: str | None) -> Principal:
-        if not authorization or not authorization.startswith("Bearer "):
+        if not authorization or not authorization.isascii() or not authorization.startswith("Bearer "):
             raise CommandError("UNAUTHORIZED", "send your API key as 'Authorization: Bearer am_live_...'", 401)
         secret = authorization[7:].strip()
-        if not secret.startswith("am_live_") or len(secret) < 40 or len(secret) > 200:
+        if not secret.isascii() or not secret.startswith("am_live_") or len(secret) < 40 or len(secret) > 200:
             raise CommandError("UNAUTHORIZED", "missing, malformed, unknown or revoked API key", 401)
         key_hash = credentials.hash_key(secret)  # only the hash goes to accounts
         hit = self._by_hash.get(key_hash)
@@ -103,24 +112,55 @@ class RateLimiter:
 
 class Stored(msgspec.Struct):
     state: str
+    """in_flight (a request holds the slot until lease_until) or done (its response, replayed)."""
     body_hash: str
     status: int = 0
     body: bytes = b""
     content_type: str = "application/json"
+    lease_until: float = 0.0
+    """Wall-clock time (epoch seconds) until which an in-flight request holds the slot; past it, a retry
+    takes the slot over (the holder crashed or lost its answer). 0: an entry of an older gateway."""
 
 
 _enc = msgspec.json.Encoder()
 _dec = msgspec.json.Decoder(Stored)
+_ID_NAMESPACE = uuid.UUID("5b0b7f8e-7a62-4c84-9d7e-6f1c1d2a9e31")
+_SECRET_FIELDS = frozenset({"secret"})
+
+
+def redact_secrets(body: bytes) -> bytes:
+    """A stored response as it is replayed: every one-time ``secret`` (a new API key's) set to null. A
+    replay is what anyone holding the Idempotency-Key and the key (or, for signup, the same client
+    address) can fetch for a day; a secret is shown once, to the request that created it."""
+    try:
+        doc = msgspec.json.decode(body)
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return body
+
+    def scrub(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: (None if k in _SECRET_FIELDS and isinstance(x, str) else scrub(x)) for k, x in v.items()}
+        if isinstance(v, list):
+            return [scrub(x) for x in v]
+        return v
+
+    return _enc.encode(scrub(doc))
 
 
 class Idempotency:
-    """First response per (org, method, path, key) kept 24 h; another body → 422; in flight → 409."""
+    """First successful response per (org, method, path, key) kept ``ttl_s`` (24 h) and replayed; the same key
+    with another body → 422. A request in flight holds the slot for a short lease: a duplicate meanwhile →
+    409 with Retry-After; past the lease (the holder crashed, or its answer was lost) a retry takes the slot
+    over. Whatever happened before, a retry creates nothing new: ``resource_id`` derives the id of what the
+    request creates from the slot, so every attempt names the same resource and the service that owns it
+    answers with the one it already has."""
 
-    def __init__(self, kv: KeyValue):
+    def __init__(self, kv: KeyValue, lease_s: float):
         self.kv = kv
+        self.lease_s = lease_s
 
     @classmethod
-    async def open(cls, nc: Client, subjects: Subjects, ttl_s: int) -> Idempotency:
+    async def open(cls, nc: Client, subjects: Subjects, ttl_s: int, lease_s: float) -> Idempotency:
         js = nc.jetstream()
         name = f"{subjects.root.upper()}_IDEMPOTENCY"
         try:
@@ -129,34 +169,62 @@ class Idempotency:
             from nats.js.api import KeyValueConfig
 
             kv = await js.create_key_value(KeyValueConfig(bucket=name, ttl=float(ttl_s), history=1))
-        return cls(kv)
+        return cls(kv, lease_s)
 
     @staticmethod
     def slot(scope: str, method: str, path: str, key: str) -> str:
         return hashlib.sha256(f"{scope}\n{method}\n{path}\n{key}".encode()).hexdigest()
 
+    @staticmethod
+    def resource_id(slot: str) -> str:
+        """The id of the resource the request creates (message, order, key, brand...): one per slot."""
+        return str(uuid.uuid5(_ID_NAMESPACE, slot))
+
+    def _in_flight(self, body_hash: str) -> bytes:
+        return _enc.encode(Stored("in_flight", body_hash, lease_until=time.time() + self.lease_s))
+
     async def begin(self, slot: str, body_hash: str) -> Stored | None:
         """None: we own the slot, go ahead. A Stored: replay it. Raises for conflicts."""
-        try:
-            await self.kv.create(slot, _enc.encode(Stored("in_flight", body_hash)))
-            return None
-        except KeyWrongLastSequenceError:
-            pass
-        except Exception as exc:
-            if "wrong last sequence" not in str(exc).lower() and "key exists" not in str(exc).lower():
-                raise
-        entry = await self.kv.get(slot)
-        stored = _dec.decode(entry.value or b"")
-        if stored.body_hash != body_hash:
-            raise CommandError("IDEMPOTENCY_KEY_REUSED",
-                               "this Idempotency-Key was used with a different request body", 422)
-        if stored.state == "in_flight":
-            raise CommandError("IDEMPOTENCY_IN_FLIGHT",
-                               "a request with this Idempotency-Key is still in progress; retry shortly", 409)
-        return stored
+        for _ in range(3):
+            try:
+                await self.kv.create(slot, self._in_flight(body_hash))
+                return None
+            except KeyWrongLastSequenceError:
+                pass
+            try:
+                entry = await self.kv.get(slot)
+            except (KeyNotFoundError, KeyDeletedError):
+                continue  # finished with an error (slot freed) in between: try to take it again
+            stored = _dec.decode(entry.value or b"")
+            if stored.body_hash != body_hash:
+                raise CommandError("IDEMPOTENCY_KEY_REUSED",
+                                   "this Idempotency-Key was used with a different request body", 422)
+            if stored.state != "in_flight":
+                return stored
+            left = stored.lease_until - time.time()
+            if stored.lease_until and left > 0:
+                raise in_flight(left)
+            try:  # the lease ran out: take the slot over, unless another retry just did
+                await self.kv.update(slot, self._in_flight(body_hash), last=entry.revision)
+                return None
+            except KeyWrongLastSequenceError:
+                raise in_flight(self.lease_s) from None
+        raise in_flight(1.0)
 
     async def finish(self, slot: str, body_hash: str, status: int, body: bytes, content_type: str) -> None:
+        """Keep a success for replay (secrets redacted); free the slot after anything else. An error
+        answer, a fault (503) included, is not kept: the retry runs again and converges on the resource
+        the first attempt may have created, by its derived id."""
         if 200 <= status < 300:
-            await self.kv.put(slot, _enc.encode(Stored("done", body_hash, status, body, content_type)))
+            await self.kv.put(slot, _enc.encode(Stored("done", body_hash, status, redact_secrets(body),
+                                                       content_type)))
         else:
             await self.kv.delete(slot)
+
+
+def in_flight(left_s: float) -> CommandError:
+    retry = max(1, math.ceil(left_s))
+    return CommandError("IDEMPOTENCY_IN_FLIGHT",
+                        "a request with this Idempotency-Key is still in progress; retry after "
+                        f"{retry} s (a request holds its key at most {retry} s more)", 409,
+                        {"retry_after_s": retry})

@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from proto.api import ErrorEnvelope
+from proto.api import E164_PATTERN, ErrorEnvelope
 from services.gateway.api import Route
 
 COMMON_ERRORS: dict[str, tuple[int, str]] = {
@@ -33,7 +33,8 @@ COMMON_ERRORS: dict[str, tuple[int, str]] = {
     "MESSAGE_NOT_CANCELABLE": (409, "The message is sending or later; only scheduled or queued messages can be "
                                     "canceled."),
     "NO_INBOUND_URL": (409, "The number has no inbound_url to deliver to."),
-    "IDEMPOTENCY_IN_FLIGHT": (409, "A request with this Idempotency-Key is still being processed."),
+    "IDEMPOTENCY_IN_FLIGHT": (409, "A request with this Idempotency-Key is still being processed; retry after "
+                                   "Retry-After (a request holds its key for a short lease, 30 s by default)."),
     "PAYLOAD_TOO_LARGE": (413, "The request body is over the limit."),
     "UNSUPPORTED_MEDIA_TYPE": (415, "Send JSON with Content-Type: application/json."),
     "IDEMPOTENCY_KEY_REUSED": (422, "The Idempotency-Key was used with another body."),
@@ -46,8 +47,10 @@ COMMON_ERRORS: dict[str, tuple[int, str]] = {
                            "details.next_allowed_at says when the next one is allowed."),
     "INTERNAL": (500, "An unexpected error; it has been logged."),
     "CARRIER_ERROR": (502, "The carrier refused the request in an unexpected way."),
-    "SERVICE_UNAVAILABLE": (503, "A backing service is not answering; retry."),
-    "SERVICE_TIMEOUT": (503, "A backing service answered too slowly; retry."),
+    "SERVICE_UNAVAILABLE": (503, "A fault: NATS, PostgreSQL or a service is down, slow or out of connections. "
+                                 "Retry after Retry-After, with the same Idempotency-Key."),
+    "SERVICE_TIMEOUT": (503, "A backing service answered too slowly; retry after Retry-After with the same "
+                             "Idempotency-Key (the retry finds what the first attempt did)."),
     "CARRIER_UNAVAILABLE": (503, "The carrier did not answer; retry."),
 }
 
@@ -76,7 +79,10 @@ def build_document(routes: list[Route], server_url: str = "") -> dict[str, Any]:
         params: list[dict[str, Any]] = []
         for seg in r.path.split("/"):
             if seg.startswith("{"):
-                params.append({"name": seg[1:-1], "in": "path", "required": True, "schema": {"type": "string"}})
+                schema: dict[str, Any] = {"type": "string"}
+                if seg == "{contact_number}":  # parsed as a phone number, like every body's E.164 field
+                    schema["pattern"] = E164_PATTERN
+                params.append({"name": seg[1:-1], "in": "path", "required": True, "schema": schema})
         if r.query is not None:
             qschema = by_type[r.query]
             qname = qschema.get("$ref", "").rsplit("/", 1)[-1]
@@ -84,14 +90,17 @@ def build_document(routes: list[Route], server_url: str = "") -> dict[str, Any]:
             required = set(components.get(qname, {}).get("required", []))
             for name, schema in props.items():
                 params.append({"name": name, "in": "query", "required": name in required, "schema": schema})
-        if r.method in ("POST", "PATCH", "PUT"):
+        if r.method == "POST":  # PATCH and DELETE are idempotent by themselves
             params.append({"name": "Idempotency-Key", "in": "header", "required": False,
                            "schema": {"type": "string", "pattern": "^[A-Za-z0-9_:-]{1,255}$"}})
         if params:
             op["parameters"] = params
         if r.body is not None:
-            op["requestBody"] = {"required": True, "content": {"application/json": {
-                "schema": by_type[r.body], "example": example(by_type[r.body], components)}}}
+            # a body is required when it has a required field; else an empty body means "{}"
+            bname = by_type[r.body].get("$ref", "").rsplit("/", 1)[-1]
+            op["requestBody"] = {"required": bool(components.get(bname, {}).get("required")),
+                                 "content": {"application/json": {
+                                     "schema": by_type[r.body], "example": example(by_type[r.body], components)}}}
         data_schema: dict[str, Any] = by_type[r.response] if r.response is not None else {}
         ok: dict[str, Any] = {
             "type": "object",
@@ -121,6 +130,9 @@ def build_document(routes: list[Route], server_url: str = "") -> dict[str, Any]:
                     "success": False, "error": {"code": code, "message": COMMON_ERRORS.get(code, (0, ""))[1],
                                                 "details": {"field": "to"} if code == "VALIDATION_ERROR" else {}}}}}})
             entry["description"] = ", ".join(filter(None, [entry["description"], code]))
+            if status in ("503", "429") or code == "IDEMPOTENCY_IN_FLIGHT":
+                entry["headers"] = {"Retry-After": {"description": "Seconds to wait before retrying (with the same "
+                                                                   "Idempotency-Key)", "schema": {"type": "integer"}}}
         op["responses"] = responses
         if r.auth:
             op["security"] = [{"bearer": []}, {"session": [], "csrf": []}]

@@ -1,4 +1,5 @@
-"""inbound bootstrap: commands, the carrier's MO callback route, and the webhook delivery worker."""
+"""inbound bootstrap: commands, the consumer of the carrier service's inbound texts, and the webhook
+delivery worker."""
 
 from __future__ import annotations
 
@@ -9,11 +10,9 @@ from libs.obs.settings import load_settings
 from libs.runtime.service import Service
 from libs.store.db import create_pool
 from libs.store.eventstore import EventStore
-from services.inbound import ops_metrics, rpc
-from services.inbound.callbacks import carrier_mo
+from services.inbound import ops_metrics, rpc, subscriptions
 from services.inbound.config import InboundSettings
 from services.inbound.handlers import Inbound
-from services.inbound.subscriptions import CONSUMERS
 from services.inbound.webhooks import DeliveryWorker
 
 
@@ -30,8 +29,7 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, Callable[[Serv
         worker = DeliveryWorker(inbound, EventStore(worker_pool, s.schema, s.subjects, s.name), settings)
         inbound.on_queued = worker.kick
         await rpc.register(s, inbound)
-        s.http.add_routes([carrier_mo(inbound, settings.sim_callback_secret)])
-        for spec in CONSUMERS:
+        for spec in subscriptions.specs(inbound):
             s.consumer(spec)
         for q in ops_metrics.QUERIES:
             s.gauge_query(q)

@@ -69,7 +69,7 @@ def decode_position(token: str, field: str) -> tuple[Direction, int]:
     try:
         parts = decode_cursor(token)
         direction, seq = parts
-        if direction not in ("a", "b") or not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+        if direction not in ("a", "b") or not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq < 2**63:
             raise ValueError(token)
     except (ValueError, TypeError) as exc:
         raise CommandError("VALIDATION_ERROR", f"{field}: not a cursor or message id we issued", 400,

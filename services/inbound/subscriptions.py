@@ -1,10 +1,51 @@
-"""The consumers inbound owns: none. Inbound consumes no other domain's events — who owns a number and where
-its webhook goes are asked of numbers (``resolve_inbound``) at ingest and again at each delivery attempt, so a
-changed URL or a rotated secret applies at once. The webhook queue is this service's own table
-(services/inbound/webhooks.py), not a stream consumer, so that retries can be scheduled hours ahead."""
+"""The consumers inbound owns: the carrier service's inbound texts (``inbound-texts``). Who owns a number
+and where its webhook goes are asked of numbers (``resolve_inbound``) at ingest and again at each delivery
+attempt, so a changed URL or a rotated secret applies at once. The webhook queue is this service's own
+table (services/inbound/webhooks.py), not a stream consumer, so that retries can be scheduled hours ahead."""
 
 from __future__ import annotations
 
-from libs.bus.consumer import ConsumerSpec
+import asyncio
 
-CONSUMERS: list[ConsumerSpec] = []
+import structlog
+
+from libs.bus.consumer import ConsumerSpec
+from proto.base import Event
+from proto.events.carrier import InboundTextReceived
+from services.inbound import model
+from services.inbound.handlers import Inbound, Unavailable
+
+log = structlog.get_logger(__name__)
+
+TEXTS_CONSUMER = "inbound-texts"
+
+
+def _mo(ev: InboundTextReceived) -> model.MoCallback:
+    return model.MoCallback(carrier_message_id=ev.carrier_message_id, from_=ev.from_, to=ev.to, text=ev.text,
+                            received_at=ev.received_at)
+
+
+def specs(h: Inbound) -> list[ConsumerSpec]:
+    """Each text is stored once per carrier message id (a redelivered event is a duplicate, acknowledged);
+    while numbers cannot say who owns the number, or compliance cannot record its keyword effect, the event is
+    retried (nak with backoff), never lost."""
+
+    async def one(ev: Event) -> None:
+        if isinstance(ev, InboundTextReceived):
+            outcome = await h.ingest(_mo(ev))
+            log.debug("inbound_text_ingested", carrier_message_id=ev.carrier_message_id, outcome=outcome)
+
+    async def many(evs: list[Event]) -> set[str]:
+        texts = [e for e in evs if isinstance(e, InboundTextReceived)]
+        results = await asyncio.gather(*(h.ingest(_mo(e)) for e in texts), return_exceptions=True)
+        done = {e.event_id for e in evs if not isinstance(e, InboundTextReceived)}
+        for e, r in zip(texts, results, strict=True):
+            if isinstance(r, Unavailable):
+                continue  # handled one by one: nak'd with backoff
+            if isinstance(r, BaseException):
+                raise r
+            done.add(e.event_id)
+        return done
+
+    return [ConsumerSpec(durable=TEXTS_CONSUMER, domain="carrier", filter="inbound_text.inbound_text_received.*",
+                         handler=one, absorb=many, batch=256, fetch_timeout_s=0.02)]

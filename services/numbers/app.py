@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from libs.carrier.adapter import HttpCarrier
+from libs.carrier.numbers_file import FileCarrier
 from libs.obs.settings import load_settings
 from libs.runtime.service import Service
 from services.numbers import rpc
@@ -19,10 +20,20 @@ from services.numbers.tendlc import TenDlc
 def build(env: Mapping[str, str] | None = None) -> tuple[Service, object]:
     settings = load_settings(NumbersSettings, env)
     svc = Service("numbers", settings, domain="numbers", sql_dir=Path(__file__).parent / "sql")
-    carrier = HttpCarrier(settings.sim_url, settings.sim_api_token)
-    svc.on_stop(carrier.close)
+    carrier: HttpCarrier | FileCarrier
 
     async def setup(s: Service) -> None:
+        nonlocal carrier
+        if settings.numbers_file:
+            async def taken(e164s: list[str]) -> set[str]:
+                rows = await s.store.pool.fetch(
+                    "SELECT e164 FROM phone_numbers WHERE e164 = ANY($1::text[]) AND status <> 'released'", e164s)
+                return {r["e164"] for r in rows}
+
+            carrier = FileCarrier(settings.numbers_file, taken, settings.numbers_file_vetting_score)
+        else:
+            carrier = HttpCarrier(settings.sim_url, settings.sim_api_token)
+        s.on_stop(carrier.close)
         numbers = Numbers(s.store, settings, carrier, s.rpc)
         tendlc = TenDlc(s.store, settings, carrier)
         await rpc.register(s, numbers, tendlc)

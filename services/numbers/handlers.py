@@ -100,13 +100,26 @@ class Numbers:
     async def order(self, cmd: c.OrderNumbers) -> OrderView:
         numbers = model.order_numbers(cmd.numbers, self.settings.max_numbers_per_order)
         org_id, order_id, now = cmd.org_id, new_id(), utcnow()
+        if cmd.order_id is not None:
+            chosen = parse_uuid(cmd.order_id)
+            if chosen is None:
+                raise model.invalid("order_id", "must be a UUID")
+            again = await self._order_again(org_id, chosen)
+            if again is not None:
+                return again
+            if not await self.store.pool.fetchval("SELECT 1 FROM number_orders WHERE id = $1", chosen):
+                order_id = chosen  # else it failed, undone and refunded: this retry is a new order
         price = self.settings.number_monthly_price_micros
         amount = price * len(numbers)
         ids = {e: new_id() for e in numbers}
         async with self.store.transaction() as conn:  # 1. claim: the unique index lets one org win a race
-            await conn.execute(
-                "INSERT INTO number_orders (id, org_id, status, numbers, amount_micros, created_at)"
-                " VALUES ($1, $2, 'pending', $3, $4, $5)", order_id, org_id, numbers, amount, now)
+            try:
+                await conn.execute(
+                    "INSERT INTO number_orders (id, org_id, status, numbers, amount_micros, created_at)"
+                    " VALUES ($1, $2, 'pending', $3, $4, $5)", order_id, org_id, numbers, amount, now)
+            except asyncpg.UniqueViolationError:  # the same order, placed concurrently
+                raise CommandError("IDEMPOTENCY_IN_FLIGHT", "this order is still being placed; retry shortly", 409,
+                                   {"retry_after_s": 2}) from None
             taken = []
             for e164 in sorted(numbers):  # one lock order: two overlapping orders cannot deadlock
                 region, locality = model.describe_number(e164)
@@ -150,6 +163,29 @@ class Numbers:
         by_e164 = {r["e164"]: store.number_view(r) for r in rows}
         return OrderView(id=order_id, status="completed", phone_numbers=[by_e164[e] for e in numbers],
                          total_monthly_price=format_money(amount), created_at=rfc3339(now))
+
+    async def _order_again(self, org_id: str, order_id: str) -> OrderView | None:
+        """The order a repeat (same chosen id) placed, when it completed; 409 while it is being placed;
+        None when there is none, or it failed (then nothing was ordered, nothing kept)."""
+        row = await self.store.pool.fetchrow(
+            "SELECT org_id::text AS org_id, status, numbers, amount_micros, created_at FROM number_orders WHERE id = $1",
+            order_id)
+        if row is None or row["status"] == "failed":
+            return None
+        if row["org_id"] != org_id:
+            raise CommandError("CONFLICT", "order_id: already used", 409)
+        if row["status"] == "pending":
+            if utcnow() - row["created_at"] < timedelta(seconds=self.settings.abandoned_after_s):
+                raise CommandError("IDEMPOTENCY_IN_FLIGHT", "this order is still being placed; retry shortly", 409,
+                                   {"retry_after_s": 2})
+            # its process died mid-way: undo it (numbers back, credit refunded) and let this repeat order again
+            await self._fail_order(order_id, org_id, carrier_numbers=list(row["numbers"]))
+            return None
+        rows = await self.store.pool.fetch(store.NUMBER_SELECT + " WHERE n.order_id = $1 ORDER BY n.e164", order_id)
+        by_e164 = {r["e164"]: store.number_view(r) for r in rows}
+        return OrderView(id=order_id, status=row["status"],  # completed
+                         phone_numbers=[by_e164[e] for e in row["numbers"] if e in by_e164],
+                         total_monthly_price=format_money(row["amount_micros"]), created_at=rfc3339(row["created_at"]))
 
     async def _join_only_campaign(self, conn: asyncpg.Connection, org_id: str, numbers: list[tuple[str, str]]) -> None:
         """Numbers ordered later join the organization's only campaign (a sole proprietor's only while it
@@ -248,13 +284,19 @@ class Numbers:
     async def rotate_secret(self, cmd: c.RotateWebhookSecret) -> NumberView:
         now = utcnow()
         grace_until = now + timedelta(seconds=self.settings.webhook_secret_grace_s)
+        rotation_id = parse_uuid(cmd.rotation_id) if cmd.rotation_id is not None else None
+        if cmd.rotation_id is not None and rotation_id is None:
+            raise model.invalid("rotation_id", "must be a UUID")
         async with self.store.transaction() as conn:
             row = await store.number_row(conn, cmd.org_id, cmd.phone_number_id, lock=True)
+            if rotation_id is not None and str(await conn.fetchval(
+                    "SELECT last_rotation_id FROM phone_numbers WHERE id = $1", row["id"])) == rotation_id:
+                return store.number_view(row)  # this very rotation happened already: not twice
             first = row["webhook_secret"] is None
             await conn.execute(
-                "UPDATE phone_numbers SET webhook_secret = $2, previous_secret = $3, previous_secret_expires_at = $4"
-                " WHERE id = $1", row["id"], model.new_webhook_secret(), row["webhook_secret"],
-                None if first else grace_until)
+                "UPDATE phone_numbers SET webhook_secret = $2, previous_secret = $3, previous_secret_expires_at = $4,"
+                " last_rotation_id = $5 WHERE id = $1", row["id"], model.new_webhook_secret(), row["webhook_secret"],
+                None if first else grace_until, rotation_id)
             await append(self.store, conn, "phone_numbers", f"phone_number-{row['id']}", row["id"], row["version"], [
                 WebhookSecretRotated(org_id=cmd.org_id, phone_number_id=row["id"], e164=row["e164"], first=first,
                                      grace_until=None if first else grace_until, occurred_at=now)

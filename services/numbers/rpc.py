@@ -28,6 +28,8 @@ async def register(svc: Service, n: Numbers, t: TenDlc) -> None:
     await r.register("create_campaign", c.CreateCampaign, t.create_campaign)
     await r.register("list_campaigns", c.ListCampaigns, t.list_campaigns)
     await r.register("show_campaign", c.ShowCampaign, t.show_campaign)
+    # the operator (amctl campaigns approve|reject)
+    await r.register("review_campaign", c.ReviewCampaign, t.review_campaign)
     await r.register("resubmit_campaign", c.ResubmitCampaign, t.resubmit)
     await r.register("assign_campaign_numbers", c.AssignCampaignNumbers, t.assign_numbers)
     await r.register("remove_campaign_number", c.RemoveCampaignNumber, t.remove_number)

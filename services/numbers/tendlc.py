@@ -3,6 +3,7 @@ resubmitted when rejected), numbers on campaigns, and applying the carrier's rev
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -32,6 +33,13 @@ log = structlog.get_logger(__name__)
 _enc = msgspec.json.Encoder()
 
 
+def chosen_id(value: str, field: str) -> str:
+    ident = parse_uuid(value)
+    if ident is None:
+        raise CommandError("VALIDATION_ERROR", f"{field}: must be a UUID", 400, {"field": field})
+    return ident
+
+
 class TenDlc:
     def __init__(self, store_: EventStore, settings: NumbersSettings, carrier: Carrier):
         self.store = store_
@@ -41,6 +49,12 @@ class TenDlc:
     # -- brands --------------------------------------------------------------------------------------
     async def register_brand(self, cmd: c.RegisterBrand) -> BrandView:
         b = cmd.brand
+        brand_id = new_id()
+        if cmd.brand_id is not None:
+            brand_id = chosen_id(cmd.brand_id, "brand_id")
+            again = await self._brand_again(cmd.org_id, brand_id)
+            if again is not None:
+                return again
         company, ein, email, phone = model.normalize_brand(b.entity_type, b.company_name, b.ein, b.email, b.phone)
         brand: dict[str, Any] = {
             "entity_type": b.entity_type, "display_name": b.display_name.strip(), "company_name": company,
@@ -52,7 +66,29 @@ class TenDlc:
             res = await self.carrier.register_brand(brand)
         except CarrierError as exc:
             raise carrier_failure(exc) from exc
-        brand_id, now = new_id(), utcnow()
+        now = utcnow()
+        try:
+            row = await self._insert_brand(cmd, brand_id, brand, res, now)
+        except asyncpg.UniqueViolationError:
+            again = await self._brand_again(cmd.org_id, brand_id) if cmd.brand_id is not None else None
+            if again is None:
+                raise
+            return again
+        log.info("brand_registered", org_id=cmd.org_id, brand_id=brand_id, identity_status=res.identity_status)
+        return store.brand_view(row)
+
+    async def _brand_again(self, org_id: str, brand_id: str) -> BrandView | None:
+        """The brand a repeated registration (same chosen id) made; None when there is none yet."""
+        row = await self.store.pool.fetchrow("SELECT org_id::text FROM brands WHERE id = $1", brand_id)
+        if row is None:
+            return None
+        if row["org_id"] != org_id:
+            raise CommandError("CONFLICT", "brand_id: already used", 409)
+        return store.brand_view(await store.brand_row(self.store.pool, org_id, brand_id))
+
+    async def _insert_brand(self, cmd: c.RegisterBrand, brand_id: str, brand: dict[str, Any], res: Any,
+                            now: Any) -> Any:
+        b = cmd.brand
         async with self.store.transaction() as conn:
             await conn.execute(
                 "INSERT INTO brands (id, org_id, entity_type, display_name, company_name, ein, email, phone, website,"
@@ -65,9 +101,7 @@ class TenDlc:
                                 display_name=brand["display_name"], identity_status=res.identity_status,
                                 vetting_score=res.vetting_score, carrier_ref=res.brand_ref, occurred_at=now)
             ])
-            row = await store.brand_row(conn, cmd.org_id, brand_id)
-        log.info("brand_registered", org_id=cmd.org_id, brand_id=brand_id, identity_status=res.identity_status)
-        return store.brand_view(row)
+            return await store.brand_row(conn, cmd.org_id, brand_id)
 
     async def list_brands(self, cmd: c.ListBrands) -> c.BrandPage:
         ts, ident = store.page_cursor(cmd.cursor)
@@ -83,6 +117,12 @@ class TenDlc:
     # -- campaigns -----------------------------------------------------------------------------------
     async def create_campaign(self, cmd: c.CreateCampaign) -> CampaignView:
         body, org_id, pool = cmd.campaign, cmd.org_id, self.store.pool
+        campaign_id = new_id()
+        if cmd.campaign_id is not None:
+            campaign_id = chosen_id(cmd.campaign_id, "campaign_id")
+            again = await self._campaign_again(org_id, campaign_id)
+            if again is not None:
+                return again
         url = (await urls.check_url(body.status_callback_url, "status_callback_url", self.settings.env,
                                        self.settings.dns_timeout_s) if body.status_callback_url else None)
         brand = await store.brand_row(pool, org_id, body.brand_id, field="brand_id")
@@ -96,14 +136,20 @@ class TenDlc:
             rows = await self._free_numbers(pool, org_id, body.phone_number_ids, None)
         numbers = [(r["id"], r["e164"]) for r in rows]
         fields = model.campaign_fields(body, brand["display_name"], brand["email"])
-        campaign_id, now = new_id(), utcnow()
-        async with self.store.transaction() as conn:  # visible to the review callback as "submitting"
-            count = await conn.fetchval("SELECT count(*) FROM campaigns WHERE brand_id = $1", brand["id"])
-            await conn.execute(
-                "INSERT INTO campaigns (id, org_id, brand_id, status, use_case, fields, status_callback_url,"
-                " webhook_secret, created_at, submitted_at) VALUES ($1, $2, $3, 'submitting', $4, $5::jsonb, $6, $7,"
-                " $8, $8)", campaign_id, org_id, brand["id"], body.use_case, _enc.encode(fields).decode(), url,
-                model.new_webhook_secret() if url else None, now)
+        now = utcnow()
+        try:
+            async with self.store.transaction() as conn:  # visible to the review callback as "submitting"
+                count = await conn.fetchval("SELECT count(*) FROM campaigns WHERE brand_id = $1", brand["id"])
+                await conn.execute(
+                    "INSERT INTO campaigns (id, org_id, brand_id, status, use_case, fields, status_callback_url,"
+                    " webhook_secret, created_at, submitted_at) VALUES ($1, $2, $3, 'submitting', $4, $5::jsonb, $6,"
+                    " $7, $8, $8)", campaign_id, org_id, brand["id"], body.use_case, _enc.encode(fields).decode(),
+                    url, model.new_webhook_secret() if url else None, now)
+        except asyncpg.UniqueViolationError:
+            again = await self._campaign_again(org_id, campaign_id) if cmd.campaign_id is not None else None
+            if again is None:
+                raise
+            return again
         payload = {"brand_ref": brand["carrier_ref"], "entity_type": brand["entity_type"],
                    "brand_campaign_count": count + 1, "number_count": len(numbers), "use_case": body.use_case,
                    **fields}
@@ -150,6 +196,24 @@ class TenDlc:
                                {"campaigns": busy})
         return list(rows)
 
+    async def _campaign_again(self, org_id: str, campaign_id: str) -> CampaignView | None:
+        """The campaign a repeated creation (same chosen id) made; None when there is none yet."""
+        row = await self.store.pool.fetchrow("SELECT org_id::text, status, created_at FROM campaigns WHERE id = $1",
+                                             campaign_id)
+        if row is None:
+            return None
+        if row["org_id"] != org_id:
+            raise CommandError("CONFLICT", "campaign_id: already used", 409)
+        if row["status"] == "submitting":
+            if utcnow() - row["created_at"] < timedelta(seconds=self.settings.abandoned_after_s):
+                raise CommandError("IDEMPOTENCY_IN_FLIGHT", "this campaign is still being submitted; retry shortly",
+                                   409, {"retry_after_s": 2})
+            # its submission died mid-way (the sweeper would drop it): drop it now and submit again
+            await self.store.pool.execute("DELETE FROM campaigns WHERE id = $1 AND status = 'submitting'",
+                                          campaign_id)
+            return None
+        return await self._view(self.store.pool, org_id, campaign_id)
+
     async def _view(self, conn: asyncpg.Connection | asyncpg.Pool, org_id: str, campaign_id: str) -> CampaignView:
         return (await store.campaign_views(conn, [await store.campaign_row(conn, org_id, campaign_id)]))[0]
 
@@ -173,8 +237,12 @@ class TenDlc:
         url = (await urls.check_url(e.status_callback_url, "status_callback_url", self.settings.env,
                                        self.settings.dns_timeout_s) if e.status_callback_url else None)
         now = utcnow()
+        submission_id = chosen_id(cmd.submission_id, "submission_id") if cmd.submission_id is not None else None
         async with self.store.transaction() as conn:
             row = await store.campaign_row(conn, cmd.org_id, cmd.campaign_id, lock=True)
+            if submission_id is not None and str(await conn.fetchval(
+                    "SELECT last_submission_id FROM campaigns WHERE id = $1", row["id"])) == submission_id:
+                return await self._view(conn, cmd.org_id, row["sid"])  # this very resubmission happened already
             if row["status"] != "rejected":
                 raise CommandError("CONFLICT", f"only a rejected campaign can be resubmitted (this one is "
                                    f"{row['status']})", 409, {"status": row["status"]})
@@ -199,8 +267,9 @@ class TenDlc:
                 "UPDATE campaigns SET status = 'pending_review', use_case = $2, fields = $3::jsonb,"
                 " status_callback_url = COALESCE($4, status_callback_url),"
                 " webhook_secret = COALESCE(webhook_secret, CASE WHEN $4::text IS NULL THEN NULL ELSE $5 END),"
-                " rejection_reasons = '[]'::jsonb, submitted_at = $6, reviewed_at = NULL WHERE id = $1",
-                row["id"], use_case, _enc.encode(fields).decode(), url, model.new_webhook_secret(), now)
+                " rejection_reasons = '[]'::jsonb, submitted_at = $6, reviewed_at = NULL, last_submission_id = $7"
+                " WHERE id = $1",
+                row["id"], use_case, _enc.encode(fields).decode(), url, model.new_webhook_secret(), now, submission_id)
             await append(self.store, conn, "campaigns", f"campaign-{row['id']}", row["id"], row["version"], [
                 CampaignResubmitted(org_id=cmd.org_id, campaign_id=row["sid"], brand_id=row["sbrand_id"],
                                     changed=sorted(changed), occurred_at=now, **model.keyword_fields(fields))
@@ -238,6 +307,27 @@ class TenDlc:
             return await self._view(conn, cmd.org_id, camp["sid"])
 
     # -- carrier review ------------------------------------------------------------------------------
+    async def review_campaign(self, cmd: c.ReviewCampaign) -> c.ReviewOutcome:
+        """The operator's record of the carrier's verdict, applied as the carrier's own callback is."""
+        ident = parse_uuid(cmd.campaign_id)
+        row = None if ident is None else await self.store.pool.fetchrow(
+            "SELECT org_id::text AS org_id, carrier_ref, status FROM campaigns WHERE id = $1", ident)
+        if row is None:
+            raise NotFound("campaign", {"campaign_id": cmd.campaign_id})
+        if row["status"] != "pending_review" or not row["carrier_ref"]:
+            raise CommandError("CONFLICT", f"the campaign is {row['status']}, not pending review", 409,
+                               {"status": row["status"]})
+        if not cmd.approved and not cmd.reasons:
+            raise model.invalid("reasons", "a rejection needs at least one reason")
+        outcome = await self.apply_review({
+            "campaign_ref": row["carrier_ref"], "status": "approved" if cmd.approved else "rejected",
+            "rejection_reasons": [{"code": r.code, "description": r.description} for r in cmd.reasons],
+            "reviewed_at": rfc3339(utcnow())})
+        if outcome != "applied":
+            raise CommandError("CONFLICT", "the campaign is no longer pending review", 409)
+        return c.ReviewOutcome(campaign_id=str(ident), org_id=row["org_id"],
+                               status="approved" if cmd.approved else "rejected")
+
     async def apply_review(self, payload: Any) -> str:
         """Apply a review decision once: ``applied``, ``ignored`` (unknown, repeated or stale) or ``retry``
         (its campaign is still being submitted: the carrier should call again)."""

@@ -1,15 +1,15 @@
-"""outbound bootstrap: commands, the opt-out consumer, the receipt endpoint, the dispatcher and the
-status-callback sender."""
+"""outbound bootstrap: commands, the opt-out and receipt consumers, the dispatcher (submitting through
+the carrier service) and the status-callback sender."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
 
-from libs.carrier.adapter import HttpCarrier
+from libs.carrier.client import CarrierClient
 from libs.obs.settings import load_settings
 from libs.runtime.service import Service
-from services.outbound import ops_metrics, receipts, rpc, subscriptions
+from services.outbound import ops_metrics, rpc, subscriptions
 from services.outbound.callbacks import CallbackSender
 from services.outbound.config import OutboundSettings
 from services.outbound.dispatcher import Dispatcher
@@ -21,7 +21,7 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, object]:
     svc = Service("outbound", settings, domain="outbound", sql_dir=Path(__file__).parent / "sql")
 
     async def setup(s: Service) -> None:
-        carrier = HttpCarrier(settings.sim_url, settings.sim_api_token, timeout_s=settings.carrier_timeout_s)
+        carrier = CarrierClient(s.rpc, timeout_s=settings.carrier_timeout_s)
         dispatcher = Dispatcher(s.store, s.rpc, carrier, settings)
         sender = CallbackSender(s.store, s.rpc, settings)
         outbound = Outbound(s.rpc, s.store, settings, wake=dispatcher.arrived, dispatching=lambda: dispatcher.leading)
@@ -29,8 +29,6 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, object]:
         await rpc.register(s, outbound)
         for spec in subscriptions.specs(s.store):
             s.consumer(spec)
-        dlrs = receipts.Receipts(s.store, settings.sim_callback_secret)
-        s.http.router.add_post("/carrier/dlr", dlrs.dlr)
         s.task(dispatcher.run)
         for q in ops_metrics.QUERIES:
             s.gauge_query(q)
@@ -38,6 +36,5 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, object]:
         s.on_stop(outbound.close)
         s.on_stop(carrier.close)
         s.on_stop(sender.close)
-        s.on_stop(dlrs.close)
 
     return svc, setup

@@ -22,7 +22,7 @@ import asyncpg
 import structlog
 
 from libs.bus.rpc import RpcClient
-from libs.carrier.adapter import Carrier, CarrierError
+from libs.carrier.adapter import CarrierError, Submitter
 from libs.runtime.batching import Batcher
 from libs.runtime.waiting import woken
 from libs.store.eventstore import EventStore
@@ -93,7 +93,7 @@ _CLAIM = (
 
 
 class Dispatcher:
-    def __init__(self, es: EventStore, rpc: RpcClient, carrier: Carrier, settings: OutboundSettings):
+    def __init__(self, es: EventStore, rpc: RpcClient, carrier: Submitter, settings: OutboundSettings):
         self.es = es
         self.rpc = rpc
         self.carrier = carrier
@@ -306,17 +306,20 @@ class Dispatcher:
         if cur is None:
             return  # canceled (an opt-out) or moved on while we checked
         try:
-            cid = await self.carrier.submit_message(cur["from_number"], cur["to_number"], cur["body"], reference=mid)
+            cid = await self.carrier.submit_message(cur["from_number"], cur["to_number"], cur["body"], reference=mid,
+                                                    org_id=cur["org_id"])
         except CarrierError as exc:
             if exc.transient:
                 await self._retry_later(mid, claim, attempt, str(exc))
                 return
             body = exc.body if isinstance(exc.body, dict) else {}
             code = str(body.get("code") or body.get("error") or exc)
+            reason = (f"the carrier refused the message: {code}" if exc.code in ("", "CARRIER_REJECTED")
+                      else str(exc))  # SUBMISSION_UNCONFIRMED: left, not acknowledged, never sent again
             async with self.es.transaction() as conn:
                 cur = await self._mine(conn, mid, claim)
                 if cur is not None and cur["status"] == "sending":
-                    await self._fail(conn, cur, "CARRIER_REJECTED", f"the carrier refused the message: {code}")
+                    await self._fail(conn, cur, exc.code or "CARRIER_REJECTED", reason)
             return
         await self._sents.submit((mid, cid))
         log.info("message_sent", message_id=mid, carrier_message_id=cid, attempt=attempt)

@@ -117,12 +117,14 @@ _RECEIPTS: dict[str, Literal["delivered", "undelivered"]] = {
     "REJECTD": "undelivered",
     "EXPIRED": "undelivered",
     "DELETED": "undelivered",
+    "UNKNOWN": "undelivered",
 }
 
 
 def receipt_outcome(receipt_status: str) -> Literal["delivered", "undelivered"] | None:
-    """SMPP receipt states: DELIVRD → delivered, UNDELIV/REJECTD/EXPIRED/DELETED → undelivered;
-    ACCEPTD, UNKNOWN (and anything else) are not final and change nothing."""
+    """SMPP receipt states: DELIVRD → delivered, UNDELIV/REJECTD/EXPIRED/DELETED/UNKNOWN → undelivered
+    (UNKNOWN is final in SMPP 3.4: the SMSC will say no more); ACCEPTD, ENROUTE (and anything else) are
+    not final and change nothing."""
     return _RECEIPTS.get(receipt_status.strip().upper())
 
 

@@ -1,4 +1,4 @@
-"""Delivery receipts from the carrier (``POST /carrier/dlr`` on outbound's own port): verified, matched
+"""Delivery receipts from the carrier (the carrier service's ReceiptReceived events): matched
 by our reference (= message id, so a receipt that beats our own MessageSent write is held and applied
 when the message is sent), recorded once each, applied only to a ``sent`` message — a terminal message
 never reopens, and duplicates or out-of-order receipts change nothing."""
@@ -8,12 +8,11 @@ from __future__ import annotations
 import asyncpg
 import msgspec
 import structlog
-from aiohttp import web
 
-from libs.carrier.adapter import verify_callback
-from libs.runtime.batching import Batcher
 from libs.store.eventstore import EventStore
-from proto.base import parse_uuid
+from libs.store.processed import claim
+from proto.base import parse_uuid, rfc3339
+from proto.events.carrier import ReceiptReceived
 from proto.events.outbound import MessageDelivered, MessageUndelivered
 from services.outbound import model, store
 
@@ -26,9 +25,6 @@ class Receipt(msgspec.Struct, kw_only=True):
     reference: str | None = None
     error_code: str | None = None
     occurred_at: str | None = None
-
-
-_decoder = msgspec.json.Decoder(Receipt)
 
 
 def held(row: asyncpg.Record) -> Receipt | None:
@@ -109,33 +105,18 @@ async def handle_many(conn: asyncpg.Connection, es: EventStore, rs: list[Receipt
     return effects
 
 
-class Receipts:
-    """``POST /carrier/dlr``: each receipt verified and decoded on its own, then group-committed with the
-    others arriving meanwhile (one transaction per batch; the carrier hears back once it is committed)."""
+def from_event(ev: ReceiptReceived) -> Receipt:
+    return Receipt(carrier_message_id=ev.carrier_message_id, status=ev.status, reference=ev.message_id,
+                   error_code=ev.error_code or None, occurred_at=ev.done_at or rfc3339(ev.occurred_at))
 
-    def __init__(self, es: EventStore, secret: str, *, max_batch: int = 100):
-        self.es = es
-        self.secret = secret
-        self.batcher: Batcher[Receipt, str] = Batcher("receipts", self._flush, max_batch=max_batch, workers=2)
 
-    async def _flush(self, rs: list[Receipt]) -> list[str]:
-        async with self.es.transaction() as conn:
-            return await handle_many(conn, self.es, rs)
-
-    async def close(self) -> None:
-        await self.batcher.stop()
-
-    async def dlr(self, request: web.Request) -> web.Response:
-        raw = await request.read()
-        if not verify_callback(self.secret, request.headers.get("X-Sim-Signature"), raw):
-            log.warning("receipt_bad_signature")
-            return web.json_response({"error": "invalid signature"}, status=401)
-        try:
-            r = _decoder.decode(raw)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            log.warning("receipt_malformed", error=str(exc))
-            return web.json_response({"error": "malformed receipt"}, status=400)
-        effect = await self.batcher.submit(r)
-        log.info("receipt_received", carrier_message_id=r.carrier_message_id, reference=r.reference,
-                 receipt_status=r.status, effect=effect)
-        return web.json_response({"ok": True, "effect": effect})
+async def consume(es: EventStore, consumer: str, events: list[ReceiptReceived]) -> set[str]:
+    """The carrier service's ReceiptReceived events of a fetched batch, recorded and applied in one
+    transaction (each event once: its id is claimed with the effects)."""
+    async with es.transaction() as conn:
+        fresh = [ev for ev in events if await claim(conn, consumer, ev.event_id)]
+        effects = await handle_many(conn, es, [from_event(ev) for ev in fresh]) if fresh else []
+    for ev, effect in zip(fresh, effects, strict=True):
+        log.info("receipt_received", message_id=ev.message_id, carrier_message_id=ev.carrier_message_id,
+                 receipt_status=ev.status, effect=effect)
+    return {ev.event_id for ev in events}

@@ -12,16 +12,18 @@ from libs.bus.consumer import ConsumerSpec
 from libs.store.eventstore import EventStore
 from libs.store.processed import claim
 from proto.base import Event, rfc3339, utcnow
+from proto.events.carrier import ReceiptReceived
 from proto.events.compliance import CompliancePolicyChanged, OptOutRecorded
 from proto.events.numbers import PhoneNumberReleased
 from proto.events.outbound import MessageQueued, MessageScheduled
-from services.outbound import model, store
+from services.outbound import model, receipts, store
 
 log = structlog.get_logger(__name__)
 
 OPT_OUT_CONSUMER = "outbound-optouts"
 RELEASE_CONSUMER = "outbound-number-releases"
 POLICY_CONSUMER = "outbound-quiet-hours"
+RECEIPTS_CONSUMER = "outbound-receipts"
 
 
 async def cancel_for_opt_out(es: EventStore, ev: OptOutRecorded) -> int:
@@ -115,6 +117,13 @@ def specs(es: EventStore) -> list[ConsumerSpec]:
         if isinstance(ev, CompliancePolicyChanged):
             await release_quiet_hours(es, ev)
 
+    async def on_receipt(ev: Event) -> None:
+        if isinstance(ev, ReceiptReceived):
+            await receipts.consume(es, RECEIPTS_CONSUMER, [ev])
+
+    async def on_receipts(evs: list[Event]) -> set[str]:
+        return await receipts.consume(es, RECEIPTS_CONSUMER, [e for e in evs if isinstance(e, ReceiptReceived)])
+
     return [
         ConsumerSpec(durable=OPT_OUT_CONSUMER, domain="compliance", filter="contact.opt_out_recorded.*",
                      handler=on_opt_out),
@@ -124,4 +133,7 @@ def specs(es: EventStore) -> list[ConsumerSpec]:
         ConsumerSpec(durable=POLICY_CONSUMER, domain="compliance", filter="policy.compliance_policy_changed.*",
                      handler=on_policy),
         # (quiet hours turned off release the messages they alone held)
+        ConsumerSpec(durable=RECEIPTS_CONSUMER, domain="carrier", filter="submission.receipt_received.*",
+                     handler=on_receipt, absorb=on_receipts, batch=100, fetch_timeout_s=0.02),
+        # (the carrier service's receipts: delivered / undelivered)
     ]

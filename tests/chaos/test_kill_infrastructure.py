@@ -97,8 +97,15 @@ async def _kill_and_restart_mid_flight(system: System, srv: Any, what: str) -> N
     await asyncio.sleep(0.5)
     srv.proc.send_signal(signal.SIGKILL)
     srv.proc.wait()
+    # a send made while the server is down: answered 503 with Retry-After (never 500), and the client,
+    # retrying with the same Idempotency-Key as the README says, gets it accepted once it is back
+    contact = ids[next(iter(ids))]
+    during = asyncio.create_task(org.send(contact, text="sent during the outage"))  # type: ignore[attr-defined]
     await asyncio.sleep(2)
     srv.start()
+    status, body = await during
+    assert status == 202, body
+    ids[body["data"]["id"]] = contact
     await _all_once(system, org, ids)
 
 

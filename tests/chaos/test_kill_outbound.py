@@ -34,7 +34,15 @@ async def test_outbound_sigkilled_mid_flight_every_message_once() -> None:
                            if (await org.message(mid))["status"] != "delivered"]  # type: ignore[attr-defined]
                 assert pending, "the kill must land while messages are in flight"
                 os.kill(_children(stack.proc.pid)["outbound"], signal.SIGKILL)
+                first = next(iter(ids))
+
+                async def serving() -> bool:  # until the supervisor has it back: 503 (retry), never 500
+                    status, body, _ = await org.call("GET", f"/v1/messages/{first}")  # type: ignore[attr-defined]
+                    assert status in (200, 503), body
+                    return status == 200
+
                 await asyncio.sleep(1)
+                await system.eventually(serving, timeout=30)
                 await system.call("PUT", "/sim/config", json={"faults": {"slow_fraction": 0.0}})
                 final = await org.until_terminal(list(ids), timeout=90)  # type: ignore[attr-defined]
                 assert {m["status"] for m in final.values()} == {"delivered"}

@@ -32,10 +32,10 @@ from tests.deploy.render import (
 NAMESPACE = "agentmessage"
 OVERLAYS = ("dev", "prod", "prod-sync")
 
-SERVICES = ("gateway", "accounts", "numbers", "compliance", "outbound", "inbound", "carrier_sim")
+SERVICES = ("gateway", "accounts", "numbers", "compliance", "carrier", "outbound", "inbound", "carrier_sim")
 """Python modules run as `python -m services.<name>`; each is a Deployment named with dashes."""
 DEV_ONLY = {"carrier_sim"}
-USES_DB = {"accounts", "numbers", "compliance", "outbound", "inbound"}
+USES_DB = {"accounts", "numbers", "compliance", "carrier", "outbound", "inbound"}
 USES_CARRIER = {"numbers", "outbound", "inbound", "carrier_sim"}
 USES_NATS = set(SERVICES) - {"carrier_sim"}
 SCALED = ("gateway", "outbound")

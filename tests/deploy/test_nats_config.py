@@ -20,7 +20,7 @@ from nats.errors import NoServersError
 from libs.embedded.servers import nats_server_binary
 from tests.deploy.render import REPO, render
 
-USERS = ("gateway", "accounts", "numbers", "compliance", "outbound", "inbound", "amctl")
+USERS = ("gateway", "accounts", "numbers", "compliance", "outbound", "inbound", "carrier", "amctl")
 CERTS = "/etc/nats-certs/server/"
 
 

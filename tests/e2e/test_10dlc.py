@@ -100,8 +100,9 @@ async def test_rejected_without_opt_out_then_fixed_resubmission_is_approved(syst
     assert not info.sending_enabled and info.reason_code == "CAMPAIGN_REJECTED"
     assert "SAMPLES_MISSING_OPT_OUT" in info.reason
     assert info.details["rejection_reasons"][0]["code"] == "SAMPLES_MISSING_OPT_OUT"
-    status, body, _ = await system.call("POST", f"/v1/campaigns/{camp['id']}/resubmit", key=key, json={
-        "sample_messages": ["Acme: your order 1234 has shipped. Reply STOP to opt out."]})
+    fix = {"sample_messages": ["Acme: your order 1234 has shipped. Reply STOP to opt out."]}
+    path = f"/v1/campaigns/{camp['id']}/resubmit"
+    status, body, _ = await system.call("POST", path, key=key, json=fix, headers={"Idempotency-Key": "fix-1"})
     assert status == 200, body
     assert body["data"]["status"] == "pending_review" and body["data"]["rejection_reasons"] == []
     assert body["data"]["description"] == CAMPAIGN["description"]  # fields left out keep their value
@@ -110,6 +111,14 @@ async def test_rejected_without_opt_out_then_fixed_resubmission_is_approved(syst
     assert (await sender(system, org_id, "+14155550124")).sending_enabled
     status, body, _ = await system.call("POST", f"/v1/campaigns/{camp['id']}/resubmit", key=key)
     assert status == 409 and body["error"]["code"] == "CONFLICT"
+    # the resubmission's answer lost (its key freed, as after a fault): its retry finds the campaign, not 409
+    from services.gateway.edge import Idempotency
+
+    gw = system.services["gateway"]
+    await (await Idempotency.open(gw.nc, gw.subjects, 3600, 30)).kv.delete(
+        Idempotency.slot(org_id, "POST", path, "fix-1"))
+    status, body, _ = await system.call("POST", path, key=key, json=fix, headers={"Idempotency-Key": "fix-1"})
+    assert status == 200 and body["data"]["id"] == camp["id"] and body["data"]["status"] == "approved", body
 
 
 async def test_brands_and_campaigns_are_invisible_to_other_orgs(system: System) -> None:

@@ -84,7 +84,8 @@ async def test_idempotent_replay_and_reuse(system: System) -> None:
     s1, b1, _ = await system.call("POST", "/v1/api-keys", key=key, json={"name": "ci"}, headers=h)
     s2, b2, h2 = await system.call("POST", "/v1/api-keys", key=key, json={"name": "ci"}, headers=h)
     assert s1 == s2 == 201
-    assert b1 == b2
+    assert b1["data"]["secret"] and b2["data"]["secret"] is None  # a replay never shows the secret again
+    assert {**b1["data"], "secret": None} == b2["data"]
     assert h2.get("Idempotent-Replayed") == "true"
     s3, b3, _ = await system.call("POST", "/v1/api-keys", key=key, json={"name": "other"}, headers=h)
     assert s3 == 422 and b3["error"]["code"] == "IDEMPOTENCY_KEY_REUSED"

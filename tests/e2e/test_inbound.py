@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import importlib
 import re
 import time
 import uuid
@@ -55,7 +56,9 @@ async def new_org(system: System, inbound_url: str | None = None) -> tuple[str, 
 
 
 def mo_url(system: System) -> str:
-    return f"http://127.0.0.1:{system.services['inbound'].port}/carrier/mo"
+    """The HTTP carrier API's MO callback lands at the carrier service, which records the text and
+    publishes it (InboundTextReceived) for inbound to store and push."""
+    return f"http://127.0.0.1:{system.services['carrier'].port}/carrier/mo"
 
 
 def signed_mo(to: str, text: str, carrier_id: str | None = None, secret: str = SIM_SECRET,
@@ -68,10 +71,20 @@ def signed_mo(to: str, text: str, carrier_id: str | None = None, secret: str = S
     return body, {"Content-Type": "application/json", "X-Sim-Signature": f"t={t},v1={mac}"}
 
 
-async def post_mo(system: System, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
+async def post_mo(system: System, body: bytes, headers: dict[str, str], stored: bool = True) -> tuple[int, Any]:
+    """POST an MO callback; once the carrier service took it, wait until inbound has stored it."""
     assert system.http is not None
     async with system.http.post(mo_url(system), data=body, headers=headers) as r:
-        return r.status, await r.json(content_type=None)
+        status, res = r.status, await r.json(content_type=None)
+    if status == 200 and stored and "inbound" in system.services:
+        cid = msgspec.json.decode(body)["carrier_message_id"]
+        pool = system.services["inbound"].pool
+
+        async def kept() -> bool:
+            return bool(await pool.fetchval("SELECT 1 FROM inbound_messages WHERE carrier_message_id = $1", cid))
+
+        await system.eventually(kept)
+    return status, res
 
 
 async def text(system: System, to: str, body: str, from_: str = HANDSET) -> None:
@@ -161,7 +174,7 @@ async def test_texted_number_is_listed_with_the_quickstart_shape(system: System)
 async def test_retried_carrier_callback_is_stored_once_and_bad_signatures_are_refused(system: System) -> None:
     key, number = await new_org(system)
     body, headers = signed_mo(number["e164"], "only once")
-    assert await post_mo(system, body, headers) == (200, {"status": "stored"})
+    assert await post_mo(system, body, headers) == (200, {"status": "recorded"})
     assert await post_mo(system, body, headers) == (200, {"status": "duplicate"})
     again, headers2 = signed_mo(number["e164"], "only once", carrier_id=msgspec.json.decode(body)["carrier_message_id"])
     results = await asyncio.gather(*(post_mo(system, again, headers2) for _ in range(5)))
@@ -182,7 +195,7 @@ async def test_retried_carrier_callback_is_stored_once_and_bad_signatures_are_re
 
 async def test_message_to_a_number_nobody_owns_is_recorded_for_ops_and_acknowledged(system: System) -> None:
     body, headers = signed_mo("+14155550100", "who is this")
-    assert await post_mo(system, body, headers) == (200, {"status": "unrouted"})
+    assert await post_mo(system, body, headers) == (200, {"status": "recorded"})
     assert await post_mo(system, body, headers) == (200, {"status": "duplicate"})
     pool = system.services["inbound"].pool
     cid = msgspec.json.decode(body)["carrier_message_id"]
@@ -194,12 +207,22 @@ async def test_message_to_a_number_nobody_owns_is_recorded_for_ops_and_acknowled
     assert await inbox(system, key) == []
 
 
-async def test_numbers_unavailable_answers_503_so_the_carrier_retries(settings_env: dict[str, str]) -> None:
-    async with running_system(settings_env, only=["inbound"]) as system:
+async def test_numbers_unavailable_holds_the_text_until_numbers_answers(settings_env: dict[str, str]) -> None:
+    async with running_system(settings_env, only=["carrier", "inbound"]) as system:
         body, headers = signed_mo("+14155550123", "later please")
-        status, res = await post_mo(system, body, headers)
-        assert status == 503 and res["retry"] is True
-        assert await system.services["inbound"].pool.fetchval("SELECT count(*) FROM inbound_messages") == 0
+        status, res = await post_mo(system, body, headers, stored=False)
+        assert (status, res) == (200, {"status": "recorded"})  # the carrier service has it: nothing is lost
+        pool = system.services["inbound"].pool
+        assert await pool.fetchval("SELECT count(*) FROM inbound_messages") == 0
+        numbers_app = importlib.import_module("services.numbers.app")
+        svc, setup = numbers_app.build({**system.env, "AM_HTTP_PORT": "0"})
+        await svc.start(setup)
+        system.services["numbers"] = svc
+
+        async def stored() -> Any:
+            return await pool.fetchval("SELECT org_id FROM inbound_messages")
+
+        assert await system.eventually(stored, timeout=30) == "unrouted"  # retried until numbers answered
 
 
 async def test_list_filters_order_and_cursor_pages_stable_while_messages_arrive(system: System) -> None:

@@ -15,7 +15,7 @@ async def signup(ctx: Ctx) -> Reply:
     out = await ctx.call("accounts", "signup", c.Signup(
         email=b.email, password_hash=await credentials.hash_password(b.password),
         organization_name=b.organization_name, key_hash=credentials.hash_key(secret),
-        key_prefix=credentials.display_prefix(secret)), c.SignupOutcome)
+        key_prefix=credentials.display_prefix(secret), org_id=ctx.resource_id), c.SignupOutcome)
     if out.created:  # a repeat that found the organization made already never shows a secret
         out.result.api_key.secret = secret
     return Reply(out.result, status=201)
@@ -25,7 +25,7 @@ async def create_key(ctx: Ctx) -> Reply:
     secret = credentials.new_api_key_secret()
     out = await ctx.call("accounts", "create_key", c.CreateKey(
         org_id=ctx.org_id, name=ctx.body.name, key_hash=credentials.hash_key(secret),
-        prefix=credentials.display_prefix(secret)), c.KeyCreated)
+        prefix=credentials.display_prefix(secret), key_id=ctx.resource_id), c.KeyCreated)
     if out.created:  # the secret made here is this key's only when this request stored it
         out.key.secret = secret
     return Reply(out.key, status=201)

@@ -18,7 +18,8 @@ TAG = "10DLC"
 
 
 async def register_brand(ctx: Ctx) -> Reply:
-    res = await ctx.call("numbers", "register_brand", c.RegisterBrand(org_id=ctx.org_id, brand=ctx.body), BrandView,
+    res = await ctx.call("numbers", "register_brand", c.RegisterBrand(org_id=ctx.org_id, brand=ctx.body,
+                                                                         brand_id=ctx.resource_id), BrandView,
                          timeout=20)
     return Reply(res, status=201)
 
@@ -36,7 +37,8 @@ async def show_brand(ctx: Ctx) -> Reply:
 
 
 async def create_campaign(ctx: Ctx) -> Reply:
-    res = await ctx.call("numbers", "create_campaign", c.CreateCampaign(org_id=ctx.org_id, campaign=ctx.body),
+    res = await ctx.call("numbers", "create_campaign", c.CreateCampaign(org_id=ctx.org_id, campaign=ctx.body,
+                                                                              campaign_id=ctx.resource_id),
                          CampaignView, timeout=20)
     return Reply(res, status=201)
 
@@ -55,7 +57,8 @@ async def show_campaign(ctx: Ctx) -> Reply:
 
 async def resubmit(ctx: Ctx) -> Reply:
     res = await ctx.call("numbers", "resubmit_campaign", c.ResubmitCampaign(
-        org_id=ctx.org_id, campaign_id=ctx.path["id"], edits=ctx.body), CampaignView, timeout=20)
+        org_id=ctx.org_id, campaign_id=ctx.path["id"], edits=ctx.body, submission_id=ctx.resource_id), CampaignView,
+        timeout=20)
     return Reply(res)
 
 

@@ -38,7 +38,7 @@ async def double_opt_in(ctx: Ctx) -> Reply:
     res = await ctx.call("compliance", "request_double_opt_in", c.RequestDoubleOptIn(
         org_id=ctx.org_id, phone_number_id=b.phone_number_id, contact_number=ctx.phone(b.contact_number,
                                                                                         "contact_number"),
-        confirmation_text=b.confirmation_text), c.DoubleOptInView)
+        confirmation_text=b.confirmation_text, request_id=ctx.resource_id), c.DoubleOptInView)
     return Reply(res, status=202)
 
 
@@ -48,7 +48,8 @@ async def record_consent(ctx: Ctx) -> Reply:
     res = await ctx.call("compliance", "record_consent", c.RecordConsent(
         org_id=ctx.org_id, contact_number=ctx.phone(b.contact_number, "contact_number"), method=b.method,
         evidence=c.EvidenceView(disclosure_text=e.disclosure_text, source_url=e.source_url, ip=e.ip,
-                                user_agent=e.user_agent, captured_at=e.captured_at)), c.ConsentView)
+                                user_agent=e.user_agent, captured_at=e.captured_at),
+        consent_id=ctx.resource_id), c.ConsentView)
     return Reply(res, status=201)
 
 

@@ -11,7 +11,9 @@ TAG = "messages"
 
 async def send(ctx: Ctx) -> Reply:
     b: SendMessageBody = ctx.body
-    cmd = c.SendMessage(org_id=ctx.org_id, message_id=b.message_id, from_=ctx.phone(b.from_, "from"),
+    # without a message_id of its own, a send with an Idempotency-Key gets one derived from it: a retry
+    # after any fault (a timeout, a crash) names the same message, and outbound keeps one per id
+    cmd = c.SendMessage(org_id=ctx.org_id, message_id=b.message_id or ctx.resource_id, from_=ctx.phone(b.from_, "from"),
                         to=ctx.phone(b.to, "to"), text=b.text, category=b.category, send_at=b.send_at,
                         validity_seconds=b.validity_seconds, status_callback_url=b.status_callback_url,
                         on_frequency_cap=b.on_frequency_cap)

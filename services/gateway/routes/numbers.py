@@ -27,7 +27,8 @@ async def search(ctx: Ctx) -> Reply:
 
 async def order(ctx: Ctx) -> Reply:
     b: OrderNumbersBody = ctx.body
-    res = await ctx.call("numbers", "order_numbers", c.OrderNumbers(org_id=ctx.org_id, numbers=b.numbers), OrderView,
+    res = await ctx.call("numbers", "order_numbers", c.OrderNumbers(org_id=ctx.org_id, numbers=b.numbers,
+                                                                        order_id=ctx.resource_id), OrderView,
                          timeout=30)
     return Reply(res, status=201)
 
@@ -52,7 +53,7 @@ async def patch(ctx: Ctx) -> Reply:
 
 async def rotate(ctx: Ctx) -> Reply:
     res = await ctx.call("numbers", "rotate_webhook_secret", c.RotateWebhookSecret(
-        org_id=ctx.org_id, phone_number_id=ctx.path["id"]), NumberView)
+        org_id=ctx.org_id, phone_number_id=ctx.path["id"], rotation_id=ctx.resource_id), NumberView)
     return Reply(res)
 
 

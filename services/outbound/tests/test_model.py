@@ -101,7 +101,7 @@ def test_transitions() -> None:
 # -- receipts ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize(("status", "outcome"), [
     ("DELIVRD", "delivered"), ("delivrd", "delivered"), ("UNDELIV", "undelivered"), ("REJECTD", "undelivered"),
-    ("EXPIRED", "undelivered"), ("DELETED", "undelivered"), ("ACCEPTD", None), ("UNKNOWN", None), ("ENROUTE", None),
+    ("EXPIRED", "undelivered"), ("DELETED", "undelivered"), ("ACCEPTD", None), ("UNKNOWN", "undelivered"), ("ENROUTE", None),
     ("", None),
 ])
 def test_receipt_mapping(status: str, outcome: str | None) -> None:

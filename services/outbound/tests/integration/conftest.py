@@ -22,7 +22,7 @@ async def make_pipe(settings_env: dict[str, str]) -> AsyncIterator[Any]:
     stack: list[Any] = []
 
     async def make(extra: dict[str, str] | None = None) -> Pipe:
-        cm = running_system(settings_env, extra, only=["accounts", "outbound", "gateway"])
+        cm = running_system(settings_env, extra, only=["accounts", "carrier", "outbound", "gateway"])
         system = await cm.__aenter__()
         stack.append(cm)
         subjects = Subjects(settings_env["AM_SUBJECT_ROOT"])

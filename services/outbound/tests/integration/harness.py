@@ -16,6 +16,8 @@ from nats.aio.client import Client
 from proto.base import NotFound
 from proto.commands.compliance import EvaluateSend, EvaluateSends, SendDecision, SendOutcome, SendOutcomes
 from proto.commands.numbers import SenderInfo, SenderStatus
+from proto.events import encode_event
+from proto.events.carrier import ReceiptReceived
 from proto.subjects import Subjects
 from tests.system import System
 
@@ -122,6 +124,19 @@ class Pipe:
         status, body, _ = await self.system.call("GET", f"/sim/handsets/{handset}/messages")
         assert status == 200
         return [m for m in body["data"] if m["from"] == self.number]
+
+    async def receipt(self, mid: str, cid: str, status: str, error_code: str = "") -> None:
+        """A receipt as the carrier service publishes it (ReceiptReceived on the carrier stream)."""
+        ev = ReceiptReceived(org_id=self.org_id, message_id=mid, carrier_message_id=cid, status=status,
+                             error_code=error_code, done_at="2026-06-11T12:00:00.000Z")
+        await self.nc.jetstream().publish(self.subjects.event("carrier", "submission", ev.subject_token(), self.org_id),
+                                          encode_event(ev), headers={"Nats-Msg-Id": ev.event_id})
+
+    async def receipt_effects(self, cid: str) -> list[str]:
+        """What outbound made of the receipts it got with this carrier id, in order."""
+        rows = await self.system.services["outbound"].pool.fetch(
+            "SELECT effect FROM receipts WHERE carrier_message_id = $1 ORDER BY id", cid)
+        return [r["effect"] for r in rows]
 
     async def balance(self) -> str:
         _, body, _ = await self.call("GET", "/v1/balance")

@@ -1,0 +1,304 @@
+"""The carrier service's handlers: submit a message through the adapter (never twice), record receipts
+and match them to submissions (even when they come first), turn inbound deliver_sm into inbound texts
+(decoded, reassembled, repeats dropped), and answer the status of the upstream connections."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import structlog
+
+from libs.obs.metrics import CARRIER_INBOUND, CARRIER_RECEIPT_LAG, CARRIER_RECEIPTS, CARRIER_SUBMISSIONS
+from libs.runtime.batching import Batcher
+from libs.smpp import pdu, receipt
+from libs.smpp.receipt import Receipt
+from libs.store.eventstore import ConcurrencyError, EventStore
+from proto.base import CommandError, Event, new_id, rfc3339, utcnow
+from proto.commands.carrier import CarrierStatus, GetCarrierStatus, SubmitMessage, Submitted
+from proto.events.carrier import (
+    UPSTREAM_ORG,
+    InboundTextReceived,
+    MessageSubmitted,
+    ReceiptReceived,
+    SubmissionRefused,
+    SubmissionUnconfirmed,
+)
+from services.carrier import model, store
+from services.carrier.adapters import Adapter, Refused, Unavailable, Unconfirmed
+from services.carrier.config import CarrierServiceSettings
+
+log = structlog.get_logger(__name__)
+
+RECEIPT_LAG = CARRIER_RECEIPT_LAG
+RECEIPTS = CARRIER_RECEIPTS
+INBOUND = CARRIER_INBOUND
+SUBMISSIONS = CARRIER_SUBMISSIONS
+
+
+class Carrier:
+    def __init__(self, es: EventStore, adapter: Adapter, settings: CarrierServiceSettings):
+        self.es = es
+        self.adapter = adapter
+        self.s = settings
+        self._inflight: dict[str, asyncio.Task[Submitted]] = {}
+        # inbound PDUs and receipts arriving together are group-committed (one transaction per batch),
+        # each answered (its deliver_sm_resp sent) once its batch is committed
+        self._pdus: Batcher[model.InboundPart, str] = Batcher("inbound-pdus", self._inbound_many, max_batch=200,
+                                                              workers=2)
+        self._receipts: Batcher[Receipt, str] = Batcher("receipts", self._receipt_many, max_batch=100,
+                                                                workers=2)
+
+    async def close(self) -> None:
+        await self._pdus.stop()
+        await self._receipts.stop()
+
+    # -- submissions ------------------------------------------------------------------------------------
+    async def submit(self, cmd: SubmitMessage) -> Submitted:
+        """Idempotent on the message id: a second ask while the first is under way waits for it."""
+        task = self._inflight.get(cmd.message_id)
+        if task is None:
+            task = asyncio.create_task(self._submit(cmd))
+            self._inflight[cmd.message_id] = task
+            task.add_done_callback(lambda _: self._inflight.pop(cmd.message_id, None))
+        return await asyncio.shield(task)
+
+    async def _submit(self, cmd: SubmitMessage) -> Submitted:
+        mid = cmd.message_id
+        async with self.es.pool.acquire() as conn:
+            row = await store.submission(conn, mid)
+        if row is not None:
+            state = row["state"]
+            if state == "submitted":
+                return Submitted(carrier_message_id=row["carrier_message_id"], parts=row["parts"], adapter=row["adapter"])
+            if state == "refused":
+                raise _refused(row["error_code"] or "", row["reason"] or "")
+            if state == "unconfirmed":
+                raise _unconfirmed(row["reason"] or "")
+            if state == "writing" and not self.adapter.resubmit_safe:
+                if float(row["age_s"]) < self.s.carrier_submit_wait_s + 2 * self.s.smpp_response_timeout_s:
+                    # another replica may still be at it: not now, and not a second time
+                    raise CommandError("CARRIER_UNAVAILABLE", "the submission is under way elsewhere", 503)
+                reason = ("an earlier attempt was interrupted after the message may have left and before the carrier"
+                          " acknowledged it")
+                await self._outcome(cmd, "unconfirmed", SubmissionUnconfirmed(
+                    org_id=cmd.org_id, message_id=mid, reason=reason), reason=reason)
+                raise _unconfirmed(reason)
+        marked = False
+
+        async def about_to_write(parts: int) -> None:
+            nonlocal marked
+            async with self.es.pool.acquire() as c:
+                await store.mark_writing(c, mid, cmd.org_id, self.adapter.name, parts)
+            marked = True
+
+        try:
+            ids = await self.adapter.submit(cmd, about_to_write)
+        except Unavailable as exc:
+            if marked:
+                async with self.es.pool.acquire() as c:
+                    await store.clear_writing(c, mid)
+            SUBMISSIONS.labels("unavailable").inc()
+            log.info("submission_unavailable", message_id=mid, error=str(exc))
+            raise CommandError("CARRIER_UNAVAILABLE", f"the carrier is not reachable now: {exc}", 503) from exc
+        except Refused as exc:
+            await self._outcome(cmd, "refused", SubmissionRefused(
+                org_id=cmd.org_id, message_id=mid, error_code=exc.code, reason=exc.reason,
+                parts_accepted=exc.parts_accepted), error_code=exc.code, reason=exc.reason)
+            SUBMISSIONS.labels("refused").inc()
+            log.info("submission_refused", message_id=mid, error_code=exc.code)
+            raise _refused(exc.code, exc.reason) from exc
+        except Unconfirmed as exc:
+            await self._outcome(cmd, "unconfirmed", SubmissionUnconfirmed(
+                org_id=cmd.org_id, message_id=mid, reason=str(exc)), reason=str(exc))
+            SUBMISSIONS.labels("unconfirmed").inc()
+            log.warning("submission_unconfirmed", message_id=mid, reason=str(exc))
+            raise _unconfirmed(str(exc)) from exc
+        ev = MessageSubmitted(org_id=cmd.org_id, message_id=mid, carrier_message_id=ids[0], part_ids=ids,
+                              adapter=self.adapter.name)
+        for attempt in range(8):  # the carrier has it: losing this record would make it "unconfirmed"
+            try:
+                async with self.es.transaction() as conn:
+                    await store.record(conn, self.es, mid, cmd.org_id, self.adapter.name, "submitted", ev,
+                                       carrier_message_id=ids[0], parts=len(ids))
+                    await store.link_parts(conn, mid, ids)
+                    await self._settle(conn, mid)  # receipts that came before this record
+                break
+            except (OSError, asyncpg.PostgresError) as exc:
+                if attempt == 7:
+                    raise
+                log.warning("submission_record_retry", message_id=mid, error=repr(exc))
+                await asyncio.sleep(min(0.25 * 2 ** attempt, 5.0))
+        self.es.committed()
+        SUBMISSIONS.labels("submitted").inc()
+        return Submitted(carrier_message_id=ids[0], parts=len(ids), adapter=self.adapter.name)
+
+    async def _outcome(self, cmd: SubmitMessage, state: str, ev: SubmissionRefused | SubmissionUnconfirmed,
+                       error_code: str | None = None, reason: str | None = None) -> None:
+        async with self.es.transaction() as conn:
+            await store.record(conn, self.es, cmd.message_id, cmd.org_id, self.adapter.name, state, ev,
+                               error_code=error_code, reason=reason)
+        self.es.committed()
+
+    # -- receipts ---------------------------------------------------------------------------------------
+    async def receipt(self, r: Receipt) -> str:
+        """Record one part's receipt (before its deliver_sm_resp); publish the message's once it is known."""
+        effect = await self._receipts.submit(r)
+        RECEIPTS.labels(effect).inc()
+        log.info("receipt_recorded", carrier_message_id=r.message_id, stat=r.stat, effect=effect)
+        return effect
+
+    async def _receipt_many(self, rs: list[Receipt]) -> list[str]:
+        for attempt in range(5):
+            try:
+                async with self.es.transaction() as conn:
+                    effects = []
+                    for r in rs:
+                        mid = await store.put_receipt(conn, r.message_id, r.stat, r.err, r.done_at)
+                        effects.append("held" if mid is None else await self._settle(conn, mid))
+                self.es.committed()
+                return effects
+            except asyncpg.DeadlockDetectedError:
+                if attempt == 4:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _settle(self, conn: asyncpg.Connection, mid: str) -> str:
+        """Publish the message's receipt if its parts' receipts now say what happened (once)."""
+        sub = await store.lock_submission(conn, mid)
+        if sub is None or sub["state"] != "submitted":
+            return "held"
+        if sub["receipt_status"] is not None:
+            return "duplicate"
+        rows = await store.parts_of(conn, mid)
+        ids = {r["part"]: r["carrier_message_id"] for r in rows}
+        parts = [model.PartReceipt(r["part"], r["stat"], r["err"] or "", r["done_at"] or "") for r in rows]
+        verdict = model.message_receipt(sub["parts"], parts, ids)
+        if verdict is None:
+            return "pending"
+        ev = ReceiptReceived(org_id=sub["org_id"], message_id=mid, carrier_message_id=verdict.carrier_message_id,
+                             status=verdict.stat, outcome=verdict.outcome, error_code=verdict.err,
+                             done_at=verdict.done_at)
+        await store.record_receipt(conn, self.es, mid, ev)
+        await store.set_receipt_status(conn, mid, verdict.stat)
+        lag = await conn.fetchval("SELECT extract(epoch FROM now() - submitted_at) FROM submissions"
+                                  " WHERE message_id = $1::uuid", mid)
+        if lag is not None:
+            RECEIPT_LAG.observe(max(0.0, float(lag)))
+        return "published"
+
+    # -- inbound ----------------------------------------------------------------------------------------
+    async def deliver_sm(self, p: pdu.Pdu) -> int:
+        """A deliver_sm from the SMSC: a receipt or an inbound text, recorded before it is acknowledged."""
+        if model.is_receipt(p):
+            raw = p.octets("short_message") or p.tlvs.get(pdu.TAG_MESSAGE_PAYLOAD, b"")
+            r = receipt.parse(p, raw.decode("latin-1"))
+            if r is None:
+                log.warning("receipt_unreadable", text=raw[:200].decode("latin-1"))
+                return pdu.ESME_ROK  # acknowledged: sending it again would not make it readable
+            await self.receipt(r)
+            return pdu.ESME_ROK
+        part = model.inbound_part(p)
+        await self.inbound(part)
+        return pdu.ESME_ROK
+
+    async def inbound(self, part: model.InboundPart) -> str:
+        effect = await self._pdus.submit(part)
+        INBOUND.labels(effect).inc()
+        log.info("inbound_pdu", effect=effect, source=part.source, destination=part.destination,
+                 part=part.concat.seq if part.concat else None)
+        return effect
+
+    async def _inbound_many(self, parts: list[model.InboundPart]) -> list[str]:
+        """One transaction for the inbound PDUs arriving together: repeats found in one statement, whole
+        texts appended in one, concatenation parts kept (and completed texts passed on) one by one."""
+        async with self.es.transaction() as conn:
+            fresh = await store.seen_many(conn, [p.key for p in parts], self.s.mo_dedupe_s)
+            effects: list[str] = []
+            texts: list[tuple[str, int, Event]] = []
+            for part in parts:
+                if part.key not in fresh:
+                    effects.append("repeat")
+                    continue
+                fresh.discard(part.key)  # the same PDU twice in one batch: the second is a repeat
+                if part.concat is None:
+                    texts.append(self._text_event(part.source, part.destination, part.body, part.data_coding, 1,
+                                                  True))
+                    effects.append("text")
+                    continue
+                rows = await store.add_part(conn, part.group_key, part.concat.seq, part.concat.total, part.source,
+                                            part.destination, part.body, part.data_coding)
+                if len(rows) >= part.concat.total:
+                    body, complete = model.assemble({r["seq"]: r["text"] for r in rows}, part.concat.total)
+                    texts.append(self._text_event(part.source, part.destination, body, part.data_coding,
+                                                  part.concat.total, complete))
+                    await store.drop_group(conn, part.group_key)
+                    effects.append("text")
+                else:
+                    effects.append("part")
+            await self.es.append_streams(conn, texts)
+        self.es.committed()
+        return effects
+
+    def _text_event(self, src: str, dst: str, text: str, dc: int, parts: int, complete: bool,
+                    carrier_message_id: str | None = None, received_at: str | None = None
+                    ) -> tuple[str, int, Event]:
+        cid = carrier_message_id or f"smpp-{new_id()}"
+        ev = InboundTextReceived(org_id=UPSTREAM_ORG, carrier_message_id=cid, from_=src, to=dst, text=text,
+                                 received_at=received_at or rfc3339(utcnow()), parts=parts, complete=complete,
+                                 data_coding=dc)
+        return f"inbound_text-{cid}", 0, ev
+
+    async def _text(self, conn: asyncpg.Connection, src: str, dst: str, text: str, dc: int, parts: int,
+                    complete: bool, carrier_message_id: str | None = None, received_at: str | None = None) -> None:
+        stream, version, ev = self._text_event(src, dst, text, dc, parts, complete, carrier_message_id, received_at)
+        await self.es.append(conn, stream, version, [ev])
+
+    async def http_mo(self, carrier_message_id: str, src: str, dst: str, text: str, received_at: str) -> str:
+        """The HTTP API's MO callback: one text per carrier id (a retried callback is recorded once)."""
+        try:
+            async with self.es.transaction() as conn:
+                await self._text(conn, src, dst, text, 0, 1, True, carrier_message_id, received_at or None)
+        except ConcurrencyError:  # its stream has its one event already
+            return "duplicate"
+        self.es.committed()
+        return "recorded"
+
+    async def sweep(self) -> None:
+        """Give up on concatenated texts whose parts did not all come in time; forget old PDU keys."""
+        async with self.es.pool.acquire() as conn:
+            groups = await store.stale_groups(conn, self.s.mo_concat_timeout_s)
+            await store.forget_seen(conn, max(self.s.mo_dedupe_s, 60.0))
+            await store.forget_unmatched(conn, self.s.held_receipt_keep_s)
+        for g in groups:
+            async with self.es.transaction() as conn:
+                rows = await conn.fetch("SELECT seq, total, source, destination, text, data_coding FROM mo_parts"
+                                        " WHERE group_key = $1 ORDER BY seq FOR UPDATE", g)
+                if not rows:
+                    continue
+                text, complete = model.assemble({r["seq"]: r["text"] for r in rows}, rows[0]["total"])
+                await self._text(conn, rows[0]["source"], rows[0]["destination"], text, rows[0]["data_coding"],
+                                 rows[0]["total"], complete)
+                await store.drop_group(conn, g)
+            self.es.committed()
+            log.warning("inbound_concat_incomplete", group=g, parts=len(rows), total=rows[0]["total"])
+
+    async def run_sweeper(self) -> None:
+        while True:
+            await asyncio.sleep(min(5.0, self.s.mo_concat_timeout_s / 4))
+            await self.sweep()
+
+    # -- status -----------------------------------------------------------------------------------------
+    async def status(self, _: GetCarrierStatus) -> CarrierStatus:
+        async with self.es.pool.acquire() as conn:
+            counts, held = await store.counts(conn)
+        return CarrierStatus(adapter=self.adapter.name, upstream=self.adapter.upstream, ready=self.adapter.ready(),
+                             binds=self.adapter.views(), submissions=counts, held_receipts=held)
+
+
+def _refused(code: str, reason: str) -> CommandError:
+    return CommandError("CARRIER_REJECTED", reason or "the carrier refused the message", 422, {"carrier_code": code})
+
+
+def _unconfirmed(reason: str) -> CommandError:
+    return CommandError("SUBMISSION_UNCONFIRMED", reason or "the carrier did not acknowledge the submission", 409)

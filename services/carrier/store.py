@@ -1,0 +1,152 @@
+"""The carrier service's SQL: submissions (read model of ``submission-<message_id>`` streams and the
+attempt marker), the carrier's part ids with receipts that may come before them, inbound PDUs seen and
+parts of concatenated inbound texts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from libs.store.eventstore import EventStore
+from proto.base import Event
+
+
+def stream(message_id: str) -> str:
+    return f"submission-{message_id}"
+
+
+async def submission(conn: Any, message_id: str) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT message_id::text AS message_id, org_id, adapter, state, carrier_message_id, parts, error_code, reason,"
+        " receipt_status, extract(epoch FROM now() - updated_at) AS age_s FROM submissions WHERE message_id = $1::uuid",
+        message_id)
+    return row
+
+
+async def mark_writing(conn: Any, message_id: str, org_id: str, adapter: str, parts: int) -> None:
+    """The attempt marker, committed before the first PDU of the message leaves."""
+    await conn.execute(
+        "INSERT INTO submissions (message_id, org_id, adapter, state, parts) VALUES ($1::uuid, $2, $3, 'writing', $4)"
+        " ON CONFLICT (message_id) DO UPDATE SET state = 'writing', adapter = EXCLUDED.adapter, parts = EXCLUDED.parts,"
+        " updated_at = now() WHERE submissions.state = 'writing'", message_id, org_id, adapter, parts)
+
+
+async def clear_writing(conn: Any, message_id: str) -> None:
+    """Nothing left after all: the marker goes, the next attempt starts clean."""
+    await conn.execute("DELETE FROM submissions WHERE message_id = $1::uuid AND state = 'writing'", message_id)
+
+
+async def _version(conn: asyncpg.Connection, message_id: str) -> int:
+    v = await conn.fetchval("SELECT max(version) FROM events WHERE stream_id = $1", stream(message_id))
+    return int(v or 0)
+
+
+async def record(conn: asyncpg.Connection, es: EventStore, message_id: str, org_id: str, adapter: str,
+                 state: str, ev: Event, *, carrier_message_id: str | None = None, parts: int = 1,
+                 error_code: str | None = None, reason: str | None = None) -> None:
+    """An outcome of a submission: its event and the read model, in the caller's transaction."""
+    await es.append(conn, stream(message_id), await _version(conn, message_id), [ev])
+    await conn.execute(
+        "INSERT INTO submissions (message_id, org_id, adapter, state, carrier_message_id, parts, error_code, reason,"
+        " submitted_at) VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $4 = 'submitted' THEN now() END)"
+        " ON CONFLICT (message_id) DO UPDATE SET state = EXCLUDED.state, adapter = EXCLUDED.adapter,"
+        " carrier_message_id = EXCLUDED.carrier_message_id, parts = EXCLUDED.parts, error_code = EXCLUDED.error_code,"
+        " reason = EXCLUDED.reason, submitted_at = EXCLUDED.submitted_at, updated_at = now()",
+        message_id, org_id, adapter, state, carrier_message_id, parts, error_code, reason)
+
+
+async def link_parts(conn: asyncpg.Connection, message_id: str, part_ids: list[str]) -> None:
+    """Each part's carrier id points at the message; a receipt already waiting in a row is kept."""
+    await conn.execute(
+        "INSERT INTO carrier_ids (carrier_message_id, message_id, part)"
+        " SELECT * FROM unnest($1::text[], $2::uuid[], $3::int[])"
+        " ON CONFLICT (carrier_message_id) DO UPDATE SET message_id = EXCLUDED.message_id, part = EXCLUDED.part",
+        part_ids, [message_id] * len(part_ids), list(range(1, len(part_ids) + 1)))
+
+
+async def put_receipt(conn: asyncpg.Connection, carrier_message_id: str, stat: str, err: str,
+                      done_at: str) -> str | None:
+    """Record a part's receipt (a final state is never replaced); answers the message it belongs to, or
+    None when our record of the submission has not come yet (the receipt waits in the row)."""
+    mid: str | None = await conn.fetchval(
+        "INSERT INTO carrier_ids (carrier_message_id, stat, err, done_at, receipt_at) VALUES ($1, $2, $3, $4, now())"
+        " ON CONFLICT (carrier_message_id) DO UPDATE SET stat = EXCLUDED.stat, err = EXCLUDED.err,"
+        " done_at = EXCLUDED.done_at, receipt_at = now()"
+        " WHERE carrier_ids.stat IS NULL OR carrier_ids.stat IN ('ACCEPTD', 'ENROUTE')"
+        " RETURNING message_id::text", carrier_message_id, stat, err, done_at)
+    if mid is None:  # a repeated final receipt (no update) still names its message
+        mid = await conn.fetchval("SELECT message_id::text FROM carrier_ids WHERE carrier_message_id = $1",
+                                  carrier_message_id)
+    return mid
+
+
+async def parts_of(conn: asyncpg.Connection, message_id: str) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        "SELECT carrier_message_id, part, stat, err, done_at FROM carrier_ids WHERE message_id = $1::uuid"
+        " ORDER BY part", message_id)
+    return rows
+
+
+async def lock_submission(conn: asyncpg.Connection, message_id: str) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT message_id::text AS message_id, org_id, state, parts, receipt_status, adapter FROM submissions"
+        " WHERE message_id = $1::uuid FOR UPDATE", message_id)
+    return row
+
+
+async def set_receipt_status(conn: asyncpg.Connection, message_id: str, status: str) -> None:
+    await conn.execute("UPDATE submissions SET receipt_status = $2, updated_at = now() WHERE message_id = $1::uuid",
+                       message_id, status)
+
+
+async def seen_many(conn: asyncpg.Connection, keys: list[str], window_s: float) -> set[str]:
+    """Record inbound PDUs' keys; answers those not seen within the window (the rest are repeats)."""
+    rows = await conn.fetch(
+        "INSERT INTO mo_seen (key) SELECT DISTINCT unnest($1::text[]) ON CONFLICT (key) DO UPDATE SET seen_at = now()"
+        " WHERE mo_seen.seen_at < now() - make_interval(secs => $2) RETURNING key", keys, window_s)
+    return {r["key"] for r in rows}
+
+
+async def add_part(conn: asyncpg.Connection, group: str, seq: int, total: int, source: str, destination: str,
+                   text: str, data_coding: int) -> list[asyncpg.Record]:
+    """Keep one part of a concatenated text; answers every part of its group so far (locked)."""
+    await conn.execute(
+        "INSERT INTO mo_parts (group_key, seq, total, source, destination, text, data_coding)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (group_key, seq) DO NOTHING",
+        group, seq, total, source, destination, text, data_coding)
+    rows: list[asyncpg.Record] = await conn.fetch(
+        "SELECT seq, total, source, destination, text, data_coding, first_at FROM mo_parts WHERE group_key = $1"
+        " ORDER BY seq FOR UPDATE", group)
+    return rows
+
+
+async def drop_group(conn: asyncpg.Connection, group: str) -> None:
+    await conn.execute("DELETE FROM mo_parts WHERE group_key = $1", group)
+
+
+async def stale_groups(conn: asyncpg.Connection, older_than_s: float) -> list[str]:
+    rows = await conn.fetch(
+        "SELECT DISTINCT group_key FROM mo_parts WHERE first_at < now() - make_interval(secs => $1) LIMIT 100",
+        older_than_s)
+    return [r["group_key"] for r in rows]
+
+
+async def forget_seen(conn: asyncpg.Connection, older_than_s: float) -> None:
+    await conn.execute("DELETE FROM mo_seen WHERE seen_at < now() - make_interval(secs => $1)", older_than_s)
+
+
+async def forget_unmatched(conn: asyncpg.Connection, older_than_s: float) -> None:
+    """Receipts that never met their submission (one we did not record: unconfirmed, another system's)."""
+    await conn.execute("DELETE FROM carrier_ids WHERE message_id IS NULL AND receipt_at < now() - make_interval(secs => $1)",
+                       older_than_s)
+
+
+async def counts(conn: asyncpg.Connection) -> tuple[dict[str, int], int]:
+    rows = await conn.fetch("SELECT state, count(*) AS n FROM submissions GROUP BY state")
+    held = await conn.fetchval("SELECT count(*) FROM carrier_ids WHERE message_id IS NULL")
+    return {r["state"]: int(r["n"]) for r in rows}, int(held or 0)
+
+
+async def record_receipt(conn: asyncpg.Connection, es: EventStore, message_id: str, ev: Event) -> None:
+    await es.append(conn, stream(message_id), await _version(conn, message_id), [ev])
