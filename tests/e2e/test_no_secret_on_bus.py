@@ -17,12 +17,7 @@ import pytest
 from tests.system import System
 
 
-@pytest.mark.parametrize("idempotent", [
-    False,
-    pytest.param(True, marks=pytest.mark.xfail(
-        reason="a response kept for Idempotency-Key replay sits in a NATS KV bucket; it holds the secret until "
-               "replays are stored redacted (issue 15, item 6, done beside this work)", strict=False)),
-])
+@pytest.mark.parametrize("idempotent", [False, True])  # with an Idempotency-Key, the replay record too
 async def test_signup_key_creation_and_auth_put_no_secret_on_nats(system: System, nats_url: str,
                                                                    idempotent: bool) -> None:
     payloads: list[bytes] = []
