@@ -11,8 +11,9 @@ embedded nats-server's configuration, and the README documents it. Per service:
   for its durable consumers on the streams it reads (create, info, next, ack); the gateway also its
   idempotency KV bucket.
 
-``ops`` (``amctl``) may only read: list and describe streams, create ordered consumers on the domain
-streams and receive from them; it can publish no event and no command. ``admin`` (tests and manual
+``ops`` (``amctl``) reads: list and describe streams, create ordered consumers on the domain streams and
+receive from them; it publishes no event and only two commands (the carrier's status, and an operator's
+campaign verdict). ``admin`` (tests and manual
 repair only) may do anything.
 
 With ``root="*"`` (tests, where every test has its own root) the same table is written with the root
@@ -108,7 +109,8 @@ def service_permissions(role: Role, root: str) -> dict[str, Any]:
 
 def ops_permissions(root: str) -> dict[str, Any]:
     pub = ["$JS.API.INFO", "$JS.API.STREAM.NAMES", "$JS.API.STREAM.LIST", "$JS.FC.>",
-           f"{root}.cmd.carrier.get_status"]  # amctl carrier status: a read
+           f"{root}.cmd.carrier.get_status",  # amctl carrier status: a read
+           f"{root}.cmd.numbers.review_campaign"]  # amctl campaigns review: an operator's verdict
     for d in DOMAINS:
         s = _stream(root, d)
         pub += [f"$JS.API.STREAM.INFO.{s}", f"$JS.API.CONSUMER.CREATE.{s}", f"$JS.API.CONSUMER.CREATE.{s}.>",
