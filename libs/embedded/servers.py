@@ -348,7 +348,25 @@ class EmbeddedPostgres:
                 preexec_fn=self._demote if self.user else None, start_new_session=True,
             )
         _wait_port(self.port, self.proc, "postgres", log)
+        self._wait_accepting(bindir, log)
         return self
+
+    def _wait_accepting(self, bindir: Path, log: Path, timeout: float = 60) -> None:
+        """PostgreSQL listens before it accepts: until recovery ends a connection is refused with
+        "the database system is starting up". Wait for pg_isready to say it accepts connections."""
+        deadline = time.monotonic() + timeout
+        isready = bindir / "pg_isready"
+        while isready.exists() and time.monotonic() < deadline:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
+                raise RuntimeError(f"postgres exited with {self.proc.returncode}:\n{tail}")
+            done = subprocess.run([str(isready), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+                                   "-t", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                  env=_pg_env(), check=False)
+            if done.returncode == 0:
+                return
+            time.sleep(0.1)
 
     def _stop_stale(self, pgdata: Path) -> None:
         """A postmaster left over from a killed run holds the data dir: stop it first. A
