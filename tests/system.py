@@ -15,6 +15,7 @@ from aiohttp import web
 
 from libs.embedded.servers import free_port
 from libs.runtime.service import Service
+from libs.testing.infra import service_nats_env
 
 SERVICES = ["accounts", "numbers", "compliance", "carrier", "outbound", "inbound", "gateway"]
 
@@ -107,6 +108,7 @@ async def running_system(base_env: dict[str, str], extra: dict[str, str] | None 
                 continue
             svc_env = dict(env)
             svc_env["AM_HTTP_PORT"] = str(ports[name])
+            svc_env.update(service_nats_env(env["AM_NATS_URL"], name))  # its own least-privilege user
             svc_env.update((per_service or {}).get(name, {}))
             svc, setup = mod.build(svc_env)
             await svc.start(setup)

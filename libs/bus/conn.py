@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import replace
+from typing import Any
 
 import nats
 import structlog
@@ -15,7 +17,24 @@ from proto.subjects import StreamSpec, Subjects
 log = structlog.get_logger(__name__)
 
 
-async def connect(url: str, name: str) -> Client:
+def tls_context(ca: str = "", cert: str = "", key: str = "") -> ssl.SSLContext | None:
+    """A client TLS context when a CA or a client certificate is configured, else None (plain)."""
+    if not (ca or cert):
+        return None
+    ctx = ssl.create_default_context(cafile=ca or None)
+    if cert:
+        ctx.load_cert_chain(cert, key or None)
+    return ctx
+
+
+async def connect(url: str, name: str, user: str = "", password: str = "",
+                  tls: ssl.SSLContext | None = None) -> Client:
+    """Connect as ``user`` (each service its own NATS user); credentials in the URL also work."""
+    auth: dict[str, Any] = {}
+    if user:
+        auth = {"user": user, "password": password}
+    if tls is not None:
+        auth["tls"] = tls
     async def on_error(e: Exception) -> None:
         log.warning("nats_error", error=repr(e))
 
@@ -36,6 +55,7 @@ async def connect(url: str, name: str) -> Client:
         error_cb=on_error,
         disconnected_cb=on_disconnect,
         reconnected_cb=on_reconnect,
+        **auth,
     )
 
 

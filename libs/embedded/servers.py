@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib.util
+import json
 import os
 import pwd
 import random
@@ -98,10 +99,34 @@ class EmbeddedNats:
     data_dir: Path
     port: int
     proc: subprocess.Popen[bytes] | None = None
+    subject_root: str | None = "am"
+    """With a root, clients must authenticate: one user per service with the permissions of
+    ``libs.bus.auth`` for that root (``*`` for tests), passwords in ``credentials.json`` (0600) here.
+    None: no authentication."""
+    credentials: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
         return f"nats://127.0.0.1:{self.port}"
+
+    def url_for(self, user: str) -> str:
+        """The URL with ``user``'s credentials in it (tests and tools; services take AM_NATS_USER)."""
+        if not self.credentials:
+            return self.url
+        return f"nats://{user}:{self.credentials[user]}@127.0.0.1:{self.port}"
+
+    def _config(self) -> list[str]:
+        if self.subject_root is None:
+            return []
+        from libs.bus.auth import load_or_create_credentials, server_authorization
+
+        self.credentials = load_or_create_credentials(self.data_dir / "credentials.json")
+        conf = self.data_dir / "nats.conf"
+        conf.touch(mode=0o600)
+        conf.chmod(0o600)
+        conf.write_text(json.dumps({"authorization": server_authorization(self.credentials, self.subject_root)},
+                                   indent=1))
+        return ["-c", str(conf)]
 
     def start(self) -> EmbeddedNats:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -111,8 +136,8 @@ class EmbeddedNats:
         if port_open(self.port):
             raise PortTaken(self.port)
         self.proc = subprocess.Popen(
-            [nats_server_binary(), "-js", "-sd", str(self.data_dir / "jetstream"), "-a", "127.0.0.1",
-             "-p", str(self.port), "-l", str(log)],
+            [nats_server_binary(), *self._config(), "-js", "-sd", str(self.data_dir / "jetstream"),
+             "-a", "127.0.0.1", "-p", str(self.port), "-l", str(log)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
@@ -122,6 +147,38 @@ class EmbeddedNats:
 
     def stop(self) -> None:
         _terminate(self.proc)
+
+    def stop_leftover(self) -> None:
+        """Stop a server a killed run left behind (before checking whether the port is free)."""
+        _stop_pid(self.data_dir / "nats.pid", "nats-server")
+
+    def alive(self) -> bool:
+        """Running; a server that exited is reaped here (``poll``)."""
+        return self.proc is not None and self.proc.poll() is None
+
+
+def _is_process(pid: int, name: bytes) -> bool:
+    """``pid`` is alive (not a zombie) and its command line names ``name``."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        if stat.rsplit(")", 1)[1].split()[0] == "Z":
+            return False
+        return name in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, IndexError):
+        return False
+
+
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Nothing listens on ``port`` and it can be bound."""
+    if port_open(port, host):
+        return False
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def _stop_pid(pidfile: Path, name: str) -> None:
@@ -291,22 +348,58 @@ class EmbeddedPostgres:
                 preexec_fn=self._demote if self.user else None, start_new_session=True,
             )
         _wait_port(self.port, self.proc, "postgres", log)
+        self._wait_accepting(bindir, log)
         return self
 
+    def _wait_accepting(self, bindir: Path, log: Path, timeout: float = 60) -> None:
+        """PostgreSQL listens before it accepts: until recovery ends a connection is refused with
+        "the database system is starting up". Wait for pg_isready to say it accepts connections."""
+        deadline = time.monotonic() + timeout
+        isready = bindir / "pg_isready"
+        while isready.exists() and time.monotonic() < deadline:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
+                raise RuntimeError(f"postgres exited with {self.proc.returncode}:\n{tail}")
+            done = subprocess.run([str(isready), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+                                   "-t", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                  env=_pg_env(), check=False)
+            if done.returncode == 0:
+                return
+            time.sleep(0.1)
+
     def _stop_stale(self, pgdata: Path) -> None:
-        """A postmaster left over from a killed run holds the data dir: stop it first."""
+        """A postmaster left over from a killed run holds the data dir: stop it first. A
+        ``postmaster.pid`` whose process is gone (a SIGKILLed server), or whose number now belongs to
+        some other program, is removed — PostgreSQL would otherwise refuse to start."""
         pidfile = pgdata / "postmaster.pid"
         if not pidfile.exists():
             return
-        with contextlib.suppress(Exception):
+        try:
             pid = int(pidfile.read_text().splitlines()[0])
-            os.kill(pid, 2)
-            for _ in range(100):
-                os.kill(pid, 0)
-                time.sleep(0.1)
+        except (OSError, ValueError, IndexError):
+            pid = 0
+        if pid > 0 and _is_process(pid, b"postgres"):
+            with contextlib.suppress(Exception):
+                os.kill(pid, 2)
+                for _ in range(100):
+                    os.kill(pid, 0)
+                    time.sleep(0.1)
+        if not (pid > 0 and _is_process(pid, b"postgres")):
+            with contextlib.suppress(FileNotFoundError):
+                pidfile.unlink()
+
+    def stop_leftover(self) -> None:
+        """Stop a server a killed run left behind (before checking whether the port is free)."""
+        _, pgdata = self._layout()
+        self._stop_stale(pgdata)
 
     def stop(self) -> None:
         _terminate(self.proc, sig=2)  # SIGINT: fast shutdown
+
+    def alive(self) -> bool:
+        """Running; a server that exited is reaped here (``poll``)."""
+        return self.proc is not None and self.proc.poll() is None
 
 
 def _pg_env() -> dict[str, str]:

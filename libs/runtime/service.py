@@ -18,7 +18,7 @@ from aiohttp import web
 from nats.aio.client import Client
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from libs.bus.conn import connect, ensure_stream
+from libs.bus.conn import connect, ensure_stream, tls_context
 from libs.bus.consumer import ConsumerRunner, ConsumerSpec
 from libs.bus.rpc import RpcClient, RpcServer
 from libs.obs.collect import OUTBOX, GaugeQuery
@@ -126,7 +126,9 @@ class Service:
     async def start(self, setup: Callable[[Service], Awaitable[None]] | None = None) -> None:
         configure_logging(self.name, self.settings.log_level)
         configure_tracing(self.name)
-        self.nc = await connect(self.settings.nats_url, f"am-{self.name}")
+        st = self.settings
+        self.nc = await connect(st.nats_url, f"am-{self.name}", st.nats_user, st.nats_password,
+                                tls_context(st.nats_tls_ca, st.nats_tls_cert, st.nats_tls_key))
         self.rpc = RpcClient(self.nc, self.subjects)
         self.rpc_server = RpcServer(self.nc, self.subjects, self.domain or self.name, self.name)
         if self.uses_db:

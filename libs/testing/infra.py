@@ -9,6 +9,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from libs.bus.auth import ADMIN_USER
 from libs.embedded.servers import EmbeddedNats, EmbeddedPostgres, free_port
 
 EMBEDDED_NATS: dict[str, EmbeddedNats] = {}
@@ -42,12 +43,24 @@ def nats_server() -> Iterator[str]:
             yield c.nats_uri()
         return
     with tempfile.TemporaryDirectory(prefix="am-nats-", dir=_tmp_root()) as d:
-        srv = EmbeddedNats(Path(d), free_port()).start()
-        EMBEDDED_NATS[srv.url] = srv
+        # authentication on, as in production: every test has its own subject root, so the permission
+        # table is written with the root as a wildcard
+        srv = EmbeddedNats(Path(d), free_port(), subject_root="*").start()
+        url = srv.url_for(ADMIN_USER)
+        EMBEDDED_NATS[url] = srv
         try:
-            yield srv.url
+            yield url
         finally:
             srv.stop()
+
+
+def service_nats_env(nats_url: str, service: str) -> dict[str, str]:
+    """Environment for ``service`` to connect as its own NATS user (the URL without credentials), when
+    the session's NATS is an embedded one with authentication; else nothing to change."""
+    srv = EMBEDDED_NATS.get(nats_url)
+    if srv is None or not srv.credentials or service not in srv.credentials:
+        return {}
+    return {"AM_NATS_URL": srv.url, "AM_NATS_USER": service, "AM_NATS_PASSWORD": srv.credentials[service]}
 
 
 @contextlib.contextmanager

@@ -8,9 +8,17 @@ from proto.base import Command, ErrorBody
 
 
 class Signup(Command, frozen=True, kw_only=True):
+    """No secret travels on the bus: the gateway hashes the password (argon2id) and makes the first API
+    key itself, sending only the key's SHA-256 and its display prefix."""
+
     email: str
-    password: str
+    password_hash: str
+    """argon2id hash of the password, made by the gateway (``$argon2id$...``)."""
     organization_name: str
+    key_hash: str
+    """SHA-256 (hex) of the first API key's secret, which only the gateway and the client ever see."""
+    key_prefix: str
+    """The key's display prefix (``am_live_`` and 4 characters)."""
     org_id: str | None = None
     """Caller-chosen organization id (the gateway derives it from an Idempotency-Key): a signup repeated
     with the same id and email answers with the organization it created, its key's secret not shown again."""
@@ -75,6 +83,14 @@ class SignupResult(msgspec.Struct, kw_only=True):
     balance: str
 
 
+class SignupOutcome(msgspec.Struct, kw_only=True):
+    """accounts' answer to ``signup``: the gateway adds the key's secret (which only it knows) to
+    ``result`` when ``created`` — never to a repeat that found the organization already made."""
+
+    result: SignupResult
+    created: bool = True
+
+
 class Authenticate(Command, frozen=True, kw_only=True):
     key_hash: str
 
@@ -88,14 +104,28 @@ class Principal(msgspec.Struct, kw_only=True):
 
 
 class CreateKey(Command, frozen=True, kw_only=True):
+    """The gateway makes the secret; accounts stores its hash and prefix (the secret is never sent)."""
+
     org_id: str
     name: str
+    key_hash: str
+    """SHA-256 (hex) of the new key's secret."""
+    prefix: str
+    """The key's display prefix (``am_live_`` and 4 characters)."""
     scopes: list[str] | None = None
     """Already validated and expanded (presets) by the gateway; None is every scope."""
     caps: KeyCaps | None = None
     key_id: str | None = None
     """Caller-chosen key id (derived from an Idempotency-Key): repeated, it answers with the key it created,
     without the secret."""
+
+
+class KeyCreated(msgspec.Struct, kw_only=True):
+    """accounts' answer to ``create_key``: the gateway shows the secret it made only when ``created``
+    (this request stored that key's hash), never for a key that existed already."""
+
+    key: ApiKeyView
+    created: bool = True
 
 
 class ListKeys(Command, frozen=True, kw_only=True):

@@ -3,13 +3,11 @@ transaction."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from datetime import datetime, timedelta
 
 import asyncpg
 import msgspec
-from argon2 import PasswordHasher
 
 from libs.store.eventstore import ConcurrencyError, EventStore
 from proto.api import decode_cursor, encode_cursor, format_money
@@ -28,8 +26,6 @@ from proto.events.accounts import (
 )
 from services.accounts import model
 from services.accounts.config import AccountsSettings
-
-_hasher = PasswordHasher()  # argon2id, memory-hard
 
 
 def _cursor(limit: int, cursor: str | None) -> tuple[datetime | None, str | None]:
@@ -62,8 +58,10 @@ class Accounts:
         self.settings = settings
         self._touched: dict[str, float] = {}
 
-    async def signup(self, cmd: c.Signup) -> c.SignupResult:
-        email = model.validate_signup(cmd.email, cmd.password, cmd.organization_name)
+    async def signup(self, cmd: c.Signup) -> c.SignupOutcome:
+        email = model.validate_signup(cmd.email, cmd.password_hash, cmd.organization_name)
+        model.check_key_fields(cmd.key_hash, cmd.key_prefix)
+        password_hash = cmd.password_hash
         org_id = new_id()
         if cmd.org_id is not None:
             chosen = parse_uuid(cmd.org_id)
@@ -72,13 +70,11 @@ class Accounts:
             org_id = chosen
             again = await self._signed_up(org_id, email)
             if again is not None:
-                return again
-        password_hash = await asyncio.get_running_loop().run_in_executor(None, _hasher.hash, cmd.password)
+                return c.SignupOutcome(result=again, created=False)
         if cmd.org_id is not None:  # every part of it follows from the chosen id: a retry names the same ones
             user_id, key_id, grant_id = (derived_id(org_id, p) for p in ("user", "api_key", "credit_grant"))
         else:
             user_id, key_id, grant_id = new_id(), new_id(), new_id()
-        secret = model.new_api_key_secret()
         now = utcnow()
         name = cmd.organization_name.strip()
         try:
@@ -96,7 +92,7 @@ class Accounts:
                     OrganizationCreated(org_id=org_id, name=name, owner_user_id=user_id, owner_email=email,
                                         occurred_at=now)
                 ])
-                await self._insert_key(conn, org_id, key_id, "default", secret, now)
+                await self._insert_key(conn, org_id, key_id, "default", cmd.key_hash, cmd.key_prefix, now)
                 amount = self.settings.signup_credit_micros
                 await conn.execute("INSERT INTO balances (org_id, available_micros) VALUES ($1, $2)", org_id,
                                    amount)
@@ -109,16 +105,15 @@ class Accounts:
             if cmd.org_id is not None:  # the same signup, concurrently: answer with the one that won
                 again = await self._signed_up(org_id, email)
                 if again is not None:
-                    return again
+                    return c.SignupOutcome(result=again, created=False)
             raise CommandError("EMAIL_TAKEN", "an account with this email already exists", 409,
                                {"field": "email"}) from exc
-        return c.SignupResult(
+        return c.SignupOutcome(result=c.SignupResult(
             organization=c.OrganizationView(id=org_id, name=name, created_at=rfc3339(now)),
             user=c.UserView(id=user_id, email=email),
-            api_key=c.ApiKeyView(id=key_id, name="default", prefix=model.display_prefix(secret),
-                                 created_at=rfc3339(now), secret=secret),
+            api_key=c.ApiKeyView(id=key_id, name="default", prefix=cmd.key_prefix, created_at=rfc3339(now)),
             balance=format_money(amount),
-        )
+        ), created=True)
 
     async def _signed_up(self, org_id: str, email: str) -> c.SignupResult | None:
         """The signup that created ``org_id``, as a repeat of it sees it: no secret; None when none did."""
@@ -141,15 +136,15 @@ class Accounts:
             balance=format_money(grant or 0),
         )
 
-    async def _insert_key(self, conn: asyncpg.Connection, org_id: str, key_id: str, name: str, secret: str,
-                          now: datetime, scopes: list[str] | None = None, caps: c.KeyCaps | None = None) -> None:
-        prefix = model.display_prefix(secret)
+    async def _insert_key(self, conn: asyncpg.Connection, org_id: str, key_id: str, name: str, key_hash: str,
+                          prefix: str, now: datetime, scopes: list[str] | None = None,
+                          caps: c.KeyCaps | None = None) -> None:
         caps_map = msgspec.to_builtins(caps) if caps is not None else None
         expires = datetime.fromisoformat(caps.expires_at.replace("Z", "+00:00")) if caps and caps.expires_at else None
         await conn.execute(
             "INSERT INTO api_keys (id, org_id, name, prefix, key_hash, created_at, scopes, caps, expires_at)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9)",
-            key_id, org_id, name, prefix, model.hash_key(secret), now, scopes,
+            key_id, org_id, name, prefix, key_hash, now, scopes,
             msgspec.json.encode(caps_map).decode() if caps_map is not None else None, expires,
         )
         await self.store.append(conn, f"api_key-{key_id}", 0, [
@@ -175,10 +170,11 @@ class Accounts:
                            scopes=list(row["scopes"]) if row["scopes"] is not None else None,
                            caps=_caps(row["caps"]))
 
-    async def create_key(self, cmd: c.CreateKey) -> c.ApiKeyView:
+    async def create_key(self, cmd: c.CreateKey) -> c.KeyCreated:
         name = cmd.name.strip()
         if not name or len(name) > 100:
             raise CommandError("VALIDATION_ERROR", "name: must be 1 to 100 characters", 400, {"field": "name"})
+        model.check_key_fields(cmd.key_hash, cmd.prefix)
         key_id = new_id()
         if cmd.key_id is not None:
             chosen = parse_uuid(cmd.key_id)
@@ -187,19 +183,21 @@ class Accounts:
             key_id = chosen
             again = await self._key(cmd.org_id, key_id)
             if again is not None:
-                return again
-        secret, now = model.new_api_key_secret(), utcnow()
+                return c.KeyCreated(key=again, created=False)
+        now = utcnow()
         try:
             async with self.store.transaction() as conn:
-                await self._insert_key(conn, cmd.org_id, key_id, name, secret, now, cmd.scopes, cmd.caps)
+                await self._insert_key(conn, cmd.org_id, key_id, name, cmd.key_hash, cmd.prefix, now, cmd.scopes,
+                                       cmd.caps)
         except (asyncpg.UniqueViolationError, ConcurrencyError):
             again = await self._key(cmd.org_id, key_id) if cmd.key_id is not None else None
             if again is None:
                 raise
-            return again  # the same request, concurrently: the key it made, without its secret
-        return c.ApiKeyView(id=key_id, name=name, prefix=model.display_prefix(secret), created_at=rfc3339(now),
-                            secret=secret, scopes=cmd.scopes, caps=cmd.caps,
-                            expires_at=cmd.caps.expires_at if cmd.caps else None)
+            return c.KeyCreated(key=again, created=False)  # the same request, concurrently: never its secret
+        return c.KeyCreated(key=c.ApiKeyView(id=key_id, name=name, prefix=cmd.prefix, created_at=rfc3339(now),
+                                             scopes=cmd.scopes, caps=cmd.caps,
+                                             expires_at=cmd.caps.expires_at if cmd.caps else None),
+                            created=True)
 
     async def _key(self, org_id: str, key_id: str) -> c.ApiKeyView | None:
         row = await self.store.pool.fetchrow(

@@ -2,39 +2,30 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
-import secrets
-import string
 
 from proto.base import CommandError
 
 KEY_PREFIX = "am_live_"
-_ALPHABET = string.ascii_letters + string.digits
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 
 
-def new_api_key_secret() -> str:
-    """``am_live_`` + 40 base62 characters (about 238 bits)."""
-    return KEY_PREFIX + "".join(secrets.choice(_ALPHABET) for _ in range(40))
+_HASH = re.compile(r"^[0-9a-f]{64}$")
 
 
-def hash_key(secret: str) -> str:
-    """API keys are high-entropy: one SHA-256 is enough and lets auth look them up in O(1)."""
-    return hashlib.sha256(secret.encode()).hexdigest()
+def check_key_fields(key_hash: str, prefix: str) -> None:
+    """A key arrives as its SHA-256 and display prefix, made by the gateway (never as a secret)."""
+    if not _HASH.match(key_hash) or not prefix.startswith(KEY_PREFIX) or len(prefix) != len(KEY_PREFIX) + 4:
+        raise CommandError("VALIDATION_ERROR", "api key: malformed hash or prefix", 400)
 
 
-def display_prefix(secret: str) -> str:
-    return secret[: len(KEY_PREFIX) + 4]
-
-
-def validate_signup(email: str, password: str, organization_name: str) -> str:
+def validate_signup(email: str, password_hash: str, organization_name: str) -> str:
     fields: dict[str, str] = {}
     email = email.strip().lower()
     if not _EMAIL.match(email) or len(email) > 254:
         fields["email"] = "must be an email address"
-    if len(password) < 8 or len(password) > 256:
-        fields["password"] = "must be 8 to 256 characters"
+    if not password_hash.startswith("$argon2id$") or len(password_hash) > 512:
+        fields["password"] = "must arrive hashed (argon2id) by the gateway"
     if not organization_name.strip() or len(organization_name) > 200:
         fields["organization_name"] = "must be 1 to 200 characters"
     if fields:

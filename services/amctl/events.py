@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
 import re
-import ssl
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,6 +17,8 @@ import msgspec
 import nats
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
+from libs.bus.auth import OPS_USER
+from libs.bus.conn import tls_context
 from proto.subjects import DOMAINS, Subjects
 
 _SINCE = re.compile(r"^(\d+)([smhd])$")
@@ -52,19 +56,25 @@ def filters_for(subjects: Subjects, pattern: str, org: str | None) -> dict[str, 
 CONNECT_TIMEOUT_S = 3.0
 
 
-def _tls() -> Any:
-    ca, cert, key = (os.environ.get(f"AM_NATS_TLS_{k}") for k in ("CA", "CERT", "KEY"))
-    if not (ca or cert):
-        return None
-    ctx = ssl.create_default_context(cafile=ca or None)
-    if cert:
-        ctx.load_cert_chain(cert, key or None)
-    return ctx
+def ops_credentials() -> dict[str, Any]:
+    """amctl connects as the read-only ``ops`` user: AM_NATS_USER / AM_NATS_PASSWORD (and AM_NATS_TLS_*),
+    else the ``ops`` entry of ``<AM_DATA_DIR or .data>/nats/credentials.json`` written by ``make run``."""
+    user, password = os.environ.get("AM_NATS_USER", ""), os.environ.get("AM_NATS_PASSWORD", "")
+    if not user:
+        path = Path(os.environ.get("AM_DATA_DIR", ".data")) / "nats" / "credentials.json"
+        with contextlib.suppress(OSError, ValueError):
+            password = str(json.loads(path.read_text())[OPS_USER])
+            user = OPS_USER
+    out: dict[str, Any] = {"user": user, "password": password} if user else {}
+    tls = tls_context(os.environ.get("AM_NATS_TLS_CA", ""), os.environ.get("AM_NATS_TLS_CERT", ""),
+                      os.environ.get("AM_NATS_TLS_KEY", ""))
+    if tls is not None:
+        out["tls"] = tls
+    return out
 
 
 async def _connect(url: str, on_closed: Any = None) -> Any:
-    """One attempt, a few seconds at most; never a reconnect loop. Credentials from AM_NATS_USER /
-    AM_NATS_PASSWORD and AM_NATS_TLS_CA / _CERT / _KEY, as the services read them."""
+    """One attempt, a few seconds at most; never a reconnect loop. Credentials: see ``ops_credentials``."""
 
     async def quiet(_: Exception) -> None:
         return None
@@ -74,12 +84,7 @@ async def _connect(url: str, on_closed: Any = None) -> Any:
             on_closed()
 
     await _probe(url)
-    kw: dict[str, Any] = {}
-    if os.environ.get("AM_NATS_USER"):
-        kw.update(user=os.environ["AM_NATS_USER"], password=os.environ.get("AM_NATS_PASSWORD", ""))
-    tls = _tls()
-    if tls is not None:
-        kw["tls"] = tls
+    kw = ops_credentials()
     try:
         return await asyncio.wait_for(
             nats.connect(url, connect_timeout=CONNECT_TIMEOUT_S, allow_reconnect=False, max_reconnect_attempts=0,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import signal
 import sys
@@ -13,7 +14,8 @@ from pathlib import Path
 
 import msgspec
 
-from libs.embedded.servers import EmbeddedNats, EmbeddedPostgres, PortTaken, port_open
+from libs.bus.auth import SERVICE_USERS
+from libs.embedded.servers import EmbeddedNats, EmbeddedPostgres, PortTaken, port_free
 from libs.obs.settings import load_settings
 
 
@@ -34,6 +36,8 @@ class DevstackSettings(msgspec.Struct, frozen=True, kw_only=True):
     service_port_base: int = 8180
     """Internal health/callback ports: accounts +1, numbers +2, compliance +3, outbound +4, inbound +5,
     carrier +6."""
+    subject_root: str = "am"
+    """First token of every subject (the NATS permissions are written for it)."""
     sim_smpp_port: int = 0
     """The simulator's SMSC port (AM_SIM_SMPP_PORT); 0 = AM_SIM_PORT + 1."""
     smpp_url: str = ""
@@ -90,6 +94,73 @@ def _get(url: str) -> int:
         return 0
 
 
+INTERNAL = {"accounts": 1, "numbers": 2, "compliance": 3, "outbound": 4, "inbound": 5, "carrier": 6}
+NATS_USERS = SERVICE_USERS
+"""Services that connect to NATS, each as its own user (the simulator does not use NATS)."""
+
+
+def needed_ports(cfg: DevstackSettings) -> list[tuple[int, str]]:
+    """Every port this stack will listen on, with the setting that moves it."""
+    out = [(cfg.gateway_port, "AM_GATEWAY_PORT"), (cfg.sim_port, "AM_SIM_PORT"),
+           (cfg.sim_smpp_port or cfg.sim_port + 1, "AM_SIM_SMPP_PORT")]
+    if not cfg.nats_url:
+        out.append((cfg.nats_port, "AM_NATS_PORT"))
+    if not cfg.database_url:
+        out.append((cfg.pg_port, "AM_PG_PORT"))
+    out += [(cfg.service_port_base + i, f"AM_SERVICE_PORT_BASE (+{i}, {name})") for name, i in INTERNAL.items()]
+    return out
+
+
+def port_problems(cfg: DevstackSettings) -> list[str]:
+    """What stands in the way before anything starts: a port in use, or two settings naming one port."""
+    problems: list[str] = []
+    seen: dict[int, str] = {}
+    for port, var in needed_ports(cfg):
+        if port in seen:
+            problems.append(f"port {port} is named twice ({seen[port]} and {var}): change {var.split()[0]}")
+        elif not port_free(port):
+            problems.append(f"port {port} ({var}) is already in use: stop what holds it or set {var.split()[0]}")
+        seen.setdefault(port, var)
+    return problems
+
+
+@dataclass
+class Infra:
+    """An embedded server supervised like the services: a dead one is reaped and started again."""
+
+    name: str
+    server: EmbeddedNats | EmbeddedPostgres
+    restarts: int = 0
+
+
+async def supervise_infra(infra: Infra, stopping: asyncio.Event) -> None:
+    backoff = 0.5
+    while not stopping.is_set():
+        if infra.server.alive():  # (a dead server is reaped by this poll)
+            try:
+                await asyncio.wait_for(stopping.wait(), 0.5)
+            except TimeoutError:
+                pass
+            continue
+        proc = infra.server.proc
+        infra.restarts += 1
+        say(f"{infra.name} exited with {proc.returncode if proc else '?'}; restart #{infra.restarts} "
+            f"in {backoff:.1f}s")
+        try:
+            await asyncio.wait_for(stopping.wait(), backoff)
+            return
+        except TimeoutError:
+            pass
+        try:
+            await asyncio.to_thread(infra.server.start)
+            say(f"{infra.name} restarted")
+            backoff = 0.5
+        except Exception as exc:
+            say(f"{infra.name} did not restart ({str(exc).splitlines()[0] if str(exc) else repr(exc)}); "
+                "trying again")
+            backoff = min(backoff * 2, 10.0)
+
+
 async def main() -> int:
     servers: list[EmbeddedNats | EmbeddedPostgres] = []
     try:
@@ -109,23 +180,35 @@ async def _main(servers: list[EmbeddedNats | EmbeddedPostgres]) -> int:
     nats_srv: EmbeddedNats | None = None
     pg_srv: EmbeddedPostgres | None = None
     nats_url, db_url = cfg.nats_url, cfg.database_url
-    for port, what in ((cfg.gateway_port, "AM_GATEWAY_PORT"), (cfg.sim_port, "AM_SIM_PORT"),
-                       (cfg.sim_smpp_port or cfg.sim_port + 1, "AM_SIM_SMPP_PORT")):
-        if port_open(port):
-            say(f"port {port} ({what}) is already in use: stop what holds it or set {what}")
-            return 1
+    lock = open(data / "devstack.lock", "a")  # held (and locked) for the life of the process
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        say(f"another `make run` uses {data}: stop it, or set AM_DATA_DIR")
+        return 1
     if not nats_url:
+        nats_srv = EmbeddedNats(data / "nats", cfg.nats_port, subject_root=cfg.subject_root)
+        nats_srv.stop_leftover()  # a server a killed run left behind is ours, not a port conflict
+    if not db_url:
+        pg_srv = EmbeddedPostgres(data / "postgres", cfg.pg_port)
+        pg_srv.stop_leftover()
+    problems = port_problems(cfg)
+    for p in problems:
+        say(p)
+    if problems:
+        return 1
+    if nats_srv is not None:
         try:
-            nats_srv = EmbeddedNats(data / "nats", cfg.nats_port).start()
+            nats_srv.start()
         except PortTaken:
             say(f"port {cfg.nats_port} is taken; set AM_NATS_PORT or AM_NATS_URL")
             return 1
         servers.append(nats_srv)
         nats_url = nats_srv.url
-        say(f"embedded NATS at {nats_url}")
-    if not db_url:
+        say(f"embedded NATS at {nats_url} (authentication on; credentials in {nats_srv.data_dir / 'credentials.json'})")
+    if pg_srv is not None:
         try:
-            pg_srv = EmbeddedPostgres(data / "postgres", cfg.pg_port).start()
+            pg_srv.start()
         except PortTaken:
             say(f"port {cfg.pg_port} is taken; set AM_PG_PORT or AM_DATABASE_URL")
             return 1
@@ -136,8 +219,8 @@ async def _main(servers: list[EmbeddedNats | EmbeddedPostgres]) -> int:
 
     await ensure_database(db_url)
     base = cfg.service_port_base
-    ports = {"accounts": base + 1, "numbers": base + 2, "compliance": base + 3, "outbound": base + 4,
-             "inbound": base + 5, "carrier": base + 6, "carrier_sim": cfg.sim_port, "gateway": cfg.gateway_port}
+    ports = {name: base + i for name, i in INTERNAL.items()}
+    ports.update({"carrier_sim": cfg.sim_port, "gateway": cfg.gateway_port})
     smsc_port = cfg.sim_smpp_port or cfg.sim_port + 1
     smpp_url = cfg.smpp_url or f"smpp://agentmsg:simpass1@127.0.0.1:{smsc_port}"
     common = {k: v for k, v in os.environ.items() if not k.startswith("AM_")}
@@ -160,10 +243,17 @@ async def _main(servers: list[EmbeddedNats | EmbeddedPostgres]) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stopping.set)
+    infra = [Infra(n, srv) for n, srv in (("NATS", nats_srv), ("PostgreSQL", pg_srv)) if srv is not None]
+    infra_tasks = [asyncio.create_task(supervise_infra(i, stopping)) for i in infra]
     children = []
     for name in SERVICES:
         env = dict(common)
         env["AM_HTTP_PORT"] = str(ports[name])
+        if nats_srv is not None:  # each service its own least-privilege user (the sim uses no NATS)
+            env.pop("AM_NATS_USER", None)
+            env.pop("AM_NATS_PASSWORD", None)
+            if name in NATS_USERS:
+                env["AM_NATS_USER"], env["AM_NATS_PASSWORD"] = name, nats_srv.credentials[name]
         child = Child(name, env, logs / f"{name}.log")
         child.task = asyncio.create_task(supervise(child, stopping))
         children.append(child)
@@ -173,12 +263,18 @@ async def _main(servers: list[EmbeddedNats | EmbeddedPostgres]) -> int:
     told = False
     while not stopping.is_set():
         if not ready:
+            # ready only when our own children answer: each running (not crash-looping: up for a
+            # second at least) and every readiness probe 200
+            now = time.monotonic()
+            steady = all(c.proc is not None and c.proc.returncode is None and now - c.started_at >= 1.0
+                         for c in children) and all(i.server.alive() for i in infra)
             statuses = {n: _get(f"http://127.0.0.1:{p}/readyz") for n, p in ports.items() if n != "carrier_sim"}
             if not told and time.monotonic() - started > 30 and any(s != 200 for s in statuses.values()):
                 told = True  # say what we wait for (a refused SMPP bind keeps the carrier service unready)
                 waiting = ", ".join(sorted(n for n, s in statuses.items() if s != 200))
                 say(f"still waiting for: {waiting} (GET /readyz on its port says why; logs in {logs})")
-            if all(s == 200 for s in statuses.values()) and _get(f"http://127.0.0.1:{cfg.sim_port}/carrier/v1/healthz") == 200:
+            if (steady and all(s == 200 for s in statuses.values())
+                    and _get(f"http://127.0.0.1:{cfg.sim_port}/carrier/v1/healthz") == 200):
                 ready = True
                 say(f"ready in {time.monotonic() - started:.1f}s")
                 print(f"\n  Dashboard:          {gw}/   (sign up at {gw}/signup)\n"
@@ -193,6 +289,8 @@ async def _main(servers: list[EmbeddedNats | EmbeddedPostgres]) -> int:
         except TimeoutError:
             pass
     say("stopping")
+    for t in infra_tasks:
+        t.cancel()
     for c in children:
         if c.proc and c.proc.returncode is None:
             c.proc.send_signal(signal.SIGTERM)

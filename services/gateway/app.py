@@ -125,7 +125,7 @@ class Gateway:
                 assert self.idem is not None
                 scope = org_id or f"anon:{request.remote}"
                 slot = Idempotency.slot(scope, request.method, request.path, idem_key)
-                body_hash = hashlib.sha256(raw).hexdigest()
+                body_hash = _body_fingerprint(raw, slot, anonymous=not org_id)
                 stored = await self.idem.begin(slot, body_hash)
                 if stored is not None:
                     headers = {**limit_headers, "Idempotent-Replayed": "true"}
@@ -318,3 +318,14 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, Any]:
         await gw.sessions.follow_endings(s.nc, s.subjects)
 
     return svc, setup
+
+
+def _body_fingerprint(raw: bytes, slot: str, *, anonymous: bool) -> str:
+    """What tells a retried request from another one under the same Idempotency-Key, kept in the KV
+    bucket. An anonymous POST (signup) carries a password: its fingerprint is a salted, memory-hard
+    scrypt so that reading the bucket gives no cheap way to test guesses; a keyed request's body holds
+    no secret and a plain SHA-256 keeps sends cheap."""
+    if anonymous:
+        return hashlib.scrypt(raw, salt=slot.encode(), n=2**14, r=8, p=1, maxmem=64 * 1024 * 1024).hex()
+    return hashlib.sha256(raw).hexdigest()
+

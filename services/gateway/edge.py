@@ -29,6 +29,7 @@ from proto.commands.accounts import Authenticate, Principal
 from proto.events import decode_event
 from proto.events.accounts import ApiKeyRevoked
 from proto.subjects import Subjects
+from services.gateway import credentials
 
 log = structlog.get_logger(__name__)
 
@@ -45,7 +46,7 @@ class AuthCache:
         secret = authorization[7:].strip()
         if not secret.isascii() or not secret.startswith("am_live_") or len(secret) < 40 or len(secret) > 200:
             raise CommandError("UNAUTHORIZED", "missing, malformed, unknown or revoked API key", 401)
-        key_hash = hashlib.sha256(secret.encode()).hexdigest()
+        key_hash = credentials.hash_key(secret)  # only the hash goes to accounts
         hit = self._by_hash.get(key_hash)
         now = time.monotonic()
         if hit is not None and hit[1] > now:

@@ -43,6 +43,7 @@ import structlog
 from libs.runtime.batching import Batcher
 from libs.runtime.waiting import woken
 from libs.store.eventstore import EventStore
+from libs.webhooks import urls
 from libs.webhooks.signing import HEADER, sign
 from proto.base import rfc3339, utcnow
 from proto.events.inbound import (
@@ -90,9 +91,9 @@ class DeliveryWorker:
     async def run(self) -> None:
         """Claim due deliveries whenever there is a free slot; sleep until woken or the next one is due."""
         if self.session is None or self.session.closed:
-            self.session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self.settings.inbound_webhook_concurrency, limit_per_host=0),
-                headers={"User-Agent": USER_AGENT})
+            self.session = urls.new_session(self.settings.env, self.settings.inbound_webhook_timeout_s,
+                                            limit=self.settings.inbound_webhook_concurrency,
+                                            headers={"User-Agent": USER_AGENT})
         channel = store.notify_channel(self.es.schema)
 
         def on_notify(*_: Any) -> None:
@@ -209,19 +210,11 @@ class DeliveryWorker:
                    "X-AmCore-Event-Id": row["event_id"]}
         attempted_at = utcnow()
         started = time.perf_counter()
-        status: int | None = None
-        error: str | None = None
         assert self.session is not None
         timeout = self.settings.inbound_webhook_timeout_s
-        try:
-            async with self.session.post(route.inbound_url, data=body, headers=headers, allow_redirects=False,
-                                         timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
-                status = resp.status
-                await resp.content.read(64 * 1024)
-        except TimeoutError:
-            error = f"no answer within {timeout:g} s"
-        except aiohttp.ClientError as exc:
-            error = f"{type(exc).__name__}: {exc}"[:500]
+        # the callback URL rule again, at delivery: resolved once, checked, connected to what was checked
+        out = await urls.post(self.session, route.inbound_url, body, headers, self.settings.env, timeout)
+        status, error = out.status, out.error
         latency_ms = int((time.perf_counter() - started) * 1000)
         ok = model.is_success(status)
         if not ok and error is None:

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from libs.carrier.adapter import verify_callback
 from libs.store.eventstore import EventStore
+from libs.webhooks import urls
 from libs.webhooks.signing import HEADER, sign
 from proto.base import utcnow
 from services.numbers.config import NumbersSettings
@@ -53,8 +54,7 @@ class StatusCallbacks:
         self.settings = settings
 
     async def run(self) -> None:
-        timeout = aiohttp.ClientTimeout(total=self.settings.callback_timeout_s)
-        async with aiohttp.ClientSession(timeout=timeout) as http:
+        async with urls.new_session(self.settings.env, self.settings.callback_timeout_s) as http:
             while True:
                 rows = await self.store.pool.fetch(
                     "UPDATE campaign_callbacks SET attempts = attempts + 1, next_attempt_at = now() + interval '5 minutes'"
@@ -74,17 +74,14 @@ class StatusCallbacks:
         headers = {"Content-Type": "application/json", "X-AmCore-Event-Id": row["id"]}
         if secret:
             headers[HEADER] = sign([secret], body)
-        error = ""
-        try:
-            async with http.post(row["url"], data=body, headers=headers) as resp:
-                if 200 <= resp.status < 300:
-                    await self.store.pool.execute("UPDATE campaign_callbacks SET delivered_at = now() WHERE id = $1",
-                                                  row["id"])
-                    log.info("campaign_callback_delivered", callback_id=row["id"])
-                    return
-                error = f"HTTP {resp.status}"
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            error = type(exc).__name__
+        # the callback URL rule again, at delivery: resolved once, checked, connected to what was checked
+        out = await urls.post(http, row["url"], body, headers, self.settings.env)
+        if out.ok:
+            await self.store.pool.execute("UPDATE campaign_callbacks SET delivered_at = now() WHERE id = $1",
+                                          row["id"])
+            log.info("campaign_callback_delivered", callback_id=row["id"])
+            return
+        error = out.error or f"HTTP {out.status}"
         attempts: int = row["attempts"]
         delay = BACKOFF_S[min(attempts - 1, len(BACKOFF_S) - 1)]
         await self.store.pool.execute(

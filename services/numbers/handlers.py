@@ -15,6 +15,7 @@ import structlog
 from libs.bus.rpc import RpcClient
 from libs.carrier.adapter import Carrier, CarrierError
 from libs.store.eventstore import EventStore
+from libs.webhooks import urls
 from proto.api import format_money
 from proto.base import CommandError, Event, NotFound, new_id, parse_uuid, rfc3339, utcnow
 from proto.commands import numbers as c
@@ -30,7 +31,6 @@ from proto.events.numbers import (
 from proto.http.numbers import AvailableNumberView, NumberView, OrderView
 from services.numbers import model, store
 from services.numbers.config import NumbersSettings
-from services.numbers.urls import check_webhook_url
 
 log = structlog.get_logger(__name__)
 
@@ -258,7 +258,7 @@ class Numbers:
         for name in ("inbound_url", "status_callback_url"):
             value = getattr(p, name)
             if value is not msgspec.UNSET:
-                wanted[name] = await check_webhook_url(value, name, env, dns) if value else None
+                wanted[name] = await urls.check_url(value, name, env, dns) if value else None
         if p.friendly_name is not msgspec.UNSET:
             wanted["friendly_name"] = (p.friendly_name or "").strip() or None
         async with self.store.transaction() as conn:

@@ -3,14 +3,12 @@ send. No I/O."""
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import secrets
 import string
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import phonenumbers
 from phonenumbers import geocoder
@@ -24,8 +22,6 @@ SECRET_PREFIX = "whsec_"
 _ALPHABET = string.ascii_letters + string.digits
 _AREA_CODE = re.compile(r"^[2-9]\d\d$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-RELAXED_ENVS = frozenset({"dev", "test"})
 
 DEFAULT_OPT_OUT_KEYWORDS = keywords.DEFAULT_CAMPAIGN_OPT_OUT
 DEFAULT_HELP_KEYWORDS = keywords.DEFAULT_CAMPAIGN_HELP
@@ -75,59 +71,6 @@ def active_secrets(current: str | None, previous: str | None, previous_expires_a
     if previous and previous_expires_at is not None and previous_expires_at > now:
         out.append(previous)
     return out
-
-
-# -- webhook URL policy ------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class UrlTarget:
-    url: str
-    host: str
-    port: int
-    needs_resolution: bool
-    """False when the URL is accepted as it stands (loopback in dev/test, or a public IP literal)."""
-
-
-def check_url_form(url: str, field: str, env: str) -> UrlTarget:
-    """HTTPS only; in dev/test plain http to loopback is also fine. IP literals are checked here,
-    host names after resolving them (see :func:`check_addresses`)."""
-    url = url.strip()
-    try:
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
-        port = parts.port
-    except ValueError as exc:
-        raise invalid(field, "must be an absolute https:// URL") from exc
-    if parts.scheme not in ("http", "https") or not host:
-        raise invalid(field, "must be an absolute https:// URL")
-    if parts.username or parts.password:
-        raise invalid(field, "must not carry credentials")
-    relaxed_loopback = env in RELAXED_ENVS and host in LOOPBACK_HOSTS
-    if parts.scheme == "http" and not relaxed_loopback:
-        raise invalid(field, "must use https (plain http is only accepted for loopback in dev)")
-    port = port or (443 if parts.scheme == "https" else 80)
-    if relaxed_loopback:
-        return UrlTarget(url, host, port, needs_resolution=False)
-    if host == "localhost" or host.endswith(".localhost"):
-        raise invalid(field, "must not point at this host")
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        return UrlTarget(url, host, port, needs_resolution=True)
-    check_addresses([str(ip)], field)
-    return UrlTarget(url, host, port, needs_resolution=False)
-
-
-def check_addresses(addresses: list[str], field: str) -> None:
-    """Refuse a URL if any address it resolves to is private, loopback, link-local or otherwise not
-    globally routable (SSRF)."""
-    if not addresses:
-        raise invalid(field, "host does not resolve")
-    for a in addresses:
-        ip = ipaddress.ip_address(a.split("%", 1)[0])
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
-        if not ip.is_global or ip.is_multicast:
-            raise invalid(field, "must not resolve to a private, loopback or link-local address")
 
 
 # -- 10DLC limits ------------------------------------------------------------------------------------

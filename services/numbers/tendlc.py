@@ -12,6 +12,7 @@ import structlog
 
 from libs.carrier.adapter import Carrier, CarrierError
 from libs.store.eventstore import EventStore
+from libs.webhooks import urls
 from proto.base import CommandError, Event, NotFound, new_id, parse_uuid, rfc3339, utcnow
 from proto.commands import numbers as c
 from proto.events.numbers import (
@@ -27,7 +28,6 @@ from proto.http.tendlc import BrandView, CampaignView
 from services.numbers import model, store
 from services.numbers.config import NumbersSettings
 from services.numbers.handlers import append, assign_to_campaign, carrier_failure
-from services.numbers.urls import check_webhook_url
 
 log = structlog.get_logger(__name__)
 _enc = msgspec.json.Encoder()
@@ -123,7 +123,7 @@ class TenDlc:
             again = await self._campaign_again(org_id, campaign_id)
             if again is not None:
                 return again
-        url = (await check_webhook_url(body.status_callback_url, "status_callback_url", self.settings.env,
+        url = (await urls.check_url(body.status_callback_url, "status_callback_url", self.settings.env,
                                        self.settings.dns_timeout_s) if body.status_callback_url else None)
         brand = await store.brand_row(pool, org_id, body.brand_id, field="brand_id")
         if brand["identity_status"] == "UNVERIFIED":
@@ -234,7 +234,7 @@ class TenDlc:
         """Edit a rejected campaign and send it back to review. The row stays locked across the carrier
         call, so the review callback (which locks it too) always sees the new submission."""
         e = cmd.edits
-        url = (await check_webhook_url(e.status_callback_url, "status_callback_url", self.settings.env,
+        url = (await urls.check_url(e.status_callback_url, "status_callback_url", self.settings.env,
                                        self.settings.dns_timeout_s) if e.status_callback_url else None)
         now = utcnow()
         submission_id = chosen_id(cmd.submission_id, "submission_id") if cmd.submission_id is not None else None

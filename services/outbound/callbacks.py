@@ -13,10 +13,8 @@ import asyncio
 import contextlib
 import random
 import secrets as pysecrets
-import socket
 import time
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 import aiohttp
 import asyncpg
@@ -25,6 +23,7 @@ import structlog
 from libs.bus.rpc import RpcClient
 from libs.runtime.waiting import woken
 from libs.store.eventstore import ConcurrencyError, EventStore
+from libs.webhooks import urls
 from libs.webhooks.signing import HEADER, sign
 from proto.base import CommandError, utcnow
 from proto.commands.numbers import SenderInfo, SenderStatus
@@ -65,7 +64,7 @@ class CallbackSender:
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.s.callback_timeout_s))
+            self._session = urls.new_session(self.s.env, self.s.callback_timeout_s)
         return self._session
 
     async def run(self) -> None:
@@ -114,48 +113,30 @@ class CallbackSender:
         self._secrets[key] = (found, time.monotonic() + self.s.sender_cache_s)
         return found
 
-    async def _refused(self, url: str) -> str | None:
-        """Outside dev/test, never POST to private, loopback or link-local addresses (SSRF)."""
-        if self.s.env in ("dev", "test"):
-            return None
-        host = urlsplit(url).hostname or ""
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
-        except OSError as exc:
-            return f"cannot resolve {host}: {exc}"
-        if any(model.is_private_host(str(i[4][0])) for i in infos):
-            return f"{host} resolves to a private address"
-        return None
-
     async def _deliver(self, row: asyncpg.Record) -> None:
+        """One attempt, under the callback URL rule (libs.webhooks.urls): the host is resolved once,
+        every address checked, and the POST goes to exactly those addresses."""
         started = time.perf_counter()
-        code, error = 0, ""
+        code, error, refused = 0, "", False
         try:
-            refused = await self._refused(row["url"])
-            if refused:
-                error = refused
-            else:
-                secrets = await self.signing_secrets(row["org_id"], row["from_number"])
-                body: bytes = row["body"]
-                headers = {"Content-Type": "application/json", HEADER: sign(secrets, body),
-                           "User-Agent": "AgentMessage-Callbacks/1", "X-AmCore-Event-Id": row["id"]}
-                async with self._http().post(row["url"], data=body, headers=headers, allow_redirects=False) as r:
-                    code = r.status
-                    await r.content.read(64 * 1024)
+            secrets = await self.signing_secrets(row["org_id"], row["from_number"])
+            body: bytes = row["body"]
+            headers = {"Content-Type": "application/json", HEADER: sign(secrets, body),
+                       "User-Agent": "AgentMessage-Callbacks/1", "X-AmCore-Event-Id": row["id"]}
+            out = await urls.post(self._http(), row["url"], body, headers, self.s.env)
+            code, error, refused = out.status or 0, out.error or "", out.refused
         except asyncio.CancelledError:
             raise
         except CommandError as exc:
             error = f"signing secrets unavailable: {exc.code}"
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            error = repr(exc)[:300]
         latency = int((time.perf_counter() - started) * 1000)
-        await self._record(row, code, error, latency)
+        await self._record(row, code, error, latency, refused)
 
-    async def _record(self, row: asyncpg.Record, code: int, error: str, latency_ms: int) -> None:
+    async def _record(self, row: asyncpg.Record, code: int, error: str, latency_ms: int,
+                      permanent: bool = False) -> None:
         attempt = row["attempts"] + 1
         now = utcnow()
         ok = 200 <= code < 300
-        permanent = "private address" in error  # SSRF guard: retrying cannot help
         if ok:
             outcome = "delivered"
         elif permanent or now - row["created_at"] >= timedelta(seconds=self.s.callback_retry_window_s):

@@ -21,6 +21,7 @@ from libs.bus.rpc import RpcClient
 from libs.phone import normalize_e164
 from libs.runtime.batching import Batcher
 from libs.store.eventstore import ConcurrencyError, EventStore
+from libs.webhooks import urls
 from proto.api import decode_cursor, encode_cursor
 from proto.base import CommandError, NotFound, new_id, parse_uuid, rfc3339, utcnow
 from proto.commands import outbound as c
@@ -118,7 +119,8 @@ class Outbound:
         from_, to = phone(cmd.from_, "from"), phone(cmd.to, "to")
         send_at = model.parse_send_at(cmd.send_at, now, s.max_schedule_days)
         validity = model.validate_validity(cmd.validity_seconds, s.default_validity_s, s.max_validity_s)
-        callback_url = model.validate_callback_url(cmd.status_callback_url, s.env)
+        callback_url = (await urls.check_url(cmd.status_callback_url, "status_callback_url", s.env)
+                        if cmd.status_callback_url and cmd.status_callback_url.strip() else None)
         if cmd.message_id is not None:
             message_id = parse_uuid(cmd.message_id)
             if message_id is None:

@@ -3,12 +3,10 @@ retry backoff. No I/O (throughput shaping is in shaping.py, equally pure)."""
 
 from __future__ import annotations
 
-import ipaddress
 import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Literal
-from urllib.parse import urlsplit
 
 from libs.sms import GSM_BASIC as GSM_BASIC
 from libs.sms import GSM_EXTENSION as GSM_EXTENSION
@@ -152,52 +150,6 @@ def validate_validity(value: int | None, default: int, maximum: int) -> int:
     if not 1 <= value <= maximum:
         raise invalid("validity_seconds", f"must be between 1 and {maximum}")
     return value
-
-
-def validate_callback_url(url: str | None, env: str) -> str | None:
-    """https only; plain http to loopback too in dev and test. Outside dev/test, hosts that are private,
-    loopback or link-local addresses are refused (delivery re-checks resolved addresses)."""
-    if url is None or not url.strip():
-        return None
-    url = url.strip()
-    if not storable(url) or any(ch.isspace() for ch in url):
-        raise invalid("status_callback_url", "must be a URL")
-    if len(url) > 2048:
-        raise invalid("status_callback_url", "must be at most 2048 characters")
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        _ = parts.port
-    except ValueError as exc:
-        raise invalid("status_callback_url", "must be a URL") from exc
-    if not host:
-        raise invalid("status_callback_url", "must be an absolute URL with a host")
-    local = is_loopback_host(host)
-    relaxed = env in ("dev", "test")
-    if parts.scheme == "https" or (parts.scheme == "http" and relaxed and local):
-        if not relaxed and is_private_host(host):
-            raise invalid("status_callback_url", "must not point at a private, loopback or link-local address")
-        return url
-    raise invalid("status_callback_url", "must be https (http is allowed only to loopback in dev)")
-
-
-def is_loopback_host(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def is_private_host(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast
 
 
 # -- timing ----------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import json
 import time
 from typing import Any
 
+import nats
 from aiohttp import web
 
 from libs.embedded.servers import free_port
@@ -219,7 +220,8 @@ async def test_review_outcome_is_an_event_and_a_signed_callback(system: System) 
     try:
         key, org_id, _ = await org_with_number(system, "+14155550132")
         svc = system.services["numbers"]
-        sub = await svc.nc.jetstream().subscribe(f"{svc.subjects.root}.numbers.campaign.>", ordered_consumer=True)
+        nc = await nats.connect(system.env["AM_NATS_URL"])  # an operator's connection (services may not tail)
+        sub = await nc.jetstream().subscribe(f"{svc.subjects.root}.numbers.campaign.>", ordered_consumer=True)
         brand = await register(system, key)
         camp = await campaign(system, key, brand["id"], status_callback_url=f"http://127.0.0.1:{port}/cb")
         secret = camp["webhook_secret"]
@@ -231,6 +233,7 @@ async def test_review_outcome_is_an_event_and_a_signed_callback(system: System) 
         seen = [(await sub.next_msg(timeout=5)).subject.split(".")[3] for _ in range(3)]
         assert seen == ["campaign_submitted", "campaign_number_assigned", "campaign_approved"]
         await sub.unsubscribe()
+        await nc.close()
         del org_id
     finally:
         await runner.cleanup()

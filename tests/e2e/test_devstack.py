@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -101,3 +102,102 @@ def test_supervisor_heals_a_killed_service_and_data_survives_a_restart() -> None
         with Devstack(d, ports) as stack:  # the second run keeps the data
             status, body = _get(stack.api + "/v1/balance", key)
             assert status == 200 and body["data"]["balance"] == "5.0000"
+
+
+def _run_until_exit(env: dict[str, str]) -> tuple[int, str]:
+    done = subprocess.run([sys.executable, "-m", "services.devstack"], env=env, capture_output=True, text=True,
+                          timeout=120)
+    return done.returncode, done.stdout + done.stderr
+
+
+def test_a_taken_port_is_named_before_anything_starts() -> None:
+    base = free_port_block(6)
+    ports = {"gw": free_port(), "sim": free_port(), "nats": free_port(), "pg": free_port(), "base": base}
+    with tempfile.TemporaryDirectory(prefix="am-devstack-", dir="/tmp") as d:
+        os.chmod(d, 0o755)
+        env = Devstack(d, ports).env
+        for port, variable in ((base + 3, "AM_SERVICE_PORT_BASE"), (ports["gw"], "AM_GATEWAY_PORT"),
+                               (ports["nats"], "AM_NATS_PORT"), (ports["pg"], "AM_PG_PORT")):
+            with socket.socket() as holder:
+                holder.bind(("127.0.0.1", port))
+                holder.listen()
+                code, out = _run_until_exit(env)
+            assert code == 1, out
+            assert f"port {port}" in out and f"set {variable}" in out, out
+            assert "] ready in" not in out and not (Path(d) / "nats" / "nats.pid").exists(), out
+
+
+def _pid(path: Path) -> int:
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _signup_works(api: str) -> bool:
+    try:
+        _post(api + "/v1/signup", {"email": f"dev-{time.monotonic_ns()}@example.com", "password": "a long password",
+                                   "organization_name": "Dev"})
+        return True
+    except Exception:
+        return False
+
+
+def test_killed_nats_and_postgres_are_reaped_and_restarted() -> None:
+    base = free_port_block(6)
+    ports = {"gw": free_port(), "sim": free_port(), "nats": free_port(), "pg": free_port(), "base": base}
+    with tempfile.TemporaryDirectory(prefix="am-devstack-", dir="/tmp") as d:
+        os.chmod(d, 0o755)
+        with Devstack(d, ports) as stack:
+            assert _signup_works(stack.api)
+            # amctl reads as the ops user from the data dir's credentials; NATS refuses anyone without them
+            amctl = [sys.executable, "-m", "services.amctl", "streams"]
+            env = {**stack.env, "AM_NATS_URL": f"nats://127.0.0.1:{ports['nats']}"}
+            done = subprocess.run(amctl, env=env, capture_output=True, text=True, timeout=60)
+            assert done.returncode == 0 and "AM_ACCOUNTS" in done.stdout, done.stdout + done.stderr
+            done = subprocess.run(amctl, env={**env, "AM_DATA_DIR": "/nonexistent"}, capture_output=True,
+                                  text=True, timeout=60)
+            assert done.returncode != 0 and "authorization" in (done.stdout + done.stderr).lower(), done
+            for pidfile in (Path(d) / "nats" / "nats.pid", Path(d) / "postgres" / "pgdata" / "postmaster.pid"):
+                old = _pid(pidfile)
+                assert _alive(old), pidfile
+                os.kill(old, signal.SIGKILL)
+                deadline = time.monotonic() + 90
+                while time.monotonic() < deadline:
+                    new = _pid(pidfile)
+                    # the dead one is reaped (no zombie left), a new one runs, and the API works again
+                    if (not _alive(old) and not Path(f"/proc/{old}").exists() and new not in (0, old)
+                            and _alive(new) and _signup_works(stack.api)):
+                        break
+                    time.sleep(0.3)
+                else:
+                    raise AssertionError(f"{pidfile.name}: not restarted (old {old}, now {_pid(pidfile)})")
+
+
+def test_not_ready_while_a_service_crash_loops() -> None:
+    base = free_port_block(6)
+    ports = {"gw": free_port(), "sim": free_port(), "nats": free_port(), "pg": free_port(), "base": base}
+    with tempfile.TemporaryDirectory(prefix="am-devstack-", dir="/tmp") as d:
+        os.chmod(d, 0o755)
+        env = {**Devstack(d, ports).env, "AM_INBOUND_WEBHOOK_TIMEOUT_S": "not-a-number"}  # inbound cannot start
+        proc = subprocess.Popen([sys.executable, "-m", "services.devstack"], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        seen: list[str] = []
+        try:
+            for line in proc.stdout:  # type: ignore[union-attr]
+                seen.append(line)
+                assert "] ready in" not in line, "".join(seen)
+                if "inbound exited" in line and "restart #3" in line:
+                    break
+            else:
+                raise AssertionError("".join(seen))
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(60)

@@ -18,7 +18,7 @@ from tests.deploy.test_nats_config import USERS, write_config
 from tests.e2e.test_outbound import handset, onboard
 from tests.system import running_system
 
-SERVICES = ("gateway", "accounts", "numbers", "compliance", "outbound", "inbound")
+SERVICES = ("gateway", "accounts", "numbers", "compliance", "outbound", "inbound", "carrier")
 
 
 def free_port() -> int:

@@ -6,6 +6,8 @@ import asyncio
 import uuid
 from typing import Any
 
+import nats
+
 from proto.base import CommandError
 from proto.commands.numbers import GetNumber, InboundRoute, NumberRef, ResolveInbound
 from tests.system import System
@@ -243,7 +245,8 @@ async def test_other_orgs_number_is_404(system: System) -> None:
 async def test_number_events_can_be_tailed(system: System) -> None:
     key, org_id = await new_org(system)
     svc = system.services["numbers"]
-    js = svc.nc.jetstream()
+    nc = await nats.connect(system.env["AM_NATS_URL"])  # an operator's connection (services may not tail)
+    js = nc.jetstream()
     sub = await js.subscribe(f"{svc.subjects.root}.numbers.phone_number.>", ordered_consumer=True)
     _, body = await order(system, key, "+14155550180")
     pid = body["data"]["phone_numbers"][0]["id"]
@@ -258,3 +261,4 @@ async def test_number_events_can_be_tailed(system: System) -> None:
     assert seen == ["phone_number_ordered", "phone_number_configured", "webhook_secret_rotated",
                     "phone_number_released"]
     await sub.unsubscribe()
+    await nc.close()

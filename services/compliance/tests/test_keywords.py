@@ -4,13 +4,62 @@ from __future__ import annotations
 
 import pytest
 
-from services.compliance.keywords import RULES, Campaign, classify, keyword_of
+from services.compliance.keywords import RULES, Campaign, classify, keyword_of, normalise
 
 OPT_OUT_KEYWORDS = ["STOP", "stop", " Stop ", "STOP!", "stop.", "S T O P", "StopAll", "stop all", "UNSUBSCRIBE",
                     "unsubscribe", "Cancel", "END", "end.", "quit", "Revoke", "OPTOUT", "opt out", "Opt-Out",
                     "opt  out", "\uff33\uff34\uff2f\uff30", "\tstop\n"]
 
 PLAIN_OPT_OUTS = {
+    "I'm so over these texts": "over_these_texts",
+    "this number doesn't belong to Mike anymore": "no_longer_their_number",
+    "este número ya no es de esa persona": "no_es_de_esa_persona",
+    "not interested pls remove": "not_interested",
+    "how do i make these stop": "how_do_i_stop_these",
+    "no me interesan sus promociones": "no_me_interesan_sus_mensajes",
+    "no conozco a esa persona": "no_conozco_a_esa_persona",
+    "quiero dejar de recibir mensajes": "dejar_de_recibir",
+    "this is a landline lol how are you even texting this. stop": "landline",
+    "No further contact please": "no_contact",
+    "retiro mi consentimiento": "retiro_mi_consentimiento",
+    "detengan esto": "paren_esto",
+    "what do I have to do to get you to stop": "get_you_to_stop",
+    "¿tengo que bloquearlos?": "tengo_que_bloquearlos",
+    "i want these texts to end": "want_the_texts_to_stop",
+    "quiero que me borren": "quiero_que_me_borren",
+    "I never want to hear from you again": "never_want_to_hear_from_you",
+    "Who sold you my number?": "who_sold_you_my_number",
+    "ya dije que no": "ya_dije_que_no",
+    "Last warning. Stop.": "last_warning",
+    "ugh these texts": "ugh_these_texts",
+    "He changed his number": "changed_their_number",
+    "Don't know who you are": "do_not_know_you",
+    "cambió de número, este ya no es de ella": "cambio_de_numero",
+    "This number should not be getting these": "should_not_get_these",
+    "prefiero no recibir mensajes": "prefiero_no_recibir",
+    "no quiero este servicio": "no_quiero_este_servicio",
+    "¿por qué me siguen escribiendo?": "por_que_me_siguen",
+    "márquenme como no contactar": "marquenme_como_no_contactar",
+    "ni siquiera tengo cuenta con ustedes": "no_tengo_cuenta",
+    "chill with the texts": "with_the_texts",
+    "mind not texting me?": "mind_not_texting",
+    "no quiero que me llegue nada": "no_me_llegue_nada",
+    "me salgo de la lista": "me_salgo_de_la_lista",
+    "no quiero estar en su lista": "no_quiero_estar_en_su_lista",
+    "quién les dio mi número? bórrenlo": "quien_les_dio_mi_numero",
+    "me tienen harto con sus mensajes": "harto_de_mensajes",
+    "nunca más me escriban": "nunca_mas_me_escriban",
+    "i think you want a different person": "a_different_person",
+    "you're not allowed to contact me": "not_allowed_to_text_me",
+    "son demasiados mensajes, ya paren": "paren_clause",
+    "voy a reportar este número": "voy_a_reportar",
+    "ok, so please stop": "please_stop",
+    "these texts need to stop": "ends_with_stop",
+    "This isn't Karen's phone anymore": "person_is_not_here",
+    "not my number pls update your records": "not_my_number",
+    "This is the 4th text today. Enough.": "enough_of_these",
+    "report spam": "report_spam",
+    "esto es spam": "es_spam",
     "please stop texting me": "stop_texting_me",
     "Stop sending me these": "stop_texting_me",
     "stop the texts": "stop_the_messages",
@@ -38,8 +87,8 @@ PLAIN_OPT_OUTS = {
     "Thanks. Remove me": "remove_alone",
     "Not interested, thanks": "not_interested",
     "I don't want these texts": "do_not_want",
-    "I'm not interested please stop": "please_stop",
-    "not interested stop": "ends_with_stop",
+    "I'm not interested please stop": "not_interested",
+    "not interested stop": "not_interested",
     "I asked you to stop": "asked_you_to_stop",
     "stop or I'll block you": "block",
     "i want out": "i_want_out",
@@ -161,7 +210,7 @@ def test_keyword_normalisation() -> None:
 
 def test_every_rule_is_exercised_by_the_corpus() -> None:
     assert {r.name for r in RULES} | {"stop_clause", "keyword_with_filler", "ends_with_stop",
-                                      "not_the_person_named"} == set(
+                                      "not_the_person_named", "enough_of_these", "paren_clause"} == set(
         PLAIN_OPT_OUTS.values())
 
 
@@ -209,3 +258,30 @@ def test_common_typos_still_opt_out(typo: str, rule: str) -> None:
                                   "I'll take the test next week", "the step is loose", "the shop is open"])
 def test_real_words_near_keywords_are_left_alone(text: str) -> None:
     assert classify(text).intent is None
+
+
+@pytest.mark.parametrize(("text", "keyword"), [("stoop", "STOP"), ("DETENRE", "DETENER"), ("stopal!", "STOPALL"),
+                                               ("detenner", "DETENER"), ("Cancelat", "CANCELAR"), ("qiut", "QUIT")])
+def test_a_keyword_one_key_off_is_the_keyword(text: str, keyword: str) -> None:
+    c = classify(text)
+    assert (c.intent, c.keyword) == ("opt_out", keyword)
+
+
+@pytest.mark.parametrize("text", ["send", "and", "Stool", "quite", "Paras", "shop", "step", "Stops", "new phone who dis",
+                                  "atop", "alot", "Lara", "pata", "bala", "cancer"])
+def test_words_one_key_from_a_keyword_are_not_it(text: str) -> None:
+    assert classify(text).intent is None
+
+
+@pytest.mark.parametrize(("text", "intent"), [("this is spam? no way, I signed up", None), ("this is spam", "opt_out"),
+                                              ("¿número equivocado? creo que me pasaron mal el código", None),
+                                              ("número equivocado", "opt_out"), ("who is this? wrong number", "opt_out")])
+def test_a_statement_asked_as_a_question_is_not_said(text: str, intent: str | None) -> None:
+    assert classify(text).intent == intent
+
+
+def test_vowels_or_a_final_g_dropped_are_mended_and_other_words_left() -> None:
+    assert normalise("pls stp txtng") == "please stop texting"
+    assert normalise("quit blowin up my phone") == "quit blowing up my phone"
+    assert normalise("hmm shh brr my gym rhythm nth") == "hmm shh brr my gym rhythm nth"
+    assert normalise("sop texting me") == "stop texting me" and normalise("top of the list") == "top of the list"

@@ -5,7 +5,11 @@ The corpus holds English and Spanish texts: carrier keywords, the FCC's revocati
 negatives that merely contain a keyword-like word ("stop by the store at 5", "don't stop the updates",
 "cancel my 3pm appointment?"). Its split was fixed by a hash of each text before the rules were written:
 the rules were tuned on ``dev`` only; ``held`` is measured, never tuned on, and must reach 95 % recall at
-99 % precision. Both parts print their figures (``pytest -s``)."""
+99 % precision. Both parts print their figures (``pytest -s``).
+
+``data/optout_fresh.tsv`` holds batches of phrasings written later by other authors and scored before the rules
+learned from them (the honest figure for unseen wordings, recorded in its header and in README.md); they are
+development texts now, held to the same bar, and each batch prints its own figures."""
 
 from __future__ import annotations
 
@@ -17,21 +21,32 @@ from services.compliance import keywords
 from services.compliance.keywords import classify
 
 CORPUS = Path(__file__).parent / "data" / "optout_corpus.tsv"
+FRESH = Path(__file__).parent / "data" / "optout_fresh.tsv"
 
 
-def _rows() -> list[tuple[str, str, str, str]]:
+def _read(path: Path) -> list[tuple[str, str, str, str]]:
     rows = []
-    for line in CORPUS.read_text(encoding="utf-8").splitlines():
+    for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip() and not line.startswith("#"):
             label, language, split, text = line.split("\t")
             rows.append((label, language, split, text))
     return rows
 
 
+def _rows() -> list[tuple[str, str, str, str]]:
+    """The corpus (split ``dev`` or ``held``)."""
+    return _read(CORPUS)
+
+
+def _fresh() -> list[tuple[str, str, str, str]]:
+    """The fresh batches (third column: the batch's name)."""
+    return _read(FRESH)
+
+
 def _score(split: str) -> tuple[float, float, list[str]]:
     tp = fp = fn = 0
     wrong: list[str] = []
-    for label, _, part, text in _rows():
+    for label, _, part, text in _rows() + _fresh():
         if part != split:
             continue
         said = classify(text).intent == "opt_out"
@@ -56,7 +71,16 @@ def test_the_corpus_is_big_enough_and_labelled() -> None:
     assert sum(r[0] == "opt_out" for r in held) >= 50 and sum(r[0] == "none" for r in held) >= 50
 
 
-@pytest.mark.parametrize("split", ["dev", "held"])
+def test_the_fresh_batches_are_new_and_labelled() -> None:
+    corpus = {r[3] for r in _rows()}
+    fresh = _fresh()
+    assert {r[0] for r in fresh} == {"opt_out", "none"} and {r[1] for r in fresh} <= {"en", "es"}
+    assert all(r[2].startswith("fresh") for r in fresh)
+    texts = [r[3] for r in fresh]
+    assert len(set(texts)) == len(texts) and not corpus & set(texts), "a fresh text is a duplicate"
+
+
+@pytest.mark.parametrize("split", ["dev", "held", *sorted({r[2] for r in _fresh()}, key=lambda b: int(b[5:]))])
 def test_recall_and_precision(split: str) -> None:
     recall, precision, wrong = _score(split)
     print(f"\nopt-out corpus, {split}: recall {recall:.1%}, precision {precision:.1%}")
@@ -66,7 +90,7 @@ def test_recall_and_precision(split: str) -> None:
 
 
 def test_spanish_opt_outs_are_answered_in_spanish() -> None:
-    for label, language, _, text in _rows():
+    for label, language, _, text in _rows() + _fresh():
         if label == "opt_out":
             c = classify(text)
             assert c.language == language, (text, c)
@@ -75,7 +99,7 @@ def test_spanish_opt_outs_are_answered_in_spanish() -> None:
 def test_the_rule_index_never_hides_a_match(monkeypatch: pytest.MonkeyPatch) -> None:
     """Rules are pre-selected by the first words they can begin with; reading every clause with every rule
     must give the same answers."""
-    texts = [r[3] for r in _rows()]
+    texts = [r[3] for r in _rows() + _fresh()]
     indexed = [classify(t) for t in texts]
     monkeypatch.setattr(keywords, "_candidates", lambda clause: list(keywords.RULES))
     assert [classify(t) for t in texts] == indexed

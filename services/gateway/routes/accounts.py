@@ -7,25 +7,34 @@ import asyncio
 from proto.base import CommandError
 from proto.commands import accounts as c
 from proto.http.accounts import CreateKeyBody, PageQuery, SignupBody
+from services.gateway import credentials
 from services.gateway.api import EVICT_KEY, Ctx, Reply, Route
 from services.gateway.scopes import GUARD_KEY, key_grants
 
 
 async def signup(ctx: Ctx) -> Reply:
+    """The password is hashed and the key made here: neither secret is ever sent to accounts."""
     b: SignupBody = ctx.body
-    res = await ctx.call("accounts", "signup",
-                         c.Signup(email=b.email, password=b.password, organization_name=b.organization_name,
-                                  org_id=ctx.resource_id),
-                         c.SignupResult)
-    return Reply(res, status=201)
+    secret = credentials.new_api_key_secret()
+    out = await ctx.call("accounts", "signup", c.Signup(
+        email=b.email, password_hash=await credentials.hash_password(b.password),
+        organization_name=b.organization_name, key_hash=credentials.hash_key(secret),
+        key_prefix=credentials.display_prefix(secret), org_id=ctx.resource_id), c.SignupOutcome)
+    if out.created:  # a repeat that found the organization made already never shows a secret
+        out.result.api_key.secret = secret
+    return Reply(out.result, status=201)
 
 
 async def create_key(ctx: Ctx) -> Reply:
     b: CreateKeyBody = ctx.body
     scopes, caps = key_grants(b)
-    res = await ctx.call("accounts", "create_key", c.CreateKey(org_id=ctx.org_id, name=b.name, scopes=scopes,
-                                                               caps=caps, key_id=ctx.resource_id), c.ApiKeyView)
-    return Reply(res, status=201)
+    secret = credentials.new_api_key_secret()
+    out = await ctx.call("accounts", "create_key", c.CreateKey(
+        org_id=ctx.org_id, name=b.name, key_hash=credentials.hash_key(secret),
+        prefix=credentials.display_prefix(secret), key_id=ctx.resource_id, scopes=scopes, caps=caps), c.KeyCreated)
+    if out.created:  # the secret made here is this key's only when this request stored it
+        out.key.secret = secret
+    return Reply(out.key, status=201)
 
 
 async def list_keys(ctx: Ctx) -> Reply:

@@ -7,6 +7,7 @@ from itertools import pairwise
 
 import pytest
 
+from libs.webhooks import urls
 from proto.base import CommandError, parse_uuid
 from services.outbound import model
 
@@ -137,7 +138,7 @@ def test_validity() -> None:
 
 
 @pytest.mark.parametrize(("url", "env", "ok"), [
-    ("https://example.com/cb", "prod", True),
+    ("https://93.184.216.34/cb", "prod", True),
     ("http://example.com/cb", "prod", False),
     ("http://127.0.0.1:9000/cb", "dev", True),
     ("http://127.0.0.1:9000/cb", "test", True),
@@ -152,12 +153,13 @@ def test_validity() -> None:
     ("https://exa mple.com/", "prod", False),
     ("https://example.com/\x00", "prod", False),
 ])
-def test_callback_url(url: str, env: str, ok: bool) -> None:
+async def test_callback_url(url: str, env: str, ok: bool) -> None:
+    """A message's status_callback_url follows the one callback URL rule (libs.webhooks.urls)."""
     if ok:
-        assert model.validate_callback_url(url, env) == url
+        assert await urls.check_url(url, "status_callback_url", env) == url
     else:
         with pytest.raises(CommandError) as e:
-            model.validate_callback_url(url, env)
+            await urls.check_url(url, "status_callback_url", env)
         assert e.value.details == {"field": "status_callback_url"}
 
 
