@@ -19,10 +19,11 @@ UV_COMPILE := $(UV) pip compile --no-config --python-version 3.11 \
 help:
 	@awk '/^## /{doc=substr($$0,4); next} /^[a-z-]+:/{if(doc){split($$0,t,":"); printf "  make %-11s %s\n", t[1], doc}; doc=""}' $(MAKEFILE_LIST)
 
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements.lock pyproject.toml libs/sdk/pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install -q --disable-pip-version-check --require-hashes -r requirements.lock
 	@$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e libs/sdk
 	@touch $(STAMP)
 
 ## Create .venv with every dependency from requirements.lock (hash-checked) and the project, editable.

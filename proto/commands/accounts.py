@@ -24,6 +24,32 @@ class Signup(Command, frozen=True, kw_only=True):
     with the same id and email answers with the organization it created, its key's secret not shown again."""
 
 
+class KeyCaps(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Limits on what one API key may do, checked at the gateway before any side effect. Each is
+    optional; a key without caps is limited only by its organization's credit and the rate limit."""
+
+    spend_per_day: str | None = None
+    """USD (decimal string) this key may spend on sends per UTC day."""
+    sends_per_minute: int | None = None
+    """Sends accepted per UTC clock minute."""
+    sends_per_day: int | None = None
+    """Sends accepted per UTC day."""
+    allowed_recipients: list[str] | None = None
+    """E.164 numbers or prefixes (``+1415``) this key may text; others answer 403 RECIPIENT_NOT_ALLOWED."""
+    allowed_from: list[str] | None = None
+    """E.164 numbers or prefixes this key may send from."""
+    expires_at: str | None = None
+    """RFC 3339; after it the key answers 401."""
+
+
+class KeyUsage(msgspec.Struct, kw_only=True):
+    """What a key did in the current UTC minute and day (counted at the gateway, shared by replicas)."""
+
+    sends_this_minute: int = 0
+    sends_today: int = 0
+    spend_today: str = "0.0000"
+
+
 class ApiKeyView(msgspec.Struct, kw_only=True):
     id: str
     name: str
@@ -32,6 +58,11 @@ class ApiKeyView(msgspec.Struct, kw_only=True):
     last_used_at: str | None = None
     revoked_at: str | None = None
     secret: str | None = None
+    scopes: list[str] | None = None
+    """What the key may do; null is every scope (keys made before scopes existed, and signup's key)."""
+    caps: KeyCaps | None = None
+    expires_at: str | None = None
+    usage: KeyUsage | None = None
 
 
 class OrganizationView(msgspec.Struct, kw_only=True):
@@ -67,6 +98,9 @@ class Authenticate(Command, frozen=True, kw_only=True):
 class Principal(msgspec.Struct, kw_only=True):
     org_id: str
     key_id: str
+    scopes: list[str] | None = None
+    """None: every scope."""
+    caps: KeyCaps | None = None
 
 
 class CreateKey(Command, frozen=True, kw_only=True):
@@ -78,6 +112,9 @@ class CreateKey(Command, frozen=True, kw_only=True):
     """SHA-256 (hex) of the new key's secret."""
     prefix: str
     """The key's display prefix (``am_live_`` and 4 characters)."""
+    scopes: list[str] | None = None
+    """Already validated and expanded (presets) by the gateway; None is every scope."""
+    caps: KeyCaps | None = None
     key_id: str | None = None
     """Caller-chosen key id (derived from an Idempotency-Key): repeated, it answers with the key it created,
     without the secret."""

@@ -21,6 +21,8 @@ class ListInbound(Command, frozen=True, kw_only=True):
     since: str | None = None
     """RFC 3339; already validated by the caller."""
     after: str | None = None
+    otp: bool = False
+    """Only messages carrying a one-time code."""
 
 
 class InboundPage(msgspec.Struct, kw_only=True):
@@ -50,3 +52,70 @@ class Redeliver(Command, frozen=True, kw_only=True):
 
 __all__ = ["DeliveriesView", "GetDeliveries", "GetInbound", "InboundMessageView", "InboundPage", "ListInbound",
            "Redeliver"]
+
+
+# -- conversations ------------------------------------------------------------------------------------
+
+class ConversationMessageView(msgspec.Struct, kw_only=True):
+    """One message of a conversation, either direction."""
+
+    id: str
+    """The outbound message id (GET /v1/messages/{id}) or the inbound one (GET /v1/inbound-messages/{id})."""
+    direction: str
+    """inbound | outbound"""
+    from_: str = msgspec.field(name="from")
+    to: str
+    text: str
+    at: str
+    """When it was received (inbound) or accepted (outbound)."""
+    status: str | None = None
+    """An outbound message's latest known status; null for inbound."""
+    otp: str | None = None
+    """An inbound message's one-time code, if any."""
+
+
+class ConversationView(msgspec.Struct, kw_only=True):
+    id: str
+    phone_number: str
+    """Your number."""
+    contact_number: str
+    last_message: ConversationMessageView | None = None
+    unread_count: int = 0
+    """Inbound messages since the conversation was last read (its messages listed) or answered."""
+    message_count: int = 0
+    consent_status: str = "none"
+    """The contact's consent: none | granted | opted_out (from compliance, at read time)."""
+    updated_at: str | None = None
+    created_at: str | None = None
+
+
+class ListConversations(Command, frozen=True, kw_only=True):
+    org_id: str
+    limit: int = 20
+    cursor: str | None = None
+    phone_number: str | None = None
+    contact_number: str | None = None
+
+
+class ConversationPage(msgspec.Struct, kw_only=True):
+    data: list[ConversationView]
+    next_cursor: str | None = None
+
+
+class GetConversation(Command, frozen=True, kw_only=True):
+    org_id: str
+    conversation_id: str
+
+
+class ListConversationMessages(Command, frozen=True, kw_only=True):
+    """Newest first, older pages by cursor; listing the first page marks the conversation read."""
+
+    org_id: str
+    conversation_id: str
+    limit: int = 20
+    cursor: str | None = None
+
+
+class ConversationMessagePage(msgspec.Struct, kw_only=True):
+    data: list[ConversationMessageView]
+    next_cursor: str | None = None

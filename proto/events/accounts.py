@@ -6,7 +6,7 @@ transaction as the event that creates them.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from proto.base import Event
 
@@ -31,6 +31,11 @@ class ApiKeyCreated(_Accounts, frozen=True, kw_only=True):
     key_id: str
     name: str
     prefix: str
+    scopes: list[str] | None = None
+    """None: every scope."""
+    caps: dict[str, Any] | None = None
+    """The key's caps (spend_per_day, sends_per_minute, sends_per_day, allowed_recipients,
+    allowed_from, expires_at), as given."""
 
 
 class ApiKeyRevoked(_Accounts, frozen=True, kw_only=True):

@@ -7,6 +7,7 @@ from typing import Annotated
 import msgspec
 
 from proto.api import Email, Limit
+from proto.scopes import Preset, Scope
 
 
 class SignupBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -15,8 +16,32 @@ class SignupBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     organization_name: Annotated[str, msgspec.Meta(min_length=1, max_length=200, examples=["Acme Agents"])]
 
 
+class KeyCapsBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Limits checked at the gateway before any side effect (each optional)."""
+
+    spend_per_day: Annotated[str, msgspec.Meta(pattern=r"^\d{1,9}(\.\d{1,4})?$", examples=["1.00"],
+                                               description="USD this key may spend on sends per UTC day")] | None = None
+    sends_per_minute: Annotated[int, msgspec.Meta(ge=1, le=1_000_000,
+                                                  description="Sends per UTC clock minute")] | None = None
+    sends_per_day: Annotated[int, msgspec.Meta(ge=1, le=100_000_000, description="Sends per UTC day")] | None = None
+    allowed_recipients: Annotated[list[Annotated[str, msgspec.Meta(pattern=r"^\+\d{1,15}$")]], msgspec.Meta(
+        max_length=1000, description="E.164 numbers or prefixes (+1415) this key may text",
+        examples=[["+15551234567", "+1415"]])] | None = None
+    allowed_from: Annotated[list[Annotated[str, msgspec.Meta(pattern=r"^\+\d{1,15}$")]], msgspec.Meta(
+        max_length=1000, description="E.164 numbers or prefixes this key may send from")] | None = None
+    expires_at: Annotated[str, msgspec.Meta(description="RFC 3339; the key answers 401 after it",
+                                            examples=["2027-01-01T00:00:00Z"])] | None = None
+
+
 class CreateKeyBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=100, examples=["ci"])] = "default"
+    scopes: Annotated[list[Scope], msgspec.Meta(
+        description="What the key may do; omitted (and no preset) means every scope",
+        examples=[["messages:send", "messages:read"]])] | None = None
+    preset: Annotated[Preset, msgspec.Meta(
+        description="full | send-only (messages:send, messages:read, numbers:read, compliance:read) | read-only "
+                    "(messages:read, numbers:read, compliance:read, billing:read); combined with scopes")] | None = None
+    caps: KeyCapsBody | None = None
 
 
 class PageQuery(msgspec.Struct, kw_only=True):

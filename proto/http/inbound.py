@@ -28,6 +28,8 @@ class InboundListQuery(msgspec.Struct, kw_only=True):
         description="Only messages newer than this message id (or cursor); the page is then oldest first, so "
                     "the last item's id is the next `after`")] | None = None
     wait: Wait = 0
+    otp: Annotated[bool, msgspec.Meta(
+        description="Only messages carrying a one-time code (`otp`); with `wait`, wait for the next code")] = False
 
 
 Sender = Annotated[str, msgspec.Meta(description="The sender: E.164, or a short code as the carrier gave it",
@@ -41,6 +43,10 @@ class InboundMessageView(msgspec.Struct, kw_only=True):
     body: str
     channel: Literal["sms"] = "sms"
     received_at: str
+    otp: Annotated[str, msgspec.Meta(
+        description="The one-time code found in the body (4-8 digits or letters and digits, e.g. from "
+                    "'Your code is 1234' or 'G-123456'); present only when one is found")] | msgspec.UnsetType = \
+        msgspec.UNSET
 
 
 class DeliveryAttemptView(msgspec.Struct, kw_only=True):
@@ -85,3 +91,5 @@ class InboundWebhook(msgspec.Struct, kw_only=True):
     channel: Literal["sms"] = "sms"
     received_at: str
     phone_number_id: UUID
+    otp: Annotated[str, msgspec.Meta(description="The one-time code found in the body; present only when one "
+                                                 "is found")] | msgspec.UnsetType = msgspec.UNSET

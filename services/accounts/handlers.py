@@ -7,6 +7,7 @@ import time
 from datetime import datetime, timedelta
 
 import asyncpg
+import msgspec
 
 from libs.store.eventstore import ConcurrencyError, EventStore
 from proto.api import decode_cursor, encode_cursor, format_money
@@ -38,6 +39,10 @@ def _cursor(limit: int, cursor: str | None) -> tuple[datetime | None, str | None
         return at, str(parse_uuid(ident))
     except Exception as exc:
         raise CommandError("VALIDATION_ERROR", "cursor: invalid cursor", 400, {"field": "cursor"}) from exc
+
+
+def _caps(raw: str | None) -> c.KeyCaps | None:
+    return msgspec.json.decode(raw, type=c.KeyCaps) if raw else None
 
 
 def _key_view(row: asyncpg.Record) -> c.ApiKeyView:
@@ -132,27 +137,38 @@ class Accounts:
         )
 
     async def _insert_key(self, conn: asyncpg.Connection, org_id: str, key_id: str, name: str, key_hash: str,
-                          prefix: str, now: datetime) -> None:
+                          prefix: str, now: datetime, scopes: list[str] | None = None,
+                          caps: c.KeyCaps | None = None) -> None:
+        caps_map = msgspec.to_builtins(caps) if caps is not None else None
+        expires = datetime.fromisoformat(caps.expires_at.replace("Z", "+00:00")) if caps and caps.expires_at else None
         await conn.execute(
-            "INSERT INTO api_keys (id, org_id, name, prefix, key_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-            key_id, org_id, name, prefix, key_hash, now,
+            "INSERT INTO api_keys (id, org_id, name, prefix, key_hash, created_at, scopes, caps, expires_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9)",
+            key_id, org_id, name, prefix, key_hash, now, scopes,
+            msgspec.json.encode(caps_map).decode() if caps_map is not None else None, expires,
         )
         await self.store.append(conn, f"api_key-{key_id}", 0, [
-            ApiKeyCreated(org_id=org_id, key_id=key_id, name=name, prefix=prefix, occurred_at=now)
+            ApiKeyCreated(org_id=org_id, key_id=key_id, name=name, prefix=prefix, scopes=scopes, caps=caps_map,
+                          occurred_at=now)
         ])
 
     async def authenticate(self, cmd: c.Authenticate) -> c.Principal:
         row = await self.store.pool.fetchrow(
-            "SELECT id::text, org_id::text FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL", cmd.key_hash
+            "SELECT id::text, org_id::text, scopes, caps::text AS caps, expires_at <= now() AS expired"
+            " FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL", cmd.key_hash
         )
         if row is None:
             raise CommandError("UNAUTHORIZED", "missing, malformed, unknown or revoked API key", 401)
+        if row["expired"]:
+            raise CommandError("UNAUTHORIZED", "this API key has expired", 401, {"reason": "expired"})
         key_id = row["id"]
         now = time.monotonic()
         if now - self._touched.get(key_id, 0.0) > self.settings.key_touch_interval_s:
             self._touched[key_id] = now
             await self.store.pool.execute("UPDATE api_keys SET last_used_at = now() WHERE id = $1", key_id)
-        return c.Principal(org_id=row["org_id"], key_id=key_id)
+        return c.Principal(org_id=row["org_id"], key_id=key_id,
+                           scopes=list(row["scopes"]) if row["scopes"] is not None else None,
+                           caps=_caps(row["caps"]))
 
     async def create_key(self, cmd: c.CreateKey) -> c.KeyCreated:
         name = cmd.name.strip()
@@ -171,13 +187,16 @@ class Accounts:
         now = utcnow()
         try:
             async with self.store.transaction() as conn:
-                await self._insert_key(conn, cmd.org_id, key_id, name, cmd.key_hash, cmd.prefix, now)
+                await self._insert_key(conn, cmd.org_id, key_id, name, cmd.key_hash, cmd.prefix, now, cmd.scopes,
+                                       cmd.caps)
         except (asyncpg.UniqueViolationError, ConcurrencyError):
             again = await self._key(cmd.org_id, key_id) if cmd.key_id is not None else None
             if again is None:
                 raise
             return c.KeyCreated(key=again, created=False)  # the same request, concurrently: never its secret
-        return c.KeyCreated(key=c.ApiKeyView(id=key_id, name=name, prefix=cmd.prefix, created_at=rfc3339(now)),
+        return c.KeyCreated(key=c.ApiKeyView(id=key_id, name=name, prefix=cmd.prefix, created_at=rfc3339(now),
+                                             scopes=cmd.scopes, caps=cmd.caps,
+                                             expires_at=cmd.caps.expires_at if cmd.caps else None),
                             created=True)
 
     async def _key(self, org_id: str, key_id: str) -> c.ApiKeyView | None:
@@ -193,7 +212,8 @@ class Accounts:
     async def list_keys(self, cmd: c.ListKeys) -> c.KeyPage:
         ts, ident = _cursor(cmd.limit, cmd.cursor)
         rows = await self.store.pool.fetch(
-            "SELECT id::text, name, prefix, created_at, last_used_at, revoked_at FROM api_keys"
+            "SELECT id::text, name, prefix, created_at, last_used_at, revoked_at, scopes, caps::text AS caps,"
+            " expires_at FROM api_keys"
             " WHERE org_id = $1 AND revoked_at IS NULL"
             " AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3::uuid))"
             " ORDER BY created_at DESC, id DESC LIMIT $4",
@@ -203,7 +223,9 @@ class Accounts:
         rows = rows[: cmd.limit]
         data = [
             c.ApiKeyView(id=r["id"], name=r["name"], prefix=r["prefix"], created_at=rfc3339(r["created_at"]),
-                         last_used_at=rfc3339(r["last_used_at"]) if r["last_used_at"] else None)
+                         last_used_at=rfc3339(r["last_used_at"]) if r["last_used_at"] else None,
+                         scopes=list(r["scopes"]) if r["scopes"] is not None else None, caps=_caps(r["caps"]),
+                         expires_at=rfc3339(r["expires_at"]) if r["expires_at"] else None)
             for r in rows
         ]
         nxt = encode_cursor(rows[-1]["created_at"].isoformat(), rows[-1]["id"]) if more else None

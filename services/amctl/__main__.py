@@ -101,6 +101,31 @@ def sim(method: str, path: str, body: Any = None) -> int:
     return 0 if 200 <= status < 300 else 1
 
 
+def keys_list(as_json: bool) -> int:
+    """Keys with scopes, caps and usage, through the SDK."""
+    from agentmessage import ApiError, Client
+
+    if not os.environ.get("AGENTMESSAGE_API_KEY"):
+        raise SystemExit("set AGENTMESSAGE_API_KEY (amctl signup prints one)")
+    try:
+        with Client(base_url=os.environ.get("AM_API_URL", "http://127.0.0.1:8080")) as am:
+            keys = list(am.list_keys().data)
+    except ApiError as exc:
+        print(json.dumps(exc.to_dict(), indent=2))
+        return 1
+    if as_json:
+        print(json.dumps([k.to_dict() for k in keys], indent=2))
+        return 0
+    print(f"{'ID':36}  {'NAME':16} {'PREFIX':13} {'SCOPES':24} {'SENDS/MIN':>9} {'SENDS/DAY':>9} {'SPEND/DAY':>9}  CAPS")
+    for k in keys:
+        u = k.usage
+        scopes = "all" if k.scopes is None else ",".join(k.scopes)
+        caps = "" if k.caps is None else ", ".join(f"{n}={v}" for n, v in k.caps.to_dict().items() if v is not None)
+        print(f"{k.id:36}  {k.name[:16]:16} {k.prefix:13} {scopes[:24]:24} {u.sends_this_minute if u else 0:>9} "
+              f"{u.sends_today if u else 0:>9} {u.spend_today if u else '':>9}  {caps}")
+    return 0
+
+
 def _q(**params: Any) -> str:
     clean = {k: v for k, v in params.items() if v is not None}
     return ("?" + urllib.parse.urlencode(clean)) if clean else ""
@@ -135,9 +160,24 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--password", required=True)
     s.add_argument("--organization", required=True)
     k = sub.add_parser("keys").add_subparsers(dest="sub", required=True)
-    kc = k.add_parser("create")
+    kc = k.add_parser("create", help="create a key: scopes (or a preset) and caps are optional")
     kc.add_argument("name")
-    k.add_parser("list")
+    kc.add_argument("--preset", choices=["full", "send-only", "read-only"])
+    kc.add_argument("--scope", action="append", dest="scopes", help="a scope (repeatable), e.g. messages:send")
+    kc.add_argument("--spend-per-day", help="USD, e.g. 1.00")
+    kc.add_argument("--sends-per-minute", type=int)
+    kc.add_argument("--sends-per-day", type=int)
+    kc.add_argument("--allow-recipient", action="append", dest="allowed_recipients",
+                    help="an E.164 number or prefix the key may text (repeatable)")
+    kc.add_argument("--allow-from", action="append", dest="allowed_from")
+    kc.add_argument("--expires-at", help="RFC 3339")
+    kl = k.add_parser("list", help="keys with their scopes, caps and usage today")
+    kl.add_argument("--json", action="store_true")
+    sub.add_parser("mcp", help="the MCP server over stdio (AM_API_URL, AGENTMESSAGE_API_KEY)")
+    cv = sub.add_parser("conversations").add_subparsers(dest="sub", required=True)
+    cv.add_parser("list")
+    cvm = cv.add_parser("messages")
+    cvm.add_argument("id")
     kr = k.add_parser("revoke")
     kr.add_argument("id")
     sub.add_parser("balance")
@@ -168,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     iw.add_argument("--after")
     iw.add_argument("--from", dest="from_")
     iw.add_argument("--to")
+    iw.add_argument("--otp", action="store_true", help="only a message carrying a one-time code")
 
     sd = sub.add_parser("send", help="send a text")
     sd.add_argument("--from", dest="from_", required=True)
@@ -223,9 +264,23 @@ def main(argv: list[str] | None = None) -> int:
             return api("POST", "/v1/signup", {"email": a.email, "password": a.password,
                                               "organization_name": a.organization}, auth=False)
         case "keys", "create":
-            return api("POST", "/v1/api-keys", {"name": a.name})
+            caps = {k: v for k, v in {
+                "spend_per_day": a.spend_per_day, "sends_per_minute": a.sends_per_minute,
+                "sends_per_day": a.sends_per_day, "allowed_recipients": a.allowed_recipients,
+                "allowed_from": a.allowed_from, "expires_at": a.expires_at}.items() if v is not None}
+            body: dict[str, Any] = {"name": a.name, "preset": a.preset, "scopes": a.scopes, "caps": caps or None}
+            return api("POST", "/v1/api-keys", {k: v for k, v in body.items() if v is not None})
         case "keys", "list":
-            return api("GET", "/v1/api-keys")
+            return keys_list(a.json)
+        case "mcp", _:
+            from libs.mcptools.stdio import run_stdio
+
+            run_stdio()
+            return 0
+        case "conversations", "list":
+            return api("GET", "/v1/conversations")
+        case "conversations", "messages":
+            return api("GET", f"/v1/conversations/{a.id}/messages")
         case "keys", "revoke":
             return api("DELETE", f"/v1/api-keys/{a.id}")
         case "balance", _:
@@ -244,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
             return api("GET", "/v1/inbound-messages" + _q(limit=a.limit, to=a.to, **{"from": a.from_}))
         case "inbound", "wait":
             return api("GET", "/v1/inbound-messages" + _q(wait=a.seconds, after=a.after, to=a.to,
-                                                           **{"from": a.from_}))
+                                                           otp="true" if a.otp else None, **{"from": a.from_}))
         case "send", _:
             return api("POST", "/v1/messages", {"from": a.from_, "to": a.to, "text": a.text})
         case "messages", "list":

@@ -32,7 +32,9 @@ from services.gateway.api import (
 )
 from services.gateway.config import GatewaySettings
 from services.gateway.edge import AuthCache, Idempotency, RateLimiter
+from services.gateway.mcp import McpEndpoint
 from services.gateway.routes import all_routes
+from services.gateway.scopes import GUARD_KEY, Admission, KeyGuard, UsageCounters, retry_after
 from services.gateway.sessions import SESSIONS_KEY, Sessions
 
 log = structlog.get_logger(__name__)
@@ -51,6 +53,7 @@ class Gateway:
         self.signup_limiter = RateLimiter(settings.signup_rate_per_min / 60.0, settings.signup_rate_per_min)
         self.login_limiter = RateLimiter(settings.login_rate_per_min / 60.0, settings.login_rate_per_min)
         self.idem: Idempotency | None = None
+        self.guard = KeyGuard(None, settings.price_per_segment_micros)  # its counters need NATS: set in setup
         self.sessions: Sessions | None = None
 
     def handler(self, route: Route, template_of: Any) -> Any:
@@ -84,6 +87,8 @@ class Gateway:
         limit_headers: dict[str, str] = {}
         try:
             org_id = key_id = user_id = session_id = ""
+            principal = None
+            adm: Admission | None = None
             if route.auth:
                 assert self.auth is not None and self.sessions is not None
                 authorization = request.headers.get("Authorization")
@@ -107,6 +112,8 @@ class Gateway:
                     return error_response("RATE_LIMITED", f"too many {what} from this address", 429,
                                           headers=limit_headers)
             raw = await self._read_body(request)
+            if principal is not None:
+                adm = self.guard.admit(route.method, route.path, principal, raw)  # scopes and caps
             idem_key = request.headers.get("Idempotency-Key")
             slot = body_hash = ""
             # a login's answer carries a CSRF token: it is never stored for replay
@@ -125,9 +132,15 @@ class Gateway:
                     return web.Response(body=stored.body, status=stored.status,
                                         content_type=stored.content_type, headers=headers)
             try:
+                if adm is not None:
+                    await self.guard.reserve(adm)
                 resp = await self._call(route, request, raw, org_id, key_id, limit_headers, user_id,
                                         session_id, Idempotency.resource_id(slot) if slot else None)
+                if adm is not None and adm.counted and not 200 <= resp.status < 300:
+                    await self.guard.release(adm)
             except BaseException:
+                if adm is not None:
+                    await self.guard.release(adm)
                 if slot:
                     await self._release(slot)
                 raise
@@ -145,6 +158,7 @@ class Gateway:
             if exc.status == 503 or exc.code == "IDEMPOTENCY_IN_FLIGHT":
                 retry = exc.details.get("retry_after_s", self.settings.retry_after_s)
                 headers["Retry-After"] = str(retry)
+            headers.update(retry_after(exc))  # CAP_EXCEEDED: when the cap resets
             return error_response(exc.code, exc.message, exc.status, exc.details, headers=headers or None)
         except FAULTS as exc:
             # NATS gone or slow (the idempotency store, a request): a fault, never the client's doing
@@ -155,6 +169,16 @@ class Gateway:
             log.exception("http_unhandled", path=request.path, error=repr(exc))
             return error_response("INTERNAL", "internal error; it has been logged", 500)
 
+    async def authenticate(self, request: web.Request) -> None:
+        """/mcp: the key (rate-limited, not expired) as for any /v1 route; scopes apply per tool call."""
+        assert self.auth is not None
+        principal = await self.auth.principal(request.headers.get("Authorization"))
+        ok, headers = self.limiter.take(principal.key_id)
+        if not ok:
+            raise CommandError("RATE_LIMITED", "too many requests; slow down", 429, {"retry_after": headers["Retry-After"]})
+        caps = principal.caps
+        if caps is not None and caps.expires_at is not None:
+            self.guard.admit("GET", "/mcp", msgspec.structs.replace(principal, scopes=None), b"")
     async def _release(self, slot: str) -> None:
         """Free a key whose request ended without an answer to keep; if even that fails, its lease does."""
         try:
@@ -267,9 +291,13 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, Any]:
     svc.http.middlewares.append(_errors(routes))
     gw = Gateway(svc, settings)
     svc.http[EVICT_KEY] = lambda key_id: gw.auth.evict_key(key_id) if gw.auth else None
+    svc.http[GUARD_KEY] = gw.guard
     template_of = _path_templates(routes)
     for r in routes:
         svc.http.router.add_route(r.method, r.path, gw.handler(r, template_of))
+    host = "127.0.0.1" if settings.gateway_host in ("0.0.0.0", "::", "") else settings.gateway_host
+    mcp = McpEndpoint(gw.authenticate, lambda: settings.mcp_api_url or f"http://{host}:{svc.port}")
+    svc.http.router.add_route("*", "/mcp", mcp.handle)
     svc.http.router.add_get("/v1/openapi.json", openapi.serve_document(routes, settings.public_url))
     svc.http.router.add_get("/docs", openapi.serve_docs(routes, settings.public_url))
     dashboard.add_routes(svc.http)
@@ -278,6 +306,10 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, Any]:
         s.rpc.default_timeout = settings.rpc_timeout_s
         gw.idem = await Idempotency.open(s.nc, s.subjects, settings.idempotency_ttl_s, settings.idempotency_lease_s)
         gw.auth = AuthCache(s.rpc, settings.auth_cache_ttl_s)
+        gw.guard.usage = usage = await UsageCounters.open(s.nc, s.subjects)
+        s.on_stop(usage.close)
+        await mcp.start()
+        s.on_stop(mcp.stop)
         await gw.auth.follow_revocations(s.nc, s.subjects)
         gw.sessions = Sessions(s.rpc, ttl_s=settings.session_ttl_s, cache_ttl_s=settings.auth_cache_ttl_s,
                                secure_cookie=settings.env not in ("dev", "test"),

@@ -29,6 +29,11 @@ class GatewaySettings(CommonSettings, frozen=True, kw_only=True):
     """How long a verified key is cached; revocations evict it at once by event."""
     idempotency_ttl_s: int = 24 * 3600
     """How long a POST's first response is replayed for its Idempotency-Key."""
+    price_per_segment_micros: int = 7900
+    """Price of one SMS segment (AM_PRICE_PER_SEGMENT_MICROS, as outbound's): a key's spend_per_day cap
+    is checked against it before the send."""
+    mcp_api_url: str = ""
+    """Where /mcp's tools reach the public API (AM_MCP_API_URL); by default this gateway over loopback."""
     idempotency_lease_s: float = 30.0
     """How long a request in flight holds its Idempotency-Key: a duplicate meanwhile answers 409 with
     Retry-After; past it (the holder crashed or lost its answer) a retry goes ahead. Longer than any

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from proto.api import E164_PATTERN, ErrorEnvelope
 from services.gateway.api import Route
+from services.gateway.scopes import RECIPIENT_FIELDS, SEND_ROUTE, route_scope
 
 COMMON_ERRORS: dict[str, tuple[int, str]] = {
     "VALIDATION_ERROR": (400, "A field is missing or malformed; details.field names it."),
@@ -18,6 +19,9 @@ COMMON_ERRORS: dict[str, tuple[int, str]] = {
     "UNAUTHORIZED": (401, "Missing, malformed, unknown or revoked API key (or an ended session)."),
     "INVALID_CREDENTIALS": (401, "Log-in refused: wrong email or password."),
     "INSUFFICIENT_CREDIT": (402, "Not enough prepaid credit for the request."),
+    "SCOPE_REQUIRED": (403, "The API key lacks the scope this route needs; details.scope names it."),
+    "RECIPIENT_NOT_ALLOWED": (403, "The API key's allowed_recipients (or allowed_from) does not cover this number."),
+    "KEY_CAPPED": (403, "A key with caps cannot create keys."),
     "CSRF_FAILED": (403, "A request made with the session cookie lacks its X-CSRF-Token, or comes from another "
                          "origin."),
     "SENDING_NOT_ENABLED": (403, "The sending number has no approved 10DLC campaign; details say what is missing."),
@@ -39,6 +43,8 @@ COMMON_ERRORS: dict[str, tuple[int, str]] = {
     "UNSUPPORTED_MEDIA_TYPE": (415, "Send JSON with Content-Type: application/json."),
     "IDEMPOTENCY_KEY_REUSED": (422, "The Idempotency-Key was used with another body."),
     "RATE_LIMITED": (429, "Too many requests; see Retry-After."),
+    "CAP_EXCEEDED": (429, "The API key reached a cap; details.cap names it, details.resets_at (and Retry-After) "
+                          "say when it resets."),
     "DOUBLE_OPT_IN_RATE_LIMITED": (429, "A double opt-in went to this contact less than 24 h ago."),
     "CONSENT_REQUIRED": (453, "No consent on file for the recipient; start a double opt-in."),
     "RECIPIENT_OPTED_OUT": (453, "The recipient opted out; they must text START to opt back in."),
@@ -118,7 +124,14 @@ def build_document(routes: list[Route], server_url: str = "") -> dict[str, Any]:
         codes = ["VALIDATION_ERROR", "RATE_LIMITED", "INTERNAL", "SERVICE_UNAVAILABLE", *r.errors]
         if r.auth:
             # any id a request names (in the path or the body) may be missing or another organization's
-            codes += ["UNAUTHORIZED", "NOT_FOUND"]
+            codes += ["UNAUTHORIZED", "NOT_FOUND", "SCOPE_REQUIRED"]
+            scope = route_scope(r.method, r.path)
+            op["x-required-scope"] = scope
+            op["description"] = f"{op.get('description', '')}\n\nScope: {scope}.".strip()
+        if f"{r.method} {r.path}" in RECIPIENT_FIELDS:
+            codes += ["RECIPIENT_NOT_ALLOWED"]
+        if f"{r.method} {r.path}" == SEND_ROUTE:
+            codes += ["CAP_EXCEEDED"]
         if r.body is not None:
             codes += ["PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE"]
         if r.method == "POST":
@@ -135,10 +148,11 @@ def build_document(routes: list[Route], server_url: str = "") -> dict[str, Any]:
                                                                    "Idempotency-Key)", "schema": {"type": "integer"}}}
         op["responses"] = responses
         if r.auth:
-            op["security"] = [{"bearer": []}, {"session": [], "csrf": []}]
+            op["security"] = [{"bearer": [scope] if scope else []}, {"session": [], "csrf": []}]
         else:
             op["security"] = []
         paths.setdefault(r.path, {})[r.method.lower()] = op
+    paths["/mcp"] = _mcp_path()
     doc: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
@@ -164,6 +178,51 @@ def build_document(routes: list[Route], server_url: str = "") -> dict[str, Any]:
     }
     doc["servers"] = [{"url": server_url or "http://127.0.0.1:8080", "description": "This server"}]
     return doc
+
+
+def _mcp_path() -> dict[str, Any]:
+    """/mcp is the MCP Streamable HTTP transport (JSON-RPC), not a REST resource: documented as such."""
+    def err(code: str, message: str) -> dict[str, Any]:
+        return {"schema": _ref("ErrorEnvelope"), "example": {
+            "success": False, "error": {"code": code, "message": message, "details": {}}}}
+
+    errors = {"401": {"description": "UNAUTHORIZED (missing, unknown, revoked or expired key; WWW-Authenticate: "
+                                     "Bearer)", "content": {"application/json": err(
+                                         "UNAUTHORIZED", "missing, malformed, unknown or revoked API key")}},
+              "429": {"description": "RATE_LIMITED", "content": {"application/json": err(
+                  "RATE_LIMITED", "too many requests; slow down")}}}
+    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "list_numbers", "arguments": {}}}
+    answer = {"jsonrpc": "2.0", "id": 1, "result": {"content": [{"type": "text", "text": "{\"numbers\": []}"}],
+                                                    "structuredContent": {"numbers": []}, "isError": False}}
+    common = {"tags": ["mcp"], "security": [{"bearer": []}]}
+    return {
+        "post": {**common, "operationId": "post_mcp", "summary": "MCP over Streamable HTTP: one JSON-RPC message",
+                 "description": "The Model Context Protocol (2026-07-28 and the handshake-era versions) with the "
+                                "API key as bearer. Tools: send_message, check_send, wait_for_reply, wait_for_code, "
+                                "list_conversations, get_conversation, get_message, list_numbers, request_consent, "
+                                "get_consent; resources conversation://{id}, conversations://recent. Stateless: "
+                                "any replica answers. Each tool calls this API with the same key, so its scopes "
+                                "and caps apply; an API error is a tool error carrying the API's code.",
+                 "requestBody": {"required": True, "content": {"application/json": {
+                     "schema": {"type": "object"}, "example": call}}},
+                 "responses": {"200": {"description": "A JSON-RPC response (application/json) or a stream of them "
+                                                      "(text/event-stream)",
+                                       "content": {"application/json": {"schema": {"type": "object"},
+                                                                        "example": answer},
+                                                   "text/event-stream": {"schema": {"type": "string"}}}},
+                               "202": {"description": "A notification or response was accepted"}, **errors}},
+        "get": {**common, "operationId": "get_mcp", "summary": "MCP server-to-client SSE stream",
+                "description": "Kept open while the client listens; this stateless server sends nothing on it.",
+                "responses": {"200": {"description": "An SSE stream", "content": {
+                    "text/event-stream": {"schema": {"type": "string"}}}},
+                    "406": {"description": "The client does not accept text/event-stream (a JSON-RPC error)"},
+                    **errors}},
+        "delete": {**common, "operationId": "delete_mcp", "summary": "MCP session end (stateless: nothing to end)",
+                   "responses": {"200": {"description": "Done"},
+                                 "405": {"description": "Not supported (a JSON-RPC error)"},
+                                 **errors}},
+    }
 
 
 _EXAMPLE_STRINGS = {

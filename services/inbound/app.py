@@ -12,6 +12,7 @@ from libs.store.db import create_pool
 from libs.store.eventstore import EventStore
 from services.inbound import ops_metrics, rpc, subscriptions
 from services.inbound.config import InboundSettings
+from services.inbound.conversations import Conversations
 from services.inbound.handlers import Inbound
 from services.inbound.webhooks import DeliveryWorker
 
@@ -28,8 +29,9 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, Callable[[Serv
                                         min_size=settings.inbound_webhook_db_pool, pgbouncer=settings.db_pgbouncer)
         worker = DeliveryWorker(inbound, EventStore(worker_pool, s.schema, s.subjects, s.name), settings)
         inbound.on_queued = worker.kick
-        await rpc.register(s, inbound)
-        for spec in subscriptions.specs(inbound):
+        conversations = Conversations(s.store)
+        await rpc.register(s, inbound, conversations)
+        for spec in [*subscriptions.specs(inbound), *conversations.specs()]:
             s.consumer(spec)
         for q in ops_metrics.QUERIES:
             s.gauge_query(q)

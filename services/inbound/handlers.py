@@ -11,11 +11,13 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 import asyncpg
+import msgspec
 import structlog
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from libs.bus.rpc import RpcClient
+from libs.otp import find_otp
 from libs.runtime.batching import Batcher
 from libs.store.eventstore import EventStore
 from proto.base import CommandError, Event, NotFound, new_id, parse_uuid, rfc3339, utcnow
@@ -121,7 +123,11 @@ class RouteHandoff:
 
 def message_view(r: asyncpg.Record) -> InboundMessageView:
     return InboundMessageView(id=r["id"], from_=r["from_number"], to=r["to_number"], body=r["body"],
-                              received_at=rfc3339(r["received_at"]))
+                              received_at=rfc3339(r["received_at"]), otp=find_otp(r["body"]) or msgspec.UNSET)
+
+
+_CODE_SCAN = 1000
+"""Messages read at most per request for ``otp=true`` (codes are found in the text, not indexed)."""
 
 
 class Inbound:
@@ -251,6 +257,8 @@ class Inbound:
         head = model.encode_position("a", await store.head_seq(self.pool, cmd.org_id))
         if cmd.limit <= 0:
             return c.InboundPage(data=[], head=head)
+        if cmd.otp:
+            return await self._list_codes(cmd, since, before_seq, after_seq, head)
         rows = await store.list_messages(self.pool, cmd.org_id, to=cmd.to, from_=cmd.from_, since=since,
                                          before_seq=before_seq, after_seq=after_seq, limit=cmd.limit + 1)
         more = len(rows) > cmd.limit
@@ -259,6 +267,42 @@ class Inbound:
         if more:
             nxt = model.encode_position("a" if after_seq is not None else "b", int(rows[-1]["seq"]))
         return c.InboundPage(data=[message_view(r) for r in rows], next_cursor=nxt, head=head)
+
+    async def _list_codes(self, cmd: c.ListInbound, since: datetime | None, before_seq: int | None,
+                          after_seq: int | None, head: str) -> c.InboundPage:
+        """Only messages carrying a one-time code: codes are found in the text, so messages are read from
+        the position in batches and filtered, at most ``_CODE_SCAN`` per request (a page cut short by
+        that limit carries a cursor to go on from)."""
+        ascending = after_seq is not None
+        found: list[tuple[int, InboundMessageView]] = []
+        scanned, last_seq, exhausted = 0, None, False
+        while len(found) <= cmd.limit and scanned < _CODE_SCAN:
+            rows = await store.list_messages(self.pool, cmd.org_id, to=cmd.to, from_=cmd.from_, since=since,
+                                             before_seq=before_seq, after_seq=after_seq, limit=100)
+            for r in rows:
+                scanned += 1
+                last_seq = int(r["seq"])
+                view = message_view(r)
+                if view.otp is not msgspec.UNSET:
+                    found.append((last_seq, view))
+                    if len(found) > cmd.limit:
+                        break
+            if len(found) > cmd.limit:
+                break
+            if len(rows) < 100:
+                exhausted = True
+                break
+            if ascending:
+                after_seq = last_seq
+            else:
+                before_seq = last_seq
+        direction: model.Direction = "a" if ascending else "b"
+        nxt: str | None = None
+        if len(found) > cmd.limit:
+            nxt = model.encode_position(direction, found[cmd.limit - 1][0])
+        elif not exhausted and last_seq is not None:
+            nxt = model.encode_position(direction, last_seq)
+        return c.InboundPage(data=[v for _, v in found[: cmd.limit]], next_cursor=nxt, head=head)
 
     async def _message(self, org_id: str, message_id: str) -> asyncpg.Record:
         row = await store.message(self.pool, org_id, message_id) if parse_uuid(message_id) else None

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from libs.otp import find_otp
 from libs.phone import normalize_e164
 from proto.api import decode_cursor, encode_cursor
 from proto.base import CommandError
@@ -85,7 +86,8 @@ def webhook_body(*, message_id: str, event_id: str, from_: str, to: str, body: s
                  phone_number_id: str) -> bytes:
     """The exact bytes POSTed (and signed): the message's public fields plus a stable event id and type."""
     return _enc.encode(InboundWebhook(id=message_id, event_id=event_id, from_=from_, to=to, body=body,
-                                      received_at=received_at, phone_number_id=phone_number_id))
+                                      received_at=received_at, phone_number_id=phone_number_id,
+                                      otp=find_otp(body) or msgspec.UNSET))
 
 
 def is_success(status: int | None) -> bool:

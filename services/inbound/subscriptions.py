@@ -1,4 +1,5 @@
-"""The consumers inbound owns: the carrier service's inbound texts (``inbound-texts``). Who owns a number
+"""The consumers inbound owns: the carrier service's inbound texts (``inbound-texts``); the conversations
+read model's two consumers are in conversations.py. Who owns a number
 and where its webhook goes are asked of numbers (``resolve_inbound``) at ingest and again at each delivery
 attempt, so a changed URL or a rotated secret applies at once. The webhook queue is this service's own
 table (services/inbound/webhooks.py), not a stream consumer, so that retries can be scheduled hours ahead."""

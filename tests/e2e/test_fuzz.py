@@ -46,6 +46,8 @@ async def _run(system: System, key: str, seed: int) -> tuple[int, str]:
             "--checks", "all", "--phases", "examples,coverage,fuzzing",
             "--max-examples", str(MAX_EXAMPLES), "--max-time", str(MAX_TIME_S), "--workers", "2",
             "--seed", str(seed), "--no-shrink", "--generation-database", "none",
+            # /mcp is the MCP transport (JSON-RPC over HTTP, SSE): tests/e2e/test_agents.py drives it with MCP clients
+            "--exclude-path", "/mcp",
             # a long poll may wait 60 s (GET /v1/inbound-messages?wait=60), and a busy 2-core machine
             # answers slowly at times; a fault still fails the run (a 503 is a 5xx)
             "--request-timeout", "80", "--max-response-time", "75", "--no-color", "--report-dir", d,

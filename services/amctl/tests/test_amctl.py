@@ -29,6 +29,18 @@ def test_filters_per_domain() -> None:
         "outbound": "am.outbound.message.message_queued.*"}
 
 
+def test_keys_create_takes_scopes_and_caps(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from services.amctl import __main__ as cli
+
+    sent: list[tuple[str, str, object]] = []
+    monkeypatch.setattr(cli, "api", lambda method, path, body=None, auth=True: sent.append((method, path, body)) or 0)
+    assert cli.main(["keys", "create", "bot", "--preset", "send-only", "--scope", "billing:read",
+                     "--sends-per-day", "3", "--allow-recipient", "+1415", "--expires-at", "2030-01-01T00:00:00Z"]) == 0
+    assert sent == [("POST", "/v1/api-keys", {"name": "bot", "preset": "send-only", "scopes": ["billing:read"],
+                                              "caps": {"sends_per_day": 3, "allowed_recipients": ["+1415"],
+                                                       "expires_at": "2030-01-01T00:00:00Z"}})]
+
+
 # -- ops: the settings, an unreachable stack, streams, events tail ---------------------------------
 
 

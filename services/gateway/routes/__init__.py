@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 from services.gateway.api import Route
-from services.gateway.routes import accounts, brands, consent, inbound, messages, numbers, sessions
+from services.gateway.routes import (
+    accounts,
+    brands,
+    consent,
+    conversations,
+    inbound,
+    messages,
+    numbers,
+    sessions,
+)
 
 
 def all_routes() -> list[Route]:
     return [*accounts.ROUTES, *sessions.ROUTES, *numbers.ROUTES, *inbound.ROUTES, *brands.ROUTES, *consent.ROUTES,
-            *messages.ROUTES]
+            *messages.ROUTES, *conversations.ROUTES]

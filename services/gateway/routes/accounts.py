@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
+from proto.base import CommandError
 from proto.commands import accounts as c
 from proto.http.accounts import CreateKeyBody, PageQuery, SignupBody
 from services.gateway import credentials
 from services.gateway.api import EVICT_KEY, Ctx, Reply, Route
+from services.gateway.scopes import GUARD_KEY, key_grants
 
 
 async def signup(ctx: Ctx) -> Reply:
@@ -22,10 +26,12 @@ async def signup(ctx: Ctx) -> Reply:
 
 
 async def create_key(ctx: Ctx) -> Reply:
+    b: CreateKeyBody = ctx.body
+    scopes, caps = key_grants(b)
     secret = credentials.new_api_key_secret()
     out = await ctx.call("accounts", "create_key", c.CreateKey(
-        org_id=ctx.org_id, name=ctx.body.name, key_hash=credentials.hash_key(secret),
-        prefix=credentials.display_prefix(secret), key_id=ctx.resource_id), c.KeyCreated)
+        org_id=ctx.org_id, name=b.name, key_hash=credentials.hash_key(secret),
+        prefix=credentials.display_prefix(secret), key_id=ctx.resource_id, scopes=scopes, caps=caps), c.KeyCreated)
     if out.created:  # the secret made here is this key's only when this request stored it
         out.key.secret = secret
     return Reply(out.key, status=201)
@@ -35,6 +41,15 @@ async def list_keys(ctx: Ctx) -> Reply:
     q: PageQuery = ctx.query
     page = await ctx.call("accounts", "list_keys", c.ListKeys(org_id=ctx.org_id, limit=q.limit, cursor=q.cursor),
                           c.KeyPage)
+    usage = ctx.request.app[GUARD_KEY].usage
+    if usage is not None and page.data:
+        found: list[c.KeyUsage | None]
+        try:
+            found = list(await asyncio.gather(*(usage.usage(k.id) for k in page.data)))
+        except CommandError:  # counters unreachable: the keys without their usage (null), not a 503
+            found = [None] * len(page.data)
+        for k, u in zip(page.data, found, strict=True):
+            k.usage = u
     return Reply(page.data, meta={"next_cursor": page.next_cursor})
 
 
@@ -59,9 +74,17 @@ ROUTES = [
           errors=("EMAIL_TAKEN", "RATE_LIMITED"),
           description="Open (no key). The secret at data.api_key.secret is shown this once. Starts with $5.00."),
     Route("POST", "/v1/api-keys", create_key, "Create an API key (the secret is shown once)", "accounts",
-          body=CreateKeyBody, response=c.ApiKeyView, status=201),
-    Route("GET", "/v1/api-keys", list_keys, "List API keys (never their secrets)", "accounts",
-          query=PageQuery, response=list[c.ApiKeyView], paginated=True),
+          body=CreateKeyBody, response=c.ApiKeyView, status=201, errors=("SCOPE_REQUIRED", "KEY_CAPPED"),
+          description="scopes (or a preset: full, send-only, read-only) limit what the key may do; caps limit "
+                      "how much (spend_per_day, sends_per_minute, sends_per_day), to whom (allowed_recipients, "
+                      "allowed_from: E.164 numbers or prefixes) and until when (expires_at). Without scopes the "
+                      "key has full access. Requests outside them answer 403 SCOPE_REQUIRED, 403 "
+                      "RECIPIENT_NOT_ALLOWED, 429 CAP_EXCEEDED (with Retry-After) or, once expired, 401. A key with scopes "
+                      "grants only scopes it has (else 403 SCOPE_REQUIRED); a key with caps creates no keys "
+                      "(403 KEY_CAPPED)."),
+    Route("GET", "/v1/api-keys", list_keys, "List API keys (never their secrets) with their usage", "accounts",
+          query=PageQuery, response=list[c.ApiKeyView], paginated=True,
+          description="usage: sends this UTC minute, sends and spend this UTC day, counted at the gateway."),
     Route("DELETE", "/v1/api-keys/{id}", revoke_key, "Revoke an API key", "accounts", response=c.ApiKeyView),
     Route("GET", "/v1/balance", balance, "Credit balance and ledger entries", "accounts", query=PageQuery,
           response=c.BalanceView, paginated=True),

@@ -12,6 +12,7 @@ import contextlib
 import msgspec
 from nats.errors import TimeoutError as NatsTimeout
 
+from libs.otp import find_otp
 from proto.commands import inbound as c
 from proto.events import decode_event
 from proto.events.inbound import InboundMessageReceived
@@ -25,7 +26,7 @@ def _matches(data: bytes, cmd: c.ListInbound) -> bool:
     except (msgspec.DecodeError, msgspec.ValidationError):
         return False
     return (isinstance(ev, InboundMessageReceived) and (cmd.to is None or ev.to == cmd.to)
-            and (cmd.from_ is None or ev.from_ == cmd.from_))
+            and (cmd.from_ is None or ev.from_ == cmd.from_) and (not cmd.otp or find_otp(ev.body) is not None))
 
 
 async def _page(ctx: Ctx, cmd: c.ListInbound) -> c.InboundPage:
@@ -69,7 +70,8 @@ async def list_messages(ctx: Ctx) -> Reply:
     raw_from = ctx.request.query.get("from")
     cmd = c.ListInbound(org_id=ctx.org_id, limit=q.limit, cursor=q.cursor,
                         to=ctx.phone(q.to, "to") if q.to else None,
-                        from_=ctx.phone(raw_from, "from") if raw_from else None, since=q.since, after=q.after)
+                        from_=ctx.phone(raw_from, "from") if raw_from else None, since=q.since, after=q.after,
+                        otp=q.otp)
     page = await (_wait(ctx, cmd, q.wait) if q.wait > 0 else _page(ctx, cmd))
     return Reply(page.data, meta={"next_cursor": page.next_cursor})
 
@@ -99,7 +101,10 @@ ROUTES = [
                       "With `after` (a message id or cursor) only newer messages, oldest first: the last "
                       "item's id is the next `after`. With `wait` (1-60 s) it is a long poll: it answers as soon "
                       "as a matching message is there — newer than `after`; without `after`, matching `since`; "
-                      "with neither, arriving from now on — or with an empty page when the wait ends."),
+                      "with neither, arriving from now on — or with an empty page when the wait ends. Each "
+                      "message carries `otp`, the one-time code found in its body (or null); with `otp=true` only "
+                      "such messages are listed, so `?otp=true&wait=60&to=<your number>` waits for the next code "
+                      "(add `from` for a given sender)."),
     Route("GET", "/v1/inbound-messages/{id}", get_message, "Get an inbound message", "inbound",
           response=InboundMessageView),
     Route("GET", "/v1/inbound-messages/{id}/deliveries", deliveries,

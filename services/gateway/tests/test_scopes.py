@@ -1,0 +1,102 @@
+"""Scopes and caps at the gateway: every route declares a scope; the guard's pure checks; the shared
+counters hold a cap across replicas."""
+
+from __future__ import annotations
+
+import asyncio
+
+import nats
+import pytest
+
+from proto.base import CommandError
+from proto.commands.accounts import KeyCaps, Principal
+from proto.http.accounts import CreateKeyBody, KeyCapsBody
+from proto.scopes import SCOPES
+from proto.subjects import Subjects
+from services.gateway.routes import all_routes
+from services.gateway.scopes import KeyGuard, UsageCounters, key_grants
+
+
+def test_every_authenticated_route_declares_a_known_scope() -> None:
+    from services.gateway.scopes import ROUTE_SCOPES
+
+    for r in all_routes():
+        if r.auth:
+            assert ROUTE_SCOPES.get(f"{r.method} {r.path}") in SCOPES, f"{r.method} {r.path} declares no scope"
+
+
+def _p(scopes: list[str] | None = None, caps: KeyCaps | None = None) -> Principal:
+    return Principal(org_id="o", key_id="k", scopes=scopes, caps=caps)
+
+
+def test_scopes_are_checked_and_none_means_everything() -> None:
+    guard = KeyGuard(None, 7900)
+    guard.admit("POST", "/v1/messages", _p(), b"{}")
+    guard.admit("GET", "/v1/messages", _p(["messages:read"]), b"")
+    with pytest.raises(CommandError) as e:
+        guard.admit("POST", "/v1/messages", _p(["messages:read"]), b"{}")
+    assert (e.value.code, e.value.status, e.value.details["scope"]) == ("SCOPE_REQUIRED", 403, "messages:send")
+
+
+def test_recipients_by_number_or_prefix_and_the_send_is_priced() -> None:
+    guard = KeyGuard(None, 7900)
+    caps = KeyCaps(allowed_recipients=["+1415", "+15551234567"])
+    body = b'{"from":"+14155550100","to":"+1 (555) 123-4567","text":"' + b"x" * 161 + b'"}'
+    adm = guard.admit("POST", "/v1/messages", _p(caps=caps), body)
+    assert adm.send and adm.cost_micros == 2 * 7900
+    guard.admit("POST", "/v1/messages", _p(caps=caps), b'{"to":"+14155559999"}')
+    with pytest.raises(CommandError) as e:
+        guard.admit("POST", "/v1/messages", _p(caps=caps), b'{"to":"+15551234568"}')
+    assert e.value.code == "RECIPIENT_NOT_ALLOWED" and e.value.status == 403
+    with pytest.raises(CommandError):
+        guard.admit("POST", "/v1/consent/double-opt-in", _p(caps=caps), b'{"contact_number":"+12125550100"}')
+
+
+def test_an_expired_key_is_401() -> None:
+    with pytest.raises(CommandError) as e:
+        KeyGuard(None, 1).admit("GET", "/v1/balance", _p(caps=KeyCaps(expires_at="2020-01-01T00:00:00.000Z")), b"")
+    assert e.value.status == 401
+
+
+def test_presets_expand_and_caps_normalise() -> None:
+    scopes, caps = key_grants(CreateKeyBody(name="a", preset="read-only", scopes=["keys:write"],
+                                            caps=KeyCapsBody(spend_per_day="1", expires_at="2030-01-01T01:00:00+01:00")))
+    assert scopes == ["messages:read", "numbers:read", "compliance:read", "keys:write", "billing:read"]
+    assert caps is not None and caps.spend_per_day == "1.0000" and caps.expires_at == "2030-01-01T00:00:00.000Z"
+    assert key_grants(CreateKeyBody(name="a")) == (None, None)
+
+
+async def test_a_cap_holds_across_replicas(nats_url: str, subject_root: str) -> None:
+    """Two gateways (two connections, one bucket) racing for a cap of 10: exactly 10 win."""
+    ncs = [await nats.connect(nats_url) for _ in range(2)]
+    try:
+        subjects = Subjects(subject_root)
+        a, b = UsageCounters(await _kv(ncs[0], subjects)), UsageCounters(await _kv(ncs[1], subjects))
+        results = await asyncio.gather(*((a if i % 2 else b).add("k1.d.20260101", 1, 10) for i in range(30)))
+        assert sum(1 for ok, _ in results if ok) == 10
+        assert (await a.usage("k1")).sends_today == 0  # another day's counter
+        ok, value = await b.add("k1.d.20260101", -1, None)
+        assert ok and value == 9
+    finally:
+        for nc in ncs:
+            await nc.close()
+
+
+async def _kv(nc: nats.NATS, subjects: Subjects):  # type: ignore[no-untyped-def]
+    counters = await UsageCounters.open(nc, subjects)
+    await counters.close()
+    return counters.kv
+
+
+def test_a_limited_key_cannot_mint_a_less_limited_one() -> None:
+    guard = KeyGuard(None, 1)
+    scoped = _p(["keys:write", "messages:read"])
+    guard.admit("POST", "/v1/api-keys", scoped, b'{"name":"x","scopes":["messages:read"]}')
+    for body, scope in ((b'{"name":"x"}', "messages:send"), (b'{"name":"x","preset":"read-only"}', "numbers:read")):
+        with pytest.raises(CommandError) as e:
+            guard.admit("POST", "/v1/api-keys", scoped, body)
+        assert (e.value.code, e.value.details["scope"]) == ("SCOPE_REQUIRED", scope)
+    with pytest.raises(CommandError) as e:
+        guard.admit("POST", "/v1/api-keys", _p(caps=KeyCaps(sends_per_day=3)), b'{"name":"x"}')
+    assert (e.value.code, e.value.status) == ("KEY_CAPPED", 403)
+    guard.admit("POST", "/v1/api-keys", _p(), b'{"name":"x"}')  # a full key may
