@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
 
 import msgspec
 from aiohttp import web
@@ -96,35 +98,41 @@ def _decision_csv(rows: list[c.DecisionView]) -> bytes:
     return buf.getvalue().encode()
 
 
-async def export_consent(ctx: Ctx) -> web.StreamResponse:
-    """Streams the whole ledger page by page: an error before the first byte still gets the envelope."""
-    q: ExportQuery = ctx.query
-
-    async def page(after: int) -> c.ExportPage:
-        res: c.ExportPage = await ctx.call("compliance", "export_consent",
-                                           c.ExportConsent(org_id=ctx.org_id, after=after, limit=_EXPORT_PAGE,
-                                                           since=q.since, until=q.until),
-                                           c.ExportPage)
-        return res
-
-    current = await page(0)
-    ctype = "text/csv" if q.format == "csv" else "application/x-ndjson"
+async def _stream_export(ctx: Ctx, fmt: str, filename: str, columns: Sequence[str],
+                         pages: AsyncIterator[Sequence[Any]], to_csv: Callable[[Any], bytes]) -> web.StreamResponse:
+    """Streams pages as CSV (a header, then rows) or JSONL. The first page is fetched before the first
+    byte, so an error there still gets the envelope."""
+    rows = await anext(pages)
+    ctype = "text/csv" if fmt == "csv" else "application/x-ndjson"
     resp = web.StreamResponse(status=200, headers={
         "Content-Type": f"{ctype}; charset=utf-8",
-        "Content-Disposition": f'attachment; filename="consent-ledger.{q.format}"'})
+        "Content-Disposition": f'attachment; filename="{filename}.{fmt}"'})
     await resp.prepare(ctx.request)
-    if q.format == "csv":
-        await resp.write((",".join(CSV_COLUMNS) + "\n").encode())
+    if fmt == "csv":
+        await resp.write((",".join(columns) + "\n").encode())
     while True:
-        if q.format == "csv":
-            await resp.write(_csv_rows(current.rows))
-        else:
-            await resp.write(b"".join(_enc.encode(r) + b"\n" for r in current.rows))
-        if current.next_after is None:
+        await resp.write(to_csv(rows) if fmt == "csv" else b"".join(_enc.encode(r) + b"\n" for r in rows))
+        try:
+            rows = await anext(pages)
+        except StopAsyncIteration:
             break
-        current = await page(current.next_after)
     await resp.write_eof()
     return resp
+
+
+async def export_consent(ctx: Ctx) -> web.StreamResponse:
+    """Streams the whole ledger page by page."""
+    q: ExportQuery = ctx.query
+
+    async def pages() -> AsyncIterator[list[c.LedgerRow]]:
+        after: int | None = 0
+        while after is not None:
+            res: c.ExportPage = await ctx.call("compliance", "export_consent", c.ExportConsent(
+                org_id=ctx.org_id, after=after, limit=_EXPORT_PAGE, since=q.since, until=q.until), c.ExportPage)
+            yield res.rows
+            after = res.next_after
+
+    return await _stream_export(ctx, q.format, "consent-ledger", CSV_COLUMNS, pages(), _csv_rows)
 
 
 async def list_decisions(ctx: Ctx) -> Reply:
@@ -141,30 +149,18 @@ async def export_decisions(ctx: Ctx) -> web.StreamResponse:
     q: DecisionExportQuery = ctx.query
     contact = ctx.phone(q.contact, "contact") if q.contact else None
 
-    async def page(cursor: str | None) -> c.DecisionPage:
-        res: c.DecisionPage = await ctx.call("compliance", "list_decisions", c.ListDecisions(
-            org_id=ctx.org_id, contact=contact, outcome=q.outcome, reason=q.reason, since=q.since, until=q.until,
-            limit=_EXPORT_PAGE, cursor=cursor, ascending=True), c.DecisionPage)
-        return res
+    async def pages() -> AsyncIterator[list[c.DecisionView]]:
+        cursor: str | None = None
+        while True:
+            res: c.DecisionPage = await ctx.call("compliance", "list_decisions", c.ListDecisions(
+                org_id=ctx.org_id, contact=contact, outcome=q.outcome, reason=q.reason, since=q.since,
+                until=q.until, limit=_EXPORT_PAGE, cursor=cursor, ascending=True), c.DecisionPage)
+            yield res.data
+            if res.next_cursor is None:
+                return
+            cursor = res.next_cursor
 
-    current = await page(None)
-    ctype = "text/csv" if q.format == "csv" else "application/x-ndjson"
-    resp = web.StreamResponse(status=200, headers={
-        "Content-Type": f"{ctype}; charset=utf-8",
-        "Content-Disposition": f'attachment; filename="gate-decisions.{q.format}"'})
-    await resp.prepare(ctx.request)
-    if q.format == "csv":
-        await resp.write((",".join(DECISION_COLUMNS) + "\n").encode())
-    while True:
-        if q.format == "csv":
-            await resp.write(_decision_csv(current.data))
-        else:
-            await resp.write(b"".join(_enc.encode(d) + b"\n" for d in current.data))
-        if current.next_cursor is None:
-            break
-        current = await page(current.next_cursor)
-    await resp.write_eof()
-    return resp
+    return await _stream_export(ctx, q.format, "gate-decisions", DECISION_COLUMNS, pages(), _decision_csv)
 
 
 async def check(ctx: Ctx) -> Reply:
