@@ -455,7 +455,7 @@ def test_nats_is_a_clustered_jetstream_with_a_user_per_service(overlay: tuple[st
     for module in USES_NATS:
         user = deployment_name(module)
         var = f"NATS_PASSWORD_{user.upper()}"
-        assert f"{{user: {user}, password: ${var}" in nats_conf["auth.conf"], user
+        assert f"{{user: \"{user}\", password: ${var}" in nats_conf["auth.conf"], user
         assert env[var] == {"name": "am-nats-auth", "key": user}
     tls = "tls {" in nats_conf["tls.conf"]
     assert tls == name.startswith("prod")

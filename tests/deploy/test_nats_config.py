@@ -86,13 +86,18 @@ async def test_each_service_connects_as_its_own_user(tmp_path: Path) -> None:
                 await asyncio.sleep(0.1)
         assert nc is not None
         js = nc.jetstream()
-        # a service publishes its own domain's events, and nobody else's
+        # a service creates its own domain's stream and publishes its own events, and nobody else's
         await js.add_stream(name="AM_OUTBOUND", subjects=["am.outbound.>"])
-        await js.add_stream(name="AM_ACCOUNTS", subjects=["am.accounts.>"])
+        with pytest.raises(Exception):  # noqa: B017 - a permissions violation, whatever nats-py calls it
+            await js.add_stream(name="AM_ACCOUNTS", subjects=["am.accounts.>"], timeout=1)
+        owner = await nats.connect(url, user="accounts", password="pw-accounts", connect_timeout=2,
+                                   allow_reconnect=False, max_reconnect_attempts=0)
+        await owner.jetstream().add_stream(name="AM_ACCOUNTS", subjects=["am.accounts.>"])
         assert (await js.publish("am.outbound.message.message_queued.o1", b"1")).seq == 1
         with pytest.raises(nats.errors.TimeoutError):  # the server drops it: a permissions violation
             await js.publish("am.accounts.account.credit_granted.o1", b"forged", timeout=1)
-        assert (await js.stream_info("AM_ACCOUNTS")).state.messages == 0
+        assert (await owner.jetstream().stream_info("AM_ACCOUNTS")).state.messages == 0
+        await owner.close()
         await nc.close()
         for user, password in (("outbound", "wrong"), ("nobody", "pw-outbound"), ("gateway", "pw-outbound")):
             with pytest.raises(Exception):  # noqa: B017 - nats-py raises its own auth errors
@@ -154,3 +159,12 @@ async def test_the_amctl_user_reads_streams_and_follows_events_but_publishes_not
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_shipped_permissions_are_the_table_make_run_uses(tmp_path: Path) -> None:
+    """deploy's auth.conf is `python -m libs.bus.auth am amctl`: one table for Kubernetes, make run and tests."""
+    from libs.bus.auth import render_conf
+
+    write_config("dev", tmp_path)
+    assert (tmp_path / "auth.conf").read_text(encoding="utf-8").strip() == render_conf("am", "amctl").strip()
+

@@ -31,7 +31,9 @@ async def test_every_service_works_as_its_own_nats_user(settings_env: dict[str, 
     root = settings_env["AM_SUBJECT_ROOT"]
     env = write_config("dev", tmp_path)
     auth = tmp_path / "auth.conf"  # the shipped permissions, for this test's subject root
-    auth.write_text(auth.read_text(encoding="utf-8").replace('"am.', f'"{root}.'), encoding="utf-8")
+    text = auth.read_text(encoding="utf-8").replace('"am.', f'"{root}.')  # subjects, then streams and buckets
+    text = text.replace(".AM_", f".{root.upper()}_").replace("KV_AM_", f"KV_{root.upper()}_")
+    auth.write_text(text, encoding="utf-8")
     port = free_port()
     server = subprocess.Popen([nats_server_binary(), "-c", str(tmp_path / "nats.conf"), "-a", "127.0.0.1",
                                "-p", str(port), "-m", str(free_port())], env=env,
