@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from libs.webhooks import urls
+from libs.testing.dns import fake_dns
 from tests.e2e.data import BRAND, CAMPAIGN
 from tests.e2e.test_inbound import SHORT_RETRIES, Receiver, inbox, provision, text
 from tests.system import System, running_system
@@ -26,26 +26,8 @@ HOSTILE = [
 @pytest.fixture
 def dns() -> Iterator[dict[str, list[str]]]:
     """Host → addresses; ``dns["rebind:<host>"] = [...]`` makes later lookups of <host> answer those."""
-    table: dict[str, list[str]] = {"hooks.example.com": ["93.184.216.34"], "private.example.com": ["10.1.2.3"]}
-
-    async def resolve(host: str, port: int) -> list[str]:
-        """``table[host]``; a host in ``rebind`` answers that instead from its second lookup on (a DNS
-        server answering a public address to the check when saved, and a private one afterwards)."""
-        if f"rebind:{host}" in table and host in asked:
-            return list(table[f"rebind:{host}"])
-        asked.add(host)
-        if host not in table:
-            raise OSError("no such host")
-        return list(table[host])
-
-    asked: set[str] = set()
-    urls.set_resolver(resolve)
-    urls.forget_checks()
-    try:
+    with fake_dns({"hooks.example.com": ["93.184.216.34"], "private.example.com": ["10.1.2.3"]}) as table:
         yield table
-    finally:
-        urls.set_resolver(None)
-        urls.forget_checks()
 
 
 @pytest.fixture

@@ -11,33 +11,15 @@ import pytest
 from aiohttp import web
 
 from libs.embedded.servers import free_port
-from libs.webhooks import urls
+from libs.testing.dns import fake_dns
 from services.outbound.tests.integration.harness import Pipe, handset
 
 
 @pytest.fixture
 def dns() -> Iterator[dict[str, list[str]]]:
     """Host → addresses; ``dns["rebind:<host>"] = [...]`` makes later lookups of <host> answer those."""
-    table: dict[str, list[str]] = {}
-
-    async def resolve(host: str, port: int) -> list[str]:
-        """``table[host]``; a host in ``rebind`` answers that instead from its second lookup on (a DNS
-        server answering a public address to the check when saved, and a private one afterwards)."""
-        if f"rebind:{host}" in table and host in asked:
-            return list(table[f"rebind:{host}"])
-        asked.add(host)
-        if host not in table:
-            raise OSError("no such host")
-        return list(table[host])
-
-    asked: set[str] = set()
-    urls.set_resolver(resolve)
-    urls.forget_checks()
-    try:
+    with fake_dns({}) as table:
         yield table
-    finally:
-        urls.set_resolver(None)
-        urls.forget_checks()
 
 
 async def test_status_callbacks_follow_the_url_rule(make_pipe: Any, dns: dict[str, list[str]]) -> None:
