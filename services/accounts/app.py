@@ -9,6 +9,7 @@ from libs.obs.settings import load_settings
 from libs.runtime.service import Service
 from services.accounts import rpc, subscriptions
 from services.accounts.config import AccountsSettings
+from services.accounts.credit import Credit
 from services.accounts.handlers import Accounts
 
 
@@ -17,9 +18,9 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, object]:
     svc = Service("accounts", settings, domain="accounts", sql_dir=Path(__file__).parent / "sql")
 
     async def setup(s: Service) -> None:
-        h = Accounts(s.store, settings)
-        await rpc.register(s, h)
-        for spec in subscriptions.specs(h):
+        credit = Credit(s.store)
+        await rpc.register(s, Accounts(s.store, settings), credit)
+        for spec in subscriptions.specs(credit):
             s.consumer(spec)
 
     return svc, setup

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from libs.runtime.service import Service
 from proto.commands import accounts as c
+from services.accounts.credit import Credit
 from services.accounts.handlers import Accounts
 
 
-async def register(svc: Service, h: Accounts) -> None:
+async def register(svc: Service, h: Accounts, credit: Credit) -> None:
     r = svc.rpc_server
     await r.register("signup", c.Signup, h.signup)
     await r.register("authenticate", c.Authenticate, h.authenticate)
@@ -20,7 +21,7 @@ async def register(svc: Service, h: Accounts) -> None:
     await r.register("list_sessions", c.ListSessions, h.list_sessions)
     await r.register("end_session", c.EndSession, h.end_session)
     await r.register("end_sessions", c.EndSessions, h.end_sessions)
-    await r.register("balance", c.GetBalance, h.balance)
-    await r.register("reserve_credit", c.ReserveCredit, h.reserve)
-    await r.register("reserve_credits", c.ReserveCredits, h.reserve_many)
-    await r.register("settle_credit", c.SettleCredit, h.settle)
+    await r.register("balance", c.GetBalance, credit.balance)
+    await r.register("reserve_credit", c.ReserveCredit, credit.reserve)
+    await r.register("reserve_credits", c.ReserveCredits, credit.reserve_many)
+    await r.register("settle_credit", c.SettleCredit, credit.settle)

@@ -9,7 +9,8 @@ from libs.store.processed import claim
 from proto.base import Event
 from proto.commands.accounts import SettleCredit
 from proto.events.outbound import MessageCanceled, MessageFailed, MessageSent
-from services.accounts.handlers import Accounts
+from services.accounts import store
+from services.accounts.credit import Credit
 
 CREDIT_CONSUMER = "accounts-message-credit"
 
@@ -27,7 +28,7 @@ def settlement(ev: Event) -> SettleCredit | None:
     return None
 
 
-def specs(h: Accounts) -> list[ConsumerSpec]:
+def specs(h: Credit) -> list[ConsumerSpec]:
     async def on_message_event(ev: Event) -> None:
         cmd = settlement(ev)
         if cmd is None:
@@ -35,8 +36,7 @@ def specs(h: Accounts) -> list[ConsumerSpec]:
         async with h.store.transaction() as conn:
             if not await claim(conn, CREDIT_CONSUMER, ev.event_id):
                 return
-            exists = await conn.fetchval("SELECT 1 FROM reservations WHERE id = $1", cmd.reservation_id)
-            if exists:  # a message sent without a reservation (none held) has nothing to settle
+            if await store.reservation_state(conn, cmd.reservation_id) is not None:  # a message sent without a reservation (none held) has nothing to settle
                 await h.settle_in(conn, cmd)
 
     async def absorb(events: list[Event]) -> set[str]:

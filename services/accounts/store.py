@@ -1,0 +1,352 @@
+"""The accounts service's SQL: loading aggregate states, appending their events with the tables projected
+from them in the same transaction, and the read models' queries (keys, sessions, the ledger)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeAlias
+
+import asyncpg
+import msgspec
+
+from libs.store.eventstore import EventStore
+from proto.api import decode_cursor, encode_cursor
+from proto.base import CommandError, Event, parse_uuid, rfc3339
+from proto.commands import accounts as c
+from proto.events.accounts import (
+    ApiKeyCreated,
+    ApiKeyRevoked,
+    CreditCaptured,
+    CreditGranted,
+    CreditReleased,
+    CreditReserved,
+    OrganizationCreated,
+    SessionEnded,
+    SessionStarted,
+)
+from services.accounts.model import KeyState, ReservationState, SessionState, ledger_entry
+
+Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
+
+
+def stream_of(ev: Event) -> str:
+    """Each aggregate's stream: organization-, api_key-, session-, credit-grant- and reservation-<id>."""
+    match ev:
+        case OrganizationCreated():
+            return f"organization-{ev.org_id}"
+        case ApiKeyCreated() | ApiKeyRevoked():
+            return f"api_key-{ev.key_id}"
+        case SessionStarted() | SessionEnded():
+            return f"session-{ev.session_id}"
+        case CreditGranted():
+            return f"credit-grant-{ev.entry_id}"
+        case CreditReserved() | CreditCaptured() | CreditReleased():
+            return f"reservation-{ev.reservation_id}"
+    raise TypeError(f"not an accounts event: {type(ev).__name__}")
+
+
+@dataclass(frozen=True)
+class Sealed:
+    """What is kept but never published: written beside the event that creates it."""
+
+    password_hash: str = ""
+    key_hash: str = ""
+    token_hash: str = ""
+    user_agent: str = ""
+
+
+async def record(store: EventStore, conn: asyncpg.Connection, events: Sequence[Event], version: int = 0,
+                 sealed: Sealed = Sealed()) -> None:
+    """Append each event to its aggregate's stream and project it, in the caller's transaction. ``version``:
+    that of the aggregate of the first event, before it (the other aggregates are new: signup's)."""
+    versions: dict[str, int] = {}
+    for i, ev in enumerate(events):
+        stream = stream_of(ev)
+        versions[stream] = await store.append(conn, stream, versions.get(stream, version if i == 0 else 0), [ev])
+        await project(conn, ev, sealed)
+
+
+async def record_each(store: EventStore, conn: asyncpg.Connection, items: Sequence[tuple[int, Event]]) -> None:
+    """One event each for several aggregates, ``(version before, event)``: appended in one statement."""
+    await store.append_streams(conn, [(stream_of(ev), v, ev) for v, ev in items])
+    for _, ev in items:
+        await project(conn, ev, Sealed())
+
+
+async def project(conn: asyncpg.Connection, ev: Event, sealed: Sealed) -> None:
+    """The tables as the event leaves them."""
+    match ev:
+        case OrganizationCreated():
+            await conn.execute("INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3)", ev.org_id,
+                               ev.name, ev.occurred_at)
+            await conn.execute("INSERT INTO users (id, org_id, email, password_hash, created_at)"
+                               " VALUES ($1, $2, $3, $4, $5)", ev.owner_user_id, ev.org_id, ev.owner_email,
+                               sealed.password_hash, ev.occurred_at)
+        case ApiKeyCreated():
+            expires = (ev.caps or {}).get("expires_at")
+            await conn.execute(
+                "INSERT INTO api_keys (id, org_id, name, prefix, key_hash, created_at, scopes, caps, expires_at)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9)", ev.key_id, ev.org_id, ev.name, ev.prefix,
+                sealed.key_hash, ev.occurred_at, ev.scopes,
+                msgspec.json.encode(ev.caps).decode() if ev.caps is not None else None,
+                datetime.fromisoformat(expires.replace("Z", "+00:00")) if expires else None)
+        case ApiKeyRevoked():
+            await conn.execute("UPDATE api_keys SET revoked_at = $3 WHERE id = $1 AND org_id = $2", ev.key_id,
+                               ev.org_id, ev.occurred_at)
+        case CreditGranted():
+            await conn.execute("INSERT INTO balances (org_id, available_micros) VALUES ($1, $2) ON CONFLICT (org_id)"
+                               " DO UPDATE SET available_micros = balances.available_micros + $2", ev.org_id,
+                               ev.amount_micros)
+            await _ledger(conn, ev.entry_id, ev)
+        case CreditCaptured() | CreditReleased():
+            state = "captured" if isinstance(ev, CreditCaptured) else "released"
+            await conn.execute("UPDATE reservations SET state = $2 WHERE id = $1", ev.reservation_id, state)
+            if isinstance(ev, CreditReleased):
+                await conn.execute("UPDATE balances SET available_micros = available_micros + $2 WHERE org_id = $1",
+                                   ev.org_id, ev.amount_micros)
+                await conn.execute(  # the refund names what the reservation was for
+                    "INSERT INTO ledger (id, org_id, kind, amount_micros, reason, reference, created_at)"
+                    " SELECT $1, org_id, 'refund', $2, $3, reference, $4 FROM reservations WHERE id = $5",
+                    ev.event_id, ev.amount_micros, ev.reason or "refund", ev.occurred_at, ev.reservation_id)
+        case SessionStarted():
+            await conn.execute(
+                "INSERT INTO sessions (id, org_id, user_id, token_hash, user_agent, created_at, expires_at)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7)", ev.session_id, ev.org_id, ev.user_id, sealed.token_hash,
+                sealed.user_agent[:512], ev.occurred_at, datetime.fromisoformat(ev.expires_at.replace("Z", "+00:00")))
+        case SessionEnded():
+            await conn.execute("UPDATE sessions SET ended_at = $2 WHERE id = $1", ev.session_id, ev.occurred_at)
+        case _:
+            raise TypeError(f"no projection for {type(ev).__name__}")
+
+
+async def _ledger(conn: asyncpg.Connection, entry_id: str, ev: Event) -> None:
+    entry = ledger_entry(ev)
+    assert entry is not None
+    kind, amount, reason, reference = entry
+    await conn.execute("INSERT INTO ledger (id, org_id, kind, amount_micros, reason, reference, created_at)"
+                       " VALUES ($1, $2, $3, $4, $5, $6, $7)", entry_id, ev.org_id, kind, amount, reason, reference,
+                       ev.occurred_at)
+
+
+# -- loading states ------------------------------------------------------------------------------------
+async def key_state(conn: Conn, key_id: str, lock: bool = False) -> KeyState:
+    row = None if parse_uuid(key_id) is None else await conn.fetchrow(
+        "SELECT org_id::text AS org_id, revoked_at FROM api_keys WHERE id = $1::uuid" + (" FOR UPDATE" if lock
+                                                                                          else ""), parse_uuid(key_id))
+    return KeyState() if row is None else KeyState(org_id=row["org_id"], revoked=row["revoked_at"] is not None)
+
+
+async def reservation_state(conn: Conn, reservation_id: str, lock: bool = False) -> ReservationState | None:
+    row = await conn.fetchrow("SELECT org_id::text AS org_id, amount_micros, state, reference FROM reservations"
+                              " WHERE id = $1" + (" FOR UPDATE" if lock else ""), reservation_id)
+    return None if row is None else reservation_of(row)
+
+
+def reservation_of(row: asyncpg.Record) -> ReservationState:
+    return ReservationState(org_id=row["org_id"], amount_micros=row["amount_micros"], status=row["state"],
+                            reference=row["reference"])
+
+
+async def reservation_states(conn: asyncpg.Connection, ids: list[str]) -> dict[str, ReservationState]:
+    """Many reservations, locked in one order (two batches cannot deadlock)."""
+    rows = await conn.fetch("SELECT id, org_id::text AS org_id, amount_micros, state, reference FROM reservations"
+                            " WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE", ids)
+    return {r["id"]: reservation_of(r) for r in rows}
+
+
+async def live_sessions(conn: asyncpg.Connection, org_id: str, session_id: str | None = None,
+                        user_id: str | None = None) -> list[tuple[str, SessionState]]:
+    """The organization's live sessions (one, one user's, or all), locked."""
+    rows = await conn.fetch(
+        "SELECT id::text AS id, user_id::text AS user_id FROM sessions WHERE org_id = $1::uuid AND ended_at IS NULL"
+        " AND ($2::uuid IS NULL OR id = $2::uuid) AND ($3::uuid IS NULL OR user_id = $3::uuid) ORDER BY id"
+        " FOR UPDATE", parse_uuid(org_id), session_id, user_id)
+    return [(r["id"], SessionState(org_id=org_id, user_id=r["user_id"])) for r in rows]
+
+
+async def balance(conn: Conn, org_id: str) -> int:
+    return int(await conn.fetchval("SELECT available_micros FROM balances WHERE org_id = $1", org_id) or 0)
+
+
+# -- read models ---------------------------------------------------------------------------------------
+def page_cursor(cursor: str | None) -> tuple[datetime | None, str | None]:
+    if not cursor:
+        return None, None
+    try:
+        ts, ident = decode_cursor(cursor)
+        at = datetime.fromisoformat(ts)
+        if parse_uuid(ident) is None:  # a well-formed cursor whose id is no id at all
+            raise ValueError("invalid cursor")
+        return at, str(parse_uuid(ident))
+    except Exception as exc:
+        raise CommandError("VALIDATION_ERROR", "cursor: invalid cursor", 400, {"field": "cursor"}) from exc
+
+
+def next_cursor(rows: list[asyncpg.Record], limit: int) -> str | None:
+    return encode_cursor(rows[limit - 1]["created_at"].isoformat(), rows[limit - 1]["id"]) if len(rows) > limit \
+        else None
+
+
+def caps_of(raw: str | None) -> c.KeyCaps | None:
+    return msgspec.json.decode(raw, type=c.KeyCaps) if raw else None
+
+
+def key_view(row: asyncpg.Record) -> c.ApiKeyView:
+    """A key as every later answer shows it: never with its secret."""
+    return c.ApiKeyView(id=row["id"], name=row["name"], prefix=row["prefix"], created_at=rfc3339(row["created_at"]),
+                        last_used_at=rfc3339(row["last_used_at"]) if row["last_used_at"] else None,
+                        revoked_at=rfc3339(row["revoked_at"]) if row["revoked_at"] else None)
+
+
+_KEY_COLS = "id::text, org_id::text, name, prefix, created_at, last_used_at, revoked_at"
+
+
+async def key_row(conn: Conn, key_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(f"SELECT {_KEY_COLS} FROM api_keys WHERE id = $1", key_id)
+
+
+async def principal_row(pool: asyncpg.Pool, key_hash: str) -> asyncpg.Record | None:
+    return await pool.fetchrow(
+        "SELECT id::text, org_id::text, scopes, caps::text AS caps, expires_at <= now() AS expired"
+        " FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL", key_hash)
+
+
+async def touch_key(pool: asyncpg.Pool, key_id: str) -> None:
+    """last_used_at is a usage mark, not a fact of the key's life: no event."""
+    await pool.execute("UPDATE api_keys SET last_used_at = now() WHERE id = $1", key_id)
+
+
+async def keys_page(pool: asyncpg.Pool, cmd: c.ListKeys) -> c.KeyPage:
+    ts, ident = page_cursor(cmd.cursor)
+    rows = await pool.fetch(
+        "SELECT id::text, name, prefix, created_at, last_used_at, revoked_at, scopes, caps::text AS caps,"
+        " expires_at FROM api_keys WHERE org_id = $1 AND revoked_at IS NULL"
+        " AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3::uuid))"
+        " ORDER BY created_at DESC, id DESC LIMIT $4", cmd.org_id, ts, ident, cmd.limit + 1)
+    data = [c.ApiKeyView(id=r["id"], name=r["name"], prefix=r["prefix"], created_at=rfc3339(r["created_at"]),
+                         last_used_at=rfc3339(r["last_used_at"]) if r["last_used_at"] else None,
+                         scopes=list(r["scopes"]) if r["scopes"] is not None else None, caps=caps_of(r["caps"]),
+                         expires_at=rfc3339(r["expires_at"]) if r["expires_at"] else None)
+            for r in rows[: cmd.limit]]
+    return c.KeyPage(data=data, next_cursor=next_cursor(list(rows), cmd.limit))
+
+
+async def ledger_page(pool: asyncpg.Pool, org_id: str, limit: int, cursor: str | None) -> list[asyncpg.Record]:
+    ts, ident = page_cursor(cursor)
+    return list(await pool.fetch(
+        "SELECT id::text, kind, amount_micros, reason, reference, created_at FROM ledger WHERE org_id = $1"
+        " AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3::uuid))"
+        " ORDER BY created_at DESC, id DESC LIMIT $4", org_id, ts, ident, limit + 1))
+
+
+async def email_taken(conn: Conn, email: str) -> bool:
+    return bool(await conn.fetchval("SELECT 1 FROM users WHERE email = $1", email))
+
+
+async def user_known(conn: Conn, org_id: str, user_id: str) -> bool:
+    return bool(await conn.fetchval("SELECT 1 FROM users WHERE id = $1::uuid AND org_id = $2::uuid",
+                                    parse_uuid(user_id), parse_uuid(org_id)))
+
+
+async def login_row(pool: asyncpg.Pool, email: str) -> asyncpg.Record | None:
+    return await pool.fetchrow("SELECT id::text, org_id::text, email, password_hash FROM users WHERE email = $1",
+                               email)
+
+
+_SESSION = ("SELECT s.id::text AS id, s.user_id::text AS user_id, s.org_id::text AS org_id, u.email,"
+            " o.name AS org_name, s.created_at, s.expires_at, s.ended_at, s.user_agent"
+            " FROM sessions s JOIN users u ON u.id = s.user_id JOIN organizations o ON o.id = s.org_id")
+
+
+def session_view(r: asyncpg.Record) -> c.SessionView:
+    return c.SessionView(id=r["id"], user_id=r["user_id"], org_id=r["org_id"], email=r["email"],
+                         organization_name=r["org_name"], created_at=rfc3339(r["created_at"]),
+                         expires_at=rfc3339(r["expires_at"]),
+                         ended_at=rfc3339(r["ended_at"]) if r["ended_at"] else None, user_agent=r["user_agent"])
+
+
+async def session_by_id(conn: Conn, session_id: str) -> c.SessionView:
+    return session_view(await conn.fetchrow(_SESSION + " WHERE s.id = $1", session_id))
+
+
+async def session_by_token(pool: asyncpg.Pool, token_hash: str) -> asyncpg.Record | None:
+    return await pool.fetchrow(_SESSION + " WHERE s.token_hash = $1 AND s.ended_at IS NULL AND s.expires_at > now()",
+                               token_hash)
+
+
+async def sessions_of(pool: asyncpg.Pool, org_id: str, user_id: str | None) -> list[c.SessionView]:
+    rows = await pool.fetch(
+        _SESSION + " WHERE s.org_id = $1::uuid AND ($2::uuid IS NULL OR s.user_id = $2::uuid)"
+        " AND s.ended_at IS NULL AND s.expires_at > now() ORDER BY s.created_at DESC LIMIT 100",
+        parse_uuid(org_id), user_id)
+    return [session_view(r) for r in rows]
+
+
+# -- holding credit: one statement ---------------------------------------------------------------------
+async def hold(store: EventStore, ev: CreditReserved) -> int | None:
+    """CreditReserved appended and projected (balance, reservation, ledger) in one statement, its own
+    transaction, only if the balance covers it: the balance row is locked for one round trip only, so one
+    organization's concurrent sends are not queued behind each other's BEGIN … COMMIT. The balance after,
+    or None (not enough credit, nothing written)."""
+    append, ev_args = store.append_cte(stream_of(ev), 1, ev, 8, "bal")
+    bal = await store.pool.fetchval(
+        "WITH bal AS (UPDATE balances SET available_micros = available_micros - $3"
+        "  WHERE org_id = $2 AND available_micros >= $3 RETURNING available_micros),"
+        " res AS (INSERT INTO reservations (id, org_id, amount_micros, state, reason, reference, created_at)"
+        "  SELECT $1, $2, $3, 'held', $4, $5, $6 FROM bal RETURNING 1),"
+        " led AS (INSERT INTO ledger (id, org_id, kind, amount_micros, reason, reference, created_at)"
+        "  SELECT $7::uuid, $2, 'debit', -$3::bigint, $4, $5, $6 FROM bal RETURNING 1),"
+        f" ev AS ({append})"
+        f" SELECT (SELECT available_micros FROM bal), {store.notify_sql(16)}",
+        ev.reservation_id, ev.org_id, ev.amount_micros, ev.reason, ev.reference, ev.occurred_at, ev.event_id,
+        *ev_args, store.notify_channel())
+    if bal is not None:
+        store.appended(1)
+        store.committed()
+    return None if bal is None else int(bal)
+
+
+async def hold_together(store: EventStore, events: list[CreditReserved], now: datetime) -> dict[str, int]:
+    """``hold`` for many in one statement: each organization's reservations are held only if its balance
+    covers all of them. Answers the organizations that paid, with their balance after."""
+    append, ev_args = store.append_rows_cte([(stream_of(ev), 1, ev) for ev in events], 8,
+                                            "WHERE u.o::uuid IN (SELECT org_id FROM bal)")
+    rows = await store.pool.fetch(
+        "WITH req AS (SELECT * FROM unnest($1::text[], $2::uuid[], $3::bigint[], $4::text[], $5::text[],"
+        "  $6::uuid[]) AS r(id, org_id, amount, reason, reference, ledger_id)),"
+        " tot AS (SELECT org_id, sum(amount)::bigint AS total FROM req GROUP BY org_id),"
+        " bal AS (UPDATE balances b SET available_micros = b.available_micros - tot.total FROM tot"
+        "  WHERE b.org_id = tot.org_id AND b.available_micros >= tot.total"
+        "  RETURNING b.org_id, b.available_micros),"
+        " res AS (INSERT INTO reservations (id, org_id, amount_micros, state, reason, reference, created_at)"
+        "  SELECT id, org_id, amount, 'held', reason, reference, $7 FROM req WHERE org_id IN (SELECT org_id FROM bal)"
+        "  RETURNING 1),"
+        " led AS (INSERT INTO ledger (id, org_id, kind, amount_micros, reason, reference, created_at)"
+        "  SELECT ledger_id, org_id, 'debit', -amount, reason, reference, $7 FROM req"
+        "  WHERE org_id IN (SELECT org_id FROM bal) RETURNING 1),"
+        f" ev AS ({append})"
+        f" SELECT org_id::text AS org_id, available_micros, {store.notify_sql(16)} AS woken FROM bal",
+        [ev.reservation_id for ev in events], [ev.org_id for ev in events], [ev.amount_micros for ev in events],
+        [ev.reason for ev in events], [ev.reference for ev in events], [ev.event_id for ev in events], now,
+        *ev_args, store.notify_channel())
+    paid = {r["org_id"]: r["available_micros"] for r in rows}
+    if paid:
+        store.appended(sum(1 for ev in events if ev.org_id in paid))
+        store.committed()
+    return paid
+
+
+async def record_captures(store: EventStore, conn: asyncpg.Connection, events: list[CreditCaptured]) -> None:
+    """Many captures (held reservations, version 1 each): appended in one statement, projected in one."""
+    await store.append_streams(conn, [(stream_of(ev), 1, ev) for ev in events])
+    await conn.execute("UPDATE reservations SET state = 'captured' WHERE id = ANY($1::text[])",
+                       [ev.reservation_id for ev in events])
+
+
+async def claim_many(conn: asyncpg.Connection, consumer: str, event_ids: list[str]) -> set[str]:
+    """The event ids ``consumer`` had not handled yet, now recorded as handled (in the caller's transaction)."""
+    rows = await conn.fetch("INSERT INTO processed_events (consumer, event_id) SELECT $1, unnest($2::uuid[])"
+                            " ON CONFLICT DO NOTHING RETURNING event_id::text AS event_id", consumer, event_ids)
+    return {r["event_id"] for r in rows}
