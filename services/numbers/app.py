@@ -11,9 +11,11 @@ from libs.carrier.numbers_file import FileCarrier
 from libs.obs.settings import load_settings
 from libs.runtime.service import Service
 from services.numbers import rpc
-from services.numbers.callbacks import StatusCallbacks, carrier_route
 from services.numbers.config import NumbersSettings
 from services.numbers.handlers import Numbers
+from services.numbers.orders import Orders
+from services.numbers.review import Review, carrier_route
+from services.numbers.status_callbacks import StatusCallbacks
 from services.numbers.tendlc import TenDlc
 
 
@@ -34,11 +36,11 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, object]:
         else:
             carrier = HttpCarrier(settings.sim_url, settings.sim_api_token)
         s.on_stop(carrier.close)
-        numbers = Numbers(s.store, settings, carrier, s.rpc)
-        tendlc = TenDlc(s.store, settings, carrier)
-        await rpc.register(s, numbers, tendlc)
-        s.http.router.add_routes([carrier_route(settings, tendlc)])  # setup runs before the HTTP server starts
-        s.task(numbers.sweep_orders)
+        orders = Orders(s.store, settings, carrier, s.rpc)
+        review = Review(s.store)
+        await rpc.register(s, Numbers(s.store, settings, carrier), orders, TenDlc(s.store, settings, carrier), review)
+        s.http.router.add_routes([carrier_route(settings, review)])  # setup runs before the HTTP server starts
+        s.task(orders.sweep_orders)
         s.task(StatusCallbacks(s.store, settings).run)
 
     return svc, setup

@@ -1,310 +1,308 @@
-"""Pure rules of numbers and 10DLC: input checks, webhook URL policy, secrets, carrier limits, who may
-send. No I/O."""
+"""Pure aggregates of numbers: PhoneNumber, Brand and Campaign, each as ``evolve`` (the state after an
+event) and ``decide_*`` (the events a command leads to, or the refusal with its reason returned as a
+``CommandError``, never raised). No I/O: ids, new secrets and ``now`` arrive as arguments. The checks
+on what arrives (fields, keywords, limits) are in ``rules.py``.
+
+Secrets and a brand's registration details never ride on events: the handler writes them beside the
+event that creates them, in its transaction (``store.Sealed``)."""
 
 from __future__ import annotations
 
-import re
-import secrets
-import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
-import phonenumbers
-from phonenumbers import geocoder
+from proto.base import CommandError, Event, NotFound
+from proto.events.numbers import (
+    BrandRegistered,
+    CampaignApproved,
+    CampaignNumberAssigned,
+    CampaignNumberRemoved,
+    CampaignRejected,
+    CampaignResubmitted,
+    CampaignSubmitted,
+    PhoneNumberConfigured,
+    PhoneNumberOrdered,
+    PhoneNumberReleased,
+    RejectionReason,
+    WebhookSecretRotated,
+)
+from services.numbers import rules
 
-from libs.phone import normalize_e164
-from proto import keywords
-from proto.base import CommandError
-from proto.http.tendlc import CampaignFields
-
-SECRET_PREFIX = "whsec_"
-_ALPHABET = string.ascii_letters + string.digits
-_AREA_CODE = re.compile(r"^[2-9]\d\d$")
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
-
-DEFAULT_OPT_OUT_KEYWORDS = keywords.DEFAULT_CAMPAIGN_OPT_OUT
-DEFAULT_HELP_KEYWORDS = keywords.DEFAULT_CAMPAIGN_HELP
-
-
-def invalid(field: str, message: str, **details: Any) -> CommandError:
-    return CommandError("VALIDATION_ERROR", f"{field}: {message}", 400, {"field": field, **details})
-
-
-# -- numbers ---------------------------------------------------------------------------------------
-def check_area_code(area_code: str) -> str:
-    """Form only (3 digits, N not 0/1, not an N11 service code); the carrier says whether it is assigned."""
-    code = area_code.strip()
-    if not _AREA_CODE.match(code) or code[1:] == "11":
-        raise invalid("area_code", "must be a 3-digit NANP area code such as 415")
-    return code
+Decided = list[Event] | CommandError
+"""What a ``decide_*`` answers: the events to append (none: nothing to change), or why not."""
 
 
-def order_numbers(raw: list[str], max_count: int) -> list[str]:
-    """E.164, duplicates dropped, order kept."""
-    if not raw:
-        raise invalid("numbers", "name at least one number")
-    out: list[str] = []
-    for i, value in enumerate(raw):
-        try:
-            e164 = normalize_e164(value)
-        except ValueError as exc:
-            raise invalid(f"numbers.{i}", str(exc)) from exc
-        if not e164.startswith("+1"):
-            raise invalid(f"numbers.{i}", "only US (+1) numbers can be ordered")
-        if e164 not in out:
-            out.append(e164)
-    if len(out) > max_count:
-        raise invalid("numbers", f"at most {max_count} numbers per order")
+# -- PhoneNumber ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class NumberState:
+    id: str
+    org_id: str
+    e164: str
+    status: Literal["pending", "active", "released"] = "active"
+    """pending: claimed by an order not yet complete (no event yet)."""
+    version: int = 0
+    friendly_name: str | None = None
+    inbound_url: str | None = None
+    status_callback_url: str | None = None
+    has_secret: bool = False
+    campaign_id: str | None = None
+    last_rotation_id: str | None = None
+
+
+_SETTINGS = ("friendly_name", "inbound_url", "status_callback_url")
+
+
+def evolve_number(s: NumberState, ev: Event) -> NumberState:
+    match ev:
+        case PhoneNumberOrdered():
+            return replace(s, status="active")
+        case PhoneNumberConfigured():
+            return replace(s, friendly_name=ev.friendly_name, inbound_url=ev.inbound_url,
+                           status_callback_url=ev.status_callback_url)
+        case WebhookSecretRotated():
+            return replace(s, has_secret=True)
+        case PhoneNumberReleased():
+            return replace(s, status="released", campaign_id=None, has_secret=False)
+        case CampaignNumberAssigned():
+            return replace(s, campaign_id=ev.campaign_id)
+        case CampaignNumberRemoved():
+            return replace(s, campaign_id=None)
+    return s
+
+
+def decide_ordered(s: NumberState, order_id: str, monthly_price_micros: int, now: datetime) -> Decided:
+    """A claimed number the carrier assigned and the organization paid for becomes its own."""
+    if s.status != "pending":
+        return CommandError("CONFLICT", f"number {s.e164} is {s.status}, not claimed by an order", 409)
+    return [PhoneNumberOrdered(org_id=s.org_id, phone_number_id=s.id, e164=s.e164, order_id=order_id,
+                               monthly_price_micros=monthly_price_micros, capabilities=["sms", "mms"],
+                               occurred_at=now)]
+
+
+def _active(s: NumberState) -> CommandError | None:
+    return None if s.status == "active" else NotFound("phone number", {"phone_number_id": s.id})
+
+
+def decide_configure(s: NumberState, wanted: dict[str, str | None], now: datetime) -> Decided:
+    """``wanted``: the settings given (checked), by name. Only what differs is an event; the first
+    inbound_url gives the number its first webhook secret."""
+    if (gone := _active(s)) is not None:
+        return gone
+    changed = {k: v for k, v in wanted.items() if getattr(s, k) != v}
+    out: list[Event] = []
+    if changed:
+        new = {k: changed.get(k, getattr(s, k)) for k in _SETTINGS}
+        out.append(PhoneNumberConfigured(org_id=s.org_id, phone_number_id=s.id, e164=s.e164, changed=sorted(changed),
+                                         occurred_at=now, **new))
+    if changed.get("inbound_url") and not s.has_secret:
+        out.append(WebhookSecretRotated(org_id=s.org_id, phone_number_id=s.id, e164=s.e164, first=True,
+                                        occurred_at=now))
     return out
 
 
-def new_webhook_secret() -> str:
-    """``whsec_`` + 32 base62 characters (about 190 bits)."""
-    return SECRET_PREFIX + "".join(secrets.choice(_ALPHABET) for _ in range(32))
+def decide_rotate_secret(s: NumberState, rotation_id: str | None, grace_s: int, now: datetime) -> Decided:
+    """A new secret; the previous one keeps signing for ``grace_s``. A repeat of the last rotation (same
+    caller-chosen id) changes nothing."""
+    if (gone := _active(s)) is not None:
+        return gone
+    if rotation_id is not None and rotation_id == s.last_rotation_id:
+        return []
+    first = not s.has_secret
+    return [WebhookSecretRotated(org_id=s.org_id, phone_number_id=s.id, e164=s.e164, first=first,
+                                 grace_until=None if first else now + timedelta(seconds=grace_s), occurred_at=now)]
 
 
-def active_secrets(current: str | None, previous: str | None, previous_expires_at: datetime | None,
-                   now: datetime) -> list[str]:
-    """Newest first; the previous secret only while its grace period lasts."""
-    out = [current] if current else []
-    if previous and previous_expires_at is not None and previous_expires_at > now:
-        out.append(previous)
-    return out
+def decide_release(s: NumberState, now: datetime) -> Decided:
+    """Back to the carrier; its campaign loses it too (``decide_remove_number`` on the campaign)."""
+    if (gone := _active(s)) is not None:
+        return gone
+    return [PhoneNumberReleased(org_id=s.org_id, phone_number_id=s.id, e164=s.e164, occurred_at=now)]
 
 
-# -- 10DLC limits ------------------------------------------------------------------------------------
-def throughput_mpm(vetting_score: int, use_case: str | None = None) -> int:
-    """AT&T messages per minute per campaign, by vetting score; LOW_VOLUME campaigns get 75."""
-    if use_case == "LOW_VOLUME":
-        return 75
-    if vetting_score >= 75:
-        return 4500
-    if vetting_score >= 50:
-        return 2400
-    if vetting_score >= 1:
-        return 240
-    return 75
-
-
-def daily_cap(vetting_score: int) -> int:
-    """T-Mobile brand daily cap, by vetting score."""
-    if vetting_score >= 75:
-        return 200_000
-    if vetting_score >= 50:
-        return 40_000
-    if vetting_score >= 25:
-        return 10_000
-    return 2_000
-
-
-def normalize_brand(entity_type: str, company_name: str | None, ein: str | None, email: str,
-                    phone: str) -> tuple[str | None, str | None, str, str]:
-    """(company_name, ein digits, email, phone E.164); EIN and legal name are required except for
-    sole proprietors."""
-    sole = entity_type == "SOLE_PROPRIETOR"
-    digits: str | None = None
-    if ein is not None and ein.strip():
-        digits = re.sub(r"[\s-]", "", ein)
-        if not re.fullmatch(r"\d{9}", digits):
-            raise invalid("ein", "must be a 9-digit EIN such as 12-3456789")
-    elif not sole:
-        raise invalid("ein", "is required (except for SOLE_PROPRIETOR)")
-    name = company_name.strip() if company_name else None
-    if not name and not sole:
-        raise invalid("company_name", "is required (except for SOLE_PROPRIETOR)")
-    mail = email.strip().lower()
-    if not _EMAIL.match(mail):
-        raise invalid("email", "must be an email address")
-    try:
-        e164 = normalize_e164(phone)
-    except ValueError as exc:
-        raise invalid("phone", str(exc)) from exc
-    return name, digits, mail, e164
-
-
-def default_help_message(brand_name: str, email: str) -> str:
-    return (f"{brand_name}: for help contact {email}. Msg frequency varies. Msg & data rates may apply. "
-            "Reply STOP to opt out.")
-
-
-def default_opt_out_message(brand_name: str) -> str:
-    return f"{brand_name}: you are unsubscribed and will receive no more messages. Reply START to resubscribe."
-
-
-CAMPAIGN_FIELDS = ("sub_use_cases", "description", "message_flow", "sample_messages", "opt_in_keywords",
-                   "opt_in_message", "opt_out_keywords", "opt_out_message", "help_keywords", "help_message",
-                   "embedded_link", "embedded_phone", "age_gated", "number_pool")
-
-
-def _keywords(words: list[str]) -> list[str]:
-    return list(dict.fromkeys(w.strip().upper() for w in words if w.strip()))
-
-
-_MEANING = {"opt_out_keywords": "opt_out", "help_keywords": "help", "opt_in_keywords": "opt_in"}
-
-
-def check_keywords(fields: dict[str, Any]) -> None:
-    """A campaign's keywords must be words a contact can text (letters and digits after folding) and may not
-    give a keyword every program shares (``proto.keywords``: STOP, ALTO, START, YES, HELP, AYUDA...) or
-    another of its own lists a second meaning: "HELP" as an opt-out keyword would opt out whoever asks for
-    help."""
-    seen: dict[str, str] = {}
-    for name, meaning in _MEANING.items():
-        for i, word in enumerate(fields.get(name) or []):
-            folded = keywords.keyword_of(word)
-            if not folded:
-                raise invalid(f"{name}.{i}", "a keyword needs letters or digits")
-            reserved = keywords.reserved_meaning(word)
-            if reserved is not None and reserved != meaning and not (meaning == "opt_in" and reserved == "affirm"):
-                raise invalid(f"{name}.{i}", f"{word!r} already means {reserved.replace('_', '-')} to every "
-                                             "program; choose another keyword", keyword=word)
-            if seen.get(folded, meaning) != meaning:
-                raise invalid(f"{name}.{i}", f"{word!r} is also one of the campaign's {seen[folded]} keywords",
-                              keyword=word)
-            seen[folded] = meaning
-
-
-def keyword_fields(fields: dict[str, Any]) -> dict[str, Any]:
-    """What compliance needs of a campaign to honour its own keywords (carried on its events)."""
-    return {"opt_out_keywords": list(fields.get("opt_out_keywords") or []),
-            "opt_out_message": fields.get("opt_out_message") or "",
-            "help_keywords": list(fields.get("help_keywords") or []),
-            "help_message": fields.get("help_message") or ""}
-
-
-def campaign_fields(body: CampaignFields, brand_name: str, brand_email: str) -> dict[str, Any]:
-    """What a new campaign says, with the defaults a reviewer expects (STOP/HELP keywords and replies)."""
-    f: dict[str, Any] = {
-        "sub_use_cases": list(body.sub_use_cases or []),
-        "description": (body.description or "").strip(),
-        "message_flow": (body.message_flow or "").strip(),
-        "sample_messages": [m.strip() for m in body.sample_messages or []],
-        "opt_in_keywords": _keywords(body.opt_in_keywords or []),
-        "opt_in_message": (body.opt_in_message or "").strip() or None,
-        "opt_out_keywords": _keywords(body.opt_out_keywords or DEFAULT_OPT_OUT_KEYWORDS),
-        "opt_out_message": (body.opt_out_message or "").strip() or default_opt_out_message(brand_name),
-        "help_keywords": _keywords(body.help_keywords or DEFAULT_HELP_KEYWORDS),
-        "help_message": (body.help_message or "").strip() or default_help_message(brand_name, brand_email),
-    }
-    for flag in ("embedded_link", "embedded_phone", "age_gated", "number_pool"):
-        f[flag] = bool(getattr(body, flag))
-    check_keywords(f)
-    return f
-
-
-def apply_edits(current: dict[str, Any], edits: CampaignFields) -> tuple[dict[str, Any], list[str]]:
-    """A rejected campaign's fields with the given edits (fields left out or null keep their value)."""
-    out = dict(current)
-    for name in CAMPAIGN_FIELDS:
-        value = getattr(edits, name)
-        if value is None:
-            continue
-        if name.endswith("_keywords"):
-            value = _keywords(value)
-        elif name in ("sample_messages", "sub_use_cases"):
-            value = [v.strip() for v in value]
-        elif isinstance(value, str):
-            value = value.strip()
-        out[name] = value
-    check_keywords(out)
-    return out, sorted(k for k in CAMPAIGN_FIELDS if out.get(k) != current.get(k))
-
-
-def sole_proprietor_limit(entity_type: str, numbers_after: int) -> None:
-    if entity_type == "SOLE_PROPRIETOR" and numbers_after > 1:
-        raise CommandError("SOLE_PROPRIETOR_LIMIT", "a sole proprietor campaign may have only one number", 409,
-                           {"max_numbers": 1})
-
-
-# -- review callbacks --------------------------------------------------------------------------------
+# -- Brand ----------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class Review:
-    campaign_ref: str
-    approved: bool
-    reasons: list[dict[str, str]]
-    reviewed_at: datetime | None
+class BrandState:
+    id: str
+    org_id: str
+    entity_type: str
+    display_name: str
+    email: str
+    identity_status: str
+    vetting_score: int
+    carrier_ref: str
+    version: int = 1
 
 
-def parse_review(payload: Any) -> Review:
-    """The carrier's campaign decision; ValueError when it is not one."""
-    if not isinstance(payload, dict) or not isinstance(payload.get("campaign_ref"), str):
-        raise ValueError("campaign_ref missing")
-    status = payload.get("status")
-    if status not in ("approved", "rejected"):
-        raise ValueError(f"unknown status {status!r}")
-    reasons = [{"code": str(r.get("code", "")), "description": str(r.get("description", ""))}
-               for r in payload.get("rejection_reasons") or [] if isinstance(r, dict)]
-    reviewed_at: datetime | None = None
-    raw = payload.get("reviewed_at")
-    if isinstance(raw, str):
-        try:
-            reviewed_at = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-        except ValueError:
-            reviewed_at = None
-    return Review(payload["campaign_ref"], status == "approved", reasons, reviewed_at)
-
-
-def is_stale(review: Review, submitted_at: datetime | None) -> bool:
-    """A decision made before the current submission (a late retry of an older review) is ignored; a
-    second of slack absorbs timestamp precision and clock skew."""
-    return (review.reviewed_at is not None and submitted_at is not None
-            and review.reviewed_at < submitted_at - timedelta(seconds=1))
-
-
-# -- may this number send? ---------------------------------------------------------------------------
 @dataclass(frozen=True)
-class SendGate:
-    sending_enabled: bool
-    reason_code: str | None
-    reason: str
-    details: dict[str, Any]
+class Registry:
+    """What the registry answered for a brand: verified or not, and how it vetted it."""
+
+    identity_status: str
+    vetting_score: int
+    carrier_ref: str
 
 
-def send_gate(*, has_brand: bool, has_campaign: bool, campaign_id: str | None, campaign_status: str | None,
-              rejection_reasons: list[dict[str, str]]) -> SendGate:
-    """Sending needs the number on an approved campaign; otherwise say exactly what is missing."""
-    if campaign_id is not None and campaign_status == "approved":
-        return SendGate(True, None, "", {})
-    if campaign_id is not None and campaign_status == "rejected":
-        codes = ", ".join(r["code"] for r in rejection_reasons) or "no reason given"
-        return SendGate(False, "CAMPAIGN_REJECTED",
-                        f"campaign {campaign_id} was rejected by carrier review ({codes}); fix it and resubmit "
-                        f"with POST /v1/campaigns/{campaign_id}/resubmit",
-                        {"campaign_id": campaign_id, "rejection_reasons": rejection_reasons})
-    if campaign_id is not None:
-        return SendGate(False, "CAMPAIGN_PENDING",
-                        f"campaign {campaign_id} is pending carrier review; sending unlocks when it is approved",
-                        {"campaign_id": campaign_id})
-    if not has_brand:
-        return SendGate(False, "NO_BRAND",
-                        "no 10DLC brand is registered: register one (POST /v1/brands), then a campaign "
-                        "(POST /v1/campaigns)", {})
-    if not has_campaign:
-        return SendGate(False, "NO_CAMPAIGN",
-                        "no 10DLC campaign is registered: create one (POST /v1/campaigns)", {})
-    return SendGate(False, "NO_CAMPAIGN",
-                    "the number is on no campaign: add it with POST /v1/campaigns/{id}/phone-numbers", {})
+def decide_register_brand(existing: BrandState | None, org_id: str, brand_id: str, entity_type: str,
+                          display_name: str, registry: Registry, now: datetime) -> Decided:
+    """Registered, verified or not (UNVERIFIED: its campaigns are refused). A repeat (same caller-chosen
+    id) changes nothing; another organization's id conflicts."""
+    if existing is not None:
+        return [] if existing.org_id == org_id else CommandError("CONFLICT", "brand_id: already used", 409)
+    return [BrandRegistered(org_id=org_id, brand_id=brand_id, entity_type=entity_type,
+                            display_name=display_name.strip(), identity_status=registry.identity_status,
+                            vetting_score=registry.vetting_score, carrier_ref=registry.carrier_ref, occurred_at=now)]
 
 
-# -- geography ---------------------------------------------------------------------------------------
-_STATES = dict(p.split(" ", 1)[::-1] for p in (
-    "AL Alabama|AK Alaska|AZ Arizona|AR Arkansas|CA California|CO Colorado|CT Connecticut|DE Delaware|"
-    "DC Washington D.C.|FL Florida|GA Georgia|HI Hawaii|ID Idaho|IL Illinois|IN Indiana|IA Iowa|KS Kansas|"
-    "KY Kentucky|LA Louisiana|ME Maine|MD Maryland|MA Massachusetts|MI Michigan|MN Minnesota|"
-    "MS Mississippi|MO Missouri|MT Montana|NE Nebraska|NV Nevada|NH New Hampshire|NJ New Jersey|"
-    "NM New Mexico|NY New York|NC North Carolina|ND North Dakota|OH Ohio|OK Oklahoma|OR Oregon|"
-    "PA Pennsylvania|RI Rhode Island|SC South Carolina|SD South Dakota|TN Tennessee|TX Texas|UT Utah|"
-    "VT Vermont|VA Virginia|WA Washington|WV West Virginia|WI Wisconsin|WY Wyoming").split("|"))
+def evolve_brand(s: BrandState | None, ev: Event, email: str = "") -> BrandState | None:
+    match ev:
+        case BrandRegistered():
+            return BrandState(id=ev.brand_id, org_id=ev.org_id, entity_type=ev.entity_type,
+                              display_name=ev.display_name, email=email, identity_status=ev.identity_status,
+                              vetting_score=ev.vetting_score, carrier_ref=ev.carrier_ref)
+    return s
 
 
-def describe_number(e164: str) -> tuple[str, str]:
-    """(US state code, locality) from libphonenumber's offline geocoder; '' where unknown."""
-    try:
-        text = geocoder.description_for_number(phonenumbers.parse(e164), "en")
-    except phonenumbers.NumberParseException:
-        return "", ""
-    city, _, state = text.rpartition(", ")
-    if city and len(state) == 2:
-        return state, city
-    return _STATES.get(text, ""), ""
+def check_brand_usable(b: BrandState) -> CommandError | None:
+    if b.identity_status == "UNVERIFIED":
+        return CommandError("BRAND_UNVERIFIED", "the brand failed identity verification (check its EIN and legal "
+                            "name, then register it again)", 409, {"brand_id": b.id})
+    return None
+
+
+# -- Campaign -------------------------------------------------------------------------------------------
+CampaignStatus = Literal["submitting", "pending_review", "approved", "rejected"]
+
+
+@dataclass(frozen=True)
+class CampaignState:
+    id: str
+    org_id: str
+    brand: BrandState
+    status: CampaignStatus
+    use_case: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    version: int = 0
+    carrier_ref: str | None = None
+    submitted_at: datetime | None = None
+    status_callback_url: str | None = None
+    last_submission_id: str | None = None
+    numbers: int = 0
+    """How many numbers are on it."""
+    rejection_reasons: tuple[tuple[str, str], ...] = ()
+
+
+def evolve_campaign(s: CampaignState, ev: Event) -> CampaignState:
+    match ev:
+        case CampaignSubmitted():
+            return replace(s, status="pending_review", carrier_ref=ev.carrier_ref, submitted_at=ev.occurred_at)
+        case CampaignApproved():
+            return replace(s, status="approved", rejection_reasons=())
+        case CampaignRejected():
+            return replace(s, status="rejected",
+                           rejection_reasons=tuple((r.code, r.description) for r in ev.rejection_reasons))
+        case CampaignResubmitted():
+            return replace(s, status="pending_review", submitted_at=ev.occurred_at, rejection_reasons=())
+        case CampaignNumberAssigned():
+            return replace(s, numbers=s.numbers + 1)
+        case CampaignNumberRemoved():
+            return replace(s, numbers=max(0, s.numbers - 1))
+    return s
+
+
+def decide_submitted(s: CampaignState, carrier_ref: str, now: datetime) -> Decided:
+    """The carrier took the campaign for review: it is pending review, with its own keywords and replies."""
+    if (bad := check_brand_usable(s.brand)) is not None:
+        return bad
+    if s.status != "submitting":
+        return CommandError("CONFLICT", f"the campaign is already {s.status}", 409)
+    return [CampaignSubmitted(org_id=s.org_id, campaign_id=s.id, brand_id=s.brand.id, use_case=s.use_case,
+                              carrier_ref=carrier_ref, occurred_at=now, **rules.keyword_fields(s.fields))]
+
+
+def decide_review(s: CampaignState, review: rules.Review, now: datetime) -> Decided:
+    """The carrier's verdict, applied once: none for a campaign not pending review, or for a verdict on an
+    earlier submission (a late retry)."""
+    if s.status != "pending_review" or rules.is_stale(review, s.submitted_at):
+        return []
+    if review.approved:
+        score = s.brand.vetting_score
+        return [CampaignApproved(org_id=s.org_id, campaign_id=s.id, brand_id=s.brand.id, occurred_at=now,
+                                 throughput_mpm=rules.throughput_mpm(score, s.use_case), daily_cap=rules.daily_cap(score))]
+    return [CampaignRejected(org_id=s.org_id, campaign_id=s.id, brand_id=s.brand.id, occurred_at=now,
+                             rejection_reasons=[RejectionReason(**r) for r in review.reasons])]
+
+
+@dataclass(frozen=True)
+class Resubmission:
+    """A rejected campaign's edits, applied (``rules.apply_edits``): what it will say."""
+
+    fields: dict[str, Any]
+    changed: list[str]
+    use_case: str
+    status_callback_url: str | None
+    submission_id: str | None
+
+
+def edit(s: CampaignState, fields: dict[str, Any], changed: list[str], use_case: str | None, url: str | None,
+         submission_id: str | None) -> Resubmission:
+    use = use_case or s.use_case
+    extra = (["use_case"] if use != s.use_case else []) + (
+        ["status_callback_url"] if url and url != s.status_callback_url else [])
+    return Resubmission(fields=fields, changed=sorted(changed + extra), use_case=use, status_callback_url=url,
+                        submission_id=submission_id)
+
+
+def decide_resubmit(s: CampaignState, r: Resubmission, now: datetime) -> Decided:
+    """Only a rejected campaign goes back to review; a repeat of the last resubmission (same caller-chosen
+    id) changes nothing."""
+    if r.submission_id is not None and r.submission_id == s.last_submission_id:
+        return []
+    if s.status != "rejected":
+        return CommandError("CONFLICT", f"only a rejected campaign can be resubmitted (this one is {s.status})", 409,
+                            {"status": s.status})
+    return [CampaignResubmitted(org_id=s.org_id, campaign_id=s.id, brand_id=s.brand.id, changed=r.changed,
+                                occurred_at=now, **rules.keyword_fields(r.fields))]
+
+
+@dataclass(frozen=True)
+class NumberRef:
+    id: str
+    e164: str
+    campaign_id: str | None = None
+
+
+def check_free(numbers: list[NumberRef], campaign_id: str | None) -> CommandError | None:
+    """A number can be on one campaign only."""
+    busy = {n.id: n.campaign_id for n in numbers if n.campaign_id not in (None, campaign_id)}
+    if busy:
+        return CommandError("NUMBER_ON_OTHER_CAMPAIGN", "a number can be on one campaign only; remove it from its "
+                            "campaign first (DELETE /v1/campaigns/{id}/phone-numbers/{phone_number_id})", 409,
+                            {"campaigns": busy})
+    return None
+
+
+def room(s: CampaignState) -> int | None:
+    """How many more numbers the campaign may take (None: no limit)."""
+    return max(0, 1 - s.numbers) if s.brand.entity_type == "SOLE_PROPRIETOR" else None
+
+
+def decide_assign(s: CampaignState, numbers: list[NumberRef], now: datetime, *, limit: bool = True) -> Decided:
+    """Numbers join the campaign: each on no other campaign; a sole proprietor's campaign holds one
+    (``limit``). The ones already on it change nothing."""
+    if (busy := check_free(numbers, s.id)) is not None:
+        return busy
+    new = [n for n in numbers if n.campaign_id is None]
+    if limit and (left := room(s)) is not None and len(new) > left:
+        return CommandError("SOLE_PROPRIETOR_LIMIT", "a sole proprietor campaign may have only one number", 409,
+                            {"max_numbers": 1})
+    return [CampaignNumberAssigned(org_id=s.org_id, campaign_id=s.id, phone_number_id=n.id, e164=n.e164,
+                                   occurred_at=now) for n in new]
+
+
+def decide_remove_number(s: CampaignState, number: NumberRef | None, phone_number_id: str, now: datetime,
+                         reason: str = "removed by the organization") -> Decided:
+    if number is None or number.campaign_id != s.id:
+        return NotFound("phone number on this campaign", {"phone_number_id": phone_number_id})
+    return [CampaignNumberRemoved(org_id=s.org_id, campaign_id=s.id, phone_number_id=number.id, e164=number.e164,
+                                  reason=reason, occurred_at=now)]

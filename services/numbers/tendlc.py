@@ -1,36 +1,30 @@
 """10DLC handlers: brands (registered with the registry), campaigns (submitted for carrier review,
-resubmitted when rejected), numbers on campaigns, and applying the carrier's review decisions."""
+resubmitted when rejected) and numbers on campaigns. load → decide (model.Brand, model.Campaign) → append
+and project (store.record) in one transaction. The carrier's verdicts come in through ``review.py``."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 import asyncpg
-import msgspec
 import structlog
 
 from libs.carrier.adapter import Carrier, CarrierError
-from libs.store.eventstore import EventStore
+from libs.store.eventstore import ConcurrencyError, EventStore
 from libs.webhooks import urls
-from proto.base import CommandError, Event, NotFound, new_id, parse_uuid, rfc3339, utcnow
+from proto.base import CommandError, NotFound, new_id, parse_uuid, utcnow
 from proto.commands import numbers as c
 from proto.events.numbers import (
     BrandRegistered,
-    CampaignApproved,
-    CampaignNumberRemoved,
-    CampaignRejected,
-    CampaignResubmitted,
-    CampaignSubmitted,
-    RejectionReason,
 )
 from proto.http.tendlc import BrandView, CampaignView
-from services.numbers import model, store
+from services.numbers import model, rules, store
 from services.numbers.config import NumbersSettings
-from services.numbers.handlers import append, assign_to_campaign, carrier_failure
+from services.numbers.handlers import accepted, carrier_failure
 
 log = structlog.get_logger(__name__)
-_enc = msgspec.json.Encoder()
 
 
 def chosen_id(value: str, field: str) -> str:
@@ -55,7 +49,7 @@ class TenDlc:
             again = await self._brand_again(cmd.org_id, brand_id)
             if again is not None:
                 return again
-        company, ein, email, phone = model.normalize_brand(b.entity_type, b.company_name, b.ein, b.email, b.phone)
+        company, ein, email, phone = rules.normalize_brand(b.entity_type, b.company_name, b.ein, b.email, b.phone)
         brand: dict[str, Any] = {
             "entity_type": b.entity_type, "display_name": b.display_name.strip(), "company_name": company,
             "ein": ein, "email": email, "phone": phone, "website": b.website, "vertical": b.vertical,
@@ -66,10 +60,16 @@ class TenDlc:
             res = await self.carrier.register_brand(brand)
         except CarrierError as exc:
             raise carrier_failure(exc) from exc
-        now = utcnow()
+        registry = model.Registry(identity_status=res.identity_status, vetting_score=res.vetting_score,
+                                  carrier_ref=res.brand_ref)
         try:
-            row = await self._insert_brand(cmd, brand_id, brand, res, now)
-        except asyncpg.UniqueViolationError:
+            async with self.store.transaction() as conn:
+                for ev in accepted(model.decide_register_brand(None, cmd.org_id, brand_id, b.entity_type,
+                                                               b.display_name, registry, utcnow())):
+                    assert isinstance(ev, BrandRegistered)
+                    await store.insert_brand(self.store, conn, ev, brand)
+                row = await store.brand_row(conn, cmd.org_id, brand_id)
+        except (asyncpg.UniqueViolationError, ConcurrencyError):
             again = await self._brand_again(cmd.org_id, brand_id) if cmd.brand_id is not None else None
             if again is None:
                 raise
@@ -79,29 +79,12 @@ class TenDlc:
 
     async def _brand_again(self, org_id: str, brand_id: str) -> BrandView | None:
         """The brand a repeated registration (same chosen id) made; None when there is none yet."""
-        row = await self.store.pool.fetchrow("SELECT org_id::text FROM brands WHERE id = $1", brand_id)
+        row = await self.store.pool.fetchrow(store.BRAND_SELECT + " WHERE id = $1", brand_id)
         if row is None:
             return None
-        if row["org_id"] != org_id:
-            raise CommandError("CONFLICT", "brand_id: already used", 409)
-        return store.brand_view(await store.brand_row(self.store.pool, org_id, brand_id))
-
-    async def _insert_brand(self, cmd: c.RegisterBrand, brand_id: str, brand: dict[str, Any], res: Any,
-                            now: Any) -> Any:
-        b = cmd.brand
-        async with self.store.transaction() as conn:
-            await conn.execute(
-                "INSERT INTO brands (id, org_id, entity_type, display_name, company_name, ein, email, phone, website,"
-                " vertical, street, city, state, postal_code, country, identity_status, vetting_score, carrier_ref,"
-                " created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,"
-                " $18, $19)", brand_id, cmd.org_id, *brand.values(), res.identity_status, res.vetting_score,
-                res.brand_ref, now)
-            await append(self.store, conn, "brands", f"brand-{brand_id}", brand_id, 0, [
-                BrandRegistered(org_id=cmd.org_id, brand_id=brand_id, entity_type=b.entity_type,
-                                display_name=brand["display_name"], identity_status=res.identity_status,
-                                vetting_score=res.vetting_score, carrier_ref=res.brand_ref, occurred_at=now)
-            ])
-            return await store.brand_row(conn, cmd.org_id, brand_id)
+        accepted(model.decide_register_brand(store.brand_state(row), org_id, brand_id, "", "",
+                                             model.Registry("", 0, ""), utcnow()))
+        return store.brand_view(row)
 
     async def list_brands(self, cmd: c.ListBrands) -> c.BrandPage:
         ts, ident = store.page_cursor(cmd.cursor)
@@ -116,6 +99,9 @@ class TenDlc:
 
     # -- campaigns -----------------------------------------------------------------------------------
     async def create_campaign(self, cmd: c.CreateCampaign) -> CampaignView:
+        """Submitted for carrier review in three steps: the campaign is inserted as ``submitting`` (the
+        review callback, which may come before the carrier's answer, asks to be retried meanwhile), the
+        carrier takes it, then CampaignSubmitted and its numbers (CampaignNumberAssigned)."""
         body, org_id, pool = cmd.campaign, cmd.org_id, self.store.pool
         campaign_id = new_id()
         if cmd.campaign_id is not None:
@@ -125,58 +111,53 @@ class TenDlc:
                 return again
         url = (await urls.check_url(body.status_callback_url, "status_callback_url", self.settings.env,
                                        self.settings.dns_timeout_s) if body.status_callback_url else None)
-        brand = await store.brand_row(pool, org_id, body.brand_id, field="brand_id")
-        if brand["identity_status"] == "UNVERIFIED":
-            raise CommandError("BRAND_UNVERIFIED", "the brand failed identity verification (check its EIN and legal "
-                               "name, then register it again)", 409, {"brand_id": brand["sid"]})
+        brand = store.brand_state(await store.brand_row(pool, org_id, body.brand_id, field="brand_id"))
+        if (unusable := model.check_brand_usable(brand)) is not None:
+            raise unusable
         if body.phone_number_ids is None:  # the quickstart's way: the org's numbers on no other campaign join
             rows = await pool.fetch("SELECT id::text AS id, e164 FROM phone_numbers WHERE org_id = $1"
                                     " AND status = 'active' AND campaign_id IS NULL ORDER BY created_at, id", org_id)
         else:
             rows = await self._free_numbers(pool, org_id, body.phone_number_ids, None)
-        numbers = [(r["id"], r["e164"]) for r in rows]
-        fields = model.campaign_fields(body, brand["display_name"], brand["email"])
-        now = utcnow()
+        numbers = [r["id"] for r in rows]
+        fields = rules.campaign_fields(body, brand.display_name, brand.email)
         try:
-            async with self.store.transaction() as conn:  # visible to the review callback as "submitting"
-                count = await conn.fetchval("SELECT count(*) FROM campaigns WHERE brand_id = $1", brand["id"])
-                await conn.execute(
-                    "INSERT INTO campaigns (id, org_id, brand_id, status, use_case, fields, status_callback_url,"
-                    " webhook_secret, created_at, submitted_at) VALUES ($1, $2, $3, 'submitting', $4, $5::jsonb, $6,"
-                    " $7, $8, $8)", campaign_id, org_id, brand["id"], body.use_case, _enc.encode(fields).decode(),
-                    url, model.new_webhook_secret() if url else None, now)
+            count = await store.insert_submitting(pool, campaign_id, org_id, brand.id, body.use_case, fields, url,
+                                                  rules.new_webhook_secret() if url else None, utcnow())
         except asyncpg.UniqueViolationError:
             again = await self._campaign_again(org_id, campaign_id) if cmd.campaign_id is not None else None
             if again is None:
                 raise
             return again
-        payload = {"brand_ref": brand["carrier_ref"], "entity_type": brand["entity_type"],
-                   "brand_campaign_count": count + 1, "number_count": len(numbers), "use_case": body.use_case,
-                   **fields}
+        payload = {"brand_ref": brand.carrier_ref, "entity_type": brand.entity_type,
+                   "brand_campaign_count": count, "number_count": len(numbers), "use_case": body.use_case, **fields}
         try:
             ref = await self.carrier.submit_campaign(payload)
         except CarrierError as exc:
             await pool.execute("DELETE FROM campaigns WHERE id = $1", campaign_id)
             raise carrier_failure(exc) from exc
+        return await self._submitted(org_id, campaign_id, ref, numbers)
+
+    async def _submitted(self, org_id: str, campaign_id: str, ref: str, numbers: list[str]) -> CampaignView:
+        now = utcnow()
         async with self.store.transaction() as conn:
-            await conn.execute("UPDATE campaigns SET status = 'pending_review', carrier_ref = $2 WHERE id = $1",
-                               campaign_id, ref)
-            version = await append(self.store, conn, "campaigns", f"campaign-{campaign_id}", campaign_id, 0, [
-                CampaignSubmitted(org_id=org_id, campaign_id=campaign_id, brand_id=brand["sid"],
-                                  use_case=body.use_case, carrier_ref=ref, occurred_at=now, **model.keyword_fields(fields))
-            ])
+            camp = store.campaign_state(await conn.fetchrow(store.CAMPAIGN_SELECT + " WHERE c.id = $1 FOR UPDATE OF c",
+                                                            campaign_id))
+            events = accepted(model.decide_submitted(camp, ref, now))
+            version = await store.record(self.store, conn, camp.version, events)
             still_free = await conn.fetch(  # a number another campaign took meanwhile stays there
                 "SELECT id::text AS id, e164 FROM phone_numbers WHERE id = ANY($1::uuid[]) AND status = 'active'"
-                " AND campaign_id IS NULL ORDER BY created_at, id FOR UPDATE", [n[0] for n in numbers])
-            await assign_to_campaign(self.store, conn, org_id, campaign_id, version,
-                                     [(r["id"], r["e164"]) for r in still_free])
+                " AND campaign_id IS NULL ORDER BY created_at, id FOR UPDATE", numbers)
+            camp = replace(model.evolve_campaign(camp, events[0]), version=version)
+            joining = [model.NumberRef(r["id"], r["e164"]) for r in still_free]
+            await store.record(self.store, conn, version, accepted(model.decide_assign(camp, joining, now, limit=False)))
             view = await self._view(conn, org_id, campaign_id)
         log.info("campaign_submitted", org_id=org_id, campaign_id=campaign_id, numbers=len(still_free))
         return view
 
     async def _free_numbers(self, conn: asyncpg.Connection | asyncpg.Pool, org_id: str, ids: list[str],
                             campaign_id: str | None, lock: bool = False) -> list[asyncpg.Record]:
-        """The named numbers, each the org's and on no campaign but ``campaign_id``, or 404 / 409."""
+        """The named numbers, each the org's (or 404) and on no campaign but ``campaign_id`` (or 409)."""
         wanted = list(dict.fromkeys(ids))
         for i, raw in enumerate(wanted):
             if parse_uuid(raw) is None:
@@ -189,11 +170,9 @@ class TenDlc:
         missing = [x for x in wanted if parse_uuid(x) not in found]
         if missing:
             raise NotFound("phone number", {"field": "phone_number_ids", "phone_number_ids": missing})
-        busy = {r["id"]: r["campaign_id"] for r in rows if r["campaign_id"] not in (None, campaign_id)}
-        if busy:
-            raise CommandError("NUMBER_ON_OTHER_CAMPAIGN", "a number can be on one campaign only; remove it from its "
-                               "campaign first (DELETE /v1/campaigns/{id}/phone-numbers/{phone_number_id})", 409,
-                               {"campaigns": busy})
+        busy = model.check_free([model.NumberRef(r["id"], r["e164"], r["campaign_id"]) for r in rows], campaign_id)
+        if busy is not None:
+            raise busy
         return list(rows)
 
     async def _campaign_again(self, org_id: str, campaign_id: str) -> CampaignView | None:
@@ -236,132 +215,47 @@ class TenDlc:
         e = cmd.edits
         url = (await urls.check_url(e.status_callback_url, "status_callback_url", self.settings.env,
                                        self.settings.dns_timeout_s) if e.status_callback_url else None)
-        now = utcnow()
         submission_id = chosen_id(cmd.submission_id, "submission_id") if cmd.submission_id is not None else None
         async with self.store.transaction() as conn:
             row = await store.campaign_row(conn, cmd.org_id, cmd.campaign_id, lock=True)
-            if submission_id is not None and str(await conn.fetchval(
-                    "SELECT last_submission_id FROM campaigns WHERE id = $1", row["id"])) == submission_id:
-                return await self._view(conn, cmd.org_id, row["sid"])  # this very resubmission happened already
-            if row["status"] != "rejected":
-                raise CommandError("CONFLICT", f"only a rejected campaign can be resubmitted (this one is "
-                                   f"{row['status']})", 409, {"status": row["status"]})
-            fields, changed = model.apply_edits(store.fields_of(row), e)
-            use_case = e.use_case or row["use_case"]
-            if use_case != row["use_case"]:
-                changed.append("use_case")
-            if url and url != row["status_callback_url"]:
-                changed.append("status_callback_url")
-            held = await conn.fetchval("SELECT count(*) FROM phone_numbers WHERE campaign_id = $1 AND status = 'active'",
-                                       row["id"])
+            camp = store.campaign_state(row, await store.numbers_on(conn, row["sid"]))
+            fields, changed = (camp.fields, []) if camp.status != "rejected" else rules.apply_edits(camp.fields, e)
+            r = model.edit(camp, fields, changed, e.use_case, url, submission_id)
+            events = accepted(model.decide_resubmit(camp, r, utcnow()))
+            if not events:
+                return await self._view(conn, cmd.org_id, camp.id)  # this very resubmission happened already
             count = await conn.fetchval("SELECT count(*) FROM campaigns WHERE brand_id = $1", row["brand_id"])
             try:
                 await self.carrier.submit_campaign({
-                    "campaign_ref": row["carrier_ref"], "brand_ref": await conn.fetchval(
-                        "SELECT carrier_ref FROM brands WHERE id = $1", row["brand_id"]),
-                    "entity_type": row["entity_type"], "brand_campaign_count": count, "number_count": held,
-                    "use_case": use_case, **fields})
+                    "campaign_ref": camp.carrier_ref, "brand_ref": camp.brand.carrier_ref,
+                    "entity_type": camp.brand.entity_type, "brand_campaign_count": count, "number_count": camp.numbers,
+                    "use_case": r.use_case, **fields})
             except CarrierError as exc:
                 raise carrier_failure(exc) from exc
-            await conn.execute(
-                "UPDATE campaigns SET status = 'pending_review', use_case = $2, fields = $3::jsonb,"
-                " status_callback_url = COALESCE($4, status_callback_url),"
-                " webhook_secret = COALESCE(webhook_secret, CASE WHEN $4::text IS NULL THEN NULL ELSE $5 END),"
-                " rejection_reasons = '[]'::jsonb, submitted_at = $6, reviewed_at = NULL, last_submission_id = $7"
-                " WHERE id = $1",
-                row["id"], use_case, _enc.encode(fields).decode(), url, model.new_webhook_secret(), now, submission_id)
-            await append(self.store, conn, "campaigns", f"campaign-{row['id']}", row["id"], row["version"], [
-                CampaignResubmitted(org_id=cmd.org_id, campaign_id=row["sid"], brand_id=row["sbrand_id"],
-                                    changed=sorted(changed), occurred_at=now, **model.keyword_fields(fields))
-            ])
-            view = await self._view(conn, cmd.org_id, row["sid"])
-        log.info("campaign_resubmitted", org_id=cmd.org_id, campaign_id=row["sid"], changed=changed)
+            await store.record(self.store, conn, camp.version, events,
+                               store.Sealed(secret=rules.new_webhook_secret(), resubmission=r))
+            view = await self._view(conn, cmd.org_id, camp.id)
+        log.info("campaign_resubmitted", org_id=cmd.org_id, campaign_id=camp.id, changed=r.changed)
         return view
 
     # -- numbers on campaigns ------------------------------------------------------------------------
     async def assign_numbers(self, cmd: c.AssignCampaignNumbers) -> CampaignView:
         async with self.store.transaction() as conn:  # lock order: campaign, then numbers
-            camp = await store.campaign_row(conn, cmd.org_id, cmd.campaign_id, lock=True)
-            rows = await self._free_numbers(conn, cmd.org_id, cmd.phone_number_ids, camp["sid"], lock=True)
-            new = [(r["id"], r["e164"]) for r in rows if r["campaign_id"] is None]
-            held = await conn.fetchval("SELECT count(*) FROM phone_numbers WHERE campaign_id = $1 AND status = 'active'",
-                                       camp["id"])
-            model.sole_proprietor_limit(camp["entity_type"], held + len(new))
-            await assign_to_campaign(self.store, conn, cmd.org_id, camp["sid"], camp["version"], new)
-            return await self._view(conn, cmd.org_id, camp["sid"])
+            row = await store.campaign_row(conn, cmd.org_id, cmd.campaign_id, lock=True)
+            camp = store.campaign_state(row, await store.numbers_on(conn, row["sid"]))
+            rows = await self._free_numbers(conn, cmd.org_id, cmd.phone_number_ids, camp.id, lock=True)
+            numbers = [model.NumberRef(r["id"], r["e164"], r["campaign_id"]) for r in rows]
+            await store.record(self.store, conn, camp.version, accepted(model.decide_assign(camp, numbers, utcnow())))
+            return await self._view(conn, cmd.org_id, camp.id)
 
     async def remove_number(self, cmd: c.RemoveCampaignNumber) -> CampaignView:
         async with self.store.transaction() as conn:
-            camp = await store.campaign_row(conn, cmd.org_id, cmd.campaign_id, lock=True)
+            camp = store.campaign_state(await store.campaign_row(conn, cmd.org_id, cmd.campaign_id, lock=True))
             ident = parse_uuid(cmd.phone_number_id)
             num = None if ident is None else await conn.fetchrow(
-                "SELECT id::text AS id, e164 FROM phone_numbers WHERE id = $1 AND org_id = $2 AND status = 'active'"
-                " AND campaign_id = $3 FOR UPDATE", ident, cmd.org_id, camp["id"])
-            if num is None:
-                raise NotFound("phone number on this campaign", {"phone_number_id": cmd.phone_number_id})
-            await conn.execute("UPDATE phone_numbers SET campaign_id = NULL WHERE id = $1", num["id"])
-            await append(self.store, conn, "campaigns", f"campaign-{camp['sid']}", camp["sid"], camp["version"], [
-                CampaignNumberRemoved(org_id=cmd.org_id, campaign_id=camp["sid"], phone_number_id=num["id"],
-                                      e164=num["e164"])
-            ])
-            return await self._view(conn, cmd.org_id, camp["sid"])
-
-    # -- carrier review ------------------------------------------------------------------------------
-    async def review_campaign(self, cmd: c.ReviewCampaign) -> c.ReviewOutcome:
-        """The operator's record of the carrier's verdict, applied as the carrier's own callback is."""
-        ident = parse_uuid(cmd.campaign_id)
-        row = None if ident is None else await self.store.pool.fetchrow(
-            "SELECT org_id::text AS org_id, carrier_ref, status FROM campaigns WHERE id = $1", ident)
-        if row is None:
-            raise NotFound("campaign", {"campaign_id": cmd.campaign_id})
-        if row["status"] != "pending_review" or not row["carrier_ref"]:
-            raise CommandError("CONFLICT", f"the campaign is {row['status']}, not pending review", 409,
-                               {"status": row["status"]})
-        if not cmd.approved and not cmd.reasons:
-            raise model.invalid("reasons", "a rejection needs at least one reason")
-        outcome = await self.apply_review({
-            "campaign_ref": row["carrier_ref"], "status": "approved" if cmd.approved else "rejected",
-            "rejection_reasons": [{"code": r.code, "description": r.description} for r in cmd.reasons],
-            "reviewed_at": rfc3339(utcnow())})
-        if outcome != "applied":
-            raise CommandError("CONFLICT", "the campaign is no longer pending review", 409)
-        return c.ReviewOutcome(campaign_id=str(ident), org_id=row["org_id"],
-                               status="approved" if cmd.approved else "rejected")
-
-    async def apply_review(self, payload: Any) -> str:
-        """Apply a review decision once: ``applied``, ``ignored`` (unknown, repeated or stale) or ``retry``
-        (its campaign is still being submitted: the carrier should call again)."""
-        review = model.parse_review(payload)
-        async with self.store.transaction() as conn:
-            row = await conn.fetchrow(store.CAMPAIGN_SELECT + " WHERE c.carrier_ref = $1 FOR UPDATE OF c",
-                                      review.campaign_ref)
-            if row is None:
-                inflight = await conn.fetchval("SELECT 1 FROM campaigns WHERE status = 'submitting'"
-                                               " AND created_at > now() - interval '2 minutes' LIMIT 1")
-                return "retry" if inflight else "ignored"
-            if row["status"] != "pending_review" or model.is_stale(review, row["submitted_at"]):
-                return "ignored"
-            org_id, cid, bid = str(row["org_id"]), row["sid"], row["sbrand_id"]
-            status = "approved" if review.approved else "rejected"
-            reasons = [] if review.approved else review.reasons
-            await conn.execute("UPDATE campaigns SET status = $2, rejection_reasons = $3::jsonb, reviewed_at = $4"
-                               " WHERE id = $1", row["id"], status, _enc.encode(reasons).decode(),
-                               review.reviewed_at or utcnow())
-            score = row["vetting_score"]
-            ev: Event = (CampaignApproved(org_id=org_id, campaign_id=cid, brand_id=bid,
-                                          throughput_mpm=model.throughput_mpm(score, row["use_case"]),
-                                          daily_cap=model.daily_cap(score))
-                         if review.approved else
-                         CampaignRejected(org_id=org_id, campaign_id=cid, brand_id=bid,
-                                          rejection_reasons=[RejectionReason(**r) for r in reasons]))
-            await append(self.store, conn, "campaigns", f"campaign-{cid}", cid, row["version"], [ev])
-            if row["status_callback_url"]:
-                view = await self._view(conn, org_id, cid)
-                body = _enc.encode({"id": ev.event_id, "type": f"campaign.{status}",
-                                    "occurred_at": rfc3339(ev.occurred_at), "data": view})
-                await conn.execute(
-                    "INSERT INTO campaign_callbacks (id, org_id, campaign_id, url, body, next_attempt_at)"
-                    " VALUES ($1, $2, $3, $4, $5, now())", ev.event_id, org_id, cid, row["status_callback_url"], body)
-        log.info("campaign_reviewed", org_id=org_id, campaign_id=cid, status=status,
-                 reasons=[r["code"] for r in reasons])
-        return "applied"
+                "SELECT id::text AS id, e164, campaign_id::text AS campaign_id FROM phone_numbers WHERE id = $1"
+                " AND org_id = $2 AND status = 'active' AND campaign_id = $3 FOR UPDATE", ident, cmd.org_id, camp.id)
+            ref = None if num is None else model.NumberRef(num["id"], num["e164"], num["campaign_id"])
+            await store.record(self.store, conn, camp.version, accepted(
+                model.decide_remove_number(camp, ref, cmd.phone_number_id, utcnow())))
+            return await self._view(conn, cmd.org_id, camp.id)

@@ -16,7 +16,7 @@ from aiohttp import web
 from libs.embedded.servers import free_port
 from libs.webhooks.signing import HEADER, verify
 from proto.commands.numbers import SenderInfo, SenderStatus
-from services.numbers.model import daily_cap, throughput_mpm
+from services.numbers.rules import daily_cap, throughput_mpm
 from tests.e2e import data
 from tests.system import System
 

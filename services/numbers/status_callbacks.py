@@ -1,8 +1,9 @@
-"""HTTP both ways: the carrier's signed campaign-review callbacks in (``POST /carrier/campaigns`` on this
-service's own port), and our signed campaign status callbacks out, retried by a background loop.
+"""Campaign status callbacks out: the organization's signed ``campaign.approved`` / ``campaign.rejected``
+callbacks (queued by ``review.py`` in the transaction of the verdict), delivered at least once by a
+background loop with retries, then given up (logged).
 
-Status callbacks are signed (``X-AmCore-Signature``) with the campaign's own ``webhook_secret``, created
-with its first ``status_callback_url`` and shown on the campaign."""
+They are signed (``X-AmCore-Signature``) with the campaign's own ``webhook_secret``, created with its
+first ``status_callback_url`` and shown on the campaign."""
 
 from __future__ import annotations
 
@@ -11,39 +12,17 @@ from datetime import timedelta
 
 import aiohttp
 import asyncpg
-import msgspec
 import structlog
-from aiohttp import web
 
-from libs.carrier.adapter import verify_callback
 from libs.store.eventstore import EventStore
 from libs.webhooks import urls
 from libs.webhooks.signing import HEADER, sign
 from proto.base import utcnow
 from services.numbers.config import NumbersSettings
-from services.numbers.tendlc import TenDlc
 
 log = structlog.get_logger(__name__)
 
 BACKOFF_S = (1, 5, 30, 120, 600)
-
-
-def carrier_route(settings: NumbersSettings, tendlc: TenDlc) -> web.RouteDef:
-    async def campaigns(request: web.Request) -> web.Response:
-        raw = await request.read()
-        if not verify_callback(settings.sim_callback_secret, request.headers.get("X-Sim-Signature"), raw):
-            log.warning("carrier_callback_bad_signature", path=request.path)
-            return web.json_response({"error": "invalid signature"}, status=401)
-        try:
-            outcome = await tendlc.apply_review(msgspec.json.decode(raw))
-        except (msgspec.DecodeError, ValueError) as exc:
-            log.warning("carrier_callback_malformed", error=str(exc))
-            return web.json_response({"error": "malformed callback"}, status=400)
-        if outcome == "retry":
-            return web.json_response({"status": "not ready, retry"}, status=503)
-        return web.json_response({"status": outcome})
-
-    return web.post("/carrier/campaigns", campaigns)
 
 
 class StatusCallbacks:
