@@ -56,7 +56,7 @@ class Sql:
 
     __slots__ = ("_parts", "_values")
 
-    def __init__(self, text: str, **params: object) -> None:
+    def __init__(self, text: str, /, **params: object) -> None:
         self._parts = _parse(text)
         names = {p for p in self._parts if isinstance(p, _Name)}
         if missing := names - params.keys():
@@ -95,7 +95,7 @@ class Sql:
             out.append(f"${n}")
 
 
-def sql(text: str, **params: object) -> Sql:
+def sql(text: str, /, **params: object) -> Sql:
     """A fragment: ``sql("SELECT … WHERE id = :id", id=x)``."""
     return Sql(text, **params)
 
