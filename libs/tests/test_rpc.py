@@ -47,7 +47,7 @@ async def test_rpc_round_trip_typed_error_and_trace(nats_url: str, subject_root:
     configure_tracing("test")
     nc = await nats.connect(nats_url)
     subjects = Subjects(subject_root)
-    server = RpcServer(nc, subjects, "demo", "demo")
+    server = RpcServer(nc, subjects, "demo")
 
     async def ping(cmd: Ping) -> Pong:
         if cmd.n < 0:
@@ -82,7 +82,7 @@ async def test_database_and_bus_faults_answer_503_and_refused_values_400(nats_ur
 
     nc = await nats.connect(nats_url)
     subjects = Subjects(subject_root)
-    server = RpcServer(nc, subjects, "demo", "demo")
+    server = RpcServer(nc, subjects, "demo")
     from libs.store.db import ensure_database
 
     for _ in range(300):  # a server of this session may still be starting up

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from libs.bus.rpc import Bounded, Registry
 from libs.runtime.service import Service
 from proto.commands import carrier as c
 from services.carrier.handlers import Carrier
 
 
+def commands(h: Carrier) -> Registry:
+    """What this service answers: each command class with its handler."""
+    return {
+        c.SubmitMessage: Bounded(h.submit, concurrency=1024),
+        c.GetCarrierStatus: h.status,
+    }
+
+
 async def register(svc: Service, h: Carrier) -> None:
-    r = svc.rpc_server
-    await r.register("submit_message", c.SubmitMessage, h.submit, concurrency=1024)
-    await r.register("get_status", c.GetCarrierStatus, h.status)
+    await svc.rpc_server.serve(commands(h))

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+from libs.bus.rpc import Registry
 from libs.runtime.service import Service
 from proto.commands import inbound as c
 from services.inbound.conversations import Conversations
 from services.inbound.handlers import Inbound
 
 
+def commands(h: Inbound, conv: Conversations) -> Registry:
+    """What this service answers: each command class with its handler."""
+    return {
+        c.ListInbound: h.list_messages,
+        c.GetInbound: h.get,
+        c.GetDeliveries: h.deliveries,
+        c.Redeliver: h.redeliver,
+        c.ListConversations: conv.list,
+        c.GetConversation: conv.get,
+        c.ListConversationMessages: conv.messages,
+    }
+
+
 async def register(svc: Service, h: Inbound, conv: Conversations) -> None:
-    r = svc.rpc_server
-    await r.register("list", c.ListInbound, h.list_messages)
-    await r.register("get", c.GetInbound, h.get)
-    await r.register("deliveries", c.GetDeliveries, h.deliveries)
-    await r.register("redeliver", c.Redeliver, h.redeliver)
-    await r.register("list_conversations", c.ListConversations, conv.list)
-    await r.register("get_conversation", c.GetConversation, conv.get)
-    await r.register("conversation_messages", c.ListConversationMessages, conv.messages)
+    await svc.rpc_server.serve(commands(h, conv))

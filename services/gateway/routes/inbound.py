@@ -30,7 +30,7 @@ def _matches(data: bytes, cmd: c.ListInbound) -> bool:
 
 
 async def _page(ctx: Ctx, cmd: c.ListInbound) -> c.InboundPage:
-    page: c.InboundPage = await ctx.call("inbound", "list", cmd, c.InboundPage)
+    page: c.InboundPage = await ctx.call(cmd)
     return page
 
 
@@ -77,20 +77,17 @@ async def list_messages(ctx: Ctx) -> Reply:
 
 
 async def get_message(ctx: Ctx) -> Reply:
-    res = await ctx.call("inbound", "get", c.GetInbound(org_id=ctx.org_id, message_id=ctx.path["id"]),
-                         InboundMessageView)
+    res = await ctx.call(c.GetInbound(org_id=ctx.org_id, message_id=ctx.path["id"]))
     return Reply(res)
 
 
 async def deliveries(ctx: Ctx) -> Reply:
-    res = await ctx.call("inbound", "deliveries", c.GetDeliveries(org_id=ctx.org_id, message_id=ctx.path["id"]),
-                         DeliveriesView)
+    res = await ctx.call(c.GetDeliveries(org_id=ctx.org_id, message_id=ctx.path["id"]))
     return Reply(res)
 
 
 async def redeliver(ctx: Ctx) -> Reply:
-    res = await ctx.call("inbound", "redeliver", c.Redeliver(org_id=ctx.org_id, message_id=ctx.path["id"]),
-                         DeliveriesView)
+    res = await ctx.call(c.Redeliver(org_id=ctx.org_id, message_id=ctx.path["id"]))
     return Reply(res, status=202)
 
 
