@@ -71,7 +71,7 @@ class AuthCache:
             if isinstance(ev, ApiKeyRevoked):
                 self.evict_key(ev.key_id)
 
-        await nc.subscribe(subjects.event("accounts", "api_key", "api_key_revoked", "*"), cb=on_msg)
+        await nc.subscribe(subjects.of(ApiKeyRevoked), cb=on_msg)
 
 
 @dataclass

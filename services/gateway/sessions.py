@@ -133,7 +133,7 @@ class Sessions:
             if isinstance(ev, SessionEnded):
                 self.evict({ev.session_id})
 
-        await nc.subscribe(subjects.event("accounts", "session", "session_ended", "*"), cb=on_msg)
+        await nc.subscribe(subjects.of(SessionEnded), cb=on_msg)
 
     # -- log in and out ------------------------------------------------------------------------------
 

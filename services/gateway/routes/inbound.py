@@ -37,8 +37,7 @@ async def _page(ctx: Ctx, cmd: c.ListInbound) -> c.InboundPage:
 async def _wait(ctx: Ctx, cmd: c.ListInbound, wait_s: int) -> c.InboundPage:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_s
-    subject = ctx.subjects.event("inbound", InboundMessageReceived.AGGREGATE,
-                                 InboundMessageReceived.subject_token(), ctx.org_id)
+    subject = ctx.subjects.of(InboundMessageReceived, ctx.org_id)
     sub = await ctx.nc.subscribe(subject)
     try:
         await ctx.nc.flush(timeout=2)  # the server has our subscription before we look
