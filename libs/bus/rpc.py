@@ -95,6 +95,35 @@ def check_handler(command: type[Command[Any]], handler: Handler) -> None:
                     f"is a Command[{reply}]")
 
 
+async def _answer(handler: Handler, decoder: msgspec.json.Decoder[Any], data: bytes, domain: str,
+                  subject: str) -> tuple[bytes, str]:
+    """The reply to one request, and its outcome for the latency histogram."""
+    try:
+        result = await handler(decoder.decode(data))
+        return _enc.encode({"ok": True, "data": result}), "ok"
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        return _enc.encode({"ok": False, "error": ErrorBody(code="VALIDATION_ERROR", message=str(exc))}), "invalid"
+    except CommandError as exc:
+        return _enc.encode({"ok": False, "error": exc.body()}), exc.code
+    except _TRANSIENT as exc:
+        # the database or the bus is restarting or unreachable: a retry will do, say so
+        log.warning("command_unavailable", command=subject, error=repr(exc))
+        return _enc.encode({"ok": False, "error": ErrorBody(
+            code="SERVICE_UNAVAILABLE", message=f"{domain} cannot reach its database or the bus; retry",
+            status=503, details={"service": domain})}), "unavailable"
+    except asyncpg.DataError as exc:
+        # a value the database refuses (out of range, not a UUID...) that validation let through: the
+        # request's fault, answered as such, and logged to be fixed there
+        log.warning("command_data_error", command=subject, error=repr(exc))
+        return _enc.encode({"ok": False, "error": ErrorBody(
+            code="VALIDATION_ERROR", message="a value in the request is out of range or malformed",
+            status=400)}), "invalid"
+    except Exception as exc:
+        log.exception("command_failed", command=subject, error=repr(exc))
+        return _enc.encode({"ok": False, "error": ErrorBody(code="INTERNAL", message="internal error",
+                                                             status=500)}), "error"
+
+
 class RpcServer:
     """Serves commands with bounded concurrency per subject: a slow request never holds up the next,
     and a full house leaves the rest in the subscription's queue (back-pressure, not unbounded tasks)."""
@@ -125,44 +154,10 @@ class RpcServer:
 
         async def one(msg: Msg) -> None:
             started = time.perf_counter()
-            outcome = "ok"
+            outcome = "error"
             try:
                 with server_span(span_name, msg.headers):
-                    try:
-                        result = await handler(decoder.decode(msg.data))
-                        payload = _enc.encode({"ok": True, "data": result})
-                    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-                        outcome = "invalid"
-                        payload = _enc.encode(
-                            {"ok": False, "error": ErrorBody(code="VALIDATION_ERROR", message=str(exc))}
-                        )
-                    except CommandError as exc:
-                        outcome = exc.code
-                        payload = _enc.encode({"ok": False, "error": exc.body()})
-                    except _TRANSIENT as exc:
-                        # the database or the bus is restarting or unreachable: a retry will do, say so
-                        outcome = "unavailable"
-                        log.warning("command_unavailable", command=subject, error=repr(exc))
-                        payload = _enc.encode({"ok": False, "error": ErrorBody(
-                            code="SERVICE_UNAVAILABLE", message=f"{domain} cannot reach its database or "
-                            "the bus; retry", status=503, details={"service": domain})})
-                    except asyncpg.DataError as exc:
-                        # a value the database refuses (out of range, not a UUID...) that validation let
-                        # through: the request's fault, answered as such, and logged to be fixed there
-                        outcome = "invalid"
-                        log.warning("command_data_error", command=subject, error=repr(exc))
-                        payload = _enc.encode({"ok": False, "error": ErrorBody(
-                            code="VALIDATION_ERROR", message="a value in the request is out of range or malformed",
-                            status=400)})
-                    except Exception as exc:
-                        outcome = "error"
-                        log.exception("command_failed", command=subject, error=repr(exc))
-                        payload = _enc.encode(
-                            {
-                                "ok": False,
-                                "error": ErrorBody(code="INTERNAL", message="internal error", status=500),
-                            }
-                        )
+                    payload, outcome = await _answer(handler, decoder, msg.data, domain, subject)
                 if msg.reply:
                     with contextlib.suppress(Exception):
                         await msg.respond(payload)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from libs.bus.rpc import Registry
-from libs.runtime.service import Service
 from proto.commands import accounts as c
 from services.accounts.handlers import Accounts
 
@@ -27,7 +26,3 @@ def commands(h: Accounts) -> Registry:
         c.ReserveCredits: h.reserve_many,
         c.SettleCredit: h.settle,
     }
-
-
-async def register(svc: Service, h: Accounts) -> None:
-    await svc.rpc_server.serve(commands(h))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from libs.bus.rpc import Bounded, Registry
-from libs.runtime.service import Service
 from proto.commands import carrier as c
 from services.carrier.handlers import Carrier
 
@@ -14,7 +13,3 @@ def commands(h: Carrier) -> Registry:
         c.SubmitMessage: Bounded(h.submit, concurrency=1024),
         c.GetCarrierStatus: h.status,
     }
-
-
-async def register(svc: Service, h: Carrier) -> None:
-    await svc.rpc_server.serve(commands(h))

@@ -4,7 +4,6 @@ gets its own, larger concurrency limit."""
 from __future__ import annotations
 
 from libs.bus.rpc import Bounded, Registry
-from libs.runtime.service import Service
 from proto.commands import compliance as c
 from services.compliance.handlers import Compliance
 from services.compliance.views import Views
@@ -34,7 +33,3 @@ def commands(h: Compliance, v: Views) -> Registry:
         c.GetSettings: v.get_settings,
         c.UpdateSettings: v.update_settings,
     }
-
-
-async def register(svc: Service, h: Compliance, v: Views) -> None:
-    await svc.rpc_server.serve(commands(h, v))

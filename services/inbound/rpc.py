@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from libs.bus.rpc import Registry
-from libs.runtime.service import Service
 from proto.commands import inbound as c
 from services.inbound.conversations import Conversations
 from services.inbound.handlers import Inbound
@@ -20,7 +19,3 @@ def commands(h: Inbound, conv: Conversations) -> Registry:
         c.GetConversation: conv.get,
         c.ListConversationMessages: conv.messages,
     }
-
-
-async def register(svc: Service, h: Inbound, conv: Conversations) -> None:
-    await svc.rpc_server.serve(commands(h, conv))

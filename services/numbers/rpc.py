@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from libs.bus.rpc import Registry
-from libs.runtime.service import Service
 from proto.commands import numbers as c
 from services.numbers.handlers import Numbers
 from services.numbers.tendlc import TenDlc
@@ -36,7 +35,3 @@ def commands(n: Numbers, t: TenDlc) -> Registry:
         c.AssignCampaignNumbers: t.assign_numbers,
         c.RemoveCampaignNumber: t.remove_number,
     }
-
-
-async def register(svc: Service, n: Numbers, t: TenDlc) -> None:
-    await svc.rpc_server.serve(commands(n, t))

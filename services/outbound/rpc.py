@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from libs.bus.rpc import Registry
-from libs.runtime.service import Service
 from proto.commands import outbound as c
 from services.outbound.handlers import Outbound
 
@@ -18,7 +17,3 @@ def commands(h: Outbound) -> Registry:
         c.ListStatusCallbacks: h.callbacks,
         c.GetCallbackSecret: h.callback_secret,
     }
-
-
-async def register(svc: Service, h: Outbound) -> None:
-    await svc.rpc_server.serve(commands(h))
