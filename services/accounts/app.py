@@ -19,7 +19,7 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, object]:
 
     async def setup(s: Service) -> None:
         credit = Credit(s.store)
-        await rpc.register(s, Accounts(s.store, settings), credit)
+        await s.rpc_server.serve(rpc.commands(Accounts(s.store, settings), credit))
         for spec in subscriptions.specs(credit):
             s.consumer(spec)
 

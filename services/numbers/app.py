@@ -38,7 +38,8 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, object]:
         s.on_stop(carrier.close)
         orders = Orders(s.store, settings, carrier, s.rpc)
         review = Review(s.store)
-        await rpc.register(s, Numbers(s.store, settings, carrier), orders, TenDlc(s.store, settings, carrier), review)
+        await s.rpc_server.serve(rpc.commands(Numbers(s.store, settings, carrier), orders,
+                                              TenDlc(s.store, settings, carrier), review))
         s.http.router.add_routes([carrier_route(settings, review)])  # setup runs before the HTTP server starts
         s.task(orders.sweep_orders)
         s.task(StatusCallbacks(s.store, settings).run)
