@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncpg
 
+from libs.store import ConcurrencyError
 from libs.store.eventstore import EventStore
 from proto.api import format_money
 from proto.base import CommandError, Event, parse_uuid, rfc3339, utcnow
@@ -53,7 +54,7 @@ class Credit:
         assert isinstance(ev, CreditReserved)
         try:
             bal = await store.hold(self.store, ev)
-        except asyncpg.UniqueViolationError:  # the same reservation, concurrently: that one holds it
+        except (asyncpg.UniqueViolationError, ConcurrencyError):  # the same reservation, concurrently: that one holds it
             if await store.reservation_state(pool, cmd.reservation_id) is None:
                 raise CommandError("RESERVATION_ID_TAKEN", "this reservation id is already in use", 409) from None
             return await self._as_is(cmd)
@@ -91,7 +92,7 @@ class Credit:
         if fast:
             try:
                 paid = await store.hold_together(self.store, list(fast.values()), now)
-            except asyncpg.UniqueViolationError:  # one of them is a retry (its id is held): one by one
+            except (asyncpg.UniqueViolationError, ConcurrencyError):  # one of them is a retry (its id is held): one by one
                 paid = {}
             for i in fast:
                 if items[i].org_id in paid:

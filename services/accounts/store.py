@@ -11,6 +11,7 @@ from typing import TypeAlias
 import asyncpg
 import msgspec
 
+from libs.store import Sql, Write, sql, table
 from libs.store.eventstore import EventStore
 from proto.api import decode_cursor, encode_cursor
 from proto.base import CommandError, Event, parse_uuid, rfc3339
@@ -57,77 +58,82 @@ class Sealed:
     user_agent: str = ""
 
 
-async def record(store: EventStore, conn: asyncpg.Connection, events: Sequence[Event], version: int = 0,
+async def record(store: EventStore, conn: asyncpg.Connection | None, events: Sequence[Event], version: int = 0,
                  sealed: Sealed = Sealed()) -> None:
-    """Append each event to its aggregate's stream and project it, in the caller's transaction. ``version``:
-    that of the aggregate of the first event, before it (the other aggregates are new: signup's)."""
-    versions: dict[str, int] = {}
+    """Append each event to its aggregate's stream and project it: one statement, in ``conn``'s transaction
+    (or its own). ``version``: that of the first event's aggregate before it (the others are new: signup's)."""
+    w = Write()
     for i, ev in enumerate(events):
-        stream = stream_of(ev)
-        versions[stream] = await store.append(conn, stream, versions.get(stream, version if i == 0 else 0), [ev])
-        await project(conn, ev, sealed)
+        w.append(stream_of(ev), version if i == 0 else 0, [ev])
+        for statement in project(ev, sealed):
+            w.project(statement)
+    await store.write(w, conn)
 
 
 async def record_each(store: EventStore, conn: asyncpg.Connection, items: Sequence[tuple[int, Event]]) -> None:
-    """One event each for several aggregates, ``(version before, event)``: appended in one statement."""
-    await store.append_streams(conn, [(stream_of(ev), v, ev) for v, ev in items])
-    for _, ev in items:
-        await project(conn, ev, Sealed())
+    """One event each for several aggregates, ``(version before, event)``: one statement."""
+    w = Write()
+    for version, ev in items:
+        w.append(stream_of(ev), version, [ev])
+        for statement in project(ev, Sealed()):
+            w.project(statement)
+    await store.write(w, conn)
 
 
-async def project(conn: asyncpg.Connection, ev: Event, sealed: Sealed) -> None:
-    """The tables as the event leaves them."""
+def project(ev: Event, sealed: Sealed) -> list[Sql]:
+    """The tables as the event leaves them (statements of the write that appends it)."""
     match ev:
         case OrganizationCreated():
-            await conn.execute("INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3)", ev.org_id,
-                               ev.name, ev.occurred_at)
-            await conn.execute("INSERT INTO users (id, org_id, email, password_hash, created_at)"
-                               " VALUES ($1, $2, $3, $4, $5)", ev.owner_user_id, ev.org_id, ev.owner_email,
-                               sealed.password_hash, ev.occurred_at)
+            return [sql("INSERT INTO organizations (id, name, created_at) VALUES (:org, :name, :at)", org=ev.org_id,
+                        name=ev.name, at=ev.occurred_at),
+                    sql("INSERT INTO users (id, org_id, email, password_hash, created_at)"
+                        " VALUES (:id, :org, :email, :hash, :at)", id=ev.owner_user_id, org=ev.org_id,
+                        email=ev.owner_email, hash=sealed.password_hash, at=ev.occurred_at)]
         case ApiKeyCreated():
             expires = (ev.caps or {}).get("expires_at")
-            await conn.execute(
-                "INSERT INTO api_keys (id, org_id, name, prefix, key_hash, created_at, scopes, caps, expires_at)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9)", ev.key_id, ev.org_id, ev.name, ev.prefix,
-                sealed.key_hash, ev.occurred_at, ev.scopes,
-                msgspec.json.encode(ev.caps).decode() if ev.caps is not None else None,
-                datetime.fromisoformat(expires.replace("Z", "+00:00")) if expires else None)
+            return [sql("INSERT INTO api_keys (id, org_id, name, prefix, key_hash, created_at, scopes, caps, expires_at)"
+                        " VALUES (:id, :org, :name, :prefix, :hash, :at, :scopes, :caps::jsonb, :expires)",
+                        id=ev.key_id, org=ev.org_id, name=ev.name, prefix=ev.prefix, hash=sealed.key_hash,
+                        at=ev.occurred_at, scopes=ev.scopes,
+                        caps=msgspec.json.encode(ev.caps).decode() if ev.caps is not None else None,
+                        expires=datetime.fromisoformat(expires.replace("Z", "+00:00")) if expires else None)]
         case ApiKeyRevoked():
-            await conn.execute("UPDATE api_keys SET revoked_at = $3 WHERE id = $1 AND org_id = $2", ev.key_id,
-                               ev.org_id, ev.occurred_at)
+            return [sql("UPDATE api_keys SET revoked_at = :at WHERE id = :id AND org_id = :org", id=ev.key_id,
+                        org=ev.org_id, at=ev.occurred_at)]
         case CreditGranted():
-            await conn.execute("INSERT INTO balances (org_id, available_micros) VALUES ($1, $2) ON CONFLICT (org_id)"
-                               " DO UPDATE SET available_micros = balances.available_micros + $2", ev.org_id,
-                               ev.amount_micros)
-            await _ledger(conn, ev.entry_id, ev)
-        case CreditCaptured() | CreditReleased():
-            state = "captured" if isinstance(ev, CreditCaptured) else "released"
-            await conn.execute("UPDATE reservations SET state = $2 WHERE id = $1", ev.reservation_id, state)
-            if isinstance(ev, CreditReleased):
-                await conn.execute("UPDATE balances SET available_micros = available_micros + $2 WHERE org_id = $1",
-                                   ev.org_id, ev.amount_micros)
-                await conn.execute(  # the refund names what the reservation was for
-                    "INSERT INTO ledger (id, org_id, kind, amount_micros, reason, reference, created_at)"
-                    " SELECT $1, org_id, 'refund', $2, $3, reference, $4 FROM reservations WHERE id = $5",
-                    ev.event_id, ev.amount_micros, ev.reason or "refund", ev.occurred_at, ev.reservation_id)
+            return [sql("INSERT INTO balances (org_id, available_micros) VALUES (:org, :amount) ON CONFLICT (org_id)"
+                        " DO UPDATE SET available_micros = balances.available_micros + :amount", org=ev.org_id,
+                        amount=ev.amount_micros), _ledger(ev.entry_id, ev)]
+        case CreditCaptured():
+            return [sql("UPDATE reservations SET state = 'captured' WHERE id = :id", id=ev.reservation_id)]
+        case CreditReleased():
+            return [sql("UPDATE reservations SET state = 'released' WHERE id = :id", id=ev.reservation_id),
+                    sql("UPDATE balances SET available_micros = available_micros + :amount WHERE org_id = :org",
+                        org=ev.org_id, amount=ev.amount_micros),
+                    sql("INSERT INTO ledger (id, org_id, kind, amount_micros, reason, reference, created_at)"
+                        " SELECT :id, org_id, 'refund', :amount, :reason, reference, :at FROM reservations"
+                        " WHERE id = :rid", id=ev.event_id, amount=ev.amount_micros, reason=ev.reason or "refund",
+                        at=ev.occurred_at, rid=ev.reservation_id)]  # the refund names what it was for
         case SessionStarted():
-            await conn.execute(
-                "INSERT INTO sessions (id, org_id, user_id, token_hash, user_agent, created_at, expires_at)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7)", ev.session_id, ev.org_id, ev.user_id, sealed.token_hash,
-                sealed.user_agent[:512], ev.occurred_at, datetime.fromisoformat(ev.expires_at.replace("Z", "+00:00")))
+            return [sql("INSERT INTO sessions (id, org_id, user_id, token_hash, user_agent, created_at, expires_at)"
+                        " VALUES (:id, :org, :user, :hash, :agent, :at, :expires)", id=ev.session_id, org=ev.org_id,
+                        user=ev.user_id, hash=sealed.token_hash, agent=sealed.user_agent[:512], at=ev.occurred_at,
+                        expires=datetime.fromisoformat(ev.expires_at.replace("Z", "+00:00")))]
         case SessionEnded():
-            await conn.execute("UPDATE sessions SET ended_at = $2 WHERE id = $1", ev.session_id, ev.occurred_at)
-        case _:
-            raise TypeError(f"no projection for {type(ev).__name__}")
+            return [sql("UPDATE sessions SET ended_at = :at WHERE id = :id", id=ev.session_id, at=ev.occurred_at)]
+    raise TypeError(f"no projection for {type(ev).__name__}")
 
 
-async def _ledger(conn: asyncpg.Connection, entry_id: str, ev: Event) -> None:
+def _ledger(entry_id: str, ev: Event, source: str = "") -> Sql:
+    """The event's statement line (``model.ledger_entry``); with ``source``, one line per row of that CTE."""
     entry = ledger_entry(ev)
     assert entry is not None
     kind, amount, reason, reference = entry
-    await conn.execute("INSERT INTO ledger (id, org_id, kind, amount_micros, reason, reference, created_at)"
-                       " VALUES ($1, $2, $3, $4, $5, $6, $7)", entry_id, ev.org_id, kind, amount, reason, reference,
-                       ev.occurred_at)
+    rows = f"FROM {source}" if source else ""
+    return sql("INSERT INTO ledger (id, org_id, kind, amount_micros, reason, reference, created_at)"
+               f" SELECT :id::uuid, :org::uuid, :kind, :amount::bigint, :reason, :reference, :at::timestamptz {rows}",
+               id=entry_id, org=ev.org_id, kind=kind, amount=amount, reason=reason, reference=reference,
+               at=ev.occurred_at)
 
 
 # -- loading states ------------------------------------------------------------------------------------
@@ -290,59 +296,58 @@ async def hold(store: EventStore, ev: CreditReserved) -> int | None:
     transaction, only if the balance covers it: the balance row is locked for one round trip only, so one
     organization's concurrent sends are not queued behind each other's BEGIN … COMMIT. The balance after,
     or None (not enough credit, nothing written)."""
-    append, ev_args = store.append_cte(stream_of(ev), 1, ev, 8, "bal")
-    bal = await store.pool.fetchval(
-        "WITH bal AS (UPDATE balances SET available_micros = available_micros - $3"
-        "  WHERE org_id = $2 AND available_micros >= $3 RETURNING available_micros),"
-        " res AS (INSERT INTO reservations (id, org_id, amount_micros, state, reason, reference, created_at)"
-        "  SELECT $1, $2, $3, 'held', $4, $5, $6 FROM bal RETURNING 1),"
-        " led AS (INSERT INTO ledger (id, org_id, kind, amount_micros, reason, reference, created_at)"
-        "  SELECT $7::uuid, $2, 'debit', -$3::bigint, $4, $5, $6 FROM bal RETURNING 1),"
-        f" ev AS ({append})"
-        f" SELECT (SELECT available_micros FROM bal), {store.notify_sql(16)}",
-        ev.reservation_id, ev.org_id, ev.amount_micros, ev.reason, ev.reference, ev.occurred_at, ev.event_id,
-        *ev_args, store.notify_channel())
-    if bal is not None:
-        store.appended(1)
-        store.committed()
+    w = (Write().append(stream_of(ev), 0, [ev])
+         .project(sql("UPDATE balances SET available_micros = available_micros - :amount"
+                      " WHERE org_id = :org AND available_micros >= :amount RETURNING available_micros",
+                      org=ev.org_id, amount=ev.amount_micros), "bal")
+         .project(sql("INSERT INTO reservations (id, org_id, amount_micros, state, reason, reference, created_at)"
+                      " SELECT :id, :org, :amount, 'held', :reason, :reference, :at FROM bal",
+                      id=ev.reservation_id, org=ev.org_id, amount=ev.amount_micros, reason=ev.reason,
+                      reference=ev.reference, at=ev.occurred_at))
+         .project(_ledger(ev.event_id, ev, source="bal"))
+         .only_where(sql("EXISTS (SELECT 1 FROM bal)"))
+         .returning(sql("SELECT (SELECT available_micros FROM bal) AS available_micros")))
+    rows = await store.write(w)
+    bal = rows[0]["available_micros"] if rows else None
     return None if bal is None else int(bal)
+
+
+_REQUESTS = {"id": "text", "org_id": "uuid", "amount": "bigint", "reason": "text", "reference": "text",
+             "ledger_id": "uuid"}
 
 
 async def hold_together(store: EventStore, events: list[CreditReserved], now: datetime) -> dict[str, int]:
     """``hold`` for many in one statement: each organization's reservations are held only if its balance
     covers all of them. Answers the organizations that paid, with their balance after."""
-    append, ev_args = store.append_rows_cte([(stream_of(ev), 1, ev) for ev in events], 8,
-                                            "WHERE u.o::uuid IN (SELECT org_id FROM bal)")
-    rows = await store.pool.fetch(
-        "WITH req AS (SELECT * FROM unnest($1::text[], $2::uuid[], $3::bigint[], $4::text[], $5::text[],"
-        "  $6::uuid[]) AS r(id, org_id, amount, reason, reference, ledger_id)),"
-        " tot AS (SELECT org_id, sum(amount)::bigint AS total FROM req GROUP BY org_id),"
-        " bal AS (UPDATE balances b SET available_micros = b.available_micros - tot.total FROM tot"
-        "  WHERE b.org_id = tot.org_id AND b.available_micros >= tot.total"
-        "  RETURNING b.org_id, b.available_micros),"
-        " res AS (INSERT INTO reservations (id, org_id, amount_micros, state, reason, reference, created_at)"
-        "  SELECT id, org_id, amount, 'held', reason, reference, $7 FROM req WHERE org_id IN (SELECT org_id FROM bal)"
-        "  RETURNING 1),"
-        " led AS (INSERT INTO ledger (id, org_id, kind, amount_micros, reason, reference, created_at)"
-        "  SELECT ledger_id, org_id, 'debit', -amount, reason, reference, $7 FROM req"
-        "  WHERE org_id IN (SELECT org_id FROM bal) RETURNING 1),"
-        f" ev AS ({append})"
-        f" SELECT org_id::text AS org_id, available_micros, {store.notify_sql(16)} AS woken FROM bal",
-        [ev.reservation_id for ev in events], [ev.org_id for ev in events], [ev.amount_micros for ev in events],
-        [ev.reason for ev in events], [ev.reference for ev in events], [ev.event_id for ev in events], now,
-        *ev_args, store.notify_channel())
-    paid = {r["org_id"]: r["available_micros"] for r in rows}
-    if paid:
-        store.appended(sum(1 for ev in events if ev.org_id in paid))
-        store.committed()
-    return paid
+    req = table("r", _REQUESTS, [(ev.reservation_id, ev.org_id, ev.amount_micros, ev.reason, ev.reference,
+                                  ev.event_id) for ev in events])
+    w = Write()
+    for ev in events:
+        w.append(stream_of(ev), 0, [ev])
+    w.project(sql("SELECT * FROM :req", req=req), "req")
+    w.project(sql("SELECT org_id, sum(amount)::bigint AS total FROM req GROUP BY org_id"), "tot")
+    w.project(sql("UPDATE balances b SET available_micros = b.available_micros - tot.total FROM tot"
+                  " WHERE b.org_id = tot.org_id AND b.available_micros >= tot.total"
+                  " RETURNING b.org_id, b.available_micros"), "bal")
+    paid = "FROM req WHERE org_id IN (SELECT org_id FROM bal)"
+    w.project(sql("INSERT INTO reservations (id, org_id, amount_micros, state, reason, reference, created_at)"
+                  f" SELECT id, org_id, amount, 'held', reason, reference, :at {paid}", at=now))
+    w.project(sql("INSERT INTO ledger (id, org_id, kind, amount_micros, reason, reference, created_at)"
+                  f" SELECT ledger_id, org_id, 'debit', -amount, reason, reference, :at {paid}", at=now))
+    w.only_where(sql("e.org_id::uuid IN (SELECT org_id FROM bal)"))
+    w.returning(sql("SELECT org_id::text AS org_id, available_micros FROM bal"))
+    rows = await store.write(w)
+    return {r["org_id"]: r["available_micros"] for r in rows}
 
 
 async def record_captures(store: EventStore, conn: asyncpg.Connection, events: list[CreditCaptured]) -> None:
-    """Many captures (held reservations, version 1 each): appended in one statement, projected in one."""
-    await store.append_streams(conn, [(stream_of(ev), 1, ev) for ev in events])
-    await conn.execute("UPDATE reservations SET state = 'captured' WHERE id = ANY($1::text[])",
-                       [ev.reservation_id for ev in events])
+    """Many captures (held reservations, version 1 each): appended and projected in one statement."""
+    w = Write()
+    for ev in events:
+        w.append(stream_of(ev), 1, [ev])
+    w.project(sql("UPDATE reservations SET state = 'captured' WHERE id = ANY(:ids::text[])",
+                  ids=[ev.reservation_id for ev in events]))
+    await store.write(w, conn)
 
 
 async def claim_many(conn: asyncpg.Connection, consumer: str, event_ids: list[str]) -> set[str]:

@@ -63,7 +63,7 @@ class Numbers:
             row = await store.number_row(conn, cmd.org_id, cmd.phone_number_id, lock=True)
             s = store.number_state(row)
             events = accepted(model.decide_configure(s, wanted, utcnow()))
-            await store.record(self.store, conn, s.version, events, store.Sealed(secret=rules.new_webhook_secret()))
+            await store.record(self.store, conn, (s.version, events), sealed=store.Sealed(secret=rules.new_webhook_secret()))
             row = await store.number_row(conn, cmd.org_id, row["id"])
         return store.number_view(row)
 
@@ -78,7 +78,7 @@ class Numbers:
                                                          utcnow()))
             if not events:
                 return store.number_view(row)  # this very rotation happened already: not twice
-            await store.record(self.store, conn, s.version, events, store.Sealed(
+            await store.record(self.store, conn, (s.version, events), sealed=store.Sealed(
                 secret=rules.new_webhook_secret(), rotation=True, rotation_id=rotation_id))
             row = await store.number_row(conn, cmd.org_id, row["id"])
         log.info("webhook_secret_rotated", org_id=cmd.org_id, phone_number_id=row["id"])
@@ -102,9 +102,7 @@ class Numbers:
                 await self.carrier.release_number(row["e164"], cmd.org_id)
             except CarrierError as exc:
                 raise carrier_failure(exc) from exc
-            await store.record(self.store, conn, s.version, released)
-            if camp is not None:
-                await store.record(self.store, conn, camp.version, removed)
+            await store.record(self.store, conn, (s.version, released), (camp.version if camp else 0, removed))
         log.info("number_released", org_id=cmd.org_id, phone_number_id=row["id"])
         view = store.number_view(row)
         return msgspec.structs.replace(view, status="released", campaign_id=None, sending_enabled=False,

@@ -99,7 +99,7 @@ class Orders:
             await self._join_only_campaign(conn, org_id, [model.NumberRef(ids[e], e) for e in numbers], now)
             for e164 in numbers:  # locks: campaign first, then numbers
                 claimed = model.NumberState(id=ids[e164], org_id=org_id, e164=e164, status="pending")
-                await store.record(self.store, conn, 0, accepted(model.decide_ordered(claimed, order_id, price, now)))
+                await store.record(self.store, conn, (0, accepted(model.decide_ordered(claimed, order_id, price, now))))
             rows = await conn.fetch(store.NUMBER_SELECT + " WHERE n.order_id = $1 ORDER BY n.e164", order_id)
         await self._settle(order_id, org_id, capture=True)
         log.info("numbers_ordered", org_id=org_id, order_id=order_id, count=len(numbers))
@@ -167,7 +167,7 @@ class Orders:
         camp = store.campaign_state(row, await store.numbers_on(conn, row["sid"]))
         left = model.room(camp)
         joining = numbers if left is None else numbers[:left]
-        await store.record(self.store, conn, camp.version, accepted(model.decide_assign(camp, joining, now)))
+        await store.record(self.store, conn, (camp.version, accepted(model.decide_assign(camp, joining, now))))
 
     async def _fail_order(self, order_id: str, org_id: str, carrier_numbers: list[str] | None = None) -> None:
         """Undo an order: give the numbers back, refund the credit, drop the claims."""

@@ -62,7 +62,7 @@ class Review:
             events = model.decide_review(camp, review, utcnow())
             if not isinstance(events, list) or not events:
                 return "ignored"
-            await store.record(self.store, conn, camp.version, events, store.Sealed(reviewed_at=review.reviewed_at))
+            await store.record(self.store, conn, (camp.version, events), sealed=store.Sealed(reviewed_at=review.reviewed_at))
             ev = events[0]
             status = "approved" if review.approved else "rejected"
             if camp.status_callback_url:

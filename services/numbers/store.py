@@ -12,6 +12,7 @@ from typing import Any, TypeAlias
 import asyncpg
 import msgspec
 
+from libs.store import Sql, Write, sql
 from libs.store.eventstore import EventStore
 from proto.api import decode_cursor, encode_cursor, format_money
 from proto.base import Event, NotFound, parse_uuid, rfc3339, utcnow
@@ -243,89 +244,111 @@ class Sealed:
 
 
 _TABLES = {"phone_number": "phone_numbers", "brand": "brands", "campaign": "campaigns"}
+Rows: TypeAlias = dict[tuple[str, str], dict[str, Sql]]
+"""The column changes of each row a write touches, by (table, id): merged into one UPDATE per row, for one
+statement must not change a row twice."""
 
 
-async def record(store: EventStore, conn: asyncpg.Connection, version: int, events: Sequence[Event],
+def _v(value: object) -> Sql:
+    return sql(":v", v=value)
+
+
+async def record(store: EventStore, conn: asyncpg.Connection, *changes: tuple[int, Sequence[Event]],
                  sealed: Sealed = Sealed()) -> int:
-    """Append one aggregate's events to its stream at ``version`` (its row's, read under lock), then
-    project them into the tables, in the caller's transaction. Answers the new version."""
-    if not events:
-        return version
-    aggregate = events[0].AGGREGATE
-    ident = getattr(events[0], f"{aggregate}_id")
-    new_version = await store.append(conn, f"{aggregate}-{ident}", version, events)
-    await conn.execute(f"UPDATE {_TABLES[aggregate]} SET version = $2 WHERE id = $1", ident, new_version)
-    joined = [ev.phone_number_id for ev in events if isinstance(ev, CampaignNumberAssigned)]
-    if joined:  # one statement for a campaign's new numbers, however many
-        await conn.execute("UPDATE phone_numbers SET campaign_id = $1 WHERE id = ANY($2::uuid[])", ident, joined)
-    for ev in events:
-        await project(conn, ev, sealed)
-    return new_version
+    """Append each aggregate's events to its stream at ``version`` (its row's, read under lock) and project
+    them into the tables: one statement, in the caller's transaction. ``changes``: (version, events) of
+    one aggregate each. Answers the new version of the last one."""
+    w, rows, version = Write(), Rows(), 0
+    for version, events in changes:
+        if not events:
+            continue
+        aggregate = events[0].AGGREGATE
+        ident = getattr(events[0], f"{aggregate}_id")
+        w.append(f"{aggregate}-{ident}", version, events)
+        version += len(events)
+        if aggregate != "brand":  # a brand's row is inserted with its version
+            rows.setdefault((_TABLES[aggregate], ident), {})["version"] = _v(version)
+        for ev in events:
+            for statement in project(ev, sealed, rows):
+                w.project(statement)
+    for (tbl, ident), cols in rows.items():
+        sets = ", ".join(f"{col} = :c_{col}" for col in cols)
+        w.project(sql(f"UPDATE {tbl} SET {sets} WHERE id = :row", row=ident, **{f"c_{k}": v for k, v in cols.items()}))
+    if w.appends:
+        await store.write(w, conn)
+    return version
 
 
-async def project(conn: asyncpg.Connection, ev: Event, sealed: Sealed) -> None:
-    """The tables as the event leaves them (a brand's row is inserted with the event: see ``insert_brand``)."""
+def _row(rows: Rows, table_: str, ident: str, **cols: Sql) -> list[Sql]:
+    rows.setdefault((table_, ident), {}).update(cols)
+    return []
+
+
+def project(ev: Event, sealed: Sealed, rows: Rows) -> list[Sql]:
+    """The tables as the event leaves them: its row's column changes (into ``rows``), other statements
+    answered."""
     match ev:
         case PhoneNumberOrdered():
-            await conn.execute("UPDATE phone_numbers SET status = 'active' WHERE id = $1", ev.phone_number_id)
+            return _row(rows, "phone_numbers", ev.phone_number_id, status=sql("'active'"))
         case PhoneNumberConfigured():
-            await conn.execute("UPDATE phone_numbers SET friendly_name = $2, inbound_url = $3, status_callback_url = $4"
-                               " WHERE id = $1", ev.phone_number_id, ev.friendly_name, ev.inbound_url,
-                               ev.status_callback_url)
+            return _row(rows, "phone_numbers", ev.phone_number_id, friendly_name=_v(ev.friendly_name),
+                        inbound_url=_v(ev.inbound_url), status_callback_url=_v(ev.status_callback_url))
         case WebhookSecretRotated():
-            await conn.execute(
-                "UPDATE phone_numbers SET previous_secret = CASE WHEN $3 THEN NULL ELSE webhook_secret END,"
-                " webhook_secret = $2, previous_secret_expires_at = $4,"
-                " last_rotation_id = CASE WHEN $6 THEN $5::uuid ELSE last_rotation_id END WHERE id = $1",
-                ev.phone_number_id, sealed.secret, ev.first, ev.grace_until, sealed.rotation_id, sealed.rotation)
+            rotation = {"last_rotation_id": sql(":v::uuid", v=sealed.rotation_id)} if sealed.rotation else {}
+            return _row(rows, "phone_numbers", ev.phone_number_id, webhook_secret=_v(sealed.secret),
+                        previous_secret=sql("NULL" if ev.first else "webhook_secret"),
+                        previous_secret_expires_at=sql(":v::timestamptz", v=ev.grace_until), **rotation)
         case PhoneNumberReleased():
-            await conn.execute(
-                "UPDATE phone_numbers SET status = 'released', released_at = $2, campaign_id = NULL,"
-                " webhook_secret = NULL, previous_secret = NULL WHERE id = $1", ev.phone_number_id, ev.occurred_at)
+            return _row(rows, "phone_numbers", ev.phone_number_id, status=sql("'released'"),
+                        released_at=_v(ev.occurred_at), campaign_id=sql("NULL"), webhook_secret=sql("NULL"),
+                        previous_secret=sql("NULL"))
+        case CampaignNumberAssigned():
+            return _row(rows, "phone_numbers", ev.phone_number_id, campaign_id=sql(":v::uuid", v=ev.campaign_id))
+        case CampaignNumberRemoved():
+            return _row(rows, "phone_numbers", ev.phone_number_id, campaign_id=sql("NULL"))
         case CampaignSubmitted():
-            await conn.execute("UPDATE campaigns SET status = 'pending_review', carrier_ref = $2 WHERE id = $1",
-                               ev.campaign_id, ev.carrier_ref)
+            return _row(rows, "campaigns", ev.campaign_id, status=sql("'pending_review'"), carrier_ref=_v(ev.carrier_ref))
         case CampaignApproved() | CampaignRejected():
             reasons = [] if isinstance(ev, CampaignApproved) else [msgspec.to_builtins(r) for r in ev.rejection_reasons]
-            await conn.execute("UPDATE campaigns SET status = $2, rejection_reasons = $3::jsonb, reviewed_at = $4"
-                               " WHERE id = $1", ev.campaign_id, "approved" if isinstance(ev, CampaignApproved)
-                               else "rejected", _enc.encode(reasons).decode(), sealed.reviewed_at or ev.occurred_at)
+            return _row(rows, "campaigns", ev.campaign_id,
+                        status=_v("approved" if isinstance(ev, CampaignApproved) else "rejected"),
+                        rejection_reasons=sql(":v::jsonb", v=_enc.encode(reasons).decode()),
+                        reviewed_at=_v(sealed.reviewed_at or ev.occurred_at))
         case CampaignResubmitted():
-            await _project_resubmitted(conn, ev, sealed)
-        case CampaignNumberRemoved():
-            await conn.execute("UPDATE phone_numbers SET campaign_id = NULL WHERE id = $1 AND campaign_id = $2",
-                               ev.phone_number_id, ev.campaign_id)
-        case BrandRegistered() | CampaignNumberAssigned():
-            pass  # inserted with its details (insert_brand); assigned in one statement (record)
-        case _:
-            raise TypeError(f"no projection for {type(ev).__name__}")
+            return _resubmitted(ev, sealed, rows)
+        case BrandRegistered():
+            return [_brand(ev, sealed)]
+    raise TypeError(f"no projection for {type(ev).__name__}")
 
 
-async def _project_resubmitted(conn: asyncpg.Connection, ev: CampaignResubmitted, sealed: Sealed) -> None:
+def _resubmitted(ev: CampaignResubmitted, sealed: Sealed, rows: Rows) -> list[Sql]:
     r = sealed.resubmission
     assert r is not None
-    await conn.execute(
-        "UPDATE campaigns SET status = 'pending_review', use_case = $2, fields = $3::jsonb,"
-        " status_callback_url = COALESCE($4, status_callback_url),"
-        " webhook_secret = COALESCE(webhook_secret, CASE WHEN $4::text IS NULL THEN NULL ELSE $5 END),"
-        " rejection_reasons = '[]'::jsonb, submitted_at = $6, reviewed_at = NULL, last_submission_id = $7"
-        " WHERE id = $1", ev.campaign_id, r.use_case, _enc.encode(r.fields).decode(), r.status_callback_url,
-        sealed.secret, ev.occurred_at, r.submission_id)
-
-
-async def insert_brand(store: EventStore, conn: asyncpg.Connection, ev: BrandRegistered, details: dict[str, Any]) -> None:
-    """BrandRegistered appended (a new stream) and its row inserted with the details that stay here."""
-    await store.append(conn, f"brand-{ev.brand_id}", 0, [ev])
-    await conn.execute(
-        "INSERT INTO brands (id, org_id, version, entity_type, display_name, company_name, ein, email, phone, website,"
-        " vertical, street, city, state, postal_code, country, identity_status, vetting_score, carrier_ref,"
-        " created_at) VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,"
-        " $19)", ev.brand_id, ev.org_id, ev.entity_type, ev.display_name, *(details[k] for k in BRAND_DETAILS),
-        ev.identity_status, ev.vetting_score, ev.carrier_ref, ev.occurred_at)
+    url = sql(":v::text", v=r.status_callback_url)
+    return _row(rows, "campaigns", ev.campaign_id, status=sql("'pending_review'"), use_case=_v(r.use_case),
+                fields=sql(":v::jsonb", v=_enc.encode(r.fields).decode()),
+                status_callback_url=sql("COALESCE(:url, status_callback_url)", url=url),
+                webhook_secret=sql("COALESCE(webhook_secret, CASE WHEN :url IS NULL THEN NULL ELSE :secret END)",
+                                   url=url, secret=sql(":v::text", v=sealed.secret)),
+                rejection_reasons=sql("'[]'::jsonb"), submitted_at=_v(ev.occurred_at), reviewed_at=sql("NULL"),
+                last_submission_id=sql(":v::uuid", v=r.submission_id))
 
 
 BRAND_DETAILS = ("company_name", "ein", "email", "phone", "website", "vertical", "street", "city", "state",
                  "postal_code", "country")
+
+
+def _brand(ev: BrandRegistered, sealed: Sealed) -> Sql:
+    """The brand's row: the event's facts with the details that stay here (``sealed.brand``)."""
+    details = sealed.brand or {}
+    return sql(
+        "INSERT INTO brands (id, org_id, version, entity_type, display_name, company_name, ein, email, phone, website,"
+        " vertical, street, city, state, postal_code, country, identity_status, vetting_score, carrier_ref,"
+        " created_at) VALUES (:id, :org, 1, :entity_type, :display_name, :company_name, :ein, :email, :phone,"
+        " :website, :vertical, :street, :city, :state, :postal_code, :country, :identity_status, :vetting_score,"
+        " :carrier_ref, :at)", id=ev.brand_id, org=ev.org_id, entity_type=ev.entity_type,
+        display_name=ev.display_name, identity_status=ev.identity_status, vetting_score=ev.vetting_score,
+        carrier_ref=ev.carrier_ref, at=ev.occurred_at, **{k: details.get(k) for k in BRAND_DETAILS})
 
 
 async def insert_submitting(pool: asyncpg.Pool, campaign_id: str, org_id: str, brand_id: str, use_case: str,

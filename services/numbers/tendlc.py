@@ -16,9 +16,6 @@ from libs.store.eventstore import ConcurrencyError, EventStore
 from libs.webhooks import urls
 from proto.base import CommandError, NotFound, new_id, parse_uuid, utcnow
 from proto.commands import numbers as c
-from proto.events.numbers import (
-    BrandRegistered,
-)
 from proto.http.tendlc import BrandView, CampaignView
 from services.numbers import model, rules, store
 from services.numbers.config import NumbersSettings
@@ -64,10 +61,9 @@ class TenDlc:
                                   carrier_ref=res.brand_ref)
         try:
             async with self.store.transaction() as conn:
-                for ev in accepted(model.decide_register_brand(None, cmd.org_id, brand_id, b.entity_type,
-                                                               b.display_name, registry, utcnow())):
-                    assert isinstance(ev, BrandRegistered)
-                    await store.insert_brand(self.store, conn, ev, brand)
+                events = accepted(model.decide_register_brand(None, cmd.org_id, brand_id, b.entity_type,
+                                                              b.display_name, registry, utcnow()))
+                await store.record(self.store, conn, (0, events), sealed=store.Sealed(brand=brand))
                 row = await store.brand_row(conn, cmd.org_id, brand_id)
         except (asyncpg.UniqueViolationError, ConcurrencyError):
             again = await self._brand_again(cmd.org_id, brand_id) if cmd.brand_id is not None else None
@@ -144,13 +140,13 @@ class TenDlc:
             camp = store.campaign_state(await conn.fetchrow(store.CAMPAIGN_SELECT + " WHERE c.id = $1 FOR UPDATE OF c",
                                                             campaign_id))
             events = accepted(model.decide_submitted(camp, ref, now))
-            version = await store.record(self.store, conn, camp.version, events)
+            version = await store.record(self.store, conn, (camp.version, events))
             still_free = await conn.fetch(  # a number another campaign took meanwhile stays there
                 "SELECT id::text AS id, e164 FROM phone_numbers WHERE id = ANY($1::uuid[]) AND status = 'active'"
                 " AND campaign_id IS NULL ORDER BY created_at, id FOR UPDATE", numbers)
             camp = replace(model.evolve_campaign(camp, events[0]), version=version)
             joining = [model.NumberRef(r["id"], r["e164"]) for r in still_free]
-            await store.record(self.store, conn, version, accepted(model.decide_assign(camp, joining, now, limit=False)))
+            await store.record(self.store, conn, (version, accepted(model.decide_assign(camp, joining, now, limit=False))))
             view = await self._view(conn, org_id, campaign_id)
         log.info("campaign_submitted", org_id=org_id, campaign_id=campaign_id, numbers=len(still_free))
         return view
@@ -232,8 +228,8 @@ class TenDlc:
                     "use_case": r.use_case, **fields})
             except CarrierError as exc:
                 raise carrier_failure(exc) from exc
-            await store.record(self.store, conn, camp.version, events,
-                               store.Sealed(secret=rules.new_webhook_secret(), resubmission=r))
+            await store.record(self.store, conn, (camp.version, events),
+                               sealed=store.Sealed(secret=rules.new_webhook_secret(), resubmission=r))
             view = await self._view(conn, cmd.org_id, camp.id)
         log.info("campaign_resubmitted", org_id=cmd.org_id, campaign_id=camp.id, changed=r.changed)
         return view
@@ -245,7 +241,7 @@ class TenDlc:
             camp = store.campaign_state(row, await store.numbers_on(conn, row["sid"]))
             rows = await self._free_numbers(conn, cmd.org_id, cmd.phone_number_ids, camp.id, lock=True)
             numbers = [model.NumberRef(r["id"], r["e164"], r["campaign_id"]) for r in rows]
-            await store.record(self.store, conn, camp.version, accepted(model.decide_assign(camp, numbers, utcnow())))
+            await store.record(self.store, conn, (camp.version, accepted(model.decide_assign(camp, numbers, utcnow()))))
             return await self._view(conn, cmd.org_id, camp.id)
 
     async def remove_number(self, cmd: c.RemoveCampaignNumber) -> CampaignView:
@@ -256,6 +252,6 @@ class TenDlc:
                 "SELECT id::text AS id, e164, campaign_id::text AS campaign_id FROM phone_numbers WHERE id = $1"
                 " AND org_id = $2 AND status = 'active' AND campaign_id = $3 FOR UPDATE", ident, cmd.org_id, camp.id)
             ref = None if num is None else model.NumberRef(num["id"], num["e164"], num["campaign_id"])
-            await store.record(self.store, conn, camp.version, accepted(
-                model.decide_remove_number(camp, ref, cmd.phone_number_id, utcnow())))
+            await store.record(self.store, conn, (camp.version, accepted(
+                model.decide_remove_number(camp, ref, cmd.phone_number_id, utcnow()))))
             return await self._view(conn, cmd.org_id, camp.id)
