@@ -9,16 +9,11 @@ import asyncpg
 from libs.store import ConcurrencyError
 from libs.store.eventstore import EventStore
 from proto.api import format_money
-from proto.base import CommandError, Event, parse_uuid, rfc3339, utcnow
+from proto.base import CommandError, parse_uuid, rfc3339, utcnow
 from proto.commands import accounts as c
 from proto.events.accounts import CreditCaptured, CreditReserved
 from services.accounts import model, store
-
-
-def _raise(result: model.Decided) -> list[Event]:
-    if isinstance(result, CommandError):
-        raise result
-    return result
+from services.accounts.handlers import accepted
 
 
 def _held(x: c.ReserveCredit, balance_micros: int) -> c.Reservation:
@@ -46,7 +41,7 @@ class Credit:
         statement that holds it only if the balance covers it."""
         pool = self.store.pool
         s = await store.reservation_state(pool, cmd.reservation_id)
-        events = _raise(model.decide_reserve(s, cmd.org_id, cmd.reservation_id, cmd.amount_micros, cmd.reason,
+        events = accepted(model.decide_reserve(s, cmd.org_id, cmd.reservation_id, cmd.amount_micros, cmd.reason,
                                              cmd.reference, utcnow()))
         if not events:
             return await self._as_is(cmd)
@@ -112,7 +107,7 @@ class Credit:
     async def settle_in(self, conn: asyncpg.Connection, cmd: c.SettleCredit) -> c.Reservation:
         """Capture or release a held reservation; anything but ``held`` is already settled (no-op)."""
         s = await store.reservation_state(conn, cmd.reservation_id, lock=True)
-        events = _raise(model.decide_settle(s, cmd.org_id, cmd.reservation_id, cmd.capture, cmd.reason, utcnow()))
+        events = accepted(model.decide_settle(s, cmd.org_id, cmd.reservation_id, cmd.capture, cmd.reason, utcnow()))
         assert s is not None
         await store.record(self.store, conn, events, s.version)
         for ev in events:
@@ -134,7 +129,7 @@ class Credit:
                     if cmd.reservation_id not in found or found[cmd.reservation_id].org_id == cmd.org_id]
             first = await store.claim_many(conn, consumer, [eid for eid, _ in ours])
             captures = [ev for eid, cmd in ours if eid in first and cmd.reservation_id in found
-                        for ev in _raise(model.decide_settle(found[cmd.reservation_id], cmd.org_id,
+                        for ev in accepted(model.decide_settle(found[cmd.reservation_id], cmd.org_id,
                                                              cmd.reservation_id, True, "", now))]
             if captures:
                 await store.record_captures(self.store, conn, [ev for ev in captures if isinstance(ev, CreditCaptured)])

@@ -23,7 +23,8 @@ def _chosen(value: str, field: str) -> str:
     return ident
 
 
-def _raise(result: model.Decided) -> list[Event]:
+def accepted(result: model.Decided) -> list[Event]:
+    """The events decided, or the refusal raised (the caller's transaction rolls back)."""
     if isinstance(result, CommandError):
         raise result
     return result
@@ -56,7 +57,7 @@ class Accounts:
                          credit_micros=self.settings.signup_credit_micros, now=utcnow())
         try:
             async with self.store.transaction() as conn:
-                events = _raise(model.decide_signup(await store.email_taken(conn, email), s))
+                events = accepted(model.decide_signup(await store.email_taken(conn, email), s))
                 await store.record(self.store, conn, events,
                                    sealed=store.Sealed(password_hash=cmd.password_hash, key_hash=cmd.key_hash))
         except (asyncpg.UniqueViolationError, ConcurrencyError) as exc:
@@ -124,7 +125,7 @@ class Accounts:
                          now=utcnow())
         try:
             async with self.store.transaction() as conn:
-                events = _raise(model.decide_create_key(await store.key_state(conn, key_id), k))
+                events = accepted(model.decide_create_key(await store.key_state(conn, key_id), k))
                 await store.record(self.store, conn, events, sealed=store.Sealed(key_hash=cmd.key_hash))
         except (asyncpg.UniqueViolationError, ConcurrencyError):
             if cmd.key_id is None:
@@ -132,7 +133,7 @@ class Accounts:
             state = await store.key_state(self.store.pool, key_id)
             if state.org_id is None:  # not this request's key that got there first
                 raise
-            events = _raise(model.decide_create_key(state, k))  # the same request, concurrently: none
+            events = accepted(model.decide_create_key(state, k))  # the same request, concurrently: none
         if not events:  # a repeat: the key as it is, never its secret
             row = await store.key_row(self.store.pool, key_id)
             assert row is not None
@@ -148,7 +149,7 @@ class Accounts:
     async def revoke_key(self, cmd: c.RevokeKey) -> c.ApiKeyView:
         async with self.store.transaction() as conn:
             s = await store.key_state(conn, cmd.key_id, lock=True)
-            events = _raise(model.decide_revoke_key(s, cmd.org_id, cmd.key_id, utcnow()))
+            events = accepted(model.decide_revoke_key(s, cmd.org_id, cmd.key_id, utcnow()))
             await store.record(self.store, conn, events, s.version)
             row = await store.key_row(conn, cmd.key_id)
         assert row is not None
@@ -160,7 +161,7 @@ class Accounts:
         session_id = new_id()
         async with self.store.transaction() as conn:
             known = await store.user_known(conn, cmd.org_id, cmd.user_id)
-            events = _raise(model.decide_start_session(known, cmd.org_id, cmd.user_id, session_id, cmd.ttl_s,
+            events = accepted(model.decide_start_session(known, cmd.org_id, cmd.user_id, session_id, cmd.ttl_s,
                                                        utcnow()))
             await store.record(self.store, conn, events,
                                sealed=store.Sealed(token_hash=cmd.token_hash, user_agent=cmd.user_agent))
@@ -199,7 +200,7 @@ class Accounts:
         async with self.store.transaction() as conn:
             live = await store.live_sessions(conn, org_id, session_id, user_id)
             ended = [(s.version, ev) for sid, s in live
-                     for ev in _raise(model.decide_end_session(s, sid, reason, now))]
+                     for ev in accepted(model.decide_end_session(s, sid, reason, now))]
             if ended:
                 await store.record_each(self.store, conn, ended)
         return c.EndedSessions(ended=len(ended), session_ids=[sid for sid, _ in live])

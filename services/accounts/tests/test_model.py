@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from proto.base import CommandError, Event
+from libs.testing.decided import events, refusal
 from proto.events.accounts import (
     ApiKeyCreated,
     ApiKeyRevoked,
@@ -21,16 +21,6 @@ from services.accounts import model
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 ORG, OTHER = "0b6f7c1e-1d57-4c43-8c6a-6b9b3f1f0001", "0b6f7c1e-1d57-4c43-8c6a-6b9b3f1f0002"
 HASH, PREFIX = "ab" * 32, "am_live_abcd"
-
-
-def refusal(result: model.Decided) -> CommandError:
-    assert isinstance(result, CommandError), result
-    return result
-
-
-def events(result: model.Decided) -> list[Event]:
-    assert not isinstance(result, CommandError), result
-    return result
 
 
 def signup(**over: object) -> model.Signup:

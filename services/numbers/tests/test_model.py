@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from proto.base import CommandError, Event
+from libs.testing.decided import events, refusal
+from proto.base import Event
 from proto.events.numbers import (
     BrandRegistered,
     CampaignApproved,
@@ -30,16 +31,6 @@ FIELDS = {"opt_out_keywords": ["STOP", "QUIT"], "opt_out_message": "bye", "help_
           "help_message": "help", "description": "d"}
 PENDING = model.CampaignState(id="c1", org_id=ORG, brand=BRAND, status="pending_review", use_case="2FA",
                               fields=FIELDS, version=1, carrier_ref="CR1", submitted_at=NOW)
-
-
-def refusal(result: model.Decided) -> CommandError:
-    assert isinstance(result, CommandError), result
-    return result
-
-
-def events(result: model.Decided) -> list[Event]:
-    assert not isinstance(result, CommandError), result
-    return result
 
 
 def fold_number(s: model.NumberState, evs: list[Event]) -> model.NumberState:
