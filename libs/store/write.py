@@ -55,8 +55,9 @@ class Write:
     def append(self, stream_id: str, expected_version: int | None, events: Sequence[Event]) -> Write:
         """Append ``events`` to ``stream_id`` at ``expected_version + 1 …``; the write fails with
         ``ConcurrencyError`` when the stream is already past ``expected_version``. ``None`` appends at
-        the stream's head, whatever it is — only for a writer that holds a lock every writer of that
-        stream takes (a row ``FOR UPDATE``), so the version cannot move under it."""
+        the stream's head as the statement finds it: for a writer whose decision does not rest on the
+        stream's past, or that holds a lock every writer of the stream takes (a row ``FOR UPDATE``). Two
+        such writers racing unlocked: one fails with ``ConcurrencyError``."""
         if events:
             self.appends.append((stream_id, expected_version, events))
         return self
