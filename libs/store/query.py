@@ -119,3 +119,10 @@ def table(alias: str, columns: Mapping[str, str], rows: Iterable[Sequence[object
     params = {f"c{i}": array for i, array in enumerate(arrays)}
     spec = ", ".join(f":c{i}::{t}[]" for i, (_, t) in enumerate(cols))
     return Sql(f"unnest({spec}) WITH ORDINALITY AS {alias}({', '.join(n for n, _ in cols)}, ord)", **params)
+
+
+def notify(channel: str) -> Sql:
+    """``pg_notify(channel)`` as a count (0 or 1), for a place in a statement that is evaluated once — a
+    column of its final SELECT, a condition no row takes part in. '' sends nothing. Within a transaction
+    PostgreSQL delivers one notification per channel however often it is asked; at commit."""
+    return Sql("(SELECT count(*) FROM (SELECT pg_notify(:ch, '') WHERE :ch <> '') AS n)", ch=channel)

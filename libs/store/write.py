@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import asyncpg
 
 from libs.bus.rpc import TransientError
-from libs.store.query import Sql, join, sql, table
+from libs.store.query import Sql, join, notify, sql, table
 from proto.base import Event
 
 EventRow = tuple[str, int | None, str, str, str, str, str, str]
@@ -55,8 +55,9 @@ class Write:
     def append(self, stream_id: str, expected_version: int | None, events: Sequence[Event]) -> Write:
         """Append ``events`` to ``stream_id`` at ``expected_version + 1 …``; the write fails with
         ``ConcurrencyError`` when the stream is already past ``expected_version``. ``None`` appends at
-        the stream's head, whatever it is — only for a writer that holds a lock every writer of that
-        stream takes (a row ``FOR UPDATE``), so the version cannot move under it."""
+        the stream's head as the statement finds it: for a writer whose decision does not rest on the
+        stream's past, or that holds a lock every writer of the stream takes (a row ``FOR UPDATE``). Two
+        such writers racing unlocked: one fails with ``ConcurrencyError``."""
         if events:
             self.appends.append((stream_id, expected_version, events))
         return self
@@ -103,21 +104,22 @@ class Write:
 
     def _insert(self, row: Callable[[str, int | None, Event], EventRow], channel: str) -> Sql:
         rows: list[tuple[object, ...]] = []
-        at_head = False
+        at_head: dict[str, int] = {}  # a stream appended at its head: its events so far in this write
         for stream_id, expected, events in self.appends:
-            at_head = at_head or expected is None
             for i, ev in enumerate(events, start=1):
-                rows.append((*row(stream_id, None if expected is None else expected + i, ev), i))
+                if expected is None:
+                    nth = at_head[stream_id] = at_head.get(stream_id, 0) + 1
+                    rows.append((*row(stream_id, None, ev), nth))
+                else:
+                    rows.append((*row(stream_id, expected + i, ev), i))
         # The wake-up is a one-time filter (an uncorrelated subquery, run once), inside the INSERT, which
         # runs to completion whatever the rest of the statement reads. Within a transaction PostgreSQL
         # sends one NOTIFY per channel however often it is asked.
         return sql(
             "INSERT INTO events (stream_id, version, event_id, event_type, subject, org_id, data, headers)"
             f" SELECT e.stream_id, {_AT_HEAD if at_head else 'e.version'}, e.event_id, e.event_type, e.subject,"
-            " e.org_id, e.data::jsonb, e.headers::jsonb FROM :rows"
-            " WHERE (SELECT count(*) FROM (SELECT pg_notify(:ch, '') WHERE :ch <> '') AS n) >= 0 AND (:cond)"
-            " RETURNING 1",
-            rows=table("e", _COLUMNS, rows), ch=channel, cond=self.condition or sql("true"))
+            " e.org_id, e.data::jsonb, e.headers::jsonb FROM :rows WHERE :wake >= 0 AND (:cond) RETURNING 1",
+            rows=table("e", _COLUMNS, rows), wake=notify(channel), cond=self.condition or sql("true"))
 
     def conflict(self, exc: asyncpg.UniqueViolationError) -> ConcurrencyError | None:
         """The ``ConcurrencyError`` a unique violation means, or None when it is not a version taken
