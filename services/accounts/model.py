@@ -33,10 +33,6 @@ Decided = list[Event] | CommandError
 """What a ``decide_*`` answers: the events to append (none: nothing to change), or why not."""
 
 
-def refused(result: Decided) -> CommandError | None:
-    return result if isinstance(result, CommandError) else None
-
-
 # -- checks on what arrives ---------------------------------------------------------------------------
 def check_key_fields(key_hash: str, prefix: str) -> CommandError | None:
     """A key arrives as its SHA-256 and display prefix, made by the gateway (never as a secret)."""

@@ -148,10 +148,16 @@ def decide_register_brand(existing: BrandState | None, org_id: str, brand_id: st
     """Registered, verified or not (UNVERIFIED: its campaigns are refused). A repeat (same caller-chosen
     id) changes nothing; another organization's id conflicts."""
     if existing is not None:
-        return [] if existing.org_id == org_id else CommandError("CONFLICT", "brand_id: already used", 409)
+        return check_repeat(existing, org_id) or []
     return [BrandRegistered(org_id=org_id, brand_id=brand_id, entity_type=entity_type,
                             display_name=display_name.strip(), identity_status=registry.identity_status,
                             vetting_score=registry.vetting_score, carrier_ref=registry.carrier_ref, occurred_at=now)]
+
+
+def check_repeat(existing: BrandState, org_id: str) -> CommandError | None:
+    """A registration under a caller-chosen id that is taken: a repeat by the same organization (None),
+    else a conflict."""
+    return None if existing.org_id == org_id else CommandError("CONFLICT", "brand_id: already used", 409)
 
 
 def evolve_brand(s: BrandState | None, ev: Event, email: str = "") -> BrandState | None:

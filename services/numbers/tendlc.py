@@ -78,8 +78,8 @@ class TenDlc:
         row = await self.store.pool.fetchrow(store.BRAND_SELECT + " WHERE id = $1", brand_id)
         if row is None:
             return None
-        accepted(model.decide_register_brand(store.brand_state(row), org_id, brand_id, "", "",
-                                             model.Registry("", 0, ""), utcnow()))
+        if (conflict := model.check_repeat(store.brand_state(row), org_id)) is not None:
+            raise conflict
         return store.brand_view(row)
 
     async def list_brands(self, cmd: c.ListBrands) -> c.BrandPage:
