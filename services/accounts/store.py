@@ -326,8 +326,12 @@ async def hold_together(store: EventStore, events: list[CreditReserved], now: da
         w.append(stream_of(ev), 0, [ev])
     w.project(sql("SELECT * FROM :req", req=req), "req")
     w.project(sql("SELECT org_id, sum(amount)::bigint AS total FROM req GROUP BY org_id"), "tot")
-    w.project(sql("UPDATE balances b SET available_micros = b.available_micros - tot.total FROM tot"
-                  " WHERE b.org_id = tot.org_id AND b.available_micros >= tot.total"
+    # the batch's balances locked in one order (by organization) before any is changed: two batches naming
+    # the same organizations cannot deadlock, whatever order the UPDATE's plan would visit them in
+    w.project(sql("SELECT org_id FROM balances WHERE org_id IN (SELECT org_id FROM tot) ORDER BY org_id"
+                  " FOR UPDATE"), "lck")
+    w.project(sql("UPDATE balances b SET available_micros = b.available_micros - tot.total FROM tot JOIN lck"
+                  " USING (org_id) WHERE b.org_id = tot.org_id AND b.available_micros >= tot.total"
                   " RETURNING b.org_id, b.available_micros"), "bal")
     paid = "FROM req WHERE org_id IN (SELECT org_id FROM bal)"
     w.project(sql("INSERT INTO reservations (id, org_id, amount_micros, state, reason, reference, created_at)"
