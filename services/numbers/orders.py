@@ -96,10 +96,11 @@ class Orders:
             raise carrier_failure(exc) from exc
         async with self.store.transaction() as conn:  # 4. they are the org's
             await conn.execute("UPDATE number_orders SET status = 'completed' WHERE id = $1", order_id)
+            # locks in one order everywhere: the campaign, then the numbers
             await self._join_only_campaign(conn, org_id, [model.NumberRef(ids[e], e) for e in numbers], now)
-            for e164 in numbers:  # locks: campaign first, then numbers
-                claimed = model.NumberState(id=ids[e164], org_id=org_id, e164=e164, status="pending")
-                await store.record(self.store, conn, (0, accepted(model.decide_ordered(claimed, order_id, price, now))))
+            claimed = [model.NumberState(id=ids[e], org_id=org_id, e164=e, status="pending") for e in numbers]
+            await store.record(self.store, conn, *[  # every number of the order in one statement
+                (0, accepted(model.decide_ordered(n, order_id, price, now))) for n in claimed])
             rows = await conn.fetch(store.NUMBER_SELECT + " WHERE n.order_id = $1 ORDER BY n.e164", order_id)
         await self._settle(order_id, org_id, capture=True)
         log.info("numbers_ordered", org_id=org_id, order_id=order_id, count=len(numbers))

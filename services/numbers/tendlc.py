@@ -4,7 +4,6 @@ and project (store.record) in one transaction. The carrier's verdicts come in th
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -135,18 +134,19 @@ class TenDlc:
         return await self._submitted(org_id, campaign_id, ref, numbers)
 
     async def _submitted(self, org_id: str, campaign_id: str, ref: str, numbers: list[str]) -> CampaignView:
+        """CampaignSubmitted and the campaign's numbers (those still free), in one statement."""
         now = utcnow()
-        async with self.store.transaction() as conn:
+        async with self.store.transaction() as conn:  # lock order: campaign, then numbers
             camp = store.campaign_state(await conn.fetchrow(store.CAMPAIGN_SELECT + " WHERE c.id = $1 FOR UPDATE OF c",
                                                             campaign_id))
-            events = accepted(model.decide_submitted(camp, ref, now))
-            version = await store.record(self.store, conn, (camp.version, events))
+            submitted = accepted(model.decide_submitted(camp, ref, now))
             still_free = await conn.fetch(  # a number another campaign took meanwhile stays there
                 "SELECT id::text AS id, e164 FROM phone_numbers WHERE id = ANY($1::uuid[]) AND status = 'active'"
                 " AND campaign_id IS NULL ORDER BY created_at, id FOR UPDATE", numbers)
-            camp = replace(model.evolve_campaign(camp, events[0]), version=version)
             joining = [model.NumberRef(r["id"], r["e164"]) for r in still_free]
-            await store.record(self.store, conn, (version, accepted(model.decide_assign(camp, joining, now, limit=False))))
+            assigned = accepted(model.decide_assign(model.evolve_campaign(camp, submitted[0]), joining, now,
+                                                    limit=False))
+            await store.record(self.store, conn, (camp.version, submitted + assigned))
             view = await self._view(conn, org_id, campaign_id)
         log.info("campaign_submitted", org_id=org_id, campaign_id=campaign_id, numbers=len(still_free))
         return view
