@@ -33,6 +33,7 @@ from typing import Literal
 
 from proto.keywords import AFFIRM, HELP, OPT_IN, OPT_OUT, Language, keyword_of
 from services.compliance.keywords.index import _TAIL_RX, RULES
+from services.compliance.keywords.model import ALONE_FROM, GUARDS, VETO_BELOW, features, probability
 from services.compliance.keywords.normalize import _POSITIVE_EMOJI, _neighbours, _one_edit, clauses, normalise
 from services.compliance.keywords.plain import _LEAD_RX, _spanish, plain_language
 from services.compliance.keywords.vocab import _ONLY_FILLER
@@ -102,7 +103,35 @@ _NEW_PHONE_WHO = re.compile(r"^(?:hi |hey |um |uh )?new (?:number|phone number|c
 the contact who lost their contacts: not an opt-out.)"""
 
 
+def _rules(text: str, kw: str, parts: list[str]) -> Classified:
+    """What the rules make of a text that is no keyword: a plain-language or misspelt opt-out, or nothing."""
+    if _NEW_PHONE_WHO.match(" ".join(parts)):
+        return Classified("opt_out", "plain_language", "", "new_number_who_dis", "en")
+    found = plain_language(text, parts)
+    if found is not None:
+        return Classified("opt_out", "plain_language", "", found[0], found[1])
+    misspelt = _misspelt_keyword(kw)
+    if misspelt is not None:
+        return Classified("opt_out", "keyword", misspelt, misspelt, OPT_OUT[misspelt])
+    return NONE
+
+
+def _help_with_filler(parts: list[str]) -> Classified:
+    """"help please", "ayuda por favor": a help keyword with only filler around it."""
+    meaningful = [p for p in parts if not _ONLY_FILLER.match(p)]
+    if len(meaningful) == 1:
+        word = keyword_of(_TAIL_RX.sub("", _LEAD_RX.sub("", meaningful[0])))
+        if word in HELP:
+            return Classified("help", "keyword", word, word, "es" if HELP[word] == "es" or
+                              _spanish(meaningful[0]) else "en")
+    return NONE
+
+
 def classify(text: str, campaign: Campaign | None = None) -> Classified:
+    """What an inbound text asks for. Keywords (the carriers', the campaign's) decide alone; a plain-language
+    or misspelt opt-out found by the rules stands unless the model is nearly sure it is none; the model alone
+    finds an opt-out the rules missed only when it is very sure and no guard (jest, delight, another channel,
+    a mistaken recipient) is up."""
     kw = keyword_of(text)
     if campaign is not None and kw:
         if kw in campaign.opt_out_keywords and kw not in OPT_OUT:
@@ -113,18 +142,16 @@ def classify(text: str, campaign: Campaign | None = None) -> Classified:
         if kw in table and not (intent == "opt_out" and any(ch in _POSITIVE_EMOJI for ch in text)):  # "😂 stop"
             return Classified(intent, "keyword", kw, kw, table[kw])  # type: ignore[arg-type]
     parts = clauses(text)
-    if _NEW_PHONE_WHO.match(" ".join(parts)):
-        return Classified("opt_out", "plain_language", "", "new_number_who_dis", "en")
-    found = plain_language(text, parts)
-    if found is not None:
-        return Classified("opt_out", "plain_language", "", found[0], found[1])
-    misspelt = _misspelt_keyword(kw)
-    if misspelt is not None:
-        return Classified("opt_out", "keyword", misspelt, misspelt, OPT_OUT[misspelt])
-    meaningful = [p for p in parts if not _ONLY_FILLER.match(p)]
-    if len(meaningful) == 1:  # "help please", "ayuda por favor"
-        word = keyword_of(_TAIL_RX.sub("", _LEAD_RX.sub("", meaningful[0])))
-        if word in HELP:
-            return Classified("help", "keyword", word, word, "es" if HELP[word] == "es" or
-                              _spanish(meaningful[0]) else "en")
+    if not parts or sum(len(p) for p in parts) > 600:
+        return NONE
+    by_rules = _rules(text, kw, parts)
+    feats = features(text, parts)
+    p = probability(feats)
+    if by_rules.intent is not None and p >= VETO_BELOW:
+        return by_rules
+    helped = _help_with_filler(parts)
+    if helped.intent is not None:
+        return helped
+    if by_rules.intent is None and p >= ALONE_FROM and not feats & GUARDS:
+        return Classified("opt_out", "plain_language", "", "model", "es" if _spanish(" ".join(parts)) else "en")
     return NONE

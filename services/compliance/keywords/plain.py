@@ -93,13 +93,21 @@ def _not_named(text: str) -> bool:
     return any(n and n not in _NOT_NAMES for m in _NOT_NAMED.finditer(text) for n in m.groups())
 
 
+_ES_WORDS = re.compile(
+    r"\b(?:por favor|porfa|gracias|mensajes|numero|ya|mas|quiero|senor|alto|para|parar|pare|"
+    r"ustedes|usted|esto|este|estos|hablo|soy|estoy|nada|aqui|nadie|molesten|conozco|ninguna|ningun|"
+    r"vive|quien|bloqueado|bloqueada|reportado|reportada|"
+    r"paren|baja|cancelar|detener|detente|basta|desuscribir\w*|no mas|eliminar|borrar|quitar|bajame|quitame|"
+    r"borrame|eliminame)\b")
+_EN_WORDS = re.compile(r"\b(?:the|you|your|i|me|my|this|is|are|got|have|number|texts?|messages?|and|"
+                       r"wrong|do not|know|who|what|off|from)\b")
+"""English words that outvote a lone Spanish-looking one ("ya got the wrong number pal")."""
+
+
 def _spanish(text: str) -> bool:
     text = text.replace("see ya", "")
-    return re.search(r"\b(?:por favor|porfa|gracias|mensajes|numero|ya|mas|quiero|senor|alto|para|parar|pare|"
-                     r"ustedes|usted|esto|este|estos|hablo|soy|estoy|nada|aqui|nadie|molesten|conozco|ninguna|ningun|"
-                     r"vive|quien|bloqueado|bloqueada|reportado|reportada|"
-                     r"paren|baja|cancelar|detener|detente|basta|desuscribir\w*|no mas|eliminar|borrar|quitar|bajame|quitame|"
-                     r"borrame|eliminame)\b", text) is not None
+    spanish = len(_ES_WORDS.findall(text))
+    return spanish > 0 and (spanish >= 2 or len(_EN_WORDS.findall(text)) < 2)
 
 
 _LEAD_RX = re.compile(_LEAD)
