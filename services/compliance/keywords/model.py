@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import re
 from pathlib import Path
 
 from services.compliance.keywords.normalize import _POSITIVE_EMOJI
@@ -48,11 +49,19 @@ def _clause_features(words: list[str], out: set[str]) -> None:
     out.update(f"t:{seq[i]} {seq[i + 1]} {seq[i + 2]}" for i in range(len(seq) - 2))
 
 
-GUARDS = frozenset(("g:jest", "g:channel", "g:mistaken", "g:delight"))
+GUARDS = frozenset(("g:jest", "g:channel", "g:mistaken", "g:delight", "g:wants"))
+_WANTS = re.compile(
+    r"^(?!.*\b(?:not|no|never|nunca|stop|quit|cancel|remove|unsubscribe|why)\b).*\b(?:more (?:texts|messages|mensajes)|"
+    r"send (?:me )?(?:more|the|it)|keep (?:them|sending|texting|me|these)|(?:want|like|love|need|enjoy) (?:these|the|"
+    r"your|them|more|getting|receiving)|add (?:me|us)|sign (?:me|us) up|(?:text|message|call|email) (?:me|us)|"
+    r"i consent|agreguen\w*|manden|envien|escriban|mandenme|escribanme|envienme)\b")
+"""The contact asks for texts ("more texts to this number please", "I like these", "agréguenme"), with no
+negation or stop word anywhere in it."""
 
 
 def guards(text: str, parts: list[str]) -> set[str]:
-    """The guards up in a text: said in jest, delighted, moved to another channel, sent to us by mistake."""
+    """The guards up in a text: said in jest, delighted, moved to another channel, sent to us by mistake, asking
+    for texts."""
     whole = " ".join(parts)
     up = set()
     if _JEST.search(whole):
@@ -63,6 +72,8 @@ def guards(text: str, parts: list[str]) -> set[str]:
         up.add("g:mistaken")
     if _POSITIVE.search(_FOR_THE_LOVE.sub("", whole)) or any(ch in _POSITIVE_EMOJI for ch in text):
         up.add("g:delight")
+    if _WANTS.search(whole):
+        up.add("g:wants")
     return up
 
 
