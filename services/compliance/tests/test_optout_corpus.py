@@ -18,6 +18,7 @@ for unseen phrasings."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -130,3 +131,16 @@ def test_the_rule_index_never_hides_a_match(monkeypatch: pytest.MonkeyPatch) -> 
     indexed = [classify(t) for t in texts]
     monkeypatch.setattr(keywords.plain, "_candidates", lambda clause: list(keywords.RULES))
     assert [classify(t) for t in texts] == indexed
+
+
+def test_classifying_stays_cheap() -> None:
+    """Every inbound text is classified (compliance's screen): ~0.1 ms of CPU each; fails only far above."""
+    texts = [r[3] for r in _rows() + _fresh() + _holdout()]
+    for t in texts[:50]:
+        classify(t)  # warm the caches
+    started = time.process_time()
+    for t in texts:
+        classify(t)
+    per_text = (time.process_time() - started) / len(texts)
+    print(f"\nclassify: {per_text * 1e6:.0f} µs of CPU per text over {len(texts)} texts")
+    assert per_text < 0.0006
