@@ -346,3 +346,15 @@ async def test_the_injected_waker_is_woken_at_commit_instead_of_a_notify(env: En
         assert not heard.is_set()
         await conn.remove_listener(store.channel, on_notify)
     await listener.close()
+
+
+async def test_a_projections_own_key_taken_is_the_callers_not_a_concurrency_error(env: Env) -> None:
+    import asyncpg
+
+    wallet, stream = new_id(), f"reservation-{new_id()}"
+    await env.store.pool.execute("INSERT INTO wallets (id, n) VALUES ($1, 1)", wallet)
+    w = Write().project(sql("INSERT INTO wallets (id, n) VALUES (:id, 1)", id=wallet)).append(stream, 0, [grant()])
+    with pytest.raises(asyncpg.UniqueViolationError) as err:
+        await env.store.write(w)
+    assert not isinstance(err.value.__cause__, ConcurrencyError) and not isinstance(err.value, ConcurrencyError)
+    assert await versions(env, stream) == {}  # and nothing of the write stays
