@@ -104,7 +104,10 @@ class EventStore:
         try:
             rows: list[asyncpg.Record] = await (self.pool if conn is None else conn).fetch(text, *args)
         except asyncpg.UniqueViolationError as exc:
-            raise (w.conflict(exc) or exc) from exc
+            conflict = w.conflict(exc)
+            if conflict is None:  # an event id twice, a projection's own key: the caller's to handle
+                raise
+            raise conflict from exc
         if w.appends:
             counted = w.condition is not None or w.result is None
             EVENTS_APPENDED.labels(self.service).inc((rows[0]["am_appended"] if rows else 0) if counted
