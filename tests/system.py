@@ -13,7 +13,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from libs.embedded.servers import free_port
+from libs.embedded.ports import free_port
 from libs.runtime.service import Service
 from libs.testing.infra import service_nats_env
 

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from aiohttp import web
 
-from libs.embedded.servers import free_port
+from libs.embedded.ports import free_port
 from libs.webhooks import urls
 from proto.base import CommandError
 

@@ -14,8 +14,8 @@ from libs.runtime.service import Service
 from libs.smpp import pdu
 from services.carrier import rpc, upstream_http
 from services.carrier.adapters import Adapter, HttpAdapter, SmppAdapter
-from services.carrier.config import CarrierServiceSettings
-from services.carrier.esme import Esme, SmppTarget, Timing
+from services.carrier.config import CarrierServiceSettings, SmppTarget, Timing
+from services.carrier.esme import Esme
 from services.carrier.handlers import Carrier
 from services.carrier.subscriptions import CONSUMERS
 

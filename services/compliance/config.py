@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from libs.obs.settings import CommonSettings
+from services.compliance import model
 
 
 class ComplianceSettings(CommonSettings, frozen=True, kw_only=True):
@@ -33,3 +34,10 @@ class ComplianceSettings(CommonSettings, frozen=True, kw_only=True):
     """At most this many send decisions per group-committed transaction (and gate reads per query)."""
     maintenance_interval_s: float = 5.0
     """How often pending double opt-ins are expired and unsent replies are handed to outbound again."""
+
+
+def policy_defaults(s: ComplianceSettings) -> model.Policy:
+    return model.Policy(quiet_hours_enabled=s.quiet_hours_enabled, quiet_hours_action=s.quiet_hours_action,
+                        conversation_window_enabled=s.conversation_window_enabled,
+                        conversation_window_hours=s.conversation_window_hours,
+                        double_opt_in_expiry_hours=s.double_opt_in_expiry_hours)

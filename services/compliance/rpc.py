@@ -10,6 +10,8 @@ import structlog
 
 from libs.runtime.service import Service
 from proto.commands import compliance as c
+from services.compliance import consent
+from services.compliance.gate import Gate
 from services.compliance.handlers import Compliance
 from services.compliance.views import Views
 
@@ -18,17 +20,17 @@ T = TypeVar("T")
 _enc = msgspec.json.Encoder()
 
 
-async def register(svc: Service, h: Compliance, v: Views) -> None:
-    await svc.rpc_server.register("evaluate_send", c.EvaluateSend, h.evaluate_send,
-                                  concurrency=h.settings.gate_concurrency)
-    await svc.rpc_server.register("evaluate_sends", c.EvaluateSends, h.evaluate_sends,
-                                  concurrency=h.settings.gate_concurrency)
+async def register(svc: Service, gate: Gate, h: Compliance, v: Views) -> None:
+    await svc.rpc_server.register("evaluate_send", c.EvaluateSend, gate.evaluate_send,
+                                  concurrency=gate.settings.gate_concurrency)
+    await svc.rpc_server.register("evaluate_sends", c.EvaluateSends, gate.evaluate_sends,
+                                  concurrency=gate.settings.gate_concurrency)
 
     async def record_consent(cmd: c.RecordConsent) -> c.ConsentView:
-        return await v.consent(cmd.org_id, await h.record_consent(cmd))
+        return await v.consent(cmd.org_id, await consent.record_consent(h, cmd))
 
     async def revoke_consent(cmd: c.RevokeConsent) -> c.ConsentView:
-        return await v.consent(cmd.org_id, await h.revoke_consent(cmd))
+        return await v.consent(cmd.org_id, await consent.revoke_consent(h, cmd))
 
     r = svc.rpc_server
     await r.register("screen_inbound", c.ScreenInbound, h.screen_inbound)

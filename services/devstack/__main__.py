@@ -15,7 +15,8 @@ from pathlib import Path
 import msgspec
 
 from libs.bus.auth import SERVICE_USERS
-from libs.embedded.servers import EmbeddedNats, EmbeddedPostgres, PortTaken, port_free
+from libs.embedded.ports import port_free
+from libs.embedded.servers import EmbeddedNats, EmbeddedPostgres, PortTaken
 from libs.obs.settings import load_settings
 
 

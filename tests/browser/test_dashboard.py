@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 from playwright.async_api import expect
 
-from libs.embedded.servers import free_port
+from libs.embedded.ports import free_port
 from services.gateway.sessions import csrf_token
 from tests.browser.conftest import Audit
 from tests.system import System

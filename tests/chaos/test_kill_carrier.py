@@ -13,7 +13,7 @@ from collections import Counter
 
 import aiohttp
 
-from libs.embedded.servers import free_port, free_port_block
+from libs.embedded.ports import free_port, free_port_block
 from tests.chaos.test_kill_infrastructure import _in_flight
 from tests.e2e.test_devstack import Devstack, _children
 from tests.system import System

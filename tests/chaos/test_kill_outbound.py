@@ -10,7 +10,7 @@ import tempfile
 
 import aiohttp
 
-from libs.embedded.servers import free_port, free_port_block
+from libs.embedded.ports import free_port, free_port_block
 from tests.chaos.test_kill_infrastructure import _in_flight
 from tests.e2e.test_devstack import Devstack, _children
 from tests.system import System

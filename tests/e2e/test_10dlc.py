@@ -13,7 +13,7 @@ from typing import Any
 import nats
 from aiohttp import web
 
-from libs.embedded.servers import free_port
+from libs.embedded.ports import free_port
 from libs.webhooks.signing import HEADER, verify
 from proto.commands.numbers import SenderInfo, SenderStatus
 from services.numbers.model import daily_cap, throughput_mpm

@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from libs.embedded.servers import free_port, free_port_block
+from libs.embedded.ports import free_port, free_port_block
 
 
 def _get(url: str, key: str | None = None) -> tuple[int, Any]:

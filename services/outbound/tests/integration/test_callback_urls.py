@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from libs.embedded.servers import free_port
+from libs.embedded.ports import free_port
 from libs.testing.dns import fake_dns
 from services.outbound.tests.integration.harness import Pipe, handset
 

@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from libs.embedded.servers import free_port
+from libs.embedded.ports import free_port
 from libs.webhooks.signing import verify
 from proto.events import encode_event
 from proto.events.compliance import OptOutRecorded
