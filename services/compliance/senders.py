@@ -37,8 +37,8 @@ class Senders:
         self._inflight[key] = fut
         asked = self._numbers_seen.get(org_id, 0)
         try:
-            info: SenderInfo = await self.svc.rpc.call(
-                "numbers", "sender_status", SenderStatus(org_id=org_id, e164=number), SenderInfo, timeout)
+            info: SenderInfo = await self.svc.rpc.call(SenderStatus(org_id=org_id, e164=number),
+                                                       timeout=timeout)
         except Exception as exc:
             fut.set_exception(exc)
             fut.exception()  # retrieved: waiters re-raise it, nobody else has to

@@ -8,6 +8,7 @@ from libs.runtime.service import Service
 from libs.store.eventstore import EventStore
 from libs.store.processed import claim
 from proto.base import Event
+from proto.events.inbound import InboundMessageReceived
 from proto.events.numbers import (
     CampaignNumberAssigned,
     CampaignNumberRemoved,
@@ -24,8 +25,7 @@ from services.compliance.model import normalize
 def register(svc: Service, h: Compliance) -> None:
     svc.consumer(ConsumerSpec(
         durable=KEYWORDS_CONSUMER,
-        domain="inbound",
-        filter="message.inbound_message_received.*",
+        events=(InboundMessageReceived,),
         handler=h.on_inbound,
         absorb=h.absorb_inbound,
     ))
@@ -34,17 +34,14 @@ def register(svc: Service, h: Compliance) -> None:
     the replies go out under deterministic message ids, so a redelivery re-asks, never re-sends."""
     svc.consumer(ConsumerSpec(
         durable=CAMPAIGNS_CONSUMER,
-        domain="numbers",
-        filter=tuple(f"campaign.{t.subject_token()}.*" for t in (CampaignSubmitted, CampaignResubmitted,
-                                                                 CampaignNumberAssigned, CampaignNumberRemoved)),
+        events=(CampaignSubmitted, CampaignResubmitted, CampaignNumberAssigned, CampaignNumberRemoved),
         handler=lambda ev: learn_campaign(svc.store, ev),
     ))
     """Campaigns' own opt-out and help keywords and replies, and the numbers on each campaign: a custom
     keyword texted to one of its numbers is honoured with the campaign's message. Idempotent per event."""
     svc.consumer(ConsumerSpec(
         durable=UNCOUNT_CONSUMER,
-        domain="outbound",
-        filter=tuple(f"message.{t.subject_token()}.*" for t in (MessageCanceled, MessageFailed)),
+        events=(MessageCanceled, MessageFailed),
         handler=lambda ev: uncount_ended(svc.store, ev),
         deliver_new=True,
     ))
