@@ -18,17 +18,23 @@ MAX_FUNCTION_LINES = 60
 # empties this list after merging them (the rule then holds for every file, with no exception).
 ALLOWED_LONG: frozenset[str] = frozenset(
     {
-        # `outbound` (issue 14 items 1 and 5)
-        "services/outbound/handlers.py",
-        "services/outbound/dispatcher.py",
-        "services/outbound/store.py",
-        # `numacc` (issue 14 item 1: numbers and accounts)
-        "services/accounts/handlers.py",
-        "services/numbers/handlers.py",
-        # `optout` (issue 16 item 1)
+        # `outbound` (issue 14 items 1 and 5): handlers.py, dispatcher.py, store.py today
+        "services/outbound/",
+        # `numacc` (issue 14 item 1): accounts/handlers.py, numbers/handlers.py today
+        "services/accounts/",
+        "services/numbers/",
+        # `store` (issue 14 item 2): the one event-store write API
+        "libs/store/",
+        # `optout` (issue 16 item 1): the classifier, a module now, a package on its branch
         "services/compliance/keywords.py",
+        "services/compliance/keywords/",
     }
 )
+"""A path, or a folder (ending in /) whose files are all allowed."""
+
+
+def allowed(rel: str) -> bool:
+    return rel in ALLOWED_LONG or any(a.endswith("/") and rel.startswith(a) for a in ALLOWED_LONG)
 
 
 def sources() -> list[Path]:
@@ -70,7 +76,7 @@ def violations() -> dict[str, list[str]]:
 
 def test_no_file_over_400_lines_and_no_function_over_60() -> None:
     found = violations()
-    offenders = {f: p for f, p in found.items() if f not in ALLOWED_LONG}
+    offenders = {f: p for f, p in found.items() if not allowed(f)}
     assert not offenders, "over the size limits:\n" + "\n".join(
         f"  {f}: {'; '.join(p)}" for f, p in sorted(offenders.items())
     )
