@@ -16,7 +16,7 @@ from proto.events.compliance import (
 )
 from services.compliance import model, store
 from services.compliance.handlers import Compliance
-from services.compliance.model import chosen_id, e164, parse_time
+from services.compliance.rules import chosen_id, e164, parse_time
 
 log = structlog.get_logger(__name__)
 

@@ -15,7 +15,7 @@ from proto.commands import compliance as c
 from proto.events.compliance import DecisionCheck, GateDecision
 from services.compliance import model, store
 from services.compliance.config import ComplianceSettings, policy_defaults
-from services.compliance.model import e164, parse_time
+from services.compliance.rules import e164, parse_time
 from services.compliance.senders import Senders
 from services.compliance.store import DecisionLog, GateReader
 

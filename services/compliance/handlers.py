@@ -29,8 +29,8 @@ from proto.keywords import keyword_of
 from services.compliance import model, store
 from services.compliance.config import ComplianceSettings, policy_defaults
 from services.compliance.keywords import classify
-from services.compliance.model import chosen_id, e164, parse_time
-from services.compliance.model import normalize as _normalize
+from services.compliance.rules import chosen_id, e164, parse_time
+from services.compliance.rules import normalize as _normalize
 from services.compliance.senders import Senders
 
 log = structlog.get_logger(__name__)

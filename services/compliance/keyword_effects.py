@@ -1,6 +1,6 @@
 """What a classified inbound text does to the contact's ledger, pure: the entries for an opt-out, a HELP,
 a START or the YES to a double opt-in, and the replies to issue under deterministic message ids (a
-redelivery issues the same ones). ``model`` re-exports these names; the wording is in ``texts``."""
+redelivery issues the same ones). ``model`` re-exports these names; the wording is in ``rules``."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from proto.events.compliance import (
     ReplyIssued,
 )
 from services.compliance.keywords import Classified
-from services.compliance.texts import Texts, help_text, opt_in_text, opt_out_text
+from services.compliance.rules import Texts, help_text, opt_in_text, opt_out_text
 
 if TYPE_CHECKING:
     from services.compliance.model import ContactState, Policy

@@ -1,17 +1,15 @@
 """Pure rules of compliance: the contact's consent state (evolve), the send gate (decide), what an
-inbound keyword leads to (``keyword_effects``, re-exported here) and the texts we answer with (``texts``).
-No I/O; ``now`` is an argument."""
+inbound keyword leads to (``keyword_effects``, re-exported here); input checks and the texts we answer
+with are in ``rules``. No I/O; ``now`` is an argument."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from libs.phone import normalize_e164
-from proto.base import CommandError, Event, parse_uuid, rfc3339
+from proto.base import CommandError, Event, rfc3339
 from proto.commands.compliance import Check, SendDecision
 from proto.events.compliance import (
     ConsentGranted,
@@ -27,50 +25,16 @@ from services.compliance.keyword_effects import Inbound as Inbound
 from services.compliance.keyword_effects import PendingDoubleOptIn as PendingDoubleOptIn
 from services.compliance.keyword_effects import message_id_for as message_id_for
 from services.compliance.keyword_effects import on_inbound as on_inbound
-from services.compliance.texts import Texts as Texts
-from services.compliance.texts import help_text as help_text
-from services.compliance.texts import opt_in_text as opt_in_text
-from services.compliance.texts import opt_out_text as opt_out_text
+from services.compliance.rules import Texts as Texts
+from services.compliance.rules import help_text as help_text
+from services.compliance.rules import opt_in_text as opt_in_text
+from services.compliance.rules import opt_out_text as opt_out_text
 
 EXEMPT_KINDS = frozenset({"opt_in_request", "opt_out_confirmation", "help_reply", "keyword_reply"})
 """Kinds compliance itself sends: exempt from consent and frequency caps, never from opt-out."""
 QUIET_EXEMPT_KINDS = EXEMPT_KINDS - {"opt_in_request"}
 """Replies the contact's own text asked for go out at once; a double opt-in confirmation is our initiative,
 so it waits for the recipient's allowed hours (or is refused, under a ``reject`` policy)."""
-
-# -- fields of a request, read strictly (a 400 naming the field) ------------------------------------
-
-def chosen_id(value: str, field: str) -> str:
-    ident = parse_uuid(value)
-    if ident is None:
-        raise CommandError("VALIDATION_ERROR", f"{field}: must be a UUID", 400, {"field": field})
-    return ident
-
-
-@functools.lru_cache(maxsize=200_000)
-def normalize(raw: str) -> str:
-    """E.164, remembered: the gate normalizes the same few numbers on every send."""
-    return normalize_e164(raw)
-
-
-def e164(raw: str, field: str) -> str:
-    try:
-        return normalize(raw)
-    except ValueError as exc:
-        raise CommandError("VALIDATION_ERROR", f"{field}: {exc}", 400, {"field": field}) from exc
-
-
-def parse_time(value: str, field: str) -> datetime:
-    try:
-        ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise CommandError("VALIDATION_ERROR", f"{field}: must be an RFC 3339 time with a zone", 400,
-                           {"field": field}) from exc
-    if ts.tzinfo is None:
-        raise CommandError("VALIDATION_ERROR", f"{field}: must include a zone (e.g. Z or -07:00)", 400,
-                           {"field": field})
-    return ts
-
 
 @dataclass(frozen=True)
 class Policy:

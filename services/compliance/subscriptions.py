@@ -19,7 +19,7 @@ from proto.events.outbound import MessageCanceled, MessageFailed
 from proto.keywords import keyword_of
 from services.compliance import store
 from services.compliance.handlers import CAMPAIGNS_CONSUMER, KEYWORDS_CONSUMER, UNCOUNT_CONSUMER, Compliance
-from services.compliance.model import normalize
+from services.compliance.rules import normalize
 
 
 def register(svc: Service, h: Compliance) -> None:

@@ -1,16 +1,56 @@
-"""What compliance's own replies say (help, opt-out confirmation, opt-in), in the contact's language:
-the organization's custom text, else the campaign's, else ours. Pure."""
+"""Pure rules of compliance that are not the contact ledger's life: the fields of a request read strictly
+(a 400 naming the field), and what our own replies say (help, opt-out confirmation, opt-in) in the
+contact's language — the organization's custom text, else the campaign's, else ours. No I/O."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
+from libs.phone import normalize_e164
+from proto.base import CommandError, parse_uuid
 from proto.keywords import Language
 
 if TYPE_CHECKING:
     from services.compliance.model import Policy
 
+# -- fields of a request ----------------------------------------------------------------------------------
+
+def chosen_id(value: str, field: str) -> str:
+    ident = parse_uuid(value)
+    if ident is None:
+        raise CommandError("VALIDATION_ERROR", f"{field}: must be a UUID", 400, {"field": field})
+    return ident
+
+
+@functools.lru_cache(maxsize=200_000)
+def normalize(raw: str) -> str:
+    """E.164, remembered: the gate normalizes the same few numbers on every send."""
+    return normalize_e164(raw)
+
+
+def e164(raw: str, field: str) -> str:
+    try:
+        return normalize(raw)
+    except ValueError as exc:
+        raise CommandError("VALIDATION_ERROR", f"{field}: {exc}", 400, {"field": field}) from exc
+
+
+def parse_time(value: str, field: str) -> datetime:
+    try:
+        ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise CommandError("VALIDATION_ERROR", f"{field}: must be an RFC 3339 time with a zone", 400,
+                           {"field": field}) from exc
+    if ts.tzinfo is None:
+        raise CommandError("VALIDATION_ERROR", f"{field}: must include a zone (e.g. Z or -07:00)", 400,
+                           {"field": field})
+    return ts
+
+
+# -- what our replies say ------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Texts:
