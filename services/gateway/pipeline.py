@@ -13,16 +13,17 @@
 ``endpoint``        the route: path, body and query decoded → ``Ctx`` → handler → success envelope
 ==================  ==========================================================================
 
-A step hands what it learnt to the next ones on the request (``CALLER``, ``LIMITS``, ``RAW``,
-``ADMISSION``, ``RESOURCE_ID``). Only the routes of the table go through the steps after ``routing``
-(it sets ``ROUTE``); /mcp, the docs, the dashboard and the probes pass through them untouched.
+A step hands what it learnt to the next ones on the request's ``Exchange`` (the route, the caller, the
+rate-limit headers, the body, the admission, the resource id). Only the routes of the table have one
+(``routing`` sets it; None for the rest): /mcp, the docs, the dashboard and the probes pass through the
+steps untouched.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -69,16 +70,25 @@ class Caller:
     principal: Principal | None = None
 
 
-ROUTE: web.RequestKey[Route] = web.RequestKey("route", Route)
-CALLER: web.RequestKey[Caller] = web.RequestKey("caller", Caller)
-LIMITS: web.RequestKey[dict[str, str]] = web.RequestKey("rate_limit_headers", dict)
-"""The X-RateLimit-* headers, on every answer from the rate limit on (errors and replays included)."""
-RAW: web.RequestKey[bytes] = web.RequestKey("raw_body", bytes)
-ADMISSION: web.RequestKey[Admission] = web.RequestKey("admission", Admission)
-RESOURCE_ID: web.RequestKey[str] = web.RequestKey("resource_id", str)
+@dataclass(slots=True)
+class Exchange:
+    """One API request as it goes through the steps: what each learnt, for the ones after it."""
+
+    route: Route
+    caller: Caller | None = None
+    limits: dict[str, str] = field(default_factory=dict)
+    """The X-RateLimit-* headers, on every answer from the rate limit on (errors and replays included)."""
+    raw: bytes = b""
+    admission: Admission | None = None
+    """A key's scopes and caps were checked: what its send costs, and the counters it took."""
+    resource_id: str | None = None
+    """With an Idempotency-Key: the id of what the request creates, the same for every retry."""
+
+
+EXCHANGE: web.RequestKey[Exchange | None] = web.RequestKey("exchange", Exchange)
+"""Set on every request by ``routing``: None for what is not in the route table."""
 
 _ANONYMOUS = Caller()
-_NO_HEADERS: dict[str, str] = {}
 _IDEM_KEY_OK = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_:-")
 _LOGIN = "/v1/sessions"
 """A log-in's answer carries a CSRF token: it is never kept for an Idempotency-Key replay."""
@@ -112,12 +122,11 @@ class Pipeline:
     @web.middleware
     async def routing(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         route = self._table.get(request.match_info.route)
-        if route is not None:
-            if "{" in route.path:  # a static sibling's path that only fits this template: that path's methods
-                found = self.templates.of(request.path)
-                if found is not None and found[0] != route.path:
-                    return method_not_allowed(request, found[1])
-            request[ROUTE] = route
+        if route is not None and "{" in route.path:  # a static sibling's path that only fits this template
+            found = self.templates.of(request.path)
+            if found is not None and found[0] != route.path:
+                return method_not_allowed(request, found[1])  # that path's methods
+        request[EXCHANGE] = Exchange(route) if route is not None else None
         try:
             return await handler(request)
         except web.HTTPNotFound:
@@ -128,9 +137,10 @@ class Pipeline:
 
     @web.middleware
     async def traced(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        route = request.get(ROUTE)
-        if route is None:
+        ex = request[EXCHANGE]
+        if ex is None:
             return await handler(request)
+        route = ex.route
         started = time.perf_counter()
         with server_span(f"{route.method} {route.path}", request.headers) as span:
             resp = await handler(request)
@@ -149,12 +159,13 @@ class Pipeline:
 
     @web.middleware
     async def enveloped(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if ROUTE not in request:
+        ex = request[EXCHANGE]
+        if ex is None:
             return await handler(request)
         try:
             return await handler(request)
         except CommandError as exc:
-            headers = dict(request.get(LIMITS, _NO_HEADERS))
+            headers = dict(ex.limits)
             if exc.status == 503 or exc.code == "IDEMPOTENCY_IN_FLIGHT":
                 headers["Retry-After"] = str(exc.details.get("retry_after_s", self.settings.retry_after_s))
             headers.update(retry_after(exc))  # CAP_EXCEEDED: when the cap resets
@@ -163,78 +174,78 @@ class Pipeline:
             # NATS gone or slow (the idempotency store, a request): a fault, never the client's doing
             log.warning("http_fault", path=request.path, error=repr(exc))
             return error_response("SERVICE_UNAVAILABLE", "a backing service is not available; retry", 503,
-                                  headers={**request.get(LIMITS, _NO_HEADERS),
-                                           "Retry-After": str(self.settings.retry_after_s)})
+                                  headers={**ex.limits, "Retry-After": str(self.settings.retry_after_s)})
         except Exception as exc:
             log.exception("http_unhandled", path=request.path, error=repr(exc))
             return error_response("INTERNAL", "internal error; it has been logged", 500)
 
     @web.middleware
     async def authenticated(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        route = request.get(ROUTE)
-        if route is not None and route.auth:
+        ex = request[EXCHANGE]
+        if ex is not None and ex.route.auth:
             assert self.auth is not None and self.sessions is not None
             authorization = request.headers.get("Authorization")
             if authorization is None and sessions.COOKIE in request.cookies:
                 view = await self.sessions.for_api(request)
-                request[CALLER] = Caller(view.org_id, f"session:{view.id}", view.user_id, view.id)
+                ex.caller = Caller(view.org_id, f"session:{view.id}", view.user_id, view.id)
             else:
                 principal = await self.auth.principal(authorization)
-                request[CALLER] = Caller(principal.org_id, principal.key_id, principal=principal)
+                ex.caller = Caller(principal.org_id, principal.key_id, principal=principal)
         return await handler(request)
 
     @web.middleware
     async def rate_limited(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        route = request.get(ROUTE)
-        if route is None:
+        ex = request[EXCHANGE]
+        if ex is None:
             return await handler(request)
-        if route.auth:
-            ok, request[LIMITS] = self.limiter.take(request[CALLER].key_id)
+        if ex.route.auth:
+            assert ex.caller is not None
+            ok, ex.limits = self.limiter.take(ex.caller.key_id)
             if not ok:
                 return error_response("RATE_LIMITED", "too many requests; slow down and retry after "
-                                      f"{request[LIMITS]['Retry-After']} s", 429, headers=request[LIMITS])
-        elif route.method == "POST":
-            login = route.path == _LOGIN
+                                      f"{ex.limits['Retry-After']} s", 429, headers=ex.limits)
+        elif ex.route.method == "POST":
+            login = ex.route.path == _LOGIN
             limiter = self.login_limiter if login else self.signup_limiter
-            ok, request[LIMITS] = limiter.take(request.remote or "?")
+            ok, ex.limits = limiter.take(request.remote or "?")
             if not ok:
                 what = "log-in attempts" if login else "signups"
                 return error_response("RATE_LIMITED", f"too many {what} from this address", 429,
-                                      headers=request[LIMITS])
+                                      headers=ex.limits)
         return await handler(request)
 
     @web.middleware
     async def read_body(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if ROUTE in request:
-            request[RAW] = await read_body(request, self.settings.max_body_bytes)
+        ex = request[EXCHANGE]
+        if ex is not None:
+            ex.raw = await read_body(request, self.settings.max_body_bytes)
         return await handler(request)
 
     @web.middleware
     async def admitted(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        caller = request.get(CALLER)
-        if caller is not None and caller.principal is not None:
-            route = request[ROUTE]
-            request[ADMISSION] = self.guard.admit(route.method, route.path, caller.principal, request[RAW])
+        ex = request[EXCHANGE]
+        if ex is not None and ex.caller is not None and ex.caller.principal is not None:
+            ex.admission = self.guard.admit(ex.route.method, ex.route.path, ex.caller.principal, ex.raw)
         return await handler(request)
 
     @web.middleware
     async def idempotent(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        route = request.get(ROUTE)
+        ex = request[EXCHANGE]
         idem_key = request.headers.get("Idempotency-Key")
-        if route is None or idem_key is None or route.method != "POST" or route.path == _LOGIN:
+        if ex is None or idem_key is None or ex.route.method != "POST" or ex.route.path == _LOGIN:
             return await handler(request)
         if not (1 <= len(idem_key) <= 255) or not set(idem_key) <= _IDEM_KEY_OK:
             raise CommandError("VALIDATION_ERROR", "Idempotency-Key: must match ^[A-Za-z0-9_:-]{1,255}$", 400,
                                {"field": "Idempotency-Key"})
         assert self.idem is not None
-        org_id = request.get(CALLER, _ANONYMOUS).org_id
+        org_id = (ex.caller or _ANONYMOUS).org_id
         slot = Idempotency.slot(org_id or f"anon:{request.remote}", request.method, request.path, idem_key)
-        body_hash = Idempotency.fingerprint(request[RAW], slot, anonymous=not org_id)
+        body_hash = Idempotency.fingerprint(ex.raw, slot, anonymous=not org_id)
         stored = await self.idem.begin(slot, body_hash)
         if stored is not None:
             return web.Response(body=stored.body, status=stored.status, content_type=stored.content_type,
-                                headers={**request.get(LIMITS, _NO_HEADERS), "Idempotent-Replayed": "true"})
-        request[RESOURCE_ID] = Idempotency.resource_id(slot)
+                                headers={**ex.limits, "Idempotent-Replayed": "true"})
+        ex.resource_id = Idempotency.resource_id(slot)
         try:
             resp = await handler(request)
         except BaseException:
@@ -251,7 +262,8 @@ class Pipeline:
 
     @web.middleware
     async def capped(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        adm = request.get(ADMISSION)
+        ex = request[EXCHANGE]
+        adm = ex.admission if ex is not None else None
         if adm is None:
             return await handler(request)
         try:
@@ -266,14 +278,16 @@ class Pipeline:
 
     async def endpoint(self, request: web.Request) -> web.StreamResponse:
         """The route itself, past every step: decode, call its handler, answer in the envelope."""
-        route, caller = request[ROUTE], request.get(CALLER, _ANONYMOUS)
+        ex = request[EXCHANGE]
+        assert ex is not None
+        route, caller = ex.route, ex.caller or _ANONYMOUS
         check_text(dict(request.match_info), "")
-        body = decode_body(request[RAW], route.body) if route.body is not None else None
+        body = decode_body(ex.raw, route.body) if route.body is not None else None
         query = decode_query(request.query, route.query) if route.query is not None else None
         ctx = Ctx(request=request, rpc=self.svc.rpc, org_id=caller.org_id, key_id=caller.key_id, body=body,
                   query=query, path=dict(request.match_info), env=self.settings.env, nc=self.svc.nc,
                   subjects=self.svc.subjects, user_id=caller.user_id, session_id=caller.session_id,
-                  resource_id=request.get(RESOURCE_ID), read_retry_budget_s=self.settings.read_retry_budget_s)
+                  resource_id=ex.resource_id, read_retry_budget_s=self.settings.read_retry_budget_s)
         result = await route.handler(ctx)
         if isinstance(result, web.StreamResponse):
             return result
@@ -282,7 +296,7 @@ class Pipeline:
         if route.paginated and meta is None:
             meta = {"next_cursor": None}
         resp = web.Response(body=envelope(reply.data, meta), status=reply.status, content_type="application/json",
-                            headers={**request.get(LIMITS, _NO_HEADERS), **reply.headers})
+                            headers={**ex.limits, **reply.headers})
         if self.sessions is not None:
             if reply.session_cookie is not None:
                 self.sessions.set_cookie(resp, reply.session_cookie)
