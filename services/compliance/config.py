@@ -8,6 +8,13 @@ from libs.obs.settings import CommonSettings
 from services.compliance import model
 
 
+def policy_defaults(s: ComplianceSettings) -> model.Policy:
+    return model.Policy(quiet_hours_enabled=s.quiet_hours_enabled, quiet_hours_action=s.quiet_hours_action,
+                        conversation_window_enabled=s.conversation_window_enabled,
+                        conversation_window_hours=s.conversation_window_hours,
+                        double_opt_in_expiry_hours=s.double_opt_in_expiry_hours)
+
+
 class ComplianceSettings(CommonSettings, frozen=True, kw_only=True):
     quiet_hours_enabled: bool = True
     """Default for organizations that have not changed it: quiet hours on."""
@@ -34,10 +41,3 @@ class ComplianceSettings(CommonSettings, frozen=True, kw_only=True):
     """At most this many send decisions per group-committed transaction (and gate reads per query)."""
     maintenance_interval_s: float = 5.0
     """How often pending double opt-ins are expired and unsent replies are handed to outbound again."""
-
-
-def policy_defaults(s: ComplianceSettings) -> model.Policy:
-    return model.Policy(quiet_hours_enabled=s.quiet_hours_enabled, quiet_hours_action=s.quiet_hours_action,
-                        conversation_window_enabled=s.conversation_window_enabled,
-                        conversation_window_hours=s.conversation_window_hours,
-                        double_opt_in_expiry_hours=s.double_opt_in_expiry_hours)
