@@ -25,9 +25,6 @@ ALLOWED_LONG: frozenset[str] = frozenset(
         "services/numbers/",
         # `store` (issue 14 item 2): the one event-store write API
         "libs/store/",
-        # `optout` (issue 16 item 1): the classifier, a module now, a package on its branch
-        "services/compliance/keywords.py",
-        "services/compliance/keywords/",
     }
 )
 """A path, or a folder (ending in /) whose files are all allowed."""
