@@ -23,7 +23,7 @@ import msgspec
 from libs.phone import normalize_e164
 from libs.sms import count_segments
 from proto.api import format_money, parse_money
-from proto.base import CommandError
+from proto.base import CommandError, rfc3339
 from proto.commands.accounts import KeyCaps, Principal
 from proto.http.accounts import CreateKeyBody
 from proto.scopes import PRESETS, SCOPES
@@ -224,7 +224,3 @@ def admit(method: str, path: str, principal: Principal, raw: bytes, price_per_se
     if adm.send and isinstance(doc, dict) and isinstance(doc.get("text"), str):
         adm.cost_micros = count_segments(doc["text"])[0] * price_per_segment_micros
     return adm
-
-
-def rfc3339(ts: datetime) -> str:
-    return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"

@@ -23,11 +23,11 @@ from nats.js.errors import BucketNotFoundError, KeyNotFoundError, KeyWrongLastSe
 from nats.js.kv import KeyValue
 
 from proto.api import format_money, parse_money
-from proto.base import CommandError
+from proto.base import CommandError, rfc3339
 from proto.commands.accounts import KeyUsage, Principal
 from proto.subjects import Subjects
 from services.gateway import scopes
-from services.gateway.scopes import Admission, rfc3339
+from services.gateway.scopes import Admission
 
 log = structlog.get_logger(__name__)
 
