@@ -17,6 +17,7 @@ from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from libs.backoff import backoff
 from libs.obs.metrics import MESSAGES_CONSUMED
 from libs.obs.tracing import server_span
 from proto.base import Event
@@ -60,10 +61,6 @@ class ConsumerSpec:
     answers those event ids, which are then acknowledged; the others go through ``handler`` one by one.
     Only for work whose order against the batch's other events does not matter. If it raises, the whole
     batch goes through ``handler`` (which must be idempotent anyway)."""
-
-
-def _backoff(spec: ConsumerSpec, delivered: int) -> float:
-    return float(min(30.0, spec.backoff_base_s * (2 ** max(0, delivered - 1))))
 
 
 class ConsumerRunner:
@@ -182,7 +179,7 @@ class ConsumerRunner:
             if delivered >= spec.max_deliver:
                 await self._dead_letter(msg, f"max deliveries reached: {exc!r}")
                 return
-            delay = _backoff(spec, delivered)
+            delay = backoff(delivered, spec.backoff_base_s, 30.0)
             log.warning(
                 "consumer_retry",
                 consumer=spec.durable,

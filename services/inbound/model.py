@@ -94,31 +94,6 @@ def is_success(status: int | None) -> bool:
     return status is not None and 200 <= status < 300
 
 
-# -- retry schedule -------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class RetryPolicy:
-    base_s: float
-    """Delay before the first retry; doubled for each further one."""
-    cap_s: float
-    """Largest delay."""
-    window_s: float
-    """Retries continue until at least this long after queueing; the first failure past it is final."""
-
-    def delay(self, failures: int, rand: float) -> float:
-        """Delay after the ``failures``-th failed attempt (1-based): exponential, capped, with jitter drawn
-        from ``rand`` in [0, 1) — 50 to 100 % of the step, so receivers recovering together are not
-        stampeded in lockstep."""
-        step = min(self.cap_s, self.base_s * (2.0 ** min(max(failures - 1, 0), 60)))
-        return step * (0.5 + 0.5 * min(max(rand, 0.0), 1.0))
-
-    def next_delay(self, elapsed_s: float, failures: int, rand: float) -> float | None:
-        """Seconds until the next attempt, or None: give up (mark failed) — only once ``elapsed_s`` since
-        queueing has reached the window, so retries last at least the whole window."""
-        if elapsed_s >= self.window_s:
-            return None
-        return self.delay(failures, rand)
-
-
 # -- per-number lanes -----------------------------------------------------------------------------------
 @dataclass
 class Lanes:

@@ -40,6 +40,7 @@ import aiohttp
 import asyncpg
 import structlog
 
+from libs.backoff import RetryPolicy
 from libs.runtime.batching import Batcher
 from libs.runtime.waiting import woken
 from libs.store.eventstore import EventStore
@@ -69,7 +70,7 @@ class DeliveryWorker:
         """On a pool of its own, so a burst of ingest never starves deliveries of connections."""
         self.pool: asyncpg.Pool = es.pool
         self.settings = settings
-        self.policy = model.RetryPolicy(settings.inbound_webhook_retry_base_s, settings.inbound_webhook_retry_cap_s,
+        self.policy = RetryPolicy(settings.inbound_webhook_retry_base_s, settings.inbound_webhook_retry_cap_s,
                                         settings.inbound_webhook_retry_window_s)
         self.rng = rng or random.Random()
         self.wake = asyncio.Event()

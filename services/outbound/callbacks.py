@@ -20,6 +20,7 @@ import aiohttp
 import asyncpg
 import structlog
 
+from libs.backoff import backoff
 from libs.bus.rpc import RpcClient
 from libs.runtime.waiting import woken
 from libs.store.eventstore import ConcurrencyError, EventStore
@@ -28,7 +29,7 @@ from libs.webhooks.signing import HEADER, sign
 from proto.base import CommandError, utcnow
 from proto.commands.numbers import SenderInfo, SenderStatus
 from proto.events.outbound import StatusCallbackAttempted
-from services.outbound import model, store
+from services.outbound import store
 from services.outbound.config import OutboundSettings
 
 log = structlog.get_logger(__name__)
@@ -143,7 +144,7 @@ class CallbackSender:
             outcome = "failed"
         else:
             outcome = "retrying"
-        delay = model.retry_delay(attempt, self.s.callback_retry_base_s, self.s.callback_retry_cap_s, random.random())
+        delay = backoff(attempt, self.s.callback_retry_base_s, self.s.callback_retry_cap_s, random.random())
         async with self.es.transaction() as conn:
             await conn.execute(
                 "UPDATE status_callbacks SET attempts = $2, state = $3, last_status_code = $4, last_error = $5,"

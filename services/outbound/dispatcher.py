@@ -21,6 +21,7 @@ from typing import Any
 import asyncpg
 import structlog
 
+from libs.backoff import backoff
 from libs.bus.rpc import RpcClient
 from libs.carrier.adapter import CarrierError, Submitter
 from libs.runtime.batching import Batcher
@@ -397,7 +398,7 @@ class Dispatcher:
         log.info("final_check_refused", message_id=mid, decision=d.decision, code=d.code)
 
     async def _retry_later(self, mid: str, claim: str | None, attempt: int, error: str | None) -> None:
-        delay = model.retry_delay(attempt, self.s.retry_base_s, self.s.retry_cap_s, random.random())
+        delay = backoff(attempt, self.s.retry_base_s, self.s.retry_cap_s, random.random())
         at = utcnow() + timedelta(seconds=delay)
         async with self.es.transaction() as conn:
             cur = await self._mine(conn, mid, claim)

@@ -1,5 +1,5 @@
 """Pure rules of outbound: segments and encoding, the status machine, receipt mapping, validation,
-retry backoff. No I/O (throughput shaping is in shaping.py, equally pure)."""
+timing (retries use libs.backoff). No I/O (throughput shaping is in shaping.py, equally pure)."""
 
 from __future__ import annotations
 
@@ -153,12 +153,6 @@ def validate_validity(value: int | None, default: int, maximum: int) -> int:
 
 
 # -- timing ----------------------------------------------------------------------------------------
-def retry_delay(attempt: int, base_s: float, cap_s: float, rnd: float) -> float:
-    """Exponential backoff with equal jitter: half fixed, half random (``rnd`` in [0, 1))."""
-    d = min(cap_s, base_s * 2.0 ** max(0, attempt - 1))
-    return d / 2 + d / 2 * rnd
-
-
 def expires_at(due: datetime, validity_s: int) -> datetime:
     """Validity counts from when the message may first go (now, send_at, or the end of quiet hours)."""
     return due + timedelta(seconds=validity_s)
