@@ -1,5 +1,9 @@
 """Commands as core NATS request/reply: one handler per subject (queue group = service), typed
-errors carried back, timeouts on the caller's side."""
+errors carried back, timeouts on the caller's side.
+
+A command's class says it all (``proto.base.Command``): a caller writes ``await rpc.call(EvaluateSend(...))``
+and gets a ``SendDecision``; a service serves ``{EvaluateSend: handler, ...}`` (its registry, in its
+rpc.py). Subjects and decoders follow from the classes, worked out once per class."""
 
 from __future__ import annotations
 
@@ -7,8 +11,9 @@ import asyncio
 import contextlib
 import itertools
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, NamedTuple, TypeVar, overload
 
 import asyncpg
 import msgspec
@@ -22,7 +27,7 @@ from nats.errors import TimeoutError as NatsTimeout
 
 from libs.obs.metrics import RPC_LATENCY
 from libs.obs.tracing import inject_headers, server_span
-from proto.base import CommandError, ErrorBody
+from proto.base import Command, CommandError, ErrorBody
 from proto.subjects import Subjects
 
 log = structlog.get_logger(__name__)
@@ -59,6 +64,21 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
 never 500."""
 _reply_dec = msgspec.json.Decoder(_Reply)
 
+Handler = Callable[[Any], Awaitable[Any]]
+"""Takes the command, answers its reply type (``Command[R]`` -> ``R``) or raises ``CommandError``."""
+
+
+@dataclass(frozen=True)
+class Bounded:
+    """A handler with its own concurrency limit (a hot command, e.g. the send gate's)."""
+
+    handler: Handler
+    concurrency: int
+
+
+Registry = Mapping[type[Command[Any]], Handler | Bounded]
+"""What a service serves: each command class with its handler."""
+
 
 class RpcServer:
     """Serves commands with bounded concurrency per subject: a slow request never holds up the next,
@@ -73,17 +93,25 @@ class RpcServer:
         self._subs: list[Subscription] = []
         self._running: set[asyncio.Task[None]] = set()
 
+    async def serve(self, registry: Registry) -> None:
+        """Answer each command of the registry on its subject (``<root>.cmd.<DOMAIN>.<NAME>``)."""
+        for command, entry in registry.items():
+            handler, limit = (entry.handler, entry.concurrency) if isinstance(entry, Bounded) else (entry, None)
+            await self.register(command.NAME, command, handler, limit, domain=command.DOMAIN)
+
     async def register(
         self,
         command: str,
         request_type: type[T],
         handler: Callable[[T], Awaitable[Any]],
         concurrency: int | None = None,
+        domain: str | None = None,
     ) -> None:
-        subject = self.subjects.command(self.domain, command)
+        domain = domain or self.domain
+        subject = self.subjects.command(domain, command)
         decoder = msgspec.json.Decoder(request_type)
         slots = asyncio.Semaphore(concurrency or self.concurrency)
-        span_name = f"cmd {self.domain}.{command}"
+        span_name = f"cmd {domain}.{command}"
         latency: dict[str, Any] = {}  # labelled histogram children, looked up once
 
         async def one(msg: Msg) -> None:
@@ -107,8 +135,8 @@ class RpcServer:
                         outcome = "unavailable"
                         log.warning("command_unavailable", command=subject, error=repr(exc))
                         payload = _enc.encode({"ok": False, "error": ErrorBody(
-                            code="SERVICE_UNAVAILABLE", message=f"{self.domain} cannot reach its database or "
-                            "the bus; retry", status=503, details={"service": self.domain})})
+                            code="SERVICE_UNAVAILABLE", message=f"{domain} cannot reach its database or "
+                            "the bus; retry", status=503, details={"service": domain})})
                     except asyncpg.DataError as exc:
                         # a value the database refuses (out of range, not a UUID...) that validation let
                         # through: the request's fault, answered as such, and logged to be fixed there
@@ -153,11 +181,18 @@ class RpcServer:
             await asyncio.wait(list(self._running), timeout=5)
 
 
+class _Route(NamedTuple):
+    subject: str
+    domain: str
+    reply: msgspec.json.Decoder[Any]
+
+
 class RpcClient:
     """Requests share one reply subscription (``<inbox>.*``) and carry a counter as their token.
 
     nats-py's own ``request`` does the same multiplexing but draws each token from the OS's random
-    source and arms ``asyncio.wait_for``: together a tenth of a gateway's CPU per request."""
+    source and arms ``asyncio.wait_for``: together a tenth of a gateway's CPU per request. A command
+    class's subject and reply decoder are worked out at its first call and kept (one dict lookup after)."""
 
     def __init__(self, nc: Client, subjects: Subjects, default_timeout: float = 5.0):
         self.nc = nc
@@ -167,6 +202,7 @@ class RpcClient:
         self._pending: dict[str, asyncio.Future[Msg]] = {}
         self._tokens = itertools.count()
         self._subscribing: asyncio.Lock | None = None
+        self._routes: dict[type[Command[Any]], _Route] = {}
 
     async def _reply_prefix(self) -> str:
         if self._subscribing is None:
@@ -206,18 +242,34 @@ class RpcClient:
             raise NoRespondersError
         return msg
 
-    async def call(
-        self,
-        domain: str,
-        command: str,
-        payload: Any,
-        result_type: type[R] | Any = Any,
-        timeout: float | None = None,
-    ) -> R:
-        subject = self.subjects.command(domain, command)
+    def _route(self, command: type[Command[Any]]) -> _Route:
+        route = _Route(self.subjects.command(command.DOMAIN, command.NAME), command.DOMAIN,
+                       msgspec.json.Decoder(command.reply_type()))
+        self._routes[command] = route
+        return route
+
+    @overload
+    async def call(self, command: Command[R], *, timeout: float | None = None) -> R: ...
+
+    @overload
+    async def call(self, command: str, payload: str, body: Any, result_type: Any = Any,
+                   timeout: float | None = None) -> Any: ...
+
+    async def call(self, command: Command[Any] | str, payload: Any = None, body: Any = None,
+                   result_type: Any = Any, timeout: float | None = None) -> Any:
+        """The command's answer (``Command[R]`` -> ``R``); its ``CommandError`` raised here."""
+        if isinstance(command, str):  # the string form, until every caller names its command's class
+            route = _Route(self.subjects.command(command, payload), command, msgspec.json.Decoder(result_type))
+            return await self._call(route, body, timeout)
+        route = self._routes.get(type(command)) or self._route(type(command))
+        return await self._call(route, command, timeout)
+
+    async def _call(self, route: _Route, command: Any, timeout: float | None) -> Any:
+        domain = route.domain
         headers = inject_headers({})
         try:
-            msg = await self.request(subject, _enc.encode(payload), timeout or self.default_timeout, headers or None)
+            msg = await self.request(route.subject, _enc.encode(command), timeout or self.default_timeout,
+                                     headers or None)
         except NoRespondersError as exc:
             raise CommandError(
                 "SERVICE_UNAVAILABLE", f"{domain} is not available, try again", 503, {"service": domain}
@@ -230,5 +282,4 @@ class RpcClient:
         if not reply.ok:
             assert reply.error is not None
             raise CommandError.from_body(reply.error)
-        result: R = msgspec.json.decode(reply.data, type=result_type)
-        return result
+        return route.reply.decode(reply.data)
