@@ -60,6 +60,12 @@ class TtlCache(Generic[K, V]):
             return None
         return hit[0]
 
+    def take(self, key: K) -> V | None:
+        """The live value of ``key``, forgotten: a hand-off used once."""
+        value = self.get(key)
+        self._drop(key)
+        return value
+
     def put(self, key: K, value: V, ttl_s: float | None = None) -> None:
         """Keep ``value`` for ``ttl_s`` (default: the cache's; never longer than the cache's)."""
         ttl = self.ttl_s if ttl_s is None else min(ttl_s, self.ttl_s)

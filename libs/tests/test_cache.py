@@ -41,6 +41,16 @@ def test_an_own_ttl_is_never_longer_than_the_caches_and_zero_keeps_nothing() -> 
     assert off.get("a") is None
 
 
+def test_a_hand_off_is_taken_once_and_only_while_fresh() -> None:
+    clock = Clock()
+    handoff: TtlCache[str, int] = TtlCache(2.0, clock=clock)
+    handoff.put("m1", 1)
+    assert handoff.take("m1") == 1 and handoff.take("m1") is None
+    handoff.put("m2", 2)
+    clock.now += 2.5
+    assert handoff.take("m2") is None and len(handoff) == 0
+
+
 def test_full_drops_the_oldest_half() -> None:
     cache: TtlCache[int, int] = TtlCache(60.0, max_entries=10)
     for i in range(11):
