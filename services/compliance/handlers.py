@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -14,8 +13,8 @@ from typing import Any, TypeVar
 import asyncpg
 import structlog
 from nats.aio.client import Client
-from nats.aio.msg import Msg
 
+from libs.cache import TtlCache, evict_on
 from libs.phone import normalize_e164
 from libs.runtime.service import Service
 from libs.store.eventstore import ConcurrencyError, EventStore
@@ -109,11 +108,9 @@ class Compliance:
         self.defaults = policy_defaults(settings)
         self._decisions: DecisionLog | None = None
         self._reader: GateReader | None = None
-        self._senders: dict[str, dict[str, tuple[float, SenderInfo]]] = {}
-        """Per organization, per number: numbers' answer and until when to reuse it."""
-        self._numbers_seen: dict[str, int] = {}
-        """Per organization: numbers events seen (an answer asked for before the latest one is not kept)."""
-        self._inflight: dict[tuple[str, str], asyncio.Future[SenderInfo]] = {}
+        self._senders: TtlCache[tuple[str, str], SenderInfo] = TtlCache(settings.sender_cache_s,
+                                                                        group=lambda key: key[0])
+        """Per (organization, number): numbers' answer, evicted by any numbers event of the organization."""
         self._reply_tasks: set[asyncio.Task[None]] = set()
 
     @property
@@ -156,51 +153,19 @@ class Compliance:
 
     # -- numbers: is this number allowed to send? (cached a few seconds) -------------------------------
     async def sender_info(self, org_id: str, number: str, timeout: float | None = None) -> SenderInfo:
-        key = (org_id, number)
-        hit = self._senders.get(org_id, {}).get(number)
-        if hit is not None and hit[0] > time.monotonic():
-            return hit[1]
-        pending = self._inflight.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        fut: asyncio.Future[SenderInfo] = asyncio.get_running_loop().create_future()
-        self._inflight[key] = fut
-        asked = self._numbers_seen.get(org_id, 0)
-        try:
-            info: SenderInfo = await self.svc.rpc.call(
-                "numbers", "sender_status", SenderStatus(org_id=org_id, e164=number), SenderInfo, timeout)
-        except Exception as exc:
-            fut.set_exception(exc)
-            fut.exception()  # retrieved: waiters re-raise it, nobody else has to
-            raise
-        except BaseException:
-            fut.cancel()
-            raise
-        finally:
-            self._inflight.pop(key, None)
         # a refusal is never remembered (it says what is missing, which the next step changes); an answer
-        # asked for before a numbers event of the organization is not kept either
-        if info.sending_enabled and self._numbers_seen.get(org_id, 0) == asked:
-            if len(self._senders) > 50_000:
-                self._senders.clear()
-            self._senders.setdefault(org_id, {})[number] = (time.monotonic() + self.settings.sender_cache_s, info)
-        fut.set_result(info)
-        return info
+        # asked for before a numbers event of the organization is not kept either (libs.cache)
+        return await self._senders.load(
+            (org_id, number), lambda: self.svc.rpc.call(SenderStatus(org_id=org_id, e164=number), timeout=timeout),
+            keep=lambda info: info.sending_enabled)
 
     async def follow_numbers(self, nc: Client, subjects: Subjects) -> None:
         """Forget an organization's remembered senders on any numbers event of it (a brand registered, a
         campaign submitted, reviewed or suspended, a number moved or released): the gate's registration
         check then names what is missing now (NO_CAMPAIGN right after the brand), not a few seconds ago."""
-
-        async def on_msg(msg: Msg) -> None:
-            org_id = msg.subject.rpartition(".")[2]  # <root>.numbers.<aggregate>.<event>.<org id>
-            if len(self._numbers_seen) > 100_000:  # forget it all rather than grow without end
-                self._numbers_seen.clear()
-                self._senders.clear()
-            self._numbers_seen[org_id] = self._numbers_seen.get(org_id, 0) + 1
-            self._senders.pop(org_id, None)
-
-        await nc.subscribe(subjects.domain_wildcard("numbers"), cb=on_msg)
+        # <root>.numbers.<aggregate>.<event>.<org id>
+        await evict_on(nc, subjects.domain_wildcard("numbers"),
+                       lambda msg: self._senders.evict_group(msg.subject.rpartition(".")[2]))
 
     # -- the gate ------------------------------------------------------------------------------------
     async def evaluate_send(self, cmd: c.EvaluateSend) -> c.SendDecision:
