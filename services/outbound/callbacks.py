@@ -22,12 +22,13 @@ import structlog
 
 from libs.backoff import backoff
 from libs.bus.rpc import RpcClient
+from libs.cache import TtlCache
 from libs.runtime.waiting import woken
 from libs.store.eventstore import ConcurrencyError, EventStore
 from libs.webhooks import urls
 from libs.webhooks.signing import HEADER, sign
 from proto.base import CommandError, utcnow
-from proto.commands.numbers import SenderInfo, SenderStatus
+from proto.commands.numbers import SenderStatus
 from proto.events.outbound import StatusCallbackAttempted
 from services.outbound import store
 from services.outbound.config import OutboundSettings
@@ -53,7 +54,7 @@ class CallbackSender:
         self.s = settings
         self.inflight: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
-        self._secrets: dict[tuple[str, str], tuple[list[str], float]] = {}
+        self._secrets: TtlCache[tuple[str, str], list[str]] = TtlCache(settings.sender_cache_s)
         self._session: aiohttp.ClientSession | None = None
 
     def wake(self, *_: object) -> None:
@@ -97,21 +98,18 @@ class CallbackSender:
 
     async def signing_secrets(self, org_id: str, from_number: str) -> list[str]:
         """The number's webhook secrets (newest first), else the organization's callback secret."""
-        key = (org_id, from_number)
-        hit = self._secrets.get(key)
-        if hit is not None and hit[1] > time.monotonic():
-            return hit[0]
+        return await self._secrets.load((org_id, from_number), lambda: self._fetch_secrets(org_id, from_number))
+
+    async def _fetch_secrets(self, org_id: str, from_number: str) -> list[str]:
         found: list[str] = []
         try:
-            info: SenderInfo = await self.rpc.call("numbers", "sender_status",
-                                                   SenderStatus(org_id=org_id, e164=from_number), SenderInfo)
+            info = await self.rpc.call(SenderStatus(org_id=org_id, e164=from_number))
             found = list(info.webhook_secrets)
         except CommandError as exc:
             if exc.code != "NOT_FOUND":  # numbers unavailable: do not sign with the wrong secret, retry later
                 raise
         if not found:
             found = [await store.org_secret(self.es.pool, org_id, "whsec_" + pysecrets.token_urlsafe(32))]
-        self._secrets[key] = (found, time.monotonic() + self.s.sender_cache_s)
         return found
 
     async def _deliver(self, row: asyncpg.Record) -> None:

@@ -15,9 +15,9 @@ import asyncpg
 import msgspec
 import structlog
 from nats.aio.client import Client
-from nats.aio.msg import Msg
 
 from libs.bus.rpc import RpcClient
+from libs.cache import TtlCache, evict_on
 from libs.phone import normalize_e164
 from libs.runtime.batching import Batcher
 from libs.store.eventstore import ConcurrencyError, EventStore
@@ -96,10 +96,9 @@ class Outbound:
         self.dispatching = dispatching
         """Whether this process's dispatcher leads; if not, the leader hears a NOTIFY instead (every
         notifying commit takes a database-wide lock in PostgreSQL, so it is sent only when needed)."""
-        self._senders: dict[str, dict[str, tuple[float, SenderInfo]]] = {}
-        """Per organization, per number: a sender_status answer that allowed sending, and until when to use it."""
-        self._numbers_seen: dict[str, int] = {}
-        """Per organization: numbers events seen (an answer asked for before the latest one is not kept)."""
+        self._senders: TtlCache[tuple[str, str], SenderInfo] = TtlCache(settings.accept_sender_cache_s,
+                                                                        group=lambda key: key[0])
+        """Per (organization, number): a sender_status answer that allowed sending (libs.cache)."""
         self._queues: dict[str, tuple[store.Ahead, float]] = {}
         """Per sending number: its queue (messages, segments) after our last accept, and when it was last
         counted."""
@@ -396,13 +395,9 @@ class Outbound:
         """The sending number's state from numbers. A number that can send is remembered for
         ``accept_sender_cache_s``, and forgotten at once when any numbers event of its organization
         arrives (see ``follow_numbers``); a refusal is never remembered."""
-        hit = self._senders.get(org_id, {}).get(from_)
-        if hit is not None and hit[0] > time.monotonic():
-            return hit[1]
-        asked = self._numbers_seen.get(org_id, 0)
         try:
-            info: SenderInfo = await self.rpc.call("numbers", "sender_status", SenderStatus(org_id=org_id, e164=from_),
-                                                   SenderInfo)
+            return await self._senders.load((org_id, from_), lambda: self.rpc.call(
+                SenderStatus(org_id=org_id, e164=from_)), keep=lambda info: info.sending_enabled)
         except CommandError as exc:
             if exc.code == "NOT_FOUND":
                 raise CommandError(
@@ -410,27 +405,13 @@ class Outbound:
                     f"from: {from_} is not one of your organization's numbers; order it first "
                     "(POST /v1/phone-numbers/orders)", 400, {"field": "from"}) from exc
             raise
-        ttl = self.settings.accept_sender_cache_s
-        # (an event of the organization that arrived while we asked may be newer than the answer)
-        if info.sending_enabled and ttl > 0 and self._numbers_seen.get(org_id, 0) == asked:
-            if len(self._senders) > 50_000:
-                self._senders.clear()
-            self._senders.setdefault(org_id, {})[from_] = (time.monotonic() + ttl, info)
-        return info
 
     async def follow_numbers(self, nc: Client, subjects: Subjects) -> None:
         """Forget an organization's remembered numbers on any numbers event of it (a number configured,
         released or moved to a campaign, a campaign reviewed or suspended, a brand vetted)."""
-
-        async def on_msg(msg: Msg) -> None:
-            org_id = msg.subject.rpartition(".")[2]  # <root>.numbers.<aggregate>.<event>.<org id>
-            if len(self._numbers_seen) > 100_000:  # forget it all rather than grow without end
-                self._numbers_seen.clear()
-                self._senders.clear()
-            self._numbers_seen[org_id] = self._numbers_seen.get(org_id, 0) + 1
-            self._senders.pop(org_id, None)
-
-        await nc.subscribe(subjects.domain_wildcard("numbers"), cb=on_msg)
+        # <root>.numbers.<aggregate>.<event>.<org id>
+        await evict_on(nc, subjects.domain_wildcard("numbers"),
+                       lambda msg: self._senders.evict_group(msg.subject.rpartition(".")[2]))
 
     async def _release(self, org_id: str, message_id: str) -> None:
         try:
