@@ -99,25 +99,3 @@ def test_lanes_give_a_healthy_number_many_slots_and_a_failing_one_few() -> None:
     lanes.finish("slow", True)
     assert lanes.free("slow") == 3 and lanes.limits() == (["fast"], [1])
     assert lanes.free("other") == 3
-
-
-def test_route_handoff_is_used_once_and_only_while_fresh() -> None:
-    from proto.commands.numbers import InboundRoute
-    from services.inbound.handlers import RouteHandoff
-
-    route = InboundRoute(org_id="o", phone_number_id="p", e164="+14155550123", inbound_url="https://x.io/h",
-                         webhook_secrets=["s"])
-    handoff = RouteHandoff(max_age_s=60)
-    handoff.put("m1", route)
-    assert handoff.take("m1") is route
-    assert handoff.take("m1") is None  # once
-    stale = RouteHandoff(max_age_s=1e-9)
-    stale.put("m2", route)
-    assert stale.take("m2") is None
-    off = RouteHandoff(max_age_s=0)
-    off.put("m3", route)
-    assert off.take("m3") is None
-    small = RouteHandoff(max_age_s=60, max_size=4)
-    for i in range(6):
-        small.put(f"k{i}", route)
-    assert small.take("k0") is None and small.take("k5") is route
