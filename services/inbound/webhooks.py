@@ -24,7 +24,10 @@ Mechanics. The queue is the ``webhook_deliveries`` table: rows are claimed with 
 leased (so no connection is held during a POST, any number of replicas can work, and a crash makes a row due
 again), woken by NOTIFY. Attempts run concurrently, bounded overall and per phone number, each with its own
 timeout, so a slow or dead receiver never holds up other numbers. The URL and secrets are resolved from
-numbers at each attempt, so a changed URL or a rotated secret applies to retries too.
+numbers at each attempt, so a changed URL or a rotated secret applies to retries too. The POST itself —
+signature, URL rule, retry verdict, log line — is :mod:`libs.webhooks.sender`'s, shared with outbound's and
+numbers' callbacks; this queue keeps its own claim (per-number lanes, batched successes) rather than
+:mod:`libs.workqueue`'s plain one.
 """
 
 from __future__ import annotations
@@ -36,7 +39,6 @@ import time
 from datetime import timedelta
 from typing import Any
 
-import aiohttp
 import asyncpg
 import structlog
 
@@ -44,8 +46,7 @@ from libs.backoff import RetryPolicy
 from libs.runtime.batching import Batcher
 from libs.runtime.waiting import woken
 from libs.store.eventstore import EventStore
-from libs.webhooks import urls
-from libs.webhooks.signing import HEADER, sign
+from libs.webhooks.sender import Attempt, WebhookSender
 from proto.base import rfc3339, utcnow
 from proto.events.inbound import (
     WebhookDeliveryAttempted,
@@ -70,8 +71,11 @@ class DeliveryWorker:
         """On a pool of its own, so a burst of ingest never starves deliveries of connections."""
         self.pool: asyncpg.Pool = es.pool
         self.settings = settings
-        self.policy = RetryPolicy(settings.inbound_webhook_retry_base_s, settings.inbound_webhook_retry_cap_s,
-                                        settings.inbound_webhook_retry_window_s)
+        self.sender = WebhookSender(
+            "inbound", settings.env, settings.inbound_webhook_timeout_s,
+            RetryPolicy(settings.inbound_webhook_retry_base_s, settings.inbound_webhook_retry_cap_s,
+                        settings.inbound_webhook_retry_window_s),
+            user_agent=USER_AGENT, limit=settings.inbound_webhook_concurrency)
         self.rng = rng or random.Random()
         self.wake = asyncio.Event()
         self.in_flight: set[asyncio.Task[None]] = set()
@@ -79,7 +83,6 @@ class DeliveryWorker:
         healthy = min(settings.inbound_webhook_per_number_concurrency,
                       max(1, settings.inbound_webhook_concurrency // 4))
         self.lanes = model.Lanes(healthy, min(healthy, settings.inbound_webhook_unhealthy_concurrency))
-        self.session: aiohttp.ClientSession | None = None
         self._successes: Batcher[store.Success, bool] = Batcher(
             "webhook-successes", self._complete_successes, max_batch=256, workers=2)
         self._stopping = False
@@ -91,10 +94,6 @@ class DeliveryWorker:
     # -- the loop ---------------------------------------------------------------------------------------
     async def run(self) -> None:
         """Claim due deliveries whenever there is a free slot; sleep until woken or the next one is due."""
-        if self.session is None or self.session.closed:
-            self.session = urls.new_session(self.settings.env, self.settings.inbound_webhook_timeout_s,
-                                            limit=self.settings.inbound_webhook_concurrency,
-                                            headers={"User-Agent": USER_AGENT})
         channel = store.notify_channel(self.es.schema)
 
         def on_notify(*_: Any) -> None:
@@ -171,8 +170,7 @@ class DeliveryWorker:
                 t.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
         await self._successes.stop()
-        if self.session is not None:
-            await self.session.close()
+        await self.sender.close()
 
     # -- one attempt ------------------------------------------------------------------------------------
     async def _attempt(self, row: asyncpg.Record) -> None:
@@ -193,7 +191,7 @@ class DeliveryWorker:
         try:
             route = self.inbound.handoff.take(row["message_id"]) or await self.inbound.resolve(row["to_number"])
         except NumbersUnavailable:
-            retry_in = min(self.policy.base_s, 5.0)
+            retry_in = min(self.sender.policy.base_s, 5.0)
             log.warning("webhook_numbers_unavailable", delivery_id=row["id"], retry_in_s=retry_in)
             async with self.es.transaction() as conn:  # not the receiver's fault: not an attempt
                 await store.update_delivery(conn, row["id"], attempts=row["attempts"] - 1, next_in_s=retry_in)
@@ -207,29 +205,19 @@ class DeliveryWorker:
         body = model.webhook_body(message_id=row["message_id"], event_id=row["event_id"], from_=row["from_number"],
                                   to=row["to_number"], body=row["body"], received_at=rfc3339(row["received_at"]),
                                   phone_number_id=row["phone_number_id"])
-        headers = {"Content-Type": "application/json", HEADER: sign(route.webhook_secrets, body),
-                   "X-AmCore-Event-Id": row["event_id"]}
-        attempted_at = utcnow()
-        started = time.perf_counter()
-        assert self.session is not None
-        timeout = self.settings.inbound_webhook_timeout_s
-        # the callback URL rule again, at delivery: resolved once, checked, connected to what was checked
-        out = await urls.post(self.session, route.inbound_url, body, headers, self.settings.env, timeout)
-        status, error = out.status, out.error
-        latency_ms = int((time.perf_counter() - started) * 1000)
-        ok = model.is_success(status)
-        if not ok and error is None:
-            error = f"HTTP {status}"
-        await self._complete(row, route.inbound_url, attempted_at, ok, status, latency_ms, error)
-        return ok and latency_ms <= self.settings.inbound_webhook_slow_ms
+        # signed, and the callback URL rule again, at delivery: resolved once, checked, connected to what was
+        # checked (the URL and secrets are the number's now, so a change applies to retries too)
+        attempt = await self.sender.post(route.inbound_url, body, route.webhook_secrets, row["event_id"])
+        await self._complete(row, attempt)
+        return attempt.ok and attempt.latency_ms <= self.settings.inbound_webhook_slow_ms
 
-    async def _complete(self, row: asyncpg.Record, url: str, attempted_at: Any, ok: bool, status: int | None,
-                        latency_ms: int, error: str | None) -> None:
+    async def _complete(self, row: asyncpg.Record, a: Attempt) -> None:
+        ok, status, latency_ms, error = a.ok, a.status, a.latency_ms, a.error
         delivery_id = row["id"]
         ids = {"org_id": row["org_id"], "delivery_id": delivery_id, "message_id": row["message_id"],
                "phone_number_id": row["phone_number_id"], "message_event_id": row["event_id"]}
         attempt = row["attempts"]
-        record = store.Attempt(row["org_id"], attempt, attempted_at, ok, status, latency_ms, error, url)
+        record = store.Attempt(row["org_id"], attempt, a.attempted_at, ok, status, latency_ms, error, a.url)
         if ok:  # the common case: group-committed with the other 2xx of the moment, one statement a batch
             ev_ok = WebhookDeliverySucceeded(**ids, attempts=attempt, status_code=status or 0, latency_ms=latency_ms)
             done = await self._successes.submit(store.Success(
@@ -251,7 +239,9 @@ class DeliveryWorker:
                                                        latency_ms=latency_ms))
             else:
                 failures = cur["retry_count"] + 1
-                delay = self.policy.next_delay(cur["elapsed_s"], failures, self.rng.random())
+                # the URL may change before the next attempt: a refused one is retried too
+                delay = self.sender.verdict(a, failures, cur["elapsed_s"], self.rng.random(),
+                                            final_on_refusal=False).delay_s
                 if delay is None:
                     await store.update_delivery(conn, delivery_id, record, state="failed", completed_at=utcnow(),
                                                 next_attempt_at=None, retry_count=failures,
