@@ -12,7 +12,8 @@ claimed by any number of workers in any number of replicas without a broker.
 
 A table needs ``id``, ``next_attempt_at`` and (with ``count_attempts``) ``attempts``; what "still to do"
 means (``pending``) and any extra rule on what may be claimed (``claimable``, e.g. in order per
-message) are SQL over the alias ``q``. :class:`QueueWorker` is the loop: claim into free slots, run the
+message) are SQL over the alias ``q``. A caller that picks the rows itself (outbound's dispatcher, whose
+shaper chooses which messages may go) leases them with :meth:`WorkQueue.claim_ids`. :class:`QueueWorker` is the loop: claim into free slots, run the
 handler on each row concurrently, sleep until NOTIFY, a finished row or the next due time.
 """
 
@@ -69,6 +70,28 @@ class WorkQueue:
     async def claim(self, conn: Conn, limit: int, lease_s: float) -> list[asyncpg.Record]:
         """Lease up to ``limit`` due rows, oldest first, skipping rows another worker holds."""
         rows: list[asyncpg.Record] = await conn.fetch(self.claim_sql, limit, lease_s)
+        return rows
+
+    async def claim_ids(self, conn: Conn, ids: list[str], lease_s: float, **fields: Any) -> list[asyncpg.Record]:
+        """Lease those of ``ids`` that are pending and free — with a lease column of its own, due or not: the
+        caller chose them (a dispatcher's shaper) — skipping rows another worker holds; set ``fields`` too
+        (a claim id)."""
+        args: list[Any] = [ids, lease_s]
+        sets = [f"{self.lease_column} = now() + make_interval(secs => $2)"]
+        if self.count_attempts:
+            sets.append("attempts = w.attempts + 1")
+        for name, value in fields.items():
+            args.append(value)
+            sets.append(f"{name} = ${len(args)}")
+        free = [self.pending, "q.id = ANY($1::uuid[])"]
+        if self.lease_column != "next_attempt_at":
+            free.append(f"(q.{self.lease_column} IS NULL OR q.{self.lease_column} < now())")
+        else:
+            free.append("q.next_attempt_at <= now()")
+        rows: list[asyncpg.Record] = await conn.fetch(
+            f"UPDATE {self.table} AS w SET {', '.join(sets)}"
+            f" FROM (SELECT q.id, q.next_attempt_at AS due_at FROM {self.table} AS q WHERE {' AND '.join(free)}"
+            f" FOR UPDATE SKIP LOCKED) AS c WHERE w.id = c.id RETURNING c.due_at, {self.returning}", *args)
         return rows
 
     async def retry(self, conn: Conn, row_id: str, delay_s: float, **fields: Any) -> None:

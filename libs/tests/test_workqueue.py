@@ -94,6 +94,15 @@ async def test_a_claim_rule_keeps_rows_of_one_key_in_order_with_a_lease_column_o
     assert row["id"] == second
 
 
+async def test_rows_chosen_by_id_are_leased_once_with_a_field_set(pool: asyncpg.Pool) -> None:
+    leased = WorkQueue("jobs", "w.id::text AS id, w.last_error", lease_column="claimed_until", count_attempts=False)
+    a, b, c = await add(pool, 3)
+    await leased.finish(pool, c, state="done")
+    rows = await leased.claim_ids(pool, [a, b, c], 60.0, last_error="claim-1")
+    assert {r["id"] for r in rows} == {a, b} and {r["last_error"] for r in rows} == {"claim-1"}
+    assert await leased.claim_ids(pool, [a, b, c], 60.0) == []  # leased, or not pending
+
+
 async def test_the_worker_runs_every_row_once_concurrently_and_retries_a_failure(pool: asyncpg.Pool) -> None:
     ids = await add(pool, 30)
     seen: list[str] = []
