@@ -19,7 +19,7 @@ from libs.phone import normalize_e164
 from libs.runtime.service import Service
 from libs.store.eventstore import ConcurrencyError, EventStore
 from libs.store.processed import claim
-from proto.base import CommandError, Event, new_id, parse_uuid, rfc3339, utcnow
+from proto.base import CommandError, Event, new_id, parse_time, parse_uuid, rfc3339, utcnow
 from proto.commands import compliance as c
 from proto.commands.numbers import GetNumber, NumberRef, SenderInfo, SenderStatus
 from proto.commands.outbound import MessageView, SendMessage
@@ -79,18 +79,6 @@ def e164(raw: str, field: str) -> str:
         return _normalize(raw)
     except ValueError as exc:
         raise CommandError("VALIDATION_ERROR", f"{field}: {exc}", 400, {"field": field}) from exc
-
-
-def parse_time(value: str, field: str) -> datetime:
-    try:
-        ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise CommandError("VALIDATION_ERROR", f"{field}: must be an RFC 3339 time with a zone", 400,
-                           {"field": field}) from exc
-    if ts.tzinfo is None:
-        raise CommandError("VALIDATION_ERROR", f"{field}: must include a zone (e.g. Z or -07:00)", 400,
-                           {"field": field})
-    return ts
 
 
 def policy_defaults(s: ComplianceSettings) -> model.Policy:

@@ -11,12 +11,12 @@ import msgspec
 
 from libs.runtime.service import Service
 from proto.api import decode_cursor, encode_cursor
-from proto.base import CommandError, parse_uuid, rfc3339
+from proto.base import CommandError, parse_time, parse_uuid, rfc3339
 from proto.commands import compliance as c
 from proto.events.compliance import CompliancePolicyChanged
 from services.compliance import model, store
 from services.compliance.frequency import Cap
-from services.compliance.handlers import Compliance, e164, parse_time
+from services.compliance.handlers import Compliance, e164
 
 _ENVELOPE_FIELDS = frozenset({"type", "org_id", "event_id", "occurred_at", "correlation_id", "causation_id"})
 _FLATTENED = _ENVELOPE_FIELDS | {"contact_number", "method", "source", "matched_rule", "keyword", "evidence"}
