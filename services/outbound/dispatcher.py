@@ -27,7 +27,7 @@ from libs.carrier.adapter import CarrierError, Submitter
 from libs.runtime.batching import Batcher
 from libs.runtime.waiting import woken
 from libs.store.eventstore import EventStore
-from proto.base import CommandError, ErrorBody, new_id, rfc3339, utcnow
+from proto.base import CommandError, ErrorBody, new_id, parse_time, rfc3339, utcnow
 from proto.commands.compliance import EvaluateSend, EvaluateSends, SendDecision, SendOutcomes
 from proto.events.outbound import (
     MessageCanceled,
@@ -435,6 +435,6 @@ def _parse(value: str | None) -> datetime | None:
     if not value:
         return None
     try:
-        return model.parse_time(value, "defer_until")
+        return parse_time(value, "defer_until")
     except CommandError:
         return None

@@ -23,7 +23,7 @@ from libs.runtime.batching import Batcher
 from libs.store.eventstore import ConcurrencyError, EventStore
 from libs.webhooks import urls
 from proto.api import decode_cursor, encode_cursor
-from proto.base import CommandError, NotFound, new_id, parse_uuid, rfc3339, utcnow
+from proto.base import CommandError, NotFound, new_id, parse_time, parse_uuid, rfc3339, utcnow
 from proto.commands import outbound as c
 from proto.commands.accounts import (
     Reservation,
@@ -239,7 +239,7 @@ class Outbound:
                                 {"reason_code": sender.reason_code, **sender.details})
         a.due, a.reason = a.send_at, "send_at" if a.send_at else None
         if decision.decision == "defer" and decision.defer_until:
-            until = model.parse_time(decision.defer_until, "defer_until")
+            until = parse_time(decision.defer_until, "defer_until")
             if a.due is None or until > a.due:
                 a.due, a.reason = until, decision.reason or f"quiet hours until {decision.defer_until}"
                 a.deferred_by = model.deferred_by(decision.checks)
@@ -501,8 +501,8 @@ class Outbound:
             org_id=cmd.org_id, limit=cmd.limit, statuses=statuses,
             from_number=phone(cmd.from_, "from") if cmd.from_ else None,
             to_number=phone(cmd.to, "to") if cmd.to else None,
-            created_after=model.parse_time(cmd.created_after, "created_after") if cmd.created_after else None,
-            created_before=model.parse_time(cmd.created_before, "created_before") if cmd.created_before else None,
+            created_after=parse_time(cmd.created_after, "created_after") if cmd.created_after else None,
+            created_before=parse_time(cmd.created_before, "created_before") if cmd.created_before else None,
             cursor_ts=cursor_ts, cursor_id=cursor_id)
         rows = await store.list_messages(self.es.pool, f)
         more = len(rows) > cmd.limit

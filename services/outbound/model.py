@@ -14,7 +14,7 @@ from libs.sms import MAX_TEXT_CHARS as MAX_TEXT_CHARS
 from libs.sms import Encoding as Encoding
 from libs.sms import count_segments as count_segments
 from libs.sms import encoding_of as encoding_of
-from proto.base import CommandError
+from proto.base import CommandError, parse_time
 from proto.commands.compliance import Check
 
 # -- segments: libs/sms.py (the gateway prices a send by the same rules for a key's spend cap) ------
@@ -121,17 +121,6 @@ def validate_text(text: str) -> str:
     if not storable(text):
         raise invalid("text", "must be valid Unicode without NUL characters")
     return text
-
-
-def parse_time(value: str, field: str) -> datetime:
-    """RFC 3339 with a zone (Z or an offset)."""
-    try:
-        ts = datetime.fromisoformat(value.strip().replace("z", "Z"))
-    except ValueError as exc:
-        raise invalid(field, "must be an RFC 3339 time, e.g. 2026-06-11T12:00:00Z") from exc
-    if ts.tzinfo is None:
-        raise invalid(field, "must carry a time zone (Z or an offset)")
-    return ts
 
 
 def parse_send_at(value: str | None, now: datetime, max_days: int) -> datetime | None:
