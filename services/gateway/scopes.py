@@ -34,7 +34,7 @@ from nats.js.kv import KeyValue
 from libs.phone import normalize_e164
 from libs.sms import count_segments
 from proto.api import format_money, parse_money
-from proto.base import CommandError
+from proto.base import CommandError, parse_time, rfc3339, utcnow
 from proto.commands.accounts import KeyCaps, KeyUsage, Principal
 from proto.http.accounts import CreateKeyBody
 from proto.scopes import PRESETS, SCOPES
@@ -148,15 +148,7 @@ def key_grants(body: CreateKeyBody) -> tuple[list[str] | None, KeyCaps | None]:
         b = body.caps
         expires: str | None = None
         if b.expires_at is not None:
-            try:
-                ts = datetime.fromisoformat(b.expires_at.replace("Z", "+00:00"))
-            except ValueError as exc:
-                raise CommandError("VALIDATION_ERROR", "caps.expires_at: must be an RFC 3339 time", 400,
-                                   {"field": "caps.expires_at"}) from exc
-            if ts.tzinfo is None:
-                raise CommandError("VALIDATION_ERROR", "caps.expires_at: must carry a time zone (Z)", 400,
-                                   {"field": "caps.expires_at"})
-            expires = ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+            expires = rfc3339(parse_time(b.expires_at, "caps.expires_at"))
         caps = KeyCaps(
             spend_per_day=format_money(parse_money(b.spend_per_day)) if b.spend_per_day is not None else None,
             sends_per_minute=b.sends_per_minute, sends_per_day=b.sends_per_day,
@@ -214,7 +206,7 @@ class KeyGuard:
         """Scope, expiry and allow-lists: pure, no I/O. Raises the error to answer."""
         name = f"{method} {path}"
         caps = principal.caps
-        if caps is not None and caps.expires_at is not None and caps.expires_at <= _now_rfc3339():
+        if caps is not None and caps.expires_at is not None and caps.expires_at <= rfc3339(utcnow()):
             raise CommandError("UNAUTHORIZED", "this API key has expired", 401, {"reason": "expired"})
         if principal.scopes is not None:
             needed = ROUTE_SCOPES.get(name)
@@ -272,8 +264,8 @@ class KeyGuard:
                     used = format_money(current) if cap == "spend_per_day" else current
                     raise CommandError(
                         "CAP_EXCEEDED", f"this API key reached its {cap} cap ({shown}); it resets at "
-                        f"{_rfc3339(resets)}", 429,
-                        {"cap": cap, "limit": shown, "used": used, "resets_at": _rfc3339(resets),
+                        f"{rfc3339(resets)}", 429,
+                        {"cap": cap, "limit": shown, "used": used, "resets_at": rfc3339(resets),
                          "retry_after": retry})
                 adm.counted.append((key, delta))
         except BaseException:
@@ -299,14 +291,6 @@ def retry_after(exc: CommandError) -> dict[str, str]:
 
 
 # -- shared counters ---------------------------------------------------------------------------------
-
-def _now_rfc3339() -> str:
-    return _rfc3339(datetime.now(UTC))
-
-
-def _rfc3339(ts: datetime) -> str:
-    return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
-
 
 def _minute(now: datetime) -> str:
     return now.strftime("%Y%m%d%H%M")

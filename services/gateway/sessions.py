@@ -15,7 +15,6 @@ import hashlib
 import hmac
 import secrets
 import time
-from datetime import datetime
 from urllib.parse import urlsplit
 
 import structlog
@@ -27,7 +26,7 @@ from nats.aio.msg import Msg
 
 from libs.bus.rpc import RpcClient
 from libs.cache import TtlCache, evict_on
-from proto.base import CommandError
+from proto.base import CommandError, parse_time
 from proto.commands import accounts as c
 from proto.events import decode_event
 from proto.events.accounts import SessionEnded
@@ -58,7 +57,7 @@ def csrf_token(token: str) -> str:
 
 
 def _epoch(rfc3339: str) -> float:
-    return datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).timestamp()
+    return parse_time(rfc3339, "expires_at").timestamp()
 
 
 class Sessions:
