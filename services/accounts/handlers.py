@@ -11,7 +11,7 @@ import msgspec
 
 from libs.store.eventstore import ConcurrencyError, EventStore
 from proto.api import decode_cursor, encode_cursor, format_money
-from proto.base import CommandError, derived_id, new_id, parse_uuid, rfc3339, utcnow
+from proto.base import CommandError, derived_id, new_id, parse_time, parse_uuid, rfc3339, utcnow
 from proto.commands import accounts as c
 from proto.events.accounts import (
     ApiKeyCreated,
@@ -140,7 +140,7 @@ class Accounts:
                           prefix: str, now: datetime, scopes: list[str] | None = None,
                           caps: c.KeyCaps | None = None) -> None:
         caps_map = msgspec.to_builtins(caps) if caps is not None else None
-        expires = datetime.fromisoformat(caps.expires_at.replace("Z", "+00:00")) if caps and caps.expires_at else None
+        expires = parse_time(caps.expires_at, "caps.expires_at") if caps and caps.expires_at else None
         await conn.execute(
             "INSERT INTO api_keys (id, org_id, name, prefix, key_hash, created_at, scopes, caps, expires_at)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9)",
