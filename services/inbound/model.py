@@ -13,6 +13,7 @@ import msgspec
 
 from libs.otp import find_otp
 from libs.phone import normalize_e164
+from proto import base
 from proto.api import decode_cursor, encode_cursor
 from proto.base import CommandError
 from proto.http.inbound import InboundWebhook
@@ -43,12 +44,7 @@ _OFFSET_AS_SPACE = re.compile(r" (\d\d:?\d\d)$")
 def parse_rfc3339(raw: str) -> datetime | None:
     """An RFC 3339 time with a zone, or None. A ``+hh:mm`` offset that a query string turned into a space
     is read as meant."""
-    text = _OFFSET_AS_SPACE.sub(r"+\1", raw.strip())
-    try:
-        ts = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return ts if ts.tzinfo is not None else None
+    return base.parse_rfc3339(_OFFSET_AS_SPACE.sub(r"+\1", raw.strip()))
 
 
 def parse_received_at(raw: str, now: datetime) -> datetime:
