@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
@@ -133,14 +134,22 @@ class _In:
     seconds: float
 
 
+Claim = Callable[[Conn, int], Awaitable[list[asyncpg.Record]]]
+"""Lease up to n rows (on the given connection) and answer those to start."""
+
+
 class QueueWorker:
     """Runs ``handle(row)`` on claimed rows, at most ``concurrency`` at once. ``handle`` records the
     outcome itself (:meth:`WorkQueue.retry` / :meth:`WorkQueue.finish`); if it raises, the error is
-    logged and the row is due again when its lease ends."""
+    logged and the row is due again when its lease ends.
+
+    A queue with a claim rule of its own (inbound's per-number lanes) passes ``claim``; it may lease more
+    than it answers only if it gives the rest back itself."""
 
     def __init__(self, name: str, queue: WorkQueue, pool: asyncpg.Pool,
                  handle: Callable[[asyncpg.Record], Awaitable[None]], *, concurrency: int, lease_s: float,
-                 poll_s: float = 1.0, channel: str | None = None):
+                 poll_s: float = 1.0, channel: str | None = None, claim: Claim | None = None,
+                 claim_interval_s: float = 0.0, custom_plans: bool = False):
         self.name = name
         self.queue = queue
         self.pool = pool
@@ -150,9 +159,18 @@ class QueueWorker:
         self.poll_s = poll_s
         """Longest sleep between looks at the queue (NOTIFY on ``channel`` and finished rows wake it sooner)."""
         self.channel = channel
+        """With a channel, the claims run on the connection that listens to it, one at a time."""
+        self.claim = claim or (lambda conn, n: queue.claim(conn, n, lease_s))
+        self.claim_interval_s = claim_interval_s
+        """Shortest time between two claims: under load a burst of wake-ups becomes one claim of many rows."""
+        self.custom_plans = custom_plans
+        """Plan the claims on the listening connection for their parameters (a generic plan of a claim with
+        LIMIT $n or = ANY($n) can scan whole tables); needs ``channel``."""
         self.in_flight: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._stopping = False
+        self._grace_s = 0.0
+        self._last_claim = 0.0
         self.sleeps = 0
         """How many times the loop went to sleep (tests wait for it)."""
 
@@ -162,31 +180,45 @@ class QueueWorker:
     async def run(self) -> None:
         """Claim due rows whenever there is a free slot; sleep until woken or the next one is due."""
         async with contextlib.AsyncExitStack() as stack:
+            conn: Conn = self.pool
             if self.channel is not None:
                 listen = await stack.enter_async_context(self.pool.acquire())
                 listen.hold_session_state()
+                if self.custom_plans:
+                    await listen.execute("SET plan_cache_mode = force_custom_plan")
                 await listen.add_listener(self.channel, self.wake)
                 stack.push_async_callback(self._unlisten, listen)
-            stack.push_async_callback(self._cancel_in_flight)
+                conn = listen
+            stack.push_async_callback(self._end_in_flight)
             while not self._stopping:
                 self._wake.clear()
-                free = self.concurrency - len(self.in_flight)
-                if free > 0:
-                    rows = await self.queue.claim(self.pool, free, self.lease_s)
-                    for row in rows:
-                        task = asyncio.create_task(self._run_one(row))
-                        self.in_flight.add(task)
-                        task.add_done_callback(self._done)
-                    if len(rows) == free:
-                        continue  # every slot filled: there may be more
-                timeout = await self._sleep_s()
+                if await self._fill(conn):
+                    continue  # every slot filled: there may be more
+                timeout = await self._sleep_s(conn)
                 self.sleeps += 1
                 await woken(self._wake, timeout)
 
-    async def _sleep_s(self) -> float:
+    async def _fill(self, conn: Conn) -> bool:
+        free = self.concurrency - len(self.in_flight)
+        if free <= 0:
+            return False
+        wait = self._last_claim + self.claim_interval_s - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        self._last_claim = time.monotonic()
+        rows = await self.claim(conn, free)
+        for row in rows:
+            task = asyncio.create_task(self._run_one(row))
+            self.in_flight.add(task)
+            task.add_done_callback(self._done)
+        return len(rows) == free
+
+    async def _sleep_s(self, conn: Conn) -> float:
+        if self._wake.is_set():
+            return 0.0
         if self.in_flight:  # each one's end wakes us anyway
             return self.poll_s
-        due = await self.queue.seconds_until_due(self.pool)
+        due = await self.queue.seconds_until_due(conn)
         return self.poll_s if due is None else min(self.poll_s, max(due, 0.01))
 
     async def _run_one(self, row: asyncpg.Record) -> None:
@@ -202,13 +234,16 @@ class QueueWorker:
         self._wake.set()  # a slot is free (and work that waited on this row may be claimable)
 
     async def close(self, grace_s: float = 5.0) -> None:
-        """Stop claiming; let rows in hand finish briefly (the others are due again when their lease ends)."""
+        """Stop claiming; let rows in hand finish for up to ``grace_s``, then cancel them (they are due
+        again when their lease ends: at least once, never lost)."""
         self._stopping = True
+        self._grace_s = grace_s
         self._wake.set()
-        if self.in_flight:
-            await asyncio.wait(set(self.in_flight), timeout=grace_s)
+        await self._end_in_flight()
 
-    async def _cancel_in_flight(self) -> None:
+    async def _end_in_flight(self) -> None:
+        if self.in_flight and self._grace_s > 0:
+            await asyncio.wait(set(self.in_flight), timeout=self._grace_s)
         for task in list(self.in_flight):
             task.cancel()
         await asyncio.gather(*self.in_flight, return_exceptions=True)
