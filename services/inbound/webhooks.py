@@ -20,22 +20,19 @@ Verification recipe (Python, standard library only; ``raw_body`` = the request b
         expected = hmac.new(secret.encode(), f"{t}.".encode() + raw_body, hashlib.sha256).hexdigest()
         return any(k == "v1" and hmac.compare_digest(v, expected) for k, v in parts)
 
-Mechanics. The queue is the ``webhook_deliveries`` table: rows are claimed with FOR UPDATE SKIP LOCKED and
-leased (so no connection is held during a POST, any number of replicas can work, and a crash makes a row due
-again), woken by NOTIFY. Attempts run concurrently, bounded overall and per phone number, each with its own
-timeout, so a slow or dead receiver never holds up other numbers. The URL and secrets are resolved from
+Mechanics. The queue is the ``webhook_deliveries`` table, worked by :mod:`libs.workqueue`'s loop: rows are
+claimed with FOR UPDATE SKIP LOCKED and leased (so no connection is held during a POST, any number of replicas
+can work, and a crash makes a row due again), woken by NOTIFY. Attempts run concurrently, bounded overall and
+per phone number, each with its own timeout, so a slow or dead receiver never holds up other numbers. The URL and secrets are resolved from
 numbers at each attempt, so a changed URL or a rotated secret applies to retries too. The POST itself —
 signature, URL rule, retry verdict, log line — is :mod:`libs.webhooks.sender`'s, shared with outbound's and
-numbers' callbacks; this queue keeps its own claim (per-number lanes, batched successes) rather than
-:mod:`libs.workqueue`'s plain one.
+numbers' callbacks; the claim is this queue's own (per-number lanes), and so is the group commit of successes.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
-import time
 from datetime import timedelta
 from typing import Any
 
@@ -44,9 +41,9 @@ import structlog
 
 from libs.backoff import RetryPolicy
 from libs.runtime.batching import Batcher
-from libs.runtime.waiting import woken
 from libs.store.eventstore import EventStore
 from libs.webhooks.sender import Attempt, WebhookSender
+from libs.workqueue import QueueWorker, WorkQueue
 from proto.base import rfc3339, utcnow
 from proto.events.inbound import (
     WebhookDeliveryAttempted,
@@ -61,6 +58,9 @@ from services.inbound.handlers import Inbound, NumbersUnavailable
 log = structlog.get_logger(__name__)
 
 USER_AGENT = "AgentMessage-Webhooks/1"
+
+QUEUE = WorkQueue("webhook_deliveries", "w.id::text AS id")
+"""The queue's plain parts (when the next row is due); claims go through the lanes (``store.claim_due``)."""
 
 
 class DeliveryWorker:
@@ -77,81 +77,45 @@ class DeliveryWorker:
                         settings.inbound_webhook_retry_window_s),
             user_agent=USER_AGENT, limit=settings.inbound_webhook_concurrency)
         self.rng = rng or random.Random()
-        self.wake = asyncio.Event()
-        self.in_flight: set[asyncio.Task[None]] = set()
         # one number never takes more than a quarter of the slots, even while it looks healthy
         healthy = min(settings.inbound_webhook_per_number_concurrency,
                       max(1, settings.inbound_webhook_concurrency // 4))
         self.lanes = model.Lanes(healthy, min(healthy, settings.inbound_webhook_unhealthy_concurrency))
         self._successes: Batcher[store.Success, bool] = Batcher(
             "webhook-successes", self._complete_successes, max_batch=256, workers=2)
-        self._stopping = False
-        self._last_claim = 0.0
+        self.lease_s = max(settings.inbound_webhook_lease_s, settings.inbound_webhook_timeout_s + 5.0)
+        # The claims run on the worker's listening connection, one at a time, each planned for its
+        # parameters (their generic plans scan whole tables); everything else keeps its cached generic plan,
+        # for planning a statement each time cost more than running it. Under load every stored message and
+        # every finished attempt wakes the worker: it claims at most once per interval, so a burst of
+        # wake-ups becomes one query that takes many rows.
+        self.worker = QueueWorker(
+            "webhook-deliveries", QUEUE, self.pool, self._attempt, concurrency=settings.inbound_webhook_concurrency,
+            lease_s=self.lease_s, poll_s=settings.inbound_webhook_poll_interval_s,
+            channel=store.notify_channel(es.schema), claim=self._claim,
+            claim_interval_s=settings.inbound_webhook_claim_interval_s, custom_plans=True)
 
     def kick(self) -> None:
-        self.wake.set()
+        self.worker.wake()
 
-    # -- the loop ---------------------------------------------------------------------------------------
     async def run(self) -> None:
         """Claim due deliveries whenever there is a free slot; sleep until woken or the next one is due."""
-        channel = store.notify_channel(self.es.schema)
+        await self.worker.run()
 
-        def on_notify(*_: Any) -> None:
-            self.wake.set()
-
-        async with self.pool.acquire() as listen_conn:
-            listen_conn.hold_session_state()
-            # The claim queries run on this connection, one at a time, each planned for its parameters
-            # (their generic plans scan whole tables); everything else keeps its cached generic plan,
-            # for planning a statement each time cost more than running it.
-            await listen_conn.execute("SET plan_cache_mode = force_custom_plan")
-            await listen_conn.add_listener(channel, on_notify)
-            try:
-                while not self._stopping:
-                    self.wake.clear()
-                    if await self._fill(listen_conn):
-                        continue
-                    await self._sleep(listen_conn)
-            finally:
-                with contextlib.suppress(Exception):
-                    await listen_conn.remove_listener(channel, on_notify)
-
-    async def _fill(self, conn: asyncpg.Connection) -> bool:
-        """Start attempts for due rows; True when every free slot was filled (there may be more)."""
-        free = self.settings.inbound_webhook_concurrency - len(self.in_flight)
-        if free <= 0:
-            return False
-        # under load every stored message and every finished attempt wakes us: claim at most once per
-        # interval, so a burst of wake-ups becomes one query that takes many rows
-        wait = self._last_claim + self.settings.inbound_webhook_claim_interval_s - time.monotonic()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        self._last_claim = time.monotonic()
-        lease = max(self.settings.inbound_webhook_lease_s, self.settings.inbound_webhook_timeout_s + 5.0)
+    async def _claim(self, conn: asyncpg.Connection | asyncpg.Pool, free: int) -> list[asyncpg.Record]:
+        """Due rows within each number's lane (model.Lanes); a row a race left no slot for is given back."""
         numbers, frees = self.lanes.limits()
-        rows = await store.claim_due(conn, free, numbers, frees, self.lanes.healthy, lease)
+        rows = await store.claim_due(conn, free, numbers, frees, self.lanes.healthy, self.lease_s)
+        started: list[asyncpg.Record] = []
         over: list[tuple[str, Any]] = []
         for row in rows:
-            if not self.lanes.start(row["phone_number_id"]):
+            if self.lanes.start(row["phone_number_id"]):
+                started.append(row)
+            else:
                 over.append((row["id"], row["due_at"]))
-                continue
-            task = asyncio.create_task(self._attempt(row))
-            self.in_flight.add(task)
         if over:
             await store.unclaim(conn, over)
-        return len(rows) == free and not over
-
-    async def _sleep(self, conn: asyncpg.Connection) -> None:
-        if self.wake.is_set():
-            return
-        timeout = self.settings.inbound_webhook_poll_interval_s
-        if not self.in_flight:  # (with attempts in flight, each one's end wakes us anyway)
-            numbers, frees = self.lanes.limits()
-            due_in = await store.seconds_until_due(conn, [n for n, f in zip(numbers, frees, strict=True)
-                                                               if f <= 0])
-            if due_in is not None:
-                timeout = min(timeout, max(due_in, 0.01))
-        await woken(self.wake, timeout)
+        return started
 
     async def _complete_successes(self, items: list[store.Success]) -> list[bool]:
         done = await store.complete_successes(self.pool, items, self.es.notify_channel())
@@ -162,13 +126,7 @@ class DeliveryWorker:
     async def close(self, grace_s: float = 5.0) -> None:
         """Stop claiming; let attempts in hand finish briefly. Cancelled ones are due again when their lease
         ends (at least once, never lost)."""
-        self._stopping = True
-        self.wake.set()
-        if self.in_flight:
-            _, pending = await asyncio.wait(set(self.in_flight), timeout=grace_s)
-            for t in pending:
-                t.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+        await self.worker.close(grace_s)
         await self._successes.stop()
         await self.sender.close()
 
@@ -183,8 +141,6 @@ class DeliveryWorker:
             log.exception("webhook_attempt_crashed", delivery_id=row["id"], error=repr(exc))
         finally:
             self.lanes.finish(row["phone_number_id"], healthy)
-            self.in_flight.discard(asyncio.current_task())  # type: ignore[arg-type]
-            self.wake.set()
 
     async def _deliver(self, row: asyncpg.Record) -> bool | None:
         """One attempt; whether the receiver looked healthy (None: it was not called)."""
