@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -65,17 +65,19 @@ class Verdict:
     """With ``retrying``: seconds until the next attempt."""
 
 
+@dataclass
 class WebhookSender:
-    def __init__(self, kind: str, env: str, timeout_s: float, policy: RetryPolicy, *,
-                 user_agent: str = "AgentMessage-Webhooks/1", limit: int = 100):
-        self.kind = kind
-        """Names the caller in the log (``inbound``, ``message_status``, ``campaign_status``)."""
-        self.env = env
-        self.timeout_s = timeout_s
-        self.policy = policy
-        self.user_agent = user_agent
-        self.limit = limit
-        self._session: aiohttp.ClientSession | None = None
+    kind: str
+    """Names the caller in the log (``inbound``, ``message_status``, ``campaign_status``)."""
+    env: str
+    """``AM_ENV``: in dev and test the URL rule allows a loopback receiver."""
+    timeout_s: float
+    """A receiver must answer within this."""
+    policy: RetryPolicy
+    user_agent: str = "AgentMessage-Webhooks/1"
+    limit: int = 100
+    """Connections open at once."""
+    _session: aiohttp.ClientSession | None = field(default=None, init=False, repr=False)
 
     def session(self) -> aiohttp.ClientSession:
         """The pinned-resolver session of the URL rule (made on first use, inside the running loop)."""
