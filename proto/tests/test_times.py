@@ -1,4 +1,4 @@
-"""Times as text: the public API's one format (RFC 3339 UTC, milliseconds, Z) and the one parser."""
+"""Times as text: the public API's one format (RFC 3339 UTC, milliseconds, Z), the one parser, page cursors."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from proto.api import encode_cursor, page_after, time_cursor
 from proto.base import CommandError, parse_rfc3339, parse_time, rfc3339
 
 
@@ -31,3 +32,23 @@ def test_a_time_without_a_zone_or_no_time_at_all_is_refused_naming_the_field(tex
         parse_time(text, "send_at")
     assert err.value.code == "VALIDATION_ERROR" and err.value.status == 400
     assert err.value.details == {"field": "send_at"} and err.value.message.startswith("send_at: ")
+
+
+def test_a_page_cursor_keeps_the_time_to_the_microsecond() -> None:
+    at = datetime(2026, 6, 11, 12, 1, 0, 123456, tzinfo=UTC)
+    key = "5a1b2c3d-4e5f-6789-abcd-ef0123456789"
+    assert page_after(time_cursor(at, key)) == (at, key)
+    assert page_after(None) == (None, None) and page_after("") == (None, None)
+
+
+def test_a_cursor_written_before_still_reads() -> None:
+    at = datetime(2026, 6, 11, 12, 1, 0, 123456, tzinfo=UTC)
+    assert page_after(encode_cursor(at.isoformat(), "+14155550123"), key=str) == (at, "+14155550123")
+
+
+@pytest.mark.parametrize("cursor", ["nope", encode_cursor("2026-06-11T12:01:00", "5a1b2c3d-4e5f-6789-abcd-ef0123456789"),
+                                    encode_cursor("2026-06-11T12:01:00Z", "not-a-uuid"), encode_cursor(1, 2, 3)])
+def test_a_cursor_not_of_ours_is_a_400_on_cursor(cursor: str) -> None:
+    with pytest.raises(CommandError) as err:
+        page_after(cursor)
+    assert err.value.code == "VALIDATION_ERROR" and err.value.details == {"field": "cursor"}
