@@ -22,7 +22,7 @@ from libs.phone import normalize_e164
 from libs.runtime.batching import Batcher
 from libs.store.eventstore import ConcurrencyError, EventStore
 from libs.webhooks import urls
-from proto.api import decode_cursor, encode_cursor
+from proto.api import page_after, time_cursor
 from proto.base import CommandError, NotFound, new_id, parse_time, parse_uuid, rfc3339, utcnow
 from proto.commands import outbound as c
 from proto.commands.accounts import (
@@ -488,15 +488,7 @@ class Outbound:
             bad = [x for x in statuses if x not in model.STATUSES]
             if bad:
                 raise model.invalid("status", f"unknown status {bad[0]!r}; one of {', '.join(model.STATUSES)}")
-        cursor_ts = cursor_id = None
-        if cmd.cursor:
-            try:
-                ts, ident = decode_cursor(cmd.cursor)
-                cursor_ts, cursor_id = datetime.fromisoformat(ts), parse_uuid(ident)
-            except Exception as exc:
-                raise model.invalid("cursor", "invalid cursor") from exc
-            if cursor_id is None:
-                raise model.invalid("cursor", "invalid cursor")
+        cursor_ts, cursor_id = page_after(cmd.cursor)
         f = store.ListFilter(
             org_id=cmd.org_id, limit=cmd.limit, statuses=statuses,
             from_number=phone(cmd.from_, "from") if cmd.from_ else None,
@@ -507,7 +499,7 @@ class Outbound:
         rows = await store.list_messages(self.es.pool, f)
         more = len(rows) > cmd.limit
         rows = rows[: cmd.limit]
-        nxt = encode_cursor(rows[-1]["created_at"].isoformat(), rows[-1]["id"]) if more and rows else None
+        nxt = time_cursor(rows[-1]["created_at"], rows[-1]["id"]) if more and rows else None
         return c.MessagePage(data=[store.view(r) for r in rows], next_cursor=nxt)
 
     async def callbacks(self, cmd: c.ListStatusCallbacks) -> list[c.StatusCallbackView]:
