@@ -11,9 +11,10 @@ import asyncio
 import contextlib
 import itertools
 import time
+import typing
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple, TypeVar, overload
+from typing import Any, NamedTuple, TypeVar
 
 import asyncpg
 import msgspec
@@ -32,7 +33,6 @@ from proto.subjects import Subjects
 
 log = structlog.get_logger(__name__)
 
-T = TypeVar("T")
 R = TypeVar("R")
 
 
@@ -80,80 +80,84 @@ Registry = Mapping[type[Command[Any]], Handler | Bounded]
 """What a service serves: each command class with its handler."""
 
 
+def check_handler(command: type[Command[Any]], handler: Handler) -> None:
+    """Raise TypeError when the handler's annotated answer is not the command's reply type (a subclass
+    of it will do). mypy cannot see through a registry's mapping; this sees what the annotations say."""
+    try:
+        answers = typing.get_type_hints(handler).get("return", Any)
+    except (NameError, TypeError):
+        return  # annotations that name what only a type checker imports: nothing to compare
+    reply = command.reply_type()
+    if answers is Any or answers == reply or (
+            isinstance(answers, type) and isinstance(reply, type) and issubclass(answers, reply)):
+        return
+    raise TypeError(f"{getattr(handler, '__qualname__', handler)} answers {answers}, but {command.__name__} "
+                    f"is a Command[{reply}]")
+
+
+async def _answer(handler: Handler, decoder: msgspec.json.Decoder[Any], data: bytes, domain: str,
+                  subject: str) -> tuple[bytes, str]:
+    """The reply to one request, and its outcome for the latency histogram."""
+    try:
+        result = await handler(decoder.decode(data))
+        return _enc.encode({"ok": True, "data": result}), "ok"
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        return _enc.encode({"ok": False, "error": ErrorBody(code="VALIDATION_ERROR", message=str(exc))}), "invalid"
+    except CommandError as exc:
+        return _enc.encode({"ok": False, "error": exc.body()}), exc.code
+    except _TRANSIENT as exc:
+        # the database or the bus is restarting or unreachable: a retry will do, say so
+        log.warning("command_unavailable", command=subject, error=repr(exc))
+        return _enc.encode({"ok": False, "error": ErrorBody(
+            code="SERVICE_UNAVAILABLE", message=f"{domain} cannot reach its database or the bus; retry",
+            status=503, details={"service": domain})}), "unavailable"
+    except asyncpg.DataError as exc:
+        # a value the database refuses (out of range, not a UUID...) that validation let through: the
+        # request's fault, answered as such, and logged to be fixed there
+        log.warning("command_data_error", command=subject, error=repr(exc))
+        return _enc.encode({"ok": False, "error": ErrorBody(
+            code="VALIDATION_ERROR", message="a value in the request is out of range or malformed",
+            status=400)}), "invalid"
+    except Exception as exc:
+        log.exception("command_failed", command=subject, error=repr(exc))
+        return _enc.encode({"ok": False, "error": ErrorBody(code="INTERNAL", message="internal error",
+                                                             status=500)}), "error"
+
+
 class RpcServer:
     """Serves commands with bounded concurrency per subject: a slow request never holds up the next,
     and a full house leaves the rest in the subscription's queue (back-pressure, not unbounded tasks)."""
 
-    def __init__(self, nc: Client, subjects: Subjects, domain: str, service: str, concurrency: int = 64):
+    def __init__(self, nc: Client, subjects: Subjects, service: str, concurrency: int = 64):
         self.nc = nc
         self.subjects = subjects
-        self.domain = domain
         self.service = service
         self.concurrency = concurrency
         self._subs: list[Subscription] = []
         self._running: set[asyncio.Task[None]] = set()
 
     async def serve(self, registry: Registry) -> None:
-        """Answer each command of the registry on its subject (``<root>.cmd.<DOMAIN>.<NAME>``)."""
+        """Answer each command of the registry on its subject (``<root>.cmd.<DOMAIN>.<NAME>``). A handler
+        annotated to answer something else than its command's reply type is refused here, at start-up."""
         for command, entry in registry.items():
             handler, limit = (entry.handler, entry.concurrency) if isinstance(entry, Bounded) else (entry, None)
-            await self.register(command.NAME, command, handler, limit, domain=command.DOMAIN)
+            check_handler(command, handler)
+            await self._serve(command, handler, limit)
 
-    async def register(
-        self,
-        command: str,
-        request_type: type[T],
-        handler: Callable[[T], Awaitable[Any]],
-        concurrency: int | None = None,
-        domain: str | None = None,
-    ) -> None:
-        domain = domain or self.domain
-        subject = self.subjects.command(domain, command)
-        decoder = msgspec.json.Decoder(request_type)
+    async def _serve(self, command: type[Command[Any]], handler: Handler, concurrency: int | None) -> None:
+        domain = command.DOMAIN
+        subject = self.subjects.command(domain, command.NAME)
+        decoder = msgspec.json.Decoder(command)
         slots = asyncio.Semaphore(concurrency or self.concurrency)
-        span_name = f"cmd {domain}.{command}"
+        span_name = f"cmd {domain}.{command.NAME}"
         latency: dict[str, Any] = {}  # labelled histogram children, looked up once
 
         async def one(msg: Msg) -> None:
             started = time.perf_counter()
-            outcome = "ok"
+            outcome = "error"
             try:
                 with server_span(span_name, msg.headers):
-                    try:
-                        result = await handler(decoder.decode(msg.data))
-                        payload = _enc.encode({"ok": True, "data": result})
-                    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-                        outcome = "invalid"
-                        payload = _enc.encode(
-                            {"ok": False, "error": ErrorBody(code="VALIDATION_ERROR", message=str(exc))}
-                        )
-                    except CommandError as exc:
-                        outcome = exc.code
-                        payload = _enc.encode({"ok": False, "error": exc.body()})
-                    except _TRANSIENT as exc:
-                        # the database or the bus is restarting or unreachable: a retry will do, say so
-                        outcome = "unavailable"
-                        log.warning("command_unavailable", command=subject, error=repr(exc))
-                        payload = _enc.encode({"ok": False, "error": ErrorBody(
-                            code="SERVICE_UNAVAILABLE", message=f"{domain} cannot reach its database or "
-                            "the bus; retry", status=503, details={"service": domain})})
-                    except asyncpg.DataError as exc:
-                        # a value the database refuses (out of range, not a UUID...) that validation let
-                        # through: the request's fault, answered as such, and logged to be fixed there
-                        outcome = "invalid"
-                        log.warning("command_data_error", command=subject, error=repr(exc))
-                        payload = _enc.encode({"ok": False, "error": ErrorBody(
-                            code="VALIDATION_ERROR", message="a value in the request is out of range or malformed",
-                            status=400)})
-                    except Exception as exc:
-                        outcome = "error"
-                        log.exception("command_failed", command=subject, error=repr(exc))
-                        payload = _enc.encode(
-                            {
-                                "ok": False,
-                                "error": ErrorBody(code="INTERNAL", message="internal error", status=500),
-                            }
-                        )
+                    payload, outcome = await _answer(handler, decoder, msg.data, domain, subject)
                 if msg.reply:
                     with contextlib.suppress(Exception):
                         await msg.respond(payload)
@@ -248,23 +252,9 @@ class RpcClient:
         self._routes[command] = route
         return route
 
-    @overload
-    async def call(self, command: Command[R], *, timeout: float | None = None) -> R: ...
-
-    @overload
-    async def call(self, command: str, payload: str, body: Any, result_type: Any = Any,
-                   timeout: float | None = None) -> Any: ...
-
-    async def call(self, command: Command[Any] | str, payload: Any = None, body: Any = None,
-                   result_type: Any = Any, timeout: float | None = None) -> Any:
+    async def call(self, command: Command[R], *, timeout: float | None = None) -> R:
         """The command's answer (``Command[R]`` -> ``R``); its ``CommandError`` raised here."""
-        if isinstance(command, str):  # the string form, until every caller names its command's class
-            route = _Route(self.subjects.command(command, payload), command, msgspec.json.Decoder(result_type))
-            return await self._call(route, body, timeout)
         route = self._routes.get(type(command)) or self._route(type(command))
-        return await self._call(route, command, timeout)
-
-    async def _call(self, route: _Route, command: Any, timeout: float | None) -> Any:
         domain = route.domain
         headers = inject_headers({})
         try:
@@ -282,4 +272,5 @@ class RpcClient:
         if not reply.ok:
             assert reply.error is not None
             raise CommandError.from_body(reply.error)
-        return route.reply.decode(reply.data)
+        result: R = route.reply.decode(reply.data)
+        return result

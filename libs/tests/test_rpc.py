@@ -47,7 +47,7 @@ async def test_rpc_round_trip_typed_error_and_trace(nats_url: str, subject_root:
     configure_tracing("test")
     nc = await nats.connect(nats_url)
     subjects = Subjects(subject_root)
-    server = RpcServer(nc, subjects, "demo", "demo")
+    server = RpcServer(nc, subjects, "demo")
 
     async def ping(cmd: Ping) -> Pong:
         if cmd.n < 0:
@@ -82,7 +82,7 @@ async def test_database_and_bus_faults_answer_503_and_refused_values_400(nats_ur
 
     nc = await nats.connect(nats_url)
     subjects = Subjects(subject_root)
-    server = RpcServer(nc, subjects, "demo", "demo")
+    server = RpcServer(nc, subjects, "demo")
     from libs.store.db import ensure_database
 
     for _ in range(300):  # a server of this session may still be starting up
@@ -122,3 +122,9 @@ async def test_database_and_bus_faults_answer_503_and_refused_values_400(nats_ur
         await conn.close()
         await server.close()
         await nc.close()
+
+
+def test_a_command_without_a_domain_is_refused() -> None:
+    with pytest.raises(TypeError, match="DOMAIN"):
+        class Nowhere(Command[Pong], frozen=True, kw_only=True):
+            n: int

@@ -62,7 +62,7 @@ class AuthCache:
             if isinstance(ev, ApiKeyRevoked):
                 self.evict_key(ev.key_id)
 
-        await evict_on(nc, subjects.event("accounts", "api_key", "api_key_revoked", "*"), on_msg)
+        await evict_on(nc, subjects.of(ApiKeyRevoked), on_msg)
 
 
 @dataclass
