@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import structlog
 
+from libs.backoff import backoff
 from libs.obs.metrics import (
     SMPP_BIND_FAILURES,
     SMPP_BINDS_UP,
@@ -174,7 +175,7 @@ class Bind:
 
     # -- the connection's life ------------------------------------------------------------------------
     async def run(self) -> None:
-        delay = self.timing.reconnect_base_s
+        failures = 0
         while not self._stopping:
             outcome = await self._once()
             if self._stopping:
@@ -183,9 +184,10 @@ class Bind:
                 await asyncio.sleep(self.timing.refused_retry_s)
                 continue
             if outcome == "served":  # it was bound: come back quickly
-                delay = self.timing.reconnect_base_s
-            await asyncio.sleep(delay * (0.5 + random.random() / 2))
-            delay = min(delay * 2, self.timing.reconnect_cap_s)
+                failures = 0
+            failures += 1
+            await asyncio.sleep(backoff(failures, self.timing.reconnect_base_s, self.timing.reconnect_cap_s,
+                                        random.random()))
 
     async def _once(self) -> str:
         self._set("connecting", self.error)
