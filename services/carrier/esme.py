@@ -175,7 +175,7 @@ class Bind:
 
     # -- the connection's life ------------------------------------------------------------------------
     async def run(self) -> None:
-        failures = 0
+        failures, t = 0, self.timing
         while not self._stopping:
             outcome = await self._once()
             if self._stopping:
@@ -183,11 +183,8 @@ class Bind:
             if outcome == "refused":
                 await asyncio.sleep(self.timing.refused_retry_s)
                 continue
-            if outcome == "served":  # it was bound: come back quickly
-                failures = 0
-            failures += 1
-            await asyncio.sleep(backoff(failures, self.timing.reconnect_base_s, self.timing.reconnect_cap_s,
-                                        random.random()))
+            failures = 1 if outcome == "served" else failures + 1  # it was bound: come back quickly
+            await asyncio.sleep(backoff(failures, t.reconnect_base_s, t.reconnect_cap_s, random.random()))
 
     async def _once(self) -> str:
         self._set("connecting", self.error)
