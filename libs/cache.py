@@ -131,9 +131,10 @@ class TtlCache(Generic[K, V]):
             self._drop(key)
 
     def evict_where(self, stale: Callable[[V], bool]) -> int:
-        """Forget every entry whose value is ``stale``; how many were."""
+        """Forget every entry whose value is ``stale``; how many were. Loads under way are not kept either
+        (what they will answer cannot be judged yet, and may predate the event)."""
         keys = [k for k, (v, _) in self._entries.items() if stale(v)]
-        for key in keys:
+        for key in [*keys, *self._loading]:
             self.evict(key)
         return len(keys)
 

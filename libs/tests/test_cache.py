@@ -78,6 +78,22 @@ def test_evict_where_forgets_matching_values() -> None:
     assert cache.get("h2") == "key-b" and cache.get("h1") is None
 
 
+async def test_a_load_under_way_when_values_are_evicted_by_content_is_not_kept() -> None:
+    cache: TtlCache[str, str] = TtlCache(60.0)
+    gate = asyncio.Event()
+
+    async def fetch() -> str:
+        await gate.wait()
+        return "key-a"  # answered before the revocation, arriving after it
+
+    load = asyncio.create_task(cache.load("h1", fetch))
+    await asyncio.sleep(0)
+    cache.evict_where(lambda v: v == "key-a")
+    gate.set()
+    assert await load == "key-a"
+    assert cache.get("h1") is None
+
+
 def test_an_answer_asked_before_an_eviction_is_not_kept() -> None:
     cache: TtlCache[tuple[str, str], int] = TtlCache(60.0, group=lambda k: k[0])
     ticket = cache.generation(("org1", "+1"))
