@@ -158,3 +158,32 @@ async def test_a_notify_wakes_the_worker_before_its_poll(pool: asyncpg.Pool) -> 
         await worker.close()
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_claim_of_its_own_and_close_lets_work_in_hand_finish(pool: asyncpg.Pool) -> None:
+    ids = await add(pool, 3)
+    claims: list[int] = []
+    started = asyncio.Event()
+    release = asyncio.Event()
+    finished: list[str] = []
+
+    async def claim_one(conn: asyncpg.Pool | asyncpg.Connection, free: int) -> list[asyncpg.Record]:
+        claims.append(free)
+        return await QUEUE.claim(conn, 1, 30.0)  # its own rule: one at a time
+
+    async def handle(row: asyncpg.Record) -> None:
+        started.set()
+        await release.wait()
+        await QUEUE.finish(pool, row["id"], state="done")
+        finished.append(row["id"])
+
+    worker = QueueWorker("test", QUEUE, pool, handle, concurrency=4, lease_s=30.0, poll_s=0.1, claim=claim_one)
+    task = asyncio.create_task(worker.run())
+    await asyncio.wait_for(started.wait(), 10.0)
+    closing = asyncio.create_task(worker.close(grace_s=10.0))
+    release.set()
+    await asyncio.wait_for(closing, 15.0)
+    await asyncio.wait_for(task, 10.0)
+    assert claims and all(n >= 1 for n in claims)
+    assert finished and set(finished) <= set(ids)  # what was in hand finished, not cancelled
+    assert await pool.fetchval("SELECT count(*) FROM jobs WHERE state = 'done'") == len(finished)
