@@ -13,8 +13,8 @@ import msgspec
 
 from libs.store import Sql, Write, sql, table
 from libs.store.eventstore import EventStore
-from proto.api import decode_cursor, encode_cursor
-from proto.base import CommandError, Event, parse_uuid, rfc3339
+from proto.api import page_after, time_cursor
+from proto.base import Event, parse_time, parse_uuid, rfc3339
 from proto.commands import accounts as c
 from proto.events.accounts import (
     ApiKeyCreated,
@@ -96,7 +96,7 @@ def project(ev: Event, sealed: Sealed) -> list[Sql]:
                         id=ev.key_id, org=ev.org_id, name=ev.name, prefix=ev.prefix, hash=sealed.key_hash,
                         at=ev.occurred_at, scopes=ev.scopes,
                         caps=msgspec.json.encode(ev.caps).decode() if ev.caps is not None else None,
-                        expires=datetime.fromisoformat(expires.replace("Z", "+00:00")) if expires else None)]
+                        expires=parse_time(expires, "caps.expires_at") if expires else None)]
         case ApiKeyRevoked():
             return [sql("UPDATE api_keys SET revoked_at = :at WHERE id = :id AND org_id = :org", id=ev.key_id,
                         org=ev.org_id, at=ev.occurred_at)]
@@ -118,7 +118,7 @@ def project(ev: Event, sealed: Sealed) -> list[Sql]:
             return [sql("INSERT INTO sessions (id, org_id, user_id, token_hash, user_agent, created_at, expires_at)"
                         " VALUES (:id, :org, :user, :hash, :agent, :at, :expires)", id=ev.session_id, org=ev.org_id,
                         user=ev.user_id, hash=sealed.token_hash, agent=sealed.user_agent[:512], at=ev.occurred_at,
-                        expires=datetime.fromisoformat(ev.expires_at.replace("Z", "+00:00")))]
+                        expires=parse_time(ev.expires_at, "expires_at"))]
         case SessionEnded():
             return [sql("UPDATE sessions SET ended_at = :at WHERE id = :id", id=ev.session_id, at=ev.occurred_at)]
     raise TypeError(f"no projection for {type(ev).__name__}")
@@ -177,22 +177,8 @@ async def balance(conn: Conn, org_id: str) -> int:
 
 
 # -- read models ---------------------------------------------------------------------------------------
-def page_cursor(cursor: str | None) -> tuple[datetime | None, str | None]:
-    if not cursor:
-        return None, None
-    try:
-        ts, ident = decode_cursor(cursor)
-        at = datetime.fromisoformat(ts)
-        if parse_uuid(ident) is None:  # a well-formed cursor whose id is no id at all
-            raise ValueError("invalid cursor")
-        return at, str(parse_uuid(ident))
-    except Exception as exc:
-        raise CommandError("VALIDATION_ERROR", "cursor: invalid cursor", 400, {"field": "cursor"}) from exc
-
-
 def next_cursor(rows: list[asyncpg.Record], limit: int) -> str | None:
-    return encode_cursor(rows[limit - 1]["created_at"].isoformat(), rows[limit - 1]["id"]) if len(rows) > limit \
-        else None
+    return time_cursor(rows[limit - 1]["created_at"], rows[limit - 1]["id"]) if len(rows) > limit else None
 
 
 def caps_of(raw: str | None) -> c.KeyCaps | None:
@@ -225,7 +211,7 @@ async def touch_key(pool: asyncpg.Pool, key_id: str) -> None:
 
 
 async def keys_page(pool: asyncpg.Pool, cmd: c.ListKeys) -> c.KeyPage:
-    ts, ident = page_cursor(cmd.cursor)
+    ts, ident = page_after(cmd.cursor)
     rows = await pool.fetch(
         "SELECT id::text, name, prefix, created_at, last_used_at, revoked_at, scopes, caps::text AS caps,"
         " expires_at FROM api_keys WHERE org_id = $1 AND revoked_at IS NULL"
@@ -240,7 +226,7 @@ async def keys_page(pool: asyncpg.Pool, cmd: c.ListKeys) -> c.KeyPage:
 
 
 async def ledger_page(pool: asyncpg.Pool, org_id: str, limit: int, cursor: str | None) -> list[asyncpg.Record]:
-    ts, ident = page_cursor(cursor)
+    ts, ident = page_after(cursor)
     return list(await pool.fetch(
         "SELECT id::text, kind, amount_micros, reason, reference, created_at FROM ledger WHERE org_id = $1"
         " AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3::uuid))"

@@ -15,7 +15,7 @@ from libs.obs.metrics import GATE_DECISIONS
 from libs.runtime.batching import Batcher
 from libs.store import Sql, Write, sql, table
 from libs.store.eventstore import EventStore
-from proto.base import Event
+from proto.base import Event, parse_time
 from proto.events.compliance import (
     ConsentGranted,
     DoubleOptInExpired,
@@ -211,7 +211,7 @@ async def append_contact(store: EventStore, conn: asyncpg.Connection, org_id: st
                 " message_id, status, created_at, expires_at) VALUES (:id, :org, :contact, :number_id, :from_,"
                 " :text, :message_id, 'pending', :at, :expires)", id=ev.request_id, org=org_id, contact=contact,
                 number_id=ev.phone_number_id, from_=ev.from_number, text=ev.confirmation_text,
-                message_id=ev.message_id, at=ev.occurred_at, expires=datetime.fromisoformat(ev.expires_at)))
+                message_id=ev.message_id, at=ev.occurred_at, expires=parse_time(ev.expires_at, "expires_at")))
             w.project(issued(ev.message_id, org_id, contact, "opt_in_request", ev.from_number,
                              ev.confirmation_text, ev.request_id))
         elif isinstance(ev, DoubleOptInExpired):

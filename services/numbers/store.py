@@ -3,7 +3,6 @@ projected from them in the same transaction, read-model queries, rows → API vi
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,7 +13,7 @@ import msgspec
 
 from libs.store import Sql, Write, sql
 from libs.store.eventstore import EventStore
-from proto.api import decode_cursor, encode_cursor, format_money
+from proto.api import format_money, page_after, time_cursor
 from proto.base import Event, NotFound, parse_uuid, rfc3339, utcnow
 from proto.events.numbers import (
     BrandRegistered,
@@ -52,21 +51,11 @@ CAMPAIGN_SELECT = (
 )
 
 
-def page_cursor(cursor: str | None) -> tuple[datetime | None, str | None]:
-    if not cursor:
-        return None, None
-    try:
-        ts, ident = decode_cursor(cursor)
-        return datetime.fromisoformat(ts), str(uuid.UUID(str(ident)))
-    except Exception as exc:
-        raise rules.invalid("cursor", "invalid cursor") from exc
-
-
 def next_cursor(rows: list[Row], limit: int) -> str | None:
     if len(rows) <= limit:
         return None
     last = rows[limit - 1]
-    return encode_cursor(last["created_at"].isoformat(), str(last["id"]))
+    return time_cursor(last["created_at"], str(last["id"]))
 
 
 # -- numbers -----------------------------------------------------------------------------------------
@@ -99,7 +88,7 @@ async def number_row(conn: asyncpg.Connection | asyncpg.Pool, org_id: str, phone
 
 
 async def numbers_page(pool: asyncpg.Pool, org_id: str, limit: int, cursor: str | None) -> tuple[list[Row], str | None]:
-    ts, ident = page_cursor(cursor)
+    ts, ident = page_after(cursor)
     rows = await pool.fetch(
         NUMBER_SELECT + " WHERE n.org_id = $1 AND n.status = 'active'"
         " AND ($2::timestamptz IS NULL OR (n.created_at, n.id) < ($2, $3::uuid))"
