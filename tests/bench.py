@@ -256,7 +256,7 @@ async def main() -> None:
         if "scaleout" in only:  # not in the default set: two more stacks and a JetStream cluster
             from tests.scaleout import bench_scaleout
 
-            await bench_scaleout(db_url)
+            await bench_scaleout(db_url, report, figure)
     print("\nsummary")
     for name, value in RESULTS:
         print(f"  {name:<58} {value}")

@@ -22,6 +22,7 @@ import sys
 import time
 import urllib.request
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, cast
@@ -132,6 +133,8 @@ class Run:
     """Extra ``MessageDelivered`` events of one message in the outbound stream."""
     drained_s: float = 0.0
     before: dict[int, tuple[str, float]] = field(default_factory=dict)
+    idle: dict[str, float] = field(default_factory=dict)
+    """CPU seconds per second per process with nothing to do (measured before the load)."""
 
 
 class Target(Protocol):
@@ -279,13 +282,18 @@ def cpu_ms_per(spent: dict[str, float], units: int) -> list[tuple[str, float]]:
     return [*rows, ("total", sum(spent.values()) * 1000 / max(units, 1))]
 
 
-async def bench_scaleout(db_url: str) -> None:
+Report = Callable[[str, str], None]
+Figure = Callable[[str, float, str], None]
+
+
+async def bench_scaleout(db_url: str, report: Report, figure: Figure) -> None:
     """``make bench`` with AM_BENCH_ONLY=scaleout: the same sends with one replica of everything, then
-    with two of the gateway and outbound, each on a fresh stack against one 3-node JetStream cluster."""
+    with two of the gateway and outbound, each on a fresh stack against one 3-node JetStream cluster.
+    ``report`` and ``figure`` are the running bench's (its summary repeats them)."""
     import tempfile
 
     from libs.embedded.cluster import NatsCluster
-    from tests.bench import figure, pct, report, settle
+    from tests.bench import settle
 
     seconds = float(os.environ.get("AM_BENCH_SCALEOUT_S", "10"))
     orgs = int(os.environ.get("AM_BENCH_SCALEOUT_ORGS", "8"))
@@ -307,32 +315,72 @@ async def bench_scaleout(db_url: str) -> None:
                             await asyncio.to_thread(extra.add, "outbound")
                         run = await prepare(stack, gateways, orgs)
                         await send_load(run, 32, count=20 * 32, measure=False)  # warm-up
+                        await idle(run, 3.0)
                         await send_load(run, 32, seconds=seconds)
                         await verify(stack, run, budget_s=120 + 2 * len(run.accepted) / (60 * orgs))
                     finally:
                         extra.stop()
                 runs.append(run)
+                _report(run, report, figure)
         finally:
             cluster.stop()
-    for run in runs:
-        n = run.sends
-        name = "scaleout" if run.replicas > 1 else "scaleout_single"
-        spread = ", ".join(f"{k}" for k in run.by_gateway.values())
-        report(f"{run.replicas} replica(s): accepted sends", f"{n / run.seconds:,.0f} sends/s, p50 "
-               f"{pct(run.latencies, .5):.1f} ms, p99 {pct(run.latencies, .99):.1f} ms, {run.refused} refused "
-               f"(per gateway: {spread})")
-        report(f"{run.replicas} replica(s): delivered, lost, carrier duplicates, event duplicates",
-               f"{run.delivered:,}/{len(run.accepted):,}, {run.lost}, {run.duplicates}, {run.event_duplicates} "
-               f"(drained {run.drained_s:.0f} s after the load)")
-        figure(f"{name}_sends_per_s", n / run.seconds, "sends/s")
-        figure(f"{name}_sends_p99_ms", pct(run.latencies, .99), "ms")
-        figure(f"{name}_lost", run.lost, "messages")
-        figure(f"{name}_duplicates", run.duplicates + run.event_duplicates, "messages")
-        if n:
-            for proc, ms in cpu_ms_per(run.cpu, n):
-                report(f"  ... CPU per accepted send: {proc}", f"{ms:.2f} ms")
-                figure(f"{name}_cpu_ms_per_send_{proc.replace(' ', '_').replace('#', '_')}", ms, "ms")
-        if n:  # the measured sends' whole life (a share of the warm-up's dispatch too: it is small)
-            whole = cpu_ms_per(run.cpu_whole, n)[-1][1]
-            report(f"{run.replicas} replica(s): CPU per delivered send, accept to receipt", f"{whole:.2f} ms")
-            figure(f"{name}_cpu_ms_per_delivered_send_total", whole, "ms")
+    _side_by_side(runs, report, figure)
+
+
+async def idle(run: Run, seconds: float) -> None:
+    """What every process spends doing nothing (raft heartbeats, sweeps, polls), once the warm-up's
+    messages are delivered: subtracted from the load's CPU for the net figures."""
+    async with aiohttp.ClientSession() as http:
+        for org in run.orgs:
+            for _ in range(240):
+                async with http.get(run.gateways[0] + "/v1/messages", headers=org.headers,
+                                    params={"status": PENDING, "limit": "1"}) as r:
+                    if not (await r.json())["data"]:
+                        break
+                await asyncio.sleep(0.5)
+    before = cpubudget.snapshot()
+    await asyncio.sleep(seconds)
+    run.idle = {k: v / seconds for k, v in cpubudget.by_process(before, cpubudget.snapshot()).items()}
+
+
+def net(run: Run) -> dict[str, float]:
+    """CPU seconds per process during the load, less what it spends idle in as long."""
+    return {k: max(0.0, v - run.idle.get(k, 0.0) * run.seconds) for k, v in run.cpu.items()}
+
+
+def _report(run: Run, report: Report, figure: Figure) -> None:
+    from tests.bench import pct
+
+    n, name = run.sends, "scaleout" if run.replicas > 1 else "scaleout_single"
+    spread = ", ".join(f"{k:,}" for k in run.by_gateway.values())
+    report(f"{run.replicas} replica(s): accepted sends", f"{n / run.seconds:,.0f} sends/s, p50 "
+           f"{pct(run.latencies, .5):.1f} ms, p99 {pct(run.latencies, .99):.1f} ms, {run.refused} refused "
+           f"(all sends per gateway, warm-up included: {spread})")
+    report(f"{run.replicas} replica(s): delivered, lost, carrier dup., bus dup.",
+           f"{run.delivered:,}/{len(run.accepted):,}, {run.lost}, {run.duplicates}, {run.event_duplicates} "
+           f"(drained {run.drained_s:.0f} s after the load)")
+    figure(f"{name}_sends_per_s", n / run.seconds, "sends/s")
+    figure(f"{name}_sends_p99_ms", pct(run.latencies, .99), "ms")
+    figure(f"{name}_lost", run.lost, "messages")
+    figure(f"{name}_duplicates", run.duplicates + run.event_duplicates, "messages")
+    if not n:
+        return
+    gross, spent = dict(cpu_ms_per(run.cpu, n)), cpu_ms_per(net(run), n)
+    for proc, ms in spent:
+        report(f"  ... CPU per accepted send: {proc}", f"{ms:.2f} ms net of idle ({gross.get(proc, 0.0):.2f} gross)")
+        figure(f"{name}_cpu_ms_per_send_{proc.replace(' ', '_').replace('#', '_')}", ms, "ms")
+    figure(f"{name}_cpu_ms_per_send_gross_total", gross["total"], "ms")
+    whole = cpu_ms_per(run.cpu_whole, n)[-1][1]  # the measured sends' life (and a share of the warm-up's)
+    report(f"{run.replicas} replica(s): CPU per send, accept to receipt", f"{whole:.2f} ms gross")
+    figure(f"{name}_cpu_ms_per_delivered_send_total", whole, "ms")
+
+
+def _side_by_side(runs: list[Run], report: Report, figure: Figure) -> None:
+    if len(runs) != 2 or not all(r.sends for r in runs):
+        return
+    one, two = runs
+    a, b = cpu_ms_per(net(one), one.sends)[-1][1], cpu_ms_per(net(two), two.sends)[-1][1]
+    report("scale-out vs one replica: sends/s, CPU ms per send (net)",
+           f"{two.sends / two.seconds:,.0f} vs {one.sends / one.seconds:,.0f}, {b:.2f} vs {a:.2f} "
+           f"({(b / a - 1) * 100:+.0f} %)")
+    figure("scaleout_cpu_per_send_ratio", b / a, "x")

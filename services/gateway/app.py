@@ -304,9 +304,10 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, Any]:
 
     async def setup(s: Service) -> None:
         s.rpc.default_timeout = settings.rpc_timeout_s
-        gw.idem = await Idempotency.open(s.nc, s.subjects, settings.idempotency_ttl_s, settings.idempotency_lease_s)
+        gw.idem = await Idempotency.open(s.nc, s.subjects, settings.idempotency_ttl_s, settings.idempotency_lease_s,
+                                        replicas=s.settings.stream_replicas)
         gw.auth = AuthCache(s.rpc, settings.auth_cache_ttl_s)
-        gw.guard.usage = usage = await UsageCounters.open(s.nc, s.subjects)
+        gw.guard.usage = usage = await UsageCounters.open(s.nc, s.subjects, replicas=s.settings.stream_replicas)
         s.on_stop(usage.close)
         await mcp.start()
         s.on_stop(mcp.stop)

@@ -159,7 +159,8 @@ class Idempotency:
         self.lease_s = lease_s
 
     @classmethod
-    async def open(cls, nc: Client, subjects: Subjects, ttl_s: int, lease_s: float) -> Idempotency:
+    async def open(cls, nc: Client, subjects: Subjects, ttl_s: int, lease_s: float, *,
+                   replicas: int = 1) -> Idempotency:
         js = nc.jetstream()
         name = f"{subjects.root.upper()}_IDEMPOTENCY"
         try:
@@ -167,7 +168,7 @@ class Idempotency:
         except (BucketNotFoundError, NotFoundError):
             from nats.js.api import KeyValueConfig
 
-            kv = await js.create_key_value(KeyValueConfig(bucket=name, ttl=float(ttl_s), history=1))
+            kv = await js.create_key_value(KeyValueConfig(bucket=name, ttl=float(ttl_s), history=1, replicas=replicas))
         return cls(kv, lease_s)
 
     @staticmethod
