@@ -312,11 +312,13 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, Any]:
         await mcp.start()
         s.on_stop(mcp.stop)
         await gw.auth.follow_revocations(s.nc, s.subjects)
+        s.on_reconnect(gw.auth.forget_all)  # a revocation published while we were away was missed
         gw.sessions = Sessions(s.rpc, ttl_s=settings.session_ttl_s, cache_ttl_s=settings.auth_cache_ttl_s,
                                secure_cookie=settings.env not in ("dev", "test"),
                                login_per_min=settings.login_rate_per_min)
         s.http[SESSIONS_KEY] = gw.sessions
         await gw.sessions.follow_endings(s.nc, s.subjects)
+        s.on_reconnect(gw.sessions.forget_all)
 
     return svc, setup
 

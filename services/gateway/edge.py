@@ -55,6 +55,10 @@ class AuthCache:
         self._by_hash[key_hash] = (principal, now + self.ttl_s)
         return principal
 
+    def forget_all(self) -> None:
+        """After a NATS reconnect: a revocation may have been missed meanwhile."""
+        self._by_hash.clear()
+
     def evict_key(self, key_id: str) -> None:
         for h, (p, _) in list(self._by_hash.items()):
             if p.key_id == key_id:

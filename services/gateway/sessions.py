@@ -117,6 +117,10 @@ class Sessions:
             raise CommandError("UNAUTHORIZED", "the session ended or expired; log in again", 401)
         return view
 
+    def forget_all(self) -> None:
+        """After a NATS reconnect: a session's end may have been missed meanwhile."""
+        self._cache.clear()
+
     def evict(self, session_ids: set[str]) -> None:
         for h, (v, _) in list(self._cache.items()):
             if v.id in session_ids:
