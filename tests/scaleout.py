@@ -30,7 +30,7 @@ from typing import Protocol, cast
 import aiohttp
 import nats
 
-from libs.embedded.servers import free_port
+from libs.embedded.ports import free_port
 from proto.events.outbound import MessageDelivered
 from proto.subjects import Subjects
 from tests import cpubudget

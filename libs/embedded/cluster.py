@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from libs.bus.auth import ADMIN_USER
-from libs.embedded.servers import EmbeddedNats, free_port
+from libs.embedded.ports import free_port
+from libs.embedded.servers import EmbeddedNats
 
 
 @dataclass

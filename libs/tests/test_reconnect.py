@@ -8,7 +8,8 @@ import tempfile
 from pathlib import Path
 
 from libs.bus.conn import connect
-from libs.embedded.servers import EmbeddedNats, free_port
+from libs.embedded.ports import free_port
+from libs.embedded.servers import EmbeddedNats
 
 
 async def test_reconnected_runs_after_the_server_comes_back() -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 import nats
 
 from libs.embedded.cluster import NatsCluster
-from libs.embedded.servers import free_port
+from libs.embedded.ports import free_port
 from libs.runtime.service import Service
 from proto.subjects import Subjects
 from tests.scaleout import LOAD_ENV, SCALEOUT_ENV, InProcess, Run, prepare, send_load, verify
