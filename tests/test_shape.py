@@ -20,9 +20,6 @@ ALLOWED_LONG: frozenset[str] = frozenset(
     {
         # `outbound` (issue 14 items 1 and 5): handlers.py, dispatcher.py, store.py today
         "services/outbound/",
-        # `numacc` (issue 14 item 1): accounts/handlers.py, numbers/handlers.py today
-        "services/accounts/",
-        "services/numbers/",
         # `store` (issue 14 item 2): the one event-store write API
         "libs/store/",
     }
