@@ -10,10 +10,10 @@ from libs.carrier.client import CarrierClient
 from libs.obs.settings import load_settings
 from libs.runtime.service import Service
 from services.outbound import ops_metrics, rpc, subscriptions
-from services.outbound.callbacks import CallbackSender
 from services.outbound.config import OutboundSettings
 from services.outbound.dispatcher import Dispatcher
 from services.outbound.handlers import Outbound
+from services.outbound.status_callbacks import CallbackSender
 
 
 def build(env: Mapping[str, str] | None = None) -> tuple[Service, object]:

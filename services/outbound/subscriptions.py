@@ -6,17 +6,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import asyncpg
 import structlog
 
 from libs.bus.consumer import ConsumerSpec
 from libs.store.eventstore import EventStore
 from libs.store.processed import claim
-from proto.base import Event, rfc3339, utcnow
+from proto.base import Event, utcnow
 from proto.events.carrier import ReceiptReceived
 from proto.events.compliance import CompliancePolicyChanged, OptOutRecorded
 from proto.events.numbers import PhoneNumberReleased
-from proto.events.outbound import MessageQueued, MessageScheduled
-from services.outbound import model, receipts, store
+from services.outbound import carrier_receipts, model, projection, store
+from services.outbound.commands import Cancel, Command, QuietHoursOff
 
 log = structlog.get_logger(__name__)
 
@@ -26,23 +27,27 @@ POLICY_CONSUMER = "outbound-quiet-hours"
 RECEIPTS_CONSUMER = "outbound-receipts"
 
 
+async def decide_all(conn: asyncpg.Connection, es: EventStore, messages: list[model.Message],
+                     cmd: Command) -> list[model.Message]:
+    """``cmd`` decided for each locked message, written as one statement; answers the messages it changed."""
+    writes = [projection.write_of(m, model.decide(m, cmd).events) for m in messages]
+    return await projection.write(conn, es, writes)
+
+
 async def cancel_for_opt_out(es: EventStore, ev: OptOutRecorded) -> int:
     """Cancel every message of the organization to the contact that has not reached the carrier yet
     (the opt-out confirmation itself excepted); accounts refunds each on MessageCanceled."""
     reason = "the recipient opted out" + (f" ({ev.source})" if ev.source else "")
+    cancel = Cancel(model.RECIPIENT_OPTED_OUT, reason, ev, ev.event_id)
     async with es.transaction() as conn:
         if not await claim(conn, OPT_OUT_CONSUMER, ev.event_id):
             return 0
-        rows = await conn.fetch(
-            f"SELECT {store.COLUMNS} FROM messages WHERE org_id = $1::uuid AND to_number = $2"
-            " AND status IN ('scheduled', 'queued') AND kind <> 'opt_out_confirmation'"
-            " ORDER BY id FOR UPDATE",
-            ev.org_id, ev.contact_number,
-        )
-        await store.cancel(conn, es, list(rows), "RECIPIENT_OPTED_OUT", reason, ev, ev.event_id)
-    if rows:
-        log.info("messages_canceled_for_opt_out", org_id=ev.org_id, count=len(rows))
-    return len(rows)
+        pending = await store.lock_where(conn, "org_id = $1::uuid AND to_number = $2 AND status IN ('scheduled',"
+                                         " 'queued') AND kind <> 'opt_out_confirmation'", ev.org_id, ev.contact_number)
+        canceled = await decide_all(conn, es, pending, cancel)
+    if canceled:
+        log.info("messages_canceled_for_opt_out", org_id=ev.org_id, count=len(canceled))
+    return len(canceled)
 
 
 async def cancel_for_release(es: EventStore, ev: PhoneNumberReleased) -> int:
@@ -51,16 +56,13 @@ async def cancel_for_release(es: EventStore, ev: PhoneNumberReleased) -> int:
     async with es.transaction() as conn:
         if not await claim(conn, RELEASE_CONSUMER, ev.event_id):
             return 0
-        rows = await conn.fetch(
-            f"SELECT {store.COLUMNS} FROM messages WHERE phone_number_id = $1 AND org_id = $2::uuid"
-            " AND status IN ('scheduled', 'queued') ORDER BY id FOR UPDATE",
-            ev.phone_number_id, ev.org_id,
-        )
-        await store.cancel(conn, es, list(rows), model.NUMBER_RELEASED, model.NUMBER_RELEASED, ev)
-    if rows:
+        pending = await store.lock_where(conn, "phone_number_id = $1 AND org_id = $2::uuid AND status IN"
+                                         " ('scheduled', 'queued')", ev.phone_number_id, ev.org_id)
+        canceled = await decide_all(conn, es, pending, Cancel(model.NUMBER_RELEASED, model.NUMBER_RELEASED, ev))
+    if canceled:
         log.info("messages_canceled_for_release", org_id=ev.org_id, phone_number_id=ev.phone_number_id,
-                 count=len(rows))
-    return len(rows)
+                 count=len(canceled))
+    return len(canceled)
 
 
 async def release_quiet_hours(es: EventStore, ev: CompliancePolicyChanged, now: datetime | None = None) -> int:
@@ -68,39 +70,17 @@ async def release_quiet_hours(es: EventStore, ev: CompliancePolicyChanged, now: 
     (or at their own send_at, if that is still ahead). The final check before the carrier still runs."""
     if ev.quiet_hours_enabled or "quiet_hours_enabled" not in ev.changed:
         return 0
-    now = now or utcnow()
-    reason = "quiet hours turned off"
-    queued = 0
     async with es.transaction() as conn:
         if not await claim(conn, POLICY_CONSUMER, ev.event_id):
             return 0
-        rows = await conn.fetch(
-            f"SELECT {store.COLUMNS} FROM messages WHERE org_id = $1::uuid AND status = 'scheduled'"
-            " AND deferred_by IS NOT NULL ORDER BY id FOR UPDATE", ev.org_id)
-        for row in rows:
-            if not model.released_when_quiet_hours_off(row["deferred_by"]):
-                continue
-            due = model.due_without_quiet_hours(row["send_at"], now)
-            if due >= row["next_attempt_at"]:
-                continue
-            expires = model.expires_at(due, row["validity_seconds"])
-            ev_m: MessageQueued | MessageScheduled
-            if due <= now:
-                ev_m = MessageQueued(org_id=row["org_id"], message_id=row["id"], reason=reason,
-                                     causation_id=ev.event_id, correlation_id=ev.correlation_id)
-                await store.transition(conn, es, row, ev_m, "queued", reason, next_attempt_at=due,
-                                       expires_at=expires, deferred_by=None)
-                queued += 1
-            else:
-                why = f"{reason}; waiting for send_at"
-                ev_m = MessageScheduled(org_id=row["org_id"], message_id=row["id"], send_at=rfc3339(row["send_at"]),
-                                        reason=why, causation_id=ev.event_id, correlation_id=ev.correlation_id)
-                await store.transition(conn, es, row, ev_m, "scheduled", why, next_attempt_at=due, expires_at=expires,
-                                       deferred_by=None)
+        held = await store.lock_where(conn, "org_id = $1::uuid AND status = 'scheduled' AND deferred_by IS NOT NULL",
+                                      ev.org_id)
+        moved = await decide_all(conn, es, held, QuietHoursOff(now or utcnow(), ev))
+        queued = sum(1 for m in moved if m.status == "queued")
         if queued:
             await conn.execute("SELECT pg_notify($1, '')", store.due_channel(es.schema))
-    if rows:
-        log.info("quiet_hours_released", org_id=ev.org_id, queued=queued, examined=len(rows))
+    if held:
+        log.info("quiet_hours_released", org_id=ev.org_id, queued=queued, examined=len(held))
     return queued
 
 
@@ -119,10 +99,10 @@ def specs(es: EventStore) -> list[ConsumerSpec]:
 
     async def on_receipt(ev: Event) -> None:
         if isinstance(ev, ReceiptReceived):
-            await receipts.consume(es, RECEIPTS_CONSUMER, [ev])
+            await carrier_receipts.consume(es, RECEIPTS_CONSUMER, [ev])
 
     async def on_receipts(evs: list[Event]) -> set[str]:
-        return await receipts.consume(es, RECEIPTS_CONSUMER, [e for e in evs if isinstance(e, ReceiptReceived)])
+        return await carrier_receipts.consume(es, RECEIPTS_CONSUMER, [e for e in evs if isinstance(e, ReceiptReceived)])
 
     return [
         ConsumerSpec(durable=OPT_OUT_CONSUMER, domain="compliance", filter="contact.opt_out_recorded.*",

@@ -1,5 +1,5 @@
-"""Status callbacks: every status change of a message with a status_callback_url (its own, or the
-sending number's default) is POSTed there as ``{event_id, type: "message.status", occurred_at,
+"""Status callbacks out, to the customer (carrier receipts in are carrier_receipts.py): every status
+change of a message with a status_callback_url (its own, or the sending number's default) is POSTed there as ``{event_id, type: "message.status", occurred_at,
 message}``, signed ``X-AmCore-Signature`` with the sending number's webhook secrets (one ``v1=`` per
 active secret) — or, for a number without one, the organization's callback secret
 (``GET /v1/messages/callback-secret``). At least once, in order per message, retried with exponential
@@ -28,7 +28,7 @@ from libs.webhooks.signing import HEADER, sign
 from proto.base import CommandError, utcnow
 from proto.commands.numbers import SenderInfo, SenderStatus
 from proto.events.outbound import StatusCallbackAttempted
-from services.outbound import model, store
+from services.outbound import rules, store
 from services.outbound.config import OutboundSettings
 
 log = structlog.get_logger(__name__)
@@ -143,7 +143,7 @@ class CallbackSender:
             outcome = "failed"
         else:
             outcome = "retrying"
-        delay = model.retry_delay(attempt, self.s.callback_retry_base_s, self.s.callback_retry_cap_s, random.random())
+        delay = rules.retry_delay(attempt, self.s.callback_retry_base_s, self.s.callback_retry_cap_s, random.random())
         async with self.es.transaction() as conn:
             await conn.execute(
                 "UPDATE status_callbacks SET attempts = $2, state = $3, last_status_code = $4, last_error = $5,"
