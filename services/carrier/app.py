@@ -52,7 +52,7 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, Callable[[Serv
             adapter = HttpAdapter(HttpCarrier(settings.sim_url, settings.sim_api_token,
                                               timeout_s=settings.carrier_http_timeout_s), settings.sim_url)
         carrier = Carrier(s.store, adapter, settings)
-        await rpc.register(s, carrier)
+        await s.rpc_server.serve(rpc.commands(carrier))
         s.http.add_routes(upstream_http.routes(carrier, settings.sim_callback_secret))
         for spec in CONSUMERS:
             s.consumer(spec)

@@ -23,7 +23,7 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, object]:
     async def setup(s: Service) -> None:
         h.start()
         await h.follow_numbers(s.nc, s.subjects)
-        await rpc.register(s, h, Views(s, h))
+        await s.rpc_server.serve(rpc.commands(h, Views(s, h)))
         s.on_stop(h.stop)  # after the gate's in-flight requests (registered first) are answered
 
     return svc, setup

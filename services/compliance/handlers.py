@@ -167,8 +167,8 @@ class Compliance:
         self._inflight[key] = fut
         asked = self._numbers_seen.get(org_id, 0)
         try:
-            info: SenderInfo = await self.svc.rpc.call(
-                "numbers", "sender_status", SenderStatus(org_id=org_id, e164=number), SenderInfo, timeout)
+            info: SenderInfo = await self.svc.rpc.call(SenderStatus(org_id=org_id, e164=number),
+                                                       timeout=timeout)
         except Exception as exc:
             fut.set_exception(exc)
             fut.exception()  # retrieved: waiters re-raise it, nobody else has to
@@ -271,7 +271,7 @@ class Compliance:
         msg = SendMessage(org_id=row["org_id"], message_id=row["message_id"], from_=row["from_number"],
                           to=row["contact"], text=row["text"], kind=row["kind"], category=category)
         try:
-            view: MessageView = await self.svc.rpc.call("outbound", "send_message", msg, MessageView)
+            view: MessageView = await self.svc.rpc.call(msg)
         except CommandError as exc:
             if exc.code in _RETRYABLE or exc.status >= 500:
                 raise
@@ -455,8 +455,8 @@ class Compliance:
         if not text or len(text) > 1600:
             raise CommandError("VALIDATION_ERROR", "confirmation_text: must be 1 to 1600 characters", 400,
                                {"field": "confirmation_text"})
-        number: NumberRef = await self.svc.rpc.call("numbers", "get_number",
-                                         GetNumber(org_id=cmd.org_id, phone_number_id=cmd.phone_number_id), NumberRef)
+        number: NumberRef = await self.svc.rpc.call(
+            GetNumber(org_id=cmd.org_id, phone_number_id=cmd.phone_number_id))
         if number.org_id != cmd.org_id:
             raise CommandError("NOT_FOUND", "phone number not found", 404, {"field": "phone_number_id"})
         request_id = new_id()

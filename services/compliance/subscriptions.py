@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from libs.bus.consumer import ConsumerSpec
 from libs.runtime.service import Service
+from proto.events.inbound import InboundMessageReceived
 from proto.events.numbers import (
     CampaignNumberAssigned,
     CampaignNumberRemoved,
@@ -17,8 +18,7 @@ from services.compliance.handlers import CAMPAIGNS_CONSUMER, KEYWORDS_CONSUMER, 
 def register(svc: Service, h: Compliance) -> None:
     svc.consumer(ConsumerSpec(
         durable=KEYWORDS_CONSUMER,
-        domain="inbound",
-        filter="message.inbound_message_received.*",
+        events=(InboundMessageReceived,),
         handler=h.on_inbound,
         absorb=h.absorb_inbound,
     ))
@@ -27,17 +27,14 @@ def register(svc: Service, h: Compliance) -> None:
     the replies go out under deterministic message ids, so a redelivery re-asks, never re-sends."""
     svc.consumer(ConsumerSpec(
         durable=CAMPAIGNS_CONSUMER,
-        domain="numbers",
-        filter=tuple(f"campaign.{t.subject_token()}.*" for t in (CampaignSubmitted, CampaignResubmitted,
-                                                                 CampaignNumberAssigned, CampaignNumberRemoved)),
+        events=(CampaignSubmitted, CampaignResubmitted, CampaignNumberAssigned, CampaignNumberRemoved),
         handler=h.on_campaign_event,
     ))
     """Campaigns' own opt-out and help keywords and replies, and the numbers on each campaign: a custom
     keyword texted to one of its numbers is honoured with the campaign's message. Idempotent per event."""
     svc.consumer(ConsumerSpec(
         durable=UNCOUNT_CONSUMER,
-        domain="outbound",
-        filter=tuple(f"message.{t.subject_token()}.*" for t in (MessageCanceled, MessageFailed)),
+        events=(MessageCanceled, MessageFailed),
         handler=h.on_message_ended,
         deliver_new=True,
     ))

@@ -6,7 +6,7 @@ import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 import nats.errors
@@ -15,10 +15,11 @@ from nats.aio.client import Client
 
 from libs.bus.rpc import RpcClient
 from libs.phone import normalize_e164
-from proto.base import CommandError
+from proto.base import Command, CommandError
 from proto.subjects import Subjects
 
 _encoder = msgspec.json.Encoder()
+R = TypeVar("R")
 
 FAULTS: tuple[type[BaseException], ...] = (nats.errors.Error, OSError, asyncio.TimeoutError)
 """What a request meets when NATS is gone or slow: answered 503 SERVICE_UNAVAILABLE, never 500."""
@@ -64,18 +65,17 @@ class Ctx:
         except ValueError as exc:
             raise CommandError("VALIDATION_ERROR", f"{field_name}: {exc}", 400, {"field": field_name}) from exc
 
-    async def call(self, domain: str, command: str, payload: Any, result_type: Any = Any,
-                   timeout: float | None = None) -> Any:
+    async def call(self, command: Command[R], *, timeout: float | None = None) -> R:
         """A backing service's answer. A safe read (GET) that meets a fault is asked again, with backoff,
         within ``read_retry_budget_s``; anything else answers the fault (503) at once."""
         if self.request.method != "GET" or self.read_retry_budget_s <= 0:
-            return await self.rpc.call(domain, command, payload, result_type, timeout)
+            return await self.rpc.call(command, timeout=timeout)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.read_retry_budget_s
         delay = 0.05
         while True:
             try:
-                return await self.rpc.call(domain, command, payload, result_type, timeout)
+                return await self.rpc.call(command, timeout=timeout)
             except CommandError as exc:
                 if exc.status != 503 or loop.time() + delay > deadline:
                     raise

@@ -51,8 +51,7 @@ class AuthCache:
         now = time.monotonic()
         if hit is not None and hit[1] > now:
             return hit[0]
-        principal: Principal = await self.rpc.call("accounts", "authenticate", Authenticate(key_hash=key_hash),
-                                                   Principal)
+        principal: Principal = await self.rpc.call(Authenticate(key_hash=key_hash))
         self._by_hash[key_hash] = (principal, now + self.ttl_s)
         return principal
 
@@ -72,7 +71,7 @@ class AuthCache:
             if isinstance(ev, ApiKeyRevoked):
                 self.evict_key(ev.key_id)
 
-        await nc.subscribe(subjects.event("accounts", "api_key", "api_key_revoked", "*"), cb=on_msg)
+        await nc.subscribe(subjects.of(ApiKeyRevoked), cb=on_msg)
 
 
 @dataclass

@@ -31,8 +31,7 @@ class Senders:
             return hit[1]
         asked = self._numbers_seen.get(org_id, 0)
         try:
-            info: SenderInfo = await self.rpc.call("numbers", "sender_status", SenderStatus(org_id=org_id, e164=from_),
-                                                   SenderInfo)
+            info: SenderInfo = await self.rpc.call(SenderStatus(org_id=org_id, e164=from_))
         except CommandError as exc:
             if exc.code == "NOT_FOUND":
                 raise CommandError(

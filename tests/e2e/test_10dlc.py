@@ -34,8 +34,7 @@ async def org_with_number(system: System, number: str) -> tuple[str, str, str]:
 
 async def sender(system: System, org_id: str, e164: str) -> SenderInfo:
     svc = system.services["numbers"]
-    info: SenderInfo = await svc.rpc.call("numbers", "sender_status", SenderStatus(org_id=org_id, e164=e164),
-                                          SenderInfo)
+    info: SenderInfo = await svc.rpc.call(SenderStatus(org_id=org_id, e164=e164))
     return info
 
 

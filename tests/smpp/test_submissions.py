@@ -35,7 +35,7 @@ def cmd(to: str = "+15550000001", text: str = "hi") -> SubmitMessage:
 
 async def submit(system: System, rpc: RpcClient, c: SubmitMessage) -> Submitted | CommandError:
     try:
-        out: Submitted = await rpc.call("carrier", "submit_message", c, Submitted, timeout=10)
+        out: Submitted = await rpc.call(c, timeout=10)
         return out
     except CommandError as exc:
         return exc

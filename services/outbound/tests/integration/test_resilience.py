@@ -183,7 +183,7 @@ async def test_opt_out_cancels_what_is_still_queued(make_pipe: Any) -> None:
     # when: the contact opts out (compliance records it and emits the event)
     p.fakes.opted_out.add((p.org_id, to))
     ev = OptOutRecorded(org_id=p.org_id, contact_number=to, source="keyword", matched_rule="STOP")
-    await p.nc.jetstream().publish(p.subjects.event("compliance", "contact", ev.subject_token(), p.org_id),
+    await p.nc.jetstream().publish(p.subjects.of(type(ev), p.org_id),
                                    encode_event(ev), headers={"Nats-Msg-Id": ev.event_id})
     final = await p.until_terminal(ids)
     canceled = [m for m in final.values() if m["status"] == "canceled"]
