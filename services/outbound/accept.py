@@ -300,8 +300,7 @@ class Acceptor:
         together = [w for w in new if self._standalone(w)]
         if len(together) > 1:
             try:
-                await projection.insert(self.es.pool, self.es, together)
-                self.es.committed()
+                await projection.insert(self.es, together)
                 rows.update((w.after.id, w.after) for w in together)
             except (ConcurrencyError, asyncpg.UniqueViolationError):
                 pass  # one of them was accepted concurrently: find out which, one by one
@@ -333,14 +332,13 @@ class Acceptor:
 
     async def _write(self, w: projection.Write) -> None:
         if self._standalone(w):
-            await projection.insert(self.es.pool, self.es, [w])
-        else:
-            async with self.es.transaction() as conn:
-                await projection.insert(conn, self.es, [w])
-                await projection.callbacks(conn, self.es, [w])
-                if w.after.status == "queued" and not self.dispatching():
-                    await conn.execute("SELECT pg_notify($1, '')", store.due_channel(self.es.schema))
-        self.es.committed()
+            await projection.insert(self.es, [w])
+            return
+        async with self.es.transaction() as conn:
+            await projection.insert(self.es, [w], conn)
+            await projection.callbacks(conn, self.es, [w])
+            if w.after.status == "queued" and not self.dispatching():
+                await projection.notify(conn, store.due_channel(self.es.schema))
 
     def _views(self, rows: dict[str, _Written], ahead: dict[str, store.Ahead]) -> dict[str, Answer]:
         """The API's view of each written message; a queued one with its place in its number's queue

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncpg
 import structlog
 
+from libs.store import sql, table
 from libs.store.eventstore import EventStore
 from libs.store.processed import claim
 from proto.base import Event, parse_uuid, rfc3339
@@ -17,6 +18,9 @@ from services.outbound.commands import ApplyReceipt
 from services.outbound.rules import Receipt
 
 log = structlog.get_logger(__name__)
+
+
+_RECORDED = {"m": "uuid", "c": "text", "r": "text", "s": "text", "e": "text", "o": "text", "x": "text"}
 
 
 async def handle_many(conn: asyncpg.Connection, es: EventStore, rs: list[Receipt]) -> list[str]:
@@ -54,11 +58,12 @@ async def handle_many(conn: asyncpg.Connection, es: EventStore, rs: list[Receipt
         effects.append(d.outcome)
     await projection.write(conn, es, [projection.write_of(before[m], tuple(evs)) for m, evs in events.items()])
     await projection.hold(conn, holding)
-    await conn.execute(
+    text, args = sql(
         "INSERT INTO receipts (message_id, carrier_message_id, reference, status, error_code, occurred_at, effect)"
-        " SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])",
-        matched, [r.carrier_message_id for r in rs], [r.reference for r in rs], [r.status for r in rs],
-        [r.error_code for r in rs], [r.occurred_at for r in rs], effects)
+        " SELECT m, c, r, s, e, o, x FROM :v", v=table("v", _RECORDED, [
+            (m, r.carrier_message_id, r.reference, r.status, r.error_code, r.occurred_at, x)
+            for m, r, x in zip(matched, rs, effects, strict=True)])).compile()
+    await conn.execute(text, *args)
     return effects
 
 

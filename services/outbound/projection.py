@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
 
 import asyncpg
 import msgspec
 
-from libs.store.eventstore import ConcurrencyError, EventStore
+from libs.store import ConcurrencyError, Sql, sql, table
+from libs.store import Write as StoreWrite
+from libs.store.eventstore import EventStore
 from proto.base import Event, rfc3339
 from services.outbound import model, store
 from services.outbound.rules import Receipt
@@ -46,84 +47,56 @@ def write_of(before: model.Message, events: tuple[Event, ...], lease: datetime |
     return Write(before, events, tuple(steps))
 
 
-def _timeline(writes: list[Write]) -> tuple[list[list[Any]], list[tuple[Event, model.Message]]]:
-    """The timeline rows (status changes only), as columns, and the changes that are called back."""
-    cols: list[list[Any]] = [[], [], [], [], [], []]
+def _timeline(writes: list[Write]) -> tuple[list[tuple[object, ...]], list[tuple[Event, model.Message]]]:
+    """The timeline rows (status changes only) and the changes that are called back."""
+    rows: list[tuple[object, ...]] = []
     called: list[tuple[Event, model.Message]] = []
     for w in writes:
         for ev, s in zip(w.events, w.steps, strict=True):
-            if not model.changes_status(ev):
-                continue
-            for col, v in zip(cols, (s.id, s.version, s.status, s.status_reason, ev.occurred_at, ev.event_id),
-                              strict=True):
-                col.append(v)
-            if s.status_callback_url:
-                called.append((ev, s))
-    return cols, called
+            if model.changes_status(ev):
+                rows.append((s.id, s.version, s.status, s.status_reason, ev.occurred_at, ev.event_id))
+                if s.status_callback_url:
+                    called.append((ev, s))
+    return rows, called
 
 
-_TIMELINE = ("INSERT INTO message_timeline (message_id, seq, status, reason, at, event_id)"
-             " SELECT * FROM unnest({}::uuid[], {}::int[], {}::text[], {}::text[], {}::timestamptz[], {}::uuid[])")
+_TIMELINE = {"message_id": "uuid", "seq": "int", "status": "text", "reason": "text", "at": "timestamptz",
+             "event_id": "uuid"}
+_NEW = {"id": "uuid", "org_id": "uuid", "version": "int", "from_number": "text", "to_number": "text", "body": "text",
+        "status": "text", "status_reason": "text", "category": "text", "kind": "text", "segments": "int",
+        "encoding": "text", "price_micros": "bigint", "phone_number_id": "text", "campaign_id": "text",
+        "throughput_mpm": "int", "status_callback_url": "text", "send_at": "timestamptz", "validity_seconds": "int",
+        "expires_at": "timestamptz", "next_attempt_at": "timestamptz", "at": "timestamptz", "deferred_by": "text"}
+_NEW_COLUMNS = ", ".join(c for c in _NEW if c != "at")
+_CHANGED = {"id": "uuid", "old": "int", "version": "int", "status": "text", "status_reason": "text",
+            "error_code": "text", "updated_at": "timestamptz", "next_attempt_at": "timestamptz",
+            "expires_at": "timestamptz", "attempts": "int", "carrier_message_id": "text", "deferred_by": "text",
+            "claimed_until": "timestamptz", "claim_id": "uuid", "pending_receipt": "text"}
 
 
-def _params(first: int, n: int) -> list[str]:
-    return [f"${first + i}" for i in range(n)]
+def _timeline_projection(rows: list[tuple[object, ...]]) -> Sql:
+    return sql("INSERT INTO message_timeline (message_id, seq, status, reason, at, event_id)"
+               " SELECT message_id, seq, status, reason, at, event_id FROM :t", t=table("t", _TIMELINE, rows))
 
 
-async def insert(conn: asyncpg.Connection | asyncpg.Pool, es: EventStore, writes: list[Write]) -> None:
+async def insert(es: EventStore, writes: list[Write], conn: asyncpg.Connection | None = None) -> None:
     """New messages (each write one accepting event), as one statement: their events, rows and first
-    timeline entries. Any conflict (a message id taken) fails the whole statement, nothing written.
-    Their status callbacks need the caller's transaction (``callbacks``)."""
-    cols: list[list[Any]] = [[] for _ in range(24)]
-    for w in writes:
-        m = w.after
-        for col, value in zip(cols, (
-                m.id, m.org_id, m.version, m.from_number, m.to_number, m.body, m.status, m.status_reason,
-                m.category, m.kind, m.segments, m.encoding, m.price_micros, m.phone_number_id, m.campaign_id,
-                m.throughput_mpm, m.status_callback_url, m.send_at, m.validity_seconds, m.expires_at,
-                m.next_attempt_at, m.created_at, m.deferred_by, w.events[0].event_id), strict=True):
-            col.append(value)
-    append, ev_args = es.append_rows_cte([(store.stream_id(w.after.id), 1, w.events[0]) for w in writes], 25)
-    await conn.execute(
-        "WITH v AS (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::text[],"
-        " $7::text[], $8::text[], $9::text[], $10::text[], $11::int[], $12::text[], $13::bigint[], $14::text[],"
-        " $15::text[], $16::int[], $17::text[], $18::timestamptz[], $19::int[], $20::timestamptz[],"
-        " $21::timestamptz[], $22::timestamptz[], $23::text[], $24::uuid[]) AS v(id, org_id, version, from_number,"
-        "  to_number, body, status, status_reason, category, kind, segments, encoding, price_micros,"
-        "  phone_number_id, campaign_id, throughput_mpm, status_callback_url, send_at, validity_seconds,"
-        "  expires_at, next_attempt_at, at, deferred_by, event_id)),"
-        f" ev AS ({append}),"
-        " m AS (INSERT INTO messages (id, org_id, version, from_number, to_number, body, status, status_reason,"
-        "  category, kind, segments, encoding, price_micros, phone_number_id, campaign_id, throughput_mpm,"
-        "  status_callback_url, send_at, validity_seconds, expires_at, next_attempt_at, created_at, updated_at,"
-        "  deferred_by)"
-        "  SELECT id, org_id, version, from_number, to_number, body, status, status_reason, category, kind,"
-        "  segments, encoding, price_micros, phone_number_id, campaign_id, throughput_mpm, status_callback_url,"
-        "  send_at, validity_seconds, expires_at, next_attempt_at, at, at, deferred_by FROM v),"
-        " t AS (INSERT INTO message_timeline (message_id, seq, status, reason, at, event_id)"
-        "  SELECT id, version, status, status_reason, at, event_id FROM v)"
-        f" SELECT {es.notify_sql(33)}",
-        *cols, *ev_args, es.notify_channel(),
-    )
-    es.appended(len(writes))
-
-
-_UPDATE = (
-    "WITH v AS (SELECT * FROM unnest($1::uuid[], $2::int[], $3::int[], $4::text[], $5::text[], $6::text[],"
-    " $7::timestamptz[], $8::timestamptz[], $9::timestamptz[], $10::int[], $11::text[], $12::text[],"
-    " $13::timestamptz[], $14::uuid[], $15::text[]) AS v(id, old, version, status, status_reason, error_code,"
-    " updated_at, next_attempt_at, expires_at, attempts, carrier_message_id, deferred_by, claimed_until,"
-    " claim_id, pending_receipt)),"
-    " ev AS ({append}),"
-    " m AS (UPDATE messages SET version = v.version, status = v.status, status_reason = v.status_reason,"
-    "  error_code = v.error_code, updated_at = v.updated_at, next_attempt_at = v.next_attempt_at,"
-    "  expires_at = v.expires_at, attempts = v.attempts, carrier_message_id = v.carrier_message_id,"
-    "  deferred_by = v.deferred_by, claimed_until = v.claimed_until, claim_id = v.claim_id,"
-    "  pending_receipt = v.pending_receipt::jsonb"
-    "  FROM v WHERE messages.id = v.id AND messages.version = v.old RETURNING 1),"
-    " t AS ({timeline})"
-    " SELECT (SELECT count(*) FROM m) AS n, {notify}"
-)
+    timeline entries (in ``conn``'s transaction, or one of its own). Any conflict (a message id taken)
+    fails the whole statement, nothing written. Their status callbacks need a transaction (``callbacks``)."""
+    w = StoreWrite()
+    rows: list[tuple[object, ...]] = []
+    for x in writes:
+        m = x.after
+        w.append(store.stream_id(m.id), 0, x.events)
+        rows.append((m.id, m.org_id, m.version, m.from_number, m.to_number, m.body, m.status, m.status_reason,
+                     m.category, m.kind, m.segments, m.encoding, m.price_micros, m.phone_number_id, m.campaign_id,
+                     m.throughput_mpm, m.status_callback_url, m.send_at, m.validity_seconds, m.expires_at,
+                     m.next_attempt_at, m.created_at, m.deferred_by))
+    w.project(sql("SELECT * FROM :v", v=table("v", _NEW, rows)), name="v")
+    w.project(sql(f"INSERT INTO messages ({_NEW_COLUMNS}, created_at, updated_at)"
+                  f" SELECT {_NEW_COLUMNS}, at, at FROM v"))
+    w.project(_timeline_projection(_timeline(writes)[0]))
+    await es.write(w, conn)
 
 
 async def write(conn: asyncpg.Connection, es: EventStore, writes: list[Write]) -> list[model.Message]:
@@ -131,30 +104,32 @@ async def write(conn: asyncpg.Connection, es: EventStore, writes: list[Write]) -
     message's version, rows set to the states they lead to, timeline entries; then their status
     callbacks. Answers the new states, in order. Raises ConcurrencyError (the caller's transaction
     must roll back) when a message moved on meanwhile."""
-    writes = [w for w in writes if w.events]
+    writes = [x for x in writes if x.events]
     if not writes:
         return []
-    cols: list[list[Any]] = [[] for _ in range(15)]
-    for w in writes:
-        m, held = w.after, w.after.held
-        for col, value in zip(cols, (
-                m.id, w.before.version, m.version, m.status, m.status_reason, m.error_code, m.updated_at,
-                m.next_attempt_at, m.expires_at, m.attempts, m.carrier_message_id, m.deferred_by, m.claimed_until,
-                m.claim_id, _enc.encode(held).decode() if held is not None else None), strict=True):
-            col.append(value)
-    append, ev_args = es.append_rows_cte([(store.stream_id(s.id), s.version, ev) for w in writes
-                                          for ev, s in zip(w.events, w.steps, strict=True)], 16)
-    tl, called = _timeline(writes)
-    sql = _UPDATE.format(append=append, timeline=_TIMELINE.format(*_params(24, 6)), notify=es.notify_sql(30))
-    try:
-        n = await conn.fetchval(sql, *cols, *ev_args, *tl, es.notify_channel())
-    except asyncpg.UniqueViolationError as exc:
-        raise ConcurrencyError(store.stream_id(writes[0].after.id), writes[0].before.version) from exc
-    if n != len(writes):
+    w = StoreWrite()
+    rows: list[tuple[object, ...]] = []
+    for x in writes:
+        m, held = x.after, x.after.held
+        w.append(store.stream_id(m.id), x.before.version, x.events)
+        rows.append((m.id, x.before.version, m.version, m.status, m.status_reason, m.error_code, m.updated_at,
+                     m.next_attempt_at, m.expires_at, m.attempts, m.carrier_message_id, m.deferred_by,
+                     m.claimed_until, m.claim_id, _enc.encode(held).decode() if held is not None else None))
+    timeline, called = _timeline(writes)
+    w.project(sql(
+        "UPDATE messages SET version = v.version, status = v.status, status_reason = v.status_reason,"
+        " error_code = v.error_code, updated_at = v.updated_at, next_attempt_at = v.next_attempt_at,"
+        " expires_at = v.expires_at, attempts = v.attempts, carrier_message_id = v.carrier_message_id,"
+        " deferred_by = v.deferred_by, claimed_until = v.claimed_until, claim_id = v.claim_id,"
+        " pending_receipt = v.pending_receipt::jsonb FROM :v WHERE messages.id = v.id AND messages.version = v.old"
+        " RETURNING 1", v=table("v", _CHANGED, rows)), name="m")
+    w.project(_timeline_projection(timeline))
+    w.returning(sql("SELECT count(*) AS n FROM m"))
+    [result] = await es.write(w, conn)
+    if result["n"] != len(writes):
         raise ConcurrencyError(store.stream_id(writes[0].after.id), writes[0].before.version)
-    es.appended(len(ev_args[0]))
     await _callbacks(conn, es, called)
-    return [w.after for w in writes]
+    return [x.after for x in writes]
 
 
 async def callbacks(conn: asyncpg.Connection, es: EventStore, writes: list[Write]) -> None:
@@ -167,30 +142,42 @@ async def _callbacks(conn: asyncpg.Connection, es: EventStore, called: list[tupl
     the message as that change left it)."""
     if not called:
         return
-    cols: list[list[Any]] = [[] for _ in range(8)]
+    rows: list[tuple[object, ...]] = []
     for ev, s in called:
         body = _enc.encode({"event_id": ev.event_id, "type": "message.status",
                             "occurred_at": rfc3339(ev.occurred_at), "message": store.view(s)})
-        for col, v in zip(cols, (ev.event_id, s.org_id, s.id, s.from_number, s.status, s.status_callback_url, body,
-                                 ev.occurred_at), strict=True):
-            col.append(v)
-    await conn.execute(
+        rows.append((ev.event_id, s.org_id, s.id, s.from_number, s.status, s.status_callback_url, body,
+                     ev.occurred_at))
+    text, args = sql(
         "INSERT INTO status_callbacks (id, org_id, message_id, from_number, status, url, body, next_attempt_at,"
-        " created_at) SELECT *, t FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[],"
-        " $6::text[], $7::bytea[], $8::timestamptz[]) AS v(i, o, m, f, s, u, b, t) ON CONFLICT DO NOTHING", *cols)
-    await conn.execute("SELECT pg_notify($1, '')", store.callback_channel(es.schema))
+        " created_at) SELECT id, org_id, message_id, from_number, status, url, body, at, at FROM :v"
+        " ON CONFLICT DO NOTHING", v=table("v", _CALLBACK, rows)).compile()
+    await conn.execute(text, *args)
+    await notify(conn, store.callback_channel(es.schema))
+
+
+async def notify(conn: asyncpg.Connection, channel: str) -> None:
+    """Wake the listeners of ``channel`` (the dispatcher, the callback sender) at commit."""
+    text, args = sql("SELECT pg_notify(:ch, '')", ch=channel).compile()
+    await conn.execute(text, *args)
+
+
+_CALLBACK = {"id": "uuid", "org_id": "uuid", "message_id": "uuid", "from_number": "text", "status": "text",
+             "url": "text", "body": "bytea", "at": "timestamptz"}
 
 
 # -- bookkeeping (no event: nothing happened to the message) -------------------------------------------
 async def postpone(conn: asyncpg.Connection, message_id: str, at: datetime) -> None:
     """Try again at ``at``; the claim ends."""
-    await conn.execute("UPDATE messages SET next_attempt_at = $2, claimed_until = NULL, claim_id = NULL"
-                       " WHERE id = $1::uuid", message_id, at)
+    text, args = sql("UPDATE messages SET next_attempt_at = :at, claimed_until = NULL, claim_id = NULL"
+                     " WHERE id = :id::uuid", at=at, id=message_id).compile()
+    await conn.execute(text, *args)
 
 
 async def hold(conn: asyncpg.Connection, held: dict[str, Receipt]) -> None:
     """Final receipts that came before their messages were sent: each waits on its message."""
     if held:
-        await conn.execute(
-            "UPDATE messages SET pending_receipt = v.p::jsonb FROM unnest($1::uuid[], $2::text[]) AS v(id, p)"
-            " WHERE messages.id = v.id", list(held), [_enc.encode(r).decode() for r in held.values()])
+        text, args = sql("UPDATE messages SET pending_receipt = v.p::jsonb FROM :v WHERE messages.id = v.id",
+                         v=table("v", {"id": "uuid", "p": "text"},
+                                 [(mid, _enc.encode(r).decode()) for mid, r in held.items()])).compile()
+        await conn.execute(text, *args)

@@ -78,7 +78,7 @@ async def release_quiet_hours(es: EventStore, ev: CompliancePolicyChanged, now: 
         moved = await decide_all(conn, es, held, QuietHoursOff(now or utcnow(), ev))
         queued = sum(1 for m in moved if m.status == "queued")
         if queued:
-            await conn.execute("SELECT pg_notify($1, '')", store.due_channel(es.schema))
+            await projection.notify(conn, store.due_channel(es.schema))
     if held:
         log.info("quiet_hours_released", org_id=ev.org_id, queued=queued, examined=len(held))
     return queued
