@@ -1,10 +1,13 @@
-"""The consumers outbound owns (a registry of frozen specs), and the cancellations they make: an opt-out
-cancels the contact's pending messages, a released number its own, and quiet hours turned off release
-the messages they alone held."""
+"""The consumers outbound owns (a registry of frozen specs), and what they do: an opt-out cancels the
+contact's pending messages, a released number its own, quiet hours turned off release the messages they
+alone held, carrier receipts end sent messages, and compliance's replies (ReplyIssued: STOP
+confirmation, HELP, keyword replies; DoubleOptInRequested: the confirmation text) are sent."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import cast
 
 import asyncpg
 import structlog
@@ -12,9 +15,11 @@ import structlog
 from libs.bus.consumer import ConsumerSpec
 from libs.store.eventstore import EventStore
 from libs.store.processed import claim
-from proto.base import Event, utcnow
+from proto.base import CommandError, Event, utcnow
+from proto.commands.compliance import SendKind
+from proto.commands.outbound import MessageView, SendMessage
 from proto.events.carrier import ReceiptReceived
-from proto.events.compliance import CompliancePolicyChanged, OptOutRecorded
+from proto.events.compliance import CompliancePolicyChanged, DoubleOptInRequested, OptOutRecorded, ReplyIssued
 from proto.events.numbers import PhoneNumberReleased
 from services.outbound import carrier_receipts, model, projection, store
 from services.outbound.commands import Cancel, Command, QuietHoursOff
@@ -25,6 +30,33 @@ OPT_OUT_CONSUMER = "outbound-optouts"
 RELEASE_CONSUMER = "outbound-number-releases"
 POLICY_CONSUMER = "outbound-quiet-hours"
 RECEIPTS_CONSUMER = "outbound-receipts"
+REPLIES_CONSUMER = "outbound-replies"
+_TRANSIENT = frozenset({"SERVICE_UNAVAILABLE", "SERVICE_TIMEOUT"})
+
+Send = Callable[[SendMessage], Awaitable[MessageView]]
+
+
+def reply_of(ev: ReplyIssued | DoubleOptInRequested) -> SendMessage:
+    """The text compliance issued, as a send under the message id it chose for it: a redelivered event
+    asks for the same message, which the send path answers with the first one (nothing sent twice)."""
+    if isinstance(ev, DoubleOptInRequested):  # our initiative: it keeps to quiet hours (the replies do not)
+        return SendMessage(org_id=ev.org_id, message_id=ev.message_id, from_=ev.from_number, to=ev.contact_number,
+                           text=ev.confirmation_text, kind="opt_in_request", category="conversational")
+    return SendMessage(org_id=ev.org_id, message_id=ev.message_id, from_=ev.from_number, to=ev.contact_number,
+                       text=ev.text, kind=cast(SendKind, ev.kind), category="transactional")
+
+
+async def send_reply(send: Send, ev: ReplyIssued | DoubleOptInRequested) -> None:
+    """Send it; outbound or a service it needs being unreachable raises (the consumer retries), a
+    definitive refusal (the number cannot send, the contact opted out since) is logged and let go."""
+    try:
+        view = await send(reply_of(ev))
+    except CommandError as exc:
+        if exc.code in _TRANSIENT or exc.status >= 500:
+            raise
+        log.warning("reply_refused", message_id=ev.message_id, org_id=ev.org_id, code=exc.code, reason=exc.message)
+        return
+    log.info("reply_sent", message_id=view.id, org_id=ev.org_id, status=view.status, source_event_id=ev.event_id)
 
 
 async def decide_all(conn: asyncpg.Connection, es: EventStore, messages: list[model.Message],
@@ -84,7 +116,7 @@ async def release_quiet_hours(es: EventStore, ev: CompliancePolicyChanged, now: 
     return queued
 
 
-def specs(es: EventStore) -> list[ConsumerSpec]:
+def specs(es: EventStore, send: Send) -> list[ConsumerSpec]:
     async def on_opt_out(ev: Event) -> None:
         if isinstance(ev, OptOutRecorded):
             await cancel_for_opt_out(es, ev)
@@ -104,7 +136,13 @@ def specs(es: EventStore) -> list[ConsumerSpec]:
     async def on_receipts(evs: list[Event]) -> set[str]:
         return await carrier_receipts.consume(es, RECEIPTS_CONSUMER, [e for e in evs if isinstance(e, ReceiptReceived)])
 
+    async def on_reply(ev: Event) -> None:
+        if isinstance(ev, ReplyIssued | DoubleOptInRequested):
+            await send_reply(send, ev)
+
     return [
+        ConsumerSpec(durable=REPLIES_CONSUMER, events=(ReplyIssued, DoubleOptInRequested), handler=on_reply),
+        # (compliance's replies and double opt-in texts go out because they were recorded)
         ConsumerSpec(durable=OPT_OUT_CONSUMER, events=(OptOutRecorded,), handler=on_opt_out),
         ConsumerSpec(durable=RELEASE_CONSUMER, events=(PhoneNumberReleased,), handler=on_release),
         # (a released number's pending messages are canceled and refunded)
