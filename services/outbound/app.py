@@ -27,7 +27,7 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, object]:
         outbound = Outbound(s.rpc, s.store, settings, wake=dispatcher.arrived, dispatching=lambda: dispatcher.leading)
         await outbound.follow_numbers(s.nc, s.subjects)
         await s.rpc_server.serve(rpc.commands(outbound))
-        for spec in subscriptions.specs(s.store, outbound.send):
+        for spec in subscriptions.specs(s.store, outbound.send, settings.reply_max_age_s):
             s.consumer(spec)
         s.task(dispatcher.run)
         for q in ops_metrics.QUERIES:

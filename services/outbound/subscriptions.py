@@ -6,7 +6,7 @@ confirmation, HELP, keyword replies; DoubleOptInRequested: the confirmation text
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import cast
 
 import asyncpg
@@ -15,7 +15,7 @@ import structlog
 from libs.bus.consumer import ConsumerSpec
 from libs.store.eventstore import EventStore
 from libs.store.processed import claim
-from proto.base import CommandError, Event, utcnow
+from proto.base import CommandError, Event, rfc3339, utcnow
 from proto.commands.compliance import SendKind
 from proto.commands.outbound import MessageView, SendMessage
 from proto.events.carrier import ReceiptReceived
@@ -46,9 +46,13 @@ def reply_of(ev: ReplyIssued | DoubleOptInRequested) -> SendMessage:
                        text=ev.text, kind=cast(SendKind, ev.kind), category="transactional")
 
 
-async def send_reply(send: Send, ev: ReplyIssued | DoubleOptInRequested) -> None:
+async def send_reply(send: Send, ev: ReplyIssued | DoubleOptInRequested, max_age_s: float) -> None:
     """Send it; outbound or a service it needs being unreachable raises (the consumer retries), a
-    definitive refusal (the number cannot send, the contact opted out since) is logged and let go."""
+    definitive refusal (the number cannot send, the contact opted out since) is logged and let go, and
+    so is a reply read more than ``max_age_s`` after it was recorded."""
+    if utcnow() - ev.occurred_at > timedelta(seconds=max_age_s):
+        log.warning("reply_too_old", message_id=ev.message_id, org_id=ev.org_id, occurred_at=rfc3339(ev.occurred_at))
+        return
     try:
         view = await send(reply_of(ev))
     except CommandError as exc:
@@ -116,7 +120,7 @@ async def release_quiet_hours(es: EventStore, ev: CompliancePolicyChanged, now: 
     return queued
 
 
-def specs(es: EventStore, send: Send) -> list[ConsumerSpec]:
+def specs(es: EventStore, send: Send, reply_max_age_s: float) -> list[ConsumerSpec]:
     async def on_opt_out(ev: Event) -> None:
         if isinstance(ev, OptOutRecorded):
             await cancel_for_opt_out(es, ev)
@@ -138,7 +142,7 @@ def specs(es: EventStore, send: Send) -> list[ConsumerSpec]:
 
     async def on_reply(ev: Event) -> None:
         if isinstance(ev, ReplyIssued | DoubleOptInRequested):
-            await send_reply(send, ev)
+            await send_reply(send, ev, reply_max_age_s)
 
     return [
         ConsumerSpec(durable=REPLIES_CONSUMER, events=(ReplyIssued, DoubleOptInRequested), handler=on_reply),

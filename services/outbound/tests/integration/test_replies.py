@@ -4,11 +4,12 @@ outbound consumes them, each once under the message id compliance chose."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import msgspec
 
-from proto.base import Event
+from proto.base import Event, utcnow
 from proto.events import encode_event
 from proto.events.compliance import DoubleOptInRequested, ReplyIssued
 from services.outbound.tests.integration.harness import Pipe, handset
@@ -55,3 +56,16 @@ async def test_a_double_opt_in_text_is_sent_from_its_event(make_pipe: Any) -> No
 async def exists(p: Pipe, mid: str) -> bool:
     status, _, _ = await p.call("GET", f"/v1/messages/{mid}")
     return status == 200
+
+
+async def test_a_reply_read_too_late_answers_nothing(make_pipe: Any) -> None:
+    p: Pipe = await make_pipe({"AM_REPLY_MAX_AGE_S": "600"})
+    await p.onboard()
+    to, stale, fresh = handset(), str(uuid.uuid4()), str(uuid.uuid4())
+    # given: a HELP reply recorded an hour ago (outbound was down since), then a fresh one
+    for mid, at in ((stale, utcnow() - timedelta(hours=1)), (fresh, utcnow())):
+        await publish(p, ReplyIssued(org_id=p.org_id, contact_number=to, kind="help_reply", message_id=mid,
+                                     from_number=p.number, text=f"help {mid}", occurred_at=at))
+    # then: the fresh one goes; the stale one, read before it, is not sent
+    await p.system.eventually(lambda: exists(p, fresh))
+    assert not await exists(p, stale)
