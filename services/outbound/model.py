@@ -7,9 +7,12 @@ projection.py). No I/O; ``now`` is an argument."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal, assert_never
+from typing import Any, Literal, assert_never
+
+import msgspec
+from msgspec.structs import replace
 
 from proto.base import Event, rfc3339, utcnow
 from proto.events.outbound import (
@@ -84,8 +87,7 @@ RECIPIENT_OPTED_OUT = "RECIPIENT_OPTED_OUT"
 
 
 # -- state -----------------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class Message:
+class Message(msgspec.Struct, frozen=True, kw_only=True):
     """A message as its events left it (one row of ``messages``). ``claimed_until``/``claim_id`` (the
     dispatcher's lease) and ``held`` (a final receipt that came before MessageSent) are bookkeeping no
     event records: every event but MessageSending ends the lease, a final outcome drops ``held``."""
@@ -128,52 +130,55 @@ def _time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def _facts(s: Message, f: MessageFacts, at: datetime) -> Message:
-    return replace(s, from_number=f.from_, to_number=f.to, body=f.text, category=f.category, kind=f.kind,
-                   segments=f.segments, encoding=f.encoding, price_micros=f.price_micros,
-                   phone_number_id=f.phone_number_id, campaign_id=f.campaign_id, throughput_mpm=f.throughput_mpm,
-                   status_callback_url=f.status_callback_url, send_at=_time(f.send_at),
-                   validity_seconds=f.validity_seconds, expires_at=_time(f.expires_at), next_attempt_at=at,
-                   created_at=at)
+def _facts(f: MessageFacts, at: datetime) -> dict[str, Any]:
+    return {"from_number": f.from_, "to_number": f.to, "body": f.text, "category": f.category, "kind": f.kind,
+            "segments": f.segments, "encoding": f.encoding, "price_micros": f.price_micros,
+            "phone_number_id": f.phone_number_id, "campaign_id": f.campaign_id, "throughput_mpm": f.throughput_mpm,
+            "status_callback_url": f.status_callback_url, "send_at": _time(f.send_at),
+            "validity_seconds": f.validity_seconds, "expires_at": _time(f.expires_at), "next_attempt_at": at,
+            "created_at": at}
 
 
 def evolve(s: Message, ev: Event) -> Message:
-    """The message after ``ev``: the one place a status is set."""
-    s = replace(s, version=s.version + 1, updated_at=ev.occurred_at)
+    """The message after ``ev``: the one place a status is set (one copy of the state per event)."""
+    common: dict[str, Any] = {"version": s.version + 1, "updated_at": ev.occurred_at}
     if not isinstance(ev, MessageSending):
-        s = replace(s, claimed_until=None, claim_id=None)
+        common.update(claimed_until=None, claim_id=None)
+    return replace(s, **common, **_changes(s, ev))
+
+
+def _changes(s: Message, ev: Event) -> dict[str, Any]:
     match ev:
         case MessageQueued(facts=MessageFacts() as f):
-            return replace(_facts(s, f, ev.occurred_at), status="queued", status_reason=ev.reason or None)
+            return {**_facts(f, ev.occurred_at), "status": "queued", "status_reason": ev.reason or None}
         case MessageQueued():  # its time came (or what held it went): validity counts from when it may go
             due = min(s.next_attempt_at or ev.occurred_at, ev.occurred_at)
-            return replace(s, status="queued", status_reason=ev.reason or None, next_attempt_at=due,
-                           expires_at=due + timedelta(seconds=s.validity_seconds), deferred_by=None)
+            return {"status": "queued", "status_reason": ev.reason or None, "next_attempt_at": due,
+                    "expires_at": due + timedelta(seconds=s.validity_seconds), "deferred_by": None}
         case MessageScheduled():
-            if ev.facts is not None:
-                s = replace(_facts(s, ev.facts, ev.occurred_at), expires_at=_time(ev.facts.expires_at))
             until = _time(ev.send_at) or ev.occurred_at
-            return replace(s, status="scheduled", status_reason=ev.reason or None, next_attempt_at=until,
-                           expires_at=until + timedelta(seconds=s.validity_seconds) if ev.facts is None
-                           else s.expires_at, deferred_by=ev.deferred_by or None)
+            out = _facts(ev.facts, ev.occurred_at) if ev.facts is not None else {
+                "expires_at": until + timedelta(seconds=s.validity_seconds)}  # (accepted: its facts say)
+            return {**out, "status": "scheduled", "status_reason": ev.reason or None, "next_attempt_at": until,
+                    "deferred_by": ev.deferred_by or None}
         case MessageSending():
             why = ev.reason or (f"attempt {ev.attempt}" if ev.attempt > 1 else None)
-            return replace(s, status="sending", status_reason=why, attempts=ev.attempt)
+            return {"status": "sending", "status_reason": why, "attempts": ev.attempt}
         case MessageSubmissionRetried():  # still sending: no status change
-            return replace(s, next_attempt_at=_time(ev.retry_at), attempts=ev.attempt)
+            return {"next_attempt_at": _time(ev.retry_at), "attempts": ev.attempt}
         case MessageSent():
-            return replace(s, status="sent", status_reason=None, carrier_message_id=ev.carrier_message_id)
+            return {"status": "sent", "status_reason": None, "carrier_message_id": ev.carrier_message_id}
         case MessageDelivered():
-            return replace(s, status="delivered", status_reason=None, held=None)
+            return {"status": "delivered", "status_reason": None, "held": None}
         case MessageUndelivered():
-            return replace(s, status="undelivered", status_reason=ev.reason or None, held=None,
-                           error_code=ev.error_code or ev.receipt_status)
+            return {"status": "undelivered", "status_reason": ev.reason or None, "held": None,
+                    "error_code": ev.error_code or ev.receipt_status}
         case MessageFailed():
-            return replace(s, status="failed", status_reason=ev.reason, error_code=ev.error_code)
+            return {"status": "failed", "status_reason": ev.reason, "error_code": ev.error_code}
         case MessageCanceled():
-            return replace(s, status="canceled", status_reason=ev.reason, error_code=ev.code)
+            return {"status": "canceled", "status_reason": ev.reason, "error_code": ev.code}
         case _:
-            return s
+            return {}
 
 
 def fold(s: Message, events: Sequence[Event]) -> Message:

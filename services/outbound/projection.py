@@ -6,11 +6,12 @@ receipt held for a message not yet sent): none of it is a status."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import asyncpg
 import msgspec
+from msgspec.structs import replace
 
 from libs.store import ConcurrencyError, Sql, sql, table
 from libs.store import Write as StoreWrite

@@ -3,11 +3,10 @@ decided, then these events (or none, with the outcome saying why), and the statu
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-import msgspec
 import pytest
+from msgspec.structs import replace
 
 from proto.base import Event
 from proto.commands.compliance import Check, SendDecision
@@ -202,7 +201,7 @@ def test_a_duplicate_receipt_changes_nothing() -> None:
 def test_an_out_of_order_receipt_after_a_final_one_changes_nothing() -> None:
     s = given(*SENT, ApplyReceipt(DELIVRD))
     assert when(s, ApplyReceipt(UNDELIV))[0].outcome == "ignored_terminal"
-    assert when(given(*SENT), ApplyReceipt(msgspec.structs.replace(DELIVRD, status="ENROUTE")))[0].outcome == "not_final"
+    assert when(given(*SENT), ApplyReceipt(replace(DELIVRD, status="ENROUTE")))[0].outcome == "not_final"
 
 
 def test_a_receipt_before_sent_is_held_and_applied_when_sent() -> None:
@@ -290,7 +289,7 @@ def test_an_opt_out_cancels_all_but_its_own_confirmation() -> None:
 
 
 def replace_facts(**kw: object) -> MessageFacts:
-    return msgspec.structs.replace(FACTS, **kw)
+    return replace(FACTS, **kw)
 
 
 # -- quiet hours turned off --------------------------------------------------------------------------
