@@ -27,26 +27,11 @@ from proto.events.outbound import (
     MessageSubmissionRetried,
     MessageUndelivered,
 )
-from services.outbound.commands import (
-    Accept,
-    ApplyReceipt,
-    Cancel,
-    CarrierRefused,
-    Command,
-    Dispatch,
-    Expire,
-    Promote,
-    QuietHoursOff,
-    ReceiptTimeout,
-    RecordSent,
-    Refused,
-    RetrySubmission,
-)
+from services.outbound import commands as cm
 from services.outbound.rules import (
     Receipt,
     deferred_by,
     due_without_quiet_hours,
-    receipt_outcome,
     released_when_quiet_hours_off,
 )
 
@@ -84,6 +69,20 @@ def can_transition(current: str | None, new: str) -> bool:
 CANCELED_BY_USER = "CANCELED_BY_USER"
 NUMBER_RELEASED = "NUMBER_RELEASED"
 RECIPIENT_OPTED_OUT = "RECIPIENT_OPTED_OUT"
+
+
+# -- carrier receipts ------------------------------------------------------------------------------
+_RECEIPTS: dict[str, Literal["delivered", "undelivered"]] = {
+    "DELIVRD": "delivered", "UNDELIV": "undelivered", "REJECTD": "undelivered", "EXPIRED": "undelivered",
+    "DELETED": "undelivered", "UNKNOWN": "undelivered",
+}
+
+
+def receipt_outcome(receipt_status: str) -> Literal["delivered", "undelivered"] | None:
+    """SMPP receipt states: DELIVRD → delivered, UNDELIV/REJECTD/EXPIRED/DELETED/UNKNOWN → undelivered
+    (UNKNOWN is final in SMPP 3.4: the SMSC will say no more); ACCEPTD, ENROUTE (and anything else) are
+    not final and change nothing."""
+    return _RECEIPTS.get(receipt_status.strip().upper())
 
 
 # -- state -----------------------------------------------------------------------------------------
@@ -219,7 +218,7 @@ def _not_ours(s: Message, claim: str | None) -> Decision | None:
     return None
 
 
-def _accept(s: Message, c: Accept) -> Decision:
+def _accept(s: Message, c: cm.Accept) -> Decision:
     if s.status:
         return _none("exists", "the message id is taken")
     if c.due is None:
@@ -228,13 +227,13 @@ def _accept(s: Message, c: Accept) -> Decision:
                                       facts=c.facts, deferred_by=c.deferred_by or "", occurred_at=c.now),))
 
 
-def _promote(s: Message, c: Promote) -> Decision:
+def _promote(s: Message, c: cm.Promote) -> Decision:
     if s.status != "scheduled" or s.next_attempt_at is None or s.next_attempt_at > c.now:
         return _none("not_due", "not a scheduled message whose time came")
     return Decision((MessageQueued(org_id=s.org_id, message_id=s.id, reason="send time reached", occurred_at=c.now),))
 
 
-def _refused(s: Message, c: Refused) -> Decision:
+def _refused(s: Message, c: cm.Refused) -> Decision:
     d = c.decision
     if d.decision == "defer":
         until = _time(d.defer_until) if d.defer_until else None
@@ -256,14 +255,14 @@ def _failed(s: Message, code: str, reason: str, now: datetime | None = None) -> 
     return Decision((ev,), "failed", reason)
 
 
-def _retry(s: Message, c: RetrySubmission) -> Decision:
+def _retry(s: Message, c: cm.RetrySubmission) -> Decision:
     if c.error is None or s.status != "sending":  # nothing happened to the message: postponed, no event
         return _none("postponed", f"tried again at {rfc3339(c.retry_at)}")
     return Decision((MessageSubmissionRetried(org_id=s.org_id, message_id=s.id, attempt=c.attempt,
                                               error=c.error[:500], retry_at=rfc3339(c.retry_at)),), "retrying")
 
 
-def _sent(s: Message, c: RecordSent) -> Decision:
+def _sent(s: Message, c: cm.RecordSent) -> Decision:
     """MessageSent (credit captured); a final receipt that came first is applied right after."""
     events: list[Event] = []
     if s.status in PENDING and s.held is not None:  # a held receipt proves an earlier attempt reached it
@@ -274,11 +273,11 @@ def _sent(s: Message, c: RecordSent) -> Decision:
     events.append(MessageSent(org_id=s.org_id, message_id=s.id, carrier_message_id=c.carrier_message_id,
                               reservation_id=s.id))
     if s.held is not None:
-        events.extend(_receipt(fold(s, events), ApplyReceipt(s.held)).events)
+        events.extend(_receipt(fold(s, events), cm.ApplyReceipt(s.held)).events)
     return Decision(tuple(events), "sent")
 
 
-def _receipt(s: Message, c: ApplyReceipt) -> Decision:
+def _receipt(s: Message, c: cm.ApplyReceipt) -> Decision:
     """Applied to a ``sent`` message only; held for one not yet sent (our MessageSent write is behind);
     a terminal message never reopens, so duplicates and late receipts change nothing."""
     r = c.receipt
@@ -306,7 +305,7 @@ def hold(s: Message, r: Receipt) -> Message:
     return replace(s, held=r)
 
 
-def _expire(s: Message, c: Expire) -> Decision:
+def _expire(s: Message, c: cm.Expire) -> Decision:
     if s.status not in PENDING and s.status != "sending":
         return _none("moved_on", f"the message is {s.status}")
     if not expired(s, c.now):
@@ -314,11 +313,11 @@ def _expire(s: Message, c: Expire) -> Decision:
     if s.claim_id != c.claim and s.claimed_until is not None and s.claimed_until > c.now:
         return _none("claimed", "a dispatcher holds it")
     if s.held is not None:  # the carrier had it after all: it was sent
-        return _sent(s, RecordSent(s.held.carrier_message_id))
+        return _sent(s, cm.RecordSent(s.held.carrier_message_id))
     return _failed(s, "EXPIRED", f"expired: not handed to the carrier within {s.validity_seconds} s", c.now)
 
 
-def _timeout(s: Message, c: ReceiptTimeout) -> Decision:
+def _timeout(s: Message, c: cm.ReceiptTimeout) -> Decision:
     """Carriers stop reporting after their own validity period, and every message ends in one terminal
     status: undelivered (DELIVERY_UNCONFIRMED). The carrier had it, so its credit stays spent."""
     if s.status != "sent":
@@ -331,7 +330,7 @@ def _timeout(s: Message, c: ReceiptTimeout) -> Decision:
                                         occurred_at=c.now),), "unconfirmed", reason)
 
 
-def _cancel(s: Message, c: Cancel) -> Decision:
+def _cancel(s: Message, c: cm.Cancel) -> Decision:
     if s.status == "canceled":
         return _none("already_canceled", "the message is canceled")
     if s.status not in PENDING:
@@ -346,7 +345,7 @@ def _cancel(s: Message, c: Cancel) -> Decision:
         correlation_id=cause.correlation_id if cause else None),), "canceled", c.reason)
 
 
-def _quiet_hours_off(s: Message, c: QuietHoursOff) -> Decision:
+def _quiet_hours_off(s: Message, c: cm.QuietHoursOff) -> Decision:
     """A message scheduled by quiet hours alone goes now (or at its own send_at, if still ahead)."""
     if s.status != "scheduled" or not released_when_quiet_hours_off(s.deferred_by):
         return _none("not_held", "not held by quiet hours alone")
@@ -362,35 +361,35 @@ def _quiet_hours_off(s: Message, c: QuietHoursOff) -> Decision:
                                       correlation_id=ev.correlation_id, occurred_at=c.now),), "scheduled")
 
 
-def decide(s: Message, cmd: Command) -> Decision:
+def decide(s: Message, cmd: cm.Command) -> Decision:
     """The events ``cmd`` leads to from ``s`` (none, with the reason, when it changes nothing)."""
     match cmd:
-        case Accept():
+        case cm.Accept():
             return _accept(s, cmd)
-        case Promote():
+        case cm.Promote():
             return _promote(s, cmd)
-        case Dispatch():
+        case cm.Dispatch():
             return _not_ours(s, cmd.claim) or Decision((MessageSending(
                 org_id=s.org_id, message_id=s.id, attempt=cmd.attempt, decision_id=cmd.decision_id),), "sending")
-        case Refused():
+        case cm.Refused():
             return _not_ours(s, cmd.claim) or _refused(s, cmd)
-        case RetrySubmission():
+        case cm.RetrySubmission():
             return _none("not_claimed", "another claim holds it") if s.claim_id != cmd.claim else _retry(s, cmd)
-        case RecordSent():
+        case cm.RecordSent():
             return _sent(s, cmd)
-        case CarrierRefused():
+        case cm.CarrierRefused():
             if s.claim_id != cmd.claim or s.status != "sending":
                 return _none("moved_on", f"the message is {s.status}")
             return _failed(s, cmd.code or "CARRIER_REJECTED", cmd.reason)
-        case ApplyReceipt():
+        case cm.ApplyReceipt():
             return _receipt(s, cmd)
-        case Expire():
+        case cm.Expire():
             return _expire(s, cmd)
-        case ReceiptTimeout():
+        case cm.ReceiptTimeout():
             return _timeout(s, cmd)
-        case Cancel():
+        case cm.Cancel():
             return _cancel(s, cmd)
-        case QuietHoursOff():
+        case cm.QuietHoursOff():
             return _quiet_hours_off(s, cmd)
         case _:
             assert_never(cmd)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Literal
 
 import msgspec
 
@@ -112,19 +111,6 @@ def price_micros(segments: int, per_segment: int) -> int:
 
 
 # -- carrier receipts ------------------------------------------------------------------------------
-_RECEIPTS: dict[str, Literal["delivered", "undelivered"]] = {
-    "DELIVRD": "delivered", "UNDELIV": "undelivered", "REJECTD": "undelivered", "EXPIRED": "undelivered",
-    "DELETED": "undelivered", "UNKNOWN": "undelivered",
-}
-
-
-def receipt_outcome(receipt_status: str) -> Literal["delivered", "undelivered"] | None:
-    """SMPP receipt states: DELIVRD → delivered, UNDELIV/REJECTD/EXPIRED/DELETED/UNKNOWN → undelivered
-    (UNKNOWN is final in SMPP 3.4: the SMSC will say no more); ACCEPTD, ENROUTE (and anything else) are
-    not final and change nothing."""
-    return _RECEIPTS.get(receipt_status.strip().upper())
-
-
 class Receipt(msgspec.Struct, kw_only=True, frozen=True):
     """A carrier's delivery receipt for a message (held on the message when it beats our MessageSent)."""
 

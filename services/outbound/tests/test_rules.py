@@ -105,7 +105,7 @@ def test_transitions() -> None:
     ("", None),
 ])
 def test_receipt_mapping(status: str, outcome: str | None) -> None:
-    assert rules.receipt_outcome(status) == outcome
+    assert model.receipt_outcome(status) == outcome
 
 
 # -- validation -------------------------------------------------------------------------------------
