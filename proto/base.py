@@ -116,6 +116,8 @@ class Command(msgspec.Struct, Generic[R], frozen=True, kw_only=True):
         super().__init_subclass__(**kwargs)
         if "DOMAIN" not in cls.__dict__ and cls.__module__.startswith("proto.commands."):
             cls.DOMAIN = cls.__module__.rsplit(".", 1)[1]
+        if not cls.DOMAIN:
+            raise TypeError(f"{cls.__name__}: a command outside proto/commands/<domain>.py sets its DOMAIN")
         if "NAME" not in cls.__dict__:
             cls.NAME = snake(cls.__name__)
 

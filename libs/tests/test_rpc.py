@@ -122,3 +122,9 @@ async def test_database_and_bus_faults_answer_503_and_refused_values_400(nats_ur
         await conn.close()
         await server.close()
         await nc.close()
+
+
+def test_a_command_without_a_domain_is_refused() -> None:
+    with pytest.raises(TypeError, match="DOMAIN"):
+        class Nowhere(Command[Pong], frozen=True, kw_only=True):
+            n: int
