@@ -201,7 +201,7 @@ class Decision:
     reason: str = ""
 
     @property
-    def refused(self) -> bool:
+    def changes_nothing(self) -> bool:
         return not self.events
 
 

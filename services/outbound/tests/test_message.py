@@ -98,7 +98,7 @@ def test_accepted_for_later_is_scheduled_with_why_and_what_deferred_it() -> None
 
 def test_an_id_taken_is_not_accepted_twice() -> None:
     d, _ = when(given(*QUEUED), Accept(FACTS, T0))
-    assert d.refused and d.outcome == "exists"
+    assert d.changes_nothing and d.outcome == "exists"
 
 
 # -- promote -----------------------------------------------------------------------------------------
@@ -164,7 +164,7 @@ def test_a_transient_carrier_failure_is_retried_later_still_sending() -> None:
 
 def test_no_final_check_answer_postpones_without_an_event() -> None:
     d, _ = when(given(*QUEUED, claim=CLAIM), RetrySubmission(1, T0, CLAIM, None))
-    assert d.refused and d.outcome == "postponed"
+    assert d.changes_nothing and d.outcome == "postponed"
 
 
 @pytest.mark.parametrize("code", ["CARRIER_REJECTED", "SUBMISSION_UNCONFIRMED"])
@@ -195,7 +195,7 @@ def test_a_final_receipt_ends_a_sent_message(receipt: Receipt, status: str, even
 def test_a_duplicate_receipt_changes_nothing() -> None:
     s = given(*SENT, ApplyReceipt(DELIVRD))
     d, after = when(s, ApplyReceipt(DELIVRD))
-    assert d.refused and d.outcome == "ignored_terminal" and after == s
+    assert d.changes_nothing and d.outcome == "ignored_terminal" and after == s
 
 
 def test_an_out_of_order_receipt_after_a_final_one_changes_nothing() -> None:
@@ -207,7 +207,7 @@ def test_an_out_of_order_receipt_after_a_final_one_changes_nothing() -> None:
 def test_a_receipt_before_sent_is_held_and_applied_when_sent() -> None:
     sending = given(*SENDING)
     d, _ = when(sending, ApplyReceipt(DELIVRD))
-    assert d.refused and d.outcome == "held"
+    assert d.changes_nothing and d.outcome == "held"
     held = model.hold(sending, DELIVRD)
     assert when(held, ApplyReceipt(DELIVRD))[0].outcome == "duplicate_held"
     d, s = when(held, RecordSent("c-1"))
@@ -270,7 +270,7 @@ def test_a_pending_message_is_canceled_and_refunded(history: tuple[Command, ...]
 def test_a_message_at_or_past_the_carrier_cannot_be_canceled(history: tuple[Command, ...]) -> None:
     s = given(*history)
     d, _ = when(s, USER)
-    assert d.refused and d.outcome == "not_cancelable" and s.status in d.reason
+    assert d.changes_nothing and d.outcome == "not_cancelable" and s.status in d.reason
 
 
 def test_a_second_cancel_answers_the_canceled_message() -> None:
