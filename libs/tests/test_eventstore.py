@@ -17,6 +17,7 @@ from libs.store.db import create_pool, migrate
 from libs.store.eventstore import ConcurrencyError, EventStore
 from libs.store.processed import claim
 from libs.store.relay import Relay
+from libs.testing.statements import Statements, counted_pool
 from proto.base import Event, new_id
 from proto.events.accounts import CreditGranted
 from proto.subjects import StreamSpec, Subjects
@@ -215,34 +216,21 @@ async def test_a_failing_bulk_path_leaves_every_event_to_the_handler(env: Env) -
 
 # -- the write API -------------------------------------------------------------------------------------------
 
-class Queries:
-    """Counts the statements a connection sends: one statement is one round trip. (asyncpg's first
-    look at a type is a query of its own, once per connection: ``warm`` gets those out of the way.)"""
-
-    def __init__(self) -> None:
-        self.texts: list[str] = []
-
-    def __call__(self, record: object) -> None:
-        self.texts.append(str(getattr(record, "query", "")))
-
-    async def warm(self, store: EventStore) -> None:
-        await store.write(Write().append(f"warm-{new_id()}", 0, [grant()]).returning(sql("SELECT 1")))
-        await store.pool.execute("INSERT INTO wallets VALUES ($1, 0)", new_id())
-        await store.pool.fetch("SELECT * FROM unnest($1::text[], $2::int[])", ["a"], [1])
-        self.texts.clear()
+async def warm(store: EventStore, statements: Statements) -> None:
+    """asyncpg's first look at each type the writes use, out of the count."""
+    await store.write(Write().append(f"warm-{new_id()}", 0, [grant()]).returning(sql("SELECT 1")))
+    await store.pool.execute("INSERT INTO wallets VALUES ($1, 0)", new_id())
+    await store.pool.fetch("SELECT * FROM unnest($1::text[], $2::int[])", ["a"], [1])
+    statements.clear()
 
 
 @pytest.fixture
-async def one_conn(env: Env, database_url: str) -> AsyncIterator[tuple[EventStore, Queries]]:
+async def one_conn(env: Env, database_url: str) -> AsyncIterator[tuple[EventStore, Statements]]:
     """A store whose pool is one connection, its statements counted."""
-    pool = await create_pool(database_url, env.store.schema, max_size=1)
-    queries = Queries()
-    async with pool.acquire() as conn:
-        conn.add_query_logger(queries)
-    store = EventStore(pool, env.store.schema, env.subjects, "accounts")
-    await queries.warm(store)
-    yield store, queries
-    await pool.close()
+    async with counted_pool(database_url, env.store.schema) as (pool, statements):
+        store = EventStore(pool, env.store.schema, env.subjects, "accounts")
+        await warm(store, statements)
+        yield store, statements
 
 
 async def versions(env: Env, *streams: str) -> dict[str, int]:
@@ -252,7 +240,7 @@ async def versions(env: Env, *streams: str) -> dict[str, int]:
 
 
 async def test_a_write_to_many_streams_with_its_projection_is_one_statement(
-        env: Env, one_conn: tuple[EventStore, Queries]) -> None:
+        env: Env, one_conn: tuple[EventStore, Statements]) -> None:
     store, queries = one_conn
     a, b = f"credit-{new_id()}", f"credit-{new_id()}"
     w = (Write()
@@ -262,7 +250,7 @@ async def test_a_write_to_many_streams_with_its_projection_is_one_statement(
                       rows=table("v", {"id": "text", "n": "int"}, [(a, 2), (b, 1)])), name="ins")
          .returning(sql("SELECT id, n FROM ins ORDER BY id")))
     rows = await store.write(w)
-    assert len(queries.texts) == 1  # one round trip: the projection, the events, the wake-up
+    assert len(queries) == 1  # one round trip: the projection, the events, the wake-up
     assert sorted((r["id"], r["n"]) for r in rows) == sorted([(a, 2), (b, 1)])
     assert await versions(env, a, b) == {a: 2, b: 1}
     assert await env.store.pool.fetchval("SELECT count(*) FROM outbox o JOIN events e USING (position)"
@@ -288,7 +276,7 @@ async def test_a_stream_past_its_version_fails_the_whole_write(env: Env) -> None
     assert await versions(env, b) == {b: 2}
 
 
-async def test_events_only_where_the_change_happened(env: Env, one_conn: tuple[EventStore, Queries]) -> None:
+async def test_events_only_where_the_change_happened(env: Env, one_conn: tuple[EventStore, Statements]) -> None:
     """The credit hold's shape: a conditional UPDATE, the rows that follow from it, and the event only
     when it took — one statement."""
     store, queries = one_conn
@@ -308,7 +296,7 @@ async def test_events_only_where_the_change_happened(env: Env, one_conn: tuple[E
     assert rows[0]["balance"] == 1 and rows[0]["am_appended"] == 1
     rows = await store.write(hold(4, second))  # short of credit: no change, no event
     assert rows[0]["balance"] is None and rows[0]["am_appended"] == 0
-    assert len(queries.texts) == 2
+    assert len(queries) == 2
     assert await versions(env, first, second) == {first: 1}
 
 
@@ -358,3 +346,15 @@ async def test_the_injected_waker_is_woken_at_commit_instead_of_a_notify(env: En
         assert not heard.is_set()
         await conn.remove_listener(store.channel, on_notify)
     await listener.close()
+
+
+async def test_a_projections_own_key_taken_is_the_callers_not_a_concurrency_error(env: Env) -> None:
+    import asyncpg
+
+    wallet, stream = new_id(), f"reservation-{new_id()}"
+    await env.store.pool.execute("INSERT INTO wallets (id, n) VALUES ($1, 1)", wallet)
+    w = Write().project(sql("INSERT INTO wallets (id, n) VALUES (:id, 1)", id=wallet)).append(stream, 0, [grant()])
+    with pytest.raises(asyncpg.UniqueViolationError) as err:
+        await env.store.write(w)
+    assert not isinstance(err.value.__cause__, ConcurrencyError) and not isinstance(err.value, ConcurrencyError)
+    assert await versions(env, stream) == {}  # and nothing of the write stays
