@@ -21,7 +21,7 @@ import aiohttp
 import nats
 
 from libs.bus.conn import ensure_stream
-from libs.embedded.servers import free_port, free_port_block
+from libs.embedded.ports import free_port, free_port_block
 from libs.runtime.service import run_loop
 from libs.store.db import create_pool, migrate
 from libs.store.eventstore import EventStore
