@@ -146,10 +146,13 @@ class Service:
                                           min_size=self.settings.db_pool_min,
                                           pgbouncer=self.settings.db_pgbouncer)
             await migrate(self.pool, self.schema, self.sql_dir)
-            self.store = EventStore(self.pool, self.schema, self.subjects, self.name)
+            if self.domain:
+                self.relay = Relay(self.pool, self.nc, self.schema, self.name)
+            # the relay is the store's waker: writes here wake it at commit while it leads
+            self.store = EventStore(self.pool, self.schema, self.subjects, self.name, waker=self.relay)
         if self.domain and self.uses_db:
             await self._ensure_stream(self.domain)
-            self.relay = Relay(self.pool, self.nc, self.schema, self.name)
+            assert self.relay is not None
             self.relay.start()
             self.gauge_query(GaugeQuery(f"SELECT '{self.name}' AS service, o.* FROM ({OUTBOX}) o",
                                         {"pending": OUTBOX_PENDING, "lag": OUTBOX_LAG}, ("service",)))

@@ -1,2 +1,8 @@
-"""Postgres event store: pool, migrations, append/load with optimistic concurrency, outbox relay,
+"""Postgres event store: pool, migrations, one write API (events of one or many streams with optimistic
+concurrency, their projections and the relay's wake-up, in one statement), the outbox relay,
 processed-event records."""
+
+from libs.store.query import Sql, join, notify, sql, table
+from libs.store.write import ConcurrencyError, Write
+
+__all__ = ["ConcurrencyError", "Sql", "Write", "join", "notify", "sql", "table"]

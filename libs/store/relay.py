@@ -21,7 +21,6 @@ from nats.aio.client import Client
 
 from libs.bus.rpc import RpcClient
 from libs.obs.metrics import EVENTS_PUBLISHED, EVENTS_RELAYED
-from libs.runtime.waiting import woken
 from proto.subjects import Subjects
 
 log = structlog.get_logger(__name__)
@@ -36,16 +35,6 @@ class _PubAck(msgspec.Struct):
 
 
 _ack = msgspec.json.Decoder(_PubAck).decode
-
-
-_leading: dict[str, Relay] = {}
-
-
-def local_leader(schema: str) -> Relay | None:
-    """This process's relay for ``schema`` while it holds the lead: writers here wake it directly after
-    commit instead of a NOTIFY. Every notifying commit takes one database-wide lock in PostgreSQL, so
-    under load NOTIFY per append serialises the commits of every service."""
-    return _leading.get(schema)
 
 
 class Relay:
@@ -73,6 +62,7 @@ class Relay:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._leads = False
         self.lock_key = int.from_bytes(
             hashlib.sha256(f"relay:{schema}".encode()).digest()[:8], "big", signed=True
         )
@@ -94,6 +84,11 @@ class Relay:
     def wake(self) -> None:
         self._wake.set()
 
+    def leads(self) -> bool:
+        """True while this relay holds the lead: the writers of this process wake it directly after
+        commit (it is their ``Waker``, see libs/store/eventstore.py) instead of a NOTIFY."""
+        return self._leads
+
     async def _run(self) -> None:
         while not self._stopping:
             try:
@@ -110,17 +105,19 @@ class Relay:
             while not await listen_conn.fetchval("SELECT pg_try_advisory_lock($1)", self.lock_key):
                 await asyncio.sleep(2.0)  # another replica relays
             await listen_conn.add_listener(self.channel, self._notified)
-            _leading[self.schema] = self
+            self._leads = True
             try:
                 while not self._stopping:
                     n = await self.publish_pending()
                     if n >= self.batch:
                         continue
                     self._wake.clear()
-                    await woken(self._wake, self.sweep_interval)
+                    # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the stop's cancellation
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(self.sweep_interval):
+                            await self._wake.wait()
             finally:
-                if _leading.get(self.schema) is self:
-                    del _leading[self.schema]
+                self._leads = False
                 with contextlib.suppress(Exception):
                     await listen_conn.remove_listener(self.channel, self._notified)
                     await listen_conn.execute("SELECT pg_advisory_unlock($1)", self.lock_key)

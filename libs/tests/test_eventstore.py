@@ -12,10 +12,12 @@ from nats.aio.client import Client
 
 from libs.bus.conn import ensure_stream
 from libs.bus.consumer import ConsumerRunner, ConsumerSpec, Permanent
+from libs.store import Write, sql, table
 from libs.store.db import create_pool, migrate
 from libs.store.eventstore import ConcurrencyError, EventStore
 from libs.store.processed import claim
 from libs.store.relay import Relay
+from libs.testing.statements import Statements, counted_pool
 from proto.base import Event, new_id
 from proto.events.accounts import CreditGranted
 from proto.subjects import StreamSpec, Subjects
@@ -34,6 +36,7 @@ async def env(nats_url: str, database_url: str, subject_root: str) -> AsyncItera
     pool = await create_pool(database_url, subjects.schema("accounts"))
     await migrate(pool, subjects.schema("accounts"), None)
     await pool.execute("CREATE TABLE IF NOT EXISTS effects (event_id uuid PRIMARY KEY, n int NOT NULL)")
+    await pool.execute("CREATE TABLE IF NOT EXISTS wallets (id text PRIMARY KEY, n int NOT NULL)")
     nc = await nats.connect(nats_url)
     await ensure_stream(nc, subjects, StreamSpec("accounts"))
     yield Env(EventStore(pool, subjects.schema("accounts"), subjects, "accounts"), nc, subjects)
@@ -209,3 +212,149 @@ async def test_a_failing_bulk_path_leaves_every_event_to_the_handler(env: Env) -
         assert handled == [e.event_id for e in events]
     finally:
         await runner.stop()
+
+
+# -- the write API -------------------------------------------------------------------------------------------
+
+async def warm(store: EventStore, statements: Statements) -> None:
+    """asyncpg's first look at each type the writes use, out of the count."""
+    await store.write(Write().append(f"warm-{new_id()}", 0, [grant()]).returning(sql("SELECT 1")))
+    await store.pool.execute("INSERT INTO wallets VALUES ($1, 0)", new_id())
+    await store.pool.fetch("SELECT * FROM unnest($1::text[], $2::int[])", ["a"], [1])
+    statements.clear()
+
+
+@pytest.fixture
+async def one_conn(env: Env, database_url: str) -> AsyncIterator[tuple[EventStore, Statements]]:
+    """A store whose pool is one connection, its statements counted."""
+    async with counted_pool(database_url, env.store.schema) as (pool, statements):
+        store = EventStore(pool, env.store.schema, env.subjects, "accounts")
+        await warm(store, statements)
+        yield store, statements
+
+
+async def versions(env: Env, *streams: str) -> dict[str, int]:
+    rows = await env.store.pool.fetch("SELECT stream_id, max(version) AS v FROM events WHERE stream_id = ANY($1)"
+                                      " GROUP BY stream_id", list(streams))
+    return {r["stream_id"]: r["v"] for r in rows}
+
+
+async def test_a_write_to_many_streams_with_its_projection_is_one_statement(
+        env: Env, one_conn: tuple[EventStore, Statements]) -> None:
+    store, queries = one_conn
+    a, b = f"credit-{new_id()}", f"credit-{new_id()}"
+    w = (Write()
+         .append(a, 0, [grant(), grant()])
+         .append(b, 0, [grant()])
+         .project(sql("INSERT INTO wallets (id, n) SELECT id, n FROM :rows RETURNING id, n",
+                      rows=table("v", {"id": "text", "n": "int"}, [(a, 2), (b, 1)])), name="ins")
+         .returning(sql("SELECT id, n FROM ins ORDER BY id")))
+    rows = await store.write(w)
+    assert len(queries) == 1  # one round trip: the projection, the events, the wake-up
+    assert sorted((r["id"], r["n"]) for r in rows) == sorted([(a, 2), (b, 1)])
+    assert await versions(env, a, b) == {a: 2, b: 1}
+    assert await env.store.pool.fetchval("SELECT count(*) FROM outbox o JOIN events e USING (position)"
+                                         " WHERE e.stream_id = ANY($1)", [a, b]) == 3  # all to be relayed
+
+
+async def test_a_stream_past_its_version_fails_the_whole_write(env: Env) -> None:
+    a, b = f"credit-{new_id()}", f"credit-{new_id()}"
+    await env.store.write(Write().append(b, 0, [grant()]))
+    w = (Write().append(a, 0, [grant()]).append(b, 0, [grant()])
+         .project(sql("INSERT INTO wallets (id, n) VALUES (:id, 1)", id=a)))
+    with pytest.raises(ConcurrencyError) as err:
+        await env.store.write(w)
+    assert err.value.stream_id == b and err.value.expected == 0
+    assert await versions(env, a, b) == {b: 1}  # nothing of it was written: not a's event...
+    assert await env.store.pool.fetchval("SELECT count(*) FROM wallets WHERE id = $1", a) == 0  # ...nor its row
+    with pytest.raises(ConcurrencyError):  # in the caller's transaction too, which then rolls back
+        async with env.store.transaction() as conn:
+            await env.store.write(Write().append(b, 0, [grant()]), conn)
+    async with env.store.transaction() as conn:
+        _, version = await env.store.load(conn, b)
+        await env.store.write(Write().append(b, version, [grant()]), conn)
+    assert await versions(env, b) == {b: 2}
+
+
+async def test_events_only_where_the_change_happened(env: Env, one_conn: tuple[EventStore, Statements]) -> None:
+    """The credit hold's shape: a conditional UPDATE, the rows that follow from it, and the event only
+    when it took — one statement."""
+    store, queries = one_conn
+    wallet = new_id()
+    await env.store.pool.execute("INSERT INTO wallets (id, n) VALUES ($1, 5)", wallet)
+
+    def hold(amount: int, stream: str) -> Write:
+        return (Write()
+                .project(sql("UPDATE wallets SET n = n - :amount WHERE id = :id AND n >= :amount RETURNING n",
+                             amount=amount, id=wallet), name="bal")
+                .append(stream, 0, [grant()])
+                .only_where(sql("EXISTS (SELECT 1 FROM bal)"))
+                .returning(sql("SELECT (SELECT n FROM bal) AS balance")))
+
+    first, second = f"reservation-{new_id()}", f"reservation-{new_id()}"
+    rows = await store.write(hold(4, first))
+    assert rows[0]["balance"] == 1 and rows[0]["am_appended"] == 1
+    rows = await store.write(hold(4, second))  # short of credit: no change, no event
+    assert rows[0]["balance"] is None and rows[0]["am_appended"] == 0
+    assert len(queries) == 2
+    assert await versions(env, first, second) == {first: 1}
+
+
+async def test_an_append_at_the_head_takes_the_next_versions(env: Env) -> None:
+    a, b = f"submission-{new_id()}", f"submission-{new_id()}"
+    await env.store.write(Write().append(a, 0, [grant(), grant()]))
+    rows = await env.store.write(Write().append(a, None, [grant(), grant()]).append(b, None, [grant()]))
+    assert rows[0]["am_appended"] == 3
+    assert await versions(env, a, b) == {a: 4, b: 1}
+
+
+class FakeLeader:
+    """This process's relay, leading: writes wake it and send no NOTIFY."""
+
+    def __init__(self) -> None:
+        self.woken = 0
+
+    def leads(self) -> bool:
+        return True
+
+    def wake(self) -> None:
+        self.woken += 1
+
+
+async def test_the_injected_waker_is_woken_at_commit_instead_of_a_notify(env: Env, database_url: str) -> None:
+    leader = FakeLeader()
+    store = EventStore(env.store.pool, env.store.schema, env.subjects, "accounts", waker=leader)
+    heard = asyncio.Event()
+    listener = await create_pool(database_url, env.store.schema, max_size=1)
+    def on_notify(*_: object) -> None:
+        heard.set()
+
+    async with listener.acquire() as conn:
+        conn.hold_session_state()
+        await conn.add_listener(store.channel, on_notify)
+        await store.write(Write().append(f"credit-{new_id()}", 0, [grant()]))
+        assert leader.woken == 1
+        async with store.transaction() as tx:
+            await store.write(Write().append(f"credit-{new_id()}", 0, [grant()]), tx)
+            assert leader.woken == 1  # not before the commit
+        assert leader.woken == 2
+        await env.store.write(Write().append(f"credit-{new_id()}", 0, [grant()]))  # no waker: a NOTIFY
+        await asyncio.wait_for(heard.wait(), 5)
+        heard.clear()
+        await store.write(Write().append(f"credit-{new_id()}", 0, [grant()]))
+        await conn.execute("SELECT 1")  # a round trip: a NOTIFY sent before it would have arrived by now
+        assert not heard.is_set()
+        await conn.remove_listener(store.channel, on_notify)
+    await listener.close()
+
+
+async def test_a_projections_own_key_taken_is_the_callers_not_a_concurrency_error(env: Env) -> None:
+    import asyncpg
+
+    wallet, stream = new_id(), f"reservation-{new_id()}"
+    await env.store.pool.execute("INSERT INTO wallets (id, n) VALUES ($1, 1)", wallet)
+    w = Write().project(sql("INSERT INTO wallets (id, n) VALUES (:id, 1)", id=wallet)).append(stream, 0, [grant()])
+    with pytest.raises(asyncpg.UniqueViolationError) as err:
+        await env.store.write(w)
+    assert not isinstance(err.value.__cause__, ConcurrencyError) and not isinstance(err.value, ConcurrencyError)
+    assert await versions(env, stream) == {}  # and nothing of the write stays

@@ -14,6 +14,7 @@ from libs.obs.metrics import CARRIER_INBOUND, CARRIER_RECEIPT_LAG, CARRIER_RECEI
 from libs.runtime.batching import Batcher
 from libs.smpp import pdu, receipt
 from libs.smpp.receipt import Receipt
+from libs.store import Write
 from libs.store.eventstore import ConcurrencyError, EventStore
 from proto.base import CommandError, Event, new_id, rfc3339, utcnow
 from proto.commands.carrier import CarrierStatus, GetCarrierStatus, SubmitMessage, Submitted
@@ -104,9 +105,9 @@ class Carrier:
         for attempt in range(8):  # the carrier has it: losing this record would make it "unconfirmed"
             try:
                 async with self.es.transaction() as conn:
-                    await store.record(conn, self.es, mid, cmd.org_id, self.adapter.name, "submitted", ev,
-                                       carrier_message_id=ids[0], parts=len(ids))
-                    await store.link_parts(conn, mid, ids)
+                    await self.es.write(store.record(mid, cmd.org_id, self.adapter.name, "submitted", ev,
+                                                     carrier_message_id=ids[0], parts=len(ids))
+                                        .project(store.link_parts(mid, ids)), conn)
                     await self._settle(conn, mid)  # receipts that came before this record
                 break
             except (OSError, asyncpg.PostgresError) as exc:
@@ -114,7 +115,6 @@ class Carrier:
                     raise
                 log.warning("submission_record_retry", message_id=mid, error=repr(exc))
                 await asyncio.sleep(backoff(attempt + 1, 0.25, 5.0))
-        self.es.committed()
         SUBMISSIONS.labels("submitted").inc()
         return Submitted(carrier_message_id=ids[0], parts=len(ids), adapter=self.adapter.name)
 
@@ -145,10 +145,8 @@ class Carrier:
 
     async def _outcome(self, cmd: SubmitMessage, state: str, ev: SubmissionRefused | SubmissionUnconfirmed,
                        error_code: str | None = None, reason: str | None = None) -> None:
-        async with self.es.transaction() as conn:
-            await store.record(conn, self.es, cmd.message_id, cmd.org_id, self.adapter.name, state, ev,
-                               error_code=error_code, reason=reason)
-        self.es.committed()
+        await self.es.write(store.record(cmd.message_id, cmd.org_id, self.adapter.name, state, ev,
+                                         error_code=error_code, reason=reason))
 
     # -- receipts ---------------------------------------------------------------------------------------
     async def receipt(self, r: Receipt) -> str:
@@ -166,7 +164,6 @@ class Carrier:
                     for r in rs:
                         mid = await store.put_receipt(conn, r.message_id, r.stat, r.err, r.done_at)
                         effects.append("held" if mid is None else await self._settle(conn, mid))
-                self.es.committed()
                 return effects
             except asyncpg.DeadlockDetectedError:
                 if attempt == 4:
@@ -189,8 +186,7 @@ class Carrier:
         ev = ReceiptReceived(org_id=sub["org_id"], message_id=mid, carrier_message_id=verdict.carrier_message_id,
                              status=verdict.stat, outcome=verdict.outcome, error_code=verdict.err,
                              done_at=verdict.done_at)
-        await store.record_receipt(conn, self.es, mid, ev)
-        await store.set_receipt_status(conn, mid, verdict.stat)
+        await self.es.write(store.record_receipt(mid, ev, verdict.stat), conn)
         lag = await conn.fetchval("SELECT extract(epoch FROM now() - submitted_at) FROM submissions"
                                   " WHERE message_id = $1::uuid", mid)
         if lag is not None:
@@ -225,7 +221,7 @@ class Carrier:
         async with self.es.transaction() as conn:
             fresh = await store.seen_many(conn, [p.key for p in parts], self.s.mo_dedupe_s)
             effects: list[str] = []
-            texts: list[tuple[str, int, Event]] = []
+            texts: list[tuple[str, Event]] = []
             for part in parts:
                 if part.key not in fresh:
                     effects.append("repeat")
@@ -246,23 +242,25 @@ class Carrier:
                     effects.append("text")
                 else:
                     effects.append("part")
-            await self.es.append_streams(conn, texts)
-        self.es.committed()
+            w = Write()
+            for stream, ev in texts:
+                w.append(stream, 0, [ev])
+            await self.es.write(w, conn)
         return effects
 
     def _text_event(self, src: str, dst: str, text: str, dc: int, parts: int, complete: bool,
                     carrier_message_id: str | None = None, received_at: str | None = None
-                    ) -> tuple[str, int, Event]:
+                    ) -> tuple[str, Event]:
         cid = carrier_message_id or f"smpp-{new_id()}"
         ev = InboundTextReceived(org_id=UPSTREAM_ORG, carrier_message_id=cid, from_=src, to=dst, text=text,
                                  received_at=received_at or rfc3339(utcnow()), parts=parts, complete=complete,
                                  data_coding=dc)
-        return f"inbound_text-{cid}", 0, ev
+        return f"inbound_text-{cid}", ev  # (a stream of its own: one event, appended at version 0)
 
     async def _text(self, conn: asyncpg.Connection, src: str, dst: str, text: str, dc: int, parts: int,
                     complete: bool, carrier_message_id: str | None = None, received_at: str | None = None) -> None:
-        stream, version, ev = self._text_event(src, dst, text, dc, parts, complete, carrier_message_id, received_at)
-        await self.es.append(conn, stream, version, [ev])
+        stream, ev = self._text_event(src, dst, text, dc, parts, complete, carrier_message_id, received_at)
+        await self.es.write(Write().append(stream, 0, [ev]), conn)
 
     async def http_mo(self, carrier_message_id: str, src: str, dst: str, text: str, received_at: str) -> str:
         """The HTTP API's MO callback: one text per carrier id (a retried callback is recorded once)."""
@@ -271,7 +269,6 @@ class Carrier:
                 await self._text(conn, src, dst, text, 0, 1, True, carrier_message_id, received_at or None)
         except ConcurrencyError:  # its stream has its one event already
             return "duplicate"
-        self.es.committed()
         return "recorded"
 
     async def sweep(self) -> None:
@@ -290,7 +287,6 @@ class Carrier:
                 await self._text(conn, rows[0]["source"], rows[0]["destination"], text, rows[0]["data_coding"],
                                  rows[0]["total"], complete)
                 await store.drop_group(conn, g)
-            self.es.committed()
             log.warning("inbound_concat_incomplete", group=g, parts=len(rows), total=rows[0]["total"])
 
     async def run_sweeper(self) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 
-from libs.store.eventstore import EventStore
+from libs.store import Sql, Write, sql, table
 from proto.base import Event
 
 
@@ -37,32 +37,28 @@ async def clear_writing(conn: Any, message_id: str) -> None:
     await conn.execute("DELETE FROM submissions WHERE message_id = $1::uuid AND state = 'writing'", message_id)
 
 
-async def _version(conn: asyncpg.Connection, message_id: str) -> int:
-    v = await conn.fetchval("SELECT max(version) FROM events WHERE stream_id = $1", stream(message_id))
-    return int(v or 0)
-
-
-async def record(conn: asyncpg.Connection, es: EventStore, message_id: str, org_id: str, adapter: str,
-                 state: str, ev: Event, *, carrier_message_id: str | None = None, parts: int = 1,
-                 error_code: str | None = None, reason: str | None = None) -> None:
-    """An outcome of a submission: its event and the read model, in the caller's transaction."""
-    await es.append(conn, stream(message_id), await _version(conn, message_id), [ev])
-    await conn.execute(
+def record(message_id: str, org_id: str, adapter: str, state: str, ev: Event, *,
+           carrier_message_id: str | None = None, parts: int = 1, error_code: str | None = None,
+           reason: str | None = None) -> Write:
+    """An outcome of a submission: its event (after whatever its stream holds) and the read model."""
+    return Write().append(stream(message_id), None, [ev]).project(sql(
         "INSERT INTO submissions (message_id, org_id, adapter, state, carrier_message_id, parts, error_code, reason,"
-        " submitted_at) VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $4 = 'submitted' THEN now() END)"
+        " submitted_at) VALUES (:id::uuid, :org, :adapter, :state, :cid, :parts, :code, :reason,"
+        " CASE WHEN :state = 'submitted' THEN now() END)"
         " ON CONFLICT (message_id) DO UPDATE SET state = EXCLUDED.state, adapter = EXCLUDED.adapter,"
         " carrier_message_id = EXCLUDED.carrier_message_id, parts = EXCLUDED.parts, error_code = EXCLUDED.error_code,"
         " reason = EXCLUDED.reason, submitted_at = EXCLUDED.submitted_at, updated_at = now()",
-        message_id, org_id, adapter, state, carrier_message_id, parts, error_code, reason)
+        id=message_id, org=org_id, adapter=adapter, state=state, cid=carrier_message_id, parts=parts,
+        code=error_code, reason=reason))
 
 
-async def link_parts(conn: asyncpg.Connection, message_id: str, part_ids: list[str]) -> None:
+def link_parts(message_id: str, part_ids: list[str]) -> Sql:
     """Each part's carrier id points at the message; a receipt already waiting in a row is kept."""
-    await conn.execute(
-        "INSERT INTO carrier_ids (carrier_message_id, message_id, part)"
-        " SELECT * FROM unnest($1::text[], $2::uuid[], $3::int[])"
+    return sql(
+        "INSERT INTO carrier_ids (carrier_message_id, message_id, part) SELECT cid, mid, part FROM :rows"
         " ON CONFLICT (carrier_message_id) DO UPDATE SET message_id = EXCLUDED.message_id, part = EXCLUDED.part",
-        part_ids, [message_id] * len(part_ids), list(range(1, len(part_ids) + 1)))
+        rows=table("p", {"cid": "text", "mid": "uuid", "part": "int"},
+                   [(cid, message_id, i) for i, cid in enumerate(part_ids, start=1)]))
 
 
 async def put_receipt(conn: asyncpg.Connection, carrier_message_id: str, stat: str, err: str,
@@ -93,11 +89,6 @@ async def lock_submission(conn: asyncpg.Connection, message_id: str) -> asyncpg.
         "SELECT message_id::text AS message_id, org_id, state, parts, receipt_status, adapter FROM submissions"
         " WHERE message_id = $1::uuid FOR UPDATE", message_id)
     return row
-
-
-async def set_receipt_status(conn: asyncpg.Connection, message_id: str, status: str) -> None:
-    await conn.execute("UPDATE submissions SET receipt_status = $2, updated_at = now() WHERE message_id = $1::uuid",
-                       message_id, status)
 
 
 async def seen_many(conn: asyncpg.Connection, keys: list[str], window_s: float) -> set[str]:
@@ -148,5 +139,8 @@ async def counts(conn: asyncpg.Connection) -> tuple[dict[str, int], int]:
     return {r["state"]: int(r["n"]) for r in rows}, int(held or 0)
 
 
-async def record_receipt(conn: asyncpg.Connection, es: EventStore, message_id: str, ev: Event) -> None:
-    await es.append(conn, stream(message_id), await _version(conn, message_id), [ev])
+def record_receipt(message_id: str, ev: Event, status: str) -> Write:
+    """The message's receipt (its submission row locked): its event and the status it sets."""
+    return Write().append(stream(message_id), None, [ev]).project(sql(
+        "UPDATE submissions SET receipt_status = :status, updated_at = now() WHERE message_id = :id::uuid",
+        id=message_id, status=status))

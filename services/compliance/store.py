@@ -13,6 +13,7 @@ import structlog
 
 from libs.obs.metrics import GATE_DECISIONS
 from libs.runtime.batching import Batcher
+from libs.store import Sql, Write, sql, table
 from libs.store.eventstore import EventStore
 from proto.base import Event, parse_time
 from proto.events.compliance import (
@@ -190,53 +191,62 @@ async def last_double_opt_in_at(conn: asyncpg.Connection, org_id: str, contact: 
 async def append_contact(store: EventStore, conn: asyncpg.Connection, org_id: str, contact: str,
                          before: ContactState, after: ContactState, events: Sequence[Event],
                          source_id: str = "") -> None:
-    """Append to the contact's stream at the version read, then project every event into the read
-    models in the same transaction. Raises ConcurrencyError when another writer got there first."""
+    """Append to the contact's stream at the version read and project every event into the read models:
+    one statement, in the caller's transaction. Raises ConcurrencyError when another writer got there
+    first (the transaction is then spoiled: the caller rolls back and decides again)."""
     if not events:
         return
-    await store.append(conn, contact_stream(org_id, contact), before.version, list(events))
+    w = Write().append(contact_stream(org_id, contact), before.version, events)
     evidence: str | None = None
     for ev in events:
         if isinstance(ev, ConsentGranted):
             evidence = msgspec.json.encode(ev.evidence).decode()
             if ev.evidence.double_opt_in_id:
-                await conn.execute("UPDATE double_opt_ins SET status = 'confirmed', confirmed_at = $2"
-                                   " WHERE id = $1 AND status = 'pending'", ev.evidence.double_opt_in_id,
-                                   ev.occurred_at)
+                w.project(sql("UPDATE double_opt_ins SET status = 'confirmed', confirmed_at = :at"
+                              " WHERE id = :id AND status = 'pending'", id=ev.evidence.double_opt_in_id,
+                              at=ev.occurred_at))
         elif isinstance(ev, DoubleOptInRequested):
-            await conn.execute(
+            w.project(sql(
                 "INSERT INTO double_opt_ins (id, org_id, contact, phone_number_id, from_number, confirmation_text,"
-                " message_id, status, created_at, expires_at) VALUES ($1,$2,$3,$4,$5,$6,$7,'pending',$8,$9)",
-                ev.request_id, org_id, contact, ev.phone_number_id, ev.from_number, ev.confirmation_text,
-                ev.message_id, ev.occurred_at, parse_time(ev.expires_at, "expires_at"))
-            await issue(conn, ev.message_id, org_id, contact, "opt_in_request", ev.from_number,
-                        ev.confirmation_text, ev.request_id)
+                " message_id, status, created_at, expires_at) VALUES (:id, :org, :contact, :number_id, :from_,"
+                " :text, :message_id, 'pending', :at, :expires)", id=ev.request_id, org=org_id, contact=contact,
+                number_id=ev.phone_number_id, from_=ev.from_number, text=ev.confirmation_text,
+                message_id=ev.message_id, at=ev.occurred_at, expires=parse_time(ev.expires_at, "expires_at")))
+            w.project(issued(ev.message_id, org_id, contact, "opt_in_request", ev.from_number,
+                             ev.confirmation_text, ev.request_id))
         elif isinstance(ev, DoubleOptInExpired):
-            await conn.execute("UPDATE double_opt_ins SET status = $2 WHERE id = $1 AND status = 'pending'",
-                               ev.request_id, "failed" if ev.reason == "send_failed" else "expired")
+            w.project(sql("UPDATE double_opt_ins SET status = :status WHERE id = :id AND status = 'pending'",
+                          id=ev.request_id, status="failed" if ev.reason == "send_failed" else "expired"))
         elif isinstance(ev, ReplyIssued):
-            await issue(conn, ev.message_id, org_id, contact, ev.kind, ev.from_number, ev.text, source_id)
+            w.project(issued(ev.message_id, org_id, contact, ev.kind, ev.from_number, ev.text, source_id))
     a = after
-    await conn.execute(
+    w.project(sql(
         "INSERT INTO contacts (org_id, contact, version, consent_id, consent_method, consent_granted_at,"
         " consent_evidence, opted_out, opted_out_at, opt_out_source, opt_out_rule, opt_out_confirmation_id,"
-        " created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7::jsonb,$8,$9,$10,$11,$12,$13,$13)"
-        " ON CONFLICT (org_id, contact) DO UPDATE SET version = $3, consent_id = $4, consent_method = $5,"
-        " consent_granted_at = $6, consent_evidence = CASE WHEN $4::text IS NULL THEN NULL"
-        "   ELSE COALESCE($7::jsonb, contacts.consent_evidence) END,"
-        " opted_out = $8, opted_out_at = $9, opt_out_source = $10, opt_out_rule = $11,"
-        " opt_out_confirmation_id = $12, updated_at = $13,"
-        " created_at = CASE WHEN contacts.version = 0 THEN $13 ELSE contacts.created_at END",
-        org_id, contact, a.version, a.consent_id, a.consent_method, a.consent_granted_at, evidence, a.opted_out,
-        a.opted_out_at, a.opt_out_source, a.opt_out_rule, a.opt_out_confirmation_id, events[-1].occurred_at)
+        " created_at, updated_at) VALUES (:org, :contact, :version, :consent_id, :method, :granted_at,"
+        " :evidence::jsonb, :opted_out, :opted_out_at, :source, :rule, :confirmation_id, :at, :at)"
+        " ON CONFLICT (org_id, contact) DO UPDATE SET version = :version, consent_id = :consent_id,"
+        " consent_method = :method, consent_granted_at = :granted_at,"
+        " consent_evidence = CASE WHEN :consent_id::text IS NULL THEN NULL"
+        "   ELSE COALESCE(:evidence::jsonb, contacts.consent_evidence) END,"
+        " opted_out = :opted_out, opted_out_at = :opted_out_at, opt_out_source = :source, opt_out_rule = :rule,"
+        " opt_out_confirmation_id = :confirmation_id, updated_at = :at,"
+        " created_at = CASE WHEN contacts.version = 0 THEN :at ELSE contacts.created_at END",
+        org=org_id, contact=contact, version=a.version, consent_id=a.consent_id, method=a.consent_method,
+        granted_at=a.consent_granted_at, evidence=evidence, opted_out=a.opted_out, opted_out_at=a.opted_out_at,
+        source=a.opt_out_source, rule=a.opt_out_rule, confirmation_id=a.opt_out_confirmation_id,
+        at=events[-1].occurred_at))
+    await store.write(w, conn)
 
 
-async def issue(conn: asyncpg.Connection, message_id: str, org_id: str, contact: str, kind: str, from_number: str,
-                text: str, source_id: str) -> None:
-    await conn.execute(
+def issued(message_id: str, org_id: str, contact: str, kind: str, from_number: str, text: str,
+           source_id: str) -> Sql:
+    """A message compliance itself sends (a reply, a double opt-in request), to hand off to outbound."""
+    return sql(
         "INSERT INTO issued_messages (message_id, org_id, contact, kind, from_number, text, source_event_id)"
-        " VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT (message_id) DO NOTHING",
-        message_id, org_id, contact, kind, from_number, text, source_id)
+        " VALUES (:message_id, :org, :contact, :kind, :from_, :text, :source) ON CONFLICT (message_id) DO NOTHING",
+        message_id=message_id, org=org_id, contact=contact, kind=kind, from_=from_number, text=text,
+        source=source_id)
 
 
 async def unsent(conn: asyncpg.Connection | asyncpg.Pool, source_id: str) -> list[asyncpg.Record]:
@@ -249,6 +259,11 @@ async def unsent(conn: asyncpg.Connection | asyncpg.Pool, source_id: str) -> lis
 async def mark_handed_off(pool: asyncpg.Pool, message_id: str, error: str | None = None) -> None:
     await pool.execute("UPDATE issued_messages SET handed_off = true, error = $2 WHERE message_id = $1",
                        message_id, error)
+
+
+_DECISION_COLUMNS = {
+    "o": "text", "i": "uuid", "a": "timestamptz", "m": "text", "st": "text", "f": "text", "c": "text", "k": "text",
+    "cat": "text", "dec": "text", "code": "text", "rc": "text", "r": "text", "du": "text", "ch": "text", "p": "uuid"}
 
 
 class DecisionLog:
@@ -278,27 +293,18 @@ class DecisionLog:
         events = [GateDecisionsRecorded(org_id=org_id, decisions=decisions, occurred_at=decisions[-1].decided_at)
                   for org_id, decisions in pages.items()]
         # the pages and their rows in gate_decisions (the audit's read model), as one statement
-        append, ev_args = self.store.append_rows_cte([(f"decisions-{ev.event_id}", 1, ev) for ev in events], 1)
-        rows = [(ev.org_id, d, ev.event_id) for ev in events for d in ev.decisions]
-        cols: list[list[Any]] = [
-            [r[0] for r in rows], [r[1].decision_id for r in rows], [r[1].decided_at for r in rows],
-            [r[1].message_id for r in rows], [r[1].stage for r in rows], [r[1].from_number for r in rows],
-            [r[1].contact_number for r in rows], [r[1].kind for r in rows], [r[1].category for r in rows],
-            [r[1].decision for r in rows], [r[1].code for r in rows], [reason_code(r[1]) for r in rows],
-            [r[1].reason for r in rows], [r[1].defer_until for r in rows],
-            [_enc.encode(r[1].checks).decode() for r in rows], [r[2] for r in rows]]
-        await self.store.pool.fetchval(
-            f"WITH ins AS ({append}),"
-            " d AS (INSERT INTO gate_decisions (org_id, decision_id, decided_at, message_id, stage, from_number,"
-            "  contact_number, kind, category, outcome, code, reason_code, reason, defer_until, checks, page_event_id)"
-            "  SELECT o, i, a, m, st, f, c, k, cat, dec, code, rc, r, du, ch::jsonb, p FROM unnest($10::text[],"
-            "  $11::uuid[], $12::timestamptz[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[],"
-            "  $18::text[], $19::text[], $20::text[], $21::text[], $22::text[], $23::text[], $24::text[], $25::uuid[])"
-            "  AS u(o, i, a, m, st, f, c, k, cat, dec, code, rc, r, du, ch, p) RETURNING 1)"
-            f" SELECT (SELECT count(*) FROM ins) + (SELECT count(*) FROM d), {EventStore.notify_sql(9)}",
-            *ev_args, self.store.notify_channel(), *cols)
-        self.store.appended(len(events))
-        self.store.committed()
+        w = Write()
+        for ev in events:
+            w.append(f"decisions-{ev.event_id}", 0, [ev])
+        w.project(sql(
+            "INSERT INTO gate_decisions (org_id, decision_id, decided_at, message_id, stage, from_number,"
+            " contact_number, kind, category, outcome, code, reason_code, reason, defer_until, checks, page_event_id)"
+            " SELECT o, i, a, m, st, f, c, k, cat, dec, code, rc, r, du, ch::jsonb, p FROM :rows",
+            rows=table("u", _DECISION_COLUMNS, (
+                (ev.org_id, d.decision_id, d.decided_at, d.message_id, d.stage, d.from_number, d.contact_number,
+                 d.kind, d.category, d.decision, d.code, reason_code(d), d.reason, d.defer_until,
+                 _enc.encode(d.checks).decode(), ev.event_id) for ev in events for d in ev.decisions))))
+        await self.store.write(w)
         return [None] * len(batch)
 
 

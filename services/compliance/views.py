@@ -10,6 +10,7 @@ import asyncpg
 import msgspec
 
 from libs.runtime.service import Service
+from libs.store import Write, sql
 from proto.api import page_after, time_cursor
 from proto.base import CommandError, parse_time, parse_uuid, rfc3339
 from proto.commands import compliance as c
@@ -220,19 +221,23 @@ class Views:
                 new = model.Policy(**{**{f: getattr(policy, f) for f in fields}, **changes})
                 values = {f: getattr(new, f) for f in fields}
                 values["frequency_caps"] = _caps_out(new.frequency_caps)
-                await self.svc.store.append(conn, f"policy-{cmd.org_id}", version, [CompliancePolicyChanged(
+                w = Write().append(f"policy-{cmd.org_id}", version, [CompliancePolicyChanged(
                     org_id=cmd.org_id, occurred_at=now, changed=sorted(changes), **values)])
-                await conn.execute(
+                w.project(sql(
                     "INSERT INTO org_settings (org_id, version, quiet_hours_enabled, quiet_hours_action,"
                     " conversation_window_enabled, conversation_window_hours, double_opt_in_expiry_hours,"
                     " help_reply, opt_out_reply, opt_in_reply, updated_at, frequency_caps, frequency_cap_action)"
-                    " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12::jsonb,$13)"
-                    " ON CONFLICT (org_id) DO UPDATE SET version = $2, quiet_hours_enabled = $3,"
-                    " quiet_hours_action = $4, conversation_window_enabled = $5, conversation_window_hours = $6,"
-                    " double_opt_in_expiry_hours = $7, help_reply = $8, opt_out_reply = $9, opt_in_reply = $10,"
-                    " updated_at = $11, frequency_caps = $12::jsonb, frequency_cap_action = $13",
-                    cmd.org_id, version + 1, new.quiet_hours_enabled, new.quiet_hours_action,
-                    new.conversation_window_enabled, new.conversation_window_hours, new.double_opt_in_expiry_hours,
-                    new.help_reply, new.opt_out_reply, new.opt_in_reply, now,
-                    msgspec.json.encode(values["frequency_caps"]).decode(), new.frequency_cap_action)
+                    " VALUES (:org, :version, :qh, :qh_action, :cw, :cw_hours, :doi_hours, :help, :opt_out, :opt_in,"
+                    " :at, :caps::jsonb, :cap_action)"
+                    " ON CONFLICT (org_id) DO UPDATE SET version = :version, quiet_hours_enabled = :qh,"
+                    " quiet_hours_action = :qh_action, conversation_window_enabled = :cw,"
+                    " conversation_window_hours = :cw_hours, double_opt_in_expiry_hours = :doi_hours,"
+                    " help_reply = :help, opt_out_reply = :opt_out, opt_in_reply = :opt_in, updated_at = :at,"
+                    " frequency_caps = :caps::jsonb, frequency_cap_action = :cap_action",
+                    org=cmd.org_id, version=version + 1, qh=new.quiet_hours_enabled, qh_action=new.quiet_hours_action,
+                    cw=new.conversation_window_enabled, cw_hours=new.conversation_window_hours,
+                    doi_hours=new.double_opt_in_expiry_hours, help=new.help_reply, opt_out=new.opt_out_reply,
+                    opt_in=new.opt_in_reply, at=now, caps=msgspec.json.encode(values["frequency_caps"]).decode(),
+                    cap_action=new.frequency_cap_action))
+                await self.svc.store.write(w, conn)
         return await self.get_settings(c.GetSettings(org_id=cmd.org_id))

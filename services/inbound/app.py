@@ -27,7 +27,7 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, Callable[[Serv
         # a fixed-size pool: a burst of MO finds its connections open instead of opening them then
         worker_pool = await create_pool(settings.database_url, s.schema, settings.inbound_webhook_db_pool,
                                         min_size=settings.inbound_webhook_db_pool, pgbouncer=settings.db_pgbouncer)
-        worker = DeliveryWorker(inbound, EventStore(worker_pool, s.schema, s.subjects, s.name), settings)
+        worker = DeliveryWorker(inbound, EventStore(worker_pool, s.schema, s.subjects, s.name, waker=s.relay), settings)
         inbound.on_queued = worker.kick
         conversations = Conversations(s.store)
         await s.rpc_server.serve(rpc.commands(inbound, conversations))

@@ -18,6 +18,7 @@ from libs.bus.rpc import RpcClient
 from libs.cache import TtlCache, evict_on
 from libs.otp import find_otp
 from libs.runtime.batching import Batcher
+from libs.store import Write
 from libs.store.eventstore import EventStore
 from proto.base import CommandError, Event, NotFound, new_id, parse_uuid, rfc3339, utcnow
 from proto.commands import inbound as c
@@ -90,8 +91,7 @@ class IngestWriter:
         if routed and self.screen is not None:
             await self.screen(routed)
         async with self.es.transaction() as conn:
-            stored = await store.store_messages(conn, self.es.schema, [m for m, _, _ in batch])
-            await self.es.append_streams(conn, [(stream, 0, ev) for m, stream, ev in batch if m.message_id in stored])
+            stored = await store.store_messages(conn, self.es, batch)
         return [m.message_id in stored for m, _, _ in batch]
 
 
@@ -318,18 +318,18 @@ class Inbound:
                                "PATCH /v1/phone-numbers/{id}", 409, {"phone_number_id": msg["phone_number_id"]})
         async with self.store.transaction() as conn:
             d = await store.delivery_for_message(conn, msg["id"], lock=True)
+            version: int | None
             if d is None:
-                delivery_id = new_id()
-                await store.queue_delivery(conn, self.store.schema, delivery_id=delivery_id, org_id=cmd.org_id,
-                                           message_id=msg["id"], phone_number_id=route.phone_number_id)
-            else:
-                delivery_id = d["id"]
-                await store.requeue(conn, self.store.schema, delivery_id)
-            stream = store.stream_id(delivery_id)
-            _, version = await self.store.load(conn, stream)
-            await self.store.append(conn, stream, version, [RedeliveryRequested(
-                org_id=cmd.org_id, delivery_id=delivery_id, message_id=msg["id"],
-                phone_number_id=route.phone_number_id, message_event_id=msg["event_id"])])
+                delivery_id, version = new_id(), 0
+                change = store.queue_delivery(delivery_id=delivery_id, org_id=cmd.org_id, message_id=msg["id"],
+                                              phone_number_id=route.phone_number_id)
+            else:  # appended at its stream's head: the delivery's row lock (held) serialises its writers
+                delivery_id, version = d["id"], None
+                change = store.requeue(delivery_id)
+            await self.store.write(Write().project(change).append(store.stream_id(delivery_id), version, [
+                RedeliveryRequested(org_id=cmd.org_id, delivery_id=delivery_id, message_id=msg["id"],
+                                    phone_number_id=route.phone_number_id, message_event_id=msg["event_id"])])
+                                   .returning(store.wake_workers(self.store.schema)), conn)
             view = await self._deliveries(conn, msg)  # as requested: pending (the worker may be quicker)
         self.on_queued()
         log.info("inbound_redelivery_requested", message_id=msg["id"], org_id=cmd.org_id)

@@ -7,7 +7,9 @@ from typing import Any, NamedTuple
 
 import asyncpg
 
+from libs.store import Sql, Write, notify, sql, table
 from libs.store.eventstore import EventStore
+from proto.base import Event
 
 MESSAGE_COLUMNS = ("id::text AS id, org_id, seq, carrier_message_id, phone_number_id, event_id::text AS event_id,"
                    " from_number, to_number, body, received_at")
@@ -20,30 +22,6 @@ def notify_channel(schema: str) -> str:
 # -- messages -------------------------------------------------------------------------------------------
 async def head_seq(pool: asyncpg.Pool, org_id: str) -> int:
     return int(await pool.fetchval("SELECT last_seq FROM org_sequences WHERE org_id = $1", org_id) or 0)
-
-
-async def store_message(conn: asyncpg.Connection, schema: str, *, message_id: str, org_id: str,
-                        carrier_message_id: str, phone_number_id: str | None, event_id: str, from_: str, to: str,
-                        body: str, received_at: datetime, delivery_id: str | None) -> int | None:
-    """Insert the message with the organization's next arrival number and, with ``delivery_id``, queue its
-    webhook delivery (and wake the workers) — one round trip. None when this carrier message id is already
-    stored (a retried callback): the caller rolls back, so the sequence does not move.
-
-    The org_sequences row lock lasts until commit, so seq order is commit order within an organization."""
-    row = await conn.fetchrow(
-        "WITH s AS (INSERT INTO org_sequences (org_id, last_seq) VALUES ($2, 1)"
-        "  ON CONFLICT (org_id) DO UPDATE SET last_seq = org_sequences.last_seq + 1 RETURNING last_seq),"
-        " m AS (INSERT INTO inbound_messages (id, org_id, seq, carrier_message_id, phone_number_id, event_id,"
-        "  from_number, to_number, body, received_at)"
-        "  SELECT $1, $2, s.last_seq, $3, $4, $5, $6, $7, $8, $9 FROM s"
-        "  ON CONFLICT (carrier_message_id) DO NOTHING RETURNING id, seq),"
-        " d AS (INSERT INTO webhook_deliveries (id, org_id, message_id, phone_number_id, state, queued_at,"
-        "  next_attempt_at) SELECT $10, $2, m.id, $4, 'pending', now(), now() FROM m WHERE $10::uuid IS NOT NULL"
-        "  RETURNING id)"
-        " SELECT m.seq, (SELECT count(*) FROM (SELECT pg_notify($11, '') FROM d) n) AS woken FROM m",
-        message_id, org_id, carrier_message_id, phone_number_id, event_id, from_, to, body, received_at,
-        delivery_id, notify_channel(schema))
-    return None if row is None else int(row["seq"])
 
 
 class NewMessage(NamedTuple):
@@ -59,22 +37,23 @@ class NewMessage(NamedTuple):
     delivery_id: str | None
 
 
-async def store_messages(conn: asyncpg.Connection, schema: str, batch: list[NewMessage]) -> dict[str, int]:
-    """Insert a batch of messages, each with its organization's next arrival numbers, and queue their
-    webhook deliveries; returns ``{message_id: seq}`` for those stored — a carrier message id already
-    stored is skipped (a retried callback; its seq stays unused, a harmless gap). The caller appends the
-    events of the stored ones in the same transaction.
+async def store_messages(conn: asyncpg.Connection, es: EventStore,
+                         batch: list[tuple[NewMessage, str, Event]]) -> dict[str, int]:
+    """Insert a batch of messages, each with its organization's next arrival numbers, append the event
+    of each (to its stream) and queue their webhook deliveries; returns ``{message_id: seq}`` for those
+    stored — a carrier message id already stored is skipped with its event (a retried callback; its seq
+    stays unused, a harmless gap). In the caller's transaction.
 
     An organization's sequence row is locked from here to commit, so seq order is commit order within it;
     one batch takes it once for all its messages (sorted by org id, so two writers never deadlock)."""
     seen: set[str] = set()
-    todo: list[NewMessage] = []
-    for m in batch:
-        if m.carrier_message_id not in seen:
-            seen.add(m.carrier_message_id)
-            todo.append(m)
+    todo: list[tuple[NewMessage, str, Event]] = []
+    for item in batch:
+        if item[0].carrier_message_id not in seen:
+            seen.add(item[0].carrier_message_id)
+            todo.append(item)
     per_org: dict[str, list[NewMessage]] = {}
-    for m in todo:
+    for m, _, _ in todo:
         per_org.setdefault(m.org_id, []).append(m)
     seqs: dict[str, int] = {}
     for org_id in sorted(per_org):
@@ -85,27 +64,31 @@ async def store_messages(conn: asyncpg.Connection, schema: str, batch: list[NewM
             org_id, len(msgs)))
         for i, m in enumerate(msgs):
             seqs[m.message_id] = last - len(msgs) + 1 + i
-    pushes = [m for m in todo if m.delivery_id is not None]
-    notify = notify_channel(schema) if pushes else ""
-    rows = await conn.fetch(
-        "WITH m AS (INSERT INTO inbound_messages (id, org_id, seq, carrier_message_id, phone_number_id, event_id,"
-        "  from_number, to_number, body, received_at)"
-        "  SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::uuid[],"
-        "  $7::text[], $8::text[], $9::text[], $10::timestamptz[])"
-        "  ON CONFLICT (carrier_message_id) DO NOTHING RETURNING id),"
-        # the webhook deliveries of the messages stored
-        " d AS (INSERT INTO webhook_deliveries (id, org_id, message_id, phone_number_id, state, queued_at,"
-        "  next_attempt_at) SELECT u.d, u.o, u.m, u.p, 'pending', now(), now()"
-        "  FROM unnest($11::uuid[], $12::text[], $13::uuid[], $14::text[]) AS u(d, o, m, p)"
-        "  JOIN m ON m.id = u.m RETURNING 1)"
-        " SELECT m.id::text AS id, (SELECT count(*) FROM d) AS queued,"
-        f" {EventStore.notify_sql(15)} AS woken FROM m",
-        [m.message_id for m in todo], [m.org_id for m in todo], [seqs[m.message_id] for m in todo],
-        [m.carrier_message_id for m in todo], [m.phone_number_id for m in todo], [m.event_id for m in todo],
-        [m.from_ for m in todo], [m.to for m in todo], [m.body for m in todo], [m.received_at for m in todo],
-        [m.delivery_id for m in pushes], [m.org_id for m in pushes], [m.message_id for m in pushes],
-        [m.phone_number_id for m in pushes], notify)
+    pushes = [m for m, _, _ in todo if m.delivery_id is not None]
+    w = Write().project(sql(
+        "INSERT INTO inbound_messages (id, org_id, seq, carrier_message_id, phone_number_id, event_id, from_number,"
+        " to_number, body, received_at) SELECT id, org_id, seq, cid, number_id, event_id, from_, to_, body, at"
+        " FROM :rows ON CONFLICT (carrier_message_id) DO NOTHING RETURNING id, event_id",
+        rows=table("v", _MESSAGE, [(m.message_id, m.org_id, seqs[m.message_id], m.carrier_message_id,
+                                    m.phone_number_id, m.event_id, m.from_, m.to, m.body, m.received_at)
+                                   for m, _, _ in todo])), name="m")
+    # the webhook deliveries of the messages stored
+    w.project(sql(
+        "INSERT INTO webhook_deliveries (id, org_id, message_id, phone_number_id, state, queued_at, next_attempt_at)"
+        " SELECT u.d, u.o, u.m, u.p, 'pending', now(), now() FROM :rows JOIN m ON m.id = u.m",
+        rows=table("u", {"d": "uuid", "o": "text", "m": "uuid", "p": "text"},
+                   [(m.delivery_id, m.org_id, m.message_id, m.phone_number_id) for m in pushes])))
+    for _, stream, ev in todo:
+        w.append(stream, 0, [ev])
+    w.only_where(sql("e.event_id IN (SELECT event_id FROM m)"))
+    w.returning(sql("SELECT m.id::text AS id, :woken AS woken FROM m",
+                    woken=notify(notify_channel(es.schema) if pushes else "")))
+    rows = await es.write(w, conn)
     return {r["id"]: seqs[r["id"]] for r in rows}
+
+
+_MESSAGE = {"id": "uuid", "org_id": "text", "seq": "bigint", "cid": "text", "number_id": "text", "event_id": "uuid",
+            "from_": "text", "to_": "text", "body": "text", "at": "timestamptz"}
 
 
 async def message(pool: asyncpg.Pool | asyncpg.Connection, org_id: str, message_id: str) -> asyncpg.Record | None:
@@ -130,13 +113,16 @@ async def list_messages(pool: asyncpg.Pool, org_id: str, *, to: str | None, from
 
 
 # -- deliveries -----------------------------------------------------------------------------------------
-async def queue_delivery(conn: asyncpg.Connection, schema: str, *, delivery_id: str, org_id: str,
-                         message_id: str, phone_number_id: str) -> None:
-    await conn.execute(
-        "INSERT INTO webhook_deliveries (id, org_id, message_id, phone_number_id, state, queued_at,"
-        " next_attempt_at) VALUES ($1, $2, $3, $4, 'pending', now(), now())",
-        delivery_id, org_id, message_id, phone_number_id)
-    await conn.execute("SELECT pg_notify($1, '')", notify_channel(schema))
+def queue_delivery(*, delivery_id: str, org_id: str, message_id: str, phone_number_id: str) -> Sql:
+    """A new delivery of a message, due now (with ``wake_workers`` in the same write)."""
+    return sql("INSERT INTO webhook_deliveries (id, org_id, message_id, phone_number_id, state, queued_at,"
+               " next_attempt_at) VALUES (:id, :org, :message_id, :number_id, 'pending', now(), now())",
+               id=delivery_id, org=org_id, message_id=message_id, number_id=phone_number_id)
+
+
+def wake_workers(schema: str) -> Sql:
+    """A write's answer that wakes the delivery workers (on every replica) at its commit."""
+    return sql("SELECT :woken AS woken", woken=notify(notify_channel(schema)))
 
 
 async def delivery_for_message(conn: asyncpg.Pool | asyncpg.Connection, message_id: str,
@@ -147,13 +133,11 @@ async def delivery_for_message(conn: asyncpg.Pool | asyncpg.Connection, message_
     return row
 
 
-async def requeue(conn: asyncpg.Connection, schema: str, delivery_id: str) -> None:
+def requeue(delivery_id: str) -> Sql:
     """A redelivery: due now, a fresh retry window, and a new generation so an attempt still in flight from
-    before cannot close it."""
-    await conn.execute(
-        "UPDATE webhook_deliveries SET state = 'pending', generation = generation + 1, retry_count = 0,"
-        " queued_at = now(), next_attempt_at = now(), completed_at = NULL WHERE id = $1::uuid", delivery_id)
-    await conn.execute("SELECT pg_notify($1, '')", notify_channel(schema))
+    before cannot close it (with ``wake_workers`` in the same write)."""
+    return sql("UPDATE webhook_deliveries SET state = 'pending', generation = generation + 1, retry_count = 0,"
+               " queued_at = now(), next_attempt_at = now(), completed_at = NULL WHERE id = :id::uuid", id=delivery_id)
 
 
 async def attempts(pool: asyncpg.Pool | asyncpg.Connection, delivery_id: str) -> list[asyncpg.Record]:
@@ -210,48 +194,47 @@ async def lock_for_completion(conn: asyncpg.Connection, delivery_id: str) -> asy
 
 
 class Success(NamedTuple):
-    """A 2xx attempt to record: the delivery, its generation when claimed, the attempt, and the store's row
-    for its WebhookDeliverySucceeded event (the version is taken under the row lock)."""
+    """A 2xx attempt to record: the delivery, its generation when claimed, the attempt, and its
+    WebhookDeliverySucceeded event."""
 
     delivery_id: str
     generation: int
     attempt: Attempt
-    event: tuple[Any, ...]
+    event: Event
 
 
-async def complete_successes(pool: asyncpg.Pool | asyncpg.Connection, items: list[Success],
-                             channel: str) -> set[str]:
+async def complete_successes(es: EventStore, items: list[Success]) -> set[str]:
     """2xx attempts, in one statement and so one transaction: record every attempt and, for each delivery
-    still pending in its generation, mark it succeeded and append its event. Answers the deliveries that
-    completed; the others were restarted by a redelivery meanwhile and their attempt is history only."""
-    cols: list[list[Any]] = [[] for _ in range(17)]
+    still pending in its generation, mark it succeeded and append its event (at its stream's head: under
+    the delivery's row lock, as every append to it). Answers the deliveries that completed; the others were
+    restarted by a redelivery meanwhile and their attempt is history only."""
+    w = Write().project(sql("SELECT * FROM :rows", rows=table("v", _SUCCESS, (
+        (x.delivery_id, x.generation, *x.attempt) for x in items))), name="v")
+    # one row per delivery for the state change and its event (two attempts of one delivery can meet in
+    # a batch when a lease ran out); every attempt is recorded
+    w.project(sql("SELECT DISTINCT ON (id) * FROM v ORDER BY id"), name="v1")
+    w.project(sql("SELECT d.id FROM webhook_deliveries d JOIN v1 ON d.id = v1.id"
+                  " WHERE d.state = 'pending' AND d.generation = v1.generation ORDER BY d.id FOR UPDATE OF d"),
+              name="cur")
+    w.project(sql("INSERT INTO webhook_attempts (delivery_id, org_id, attempt, attempted_at, succeeded, status_code,"
+                  " latency_ms, error, url) SELECT id, org_id, attempt, attempted_at, succeeded, status_code,"
+                  " latency_ms, error, url FROM v"))
+    w.project(sql("UPDATE webhook_deliveries d SET state = 'succeeded', completed_at = now(), next_attempt_at = NULL,"
+                  " last_status_code = v1.status_code, last_error = NULL FROM v1"
+                  " WHERE d.id = v1.id AND d.id IN (SELECT id FROM cur) RETURNING d.id"), name="upd")
+    firsts: dict[str, Success] = {}
     for x in items:
-        for col, value in zip(cols, [x.delivery_id, x.generation, *x.attempt, stream_id(x.delivery_id),
-                                     *x.event[2:]], strict=True):
-            col.append(value)
-    done: list[str] = await pool.fetchval(
-        "WITH v AS (SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::int[], $5::timestamptz[],"
-        "  $6::bool[], $7::int[], $8::int[], $9::text[], $10::text[], $11::text[], $12::uuid[], $13::text[],"
-        "  $14::text[], $15::text[], $16::text[], $17::text[]) AS v(id, generation, org_id, attempt, attempted_at, succeeded,"
-        "  status_code, latency_ms, error, url, stream, event_id, event_type, subject, event_org, data, headers)),"
-        # one row per delivery for the state change and its event (two attempts of one delivery can meet in
-        # a batch when a lease ran out); every attempt is recorded
-        " v1 AS (SELECT DISTINCT ON (id) * FROM v ORDER BY id),"
-        " cur AS (SELECT d.id, (SELECT coalesce(max(e.version), 0) FROM events e WHERE e.stream_id = v1.stream)"
-        "  AS version FROM webhook_deliveries d JOIN v1 ON d.id = v1.id"
-        "  WHERE d.state = 'pending' AND d.generation = v1.generation ORDER BY d.id FOR UPDATE OF d),"
-        " a AS (INSERT INTO webhook_attempts (delivery_id, org_id, attempt, attempted_at, succeeded, status_code,"
-        "  latency_ms, error, url) SELECT id, org_id, attempt, attempted_at, succeeded, status_code, latency_ms,"
-        "  error, url FROM v),"
-        " upd AS (UPDATE webhook_deliveries d SET state = 'succeeded', completed_at = now(), next_attempt_at = NULL,"
-        "  last_status_code = v1.status_code, last_error = NULL FROM v1"
-        "  WHERE d.id = v1.id AND d.id IN (SELECT id FROM cur) RETURNING d.id),"
-        " ev AS (INSERT INTO events (stream_id, version, event_id, event_type, subject, org_id, data, headers)"
-        "  SELECT v1.stream, cur.version + 1, v1.event_id, v1.event_type, v1.subject, v1.event_org, v1.data::jsonb,"
-        "  v1.headers::jsonb FROM cur JOIN v1 ON v1.id = cur.id RETURNING 1)"
-        f" SELECT array(SELECT id::text FROM upd) AS done, (SELECT {EventStore.notify_sql(18)}) AS woken",
-        *cols, channel)
-    return set(done)
+        firsts.setdefault(x.delivery_id, x)
+    for x in firsts.values():
+        w.append(stream_id(x.delivery_id), None, [x.event])
+    w.only_where(sql("e.stream_id IN (SELECT :prefix || id::text FROM cur)", prefix=stream_id("")))
+    w.returning(sql("SELECT array(SELECT id::text FROM upd) AS done"))
+    rows = await es.write(w)
+    return set(rows[0]["done"])
+
+
+_SUCCESS = {"id": "uuid", "generation": "int", "org_id": "text", "attempt": "int", "attempted_at": "timestamptz",
+            "succeeded": "bool", "status_code": "int", "latency_ms": "int", "error": "text", "url": "text"}
 
 
 class Attempt(NamedTuple):
@@ -265,24 +248,27 @@ class Attempt(NamedTuple):
     url: str
 
 
-async def update_delivery(conn: asyncpg.Connection, delivery_id: str, attempt: Attempt | None = None,
-                          **fields: Any) -> None:
-    """Set columns (``next_in_s`` becomes next_attempt_at = now() + that many seconds) and record the
-    attempt, in one statement."""
-    args: list[Any] = [delivery_id]
-    head = ""
-    if attempt is not None:
-        head = ("WITH a AS (INSERT INTO webhook_attempts (delivery_id, org_id, attempt, attempted_at, succeeded,"
-                " status_code, latency_ms, error, url) VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9)) ")
-        args += list(attempt)
-    sets: list[str] = []
+def attempt_row(delivery_id: str, attempt: Attempt) -> Sql:
+    """An attempt's record, as a projection."""
+    return sql("INSERT INTO webhook_attempts (delivery_id, org_id, attempt, attempted_at, succeeded, status_code,"
+               " latency_ms, error, url) VALUES (:id::uuid, :org, :attempt, :at, :ok, :status, :latency, :error, :url)",
+               id=delivery_id, org=attempt.org_id, attempt=attempt.attempt, at=attempt.attempted_at,
+               ok=attempt.succeeded, status=attempt.status_code, latency=attempt.latency_ms, error=attempt.error,
+               url=attempt.url)
+
+
+def delivery_change(delivery_id: str, **fields: Any) -> Sql:
+    """Set columns (``next_in_s`` becomes next_attempt_at = now() + that many seconds), as a projection."""
     next_in = fields.pop("next_in_s", None)
-    for name, value in fields.items():
-        args.append(value)
-        sets.append(f"{name} = ${len(args)}")
+    sets = [f"{name} = :{name}" for name in fields]
     if next_in is not None:
-        args.append(float(next_in))
-        sets.append(f"next_attempt_at = now() + make_interval(secs => ${len(args)})")
-    if not sets:
-        sets.append("id = id")
-    await conn.execute(f"{head}UPDATE webhook_deliveries SET {', '.join(sets)} WHERE id = $1::uuid", *args)
+        fields["next_in_s"] = float(next_in)
+        sets.append("next_attempt_at = now() + make_interval(secs => :next_in_s)")
+    return sql(f"UPDATE webhook_deliveries SET {', '.join(sets or ['id = id'])} WHERE id = :delivery_id::uuid",
+               delivery_id=delivery_id, **fields)
+
+
+async def update_delivery(conn: asyncpg.Connection, delivery_id: str, **fields: Any) -> None:
+    """``delivery_change`` on its own (no event: nothing happened to the delivery, e.g. a claim given back)."""
+    text, args = delivery_change(delivery_id, **fields).compile()
+    await conn.execute(text, *args)

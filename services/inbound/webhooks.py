@@ -41,10 +41,11 @@ import structlog
 
 from libs.backoff import RetryPolicy
 from libs.runtime.batching import Batcher
+from libs.store import Write
 from libs.store.eventstore import EventStore
 from libs.webhooks.sender import Attempt, WebhookSender
 from libs.workqueue import QueueWorker, WorkQueue
-from proto.base import rfc3339, utcnow
+from proto.base import Event, rfc3339, utcnow
 from proto.events.inbound import (
     WebhookDeliveryAttempted,
     WebhookDeliveryCancelled,
@@ -118,9 +119,7 @@ class DeliveryWorker:
         return started
 
     async def _complete_successes(self, items: list[store.Success]) -> list[bool]:
-        done = await store.complete_successes(self.pool, items, self.es.notify_channel())
-        self.es.appended(len(done))
-        self.es.committed()
+        done = await store.complete_successes(self.es, items)
         return [x.delivery_id in done for x in items]
 
     async def close(self, grace_s: float = 5.0) -> None:
@@ -176,53 +175,49 @@ class DeliveryWorker:
         record = store.Attempt(row["org_id"], attempt, a.attempted_at, ok, status, latency_ms, error, a.url)
         if ok:  # the common case: group-committed with the other 2xx of the moment, one statement a batch
             ev_ok = WebhookDeliverySucceeded(**ids, attempts=attempt, status_code=status or 0, latency_ms=latency_ms)
-            done = await self._successes.submit(store.Success(
-                delivery_id, row["generation"], record, self.es.event_row(store.stream_id(delivery_id), 0, ev_ok)))
+            done = await self._successes.submit(store.Success(delivery_id, row["generation"], record, ev_ok))
             log.info("webhook_attempted", delivery_id=delivery_id, message_id=row["message_id"], attempt=attempt,
                      ok=True, status=status, latency_ms=latency_ms, history_only=not done)
             return
         async with self.es.transaction() as conn:
             cur = await store.lock_for_completion(conn, delivery_id)
-            events: list[Any] = []
+            w = Write().project(store.attempt_row(delivery_id, record))
             next_at: str | None = None
-            if cur["state"] != "pending" or cur["generation"] != row["generation"]:
-                # a redelivery restarted it meanwhile: this attempt is history only
-                await store.update_delivery(conn, delivery_id, record)
-            elif ok:
-                await store.update_delivery(conn, delivery_id, record, state="succeeded", completed_at=utcnow(),
-                                            next_attempt_at=None, last_status_code=status, last_error=None)
-                events.append(WebhookDeliverySucceeded(**ids, attempts=attempt, status_code=status or 0,
-                                                       latency_ms=latency_ms))
-            else:
-                failures = cur["retry_count"] + 1
-                # the URL may change before the next attempt: a refused one is retried too
-                delay = self.sender.verdict(a, failures, cur["elapsed_s"], self.rng.random(),
-                                            final_on_refusal=False).delay_s
-                if delay is None:
-                    await store.update_delivery(conn, delivery_id, record, state="failed", completed_at=utcnow(),
-                                                next_attempt_at=None, retry_count=failures,
-                                                last_status_code=status, last_error=error)
-                    events.append(WebhookDeliveryFailed(**ids, attempts=attempt, last_status_code=status,
-                                                        last_error=error))
-                else:
-                    await store.update_delivery(conn, delivery_id, record, retry_count=failures,
-                                                last_status_code=status, last_error=error, next_in_s=delay)
-                    next_at = rfc3339(utcnow() + timedelta(seconds=delay))
-            if not ok:
-                events.insert(0, WebhookDeliveryAttempted(**ids, attempt=attempt, status_code=status,
-                                                          latency_ms=latency_ms, error=error, next_attempt_at=next_at))
-            await self.es.append(conn, store.stream_id(delivery_id), cur["version"], events)
+            # (unless a redelivery restarted it meanwhile: then this attempt is history only)
+            if cur["state"] == "pending" and cur["generation"] == row["generation"]:
+                next_at = self._failed(w, cur, ids, attempt, a)
+            await self.es.write(w, conn)
         log.info("webhook_attempted", delivery_id=delivery_id, message_id=row["message_id"], attempt=attempt,
                  ok=ok, status=status, latency_ms=latency_ms, error=error, next_attempt_at=next_at)
+
+    def _failed(self, w: Write, cur: asyncpg.Record, ids: dict[str, Any], attempt: int, a: Attempt) -> str | None:
+        """A failed attempt of a pending delivery into ``w``: retried later, or failed for good. Answers
+        when the next attempt is due."""
+        delivery_id, status, latency_ms, error = ids["delivery_id"], a.status, a.latency_ms, a.error
+        failures = cur["retry_count"] + 1
+        # the URL may change before the next attempt: a refused one is retried too
+        delay = self.sender.verdict(a, failures, cur["elapsed_s"], self.rng.random(), final_on_refusal=False).delay_s
+        next_at = None if delay is None else rfc3339(utcnow() + timedelta(seconds=delay))
+        events: list[Event] = [WebhookDeliveryAttempted(**ids, attempt=attempt, status_code=status,
+                                                        latency_ms=latency_ms, error=error, next_attempt_at=next_at)]
+        if delay is None:
+            w.project(store.delivery_change(delivery_id, state="failed", completed_at=utcnow(), next_attempt_at=None,
+                                            retry_count=failures, last_status_code=status, last_error=error))
+            events.append(WebhookDeliveryFailed(**ids, attempts=attempt, last_status_code=status, last_error=error))
+        else:
+            w.project(store.delivery_change(delivery_id, retry_count=failures, last_status_code=status,
+                                            last_error=error, next_in_s=delay))
+        w.append(store.stream_id(delivery_id), cur["version"], events)
+        return next_at
 
     async def _cancel(self, row: asyncpg.Record, reason: str) -> None:
         async with self.es.transaction() as conn:
             cur = await store.lock_for_completion(conn, row["id"])
             if cur["state"] != "pending" or cur["generation"] != row["generation"]:
                 return
-            await store.update_delivery(conn, row["id"], state="cancelled", completed_at=utcnow(),
-                                        next_attempt_at=None, last_error=reason)
-            await self.es.append(conn, store.stream_id(row["id"]), cur["version"], [WebhookDeliveryCancelled(
-                org_id=row["org_id"], delivery_id=row["id"], message_id=row["message_id"],
-                phone_number_id=row["phone_number_id"], message_event_id=row["event_id"], reason=reason)])
+            await self.es.write(Write().project(store.delivery_change(
+                row["id"], state="cancelled", completed_at=utcnow(), next_attempt_at=None, last_error=reason))
+                .append(store.stream_id(row["id"]), cur["version"], [WebhookDeliveryCancelled(
+                    org_id=row["org_id"], delivery_id=row["id"], message_id=row["message_id"],
+                    phone_number_id=row["phone_number_id"], message_event_id=row["event_id"], reason=reason)]), conn)
         log.info("webhook_cancelled", delivery_id=row["id"], reason=reason)

@@ -470,11 +470,11 @@ async def test_successes_completed_together_record_every_attempt_and_one_event_e
                                           phone_number_id=number["id"], message_event_id=str(uuid.uuid4()),
                                           attempts=9, status_code=200, latency_ms=3)
             attempt = store.Attempt(row["org_id"], 9, datetime.now(UTC), True, 200, 3, None, receiver.url)
-            return store.Success(row["id"], generation, attempt, es.event_row(store.stream_id(row["id"]), 0, ev))
+            return store.Success(row["id"], generation, attempt, ev)
 
-        done = await store.complete_successes(es.pool, [
+        done = await store.complete_successes(es, [
             success(first, first["generation"]), success(first, first["generation"]),
-            success(second, second["generation"] + 1)], "")
+            success(second, second["generation"] + 1)])
         assert done == {first["id"]}
         states = dict(await es.pool.fetch("SELECT id::text, state FROM webhook_deliveries"))
         assert states == {first["id"]: "succeeded", second["id"]: "pending"}
