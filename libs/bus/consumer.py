@@ -14,7 +14,6 @@ import msgspec
 import structlog
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from libs.obs.metrics import MESSAGES_CONSUMED
@@ -114,7 +113,7 @@ class ConsumerRunner:
         while not self._stopping.is_set():
             try:
                 msgs = await self._sub.fetch(self.spec.batch, timeout=self.spec.fetch_timeout_s)
-            except NatsTimeout:
+            except TimeoutError:  # nats' own and asyncio's: a fetch that ran out of time is no failure
                 continue
             except asyncio.CancelledError:
                 raise
