@@ -113,11 +113,9 @@ class Relay:
             _leading[self.schema] = self
             try:
                 while not self._stopping:
-                    n = await self.publish_pending()
-                    if n >= self.batch:
-                        continue
-                    self._wake.clear()
-                    await woken(self._wake, self.sweep_interval)
+                    self._wake.clear()  # before the round: a commit during it wakes the next one
+                    if await self.publish_pending() < self.batch:
+                        await woken(self._wake, self.sweep_interval)
             finally:
                 if _leading.get(self.schema) is self:
                     del _leading[self.schema]
