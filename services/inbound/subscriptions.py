@@ -49,4 +49,4 @@ def specs(h: Inbound) -> list[ConsumerSpec]:
         return done
 
     return [ConsumerSpec(durable=TEXTS_CONSUMER, domain="carrier", filter="inbound_text.inbound_text_received.*",
-                         handler=one, absorb=many, batch=256, fetch_timeout_s=0.02)]
+                         handler=one, absorb=many, batch=256)]
