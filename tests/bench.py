@@ -550,7 +550,7 @@ async def bench_delivered(stack: Stack) -> None:
     lats = [p["delivered"] - p["accepted"] for p in ours if "delivered" in p]
     report(f"accepted -> delivered at {rate:,}/s for {seconds:g} s", f"p50 {pct(lats, .5):.0f} ms, p99 "
            f"{pct(lats, .99):.0f} ms ({len(lats):,}/{len(ours):,} delivered; drained {drained:.0f} s after the load)")
-    cpu_rows(spent, len(lats), "delivered send", "delivered_send")
+    cpu_rows(spent, len(lats), "delivered send", "delivered")
     figure("delivered_accepted_per_s", len(ours) / took, "sends/s")
     figure("delivered_p50_ms", pct(lats, .5), "ms")
     figure("delivered_p99_ms", pct(lats, .99), "ms")
