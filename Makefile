@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help run test lint bench install lock schemas clean-data fmt
+.PHONY: help run test lint bench install lock schemas optout-model clean-data fmt
 .DEFAULT_GOAL := help
 
 # `make lock` compiles the hashed locks with this uv, installed from PyPI into its own venv.
@@ -56,6 +56,10 @@ lint: $(STAMP)
 ## Regenerate proto/schemas/ from the msgspec contracts.
 schemas: $(STAMP)
 	@$(PY) -m proto.gen
+
+## Retrain the opt-out model from the labelled corpora (services/compliance/keywords/weights.json).
+optout-model: $(STAMP)
+	@$(PY) -m services.compliance.keywords.train
 
 ## Throughput and latency benchmark against a local stack.
 bench: $(STAMP)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import functools
 import os
 import re
+import sys
 import uuid
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, ForwardRef, Generic, TypeVar, get_args
 
 import msgspec
 
@@ -94,8 +95,44 @@ class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag=Tru
         return snake(cls.__name__)
 
 
-class Command(msgspec.Struct, frozen=True, kw_only=True):
-    """Intent, imperative; sent as core NATS request/reply on ``am.cmd.<domain>.<command>``."""
+R = TypeVar("R")
+
+
+class Command(msgspec.Struct, Generic[R], frozen=True, kw_only=True):
+    """Intent, imperative; sent as core NATS request/reply on ``am.cmd.<DOMAIN>.<NAME>`` and answered with
+    an ``R``: ``class EvaluateSend(Command[SendDecision], frozen=True, kw_only=True)``, and a caller's
+    ``await rpc.call(EvaluateSend(...))`` is a ``SendDecision``. The class is the whole contract: the
+    subject, the request's decoder on the server and the reply's decoder on the caller follow from it.
+
+    ``DOMAIN``: the serving domain, by default the module's name under ``proto.commands`` (so
+    ``proto/commands/compliance.py`` holds compliance's commands). ``NAME``: the subject's last token, by
+    default the class name in snake case; set it where the subject says otherwise (``ListInbound`` is
+    ``am.cmd.inbound.list``). A reply type not yet defined where the command is may be named in quotes."""
+
+    DOMAIN: ClassVar[str] = ""
+    NAME: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "DOMAIN" not in cls.__dict__ and cls.__module__.startswith("proto.commands."):
+            cls.DOMAIN = cls.__module__.rsplit(".", 1)[1]
+        if not cls.DOMAIN:
+            raise TypeError(f"{cls.__name__}: a command outside proto/commands/<domain>.py sets its DOMAIN")
+        if "NAME" not in cls.__dict__:
+            cls.NAME = snake(cls.__name__)
+
+    @classmethod
+    def reply_type(cls) -> Any:
+        """``R``, the type of the answer (a quoted name resolved in the command's module)."""
+        for klass in cls.__mro__:
+            for base in getattr(klass, "__orig_bases__", ()):
+                if getattr(base, "__origin__", None) is Command:
+                    (reply,) = get_args(base)
+                    if isinstance(reply, str | ForwardRef):
+                        arg = reply if isinstance(reply, str) else reply.__forward_arg__
+                        reply = eval(arg, vars(sys.modules[klass.__module__]))  # a name from our own source
+                    return reply
+        raise TypeError(f"{cls.__name__} does not name its reply type: subclass Command[Reply]")
 
 
 class ErrorBody(msgspec.Struct, frozen=True, kw_only=True):

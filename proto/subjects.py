@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from proto.base import Event
+
 DOMAINS = ("accounts", "numbers", "compliance", "outbound", "inbound", "carrier")
 
 
@@ -14,6 +16,10 @@ class Subjects:
 
     def event(self, domain: str, aggregate: str, event_token: str, org_id: str) -> str:
         return f"{self.root}.{domain}.{aggregate}.{event_token}.{org_id}"
+
+    def of(self, event_type: type[Event], org_id: str = "*") -> str:
+        """The subject of one event type, for one organization or (``*``) for every one."""
+        return self.event(event_type.DOMAIN, event_type.AGGREGATE, event_type.subject_token(), org_id)
 
     def domain_wildcard(self, domain: str) -> str:
         return f"{self.root}.{domain}.>"

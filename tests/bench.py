@@ -22,7 +22,7 @@ import aiohttp
 import nats
 
 from libs.bus.conn import ensure_stream
-from libs.embedded.servers import free_port, free_port_block
+from libs.embedded.ports import free_port, free_port_block
 from libs.runtime.service import run_loop
 from libs.store.db import create_pool, migrate
 from libs.store.eventstore import EventStore
@@ -355,9 +355,9 @@ async def bench_gate(stack: Stack) -> None:
         i = 0
         while time.perf_counter() < stop:
             t = time.perf_counter()
-            d: SendDecision = await rpc.call("compliance", "evaluate_send", EvaluateSend(
+            d: SendDecision = await rpc.call(EvaluateSend(
                 org_id=org_id, message_id=str(uuid.uuid4()), from_=org.number, to=contacts[(w + i) % 20],
-                text="bench"), SendDecision)
+                text="bench"))
             lat.append(time.perf_counter() - t)
             allowed += d.decision == "allow"
             i += 1
@@ -378,9 +378,9 @@ async def bench_gate(stack: Stack) -> None:
             nonlocal failures
             t = time.perf_counter()
             try:
-                await rpc.call("compliance", "evaluate_send", EvaluateSend(
+                await rpc.call(EvaluateSend(
                     org_id=org_id, message_id=str(uuid.uuid4()), from_=org.number, to=contacts[k % 20],
-                    text="bench"), SendDecision)
+                    text="bench"))
             except Exception:
                 failures += 1
                 return

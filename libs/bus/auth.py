@@ -28,7 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from proto.subjects import DOMAINS
+from proto.commands.carrier import GetCarrierStatus
+from proto.commands.numbers import ReviewCampaign
+from proto.subjects import DOMAINS, Subjects
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,8 @@ ROLES: dict[str, Role] = {
 }
 """(Some entries serve work landing beside this table: the carrier connector service and its streams,
 inbound's conversations reading outbound's and its own events, dashboard sessions, per-key usage.)"""
+OPS_COMMANDS = (GetCarrierStatus, ReviewCampaign)
+"""The only commands ``ops`` may send: amctl carrier status (a read), amctl campaigns review (a verdict)."""
 SERVICE_USERS = tuple(ROLES)
 OPS_USER = "ops"
 ADMIN_USER = "admin"
@@ -109,8 +113,7 @@ def service_permissions(role: Role, root: str) -> dict[str, Any]:
 
 def ops_permissions(root: str) -> dict[str, Any]:
     pub = ["$JS.API.INFO", "$JS.API.STREAM.NAMES", "$JS.API.STREAM.LIST", "$JS.FC.>",
-           f"{root}.cmd.carrier.get_status",  # amctl carrier status: a read
-           f"{root}.cmd.numbers.review_campaign"]  # amctl campaigns review: an operator's verdict
+           *(Subjects(root).command(c.DOMAIN, c.NAME) for c in OPS_COMMANDS)]
     for d in DOMAINS:
         s = _stream(root, d)
         pub += [f"$JS.API.STREAM.INFO.{s}", f"$JS.API.CONSUMER.CREATE.{s}", f"$JS.API.CONSUMER.CREATE.{s}.>",

@@ -1,5 +1,7 @@
 """Durable pull consumers: explicit ack after commit, nak(delay) with backoff on transient errors,
-term() plus a dead-letter record for an undecodable or poison message."""
+term() plus a dead-letter record for an undecodable or poison message. A consumer names the event classes
+it takes; the stream and the server-side filter follow from them, and any other event that still reaches it
+(a filter narrowed after it was delivered) is acknowledged without being handled."""
 
 from __future__ import annotations
 
@@ -35,12 +37,11 @@ class Permanent(Exception):
 class ConsumerSpec:
     durable: str
     """``<service>-<purpose>``. A durable name never changes: renaming one replays the stream."""
-    domain: str
-    """The producing domain whose stream is read."""
-    filter: str | tuple[str, ...]
-    """Subject filter(s) below the domain, e.g. ``message.*.*`` (root and domain are prepended); several
-    (a tuple) when the consumer wants only some event types: the server skips the rest for it."""
+    events: tuple[type[Event], ...]
+    """The event classes it takes, all of one producing domain (whose stream is read). The server filters on
+    their subjects (``<root>.<DOMAIN>.<AGGREGATE>.<event>.*``), so it skips the rest for this consumer."""
     handler: Handler
+    """Called with events of those classes only."""
     max_deliver: int = 20
     """After this many deliveries the message is dead-lettered and terminated."""
     ack_wait_s: float = 30.0
@@ -62,6 +63,21 @@ class ConsumerSpec:
     batch goes through ``handler`` (which must be idempotent anyway)."""
 
 
+    def __post_init__(self) -> None:
+        domains = {e.DOMAIN for e in self.events}
+        if len(domains) != 1 or not all(e.DOMAIN and e.AGGREGATE for e in self.events):
+            raise ValueError(f"{self.durable}: the events of one consumer come from one domain's stream, "
+                             f"got {[e.__name__ for e in self.events]}")
+
+    @property
+    def domain(self) -> str:
+        """The producing domain whose stream is read."""
+        return self.events[0].DOMAIN
+
+    def filters(self, subjects: Subjects) -> list[str]:
+        return [subjects.of(e) for e in self.events]
+
+
 def _backoff(spec: ConsumerSpec, delivered: int) -> float:
     return float(min(30.0, spec.backoff_base_s * (2 ** max(0, delivered - 1))))
 
@@ -74,11 +90,11 @@ class ConsumerRunner:
         self.spec = spec
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        self._takes = frozenset(spec.events)
 
     async def start(self) -> None:
         js = self.nc.jetstream()
-        filters = (self.spec.filter,) if isinstance(self.spec.filter, str) else self.spec.filter
-        subjects = [f"{self.subjects.root}.{self.spec.domain}.{f}" for f in filters]
+        subjects = self.spec.filters(self.subjects)
         cfg = ConsumerConfig(
             name=self.spec.durable,
             durable_name=self.spec.durable,
@@ -132,7 +148,7 @@ class ConsumerRunner:
                     events.append((msg, decode_event(msg.data)))
                 except (msgspec.DecodeError, msgspec.ValidationError):
                     events.append((msg, None))  # handle() dead-letters it
-            absorbed = await self._absorb([ev for _, ev in events if ev is not None])
+            absorbed = await self._absorb([ev for _, ev in events if ev is not None and type(ev) in self._takes])
             for msg, ev in events:
                 if ev is not None and ev.event_id in absorbed:
                     await msg.ack()
@@ -166,6 +182,11 @@ class ConsumerRunner:
 
     async def _handle(self, msg: Msg, event: Event, delivered: int) -> None:
         spec = self.spec
+        if type(event) not in self._takes:
+            await msg.ack()  # not one of the spec's events: the server's filter let it through, it is not ours
+            MESSAGES_CONSUMED.labels(spec.durable, "skipped").inc()
+            log.info("event_skipped", consumer=spec.durable, type=event.type_name(), event_id=event.event_id)
+            return
         try:
             started = time.perf_counter()
             await spec.handler(event)

@@ -1,5 +1,9 @@
 """Commands as core NATS request/reply: one handler per subject (queue group = service), typed
-errors carried back, timeouts on the caller's side."""
+errors carried back, timeouts on the caller's side.
+
+A command's class says it all (``proto.base.Command``): a caller writes ``await rpc.call(EvaluateSend(...))``
+and gets a ``SendDecision``; a service serves ``{EvaluateSend: handler, ...}`` (its registry, in its
+rpc.py). Subjects and decoders follow from the classes, worked out once per class."""
 
 from __future__ import annotations
 
@@ -7,8 +11,10 @@ import asyncio
 import contextlib
 import itertools
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+import typing
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, NamedTuple, TypeVar
 
 import asyncpg
 import msgspec
@@ -22,12 +28,11 @@ from nats.errors import TimeoutError as NatsTimeout
 
 from libs.obs.metrics import RPC_LATENCY
 from libs.obs.tracing import inject_headers, server_span
-from proto.base import CommandError, ErrorBody
+from proto.base import Command, CommandError, ErrorBody
 from proto.subjects import Subjects
 
 log = structlog.get_logger(__name__)
 
-T = TypeVar("T")
 R = TypeVar("R")
 
 
@@ -59,73 +64,100 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
 never 500."""
 _reply_dec = msgspec.json.Decoder(_Reply)
 
+Handler = Callable[[Any], Awaitable[Any]]
+"""Takes the command, answers its reply type (``Command[R]`` -> ``R``) or raises ``CommandError``."""
+
+
+@dataclass(frozen=True)
+class Bounded:
+    """A handler with its own concurrency limit (a hot command, e.g. the send gate's)."""
+
+    handler: Handler
+    concurrency: int
+
+
+Registry = Mapping[type[Command[Any]], Handler | Bounded]
+"""What a service serves: each command class with its handler."""
+
+
+def check_handler(command: type[Command[Any]], handler: Handler) -> None:
+    """Raise TypeError when the handler's annotated answer is not the command's reply type (a subclass
+    of it will do). mypy cannot see through a registry's mapping; this sees what the annotations say."""
+    try:
+        answers = typing.get_type_hints(handler).get("return", Any)
+    except (NameError, TypeError):
+        return  # annotations that name what only a type checker imports: nothing to compare
+    reply = command.reply_type()
+    if answers is Any or answers == reply or (
+            isinstance(answers, type) and isinstance(reply, type) and issubclass(answers, reply)):
+        return
+    raise TypeError(f"{getattr(handler, '__qualname__', handler)} answers {answers}, but {command.__name__} "
+                    f"is a Command[{reply}]")
+
+
+async def _answer(handler: Handler, decoder: msgspec.json.Decoder[Any], data: bytes, domain: str,
+                  subject: str) -> tuple[bytes, str]:
+    """The reply to one request, and its outcome for the latency histogram."""
+    try:
+        result = await handler(decoder.decode(data))
+        return _enc.encode({"ok": True, "data": result}), "ok"
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        return _enc.encode({"ok": False, "error": ErrorBody(code="VALIDATION_ERROR", message=str(exc))}), "invalid"
+    except CommandError as exc:
+        return _enc.encode({"ok": False, "error": exc.body()}), exc.code
+    except _TRANSIENT as exc:
+        # the database or the bus is restarting or unreachable: a retry will do, say so
+        log.warning("command_unavailable", command=subject, error=repr(exc))
+        return _enc.encode({"ok": False, "error": ErrorBody(
+            code="SERVICE_UNAVAILABLE", message=f"{domain} cannot reach its database or the bus; retry",
+            status=503, details={"service": domain})}), "unavailable"
+    except asyncpg.DataError as exc:
+        # a value the database refuses (out of range, not a UUID...) that validation let through: the
+        # request's fault, answered as such, and logged to be fixed there
+        log.warning("command_data_error", command=subject, error=repr(exc))
+        return _enc.encode({"ok": False, "error": ErrorBody(
+            code="VALIDATION_ERROR", message="a value in the request is out of range or malformed",
+            status=400)}), "invalid"
+    except Exception as exc:
+        log.exception("command_failed", command=subject, error=repr(exc))
+        return _enc.encode({"ok": False, "error": ErrorBody(code="INTERNAL", message="internal error",
+                                                             status=500)}), "error"
+
 
 class RpcServer:
     """Serves commands with bounded concurrency per subject: a slow request never holds up the next,
     and a full house leaves the rest in the subscription's queue (back-pressure, not unbounded tasks)."""
 
-    def __init__(self, nc: Client, subjects: Subjects, domain: str, service: str, concurrency: int = 64):
+    def __init__(self, nc: Client, subjects: Subjects, service: str, concurrency: int = 64):
         self.nc = nc
         self.subjects = subjects
-        self.domain = domain
         self.service = service
         self.concurrency = concurrency
         self._subs: list[Subscription] = []
         self._running: set[asyncio.Task[None]] = set()
 
-    async def register(
-        self,
-        command: str,
-        request_type: type[T],
-        handler: Callable[[T], Awaitable[Any]],
-        concurrency: int | None = None,
-    ) -> None:
-        subject = self.subjects.command(self.domain, command)
-        decoder = msgspec.json.Decoder(request_type)
+    async def serve(self, registry: Registry) -> None:
+        """Answer each command of the registry on its subject (``<root>.cmd.<DOMAIN>.<NAME>``). A handler
+        annotated to answer something else than its command's reply type is refused here, at start-up."""
+        for command, entry in registry.items():
+            handler, limit = (entry.handler, entry.concurrency) if isinstance(entry, Bounded) else (entry, None)
+            check_handler(command, handler)
+            await self._serve(command, handler, limit)
+
+    async def _serve(self, command: type[Command[Any]], handler: Handler, concurrency: int | None) -> None:
+        domain = command.DOMAIN
+        subject = self.subjects.command(domain, command.NAME)
+        decoder = msgspec.json.Decoder(command)
         slots = asyncio.Semaphore(concurrency or self.concurrency)
-        span_name = f"cmd {self.domain}.{command}"
+        span_name = f"cmd {domain}.{command.NAME}"
         latency: dict[str, Any] = {}  # labelled histogram children, looked up once
 
         async def one(msg: Msg) -> None:
             started = time.perf_counter()
-            outcome = "ok"
+            outcome = "error"
             try:
                 with server_span(span_name, msg.headers):
-                    try:
-                        result = await handler(decoder.decode(msg.data))
-                        payload = _enc.encode({"ok": True, "data": result})
-                    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-                        outcome = "invalid"
-                        payload = _enc.encode(
-                            {"ok": False, "error": ErrorBody(code="VALIDATION_ERROR", message=str(exc))}
-                        )
-                    except CommandError as exc:
-                        outcome = exc.code
-                        payload = _enc.encode({"ok": False, "error": exc.body()})
-                    except _TRANSIENT as exc:
-                        # the database or the bus is restarting or unreachable: a retry will do, say so
-                        outcome = "unavailable"
-                        log.warning("command_unavailable", command=subject, error=repr(exc))
-                        payload = _enc.encode({"ok": False, "error": ErrorBody(
-                            code="SERVICE_UNAVAILABLE", message=f"{self.domain} cannot reach its database or "
-                            "the bus; retry", status=503, details={"service": self.domain})})
-                    except asyncpg.DataError as exc:
-                        # a value the database refuses (out of range, not a UUID...) that validation let
-                        # through: the request's fault, answered as such, and logged to be fixed there
-                        outcome = "invalid"
-                        log.warning("command_data_error", command=subject, error=repr(exc))
-                        payload = _enc.encode({"ok": False, "error": ErrorBody(
-                            code="VALIDATION_ERROR", message="a value in the request is out of range or malformed",
-                            status=400)})
-                    except Exception as exc:
-                        outcome = "error"
-                        log.exception("command_failed", command=subject, error=repr(exc))
-                        payload = _enc.encode(
-                            {
-                                "ok": False,
-                                "error": ErrorBody(code="INTERNAL", message="internal error", status=500),
-                            }
-                        )
+                    payload, outcome = await _answer(handler, decoder, msg.data, domain, subject)
                 if msg.reply:
                     with contextlib.suppress(Exception):
                         await msg.respond(payload)
@@ -153,11 +185,18 @@ class RpcServer:
             await asyncio.wait(list(self._running), timeout=5)
 
 
+class _Route(NamedTuple):
+    subject: str
+    domain: str
+    reply: msgspec.json.Decoder[Any]
+
+
 class RpcClient:
     """Requests share one reply subscription (``<inbox>.*``) and carry a counter as their token.
 
     nats-py's own ``request`` does the same multiplexing but draws each token from the OS's random
-    source and arms ``asyncio.wait_for``: together a tenth of a gateway's CPU per request."""
+    source and arms ``asyncio.wait_for``: together a tenth of a gateway's CPU per request. A command
+    class's subject and reply decoder are worked out at its first call and kept (one dict lookup after)."""
 
     def __init__(self, nc: Client, subjects: Subjects, default_timeout: float = 5.0):
         self.nc = nc
@@ -167,6 +206,7 @@ class RpcClient:
         self._pending: dict[str, asyncio.Future[Msg]] = {}
         self._tokens = itertools.count()
         self._subscribing: asyncio.Lock | None = None
+        self._routes: dict[type[Command[Any]], _Route] = {}
 
     async def _reply_prefix(self) -> str:
         if self._subscribing is None:
@@ -206,18 +246,20 @@ class RpcClient:
             raise NoRespondersError
         return msg
 
-    async def call(
-        self,
-        domain: str,
-        command: str,
-        payload: Any,
-        result_type: type[R] | Any = Any,
-        timeout: float | None = None,
-    ) -> R:
-        subject = self.subjects.command(domain, command)
+    def _route(self, command: type[Command[Any]]) -> _Route:
+        route = _Route(self.subjects.command(command.DOMAIN, command.NAME), command.DOMAIN,
+                       msgspec.json.Decoder(command.reply_type()))
+        self._routes[command] = route
+        return route
+
+    async def call(self, command: Command[R], *, timeout: float | None = None) -> R:
+        """The command's answer (``Command[R]`` -> ``R``); its ``CommandError`` raised here."""
+        route = self._routes.get(type(command)) or self._route(type(command))
+        domain = route.domain
         headers = inject_headers({})
         try:
-            msg = await self.request(subject, _enc.encode(payload), timeout or self.default_timeout, headers or None)
+            msg = await self.request(route.subject, _enc.encode(command), timeout or self.default_timeout,
+                                     headers or None)
         except NoRespondersError as exc:
             raise CommandError(
                 "SERVICE_UNAVAILABLE", f"{domain} is not available, try again", 503, {"service": domain}
@@ -230,5 +272,5 @@ class RpcClient:
         if not reply.ok:
             assert reply.error is not None
             raise CommandError.from_body(reply.error)
-        result: R = msgspec.json.decode(reply.data, type=result_type)
+        result: R = route.reply.decode(reply.data)
         return result

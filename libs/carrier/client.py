@@ -21,8 +21,8 @@ class CarrierClient:
         """Idempotent on ``reference`` (the message id): asked again, the carrier service answers the first
         submission's outcome and never submits twice."""
         try:
-            out: Submitted = await self.rpc.call("carrier", "submit_message", SubmitMessage(
-                org_id=org_id, message_id=reference, from_=from_, to=to, text=text), Submitted, timeout=self.timeout_s)
+            out: Submitted = await self.rpc.call(SubmitMessage(
+                org_id=org_id, message_id=reference, from_=from_, to=to, text=text), timeout=self.timeout_s)
         except CommandError as exc:
             transient = exc.code in _TRANSIENT or exc.status >= 500
             raise CarrierError(exc.message, transient=transient, status=exc.status,

@@ -130,7 +130,7 @@ class Service:
         self.nc = await connect(st.nats_url, f"am-{self.name}", st.nats_user, st.nats_password,
                                 tls_context(st.nats_tls_ca, st.nats_tls_cert, st.nats_tls_key))
         self.rpc = RpcClient(self.nc, self.subjects)
-        self.rpc_server = RpcServer(self.nc, self.subjects, self.domain or self.name, self.name)
+        self.rpc_server = RpcServer(self.nc, self.subjects, self.name)
         if self.uses_db:
             self.pool = await create_pool(self.settings.database_url, self.schema, self.settings.db_pool_max,
                                           min_size=self.settings.db_pool_min,

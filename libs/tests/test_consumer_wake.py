@@ -46,7 +46,7 @@ async def test_a_message_is_handled_when_it_arrives_not_when_the_fetch_ends(nc: 
         await handled.put(time.monotonic())
 
     runner = ConsumerRunner(nc, subjects, None, ConsumerSpec(
-        "test-wake", "accounts", "credit.*.*", handler, batch=64, fetch_timeout_s=30.0))
+        "test-wake", (CreditGranted,), handler, batch=64, fetch_timeout_s=30.0))
     await runner.start()
     try:
         for _ in range(3):
@@ -68,7 +68,7 @@ async def test_a_fetch_that_runs_out_of_time_is_no_failure(nc: Client, subject_r
     async def handler(_: Event) -> None:
         await handled.put(time.monotonic())
 
-    runner = ConsumerRunner(nc, subjects, None, ConsumerSpec("test-short", "accounts", "credit.*.*", handler))
+    runner = ConsumerRunner(nc, subjects, None, ConsumerSpec("test-short", (CreditGranted,), handler))
     sent = await _publish(nc, subjects)
     await runner.start()
     fetch = runner._sub.fetch

@@ -105,10 +105,10 @@ async def test_a_redelivered_event_changes_nothing(env: Env) -> None:
                 await conn.execute("INSERT INTO effects VALUES ($1::uuid, 1)", ev.event_id)
         await seen.put(ev.event_id)
 
-    runner = await _run_consumer(env, ConsumerSpec("test-effects", "accounts", "credit.*.*", handler))
+    runner = await _run_consumer(env, ConsumerSpec("test-effects", (CreditGranted,), handler))
     ev = grant()
     js = env.nc.jetstream()
-    subject = env.subjects.event("accounts", "credit", "credit_granted", ev.org_id)
+    subject = env.subjects.of(CreditGranted, ev.org_id)
     from proto.events import encode_event
 
     await js.publish(subject, encode_event(ev), headers={"Nats-Msg-Id": "a"})
@@ -129,11 +129,11 @@ async def test_poison_messages_are_dead_lettered_not_retried_forever(env: Env) -
             raise Permanent("cannot ever work")
         raise RuntimeError("always failing")
 
-    spec = ConsumerSpec("test-poison", "accounts", "credit.*.*", handler, max_deliver=3, backoff_base_s=0.01)
+    spec = ConsumerSpec("test-poison", (CreditGranted,), handler, max_deliver=3, backoff_base_s=0.01)
     runner = await _run_consumer(env, spec)
     js = env.nc.jetstream()
     org = "00000000-0000-0000-0000-000000000002"
-    subject = env.subjects.event("accounts", "credit", "credit_granted", org)
+    subject = env.subjects.of(CreditGranted, org)
     from proto.events import encode_event
 
     await js.publish(subject, b"not json at all")
@@ -158,7 +158,7 @@ async def test_a_consumers_bulk_path_takes_what_it_can_and_the_handler_the_rest(
     events = [grant() for _ in range(6)]
     js = env.nc.jetstream()
     for ev in events:  # all on the stream before the consumer's first fetch: one batch
-        await js.publish(env.subjects.event("accounts", "credit", "credit_granted", ev.org_id), encode_event(ev))
+        await js.publish(env.subjects.of(CreditGranted, ev.org_id), encode_event(ev))
     bulk: list[list[str]] = []
     one_by_one: list[str] = []
 
@@ -169,7 +169,7 @@ async def test_a_consumers_bulk_path_takes_what_it_can_and_the_handler_the_rest(
     async def handler(ev: Event) -> None:
         one_by_one.append(ev.event_id)
 
-    runner = await _run_consumer(env, ConsumerSpec("test-absorb", "accounts", "credit.*.*", handler, absorb=absorb))
+    runner = await _run_consumer(env, ConsumerSpec("test-absorb", (CreditGranted,), handler, absorb=absorb))
     try:
         ids = [e.event_id for e in events]
         for _ in range(100):
@@ -190,7 +190,7 @@ async def test_a_failing_bulk_path_leaves_every_event_to_the_handler(env: Env) -
     events = [grant() for _ in range(3)]
     js = env.nc.jetstream()
     for ev in events:
-        await js.publish(env.subjects.event("accounts", "credit", "credit_granted", ev.org_id), encode_event(ev))
+        await js.publish(env.subjects.of(CreditGranted, ev.org_id), encode_event(ev))
     handled: list[str] = []
 
     async def absorb(batch: list[Event]) -> set[str]:
@@ -199,7 +199,7 @@ async def test_a_failing_bulk_path_leaves_every_event_to_the_handler(env: Env) -
     async def handler(ev: Event) -> None:
         handled.append(ev.event_id)
 
-    runner = await _run_consumer(env, ConsumerSpec("test-absorb-fails", "accounts", "credit.*.*", handler,
+    runner = await _run_consumer(env, ConsumerSpec("test-absorb-fails", (CreditGranted,), handler,
                                                    absorb=absorb))
     try:
         for _ in range(100):

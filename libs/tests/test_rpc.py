@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from typing import assert_type
 
 import msgspec
 import nats
 import pytest
 from opentelemetry import trace
 
-from libs.bus.rpc import RpcClient, RpcServer
+from libs.bus.rpc import Bounded, RpcClient, RpcServer
 from libs.obs.tracing import configure_tracing, tracer
 from proto.base import Command, CommandError
 from proto.subjects import Subjects
-
-
-class Ping(Command, frozen=True, kw_only=True):
-    n: int
 
 
 class Pong(msgspec.Struct):
@@ -24,28 +21,50 @@ class Pong(msgspec.Struct):
     trace_id: int
 
 
+class Ping(Command[Pong], frozen=True, kw_only=True):
+    DOMAIN = "demo"
+    n: int
+
+
+class Missing(Command["Pong"], frozen=True, kw_only=True):
+    """A command nobody serves (its reply type named before it is defined would do as well)."""
+
+    DOMAIN = "demo"
+
+
+def test_a_command_class_names_its_subject_and_reply() -> None:
+    assert (Ping.DOMAIN, Ping.NAME, Ping.reply_type()) == ("demo", "ping", Pong)
+    assert Missing.reply_type() is Pong
+    from proto.commands.compliance import EvaluateSend, SendDecision
+    from proto.commands.inbound import ListInbound
+
+    assert (EvaluateSend.DOMAIN, EvaluateSend.NAME, EvaluateSend.reply_type()) == (
+        "compliance", "evaluate_send", SendDecision)
+    assert Subjects().command(ListInbound.DOMAIN, ListInbound.NAME) == "am.cmd.inbound.list"
+
+
 async def test_rpc_round_trip_typed_error_and_trace(nats_url: str, subject_root: str) -> None:
     configure_tracing("test")
     nc = await nats.connect(nats_url)
     subjects = Subjects(subject_root)
-    server = RpcServer(nc, subjects, "demo", "demo")
+    server = RpcServer(nc, subjects, "demo")
 
     async def ping(cmd: Ping) -> Pong:
         if cmd.n < 0:
             raise CommandError("NEGATIVE", "n must not be negative", 400, {"field": "n"})
         return Pong(cmd.n + 1, trace.get_current_span().get_span_context().trace_id)
 
-    await server.register("ping", Ping, ping)
+    await server.serve({Ping: ping})
     client = RpcClient(nc, subjects)
     with tracer().start_as_current_span("caller") as span:
-        pong = await client.call("demo", "ping", Ping(n=1), Pong)
-    assert pong.n == 2
+        pong = assert_type(await client.call(Ping(n=1)), Pong)  # mypy --strict checks the inferred type
+    assert isinstance(pong, Pong) and pong.n == 2
     assert pong.trace_id == span.get_span_context().trace_id  # the trace crossed NATS
     with pytest.raises(CommandError) as err:
-        await client.call("demo", "ping", Ping(n=-1), Pong)
+        await client.call(Ping(n=-1))
     assert (err.value.code, err.value.status, err.value.details) == ("NEGATIVE", 400, {"field": "n"})
     with pytest.raises(CommandError) as err:
-        await client.call("demo", "missing", Ping(n=1), Pong, timeout=0.5)
+        await client.call(Missing(), timeout=0.5)
     assert err.value.code in ("SERVICE_UNAVAILABLE", "SERVICE_TIMEOUT") and err.value.status == 503
     await server.close()
     await nc.close()
@@ -63,7 +82,7 @@ async def test_database_and_bus_faults_answer_503_and_refused_values_400(nats_ur
 
     nc = await nats.connect(nats_url)
     subjects = Subjects(subject_root)
-    server = RpcServer(nc, subjects, "demo", "demo")
+    server = RpcServer(nc, subjects, "demo")
     from libs.store.db import ensure_database
 
     for _ in range(300):  # a server of this session may still be starting up
@@ -89,17 +108,23 @@ async def test_database_and_bus_faults_answer_503_and_refused_values_400(nats_ur
         await conn.fetchval("SELECT $1::text::uuid", "not a uuid")  # the database refuses it
         return Pong(0, 0)
 
-    await server.register("ping", Ping, ping)
+    await server.serve({Ping: Bounded(ping, concurrency=2)})
     client = RpcClient(nc, subjects)
     try:
         for i in range(len(faults)):
             with pytest.raises(CommandError) as err:
-                await client.call("demo", "ping", Ping(n=i), Pong)
+                await client.call(Ping(n=i))
             assert (err.value.code, err.value.status) == ("SERVICE_UNAVAILABLE", 503), faults[i]
         with pytest.raises(CommandError) as err:
-            await client.call("demo", "ping", Ping(n=-1), Pong)
+            await client.call(Ping(n=-1))
         assert (err.value.code, err.value.status) == ("VALIDATION_ERROR", 400)
     finally:
         await conn.close()
         await server.close()
         await nc.close()
+
+
+def test_a_command_without_a_domain_is_refused() -> None:
+    with pytest.raises(TypeError, match="DOMAIN"):
+        class Nowhere(Command[Pong], frozen=True, kw_only=True):
+            n: int

@@ -7,7 +7,7 @@ import msgspec
 from proto.base import Command, ErrorBody
 
 
-class Signup(Command, frozen=True, kw_only=True):
+class Signup(Command["SignupOutcome"], frozen=True, kw_only=True):
     """No secret travels on the bus: the gateway hashes the password (argon2id) and makes the first API
     key itself, sending only the key's SHA-256 and its display prefix."""
 
@@ -91,7 +91,7 @@ class SignupOutcome(msgspec.Struct, kw_only=True):
     created: bool = True
 
 
-class Authenticate(Command, frozen=True, kw_only=True):
+class Authenticate(Command["Principal"], frozen=True, kw_only=True):
     key_hash: str
 
 
@@ -103,7 +103,7 @@ class Principal(msgspec.Struct, kw_only=True):
     caps: KeyCaps | None = None
 
 
-class CreateKey(Command, frozen=True, kw_only=True):
+class CreateKey(Command["KeyCreated"], frozen=True, kw_only=True):
     """The gateway makes the secret; accounts stores its hash and prefix (the secret is never sent)."""
 
     org_id: str
@@ -128,7 +128,7 @@ class KeyCreated(msgspec.Struct, kw_only=True):
     created: bool = True
 
 
-class ListKeys(Command, frozen=True, kw_only=True):
+class ListKeys(Command["KeyPage"], frozen=True, kw_only=True):
     org_id: str
     limit: int = 20
     cursor: str | None = None
@@ -139,12 +139,13 @@ class KeyPage(msgspec.Struct, kw_only=True):
     next_cursor: str | None = None
 
 
-class RevokeKey(Command, frozen=True, kw_only=True):
+class RevokeKey(Command[ApiKeyView], frozen=True, kw_only=True):
     org_id: str
     key_id: str
 
 
-class GetBalance(Command, frozen=True, kw_only=True):
+class GetBalance(Command["BalanceView"], frozen=True, kw_only=True):
+    NAME = "balance"
     org_id: str
     limit: int = 20
     cursor: str | None = None
@@ -166,7 +167,7 @@ class BalanceView(msgspec.Struct, kw_only=True):
     next_cursor: str | None = None
 
 
-class ReserveCredit(Command, frozen=True, kw_only=True):
+class ReserveCredit(Command["Reservation"], frozen=True, kw_only=True):
     """Hold credit before work is accepted. Idempotent on reservation_id."""
 
     org_id: str
@@ -176,7 +177,7 @@ class ReserveCredit(Command, frozen=True, kw_only=True):
     reference: str = ""
 
 
-class SettleCredit(Command, frozen=True, kw_only=True):
+class SettleCredit(Command["Reservation"], frozen=True, kw_only=True):
     """Capture (the work happened) or release (it never did) a reservation. Idempotent."""
 
     org_id: str
@@ -192,7 +193,7 @@ class Reservation(msgspec.Struct, kw_only=True):
     balance_micros: int
 
 
-class ReserveCredits(Command, frozen=True, kw_only=True):
+class ReserveCredits(Command["ReservationOutcomes"], frozen=True, kw_only=True):
     """Many ``reserve_credit`` commands in one request (a sender's group commit); each is answered on
     its own, exactly as ``reserve_credit`` would answer it alone."""
 
@@ -211,10 +212,11 @@ class ReservationOutcomes(msgspec.Struct, kw_only=True):
     """In the order of the request's ``reservations``."""
 
 
-class GetLoginCredentials(Command, frozen=True, kw_only=True):
+class GetLoginCredentials(Command["LoginCredentials"], frozen=True, kw_only=True):
     """The stored argon2id hash of a user's password, by email, so the gateway verifies a login itself:
     a password never travels on NATS. An unknown email answers NOT_FOUND."""
 
+    NAME = "login_credentials"
     email: str
 
 
@@ -226,7 +228,7 @@ class LoginCredentials(msgspec.Struct, kw_only=True):
     """argon2id (``$argon2id$...``); verified by the gateway, never logged."""
 
 
-class StartSession(Command, frozen=True, kw_only=True):
+class StartSession(Command["SessionView"], frozen=True, kw_only=True):
     """Record a dashboard session. The gateway made the token and sends only its SHA-256 (the token is
     high-entropy, like an API key); the hash stays in the accounts schema, never on an event."""
 
@@ -250,7 +252,7 @@ class SessionView(msgspec.Struct, kw_only=True):
     """The browser that logged in, as it named itself."""
 
 
-class ListSessions(Command, frozen=True, kw_only=True):
+class ListSessions(Command["SessionList"], frozen=True, kw_only=True):
     """The live sessions of a user (of the organization, without user_id), newest first."""
 
     org_id: str
@@ -261,19 +263,19 @@ class SessionList(msgspec.Struct, kw_only=True):
     data: list[SessionView]
 
 
-class AuthenticateSession(Command, frozen=True, kw_only=True):
+class AuthenticateSession(Command[SessionView], frozen=True, kw_only=True):
     """A live (not ended, not expired) session by the SHA-256 of its token; else UNAUTHORIZED."""
 
     token_hash: str
 
 
-class EndSession(Command, frozen=True, kw_only=True):
+class EndSession(Command["EndedSessions"], frozen=True, kw_only=True):
     org_id: str
     session_id: str
     reason: str = "logout"
 
 
-class EndSessions(Command, frozen=True, kw_only=True):
+class EndSessions(Command["EndedSessions"], frozen=True, kw_only=True):
     """End every live session of a user ("log out everywhere"); without user_id, of the organization."""
 
     org_id: str

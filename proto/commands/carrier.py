@@ -8,7 +8,7 @@ import msgspec
 from proto.base import Command
 
 
-class SubmitMessage(Command, frozen=True, kw_only=True):
+class SubmitMessage(Command["Submitted"], frozen=True, kw_only=True):
     """Hand a message to the upstream carrier. Idempotent on ``message_id``: asked again, it answers the
     first submission's outcome and never submits twice. Errors: ``CARRIER_REJECTED`` (422, the carrier
     refused it), ``CARRIER_UNAVAILABLE`` (503, nothing was sent: try again), ``SUBMISSION_UNCONFIRMED``
@@ -30,8 +30,10 @@ class Submitted(msgspec.Struct, frozen=True, kw_only=True):
     adapter: str = ""
 
 
-class GetCarrierStatus(Command, frozen=True, kw_only=True):
+class GetCarrierStatus(Command["CarrierStatus"], frozen=True, kw_only=True):
     """The carrier service's upstream connections, as one replica sees them."""
+
+    NAME = "get_status"
 
 
 class BindView(msgspec.Struct, frozen=True, kw_only=True):

@@ -17,7 +17,7 @@ SendKind = Literal["standard", "opt_in_request", "opt_out_confirmation", "help_r
 Category = Literal["transactional", "marketing", "conversational"]
 
 
-class EvaluateSend(Command, frozen=True, kw_only=True):
+class EvaluateSend(Command["SendDecision"], frozen=True, kw_only=True):
     """The gate: may this message go now? Every decision is recorded on the compliance ledger."""
 
     org_id: str
@@ -60,7 +60,7 @@ class SendDecision(msgspec.Struct, kw_only=True):
     """For FREQUENCY_CAP (deny or defer): ``next_allowed_at`` and the caps that apply."""
 
 
-class EvaluateSends(Command, frozen=True, kw_only=True):
+class EvaluateSends(Command["SendOutcomes"], frozen=True, kw_only=True):
     """Many ``evaluate_send`` commands in one request (a sender's group commit), each decided and
     recorded on its own."""
 
@@ -79,7 +79,7 @@ class SendOutcomes(msgspec.Struct, kw_only=True):
     """In the order of the request's ``sends``."""
 
 
-class ScreenInbound(Command, frozen=True, kw_only=True):
+class ScreenInbound(Command["InboundScreened"], frozen=True, kw_only=True):
     """Inbound, before it makes arriving messages visible (listed, waited for, pushed): record each one's
     effect on the consent ledger — a STOP's opt-out, a YES's consent, a HELP, the contact's last-message
     time — so that once the organization can see a message, the next send is already governed by it
@@ -104,7 +104,7 @@ EvidenceView = ConsentEvidence
 """The API shows a consent's evidence exactly as the ledger keeps it."""
 
 
-class RequestDoubleOptIn(Command, frozen=True, kw_only=True):
+class RequestDoubleOptIn(Command["DoubleOptInView"], frozen=True, kw_only=True):
     """Send a double opt-in confirmation text from one of the organization's numbers."""
 
     org_id: str
@@ -131,7 +131,7 @@ class DoubleOptInView(msgspec.Struct, kw_only=True):
     """When the confirmation text goes out, when quiet hours deferred it (the reply window counts from then)."""
 
 
-class RecordConsent(Command, frozen=True, kw_only=True):
+class RecordConsent(Command["ConsentView"], frozen=True, kw_only=True):
     """Record a consent the organization collected (web form, paper, verbal, keyword...)."""
 
     org_id: str
@@ -176,12 +176,12 @@ class ConsentDetail(ConsentView, kw_only=True):
     """Every ledger entry for this contact, oldest first (revocations are appended, never deleted)."""
 
 
-class GetConsent(Command, frozen=True, kw_only=True):
+class GetConsent(Command[ConsentDetail], frozen=True, kw_only=True):
     org_id: str
     contact_number: str
 
 
-class ListConsent(Command, frozen=True, kw_only=True):
+class ListConsent(Command["ConsentPage"], frozen=True, kw_only=True):
     org_id: str
     status: ConsentStatus | None = None
     method: str | None = None
@@ -194,7 +194,7 @@ class ConsentPage(msgspec.Struct, kw_only=True):
     next_cursor: str | None = None
 
 
-class RevokeConsent(Command, frozen=True, kw_only=True):
+class RevokeConsent(Command[ConsentView], frozen=True, kw_only=True):
     """Revoke a contact's consent from the API: an appended opt-out (source api), never a delete."""
 
     org_id: str
@@ -202,7 +202,7 @@ class RevokeConsent(Command, frozen=True, kw_only=True):
     reason: str = ""
 
 
-class ExportConsent(Command, frozen=True, kw_only=True):
+class ExportConsent(Command["ExportPage"], frozen=True, kw_only=True):
     """One page of the organization's consent ledger, in ledger order, for a streamed audit export."""
 
     org_id: str
@@ -219,7 +219,7 @@ class ExportConsent(Command, frozen=True, kw_only=True):
 Outcome = Literal["allow", "deny", "defer"]
 
 
-class ListDecisions(Command, frozen=True, kw_only=True):
+class ListDecisions(Command["DecisionPage"], frozen=True, kw_only=True):
     """The organization's gate decisions, newest first (``ascending``: oldest first, for the export),
     filtered, keyset-paginated on (decided_at, id)."""
 
@@ -285,11 +285,11 @@ class ExportPage(msgspec.Struct, kw_only=True):
     next_after: int | None = None
 
 
-class GetSettings(Command, frozen=True, kw_only=True):
+class GetSettings(Command["ComplianceSettings"], frozen=True, kw_only=True):
     org_id: str
 
 
-class UpdateSettings(Command, frozen=True, kw_only=True):
+class UpdateSettings(Command["ComplianceSettings"], frozen=True, kw_only=True):
     org_id: str
     quiet_hours_enabled: bool | msgspec.UnsetType = msgspec.UNSET
     quiet_hours_action: Literal["defer", "reject"] | msgspec.UnsetType = msgspec.UNSET

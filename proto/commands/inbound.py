@@ -8,10 +8,11 @@ from proto.base import Command
 from proto.http.inbound import DeliveriesView, InboundMessageView
 
 
-class ListInbound(Command, frozen=True, kw_only=True):
+class ListInbound(Command["InboundPage"], frozen=True, kw_only=True):
     """A page of an organization's inbound messages. Without ``after``: newest first, older pages by
     ``cursor``. With ``after`` (a message id or a cursor): only newer messages, oldest first."""
 
+    NAME = "list"
     org_id: str
     limit: int = 20
     """0 answers no rows, only ``head`` (a long poll's starting point)."""
@@ -33,17 +34,19 @@ class InboundPage(msgspec.Struct, kw_only=True):
     "anything that arrives from now on"."""
 
 
-class GetInbound(Command, frozen=True, kw_only=True):
+class GetInbound(Command[InboundMessageView], frozen=True, kw_only=True):
+    NAME = "get"
     org_id: str
     message_id: str
 
 
-class GetDeliveries(Command, frozen=True, kw_only=True):
+class GetDeliveries(Command[DeliveriesView], frozen=True, kw_only=True):
+    NAME = "deliveries"
     org_id: str
     message_id: str
 
 
-class Redeliver(Command, frozen=True, kw_only=True):
+class Redeliver(Command[DeliveriesView], frozen=True, kw_only=True):
     """POST the message to the number's current inbound_url again; the retry schedule restarts."""
 
     org_id: str
@@ -89,7 +92,7 @@ class ConversationView(msgspec.Struct, kw_only=True):
     created_at: str | None = None
 
 
-class ListConversations(Command, frozen=True, kw_only=True):
+class ListConversations(Command["ConversationPage"], frozen=True, kw_only=True):
     org_id: str
     limit: int = 20
     cursor: str | None = None
@@ -102,14 +105,15 @@ class ConversationPage(msgspec.Struct, kw_only=True):
     next_cursor: str | None = None
 
 
-class GetConversation(Command, frozen=True, kw_only=True):
+class GetConversation(Command[ConversationView], frozen=True, kw_only=True):
     org_id: str
     conversation_id: str
 
 
-class ListConversationMessages(Command, frozen=True, kw_only=True):
+class ListConversationMessages(Command["ConversationMessagePage"], frozen=True, kw_only=True):
     """Newest first, older pages by cursor; listing the first page marks the conversation read."""
 
+    NAME = "conversation_messages"
     org_id: str
     conversation_id: str
     limit: int = 20

@@ -9,11 +9,11 @@ from typing import Any
 import msgspec
 
 from proto.base import Command
-from proto.http.numbers import AvailableNumberView, NumberView, PatchNumberBody
+from proto.http.numbers import AvailableNumberView, NumberView, OrderView, PatchNumberBody
 from proto.http.tendlc import BrandBody, BrandView, CampaignBody, CampaignView, ResubmitBody
 
 
-class ResolveInbound(Command, frozen=True, kw_only=True):
+class ResolveInbound(Command["InboundRoute"], frozen=True, kw_only=True):
     """Who owns this number, and where do its inbound messages go? (used by inbound)"""
 
     e164: str
@@ -28,7 +28,7 @@ class InboundRoute(msgspec.Struct, kw_only=True):
     """Active secrets, newest first (two during a rotation's grace period)."""
 
 
-class SenderStatus(Command, frozen=True, kw_only=True):
+class SenderStatus(Command["SenderInfo"], frozen=True, kw_only=True):
     """May this organization send from this number? (used by compliance and outbound)"""
 
     org_id: str
@@ -57,7 +57,7 @@ class SenderInfo(msgspec.Struct, kw_only=True):
     webhook_secrets: list[str] = msgspec.field(default_factory=list)
 
 
-class GetNumber(Command, frozen=True, kw_only=True):
+class GetNumber(Command["NumberRef"], frozen=True, kw_only=True):
     org_id: str
     phone_number_id: str
 
@@ -69,7 +69,7 @@ class NumberRef(msgspec.Struct, kw_only=True):
 
 
 # -- commands of the public API (the gateway calls these) ------------------------------------------
-class SearchNumbers(Command, frozen=True, kw_only=True):
+class SearchNumbers(Command["SearchResult"], frozen=True, kw_only=True):
     org_id: str
     area_code: str
     quantity: int = 5
@@ -81,7 +81,7 @@ class SearchResult(msgspec.Struct, kw_only=True):
     data: list[AvailableNumberView]
 
 
-class OrderNumbers(Command, frozen=True, kw_only=True):
+class OrderNumbers(Command[OrderView], frozen=True, kw_only=True):
     """All or nothing: every number becomes the organization's, or none does."""
 
     org_id: str
@@ -91,7 +91,7 @@ class OrderNumbers(Command, frozen=True, kw_only=True):
     (409 IDEMPOTENCY_IN_FLIGHT while that one is still being placed) and orders nothing more."""
 
 
-class ListNumbers(Command, frozen=True, kw_only=True):
+class ListNumbers(Command["NumberPage"], frozen=True, kw_only=True):
     org_id: str
     limit: int = 20
     cursor: str | None = None
@@ -102,18 +102,18 @@ class NumberPage(msgspec.Struct, kw_only=True):
     next_cursor: str | None = None
 
 
-class ShowNumber(Command, frozen=True, kw_only=True):
+class ShowNumber(Command[NumberView], frozen=True, kw_only=True):
     org_id: str
     phone_number_id: str
 
 
-class ConfigureNumber(Command, frozen=True, kw_only=True):
+class ConfigureNumber(Command[NumberView], frozen=True, kw_only=True):
     org_id: str
     phone_number_id: str
     patch: PatchNumberBody
 
 
-class RotateWebhookSecret(Command, frozen=True, kw_only=True):
+class RotateWebhookSecret(Command[NumberView], frozen=True, kw_only=True):
     org_id: str
     phone_number_id: str
     rotation_id: str | None = None
@@ -121,19 +121,19 @@ class RotateWebhookSecret(Command, frozen=True, kw_only=True):
     once and the number answered as that rotation left it."""
 
 
-class ReleaseNumber(Command, frozen=True, kw_only=True):
+class ReleaseNumber(Command[NumberView], frozen=True, kw_only=True):
     org_id: str
     phone_number_id: str
 
 
-class RegisterBrand(Command, frozen=True, kw_only=True):
+class RegisterBrand(Command[BrandView], frozen=True, kw_only=True):
     org_id: str
     brand: BrandBody
     brand_id: str | None = None
     """Caller-chosen brand id (derived from an Idempotency-Key): repeated, it answers with that brand."""
 
 
-class ListBrands(Command, frozen=True, kw_only=True):
+class ListBrands(Command["BrandPage"], frozen=True, kw_only=True):
     org_id: str
     limit: int = 20
     cursor: str | None = None
@@ -144,12 +144,12 @@ class BrandPage(msgspec.Struct, kw_only=True):
     next_cursor: str | None = None
 
 
-class ShowBrand(Command, frozen=True, kw_only=True):
+class ShowBrand(Command[BrandView], frozen=True, kw_only=True):
     org_id: str
     brand_id: str
 
 
-class CreateCampaign(Command, frozen=True, kw_only=True):
+class CreateCampaign(Command[CampaignView], frozen=True, kw_only=True):
     org_id: str
     campaign: CampaignBody
     campaign_id: str | None = None
@@ -157,7 +157,7 @@ class CreateCampaign(Command, frozen=True, kw_only=True):
     (409 IDEMPOTENCY_IN_FLIGHT while it is still being submitted)."""
 
 
-class ListCampaigns(Command, frozen=True, kw_only=True):
+class ListCampaigns(Command["CampaignPage"], frozen=True, kw_only=True):
     org_id: str
     limit: int = 20
     cursor: str | None = None
@@ -168,7 +168,7 @@ class CampaignPage(msgspec.Struct, kw_only=True):
     next_cursor: str | None = None
 
 
-class ShowCampaign(Command, frozen=True, kw_only=True):
+class ShowCampaign(Command[CampaignView], frozen=True, kw_only=True):
     org_id: str
     campaign_id: str
 
@@ -178,7 +178,7 @@ class ReasonIn(msgspec.Struct, frozen=True, kw_only=True):
     description: str = ""
 
 
-class ReviewCampaign(Command, frozen=True, kw_only=True):
+class ReviewCampaign(Command["ReviewOutcome"], frozen=True, kw_only=True):
     """The operator records the carrier's verdict on a campaign (``amctl campaigns approve|reject``), for
     deployments without a carrier API that reviews campaigns (AM_NUMBERS_FILE). Applied like the carrier's
     review callback: once, only to a campaign pending review (else ``409 CONFLICT``)."""
@@ -195,7 +195,7 @@ class ReviewOutcome(msgspec.Struct, kw_only=True):
     """approved | rejected"""
 
 
-class ResubmitCampaign(Command, frozen=True, kw_only=True):
+class ResubmitCampaign(Command[CampaignView], frozen=True, kw_only=True):
     org_id: str
     campaign_id: str
     edits: ResubmitBody = msgspec.field(default_factory=ResubmitBody)
@@ -204,13 +204,13 @@ class ResubmitCampaign(Command, frozen=True, kw_only=True):
     the campaign that submission left, not 409 and not a second submission."""
 
 
-class AssignCampaignNumbers(Command, frozen=True, kw_only=True):
+class AssignCampaignNumbers(Command[CampaignView], frozen=True, kw_only=True):
     org_id: str
     campaign_id: str
     phone_number_ids: list[str]
 
 
-class RemoveCampaignNumber(Command, frozen=True, kw_only=True):
+class RemoveCampaignNumber(Command[CampaignView], frozen=True, kw_only=True):
     org_id: str
     campaign_id: str
     phone_number_id: str

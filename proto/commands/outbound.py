@@ -11,7 +11,7 @@ from proto.base import Command
 from proto.commands.compliance import Category, SendKind
 
 
-class SendMessage(Command, frozen=True, kw_only=True):
+class SendMessage(Command["MessageView"], frozen=True, kw_only=True):
     """Accept a message: gate (compliance), reserve credit (accounts), queue. Idempotent on message_id."""
 
     org_id: str
@@ -70,7 +70,7 @@ class MessageDetail(MessageView, kw_only=True):
     """Every status the message went through, oldest first, with its time and reason."""
 
 
-class CancelMessage(Command, frozen=True, kw_only=True):
+class CancelMessage(Command[MessageDetail], frozen=True, kw_only=True):
     """Cancel a message that has not reached the carrier (scheduled or queued): it ends ``canceled``
     (CANCELED_BY_USER), its credit is refunded and its status callback sent. A message already
     ``sending`` or later answers 409 MESSAGE_NOT_CANCELABLE; an already canceled one is answered as it is."""
@@ -79,12 +79,12 @@ class CancelMessage(Command, frozen=True, kw_only=True):
     message_id: str
 
 
-class GetMessage(Command, frozen=True, kw_only=True):
+class GetMessage(Command[MessageDetail], frozen=True, kw_only=True):
     org_id: str
     message_id: str
 
 
-class ListMessages(Command, frozen=True, kw_only=True):
+class ListMessages(Command["MessagePage"], frozen=True, kw_only=True):
     org_id: str
     limit: int = 20
     cursor: str | None = None
@@ -101,7 +101,7 @@ class MessagePage(msgspec.Struct, kw_only=True):
     next_cursor: str | None = None
 
 
-class GetCallbackSecret(Command, frozen=True, kw_only=True):
+class GetCallbackSecret(Command["CallbackSecretView"], frozen=True, kw_only=True):
     """The organization's fallback secret for status callbacks from numbers without a webhook secret."""
 
     org_id: str
@@ -113,7 +113,7 @@ class CallbackSecretView(msgspec.Struct, kw_only=True):
                      "an inbound_url sign with their webhook_secret)")
 
 
-class ListStatusCallbacks(Command, frozen=True, kw_only=True):
+class ListStatusCallbacks(Command["list[StatusCallbackView]"], frozen=True, kw_only=True):
     org_id: str
     message_id: str
 

@@ -18,7 +18,7 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, object]:
 
     async def setup(s: Service) -> None:
         h = Accounts(s.store, settings)
-        await rpc.register(s, h)
+        await s.rpc_server.serve(rpc.commands(h))
         for spec in subscriptions.specs(h):
             s.consumer(spec)
 

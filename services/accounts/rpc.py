@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
-from libs.runtime.service import Service
+from libs.bus.rpc import Registry
 from proto.commands import accounts as c
 from services.accounts.handlers import Accounts
 
 
-async def register(svc: Service, h: Accounts) -> None:
-    r = svc.rpc_server
-    await r.register("signup", c.Signup, h.signup)
-    await r.register("authenticate", c.Authenticate, h.authenticate)
-    await r.register("create_key", c.CreateKey, h.create_key)
-    await r.register("list_keys", c.ListKeys, h.list_keys)
-    await r.register("revoke_key", c.RevokeKey, h.revoke_key)
-    await r.register("login_credentials", c.GetLoginCredentials, h.login_credentials)
-    await r.register("start_session", c.StartSession, h.start_session)
-    await r.register("authenticate_session", c.AuthenticateSession, h.authenticate_session)
-    await r.register("list_sessions", c.ListSessions, h.list_sessions)
-    await r.register("end_session", c.EndSession, h.end_session)
-    await r.register("end_sessions", c.EndSessions, h.end_sessions)
-    await r.register("balance", c.GetBalance, h.balance)
-    await r.register("reserve_credit", c.ReserveCredit, h.reserve)
-    await r.register("reserve_credits", c.ReserveCredits, h.reserve_many)
-    await r.register("settle_credit", c.SettleCredit, h.settle)
+def commands(h: Accounts) -> Registry:
+    """What this service answers: each command class with its handler."""
+    return {
+        c.Signup: h.signup,
+        c.Authenticate: h.authenticate,
+        c.CreateKey: h.create_key,
+        c.ListKeys: h.list_keys,
+        c.RevokeKey: h.revoke_key,
+        c.GetLoginCredentials: h.login_credentials,
+        c.StartSession: h.start_session,
+        c.AuthenticateSession: h.authenticate_session,
+        c.ListSessions: h.list_sessions,
+        c.EndSession: h.end_session,
+        c.EndSessions: h.end_sessions,
+        c.GetBalance: h.balance,
+        c.ReserveCredit: h.reserve,
+        c.ReserveCredits: h.reserve_many,
+        c.SettleCredit: h.settle,
+    }

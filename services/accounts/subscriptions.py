@@ -51,6 +51,5 @@ def specs(h: Accounts) -> list[ConsumerSpec]:
         return done | (await h.capture_many(CREDIT_CONSUMER, captures) if captures else set())
 
     # only the events that settle credit: the server skips the rest of each message's life for us
-    return [ConsumerSpec(durable=CREDIT_CONSUMER, domain="outbound", handler=on_message_event, absorb=absorb,
-                         filter=tuple(f"message.{t.subject_token()}.*" for t in (MessageSent, MessageFailed,
-                                                                                 MessageCanceled)))]
+    return [ConsumerSpec(durable=CREDIT_CONSUMER, events=(MessageSent, MessageFailed, MessageCanceled),
+                         handler=on_message_event, absorb=absorb)]

@@ -20,8 +20,7 @@ async def status(nats_url: str, root: str, as_json: bool) -> int:
     nc = await _connect(nats_url)
     try:
         try:
-            st: CarrierStatus = await RpcClient(nc, Subjects(root)).call(
-                "carrier", "get_status", GetCarrierStatus(), CarrierStatus)
+            st: CarrierStatus = await RpcClient(nc, Subjects(root)).call(GetCarrierStatus())
         except CommandError as exc:
             print(f"carrier service: {exc.code}: {exc.message}")
             return 1
@@ -48,8 +47,7 @@ async def review_campaign(nats_url: str, root: str, campaign_id: str, approved: 
     nc = await _connect(nats_url)
     try:
         out: ReviewOutcome = await RpcClient(nc, Subjects(root)).call(
-            "numbers", "review_campaign", ReviewCampaign(campaign_id=campaign_id, approved=approved, reasons=parsed),
-            ReviewOutcome)
+            ReviewCampaign(campaign_id=campaign_id, approved=approved, reasons=parsed))
     except CommandError as exc:
         print(f"{exc.code}: {exc.message}")
         return 1

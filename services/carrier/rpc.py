@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from libs.runtime.service import Service
+from libs.bus.rpc import Bounded, Registry
 from proto.commands import carrier as c
 from services.carrier.handlers import Carrier
 
 
-async def register(svc: Service, h: Carrier) -> None:
-    r = svc.rpc_server
-    await r.register("submit_message", c.SubmitMessage, h.submit, concurrency=1024)
-    await r.register("get_status", c.GetCarrierStatus, h.status)
+def commands(h: Carrier) -> Registry:
+    """What this service answers: each command class with its handler."""
+    return {
+        c.SubmitMessage: Bounded(h.submit, concurrency=1024),
+        c.GetCarrierStatus: h.status,
+    }

@@ -25,7 +25,7 @@ from nats.aio.msg import Msg
 
 from libs.bus.rpc import RpcClient
 from proto.commands import compliance as c
-from proto.commands.numbers import SenderInfo
+from proto.commands.numbers import SenderInfo, SenderStatus
 from proto.subjects import Subjects
 
 FROM = "+14155550100"
@@ -55,22 +55,20 @@ async def _bench(nats_url: str, database_url: str, n: int, levels: list[int]) ->
         async def sender_status(msg: Msg) -> None:
             await msg.respond(enabled)
 
-        await nc.subscribe(subjects.command("numbers", "sender_status"), cb=sender_status)
+        await nc.subscribe(subjects.command(SenderStatus.DOMAIN, SenderStatus.NAME), cb=sender_status)
         rpc = RpcClient(nc, subjects)
         org = str(uuid.uuid4())
         for _ in range(150):
             try:
-                await rpc.call("compliance", "get_settings", c.GetSettings(org_id=org), c.ComplianceSettings, 0.5)
+                await rpc.call(c.GetSettings(org_id=org), timeout=0.5)
                 break
             except Exception:
                 await asyncio.sleep(0.2)
-        await rpc.call("compliance", "update_settings", c.UpdateSettings(org_id=org, quiet_hours_enabled=False),
-                       c.ComplianceSettings)
+        await rpc.call(c.UpdateSettings(org_id=org, quiet_hours_enabled=False))
         contacts = [f"+1415555{i:04d}" for i in range(500)]
         for to in contacts:
-            await rpc.call("compliance", "record_consent", c.RecordConsent(
-                org_id=org, contact_number=to, method="web_form", evidence=c.EvidenceView(disclosure_text="bench")),
-                c.ConsentView)
+            await rpc.call(c.RecordConsent(
+                org_id=org, contact_number=to, method="web_form", evidence=c.EvidenceView(disclosure_text="bench")))
         for concurrency in levels:
             print(json.dumps(await _level(rpc, org, contacts, n, concurrency)), flush=True)
     finally:
@@ -86,9 +84,8 @@ async def _level(rpc: RpcClient, org: str, contacts: list[str], n: int, concurre
     async def one(i: int) -> None:
         async with slots:
             t = time.perf_counter()
-            d: c.SendDecision = await rpc.call("compliance", "evaluate_send", c.EvaluateSend(
-                org_id=org, message_id=str(uuid.uuid4()), from_=FROM, to=contacts[i % len(contacts)], text="bench"),
-                c.SendDecision)
+            d: c.SendDecision = await rpc.call(c.EvaluateSend(
+                org_id=org, message_id=str(uuid.uuid4()), from_=FROM, to=contacts[i % len(contacts)], text="bench"))
             latencies.append(time.perf_counter() - t)
             assert d.decision == "allow", d
 

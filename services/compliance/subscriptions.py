@@ -1,9 +1,14 @@
-"""The consumers compliance owns (a registry of frozen specs)."""
+"""The consumers compliance owns (a registry of frozen specs), and the two that only keep a table: a
+campaign's own keywords, and sends that will never happen leaving the frequency count."""
 
 from __future__ import annotations
 
 from libs.bus.consumer import ConsumerSpec
 from libs.runtime.service import Service
+from libs.store.eventstore import EventStore
+from libs.store.processed import claim
+from proto.base import Event
+from proto.events.inbound import InboundMessageReceived
 from proto.events.numbers import (
     CampaignNumberAssigned,
     CampaignNumberRemoved,
@@ -11,14 +16,16 @@ from proto.events.numbers import (
     CampaignSubmitted,
 )
 from proto.events.outbound import MessageCanceled, MessageFailed
+from proto.keywords import keyword_of
+from services.compliance import store
 from services.compliance.handlers import CAMPAIGNS_CONSUMER, KEYWORDS_CONSUMER, UNCOUNT_CONSUMER, Compliance
+from services.compliance.rules import normalize
 
 
 def register(svc: Service, h: Compliance) -> None:
     svc.consumer(ConsumerSpec(
         durable=KEYWORDS_CONSUMER,
-        domain="inbound",
-        filter="message.inbound_message_received.*",
+        events=(InboundMessageReceived,),
         handler=h.on_inbound,
         absorb=h.absorb_inbound,
     ))
@@ -27,19 +34,46 @@ def register(svc: Service, h: Compliance) -> None:
     the replies go out under deterministic message ids, so a redelivery re-asks, never re-sends."""
     svc.consumer(ConsumerSpec(
         durable=CAMPAIGNS_CONSUMER,
-        domain="numbers",
-        filter=tuple(f"campaign.{t.subject_token()}.*" for t in (CampaignSubmitted, CampaignResubmitted,
-                                                                 CampaignNumberAssigned, CampaignNumberRemoved)),
-        handler=h.on_campaign_event,
+        events=(CampaignSubmitted, CampaignResubmitted, CampaignNumberAssigned, CampaignNumberRemoved),
+        handler=lambda ev: learn_campaign(svc.store, ev),
     ))
     """Campaigns' own opt-out and help keywords and replies, and the numbers on each campaign: a custom
     keyword texted to one of its numbers is honoured with the campaign's message. Idempotent per event."""
     svc.consumer(ConsumerSpec(
         durable=UNCOUNT_CONSUMER,
-        domain="outbound",
-        filter=tuple(f"message.{t.subject_token()}.*" for t in (MessageCanceled, MessageFailed)),
-        handler=h.on_message_ended,
+        events=(MessageCanceled, MessageFailed),
+        handler=lambda ev: uncount_ended(svc.store, ev),
         deliver_new=True,
     ))
     """Canceled messages and those that failed before the carrier stop counting against frequency caps
     (only messages from now on matter: a cap looks back at most 30 days, and older ones are gone anyway)."""
+
+
+async def learn_campaign(es: EventStore, ev: Event) -> None:
+    """Learn a campaign's keywords and replies, and which numbers are on it; idempotent per event."""
+    async with es.transaction() as conn:
+        if not await claim(conn, CAMPAIGNS_CONSUMER, ev.event_id):
+            return
+        match ev:
+            case CampaignSubmitted() | CampaignResubmitted():
+                await store.save_campaign(
+                    conn, ev.org_id, ev.campaign_id,
+                    sorted({keyword_of(k) for k in ev.opt_out_keywords if keyword_of(k)}), ev.opt_out_message,
+                    sorted({keyword_of(k) for k in ev.help_keywords if keyword_of(k)}), ev.help_message)
+            case CampaignNumberAssigned():
+                await store.put_number(conn, ev.org_id, normalize(ev.e164), ev.campaign_id)
+            case CampaignNumberRemoved():
+                await conn.execute("DELETE FROM campaign_numbers WHERE org_id = $1 AND e164 = $2 AND campaign_id = $3",
+                                   ev.org_id, normalize(ev.e164), ev.campaign_id)
+            case _:
+                return
+
+
+async def uncount_ended(es: EventStore, ev: Event) -> None:
+    """A canceled message, or one that failed before the carrier, no longer counts against a frequency cap
+    (a delete: a redelivery changes nothing)."""
+    match ev:
+        case MessageCanceled() | MessageFailed(reached_carrier=False):
+            await store.uncount_sends(es.pool, ev.org_id, [ev.message_id])
+        case _:
+            return

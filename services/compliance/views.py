@@ -16,7 +16,8 @@ from proto.commands import compliance as c
 from proto.events.compliance import CompliancePolicyChanged
 from services.compliance import model, store
 from services.compliance.frequency import Cap
-from services.compliance.handlers import Compliance, e164, parse_time
+from services.compliance.handlers import Compliance
+from services.compliance.rules import e164, parse_time
 
 _ENVELOPE_FIELDS = frozenset({"type", "org_id", "event_id", "occurred_at", "correlation_id", "causation_id"})
 _FLATTENED = _ENVELOPE_FIELDS | {"contact_number", "method", "source", "matched_rule", "keyword", "evidence"}

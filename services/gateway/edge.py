@@ -51,8 +51,7 @@ class AuthCache:
         now = time.monotonic()
         if hit is not None and hit[1] > now:
             return hit[0]
-        principal: Principal = await self.rpc.call("accounts", "authenticate", Authenticate(key_hash=key_hash),
-                                                   Principal)
+        principal: Principal = await self.rpc.call(Authenticate(key_hash=key_hash))
         self._by_hash[key_hash] = (principal, now + self.ttl_s)
         return principal
 
@@ -72,7 +71,7 @@ class AuthCache:
             if isinstance(ev, ApiKeyRevoked):
                 self.evict_key(ev.key_id)
 
-        await nc.subscribe(subjects.event("accounts", "api_key", "api_key_revoked", "*"), cb=on_msg)
+        await nc.subscribe(subjects.of(ApiKeyRevoked), cb=on_msg)
 
 
 @dataclass
@@ -176,6 +175,16 @@ class Idempotency:
         return hashlib.sha256(f"{scope}\n{method}\n{path}\n{key}".encode()).hexdigest()
 
     @staticmethod
+    def fingerprint(raw: bytes, slot: str, *, anonymous: bool) -> str:
+        """What tells a retried request from another one under the same key, kept in the bucket. An
+        anonymous POST (signup) carries a password: its fingerprint is a salted, memory-hard scrypt so
+        that reading the bucket gives no cheap way to test guesses; a keyed request's body holds no
+        secret and a plain SHA-256 keeps sends cheap."""
+        if anonymous:
+            return hashlib.scrypt(raw, salt=slot.encode(), n=2**14, r=8, p=1, maxmem=64 * 1024 * 1024).hex()
+        return hashlib.sha256(raw).hexdigest()
+
+    @staticmethod
     def resource_id(slot: str) -> str:
         """The id of the resource the request creates (message, order, key, brand...): one per slot."""
         return str(uuid.uuid5(_ID_NAMESPACE, slot))
@@ -210,6 +219,13 @@ class Idempotency:
             except KeyWrongLastSequenceError:
                 raise in_flight(self.lease_s) from None
         raise in_flight(1.0)
+
+    async def release(self, slot: str) -> None:
+        """Free a slot whose request ended without an answer to keep; if even that fails, its lease does."""
+        try:
+            await self.kv.delete(slot)
+        except Exception as exc:
+            log.warning("idempotency_not_released", error=repr(exc))
 
     async def finish(self, slot: str, body_hash: str, status: int, body: bytes, content_type: str) -> None:
         """Keep a success for replay (secrets redacted); free the slot after anything else. An error

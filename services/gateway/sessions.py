@@ -84,8 +84,7 @@ class Sessions:
         if hit is not None and hit[1] > now:
             return hit[0]
         try:
-            view: c.SessionView = await self.rpc.call("accounts", "authenticate_session",
-                                                      c.AuthenticateSession(token_hash=h), c.SessionView)
+            view: c.SessionView = await self.rpc.call(c.AuthenticateSession(token_hash=h))
         except CommandError as exc:
             if exc.status == 401:
                 self._cache.pop(h, None)
@@ -134,7 +133,7 @@ class Sessions:
             if isinstance(ev, SessionEnded):
                 self.evict({ev.session_id})
 
-        await nc.subscribe(subjects.event("accounts", "session", "session_ended", "*"), cb=on_msg)
+        await nc.subscribe(subjects.of(SessionEnded), cb=on_msg)
 
     # -- log in and out ------------------------------------------------------------------------------
 
@@ -146,8 +145,7 @@ class Sessions:
             raise CommandError("RATE_LIMITED", "too many log-in attempts for this account; wait and retry",
                                429, {"retry_after": int(headers["Retry-After"])})
         try:
-            cred: c.LoginCredentials | None = await self.rpc.call(
-                "accounts", "login_credentials", c.GetLoginCredentials(email=email), c.LoginCredentials)
+            cred: c.LoginCredentials | None = await self.rpc.call(c.GetLoginCredentials(email=email))
         except CommandError as exc:
             if exc.status != 404:
                 raise
@@ -158,9 +156,9 @@ class Sessions:
             log.info("login_refused", reason="unknown_email" if cred is None else "wrong_password")
             raise CommandError("INVALID_CREDENTIALS", "wrong email or password", 401)
         token = secrets.token_urlsafe(32)
-        view: c.SessionView = await self.rpc.call("accounts", "start_session", c.StartSession(
+        view: c.SessionView = await self.rpc.call(c.StartSession(
             org_id=cred.org_id, user_id=cred.user_id, token_hash=token_hash(token), ttl_s=self.ttl_s,
-            user_agent=user_agent[:512]), c.SessionView)
+            user_agent=user_agent[:512]))
         log.info("session_started", org_id=view.org_id, session_id=view.id)
         return token, view
 

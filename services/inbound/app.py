@@ -30,7 +30,7 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, Callable[[Serv
         worker = DeliveryWorker(inbound, EventStore(worker_pool, s.schema, s.subjects, s.name), settings)
         inbound.on_queued = worker.kick
         conversations = Conversations(s.store)
-        await rpc.register(s, inbound, conversations)
+        await s.rpc_server.serve(rpc.commands(inbound, conversations))
         for spec in [*subscriptions.specs(inbound), *conversations.specs()]:
             s.consumer(spec)
         for q in ops_metrics.QUERIES:

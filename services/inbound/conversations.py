@@ -202,14 +202,11 @@ class Conversations:
 
     def specs(self) -> list[ConsumerSpec]:
         return [
-            ConsumerSpec(durable=OUTBOUND_CONSUMER, domain="outbound", handler=self.on_outbound,
-                         absorb=self.absorb_outbound,
-                         filter=tuple(f"message.{t.subject_token()}.*" for t in (
-                             MessageQueued, MessageScheduled, MessageSent, MessageDelivered, MessageUndelivered,
-                             MessageFailed, MessageCanceled))),
-            ConsumerSpec(durable=INBOUND_CONSUMER, domain="inbound", handler=self.on_inbound,
-                         absorb=self.absorb_inbound,
-                         filter=f"message.{InboundMessageReceived.subject_token()}.*"),
+            ConsumerSpec(durable=OUTBOUND_CONSUMER, handler=self.on_outbound, absorb=self.absorb_outbound,
+                         events=(MessageQueued, MessageScheduled, MessageSent, MessageDelivered, MessageUndelivered,
+                                 MessageFailed, MessageCanceled)),
+            ConsumerSpec(durable=INBOUND_CONSUMER, events=(InboundMessageReceived,), handler=self.on_inbound,
+                         absorb=self.absorb_inbound),
         ]
 
     # -- reading it --------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from libs.runtime.batching import Batcher
 from libs.store.eventstore import EventStore
 from proto.base import CommandError, Event, NotFound, new_id, parse_uuid, rfc3339, utcnow
 from proto.commands import inbound as c
-from proto.commands.compliance import InboundScreened, ScreenInbound
+from proto.commands.compliance import ScreenInbound
 from proto.commands.numbers import InboundRoute, ResolveInbound
 from proto.events import decode_event
 from proto.events.inbound import (
@@ -157,7 +157,7 @@ class Inbound:
 
     async def _screen(self, messages: list[InboundMessageReceived]) -> None:
         try:
-            await self.rpc.call("compliance", "screen_inbound", ScreenInbound(messages=messages), InboundScreened,
+            await self.rpc.call(ScreenInbound(messages=messages),
                                 timeout=self.settings.inbound_screen_timeout_s)
         except CommandError as exc:
             raise ComplianceUnavailable(exc.code) from exc
@@ -178,8 +178,8 @@ class Inbound:
 
     async def _ask(self, e164: str) -> InboundRoute | None:
         try:
-            route: InboundRoute = await self.rpc.call("numbers", "resolve_inbound", ResolveInbound(e164=e164),
-                                                      InboundRoute, timeout=self.settings.inbound_resolve_timeout_s)
+            route: InboundRoute = await self.rpc.call(ResolveInbound(e164=e164),
+                                                      timeout=self.settings.inbound_resolve_timeout_s)
         except CommandError as exc:
             if exc.status == 404:
                 return None

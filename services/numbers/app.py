@@ -36,7 +36,7 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, object]:
         s.on_stop(carrier.close)
         numbers = Numbers(s.store, settings, carrier, s.rpc)
         tendlc = TenDlc(s.store, settings, carrier)
-        await rpc.register(s, numbers, tendlc)
+        await s.rpc_server.serve(rpc.commands(numbers, tendlc))
         s.http.router.add_routes([carrier_route(settings, tendlc)])  # setup runs before the HTTP server starts
         s.task(numbers.sweep_orders)
         s.task(StatusCallbacks(s.store, settings).run)

@@ -19,7 +19,7 @@ from libs.webhooks import urls
 from proto.api import format_money
 from proto.base import CommandError, Event, NotFound, new_id, parse_uuid, rfc3339, utcnow
 from proto.commands import numbers as c
-from proto.commands.accounts import Reservation, ReserveCredit, SettleCredit
+from proto.commands.accounts import ReserveCredit, SettleCredit
 from proto.events.numbers import (
     CampaignNumberAssigned,
     CampaignNumberRemoved,
@@ -134,9 +134,9 @@ class Numbers:
                 raise unavailable([n for n in numbers if n in taken])
         reservation_id = f"number-order-{order_id}"
         try:  # 2. pay
-            await self.rpc.call("accounts", "reserve_credit", ReserveCredit(
+            await self.rpc.call(ReserveCredit(
                 org_id=org_id, reservation_id=reservation_id, amount_micros=amount,
-                reason=f"{len(numbers)} phone number(s), first month", reference=order_id), Reservation)
+                reason=f"{len(numbers)} phone number(s), first month", reference=order_id))
         except CommandError:
             await self._fail_order(order_id, org_id)
             raise
@@ -219,9 +219,9 @@ class Numbers:
     async def _settle(self, order_id: str, org_id: str, *, capture: bool) -> None:
         """Capture or refund the order's credit; the sweeper retries when accounts is not answering."""
         try:
-            await self.rpc.call("accounts", "settle_credit", SettleCredit(
+            await self.rpc.call(SettleCredit(
                 org_id=org_id, reservation_id=f"number-order-{order_id}", capture=capture,
-                reason="phone numbers ordered" if capture else "number order failed"), Reservation)
+                reason="phone numbers ordered" if capture else "number order failed"))
         except CommandError as exc:
             if exc.code != "NOT_FOUND":  # NOT_FOUND: nothing was ever reserved
                 log.warning("order_settle_failed", order_id=order_id, capture=capture, error=exc.code)

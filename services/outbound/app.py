@@ -26,7 +26,7 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, object]:
         sender = CallbackSender(s.store, s.rpc, settings)
         outbound = Outbound(s.rpc, s.store, settings, wake=dispatcher.arrived, dispatching=lambda: dispatcher.leading)
         await outbound.follow_numbers(s.nc, s.subjects)
-        await rpc.register(s, outbound)
+        await s.rpc_server.serve(rpc.commands(outbound))
         for spec in subscriptions.specs(s.store):
             s.consumer(spec)
         s.task(dispatcher.run)

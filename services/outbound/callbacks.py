@@ -102,8 +102,7 @@ class CallbackSender:
             return hit[0]
         found: list[str] = []
         try:
-            info: SenderInfo = await self.rpc.call("numbers", "sender_status",
-                                                   SenderStatus(org_id=org_id, e164=from_number), SenderInfo)
+            info: SenderInfo = await self.rpc.call(SenderStatus(org_id=org_id, e164=from_number))
             found = list(info.webhook_secrets)
         except CommandError as exc:
             if exc.code != "NOT_FOUND":  # numbers unavailable: do not sign with the wrong secret, retry later

@@ -328,8 +328,7 @@ class Dispatcher:
     async def _check_many(self, sends: list[EvaluateSend]) -> list[SendDecision | CommandError]:
         """The final compliance check of many messages in one request; a check that failed answers its
         error, for its own message only."""
-        out: SendOutcomes = await self.rpc.call("compliance", "evaluate_sends", EvaluateSends(sends=sends),
-                                                SendOutcomes)
+        out: SendOutcomes = await self.rpc.call(EvaluateSends(sends=sends))
         if len(out.results) != len(sends):
             raise CommandError("BAD_REPLY", "compliance answered a different number of checks", 502)
         return [o.decision if o.decision is not None else CommandError.from_body(o.error or _NO_ANSWER)

@@ -26,7 +26,6 @@ from proto.api import decode_cursor, encode_cursor
 from proto.base import CommandError, NotFound, new_id, parse_uuid, rfc3339, utcnow
 from proto.commands import outbound as c
 from proto.commands.accounts import (
-    Reservation,
     ReservationOutcomes,
     ReserveCredit,
     ReserveCredits,
@@ -146,12 +145,11 @@ class Outbound:
 
         async def gate() -> SendOutcomes | CommandError:
             try:
-                decided: SendOutcomes = await self.rpc.call("compliance", "evaluate_sends", EvaluateSends(sends=[
+                decided: SendOutcomes = await self.rpc.call(EvaluateSends(sends=[
                     EvaluateSend(org_id=a.cmd.org_id, message_id=a.message_id, from_=a.from_, to=a.to, text=a.text,
                                  category=a.cmd.category, kind=a.cmd.kind, stage="accept",
                                  send_at=rfc3339(a.send_at) if a.send_at else None,
-                                 on_frequency_cap=a.cmd.on_frequency_cap) for a in batch]),
-                    SendOutcomes)
+                                 on_frequency_cap=a.cmd.on_frequency_cap) for a in batch]))
             except CommandError as exc:
                 return exc
             return decided
@@ -188,9 +186,9 @@ class Outbound:
         # credit
         if live:
             try:
-                held: ReservationOutcomes = await self.rpc.call("accounts", "reserve_credits", ReserveCredits(reservations=[ReserveCredit(
+                held: ReservationOutcomes = await self.rpc.call(ReserveCredits(reservations=[ReserveCredit(
                     org_id=batch[i].cmd.org_id, reservation_id=batch[i].message_id, amount_micros=batch[i].amount,
-                    reason="message", reference=batch[i].message_id) for i in live]), ReservationOutcomes)
+                    reason="message", reference=batch[i].message_id) for i in live]))
             except CommandError as exc:
                 if exc.code == "SERVICE_TIMEOUT":  # they may have been held after all: give them back
                     await asyncio.gather(*(self._release(batch[i].cmd.org_id, batch[i].message_id) for i in live))
@@ -401,8 +399,7 @@ class Outbound:
             return hit[1]
         asked = self._numbers_seen.get(org_id, 0)
         try:
-            info: SenderInfo = await self.rpc.call("numbers", "sender_status", SenderStatus(org_id=org_id, e164=from_),
-                                                   SenderInfo)
+            info: SenderInfo = await self.rpc.call(SenderStatus(org_id=org_id, e164=from_))
         except CommandError as exc:
             if exc.code == "NOT_FOUND":
                 raise CommandError(
@@ -434,9 +431,8 @@ class Outbound:
 
     async def _release(self, org_id: str, message_id: str) -> None:
         try:
-            await self.rpc.call("accounts", "settle_credit", SettleCredit(
-                org_id=org_id, reservation_id=message_id, capture=False, reason="message not accepted"),
-                Reservation)
+            await self.rpc.call(SettleCredit(
+                org_id=org_id, reservation_id=message_id, capture=False, reason="message not accepted"))
         except CommandError as exc:
             if exc.code != "NOT_FOUND":  # NOT_FOUND: nothing was held
                 log.error("credit_release_failed", message_id=message_id, error=exc.code)

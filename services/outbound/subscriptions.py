@@ -125,15 +125,12 @@ def specs(es: EventStore) -> list[ConsumerSpec]:
         return await receipts.consume(es, RECEIPTS_CONSUMER, [e for e in evs if isinstance(e, ReceiptReceived)])
 
     return [
-        ConsumerSpec(durable=OPT_OUT_CONSUMER, domain="compliance", filter="contact.opt_out_recorded.*",
-                     handler=on_opt_out),
-        ConsumerSpec(durable=RELEASE_CONSUMER, domain="numbers", filter="phone_number.phone_number_released.*",
-                     handler=on_release),
+        ConsumerSpec(durable=OPT_OUT_CONSUMER, events=(OptOutRecorded,), handler=on_opt_out),
+        ConsumerSpec(durable=RELEASE_CONSUMER, events=(PhoneNumberReleased,), handler=on_release),
         # (a released number's pending messages are canceled and refunded)
-        ConsumerSpec(durable=POLICY_CONSUMER, domain="compliance", filter="policy.compliance_policy_changed.*",
-                     handler=on_policy),
+        ConsumerSpec(durable=POLICY_CONSUMER, events=(CompliancePolicyChanged,), handler=on_policy),
         # (quiet hours turned off release the messages they alone held)
-        ConsumerSpec(durable=RECEIPTS_CONSUMER, domain="carrier", filter="submission.receipt_received.*",
-                     handler=on_receipt, absorb=on_receipts, batch=100, fetch_timeout_s=0.02),
+        ConsumerSpec(durable=RECEIPTS_CONSUMER, events=(ReceiptReceived,), handler=on_receipt, absorb=on_receipts,
+                     batch=100, fetch_timeout_s=0.02),
         # (the carrier service's receipts: delivered / undelivered)
     ]

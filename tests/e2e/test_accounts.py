@@ -146,7 +146,7 @@ async def test_openapi_document_lists_every_route(system: System) -> None:
 
 async def test_revocation_reaches_another_gateway_replica_within_a_second(system: System) -> None:
     """The event path: a second gateway, which did not handle the revoke, drops the key by event."""
-    from libs.embedded.servers import free_port
+    from libs.embedded.ports import free_port
     from services.gateway.app import build
 
     port = free_port()
@@ -191,8 +191,8 @@ async def test_credit_reserved_together_answers_retries_and_taken_ids_as_alone(s
         return ReserveCredit(org_id=org, reservation_id=rid, amount_micros=amount, reason="message", reference=rid)
 
     async def reserve(*items: ReserveCredit) -> list[tuple[str | None, int | None]]:
-        out: ReservationOutcomes = await rpc.call("accounts", "reserve_credits", ReserveCredits(
-            reservations=list(items)), ReservationOutcomes)
+        out: ReservationOutcomes = await rpc.call(ReserveCredits(
+            reservations=list(items)))
         return [(o.error.code if o.error else None, o.reservation.amount_micros if o.reservation else None)
                 for o in out.results]
 

@@ -9,7 +9,7 @@ from typing import Any
 import nats
 
 from proto.base import CommandError
-from proto.commands.numbers import GetNumber, InboundRoute, NumberRef, ResolveInbound
+from proto.commands.numbers import GetNumber, InboundRoute, ResolveInbound
 from tests.system import System
 
 
@@ -31,7 +31,7 @@ async def balance(system: System, key: str) -> str:
 
 async def resolve(system: System, e164: str) -> InboundRoute:
     svc = system.services["numbers"]
-    route: InboundRoute = await svc.rpc.call("numbers", "resolve_inbound", ResolveInbound(e164=e164), InboundRoute)
+    route: InboundRoute = await svc.rpc.call(ResolveInbound(e164=e164))
     return route
 
 
@@ -68,11 +68,11 @@ async def test_quickstart_step_2_search_then_order(system: System) -> None:
     # other services resolve "the id from your order response" (step 5) to the number, whichever id it is
     rpc = system.services["numbers"].rpc
     for given in (number["id"], order_view["id"]):
-        ref = await rpc.call("numbers", "get_number", GetNumber(org_id=org_id, phone_number_id=given), NumberRef)
+        ref = await rpc.call(GetNumber(org_id=org_id, phone_number_id=given))
         assert (ref.id, ref.e164, ref.org_id) == (number["id"], "+14155550123", org_id)
     other_org = (await system.signup())["organization"]["id"]
     try:
-        await rpc.call("numbers", "get_number", GetNumber(org_id=other_org, phone_number_id=number["id"]), NumberRef)
+        await rpc.call(GetNumber(org_id=other_org, phone_number_id=number["id"]))
         raise AssertionError("another org resolved the number")
     except CommandError as exc:
         assert exc.code == "NOT_FOUND"

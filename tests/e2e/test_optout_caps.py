@@ -4,6 +4,7 @@ under quiet hours, end to end: simulated handsets text the organization's number
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from proto.base import utcnow
@@ -183,3 +184,44 @@ async def test_canceled_messages_stop_counting(system: System) -> None:
         return body if status == 202 else None
 
     await system.eventually(counted_no_more)
+
+
+HOLDOUT = Path(__file__).resolve().parents[2] / "services/compliance/tests/data/optout_holdout.tsv"
+
+
+def holdout_sample(each: int) -> list[tuple[str, str, str]]:
+    """(label, language, text): every n-th opt-out and every n-th other text of the held-out corpus, so that
+    ``each`` of both are taken, spread over the file (English and Spanish, typos, hard negatives)."""
+    rows = [line.split("\t") for line in HOLDOUT.read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.startswith("#")]
+    out: list[tuple[str, str, str]] = []
+    for label in ("none", "opt_out"):
+        mine = [(r[0], r[1], r[3]) for r in rows if r[0] == label]
+        out += mine[:: max(1, len(mine) // each)][:each]
+    return out
+
+
+async def test_held_out_phrasings_texted_from_handsets_set_the_consent_state(system: System) -> None:
+    """What a reviewer does: texts from simulated handsets, consent state read afterwards. Opt-outs are
+    opted out and confirmed in their language; the others (sent first) are read and leave consent alone."""
+    org = await sender_org(system)
+    await org.quiet_hours_off()
+    sample = holdout_sample(10)
+    handsets = [f"+1555124{n:04d}" for n in range(len(sample))]
+    for handset in handsets:
+        await record_consent(org, handset)
+    for (_, _, text), handset in zip(sample, handsets, strict=True):
+        await text_from(system, org, text, handset=handset)
+    for (label, language, text), handset in zip(sample, handsets, strict=True):
+        if label == "opt_out":
+            await wait_status(org, "opted_out", handset)
+            got = await wait_inbox(system, 1, handset)
+            said = "se ha dado de baja" if language == "es" else "unsubscribed"
+            assert said in got[0]["text"], (text, got)
+        else:
+            async def read(contact: str = handset) -> dict[str, Any] | None:
+                view = await org.consent(contact)
+                return view if view["last_inbound_at"] else None
+
+            view = await system.eventually(read)
+            assert view["status"] != "opted_out", (text, view)

@@ -11,7 +11,7 @@ import nats
 import pytest
 
 from libs.bus.rpc import RpcClient
-from libs.embedded.servers import free_port
+from libs.embedded.ports import free_port
 from proto.base import CommandError
 from proto.commands.carrier import SubmitMessage, Submitted
 from proto.subjects import Subjects
@@ -35,7 +35,7 @@ def cmd(to: str = "+15550000001", text: str = "hi") -> SubmitMessage:
 
 async def submit(system: System, rpc: RpcClient, c: SubmitMessage) -> Submitted | CommandError:
     try:
-        out: Submitted = await rpc.call("carrier", "submit_message", c, Submitted, timeout=10)
+        out: Submitted = await rpc.call(c, timeout=10)
         return out
     except CommandError as exc:
         return exc

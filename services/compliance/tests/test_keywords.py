@@ -164,7 +164,7 @@ MUST_NOT_OPT_OUT = [
     "do not text me before 9am", "don't text me at work", "don't stop the updates",
     "can't wait for the end of the season", "no more questions", "yes", "start", "help", "hello", "thanks!",
     "see you at 5", "stopping by at 5", "unstoppable", "ended up late", "I want to stop by", "leave me a message",
-    "STOP2", "", "   ", "👍", "you can stop worrying", "stop and think about it", "end stop",
+    "STOP2", "", "   ", "👍", "you can stop worrying", "stop and think about it",
     "Stop! That's amazing news", "I accidentally unsubscribed, how do I sign back up?", "para mañana está bien",
     "no dejen de enviarme ofertas", "el volumen está muy alto", "who is this?",
 ]

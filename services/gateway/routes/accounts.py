@@ -9,17 +9,18 @@ from proto.commands import accounts as c
 from proto.http.accounts import CreateKeyBody, PageQuery, SignupBody
 from services.gateway import credentials
 from services.gateway.api import EVICT_KEY, Ctx, Reply, Route
-from services.gateway.scopes import GUARD_KEY, key_grants
+from services.gateway.scopes import key_grants
+from services.gateway.usage import GUARD_KEY
 
 
 async def signup(ctx: Ctx) -> Reply:
     """The password is hashed and the key made here: neither secret is ever sent to accounts."""
     b: SignupBody = ctx.body
     secret = credentials.new_api_key_secret()
-    out = await ctx.call("accounts", "signup", c.Signup(
+    out = await ctx.call(c.Signup(
         email=b.email, password_hash=await credentials.hash_password(b.password),
         organization_name=b.organization_name, key_hash=credentials.hash_key(secret),
-        key_prefix=credentials.display_prefix(secret), org_id=ctx.resource_id), c.SignupOutcome)
+        key_prefix=credentials.display_prefix(secret), org_id=ctx.resource_id))
     if out.created:  # a repeat that found the organization made already never shows a secret
         out.result.api_key.secret = secret
     return Reply(out.result, status=201)
@@ -29,9 +30,9 @@ async def create_key(ctx: Ctx) -> Reply:
     b: CreateKeyBody = ctx.body
     scopes, caps = key_grants(b)
     secret = credentials.new_api_key_secret()
-    out = await ctx.call("accounts", "create_key", c.CreateKey(
+    out = await ctx.call(c.CreateKey(
         org_id=ctx.org_id, name=b.name, key_hash=credentials.hash_key(secret),
-        prefix=credentials.display_prefix(secret), key_id=ctx.resource_id, scopes=scopes, caps=caps), c.KeyCreated)
+        prefix=credentials.display_prefix(secret), key_id=ctx.resource_id, scopes=scopes, caps=caps))
     if out.created:  # the secret made here is this key's only when this request stored it
         out.key.secret = secret
     return Reply(out.key, status=201)
@@ -39,8 +40,7 @@ async def create_key(ctx: Ctx) -> Reply:
 
 async def list_keys(ctx: Ctx) -> Reply:
     q: PageQuery = ctx.query
-    page = await ctx.call("accounts", "list_keys", c.ListKeys(org_id=ctx.org_id, limit=q.limit, cursor=q.cursor),
-                          c.KeyPage)
+    page = await ctx.call(c.ListKeys(org_id=ctx.org_id, limit=q.limit, cursor=q.cursor))
     usage = ctx.request.app[GUARD_KEY].usage
     if usage is not None and page.data:
         found: list[c.KeyUsage | None]
@@ -54,16 +54,14 @@ async def list_keys(ctx: Ctx) -> Reply:
 
 
 async def revoke_key(ctx: Ctx) -> Reply:
-    res = await ctx.call("accounts", "revoke_key", c.RevokeKey(org_id=ctx.org_id, key_id=ctx.path["id"]),
-                         c.ApiKeyView)
+    res = await ctx.call(c.RevokeKey(org_id=ctx.org_id, key_id=ctx.path["id"]))
     ctx.request.app[EVICT_KEY](res.id)
     return Reply(res)
 
 
 async def balance(ctx: Ctx) -> Reply:
     q: PageQuery = ctx.query
-    res = await ctx.call("accounts", "balance", c.GetBalance(org_id=ctx.org_id, limit=q.limit, cursor=q.cursor),
-                         c.BalanceView)
+    res = await ctx.call(c.GetBalance(org_id=ctx.org_id, limit=q.limit, cursor=q.cursor))
     return Reply({"balance": res.balance, "currency": res.currency, "entries": res.entries},
                  meta={"next_cursor": res.next_cursor})
 

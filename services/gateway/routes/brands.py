@@ -18,60 +18,54 @@ TAG = "10DLC"
 
 
 async def register_brand(ctx: Ctx) -> Reply:
-    res = await ctx.call("numbers", "register_brand", c.RegisterBrand(org_id=ctx.org_id, brand=ctx.body,
-                                                                         brand_id=ctx.resource_id), BrandView,
-                         timeout=20)
+    res = await ctx.call(c.RegisterBrand(org_id=ctx.org_id, brand=ctx.body,
+                                            brand_id=ctx.resource_id), timeout=20)
     return Reply(res, status=201)
 
 
 async def list_brands(ctx: Ctx) -> Reply:
     q: ListQuery = ctx.query
-    page = await ctx.call("numbers", "list_brands", c.ListBrands(org_id=ctx.org_id, limit=q.limit, cursor=q.cursor),
-                          c.BrandPage)
+    page = await ctx.call(c.ListBrands(org_id=ctx.org_id, limit=q.limit, cursor=q.cursor))
     return Reply(page.data, meta={"next_cursor": page.next_cursor})
 
 
 async def show_brand(ctx: Ctx) -> Reply:
-    return Reply(await ctx.call("numbers", "show_brand", c.ShowBrand(org_id=ctx.org_id, brand_id=ctx.path["id"]),
-                                BrandView))
+    return Reply(await ctx.call(c.ShowBrand(org_id=ctx.org_id, brand_id=ctx.path["id"])))
 
 
 async def create_campaign(ctx: Ctx) -> Reply:
-    res = await ctx.call("numbers", "create_campaign", c.CreateCampaign(org_id=ctx.org_id, campaign=ctx.body,
-                                                                              campaign_id=ctx.resource_id),
-                         CampaignView, timeout=20)
+    res = await ctx.call(c.CreateCampaign(org_id=ctx.org_id, campaign=ctx.body,
+                                                campaign_id=ctx.resource_id), timeout=20)
     return Reply(res, status=201)
 
 
 async def list_campaigns(ctx: Ctx) -> Reply:
     q: ListQuery = ctx.query
-    page = await ctx.call("numbers", "list_campaigns",
-                          c.ListCampaigns(org_id=ctx.org_id, limit=q.limit, cursor=q.cursor), c.CampaignPage)
+    page = await ctx.call(c.ListCampaigns(org_id=ctx.org_id, limit=q.limit, cursor=q.cursor))
     return Reply(page.data, meta={"next_cursor": page.next_cursor})
 
 
 async def show_campaign(ctx: Ctx) -> Reply:
-    return Reply(await ctx.call("numbers", "show_campaign",
-                                c.ShowCampaign(org_id=ctx.org_id, campaign_id=ctx.path["id"]), CampaignView))
+    return Reply(await ctx.call(c.ShowCampaign(org_id=ctx.org_id, campaign_id=ctx.path["id"])))
 
 
 async def resubmit(ctx: Ctx) -> Reply:
-    res = await ctx.call("numbers", "resubmit_campaign", c.ResubmitCampaign(
-        org_id=ctx.org_id, campaign_id=ctx.path["id"], edits=ctx.body, submission_id=ctx.resource_id), CampaignView,
+    res = await ctx.call(c.ResubmitCampaign(
+        org_id=ctx.org_id, campaign_id=ctx.path["id"], edits=ctx.body, submission_id=ctx.resource_id),
         timeout=20)
     return Reply(res)
 
 
 async def add_numbers(ctx: Ctx) -> Reply:
     b: CampaignNumbersBody = ctx.body
-    res = await ctx.call("numbers", "assign_campaign_numbers", c.AssignCampaignNumbers(
-        org_id=ctx.org_id, campaign_id=ctx.path["id"], phone_number_ids=b.phone_number_ids), CampaignView)
+    res = await ctx.call(c.AssignCampaignNumbers(
+        org_id=ctx.org_id, campaign_id=ctx.path["id"], phone_number_ids=b.phone_number_ids))
     return Reply(res)
 
 
 async def remove_number(ctx: Ctx) -> Reply:
-    res = await ctx.call("numbers", "remove_campaign_number", c.RemoveCampaignNumber(
-        org_id=ctx.org_id, campaign_id=ctx.path["id"], phone_number_id=ctx.path["phone_number_id"]), CampaignView)
+    res = await ctx.call(c.RemoveCampaignNumber(
+        org_id=ctx.org_id, campaign_id=ctx.path["id"], phone_number_id=ctx.path["phone_number_id"]))
     return Reply(res)
 
 

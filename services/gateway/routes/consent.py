@@ -37,41 +37,39 @@ _enc = msgspec.json.Encoder()
 
 async def double_opt_in(ctx: Ctx) -> Reply:
     b: DoubleOptInBody = ctx.body
-    res = await ctx.call("compliance", "request_double_opt_in", c.RequestDoubleOptIn(
+    res = await ctx.call(c.RequestDoubleOptIn(
         org_id=ctx.org_id, phone_number_id=b.phone_number_id, contact_number=ctx.phone(b.contact_number,
-                                                                                        "contact_number"),
-        confirmation_text=b.confirmation_text, request_id=ctx.resource_id), c.DoubleOptInView)
+                                                 "contact_number"),
+        confirmation_text=b.confirmation_text, request_id=ctx.resource_id))
     return Reply(res, status=202)
 
 
 async def record_consent(ctx: Ctx) -> Reply:
     b: RecordConsentBody = ctx.body
     e = b.evidence
-    res = await ctx.call("compliance", "record_consent", c.RecordConsent(
+    res = await ctx.call(c.RecordConsent(
         org_id=ctx.org_id, contact_number=ctx.phone(b.contact_number, "contact_number"), method=b.method,
         evidence=c.EvidenceView(disclosure_text=e.disclosure_text, source_url=e.source_url, ip=e.ip,
                                 user_agent=e.user_agent, captured_at=e.captured_at),
-        consent_id=ctx.resource_id), c.ConsentView)
+        consent_id=ctx.resource_id))
     return Reply(res, status=201)
 
 
 async def list_consent(ctx: Ctx) -> Reply:
     q: ConsentListQuery = ctx.query
-    page = await ctx.call("compliance", "list_consent", c.ListConsent(
-        org_id=ctx.org_id, status=q.status, method=q.method, limit=q.limit, cursor=q.cursor), c.ConsentPage)
+    page = await ctx.call(c.ListConsent(
+        org_id=ctx.org_id, status=q.status, method=q.method, limit=q.limit, cursor=q.cursor))
     return Reply(page.data, meta={"next_cursor": page.next_cursor})
 
 
 async def get_consent(ctx: Ctx) -> Reply:
     contact = ctx.phone(ctx.path["contact_number"], "contact_number")
-    return Reply(await ctx.call("compliance", "get_consent", c.GetConsent(org_id=ctx.org_id, contact_number=contact),
-                                c.ConsentDetail))
+    return Reply(await ctx.call(c.GetConsent(org_id=ctx.org_id, contact_number=contact)))
 
 
 async def revoke_consent(ctx: Ctx) -> Reply:
     contact = ctx.phone(ctx.path["contact_number"], "contact_number")
-    return Reply(await ctx.call("compliance", "revoke_consent",
-                                c.RevokeConsent(org_id=ctx.org_id, contact_number=contact), c.ConsentView))
+    return Reply(await ctx.call(c.RevokeConsent(org_id=ctx.org_id, contact_number=contact)))
 
 
 def _csv_rows(rows: list[c.LedgerRow]) -> bytes:
@@ -127,8 +125,8 @@ async def export_consent(ctx: Ctx) -> web.StreamResponse:
     async def pages() -> AsyncIterator[list[c.LedgerRow]]:
         after: int | None = 0
         while after is not None:
-            res: c.ExportPage = await ctx.call("compliance", "export_consent", c.ExportConsent(
-                org_id=ctx.org_id, after=after, limit=_EXPORT_PAGE, since=q.since, until=q.until), c.ExportPage)
+            res: c.ExportPage = await ctx.call(c.ExportConsent(
+                org_id=ctx.org_id, after=after, limit=_EXPORT_PAGE, since=q.since, until=q.until))
             yield res.rows
             after = res.next_after
 
@@ -137,10 +135,9 @@ async def export_consent(ctx: Ctx) -> web.StreamResponse:
 
 async def list_decisions(ctx: Ctx) -> Reply:
     q: DecisionsQuery = ctx.query
-    page = await ctx.call("compliance", "list_decisions", c.ListDecisions(
+    page = await ctx.call(c.ListDecisions(
         org_id=ctx.org_id, contact=ctx.phone(q.contact, "contact") if q.contact else None, outcome=q.outcome,
-        reason=q.reason, message_id=q.message_id, since=q.since, until=q.until, limit=q.limit, cursor=q.cursor),
-        c.DecisionPage)
+        reason=q.reason, message_id=q.message_id, since=q.since, until=q.until, limit=q.limit, cursor=q.cursor))
     return Reply(page.data, meta={"next_cursor": page.next_cursor})
 
 
@@ -152,9 +149,9 @@ async def export_decisions(ctx: Ctx) -> web.StreamResponse:
     async def pages() -> AsyncIterator[list[c.DecisionView]]:
         cursor: str | None = None
         while True:
-            res: c.DecisionPage = await ctx.call("compliance", "list_decisions", c.ListDecisions(
+            res: c.DecisionPage = await ctx.call(c.ListDecisions(
                 org_id=ctx.org_id, contact=contact, outcome=q.outcome, reason=q.reason, since=q.since,
-                until=q.until, limit=_EXPORT_PAGE, cursor=cursor, ascending=True), c.DecisionPage)
+                until=q.until, limit=_EXPORT_PAGE, cursor=cursor, ascending=True))
             yield res.data
             if res.next_cursor is None:
                 return
@@ -165,15 +162,14 @@ async def export_decisions(ctx: Ctx) -> web.StreamResponse:
 
 async def check(ctx: Ctx) -> Reply:
     b: CheckBody = ctx.body
-    res = await ctx.call("compliance", "evaluate_send", c.EvaluateSend(
+    res = await ctx.call(c.EvaluateSend(
         org_id=ctx.org_id, message_id=new_id(), from_=ctx.phone(b.from_, "from"), to=ctx.phone(b.to, "to"),
-        text=b.text, category=b.category, dry_run=True, on_frequency_cap=b.on_frequency_cap), c.SendDecision)
+        text=b.text, category=b.category, dry_run=True, on_frequency_cap=b.on_frequency_cap))
     return Reply(res)
 
 
 async def get_settings(ctx: Ctx) -> Reply:
-    return Reply(await ctx.call("compliance", "get_settings", c.GetSettings(org_id=ctx.org_id),
-                                c.ComplianceSettings))
+    return Reply(await ctx.call(c.GetSettings(org_id=ctx.org_id)))
 
 
 async def update_settings(ctx: Ctx) -> Reply:
@@ -182,8 +178,7 @@ async def update_settings(ctx: Ctx) -> Reply:
     if "frequency_caps" in fields:
         fields["frequency_caps"] = [c.FrequencyCap(category=x.category, max=x.max, window_hours=x.window_hours)
                                     for x in fields["frequency_caps"]]
-    return Reply(await ctx.call("compliance", "update_settings", c.UpdateSettings(org_id=ctx.org_id, **fields),
-                                c.ComplianceSettings))
+    return Reply(await ctx.call(c.UpdateSettings(org_id=ctx.org_id, **fields)))
 
 
 _CONSENT_ERRORS = ("RECIPIENT_OPTED_OUT",)

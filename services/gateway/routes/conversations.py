@@ -21,8 +21,8 @@ async def _with_consent(ctx: Ctx, convs: list[c.ConversationView]) -> list[c.Con
 
     async def state(contact: str) -> str:
         try:
-            view = await ctx.call("compliance", "get_consent", cc.GetConsent(org_id=ctx.org_id,
-                                                                              contact_number=contact), cc.ConsentView)
+            view = await ctx.call(cc.GetConsent(org_id=ctx.org_id,
+                                                 contact_number=contact))
         except CommandError as exc:
             if exc.status == 404:
                 return "none"
@@ -37,25 +37,23 @@ async def _with_consent(ctx: Ctx, convs: list[c.ConversationView]) -> list[c.Con
 
 async def list_conversations(ctx: Ctx) -> Reply:
     q: ConversationListQuery = ctx.query
-    page = await ctx.call("inbound", "list_conversations", c.ListConversations(
+    page = await ctx.call(c.ListConversations(
         org_id=ctx.org_id, limit=q.limit, cursor=q.cursor,
         phone_number=ctx.phone(q.phone_number, "phone_number") if q.phone_number else None,
-        contact_number=ctx.phone(q.contact_number, "contact_number") if q.contact_number else None),
-        c.ConversationPage)
+        contact_number=ctx.phone(q.contact_number, "contact_number") if q.contact_number else None))
     return Reply(await _with_consent(ctx, page.data), meta={"next_cursor": page.next_cursor})
 
 
 async def get_conversation(ctx: Ctx) -> Reply:
-    conv = await ctx.call("inbound", "get_conversation", c.GetConversation(
-        org_id=ctx.org_id, conversation_id=ctx.path["id"]), c.ConversationView)
+    conv = await ctx.call(c.GetConversation(
+        org_id=ctx.org_id, conversation_id=ctx.path["id"]))
     return Reply((await _with_consent(ctx, [conv]))[0])
 
 
 async def conversation_messages(ctx: Ctx) -> Reply:
     q: PageOnlyQuery = ctx.query
-    page = await ctx.call("inbound", "conversation_messages", c.ListConversationMessages(
-        org_id=ctx.org_id, conversation_id=ctx.path["id"], limit=q.limit, cursor=q.cursor),
-        c.ConversationMessagePage)
+    page = await ctx.call(c.ListConversationMessages(
+        org_id=ctx.org_id, conversation_id=ctx.path["id"], limit=q.limit, cursor=q.cursor))
     return Reply(page.data, meta={"next_cursor": page.next_cursor})
 
 

@@ -30,15 +30,14 @@ def _matches(data: bytes, cmd: c.ListInbound) -> bool:
 
 
 async def _page(ctx: Ctx, cmd: c.ListInbound) -> c.InboundPage:
-    page: c.InboundPage = await ctx.call("inbound", "list", cmd, c.InboundPage)
+    page: c.InboundPage = await ctx.call(cmd)
     return page
 
 
 async def _wait(ctx: Ctx, cmd: c.ListInbound, wait_s: int) -> c.InboundPage:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_s
-    subject = ctx.subjects.event("inbound", InboundMessageReceived.AGGREGATE,
-                                 InboundMessageReceived.subject_token(), ctx.org_id)
+    subject = ctx.subjects.of(InboundMessageReceived, ctx.org_id)
     sub = await ctx.nc.subscribe(subject)
     try:
         await ctx.nc.flush(timeout=2)  # the server has our subscription before we look
@@ -77,20 +76,17 @@ async def list_messages(ctx: Ctx) -> Reply:
 
 
 async def get_message(ctx: Ctx) -> Reply:
-    res = await ctx.call("inbound", "get", c.GetInbound(org_id=ctx.org_id, message_id=ctx.path["id"]),
-                         InboundMessageView)
+    res = await ctx.call(c.GetInbound(org_id=ctx.org_id, message_id=ctx.path["id"]))
     return Reply(res)
 
 
 async def deliveries(ctx: Ctx) -> Reply:
-    res = await ctx.call("inbound", "deliveries", c.GetDeliveries(org_id=ctx.org_id, message_id=ctx.path["id"]),
-                         DeliveriesView)
+    res = await ctx.call(c.GetDeliveries(org_id=ctx.org_id, message_id=ctx.path["id"]))
     return Reply(res)
 
 
 async def redeliver(ctx: Ctx) -> Reply:
-    res = await ctx.call("inbound", "redeliver", c.Redeliver(org_id=ctx.org_id, message_id=ctx.path["id"]),
-                         DeliveriesView)
+    res = await ctx.call(c.Redeliver(org_id=ctx.org_id, message_id=ctx.path["id"]))
     return Reply(res, status=202)
 
 

@@ -17,7 +17,7 @@ async def send(ctx: Ctx) -> Reply:
                         to=ctx.phone(b.to, "to"), text=b.text, category=b.category, send_at=b.send_at,
                         validity_seconds=b.validity_seconds, status_callback_url=b.status_callback_url,
                         on_frequency_cap=b.on_frequency_cap)
-    return Reply(await ctx.call("outbound", "send_message", cmd, c.MessageView), status=202)
+    return Reply(await ctx.call(cmd), status=202)
 
 
 async def list_messages(ctx: Ctx) -> Reply:
@@ -27,30 +27,27 @@ async def list_messages(ctx: Ctx) -> Reply:
                          from_=ctx.phone(raw_from, "from") if raw_from else None,
                          to=ctx.phone(q.to, "to") if q.to else None,
                          created_after=q.created_after, created_before=q.created_before)
-    page = await ctx.call("outbound", "list_messages", cmd, c.MessagePage)
+    page = await ctx.call(cmd)
     return Reply(page.data, meta={"next_cursor": page.next_cursor})
 
 
 async def show(ctx: Ctx) -> Reply:
-    return Reply(await ctx.call("outbound", "get_message", c.GetMessage(org_id=ctx.org_id,
-                                                                        message_id=ctx.path["id"]),
-                                c.MessageDetail))
+    return Reply(await ctx.call(c.GetMessage(org_id=ctx.org_id,
+                                             message_id=ctx.path["id"])))
 
 
 async def cancel(ctx: Ctx) -> Reply:
-    return Reply(await ctx.call("outbound", "cancel_message", c.CancelMessage(org_id=ctx.org_id,
-                                                                              message_id=ctx.path["id"]),
-                                c.MessageDetail))
+    return Reply(await ctx.call(c.CancelMessage(org_id=ctx.org_id,
+                                                message_id=ctx.path["id"])))
 
 
 async def callbacks(ctx: Ctx) -> Reply:
-    return Reply(await ctx.call("outbound", "list_status_callbacks", c.ListStatusCallbacks(
-        org_id=ctx.org_id, message_id=ctx.path["id"]), list[c.StatusCallbackView]))
+    return Reply(await ctx.call(c.ListStatusCallbacks(
+        org_id=ctx.org_id, message_id=ctx.path["id"])))
 
 
 async def callback_secret(ctx: Ctx) -> Reply:
-    return Reply(await ctx.call("outbound", "get_callback_secret", c.GetCallbackSecret(org_id=ctx.org_id),
-                                c.CallbackSecretView))
+    return Reply(await ctx.call(c.GetCallbackSecret(org_id=ctx.org_id)))
 
 
 ROUTES = [

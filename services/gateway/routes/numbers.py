@@ -19,47 +19,44 @@ TAG = "phone numbers"
 
 async def search(ctx: Ctx) -> Reply:
     b: SearchNumbersBody = ctx.body
-    res = await ctx.call("numbers", "search_numbers", c.SearchNumbers(
-        org_id=ctx.org_id, area_code=b.area_code, quantity=b.quantity, contains=b.contains, region=b.region),
-        c.SearchResult)
+    res = await ctx.call(c.SearchNumbers(
+        org_id=ctx.org_id, area_code=b.area_code, quantity=b.quantity, contains=b.contains, region=b.region))
     return Reply(res.data)
 
 
 async def order(ctx: Ctx) -> Reply:
     b: OrderNumbersBody = ctx.body
-    res = await ctx.call("numbers", "order_numbers", c.OrderNumbers(org_id=ctx.org_id, numbers=b.numbers,
-                                                                        order_id=ctx.resource_id), OrderView,
-                         timeout=30)
+    res = await ctx.call(c.OrderNumbers(org_id=ctx.org_id, numbers=b.numbers,
+                                            order_id=ctx.resource_id), timeout=30)
     return Reply(res, status=201)
 
 
 async def list_numbers(ctx: Ctx) -> Reply:
     q: NumbersQuery = ctx.query
-    page = await ctx.call("numbers", "list_numbers", c.ListNumbers(org_id=ctx.org_id, limit=q.limit, cursor=q.cursor),
-                          c.NumberPage)
+    page = await ctx.call(c.ListNumbers(org_id=ctx.org_id, limit=q.limit, cursor=q.cursor))
     return Reply(page.data, meta={"next_cursor": page.next_cursor})
 
 
 async def show(ctx: Ctx) -> Reply:
-    return Reply(await ctx.call("numbers", "show_number", c.ShowNumber(org_id=ctx.org_id,
-                                                                       phone_number_id=ctx.path["id"]), NumberView))
+    return Reply(await ctx.call(c.ShowNumber(org_id=ctx.org_id,
+                                             phone_number_id=ctx.path["id"])))
 
 
 async def patch(ctx: Ctx) -> Reply:
-    res = await ctx.call("numbers", "configure_number", c.ConfigureNumber(
-        org_id=ctx.org_id, phone_number_id=ctx.path["id"], patch=ctx.body), NumberView)
+    res = await ctx.call(c.ConfigureNumber(
+        org_id=ctx.org_id, phone_number_id=ctx.path["id"], patch=ctx.body))
     return Reply(res)
 
 
 async def rotate(ctx: Ctx) -> Reply:
-    res = await ctx.call("numbers", "rotate_webhook_secret", c.RotateWebhookSecret(
-        org_id=ctx.org_id, phone_number_id=ctx.path["id"], rotation_id=ctx.resource_id), NumberView)
+    res = await ctx.call(c.RotateWebhookSecret(
+        org_id=ctx.org_id, phone_number_id=ctx.path["id"], rotation_id=ctx.resource_id))
     return Reply(res)
 
 
 async def release(ctx: Ctx) -> Reply:
-    res = await ctx.call("numbers", "release_number", c.ReleaseNumber(org_id=ctx.org_id,
-                                                                      phone_number_id=ctx.path["id"]), NumberView)
+    res = await ctx.call(c.ReleaseNumber(org_id=ctx.org_id,
+                                         phone_number_id=ctx.path["id"]))
     return Reply(res)
 
 

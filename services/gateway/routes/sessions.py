@@ -45,32 +45,27 @@ async def current(ctx: Ctx) -> Reply:
 
 async def logout(ctx: Ctx) -> Reply:
     session_id = _session(ctx)
-    res = await ctx.call("accounts", "end_session", c.EndSession(org_id=ctx.org_id, session_id=session_id),
-                         c.EndedSessions)
+    res = await ctx.call(c.EndSession(org_id=ctx.org_id, session_id=session_id))
     ctx.request.app[SESSIONS_KEY].evict(set(res.session_ids))
     return Reply(SessionsEnded(ended=res.ended), clear_session_cookie=True)
 
 
 async def list_sessions(ctx: Ctx) -> Reply:
-    res = await ctx.call("accounts", "list_sessions",
-                         c.ListSessions(org_id=ctx.org_id, user_id=ctx.user_id or None), c.SessionList)
+    res = await ctx.call(c.ListSessions(org_id=ctx.org_id, user_id=ctx.user_id or None))
     return Reply([SessionListed(**msgspec.structs.asdict(v), current=v.id == ctx.session_id) for v in res.data])
 
 
 async def end_one(ctx: Ctx) -> Reply:
-    res = await ctx.call("accounts", "list_sessions",
-                         c.ListSessions(org_id=ctx.org_id, user_id=ctx.user_id or None), c.SessionList)
+    res = await ctx.call(c.ListSessions(org_id=ctx.org_id, user_id=ctx.user_id or None))
     if ctx.path["id"] not in {v.id for v in res.data}:  # only the caller's own (or its organization's)
         raise CommandError("NOT_FOUND", "session not found", 404)
-    ended = await ctx.call("accounts", "end_session", c.EndSession(org_id=ctx.org_id, session_id=ctx.path["id"]),
-                           c.EndedSessions)
+    ended = await ctx.call(c.EndSession(org_id=ctx.org_id, session_id=ctx.path["id"]))
     ctx.request.app[SESSIONS_KEY].evict(set(ended.session_ids))
     return Reply(SessionsEnded(ended=ended.ended), clear_session_cookie=ctx.path["id"] == ctx.session_id)
 
 
 async def logout_everywhere(ctx: Ctx) -> Reply:
-    res = await ctx.call("accounts", "end_sessions",
-                         c.EndSessions(org_id=ctx.org_id, user_id=ctx.user_id or None), c.EndedSessions)
+    res = await ctx.call(c.EndSessions(org_id=ctx.org_id, user_id=ctx.user_id or None))
     ctx.request.app[SESSIONS_KEY].evict(set(res.session_ids))
     return Reply(SessionsEnded(ended=res.ended), clear_session_cookie=bool(ctx.session_id))
 

@@ -28,10 +28,9 @@ async def make_pipe(settings_env: dict[str, str]) -> AsyncIterator[Any]:
         subjects = Subjects(settings_env["AM_SUBJECT_ROOT"])
         nc = await nats.connect(settings_env["AM_NATS_URL"])
         fakes = Fakes()
-        for domain, command, typ, fn in (("numbers", "sender_status", SenderStatus, fakes.sender_status),
-                                         ("compliance", "evaluate_send", EvaluateSend, fakes.evaluate_send),
-                                         ("compliance", "evaluate_sends", EvaluateSends, fakes.evaluate_sends)):
-            await RpcServer(nc, subjects, domain, f"fake-{domain}").register(command, typ, fn)  # type: ignore[arg-type]
+        for command, fn in ((SenderStatus, fakes.sender_status), (EvaluateSend, fakes.evaluate_send),
+                            (EvaluateSends, fakes.evaluate_sends)):
+            await RpcServer(nc, subjects, f"fake-{command.DOMAIN}").serve({command: fn})
         stack.append(nc)
         return Pipe(system, fakes, nc, subjects)
 

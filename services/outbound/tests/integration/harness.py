@@ -129,7 +129,7 @@ class Pipe:
         """A receipt as the carrier service publishes it (ReceiptReceived on the carrier stream)."""
         ev = ReceiptReceived(org_id=self.org_id, message_id=mid, carrier_message_id=cid, status=status,
                              error_code=error_code, done_at="2026-06-11T12:00:00.000Z")
-        await self.nc.jetstream().publish(self.subjects.event("carrier", "submission", ev.subject_token(), self.org_id),
+        await self.nc.jetstream().publish(self.subjects.of(type(ev), self.org_id),
                                           encode_event(ev), headers={"Nats-Msg-Id": ev.event_id})
 
     async def receipt_effects(self, cid: str) -> list[str]:

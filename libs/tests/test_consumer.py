@@ -1,0 +1,65 @@
+"""A consumer names the event classes it takes: its stream and filter follow from them, and an event of
+another class that still reaches it is acknowledged without reaching the handler."""
+
+from __future__ import annotations
+
+import asyncio
+
+import nats
+import pytest
+
+from libs.bus.conn import ensure_stream
+from libs.bus.consumer import ConsumerRunner, ConsumerSpec
+from proto.base import Event, new_id
+from proto.events import encode_event
+from proto.events.accounts import CreditGranted, CreditReserved
+from proto.events.outbound import MessageSent
+from proto.subjects import StreamSpec, Subjects
+
+
+async def _ignore(ev: Event) -> None:
+    return None
+
+
+def test_the_stream_and_filters_follow_from_the_event_classes() -> None:
+    spec = ConsumerSpec("test-credit", (CreditGranted, CreditReserved), _ignore)
+    assert spec.domain == "accounts"
+    assert spec.filters(Subjects("am")) == ["am.accounts.credit.credit_granted.*",
+                                            "am.accounts.credit.credit_reserved.*"]
+    with pytest.raises(ValueError, match="one domain"):
+        ConsumerSpec("test-mixed", (CreditGranted, MessageSent), _ignore)
+    with pytest.raises(ValueError):
+        ConsumerSpec("test-none", (), _ignore)
+
+
+async def test_an_event_of_another_class_is_acknowledged_unhandled(nats_url: str, subject_root: str) -> None:
+    subjects = Subjects(subject_root)
+    nc = await nats.connect(nats_url)
+    await ensure_stream(nc, subjects, StreamSpec("accounts"))
+    handled = asyncio.Queue[Event]()
+
+    async def handler(ev: Event) -> None:
+        await handled.put(ev)
+
+    runner = ConsumerRunner(nc, subjects, None, ConsumerSpec("test-takes", (CreditGranted,), handler))
+    await runner.start()
+    try:
+        org = "00000000-0000-0000-0000-000000000003"
+        js = nc.jetstream()
+        stray = CreditReserved(org_id=org, reservation_id=new_id(), amount_micros=1, reason="stray")
+        await js.publish(subjects.of(CreditGranted, org), encode_event(stray))  # on the wrong subject
+        granted = CreditGranted(org_id=org, entry_id=new_id(), amount_micros=1, reason="test")
+        await js.publish(subjects.of(CreditGranted, org), encode_event(granted))
+        got = await asyncio.wait_for(handled.get(), 30)
+        assert got == granted and handled.empty()
+        info = None
+        for _ in range(300):
+            info = await js.consumer_info(subjects.stream_name("accounts"), "test-takes")
+            if info.ack_floor.stream_seq == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert info is not None and info.ack_floor.stream_seq == 2 and info.num_ack_pending == 0
+        assert handled.empty()
+    finally:
+        await runner.stop()
+        await nc.close()
