@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
+from libs.backoff import backoff
 from libs.obs.metrics import (
     SMPP_BIND_FAILURES,
     SMPP_BINDS_UP,
@@ -103,7 +104,7 @@ class Bind:
 
     # -- the connection's life ------------------------------------------------------------------------
     async def run(self) -> None:
-        delay = self.timing.reconnect_base_s
+        failures, t = 0, self.timing
         while not self._stopping:
             outcome = await self._once()
             if self._stopping:
@@ -111,10 +112,8 @@ class Bind:
             if outcome == "refused":
                 await asyncio.sleep(self.timing.refused_retry_s)
                 continue
-            if outcome == "served":  # it was bound: come back quickly
-                delay = self.timing.reconnect_base_s
-            await asyncio.sleep(delay * (0.5 + random.random() / 2))
-            delay = min(delay * 2, self.timing.reconnect_cap_s)
+            failures = 1 if outcome == "served" else failures + 1  # it was bound: come back quickly
+            await asyncio.sleep(backoff(failures, t.reconnect_base_s, t.reconnect_cap_s, random.random()))
 
     async def _once(self) -> str:
         self._set("connecting", self.error)

@@ -9,6 +9,7 @@ import asyncio
 import asyncpg
 import structlog
 
+from libs.backoff import backoff
 from libs.obs.metrics import CARRIER_INBOUND, CARRIER_RECEIPT_LAG, CARRIER_RECEIPTS, CARRIER_SUBMISSIONS
 from libs.runtime.batching import Batcher
 from libs.smpp import pdu, receipt
@@ -112,7 +113,7 @@ class Carrier:
                 if attempt == 7:
                     raise
                 log.warning("submission_record_retry", message_id=mid, error=repr(exc))
-                await asyncio.sleep(min(0.25 * 2 ** attempt, 5.0))
+                await asyncio.sleep(backoff(attempt + 1, 0.25, 5.0))
         self.es.committed()
         SUBMISSIONS.labels("submitted").inc()
         return Submitted(carrier_message_id=ids[0], parts=len(ids), adapter=self.adapter.name)

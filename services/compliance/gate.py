@@ -10,12 +10,12 @@ from datetime import datetime
 
 from libs.runtime.service import Service
 from libs.store.eventstore import EventStore
-from proto.base import CommandError, new_id, utcnow
+from proto.base import CommandError, new_id, parse_time, utcnow
 from proto.commands import compliance as c
 from proto.events.compliance import DecisionCheck, GateDecision
 from services.compliance import model, store
 from services.compliance.config import ComplianceSettings, policy_defaults
-from services.compliance.rules import e164, parse_time
+from services.compliance.rules import e164
 from services.compliance.senders import Senders
 from services.compliance.store import DecisionLog, GateReader
 

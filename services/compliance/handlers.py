@@ -16,7 +16,7 @@ import structlog
 from libs.runtime.service import Service
 from libs.store.eventstore import ConcurrencyError, EventStore
 from libs.store.processed import claim
-from proto.base import CommandError, Event, new_id, rfc3339, utcnow
+from proto.base import CommandError, Event, new_id, parse_time, rfc3339, utcnow
 from proto.commands import compliance as c
 from proto.commands.numbers import GetNumber, NumberRef
 from proto.commands.outbound import MessageView, SendMessage
@@ -29,7 +29,7 @@ from proto.keywords import keyword_of
 from services.compliance import model, store
 from services.compliance.config import ComplianceSettings, policy_defaults
 from services.compliance.keywords import classify
-from services.compliance.rules import chosen_id, e164, parse_time
+from services.compliance.rules import chosen_id, e164
 from services.compliance.rules import normalize as _normalize
 from services.compliance.senders import Senders
 

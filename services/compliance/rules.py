@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from libs.phone import normalize_e164
@@ -36,18 +35,6 @@ def e164(raw: str, field: str) -> str:
         return normalize(raw)
     except ValueError as exc:
         raise CommandError("VALIDATION_ERROR", f"{field}: {exc}", 400, {"field": field}) from exc
-
-
-def parse_time(value: str, field: str) -> datetime:
-    try:
-        ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise CommandError("VALIDATION_ERROR", f"{field}: must be an RFC 3339 time with a zone", 400,
-                           {"field": field}) from exc
-    if ts.tzinfo is None:
-        raise CommandError("VALIDATION_ERROR", f"{field}: must include a zone (e.g. Z or -07:00)", 400,
-                           {"field": field})
-    return ts
 
 
 # -- what our replies say ------------------------------------------------------------------------------------

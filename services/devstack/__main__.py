@@ -14,6 +14,7 @@ from pathlib import Path
 
 import msgspec
 
+from libs.backoff import backoff
 from libs.bus.auth import SERVICE_USERS
 from libs.embedded.ports import port_free
 from libs.embedded.servers import EmbeddedNats, EmbeddedPostgres, PortTaken
@@ -61,7 +62,8 @@ class Child:
     proc: asyncio.subprocess.Process | None = None
     restarts: int = 0
     started_at: float = 0.0
-    backoff: float = 0.5
+    failures: int = 0
+    """Restarts since it last ran long enough to count as up (the backoff step)."""
     task: asyncio.Task[None] | None = field(default=None)
 
 
@@ -77,14 +79,15 @@ async def supervise(child: Child, stopping: asyncio.Event) -> None:
         if stopping.is_set():
             return
         if time.monotonic() - child.started_at > 30:
-            child.backoff = 0.5
+            child.failures = 0
         child.restarts += 1
-        say(f"{child.name} exited with {code}; restart #{child.restarts} in {child.backoff:.1f}s (log: {child.log})")
+        child.failures += 1
+        delay = backoff(child.failures, 0.5, 30.0)
+        say(f"{child.name} exited with {code}; restart #{child.restarts} in {delay:.1f}s (log: {child.log})")
         try:
-            await asyncio.wait_for(stopping.wait(), child.backoff)
+            await asyncio.wait_for(stopping.wait(), delay)
         except TimeoutError:
             pass
-        child.backoff = min(child.backoff * 2, 30.0)
 
 
 def _get(url: str) -> int:
@@ -135,7 +138,7 @@ class Infra:
 
 
 async def supervise_infra(infra: Infra, stopping: asyncio.Event) -> None:
-    backoff = 0.5
+    failures = 1
     while not stopping.is_set():
         if infra.server.alive():  # (a dead server is reaped by this poll)
             try:
@@ -145,21 +148,22 @@ async def supervise_infra(infra: Infra, stopping: asyncio.Event) -> None:
             continue
         proc = infra.server.proc
         infra.restarts += 1
+        delay = backoff(failures, 0.5, 10.0)
         say(f"{infra.name} exited with {proc.returncode if proc else '?'}; restart #{infra.restarts} "
-            f"in {backoff:.1f}s")
+            f"in {delay:.1f}s")
         try:
-            await asyncio.wait_for(stopping.wait(), backoff)
+            await asyncio.wait_for(stopping.wait(), delay)
             return
         except TimeoutError:
             pass
         try:
             await asyncio.to_thread(infra.server.start)
             say(f"{infra.name} restarted")
-            backoff = 0.5
+            failures = 1
         except Exception as exc:
             say(f"{infra.name} did not restart ({str(exc).splitlines()[0] if str(exc) else repr(exc)}); "
                 "trying again")
-            backoff = min(backoff * 2, 10.0)
+            failures += 1
 
 
 async def main() -> int:

@@ -15,7 +15,6 @@ Its ``Admission`` says whether the request is a send and what it costs, for the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -23,7 +22,7 @@ import msgspec
 from libs.phone import normalize_e164
 from libs.sms import count_segments
 from proto.api import format_money, parse_money
-from proto.base import CommandError, rfc3339
+from proto.base import CommandError, parse_time, rfc3339, utcnow
 from proto.commands.accounts import KeyCaps, Principal
 from proto.http.accounts import CreateKeyBody
 from proto.scopes import PRESETS, SCOPES
@@ -134,15 +133,7 @@ def key_grants(body: CreateKeyBody) -> tuple[list[str] | None, KeyCaps | None]:
         b = body.caps
         expires: str | None = None
         if b.expires_at is not None:
-            try:
-                ts = datetime.fromisoformat(b.expires_at.replace("Z", "+00:00"))
-            except ValueError as exc:
-                raise CommandError("VALIDATION_ERROR", "caps.expires_at: must be an RFC 3339 time", 400,
-                                   {"field": "caps.expires_at"}) from exc
-            if ts.tzinfo is None:
-                raise CommandError("VALIDATION_ERROR", "caps.expires_at: must carry a time zone (Z)", 400,
-                                   {"field": "caps.expires_at"})
-            expires = ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+            expires = rfc3339(parse_time(b.expires_at, "caps.expires_at"))
         caps = KeyCaps(
             spend_per_day=format_money(parse_money(b.spend_per_day)) if b.spend_per_day is not None else None,
             sends_per_minute=b.sends_per_minute, sends_per_day=b.sends_per_day,
@@ -195,7 +186,7 @@ def admit(method: str, path: str, principal: Principal, raw: bytes, price_per_se
     """Scope, expiry and allow-lists: pure, no I/O. Raises the error to answer."""
     name = f"{method} {path}"
     caps = principal.caps
-    if caps is not None and caps.expires_at is not None and caps.expires_at <= rfc3339(datetime.now(UTC)):
+    if caps is not None and caps.expires_at is not None and caps.expires_at <= rfc3339(utcnow()):
         raise CommandError("UNAUTHORIZED", "this API key has expired", 401, {"reason": "expired"})
     if principal.scopes is not None:
         needed = ROUTE_SCOPES.get(name)
