@@ -21,7 +21,7 @@ leaves out the trigger that lists appended events in ``outbox``, so no relay pub
 needs a superuser (the embedded PostgreSQL's and a test server's user is one). The schemas are migrated
 first, so the stack may be started before or after.
 
-Sizes: 1,000 organizations × 1,000 messages (6 events each) + 200,000 inbound texts = 6.2 M events,
+Sizes: 1,000 organizations of 1,000 messages (6 events each) + 200,000 inbound texts = 6.2 M events,
 1 M messages.
 """
 
@@ -46,7 +46,13 @@ import msgspec
 from libs.store.db import create_pool, migrate
 from proto.base import Event, rfc3339
 from proto.events import encode_event
-from proto.events.accounts import ApiKeyCreated, CreditCaptured, CreditGranted, CreditReserved, OrganizationCreated
+from proto.events.accounts import (
+    ApiKeyCreated,
+    CreditCaptured,
+    CreditGranted,
+    CreditReserved,
+    OrganizationCreated,
+)
 from proto.events.compliance import ConsentEvidence, ConsentGranted
 from proto.events.inbound import InboundMessageReceived
 from proto.events.numbers import PhoneNumberOrdered
@@ -75,13 +81,15 @@ def api_key_secret(seed: int, org: int) -> str:
     return "am_live_" + "".join(_B62[b % 62] for b in digest[:40])
 
 
-def org_number(org: int) -> str:
-    """The generated organization's number: area codes 7xx, never the simulator's search results."""
-    return f"+1{700 + org // 10_000:03d}555{org % 10_000:04d}"
+def org_number(seed: int, org: int) -> str:
+    """The generated organization's number (area code 7xx by seed, never the simulator's search results;
+    up to 10,000 organizations)."""
+    return f"+1{700 + seed % 100:03d}555{org:04d}"
 
 
-def contact_number(org: int, k: int) -> str:
-    return f"+1{600 + org // 10_000:03d}{org % 10_000:04d}{k:03d}"
+def contact_number(seed: int, org: int, k: int) -> str:
+    """Contact ``k`` of organization ``org`` (up to 1,000 contacts)."""
+    return f"+1{600 + seed % 100:03d}{org:04d}{k:03d}"
 
 
 @dataclass
@@ -102,6 +110,7 @@ class Generator:
         self.now = now or datetime.now(UTC)
         self.start = self.now - timedelta(days=days)
         self.rng = random.Random(seed)
+        assert orgs <= 10_000 and contacts <= 1_000, "numbers are numbered up to 10,000 orgs, 1,000 contacts"
 
     def schema(self, service: str) -> str:
         return self.subjects.schema(service)
@@ -118,10 +127,11 @@ class Generator:
     def number_id(self, i: int) -> str:
         return det_id(self.seed, "number", i)
 
-    def when(self) -> datetime:
-        """A moment in the filled period, at least an hour ago."""
+    def when(self, fraction: float) -> datetime:
+        """The moment ``fraction`` of the way through the filled period (which ends an hour ago), give or
+        take a second: rows are made in time order, so positions grow with time as they do live."""
         span = (self.now - self.start).total_seconds() - 3600
-        return self.start + timedelta(seconds=self.rng.random() * span)
+        return self.start + timedelta(seconds=fraction * span + self.rng.random())
 
     def setup(self, b: Batch, i: int) -> None:
         """The organization, its owner and key, credit, number and consented contacts."""
@@ -145,13 +155,13 @@ class Generator:
             org_id=org, entry_id=grant, amount_micros=SIGNUP_CREDIT, reason="signup credit", occurred_at=at))
         num, order = self.number_id(i), det_id(self.seed, "order", i)
         b.add(self.schema("numbers"), "phone_numbers", (
-            uuid.UUID(num), uuid.UUID(org), org_number(i), "active", uuid.UUID(order), 1, 1_150_000, at))
+            uuid.UUID(num), uuid.UUID(org), org_number(self.seed, i), "active", uuid.UUID(order), 1, 1_150_000, at))
         self.event(b, "numbers", f"phone_number-{num}", 1, PhoneNumberOrdered(
-            org_id=org, phone_number_id=num, e164=org_number(i), order_id=order, monthly_price_micros=1_150_000,
+            org_id=org, phone_number_id=num, e164=org_number(self.seed, i), order_id=order, monthly_price_micros=1_150_000,
             capabilities=["sms", "mms"], occurred_at=at))
         c = self.schema("compliance")
         for k in range(self.contacts):
-            contact, consent = contact_number(i, k), det_id(self.seed, "consent", i, k)
+            contact, consent = contact_number(self.seed, i, k), det_id(self.seed, "consent", i, k)
             evidence = ConsentEvidence(disclosure_text="I agree to receive texts. Reply STOP to opt out.",
                                        captured_at=rfc3339(at))
             b.add(c, "contacts", (org, contact, 1, consent, "web_form", at,
@@ -160,15 +170,14 @@ class Generator:
                 org_id=org, contact_number=contact, consent_id=consent, method="web_form", evidence=evidence,
                 occurred_at=at))
 
-    def message(self, b: Batch, i: int, n: int) -> None:
+    def message(self, b: Batch, i: int, n: int, t0: datetime) -> None:
         """One delivered message of organization ``i``: its events and read-model rows in four services."""
         org, mid = self.org_id(i), det_id(self.seed, "msg", i, n)
-        to, text = contact_number(i, n % self.contacts), f"Prefill {i}: your order {n} shipped. Reply STOP to opt out."
-        t0 = self.when()
+        to, text = contact_number(self.seed, i, n % self.contacts), f"Prefill {i}: your order {n} shipped. Reply STOP to opt out."
         times = [t0 + timedelta(milliseconds=ms) for ms in (0, 40, 90, 600)]
         cid = f"sim-{det_id(self.seed, 'cid', i, n)}"
         expires = t0 + timedelta(seconds=36_000)
-        facts = MessageFacts(from_=org_number(i), to=to, text=text, segments=1, encoding="GSM-7",
+        facts = MessageFacts(from_=org_number(self.seed, i), to=to, text=text, segments=1, encoding="GSM-7",
                              price_micros=PRICE_MICROS, category="conversational", kind="standard",
                              phone_number_id=self.number_id(i), expires_at=rfc3339(expires))
         evs: list[Event] = [
@@ -198,13 +207,12 @@ class Generator:
         b.add(ca, "submissions", (mu, org, "smpp", "submitted", cid, 1, "DELIVRD", times[2], times[1], times[3]))
         b.add(ca, "carrier_ids", (cid, mu, 1, "DELIVRD", times[3]))
 
-    def inbound_text(self, b: Batch, i: int, seq: int) -> None:
+    def inbound_text(self, b: Batch, i: int, seq: int, at: datetime) -> None:
         org, mid = self.org_id(i), det_id(self.seed, "mo", i, seq)
-        at = self.when()
         cid = f"sim-{det_id(self.seed, 'mocid', i, seq)}"
         ev = InboundMessageReceived(org_id=org, message_id=mid, carrier_message_id=cid,
-                                    phone_number_id=self.number_id(i), from_=contact_number(i, seq % self.contacts),
-                                    to=org_number(i), body=f"thanks, got it ({seq})", received_at=rfc3339(at),
+                                    phone_number_id=self.number_id(i), from_=contact_number(self.seed, i, seq % self.contacts),
+                                    to=org_number(self.seed, i), body=f"thanks, got it ({seq})", received_at=rfc3339(at),
                                     occurred_at=at)
         self.event(b, "inbound", f"inbound_message-{mid}", 1, ev)
         n = self.schema("inbound")
@@ -214,25 +222,24 @@ class Generator:
                                         ev.phone_number_id, "succeeded", 1, at, at, at))
 
     def batches(self, per_batch: int = 20_000) -> Iterator[Batch]:
-        """Setup first, then messages and inbound texts, ``per_batch`` at a time (round robin over orgs)."""
+        """Setup first, then messages and inbound texts interleaved in time order, ``per_batch`` at a time
+        (round robin over the organizations)."""
         b = Batch()
         for i in range(self.orgs):
             self.setup(b, i)
         yield b
-        b, count = Batch(), 0
-        for n in range(self.messages):
-            self.message(b, n % self.orgs, n // self.orgs)
-            count += 1
-            if count == per_batch:
-                yield b
-                b, count = Batch(), 0
+        b, count, mo = Batch(), 0, 0
         seqs = [0] * self.orgs
-        for n in range(self.inbound):
-            i = n % self.orgs
-            seqs[i] += 1
-            self.inbound_text(b, i, seqs[i])
+        total = self.messages + self.inbound
+        for n in range(self.messages):
+            self.message(b, n % self.orgs, n // self.orgs, self.when((n + mo) / total))
             count += 1
-            if count == per_batch:
+            while mo < self.inbound and mo * self.messages <= n * self.inbound:
+                i = mo % self.orgs
+                seqs[i] += 1
+                self.inbound_text(b, i, seqs[i], self.when((n + mo) / total))
+                mo, count = mo + 1, count + 1
+            if count >= per_batch:
                 yield b
                 b, count = Batch(), 0
         for i in range(self.orgs):
@@ -280,14 +287,24 @@ async def migrate_all(db_url: str, subjects: Subjects) -> None:
             await pool.close()
 
 
-async def load(conn: asyncpg.Connection, b: Batch) -> int:
+async def load(conn: asyncpg.Connection, b: Batch, schema: str) -> int:
+    """One schema's rows of a batch, in one transaction."""
     events = 0
-    for (schema, table), rows in sorted(b.rows.items(), key=lambda kv: (
-            _ORDER.index(kv[0][1]) if kv[0][1] in _ORDER else len(_ORDER), kv[0])):
-        await conn.copy_records_to_table(table, records=rows, columns=COLUMNS[table], schema_name=schema)
-        if table == "events":
-            events += len(rows)
+    tables = sorted((t for s, t in b.rows if s == schema), key=lambda t: (_ORDER.index(t) if t in _ORDER else 99, t))
+    async with conn.transaction():
+        for table in tables:
+            rows = b.rows[(schema, table)]
+            await conn.copy_records_to_table(table, records=rows, columns=COLUMNS[table], schema_name=schema)
+            if table == "events":
+                events += len(rows)
     return events
+
+
+async def _session(db_url: str) -> asyncpg.Connection:
+    conn = await asyncpg.connect(db_url)
+    await conn.execute("SET session_replication_role = replica")  # no outbox rows: old news is not news
+    await conn.execute("SET synchronous_commit = off")
+    return conn
 
 
 async def prefill(db_url: str, subjects: Subjects, *, orgs: int, messages: int, inbound: int, contacts: int = 50,
@@ -297,24 +314,24 @@ async def prefill(db_url: str, subjects: Subjects, *, orgs: int, messages: int, 
     await migrate_all(db_url, subjects)
     gen = Generator(subjects, orgs=orgs, messages=messages, inbound=inbound, contacts=contacts, days=days,
                     seed=seed)
-    conn = await asyncpg.connect(db_url)
+    schemas = [subjects.schema(svc) for svc in SERVICES]
+    conns = {schema: await _session(db_url) for schema in schemas}  # one per schema, loading side by side
     events = 0
     try:
-        await conn.execute("SET session_replication_role = replica")  # no outbox rows: old news is not news
-        await conn.execute("SET synchronous_commit = off")
-        done = 0
+        done = said = 0
         for b in gen.batches():
-            async with conn.transaction():
-                events += await load(conn, b)
+            events += sum(await asyncio.gather(*(load(conns[schema], b, schema) for schema in schemas)))
             done += len(b.rows.get((gen.schema("outbound"), "messages"), []))
-            if done and done % 100_000 == 0:
+            if done >= said + 100_000:
+                said = done
                 say(f"prefill: {done:,} messages, {events:,} events, {time.perf_counter() - t:,.0f} s")
-        for svc in SERVICES:
-            await conn.execute(f'ANALYZE "{subjects.schema(svc)}".events')
+        for schema in schemas:
+            await conns[schema].execute(f'ANALYZE "{schema}".events')
         for table in ("messages", "message_timeline"):
-            await conn.execute(f'ANALYZE "{subjects.schema("outbound")}".{table}')
+            await conns[schemas[0]].execute(f'ANALYZE "{subjects.schema("outbound")}".{table}')
     finally:
-        await conn.close()
+        for conn in conns.values():
+            await conn.close()
     return {"orgs": orgs, "messages": messages, "inbound": inbound, "events": events,
             "seconds": time.perf_counter() - t}
 

@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 import nats
 
+from libs.store.archive import archive_finished
 from proto.subjects import Subjects
 from tests.prefill import SERVICES, api_key_secret, det_id, prefill
 from tests.system import System, running_system
@@ -41,7 +42,7 @@ async def test_generated_data_is_served_and_not_republished(settings_env: dict[s
         status, body, _ = await system.call("GET", f"/v1/messages/{mid}", key=key)
         assert status == 200, body
         msg = body["data"]
-        assert msg["status"] == "delivered" and msg["to"] == "+16000000003" and msg["from"] == "+17005550000"
+        assert msg["status"] == "delivered" and msg["to"] == "+16070000003" and msg["from"] == "+17075550000"
         assert [s["status"] for s in msg["timeline"]] == ["queued", "sending", "sent", "delivered"]
         assert (await system.call("GET", f"/v1/messages/{mid}", key=api_key_secret(7, 1)))[0] == 404  # scoped
 
@@ -49,7 +50,7 @@ async def test_generated_data_is_served_and_not_republished(settings_env: dict[s
         assert len(listed) == 500 and len({m["id"] for m in listed}) == 500
         assert all(m["status"] == "delivered" for m in listed)
         texts = await _pages(system, key, "/v1/inbound-messages")
-        assert len(texts) == 30 and {t["to"] for t in texts} == {"+17005550000"}
+        assert len(texts) == 30 and {t["to"] for t in texts} == {"+17075550000"}
 
         # the relays saw the old events as published: nothing listed to publish, nothing on the streams
         conn = await asyncpg.connect(settings_env["AM_DATABASE_URL"])
@@ -65,3 +66,27 @@ async def test_generated_data_is_served_and_not_republished(settings_env: dict[s
             assert info.state.messages < 100, info.state
         finally:
             await nc.close()
+
+        # retention: the finished streams older than 30 days leave `events`; the API answers as before
+        pool = system.services["outbound"].pool
+        schema = Subjects(root).schema("outbound")
+        recent = det_id(7, "msg", 0, 499)  # the last one made: about an hour old
+        hot = await pool.fetchval("SELECT count(*) FROM events")
+        done = await archive_finished(pool, schema, 30.0, batch=500)
+        assert 0 < done.events < hot
+        assert await pool.fetchval("SELECT count(*) FROM events_archive") == done.events
+        assert await pool.fetchval("SELECT count(*) FROM events") == hot - done.events
+        assert await pool.fetchval("SELECT count(*) FROM events_archive WHERE stream_id = $1", f"message-{mid}") == 4
+        assert await pool.fetchval("SELECT count(*) FROM events WHERE stream_id = $1", f"message-{recent}") == 4
+        assert await pool.fetchval("SELECT count(*) FROM events_archive WHERE recorded_at >= now() - interval '30 days'"
+                                   ) == 0
+        status, again, _ = await system.call("GET", f"/v1/messages/{mid}", key=key)
+        assert status == 200 and again["data"] == msg
+        assert len(await _pages(system, key, "/v1/messages")) == 500
+        # a second run finds nothing more; live streams (keys, organizations) never leave
+        assert (await archive_finished(pool, schema, 30.0)).events == 0
+        accounts = system.services["accounts"].pool
+        moved = await archive_finished(accounts, Subjects(root).schema("accounts"), 30.0)
+        assert moved.events > 0
+        assert await accounts.fetchval("SELECT count(*) FROM events WHERE stream_id LIKE 'api_key-%'") >= 3
+        assert (await system.call("GET", "/v1/api-keys", key=key))[0] == 200
