@@ -10,7 +10,8 @@ Per organization: the organization, its owner, an API key (secret: ``api_key_sec
 signup credit grant, a balance; an active phone number; ``--contacts`` contacts with web-form consent.
 Per message (delivered, spread over the last ``--days`` days): outbound's four events
 (MessageQueued with the facts, MessageSending, MessageSent, MessageDelivered), its ``messages`` row and
-four timeline entries; accounts' reservation (CreditReserved, CreditCaptured, the ``reservations`` and
+four timeline entries; compliance's page of its two gate decisions (GateDecisionsRecorded, the
+``gate_decisions`` and ``frequency_sends`` rows); accounts' reservation (CreditReserved, CreditCaptured, the ``reservations`` and
 ``ledger`` rows); carrier's ``submissions`` and ``carrier_ids`` rows. Per inbound text: the
 InboundMessageReceived event, its ``inbound_messages`` row (numbered per organization) and a succeeded
 ``webhook_deliveries`` row. Each event's ``recorded_at`` is its ``occurred_at``, so retention by age
@@ -21,7 +22,7 @@ leaves out the trigger that lists appended events in ``outbox``, so no relay pub
 needs a superuser (the embedded PostgreSQL's and a test server's user is one). The schemas are migrated
 first, so the stack may be started before or after.
 
-Sizes: 1,000 organizations of 1,000 messages (6 events each) + 200,000 inbound texts = 6.2 M events,
+Sizes: 1,000 organizations of 1,000 messages (7 events each) + 200,000 inbound texts = 7.2 M events,
 1 M messages.
 """
 
@@ -53,7 +54,13 @@ from proto.events.accounts import (
     CreditReserved,
     OrganizationCreated,
 )
-from proto.events.compliance import ConsentEvidence, ConsentGranted
+from proto.events.compliance import (
+    ConsentEvidence,
+    ConsentGranted,
+    DecisionCheck,
+    GateDecision,
+    GateDecisionsRecorded,
+)
 from proto.events.inbound import InboundMessageReceived
 from proto.events.numbers import PhoneNumberOrdered
 from proto.events.outbound import MessageDelivered, MessageFacts, MessageQueued, MessageSending, MessageSent
@@ -68,6 +75,8 @@ SIGNUP_CREDIT = 1_000_000_000  # $1,000
 EVENT_COLUMNS = ("stream_id", "version", "event_id", "event_type", "subject", "org_id", "data", "headers",
                  "recorded_at")
 _empty_headers = "{}"
+_CHECKS = [DecisionCheck(name=n, result="pass") for n in ("opt_out", "consent", "quiet_hours", "frequency_cap")]
+_CHECKS_JSON = msgspec.json.encode(_CHECKS).decode()
 
 
 def det_id(seed: int, *parts: object) -> str:
@@ -203,9 +212,24 @@ class Generator:
         b.add(a, "reservations", (mid, ou, PRICE_MICROS, "captured", "message", mid, t0))
         b.add(a, "ledger", (uuid.UUID(det_id(self.seed, "debit", i, n)), ou, "debit", -PRICE_MICROS, "message", mid,
                             t0))
+        self.decisions(b, i, mid, facts.from_, to, (t0, times[1]))
         ca = self.schema("carrier")
         b.add(ca, "submissions", (mu, org, "smpp", "submitted", cid, 1, "DELIVRD", times[2], times[1], times[3]))
         b.add(ca, "carrier_ids", (cid, mu, 1, "DELIVRD", times[3]))
+
+    def decisions(self, b: Batch, i: int, mid: str, from_: str, to: str, at: tuple[datetime, datetime]) -> None:
+        """The gate's two allows of a message (at acceptance and before submission) on a page of the
+        compliance ledger, and its row in the frequency count."""
+        org, c = self.org_id(i), self.schema("compliance")
+        page = GateDecisionsRecorded(org_id=org, occurred_at=at[1], decisions=[GateDecision(
+            decision_id=det_id(self.seed, "decision", mid, stage), message_id=mid, decided_at=when, stage=stage,
+            from_number=from_, contact_number=to, kind="standard", category="conversational", decision="allow",
+            checks=_CHECKS) for stage, when in zip(("accept", "submit"), at, strict=True)])
+        self.event(b, "compliance", f"decisions-{page.event_id}", 1, page)
+        for d in page.decisions:
+            b.add(c, "gate_decisions", (org, uuid.UUID(d.decision_id), d.decided_at, mid, d.stage, from_, to,
+                                        d.kind, d.category, "allow", "", _CHECKS_JSON, uuid.UUID(page.event_id)))
+        b.add(c, "frequency_sends", (mid, org, to, "conversational", at[0]))
 
     def inbound_text(self, b: Batch, i: int, seq: int, at: datetime) -> None:
         org, mid = self.org_id(i), det_id(self.seed, "mo", i, seq)
@@ -263,6 +287,9 @@ COLUMNS: dict[str, tuple[str, ...]] = {
                  "segments", "encoding", "price_micros", "phone_number_id", "campaign_id", "throughput_mpm",
                  "validity_seconds", "expires_at", "next_attempt_at", "attempts", "carrier_message_id",
                  "created_at", "updated_at"),
+    "gate_decisions": ("org_id", "decision_id", "decided_at", "message_id", "stage", "from_number",
+                       "contact_number", "kind", "category", "outcome", "reason", "checks", "page_event_id"),
+    "frequency_sends": ("message_id", "org_id", "contact", "category", "at"),
     "message_timeline": ("message_id", "seq", "status", "reason", "at", "event_id"),
     "submissions": ("message_id", "org_id", "adapter", "state", "carrier_message_id", "parts", "receipt_status",
                     "submitted_at", "created_at", "updated_at"),

@@ -35,7 +35,7 @@ async def test_generated_data_is_served_and_not_republished(settings_env: dict[s
         await system.signup()
         counts = await prefill(settings_env["AM_DATABASE_URL"], Subjects(root), orgs=2, messages=1000, inbound=60,
                                contacts=10, seed=7, say=lambda _: None)
-        assert counts["events"] >= 6 * 1000 + 60
+        assert counts["events"] >= 7 * 1000 + 60
         key = api_key_secret(7, 0)
 
         mid = det_id(7, "msg", 0, 3)
@@ -49,6 +49,8 @@ async def test_generated_data_is_served_and_not_republished(settings_env: dict[s
         listed = await _pages(system, key, "/v1/messages")
         assert len(listed) == 500 and len({m["id"] for m in listed}) == 500
         assert all(m["status"] == "delivered" for m in listed)
+        status, body, _ = await system.call("GET", "/v1/compliance/decisions", key=key, params={"message_id": mid})
+        assert status == 200 and sorted(d["stage"] for d in body["data"]) == ["accept", "submit"], body
         texts = await _pages(system, key, "/v1/inbound-messages")
         assert len(texts) == 30 and {t["to"] for t in texts} == {"+17075550000"}
 
