@@ -48,6 +48,7 @@ _ARCHIVE_TABLE = (
     " CREATE INDEX IF NOT EXISTS events_archive_org ON events_archive (org_id, position);"
 )
 
+_COLUMNS = "position, stream_id, version, event_id, event_type, subject, org_id, data, headers, recorded_at"
 # One batch: the next $2 events after position $1; of their streams, those whose last event is finished
 # and recorded before the cut-off with none newer and none unpublished, moved whole.
 _MOVE = (
@@ -60,8 +61,9 @@ _MOVE = (
     "  WHERE last.event_type = ANY($4::text[]) AND last.recorded_at < $3"
     "  AND NOT EXISTS (SELECT 1 FROM events e JOIN outbox x ON x.position = e.position"
     "   WHERE e.stream_id = o.stream_id)),"
-    " moved AS (DELETE FROM events e USING done WHERE e.stream_id = done.stream_id RETURNING e.*),"
-    " ins AS (INSERT INTO events_archive SELECT * FROM moved RETURNING 1)"
+    f" moved AS (DELETE FROM events e USING done WHERE e.stream_id = done.stream_id RETURNING"
+    f" {', '.join('e.' + c for c in _COLUMNS.split(', '))}),"
+    f" ins AS (INSERT INTO events_archive ({_COLUMNS}) SELECT {_COLUMNS} FROM moved RETURNING 1)"
     " SELECT (SELECT count(*) FROM ins) AS moved, (SELECT max(position) FROM batch) AS last,"
     "  (SELECT count(*) FROM batch WHERE recorded_at >= $3) AS recent"
 )
