@@ -14,7 +14,8 @@ four timeline entries; compliance's page of its two gate decisions (GateDecision
 ``gate_decisions`` and ``frequency_sends`` rows); accounts' reservation (CreditReserved, CreditCaptured, the ``reservations`` and
 ``ledger`` rows); carrier's ``submissions`` and ``carrier_ids`` rows. Per inbound text: the
 InboundMessageReceived event, its ``inbound_messages`` row (numbered per organization) and a succeeded
-``webhook_deliveries`` row. Each event's ``recorded_at`` is its ``occurred_at``, so retention by age
+``webhook_deliveries`` row; inbound's conversations (``conversations``, ``conversation_messages``) of
+both; each consumer's ``processed_events`` record of what it handled. Each event's ``recorded_at`` is its ``occurred_at``, so retention by age
 (``libs/store/archive.py``) sees the data as old.
 
 Old events are not news: the loading session runs with ``session_replication_role = replica``, which
@@ -65,6 +66,7 @@ from proto.events.inbound import InboundMessageReceived
 from proto.events.numbers import PhoneNumberOrdered
 from proto.events.outbound import MessageDelivered, MessageFacts, MessageQueued, MessageSending, MessageSent
 from proto.subjects import Subjects
+from services.inbound.conversations import ANSWERS, INBOUND_CONSUMER, OUTBOUND_CONSUMER, conversation_id
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVICES = ("accounts", "numbers", "compliance", "carrier", "outbound", "inbound")
@@ -75,6 +77,7 @@ SIGNUP_CREDIT = 1_000_000_000  # $1,000
 EVENT_COLUMNS = ("stream_id", "version", "event_id", "event_type", "subject", "org_id", "data", "headers",
                  "recorded_at")
 _empty_headers = "{}"
+_CREDIT, _KEYWORDS, _RECEIPTS = "accounts-message-credit", "compliance-keywords", "outbound-receipts"
 _CHECKS = [DecisionCheck(name=n, result="pass") for n in ("opt_out", "consent", "quiet_hours", "frequency_cap")]
 _CHECKS_JSON = msgspec.json.encode(_CHECKS).decode()
 
@@ -119,6 +122,7 @@ class Generator:
         self.now = now or datetime.now(UTC)
         self.start = self.now - timedelta(days=days)
         self.rng = random.Random(seed)
+        self.conversations: dict[str, list[Any]] = {}
         assert orgs <= 10_000 and contacts <= 1_000, "numbers are numbered up to 10,000 orgs, 1,000 contacts"
 
     def schema(self, service: str) -> str:
@@ -213,9 +217,31 @@ class Generator:
         b.add(a, "ledger", (uuid.UUID(det_id(self.seed, "debit", i, n)), ou, "debit", -PRICE_MICROS, "message", mid,
                             t0))
         self.decisions(b, i, mid, facts.from_, to, (t0, times[1]))
+        self.converse(b, org, "outbound", facts.from_, to, mid, text, "delivered", t0, "standard" in ANSWERS)
+        self.handled(b, "accounts", _CREDIT, evs[2])  # accounts captured the credit on MessageSent
+        for ev in (evs[0], evs[2], evs[3]):  # inbound's conversations took the text and its statuses
+            self.handled(b, "inbound", OUTBOUND_CONSUMER, ev)
+        b.add(o, "processed_events", (_RECEIPTS, uuid.UUID(det_id(self.seed, "receipt", mid)), times[3]))
         ca = self.schema("carrier")
         b.add(ca, "submissions", (mu, org, "smpp", "submitted", cid, 1, "DELIVRD", times[2], times[1], times[3]))
         b.add(ca, "carrier_ids", (cid, mu, 1, "DELIVRD", times[3]))
+
+    def handled(self, b: Batch, service: str, consumer: str, ev: Event) -> None:
+        """A consumer's record of an event it handled (``processed_events``), as it writes it."""
+        b.add(self.schema(service), "processed_events", (consumer, uuid.UUID(ev.event_id), ev.occurred_at))
+
+    def converse(self, b: Batch, org: str, direction: str, number: str, contact: str, mid: str, body: str,
+                 status: str | None, at: datetime, answers: bool) -> None:
+        """inbound's conversations read model: the message, and its conversation's totals (written last)."""
+        conv = conversation_id(org, number, contact)
+        b.add(self.schema("inbound"), "conversation_messages", (
+            uuid.UUID(mid), uuid.UUID(conv), uuid.UUID(org), direction, number if direction == "outbound" else contact,
+            contact if direction == "outbound" else number, body, status, at))
+        c = self.conversations.get(conv)
+        if c is None:
+            c = self.conversations[conv] = [org, number, contact, mid, at, 0, 0, at]
+        c[3], c[4], c[5] = mid, at, c[5] + 1
+        c[6] = c[6] + 1 if direction == "inbound" else 0 if answers else c[6]
 
     def decisions(self, b: Batch, i: int, mid: str, from_: str, to: str, at: tuple[datetime, datetime]) -> None:
         """The gate's two allows of a message (at acceptance and before submission) on a page of the
@@ -239,6 +265,9 @@ class Generator:
                                     to=org_number(self.seed, i), body=f"thanks, got it ({seq})", received_at=rfc3339(at),
                                     occurred_at=at)
         self.event(b, "inbound", f"inbound_message-{mid}", 1, ev)
+        self.converse(b, org, "inbound", ev.to, ev.from_, mid, ev.body, None, at, False)
+        self.handled(b, "inbound", INBOUND_CONSUMER, ev)
+        self.handled(b, "compliance", _KEYWORDS, ev)
         n = self.schema("inbound")
         b.add(n, "inbound_messages", (uuid.UUID(mid), org, seq, cid, ev.phone_number_id, uuid.UUID(ev.event_id),
                                       ev.from_, ev.to, ev.body, at, at))
@@ -269,6 +298,9 @@ class Generator:
         for i in range(self.orgs):
             if seqs[i]:
                 b.add(self.schema("inbound"), "org_sequences", (self.org_id(i), seqs[i]))
+        for conv, (org, number, contact, last_id, last_at, count, unread, created) in self.conversations.items():
+            b.add(self.schema("inbound"), "conversations", (uuid.UUID(conv), uuid.UUID(org), number, contact,
+                                                            uuid.UUID(last_id), last_at, count, unread, created))
         yield b
 
 
@@ -299,6 +331,11 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "webhook_deliveries": ("id", "org_id", "message_id", "phone_number_id", "state", "attempts", "queued_at",
                            "completed_at", "created_at"),
     "org_sequences": ("org_id", "last_seq"),
+    "processed_events": ("consumer", "event_id", "processed_at"),
+    "conversation_messages": ("id", "conversation_id", "org_id", "direction", "from_number", "to_number", "body",
+                              "status", "at"),
+    "conversations": ("id", "org_id", "phone_number", "contact_number", "last_message_id", "last_at",
+                      "message_count", "unread_count", "created_at"),
 }
 # parents before children (the replica role skips foreign-key checks, but keep the order honest)
 _ORDER = ["organizations", "users", "api_keys", "balances", "inbound_messages"]

@@ -51,6 +51,9 @@ async def test_generated_data_is_served_and_not_republished(settings_env: dict[s
         assert all(m["status"] == "delivered" for m in listed)
         status, body, _ = await system.call("GET", "/v1/compliance/decisions", key=key, params={"message_id": mid})
         assert status == 200 and sorted(d["stage"] for d in body["data"]) == ["accept", "submit"], body
+        convs = await _pages(system, key, "/v1/conversations")
+        assert len(convs) == 10  # one per contact, its texts both ways counted
+        assert sum(c["message_count"] for c in convs) == 500 + 30, convs[0]
         texts = await _pages(system, key, "/v1/inbound-messages")
         assert len(texts) == 30 and {t["to"] for t in texts} == {"+17075550000"}
 
