@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
+
+from proto.base import CommandError, parse_uuid
 
 T = TypeVar("T")
 
@@ -59,6 +63,32 @@ def parse_money(s: str) -> int:
 
 def encode_cursor(*parts: Any) -> str:
     return base64.urlsafe_b64encode(msgspec.json.encode(list(parts))).decode().rstrip("=")
+
+
+def time_cursor(at: datetime, key: str) -> str:
+    """The cursor after a row of a page ordered by (time, key). The time travels as msgspec writes a
+    ``datetime`` (RFC 3339, microseconds), so the next page starts exactly after it."""
+    return encode_cursor(at, key)
+
+
+_Position = tuple[Annotated[datetime, msgspec.Meta(tz=True)], str]
+
+
+def page_after(cursor: str | None, key: Callable[[str], str | None] = parse_uuid,
+               ) -> tuple[datetime | None, str | None]:
+    """Where the page of a :func:`time_cursor` starts: (None, None) without one, else its (time, key) with
+    the key as ``key`` reads it (a UUID by default); a 400 ``VALIDATION_ERROR`` on ``cursor`` when the
+    cursor is not one of ours."""
+    if not cursor:
+        return None, None
+    try:
+        at, raw = msgspec.convert(decode_cursor(cursor), _Position)
+    except (ValueError, msgspec.ValidationError) as exc:
+        raise CommandError("VALIDATION_ERROR", "cursor: invalid cursor", 400, {"field": "cursor"}) from exc
+    ident = key(raw)
+    if ident is None:  # a well-formed cursor whose key is none of ours
+        raise CommandError("VALIDATION_ERROR", "cursor: invalid cursor", 400, {"field": "cursor"})
+    return at, ident
 
 
 def decode_cursor(cursor: str) -> list[Any]:

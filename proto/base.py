@@ -63,6 +63,25 @@ def rfc3339(ts: datetime) -> str:
             f".{ts.microsecond // 1000:03d}Z")
 
 
+def parse_rfc3339(text: str) -> datetime | None:
+    """An RFC 3339 time with a zone (``Z`` or an offset), or None when it is not one: the one parser of
+    times that arrive as text (API fields and query parameters, cursors, carrier input)."""
+    try:
+        ts = datetime.fromisoformat(text.strip().replace("z", "Z"))
+    except ValueError:
+        return None
+    return ts if ts.tzinfo is not None else None
+
+
+def parse_time(value: str, field: str) -> datetime:
+    """:func:`parse_rfc3339`, or a 400 ``VALIDATION_ERROR`` naming ``field``."""
+    ts = parse_rfc3339(value)
+    if ts is None:
+        raise CommandError("VALIDATION_ERROR", f"{field}: must be an RFC 3339 time with a zone, e.g."
+                           " 2026-06-11T12:00:00Z", 400, {"field": field})
+    return ts
+
+
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from libs.embedded.servers import free_port
+from libs.embedded.ports import free_port
 from libs.runtime.service import Service
 from libs.testing.infra import service_nats_env
 
@@ -50,6 +50,33 @@ class System:
             "organization_name": "Test Org"})
         assert status == 201, body
         return dict(body["data"])
+
+    async def order_number(self, key: str, area_code: str = "415") -> dict[str, Any]:
+        """Quickstart step 2: search the carrier's numbers in an area code and order the first one."""
+        status, body, _ = await self.call("POST", "/v1/phone-numbers/search", key=key,
+                                          json={"area_code": area_code, "quantity": 5})
+        assert status == 200, body
+        status, body, _ = await self.call("POST", "/v1/phone-numbers/orders", key=key,
+                                          json={"numbers": [body["data"][0]["phone_number"]]})
+        assert status == 201, body
+        return dict(body["data"]["phone_numbers"][0])
+
+    async def approved_campaign(self, key: str, brand: dict[str, Any], campaign: dict[str, Any],
+                                timeout: float = 10.0) -> dict[str, Any]:
+        """Quickstart steps 3-4: a brand, a campaign on it, and the wait for the carrier's approval."""
+        status, made, _ = await self.call("POST", "/v1/brands", key=key, json=brand)
+        assert status == 201, made
+        status, camp, _ = await self.call("POST", "/v1/campaigns", key=key,
+                                          json={**campaign, "brand_id": made["data"]["id"]})
+        assert status == 201, camp
+
+        async def approved() -> bool:
+            _, got, _ = await self.call("GET", f"/v1/campaigns/{camp['data']['id']}", key=key)
+            assert got["data"]["status"] != "rejected", got
+            return bool(got["data"]["status"] == "approved")
+
+        await self.eventually(approved, timeout=timeout)
+        return dict(camp["data"])
 
     async def eventually(self, fn: Any, timeout: float = 10.0, interval: float = 0.05) -> Any:
         deadline = asyncio.get_running_loop().time() + timeout

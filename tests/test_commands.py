@@ -49,6 +49,7 @@ def _registries() -> dict[str, Registry]:
     from services.carrier import rpc as carrier
     from services.carrier.handlers import Carrier
     from services.compliance import rpc as compliance
+    from services.compliance.gate import Gate
     from services.compliance.handlers import Compliance
     from services.compliance.views import Views
     from services.inbound import rpc as inbound
@@ -60,12 +61,12 @@ def _registries() -> dict[str, Registry]:
     from services.outbound import rpc as outbound
     from services.outbound.handlers import Outbound
 
-    gate = _bare(Compliance)
+    gate = _bare(Gate)
     gate.settings = SimpleNamespace(gate_concurrency=1)
     return {
         "accounts": accounts.commands(_bare(Accounts)),
         "carrier": carrier.commands(_bare(Carrier)),
-        "compliance": compliance.commands(gate, _bare(Views)),
+        "compliance": compliance.commands(gate, _bare(Compliance), _bare(Views)),
         "inbound": inbound.commands(_bare(Inbound), _bare(Conversations)),
         "numbers": numbers.commands(_bare(Numbers), _bare(TenDlc)),
         "outbound": outbound.commands(_bare(Outbound)),

@@ -19,6 +19,7 @@ from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from libs.backoff import backoff
 from libs.obs.metrics import MESSAGES_CONSUMED
 from libs.obs.tracing import server_span
 from proto.base import Event
@@ -76,10 +77,6 @@ class ConsumerSpec:
 
     def filters(self, subjects: Subjects) -> list[str]:
         return [subjects.of(e) for e in self.events]
-
-
-def _backoff(spec: ConsumerSpec, delivered: int) -> float:
-    return float(min(30.0, spec.backoff_base_s * (2 ** max(0, delivered - 1))))
 
 
 class ConsumerRunner:
@@ -203,7 +200,7 @@ class ConsumerRunner:
             if delivered >= spec.max_deliver:
                 await self._dead_letter(msg, f"max deliveries reached: {exc!r}")
                 return
-            delay = _backoff(spec, delivered)
+            delay = backoff(delivered, spec.backoff_base_s, 30.0)
             log.warning(
                 "consumer_retry",
                 consumer=spec.durable,

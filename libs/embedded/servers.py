@@ -8,9 +8,7 @@ import importlib.util
 import json
 import os
 import pwd
-import random
 import shutil
-import socket
 import stat
 import subprocess
 import sys
@@ -19,47 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-_handed_out: set[int] = set()
-
-
-def free_port_block(n: int) -> int:
-    """A base port with ``base + 1`` … ``base + n`` all free (and none handed out before), for a stack
-    whose services listen on consecutive ports."""
-    while True:
-        base = random.randrange(20_000, 32_000 - n - 1)
-        block = range(base + 1, base + n + 1)
-        if any(p in _handed_out for p in block):
-            continue
-        try:
-            for port in block:
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        _handed_out.update(block)
-        return base
-
-
-def free_port() -> int:
-    """A free port for a listener, below Linux's ephemeral range (32768+). A port from that range can
-    be the local port of some client connection a moment later, and the listener's bind then fails."""
-    while True:
-        port = random.randrange(20_000, 32_000)
-        if port in _handed_out:
-            continue
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        _handed_out.add(port)
-        return port
-
-
-def port_open(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.2)
-        return s.connect_ex((host, port)) == 0
+from libs.embedded.ports import port_open
 
 
 def _wait_port(port: int, proc: subprocess.Popen[bytes], what: str, log: Path, timeout: float = 60) -> None:
@@ -104,6 +62,8 @@ class EmbeddedNats:
     ``libs.bus.auth`` for that root (``*`` for tests), passwords in ``credentials.json`` (0600) here.
     None: no authentication."""
     credentials: dict[str, str] = field(default_factory=dict)
+    args: list[str] = field(default_factory=list)
+    """More nats-server flags (a cluster node's name and routes: ``libs.embedded.cluster``)."""
 
     @property
     def url(self) -> str:
@@ -137,7 +97,7 @@ class EmbeddedNats:
             raise PortTaken(self.port)
         self.proc = subprocess.Popen(
             [nats_server_binary(), *self._config(), "-js", "-sd", str(self.data_dir / "jetstream"),
-             "-a", "127.0.0.1", "-p", str(self.port), "-l", str(log)],
+             "-a", "127.0.0.1", "-p", str(self.port), "-l", str(log), *self.args],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
@@ -166,19 +126,6 @@ def _is_process(pid: int, name: bytes) -> bool:
         return name in Path(f"/proc/{pid}/cmdline").read_bytes()
     except (OSError, IndexError):
         return False
-
-
-def port_free(port: int, host: str = "127.0.0.1") -> bool:
-    """Nothing listens on ``port`` and it can be bound."""
-    if port_open(port, host):
-        return False
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-    return True
 
 
 def _stop_pid(pidfile: Path, name: str) -> None:

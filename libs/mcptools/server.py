@@ -98,12 +98,22 @@ class CodeResult(TypedDict):
 
 Phone = Annotated[str, Field(description="E.164 phone number, e.g. +15551234567")]
 Timeout = Annotated[int, Field(ge=1, le=60, description="Seconds to wait (1-60)")]
+_READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 
 
 def build_server(client_for: ClientFactory, name: str = "agentmessage") -> MCPServer[Any]:
     server: MCPServer[Any] = MCPServer(name=name, title="AgentMessage", instructions=INSTRUCTIONS,
                                        version="0.1.0", subscriptions=False, log_level="WARNING")
-    read_only = ToolAnnotations(read_only_hint=True, open_world_hint=False)
+    _sending_tools(server, client_for)
+    _waiting_tools(server, client_for)
+    _reading_tools(server, client_for)
+    _consent_tools(server, client_for)
+    _resources(server, client_for)
+    return server
+
+
+def _sending_tools(server: MCPServer[Any], client_for: ClientFactory) -> None:
+    """Sending: a text, or a dry run of the gate."""
 
     @server.tool(description="Send an SMS from one of your numbers. Use it once the contact has consented "
                              "(see get_consent); the send passes compliance first. Returns the queued message, or, "
@@ -131,7 +141,7 @@ def build_server(client_for: ClientFactory, name: str = "agentmessage") -> MCPSe
 
     @server.tool(description="Would this send be allowed right now? A dry run of the compliance gate (consent, "
                              "opt-out, quiet hours, registration) that sends nothing and costs nothing. Use it "
-                             "before send_message when unsure.", annotations=read_only)
+                             "before send_message when unsure.", annotations=_READ_ONLY)
     @_api_errors
     async def check_send(
         ctx: Context[Any, Any],
@@ -142,11 +152,15 @@ def build_server(client_for: ClientFactory, name: str = "agentmessage") -> MCPSe
         async with client_for(ctx) as am:
             return (await am.check_send(from_number, to, text)).to_dict()
 
+
+def _waiting_tools(server: MCPServer[Any], client_for: ClientFactory) -> None:
+    """Waiting for what a contact texts back: a reply, a one-time code."""
+
     @server.tool(description="Wait (up to 60 s) for a contact's reply: their next text after your last message to "
                              "them (a reply that already arrived is returned at once). Use it after request_consent "
                              "(the YES) or after send_message when you expect an answer. Returns received=false when "
                              "nothing came; call again (with after_message_id) to keep waiting.",
-                 annotations=read_only)
+                 annotations=_READ_ONLY)
     @_api_errors
     async def wait_for_reply(
         ctx: Context[Any, Any],
@@ -171,7 +185,7 @@ def build_server(client_for: ClientFactory, name: str = "agentmessage") -> MCPSe
                              "that texts a code: a code that arrived in the last lookback_seconds (default 120) "
                              "counts, so one that came before this call is not missed. Returns the code and the "
                              "message, or received=false. To skip a code already used, pass its message id as "
-                             "after_message_id.", annotations=read_only)
+                             "after_message_id.", annotations=_READ_ONLY)
     @_api_errors
     async def wait_for_code(
         ctx: Context[Any, Any],
@@ -191,9 +205,13 @@ def build_server(client_for: ClientFactory, name: str = "agentmessage") -> MCPSe
         return CodeResult(received=got is not None, code=got.otp if got else None,
                           message=got.to_dict() if got else None)
 
+
+def _reading_tools(server: MCPServer[Any], client_for: ClientFactory) -> None:
+    """Reading: conversations, a message with its timeline, your numbers."""
+
     @server.tool(description="List conversations (one per your number x contact), most recent first, with the "
                              "last message, unread count and consent state. Use it to see who you talk to.",
-                 annotations=read_only)
+                 annotations=_READ_ONLY)
     @_api_errors
     async def list_conversations(
         ctx: Context[Any, Any],
@@ -206,7 +224,7 @@ def build_server(client_for: ClientFactory, name: str = "agentmessage") -> MCPSe
         return {"conversations": [c.to_dict() for c in page.data], "next_cursor": page.next_cursor}
 
     @server.tool(description="A conversation and its recent messages in both directions, oldest first. Use it to "
-                             "read what was said before answering.", annotations=read_only)
+                             "read what was said before answering.", annotations=_READ_ONLY)
     @_api_errors
     async def get_conversation(
         ctx: Context[Any, Any],
@@ -220,7 +238,7 @@ def build_server(client_for: ClientFactory, name: str = "agentmessage") -> MCPSe
                 "older_cursor": page.next_cursor}
 
     @server.tool(description="An outbound message with its status timeline (queued, sent, delivered...). Use it "
-                             "to check whether a message was delivered.", annotations=read_only)
+                             "to check whether a message was delivered.", annotations=_READ_ONLY)
     @_api_errors
     async def get_message(
         ctx: Context[Any, Any],
@@ -230,12 +248,16 @@ def build_server(client_for: ClientFactory, name: str = "agentmessage") -> MCPSe
             return (await am.get_message(message_id)).to_dict()
 
     @server.tool(description="Your organization's phone numbers (the `from` numbers you can use).",
-                 annotations=read_only)
+                 annotations=_READ_ONLY)
     @_api_errors
     async def list_numbers(ctx: Context[Any, Any]) -> dict[str, Any]:
         async with client_for(ctx) as am:
             page = await am.list_numbers()
         return {"numbers": [n.to_dict() for n in page.data]}
+
+
+def _consent_tools(server: MCPServer[Any], client_for: ClientFactory) -> None:
+    """Consent: ask for it by double opt-in, and read it."""
 
     @server.tool(description="Ask a contact for consent by double opt-in: texts them your confirmation text from "
                              "one of your numbers; they are consented once they reply YES (use wait_for_reply, "
@@ -255,7 +277,7 @@ def build_server(client_for: ClientFactory, name: str = "agentmessage") -> MCPSe
             return (await am.request_consent(phone_number_id, contact, confirmation_text)).to_dict()
 
     @server.tool(description="A contact's consent state (none, granted, opted_out) with any pending double opt-in. "
-                             "Use it before texting someone.", annotations=read_only)
+                             "Use it before texting someone.", annotations=_READ_ONLY)
     @_api_errors
     async def get_consent(ctx: Context[Any, Any], contact: Phone) -> dict[str, Any]:
         async with client_for(ctx) as am:
@@ -263,6 +285,10 @@ def build_server(client_for: ClientFactory, name: str = "agentmessage") -> MCPSe
         out = c.to_dict()
         out.pop("history", None)
         return out
+
+
+def _resources(server: MCPServer[Any], client_for: ClientFactory) -> None:
+    """Resources: a conversation, the recent conversations."""
 
     @server.resource("conversation://{conversation_id}", name="conversation", mime_type="application/json",
                      description="A conversation with its last 50 messages, oldest first.")
@@ -279,5 +305,3 @@ def build_server(client_for: ClientFactory, name: str = "agentmessage") -> MCPSe
         async with client_for(ctx) as am:
             page = await am.list_conversations(limit=n)
         return json.dumps([c.to_dict() for c in page.data])
-
-    return server

@@ -10,12 +10,14 @@ from libs.webhooks import urls
 
 
 @contextlib.contextmanager
-def fake_dns(table: dict[str, list[str]]) -> Iterator[dict[str, list[str]]]:
+def fake_dns(table: dict[str, list[str]], calls: list[str] | None = None) -> Iterator[dict[str, list[str]]]:
     """Host → addresses; ``table["rebind:<host>"] = [...]`` makes later lookups of <host> answer those.
-    An unknown host fails as a real lookup does."""
+    An unknown host fails as a real lookup does. ``calls``, when given, gets every name looked up."""
     asked: set[str] = set()
 
     async def resolve(host: str, port: int) -> list[str]:
+        if calls is not None:
+            calls.append(host)
         if f"rebind:{host}" in table and host in asked:
             return list(table[f"rebind:{host}"])
         asked.add(host)

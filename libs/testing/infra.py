@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from libs.bus.auth import ADMIN_USER
-from libs.embedded.servers import EmbeddedNats, EmbeddedPostgres, free_port
+from libs.embedded.ports import free_port
+from libs.embedded.servers import EmbeddedNats, EmbeddedPostgres
 
 EMBEDDED_NATS: dict[str, EmbeddedNats] = {}
 """The embedded servers this session started, by URL: chaos tests kill and restart them."""

@@ -13,7 +13,8 @@ import nats
 import pytest
 
 from libs.bus.auth import ROLES, permissions
-from libs.embedded.servers import EmbeddedNats, free_port
+from libs.embedded.ports import free_port
+from libs.embedded.servers import EmbeddedNats
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +110,8 @@ async def test_the_rendered_block_for_a_deployment_runs_in_nats_server() -> None
     import subprocess
 
     from libs.bus.auth import render_conf
-    from libs.embedded.servers import nats_server_binary, port_open
+    from libs.embedded.ports import port_open
+    from libs.embedded.servers import nats_server_binary
 
     with tempfile.TemporaryDirectory(prefix="am-nats-conf-", dir="/tmp") as d:
         conf = Path(d) / "nats.conf"

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from libs.bus.conn import connect, tls_context
-from libs.embedded.servers import free_port, nats_server_binary, port_open
+from libs.embedded.ports import free_port, port_open
+from libs.embedded.servers import nats_server_binary
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
 

@@ -9,7 +9,8 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from aiohttp import web
 
-from libs.embedded.servers import free_port
+from libs.testing.dns import fake_dns
+from libs.testing.receiver import receiving
 from libs.webhooks import urls
 from proto.base import CommandError
 
@@ -81,23 +82,11 @@ async def test_public_literals_pass(url: str) -> None:
 
 @pytest.fixture
 def dns() -> Iterator[dict[str, list[str]]]:
-    """A test resolver: host name → addresses (the test may change them between calls)."""
-    table: dict[str, list[str]] = {}
+    """A test resolver: host name → addresses (the test may change them between calls); ``["__calls__"]``
+    lists the names looked up."""
     calls: list[str] = []
-
-    async def resolve(host: str, port: int) -> list[str]:
-        calls.append(host)
-        if host not in table:
-            raise OSError("no such host")
-        return list(table[host])
-
-    urls.set_resolver(resolve)
-    urls.forget_checks()
-    table["__calls__"] = calls  # type: ignore[assignment]
-    try:
+    with fake_dns({"__calls__": calls}, calls) as table:
         yield table
-    finally:
-        urls.set_resolver(None)
         urls.forget_checks()
 
 
@@ -130,16 +119,8 @@ async def receiver() -> AsyncIterator[tuple[int, list[str]]]:
         hits.append(request.headers.get("Host", ""))
         return web.json_response({"ok": True})
 
-    app = web.Application()
-    app.router.add_post("/hook", hook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
+    async with receiving("/hook", hook) as port:
         yield port, hits
-    finally:
-        await runner.cleanup()
 
 
 async def test_delivery_connects_to_the_checked_address_with_the_host_name(

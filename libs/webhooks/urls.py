@@ -30,7 +30,6 @@ import asyncio
 import ipaddress
 import re
 import socket
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +38,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 
+from libs.cache import TtlCache
 from proto.base import CommandError
 
 RELAXED_ENVS = frozenset({"dev", "test"})
@@ -257,9 +257,8 @@ async def resolve_checked(host: str, port: int, dev: bool, timeout_s: float = 2.
 
 
 # -- when saved ------------------------------------------------------------------------------------
-_checked: dict[tuple[str, bool], float] = {}
-_CHECKED_TTL_S = 30.0
-_CHECKED_MAX = 10_000
+_checked: TtlCache[tuple[str, bool], bool] = TtlCache(30.0, max_entries=10_000)
+"""Host names that passed at save, by (host, relaxed)."""
 
 
 def invalid(field: str, message: str) -> CommandError:
@@ -280,8 +279,7 @@ async def check_url(url: str, field: str, env: str, timeout_s: float = 2.0) -> s
     if target.ip is not None:
         return target.url
     key = (target.host, dev)
-    now = time.monotonic()
-    if _checked.get(key, 0.0) > now:
+    if _checked.get(key):
         return target.url
     try:
         await resolve_checked(target.host, target.port, dev, timeout_s)
@@ -290,9 +288,7 @@ async def check_url(url: str, field: str, env: str, timeout_s: float = 2.0) -> s
     except Unresolvable:
         if not dev:
             raise invalid(field, "host does not resolve") from None
-    if len(_checked) >= _CHECKED_MAX:
-        _checked.clear()
-    _checked[key] = now + _CHECKED_TTL_S
+    _checked.put(key, True)
     return target.url
 
 

@@ -10,8 +10,8 @@ import asyncpg
 import msgspec
 
 from libs.store.eventstore import ConcurrencyError, EventStore
-from proto.api import decode_cursor, encode_cursor, format_money
-from proto.base import CommandError, derived_id, new_id, parse_uuid, rfc3339, utcnow
+from proto.api import format_money, page_after, time_cursor
+from proto.base import CommandError, derived_id, new_id, parse_time, parse_uuid, rfc3339, utcnow
 from proto.commands import accounts as c
 from proto.events.accounts import (
     ApiKeyCreated,
@@ -26,19 +26,6 @@ from proto.events.accounts import (
 )
 from services.accounts import model
 from services.accounts.config import AccountsSettings
-
-
-def _cursor(limit: int, cursor: str | None) -> tuple[datetime | None, str | None]:
-    if not cursor:
-        return None, None
-    try:
-        ts, ident = decode_cursor(cursor)
-        at = datetime.fromisoformat(ts)
-        if parse_uuid(ident) is None:  # a well-formed cursor whose id is no id at all
-            raise ValueError("invalid cursor")
-        return at, str(parse_uuid(ident))
-    except Exception as exc:
-        raise CommandError("VALIDATION_ERROR", "cursor: invalid cursor", 400, {"field": "cursor"}) from exc
 
 
 def _caps(raw: str | None) -> c.KeyCaps | None:
@@ -140,7 +127,7 @@ class Accounts:
                           prefix: str, now: datetime, scopes: list[str] | None = None,
                           caps: c.KeyCaps | None = None) -> None:
         caps_map = msgspec.to_builtins(caps) if caps is not None else None
-        expires = datetime.fromisoformat(caps.expires_at.replace("Z", "+00:00")) if caps and caps.expires_at else None
+        expires = parse_time(caps.expires_at, "caps.expires_at") if caps and caps.expires_at else None
         await conn.execute(
             "INSERT INTO api_keys (id, org_id, name, prefix, key_hash, created_at, scopes, caps, expires_at)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9)",
@@ -210,7 +197,7 @@ class Accounts:
         return _key_view(row)
 
     async def list_keys(self, cmd: c.ListKeys) -> c.KeyPage:
-        ts, ident = _cursor(cmd.limit, cmd.cursor)
+        ts, ident = page_after(cmd.cursor)
         rows = await self.store.pool.fetch(
             "SELECT id::text, name, prefix, created_at, last_used_at, revoked_at, scopes, caps::text AS caps,"
             " expires_at FROM api_keys"
@@ -228,7 +215,7 @@ class Accounts:
                          expires_at=rfc3339(r["expires_at"]) if r["expires_at"] else None)
             for r in rows
         ]
-        nxt = encode_cursor(rows[-1]["created_at"].isoformat(), rows[-1]["id"]) if more else None
+        nxt = time_cursor(rows[-1]["created_at"], rows[-1]["id"]) if more else None
         return c.KeyPage(data=data, next_cursor=nxt)
 
     async def revoke_key(self, cmd: c.RevokeKey) -> c.ApiKeyView:
@@ -341,7 +328,7 @@ class Accounts:
         return c.EndedSessions(ended=len(rows), session_ids=[r["id"] for r in rows])
 
     async def balance(self, cmd: c.GetBalance) -> c.BalanceView:
-        ts, ident = _cursor(cmd.limit, cmd.cursor)
+        ts, ident = page_after(cmd.cursor)
         pool = self.store.pool
         available = await pool.fetchval("SELECT available_micros FROM balances WHERE org_id = $1", cmd.org_id)
         rows = await pool.fetch(
@@ -360,7 +347,7 @@ class Accounts:
                               reason=r["reason"], reference=r["reference"], created_at=rfc3339(r["created_at"]))
                 for r in rows
             ],
-            next_cursor=encode_cursor(rows[-1]["created_at"].isoformat(), rows[-1]["id"]) if more else None,
+            next_cursor=time_cursor(rows[-1]["created_at"], rows[-1]["id"]) if more else None,
         )
 
     async def reserve(self, cmd: c.ReserveCredit) -> c.Reservation:

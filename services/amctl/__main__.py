@@ -137,7 +137,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--nats", help="NATS URL (default: AM_NATS_URL, else 127.0.0.1:$AM_NATS_PORT)")
     p.add_argument("--api", help="API base URL (default: AM_API_URL, else 127.0.0.1:$AM_GATEWAY_PORT)")
     sub = p.add_subparsers(dest="cmd", required=True)
+    _operator_commands(sub)
+    _account_commands(sub)
+    _number_commands(sub)
+    _message_commands(sub)
+    return p
 
+
+def _operator_commands(sub: Any) -> None:
+    """The operator's commands, over NATS: events, streams, the carrier connector."""
     ev = sub.add_parser("events", help="follow events").add_subparsers(dest="sub", required=True)
     t = ev.add_parser("tail", help="follow events live: amctl events tail [SUBJECT-FILTER]")
     t.add_argument("filter", nargs="?", default=None, help="subject filter (default: every event)")
@@ -155,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     cs = ca.add_parser("status", help="upstream binds, window in use, submissions by state")
     cs.add_argument("--json", action="store_true")
 
+
+def _account_commands(sub: Any) -> None:
+    """The organization: signup, API keys, the MCP server, conversations, balance."""
     s = sub.add_parser("signup", help="create an organization and print its first API key")
     s.add_argument("--email", required=True)
     s.add_argument("--password", required=True)
@@ -182,6 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
     kr.add_argument("id")
     sub.add_parser("balance")
 
+
+def _number_commands(sub: Any) -> None:
+    """Numbers, the simulator's handsets, inbound messages."""
     n = sub.add_parser("numbers").add_subparsers(dest="sub", required=True)
     ns = n.add_parser("search")
     ns.add_argument("area_code")
@@ -210,6 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
     iw.add_argument("--to")
     iw.add_argument("--otp", action="store_true", help="only a message carrying a one-time code")
 
+
+def _message_commands(sub: Any) -> None:
+    """Sending and messages, brands and campaigns (their review by the operator, over NATS)."""
     sd = sub.add_parser("send", help="send a text")
     sd.add_argument("--from", dest="from_", required=True)
     sd.add_argument("--to", required=True)
@@ -239,7 +256,6 @@ def build_parser() -> argparse.ArgumentParser:
                     help="a rejection reason, e.g. --reason 'MISSING_OPT_OUT:samples lack STOP language'")
     cc = cp.add_parser("create", help="register a campaign from a JSON body")
     cc.add_argument("json")
-    return p
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -247,6 +263,14 @@ def main(argv: list[str] | None = None) -> int:
     _API_FLAG[0] = a.api
     nats = nats_url(a.nats)
     root = os.environ.get("AM_SUBJECT_ROOT", "am")
+    done = _operator(a, nats, root)
+    if done is None:
+        done = _public_api(a)
+    return 2 if done is None else done
+
+
+def _operator(a: argparse.Namespace, nats: str, root: str) -> int | None:
+    """Commands that speak NATS (or stdio), not the public API; None: not one of them."""
     match a.cmd, getattr(a, "sub", None):
         case "events", "tail":
             try:
@@ -260,6 +284,21 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         case "carrier", "status":
             return asyncio.run(carrier.status(nats, root, a.json))
+        case "mcp", _:
+            from libs.mcptools.stdio import run_stdio
+
+            run_stdio()
+            return 0
+        case "campaigns", "approve":
+            return asyncio.run(carrier.review_campaign(nats, root, a.id, True, []))
+        case "campaigns", "reject":
+            return asyncio.run(carrier.review_campaign(nats, root, a.id, False, a.reason))
+    return None
+
+
+def _public_api(a: argparse.Namespace) -> int | None:
+    """Commands that call the public API (or the simulator) over HTTP; None: not one of them."""
+    match a.cmd, getattr(a, "sub", None):
         case "signup", _:
             return api("POST", "/v1/signup", {"email": a.email, "password": a.password,
                                               "organization_name": a.organization}, auth=False)
@@ -272,11 +311,6 @@ def main(argv: list[str] | None = None) -> int:
             return api("POST", "/v1/api-keys", {k: v for k, v in body.items() if v is not None})
         case "keys", "list":
             return keys_list(a.json)
-        case "mcp", _:
-            from libs.mcptools.stdio import run_stdio
-
-            run_stdio()
-            return 0
         case "conversations", "list":
             return api("GET", "/v1/conversations")
         case "conversations", "messages":
@@ -316,13 +350,9 @@ def main(argv: list[str] | None = None) -> int:
             return api("GET", "/v1/campaigns")
         case "campaigns", "get":
             return api("GET", f"/v1/campaigns/{a.id}")
-        case "campaigns", "approve":
-            return asyncio.run(carrier.review_campaign(nats, root, a.id, True, []))
-        case "campaigns", "reject":
-            return asyncio.run(carrier.review_campaign(nats, root, a.id, False, a.reason))
         case "campaigns", "create":
             return api("POST", "/v1/campaigns", json.loads(a.json))
-    return 2
+    return None
 
 
 def run() -> int:

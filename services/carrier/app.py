@@ -12,10 +12,10 @@ from libs.carrier.adapter import HttpCarrier
 from libs.obs.settings import SettingsError, load_settings
 from libs.runtime.service import Service
 from libs.smpp import pdu
-from services.carrier import rpc, upstream_http
+from services.carrier import carrier_callbacks, rpc
 from services.carrier.adapters import Adapter, HttpAdapter, SmppAdapter
-from services.carrier.config import CarrierServiceSettings
-from services.carrier.esme import Esme, SmppTarget, Timing
+from services.carrier.config import CarrierServiceSettings, SmppTarget, Timing
+from services.carrier.esme import Esme
 from services.carrier.handlers import Carrier
 from services.carrier.subscriptions import CONSUMERS
 
@@ -53,7 +53,7 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, Callable[[Serv
                                               timeout_s=settings.carrier_http_timeout_s), settings.sim_url)
         carrier = Carrier(s.store, adapter, settings)
         await s.rpc_server.serve(rpc.commands(carrier))
-        s.http.add_routes(upstream_http.routes(carrier, settings.sim_callback_secret))
+        s.http.add_routes(carrier_callbacks.routes(carrier, settings.sim_callback_secret))
         for spec in CONSUMERS:
             s.consumer(spec)
         s.ready_checks["upstream"] = adapter.ready

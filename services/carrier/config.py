@@ -1,6 +1,9 @@
-"""Settings of the carrier service (AM_<FIELD>)."""
+"""Settings of the carrier service (AM_<FIELD>), and what AM_SMPP_URL says (``SmppTarget``)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from libs.carrier.config import CarrierSettings
 
@@ -36,3 +39,73 @@ class CarrierServiceSettings(CarrierSettings, frozen=True, kw_only=True):
     in case its record comes, then forgotten."""
     carrier_http_timeout_s: float = 5.0
     """One call to an HTTP carrier API."""
+
+
+@dataclass(frozen=True)
+class SmppTarget:
+    host: str
+    port: int
+    system_id: str
+    password: str
+    tls: bool = False
+    system_type: str = ""
+    bind: str = "trx"
+    """trx (one transceiver per bind) | txrx (a transmitter and a receiver per bind)"""
+    window: int = 10
+    tps: float = 0.0
+    """submit_sm per second per bind; 0 = no cap"""
+    source_ton: int = 1
+    source_npi: int = 1
+    binds: int = 1
+    enquire_link_s: float = 30.0
+    ca: str = ""
+    """smpps: a CA (or the SMSC's own certificate) file to trust besides the system's store"""
+    concat: str = "udh"
+    """How long messages are marked as parts: udh (05 00 03 ref total seq, esm_class 0x40) | sar (TLVs)"""
+
+    @property
+    def upstream(self) -> str:
+        return f"{'smpps' if self.tls else 'smpp'}://{self.host}:{self.port}"
+
+    @classmethod
+    def parse(cls, url: str) -> SmppTarget:
+        """Parse AM_SMPP_URL; a ValueError names what is wrong (never the password)."""
+        u = urlsplit(url)
+        if u.scheme not in ("smpp", "smpps"):
+            raise ValueError("AM_SMPP_URL must start with smpp:// or smpps://")
+        if not u.hostname or not u.username:
+            raise ValueError("AM_SMPP_URL must be smpp://<system_id>:<password>@<host>:<port>")
+        q = {k: v[-1] for k, v in parse_qs(u.query).items()}
+        known = {"system_type", "bind", "window", "tps", "source_ton", "source_npi", "binds", "enquire_link_s",
+                 "concat", "ca"}
+        unknown = set(q) - known
+        if unknown:
+            raise ValueError(f"AM_SMPP_URL has unknown options: {', '.join(sorted(unknown))}")
+        try:
+            t = cls(host=u.hostname, port=u.port or (3550 if u.scheme == "smpps" else 2775),
+                    system_id=unquote(u.username), password=unquote(u.password or ""), tls=u.scheme == "smpps",
+                    system_type=q.get("system_type", ""), bind=q.get("bind", "trx"),
+                    window=int(q.get("window", "10")), tps=float(q.get("tps", "0")),
+                    source_ton=int(q.get("source_ton", "1")), source_npi=int(q.get("source_npi", "1")),
+                    binds=int(q.get("binds", "1")), enquire_link_s=float(q.get("enquire_link_s", "30")),
+                    concat=q.get("concat", "udh"), ca=q.get("ca", ""))
+        except ValueError as exc:
+            raise ValueError(f"AM_SMPP_URL has a malformed option: {exc}") from None
+        if t.bind not in ("trx", "txrx"):
+            raise ValueError("AM_SMPP_URL option bind must be trx or txrx")
+        if t.concat not in ("udh", "sar"):
+            raise ValueError("AM_SMPP_URL option concat must be udh or sar")
+        if not 1 <= t.window <= 1000 or not 1 <= t.binds <= 32 or t.tps < 0 or t.enquire_link_s <= 0:
+            raise ValueError("AM_SMPP_URL options out of range (window 1-1000, binds 1-32, tps >= 0)")
+        if len(t.system_id) > 15 or len(t.password) > 8:
+            raise ValueError("AM_SMPP_URL system_id is at most 15 characters and the password at most 8 (SMPP 3.4)")
+        return t
+
+
+@dataclass(frozen=True)
+class Timing:
+    response_timeout_s: float = 10.0
+    reconnect_base_s: float = 0.5
+    reconnect_cap_s: float = 30.0
+    refused_retry_s: float = 60.0
+    throttle_backoff_s: float = 0.5

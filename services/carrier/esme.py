@@ -16,11 +16,10 @@ import random
 import ssl
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from urllib.parse import parse_qs, unquote, urlsplit
 
 import structlog
 
+from libs.backoff import backoff
 from libs.obs.metrics import (
     SMPP_BIND_FAILURES,
     SMPP_BINDS_UP,
@@ -32,6 +31,7 @@ from libs.smpp import pdu
 from libs.smpp.session import LostAfterWrite, NotSent, Session
 from proto.base import rfc3339, utcnow
 from proto.commands.carrier import BindView
+from services.carrier.config import SmppTarget, Timing
 
 log = structlog.get_logger(__name__)
 
@@ -51,76 +51,6 @@ class Unavailable(Exception):
 
 class Lost(Exception):
     """The submit_sm was written and no answer came (connection lost or response timeout)."""
-
-
-@dataclass(frozen=True)
-class SmppTarget:
-    host: str
-    port: int
-    system_id: str
-    password: str
-    tls: bool = False
-    system_type: str = ""
-    bind: str = "trx"
-    """trx (one transceiver per bind) | txrx (a transmitter and a receiver per bind)"""
-    window: int = 10
-    tps: float = 0.0
-    """submit_sm per second per bind; 0 = no cap"""
-    source_ton: int = 1
-    source_npi: int = 1
-    binds: int = 1
-    enquire_link_s: float = 30.0
-    ca: str = ""
-    """smpps: a CA (or the SMSC's own certificate) file to trust besides the system's store"""
-    concat: str = "udh"
-    """How long messages are marked as parts: udh (05 00 03 ref total seq, esm_class 0x40) | sar (TLVs)"""
-
-    @property
-    def upstream(self) -> str:
-        return f"{'smpps' if self.tls else 'smpp'}://{self.host}:{self.port}"
-
-    @classmethod
-    def parse(cls, url: str) -> SmppTarget:
-        """Parse AM_SMPP_URL; a ValueError names what is wrong (never the password)."""
-        u = urlsplit(url)
-        if u.scheme not in ("smpp", "smpps"):
-            raise ValueError("AM_SMPP_URL must start with smpp:// or smpps://")
-        if not u.hostname or not u.username:
-            raise ValueError("AM_SMPP_URL must be smpp://<system_id>:<password>@<host>:<port>")
-        q = {k: v[-1] for k, v in parse_qs(u.query).items()}
-        known = {"system_type", "bind", "window", "tps", "source_ton", "source_npi", "binds", "enquire_link_s",
-                 "concat", "ca"}
-        unknown = set(q) - known
-        if unknown:
-            raise ValueError(f"AM_SMPP_URL has unknown options: {', '.join(sorted(unknown))}")
-        try:
-            t = cls(host=u.hostname, port=u.port or (3550 if u.scheme == "smpps" else 2775),
-                    system_id=unquote(u.username), password=unquote(u.password or ""), tls=u.scheme == "smpps",
-                    system_type=q.get("system_type", ""), bind=q.get("bind", "trx"),
-                    window=int(q.get("window", "10")), tps=float(q.get("tps", "0")),
-                    source_ton=int(q.get("source_ton", "1")), source_npi=int(q.get("source_npi", "1")),
-                    binds=int(q.get("binds", "1")), enquire_link_s=float(q.get("enquire_link_s", "30")),
-                    concat=q.get("concat", "udh"), ca=q.get("ca", ""))
-        except ValueError as exc:
-            raise ValueError(f"AM_SMPP_URL has a malformed option: {exc}") from None
-        if t.bind not in ("trx", "txrx"):
-            raise ValueError("AM_SMPP_URL option bind must be trx or txrx")
-        if t.concat not in ("udh", "sar"):
-            raise ValueError("AM_SMPP_URL option concat must be udh or sar")
-        if not 1 <= t.window <= 1000 or not 1 <= t.binds <= 32 or t.tps < 0 or t.enquire_link_s <= 0:
-            raise ValueError("AM_SMPP_URL options out of range (window 1-1000, binds 1-32, tps >= 0)")
-        if len(t.system_id) > 15 or len(t.password) > 8:
-            raise ValueError("AM_SMPP_URL system_id is at most 15 characters and the password at most 8 (SMPP 3.4)")
-        return t
-
-
-@dataclass(frozen=True)
-class Timing:
-    response_timeout_s: float = 10.0
-    reconnect_base_s: float = 0.5
-    reconnect_cap_s: float = 30.0
-    refused_retry_s: float = 60.0
-    throttle_backoff_s: float = 0.5
 
 
 DeliverHandler = Callable[[pdu.Pdu], Awaitable[int]]
@@ -174,7 +104,7 @@ class Bind:
 
     # -- the connection's life ------------------------------------------------------------------------
     async def run(self) -> None:
-        delay = self.timing.reconnect_base_s
+        failures, t = 0, self.timing
         while not self._stopping:
             outcome = await self._once()
             if self._stopping:
@@ -182,10 +112,8 @@ class Bind:
             if outcome == "refused":
                 await asyncio.sleep(self.timing.refused_retry_s)
                 continue
-            if outcome == "served":  # it was bound: come back quickly
-                delay = self.timing.reconnect_base_s
-            await asyncio.sleep(delay * (0.5 + random.random() / 2))
-            delay = min(delay * 2, self.timing.reconnect_cap_s)
+            failures = 1 if outcome == "served" else failures + 1  # it was bound: come back quickly
+            await asyncio.sleep(backoff(failures, t.reconnect_base_s, t.reconnect_cap_s, random.random()))
 
     async def _once(self) -> str:
         self._set("connecting", self.error)
@@ -214,22 +142,9 @@ class Bind:
             reading.cancel()
             return "failed"
         if resp.status != pdu.ESME_ROK or resp.command_id == pdu.GENERIC_NACK:
-            name = pdu.status_name(resp.status)
             await session.close()
             reading.cancel()
-            if resp.status in REFUSED_CREDENTIALS:
-                BIND_FAILURES.labels("refused").inc()
-                self._set("refused", f"bind refused: {name}")
-                if not self._refused_logged:  # one clear error, not one per retry
-                    self._refused_logged = True
-                    log.error("smpp_bind_refused", bind=self.name, upstream=self.t.upstream,
-                              system_id=self.t.system_id, status=name,
-                              hint="check the system_id and password of AM_SMPP_URL")
-                return "refused"
-            BIND_FAILURES.labels("error").inc()
-            self._set("down", f"bind failed: {name}")
-            log.warning("smpp_bind_failed", bind=self.name, upstream=self.t.upstream, status=name)
-            return "failed"
+            return self._not_bound(resp)
         self._refused_logged = False
         self.session = session
         self._set("bound")
@@ -248,6 +163,23 @@ class Bind:
             with contextlib.suppress(BaseException):
                 await reading
         return "served"
+
+    def _not_bound(self, resp: pdu.Pdu) -> str:
+        """The SMSC answered the bind with an error: ``refused`` (credentials, retried slowly) or ``failed``."""
+        name = pdu.status_name(resp.status)
+        if resp.status in REFUSED_CREDENTIALS:
+            BIND_FAILURES.labels("refused").inc()
+            self._set("refused", f"bind refused: {name}")
+            if not self._refused_logged:  # one clear error, not one per retry
+                self._refused_logged = True
+                log.error("smpp_bind_refused", bind=self.name, upstream=self.t.upstream,
+                          system_id=self.t.system_id, status=name,
+                          hint="check the system_id and password of AM_SMPP_URL")
+            return "refused"
+        BIND_FAILURES.labels("error").inc()
+        self._set("down", f"bind failed: {name}")
+        log.warning("smpp_bind_failed", bind=self.name, upstream=self.t.upstream, status=name)
+        return "failed"
 
     async def _keepalive(self, session: Session) -> None:
         while not session.closed.is_set():

@@ -9,6 +9,7 @@ import asyncio
 import asyncpg
 import structlog
 
+from libs.backoff import backoff
 from libs.obs.metrics import CARRIER_INBOUND, CARRIER_RECEIPT_LAG, CARRIER_RECEIPTS, CARRIER_SUBMISSIONS
 from libs.runtime.batching import Batcher
 from libs.smpp import pdu, receipt
@@ -65,25 +66,9 @@ class Carrier:
 
     async def _submit(self, cmd: SubmitMessage) -> Submitted:
         mid = cmd.message_id
-        async with self.es.pool.acquire() as conn:
-            row = await store.submission(conn, mid)
-        if row is not None:
-            state = row["state"]
-            if state == "submitted":
-                return Submitted(carrier_message_id=row["carrier_message_id"], parts=row["parts"], adapter=row["adapter"])
-            if state == "refused":
-                raise _refused(row["error_code"] or "", row["reason"] or "")
-            if state == "unconfirmed":
-                raise _unconfirmed(row["reason"] or "")
-            if state == "writing" and not self.adapter.resubmit_safe:
-                if float(row["age_s"]) < self.s.carrier_submit_wait_s + 2 * self.s.smpp_response_timeout_s:
-                    # another replica may still be at it: not now, and not a second time
-                    raise CommandError("CARRIER_UNAVAILABLE", "the submission is under way elsewhere", 503)
-                reason = ("an earlier attempt was interrupted after the message may have left and before the carrier"
-                          " acknowledged it")
-                await self._outcome(cmd, "unconfirmed", SubmissionUnconfirmed(
-                    org_id=cmd.org_id, message_id=mid, reason=reason), reason=reason)
-                raise _unconfirmed(reason)
+        earlier = await self._earlier(cmd)
+        if earlier is not None:
+            return earlier
         marked = False
 
         async def about_to_write(parts: int) -> None:
@@ -128,10 +113,35 @@ class Carrier:
                 if attempt == 7:
                     raise
                 log.warning("submission_record_retry", message_id=mid, error=repr(exc))
-                await asyncio.sleep(min(0.25 * 2 ** attempt, 5.0))
+                await asyncio.sleep(backoff(attempt + 1, 0.25, 5.0))
         self.es.committed()
         SUBMISSIONS.labels("submitted").inc()
         return Submitted(carrier_message_id=ids[0], parts=len(ids), adapter=self.adapter.name)
+
+    async def _earlier(self, cmd: SubmitMessage) -> Submitted | None:
+        """What an earlier attempt at this message came to: its answer again (submitted, refused,
+        unconfirmed), or None to go ahead."""
+        mid = cmd.message_id
+        async with self.es.pool.acquire() as conn:
+            row = await store.submission(conn, mid)
+        if row is not None:
+            state = row["state"]
+            if state == "submitted":
+                return Submitted(carrier_message_id=row["carrier_message_id"], parts=row["parts"], adapter=row["adapter"])
+            if state == "refused":
+                raise _refused(row["error_code"] or "", row["reason"] or "")
+            if state == "unconfirmed":
+                raise _unconfirmed(row["reason"] or "")
+            if state == "writing" and not self.adapter.resubmit_safe:
+                if float(row["age_s"]) < self.s.carrier_submit_wait_s + 2 * self.s.smpp_response_timeout_s:
+                    # another replica may still be at it: not now, and not a second time
+                    raise CommandError("CARRIER_UNAVAILABLE", "the submission is under way elsewhere", 503)
+                reason = ("an earlier attempt was interrupted after the message may have left and before the carrier"
+                          " acknowledged it")
+                await self._outcome(cmd, "unconfirmed", SubmissionUnconfirmed(
+                    org_id=cmd.org_id, message_id=mid, reason=reason), reason=reason)
+                raise _unconfirmed(reason)
+        return None
 
     async def _outcome(self, cmd: SubmitMessage, state: str, ev: SubmissionRefused | SubmissionUnconfirmed,
                        error_code: str | None = None, reason: str | None = None) -> None:

@@ -18,6 +18,8 @@ import aiohttp
 import msgspec
 import structlog
 
+from libs.backoff import backoff
+
 from .config import SimConfig
 from .review import CampaignRequest, review_campaign
 
@@ -203,7 +205,6 @@ class World:
         body = msgspec.json.encode(payload)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + RETRY_WINDOW_S
-        delay = RETRY_FIRST_S
         attempt = 0
         while True:
             attempt += 1
@@ -219,12 +220,12 @@ class World:
                         return
             except (aiohttp.ClientError, TimeoutError) as exc:
                 outcome = type(exc).__name__
+            delay = backoff(attempt, RETRY_FIRST_S, RETRY_CAP_S)
             if loop.time() + delay > deadline:
                 log.warning("callback_abandoned", kind=kind, url=url, attempt=attempt, outcome=outcome)
                 return
             log.info("callback_retry", kind=kind, url=url, attempt=attempt, outcome=outcome, delay_s=delay)
             await asyncio.sleep(delay)
-            delay = min(delay * 2, RETRY_CAP_S)
 
     async def fault(self) -> Literal["timeout", "error"] | None:
         """Draw an injected fault for a carrier API call (sleeping as it says); None = answer."""

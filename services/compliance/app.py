@@ -9,21 +9,26 @@ from libs.obs.settings import load_settings
 from libs.runtime.service import Service
 from services.compliance import rpc, subscriptions
 from services.compliance.config import ComplianceSettings
+from services.compliance.gate import Gate
 from services.compliance.handlers import Compliance
+from services.compliance.senders import Senders
 from services.compliance.views import Views
 
 
 def build(env: Mapping[str, str] | None = None) -> tuple[Service, object]:
     settings = load_settings(ComplianceSettings, env)
     svc = Service("compliance", settings, domain="compliance", sql_dir=Path(__file__).parent / "sql")
-    h = Compliance(svc, settings)
+    senders = Senders(svc, settings.sender_cache_s)
+    gate = Gate(svc, settings, senders)
+    h = Compliance(svc, settings, senders)
     subscriptions.register(svc, h)
     svc.task(h.maintenance)
 
     async def setup(s: Service) -> None:
-        h.start()
-        await h.follow_numbers(s.nc, s.subjects)
-        await s.rpc_server.serve(rpc.commands(h, Views(s, h)))
+        gate.start()
+        await senders.follow(s.nc, s.subjects)
+        await s.rpc_server.serve(rpc.commands(gate, h, Views(s, h)))
         s.on_stop(h.stop)  # after the gate's in-flight requests (registered first) are answered
+        s.on_stop(gate.stop)
 
     return svc, setup

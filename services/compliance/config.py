@@ -5,6 +5,14 @@ from __future__ import annotations
 from typing import Literal
 
 from libs.obs.settings import CommonSettings
+from services.compliance import model
+
+
+def policy_defaults(s: ComplianceSettings) -> model.Policy:
+    return model.Policy(quiet_hours_enabled=s.quiet_hours_enabled, quiet_hours_action=s.quiet_hours_action,
+                        conversation_window_enabled=s.conversation_window_enabled,
+                        conversation_window_hours=s.conversation_window_hours,
+                        double_opt_in_expiry_hours=s.double_opt_in_expiry_hours)
 
 
 class ComplianceSettings(CommonSettings, frozen=True, kw_only=True):

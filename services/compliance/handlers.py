@@ -1,53 +1,37 @@
-"""compliance command handlers: the gate, double opt-in, recorded consent and revocation, inbound
-keywords, and handing our own texts to outbound. load → decide (model) → append + project, in one
-transaction; the texts go out after the commit, under deterministic message ids."""
+"""compliance command handlers that write the contact ledger: inbound keywords, double opt-in, recorded
+consent and revocation, and handing our own texts to outbound (the send gate is in ``gate``). load →
+decide (model) → append + project, in one transaction; the texts go out after the commit, under
+deterministic message ids."""
 
 from __future__ import annotations
 
 import asyncio
-import functools
-import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import asyncpg
 import structlog
-from nats.aio.client import Client
-from nats.aio.msg import Msg
 
-from libs.phone import normalize_e164
 from libs.runtime.service import Service
 from libs.store.eventstore import ConcurrencyError, EventStore
 from libs.store.processed import claim
-from proto.base import CommandError, Event, new_id, parse_uuid, rfc3339, utcnow
+from proto.base import CommandError, Event, new_id, parse_time, rfc3339, utcnow
 from proto.commands import compliance as c
-from proto.commands.numbers import GetNumber, NumberRef, SenderInfo, SenderStatus
+from proto.commands.numbers import GetNumber, NumberRef
 from proto.commands.outbound import MessageView, SendMessage
 from proto.events.compliance import (
-    ConsentEvidence,
-    ConsentGranted,
-    ConsentRevoked,
-    DecisionCheck,
     DoubleOptInExpired,
     DoubleOptInRequested,
-    GateDecision,
-    OptOutRecorded,
 )
 from proto.events.inbound import InboundMessageReceived
-from proto.events.numbers import (
-    CampaignNumberAssigned,
-    CampaignNumberRemoved,
-    CampaignResubmitted,
-    CampaignSubmitted,
-)
-from proto.events.outbound import MessageCanceled, MessageFailed
 from proto.keywords import keyword_of
-from proto.subjects import Subjects
 from services.compliance import model, store
-from services.compliance.config import ComplianceSettings
+from services.compliance.config import ComplianceSettings, policy_defaults
 from services.compliance.keywords import classify
-from services.compliance.store import DecisionLog, GateReader
+from services.compliance.rules import chosen_id, e164
+from services.compliance.rules import normalize as _normalize
+from services.compliance.senders import Senders
 
 log = structlog.get_logger(__name__)
 
@@ -56,92 +40,28 @@ CAMPAIGNS_CONSUMER = "compliance-campaigns"
 UNCOUNT_CONSUMER = "compliance-frequency-uncount"
 _MAX_KEYWORD = 40
 """Longer folded texts cannot be a campaign keyword (numbers allows 30 characters)."""
-
-
-def chosen_id(value: str, field: str) -> str:
-    ident = parse_uuid(value)
-    if ident is None:
-        raise CommandError("VALIDATION_ERROR", f"{field}: must be a UUID", 400, {"field": field})
-    return ident
-
-
-CONSENT_METHODS = frozenset({"web_form", "paper", "verbal", "keyword", "import", "other"})
 _RETRYABLE = frozenset({"SERVICE_UNAVAILABLE", "SERVICE_TIMEOUT"})
 T = TypeVar("T")
 
 
-@functools.lru_cache(maxsize=200_000)
-def _normalize(raw: str) -> str:
-    return normalize_e164(raw)
-
-
-def e164(raw: str, field: str) -> str:
-    try:
-        return _normalize(raw)
-    except ValueError as exc:
-        raise CommandError("VALIDATION_ERROR", f"{field}: {exc}", 400, {"field": field}) from exc
-
-
-def parse_time(value: str, field: str) -> datetime:
-    try:
-        ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise CommandError("VALIDATION_ERROR", f"{field}: must be an RFC 3339 time with a zone", 400,
-                           {"field": field}) from exc
-    if ts.tzinfo is None:
-        raise CommandError("VALIDATION_ERROR", f"{field}: must include a zone (e.g. Z or -07:00)", 400,
-                           {"field": field})
-    return ts
-
-
-def policy_defaults(s: ComplianceSettings) -> model.Policy:
-    return model.Policy(quiet_hours_enabled=s.quiet_hours_enabled, quiet_hours_action=s.quiet_hours_action,
-                        conversation_window_enabled=s.conversation_window_enabled,
-                        conversation_window_hours=s.conversation_window_hours,
-                        double_opt_in_expiry_hours=s.double_opt_in_expiry_hours)
-
-
 class Compliance:
-    def __init__(self, svc: Service, settings: ComplianceSettings, clock: Callable[[], datetime] = utcnow):
+    def __init__(self, svc: Service, settings: ComplianceSettings, senders: Senders,
+                 clock: Callable[[], datetime] = utcnow):
         self.svc = svc
         self.settings = settings
         self.now = clock
         self.defaults = policy_defaults(settings)
-        self._decisions: DecisionLog | None = None
-        self._reader: GateReader | None = None
-        self._senders: dict[str, dict[str, tuple[float, SenderInfo]]] = {}
-        """Per organization, per number: numbers' answer and until when to reuse it."""
-        self._numbers_seen: dict[str, int] = {}
-        """Per organization: numbers events seen (an answer asked for before the latest one is not kept)."""
-        self._inflight: dict[tuple[str, str], asyncio.Future[SenderInfo]] = {}
+        self.senders = senders
         self._reply_tasks: set[asyncio.Task[None]] = set()
 
     @property
     def store(self) -> EventStore:
         return self.svc.store
 
-    @property
-    def decisions(self) -> DecisionLog:
-        if self._decisions is None:  # the event store exists once the service has started
-            self._decisions = DecisionLog(self.svc.store, self.settings.decision_batch)
-        return self._decisions
-
-    @property
-    def reader(self) -> GateReader:
-        if self._reader is None:
-            self._reader = GateReader(self.svc.store.pool, self.settings.decision_batch)
-        return self._reader
-
-    def start(self) -> None:
-        self.reader.start()
-        self.decisions.start()
-
     async def stop(self) -> None:
         for task in list(self._reply_tasks):  # (the keywords consumer hands off what these leave)
             task.cancel()
         await asyncio.gather(*self._reply_tasks, return_exceptions=True)
-        await self.reader.stop()
-        await self.decisions.stop()
 
     async def retry(self, fn: Callable[[], Awaitable[T]], attempts: int = 8) -> T:
         """Run a load → decide → append transaction again when another writer moved the stream first."""
@@ -153,114 +73,6 @@ class Compliance:
                     raise
                 await asyncio.sleep(0.002 * (attempt + 1))
         raise AssertionError("unreachable")
-
-    # -- numbers: is this number allowed to send? (cached a few seconds) -------------------------------
-    async def sender_info(self, org_id: str, number: str, timeout: float | None = None) -> SenderInfo:
-        key = (org_id, number)
-        hit = self._senders.get(org_id, {}).get(number)
-        if hit is not None and hit[0] > time.monotonic():
-            return hit[1]
-        pending = self._inflight.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        fut: asyncio.Future[SenderInfo] = asyncio.get_running_loop().create_future()
-        self._inflight[key] = fut
-        asked = self._numbers_seen.get(org_id, 0)
-        try:
-            info: SenderInfo = await self.svc.rpc.call(SenderStatus(org_id=org_id, e164=number),
-                                                       timeout=timeout)
-        except Exception as exc:
-            fut.set_exception(exc)
-            fut.exception()  # retrieved: waiters re-raise it, nobody else has to
-            raise
-        except BaseException:
-            fut.cancel()
-            raise
-        finally:
-            self._inflight.pop(key, None)
-        # a refusal is never remembered (it says what is missing, which the next step changes); an answer
-        # asked for before a numbers event of the organization is not kept either
-        if info.sending_enabled and self._numbers_seen.get(org_id, 0) == asked:
-            if len(self._senders) > 50_000:
-                self._senders.clear()
-            self._senders.setdefault(org_id, {})[number] = (time.monotonic() + self.settings.sender_cache_s, info)
-        fut.set_result(info)
-        return info
-
-    async def follow_numbers(self, nc: Client, subjects: Subjects) -> None:
-        """Forget an organization's remembered senders on any numbers event of it (a brand registered, a
-        campaign submitted, reviewed or suspended, a number moved or released): the gate's registration
-        check then names what is missing now (NO_CAMPAIGN right after the brand), not a few seconds ago."""
-
-        async def on_msg(msg: Msg) -> None:
-            org_id = msg.subject.rpartition(".")[2]  # <root>.numbers.<aggregate>.<event>.<org id>
-            if len(self._numbers_seen) > 100_000:  # forget it all rather than grow without end
-                self._numbers_seen.clear()
-                self._senders.clear()
-            self._numbers_seen[org_id] = self._numbers_seen.get(org_id, 0) + 1
-            self._senders.pop(org_id, None)
-
-        await nc.subscribe(subjects.domain_wildcard("numbers"), cb=on_msg)
-
-    # -- the gate ------------------------------------------------------------------------------------
-    async def evaluate_send(self, cmd: c.EvaluateSend) -> c.SendDecision:
-        to, frm = e164(cmd.to, "to"), e164(cmd.from_, "from")
-        row = await self.reader.read(cmd.org_id, to, cmd.message_id)
-        state, policy = store.state_of(row), store.policy_of(row, self.defaults)
-        send_at = parse_time(cmd.send_at, "send_at") if cmd.send_at else None
-        facts = model.SendFacts(org_id=cmd.org_id, message_id=cmd.message_id, from_=frm, to=to, kind=cmd.kind,
-                                category=cmd.category, issued_kind=row["issued_kind"] if row else None,
-                                send_at=send_at,
-                                # an accepted message over a cap at its final check waits, it does not fail
-                                on_frequency_cap=cmd.on_frequency_cap if cmd.stage == "accept" else "defer")
-        sender: model.Sender | None = None
-        if cmd.dry_run or model.check_opt_out(state, facts).check.result != "fail":
-            info = await self.sender_info(cmd.org_id, frm)
-            sender = model.Sender(info.sending_enabled, info.reason_code, info.reason)
-        now = self.now()
-        decision = model.decide(state, policy, facts, sender, now)
-        if decision.decision != "deny" and model.caps_of(policy, facts):
-            decision = await self._count(cmd, state, policy, facts, sender, now, bool(row and row["counted"]))
-        if not cmd.dry_run:
-            decision_id = new_id()
-            await self.decisions.record(cmd.org_id, GateDecision(
-                decision_id=decision_id, decided_at=now, message_id=cmd.message_id, stage=cmd.stage,
-                from_number=frm, contact_number=to, kind=facts.effective_kind, category=cmd.category,
-                decision=decision.decision, code=decision.code, reason=decision.reason,
-                defer_until=decision.defer_until,
-                checks=[DecisionCheck(name=k.name, result=k.result, detail=k.detail) for k in decision.checks]))
-            decision.decision_id = decision_id
-        return decision
-
-    async def _count(self, cmd: c.EvaluateSend, state: model.ContactState, policy: model.Policy,
-                     facts: model.SendFacts, sender: model.Sender | None, now: datetime,
-                     counted: bool) -> c.SendDecision:
-        """The decision under the frequency caps: the contact's allowed sends are counted and this one added,
-        under a per-contact lock (every replica), so two sends at once cannot both take the last slot."""
-        if counted:  # accepted (and counted) earlier: this is its final check
-            return model.decide(state, policy, facts, sender, now, model.Counted(None))
-        longest = max(cap.window for cap in model.caps_of(policy, facts))
-        async with self.store.transaction() as conn:
-            await store.lock_contact_sends(conn, cmd.org_id, facts.to)
-            start = max(now, facts.send_at or now)
-            sends = await store.sends_since(conn, cmd.org_id, facts.to, start - longest, cmd.message_id)
-            decision = model.decide(state, policy, facts, sender, now, model.Counted(sends))
-            if not cmd.dry_run and decision.decision != "deny":
-                at = parse_time(decision.defer_until, "defer_until") if decision.defer_until else start
-                await store.count_send(conn, cmd.message_id, cmd.org_id, facts.to, facts.category, at)
-        return decision
-
-    async def evaluate_sends(self, cmd: c.EvaluateSends) -> c.SendOutcomes:
-        """``evaluate_send`` for many sends at once (their reads and decision records share round
-        trips); each answered as it would be alone."""
-
-        async def one(send: c.EvaluateSend) -> c.SendOutcome:
-            try:
-                return c.SendOutcome(decision=await self.evaluate_send(send))
-            except CommandError as exc:
-                return c.SendOutcome(error=exc.body())
-
-        return c.SendOutcomes(results=list(await asyncio.gather(*(one(x) for x in cmd.sends))))
 
     # -- our own texts, through outbound ------------------------------------------------------------------
     async def hand_off(self, row: asyncpg.Record) -> MessageView:
@@ -297,7 +109,7 @@ class Compliance:
     # -- inbound keywords ----------------------------------------------------------------------------------
     async def texts(self, org_id: str, our_number: str) -> model.Texts:
         try:
-            info = await self.sender_info(org_id, our_number, timeout=2.0)
+            info = await self.senders.info(org_id, our_number, timeout=2.0)
         except CommandError:
             return model.Texts()  # numbers is down: record the opt-out anyway, with our default wording
         return model.Texts(brand=info.brand_name, help_message=info.help_message,
@@ -418,36 +230,6 @@ class Compliance:
                 if exc.code in _RETRYABLE or exc.status >= 500:
                     raise  # outbound unreachable: the consumer retries, the redelivery re-sends (same id)
 
-    # -- campaigns' own keywords (numbers' events) -------------------------------------------------------------
-    async def on_campaign_event(self, ev: Event) -> None:
-        """Learn a campaign's keywords and replies, and which numbers are on it; idempotent per event."""
-        async with self.store.transaction() as conn:
-            if not await claim(conn, CAMPAIGNS_CONSUMER, ev.event_id):
-                return
-            match ev:
-                case CampaignSubmitted() | CampaignResubmitted():
-                    await store.save_campaign(
-                        conn, ev.org_id, ev.campaign_id,
-                        sorted({keyword_of(k) for k in ev.opt_out_keywords if keyword_of(k)}), ev.opt_out_message,
-                        sorted({keyword_of(k) for k in ev.help_keywords if keyword_of(k)}), ev.help_message)
-                case CampaignNumberAssigned():
-                    await store.put_number(conn, ev.org_id, _normalize(ev.e164), ev.campaign_id)
-                case CampaignNumberRemoved():
-                    await conn.execute("DELETE FROM campaign_numbers WHERE org_id = $1 AND e164 = $2 AND campaign_id = $3",
-                                       ev.org_id, _normalize(ev.e164), ev.campaign_id)
-                case _:
-                    return
-
-    # -- frequency caps: messages that will never be sent stop counting --------------------------------------
-    async def on_message_ended(self, ev: Event) -> None:
-        """A canceled message, or one that failed before the carrier, no longer counts against a frequency cap
-        (a delete: a redelivery changes nothing)."""
-        match ev:
-            case MessageCanceled() | MessageFailed(reached_carrier=False):
-                await store.uncount_sends(self.store.pool, ev.org_id, [ev.message_id])
-            case _:
-                return
-
     # -- double opt-in ---------------------------------------------------------------------------------------
     async def request_double_opt_in(self, cmd: c.RequestDoubleOptIn) -> c.DoubleOptInView:
         contact = e164(cmd.contact_number, "contact_number")
@@ -566,64 +348,3 @@ class Compliance:
             await self.expire_double_opt_ins()
             await self.sweep_unsent()
             await asyncio.sleep(self.settings.maintenance_interval_s)
-
-    # -- recorded consent, revocation ---------------------------------------------------------------------
-    async def record_consent(self, cmd: c.RecordConsent) -> str:
-        contact = e164(cmd.contact_number, "contact_number")
-        if cmd.method not in CONSENT_METHODS:
-            raise CommandError("VALIDATION_ERROR", f"method: must be one of {', '.join(sorted(CONSENT_METHODS))}",
-                               400, {"field": "method"})
-        e = cmd.evidence
-        if not e.disclosure_text.strip():
-            raise CommandError("VALIDATION_ERROR", "evidence.disclosure_text: the consent language shown is required",
-                               400, {"field": "evidence.disclosure_text"})
-        now = self.now()
-        captured = rfc3339(parse_time(e.captured_at, "evidence.captured_at")) if e.captured_at else rfc3339(now)
-        evidence = ConsentEvidence(disclosure_text=e.disclosure_text, source_url=e.source_url, ip=e.ip,
-                                   user_agent=e.user_agent, captured_at=captured)
-        consent_id = chosen_id(cmd.consent_id, "consent_id") if cmd.consent_id is not None else None
-
-        async def record() -> None:
-            async with self.store.transaction() as conn:
-                s = await store.load_state(conn, cmd.org_id, contact)
-                if consent_id is not None and s.consent_id == consent_id:
-                    return  # recorded already, by an earlier attempt of the same request
-                if s.opted_out and s.opt_out_source != "api":
-                    raise CommandError("RECIPIENT_OPTED_OUT",
-                                       "the contact opted out by text; only the contact can opt back in, by texting "
-                                       "START", 453, {"field": "contact_number"})
-                ev = ConsentGranted(org_id=cmd.org_id, occurred_at=now, contact_number=contact,
-                                    consent_id=consent_id or new_id(),
-                                    method=cmd.method, evidence=evidence)
-                await store.append_contact(self.store, conn, cmd.org_id, contact, s, model.fold(s, [ev]), [ev])
-
-        await self.retry(record)
-        log.info("consent_recorded", org_id=cmd.org_id, method=cmd.method)
-        return contact
-
-    async def revoke_consent(self, cmd: c.RevokeConsent) -> str:
-        """An appended opt-out (source api), never a delete; outbound cancels what is queued."""
-        contact = e164(cmd.contact_number, "contact_number")
-        now = self.now()
-
-        async def record() -> None:
-            async with self.store.transaction() as conn:
-                s = await store.load_state(conn, cmd.org_id, contact)
-                if s.opted_out:
-                    return
-                events: list[Event] = []
-                if s.consent_id:
-                    events.append(ConsentRevoked(org_id=cmd.org_id, occurred_at=now, contact_number=contact,
-                                                 consent_id=s.consent_id, source="api",
-                                                 reason=cmd.reason or "revoked through the API"))
-                events.append(OptOutRecorded(org_id=cmd.org_id, occurred_at=now, contact_number=contact,
-                                             source="api", matched_rule="DELETE /v1/consent"))
-                pending = await store.pending_double_opt_in(conn, cmd.org_id, contact)
-                if pending is not None:
-                    events.append(DoubleOptInExpired(org_id=cmd.org_id, occurred_at=now, request_id=pending.id,
-                                                     contact_number=contact, reason="opted_out"))
-                await store.append_contact(self.store, conn, cmd.org_id, contact, s, model.fold(s, events), events)
-
-        await self.retry(record)
-        log.info("consent_revoked", org_id=cmd.org_id)
-        return contact

@@ -1,9 +1,9 @@
 """Pure rules of compliance: the contact's consent state (evolve), the send gate (decide), what an
-inbound keyword leads to (on_inbound), and the texts we answer with. No I/O; ``now`` is an argument."""
+inbound keyword leads to (``keyword_effects``, re-exported here); input checks and the texts we answer
+with are in ``rules``. No I/O; ``now`` is an argument."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -12,35 +12,29 @@ from typing import Any, Literal
 from proto.base import CommandError, Event, rfc3339
 from proto.commands.compliance import Check, SendDecision
 from proto.events.compliance import (
-    ConsentEvidence,
     ConsentGranted,
     ConsentRevoked,
-    DoubleOptInExpired,
-    HelpRequested,
     OptInRecorded,
     OptOutRecorded,
     ReplyIssued,
 )
-from proto.keywords import Language
 from services.compliance import frequency, quiet_hours
 from services.compliance.frequency import Cap as Cap
 from services.compliance.frequency import Sent as Sent
-from services.compliance.keywords import Classified
+from services.compliance.keyword_effects import Inbound as Inbound
+from services.compliance.keyword_effects import PendingDoubleOptIn as PendingDoubleOptIn
+from services.compliance.keyword_effects import message_id_for as message_id_for
+from services.compliance.keyword_effects import on_inbound as on_inbound
+from services.compliance.rules import Texts as Texts
+from services.compliance.rules import help_text as help_text
+from services.compliance.rules import opt_in_text as opt_in_text
+from services.compliance.rules import opt_out_text as opt_out_text
 
 EXEMPT_KINDS = frozenset({"opt_in_request", "opt_out_confirmation", "help_reply", "keyword_reply"})
 """Kinds compliance itself sends: exempt from consent and frequency caps, never from opt-out."""
 QUIET_EXEMPT_KINDS = EXEMPT_KINDS - {"opt_in_request"}
 """Replies the contact's own text asked for go out at once; a double opt-in confirmation is our initiative,
 so it waits for the recipient's allowed hours (or is refused, under a ``reject`` policy)."""
-
-_NS = uuid.UUID("6f1d3c56-7a7e-4c1e-9d39-3a0c2b7b6e10")
-
-
-def message_id_for(source_id: str, purpose: str) -> str:
-    """A deterministic message id for a text we send because of ``source_id`` (an event or request):
-    a redelivery asks outbound for the same message, which outbound answers with the first one."""
-    return str(uuid.uuid5(_NS, f"{source_id}:{purpose}"))
-
 
 @dataclass(frozen=True)
 class Policy:
@@ -310,142 +304,3 @@ def double_opt_in_send_time(p: Policy, from_: str, to: str, message_id: str, org
         raise CommandError("QUIET_HOURS", f"the confirmation text is not sent outside the recipient's allowed hours: "
                            f"{o.reason}", 453, {"field": "contact_number"})
     return o.defer_until or now
-
-
-# -- inbound keywords ------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Inbound:
-    event_id: str
-    message_id: str
-    org_id: str
-    contact: str
-    our_number: str
-    phone_number_id: str
-    body: str
-    received_at: datetime
-
-
-@dataclass(frozen=True)
-class PendingDoubleOptIn:
-    id: str
-    phone_number_id: str
-    confirmation_text: str
-    message_id: str
-    created_at: datetime
-    expires_at: datetime
-
-
-@dataclass(frozen=True)
-class Texts:
-    """What the replies say: the organization's custom text, else the campaign's, else ours."""
-
-    brand: str = ""
-    help_message: str | None = None
-    opt_out_message: str | None = None
-
-
-def _brand(t: Texts) -> str:
-    return t.brand or "This sender"
-
-
-def _marca(t: Texts) -> str:
-    return t.brand or "Este remitente"
-
-
-def help_text(p: Policy, t: Texts, language: Language = "en", campaign: bool = False) -> str:
-    """``campaign``: the contact texted one of the campaign's own help keywords: its help message first."""
-    if campaign and t.help_message:
-        return t.help_message
-    if language == "es":
-        return (f"{_marca(t)}: para ayuda, responda a este mensaje. La frecuencia de mensajes varía. "
-                "Responda ALTO para no recibir más mensajes. Pueden aplicarse tarifas de mensajes y datos.")
-    return p.help_reply or t.help_message or (
-        f"{_brand(t)}: for help, reply to this message. Msg frequency varies. "
-        "Reply STOP to opt out. Msg & data rates may apply.")
-
-
-def opt_out_text(p: Policy, t: Texts, language: Language = "en", campaign: bool = False) -> str:
-    """In the contact's language; ``campaign``: one of the campaign's own keywords, answered with its message."""
-    if campaign and t.opt_out_message:
-        return t.opt_out_message
-    if language == "es":
-        return (f"{_marca(t)}: se ha dado de baja y no recibirá más mensajes. Responda START o COMENZAR para "
-                "volver a suscribirse.")
-    return p.opt_out_reply or t.opt_out_message or (
-        f"{_brand(t)}: you are unsubscribed and will receive no more messages. Reply START to resubscribe.")
-
-
-def opt_in_text(p: Policy, t: Texts, language: Language = "en") -> str:
-    if language == "es":
-        return (f"{_marca(t)}: se ha suscrito. La frecuencia de mensajes varía. Responda AYUDA para ayuda, ALTO "
-                "para no recibir más mensajes. Pueden aplicarse tarifas de mensajes y datos.")
-    return p.opt_in_reply or (
-        f"{_brand(t)}: you are subscribed. Msg frequency varies. Reply HELP for help, STOP to opt out. "
-        "Msg & data rates may apply.")
-
-
-def on_inbound(s: ContactState, c: Classified, pending: PendingDoubleOptIn | None, m: Inbound, p: Policy,
-               t: Texts, now: datetime) -> list[Event]:
-    """The ledger entries (and replies to issue) for a keyword or plain-language text."""
-    org, to = m.org_id, m.contact
-    if pending is not None and m.received_at > pending.expires_at:
-        pending = None
-
-    def reply(kind: str, text: str, purpose: str) -> ReplyIssued:
-        return ReplyIssued(org_id=org, occurred_at=now, contact_number=to, kind=kind, from_number=m.our_number,
-                           text=text, inbound_message_id=m.message_id, message_id=message_id_for(m.event_id, purpose))
-
-    match c.intent:
-        case "opt_out":
-            if s.opted_out:
-                return []  # already opted out: one confirmation per opt-out, none for a repeat
-            source = c.source or "keyword"
-            out: list[Event] = []
-            if s.consent_id:
-                out.append(ConsentRevoked(org_id=org, occurred_at=now, contact_number=to, consent_id=s.consent_id,
-                                          source=source, reason=f"opt-out: {c.rule}"))
-            out.append(OptOutRecorded(org_id=org, occurred_at=now, contact_number=to, source=source,
-                                      matched_rule=c.rule, inbound_message_id=m.message_id))
-            if pending is not None:
-                out.append(DoubleOptInExpired(org_id=org, occurred_at=now, request_id=pending.id, contact_number=to,
-                                              reason="opted_out"))
-            out.append(reply("opt_out_confirmation",
-                             opt_out_text(p, t, c.language, campaign=c.source == "campaign_keyword"),
-                             "opt_out_confirmation"))
-            return out
-        case "help":
-            answered = not s.opted_out  # an opted-out contact gets nothing but its one confirmation
-            help_ev: list[Event] = [HelpRequested(org_id=org, occurred_at=now, contact_number=to, keyword=c.keyword,
-                                                  inbound_message_id=m.message_id,
-                                                  phone_number_id=m.phone_number_id, answered=answered)]
-            if answered:
-                help_ev.append(reply("help_reply", help_text(p, t, c.language, campaign=c.source == "campaign_keyword"),
-                                     "help_reply"))
-            return help_ev
-        case "opt_in" | "affirm":
-            received = rfc3339(m.received_at)
-            consent_id = message_id_for(m.event_id, "consent")
-            if pending is not None and not s.opted_out:
-                evidence = ConsentEvidence(
-                    disclosure_text=pending.confirmation_text, phone_number_id=pending.phone_number_id,
-                    keyword=c.keyword, captured_at=received, double_opt_in_id=pending.id,
-                    confirmation_text=pending.confirmation_text, confirmation_message_id=pending.message_id,
-                    confirmation_sent_at=rfc3339(pending.created_at), reply_message_id=m.message_id,
-                    reply_text=m.body, reply_received_at=received)
-                return [ConsentGranted(org_id=org, occurred_at=now, contact_number=to, consent_id=consent_id,
-                                       method="double_opt_in", evidence=evidence),
-                        reply("keyword_reply", opt_in_text(p, t, c.language), "opt_in_reply")]
-            if c.intent == "affirm" and not s.opted_out:
-                return []  # a plain "yes" in a conversation: no opt-in pending, nothing to opt back into
-            if not s.opted_out and s.consent_id:
-                return []  # START while subscribed: nothing changes
-            evidence = ConsentEvidence(phone_number_id=m.phone_number_id, keyword=c.keyword, captured_at=received,
-                                       reply_message_id=m.message_id, reply_text=m.body, reply_received_at=received)
-            return [OptInRecorded(org_id=org, occurred_at=now, contact_number=to, keyword=c.keyword,
-                                  inbound_message_id=m.message_id, phone_number_id=m.phone_number_id),
-                    ConsentGranted(org_id=org, occurred_at=now, contact_number=to, consent_id=consent_id,
-                                   method="keyword", evidence=evidence),
-                    reply("keyword_reply", opt_in_text(p, t, c.language), "opt_in_reply")]
-        case None:
-            return []

@@ -5,23 +5,25 @@ from __future__ import annotations
 
 from libs.bus.rpc import Bounded, Registry
 from proto.commands import compliance as c
+from services.compliance import consent
+from services.compliance.gate import Gate
 from services.compliance.handlers import Compliance
 from services.compliance.views import Views
 
 
-def commands(h: Compliance, v: Views) -> Registry:
+def commands(gate: Gate, h: Compliance, v: Views) -> Registry:
     """What this service answers: each command class with its handler."""
-    gate = h.settings.gate_concurrency
+    limit = gate.settings.gate_concurrency
 
     async def record_consent(cmd: c.RecordConsent) -> c.ConsentView:
-        return await v.consent(cmd.org_id, await h.record_consent(cmd))
+        return await v.consent(cmd.org_id, await consent.record_consent(h, cmd))
 
     async def revoke_consent(cmd: c.RevokeConsent) -> c.ConsentView:
-        return await v.consent(cmd.org_id, await h.revoke_consent(cmd))
+        return await v.consent(cmd.org_id, await consent.revoke_consent(h, cmd))
 
     return {
-        c.EvaluateSend: Bounded(h.evaluate_send, concurrency=gate),
-        c.EvaluateSends: Bounded(h.evaluate_sends, concurrency=gate),
+        c.EvaluateSend: Bounded(gate.evaluate_send, concurrency=limit),
+        c.EvaluateSends: Bounded(gate.evaluate_sends, concurrency=limit),
         c.ScreenInbound: h.screen_inbound,
         c.RequestDoubleOptIn: h.request_double_opt_in,
         c.RecordConsent: record_consent,

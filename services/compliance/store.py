@@ -14,7 +14,7 @@ import structlog
 from libs.obs.metrics import GATE_DECISIONS
 from libs.runtime.batching import Batcher
 from libs.store.eventstore import EventStore
-from proto.base import Event
+from proto.base import Event, parse_time
 from proto.events.compliance import (
     ConsentGranted,
     DoubleOptInExpired,
@@ -208,7 +208,7 @@ async def append_contact(store: EventStore, conn: asyncpg.Connection, org_id: st
                 "INSERT INTO double_opt_ins (id, org_id, contact, phone_number_id, from_number, confirmation_text,"
                 " message_id, status, created_at, expires_at) VALUES ($1,$2,$3,$4,$5,$6,$7,'pending',$8,$9)",
                 ev.request_id, org_id, contact, ev.phone_number_id, ev.from_number, ev.confirmation_text,
-                ev.message_id, ev.occurred_at, datetime.fromisoformat(ev.expires_at))
+                ev.message_id, ev.occurred_at, parse_time(ev.expires_at, "expires_at"))
             await issue(conn, ev.message_id, org_id, contact, "opt_in_request", ev.from_number,
                         ev.confirmation_text, ev.request_id)
         elif isinstance(ev, DoubleOptInExpired):

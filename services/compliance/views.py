@@ -10,17 +10,23 @@ import asyncpg
 import msgspec
 
 from libs.runtime.service import Service
-from proto.api import decode_cursor, encode_cursor
-from proto.base import CommandError, parse_uuid, rfc3339
+from proto.api import page_after, time_cursor
+from proto.base import CommandError, parse_time, parse_uuid, rfc3339
 from proto.commands import compliance as c
 from proto.events.compliance import CompliancePolicyChanged
 from services.compliance import model, store
 from services.compliance.frequency import Cap
-from services.compliance.handlers import Compliance, e164, parse_time
+from services.compliance.handlers import Compliance
+from services.compliance.rules import e164
 
 _ENVELOPE_FIELDS = frozenset({"type", "org_id", "event_id", "occurred_at", "correlation_id", "causation_id"})
 _FLATTENED = _ENVELOPE_FIELDS | {"contact_number", "method", "source", "matched_rule", "keyword", "evidence"}
 _EXPORT_PAGE_BYTES = 400_000
+def _contact_key(raw: str) -> str | None:
+    """A page cursor's contact, or None when it is no contact of ours."""
+    return raw if raw.isprintable() and len(raw) <= 40 else None
+
+
 _CONTACT_COLS = ("contact, version, consent_id, consent_method, consent_granted_at, consent_evidence::text AS ev,"
                  " opted_out, opted_out_at, opt_out_source, opt_out_rule, opt_out_confirmation_id, last_inbound_at,"
                  " status, updated_at")
@@ -94,21 +100,12 @@ class Views:
         for r in rows:
             data: dict[str, Any] = msgspec.json.decode(r["data"])
             history.append(c.HistoryEntry(event_id=r["event_id"], type=r["event_type"],
-                                          occurred_at=rfc3339(datetime.fromisoformat(data["occurred_at"])),
+                                          occurred_at=rfc3339(parse_time(data["occurred_at"], "occurred_at")),
                                           details={k: v for k, v in data.items() if k not in _ENVELOPE_FIELDS}))
         return c.ConsentDetail(**{f: getattr(view, f) for f in view.__struct_fields__}, history=history)
 
     async def list_consent(self, cmd: c.ListConsent) -> c.ConsentPage:
-        after_ts: datetime | None = None
-        after_contact: str | None = None
-        if cmd.cursor:
-            try:
-                ts, after_contact = decode_cursor(cmd.cursor)
-                after_ts = datetime.fromisoformat(ts)
-                if not isinstance(after_contact, str) or not after_contact.isprintable() or len(after_contact) > 40:
-                    raise ValueError("invalid cursor")  # well formed, but no contact of ours
-            except (ValueError, TypeError) as exc:
-                raise CommandError("VALIDATION_ERROR", "cursor: invalid cursor", 400, {"field": "cursor"}) from exc
+        after_ts, after_contact = page_after(cmd.cursor, key=_contact_key)
         rows = await self.svc.store.pool.fetch(
             f"SELECT {_CONTACT_COLS}, created_at FROM contacts WHERE org_id = $1 AND version > 0"
             " AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR consent_method = $3)"
@@ -122,7 +119,7 @@ class Views:
             " AND status = 'pending' AND expires_at > $3 ORDER BY contact, created_at DESC",
             cmd.org_id, [r["contact"] for r in rows], self.h.now())}
         data = [_view(r["contact"], r, pendings.get(r["contact"])) for r in rows]
-        nxt = encode_cursor(rows[-1]["created_at"].isoformat(), rows[-1]["contact"]) if more and rows else None
+        nxt = time_cursor(rows[-1]["created_at"], rows[-1]["contact"]) if more and rows else None
         return c.ConsentPage(data=data, next_cursor=nxt)
 
     async def export(self, cmd: c.ExportConsent) -> c.ExportPage:
@@ -147,7 +144,7 @@ class Views:
             evidence = data.get("evidence")
             out.append(c.LedgerRow(
                 position=r["position"], event_id=r["event_id"], type=r["event_type"],
-                occurred_at=rfc3339(datetime.fromisoformat(data["occurred_at"])),
+                occurred_at=rfc3339(parse_time(data["occurred_at"], "occurred_at")),
                 contact_number=str(data.get("contact_number", "")), method=str(data.get("method", "")),
                 source=str(data.get("source", "")), matched_rule=str(data.get("matched_rule", "")),
                 keyword=str(data.get("keyword", "")),
@@ -160,16 +157,7 @@ class Views:
         since = parse_time(cmd.since, "since") if cmd.since else None
         until = parse_time(cmd.until, "until") if cmd.until else None
         contact = e164(cmd.contact, "contact") if cmd.contact else None
-        after_ts: datetime | None = None
-        after_id: str | None = None
-        if cmd.cursor:
-            try:
-                ts, after_id = decode_cursor(cmd.cursor)
-                after_ts = datetime.fromisoformat(ts)
-            except (ValueError, TypeError) as exc:
-                raise CommandError("VALIDATION_ERROR", "cursor: invalid cursor", 400, {"field": "cursor"}) from exc
-            if parse_uuid(after_id) is None:
-                raise CommandError("VALIDATION_ERROR", "cursor: invalid cursor", 400, {"field": "cursor"})
+        after_ts, after_id = page_after(cmd.cursor)
         if cmd.message_id and parse_uuid(cmd.message_id) is None:
             raise CommandError("VALIDATION_ERROR", "message_id: must be a UUID", 400, {"field": "message_id"})
         limit = max(1, min(cmd.limit, 1000))
@@ -192,7 +180,7 @@ class Views:
             outcome=r["outcome"], code=r["code"], reason_code=r["reason_code"], reason=r["reason"],
             defer_until=r["defer_until"], checks=msgspec.json.decode(r["checks"], type=list[c.Check]))
             for r in rows]
-        nxt = encode_cursor(rows[-1]["decided_at"].isoformat(), rows[-1]["id"]) if more and rows else None
+        nxt = time_cursor(rows[-1]["decided_at"], rows[-1]["id"]) if more and rows else None
         return c.DecisionPage(data=data, next_cursor=nxt)
 
     # -- settings ---------------------------------------------------------------------------------------

@@ -14,8 +14,10 @@ from pathlib import Path
 
 import msgspec
 
+from libs.backoff import backoff
 from libs.bus.auth import SERVICE_USERS
-from libs.embedded.servers import EmbeddedNats, EmbeddedPostgres, PortTaken, port_free
+from libs.embedded.ports import port_free
+from libs.embedded.servers import EmbeddedNats, EmbeddedPostgres, PortTaken
 from libs.obs.settings import load_settings
 
 
@@ -60,7 +62,8 @@ class Child:
     proc: asyncio.subprocess.Process | None = None
     restarts: int = 0
     started_at: float = 0.0
-    backoff: float = 0.5
+    failures: int = 0
+    """Restarts since it last ran long enough to count as up (the backoff step)."""
     task: asyncio.Task[None] | None = field(default=None)
 
 
@@ -76,14 +79,15 @@ async def supervise(child: Child, stopping: asyncio.Event) -> None:
         if stopping.is_set():
             return
         if time.monotonic() - child.started_at > 30:
-            child.backoff = 0.5
+            child.failures = 0
         child.restarts += 1
-        say(f"{child.name} exited with {code}; restart #{child.restarts} in {child.backoff:.1f}s (log: {child.log})")
+        child.failures += 1
+        delay = backoff(child.failures, 0.5, 30.0)
+        say(f"{child.name} exited with {code}; restart #{child.restarts} in {delay:.1f}s (log: {child.log})")
         try:
-            await asyncio.wait_for(stopping.wait(), child.backoff)
+            await asyncio.wait_for(stopping.wait(), delay)
         except TimeoutError:
             pass
-        child.backoff = min(child.backoff * 2, 30.0)
 
 
 def _get(url: str) -> int:
@@ -134,7 +138,7 @@ class Infra:
 
 
 async def supervise_infra(infra: Infra, stopping: asyncio.Event) -> None:
-    backoff = 0.5
+    failures = 1
     while not stopping.is_set():
         if infra.server.alive():  # (a dead server is reaped by this poll)
             try:
@@ -144,21 +148,22 @@ async def supervise_infra(infra: Infra, stopping: asyncio.Event) -> None:
             continue
         proc = infra.server.proc
         infra.restarts += 1
+        delay = backoff(failures, 0.5, 10.0)
         say(f"{infra.name} exited with {proc.returncode if proc else '?'}; restart #{infra.restarts} "
-            f"in {backoff:.1f}s")
+            f"in {delay:.1f}s")
         try:
-            await asyncio.wait_for(stopping.wait(), backoff)
+            await asyncio.wait_for(stopping.wait(), delay)
             return
         except TimeoutError:
             pass
         try:
             await asyncio.to_thread(infra.server.start)
             say(f"{infra.name} restarted")
-            backoff = 0.5
+            failures = 1
         except Exception as exc:
             say(f"{infra.name} did not restart ({str(exc).splitlines()[0] if str(exc) else repr(exc)}); "
                 "trying again")
-            backoff = min(backoff * 2, 10.0)
+            failures += 1
 
 
 async def main() -> int:
@@ -177,15 +182,45 @@ async def _main(servers: list[EmbeddedNats | EmbeddedPostgres]) -> int:
     data.mkdir(parents=True, exist_ok=True)
     logs = data / "logs"
     logs.mkdir(exist_ok=True)
-    nats_srv: EmbeddedNats | None = None
-    pg_srv: EmbeddedPostgres | None = None
-    nats_url, db_url = cfg.nats_url, cfg.database_url
     lock = open(data / "devstack.lock", "a")  # held (and locked) for the life of the process
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         say(f"another `make run` uses {data}: stop it, or set AM_DATA_DIR")
         return 1
+    embedded = _start_infra(cfg, data, servers)
+    if embedded is None:
+        return 1
+    nats_srv, pg_srv, nats_url, db_url = embedded
+    from libs.store.db import ensure_database
+
+    await ensure_database(db_url)
+    base = cfg.service_port_base
+    ports = {name: base + i for name, i in INTERNAL.items()}
+    ports.update({"carrier_sim": cfg.sim_port, "gateway": cfg.gateway_port})
+    smsc_port = cfg.sim_smpp_port or cfg.sim_port + 1
+    common = _environment(cfg, data, nats_url, db_url, ports, smsc_port)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
+    infra = [Infra(n, srv) for n, srv in (("NATS", nats_srv), ("PostgreSQL", pg_srv)) if srv is not None]
+    infra_tasks = [asyncio.create_task(supervise_infra(i, stopping)) for i in infra]
+    children = _spawn(common, ports, nats_srv, logs, stopping)
+    say(f"services starting; logs in {logs}")
+    await _until_stopped(cfg, started, children, infra, ports, logs, smsc_port, stopping)
+    await _stop(children, infra_tasks)
+    say("stopped")
+    return 0
+
+
+def _start_infra(cfg: DevstackSettings, data: Path, servers: list[EmbeddedNats | EmbeddedPostgres]
+                 ) -> tuple[EmbeddedNats | None, EmbeddedPostgres | None, str, str] | None:
+    """Embedded NATS and PostgreSQL, unless AM_NATS_URL / AM_DATABASE_URL name others; None: a port is
+    taken (said why)."""
+    nats_srv: EmbeddedNats | None = None
+    pg_srv: EmbeddedPostgres | None = None
+    nats_url, db_url = cfg.nats_url, cfg.database_url
     if not nats_url:
         nats_srv = EmbeddedNats(data / "nats", cfg.nats_port, subject_root=cfg.subject_root)
         nats_srv.stop_leftover()  # a server a killed run left behind is ours, not a port conflict
@@ -196,13 +231,13 @@ async def _main(servers: list[EmbeddedNats | EmbeddedPostgres]) -> int:
     for p in problems:
         say(p)
     if problems:
-        return 1
+        return None
     if nats_srv is not None:
         try:
             nats_srv.start()
         except PortTaken:
             say(f"port {cfg.nats_port} is taken; set AM_NATS_PORT or AM_NATS_URL")
-            return 1
+            return None
         servers.append(nats_srv)
         nats_url = nats_srv.url
         say(f"embedded NATS at {nats_url} (authentication on; credentials in {nats_srv.data_dir / 'credentials.json'})")
@@ -211,17 +246,16 @@ async def _main(servers: list[EmbeddedNats | EmbeddedPostgres]) -> int:
             pg_srv.start()
         except PortTaken:
             say(f"port {cfg.pg_port} is taken; set AM_PG_PORT or AM_DATABASE_URL")
-            return 1
+            return None
         servers.append(pg_srv)
         db_url = pg_srv.url
         say(f"embedded PostgreSQL at {db_url}")
-    from libs.store.db import ensure_database
+    return nats_srv, pg_srv, nats_url, db_url
 
-    await ensure_database(db_url)
-    base = cfg.service_port_base
-    ports = {name: base + i for name, i in INTERNAL.items()}
-    ports.update({"carrier_sim": cfg.sim_port, "gateway": cfg.gateway_port})
-    smsc_port = cfg.sim_smpp_port or cfg.sim_port + 1
+
+def _environment(cfg: DevstackSettings, data: Path, nats_url: str, db_url: str, ports: dict[str, int],
+                 smsc_port: int) -> dict[str, str]:
+    """Every child's environment: ours, then the stack's addresses and callback URLs."""
     smpp_url = cfg.smpp_url or f"smpp://agentmsg:simpass1@127.0.0.1:{smsc_port}"
     common = {k: v for k, v in os.environ.items() if not k.startswith("AM_")}
     common.update({k: v for k, v in os.environ.items() if k.startswith("AM_")})
@@ -239,12 +273,11 @@ async def _main(servers: list[EmbeddedNats | EmbeddedPostgres]) -> int:
         "AM_DB_POOL_MIN": os.environ.get("AM_DB_POOL_MIN", "10"),  # warm pools: bursts wait for no connect
         "PYTHONUNBUFFERED": "1",
     })
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stopping.set)
-    infra = [Infra(n, srv) for n, srv in (("NATS", nats_srv), ("PostgreSQL", pg_srv)) if srv is not None]
-    infra_tasks = [asyncio.create_task(supervise_infra(i, stopping)) for i in infra]
+    return common
+
+
+def _spawn(common: dict[str, str], ports: dict[str, int], nats_srv: EmbeddedNats | None, logs: Path,
+           stopping: asyncio.Event) -> list[Child]:
     children = []
     for name in SERVICES:
         env = dict(common)
@@ -257,7 +290,12 @@ async def _main(servers: list[EmbeddedNats | EmbeddedPostgres]) -> int:
         child = Child(name, env, logs / f"{name}.log")
         child.task = asyncio.create_task(supervise(child, stopping))
         children.append(child)
-    say(f"services starting; logs in {logs}")
+    return children
+
+
+async def _until_stopped(cfg: DevstackSettings, started: float, children: list[Child], infra: list[Infra],
+                         ports: dict[str, int], logs: Path, smsc_port: int, stopping: asyncio.Event) -> None:
+    """Say when the stack is ready (and what it still waits for, past 30 s), until Ctrl-C."""
     gw = f"http://127.0.0.1:{cfg.gateway_port}"
     ready = False
     told = False
@@ -288,6 +326,9 @@ async def _main(servers: list[EmbeddedNats | EmbeddedPostgres]) -> int:
             await asyncio.wait_for(stopping.wait(), 0.5)
         except TimeoutError:
             pass
+
+
+async def _stop(children: list[Child], infra_tasks: list[asyncio.Task[None]]) -> None:
     say("stopping")
     for t in infra_tasks:
         t.cancel()
@@ -302,8 +343,6 @@ async def _main(servers: list[EmbeddedNats | EmbeddedPostgres]) -> int:
                 c.proc.kill()
         if c.task:
             c.task.cancel()
-    say("stopped")
-    return 0
 
 
 if __name__ == "__main__":

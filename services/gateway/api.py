@@ -24,6 +24,9 @@ R = TypeVar("R")
 FAULTS: tuple[type[BaseException], ...] = (nats.errors.Error, OSError, asyncio.TimeoutError)
 """What a request meets when NATS is gone or slow: answered 503 SERVICE_UNAVAILABLE, never 500."""
 
+CLOSE: web.RequestKey[bool] = web.RequestKey("close_after_answer", bool)
+"""Set on a request whose body could not be read: answer it, then close the connection."""
+
 EVICT_KEY: web.AppKey[Callable[[str], None]] = web.AppKey("evict_key")
 """Drops a revoked key from this replica's auth cache at once (other replicas hear ApiKeyRevoked)."""
 
@@ -145,6 +148,32 @@ def validation_error(exc: msgspec.ValidationError | msgspec.DecodeError, where: 
         text = "is not a field of this request (unknown fields are refused, so a typo is not silently ignored)"
     label = path or where
     return CommandError("VALIDATION_ERROR", f"{label}: {text}", 400, {"field": label})
+
+
+async def read_body(request: web.Request, max_bytes: int) -> bytes:
+    """A POST, PATCH or PUT's body, refused past ``max_bytes``, compressed, or not JSON (b"" otherwise)."""
+    if request.method not in ("POST", "PATCH", "PUT"):
+        return b""
+    if request.content_length and request.content_length > max_bytes:
+        raise CommandError("PAYLOAD_TOO_LARGE", f"request body over {max_bytes} bytes", 413)
+    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        # aiohttp would inflate it, and a body that is not what the header says fails while it is read,
+        # taking the answer down with the connection: refuse it unread, and close after answering
+        request[CLOSE] = True
+        raise CommandError("UNSUPPORTED_MEDIA_TYPE", "send the body uncompressed, without Content-Encoding",
+                           415, {"field": "Content-Encoding"})
+    try:
+        raw = await request.content.read(max_bytes + 1)
+    except Exception as exc:  # the connection broke mid-body, or the body is not what its headers say
+        request[CLOSE] = True
+        raise CommandError("VALIDATION_ERROR", f"body: could not be read ({exc.__class__.__name__})", 400,
+                           {"field": "body"}) from exc
+    if len(raw) > max_bytes:
+        raise CommandError("PAYLOAD_TOO_LARGE", f"request body over {max_bytes} bytes", 413)
+    if raw.strip() and request.content_type not in ("application/json", ""):
+        raise CommandError("UNSUPPORTED_MEDIA_TYPE", "send JSON with Content-Type: application/json", 415)
+    return raw
 
 
 def decode_body(raw: bytes, typ: type) -> Any:

@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 import structlog
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 from nats.js.errors import (
     BucketNotFoundError,
     KeyDeletedError,
@@ -24,6 +25,7 @@ from nats.js.errors import (
 from nats.js.kv import KeyValue
 
 from libs.bus.rpc import RpcClient
+from libs.cache import TtlCache, evict_on
 from proto.base import CommandError
 from proto.commands.accounts import Authenticate, Principal
 from proto.events import decode_event
@@ -38,7 +40,7 @@ class AuthCache:
     def __init__(self, rpc: RpcClient, ttl_s: float):
         self.rpc = rpc
         self.ttl_s = ttl_s
-        self._by_hash: dict[str, tuple[Principal, float]] = {}
+        self._by_hash: TtlCache[str, Principal] = TtlCache(ttl_s)
 
     async def principal(self, authorization: str | None) -> Principal:
         if not authorization or not authorization.isascii() or not authorization.startswith("Bearer "):
@@ -47,31 +49,24 @@ class AuthCache:
         if not secret.isascii() or not secret.startswith("am_live_") or len(secret) < 40 or len(secret) > 200:
             raise CommandError("UNAUTHORIZED", "missing, malformed, unknown or revoked API key", 401)
         key_hash = credentials.hash_key(secret)  # only the hash goes to accounts
-        hit = self._by_hash.get(key_hash)
-        now = time.monotonic()
-        if hit is not None and hit[1] > now:
-            return hit[0]
-        principal: Principal = await self.rpc.call(Authenticate(key_hash=key_hash))
-        self._by_hash[key_hash] = (principal, now + self.ttl_s)
-        return principal
+        return await self._by_hash.load(key_hash, lambda: self.rpc.call(Authenticate(key_hash=key_hash)))
+
+    def forget_all(self) -> None:
+        """After a NATS reconnect: a revocation may have been missed meanwhile."""
+        self._by_hash.clear()
 
     def evict_key(self, key_id: str) -> None:
-        for h, (p, _) in list(self._by_hash.items()):
-            if p.key_id == key_id:
-                del self._by_hash[h]
+        self._by_hash.evict_where(lambda p: p.key_id == key_id)
 
     async def follow_revocations(self, nc: Client, subjects: Subjects) -> None:
         """Core-NATS subscription to key revocations: every replica evicts within milliseconds."""
 
-        async def on_msg(msg: Any) -> None:
-            try:
-                ev = decode_event(msg.data)
-            except Exception:
-                return
+        def on_msg(msg: Msg) -> None:
+            ev = decode_event(msg.data)
             if isinstance(ev, ApiKeyRevoked):
                 self.evict_key(ev.key_id)
 
-        await nc.subscribe(subjects.of(ApiKeyRevoked), cb=on_msg)
+        await evict_on(nc, subjects.of(ApiKeyRevoked), on_msg)
 
 
 @dataclass
@@ -159,7 +154,8 @@ class Idempotency:
         self.lease_s = lease_s
 
     @classmethod
-    async def open(cls, nc: Client, subjects: Subjects, ttl_s: int, lease_s: float) -> Idempotency:
+    async def open(cls, nc: Client, subjects: Subjects, ttl_s: int, lease_s: float, *,
+                   replicas: int = 1) -> Idempotency:
         js = nc.jetstream()
         name = f"{subjects.root.upper()}_IDEMPOTENCY"
         try:
@@ -167,12 +163,22 @@ class Idempotency:
         except (BucketNotFoundError, NotFoundError):
             from nats.js.api import KeyValueConfig
 
-            kv = await js.create_key_value(KeyValueConfig(bucket=name, ttl=float(ttl_s), history=1))
+            kv = await js.create_key_value(KeyValueConfig(bucket=name, ttl=float(ttl_s), history=1, replicas=replicas))
         return cls(kv, lease_s)
 
     @staticmethod
     def slot(scope: str, method: str, path: str, key: str) -> str:
         return hashlib.sha256(f"{scope}\n{method}\n{path}\n{key}".encode()).hexdigest()
+
+    @staticmethod
+    def fingerprint(raw: bytes, slot: str, *, anonymous: bool) -> str:
+        """What tells a retried request from another one under the same key, kept in the bucket. An
+        anonymous POST (signup) carries a password: its fingerprint is a salted, memory-hard scrypt so
+        that reading the bucket gives no cheap way to test guesses; a keyed request's body holds no
+        secret and a plain SHA-256 keeps sends cheap."""
+        if anonymous:
+            return hashlib.scrypt(raw, salt=slot.encode(), n=2**14, r=8, p=1, maxmem=64 * 1024 * 1024).hex()
+        return hashlib.sha256(raw).hexdigest()
 
     @staticmethod
     def resource_id(slot: str) -> str:
@@ -209,6 +215,13 @@ class Idempotency:
             except KeyWrongLastSequenceError:
                 raise in_flight(self.lease_s) from None
         raise in_flight(1.0)
+
+    async def release(self, slot: str) -> None:
+        """Free a slot whose request ended without an answer to keep; if even that fails, its lease does."""
+        try:
+            await self.kv.delete(slot)
+        except Exception as exc:
+            log.warning("idempotency_not_released", error=repr(exc))
 
     async def finish(self, slot: str, body_hash: str, status: int, body: bytes, content_type: str) -> None:
         """Keep a success for replay (secrets redacted); free the slot after anything else. An error

@@ -75,83 +75,7 @@ def build_document(routes: list[Route], server_url: str = "") -> dict[str, Any]:
     by_type = dict(zip(types, schemas, strict=True))
     paths: dict[str, dict[str, Any]] = {}
     for r in routes:
-        op: dict[str, Any] = {
-            "summary": r.summary,
-            "tags": [r.tag],
-            "operationId": f"{r.method.lower()}_{r.path.strip('/').replace('/', '_').replace('{', '').replace('}', '')}",
-        }
-        if r.description:
-            op["description"] = r.description
-        params: list[dict[str, Any]] = []
-        for seg in r.path.split("/"):
-            if seg.startswith("{"):
-                schema: dict[str, Any] = {"type": "string"}
-                if seg == "{contact_number}":  # parsed as a phone number, like every body's E.164 field
-                    schema["pattern"] = E164_PATTERN
-                params.append({"name": seg[1:-1], "in": "path", "required": True, "schema": schema})
-        if r.query is not None:
-            qschema = by_type[r.query]
-            qname = qschema.get("$ref", "").rsplit("/", 1)[-1]
-            props = components.get(qname, {}).get("properties", {})
-            required = set(components.get(qname, {}).get("required", []))
-            for name, schema in props.items():
-                params.append({"name": name, "in": "query", "required": name in required, "schema": schema})
-        if r.method == "POST":  # PATCH and DELETE are idempotent by themselves
-            params.append({"name": "Idempotency-Key", "in": "header", "required": False,
-                           "schema": {"type": "string", "pattern": "^[A-Za-z0-9_:-]{1,255}$"}})
-        if params:
-            op["parameters"] = params
-        if r.body is not None:
-            # a body is required when it has a required field; else an empty body means "{}"
-            bname = by_type[r.body].get("$ref", "").rsplit("/", 1)[-1]
-            op["requestBody"] = {"required": bool(components.get(bname, {}).get("required")),
-                                 "content": {"application/json": {
-                                     "schema": by_type[r.body], "example": example(by_type[r.body], components)}}}
-        data_schema: dict[str, Any] = by_type[r.response] if r.response is not None else {}
-        ok: dict[str, Any] = {
-            "type": "object",
-            "properties": {"success": {"const": True}, "data": data_schema},
-            "required": ["success", "data"],
-        }
-        if r.paginated:
-            ok["properties"]["meta"] = {"type": "object", "properties": {
-                "next_cursor": {"anyOf": [{"type": "string"}, {"type": "null"}]}}}
-        if r.produces == ("application/json",):
-            content: dict[str, Any] = {"application/json": {"schema": ok, "example": example(ok, components)}}
-        else:
-            content = {ct: {"schema": {"type": "string"}} for ct in r.produces}
-        responses: dict[str, Any] = {str(r.status): {"description": "Success", "content": content}}
-        codes = ["VALIDATION_ERROR", "RATE_LIMITED", "INTERNAL", "SERVICE_UNAVAILABLE", *r.errors]
-        if r.auth:
-            # any id a request names (in the path or the body) may be missing or another organization's
-            codes += ["UNAUTHORIZED", "NOT_FOUND", "SCOPE_REQUIRED"]
-            scope = route_scope(r.method, r.path)
-            op["x-required-scope"] = scope
-            op["description"] = f"{op.get('description', '')}\n\nScope: {scope}.".strip()
-        if f"{r.method} {r.path}" in RECIPIENT_FIELDS:
-            codes += ["RECIPIENT_NOT_ALLOWED"]
-        if f"{r.method} {r.path}" == SEND_ROUTE:
-            codes += ["CAP_EXCEEDED"]
-        if r.body is not None:
-            codes += ["PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE"]
-        if r.method == "POST":
-            codes += ["IDEMPOTENCY_KEY_REUSED", "IDEMPOTENCY_IN_FLIGHT"]
-        for code in codes:
-            status = str(COMMON_ERRORS.get(code, (400, ""))[0])
-            entry = responses.setdefault(status, {"description": "", "content": {
-                "application/json": {"schema": _ref("ErrorEnvelope"), "example": {
-                    "success": False, "error": {"code": code, "message": COMMON_ERRORS.get(code, (0, ""))[1],
-                                                "details": {"field": "to"} if code == "VALIDATION_ERROR" else {}}}}}})
-            entry["description"] = ", ".join(filter(None, [entry["description"], code]))
-            if status in ("503", "429") or code == "IDEMPOTENCY_IN_FLIGHT":
-                entry["headers"] = {"Retry-After": {"description": "Seconds to wait before retrying (with the same "
-                                                                   "Idempotency-Key)", "schema": {"type": "integer"}}}
-        op["responses"] = responses
-        if r.auth:
-            op["security"] = [{"bearer": [scope] if scope else []}, {"session": [], "csrf": []}]
-        else:
-            op["security"] = []
-        paths.setdefault(r.path, {})[r.method.lower()] = op
+        paths.setdefault(r.path, {})[r.method.lower()] = _operation(r, by_type, components)
     paths["/mcp"] = _mcp_path()
     doc: dict[str, Any] = {
         "openapi": "3.1.0",
@@ -178,6 +102,100 @@ def build_document(routes: list[Route], server_url: str = "") -> dict[str, Any]:
     }
     doc["servers"] = [{"url": server_url or "http://127.0.0.1:8080", "description": "This server"}]
     return doc
+
+
+def _operation(r: Route, by_type: dict[Any, Any], components: dict[str, Any]) -> dict[str, Any]:
+    """One route's operation: parameters, body, the success envelope and every error it can answer."""
+    op: dict[str, Any] = {
+        "summary": r.summary,
+        "tags": [r.tag],
+        "operationId": f"{r.method.lower()}_{r.path.strip('/').replace('/', '_').replace('{', '').replace('}', '')}",
+    }
+    if r.description:
+        op["description"] = r.description
+    params = _parameters(r, by_type, components)
+    if params:
+        op["parameters"] = params
+    if r.body is not None:
+        # a body is required when it has a required field; else an empty body means "{}"
+        bname = by_type[r.body].get("$ref", "").rsplit("/", 1)[-1]
+        op["requestBody"] = {"required": bool(components.get(bname, {}).get("required")),
+                             "content": {"application/json": {
+                                 "schema": by_type[r.body], "example": example(by_type[r.body], components)}}}
+    responses: dict[str, Any] = {str(r.status): {"description": "Success", "content": _success(r, by_type, components)}}
+    scope = route_scope(r.method, r.path) if r.auth else None
+    if r.auth:
+        op["x-required-scope"] = scope
+        op["description"] = f"{op.get('description', '')}\n\nScope: {scope}.".strip()
+    _errors(r, responses)
+    op["responses"] = responses
+    if r.auth:
+        op["security"] = [{"bearer": [scope] if scope else []}, {"session": [], "csrf": []}]
+    else:
+        op["security"] = []
+    return op
+
+
+def _parameters(r: Route, by_type: dict[Any, Any], components: dict[str, Any]) -> list[dict[str, Any]]:
+    params: list[dict[str, Any]] = []
+    for seg in r.path.split("/"):
+        if seg.startswith("{"):
+            schema: dict[str, Any] = {"type": "string"}
+            if seg == "{contact_number}":  # parsed as a phone number, like every body's E.164 field
+                schema["pattern"] = E164_PATTERN
+            params.append({"name": seg[1:-1], "in": "path", "required": True, "schema": schema})
+    if r.query is not None:
+        qschema = by_type[r.query]
+        qname = qschema.get("$ref", "").rsplit("/", 1)[-1]
+        props = components.get(qname, {}).get("properties", {})
+        required = set(components.get(qname, {}).get("required", []))
+        for name, schema in props.items():
+            params.append({"name": name, "in": "query", "required": name in required, "schema": schema})
+    if r.method == "POST":  # PATCH and DELETE are idempotent by themselves
+        params.append({"name": "Idempotency-Key", "in": "header", "required": False,
+                       "schema": {"type": "string", "pattern": "^[A-Za-z0-9_:-]{1,255}$"}})
+    return params
+
+
+def _success(r: Route, by_type: dict[Any, Any], components: dict[str, Any]) -> dict[str, Any]:
+    data_schema: dict[str, Any] = by_type[r.response] if r.response is not None else {}
+    ok: dict[str, Any] = {
+        "type": "object",
+        "properties": {"success": {"const": True}, "data": data_schema},
+        "required": ["success", "data"],
+    }
+    if r.paginated:
+        ok["properties"]["meta"] = {"type": "object", "properties": {
+            "next_cursor": {"anyOf": [{"type": "string"}, {"type": "null"}]}}}
+    if r.produces == ("application/json",):
+        return {"application/json": {"schema": ok, "example": example(ok, components)}}
+    return {ct: {"schema": {"type": "string"}} for ct in r.produces}
+
+
+def _errors(r: Route, responses: dict[str, Any]) -> None:
+    """The error answers a route can give, grouped by status, each in the envelope."""
+    codes = ["VALIDATION_ERROR", "RATE_LIMITED", "INTERNAL", "SERVICE_UNAVAILABLE", *r.errors]
+    if r.auth:
+        # any id a request names (in the path or the body) may be missing or another organization's
+        codes += ["UNAUTHORIZED", "NOT_FOUND", "SCOPE_REQUIRED"]
+    if f"{r.method} {r.path}" in RECIPIENT_FIELDS:
+        codes += ["RECIPIENT_NOT_ALLOWED"]
+    if f"{r.method} {r.path}" == SEND_ROUTE:
+        codes += ["CAP_EXCEEDED"]
+    if r.body is not None:
+        codes += ["PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE"]
+    if r.method == "POST":
+        codes += ["IDEMPOTENCY_KEY_REUSED", "IDEMPOTENCY_IN_FLIGHT"]
+    for code in codes:
+        status = str(COMMON_ERRORS.get(code, (400, ""))[0])
+        entry = responses.setdefault(status, {"description": "", "content": {
+            "application/json": {"schema": _ref("ErrorEnvelope"), "example": {
+                "success": False, "error": {"code": code, "message": COMMON_ERRORS.get(code, (0, ""))[1],
+                                            "details": {"field": "to"} if code == "VALIDATION_ERROR" else {}}}}}})
+        entry["description"] = ", ".join(filter(None, [entry["description"], code]))
+        if status in ("503", "429") or code == "IDEMPOTENCY_IN_FLIGHT":
+            entry["headers"] = {"Retry-After": {"description": "Seconds to wait before retrying (with the same "
+                                                               "Idempotency-Key)", "schema": {"type": "integer"}}}
 
 
 def _mcp_path() -> dict[str, Any]:

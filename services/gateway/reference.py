@@ -172,15 +172,7 @@ def _operation(base: str, path: str, method: str, op: dict[str, Any], components
     return "".join(out)
 
 
-def render(doc: dict[str, Any]) -> str:
-    components = doc["components"]["schemas"]
-    errors = doc.get("x-error-codes", {})
-    base = doc.get("servers", [{"url": ""}])[0]["url"]
-    by_tag: dict[str, list[tuple[str, str, dict[str, Any]]]] = {}
-    for path, ops in doc["paths"].items():
-        for method, op in ops.items():
-            by_tag.setdefault(op["tags"][0], []).append((path, method, op))
-    tags = [t for t in _TAG_ORDER if t in by_tag] + [t for t in by_tag if t not in _TAG_ORDER]
+def _navigation(tags: list[str], by_tag: dict[str, list[tuple[str, str, dict[str, Any]]]]) -> list[str]:
     nav = ["<nav aria-label='Reference'><p class='brand'>AgentMessage API</p><ul>",
            "<li><a href='#intro'>Introduction</a></li><li><a href='#auth'>Authentication</a></li>",
            "<li><a href='#conventions'>Conventions</a></li><li><a href='#errors'>Error codes</a></li></ul>"]
@@ -191,7 +183,12 @@ def render(doc: dict[str, Any]) -> str:
                        f"{_e(path.removeprefix('/v1'))}</a></li>")
         nav.append("</ul>")
     nav.append("</nav>")
-    body = [
+    return nav
+
+
+def _introduction(doc: dict[str, Any], base: str) -> list[str]:
+    """Introduction, authentication and conventions: what every operation below takes for granted."""
+    return [
         "<section id='intro' aria-labelledby='intro-h'><h2 id='intro-h'>Introduction</h2>",
         f"<p>{_e(doc['info']['description'])}</p>",
         f"<p>Base URL: <code>{_e(base)}</code>. Machine-readable: <a href='/v1/openapi.json'>/v1/openapi.json</a> "
@@ -219,6 +216,20 @@ def render(doc: dict[str, Any]) -> str:
         "<li><strong>Formats</strong>: ids are UUIDs, times RFC 3339 UTC with milliseconds, money a decimal "
         "string in USD (<code>\"5.0000\"</code>), phone numbers E.164.</li></ul></section>",
     ]
+
+
+
+def render(doc: dict[str, Any]) -> str:
+    components = doc["components"]["schemas"]
+    errors = doc.get("x-error-codes", {})
+    base = doc.get("servers", [{"url": ""}])[0]["url"]
+    by_tag: dict[str, list[tuple[str, str, dict[str, Any]]]] = {}
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            by_tag.setdefault(op["tags"][0], []).append((path, method, op))
+    tags = [t for t in _TAG_ORDER if t in by_tag] + [t for t in by_tag if t not in _TAG_ORDER]
+    nav = _navigation(tags, by_tag)
+    body = _introduction(doc, base)
     for tag in tags:
         slug = "".join(ch if ch.isalnum() else "-" for ch in tag.lower())
         body.append(f"<section class='tag' aria-labelledby='tag-{slug}'><h2 id='tag-{slug}'>"

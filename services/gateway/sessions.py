@@ -15,8 +15,6 @@ import hashlib
 import hmac
 import secrets
 import time
-from datetime import datetime
-from typing import Any
 from urllib.parse import urlsplit
 
 import structlog
@@ -24,9 +22,11 @@ from aiohttp import web
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 
 from libs.bus.rpc import RpcClient
-from proto.base import CommandError
+from libs.cache import TtlCache, evict_on
+from proto.base import CommandError, parse_time
 from proto.commands import accounts as c
 from proto.events import decode_event
 from proto.events.accounts import SessionEnded
@@ -57,7 +57,7 @@ def csrf_token(token: str) -> str:
 
 
 def _epoch(rfc3339: str) -> float:
-    return datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).timestamp()
+    return parse_time(rfc3339, "expires_at").timestamp()
 
 
 class Sessions:
@@ -67,7 +67,7 @@ class Sessions:
         self.ttl_s = ttl_s
         self.cache_ttl_s = cache_ttl_s
         self.secure_cookie = secure_cookie
-        self._cache: dict[str, tuple[c.SessionView, float]] = {}
+        self._cache: TtlCache[str, c.SessionView] = TtlCache(cache_ttl_s, max_entries=100_000)
         # per email, beside the gateway's per-address limit on the route: a slow guess at one account
         # from many addresses is limited too
         self.per_email = RateLimiter(login_per_min / 60.0, login_per_min)
@@ -79,20 +79,17 @@ class Sessions:
         if not token or len(token) > 200:
             return None
         h = token_hash(token)
-        now = time.time()
         hit = self._cache.get(h)
-        if hit is not None and hit[1] > now:
-            return hit[0]
+        if hit is not None:
+            return hit
         try:
             view: c.SessionView = await self.rpc.call(c.AuthenticateSession(token_hash=h))
         except CommandError as exc:
             if exc.status == 401:
-                self._cache.pop(h, None)
+                self._cache.evict(h)
                 return None
             raise
-        self._cache[h] = (view, min(now + self.cache_ttl_s, _epoch(view.expires_at)))
-        if len(self._cache) > 100_000:
-            self._cache.clear()
+        self._cache.put(h, view, ttl_s=_epoch(view.expires_at) - time.time())  # never past the session's end
         return view
 
     @staticmethod
@@ -117,23 +114,22 @@ class Sessions:
             raise CommandError("UNAUTHORIZED", "the session ended or expired; log in again", 401)
         return view
 
+    def forget_all(self) -> None:
+        """After a NATS reconnect: a session's end may have been missed meanwhile."""
+        self._cache.clear()
+
     def evict(self, session_ids: set[str]) -> None:
-        for h, (v, _) in list(self._cache.items()):
-            if v.id in session_ids:
-                del self._cache[h]
+        self._cache.evict_where(lambda view: view.id in session_ids)
 
     async def follow_endings(self, nc: Client, subjects: Subjects) -> None:
         """Core-NATS subscription to ended sessions: every replica forgets them within milliseconds."""
 
-        async def on_msg(msg: Any) -> None:
-            try:
-                ev = decode_event(msg.data)
-            except Exception:
-                return
+        def on_msg(msg: Msg) -> None:
+            ev = decode_event(msg.data)
             if isinstance(ev, SessionEnded):
                 self.evict({ev.session_id})
 
-        await nc.subscribe(subjects.of(SessionEnded), cb=on_msg)
+        await evict_on(nc, subjects.of(SessionEnded), on_msg)
 
     # -- log in and out ------------------------------------------------------------------------------
 

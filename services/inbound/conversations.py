@@ -18,8 +18,8 @@ from libs.bus.consumer import ConsumerSpec
 from libs.otp import find_otp
 from libs.store.eventstore import EventStore
 from libs.store.processed import claim
-from proto.api import decode_cursor, encode_cursor
-from proto.base import CommandError, Event, NotFound, parse_uuid, rfc3339
+from proto.api import page_after, time_cursor
+from proto.base import Event, NotFound, parse_time, parse_uuid, rfc3339
 from proto.commands import inbound as c
 from proto.events.inbound import InboundMessageReceived
 from proto.events.outbound import (
@@ -103,7 +103,7 @@ class Conversations:
     async def on_inbound(self, ev: Event) -> None:
         if not isinstance(ev, InboundMessageReceived):
             return
-        received = datetime.fromisoformat(ev.received_at.replace("Z", "+00:00"))
+        received = parse_time(ev.received_at, "received_at")
         async with self.store.transaction() as conn:
             if not await claim(conn, INBOUND_CONSUMER, ev.event_id):
                 return
@@ -140,7 +140,7 @@ class Conversations:
                         final[ev.message_id] = (ev.org_id, status)
                     case InboundMessageReceived():
                         new[ev.message_id] = (ev.org_id, "inbound", ev.to, ev.from_, ev.from_, ev.to, ev.body,
-                                              datetime.fromisoformat(ev.received_at.replace("Z", "+00:00")), False)
+                                              parse_time(ev.received_at, "received_at"), False)
                     case _ if type(ev) in _STATUS:
                         final[ev.message_id] = (ev.org_id, _STATUS[type(ev)])  # type: ignore[attr-defined]
             if new:
@@ -211,7 +211,7 @@ class Conversations:
 
     # -- reading it --------------------------------------------------------------------------------
     async def list(self, cmd: c.ListConversations) -> c.ConversationPage:
-        at, ident = _position(cmd.cursor)
+        at, ident = page_after(cmd.cursor, key=str)
         rows = await self.pool.fetch(
             f"SELECT {_CONV} FROM conversations v LEFT JOIN conversation_messages m ON m.id = v.last_message_id"
             " WHERE v.org_id = $1::uuid AND ($2::text IS NULL OR v.phone_number = $2)"
@@ -221,7 +221,7 @@ class Conversations:
             cmd.org_id, cmd.phone_number, cmd.contact_number, at, ident, cmd.limit + 1)
         more = len(rows) > cmd.limit
         rows = rows[: cmd.limit]
-        nxt = encode_cursor(rows[-1]["last_at"].isoformat(), rows[-1]["id"]) if more else None
+        nxt = time_cursor(rows[-1]["last_at"], rows[-1]["id"]) if more else None
         return c.ConversationPage(data=[_conversation(r) for r in rows], next_cursor=nxt)
 
     async def get(self, cmd: c.GetConversation) -> c.ConversationView:
@@ -239,7 +239,7 @@ class Conversations:
 
     async def messages(self, cmd: c.ListConversationMessages) -> c.ConversationMessagePage:
         await self._row(cmd.org_id, cmd.conversation_id)
-        at, ident = _position(cmd.cursor)
+        at, ident = page_after(cmd.cursor, key=str)
         rows = await self.pool.fetch(
             f"SELECT {_MSG} FROM conversation_messages m WHERE m.conversation_id = $1::uuid AND m.org_id = $2::uuid"
             " AND ($3::timestamptz IS NULL OR (m.at, m.id) < ($3, $4::uuid))"
@@ -250,7 +250,7 @@ class Conversations:
         if cmd.cursor is None:  # the newest page was read
             await self.pool.execute("UPDATE conversations SET unread_count = 0 WHERE id = $1::uuid AND org_id = $2::uuid"
                                     " AND unread_count > 0", cmd.conversation_id, cmd.org_id)
-        nxt = encode_cursor(rows[-1]["at"].isoformat(), rows[-1]["id"]) if more else None
+        nxt = time_cursor(rows[-1]["at"], rows[-1]["id"]) if more else None
         return c.ConversationMessagePage(data=[_message(r) for r in rows], next_cursor=nxt)
 
 
@@ -275,11 +275,3 @@ def _conversation(r: asyncpg.Record) -> c.ConversationView:
                               updated_at=rfc3339(r["last_at"]), created_at=rfc3339(r["created_at"]))
 
 
-def _position(cursor: str | None) -> tuple[datetime | None, str | None]:
-    if not cursor:
-        return None, None
-    try:
-        ts, ident = decode_cursor(cursor)
-        return datetime.fromisoformat(ts), str(ident)
-    except Exception as exc:
-        raise CommandError("VALIDATION_ERROR", "cursor: invalid cursor", 400, {"field": "cursor"}) from exc

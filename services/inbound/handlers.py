@@ -4,8 +4,6 @@ Each write appends its event and updates the read model (and the delivery queue)
 
 from __future__ import annotations
 
-import contextlib
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -17,6 +15,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from libs.bus.rpc import RpcClient
+from libs.cache import TtlCache, evict_on
 from libs.otp import find_otp
 from libs.runtime.batching import Batcher
 from libs.store.eventstore import EventStore
@@ -96,31 +95,6 @@ class IngestWriter:
         return [m.message_id in stored for m, _, _ in batch]
 
 
-class RouteHandoff:
-    """The route resolved while storing a message, handed to its first delivery attempt moments later so
-    that attempt need not ask numbers again. Used once, only while fresh; never persisted (it holds the
-    webhook secrets)."""
-
-    def __init__(self, max_age_s: float, max_size: int = 10_000):
-        self.max_age_s = max_age_s
-        self.max_size = max_size
-        self._routes: dict[str, tuple[InboundRoute, float]] = {}
-
-    def put(self, message_id: str, route: InboundRoute) -> None:
-        if self.max_age_s <= 0:
-            return
-        if len(self._routes) >= self.max_size:  # attempts fell behind: drop the oldest half
-            for key in list(self._routes)[: self.max_size // 2]:
-                del self._routes[key]
-        self._routes[message_id] = (route, time.monotonic())
-
-    def take(self, message_id: str) -> InboundRoute | None:
-        hit = self._routes.pop(message_id, None)
-        if hit is None or time.monotonic() - hit[1] > self.max_age_s:
-            return None
-        return hit[0]
-
-
 def message_view(r: asyncpg.Record) -> InboundMessageView:
     return InboundMessageView(id=r["id"], from_=r["from_number"], to=r["to_number"], body=r["body"],
                               received_at=rfc3339(r["received_at"]), otp=find_otp(r["body"]) or msgspec.UNSET)
@@ -139,20 +113,22 @@ class Inbound:
         self.settings = settings
         self.on_queued = on_queued
         """Wakes this replica's delivery worker at once (other replicas hear the NOTIFY)."""
-        self.handoff = RouteHandoff(settings.inbound_route_handoff_s)
-        self._routes: dict[str, tuple[InboundRoute, float]] = {}
+        self.handoff: TtlCache[str, InboundRoute] = TtlCache(settings.inbound_route_handoff_s, max_entries=10_000)
+        """The route resolved while storing a message, taken by its first delivery attempt moments later so
+        that attempt need not ask numbers again. Used once, only while fresh; never persisted (it holds the
+        webhook secrets)."""
+        self._routes: TtlCache[str, InboundRoute] = TtlCache(settings.inbound_route_cache_s)
         self.writer = IngestWriter(es, self._screen)
 
     async def resolve(self, e164: str) -> InboundRoute | None:
         """The number's owner and webhook now; None when nobody owns it. Raises NumbersUnavailable."""
         hit = self._routes.get(e164)
-        if hit is not None and hit[1] > time.monotonic():
-            return hit[0]
+        if hit is not None:
+            return hit
+        generation = self._routes.generation(e164)
         route = await self._ask(e164)
-        if route is not None and self.settings.inbound_route_cache_s > 0:
-            if len(self._routes) > 50_000:
-                self._routes.clear()
-            self._routes[e164] = (route, time.monotonic() + self.settings.inbound_route_cache_s)
+        if route is not None:
+            self._routes.put_if_current(e164, route, generation)
         return route
 
     async def _screen(self, messages: list[InboundMessageReceived]) -> None:
@@ -163,18 +139,17 @@ class Inbound:
             raise ComplianceUnavailable(exc.code) from exc
 
     def forget(self, e164: str) -> None:
-        self._routes.pop(e164, None)
+        self._routes.evict(e164)
 
     async def follow_numbers(self, nc: Client, subjects: Subjects) -> None:
         """Evict a number's cached route on any change to it (configured, rotated, released, ordered)."""
 
-        async def on_msg(msg: Msg) -> None:
-            with contextlib.suppress(Exception):
-                e164 = getattr(decode_event(msg.data), "e164", None)
-                if isinstance(e164, str):
-                    self.forget(e164)
+        def evict(msg: Msg) -> None:
+            e164 = getattr(decode_event(msg.data), "e164", None)
+            if isinstance(e164, str):
+                self.forget(e164)
 
-        await nc.subscribe(subjects.event("numbers", "phone_number", "*", "*"), cb=on_msg)
+        await evict_on(nc, subjects.event("numbers", "phone_number", "*", "*"), evict)
 
     async def _ask(self, e164: str) -> InboundRoute | None:
         try:

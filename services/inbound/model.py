@@ -13,6 +13,7 @@ import msgspec
 
 from libs.otp import find_otp
 from libs.phone import normalize_e164
+from proto import base
 from proto.api import decode_cursor, encode_cursor
 from proto.base import CommandError
 from proto.http.inbound import InboundWebhook
@@ -43,12 +44,7 @@ _OFFSET_AS_SPACE = re.compile(r" (\d\d:?\d\d)$")
 def parse_rfc3339(raw: str) -> datetime | None:
     """An RFC 3339 time with a zone, or None. A ``+hh:mm`` offset that a query string turned into a space
     is read as meant."""
-    text = _OFFSET_AS_SPACE.sub(r"+\1", raw.strip())
-    try:
-        ts = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return ts if ts.tzinfo is not None else None
+    return base.parse_rfc3339(_OFFSET_AS_SPACE.sub(r"+\1", raw.strip()))
 
 
 def parse_received_at(raw: str, now: datetime) -> datetime:
@@ -92,31 +88,6 @@ def webhook_body(*, message_id: str, event_id: str, from_: str, to: str, body: s
 
 def is_success(status: int | None) -> bool:
     return status is not None and 200 <= status < 300
-
-
-# -- retry schedule -------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class RetryPolicy:
-    base_s: float
-    """Delay before the first retry; doubled for each further one."""
-    cap_s: float
-    """Largest delay."""
-    window_s: float
-    """Retries continue until at least this long after queueing; the first failure past it is final."""
-
-    def delay(self, failures: int, rand: float) -> float:
-        """Delay after the ``failures``-th failed attempt (1-based): exponential, capped, with jitter drawn
-        from ``rand`` in [0, 1) — 50 to 100 % of the step, so receivers recovering together are not
-        stampeded in lockstep."""
-        step = min(self.cap_s, self.base_s * (2.0 ** min(max(failures - 1, 0), 60)))
-        return step * (0.5 + 0.5 * min(max(rand, 0.0), 1.0))
-
-    def next_delay(self, elapsed_s: float, failures: int, rand: float) -> float | None:
-        """Seconds until the next attempt, or None: give up (mark failed) — only once ``elapsed_s`` since
-        queueing has reached the window, so retries last at least the whole window."""
-        if elapsed_s >= self.window_s:
-            return None
-        return self.delay(failures, rand)
 
 
 # -- per-number lanes -----------------------------------------------------------------------------------

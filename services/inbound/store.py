@@ -195,13 +195,6 @@ async def unclaim(pool: asyncpg.Pool | asyncpg.Connection, rows: list[tuple[str,
         "UPDATE webhook_deliveries SET next_attempt_at = $2, attempts = attempts - 1 WHERE id = $1::uuid", rows)
 
 
-async def seconds_until_due(pool: asyncpg.Pool | asyncpg.Connection, saturated: list[str]) -> float | None:
-    value = await pool.fetchval(
-        "SELECT extract(epoch FROM min(next_attempt_at) - now()) FROM webhook_deliveries"
-        " WHERE state = 'pending' AND NOT (phone_number_id = ANY($1::text[]))", saturated)
-    return None if value is None else float(value)
-
-
 def stream_id(delivery_id: str) -> str:
     return f"webhook_delivery-{delivery_id}"
 

@@ -20,31 +20,30 @@ Verification recipe (Python, standard library only; ``raw_body`` = the request b
         expected = hmac.new(secret.encode(), f"{t}.".encode() + raw_body, hashlib.sha256).hexdigest()
         return any(k == "v1" and hmac.compare_digest(v, expected) for k, v in parts)
 
-Mechanics. The queue is the ``webhook_deliveries`` table: rows are claimed with FOR UPDATE SKIP LOCKED and
-leased (so no connection is held during a POST, any number of replicas can work, and a crash makes a row due
-again), woken by NOTIFY. Attempts run concurrently, bounded overall and per phone number, each with its own
-timeout, so a slow or dead receiver never holds up other numbers. The URL and secrets are resolved from
-numbers at each attempt, so a changed URL or a rotated secret applies to retries too.
+Mechanics. The queue is the ``webhook_deliveries`` table, worked by :mod:`libs.workqueue`'s loop: rows are
+claimed with FOR UPDATE SKIP LOCKED and leased (so no connection is held during a POST, any number of replicas
+can work, and a crash makes a row due again), woken by NOTIFY. Attempts run concurrently, bounded overall and
+per phone number, each with its own timeout, so a slow or dead receiver never holds up other numbers. The URL and secrets are resolved from
+numbers at each attempt, so a changed URL or a rotated secret applies to retries too. The POST itself —
+signature, URL rule, retry verdict, log line — is :mod:`libs.webhooks.sender`'s, shared with outbound's and
+numbers' callbacks; the claim is this queue's own (per-number lanes), and so is the group commit of successes.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
-import time
 from datetime import timedelta
 from typing import Any
 
-import aiohttp
 import asyncpg
 import structlog
 
+from libs.backoff import RetryPolicy
 from libs.runtime.batching import Batcher
-from libs.runtime.waiting import woken
 from libs.store.eventstore import EventStore
-from libs.webhooks import urls
-from libs.webhooks.signing import HEADER, sign
+from libs.webhooks.sender import Attempt, WebhookSender
+from libs.workqueue import QueueWorker, WorkQueue
 from proto.base import rfc3339, utcnow
 from proto.events.inbound import (
     WebhookDeliveryAttempted,
@@ -60,6 +59,9 @@ log = structlog.get_logger(__name__)
 
 USER_AGENT = "AgentMessage-Webhooks/1"
 
+QUEUE = WorkQueue("webhook_deliveries", "w.id::text AS id")
+"""The queue's plain parts (when the next row is due); claims go through the lanes (``store.claim_due``)."""
+
 
 class DeliveryWorker:
     def __init__(self, inbound: Inbound, es: EventStore, settings: InboundSettings,
@@ -69,89 +71,51 @@ class DeliveryWorker:
         """On a pool of its own, so a burst of ingest never starves deliveries of connections."""
         self.pool: asyncpg.Pool = es.pool
         self.settings = settings
-        self.policy = model.RetryPolicy(settings.inbound_webhook_retry_base_s, settings.inbound_webhook_retry_cap_s,
-                                        settings.inbound_webhook_retry_window_s)
+        self.sender = WebhookSender(
+            "inbound", settings.env, settings.inbound_webhook_timeout_s,
+            RetryPolicy(settings.inbound_webhook_retry_base_s, settings.inbound_webhook_retry_cap_s,
+                        settings.inbound_webhook_retry_window_s),
+            user_agent=USER_AGENT, limit=settings.inbound_webhook_concurrency)
         self.rng = rng or random.Random()
-        self.wake = asyncio.Event()
-        self.in_flight: set[asyncio.Task[None]] = set()
         # one number never takes more than a quarter of the slots, even while it looks healthy
         healthy = min(settings.inbound_webhook_per_number_concurrency,
                       max(1, settings.inbound_webhook_concurrency // 4))
         self.lanes = model.Lanes(healthy, min(healthy, settings.inbound_webhook_unhealthy_concurrency))
-        self.session: aiohttp.ClientSession | None = None
         self._successes: Batcher[store.Success, bool] = Batcher(
             "webhook-successes", self._complete_successes, max_batch=256, workers=2)
-        self._stopping = False
-        self._last_claim = 0.0
+        self.lease_s = max(settings.inbound_webhook_lease_s, settings.inbound_webhook_timeout_s + 5.0)
+        # The claims run on the worker's listening connection, one at a time, each planned for its
+        # parameters (their generic plans scan whole tables); everything else keeps its cached generic plan,
+        # for planning a statement each time cost more than running it. Under load every stored message and
+        # every finished attempt wakes the worker: it claims at most once per interval, so a burst of
+        # wake-ups becomes one query that takes many rows.
+        self.worker = QueueWorker(
+            "webhook-deliveries", QUEUE, self.pool, self._attempt, concurrency=settings.inbound_webhook_concurrency,
+            lease_s=self.lease_s, poll_s=settings.inbound_webhook_poll_interval_s,
+            channel=store.notify_channel(es.schema), claim=self._claim,
+            claim_interval_s=settings.inbound_webhook_claim_interval_s, custom_plans=True)
 
     def kick(self) -> None:
-        self.wake.set()
+        self.worker.wake()
 
-    # -- the loop ---------------------------------------------------------------------------------------
     async def run(self) -> None:
         """Claim due deliveries whenever there is a free slot; sleep until woken or the next one is due."""
-        if self.session is None or self.session.closed:
-            self.session = urls.new_session(self.settings.env, self.settings.inbound_webhook_timeout_s,
-                                            limit=self.settings.inbound_webhook_concurrency,
-                                            headers={"User-Agent": USER_AGENT})
-        channel = store.notify_channel(self.es.schema)
+        await self.worker.run()
 
-        def on_notify(*_: Any) -> None:
-            self.wake.set()
-
-        async with self.pool.acquire() as listen_conn:
-            listen_conn.hold_session_state()
-            # The claim queries run on this connection, one at a time, each planned for its parameters
-            # (their generic plans scan whole tables); everything else keeps its cached generic plan,
-            # for planning a statement each time cost more than running it.
-            await listen_conn.execute("SET plan_cache_mode = force_custom_plan")
-            await listen_conn.add_listener(channel, on_notify)
-            try:
-                while not self._stopping:
-                    self.wake.clear()
-                    if await self._fill(listen_conn):
-                        continue
-                    await self._sleep(listen_conn)
-            finally:
-                with contextlib.suppress(Exception):
-                    await listen_conn.remove_listener(channel, on_notify)
-
-    async def _fill(self, conn: asyncpg.Connection) -> bool:
-        """Start attempts for due rows; True when every free slot was filled (there may be more)."""
-        free = self.settings.inbound_webhook_concurrency - len(self.in_flight)
-        if free <= 0:
-            return False
-        # under load every stored message and every finished attempt wakes us: claim at most once per
-        # interval, so a burst of wake-ups becomes one query that takes many rows
-        wait = self._last_claim + self.settings.inbound_webhook_claim_interval_s - time.monotonic()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        self._last_claim = time.monotonic()
-        lease = max(self.settings.inbound_webhook_lease_s, self.settings.inbound_webhook_timeout_s + 5.0)
+    async def _claim(self, conn: asyncpg.Connection | asyncpg.Pool, free: int) -> list[asyncpg.Record]:
+        """Due rows within each number's lane (model.Lanes); a row a race left no slot for is given back."""
         numbers, frees = self.lanes.limits()
-        rows = await store.claim_due(conn, free, numbers, frees, self.lanes.healthy, lease)
+        rows = await store.claim_due(conn, free, numbers, frees, self.lanes.healthy, self.lease_s)
+        started: list[asyncpg.Record] = []
         over: list[tuple[str, Any]] = []
         for row in rows:
-            if not self.lanes.start(row["phone_number_id"]):
+            if self.lanes.start(row["phone_number_id"]):
+                started.append(row)
+            else:
                 over.append((row["id"], row["due_at"]))
-                continue
-            task = asyncio.create_task(self._attempt(row))
-            self.in_flight.add(task)
         if over:
             await store.unclaim(conn, over)
-        return len(rows) == free and not over
-
-    async def _sleep(self, conn: asyncpg.Connection) -> None:
-        if self.wake.is_set():
-            return
-        timeout = self.settings.inbound_webhook_poll_interval_s
-        if not self.in_flight:  # (with attempts in flight, each one's end wakes us anyway)
-            numbers, frees = self.lanes.limits()
-            due_in = await store.seconds_until_due(conn, [n for n, f in zip(numbers, frees, strict=True)
-                                                               if f <= 0])
-            if due_in is not None:
-                timeout = min(timeout, max(due_in, 0.01))
-        await woken(self.wake, timeout)
+        return started
 
     async def _complete_successes(self, items: list[store.Success]) -> list[bool]:
         done = await store.complete_successes(self.pool, items, self.es.notify_channel())
@@ -162,16 +126,9 @@ class DeliveryWorker:
     async def close(self, grace_s: float = 5.0) -> None:
         """Stop claiming; let attempts in hand finish briefly. Cancelled ones are due again when their lease
         ends (at least once, never lost)."""
-        self._stopping = True
-        self.wake.set()
-        if self.in_flight:
-            _, pending = await asyncio.wait(set(self.in_flight), timeout=grace_s)
-            for t in pending:
-                t.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+        await self.worker.close(grace_s)
         await self._successes.stop()
-        if self.session is not None:
-            await self.session.close()
+        await self.sender.close()
 
     # -- one attempt ------------------------------------------------------------------------------------
     async def _attempt(self, row: asyncpg.Record) -> None:
@@ -184,15 +141,13 @@ class DeliveryWorker:
             log.exception("webhook_attempt_crashed", delivery_id=row["id"], error=repr(exc))
         finally:
             self.lanes.finish(row["phone_number_id"], healthy)
-            self.in_flight.discard(asyncio.current_task())  # type: ignore[arg-type]
-            self.wake.set()
 
     async def _deliver(self, row: asyncpg.Record) -> bool | None:
         """One attempt; whether the receiver looked healthy (None: it was not called)."""
         try:
             route = self.inbound.handoff.take(row["message_id"]) or await self.inbound.resolve(row["to_number"])
         except NumbersUnavailable:
-            retry_in = min(self.policy.base_s, 5.0)
+            retry_in = min(self.sender.policy.base_s, 5.0)
             log.warning("webhook_numbers_unavailable", delivery_id=row["id"], retry_in_s=retry_in)
             async with self.es.transaction() as conn:  # not the receiver's fault: not an attempt
                 await store.update_delivery(conn, row["id"], attempts=row["attempts"] - 1, next_in_s=retry_in)
@@ -206,29 +161,19 @@ class DeliveryWorker:
         body = model.webhook_body(message_id=row["message_id"], event_id=row["event_id"], from_=row["from_number"],
                                   to=row["to_number"], body=row["body"], received_at=rfc3339(row["received_at"]),
                                   phone_number_id=row["phone_number_id"])
-        headers = {"Content-Type": "application/json", HEADER: sign(route.webhook_secrets, body),
-                   "X-AmCore-Event-Id": row["event_id"]}
-        attempted_at = utcnow()
-        started = time.perf_counter()
-        assert self.session is not None
-        timeout = self.settings.inbound_webhook_timeout_s
-        # the callback URL rule again, at delivery: resolved once, checked, connected to what was checked
-        out = await urls.post(self.session, route.inbound_url, body, headers, self.settings.env, timeout)
-        status, error = out.status, out.error
-        latency_ms = int((time.perf_counter() - started) * 1000)
-        ok = model.is_success(status)
-        if not ok and error is None:
-            error = f"HTTP {status}"
-        await self._complete(row, route.inbound_url, attempted_at, ok, status, latency_ms, error)
-        return ok and latency_ms <= self.settings.inbound_webhook_slow_ms
+        # signed, and the callback URL rule again, at delivery: resolved once, checked, connected to what was
+        # checked (the URL and secrets are the number's now, so a change applies to retries too)
+        attempt = await self.sender.post(route.inbound_url, body, route.webhook_secrets, row["event_id"])
+        await self._complete(row, attempt)
+        return attempt.ok and attempt.latency_ms <= self.settings.inbound_webhook_slow_ms
 
-    async def _complete(self, row: asyncpg.Record, url: str, attempted_at: Any, ok: bool, status: int | None,
-                        latency_ms: int, error: str | None) -> None:
+    async def _complete(self, row: asyncpg.Record, a: Attempt) -> None:
+        ok, status, latency_ms, error = a.ok, a.status, a.latency_ms, a.error
         delivery_id = row["id"]
         ids = {"org_id": row["org_id"], "delivery_id": delivery_id, "message_id": row["message_id"],
                "phone_number_id": row["phone_number_id"], "message_event_id": row["event_id"]}
         attempt = row["attempts"]
-        record = store.Attempt(row["org_id"], attempt, attempted_at, ok, status, latency_ms, error, url)
+        record = store.Attempt(row["org_id"], attempt, a.attempted_at, ok, status, latency_ms, error, a.url)
         if ok:  # the common case: group-committed with the other 2xx of the moment, one statement a batch
             ev_ok = WebhookDeliverySucceeded(**ids, attempts=attempt, status_code=status or 0, latency_ms=latency_ms)
             done = await self._successes.submit(store.Success(
@@ -250,7 +195,9 @@ class DeliveryWorker:
                                                        latency_ms=latency_ms))
             else:
                 failures = cur["retry_count"] + 1
-                delay = self.policy.next_delay(cur["elapsed_s"], failures, self.rng.random())
+                # the URL may change before the next attempt: a refused one is retried too
+                delay = self.sender.verdict(a, failures, cur["elapsed_s"], self.rng.random(),
+                                            final_on_refusal=False).delay_s
                 if delay is None:
                     await store.update_delivery(conn, delivery_id, record, state="failed", completed_at=utcnow(),
                                                 next_attempt_at=None, retry_count=failures,

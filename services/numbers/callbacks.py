@@ -1,31 +1,28 @@
 """HTTP both ways: the carrier's signed campaign-review callbacks in (``POST /carrier/campaigns`` on this
-service's own port), and our signed campaign status callbacks out, retried by a background loop.
+service's own port), and our signed campaign status callbacks out, retried from a work queue.
 
 Status callbacks are signed (``X-AmCore-Signature``) with the campaign's own ``webhook_secret``, created
 with its first ``status_callback_url`` and shown on the campaign."""
 
 from __future__ import annotations
 
-import asyncio
-from datetime import timedelta
+import random
 
-import aiohttp
 import asyncpg
 import msgspec
 import structlog
 from aiohttp import web
 
+from libs.backoff import RetryPolicy
 from libs.carrier.adapter import verify_callback
 from libs.store.eventstore import EventStore
-from libs.webhooks import urls
-from libs.webhooks.signing import HEADER, sign
+from libs.webhooks.sender import WebhookSender
+from libs.workqueue import QueueWorker, WorkQueue
 from proto.base import utcnow
 from services.numbers.config import NumbersSettings
 from services.numbers.tendlc import TenDlc
 
 log = structlog.get_logger(__name__)
-
-BACKOFF_S = (1, 5, 30, 120, 600)
 
 
 def carrier_route(settings: NumbersSettings, tendlc: TenDlc) -> web.RouteDef:
@@ -47,45 +44,35 @@ def carrier_route(settings: NumbersSettings, tendlc: TenDlc) -> web.RouteDef:
 
 
 class StatusCallbacks:
-    """Deliver queued campaign status callbacks: at least once, a few tries, then given up (logged)."""
+    """Deliver queued campaign status callbacks (the ``campaign_callbacks`` queue of :mod:`libs.workqueue`,
+    POSTed by :mod:`libs.webhooks.sender`): at least once, ``callback_max_attempts`` tries with backoff,
+    then given up (the row keeps its last error)."""
 
     def __init__(self, store: EventStore, settings: NumbersSettings):
         self.store = store
-        self.settings = settings
+        self.queue = WorkQueue(
+            "campaign_callbacks", "w.id::text AS id, w.campaign_id::text AS campaign_id, w.url, w.body, w.attempts",
+            pending=f"q.delivered_at IS NULL AND q.attempts < {int(settings.callback_max_attempts)}")
+        self.sender = WebhookSender("campaign_status", settings.env, settings.callback_timeout_s, RetryPolicy(
+            settings.campaign_callback_retry_base_s, settings.campaign_callback_retry_cap_s, max_attempts=settings.callback_max_attempts))
 
     async def run(self) -> None:
-        async with urls.new_session(self.settings.env, self.settings.callback_timeout_s) as http:
-            while True:
-                rows = await self.store.pool.fetch(
-                    "UPDATE campaign_callbacks SET attempts = attempts + 1, next_attempt_at = now() + interval '5 minutes'"
-                    " WHERE id IN (SELECT id FROM campaign_callbacks WHERE delivered_at IS NULL AND attempts < $1"
-                    " AND next_attempt_at <= now() ORDER BY next_attempt_at LIMIT 20 FOR UPDATE SKIP LOCKED)"
-                    " RETURNING id::text AS id, campaign_id::text AS campaign_id, url, body, attempts",
-                    self.settings.callback_max_attempts)
-                if rows:
-                    await asyncio.gather(*(self._deliver(http, r) for r in rows))
-                else:
-                    await asyncio.sleep(0.2)
+        worker = QueueWorker("campaign-callbacks", self.queue, self.store.pool, self._deliver, concurrency=20,
+                             lease_s=300.0, poll_s=0.2)
+        try:
+            await worker.run()
+        finally:
+            await self.sender.close()
 
-    async def _deliver(self, http: aiohttp.ClientSession, row: asyncpg.Record) -> None:
+    async def _deliver(self, row: asyncpg.Record) -> None:
         secret = await self.store.pool.fetchval("SELECT webhook_secret FROM campaigns WHERE id = $1",
                                                 row["campaign_id"])
-        body: bytes = bytes(row["body"])
-        headers = {"Content-Type": "application/json", "X-AmCore-Event-Id": row["id"]}
-        if secret:
-            headers[HEADER] = sign([secret], body)
-        # the callback URL rule again, at delivery: resolved once, checked, connected to what was checked
-        out = await urls.post(http, row["url"], body, headers, self.settings.env)
-        if out.ok:
-            await self.store.pool.execute("UPDATE campaign_callbacks SET delivered_at = now() WHERE id = $1",
-                                          row["id"])
-            log.info("campaign_callback_delivered", callback_id=row["id"])
-            return
-        error = out.error or f"HTTP {out.status}"
-        attempts: int = row["attempts"]
-        delay = BACKOFF_S[min(attempts - 1, len(BACKOFF_S) - 1)]
-        await self.store.pool.execute(
-            "UPDATE campaign_callbacks SET next_attempt_at = $2, last_error = $3 WHERE id = $1",
-            row["id"], utcnow() + timedelta(seconds=delay), error)
-        log.warning("campaign_callback_failed", callback_id=row["id"], attempt=attempts, error=error,
-                    gave_up=attempts >= self.settings.callback_max_attempts)
+        attempt = await self.sender.post(row["url"], bytes(row["body"]), [secret] if secret else [], row["id"])
+        verdict = self.sender.verdict(attempt, row["attempts"], 0.0, random.random(), final_on_refusal=False)
+        if verdict.outcome == "delivered":
+            await self.queue.finish(self.store.pool, row["id"], delivered_at=utcnow())
+        elif verdict.delay_s is not None:
+            await self.queue.retry(self.store.pool, row["id"], verdict.delay_s, last_error=attempt.error)
+        else:  # the last try: the row stays, never claimed again
+            await self.queue.finish(self.store.pool, row["id"], last_error=attempt.error)
+        self.sender.logged(row["id"], row["attempts"], attempt, verdict.outcome, campaign_id=row["campaign_id"])

@@ -24,8 +24,12 @@ class NumbersSettings(CarrierSettings, frozen=True, kw_only=True):
     """A repeat of an order or a campaign creation (same Idempotency-Key) that finds the first attempt still
     pending this long after it started takes it for dead (a crash mid-way): it undoes it and goes ahead,
     instead of answering 409 IDEMPOTENCY_IN_FLIGHT until the sweeper gets there."""
-    callback_max_attempts: int = 5
+    callback_max_attempts: int = 8
     """Campaign status callbacks are tried this many times, with backoff, then given up."""
+    campaign_callback_retry_base_s: float = 1.0
+    """Delay before a campaign status callback's first retry; doubled for each further one (with jitter)."""
+    campaign_callback_retry_cap_s: float = 600.0
+    """Largest delay between two tries of a campaign status callback."""
     callback_timeout_s: float = 5.0
     dns_timeout_s: float = 2.0
     """How long resolving a webhook URL's host may take before the URL is refused."""

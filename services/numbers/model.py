@@ -15,7 +15,7 @@ from phonenumbers import geocoder
 
 from libs.phone import normalize_e164
 from proto import keywords
-from proto.base import CommandError
+from proto.base import CommandError, parse_rfc3339
 from proto.http.tendlc import CampaignFields
 
 SECRET_PREFIX = "whsec_"
@@ -238,10 +238,7 @@ def parse_review(payload: Any) -> Review:
     reviewed_at: datetime | None = None
     raw = payload.get("reviewed_at")
     if isinstance(raw, str):
-        try:
-            reviewed_at = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-        except ValueError:
-            reviewed_at = None
+        reviewed_at = parse_rfc3339(raw)
     return Review(payload["campaign_ref"], status == "approved", reasons, reviewed_at)
 
 

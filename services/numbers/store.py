@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any, TypeAlias
 
 import asyncpg
 import msgspec
 
-from proto.api import decode_cursor, encode_cursor, format_money
+from proto.api import format_money, page_after, time_cursor
 from proto.base import NotFound, parse_uuid, rfc3339, utcnow
 from proto.http.numbers import NumberView
 from proto.http.tendlc import BrandView, CampaignView, RejectionReasonView
@@ -32,21 +31,11 @@ CAMPAIGN_SELECT = (
 )
 
 
-def page_cursor(cursor: str | None) -> tuple[datetime | None, str | None]:
-    if not cursor:
-        return None, None
-    try:
-        ts, ident = decode_cursor(cursor)
-        return datetime.fromisoformat(ts), str(uuid.UUID(str(ident)))
-    except Exception as exc:
-        raise model.invalid("cursor", "invalid cursor") from exc
-
-
 def next_cursor(rows: list[Row], limit: int) -> str | None:
     if len(rows) <= limit:
         return None
     last = rows[limit - 1]
-    return encode_cursor(last["created_at"].isoformat(), str(last["id"]))
+    return time_cursor(last["created_at"], str(last["id"]))
 
 
 # -- numbers -----------------------------------------------------------------------------------------
@@ -79,7 +68,7 @@ async def number_row(conn: asyncpg.Connection | asyncpg.Pool, org_id: str, phone
 
 
 async def numbers_page(pool: asyncpg.Pool, org_id: str, limit: int, cursor: str | None) -> tuple[list[Row], str | None]:
-    ts, ident = page_cursor(cursor)
+    ts, ident = page_after(cursor)
     rows = await pool.fetch(
         NUMBER_SELECT + " WHERE n.org_id = $1 AND n.status = 'active'"
         " AND ($2::timestamptz IS NULL OR (n.created_at, n.id) < ($2, $3::uuid))"

@@ -13,6 +13,7 @@ import structlog
 from libs.carrier.adapter import Carrier, CarrierError
 from libs.store.eventstore import EventStore
 from libs.webhooks import urls
+from proto.api import page_after
 from proto.base import CommandError, Event, NotFound, new_id, parse_uuid, rfc3339, utcnow
 from proto.commands import numbers as c
 from proto.events.numbers import (
@@ -104,7 +105,7 @@ class TenDlc:
             return await store.brand_row(conn, cmd.org_id, brand_id)
 
     async def list_brands(self, cmd: c.ListBrands) -> c.BrandPage:
-        ts, ident = store.page_cursor(cmd.cursor)
+        ts, ident = page_after(cmd.cursor)
         rows = list(await self.store.pool.fetch(
             store.BRAND_SELECT + " WHERE org_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3::uuid))"
             " ORDER BY created_at DESC, id DESC LIMIT $4", cmd.org_id, ts, ident, cmd.limit + 1))
@@ -218,7 +219,7 @@ class TenDlc:
         return (await store.campaign_views(conn, [await store.campaign_row(conn, org_id, campaign_id)]))[0]
 
     async def list_campaigns(self, cmd: c.ListCampaigns) -> c.CampaignPage:
-        ts, ident = store.page_cursor(cmd.cursor)
+        ts, ident = page_after(cmd.cursor)
         pool = self.store.pool
         rows = list(await pool.fetch(
             store.CAMPAIGN_SELECT + " WHERE c.org_id = $1 AND c.status <> 'submitting'"

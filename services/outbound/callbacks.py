@@ -4,45 +4,38 @@ message}``, signed ``X-AmCore-Signature`` with the sending number's webhook secr
 active secret) — or, for a number without one, the organization's callback secret
 (``GET /v1/messages/callback-secret``). At least once, in order per message, retried with exponential
 backoff and jitter for ``callback_retry_window_s``; a 2xx within ``callback_timeout_s`` is success.
-Rows are claimed with ``FOR UPDATE SKIP LOCKED``, so any replica may deliver and the dispatcher never
-waits on a receiver."""
+The ``status_callbacks`` table is a :mod:`libs.workqueue` queue (claimed with ``FOR UPDATE SKIP LOCKED``
+and a ``claimed_until`` lease, so any replica may deliver and the dispatcher never waits on a receiver);
+the POST is :mod:`libs.webhooks.sender`'s."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import random
 import secrets as pysecrets
-import time
-from datetime import timedelta
 
-import aiohttp
 import asyncpg
-import structlog
 
+from libs.backoff import RetryPolicy
 from libs.bus.rpc import RpcClient
-from libs.runtime.waiting import woken
+from libs.cache import TtlCache
 from libs.store.eventstore import ConcurrencyError, EventStore
-from libs.webhooks import urls
-from libs.webhooks.signing import HEADER, sign
+from libs.webhooks.sender import Attempt, WebhookSender
+from libs.workqueue import QueueWorker, WorkQueue
 from proto.base import CommandError, utcnow
-from proto.commands.numbers import SenderInfo, SenderStatus
+from proto.commands.numbers import SenderStatus
 from proto.events.outbound import StatusCallbackAttempted
-from services.outbound import model, store
+from services.outbound import store
 from services.outbound.config import OutboundSettings
 
-log = structlog.get_logger(__name__)
-
-_CLAIM = (
-    "UPDATE status_callbacks SET claimed_until = now() + make_interval(secs => $2)"
-    " WHERE id IN (SELECT c.id FROM status_callbacks c WHERE c.state = 'pending' AND c.next_attempt_at <= now()"
-    " AND (c.claimed_until IS NULL OR c.claimed_until < now())"
-    " AND NOT EXISTS (SELECT 1 FROM status_callbacks p WHERE p.message_id = c.message_id AND p.state = 'pending'"
-    " AND p.seq < c.seq)"
-    " ORDER BY c.next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)"
-    " RETURNING id::text AS id, org_id::text AS org_id, message_id::text AS message_id, from_number, status, url,"
-    " body, attempts, created_at"
-)
+QUEUE = WorkQueue(
+    "status_callbacks",
+    "w.id::text AS id, w.org_id::text AS org_id, w.message_id::text AS message_id, w.from_number, w.status, w.url,"
+    " w.body, w.attempts, w.created_at",
+    lease_column="claimed_until", count_attempts=False,
+    # in order per message: a callback waits while an earlier one of its message is pending
+    claimable="NOT EXISTS (SELECT 1 FROM status_callbacks p WHERE p.message_id = q.message_id AND p.state = 'pending'"
+              " AND p.seq < q.seq)")
 
 
 class CallbackSender:
@@ -50,110 +43,68 @@ class CallbackSender:
         self.es = es
         self.rpc = rpc
         self.s = settings
-        self.inflight: set[asyncio.Task[None]] = set()
-        self._wake = asyncio.Event()
-        self._secrets: dict[tuple[str, str], tuple[list[str], float]] = {}
-        self._session: aiohttp.ClientSession | None = None
+        self._secrets: TtlCache[tuple[str, str], list[str]] = TtlCache(settings.sender_cache_s)
+        self.sender = WebhookSender(
+            "message_status", settings.env, settings.callback_timeout_s,
+            RetryPolicy(settings.callback_retry_base_s, settings.callback_retry_cap_s, settings.callback_retry_window_s),
+            user_agent="AgentMessage-Callbacks/1")
+        self.worker = QueueWorker("status-callbacks", QUEUE, es.pool, self._deliver,
+                                  concurrency=settings.callback_concurrency, lease_s=settings.callback_timeout_s + 30.0,
+                                  poll_s=0.5, channel=store.callback_channel(es.schema))
 
     def wake(self, *_: object) -> None:
-        self._wake.set()
+        self.worker.wake()
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-
-    def _http(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = urls.new_session(self.s.env, self.s.callback_timeout_s)
-        return self._session
+        await self.worker.close()
+        await self.sender.close()
 
     async def run(self) -> None:
-        channel = store.callback_channel(self.es.schema)
-        async with self.es.pool.acquire() as listen_conn:
-            listen_conn.hold_session_state()
-            await listen_conn.add_listener(channel, self.wake)
-            try:
-                while True:
-                    self._wake.clear()
-                    free = self.s.callback_concurrency - len(self.inflight)
-                    if free > 0:
-                        rows = await self.es.pool.fetch(_CLAIM, free, self.s.callback_timeout_s + 30.0)
-                        for row in rows:
-                            task = asyncio.create_task(self._deliver(row))
-                            self.inflight.add(task)
-                            task.add_done_callback(self._done)
-                    await woken(self._wake, 0.5)
-            finally:
-                for t in list(self.inflight):
-                    t.cancel()
-                await asyncio.gather(*self.inflight, return_exceptions=True)
-                with contextlib.suppress(Exception):
-                    await listen_conn.remove_listener(channel, self.wake)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self.inflight.discard(task)
-        self._wake.set()  # a slot is free; later callbacks of that message may be due
+        await self.worker.run()
 
     async def signing_secrets(self, org_id: str, from_number: str) -> list[str]:
         """The number's webhook secrets (newest first), else the organization's callback secret."""
-        key = (org_id, from_number)
-        hit = self._secrets.get(key)
-        if hit is not None and hit[1] > time.monotonic():
-            return hit[0]
+        return await self._secrets.load((org_id, from_number), lambda: self._fetch_secrets(org_id, from_number))
+
+    async def _fetch_secrets(self, org_id: str, from_number: str) -> list[str]:
         found: list[str] = []
         try:
-            info: SenderInfo = await self.rpc.call(SenderStatus(org_id=org_id, e164=from_number))
+            info = await self.rpc.call(SenderStatus(org_id=org_id, e164=from_number))
             found = list(info.webhook_secrets)
         except CommandError as exc:
             if exc.code != "NOT_FOUND":  # numbers unavailable: do not sign with the wrong secret, retry later
                 raise
         if not found:
             found = [await store.org_secret(self.es.pool, org_id, "whsec_" + pysecrets.token_urlsafe(32))]
-        self._secrets[key] = (found, time.monotonic() + self.s.sender_cache_s)
         return found
 
     async def _deliver(self, row: asyncpg.Record) -> None:
-        """One attempt, under the callback URL rule (libs.webhooks.urls): the host is resolved once,
-        every address checked, and the POST goes to exactly those addresses."""
-        started = time.perf_counter()
-        code, error, refused = 0, "", False
+        """One attempt, signed, under the callback URL rule; its outcome recorded with its event."""
         try:
             secrets = await self.signing_secrets(row["org_id"], row["from_number"])
-            body: bytes = row["body"]
-            headers = {"Content-Type": "application/json", HEADER: sign(secrets, body),
-                       "User-Agent": "AgentMessage-Callbacks/1", "X-AmCore-Event-Id": row["id"]}
-            out = await urls.post(self._http(), row["url"], body, headers, self.s.env)
-            code, error, refused = out.status or 0, out.error or "", out.refused
-        except asyncio.CancelledError:
-            raise
         except CommandError as exc:
-            error = f"signing secrets unavailable: {exc.code}"
-        latency = int((time.perf_counter() - started) * 1000)
-        await self._record(row, code, error, latency, refused)
-
-    async def _record(self, row: asyncpg.Record, code: int, error: str, latency_ms: int,
-                      permanent: bool = False) -> None:
-        attempt = row["attempts"] + 1
-        now = utcnow()
-        ok = 200 <= code < 300
-        if ok:
-            outcome = "delivered"
-        elif permanent or now - row["created_at"] >= timedelta(seconds=self.s.callback_retry_window_s):
-            outcome = "failed"
+            attempt = Attempt(row["url"], utcnow(), None, f"signing secrets unavailable: {exc.code}", 0)
         else:
-            outcome = "retrying"
-        delay = model.retry_delay(attempt, self.s.callback_retry_base_s, self.s.callback_retry_cap_s, random.random())
+            attempt = await self.sender.post(row["url"], row["body"], secrets, row["id"])
+        await self._record(row, attempt)
+
+    async def _record(self, row: asyncpg.Record, attempt: Attempt) -> None:
+        number = row["attempts"] + 1
+        elapsed_s = (utcnow() - row["created_at"]).total_seconds()
+        verdict = self.sender.verdict(attempt, number, elapsed_s, random.random())
+        # the event says "" and 0 where nothing was learnt (an HTTP answer's error is its status code)
+        code = attempt.status or 0
+        error = "" if attempt.status is not None else attempt.error or ""
         async with self.es.transaction() as conn:
-            await conn.execute(
-                "UPDATE status_callbacks SET attempts = $2, state = $3, last_status_code = $4, last_error = $5,"
-                " next_attempt_at = $6, claimed_until = NULL, finished_at = $7 WHERE id = $1::uuid",
-                row["id"], attempt, "pending" if outcome == "retrying" else outcome, code or None, error or None,
-                now + timedelta(seconds=delay), None if outcome == "retrying" else now,
-            )
+            if verdict.delay_s is not None:
+                await QUEUE.retry(conn, row["id"], verdict.delay_s, attempts=number, last_status_code=code or None,
+                                  last_error=error or None)
+            else:  # delivered, or the dead letter: failed
+                await QUEUE.finish(conn, row["id"], attempts=number, state=verdict.outcome, finished_at=utcnow(),
+                                   last_status_code=code or None, last_error=error or None)
             ev = StatusCallbackAttempted(org_id=row["org_id"], message_id=row["message_id"], callback_id=row["id"],
-                                         status=row["status"], url=row["url"], attempt=attempt, outcome=outcome,
-                                         status_code=code, error=error, latency_ms=latency_ms)
+                                         status=row["status"], url=row["url"], attempt=number, outcome=verdict.outcome,
+                                         status_code=code, error=error, latency_ms=attempt.latency_ms)
             with contextlib.suppress(ConcurrencyError):
                 await self.es.append(conn, f"status-callback-{row['id']}", row["attempts"], [ev])
-        log.info("status_callback_attempted", callback_id=row["id"], message_id=row["message_id"], attempt=attempt,
-                 outcome=outcome, status_code=code, latency_ms=latency_ms)
+        self.sender.logged(row["id"], number, attempt, verdict.outcome, message_id=row["message_id"])

@@ -21,12 +21,13 @@ from typing import Any
 import asyncpg
 import structlog
 
+from libs.backoff import backoff
 from libs.bus.rpc import RpcClient
 from libs.carrier.adapter import CarrierError, Submitter
 from libs.runtime.batching import Batcher
 from libs.runtime.waiting import woken
 from libs.store.eventstore import EventStore
-from proto.base import CommandError, ErrorBody, new_id, rfc3339, utcnow
+from proto.base import CommandError, ErrorBody, new_id, parse_time, rfc3339, utcnow
 from proto.commands.compliance import EvaluateSend, EvaluateSends, SendDecision, SendOutcomes
 from proto.events.outbound import (
     MessageCanceled,
@@ -396,7 +397,7 @@ class Dispatcher:
         log.info("final_check_refused", message_id=mid, decision=d.decision, code=d.code)
 
     async def _retry_later(self, mid: str, claim: str | None, attempt: int, error: str | None) -> None:
-        delay = model.retry_delay(attempt, self.s.retry_base_s, self.s.retry_cap_s, random.random())
+        delay = backoff(attempt, self.s.retry_base_s, self.s.retry_cap_s, random.random())
         at = utcnow() + timedelta(seconds=delay)
         async with self.es.transaction() as conn:
             cur = await self._mine(conn, mid, claim)
@@ -433,6 +434,6 @@ def _parse(value: str | None) -> datetime | None:
     if not value:
         return None
     try:
-        return model.parse_time(value, "defer_until")
+        return parse_time(value, "defer_until")
     except CommandError:
         return None

@@ -15,15 +15,15 @@ import asyncpg
 import msgspec
 import structlog
 from nats.aio.client import Client
-from nats.aio.msg import Msg
 
 from libs.bus.rpc import RpcClient
+from libs.cache import TtlCache, evict_on
 from libs.phone import normalize_e164
 from libs.runtime.batching import Batcher
 from libs.store.eventstore import ConcurrencyError, EventStore
 from libs.webhooks import urls
-from proto.api import decode_cursor, encode_cursor
-from proto.base import CommandError, NotFound, new_id, parse_uuid, rfc3339, utcnow
+from proto.api import page_after, time_cursor
+from proto.base import CommandError, NotFound, new_id, parse_time, parse_uuid, rfc3339, utcnow
 from proto.commands import outbound as c
 from proto.commands.accounts import (
     ReservationOutcomes,
@@ -95,10 +95,9 @@ class Outbound:
         self.dispatching = dispatching
         """Whether this process's dispatcher leads; if not, the leader hears a NOTIFY instead (every
         notifying commit takes a database-wide lock in PostgreSQL, so it is sent only when needed)."""
-        self._senders: dict[str, dict[str, tuple[float, SenderInfo]]] = {}
-        """Per organization, per number: a sender_status answer that allowed sending, and until when to use it."""
-        self._numbers_seen: dict[str, int] = {}
-        """Per organization: numbers events seen (an answer asked for before the latest one is not kept)."""
+        self._senders: TtlCache[tuple[str, str], SenderInfo] = TtlCache(settings.accept_sender_cache_s,
+                                                                        group=lambda key: key[0])
+        """Per (organization, number): a sender_status answer that allowed sending (libs.cache)."""
         self._queues: dict[str, tuple[store.Ahead, float]] = {}
         """Per sending number: its queue (messages, segments) after our last accept, and when it was last
         counted."""
@@ -238,7 +237,7 @@ class Outbound:
                                 {"reason_code": sender.reason_code, **sender.details})
         a.due, a.reason = a.send_at, "send_at" if a.send_at else None
         if decision.decision == "defer" and decision.defer_until:
-            until = model.parse_time(decision.defer_until, "defer_until")
+            until = parse_time(decision.defer_until, "defer_until")
             if a.due is None or until > a.due:
                 a.due, a.reason = until, decision.reason or f"quiet hours until {decision.defer_until}"
                 a.deferred_by = model.deferred_by(decision.checks)
@@ -394,12 +393,9 @@ class Outbound:
         """The sending number's state from numbers. A number that can send is remembered for
         ``accept_sender_cache_s``, and forgotten at once when any numbers event of its organization
         arrives (see ``follow_numbers``); a refusal is never remembered."""
-        hit = self._senders.get(org_id, {}).get(from_)
-        if hit is not None and hit[0] > time.monotonic():
-            return hit[1]
-        asked = self._numbers_seen.get(org_id, 0)
         try:
-            info: SenderInfo = await self.rpc.call(SenderStatus(org_id=org_id, e164=from_))
+            return await self._senders.load((org_id, from_), lambda: self.rpc.call(
+                SenderStatus(org_id=org_id, e164=from_)), keep=lambda info: info.sending_enabled)
         except CommandError as exc:
             if exc.code == "NOT_FOUND":
                 raise CommandError(
@@ -407,27 +403,13 @@ class Outbound:
                     f"from: {from_} is not one of your organization's numbers; order it first "
                     "(POST /v1/phone-numbers/orders)", 400, {"field": "from"}) from exc
             raise
-        ttl = self.settings.accept_sender_cache_s
-        # (an event of the organization that arrived while we asked may be newer than the answer)
-        if info.sending_enabled and ttl > 0 and self._numbers_seen.get(org_id, 0) == asked:
-            if len(self._senders) > 50_000:
-                self._senders.clear()
-            self._senders.setdefault(org_id, {})[from_] = (time.monotonic() + ttl, info)
-        return info
 
     async def follow_numbers(self, nc: Client, subjects: Subjects) -> None:
         """Forget an organization's remembered numbers on any numbers event of it (a number configured,
         released or moved to a campaign, a campaign reviewed or suspended, a brand vetted)."""
-
-        async def on_msg(msg: Msg) -> None:
-            org_id = msg.subject.rpartition(".")[2]  # <root>.numbers.<aggregate>.<event>.<org id>
-            if len(self._numbers_seen) > 100_000:  # forget it all rather than grow without end
-                self._numbers_seen.clear()
-                self._senders.clear()
-            self._numbers_seen[org_id] = self._numbers_seen.get(org_id, 0) + 1
-            self._senders.pop(org_id, None)
-
-        await nc.subscribe(subjects.domain_wildcard("numbers"), cb=on_msg)
+        # <root>.numbers.<aggregate>.<event>.<org id>
+        await evict_on(nc, subjects.domain_wildcard("numbers"),
+                       lambda msg: self._senders.evict_group(msg.subject.rpartition(".")[2]))
 
     async def _release(self, org_id: str, message_id: str) -> None:
         try:
@@ -503,26 +485,18 @@ class Outbound:
             bad = [x for x in statuses if x not in model.STATUSES]
             if bad:
                 raise model.invalid("status", f"unknown status {bad[0]!r}; one of {', '.join(model.STATUSES)}")
-        cursor_ts = cursor_id = None
-        if cmd.cursor:
-            try:
-                ts, ident = decode_cursor(cmd.cursor)
-                cursor_ts, cursor_id = datetime.fromisoformat(ts), parse_uuid(ident)
-            except Exception as exc:
-                raise model.invalid("cursor", "invalid cursor") from exc
-            if cursor_id is None:
-                raise model.invalid("cursor", "invalid cursor")
+        cursor_ts, cursor_id = page_after(cmd.cursor)
         f = store.ListFilter(
             org_id=cmd.org_id, limit=cmd.limit, statuses=statuses,
             from_number=phone(cmd.from_, "from") if cmd.from_ else None,
             to_number=phone(cmd.to, "to") if cmd.to else None,
-            created_after=model.parse_time(cmd.created_after, "created_after") if cmd.created_after else None,
-            created_before=model.parse_time(cmd.created_before, "created_before") if cmd.created_before else None,
+            created_after=parse_time(cmd.created_after, "created_after") if cmd.created_after else None,
+            created_before=parse_time(cmd.created_before, "created_before") if cmd.created_before else None,
             cursor_ts=cursor_ts, cursor_id=cursor_id)
         rows = await store.list_messages(self.es.pool, f)
         more = len(rows) > cmd.limit
         rows = rows[: cmd.limit]
-        nxt = encode_cursor(rows[-1]["created_at"].isoformat(), rows[-1]["id"]) if more and rows else None
+        nxt = time_cursor(rows[-1]["created_at"], rows[-1]["id"]) if more and rows else None
         return c.MessagePage(data=[store.view(r) for r in rows], next_cursor=nxt)
 
     async def callbacks(self, cmd: c.ListStatusCallbacks) -> list[c.StatusCallbackView]:

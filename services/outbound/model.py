@@ -1,5 +1,5 @@
 """Pure rules of outbound: segments and encoding, the status machine, receipt mapping, validation,
-retry backoff. No I/O (throughput shaping is in shaping.py, equally pure)."""
+timing (retries use libs.backoff). No I/O (throughput shaping is in shaping.py, equally pure)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from libs.sms import MAX_TEXT_CHARS as MAX_TEXT_CHARS
 from libs.sms import Encoding as Encoding
 from libs.sms import count_segments as count_segments
 from libs.sms import encoding_of as encoding_of
-from proto.base import CommandError
+from proto.base import CommandError, parse_time
 from proto.commands.compliance import Check
 
 # -- segments: libs/sms.py (the gateway prices a send by the same rules for a key's spend cap) ------
@@ -123,17 +123,6 @@ def validate_text(text: str) -> str:
     return text
 
 
-def parse_time(value: str, field: str) -> datetime:
-    """RFC 3339 with a zone (Z or an offset)."""
-    try:
-        ts = datetime.fromisoformat(value.strip().replace("z", "Z"))
-    except ValueError as exc:
-        raise invalid(field, "must be an RFC 3339 time, e.g. 2026-06-11T12:00:00Z") from exc
-    if ts.tzinfo is None:
-        raise invalid(field, "must carry a time zone (Z or an offset)")
-    return ts
-
-
 def parse_send_at(value: str | None, now: datetime, max_days: int) -> datetime | None:
     """The time to send, or None for now (a time in the past means now)."""
     if value is None or not value.strip():
@@ -153,12 +142,6 @@ def validate_validity(value: int | None, default: int, maximum: int) -> int:
 
 
 # -- timing ----------------------------------------------------------------------------------------
-def retry_delay(attempt: int, base_s: float, cap_s: float, rnd: float) -> float:
-    """Exponential backoff with equal jitter: half fixed, half random (``rnd`` in [0, 1))."""
-    d = min(cap_s, base_s * 2.0 ** max(0, attempt - 1))
-    return d / 2 + d / 2 * rnd
-
-
 def expires_at(due: datetime, validity_s: int) -> datetime:
     """Validity counts from when the message may first go (now, send_at, or the end of quiet hours)."""
     return due + timedelta(seconds=validity_s)

@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 from playwright.async_api import expect
 
-from libs.embedded.servers import free_port
+from libs.testing.receiver import receiving
 from services.gateway.sessions import csrf_token
 from tests.browser.conftest import Audit
 from tests.system import System
@@ -35,16 +35,8 @@ async def receiver() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
         got.append(await request.json())
         return web.Response(status=204)
 
-    app = web.Application()
-    app.router.add_post("/hook", hook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
+    async with receiving("/hook", hook) as port:
         yield f"http://127.0.0.1:{port}/hook", got
-    finally:
-        await runner.cleanup()
 
 
 async def _sign_up(page: Any, system: System, email: str) -> None:

@@ -8,42 +8,25 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import tempfile
 from collections import Counter
 
-import aiohttp
-
-from libs.embedded.servers import free_port, free_port_block
+from libs.embedded.ports import free_port
+from tests.chaos.stack import busy_devstack
 from tests.chaos.test_kill_infrastructure import _in_flight
-from tests.e2e.test_devstack import Devstack, _children
-from tests.system import System
+from tests.e2e.test_devstack import _children
 
 
 async def test_carrier_sigkilled_mid_flight_nothing_twice() -> None:
-    base = free_port_block(6)
-    ports = {"gw": free_port(), "sim": free_port(), "nats": free_port(), "pg": free_port(), "base": base}
-    with tempfile.TemporaryDirectory(prefix="am-chaos-", dir="/tmp") as d:
-        os.chmod(d, 0o755)
-        stack = Devstack(d, ports)
-        stack.env["AM_SIM_SMPP_PORT"] = str(free_port())
-        stack.env["AM_SIM_REVIEW_DELAY_MS"] = "200"
-        stack.env["AM_SIM_RECEIPT_DELAY_MS"] = "50"
-        stack.env["AM_NUMBER_THROUGHPUT_MPM"] = "600"  # 10/s: most messages are still queued at the kill
-        with stack:
-            system = System(env={}, gateway=stack.api, sim=f"http://127.0.0.1:{ports['sim']}")
-            system.http = aiohttp.ClientSession()
-            try:
-                org, ids = await _in_flight(system, 60)
-                os.kill(_children(stack.proc.pid)["carrier"], signal.SIGKILL)
-                await asyncio.sleep(0.5)
-                final = await org.until_terminal(list(ids), timeout=120)  # type: ignore[attr-defined]
-                outcomes = Counter((m["status"], m["error_code"]) for m in final.values())
-                assert set(outcomes) <= {("delivered", None), ("failed", "SUBMISSION_UNCONFIRMED")}, outcomes
-                assert outcomes[("delivered", None)] >= len(ids) // 2, outcomes
-                for c in set(ids.values()):
-                    got = Counter(await org.inbox(c))  # type: ignore[attr-defined]
-                    assert all(n == 1 for n in got.values()), got  # nothing twice
-                    delivered = {m["text"] for mid, m in final.items() if ids[mid] == c and m["status"] == "delivered"}
-                    assert delivered <= set(got), (delivered, got)
-            finally:
-                await system.http.close()
+    async with busy_devstack(AM_SIM_SMPP_PORT=str(free_port())) as (stack, system):
+        org, ids = await _in_flight(system, 60)
+        os.kill(_children(stack.proc.pid)["carrier"], signal.SIGKILL)
+        await asyncio.sleep(0.5)
+        final = await org.until_terminal(list(ids), timeout=120)  # type: ignore[attr-defined]
+        outcomes = Counter((m["status"], m["error_code"]) for m in final.values())
+        assert set(outcomes) <= {("delivered", None), ("failed", "SUBMISSION_UNCONFIRMED")}, outcomes
+        assert outcomes[("delivered", None)] >= len(ids) // 2, outcomes
+        for c in set(ids.values()):
+            got = Counter(await org.inbox(c))  # type: ignore[attr-defined]
+            assert all(n == 1 for n in got.values()), got  # nothing twice
+            delivered = {m["text"] for mid, m in final.items() if ids[mid] == c and m["status"] == "delivered"}
+            assert delivered <= set(got), (delivered, got)

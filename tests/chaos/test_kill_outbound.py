@@ -6,48 +6,31 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import tempfile
 
-import aiohttp
-
-from libs.embedded.servers import free_port, free_port_block
+from tests.chaos.stack import busy_devstack
 from tests.chaos.test_kill_infrastructure import _in_flight
-from tests.e2e.test_devstack import Devstack, _children
-from tests.system import System
+from tests.e2e.test_devstack import _children
 
 
 async def test_outbound_sigkilled_mid_flight_every_message_once() -> None:
-    base = free_port_block(6)
-    ports = {"gw": free_port(), "sim": free_port(), "nats": free_port(), "pg": free_port(), "base": base}
-    with tempfile.TemporaryDirectory(prefix="am-chaos-", dir="/tmp") as d:
-        os.chmod(d, 0o755)
-        stack = Devstack(d, ports)
-        stack.env["AM_SIM_REVIEW_DELAY_MS"] = "200"
-        stack.env["AM_SIM_RECEIPT_DELAY_MS"] = "50"
-        stack.env["AM_NUMBER_THROUGHPUT_MPM"] = "600"  # 10/s: most messages are still queued at the kill
-        with stack:
-            system = System(env={}, gateway=stack.api, sim=f"http://127.0.0.1:{ports['sim']}")
-            system.http = aiohttp.ClientSession()
-            try:
-                org, ids = await _in_flight(system, 120)
-                pending = [mid for mid in list(ids)[-20:]
-                           if (await org.message(mid))["status"] != "delivered"]  # type: ignore[attr-defined]
-                assert pending, "the kill must land while messages are in flight"
-                os.kill(_children(stack.proc.pid)["outbound"], signal.SIGKILL)
-                first = next(iter(ids))
+    async with busy_devstack() as (stack, system):
+        org, ids = await _in_flight(system, 120)
+        pending = [mid for mid in list(ids)[-20:]
+                   if (await org.message(mid))["status"] != "delivered"]  # type: ignore[attr-defined]
+        assert pending, "the kill must land while messages are in flight"
+        os.kill(_children(stack.proc.pid)["outbound"], signal.SIGKILL)
+        first = next(iter(ids))
 
-                async def serving() -> bool:  # until the supervisor has it back: 503 (retry), never 500
-                    status, body, _ = await org.call("GET", f"/v1/messages/{first}")  # type: ignore[attr-defined]
-                    assert status in (200, 503), body
-                    return status == 200
+        async def serving() -> bool:  # until the supervisor has it back: 503 (retry), never 500
+            status, body, _ = await org.call("GET", f"/v1/messages/{first}")  # type: ignore[attr-defined]
+            assert status in (200, 503), body
+            return status == 200
 
-                await asyncio.sleep(1)
-                await system.eventually(serving, timeout=30)
-                await system.call("PUT", "/sim/config", json={"faults": {"slow_fraction": 0.0}})
-                final = await org.until_terminal(list(ids), timeout=90)  # type: ignore[attr-defined]
-                assert {m["status"] for m in final.values()} == {"delivered"}
-                for c in set(ids.values()):
-                    expected = sorted(m["text"] for mid, m in final.items() if ids[mid] == c)
-                    assert sorted(await org.inbox(c)) == expected  # type: ignore[attr-defined]  # each exactly once
-            finally:
-                await system.http.close()
+        await asyncio.sleep(1)
+        await system.eventually(serving, timeout=30)
+        await system.call("PUT", "/sim/config", json={"faults": {"slow_fraction": 0.0}})
+        final = await org.until_terminal(list(ids), timeout=90)  # type: ignore[attr-defined]
+        assert {m["status"] for m in final.values()} == {"delivered"}
+        for c in set(ids.values()):
+            expected = sorted(m["text"] for mid, m in final.items() if ids[mid] == c)
+            assert sorted(await org.inbox(c)) == expected  # type: ignore[attr-defined]  # each exactly once

@@ -5,12 +5,14 @@ each service's user gets in with its password, a wrong password does not, JetStr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import nats
@@ -65,26 +67,36 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def test_each_service_connects_as_its_own_user(tmp_path: Path) -> None:
-    env = write_config("dev", tmp_path)
+@contextlib.asynccontextmanager
+async def dev_server(into: Path) -> AsyncIterator[str]:
+    """nats-server running the dev overlay's configuration on free ports; its URL once a user gets in."""
+    env = write_config("dev", into)
     port, monitor = free_port(), free_port()
-    proc = subprocess.Popen([nats_server_binary(), "-c", str(tmp_path / "nats.conf"), "-a", "127.0.0.1",
+    proc = subprocess.Popen([nats_server_binary(), "-c", str(into / "nats.conf"), "-a", "127.0.0.1",
                              "-p", str(port), "-m", str(monitor)], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     url = f"nats://127.0.0.1:{port}"
     try:
-        nc = None
         deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:  # until it listens
+        while True:  # until it listens
             try:
                 nc = await nats.connect(url, user="outbound", password="pw-outbound", connect_timeout=1,
                                         allow_reconnect=False, max_reconnect_attempts=0)
+                await nc.close()
                 break
             except (NoServersError, OSError):
-                if proc.poll() is not None:
-                    raise AssertionError("nats-server exited") from None
+                assert proc.poll() is None and time.monotonic() < deadline, "nats-server did not start"
                 await asyncio.sleep(0.1)
-        assert nc is not None
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+async def test_each_service_connects_as_its_own_user(tmp_path: Path) -> None:
+    async with dev_server(tmp_path) as url:
+        nc = await nats.connect(url, user="outbound", password="pw-outbound", connect_timeout=2,
+                                allow_reconnect=False, max_reconnect_attempts=0)
         js = nc.jetstream()
         # a service creates its own domain's stream and publishes its own events, and nobody else's
         await js.add_stream(name="AM_OUTBOUND", subjects=["am.outbound.>"])
@@ -107,28 +119,12 @@ async def test_each_service_connects_as_its_own_user(tmp_path: Path) -> None:
             nc = await nats.connect(url, user=user, password=f"pw-{user}", connect_timeout=2,
                                     allow_reconnect=False, max_reconnect_attempts=0)
             await nc.close()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 async def test_the_amctl_user_reads_streams_and_follows_events_but_publishes_nothing(tmp_path: Path) -> None:
-    env = write_config("dev", tmp_path)
-    port, monitor = free_port(), free_port()
-    proc = subprocess.Popen([nats_server_binary(), "-c", str(tmp_path / "nats.conf"), "-a", "127.0.0.1",
-                             "-p", str(port), "-m", str(monitor)], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    url = f"nats://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                nc = await nats.connect(url, user="outbound", password="pw-outbound", connect_timeout=1,
-                                        allow_reconnect=False, max_reconnect_attempts=0)
-                break
-            except (NoServersError, OSError):
-                assert proc.poll() is None and time.monotonic() < deadline, "nats-server did not start"
-                await asyncio.sleep(0.1)
+    async with dev_server(tmp_path) as url:
+        nc = await nats.connect(url, user="outbound", password="pw-outbound", connect_timeout=2,
+                                allow_reconnect=False, max_reconnect_attempts=0)
         js = nc.jetstream()
         await js.add_stream(name="AM_OUTBOUND", subjects=["am.outbound.>"])
         await js.publish("am.outbound.message.message_queued.org-1", b'{"type": "MessageQueued"}')
@@ -156,9 +152,6 @@ async def test_the_amctl_user_reads_streams_and_follows_events_but_publishes_not
         err = await asyncio.wait_for(refused.get(), 10)
         assert "permissions violation" in str(err).lower(), err
         await ops.close()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def test_shipped_permissions_are_the_table_make_run_uses(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import nats
 from aiohttp import web
 
-from libs.embedded.servers import free_port
+from libs.testing.receiver import receiving
 from libs.webhooks.signing import HEADER, verify
 from proto.commands.numbers import SenderInfo, SenderStatus
 from services.numbers.model import daily_cap, throughput_mpm
@@ -210,13 +210,7 @@ async def test_review_outcome_is_an_event_and_a_signed_callback(system: System) 
         received.append((await request.read(), request.headers.get(HEADER, "")))
         return web.Response(status=204 if len(received) > 1 else 500)  # the first try fails: it is retried
 
-    app = web.Application()
-    app.router.add_post("/cb", hook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
+    async with receiving("/cb", hook) as port:
         key, org_id, _ = await org_with_number(system, "+14155550132")
         svc = system.services["numbers"]
         nc = await nats.connect(system.env["AM_NATS_URL"])  # an operator's connection (services may not tail)
@@ -234,8 +228,6 @@ async def test_review_outcome_is_an_event_and_a_signed_callback(system: System) 
         await sub.unsubscribe()
         await nc.close()
         del org_id
-    finally:
-        await runner.cleanup()
 
 
 async def test_carrier_callback_is_verified_and_applied_once(system: System) -> None:

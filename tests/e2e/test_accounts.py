@@ -146,7 +146,7 @@ async def test_openapi_document_lists_every_route(system: System) -> None:
 
 async def test_revocation_reaches_another_gateway_replica_within_a_second(system: System) -> None:
     """The event path: a second gateway, which did not handle the revoke, drops the key by event."""
-    from libs.embedded.servers import free_port
+    from libs.embedded.ports import free_port
     from services.gateway.app import build
 
     port = free_port()

@@ -46,11 +46,7 @@ async def test_cancel_scheduled_and_queued_refunds_them_once_and_calls_back(sett
         await org.consent(contact)
         start = await balance(org)
         hook = "http://127.0.0.1:9/status"  # nobody listens: the callback stays pending, but it is there
-        ids = []
-        for i in range(3):
-            status, body = await org.send(contact, text=f"queued {i}", status_callback_url=hook)
-            assert status == 202, body
-            ids.append(body["data"]["id"])
+        ids = await org.sends(contact, [f"queued {i}" for i in range(3)], status_callback_url=hook)
         status, body = await org.send(contact, text="later", send_at=rfc3339(utcnow() + timedelta(hours=2)))
         assert status == 202 and body["data"]["status"] == "scheduled", body
         later = body["data"]["id"]
@@ -107,11 +103,7 @@ async def test_a_cancel_racing_the_dispatcher_either_cancels_or_is_refused(setti
         org = await onboard(system)
         contact = handset()
         await org.consent(contact)
-        ids = []
-        for i in range(20):
-            status, body = await org.send(contact, text=f"race {i}")
-            assert status == 202, body
-            ids.append(body["data"]["id"])
+        ids = await org.sends(contact, [f"race {i}" for i in range(20)])
         answers = await asyncio.gather(*(cancel(org, mid) for mid in ids))
         final = await org.until_terminal(ids, timeout=30)
         for mid, (status, body) in zip(ids, answers, strict=True):
@@ -131,11 +123,7 @@ async def test_releasing_a_number_cancels_its_pending_messages(settings_env: dic
         org = await onboard(system)
         contact = handset()
         await org.consent(contact)
-        ids = []
-        for i in range(3):
-            status, body = await org.send(contact, text=f"pending {i}")
-            assert status == 202, body
-            ids.append(body["data"]["id"])
+        ids = await org.sends(contact, [f"pending {i}" for i in range(3)])
         status, body = await org.send(contact, text="later", send_at=rfc3339(utcnow() + timedelta(hours=2)))
         assert status == 202, body
         ids.append(body["data"]["id"])

@@ -52,27 +52,10 @@ async def sender_org(system: System, approve: bool = True, campaign: dict[str, A
     """The quickstart's steps 1-4: sign up, order a number, register a brand and a campaign, wait for approval."""
     data = await system.signup()
     key = data["api_key"]["secret"]
-    status, body, _ = await system.call("POST", "/v1/phone-numbers/search", key=key,
-                                        json={"area_code": "415", "quantity": 5})
-    assert status == 200, body
-    status, body, _ = await system.call("POST", "/v1/phone-numbers/orders", key=key,
-                                        json={"numbers": [body["data"][0]["phone_number"]]})
-    assert status == 201, body
-    number = body["data"]["phone_numbers"][0]
+    number = await system.order_number(key)
     org = Org(system, key, data["organization"]["id"], number["id"], number["phone_number"])
     if approve:
-        status, brand = await org.call("POST", "/v1/brands", BRAND)
-        assert status == 201, brand
-        status, camp = await org.call("POST", "/v1/campaigns", {**(campaign or CAMPAIGN),
-                                                                "brand_id": brand["data"]["id"]})
-        assert status == 201, camp
-
-        async def approved() -> bool:
-            _, got = await org.call("GET", f"/v1/campaigns/{camp['data']['id']}")
-            assert got["data"]["status"] != "rejected", got
-            return bool(got["data"]["status"] == "approved")
-
-        await system.eventually(approved)
+        await system.approved_campaign(key, BRAND, campaign or CAMPAIGN)
     return org
 
 

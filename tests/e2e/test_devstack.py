@@ -3,6 +3,7 @@ service is restarted; a second run keeps the data."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -12,10 +13,11 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from libs.embedded.servers import free_port, free_port_block
+from libs.embedded.ports import free_port, free_port_block
 
 
 def _get(url: str, key: str | None = None) -> tuple[int, Any]:
@@ -54,6 +56,16 @@ def _children(pid: int) -> dict[str, int]:
     return out
 
 
+@contextlib.contextmanager
+def scratch(prefix: str = "am-devstack-") -> Iterator[tuple[str, dict[str, int]]]:
+    """Free ports for a devstack (``Devstack(d, ports)``) and a fresh data directory, removed after."""
+    base = free_port_block(6)
+    ports = {"gw": free_port(), "sim": free_port(), "nats": free_port(), "pg": free_port(), "base": base}
+    with tempfile.TemporaryDirectory(prefix=prefix, dir="/tmp") as d:
+        os.chmod(d, 0o755)
+        yield d, ports
+
+
 class Devstack:
     def __init__(self, data_dir: str, ports: dict[str, int]):
         self.env = {**os.environ, "AM_DATA_DIR": data_dir, "AM_GATEWAY_PORT": str(ports["gw"]),
@@ -79,10 +91,7 @@ class Devstack:
 
 
 def test_supervisor_heals_a_killed_service_and_data_survives_a_restart() -> None:
-    base = free_port_block(6)
-    ports = {"gw": free_port(), "sim": free_port(), "nats": free_port(), "pg": free_port(), "base": base}
-    with tempfile.TemporaryDirectory(prefix="am-devstack-", dir="/tmp") as d:
-        os.chmod(d, 0o755)
+    with scratch() as (d, ports):
         with Devstack(d, ports) as stack:
             signup = _post(stack.api + "/v1/signup", {"email": "dev@example.com", "password": "a long password",
                                                       "organization_name": "Dev"})
@@ -93,7 +102,7 @@ def test_supervisor_heals_a_killed_service_and_data_survives_a_restart() -> None
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
                 healed = _children(stack.proc.pid).get("accounts")
-                if healed and healed != children["accounts"] and _get(f"http://127.0.0.1:{base + 1}/readyz")[0] == 200:
+                if healed and healed != children["accounts"] and _get(f"http://127.0.0.1:{ports['base'] + 1}/readyz")[0] == 200:
                     break
                 time.sleep(0.2)
             else:
@@ -111,12 +120,9 @@ def _run_until_exit(env: dict[str, str]) -> tuple[int, str]:
 
 
 def test_a_taken_port_is_named_before_anything_starts() -> None:
-    base = free_port_block(6)
-    ports = {"gw": free_port(), "sim": free_port(), "nats": free_port(), "pg": free_port(), "base": base}
-    with tempfile.TemporaryDirectory(prefix="am-devstack-", dir="/tmp") as d:
-        os.chmod(d, 0o755)
+    with scratch() as (d, ports):
         env = Devstack(d, ports).env
-        for port, variable in ((base + 3, "AM_SERVICE_PORT_BASE"), (ports["gw"], "AM_GATEWAY_PORT"),
+        for port, variable in ((ports["base"] + 3, "AM_SERVICE_PORT_BASE"), (ports["gw"], "AM_GATEWAY_PORT"),
                                (ports["nats"], "AM_NATS_PORT"), (ports["pg"], "AM_PG_PORT")):
             with socket.socket() as holder:
                 holder.bind(("127.0.0.1", port))
@@ -151,10 +157,7 @@ def _signup_works(api: str) -> bool:
 
 
 def test_killed_nats_and_postgres_are_reaped_and_restarted() -> None:
-    base = free_port_block(6)
-    ports = {"gw": free_port(), "sim": free_port(), "nats": free_port(), "pg": free_port(), "base": base}
-    with tempfile.TemporaryDirectory(prefix="am-devstack-", dir="/tmp") as d:
-        os.chmod(d, 0o755)
+    with scratch() as (d, ports):
         with Devstack(d, ports) as stack:
             assert _signup_works(stack.api)
             # amctl reads as the ops user from the data dir's credentials; NATS refuses anyone without them
@@ -182,10 +185,7 @@ def test_killed_nats_and_postgres_are_reaped_and_restarted() -> None:
 
 
 def test_not_ready_while_a_service_crash_loops() -> None:
-    base = free_port_block(6)
-    ports = {"gw": free_port(), "sim": free_port(), "nats": free_port(), "pg": free_port(), "base": base}
-    with tempfile.TemporaryDirectory(prefix="am-devstack-", dir="/tmp") as d:
-        os.chmod(d, 0o755)
+    with scratch() as (d, ports):
         env = {**Devstack(d, ports).env, "AM_INBOUND_WEBHOOK_TIMEOUT_S": "not-a-number"}  # inbound cannot start
         proc = subprocess.Popen([sys.executable, "-m", "services.devstack"], env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)

@@ -38,7 +38,7 @@ async def follow_contract(org: Org, method: str, path: str, body: Any, key: str,
 
 async def _second_gateway(system: System, **env: str) -> tuple[Any, str]:
     """Another gateway replica on the same bus (its own settings), as a load balancer would have."""
-    from libs.embedded.servers import free_port
+    from libs.embedded.ports import free_port
 
     port = free_port()
     mod = importlib.import_module("services.gateway.app")

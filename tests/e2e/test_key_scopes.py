@@ -113,7 +113,7 @@ async def test_an_expired_key_is_401_and_keys_without_scopes_keep_full_access(sy
 async def test_a_cap_holds_across_two_gateway_replicas(system: System) -> None:
     import importlib
 
-    from libs.embedded.servers import free_port
+    from libs.embedded.ports import free_port
 
     org = await onboard(system)
     contact = handset()

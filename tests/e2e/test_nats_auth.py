@@ -56,10 +56,7 @@ async def test_every_service_works_as_its_own_nats_user(settings_env: dict[str, 
             org = await onboard(system)
             contact = handset()
             await org.consent(contact)
-            status, body = await org.send(contact)
-            assert status == 202, body
-            mid = body["data"]["id"]
-            assert (await org.until_terminal([mid], timeout=30))[mid]["status"] == "delivered"
+            await org.delivered(contact)
 
             status, _, _ = await system.call("POST", "/sim/messages",
                                              json={"from": contact, "to": org.number, "text": "hello back"})

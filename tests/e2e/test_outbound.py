@@ -40,6 +40,23 @@ class Org:
                 return status, body
             await asyncio.sleep(float(headers.get("Retry-After", "1")))
 
+    async def sends(self, to: str, texts: list[str], **extra: Any) -> list[str]:
+        """Each text sent in turn, each accepted (202): their message ids."""
+        ids = []
+        for text in texts:
+            status, body = await self.send(to, text=text, **extra)
+            assert status == 202, body
+            ids.append(body["data"]["id"])
+        return ids
+
+    async def delivered(self, to: str, text: str = "hello from agentmessage", timeout: float = 30.0
+                        ) -> dict[str, Any]:
+        """One text sent (202) and followed until it is delivered: the message at the end."""
+        [mid] = await self.sends(to, [text])
+        final = (await self.until_terminal([mid], timeout=timeout))[mid]
+        assert final["status"] == "delivered", final
+        return final
+
     async def consent(self, contact: str) -> None:
         status, body, _ = await self.call("POST", "/v1/consent", json={
             "contact_number": contact, "method": "web_form",
@@ -89,25 +106,8 @@ async def onboard(system: System, quiet_hours: bool = False) -> Org:
     approval. Quiet hours are switched off unless asked for, so no test depends on the wall clock."""
     data = await system.signup()
     key, org_id = data["api_key"]["secret"], data["organization"]["id"]
-    status, body, _ = await system.call("POST", "/v1/phone-numbers/search", key=key,
-                                        json={"area_code": "415", "quantity": 5})
-    assert status == 200, body
-    status, body, _ = await system.call("POST", "/v1/phone-numbers/orders", key=key,
-                                        json={"numbers": [body["data"][0]["phone_number"]]})
-    assert status == 201, body
-    number = body["data"]["phone_numbers"][0]
-    status, brand, _ = await system.call("POST", "/v1/brands", key=key, json=BRAND)
-    assert status == 201, brand
-    status, camp, _ = await system.call("POST", "/v1/campaigns", key=key,
-                                        json={**CAMPAIGN, "brand_id": brand["data"]["id"]})
-    assert status == 201, camp
-
-    async def approved() -> bool:
-        _, got, _ = await system.call("GET", f"/v1/campaigns/{camp['data']['id']}", key=key)
-        assert got["data"]["status"] != "rejected", got
-        return bool(got["data"]["status"] == "approved")
-
-    await system.eventually(approved, timeout=10)
+    number = await system.order_number(key)
+    await system.approved_campaign(key, BRAND, CAMPAIGN)
     if not quiet_hours:
         status, body, _ = await system.call("PATCH", "/v1/compliance/settings", key=key,
                                             json={"quiet_hours_enabled": False})
@@ -241,11 +241,7 @@ async def _a_fifth_failing(system: System) -> None:
     contact = handset()
     await org.consent(contact)
     await system.call("PUT", "/sim/config", json={"faults": {"error_fraction": 0.2}})
-    ids = []
-    for i in range(25):
-        status, body = await org.send(contact, text=f"flaky {i}")
-        assert status == 202, body
-        ids.append(body["data"]["id"])
+    ids = await org.sends(contact, [f"flaky {i}" for i in range(25)])
     final = await org.until_terminal(ids, timeout=30)
     await system.call("PUT", "/sim/config", json={"faults": {"error_fraction": 0.0}})
     assert {m["status"] for m in final.values()} == {"delivered"}
@@ -257,11 +253,7 @@ async def test_stop_while_messages_are_queued_cancels_them(settings_env: dict[st
         org = await onboard(system)
         contact = handset()
         await org.consent(contact)
-        ids = []
-        for i in range(10):
-            status, body = await org.send(contact, text=f"queued {i}")
-            assert status == 202, body
-            ids.append(body["data"]["id"])
+        ids = await org.sends(contact, [f"queued {i}" for i in range(10)])
         assert (await org.message(ids[-1]))["queue_position"] >= 5
         status, _, _ = await system.call("POST", "/sim/messages", json={"from": contact, "to": org.number,
                                                                          "text": "STOP"})

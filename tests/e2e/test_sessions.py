@@ -83,7 +83,7 @@ async def test_wrong_passwords_are_refused_and_login_is_rate_limited(system: Sys
 
 
 async def test_log_out_everywhere_reaches_another_gateway_replica(system: System) -> None:
-    from libs.embedded.servers import free_port
+    from libs.embedded.ports import free_port
     from services.gateway.app import build
 
     port = free_port()

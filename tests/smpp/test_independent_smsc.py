@@ -13,10 +13,11 @@ from typing import Any
 
 import pytest
 
-from libs.embedded.servers import free_port
+from libs.embedded.ports import free_port
 from libs.smpp import pdu
 from services.carrier import esme as esme_module
-from services.carrier.esme import Esme, SmppTarget, Timing
+from services.carrier.config import SmppTarget, Timing
+from services.carrier.esme import Esme
 from tests.e2e.test_outbound import Org, handset, onboard
 from tests.smpp.node import NodeSmsc
 from tests.system import System, running_system

@@ -11,7 +11,7 @@ import nats
 import pytest
 
 from libs.bus.rpc import RpcClient
-from libs.embedded.servers import free_port
+from libs.embedded.ports import free_port
 from proto.base import CommandError
 from proto.commands.carrier import SubmitMessage, Submitted
 from proto.subjects import Subjects

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from libs.embedded.servers import free_port
+from libs.embedded.ports import free_port
 from services.amctl import carrier as amctl
 from tests.e2e.data import BRAND, CAMPAIGN
 from tests.e2e.test_outbound import Org, handset

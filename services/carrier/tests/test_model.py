@@ -7,7 +7,7 @@ import pytest
 
 from libs.smpp import pdu, text
 from services.carrier import model
-from services.carrier.esme import SmppTarget
+from services.carrier.config import SmppTarget
 
 
 def test_one_part_message() -> None:

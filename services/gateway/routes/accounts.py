@@ -9,7 +9,8 @@ from proto.commands import accounts as c
 from proto.http.accounts import CreateKeyBody, PageQuery, SignupBody
 from services.gateway import credentials
 from services.gateway.api import EVICT_KEY, Ctx, Reply, Route
-from services.gateway.scopes import GUARD_KEY, key_grants
+from services.gateway.scopes import key_grants
+from services.gateway.usage import GUARD_KEY
 
 
 async def signup(ctx: Ctx) -> Reply:

@@ -14,7 +14,8 @@ from proto.http.accounts import CreateKeyBody, KeyCapsBody
 from proto.scopes import SCOPES
 from proto.subjects import Subjects
 from services.gateway.routes import all_routes
-from services.gateway.scopes import KeyGuard, UsageCounters, key_grants
+from services.gateway.scopes import key_grants
+from services.gateway.usage import KeyGuard, UsageCounters
 
 
 def test_every_authenticated_route_declares_a_known_scope() -> None:

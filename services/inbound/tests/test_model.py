@@ -1,8 +1,7 @@
-"""Pure rules of inbound: retry schedule, webhook payload, positions, carrier input."""
+"""Pure rules of inbound: webhook payload, positions, carrier input."""
 
 from __future__ import annotations
 
-import itertools
 from datetime import UTC, datetime
 
 import msgspec
@@ -11,38 +10,6 @@ import pytest
 from libs.webhooks.signing import sign, verify
 from proto.base import CommandError
 from services.inbound import model
-
-POLICY = model.RetryPolicy(base_s=5.0, cap_s=3600.0, window_s=86400.0)
-
-
-def test_backoff_doubles_from_the_base_up_to_the_cap_with_jitter_between_half_and_full() -> None:
-    full = [POLICY.delay(n, 0.999999) for n in range(1, 16)]
-    half = [POLICY.delay(n, 0.0) for n in range(1, 16)]
-    assert full[:4] == pytest.approx([5.0, 10.0, 20.0, 40.0], rel=1e-5)
-    assert half[:4] == [2.5, 5.0, 10.0, 20.0]
-    assert max(full) == pytest.approx(3600.0, rel=1e-5)
-    assert full[-1] == pytest.approx(3600.0, rel=1e-5) and half[-1] == 1800.0
-    assert all(a <= b for a, b in itertools.pairwise(half))
-    assert POLICY.delay(10_000, 0.5) == 2700.0  # no overflow far out
-
-
-def test_retries_last_at_least_the_window_then_give_up() -> None:
-    elapsed, failures = 0.0, 0
-    while True:
-        failures += 1
-        delay = POLICY.next_delay(elapsed, failures, 0.0)  # shortest jitter: the most attempts
-        if delay is None:
-            break
-        elapsed += delay
-    assert elapsed >= 86400.0
-    assert 20 <= failures <= 80
-    assert POLICY.next_delay(86399.0, 3, 0.5) is not None
-    assert POLICY.next_delay(86400.0, 3, 0.5) is None
-
-
-def test_a_short_schedule_for_tests() -> None:
-    p = model.RetryPolicy(base_s=0.05, cap_s=0.2, window_s=1.0)
-    assert [p.delay(n, 0.999999) for n in (1, 2, 3, 4)] == pytest.approx([0.05, 0.1, 0.2, 0.2], rel=1e-4)
 
 
 def test_webhook_body_has_exactly_the_documented_fields_and_verifies() -> None:
@@ -132,25 +99,3 @@ def test_lanes_give_a_healthy_number_many_slots_and_a_failing_one_few() -> None:
     lanes.finish("slow", True)
     assert lanes.free("slow") == 3 and lanes.limits() == (["fast"], [1])
     assert lanes.free("other") == 3
-
-
-def test_route_handoff_is_used_once_and_only_while_fresh() -> None:
-    from proto.commands.numbers import InboundRoute
-    from services.inbound.handlers import RouteHandoff
-
-    route = InboundRoute(org_id="o", phone_number_id="p", e164="+14155550123", inbound_url="https://x.io/h",
-                         webhook_secrets=["s"])
-    handoff = RouteHandoff(max_age_s=60)
-    handoff.put("m1", route)
-    assert handoff.take("m1") is route
-    assert handoff.take("m1") is None  # once
-    stale = RouteHandoff(max_age_s=1e-9)
-    stale.put("m2", route)
-    assert stale.take("m2") is None
-    off = RouteHandoff(max_age_s=0)
-    off.put("m3", route)
-    assert off.take("m3") is None
-    small = RouteHandoff(max_age_s=60, max_size=4)
-    for i in range(6):
-        small.put(f"k{i}", route)
-    assert small.take("k0") is None and small.take("k5") is route

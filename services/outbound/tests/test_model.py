@@ -170,14 +170,6 @@ def test_uuid_parsing() -> None:
 
 
 # -- timing -----------------------------------------------------------------------------------------
-def test_retry_delay_grows_and_is_capped() -> None:
-    assert model.retry_delay(1, 0.5, 60, 0.0) == 0.25
-    assert model.retry_delay(1, 0.5, 60, 0.999) < 0.5
-    assert model.retry_delay(3, 0.5, 60, 0.0) == 1.0
-    assert model.retry_delay(30, 0.5, 60, 0.0) == 30.0
-    assert model.retry_delay(30, 0.5, 60, 0.999) < 60.0
-
-
 def test_expected_send_at_and_price() -> None:
     now = datetime(2026, 6, 11, 12, 0, tzinfo=UTC)
     assert model.expected_send_at(now, 0, 60) == now

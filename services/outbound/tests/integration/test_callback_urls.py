@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from libs.embedded.servers import free_port
 from libs.testing.dns import fake_dns
+from libs.testing.receiver import receiving
 from services.outbound.tests.integration.harness import Pipe, handset
 
 
@@ -37,13 +37,7 @@ async def test_status_callbacks_follow_the_url_rule(make_pipe: Any, dns: dict[st
         hits.append(request.path)
         return web.Response(status=204)
 
-    app = web.Application()
-    app.router.add_post("/status", receive)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
+    async with receiving("/status", receive) as port:
         dns["hooks.example.com"] = ["93.184.216.34"]  # public when the send is accepted …
         dns["rebind:hooks.example.com"] = ["127.0.0.1"]  # … the receiver's address at every lookup after
         status, body = await p.send(handset(), status_callback_url=f"https://hooks.example.com:{port}/status")
@@ -58,5 +52,3 @@ async def test_status_callbacks_follow_the_url_rule(make_pipe: Any, dns: dict[st
         rows = await p.system.eventually(all_failed, timeout=20)
         assert all("refused by the callback URL rule" in r["last_error"] and r["attempts"] == 1 for r in rows)
         assert hits == []
-    finally:
-        await runner.cleanup()

@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from libs.embedded.servers import free_port
+from libs.testing.receiver import receiving
 from libs.webhooks.signing import verify
 from proto.events import encode_event
 from proto.events.compliance import OptOutRecorded
@@ -248,13 +248,7 @@ async def test_status_callbacks_are_signed_ordered_and_retried(make_pipe: Any) -
         got.append(await request.json())
         return web.Response(status=204)
 
-    app = web.Application()
-    app.router.add_post("/status", receive)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
+    async with receiving("/status", receive) as port:
         _, body = await p.send(handset(), status_callback_url=f"http://127.0.0.1:{port}/status")
         mid = body["data"]["id"]
         await p.system.eventually(lambda: has(got, 4), timeout=10)
@@ -268,8 +262,6 @@ async def test_status_callbacks_are_signed_ordered_and_retried(make_pipe: Any) -
         assert [r["event_id"] for r in rows] == [c["event_id"] for c in got]
         assert rows[0]["attempts"] == 2 and rows[0]["state"] == "delivered" and rows[0]["last_status_code"] == 204
         assert (await p.call("GET", f"/v1/messages/{uuid.uuid4()}/status-callbacks"))[0] == 404
-    finally:
-        await runner.cleanup()
 
 
 async def test_callbacks_from_a_number_without_a_secret_use_the_org_secret(make_pipe: Any) -> None:
@@ -284,15 +276,7 @@ async def test_callbacks_from_a_number_without_a_secret_use_the_org_secret(make_
         got.append(verify(secret, request.headers["X-AmCore-Signature"], await request.read()))
         return web.Response(status=200)
 
-    app = web.Application()
-    app.router.add_post("/s", receive)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
+    async with receiving("/s", receive) as port:
         await p.send(handset(), status_callback_url=f"http://127.0.0.1:{port}/s")
         await p.system.eventually(lambda: has(got, 4), timeout=10)
         assert all(got)
-    finally:
-        await runner.cleanup()
