@@ -35,6 +35,7 @@ from tests import cpubudget, hops
 
 RESULTS: list[tuple[str, str]] = []
 FIGURES: list[tuple[str, float, str]] = []
+PREFIX = [""]  # "prefilled_" while the benches run again on the pre-filled store (AM_BENCH_DATA=prefilled)
 
 
 def mark() -> None:
@@ -50,6 +51,7 @@ def report(name: str, value: str) -> None:
 
 def figure(name: str, value: float, unit: str) -> None:
     """One machine-readable line, ``BENCH <name> <value> <unit>``, printed now and again in the summary."""
+    name = PREFIX[0] + name
     FIGURES.append((name, value, unit))
     print(f"BENCH {name} {value:.6g} {unit}", flush=True)
 
@@ -280,6 +282,8 @@ async def main() -> None:
                 for _, fn in chosen:
                     await settle(db_url)
                     await fn(stack)
+                if os.environ.get("AM_BENCH_DATA") == "prefilled":
+                    await bench_prefilled(stack, db_url)
         if "scaleout" in only:  # not in the default set: two more stacks and a JetStream cluster
             from tests.scaleout import bench_scaleout
 
@@ -719,6 +723,43 @@ async def trace(stack: Stack, since: float, paths: hops.Paths, title: str,
     finally:
         await nc.close()
     hops.report(title, paths, order, report)
+
+
+PREFILLED = ("sends", "inbound")
+"""The benches run again on the pre-filled store, and the figures compared with their empty-store ones."""
+
+
+async def bench_prefilled(stack: Stack, db_url: str) -> None:
+    """AM_BENCH_DATA=prefilled: fill the running stack's schemas with old traffic (tests/prefill.py;
+    AM_PREFILL_ORGS, AM_PREFILL_MESSAGES, AM_PREFILL_INBOUND, defaults 1,000 / 1,000,000 / 200,000), then
+    run the send and MO benches again and print each figure's ratio to the empty store's of this run."""
+    from tests.prefill import prefill
+
+    orgs = int(os.environ.get("AM_PREFILL_ORGS", "1000"))
+    messages = int(os.environ.get("AM_PREFILL_MESSAGES", "1000000"))
+    inbound = int(os.environ.get("AM_PREFILL_INBOUND", "200000"))
+    print(f"pre-filling: {orgs:,} organizations, {messages:,} messages, {inbound:,} inbound texts")
+    got = await prefill(db_url, Subjects(stack.env["AM_SUBJECT_ROOT"]), orgs=orgs, messages=messages,
+                        inbound=inbound)
+    report("pre-fill (COPY from the event classes)", f"{got['events']:,.0f} events, {messages:,} messages, "
+           f"{orgs:,} organizations in {got['seconds']:,.0f} s")
+    figure("prefill_events", got["events"], "events")
+    figure("prefill_seconds", got["seconds"], "s")
+    empty = {name: value for name, value, _ in FIGURES}
+    PREFIX[0] = "prefilled_"
+    try:
+        for name, fn in BENCHES:
+            if name in PREFILLED:
+                await settle(db_url)
+                await fn(stack)
+    finally:
+        PREFIX[0] = ""
+    for name in ("sends_per_s", "sends_p99_ms", "delivered_p99_ms", "mo_webhook_p99_ms"):
+        before = empty.get(name)
+        after = next((v for n, v, _ in FIGURES if n == f"prefilled_{name}"), None)
+        if before and after is not None:
+            report(f"pre-filled / empty store: {name}", f"{after / before:.2f}")
+            figure(f"prefilled_ratio_{name}", after / before, "ratio")
 
 
 BENCHES: list[tuple[str, Callable[[Stack], Awaitable[None]]]] = [

@@ -35,7 +35,7 @@ from proto.commands.compliance import (
     SendKind,
     SendOutcomes,
 )
-from services.outbound import model, projection, rules, store, sweeps
+from services.outbound import model, projection, store, sweeps
 from services.outbound.commands import (
     CarrierRefused,
     Command,
