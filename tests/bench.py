@@ -103,7 +103,7 @@ async def bench_store(nats_url: str, db_url: str) -> None:
 class Stack:
     """The whole system as separate processes (services.devstack) on private ports."""
 
-    def __init__(self, nats_url: str, db_url: str):
+    def __init__(self, nats_url: str, db_url: str, extra: dict[str, str] | None = None):
         self.dir = tempfile.mkdtemp(prefix="am-bench-")
         base = free_port_block(9)  # the services from base + 1, then gateway, simulator and its SMSC
         self.gw_port, self.sim_port = base + 7, base + 8
@@ -113,7 +113,8 @@ class Stack:
                     "AM_SERVICE_PORT_BASE": str(base), "AM_SUBJECT_ROOT": "bench" + uuid.uuid4().hex[:6],
                     "AM_LOG_LEVEL": "warning", "AM_RATE_LIMIT_RPS": "1000000", "AM_RATE_LIMIT_BURST": "1000000",
                     "AM_SIM_REVIEW_DELAY_MS": "200", "AM_SIM_RECEIPT_DELAY_MS": "0",
-                    "AM_SIGNUP_CREDIT_MICROS": str(10_000 * 1_000_000)}  # $10,000: credit is not what we measure
+                    "AM_SIGNUP_CREDIT_MICROS": str(10_000 * 1_000_000),  # $10,000: credit is not what we measure
+                    **(extra or {})}
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = f"http://127.0.0.1:{self.gw_port}"
         self.sim = f"http://127.0.0.1:{self.sim_port}"
@@ -245,12 +246,17 @@ async def main() -> None:
     print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}")
     with nats_server() as nats_url, postgres_server() as db_url:
         await bench_store(nats_url, db_url)
-        extra = os.environ.get("AM_BENCH_ONLY", "")
-        with Stack(nats_url, db_url) as stack:
-            for name, fn in BENCHES:
-                if not extra or name in extra:
+        only = [w.strip() for w in os.environ.get("AM_BENCH_ONLY", "").split(",") if w.strip()]
+        chosen = [(name, fn) for name, fn in BENCHES if not only or name in only]
+        if chosen:
+            with Stack(nats_url, db_url) as stack:
+                for _, fn in chosen:
                     await settle(db_url)
                     await fn(stack)
+        if "scaleout" in only:  # not in the default set: two more stacks and a JetStream cluster
+            from tests.scaleout import bench_scaleout
+
+            await bench_scaleout(db_url, report, figure)
     print("\nsummary")
     for name, value in RESULTS:
         print(f"  {name:<58} {value}")

@@ -91,3 +91,21 @@ def budget_rows(spent: dict[str, float], units: int) -> list[tuple[str, float]]:
     rows = [(role, spent[role] * 1000 / units) for role in (*ROLES, "other") if spent.get(role, 0.0) > 0]
     rows.append(("total", sum(spent.values()) * 1000 / units))
     return rows
+
+
+def by_process(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]) -> dict[str, float]:
+    """CPU seconds each process spent between two snapshots, named by role; a role's second and later
+    processes (replicas) as ``role#2`` … in order of pid. PostgreSQL's backends and NATS's nodes stay
+    one row each (``postgres``, ``nats``): they are one server, not replicas of a service."""
+    spent: dict[str, float] = {}
+    seen: dict[str, int] = {}
+    for pid in sorted(after):
+        role, cpu = after[pid]
+        prev = before.get(pid)
+        used = cpu - (prev[1] if prev and prev[0] == role else 0.0)
+        name = role
+        if role not in ("postgres", "nats", "other", "load generator"):
+            seen[role] = seen.get(role, 0) + 1
+            name = role if seen[role] == 1 else f"{role}#{seen[role]}"
+        spent[name] = spent.get(name, 0.0) + used
+    return spent

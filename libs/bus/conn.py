@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ssl
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -28,8 +29,10 @@ def tls_context(ca: str = "", cert: str = "", key: str = "") -> ssl.SSLContext |
 
 
 async def connect(url: str, name: str, user: str = "", password: str = "",
-                  tls: ssl.SSLContext | None = None) -> Client:
-    """Connect as ``user`` (each service its own NATS user); credentials in the URL also work."""
+                  tls: ssl.SSLContext | None = None, reconnected: Callable[[], None] | None = None) -> Client:
+    """Connect as ``user`` (each service its own NATS user); credentials in the URL also work.
+    ``reconnected`` runs after every reconnect: what was published meanwhile on core NATS (no stream
+    keeps it for this client) was missed, so caches kept by such events must forget."""
     auth: dict[str, Any] = {}
     if user:
         auth = {"user": user, "password": password}
@@ -43,6 +46,8 @@ async def connect(url: str, name: str, user: str = "", password: str = "",
 
     async def on_reconnect() -> None:
         log.info("nats_reconnected")
+        if reconnected is not None:
+            reconnected()
 
     return await nats.connect(
         servers=[u.strip() for u in url.split(",")],

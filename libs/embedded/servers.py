@@ -62,6 +62,8 @@ class EmbeddedNats:
     ``libs.bus.auth`` for that root (``*`` for tests), passwords in ``credentials.json`` (0600) here.
     None: no authentication."""
     credentials: dict[str, str] = field(default_factory=dict)
+    args: list[str] = field(default_factory=list)
+    """More nats-server flags (a cluster node's name and routes: ``libs.embedded.cluster``)."""
 
     @property
     def url(self) -> str:
@@ -95,7 +97,7 @@ class EmbeddedNats:
             raise PortTaken(self.port)
         self.proc = subprocess.Popen(
             [nats_server_binary(), *self._config(), "-js", "-sd", str(self.data_dir / "jetstream"),
-             "-a", "127.0.0.1", "-p", str(self.port), "-l", str(log)],
+             "-a", "127.0.0.1", "-p", str(self.port), "-l", str(log), *self.args],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
             start_new_session=True,
         )

@@ -95,6 +95,7 @@ class Service:
         self._task_factories: list[Callable[[], Coroutine[Any, Any, None]]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
+        self._on_reconnect: list[Callable[[], None]] = []
         self._runner: web.AppRunner | None = None
         self._gauge_queries: list[GaugeQuery] = []
         self.port = 0
@@ -118,6 +119,14 @@ class Service:
     def on_stop(self, fn: Callable[[], Awaitable[None]]) -> None:
         self._on_stop.append(fn)
 
+    def on_reconnect(self, fn: Callable[[], None]) -> None:
+        """``fn`` runs after each NATS reconnect (a cache evicted by core NATS events forgets all)."""
+        self._on_reconnect.append(fn)
+
+    def _reconnected(self) -> None:
+        for fn in self._on_reconnect:
+            fn()
+
     def gauge_query(self, query: GaugeQuery) -> None:
         """Refresh these gauges from the service's database every AM_METRICS_INTERVAL_S."""
         self._gauge_queries.append(query)
@@ -128,7 +137,8 @@ class Service:
         configure_tracing(self.name)
         st = self.settings
         self.nc = await connect(st.nats_url, f"am-{self.name}", st.nats_user, st.nats_password,
-                                tls_context(st.nats_tls_ca, st.nats_tls_cert, st.nats_tls_key))
+                                tls_context(st.nats_tls_ca, st.nats_tls_cert, st.nats_tls_key),
+                                reconnected=self._reconnected)
         self.rpc = RpcClient(self.nc, self.subjects)
         self.rpc_server = RpcServer(self.nc, self.subjects, self.name)
         if self.uses_db:

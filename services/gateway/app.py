@@ -41,17 +41,20 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, Any]:
 
     async def setup(s: Service) -> None:
         s.rpc.default_timeout = settings.rpc_timeout_s
-        gw.idem = await Idempotency.open(s.nc, s.subjects, settings.idempotency_ttl_s, settings.idempotency_lease_s)
+        gw.idem = await Idempotency.open(s.nc, s.subjects, settings.idempotency_ttl_s, settings.idempotency_lease_s,
+                                        replicas=s.settings.stream_replicas)
         gw.auth = AuthCache(s.rpc, settings.auth_cache_ttl_s)
-        gw.guard.usage = usage = await UsageCounters.open(s.nc, s.subjects)
+        gw.guard.usage = usage = await UsageCounters.open(s.nc, s.subjects, replicas=s.settings.stream_replicas)
         s.on_stop(usage.close)
         await mcp.start()
         s.on_stop(mcp.stop)
         await gw.auth.follow_revocations(s.nc, s.subjects)
+        s.on_reconnect(gw.auth.forget_all)  # a revocation published while we were away was missed
         gw.sessions = Sessions(s.rpc, ttl_s=settings.session_ttl_s, cache_ttl_s=settings.auth_cache_ttl_s,
                                secure_cookie=settings.env not in ("dev", "test"),
                                login_per_min=settings.login_rate_per_min)
         s.http[SESSIONS_KEY] = gw.sessions
         await gw.sessions.follow_endings(s.nc, s.subjects)
+        s.on_reconnect(gw.sessions.forget_all)
 
     return svc, setup

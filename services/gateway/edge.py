@@ -51,6 +51,10 @@ class AuthCache:
         key_hash = credentials.hash_key(secret)  # only the hash goes to accounts
         return await self._by_hash.load(key_hash, lambda: self.rpc.call(Authenticate(key_hash=key_hash)))
 
+    def forget_all(self) -> None:
+        """After a NATS reconnect: a revocation may have been missed meanwhile."""
+        self._by_hash.clear()
+
     def evict_key(self, key_id: str) -> None:
         self._by_hash.evict_where(lambda p: p.key_id == key_id)
 
@@ -150,7 +154,8 @@ class Idempotency:
         self.lease_s = lease_s
 
     @classmethod
-    async def open(cls, nc: Client, subjects: Subjects, ttl_s: int, lease_s: float) -> Idempotency:
+    async def open(cls, nc: Client, subjects: Subjects, ttl_s: int, lease_s: float, *,
+                   replicas: int = 1) -> Idempotency:
         js = nc.jetstream()
         name = f"{subjects.root.upper()}_IDEMPOTENCY"
         try:
@@ -158,7 +163,7 @@ class Idempotency:
         except (BucketNotFoundError, NotFoundError):
             from nats.js.api import KeyValueConfig
 
-            kv = await js.create_key_value(KeyValueConfig(bucket=name, ttl=float(ttl_s), history=1))
+            kv = await js.create_key_value(KeyValueConfig(bucket=name, ttl=float(ttl_s), history=1, replicas=replicas))
         return cls(kv, lease_s)
 
     @staticmethod

@@ -114,6 +114,10 @@ class Sessions:
             raise CommandError("UNAUTHORIZED", "the session ended or expired; log in again", 401)
         return view
 
+    def forget_all(self) -> None:
+        """After a NATS reconnect: a session's end may have been missed meanwhile."""
+        self._cache.clear()
+
     def evict(self, session_ids: set[str]) -> None:
         self._cache.evict_where(lambda view: view.id in session_ids)
 

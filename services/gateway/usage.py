@@ -131,7 +131,7 @@ class UsageCounters:
         self._read: dict[str, tuple[KeyUsage, float]] = {}
 
     @classmethod
-    async def open(cls, nc: Client, subjects: Subjects) -> UsageCounters:
+    async def open(cls, nc: Client, subjects: Subjects, *, replicas: int = 1) -> UsageCounters:
         js = nc.jetstream()
         name = f"{subjects.root.upper()}_KEY_USAGE"
         try:
@@ -139,7 +139,8 @@ class UsageCounters:
         except (BucketNotFoundError, NotFoundError):
             from nats.js.api import KeyValueConfig
 
-            kv = await js.create_key_value(KeyValueConfig(bucket=name, ttl=2 * 86400.0, history=1))
+            kv = await js.create_key_value(KeyValueConfig(bucket=name, ttl=2 * 86400.0, history=1,
+                                                           replicas=replicas))
         self = cls(kv)
         self._flusher = asyncio.create_task(self._flush_loop())
         return self
