@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import aiohttp
 import nats
@@ -30,10 +31,11 @@ from libs.testing.infra import nats_server, postgres_server
 from proto.base import new_id
 from proto.events.accounts import CreditGranted
 from proto.subjects import StreamSpec, Subjects
-from tests import cpubudget
+from tests import cpubudget, hops
 
 RESULTS: list[tuple[str, str]] = []
 FIGURES: list[tuple[str, float, str]] = []
+PREFIX = [""]  # "prefilled_" while the benches run again on the pre-filled store (AM_BENCH_DATA=prefilled)
 
 
 def mark() -> None:
@@ -49,6 +51,7 @@ def report(name: str, value: str) -> None:
 
 def figure(name: str, value: float, unit: str) -> None:
     """One machine-readable line, ``BENCH <name> <value> <unit>``, printed now and again in the summary."""
+    name = PREFIX[0] + name
     FIGURES.append((name, value, unit))
     print(f"BENCH {name} {value:.6g} {unit}", flush=True)
 
@@ -112,6 +115,7 @@ class Stack:
                     "AM_SIM_SMPP_PORT": str(base + 9),
                     "AM_SERVICE_PORT_BASE": str(base), "AM_SUBJECT_ROOT": "bench" + uuid.uuid4().hex[:6],
                     "AM_LOG_LEVEL": "warning", "AM_RATE_LIMIT_RPS": "1000000", "AM_RATE_LIMIT_BURST": "1000000",
+                    "AM_SIGNUP_RATE_PER_MIN": "100000",  # the delivered phase signs up 20 organizations
                     "AM_SIM_REVIEW_DELAY_MS": "200", "AM_SIM_RECEIPT_DELAY_MS": "0",
                     "AM_SIGNUP_CREDIT_MICROS": str(10_000 * 1_000_000),  # $10,000: credit is not what we measure
                     **(extra or {})}
@@ -199,6 +203,31 @@ async def load(url: str, fn: Callable[[KeepAlive], Awaitable[bool]], seconds: fl
     return len(lat), lat, errors
 
 
+async def paced(url: str, fn: Callable[[KeepAlive, int], Awaitable[None]], rate: float, seconds: float,
+                connections: int) -> float:
+    """Open loop on keep-alive connections: request ``k`` starts at ``k / rate`` s (or as soon as a
+    connection is free when all are busy). Answers the seconds the ``rate * seconds`` requests took."""
+    n = int(rate * seconds)
+    nxt = 0
+    start = time.perf_counter()
+
+    async def worker() -> None:
+        nonlocal nxt
+        conn = KeepAlive(url)
+        try:
+            while nxt < n:
+                k, nxt = nxt, nxt + 1
+                delay = start + k / rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                await fn(conn, k)
+        finally:
+            conn.close()
+
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    return time.perf_counter() - start
+
+
 async def signup(url: str) -> str:
     return (await signup_org(url))[0]
 
@@ -253,6 +282,8 @@ async def main() -> None:
                 for _, fn in chosen:
                     await settle(db_url)
                     await fn(stack)
+                if os.environ.get("AM_BENCH_DATA") == "prefilled":
+                    await bench_prefilled(stack, db_url)
         if "scaleout" in only:  # not in the default set: two more stacks and a JetStream cluster
             from tests.scaleout import bench_scaleout
 
@@ -466,7 +497,78 @@ async def bench_sends(stack: Stack) -> None:
                     lats.append(datetime.fromisoformat(step["at"].replace("Z", "+00:00")).timestamp() - accepted)
         report("accepted -> delivered at 40/s, receipt delay 0", f"p50 {pct(lats, .5):.0f} ms, p99 {pct(lats, .99):.0f} ms "
                f"({len(lats)}/{len(paced)} delivered)")
-        figure("delivered_p99_ms", pct(lats, .99), "ms")
+        figure("delivered_40_p99_ms", pct(lats, .99), "ms")
+
+
+DELIVERED_RATE, DELIVERED_S, DELIVERED_ORGS = 1000, 60, 20
+"""accepted -> delivered: sends per second, for how long, spread over how many organizations (each a
+number on its own campaign: 50/s each stays under a number's 3,600 and a campaign's 4,500 a minute, so
+shaping does not hold any message back)."""
+
+
+AREA_CODES = ("201", "202", "203", "205", "206", "207", "208", "209", "210", "213", "214", "215", "216", "217",
+              "218", "219", "224", "225", "228", "229")
+
+
+async def bench_delivered(stack: Stack) -> None:
+    rate = int(os.environ.get("AM_BENCH_DELIVERED_RATE", DELIVERED_RATE))
+    seconds = float(os.environ.get("AM_BENCH_DELIVERED_S", DELIVERED_S))
+    print(f"accepted -> delivered at {rate:,}/s for {seconds:g} s over {DELIVERED_ORGS} numbers, receipt delay 0")
+    orgs: list[Org] = []
+    for group in range(0, DELIVERED_ORGS, 5):  # a few at a time: each waits for its campaign's review
+        orgs += await asyncio.gather(*(ready_org(stack, AREA_CODES[i]) for i in range(group, group + 5)))
+    contacts = {o.org_id: [f"+1917556{i:02d}{k:02d}" for k in range(10)] for i, o in enumerate(orgs)}
+    await asyncio.gather(*(consent(stack, o, contacts[o.org_id]) for o in orgs))
+    paths: hops.Paths = {}
+    refused = 0
+    started = time.time()
+
+    async def send(conn: KeepAlive, k: int) -> None:
+        nonlocal refused
+        org = orgs[k % len(orgs)]
+        status, body = await conn.request("POST", "/v1/messages", org.headers, json.dumps({
+            "from": org.number, "to": contacts[org.org_id][(k // len(orgs)) % 10], "text": f"d {k}"}).encode())
+        if status == 202:
+            paths[json.loads(body)["data"]["id"]] = {"accepted": time.time()}
+        else:
+            refused += 1
+
+    mark()
+    before = cpubudget.snapshot()
+    took = await paced(stack.url, send, rate, seconds, 128)
+    report(f"  ... sends at {rate:,}/s for {seconds:g} s", f"{len(paths):,} accepted in {took:.1f} s "
+           f"({len(paths) / took:,.0f}/s), {refused} not accepted")
+    t = time.perf_counter()
+    async with aiohttp.ClientSession() as http:
+        waiting = list(orgs)
+        while waiting and time.perf_counter() - t < 120 + len(paths) / 500:
+            async with http.get(stack.url + "/v1/messages", headers=waiting[0].headers, params={
+                    "status": "scheduled,queued,sending,sent", "limit": "1"}) as r:
+                if not (await r.json())["data"]:
+                    waiting.pop(0)
+                    continue
+            await asyncio.sleep(1)
+    drained = time.perf_counter() - t
+    spent = cpubudget.by_role(before, cpubudget.snapshot())
+    await trace(stack, started, paths, "accepted -> delivered", [
+        ("outbound", "message_sending", lambda e: e.message_id, "dispatched", False),
+        ("carrier", "message_submitted", lambda e: e.message_id, "carrier submitted", False),
+        ("carrier", "receipt_received", lambda e: e.message_id, "carrier receipt", True),
+        ("outbound", "message_delivered", lambda e: e.message_id, "delivered", False)],
+        ["accepted", "dispatched", "carrier submitted", "carrier receipt", "carrier receipt published", "delivered"])
+    ours = [p for p in paths.values() if "accepted" in p]
+    lats = [p["delivered"] - p["accepted"] for p in ours if "delivered" in p]
+    report(f"accepted -> delivered at {rate:,}/s for {seconds:g} s", f"p50 {pct(lats, .5):.0f} ms, p99 "
+           f"{pct(lats, .99):.0f} ms ({len(lats):,}/{len(ours):,} delivered; drained {drained:.0f} s after the load)")
+    cpu_rows(spent, len(lats), "delivered send", "delivered")
+    figure("delivered_accepted_per_s", len(ours) / took, "sends/s")
+    figure("delivered_p50_ms", pct(lats, .5), "ms")
+    figure("delivered_p99_ms", pct(lats, .99), "ms")
+    figure("delivered_missing", len(ours) - len(lats), "messages")
+
+
+MO_PHASES: tuple[tuple[int, float], ...] = ((100, 5), (500, 5), (1000, 30))
+"""MO -> webhook: (texts per second, seconds) of each phase; the last is the headline figure."""
 
 
 async def bench_inbound(stack: Stack) -> None:
@@ -475,11 +577,13 @@ async def bench_inbound(stack: Stack) -> None:
 
     org = await ready_org(stack, "305")
     received: dict[str, float] = {}
+    copies: dict[str, int] = {}
     port = free_port()
 
     async def hook(request: web.Request) -> web.Response:
         body = await request.json()
-        received[body["body"]] = time.perf_counter()
+        received.setdefault(body["body"], time.time())
+        copies[body["body"]] = copies.get(body["body"], 0) + 1
         return web.Response(status=204)
 
     app = web.Application()
@@ -490,37 +594,50 @@ async def bench_inbound(stack: Stack) -> None:
     async with aiohttp.ClientSession(headers=org.headers) as http, http.patch(
             stack.url + f"/v1/phone-numbers/{org.number_id}", json={"inbound_url": f"http://127.0.0.1:{port}/hook"}) as r:
         assert r.status == 200, await r.text()
-    sent: dict[str, float] = {}
-    phases: tuple[tuple[int, int], ...] = ((100, 5), (250, 5), (500, 4))
+    phases = MO_PHASES
     only = os.environ.get("AM_BENCH_MO_RATE")
     if only:
-        phases = ((int(only), 4),)
+        phases = ((int(only), float(os.environ.get("AM_BENCH_MO_S", "4"))),)
+    lats: list[float] = []
     for rate, seconds in phases:
         mark()
-        sent.clear()
+        paths: hops.Paths = {}
         received.clear()
-        async with aiohttp.ClientSession() as http:
-            n = rate * seconds
-            t_start = time.perf_counter()
-            tasks = []
-            for k in range(n):
-                target = t_start + k / rate
-                await asyncio.sleep(max(0, target - time.perf_counter()))
-                text = f"mo {rate} {k}"
-                sent[text] = time.perf_counter()
-                tasks.append(asyncio.create_task(http.post(stack.sim + "/sim/messages", json={
-                    "from": f"+1305555{k % 10000:04d}", "to": org.number, "text": text})))
-            for t in tasks:
-                (await t).release()
-            deadline = time.perf_counter() + 30
-            while len(received) < n and time.perf_counter() < deadline:
-                await asyncio.sleep(0.2)
-        lats = [received[k] - sent[k] for k in sent if k in received]
-        report(f"MO -> webhook at {rate}/s for {seconds}s", f"p50 {pct(lats, .5):.0f} ms, p99 {pct(lats, .99):.0f} ms, "
-               f"{len(lats)}/{n} delivered")
+        copies.clear()
+        started = time.time()
+
+        async def post(conn: KeepAlive, k: int, rate: int = rate, paths: hops.Paths = paths) -> None:
+            text = f"mo {rate} {k}"
+            paths[text] = {"callback": time.time()}
+            status, _ = await conn.request("POST", "/sim/messages", {}, json.dumps({
+                "from": f"+1305555{k % 10000:04d}", "to": org.number, "text": text}).encode())
+            assert status == 202, status
+
+        n = int(rate * seconds)
+        before = cpubudget.snapshot()
+        took = await paced(stack.sim, post, rate, seconds, 64)
+        deadline = time.perf_counter() + 30
+        while len(received) < n and time.perf_counter() < deadline:
+            await asyncio.sleep(0.2)
+        spent = cpubudget.by_role(before, cpubudget.snapshot())
+        await asyncio.sleep(1)  # a copy delivered twice would come now
+        for text, at in received.items():
+            if text in paths:
+                paths[text]["webhook"] = at
+        lats = [p["webhook"] - p["callback"] for p in paths.values() if "webhook" in p]
+        twice = sum(c > 1 for c in copies.values())
+        report(f"MO -> webhook at {rate:,}/s for {seconds:g} s", f"p50 {pct(lats, .5):.0f} ms, p99 {pct(lats, .99):.0f} ms, "
+               f"{len(lats):,}/{n:,} delivered, {twice} more than once (sent in {took:.1f} s)")
         figure(f"mo_webhook_{rate}_p99_ms", pct(lats, .99), "ms")
-    if lats:
-        figure("mo_webhook_p99_ms", pct(lats, .99), "ms")  # at the highest rate measured
+        if (rate, seconds) == phases[-1]:
+            cpu_rows(spent, len(lats), "MO", "mo")
+            figure("mo_webhook_p99_ms", pct(lats, .99), "ms")  # the last phase: the highest rate
+            figure("mo_webhook_delivered", len(lats), "messages")
+            figure("mo_webhook_duplicates", twice, "messages")
+            await trace(stack, started, paths, f"MO -> webhook at {rate:,}/s", [
+                ("carrier", "inbound_text_received", lambda e: e.text, "carrier text", True),
+                ("inbound", "inbound_message_received", lambda e: e.body, "inbound message", False)],
+                ["callback", "carrier text", "carrier text published", "inbound message", "webhook"])
     await runner.cleanup()
 
 
@@ -535,6 +652,8 @@ async def bench_consent(stack: Stack) -> None:
     await consent(stack, org, contacts)
     lats: list[float] = []
     agreed = 0
+    paths: hops.Paths = {}
+    started = time.time()
 
     async def one(http: aiohttp.ClientSession, contact: str) -> None:
         nonlocal agreed
@@ -542,6 +661,7 @@ async def bench_consent(stack: Stack) -> None:
         waiting = asyncio.create_task(http.get(stack.url + "/v1/inbound-messages",
                                                params={"wait": "30", "from": contact, "since": since}))
         t0 = time.perf_counter()
+        paths[contact] = {"callback": time.time()}
         async with http.post(stack.sim + "/sim/messages", json={"from": contact, "to": org.number,
                                                                 "text": "STOP"}) as r:
             assert r.status == 202
@@ -549,12 +669,14 @@ async def bench_consent(stack: Stack) -> None:
             page = await r.json()
         if not page["data"]:
             return
+        paths[contact]["visible"] = time.time()
         lats.append(time.perf_counter() - t0)
         async with http.post(stack.url + "/v1/compliance/check", json={
                 "from": org.number, "to": contact, "text": "are you there?"}) as r:
             d = (await r.json())["data"]
             agreed += d["decision"] == "deny" and d["code"] == "RECIPIENT_OPTED_OUT"
 
+    before = cpubudget.snapshot()
     async with aiohttp.ClientSession(headers=org.headers) as http:
         tasks = []
         t_start = time.perf_counter()
@@ -562,16 +684,87 @@ async def bench_consent(stack: Stack) -> None:
             await asyncio.sleep(max(0, t_start + k / rate - time.perf_counter()))
             tasks.append(asyncio.create_task(one(http, contact)))
         await asyncio.gather(*tasks)
+    cpu_rows(cpubudget.by_role(before, cpubudget.snapshot()), n, "STOP", "consent")
     report(f"STOP callback -> visible and refused by the gate, {rate}/s",
            f"p50 {pct(lats, .5):.0f} ms, p99 {pct(lats, .99):.0f} ms, {len(lats)}/{n} visible, "
            f"gate refused {agreed}/{len(lats)} at once")
     figure("consent_visible_p50_ms", pct(lats, .5), "ms")
     figure("consent_visible_p99_ms", pct(lats, .99), "ms")
+    figure("consent_gate_p99_ms", pct(lats, .99), "ms")
+    await trace(stack, started, paths, "STOP callback -> visible", [
+        ("carrier", "inbound_text_received", lambda e: e.from_, "carrier text", True),
+        ("inbound", "inbound_message_received", lambda e: e.from_, "inbound message", True),
+        ("compliance", "opt_out_recorded", lambda e: e.contact_number, "compliance opt-out", False)],
+        ["callback", "carrier text", "carrier text published", "inbound message", "compliance opt-out",
+         "inbound message published", "visible"])
     figure("consent_refused_at_once", agreed, "contacts")
 
 
+def cpu_rows(spent: dict[str, float], units: int, unit: str, prefix: str) -> None:
+    """CPU milliseconds per ``unit`` by process (a busy loop shows here however loaded the machine is)."""
+    if not spent or not units:
+        return
+    rows = cpubudget.budget_rows(spent, units)
+    report(f"  ... CPU per {unit}, ms", ", ".join(f"{role} {ms:.2f}" for role, ms in rows[:-1]))
+    report(f"  ... CPU per {unit}, total", f"{rows[-1][1]:.2f} ms")
+    figure(f"cpu_ms_per_{prefix}_total", rows[-1][1], "ms")
+
+
+async def trace(stack: Stack, since: float, paths: hops.Paths, title: str,
+                sources: list[tuple[str, str, Callable[[Any], str], str, bool]], order: list[str]) -> None:
+    """Per-hop times of a measured path, read back from the streams (see tests/hops.py): each source is
+    (domain, event token, the event's key in ``paths``, point name, whether its publish is a point too)."""
+    nc = await nats.connect(stack.env["AM_NATS_URL"])
+    try:
+        subjects = Subjects(stack.env["AM_SUBJECT_ROOT"])
+        for domain, token, key, name, published in sources:
+            events = await hops.read_events(nc, subjects, domain, token, since)
+            hops.add(paths, events, key, name, published)
+    finally:
+        await nc.close()
+    hops.report(title, paths, order, report)
+
+
+PREFILLED = ("sends", "inbound")
+"""The benches run again on the pre-filled store, and the figures compared with their empty-store ones."""
+
+
+async def bench_prefilled(stack: Stack, db_url: str) -> None:
+    """AM_BENCH_DATA=prefilled: fill the running stack's schemas with old traffic (tests/prefill.py;
+    AM_PREFILL_ORGS, AM_PREFILL_MESSAGES, AM_PREFILL_INBOUND, defaults 1,000 / 1,000,000 / 200,000), then
+    run the send and MO benches again and print each figure's ratio to the empty store's of this run."""
+    from tests.prefill import prefill
+
+    orgs = int(os.environ.get("AM_PREFILL_ORGS", "1000"))
+    messages = int(os.environ.get("AM_PREFILL_MESSAGES", "1000000"))
+    inbound = int(os.environ.get("AM_PREFILL_INBOUND", "200000"))
+    print(f"pre-filling: {orgs:,} organizations, {messages:,} messages, {inbound:,} inbound texts")
+    got = await prefill(db_url, Subjects(stack.env["AM_SUBJECT_ROOT"]), orgs=orgs, messages=messages,
+                        inbound=inbound)
+    report("pre-fill (COPY from the event classes)", f"{got['events']:,.0f} events, {messages:,} messages, "
+           f"{orgs:,} organizations in {got['seconds']:,.0f} s")
+    figure("prefill_events", got["events"], "events")
+    figure("prefill_seconds", got["seconds"], "s")
+    empty = {name: value for name, value, _ in FIGURES}
+    PREFIX[0] = "prefilled_"
+    try:
+        for name, fn in BENCHES:
+            if name in PREFILLED:
+                await settle(db_url)
+                await fn(stack)
+    finally:
+        PREFIX[0] = ""
+    for name in ("sends_per_s", "sends_p99_ms", "delivered_p99_ms", "mo_webhook_p99_ms"):
+        before = empty.get(name)
+        after = next((v for n, v, _ in FIGURES if n == f"prefilled_{name}"), None)
+        if before and after is not None:
+            report(f"pre-filled / empty store: {name}", f"{after / before:.2f}")
+            figure(f"prefilled_ratio_{name}", after / before, "ratio")
+
+
 BENCHES: list[tuple[str, Callable[[Stack], Awaitable[None]]]] = [
-    ("gateway", bench_gateway), ("gate", bench_gate), ("sends", bench_sends), ("inbound", bench_inbound),
+    ("gateway", bench_gateway), ("gate", bench_gate), ("sends", bench_sends), ("delivered", bench_delivered),
+    ("inbound", bench_inbound),
     ("consent", bench_consent)]
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ import msgspec
 import structlog
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from libs.backoff import backoff
@@ -52,9 +51,10 @@ class ConsumerSpec:
     backoff_base_s: float = 0.25
     """nak delay = base * 2^(deliveries-1), capped at 30 s."""
     fetch_timeout_s: float = 1.0
-    """How long one fetch waits. Once a fetch that found nothing waiting gets its first message, it waits
-    for the rest of its batch until this runs out: a consumer on a latency path (receipts, inbound texts)
-    keeps it short, at the price of a fetch request that often while idle."""
+    """How long one fetch waits for a first message while nothing is waiting. It answers as soon as one
+    arrives, with what is there then (the server ends a waiting fetch once it has handed over what it has;
+    libs/tests/test_consumer_wake.py), so this is not a latency: a shorter one only costs an idle
+    consumer a fetch request that often."""
     deliver_new: bool = False
     """Start at new messages instead of the stream's beginning (for live, cache-like consumers)."""
     absorb: Callable[[list[Event]], Awaitable[set[str]]] | None = None
@@ -127,7 +127,7 @@ class ConsumerRunner:
         while not self._stopping.is_set():
             try:
                 msgs = await self._sub.fetch(self.spec.batch, timeout=self.spec.fetch_timeout_s)
-            except NatsTimeout:
+            except TimeoutError:  # nats' own and asyncio's: a fetch that ran out of time is no failure
                 continue
             except asyncio.CancelledError:
                 raise

@@ -51,6 +51,12 @@ class CommonSettings(msgspec.Struct, frozen=True, kw_only=True):
     metrics_interval_s: float = 15.0
     """How often the gauges read from the database and JetStream (outbox lag, consumer pending,
     backlogs) are refreshed; 0 turns that off."""
+    events_archive_after_days: float = 0.0
+    """Move the events of finished streams (a message delivered, a reservation captured, …) recorded more
+    than this many days ago from ``events`` to ``events_archive`` (libs/store/archive.py); 0 = keep all
+    in ``events``. Read models are kept, so the API answers for archived resources as before."""
+    events_archive_interval_s: float = 3600.0
+    """How often a service looks for streams to archive (when events_archive_after_days > 0)."""
     db_pgbouncer: bool = False
     """The database URL is a PgBouncer in session mode (the Kubernetes Pooler): session settings are SET
     after connecting instead of sent as startup parameters, which PgBouncer refuses."""

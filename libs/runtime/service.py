@@ -33,6 +33,7 @@ from libs.obs.metrics import (
 )
 from libs.obs.settings import CommonSettings
 from libs.obs.tracing import configure_tracing
+from libs.store.archive import archive_finished
 from libs.store.db import create_pool, migrate, pending_migrations
 from libs.store.eventstore import EventStore
 from libs.store.relay import Relay
@@ -166,6 +167,8 @@ class Service:
             self._consumers.append(runner)
         if self.settings.metrics_interval_s > 0:
             self._task_factories.append(self._collect_gauges)
+        if self.uses_db and self.settings.events_archive_after_days > 0:
+            self._task_factories.append(self._archive_events)
         for factory in self._task_factories:
             self._tasks.append(asyncio.create_task(self._guard(factory)))
         if self.settings.metrics_port > 0:  # /metrics on a port of its own, never the public one
@@ -212,6 +215,12 @@ class Service:
                 CONSUMER_ACK_PENDING.labels(stream, durable).set(info.num_ack_pending or 0)
                 CONSUMER_REDELIVERED.labels(stream, durable).set(info.num_redelivered or 0)
             await asyncio.sleep(self.settings.metrics_interval_s)
+
+    async def _archive_events(self) -> None:
+        """AM_EVENTS_ARCHIVE_AFTER_DAYS: finished streams' old events to ``events_archive``, periodically."""
+        while True:
+            await archive_finished(self.pool, self.schema, self.settings.events_archive_after_days)
+            await asyncio.sleep(self.settings.events_archive_interval_s)
 
     async def _guard(self, factory: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Background loops restart after a crash instead of dying silently."""

@@ -112,10 +112,11 @@ def table(alias: str, columns: Mapping[str, str], rows: Iterable[Sequence[object
     parameter per column (``columns`` maps each name to its PostgreSQL type, in the rows' order).
     ``WITH ORDINALITY`` adds ``ord``, each row's position from 1."""
     cols = list(columns.items())
-    arrays: list[list[object]] = [[] for _ in cols]
-    for row in rows:
-        for array, value in zip(arrays, row, strict=True):
-            array.append(value)
+    rows = list(rows)
+    if rows and len(rows[0]) != len(cols):
+        raise ValueError(f"{alias}: every row must have {len(cols)} values")
+    # (transposed by zip in C, which checks the rows' lengths: a loop per column, not per value)
+    arrays: list[list[object]] = [list(col) for col in zip(*rows, strict=True)] if rows else [[] for _ in cols]
     params = {f"c{i}": array for i, array in enumerate(arrays)}
     spec = ", ".join(f":c{i}::{t}[]" for i, (_, t) in enumerate(cols))
     return Sql(f"unnest({spec}) WITH ORDINALITY AS {alias}({', '.join(n for n, _ in cols)}, ord)", **params)

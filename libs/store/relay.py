@@ -108,10 +108,9 @@ class Relay:
             self._leads = True
             try:
                 while not self._stopping:
-                    n = await self.publish_pending()
-                    if n >= self.batch:
+                    self._wake.clear()  # before the round: a commit during it wakes the next one
+                    if await self.publish_pending() >= self.batch:
                         continue
-                    self._wake.clear()
                     # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the stop's cancellation
                     with contextlib.suppress(TimeoutError):
                         async with asyncio.timeout(self.sweep_interval):

@@ -9,7 +9,7 @@ import pytest
 from aiohttp import web
 
 from libs.backoff import RetryPolicy
-from libs.embedded.servers import free_port
+from libs.embedded.ports import free_port
 from libs.webhooks.sender import Attempt, Verdict, WebhookSender
 from libs.webhooks.signing import HEADER, verify
 from proto.base import utcnow

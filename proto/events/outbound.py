@@ -62,6 +62,8 @@ class MessageScheduled(_Outbound, frozen=True, kw_only=True):
     reason: str = ""
     facts: MessageFacts | None = None
     """Set when the message is accepted as scheduled."""
+    deferred_by: str = ""
+    """The gate's checks that deferred it past its own send_at (e.g. quiet_hours), comma separated."""
 
 
 class MessageSending(_Outbound, frozen=True, kw_only=True):
@@ -72,6 +74,8 @@ class MessageSending(_Outbound, frozen=True, kw_only=True):
     message_id: str
     attempt: int = 1
     decision_id: str = ""
+    reason: str = ""
+    """Why, when it is not the final check's allow (a held receipt proves the carrier already has it)."""
 
 
 class MessageSubmissionRetried(_Outbound, frozen=True, kw_only=True):

@@ -60,6 +60,11 @@ class SimConfig(msgspec.Struct, frozen=True, kw_only=True):
     smpp_password: str = "simpass1"
     """The password an ESME must bind with, at most 8 characters (AM_SIM_SMPP_PASSWORD)."""
 
+    smpp_window: int = 100
+    """deliver_sm (receipts, handsets' texts) awaiting their response at once, as an SMSC's window
+    (AM_SIM_SMPP_WINDOW): more wait in its queue, so a slow ESME is not sent everything at once and
+    then everything again when the answers come late."""
+
     log_level: str = "info"
     """debug | info | warning | error (AM_LOG_LEVEL, shared by every service)."""
 
@@ -119,5 +124,6 @@ def load_sim_config(env: Mapping[str, str]) -> SimConfig:
         smpp_port=_int(env, "AM_SIM_SMPP_PORT", 0, 0, 65535),
         smpp_system_id=_text(env, "AM_SIM_SMPP_SYSTEM_ID", "agentmsg"),
         smpp_password=_text(env, "AM_SIM_SMPP_PASSWORD", "simpass1"),
+        smpp_window=_int(env, "AM_SIM_SMPP_WINDOW", 100, 1, 100_000),
         log_level=level,
     )

@@ -288,7 +288,7 @@ def make_app(cfg: SimConfig) -> web.Application:
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         world.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=CALLBACK_TIMEOUT_S))
         if cfg.smpp_port:
-            world.smsc = Smsc(world, cfg.smpp_system_id, cfg.smpp_password)
+            world.smsc = Smsc(world, cfg.smpp_system_id, cfg.smpp_password, cfg.smpp_window)
             await world.smsc.start(cfg.host, cfg.smpp_port)
         world.resume()
         log.info("sim_world_ready", assigned=len(world.state.assignments), state_file=cfg.state_file)

@@ -4,11 +4,13 @@ submit_sm parts are acknowledged with an id each and, once every part of a text 
 the handset like an HTTP submission (same outcomes per handset); each part's delivery receipt comes back
 as a deliver_sm (esm_class 0x04, the standard text plus receipted_message_id / message_state TLVs).
 Texts from handsets (POST /sim/messages) go to a bound receiver as deliver_sm (GSM-7 or UCS-2, in parts
-with a UDH when long), queued while none is bound."""
+with a UDH when long), queued while none is bound. At most ``window`` deliver_sm (AM_SIM_SMPP_WINDOW) await
+their response at once; the rest wait in the queue."""
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import uuid
 from datetime import UTC, datetime
@@ -37,12 +39,15 @@ def from_e164(number: str) -> tuple[str, int]:
 
 
 class Smsc:
-    def __init__(self, world: World, system_id: str, password: str):
+    def __init__(self, world: World, system_id: str, password: str, window: int = 100):
         self.world = world
         self.system_id = system_id
         self.password = password
+        self.window = window
+        """deliver_sm awaiting their response at once (each flusher has one out); the rest wait in backlog"""
+        self.flushers = 0
         self.sessions: dict[Session, str] = {}
-        self.backlog: list[pdu.Pdu] = []
+        self.backlog: collections.deque[pdu.Pdu] = collections.deque()
         self.parts: dict[tuple[str, str, int, int], dict[int, tuple[str, str]]] = {}
         self.server: asyncio.base_events.Server | None = None
         self.tasks: set[asyncio.Task[None]] = set()
@@ -91,7 +96,7 @@ class Smsc:
             self.sessions[session] = _BINDS[p.command_id]
             log.info("smsc_bound", mode=_BINDS[p.command_id])
             if _BINDS[p.command_id] != "tx":
-                self._spawn(self._flush_backlog())
+                self._kick()
             return p.response(system_id="agentmessage-sim")
         if session not in self.sessions:
             return p.response(pdu.ESME_RINVBNDSTS) if p.command_id in pdu.NAMES else None
@@ -179,23 +184,33 @@ class Smsc:
 
     def _push(self, p: pdu.Pdu) -> None:
         self.backlog.append(p)
-        self._spawn(self._flush_backlog())
+        self._kick()
+
+    def _kick(self) -> None:
+        """Flushers for the backlog, at most ``window`` of them (one deliver_sm out each)."""
+        for _ in range(min(len(self.backlog), self.window - self.flushers)):
+            self.flushers += 1
+            self._spawn(self._flush_backlog())
 
     async def _flush_backlog(self) -> None:
-        while self.backlog:
-            receivers = self._receivers()
-            if not receivers:
-                return
-            p = self.backlog.pop(0)
-            session = min(receivers, key=lambda s: s.outstanding)
-            try:
-                resp = await session.request(pdu.Pdu(p.command_id, params=dict(p.params), tlvs=dict(p.tlvs)), 10.0)
-                if resp.status != pdu.ESME_ROK:
-                    raise LostAfterWrite(pdu.status_name(resp.status))
-            except (NotSent, LostAfterWrite) as exc:
-                log.info("smsc_deliver_sm_retry", error=str(exc))
-                self.backlog.insert(0, p)  # at least once: again on this or the next bind
-                await asyncio.sleep(0.2)
+        try:
+            while self.backlog:
+                receivers = self._receivers()
+                if not receivers:
+                    return  # the next bind starts flushing again
+                p = self.backlog.popleft()
+                session = min(receivers, key=lambda s: s.outstanding)
+                try:
+                    resp = await session.request(pdu.Pdu(p.command_id, params=dict(p.params), tlvs=dict(p.tlvs)),
+                                                 10.0)
+                    if resp.status != pdu.ESME_ROK:
+                        raise LostAfterWrite(pdu.status_name(resp.status))
+                except (NotSent, LostAfterWrite) as exc:
+                    log.info("smsc_deliver_sm_retry", error=str(exc))
+                    self.backlog.appendleft(p)  # at least once: again on this or the next bind
+                    await asyncio.sleep(0.2)
+        finally:
+            self.flushers -= 1
 
 
 def _sm(src: str, ston: int, dst: str, dton: int, esm: int, dc: int, sm: bytes) -> dict[str, int | str | bytes]:

@@ -28,7 +28,6 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, object]:
         gate.start()
         await senders.follow(s.nc, s.subjects)
         await s.rpc_server.serve(rpc.commands(gate, h, Views(s, h)))
-        s.on_stop(h.stop)  # after the gate's in-flight requests (registered first) are answered
         s.on_stop(gate.stop)
 
     return svc, setup

@@ -40,4 +40,4 @@ class ComplianceSettings(CommonSettings, frozen=True, kw_only=True):
     decision_batch: int = 200
     """At most this many send decisions per group-committed transaction (and gate reads per query)."""
     maintenance_interval_s: float = 5.0
-    """How often pending double opt-ins are expired and unsent replies are handed to outbound again."""
+    """How often pending double opt-ins are expired."""

@@ -52,16 +52,10 @@ class Compliance:
         self.now = clock
         self.defaults = policy_defaults(settings)
         self.senders = senders
-        self._reply_tasks: set[asyncio.Task[None]] = set()
 
     @property
     def store(self) -> EventStore:
         return self.svc.store
-
-    async def stop(self) -> None:
-        for task in list(self._reply_tasks):  # (the keywords consumer hands off what these leave)
-            task.cancel()
-        await asyncio.gather(*self._reply_tasks, return_exceptions=True)
 
     async def retry(self, fn: Callable[[], Awaitable[T]], attempts: int = 8) -> T:
         """Run a load → decide → append transaction again when another writer moved the stream first."""
@@ -76,8 +70,9 @@ class Compliance:
 
     # -- our own texts, through outbound ------------------------------------------------------------------
     async def hand_off(self, row: asyncpg.Record) -> MessageView:
-        """Ask outbound to send a text we issued. Raises when outbound is unreachable (the caller retries);
-        a definitive refusal (e.g. the number cannot send yet) is recorded and not retried."""
+        """Ask outbound to send a double opt-in's text now, for the request's answer (403 when the number
+        cannot send yet; the message readable at once). Outbound also sends it on DoubleOptInRequested, under
+        the same message id, should this call time out; a definitive refusal is recorded and not retried."""
         # a double opt-in confirmation is our initiative: it keeps to quiet hours (the replies do not)
         category: c.Category = "conversational" if row["kind"] == "opt_in_request" else "transactional"
         msg = SendMessage(org_id=row["org_id"], message_id=row["message_id"], from_=row["from_number"],
@@ -93,18 +88,6 @@ class Compliance:
             raise
         await store.mark_handed_off(self.store.pool, row["message_id"])
         return view
-
-    async def sweep_unsent(self) -> None:
-        """Texts issued but never accepted by outbound (it was down past the consumer's retries)."""
-        rows = await self.store.pool.fetch(
-            "SELECT message_id, org_id, contact, kind, from_number, text FROM issued_messages WHERE NOT handed_off"
-            " AND created_at < now() - interval '15 seconds' AND created_at > now() - interval '1 hour'"
-            " ORDER BY created_at LIMIT 50")
-        for row in rows:
-            try:
-                await self.hand_off(row)
-            except CommandError:
-                continue
 
     # -- inbound keywords ----------------------------------------------------------------------------------
     async def texts(self, org_id: str, our_number: str) -> model.Texts:
@@ -154,8 +137,7 @@ class Compliance:
         """Inbound asks before it makes messages visible: record each one's effect now (plain texts
         together; keywords in order for each contact, different contacts side by side), so a YES or STOP
         the organization can see already governs its next send. The replies (opt-out confirmation, help)
-        are handed to outbound in the background, so screening never waits for outbound; the keywords
-        consumer, reading the same events after inbound's commit, hands off whatever is still unsent."""
+        are ReplyIssued events, which outbound consumes and sends: screening never waits for outbound."""
         events: list[Event] = list(cmd.messages)
         done = await self.absorb_inbound(events)
         keywords = [ev for ev in events if ev.event_id not in done]
@@ -166,26 +148,12 @@ class Compliance:
 
         async def in_order(evs: list[Event]) -> None:
             for ev in evs:
-                await self.on_inbound(ev, send_replies=False)
+                await self.on_inbound(ev)
 
         await asyncio.gather(*(in_order(evs) for evs in by_contact.values()))
-        if keywords:  # the replies go out now, without holding up inbound (the consumer is the backstop)
-            task = asyncio.create_task(self._send_replies([ev.event_id for ev in keywords]))
-            self._reply_tasks.add(task)
-            task.add_done_callback(self._reply_tasks.discard)
         return c.InboundScreened(screened=len(events))
 
-    async def _send_replies(self, event_ids: list[str]) -> None:
-        """Hand the replies issued for these inbound events to outbound (deterministic message ids: the
-        keywords consumer doing the same later sends nothing twice). Failures are left to it."""
-        for event_id in event_ids:
-            for row in await store.unsent(self.store.pool, event_id):
-                try:
-                    await self.hand_off(row)
-                except Exception as exc:
-                    log.info("reply_deferred_to_consumer", message_id=row["message_id"], error=repr(exc))
-
-    async def on_inbound(self, ev: Event, send_replies: bool = True) -> None:
+    async def on_inbound(self, ev: Event) -> None:
         if not isinstance(ev, InboundMessageReceived) or not ev.org_id:
             return
         contact, received = self._sender_of(ev)
@@ -205,7 +173,7 @@ class Compliance:
         m = model.Inbound(event_id=ev.event_id, message_id=ev.message_id, org_id=ev.org_id, contact=contact,
                           our_number=ev.to, phone_number_id=ev.phone_number_id, body=ev.body, received_at=received)
 
-        async def apply() -> list[asyncpg.Record]:
+        async def apply() -> None:  # (its ReplyIssued events are what outbound sends)
             async with self.store.transaction() as conn:
                 if await claim(conn, KEYWORDS_CONSUMER, ev.event_id):
                     await store.touch_inbound(conn, ev.org_id, contact, received)
@@ -218,17 +186,8 @@ class Compliance:
                                                    events, ev.event_id)
                         log.info("inbound_keyword", org_id=ev.org_id, intent=cls.intent, rule=cls.rule,
                                  source=cls.source, language=cls.language, events=[e.type_name() for e in events])
-                return await store.unsent(conn, ev.event_id)
 
-        unsent = await self.retry(apply)
-        if not send_replies:
-            return
-        for row in unsent:
-            try:
-                await self.hand_off(row)
-            except CommandError as exc:
-                if exc.code in _RETRYABLE or exc.status >= 500:
-                    raise  # outbound unreachable: the consumer retries, the redelivery re-sends (same id)
+        await self.retry(apply)
 
     # -- double opt-in ---------------------------------------------------------------------------------------
     async def request_double_opt_in(self, cmd: c.RequestDoubleOptIn) -> c.DoubleOptInView:
@@ -282,7 +241,7 @@ class Compliance:
                 await self.hand_off(row)
         except CommandError as exc:
             if exc.code == "SERVICE_TIMEOUT":
-                log.warning("double_opt_in_send_unconfirmed", request_id=request_id)  # the sweep retries it
+                log.warning("double_opt_in_send_unconfirmed", request_id=request_id)  # outbound sends it on the event
             else:
                 await self._fail_double_opt_in(cmd.org_id, contact, request_id, exc)
                 raise
@@ -304,7 +263,7 @@ class Compliance:
             for row in await store.unsent(self.store.pool, request_id):
                 await self.hand_off(row)
         except CommandError as exc:
-            log.warning("double_opt_in_send_unconfirmed", request_id=request_id, error=exc.code)  # the sweep retries
+            log.warning("double_opt_in_send_unconfirmed", request_id=request_id, error=exc.code)  # outbound sends it on the event
         return c.DoubleOptInView(id=r["id"], status=r["status"], contact_number=r["contact"],
                                  phone_number_id=r["phone_number_id"], from_=r["from_number"],
                                  confirmation_text=r["confirmation_text"], message_id=r["message_id"],
@@ -346,5 +305,4 @@ class Compliance:
     async def maintenance(self) -> None:
         while True:
             await self.expire_double_opt_ins()
-            await self.sweep_unsent()
             await asyncio.sleep(self.settings.maintenance_interval_s)

@@ -48,5 +48,4 @@ def specs(h: Inbound) -> list[ConsumerSpec]:
             done.add(e.event_id)
         return done
 
-    return [ConsumerSpec(durable=TEXTS_CONSUMER, events=(InboundTextReceived,), handler=one, absorb=many, batch=256,
-                         fetch_timeout_s=0.02)]
+    return [ConsumerSpec(durable=TEXTS_CONSUMER, events=(InboundTextReceived,), handler=one, absorb=many, batch=256)]

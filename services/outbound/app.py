@@ -10,10 +10,10 @@ from libs.carrier.client import CarrierClient
 from libs.obs.settings import load_settings
 from libs.runtime.service import Service
 from services.outbound import ops_metrics, rpc, subscriptions
-from services.outbound.callbacks import CallbackSender
 from services.outbound.config import OutboundSettings
 from services.outbound.dispatcher import Dispatcher
 from services.outbound.handlers import Outbound
+from services.outbound.status_callbacks import CallbackSender
 
 
 def build(env: Mapping[str, str] | None = None) -> tuple[Service, object]:
@@ -27,7 +27,7 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, object]:
         outbound = Outbound(s.rpc, s.store, settings, wake=dispatcher.arrived, dispatching=lambda: dispatcher.leading)
         await outbound.follow_numbers(s.nc, s.subjects)
         await s.rpc_server.serve(rpc.commands(outbound))
-        for spec in subscriptions.specs(s.store):
+        for spec in subscriptions.specs(s.store, outbound.send, settings.reply_max_age_s):
             s.consumer(spec)
         s.task(dispatcher.run)
         for q in ops_metrics.QUERIES:

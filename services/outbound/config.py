@@ -56,6 +56,9 @@ class OutboundSettings(CarrierSettings, frozen=True, kw_only=True):
     """First delay before resubmitting after a transient carrier error; doubles per attempt."""
     retry_cap_s: float = 60.0
     """Longest delay between two submissions of one message."""
+    reply_max_age_s: float = 3600.0
+    """A reply compliance recorded (STOP confirmation, HELP, a double opt-in's text) that outbound first
+    reads later than this after it was recorded is not sent: an answer that late answers nothing."""
     receipt_timeout_s: float = 72 * 3600.0
     """A sent message whose final receipt has not come within this ends undelivered (DELIVERY_UNCONFIRMED)."""
     carrier_timeout_s: float = 5.0

@@ -14,11 +14,10 @@ import contextlib
 import hashlib
 import random
 import time
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, cast
 
-import asyncpg
 import structlog
 
 from libs.backoff import backoff
@@ -27,21 +26,26 @@ from libs.carrier.adapter import CarrierError, Submitter
 from libs.runtime.batching import Batcher
 from libs.runtime.waiting import woken
 from libs.store.eventstore import EventStore
-from proto.base import CommandError, ErrorBody, new_id, parse_time, rfc3339, utcnow
-from proto.commands.compliance import EvaluateSend, EvaluateSends, SendDecision, SendOutcomes
-from proto.events.outbound import (
-    MessageCanceled,
-    MessageFailed,
-    MessageQueued,
-    MessageScheduled,
-    MessageSending,
-    MessageSent,
-    MessageSubmissionRetried,
-    MessageUndelivered,
+from proto.base import CommandError, ErrorBody, new_id, utcnow
+from proto.commands.compliance import (
+    Category,
+    EvaluateSend,
+    EvaluateSends,
+    SendDecision,
+    SendKind,
+    SendOutcomes,
 )
-from services.outbound import model, receipts, store
+from services.outbound import model, projection, store, sweeps
+from services.outbound.commands import (
+    CarrierRefused,
+    Command,
+    Dispatch,
+    Expire,
+    RecordSent,
+    Refused,
+    RetrySubmission,
+)
 from services.outbound.config import OutboundSettings
-from services.outbound.receipts import held
 from services.outbound.shaping import Candidate, Shaper
 
 log = structlog.get_logger(__name__)
@@ -73,16 +77,6 @@ _CANDIDATES = (
 _NO_ANSWER = ErrorBody(code="NO_DECISION", message="compliance gave no decision", status=502)
 
 
-@dataclass(frozen=True)
-class _Sending:
-    """A message cleared by the final check, to be marked sending (if our claim still holds it)."""
-
-    message_id: str
-    claim: str | None
-    attempt: int
-    decision_id: str
-
-
 _CLAIM = (
     # "(status IN …) IS TRUE", not "status IN …": found by primary key, never through the partial index
     # over that same status set, which a stale row estimate can make look cheap while it walks the backlog
@@ -112,7 +106,7 @@ class Dispatcher:
         # every message takes these steps; messages taking one at the same time share its round trip
         self._checks: Batcher[EvaluateSend, SendDecision | CommandError] = Batcher(
             "final-checks", self._check_many, max_batch=settings.dispatch_batch, workers=2)
-        self._sendings: Batcher[_Sending, asyncpg.Record | None] = Batcher(
+        self._sendings: Batcher[tuple[Dispatch, str], model.Message | None] = Batcher(
             "sending", self._sending_many, max_batch=settings.dispatch_batch, workers=2)
         self._sents: Batcher[tuple[str, str], None] = Batcher(
             "sent", self._sent_many, max_batch=settings.dispatch_batch, workers=2)
@@ -176,12 +170,12 @@ class Dispatcher:
         mono = time.monotonic()
         if mono - self._last_sweep >= 1.0:
             self._last_sweep = mono
-            await self.expire()
-            await self.unconfirmed()
+            await sweeps.expire(self.es)
+            await sweeps.unconfirmed(self.es, self.s.receipt_timeout_s)
             self.shaper.prune(mono)
         if mono - self._last_promote >= 0.2:  # scheduled times need no millisecond precision
             self._last_promote = mono
-            await self.promote()
+            await sweeps.promote(self.es)
         free = self.s.dispatch_concurrency - len(self.inflight)
         self._saturated = free <= 0
         if free <= 0:
@@ -195,8 +189,8 @@ class Dispatcher:
         if picks:
             claim_id = new_id()
             claimed = await self.es.pool.fetch(_CLAIM, [p.id for p in picks], claim_id, self.s.claim_lease_s)
-            for row in claimed:
-                self.inflight[row["id"]] = asyncio.create_task(self._work(row))
+            for m in store.states(claimed):
+                self.inflight[m.id] = asyncio.create_task(self._work(m))
         self._saturated = len(picks) >= free
         chosen = {p.id for p in picks}
         self._backlogged = set(senders) | {c.sender for c in cands if c.id not in chosen}
@@ -208,107 +202,48 @@ class Dispatcher:
                 delay = min(delay, max(ready, self.s.shaped_round_s))
         return delay
 
-    async def promote(self) -> None:
-        """Scheduled messages whose time came join the queue."""
-        async with self.es.transaction() as conn:
-            rows = await conn.fetch(
-                f"SELECT {store.COLUMNS} FROM messages WHERE status = 'scheduled' AND next_attempt_at <= now()"
-                " AND (claimed_until IS NULL OR claimed_until < now()) ORDER BY next_attempt_at LIMIT 200"
-                " FOR UPDATE SKIP LOCKED")
-            for row in rows:
-                ev = MessageQueued(org_id=row["org_id"], message_id=row["id"], reason="send time reached")
-                await store.transition(conn, self.es, row, ev, "queued", "send time reached")
-
-    async def expire(self) -> None:
-        """Messages not handed to the carrier within their validity fail as expired (refunded)."""
-        ids = await self.es.pool.fetch(
-            "SELECT id::text AS id FROM messages WHERE status IN ('scheduled', 'queued', 'sending')"
-            " AND expires_at <= now() AND (claimed_until IS NULL OR claimed_until < now()) LIMIT 200")
-        for r in ids:
-            async with self.es.transaction() as conn:
-                row = await store.lock(conn, r["id"])
-                now = utcnow()
-                if (row is None or row["status"] not in ("scheduled", "queued", "sending")
-                        or row["expires_at"] > now or (row["claimed_until"] and row["claimed_until"] > now)):
-                    continue  # moved on, or a worker claimed it since the query
-                pending = held(row)
-                if pending is not None:  # the carrier had it after all: it was sent
-                    await self._sent(conn, row, pending.carrier_message_id)
-                    continue
-                await self._fail(conn, row, "EXPIRED",
-                                 f"expired: not handed to the carrier within {row['validity_seconds']} s")
-
-    async def unconfirmed(self) -> None:
-        """Sent messages whose final receipt did not come within ``receipt_timeout_s`` end undelivered
-        (DELIVERY_UNCONFIRMED): carriers stop reporting on a message after their own validity period, and
-        every message ends in one terminal status. The carrier had it, so its credit stays spent; a
-        receipt arriving later changes nothing."""
-        timeout = self.s.receipt_timeout_s
-        ids = [r["id"] for r in await self.es.pool.fetch(
-            "SELECT id::text AS id FROM messages WHERE status = 'sent'"
-            " AND updated_at <= now() - make_interval(secs => $1) ORDER BY updated_at LIMIT 200", timeout)]
-        if not ids:
-            return
-        reason = f"no delivery receipt from the carrier within {timeout:g} s"
-        async with self.es.transaction() as conn:
-            rows = await store.lock_many(conn, ids)
-            limit = utcnow() - timedelta(seconds=timeout)
-            changes = [store.Change(row, MessageUndelivered(
-                org_id=row["org_id"], message_id=row["id"], carrier_message_id=row["carrier_message_id"] or "",
-                receipt_status="", error_code="DELIVERY_UNCONFIRMED", reason=reason), "undelivered", reason,
-                {"error_code": "DELIVERY_UNCONFIRMED"}) for row in rows.values()
-                if row["status"] == "sent" and row["updated_at"] <= limit]  # (a receipt may have come since)
-            await store.transition_many(conn, self.es, changes)
-        log.info("receipts_unconfirmed", messages=len(changes), timeout_s=timeout)
-
     # -- one message -------------------------------------------------------------------------------
-    async def _work(self, row: asyncpg.Record) -> None:
-        mid = row["id"]
+    async def _work(self, m: model.Message) -> None:
         try:
-            await self._submit(row)
+            await self._submit(m)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the lease runs out and the message is tried again
-            log.exception("dispatch_failed", message_id=mid, error=repr(exc))
+            log.exception("dispatch_failed", message_id=m.id, error=repr(exc))
         finally:
-            self.inflight.pop(mid, None)
+            self.inflight.pop(m.id, None)
             if self._saturated:
                 self.wake()
 
-    async def _submit(self, row: asyncpg.Record) -> None:
-        mid, claim = row["id"], row["claim_id"]
-        pending = held(row)
-        if pending is not None or row["expires_at"] <= utcnow():
-            async with self.es.transaction() as conn:
-                cur = await self._mine(conn, mid, claim)
-                if cur is None:
-                    return
-                if pending is not None:  # a receipt proves the carrier has it: no resubmission
-                    await self._sent(conn, cur, pending.carrier_message_id)
-                else:
-                    await self._fail(conn, cur, "EXPIRED",
-                                     f"expired: not handed to the carrier within {cur['validity_seconds']} s")
+    async def _submit(self, m: model.Message) -> None:
+        """Final check → MessageSending (committed) → the carrier → MessageSent; each outcome decided by
+        the aggregate."""
+        mid, claim = m.id, m.claim_id
+        if m.held is not None or model.expired(m, utcnow()):  # a held receipt proves the carrier has it
+            await self._decide(mid, claim, lambda cur: RecordSent(cur.held.carrier_message_id) if cur.held
+                               else Expire(utcnow(), claim))
             return
         try:
             decision = await self._checks.submit(EvaluateSend(
-                org_id=row["org_id"], message_id=mid, from_=row["from_number"], to=row["to_number"],
-                text=row["body"], category=row["category"], kind=row["kind"], stage="submit"))
+                org_id=m.org_id, message_id=mid, from_=m.from_number, to=m.to_number, text=m.body,
+                category=cast(Category, m.category), kind=cast(SendKind, m.kind), stage="submit"))
             if isinstance(decision, CommandError):
                 raise decision
         except CommandError as exc:  # no decision, no send: try again later
             log.warning("final_check_unavailable", message_id=mid, error=exc.code)
-            await self._retry_later(mid, claim, row["attempts"] + 1, None)
+            await self._retry_later(mid, claim, m.attempts + 1, None)
             return
         if decision.decision != "allow":
-            await self._not_allowed(mid, claim, decision)
+            await self._decide(mid, claim, lambda cur: Refused(decision, utcnow(), claim))
+            log.info("final_check_refused", message_id=mid, decision=decision.decision, code=decision.code)
             return
-        attempt = row["attempts"] + 1
-        cur = await self._sendings.submit(_Sending(mid, claim, attempt, decision.decision_id))
+        attempt = m.attempts + 1
+        cur = await self._sendings.submit((Dispatch(attempt, claim, decision.decision_id), mid))
         if cur is None:
             return  # canceled (an opt-out) or moved on while we checked
         try:
-            cid = await self.carrier.submit_message(cur["from_number"], cur["to_number"], cur["body"], reference=mid,
-                                                    org_id=cur["org_id"])
+            cid = await self.carrier.submit_message(cur.from_number, cur.to_number, cur.body, reference=mid,
+                                                    org_id=cur.org_id)
         except CarrierError as exc:
             if exc.transient:
                 await self._retry_later(mid, claim, attempt, str(exc))
@@ -317,10 +252,8 @@ class Dispatcher:
             code = str(body.get("code") or body.get("error") or exc)
             reason = (f"the carrier refused the message: {code}" if exc.code in ("", "CARRIER_REJECTED")
                       else str(exc))  # SUBMISSION_UNCONFIRMED: left, not acknowledged, never sent again
-            async with self.es.transaction() as conn:
-                cur = await self._mine(conn, mid, claim)
-                if cur is not None and cur["status"] == "sending":
-                    await self._fail(conn, cur, exc.code or "CARRIER_REJECTED", reason)
+            refused = CarrierRefused(exc.code or "CARRIER_REJECTED", reason, claim)
+            await self._decide(mid, claim, lambda cur: refused)
             return
         await self._sents.submit((mid, cid))
         log.info("message_sent", message_id=mid, carrier_message_id=cid, attempt=attempt)
@@ -335,105 +268,47 @@ class Dispatcher:
         return [o.decision if o.decision is not None else CommandError.from_body(o.error or _NO_ANSWER)
                 for o in out.results]
 
-    async def _sending_many(self, items: list[_Sending]) -> list[asyncpg.Record | None]:
-        """MessageSending for many messages in one transaction; None for a message our claim no longer
-        holds or that moved on (canceled by an opt-out) while it was checked."""
+    async def _sending_many(self, items: list[tuple[Dispatch, str]]) -> list[model.Message | None]:
+        """MessageSending for many messages in one transaction, each under a lease covering the carrier
+        call; None for a message our claim no longer holds or that moved on (canceled by an opt-out)."""
         lease = utcnow() + timedelta(seconds=self.s.carrier_timeout_s + self.s.claim_lease_s)
         async with self.es.transaction() as conn:
-            rows = await store.lock_many(conn, [x.message_id for x in items])
-            changes: list[store.Change] = []
-            for x in items:
-                cur = rows.get(x.message_id)
-                if cur is None or cur["claim_id"] != x.claim or cur["status"] not in ("queued", "sending"):
-                    continue
-                ev = MessageSending(org_id=cur["org_id"], message_id=x.message_id, attempt=x.attempt,
-                                    decision_id=x.decision_id)
-                changes.append(store.Change(cur, ev, "sending", f"attempt {x.attempt}" if x.attempt > 1 else None,
-                                            {"attempts": x.attempt, "claimed_until": lease}))
-            new = {r["id"]: r for r in await store.transition_many(conn, self.es, changes)}
-        return [new.get(x.message_id) for x in items]
+            now = await store.lock_many(conn, [mid for _, mid in items])
+            writes = {mid: projection.write_of(now[mid], model.decide(now[mid], cmd).events, lease)
+                      for cmd, mid in items if mid in now}
+            await projection.write(conn, self.es, list(writes.values()))
+        return [writes[mid].after if mid in writes and writes[mid].events else None for _, mid in items]
 
     async def _sent_many(self, items: list[tuple[str, str]]) -> list[None]:
-        """MessageSent for many messages the carrier took, in one transaction; a receipt that came
-        first (held) is applied right after."""
+        """MessageSent for many messages the carrier took, in one transaction (a final receipt that came
+        first is applied with it)."""
         async with self.es.transaction() as conn:
-            rows = await store.lock_many(conn, [mid for mid, _ in items])
-            changes = [store.Change(rows[mid], MessageSent(
-                org_id=rows[mid]["org_id"], message_id=mid, carrier_message_id=cid, reservation_id=mid),
-                "sent", None, {"carrier_message_id": cid, "claimed_until": None, "claim_id": None})
-                for mid, cid in dict(items).items() if mid in rows and rows[mid]["status"] == "sending"]
-            sent = await store.transition_many(conn, self.es, changes)
-            finals = [(row, held(row)) for row in sent]
-            await store.transition_many(conn, self.es, [receipts.change(row, r) for row, r in finals if r is not None])
+            now = await store.lock_many(conn, [mid for mid, _ in items])
+            await projection.write(conn, self.es, [projection.write_of(now[mid], model.decide(
+                now[mid], RecordSent(cid)).events) for mid, cid in dict(items).items() if mid in now])
         return [None] * len(items)
 
-    async def _mine(self, conn: asyncpg.Connection, mid: str, claim: str | None) -> asyncpg.Record | None:
-        """The locked row, if our claim still holds it."""
-        row = await store.lock(conn, mid)
-        if row is None or row["claim_id"] != claim:
-            return None
-        return row
-
-    async def _not_allowed(self, mid: str, claim: str | None, d: SendDecision) -> None:
+    async def _decide(self, mid: str, claim: str | None,
+                      command: Callable[[model.Message], Command]) -> model.Decision | None:
+        """Lock the message, decide ``command`` on it if our claim still holds it, and write the events."""
         async with self.es.transaction() as conn:
-            cur = await self._mine(conn, mid, claim)
-            if cur is None or cur["status"] not in ("queued", "sending"):
-                return
-            if d.decision == "defer":
-                until = _parse(d.defer_until) or utcnow() + timedelta(minutes=1)
-                reason = d.reason or f"deferred until {rfc3339(until)}"
-                ev_s = MessageScheduled(org_id=cur["org_id"], message_id=mid, send_at=rfc3339(until), reason=reason)
-                await store.transition(conn, self.es, cur, ev_s, "scheduled", reason, next_attempt_at=until,
-                                       expires_at=model.expires_at(until, cur["validity_seconds"]),
-                                       claimed_until=None, claim_id=None, deferred_by=model.deferred_by(d.checks))
-            elif d.code == "RECIPIENT_OPTED_OUT":
-                reason = d.reason or "the recipient opted out"
-                ev_c = MessageCanceled(org_id=cur["org_id"], message_id=mid, reason=reason, reservation_id=mid,
-                                       code="RECIPIENT_OPTED_OUT")
-                await store.transition(conn, self.es, cur, ev_c, "canceled", reason, error_code=d.code,
-                                       claimed_until=None, claim_id=None)
-            else:
-                await self._fail(conn, cur, d.code or "SEND_DENIED", d.reason or "refused by the final check")
-        log.info("final_check_refused", message_id=mid, decision=d.decision, code=d.code)
+            cur = await store.lock(conn, mid)
+            if cur is None or cur.claim_id != claim:
+                return None
+            d = model.decide(cur, command(cur))
+            await projection.write(conn, self.es, [projection.write_of(cur, d.events)])
+        return d
 
     async def _retry_later(self, mid: str, claim: str | None, attempt: int, error: str | None) -> None:
         delay = backoff(attempt, self.s.retry_base_s, self.s.retry_cap_s, random.random())
         at = utcnow() + timedelta(seconds=delay)
         async with self.es.transaction() as conn:
-            cur = await self._mine(conn, mid, claim)
-            if cur is None:
+            cur = await store.lock(conn, mid)
+            if cur is None or cur.claim_id != claim:
                 return
-            if error is None or cur["status"] != "sending":  # nothing happened to the message: no event
-                await store.update(conn, mid, next_attempt_at=at, claimed_until=None, claim_id=None)
-                return
-            ev = MessageSubmissionRetried(org_id=cur["org_id"], message_id=mid, attempt=attempt, error=error[:500],
-                                          retry_at=rfc3339(at))
-            await store.note(conn, self.es, cur, ev, next_attempt_at=at, claimed_until=None, claim_id=None)
+            d = model.decide(cur, RetrySubmission(attempt, at, claim, error))
+            if d.events:
+                await projection.write(conn, self.es, [projection.write_of(cur, d.events)])
+            else:  # nothing happened to the message: no event
+                await projection.postpone(conn, mid, at)
         log.info("submission_retry", message_id=mid, attempt=attempt, delay_s=round(delay, 3), error=error)
-
-    async def _sent(self, conn: asyncpg.Connection, row: asyncpg.Record, cid: str) -> None:
-        if row["status"] != "sending":  # a held receipt proves an earlier attempt reached the carrier
-            ev_s = MessageSending(org_id=row["org_id"], message_id=row["id"], attempt=max(1, row["attempts"]))
-            row = await store.transition(conn, self.es, row, ev_s, "sending", "the carrier's receipt shows it has it")
-        ev = MessageSent(org_id=row["org_id"], message_id=row["id"], carrier_message_id=cid, reservation_id=row["id"])
-        row = await store.transition(conn, self.es, row, ev, "sent", None, carrier_message_id=cid,
-                                     claimed_until=None, claim_id=None)
-        r = held(row)
-        if r is not None:
-            await receipts.apply(conn, self.es, row, r)
-
-    async def _fail(self, conn: asyncpg.Connection, row: asyncpg.Record, code: str, reason: str) -> None:
-        ev = MessageFailed(org_id=row["org_id"], message_id=row["id"], reason=reason, error_code=code,
-                           reached_carrier=False, reservation_id=row["id"])
-        await store.transition(conn, self.es, row, ev, "failed", reason, error_code=code, claimed_until=None,
-                               claim_id=None)
-        log.info("message_failed", message_id=row["id"], error_code=code)
-
-
-def _parse(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return parse_time(value, "defer_until")
-    except CommandError:
-        return None

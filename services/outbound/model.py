@@ -1,24 +1,39 @@
-"""Pure rules of outbound: segments and encoding, the status machine, receipt mapping, validation,
-timing (retries use libs.backoff). No I/O (throughput shaping is in shaping.py, equally pure)."""
+"""The Message aggregate, pure: its state, ``decide(state, command) -> Decision`` (the events a command
+leads to, or why it leads to none) and ``evolve(state, event) -> state``. A message's status is chosen
+here and nowhere else: the accept path, the dispatcher, carrier receipts, expiry, the receipt timeout
+and every cancellation ask ``decide``, and the ``messages`` table is ``evolve`` written down (see
+projection.py). No I/O; ``now`` is an argument."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal, assert_never
 
-from libs.sms import GSM_BASIC as GSM_BASIC
-from libs.sms import GSM_EXTENSION as GSM_EXTENSION
-from libs.sms import MAX_TEXT_CHARS as MAX_TEXT_CHARS
-from libs.sms import Encoding as Encoding
-from libs.sms import count_segments as count_segments
-from libs.sms import encoding_of as encoding_of
-from proto.base import CommandError, parse_time
-from proto.commands.compliance import Check
+import msgspec
+from msgspec.structs import replace
 
-# -- segments: libs/sms.py (the gateway prices a send by the same rules for a key's spend cap) ------
-
+from proto.base import Event, rfc3339, utcnow
+from proto.events.outbound import (
+    MessageCanceled,
+    MessageDelivered,
+    MessageFacts,
+    MessageFailed,
+    MessageQueued,
+    MessageScheduled,
+    MessageSending,
+    MessageSent,
+    MessageSubmissionRetried,
+    MessageUndelivered,
+)
+from services.outbound import commands as cm
+from services.outbound.rules import (
+    Receipt,
+    deferred_by,
+    due_without_quiet_hours,
+    released_when_quiet_hours_off,
+)
 
 # -- statuses --------------------------------------------------------------------------------------
 Status = Literal["scheduled", "queued", "sending", "sent", "delivered", "undelivered", "failed", "canceled"]
@@ -26,7 +41,9 @@ STATUSES: tuple[str, ...] = ("scheduled", "queued", "sending", "sent", "delivere
                              "canceled")
 TERMINAL = frozenset({"delivered", "undelivered", "failed", "canceled"})
 PENDING = frozenset({"scheduled", "queued"})
-"""Not yet handed to the carrier: an opt-out cancels these."""
+"""Not yet handed to the carrier: an opt-out, a released number or the organization cancels these."""
+CLAIMABLE = frozenset({"queued", "sending"})
+"""What the dispatcher claims: due to be (re)submitted."""
 
 _TRANSITIONS: dict[str, frozenset[str]] = {
     # (scheduled -> sending only when a held receipt proves the carrier already has it)
@@ -49,39 +66,15 @@ def can_transition(current: str | None, new: str) -> bool:
     return new in _TRANSITIONS.get(current, frozenset())
 
 
-CANCELABLE = PENDING
-"""A message can be canceled until it is handed to the carrier (``sending``)."""
-
 CANCELED_BY_USER = "CANCELED_BY_USER"
 NUMBER_RELEASED = "NUMBER_RELEASED"
-QUIET_HOURS_CHECK = "quiet_hours"
+RECIPIENT_OPTED_OUT = "RECIPIENT_OPTED_OUT"
 
 
-def deferred_by(checks: Sequence[Check]) -> str | None:
-    """The names of the gate's checks that deferred a send, comma separated (None: none did)."""
-    names = [k.name for k in checks if k.result == "defer"]
-    return ",".join(names) if names else None
-
-
-def released_when_quiet_hours_off(deferred: str | None) -> bool:
-    """A message deferred by quiet hours alone goes when quiet hours are turned off (one deferred by
-    another check as well still waits for it)."""
-    return deferred is not None and set(deferred.split(",")) == {QUIET_HOURS_CHECK}
-
-
-def due_without_quiet_hours(send_at: datetime | None, now: datetime) -> datetime:
-    """When a message held by quiet hours goes once they are off: its send_at, or now."""
-    return send_at if send_at is not None and send_at > now else now
-
-
-# -- receipts --------------------------------------------------------------------------------------
+# -- carrier receipts ------------------------------------------------------------------------------
 _RECEIPTS: dict[str, Literal["delivered", "undelivered"]] = {
-    "DELIVRD": "delivered",
-    "UNDELIV": "undelivered",
-    "REJECTD": "undelivered",
-    "EXPIRED": "undelivered",
-    "DELETED": "undelivered",
-    "UNKNOWN": "undelivered",
+    "DELIVRD": "delivered", "UNDELIV": "undelivered", "REJECTD": "undelivered", "EXPIRED": "undelivered",
+    "DELETED": "undelivered", "UNKNOWN": "undelivered",
 }
 
 
@@ -92,74 +85,314 @@ def receipt_outcome(receipt_status: str) -> Literal["delivered", "undelivered"] 
     return _RECEIPTS.get(receipt_status.strip().upper())
 
 
-def receipt_rank(receipt_status: str) -> int:
-    """When several receipts wait for a message, a final one beats a non-final one."""
-    return 1 if receipt_outcome(receipt_status) else 0
+# -- state -----------------------------------------------------------------------------------------
+class Message(msgspec.Struct, frozen=True, kw_only=True):
+    """A message as its events left it (one row of ``messages``). ``claimed_until``/``claim_id`` (the
+    dispatcher's lease) and ``held`` (a final receipt that came before MessageSent) are bookkeeping no
+    event records: every event but MessageSending ends the lease, a final outcome drops ``held``."""
+
+    id: str
+    org_id: str
+    version: int = 0
+    status: str = ""
+    """Empty until the first event."""
+    status_reason: str | None = None
+    error_code: str | None = None
+    from_number: str = ""
+    to_number: str = ""
+    body: str = ""
+    category: str = "conversational"
+    kind: str = "standard"
+    segments: int = 1
+    encoding: str = "GSM-7"
+    price_micros: int = 0
+    phone_number_id: str = ""
+    campaign_id: str = ""
+    throughput_mpm: int = 0
+    status_callback_url: str | None = None
+    send_at: datetime | None = None
+    validity_seconds: int = 36000
+    expires_at: datetime | None = None
+    next_attempt_at: datetime | None = None
+    claimed_until: datetime | None = None
+    claim_id: str | None = None
+    attempts: int = 0
+    carrier_message_id: str | None = None
+    held: Receipt | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    deferred_by: str | None = None
+    """The checks that deferred it (e.g. quiet_hours), comma separated, while it is scheduled for them."""
 
 
-# -- validation ------------------------------------------------------------------------------------
-def invalid(field: str, message: str) -> CommandError:
-    return CommandError("VALIDATION_ERROR", f"{field}: {message}", 400, {"field": field})
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
 
 
-def storable(value: str) -> bool:
-    """Text Postgres and the carrier can take: valid UTF-8 (no lone surrogates), no NUL."""
-    if "\x00" in value:
-        return False
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+def _facts(f: MessageFacts, at: datetime) -> dict[str, Any]:
+    return {"from_number": f.from_, "to_number": f.to, "body": f.text, "category": f.category, "kind": f.kind,
+            "segments": f.segments, "encoding": f.encoding, "price_micros": f.price_micros,
+            "phone_number_id": f.phone_number_id, "campaign_id": f.campaign_id, "throughput_mpm": f.throughput_mpm,
+            "status_callback_url": f.status_callback_url, "send_at": _time(f.send_at),
+            "validity_seconds": f.validity_seconds, "expires_at": _time(f.expires_at), "next_attempt_at": at,
+            "created_at": at}
 
 
-def validate_text(text: str) -> str:
-    if not text:
-        raise invalid("text", "must not be empty")
-    if len(text) > MAX_TEXT_CHARS:
-        raise invalid("text", f"must be at most {MAX_TEXT_CHARS} characters (got {len(text)})")
-    if not storable(text):
-        raise invalid("text", "must be valid Unicode without NUL characters")
-    return text
+def evolve(s: Message, ev: Event) -> Message:
+    """The message after ``ev``: the one place a status is set (one copy of the state per event)."""
+    common: dict[str, Any] = {"version": s.version + 1, "updated_at": ev.occurred_at}
+    if not isinstance(ev, MessageSending):
+        common.update(claimed_until=None, claim_id=None)
+    return replace(s, **common, **_changes(s, ev))
 
 
-def parse_send_at(value: str | None, now: datetime, max_days: int) -> datetime | None:
-    """The time to send, or None for now (a time in the past means now)."""
-    if value is None or not value.strip():
-        return None
-    ts = parse_time(value, "send_at")
-    if ts > now + timedelta(days=max_days):
-        raise invalid("send_at", f"must be within {max_days} days")
-    return ts if ts > now else None
+def _changes(s: Message, ev: Event) -> dict[str, Any]:
+    match ev:
+        case MessageQueued(facts=MessageFacts() as f):
+            return {**_facts(f, ev.occurred_at), "status": "queued", "status_reason": ev.reason or None}
+        case MessageQueued():  # its time came (or what held it went): validity counts from when it may go
+            due = min(s.next_attempt_at or ev.occurred_at, ev.occurred_at)
+            return {"status": "queued", "status_reason": ev.reason or None, "next_attempt_at": due,
+                    "expires_at": due + timedelta(seconds=s.validity_seconds), "deferred_by": None}
+        case MessageScheduled():
+            until = _time(ev.send_at) or ev.occurred_at
+            out = _facts(ev.facts, ev.occurred_at) if ev.facts is not None else {
+                "expires_at": until + timedelta(seconds=s.validity_seconds)}  # (accepted: its facts say)
+            return {**out, "status": "scheduled", "status_reason": ev.reason or None, "next_attempt_at": until,
+                    "deferred_by": ev.deferred_by or None}
+        case MessageSending():
+            why = ev.reason or (f"attempt {ev.attempt}" if ev.attempt > 1 else None)
+            return {"status": "sending", "status_reason": why, "attempts": ev.attempt}
+        case MessageSubmissionRetried():  # still sending: no status change
+            return {"next_attempt_at": _time(ev.retry_at), "attempts": ev.attempt}
+        case MessageSent():
+            return {"status": "sent", "status_reason": None, "carrier_message_id": ev.carrier_message_id}
+        case MessageDelivered():
+            return {"status": "delivered", "status_reason": None, "held": None}
+        case MessageUndelivered():
+            return {"status": "undelivered", "status_reason": ev.reason or None, "held": None,
+                    "error_code": ev.error_code or ev.receipt_status}
+        case MessageFailed():
+            return {"status": "failed", "status_reason": ev.reason, "error_code": ev.error_code}
+        case MessageCanceled():
+            return {"status": "canceled", "status_reason": ev.reason, "error_code": ev.code}
+        case _:
+            return {}
 
 
-def validate_validity(value: int | None, default: int, maximum: int) -> int:
-    if value is None:
-        return default
-    if not 1 <= value <= maximum:
-        raise invalid("validity_seconds", f"must be between 1 and {maximum}")
-    return value
+def fold(s: Message, events: Sequence[Event]) -> Message:
+    for ev in events:
+        s = evolve(s, ev)
+    return s
 
 
-# -- timing ----------------------------------------------------------------------------------------
-def expires_at(due: datetime, validity_s: int) -> datetime:
-    """Validity counts from when the message may first go (now, send_at, or the end of quiet hours)."""
-    return due + timedelta(seconds=validity_s)
+def changes_status(ev: Event) -> bool:
+    """Whether ``ev`` is a status change (a timeline entry, a status callback): all but a retry note."""
+    return not isinstance(ev, MessageSubmissionRetried)
 
 
-def expected_send_at(now: datetime, ahead_segments: int, per_minute: float, segments: int = 1,
-                     burst_s: float = 0.0) -> datetime:
-    """When a queued message is expected to reach the carrier: every segment queued ahead of it on its
-    number takes one token of the sender's throughput (``per_minute`` segments a minute), so a 5-segment
-    message ahead costs 5 tokens; the bucket's burst (``burst_s`` of throughput, at least one segment)
-    goes at once, and a message larger than the bucket goes when it is full (as the shaper does)."""
-    if per_minute <= 0:
-        return now
-    rate = per_minute / 60.0
-    cap = max(1.0, rate * burst_s) if burst_s > 0 else 1.0
-    need = ahead_segments + min(segments, cap) - cap
-    return now + timedelta(seconds=math.ceil(max(0.0, need) / rate))
+@dataclass(frozen=True)
+class Decision:
+    """What a command comes to: its events (none when it changes nothing), ``outcome`` naming why, and a
+    ``reason`` a person can read."""
+
+    events: tuple[Event, ...] = ()
+    outcome: str = "applied"
+    reason: str = ""
+
+    @property
+    def changes_nothing(self) -> bool:
+        return not self.events
 
 
-def price_micros(segments: int, per_segment: int) -> int:
-    return segments * per_segment
+def _none(outcome: str, reason: str) -> Decision:
+    return Decision((), outcome, reason)
+
+
+def _not_ours(s: Message, claim: str | None) -> Decision | None:
+    """The dispatcher acts on a message only while its claim holds it, and only while it is due."""
+    if s.claim_id != claim:
+        return _none("not_claimed", "another claim holds the message, or none does")
+    if s.status not in CLAIMABLE:
+        return _none("moved_on", f"the message is {s.status}")
+    return None
+
+
+def _accept(s: Message, c: cm.Accept) -> Decision:
+    if s.status:
+        return _none("exists", "the message id is taken")
+    if c.due is None:
+        return Decision((MessageQueued(org_id=s.org_id, message_id=s.id, facts=c.facts, occurred_at=c.now),))
+    return Decision((MessageScheduled(org_id=s.org_id, message_id=s.id, send_at=rfc3339(c.due), reason=c.reason or "",
+                                      facts=c.facts, deferred_by=c.deferred_by or "", occurred_at=c.now),))
+
+
+def _promote(s: Message, c: cm.Promote) -> Decision:
+    if s.status != "scheduled" or s.next_attempt_at is None or s.next_attempt_at > c.now:
+        return _none("not_due", "not a scheduled message whose time came")
+    return Decision((MessageQueued(org_id=s.org_id, message_id=s.id, reason="send time reached", occurred_at=c.now),))
+
+
+def _refused(s: Message, c: cm.Refused) -> Decision:
+    d = c.decision
+    if d.decision == "defer":
+        until = _time(d.defer_until) if d.defer_until else None
+        until = until or c.now + timedelta(minutes=1)
+        reason = d.reason or f"deferred until {rfc3339(until)}"
+        return Decision((MessageScheduled(org_id=s.org_id, message_id=s.id, send_at=rfc3339(until), reason=reason,
+                                          deferred_by=deferred_by(d.checks) or "", occurred_at=c.now),), "deferred")
+    if d.code == RECIPIENT_OPTED_OUT:
+        reason = d.reason or "the recipient opted out"
+        return Decision((MessageCanceled(org_id=s.org_id, message_id=s.id, reason=reason, reservation_id=s.id,
+                                         code=RECIPIENT_OPTED_OUT, occurred_at=c.now),), "canceled")
+    return _failed(s, d.code or "SEND_DENIED", d.reason or "refused by the final check", c.now)
+
+
+def _failed(s: Message, code: str, reason: str, now: datetime | None = None) -> Decision:
+    """Failed before the carrier had it: refunded (the reservation is the message id)."""
+    ev = MessageFailed(org_id=s.org_id, message_id=s.id, reason=reason, error_code=code, reached_carrier=False,
+                       reservation_id=s.id, occurred_at=now or utcnow())
+    return Decision((ev,), "failed", reason)
+
+
+def _retry(s: Message, c: cm.RetrySubmission) -> Decision:
+    if c.error is None or s.status != "sending":  # nothing happened to the message: postponed, no event
+        return _none("postponed", f"tried again at {rfc3339(c.retry_at)}")
+    return Decision((MessageSubmissionRetried(org_id=s.org_id, message_id=s.id, attempt=c.attempt,
+                                              error=c.error[:500], retry_at=rfc3339(c.retry_at)),), "retrying")
+
+
+def _sent(s: Message, c: cm.RecordSent) -> Decision:
+    """MessageSent (credit captured); a final receipt that came first is applied right after."""
+    events: list[Event] = []
+    if s.status in PENDING and s.held is not None:  # a held receipt proves an earlier attempt reached it
+        events.append(MessageSending(org_id=s.org_id, message_id=s.id, attempt=max(1, s.attempts),
+                                     reason="the carrier's receipt shows it has it"))
+    elif s.status != "sending":
+        return _none("moved_on", f"the message is {s.status}")
+    events.append(MessageSent(org_id=s.org_id, message_id=s.id, carrier_message_id=c.carrier_message_id,
+                              reservation_id=s.id))
+    if s.held is not None:
+        events.extend(_receipt(fold(s, events), cm.ApplyReceipt(s.held)).events)
+    return Decision(tuple(events), "sent")
+
+
+def _receipt(s: Message, c: cm.ApplyReceipt) -> Decision:
+    """Applied to a ``sent`` message only; held for one not yet sent (our MessageSent write is behind);
+    a terminal message never reopens, so duplicates and late receipts change nothing."""
+    r = c.receipt
+    outcome = receipt_outcome(r.status)
+    if outcome is None:
+        return _none("not_final", f"receipt {r.status} is not final")
+    if is_terminal(s.status):
+        return _none("ignored_terminal", f"the message is already {s.status}")
+    if s.status != "sent":
+        if s.held is not None:
+            return _none("duplicate_held", "a final receipt already waits for the message to be sent")
+        return _none("held", "the message is not sent yet: the receipt waits for it")
+    cid = r.carrier_message_id or s.carrier_message_id or ""
+    if outcome == "delivered":
+        return Decision((MessageDelivered(org_id=s.org_id, message_id=s.id, carrier_message_id=cid,
+                                          receipt_status=r.status, delivered_at=r.occurred_at or ""),), "applied")
+    reason = f"carrier receipt {r.status}" + (f" ({r.error_code})" if r.error_code else "")
+    return Decision((MessageUndelivered(org_id=s.org_id, message_id=s.id, carrier_message_id=cid,
+                                        receipt_status=r.status, error_code=r.error_code or "", reason=reason),),
+                    "applied")
+
+
+def hold(s: Message, r: Receipt) -> Message:
+    """The message with a final receipt waiting for it to be sent (decided ``held``)."""
+    return replace(s, held=r)
+
+
+def _expire(s: Message, c: cm.Expire) -> Decision:
+    if s.status not in PENDING and s.status != "sending":
+        return _none("moved_on", f"the message is {s.status}")
+    if not expired(s, c.now):
+        return _none("valid", "its validity has not run out")
+    if s.claim_id != c.claim and s.claimed_until is not None and s.claimed_until > c.now:
+        return _none("claimed", "a dispatcher holds it")
+    if s.held is not None:  # the carrier had it after all: it was sent
+        return _sent(s, cm.RecordSent(s.held.carrier_message_id))
+    return _failed(s, "EXPIRED", f"expired: not handed to the carrier within {s.validity_seconds} s", c.now)
+
+
+def _timeout(s: Message, c: cm.ReceiptTimeout) -> Decision:
+    """Carriers stop reporting after their own validity period, and every message ends in one terminal
+    status: undelivered (DELIVERY_UNCONFIRMED). The carrier had it, so its credit stays spent."""
+    if s.status != "sent":
+        return _none("moved_on", f"the message is {s.status}")
+    if s.updated_at is not None and s.updated_at > c.now - timedelta(seconds=c.timeout_s):
+        return _none("waiting", "its receipt may still come")
+    reason = f"no delivery receipt from the carrier within {c.timeout_s:g} s"
+    return Decision((MessageUndelivered(org_id=s.org_id, message_id=s.id, carrier_message_id=s.carrier_message_id
+                                        or "", receipt_status="", error_code="DELIVERY_UNCONFIRMED", reason=reason,
+                                        occurred_at=c.now),), "unconfirmed", reason)
+
+
+def _cancel(s: Message, c: cm.Cancel) -> Decision:
+    if s.status == "canceled":
+        return _none("already_canceled", "the message is canceled")
+    if s.status not in PENDING:
+        return _none("not_cancelable",
+                     f"the message is {s.status or 'unknown'}: only scheduled or queued messages can be canceled")
+    if c.code == RECIPIENT_OPTED_OUT and s.kind == "opt_out_confirmation":
+        return _none("exempt", "the opt-out confirmation itself still goes")
+    cause = c.cause
+    return Decision((MessageCanceled(
+        org_id=s.org_id, message_id=s.id, reason=c.reason, reservation_id=s.id, code=c.code,
+        opt_out_event_id=c.opt_out_event_id, causation_id=cause.event_id if cause else None,
+        correlation_id=cause.correlation_id if cause else None),), "canceled", c.reason)
+
+
+def _quiet_hours_off(s: Message, c: cm.QuietHoursOff) -> Decision:
+    """A message scheduled by quiet hours alone goes now (or at its own send_at, if still ahead)."""
+    if s.status != "scheduled" or not released_when_quiet_hours_off(s.deferred_by):
+        return _none("not_held", "not held by quiet hours alone")
+    due = due_without_quiet_hours(s.send_at, c.now)
+    if s.next_attempt_at is not None and due >= s.next_attempt_at:
+        return _none("not_sooner", "it would not go sooner")
+    why, ev = "quiet hours turned off", c.cause
+    if due <= c.now:
+        return Decision((MessageQueued(org_id=s.org_id, message_id=s.id, reason=why, causation_id=ev.event_id,
+                                       correlation_id=ev.correlation_id, occurred_at=c.now),), "queued")
+    return Decision((MessageScheduled(org_id=s.org_id, message_id=s.id, send_at=rfc3339(due),
+                                      reason=f"{why}; waiting for send_at", causation_id=ev.event_id,
+                                      correlation_id=ev.correlation_id, occurred_at=c.now),), "scheduled")
+
+
+def decide(s: Message, cmd: cm.Command) -> Decision:
+    """The events ``cmd`` leads to from ``s`` (none, with the reason, when it changes nothing)."""
+    match cmd:
+        case cm.Accept():
+            return _accept(s, cmd)
+        case cm.Promote():
+            return _promote(s, cmd)
+        case cm.Dispatch():
+            return _not_ours(s, cmd.claim) or Decision((MessageSending(
+                org_id=s.org_id, message_id=s.id, attempt=cmd.attempt, decision_id=cmd.decision_id),), "sending")
+        case cm.Refused():
+            return _not_ours(s, cmd.claim) or _refused(s, cmd)
+        case cm.RetrySubmission():
+            return _none("not_claimed", "another claim holds it") if s.claim_id != cmd.claim else _retry(s, cmd)
+        case cm.RecordSent():
+            return _sent(s, cmd)
+        case cm.CarrierRefused():
+            if s.claim_id != cmd.claim or s.status != "sending":
+                return _none("moved_on", f"the message is {s.status}")
+            return _failed(s, cmd.code or "CARRIER_REJECTED", cmd.reason)
+        case cm.ApplyReceipt():
+            return _receipt(s, cmd)
+        case cm.Expire():
+            return _expire(s, cmd)
+        case cm.ReceiptTimeout():
+            return _timeout(s, cmd)
+        case cm.Cancel():
+            return _cancel(s, cmd)
+        case cm.QuietHoursOff():
+            return _quiet_hours_off(s, cmd)
+        case _:
+            assert_never(cmd)
+
+def expired(s: Message, now: datetime) -> bool:
+    return s.expires_at is not None and s.expires_at <= now

@@ -1,22 +1,28 @@
-"""The consumers outbound owns (a registry of frozen specs), and the cancellations they make: an opt-out
-cancels the contact's pending messages, a released number its own, and quiet hours turned off release
-the messages they alone held."""
+"""The consumers outbound owns (a registry of frozen specs), and what they do: an opt-out cancels the
+contact's pending messages, a released number its own, quiet hours turned off release the messages they
+alone held, carrier receipts end sent messages, and compliance's replies (ReplyIssued: STOP
+confirmation, HELP, keyword replies; DoubleOptInRequested: the confirmation text) are sent."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import cast
 
+import asyncpg
 import structlog
 
 from libs.bus.consumer import ConsumerSpec
 from libs.store.eventstore import EventStore
 from libs.store.processed import claim
-from proto.base import Event, rfc3339, utcnow
+from proto.base import CommandError, Event, rfc3339, utcnow
+from proto.commands.compliance import SendKind
+from proto.commands.outbound import MessageView, SendMessage
 from proto.events.carrier import ReceiptReceived
-from proto.events.compliance import CompliancePolicyChanged, OptOutRecorded
+from proto.events.compliance import CompliancePolicyChanged, DoubleOptInRequested, OptOutRecorded, ReplyIssued
 from proto.events.numbers import PhoneNumberReleased
-from proto.events.outbound import MessageQueued, MessageScheduled
-from services.outbound import model, receipts, store
+from services.outbound import carrier_receipts, model, projection, store
+from services.outbound.commands import Cancel, Command, QuietHoursOff
 
 log = structlog.get_logger(__name__)
 
@@ -24,25 +30,60 @@ OPT_OUT_CONSUMER = "outbound-optouts"
 RELEASE_CONSUMER = "outbound-number-releases"
 POLICY_CONSUMER = "outbound-quiet-hours"
 RECEIPTS_CONSUMER = "outbound-receipts"
+REPLIES_CONSUMER = "outbound-replies"
+_TRANSIENT = frozenset({"SERVICE_UNAVAILABLE", "SERVICE_TIMEOUT"})
+
+Send = Callable[[SendMessage], Awaitable[MessageView]]
+
+
+def reply_of(ev: ReplyIssued | DoubleOptInRequested) -> SendMessage:
+    """The text compliance issued, as a send under the message id it chose for it: a redelivered event
+    asks for the same message, which the send path answers with the first one (nothing sent twice)."""
+    if isinstance(ev, DoubleOptInRequested):  # our initiative: it keeps to quiet hours (the replies do not)
+        return SendMessage(org_id=ev.org_id, message_id=ev.message_id, from_=ev.from_number, to=ev.contact_number,
+                           text=ev.confirmation_text, kind="opt_in_request", category="conversational")
+    return SendMessage(org_id=ev.org_id, message_id=ev.message_id, from_=ev.from_number, to=ev.contact_number,
+                       text=ev.text, kind=cast(SendKind, ev.kind), category="transactional")
+
+
+async def send_reply(send: Send, ev: ReplyIssued | DoubleOptInRequested, max_age_s: float) -> None:
+    """Send it; outbound or a service it needs being unreachable raises (the consumer retries), a
+    definitive refusal (the number cannot send, the contact opted out since) is logged and let go, and
+    so is a reply read more than ``max_age_s`` after it was recorded."""
+    if utcnow() - ev.occurred_at > timedelta(seconds=max_age_s):
+        log.warning("reply_too_old", message_id=ev.message_id, org_id=ev.org_id, occurred_at=rfc3339(ev.occurred_at))
+        return
+    try:
+        view = await send(reply_of(ev))
+    except CommandError as exc:
+        if exc.code in _TRANSIENT or exc.status >= 500:
+            raise
+        log.warning("reply_refused", message_id=ev.message_id, org_id=ev.org_id, code=exc.code, reason=exc.message)
+        return
+    log.info("reply_sent", message_id=view.id, org_id=ev.org_id, status=view.status, source_event_id=ev.event_id)
+
+
+async def decide_all(conn: asyncpg.Connection, es: EventStore, messages: list[model.Message],
+                     cmd: Command) -> list[model.Message]:
+    """``cmd`` decided for each locked message, written as one statement; answers the messages it changed."""
+    writes = [projection.write_of(m, model.decide(m, cmd).events) for m in messages]
+    return await projection.write(conn, es, writes)
 
 
 async def cancel_for_opt_out(es: EventStore, ev: OptOutRecorded) -> int:
     """Cancel every message of the organization to the contact that has not reached the carrier yet
     (the opt-out confirmation itself excepted); accounts refunds each on MessageCanceled."""
     reason = "the recipient opted out" + (f" ({ev.source})" if ev.source else "")
+    cancel = Cancel(model.RECIPIENT_OPTED_OUT, reason, ev, ev.event_id)
     async with es.transaction() as conn:
         if not await claim(conn, OPT_OUT_CONSUMER, ev.event_id):
             return 0
-        rows = await conn.fetch(
-            f"SELECT {store.COLUMNS} FROM messages WHERE org_id = $1::uuid AND to_number = $2"
-            " AND status IN ('scheduled', 'queued') AND kind <> 'opt_out_confirmation'"
-            " ORDER BY id FOR UPDATE",
-            ev.org_id, ev.contact_number,
-        )
-        await store.cancel(conn, es, list(rows), "RECIPIENT_OPTED_OUT", reason, ev, ev.event_id)
-    if rows:
-        log.info("messages_canceled_for_opt_out", org_id=ev.org_id, count=len(rows))
-    return len(rows)
+        pending = await store.lock_where(conn, "org_id = $1::uuid AND to_number = $2 AND status IN ('scheduled',"
+                                         " 'queued') AND kind <> 'opt_out_confirmation'", ev.org_id, ev.contact_number)
+        canceled = await decide_all(conn, es, pending, cancel)
+    if canceled:
+        log.info("messages_canceled_for_opt_out", org_id=ev.org_id, count=len(canceled))
+    return len(canceled)
 
 
 async def cancel_for_release(es: EventStore, ev: PhoneNumberReleased) -> int:
@@ -51,16 +92,13 @@ async def cancel_for_release(es: EventStore, ev: PhoneNumberReleased) -> int:
     async with es.transaction() as conn:
         if not await claim(conn, RELEASE_CONSUMER, ev.event_id):
             return 0
-        rows = await conn.fetch(
-            f"SELECT {store.COLUMNS} FROM messages WHERE phone_number_id = $1 AND org_id = $2::uuid"
-            " AND status IN ('scheduled', 'queued') ORDER BY id FOR UPDATE",
-            ev.phone_number_id, ev.org_id,
-        )
-        await store.cancel(conn, es, list(rows), model.NUMBER_RELEASED, model.NUMBER_RELEASED, ev)
-    if rows:
+        pending = await store.lock_where(conn, "phone_number_id = $1 AND org_id = $2::uuid AND status IN"
+                                         " ('scheduled', 'queued')", ev.phone_number_id, ev.org_id)
+        canceled = await decide_all(conn, es, pending, Cancel(model.NUMBER_RELEASED, model.NUMBER_RELEASED, ev))
+    if canceled:
         log.info("messages_canceled_for_release", org_id=ev.org_id, phone_number_id=ev.phone_number_id,
-                 count=len(rows))
-    return len(rows)
+                 count=len(canceled))
+    return len(canceled)
 
 
 async def release_quiet_hours(es: EventStore, ev: CompliancePolicyChanged, now: datetime | None = None) -> int:
@@ -68,43 +106,21 @@ async def release_quiet_hours(es: EventStore, ev: CompliancePolicyChanged, now: 
     (or at their own send_at, if that is still ahead). The final check before the carrier still runs."""
     if ev.quiet_hours_enabled or "quiet_hours_enabled" not in ev.changed:
         return 0
-    now = now or utcnow()
-    reason = "quiet hours turned off"
-    queued = 0
     async with es.transaction() as conn:
         if not await claim(conn, POLICY_CONSUMER, ev.event_id):
             return 0
-        rows = await conn.fetch(
-            f"SELECT {store.COLUMNS} FROM messages WHERE org_id = $1::uuid AND status = 'scheduled'"
-            " AND deferred_by IS NOT NULL ORDER BY id FOR UPDATE", ev.org_id)
-        for row in rows:
-            if not model.released_when_quiet_hours_off(row["deferred_by"]):
-                continue
-            due = model.due_without_quiet_hours(row["send_at"], now)
-            if due >= row["next_attempt_at"]:
-                continue
-            expires = model.expires_at(due, row["validity_seconds"])
-            ev_m: MessageQueued | MessageScheduled
-            if due <= now:
-                ev_m = MessageQueued(org_id=row["org_id"], message_id=row["id"], reason=reason,
-                                     causation_id=ev.event_id, correlation_id=ev.correlation_id)
-                await store.transition(conn, es, row, ev_m, "queued", reason, next_attempt_at=due,
-                                       expires_at=expires, deferred_by=None)
-                queued += 1
-            else:
-                why = f"{reason}; waiting for send_at"
-                ev_m = MessageScheduled(org_id=row["org_id"], message_id=row["id"], send_at=rfc3339(row["send_at"]),
-                                        reason=why, causation_id=ev.event_id, correlation_id=ev.correlation_id)
-                await store.transition(conn, es, row, ev_m, "scheduled", why, next_attempt_at=due, expires_at=expires,
-                                       deferred_by=None)
+        held = await store.lock_where(conn, "org_id = $1::uuid AND status = 'scheduled' AND deferred_by IS NOT NULL",
+                                      ev.org_id)
+        moved = await decide_all(conn, es, held, QuietHoursOff(now or utcnow(), ev))
+        queued = sum(1 for m in moved if m.status == "queued")
         if queued:
-            await conn.execute("SELECT pg_notify($1, '')", store.due_channel(es.schema))
-    if rows:
-        log.info("quiet_hours_released", org_id=ev.org_id, queued=queued, examined=len(rows))
+            await projection.notify(conn, store.due_channel(es.schema))
+    if held:
+        log.info("quiet_hours_released", org_id=ev.org_id, queued=queued, examined=len(held))
     return queued
 
 
-def specs(es: EventStore) -> list[ConsumerSpec]:
+def specs(es: EventStore, send: Send, reply_max_age_s: float) -> list[ConsumerSpec]:
     async def on_opt_out(ev: Event) -> None:
         if isinstance(ev, OptOutRecorded):
             await cancel_for_opt_out(es, ev)
@@ -119,12 +135,20 @@ def specs(es: EventStore) -> list[ConsumerSpec]:
 
     async def on_receipt(ev: Event) -> None:
         if isinstance(ev, ReceiptReceived):
-            await receipts.consume(es, RECEIPTS_CONSUMER, [ev])
+            await carrier_receipts.consume(es, RECEIPTS_CONSUMER, [ev])
 
     async def on_receipts(evs: list[Event]) -> set[str]:
-        return await receipts.consume(es, RECEIPTS_CONSUMER, [e for e in evs if isinstance(e, ReceiptReceived)])
+        return await carrier_receipts.consume(es, RECEIPTS_CONSUMER, [e for e in evs if isinstance(e, ReceiptReceived)])
+
+    async def on_reply(ev: Event) -> None:
+        if isinstance(ev, ReplyIssued | DoubleOptInRequested):
+            await send_reply(send, ev, reply_max_age_s)
 
     return [
+        ConsumerSpec(durable=REPLIES_CONSUMER, events=(ReplyIssued, DoubleOptInRequested), handler=on_reply,
+                     batch=16, fetch_timeout_s=0.02),
+        # (compliance's replies and double opt-in texts go out because they were recorded; a contact who
+        # texted STOP waits for the answer, so a fetch does not wait to fill its batch)
         ConsumerSpec(durable=OPT_OUT_CONSUMER, events=(OptOutRecorded,), handler=on_opt_out),
         ConsumerSpec(durable=RELEASE_CONSUMER, events=(PhoneNumberReleased,), handler=on_release),
         # (a released number's pending messages are canceled and refunded)

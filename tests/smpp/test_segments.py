@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from services.carrier import model as carrier
-from services.outbound import model as outbound
+from services.outbound import rules as outbound
 
 ALPHABET = "abc XYZ 019 €[]{}^~|\\ éüñ ж 日 👋 \n"
 

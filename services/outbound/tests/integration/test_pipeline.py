@@ -7,6 +7,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from msgspec.structs import replace
+
+from proto.base import utcnow
+from services.outbound import model, store
 from services.outbound.tests.integration.harness import (
     Pipe,
     balance_is,
@@ -186,3 +190,23 @@ async def test_quiet_hours_at_acceptance_schedule_the_message(pipe: Pipe) -> Non
     assert m["status_reason"].startswith("quiet hours") and m["expected_send_at"][:19] == until[:19]
     final = (await pipe.until_terminal([m["id"]]))[m["id"]]
     assert [t["status"] for t in final["timeline"]] == ["scheduled", "queued", "sending", "sent", "delivered"]
+
+
+async def test_the_messages_table_is_the_fold_of_each_message_s_events(pipe: Pipe) -> None:
+    # given: messages that went all the way, were canceled, and were scheduled
+    await pipe.onboard()
+    _, sent = await pipe.send(handset(), text="to the end")
+    later = (utcnow() + timedelta(hours=1)).isoformat().replace("+00:00", "Z")
+    _, canceled = await pipe.send(handset(), text="canceled", send_at=later)
+    _, scheduled = await pipe.send(handset(), text="scheduled", send_at=later)
+    status, _, _ = await pipe.call("POST", f"/v1/messages/{canceled['data']['id']}/cancel")
+    assert status == 200
+    await pipe.until_terminal([sent["data"]["id"]])
+    # then: each row is what its events fold to (nothing in it that the events do not say)
+    svc = pipe.system.services["outbound"]
+    async with svc.pool.acquire() as conn:
+        for mid in (sent["data"]["id"], canceled["data"]["id"], scheduled["data"]["id"]):
+            events, _ = await svc.store.load(conn, store.stream_id(mid))
+            [row] = await conn.fetch(f"SELECT {store.COLUMNS} FROM messages WHERE id = $1::uuid", mid)
+            folded = model.fold(model.Message(id=mid, org_id=pipe.org_id), events)
+            assert replace(store.state(row), claimed_until=None, claim_id=None) == folded, mid

@@ -1,4 +1,4 @@
-"""Pure rules: segments and encoding, the status machine, receipt mapping, validation, timing."""
+"""Pure rules (rules.py) and the status machine (model.py): segments and encoding, the status machine, receipt mapping, validation, timing."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from libs.webhooks import urls
 from proto.base import CommandError, parse_uuid
-from services.outbound import model
+from services.outbound import model, rules
 
 
 # -- segments ---------------------------------------------------------------------------------------
@@ -24,22 +24,22 @@ from services.outbound import model
     ("a" * 1600, (11, "GSM-7")),
 ])
 def test_gsm7_segments(text: str, expected: tuple[int, str]) -> None:
-    assert model.count_segments(text) == expected
+    assert rules.count_segments(text) == expected
 
 
 def test_extension_characters_count_two() -> None:
     # given 80 euro signs = 160 septets: one segment; one more character tips it over
-    assert model.count_segments("€" * 80) == (1, "GSM-7")
-    assert model.count_segments("€" * 80 + "a") == (2, "GSM-7")
-    assert model.count_segments("{}[]~^|\\\f€") == (1, "GSM-7")
-    assert model.count_segments("a" * 159 + "[") == (2, "GSM-7")
+    assert rules.count_segments("€" * 80) == (1, "GSM-7")
+    assert rules.count_segments("€" * 80 + "a") == (2, "GSM-7")
+    assert rules.count_segments("{}[]~^|\\\f€") == (1, "GSM-7")
+    assert rules.count_segments("a" * 159 + "[") == (2, "GSM-7")
 
 
 def test_an_escape_sequence_is_never_split_across_parts() -> None:
     # 152 plain characters + "€": the escape pair does not fit the 153-septet part, so it moves on
     text = "a" * 152 + "€" + "b" * 152
     # part 1: 152 septets (the euro's 2 would make 154), part 2: 2 + 151, part 3: 1
-    assert model.count_segments(text) == (3, "GSM-7")
+    assert rules.count_segments(text) == (3, "GSM-7")
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -55,17 +55,17 @@ def test_an_escape_sequence_is_never_split_across_parts() -> None:
     ("😀" * 36, (2, "UCS-2")),
 ])
 def test_ucs2_segments(text: str, expected: tuple[int, str]) -> None:
-    assert model.count_segments(text) == expected
+    assert rules.count_segments(text) == expected
 
 
 def test_one_non_gsm_character_makes_the_whole_message_ucs2() -> None:
-    assert model.count_segments("a" * 100) == (1, "GSM-7")
-    assert model.count_segments("a" * 100 + "😀") == (2, "UCS-2")
+    assert rules.count_segments("a" * 100) == (1, "GSM-7")
+    assert rules.count_segments("a" * 100 + "😀") == (2, "UCS-2")
 
 
 def test_surrogate_pairs_are_never_split() -> None:
     # 66 units + an emoji (2) would be 68 > 67 in a part: the emoji opens the next part
-    assert model.count_segments("中" * 66 + "😀" + "中" * 66) == (3, "UCS-2")
+    assert rules.count_segments("中" * 66 + "😀" + "中" * 66) == (3, "UCS-2")
 
 
 # -- statuses ---------------------------------------------------------------------------------------
@@ -110,31 +110,31 @@ def test_receipt_mapping(status: str, outcome: str | None) -> None:
 
 # -- validation -------------------------------------------------------------------------------------
 def test_text_limits() -> None:
-    assert model.validate_text("x" * 1600)
+    assert rules.validate_text("x" * 1600)
     for bad in ("", "x" * 1601, "nul\x00", "lone \ud800 surrogate"):
         with pytest.raises(CommandError) as e:
-            model.validate_text(bad)
+            rules.validate_text(bad)
         assert e.value.code == "VALIDATION_ERROR" and e.value.details == {"field": "text"}
 
 
 def test_send_at() -> None:
     now = datetime(2026, 6, 11, 12, 0, tzinfo=UTC)
-    assert model.parse_send_at(None, now, 35) is None
-    assert model.parse_send_at("2026-06-11T11:00:00Z", now, 35) is None  # the past means now
-    assert model.parse_send_at("2026-06-11T13:00:00Z", now, 35) == now + timedelta(hours=1)
-    assert model.parse_send_at("2026-06-11T10:00:00-05:00", now, 35) == now + timedelta(hours=3)
+    assert rules.parse_send_at(None, now, 35) is None
+    assert rules.parse_send_at("2026-06-11T11:00:00Z", now, 35) is None  # the past means now
+    assert rules.parse_send_at("2026-06-11T13:00:00Z", now, 35) == now + timedelta(hours=1)
+    assert rules.parse_send_at("2026-06-11T10:00:00-05:00", now, 35) == now + timedelta(hours=3)
     for bad in ("tomorrow", "2026-06-11T13:00:00", "2026-08-11T13:00:00Z"):
         with pytest.raises(CommandError) as e:
-            model.parse_send_at(bad, now, 35)
+            rules.parse_send_at(bad, now, 35)
         assert e.value.details == {"field": "send_at"}
 
 
 def test_validity() -> None:
-    assert model.validate_validity(None, 36000, 36000) == 36000
-    assert model.validate_validity(60, 36000, 36000) == 60
+    assert rules.validate_validity(None, 36000, 36000) == 36000
+    assert rules.validate_validity(60, 36000, 36000) == 60
     for bad in (0, -1, 36001):
         with pytest.raises(CommandError):
-            model.validate_validity(bad, 36000, 36000)
+            rules.validate_validity(bad, 36000, 36000)
 
 
 @pytest.mark.parametrize(("url", "env", "ok"), [
@@ -172,19 +172,19 @@ def test_uuid_parsing() -> None:
 # -- timing -----------------------------------------------------------------------------------------
 def test_expected_send_at_and_price() -> None:
     now = datetime(2026, 6, 11, 12, 0, tzinfo=UTC)
-    assert model.expected_send_at(now, 0, 60) == now
-    assert model.expected_send_at(now, 120, 60) == now + timedelta(minutes=2)
-    assert model.expires_at(now, 36000) == now + timedelta(hours=10)
-    assert model.price_micros(3, 7900) == 23700
+    assert rules.expected_send_at(now, 0, 60) == now
+    assert rules.expected_send_at(now, 120, 60) == now + timedelta(minutes=2)
+    assert rules.expires_at(now, 36000) == now + timedelta(hours=10)
+    assert rules.price_micros(3, 7900) == 23700
 
 
 def test_expected_send_at_counts_the_segments_ahead_not_the_messages() -> None:
     now = datetime(2026, 6, 11, 12, 0, tzinfo=UTC)
     # at 60 segments a minute (one a second): two 5-segment messages ahead take 10 tokens
-    assert model.expected_send_at(now, 10, 60) == now + timedelta(seconds=10)
+    assert rules.expected_send_at(now, 10, 60) == now + timedelta(seconds=10)
     # a 5-segment message behind ten 1-segment messages waits for 10 tokens, not 10 x 5
-    assert model.expected_send_at(now, 10, 60, segments=5) == now + timedelta(seconds=10)
+    assert rules.expected_send_at(now, 10, 60, segments=5) == now + timedelta(seconds=10)
     # the bucket's burst goes at once: a lone message, or the first second's worth behind nothing
-    assert model.expected_send_at(now, 0, 60, segments=5, burst_s=1.0) == now
-    assert model.expected_send_at(now, 59, 3600, burst_s=1.0) == now
-    assert model.expected_send_at(now, 120, 3600, burst_s=1.0) == now + timedelta(seconds=2)
+    assert rules.expected_send_at(now, 0, 60, segments=5, burst_s=1.0) == now
+    assert rules.expected_send_at(now, 59, 3600, burst_s=1.0) == now
+    assert rules.expected_send_at(now, 120, 3600, burst_s=1.0) == now + timedelta(seconds=2)

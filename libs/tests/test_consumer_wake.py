@@ -1,0 +1,90 @@
+"""A consumer idling in a long fetch hands a new message over when it arrives, not when the fetch ends;
+and a fetch that runs out of time is no failure (nats-py raises asyncio's TimeoutError for some of them,
+which the consumer once took for an error and slept 0.5 s on)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import nats
+import pytest
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+
+from libs.bus.conn import ensure_stream
+from libs.bus.consumer import ConsumerRunner, ConsumerSpec
+from proto.base import Event, new_id
+from proto.events import encode_event
+from proto.events.accounts import CreditGranted
+from proto.subjects import StreamSpec, Subjects
+
+ORG = "00000000-0000-0000-0000-000000000001"
+
+
+@pytest.fixture
+async def nc(nats_url: str, subject_root: str) -> AsyncIterator[Client]:
+    client = await nats.connect(nats_url)
+    await ensure_stream(client, Subjects(subject_root), StreamSpec("accounts"))
+    yield client
+    await client.close()
+
+
+async def _publish(nc: Client, subjects: Subjects) -> float:
+    ev = CreditGranted(org_id=ORG, entry_id=new_id(), amount_micros=1, reason="test")
+    await nc.jetstream().publish(subjects.event("accounts", "credit", "credit_granted", ORG), encode_event(ev))
+    return time.monotonic()
+
+
+async def test_a_message_is_handled_when_it_arrives_not_when_the_fetch_ends(nc: Client, subject_root: str) -> None:
+    subjects = Subjects(subject_root)
+    handled = asyncio.Queue[float]()
+
+    async def handler(_: Event) -> None:
+        await handled.put(time.monotonic())
+
+    runner = ConsumerRunner(nc, subjects, None, ConsumerSpec(
+        "test-wake", (CreditGranted,), handler, batch=64, fetch_timeout_s=30.0))
+    await runner.start()
+    try:
+        for _ in range(3):
+            await asyncio.sleep(0.5)  # the consumer is waiting in its 30 s fetch
+            sent = await _publish(nc, subjects)
+            got = await asyncio.wait_for(handled.get(), 20)
+            assert got - sent < 10, "the message waited for the fetch's batch to fill or its time to run out"
+    finally:
+        await runner.stop()
+
+
+async def test_a_fetch_that_runs_out_of_time_is_no_failure(nc: Client, subject_root: str) -> None:
+    """nats-py's fetch raises asyncio's TimeoutError (not its own) when its deadline passes between two
+    steps of a fetch, as it does often with short fetches on a busy machine: twenty of those in a row
+    must not hold the waiting message (taken for failures, they cost 0.5 s each: 10 s)."""
+    subjects = Subjects(subject_root)
+    handled = asyncio.Queue[float]()
+
+    async def handler(_: Event) -> None:
+        await handled.put(time.monotonic())
+
+    runner = ConsumerRunner(nc, subjects, None, ConsumerSpec("test-short", (CreditGranted,), handler))
+    sent = await _publish(nc, subjects)
+    await runner.start()
+    fetch = runner._sub.fetch
+    ran_out = 0
+
+    async def fetch_running_out(*args: Any, **kwargs: Any) -> list[Msg]:
+        nonlocal ran_out
+        if ran_out < 20:
+            ran_out += 1
+            raise TimeoutError  # asyncio's, as nats-py's _fetch_n raises it
+        return await fetch(*args, **kwargs)
+
+    runner._sub.fetch = fetch_running_out  # type: ignore[method-assign]
+    try:
+        got = await asyncio.wait_for(handled.get(), 30)
+        assert ran_out == 20
+        assert got - sent < 5, f"handled {got - sent:.1f} s after it was published"
+    finally:
+        await runner.stop()
