@@ -31,7 +31,8 @@ class _Name(str):
 
 
 @lru_cache(maxsize=1024)
-def _parse(text: str) -> tuple[str, ...]:
+def _parse(text: str) -> tuple[tuple[str, ...], frozenset[str]]:
+    """The text's parts (literal text and placeholders, in order) and its placeholders' names."""
     parts: list[str] = []
     pos = 0
     for m in _PLACEHOLDER.finditer(text):
@@ -39,7 +40,8 @@ def _parse(text: str) -> tuple[str, ...]:
         parts.append(_Name(m.group(1)))
         pos = m.end()
     parts.append(text[pos:])
-    return tuple(p for p in parts if p)
+    kept = tuple(p for p in parts if p)
+    return kept, frozenset(p for p in kept if isinstance(p, _Name))
 
 
 class _Param:
@@ -57,12 +59,11 @@ class Sql:
     __slots__ = ("_parts", "_values")
 
     def __init__(self, text: str, /, **params: object) -> None:
-        self._parts = _parse(text)
-        names = {p for p in self._parts if isinstance(p, _Name)}
-        if missing := names - params.keys():
-            raise KeyError(f"no value for :{', :'.join(sorted(missing))} in {text[:80]!r}")
-        if unused := params.keys() - names:
-            raise ValueError(f"parameters {sorted(unused)} are not in {text[:80]!r}")
+        self._parts, names = _parse(text)
+        if params.keys() != names:  # (the common case costs one comparison; the message only on a mistake)
+            if missing := names - params.keys():
+                raise KeyError(f"no value for :{', :'.join(sorted(missing))} in {text[:80]!r}")
+            raise ValueError(f"parameters {sorted(params.keys() - names)} are not in {text[:80]!r}")
         self._values: dict[str, Sql | _Param] = {
             k: v if isinstance(v, Sql) else _Param(v) for k, v in params.items()}
 
