@@ -150,60 +150,8 @@ class EventStore:
         return (stream_id, version, ev.event_id, ev.type_name(), subject, ev.org_id, encode_event(ev).decode(),
                 msgspec.json.encode(hdrs).decode())
 
-    # -- the older shapes, kept while accounts and outbound (branches numacc, outbound) move to ``write``;
-    # -- they go once nothing calls them (``append`` stays for a single event whose conflict is expected:
-    # -- it leaves the caller's transaction usable) -------------------------------------------------------
-    @staticmethod
-    def notify_sql(param: int) -> str:
-        """The NOTIFY of a hand-written statement, with ``notify_channel()`` as parameter ``param``."""
-        return _notify_sql(param)
-
-    async def append_streams(self, conn: asyncpg.Connection, items: Sequence[tuple[str, int, Event]]) -> None:
-        """Append one event to each of several streams, ``(stream_id, expected_version, event)``, in one
-        statement. Any conflict fails it and the caller's transaction, which must then roll back."""
-        if not items:
-            return
-        append, columns = self.append_rows_cte([(stream_id, version + 1, ev) for stream_id, version, ev in items], 1)
-        try:
-            await conn.fetchval(f"WITH ins AS ({append}) SELECT (SELECT count(*) FROM ins) AS n, {NOTIFY_9}",
-                                *columns, self.notify_channel())
-        except asyncpg.UniqueViolationError as exc:
-            if "event_id" in str(exc.constraint_name or ""):
-                raise
-            raise ConcurrencyError(items[0][0], items[0][1]) from exc
-        EVENTS_APPENDED.labels(self.service).inc(len(items))
-
-    def append_cte(self, stream_id: str, version: int, event: Event, first_param: int,
-                   source: str) -> tuple[str, EventRow]:
-        """An append to put inside a larger statement, as ``INSERT … SELECT … FROM source``: it inserts
-        the event only when ``source`` (another CTE) yields a row. Parameters are numbered from
-        ``first_param``. A write that is one statement commits with one round trip and holds its
-        row locks for no longer than that; the caller adds ``notify_sql`` (with ``notify_channel()``)
-        to the statement, then calls ``appended`` and ``committed``."""
-        n = [f"${first_param + i}" for i in range(8)]
-        sql = (f"INSERT INTO events (stream_id, version, event_id, event_type, subject, org_id, data, headers)"
-               f" SELECT {n[0]}, {n[1]}::int, {n[2]}::uuid, {n[3]}, {n[4]}, {n[5]}, {n[6]}::jsonb, {n[7]}::jsonb"
-               f" FROM {source} RETURNING 1")
-        return sql, self._row(stream_id, version, event, current_traceparent())
-
-    def append_rows_cte(self, items: Sequence[tuple[str, int, Event]], first_param: int,
-                        where: str = "") -> tuple[str, list[list[object]]]:
-        """``append_cte`` for many streams: one event each, ``(stream_id, version, event)``, as one
-        ``INSERT … SELECT … FROM unnest(…)`` taking eight array parameters from ``first_param``. ``where``
-        filters the rows (columns ``u.sid``, ``u.o`` (org), …), e.g. to the organizations a CTE updated."""
-        tp = current_traceparent()
-        rows = [self._row(stream_id, version, ev, tp) for stream_id, version, ev in items]
-        n = [f"${first_param + i}" for i in range(8)]
-        sql = ("INSERT INTO events (stream_id, version, event_id, event_type, subject, org_id, data, headers)"
-               " SELECT u.sid, u.v, u.e, u.t, u.s, u.o, u.d::jsonb, u.h::jsonb"
-               f" FROM unnest({n[0]}::text[], {n[1]}::int[], {n[2]}::uuid[], {n[3]}::text[], {n[4]}::text[],"
-               f" {n[5]}::text[], {n[6]}::text[], {n[7]}::text[]) AS u(sid, v, e, t, s, o, d, h) {where}"
-               " RETURNING 1")
-        return sql, [list(col) for col in zip(*rows, strict=True)]
-
-    def appended(self, n: int) -> None:
-        EVENTS_APPENDED.labels(self.service).inc(n)
-
+    # -- ``append``: one stream's events on their own, for a writer whose conflict is expected (a single
+    # -- event's conflict leaves the caller's transaction usable); every other write is a ``Write`` ----------
     async def append(
         self,
         conn: asyncpg.Connection,
