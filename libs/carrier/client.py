@@ -5,7 +5,7 @@ CarrierError with our error code, and anything that means "nothing was sent, try
 from __future__ import annotations
 
 from libs.bus.rpc import RpcClient
-from libs.carrier.adapter import CarrierError
+from libs.carrier.http_api import CarrierError
 from proto.base import CommandError
 from proto.commands.carrier import SubmitMessage, Submitted
 

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from libs.carrier.adapter import AvailableNumber, BrandResult, CarrierError
+from libs.carrier.http_api import AvailableNumber, BrandResult, CarrierError
 
 Taken = Callable[[list[str]], Awaitable[set[str]]]
 """Which of these numbers an organization holds already (asked of the numbers service's own table)."""

@@ -9,7 +9,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from libs.carrier.adapter import CarrierError, HttpCarrier
+from libs.carrier.http_api import CarrierError, HttpCarrier
 from libs.obs.metrics import CARRIER_SUBMIT
 from libs.smpp import pdu
 from proto.commands.carrier import BindView, SubmitMessage

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import structlog
 
-from libs.carrier.adapter import HttpCarrier
+from libs.carrier.http_api import HttpCarrier
 from libs.obs.settings import SettingsError, load_settings
 from libs.runtime.service import Service
 from libs.smpp import pdu

@@ -10,7 +10,7 @@ import msgspec
 import structlog
 from aiohttp import web
 
-from libs.carrier.adapter import verify_callback
+from libs.carrier.http_api import verify_callback
 from libs.smpp import receipt
 from services.carrier.handlers import Carrier
 

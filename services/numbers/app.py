@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from libs.carrier.adapter import HttpCarrier
+from libs.carrier.http_api import HttpCarrier
 from libs.carrier.numbers_file import FileCarrier
 from libs.obs.settings import load_settings
 from libs.runtime.service import Service

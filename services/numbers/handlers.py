@@ -10,7 +10,7 @@ import asyncpg
 import msgspec
 import structlog
 
-from libs.carrier.adapter import Carrier, CarrierError
+from libs.carrier.http_api import Carrier, CarrierError
 from libs.store.eventstore import EventStore
 from libs.webhooks import urls
 from proto.base import CommandError, Event, NotFound, parse_uuid, utcnow

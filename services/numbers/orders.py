@@ -15,7 +15,7 @@ import asyncpg
 import structlog
 
 from libs.bus.rpc import RpcClient
-from libs.carrier.adapter import Carrier, CarrierError
+from libs.carrier.http_api import Carrier, CarrierError
 from libs.store.eventstore import EventStore
 from proto.api import format_money
 from proto.base import CommandError, new_id, parse_uuid, rfc3339, utcnow

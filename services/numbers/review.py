@@ -11,7 +11,7 @@ import msgspec
 import structlog
 from aiohttp import web
 
-from libs.carrier.adapter import verify_callback
+from libs.carrier.http_api import verify_callback
 from libs.store.eventstore import EventStore
 from proto.base import CommandError, NotFound, parse_uuid, rfc3339, utcnow
 from proto.commands import numbers as c

@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 import structlog
 
-from libs.carrier.adapter import Carrier, CarrierError
+from libs.carrier.http_api import Carrier, CarrierError
 from libs.store.eventstore import ConcurrencyError, EventStore
 from libs.webhooks import urls
 from proto.api import page_after

@@ -22,7 +22,7 @@ import structlog
 
 from libs.backoff import backoff
 from libs.bus.rpc import RpcClient
-from libs.carrier.adapter import CarrierError, Submitter
+from libs.carrier.http_api import CarrierError, Submitter
 from libs.runtime.batching import Batcher
 from libs.runtime.waiting import woken
 from libs.store.eventstore import EventStore

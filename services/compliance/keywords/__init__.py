@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from proto.keywords import AFFIRM, HELP, OPT_IN, OPT_OUT, Language, keyword_of
+from services.compliance.keywords.classifier import ALONE_FROM, GUARDS, VETO_BELOW, features, probability
 from services.compliance.keywords.index import _TAIL_RX, RULES
-from services.compliance.keywords.model import ALONE_FROM, GUARDS, VETO_BELOW, features, probability
 from services.compliance.keywords.normalize import _POSITIVE_EMOJI, _neighbours, _one_edit, clauses, normalise
 from services.compliance.keywords.plain import _LEAD_RX, _spanish, plain_language
 from services.compliance.keywords.vocab import _ONLY_FILLER

@@ -1,4 +1,4 @@
-"""Trains the opt-out model (``model.py``) from the labelled corpora and writes ``weights.json``.
+"""Trains the opt-out model (``classifier.py``) from the labelled corpora and writes ``weights.json``.
 
     python -m services.compliance.keywords.train          # (make optout-model) rewrite weights.json
     python -m services.compliance.keywords.train --check  # fail when weights.json is not what training gives
@@ -16,7 +16,7 @@ import random
 import sys
 from pathlib import Path
 
-from services.compliance.keywords.model import WEIGHTS, features, sigmoid
+from services.compliance.keywords.classifier import WEIGHTS, features, sigmoid
 from services.compliance.keywords.normalize import clauses
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"

@@ -11,7 +11,7 @@ the rules were tuned on ``dev`` only; ``held`` is measured, never tuned on, and 
 learned from them (the honest figure for unseen wordings, recorded in its header and in README.md); they are
 development texts now, held to the same bar, and each batch prints its own figures.
 
-The statistical model (``keywords/model.py``) is trained on both files (``make optout-model``; a test here fails
+The statistical model (``keywords/classifier.py``) is trained on both files (``make optout-model``; a test here fails
 when the shipped weights are not what training gives). ``data/optout_holdout.tsv`` was written before the model
 existed and is read by neither the rules' author nor the trainer: its figure, printed here, is the honest one
 for unseen phrasings."""
