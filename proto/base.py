@@ -68,9 +68,11 @@ def parse_rfc3339(text: str) -> datetime | None:
     times that arrive as text (API fields and query parameters, cursors, carrier input)."""
     try:
         ts = datetime.fromisoformat(text.strip().replace("z", "Z"))
-    except ValueError:
+        # in UTC here: a time at the calendar's edge with an offset (0001-01-01T00:00+01:00) has no UTC
+        # instant, and would otherwise fail later, as a 500, where it is formatted or stored
+        return ts.astimezone(UTC) if ts.tzinfo is not None else None
+    except (ValueError, OverflowError):
         return None
-    return ts if ts.tzinfo is not None else None
 
 
 def parse_time(value: str, field: str) -> datetime:

@@ -25,7 +25,8 @@ def test_any_rfc3339_time_with_a_zone_parses_to_the_same_instant(text: str) -> N
     assert rfc3339(ts) == "2026-06-11T12:01:00.123Z"  # round trip
 
 
-@pytest.mark.parametrize("text", ["2026-06-11T12:01:00", "tomorrow", "", "2026-13-01T00:00:00Z"])
+@pytest.mark.parametrize("text", ["2026-06-11T12:01:00", "tomorrow", "", "2026-13-01T00:00:00Z",
+                                  "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
 def test_a_time_without_a_zone_or_no_time_at_all_is_refused_naming_the_field(text: str) -> None:
     assert parse_rfc3339(text) is None
     with pytest.raises(CommandError) as err:

@@ -26,7 +26,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 
 from libs.mcptools.server import build_server
 from proto.base import CommandError
-from services.gateway.api import error_response
+from services.gateway.api import FAULTS, error_response
 
 log = structlog.get_logger(__name__)
 
@@ -96,6 +96,10 @@ class McpEndpoint:
             if "retry_after" in exc.details:
                 headers["Retry-After"] = str(exc.details["retry_after"])
             return error_response(exc.code, exc.message, exc.status, exc.details, headers=headers)
+        except FAULTS as exc:  # the bus is down or reconnecting: a retry will do, never a 500
+            log.warning("mcp_authenticate_unavailable", error=repr(exc))
+            return error_response("SERVICE_UNAVAILABLE", "accounts cannot be reached; retry", 503,
+                                  {"service": "accounts"}, headers={"Retry-After": "1"})
         body = await request.content.read(MAX_BODY + 1)
         if len(body) > MAX_BODY:
             return error_response("PAYLOAD_TOO_LARGE", f"request body over {MAX_BODY} bytes", 413)

@@ -226,7 +226,16 @@ class Acceptor:
     async def _write_batch(self, batch: list[Accepting], live: list[int], out: dict[int, Answer]) -> None:
         """The write (each number's queue ahead of the batch counted meanwhile), and the answers."""
         new = [self._accepted(batch[i]) for i in live]
-        written, ahead = await asyncio.gather(self._write_all(new), self._ahead(new))
+        written, counted = await asyncio.gather(self._write_all(new), self._ahead(new), return_exceptions=True)
+        if isinstance(written, BaseException):
+            raise written
+        # the queue count is only an estimate for the answer: once the write is in, a failed count never
+        # turns an accepted (and charged) message into an error the caller would retry
+        ahead: dict[str, store.Ahead] | None = None
+        if isinstance(counted, BaseException):
+            log.warning("queue_position_unavailable", error=repr(counted))
+        else:
+            ahead = counted
         failed = [i for i in live if isinstance(written[batch[i].message_id], BaseException)]
         await asyncio.gather(*(self._release(batch[i].cmd.org_id, batch[i].message_id) for i in failed))
         views = self._views(written, ahead)
@@ -340,9 +349,10 @@ class Acceptor:
             if w.after.status == "queued" and not self.dispatching():
                 await projection.notify(conn, store.due_channel(self.es.schema))
 
-    def _views(self, rows: dict[str, _Written], ahead: dict[str, store.Ahead]) -> dict[str, Answer]:
+    def _views(self, rows: dict[str, _Written], ahead: dict[str, store.Ahead] | None) -> dict[str, Answer]:
         """The API's view of each written message; a queued one with its place in its number's queue
-        (``ahead`` of the batch, then counted on within it) and expected send time."""
+        (``ahead`` of the batch, then counted on within it) and expected send time — or without them
+        when the queue could not be counted (``ahead`` None)."""
         out: dict[str, Answer] = {}
         queued: dict[str, list[model.Message]] = {}
         for mid, row in rows.items():
@@ -350,14 +360,15 @@ class Acceptor:
                 out[mid] = row.view
             elif isinstance(row, BaseException):
                 out[mid] = row
-            elif row.status == "queued":
+            elif row.status == "queued" and ahead is not None:
                 queued.setdefault(row.from_number, []).append(row)
             else:
                 out[mid] = store.view(row)
         now = utcnow()
+        counted = ahead or {}  # (nothing is in ``queued`` when the queue was not counted)
         for group in queued.values():
             group.sort(key=lambda m: (m.created_at, m.id))
-            at = ahead.get(group[0].from_number, store.Ahead())
+            at = counted.get(group[0].from_number, store.Ahead())
             for m in group:
                 out[m.id] = store.view(m, queue_position=at.messages, expected_send_at=expected(self.settings, m, at,
                                                                                                  now))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import importlib
 import json
 import uuid
@@ -368,3 +369,23 @@ async def test_an_exhausted_pool_answers_503_and_the_retry_converges(system: Sys
     _, listing, _ = await org.call("GET", "/v1/messages")
     assert [m["id"] for m in listing["data"]] == [sent["data"]["id"]]
     assert await org.inbox(contact) == [body["text"]]
+
+
+async def test_mcp_and_the_dashboard_answer_503_when_the_gateway_has_lost_the_bus(system: System) -> None:
+    """/mcp and the dashboard's pages sit outside the API's pipeline: a key or a session they must look up
+    while the gateway's NATS connection is gone is a 503 with Retry-After, never a 500."""
+    cut_off, url = await _second_gateway(system)
+    assert system.http is not None
+    try:
+        await cut_off.nc.close()
+        async with system.http.post(f"{url}/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+                                    headers={"Authorization": f"Bearer am_live_{uuid.uuid4().hex}"}) as r:
+            assert r.status == 503, await r.text()
+            assert (await r.json())["error"]["code"] == "SERVICE_UNAVAILABLE" and r.headers["Retry-After"]
+        async with system.http.get(f"{url}/", cookies={"am_session": uuid.uuid4().hex},
+                                   allow_redirects=False) as r:
+            assert r.status == 503, await r.text()
+            assert r.headers["Retry-After"]
+    finally:
+        with contextlib.suppress(Exception):
+            await cut_off.stop()

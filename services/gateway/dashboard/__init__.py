@@ -15,6 +15,7 @@ from aiohttp import web
 
 from proto.base import CommandError
 from proto.commands import accounts as c
+from services.gateway.api import FAULTS
 from services.gateway.sessions import COOKIE, SESSIONS_KEY, csrf_token
 
 log = structlog.get_logger(__name__)
@@ -104,12 +105,16 @@ def _html(text: str, status: int = 200) -> web.Response:
     return web.Response(text=text, status=status, content_type="text/html", headers=SECURITY_HEADERS)
 
 
+_UNAVAILABLE: tuple[type[BaseException], ...] = (CommandError, *FAULTS)
+"""A backing service that answered an error, or the bus itself failing (no answer at all)."""
+
+
 async def _session(request: web.Request) -> c.SessionView | None:
     """The request's live session; a backing service that does not answer is a 503 page, never a 500."""
     try:
         return await request.app[SESSIONS_KEY].lookup(request.cookies.get(COOKIE))
-    except CommandError as exc:
-        log.warning("dashboard_session_lookup_failed", code=exc.code)
+    except _UNAVAILABLE as exc:
+        log.warning("dashboard_session_lookup_failed", code=getattr(exc, "code", type(exc).__name__))
         raise web.HTTPServiceUnavailable(
             text=public_shell("unavailable", "Service unavailable").replace(
                 "<div id='app'></div>", "<div id='app'><p>The dashboard cannot reach its services right now. "

@@ -210,3 +210,20 @@ async def test_the_messages_table_is_the_fold_of_each_message_s_events(pipe: Pip
             [row] = await conn.fetch(f"SELECT {store.COLUMNS} FROM messages WHERE id = $1::uuid", mid)
             folded = model.fold(model.Message(id=mid, org_id=pipe.org_id), events)
             assert replace(store.state(row), claimed_until=None, claim_id=None) == folded, mid
+
+
+async def test_a_send_whose_queue_cannot_be_counted_is_still_answered_accepted(pipe: Pipe, monkeypatch: Any) -> None:
+    """The queue count is an estimate for the answer, read beside the write: when it fails (the database
+    drops that connection), the written, charged message is answered 202 without its place in the queue,
+    never with a 503 its caller would retry into a second message."""
+
+    async def unavailable(*_: Any) -> store.Ahead:
+        raise OSError("connection reset by peer")
+
+    monkeypatch.setattr(store, "queue_position", unavailable)
+    status, body = await pipe.send(handset())
+    assert status == 202, body
+    m = body["data"]
+    assert m["status"] == "queued" and m["queue_position"] is None
+    final = (await pipe.until_terminal([m["id"]]))[m["id"]]
+    assert final["status"] == "delivered", final
