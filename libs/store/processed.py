@@ -13,3 +13,10 @@ async def claim(conn: asyncpg.Connection, consumer: str, event_id: str) -> bool:
         event_id,
     )
     return status.endswith(" 1")
+
+
+async def claim_many(conn: asyncpg.Connection, consumer: str, event_ids: list[str]) -> set[str]:
+    """``claim`` for a batch in one statement: the ids ``consumer`` had not handled yet, now recorded."""
+    rows = await conn.fetch("INSERT INTO processed_events (consumer, event_id) SELECT $1, unnest($2::uuid[])"
+                            " ON CONFLICT DO NOTHING RETURNING event_id::text AS event_id", consumer, event_ids)
+    return {r["event_id"] for r in rows}

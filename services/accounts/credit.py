@@ -8,6 +8,7 @@ import asyncpg
 
 from libs.store import ConcurrencyError
 from libs.store.eventstore import EventStore
+from libs.store.processed import claim_many
 from proto.api import format_money
 from proto.base import CommandError, parse_uuid, rfc3339, utcnow
 from proto.commands import accounts as c
@@ -127,7 +128,7 @@ class Credit:
             found = await store.reservation_states(conn, [cmd.reservation_id for _, cmd in items])
             ours = [(eid, cmd) for eid, cmd in items
                     if cmd.reservation_id not in found or found[cmd.reservation_id].org_id == cmd.org_id]
-            first = await store.claim_many(conn, consumer, [eid for eid, _ in ours])
+            first = await claim_many(conn, consumer, [eid for eid, _ in ours])
             captures = [ev for eid, cmd in ours if eid in first and cmd.reservation_id in found
                         for ev in accepted(model.decide_settle(found[cmd.reservation_id], cmd.org_id,
                                                              cmd.reservation_id, True, "", now))]

@@ -338,10 +338,3 @@ async def record_captures(store: EventStore, conn: asyncpg.Connection, events: l
     w.project(sql("UPDATE reservations SET state = 'captured' WHERE id = ANY(:ids::text[])",
                   ids=[ev.reservation_id for ev in events]))
     await store.write(w, conn)
-
-
-async def claim_many(conn: asyncpg.Connection, consumer: str, event_ids: list[str]) -> set[str]:
-    """The event ids ``consumer`` had not handled yet, now recorded as handled (in the caller's transaction)."""
-    rows = await conn.fetch("INSERT INTO processed_events (consumer, event_id) SELECT $1, unnest($2::uuid[])"
-                            " ON CONFLICT DO NOTHING RETURNING event_id::text AS event_id", consumer, event_ids)
-    return {r["event_id"] for r in rows}

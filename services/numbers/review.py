@@ -67,6 +67,7 @@ class Review:
             status = "approved" if review.approved else "rejected"
             if camp.status_callback_url:
                 view = (await store.campaign_views(conn, [await store.campaign_row(conn, camp.org_id, camp.id)]))[0]
+                view = msgspec.structs.replace(view, webhook_secret=None)  # the key that signs it never rides in it
                 body = _enc.encode({"id": ev.event_id, "type": f"campaign.{status}",
                                     "occurred_at": rfc3339(ev.occurred_at), "data": view})
                 await conn.execute(

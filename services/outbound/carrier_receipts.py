@@ -10,7 +10,7 @@ import structlog
 
 from libs.store import sql, table
 from libs.store.eventstore import EventStore
-from libs.store.processed import claim
+from libs.store.processed import claim_many
 from proto.base import Event, parse_uuid, rfc3339
 from proto.events.carrier import ReceiptReceived
 from services.outbound import model, projection, store
@@ -76,7 +76,8 @@ async def consume(es: EventStore, consumer: str, events: list[ReceiptReceived]) 
     """The carrier service's ReceiptReceived events of a fetched batch, recorded and applied in one
     transaction (each event once: its id is claimed with the effects)."""
     async with es.transaction() as conn:
-        fresh = [ev for ev in events if await claim(conn, consumer, ev.event_id)]
+        first = await claim_many(conn, consumer, [ev.event_id for ev in events])
+        fresh = [ev for ev in events if ev.event_id in first]
         effects = await handle_many(conn, es, [from_event(ev) for ev in fresh]) if fresh else []
     for ev, effect in zip(fresh, effects, strict=True):
         log.info("receipt_received", message_id=ev.message_id, carrier_message_id=ev.carrier_message_id,

@@ -223,6 +223,7 @@ async def test_review_outcome_is_an_event_and_a_signed_callback(system: System) 
         body, signature = received[-1]
         assert verify(secret, signature, body)
         assert b'"type":"campaign.approved"' in body and camp["id"].encode() in body
+        assert secret.encode() not in body and json.loads(body)["data"]["webhook_secret"] is None
         seen = [(await sub.next_msg(timeout=5)).subject.split(".")[3] for _ in range(3)]
         assert seen == ["campaign_submitted", "campaign_number_assigned", "campaign_approved"]
         await sub.unsubscribe()
