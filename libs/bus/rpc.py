@@ -48,7 +48,7 @@ class TransientError(Exception):
     ends in one answers 503 SERVICE_UNAVAILABLE, never INTERNAL."""
 
 
-_TRANSIENT: tuple[type[BaseException], ...] = (
+TRANSIENT: tuple[type[BaseException], ...] = (
     TransientError,
     OSError,  # connection refused or reset; TimeoutError too (a pool or a statement waited too long)
     asyncpg.PostgresConnectionError,
@@ -105,7 +105,7 @@ async def _answer(handler: Handler, decoder: msgspec.json.Decoder[Any], data: by
         return _enc.encode({"ok": False, "error": ErrorBody(code="VALIDATION_ERROR", message=str(exc))}), "invalid"
     except CommandError as exc:
         return _enc.encode({"ok": False, "error": exc.body()}), exc.code
-    except _TRANSIENT as exc:
+    except TRANSIENT as exc:
         # the database or the bus is restarting or unreachable: a retry will do, say so
         log.warning("command_unavailable", command=subject, error=repr(exc))
         return _enc.encode({"ok": False, "error": ErrorBody(

@@ -20,7 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from libs.bus.conn import connect, ensure_stream, tls_context
 from libs.bus.consumer import ConsumerRunner, ConsumerSpec
-from libs.bus.rpc import RpcClient, RpcServer
+from libs.bus.rpc import TRANSIENT, RpcClient, RpcServer
 from libs.obs.collect import OUTBOX, GaugeQuery
 from libs.obs.logging import configure_logging
 from libs.obs.metrics import (
@@ -60,6 +60,10 @@ async def _http_metrics(request: web.Request, handler: Any) -> web.StreamRespons
     except web.HTTPException as exc:
         status = exc.status
         raise
+    except TRANSIENT as exc:  # the database or the bus is away: the caller (a carrier) retries, never a 500
+        status = 503
+        log.warning("http_unavailable", path=request.path, error=repr(exc))
+        return web.json_response({"error": "unavailable, retry"}, status=503, headers={"Retry-After": "1"})
     finally:
         route = request.match_info.route.resource
         path = route.canonical if route is not None else "unmatched"

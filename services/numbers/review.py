@@ -87,7 +87,7 @@ def carrier_route(settings: NumbersSettings, review: Review) -> web.RouteDef:
             return web.json_response({"error": "invalid signature"}, status=401)
         try:
             outcome = await review.apply_review(msgspec.json.decode(raw))
-        except (msgspec.DecodeError, ValueError) as exc:
+        except (msgspec.DecodeError, ValueError, TypeError) as exc:  # signed, but not the shape we know
             log.warning("carrier_callback_malformed", error=str(exc))
             return web.json_response({"error": "malformed callback"}, status=400)
         if outcome == "retry":
