@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 import asyncpg
 
 from libs.store import Sql, Write, notify, sql, table
-from libs.store.eventstore import EventStore
+from libs.store.eventstore import ConcurrencyError, EventStore
 from proto.base import Event
 
 MESSAGE_COLUMNS = ("id::text AS id, org_id, seq, carrier_message_id, phone_number_id, event_id::text AS event_id,"
@@ -229,7 +229,16 @@ async def complete_successes(es: EventStore, items: list[Success]) -> set[str]:
         w.append(stream_id(x.delivery_id), None, [x.event])
     w.only_where(sql("e.stream_id IN (SELECT :prefix || id::text FROM cur)", prefix=stream_id("")))
     w.returning(sql("SELECT array(SELECT id::text FROM upd) AS done"))
-    rows = await es.write(w)
+    for tries_left in (2, 1, 0):
+        try:
+            rows = await es.write(w)
+            break
+        except ConcurrencyError:
+            # the stream's head is read on the statement's snapshot, taken before the row lock: an attempt's
+            # failure committed while we waited for that lock took the version. Nothing of the write was
+            # kept; a new statement sees the failure, locks, and appends after it
+            if not tries_left:
+                raise
     return set(rows[0]["done"])
 
 

@@ -483,3 +483,47 @@ async def test_successes_completed_together_record_every_attempt_and_one_event_e
         assert [e["stream_id"] for e in events] == [store.stream_id(first["id"])]
         attempts = await es.pool.fetchval("SELECT count(*) FROM webhook_attempts WHERE attempt = 9")
         assert attempts == 3
+
+
+async def test_a_success_completed_while_a_failure_of_it_commits_waits_and_appends_after_it(
+        settings_env: dict[str, str]) -> None:
+    """store.complete_successes appends at the stream's head as its statement saw it before the delivery's
+    row lock: a failed attempt of the same delivery that commits while the statement waits for that lock
+    takes the version. The write is redone (nothing of it was kept), not failed with its whole batch."""
+    from datetime import UTC, datetime
+
+    from libs.store import Write
+    from proto.events.inbound import WebhookDeliveryAttempted, WebhookDeliverySucceeded
+    from services.inbound import store
+
+    env = {**SHORT_RETRIES, "AM_INBOUND_WEBHOOK_RETRY_BASE_S": "30", "AM_INBOUND_WEBHOOK_RETRY_CAP_S": "30",
+           "AM_INBOUND_WEBHOOK_RETRY_WINDOW_S": "300"}
+    async with running_system(settings_env, env) as system, Receiver() as receiver:
+        receiver.always_fail = True
+        _, number = await new_org(system, receiver.url)
+        await text(system, number["e164"], "one")
+        es = system.services["inbound"].store
+        row = await system.eventually(lambda: es.pool.fetchrow(
+            "SELECT d.id::text AS id, d.org_id, d.message_id::text AS message_id, d.generation, e.version"
+            " FROM webhook_deliveries d JOIN events e ON e.stream_id = 'webhook_delivery-' || d.id::text"
+            " WHERE d.state = 'pending' ORDER BY e.version DESC LIMIT 1"), timeout=10)  # its first failure is in
+        sid = store.stream_id(row["id"])
+        ids = {"org_id": row["org_id"], "delivery_id": row["id"], "message_id": row["message_id"],
+               "phone_number_id": number["id"], "message_event_id": str(uuid.uuid4())}
+        ok = store.Success(row["id"], row["generation"],
+                           store.Attempt(row["org_id"], 9, datetime.now(UTC), True, 200, 3, None, receiver.url),
+                           WebhookDeliverySucceeded(**ids, attempts=9, status_code=200, latency_ms=3))
+        async with es.pool.acquire() as conn:
+            tx = conn.transaction()
+            await tx.start()
+            await conn.execute("SELECT 1 FROM webhook_deliveries WHERE id = $1::uuid FOR UPDATE", row["id"])
+            await es.write(Write().append(sid, row["version"], [WebhookDeliveryAttempted(**ids, attempt=8)]), conn)
+            completing = asyncio.create_task(store.complete_successes(es, [ok]))
+            await system.eventually(lambda: es.pool.fetchval(
+                "SELECT count(*) > 0 FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND query LIKE '%webhook_deliveries%'"), timeout=10)
+            await tx.commit()
+        assert await asyncio.wait_for(completing, 10) == {row["id"]}
+        types = [r["event_type"] for r in await es.pool.fetch(
+            "SELECT event_type FROM events WHERE stream_id = $1 ORDER BY version", sid)]
+        assert types[-2:] == ["WebhookDeliveryAttempted", "WebhookDeliverySucceeded"], types
