@@ -6,6 +6,7 @@ transaction as the event that creates them.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, ClassVar
 
 from proto.base import Event
@@ -88,7 +89,7 @@ class SessionStarted(_Accounts, frozen=True, kw_only=True):
     AGGREGATE: ClassVar[str] = "session"
     session_id: str
     user_id: str
-    expires_at: str
+    expires_at: datetime
 
 
 class SessionEnded(_Accounts, frozen=True, kw_only=True):

@@ -11,7 +11,7 @@ from typing import ClassVar, Literal
 
 import msgspec
 
-from proto.base import Event
+from proto.base import Event, times_upcaster
 
 
 class _Compliance(Event, frozen=True, kw_only=True):
@@ -38,18 +38,18 @@ class ConsentEvidence(msgspec.Struct, frozen=True, kw_only=True):
     source_url: str = ""
     ip: str = ""
     user_agent: str = ""
-    captured_at: str = ""
-    """When consent was given: RFC 3339, normalised to UTC (the time it was recorded when not given)."""
+    captured_at: datetime | None = None
+    """When consent was given (the time it was recorded when not given)."""
     phone_number_id: str = ""
     keyword: str = ""
     """The keyword the contact texted, for keyword and double opt-in consents."""
     double_opt_in_id: str = ""
     confirmation_text: str = ""
     confirmation_message_id: str = ""
-    confirmation_sent_at: str = ""
+    confirmation_sent_at: datetime | None = None
     reply_message_id: str = ""
     reply_text: str = ""
-    reply_received_at: str = ""
+    reply_received_at: datetime | None = None
 
 
 class ConsentGranted(_Compliance, frozen=True, kw_only=True):
@@ -62,6 +62,8 @@ class ConsentGranted(_Compliance, frozen=True, kw_only=True):
     method: str
     """double_opt_in | web_form | paper | verbal | keyword | import | other"""
     evidence: ConsentEvidence = msgspec.field(default_factory=ConsentEvidence)
+    UPCASTERS = (times_upcaster("evidence.captured_at", "evidence.confirmation_sent_at",  # "" was no time
+                                "evidence.reply_received_at"),)
 
 
 class ConsentRevoked(_Compliance, frozen=True, kw_only=True):
@@ -99,7 +101,7 @@ class DoubleOptInRequested(_Compliance, frozen=True, kw_only=True):
     confirmation_text: str
     message_id: str
     """The outbound message id of the confirmation text."""
-    expires_at: str
+    expires_at: datetime
 
 
 class DoubleOptInExpired(_Compliance, frozen=True, kw_only=True):
@@ -162,7 +164,7 @@ class GateDecisionRecorded(_Compliance, frozen=True, kw_only=True):
     decision: Literal["allow", "deny", "defer"]
     code: str | None = None
     reason: str = ""
-    defer_until: str | None = None
+    defer_until: datetime | None = None
     checks: list[DecisionCheck] = msgspec.field(default_factory=list)
 
 
@@ -181,7 +183,7 @@ class GateDecision(msgspec.Struct, frozen=True, kw_only=True):
     decision: Literal["allow", "deny", "defer"]
     code: str | None = None
     reason: str = ""
-    defer_until: str | None = None
+    defer_until: datetime | None = None
     checks: list[DecisionCheck] = msgspec.field(default_factory=list)
 
 

@@ -5,6 +5,7 @@ The inbound service adds its other events here; InboundMessageReceived is consum
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import ClassVar
 
 import msgspec
@@ -27,7 +28,7 @@ class InboundMessageReceived(_Inbound, frozen=True, kw_only=True):
     from_: str = msgspec.field(name="from")
     to: str
     body: str
-    received_at: str
+    received_at: datetime
 
 
 UNROUTED_ORG = "unrouted"
@@ -45,7 +46,7 @@ class UnroutedMessageReceived(_Inbound, frozen=True, kw_only=True):
     from_: str = msgspec.field(name="from")
     to: str
     body: str
-    received_at: str
+    received_at: datetime
 
 
 class _Delivery(_Inbound, frozen=True, kw_only=True):
@@ -67,7 +68,7 @@ class WebhookDeliveryAttempted(_Delivery, frozen=True, kw_only=True):
     status_code: int | None = None
     latency_ms: int = 0
     error: str | None = None
-    next_attempt_at: str | None = None
+    next_attempt_at: datetime | None = None
     """When the next retry is due (None after a success, or when retries are exhausted)."""
 
 

@@ -118,7 +118,7 @@ def project(ev: Event, sealed: Sealed) -> list[Sql]:
             return [sql("INSERT INTO sessions (id, org_id, user_id, token_hash, user_agent, created_at, expires_at)"
                         " VALUES (:id, :org, :user, :hash, :agent, :at, :expires)", id=ev.session_id, org=ev.org_id,
                         user=ev.user_id, hash=sealed.token_hash, agent=sealed.user_agent[:512], at=ev.occurred_at,
-                        expires=parse_time(ev.expires_at, "expires_at"))]
+                        expires=ev.expires_at)]
         case SessionEnded():
             return [sql("UPDATE sessions SET ended_at = :at WHERE id = :id", id=ev.session_id, at=ev.occurred_at)]
     raise TypeError(f"no projection for {type(ev).__name__}")

@@ -59,10 +59,9 @@ class Gate:
         to, frm = e164(cmd.to, "to"), e164(cmd.from_, "from")
         row = await self.reader.read(cmd.org_id, to, cmd.message_id)
         state, policy = store.state_of(row), store.policy_of(row, self.defaults)
-        send_at = parse_time(cmd.send_at, "send_at") if cmd.send_at else None
         facts = model.SendFacts(org_id=cmd.org_id, message_id=cmd.message_id, from_=frm, to=to, kind=cmd.kind,
                                 category=cmd.category, issued_kind=row["issued_kind"] if row else None,
-                                send_at=send_at,
+                                send_at=cmd.send_at,
                                 # an accepted message over a cap at its final check waits, it does not fail
                                 on_frequency_cap=cmd.on_frequency_cap if cmd.stage == "accept" else "defer")
         sender: model.Sender | None = None
@@ -79,7 +78,7 @@ class Gate:
                 decision_id=decision_id, decided_at=now, message_id=cmd.message_id, stage=cmd.stage,
                 from_number=frm, contact_number=to, kind=facts.effective_kind, category=cmd.category,
                 decision=decision.decision, code=decision.code, reason=decision.reason,
-                defer_until=decision.defer_until,
+                defer_until=parse_time(decision.defer_until, "defer_until") if decision.defer_until else None,
                 checks=[DecisionCheck(name=k.name, result=k.result, detail=k.detail) for k in decision.checks]))
             decision.decision_id = decision_id
         return decision
