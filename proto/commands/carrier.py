@@ -3,6 +3,8 @@ the state of its upstream connections (``amctl carrier status``)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import msgspec
 
 from proto.base import Command
@@ -46,7 +48,7 @@ class BindView(msgspec.Struct, frozen=True, kw_only=True):
     window: int = 0
     tps: float = 0.0
     error: str = ""
-    bound_since: str | None = None
+    bound_since: datetime | None = None
 
 
 class CarrierStatus(msgspec.Struct, frozen=True, kw_only=True):

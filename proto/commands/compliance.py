@@ -47,6 +47,8 @@ class Check(msgspec.Struct, kw_only=True):
 
 
 class SendDecision(msgspec.Struct, kw_only=True):
+    """The gate's answer on the bus (the API shows it as ``proto.http.compliance.SendDecision``)."""
+
     decision: Literal["allow", "deny", "defer"]
     code: str | None = None
     """For deny: CONSENT_REQUIRED | RECIPIENT_OPTED_OUT | QUIET_HOURS | FREQUENCY_CAP | SENDING_NOT_ENABLED."""
@@ -54,11 +56,11 @@ class SendDecision(msgspec.Struct, kw_only=True):
     """What would make the send legal, in words."""
     status: int = 200
     """HTTP status for a deny: 453 (consent/opt-out/quiet hours reject) or 403 (registration)."""
-    defer_until: str | None = None
+    defer_until: datetime | None = None
     checks: list[Check] = msgspec.field(default_factory=list)
     decision_id: str = ""
     details: dict[str, Any] = msgspec.field(default_factory=dict)
-    """For FREQUENCY_CAP (deny or defer): ``next_allowed_at`` and the caps that apply."""
+    """For FREQUENCY_CAP (deny or defer): ``next_allowed_at`` (as the API shows it) and the caps that apply."""
 
 
 class EvaluateSends(Command["SendOutcomes"], frozen=True, kw_only=True):

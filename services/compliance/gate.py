@@ -10,7 +10,7 @@ from datetime import datetime
 
 from libs.runtime.service import Service
 from libs.store.eventstore import EventStore
-from proto.base import CommandError, new_id, parse_time, utcnow
+from proto.base import CommandError, new_id, utcnow
 from proto.commands import compliance as c
 from proto.events.compliance import DecisionCheck, GateDecision
 from services.compliance import model, store
@@ -78,7 +78,7 @@ class Gate:
                 decision_id=decision_id, decided_at=now, message_id=cmd.message_id, stage=cmd.stage,
                 from_number=frm, contact_number=to, kind=facts.effective_kind, category=cmd.category,
                 decision=decision.decision, code=decision.code, reason=decision.reason,
-                defer_until=parse_time(decision.defer_until, "defer_until") if decision.defer_until else None,
+                defer_until=decision.defer_until,
                 checks=[DecisionCheck(name=k.name, result=k.result, detail=k.detail) for k in decision.checks]))
             decision.decision_id = decision_id
         return decision
@@ -97,7 +97,7 @@ class Gate:
             sends = await store.sends_since(conn, cmd.org_id, facts.to, start - longest, cmd.message_id)
             decision = model.decide(state, policy, facts, sender, now, model.Counted(sends))
             if not cmd.dry_run and decision.decision != "deny":
-                at = parse_time(decision.defer_until, "defer_until") if decision.defer_until else start
+                at = decision.defer_until or start
                 await store.count_send(conn, cmd.message_id, cmd.org_id, facts.to, facts.category, at)
         return decision
 

@@ -19,7 +19,7 @@ import structlog
 from libs.bus.rpc import RpcClient
 from libs.runtime.batching import Batcher
 from libs.store.eventstore import ConcurrencyError, EventStore
-from proto.base import CommandError, parse_time, utcnow
+from proto.base import CommandError, rfc3339, utcnow
 from proto.commands import outbound as c
 from proto.commands.accounts import (
     ReservationOutcomes,
@@ -194,10 +194,9 @@ class Acceptor:
             return CommandError("SENDING_NOT_ENABLED", sender.reason or "this number cannot send yet", 403,
                                 {"reason_code": sender.reason_code, **sender.details})
         a.due, a.reason = a.send_at, "send_at" if a.send_at else None
-        if decision.decision == "defer" and decision.defer_until:
-            until = parse_time(decision.defer_until, "defer_until")
+        if decision.decision == "defer" and (until := decision.defer_until) is not None:
             if a.due is None or until > a.due:
-                a.due, a.reason = until, decision.reason or f"quiet hours until {decision.defer_until}"
+                a.due, a.reason = until, decision.reason or f"quiet hours until {rfc3339(until)}"
                 a.deferred_by = rules.deferred_by(decision.checks)
         a.amount = rules.price_micros(a.segments, self.settings.price_per_segment_micros)
         return None

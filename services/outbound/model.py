@@ -14,7 +14,7 @@ from typing import Any, Literal, assert_never
 import msgspec
 from msgspec.structs import replace
 
-from proto.base import Event, parse_rfc3339, rfc3339, utcnow
+from proto.base import Event, rfc3339, utcnow
 from proto.events.outbound import (
     MessageCanceled,
     MessageDelivered,
@@ -232,7 +232,7 @@ def _promote(s: Message, c: cm.Promote) -> Decision:
 def _refused(s: Message, c: cm.Refused) -> Decision:
     d = c.decision
     if d.decision == "defer":
-        until = (parse_rfc3339(d.defer_until) if d.defer_until else None) or c.now + timedelta(minutes=1)
+        until = d.defer_until or c.now + timedelta(minutes=1)
         reason = d.reason or f"deferred until {rfc3339(until)}"
         return Decision((MessageScheduled(org_id=s.org_id, message_id=s.id, send_at=until, reason=reason,
                                           deferred_by=deferred_by(d.checks) or "", occurred_at=c.now),), "deferred")
