@@ -9,9 +9,13 @@ import sys
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, ClassVar, ForwardRef, Generic, TypeVar, get_args
+from typing import Annotated, Any, ClassVar, ForwardRef, Generic, TypeVar, get_args
 
 import msgspec
+
+Time = Annotated[datetime, msgspec.Meta(tz=True)]
+"""A time on the bus: a datetime with its zone (our own are UTC), which msgspec writes as RFC 3339 and reads
+back; a time without a zone is refused (an older event's goes through its upcasters)."""
 
 
 def utcnow() -> datetime:
@@ -144,7 +148,7 @@ class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag=Tru
 
     org_id: str
     event_id: str = msgspec.field(default_factory=new_id)
-    occurred_at: datetime = msgspec.field(default_factory=utcnow)
+    occurred_at: Time = msgspec.field(default_factory=utcnow)
     correlation_id: str | None = None
     causation_id: str | None = None
 

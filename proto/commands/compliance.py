@@ -4,12 +4,11 @@ The compliance service may add more commands below (consent CRUD, double opt-in,
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 import msgspec
 
-from proto.base import Command, ErrorBody, rfc3339
+from proto.base import Command, ErrorBody, Time, rfc3339
 from proto.events import compliance as ev
 from proto.events.compliance import FrequencyCap as FrequencyCap  # the settings carry it
 from proto.events.inbound import InboundMessageReceived
@@ -32,7 +31,7 @@ class EvaluateSend(Command["SendDecision"], frozen=True, kw_only=True):
     """accept: when the API call arrives; submit: just before the carrier sees it (final check)."""
     dry_run: bool = False
     """POST /v1/compliance/check: the same decision, not recorded as a send decision."""
-    send_at: datetime | None = None
+    send_at: Time | None = None
     """The send's own later time: a frequency cap counts it then."""
     on_frequency_cap: Literal["reject", "defer"] | None = None
     """Over a frequency cap: refuse (FREQUENCY_CAP) or defer to when it is allowed; None: the organization's
@@ -56,7 +55,7 @@ class SendDecision(msgspec.Struct, kw_only=True):
     """What would make the send legal, in words."""
     status: int = 200
     """HTTP status for a deny: 453 (consent/opt-out/quiet hours reject) or 403 (registration)."""
-    defer_until: datetime | None = None
+    defer_until: Time | None = None
     checks: list[Check] = msgspec.field(default_factory=list)
     decision_id: str = ""
     details: dict[str, Any] = msgspec.field(default_factory=dict)

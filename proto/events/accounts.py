@@ -6,10 +6,9 @@ transaction as the event that creates them.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, ClassVar
 
-from proto.base import Event
+from proto.base import Event, Time
 
 
 class _Accounts(Event, frozen=True, kw_only=True):
@@ -89,7 +88,7 @@ class SessionStarted(_Accounts, frozen=True, kw_only=True):
     AGGREGATE: ClassVar[str] = "session"
     session_id: str
     user_id: str
-    expires_at: datetime
+    expires_at: Time
 
 
 class SessionEnded(_Accounts, frozen=True, kw_only=True):

@@ -6,12 +6,11 @@ inbound consumes InboundTextReceived (stored and pushed as inbound messages)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import ClassVar
 
 import msgspec
 
-from proto.base import Event, times_upcaster
+from proto.base import Event, Time, times_upcaster
 
 
 class _Carrier(Event, frozen=True, kw_only=True):
@@ -69,7 +68,7 @@ class ReceiptReceived(_Carrier, frozen=True, kw_only=True):
     """delivered | undelivered for a final state; empty for an intermediate one (ACCEPTD)."""
     error_code: str = ""
     """The receipt's ``err:`` (or network_error_code) when not zero."""
-    done_at: datetime | None = None
+    done_at: Time | None = None
     """The carrier's time of the final state, when its receipt gave one it could read."""
     UPCASTERS = (times_upcaster("done_at"),)  # written as text, "" for none, before times were datetimes
 
@@ -89,7 +88,7 @@ class InboundTextReceived(_Carrier, frozen=True, kw_only=True):
     from_: str = msgspec.field(name="from")
     to: str
     text: str
-    received_at: datetime
+    received_at: Time
     """The carrier's time of receipt; ours when it gave none it could read."""
     parts: int = 1
     complete: bool = True

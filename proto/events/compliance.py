@@ -6,12 +6,11 @@ OptOutRecorded is consumed by outbound (cancel what is still queued for the cont
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import ClassVar, Literal
 
 import msgspec
 
-from proto.base import Event, times_upcaster
+from proto.base import Event, Time, times_upcaster
 
 
 class _Compliance(Event, frozen=True, kw_only=True):
@@ -38,7 +37,7 @@ class ConsentEvidence(msgspec.Struct, frozen=True, kw_only=True):
     source_url: str = ""
     ip: str = ""
     user_agent: str = ""
-    captured_at: datetime | None = None
+    captured_at: Time | None = None
     """When consent was given (the time it was recorded when not given)."""
     phone_number_id: str = ""
     keyword: str = ""
@@ -46,10 +45,10 @@ class ConsentEvidence(msgspec.Struct, frozen=True, kw_only=True):
     double_opt_in_id: str = ""
     confirmation_text: str = ""
     confirmation_message_id: str = ""
-    confirmation_sent_at: datetime | None = None
+    confirmation_sent_at: Time | None = None
     reply_message_id: str = ""
     reply_text: str = ""
-    reply_received_at: datetime | None = None
+    reply_received_at: Time | None = None
 
 
 class ConsentGranted(_Compliance, frozen=True, kw_only=True):
@@ -101,7 +100,7 @@ class DoubleOptInRequested(_Compliance, frozen=True, kw_only=True):
     confirmation_text: str
     message_id: str
     """The outbound message id of the confirmation text."""
-    expires_at: datetime
+    expires_at: Time
 
 
 class DoubleOptInExpired(_Compliance, frozen=True, kw_only=True):
@@ -164,7 +163,7 @@ class GateDecisionRecorded(_Compliance, frozen=True, kw_only=True):
     decision: Literal["allow", "deny", "defer"]
     code: str | None = None
     reason: str = ""
-    defer_until: datetime | None = None
+    defer_until: Time | None = None
     checks: list[DecisionCheck] = msgspec.field(default_factory=list)
 
 
@@ -173,7 +172,7 @@ class GateDecision(msgspec.Struct, frozen=True, kw_only=True):
 
     decision_id: str
     message_id: str
-    decided_at: datetime
+    decided_at: Time
     stage: str
     """accept | submit"""
     from_number: str
@@ -183,7 +182,7 @@ class GateDecision(msgspec.Struct, frozen=True, kw_only=True):
     decision: Literal["allow", "deny", "defer"]
     code: str | None = None
     reason: str = ""
-    defer_until: datetime | None = None
+    defer_until: Time | None = None
     checks: list[DecisionCheck] = msgspec.field(default_factory=list)
 
 

@@ -8,12 +8,11 @@ MessageFailed and MessageCanceled are consumed by accounts (credit capture / ref
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import ClassVar
 
 import msgspec
 
-from proto.base import Event, times_upcaster
+from proto.base import Event, Time, times_upcaster
 
 _FACTS_UPCASTER = times_upcaster("facts.expires_at")
 """``expires_at`` was ``""`` for no time before times were datetimes."""
@@ -40,10 +39,10 @@ class MessageFacts(msgspec.Struct, frozen=True, kw_only=True):
     campaign_id: str = ""
     throughput_mpm: int = 0
     status_callback_url: str | None = None
-    send_at: datetime | None = None
+    send_at: Time | None = None
     """The client's send_at, if any."""
     validity_seconds: int = 36000
-    expires_at: datetime | None = None
+    expires_at: Time | None = None
     """When a message still not handed to the carrier fails as expired."""
 
 
@@ -63,7 +62,7 @@ class MessageScheduled(_Outbound, frozen=True, kw_only=True):
     or at the final check). Emitted by outbound."""
 
     message_id: str
-    send_at: datetime
+    send_at: Time
     reason: str = ""
     facts: MessageFacts | None = None
     """Set when the message is accepted as scheduled."""
@@ -91,7 +90,7 @@ class MessageSubmissionRetried(_Outbound, frozen=True, kw_only=True):
     message_id: str
     attempt: int
     error: str
-    retry_at: datetime
+    retry_at: Time
 
 
 class MessageSent(_Outbound, frozen=True, kw_only=True):
@@ -108,7 +107,7 @@ class MessageDelivered(_Outbound, frozen=True, kw_only=True):
     message_id: str
     carrier_message_id: str = ""
     receipt_status: str = "DELIVRD"
-    delivered_at: datetime | None = None
+    delivered_at: Time | None = None
     """The carrier's time of delivery, when it gave one."""
     UPCASTERS = (times_upcaster("delivered_at"),)  # "" was no time
 

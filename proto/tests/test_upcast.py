@@ -58,10 +58,17 @@ def test_old_evidence_keeps_its_times_and_loses_its_empty_ones() -> None:
     assert (e.captured_at, e.confirmation_sent_at, e.reply_received_at, e.keyword) == (T, None, T, "START")
 
 
-def test_a_carrier_receive_time_that_was_never_a_time_becomes_the_time_it_was_recorded() -> None:
+@pytest.mark.parametrize("text", ["yesterday", "2026-06-10T08:00:00"])  # the second: no zone
+def test_a_carrier_receive_time_that_was_never_a_time_becomes_the_time_it_was_recorded(text: str) -> None:
     ev = decode_event(f'{{"type":"InboundTextReceived",{ENVELOPE},"carrier_message_id":"c","from":"+1",'
-                      f'"to":"+2","text":"hi","received_at":"yesterday"}}')
+                      f'"to":"+2","text":"hi","received_at":"{text}"}}')
     assert isinstance(ev, InboundTextReceived) and ev.received_at == T
+
+
+def test_a_carrier_receive_time_with_an_offset_is_the_same_instant() -> None:
+    ev = decode_event(f'{{"type":"InboundTextReceived",{ENVELOPE},"carrier_message_id":"c","from":"+1",'
+                      f'"to":"+2","text":"hi","received_at":"2026-06-11T05:01:00.123-07:00"}}')
+    assert isinstance(ev, InboundTextReceived) and ev.received_at == T and ev.received_at.utcoffset() is not None
 
 
 def test_new_events_round_trip_with_their_times() -> None:
@@ -76,6 +83,10 @@ def test_an_event_wrong_for_another_reason_is_still_refused() -> None:
         decode_event(f'{{"type":"ReceiptReceived",{ENVELOPE},"message_id":"m","status":"DELIVRD","done_at":""}}')
     with pytest.raises(msgspec.ValidationError):  # a type with no upcasters
         decode_event(f'{{"type":"DoubleOptInRequested",{ENVELOPE},"request_id":"r","expires_at":""}}')
+    with pytest.raises(msgspec.ValidationError):  # a time on the bus has its zone
+        decode_event(f'{{"type":"DoubleOptInRequested",{ENVELOPE},"request_id":"r","contact_number":"+1",'
+                     f'"phone_number_id":"n","from_number":"+2","confirmation_text":"t","message_id":"m",'
+                     f'"expires_at":"2026-06-11T12:01:00"}}')
 
 
 def test_the_upcaster_leaves_what_it_does_not_name_and_skips_what_is_missing() -> None:
