@@ -47,6 +47,7 @@ import msgspec
 
 from libs.store.db import create_pool, migrate
 from proto.base import Event
+from proto.commands.compliance import evidence_view
 from proto.events import encode_event
 from proto.events.accounts import (
     ApiKeyCreated,
@@ -178,7 +179,7 @@ class Generator:
             evidence = ConsentEvidence(disclosure_text="I agree to receive texts. Reply STOP to opt out.",
                                        captured_at=at)
             b.add(c, "contacts", (org, contact, 1, consent, "web_form", at,
-                                  msgspec.json.encode(evidence).decode(), at, at))
+                                  msgspec.json.encode(evidence_view(evidence)).decode(), at, at))
             self.event(b, "compliance", f"contact-{org}:{contact}", 1, ConsentGranted(
                 org_id=org, contact_number=contact, consent_id=consent, method="web_form", evidence=evidence,
                 occurred_at=at))
