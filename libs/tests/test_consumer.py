@@ -4,6 +4,7 @@ another class that still reaches it is acknowledged without reaching the handler
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import nats
 import pytest
@@ -13,7 +14,7 @@ from libs.bus.consumer import ConsumerRunner, ConsumerSpec
 from proto.base import Event, new_id
 from proto.events import encode_event
 from proto.events.accounts import CreditGranted, CreditReserved
-from proto.events.outbound import MessageSent
+from proto.events.outbound import MessageDelivered, MessageSent
 from proto.subjects import StreamSpec, Subjects
 
 
@@ -60,6 +61,34 @@ async def test_an_event_of_another_class_is_acknowledged_unhandled(nats_url: str
             await asyncio.sleep(0.05)
         assert info is not None and info.ack_floor.stream_seq == 2 and info.num_ack_pending == 0
         assert handled.empty()
+    finally:
+        await runner.stop()
+        await nc.close()
+
+
+async def test_an_event_published_in_an_older_shape_reaches_the_handler_in_the_current_one(
+        nats_url: str, subject_root: str) -> None:
+    # given a MessageDelivered on the stream as it was written when "" meant no time
+    subjects = Subjects(subject_root)
+    nc = await nats.connect(nats_url)
+    await ensure_stream(nc, subjects, StreamSpec("outbound"))
+    handled = asyncio.Queue[Event]()
+
+    async def handler(ev: Event) -> None:
+        await handled.put(ev)
+
+    runner = ConsumerRunner(nc, subjects, None, ConsumerSpec("test-old-shape", (MessageDelivered,), handler))
+    await runner.start()
+    try:
+        org = "00000000-0000-0000-0000-000000000004"
+        old = (f'{{"type":"MessageDelivered","org_id":"{org}","event_id":"{new_id()}",'
+               '"occurred_at":"2026-06-11T12:01:00.123Z","correlation_id":null,"causation_id":null,'
+               '"message_id":"m1","carrier_message_id":"c1","receipt_status":"DELIVRD","delivered_at":""}')
+        await nc.jetstream().publish(subjects.of(MessageDelivered, org), old.encode())
+        # when the consumer takes it, then its handler gets the current struct
+        got = await asyncio.wait_for(handled.get(), 30)
+        assert isinstance(got, MessageDelivered) and got.delivered_at is None and got.message_id == "m1"
+        assert got.occurred_at == datetime(2026, 6, 11, 12, 1, 0, 123000, tzinfo=UTC)
     finally:
         await runner.stop()
         await nc.close()
