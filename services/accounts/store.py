@@ -201,7 +201,7 @@ async def key_row(conn: Conn, key_id: str) -> asyncpg.Record | None:
 
 async def principal_row(pool: asyncpg.Pool, key_hash: str) -> asyncpg.Record | None:
     return await pool.fetchrow(
-        "SELECT id::text, org_id::text, scopes, caps::text AS caps, expires_at <= now() AS expired"
+        "SELECT id::text, org_id::text, scopes, caps::text AS caps, expires_at, expires_at <= now() AS expired"
         " FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL", key_hash)
 
 
