@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from libs.store.db import create_pool, migrate
 from libs.store.eventstore import EventStore
+from libs.testing.stores import migrated_store
 from proto.base import CommandError, new_id
 from proto.commands.carrier import BindView, SubmitMessage, Submitted
-from proto.subjects import Subjects
 from services.carrier.adapters import AboutToWrite, Unavailable
 from services.carrier.config import CarrierServiceSettings
 from services.carrier.handlers import Carrier
@@ -65,12 +64,8 @@ class Gated:
 
 @pytest.fixture
 async def es(database_url: str, subject_root: str) -> AsyncIterator[EventStore]:
-    subjects = Subjects(subject_root)
-    schema = subjects.schema("carrier")
-    pool = await create_pool(database_url, schema)
-    await migrate(pool, schema, SQL)
-    yield EventStore(pool, schema, subjects, "carrier")
-    await pool.close()
+    async with migrated_store(database_url, subject_root, "carrier", SQL) as store:
+        yield store
 
 
 def replica(es: EventStore, adapter: Gated) -> Carrier:

@@ -12,8 +12,7 @@ import nats
 import pytest
 
 from libs.bus.rpc import RpcClient
-from libs.store.db import create_pool, migrate
-from libs.store.eventstore import EventStore
+from libs.testing.stores import migrated_store
 from proto.base import CommandError, new_id, rfc3339, utcnow
 from proto.commands.inbound import Redeliver
 from proto.commands.numbers import InboundRoute
@@ -30,14 +29,10 @@ TO = "+14155550100"
 
 @pytest.fixture
 async def inbound(database_url: str, nats_url: str, subject_root: str) -> AsyncIterator[Inbound]:
-    subjects = Subjects(subject_root)
-    schema = subjects.schema("inbound")
-    pool = await create_pool(database_url, schema)
-    await migrate(pool, schema, SQL)
     nc = await nats.connect(nats_url)
-    yield Inbound(EventStore(pool, schema, subjects, "inbound"), RpcClient(nc, subjects), InboundSettings())
+    async with migrated_store(database_url, subject_root, "inbound", SQL) as es:
+        yield Inbound(es, RpcClient(nc, Subjects(subject_root)), InboundSettings())
     await nc.close()
-    await pool.close()
 
 
 async def undelivered(inbound: Inbound, org_id: str) -> str:

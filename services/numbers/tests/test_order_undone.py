@@ -14,8 +14,7 @@ import pytest
 
 from libs.bus.rpc import RpcClient, RpcServer
 from libs.carrier.http_api import AvailableNumber, BrandResult
-from libs.store.db import create_pool, migrate
-from libs.store.eventstore import EventStore
+from libs.testing.stores import migrated_store
 from proto.base import CommandError, new_id
 from proto.commands.accounts import Reservation, ReserveCredit, SettleCredit
 from proto.commands.numbers import OrderNumbers
@@ -82,20 +81,15 @@ class Accounts:
 async def world(database_url: str, nats_url: str, subject_root: str
                 ) -> AsyncIterator[tuple[Orders, SlowCarrier, Accounts]]:
     subjects = Subjects(subject_root)
-    schema = subjects.schema("numbers")
-    pool = await create_pool(database_url, schema)
-    await migrate(pool, schema, SQL)
     nc = await nats.connect(nats_url)
     accounts, carrier = Accounts(), SlowCarrier()
     server = RpcServer(nc, subjects, "fake-accounts")
     await server.serve({ReserveCredit: accounts.reserve, SettleCredit: accounts.settle})
-    # a repeat finds the first attempt pending: taken for dead at once
-    orders = Orders(EventStore(pool, schema, subjects, "numbers"), NumbersSettings(abandoned_after_s=0), carrier,
-                    RpcClient(nc, subjects))
-    yield orders, carrier, accounts
+    async with migrated_store(database_url, subject_root, "numbers", SQL) as es:
+        # a repeat finds the first attempt pending: taken for dead at once
+        yield Orders(es, NumbersSettings(abandoned_after_s=0), carrier, RpcClient(nc, subjects)), carrier, accounts
     await server.close()
     await nc.close()
-    await pool.close()
 
 
 async def test_an_order_undone_while_it_waited_for_the_carrier_answers_undone(
