@@ -86,8 +86,9 @@ async def world(database_url: str, nats_url: str, subject_root: str
     server = RpcServer(nc, subjects, "fake-accounts")
     await server.serve({ReserveCredit: accounts.reserve, SettleCredit: accounts.settle})
     async with migrated_store(database_url, subject_root, "numbers", SQL) as es:
-        # a repeat finds the first attempt pending: taken for dead at once
-        yield Orders(es, NumbersSettings(abandoned_after_s=0), carrier, RpcClient(nc, subjects)), carrier, accounts
+        # a repeat or the sweeper finds the first attempt pending: taken for dead at once
+        settings = NumbersSettings(abandoned_after_s=0, pending_order_timeout_s=0)
+        yield Orders(es, settings, carrier, RpcClient(nc, subjects)), carrier, accounts
     await server.close()
     await nc.close()
 
@@ -107,14 +108,43 @@ async def test_an_order_undone_while_it_waited_for_the_carrier_answers_undone(
         answer: OrderView | CommandError = await first
     except CommandError as exc:
         answer = exc
-    # then: the first answers that it was undone (503: retry), the repeat's order holds the number
+    # then: the first answers that it was undone (503: retry), the repeat's order holds the number (the
+    # first does not give it back to the carrier again)
     assert isinstance(answer, CommandError), answer
     assert (answer.code, answer.status) == ("SERVICE_TIMEOUT", 503)
     assert again.status == "completed" and again.id != order_id
+    assert carrier.released == [NUMBER]  # by the undo, before the repeat ordered it again
     pool = orders.store.pool
     status = await pool.fetchval("SELECT status FROM number_orders WHERE id = $1::uuid", order_id)
     assert status == "failed"
     owned = await pool.fetch("SELECT order_id::text AS order_id, status FROM phone_numbers WHERE e164 = $1", NUMBER)
     assert [(r["order_id"], r["status"]) for r in owned] == [(again.id, "active")]
     assert (f"number-order-{order_id}", True) not in accounts.settled  # the undone order is never captured
+    assert (f"number-order-{order_id}", False) in accounts.settled
+
+
+async def test_an_order_the_sweeper_undid_while_it_waited_gives_back_what_it_got_since(
+        world: tuple[Orders, SlowCarrier, Accounts]) -> None:
+    orders, carrier, accounts = world
+    org, order_id = new_id(), new_id()
+    pool = orders.store.pool
+    # given: an order waiting for the carrier to assign its number
+    first = asyncio.create_task(orders.order(OrderNumbers(org_id=org, numbers=[NUMBER], order_id=order_id)))
+    await carrier.assigning.wait()
+    # when: the sweeper takes it for dead and undoes it; then the carrier assigns the number after all
+    sweeper = asyncio.create_task(orders.sweep_orders())
+    async with asyncio.timeout(15):
+        while await pool.fetchval("SELECT status FROM number_orders WHERE id = $1::uuid", order_id) != "failed":
+            await asyncio.sleep(0.01)
+    sweeper.cancel()
+    carrier.answer.set()
+    try:
+        answer: OrderView | CommandError = await first
+    except CommandError as exc:
+        answer = exc
+    # then: undone (503), nothing kept: the number assigned since goes back, nothing captured
+    assert isinstance(answer, CommandError) and (answer.code, answer.status) == ("SERVICE_TIMEOUT", 503), answer
+    assert carrier.released == [NUMBER, NUMBER]  # by the sweeper, then by the order that got it since
+    assert await pool.fetchval("SELECT count(*) FROM phone_numbers WHERE e164 = $1", NUMBER) == 0
+    assert (f"number-order-{order_id}", True) not in accounts.settled
     assert (f"number-order-{order_id}", False) in accounts.settled
