@@ -13,15 +13,15 @@ import pytest
 
 from libs.bus.rpc import RpcClient
 from libs.testing.stores import migrated_store
-from proto.base import CommandError, new_id, rfc3339, utcnow
+from proto.base import CommandError, new_id
 from proto.commands.inbound import Redeliver
 from proto.commands.numbers import InboundRoute
-from proto.events.inbound import InboundMessageReceived
 from proto.http.inbound import DeliveriesView
 from proto.subjects import Subjects
 from services.inbound import store
 from services.inbound.config import InboundSettings
-from services.inbound.handlers import Inbound, mo_event_id
+from services.inbound.handlers import Inbound
+from services.inbound.tests.test_store import message
 
 SQL = Path(__file__).parent.parent / "sql"
 TO = "+14155550100"
@@ -37,16 +37,10 @@ async def inbound(database_url: str, nats_url: str, subject_root: str) -> AsyncI
 
 async def undelivered(inbound: Inbound, org_id: str) -> str:
     """A stored message with no webhook delivery (none was queued when it came)."""
-    mid, cid, now = new_id(), f"mo-{new_id()}", utcnow()
-    ev = InboundMessageReceived(org_id=org_id, message_id=mid, carrier_message_id=cid, phone_number_id="pn-1",
-                                from_="+14155550123", to=TO, body="hi", received_at=rfc3339(now),
-                                event_id=mo_event_id(cid))
-    m = store.NewMessage(message_id=mid, org_id=org_id, carrier_message_id=cid, phone_number_id="pn-1",
-                         event_id=ev.event_id, from_=ev.from_, to=ev.to, body=ev.body, received_at=now,
-                         delivery_id=None)
+    m, stream, ev = message(org_id, push=False)
     async with inbound.store.transaction() as conn:
-        await store.store_messages(conn, inbound.store, [(m, f"inbound_message-{mid}", ev)])
-    return mid
+        await store.store_messages(conn, inbound.store, [(m, stream, ev)])
+    return m.message_id
 
 
 async def waiting(inbound: Inbound, n: int) -> None:
