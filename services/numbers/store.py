@@ -15,19 +15,7 @@ from libs.store import Sql, Write, sql
 from libs.store.eventstore import EventStore
 from proto.api import format_money, page_after, time_cursor
 from proto.base import Event, NotFound, parse_uuid, rfc3339, utcnow
-from proto.events.numbers import (
-    BrandRegistered,
-    CampaignApproved,
-    CampaignNumberAssigned,
-    CampaignNumberRemoved,
-    CampaignRejected,
-    CampaignResubmitted,
-    CampaignSubmitted,
-    PhoneNumberConfigured,
-    PhoneNumberOrdered,
-    PhoneNumberReleased,
-    WebhookSecretRotated,
-)
+from proto.events import numbers as E
 from proto.http.numbers import NumberView
 from proto.http.tendlc import BrandView, CampaignView, RejectionReasonView
 from services.numbers import rules
@@ -277,40 +265,40 @@ def project(ev: Event, sealed: Sealed, rows: Rows) -> list[Sql]:
     """The tables as the event leaves them: its row's column changes (into ``rows``), other statements
     answered."""
     match ev:
-        case PhoneNumberOrdered():
+        case E.PhoneNumberOrdered():
             return _row(rows, "phone_numbers", ev.phone_number_id, status=sql("'active'"))
-        case PhoneNumberConfigured():
+        case E.PhoneNumberConfigured():
             return _row(rows, "phone_numbers", ev.phone_number_id, friendly_name=_v(ev.friendly_name),
                         inbound_url=_v(ev.inbound_url), status_callback_url=_v(ev.status_callback_url))
-        case WebhookSecretRotated():
+        case E.WebhookSecretRotated():
             rotation = {"last_rotation_id": sql(":v::uuid", v=sealed.rotation_id)} if sealed.rotation else {}
             return _row(rows, "phone_numbers", ev.phone_number_id, webhook_secret=_v(sealed.secret),
                         previous_secret=sql("NULL" if ev.first else "webhook_secret"),
                         previous_secret_expires_at=sql(":v::timestamptz", v=ev.grace_until), **rotation)
-        case PhoneNumberReleased():
+        case E.PhoneNumberReleased():
             return _row(rows, "phone_numbers", ev.phone_number_id, status=sql("'released'"),
                         released_at=_v(ev.occurred_at), campaign_id=sql("NULL"), webhook_secret=sql("NULL"),
                         previous_secret=sql("NULL"))
-        case CampaignNumberAssigned():
+        case E.CampaignNumberAssigned():
             return _row(rows, "phone_numbers", ev.phone_number_id, campaign_id=sql(":v::uuid", v=ev.campaign_id))
-        case CampaignNumberRemoved():
+        case E.CampaignNumberRemoved():
             return _row(rows, "phone_numbers", ev.phone_number_id, campaign_id=sql("NULL"))
-        case CampaignSubmitted():
+        case E.CampaignSubmitted():
             return _row(rows, "campaigns", ev.campaign_id, status=sql("'pending_review'"), carrier_ref=_v(ev.carrier_ref))
-        case CampaignApproved() | CampaignRejected():
-            reasons = [] if isinstance(ev, CampaignApproved) else [msgspec.to_builtins(r) for r in ev.rejection_reasons]
+        case E.CampaignApproved() | E.CampaignRejected():
+            reasons = [] if isinstance(ev, E.CampaignApproved) else [msgspec.to_builtins(r) for r in ev.rejection_reasons]
             return _row(rows, "campaigns", ev.campaign_id,
-                        status=_v("approved" if isinstance(ev, CampaignApproved) else "rejected"),
+                        status=_v("approved" if isinstance(ev, E.CampaignApproved) else "rejected"),
                         rejection_reasons=sql(":v::jsonb", v=_enc.encode(reasons).decode()),
                         reviewed_at=_v(sealed.reviewed_at or ev.occurred_at))
-        case CampaignResubmitted():
+        case E.CampaignResubmitted():
             return _resubmitted(ev, sealed, rows)
-        case BrandRegistered():
+        case E.BrandRegistered():
             return [_brand(ev, sealed)]
     raise TypeError(f"no projection for {type(ev).__name__}")
 
 
-def _resubmitted(ev: CampaignResubmitted, sealed: Sealed, rows: Rows) -> list[Sql]:
+def _resubmitted(ev: E.CampaignResubmitted, sealed: Sealed, rows: Rows) -> list[Sql]:
     r = sealed.resubmission
     assert r is not None
     url = sql(":v::text", v=r.status_callback_url)
@@ -327,7 +315,7 @@ BRAND_DETAILS = ("company_name", "ein", "email", "phone", "website", "vertical",
                  "postal_code", "country")
 
 
-def _brand(ev: BrandRegistered, sealed: Sealed) -> Sql:
+def _brand(ev: E.BrandRegistered, sealed: Sealed) -> Sql:
     """The brand's row: the event's facts with the details that stay here (``sealed.brand``)."""
     details = sealed.brand or {}
     return sql(
