@@ -72,7 +72,7 @@ async def list_messages(ctx: Ctx) -> Reply:
                         from_=ctx.phone(raw_from, "from") if raw_from else None, since=q.since, after=q.after,
                         otp=q.otp)
     page = await (_wait(ctx, cmd, q.wait) if q.wait > 0 else _page(ctx, cmd))
-    return Reply(page.data, meta={"next_cursor": page.next_cursor})
+    return Reply.page(page)
 
 
 async def get_message(ctx: Ctx) -> Reply:

@@ -28,7 +28,7 @@ async def list_messages(ctx: Ctx) -> Reply:
                          to=ctx.phone(q.to, "to") if q.to else None,
                          created_after=q.created_after, created_before=q.created_before)
     page = await ctx.call(cmd)
-    return Reply(page.data, meta={"next_cursor": page.next_cursor})
+    return Reply.page(page)
 
 
 async def show(ctx: Ctx) -> Reply:

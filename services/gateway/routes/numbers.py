@@ -12,7 +12,7 @@ from proto.http.numbers import (
     PatchNumberBody,
     SearchNumbersBody,
 )
-from services.gateway.api import Ctx, Reply, Route
+from services.gateway.api import Ctx, Reply, Route, listing
 
 TAG = "phone numbers"
 
@@ -29,12 +29,6 @@ async def order(ctx: Ctx) -> Reply:
     res = await ctx.call(c.OrderNumbers(org_id=ctx.org_id, numbers=b.numbers,
                                             order_id=ctx.resource_id), timeout=30)
     return Reply(res, status=201)
-
-
-async def list_numbers(ctx: Ctx) -> Reply:
-    q: NumbersQuery = ctx.query
-    page = await ctx.call(c.ListNumbers(org_id=ctx.org_id, limit=q.limit, cursor=q.cursor))
-    return Reply(page.data, meta={"next_cursor": page.next_cursor})
 
 
 async def show(ctx: Ctx) -> Reply:
@@ -70,7 +64,7 @@ ROUTES = [
           description="The numbers are yours when the call returns and receive texts at once. "
                       "data.phone_numbers[i].id is the phone_number_id later calls take. If any number is no "
                       "longer available nothing is ordered and error.details.unavailable names them."),
-    Route("GET", "/v1/phone-numbers", list_numbers, "List your numbers", TAG, query=NumbersQuery,
+    Route("GET", "/v1/phone-numbers", listing(c.ListNumbers), "List your numbers", TAG, query=NumbersQuery,
           response=list[NumberView], paginated=True),
     Route("GET", "/v1/phone-numbers/{id}", show, "Get a number", TAG, response=NumberView),
     Route("PATCH", "/v1/phone-numbers/{id}", patch, "Configure a number (inbound_url, friendly_name, ...)", TAG,
