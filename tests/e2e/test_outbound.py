@@ -12,20 +12,16 @@ from typing import Any
 
 from proto.events.accounts import CreditCaptured
 from tests.e2e import data
-from tests.system import System, running_system
+from tests.system import ApiUser, System, running_system
 
-TERMINAL = {"delivered", "undelivered", "failed", "canceled"}
 BRAND = {**data.BRAND, "ein": "10-0000004"}
 CAMPAIGN = data.CAMPAIGN
 CONFIRMATION = data.CONFIRMATION
 
 
-class Org:
+class Org(ApiUser):
     def __init__(self, system: System, key: str, org_id: str, number: str, number_id: str):
         self.system, self.key, self.org_id, self.number, self.number_id = system, key, org_id, number, number_id
-
-    async def call(self, method: str, path: str, **kw: Any) -> tuple[int, Any, dict[str, str]]:
-        return await self.system.call(method, path, key=self.key, **kw)
 
     async def send(self, to: str, text: str = "hello from agentmessage", **extra: Any) -> tuple[int, Any]:
         """A send as the README's retry contract asks: one Idempotency-Key, and on 503 (a fault) or 409
@@ -63,29 +59,6 @@ class Org:
             "evidence": {"disclosure_text": "I agree to receive texts from Acme. Reply STOP to opt out.",
                          "source_url": "https://acme.example/signup"}})
         assert status == 201, body
-
-    async def message(self, mid: str) -> dict[str, Any]:
-        status, body, headers = await self.call("GET", f"/v1/messages/{mid}")
-        deadline = asyncio.get_running_loop().time() + 60
-        # polling many messages can outrun the key's rate limit (429), and a service being restarted
-        # answers 503: back off as told, as the README's retry contract asks
-        while status in (429, 503) and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(float(headers.get("Retry-After", "1")))
-            status, body, headers = await self.call("GET", f"/v1/messages/{mid}")
-        assert status == 200, body
-        return dict(body["data"])
-
-    async def until_terminal(self, ids: list[str], timeout: float = 15.0) -> dict[str, dict[str, Any]]:
-        out: dict[str, dict[str, Any]] = {}
-
-        async def done() -> bool:
-            for mid in ids:
-                if mid not in out or out[mid]["status"] not in TERMINAL:
-                    out[mid] = await self.message(mid)
-            return all(m["status"] in TERMINAL for m in out.values())
-
-        await self.system.eventually(done, timeout=timeout, interval=0.1)
-        return out
 
     async def inbox(self, handset: str) -> list[str]:
         status, body, _ = await self.system.call("GET", f"/sim/handsets/{handset}/messages")
@@ -216,16 +189,7 @@ async def test_idempotent_replay_by_key_and_by_message_id(system: System) -> Non
     org = await onboard(system)
     contact = handset()
     await org.consent(contact)
-    h = {"Idempotency-Key": "outbound-e2e-1"}
-    body = {"from": org.number, "to": contact, "text": "exactly once"}
-    s1, b1, _ = await org.call("POST", "/v1/messages", json=body, headers=h)
-    s2, b2, h2 = await org.call("POST", "/v1/messages", json=body, headers=h)
-    assert s1 == s2 == 202 and b1 == b2 and h2.get("Idempotent-Replayed") == "true"
-    mid = str(uuid.uuid4())
-    s3, b3 = await org.send(contact, text="by id", message_id=mid)
-    s4, b4 = await org.send(contact, text="by id", message_id=mid)
-    assert s3 == s4 == 202 and b3["data"]["id"] == b4["data"]["id"] == mid
-    await org.until_terminal([b1["data"]["id"], mid])
+    await org.sent_once_each(contact, ("exactly once", "by id"))
     assert sorted(await org.inbox(contact)) == ["by id", "exactly once"]
     _, listing, _ = await org.call("GET", "/v1/messages")
     assert len(listing["data"]) == 2
