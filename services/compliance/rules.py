@@ -9,19 +9,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from libs.phone import normalize_e164
-from proto.base import CommandError, parse_uuid
+from proto.base import CommandError
 from proto.keywords import Language
 
 if TYPE_CHECKING:
     from services.compliance.model import Policy
 
 # -- fields of a request ----------------------------------------------------------------------------------
-
-def chosen_id(value: str, field: str) -> str:
-    ident = parse_uuid(value)
-    if ident is None:
-        raise CommandError("VALIDATION_ERROR", f"{field}: must be a UUID", 400, {"field": field})
-    return ident
 
 
 @functools.lru_cache(maxsize=200_000)
