@@ -64,14 +64,20 @@ def number_view(r: Row, now: datetime | None = None) -> NumberView:
 async def number_row(conn: asyncpg.Connection | asyncpg.Pool, org_id: str, phone_number_id: str,
                      lock: bool = False) -> Row:
     """An active number of this organization, or 404 (another org's id looks exactly like a missing one)."""
-    ident = parse_uuid(phone_number_id)
-    row = None
-    if ident is not None and parse_uuid(org_id) is not None:
-        row = await conn.fetchrow(
-            NUMBER_SELECT + " WHERE n.id = $1 AND n.org_id = $2 AND n.status = 'active'"
-            + (" FOR UPDATE OF n" if lock else ""), ident, org_id)
+    return await _owned(conn, NUMBER_SELECT + " WHERE n.id = $1 AND n.org_id = $2 AND n.status = 'active'"
+                        + (" FOR UPDATE OF n" if lock else ""), phone_number_id, org_id,
+                        NotFound("phone number", {"phone_number_id": phone_number_id}))
+
+
+async def _owned(conn: asyncpg.Connection | asyncpg.Pool, query: str, ident: str, org_id: str,
+                 missing: NotFound) -> Row:
+    """The row ``query`` finds ($1: the id, $2: the organization), or ``missing`` raised (also when either
+    is not a UUID: no such row)."""
+    row, canonical = None, parse_uuid(ident)
+    if canonical is not None and parse_uuid(org_id) is not None:
+        row = await conn.fetchrow(query, canonical, org_id)
     if row is None:
-        raise NotFound("phone number", {"phone_number_id": phone_number_id})
+        raise missing
     return row
 
 
@@ -98,14 +104,8 @@ def brand_view(r: Row) -> BrandView:
 
 async def brand_row(conn: asyncpg.Connection | asyncpg.Pool, org_id: str, brand_id: str, field: str | None = None,
                     lock: bool = False) -> Row:
-    ident = parse_uuid(brand_id)
-    row = None
-    if ident is not None:
-        row = await conn.fetchrow(BRAND_SELECT + " WHERE id = $1 AND org_id = $2" + (" FOR UPDATE" if lock else ""),
-                                  ident, org_id)
-    if row is None:
-        raise NotFound("brand", {"field": field} if field else {"brand_id": brand_id})
-    return row
+    return await _owned(conn, BRAND_SELECT + " WHERE id = $1 AND org_id = $2" + (" FOR UPDATE" if lock else ""),
+                        brand_id, org_id, NotFound("brand", {"field": field} if field else {"brand_id": brand_id}))
 
 
 # -- campaigns ---------------------------------------------------------------------------------------
@@ -146,15 +146,9 @@ def campaign_view(r: Row, phone_number_ids: list[str]) -> CampaignView:
 
 async def campaign_row(conn: asyncpg.Connection | asyncpg.Pool, org_id: str, campaign_id: str,
                        lock: bool = False) -> Row:
-    ident = parse_uuid(campaign_id)
-    row = None
-    if ident is not None:
-        row = await conn.fetchrow(
-            CAMPAIGN_SELECT + " WHERE c.id = $1 AND c.org_id = $2 AND c.status <> 'submitting'"
-            + (" FOR UPDATE OF c" if lock else ""), ident, org_id)
-    if row is None:
-        raise NotFound("campaign", {"campaign_id": campaign_id})
-    return row
+    return await _owned(conn, CAMPAIGN_SELECT + " WHERE c.id = $1 AND c.org_id = $2 AND c.status <> 'submitting'"
+                        + (" FOR UPDATE OF c" if lock else ""), campaign_id, org_id,
+                        NotFound("campaign", {"campaign_id": campaign_id}))
 
 
 async def campaign_numbers(conn: asyncpg.Connection | asyncpg.Pool, campaign_ids: list[str]) -> dict[str, list[str]]:
