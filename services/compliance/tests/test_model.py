@@ -129,6 +129,19 @@ def test_replies_use_custom_then_campaign_then_default_text() -> None:
     assert "START" in model.opt_out_text(model.Policy(), model.Texts(brand="Acme"))
 
 
+def test_a_campaign_keyword_gets_the_campaigns_text_and_spanish_its_default_for_help_and_stop_alike() -> None:
+    # given: an organization's own texts and a campaign's, for help and for opting out
+    p = model.Policy(help_reply="Custom help", opt_out_reply="Custom bye")
+    t = model.Texts(brand="Acme", help_message="Campaign help", opt_out_message="Campaign bye")
+    for text, custom, mine in ((model.help_text, "Custom help", "Campaign help"),
+                               (model.opt_out_text, "Custom bye", "Campaign bye")):
+        # then: the campaign's own keyword answers with its text; otherwise the organization's wins
+        assert text(p, t, "en", True) == mine and text(p, t, "es", True) == mine
+        assert text(p, t, "en", False) == custom
+        # and: in Spanish, without a campaign keyword, the Spanish default (naming the brand)
+        assert text(p, t, "es", False).startswith("Acme: ") and custom not in text(p, t, "es", False)
+
+
 def test_reply_message_ids_are_deterministic_per_event() -> None:
     _, a = text_in(model.ContactState(), "HELP")
     _, b = text_in(model.ContactState(), "HELP")
