@@ -119,6 +119,16 @@ def listing(command: Callable[..., Command[PageT]]) -> Handler:
     return handler
 
 
+def on_resource(command: Callable[..., Command[Any]], field: str, status: int = 200) -> Handler:
+    """The handler of a route that answers ``command`` on the resource its path names: ``field`` takes the
+    path's ``{id}``."""
+
+    async def handler(ctx: Ctx) -> Reply:
+        return Reply(await ctx.call(command(org_id=ctx.org_id, **{field: ctx.path["id"]})), status=status)
+
+    return handler
+
+
 @dataclass(frozen=True)
 class Route:
     method: str
