@@ -13,7 +13,7 @@ import msgspec
 
 from libs.store import Sql, Write, sql, table
 from libs.store.eventstore import EventStore
-from proto.api import page_after, time_cursor
+from proto.api import page_after, page_cursor
 from proto.base import Event, parse_time, parse_uuid, rfc3339
 from proto.commands import accounts as c
 from proto.events import accounts as E
@@ -167,10 +167,6 @@ async def balance(conn: Conn, org_id: str) -> int:
 
 
 # -- read models ---------------------------------------------------------------------------------------
-def next_cursor(rows: list[asyncpg.Record], limit: int) -> str | None:
-    return time_cursor(rows[limit - 1]["created_at"], rows[limit - 1]["id"]) if len(rows) > limit else None
-
-
 def caps_of(raw: str | None) -> c.KeyCaps | None:
     return msgspec.json.decode(raw, type=c.KeyCaps) if raw else None
 
@@ -212,7 +208,7 @@ async def keys_page(pool: asyncpg.Pool, cmd: c.ListKeys) -> c.KeyPage:
                          scopes=list(r["scopes"]) if r["scopes"] is not None else None, caps=caps_of(r["caps"]),
                          expires_at=rfc3339(r["expires_at"]) if r["expires_at"] else None)
             for r in rows[: cmd.limit]]
-    return c.KeyPage(data=data, next_cursor=next_cursor(list(rows), cmd.limit))
+    return c.KeyPage(data=data, next_cursor=page_cursor(rows, cmd.limit))
 
 
 async def ledger_page(pool: asyncpg.Pool, org_id: str, limit: int, cursor: str | None) -> list[asyncpg.Record]:

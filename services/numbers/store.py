@@ -13,7 +13,7 @@ import msgspec
 
 from libs.store import Sql, Write, sql
 from libs.store.eventstore import EventStore
-from proto.api import format_money, page_after, time_cursor
+from proto.api import format_money, page_after, page_cursor
 from proto.base import Event, NotFound, parse_uuid, rfc3339, utcnow
 from proto.events import numbers as E
 from proto.http.numbers import NumberView
@@ -37,13 +37,6 @@ CAMPAIGN_SELECT = (
     " b.display_name AS brand_name, b.email AS brand_email, b.identity_status, b.carrier_ref AS brand_ref"
     " FROM campaigns c JOIN brands b ON b.id = c.brand_id"
 )
-
-
-def next_cursor(rows: list[Row], limit: int) -> str | None:
-    if len(rows) <= limit:
-        return None
-    last = rows[limit - 1]
-    return time_cursor(last["created_at"], str(last["id"]))
 
 
 # -- numbers -----------------------------------------------------------------------------------------
@@ -87,7 +80,7 @@ async def numbers_page(pool: asyncpg.Pool, org_id: str, limit: int, cursor: str 
         NUMBER_SELECT + " WHERE n.org_id = $1 AND n.status = 'active'"
         " AND ($2::timestamptz IS NULL OR (n.created_at, n.id) < ($2, $3::uuid))"
         " ORDER BY n.created_at DESC, n.id DESC LIMIT $4", org_id, ts, ident, limit + 1)
-    return list(rows[:limit]), next_cursor(list(rows), limit)
+    return list(rows[:limit]), page_cursor(rows, limit)
 
 
 # -- brands ------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import structlog
 from libs.carrier.http_api import Carrier, CarrierError
 from libs.store.eventstore import ConcurrencyError, EventStore
 from libs.webhooks import urls
-from proto.api import page_after
+from proto.api import page_after, page_cursor
 from proto.base import CommandError, NotFound, chosen_id, chosen_or_new_id, parse_uuid, utcnow
 from proto.commands import numbers as c
 from proto.http.tendlc import BrandView, CampaignView
@@ -80,7 +80,7 @@ class TenDlc:
             store.BRAND_SELECT + " WHERE org_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3::uuid))"
             " ORDER BY created_at DESC, id DESC LIMIT $4", cmd.org_id, ts, ident, cmd.limit + 1))
         return c.BrandPage(data=[store.brand_view(r) for r in rows[: cmd.limit]],
-                           next_cursor=store.next_cursor(rows, cmd.limit))
+                           next_cursor=page_cursor(rows, cmd.limit))
 
     async def show_brand(self, cmd: c.ShowBrand) -> BrandView:
         return store.brand_view(await store.brand_row(self.store.pool, cmd.org_id, cmd.brand_id))
@@ -191,7 +191,7 @@ class TenDlc:
             " AND ($2::timestamptz IS NULL OR (c.created_at, c.id) < ($2, $3::uuid))"
             " ORDER BY c.created_at DESC, c.id DESC LIMIT $4", cmd.org_id, ts, ident, cmd.limit + 1))
         return c.CampaignPage(data=await store.campaign_views(pool, rows[: cmd.limit]),
-                              next_cursor=store.next_cursor(rows, cmd.limit))
+                              next_cursor=page_cursor(rows, cmd.limit))
 
     async def show_campaign(self, cmd: c.ShowCampaign) -> CampaignView:
         return await self._view(self.store.pool, cmd.org_id, cmd.campaign_id)
