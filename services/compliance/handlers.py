@@ -16,7 +16,7 @@ import structlog
 from libs.runtime.service import Service
 from libs.store.eventstore import ConcurrencyError, EventStore
 from libs.store.processed import claim
-from proto.base import CommandError, Event, new_id, rfc3339, utcnow
+from proto.base import CommandError, Event, chosen_or_new_id, rfc3339, utcnow
 from proto.commands import compliance as c
 from proto.commands.numbers import GetNumber, NumberRef
 from proto.commands.outbound import MessageView, SendMessage
@@ -29,7 +29,7 @@ from proto.keywords import keyword_of
 from services.compliance import model, store
 from services.compliance.config import ComplianceSettings, policy_defaults
 from services.compliance.keywords import classify
-from services.compliance.rules import chosen_id, e164
+from services.compliance.rules import e164
 from services.compliance.rules import normalize as _normalize
 from services.compliance.senders import Senders
 
@@ -196,12 +196,10 @@ class Compliance:
             GetNumber(org_id=cmd.org_id, phone_number_id=cmd.phone_number_id))
         if number.org_id != cmd.org_id:
             raise CommandError("NOT_FOUND", "phone number not found", 404, {"field": "phone_number_id"})
-        request_id = new_id()
-        if cmd.request_id is not None:
-            request_id = chosen_id(cmd.request_id, "request_id")
-            again = await self._double_opt_in_again(cmd.org_id, request_id)
-            if again is not None:
-                return again
+        request_id = chosen_or_new_id(cmd.request_id, "request_id")
+        again = await self._double_opt_in_again(cmd.org_id, request_id) if cmd.request_id is not None else None
+        if again is not None:
+            return again
         message_id = model.message_id_for(request_id, "opt_in_request")
         now = self.now()
         goes_at = now

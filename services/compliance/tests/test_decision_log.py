@@ -5,12 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from libs.store.db import migrate
-from libs.store.eventstore import EventStore
-from libs.testing.statements import counted_pool
+from libs.testing.statements import counted_store
 from proto.base import new_id, utcnow
 from proto.events.compliance import GateDecision
-from proto.subjects import Subjects
 from services.compliance.store import DecisionLog
 
 SQL = Path(__file__).parent.parent / "sql"
@@ -24,11 +21,9 @@ def decision(kind: str = "allow") -> GateDecision:
 
 
 async def test_a_batch_of_decisions_is_one_statement(database_url: str, subject_root: str) -> None:
-    subjects = Subjects(subject_root)
-    schema = subjects.schema("compliance")
-    async with counted_pool(database_url, schema) as (pool, statements):
-        await migrate(pool, schema, SQL)
-        log = DecisionLog(EventStore(pool, schema, subjects, "compliance"))
+    async with counted_store(database_url, subject_root, "compliance", SQL) as (es, statements):
+        pool = es.pool
+        log = DecisionLog(es)
         orgs = [new_id() for _ in range(3)]
         await log._write([(orgs[0], decision())])  # asyncpg's first look at the types, out of the count
         statements.clear()
