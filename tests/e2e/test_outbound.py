@@ -212,6 +212,22 @@ async def test_insufficient_credit_is_402_and_creates_nothing(settings_env: dict
         assert not (await org.balance()).startswith("-")
 
 
+async def test_a_double_opt_in_the_organization_cannot_pay_for_is_402(settings_env: dict[str, str]) -> None:
+    """The double opt-in's answer is outbound's answer to its text (compliance hands it over and waits):
+    what the send path refuses — here the credit — is the request's error, and nothing is left pending.
+    (Kept by any change that has the text go out on the DoubleOptInRequested event alone.)"""
+    async with system_with(settings_env, price_per_segment_micros="100000000") as system:
+        org = await onboard(system)
+        contact = handset()
+        status, body, _ = await org.call("POST", "/v1/consent/double-opt-in", json={
+            "phone_number_id": org.number_id, "contact_number": contact, "confirmation_text": CONFIRMATION})
+        assert status == 402 and body["error"]["code"] == "INSUFFICIENT_CREDIT", body
+        _, listing, _ = await org.call("GET", "/v1/messages")
+        assert listing["data"] == []
+        status, body, _ = await org.call("GET", f"/v1/consent/{contact}")
+        assert status == 200 and body["data"]["status"] == "none", body
+
+
 async def test_idempotent_replay_by_key_and_by_message_id(system: System) -> None:
     org = await onboard(system)
     contact = handset()
