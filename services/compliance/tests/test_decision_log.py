@@ -43,11 +43,8 @@ async def test_decisions_are_counted_by_outcome_and_reason(database_url: str, su
     def count(outcome: str, reason: str) -> float:
         return REGISTRY.get_sample_value("am_gate_decisions_total", {"outcome": outcome, "reason": reason}) or 0.0
 
-    subjects = Subjects(subject_root)
-    schema = subjects.schema("compliance")
-    async with counted_pool(database_url, schema) as (pool, _):
-        await migrate(pool, schema, SQL)
-        log = DecisionLog(EventStore(pool, schema, subjects, "compliance"))
+    async with counted_store(database_url, subject_root, "compliance", SQL) as (es, _):
+        log = DecisionLog(es)
         log.start()
         try:
             before = count("allow", "none"), count("deny", "OPTED_OUT")
