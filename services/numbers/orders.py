@@ -226,13 +226,15 @@ class Orders:
             if exc.code != "NOT_FOUND":  # NOT_FOUND: nothing was ever reserved
                 log.warning("order_settle_failed", order_id=order_id, capture=capture, error=exc.code)
                 return
-        async with self.store.transaction() as conn:
-            order = await store.order_state(conn, org_id, order_id, lock=True)
-            settled = order_model.decide_settle(order, capture, utcnow()) if order is not None else []
-            if isinstance(settled, CommandError):
-                log.warning("order_settle_refused", order_id=order_id, capture=capture, error=settled.message)
-            elif order is not None:
-                await store.record(self.store, conn, (order.version, settled))
+        order = await store.order_state(self.store.pool, org_id, order_id)  # ended: no other change but this
+        settled = order_model.decide_settle(order, capture, utcnow()) if order is not None else []
+        if isinstance(settled, CommandError):
+            log.warning("order_settle_refused", order_id=order_id, capture=capture, error=settled.message)
+        elif order is not None:
+            try:
+                await store.record(self.store, None, (order.version, settled))
+            except ConcurrencyError:  # settled by another meanwhile (its process, the sweeper)
+                pass
 
     async def sweep_orders(self) -> None:
         """Finish what a crash interrupted: stale pending orders are undone, unsettled credit settled."""

@@ -161,7 +161,7 @@ async def campaign_views(conn: asyncpg.Connection | asyncpg.Pool, rows: list[Row
 
 
 # -- number orders ---------------------------------------------------------------------------------
-async def order_state(conn: asyncpg.Connection, org_id: str, order_id: str, lock: bool = False) -> OrderState | None:
+async def order_state(conn: asyncpg.Connection | asyncpg.Pool, org_id: str, order_id: str, lock: bool = False) -> OrderState | None:
     """The order, its row locked with ``lock`` (every change of an order takes that lock first)."""
     r = await conn.fetchrow(
         "SELECT status, numbers, amount_micros, settled, created_at, version FROM number_orders"
@@ -241,10 +241,11 @@ def _v(value: object) -> Sql:
     return sql(":v", v=value)
 
 
-async def record(store: EventStore, conn: asyncpg.Connection, *changes: tuple[int, Sequence[Event]],
+async def record(store: EventStore, conn: asyncpg.Connection | None, *changes: tuple[int, Sequence[Event]],
                  sealed: Sealed = Sealed()) -> int:
     """Append each aggregate's events to its stream at ``version`` (its row's, read under lock) and project
-    them into the tables: one statement, in the caller's transaction. ``changes``: (version, events) of
+    them into the tables: one statement, in the caller's transaction (``conn`` None: a transaction of its
+    own; ``ConcurrencyError`` when a stream moved past its version meanwhile). ``changes``: (version, events) of
     one aggregate each. Answers the new version of the last one."""
     w, rows, version = Write(), Rows(), 0
     for version, events in changes:
