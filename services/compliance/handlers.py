@@ -26,7 +26,7 @@ from proto.events.compliance import (
 )
 from proto.events.inbound import InboundMessageReceived
 from proto.keywords import keyword_of
-from services.compliance import model, store
+from services.compliance import model, policies, store
 from services.compliance.config import ComplianceSettings, policy_defaults
 from services.compliance.keywords import classify
 from services.compliance.rules import e164
@@ -180,7 +180,7 @@ class Compliance:
                     if cls.intent is not None:
                         s = await store.load_state(conn, ev.org_id, contact)
                         pending = await store.pending_double_opt_in(conn, ev.org_id, contact, ev.phone_number_id)
-                        policy, _ = await store.load_policy(conn, ev.org_id, self.defaults)
+                        policy, _ = await policies.load_policy(conn, ev.org_id, self.defaults)
                         events = model.on_inbound(s, cls, pending, m, policy, texts, self.now())
                         await store.append_contact(self.store, conn, ev.org_id, contact, s, model.fold(s, events),
                                                    events, ev.event_id)
@@ -217,7 +217,7 @@ class Compliance:
                 s = await store.load_state(conn, cmd.org_id, contact)
                 last = await store.last_double_opt_in_at(conn, cmd.org_id, contact)
                 model.check_double_opt_in(s, last, now, self.settings.double_opt_in_per_hours)
-                policy, _ = await store.load_policy(conn, cmd.org_id, self.defaults)
+                policy, _ = await policies.load_policy(conn, cmd.org_id, self.defaults)
                 goes_at = model.double_opt_in_send_time(policy, number.e164, contact, message_id, cmd.org_id, now)
                 ev = DoubleOptInRequested(
                     org_id=cmd.org_id, occurred_at=now, request_id=request_id, contact_number=contact,

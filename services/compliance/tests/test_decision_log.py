@@ -35,3 +35,21 @@ async def test_a_batch_of_decisions_is_one_statement(database_url: str, subject_
         pages = await pool.fetchval("SELECT count(*) FROM events WHERE event_type = 'GateDecisionsRecorded'")
         rows = await pool.fetchval("SELECT count(*) FROM gate_decisions")
         assert (pages, rows) == (1 + 3, 1 + 60)
+
+
+async def test_decisions_are_counted_by_outcome_and_reason(database_url: str, subject_root: str) -> None:
+    from prometheus_client import REGISTRY
+
+    def count(outcome: str, reason: str) -> float:
+        return REGISTRY.get_sample_value("am_gate_decisions_total", {"outcome": outcome, "reason": reason}) or 0.0
+
+    async with counted_store(database_url, subject_root, "compliance", SQL) as (es, _):
+        log = DecisionLog(es)
+        log.start()
+        try:
+            before = count("allow", "none"), count("deny", "OPTED_OUT")
+            for kind in ("allow", "deny", "allow", "deny", "deny"):
+                await log.record(new_id(), decision(kind))
+            assert (count("allow", "none"), count("deny", "OPTED_OUT")) == (before[0] + 2, before[1] + 3)
+        finally:
+            await log.stop()
