@@ -52,7 +52,7 @@ def nats_server() -> Iterator[str]:
         try:
             yield url
         finally:
-            srv.stop()
+            srv.stop(discard=True)  # the data goes with the temporary directory
 
 
 def service_nats_env(nats_url: str, service: str) -> dict[str, str]:
@@ -83,7 +83,7 @@ def postgres_server() -> Iterator[str]:
         try:
             yield srv.url
         finally:
-            srv.stop()
+            srv.stop(discard=True)  # the data goes with the temporary directory
 
 
 def _tmp_root() -> str:
