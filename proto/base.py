@@ -7,10 +7,15 @@ import os
 import re
 import sys
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, ClassVar, ForwardRef, Generic, TypeVar, get_args
+from typing import Annotated, Any, ClassVar, ForwardRef, Generic, TypeVar, get_args
 
 import msgspec
+
+Time = Annotated[datetime, msgspec.Meta(tz=True)]
+"""A time on the bus: a datetime with its zone (our own are UTC), which msgspec writes as RFC 3339 and reads
+back; a time without a zone is refused (an older event's goes through its upcasters)."""
 
 
 def utcnow() -> datetime:
@@ -76,6 +81,20 @@ def rfc3339(ts: datetime) -> str:
             f".{ts.microsecond // 1000:03d}Z")
 
 
+def api_values(obj: Any) -> Any:
+    """A Struct (or what holds Structs) as plain JSON values, every time in the API's format (:func:`rfc3339`):
+    for views that show an event's fields as they are."""
+    def walk(v: Any) -> Any:
+        if isinstance(v, datetime):
+            return rfc3339(v)
+        if isinstance(v, dict):
+            return {k: walk(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [walk(x) for x in v]
+        return v
+    return walk(msgspec.to_builtins(obj, builtin_types=(datetime,)))
+
+
 def parse_rfc3339(text: str) -> datetime | None:
     """An RFC 3339 time with a zone (``Z`` or an offset), or None when it is not one: the one parser of
     times that arrive as text (API fields and query parameters, cursors, carrier input)."""
@@ -97,6 +116,28 @@ def parse_time(value: str, field: str) -> datetime:
     return ts
 
 
+Upcaster = Callable[[dict[str, Any]], None]
+"""Brings an event's stored JSON (a dict, changed in place) written in an older shape to the current one."""
+
+
+def times_upcaster(*paths: str, absent: str | None = None) -> Upcaster:
+    """An upcaster for times that used to travel as text: each field (a dotted path into nested structs,
+    e.g. ``facts.expires_at``) holding ``""`` (the old "no time") or text that is not an RFC 3339 time (a
+    carrier's) becomes null, or the value of the event's field ``absent`` (``occurred_at``) for a time that
+    may not be null; any other time is rewritten in the one format a ``datetime`` field decodes."""
+    split = [path.split(".") for path in paths]
+
+    def upcast(raw: dict[str, Any]) -> None:
+        for *parents, name in split:
+            obj: Any = raw
+            for part in parents:
+                obj = obj.get(part) if isinstance(obj, dict) else None
+            if isinstance(obj, dict) and isinstance(obj.get(name), str):
+                ts = parse_rfc3339(obj[name]) if obj[name] else None
+                obj[name] = rfc3339(ts) if ts is not None else raw.get(absent) if absent else None
+    return upcast
+
+
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
 
@@ -113,10 +154,14 @@ class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag=Tru
 
     DOMAIN: ClassVar[str] = ""
     AGGREGATE: ClassVar[str] = ""
+    UPCASTERS: ClassVar[tuple[Upcaster, ...]] = ()
+    """Applied, in order, to a stored event of this type that does not decode in the current shape
+    (``proto.events.decode_event``): the explicit list of this type's older shapes, e.g. a time once
+    written as ``""``."""
 
     org_id: str
     event_id: str = msgspec.field(default_factory=new_id)
-    occurred_at: datetime = msgspec.field(default_factory=utcnow)
+    occurred_at: Time = msgspec.field(default_factory=utcnow)
     correlation_id: str | None = None
     causation_id: str | None = None
 

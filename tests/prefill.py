@@ -46,7 +46,8 @@ import asyncpg
 import msgspec
 
 from libs.store.db import create_pool, migrate
-from proto.base import Event, rfc3339
+from proto.base import Event
+from proto.commands.compliance import evidence_view
 from proto.events import encode_event
 from proto.events.accounts import (
     ApiKeyCreated,
@@ -176,9 +177,9 @@ class Generator:
         for k in range(self.contacts):
             contact, consent = contact_number(self.seed, i, k), det_id(self.seed, "consent", i, k)
             evidence = ConsentEvidence(disclosure_text="I agree to receive texts. Reply STOP to opt out.",
-                                       captured_at=rfc3339(at))
+                                       captured_at=at)
             b.add(c, "contacts", (org, contact, 1, consent, "web_form", at,
-                                  msgspec.json.encode(evidence).decode(), at, at))
+                                  msgspec.json.encode(evidence_view(evidence)).decode(), at, at))
             self.event(b, "compliance", f"contact-{org}:{contact}", 1, ConsentGranted(
                 org_id=org, contact_number=contact, consent_id=consent, method="web_form", evidence=evidence,
                 occurred_at=at))
@@ -192,12 +193,12 @@ class Generator:
         expires = t0 + timedelta(seconds=36_000)
         facts = MessageFacts(from_=org_number(self.seed, i), to=to, text=text, segments=1, encoding="GSM-7",
                              price_micros=PRICE_MICROS, category="conversational", kind="standard",
-                             phone_number_id=self.number_id(i), expires_at=rfc3339(expires))
+                             phone_number_id=self.number_id(i), expires_at=expires)
         evs: list[Event] = [
             MessageQueued(org_id=org, message_id=mid, facts=facts, occurred_at=times[0]),
             MessageSending(org_id=org, message_id=mid, occurred_at=times[1]),
             MessageSent(org_id=org, message_id=mid, carrier_message_id=cid, reservation_id=mid, occurred_at=times[2]),
-            MessageDelivered(org_id=org, message_id=mid, carrier_message_id=cid, delivered_at=rfc3339(times[3]),
+            MessageDelivered(org_id=org, message_id=mid, carrier_message_id=cid, delivered_at=times[3],
                              occurred_at=times[3]),
         ]
         o, mu, ou = self.schema("outbound"), uuid.UUID(mid), uuid.UUID(org)
@@ -262,7 +263,7 @@ class Generator:
         cid = f"sim-{det_id(self.seed, 'mocid', i, seq)}"
         ev = InboundMessageReceived(org_id=org, message_id=mid, carrier_message_id=cid,
                                     phone_number_id=self.number_id(i), from_=contact_number(self.seed, i, seq % self.contacts),
-                                    to=org_number(self.seed, i), body=f"thanks, got it ({seq})", received_at=rfc3339(at),
+                                    to=org_number(self.seed, i), body=f"thanks, got it ({seq})", received_at=at,
                                     occurred_at=at)
         self.event(b, "inbound", f"inbound_message-{mid}", 1, ev)
         self.converse(b, org, "inbound", ev.to, ev.from_, mid, ev.body, None, at, False)

@@ -4,16 +4,20 @@ another class that still reaches it is acknowledged without reaching the handler
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import nats
 import pytest
+from nats.aio.client import Client
 
 from libs.bus.conn import ensure_stream
 from libs.bus.consumer import ConsumerRunner, ConsumerSpec
 from proto.base import Event, new_id
 from proto.events import encode_event
 from proto.events.accounts import CreditGranted, CreditReserved
-from proto.events.outbound import MessageSent
+from proto.events.outbound import MessageDelivered, MessageSent
 from proto.subjects import StreamSpec, Subjects
 
 
@@ -32,18 +36,29 @@ def test_the_stream_and_filters_follow_from_the_event_classes() -> None:
         ConsumerSpec("test-none", (), _ignore)
 
 
-async def test_an_event_of_another_class_is_acknowledged_unhandled(nats_url: str, subject_root: str) -> None:
+@contextlib.asynccontextmanager
+async def consuming(nats_url: str, subject_root: str, durable: str, events: tuple[type[Event], ...]
+                    ) -> AsyncIterator[tuple[Client, Subjects, asyncio.Queue[Event]]]:
+    """A running consumer of ``events`` whose handler queues what it gets."""
     subjects = Subjects(subject_root)
     nc = await nats.connect(nats_url)
-    await ensure_stream(nc, subjects, StreamSpec("accounts"))
+    await ensure_stream(nc, subjects, StreamSpec(events[0].DOMAIN))
     handled = asyncio.Queue[Event]()
 
     async def handler(ev: Event) -> None:
         await handled.put(ev)
 
-    runner = ConsumerRunner(nc, subjects, None, ConsumerSpec("test-takes", (CreditGranted,), handler))
+    runner = ConsumerRunner(nc, subjects, None, ConsumerSpec(durable, events, handler))
     await runner.start()
     try:
+        yield nc, subjects, handled
+    finally:
+        await runner.stop()
+        await nc.close()
+
+
+async def test_an_event_of_another_class_is_acknowledged_unhandled(nats_url: str, subject_root: str) -> None:
+    async with consuming(nats_url, subject_root, "test-takes", (CreditGranted,)) as (nc, subjects, handled):
         org = "00000000-0000-0000-0000-000000000003"
         js = nc.jetstream()
         stray = CreditReserved(org_id=org, reservation_id=new_id(), amount_micros=1, reason="stray")
@@ -60,6 +75,18 @@ async def test_an_event_of_another_class_is_acknowledged_unhandled(nats_url: str
             await asyncio.sleep(0.05)
         assert info is not None and info.ack_floor.stream_seq == 2 and info.num_ack_pending == 0
         assert handled.empty()
-    finally:
-        await runner.stop()
-        await nc.close()
+
+
+async def test_an_event_published_in_an_older_shape_reaches_the_handler_in_the_current_one(
+        nats_url: str, subject_root: str) -> None:
+    # given a MessageDelivered on the stream as it was written when "" meant no time
+    async with consuming(nats_url, subject_root, "test-old-shape", (MessageDelivered,)) as (nc, subjects, handled):
+        org = "00000000-0000-0000-0000-000000000004"
+        old = (f'{{"type":"MessageDelivered","org_id":"{org}","event_id":"{new_id()}",'
+               '"occurred_at":"2026-06-11T12:01:00.123Z","correlation_id":null,"causation_id":null,'
+               '"message_id":"m1","carrier_message_id":"c1","receipt_status":"DELIVRD","delivered_at":""}')
+        await nc.jetstream().publish(subjects.of(MessageDelivered, org), old.encode())
+        # when the consumer takes it, then its handler gets the current struct
+        got = await asyncio.wait_for(handled.get(), 30)
+        assert isinstance(got, MessageDelivered) and got.delivered_at is None and got.message_id == "m1"
+        assert got.occurred_at == datetime(2026, 6, 11, 12, 1, 0, 123000, tzinfo=UTC)

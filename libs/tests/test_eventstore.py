@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import nats
 import pytest
@@ -20,6 +21,7 @@ from libs.store.relay import Relay
 from libs.testing.statements import Statements, counted_pool
 from proto.base import Event, new_id
 from proto.events.accounts import CreditGranted
+from proto.events.outbound import MessageDelivered
 from proto.subjects import StreamSpec, Subjects
 
 
@@ -358,3 +360,22 @@ async def test_a_projections_own_key_taken_is_the_callers_not_a_concurrency_erro
         await env.store.write(w)
     assert not isinstance(err.value.__cause__, ConcurrencyError) and not isinstance(err.value, ConcurrencyError)
     assert await versions(env, stream) == {}  # and nothing of the write stays
+
+
+async def test_an_event_stored_in_an_older_shape_loads_in_the_current_one(env: Env) -> None:
+    # given a MessageDelivered written when times were text and "" meant no time
+    org, stream = "00000000-0000-0000-0000-000000000001", f"message-{new_id()}"
+    old = (f'{{"type":"MessageDelivered","org_id":"{org}","event_id":"{new_id()}",'
+           '"occurred_at":"2026-06-11T12:01:00.123Z","correlation_id":null,"causation_id":null,'
+           '"message_id":"m1","carrier_message_id":"c1","receipt_status":"DELIVRD","delivered_at":""}')
+    await env.store.pool.execute(
+        "INSERT INTO events (stream_id, version, event_id, event_type, subject, org_id, data, headers)"
+        " VALUES ($1, 1, $2::uuid, 'MessageDelivered', 'am.outbound.message.message_delivered.x', $3, $4::jsonb,"
+        " '{}'::jsonb)", stream, new_id(), org, old)
+    # when the stream is loaded
+    async with env.store.transaction() as conn:
+        events, version = await env.store.load(conn, stream)
+    # then it is the current struct: the time it had, and None for the one it had not
+    (ev,) = events
+    assert isinstance(ev, MessageDelivered) and version == 1
+    assert ev.delivered_at is None and ev.occurred_at == datetime(2026, 6, 11, 12, 1, 0, 123000, tzinfo=UTC)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from proto.base import Command, ErrorBody
+from proto.base import Command, ErrorBody, Time
 
 
 class Signup(Command["SignupOutcome"], frozen=True, kw_only=True):
@@ -101,6 +101,9 @@ class Principal(msgspec.Struct, kw_only=True):
     scopes: list[str] | None = None
     """None: every scope."""
     caps: KeyCaps | None = None
+    expires_at: Time | None = None
+    """When the key stops working (its caps' ``expires_at``, as a time): the gateway checks it on every
+    request, for it may hold the principal past it."""
 
 
 class CreateKey(Command["KeyCreated"], frozen=True, kw_only=True):

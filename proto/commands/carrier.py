@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import msgspec
 
-from proto.base import Command
+from proto.base import Command, Time
 
 
 class SubmitMessage(Command["Submitted"], frozen=True, kw_only=True):
@@ -46,7 +46,7 @@ class BindView(msgspec.Struct, frozen=True, kw_only=True):
     window: int = 0
     tps: float = 0.0
     error: str = ""
-    bound_since: str | None = None
+    bound_since: Time | None = None
 
 
 class CarrierStatus(msgspec.Struct, frozen=True, kw_only=True):

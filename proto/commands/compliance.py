@@ -8,8 +8,8 @@ from typing import Any, Literal
 
 import msgspec
 
-from proto.base import Command, ErrorBody
-from proto.events.compliance import ConsentEvidence
+from proto.base import Command, ErrorBody, Time, rfc3339
+from proto.events import compliance as ev
 from proto.events.compliance import FrequencyCap as FrequencyCap  # the settings carry it
 from proto.events.inbound import InboundMessageReceived
 
@@ -31,8 +31,8 @@ class EvaluateSend(Command["SendDecision"], frozen=True, kw_only=True):
     """accept: when the API call arrives; submit: just before the carrier sees it (final check)."""
     dry_run: bool = False
     """POST /v1/compliance/check: the same decision, not recorded as a send decision."""
-    send_at: str | None = None
-    """The send's own later time (RFC 3339): a frequency cap counts it then."""
+    send_at: Time | None = None
+    """The send's own later time: a frequency cap counts it then."""
     on_frequency_cap: Literal["reject", "defer"] | None = None
     """Over a frequency cap: refuse (FREQUENCY_CAP) or defer to when it is allowed; None: the organization's
     ``frequency_cap_action``."""
@@ -46,6 +46,8 @@ class Check(msgspec.Struct, kw_only=True):
 
 
 class SendDecision(msgspec.Struct, kw_only=True):
+    """The gate's answer on the bus (the API shows it as ``proto.http.compliance.SendDecision``)."""
+
     decision: Literal["allow", "deny", "defer"]
     code: str | None = None
     """For deny: CONSENT_REQUIRED | RECIPIENT_OPTED_OUT | QUIET_HOURS | FREQUENCY_CAP | SENDING_NOT_ENABLED."""
@@ -53,11 +55,11 @@ class SendDecision(msgspec.Struct, kw_only=True):
     """What would make the send legal, in words."""
     status: int = 200
     """HTTP status for a deny: 453 (consent/opt-out/quiet hours reject) or 403 (registration)."""
-    defer_until: str | None = None
+    defer_until: Time | None = None
     checks: list[Check] = msgspec.field(default_factory=list)
     decision_id: str = ""
     details: dict[str, Any] = msgspec.field(default_factory=dict)
-    """For FREQUENCY_CAP (deny or defer): ``next_allowed_at`` and the caps that apply."""
+    """For FREQUENCY_CAP (deny or defer): ``next_allowed_at`` (as the API shows it) and the caps that apply."""
 
 
 class EvaluateSends(Command["SendOutcomes"], frozen=True, kw_only=True):
@@ -100,8 +102,42 @@ class InboundScreened(msgspec.Struct, kw_only=True):
 ConsentStatus = Literal["none", "granted", "opted_out"]
 
 
+class ConsentEvidence(msgspec.Struct, frozen=True, kw_only=True):
+    """What proves a consent: the disclosure shown, where and how it was captured, and for a double
+    opt-in the exact confirmation text sent and the contact's reply (both message ids and times)."""
+
+    disclosure_text: str = ""
+    source_url: str = ""
+    ip: str = ""
+    user_agent: str = ""
+    captured_at: str = ""
+    """When consent was given: RFC 3339, normalised to UTC (the time it was recorded when not given)."""
+    phone_number_id: str = ""
+    keyword: str = ""
+    """The keyword the contact texted, for keyword and double opt-in consents."""
+    double_opt_in_id: str = ""
+    confirmation_text: str = ""
+    confirmation_message_id: str = ""
+    confirmation_sent_at: str = ""
+    reply_message_id: str = ""
+    reply_text: str = ""
+    reply_received_at: str = ""
+
+
 EvidenceView = ConsentEvidence
-"""The API shows a consent's evidence exactly as the ledger keeps it."""
+"""The API's evidence: the ledger's (``proto.events.compliance.ConsentEvidence``) with its times in the
+API's format, ``""`` for none (see :func:`evidence_view`)."""
+
+
+def evidence_view(e: ev.ConsentEvidence) -> EvidenceView:
+    return EvidenceView(
+        disclosure_text=e.disclosure_text, source_url=e.source_url, ip=e.ip, user_agent=e.user_agent,
+        captured_at=rfc3339(e.captured_at) if e.captured_at else "", phone_number_id=e.phone_number_id,
+        keyword=e.keyword, double_opt_in_id=e.double_opt_in_id, confirmation_text=e.confirmation_text,
+        confirmation_message_id=e.confirmation_message_id,
+        confirmation_sent_at=rfc3339(e.confirmation_sent_at) if e.confirmation_sent_at else "",
+        reply_message_id=e.reply_message_id, reply_text=e.reply_text,
+        reply_received_at=rfc3339(e.reply_received_at) if e.reply_received_at else "")
 
 
 class RequestDoubleOptIn(Command["DoubleOptInView"], frozen=True, kw_only=True):

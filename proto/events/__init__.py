@@ -1,4 +1,5 @@
-"""Every event type, by domain. ``decode_event`` decodes any of them with one Decoder built once."""
+"""Every event type, by domain. ``decode_event`` decodes any of them with one Decoder built once, and
+brings a stored event of an older shape to the current one with its type's ``UPCASTERS``."""
 
 from __future__ import annotations
 
@@ -22,18 +23,35 @@ def all_event_types() -> list[type[Event]]:
     return sorted(out, key=lambda c: (c.DOMAIN, c.__name__))
 
 
+_encoder = msgspec.json.Encoder()
+
+
 @functools.cache
 def _decoder() -> msgspec.json.Decoder[Any]:
     types = tuple(all_event_types())
     return msgspec.json.Decoder(Union[types])  # type: ignore[valid-type]  # noqa: UP007
 
 
+@functools.cache
+def _by_name() -> dict[str, type[Event]]:
+    return {cls.type_name(): cls for cls in all_event_types()}
+
+
 def decode_event(data: bytes | str) -> Event:
-    ev: Event = _decoder().decode(data)
+    """The event, in the current shape. One that does not decode as it is (written before a field changed
+    type, e.g. a time once ``""``) is decoded again after its type's upcasters ran on its JSON; only that
+    rare event pays for a second decode."""
+    try:
+        ev: Event = _decoder().decode(data)
+    except msgspec.ValidationError:
+        raw = msgspec.json.decode(data)
+        cls = _by_name().get(str(raw.get("type"))) if isinstance(raw, dict) else None
+        if cls is None or not cls.UPCASTERS:
+            raise
+        for upcast in cls.UPCASTERS:
+            upcast(raw)
+        ev = _decoder().decode(_encoder.encode(raw))
     return ev
-
-
-_encoder = msgspec.json.Encoder()
 
 
 def encode_event(ev: Event) -> bytes:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from proto.base import Event
+from proto.base import Event, Time
 
 
 class _Accounts(Event, frozen=True, kw_only=True):
@@ -88,7 +88,7 @@ class SessionStarted(_Accounts, frozen=True, kw_only=True):
     AGGREGATE: ClassVar[str] = "session"
     session_id: str
     user_id: str
-    expires_at: str
+    expires_at: Time
 
 
 class SessionEnded(_Accounts, frozen=True, kw_only=True):

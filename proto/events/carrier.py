@@ -10,7 +10,7 @@ from typing import ClassVar
 
 import msgspec
 
-from proto.base import Event
+from proto.base import Event, Time, times_upcaster
 
 
 class _Carrier(Event, frozen=True, kw_only=True):
@@ -68,7 +68,9 @@ class ReceiptReceived(_Carrier, frozen=True, kw_only=True):
     """delivered | undelivered for a final state; empty for an intermediate one (ACCEPTD)."""
     error_code: str = ""
     """The receipt's ``err:`` (or network_error_code) when not zero."""
-    done_at: str = ""
+    done_at: Time | None = None
+    """The carrier's time of the final state, when its receipt gave one it could read."""
+    UPCASTERS = (times_upcaster("done_at"),)  # written as text, "" for none, before times were datetimes
 
 
 UPSTREAM_ORG = "upstream"
@@ -86,8 +88,10 @@ class InboundTextReceived(_Carrier, frozen=True, kw_only=True):
     from_: str = msgspec.field(name="from")
     to: str
     text: str
-    received_at: str
+    received_at: Time
+    """The carrier's time of receipt; ours when it gave none it could read."""
     parts: int = 1
     complete: bool = True
     """False when some parts never came within the reassembly timeout: ``text`` has what came."""
     data_coding: int = 0
+    UPCASTERS = (times_upcaster("received_at", absent="occurred_at"),)  # was the carrier's text

@@ -6,12 +6,11 @@ OptOutRecorded is consumed by outbound (cancel what is still queued for the cont
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import ClassVar, Literal
 
 import msgspec
 
-from proto.base import Event
+from proto.base import Event, Time, times_upcaster
 
 
 class _Compliance(Event, frozen=True, kw_only=True):
@@ -38,18 +37,18 @@ class ConsentEvidence(msgspec.Struct, frozen=True, kw_only=True):
     source_url: str = ""
     ip: str = ""
     user_agent: str = ""
-    captured_at: str = ""
-    """When consent was given: RFC 3339, normalised to UTC (the time it was recorded when not given)."""
+    captured_at: Time | None = None
+    """When consent was given (the time it was recorded when not given)."""
     phone_number_id: str = ""
     keyword: str = ""
     """The keyword the contact texted, for keyword and double opt-in consents."""
     double_opt_in_id: str = ""
     confirmation_text: str = ""
     confirmation_message_id: str = ""
-    confirmation_sent_at: str = ""
+    confirmation_sent_at: Time | None = None
     reply_message_id: str = ""
     reply_text: str = ""
-    reply_received_at: str = ""
+    reply_received_at: Time | None = None
 
 
 class ConsentGranted(_Compliance, frozen=True, kw_only=True):
@@ -62,6 +61,8 @@ class ConsentGranted(_Compliance, frozen=True, kw_only=True):
     method: str
     """double_opt_in | web_form | paper | verbal | keyword | import | other"""
     evidence: ConsentEvidence = msgspec.field(default_factory=ConsentEvidence)
+    UPCASTERS = (times_upcaster("evidence.captured_at", "evidence.confirmation_sent_at",  # "" was no time
+                                "evidence.reply_received_at"),)
 
 
 class ConsentRevoked(_Compliance, frozen=True, kw_only=True):
@@ -99,7 +100,7 @@ class DoubleOptInRequested(_Compliance, frozen=True, kw_only=True):
     confirmation_text: str
     message_id: str
     """The outbound message id of the confirmation text."""
-    expires_at: str
+    expires_at: Time
 
 
 class DoubleOptInExpired(_Compliance, frozen=True, kw_only=True):
@@ -162,7 +163,7 @@ class GateDecisionRecorded(_Compliance, frozen=True, kw_only=True):
     decision: Literal["allow", "deny", "defer"]
     code: str | None = None
     reason: str = ""
-    defer_until: str | None = None
+    defer_until: Time | None = None
     checks: list[DecisionCheck] = msgspec.field(default_factory=list)
 
 
@@ -171,7 +172,7 @@ class GateDecision(msgspec.Struct, frozen=True, kw_only=True):
 
     decision_id: str
     message_id: str
-    decided_at: datetime
+    decided_at: Time
     stage: str
     """accept | submit"""
     from_number: str
@@ -181,7 +182,7 @@ class GateDecision(msgspec.Struct, frozen=True, kw_only=True):
     decision: Literal["allow", "deny", "defer"]
     code: str | None = None
     reason: str = ""
-    defer_until: str | None = None
+    defer_until: Time | None = None
     checks: list[DecisionCheck] = msgspec.field(default_factory=list)
 
 

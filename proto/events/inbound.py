@@ -9,7 +9,7 @@ from typing import ClassVar
 
 import msgspec
 
-from proto.base import Event
+from proto.base import Event, Time
 
 
 class _Inbound(Event, frozen=True, kw_only=True):
@@ -27,7 +27,7 @@ class InboundMessageReceived(_Inbound, frozen=True, kw_only=True):
     from_: str = msgspec.field(name="from")
     to: str
     body: str
-    received_at: str
+    received_at: Time
 
 
 UNROUTED_ORG = "unrouted"
@@ -45,7 +45,7 @@ class UnroutedMessageReceived(_Inbound, frozen=True, kw_only=True):
     from_: str = msgspec.field(name="from")
     to: str
     body: str
-    received_at: str
+    received_at: Time
 
 
 class _Delivery(_Inbound, frozen=True, kw_only=True):
@@ -67,7 +67,7 @@ class WebhookDeliveryAttempted(_Delivery, frozen=True, kw_only=True):
     status_code: int | None = None
     latency_ms: int = 0
     error: str | None = None
-    next_attempt_at: str | None = None
+    next_attempt_at: Time | None = None
     """When the next retry is due (None after a success, or when retries are exhausted)."""
 
 

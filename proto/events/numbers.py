@@ -7,12 +7,11 @@ same transaction as the event that creates or rotates them.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import ClassVar
 
 import msgspec
 
-from proto.base import Event
+from proto.base import Event, Time
 
 
 class _Numbers(Event, frozen=True, kw_only=True):
@@ -102,7 +101,7 @@ class WebhookSecretRotated(_PhoneNumber, frozen=True, kw_only=True):
 
     first: bool = False
     """True when this is the number's first secret (set with its first inbound_url)."""
-    grace_until: datetime | None = None
+    grace_until: Time | None = None
 
 
 class PhoneNumberReleased(_PhoneNumber, frozen=True, kw_only=True):

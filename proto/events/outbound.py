@@ -12,7 +12,10 @@ from typing import ClassVar
 
 import msgspec
 
-from proto.base import Event
+from proto.base import Event, Time, times_upcaster
+
+_FACTS_UPCASTER = times_upcaster("facts.expires_at")
+"""``expires_at`` was ``""`` for no time before times were datetimes."""
 
 
 class _Outbound(Event, frozen=True, kw_only=True):
@@ -36,11 +39,11 @@ class MessageFacts(msgspec.Struct, frozen=True, kw_only=True):
     campaign_id: str = ""
     throughput_mpm: int = 0
     status_callback_url: str | None = None
-    send_at: str | None = None
-    """The client's send_at, if any (RFC 3339)."""
+    send_at: Time | None = None
+    """The client's send_at, if any."""
     validity_seconds: int = 36000
-    expires_at: str = ""
-    """When a message still not handed to the carrier fails as expired (RFC 3339)."""
+    expires_at: Time | None = None
+    """When a message still not handed to the carrier fails as expired."""
 
 
 class MessageQueued(_Outbound, frozen=True, kw_only=True):
@@ -51,6 +54,7 @@ class MessageQueued(_Outbound, frozen=True, kw_only=True):
     facts: MessageFacts | None = None
     """Set on the accepting event only."""
     reason: str = ""
+    UPCASTERS = (_FACTS_UPCASTER,)
 
 
 class MessageScheduled(_Outbound, frozen=True, kw_only=True):
@@ -58,12 +62,13 @@ class MessageScheduled(_Outbound, frozen=True, kw_only=True):
     or at the final check). Emitted by outbound."""
 
     message_id: str
-    send_at: str
+    send_at: Time
     reason: str = ""
     facts: MessageFacts | None = None
     """Set when the message is accepted as scheduled."""
     deferred_by: str = ""
     """The gate's checks that deferred it past its own send_at (e.g. quiet_hours), comma separated."""
+    UPCASTERS = (_FACTS_UPCASTER,)
 
 
 class MessageSending(_Outbound, frozen=True, kw_only=True):
@@ -85,7 +90,7 @@ class MessageSubmissionRetried(_Outbound, frozen=True, kw_only=True):
     message_id: str
     attempt: int
     error: str
-    retry_at: str
+    retry_at: Time
 
 
 class MessageSent(_Outbound, frozen=True, kw_only=True):
@@ -102,8 +107,9 @@ class MessageDelivered(_Outbound, frozen=True, kw_only=True):
     message_id: str
     carrier_message_id: str = ""
     receipt_status: str = "DELIVRD"
-    delivered_at: str = ""
-    """The carrier's time of delivery (RFC 3339), when it gave one."""
+    delivered_at: Time | None = None
+    """The carrier's time of delivery, when it gave one."""
+    UPCASTERS = (times_upcaster("delivered_at"),)  # "" was no time
 
 
 class MessageUndelivered(_Outbound, frozen=True, kw_only=True):

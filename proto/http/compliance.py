@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
 from proto.api import E164, RFC3339_PATTERN, UUID, Limit
+from proto.base import rfc3339
+from proto.commands import compliance as c
 
 Text = Annotated[str, msgspec.Meta(min_length=1, max_length=1600)]
 ShortText = Annotated[str, msgspec.Meta(max_length=2048)]
@@ -119,3 +121,25 @@ class SettingsPatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     3 marketing messages per 24 h) always apply besides."""
     frequency_cap_action: Literal["reject", "defer"] | msgspec.UnsetType = msgspec.UNSET
     """Over a cap: reject (453 FREQUENCY_CAP) or defer (scheduled to when it is allowed)."""
+
+
+class SendDecision(msgspec.Struct, kw_only=True):
+    decision: Literal["allow", "deny", "defer"]
+    code: str | None = None
+    """For deny: CONSENT_REQUIRED | RECIPIENT_OPTED_OUT | QUIET_HOURS | FREQUENCY_CAP | SENDING_NOT_ENABLED."""
+    reason: str = ""
+    """What would make the send legal, in words."""
+    status: int = 200
+    """HTTP status for a deny: 453 (consent/opt-out/quiet hours reject) or 403 (registration)."""
+    defer_until: str | None = None
+    checks: list[c.Check] = msgspec.field(default_factory=list)
+    decision_id: str = ""
+    details: dict[str, Any] = msgspec.field(default_factory=dict)
+    """For FREQUENCY_CAP (deny or defer): ``next_allowed_at`` and the caps that apply."""
+
+    @classmethod
+    def of(cls, d: c.SendDecision) -> SendDecision:
+        """The gate's answer (``proto.commands.compliance.SendDecision``) as the API shows it."""
+        return cls(decision=d.decision, code=d.code, reason=d.reason, status=d.status,
+                   defer_until=rfc3339(d.defer_until) if d.defer_until else None, checks=d.checks,
+                   decision_id=d.decision_id, details=d.details)

@@ -116,7 +116,7 @@ class Accounts:
             await store.touch_key(self.store.pool, key_id)
         return c.Principal(org_id=row["org_id"], key_id=key_id,
                            scopes=list(row["scopes"]) if row["scopes"] is not None else None,
-                           caps=store.caps_of(row["caps"]))
+                           caps=store.caps_of(row["caps"]), expires_at=row["expires_at"])
 
     async def create_key(self, cmd: c.CreateKey) -> c.KeyCreated:
         key_id = new_id() if cmd.key_id is None else _chosen(cmd.key_id, "key_id")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from proto.base import CommandError, Event, rfc3339
+from proto.base import CommandError, Event
 from proto.events.accounts import (
     ApiKeyCreated,
     ApiKeyRevoked,
@@ -179,7 +179,7 @@ def decide_start_session(user_known: bool, org_id: str, user_id: str, session_id
         return CommandError("NOT_FOUND", "user not found", 404)
     expires = now + timedelta(seconds=ttl_s)
     return [SessionStarted(org_id=org_id, session_id=session_id, user_id=user_id,
-                           expires_at=rfc3339(expires), occurred_at=now)]
+                           expires_at=expires, occurred_at=now)]
 
 
 def decide_end_session(s: SessionState, session_id: str, reason: str, now: datetime) -> Decided:

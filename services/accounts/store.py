@@ -108,7 +108,7 @@ def project(ev: Event, sealed: Sealed) -> list[Sql]:
             return [sql("INSERT INTO sessions (id, org_id, user_id, token_hash, user_agent, created_at, expires_at)"
                         " VALUES (:id, :org, :user, :hash, :agent, :at, :expires)", id=ev.session_id, org=ev.org_id,
                         user=ev.user_id, hash=sealed.token_hash, agent=sealed.user_agent[:512], at=ev.occurred_at,
-                        expires=parse_time(ev.expires_at, "expires_at"))]
+                        expires=ev.expires_at)]
         case E.SessionEnded():
             return [sql("UPDATE sessions SET ended_at = :at WHERE id = :id", id=ev.session_id, at=ev.occurred_at)]
     raise TypeError(f"no projection for {type(ev).__name__}")
@@ -187,7 +187,7 @@ async def key_row(conn: Conn, key_id: str) -> asyncpg.Record | None:
 
 async def principal_row(pool: asyncpg.Pool, key_hash: str) -> asyncpg.Record | None:
     return await pool.fetchrow(
-        "SELECT id::text, org_id::text, scopes, caps::text AS caps, expires_at <= now() AS expired"
+        "SELECT id::text, org_id::text, scopes, caps::text AS caps, expires_at, expires_at <= now() AS expired"
         " FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL", key_hash)
 
 

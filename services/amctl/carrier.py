@@ -9,7 +9,7 @@ from __future__ import annotations
 import msgspec
 
 from libs.bus.rpc import RpcClient
-from proto.base import CommandError
+from proto.base import CommandError, rfc3339
 from proto.commands.carrier import CarrierStatus, GetCarrierStatus
 from proto.commands.numbers import ReasonIn, ReviewCampaign, ReviewOutcome
 from proto.subjects import Subjects
@@ -33,7 +33,7 @@ async def status(nats_url: str, root: str, as_json: bool) -> int:
     for b in st.binds:
         line = f"  {b.name:<6} {b.mode:<5} {b.state:<10} window {b.outstanding}/{b.window}"
         line += f"  tps {b.tps:g}" if b.tps else ""
-        line += f"  since {b.bound_since}" if b.bound_since else ""
+        line += f"  since {rfc3339(b.bound_since)}" if b.bound_since else ""
         line += f"  ({b.error})" if b.error and b.state != "bound" else ""
         print(line)
     subs = ", ".join(f"{k} {v}" for k, v in sorted(st.submissions.items())) or "none"

@@ -16,6 +16,7 @@ import random
 import ssl
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 import structlog
 
@@ -29,7 +30,7 @@ from libs.obs.metrics import (
 )
 from libs.smpp import pdu
 from libs.smpp.session import LostAfterWrite, NotSent, Session
-from proto.base import rfc3339, utcnow
+from proto.base import utcnow
 from proto.commands.carrier import BindView
 from services.carrier.config import SmppTarget, Timing
 
@@ -73,7 +74,7 @@ class Bind:
         self.changed = changed
         self.state = "down"
         self.error = ""
-        self.bound_since: str | None = None
+        self.bound_since: datetime | None = None
         self.session: Session | None = None
         self.window = asyncio.Semaphore(target.window)
         self.in_window = 0
@@ -99,7 +100,7 @@ class Bind:
         elif state == "bound" and self.state != "bound":
             BINDS_UP.labels(self.mode).inc()
         self.state, self.error = state, error
-        self.bound_since = rfc3339(utcnow()) if state == "bound" else None
+        self.bound_since = utcnow() if state == "bound" else None
         self.changed()
 
     # -- the connection's life ------------------------------------------------------------------------

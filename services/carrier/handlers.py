@@ -16,7 +16,7 @@ from libs.smpp import pdu, receipt
 from libs.smpp.receipt import Receipt
 from libs.store import Write
 from libs.store.eventstore import ConcurrencyError, EventStore
-from proto.base import CommandError, Event, new_id, rfc3339, utcnow
+from proto.base import CommandError, Event, new_id, utcnow
 from proto.commands.carrier import CarrierStatus, GetCarrierStatus, SubmitMessage, Submitted
 from proto.events.carrier import (
     UPSTREAM_ORG,
@@ -200,7 +200,7 @@ class Carrier:
             return "pending"
         ev = ReceiptReceived(org_id=sub["org_id"], message_id=mid, carrier_message_id=verdict.carrier_message_id,
                              status=verdict.stat, outcome=verdict.outcome, error_code=verdict.err,
-                             done_at=verdict.done_at)
+                             done_at=model.carrier_time(verdict.done_at))
         await self.es.write(store.record_receipt(mid, ev, verdict.stat), conn)
         lag = await conn.fetchval("SELECT extract(epoch FROM now() - submitted_at) FROM submissions"
                                   " WHERE message_id = $1::uuid", mid)
@@ -268,7 +268,8 @@ class Carrier:
                     ) -> tuple[str, Event]:
         cid = carrier_message_id or f"smpp-{new_id()}"
         ev = InboundTextReceived(org_id=UPSTREAM_ORG, carrier_message_id=cid, from_=src, to=dst, text=text,
-                                 received_at=received_at or rfc3339(utcnow()), parts=parts, complete=complete,
+                                 received_at=model.carrier_time(received_at) or utcnow(),
+                                 parts=parts, complete=complete,
                                  data_coding=dc)
         return f"inbound_text-{cid}", ev  # (a stream of its own: one event, appended at version 0)
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 
 from libs.smpp import pdu, receipt, text
+from proto.base import parse_rfc3339
 
 REGISTERED_DELIVERY_FINAL = 0x01
 """Ask for a receipt on the final outcome (success or failure)."""
@@ -96,6 +98,12 @@ def message_receipt(parts: int, receipts: list[PartReceipt], ids: dict[int, str]
 
 
 # -- inbound -------------------------------------------------------------------------------------------
+def carrier_time(raw: str | None) -> datetime | None:
+    """A time the carrier gave as text (a receipt's done date, an MO's receive time), or None when it gave
+    none it could read: the carrier's text becomes a time here, once, before it goes on an event."""
+    return parse_rfc3339(raw) if raw else None
+
+
 def is_receipt(p: pdu.Pdu) -> bool:
     return bool(p.number("esm_class") & pdu.ESM_RECEIPT_MASK) or pdu.TAG_RECEIPTED_MESSAGE_ID in p.tlvs
 

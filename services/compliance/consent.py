@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import structlog
 
-from proto.base import CommandError, Event, chosen_id, new_id, parse_time, rfc3339
+from proto.base import CommandError, Event, chosen_id, new_id, parse_time
 from proto.commands import compliance as c
 from proto.events.compliance import (
     ConsentEvidence,
@@ -33,7 +33,7 @@ async def record_consent(h: Compliance, cmd: c.RecordConsent) -> str:
         raise CommandError("VALIDATION_ERROR", "evidence.disclosure_text: the consent language shown is required",
                            400, {"field": "evidence.disclosure_text"})
     now = h.now()
-    captured = rfc3339(parse_time(e.captured_at, "evidence.captured_at")) if e.captured_at else rfc3339(now)
+    captured = parse_time(e.captured_at, "evidence.captured_at") if e.captured_at else now
     evidence = ConsentEvidence(disclosure_text=e.disclosure_text, source_url=e.source_url, ip=e.ip,
                                user_agent=e.user_agent, captured_at=captured)
     consent_id = chosen_id(cmd.consent_id, "consent_id") if cmd.consent_id is not None else None

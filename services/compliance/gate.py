@@ -10,7 +10,7 @@ from datetime import datetime
 
 from libs.runtime.service import Service
 from libs.store.eventstore import EventStore
-from proto.base import CommandError, new_id, parse_time, utcnow
+from proto.base import CommandError, new_id, utcnow
 from proto.commands import compliance as c
 from proto.events.compliance import DecisionCheck, GateDecision
 from services.compliance import model, policies, store
@@ -59,10 +59,9 @@ class Gate:
         to, frm = e164(cmd.to, "to"), e164(cmd.from_, "from")
         row = await self.reader.read(cmd.org_id, to, cmd.message_id)
         state, policy = store.state_of(row), policies.policy_of(row, self.defaults)
-        send_at = parse_time(cmd.send_at, "send_at") if cmd.send_at else None
         facts = model.SendFacts(org_id=cmd.org_id, message_id=cmd.message_id, from_=frm, to=to, kind=cmd.kind,
                                 category=cmd.category, issued_kind=row["issued_kind"] if row else None,
-                                send_at=send_at,
+                                send_at=cmd.send_at,
                                 # an accepted message over a cap at its final check waits, it does not fail
                                 on_frequency_cap=cmd.on_frequency_cap if cmd.stage == "accept" else "defer")
         sender: model.Sender | None = None
@@ -98,7 +97,7 @@ class Gate:
             sends = await store.sends_since(conn, cmd.org_id, facts.to, start - longest, cmd.message_id)
             decision = model.decide(state, policy, facts, sender, now, model.Counted(sends))
             if not cmd.dry_run and decision.decision != "deny":
-                at = parse_time(decision.defer_until, "defer_until") if decision.defer_until else start
+                at = decision.defer_until or start
                 await store.count_send(conn, cmd.message_id, cmd.org_id, facts.to, facts.category, at)
         return decision
 

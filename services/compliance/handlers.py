@@ -16,7 +16,7 @@ import structlog
 from libs.runtime.service import Service
 from libs.store.eventstore import ConcurrencyError, EventStore
 from libs.store.processed import claim
-from proto.base import CommandError, Event, chosen_or_new_id, parse_time, rfc3339, utcnow
+from proto.base import CommandError, Event, chosen_or_new_id, rfc3339, utcnow
 from proto.commands import compliance as c
 from proto.commands.numbers import GetNumber, NumberRef
 from proto.commands.outbound import MessageView, SendMessage
@@ -105,11 +105,7 @@ class Compliance:
             contact = _normalize(ev.from_)
         except ValueError:
             contact = ev.from_
-        try:
-            received = parse_time(ev.received_at, "received_at")
-        except CommandError:
-            received = ev.occurred_at
-        return contact, received
+        return contact, ev.received_at
 
     async def absorb_inbound(self, events: list[Event]) -> set[str]:
         """The keywords consumer's bulk path: of a fetched batch, the messages with no keyword (most) only
@@ -223,7 +219,7 @@ class Compliance:
                     org_id=cmd.org_id, occurred_at=now, request_id=request_id, contact_number=contact,
                     phone_number_id=number.id, from_number=number.e164, confirmation_text=text,
                     message_id=message_id,
-                    expires_at=rfc3339(goes_at + timedelta(hours=policy.double_opt_in_expiry_hours)))
+                    expires_at=goes_at + timedelta(hours=policy.double_opt_in_expiry_hours))
                 await store.append_contact(self.store, conn, cmd.org_id, contact, s, model.fold(s, [ev]), [ev],
                                            request_id)
                 return ev
@@ -246,7 +242,7 @@ class Compliance:
         log.info("double_opt_in_requested", org_id=cmd.org_id, request_id=request_id)
         return c.DoubleOptInView(id=request_id, status="pending", contact_number=contact,
                                  phone_number_id=number.id, from_=number.e164, confirmation_text=text,
-                                 message_id=message_id, created_at=rfc3339(now), expires_at=ev.expires_at,
+                                 message_id=message_id, created_at=rfc3339(now), expires_at=rfc3339(ev.expires_at),
                                  send_at=rfc3339(goes_at) if goes_at > now else None)
 
     async def _double_opt_in_again(self, org_id: str, request_id: str) -> c.DoubleOptInView | None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from proto.base import Event, rfc3339
+from proto.base import Event
 from proto.events.compliance import (
     ConsentEvidence,
     ConsentGranted,
@@ -115,14 +115,14 @@ def _help(s: ContactState, c: Classified, m: Inbound, p: Policy, t: Texts, now: 
 def _opt_in(s: ContactState, c: Classified, pending: PendingDoubleOptIn | None, m: Inbound, p: Policy,
             t: Texts, now: datetime) -> list[Event]:
     org, to = m.org_id, m.contact
-    received = rfc3339(m.received_at)
+    received = m.received_at
     consent_id = message_id_for(m.event_id, "consent")
     if pending is not None and not s.opted_out:
         evidence = ConsentEvidence(
             disclosure_text=pending.confirmation_text, phone_number_id=pending.phone_number_id,
             keyword=c.keyword, captured_at=received, double_opt_in_id=pending.id,
             confirmation_text=pending.confirmation_text, confirmation_message_id=pending.message_id,
-            confirmation_sent_at=rfc3339(pending.created_at), reply_message_id=m.message_id,
+            confirmation_sent_at=pending.created_at, reply_message_id=m.message_id,
             reply_text=m.body, reply_received_at=received)
         return [ConsentGranted(org_id=org, occurred_at=now, contact_number=to, consent_id=consent_id,
                                method="double_opt_in", evidence=evidence),

@@ -272,7 +272,7 @@ def decide(s: ContactState, p: Policy, f: SendFacts, sender: Sender | None, now:
     if defers:
         o = max(defers, key=lambda x: x.defer_until or now)
         assert o.defer_until is not None
-        return SendDecision(decision="defer", reason=o.check.detail, defer_until=rfc3339(o.defer_until),
+        return SendDecision(decision="defer", reason=o.check.detail, defer_until=o.defer_until,
                             checks=checks, details=o.details)
     if sender is None:
         raise ValueError("an allow needs the registration check")

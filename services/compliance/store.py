@@ -15,7 +15,8 @@ from libs.obs.metrics import GATE_DECISIONS
 from libs.runtime.batching import Batcher
 from libs.store import Sql, Write, sql, table
 from libs.store.eventstore import EventStore
-from proto.base import Event, parse_time
+from proto.base import Event, rfc3339
+from proto.commands.compliance import evidence_view
 from proto.events.compliance import (
     ConsentGranted,
     DoubleOptInExpired,
@@ -169,7 +170,8 @@ async def append_contact(store: EventStore, conn: asyncpg.Connection, org_id: st
     evidence: str | None = None
     for ev in events:
         if isinstance(ev, ConsentGranted):
-            evidence = msgspec.json.encode(ev.evidence).decode()
+            # kept as the API shows it (the contacts table's evidence is read back as the view)
+            evidence = msgspec.json.encode(evidence_view(ev.evidence)).decode()
             if ev.evidence.double_opt_in_id:
                 w.project(sql("UPDATE double_opt_ins SET status = 'confirmed', confirmed_at = :at"
                               " WHERE id = :id AND status = 'pending'", id=ev.evidence.double_opt_in_id,
@@ -180,7 +182,7 @@ async def append_contact(store: EventStore, conn: asyncpg.Connection, org_id: st
                 " message_id, status, created_at, expires_at) VALUES (:id, :org, :contact, :number_id, :from_,"
                 " :text, :message_id, 'pending', :at, :expires)", id=ev.request_id, org=org_id, contact=contact,
                 number_id=ev.phone_number_id, from_=ev.from_number, text=ev.confirmation_text,
-                message_id=ev.message_id, at=ev.occurred_at, expires=parse_time(ev.expires_at, "expires_at")))
+                message_id=ev.message_id, at=ev.occurred_at, expires=ev.expires_at))
             w.project(issued(ev.message_id, org_id, contact, "opt_in_request", ev.from_number,
                              ev.confirmation_text, ev.request_id))
         elif isinstance(ev, DoubleOptInExpired):
@@ -276,7 +278,8 @@ class DecisionLog:
             " SELECT o, i, a, m, st, f, c, k, cat, dec, code, rc, r, du, ch::jsonb, p FROM :rows",
             rows=table("u", _DECISION_COLUMNS, (
                 (ev.org_id, d.decision_id, d.decided_at, d.message_id, d.stage, d.from_number, d.contact_number,
-                 d.kind, d.category, d.decision, d.code, reason_code(d), d.reason, d.defer_until,
+                 d.kind, d.category, d.decision, d.code, reason_code(d), d.reason,
+                 rfc3339(d.defer_until) if d.defer_until else None,  # the audit's text, in the API's format
                  _enc.encode(d.checks).decode(), ev.event_id) for ev in events for d in ev.decisions))))
         await self.store.write(w)
         return [None] * len(batch)

@@ -12,9 +12,10 @@ import msgspec
 from libs.runtime.service import Service
 from libs.store import Write, sql
 from proto.api import page_after, time_cursor
-from proto.base import CommandError, parse_time, parse_uuid, rfc3339
+from proto.base import CommandError, Event, api_values, parse_time, parse_uuid, rfc3339
 from proto.commands import compliance as c
-from proto.events.compliance import CompliancePolicyChanged
+from proto.events import decode_event
+from proto.events.compliance import CompliancePolicyChanged, ConsentEvidence, ConsentGranted
 from services.compliance import model, policies, store
 from services.compliance.frequency import Cap
 from services.compliance.handlers import Compliance
@@ -35,6 +36,16 @@ _CONTACT_COLS = ("contact, version, consent_id, consent_method, consent_granted_
 
 def _ts(v: datetime | None) -> str | None:
     return rfc3339(v) if v is not None else None
+
+
+def _ledger_entry(raw: str) -> tuple[Event, dict[str, Any]]:
+    """A ledger event (its older shapes upcast) and its fields as the API shows them: times in the API's
+    format, the evidence as the evidence view (``""`` for a time it has not)."""
+    ev = decode_event(raw)
+    data: dict[str, Any] = api_values(ev)
+    if isinstance(ev, ConsentGranted):
+        data["evidence"] = msgspec.to_builtins(c.evidence_view(ev.evidence))
+    return ev, data
 
 
 def _doi_view(r: asyncpg.Record) -> c.DoubleOptInView:
@@ -99,9 +110,9 @@ class Views:
             store.contact_stream(cmd.org_id, contact))
         history = []
         for r in rows:
-            data: dict[str, Any] = msgspec.json.decode(r["data"])
+            ev, data = _ledger_entry(r["data"])
             history.append(c.HistoryEntry(event_id=r["event_id"], type=r["event_type"],
-                                          occurred_at=rfc3339(parse_time(data["occurred_at"], "occurred_at")),
+                                          occurred_at=rfc3339(ev.occurred_at),
                                           details={k: v for k, v in data.items() if k not in _ENVELOPE_FIELDS}))
         return c.ConsentDetail(**{f: getattr(view, f) for f in view.__struct_fields__}, history=history)
 
@@ -141,15 +152,15 @@ class Views:
             if out and size + len(r["data"]) > _EXPORT_PAGE_BYTES:
                 return c.ExportPage(rows=out, next_after=out[-1].position)
             size += len(r["data"])
-            data: dict[str, Any] = msgspec.json.decode(r["data"])
-            evidence = data.get("evidence")
+            ev, data = _ledger_entry(r["data"])
+            evidence = getattr(ev, "evidence", None)
             out.append(c.LedgerRow(
                 position=r["position"], event_id=r["event_id"], type=r["event_type"],
-                occurred_at=rfc3339(parse_time(data["occurred_at"], "occurred_at")),
+                occurred_at=rfc3339(ev.occurred_at),
                 contact_number=str(data.get("contact_number", "")), method=str(data.get("method", "")),
                 source=str(data.get("source", "")), matched_rule=str(data.get("matched_rule", "")),
                 keyword=str(data.get("keyword", "")),
-                evidence=msgspec.convert(evidence, c.EvidenceView) if isinstance(evidence, dict) else None,
+                evidence=c.evidence_view(evidence) if isinstance(evidence, ConsentEvidence) else None,
                 details={k: v for k, v in data.items() if k not in _FLATTENED}))
         return c.ExportPage(rows=out, next_after=rows[-1]["position"] if len(rows) == limit else None)
 

@@ -323,8 +323,7 @@ class Pipeline:
         if not ok:
             raise CommandError("RATE_LIMITED", "too many requests; slow down", 429,
                                {"retry_after": headers["Retry-After"]})
-        caps = principal.caps
-        if caps is not None and caps.expires_at is not None:
+        if principal.expires_at is not None:
             self.guard.admit("GET", "/mcp", msgspec.structs.replace(principal, scopes=None), b"")
 
 

@@ -212,7 +212,7 @@ def admit(method: str, path: str, principal: Principal, raw: bytes, price_per_se
     the fields are then read from ``raw`` as plain JSON (the route's own validation answers 400)."""
     name = f"{method} {path}"
     caps = principal.caps
-    if caps is not None and caps.expires_at is not None and caps.expires_at <= rfc3339(utcnow()):
+    if principal.expires_at is not None and principal.expires_at <= utcnow():
         raise CommandError("UNAUTHORIZED", "this API key has expired", 401, {"reason": "expired"})
     if principal.scopes is not None:
         needed = ROUTE_SCOPES.get(name)

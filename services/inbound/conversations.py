@@ -19,7 +19,7 @@ from libs.otp import find_otp
 from libs.store.eventstore import EventStore
 from libs.store.processed import claim
 from proto.api import page_after, time_cursor
-from proto.base import Event, NotFound, parse_time, parse_uuid, rfc3339
+from proto.base import Event, NotFound, parse_uuid, rfc3339
 from proto.commands import inbound as c
 from proto.events.inbound import InboundMessageReceived
 from proto.events.outbound import (
@@ -103,7 +103,7 @@ class Conversations:
     async def on_inbound(self, ev: Event) -> None:
         if not isinstance(ev, InboundMessageReceived):
             return
-        received = parse_time(ev.received_at, "received_at")
+        received = ev.received_at
         async with self.store.transaction() as conn:
             if not await claim(conn, INBOUND_CONSUMER, ev.event_id):
                 return
@@ -140,7 +140,7 @@ class Conversations:
                         final[ev.message_id] = (ev.org_id, status)
                     case InboundMessageReceived():
                         new[ev.message_id] = (ev.org_id, "inbound", ev.to, ev.from_, ev.from_, ev.to, ev.body,
-                                              parse_time(ev.received_at, "received_at"), False)
+                                              ev.received_at, False)
                     case _ if type(ev) in _STATUS:
                         final[ev.message_id] = (ev.org_id, _STATUS[type(ev)])  # type: ignore[attr-defined]
             if new:

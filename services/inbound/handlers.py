@@ -167,7 +167,7 @@ class Inbound:
         to, from_ = model.normalize_number(mo.to), model.normalize_number(mo.from_)
         route = await self.resolve(to)
         now = utcnow()
-        received_at = model.parse_received_at(mo.received_at, now)
+        received_at = mo.received_at or now
         message_id = new_id()
         event_id = mo_event_id(mo.carrier_message_id)
         org_id = route.org_id if route is not None else UNROUTED_ORG
@@ -176,12 +176,12 @@ class Inbound:
             ev = InboundMessageReceived(org_id=org_id, message_id=message_id,
                                         carrier_message_id=mo.carrier_message_id,
                                         phone_number_id=route.phone_number_id, from_=from_, to=to, body=mo.text,
-                                        received_at=rfc3339(received_at), occurred_at=now, event_id=event_id)
+                                        received_at=received_at, occurred_at=now, event_id=event_id)
             stream = f"inbound_message-{message_id}"
         else:
             ev = UnroutedMessageReceived(org_id=org_id, message_id=message_id,
                                          carrier_message_id=mo.carrier_message_id, from_=from_, to=to,
-                                         body=mo.text, received_at=rfc3339(received_at), occurred_at=now,
+                                         body=mo.text, received_at=received_at, occurred_at=now,
                                          event_id=event_id)
             stream = f"unrouted_message-{message_id}"
         push = route is not None and bool(route.inbound_url)

@@ -26,7 +26,8 @@ class MoCallback(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
     from_: str = msgspec.field(name="from")
     to: str
     text: str = ""
-    received_at: str = ""
+    received_at: datetime | None = None
+    """The carrier's time of receipt (the carrier puts its own when it gave none it could read)."""
 
 
 def normalize_number(raw: str) -> str:
@@ -45,11 +46,6 @@ def parse_rfc3339(raw: str) -> datetime | None:
     """An RFC 3339 time with a zone, or None. A ``+hh:mm`` offset that a query string turned into a space
     is read as meant."""
     return base.parse_rfc3339(_OFFSET_AS_SPACE.sub(r"+\1", raw.strip()))
-
-
-def parse_received_at(raw: str, now: datetime) -> datetime:
-    """The carrier's receive time; ours when it is missing or unreadable."""
-    return parse_rfc3339(raw) or now
 
 
 # -- positions ------------------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -182,7 +182,7 @@ class DeliveryWorker:
         async with self.es.transaction() as conn:
             cur = await store.lock_for_completion(conn, delivery_id)
             w = Write().project(store.attempt_row(delivery_id, record))
-            next_at: str | None = None
+            next_at: datetime | None = None
             # (unless a redelivery restarted it meanwhile: then this attempt is history only)
             if cur["state"] == "pending" and cur["generation"] == row["generation"]:
                 next_at = self._failed(w, cur, ids, attempt, a)
@@ -190,14 +190,14 @@ class DeliveryWorker:
         log.info("webhook_attempted", delivery_id=delivery_id, message_id=row["message_id"], attempt=attempt,
                  ok=ok, status=status, latency_ms=latency_ms, error=error, next_attempt_at=next_at)
 
-    def _failed(self, w: Write, cur: asyncpg.Record, ids: dict[str, Any], attempt: int, a: Attempt) -> str | None:
+    def _failed(self, w: Write, cur: asyncpg.Record, ids: dict[str, Any], attempt: int, a: Attempt) -> datetime | None:
         """A failed attempt of a pending delivery into ``w``: retried later, or failed for good. Answers
         when the next attempt is due."""
         delivery_id, status, latency_ms, error = ids["delivery_id"], a.status, a.latency_ms, a.error
         failures = cur["retry_count"] + 1
         # the URL may change before the next attempt: a refused one is retried too
         delay = self.sender.verdict(a, failures, cur["elapsed_s"], self.rng.random(), final_on_refusal=False).delay_s
-        next_at = None if delay is None else rfc3339(utcnow() + timedelta(seconds=delay))
+        next_at = None if delay is None else utcnow() + timedelta(seconds=delay)
         events: list[Event] = [WebhookDeliveryAttempted(**ids, attempt=attempt, status_code=status,
                                                         latency_ms=latency_ms, error=error, next_attempt_at=next_at)]
         if delay is None:

@@ -19,7 +19,7 @@ import structlog
 from libs.bus.rpc import RpcClient
 from libs.runtime.batching import Batcher
 from libs.store.eventstore import ConcurrencyError, EventStore
-from proto.base import CommandError, parse_time, rfc3339, utcnow
+from proto.base import CommandError, rfc3339, utcnow
 from proto.commands import outbound as c
 from proto.commands.accounts import (
     ReservationOutcomes,
@@ -152,8 +152,7 @@ class Acceptor:
             decided: SendOutcomes = await self.rpc.call(EvaluateSends(sends=[
                 EvaluateSend(org_id=a.cmd.org_id, message_id=a.message_id, from_=a.from_, to=a.to, text=a.text,
                              category=a.cmd.category, kind=a.cmd.kind, stage="accept",
-                             send_at=rfc3339(a.send_at) if a.send_at else None,
-                             on_frequency_cap=a.cmd.on_frequency_cap) for a in batch]))
+                             send_at=a.send_at, on_frequency_cap=a.cmd.on_frequency_cap) for a in batch]))
         except CommandError as exc:
             return exc
         if len(decided.results) != len(batch):
@@ -203,10 +202,9 @@ class Acceptor:
             return CommandError("SENDING_NOT_ENABLED", sender.reason or "this number cannot send yet", 403,
                                 {"reason_code": sender.reason_code, **sender.details})
         a.due, a.reason = a.send_at, "send_at" if a.send_at else None
-        if decision.decision == "defer" and decision.defer_until:
-            until = parse_time(decision.defer_until, "defer_until")
+        if decision.decision == "defer" and (until := decision.defer_until) is not None:
             if a.due is None or until > a.due:
-                a.due, a.reason = until, decision.reason or f"quiet hours until {decision.defer_until}"
+                a.due, a.reason = until, decision.reason or f"quiet hours until {rfc3339(until)}"
                 a.deferred_by = rules.deferred_by(decision.checks)
         a.amount = rules.price_micros(a.segments, self.settings.price_per_segment_micros)
         return None
@@ -273,8 +271,7 @@ class Acceptor:
             from_=a.from_, to=a.to, text=a.text, segments=a.segments, encoding=a.encoding, price_micros=a.amount,
             category=a.cmd.category, kind=a.cmd.kind, phone_number_id=sender.phone_number_id,
             campaign_id=sender.campaign_id or "", throughput_mpm=sender.throughput_mpm,
-            status_callback_url=callback_url, send_at=rfc3339(a.send_at) if a.send_at else None,
-            validity_seconds=a.validity, expires_at=rfc3339(expires))
+            status_callback_url=callback_url, send_at=a.send_at, validity_seconds=a.validity, expires_at=expires)
         new = model.Message(id=a.message_id, org_id=a.cmd.org_id)
         decided = model.decide(new, Accept(facts, a.now, a.due, a.reason, a.deferred_by))
         return projection.write_of(new, decided.events)

@@ -61,7 +61,8 @@ async def handle_many(conn: asyncpg.Connection, es: EventStore, rs: list[Receipt
     text, args = sql(
         "INSERT INTO receipts (message_id, carrier_message_id, reference, status, error_code, occurred_at, effect)"
         " SELECT m, c, r, s, e, o, x FROM :v", v=table("v", _RECORDED, [
-            (m, r.carrier_message_id, r.reference, r.status, r.error_code, r.occurred_at, x)
+            (m, r.carrier_message_id, r.reference, r.status, r.error_code,
+             rfc3339(r.occurred_at) if r.occurred_at else None, x)
             for m, r, x in zip(matched, rs, effects, strict=True)])).compile()
     await conn.execute(text, *args)
     return effects
@@ -69,7 +70,7 @@ async def handle_many(conn: asyncpg.Connection, es: EventStore, rs: list[Receipt
 
 def from_event(ev: ReceiptReceived) -> Receipt:
     return Receipt(carrier_message_id=ev.carrier_message_id, status=ev.status, reference=ev.message_id,
-                   error_code=ev.error_code or None, occurred_at=ev.done_at or rfc3339(ev.occurred_at))
+                   error_code=ev.error_code or None, occurred_at=ev.done_at or ev.occurred_at)
 
 
 async def consume(es: EventStore, consumer: str, events: list[ReceiptReceived]) -> set[str]:

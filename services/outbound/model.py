@@ -125,16 +125,12 @@ class Message(msgspec.Struct, frozen=True, kw_only=True):
     """The checks that deferred it (e.g. quiet_hours), comma separated, while it is scheduled for them."""
 
 
-def _time(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
 def _facts(f: MessageFacts, at: datetime) -> dict[str, Any]:
     return {"from_number": f.from_, "to_number": f.to, "body": f.text, "category": f.category, "kind": f.kind,
             "segments": f.segments, "encoding": f.encoding, "price_micros": f.price_micros,
             "phone_number_id": f.phone_number_id, "campaign_id": f.campaign_id, "throughput_mpm": f.throughput_mpm,
-            "status_callback_url": f.status_callback_url, "send_at": _time(f.send_at),
-            "validity_seconds": f.validity_seconds, "expires_at": _time(f.expires_at), "next_attempt_at": at,
+            "status_callback_url": f.status_callback_url, "send_at": f.send_at,
+            "validity_seconds": f.validity_seconds, "expires_at": f.expires_at, "next_attempt_at": at,
             "created_at": at}
 
 
@@ -155,7 +151,7 @@ def _changes(s: Message, ev: Event) -> dict[str, Any]:
             return {"status": "queued", "status_reason": ev.reason or None, "next_attempt_at": due,
                     "expires_at": due + timedelta(seconds=s.validity_seconds), "deferred_by": None}
         case MessageScheduled():
-            until = _time(ev.send_at) or ev.occurred_at
+            until = ev.send_at
             out = _facts(ev.facts, ev.occurred_at) if ev.facts is not None else {
                 "expires_at": until + timedelta(seconds=s.validity_seconds)}  # (accepted: its facts say)
             return {**out, "status": "scheduled", "status_reason": ev.reason or None, "next_attempt_at": until,
@@ -164,7 +160,7 @@ def _changes(s: Message, ev: Event) -> dict[str, Any]:
             why = ev.reason or (f"attempt {ev.attempt}" if ev.attempt > 1 else None)
             return {"status": "sending", "status_reason": why, "attempts": ev.attempt}
         case MessageSubmissionRetried():  # still sending: no status change
-            return {"next_attempt_at": _time(ev.retry_at), "attempts": ev.attempt}
+            return {"next_attempt_at": ev.retry_at, "attempts": ev.attempt}
         case MessageSent():
             return {"status": "sent", "status_reason": None, "carrier_message_id": ev.carrier_message_id}
         case MessageDelivered():
@@ -223,7 +219,7 @@ def _accept(s: Message, c: cm.Accept) -> Decision:
         return _none("exists", "the message id is taken")
     if c.due is None:
         return Decision((MessageQueued(org_id=s.org_id, message_id=s.id, facts=c.facts, occurred_at=c.now),))
-    return Decision((MessageScheduled(org_id=s.org_id, message_id=s.id, send_at=rfc3339(c.due), reason=c.reason or "",
+    return Decision((MessageScheduled(org_id=s.org_id, message_id=s.id, send_at=c.due, reason=c.reason or "",
                                       facts=c.facts, deferred_by=c.deferred_by or "", occurred_at=c.now),))
 
 
@@ -236,10 +232,9 @@ def _promote(s: Message, c: cm.Promote) -> Decision:
 def _refused(s: Message, c: cm.Refused) -> Decision:
     d = c.decision
     if d.decision == "defer":
-        until = _time(d.defer_until) if d.defer_until else None
-        until = until or c.now + timedelta(minutes=1)
+        until = d.defer_until or c.now + timedelta(minutes=1)
         reason = d.reason or f"deferred until {rfc3339(until)}"
-        return Decision((MessageScheduled(org_id=s.org_id, message_id=s.id, send_at=rfc3339(until), reason=reason,
+        return Decision((MessageScheduled(org_id=s.org_id, message_id=s.id, send_at=until, reason=reason,
                                           deferred_by=deferred_by(d.checks) or "", occurred_at=c.now),), "deferred")
     if d.code == RECIPIENT_OPTED_OUT:
         reason = d.reason or "the recipient opted out"
@@ -259,7 +254,7 @@ def _retry(s: Message, c: cm.RetrySubmission) -> Decision:
     if c.error is None or s.status != "sending":  # nothing happened to the message: postponed, no event
         return _none("postponed", f"tried again at {rfc3339(c.retry_at)}")
     return Decision((MessageSubmissionRetried(org_id=s.org_id, message_id=s.id, attempt=c.attempt,
-                                              error=c.error[:500], retry_at=rfc3339(c.retry_at)),), "retrying")
+                                              error=c.error[:500], retry_at=c.retry_at),), "retrying")
 
 
 def _sent(s: Message, c: cm.RecordSent) -> Decision:
@@ -293,7 +288,7 @@ def _receipt(s: Message, c: cm.ApplyReceipt) -> Decision:
     cid = r.carrier_message_id or s.carrier_message_id or ""
     if outcome == "delivered":
         return Decision((MessageDelivered(org_id=s.org_id, message_id=s.id, carrier_message_id=cid,
-                                          receipt_status=r.status, delivered_at=r.occurred_at or ""),), "applied")
+                                          receipt_status=r.status, delivered_at=r.occurred_at),), "applied")
     reason = f"carrier receipt {r.status}" + (f" ({r.error_code})" if r.error_code else "")
     return Decision((MessageUndelivered(org_id=s.org_id, message_id=s.id, carrier_message_id=cid,
                                         receipt_status=r.status, error_code=r.error_code or "", reason=reason),),
@@ -356,7 +351,7 @@ def _quiet_hours_off(s: Message, c: cm.QuietHoursOff) -> Decision:
     if due <= c.now:
         return Decision((MessageQueued(org_id=s.org_id, message_id=s.id, reason=why, causation_id=ev.event_id,
                                        correlation_id=ev.correlation_id, occurred_at=c.now),), "queued")
-    return Decision((MessageScheduled(org_id=s.org_id, message_id=s.id, send_at=rfc3339(due),
+    return Decision((MessageScheduled(org_id=s.org_id, message_id=s.id, send_at=due,
                                       reason=f"{why}; waiting for send_at", causation_id=ev.event_id,
                                       correlation_id=ev.correlation_id, occurred_at=c.now),), "scheduled")
 

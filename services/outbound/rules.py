@@ -101,7 +101,7 @@ class Receipt(msgspec.Struct, kw_only=True, frozen=True):
     status: str
     reference: str | None = None
     error_code: str | None = None
-    occurred_at: str | None = None
+    occurred_at: datetime | None = None
 
 
 # -- quiet hours -----------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import structlog
 from libs.bus.consumer import ConsumerSpec
 from libs.store.eventstore import EventStore
 from libs.store.processed import claim
-from proto.base import CommandError, Event, rfc3339, utcnow
+from proto.base import CommandError, Event, utcnow
 from proto.commands.compliance import SendKind
 from proto.commands.outbound import MessageView, SendMessage
 from proto.events.carrier import ReceiptReceived
@@ -51,7 +51,7 @@ async def send_reply(send: Send, ev: ReplyIssued | DoubleOptInRequested, max_age
     definitive refusal (the number cannot send, the contact opted out since) is logged and let go, and
     so is a reply read more than ``max_age_s`` after it was recorded."""
     if utcnow() - ev.occurred_at > timedelta(seconds=max_age_s):
-        log.warning("reply_too_old", message_id=ev.message_id, org_id=ev.org_id, occurred_at=rfc3339(ev.occurred_at))
+        log.warning("reply_too_old", message_id=ev.message_id, org_id=ev.org_id, occurred_at=ev.occurred_at)
         return
     try:
         view = await send(reply_of(ev))

@@ -9,6 +9,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx2
@@ -295,8 +296,8 @@ async def test_the_conversations_bulk_path_matches_the_one_by_one_path(system: S
                     MessageDelivered(org_id=org, message_id=m1)]
         inbound = [InboundMessageReceived(org_id=org, message_id=i, carrier_message_id=i, phone_number_id=new_id(),
                                           from_=contact, to=number, body=body, received_at=at)
-                   for i, body, at in ((i1, "Your code is 9911", "2030-01-01T00:00:01.000Z"),
-                                       (i2, "ok", "2030-01-01T00:00:02.000Z"))]
+                   for i, body, at in ((i1, "Your code is 9911", datetime(2030, 1, 1, 0, 0, 1, tzinfo=UTC)),
+                                       (i2, "ok", datetime(2030, 1, 1, 0, 0, 2, tzinfo=UTC)))]
         # an automatic reply (a keyword's) after the contact's texts does not answer them: unread stays
         auto = [MessageQueued(org_id=org, message_id=new_id(), facts=facts("Acme: help at acme.example", "help_reply"))]
         for _ in range(2):  # a redelivered batch changes nothing

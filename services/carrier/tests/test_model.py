@@ -3,6 +3,8 @@ receipts, an inbound deliver_sm read (UDH, SAR, codings, repeat key), parts reas
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from libs.smpp import pdu, text
@@ -111,3 +113,11 @@ def test_bad_smpp_urls_say_why_without_the_password(url: str) -> None:
     with pytest.raises(ValueError) as err:
         SmppTarget.parse(url)
     assert "toolongpassword" not in str(err.value)
+
+
+@pytest.mark.parametrize(("raw", "want"), [
+    ("2026-06-11T12:01:00.123Z", datetime(2026, 6, 11, 12, 1, 0, 123000, tzinfo=UTC)),
+    ("2026-06-11T05:01:00.123-07:00", datetime(2026, 6, 11, 12, 1, 0, 123000, tzinfo=UTC)),
+    ("garbage", None), ("2026-06-11T12:01:00", None), ("", None), (None, None)])  # no zone: not a time
+def test_a_carrier_time_is_read_once_and_one_it_cannot_read_is_none(raw: str | None, want: datetime | None) -> None:
+    assert model.carrier_time(raw) == want

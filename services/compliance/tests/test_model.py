@@ -166,7 +166,7 @@ def test_conversation_window_is_off_by_default_and_allows_replies_when_on() -> N
 def test_quiet_hours_defer_reject_off_and_transactional() -> None:
     s = consented()
     d = model.decide(s, model.Policy(), facts(), ENABLED, NIGHT_SF)
-    assert d.decision == "defer" and d.defer_until == "2026-01-16T16:00:00.000Z"
+    assert d.decision == "defer" and d.defer_until == datetime(2026, 1, 16, 16, tzinfo=UTC)
     r = model.decide(s, model.Policy(quiet_hours_action="reject"), facts(), ENABLED, NIGHT_SF)
     assert (r.decision, r.code, r.status) == ("deny", "QUIET_HOURS", 453)
     assert model.decide(s, model.Policy(quiet_hours_enabled=False), facts(), ENABLED, NIGHT_SF).decision == "allow"
@@ -211,7 +211,7 @@ def test_double_opt_in_rules() -> None:
 def test_a_double_opt_in_confirmation_keeps_to_quiet_hours() -> None:
     doi = facts("opt_in_request", "conversational", "m-9", issued_kind="opt_in_request")
     d = model.decide(model.ContactState(), model.Policy(), doi, ENABLED, NIGHT_SF)
-    assert d.decision == "defer" and d.defer_until == "2026-01-16T16:00:00.000Z"  # 8:00 PST
+    assert d.decision == "defer" and d.defer_until == datetime(2026, 1, 16, 16, tzinfo=UTC)  # 8:00 PST
     goes = model.double_opt_in_send_time(model.Policy(), OURS, SF, "m-9", ORG, NIGHT_SF)
     assert goes == datetime(2026, 1, 16, 16, 0, tzinfo=UTC)
     assert model.double_opt_in_send_time(model.Policy(), OURS, SF, "m-9", ORG, NOON_SF) == NOON_SF
@@ -260,11 +260,11 @@ def test_over_the_cap_a_send_can_ask_to_be_deferred() -> None:
     f = model.SendFacts(org_id=ORG, message_id="m-1", from_=OURS, to=FL, kind="standard", category="marketing",
                         on_frequency_cap="defer")
     d = model.decide(consented(), model.Policy(), f, ENABLED, NOON_FL, model.Counted(sent(3, NOON_FL - timedelta(hours=3))))
-    assert d.decision == "defer" and d.defer_until == "2026-01-16T14:00:00.000Z"
-    assert d.details["next_allowed_at"] == d.defer_until
+    assert d.decision == "defer" and d.defer_until == datetime(2026, 1, 16, 14, tzinfo=UTC)
+    assert d.details["next_allowed_at"] == "2026-01-16T14:00:00.000Z"  # as the API shows it
     at_night = sent(3, NOON_FL - timedelta(hours=13))  # 23:00 EST the day before: they leave at 23:00 tonight
     late = model.decide(consented(), model.Policy(), f, ENABLED, NOON_FL, model.Counted(at_night))
-    assert late.defer_until == "2026-01-16T13:00:00.000Z"  # not at 23:00 (quiet hours): when 8am opens
+    assert late.defer_until == datetime(2026, 1, 16, 13, tzinfo=UTC)  # not at 23:00 (quiet hours): when 8am opens
     policy = model.Policy(frequency_cap_action="defer")
     assert model.decide(consented(), policy, facts(category="marketing", to=FL), ENABLED, NOON_FL,
                         model.Counted(sent(3, NOON_FL - timedelta(hours=3)))).decision == "defer"

@@ -178,7 +178,7 @@ class World:
         assert (d.decision, d.code) == (want, code), (d, c.o, self.policy, self.now, f)
         if d.decision == "defer":
             assert d.defer_until is not None
-            until = datetime.fromisoformat(d.defer_until.replace("Z", "+00:00"))
+            until = d.defer_until
             assert until > self.now and oracle_open(c.number, until)
         if d.decision == "allow" and c.o.opted_out:
             c.o.allowed_while_out.add(mid)

@@ -21,6 +21,7 @@ from proto.http.compliance import (
     DoubleOptInBody,
     ExportQuery,
     RecordConsentBody,
+    SendDecision,
     SettingsPatch,
 )
 from services.gateway.api import Ctx, Reply, Route
@@ -165,7 +166,7 @@ async def check(ctx: Ctx) -> Reply:
     res = await ctx.call(c.EvaluateSend(
         org_id=ctx.org_id, message_id=new_id(), from_=ctx.phone(b.from_, "from"), to=ctx.phone(b.to, "to"),
         text=b.text, category=b.category, dry_run=True, on_frequency_cap=b.on_frequency_cap))
-    return Reply(res)
+    return Reply(SendDecision.of(res))
 
 
 async def get_settings(ctx: Ctx) -> Reply:
@@ -213,7 +214,7 @@ ROUTES = [
           description="Appends an opt-out (source api), never deletes: queued messages to the contact are "
                       "canceled. Record consent again (POST /v1/consent) or have the contact text START to undo."),
     Route("POST", "/v1/compliance/check", check, "Would this send be allowed now? (dry run of the gate)",
-          "compliance", body=CheckBody, response=c.SendDecision,
+          "compliance", body=CheckBody, response=SendDecision,
           description="The same decision POST /v1/messages would get, with every check's result (opt_out, "
                       "registration, consent, quiet_hours, frequency_cap), and what would make a denied send legal "
                       "(FREQUENCY_CAP names details.next_allowed_at). Not recorded, not counted."),

@@ -4,6 +4,7 @@ counters hold a cap across replicas."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import nats
 import pytest
@@ -26,8 +27,8 @@ def test_every_authenticated_route_declares_a_known_scope() -> None:
             assert ROUTE_SCOPES.get(f"{r.method} {r.path}") in SCOPES, f"{r.method} {r.path} declares no scope"
 
 
-def _p(scopes: list[str] | None = None, caps: KeyCaps | None = None) -> Principal:
-    return Principal(org_id="o", key_id="k", scopes=scopes, caps=caps)
+def _p(scopes: list[str] | None = None, caps: KeyCaps | None = None, expires_at: datetime | None = None) -> Principal:
+    return Principal(org_id="o", key_id="k", scopes=scopes, caps=caps, expires_at=expires_at)
 
 
 def test_scopes_are_checked_and_none_means_everything() -> None:
@@ -55,8 +56,9 @@ def test_recipients_by_number_or_prefix_and_the_send_is_priced() -> None:
 
 def test_an_expired_key_is_401() -> None:
     with pytest.raises(CommandError) as e:
-        KeyGuard(None, 1).admit("GET", "/v1/balance", _p(caps=KeyCaps(expires_at="2020-01-01T00:00:00.000Z")), b"")
+        KeyGuard(None, 1).admit("GET", "/v1/balance", _p(expires_at=datetime(2020, 1, 1, tzinfo=UTC)), b"")
     assert e.value.status == 401
+    KeyGuard(None, 1).admit("GET", "/v1/balance", _p(expires_at=datetime(2999, 1, 1, tzinfo=UTC)), b"")  # not yet
 
 
 def test_presets_expand_and_caps_normalise() -> None:

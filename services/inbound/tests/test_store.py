@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from libs.testing.statements import counted_store
-from proto.base import new_id, rfc3339, utcnow
+from proto.base import new_id, utcnow
 from proto.events.inbound import InboundMessageReceived
 from services.inbound import store
 from services.inbound.handlers import mo_event_id
@@ -19,7 +19,7 @@ def message(org_id: str, carrier_id: str | None = None, push: bool = True) -> tu
                                                                                         InboundMessageReceived]:
     mid, cid, now = new_id(), carrier_id or f"mo-{new_id()}", utcnow()
     ev = InboundMessageReceived(org_id=org_id, message_id=mid, carrier_message_id=cid, phone_number_id="pn-1",
-                                from_="+14155550123", to="+14155550100", body="hi", received_at=rfc3339(now),
+                                from_="+14155550123", to="+14155550100", body="hi", received_at=now,
                                 event_id=mo_event_id(cid))
     m = store.NewMessage(message_id=mid, org_id=org_id, carrier_message_id=cid, phone_number_id="pn-1",
                          event_id=ev.event_id, from_=ev.from_, to=ev.to, body=ev.body, received_at=now,

@@ -33,7 +33,7 @@ from services.outbound.rules import Receipt
 T0 = datetime(2026, 6, 11, 12, 0, tzinfo=UTC)
 ORG, MID, CLAIM = "00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-0000000000aa", "claim-1"
 FACTS = E.MessageFacts(from_="+15550001111", to="+15550002222", text="hi", segments=1, encoding="GSM-7",
-                     price_micros=7500, validity_seconds=3600, expires_at="2026-06-11T13:00:00.000Z")
+                       price_micros=7500, validity_seconds=3600, expires_at=datetime(2026, 6, 11, 13, 0, tzinfo=UTC))
 DELIVRD = Receipt(carrier_message_id="c-1", status="DELIVRD", reference=MID)
 UNDELIV = Receipt(carrier_message_id="c-1", status="UNDELIV", reference=MID, error_code="X1")
 
@@ -119,7 +119,7 @@ def test_dispatch_without_our_claim_or_after_a_cancel_does_nothing() -> None:
 
 
 def test_the_final_check_defers_to_quiet_hours() -> None:
-    until = "2026-06-11T20:00:00.000Z"
+    until = datetime(2026, 6, 11, 20, tzinfo=UTC)
     decision = SendDecision(decision="defer", defer_until=until, reason="quiet hours",
                             checks=[Check(name="quiet_hours", result="defer")])
     d, s = when(given(*QUEUED, claim=CLAIM), Refused(decision, T0, CLAIM))
@@ -295,7 +295,7 @@ def test_quiet_hours_off_releases_what_they_alone_held() -> None:
 
 def test_quiet_hours_off_keeps_a_later_send_at() -> None:
     policy = OptOutRecorded(org_id=ORG, contact_number="x", source="api")
-    facts = replace_facts(send_at="2026-06-11T14:00:00.000Z")
+    facts = replace_facts(send_at=datetime(2026, 6, 11, 14, 0, tzinfo=UTC))
     held = given(Accept(facts, T0, T0 + timedelta(hours=8), "quiet hours", "quiet_hours"))
     d, s = when(held, QuietHoursOff(T0, policy))
     assert types(d) == [E.MessageScheduled] and s.next_attempt_at == datetime(2026, 6, 11, 14, tzinfo=UTC)

@@ -4,6 +4,7 @@ carrier's receipts make (events, rows set to their fold, timeline)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from libs.testing.statements import counted_store
@@ -15,7 +16,7 @@ from services.outbound.rules import Receipt
 
 SQL = Path(__file__).parent.parent / "sql"
 FACTS = MessageFacts(from_="+14155550100", to="+14155550123", text="hi", segments=1, encoding="GSM-7",
-                     price_micros=7900, validity_seconds=3600, expires_at="2099-01-01T00:00:00.000Z")
+                     price_micros=7900, validity_seconds=3600, expires_at=datetime(2099, 1, 1, tzinfo=UTC))
 
 
 def accepted(org_id: str) -> projection.Write:

@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from nats.aio.client import Client
@@ -31,8 +32,8 @@ class Fakes:
     no_consent: set[str] = field(default_factory=set)
     checks: list[EvaluateSend] = field(default_factory=list)
     submit_denied: set[str] = field(default_factory=set)
-    submit_deferred: dict[str, str] = field(default_factory=dict)
-    accept_deferred: dict[str, str] = field(default_factory=dict)
+    submit_deferred: dict[str, datetime] = field(default_factory=dict)
+    accept_deferred: dict[str, datetime] = field(default_factory=dict)
 
     async def sender_status(self, cmd: SenderStatus) -> SenderInfo:
         info = self.senders.get((cmd.org_id, cmd.e164))
@@ -101,7 +102,7 @@ class Pipe(ApiUser):
     async def receipt(self, mid: str, cid: str, status: str, error_code: str = "") -> None:
         """A receipt as the carrier service publishes it (ReceiptReceived on the carrier stream)."""
         ev = ReceiptReceived(org_id=self.org_id, message_id=mid, carrier_message_id=cid, status=status,
-                             error_code=error_code, done_at="2026-06-11T12:00:00.000Z")
+                             error_code=error_code, done_at=datetime(2026, 6, 11, 12, tzinfo=UTC))
         await self.nc.jetstream().publish(self.subjects.of(type(ev), self.org_id),
                                           encode_event(ev), headers={"Nats-Msg-Id": ev.event_id})
 

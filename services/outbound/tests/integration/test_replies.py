@@ -4,7 +4,7 @@ outbound consumes them, each once under the message id compliance chose."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -45,7 +45,7 @@ async def test_a_double_opt_in_text_is_sent_from_its_event(make_pipe: Any) -> No
     ev = DoubleOptInRequested(org_id=p.org_id, request_id=str(uuid.uuid4()), contact_number=to,
                               phone_number_id=str(uuid.uuid4()), from_number=p.number,
                               confirmation_text="Reply YES to confirm.", message_id=mid,
-                              expires_at="2026-06-12T12:00:00.000Z")
+                              expires_at=datetime(2026, 6, 12, 12, tzinfo=UTC))
     await publish(p, ev)
     await p.system.eventually(lambda: exists(p, mid))
     final = await p.until_terminal([mid])
