@@ -1,0 +1,32 @@
+"""The message list's statement holds only the filters asked for, so its cached (generic) plan reads
+them from the index: a page after a cursor starts at the cursor in ``messages_org`` instead of walking the
+organization's messages from the newest and filtering each (``$n IS NULL OR …`` can be no index bound)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from libs.store.db import migrate
+from libs.testing.statements import counted_pool, generic_plan
+from proto.base import new_id, utcnow
+from proto.subjects import Subjects
+from services.outbound import store
+
+SQL = Path(__file__).parent.parent / "sql"
+
+
+async def test_a_page_after_a_cursor_is_bounded_by_the_index(database_url: str, subject_root: str) -> None:
+    schema = Subjects(subject_root).schema("outbound")
+    async with counted_pool(database_url, schema) as (pool, statements):
+        await migrate(pool, schema, SQL)
+        statements.clear()
+        # when: the second page of an organization's messages is listed
+        await store.list_messages(pool, store.ListFilter(org_id=new_id(), limit=50, cursor_ts=utcnow(),
+                                                         cursor_id=new_id()))
+        [text] = statements.texts
+        plan = await generic_plan(pool, text)
+        # then: the plan PostgreSQL caches for that statement starts at the cursor in the index
+        cond = [line for line in plan.splitlines() if "Index Cond" in line]
+        assert cond and "created_at" in cond[0] and "messages_org" in plan, plan
+        # in the index's order: nothing to sort
+        assert "Sort" not in plan, plan
