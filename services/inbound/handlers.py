@@ -4,6 +4,7 @@ Each write appends its event and updates the read model (and the delivery queue)
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -80,9 +81,10 @@ class IngestWriter:
     async def stop(self) -> None:
         await self._batcher.stop()
 
-    async def write(self, message: store.NewMessage, stream: str, event: Event) -> bool:
-        """True once stored and committed; False when that carrier message id was stored before."""
-        return await self._batcher.submit((message, stream, event))
+    def enqueue(self, message: store.NewMessage, stream: str, event: Event) -> asyncio.Future[bool]:
+        """Queued now, written in queue order: True once stored and committed; False when that carrier
+        message id was stored before."""
+        return self._batcher.enqueue((message, stream, event))
 
     async def _write(self, batch: list[tuple[store.NewMessage, str, Event]]) -> list[bool]:
         # compliance first, holding no lock (an organization's arrival sequence is locked from the insert
@@ -119,6 +121,8 @@ class Inbound:
         webhook secrets)."""
         self._routes: TtlCache[str, InboundRoute] = TtlCache(settings.inbound_route_cache_s)
         self.writer = IngestWriter(es, self._screen)
+        self._turn: asyncio.Future[None] | None = None
+        """Set once the last ``ingest_many`` call has queued its messages."""
 
     async def resolve(self, e164: str) -> InboundRoute | None:
         """The number's owner and webhook now; None when nobody owns it. Raises NumbersUnavailable."""
@@ -164,8 +168,40 @@ class Inbound:
     # -- ingest ---------------------------------------------------------------------------------------
     async def ingest(self, mo: model.MoCallback) -> str:
         """Store one MO: ``stored``, ``unrouted`` or ``duplicate`` (already stored: acknowledge, nothing new)."""
+        [outcome] = await self.ingest_many([mo])
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    async def ingest_many(self, mos: list[model.MoCallback]) -> list[str | BaseException]:
+        """Store MOs in their order, each answered as ``ingest`` does or with its error. Calls may overlap
+        (a consumer's next batch while this one commits): each queues its messages for the writer only
+        after the call before it queued its own, so a conversation's texts are numbered in arrival order."""
+        turn, mine = self._turn, asyncio.get_running_loop().create_future()
+        self._turn = mine
+        try:
+            tos = list({model.normalize_number(mo.to) for mo in mos})
+            found = await asyncio.gather(*(self.resolve(to) for to in tos), return_exceptions=True)
+            routes = dict(zip(tos, found, strict=True))
+            if turn is not None:
+                await asyncio.shield(turn)  # (a cancelled wait must not cancel the turn others wait on)
+            queued = [self._queue(mo, routes[model.normalize_number(mo.to)]) for mo in mos]
+        finally:
+            mine.set_result(None)
+        out: list[str | BaseException] = []
+        for q in queued:
+            try:
+                out.append(q if isinstance(q, BaseException) else await self._stored(*q))
+            except Exception as exc:
+                out.append(exc)
+        return out
+
+    def _queue(self, mo: model.MoCallback, route: InboundRoute | BaseException | None
+               ) -> tuple[asyncio.Future[bool], store.NewMessage, InboundRoute | None] | BaseException:
+        """Build the MO's message and event and queue them for the writer (its commit on the future)."""
+        if isinstance(route, BaseException):
+            return route
         to, from_ = model.normalize_number(mo.to), model.normalize_number(mo.from_)
-        route = await self.resolve(to)
         now = utcnow()
         received_at = model.parse_received_at(mo.received_at, now)
         message_id = new_id()
@@ -192,16 +228,19 @@ class Inbound:
         if push:
             assert route is not None
             self.handoff.put(message_id, route)  # before the write: the first attempt may start at commit
-        if not await self.writer.write(new, stream, ev):
+        return self.writer.enqueue(new, stream, ev), new, route
+
+    async def _stored(self, written: asyncio.Future[bool], new: store.NewMessage, route: InboundRoute | None) -> str:
+        if not await written:
             return "duplicate"  # a retried callback: acknowledged, nothing new
         if route is None:
-            log.warning("inbound_unrouted", message_id=message_id, to=to,
-                        carrier_message_id=mo.carrier_message_id)
+            log.warning("inbound_unrouted", message_id=new.message_id, to=new.to,
+                        carrier_message_id=new.carrier_message_id)
             return "unrouted"
-        if push:
+        if new.delivery_id is not None:
             self.on_queued()
-        log.info("inbound_stored", message_id=message_id, org_id=org_id, phone_number_id=route.phone_number_id,
-                 push=push)
+        log.info("inbound_stored", message_id=new.message_id, org_id=new.org_id, phone_number_id=route.phone_number_id,
+                 push=new.delivery_id is not None)
         return "stored"
 
     # -- reads ----------------------------------------------------------------------------------------
