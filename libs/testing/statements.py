@@ -4,7 +4,6 @@ a query of its own (once per connection), so run the path once before counting i
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -41,18 +40,3 @@ async def counted_pool(database_url: str, schema: str) -> AsyncIterator[tuple[as
         yield pool, statements
     finally:
         await pool.close()
-
-
-async def generic_plan(pool: asyncpg.Pool, text: str) -> str:
-    """The plan PostgreSQL caches for a statement once it stops planning it for each execution's values
-    (``plan_cache_mode = force_generic_plan``): the plan that runs, whatever its parameters, from then on."""
-    n = max((int(m) for m in re.findall(r"\$(\d+)", text)), default=0)
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-        await conn.execute(f"PREPARE planned AS {text}")
-        try:
-            rows = await conn.fetch(f"EXPLAIN EXECUTE planned({', '.join(['NULL'] * n)})" if n else
-                                    "EXPLAIN EXECUTE planned")
-        finally:
-            await conn.execute("DEALLOCATE planned")
-    return "\n".join(str(r[0]) for r in rows)

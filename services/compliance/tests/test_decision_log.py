@@ -4,20 +4,14 @@ event per organization), the pages' events and the audit rows — is ONE stateme
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
-from typing import cast
 
-from libs.runtime.service import Service
 from libs.store.db import migrate
 from libs.store.eventstore import EventStore
-from libs.testing.statements import counted_pool, generic_plan
+from libs.testing.statements import counted_pool
 from proto.base import new_id, utcnow
-from proto.commands.compliance import ListDecisions
 from proto.events.compliance import GateDecision
 from proto.subjects import Subjects
-from services.compliance.handlers import Compliance
 from services.compliance.store import DecisionLog
-from services.compliance.views import Views
 
 SQL = Path(__file__).parent.parent / "sql"
 
@@ -46,19 +40,3 @@ async def test_a_batch_of_decisions_is_one_statement(database_url: str, subject_
         pages = await pool.fetchval("SELECT count(*) FROM events WHERE event_type = 'GateDecisionsRecorded'")
         rows = await pool.fetchval("SELECT count(*) FROM gate_decisions")
         assert (pages, rows) == (1 + 3, 1 + 60)
-
-
-async def test_the_audit_by_contact_is_planned_on_the_contact_s_index(database_url: str, subject_root: str) -> None:
-    schema = Subjects(subject_root).schema("compliance")
-    async with counted_pool(database_url, schema) as (pool, statements):
-        await migrate(pool, schema, SQL)
-        views = Views(cast(Service, SimpleNamespace(store=SimpleNamespace(pool=pool))), cast(Compliance, None))
-        statements.clear()
-        # when: an organization's decisions about one contact are listed
-        await views.decisions(ListDecisions(org_id=new_id(), contact="+14155550123"))
-        [text] = statements.texts
-        plan = await generic_plan(pool, text)
-        # then: the plan PostgreSQL caches for that statement reads that contact's rows from its index
-        # (a "$n IS NULL OR contact_number = $n" filter reads every decision of the organization)
-        cond = [line for line in plan.splitlines() if "Index Cond" in line]
-        assert "gate_decisions_contact" in plan and cond and "contact_number" in cond[0], plan

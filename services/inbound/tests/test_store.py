@@ -8,7 +8,7 @@ from pathlib import Path
 
 from libs.store.db import migrate
 from libs.store.eventstore import EventStore
-from libs.testing.statements import counted_pool, generic_plan
+from libs.testing.statements import counted_pool
 from proto.base import new_id, rfc3339, utcnow
 from proto.events.inbound import InboundMessageReceived
 from proto.subjects import Subjects
@@ -54,19 +54,3 @@ async def test_a_batch_is_one_statement_per_organization_and_one_for_the_rest(da
         deliveries = await pool.fetchval("SELECT count(*) FROM webhook_deliveries WHERE message_id = ANY($1::uuid[])",
                                          [m.message_id for m, _, _ in batch])
         assert (events, deliveries) == (3, 2)
-
-
-async def test_a_list_by_number_is_planned_on_that_number_s_index(database_url: str, subject_root: str) -> None:
-    schema = Subjects(subject_root).schema("inbound")
-    async with counted_pool(database_url, schema) as (pool, statements):
-        await migrate(pool, schema, SQL)
-        statements.clear()
-        # when: an organization's messages from one contact are listed
-        await store.list_messages(pool, new_id(), to=None, from_="+14155550123", since=None, before_seq=None,
-                                  after_seq=None, limit=50)
-        [text] = statements.texts
-        plan = await generic_plan(pool, text)
-        # then: the plan PostgreSQL caches for that statement reads that contact's rows from its index
-        # (a "$n IS NULL OR from_number = $n" filter reads the whole organization's)
-        cond = [line for line in plan.splitlines() if "Index Cond" in line]
-        assert "inbound_messages_from" in plan and cond and "from_number" in cond[0], plan

@@ -7,7 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from libs.store.db import migrate
-from libs.testing.statements import counted_pool, generic_plan
+from libs.testing.plans import generic_plan
+from libs.testing.statements import counted_pool
 from proto.base import new_id, utcnow
 from proto.subjects import Subjects
 from services.outbound import store

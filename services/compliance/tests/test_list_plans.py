@@ -1,0 +1,36 @@
+"""Compliance's audit of gate decisions holds only the filters asked for, so its cached (generic) plan
+reads them from their index (a "$n IS NULL OR contact_number = $n" filter can be no index bound)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
+
+from libs.runtime.service import Service
+from libs.store.db import migrate
+from libs.testing.plans import generic_plan
+from libs.testing.statements import counted_pool
+from proto.base import new_id
+from proto.commands.compliance import ListDecisions
+from proto.subjects import Subjects
+from services.compliance.handlers import Compliance
+from services.compliance.views import Views
+
+SQL = Path(__file__).parent.parent / "sql"
+
+
+async def test_the_audit_by_contact_is_planned_on_the_contact_s_index(database_url: str, subject_root: str) -> None:
+    schema = Subjects(subject_root).schema("compliance")
+    async with counted_pool(database_url, schema) as (pool, statements):
+        await migrate(pool, schema, SQL)
+        views = Views(cast(Service, SimpleNamespace(store=SimpleNamespace(pool=pool))), cast(Compliance, None))
+        statements.clear()
+        # when: an organization's decisions about one contact are listed
+        await views.decisions(ListDecisions(org_id=new_id(), contact="+14155550123"))
+        [text] = statements.texts
+        plan = await generic_plan(pool, text)
+        # then: the plan PostgreSQL caches for that statement reads that contact's rows from its index
+        # (a "$n IS NULL OR contact_number = $n" filter reads every decision of the organization)
+        cond = [line for line in plan.splitlines() if "Index Cond" in line]
+        assert "gate_decisions_contact" in plan and cond and "contact_number" in cond[0], plan
