@@ -185,7 +185,7 @@ class Inbound:
             routes = dict(zip(tos, found, strict=True))
             if turn is not None:
                 await asyncio.shield(turn)  # (a cancelled wait must not cancel the turn others wait on)
-            queued = [self._queue(mo, routes[model.normalize_number(mo.to)]) for mo in mos]
+            queued = [self._queued(mo, routes) for mo in mos]
         finally:
             mine.set_result(None)
         out: list[str | BaseException] = []
@@ -195,6 +195,13 @@ class Inbound:
             except Exception as exc:
                 out.append(exc)
         return out
+
+    def _queued(self, mo: model.MoCallback, routes: dict[str, InboundRoute | BaseException | None]
+                ) -> tuple[asyncio.Future[bool], store.NewMessage, InboundRoute | None] | BaseException:
+        try:
+            return self._queue(mo, routes[model.normalize_number(mo.to)])
+        except Exception as exc:  # this message's own fault: the others still go
+            return exc
 
     def _queue(self, mo: model.MoCallback, route: InboundRoute | BaseException | None
                ) -> tuple[asyncio.Future[bool], store.NewMessage, InboundRoute | None] | BaseException:
