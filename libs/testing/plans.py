@@ -20,3 +20,8 @@ async def generic_plan(pool: asyncpg.Pool, text: str) -> str:
         finally:
             await conn.execute("DEALLOCATE planned")
     return "\n".join(str(r[0]) for r in rows)
+
+
+def index_bound(plan: str) -> str:
+    """The plan's first ``Index Cond`` (what bounds its first index scan), '' when none."""
+    return next((line.strip() for line in plan.splitlines() if "Index Cond" in line), "")
