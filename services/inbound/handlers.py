@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
 
 import asyncpg
@@ -18,10 +18,9 @@ from nats.aio.msg import Msg
 from libs.bus.rpc import RpcClient
 from libs.cache import TtlCache, evict_on
 from libs.otp import find_otp
-from libs.runtime.batching import Batcher
 from libs.store import Write
 from libs.store.eventstore import EventStore
-from proto.base import CommandError, Event, NotFound, new_id, parse_uuid, rfc3339, utcnow
+from proto.base import CommandError, NotFound, new_id, parse_uuid, rfc3339, utcnow
 from proto.commands import inbound as c
 from proto.commands.compliance import ScreenInbound
 from proto.commands.numbers import InboundRoute, ResolveInbound
@@ -36,6 +35,7 @@ from proto.http.inbound import DeliveriesView, DeliveryAttemptView, InboundMessa
 from proto.subjects import Subjects
 from services.inbound import model, store
 from services.inbound.config import InboundSettings
+from services.inbound.ingest import IngestWriter
 
 log = structlog.get_logger(__name__)
 
@@ -53,7 +53,6 @@ class ComplianceUnavailable(Unavailable):
     the carrier retries."""
 
 
-Screen = Callable[[list[InboundMessageReceived]], Awaitable[None]]
 _MO_EVENT_IDS = uuid.UUID("6f3e2a55-0d7b-4c1e-9a38-5b1f0c7d2e41")
 
 
@@ -62,39 +61,6 @@ def mo_event_id(carrier_message_id: str) -> str:
     record of a keyword is keyed on it, so a retry after a failed commit never applies it twice (and a
     webhook receiver dedupes on it)."""
     return str(uuid.uuid5(_MO_EVENT_IDS, carrier_message_id))
-
-
-class IngestWriter:
-    """Stores arriving messages with group commit: a callback waits for the commit of the batch it
-    joined (nothing is acknowledged before it is durable), and a batch is one transaction that takes
-    each organization's arrival-sequence row once. Per-message transactions would queue on that row
-    lock one after another — a convoy that stalled ingestion well below 500 messages/s."""
-
-    def __init__(self, es: EventStore, screen: Screen | None = None, max_batch: int = 200, writers: int = 1):
-        self.es = es
-        self.screen = screen
-        """Read-your-consent: compliance records the messages' keyword effects before the batch's
-        transaction, whose commit makes them visible (listed, waited for, pushed); when it fails, nothing
-        of the batch is stored and the carrier retries."""
-        self._batcher = Batcher("ingest-writer", self._write, max_batch=max_batch, workers=writers)
-
-    async def stop(self) -> None:
-        await self._batcher.stop()
-
-    def enqueue(self, message: store.NewMessage, stream: str, event: Event) -> asyncio.Future[bool]:
-        """Queued now, written in queue order: True once stored and committed; False when that carrier
-        message id was stored before."""
-        return self._batcher.enqueue((message, stream, event))
-
-    async def _write(self, batch: list[tuple[store.NewMessage, str, Event]]) -> list[bool]:
-        # compliance first, holding no lock (an organization's arrival sequence is locked from the insert
-        # to the commit); a retried callback's message is screened again, a no-op (its event id is the same)
-        routed = [ev for _, _, ev in batch if isinstance(ev, InboundMessageReceived)]
-        if routed and self.screen is not None:
-            await self.screen(routed)
-        async with self.es.transaction() as conn:
-            stored = await store.store_messages(conn, self.es, batch)
-        return [m.message_id in stored for m, _, _ in batch]
 
 
 def message_view(r: asyncpg.Record) -> InboundMessageView:
