@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -69,6 +69,15 @@ def time_cursor(at: datetime, key: str) -> str:
     """The cursor after a row of a page ordered by (time, key). The time travels as msgspec writes a
     ``datetime`` (RFC 3339, microseconds), so the next page starts exactly after it."""
     return encode_cursor(at, key)
+
+
+def page_cursor(rows: Sequence[Any], limit: int, at: str = "created_at", key: str = "id") -> str | None:
+    """The cursor after a page of ``rows`` read with ``LIMIT limit + 1`` (newest first by (``at``, ``key``)):
+    after its last row, or None when nothing is left."""
+    if len(rows) <= limit:
+        return None
+    last = rows[limit - 1]
+    return time_cursor(last[at], str(last[key]))
 
 
 _Position = tuple[Annotated[datetime, msgspec.Meta(tz=True)], str]

@@ -55,6 +55,19 @@ def parse_uuid(value: object) -> str | None:
         return None
 
 
+def chosen_id(value: str, field: str) -> str:
+    """:func:`parse_uuid` of an id the caller chose, or a 400 ``VALIDATION_ERROR`` naming ``field``."""
+    ident = parse_uuid(value)
+    if ident is None:
+        raise CommandError("VALIDATION_ERROR", f"{field}: must be a UUID", 400, {"field": field})
+    return ident
+
+
+def chosen_or_new_id(value: str | None, field: str) -> str:
+    """The id of what a create makes: the caller's (:func:`chosen_id`; a retry names it again) or a new one."""
+    return new_id() if value is None else chosen_id(value, field)
+
+
 def rfc3339(ts: datetime) -> str:
     """RFC 3339 UTC with milliseconds and Z, the one time format of the public API."""
     if ts.tzinfo is not UTC:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,8 +44,6 @@ class System:
             return r.status, body, dict(r.headers)
 
     async def signup(self, email: str | None = None) -> dict[str, Any]:
-        import uuid
-
         status, body, _ = await self.call("POST", "/v1/signup", json={
             "email": email or f"dev-{uuid.uuid4().hex[:8]}@example.com", "password": "correct horse battery",
             "organization_name": "Test Org"})
@@ -88,6 +87,67 @@ class System:
             if asyncio.get_running_loop().time() > deadline:
                 raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
             await asyncio.sleep(interval)
+
+
+TERMINAL = frozenset({"delivered", "undelivered", "failed", "canceled"})
+"""A message's statuses after which nothing changes."""
+
+
+class ApiUser:
+    """An organization as a test drives it through the public API, with its key and sending number (the
+    e2e tests' ``Org`` and outbound's integration ``Pipe`` are both one)."""
+
+    system: System
+    key: str
+    number: str
+
+    async def call(self, method: str, path: str, **kw: Any) -> tuple[int, Any, dict[str, str]]:
+        return await self.system.call(method, path, key=self.key, **kw)
+
+    async def send(self, to: str, text: str = "hello from agentmessage", **extra: Any) -> tuple[int, Any]:
+        status, body, _ = await self.call("POST", "/v1/messages", json={"from": self.number, "to": to, "text": text,
+                                                                         **extra})
+        return status, body
+
+    async def message(self, mid: str) -> dict[str, Any]:
+        status, body, headers = await self.call("GET", f"/v1/messages/{mid}")
+        deadline = asyncio.get_running_loop().time() + 60
+        # polling many messages can outrun the key's rate limit (429), and a service being restarted
+        # answers 503: back off as told, as the README's retry contract asks
+        while status in (429, 503) and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(float(headers.get("Retry-After", "1")))
+            status, body, headers = await self.call("GET", f"/v1/messages/{mid}")
+        assert status == 200, body
+        return dict(body["data"])
+
+    async def until_terminal(self, ids: list[str], timeout: float = 15.0) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+
+        async def done() -> bool:
+            for mid in ids:
+                if mid not in out or out[mid]["status"] not in TERMINAL:
+                    out[mid] = await self.message(mid)
+            return all(m["status"] in TERMINAL for m in out.values())
+
+        await self.system.eventually(done, timeout=timeout, interval=0.1)
+        return out
+
+    async def sent_once_each(self, to: str, texts: tuple[str, str]) -> list[str]:
+        """The README's two ways to send exactly once, each tried twice: the same body under one
+        Idempotency-Key (the second answer is the first, replayed), and one ``message_id`` (the same
+        message). The two messages' ids, once both are terminal."""
+        h = {"Idempotency-Key": f"send-{uuid.uuid4()}"}
+        body = {"from": self.number, "to": to, "text": texts[0]}
+        s1, b1, _ = await self.call("POST", "/v1/messages", json=body, headers=h)
+        s2, b2, h2 = await self.call("POST", "/v1/messages", json=body, headers=h)
+        assert s1 == s2 == 202 and b1 == b2 and h2.get("Idempotent-Replayed") == "true"
+        mid = str(uuid.uuid4())
+        s3, b3 = await self.send(to, text=texts[1], message_id=mid)
+        s4, b4 = await self.send(to, text=texts[1], message_id=mid)
+        assert s3 == s4 == 202 and b3["data"]["id"] == b4["data"]["id"] == mid
+        ids = [b1["data"]["id"], mid]
+        await self.until_terminal(ids)
+        return ids
 
 
 @contextlib.asynccontextmanager

@@ -9,6 +9,8 @@ from typing import Any, Protocol
 
 import aiohttp
 import msgspec
+import structlog
+from aiohttp import web
 
 from libs.obs.metrics import CARRIER_SUBMIT
 
@@ -145,3 +147,13 @@ def verify_callback(secret: str, header: str | None, body: bytes, max_age_s: int
     expected = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
     return any(hmac.compare_digest(expected, v) for k, v in
                (p.split("=", 1) for p in header.split(",") if "=" in p) if k == "v1")
+
+
+async def signed_callback(request: web.Request, secret: str) -> bytes:
+    """The body of a callback from the carrier, once its ``X-Sim-Signature`` checks out; otherwise a
+    warning and 401 (raised, so the route answers it)."""
+    raw = await request.read()
+    if not verify_callback(secret, request.headers.get("X-Sim-Signature"), raw):
+        structlog.get_logger(__name__).warning("carrier_callback_bad_signature", path=request.path)
+        raise web.HTTPUnauthorized(text='{"error": "invalid signature"}', content_type="application/json")
+    return raw

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from libs.bus.auth import ADMIN_USER
@@ -31,18 +31,21 @@ def _docker_answers() -> bool:
         return False
 
 
-@contextlib.contextmanager
-def nats_server() -> Iterator[str]:
-    url = os.environ.get("AM_TEST_NATS_URL")
-    if url:
-        yield url
-        return
-    if _docker_answers():
-        from testcontainers.nats import NatsContainer
+def nats_server() -> contextlib.AbstractContextManager[str]:
+    """The session's NATS: ``AM_TEST_NATS_URL``, else a container when Docker answers, else an embedded one."""
+    return _server("AM_TEST_NATS_URL", _nats_container, _embedded_nats)
 
-        with NatsContainer(image="nats:2.10").with_command("-js") as c:
-            yield c.nats_uri()
-        return
+
+@contextlib.contextmanager
+def _nats_container() -> Iterator[str]:
+    from testcontainers.nats import NatsContainer
+
+    with NatsContainer(image="nats:2.10").with_command("-js") as c:
+        yield c.nats_uri()
+
+
+@contextlib.contextmanager
+def _embedded_nats() -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="am-nats-", dir=_tmp_root()) as d:
         # authentication on, as in production: every test has its own subject root, so the permission
         # table is written with the root as a wildcard
@@ -64,18 +67,22 @@ def service_nats_env(nats_url: str, service: str) -> dict[str, str]:
     return {"AM_NATS_URL": srv.url, "AM_NATS_USER": service, "AM_NATS_PASSWORD": srv.credentials[service]}
 
 
-@contextlib.contextmanager
-def postgres_server() -> Iterator[str]:
-    url = os.environ.get("AM_TEST_DATABASE_URL")
-    if url:
-        yield url
-        return
-    if _docker_answers():
-        from testcontainers.postgres import PostgresContainer
+def postgres_server() -> contextlib.AbstractContextManager[str]:
+    """The session's PostgreSQL: ``AM_TEST_DATABASE_URL``, else a container when Docker answers, else an
+    embedded one."""
+    return _server("AM_TEST_DATABASE_URL", _postgres_container, _embedded_postgres)
 
-        with PostgresContainer("postgres:16", driver=None) as c:
-            yield c.get_connection_url()
-        return
+
+@contextlib.contextmanager
+def _postgres_container() -> Iterator[str]:
+    from testcontainers.postgres import PostgresContainer
+
+    with PostgresContainer("postgres:16", driver=None) as c:
+        yield c.get_connection_url()
+
+
+@contextlib.contextmanager
+def _embedded_postgres() -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="am-pg-", dir=_tmp_root()) as d:
         os.chmod(d, 0o755)
         srv = EmbeddedPostgres(Path(d) / "postgres", free_port(), durable=False).start()
@@ -84,6 +91,19 @@ def postgres_server() -> Iterator[str]:
             yield srv.url
         finally:
             srv.stop()
+
+
+@contextlib.contextmanager
+def _server(given: str, container: Callable[[], contextlib.AbstractContextManager[str]],
+            embedded: Callable[[], contextlib.AbstractContextManager[str]]) -> Iterator[str]:
+    """The URL in the environment variable ``given``, else one that ``container`` (when Docker answers) or
+    ``embedded`` starts for as long as this context lasts."""
+    url = os.environ.get(given)
+    if url:
+        yield url
+        return
+    with (container() if _docker_answers() else embedded()) as started:
+        yield started
 
 
 def _tmp_root() -> str:

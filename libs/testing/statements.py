@@ -6,11 +6,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 
-from libs.store.db import create_pool
+from libs.store.db import create_pool, migrate
+from libs.store.eventstore import EventStore
+from proto.subjects import Subjects
 
 
 class Statements:
@@ -40,3 +43,14 @@ async def counted_pool(database_url: str, schema: str) -> AsyncIterator[tuple[as
         yield pool, statements
     finally:
         await pool.close()
+
+
+@asynccontextmanager
+async def counted_store(database_url: str, subject_root: str, service: str,
+                        sql: Path) -> AsyncIterator[tuple[EventStore, Statements]]:
+    """``service``'s event store on its own schema, migrated with ``sql``, over a :func:`counted_pool`."""
+    subjects = Subjects(subject_root)
+    schema = subjects.schema(service)
+    async with counted_pool(database_url, schema) as (pool, statements):
+        await migrate(pool, schema, sql)
+        yield EventStore(pool, schema, subjects, service), statements

@@ -9,7 +9,7 @@ import asyncpg
 from libs.store import ConcurrencyError
 from libs.store.eventstore import EventStore
 from libs.store.processed import claim_many
-from proto.api import format_money
+from proto.api import format_money, page_cursor
 from proto.base import CommandError, parse_uuid, rfc3339, utcnow
 from proto.commands import accounts as c
 from proto.events.accounts import CreditCaptured, CreditReserved
@@ -35,7 +35,7 @@ class Credit:
             entries=[c.LedgerEntry(id=r["id"], kind=r["kind"], amount=format_money(r["amount_micros"]),
                                    reason=r["reason"], reference=r["reference"], created_at=rfc3339(r["created_at"]))
                      for r in rows[: cmd.limit]],
-            next_cursor=store.next_cursor(rows, cmd.limit))
+            next_cursor=page_cursor(rows, cmd.limit))
 
     async def reserve(self, cmd: c.ReserveCredit) -> c.Reservation:
         """Hold credit: a read of the reservation (a retried command answers with what it made), then one

@@ -13,20 +13,10 @@ import msgspec
 
 from libs.store import Sql, Write, sql, table
 from libs.store.eventstore import EventStore
-from proto.api import page_after, time_cursor
+from proto.api import page_after, page_cursor
 from proto.base import Event, parse_time, parse_uuid, rfc3339
 from proto.commands import accounts as c
-from proto.events.accounts import (
-    ApiKeyCreated,
-    ApiKeyRevoked,
-    CreditCaptured,
-    CreditGranted,
-    CreditReleased,
-    CreditReserved,
-    OrganizationCreated,
-    SessionEnded,
-    SessionStarted,
-)
+from proto.events import accounts as E
 from services.accounts.model import KeyState, ReservationState, SessionState, ledger_entry
 
 Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
@@ -35,15 +25,15 @@ Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
 def stream_of(ev: Event) -> str:
     """Each aggregate's stream: organization-, api_key-, session-, credit-grant- and reservation-<id>."""
     match ev:
-        case OrganizationCreated():
+        case E.OrganizationCreated():
             return f"organization-{ev.org_id}"
-        case ApiKeyCreated() | ApiKeyRevoked():
+        case E.ApiKeyCreated() | E.ApiKeyRevoked():
             return f"api_key-{ev.key_id}"
-        case SessionStarted() | SessionEnded():
+        case E.SessionStarted() | E.SessionEnded():
             return f"session-{ev.session_id}"
-        case CreditGranted():
+        case E.CreditGranted():
             return f"credit-grant-{ev.entry_id}"
-        case CreditReserved() | CreditCaptured() | CreditReleased():
+        case E.CreditReserved() | E.CreditCaptured() | E.CreditReleased():
             return f"reservation-{ev.reservation_id}"
     raise TypeError(f"not an accounts event: {type(ev).__name__}")
 
@@ -83,13 +73,13 @@ async def record_each(store: EventStore, conn: asyncpg.Connection, items: Sequen
 def project(ev: Event, sealed: Sealed) -> list[Sql]:
     """The tables as the event leaves them (statements of the write that appends it)."""
     match ev:
-        case OrganizationCreated():
+        case E.OrganizationCreated():
             return [sql("INSERT INTO organizations (id, name, created_at) VALUES (:org, :name, :at)", org=ev.org_id,
                         name=ev.name, at=ev.occurred_at),
                     sql("INSERT INTO users (id, org_id, email, password_hash, created_at)"
                         " VALUES (:id, :org, :email, :hash, :at)", id=ev.owner_user_id, org=ev.org_id,
                         email=ev.owner_email, hash=sealed.password_hash, at=ev.occurred_at)]
-        case ApiKeyCreated():
+        case E.ApiKeyCreated():
             expires = (ev.caps or {}).get("expires_at")
             return [sql("INSERT INTO api_keys (id, org_id, name, prefix, key_hash, created_at, scopes, caps, expires_at)"
                         " VALUES (:id, :org, :name, :prefix, :hash, :at, :scopes, :caps::jsonb, :expires)",
@@ -97,16 +87,16 @@ def project(ev: Event, sealed: Sealed) -> list[Sql]:
                         at=ev.occurred_at, scopes=ev.scopes,
                         caps=msgspec.json.encode(ev.caps).decode() if ev.caps is not None else None,
                         expires=parse_time(expires, "caps.expires_at") if expires else None)]
-        case ApiKeyRevoked():
+        case E.ApiKeyRevoked():
             return [sql("UPDATE api_keys SET revoked_at = :at WHERE id = :id AND org_id = :org", id=ev.key_id,
                         org=ev.org_id, at=ev.occurred_at)]
-        case CreditGranted():
+        case E.CreditGranted():
             return [sql("INSERT INTO balances (org_id, available_micros) VALUES (:org, :amount) ON CONFLICT (org_id)"
                         " DO UPDATE SET available_micros = balances.available_micros + :amount", org=ev.org_id,
                         amount=ev.amount_micros), _ledger(ev.entry_id, ev)]
-        case CreditCaptured():
+        case E.CreditCaptured():
             return [sql("UPDATE reservations SET state = 'captured' WHERE id = :id", id=ev.reservation_id)]
-        case CreditReleased():
+        case E.CreditReleased():
             return [sql("UPDATE reservations SET state = 'released' WHERE id = :id", id=ev.reservation_id),
                     sql("UPDATE balances SET available_micros = available_micros + :amount WHERE org_id = :org",
                         org=ev.org_id, amount=ev.amount_micros),
@@ -114,12 +104,12 @@ def project(ev: Event, sealed: Sealed) -> list[Sql]:
                         " SELECT :id, org_id, 'refund', :amount, :reason, reference, :at FROM reservations"
                         " WHERE id = :rid", id=ev.event_id, amount=ev.amount_micros, reason=ev.reason or "refund",
                         at=ev.occurred_at, rid=ev.reservation_id)]  # the refund names what it was for
-        case SessionStarted():
+        case E.SessionStarted():
             return [sql("INSERT INTO sessions (id, org_id, user_id, token_hash, user_agent, created_at, expires_at)"
                         " VALUES (:id, :org, :user, :hash, :agent, :at, :expires)", id=ev.session_id, org=ev.org_id,
                         user=ev.user_id, hash=sealed.token_hash, agent=sealed.user_agent[:512], at=ev.occurred_at,
                         expires=parse_time(ev.expires_at, "expires_at"))]
-        case SessionEnded():
+        case E.SessionEnded():
             return [sql("UPDATE sessions SET ended_at = :at WHERE id = :id", id=ev.session_id, at=ev.occurred_at)]
     raise TypeError(f"no projection for {type(ev).__name__}")
 
@@ -177,10 +167,6 @@ async def balance(conn: Conn, org_id: str) -> int:
 
 
 # -- read models ---------------------------------------------------------------------------------------
-def next_cursor(rows: list[asyncpg.Record], limit: int) -> str | None:
-    return time_cursor(rows[limit - 1]["created_at"], rows[limit - 1]["id"]) if len(rows) > limit else None
-
-
 def caps_of(raw: str | None) -> c.KeyCaps | None:
     return msgspec.json.decode(raw, type=c.KeyCaps) if raw else None
 
@@ -222,7 +208,7 @@ async def keys_page(pool: asyncpg.Pool, cmd: c.ListKeys) -> c.KeyPage:
                          scopes=list(r["scopes"]) if r["scopes"] is not None else None, caps=caps_of(r["caps"]),
                          expires_at=rfc3339(r["expires_at"]) if r["expires_at"] else None)
             for r in rows[: cmd.limit]]
-    return c.KeyPage(data=data, next_cursor=next_cursor(list(rows), cmd.limit))
+    return c.KeyPage(data=data, next_cursor=page_cursor(rows, cmd.limit))
 
 
 async def ledger_page(pool: asyncpg.Pool, org_id: str, limit: int, cursor: str | None) -> list[asyncpg.Record]:
@@ -277,7 +263,7 @@ async def sessions_of(pool: asyncpg.Pool, org_id: str, user_id: str | None) -> l
 
 
 # -- holding credit: one statement ---------------------------------------------------------------------
-async def hold(store: EventStore, ev: CreditReserved) -> int | None:
+async def hold(store: EventStore, ev: E.CreditReserved) -> int | None:
     """CreditReserved appended and projected (balance, reservation, ledger) in one statement, its own
     transaction, only if the balance covers it: the balance row is locked for one round trip only, so one
     organization's concurrent sends are not queued behind each other's BEGIN … COMMIT. The balance after,
@@ -302,7 +288,7 @@ _REQUESTS = {"id": "text", "org_id": "uuid", "amount": "bigint", "reason": "text
              "ledger_id": "uuid"}
 
 
-async def hold_together(store: EventStore, events: list[CreditReserved], now: datetime) -> dict[str, int]:
+async def hold_together(store: EventStore, events: list[E.CreditReserved], now: datetime) -> dict[str, int]:
     """``hold`` for many in one statement: each organization's reservations are held only if its balance
     covers all of them. Answers the organizations that paid, with their balance after."""
     req = table("r", _REQUESTS, [(ev.reservation_id, ev.org_id, ev.amount_micros, ev.reason, ev.reference,
@@ -330,7 +316,7 @@ async def hold_together(store: EventStore, events: list[CreditReserved], now: da
     return {r["org_id"]: r["available_micros"] for r in rows}
 
 
-async def record_captures(store: EventStore, conn: asyncpg.Connection, events: list[CreditCaptured]) -> None:
+async def record_captures(store: EventStore, conn: asyncpg.Connection, events: list[E.CreditCaptured]) -> None:
     """Many captures (held reservations, version 1 each): appended and projected in one statement."""
     w = Write()
     for ev in events:

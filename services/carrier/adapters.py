@@ -25,6 +25,10 @@ class Unavailable(Exception):
     """Nothing was sent; try again later."""
 
 
+class Elsewhere(Exception):
+    """Another attempt at the message holds its marker: this one sent nothing and does not send."""
+
+
 class Refused(Exception):
     def __init__(self, code: str, reason: str, parts_accepted: int = 0):
         super().__init__(reason)

@@ -4,17 +4,17 @@ carrier retries anything we did not keep."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import msgspec
-import structlog
 from aiohttp import web
 
-from libs.carrier.http_api import verify_callback
+from libs.carrier.http_api import signed_callback
 from libs.smpp import receipt
 from services.carrier.handlers import Carrier
 
-log = structlog.get_logger(__name__)
+T = TypeVar("T")
+_enc = msgspec.json.Encoder()
 
 
 class HttpReceipt(msgspec.Struct, kw_only=True):
@@ -38,28 +38,22 @@ def routes(h: Carrier, secret: str) -> list[web.RouteDef]:
     mo_dec = msgspec.json.Decoder(HttpMo)
 
     async def dlr(request: web.Request) -> web.Response:
-        raw = await request.read()
-        if not verify_callback(secret, request.headers.get("X-Sim-Signature"), raw):
-            log.warning("carrier_callback_bad_signature", kind="dlr")
-            return web.json_response({"error": "invalid signature"}, status=401)
-        try:
-            r = dlr_dec.decode(raw)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            return web.json_response({"error": "malformed receipt", "detail": str(exc)}, status=400)
+        r = _decoded(dlr_dec, await signed_callback(request, secret), "receipt")
         effect = await h.receipt(receipt.Receipt(message_id=r.carrier_message_id, stat=r.status.upper(),
                                                  err=r.error_code or "", done_at=r.occurred_at or ""))
         return web.json_response({"ok": True, "effect": effect})
 
     async def mo(request: web.Request) -> web.Response:
-        raw = await request.read()
-        if not verify_callback(secret, request.headers.get("X-Sim-Signature"), raw):
-            log.warning("carrier_callback_bad_signature", kind="mo")
-            return web.json_response({"error": "bad_signature"}, status=401)
-        try:
-            m = mo_dec.decode(raw)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            return web.json_response({"error": "malformed", "detail": str(exc)}, status=400)
+        m = _decoded(mo_dec, await signed_callback(request, secret), "inbound text")
         effect = await h.http_mo(m.carrier_message_id, m.from_, m.to, m.text, m.received_at)
         return web.json_response({"status": effect})
 
     return [web.post("/carrier/dlr", dlr), web.post("/carrier/mo", mo)]
+
+
+def _decoded(dec: msgspec.json.Decoder[T], raw: bytes, what: str) -> T:
+    try:
+        return dec.decode(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise web.HTTPBadRequest(text=_enc.encode({"error": f"malformed {what}", "detail": str(exc)}).decode(),
+                                 content_type="application/json") from exc

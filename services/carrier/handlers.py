@@ -27,7 +27,7 @@ from proto.events.carrier import (
     SubmissionUnconfirmed,
 )
 from services.carrier import model, receipts, store
-from services.carrier.adapters import Adapter, Refused, Unavailable, Unconfirmed
+from services.carrier.adapters import Adapter, Elsewhere, Refused, Unavailable, Unconfirmed
 from services.carrier.config import CarrierServiceSettings
 
 log = structlog.get_logger(__name__)
@@ -70,20 +70,32 @@ class Carrier:
         earlier = await self._earlier(cmd)
         if earlier is not None:
             return earlier
+        attempt = new_id()  # this attempt's marker: refreshed and cleared by this attempt only
         marked = False
 
         async def about_to_write(parts: int) -> None:
             nonlocal marked
             async with self.es.pool.acquire() as c:
-                await store.mark_writing(c, mid, cmd.org_id, self.adapter.name, parts)
+                held = await store.mark_writing(c, mid, cmd.org_id, self.adapter.name, parts, attempt,
+                                                take_over=self.adapter.resubmit_safe)
+            if not held:
+                raise Elsewhere(mid)
             marked = True
 
         try:
             ids = await self.adapter.submit(cmd, about_to_write)
+        except Elsewhere:
+            # another replica's attempt got its marker in first: its outcome, or "under way", never a 2nd send
+            SUBMISSIONS.labels("elsewhere").inc()
+            log.info("submission_elsewhere", message_id=mid)
+            earlier = await self._earlier(cmd)
+            if earlier is None:
+                raise _under_way() from None
+            return earlier
         except Unavailable as exc:
             if marked:
                 async with self.es.pool.acquire() as c:
-                    await store.clear_writing(c, mid)
+                    await store.clear_writing(c, mid, attempt)
             SUBMISSIONS.labels("unavailable").inc()
             log.info("submission_unavailable", message_id=mid, error=str(exc))
             raise CommandError("CARRIER_UNAVAILABLE", f"the carrier is not reachable now: {exc}", 503) from exc
@@ -100,6 +112,12 @@ class Carrier:
             SUBMISSIONS.labels("unconfirmed").inc()
             log.warning("submission_unconfirmed", message_id=mid, reason=str(exc))
             raise _unconfirmed(str(exc)) from exc
+        await self._submitted(cmd, ids)
+        SUBMISSIONS.labels("submitted").inc()
+        return Submitted(carrier_message_id=ids[0], parts=len(ids), adapter=self.adapter.name)
+
+    async def _submitted(self, cmd: SubmitMessage, ids: list[str]) -> None:
+        mid = cmd.message_id
         ev = MessageSubmitted(org_id=cmd.org_id, message_id=mid, carrier_message_id=ids[0], part_ids=ids,
                               adapter=self.adapter.name)
         for attempt in range(8):  # the carrier has it: losing this record would make it "unconfirmed"
@@ -109,14 +127,12 @@ class Carrier:
                                                      carrier_message_id=ids[0], parts=len(ids))
                                         .project(store.link_parts(mid, ids)), conn)
                     await self._settle(conn, mid)  # receipts that came before this record
-                break
+                return
             except (OSError, asyncpg.PostgresError) as exc:
                 if attempt == 7:
                     raise
                 log.warning("submission_record_retry", message_id=mid, error=repr(exc))
                 await asyncio.sleep(backoff(attempt + 1, 0.25, 5.0))
-        SUBMISSIONS.labels("submitted").inc()
-        return Submitted(carrier_message_id=ids[0], parts=len(ids), adapter=self.adapter.name)
 
     async def _earlier(self, cmd: SubmitMessage) -> Submitted | None:
         """What an earlier attempt at this message came to: its answer again (submitted, refused,
@@ -134,8 +150,7 @@ class Carrier:
                 raise _unconfirmed(row["reason"] or "")
             if state == "writing" and not self.adapter.resubmit_safe:
                 if float(row["age_s"]) < self.s.carrier_submit_wait_s + 2 * self.s.smpp_response_timeout_s:
-                    # another replica may still be at it: not now, and not a second time
-                    raise CommandError("CARRIER_UNAVAILABLE", "the submission is under way elsewhere", 503)
+                    raise _under_way()  # another replica may still be at it: not now, and not a second time
                 reason = ("an earlier attempt was interrupted after the message may have left and before the carrier"
                           " acknowledged it")
                 await self._outcome(cmd, "unconfirmed", SubmissionUnconfirmed(
@@ -304,6 +319,10 @@ class Carrier:
 
 def _refused(code: str, reason: str) -> CommandError:
     return CommandError("CARRIER_REJECTED", reason or "the carrier refused the message", 422, {"carrier_code": code})
+
+
+def _under_way() -> CommandError:
+    return CommandError("CARRIER_UNAVAILABLE", "the submission is under way elsewhere", 503)
 
 
 def _unconfirmed(reason: str) -> CommandError:

@@ -24,17 +24,25 @@ async def submission(conn: Any, message_id: str) -> asyncpg.Record | None:
     return row
 
 
-async def mark_writing(conn: Any, message_id: str, org_id: str, adapter: str, parts: int) -> None:
-    """The attempt marker, committed before the first PDU of the message leaves."""
-    await conn.execute(
-        "INSERT INTO submissions (message_id, org_id, adapter, state, parts) VALUES ($1::uuid, $2, $3, 'writing', $4)"
-        " ON CONFLICT (message_id) DO UPDATE SET state = 'writing', adapter = EXCLUDED.adapter, parts = EXCLUDED.parts,"
-        " updated_at = now() WHERE submissions.state = 'writing'", message_id, org_id, adapter, parts)
+async def mark_writing(conn: Any, message_id: str, org_id: str, adapter: str, parts: int, attempt: str,
+                       take_over: bool) -> bool:
+    """The attempt marker, committed before the first PDU of the message leaves. Answers whether this
+    attempt holds it: a marker of its own is refreshed; another attempt's is taken over only when
+    ``take_over`` (an upstream safe to ask twice), else this attempt must not write."""
+    held: bool | None = await conn.fetchval(
+        "INSERT INTO submissions (message_id, org_id, adapter, state, parts, attempt)"
+        " VALUES ($1::uuid, $2, $3, 'writing', $4, $5::uuid)"
+        " ON CONFLICT (message_id) DO UPDATE SET adapter = EXCLUDED.adapter, parts = EXCLUDED.parts,"
+        " attempt = EXCLUDED.attempt, updated_at = now()"
+        " WHERE submissions.state = 'writing' AND ($6 OR submissions.attempt = EXCLUDED.attempt) RETURNING true",
+        message_id, org_id, adapter, parts, attempt, take_over)
+    return bool(held)
 
 
-async def clear_writing(conn: Any, message_id: str) -> None:
-    """Nothing left after all: the marker goes, the next attempt starts clean."""
-    await conn.execute("DELETE FROM submissions WHERE message_id = $1::uuid AND state = 'writing'", message_id)
+async def clear_writing(conn: Any, message_id: str, attempt: str) -> None:
+    """Nothing left after all: this attempt's marker goes (never another's), the next attempt starts clean."""
+    await conn.execute("DELETE FROM submissions WHERE message_id = $1::uuid AND state = 'writing'"
+                       " AND attempt = $2::uuid", message_id, attempt)
 
 
 def record(message_id: str, org_id: str, adapter: str, state: str, ev: Event, *,

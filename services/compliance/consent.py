@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import structlog
 
-from proto.base import CommandError, Event, new_id, parse_time, rfc3339
+from proto.base import CommandError, Event, chosen_id, new_id, parse_time, rfc3339
 from proto.commands import compliance as c
 from proto.events.compliance import (
     ConsentEvidence,
@@ -16,7 +16,7 @@ from proto.events.compliance import (
 )
 from services.compliance import model, store
 from services.compliance.handlers import Compliance
-from services.compliance.rules import chosen_id, e164
+from services.compliance.rules import e164
 
 log = structlog.get_logger(__name__)
 

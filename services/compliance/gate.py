@@ -13,7 +13,7 @@ from libs.store.eventstore import EventStore
 from proto.base import CommandError, new_id, parse_time, utcnow
 from proto.commands import compliance as c
 from proto.events.compliance import DecisionCheck, GateDecision
-from services.compliance import model, store
+from services.compliance import model, policies, store
 from services.compliance.config import ComplianceSettings, policy_defaults
 from services.compliance.rules import e164
 from services.compliance.senders import Senders
@@ -58,7 +58,7 @@ class Gate:
     async def evaluate_send(self, cmd: c.EvaluateSend) -> c.SendDecision:
         to, frm = e164(cmd.to, "to"), e164(cmd.from_, "from")
         row = await self.reader.read(cmd.org_id, to, cmd.message_id)
-        state, policy = store.state_of(row), store.policy_of(row, self.defaults)
+        state, policy = store.state_of(row), policies.policy_of(row, self.defaults)
         send_at = parse_time(cmd.send_at, "send_at") if cmd.send_at else None
         facts = model.SendFacts(org_id=cmd.org_id, message_id=cmd.message_id, from_=frm, to=to, kind=cmd.kind,
                                 category=cmd.category, issued_kind=row["issued_kind"] if row else None,

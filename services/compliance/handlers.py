@@ -16,7 +16,7 @@ import structlog
 from libs.runtime.service import Service
 from libs.store.eventstore import ConcurrencyError, EventStore
 from libs.store.processed import claim
-from proto.base import CommandError, Event, new_id, parse_time, rfc3339, utcnow
+from proto.base import CommandError, Event, chosen_or_new_id, parse_time, rfc3339, utcnow
 from proto.commands import compliance as c
 from proto.commands.numbers import GetNumber, NumberRef
 from proto.commands.outbound import MessageView, SendMessage
@@ -26,10 +26,10 @@ from proto.events.compliance import (
 )
 from proto.events.inbound import InboundMessageReceived
 from proto.keywords import keyword_of
-from services.compliance import model, store
+from services.compliance import model, policies, store
 from services.compliance.config import ComplianceSettings, policy_defaults
 from services.compliance.keywords import classify
-from services.compliance.rules import chosen_id, e164
+from services.compliance.rules import e164
 from services.compliance.rules import normalize as _normalize
 from services.compliance.senders import Senders
 
@@ -180,7 +180,7 @@ class Compliance:
                     if cls.intent is not None:
                         s = await store.load_state(conn, ev.org_id, contact)
                         pending = await store.pending_double_opt_in(conn, ev.org_id, contact, ev.phone_number_id)
-                        policy, _ = await store.load_policy(conn, ev.org_id, self.defaults)
+                        policy, _ = await policies.load_policy(conn, ev.org_id, self.defaults)
                         events = model.on_inbound(s, cls, pending, m, policy, texts, self.now())
                         await store.append_contact(self.store, conn, ev.org_id, contact, s, model.fold(s, events),
                                                    events, ev.event_id)
@@ -200,12 +200,10 @@ class Compliance:
             GetNumber(org_id=cmd.org_id, phone_number_id=cmd.phone_number_id))
         if number.org_id != cmd.org_id:
             raise CommandError("NOT_FOUND", "phone number not found", 404, {"field": "phone_number_id"})
-        request_id = new_id()
-        if cmd.request_id is not None:
-            request_id = chosen_id(cmd.request_id, "request_id")
-            again = await self._double_opt_in_again(cmd.org_id, request_id)
-            if again is not None:
-                return again
+        request_id = chosen_or_new_id(cmd.request_id, "request_id")
+        again = await self._double_opt_in_again(cmd.org_id, request_id) if cmd.request_id is not None else None
+        if again is not None:
+            return again
         message_id = model.message_id_for(request_id, "opt_in_request")
         now = self.now()
         goes_at = now
@@ -219,7 +217,7 @@ class Compliance:
                 s = await store.load_state(conn, cmd.org_id, contact)
                 last = await store.last_double_opt_in_at(conn, cmd.org_id, contact)
                 model.check_double_opt_in(s, last, now, self.settings.double_opt_in_per_hours)
-                policy, _ = await store.load_policy(conn, cmd.org_id, self.defaults)
+                policy, _ = await policies.load_policy(conn, cmd.org_id, self.defaults)
                 goes_at = model.double_opt_in_send_time(policy, number.e164, contact, message_id, cmd.org_id, now)
                 ev = DoubleOptInRequested(
                     org_id=cmd.org_id, occurred_at=now, request_id=request_id, contact_number=contact,

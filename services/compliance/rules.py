@@ -9,19 +9,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from libs.phone import normalize_e164
-from proto.base import CommandError, parse_uuid
+from proto.base import CommandError
 from proto.keywords import Language
 
 if TYPE_CHECKING:
     from services.compliance.model import Policy
 
 # -- fields of a request ----------------------------------------------------------------------------------
-
-def chosen_id(value: str, field: str) -> str:
-    ident = parse_uuid(value)
-    if ident is None:
-        raise CommandError("VALIDATION_ERROR", f"{field}: must be a UUID", 400, {"field": field})
-    return ident
 
 
 @functools.lru_cache(maxsize=200_000)
@@ -58,25 +52,32 @@ def _marca(t: Texts) -> str:
 
 def help_text(p: Policy, t: Texts, language: Language = "en", campaign: bool = False) -> str:
     """``campaign``: the contact texted one of the campaign's own help keywords: its help message first."""
-    if campaign and t.help_message:
-        return t.help_message
-    if language == "es":
-        return (f"{_marca(t)}: para ayuda, responda a este mensaje. La frecuencia de mensajes varía. "
-                "Responda ALTO para no recibir más mensajes. Pueden aplicarse tarifas de mensajes y datos.")
-    return p.help_reply or t.help_message or (
-        f"{_brand(t)}: for help, reply to this message. Msg frequency varies. "
-        "Reply STOP to opt out. Msg & data rates may apply.")
+    return _keyword_reply(
+        t.help_message, p.help_reply, language, campaign,
+        es=(f"{_marca(t)}: para ayuda, responda a este mensaje. La frecuencia de mensajes varía. "
+            "Responda ALTO para no recibir más mensajes. Pueden aplicarse tarifas de mensajes y datos."),
+        en=(f"{_brand(t)}: for help, reply to this message. Msg frequency varies. "
+            "Reply STOP to opt out. Msg & data rates may apply."))
 
 
 def opt_out_text(p: Policy, t: Texts, language: Language = "en", campaign: bool = False) -> str:
     """In the contact's language; ``campaign``: one of the campaign's own keywords, answered with its message."""
-    if campaign and t.opt_out_message:
-        return t.opt_out_message
+    return _keyword_reply(
+        t.opt_out_message, p.opt_out_reply, language, campaign,
+        es=(f"{_marca(t)}: se ha dado de baja y no recibirá más mensajes. Responda START o COMENZAR para "
+            "volver a suscribirse."),
+        en=f"{_brand(t)}: you are unsubscribed and will receive no more messages. Reply START to resubscribe.")
+
+
+def _keyword_reply(campaign_text: str | None, policy_text: str | None, language: Language, campaign: bool, *,
+                   es: str, en: str) -> str:
+    """Which reply a keyword gets: the campaign's own text when one of the campaign's keywords was texted;
+    else in Spanish the default; else the organization's policy text, the campaign's, or the default."""
+    if campaign and campaign_text:
+        return campaign_text
     if language == "es":
-        return (f"{_marca(t)}: se ha dado de baja y no recibirá más mensajes. Responda START o COMENZAR para "
-                "volver a suscribirse.")
-    return p.opt_out_reply or t.opt_out_message or (
-        f"{_brand(t)}: you are unsubscribed and will receive no more messages. Reply START to resubscribe.")
+        return es
+    return policy_text or campaign_text or en
 
 
 def opt_in_text(p: Policy, t: Texts, language: Language = "en") -> str:

@@ -20,14 +20,13 @@ from proto.events.compliance import (
     ConsentGranted,
     DoubleOptInExpired,
     DoubleOptInRequested,
-    FrequencyCap,
     GateDecision,
     GateDecisionsRecorded,
     ReplyIssued,
 )
-from services.compliance.frequency import Cap, Sent
+from services.compliance.frequency import Sent
 from services.compliance.keywords import Campaign
-from services.compliance.model import ContactState, PendingDoubleOptIn, Policy
+from services.compliance.model import ContactState, PendingDoubleOptIn
 
 log = structlog.get_logger(__name__)
 _enc = msgspec.json.Encoder()
@@ -55,36 +54,6 @@ async def load_state(conn: asyncpg.Connection, org_id: str, contact: str) -> Con
     row = await conn.fetchrow(f"SELECT {_STATE_COLS} FROM contacts WHERE org_id = $1 AND contact = $2 FOR UPDATE",
                               org_id, contact)
     return state_of(row)
-
-
-_CAPS = msgspec.json.Decoder(list[FrequencyCap])
-
-
-def caps_of(raw: str | None) -> tuple[Cap, ...]:
-    return tuple(Cap(c.category, c.max, c.window_hours) for c in _CAPS.decode(raw or "[]"))
-
-
-def policy_of(row: asyncpg.Record | None, defaults: Policy) -> Policy:
-    if row is None or row["quiet_hours_enabled"] is None:
-        return defaults
-    return Policy(
-        quiet_hours_enabled=row["quiet_hours_enabled"], quiet_hours_action=row["quiet_hours_action"],
-        conversation_window_enabled=row["conversation_window_enabled"],
-        conversation_window_hours=row["conversation_window_hours"],
-        double_opt_in_expiry_hours=row["double_opt_in_expiry_hours"], help_reply=row["help_reply"],
-        opt_out_reply=row["opt_out_reply"], opt_in_reply=row["opt_in_reply"],
-        frequency_caps=caps_of(row["frequency_caps"]), frequency_cap_action=row["frequency_cap_action"])
-
-
-_POLICY_COLS = ("quiet_hours_enabled, quiet_hours_action, conversation_window_enabled, conversation_window_hours,"
-                " double_opt_in_expiry_hours, help_reply, opt_out_reply, opt_in_reply, frequency_caps::text,"
-                " frequency_cap_action")
-
-
-async def load_policy(conn: asyncpg.Connection | asyncpg.Pool, org_id: str, defaults: Policy) -> tuple[Policy, int]:
-    row = await conn.fetchrow(f"SELECT version, updated_at, {_POLICY_COLS} FROM org_settings WHERE org_id = $1",
-                              org_id)
-    return policy_of(row, defaults), (row["version"] if row else 0)
 
 
 # The gate's whole read, for many requests in one round trip: each contact's state, its org's policy, and
@@ -275,6 +244,7 @@ class DecisionLog:
     def __init__(self, store: EventStore, max_batch: int = 500, writers: int = 4):
         self.store = store
         self._batcher = Batcher("decision-log", self._write, max_batch=max_batch, workers=writers)
+        self._counted: dict[tuple[str, str], Any] = {}  # labelled counter children, looked up once
 
     def start(self) -> None:
         self._batcher.start()
@@ -283,7 +253,11 @@ class DecisionLog:
         await self._batcher.stop()
 
     async def record(self, org_id: str, decision: GateDecision) -> None:
-        GATE_DECISIONS.labels(decision.decision, decision.code or "none").inc()
+        key = (decision.decision, decision.code or "none")
+        counter = self._counted.get(key)
+        if counter is None:
+            counter = self._counted[key] = GATE_DECISIONS.labels(*key)
+        counter.inc()
         await self._batcher.submit((org_id, decision))
 
     async def _write(self, batch: list[tuple[str, GateDecision]]) -> list[None]:

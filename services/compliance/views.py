@@ -15,7 +15,7 @@ from proto.api import page_after, time_cursor
 from proto.base import CommandError, parse_time, parse_uuid, rfc3339
 from proto.commands import compliance as c
 from proto.events.compliance import CompliancePolicyChanged
-from services.compliance import model, store
+from services.compliance import model, policies, store
 from services.compliance.frequency import Cap
 from services.compliance.handlers import Compliance
 from services.compliance.rules import e164
@@ -191,7 +191,7 @@ class Views:
     # -- settings ---------------------------------------------------------------------------------------
     async def get_settings(self, cmd: c.GetSettings) -> c.ComplianceSettings:
         row = await self.svc.store.pool.fetchrow("SELECT updated_at FROM org_settings WHERE org_id = $1", cmd.org_id)
-        policy, _ = await store.load_policy(self.svc.store.pool, cmd.org_id, self.h.defaults)
+        policy, _ = await policies.load_policy(self.svc.store.pool, cmd.org_id, self.h.defaults)
         return _settings_view(policy, row["updated_at"] if row else None)
 
     async def update_settings(self, cmd: c.UpdateSettings) -> c.ComplianceSettings:
@@ -216,7 +216,7 @@ class Views:
         now = self.h.now()
         async with self.svc.store.transaction() as conn:
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"policy-{cmd.org_id}")
-            policy, version = await store.load_policy(conn, cmd.org_id, self.h.defaults)
+            policy, version = await policies.load_policy(conn, cmd.org_id, self.h.defaults)
             asked = {f: getattr(cmd, f) for f in fields if getattr(cmd, f) is not msgspec.UNSET}
             if not isinstance(cmd.frequency_caps, msgspec.UnsetType):  # the policy holds them as the model's caps
                 asked["frequency_caps"] = tuple(Cap(x.category, x.max, x.window_hours) for x in cmd.frequency_caps)

@@ -233,24 +233,28 @@ def _start_infra(cfg: DevstackSettings, data: Path, servers: list[EmbeddedNats |
     if problems:
         return None
     if nats_srv is not None:
-        try:
-            nats_srv.start()
-        except PortTaken:
-            say(f"port {cfg.nats_port} is taken; set AM_NATS_PORT or AM_NATS_URL")
+        if not _started(nats_srv, servers, f"port {cfg.nats_port} is taken; set AM_NATS_PORT or AM_NATS_URL"):
             return None
-        servers.append(nats_srv)
         nats_url = nats_srv.url
         say(f"embedded NATS at {nats_url} (authentication on; credentials in {nats_srv.data_dir / 'credentials.json'})")
     if pg_srv is not None:
-        try:
-            pg_srv.start()
-        except PortTaken:
-            say(f"port {cfg.pg_port} is taken; set AM_PG_PORT or AM_DATABASE_URL")
+        if not _started(pg_srv, servers, f"port {cfg.pg_port} is taken; set AM_PG_PORT or AM_DATABASE_URL"):
             return None
-        servers.append(pg_srv)
         db_url = pg_srv.url
         say(f"embedded PostgreSQL at {db_url}")
     return nats_srv, pg_srv, nats_url, db_url
+
+
+def _started(srv: EmbeddedNats | EmbeddedPostgres, servers: list[EmbeddedNats | EmbeddedPostgres],
+             port_taken: str) -> bool:
+    """Start ``srv`` and keep it in ``servers`` (to stop at the end); False: its port is taken (said so)."""
+    try:
+        srv.start()
+    except PortTaken:
+        say(port_taken)
+        return False
+    servers.append(srv)
+    return True
 
 
 def _environment(cfg: DevstackSettings, data: Path, nats_url: str, db_url: str, ports: dict[str, int],

@@ -79,6 +79,10 @@ class Exchange:
     limits: dict[str, str] = field(default_factory=dict)
     """The X-RateLimit-* headers, on every answer from the rate limit on (errors and replays included)."""
     raw: bytes = b""
+    body: Any = None
+    """The route's body decoded from ``raw`` once, for the admission and the route; None without one."""
+    body_error: CommandError | None = None
+    """Why the body did not decode: answered by the route (after the steps that answer first)."""
     admission: Admission | None = None
     """A key's scopes and caps were checked: what its send costs, and the counters it took."""
     resource_id: str | None = None
@@ -219,13 +223,18 @@ class Pipeline:
         ex = request[EXCHANGE]
         if ex is not None:
             ex.raw = await read_body(request, self.settings.max_body_bytes)
+            if ex.route.body is not None:
+                try:
+                    ex.body = decode_body(ex.raw, ex.route.body)
+                except CommandError as exc:
+                    ex.body_error = exc
         return await handler(request)
 
     @web.middleware
     async def admitted(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         ex = request[EXCHANGE]
         if ex is not None and ex.caller is not None and ex.caller.principal is not None:
-            ex.admission = self.guard.admit(ex.route.method, ex.route.path, ex.caller.principal, ex.raw)
+            ex.admission = self.guard.admit(ex.route.method, ex.route.path, ex.caller.principal, ex.raw, ex.body)
         return await handler(request)
 
     @web.middleware
@@ -272,7 +281,7 @@ class Pipeline:
         except BaseException:
             await self.guard.release(adm)
             raise
-        if adm.counted and not 200 <= resp.status < 300:
+        if (adm.counted or adm.tallied) and not 200 <= resp.status < 300:
             await self.guard.release(adm)
         return resp
 
@@ -282,7 +291,9 @@ class Pipeline:
         assert ex is not None
         route, caller = ex.route, ex.caller or _ANONYMOUS
         check_text(dict(request.match_info), "")
-        body = decode_body(ex.raw, route.body) if route.body is not None else None
+        if ex.body_error is not None:
+            raise ex.body_error
+        body = ex.body
         query = decode_query(request.query, route.query) if route.query is not None else None
         ctx = Ctx(request=request, rpc=self.svc.rpc, org_id=caller.org_id, key_id=caller.key_id, body=body,
                   query=query, path=dict(request.match_info), env=self.settings.env, nc=self.svc.nc,

@@ -94,15 +94,18 @@ KEYS_ROUTE = "POST /v1/api-keys"
 """Creating a key: a limited key may not mint a less limited one."""
 
 
-def _check_delegation(caller: Principal, raw: bytes) -> None:
+def _check_delegation(caller: Principal, raw: bytes, decoded: Any) -> None:
     """A key with scopes grants only scopes it has; a key with caps creates no keys (their caps, counted
     per key, would not bind it)."""
     if caller.caps is not None:
         raise CommandError("KEY_CAPPED", "a key with caps cannot create keys; use a key without caps", 403)
-    try:
-        body = msgspec.json.decode(raw or b"{}", type=CreateKeyBody)
-    except (msgspec.DecodeError, msgspec.ValidationError, ValueError):
-        return  # the route's own validation answers 400
+    if isinstance(decoded, CreateKeyBody):
+        body = decoded
+    else:
+        try:
+            body = msgspec.json.decode(raw or b"{}", type=CreateKeyBody)
+        except (msgspec.DecodeError, msgspec.ValidationError, ValueError):
+            return  # the route's own validation answers 400
     scopes, _ = key_grants(body)
     assert caller.scopes is not None
     wanted = SCOPES if scopes is None else scopes
@@ -164,16 +167,36 @@ class Admission:
     cost_micros: int = 0
     counted: list[tuple[str, int]] = field(default_factory=list)
     """Counters incremented for this request (undone when it is not accepted)."""
+    tallied: tuple[int, int, int] | None = None
+    """A capped key's counters without a limit, tallied for usage (minute, day, spend; taken back when
+    the request is not accepted)."""
 
 
 def _matches(number: str, allowed: list[str]) -> bool:
     return any(number.startswith(p) for p in allowed)
 
 
+_ATTRS: dict[type, dict[str, str]] = {}
+"""A body Struct's JSON field names → its attribute names ("from" → "from_")."""
+
+
+def _value(doc: Any, name: str) -> Any:
+    """A body field by its JSON name, from the route's decoded body or a plain JSON document."""
+    if isinstance(doc, dict):
+        return doc.get(name)
+    if isinstance(doc, msgspec.Struct):
+        attrs = _ATTRS.get(type(doc))
+        if attrs is None:
+            attrs = _ATTRS[type(doc)] = {f.encode_name: f.name for f in msgspec.structs.fields(doc)}
+        attr = attrs.get(name)
+        return getattr(doc, attr) if attr is not None else None
+    return None
+
+
 def _field(doc: Any, name: str | None) -> str | None:
-    if name is None or not isinstance(doc, dict):
+    if name is None:
         return None
-    value = doc.get(name)
+    value = _value(doc, name)
     if not isinstance(value, str):
         return None
     try:
@@ -182,8 +205,11 @@ def _field(doc: Any, name: str | None) -> str | None:
         return None  # the route's own validation answers 400
 
 
-def admit(method: str, path: str, principal: Principal, raw: bytes, price_per_segment_micros: int) -> Admission:
-    """Scope, expiry and allow-lists: pure, no I/O. Raises the error to answer."""
+def admit(method: str, path: str, principal: Principal, raw: bytes, price_per_segment_micros: int,
+          body: Any = None) -> Admission:
+    """Scope, expiry and allow-lists: pure, no I/O. Raises the error to answer. ``body``: the route's body
+    already decoded from ``raw`` (the send path decodes its JSON once); None when it did not decode, and
+    the fields are then read from ``raw`` as plain JSON (the route's own validation answers 400)."""
     name = f"{method} {path}"
     caps = principal.caps
     if caps is not None and caps.expires_at is not None and caps.expires_at <= rfc3339(utcnow()):
@@ -195,11 +221,11 @@ def admit(method: str, path: str, principal: Principal, raw: bytes, price_per_se
             raise CommandError("SCOPE_REQUIRED", f"this API key lacks the scope {scope}", 403,
                                {"scope": scope, "key_scopes": principal.scopes})
     if name == KEYS_ROUTE and (principal.scopes is not None or caps is not None):
-        _check_delegation(principal, raw)
+        _check_delegation(principal, raw, body)
     adm = Admission(key_id=principal.key_id, caps=caps, send=name == SEND_ROUTE)
     fields = RECIPIENT_FIELDS.get(name)
-    doc: Any = None
-    if fields is not None and (adm.send or (caps and (caps.allowed_recipients or caps.allowed_from))):
+    doc: Any = body
+    if doc is None and fields is not None and (adm.send or (caps and (caps.allowed_recipients or caps.allowed_from))):
         try:
             doc = msgspec.json.decode(raw or b"{}")
         except (msgspec.DecodeError, ValueError):  # not JSON, not UTF-8: the route's validation answers 400
@@ -212,6 +238,7 @@ def admit(method: str, path: str, principal: Principal, raw: bytes, price_per_se
         if caps.allowed_from is not None and frm is not None and not _matches(frm, caps.allowed_from):
             raise CommandError("RECIPIENT_NOT_ALLOWED", f"this API key may not send from {frm}", 403,
                                {"field": fields[1], "from": frm, "allowed_from": caps.allowed_from})
-    if adm.send and isinstance(doc, dict) and isinstance(doc.get("text"), str):
-        adm.cost_micros = count_segments(doc["text"])[0] * price_per_segment_micros
+    text = _value(doc, "text") if adm.send else None
+    if isinstance(text, str):
+        adm.cost_micros = count_segments(text)[0] * price_per_segment_micros
     return adm

@@ -15,6 +15,7 @@ import asyncio
 import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import structlog
 from aiohttp import web
@@ -39,56 +40,66 @@ class KeyGuard:
         self.usage = usage
         self.price_per_segment_micros = price_per_segment_micros
 
-    def admit(self, method: str, path: str, principal: Principal, raw: bytes) -> Admission:
-        """Scope, expiry and allow-lists: pure, no I/O. Raises the error to answer."""
-        return scopes.admit(method, path, principal, raw, self.price_per_segment_micros)
+    def admit(self, method: str, path: str, principal: Principal, raw: bytes, body: Any = None) -> Admission:
+        """Scope, expiry and allow-lists: pure, no I/O. Raises the error to answer (``scopes.admit``)."""
+        return scopes.admit(method, path, principal, raw, self.price_per_segment_micros, body)
 
     async def reserve(self, adm: Admission) -> None:
-        """Count a send against its key's caps (CAS on shared counters); 429 CAP_EXCEEDED if one is full."""
+        """Count a send against its key's caps (CAS on shared counters); 429 CAP_EXCEEDED if one is full.
+        Only a counter with a limit is compared and set on the request path; the others are tallied (in
+        the background, like an uncapped key's) and untallied if the send is not accepted."""
         if not adm.send or self.usage is None:
             return
         caps = adm.caps
         if caps is None or (caps.sends_per_minute is None and caps.sends_per_day is None
                             and caps.spend_per_day is None):
-            self.usage.tally(adm.key_id, adm.cost_micros)
+            self.usage.tally(adm.key_id, 1, 1, adm.cost_micros)
             return
         now = datetime.now(UTC)
-        minute, day = _minute(now), _day(now)
         plan = [
-            ("sends_per_minute", self.usage.name(adm.key_id, "m", minute), 1, caps.sends_per_minute,
-             _next_minute(now)),
-            ("sends_per_day", self.usage.name(adm.key_id, "d", day), 1, caps.sends_per_day, _next_day(now)),
-            ("spend_per_day", self.usage.name(adm.key_id, "s", day), adm.cost_micros,
+            ("sends_per_minute", "m", _minute(now), 1, caps.sends_per_minute, _next_minute(now)),
+            ("sends_per_day", "d", _day(now), 1, caps.sends_per_day, _next_day(now)),
+            ("spend_per_day", "s", _day(now), adm.cost_micros,
              parse_money(caps.spend_per_day) if caps.spend_per_day is not None else None, _next_day(now)),
         ]
+        tally = {kind: delta for _, kind, _, delta, limit, _ in plan if limit is None}
         try:
-            for cap, key, delta, limit, resets in plan:
+            for cap, kind, period, delta, limit, resets in plan:
+                if limit is None:
+                    continue
+                key = self.usage.name(adm.key_id, kind, period)
                 ok, current = await self.usage.add(key, delta, limit)
                 if not ok:
-                    assert limit is not None
-                    retry = max(1, int((resets - now).total_seconds() + 0.999))
-                    shown = format_money(limit) if cap == "spend_per_day" else limit
-                    used = format_money(current) if cap == "spend_per_day" else current
-                    raise CommandError(
-                        "CAP_EXCEEDED", f"this API key reached its {cap} cap ({shown}); it resets at "
-                        f"{rfc3339(resets)}", 429,
-                        {"cap": cap, "limit": shown, "used": used, "resets_at": rfc3339(resets),
-                         "retry_after": retry})
+                    raise _cap_exceeded(cap, limit, current, now, resets)
                 adm.counted.append((key, delta))
         except BaseException:
             await self.release(adm)
             raise
+        adm.tallied = (tally.get("m", 0), tally.get("d", 0), tally.get("s", 0))
+        self.usage.tally(adm.key_id, *adm.tallied)
 
     async def release(self, adm: Admission) -> None:
         """The request was not accepted: take back what it counted."""
         if self.usage is None:
             return
         counted, adm.counted = adm.counted, []
+        tallied, adm.tallied = adm.tallied, None
+        if tallied is not None:
+            self.usage.tally(adm.key_id, *(-n for n in tallied))
         for key, delta in counted:
             try:
                 await self.usage.add(key, -delta, None)
             except Exception as exc:  # a lost decrement over-counts (fails safe): log, never 5xx a reply
                 log.warning("key_usage_release_failed", key=key, error=repr(exc))
+
+
+def _cap_exceeded(cap: str, limit: int, current: int, now: datetime, resets: datetime) -> CommandError:
+    retry = max(1, int((resets - now).total_seconds() + 0.999))
+    shown = format_money(limit) if cap == "spend_per_day" else limit
+    used = format_money(current) if cap == "spend_per_day" else current
+    return CommandError(
+        "CAP_EXCEEDED", f"this API key reached its {cap} cap ({shown}); it resets at {rfc3339(resets)}", 429,
+        {"cap": cap, "limit": shown, "used": used, "resets_at": rfc3339(resets), "retry_after": retry})
 
 
 def retry_after(exc: CommandError) -> dict[str, str]:
@@ -126,7 +137,10 @@ class UsageCounters:
 
     def __init__(self, kv: KeyValue):
         self.kv = kv
-        self._pending: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        self._pending: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+        """key id → sends this minute, sends today, spend today: counted here, not yet in the bucket."""
+        self._flushing: dict[str, list[int]] = {}
+        """What a flush under way has not written yet (still counted in ``usage``)."""
         self._flusher: asyncio.Task[None] | None = None
         self._read: dict[str, tuple[KeyUsage, float]] = {}
 
@@ -184,23 +198,30 @@ class UsageCounters:
                     raise _unavailable(exc) from exc
         raise CommandError("SERVICE_UNAVAILABLE", "key usage counters are contended; retry", 503)
 
-    def tally(self, key_id: str, cost_micros: int) -> None:
-        """An uncapped key's send: counted in the background (usage only)."""
+    def tally(self, key_id: str, minute: int, day: int, spend: int) -> None:
+        """Counters without a limit (all of an uncapped key's): counted in the background (usage only);
+        negative to take back a send that was not accepted."""
         p = self._pending[key_id]
-        p[0] += 1
-        p[1] += cost_micros
+        p[0] += minute
+        p[1] += day
+        p[2] += spend
 
     async def flush(self) -> None:
-        pending, self._pending = self._pending, defaultdict(lambda: [0, 0])
+        pending, self._pending = self._pending, defaultdict(lambda: [0, 0, 0])
+        self._flushing = pending
         now = datetime.now(UTC)
-        for key_id, (sends, cost) in pending.items():
-            try:
-                await self.add(self.name(key_id, "m", _minute(now)), sends, None)
-                await self.add(self.name(key_id, "d", _day(now)), sends, None)
-                if cost:
-                    await self.add(self.name(key_id, "s", _day(now)), cost, None)
-            except Exception as exc:
-                log.warning("key_usage_flush_failed", key_id=key_id, error=repr(exc))
+        try:
+            for key_id, counts in pending.items():
+                for i, (kind, period) in enumerate((("m", _minute(now)), ("d", _day(now)), ("s", _day(now)))):
+                    if not counts[i]:
+                        continue
+                    try:
+                        await self.add(self.name(key_id, kind, period), counts[i], None)
+                    except Exception as exc:
+                        log.warning("key_usage_flush_failed", key_id=key_id, error=repr(exc))
+                    counts[i] = 0
+        finally:
+            self._flushing = {}
 
     async def _flush_loop(self) -> None:
         while True:
@@ -234,10 +255,11 @@ class UsageCounters:
         m, d, s = await asyncio.gather(self._get(self.name(key_id, "m", _minute(now))),
                                        self._get(self.name(key_id, "d", _day(now))),
                                        self._get(self.name(key_id, "s", _day(now))))
-        local = self._pending.get(key_id)
-        if local is not None:  # this replica's tally not flushed yet
-            m, d, s = m + local[0], d + local[0], s + local[1]
-        return KeyUsage(sends_this_minute=m, sends_today=d, spend_today=format_money(s))
+        for local in (self._pending.get(key_id), self._flushing.get(key_id)):
+            if local is not None:  # this replica's tally not written yet
+                m, d, s = m + local[0], d + local[1], s + local[2]
+        # a send taken back after its tally was flushed into the next minute's counter: never below zero
+        return KeyUsage(sends_this_minute=max(0, m), sends_today=max(0, d), spend_today=format_money(max(0, s)))
 
 
 GUARD_KEY: web.AppKey[KeyGuard] = web.AppKey("key_guard")

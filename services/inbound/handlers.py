@@ -18,7 +18,7 @@ from nats.aio.msg import Msg
 from libs.bus.rpc import RpcClient
 from libs.cache import TtlCache, evict_on
 from libs.otp import find_otp
-from libs.store import Write
+from libs.store import Write, sql
 from libs.store.eventstore import EventStore
 from proto.base import CommandError, NotFound, new_id, parse_uuid, rfc3339, utcnow
 from proto.commands import inbound as c
@@ -330,15 +330,16 @@ class Inbound:
                                "PATCH /v1/phone-numbers/{id}", 409, {"phone_number_id": msg["phone_number_id"]})
         async with self.store.transaction() as conn:
             d = await store.delivery_for_message(conn, msg["id"], lock=True)
-            version: int | None
-            if d is None:
+            w, version = Write(), None
+            if d is None:  # a concurrent first request may queue it first: then it is shared, asked once
                 delivery_id, version = new_id(), 0
-                change = store.queue_delivery(delivery_id=delivery_id, org_id=cmd.org_id, message_id=msg["id"],
-                                              phone_number_id=route.phone_number_id)
+                w.project(store.queue_delivery(delivery_id=delivery_id, org_id=cmd.org_id, message_id=msg["id"],
+                                               phone_number_id=route.phone_number_id), "queued")
+                w.only_where(sql("EXISTS (SELECT 1 FROM queued)"))
             else:  # appended at its stream's head: the delivery's row lock (held) serialises its writers
-                delivery_id, version = d["id"], None
-                change = store.requeue(delivery_id)
-            await self.store.write(Write().project(change).append(store.stream_id(delivery_id), version, [
+                delivery_id = d["id"]
+                w.project(store.requeue(delivery_id))
+            await self.store.write(w.append(store.stream_id(delivery_id), version, [
                 RedeliveryRequested(org_id=cmd.org_id, delivery_id=delivery_id, message_id=msg["id"],
                                     phone_number_id=route.phone_number_id, message_event_id=msg["event_id"])])
                                    .returning(store.wake_workers(self.store.schema)), conn)

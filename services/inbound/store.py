@@ -114,9 +114,12 @@ async def list_messages(pool: asyncpg.Pool, org_id: str, *, to: str | None, from
 
 # -- deliveries -----------------------------------------------------------------------------------------
 def queue_delivery(*, delivery_id: str, org_id: str, message_id: str, phone_number_id: str) -> Sql:
-    """A new delivery of a message, due now (with ``wake_workers`` in the same write)."""
+    """A new delivery of a message, due now (with ``wake_workers`` in the same write); it answers its id,
+    or no row when a concurrent request queued the message's delivery first (that one is then shared:
+    the write appends its events only ``WHERE EXISTS`` a row)."""
     return sql("INSERT INTO webhook_deliveries (id, org_id, message_id, phone_number_id, state, queued_at,"
-               " next_attempt_at) VALUES (:id, :org, :message_id, :number_id, 'pending', now(), now())",
+               " next_attempt_at) VALUES (:id, :org, :message_id, :number_id, 'pending', now(), now())"
+               " ON CONFLICT (message_id) DO NOTHING RETURNING id",
                id=delivery_id, org=org_id, message_id=message_id, number_id=phone_number_id)
 
 

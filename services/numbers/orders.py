@@ -38,6 +38,11 @@ def unavailable(numbers: list[str]) -> CommandError:
                         + "; nothing was ordered", 409, {"unavailable": numbers})
 
 
+def undone() -> CommandError:
+    return CommandError("SERVICE_TIMEOUT", "the order took too long and was undone: nothing was ordered and the"
+                        " credit was refunded; retry", 503)
+
+
 class Orders:
     def __init__(self, store_: EventStore, settings: NumbersSettings, carrier: Carrier, rpc: RpcClient):
         self.store = store_
@@ -94,19 +99,33 @@ class Orders:
             if not exc.transient and exc.status == 409:
                 raise unavailable(list(body.get("unavailable") or numbers)) from exc
             raise carrier_failure(exc) from exc
-        async with self.store.transaction() as conn:  # 4. they are the org's
-            await conn.execute("UPDATE number_orders SET status = 'completed' WHERE id = $1", order_id)
-            # locks in one order everywhere: the campaign, then the numbers
-            await self._join_only_campaign(conn, org_id, [model.NumberRef(ids[e], e) for e in numbers], now)
-            claimed = [model.NumberState(id=ids[e], org_id=org_id, e164=e, status="pending") for e in numbers]
-            await store.record(self.store, conn, *[  # every number of the order in one statement
-                (0, accepted(model.decide_ordered(n, order_id, price, now))) for n in claimed])
-            rows = await conn.fetch(store.NUMBER_SELECT + " WHERE n.order_id = $1 ORDER BY n.e164", order_id)
+        rows = await self._complete(org_id, order_id, ids, price, now)  # 4. they are the org's
+        if rows is None:  # undone meanwhile: what this process did since is given back too
+            log.warning("number_order_undone_meanwhile", org_id=org_id, order_id=order_id)
+            await self._fail_order(order_id, org_id, carrier_numbers=numbers)
+            raise undone()
         await self._settle(order_id, org_id, capture=True)
         log.info("numbers_ordered", org_id=org_id, order_id=order_id, count=len(numbers))
         by_e164 = {r["e164"]: store.number_view(r) for r in rows}
         return OrderView(id=order_id, status="completed", phone_numbers=[by_e164[e] for e in numbers],
                          total_monthly_price=format_money(amount), created_at=rfc3339(now))
+
+    async def _complete(self, org_id: str, order_id: str, ids: dict[str, str], price: int,
+                        now: datetime) -> list[asyncpg.Record] | None:
+        """The order's numbers become the organization's; None when the order is not pending any more
+        (taken for dead and undone while this process waited)."""
+        async with self.store.transaction() as conn:
+            if not await conn.fetchval("UPDATE number_orders SET status = 'completed' WHERE id = $1"
+                                       " AND status = 'pending' RETURNING true", order_id):
+                return None
+            # locks in one order everywhere: the campaign, then the numbers
+            await self._join_only_campaign(conn, org_id, [model.NumberRef(i, e) for e, i in ids.items()], now)
+            claimed = [model.NumberState(id=i, org_id=org_id, e164=e, status="pending") for e, i in ids.items()]
+            await store.record(self.store, conn, *[  # every number of the order in one statement
+                (0, accepted(model.decide_ordered(n, order_id, price, now))) for n in claimed])
+            rows: list[asyncpg.Record] = await conn.fetch(
+                store.NUMBER_SELECT + " WHERE n.order_id = $1 ORDER BY n.e164", order_id)
+        return rows
 
     async def _claim(self, org_id: str, order_id: str, ids: dict[str, str], amount: int, now: datetime) -> None:
         """The order and a pending claim on each number, all or none (409 NUMBER_UNAVAILABLE)."""
@@ -148,8 +167,9 @@ class Orders:
                 raise CommandError("IDEMPOTENCY_IN_FLIGHT", "this order is still being placed; retry shortly", 409,
                                    {"retry_after_s": 2})
             # its process died mid-way: undo it (numbers back, credit refunded) and let this repeat order again
-            await self._fail_order(order_id, org_id, carrier_numbers=list(row["numbers"]))
-            return None
+            if await self._fail_order(order_id, org_id, carrier_numbers=list(row["numbers"])):
+                return None
+            return await self._order_again(org_id, order_id)  # it completed meanwhile after all
         rows = await self.store.pool.fetch(store.NUMBER_SELECT + " WHERE n.order_id = $1 ORDER BY n.e164", order_id)
         by_e164 = {r["e164"]: store.number_view(r) for r in rows}
         return OrderView(id=order_id, status=row["status"],  # completed
@@ -170,18 +190,36 @@ class Orders:
         joining = numbers if left is None else numbers[:left]
         await store.record(self.store, conn, (camp.version, accepted(model.decide_assign(camp, joining, now))))
 
-    async def _fail_order(self, order_id: str, org_id: str, carrier_numbers: list[str] | None = None) -> None:
-        """Undo an order: give the numbers back, refund the credit, drop the claims."""
-        for e164 in carrier_numbers or []:  # the carrier may have assigned them before timing out
+    async def _fail_order(self, order_id: str, org_id: str, carrier_numbers: list[str] | None = None) -> bool:
+        """Undo an order: give the numbers back, refund the credit, drop the claims. The order's row stays
+        locked until it is marked failed, so its own process cannot complete it meanwhile (and a crash
+        before leaves it pending, to be undone again). Answers whether this call undid it. A completed
+        order is left alone; one undone already (while its process went on) has what that process did
+        since given back: numbers assigned to no claim of the organization now, and the credit."""
+        async with self.store.transaction() as conn:
+            status: str | None = await conn.fetchval("SELECT status FROM number_orders WHERE id = $1 FOR UPDATE",
+                                                     order_id)
+            if status == "completed":
+                return False
+            if status == "pending":
+                await self._release(order_id, org_id, carrier_numbers or [])
+                await conn.execute("DELETE FROM phone_numbers WHERE order_id = $1 AND status = 'pending'", order_id)
+                await conn.execute("UPDATE number_orders SET status = 'failed' WHERE id = $1", order_id)
+        if status != "pending" and carrier_numbers:
+            held = {r["e164"] for r in await self.store.pool.fetch(
+                "SELECT e164 FROM phone_numbers WHERE org_id = $1 AND e164 = ANY($2::text[]) AND status <> 'released'",
+                org_id, carrier_numbers)}
+            await self._release(order_id, org_id, [e for e in carrier_numbers if e not in held])
+        await self._settle(order_id, org_id, capture=False)  # (idempotent: once more is no second refund)
+        log.info("number_order_failed", org_id=org_id, order_id=order_id)
+        return status == "pending"
+
+    async def _release(self, order_id: str, org_id: str, numbers: list[str]) -> None:
+        for e164 in numbers:  # the carrier may have assigned them before timing out
             try:
                 await self.carrier.release_number(e164, org_id)
             except CarrierError as exc:
                 log.warning("order_undo_release_failed", order_id=order_id, number=e164, error=str(exc))
-        async with self.store.transaction() as conn:
-            await conn.execute("DELETE FROM phone_numbers WHERE order_id = $1 AND status = 'pending'", order_id)
-            await conn.execute("UPDATE number_orders SET status = 'failed' WHERE id = $1", order_id)
-        await self._settle(order_id, org_id, capture=False)
-        log.info("number_order_failed", org_id=org_id, order_id=order_id)
 
     async def _settle(self, order_id: str, org_id: str, *, capture: bool) -> None:
         """Capture or refund the order's credit; the sweeper retries when accounts is not answering."""

@@ -11,7 +11,7 @@ import msgspec
 import structlog
 from aiohttp import web
 
-from libs.carrier.http_api import verify_callback
+from libs.carrier.http_api import signed_callback
 from libs.store.eventstore import EventStore
 from proto.base import CommandError, NotFound, parse_uuid, rfc3339, utcnow
 from proto.commands import numbers as c
@@ -81,10 +81,7 @@ class Review:
 
 def carrier_route(settings: NumbersSettings, review: Review) -> web.RouteDef:
     async def campaigns(request: web.Request) -> web.Response:
-        raw = await request.read()
-        if not verify_callback(settings.sim_callback_secret, request.headers.get("X-Sim-Signature"), raw):
-            log.warning("carrier_callback_bad_signature", path=request.path)
-            return web.json_response({"error": "invalid signature"}, status=401)
+        raw = await signed_callback(request, settings.sim_callback_secret)
         try:
             outcome = await review.apply_review(msgspec.json.decode(raw))
         except (msgspec.DecodeError, ValueError, TypeError) as exc:  # signed, but not the shape we know

@@ -8,7 +8,7 @@ import secrets
 import string
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 import phonenumbers
 from phonenumbers import geocoder
@@ -74,28 +74,24 @@ def active_secrets(current: str | None, previous: str | None, previous_expires_a
 
 
 # -- 10DLC limits ------------------------------------------------------------------------------------
+THROUGHPUT_MPM: Final = ((75, 4500), (50, 2400), (1, 240), (0, 75))
+"""AT&T messages per minute per campaign: (lowest vetting score, limit), highest first."""
+DAILY_CAP: Final = ((75, 200_000), (50, 40_000), (25, 10_000), (0, 2_000))
+"""T-Mobile brand daily cap: (lowest vetting score, cap), highest first."""
+
+
+def _tier(tiers: tuple[tuple[int, int], ...], vetting_score: int) -> int:
+    return next((limit for lowest, limit in tiers if vetting_score >= lowest), tiers[-1][1])
+
+
 def throughput_mpm(vetting_score: int, use_case: str | None = None) -> int:
     """AT&T messages per minute per campaign, by vetting score; LOW_VOLUME campaigns get 75."""
-    if use_case == "LOW_VOLUME":
-        return 75
-    if vetting_score >= 75:
-        return 4500
-    if vetting_score >= 50:
-        return 2400
-    if vetting_score >= 1:
-        return 240
-    return 75
+    return 75 if use_case == "LOW_VOLUME" else _tier(THROUGHPUT_MPM, vetting_score)
 
 
 def daily_cap(vetting_score: int) -> int:
     """T-Mobile brand daily cap, by vetting score."""
-    if vetting_score >= 75:
-        return 200_000
-    if vetting_score >= 50:
-        return 40_000
-    if vetting_score >= 25:
-        return 10_000
-    return 2_000
+    return _tier(DAILY_CAP, vetting_score)
 
 
 def normalize_brand(entity_type: str, company_name: str | None, ein: str | None, email: str,

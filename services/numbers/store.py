@@ -13,21 +13,9 @@ import msgspec
 
 from libs.store import Sql, Write, sql
 from libs.store.eventstore import EventStore
-from proto.api import format_money, page_after, time_cursor
+from proto.api import format_money, page_after, page_cursor
 from proto.base import Event, NotFound, parse_uuid, rfc3339, utcnow
-from proto.events.numbers import (
-    BrandRegistered,
-    CampaignApproved,
-    CampaignNumberAssigned,
-    CampaignNumberRemoved,
-    CampaignRejected,
-    CampaignResubmitted,
-    CampaignSubmitted,
-    PhoneNumberConfigured,
-    PhoneNumberOrdered,
-    PhoneNumberReleased,
-    WebhookSecretRotated,
-)
+from proto.events import numbers as E
 from proto.http.numbers import NumberView
 from proto.http.tendlc import BrandView, CampaignView, RejectionReasonView
 from services.numbers import rules
@@ -51,13 +39,6 @@ CAMPAIGN_SELECT = (
 )
 
 
-def next_cursor(rows: list[Row], limit: int) -> str | None:
-    if len(rows) <= limit:
-        return None
-    last = rows[limit - 1]
-    return time_cursor(last["created_at"], str(last["id"]))
-
-
 # -- numbers -----------------------------------------------------------------------------------------
 def number_view(r: Row, now: datetime | None = None) -> NumberView:
     now = now or utcnow()
@@ -76,14 +57,20 @@ def number_view(r: Row, now: datetime | None = None) -> NumberView:
 async def number_row(conn: asyncpg.Connection | asyncpg.Pool, org_id: str, phone_number_id: str,
                      lock: bool = False) -> Row:
     """An active number of this organization, or 404 (another org's id looks exactly like a missing one)."""
-    ident = parse_uuid(phone_number_id)
-    row = None
-    if ident is not None and parse_uuid(org_id) is not None:
-        row = await conn.fetchrow(
-            NUMBER_SELECT + " WHERE n.id = $1 AND n.org_id = $2 AND n.status = 'active'"
-            + (" FOR UPDATE OF n" if lock else ""), ident, org_id)
+    return await _owned(conn, NUMBER_SELECT + " WHERE n.id = $1 AND n.org_id = $2 AND n.status = 'active'"
+                        + (" FOR UPDATE OF n" if lock else ""), phone_number_id, org_id,
+                        NotFound("phone number", {"phone_number_id": phone_number_id}))
+
+
+async def _owned(conn: asyncpg.Connection | asyncpg.Pool, query: str, ident: str, org_id: str,
+                 missing: NotFound) -> Row:
+    """The row ``query`` finds ($1: the id, $2: the organization), or ``missing`` raised (also when either
+    is not a UUID: no such row)."""
+    row, canonical = None, parse_uuid(ident)
+    if canonical is not None and parse_uuid(org_id) is not None:
+        row = await conn.fetchrow(query, canonical, org_id)
     if row is None:
-        raise NotFound("phone number", {"phone_number_id": phone_number_id})
+        raise missing
     return row
 
 
@@ -93,7 +80,7 @@ async def numbers_page(pool: asyncpg.Pool, org_id: str, limit: int, cursor: str 
         NUMBER_SELECT + " WHERE n.org_id = $1 AND n.status = 'active'"
         " AND ($2::timestamptz IS NULL OR (n.created_at, n.id) < ($2, $3::uuid))"
         " ORDER BY n.created_at DESC, n.id DESC LIMIT $4", org_id, ts, ident, limit + 1)
-    return list(rows[:limit]), next_cursor(list(rows), limit)
+    return list(rows[:limit]), page_cursor(rows, limit)
 
 
 # -- brands ------------------------------------------------------------------------------------------
@@ -110,14 +97,8 @@ def brand_view(r: Row) -> BrandView:
 
 async def brand_row(conn: asyncpg.Connection | asyncpg.Pool, org_id: str, brand_id: str, field: str | None = None,
                     lock: bool = False) -> Row:
-    ident = parse_uuid(brand_id)
-    row = None
-    if ident is not None:
-        row = await conn.fetchrow(BRAND_SELECT + " WHERE id = $1 AND org_id = $2" + (" FOR UPDATE" if lock else ""),
-                                  ident, org_id)
-    if row is None:
-        raise NotFound("brand", {"field": field} if field else {"brand_id": brand_id})
-    return row
+    return await _owned(conn, BRAND_SELECT + " WHERE id = $1 AND org_id = $2" + (" FOR UPDATE" if lock else ""),
+                        brand_id, org_id, NotFound("brand", {"field": field} if field else {"brand_id": brand_id}))
 
 
 # -- campaigns ---------------------------------------------------------------------------------------
@@ -158,15 +139,9 @@ def campaign_view(r: Row, phone_number_ids: list[str]) -> CampaignView:
 
 async def campaign_row(conn: asyncpg.Connection | asyncpg.Pool, org_id: str, campaign_id: str,
                        lock: bool = False) -> Row:
-    ident = parse_uuid(campaign_id)
-    row = None
-    if ident is not None:
-        row = await conn.fetchrow(
-            CAMPAIGN_SELECT + " WHERE c.id = $1 AND c.org_id = $2 AND c.status <> 'submitting'"
-            + (" FOR UPDATE OF c" if lock else ""), ident, org_id)
-    if row is None:
-        raise NotFound("campaign", {"campaign_id": campaign_id})
-    return row
+    return await _owned(conn, CAMPAIGN_SELECT + " WHERE c.id = $1 AND c.org_id = $2 AND c.status <> 'submitting'"
+                        + (" FOR UPDATE OF c" if lock else ""), campaign_id, org_id,
+                        NotFound("campaign", {"campaign_id": campaign_id}))
 
 
 async def campaign_numbers(conn: asyncpg.Connection | asyncpg.Pool, campaign_ids: list[str]) -> dict[str, list[str]]:
@@ -277,40 +252,40 @@ def project(ev: Event, sealed: Sealed, rows: Rows) -> list[Sql]:
     """The tables as the event leaves them: its row's column changes (into ``rows``), other statements
     answered."""
     match ev:
-        case PhoneNumberOrdered():
+        case E.PhoneNumberOrdered():
             return _row(rows, "phone_numbers", ev.phone_number_id, status=sql("'active'"))
-        case PhoneNumberConfigured():
+        case E.PhoneNumberConfigured():
             return _row(rows, "phone_numbers", ev.phone_number_id, friendly_name=_v(ev.friendly_name),
                         inbound_url=_v(ev.inbound_url), status_callback_url=_v(ev.status_callback_url))
-        case WebhookSecretRotated():
+        case E.WebhookSecretRotated():
             rotation = {"last_rotation_id": sql(":v::uuid", v=sealed.rotation_id)} if sealed.rotation else {}
             return _row(rows, "phone_numbers", ev.phone_number_id, webhook_secret=_v(sealed.secret),
                         previous_secret=sql("NULL" if ev.first else "webhook_secret"),
                         previous_secret_expires_at=sql(":v::timestamptz", v=ev.grace_until), **rotation)
-        case PhoneNumberReleased():
+        case E.PhoneNumberReleased():
             return _row(rows, "phone_numbers", ev.phone_number_id, status=sql("'released'"),
                         released_at=_v(ev.occurred_at), campaign_id=sql("NULL"), webhook_secret=sql("NULL"),
                         previous_secret=sql("NULL"))
-        case CampaignNumberAssigned():
+        case E.CampaignNumberAssigned():
             return _row(rows, "phone_numbers", ev.phone_number_id, campaign_id=sql(":v::uuid", v=ev.campaign_id))
-        case CampaignNumberRemoved():
+        case E.CampaignNumberRemoved():
             return _row(rows, "phone_numbers", ev.phone_number_id, campaign_id=sql("NULL"))
-        case CampaignSubmitted():
+        case E.CampaignSubmitted():
             return _row(rows, "campaigns", ev.campaign_id, status=sql("'pending_review'"), carrier_ref=_v(ev.carrier_ref))
-        case CampaignApproved() | CampaignRejected():
-            reasons = [] if isinstance(ev, CampaignApproved) else [msgspec.to_builtins(r) for r in ev.rejection_reasons]
+        case E.CampaignApproved() | E.CampaignRejected():
+            reasons = [] if isinstance(ev, E.CampaignApproved) else [msgspec.to_builtins(r) for r in ev.rejection_reasons]
             return _row(rows, "campaigns", ev.campaign_id,
-                        status=_v("approved" if isinstance(ev, CampaignApproved) else "rejected"),
+                        status=_v("approved" if isinstance(ev, E.CampaignApproved) else "rejected"),
                         rejection_reasons=sql(":v::jsonb", v=_enc.encode(reasons).decode()),
                         reviewed_at=_v(sealed.reviewed_at or ev.occurred_at))
-        case CampaignResubmitted():
+        case E.CampaignResubmitted():
             return _resubmitted(ev, sealed, rows)
-        case BrandRegistered():
+        case E.BrandRegistered():
             return [_brand(ev, sealed)]
     raise TypeError(f"no projection for {type(ev).__name__}")
 
 
-def _resubmitted(ev: CampaignResubmitted, sealed: Sealed, rows: Rows) -> list[Sql]:
+def _resubmitted(ev: E.CampaignResubmitted, sealed: Sealed, rows: Rows) -> list[Sql]:
     r = sealed.resubmission
     assert r is not None
     url = sql(":v::text", v=r.status_callback_url)
@@ -327,7 +302,7 @@ BRAND_DETAILS = ("company_name", "ein", "email", "phone", "website", "vertical",
                  "postal_code", "country")
 
 
-def _brand(ev: BrandRegistered, sealed: Sealed) -> Sql:
+def _brand(ev: E.BrandRegistered, sealed: Sealed) -> Sql:
     """The brand's row: the event's facts with the details that stay here (``sealed.brand``)."""
     details = sealed.brand or {}
     return sql(

@@ -13,8 +13,8 @@ import structlog
 from libs.carrier.http_api import Carrier, CarrierError
 from libs.store.eventstore import ConcurrencyError, EventStore
 from libs.webhooks import urls
-from proto.api import page_after
-from proto.base import CommandError, NotFound, new_id, parse_uuid, utcnow
+from proto.api import page_after, page_cursor
+from proto.base import CommandError, NotFound, chosen_id, chosen_or_new_id, parse_uuid, utcnow
 from proto.commands import numbers as c
 from proto.http.tendlc import BrandView, CampaignView
 from services.numbers import model, rules, store
@@ -23,12 +23,6 @@ from services.numbers.handlers import accepted, carrier_failure
 
 log = structlog.get_logger(__name__)
 
-
-def chosen_id(value: str, field: str) -> str:
-    ident = parse_uuid(value)
-    if ident is None:
-        raise CommandError("VALIDATION_ERROR", f"{field}: must be a UUID", 400, {"field": field})
-    return ident
 
 
 class TenDlc:
@@ -40,12 +34,10 @@ class TenDlc:
     # -- brands --------------------------------------------------------------------------------------
     async def register_brand(self, cmd: c.RegisterBrand) -> BrandView:
         b = cmd.brand
-        brand_id = new_id()
-        if cmd.brand_id is not None:
-            brand_id = chosen_id(cmd.brand_id, "brand_id")
-            again = await self._brand_again(cmd.org_id, brand_id)
-            if again is not None:
-                return again
+        brand_id = chosen_or_new_id(cmd.brand_id, "brand_id")
+        again = await self._brand_again(cmd.org_id, brand_id) if cmd.brand_id is not None else None
+        if again is not None:
+            return again
         company, ein, email, phone = rules.normalize_brand(b.entity_type, b.company_name, b.ein, b.email, b.phone)
         brand: dict[str, Any] = {
             "entity_type": b.entity_type, "display_name": b.display_name.strip(), "company_name": company,
@@ -88,7 +80,7 @@ class TenDlc:
             store.BRAND_SELECT + " WHERE org_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3::uuid))"
             " ORDER BY created_at DESC, id DESC LIMIT $4", cmd.org_id, ts, ident, cmd.limit + 1))
         return c.BrandPage(data=[store.brand_view(r) for r in rows[: cmd.limit]],
-                           next_cursor=store.next_cursor(rows, cmd.limit))
+                           next_cursor=page_cursor(rows, cmd.limit))
 
     async def show_brand(self, cmd: c.ShowBrand) -> BrandView:
         return store.brand_view(await store.brand_row(self.store.pool, cmd.org_id, cmd.brand_id))
@@ -99,12 +91,10 @@ class TenDlc:
         review callback, which may come before the carrier's answer, asks to be retried meanwhile), the
         carrier takes it, then CampaignSubmitted and its numbers (CampaignNumberAssigned)."""
         body, org_id, pool = cmd.campaign, cmd.org_id, self.store.pool
-        campaign_id = new_id()
-        if cmd.campaign_id is not None:
-            campaign_id = chosen_id(cmd.campaign_id, "campaign_id")
-            again = await self._campaign_again(org_id, campaign_id)
-            if again is not None:
-                return again
+        campaign_id = chosen_or_new_id(cmd.campaign_id, "campaign_id")
+        again = await self._campaign_again(org_id, campaign_id) if cmd.campaign_id is not None else None
+        if again is not None:
+            return again
         url = (await urls.check_url(body.status_callback_url, "status_callback_url", self.settings.env,
                                        self.settings.dns_timeout_s) if body.status_callback_url else None)
         brand = store.brand_state(await store.brand_row(pool, org_id, body.brand_id, field="brand_id"))
@@ -201,7 +191,7 @@ class TenDlc:
             " AND ($2::timestamptz IS NULL OR (c.created_at, c.id) < ($2, $3::uuid))"
             " ORDER BY c.created_at DESC, c.id DESC LIMIT $4", cmd.org_id, ts, ident, cmd.limit + 1))
         return c.CampaignPage(data=await store.campaign_views(pool, rows[: cmd.limit]),
-                              next_cursor=store.next_cursor(rows, cmd.limit))
+                              next_cursor=page_cursor(rows, cmd.limit))
 
     async def show_campaign(self, cmd: c.ShowCampaign) -> CampaignView:
         return await self._view(self.store.pool, cmd.org_id, cmd.campaign_id)

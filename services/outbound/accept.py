@@ -79,6 +79,12 @@ def message_id_taken() -> CommandError:
                         {"field": "message_id"})
 
 
+def bad_reply(service: str, what: str, asked: int, answered: int) -> CommandError:
+    """A batch answered with another number of results than asked: none is trusted, each send retries."""
+    log.error("bad_reply", service=service, asked=asked, answered=answered)
+    return CommandError("SERVICE_UNAVAILABLE", f"{service} answered {answered} {what} for {asked}; retry", 503)
+
+
 def expected(s: OutboundSettings, m: model.Message, ahead: store.Ahead, now: datetime) -> datetime:
     """When the queued message is expected to go: the segments queued ahead of it on its number at
     the sender's throughput (the number's or its campaign's, whichever is lower), one token a segment."""
@@ -150,6 +156,8 @@ class Acceptor:
                              on_frequency_cap=a.cmd.on_frequency_cap) for a in batch]))
         except CommandError as exc:
             return exc
+        if len(decided.results) != len(batch):
+            return bad_reply("compliance", "checks", len(batch), len(decided.results))
         return decided
 
     async def _screen(self, batch: list[Accepting], out: dict[int, Answer]) -> None:
@@ -217,6 +225,11 @@ class Acceptor:
             if exc.code == "SERVICE_TIMEOUT":  # they may have been held after all: give them back
                 await asyncio.gather(*(self._release(batch[i].cmd.org_id, batch[i].message_id) for i in live))
             out.update((i, exc) for i in live)
+            return
+        if len(held.results) != len(live):  # which were held is not known: all are given back
+            await asyncio.gather(*(self._release(batch[i].cmd.org_id, batch[i].message_id) for i in live))
+            err = bad_reply("accounts", "reservations", len(live), len(held.results))
+            out.update((i, err) for i in live)
             return
         for i, r in zip(live, held.results, strict=True):
             if r.error is not None:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from libs.testing.infra import EMBEDDED_NATS, EMBEDDED_PG
-from tests.e2e.test_outbound import handset, onboard
+from tests.e2e.test_outbound import onboard
 from tests.system import System, running_system
 
 N = int(os.environ.get("AM_CHAOS_MESSAGES", "60"))
@@ -29,9 +29,7 @@ async def system(settings_env: dict[str, str]) -> AsyncIterator[System]:
 
 async def _in_flight(system: System, n: int) -> tuple[object, dict[str, str]]:
     org = await onboard(system)
-    contacts = [handset() for _ in range(4)]
-    for c in contacts:
-        await org.consent(c)
+    contacts = [await org.new_contact() for _ in range(4)]
     # slow carrier: many messages are between accepted and delivered when the kill lands
     await system.call("PUT", "/sim/config", json={"faults": {"slow_fraction": 0.3, "slow_ms": 1500}})
     ids: dict[str, str] = {}

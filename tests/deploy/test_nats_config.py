@@ -93,17 +93,21 @@ async def dev_server(into: Path) -> AsyncIterator[str]:
         proc.wait(timeout=10)
 
 
+async def connect_as(url: str, user: str, password: str) -> nats.NATS:
+    """One connection as ``user``, failing at once (no reconnects) when the server refuses it."""
+    return await nats.connect(url, user=user, password=password, connect_timeout=2, allow_reconnect=False,
+                              max_reconnect_attempts=0)
+
+
 async def test_each_service_connects_as_its_own_user(tmp_path: Path) -> None:
     async with dev_server(tmp_path) as url:
-        nc = await nats.connect(url, user="outbound", password="pw-outbound", connect_timeout=2,
-                                allow_reconnect=False, max_reconnect_attempts=0)
+        nc = await connect_as(url, "outbound", "pw-outbound")
         js = nc.jetstream()
         # a service creates its own domain's stream and publishes its own events, and nobody else's
         await js.add_stream(name="AM_OUTBOUND", subjects=["am.outbound.>"])
         with pytest.raises(Exception):  # noqa: B017 - a permissions violation, whatever nats-py calls it
             await js.add_stream(name="AM_ACCOUNTS", subjects=["am.accounts.>"], timeout=1)
-        owner = await nats.connect(url, user="accounts", password="pw-accounts", connect_timeout=2,
-                                   allow_reconnect=False, max_reconnect_attempts=0)
+        owner = await connect_as(url, "accounts", "pw-accounts")
         await owner.jetstream().add_stream(name="AM_ACCOUNTS", subjects=["am.accounts.>"])
         assert (await js.publish("am.outbound.message.message_queued.o1", b"1")).seq == 1
         with pytest.raises(nats.errors.TimeoutError):  # the server drops it: a permissions violation
@@ -113,18 +117,15 @@ async def test_each_service_connects_as_its_own_user(tmp_path: Path) -> None:
         await nc.close()
         for user, password in (("outbound", "wrong"), ("nobody", "pw-outbound"), ("gateway", "pw-outbound")):
             with pytest.raises(Exception):  # noqa: B017 - nats-py raises its own auth errors
-                await nats.connect(url, user=user, password=password, connect_timeout=2, allow_reconnect=False,
-                                   max_reconnect_attempts=0)
+                await connect_as(url, user, password)
         for user in USERS:
-            nc = await nats.connect(url, user=user, password=f"pw-{user}", connect_timeout=2,
-                                    allow_reconnect=False, max_reconnect_attempts=0)
+            nc = await connect_as(url, user, f"pw-{user}")
             await nc.close()
 
 
 async def test_the_amctl_user_reads_streams_and_follows_events_but_publishes_nothing(tmp_path: Path) -> None:
     async with dev_server(tmp_path) as url:
-        nc = await nats.connect(url, user="outbound", password="pw-outbound", connect_timeout=2,
-                                allow_reconnect=False, max_reconnect_attempts=0)
+        nc = await connect_as(url, "outbound", "pw-outbound")
         js = nc.jetstream()
         await js.add_stream(name="AM_OUTBOUND", subjects=["am.outbound.>"])
         await js.publish("am.outbound.message.message_queued.org-1", b'{"type": "MessageQueued"}')

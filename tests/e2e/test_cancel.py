@@ -11,7 +11,7 @@ from typing import Any
 
 from proto.base import rfc3339, utcnow
 from services.compliance import quiet_hours as qh
-from tests.e2e.test_outbound import Org, handset, onboard, system_with
+from tests.e2e.test_outbound import Org, onboard, system_with
 from tests.system import System
 
 QUIET_CANDIDATES = ["+14015550123", "+12125550123", "+18085550123", "+16715550123", "+442071234567",
@@ -42,8 +42,7 @@ async def test_cancel_scheduled_and_queued_refunds_them_once_and_calls_back(sett
     # a number that sends one message a minute: the first goes, the others wait in the queue
     async with system_with(settings_env, number_throughput_mpm="1") as system:
         org = await onboard(system)
-        contact = handset()
-        await org.consent(contact)
+        contact = await org.new_contact()
         start = await balance(org)
         hook = "http://127.0.0.1:9/status"  # nobody listens: the callback stays pending, but it is there
         ids = await org.sends(contact, [f"queued {i}" for i in range(3)], status_callback_url=hook)
@@ -101,8 +100,7 @@ async def test_a_cancel_racing_the_dispatcher_either_cancels_or_is_refused(setti
     (and never reaches the handset) or sent on (and the cancel answered 409) — never both."""
     async with system_with(settings_env, number_throughput_mpm="600") as system:
         org = await onboard(system)
-        contact = handset()
-        await org.consent(contact)
+        contact = await org.new_contact()
         ids = await org.sends(contact, [f"race {i}" for i in range(20)])
         answers = await asyncio.gather(*(cancel(org, mid) for mid in ids))
         final = await org.until_terminal(ids, timeout=30)
@@ -121,8 +119,7 @@ async def test_a_cancel_racing_the_dispatcher_either_cancels_or_is_refused(setti
 async def test_releasing_a_number_cancels_its_pending_messages(settings_env: dict[str, str]) -> None:
     async with system_with(settings_env, number_throughput_mpm="1") as system:
         org = await onboard(system)
-        contact = handset()
-        await org.consent(contact)
+        contact = await org.new_contact()
         ids = await org.sends(contact, [f"pending {i}" for i in range(3)])
         status, body = await org.send(contact, text="later", send_at=rfc3339(utcnow() + timedelta(hours=2)))
         assert status == 202, body

@@ -51,8 +51,7 @@ async def _second_gateway(system: System, **env: str) -> tuple[Any, str]:
 
 async def test_send_timed_out_at_the_gateway_and_retried_reaches_the_handset_once(system: System) -> None:
     org = await onboard(system)
-    contact = handset()
-    await org.consent(contact)
+    contact = await org.new_contact()
     impatient, url = await _second_gateway(system)
     try:
         body = {"from": org.number, "to": contact, "text": "exactly once, whatever happened"}
@@ -176,8 +175,7 @@ async def test_signup_replayed_never_shows_the_secret_again(system: System) -> N
 
 async def test_a_service_gone_answers_503_with_retry_after_and_a_retry_converges(system: System) -> None:
     org = await onboard(system)
-    contact = handset()
-    await org.consent(contact)
+    contact = await org.new_contact()
     outbound = system.services["outbound"]
     await outbound.stop()  # no responders on outbound's subjects
     body = {"from": org.number, "to": contact, "text": "after the outage"}
@@ -334,8 +332,7 @@ async def test_an_order_whose_answer_was_lost_is_placed_once(system: System) -> 
 
 async def test_an_exhausted_pool_answers_503_and_the_retry_converges(system: System) -> None:
     org = await onboard(system)
-    contact = handset()
-    await org.consent(contact)
+    contact = await org.new_contact()
     impatient, url = await _second_gateway(system)
     pool = system.services["outbound"].pool
     held = []

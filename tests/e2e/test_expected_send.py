@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from tests.e2e.test_outbound import handset, onboard, system_with
+from tests.e2e.test_outbound import onboard, system_with
 
 
 def at(value: str) -> datetime:
@@ -16,8 +16,7 @@ async def test_expected_send_at_counts_the_segments_ahead(settings_env: dict[str
     # one segment a second: the first message takes the bucket, the rest wait their tokens
     async with system_with(settings_env, number_throughput_mpm="60") as system:
         org = await onboard(system)
-        contact = handset()
-        await org.consent(contact)
+        contact = await org.new_contact()
         status, first = await org.send(contact, text="first")
         assert status == 202, first
         long = "x" * 700  # GSM-7: 5 segments of 153

@@ -4,12 +4,14 @@ pushed to a signed webhook with retries — through the public gateway, against 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import importlib
 import re
 import time
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
@@ -441,6 +443,18 @@ async def test_pending_deliveries_survive_a_restart_of_inbound(settings_env: dic
             await fresh.stop()
 
 
+
+@contextlib.asynccontextmanager
+async def failing_webhook(settings_env: dict[str, str]) -> AsyncIterator[tuple[System, Receiver, dict[str, Any]]]:
+    """A system whose webhook retries wait 30 s, and a number whose inbound_url always fails: a text's
+    delivery stays pending after its first attempt. (system, receiver, number)."""
+    env = {**SHORT_RETRIES, "AM_INBOUND_WEBHOOK_RETRY_BASE_S": "30", "AM_INBOUND_WEBHOOK_RETRY_CAP_S": "30",
+           "AM_INBOUND_WEBHOOK_RETRY_WINDOW_S": "300"}
+    async with running_system(settings_env, env) as system, Receiver() as receiver:
+        receiver.always_fail = True
+        _, number = await new_org(system, receiver.url)
+        yield system, receiver, number
+
 async def test_successes_completed_together_record_every_attempt_and_one_event_each(
         settings_env: dict[str, str]) -> None:
     """2xx attempts are group-committed (store.complete_successes): each attempt is history, a delivery still
@@ -451,11 +465,7 @@ async def test_successes_completed_together_record_every_attempt_and_one_event_e
     from proto.events.inbound import WebhookDeliverySucceeded
     from services.inbound import store
 
-    env = {**SHORT_RETRIES, "AM_INBOUND_WEBHOOK_RETRY_BASE_S": "30", "AM_INBOUND_WEBHOOK_RETRY_CAP_S": "30",
-           "AM_INBOUND_WEBHOOK_RETRY_WINDOW_S": "300"}
-    async with running_system(settings_env, env) as system, Receiver() as receiver:
-        receiver.always_fail = True
-        _, number = await new_org(system, receiver.url)
+    async with failing_webhook(settings_env) as (system, receiver, number):
         await text(system, number["e164"], "one")
         await text(system, number["e164"], "two")
         await system.eventually(lambda: asyncio.sleep(0, len(receiver.calls) >= 2), timeout=5)
@@ -496,11 +506,7 @@ async def test_a_success_completed_while_a_failure_of_it_commits_waits_and_appen
     from proto.events.inbound import WebhookDeliveryAttempted, WebhookDeliverySucceeded
     from services.inbound import store
 
-    env = {**SHORT_RETRIES, "AM_INBOUND_WEBHOOK_RETRY_BASE_S": "30", "AM_INBOUND_WEBHOOK_RETRY_CAP_S": "30",
-           "AM_INBOUND_WEBHOOK_RETRY_WINDOW_S": "300"}
-    async with running_system(settings_env, env) as system, Receiver() as receiver:
-        receiver.always_fail = True
-        _, number = await new_org(system, receiver.url)
+    async with failing_webhook(settings_env) as (system, receiver, number):
         await text(system, number["e164"], "one")
         es = system.services["inbound"].store
         row = await system.eventually(lambda: es.pool.fetchrow(

@@ -20,8 +20,7 @@ async def _send(org: Org, key: str, to: str, text: str = "hello") -> tuple[int, 
 
 async def test_a_send_only_key_capped_at_three_sends_stops_at_the_fourth(system: System) -> None:
     org = await onboard(system)
-    contact = handset()
-    await org.consent(contact)
+    contact = await org.new_contact()
     key = await _key(org, preset="send-only", caps={"sends_per_day": 3})
     for _ in range(3):
         status, body, _ = await _send(org, key, contact)
@@ -63,8 +62,7 @@ async def test_refused_sends_do_not_count_and_spend_is_capped(system: System) ->
 
 async def test_a_read_only_key_is_refused_a_send_and_may_read(system: System) -> None:
     org = await onboard(system)
-    contact = handset()
-    await org.consent(contact)
+    contact = await org.new_contact()
     key = await _key(org, preset="read-only")
     status, body, _ = await _send(org, key, contact)
     assert status == 403, body
@@ -116,8 +114,7 @@ async def test_a_cap_holds_across_two_gateway_replicas(system: System) -> None:
     from libs.embedded.ports import free_port
 
     org = await onboard(system)
-    contact = handset()
-    await org.consent(contact)
+    contact = await org.new_contact()
     key = await _key(org, caps={"sends_per_day": 3})
     port = free_port()
     svc, setup = importlib.import_module("services.gateway.app").build(

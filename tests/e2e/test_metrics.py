@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from services.inbound.ops_metrics import QUERIES as inbound_queries
 from services.outbound.ops_metrics import QUERIES as outbound_queries
-from tests.e2e.test_outbound import handset, onboard, system_with
+from tests.e2e.test_outbound import onboard, system_with
 from tests.system import running_system
 
 
@@ -42,8 +42,7 @@ async def test_metrics_answer_ops_questions(settings_env: dict[str, str]) -> Non
     async with system_with(settings_env, metrics_interval_s="0.2", smpp_url="") as system:
         assert system.http is not None
         org = await onboard(system)
-        contact = handset()
-        await org.consent(contact)
+        contact = await org.new_contact()
         status, body = await org.send(contact)
         assert status == 202, body
         await org.until_terminal([body["data"]["id"]])

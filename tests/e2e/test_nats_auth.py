@@ -15,7 +15,7 @@ import nats
 
 from libs.embedded.servers import nats_server_binary
 from tests.deploy.test_nats_config import USERS, write_config
-from tests.e2e.test_outbound import handset, onboard
+from tests.e2e.test_outbound import onboard
 from tests.system import running_system
 
 SERVICES = ("gateway", "accounts", "numbers", "compliance", "outbound", "inbound", "carrier")
@@ -54,8 +54,7 @@ async def test_every_service_works_as_its_own_nats_user(settings_env: dict[str, 
         per_service = {s: {"AM_NATS_URL": f"nats://{s}:pw-{s}@127.0.0.1:{port}"} for s in SERVICES}
         async with running_system(base, per_service=per_service) as system:
             org = await onboard(system)
-            contact = handset()
-            await org.consent(contact)
+            contact = await org.new_contact()
             await org.delivered(contact)
 
             status, _, _ = await system.call("POST", "/sim/messages",

@@ -12,20 +12,16 @@ from typing import Any
 
 from proto.events.accounts import CreditCaptured
 from tests.e2e import data
-from tests.system import System, running_system
+from tests.system import ApiUser, System, running_system
 
-TERMINAL = {"delivered", "undelivered", "failed", "canceled"}
 BRAND = {**data.BRAND, "ein": "10-0000004"}
 CAMPAIGN = data.CAMPAIGN
 CONFIRMATION = data.CONFIRMATION
 
 
-class Org:
+class Org(ApiUser):
     def __init__(self, system: System, key: str, org_id: str, number: str, number_id: str):
         self.system, self.key, self.org_id, self.number, self.number_id = system, key, org_id, number, number_id
-
-    async def call(self, method: str, path: str, **kw: Any) -> tuple[int, Any, dict[str, str]]:
-        return await self.system.call(method, path, key=self.key, **kw)
 
     async def send(self, to: str, text: str = "hello from agentmessage", **extra: Any) -> tuple[int, Any]:
         """A send as the README's retry contract asks: one Idempotency-Key, and on 503 (a fault) or 409
@@ -64,28 +60,11 @@ class Org:
                          "source_url": "https://acme.example/signup"}})
         assert status == 201, body
 
-    async def message(self, mid: str) -> dict[str, Any]:
-        status, body, headers = await self.call("GET", f"/v1/messages/{mid}")
-        deadline = asyncio.get_running_loop().time() + 60
-        # polling many messages can outrun the key's rate limit (429), and a service being restarted
-        # answers 503: back off as told, as the README's retry contract asks
-        while status in (429, 503) and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(float(headers.get("Retry-After", "1")))
-            status, body, headers = await self.call("GET", f"/v1/messages/{mid}")
-        assert status == 200, body
-        return dict(body["data"])
-
-    async def until_terminal(self, ids: list[str], timeout: float = 15.0) -> dict[str, dict[str, Any]]:
-        out: dict[str, dict[str, Any]] = {}
-
-        async def done() -> bool:
-            for mid in ids:
-                if mid not in out or out[mid]["status"] not in TERMINAL:
-                    out[mid] = await self.message(mid)
-            return all(m["status"] in TERMINAL for m in out.values())
-
-        await self.system.eventually(done, timeout=timeout, interval=0.1)
-        return out
+    async def new_contact(self) -> str:
+        """A new handset with consent on file (a web form): one this organization may text."""
+        contact = handset()
+        await self.consent(contact)
+        return contact
 
     async def inbox(self, handset: str) -> list[str]:
         status, body, _ = await self.system.call("GET", f"/sim/handsets/{handset}/messages")
@@ -181,8 +160,7 @@ async def test_a_number_without_an_approved_campaign_cannot_send(system: System)
 
 async def test_undelivered_receipt_is_terminal(system: System) -> None:
     org = await onboard(system)
-    contact = handset()
-    await org.consent(contact)
+    contact = await org.new_contact()
     await system.call("PUT", f"/sim/handsets/{contact}", json={"outcome": "undelivered", "duplicate_receipts": True,
                                                                "out_of_order": True})
     status, body = await org.send(contact)
@@ -197,8 +175,7 @@ async def test_undelivered_receipt_is_terminal(system: System) -> None:
 async def test_insufficient_credit_is_402_and_creates_nothing(settings_env: dict[str, str]) -> None:
     async with system_with(settings_env, price_per_segment_micros="2000000") as system:
         org = await onboard(system)
-        contact = handset()
-        await org.consent(contact)
+        contact = await org.new_contact()
         statuses = []
         for _ in range(4):
             status, body = await org.send(contact)
@@ -212,20 +189,26 @@ async def test_insufficient_credit_is_402_and_creates_nothing(settings_env: dict
         assert not (await org.balance()).startswith("-")
 
 
+async def test_a_double_opt_in_the_organization_cannot_pay_for_is_402(settings_env: dict[str, str]) -> None:
+    """The double opt-in's answer is outbound's answer to its text (compliance hands it over and waits):
+    what the send path refuses — here the credit — is the request's error, and nothing is left pending.
+    (Kept by any change that has the text go out on the DoubleOptInRequested event alone.)"""
+    async with system_with(settings_env, price_per_segment_micros="100000000") as system:
+        org = await onboard(system)
+        contact = handset()
+        status, body, _ = await org.call("POST", "/v1/consent/double-opt-in", json={
+            "phone_number_id": org.number_id, "contact_number": contact, "confirmation_text": CONFIRMATION})
+        assert status == 402 and body["error"]["code"] == "INSUFFICIENT_CREDIT", body
+        _, listing, _ = await org.call("GET", "/v1/messages")
+        assert listing["data"] == []
+        status, body, _ = await org.call("GET", f"/v1/consent/{contact}")
+        assert status == 200 and body["data"]["status"] == "none", body
+
+
 async def test_idempotent_replay_by_key_and_by_message_id(system: System) -> None:
     org = await onboard(system)
-    contact = handset()
-    await org.consent(contact)
-    h = {"Idempotency-Key": "outbound-e2e-1"}
-    body = {"from": org.number, "to": contact, "text": "exactly once"}
-    s1, b1, _ = await org.call("POST", "/v1/messages", json=body, headers=h)
-    s2, b2, h2 = await org.call("POST", "/v1/messages", json=body, headers=h)
-    assert s1 == s2 == 202 and b1 == b2 and h2.get("Idempotent-Replayed") == "true"
-    mid = str(uuid.uuid4())
-    s3, b3 = await org.send(contact, text="by id", message_id=mid)
-    s4, b4 = await org.send(contact, text="by id", message_id=mid)
-    assert s3 == s4 == 202 and b3["data"]["id"] == b4["data"]["id"] == mid
-    await org.until_terminal([b1["data"]["id"], mid])
+    contact = await org.new_contact()
+    await org.sent_once_each(contact, ("exactly once", "by id"))
     assert sorted(await org.inbox(contact)) == ["by id", "exactly once"]
     _, listing, _ = await org.call("GET", "/v1/messages")
     assert len(listing["data"]) == 2
@@ -238,8 +221,7 @@ async def test_a_carrier_failing_a_fifth_of_submissions_still_delivers_each_once
 
 async def _a_fifth_failing(system: System) -> None:
     org = await onboard(system)
-    contact = handset()
-    await org.consent(contact)
+    contact = await org.new_contact()
     await system.call("PUT", "/sim/config", json={"faults": {"error_fraction": 0.2}})
     ids = await org.sends(contact, [f"flaky {i}" for i in range(25)])
     final = await org.until_terminal(ids, timeout=30)
@@ -251,8 +233,7 @@ async def _a_fifth_failing(system: System) -> None:
 async def test_stop_while_messages_are_queued_cancels_them(settings_env: dict[str, str]) -> None:
     async with system_with(settings_env, number_throughput_mpm="60") as system:
         org = await onboard(system)
-        contact = handset()
-        await org.consent(contact)
+        contact = await org.new_contact()
         ids = await org.sends(contact, [f"queued {i}" for i in range(10)])
         assert (await org.message(ids[-1]))["queue_position"] >= 5
         status, _, _ = await system.call("POST", "/sim/messages", json={"from": contact, "to": org.number,
@@ -273,9 +254,7 @@ async def test_stop_while_messages_are_queued_cancels_them(settings_env: dict[st
 
 async def test_restart_of_outbound_mid_flight_ends_every_message_once(system: System) -> None:
     org = await onboard(system)
-    contacts = [handset() for _ in range(3)]
-    for c in contacts:
-        await org.consent(c)
+    contacts = [await org.new_contact() for _ in range(3)]
     await system.call("PUT", "/sim/config", json={"faults": {"slow_fraction": 0.5, "slow_ms": 3000}})
     ids: dict[str, str] = {}
     for i in range(30):
@@ -309,9 +288,7 @@ async def test_sends_arriving_together_are_each_answered_on_their_own(system: Sy
     still gets its own answer, the refused ones create and spend nothing, a message id sent twice at
     once is one message, and each accepted text reaches its handset once."""
     org = await onboard(system)
-    allowed = [handset() for _ in range(8)]
-    for contact in allowed:
-        await org.consent(contact)
+    allowed = [await org.new_contact() for _ in range(8)]
     no_consent = handset()
     twice = str(uuid.uuid4())
     before = await org.balance()
@@ -356,9 +333,7 @@ async def test_credit_running_out_inside_a_batch_refuses_only_what_it_cannot_cov
     # one accept worker: while the first send is accepted the other seven gather into one batch
     async with system_with(settings_env, price_per_segment_micros="1000000", accept_workers="1") as system:
         org = await onboard(system)
-        contacts = [handset() for _ in range(8)]
-        for contact in contacts:
-            await org.consent(contact)
+        contacts = [await org.new_contact() for _ in range(8)]
         before = float(await org.balance())
         affordable = int(before)  # $1 a message
         assert 0 < affordable < 8
@@ -377,8 +352,7 @@ async def test_a_change_to_the_number_reaches_the_next_sends_at_once(settings_en
     that follow, without waiting out the minute."""
     async with system_with(settings_env, accept_sender_cache_s="60") as system:
         org = await onboard(system)
-        contact = handset()
-        await org.consent(contact)
+        contact = await org.new_contact()
         status, body = await org.send(contact, text="before")
         assert status == 202 and body["data"]["status_callback_url"] is None, body
         url = "http://127.0.0.1:9/status"

@@ -5,7 +5,7 @@ binary (Debian: apt-get install pgbouncer)."""
 from __future__ import annotations
 
 from libs.tests import test_pgbouncer
-from tests.e2e.test_outbound import handset, onboard
+from tests.e2e.test_outbound import onboard
 from tests.system import running_system
 
 pytestmark = test_pgbouncer.pytestmark
@@ -18,6 +18,5 @@ async def test_a_message_goes_through_pgbouncer(bouncer: str, settings_env: dict
     extra = {"AM_DB_POOL_MAX": "6", "AM_INBOUND_WEBHOOK_DB_POOL": "4", "AM_DB_POOL_MIN": "1"}
     async with running_system(env, extra) as system:
         org = await onboard(system)
-        contact = handset()
-        await org.consent(contact)
+        contact = await org.new_contact()
         await org.delivered(contact)

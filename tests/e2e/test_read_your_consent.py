@@ -51,8 +51,7 @@ async def test_a_send_the_moment_a_yes_shows_up_in_a_wait_is_accepted_every_time
 async def test_a_send_the_moment_a_stop_is_listed_is_refused_every_time(system: System) -> None:
     org = await onboard(system)
     for i in range(ROUNDS):
-        contact = handset()
-        await org.consent(contact)
+        contact = await org.new_contact()
         status, body = await org.send(contact, text="before")
         assert status == 202, body
         since = rfc3339(utcnow())
@@ -80,8 +79,7 @@ async def test_while_compliance_is_down_a_text_waits_at_the_carrier_and_arrives_
     already refuses the next send."""
     async with running_system(settings_env) as system:
         org = await onboard(system)
-        contact = handset()
-        await org.consent(contact)
+        contact = await org.new_contact()
         old = system.services["compliance"]
         await old.stop()
         await text(system, org, contact, "STOP")

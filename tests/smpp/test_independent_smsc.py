@@ -100,8 +100,7 @@ async def test_throttling_and_a_full_queue_are_backed_off_and_sent_once(settings
                                                                         smsc: NodeSmsc) -> None:
     async with await with_system(settings_env, smsc) as system:
         org = await onboard(system)
-        to = handset()
-        await org.consent(to)
+        to = await org.new_contact()
         await smsc.send(cmd="set", throttle=2, queue_full=1)
         await smsc.wait(lambda e: e["ev"] == "set")
         _, a = await org.send(to, text="patience")
@@ -116,8 +115,7 @@ async def test_throttling_and_a_full_queue_are_backed_off_and_sent_once(settings
 async def test_transmitter_and_receiver_binds_and_sar_parts(settings_env: dict[str, str], smsc: NodeSmsc) -> None:
     async with await with_system(settings_env, smsc, bind="txrx", binds=2, concat="sar", tps=50) as system:
         org = await onboard(system)
-        to = handset()
-        await org.consent(to)
+        to = await org.new_contact()
         text = "A long text in parts marked by SAR TLVs instead of a UDH. " * 4
         _, a = await org.send(to, text=text)
         final = await org.until_terminal([a["data"]["id"]])
@@ -242,9 +240,7 @@ async def test_smsc_restarted_under_load_every_message_ends_once(settings_env: d
                                                                 smsc: NodeSmsc) -> None:
     async with await with_system(settings_env, smsc) as system:
         org = await onboard(system)
-        contacts = [handset() for _ in range(4)]
-        for c in contacts:
-            await org.consent(c)
+        contacts = [await org.new_contact() for _ in range(4)]
         await smsc.send(cmd="set", hold=True)
         await smsc.wait(lambda e: e["ev"] == "set")
         ids = []

@@ -9,7 +9,7 @@ from typing import Any
 from libs.embedded.ports import free_port
 from services.amctl import carrier as amctl
 from tests.e2e.data import BRAND, CAMPAIGN
-from tests.e2e.test_outbound import Org, handset
+from tests.e2e.test_outbound import Org
 from tests.smpp.node import NodeSmsc
 from tests.system import running_system
 
@@ -62,8 +62,7 @@ async def test_numbers_file_operator_verdicts_and_smpp(settings_env: dict[str, s
             # and texts go out over SMPP
             await system.call("PATCH", "/v1/compliance/settings", key=key, json={"quiet_hours_enabled": False})
             org = Org(system, key, data["organization"]["id"], number["phone_number"], number["id"])
-            to = handset()
-            await org.consent(to)
+            to = await org.new_contact()
             status, sent = await org.send(to)
             assert status == 202, sent
             final = await org.until_terminal([sent["data"]["id"]])

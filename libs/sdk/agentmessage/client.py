@@ -16,8 +16,8 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Coroutine, Iterator
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import httpx
 import msgspec
@@ -38,6 +38,7 @@ from agentmessage.models import (
 )
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8080"
 _RETRY_STATUSES = frozenset({429, 503})
@@ -148,7 +149,7 @@ class AsyncClient:
         return await self._page("/v1/messages", Message, {"limit": limit, "cursor": cursor, "status": status,
                                                           "to": to})
 
-    def iter_messages(self, **filters: Any) -> AsyncIterator[Message]:
+    def iter_messages(self, /, **filters: Any) -> AsyncIterator[Message]:
         return self._iter("/v1/messages", Message, filters)
 
     async def wait_for_status(self, message_id: str, statuses: tuple[str, ...] = (
@@ -171,7 +172,7 @@ class AsyncClient:
             "limit": limit, "cursor": cursor, "to": to, "from": from_, "since": since, "after": after,
             "wait": wait or None, "otp": otp})
 
-    def iter_inbound(self, **filters: Any) -> AsyncIterator[InboundMessage]:
+    def iter_inbound(self, /, **filters: Any) -> AsyncIterator[InboundMessage]:
         return self._iter("/v1/inbound-messages", InboundMessage, filters)
 
     async def get_inbound(self, message_id: str) -> InboundMessage:
@@ -230,7 +231,7 @@ class AsyncClient:
         return await self._page("/v1/conversations", Conversation, {
             "limit": limit, "cursor": cursor, "phone_number": phone_number, "contact_number": contact_number})
 
-    def iter_conversations(self, **filters: Any) -> AsyncIterator[Conversation]:
+    def iter_conversations(self, /, **filters: Any) -> AsyncIterator[Conversation]:
         return self._iter("/v1/conversations", Conversation, filters)
 
     async def get_conversation(self, conversation_id: str) -> Conversation:
@@ -273,6 +274,27 @@ def _backoff(attempt: int, retry_after: float | None) -> float:
     return base * (0.5 + random.random() / 2)
 
 
+def _blocking(method: Callable[Concatenate[AsyncClient, P], Awaitable[T]]) -> Callable[Concatenate[Client, P], T]:
+    """A ``Client`` method: the ``AsyncClient`` one, with its signature, run to its end on the client's loop."""
+
+    def call(self: Client, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return self._run(method(self._async, *args, **kwargs))
+
+    call.__doc__ = method.__doc__
+    return call
+
+
+def _walking(method: Callable[Concatenate[AsyncClient, P], AsyncIterator[T]],
+             ) -> Callable[Concatenate[Client, P], Iterator[T]]:
+    """A ``Client`` ``iter_*`` method: the ``AsyncClient`` one, each item fetched on the client's loop."""
+
+    def call(self: Client, /, *args: P.args, **kwargs: P.kwargs) -> Iterator[T]:
+        return self._iter(method(self._async, *args, **kwargs))
+
+    call.__doc__ = method.__doc__
+    return call
+
+
 class Client:
     """The blocking client: every ``AsyncClient`` method, run on a private event loop thread."""
 
@@ -306,71 +328,28 @@ class Client:
             except StopAsyncIteration:
                 return
 
-    def send_message(self, from_: str, to: str, text: str, **kw: Any) -> Message:
-        return self._run(self._async.send_message(from_, to, text, **kw))
-
-    def check_send(self, from_: str, to: str, text: str, **kw: Any) -> SendDecision:
-        return self._run(self._async.check_send(from_, to, text, **kw))
-
-    def get_message(self, message_id: str) -> Message:
-        return self._run(self._async.get_message(message_id))
-
-    def list_messages(self, **kw: Any) -> Page[Message]:
-        return self._run(self._async.list_messages(**kw))
-
-    def iter_messages(self, **filters: Any) -> Iterator[Message]:
-        return self._iter(self._async.iter_messages(**filters))
-
-    def wait_for_status(self, message_id: str, **kw: Any) -> Message:
-        return self._run(self._async.wait_for_status(message_id, **kw))
-
-    def list_inbound(self, **kw: Any) -> Page[InboundMessage]:
-        return self._run(self._async.list_inbound(**kw))
-
-    def iter_inbound(self, **filters: Any) -> Iterator[InboundMessage]:
-        return self._iter(self._async.iter_inbound(**filters))
-
-    def get_inbound(self, message_id: str) -> InboundMessage:
-        return self._run(self._async.get_inbound(message_id))
-
-    def wait_for_reply(self, contact: str, **kw: Any) -> InboundMessage | None:
-        return self._run(self._async.wait_for_reply(contact, **kw))
-
-    def wait_for_code(self, to: str, **kw: Any) -> InboundMessage | None:
-        return self._run(self._async.wait_for_code(to, **kw))
-
-    def list_numbers(self, **kw: Any) -> Page[PhoneNumber]:
-        return self._run(self._async.list_numbers(**kw))
-
-    def iter_numbers(self) -> Iterator[PhoneNumber]:
-        return self._iter(self._async.iter_numbers())
-
-    def request_consent(self, phone_number_id: str, contact_number: str, confirmation_text: str) -> DoubleOptIn:
-        return self._run(self._async.request_consent(phone_number_id, contact_number, confirmation_text))
-
-    def get_consent(self, contact_number: str) -> Consent:
-        return self._run(self._async.get_consent(contact_number))
-
-    def list_conversations(self, **kw: Any) -> Page[Conversation]:
-        return self._run(self._async.list_conversations(**kw))
-
-    def iter_conversations(self, **filters: Any) -> Iterator[Conversation]:
-        return self._iter(self._async.iter_conversations(**filters))
-
-    def get_conversation(self, conversation_id: str) -> Conversation:
-        return self._run(self._async.get_conversation(conversation_id))
-
-    def conversation_messages(self, conversation_id: str, **kw: Any) -> Page[ConversationMessage]:
-        return self._run(self._async.conversation_messages(conversation_id, **kw))
-
-    def create_key(self, name: str, **kw: Any) -> ApiKey:
-        return self._run(self._async.create_key(name, **kw))
-
-    def list_keys(self, **kw: Any) -> Page[ApiKey]:
-        return self._run(self._async.list_keys(**kw))
-
-    def balance(self) -> Balance:
-        return self._run(self._async.balance())
+    send_message = _blocking(AsyncClient.send_message)
+    check_send = _blocking(AsyncClient.check_send)
+    get_message = _blocking(AsyncClient.get_message)
+    list_messages = _blocking(AsyncClient.list_messages)
+    iter_messages = _walking(AsyncClient.iter_messages)
+    wait_for_status = _blocking(AsyncClient.wait_for_status)
+    list_inbound = _blocking(AsyncClient.list_inbound)
+    iter_inbound = _walking(AsyncClient.iter_inbound)
+    get_inbound = _blocking(AsyncClient.get_inbound)
+    wait_for_reply = _blocking(AsyncClient.wait_for_reply)
+    wait_for_code = _blocking(AsyncClient.wait_for_code)
+    list_numbers = _blocking(AsyncClient.list_numbers)
+    iter_numbers = _walking(AsyncClient.iter_numbers)
+    request_consent = _blocking(AsyncClient.request_consent)
+    get_consent = _blocking(AsyncClient.get_consent)
+    list_conversations = _blocking(AsyncClient.list_conversations)
+    iter_conversations = _walking(AsyncClient.iter_conversations)
+    get_conversation = _blocking(AsyncClient.get_conversation)
+    conversation_messages = _blocking(AsyncClient.conversation_messages)
+    create_key = _blocking(AsyncClient.create_key)
+    list_keys = _blocking(AsyncClient.list_keys)
+    balance = _blocking(AsyncClient.balance)
 
 
 async def _make(api_key: str | None, base_url: str | None, kw: dict[str, Any]) -> AsyncClient:

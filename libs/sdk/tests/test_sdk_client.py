@@ -61,6 +61,20 @@ def test_the_sync_client_walks_every_page() -> None:
         assert [m.id for m in am.iter_messages()] == ["m1", "m2"]
 
 
+def test_a_sync_method_is_the_async_one_with_its_arguments() -> None:
+    seen: list[str] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        seen.append(f"{req.url.path}?{req.url.query.decode()}")
+        data = MSG if req.url.path.endswith("/m1") else [MSG]
+        return httpx.Response(200, json={"success": True, "data": data, "meta": {"next_cursor": None}})
+
+    with Client("k", "http://api.test", transport=httpx.MockTransport(handler)) as am:
+        assert am.get_message("m1").id == "m1"
+        assert [m.id for m in am.list_messages(limit=5, status="queued").data] == ["m1"]
+    assert seen == ["/v1/messages/m1?", "/v1/messages?limit=5&status=queued"]
+
+
 def test_webhook_signatures() -> None:
     body = b'{"id":"x"}'
     sig = hmac.new(b"whsec", b"1000." + body, hashlib.sha256).hexdigest()

@@ -5,17 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from libs.testing.decided import events, refusal
-from proto.events.accounts import (
-    ApiKeyCreated,
-    ApiKeyRevoked,
-    CreditCaptured,
-    CreditGranted,
-    CreditReleased,
-    CreditReserved,
-    OrganizationCreated,
-    SessionEnded,
-    SessionStarted,
-)
+from proto.events import accounts as E
 from services.accounts import model
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -36,11 +26,11 @@ def test_signup_creates_the_organization_its_default_key_and_the_signup_credit()
     # given a free email; when the organization signs up
     out = events(model.decide_signup(False, signup()))
     # then: the organization (name trimmed) with its owner, the default key, and $5
-    assert [type(e) for e in out] == [OrganizationCreated, ApiKeyCreated, CreditGranted]
+    assert [type(e) for e in out] == [E.OrganizationCreated, E.ApiKeyCreated, E.CreditGranted]
     org, key, grant = out
-    assert isinstance(org, OrganizationCreated) and org.name == "Acme" and org.owner_email == "ada@example.com"
-    assert isinstance(key, ApiKeyCreated) and key.name == "default" and key.prefix == PREFIX and key.scopes is None
-    assert isinstance(grant, CreditGranted) and grant.amount_micros == 5_000_000 and grant.entry_id == "g"
+    assert isinstance(org, E.OrganizationCreated) and org.name == "Acme" and org.owner_email == "ada@example.com"
+    assert isinstance(key, E.ApiKeyCreated) and key.name == "default" and key.prefix == PREFIX and key.scopes is None
+    assert isinstance(grant, E.CreditGranted) and grant.amount_micros == 5_000_000 and grant.entry_id == "g"
     assert all(e.org_id == ORG and e.occurred_at == NOW for e in out)
 
 
@@ -70,7 +60,7 @@ def new_key(**over: object) -> model.NewKey:
 
 def test_key_created_with_its_scopes_and_caps() -> None:
     (ev,) = events(model.decide_create_key(model.KeyState(), new_key()))
-    assert isinstance(ev, ApiKeyCreated)
+    assert isinstance(ev, E.ApiKeyCreated)
     assert (ev.name, ev.scopes, ev.caps) == ("ci", ["messages:send"], {"sends_per_day": 10})
     assert model.evolve_key(model.KeyState(), ev) == model.KeyState(org_id=ORG)
 
@@ -89,7 +79,7 @@ def test_key_with_an_empty_or_long_name_is_refused() -> None:
 def test_key_revoked_once_then_gone() -> None:
     given = model.KeyState(org_id=ORG)
     (ev,) = events(model.decide_revoke_key(given, ORG, "k1", NOW))
-    assert isinstance(ev, ApiKeyRevoked) and ev.key_id == "k1"
+    assert isinstance(ev, E.ApiKeyRevoked) and ev.key_id == "k1"
     after = model.evolve_key(given, ev)
     assert after.revoked and after.version == 2
     assert refusal(model.decide_revoke_key(after, ORG, "k1", NOW)).status == 404
@@ -103,7 +93,7 @@ def test_another_orgs_key_or_no_key_cannot_be_revoked_and_looks_missing() -> Non
 # -- Session --------------------------------------------------------------------------------------------
 def test_session_started_for_a_known_user_expires_after_its_ttl() -> None:
     (ev,) = events(model.decide_start_session(True, ORG, "u", "s1", 3600, NOW))
-    assert isinstance(ev, SessionStarted) and ev.expires_at == "2026-03-01T13:00:00.000Z"
+    assert isinstance(ev, E.SessionStarted) and ev.expires_at == "2026-03-01T13:00:00.000Z"
     assert model.evolve_session(None, ev) == model.SessionState(org_id=ORG, user_id="u")
 
 
@@ -116,7 +106,7 @@ def test_session_refused_for_an_unknown_user_or_a_ttl_out_of_range() -> None:
 def test_session_ended_once() -> None:
     given = model.SessionState(org_id=ORG, user_id="u")
     (ev,) = events(model.decide_end_session(given, "s1", "logout", NOW))
-    assert isinstance(ev, SessionEnded) and ev.reason == "logout"
+    assert isinstance(ev, E.SessionEnded) and ev.reason == "logout"
     after = model.evolve_session(given, ev)
     assert after is not None and after.ended
     assert events(model.decide_end_session(after, "s1", "logout", NOW)) == []
@@ -129,7 +119,7 @@ def reserve(s: model.ReservationState | None, amount: int = 7_500, org: str = OR
 
 def test_credit_reserved_takes_it_from_the_balance_and_writes_a_debit() -> None:
     (ev,) = events(reserve(None))
-    assert isinstance(ev, CreditReserved) and ev.amount_micros == 7_500 and ev.reference == "msg-1"
+    assert isinstance(ev, E.CreditReserved) and ev.amount_micros == 7_500 and ev.reference == "msg-1"
     assert model.balance_change(ev) == -7_500
     assert model.ledger_entry(ev) == ("debit", -7_500, "1 message", "msg-1")
     assert model.evolve_reservation(None, ev) == model.ReservationState(org_id=ORG, amount_micros=7_500,
@@ -156,7 +146,7 @@ def test_a_retried_reservation_changes_nothing_and_another_orgs_id_is_taken() ->
 def test_credit_captured_spends_the_hold_without_touching_the_balance() -> None:
     held = model.ReservationState(org_id=ORG, amount_micros=7_500, reference="msg-1")
     (ev,) = events(model.decide_settle(held, ORG, "r1", True, "", NOW))
-    assert isinstance(ev, CreditCaptured) and ev.amount_micros == 7_500
+    assert isinstance(ev, E.CreditCaptured) and ev.amount_micros == 7_500
     assert model.balance_change(ev) == 0 and model.ledger_entry(ev) is None
     after = model.evolve_reservation(held, ev)
     assert after is not None and after.status == "captured" and after.version == 2
@@ -165,7 +155,7 @@ def test_credit_captured_spends_the_hold_without_touching_the_balance() -> None:
 def test_credit_released_gives_it_back_with_a_refund_line() -> None:
     held = model.ReservationState(org_id=ORG, amount_micros=7_500, reference="msg-1")
     (ev,) = events(model.decide_settle(held, ORG, "r1", False, "refund: expired", NOW))
-    assert isinstance(ev, CreditReleased) and model.balance_change(ev) == 7_500
+    assert isinstance(ev, E.CreditReleased) and model.balance_change(ev) == 7_500
     assert model.refund_entry(ev, held) == ("refund", 7_500, "refund: expired", "msg-1")
     after = model.evolve_reservation(held, ev)
     assert after is not None and after.status == "released"
@@ -182,14 +172,14 @@ def test_a_settled_reservation_stays_as_it_is_and_a_missing_one_is_404() -> None
 
 
 def test_credit_granted_adds_to_the_balance() -> None:
-    ev = CreditGranted(org_id=ORG, entry_id="g", amount_micros=5_000_000, reason="signup credit", occurred_at=NOW)
+    ev = E.CreditGranted(org_id=ORG, entry_id="g", amount_micros=5_000_000, reason="signup credit", occurred_at=NOW)
     assert model.balance_change(ev) == 5_000_000
     assert model.ledger_entry(ev) == ("grant", 5_000_000, "signup credit", "")
 
 
 def test_the_balance_is_the_sum_of_its_events() -> None:
     # given $5, two holds of 1c, one captured and one released
-    grant = CreditGranted(org_id=ORG, entry_id="g", amount_micros=5_000_000, reason="signup", occurred_at=NOW)
+    grant = E.CreditGranted(org_id=ORG, entry_id="g", amount_micros=5_000_000, reason="signup", occurred_at=NOW)
     holds = [events(model.decide_reserve(None, ORG, r, 10_000, "m", "", NOW))[0] for r in ("a", "b")]
     held = model.ReservationState(org_id=ORG, amount_micros=10_000)
     settle = [events(model.decide_settle(held, ORG, "a", True, "", NOW + timedelta(seconds=1)))[0],

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from libs.store.db import migrate
 from libs.store.eventstore import EventStore
-from libs.testing.statements import counted_pool
+from libs.testing.statements import counted_store
 from proto.base import new_id
 from proto.events.carrier import MessageSubmitted, ReceiptReceived
-from proto.subjects import Subjects
 from services.carrier import store
 
 SQL = Path(__file__).parent.parent / "sql"
@@ -25,11 +23,8 @@ async def submit(es: EventStore, mid: str) -> None:
 
 
 async def test_an_outcome_and_a_receipt_are_one_statement_each(database_url: str, subject_root: str) -> None:
-    subjects = Subjects(subject_root)
-    schema = subjects.schema("carrier")
-    async with counted_pool(database_url, schema) as (pool, statements):
-        await migrate(pool, schema, SQL)
-        es = EventStore(pool, schema, subjects, "carrier")
+    async with counted_store(database_url, subject_root, "carrier", SQL) as (es, statements):
+        pool = es.pool
         await submit(es, new_id())  # asyncpg's first look at the types, out of the count
         statements.clear()
         # when: a submission is recorded, then its receipt

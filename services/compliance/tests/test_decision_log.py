@@ -5,12 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from libs.store.db import migrate
-from libs.store.eventstore import EventStore
-from libs.testing.statements import counted_pool
+from libs.testing.statements import counted_store
 from proto.base import new_id, utcnow
 from proto.events.compliance import GateDecision
-from proto.subjects import Subjects
 from services.compliance.store import DecisionLog
 
 SQL = Path(__file__).parent.parent / "sql"
@@ -24,11 +21,9 @@ def decision(kind: str = "allow") -> GateDecision:
 
 
 async def test_a_batch_of_decisions_is_one_statement(database_url: str, subject_root: str) -> None:
-    subjects = Subjects(subject_root)
-    schema = subjects.schema("compliance")
-    async with counted_pool(database_url, schema) as (pool, statements):
-        await migrate(pool, schema, SQL)
-        log = DecisionLog(EventStore(pool, schema, subjects, "compliance"))
+    async with counted_store(database_url, subject_root, "compliance", SQL) as (es, statements):
+        pool = es.pool
+        log = DecisionLog(es)
         orgs = [new_id() for _ in range(3)]
         await log._write([(orgs[0], decision())])  # asyncpg's first look at the types, out of the count
         statements.clear()
@@ -40,3 +35,21 @@ async def test_a_batch_of_decisions_is_one_statement(database_url: str, subject_
         pages = await pool.fetchval("SELECT count(*) FROM events WHERE event_type = 'GateDecisionsRecorded'")
         rows = await pool.fetchval("SELECT count(*) FROM gate_decisions")
         assert (pages, rows) == (1 + 3, 1 + 60)
+
+
+async def test_decisions_are_counted_by_outcome_and_reason(database_url: str, subject_root: str) -> None:
+    from prometheus_client import REGISTRY
+
+    def count(outcome: str, reason: str) -> float:
+        return REGISTRY.get_sample_value("am_gate_decisions_total", {"outcome": outcome, "reason": reason}) or 0.0
+
+    async with counted_store(database_url, subject_root, "compliance", SQL) as (es, _):
+        log = DecisionLog(es)
+        log.start()
+        try:
+            before = count("allow", "none"), count("deny", "OPTED_OUT")
+            for kind in ("allow", "deny", "allow", "deny", "deny"):
+                await log.record(new_id(), decision(kind))
+            assert (count("allow", "none"), count("deny", "OPTED_OUT")) == (before[0] + 2, before[1] + 3)
+        finally:
+            await log.stop()

@@ -7,15 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from proto.base import CommandError, Event
-from proto.events.compliance import (
-    ConsentGranted,
-    ConsentRevoked,
-    DoubleOptInExpired,
-    HelpRequested,
-    OptInRecorded,
-    OptOutRecorded,
-    ReplyIssued,
-)
+from proto.events import compliance as E
 from services.compliance import model
 from services.compliance.keywords import classify
 
@@ -37,7 +29,7 @@ def inbound(body: str, at: datetime = NOON_SF, event_id: str = "ev-1") -> model.
 
 
 def consented() -> model.ContactState:
-    ev = ConsentGranted(org_id=ORG, contact_number=SF, consent_id="c-1", method="web_form", occurred_at=NOON_SF)
+    ev = E.ConsentGranted(org_id=ORG, contact_number=SF, consent_id="c-1", method="web_form", occurred_at=NOON_SF)
     return model.fold(model.ContactState(), [ev])
 
 
@@ -62,7 +54,7 @@ def test_consent_allows_and_opt_out_denies_with_start_hint() -> None:
     s = consented()
     assert model.decide(s, model.Policy(), facts(), ENABLED, NOON_SF).decision == "allow"
     s, events = text_in(s, "STOP")
-    assert [type(e) for e in events] == [ConsentRevoked, OptOutRecorded, ReplyIssued]
+    assert [type(e) for e in events] == [E.ConsentRevoked, E.OptOutRecorded, E.ReplyIssued]
     d = model.decide(s, model.Policy(), facts(), None, NOON_SF)
     assert (d.decision, d.code, d.status) == ("deny", "RECIPIENT_OPTED_OUT", 453)
     assert "START" in d.reason
@@ -71,7 +63,7 @@ def test_consent_allows_and_opt_out_denies_with_start_hint() -> None:
 def test_only_the_one_confirmation_reaches_an_opted_out_contact() -> None:
     s, events = text_in(consented(), "stop")
     reply = events[-1]
-    assert isinstance(reply, ReplyIssued) and reply.kind == "opt_out_confirmation"
+    assert isinstance(reply, E.ReplyIssued) and reply.kind == "opt_out_confirmation"
     ok = facts("opt_out_confirmation", "transactional", reply.message_id, issued_kind="opt_out_confirmation")
     assert model.decide(s, model.Policy(), ok, ENABLED, NIGHT_SF).decision == "allow"  # any hour
     for other in (facts("opt_out_confirmation", "transactional", "m-x", issued_kind="opt_out_confirmation"),
@@ -83,15 +75,15 @@ def test_only_the_one_confirmation_reaches_an_opted_out_contact() -> None:
     assert again == [] and s2 == s
     # HELP from an opted-out contact is recorded but not answered
     _, help_events = text_in(s, "HELP", event_id="ev-3")
-    assert [type(e) for e in help_events] == [HelpRequested]
-    assert isinstance(help_events[0], HelpRequested) and help_events[0].answered is False
+    assert [type(e) for e in help_events] == [E.HelpRequested]
+    assert isinstance(help_events[0], E.HelpRequested) and help_events[0].answered is False
 
 
 def test_start_opts_back_in_with_keyword_consent_and_a_reply() -> None:
     s, _ = text_in(consented(), "STOP")
     s, events = text_in(s, "START", event_id="ev-2")
-    assert [type(e) for e in events] == [OptInRecorded, ConsentGranted, ReplyIssued]
-    assert isinstance(events[1], ConsentGranted) and events[1].method == "keyword"
+    assert [type(e) for e in events] == [E.OptInRecorded, E.ConsentGranted, E.ReplyIssued]
+    assert isinstance(events[1], E.ConsentGranted) and events[1].method == "keyword"
     assert model.decide(s, model.Policy(), facts(), ENABLED, NOON_SF).decision == "allow"
 
 
@@ -106,7 +98,7 @@ def test_yes_to_a_pending_double_opt_in_grants_consent_with_evidence() -> None:
                                        expires_at=NOON_SF + timedelta(hours=24))
     s, events = text_in(model.ContactState(), "Yes", pending)
     granted = events[0]
-    assert isinstance(granted, ConsentGranted) and granted.method == "double_opt_in"
+    assert isinstance(granted, E.ConsentGranted) and granted.method == "double_opt_in"
     e = granted.evidence
     assert (e.confirmation_text, e.confirmation_message_id, e.reply_message_id, e.double_opt_in_id) == (
         "Reply YES to confirm", "m-doi", "in-ev-1", "doi-1")
@@ -122,8 +114,8 @@ def test_stop_expires_a_pending_double_opt_in() -> None:
     pending = model.PendingDoubleOptIn(id="doi-1", phone_number_id="pn-1", confirmation_text="t", message_id="m",
                                        created_at=NOON_SF, expires_at=NOON_SF + timedelta(hours=1))
     _, events = text_in(model.ContactState(), "please stop texting me", pending)
-    assert [type(e) for e in events] == [OptOutRecorded, DoubleOptInExpired, ReplyIssued]
-    assert isinstance(events[0], OptOutRecorded) and events[0].source == "plain_language"
+    assert [type(e) for e in events] == [E.OptOutRecorded, E.DoubleOptInExpired, E.ReplyIssued]
+    assert isinstance(events[0], E.OptOutRecorded) and events[0].source == "plain_language"
     assert events[0].matched_rule == "stop_texting_me"
 
 
@@ -137,12 +129,25 @@ def test_replies_use_custom_then_campaign_then_default_text() -> None:
     assert "START" in model.opt_out_text(model.Policy(), model.Texts(brand="Acme"))
 
 
+def test_a_campaign_keyword_gets_the_campaigns_text_and_spanish_its_default_for_help_and_stop_alike() -> None:
+    # given: an organization's own texts and a campaign's, for help and for opting out
+    p = model.Policy(help_reply="Custom help", opt_out_reply="Custom bye")
+    t = model.Texts(brand="Acme", help_message="Campaign help", opt_out_message="Campaign bye")
+    for text, custom, mine in ((model.help_text, "Custom help", "Campaign help"),
+                               (model.opt_out_text, "Custom bye", "Campaign bye")):
+        # then: the campaign's own keyword answers with its text; otherwise the organization's wins
+        assert text(p, t, "en", True) == mine and text(p, t, "es", True) == mine
+        assert text(p, t, "en", False) == custom
+        # and: in Spanish, without a campaign keyword, the Spanish default (naming the brand)
+        assert text(p, t, "es", False).startswith("Acme: ") and custom not in text(p, t, "es", False)
+
+
 def test_reply_message_ids_are_deterministic_per_event() -> None:
     _, a = text_in(model.ContactState(), "HELP")
     _, b = text_in(model.ContactState(), "HELP")
     _, c = text_in(model.ContactState(), "HELP", event_id="ev-other")
     ra, rb, rc = a[-1], b[-1], c[-1]
-    assert isinstance(ra, ReplyIssued) and isinstance(rb, ReplyIssued) and isinstance(rc, ReplyIssued)
+    assert isinstance(ra, E.ReplyIssued) and isinstance(rb, E.ReplyIssued) and isinstance(rc, E.ReplyIssued)
     assert ra.message_id == rb.message_id != rc.message_id
 
 
@@ -290,9 +295,9 @@ def test_a_cap_holds_over_windows_ahead_too() -> None:
 
 def test_a_spanish_opt_out_is_confirmed_in_spanish_and_help_too() -> None:
     _, events = text_in(consented(), "no más mensajes")
-    reply = next(e for e in events if isinstance(e, ReplyIssued))
+    reply = next(e for e in events if isinstance(e, E.ReplyIssued))
     assert "se ha dado de baja" in reply.text and "Acme" in reply.text
     _, events = text_in(model.ContactState(), "AYUDA")
-    assert "para ayuda" in next(e for e in events if isinstance(e, ReplyIssued)).text
+    assert "para ayuda" in next(e for e in events if isinstance(e, E.ReplyIssued)).text
     _, events = text_in(model.ContactState(), "STOP")
-    assert "unsubscribed" in next(e for e in events if isinstance(e, ReplyIssued)).text
+    assert "unsubscribed" in next(e for e in events if isinstance(e, E.ReplyIssued)).text

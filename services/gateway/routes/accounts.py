@@ -50,7 +50,7 @@ async def list_keys(ctx: Ctx) -> Reply:
             found = [None] * len(page.data)
         for k, u in zip(page.data, found, strict=True):
             k.usage = u
-    return Reply(page.data, meta={"next_cursor": page.next_cursor})
+    return Reply.page(page)
 
 
 async def revoke_key(ctx: Ctx) -> Reply:

@@ -12,7 +12,7 @@ from proto.http.tendlc import (
     ListQuery,
     ResubmitBody,
 )
-from services.gateway.api import Ctx, Reply, Route
+from services.gateway.api import Ctx, Reply, Route, listing, on_resource
 
 TAG = "10DLC"
 
@@ -23,30 +23,10 @@ async def register_brand(ctx: Ctx) -> Reply:
     return Reply(res, status=201)
 
 
-async def list_brands(ctx: Ctx) -> Reply:
-    q: ListQuery = ctx.query
-    page = await ctx.call(c.ListBrands(org_id=ctx.org_id, limit=q.limit, cursor=q.cursor))
-    return Reply(page.data, meta={"next_cursor": page.next_cursor})
-
-
-async def show_brand(ctx: Ctx) -> Reply:
-    return Reply(await ctx.call(c.ShowBrand(org_id=ctx.org_id, brand_id=ctx.path["id"])))
-
-
 async def create_campaign(ctx: Ctx) -> Reply:
     res = await ctx.call(c.CreateCampaign(org_id=ctx.org_id, campaign=ctx.body,
                                                 campaign_id=ctx.resource_id), timeout=20)
     return Reply(res, status=201)
-
-
-async def list_campaigns(ctx: Ctx) -> Reply:
-    q: ListQuery = ctx.query
-    page = await ctx.call(c.ListCampaigns(org_id=ctx.org_id, limit=q.limit, cursor=q.cursor))
-    return Reply(page.data, meta={"next_cursor": page.next_cursor})
-
-
-async def show_campaign(ctx: Ctx) -> Reply:
-    return Reply(await ctx.call(c.ShowCampaign(org_id=ctx.org_id, campaign_id=ctx.path["id"])))
 
 
 async def resubmit(ctx: Ctx) -> Reply:
@@ -74,9 +54,9 @@ ROUTES = [
           body=BrandBody, response=BrandView, status=201, errors=("CARRIER_UNAVAILABLE",),
           description="ein and company_name are required except for SOLE_PROPRIETOR. The vetting score sets "
                       "throughput_mpm and daily_cap."),
-    Route("GET", "/v1/brands", list_brands, "List your brands", TAG, query=ListQuery, response=list[BrandView],
-          paginated=True),
-    Route("GET", "/v1/brands/{id}", show_brand, "Get a brand", TAG, response=BrandView),
+    Route("GET", "/v1/brands", listing(c.ListBrands), "List your brands", TAG, query=ListQuery,
+          response=list[BrandView], paginated=True),
+    Route("GET", "/v1/brands/{id}", on_resource(c.ShowBrand, "brand_id"), "Get a brand", TAG, response=BrandView),
     Route("POST", "/v1/campaigns", create_campaign, "Register a 10DLC campaign (goes to carrier review)", TAG,
           body=CampaignBody, response=CampaignView, status=201,
           errors=("BRAND_UNVERIFIED", "NUMBER_ON_OTHER_CAMPAIGN", "CARRIER_UNAVAILABLE"),
@@ -84,9 +64,10 @@ ROUTES = [
                       "you order later join your only campaign. Sending from them unlocks when status is approved. "
                       "With a status_callback_url, each review outcome is POSTed there, signed with the campaign's "
                       "webhook_secret (X-AmCore-Signature)."),
-    Route("GET", "/v1/campaigns", list_campaigns, "List your campaigns", TAG, query=ListQuery,
+    Route("GET", "/v1/campaigns", listing(c.ListCampaigns), "List your campaigns", TAG, query=ListQuery,
           response=list[CampaignView], paginated=True),
-    Route("GET", "/v1/campaigns/{id}", show_campaign, "Get a campaign", TAG, response=CampaignView),
+    Route("GET", "/v1/campaigns/{id}", on_resource(c.ShowCampaign, "campaign_id"), "Get a campaign", TAG,
+          response=CampaignView),
     Route("POST", "/v1/campaigns/{id}/resubmit", resubmit, "Edit a rejected campaign and resubmit it", TAG,
           body=ResubmitBody, response=CampaignView, errors=("CARRIER_UNAVAILABLE",),
           description="Fields given replace the campaign's; the others keep their value. Only a rejected campaign "

@@ -59,7 +59,7 @@ async def list_consent(ctx: Ctx) -> Reply:
     q: ConsentListQuery = ctx.query
     page = await ctx.call(c.ListConsent(
         org_id=ctx.org_id, status=q.status, method=q.method, limit=q.limit, cursor=q.cursor))
-    return Reply(page.data, meta={"next_cursor": page.next_cursor})
+    return Reply.page(page)
 
 
 async def get_consent(ctx: Ctx) -> Reply:
@@ -138,7 +138,7 @@ async def list_decisions(ctx: Ctx) -> Reply:
     page = await ctx.call(c.ListDecisions(
         org_id=ctx.org_id, contact=ctx.phone(q.contact, "contact") if q.contact else None, outcome=q.outcome,
         reason=q.reason, message_id=q.message_id, since=q.since, until=q.until, limit=q.limit, cursor=q.cursor))
-    return Reply(page.data, meta={"next_cursor": page.next_cursor})
+    return Reply.page(page)
 
 
 async def export_decisions(ctx: Ctx) -> web.StreamResponse:

@@ -41,7 +41,7 @@ async def list_conversations(ctx: Ctx) -> Reply:
         org_id=ctx.org_id, limit=q.limit, cursor=q.cursor,
         phone_number=ctx.phone(q.phone_number, "phone_number") if q.phone_number else None,
         contact_number=ctx.phone(q.contact_number, "contact_number") if q.contact_number else None))
-    return Reply(await _with_consent(ctx, page.data), meta={"next_cursor": page.next_cursor})
+    return Reply.page(page, await _with_consent(ctx, page.data))
 
 
 async def get_conversation(ctx: Ctx) -> Reply:
@@ -54,7 +54,7 @@ async def conversation_messages(ctx: Ctx) -> Reply:
     q: PageOnlyQuery = ctx.query
     page = await ctx.call(c.ListConversationMessages(
         org_id=ctx.org_id, conversation_id=ctx.path["id"], limit=q.limit, cursor=q.cursor))
-    return Reply(page.data, meta={"next_cursor": page.next_cursor})
+    return Reply.page(page)
 
 
 ROUTES = [

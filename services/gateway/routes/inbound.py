@@ -17,7 +17,7 @@ from proto.commands import inbound as c
 from proto.events import decode_event
 from proto.events.inbound import InboundMessageReceived
 from proto.http.inbound import DeliveriesView, InboundListQuery, InboundMessageView
-from services.gateway.api import Ctx, Reply, Route
+from services.gateway.api import Ctx, Reply, Route, on_resource
 
 
 def _matches(data: bytes, cmd: c.ListInbound) -> bool:
@@ -72,22 +72,7 @@ async def list_messages(ctx: Ctx) -> Reply:
                         from_=ctx.phone(raw_from, "from") if raw_from else None, since=q.since, after=q.after,
                         otp=q.otp)
     page = await (_wait(ctx, cmd, q.wait) if q.wait > 0 else _page(ctx, cmd))
-    return Reply(page.data, meta={"next_cursor": page.next_cursor})
-
-
-async def get_message(ctx: Ctx) -> Reply:
-    res = await ctx.call(c.GetInbound(org_id=ctx.org_id, message_id=ctx.path["id"]))
-    return Reply(res)
-
-
-async def deliveries(ctx: Ctx) -> Reply:
-    res = await ctx.call(c.GetDeliveries(org_id=ctx.org_id, message_id=ctx.path["id"]))
-    return Reply(res)
-
-
-async def redeliver(ctx: Ctx) -> Reply:
-    res = await ctx.call(c.Redeliver(org_id=ctx.org_id, message_id=ctx.path["id"]))
-    return Reply(res, status=202)
+    return Reply.page(page)
 
 
 ROUTES = [
@@ -101,11 +86,11 @@ ROUTES = [
                       "message carries `otp`, the one-time code found in its body (or null); with `otp=true` only "
                       "such messages are listed, so `?otp=true&wait=60&to=<your number>` waits for the next code "
                       "(add `from` for a given sender)."),
-    Route("GET", "/v1/inbound-messages/{id}", get_message, "Get an inbound message", "inbound",
-          response=InboundMessageView),
-    Route("GET", "/v1/inbound-messages/{id}/deliveries", deliveries,
+    Route("GET", "/v1/inbound-messages/{id}", on_resource(c.GetInbound, "message_id"), "Get an inbound message",
+          "inbound", response=InboundMessageView),
+    Route("GET", "/v1/inbound-messages/{id}/deliveries", on_resource(c.GetDeliveries, "message_id"),
           "Webhook deliveries of an inbound message: state and every attempt", "inbound", response=DeliveriesView),
-    Route("POST", "/v1/inbound-messages/{id}/redeliver", redeliver,
+    Route("POST", "/v1/inbound-messages/{id}/redeliver", on_resource(c.Redeliver, "message_id", status=202),
           "POST an inbound message to the number's inbound_url again", "inbound", response=DeliveriesView,
           status=202, errors=("NO_INBOUND_URL",)),
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from proto.commands import outbound as c
 from proto.http.messages import ListMessagesQuery, SendMessageBody
-from services.gateway.api import Ctx, Reply, Route
+from services.gateway.api import Ctx, Reply, Route, on_resource
 
 TAG = "messages"
 
@@ -28,22 +28,7 @@ async def list_messages(ctx: Ctx) -> Reply:
                          to=ctx.phone(q.to, "to") if q.to else None,
                          created_after=q.created_after, created_before=q.created_before)
     page = await ctx.call(cmd)
-    return Reply(page.data, meta={"next_cursor": page.next_cursor})
-
-
-async def show(ctx: Ctx) -> Reply:
-    return Reply(await ctx.call(c.GetMessage(org_id=ctx.org_id,
-                                             message_id=ctx.path["id"])))
-
-
-async def cancel(ctx: Ctx) -> Reply:
-    return Reply(await ctx.call(c.CancelMessage(org_id=ctx.org_id,
-                                                message_id=ctx.path["id"])))
-
-
-async def callbacks(ctx: Ctx) -> Reply:
-    return Reply(await ctx.call(c.ListStatusCallbacks(
-        org_id=ctx.org_id, message_id=ctx.path["id"])))
+    return Reply.page(page)
 
 
 async def callback_secret(ctx: Ctx) -> Reply:
@@ -72,18 +57,19 @@ ROUTES = [
           "The organization's status-callback signing secret", TAG, response=c.CallbackSecretView,
           description="Status callbacks are signed (X-AmCore-Signature) with the sending number's webhook_secret; "
                       "callbacks from a number without one are signed with this organization-wide secret."),
-    Route("GET", "/v1/messages/{id}", show, "Get a message with its timeline", TAG, response=c.MessageDetail,
+    Route("GET", "/v1/messages/{id}", on_resource(c.GetMessage, "message_id"), "Get a message with its timeline", TAG,
+          response=c.MessageDetail,
           description="timeline lists every status the message went through, with its time and reason."),
-    Route("POST", "/v1/messages/{id}/cancel", cancel, "Cancel a scheduled or queued message", TAG,
-          response=c.MessageDetail, errors=("MESSAGE_NOT_CANCELABLE",),
+    Route("POST", "/v1/messages/{id}/cancel", on_resource(c.CancelMessage, "message_id"),
+          "Cancel a scheduled or queued message", TAG, response=c.MessageDetail, errors=("MESSAGE_NOT_CANCELABLE",),
           description="A message that has not reached the carrier (status scheduled or queued) ends canceled with "
                       "error_code CANCELED_BY_USER (also the timeline's reason): its credit is refunded and its "
                       "status callback sent. Once it is sending or later: 409 MESSAGE_NOT_CANCELABLE "
                       "(details.status says where it is). Canceling a canceled message answers it as it is. "
                       "Race-safe against sending: a message is either canceled and never submitted, or already "
                       "sending and not canceled."),
-    Route("GET", "/v1/messages/{id}/status-callbacks", callbacks, "A message's status callbacks and their attempts",
-          TAG, response=list[c.StatusCallbackView],
+    Route("GET", "/v1/messages/{id}/status-callbacks", on_resource(c.ListStatusCallbacks, "message_id"),
+          "A message's status callbacks and their attempts", TAG, response=list[c.StatusCallbackView],
           description="Each status change POSTed to the status_callback_url: state pending / delivered / failed, "
                       "attempts, the last answer's status code or error, and when the next attempt is due."),
 ]

@@ -12,7 +12,7 @@ from proto.http.numbers import (
     PatchNumberBody,
     SearchNumbersBody,
 )
-from services.gateway.api import Ctx, Reply, Route
+from services.gateway.api import Ctx, Reply, Route, listing, on_resource
 
 TAG = "phone numbers"
 
@@ -31,17 +31,6 @@ async def order(ctx: Ctx) -> Reply:
     return Reply(res, status=201)
 
 
-async def list_numbers(ctx: Ctx) -> Reply:
-    q: NumbersQuery = ctx.query
-    page = await ctx.call(c.ListNumbers(org_id=ctx.org_id, limit=q.limit, cursor=q.cursor))
-    return Reply(page.data, meta={"next_cursor": page.next_cursor})
-
-
-async def show(ctx: Ctx) -> Reply:
-    return Reply(await ctx.call(c.ShowNumber(org_id=ctx.org_id,
-                                             phone_number_id=ctx.path["id"])))
-
-
 async def patch(ctx: Ctx) -> Reply:
     res = await ctx.call(c.ConfigureNumber(
         org_id=ctx.org_id, phone_number_id=ctx.path["id"], patch=ctx.body))
@@ -51,12 +40,6 @@ async def patch(ctx: Ctx) -> Reply:
 async def rotate(ctx: Ctx) -> Reply:
     res = await ctx.call(c.RotateWebhookSecret(
         org_id=ctx.org_id, phone_number_id=ctx.path["id"], rotation_id=ctx.resource_id))
-    return Reply(res)
-
-
-async def release(ctx: Ctx) -> Reply:
-    res = await ctx.call(c.ReleaseNumber(org_id=ctx.org_id,
-                                         phone_number_id=ctx.path["id"]))
     return Reply(res)
 
 
@@ -70,9 +53,10 @@ ROUTES = [
           description="The numbers are yours when the call returns and receive texts at once. "
                       "data.phone_numbers[i].id is the phone_number_id later calls take. If any number is no "
                       "longer available nothing is ordered and error.details.unavailable names them."),
-    Route("GET", "/v1/phone-numbers", list_numbers, "List your numbers", TAG, query=NumbersQuery,
+    Route("GET", "/v1/phone-numbers", listing(c.ListNumbers), "List your numbers", TAG, query=NumbersQuery,
           response=list[NumberView], paginated=True),
-    Route("GET", "/v1/phone-numbers/{id}", show, "Get a number", TAG, response=NumberView),
+    Route("GET", "/v1/phone-numbers/{id}", on_resource(c.ShowNumber, "phone_number_id"), "Get a number", TAG,
+          response=NumberView),
     Route("PATCH", "/v1/phone-numbers/{id}", patch, "Configure a number (inbound_url, friendly_name, ...)", TAG,
           body=PatchNumberBody, response=NumberView,
           description="inbound_url must be https (http to loopback only in dev) and must not resolve to a private "
@@ -82,8 +66,8 @@ ROUTES = [
           response=NumberView,
           description="The new secret signs at once; the previous one also signs for 24 hours (both v1= values are "
                       "in X-AmCore-Signature), so receivers can switch without dropping a message."),
-    Route("DELETE", "/v1/phone-numbers/{id}", release, "Release a number back to the carrier", TAG,
-          response=NumberView, errors=("CARRIER_UNAVAILABLE",),
+    Route("DELETE", "/v1/phone-numbers/{id}", on_resource(c.ReleaseNumber, "phone_number_id"),
+          "Release a number back to the carrier", TAG, response=NumberView, errors=("CARRIER_UNAVAILABLE",),
           description="The number stops receiving and sending at once; its messages not yet handed to the carrier "
                       "(scheduled or queued) end canceled with error_code NUMBER_RELEASED and are refunded."),
 ]

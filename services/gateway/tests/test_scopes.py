@@ -101,3 +101,57 @@ def test_a_limited_key_cannot_mint_a_less_limited_one() -> None:
         guard.admit("POST", "/v1/api-keys", _p(caps=KeyCaps(sends_per_day=3)), b'{"name":"x"}')
     assert (e.value.code, e.value.status) == ("KEY_CAPPED", 403)
     guard.admit("POST", "/v1/api-keys", _p(), b'{"name":"x"}')  # a full key may
+
+
+def test_the_admission_reads_the_body_the_route_decoded() -> None:
+    """The send's JSON is decoded once (by the pipeline, for the route): the guard checks and prices that
+    body, not the raw bytes again (empty here)."""
+    from proto.http.messages import SendMessageBody
+
+    guard = KeyGuard(None, 7900)
+    caps = KeyCaps(allowed_recipients=["+1415"], allowed_from=["+1212"])
+    body = SendMessageBody(from_="+12125550100", to="+14155550123", text="x" * 161)
+    adm = guard.admit("POST", "/v1/messages", _p(caps=caps), b"", body)
+    assert adm.send and adm.cost_micros == 2 * 7900
+    with pytest.raises(CommandError) as e:
+        guard.admit("POST", "/v1/messages", _p(caps=caps), b"",
+                    SendMessageBody(from_="+12125550100", to="+15551234567", text="hi"))
+    assert (e.value.code, e.value.details["field"]) == ("RECIPIENT_NOT_ALLOWED", "to")
+    with pytest.raises(CommandError) as e:
+        guard.admit("POST", "/v1/messages", _p(caps=caps), b"",
+                    SendMessageBody(from_="+13125550100", to="+14155550123", text="hi"))
+    assert (e.value.code, e.value.details["field"]) == ("RECIPIENT_NOT_ALLOWED", "from")
+    # a key may not mint a key its decoded body asks for either
+    with pytest.raises(CommandError) as e:
+        guard.admit("POST", "/v1/api-keys", _p(["keys:write"]), b"", CreateKeyBody(name="x"))
+    assert e.value.code == "SCOPE_REQUIRED"
+
+
+async def test_only_the_caps_a_key_has_are_compared_and_set(nats_url: str, subject_root: str) -> None:
+    """A key capped at sends_per_day alone: that one counter is compared and set in the bucket; its
+    minute and spend are tallied for usage, and a send not accepted is taken back from both."""
+    from services.gateway.scopes import Admission
+
+    nc = await nats.connect(nats_url)
+    usage = await UsageCounters.open(nc, Subjects(subject_root))
+    try:
+        guard = KeyGuard(usage, 7900)
+        caps = KeyCaps(sends_per_day=2)
+        first = Admission(key_id="k2", caps=caps, send=True, cost_micros=7900)
+        await guard.reserve(first)
+        assert [key.split(".")[1] for key, _ in first.counted] == ["d"]
+        refused = Admission(key_id="k2", caps=caps, send=True, cost_micros=7900)
+        await guard.reserve(refused)
+        await guard.release(refused)  # e.g. a 453 from the gate
+        await usage.flush()
+        keys = await usage.kv.keys()
+        assert sorted(k.split(".")[1] for k in keys if k.startswith("k2.")) == ["d", "m", "s"]
+        got = await usage.usage("k2")
+        assert (got.sends_this_minute, got.sends_today, got.spend_today) == (1, 1, "0.0079")
+        await guard.reserve(Admission(key_id="k2", caps=caps, send=True, cost_micros=7900))
+        with pytest.raises(CommandError) as e:
+            await guard.reserve(Admission(key_id="k2", caps=caps, send=True, cost_micros=7900))
+        assert (e.value.code, e.value.details["cap"], e.value.details["used"]) == ("CAP_EXCEEDED", "sends_per_day", 2)
+    finally:
+        await usage.close()
+        await nc.close()

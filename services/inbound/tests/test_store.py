@@ -6,12 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from libs.store.db import migrate
-from libs.store.eventstore import EventStore
-from libs.testing.statements import counted_pool
+from libs.testing.statements import counted_store
 from proto.base import new_id, rfc3339, utcnow
 from proto.events.inbound import InboundMessageReceived
-from proto.subjects import Subjects
 from services.inbound import store
 from services.inbound.handlers import mo_event_id
 
@@ -32,11 +29,8 @@ def message(org_id: str, carrier_id: str | None = None, push: bool = True) -> tu
 
 async def test_a_batch_is_one_statement_per_organization_and_one_for_the_rest(database_url: str,
                                                                               subject_root: str) -> None:
-    subjects = Subjects(subject_root)
-    schema = subjects.schema("inbound")
-    async with counted_pool(database_url, schema) as (pool, statements):
-        await migrate(pool, schema, SQL)
-        es = EventStore(pool, schema, subjects, "inbound")
+    async with counted_store(database_url, subject_root, "inbound", SQL) as (es, statements):
+        pool = es.pool
         a, b = new_id(), new_id()
         retried = message(a)
         async with es.transaction() as conn:  # asyncpg's first look at the types, out of the count

@@ -7,19 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from libs.testing.decided import events, refusal
 from proto.base import Event
-from proto.events.numbers import (
-    BrandRegistered,
-    CampaignApproved,
-    CampaignNumberAssigned,
-    CampaignNumberRemoved,
-    CampaignRejected,
-    CampaignResubmitted,
-    CampaignSubmitted,
-    PhoneNumberConfigured,
-    PhoneNumberOrdered,
-    PhoneNumberReleased,
-    WebhookSecretRotated,
-)
+from proto.events import numbers as E
 from services.numbers import model, rules
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -43,7 +31,7 @@ def fold_number(s: model.NumberState, evs: list[Event]) -> model.NumberState:
 def test_number_ordered_becomes_the_organizations() -> None:
     claimed = replace(NUMBER, status="pending", version=0)
     (ev,) = events(model.decide_ordered(claimed, "o1", 1_150_000, NOW))
-    assert isinstance(ev, PhoneNumberOrdered) and (ev.order_id, ev.monthly_price_micros) == ("o1", 1_150_000)
+    assert isinstance(ev, E.PhoneNumberOrdered) and (ev.order_id, ev.monthly_price_micros) == ("o1", 1_150_000)
     assert ev.capabilities == ["sms", "mms"]
     assert model.evolve_number(claimed, ev).status == "active"
 
@@ -57,9 +45,9 @@ def test_number_configured_names_what_changed_and_its_first_inbound_url_brings_a
     out = events(model.decide_configure(NUMBER, {"inbound_url": "https://a.test/in", "friendly_name": "Desk"}, NOW))
     # then one configuration (the new values, what changed) and its first webhook secret
     conf, secret = out
-    assert isinstance(conf, PhoneNumberConfigured) and conf.changed == ["friendly_name", "inbound_url"]
+    assert isinstance(conf, E.PhoneNumberConfigured) and conf.changed == ["friendly_name", "inbound_url"]
     assert (conf.inbound_url, conf.friendly_name, conf.status_callback_url) == ("https://a.test/in", "Desk", None)
-    assert isinstance(secret, WebhookSecretRotated) and secret.first and secret.grace_until is None
+    assert isinstance(secret, E.WebhookSecretRotated) and secret.first and secret.grace_until is None
     after = fold_number(NUMBER, out)
     assert after.has_secret and after.inbound_url == "https://a.test/in"
 
@@ -72,26 +60,26 @@ def test_configuring_what_it_already_says_changes_nothing() -> None:
 def test_a_new_inbound_url_keeps_the_secret_it_has() -> None:
     given = replace(NUMBER, inbound_url="https://a.test/in", has_secret=True)
     (ev,) = events(model.decide_configure(given, {"inbound_url": "https://b.test/in"}, NOW))
-    assert isinstance(ev, PhoneNumberConfigured) and ev.changed == ["inbound_url"]
+    assert isinstance(ev, E.PhoneNumberConfigured) and ev.changed == ["inbound_url"]
 
 
 def test_webhook_secret_rotated_keeps_the_previous_one_for_the_grace_period() -> None:
     given = replace(NUMBER, has_secret=True)
     (ev,) = events(model.decide_rotate_secret(given, "r1", 86_400, NOW))
-    assert isinstance(ev, WebhookSecretRotated) and not ev.first
+    assert isinstance(ev, E.WebhookSecretRotated) and not ev.first
     assert ev.grace_until == NOW + timedelta(days=1)
 
 
 def test_a_first_rotation_has_no_previous_secret_and_a_repeat_changes_nothing() -> None:
     (ev,) = events(model.decide_rotate_secret(NUMBER, None, 86_400, NOW))
-    assert isinstance(ev, WebhookSecretRotated) and ev.first and ev.grace_until is None
+    assert isinstance(ev, E.WebhookSecretRotated) and ev.first and ev.grace_until is None
     assert events(model.decide_rotate_secret(replace(NUMBER, last_rotation_id="r1"), "r1", 86_400, NOW)) == []
 
 
 def test_number_released_leaves_its_campaign_and_secrets() -> None:
     given = replace(NUMBER, campaign_id="c1", has_secret=True)
     (ev,) = events(model.decide_release(given, NOW))
-    assert isinstance(ev, PhoneNumberReleased)
+    assert isinstance(ev, E.PhoneNumberReleased)
     after = model.evolve_number(given, ev)
     assert (after.status, after.campaign_id, after.has_secret) == ("released", None, False)
 
@@ -111,7 +99,7 @@ def register(existing: model.BrandState | None, status: str = "VERIFIED", org: s
 
 def test_brand_registered_and_verified() -> None:
     (ev,) = events(register(None))
-    assert isinstance(ev, BrandRegistered) and ev.display_name == "Acme" and ev.identity_status == "VERIFIED"
+    assert isinstance(ev, E.BrandRegistered) and ev.display_name == "Acme" and ev.identity_status == "VERIFIED"
     brand = model.evolve_brand(None, ev, email="a@acme.test")
     assert brand is not None and model.check_brand_usable(brand) is None
 
@@ -135,7 +123,7 @@ def test_brand_registered_again_with_the_same_id_changes_nothing_and_another_org
 def test_campaign_created_goes_to_review_with_its_own_keywords() -> None:
     submitting = replace(PENDING, status="submitting", carrier_ref=None, version=0)
     (ev,) = events(model.decide_submitted(submitting, "CR1", NOW))
-    assert isinstance(ev, CampaignSubmitted) and ev.carrier_ref == "CR1" and ev.brand_id == "b1"
+    assert isinstance(ev, E.CampaignSubmitted) and ev.carrier_ref == "CR1" and ev.brand_id == "b1"
     assert (ev.opt_out_keywords, ev.opt_out_message, ev.help_keywords) == (["STOP", "QUIT"], "bye", ["HELP"])
     assert model.evolve_campaign(submitting, ev).status == "pending_review"
 
@@ -147,13 +135,13 @@ def review(approved: bool, at: datetime | None = NOW) -> rules.Review:
 
 def test_campaign_approved_with_the_limits_of_its_brands_vetting() -> None:
     (ev,) = events(model.decide_review(PENDING, review(True), NOW))
-    assert isinstance(ev, CampaignApproved) and (ev.throughput_mpm, ev.daily_cap) == (4500, 200_000)
+    assert isinstance(ev, E.CampaignApproved) and (ev.throughput_mpm, ev.daily_cap) == (4500, 200_000)
     assert model.evolve_campaign(PENDING, ev).status == "approved"
 
 
 def test_campaign_rejected_with_its_reasons() -> None:
     (ev,) = events(model.decide_review(PENDING, review(False), NOW))
-    assert isinstance(ev, CampaignRejected) and [r.code for r in ev.rejection_reasons] == ["R1"]
+    assert isinstance(ev, E.CampaignRejected) and [r.code for r in ev.rejection_reasons] == ["R1"]
     after = model.evolve_campaign(PENDING, ev)
     assert after.status == "rejected" and after.rejection_reasons == (("R1", "no opt-out language"),)
 
@@ -175,7 +163,7 @@ def resubmission(**over: object) -> model.Resubmission:
 def test_campaign_resubmitted_goes_back_to_review_saying_what_changed() -> None:
     rejected = replace(PENDING, status="rejected", rejection_reasons=(("R1", ""),))
     (ev,) = events(model.decide_resubmit(rejected, resubmission(), NOW))
-    assert isinstance(ev, CampaignResubmitted) and ev.changed == ["description"] and ev.opt_out_keywords == ["STOP", "QUIT"]
+    assert isinstance(ev, E.CampaignResubmitted) and ev.changed == ["description"] and ev.opt_out_keywords == ["STOP", "QUIT"]
     after = model.evolve_campaign(rejected, ev)
     assert (after.status, after.rejection_reasons, after.submitted_at) == ("pending_review", (), NOW)
 
@@ -194,7 +182,7 @@ def test_an_edit_names_a_new_use_case_and_callback_url() -> None:
 def test_numbers_assigned_to_a_campaign_only_if_on_no_other() -> None:
     numbers = [model.NumberRef("n1", "+14155550100"), model.NumberRef("n2", "+14155550101", "c1")]
     (ev,) = events(model.decide_assign(PENDING, numbers, NOW))  # n2 is on it already
-    assert isinstance(ev, CampaignNumberAssigned) and ev.phone_number_id == "n1"
+    assert isinstance(ev, E.CampaignNumberAssigned) and ev.phone_number_id == "n1"
     assert model.evolve_campaign(PENDING, ev).numbers == 1
     assert model.evolve_number(NUMBER, ev).campaign_id == "c1"
     err = refusal(model.decide_assign(PENDING, [model.NumberRef("n3", "+14155550102", "c9")], NOW))
@@ -211,7 +199,7 @@ def test_a_sole_proprietors_campaign_takes_one_number() -> None:
 def test_number_removed_from_its_campaign() -> None:
     on = model.NumberRef("n1", "+14155550100", "c1")
     (ev,) = events(model.decide_remove_number(replace(PENDING, numbers=1), on, "n1", NOW))
-    assert isinstance(ev, CampaignNumberRemoved) and ev.reason == "removed by the organization"
+    assert isinstance(ev, E.CampaignNumberRemoved) and ev.reason == "removed by the organization"
     assert model.evolve_campaign(replace(PENDING, numbers=1), ev).numbers == 0
     assert model.evolve_number(replace(NUMBER, campaign_id="c1"), ev).campaign_id is None
 

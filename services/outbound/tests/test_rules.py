@@ -22,8 +22,18 @@ from services.outbound import model, rules
     ("@£$¥èéùìòÇØøÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ!¤¡ÄÖÑÜ§¿äöñüà", (1, "GSM-7")),
     ("é" * 160, (1, "GSM-7")),
     ("a" * 1600, (11, "GSM-7")),
+    ("hello 👋", (1, "UCS-2")),
+    ("ç", (1, "UCS-2")),  # lowercase c-cedilla is not in GSM 03.38 (only Ç is)
+    ("Привет", (1, "UCS-2")),
+    ("ü" * 70 + "中", (2, "UCS-2")),
+    ("中" * 70, (1, "UCS-2")),
+    ("中" * 71, (2, "UCS-2")),
+    ("中" * 134, (2, "UCS-2")),
+    ("中" * 135, (3, "UCS-2")),
+    ("😀" * 35, (1, "UCS-2")),  # each emoji is a surrogate pair: 70 code units
+    ("😀" * 36, (2, "UCS-2")),
 ])
-def test_gsm7_segments(text: str, expected: tuple[int, str]) -> None:
+def test_segments_and_encoding(text: str, expected: tuple[int, str]) -> None:
     assert rules.count_segments(text) == expected
 
 
@@ -40,22 +50,6 @@ def test_an_escape_sequence_is_never_split_across_parts() -> None:
     text = "a" * 152 + "€" + "b" * 152
     # part 1: 152 septets (the euro's 2 would make 154), part 2: 2 + 151, part 3: 1
     assert rules.count_segments(text) == (3, "GSM-7")
-
-
-@pytest.mark.parametrize(("text", "expected"), [
-    ("hello 👋", (1, "UCS-2")),
-    ("ç", (1, "UCS-2")),  # lowercase c-cedilla is not in GSM 03.38 (only Ç is)
-    ("Привет", (1, "UCS-2")),
-    ("ü" * 70 + "中", (2, "UCS-2")),
-    ("中" * 70, (1, "UCS-2")),
-    ("中" * 71, (2, "UCS-2")),
-    ("中" * 134, (2, "UCS-2")),
-    ("中" * 135, (3, "UCS-2")),
-    ("😀" * 35, (1, "UCS-2")),  # each emoji is a surrogate pair: 70 code units
-    ("😀" * 36, (2, "UCS-2")),
-])
-def test_ucs2_segments(text: str, expected: tuple[int, str]) -> None:
-    assert rules.count_segments(text) == expected
 
 
 def test_one_non_gsm_character_makes_the_whole_message_ucs2() -> None:

@@ -6,12 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from libs.store.db import migrate
-from libs.store.eventstore import EventStore
-from libs.testing.statements import counted_pool
+from libs.testing.statements import counted_store
 from proto.base import new_id, utcnow
 from proto.events.outbound import MessageFacts
-from proto.subjects import Subjects
 from services.outbound import model, projection, store
 from services.outbound.commands import Accept, ApplyReceipt, Dispatch, RecordSent
 from services.outbound.rules import Receipt
@@ -27,11 +24,8 @@ def accepted(org_id: str) -> projection.Write:
 
 
 async def test_a_batch_is_one_statement_each_step(database_url: str, subject_root: str) -> None:
-    subjects = Subjects(subject_root)
-    schema = subjects.schema("outbound")
-    async with counted_pool(database_url, schema) as (pool, statements):
-        await migrate(pool, schema, SQL)
-        es = EventStore(pool, schema, subjects, "outbound")
+    async with counted_store(database_url, subject_root, "outbound", SQL) as (es, statements):
+        pool = es.pool
         org = new_id()
         await projection.insert(es, [accepted(org)])  # asyncpg's first look at the types, out of the count
         statements.clear()

@@ -19,9 +19,7 @@ from proto.commands.numbers import SenderInfo, SenderStatus
 from proto.events import encode_event
 from proto.events.carrier import ReceiptReceived
 from proto.subjects import Subjects
-from tests.system import System
-
-TERMINAL = {"delivered", "undelivered", "failed", "canceled"}
+from tests.system import ApiUser, System
 
 
 @dataclass
@@ -64,7 +62,7 @@ class Fakes:
 
 
 @dataclass
-class Pipe:
+class Pipe(ApiUser):
     system: System
     fakes: Fakes
     nc: Client
@@ -72,9 +70,6 @@ class Pipe:
     key: str = ""
     org_id: str = ""
     number: str = ""
-
-    async def call(self, method: str, path: str, **kw: Any) -> tuple[int, Any, dict[str, str]]:
-        return await self.system.call(method, path, key=self.key, **kw)
 
     async def carrier(self, method: str, path: str, json: Any = None, params: Any = None) -> Any:
         assert self.system.http is not None
@@ -97,28 +92,6 @@ class Pipe:
         self.fakes.senders[(self.org_id, self.number)] = SenderInfo(
             phone_number_id=str(uuid.uuid4()), e164=self.number, sending_enabled=True, campaign_id=str(uuid.uuid4()),
             throughput_mpm=throughput_mpm, webhook_secrets=secrets or [])
-
-    async def send(self, to: str, text: str = "hello from agentmessage", **extra: Any) -> tuple[int, Any]:
-        status, body, _ = await self.call("POST", "/v1/messages", json={"from": self.number, "to": to, "text": text,
-                                                                         **extra})
-        return status, body
-
-    async def message(self, mid: str) -> dict[str, Any]:
-        status, body, _ = await self.call("GET", f"/v1/messages/{mid}")
-        assert status == 200, body
-        return dict(body["data"])
-
-    async def until_terminal(self, ids: list[str], timeout: float = 15.0) -> dict[str, dict[str, Any]]:
-        out: dict[str, dict[str, Any]] = {}
-
-        async def done() -> bool:
-            for mid in ids:
-                if mid not in out or out[mid]["status"] not in TERMINAL:
-                    out[mid] = await self.message(mid)
-            return all(m["status"] in TERMINAL for m in out.values())
-
-        await self.system.eventually(done, timeout=timeout, interval=0.1)
-        return out
 
     async def inbox(self, handset: str) -> list[dict[str, Any]]:
         status, body, _ = await self.system.call("GET", f"/sim/handsets/{handset}/messages")

@@ -97,16 +97,7 @@ async def test_insufficient_credit_is_402(make_pipe: Any) -> None:
 
 async def test_idempotent_replays(pipe: Pipe) -> None:
     to = handset()
-    h = {"Idempotency-Key": "send-1"}
-    body = {"from": pipe.number, "to": to, "text": "once"}
-    s1, b1, _ = await pipe.call("POST", "/v1/messages", json=body, headers=h)
-    s2, b2, h2 = await pipe.call("POST", "/v1/messages", json=body, headers=h)
-    assert s1 == s2 == 202 and b1 == b2 and h2.get("Idempotent-Replayed") == "true"
-    mid = str(uuid.uuid4())
-    s3, b3 = await pipe.send(to, text="twice", message_id=mid)
-    s4, b4 = await pipe.send(to, text="twice", message_id=mid)
-    assert s3 == s4 == 202 and b3["data"]["id"] == b4["data"]["id"] == mid
-    await pipe.until_terminal([b1["data"]["id"], mid])
+    await pipe.sent_once_each(to, ("once", "twice"))
     assert sorted(m["text"] for m in await pipe.inbox(to)) == ["once", "twice"]
     assert await pipe.system.eventually(lambda: balance_is(pipe, "4.9842"))
 
