@@ -8,11 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from libs.smpp.receipt import Receipt
-from libs.store.db import migrate
-from libs.store.eventstore import EventStore
-from libs.testing.statements import counted_pool
+from libs.testing.statements import counted_store
 from proto.base import new_id
-from proto.subjects import Subjects
 from services.carrier import receipts, store
 from services.carrier.tests.test_store import submit
 
@@ -25,11 +22,8 @@ def delivered(cid: str) -> Receipt:
 
 async def test_a_batch_of_receipts_is_a_few_statements_with_each_one_s_effect(database_url: str,
                                                                                subject_root: str) -> None:
-    subjects = Subjects(subject_root)
-    schema = subjects.schema("carrier")
-    async with counted_pool(database_url, schema) as (pool, statements):
-        await migrate(pool, schema, SQL)
-        es = EventStore(pool, schema, subjects, "carrier")
+    async with counted_store(database_url, subject_root, "carrier", SQL) as (es, statements):
+        pool = es.pool
         warm = new_id()
         await submit(es, warm)  # (two parts each: c-<mid>-1, c-<mid>-2)
         async with es.transaction() as conn:  # asyncpg's first look at the types, out of the count

@@ -8,12 +8,10 @@ from types import SimpleNamespace
 from typing import cast
 
 from libs.runtime.service import Service
-from libs.store.db import migrate
 from libs.testing.plans import generic_plan, index_bound
-from libs.testing.statements import counted_pool
+from libs.testing.statements import counted_store
 from proto.base import new_id
 from proto.commands.compliance import ListDecisions
-from proto.subjects import Subjects
 from services.compliance.handlers import Compliance
 from services.compliance.views import Views
 
@@ -21,9 +19,8 @@ SQL = Path(__file__).parent.parent / "sql"
 
 
 async def test_the_audit_by_contact_is_planned_on_the_contact_s_index(database_url: str, subject_root: str) -> None:
-    schema = Subjects(subject_root).schema("compliance")
-    async with counted_pool(database_url, schema) as (pool, statements):
-        await migrate(pool, schema, SQL)
+    async with counted_store(database_url, subject_root, "compliance", SQL) as (es, statements):
+        pool = es.pool
         views = Views(cast(Service, SimpleNamespace(store=SimpleNamespace(pool=pool))), cast(Compliance, None))
         statements.clear()
         # when: an organization's decisions about one contact are listed

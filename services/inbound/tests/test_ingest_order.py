@@ -12,8 +12,7 @@ import nats
 
 from libs.bus.rpc import RpcClient, RpcServer
 from libs.obs.settings import load_settings
-from libs.store.db import create_pool, migrate
-from libs.store.eventstore import EventStore
+from libs.testing.stores import migrated_store
 from proto.base import new_id
 from proto.commands.compliance import InboundScreened, ScreenInbound
 from proto.commands.numbers import InboundRoute, ResolveInbound
@@ -29,9 +28,7 @@ NUMBER, CONTACT = "+14155550100", "+14155550123"
 async def test_a_batch_handed_over_while_the_one_before_waits_is_numbered_after_it(
         nats_url: str, database_url: str, subject_root: str) -> None:
     subjects = Subjects(subject_root)
-    schema = subjects.schema("inbound")
     nc = await nats.connect(nats_url)
-    pool = await create_pool(database_url, schema, max_size=4)
     org, asked, first_answer, seen = new_id(), asyncio.Queue[str](), asyncio.Event(), list[str]()
 
     async def resolve(cmd: ResolveInbound) -> InboundRoute:
@@ -46,29 +43,31 @@ async def test_a_batch_handed_over_while_the_one_before_waits_is_numbered_after_
         return InboundScreened(screened=len(cmd.messages))
 
     try:
-        await migrate(pool, schema, SQL)
         await RpcServer(nc, subjects, "fake-numbers").serve({ResolveInbound: resolve})
         await RpcServer(nc, subjects, "fake-compliance").serve({ScreenInbound: screen})
         settings = load_settings(InboundSettings, {"AM_INBOUND_ROUTE_CACHE_S": "0"})
-        inbound = Inbound(EventStore(pool, schema, subjects, "inbound"), RpcClient(nc, subjects), settings)
-
-        def mo(cid: str) -> MoCallback:
-            return MoCallback(carrier_message_id=cid, from_=CONTACT, to=NUMBER, text=cid)
-
-        # when: a batch's route is still being asked when the next batch of the same conversation comes
-        first = asyncio.create_task(inbound.ingest_many([mo("a1"), mo("a2")]))
-        await asyncio.wait_for(asked.get(), 30)
-        second = asyncio.create_task(inbound.ingest_many([mo("b1")]))
-        await asyncio.wait_for(asked.get(), 30)  # (its route answered at once)
-        await asyncio.wait({second}, timeout=1.0)  # the second goes as far as it may
-        first_answer.set()
-        results = await asyncio.wait_for(asyncio.gather(first, second), 30)
-        # then: all stored, numbered in the order they came
-        assert results == [["stored", "stored"], ["stored"]]
-        rows = await pool.fetch("SELECT carrier_message_id FROM inbound_messages WHERE org_id = $1 ORDER BY seq",
-                                org)
-        assert [r["carrier_message_id"] for r in rows] == ["a1", "a2", "b1"]
-        await inbound.writer.stop()
+        async with migrated_store(database_url, subject_root, "inbound", SQL) as es:
+            await ordered(Inbound(es, RpcClient(nc, subjects), settings), first_answer, asked, org)
     finally:
-        await pool.close()
         await nc.close()
+
+
+def mo(cid: str) -> MoCallback:
+    return MoCallback(carrier_message_id=cid, from_=CONTACT, to=NUMBER, text=cid)
+
+
+async def ordered(inbound: Inbound, first_answer: asyncio.Event, asked: asyncio.Queue[str], org: str) -> None:
+    # when: a batch's route is still being asked when the next batch of the same conversation comes
+    first = asyncio.create_task(inbound.ingest_many([mo("a1"), mo("a2")]))
+    await asyncio.wait_for(asked.get(), 30)
+    second = asyncio.create_task(inbound.ingest_many([mo("b1")]))
+    await asyncio.wait_for(asked.get(), 30)  # (its route answered at once)
+    await asyncio.wait({second}, timeout=1.0)  # the second goes as far as it may
+    first_answer.set()
+    results = await asyncio.wait_for(asyncio.gather(first, second), 30)
+    # then: all stored, numbered in the order they came
+    assert results == [["stored", "stored"], ["stored"]]
+    rows = await inbound.pool.fetch("SELECT carrier_message_id FROM inbound_messages WHERE org_id = $1 ORDER BY seq",
+                                    org)
+    assert [r["carrier_message_id"] for r in rows] == ["a1", "a2", "b1"]
+    await inbound.writer.stop()

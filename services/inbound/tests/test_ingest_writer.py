@@ -7,11 +7,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from libs.store.db import create_pool, migrate
-from libs.store.eventstore import EventStore
+from libs.testing.stores import migrated_store
 from proto.base import new_id
 from proto.events.inbound import InboundMessageReceived
-from proto.subjects import Subjects
 from services.inbound.ingest import IngestWriter
 from services.inbound.tests.test_store import message
 
@@ -19,11 +17,8 @@ SQL = Path(__file__).parent.parent / "sql"
 
 
 async def test_a_batch_is_screened_while_the_one_before_commits(database_url: str, subject_root: str) -> None:
-    subjects = Subjects(subject_root)
-    schema = subjects.schema("inbound")
-    pool = await create_pool(database_url, schema, max_size=4)
-    try:
-        await migrate(pool, schema, SQL)
+    async with migrated_store(database_url, subject_root, "inbound", SQL) as es:
+        pool = es.pool
         org = new_id()
         await pool.execute("INSERT INTO org_sequences (org_id, last_seq) VALUES ($1, 0)", org)
         screened: list[list[str]] = []
@@ -34,7 +29,7 @@ async def test_a_batch_is_screened_while_the_one_before_commits(database_url: st
             if len(screened) == 2:
                 second.set()
 
-        writer = IngestWriter(EventStore(pool, schema, subjects, "inbound"), screen, max_batch=2)
+        writer = IngestWriter(es, screen, max_batch=2)
         first, later = [message(org), message(org)], message(org)
         async with pool.acquire() as holder, holder.transaction():
             # given: the organization's arrival counter is locked, so the first batch cannot commit
@@ -53,5 +48,3 @@ async def test_a_batch_is_screened_while_the_one_before_commits(database_url: st
         rows = await pool.fetch("SELECT id::text FROM inbound_messages WHERE org_id = $1 ORDER BY seq", org)
         assert [r["id"] for r in rows] == [m[0].message_id for m in (*first, later)]
         await writer.stop()
-    finally:
-        await pool.close()

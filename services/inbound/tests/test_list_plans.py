@@ -5,20 +5,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from libs.store.db import migrate
 from libs.testing.plans import generic_plan, index_bound
-from libs.testing.statements import counted_pool
+from libs.testing.statements import counted_store
 from proto.base import new_id
-from proto.subjects import Subjects
 from services.inbound import store
 
 SQL = Path(__file__).parent.parent / "sql"
 
 
 async def test_a_list_by_number_is_planned_on_that_number_s_index(database_url: str, subject_root: str) -> None:
-    schema = Subjects(subject_root).schema("inbound")
-    async with counted_pool(database_url, schema) as (pool, statements):
-        await migrate(pool, schema, SQL)
+    async with counted_store(database_url, subject_root, "inbound", SQL) as (es, statements):
+        pool = es.pool
         statements.clear()
         # when: an organization's messages from one contact are listed
         await store.list_messages(pool, new_id(), to=None, from_="+14155550123", since=None, before_seq=None,

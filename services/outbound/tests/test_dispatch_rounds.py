@@ -10,11 +10,8 @@ from typing import Any, cast
 import msgspec
 
 from libs.obs.settings import load_settings
-from libs.store.db import migrate
-from libs.store.eventstore import EventStore
-from libs.testing.statements import counted_pool
+from libs.testing.stores import migrated_store
 from proto.base import new_id, utcnow
-from proto.subjects import Subjects
 from services.outbound import model, projection
 from services.outbound.commands import Accept
 from services.outbound.config import OutboundSettings
@@ -47,13 +44,9 @@ async def settled(d: Dispatcher) -> None:
 
 async def test_a_full_round_goes_again_at_once_and_an_empty_one_sleeps(database_url: str,
                                                                         subject_root: str) -> None:
-    subjects = Subjects(subject_root)
-    schema = subjects.schema("outbound")
     settings = load_settings(OutboundSettings, {"AM_NUMBER_THROUGHPUT_MPM": "100000", "AM_DISPATCH_PER_SENDER": "50",
                                                 "AM_DISPATCH_CONCURRENCY": "200", "AM_DISPATCH_POLL_S": "0.5"})
-    async with counted_pool(database_url, schema) as (pool, _):
-        await migrate(pool, schema, SQL)
-        es = EventStore(pool, schema, subjects, "outbound")
+    async with migrated_store(database_url, subject_root, "outbound", SQL) as es:
         # given: 120 due messages of one number, more than a round reads of one number (50)
         org, sender = new_id(), "+14155550100"
         batch = [queued(org, sender, "C1") for _ in range(120)]

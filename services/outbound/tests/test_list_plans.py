@@ -6,20 +6,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from libs.store.db import migrate
 from libs.testing.plans import generic_plan, index_bound
-from libs.testing.statements import counted_pool
+from libs.testing.statements import counted_store
 from proto.base import new_id, utcnow
-from proto.subjects import Subjects
 from services.outbound import store
 
 SQL = Path(__file__).parent.parent / "sql"
 
 
 async def test_a_page_after_a_cursor_is_bounded_by_the_index(database_url: str, subject_root: str) -> None:
-    schema = Subjects(subject_root).schema("outbound")
-    async with counted_pool(database_url, schema) as (pool, statements):
-        await migrate(pool, schema, SQL)
+    async with counted_store(database_url, subject_root, "outbound", SQL) as (es, statements):
+        pool = es.pool
         statements.clear()
         # when: the second page of an organization's messages is listed
         await store.list_messages(pool, store.ListFilter(org_id=new_id(), limit=50, cursor_ts=utcnow(),
