@@ -44,7 +44,7 @@ run: $(STAMP)
 ## The whole suite against real NATS and PostgreSQL (lint included).
 test: $(STAMP) lint
 	@test -x $${AM_CHROMIUM:-/usr/bin/chromium} || echo "make test: no chromium at $${AM_CHROMIUM:-/usr/bin/chromium}: the dashboard's browser tests (tests/browser) will be SKIPPED. Install it: sudo apt-get update && sudo apt-get install -y chromium" >&2
-	@$(PY) -m pytest -q
+	@$(PY) -m pytest -q -n $${AM_TEST_WORKERS:-2} --dist worksteal
 
 ## ruff, import-linter, mypy --strict, and the wire-schema drift check.
 lint: $(STAMP)

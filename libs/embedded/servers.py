@@ -105,8 +105,9 @@ class EmbeddedNats:
         _wait_port(self.port, self.proc, "nats-server", log)
         return self
 
-    def stop(self) -> None:
-        _terminate(self.proc)
+    def stop(self, *, discard: bool = False) -> None:
+        """SIGTERM: a clean shutdown; ``discard`` (a throwaway server's data, as in tests) kills it."""
+        _terminate(self.proc, sig=9 if discard else 15)
 
     def stop_leftover(self) -> None:
         """Stop a server a killed run left behind (before checking whether the port is free)."""
@@ -341,8 +342,10 @@ class EmbeddedPostgres:
         _, pgdata = self._layout()
         self._stop_stale(pgdata)
 
-    def stop(self) -> None:
-        _terminate(self.proc, sig=2)  # SIGINT: fast shutdown
+    def stop(self, *, discard: bool = False) -> None:
+        """SIGINT: PostgreSQL's fast shutdown (a checkpoint, then exit); ``discard`` (a throwaway server's
+        data, as in tests) is its immediate shutdown, SIGQUIT, with no checkpoint to write."""
+        _terminate(self.proc, sig=3 if discard else 2)
 
     def alive(self) -> bool:
         """Running; a server that exited is reaped here (``poll``)."""

@@ -2,7 +2,7 @@
 
 A stream is archived when its last event is one after which its aggregate takes no more (``FINISHED``:
 a message delivered, undelivered, failed or canceled; a reservation captured or released; a credit grant;
-an inbound text stored; a page of gate decisions) and every event of it was recorded more than
+an inbound text stored; a page of gate decisions; a number order's credit settled) and every event of it was recorded more than
 ``after_days`` days ago, and none of its events still waits in the outbox. The whole stream moves, in
 one statement (its rows deleted from ``events`` and inserted into ``events_archive``, same columns), so a
 stream is either wholly hot or wholly archived. Read models are not touched: they are each stream's
@@ -29,6 +29,7 @@ import structlog
 from proto.events.accounts import CreditCaptured, CreditGranted, CreditReleased
 from proto.events.compliance import GateDecisionRecorded, GateDecisionsRecorded
 from proto.events.inbound import InboundMessageReceived, UnroutedMessageReceived
+from proto.events.numbers import NumberOrderSettled
 from proto.events.outbound import MessageCanceled, MessageDelivered, MessageFailed, MessageUndelivered
 
 log = structlog.get_logger(__name__)
@@ -38,6 +39,7 @@ FINISHED: frozenset[str] = frozenset(cls.type_name() for cls in (
     CreditCaptured, CreditReleased, CreditGranted,
     InboundMessageReceived, UnroutedMessageReceived,
     GateDecisionRecorded, GateDecisionsRecorded,
+    NumberOrderSettled,
 ))
 """Event types after which their stream takes no more events."""
 

@@ -55,7 +55,7 @@ def _embedded_nats() -> Iterator[str]:
         try:
             yield url
         finally:
-            srv.stop()
+            srv.stop(discard=True)  # the data goes with the temporary directory
 
 
 def service_nats_env(nats_url: str, service: str) -> dict[str, str]:
@@ -90,7 +90,7 @@ def _embedded_postgres() -> Iterator[str]:
         try:
             yield srv.url
         finally:
-            srv.stop()
+            srv.stop(discard=True)  # the data goes with the temporary directory
 
 
 @contextlib.contextmanager

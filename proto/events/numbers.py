@@ -1,7 +1,7 @@
 """Events of the numbers domain (stream AM_NUMBERS, subjects am.numbers.<aggregate>.<event>.<org_id>).
 
-Aggregates: ``phone_number`` (stream ``phone_number-<id>``), ``brand`` (``brand-<id>``) and ``campaign``
-(``campaign-<id>``). Webhook secrets never ride on events: they stay in the numbers schema, written in the
+Aggregates: ``number_order`` (stream ``number_order-<order id>``), ``phone_number`` (stream
+``phone_number-<id>``), ``brand`` (``brand-<id>``) and ``campaign`` (``campaign-<id>``). Webhook secrets never ride on events: they stay in the numbers schema, written in the
 same transaction as the event that creates or rotates them.
 """
 
@@ -17,6 +17,11 @@ from proto.base import Event
 
 class _Numbers(Event, frozen=True, kw_only=True):
     DOMAIN: ClassVar[str] = "numbers"
+
+
+class _NumberOrder(_Numbers, frozen=True, kw_only=True):
+    AGGREGATE: ClassVar[str] = "number_order"
+    order_id: str
 
 
 class _PhoneNumber(_Numbers, frozen=True, kw_only=True):
@@ -40,6 +45,35 @@ class RejectionReason(msgspec.Struct, frozen=True, kw_only=True):
 
     code: str
     description: str = ""
+
+
+# -- number orders ---------------------------------------------------------------------------------
+class NumberOrderPlaced(_NumberOrder, frozen=True, kw_only=True):
+    """An order of numbers was placed: each of them claimed for it (none of them another's), their first
+    month's price to be held from the organization's credit. Emitted by numbers."""
+
+    numbers: list[str]
+    amount_micros: int
+
+
+class NumberOrderCompleted(_NumberOrder, frozen=True, kw_only=True):
+    """The carrier assigned an order's numbers and each became the organization's (``PhoneNumberOrdered``,
+    in the same write); its credit is to be captured. Emitted by numbers."""
+
+
+class NumberOrderFailed(_NumberOrder, frozen=True, kw_only=True):
+    """An order was undone: nothing was ordered, its claims dropped, its numbers given back to the carrier,
+    its credit to be refunded. Emitted by numbers."""
+
+    reason: str = ""
+    """Why: ``credit`` (not held), ``carrier`` (refused or failing), ``abandoned`` (taken for dead)."""
+
+
+class NumberOrderSettled(_NumberOrder, frozen=True, kw_only=True):
+    """An order's credit was settled: captured (completed) or refunded (failed). The order takes no more
+    events. Emitted by numbers."""
+
+    captured: bool
 
 
 # -- phone numbers ---------------------------------------------------------------------------------

@@ -3,8 +3,10 @@ hold the credit (accounts), have the carrier assign them, then each becomes the 
 (``PhoneNumberOrdered``, decided by the PhoneNumber aggregate) and the credit is captured. A crash
 mid-way is undone by the sweeper: numbers back, credit refunded.
 
-The order and its claims (``number_orders``, ``phone_numbers`` rows in status ``pending``) are the
-process's working state, not an aggregate: nothing is published until a number is the organization's."""
+The order is the NumberOrder aggregate (``order_model.py``): placed, completed or failed, settled — its
+events and its row in ``number_orders`` (their projection) in one statement. Every change of an order
+first locks its row. The claims (``phone_numbers`` rows in status ``pending``) are written with the
+order's placing and dropped by its failure; a number is published only once it is the organization's."""
 
 from __future__ import annotations
 
@@ -16,13 +18,13 @@ import structlog
 
 from libs.bus.rpc import RpcClient
 from libs.carrier.http_api import Carrier, CarrierError
-from libs.store.eventstore import EventStore
+from libs.store.eventstore import ConcurrencyError, EventStore
 from proto.api import format_money
 from proto.base import CommandError, new_id, parse_uuid, rfc3339, utcnow
 from proto.commands import numbers as c
 from proto.commands.accounts import ReserveCredit, SettleCredit
 from proto.http.numbers import AvailableNumberView, OrderView
-from services.numbers import model, rules, store
+from services.numbers import model, order_model, rules, store
 from services.numbers.config import NumbersSettings
 from services.numbers.handlers import accepted, carrier_failure
 
@@ -36,11 +38,6 @@ _CARRIER_FIELDS = {"invalid_area_code": ("area_code", "is not a valid NANP area 
 def unavailable(numbers: list[str]) -> CommandError:
     return CommandError("NUMBER_UNAVAILABLE", "these numbers are no longer available: " + ", ".join(numbers)
                         + "; nothing was ordered", 409, {"unavailable": numbers})
-
-
-def undone() -> CommandError:
-    return CommandError("SERVICE_TIMEOUT", "the order took too long and was undone: nothing was ordered and the"
-                        " credit was refunded; retry", 503)
 
 
 class Orders:
@@ -89,12 +86,12 @@ class Orders:
                 org_id=org_id, reservation_id=f"number-order-{order_id}", amount_micros=amount,
                 reason=f"{len(numbers)} phone number(s), first month", reference=order_id))
         except CommandError:
-            await self._fail_order(order_id, org_id)
+            await self._fail_order(order_id, org_id, "credit")
             raise
         try:  # 3. the carrier assigns them (all or nothing, idempotent per account)
             await self.carrier.assign_numbers(numbers, org_id)
         except CarrierError as exc:
-            await self._fail_order(order_id, org_id, carrier_numbers=numbers if exc.transient else [])
+            await self._fail_order(order_id, org_id, "carrier", carrier_numbers=numbers if exc.transient else [])
             body = exc.body if isinstance(exc.body, dict) else {}
             if not exc.transient and exc.status == 409:
                 raise unavailable(list(body.get("unavailable") or numbers)) from exc
@@ -102,8 +99,8 @@ class Orders:
         rows = await self._complete(org_id, order_id, ids, price, now)  # 4. they are the org's
         if rows is None:  # undone meanwhile: what this process did since is given back too
             log.warning("number_order_undone_meanwhile", org_id=org_id, order_id=order_id)
-            await self._fail_order(order_id, org_id, carrier_numbers=numbers)
-            raise undone()
+            await self._fail_order(order_id, org_id, "abandoned", carrier_numbers=numbers)
+            raise order_model.undone()
         await self._settle(order_id, org_id, capture=True)
         log.info("numbers_ordered", org_id=org_id, order_id=order_id, count=len(numbers))
         by_e164 = {r["e164"]: store.number_view(r) for r in rows}
@@ -115,13 +112,14 @@ class Orders:
         """The order's numbers become the organization's; None when the order is not pending any more
         (taken for dead and undone while this process waited)."""
         async with self.store.transaction() as conn:
-            if not await conn.fetchval("UPDATE number_orders SET status = 'completed' WHERE id = $1"
-                                       " AND status = 'pending' RETURNING true", order_id):
+            order = await store.order_state(conn, org_id, order_id, lock=True)
+            done = order_model.decide_complete(order, now) if order is not None else order_model.undone()
+            if order is None or isinstance(done, CommandError):
                 return None
-            # locks in one order everywhere: the campaign, then the numbers
+            # locks in one order everywhere: the order, the campaign, then the numbers
             await self._join_only_campaign(conn, org_id, [model.NumberRef(i, e) for e, i in ids.items()], now)
             claimed = [model.NumberState(id=i, org_id=org_id, e164=e, status="pending") for e, i in ids.items()]
-            await store.record(self.store, conn, *[  # every number of the order in one statement
+            await store.record(self.store, conn, (order.version, done), *[  # the order and its numbers: one statement
                 (0, accepted(model.decide_ordered(n, order_id, price, now))) for n in claimed])
             rows: list[asyncpg.Record] = await conn.fetch(
                 store.NUMBER_SELECT + " WHERE n.order_id = $1 ORDER BY n.e164", order_id)
@@ -130,14 +128,12 @@ class Orders:
     async def _claim(self, org_id: str, order_id: str, ids: dict[str, str], amount: int, now: datetime) -> None:
         """The order and a pending claim on each number, all or none (409 NUMBER_UNAVAILABLE)."""
         numbers = list(ids)
+        placed = accepted(order_model.decide_place(None, org_id, order_id, numbers, amount, now))
         async with self.store.transaction() as conn:
             try:
-                await conn.execute(
-                    "INSERT INTO number_orders (id, org_id, status, numbers, amount_micros, created_at)"
-                    " VALUES ($1, $2, 'pending', $3, $4, $5)", order_id, org_id, numbers, amount, now)
-            except asyncpg.UniqueViolationError:  # the same order, placed concurrently
-                raise CommandError("IDEMPOTENCY_IN_FLIGHT", "this order is still being placed; retry shortly", 409,
-                                   {"retry_after_s": 2}) from None
+                await store.record(self.store, conn, (0, placed))
+            except (asyncpg.UniqueViolationError, ConcurrencyError):  # the same order, placed concurrently
+                raise order_model.in_flight() from None
             taken = []
             for e164 in sorted(numbers):  # one lock order: two overlapping orders cannot deadlock
                 region, locality = rules.describe_number(e164)
@@ -164,10 +160,9 @@ class Orders:
             raise CommandError("CONFLICT", "order_id: already used", 409)
         if row["status"] == "pending":
             if utcnow() - row["created_at"] < timedelta(seconds=self.settings.abandoned_after_s):
-                raise CommandError("IDEMPOTENCY_IN_FLIGHT", "this order is still being placed; retry shortly", 409,
-                                   {"retry_after_s": 2})
+                raise order_model.in_flight()
             # its process died mid-way: undo it (numbers back, credit refunded) and let this repeat order again
-            if await self._fail_order(order_id, org_id, carrier_numbers=list(row["numbers"])):
+            if await self._fail_order(order_id, org_id, "abandoned", carrier_numbers=list(row["numbers"])):
                 return None
             return await self._order_again(org_id, order_id)  # it completed meanwhile after all
         rows = await self.store.pool.fetch(store.NUMBER_SELECT + " WHERE n.order_id = $1 ORDER BY n.e164", order_id)
@@ -190,29 +185,29 @@ class Orders:
         joining = numbers if left is None else numbers[:left]
         await store.record(self.store, conn, (camp.version, accepted(model.decide_assign(camp, joining, now))))
 
-    async def _fail_order(self, order_id: str, org_id: str, carrier_numbers: list[str] | None = None) -> bool:
+    async def _fail_order(self, order_id: str, org_id: str, reason: str,
+                          carrier_numbers: list[str] | None = None) -> bool:
         """Undo an order: give the numbers back, refund the credit, drop the claims. The order's row stays
         locked until it is marked failed, so its own process cannot complete it meanwhile (and a crash
         before leaves it pending, to be undone again). Answers whether this call undid it. A completed
         order is left alone; one undone already (while its process went on) has what that process did
         since given back: numbers assigned to no claim of the organization now, and the credit."""
         async with self.store.transaction() as conn:
-            status: str | None = await conn.fetchval("SELECT status FROM number_orders WHERE id = $1 FOR UPDATE",
-                                                     order_id)
-            if status == "completed":
+            order = await store.order_state(conn, org_id, order_id, lock=True)
+            failed = order_model.decide_fail(order, reason, utcnow()) if order is not None else []
+            if isinstance(failed, CommandError):  # completed
                 return False
-            if status == "pending":
+            if order is not None and failed:
                 await self._release(order_id, org_id, carrier_numbers or [])
-                await conn.execute("DELETE FROM phone_numbers WHERE order_id = $1 AND status = 'pending'", order_id)
-                await conn.execute("UPDATE number_orders SET status = 'failed' WHERE id = $1", order_id)
-        if status != "pending" and carrier_numbers:
+                await store.record(self.store, conn, (order.version, failed))  # (its claims dropped)
+        if not failed and carrier_numbers:
             held = {r["e164"] for r in await self.store.pool.fetch(
                 "SELECT e164 FROM phone_numbers WHERE org_id = $1 AND e164 = ANY($2::text[]) AND status <> 'released'",
                 org_id, carrier_numbers)}
             await self._release(order_id, org_id, [e for e in carrier_numbers if e not in held])
         await self._settle(order_id, org_id, capture=False)  # (idempotent: once more is no second refund)
-        log.info("number_order_failed", org_id=org_id, order_id=order_id)
-        return status == "pending"
+        log.info("number_order_failed", org_id=org_id, order_id=order_id, reason=reason)
+        return bool(failed)
 
     async def _release(self, order_id: str, org_id: str, numbers: list[str]) -> None:
         for e164 in numbers:  # the carrier may have assigned them before timing out
@@ -231,7 +226,15 @@ class Orders:
             if exc.code != "NOT_FOUND":  # NOT_FOUND: nothing was ever reserved
                 log.warning("order_settle_failed", order_id=order_id, capture=capture, error=exc.code)
                 return
-        await self.store.pool.execute("UPDATE number_orders SET settled = true WHERE id = $1", order_id)
+        order = await store.order_state(self.store.pool, org_id, order_id)  # ended: no other change but this
+        settled = order_model.decide_settle(order, capture, utcnow()) if order is not None else []
+        if isinstance(settled, CommandError):
+            log.warning("order_settle_refused", order_id=order_id, capture=capture, error=settled.message)
+        elif order is not None:
+            try:
+                await store.record(self.store, None, (order.version, settled))
+            except ConcurrencyError:  # settled by another meanwhile (its process, the sweeper)
+                pass
 
     async def sweep_orders(self) -> None:
         """Finish what a crash interrupted: stale pending orders are undone, unsettled credit settled."""
@@ -244,7 +247,7 @@ class Orders:
                 "DELETE FROM campaigns WHERE status = 'submitting' AND created_at < now() - interval '10 minutes'")
             for r in rows:
                 if r["status"] == "pending":
-                    await self._fail_order(r["id"], r["org_id"], carrier_numbers=list(r["numbers"]))
+                    await self._fail_order(r["id"], r["org_id"], "abandoned", carrier_numbers=list(r["numbers"]))
                 else:
                     await self._settle(r["id"], r["org_id"], capture=r["status"] == "completed")
             await asyncio.sleep(5)

@@ -20,6 +20,7 @@ from proto.http.numbers import NumberView
 from proto.http.tendlc import BrandView, CampaignView, RejectionReasonView
 from services.numbers import rules
 from services.numbers.model import BrandState, CampaignState, NumberState, Resubmission
+from services.numbers.order_model import OrderState
 
 Row: TypeAlias = asyncpg.Record
 _enc = msgspec.json.Encoder()
@@ -159,6 +160,25 @@ async def campaign_views(conn: asyncpg.Connection | asyncpg.Pool, rows: list[Row
     return [campaign_view(r, links[r["sid"]]) for r in rows]
 
 
+# -- number orders ---------------------------------------------------------------------------------
+async def order_state(conn: asyncpg.Connection | asyncpg.Pool, org_id: str, order_id: str, lock: bool = False) -> OrderState | None:
+    """The order, its row locked with ``lock`` (every change of an order takes that lock first)."""
+    r = await conn.fetchrow(
+        "SELECT status, numbers, amount_micros, settled, created_at, version FROM number_orders"
+        " WHERE id = $1 AND org_id = $2" + (" FOR UPDATE" if lock else ""), order_id, org_id)
+    if r is None:
+        return None
+    return OrderState(id=order_id, org_id=org_id, status=r["status"], numbers=tuple(r["numbers"]),
+                      amount_micros=r["amount_micros"], created_at=r["created_at"], settled=r["settled"],
+                      version=r["version"])
+
+
+def _order(ev: E.NumberOrderPlaced) -> Sql:
+    return sql("INSERT INTO number_orders (id, org_id, status, numbers, amount_micros, created_at, version)"
+               " VALUES (:id, :org, 'pending', :numbers, :amount, :at, 1)", id=ev.order_id, org=ev.org_id,
+               numbers=sql(":v::text[]", v=ev.numbers), amount=ev.amount_micros, at=ev.occurred_at)
+
+
 # -- aggregate states --------------------------------------------------------------------------------
 def number_state(r: Row) -> NumberState:
     return NumberState(id=r["id"], org_id=r["org_id"], e164=r["e164"], status=r["status"], version=r["version"],
@@ -207,7 +227,11 @@ class Sealed:
     resubmission: Resubmission | None = None
 
 
-_TABLES = {"phone_number": "phone_numbers", "brand": "brands", "campaign": "campaigns"}
+_TABLES = {"phone_number": "phone_numbers", "brand": "brands", "campaign": "campaigns", "number_order": "number_orders"}
+_INSERTED = (E.BrandRegistered, E.NumberOrderPlaced)
+"""The events that insert their aggregate's row, with its version."""
+_IDS = {"number_order": "order_id"}
+"""The event field naming the aggregate, where it is not ``<aggregate>_id``."""
 Rows: TypeAlias = dict[tuple[str, str], dict[str, Sql]]
 """The column changes of each row a write touches, by (table, id): merged into one UPDATE per row, for one
 statement must not change a row twice."""
@@ -217,20 +241,21 @@ def _v(value: object) -> Sql:
     return sql(":v", v=value)
 
 
-async def record(store: EventStore, conn: asyncpg.Connection, *changes: tuple[int, Sequence[Event]],
+async def record(store: EventStore, conn: asyncpg.Connection | None, *changes: tuple[int, Sequence[Event]],
                  sealed: Sealed = Sealed()) -> int:
     """Append each aggregate's events to its stream at ``version`` (its row's, read under lock) and project
-    them into the tables: one statement, in the caller's transaction. ``changes``: (version, events) of
+    them into the tables: one statement, in the caller's transaction (``conn`` None: a transaction of its
+    own; ``ConcurrencyError`` when a stream moved past its version meanwhile). ``changes``: (version, events) of
     one aggregate each. Answers the new version of the last one."""
     w, rows, version = Write(), Rows(), 0
     for version, events in changes:
         if not events:
             continue
         aggregate = events[0].AGGREGATE
-        ident = getattr(events[0], f"{aggregate}_id")
+        ident = getattr(events[0], _IDS.get(aggregate, f"{aggregate}_id"))
         w.append(f"{aggregate}-{ident}", version, events)
         version += len(events)
-        if aggregate != "brand":  # a brand's row is inserted with its version
+        if not isinstance(events[0], _INSERTED):  # (else its row is inserted with its version)
             rows.setdefault((_TABLES[aggregate], ident), {})["version"] = _v(version)
         for ev in events:
             for statement in project(ev, sealed, rows):
@@ -252,6 +277,15 @@ def project(ev: Event, sealed: Sealed, rows: Rows) -> list[Sql]:
     """The tables as the event leaves them: its row's column changes (into ``rows``), other statements
     answered."""
     match ev:
+        case E.NumberOrderPlaced():
+            return [_order(ev)]
+        case E.NumberOrderCompleted():
+            return _row(rows, "number_orders", ev.order_id, status=sql("'completed'"))
+        case E.NumberOrderFailed():  # its claims are dropped
+            return [sql("DELETE FROM phone_numbers WHERE order_id = :v AND status = 'pending'", v=ev.order_id),
+                    *_row(rows, "number_orders", ev.order_id, status=sql("'failed'"))]
+        case E.NumberOrderSettled():
+            return _row(rows, "number_orders", ev.order_id, settled=sql("true"))
         case E.PhoneNumberOrdered():
             return _row(rows, "phone_numbers", ev.phone_number_id, status=sql("'active'"))
         case E.PhoneNumberConfigured():

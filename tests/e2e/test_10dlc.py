@@ -219,12 +219,12 @@ async def test_review_outcome_is_an_event_and_a_signed_callback(system: System) 
         camp = await campaign(system, key, brand["id"], status_callback_url=f"http://127.0.0.1:{port}/cb")
         secret = camp["webhook_secret"]
         assert secret and secret.startswith("whsec_")
-        await system.eventually(lambda: asyncio.sleep(0, result=len(received) >= 2), timeout=5)
+        await system.eventually(lambda: asyncio.sleep(0, result=len(received) >= 2), timeout=30)
         body, signature = received[-1]
         assert verify(secret, signature, body)
         assert b'"type":"campaign.approved"' in body and camp["id"].encode() in body
         assert secret.encode() not in body and json.loads(body)["data"]["webhook_secret"] is None
-        seen = [(await sub.next_msg(timeout=5)).subject.split(".")[3] for _ in range(3)]
+        seen = [(await sub.next_msg(timeout=30)).subject.split(".")[3] for _ in range(3)]
         assert seen == ["campaign_submitted", "campaign_number_assigned", "campaign_approved"]
         await sub.unsubscribe()
         await nc.close()

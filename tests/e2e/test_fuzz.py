@@ -44,7 +44,7 @@ async def _run(system: System, key: str, seed: int) -> tuple[int, str]:
             "--config-file", str(Path(__file__).with_name("schemathesis.toml")), "run",
             f"{system.gateway}/v1/openapi.json", "--url", system.gateway,
             "--checks", "all", "--phases", "examples,coverage,fuzzing",
-            "--max-examples", str(MAX_EXAMPLES), "--max-time", str(MAX_TIME_S), "--workers", "2",
+            "--max-examples", str(MAX_EXAMPLES), "--max-time", str(MAX_TIME_S), "--workers", "1",
             "--seed", str(seed), "--no-shrink", "--generation-database", "none",
             # /mcp is the MCP transport (JSON-RPC over HTTP, SSE): tests/e2e/test_agents.py drives it with MCP clients
             "--exclude-path", "/mcp",

@@ -158,7 +158,7 @@ async def test_texted_number_is_listed_with_the_quickstart_shape(system: System)
         assert status == 200, body
         return body if body["data"] else None
 
-    body = await system.eventually(listed, timeout=5)
+    body = await system.eventually(listed, timeout=30)
     assert set(body) == {"success", "data", "meta"}
     assert body["success"] is True and body["meta"] == {"next_cursor": None}
     [item] = body["data"]
@@ -338,7 +338,7 @@ async def test_webhook_is_signed_and_the_signature_verifies(system: System) -> N
     async with Receiver() as receiver:
         key, number = await new_org(system, receiver.url)
         await text(system, number["e164"], "hello agentmessage")
-        await system.eventually(lambda: asyncio.sleep(0, receiver.calls), timeout=5)
+        await system.eventually(lambda: asyncio.sleep(0, receiver.calls), timeout=30)
         [(headers, raw, _)] = receiver.calls
         assert headers["Content-Type"] == "application/json"
         assert verify(number["secret"], headers[HEADER], raw)
@@ -353,7 +353,7 @@ async def test_webhook_is_signed_and_the_signature_verifies(system: System) -> N
             _, d, _ = await system.call("GET", f"/v1/inbound-messages/{msg['id']}/deliveries", key=key)
             return d["data"] if d["data"]["state"] == "succeeded" else None
 
-        d = await system.eventually(succeeded, timeout=5)
+        d = await system.eventually(succeeded, timeout=30)
         assert d["event_id"] == payload["event_id"] and d["attempt_count"] == 1
         [attempt] = d["attempts"]
         assert attempt["succeeded"] is True and attempt["status_code"] == 200 and attempt["error"] is None
@@ -361,7 +361,7 @@ async def test_webhook_is_signed_and_the_signature_verifies(system: System) -> N
 
         status, res, _ = await system.call("POST", f"/v1/inbound-messages/{msg['id']}/redeliver", key=key)
         assert status == 202, res
-        await system.eventually(lambda: asyncio.sleep(0, len(receiver.calls) == 2), timeout=5)
+        await system.eventually(lambda: asyncio.sleep(0, len(receiver.calls) == 2), timeout=30)
         again = msgspec.json.decode(receiver.calls[1][1])
         assert again["event_id"] == payload["event_id"]  # stable: the receiver dedupes on it
 
@@ -375,7 +375,7 @@ async def test_receiver_failing_for_a_while_gets_every_message_and_a_dead_one_is
         texts = [f"retry me {i}" for i in range(4)]
         for t in texts:
             await text(system, number["e164"], t)
-        await system.eventually(lambda: asyncio.sleep(0, len(flaky.delivered()) == 4), timeout=6)
+        await system.eventually(lambda: asyncio.sleep(0, len(flaky.delivered()) == 4), timeout=30)
         delivered = flaky.delivered()
         assert sorted(p["body"] for p in delivered.values()) == sorted(texts)
         by_message: dict[str, set[str]] = {}
@@ -400,12 +400,12 @@ async def test_receiver_failing_for_a_while_gets_every_message_and_a_dead_one_is
             _, d, _ = await system.call("GET", f"/v1/inbound-messages/{msg['id']}/deliveries", key=key2)
             return d["data"] if d["data"]["state"] == "failed" else None
 
-        failed = await system.eventually(state, timeout=6)
+        failed = await system.eventually(state, timeout=30)
         assert failed["attempt_count"] >= 3 and failed["last_error"] == "HTTP 500"
         dead.always_fail = False
         status, res, _ = await system.call("POST", f"/v1/inbound-messages/{msg['id']}/redeliver", key=key2)
         assert status == 202 and res["data"]["state"] == "pending"
-        await system.eventually(lambda: asyncio.sleep(0, msg["id"] in dead.delivered()), timeout=5)
+        await system.eventually(lambda: asyncio.sleep(0, msg["id"] in dead.delivered()), timeout=30)
 
 
 async def test_a_slow_receiver_does_not_hold_up_other_numbers(settings_env: dict[str, str]) -> None:
@@ -415,11 +415,11 @@ async def test_a_slow_receiver_does_not_hold_up_other_numbers(settings_env: dict
         _, slow_number = await new_org(system, slow.url)
         _key, fast_number = await new_org(system, fast.url)
         await asyncio.gather(*(text(system, slow_number["e164"], f"slow {i}") for i in range(12)))
-        await system.eventually(lambda: asyncio.sleep(0, slow.arrived >= 2), timeout=3)
-        started = asyncio.get_running_loop().time()
+        await system.eventually(lambda: asyncio.sleep(0, slow.arrived >= 2), timeout=30)
         await text(system, fast_number["e164"], "fast lane")
-        await system.eventually(lambda: asyncio.sleep(0, fast.delivered()), timeout=3)
-        assert asyncio.get_running_loop().time() - started < 1.0
+        await system.eventually(lambda: asyncio.sleep(0, fast.delivered()), timeout=30)
+        # it went past the slow number's queue: 12 texts at 2 at a time take 9 s, and most are still waiting
+        assert slow.arrived < 12
         assert slow.max_active == 2  # one number never takes more than its share of the workers
 
 
@@ -429,14 +429,14 @@ async def test_pending_deliveries_survive_a_restart_of_inbound(settings_env: dic
         receiver.always_fail = True
         key, number = await new_org(system, receiver.url)
         await text(system, number["e164"], "still here?")
-        await system.eventually(lambda: asyncio.sleep(0, len(receiver.calls) >= 2), timeout=5)
+        await system.eventually(lambda: asyncio.sleep(0, len(receiver.calls) >= 2), timeout=30)
         old = system.services["inbound"]
         await old.stop()
         receiver.always_fail = False
         fresh, setup = build_inbound({**system.env, "AM_HTTP_PORT": str(old.port)})
         await fresh.start(setup)
         try:
-            await system.eventually(lambda: asyncio.sleep(0, receiver.delivered()), timeout=5)
+            await system.eventually(lambda: asyncio.sleep(0, receiver.delivered()), timeout=30)
             [msg] = await inbox(system, key)
             assert list(receiver.delivered()) == [msg["id"]]
         finally:
@@ -468,7 +468,7 @@ async def test_successes_completed_together_record_every_attempt_and_one_event_e
     async with failing_webhook(settings_env) as (system, receiver, number):
         await text(system, number["e164"], "one")
         await text(system, number["e164"], "two")
-        await system.eventually(lambda: asyncio.sleep(0, len(receiver.calls) >= 2), timeout=5)
+        await system.eventually(lambda: asyncio.sleep(0, len(receiver.calls) >= 2), timeout=30)
         es = system.services["inbound"].store
         rows = await es.pool.fetch("SELECT id::text AS id, org_id, message_id::text AS message_id, generation"
                                    " FROM webhook_deliveries WHERE state = 'pending' ORDER BY id")

@@ -254,7 +254,7 @@ async def test_number_events_can_be_tailed(system: System) -> None:
     await system.call("DELETE", f"/v1/phone-numbers/{pid}", key=key)
     seen: list[str] = []
     for _ in range(4):
-        msg = await sub.next_msg(timeout=5)
+        msg = await sub.next_msg(timeout=30)
         seen.append(msg.subject.split(".")[3])
         assert msg.subject.endswith(org_id)
         assert b"whsec_" not in msg.data

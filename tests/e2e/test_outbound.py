@@ -365,4 +365,4 @@ async def test_a_change_to_the_number_reaches_the_next_sends_at_once(settings_en
             assert status == 202, body
             return bool(body["data"]["status_callback_url"] == url)
 
-        await system.eventually(follows, timeout=5, interval=0.2)
+        await system.eventually(follows, timeout=30, interval=0.2)

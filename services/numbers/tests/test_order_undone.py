@@ -27,6 +27,13 @@ SQL = Path(__file__).parent.parent / "sql"
 NUMBER = "+14155550177"
 
 
+async def order_events(pool: Any, order_id: str) -> list[str]:
+    """The order's stream: the events its row in number_orders is the projection of."""
+    rows = await pool.fetch("SELECT event_type FROM events WHERE stream_id = $1 ORDER BY version",
+                            f"number_order-{order_id}")
+    return [r["event_type"] for r in rows]
+
+
 class SlowCarrier:
     """The carrier's number API; the first assignment waits until the test lets it answer."""
 
@@ -121,6 +128,11 @@ async def test_an_order_undone_while_it_waited_for_the_carrier_answers_undone(
     assert [(r["order_id"], r["status"]) for r in owned] == [(again.id, "active")]
     assert (f"number-order-{order_id}", True) not in accounts.settled  # the undone order is never captured
     assert (f"number-order-{order_id}", False) in accounts.settled
+    # the orders' rows are their events' projections: the undone one never completed, the repeat's did
+    assert await order_events(pool, order_id) == ["NumberOrderPlaced", "NumberOrderFailed", "NumberOrderSettled"]
+    assert await order_events(pool, again.id) == ["NumberOrderPlaced", "NumberOrderCompleted", "NumberOrderSettled"]
+    row = await pool.fetchrow("SELECT status, settled, version FROM number_orders WHERE id = $1::uuid", again.id)
+    assert (row["status"], row["settled"], row["version"]) == ("completed", True, 3)
 
 
 async def test_an_order_the_sweeper_undid_while_it_waited_gives_back_what_it_got_since(
@@ -148,3 +160,4 @@ async def test_an_order_the_sweeper_undid_while_it_waited_gives_back_what_it_got
     assert await pool.fetchval("SELECT count(*) FROM phone_numbers WHERE e164 = $1", NUMBER) == 0
     assert (f"number-order-{order_id}", True) not in accounts.settled
     assert (f"number-order-{order_id}", False) in accounts.settled
+    assert await order_events(pool, order_id) == ["NumberOrderPlaced", "NumberOrderFailed", "NumberOrderSettled"]
