@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -63,6 +64,12 @@ class ConsumerSpec:
     Only for work whose order against the batch's other events does not matter. If it raises, the whole
     batch goes through ``handler`` (which must be idempotent anyway)."""
 
+
+    pipeline: int = 1
+    """Fetched batches in hand at once (with ``absorb``). With 2, the next batch is fetched, and its
+    ``absorb`` called, while the previous one's is still at work (waiting on a commit): calls start in
+    stream order, each once the one before has run up to its first wait — what a call queues before that
+    stays in order — and each batch is acknowledged when its own call is done."""
 
     def __post_init__(self) -> None:
         domains = {e.DOMAIN for e in self.events}
@@ -124,34 +131,48 @@ class ConsumerRunner:
             await self._sub.unsubscribe()  # a pull subscription left open stalls the connection's drain
 
     async def _loop(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                msgs = await self._sub.fetch(self.spec.batch, timeout=self.spec.fetch_timeout_s)
-            except TimeoutError:  # nats' own and asyncio's: a fetch that ran out of time is no failure
-                continue
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("consumer_fetch_failed", consumer=self.spec.durable, error=repr(exc))
-                await asyncio.sleep(0.5)
-                continue
-            if self.spec.absorb is None or len(msgs) < 2:
-                for msg in msgs:
-                    await self.handle(msg)
-                continue
-            events: list[tuple[Msg, Event | None]] = []
-            for msg in msgs:
+        pipelined = self.spec.absorb is not None and self.spec.pipeline > 1
+        inflight: deque[asyncio.Task[None]] = deque()
+        try:
+            while not self._stopping.is_set():
                 try:
-                    events.append((msg, decode_event(msg.data)))
-                except (msgspec.DecodeError, msgspec.ValidationError):
-                    events.append((msg, None))  # handle() dead-letters it
-            absorbed = await self._absorb([ev for _, ev in events if ev is not None and type(ev) in self._takes])
-            for msg, ev in events:
-                if ev is not None and ev.event_id in absorbed:
-                    await msg.ack()
-                    MESSAGES_CONSUMED.labels(self.spec.durable, "ok").inc()
+                    msgs = await self._sub.fetch(self.spec.batch, timeout=self.spec.fetch_timeout_s)
+                except TimeoutError:  # nats' own and asyncio's: a fetch that ran out of time is no failure
+                    continue
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.warning("consumer_fetch_failed", consumer=self.spec.durable, error=repr(exc))
+                    await asyncio.sleep(0.5)
+                    continue
+                if pipelined:  # (one message too goes through absorb: in order behind the batches in hand)
+                    inflight.append(asyncio.create_task(self._batch(msgs)))
+                    while inflight and (inflight[0].done() or len(inflight) >= self.spec.pipeline):
+                        await inflight.popleft()
+                elif self.spec.absorb is None or len(msgs) < 2:
+                    for msg in msgs:
+                        await self.handle(msg)
                 else:
-                    await self.handle(msg, ev)
+                    await self._batch(msgs)
+        finally:  # the batches in hand are finished (or, cancelled, nak'd by their handlers)
+            if inflight:
+                await asyncio.gather(*inflight, return_exceptions=True)
+
+    async def _batch(self, msgs: list[Msg]) -> None:
+        """A fetched batch through ``absorb``; what it did not take goes through the handler one by one."""
+        events: list[tuple[Msg, Event | None]] = []
+        for msg in msgs:
+            try:
+                events.append((msg, decode_event(msg.data)))
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                events.append((msg, None))  # handle() dead-letters it
+        absorbed = await self._absorb([ev for _, ev in events if ev is not None and type(ev) in self._takes])
+        for msg, ev in events:
+            if ev is not None and ev.event_id in absorbed:
+                await msg.ack()
+                MESSAGES_CONSUMED.labels(self.spec.durable, "ok").inc()
+            else:
+                await self.handle(msg, ev)
 
     async def _absorb(self, events: list[Event]) -> set[str]:
         """The event ids the spec's bulk path handled (none if it failed: then all go one by one)."""

@@ -48,11 +48,16 @@ class Batcher(Generic[T, R]):
 
     async def submit(self, item: T) -> R:
         """The item's result, once the batch it joined has been flushed."""
+        return await self.enqueue(item)
+
+    def enqueue(self, item: T) -> asyncio.Future[R]:
+        """Queue the item now (items are flushed in the order they were queued); its result comes on the
+        future once the batch it joined has been flushed."""
         self.start()
         fut: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._queue.append((item, fut))
         self._wake.set()
-        return await fut
+        return fut
 
     async def _run(self) -> None:
         while True:

@@ -2,7 +2,7 @@
 concurrency, their projections and the relay's wake-up, in one statement), the outbox relay,
 processed-event records."""
 
-from libs.store.query import Sql, join, notify, sql, table
+from libs.store.query import Sql, given, join, notify, sql, table, where
 from libs.store.write import ConcurrencyError, Write
 
-__all__ = ["ConcurrencyError", "Sql", "Write", "join", "notify", "sql", "table"]
+__all__ = ["ConcurrencyError", "Sql", "Write", "given", "join", "notify", "sql", "table", "where"]

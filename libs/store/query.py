@@ -108,6 +108,19 @@ def join(separator: str, fragments: Iterable[Sql]) -> Sql:
     return Sql(separator.join(f":{n}" for n in names), **dict(zip(names, items, strict=True)))
 
 
+def given(text: str, /, **params: object) -> Sql | None:
+    """An optional filter: the fragment, or None when every one of its values is None (not asked for)."""
+    return None if all(v is None for v in params.values()) else Sql(text, **params)
+
+
+def where(*conditions: Sql | None) -> Sql:
+    """The conditions present (``given``'s None left out) joined by AND. A statement holding only the
+    filters asked for is planned for them: PostgreSQL's generic plan of ``$n IS NULL OR col = $n`` can use
+    no index on ``col``, whichever filters a request brings."""
+    present = [c for c in conditions if c is not None]
+    return join(" AND ", present) if present else Sql("TRUE")
+
+
 def table(alias: str, columns: Mapping[str, str], rows: Iterable[Sequence[object]]) -> Sql:
     """Many rows as one relation for a ``FROM``: ``unnest(:c1::t1[], …) AS alias(c1, …)``, one array
     parameter per column (``columns`` maps each name to its PostgreSQL type, in the rows' order).

@@ -90,3 +90,48 @@ async def test_an_event_published_in_an_older_shape_reaches_the_handler_in_the_c
         got = await asyncio.wait_for(handled.get(), 30)
         assert isinstance(got, MessageDelivered) and got.delivered_at is None and got.message_id == "m1"
         assert got.occurred_at == datetime(2026, 6, 11, 12, 1, 0, 123000, tzinfo=UTC)
+
+
+async def test_a_pipelined_consumer_takes_the_next_batch_while_one_is_at_work(nats_url: str,
+                                                                              subject_root: str) -> None:
+    subjects = Subjects(subject_root)
+    nc = await nats.connect(nats_url)
+    await ensure_stream(nc, subjects, StreamSpec("accounts"))
+    org = "00000000-0000-0000-0000-000000000004"
+    sent = [CreditGranted(org_id=org, entry_id=new_id(), amount_micros=i, reason="test") for i in range(6)]
+    js = nc.jetstream()
+    for ev in sent:  # all there before the consumer starts: it fetches whole batches of two
+        await js.publish(subjects.of(CreditGranted, org), encode_event(ev))
+    calls: list[list[Event]] = []
+    second = asyncio.Event()
+    overlapped: list[bool] = []
+
+    async def absorb(evs: list[Event]) -> set[str]:
+        calls.append(evs)
+        if len(calls) == 1:  # the first batch is at work until the next batch reaches us (or 20 s pass)
+            try:
+                await asyncio.wait_for(second.wait(), 20)
+                overlapped.append(True)
+            except TimeoutError:
+                overlapped.append(False)
+        else:
+            second.set()
+        return {e.event_id for e in evs}
+
+    runner = ConsumerRunner(nc, subjects, None, ConsumerSpec("test-pipeline", (CreditGranted,), _ignore,
+                                                             absorb=absorb, batch=2, pipeline=2))
+    await runner.start()
+    try:
+        info = None
+        for _ in range(600):
+            info = await js.consumer_info(subjects.stream_name("accounts"), "test-pipeline")
+            if info.ack_floor.stream_seq == len(sent):
+                break
+            await asyncio.sleep(0.05)
+        # then: the second batch was taken while the first was at work; every event once, in stream order
+        assert overlapped == [True]
+        assert [e for evs in calls for e in evs] == sent
+        assert info is not None and info.ack_floor.stream_seq == len(sent) and info.num_ack_pending == 0
+    finally:
+        await runner.stop()
+        await nc.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from libs.store.query import join, sql, table
+from libs.store.query import given, join, sql, table, where
 
 
 def test_a_fragments_names_become_numbered_parameters_once_each() -> None:
@@ -47,3 +47,11 @@ def test_table_is_one_array_parameter_per_column() -> None:
     text, args = table("v", {"id": "uuid", "n": "int"}, [("a", 1), ("b", 2)]).compile()
     assert text == "unnest($1::uuid[], $2::int[]) WITH ORDINALITY AS v(id, n, ord)"
     assert args == [["a", "b"], [1, 2]]
+
+
+def test_where_holds_only_the_filters_given() -> None:
+    # given: one filter asked for, one not, a pair with one value (kept: its other value is NULL, as it was)
+    cond = where(sql("org_id = :o", o="org"), given("to_number = :v", v=None), given("from_number = :v", v="+1"),
+                 given("(at, id) < (:ts, :id)", ts="t", id=None))
+    assert cond.compile() == ("org_id = $1 AND from_number = $2 AND (at, id) < ($3, $4)", ["org", "+1", "t", None])
+    assert where(given("a = :v", v=None)).compile() == ("TRUE", [])

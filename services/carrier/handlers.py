@@ -26,7 +26,7 @@ from proto.events.carrier import (
     SubmissionRefused,
     SubmissionUnconfirmed,
 )
-from services.carrier import model, store
+from services.carrier import model, receipts, store
 from services.carrier.adapters import Adapter, Elsewhere, Refused, Unavailable, Unconfirmed
 from services.carrier.config import CarrierServiceSettings
 
@@ -175,15 +175,15 @@ class Carrier:
         for attempt in range(5):
             try:
                 async with self.es.transaction() as conn:
-                    effects = []
-                    for r in rs:
-                        mid = await store.put_receipt(conn, r.message_id, r.stat, r.err, r.done_at)
-                        effects.append("held" if mid is None else await self._settle(conn, mid))
-                return effects
+                    effects = await receipts.record_many(conn, self.es, rs)
+                break
             except asyncpg.DeadlockDetectedError:
                 if attempt == 4:
                     raise
-        raise AssertionError("unreachable")
+        for e in effects:
+            if isinstance(e, receipts.Published) and e.lag_s is not None:
+                RECEIPT_LAG.observe(max(0.0, e.lag_s))
+        return ["published" if isinstance(e, receipts.Published) else e for e in effects]
 
     async def _settle(self, conn: asyncpg.Connection, mid: str) -> str:
         """Publish the message's receipt if its parts' receipts now say what happened (once)."""

@@ -69,22 +69,6 @@ def link_parts(message_id: str, part_ids: list[str]) -> Sql:
                    [(cid, message_id, i) for i, cid in enumerate(part_ids, start=1)]))
 
 
-async def put_receipt(conn: asyncpg.Connection, carrier_message_id: str, stat: str, err: str,
-                      done_at: str) -> str | None:
-    """Record a part's receipt (a final state is never replaced); answers the message it belongs to, or
-    None when our record of the submission has not come yet (the receipt waits in the row)."""
-    mid: str | None = await conn.fetchval(
-        "INSERT INTO carrier_ids (carrier_message_id, stat, err, done_at, receipt_at) VALUES ($1, $2, $3, $4, now())"
-        " ON CONFLICT (carrier_message_id) DO UPDATE SET stat = EXCLUDED.stat, err = EXCLUDED.err,"
-        " done_at = EXCLUDED.done_at, receipt_at = now()"
-        " WHERE carrier_ids.stat IS NULL OR carrier_ids.stat IN ('ACCEPTD', 'ENROUTE')"
-        " RETURNING message_id::text", carrier_message_id, stat, err, done_at)
-    if mid is None:  # a repeated final receipt (no update) still names its message
-        mid = await conn.fetchval("SELECT message_id::text FROM carrier_ids WHERE carrier_message_id = $1",
-                                  carrier_message_id)
-    return mid
-
-
 async def parts_of(conn: asyncpg.Connection, message_id: str) -> list[asyncpg.Record]:
     rows: list[asyncpg.Record] = await conn.fetch(
         "SELECT carrier_message_id, part, stat, err, done_at FROM carrier_ids WHERE message_id = $1::uuid"

@@ -10,7 +10,7 @@ import asyncpg
 import msgspec
 
 from libs.runtime.service import Service
-from libs.store import Write, sql
+from libs.store import Sql, Write, given, sql, where
 from proto.api import page_after, time_cursor
 from proto.base import CommandError, Event, api_values, parse_time, parse_uuid, rfc3339
 from proto.commands import compliance as c
@@ -93,6 +93,11 @@ class Views:
         self.svc = svc
         self.h = h
 
+    async def _fetch(self, query: Sql) -> list[asyncpg.Record]:
+        text, args = query.compile()
+        rows: list[asyncpg.Record] = await self.svc.store.pool.fetch(text, *args)
+        return rows
+
     async def consent(self, org_id: str, contact: str) -> c.ConsentView:
         pool = self.svc.store.pool
         row = await pool.fetchrow(f"SELECT {_CONTACT_COLS} FROM contacts WHERE org_id = $1 AND contact = $2",
@@ -118,12 +123,12 @@ class Views:
 
     async def list_consent(self, cmd: c.ListConsent) -> c.ConsentPage:
         after_ts, after_contact = page_after(cmd.cursor, key=_contact_key)
-        rows = await self.svc.store.pool.fetch(
-            f"SELECT {_CONTACT_COLS}, created_at FROM contacts WHERE org_id = $1 AND version > 0"
-            " AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR consent_method = $3)"
-            " AND ($4::timestamptz IS NULL OR (created_at, contact) < ($4, $5::text))"
-            " ORDER BY created_at DESC, contact DESC LIMIT $6",
-            cmd.org_id, cmd.status, cmd.method, after_ts, after_contact, cmd.limit + 1)
+        cond = where(sql("org_id = :org AND version > 0", org=cmd.org_id), given("status = :v", v=cmd.status),
+                     given("consent_method = :v", v=cmd.method),
+                     given("(created_at, contact) < (:ts, :contact::text)", ts=after_ts, contact=after_contact))
+        rows = await self._fetch(sql(f"SELECT {_CONTACT_COLS}, created_at FROM contacts WHERE :cond"
+                                     " ORDER BY created_at DESC, contact DESC LIMIT :limit", cond=cond,
+                                     limit=cmd.limit + 1))
         more = len(rows) > cmd.limit
         rows = rows[: cmd.limit]
         pendings = {r["contact"]: r for r in await self.svc.store.pool.fetch(
@@ -139,13 +144,12 @@ class Views:
         limit = max(1, min(cmd.limit, 1000))
         since = parse_time(cmd.since, "since") if cmd.since else None
         until = parse_time(cmd.until, "until") if cmd.until else None
-        rows = await self.svc.store.pool.fetch(
-            "SELECT position, event_id::text, event_type, data::text AS data FROM events"
-            " WHERE org_id = $1 AND stream_id LIKE 'contact-%' AND position > $2"
-            " AND ($4::timestamptz IS NULL OR (data->>'occurred_at')::timestamptz >= $4)"
-            " AND ($5::timestamptz IS NULL OR (data->>'occurred_at')::timestamptz < $5)"
-            " ORDER BY position LIMIT $3",
-            cmd.org_id, cmd.after, limit, since, until)
+        cond = where(sql("org_id = :org AND stream_id LIKE 'contact-%' AND position > :after", org=cmd.org_id,
+                         after=cmd.after),
+                     given("(data->>'occurred_at')::timestamptz >= :v", v=since),
+                     given("(data->>'occurred_at')::timestamptz < :v", v=until))
+        rows = await self._fetch(sql("SELECT position, event_id::text, event_type, data::text AS data FROM events"
+                                     " WHERE :cond ORDER BY position LIMIT :limit", cond=cond, limit=limit))
         out: list[c.LedgerRow] = []
         size = 0
         for r in rows:
@@ -174,16 +178,16 @@ class Views:
             raise CommandError("VALIDATION_ERROR", "message_id: must be a UUID", 400, {"field": "message_id"})
         limit = max(1, min(cmd.limit, 1000))
         order, cmp = ("ASC", ">") if cmd.ascending else ("DESC", "<")
-        rows = await self.svc.store.pool.fetch(
+        cond = where(sql("org_id = :org", org=cmd.org_id), given("contact_number = :v", v=contact),
+                     given("outcome = :v", v=cmd.outcome),
+                     given("(reason_code = :v OR code = :v)", v=cmd.reason.strip().upper() if cmd.reason else None),
+                     given("message_id = :v", v=cmd.message_id),
+                     given("decided_at >= :v", v=since), given("decided_at < :v", v=until),
+                     given(f"(decided_at, decision_id) {cmp} (:ts, :id::uuid)", ts=after_ts, id=after_id))
+        rows = await self._fetch(sql(
             "SELECT decision_id::text AS id, decided_at, message_id, stage, from_number, contact_number, kind,"
             " category, outcome, code, reason_code, reason, defer_until, checks::text AS checks FROM gate_decisions"
-            " WHERE org_id = $1 AND ($2::text IS NULL OR contact_number = $2) AND ($3::text IS NULL OR outcome = $3)"
-            " AND ($4::text IS NULL OR reason_code = $4 OR code = $4) AND ($5::text IS NULL OR message_id = $5)"
-            " AND ($6::timestamptz IS NULL OR decided_at >= $6) AND ($7::timestamptz IS NULL OR decided_at < $7)"
-            f" AND ($8::timestamptz IS NULL OR (decided_at, decision_id) {cmp} ($8, $9::uuid))"
-            f" ORDER BY decided_at {order}, decision_id {order} LIMIT $10",
-            cmd.org_id, contact, cmd.outcome, cmd.reason.strip().upper() if cmd.reason else None, cmd.message_id,
-            since, until, after_ts, after_id, limit + 1)
+            f" WHERE :cond ORDER BY decided_at {order}, decision_id {order} LIMIT :limit", cond=cond, limit=limit + 1))
         more = len(rows) > limit
         rows = rows[:limit]
         data = [c.DecisionView(

@@ -4,8 +4,9 @@ Each write appends its event and updates the read model (and the delivery queue)
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
 
 import asyncpg
@@ -17,10 +18,9 @@ from nats.aio.msg import Msg
 from libs.bus.rpc import RpcClient
 from libs.cache import TtlCache, evict_on
 from libs.otp import find_otp
-from libs.runtime.batching import Batcher
 from libs.store import Write, sql
 from libs.store.eventstore import EventStore
-from proto.base import CommandError, Event, NotFound, new_id, parse_uuid, rfc3339, utcnow
+from proto.base import CommandError, NotFound, new_id, parse_uuid, rfc3339, utcnow
 from proto.commands import inbound as c
 from proto.commands.compliance import ScreenInbound
 from proto.commands.numbers import InboundRoute, ResolveInbound
@@ -35,6 +35,7 @@ from proto.http.inbound import DeliveriesView, DeliveryAttemptView, InboundMessa
 from proto.subjects import Subjects
 from services.inbound import model, store
 from services.inbound.config import InboundSettings
+from services.inbound.ingest import IngestWriter
 
 log = structlog.get_logger(__name__)
 
@@ -52,7 +53,6 @@ class ComplianceUnavailable(Unavailable):
     the carrier retries."""
 
 
-Screen = Callable[[list[InboundMessageReceived]], Awaitable[None]]
 _MO_EVENT_IDS = uuid.UUID("6f3e2a55-0d7b-4c1e-9a38-5b1f0c7d2e41")
 
 
@@ -61,38 +61,6 @@ def mo_event_id(carrier_message_id: str) -> str:
     record of a keyword is keyed on it, so a retry after a failed commit never applies it twice (and a
     webhook receiver dedupes on it)."""
     return str(uuid.uuid5(_MO_EVENT_IDS, carrier_message_id))
-
-
-class IngestWriter:
-    """Stores arriving messages with group commit: a callback waits for the commit of the batch it
-    joined (nothing is acknowledged before it is durable), and a batch is one transaction that takes
-    each organization's arrival-sequence row once. Per-message transactions would queue on that row
-    lock one after another — a convoy that stalled ingestion well below 500 messages/s."""
-
-    def __init__(self, es: EventStore, screen: Screen | None = None, max_batch: int = 200, writers: int = 1):
-        self.es = es
-        self.screen = screen
-        """Read-your-consent: compliance records the messages' keyword effects before the batch's
-        transaction, whose commit makes them visible (listed, waited for, pushed); when it fails, nothing
-        of the batch is stored and the carrier retries."""
-        self._batcher = Batcher("ingest-writer", self._write, max_batch=max_batch, workers=writers)
-
-    async def stop(self) -> None:
-        await self._batcher.stop()
-
-    async def write(self, message: store.NewMessage, stream: str, event: Event) -> bool:
-        """True once stored and committed; False when that carrier message id was stored before."""
-        return await self._batcher.submit((message, stream, event))
-
-    async def _write(self, batch: list[tuple[store.NewMessage, str, Event]]) -> list[bool]:
-        # compliance first, holding no lock (an organization's arrival sequence is locked from the insert
-        # to the commit); a retried callback's message is screened again, a no-op (its event id is the same)
-        routed = [ev for _, _, ev in batch if isinstance(ev, InboundMessageReceived)]
-        if routed and self.screen is not None:
-            await self.screen(routed)
-        async with self.es.transaction() as conn:
-            stored = await store.store_messages(conn, self.es, batch)
-        return [m.message_id in stored for m, _, _ in batch]
 
 
 def message_view(r: asyncpg.Record) -> InboundMessageView:
@@ -119,6 +87,8 @@ class Inbound:
         webhook secrets)."""
         self._routes: TtlCache[str, InboundRoute] = TtlCache(settings.inbound_route_cache_s)
         self.writer = IngestWriter(es, self._screen)
+        self._turn: asyncio.Future[None] | None = None
+        """Set once the last ``ingest_many`` call has queued its messages."""
 
     async def resolve(self, e164: str) -> InboundRoute | None:
         """The number's owner and webhook now; None when nobody owns it. Raises NumbersUnavailable."""
@@ -164,8 +134,47 @@ class Inbound:
     # -- ingest ---------------------------------------------------------------------------------------
     async def ingest(self, mo: model.MoCallback) -> str:
         """Store one MO: ``stored``, ``unrouted`` or ``duplicate`` (already stored: acknowledge, nothing new)."""
+        [outcome] = await self.ingest_many([mo])
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    async def ingest_many(self, mos: list[model.MoCallback]) -> list[str | BaseException]:
+        """Store MOs in their order, each answered as ``ingest`` does or with its error. Calls may overlap
+        (a consumer's next batch while this one commits): each queues its messages for the writer only
+        after the call before it queued its own, so a conversation's texts are numbered in arrival order."""
+        turn, mine = self._turn, asyncio.get_running_loop().create_future()
+        self._turn = mine
+        try:
+            tos = list({model.normalize_number(mo.to) for mo in mos})
+            found = await asyncio.gather(*(self.resolve(to) for to in tos), return_exceptions=True)
+            routes = dict(zip(tos, found, strict=True))
+            if turn is not None:
+                await asyncio.shield(turn)  # (a cancelled wait must not cancel the turn others wait on)
+            queued = [self._queued(mo, routes) for mo in mos]
+        finally:
+            mine.set_result(None)
+        out: list[str | BaseException] = []
+        for q in queued:
+            try:
+                out.append(q if isinstance(q, BaseException) else await self._stored(*q))
+            except Exception as exc:
+                out.append(exc)
+        return out
+
+    def _queued(self, mo: model.MoCallback, routes: dict[str, InboundRoute | BaseException | None]
+                ) -> tuple[asyncio.Future[bool], store.NewMessage, InboundRoute | None] | BaseException:
+        try:
+            return self._queue(mo, routes[model.normalize_number(mo.to)])
+        except Exception as exc:  # this message's own fault: the others still go
+            return exc
+
+    def _queue(self, mo: model.MoCallback, route: InboundRoute | BaseException | None
+               ) -> tuple[asyncio.Future[bool], store.NewMessage, InboundRoute | None] | BaseException:
+        """Build the MO's message and event and queue them for the writer (its commit on the future)."""
+        if isinstance(route, BaseException):
+            return route
         to, from_ = model.normalize_number(mo.to), model.normalize_number(mo.from_)
-        route = await self.resolve(to)
         now = utcnow()
         received_at = mo.received_at or now
         message_id = new_id()
@@ -192,16 +201,19 @@ class Inbound:
         if push:
             assert route is not None
             self.handoff.put(message_id, route)  # before the write: the first attempt may start at commit
-        if not await self.writer.write(new, stream, ev):
+        return self.writer.enqueue(new, stream, ev), new, route
+
+    async def _stored(self, written: asyncio.Future[bool], new: store.NewMessage, route: InboundRoute | None) -> str:
+        if not await written:
             return "duplicate"  # a retried callback: acknowledged, nothing new
         if route is None:
-            log.warning("inbound_unrouted", message_id=message_id, to=to,
-                        carrier_message_id=mo.carrier_message_id)
+            log.warning("inbound_unrouted", message_id=new.message_id, to=new.to,
+                        carrier_message_id=new.carrier_message_id)
             return "unrouted"
-        if push:
+        if new.delivery_id is not None:
             self.on_queued()
-        log.info("inbound_stored", message_id=message_id, org_id=org_id, phone_number_id=route.phone_number_id,
-                 push=push)
+        log.info("inbound_stored", message_id=new.message_id, org_id=new.org_id, phone_number_id=route.phone_number_id,
+                 push=new.delivery_id is not None)
         return "stored"
 
     # -- reads ----------------------------------------------------------------------------------------

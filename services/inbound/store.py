@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 
 import asyncpg
 
-from libs.store import Sql, Write, notify, sql, table
+from libs.store import Sql, Write, given, notify, sql, table, where
 from libs.store.eventstore import ConcurrencyError, EventStore
 from proto.base import Event
 
@@ -102,13 +102,13 @@ async def list_messages(pool: asyncpg.Pool, org_id: str, *, to: str | None, from
                         limit: int) -> list[asyncpg.Record]:
     """Newest first below ``before_seq``; oldest first above ``after_seq`` when it is given."""
     ascending = after_seq is not None
-    rows: list[asyncpg.Record] = await pool.fetch(
-        f"SELECT {MESSAGE_COLUMNS} FROM inbound_messages WHERE org_id = $1"
-        " AND ($2::text IS NULL OR to_number = $2) AND ($3::text IS NULL OR from_number = $3)"
-        " AND ($4::timestamptz IS NULL OR received_at >= $4)"
-        " AND ($5::bigint IS NULL OR seq < $5) AND ($6::bigint IS NULL OR seq > $6)"
-        f" ORDER BY seq {'ASC' if ascending else 'DESC'} LIMIT $7",
-        org_id, to, from_, since, before_seq, after_seq, limit)
+    # only the filters asked for: each combination planned with the index it matches (to, from)
+    cond = where(sql("org_id = :org", org=org_id), given("to_number = :v", v=to), given("from_number = :v", v=from_),
+                 given("received_at >= :v", v=since), given("seq < :v::bigint", v=before_seq),
+                 given("seq > :v::bigint", v=after_seq))
+    text, args = sql(f"SELECT {MESSAGE_COLUMNS} FROM inbound_messages WHERE :cond"
+                     f" ORDER BY seq {'ASC' if ascending else 'DESC'} LIMIT :limit", cond=cond, limit=limit).compile()
+    rows: list[asyncpg.Record] = await pool.fetch(text, *args)
     return rows
 
 

@@ -6,8 +6,6 @@ table (services/inbound/webhooks.py), not a stream consumer, so that retries can
 
 from __future__ import annotations
 
-import asyncio
-
 import structlog
 
 from libs.bus.consumer import ConsumerSpec
@@ -38,7 +36,7 @@ def specs(h: Inbound) -> list[ConsumerSpec]:
 
     async def many(evs: list[Event]) -> set[str]:
         texts = [e for e in evs if isinstance(e, InboundTextReceived)]
-        results = await asyncio.gather(*(h.ingest(_mo(e)) for e in texts), return_exceptions=True)
+        results = await h.ingest_many([_mo(e) for e in texts])
         done = {e.event_id for e in evs if not isinstance(e, InboundTextReceived)}
         for e, r in zip(texts, results, strict=True):
             if isinstance(r, Unavailable):
@@ -48,4 +46,5 @@ def specs(h: Inbound) -> list[ConsumerSpec]:
             done.add(e.event_id)
         return done
 
-    return [ConsumerSpec(durable=TEXTS_CONSUMER, events=(InboundTextReceived,), handler=one, absorb=many, batch=256)]
+    return [ConsumerSpec(durable=TEXTS_CONSUMER, events=(InboundTextReceived,), handler=one, absorb=many, batch=256,
+                         pipeline=2)]

@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import random
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, cast
@@ -194,6 +195,8 @@ class Dispatcher:
         self._saturated = len(picks) >= free
         chosen = {p.id for p in picks}
         self._backlogged = set(senders) | {c.sender for c in cands if c.id not in chosen}
+        if picks and not self._saturated and self._truncated(cands):
+            return 0.0  # every candidate was taken and more may be due behind them: the next round now
         delay = self.s.dispatch_poll_s
         if senders or campaigns or len(picks) < len(cands):  # some wait for tokens: a round when they
             # have some, taking a shaped round's worth at once rather than one message per token
@@ -201,6 +204,16 @@ class Dispatcher:
             if ready is not None:
                 delay = min(delay, max(ready, self.s.shaped_round_s))
         return delay
+
+    def _truncated(self, cands: list[Candidate]) -> bool:
+        """The round read as many candidates as it may (in all, of a number or of an organization), so
+        more may be due behind them."""
+        if len(cands) >= self.s.dispatch_batch:
+            return True
+        per_sender = Counter(c.sender for c in cands)
+        per_org = Counter(c.org_id for c in cands)
+        return (max(per_sender.values(), default=0) >= self.s.dispatch_per_sender
+                or max(per_org.values(), default=0) >= self.s.dispatch_per_org)
 
     # -- one message -------------------------------------------------------------------------------
     async def _work(self, m: model.Message) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from libs.store import Sql, given, sql, where
 from proto.api import format_money
 from proto.base import rfc3339
 from proto.commands.outbound import MessageDetail, MessageView, TimelineEntry
@@ -167,21 +168,22 @@ class ListFilter:
     cursor_id: str | None = None
 
 
+def list_query(f: ListFilter) -> Sql:
+    """Newest first, keyset-paginated on (created_at, id): stable while new messages arrive. Only the
+    filters asked for are in the statement, so each combination is planned with the index it matches."""
+    cond = where(sql("org_id = :org::uuid", org=f.org_id),
+                 given("status = ANY(:statuses::text[])", statuses=f.statuses),
+                 given("from_number = :v", v=f.from_number), given("to_number = :v", v=f.to_number),
+                 given("created_at >= :v", v=f.created_after), given("created_at < :v", v=f.created_before),
+                 given("(created_at, id) < (:ts, :id::uuid)", ts=f.cursor_ts, id=f.cursor_id))
+    # (messages.id: the uuid, the index's order and the cursor's, not the text column of the same name)
+    return sql(f"SELECT {COLUMNS} FROM messages WHERE :cond ORDER BY created_at DESC, messages.id DESC LIMIT :limit",
+               cond=cond, limit=f.limit + 1)
+
+
 async def list_messages(pool: asyncpg.Pool, f: ListFilter) -> list[model.Message]:
-    """Newest first, keyset-paginated on (created_at, id): stable while new messages arrive."""
-    rows = await pool.fetch(
-        f"SELECT {COLUMNS} FROM messages WHERE org_id = $1::uuid"
-        " AND ($2::text[] IS NULL OR status = ANY($2))"
-        " AND ($3::text IS NULL OR from_number = $3)"
-        " AND ($4::text IS NULL OR to_number = $4)"
-        " AND ($5::timestamptz IS NULL OR created_at >= $5)"
-        " AND ($6::timestamptz IS NULL OR created_at < $6)"
-        " AND ($7::timestamptz IS NULL OR (created_at, id) < ($7, $8::uuid))"
-        " ORDER BY created_at DESC, id DESC LIMIT $9",
-        f.org_id, f.statuses, f.from_number, f.to_number, f.created_after, f.created_before, f.cursor_ts,
-        f.cursor_id, f.limit + 1,
-    )
-    return states(rows)
+    text, args = list_query(f).compile()
+    return states(await pool.fetch(text, *args))
 
 
 async def org_secret(conn: asyncpg.Connection | asyncpg.Pool, org_id: str, new_secret: str) -> str:
