@@ -92,7 +92,8 @@ async def settle(conn: asyncpg.Connection, es: EventStore, mids: list[str]) -> d
             continue
         w.append(store.stream(mid), None, [ReceiptReceived(
             org_id=sub["org_id"], message_id=mid, carrier_message_id=verdict.carrier_message_id,
-            status=verdict.stat, outcome=verdict.outcome, error_code=verdict.err, done_at=verdict.done_at)])
+            status=verdict.stat, outcome=verdict.outcome, error_code=verdict.err,
+            done_at=model.carrier_time(verdict.done_at))])
         statuses.append((mid, verdict.stat))
         out[mid] = Published(mid, sub["lag_s"])
     if statuses:  # (the submissions are locked: appended at their streams' heads)
