@@ -1,11 +1,9 @@
 """A submission's attempt marker is written once per attempt, against real PostgreSQL: while the SMSC
-throttles (its pause outlasting the attempt's wait), the ESME tries its binds again and again until the
-attempt's deadline, and each try must not be another database write (the marker is written before a
-window slot is taken, so every try would be one)."""
+answers a submit_sm with "throttled", the ESME writes the same PDU again after each pause until the
+attempt's deadline, and each try must not be another database write."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import cast
 
@@ -29,18 +27,30 @@ async def _deliver(_: pdu.Pdu) -> int:
     return pdu.ESME_ROK
 
 
-def throttled_esme() -> Esme:
-    """One bound bind, paused by the SMSC's throttling for longer than any attempt waits."""
-    esme = Esme(SmppTarget(host="127.0.0.1", port=1, system_id="am", password="pw"), Timing(), _deliver)
+class ThrottlingSmsc:
+    """A bound session whose SMSC answers every submit_sm with ESME_RTHROTTLED."""
+
+    def __init__(self) -> None:
+        self.writes = 0
+
+    async def request(self, p: pdu.Pdu, timeout: float) -> pdu.Pdu:
+        self.writes += 1
+        return pdu.Pdu(pdu.SUBMIT_SM | pdu.RESP, status=pdu.ESME_RTHROTTLED)
+
+
+def throttled_esme(smsc: ThrottlingSmsc) -> Esme:
+    """One bound bind on ``smsc``, with a short first pause (it doubles on each throttled answer)."""
+    esme = Esme(SmppTarget(host="127.0.0.1", port=1, system_id="am", password="pw"),
+                Timing(throttle_backoff_s=0.01), _deliver)
     bind = esme.binds[0]
-    bind.state, bind.session = "bound", cast(Session, object())
-    bind.paused_until = time.monotonic() + 3600
+    bind.state, bind.session = "bound", cast(Session, smsc)
     return esme
 
 
 async def test_a_throttled_attempt_writes_its_marker_once(database_url: str, subject_root: str) -> None:
     async with counted_store(database_url, subject_root, "carrier", SQL) as (es, statements):
-        carrier = Carrier(es, SmppAdapter(throttled_esme(), submit_wait_s=1.0, response_timeout_s=1.0),
+        smsc = ThrottlingSmsc()
+        carrier = Carrier(es, SmppAdapter(throttled_esme(smsc), submit_wait_s=1.0, response_timeout_s=1.0),
                           CarrierServiceSettings())
         mid = new_id()
         statements.clear()
@@ -51,5 +61,6 @@ async def test_a_throttled_attempt_writes_its_marker_once(database_url: str, sub
         # then: nothing left (503, retry), its marker was written once and is gone
         assert (e.value.code, e.value.status) == ("CARRIER_UNAVAILABLE", 503)
         marks = [s for s in statements.texts if s.startswith("INSERT INTO submissions")]
+        assert smsc.writes >= 3  # (the same PDU was written again after each pause)
         assert len(marks) == 1, f"{len(marks)} marker writes"
         assert await es.pool.fetchval("SELECT count(*) FROM submissions WHERE message_id = $1::uuid", mid) == 0
