@@ -13,7 +13,7 @@ import structlog
 from libs.carrier.http_api import Carrier, CarrierError
 from libs.store.eventstore import EventStore
 from libs.webhooks import urls
-from proto.base import CommandError, Event, NotFound, parse_uuid, utcnow
+from proto.base import CommandError, NotFound, accepted, parse_uuid, utcnow
 from proto.commands import numbers as c
 from proto.http.numbers import NumberView
 from services.numbers import model, rules, store
@@ -27,13 +27,6 @@ def carrier_failure(exc: CarrierError) -> CommandError:
         return CommandError("CARRIER_UNAVAILABLE", "the carrier did not answer; retry", 503)
     return CommandError("CARRIER_ERROR", f"the carrier refused the request ({exc})", 502,
                         {"carrier_status": exc.status})
-
-
-def accepted(result: model.Decided) -> list[Event]:
-    """The events decided, or the refusal raised (the caller's transaction rolls back)."""
-    if isinstance(result, CommandError):
-        raise result
-    return result
 
 
 class Numbers:

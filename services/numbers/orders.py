@@ -20,13 +20,13 @@ from libs.bus.rpc import RpcClient
 from libs.carrier.http_api import Carrier, CarrierError
 from libs.store.eventstore import ConcurrencyError, EventStore
 from proto.api import format_money
-from proto.base import CommandError, new_id, parse_uuid, rfc3339, utcnow
+from proto.base import CommandError, accepted, new_id, parse_uuid, rfc3339, utcnow
 from proto.commands import numbers as c
 from proto.commands.accounts import ReserveCredit, SettleCredit
 from proto.http.numbers import AvailableNumberView, OrderView
 from services.numbers import model, order_model, rules, store
 from services.numbers.config import NumbersSettings
-from services.numbers.handlers import accepted, carrier_failure
+from services.numbers.handlers import carrier_failure
 
 log = structlog.get_logger(__name__)
 

@@ -14,12 +14,12 @@ from libs.carrier.http_api import Carrier, CarrierError
 from libs.store.eventstore import ConcurrencyError, EventStore
 from libs.webhooks import urls
 from proto.api import page_after, page_cursor
-from proto.base import CommandError, NotFound, chosen_id, chosen_or_new_id, parse_uuid, utcnow
+from proto.base import CommandError, NotFound, accepted, chosen_id, chosen_or_new_id, parse_uuid, utcnow
 from proto.commands import numbers as c
 from proto.http.tendlc import BrandView, CampaignView
 from services.numbers import model, rules, store
 from services.numbers.config import NumbersSettings
-from services.numbers.handlers import accepted, carrier_failure
+from services.numbers.handlers import carrier_failure
 
 log = structlog.get_logger(__name__)
 
