@@ -13,10 +13,9 @@ from typing import Any, TypeVar
 import asyncpg
 import structlog
 
-from libs.runtime.service import Service
-from libs.store.eventstore import ConcurrencyError, EventStore
+from libs.store.eventstore import ConcurrencyError
 from libs.store.processed import claim
-from proto.base import CommandError, Event, chosen_or_new_id, rfc3339, utcnow
+from proto.base import CommandError, Event, chosen_or_new_id, rfc3339
 from proto.commands import compliance as c
 from proto.commands.numbers import GetNumber, NumberRef
 from proto.commands.outbound import MessageView, SendMessage
@@ -27,11 +26,10 @@ from proto.events.compliance import (
 from proto.events.inbound import InboundMessageReceived
 from proto.keywords import keyword_of
 from services.compliance import model, policies, store
-from services.compliance.config import ComplianceSettings, policy_defaults
+from services.compliance.context import Handlers
 from services.compliance.keywords import classify
 from services.compliance.rules import e164
 from services.compliance.rules import normalize as _normalize
-from services.compliance.senders import Senders
 
 log = structlog.get_logger(__name__)
 
@@ -44,19 +42,7 @@ _RETRYABLE = frozenset({"SERVICE_UNAVAILABLE", "SERVICE_TIMEOUT"})
 T = TypeVar("T")
 
 
-class Compliance:
-    def __init__(self, svc: Service, settings: ComplianceSettings, senders: Senders,
-                 clock: Callable[[], datetime] = utcnow):
-        self.svc = svc
-        self.settings = settings
-        self.now = clock
-        self.defaults = policy_defaults(settings)
-        self.senders = senders
-
-    @property
-    def store(self) -> EventStore:
-        return self.svc.store
-
+class Compliance(Handlers):
     async def retry(self, fn: Callable[[], Awaitable[T]], attempts: int = 8) -> T:
         """Run a load → decide → append transaction again when another writer moved the stream first."""
         for attempt in range(attempts):
