@@ -323,20 +323,16 @@ async def test_an_exhausted_pool_answers_503_and_the_retry_converges(system: Sys
     contact = await org.new_contact()
     impatient, url = await system.another_gateway()
     pool = system.services["outbound"].pool
-    held = []
     assert system.http is not None
+    # one waiter for each of the pool's connections, queued before the send: every connection that is free
+    # or that outbound's own loops give back goes to them first (the pool serves its waiters in order)
+    grabbers = [asyncio.ensure_future(pool.acquire()) for _ in range(pool.get_max_size())]
     try:
         async with system.http.get(f"{url}/v1/balance", headers={"Authorization": f"Bearer {org.key}"}) as r:
             assert r.status == 200
         impatient.rpc.default_timeout = 1.0
         # given every connection of outbound's pool taken (a burst, a slow database)
-        # (some are held by outbound's own loops: take every one that is free)
-        while True:
-            try:
-                held.append(await pool.acquire(timeout=0.5))
-            except TimeoutError:
-                break
-        assert held
+        await system.eventually(lambda: asyncio.sleep(0, any(g.done() for g in grabbers)), timeout=30)
         body = {"from": org.number, "to": contact, "text": "through an exhausted pool"}
         key = f"pool-{uuid.uuid4().hex}"
         async with system.http.post(f"{url}/v1/messages", json=body, headers={
@@ -344,8 +340,11 @@ async def test_an_exhausted_pool_answers_503_and_the_retry_converges(system: Sys
             got = await r.json()
             assert r.status == 503 and r.headers["Retry-After"], got  # a fault, said so, never 500
     finally:
-        for conn in held:
-            await pool.release(conn)
+        for g in grabbers:
+            g.cancel()
+        for g in grabbers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await pool.release(await g)
         await impatient.stop()
     # when the pool has connections again, the client's retry (same key) gets the one message
     status, sent = await follow_contract(org, "POST", "/v1/messages", body, key)
