@@ -11,6 +11,7 @@ from services.compliance import rpc, subscriptions
 from services.compliance.config import ComplianceSettings
 from services.compliance.gate import Gate
 from services.compliance.handlers import Compliance
+from services.compliance.replies import Outcomes
 from services.compliance.senders import Senders
 from services.compliance.views import Views
 
@@ -20,7 +21,7 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, object]:
     svc = Service("compliance", settings, domain="compliance", sql_dir=Path(__file__).parent / "sql")
     senders = Senders(svc, settings.sender_cache_s)
     gate = Gate(svc, settings, senders)
-    h = Compliance(svc, settings, senders)
+    h = Compliance(svc, settings, senders, Outcomes(svc))
     subscriptions.register(svc, h)
     svc.task(h.maintenance)
 
