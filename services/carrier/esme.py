@@ -220,12 +220,11 @@ class Bind:
     async def submit(self, p: pdu.Pdu, deadline: float, about_to_write: Callable[[], Awaitable[None]]) -> pdu.Pdu:
         """One submit_sm on this bind: window, TPS, throttling back-off; raises Unavailable or Lost.
 
-        ``about_to_write`` (the attempt's marker, committed before the PDU can leave) runs before the
-        window slot is taken: a slot lasts the SMSC's answer only, not a database round trip too (with
-        the marker inside it, 10 slots held ~0.1 s each on a loaded machine capped submissions at ~80/s).
-        The PDU still leaves before the deadline, so the marker's age stays within what a retry takes for
-        "under way"; a marker left when no slot comes is cleared by the caller (Unavailable)."""
-        await about_to_write()
+        ``about_to_write`` (the attempt's marker, committed before the PDU can leave) runs inside the window
+        slot, once the bind is ready to write: a submission still waiting for a slot, a throttling pause or
+        the TPS cap has no marker, so a crash then leaves it free to be sent by the next attempt. Before
+        the slot, a crash would leave every waiting submission marked, each recorded unconfirmed (and
+        failed for good) by its retry though nothing left; the round trip in the slot is the price."""
         remaining = deadline - time.monotonic()
         try:
             await asyncio.wait_for(self.window.acquire(), max(0.001, remaining))
@@ -244,6 +243,7 @@ class Bind:
                 session = self.session
                 if session is None or self.state != "bound" or self._stopping:
                     raise Unavailable(f"{self.name} is not bound")
+                await about_to_write()
                 started = time.monotonic()
                 try:
                     resp = await session.request(pdu.Pdu(pdu.SUBMIT_SM, params=dict(p.params), tlvs=dict(p.tlvs)),

@@ -70,11 +70,15 @@ class Carrier:
         earlier = await self._earlier(cmd)
         if earlier is not None:
             return earlier
-        attempt = new_id()  # this attempt's marker: refreshed and cleared by this attempt only
+        attempt = new_id()  # this attempt's marker: written and cleared by this attempt only
         marked = False
 
         async def about_to_write(parts: int) -> None:
+            # once per attempt: the ESME asks again each time it tries a bind (every few ms while the SMSC
+            # throttles), and the first write stands for them all (its PDU leaves by the attempt's deadline)
             nonlocal marked
+            if marked:
+                return
             async with self.es.pool.acquire() as c:
                 held = await store.mark_writing(c, mid, cmd.org_id, self.adapter.name, parts, attempt,
                                                 take_over=self.adapter.resubmit_safe)

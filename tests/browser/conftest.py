@@ -66,7 +66,9 @@ class Audit:
         from axe_playwright_python.async_playwright import Axe
 
         slug = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
-        await page.wait_for_function("!document.querySelector('#app[aria-busy]')")
+        # a locator's wait (Playwright's own script): a polled string predicate is an eval in the page,
+        # which the dashboard's Content-Security-Policy refuses when it has to poll
+        await page.locator("#app[aria-busy]").wait_for(state="detached")
         await page.screenshot(path=str(self.dir / f"{slug}.png"), full_page=full_page)
         results = await Axe().run(page, context=context)
         bad = [f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
