@@ -1,7 +1,8 @@
 """The consumers outbound owns (a registry of frozen specs), and what they do: an opt-out cancels the
 contact's pending messages, a released number its own, quiet hours turned off release the messages they
 alone held, carrier receipts end sent messages, and compliance's replies (ReplyIssued: STOP
-confirmation, HELP, keyword replies; DoubleOptInRequested: the confirmation text) are sent."""
+confirmation, HELP, keyword replies; DoubleOptInRequested: the confirmation text) are sent — or, refused,
+recorded as ReplyRefused (compliance ends the double opt-in and answers its request with the error)."""
 
 from __future__ import annotations
 
