@@ -29,7 +29,7 @@ async def sends_asked(system: System) -> AsyncIterator[list[Msg]]:
 
     nc = await nats.connect(system.env["AM_NATS_URL"])  # the session's admin user: it hears every subject
     try:
-        await nc.subscribe(Subjects(system.env["AM_SUBJECT_ROOT"]).command("outbound", SendMessage.NAME), cb=on_msg)
+        await nc.subscribe(Subjects(system.env["AM_SUBJECT_ROOT"]).command(SendMessage.DOMAIN, SendMessage.NAME), cb=on_msg)
         await nc.flush()
         yield seen
     finally:
