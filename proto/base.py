@@ -239,6 +239,14 @@ class CommandError(Exception):
         return cls(body.code, body.message, body.status, dict(body.details))
 
 
+def accepted(decided: list[Event] | CommandError) -> list[Event]:
+    """What a pure ``decide`` returned: its events, or its refusal raised (the caller's transaction rolls
+    back)."""
+    if isinstance(decided, CommandError):
+        raise decided
+    return decided
+
+
 class NotFound(CommandError):
     def __init__(self, what: str, details: dict[str, Any] | None = None):
         super().__init__("NOT_FOUND", f"{what} not found", 404, details)

@@ -302,6 +302,20 @@ class Org:
         self.headers = {"Authorization": f"Bearer {key}"}
 
 
+async def statuses(http: aiohttp.ClientSession, url: str, org: Org) -> dict[str, str]:
+    """Every message of the organization with its status, read page by page."""
+    final: dict[str, str] = {}
+    cursor: str | None = None
+    while True:
+        async with http.get(url + "/v1/messages", headers=org.headers, params={
+                "limit": "100", **({"cursor": cursor} if cursor else {})}) as r:
+            page = await r.json()
+        final.update((m["id"], m["status"]) for m in page["data"])
+        cursor = page["meta"]["next_cursor"]
+        if not cursor:
+            return final
+
+
 async def ready_org(stack: Stack, area_code: str = "212") -> Org:
     """An organization that can send: a number on an approved campaign of a top-vetted brand."""
     key, org_id = await signup_org(stack.url)
@@ -455,16 +469,7 @@ async def bench_sends(stack: Stack) -> None:
                     break
             await asyncio.sleep(1)
         took = time.perf_counter() - t
-        final: dict[str, str] = {}
-        cursor: str | None = None
-        while True:
-            async with http.get(stack.url + "/v1/messages", params={
-                    "limit": "100", **({"cursor": cursor} if cursor else {})}) as r:
-                page = await r.json()
-            final.update((m["id"], m["status"]) for m in page["data"])
-            cursor = page["meta"]["next_cursor"]
-            if not cursor:
-                break
+        final = await statuses(http, stack.url, org)
     delivered = sum(final.get(mid) == "delivered" for mid in ids)
     terminal = sum(final.get(mid) in ("delivered", "undelivered", "failed", "canceled") for mid in ids)
     report("  ... accepted messages delivered", f"{delivered:,}/{len(ids):,} ({terminal:,} terminal) "

@@ -34,7 +34,7 @@ from libs.embedded.ports import free_port
 from proto.events.outbound import MessageDelivered
 from proto.subjects import Subjects
 from tests import cpubudget
-from tests.bench import KeepAlive, Org, Stack, consent, ready_org
+from tests.bench import KeepAlive, Org, Stack, consent, ready_org, statuses
 
 SCALEOUT_ENV = {
     "AM_STREAM_REPLICAS": "3",  # every stream on all three nodes
@@ -225,7 +225,7 @@ async def verify(stack: Target, run: Run, budget_s: float) -> None:
         run.cpu_whole = cpubudget.by_process(run.before, cpubudget.snapshot())
         final: dict[str, str] = {}
         for org in run.orgs:
-            final.update(await _statuses(http, stack.url, org))
+            final.update(await statuses(http, stack.url, org))
         received: Counter[str] = Counter()
         for people in run.contacts:
             for c in people:
@@ -239,17 +239,6 @@ async def verify(stack: Target, run: Run, budget_s: float) -> None:
     run.event_duplicates = sum(n - 1 for mid, n in events.items() if mid in run.accepted and n > 1)
 
 
-async def _statuses(http: aiohttp.ClientSession, url: str, org: Org) -> dict[str, str]:
-    final: dict[str, str] = {}
-    cursor: str | None = None
-    while True:
-        async with http.get(url + "/v1/messages", headers=org.headers, params={
-                "limit": "100", **({"cursor": cursor} if cursor else {})}) as r:
-            page = await r.json()
-        final.update((m["id"], m["status"]) for m in page["data"])
-        cursor = page["meta"]["next_cursor"]
-        if not cursor:
-            return final
 
 
 async def delivered_events(stack: Target) -> Counter[str]:

@@ -77,6 +77,15 @@ class System:
         await self.eventually(approved, timeout=timeout)
         return dict(camp["data"])
 
+    async def another_gateway(self, **env: str) -> tuple[Service, str]:
+        """Another gateway replica on the same bus, started (the caller stops it), as a load balancer would
+        have; ``env`` overrides its settings by field name. Answers the replica and its base URL."""
+        port = free_port()
+        svc, setup = importlib.import_module("services.gateway.app").build(
+            {**self.env, "AM_GATEWAY_PORT": str(port), **{f"AM_{k.upper()}": v for k, v in env.items()}})
+        await svc.start(setup)
+        return svc, f"http://127.0.0.1:{port}"
+
     async def eventually(self, fn: Any, timeout: float = 10.0, interval: float = 0.05) -> Any:
         deadline = asyncio.get_running_loop().time() + timeout
         last: Any = None

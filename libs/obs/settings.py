@@ -69,18 +69,20 @@ class CommonSettings(msgspec.Struct, frozen=True, kw_only=True):
 S = TypeVar("S", bound=msgspec.Struct)
 
 
-def load_settings(cls: type[S], env: Mapping[str, str] | None = None, prefix: str = "AM_") -> S:
-    """Read ``<prefix><FIELD>`` for every field of ``cls``; a bad value names its variable."""
+def load_settings(cls: type[S], env: Mapping[str, str] | None = None, prefix: str = "AM_",
+                  names: Mapping[str, str] | None = None) -> S:
+    """Read ``<prefix><FIELD>`` for every field of ``cls`` (``names`` maps a field to another variable);
+    a bad value names its variable."""
     env = os.environ if env is None else env
-    raw: dict[str, Any] = {}
-    for name in cls.__struct_fields__:
-        var = f"{prefix}{name.upper()}"
-        if var in env:
-            raw[name] = env[var]
+    names = names or {}
+
+    def var(field: str) -> str:
+        return names.get(field, f"{prefix}{field.upper()}")
+
+    raw: dict[str, Any] = {name: env[var(name)] for name in cls.__struct_fields__ if var(name) in env}
     try:
         return msgspec.convert(raw, cls, strict=False)
     except msgspec.ValidationError as exc:
         msg = str(exc)
         field = msg.rsplit("$.", 1)[-1].rstrip("`") if "$." in msg else ""
-        var = f"{prefix}{field.upper()}" if field else prefix + "*"
-        raise SettingsError(f"invalid setting {var}: {msg}") from exc
+        raise SettingsError(f"invalid setting {var(field) if field else prefix + '*'}: {msg}") from exc

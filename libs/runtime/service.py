@@ -306,10 +306,7 @@ def run(service: Service, setup: Callable[[Service], Awaitable[None]]) -> None:
     """Run until SIGTERM/SIGINT, then stop within 10 s."""
 
     async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+        stop = stop_signal()
         await service.start(setup)
         settle_heap()
         await stop.wait()
@@ -339,3 +336,12 @@ def run_loop(coro: Coroutine[Any, Any, Any]) -> Any:
     except ImportError:  # pragma: no cover
         return asyncio.run(coro)
     return uvloop.run(coro)
+
+
+def stop_signal() -> asyncio.Event:
+    """An event SIGTERM or SIGINT sets (call it inside the running loop): what a process waits on to stop."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    return stop

@@ -135,6 +135,19 @@ class Pdu:
     def response(self, status: int = ESME_ROK, **params: int | str | bytes) -> Pdu:
         return Pdu(self.command_id | RESP, self.sequence, status, dict(params))
 
+    def addresses(self) -> tuple[str, str]:
+        """(source, destination) of a submit_sm or deliver_sm as we write numbers: see :func:`e164`."""
+        return (e164(self.text("source_addr"), self.number("source_addr_ton")),
+                e164(self.text("destination_addr"), self.number("dest_addr_ton")))
+
+
+def e164(addr: str, ton: int) -> str:
+    """An address from a PDU as we write numbers: international ones (TON 1, or 11 digits and more) with '+'."""
+    addr = addr.strip()
+    if addr.isdigit() and (ton == 1 or len(addr) >= 11):
+        return "+" + addr
+    return addr
+
 
 def status_name(status: int) -> str:
     return STATUS_NAMES.get(status, f"0x{status:08X}")

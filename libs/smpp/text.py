@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from libs.smpp import pdu
+
 GSM_BASIC: Final = (
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
@@ -138,3 +140,19 @@ def strip_udh(data: bytes) -> tuple[Concat | None, bytes]:
             concat = Concat((v[0] << 8) | v[1], v[2], v[3])
         i += 2 + ln
     return concat, rest
+
+
+def message_of(p: pdu.Pdu) -> tuple[Concat | None, bytes]:
+    """A submit_sm's or deliver_sm's text octets (``short_message``, else ``message_payload``) and, when
+    it is one part of a longer text, which part: from its UDH (stripped from the octets) or its SAR TLVs."""
+    raw = p.octets("short_message") or p.tlvs.get(pdu.TAG_MESSAGE_PAYLOAD, b"")
+    concat: Concat | None = None
+    if p.number("esm_class") & pdu.ESM_UDHI:
+        concat, raw = strip_udh(raw)
+    elif pdu.TAG_SAR_MSG_REF_NUM in p.tlvs:
+        concat = Concat(pdu.tlv_int(p.tlvs.get(pdu.TAG_SAR_MSG_REF_NUM)) or 0,
+                        pdu.tlv_int(p.tlvs.get(pdu.TAG_SAR_TOTAL_SEGMENTS)) or 1,
+                        pdu.tlv_int(p.tlvs.get(pdu.TAG_SAR_SEGMENT_SEQNUM)) or 1)
+    if concat is not None and concat.total <= 1:  # one part of one is the whole text
+        concat = None
+    return concat, raw

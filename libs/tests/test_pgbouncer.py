@@ -19,16 +19,11 @@ from urllib.parse import parse_qs, urlsplit
 import asyncpg
 import pytest
 
+from libs.embedded.ports import free_port
 from libs.store.db import create_pool, ensure_database, migrate
 
 PGBOUNCER = shutil.which("pgbouncer") or next((p for p in ("/usr/sbin/pgbouncer",) if os.path.exists(p)), None)
 pytestmark = pytest.mark.skipif(PGBOUNCER is None, reason="no pgbouncer binary (apt-get install pgbouncer)")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

@@ -10,11 +10,10 @@ from libs.store import ConcurrencyError
 from libs.store.eventstore import EventStore
 from libs.store.processed import claim_many
 from proto.api import format_money, page_cursor
-from proto.base import CommandError, parse_uuid, rfc3339, utcnow
+from proto.base import CommandError, accepted, parse_uuid, rfc3339, utcnow
 from proto.commands import accounts as c
 from proto.events.accounts import CreditCaptured, CreditReserved
 from services.accounts import model, store
-from services.accounts.handlers import accepted
 
 
 def _held(x: c.ReserveCredit, balance_micros: int) -> c.Reservation:

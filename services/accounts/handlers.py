@@ -10,24 +10,20 @@ import msgspec
 
 from libs.store.eventstore import ConcurrencyError, EventStore
 from proto.api import format_money
-from proto.base import CommandError, Event, derived_id, new_id, parse_uuid, rfc3339, utcnow
+from proto.base import (
+    CommandError,
+    accepted,
+    chosen_id,
+    chosen_or_new_id,
+    derived_id,
+    new_id,
+    parse_uuid,
+    rfc3339,
+    utcnow,
+)
 from proto.commands import accounts as c
 from services.accounts import model, store
 from services.accounts.config import AccountsSettings
-
-
-def _chosen(value: str, field: str) -> str:
-    ident = parse_uuid(value)
-    if ident is None:
-        raise CommandError("VALIDATION_ERROR", f"{field}: must be a UUID", 400, {"field": field})
-    return ident
-
-
-def accepted(result: model.Decided) -> list[Event]:
-    """The events decided, or the refusal raised (the caller's transaction rolls back)."""
-    if isinstance(result, CommandError):
-        raise result
-    return result
 
 
 class Accounts:
@@ -44,7 +40,7 @@ class Accounts:
         if bad is not None:
             raise bad
         if cmd.org_id is not None:  # every part of it follows from the chosen id: a retry names the same ones
-            org_id = _chosen(cmd.org_id, "org_id")
+            org_id = chosen_id(cmd.org_id, "org_id")
             again = await self._signed_up(org_id, email)
             if again is not None:
                 return c.SignupOutcome(result=again, created=False)
@@ -119,7 +115,7 @@ class Accounts:
                            caps=store.caps_of(row["caps"]), expires_at=row["expires_at"])
 
     async def create_key(self, cmd: c.CreateKey) -> c.KeyCreated:
-        key_id = new_id() if cmd.key_id is None else _chosen(cmd.key_id, "key_id")
+        key_id = chosen_or_new_id(cmd.key_id, "key_id")
         k = model.NewKey(org_id=cmd.org_id, key_id=key_id, name=cmd.name, key_hash=cmd.key_hash, prefix=cmd.prefix,
                          scopes=cmd.scopes, caps=msgspec.to_builtins(cmd.caps) if cmd.caps is not None else None,
                          now=utcnow())

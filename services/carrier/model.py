@@ -49,14 +49,6 @@ def _address(e164: str, ton: int) -> str:
     return e164[1:] if ton == 1 and e164.startswith("+") else e164
 
 
-def e164(addr: str, ton: int) -> str:
-    """An address from a PDU as we write numbers: international ones with '+'."""
-    addr = addr.strip()
-    if addr.isdigit() and (ton == 1 or len(addr) >= 11):
-        return "+" + addr
-    return addr
-
-
 def concat_ref(message_id: str) -> int:
     """The 8-bit concatenation reference of a message (stable for its id, so a resubmission over HTTP or
     a look at the PDUs shows the same one)."""
@@ -126,20 +118,9 @@ class InboundPart:
 
 def inbound_part(p: pdu.Pdu) -> InboundPart:
     """An inbound text (or one part of it) from a deliver_sm: UDH or SAR TLVs read, text decoded."""
-    raw = p.octets("short_message") or p.tlvs.get(pdu.TAG_MESSAGE_PAYLOAD, b"")
+    concat, raw = text.message_of(p)
     dc = p.number("data_coding")
-    concat: text.Concat | None = None
-    if p.number("esm_class") & pdu.ESM_UDHI:
-        concat, raw = text.strip_udh(raw)
-    elif pdu.TAG_SAR_MSG_REF_NUM in p.tlvs:
-        ref = pdu.tlv_int(p.tlvs.get(pdu.TAG_SAR_MSG_REF_NUM)) or 0
-        total = pdu.tlv_int(p.tlvs.get(pdu.TAG_SAR_TOTAL_SEGMENTS)) or 1
-        seq = pdu.tlv_int(p.tlvs.get(pdu.TAG_SAR_SEGMENT_SEQNUM)) or 1
-        concat = text.Concat(ref, total, seq)
-    if concat is not None and concat.total <= 1:
-        concat = None
-    src = e164(p.text("source_addr"), p.number("source_addr_ton"))
-    dst = e164(p.text("destination_addr"), p.number("dest_addr_ton"))
+    src, dst = p.addresses()
     c = f"{concat.ref}/{concat.total}/{concat.seq}" if concat else "-"
     key = hashlib.sha256(f"{src}|{dst}|{dc}|{c}|".encode() + raw).hexdigest()
     return InboundPart(src, dst, dc, text.decode(raw, dc), concat, key)

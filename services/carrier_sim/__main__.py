@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
-import signal
 import sys
 
 import structlog
 from aiohttp import web
 
 from libs.obs.logging import configure_logging
-from libs.runtime.service import run_loop, settle_heap
+from libs.runtime.service import run_loop, settle_heap, stop_signal
 
 from .config import SimConfig, load_sim_config
 from .sim import make_app
@@ -23,10 +21,7 @@ SHUTDOWN_TIMEOUT_S = 5.0
 
 async def serve(cfg: SimConfig) -> None:
     """Listen on cfg.host:cfg.port until a stop signal, then shut down cleanly."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_signal()
     runner = web.AppRunner(make_app(cfg), access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
     await runner.setup()
     try:

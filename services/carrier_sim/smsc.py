@@ -30,10 +30,6 @@ _STATES = {"DELIVRD": 2, "EXPIRED": 3, "DELETED": 4, "UNDELIV": 5, "ACCEPTD": 6,
 _BINDS = {pdu.BIND_TRANSCEIVER: "trx", pdu.BIND_TRANSMITTER: "tx", pdu.BIND_RECEIVER: "rx"}
 
 
-def to_e164(addr: str, ton: int) -> str:
-    return "+" + addr if addr.isdigit() and (ton == 1 or len(addr) >= 11) else addr
-
-
 def from_e164(number: str) -> tuple[str, int]:
     return (number[1:], 1) if number.startswith("+") else (number, 0)
 
@@ -118,8 +114,7 @@ class Smsc:
         from .world import Handset, MessageRequest
 
         world = self.world
-        src = to_e164(p.text("source_addr"), p.number("source_addr_ton"))
-        dst = to_e164(p.text("destination_addr"), p.number("dest_addr_ton"))
+        src, dst = p.addresses()
         if src not in world.state.assignments:
             return p.response(pdu.ESME_RINVSRCADR)
         if not dst.startswith("+") or not dst[1:].isdigit():
@@ -127,17 +122,10 @@ class Smsc:
         handset = world.handsets.get(dst, Handset())
         if handset.outcome == "rejected":
             return p.response(0x45)  # ESME_RSUBMITFAIL
-        raw = p.octets("short_message") or p.tlvs.get(pdu.TAG_MESSAGE_PAYLOAD, b"")
-        concat: text.Concat | None = None
-        if p.number("esm_class") & pdu.ESM_UDHI:
-            concat, raw = text.strip_udh(raw)
-        elif pdu.TAG_SAR_MSG_REF_NUM in p.tlvs:
-            concat = text.Concat(pdu.tlv_int(p.tlvs[pdu.TAG_SAR_MSG_REF_NUM]) or 0,
-                                 pdu.tlv_int(p.tlvs.get(pdu.TAG_SAR_TOTAL_SEGMENTS)) or 1,
-                                 pdu.tlv_int(p.tlvs.get(pdu.TAG_SAR_SEGMENT_SEQNUM)) or 1)
+        concat, raw = text.message_of(p)
         body = text.decode(raw, p.number("data_coding"))
         cid = f"sim-{uuid.uuid4()}"
-        if concat is None or concat.total <= 1:
+        if concat is None:
             world.submit_mt(cid, MessageRequest(from_=src, to=dst, text=body, via="smpp", parts=[cid]), handset)
         else:
             key = (src, dst, concat.ref, concat.total)

@@ -11,7 +11,6 @@ from services.compliance import rpc, subscriptions
 from services.compliance.config import ComplianceSettings
 from services.compliance.gate import Gate
 from services.compliance.handlers import Compliance
-from services.compliance.replies import Outcomes
 from services.compliance.senders import Senders
 from services.compliance.views import Views
 
@@ -21,7 +20,7 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, object]:
     svc = Service("compliance", settings, domain="compliance", sql_dir=Path(__file__).parent / "sql")
     senders = Senders(svc, settings.sender_cache_s)
     gate = Gate(svc, settings, senders)
-    h = Compliance(svc, settings, senders, Outcomes(svc))
+    h = Compliance(svc, settings, senders)
     subscriptions.register(svc, h)
     svc.task(h.maintenance)
 

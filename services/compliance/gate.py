@@ -5,35 +5,20 @@ per-contact lock, and every decision recorded (in batches) with its checks."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import datetime
 
-from libs.runtime.service import Service
-from libs.store.eventstore import EventStore
-from proto.base import CommandError, new_id, utcnow
+from proto.base import CommandError, new_id
 from proto.commands import compliance as c
 from proto.events.compliance import DecisionCheck, GateDecision
 from services.compliance import model, policies, store
-from services.compliance.config import ComplianceSettings, policy_defaults
+from services.compliance.context import Handlers
 from services.compliance.rules import e164
-from services.compliance.senders import Senders
 from services.compliance.store import DecisionLog, GateReader
 
 
-class Gate:
-    def __init__(self, svc: Service, settings: ComplianceSettings, senders: Senders,
-                 clock: Callable[[], datetime] = utcnow):
-        self.svc = svc
-        self.settings = settings
-        self.senders = senders
-        self.now = clock
-        self.defaults = policy_defaults(settings)
-        self._decisions: DecisionLog | None = None
-        self._reader: GateReader | None = None
-
-    @property
-    def store(self) -> EventStore:
-        return self.svc.store
+class Gate(Handlers):
+    _decisions: DecisionLog | None = None
+    _reader: GateReader | None = None
 
     @property
     def decisions(self) -> DecisionLog:

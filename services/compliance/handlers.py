@@ -6,16 +6,16 @@ and sends each under the deterministic message id recorded with it; compliance n
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TypeVar
 
 import structlog
 
-from libs.runtime.service import Service
-from libs.store.eventstore import ConcurrencyError, EventStore
+from libs.store.eventstore import ConcurrencyError
 from libs.store.processed import claim
-from proto.base import CommandError, Event, chosen_or_new_id, rfc3339, utcnow
+from proto.base import CommandError, Event, chosen_or_new_id, rfc3339
 from proto.commands import compliance as c
 from proto.commands.numbers import GetNumber, NumberRef
 from proto.events.compliance import (
@@ -26,12 +26,11 @@ from proto.events.inbound import InboundMessageReceived
 from proto.events.outbound import ReplyRefused
 from proto.keywords import keyword_of
 from services.compliance import model, policies, store
-from services.compliance.config import ComplianceSettings, policy_defaults
+from services.compliance.context import Handlers
 from services.compliance.keywords import classify
 from services.compliance.replies import Outcome, Outcomes
 from services.compliance.rules import e164
 from services.compliance.rules import normalize as _normalize
-from services.compliance.senders import Senders
 
 log = structlog.get_logger(__name__)
 
@@ -44,19 +43,11 @@ _MAX_KEYWORD = 40
 T = TypeVar("T")
 
 
-class Compliance:
-    def __init__(self, svc: Service, settings: ComplianceSettings, senders: Senders, outcomes: Outcomes,
-                 clock: Callable[[], datetime] = utcnow):
-        self.svc = svc
-        self.outcomes = outcomes
-        self.settings = settings
-        self.now = clock
-        self.defaults = policy_defaults(settings)
-        self.senders = senders
-
-    @property
-    def store(self) -> EventStore:
-        return self.svc.store
+class Compliance(Handlers):
+    @functools.cached_property
+    def outcomes(self) -> Outcomes:
+        """What became of the texts this replica recorded, as outbound tells (``replies``)."""
+        return Outcomes(self.svc)
 
     async def retry(self, fn: Callable[[], Awaitable[T]], attempts: int = 8) -> T:
         """Run a load → decide → append transaction again when another writer moved the stream first."""

@@ -25,6 +25,7 @@ from proto.commands import inbound as c
 from proto.commands.compliance import ScreenInbound
 from proto.commands.numbers import InboundRoute, ResolveInbound
 from proto.events import decode_event
+from proto.events.carrier import InboundTextReceived
 from proto.events.inbound import (
     UNROUTED_ORG,
     InboundMessageReceived,
@@ -132,14 +133,14 @@ class Inbound:
         return route
 
     # -- ingest ---------------------------------------------------------------------------------------
-    async def ingest(self, mo: model.MoCallback) -> str:
+    async def ingest(self, mo: InboundTextReceived) -> str:
         """Store one MO: ``stored``, ``unrouted`` or ``duplicate`` (already stored: acknowledge, nothing new)."""
         [outcome] = await self.ingest_many([mo])
         if isinstance(outcome, BaseException):
             raise outcome
         return outcome
 
-    async def ingest_many(self, mos: list[model.MoCallback]) -> list[str | BaseException]:
+    async def ingest_many(self, mos: list[InboundTextReceived]) -> list[str | BaseException]:
         """Store MOs in their order, each answered as ``ingest`` does or with its error. Calls may overlap
         (a consumer's next batch while this one commits): each queues its messages for the writer only
         after the call before it queued its own, so a conversation's texts are numbered in arrival order."""
@@ -162,21 +163,21 @@ class Inbound:
                 out.append(exc)
         return out
 
-    def _queued(self, mo: model.MoCallback, routes: dict[str, InboundRoute | BaseException | None]
+    def _queued(self, mo: InboundTextReceived, routes: dict[str, InboundRoute | BaseException | None]
                 ) -> tuple[asyncio.Future[bool], store.NewMessage, InboundRoute | None] | BaseException:
         try:
             return self._queue(mo, routes[model.normalize_number(mo.to)])
         except Exception as exc:  # this message's own fault: the others still go
             return exc
 
-    def _queue(self, mo: model.MoCallback, route: InboundRoute | BaseException | None
+    def _queue(self, mo: InboundTextReceived, route: InboundRoute | BaseException | None
                ) -> tuple[asyncio.Future[bool], store.NewMessage, InboundRoute | None] | BaseException:
         """Build the MO's message and event and queue them for the writer (its commit on the future)."""
         if isinstance(route, BaseException):
             return route
         to, from_ = model.normalize_number(mo.to), model.normalize_number(mo.from_)
         now = utcnow()
-        received_at = mo.received_at or now
+        received_at = mo.received_at
         message_id = new_id()
         event_id = mo_event_id(mo.carrier_message_id)
         org_id = route.org_id if route is not None else UNROUTED_ORG

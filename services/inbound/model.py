@@ -1,4 +1,4 @@
-"""Pure rules of inbound: the carrier's MO callback, arrival positions and cursors, the webhook payload,
+"""Pure rules of inbound: numbers as the carrier gives them, arrival positions and cursors, the webhook payload,
 and the retry schedule. No I/O."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
 import msgspec
 
@@ -17,17 +17,6 @@ from proto import base
 from proto.api import decode_cursor, encode_cursor
 from proto.base import CommandError
 from proto.http.inbound import InboundWebhook
-
-
-class MoCallback(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
-    """The carrier's (simulator's) mobile-originated message callback."""
-
-    carrier_message_id: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-    from_: str = msgspec.field(name="from")
-    to: str
-    text: str = ""
-    received_at: datetime | None = None
-    """The carrier's time of receipt (the carrier puts its own when it gave none it could read)."""
 
 
 def normalize_number(raw: str) -> str:

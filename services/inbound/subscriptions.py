@@ -11,17 +11,11 @@ import structlog
 from libs.bus.consumer import ConsumerSpec
 from proto.base import Event
 from proto.events.carrier import InboundTextReceived
-from services.inbound import model
 from services.inbound.handlers import Inbound, Unavailable
 
 log = structlog.get_logger(__name__)
 
 TEXTS_CONSUMER = "inbound-texts"
-
-
-def _mo(ev: InboundTextReceived) -> model.MoCallback:
-    return model.MoCallback(carrier_message_id=ev.carrier_message_id, from_=ev.from_, to=ev.to, text=ev.text,
-                            received_at=ev.received_at)
 
 
 def specs(h: Inbound) -> list[ConsumerSpec]:
@@ -31,12 +25,12 @@ def specs(h: Inbound) -> list[ConsumerSpec]:
 
     async def one(ev: Event) -> None:
         if isinstance(ev, InboundTextReceived):
-            outcome = await h.ingest(_mo(ev))
+            outcome = await h.ingest(ev)
             log.debug("inbound_text_ingested", carrier_message_id=ev.carrier_message_id, outcome=outcome)
 
     async def many(evs: list[Event]) -> set[str]:
         texts = [e for e in evs if isinstance(e, InboundTextReceived)]
-        results = await h.ingest_many([_mo(e) for e in texts])
+        results = await h.ingest_many(texts)
         done = {e.event_id for e in evs if not isinstance(e, InboundTextReceived)}
         for e, r in zip(texts, results, strict=True):
             if isinstance(r, Unavailable):

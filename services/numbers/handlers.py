@@ -10,14 +10,13 @@ import asyncpg
 import msgspec
 import structlog
 
-from libs.carrier.http_api import Carrier, CarrierError
-from libs.store.eventstore import EventStore
+from libs.carrier.http_api import CarrierError
 from libs.webhooks import urls
-from proto.base import CommandError, Event, NotFound, parse_uuid, utcnow
+from proto.base import CommandError, NotFound, accepted, parse_uuid, utcnow
 from proto.commands import numbers as c
 from proto.http.numbers import NumberView
 from services.numbers import model, rules, store
-from services.numbers.config import NumbersSettings
+from services.numbers.context import Handlers
 
 log = structlog.get_logger(__name__)
 
@@ -29,19 +28,7 @@ def carrier_failure(exc: CarrierError) -> CommandError:
                         {"carrier_status": exc.status})
 
 
-def accepted(result: model.Decided) -> list[Event]:
-    """The events decided, or the refusal raised (the caller's transaction rolls back)."""
-    if isinstance(result, CommandError):
-        raise result
-    return result
-
-
-class Numbers:
-    def __init__(self, store_: EventStore, settings: NumbersSettings, carrier: Carrier):
-        self.store = store_
-        self.settings = settings
-        self.carrier = carrier
-
+class Numbers(Handlers):
     # -- manage --------------------------------------------------------------------------------------
     async def list(self, cmd: c.ListNumbers) -> c.NumberPage:
         rows, nxt = await store.numbers_page(self.store.pool, cmd.org_id, cmd.limit, cmd.cursor)

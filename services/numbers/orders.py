@@ -20,13 +20,14 @@ from libs.bus.rpc import RpcClient
 from libs.carrier.http_api import Carrier, CarrierError
 from libs.store.eventstore import ConcurrencyError, EventStore
 from proto.api import format_money
-from proto.base import CommandError, new_id, parse_uuid, rfc3339, utcnow
+from proto.base import CommandError, accepted, new_id, parse_uuid, rfc3339, utcnow
 from proto.commands import numbers as c
 from proto.commands.accounts import ReserveCredit, SettleCredit
 from proto.http.numbers import AvailableNumberView, OrderView
 from services.numbers import model, order_model, rules, store
 from services.numbers.config import NumbersSettings
-from services.numbers.handlers import accepted, carrier_failure
+from services.numbers.context import Handlers
+from services.numbers.handlers import carrier_failure
 
 log = structlog.get_logger(__name__)
 
@@ -40,11 +41,9 @@ def unavailable(numbers: list[str]) -> CommandError:
                         + "; nothing was ordered", 409, {"unavailable": numbers})
 
 
-class Orders:
+class Orders(Handlers):
     def __init__(self, store_: EventStore, settings: NumbersSettings, carrier: Carrier, rpc: RpcClient):
-        self.store = store_
-        self.settings = settings
-        self.carrier = carrier
+        super().__init__(store_, settings, carrier)
         self.rpc = rpc
 
     async def search(self, cmd: c.SearchNumbers) -> c.SearchResult:

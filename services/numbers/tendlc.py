@@ -10,27 +10,22 @@ from typing import Any
 import asyncpg
 import structlog
 
-from libs.carrier.http_api import Carrier, CarrierError
-from libs.store.eventstore import ConcurrencyError, EventStore
+from libs.carrier.http_api import CarrierError
+from libs.store.eventstore import ConcurrencyError
 from libs.webhooks import urls
 from proto.api import page_after, page_cursor
-from proto.base import CommandError, NotFound, chosen_id, chosen_or_new_id, parse_uuid, utcnow
+from proto.base import CommandError, NotFound, accepted, chosen_id, chosen_or_new_id, parse_uuid, utcnow
 from proto.commands import numbers as c
 from proto.http.tendlc import BrandView, CampaignView
 from services.numbers import model, rules, store
-from services.numbers.config import NumbersSettings
-from services.numbers.handlers import accepted, carrier_failure
+from services.numbers.context import Handlers
+from services.numbers.handlers import carrier_failure
 
 log = structlog.get_logger(__name__)
 
 
 
-class TenDlc:
-    def __init__(self, store_: EventStore, settings: NumbersSettings, carrier: Carrier):
-        self.store = store_
-        self.settings = settings
-        self.carrier = carrier
-
+class TenDlc(Handlers):
     # -- brands --------------------------------------------------------------------------------------
     async def register_brand(self, cmd: c.RegisterBrand) -> BrandView:
         b = cmd.brand

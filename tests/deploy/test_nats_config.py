@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ import nats
 import pytest
 from nats.errors import NoServersError
 
+from libs.embedded.ports import free_port
 from libs.embedded.servers import nats_server_binary
 from tests.deploy.render import REPO, render
 
@@ -59,12 +59,6 @@ def test_nats_server_accepts_the_configuration(overlay: str, tmp_path: Path) -> 
     auth = tmp_path / "auth.conf"
     auth.write_text(auth.read_text(encoding="utf-8").replace("password:", "pasword:", 1), encoding="utf-8")
     assert check(tmp_path / "nats.conf", env).returncode != 0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.asynccontextmanager

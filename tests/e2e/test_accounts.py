@@ -146,18 +146,13 @@ async def test_openapi_document_lists_every_route(system: System) -> None:
 
 async def test_revocation_reaches_another_gateway_replica_within_a_second(system: System) -> None:
     """The event path: a second gateway, which did not handle the revoke, drops the key by event."""
-    from libs.embedded.ports import free_port
-    from services.gateway.app import build
-
-    port = free_port()
-    other, setup = build({**system.env, "AM_GATEWAY_PORT": str(port)})
-    await other.start(setup)
+    other, url = await system.another_gateway()
     try:
         owner = (await system.signup())["api_key"]["secret"]
         _, body, _ = await system.call("POST", "/v1/api-keys", key=owner, json={"name": "temp"})
         temp, temp_id = body["data"]["secret"], body["data"]["id"]
         assert system.http is not None
-        replica = f"http://127.0.0.1:{port}/v1/balance"
+        replica = f"{url}/v1/balance"
         headers = {"Authorization": f"Bearer {temp}"}
         async with system.http.get(replica, headers=headers) as r:
             assert r.status == 200  # cached on the replica now

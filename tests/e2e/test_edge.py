@@ -37,22 +37,10 @@ async def follow_contract(org: Org, method: str, path: str, body: Any, key: str,
     raise AssertionError(f"still {status} after {attempts} attempts: {got}")
 
 
-async def _second_gateway(system: System, **env: str) -> tuple[Any, str]:
-    """Another gateway replica on the same bus (its own settings), as a load balancer would have."""
-    from libs.embedded.ports import free_port
-
-    port = free_port()
-    mod = importlib.import_module("services.gateway.app")
-    svc, setup = mod.build({**system.env, "AM_GATEWAY_PORT": str(port), "AM_HTTP_PORT": "0",
-                            **{f"AM_{k.upper()}": v for k, v in env.items()}})
-    await svc.start(setup)
-    return svc, f"http://127.0.0.1:{port}"
-
-
 async def test_send_timed_out_at_the_gateway_and_retried_reaches_the_handset_once(system: System) -> None:
     org = await onboard(system)
     contact = await org.new_contact()
-    impatient, url = await _second_gateway(system)
+    impatient, url = await system.another_gateway()
     try:
         body = {"from": org.number, "to": contact, "text": "exactly once, whatever happened"}
         key = f"send-{uuid.uuid4().hex}"
@@ -93,7 +81,7 @@ async def test_send_timed_out_at_the_gateway_and_retried_reaches_the_handset_onc
 async def test_double_opt_in_timed_out_and_retried_texts_the_contact_once(system: System) -> None:
     org = await onboard(system)
     contact = handset()
-    impatient, url = await _second_gateway(system)
+    impatient, url = await system.another_gateway()
     body = {"phone_number_id": org.number_id, "contact_number": contact,
             "confirmation_text": "Reply YES to confirm, STOP to opt out."}
     key = f"doi-{uuid.uuid4().hex}"
@@ -184,7 +172,7 @@ async def test_a_service_gone_answers_503_with_retry_after_and_a_retry_converges
     assert status == 503 and got["error"]["code"] == "SERVICE_UNAVAILABLE" and "Retry-After" in headers, got
     status, got, headers = await org.call("GET", "/v1/messages")
     assert status == 503 and "Retry-After" in headers, got  # a read retried inside its budget, then 503
-    patient, url = await _second_gateway(system, read_retry_budget_s="60")
+    patient, url = await system.another_gateway(read_retry_budget_s="60")
     assert system.http is not None
     try:
         async def read() -> int:
@@ -333,7 +321,7 @@ async def test_an_order_whose_answer_was_lost_is_placed_once(system: System) -> 
 async def test_an_exhausted_pool_answers_503_and_the_retry_converges(system: System) -> None:
     org = await onboard(system)
     contact = await org.new_contact()
-    impatient, url = await _second_gateway(system)
+    impatient, url = await system.another_gateway()
     pool = system.services["outbound"].pool
     held = []
     assert system.http is not None
@@ -371,7 +359,7 @@ async def test_an_exhausted_pool_answers_503_and_the_retry_converges(system: Sys
 async def test_mcp_and_the_dashboard_answer_503_when_the_gateway_has_lost_the_bus(system: System) -> None:
     """/mcp and the dashboard's pages sit outside the API's pipeline: a key or a session they must look up
     while the gateway's NATS connection is gone is a 503 with Retry-After, never a 500."""
-    cut_off, url = await _second_gateway(system)
+    cut_off, url = await system.another_gateway()
     assert system.http is not None
     try:
         await cut_off.nc.close()

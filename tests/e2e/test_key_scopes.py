@@ -109,19 +109,11 @@ async def test_an_expired_key_is_401_and_keys_without_scopes_keep_full_access(sy
 
 
 async def test_a_cap_holds_across_two_gateway_replicas(system: System) -> None:
-    import importlib
-
-    from libs.embedded.ports import free_port
-
     org = await onboard(system)
     contact = await org.new_contact()
     key = await _key(org, caps={"sends_per_day": 3})
-    port = free_port()
-    svc, setup = importlib.import_module("services.gateway.app").build(
-        {**system.env, "AM_GATEWAY_PORT": str(port), "AM_HTTP_PORT": str(port)})
-    await svc.start(setup)
+    svc, other = await system.another_gateway()
     try:
-        other = f"http://127.0.0.1:{port}"
         answers = []
         for i in range(4):  # alternate replicas: each counts on the shared counters
             base = other if i % 2 else system.gateway

@@ -3,21 +3,15 @@ and move with the traffic (a message sent and delivered, a gate decision, a carr
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from libs.embedded.ports import free_port
 from services.inbound.ops_metrics import QUERIES as inbound_queries
 from services.outbound.ops_metrics import QUERIES as outbound_queries
 from tests.e2e.test_outbound import onboard, system_with
 from tests.system import running_system
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 DB_SERVICES = {"accounts", "numbers", "compliance", "outbound", "inbound"}
 ALWAYS = {  # unlabelled gauges: one sample from the first refresh on

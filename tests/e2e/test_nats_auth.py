@@ -5,7 +5,6 @@ and delivered, a message received. A permission missing from the configuration m
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -13,18 +12,13 @@ from typing import Any
 
 import nats
 
+from libs.embedded.ports import free_port
 from libs.embedded.servers import nats_server_binary
 from tests.deploy.test_nats_config import USERS, write_config
 from tests.e2e.test_outbound import onboard
 from tests.system import running_system
 
 SERVICES = ("gateway", "accounts", "numbers", "compliance", "outbound", "inbound", "carrier")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def test_every_service_works_as_its_own_nats_user(settings_env: dict[str, str], tmp_path: Path) -> None:

@@ -83,17 +83,12 @@ async def test_wrong_passwords_are_refused_and_login_is_rate_limited(system: Sys
 
 
 async def test_log_out_everywhere_reaches_another_gateway_replica(system: System) -> None:
-    from libs.embedded.ports import free_port
-    from services.gateway.app import build
-
-    port = free_port()
-    other, setup = build({**system.env, "AM_GATEWAY_PORT": str(port)})
-    await other.start(setup)
+    other, url = await system.another_gateway()
     try:
         email = await _account(system)
         tokens = [(await _login(system, email))[2] for _ in range(2)]
         assert system.http is not None
-        replica = f"http://127.0.0.1:{port}/v1/balance"
+        replica = f"{url}/v1/balance"
         for t in tokens:  # both replicas know both sessions (and cache them)
             async with system.http.get(replica, headers=_jar(t)) as r:
                 assert r.status == 200

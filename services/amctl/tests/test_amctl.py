@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 import nats
 
 from libs.bus.conn import ensure_stream
+from libs.embedded.ports import free_port
 from proto.subjects import StreamSpec, Subjects
 from services.amctl import __main__ as cli
 from services.amctl.events import filters_for, subject_filter
@@ -53,12 +53,6 @@ def amctl(*args: str, timeout: float = 30, **env: str) -> subprocess.CompletedPr
     base = {k: v for k, v in os.environ.items() if not k.startswith(("AM_", "AGENTMESSAGE_"))}
     return subprocess.run([sys.executable, "-m", "services.amctl", *args], cwd=REPO, env={**base, **env},
                           capture_output=True, text=True, timeout=timeout)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_settings_are_the_stacks() -> None:

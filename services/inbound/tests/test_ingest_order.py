@@ -13,13 +13,13 @@ import nats
 from libs.bus.rpc import RpcClient, RpcServer
 from libs.obs.settings import load_settings
 from libs.testing.stores import migrated_store
-from proto.base import new_id
+from proto.base import new_id, utcnow
 from proto.commands.compliance import InboundScreened, ScreenInbound
 from proto.commands.numbers import InboundRoute, ResolveInbound
+from proto.events.carrier import InboundTextReceived
 from proto.subjects import Subjects
 from services.inbound.config import InboundSettings
 from services.inbound.handlers import Inbound
-from services.inbound.model import MoCallback
 
 SQL = Path(__file__).parent.parent / "sql"
 NUMBER, CONTACT = "+14155550100", "+14155550123"
@@ -52,8 +52,9 @@ async def test_a_batch_handed_over_while_the_one_before_waits_is_numbered_after_
         await nc.close()
 
 
-def mo(cid: str) -> MoCallback:
-    return MoCallback(carrier_message_id=cid, from_=CONTACT, to=NUMBER, text=cid)
+def mo(cid: str) -> InboundTextReceived:
+    return InboundTextReceived(org_id="", carrier_message_id=cid, from_=CONTACT, to=NUMBER, text=cid,
+                               received_at=utcnow())
 
 
 async def ordered(inbound: Inbound, first_answer: asyncio.Event, asked: asyncio.Queue[str], org: str) -> None:
