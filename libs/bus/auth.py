@@ -52,8 +52,9 @@ class Role:
 ROLES: dict[str, Role] = {
     "accounts": Role("accounts", consumes=("outbound",)),
     "numbers": Role("numbers", calls=("accounts",)),
-    "compliance": Role("compliance", calls=("numbers", "outbound"), consumes=("inbound", "numbers", "outbound"),
-                       follows=("numbers.>",)),
+    "compliance": Role("compliance", calls=("numbers",), consumes=("inbound", "numbers", "outbound"),
+                       follows=("numbers.>", "outbound.message.message_queued.*", "outbound.message.message_scheduled.*",
+                                "outbound.reply.reply_refused.*")),
     "outbound": Role("outbound", calls=("accounts", "compliance", "numbers", "carrier"),
                      consumes=("compliance", "numbers", "carrier"), follows=("numbers.>",)),
     "inbound": Role("inbound", calls=("numbers", "compliance"), consumes=("carrier", "outbound", "inbound"),

@@ -12,7 +12,7 @@ from typing import ClassVar
 
 import msgspec
 
-from proto.base import Event, Time, times_upcaster
+from proto.base import ErrorBody, Event, Time, times_upcaster
 
 _FACTS_UPCASTER = times_upcaster("facts.expires_at")
 """``expires_at`` was ``""`` for no time before times were datetimes."""
@@ -164,3 +164,24 @@ class StatusCallbackAttempted(_Outbound, frozen=True, kw_only=True):
     status_code: int = 0
     error: str = ""
     latency_ms: int = 0
+
+
+class ReplyRefused(_Outbound, frozen=True, kw_only=True):
+    """Outbound refused a text compliance recorded (ReplyIssued, DoubleOptInRequested) when it consumed
+    the event: the number cannot send, the organization cannot pay, the contact opted out since. Nothing
+    was accepted under ``message_id``. Stream ``reply-<message_id>``, recorded once. Emitted by outbound;
+    compliance ends a double opt-in whose text it was (DoubleOptInExpired send_failed) and answers its
+    request with this error."""
+
+    AGGREGATE: ClassVar[str] = "reply"
+    message_id: str
+    contact_number: str
+    kind: str
+    """opt_in_request | opt_out_confirmation | help_reply | keyword_reply"""
+    source_event_id: str
+    """The compliance event whose text it was."""
+    request_id: str = ""
+    """The double opt-in's id, when the text was its confirmation."""
+    error: ErrorBody
+    """The send path's error, as the caller would have had it (SENDING_NOT_ENABLED 403, INSUFFICIENT_CREDIT
+    402, RECIPIENT_OPTED_OUT 453, ...)."""

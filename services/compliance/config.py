@@ -30,6 +30,10 @@ class ComplianceSettings(CommonSettings, frozen=True, kw_only=True):
     """Default time a contact has to answer a double opt-in (YES / Y / START)."""
     double_opt_in_per_hours: int = 24
     """At most one double opt-in per contact per this many hours (else 429 DOUBLE_OPT_IN_RATE_LIMITED)."""
+    double_opt_in_wait_s: float = 3.0
+    """How long POST /v1/consent/double-opt-in waits for outbound's word on its text (accepted, or refused:
+    the request's error); after that it answers pending and the text still goes out on the event. Below
+    the gateway's command timeout (5 s)."""
     sender_cache_s: float = 3.0
     """How long the gate reuses numbers' answer about a sending number (a few seconds, for throughput)."""
     gate_concurrency: int = 512

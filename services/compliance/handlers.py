@@ -1,16 +1,16 @@
 """compliance command handlers that write the contact ledger: inbound keywords, double opt-in, recorded
-consent and revocation, and handing our own texts to outbound (the send gate is in ``gate``). load →
-decide (model) → append + project, in one transaction; the texts go out after the commit, under
-deterministic message ids."""
+consent and revocation (the send gate is in ``gate``). load → decide (model) → append + project, in one
+transaction. Our own texts (replies, a double opt-in's confirmation) are events: outbound consumes them
+and sends each under the deterministic message id recorded with it; compliance never calls outbound."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
-import asyncpg
 import structlog
 
 from libs.store.eventstore import ConcurrencyError
@@ -18,16 +18,17 @@ from libs.store.processed import claim
 from proto.base import CommandError, Event, chosen_or_new_id, rfc3339
 from proto.commands import compliance as c
 from proto.commands.numbers import GetNumber, NumberRef
-from proto.commands.outbound import MessageView, SendMessage
 from proto.events.compliance import (
     DoubleOptInExpired,
     DoubleOptInRequested,
 )
 from proto.events.inbound import InboundMessageReceived
+from proto.events.outbound import ReplyRefused
 from proto.keywords import keyword_of
 from services.compliance import model, policies, store
 from services.compliance.context import Handlers
 from services.compliance.keywords import classify
+from services.compliance.replies import Outcome, Outcomes
 from services.compliance.rules import e164
 from services.compliance.rules import normalize as _normalize
 
@@ -36,13 +37,18 @@ log = structlog.get_logger(__name__)
 KEYWORDS_CONSUMER = "compliance-keywords"
 CAMPAIGNS_CONSUMER = "compliance-campaigns"
 UNCOUNT_CONSUMER = "compliance-frequency-uncount"
+REFUSALS_CONSUMER = "compliance-reply-refusals"
 _MAX_KEYWORD = 40
 """Longer folded texts cannot be a campaign keyword (numbers allows 30 characters)."""
-_RETRYABLE = frozenset({"SERVICE_UNAVAILABLE", "SERVICE_TIMEOUT"})
 T = TypeVar("T")
 
 
 class Compliance(Handlers):
+    @functools.cached_property
+    def outcomes(self) -> Outcomes:
+        """What became of the texts this replica recorded, as outbound tells (``replies``)."""
+        return Outcomes(self.svc)
+
     async def retry(self, fn: Callable[[], Awaitable[T]], attempts: int = 8) -> T:
         """Run a load → decide → append transaction again when another writer moved the stream first."""
         for attempt in range(attempts):
@@ -53,27 +59,6 @@ class Compliance(Handlers):
                     raise
                 await asyncio.sleep(0.002 * (attempt + 1))
         raise AssertionError("unreachable")
-
-    # -- our own texts, through outbound ------------------------------------------------------------------
-    async def hand_off(self, row: asyncpg.Record) -> MessageView:
-        """Ask outbound to send a double opt-in's text now, for the request's answer (403 when the number
-        cannot send yet; the message readable at once). Outbound also sends it on DoubleOptInRequested, under
-        the same message id, should this call time out; a definitive refusal is recorded and not retried."""
-        # a double opt-in confirmation is our initiative: it keeps to quiet hours (the replies do not)
-        category: c.Category = "conversational" if row["kind"] == "opt_in_request" else "transactional"
-        msg = SendMessage(org_id=row["org_id"], message_id=row["message_id"], from_=row["from_number"],
-                          to=row["contact"], text=row["text"], kind=row["kind"], category=category)
-        try:
-            view: MessageView = await self.svc.rpc.call(msg)
-        except CommandError as exc:
-            if exc.code in _RETRYABLE or exc.status >= 500:
-                raise
-            log.warning("reply_refused", message_id=row["message_id"], kind=row["kind"], code=exc.code,
-                        reason=exc.message)
-            await store.mark_handed_off(self.store.pool, row["message_id"], f"{exc.code}: {exc.message}")
-            raise
-        await store.mark_handed_off(self.store.pool, row["message_id"])
-        return view
 
     # -- inbound keywords ----------------------------------------------------------------------------------
     async def texts(self, org_id: str, our_number: str) -> model.Texts:
@@ -210,76 +195,76 @@ class Compliance(Handlers):
                                            request_id)
                 return ev
 
-        ev = await self.retry(record)
-        if ev is None:
-            again = await self._double_opt_in_again(cmd.org_id, request_id)
-            assert again is not None
-            return again
-        rows = await store.unsent(self.store.pool, request_id)
-        try:
-            for row in rows:
-                await self.hand_off(row)
-        except CommandError as exc:
-            if exc.code == "SERVICE_TIMEOUT":
-                log.warning("double_opt_in_send_unconfirmed", request_id=request_id)  # outbound sends it on the event
-            else:
-                await self._fail_double_opt_in(cmd.org_id, contact, request_id, exc)
-                raise
+        async with self.outcomes.watch(cmd.org_id, message_id) as outcome:
+            ev = await self.retry(record)
+            if ev is None:
+                again = await self._double_opt_in_again(cmd.org_id, request_id)
+                assert again is not None
+                return again
+            await self._answered(outcome, ev)
         log.info("double_opt_in_requested", org_id=cmd.org_id, request_id=request_id)
         return c.DoubleOptInView(id=request_id, status="pending", contact_number=contact,
                                  phone_number_id=number.id, from_=number.e164, confirmation_text=text,
                                  message_id=message_id, created_at=rfc3339(now), expires_at=rfc3339(ev.expires_at),
                                  send_at=rfc3339(goes_at) if goes_at > now else None)
 
+    async def _answered(self, outcome: Outcome, ev: DoubleOptInRequested) -> None:
+        """Wait (bounded) for outbound's word on the request's text, which it sends because it consumed
+        the event: accepted (the message readable now), or refused — the request's error, the double opt-in
+        ended (as compliance's consumer of ReplyRefused also does). No word in time: the answer is pending
+        and the text still goes out on the event."""
+        if not await outcome.wait(self.settings.double_opt_in_wait_s):
+            log.warning("double_opt_in_send_unconfirmed", request_id=ev.request_id)
+        elif outcome.refused is not None:
+            await self.end_double_opt_in(ev.org_id, ev.contact_number, ev.request_id, "send_failed")
+            raise outcome.refused
+
     async def _double_opt_in_again(self, org_id: str, request_id: str) -> c.DoubleOptInView | None:
-        """The request a repeat (same chosen id) made, its text handed to outbound if it was not yet
-        (outbound keeps one message per id); None when there is none."""
+        """The request a repeat (same chosen id) made, as it stands (its text goes out on its event, once:
+        outbound keeps one message per id); None when there is none."""
         r = await self.store.pool.fetchrow("SELECT * FROM double_opt_ins WHERE id = $1", request_id)
         if r is None:
             return None
         if r["org_id"] != org_id:
             raise CommandError("CONFLICT", "request_id: already used", 409)
-        try:
-            for row in await store.unsent(self.store.pool, request_id):
-                await self.hand_off(row)
-        except CommandError as exc:
-            log.warning("double_opt_in_send_unconfirmed", request_id=request_id, error=exc.code)  # outbound sends it on the event
         return c.DoubleOptInView(id=r["id"], status=r["status"], contact_number=r["contact"],
                                  phone_number_id=r["phone_number_id"], from_=r["from_number"],
                                  confirmation_text=r["confirmation_text"], message_id=r["message_id"],
                                  created_at=rfc3339(r["created_at"]), expires_at=rfc3339(r["expires_at"]),
                                  confirmed_at=rfc3339(r["confirmed_at"]) if r["confirmed_at"] else None)
 
-    async def _fail_double_opt_in(self, org_id: str, contact: str, request_id: str, exc: CommandError) -> None:
-        async def record() -> None:
+    async def end_double_opt_in(self, org_id: str, contact: str, request_id: str, reason: str) -> bool:
+        """DoubleOptInExpired (``expired``, or ``send_failed``: outbound refused its text) if the double
+        opt-in is still pending; False when it is not (confirmed, ended already: a repeat changes nothing)."""
+        async def record() -> bool:
             async with self.store.transaction() as conn:
                 s = await store.load_state(conn, org_id, contact)
+                still = await conn.fetchval("SELECT status FROM double_opt_ins WHERE id = $1 AND org_id = $2"
+                                            " FOR UPDATE", request_id, org_id)
+                if still != "pending":
+                    return False
                 ev = DoubleOptInExpired(org_id=org_id, occurred_at=self.now(), request_id=request_id,
-                                        contact_number=contact, reason="send_failed")
+                                        contact_number=contact, reason=reason)
                 await store.append_contact(self.store, conn, org_id, contact, s, model.fold(s, [ev]), [ev])
-                await conn.execute("UPDATE issued_messages SET handed_off = true, error = $2 WHERE source_event_id = $1",
-                                   request_id, f"{exc.code}: {exc.message}")
+                return True
 
-        await self.retry(record)
+        ended = await self.retry(record)
+        if ended:
+            log.info("double_opt_in_ended", org_id=org_id, request_id=request_id, reason=reason)
+        return ended
+
+    async def on_reply_refused(self, ev: Event) -> None:
+        """Outbound refused a text we recorded: a double opt-in whose confirmation it was ends (send_failed);
+        a refused reply (to an opted-out contact, say) leaves nothing to undo."""
+        if isinstance(ev, ReplyRefused) and ev.request_id:
+            await self.end_double_opt_in(ev.org_id, ev.contact_number, ev.request_id, "send_failed")
 
     async def expire_double_opt_ins(self) -> int:
-        now = self.now()
         rows = await self.store.pool.fetch(
             "SELECT id, org_id, contact FROM double_opt_ins WHERE status = 'pending' AND expires_at <= $1"
-            " ORDER BY expires_at LIMIT 200", now)
+            " ORDER BY expires_at LIMIT 200", self.now())
         for r in rows:
-            async def record(r: Any = r) -> None:
-                async with self.store.transaction() as conn:
-                    s = await store.load_state(conn, r["org_id"], r["contact"])
-                    still = await conn.fetchval("SELECT status FROM double_opt_ins WHERE id = $1 FOR UPDATE", r["id"])
-                    if still != "pending":
-                        return
-                    ev = DoubleOptInExpired(org_id=r["org_id"], occurred_at=now, request_id=r["id"],
-                                            contact_number=r["contact"], reason="expired")
-                    await store.append_contact(self.store, conn, r["org_id"], r["contact"], s,
-                                               model.fold(s, [ev]), [ev])
-
-            await self.retry(record)
+            await self.end_double_opt_in(r["org_id"], r["contact"], r["id"], "expired")
         return len(rows)
 
     async def maintenance(self) -> None:

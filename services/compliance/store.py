@@ -212,24 +212,13 @@ async def append_contact(store: EventStore, conn: asyncpg.Connection, org_id: st
 
 def issued(message_id: str, org_id: str, contact: str, kind: str, from_number: str, text: str,
            source_id: str) -> Sql:
-    """A message compliance itself sends (a reply, a double opt-in request), to hand off to outbound."""
+    """A message compliance itself issues (a reply, a double opt-in request): outbound sends it on the event
+    that records it; the gate knows it by this row."""
     return sql(
         "INSERT INTO issued_messages (message_id, org_id, contact, kind, from_number, text, source_event_id)"
         " VALUES (:message_id, :org, :contact, :kind, :from_, :text, :source) ON CONFLICT (message_id) DO NOTHING",
         message_id=message_id, org=org_id, contact=contact, kind=kind, from_=from_number, text=text,
         source=source_id)
-
-
-async def unsent(conn: asyncpg.Connection | asyncpg.Pool, source_id: str) -> list[asyncpg.Record]:
-    rows: list[asyncpg.Record] = await conn.fetch(
-        "SELECT message_id, org_id, contact, kind, from_number, text FROM issued_messages"
-        " WHERE source_event_id = $1 AND NOT handed_off ORDER BY created_at", source_id)
-    return rows
-
-
-async def mark_handed_off(pool: asyncpg.Pool, message_id: str, error: str | None = None) -> None:
-    await pool.execute("UPDATE issued_messages SET handed_off = true, error = $2 WHERE message_id = $1",
-                       message_id, error)
 
 
 _DECISION_COLUMNS = {

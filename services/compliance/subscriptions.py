@@ -15,10 +15,16 @@ from proto.events.numbers import (
     CampaignResubmitted,
     CampaignSubmitted,
 )
-from proto.events.outbound import MessageCanceled, MessageFailed
+from proto.events.outbound import MessageCanceled, MessageFailed, ReplyRefused
 from proto.keywords import keyword_of
 from services.compliance import store
-from services.compliance.handlers import CAMPAIGNS_CONSUMER, KEYWORDS_CONSUMER, UNCOUNT_CONSUMER, Compliance
+from services.compliance.handlers import (
+    CAMPAIGNS_CONSUMER,
+    KEYWORDS_CONSUMER,
+    REFUSALS_CONSUMER,
+    UNCOUNT_CONSUMER,
+    Compliance,
+)
 from services.compliance.rules import normalize
 
 
@@ -47,6 +53,9 @@ def register(svc: Service, h: Compliance) -> None:
     ))
     """Canceled messages and those that failed before the carrier stop counting against frequency caps
     (only messages from now on matter: a cap looks back at most 30 days, and older ones are gone anyway)."""
+    svc.consumer(ConsumerSpec(durable=REFUSALS_CONSUMER, events=(ReplyRefused,), handler=h.on_reply_refused))
+    """Texts outbound refused when it consumed their event: a double opt-in whose confirmation it was ends
+    (DoubleOptInExpired send_failed), whether or not its request was still waiting. Idempotent."""
 
 
 async def learn_campaign(es: EventStore, ev: Event) -> None:

@@ -1,7 +1,8 @@
 """The consumers outbound owns (a registry of frozen specs), and what they do: an opt-out cancels the
 contact's pending messages, a released number its own, quiet hours turned off release the messages they
 alone held, carrier receipts end sent messages, and compliance's replies (ReplyIssued: STOP
-confirmation, HELP, keyword replies; DoubleOptInRequested: the confirmation text) are sent."""
+confirmation, HELP, keyword replies; DoubleOptInRequested: the confirmation text) are sent — or, refused,
+recorded as ReplyRefused (compliance ends the double opt-in and answers its request with the error)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import asyncpg
 import structlog
 
 from libs.bus.consumer import ConsumerSpec
-from libs.store.eventstore import EventStore
+from libs.store import Write
+from libs.store.eventstore import ConcurrencyError, EventStore
 from libs.store.processed import claim
 from proto.base import CommandError, Event, utcnow
 from proto.commands.compliance import SendKind
@@ -21,6 +23,7 @@ from proto.commands.outbound import MessageView, SendMessage
 from proto.events.carrier import ReceiptReceived
 from proto.events.compliance import CompliancePolicyChanged, DoubleOptInRequested, OptOutRecorded, ReplyIssued
 from proto.events.numbers import PhoneNumberReleased
+from proto.events.outbound import ReplyRefused
 from services.outbound import carrier_receipts, model, projection, store
 from services.outbound.commands import Cancel, Command, QuietHoursOff
 
@@ -46,21 +49,37 @@ def reply_of(ev: ReplyIssued | DoubleOptInRequested) -> SendMessage:
                        text=ev.text, kind=cast(SendKind, ev.kind), category="transactional")
 
 
-async def send_reply(send: Send, ev: ReplyIssued | DoubleOptInRequested, max_age_s: float) -> None:
+async def send_reply(es: EventStore, send: Send, ev: ReplyIssued | DoubleOptInRequested, max_age_s: float) -> None:
     """Send it; outbound or a service it needs being unreachable raises (the consumer retries), a
-    definitive refusal (the number cannot send, the contact opted out since) is logged and let go, and
-    so is a reply read more than ``max_age_s`` after it was recorded."""
+    definitive refusal (the number cannot send, the organization cannot pay, the contact opted out since)
+    is recorded (ReplyRefused: compliance ends the double opt-in and answers its request with it), and a
+    reply read more than ``max_age_s`` after it was recorded is let go."""
     if utcnow() - ev.occurred_at > timedelta(seconds=max_age_s):
         log.warning("reply_too_old", message_id=ev.message_id, org_id=ev.org_id, occurred_at=ev.occurred_at)
         return
+    msg = reply_of(ev)
     try:
-        view = await send(reply_of(ev))
+        view = await send(msg)
     except CommandError as exc:
         if exc.code in _TRANSIENT or exc.status >= 500:
             raise
         log.warning("reply_refused", message_id=ev.message_id, org_id=ev.org_id, code=exc.code, reason=exc.message)
+        await record_refusal(es, ev, msg, exc)
         return
     log.info("reply_sent", message_id=view.id, org_id=ev.org_id, status=view.status, source_event_id=ev.event_id)
+
+
+async def record_refusal(es: EventStore, ev: ReplyIssued | DoubleOptInRequested, msg: SendMessage,
+                         exc: CommandError) -> None:
+    """ReplyRefused, once for the message id (a redelivered event refused again records nothing more)."""
+    refused = ReplyRefused(org_id=ev.org_id, message_id=ev.message_id, contact_number=ev.contact_number,
+                           kind=msg.kind, source_event_id=ev.event_id, error=exc.body(),
+                           request_id=ev.request_id if isinstance(ev, DoubleOptInRequested) else "",
+                           causation_id=ev.event_id, correlation_id=ev.correlation_id)
+    try:
+        await es.write(Write().append(f"reply-{ev.message_id}", 0, [refused]))
+    except ConcurrencyError:
+        pass  # recorded already
 
 
 async def decide_all(conn: asyncpg.Connection, es: EventStore, messages: list[model.Message],
@@ -142,7 +161,7 @@ def specs(es: EventStore, send: Send, reply_max_age_s: float) -> list[ConsumerSp
 
     async def on_reply(ev: Event) -> None:
         if isinstance(ev, ReplyIssued | DoubleOptInRequested):
-            await send_reply(send, ev, reply_max_age_s)
+            await send_reply(es, send, ev, reply_max_age_s)
 
     return [
         ConsumerSpec(durable=REPLIES_CONSUMER, events=(ReplyIssued, DoubleOptInRequested), handler=on_reply,

@@ -190,9 +190,9 @@ async def test_insufficient_credit_is_402_and_creates_nothing(settings_env: dict
 
 
 async def test_a_double_opt_in_the_organization_cannot_pay_for_is_402(settings_env: dict[str, str]) -> None:
-    """The double opt-in's answer is outbound's answer to its text (compliance hands it over and waits):
-    what the send path refuses — here the credit — is the request's error, and nothing is left pending.
-    (Kept by any change that has the text go out on the DoubleOptInRequested event alone.)"""
+    """The double opt-in's answer is outbound's answer to its text (outbound sends it on the
+    DoubleOptInRequested event, compliance waits for its word): what the send path refuses — here the
+    credit, recorded as ReplyRefused — is the request's error, and nothing is left pending."""
     async with system_with(settings_env, price_per_segment_micros="100000000") as system:
         org = await onboard(system)
         contact = handset()

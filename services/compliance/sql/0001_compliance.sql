@@ -42,8 +42,9 @@ CREATE TABLE IF NOT EXISTS double_opt_ins (
 CREATE INDEX IF NOT EXISTS double_opt_ins_contact ON double_opt_ins (org_id, contact, created_at DESC);
 CREATE INDEX IF NOT EXISTS double_opt_ins_pending ON double_opt_ins (expires_at) WHERE status = 'pending';
 
--- Texts compliance asked outbound to send, under deterministic ids. The gate honours an exempt kind
--- only for a message id issued here; handed_off = outbound accepted (or definitively refused) it.
+-- Texts compliance issued (outbound sends them on their events), under deterministic ids. The gate
+-- honours an exempt kind only for a message id issued here. (handed_off / error: written by releases that
+-- handed texts to outbound themselves; no longer written, see 0003.)
 CREATE TABLE IF NOT EXISTS issued_messages (
     message_id      text        PRIMARY KEY,
     org_id          text        NOT NULL,

@@ -69,3 +69,35 @@ async def test_a_reply_read_too_late_answers_nothing(make_pipe: Any) -> None:
     # then: the fresh one goes; the stale one, read before it, is not sent
     await p.system.eventually(lambda: exists(p, fresh))
     assert not await exists(p, stale)
+
+
+async def test_a_refused_text_is_recorded_once(make_pipe: Any) -> None:
+    p: Pipe = await make_pipe({})
+    await p.onboard()
+    # given: the number cannot send yet
+    p.fakes.senders[(p.org_id, p.number)] = msgspec.structs.replace(
+        p.fakes.senders[(p.org_id, p.number)], sending_enabled=False, reason_code="NO_CAMPAIGN")
+    to, mid, request_id = handset(), str(uuid.uuid4()), str(uuid.uuid4())
+    ev = DoubleOptInRequested(org_id=p.org_id, request_id=request_id, contact_number=to,
+                              phone_number_id=str(uuid.uuid4()), from_number=p.number,
+                              confirmation_text="Reply YES to confirm.", message_id=mid,
+                              expires_at=utcnow() + timedelta(hours=24))
+    await publish(p, ev)
+    # then: outbound records its refusal, with the error the send path gave and the double opt-in's id
+    assert await p.system.eventually(lambda: refusals(p, mid)) == [("SENDING_NOT_ENABLED", 403, request_id)]
+    # and the same text asked again (a redelivery) adds nothing: a later refusal marks the point
+    await publish(p, msgspec.structs.replace(ev, event_id=str(uuid.uuid4())))
+    marker = str(uuid.uuid4())
+    await publish(p, ReplyIssued(org_id=p.org_id, contact_number=to, kind="help_reply", message_id=marker,
+                                 from_number=p.number, text="help"))
+    await p.system.eventually(lambda: refusals(p, marker))
+    assert await refusals(p, mid) == [("SENDING_NOT_ENABLED", 403, request_id)]
+    assert not await exists(p, mid)
+
+
+async def refusals(p: Pipe, mid: str) -> list[tuple[str, int, str]]:
+    rows = await p.system.services["outbound"].pool.fetch(
+        "SELECT data -> 'error' ->> 'code' AS code, (data -> 'error' ->> 'status')::int AS status,"
+        " data ->> 'request_id' AS request_id FROM events WHERE stream_id = $1 AND event_type = 'ReplyRefused'",
+        f"reply-{mid}")
+    return [(r["code"], r["status"], r["request_id"]) for r in rows]
