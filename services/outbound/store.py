@@ -12,7 +12,7 @@ import msgspec
 
 from libs.store import Sql, given, sql, where
 from proto.api import format_money
-from proto.base import rfc3339
+from proto.base import rfc3339, times_upcaster
 from proto.commands.outbound import MessageDetail, MessageView, TimelineEntry
 from services.outbound import model
 from services.outbound.rules import Receipt
@@ -25,6 +25,20 @@ COLUMNS = (
     " pending_receipt, created_at, updated_at, deferred_by"
 )
 _receipt = msgspec.json.Decoder(Receipt)
+_old_receipt_times = times_upcaster("occurred_at")
+
+
+def held_receipt(raw: str | None) -> Receipt | None:
+    """The receipt held on a message. One held before times were datetimes carries its time as the
+    carrier's text ("" or not RFC 3339 at all): it is brought to the current shape, as stored events are."""
+    if not raw:
+        return None
+    try:
+        return _receipt.decode(raw)
+    except msgspec.ValidationError:
+        old = msgspec.json.decode(raw)
+        _old_receipt_times(old)
+        return _receipt.decode(msgspec.json.encode(old))
 
 
 def state(row: asyncpg.Record) -> model.Message:
@@ -40,7 +54,7 @@ def state(row: asyncpg.Record) -> model.Message:
         send_at=row["send_at"], validity_seconds=row["validity_seconds"], expires_at=row["expires_at"],
         next_attempt_at=row["next_attempt_at"], claimed_until=row["claimed_until"], claim_id=row["claim_id"],
         attempts=row["attempts"], carrier_message_id=row["carrier_message_id"],
-        held=_receipt.decode(raw) if raw else None, created_at=row["created_at"], updated_at=row["updated_at"],
+        held=held_receipt(raw), created_at=row["created_at"], updated_at=row["updated_at"],
         deferred_by=row["deferred_by"])
 
 
