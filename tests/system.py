@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import os
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -17,6 +18,9 @@ from aiohttp import web
 from libs.embedded.ports import free_port
 from libs.runtime.service import Service
 from libs.testing.infra import service_nats_env
+
+SLACK = float(os.environ.get("AM_TEST_SLACK", "3"))
+"""How much longer than written every wait on a condition may take (CI machines are busy)."""
 
 SERVICES = ["accounts", "numbers", "compliance", "carrier", "outbound", "inbound", "gateway"]
 
@@ -87,6 +91,10 @@ class System:
         return svc, f"http://127.0.0.1:{port}"
 
     async def eventually(self, fn: Any, timeout: float = 10.0, interval: float = 0.05) -> Any:
+        """Waits until ``fn()`` answers something true, for at most ``timeout`` seconds times the suite's
+        slack (``AM_TEST_SLACK``, default 3): a busy machine slows every step, and a wait on a condition
+        costs only what the condition takes when it holds."""
+        timeout *= SLACK
         deadline = asyncio.get_running_loop().time() + timeout
         last: Any = None
         while True:
@@ -129,7 +137,7 @@ class ApiUser:
         assert status == 200, body
         return dict(body["data"])
 
-    async def until_terminal(self, ids: list[str], timeout: float = 15.0) -> dict[str, dict[str, Any]]:
+    async def until_terminal(self, ids: list[str], timeout: float = 20.0) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
 
         async def done() -> bool:

@@ -603,15 +603,19 @@ async function messagesPage() {
   statusSel.querySelector("select").addEventListener("change", () => load(true));
   const more = h("button", { type: "button", class: "secondary", hidden: true, onclick: () => load(false) }, "Load more");
   let rows = [];
+  let generation = 0;  // a reload (a send, a new filter) makes the answers of earlier loads stale
   async function load(reset) {
-    if (reset) { cursor = null; rows = []; }
+    const mine = reset ? ++generation : generation;
     const st = statusSel.querySelector("select").value;
     const q = new URLSearchParams({ limit: "20" });
     if (st) q.set("status", st);
-    if (cursor) q.set("cursor", cursor);
+    if (!reset && cursor) q.set("cursor", cursor);
+    more.disabled = true;
     const r = await api("GET", `/v1/messages?${q}`);
+    if (mine !== generation) return;
+    more.disabled = false;
     if (!r.ok) return list.replaceChildren(errorBox(r.error));
-    rows = rows.concat(r.data);
+    rows = (reset ? [] : rows).concat(r.data);
     cursor = r.meta.next_cursor;
     more.hidden = !cursor;
     list.replaceChildren(table("Sent messages", [
@@ -944,7 +948,9 @@ async function billingPage() {
   let cursor = null;
   let rows = [];
   async function load() {
+    more.disabled = true;  // one page at a time: a second click would add the same page twice
     const r = await api("GET", `/v1/balance?limit=50${cursor ? "&cursor=" + encodeURIComponent(cursor) : ""}`);
+    more.disabled = false;
     if (!r.ok) return list.replaceChildren(errorBox(r.error));
     bal.textContent = money(r.data.balance);
     rows = rows.concat(r.data.entries);
