@@ -43,6 +43,12 @@ class Carrier:
         self.es = es
         self.adapter = adapter
         self.s = settings
+        self._attempt_s = (2 * settings.carrier_http_timeout_s if adapter.resubmit_safe
+                           else settings.carrier_submit_wait_s + 2 * settings.smpp_response_timeout_s)
+        """How long an attempt holding a submission's marker may still be at it: until then the marker is
+        exclusive (another attempt sends nothing, answers "under way"); after, the attempt is taken to be
+        over (a crashed replica's): the message is resubmitted where the upstream is safe to ask twice,
+        else it is unconfirmed."""
         self._inflight: dict[str, asyncio.Task[Submitted]] = {}
         # inbound PDUs and receipts arriving together are group-committed (one transaction per batch),
         # each answered (its deliver_sm_resp sent) once its batch is committed
@@ -81,7 +87,7 @@ class Carrier:
                 return
             async with self.es.pool.acquire() as c:
                 held = await store.mark_writing(c, mid, cmd.org_id, self.adapter.name, parts, attempt,
-                                                take_over=self.adapter.resubmit_safe)
+                                                self._attempt_s if self.adapter.resubmit_safe else None)
             if not held:
                 raise Elsewhere(mid)
             marked = True
@@ -116,27 +122,37 @@ class Carrier:
             SUBMISSIONS.labels("unconfirmed").inc()
             log.warning("submission_unconfirmed", message_id=mid, reason=str(exc))
             raise _unconfirmed(str(exc)) from exc
-        await self._submitted(cmd, ids)
+        if not await self._submitted(cmd, ids):
+            # our marker outlived us: another attempt asked the carrier again (safe) and recorded it first
+            log.info("submission_recorded_elsewhere", message_id=mid)
+            earlier = await self._earlier(cmd)
+            if earlier is not None:
+                return earlier
         SUBMISSIONS.labels("submitted").inc()
         return Submitted(carrier_message_id=ids[0], parts=len(ids), adapter=self.adapter.name)
 
-    async def _submitted(self, cmd: SubmitMessage, ids: list[str]) -> None:
+    async def _submitted(self, cmd: SubmitMessage, ids: list[str]) -> bool:
+        """Record the submission; answers False when another attempt had recorded it (nothing written)."""
         mid = cmd.message_id
         ev = MessageSubmitted(org_id=cmd.org_id, message_id=mid, carrier_message_id=ids[0], part_ids=ids,
                               adapter=self.adapter.name)
-        for attempt in range(8):  # the carrier has it: losing this record would make it "unconfirmed"
+        tries = 0
+        while True:  # the carrier has it: losing this record would make it "unconfirmed"
             try:
                 async with self.es.transaction() as conn:
-                    await self.es.write(store.record(mid, cmd.org_id, self.adapter.name, "submitted", ev,
-                                                     carrier_message_id=ids[0], parts=len(ids))
-                                        .project(store.link_parts(mid, ids)), conn)
+                    rows = await self.es.write(store.record(mid, cmd.org_id, self.adapter.name, "submitted", ev,
+                                                            carrier_message_id=ids[0], parts=len(ids))
+                                               .project(store.link_parts(mid, ids)), conn)
+                    if not rows[0]["am_appended"]:
+                        return False
                     await self._settle(conn, mid)  # receipts that came before this record
-                return
+                return True
             except (OSError, asyncpg.PostgresError) as exc:
-                if attempt == 7:
+                tries += 1
+                if tries == 8:
                     raise
                 log.warning("submission_record_retry", message_id=mid, error=repr(exc))
-                await asyncio.sleep(backoff(attempt + 1, 0.25, 5.0))
+                await asyncio.sleep(backoff(tries, 0.25, 5.0))
 
     async def _earlier(self, cmd: SubmitMessage) -> Submitted | None:
         """What an earlier attempt at this message came to: its answer again (submitted, refused,
@@ -152,9 +168,9 @@ class Carrier:
                 raise _refused(row["error_code"] or "", row["reason"] or "")
             if state == "unconfirmed":
                 raise _unconfirmed(row["reason"] or "")
+            if state == "writing" and float(row["age_s"]) < self._attempt_s:
+                raise _under_way()  # another replica may still be at it: not now, and not a second time
             if state == "writing" and not self.adapter.resubmit_safe:
-                if float(row["age_s"]) < self.s.carrier_submit_wait_s + 2 * self.s.smpp_response_timeout_s:
-                    raise _under_way()  # another replica may still be at it: not now, and not a second time
                 reason = ("an earlier attempt was interrupted after the message may have left and before the carrier"
                           " acknowledged it")
                 await self._outcome(cmd, "unconfirmed", SubmissionUnconfirmed(

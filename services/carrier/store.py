@@ -25,17 +25,20 @@ async def submission(conn: Any, message_id: str) -> asyncpg.Record | None:
 
 
 async def mark_writing(conn: Any, message_id: str, org_id: str, adapter: str, parts: int, attempt: str,
-                       take_over: bool) -> bool:
+                       take_over_after_s: float | None) -> bool:
     """The attempt marker, committed before the first PDU of the message leaves. Answers whether this
-    attempt holds it: a marker of its own is refreshed; another attempt's is taken over only when
-    ``take_over`` (an upstream safe to ask twice), else this attempt must not write."""
+    attempt holds it: a marker of its own is refreshed; another attempt's is taken over only once it is
+    older than ``take_over_after_s`` (that attempt is over: an upstream safe to ask twice), never when
+    None, and while it stands this attempt must not write. Two attempts taking over one old marker: the
+    first refreshes it, so the second finds it live."""
     held: bool | None = await conn.fetchval(
         "INSERT INTO submissions (message_id, org_id, adapter, state, parts, attempt)"
         " VALUES ($1::uuid, $2, $3, 'writing', $4, $5::uuid)"
         " ON CONFLICT (message_id) DO UPDATE SET adapter = EXCLUDED.adapter, parts = EXCLUDED.parts,"
         " attempt = EXCLUDED.attempt, updated_at = now()"
-        " WHERE submissions.state = 'writing' AND ($6 OR submissions.attempt = EXCLUDED.attempt) RETURNING true",
-        message_id, org_id, adapter, parts, attempt, take_over)
+        " WHERE submissions.state = 'writing' AND (submissions.attempt = EXCLUDED.attempt"
+        " OR submissions.updated_at < now() - make_interval(secs => $6::float8)) RETURNING true",
+        message_id, org_id, adapter, parts, attempt, take_over_after_s)
     return bool(held)
 
 
@@ -48,22 +51,28 @@ async def clear_writing(conn: Any, message_id: str, attempt: str) -> None:
 def record(message_id: str, org_id: str, adapter: str, state: str, ev: Event, *,
            carrier_message_id: str | None = None, parts: int = 1, error_code: str | None = None,
            reason: str | None = None) -> Write:
-    """An outcome of a submission: its event (after whatever its stream holds) and the read model."""
+    """An outcome of a submission: its event (after whatever its stream holds) and the read model, over a
+    marker or an earlier outcome but never over a submission already recorded (no second MessageSubmitted
+    from an attempt outlived by its marker, its upstream asked again by another): then nothing is written,
+    and the write answers ``am_appended`` 0."""
     return Write().append(stream(message_id), None, [ev]).project(sql(
         "INSERT INTO submissions (message_id, org_id, adapter, state, carrier_message_id, parts, error_code, reason,"
         " submitted_at) VALUES (:id::uuid, :org, :adapter, :state, :cid, :parts, :code, :reason,"
         " CASE WHEN :state = 'submitted' THEN now() END)"
         " ON CONFLICT (message_id) DO UPDATE SET state = EXCLUDED.state, adapter = EXCLUDED.adapter,"
         " carrier_message_id = EXCLUDED.carrier_message_id, parts = EXCLUDED.parts, error_code = EXCLUDED.error_code,"
-        " reason = EXCLUDED.reason, submitted_at = EXCLUDED.submitted_at, updated_at = now()",
+        " reason = EXCLUDED.reason, submitted_at = EXCLUDED.submitted_at, updated_at = now()"
+        " WHERE submissions.state <> 'submitted' RETURNING 1",
         id=message_id, org=org_id, adapter=adapter, state=state, cid=carrier_message_id, parts=parts,
-        code=error_code, reason=reason))
+        code=error_code, reason=reason), "recorded").only_where(sql("EXISTS (SELECT 1 FROM recorded)"))
 
 
 def link_parts(message_id: str, part_ids: list[str]) -> Sql:
-    """Each part's carrier id points at the message; a receipt already waiting in a row is kept."""
+    """Each part's carrier id points at the message; a receipt already waiting in a row is kept. A
+    projection of ``record``'s write, done only when it recorded the submission."""
     return sql(
         "INSERT INTO carrier_ids (carrier_message_id, message_id, part) SELECT cid, mid, part FROM :rows"
+        " WHERE EXISTS (SELECT 1 FROM recorded)"
         " ON CONFLICT (carrier_message_id) DO UPDATE SET message_id = EXCLUDED.message_id, part = EXCLUDED.part",
         rows=table("p", {"cid": "text", "mid": "uuid", "part": "int"},
                    [(cid, message_id, i) for i, cid in enumerate(part_ids, start=1)]))

@@ -168,8 +168,8 @@ class Admission:
     counted: list[tuple[str, int]] = field(default_factory=list)
     """Counters incremented for this request (undone when it is not accepted)."""
     tallied: tuple[int, int, int] | None = None
-    """A capped key's counters without a limit, tallied for usage (minute, day, spend; taken back when
-    the request is not accepted)."""
+    """The counters without a limit (all of an uncapped key's), tallied for usage (minute, day, spend;
+    taken back when the request is not accepted)."""
 
 
 def _matches(number: str, allowed: list[str]) -> bool:

@@ -53,7 +53,8 @@ class KeyGuard:
         caps = adm.caps
         if caps is None or (caps.sends_per_minute is None and caps.sends_per_day is None
                             and caps.spend_per_day is None):
-            self.usage.tally(adm.key_id, 1, 1, adm.cost_micros)
+            adm.tallied = (1, 1, adm.cost_micros)  # (so that ``release`` takes it back)
+            self.usage.tally(adm.key_id, *adm.tallied)
             return
         now = datetime.now(UTC)
         plan = [

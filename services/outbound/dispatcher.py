@@ -187,16 +187,20 @@ class Dispatcher:
         cands = [Candidate(id=r["id"], org_id=r["org_id"], sender=r["from_number"], campaign=r["campaign_id"],
                            campaign_mpm=r["throughput_mpm"], segments=r["segments"]) for r in rows]
         picks = self.shaper.select(cands, mono, free)
+        took = 0
         if picks:
             claim_id = new_id()
             claimed = await self.es.pool.fetch(_CLAIM, [p.id for p in picks], claim_id, self.s.claim_lease_s)
             for m in store.states(claimed):
                 self.inflight[m.id] = asyncio.create_task(self._work(m))
+            took = len(claimed)
         self._saturated = len(picks) >= free
         chosen = {p.id for p in picks}
         self._backlogged = set(senders) | {c.sender for c in cands if c.id not in chosen}
-        if picks and not self._saturated and self._truncated(cands):
-            return 0.0  # every candidate was taken and more may be due behind them: the next round now
+        if took and not self._saturated and self._truncated(cands):
+            # every candidate was taken and more may be due behind them: the next round now (a round that
+            # took none, its picks locked by another transaction, would only read them again: it sleeps)
+            return 0.0
         delay = self.s.dispatch_poll_s
         if senders or campaigns or len(picks) < len(cands):  # some wait for tokens: a round when they
             # have some, taking a shaped round's worth at once rather than one message per token

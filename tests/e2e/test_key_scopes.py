@@ -60,6 +60,24 @@ async def test_refused_sends_do_not_count_and_spend_is_capped(system: System) ->
     assert body["error"]["details"]["used"] == "0.0158"
 
 
+async def test_refused_sends_of_an_uncapped_key_do_not_count_in_its_usage(system: System) -> None:
+    # given: a key without caps (its usage tallied by the gateway replica, not compared and set)
+    org = await onboard(system)
+    contact = await org.new_contact()
+    key = await _key(org)
+    # when: one send is accepted and two are refused downstream (no consent: 453)
+    status, body, _ = await _send(org, key, contact)
+    assert status == 202, body
+    for stranger in (handset(), handset()):
+        status, body, _ = await _send(org, key, stranger)
+        assert status == 453, body
+    # then: its usage counts the accepted send only
+    _, keys, _ = await org.call("GET", "/v1/api-keys")
+    agent = next(k for k in keys["data"] if k["name"] == "agent")
+    assert agent["caps"] is None
+    assert (agent["usage"]["sends_today"], agent["usage"]["spend_today"]) == (1, "0.0079"), agent["usage"]
+
+
 async def test_a_read_only_key_is_refused_a_send_and_may_read(system: System) -> None:
     org = await onboard(system)
     contact = await org.new_contact()

@@ -1,6 +1,8 @@
 """Two carrier replicas asked to submit the same message at once (a retry landing on the other replica
-while the first waits for a window slot), against real PostgreSQL: a carrier that is not safe to ask
-twice is asked once, and the attempt marker of one replica is never removed by the other."""
+while the first waits for a window slot), against real PostgreSQL: the carrier is asked once, whether it is
+safe to ask twice (the HTTP API) or not (SMPP), and MessageSubmitted recorded once; the attempt marker of
+one replica is never removed by the other, and only a marker older than its attempt can last is taken over
+(a crashed replica's, where the upstream is safe to ask again)."""
 
 from __future__ import annotations
 
@@ -89,11 +91,37 @@ async def answer(task: asyncio.Task[Submitted]) -> Submitted | CommandError:
         return exc
 
 
-async def test_two_replicas_submit_a_message_the_carrier_takes_once(es: EventStore) -> None:
-    # given: two replicas over an SMPP-like upstream (not safe to ask twice), the same message asked of
-    # both, each past its look at earlier attempts and waiting for a window slot
+async def submitted_events(es: EventStore, message_id: str) -> int:
+    n: int = await es.pool.fetchval("SELECT count(*) FROM events WHERE stream_id = $1 AND event_type ="
+                                    " 'MessageSubmitted'", f"submission-{message_id}")
+    return n
+
+
+async def age_marker(es: EventStore, message_id: str) -> None:
+    """The message's marker as if its attempt had stopped long ago (a crashed replica's)."""
+    await es.pool.execute("UPDATE submissions SET updated_at = now() - interval '1 hour'"
+                          " WHERE message_id = $1::uuid", message_id)
+
+
+async def marked_by_a(es: EventStore) -> tuple[list[str], Gated, Gated, SubmitMessage, asyncio.Task[Submitted]]:
+    """Replicas a and b over an upstream safe to ask twice (the HTTP API), and a message whose attempt on
+    a has marked it and waits to write: what the carrier was sent, a, b, the message, a's answer."""
     sent: list[str] = []
-    a, b = Gated("a", False, sent), Gated("b", False, sent)
+    a, b = Gated("a", True, sent), Gated("b", True, sent)
+    c = command()
+    first = asyncio.create_task(replica(es, a).submit(c))
+    a.window.set()
+    await a.marked.wait()
+    return sent, a, b, c, first
+
+
+@pytest.mark.parametrize("resubmit_safe", [False, True], ids=["smpp", "http"])
+async def test_two_replicas_submit_a_message_the_carrier_takes_once(es: EventStore, resubmit_safe: bool) -> None:
+    # given: two replicas over an SMPP-like upstream (not safe to ask twice) or the HTTP API (safe to ask
+    # again), the same message asked of both, each past its look at earlier attempts and waiting for a
+    # window slot
+    sent: list[str] = []
+    a, b = Gated("a", resubmit_safe, sent), Gated("b", resubmit_safe, sent)
     c = command()
     first = asyncio.create_task(replica(es, a).submit(c))
     second = asyncio.create_task(replica(es, b).submit(c))
@@ -113,16 +141,14 @@ async def test_two_replicas_submit_a_message_the_carrier_takes_once(es: EventSto
     row = await es.pool.fetchrow("SELECT state, carrier_message_id FROM submissions WHERE message_id = $1::uuid",
                                  c.message_id)
     assert row is not None and row["state"] == "submitted" and row["carrier_message_id"] == ok[0].carrier_message_id
+    assert await submitted_events(es, c.message_id) == 1
 
 
 async def test_a_replica_that_sent_nothing_clears_only_its_own_marker(es: EventStore) -> None:
-    # given: an upstream safe to ask twice; replica a marked the attempt, then replica b took it over
-    sent: list[str] = []
-    a, b = Gated("a", True, sent), Gated("b", True, sent)
-    c = command()
-    first = asyncio.create_task(replica(es, a).submit(c))
-    a.window.set()
-    await a.marked.wait()
+    # given: an upstream safe to ask twice; replica a marked the attempt (and then looked crashed: its
+    # marker aged past an attempt's time), then replica b took it over
+    sent, a, b, c, first = await marked_by_a(es)
+    await age_marker(es, c.message_id)
     second = asyncio.create_task(replica(es, b).submit(c))
     b.window.set()
     await b.marked.wait()
@@ -137,3 +163,37 @@ async def test_a_replica_that_sent_nothing_clears_only_its_own_marker(es: EventS
     b.write.set()
     done = await answer(second)
     assert isinstance(done, Submitted) and sent == [c.message_id]
+
+
+async def test_a_live_marker_is_not_taken_over_where_the_upstream_is_safe_to_ask_again(es: EventStore) -> None:
+    # given: the HTTP API (safe to ask again); replica a marked the attempt and is still at it
+    sent, a, b, c, first = await marked_by_a(es)
+    # when: the message is asked of replica b meanwhile
+    b.window.set()
+    b.write.set()
+    late = await answer(asyncio.create_task(replica(es, b).submit(c)))
+    # then: b sends nothing and answers "under way"; a's attempt is the one recorded
+    assert isinstance(late, CommandError) and (late.code, late.status) == ("CARRIER_UNAVAILABLE", 503)
+    a.write.set()
+    done = await answer(first)
+    assert isinstance(done, Submitted) and sent == [c.message_id]
+    assert await submitted_events(es, c.message_id) == 1
+
+
+async def test_an_attempt_outlived_by_its_marker_does_not_record_the_message_again(es: EventStore) -> None:
+    # given: the HTTP API; replica a marked the attempt and stalled past an attempt's time, so replica b
+    # took its marker over, asked the carrier again (safe: idempotent on our reference) and recorded it
+    sent, a, b, c, first = await marked_by_a(es)
+    await age_marker(es, c.message_id)
+    b.window.set()
+    b.write.set()
+    taken = await answer(asyncio.create_task(replica(es, b).submit(c)))
+    assert isinstance(taken, Submitted)
+    # when: a's attempt comes back from the carrier after all
+    a.write.set()
+    late = await answer(first)
+    # then: MessageSubmitted is recorded once (the carrier asked twice, which its API makes safe), and a
+    # answers what was recorded
+    assert sent == [c.message_id, c.message_id]
+    assert await submitted_events(es, c.message_id) == 1
+    assert isinstance(late, Submitted) and late.carrier_message_id == taken.carrier_message_id

@@ -1,6 +1,7 @@
 """The dispatcher's rounds against real PostgreSQL: a round that took every candidate it read, with slots
 still free, but read as many as a round may (of one number, of one organization, in all) goes again at
-once instead of sleeping the poll interval — and a round that found nothing to claim does not."""
+once instead of sleeping the poll interval — and a round that found nothing to claim does not, nor one
+whose candidates another transaction holds locked (it would spin on them until they are free)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any, cast
 import msgspec
 
 from libs.obs.settings import load_settings
+from libs.store.eventstore import EventStore
 from libs.testing.stores import migrated_store
 from proto.base import new_id, utcnow
 from services.outbound import model, projection
@@ -37,6 +39,19 @@ def queued(org_id: str, sender: str, campaign: str) -> projection.Write:
     return projection.write_of(new, model.decide(new, Accept(facts, utcnow())).events)
 
 
+async def one_number_due(es: EventStore, n: int) -> tuple[list[projection.Write], Recording]:
+    """``n`` due messages of one number, and a recording dispatcher whose round reads 50 of a number, with
+    200 slots and a poll interval of 0.5 s."""
+    settings = load_settings(OutboundSettings, {"AM_NUMBER_THROUGHPUT_MPM": "100000", "AM_DISPATCH_PER_SENDER": "50",
+                                                "AM_DISPATCH_CONCURRENCY": "200", "AM_DISPATCH_POLL_S": "0.5"})
+    org = new_id()
+    batch = [queued(org, "+14155550100", "C1") for _ in range(n)]
+    await projection.insert(es, batch)
+    d = Recording(es, cast(Any, None), cast(Any, None), settings)
+    d.submitted = []
+    return batch, d
+
+
 async def settled(d: Dispatcher) -> None:
     while d.inflight:
         await next(iter(d.inflight.values()))
@@ -44,15 +59,9 @@ async def settled(d: Dispatcher) -> None:
 
 async def test_a_full_round_goes_again_at_once_and_an_empty_one_sleeps(database_url: str,
                                                                         subject_root: str) -> None:
-    settings = load_settings(OutboundSettings, {"AM_NUMBER_THROUGHPUT_MPM": "100000", "AM_DISPATCH_PER_SENDER": "50",
-                                                "AM_DISPATCH_CONCURRENCY": "200", "AM_DISPATCH_POLL_S": "0.5"})
     async with migrated_store(database_url, subject_root, "outbound", SQL) as es:
         # given: 120 due messages of one number, more than a round reads of one number (50)
-        org, sender = new_id(), "+14155550100"
-        batch = [queued(org, sender, "C1") for _ in range(120)]
-        await projection.insert(es, batch)
-        d = Recording(es, cast(Any, None), cast(Any, None), settings)
-        d.submitted = []
+        batch, d = await one_number_due(es, 120)
         delays = []
         for _ in range(4):
             # when: rounds run back to back, each after the previous one's work finished
@@ -63,3 +72,23 @@ async def test_a_full_round_goes_again_at_once_and_an_empty_one_sleeps(database_
         assert delays == [0.0, 0.0, 0.5, 0.5]
         assert sorted(d.submitted) == sorted(w.after.id for w in batch)
         assert len(d.submitted) == len(set(d.submitted))
+
+
+async def test_a_full_round_that_claimed_nothing_for_locked_rows_sleeps(database_url: str,
+                                                                        subject_root: str) -> None:
+    async with migrated_store(database_url, subject_root, "outbound", SQL) as es:
+        # given: 60 due messages of one number (a round reads 50 of them: a full round), every one locked
+        # by another transaction (an acceptance, a cancel, a receipt being applied)
+        _, d = await one_number_due(es, 60)
+        async with es.pool.acquire() as other, other.transaction():
+            assert len(await other.fetch("SELECT id FROM messages FOR UPDATE")) == 60
+            # when: rounds run while they are held
+            delays = [await d.tick() for _ in range(3)]
+            await settled(d)
+            # then: each claimed nothing and sleeps the poll interval instead of going again at once
+            assert d.submitted == []
+            assert delays == [0.5, 0.5, 0.5]
+        # and once they are free, the next round takes them
+        assert await d.tick() == 0.0
+        await settled(d)
+        assert len(d.submitted) == 50
