@@ -94,6 +94,8 @@ class ConsumerRunner:
         self.spec = spec
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        self._waiting = False
+        """The loop waits in a fetch with no message in hand (a stop need not wait for it to time out)."""
         self._takes = frozenset(spec.events)
 
     async def start(self) -> None:
@@ -118,23 +120,38 @@ class ConsumerRunner:
         self._task = asyncio.create_task(self._loop(), name=f"consumer-{self.spec.durable}")
 
     async def stop(self) -> None:
-        """Finish the message in hand, then stop fetching."""
+        """Finish the message in hand, then stop fetching. A fetch still waiting for messages is cut short
+        (not waited out): what reached this subscription but was not handed over is nak'd, so it goes to
+        another replica at once; what the cut fetch held is redelivered after ``ack_wait_s``, as after a crash."""
         self._stopping.set()
         if self._task:
+            if self._waiting:
+                self._task.cancel()
             try:
                 await asyncio.wait_for(asyncio.shield(self._task), 5.0)
             except (TimeoutError, asyncio.CancelledError):
                 self._task.cancel()
                 with contextlib.suppress(BaseException):
                     await self._task
+        await self._nak_undelivered()
         with contextlib.suppress(Exception):
             await self._sub.unsubscribe()  # a pull subscription left open stalls the connection's drain
+
+    async def _nak_undelivered(self) -> None:
+        """Messages the server sent to this subscription that no fetch handed over (a cut fetch's), nak'd."""
+        queue: asyncio.Queue[Msg] | None = getattr(getattr(self._sub, "_sub", None), "_pending_queue", None)
+        while queue is not None and not queue.empty():
+            msg = queue.get_nowait()
+            if msg.reply and msg.reply.startswith("$JS.ACK."):  # not a status message (no messages, timeout)
+                with contextlib.suppress(Exception):
+                    await msg.nak()
 
     async def _loop(self) -> None:
         pipelined = self.spec.absorb is not None and self.spec.pipeline > 1
         inflight: deque[asyncio.Task[None]] = deque()
         try:
             while not self._stopping.is_set():
+                self._waiting = not inflight
                 try:
                     msgs = await self._sub.fetch(self.spec.batch, timeout=self.spec.fetch_timeout_s)
                 except TimeoutError:  # nats' own and asyncio's: a fetch that ran out of time is no failure
@@ -145,6 +162,8 @@ class ConsumerRunner:
                     log.warning("consumer_fetch_failed", consumer=self.spec.durable, error=repr(exc))
                     await asyncio.sleep(0.5)
                     continue
+                finally:
+                    self._waiting = False
                 if pipelined:  # (one message too goes through absorb: in order behind the batches in hand)
                     inflight.append(asyncio.create_task(self._batch(msgs)))
                     while inflight and (inflight[0].done() or len(inflight) >= self.spec.pipeline):

@@ -88,3 +88,33 @@ async def test_a_fetch_that_runs_out_of_time_is_no_failure(nc: Client, subject_r
         assert got - sent < 5, f"handled {got - sent:.1f} s after it was published"
     finally:
         await runner.stop()
+
+
+async def test_a_stop_cuts_a_waiting_fetch_short_and_the_next_consumer_gets_the_next_message(
+        nc: Client, subject_root: str) -> None:
+    """A consumer idling in a long fetch stops at once (a service's SIGTERM, a test's teardown), not when
+    its fetch runs out of time; and the fetch it cut leaves no pull request behind that would take the
+    next message to a subscription nobody reads (it would come back only after ack_wait)."""
+    subjects = Subjects(subject_root)
+    handled = asyncio.Queue[float]()
+
+    async def handler(_: Event) -> None:
+        await handled.put(time.monotonic())
+
+    def runner() -> ConsumerRunner:
+        return ConsumerRunner(nc, subjects, None, ConsumerSpec(
+            "test-cut", (CreditGranted,), handler, fetch_timeout_s=120.0, ack_wait_s=120.0))
+
+    first = runner()
+    await first.start()
+    await asyncio.sleep(0.5)  # (the first is waiting in its 120 s fetch)
+    began = time.monotonic()
+    await first.stop()
+    assert time.monotonic() - began < 4, "the stop waited for the fetch (5 s, then it cut it)"
+    second = runner()
+    await second.start()
+    try:
+        await _publish(nc, subjects)
+        await asyncio.wait_for(handled.get(), 60)
+    finally:
+        await second.stop()
