@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
-import os
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -17,10 +16,8 @@ from aiohttp import web
 
 from libs.embedded.ports import free_port
 from libs.runtime.service import Service
+from libs.testing import SLACK
 from libs.testing.infra import service_nats_env
-
-SLACK = float(os.environ.get("AM_TEST_SLACK", "3"))
-"""How much longer than written every wait on a condition may take (CI machines are busy)."""
 
 SERVICES = ["accounts", "numbers", "compliance", "carrier", "outbound", "inbound", "gateway"]
 

@@ -37,3 +37,16 @@ def settings_env(nats_url: str, database_url: str, subject_root: str) -> dict[st
         "AM_SUBJECT_ROOT": subject_root,
         "AM_LOG_LEVEL": "warning",
     }
+
+
+SLOW_FIRST = ("tests/e2e/test_fuzz.py", "tests/chaos/", "tests/e2e/test_devstack.py", "tests/browser/",
+              "tests/deploy/test_manifests.py", "tests/smpp/", "services/outbound/tests/integration/")
+"""The longest tests (tens of seconds each), run first: on parallel workers a long test started last is a
+tail that one worker runs while the others idle."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        return next((i for i, prefix in enumerate(SLOW_FIRST) if item.nodeid.startswith(prefix)), len(SLOW_FIRST))
+
+    items.sort(key=rank)  # stable: the order within each group is the collection's

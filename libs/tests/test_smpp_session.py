@@ -12,6 +12,7 @@ import pytest
 
 from libs.smpp import pdu
 from libs.smpp.session import LostAfterWrite, NotSent, Session
+from libs.testing import SLACK
 
 
 async def _answer(_: Session, p: pdu.Pdu) -> pdu.Pdu | None:
@@ -66,7 +67,7 @@ async def test_unsupported_and_unreadable_pdus_get_a_generic_nack() -> None:
         fut: asyncio.Future[pdu.Pdu] = asyncio.get_running_loop().create_future()
         client._pending[77] = fut
         writer.write(bytes(bad))
-        answer = await asyncio.wait_for(fut, 5)
+        answer = await asyncio.wait_for(fut, 5 * SLACK)
         assert (answer.command_id, answer.status, answer.sequence) == (pdu.GENERIC_NACK, pdu.ESME_RINVCMDLEN, 77)
 
 

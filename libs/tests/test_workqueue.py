@@ -10,6 +10,7 @@ import asyncpg
 import pytest
 
 from libs.store.db import create_pool
+from libs.testing import SLACK
 from libs.workqueue import QueueWorker, WorkQueue
 from proto.base import new_id
 from proto.subjects import Subjects
@@ -182,8 +183,8 @@ async def test_a_claim_of_its_own_and_close_lets_work_in_hand_finish(pool: async
     await asyncio.wait_for(started.wait(), 10.0)
     closing = asyncio.create_task(worker.close(grace_s=10.0))
     release.set()
-    await asyncio.wait_for(closing, 15.0)
-    await asyncio.wait_for(task, 10.0)
+    await asyncio.wait_for(closing, 15.0 * SLACK)
+    await asyncio.wait_for(task, 10.0 * SLACK)
     assert claims and all(n >= 1 for n in claims)
     assert finished and set(finished) <= set(ids)  # what was in hand finished, not cancelled
     assert await pool.fetchval("SELECT count(*) FROM jobs WHERE state = 'done'") == len(finished)

@@ -16,7 +16,7 @@ from tests.system import System, running_system
 
 pytestmark = pytest.mark.timeout(420)
 
-MAX_TIME_S = int(os.environ.get("AM_FUZZ_MAX_TIME_S", "75"))
+MAX_TIME_S = int(os.environ.get("AM_FUZZ_MAX_TIME_S", "45"))
 """schemathesis's time budget for the whole run (every phase, every operation)."""
 MAX_EXAMPLES = int(os.environ.get("AM_FUZZ_MAX_EXAMPLES", "6"))
 """Test cases per operation and phase. AM_FUZZ_ARGS adds schemathesis options (e.g. --include-path)."""

@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from libs.testing import SLACK
 from libs.webhooks.signing import HEADER, verify
 from services.inbound.app import build as build_inbound
 from tests.system import System, running_system
@@ -301,11 +302,13 @@ async def test_burst_of_200_mo_messages_is_stored_once_each(system: System) -> N
 
 
 # -- wait -----------------------------------------------------------------------------------------------
-async def test_long_poll_answers_within_a_second_of_arrival_and_empty_after_the_wait(system: System) -> None:
+async def test_long_poll_answers_on_arrival_and_empty_after_the_wait(system: System) -> None:
+    # (the bounds tell "on arrival" from "at the end of the wait" with room for a busy machine: on a quiet
+    # one an arrival is answered in tens of milliseconds)
     key, number = await new_org(system)
     loop = asyncio.get_running_loop()
     poll = asyncio.create_task(system.call("GET", "/v1/inbound-messages", key=key,
-                                           params={"wait": 10, "from": HANDSET}))
+                                           params={"wait": 60, "from": HANDSET}))
     await asyncio.sleep(0.5)
     assert not poll.done()
     await text(system, number["e164"], "the answer is 42", from_="+15550001111")  # another sender: keep waiting
@@ -317,20 +320,20 @@ async def test_long_poll_answers_within_a_second_of_arrival_and_empty_after_the_
     arrived = loop.time() - sent
     assert status == 200, body
     assert [m["body"] for m in body["data"]] == ["yes"]
-    assert arrived < 1.0, arrived
+    assert arrived < 20, arrived  # not at the end of the 60 s wait
     first = body["data"][0]["id"]
 
     started = loop.time()
     status, body, _ = await system.call("GET", "/v1/inbound-messages", key=key, params={"wait": 1, "after": first})
     assert status == 200 and body["data"] == [] and body["meta"] == {"next_cursor": None}
-    assert 0.9 <= loop.time() - started < 2.0
+    assert 0.9 <= loop.time() - started < 20  # the whole wait, then the empty answer
 
     await text(system, number["e164"], "follow-up")
     await system.eventually(lambda: inbox(system, key, after=first))
     started = loop.time()
-    status, body, _ = await system.call("GET", "/v1/inbound-messages", key=key, params={"wait": 30, "after": first})
+    status, body, _ = await system.call("GET", "/v1/inbound-messages", key=key, params={"wait": 60, "after": first})
     assert [m["body"] for m in body["data"]] == ["follow-up"]
-    assert loop.time() - started < 0.5  # already there: answered at once
+    assert loop.time() - started < 20  # already there: answered at once, not after the 60 s wait
 
 
 # -- push -----------------------------------------------------------------------------------------------
@@ -529,7 +532,7 @@ async def test_a_success_completed_while_a_failure_of_it_commits_waits_and_appen
                 "SELECT count(*) > 0 FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
                 " AND query LIKE '%webhook_deliveries%'"), timeout=10)
             await tx.commit()
-        assert await asyncio.wait_for(completing, 10) == {row["id"]}
+        assert await asyncio.wait_for(completing, 10 * SLACK) == {row["id"]}
         types = [r["event_type"] for r in await es.pool.fetch(
             "SELECT event_type FROM events WHERE stream_id = $1 ORDER BY version", sid)]
         assert types[-2:] == ["WebhookDeliveryAttempted", "WebhookDeliverySucceeded"], types

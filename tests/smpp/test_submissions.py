@@ -12,6 +12,7 @@ import pytest
 
 from libs.bus.rpc import RpcClient
 from libs.embedded.ports import free_port
+from libs.testing import SLACK
 from proto.base import CommandError
 from proto.commands.carrier import SubmitMessage, Submitted
 from proto.subjects import Subjects
@@ -35,7 +36,7 @@ def cmd(to: str = "+15550000001", text: str = "hi") -> SubmitMessage:
 
 async def submit(system: System, rpc: RpcClient, c: SubmitMessage) -> Submitted | CommandError:
     try:
-        out: Submitted = await rpc.call(c, timeout=10)
+        out: Submitted = await rpc.call(c, timeout=10 * SLACK)
         return out
     except CommandError as exc:
         return exc

@@ -15,6 +15,7 @@ import nats
 
 from libs.bus.conn import ensure_stream
 from libs.embedded.ports import free_port
+from libs.testing import SLACK
 from proto.subjects import StreamSpec, Subjects
 from services.amctl import __main__ as cli
 from services.amctl.events import filters_for, subject_filter
@@ -79,13 +80,13 @@ def test_unreachable_nats_and_api_fail_fast_with_one_line() -> None:
                       (("--nats", f"nats://127.0.0.1:{port}", "streams"), {}),
                       (("--api", f"http://127.0.0.1:{port}", "balance"), {"AGENTMESSAGE_API_KEY": "k"})):
         started = time.monotonic()
-        out = amctl(*args, timeout=20, **env)
+        out = amctl(*args, timeout=60, **env)
         took = time.monotonic() - started
         assert out.returncode == 1, (args, out)
         lines = out.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("amctl: cannot reach"), (args, out.stderr)
         assert str(port) in lines[0] and "Traceback" not in out.stderr
-        assert took < 5, f"{args}: {took:.1f}s"
+        assert took < 5 * SLACK, f"{args}: {took:.1f}s"  # no retrying: one try, then the line
 
 
 def test_subject_filter_by_domain_type_and_org() -> None:
@@ -157,11 +158,11 @@ async def test_tail_exits_with_one_line_when_nats_goes_away(tmp_path: Path) -> N
         server.terminate()
         server.wait(timeout=10)
         stopped = time.monotonic()
-        _, err = await asyncio.wait_for(tail.communicate(), 15)
+        _, err = await asyncio.wait_for(tail.communicate(), 15 * SLACK)
         assert tail.returncode == 1, err
         lines = err.decode().strip().splitlines()
         assert len(lines) == 1 and "lost the connection to NATS" in lines[0], lines
-        assert time.monotonic() - stopped < 10
+        assert time.monotonic() - stopped < 10 * SLACK
     finally:
         if server.poll() is None:
             server.kill()

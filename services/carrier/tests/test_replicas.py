@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from libs.store.eventstore import EventStore
+from libs.testing import SLACK
 from libs.testing.stores import migrated_store
 from proto.base import CommandError, new_id
 from proto.commands.carrier import BindView, SubmitMessage, Submitted
@@ -79,7 +80,7 @@ def command() -> SubmitMessage:
 
 
 async def until(cond: object) -> None:
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(10 * SLACK):
         while not cond():  # type: ignore[operator]
             await asyncio.sleep(0.005)
 

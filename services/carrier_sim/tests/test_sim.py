@@ -18,6 +18,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from libs.testing import SLACK
 from services.carrier_sim.config import SimConfig, load_sim_config
 from services.carrier_sim.sim import WORLD, make_app
 from services.carrier_sim.world import World
@@ -59,7 +60,7 @@ class Receiver:
         return web.Response(status=204)
 
     async def wait_for(self, kind: str, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(timeout * SLACK):
             while len(self.received[kind]) < count:
                 self._changed.clear()
                 await self._changed.wait()
@@ -483,7 +484,7 @@ def test_corrupt_state_file_fails_loudly(tmp_path: Path) -> None:
 
 async def test_shutdown_cancels_callbacks_still_being_retried(receiver: Receiver) -> None:
     receiver.refuse["mo"] = 10**6
-    async with asyncio.timeout(3):
+    async with asyncio.timeout(3 * SLACK):
         async with running(config(receiver)) as sim:
             await sim.post("/sim/messages", json={"from": HANDSET, "to": SENDER, "text": "hi"})
             while receiver.attempts["mo"] < 2:

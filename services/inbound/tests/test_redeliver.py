@@ -12,6 +12,7 @@ import nats
 import pytest
 
 from libs.bus.rpc import RpcClient
+from libs.testing import SLACK
 from libs.testing.stores import migrated_store
 from proto.base import CommandError, new_id
 from proto.commands.inbound import Redeliver
@@ -45,7 +46,7 @@ async def undelivered(inbound: Inbound, org_id: str) -> str:
 
 async def waiting(inbound: Inbound, n: int) -> None:
     """Until ``n`` of the service's sessions wait on a lock."""
-    async with asyncio.timeout(15):
+    async with asyncio.timeout(15 * SLACK):
         while await inbound.pool.fetchval(
                 "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'",
                 f"am-{inbound.store.schema}") < n:

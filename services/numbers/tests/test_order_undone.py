@@ -14,6 +14,7 @@ import pytest
 
 from libs.bus.rpc import RpcClient, RpcServer
 from libs.carrier.http_api import AvailableNumber, BrandResult
+from libs.testing import SLACK
 from libs.testing.stores import migrated_store
 from proto.base import CommandError, new_id
 from proto.commands.accounts import Reservation, ReserveCredit, SettleCredit
@@ -145,7 +146,7 @@ async def test_an_order_the_sweeper_undid_while_it_waited_gives_back_what_it_got
     await carrier.assigning.wait()
     # when: the sweeper takes it for dead and undoes it; then the carrier assigns the number after all
     sweeper = asyncio.create_task(orders.sweep_orders())
-    async with asyncio.timeout(15):
+    async with asyncio.timeout(15 * SLACK):
         while await pool.fetchval("SELECT status FROM number_orders WHERE id = $1::uuid", order_id) != "failed":
             await asyncio.sleep(0.01)
     sweeper.cancel()
