@@ -200,8 +200,8 @@ async def running_system(base_env: dict[str, str], extra: dict[str, str] | None 
         runner = None
     system = System(env=env, gateway=f"http://127.0.0.1:{ports['gateway']}",
                     sim=f"http://127.0.0.1:{ports['carrier_sim']}")
-    started: list[Service] = []
     try:
+        built = []
         for name in only or SERVICES:
             try:
                 mod = importlib.import_module(f"services.{name}.app")
@@ -212,15 +212,19 @@ async def running_system(base_env: dict[str, str], extra: dict[str, str] | None 
             svc_env.update(service_nats_env(env["AM_NATS_URL"], name))  # its own least-privilege user
             svc_env.update((per_service or {}).get(name, {}))
             svc, setup = mod.build(svc_env)
-            await svc.start(setup)
-            started.append(svc)
             system.services[name] = svc
+            built.append(svc.start(setup))
+        # all at once, as a deployment starts them: each makes sure of the streams it reads
+        results = await asyncio.gather(*built, return_exceptions=True)
+        failed = [r for r in results if isinstance(r, BaseException)]
+        if failed:
+            raise failed[0]
         system.http = aiohttp.ClientSession()
         yield system
     finally:
         if system.http:
             await system.http.close()
         # tests may restart (replace) a service: stop what is there now, all at once
-        await asyncio.gather(*(svc.stop() for svc in system.services.values()))
+        await asyncio.gather(*(svc.stop() for svc in system.services.values()), return_exceptions=True)
         if runner is not None:
             await runner.cleanup()

@@ -28,8 +28,8 @@ async def ensure_database(dsn: str) -> None:
     admin = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
     try:
         await admin.execute(f'CREATE DATABASE "{dbname}"')
-    except asyncpg.DuplicateDatabaseError:
-        pass
+    except (asyncpg.DuplicateDatabaseError, asyncpg.UniqueViolationError):
+        pass  # another service or replica created it first (at the same moment: the catalog's unique index)
     finally:
         await admin.close()
 
