@@ -69,7 +69,10 @@ class ConsumerSpec:
     """Fetched batches in hand at once (with ``absorb``). With 2, the next batch is fetched, and its
     ``absorb`` called, while the previous one's is still at work (waiting on a commit): calls start in
     stream order, each once the one before has run up to its first wait — what a call queues before that
-    stays in order — and each batch is acknowledged when its own call is done."""
+    stays in order — and each batch is acknowledged when its own call is done. What a call does not take
+    goes one by one only after the batch before it is done, and no call starts beside a batch going one
+    by one: an ``absorb`` that fails must keep the calls that overlapped it from committing ahead of what
+    it hands on (as inbound's writer does, services/inbound/ingest.py)."""
 
     def __post_init__(self) -> None:
         domains = {e.DOMAIN for e in self.events}
@@ -149,6 +152,7 @@ class ConsumerRunner:
     async def _loop(self) -> None:
         pipelined = self.spec.absorb is not None and self.spec.pipeline > 1
         inflight: deque[asyncio.Task[None]] = deque()
+        previous: tuple[asyncio.Task[None], asyncio.Event] | None = None
         try:
             while not self._stopping.is_set():
                 self._waiting = not inflight
@@ -165,7 +169,9 @@ class ConsumerRunner:
                 finally:
                     self._waiting = False
                 if pipelined:  # (one message too goes through absorb: in order behind the batches in hand)
-                    inflight.append(asyncio.create_task(self._batch(msgs)))
+                    absorbed = asyncio.Event()
+                    inflight.append(asyncio.create_task(self._batch(msgs, previous, absorbed)))
+                    previous = (inflight[-1], absorbed)
                     while inflight and (inflight[0].done() or len(inflight) >= self.spec.pipeline):
                         await inflight.popleft()
                 elif self.spec.absorb is None or len(msgs) < 2:
@@ -177,15 +183,26 @@ class ConsumerRunner:
             if inflight:
                 await asyncio.gather(*inflight, return_exceptions=True)
 
-    async def _batch(self, msgs: list[Msg]) -> None:
-        """A fetched batch through ``absorb``; what it did not take goes through the handler one by one."""
+    async def _batch(self, msgs: list[Msg], before: tuple[asyncio.Task[None], asyncio.Event] | None = None,
+                     done: asyncio.Event | None = None) -> None:
+        """A fetched batch through ``absorb``; what it did not take goes through the handler one by one.
+        Pipelined, ``before`` is the batch in hand before it (with its ``done``, set once its absorb
+        returned): this batch's own one by one goes after all of that one's, and its absorb starts only
+        while that one's is still at work (else once that batch is done) — never beside a batch going
+        one by one, so nothing after it in the stream is absorbed ahead of what it hands on."""
         events: list[tuple[Msg, Event | None]] = []
         for msg in msgs:
             try:
                 events.append((msg, decode_event(msg.data)))
             except (msgspec.DecodeError, msgspec.ValidationError):
                 events.append((msg, None))  # handle() dead-letters it
+        if before is not None and before[1].is_set():
+            await asyncio.wait({before[0]})
         absorbed = await self._absorb([ev for _, ev in events if ev is not None and type(ev) in self._takes])
+        if done is not None:
+            done.set()
+        if before is not None:
+            await asyncio.wait({before[0]})
         for msg, ev in events:
             if ev is not None and ev.event_id in absorbed:
                 await msg.ack()

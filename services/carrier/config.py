@@ -38,8 +38,9 @@ class CarrierServiceSettings(CarrierSettings, frozen=True, kw_only=True):
     """A receipt whose submission we never recorded (unconfirmed, or not ours) is kept this long (7 days)
     in case its record comes, then forgotten."""
     carrier_http_timeout_s: float = 5.0
-    """One call to an HTTP carrier API. A submission's attempt marker stands twice this: until then another
-    attempt at the message sends nothing (it answers "under way"), after it takes the marker over."""
+    """One call to an HTTP carrier API. A submission's attempt marker stands twice this since its attempt
+    last refreshed it: until then another attempt at the message sends nothing (it answers "under way"),
+    after it takes the marker over."""
 
 
 @dataclass(frozen=True)

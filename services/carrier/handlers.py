@@ -28,6 +28,7 @@ from proto.events.carrier import (
 )
 from services.carrier import model, receipts, store
 from services.carrier.adapters import Adapter, Elsewhere, Refused, Unavailable, Unconfirmed
+from services.carrier.attempt import Attempt
 from services.carrier.config import CarrierServiceSettings
 
 log = structlog.get_logger(__name__)
@@ -45,10 +46,11 @@ class Carrier:
         self.s = settings
         self._attempt_s = (2 * settings.carrier_http_timeout_s if adapter.resubmit_safe
                            else settings.carrier_submit_wait_s + 2 * settings.smpp_response_timeout_s)
-        """How long an attempt holding a submission's marker may still be at it: until then the marker is
-        exclusive (another attempt sends nothing, answers "under way"); after, the attempt is taken to be
-        over (a crashed replica's): the message is resubmitted where the upstream is safe to ask twice,
-        else it is unconfirmed."""
+        """How long a submission's marker stands since its attempt last refreshed it (a live attempt does so
+        every third of this, however many parts it sends): until then the marker is exclusive (another
+        attempt sends nothing, answers "under way"); after, the attempt is taken to be over (a crashed
+        replica's): the message is resubmitted where the upstream is safe to ask twice, else it is
+        unconfirmed."""
         self._inflight: dict[str, asyncio.Task[Submitted]] = {}
         # inbound PDUs and receipts arriving together are group-committed (one transaction per batch),
         # each answered (its deliver_sm_resp sent) once its batch is committed
@@ -72,28 +74,19 @@ class Carrier:
         return await asyncio.shield(task)
 
     async def _submit(self, cmd: SubmitMessage) -> Submitted:
-        mid = cmd.message_id
         earlier = await self._earlier(cmd)
         if earlier is not None:
             return earlier
-        attempt = new_id()  # this attempt's marker: written and cleared by this attempt only
-        marked = False
-
-        async def about_to_write(parts: int) -> None:
-            # once per attempt: the ESME asks again each time it tries a bind (every few ms while the SMSC
-            # throttles), and the first write stands for them all (its PDU leaves by the attempt's deadline)
-            nonlocal marked
-            if marked:
-                return
-            async with self.es.pool.acquire() as c:
-                held = await store.mark_writing(c, mid, cmd.org_id, self.adapter.name, parts, attempt,
-                                                self._attempt_s if self.adapter.resubmit_safe else None)
-            if not held:
-                raise Elsewhere(mid)
-            marked = True
-
+        attempt = Attempt(self.es, cmd, self.adapter, self._attempt_s)
         try:
-            ids = await self.adapter.submit(cmd, about_to_write)
+            return await self._attempt(cmd, attempt)
+        finally:
+            attempt.over()
+
+    async def _attempt(self, cmd: SubmitMessage, attempt: Attempt) -> Submitted:
+        mid = cmd.message_id
+        try:
+            ids = await self.adapter.submit(cmd, attempt.about_to_write)
         except Elsewhere:
             # another replica's attempt got its marker in first: its outcome, or "under way", never a 2nd send
             SUBMISSIONS.labels("elsewhere").inc()
@@ -103,9 +96,7 @@ class Carrier:
                 raise _under_way() from None
             return earlier
         except Unavailable as exc:
-            if marked:
-                async with self.es.pool.acquire() as c:
-                    await store.clear_writing(c, mid, attempt)
+            await attempt.clear()
             SUBMISSIONS.labels("unavailable").inc()
             log.info("submission_unavailable", message_id=mid, error=str(exc))
             raise CommandError("CARRIER_UNAVAILABLE", f"the carrier is not reachable now: {exc}", 503) from exc

@@ -42,6 +42,12 @@ async def mark_writing(conn: Any, message_id: str, org_id: str, adapter: str, pa
     return bool(held)
 
 
+async def refresh_writing(conn: Any, message_id: str, attempt: str) -> None:
+    """The attempt holding the marker is still at work: its age starts again (another's is left alone)."""
+    await conn.execute("UPDATE submissions SET updated_at = now() WHERE message_id = $1::uuid AND state = 'writing'"
+                       " AND attempt = $2::uuid", message_id, attempt)
+
+
 async def clear_writing(conn: Any, message_id: str, attempt: str) -> None:
     """Nothing left after all: this attempt's marker goes (never another's), the next attempt starts clean."""
     await conn.execute("DELETE FROM submissions WHERE message_id = $1::uuid AND state = 'writing'"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 import asyncpg
@@ -45,6 +45,11 @@ class Unavailable(Exception):
     """A message cannot be stored right now: the carrier must retry the callback."""
 
 
+class HeldBack(Unavailable):
+    """An earlier text that came with this one, or just before it, could not be stored: this one goes
+    again after it (one by one), never ahead of it in its conversation."""
+
+
 class NumbersUnavailable(Unavailable):
     """Nobody could say who owns the number right now: the carrier must retry the callback."""
 
@@ -62,6 +67,13 @@ def mo_event_id(carrier_message_id: str) -> str:
     record of a keyword is keyed on it, so a retry after a failed commit never applies it twice (and a
     webhook receiver dedupes on it)."""
     return str(uuid.uuid5(_MO_EVENT_IDS, carrier_message_id))
+
+
+async def _answer(outcome: Awaitable[str]) -> str | BaseException:
+    try:
+        return await outcome
+    except Exception as exc:
+        return exc
 
 
 def message_view(r: asyncpg.Record) -> InboundMessageView:
@@ -134,44 +146,57 @@ class Inbound:
 
     # -- ingest ---------------------------------------------------------------------------------------
     async def ingest(self, mo: InboundTextReceived) -> str:
-        """Store one MO: ``stored``, ``unrouted`` or ``duplicate`` (already stored: acknowledge, nothing new)."""
-        [outcome] = await self.ingest_many([mo])
+        """Store one MO: ``stored``, ``unrouted`` or ``duplicate`` (already stored: acknowledge, nothing new).
+        (A text going one by one, as after its batch failed: never held back.)"""
+        [outcome] = await self.ingest_many([mo], one_by_one=True)
         if isinstance(outcome, BaseException):
             raise outcome
         return outcome
 
-    async def ingest_many(self, mos: list[InboundTextReceived]) -> list[str | BaseException]:
+    async def ingest_many(self, mos: list[InboundTextReceived], *, one_by_one: bool = False
+                          ) -> list[str | BaseException]:
         """Store MOs in their order, each answered as ``ingest`` does or with its error. Calls may overlap
         (a consumer's next batch while this one commits): each queues its messages for the writer only
-        after the call before it queued its own, so a conversation's texts are numbered in arrival order."""
+        after the call before it queued its own, so a conversation's texts are numbered in arrival order;
+        a call overlapping one whose texts could not all be stored stores nothing (``HeldBack``, see
+        ``ingest.Holds``), so it cannot overtake their retries."""
+        holds = self.writer.holds
+        call = holds.start(one_by_one)
         turn, mine = self._turn, asyncio.get_running_loop().create_future()
         self._turn = mine
         try:
-            tos = list({model.normalize_number(mo.to) for mo in mos})
-            found = await asyncio.gather(*(self.resolve(to) for to in tos), return_exceptions=True)
-            routes = dict(zip(tos, found, strict=True))
-            if turn is not None:
-                await asyncio.shield(turn)  # (a cancelled wait must not cancel the turn others wait on)
-            queued = [self._queued(mo, routes) for mo in mos]
-        finally:
-            mine.set_result(None)
-        out: list[str | BaseException] = []
-        for q in queued:
             try:
-                out.append(q if isinstance(q, BaseException) else await self._stored(*q))
-            except Exception as exc:
-                out.append(exc)
-        return out
+                tos = list({model.normalize_number(mo.to) for mo in mos})
+                found = await asyncio.gather(*(self.resolve(to) for to in tos), return_exceptions=True)
+                routes = dict(zip(tos, found, strict=True))
+                if turn is not None:
+                    await asyncio.shield(turn)  # (a cancelled wait must not cancel the turn others wait on)
+                queued = self._queue_all(mos, routes, call)
+            finally:
+                mine.set_result(None)
+            return [q if isinstance(q, BaseException) else await _answer(self._stored(*q)) for q in queued]
+        finally:
+            holds.end(call)
 
-    def _queued(self, mo: InboundTextReceived, routes: dict[str, InboundRoute | BaseException | None]
-                ) -> tuple[asyncio.Future[bool], store.NewMessage, InboundRoute | None] | BaseException:
+    def _queue_all(self, mos: list[InboundTextReceived], routes: dict[str, InboundRoute | BaseException | None],
+                   call: int) -> list[tuple[asyncio.Future[bool | None], store.NewMessage, InboundRoute | None]
+                                   | BaseException]:
+        if self.writer.holds.held(call):
+            return [HeldBack("an earlier text could not be stored") for _ in mos]
+        queued = [self._queued(mo, routes, call) for mo in mos]
+        if any(isinstance(q, BaseException) for q in queued):
+            self.writer.holds.hold_from(call + 1)  # the calls already started go after these, one by one
+        return queued
+
+    def _queued(self, mo: InboundTextReceived, routes: dict[str, InboundRoute | BaseException | None], call: int
+                ) -> tuple[asyncio.Future[bool | None], store.NewMessage, InboundRoute | None] | BaseException:
         try:
-            return self._queue(mo, routes[model.normalize_number(mo.to)])
+            return self._queue(mo, routes[model.normalize_number(mo.to)], call)
         except Exception as exc:  # this message's own fault: the others still go
             return exc
 
-    def _queue(self, mo: InboundTextReceived, route: InboundRoute | BaseException | None
-               ) -> tuple[asyncio.Future[bool], store.NewMessage, InboundRoute | None] | BaseException:
+    def _queue(self, mo: InboundTextReceived, route: InboundRoute | BaseException | None, call: int
+               ) -> tuple[asyncio.Future[bool | None], store.NewMessage, InboundRoute | None] | BaseException:
         """Build the MO's message and event and queue them for the writer (its commit on the future)."""
         if isinstance(route, BaseException):
             return route
@@ -202,10 +227,14 @@ class Inbound:
         if push:
             assert route is not None
             self.handoff.put(message_id, route)  # before the write: the first attempt may start at commit
-        return self.writer.enqueue(new, stream, ev), new, route
+        return self.writer.enqueue(new, stream, ev, call), new, route
 
-    async def _stored(self, written: asyncio.Future[bool], new: store.NewMessage, route: InboundRoute | None) -> str:
-        if not await written:
+    async def _stored(self, written: asyncio.Future[bool | None], new: store.NewMessage, route: InboundRoute | None
+                      ) -> str:
+        done = await written
+        if done is None:
+            raise HeldBack("an earlier text that came with it could not be stored")
+        if not done:
             return "duplicate"  # a retried callback: acknowledged, nothing new
         if route is None:
             log.warning("inbound_unrouted", message_id=new.message_id, to=new.to,

@@ -12,7 +12,44 @@ from proto.base import Event
 from proto.events.inbound import InboundMessageReceived
 from services.inbound import store
 
+Item = tuple[store.NewMessage, str, Event, int]
 Screen = Callable[[list[InboundMessageReceived]], Awaitable[None]]
+
+
+class Holds:
+    """Which ingest calls store nothing now, so that a conversation's later texts never commit ahead of
+    the retries of its earlier ones. A call (a consumer's batch, or one text going again one by one) is
+    numbered when it starts. Once some texts of a call cannot be stored (their batch's screening or commit
+    failed, or their route could not be asked), the bulk calls that started meanwhile are held back whole
+    (they go again one by one, after the failed ones), and so is every bulk call that starts until the
+    next one-by-one call: the consumer hands over no new batch while one goes one by one."""
+
+    def __init__(self) -> None:
+        self._calls = 0
+        self._held: set[int] = set()
+        self._single: set[int] = set()
+        self._closed = False
+
+    def start(self, one_by_one: bool = False) -> int:
+        self._calls += 1
+        if one_by_one:
+            self._single.add(self._calls)
+            self._closed = False
+        elif self._closed:
+            self._held.add(self._calls)
+        return self._calls
+
+    def held(self, call: int) -> bool:
+        return call in self._held
+
+    def hold_from(self, call: int) -> None:
+        """Texts of ``call`` or after it failed: the bulk calls from it on store nothing now."""
+        self._held.update(c for c in range(call, self._calls + 1) if c not in self._single)
+        self._closed = True
+
+    def end(self, call: int) -> None:
+        self._held.discard(call)
+        self._single.discard(call)
 
 
 class IngestWriter:
@@ -23,7 +60,9 @@ class IngestWriter:
 
     Two batches are at work at once, in two ordered stages: compliance screens a batch while the batch
     before it commits. Each stage takes the batches in the order they were queued (screens in arrival
-    order; arrival numbers in arrival order), and a batch commits only after the one before it."""
+    order; arrival numbers in arrival order), and a batch commits only after the one before it. When a
+    batch fails, what was queued behind it by calls started meanwhile is not stored (answered None, see
+    ``Holds``): it must not commit ahead of the failed texts going again."""
 
     def __init__(self, es: EventStore, screen: Screen | None = None, max_batch: int = 200):
         self.es = es
@@ -31,7 +70,9 @@ class IngestWriter:
         """Read-your-consent: compliance records the messages' keyword effects before the batch's
         transaction, whose commit makes them visible (listed, waited for, pushed); when it fails, nothing
         of the batch is stored and the carrier retries."""
-        self._batcher = Batcher("ingest-writer", self._write, max_batch=max_batch, workers=2)
+        self.holds = Holds()
+        self._batcher: Batcher[Item, bool | None] = Batcher("ingest-writer", self._write, max_batch=max_batch,
+                                                             workers=2)
         self._screened: asyncio.Future[None] | None = None
         """Done once the last batch taken has been screened (or failed to be)."""
         self._committed: asyncio.Future[None] | None = None
@@ -40,12 +81,13 @@ class IngestWriter:
     async def stop(self) -> None:
         await self._batcher.stop()
 
-    def enqueue(self, message: store.NewMessage, stream: str, event: Event) -> asyncio.Future[bool]:
-        """Queued now, written in queue order: True once stored and committed; False when that carrier
-        message id was stored before."""
-        return self._batcher.enqueue((message, stream, event))
+    def enqueue(self, message: store.NewMessage, stream: str, event: Event, call: int | None = None
+                ) -> asyncio.Future[bool | None]:
+        """Queued now for the ingest call ``call`` (``Holds``), written in queue order: True once stored and
+        committed; False when that carrier message id was stored before; None when held back."""
+        return self._batcher.enqueue((message, stream, event, self.holds.start() if call is None else call))
 
-    async def _write(self, batch: list[tuple[store.NewMessage, str, Event]]) -> list[bool]:
+    async def _write(self, batch: list[Item]) -> list[bool | None]:
         # (the turns are taken before the first wait: in the order the workers took the batches)
         loop = asyncio.get_running_loop()
         screened, self._screened = self._screened, loop.create_future()
@@ -57,19 +99,27 @@ class IngestWriter:
             if screened is not None:
                 await asyncio.shield(screened)
             try:
-                routed = [ev for _, _, ev in batch if isinstance(ev, InboundMessageReceived)]
+                routed = [ev for _, _, ev, call in batch
+                          if isinstance(ev, InboundMessageReceived) and not self.holds.held(call)]
                 if routed and self.screen is not None:
                     await self.screen(routed)
             finally:
                 _done(mine_screened)
             if committed is not None:
                 await asyncio.shield(committed)
-            async with self.es.transaction() as conn:
-                stored = await store.store_messages(conn, self.es, batch)
+            held = {m.message_id for m, _, _, call in batch if self.holds.held(call)}
+            live = [(m, s, e) for m, s, e, _ in batch if m.message_id not in held]
+            stored: dict[str, int] = {}
+            if live:
+                async with self.es.transaction() as conn:
+                    stored = await store.store_messages(conn, self.es, live)
+        except Exception:
+            self.holds.hold_from(min(call for *_, call in batch))  # (before the next batch's turn to commit)
+            raise
         finally:
             _done(mine_screened)
             _done(mine_committed)
-        return [m.message_id in stored for m, _, _ in batch]
+        return [None if m.message_id in held else m.message_id in stored for m, _, _, _ in batch]
 
 
 def _done(turn: asyncio.Future[None]) -> None:

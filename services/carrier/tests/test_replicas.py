@@ -7,6 +7,7 @@ one replica is never removed by the other, and only a marker older than its atte
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -31,8 +32,9 @@ class Gated:
 
     upstream = "gated"
 
-    def __init__(self, name: str, resubmit_safe: bool, sent: list[str]) -> None:
+    def __init__(self, name: str, resubmit_safe: bool, sent: list[str], parts: int = 1) -> None:
         self.name = name
+        self.parts = parts
         self.resubmit_safe = resubmit_safe
         self.sent = sent
         self.arrived = 0
@@ -56,13 +58,13 @@ class Gated:
     async def submit(self, cmd: SubmitMessage, about_to_write: AboutToWrite) -> list[str]:
         self.arrived += 1
         await self.window.wait()
-        await about_to_write(1)
+        await about_to_write(self.parts)
         self.marked.set()
         await self.write.wait()
         if self.fail:
             raise Unavailable("nothing left")
         self.sent.append(cmd.message_id)
-        return [f"{self.name}-{cmd.message_id}"]
+        return [f"{self.name}-{cmd.message_id}-{i}" for i in range(1, self.parts + 1)]
 
 
 @pytest.fixture
@@ -198,3 +200,65 @@ async def test_an_attempt_outlived_by_its_marker_does_not_record_the_message_aga
     assert sent == [c.message_id, c.message_id]
     assert await submitted_events(es, c.message_id) == 1
     assert isinstance(late, Submitted) and late.carrier_message_id == taken.carrier_message_id
+
+
+def short_smpp_window() -> tuple[CarrierServiceSettings, float]:
+    """Settings whose SMPP attempt window (the submit wait plus two response timeouts) is short, and that
+    window in seconds."""
+    s = CarrierServiceSettings(carrier_submit_wait_s=0.4 * SLACK, smpp_response_timeout_s=0.1 * SLACK)
+    return s, s.carrier_submit_wait_s + 2 * s.smpp_response_timeout_s
+
+
+async def events_of(es: EventStore, message_id: str) -> list[str]:
+    rows = await es.pool.fetch("SELECT event_type FROM events WHERE stream_id = $1 ORDER BY version",
+                               f"submission-{message_id}")
+    return [r["event_type"] for r in rows]
+
+
+async def test_a_long_submission_still_sending_is_under_way_past_the_window(es: EventStore) -> None:
+    # given: an SMPP-like upstream (not safe to ask twice); replica a marked a long text of 4 parts and is
+    # still sending them (each waits for a window slot and its response) past one attempt window
+    settings, window = short_smpp_window()
+    sent: list[str] = []
+    a, b = Gated("a", False, sent, parts=4), Gated("b", False, sent, parts=4)
+    c = command()
+    first = asyncio.create_task(Carrier(es, a, settings).submit(c))
+    a.window.set()
+    await a.marked.wait()
+    marked_at = time.monotonic()
+    await until(lambda: time.monotonic() - marked_at > 2 * window)
+    # when: the message is asked of replica b (outbound's retry)
+    b.window.set()
+    b.write.set()
+    late = await answer(asyncio.create_task(Carrier(es, b, settings).submit(c)))
+    # then: b sends nothing and answers "under way", not unconfirmed; a's parts are recorded as submitted
+    assert isinstance(late, CommandError) and (late.code, late.status) == ("CARRIER_UNAVAILABLE", 503), late
+    a.write.set()
+    done = await answer(first)
+    assert isinstance(done, Submitted) and done.parts == 4 and sent == [c.message_id]
+    assert await events_of(es, c.message_id) == ["MessageSubmitted"]
+
+
+async def test_a_crashed_attempts_marker_still_ages_out(es: EventStore) -> None:
+    # given: an SMPP-like upstream; replica a marked a long text and died while sending it (its attempt
+    # is gone: nothing of it runs any more)
+    settings, window = short_smpp_window()
+    sent: list[str] = []
+    a, b = Gated("a", False, sent, parts=4), Gated("b", False, sent, parts=4)
+    c = command()
+    dead = Carrier(es, a, settings)
+    first = asyncio.create_task(dead.submit(c))
+    a.window.set()
+    await a.marked.wait()
+    dead._inflight[c.message_id].cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    marked_at = time.monotonic()
+    await until(lambda: time.monotonic() - marked_at > 1.5 * window)
+    # when: the message is asked of replica b once an attempt's window has passed
+    b.window.set()
+    b.write.set()
+    late = await answer(asyncio.create_task(Carrier(es, b, settings).submit(c)))
+    # then: its marker aged out: the message is unconfirmed (it may have left), and nothing is sent again
+    assert isinstance(late, CommandError) and late.code == "SUBMISSION_UNCONFIRMED", late
+    assert sent == [] and await events_of(es, c.message_id) == ["SubmissionUnconfirmed"]
