@@ -201,7 +201,6 @@ async def running_system(base_env: dict[str, str], extra: dict[str, str] | None 
     system = System(env=env, gateway=f"http://127.0.0.1:{ports['gateway']}",
                     sim=f"http://127.0.0.1:{ports['carrier_sim']}")
     try:
-        built = []
         for name in only or SERVICES:
             try:
                 mod = importlib.import_module(f"services.{name}.app")
@@ -212,13 +211,8 @@ async def running_system(base_env: dict[str, str], extra: dict[str, str] | None 
             svc_env.update(service_nats_env(env["AM_NATS_URL"], name))  # its own least-privilege user
             svc_env.update((per_service or {}).get(name, {}))
             svc, setup = mod.build(svc_env)
+            await svc.start(setup)  # one by one: all at once, a busy machine's JetStream API times out
             system.services[name] = svc
-            built.append(svc.start(setup))
-        # all at once, as a deployment starts them: each makes sure of the streams it reads
-        results = await asyncio.gather(*built, return_exceptions=True)
-        failed = [r for r in results if isinstance(r, BaseException)]
-        if failed:
-            raise failed[0]
         system.http = aiohttp.ClientSession()
         yield system
     finally:

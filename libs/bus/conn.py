@@ -64,6 +64,12 @@ async def connect(url: str, name: str, user: str = "", password: str = "",
     )
 
 
+SETUP_API_TIMEOUT_S = 20.0
+"""How long a JetStream API call made while a service starts (a stream looked up or created, a consumer
+created) may take: nothing waits on it but the start, and a busy server (every service of a deployment
+starting at once, a loaded machine) answers these slower than nats-py's 5 s default."""
+
+
 async def ensure_stream(
     nc: Client,
     subjects: Subjects,
@@ -81,7 +87,7 @@ async def ensure_stream(
     ``amctl``. A service starting later never puts its own limits back — unless ``update_limits``
     (AM_STREAM_UPDATE_LIMITS) says the settings win. What the code depends on (subjects, the
     duplicate window used for exactly-once publishing) is always restored."""
-    js = nc.jetstream()
+    js = nc.jetstream(timeout=SETUP_API_TIMEOUT_S)
     name = subjects.stream_name(spec.domain)
     cfg = StreamConfig(
         name=name,

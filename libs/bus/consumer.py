@@ -20,6 +20,7 @@ from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from libs.backoff import backoff
+from libs.bus.conn import SETUP_API_TIMEOUT_S
 from libs.obs.metrics import MESSAGES_CONSUMED
 from libs.obs.tracing import server_span
 from proto.base import Event
@@ -102,7 +103,7 @@ class ConsumerRunner:
         self._takes = frozenset(spec.events)
 
     async def start(self) -> None:
-        js = self.nc.jetstream()
+        js = self.nc.jetstream(timeout=SETUP_API_TIMEOUT_S)
         subjects = self.spec.filters(self.subjects)
         cfg = ConsumerConfig(
             name=self.spec.durable,

@@ -125,7 +125,9 @@ async def test_list_filters_and_pagination(pipe: Pipe) -> None:
 
 
 async def test_send_at_schedules_then_sends(pipe: Pipe) -> None:
-    at = datetime.now(UTC) + timedelta(seconds=1.5)
+    # (far enough ahead that a busy machine's slow request still arrives before it, and the look at the
+    # message half a second later still finds it waiting)
+    at = datetime.now(UTC) + timedelta(seconds=8)
     status, body = await pipe.send(handset(), send_at=at.isoformat().replace("+00:00", "Z"))
     assert status == 202 and body["data"]["status"] == "scheduled", body
     assert body["data"]["expected_send_at"] and body["data"]["send_at"]
