@@ -24,6 +24,18 @@ def _dumps(obj: Any, default: Any = None) -> str:
     return _encoder.encode(obj).decode()
 
 
+class _Stdout:
+    """Standard output as it is when a line is written, not as it was when logging was configured (a
+    test session swaps ``sys.stdout`` per test and closes the old one: a logger bound to it raised
+    ``ValueError`` from any later log call, killing the task that logged)."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
 def _redact(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
     """Never log secrets, whatever a caller binds."""
     for key in list(event_dict):
@@ -60,7 +72,7 @@ def configure_logging(service: str, level: str = "info") -> None:
     structlog.configure(
         processors=[*processors, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(lvl),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        logger_factory=structlog.PrintLoggerFactory(_Stdout()),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,  # a lazy proxy otherwise rebuilds the logger on every call
     )
     structlog.contextvars.bind_contextvars(service=service)
