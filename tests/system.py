@@ -219,6 +219,6 @@ async def running_system(base_env: dict[str, str], extra: dict[str, str] | None 
         if system.http:
             await system.http.close()
         # tests may restart (replace) a service: stop what is there now, all at once
-        await asyncio.gather(*(svc.stop() for svc in system.services.values()), return_exceptions=True)
+        await asyncio.gather(*(svc.stop() for svc in system.services.values()))
         if runner is not None:
             await runner.cleanup()

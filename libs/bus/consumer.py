@@ -98,8 +98,10 @@ class ConsumerRunner:
         self.spec = spec
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
-        self._waiting = False
-        """The loop waits in a fetch with no message in hand (a stop need not wait for it to time out)."""
+        self._fetching = False
+        """The loop waits in a fetch: with no batch in hand besides, a stop need not wait for it to time out."""
+        self._inflight: deque[asyncio.Task[None]] = deque()
+        """Pipelined batches in hand."""
         self._takes = frozenset(spec.events)
 
     async def start(self) -> None:
@@ -129,7 +131,7 @@ class ConsumerRunner:
         another replica at once; what the cut fetch held is redelivered after ``ack_wait_s``, as after a crash."""
         self._stopping.set()
         if self._task:
-            if self._waiting:
+            if self._fetching and all(t.done() for t in self._inflight):
                 self._task.cancel()
             try:
                 await asyncio.wait_for(asyncio.shield(self._task), 5.0)
@@ -152,11 +154,11 @@ class ConsumerRunner:
 
     async def _loop(self) -> None:
         pipelined = self.spec.absorb is not None and self.spec.pipeline > 1
-        inflight: deque[asyncio.Task[None]] = deque()
+        inflight = self._inflight
         previous: tuple[asyncio.Task[None], asyncio.Event] | None = None
         try:
             while not self._stopping.is_set():
-                self._waiting = not inflight
+                self._fetching = True
                 try:
                     msgs = await self._sub.fetch(self.spec.batch, timeout=self.spec.fetch_timeout_s)
                 except TimeoutError:  # nats' own and asyncio's: a fetch that ran out of time is no failure
@@ -168,7 +170,7 @@ class ConsumerRunner:
                     await asyncio.sleep(0.5)
                     continue
                 finally:
-                    self._waiting = False
+                    self._fetching = False
                 if pipelined:  # (one message too goes through absorb: in order behind the batches in hand)
                     absorbed = asyncio.Event()
                     inflight.append(asyncio.create_task(self._batch(msgs, previous, absorbed)))

@@ -118,3 +118,27 @@ async def test_a_stop_cuts_a_waiting_fetch_short_and_the_next_consumer_gets_the_
         await asyncio.wait_for(handled.get(), 60)
     finally:
         await second.stop()
+
+
+async def test_a_pipelined_consumer_whose_batches_are_settled_stops_at_once(nc: Client, subject_root: str) -> None:
+    """With batches pipelined, a batch already handled does not count as work in hand: idle again, the
+    consumer's stop cuts its fetch short as an unpipelined one's does."""
+    subjects = Subjects(subject_root)
+    absorbed = asyncio.Queue[int]()
+
+    async def handler(_: Event) -> None:
+        raise AssertionError("every event goes through absorb")
+
+    async def absorb(events: list[Event]) -> set[str]:
+        await absorbed.put(len(events))
+        return {e.event_id for e in events}
+
+    runner = ConsumerRunner(nc, subjects, None, ConsumerSpec(
+        "test-cut-pipelined", (CreditGranted,), handler, fetch_timeout_s=120.0, absorb=absorb, pipeline=2))
+    await runner.start()
+    await _publish(nc, subjects)
+    assert await asyncio.wait_for(absorbed.get(), 60) == 1
+    await asyncio.sleep(0.5)  # (its batch settled, it waits in its next 120 s fetch)
+    began = time.monotonic()
+    await runner.stop()
+    assert time.monotonic() - began < 4, "the stop waited for the fetch (5 s, then it cut it)"
