@@ -7,6 +7,7 @@ attempt that stopped (its replica died) stops refreshing it, and it ages out one
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass, field
 
 import asyncpg
 import structlog
@@ -20,15 +21,16 @@ from services.carrier.adapters import Adapter, Elsewhere
 log = structlog.get_logger(__name__)
 
 
+@dataclass
 class Attempt:
-    def __init__(self, es: EventStore, cmd: SubmitMessage, adapter: Adapter, window_s: float):
-        self.es = es
-        self.cmd = cmd
-        self.adapter = adapter
-        self.window_s = window_s
-        self.token = new_id()  # this attempt's marker: written, refreshed and cleared by this attempt only
-        self.marked = False
-        self._fresh: asyncio.Task[None] | None = None
+    es: EventStore
+    cmd: SubmitMessage
+    adapter: Adapter
+    window_s: float
+    token: str = field(default_factory=new_id)
+    """This attempt's marker: written, refreshed and cleared by this attempt only."""
+    marked: bool = False
+    _fresh: asyncio.Task[None] | None = None
 
     async def about_to_write(self, parts: int) -> None:
         """Once per attempt: the ESME asks again each time it tries a bind (every few ms while the SMSC
