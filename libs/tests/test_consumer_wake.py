@@ -16,6 +16,7 @@ from nats.aio.msg import Msg
 
 from libs.bus.conn import ensure_stream
 from libs.bus.consumer import ConsumerRunner, ConsumerSpec
+from libs.testing import SLACK
 from proto.base import Event, new_id
 from proto.events import encode_event
 from proto.events.accounts import CreditGranted
@@ -90,6 +91,13 @@ async def test_a_fetch_that_runs_out_of_time_is_no_failure(nc: Client, subject_r
         await runner.stop()
 
 
+async def idle_in_fetch(runner: ConsumerRunner) -> None:
+    """Until the runner waits in a fetch with nothing in hand (a condition, not a time)."""
+    async with asyncio.timeout(30 * SLACK):
+        while not (runner._fetching and all(t.done() for t in runner._inflight)):
+            await asyncio.sleep(0.01)
+
+
 async def test_a_stop_cuts_a_waiting_fetch_short_and_the_next_consumer_gets_the_next_message(
         nc: Client, subject_root: str) -> None:
     """A consumer idling in a long fetch stops at once (a service's SIGTERM, a test's teardown), not when
@@ -107,7 +115,7 @@ async def test_a_stop_cuts_a_waiting_fetch_short_and_the_next_consumer_gets_the_
 
     first = runner()
     await first.start()
-    await asyncio.sleep(0.5)  # (the first is waiting in its 120 s fetch)
+    await idle_in_fetch(first)  # (waiting in its 120 s fetch)
     began = time.monotonic()
     await first.stop()
     assert time.monotonic() - began < 4, "the stop waited for the fetch (5 s, then it cut it)"
@@ -138,7 +146,7 @@ async def test_a_pipelined_consumer_whose_batches_are_settled_stops_at_once(nc: 
     await runner.start()
     await _publish(nc, subjects)
     assert await asyncio.wait_for(absorbed.get(), 60) == 1
-    await asyncio.sleep(0.5)  # (its batch settled, it waits in its next 120 s fetch)
+    await idle_in_fetch(runner)  # (its batch settled, it waits in its next 120 s fetch)
     began = time.monotonic()
     await runner.stop()
     assert time.monotonic() - began < 4, "the stop waited for the fetch (5 s, then it cut it)"
