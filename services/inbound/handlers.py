@@ -36,7 +36,7 @@ from proto.http.inbound import DeliveriesView, DeliveryAttemptView, InboundMessa
 from proto.subjects import Subjects
 from services.inbound import model, store
 from services.inbound.config import InboundSettings
-from services.inbound.ingest import IngestWriter
+from services.inbound.ingest import IngestWriter, Stalled
 
 log = structlog.get_logger(__name__)
 
@@ -48,6 +48,11 @@ class Unavailable(Exception):
 class HeldBack(Unavailable):
     """An earlier text that came with this one, or just before it, could not be stored: this one goes
     again after it (one by one), never ahead of it in its conversation."""
+
+
+class WaitsInConversation(HeldBack):
+    """An earlier text of its conversation could not be stored even one by one and comes again later
+    (``ingest.Stalled``): this one waits behind it."""
 
 
 class NumbersUnavailable(Unavailable):
@@ -76,6 +81,11 @@ async def _answer(outcome: Awaitable[str]) -> str | BaseException:
         return exc
 
 
+def conversation_of(mo: InboundTextReceived) -> tuple[str, str]:
+    """Our number and the contact's: the texts whose order is kept."""
+    return model.normalize_number(mo.to), model.normalize_number(mo.from_)
+
+
 def message_view(r: asyncpg.Record) -> InboundMessageView:
     return InboundMessageView(id=r["id"], from_=r["from_number"], to=r["to_number"], body=r["body"],
                               received_at=rfc3339(r["received_at"]), otp=find_otp(r["body"]) or msgspec.UNSET)
@@ -100,6 +110,7 @@ class Inbound:
         webhook secrets)."""
         self._routes: TtlCache[str, InboundRoute] = TtlCache(settings.inbound_route_cache_s)
         self.writer = IngestWriter(es, self._screen)
+        self.stalled = Stalled()
         self._turn: asyncio.Future[None] | None = None
         """Set once the last ``ingest_many`` call has queued its messages."""
 
@@ -148,9 +159,14 @@ class Inbound:
     async def ingest(self, mo: InboundTextReceived) -> str:
         """Store one MO: ``stored``, ``unrouted`` or ``duplicate`` (already stored: acknowledge, nothing new).
         (A text going one by one, as after its batch failed: never held back.)"""
+        conversation = conversation_of(mo)
+        if self.stalled.must_wait(conversation, mo.carrier_message_id):
+            raise WaitsInConversation("an earlier text of its conversation could not be stored yet")
         [outcome] = await self.ingest_many([mo], one_by_one=True)
         if isinstance(outcome, BaseException):
+            self.stalled.failed(conversation, mo.carrier_message_id)  # its conversation's later texts wait
             raise outcome
+        self.stalled.done(conversation, mo.carrier_message_id)
         return outcome
 
     async def ingest_many(self, mos: list[InboundTextReceived], *, one_by_one: bool = False
@@ -171,7 +187,7 @@ class Inbound:
                 routes = dict(zip(tos, found, strict=True))
                 if turn is not None:
                     await asyncio.shield(turn)  # (a cancelled wait must not cancel the turn others wait on)
-                queued = self._queue_all(mos, routes, call)
+                queued = self._queue_all(mos, routes, call, one_by_one)
             finally:
                 mine.set_result(None)
             return [q if isinstance(q, BaseException) else await _answer(self._stored(*q)) for q in queued]
@@ -179,12 +195,16 @@ class Inbound:
             holds.end(call)
 
     def _queue_all(self, mos: list[InboundTextReceived], routes: dict[str, InboundRoute | BaseException | None],
-                   call: int) -> list[tuple[asyncio.Future[bool | None], store.NewMessage, InboundRoute | None]
+                   call: int, one_by_one: bool) -> list[tuple[asyncio.Future[bool | None], store.NewMessage, InboundRoute | None]
                                    | BaseException]:
         if self.writer.holds.held(call):
             return [HeldBack("an earlier text could not be stored") for _ in mos]
-        queued = [self._queued(mo, routes, call) for mo in mos]
-        if any(isinstance(q, BaseException) for q in queued):
+        queued = [WaitsInConversation("an earlier text of its conversation could not be stored yet")
+                  if self.stalled and not one_by_one and self.stalled.waits(conversation_of(mo))
+                  else self._queued(mo, routes, call) for mo in mos]
+        # (a text waiting behind a stalled one holds nothing else back: its conversation's later texts wait
+        # too, and they are all stalled in order when they go one by one)
+        if any(isinstance(q, BaseException) and not isinstance(q, WaitsInConversation) for q in queued):
             self.writer.holds.hold_from(call + 1)  # the calls already started go after these, one by one
         return queued
 

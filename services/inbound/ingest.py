@@ -4,6 +4,7 @@ stage in queue order, a batch screened while the one before it commits."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 
 from libs.runtime.batching import Batcher
@@ -50,6 +51,75 @@ class Holds:
     def end(self, call: int) -> None:
         self._held.discard(call)
         self._single.discard(call)
+
+
+STALL_FORGET_S = 120.0
+"""A stalled text not seen again for this long is forgotten (dead-lettered after its last delivery, or
+taken by another replica): its conversation's later texts stop waiting for it. Four times the consumer's
+longest nak delay (30 s)."""
+
+STALL_MAX_WAITS = 10
+"""A text waits behind an earlier one at most this many times (about two minutes of the consumer's
+backoff), then is stored anyway: it must not reach the consumer's last delivery (dead-lettered) because
+an earlier text keeps failing. Order is kept for a while, never at the price of a text."""
+
+
+class Stalled:
+    """Conversations with a text that could not be stored even one by one (it is nak'd and comes again
+    after a delay): their later texts wait behind it, in the order they came, instead of being stored
+    ahead of it. Kept in this replica's memory: best effort across a restart or between replicas.
+
+    A conversation is (our number, the contact's number); a text is its carrier message id."""
+
+    def __init__(self, forget_s: float = STALL_FORGET_S, max_waits: int = STALL_MAX_WAITS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._texts: dict[tuple[str, str], dict[str, list[float]]] = {}
+        """Per conversation, its stalled texts in the order they came (the first is the one the others wait
+        for), each with [when it was last seen, how many times it waited]."""
+        self.forget_s = forget_s
+        self.max_waits = max_waits
+        self.clock = clock
+
+    def __bool__(self) -> bool:
+        return bool(self._texts)
+
+    def must_wait(self, conversation: tuple[str, str], text: str) -> bool:
+        """Whether ``text`` (going one by one) waits behind an earlier stalled text of its conversation;
+        if so it is stalled too, behind the others."""
+        self._forget_old()
+        texts = self._texts.get(conversation)
+        if not texts:
+            return False
+        seen = texts.setdefault(text, [0.0, 0])
+        seen[0] = self.clock()
+        if next(iter(texts)) == text or seen[1] >= self.max_waits:
+            return False
+        seen[1] += 1
+        return True
+
+    def waits(self, conversation: tuple[str, str]) -> bool:
+        """Whether the conversation has stalled texts (a batch stores none of its texts: they go one by one)."""
+        self._forget_old()
+        return conversation in self._texts
+
+    def failed(self, conversation: tuple[str, str], text: str) -> None:
+        seen = self._texts.setdefault(conversation, {}).setdefault(text, [0.0, 0])
+        seen[0] = self.clock()
+
+    def done(self, conversation: tuple[str, str], text: str) -> None:
+        texts = self._texts.get(conversation)
+        if texts is not None and texts.pop(text, None) is not None and not texts:
+            del self._texts[conversation]
+
+    def _forget_old(self) -> None:
+        if not self._texts:
+            return
+        old = self.clock() - self.forget_s
+        for conversation, texts in list(self._texts.items()):
+            for text in [t for t, (seen, _) in texts.items() if seen < old]:
+                del texts[text]
+            if not texts:
+                del self._texts[conversation]
 
 
 class IngestWriter:

@@ -8,6 +8,7 @@ compliance or numbers responder answering 503)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -154,3 +155,75 @@ async def test_a_failed_batch_is_not_overtaken_by_the_next_one_in_hand(
 
 async def _true(v: bool) -> bool:
     return v
+
+
+class NumbersDown:
+    """numbers answers 503 while ``down``."""
+
+    def __init__(self, org: str) -> None:
+        self.org = org
+        self.down = True
+        self.asked = 0
+
+    async def resolve(self, cmd: ResolveInbound) -> InboundRoute:
+        self.asked += 1
+        if self.down:
+            raise CommandError("NUMBERS_UNAVAILABLE", "injected", 503)
+        return InboundRoute(org_id=self.org, phone_number_id="pn-1", e164=cmd.e164)
+
+
+async def test_a_text_that_fails_one_by_one_too_is_not_overtaken_by_the_next_text_of_its_conversation(
+        nats_url: str, database_url: str, subject_root: str) -> None:
+    """The first text fails in its batch and again one by one (nak'd: it comes back after a delay); the
+    contact's next text, arriving meanwhile, waits behind it instead of being stored first. Another
+    contact's text does not wait."""
+    subjects = Subjects(subject_root)
+    nc = await nats.connect(nats_url)
+    org = new_id()
+    numbers = NumbersDown(org)
+    runner: ConsumerRunner | None = None
+    try:
+        await ensure_stream(nc, subjects, StreamSpec("carrier"))
+        await RpcServer(nc, subjects, "fake-numbers").serve({ResolveInbound: numbers.resolve})
+
+        async def screen(cmd: ScreenInbound) -> InboundScreened:
+            return InboundScreened(screened=len(cmd.messages))
+        await RpcServer(nc, subjects, "fake-compliance").serve({ScreenInbound: screen})
+        settings = load_settings(InboundSettings, {"AM_INBOUND_ROUTE_CACHE_S": "0"})
+        async with migrated_store(database_url, subject_root, "inbound", SQL) as es:
+            inbound = Inbound(es, RpcClient(nc, subjects), settings)
+            # (a nak delay of 2 s: the next text surely comes while the first waits to come again)
+            spec = dataclasses.replace(specs(inbound)[0], backoff_base_s=2.0)
+            runner = ConsumerRunner(nc, subjects, es.pool, spec)
+            js = nc.jetstream()
+
+            async def publish(ev: Event) -> None:
+                await js.publish(subjects.of(InboundTextReceived), encode_event(ev))
+
+            async def stored(*cids: str) -> bool:
+                n: int = await es.pool.fetchval("SELECT count(*) FROM inbound_messages WHERE org_id = $1"
+                                                " AND carrier_message_id = ANY($2)", org, list(cids))
+                return n == len(cids)
+
+            # given: the first text could not be stored, in its batch nor one by one
+            await publish(mo("c1"))
+            await runner.start()
+            await until(lambda: _true(bool(inbound.stalled)))
+            # when: numbers answers again, and the contact's next text comes, with another contact's
+            numbers.down = False
+            await publish(mo("c2"))
+            await publish(mo("x1", OTHER))
+            # then: the other contact's text is stored at once, and the conversation in the order it came
+            await until(lambda: stored("x1"))
+            await until(lambda: stored("c1", "c2"))
+            rows = await es.pool.fetch("SELECT carrier_message_id FROM inbound_messages WHERE org_id = $1"
+                                       " AND from_number = $2 ORDER BY seq", org, CONTACT)
+            assert [r["carrier_message_id"] for r in rows] == ["c1", "c2"]
+            assert not inbound.stalled
+            await runner.stop()
+            runner = None
+            await inbound.writer.stop()
+    finally:
+        if runner is not None:
+            await runner.stop()
+        await nc.close()
