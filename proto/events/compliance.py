@@ -27,6 +27,8 @@ class OptOutRecorded(_Compliance, frozen=True, kw_only=True):
     """keyword | plain_language | api"""
     matched_rule: str = ""
     inbound_message_id: str = ""
+    received_at: Time | None = None
+    """When the contact's text reached the carrier (a keyword or plain-language opt-out; None: the API)."""
 
 
 class ConsentEvidence(msgspec.Struct, frozen=True, kw_only=True):
@@ -86,6 +88,8 @@ class OptInRecorded(_Compliance, frozen=True, kw_only=True):
     keyword: str
     inbound_message_id: str = ""
     phone_number_id: str = ""
+    received_at: Time | None = None
+    """When the contact's text reached the carrier."""
 
 
 class DoubleOptInRequested(_Compliance, frozen=True, kw_only=True):

@@ -63,6 +63,8 @@ def on_inbound(s: ContactState, c: Classified, pending: PendingDoubleOptIn | Non
     """The ledger entries (and replies to issue) for a keyword or plain-language text."""
     if pending is not None and m.received_at > pending.expires_at:
         pending = None
+    if c.intent in ("opt_out", "opt_in", "affirm") and s.said_at is not None and m.received_at < s.said_at:
+        return []  # the contact said otherwise later, and that was applied first: its latest word stands
     match c.intent:
         case "opt_out":
             return _opt_out(s, c, pending, m, p, t, now)
@@ -91,7 +93,7 @@ def _opt_out(s: ContactState, c: Classified, pending: PendingDoubleOptIn | None,
         out.append(ConsentRevoked(org_id=org, occurred_at=now, contact_number=to, consent_id=s.consent_id,
                                   source=source, reason=f"opt-out: {c.rule}"))
     out.append(OptOutRecorded(org_id=org, occurred_at=now, contact_number=to, source=source,
-                              matched_rule=c.rule, inbound_message_id=m.message_id))
+                              matched_rule=c.rule, inbound_message_id=m.message_id, received_at=m.received_at))
     if pending is not None:
         out.append(DoubleOptInExpired(org_id=org, occurred_at=now, request_id=pending.id, contact_number=to,
                                       reason="opted_out"))
@@ -134,7 +136,8 @@ def _opt_in(s: ContactState, c: Classified, pending: PendingDoubleOptIn | None, 
     evidence = ConsentEvidence(phone_number_id=m.phone_number_id, keyword=c.keyword, captured_at=received,
                                reply_message_id=m.message_id, reply_text=m.body, reply_received_at=received)
     return [OptInRecorded(org_id=org, occurred_at=now, contact_number=to, keyword=c.keyword,
-                          inbound_message_id=m.message_id, phone_number_id=m.phone_number_id),
+                          inbound_message_id=m.message_id, phone_number_id=m.phone_number_id,
+                          received_at=received),
             ConsentGranted(org_id=org, occurred_at=now, contact_number=to, consent_id=consent_id,
                            method="keyword", evidence=evidence),
             _reply(m, now, "keyword_reply", opt_in_text(p, t, c.language), "opt_in_reply")]

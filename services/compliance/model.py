@@ -65,6 +65,10 @@ class ContactState:
     opt_out_confirmation_id: str | None = None
     """The one message an opted-out contact may still get: the confirmation of its opt-out."""
     last_inbound_at: datetime | None = None
+    said_at: datetime | None = None
+    """When the contact's text that last changed its state (STOP, START, the YES to a double opt-in)
+    reached the carrier. A keyword text received before it changes nothing: texts can be processed out
+    of the order they came (a retry, another replica), and the contact's latest word stands."""
 
     @property
     def status(self) -> str:
@@ -75,18 +79,25 @@ def evolve(s: ContactState, ev: Event) -> ContactState:
     match ev:
         case ConsentGranted():
             return replace(s, consent_id=ev.consent_id, consent_method=ev.method, consent_granted_at=ev.occurred_at,
-                           opted_out=False, opt_out_source=None, opt_out_rule=None, opted_out_at=None)
+                           opted_out=False, opt_out_source=None, opt_out_rule=None, opted_out_at=None,
+                           said_at=_latest(s.said_at, ev.evidence.reply_received_at))
         case ConsentRevoked():
             return replace(s, consent_id=None, consent_method=None, consent_granted_at=None)
         case OptOutRecorded():
             return replace(s, opted_out=True, opted_out_at=ev.occurred_at, opt_out_source=ev.source,
-                           opt_out_rule=ev.matched_rule or None, opt_out_confirmation_id=None)
+                           opt_out_rule=ev.matched_rule or None, opt_out_confirmation_id=None,
+                           said_at=_latest(s.said_at, ev.received_at))
         case OptInRecorded():
-            return replace(s, opted_out=False, opted_out_at=None, opt_out_source=None, opt_out_rule=None)
+            return replace(s, opted_out=False, opted_out_at=None, opt_out_source=None, opt_out_rule=None,
+                           said_at=_latest(s.said_at, ev.received_at))
         case ReplyIssued() if ev.kind == "opt_out_confirmation":
             return replace(s, opt_out_confirmation_id=ev.message_id)
         case _:
             return s
+
+
+def _latest(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None or (b is not None and b > a) else a
 
 
 def fold(s: ContactState, events: list[Event]) -> ContactState:

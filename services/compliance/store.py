@@ -38,7 +38,7 @@ def contact_stream(org_id: str, contact: str) -> str:
 
 
 _STATE_COLS = ("version, consent_id, consent_method, consent_granted_at, opted_out, opted_out_at, opt_out_source,"
-               " opt_out_rule, opt_out_confirmation_id, last_inbound_at")
+               " opt_out_rule, opt_out_confirmation_id, last_inbound_at, said_at")
 
 
 def state_of(row: asyncpg.Record | None) -> ContactState:
@@ -48,7 +48,8 @@ def state_of(row: asyncpg.Record | None) -> ContactState:
         version=row["version"], consent_id=row["consent_id"], consent_method=row["consent_method"],
         consent_granted_at=row["consent_granted_at"], opted_out=row["opted_out"], opted_out_at=row["opted_out_at"],
         opt_out_source=row["opt_out_source"], opt_out_rule=row["opt_out_rule"],
-        opt_out_confirmation_id=row["opt_out_confirmation_id"], last_inbound_at=row["last_inbound_at"])
+        opt_out_confirmation_id=row["opt_out_confirmation_id"], last_inbound_at=row["last_inbound_at"],
+        said_at=row["said_at"])
 
 
 async def load_state(conn: asyncpg.Connection, org_id: str, contact: str) -> ContactState:
@@ -61,7 +62,7 @@ async def load_state(conn: asyncpg.Connection, org_id: str, contact: str) -> Con
 # whether compliance itself issued the message id (and as what kind).
 GATE_QUERY = (
     "SELECT q.idx, c.version, c.consent_id, c.consent_method, c.consent_granted_at, c.opted_out, c.opted_out_at,"
-    " c.opt_out_source, c.opt_out_rule, c.opt_out_confirmation_id, c.last_inbound_at,"
+    " c.opt_out_source, c.opt_out_rule, c.opt_out_confirmation_id, c.last_inbound_at, c.said_at,"
     " s.quiet_hours_enabled, s.quiet_hours_action, s.conversation_window_enabled, s.conversation_window_hours,"
     " s.double_opt_in_expiry_hours, s.help_reply, s.opt_out_reply, s.opt_in_reply,"
     " s.frequency_caps::text AS frequency_caps, s.frequency_cap_action, i.kind AS issued_kind,"
@@ -194,19 +195,19 @@ async def append_contact(store: EventStore, conn: asyncpg.Connection, org_id: st
     w.project(sql(
         "INSERT INTO contacts (org_id, contact, version, consent_id, consent_method, consent_granted_at,"
         " consent_evidence, opted_out, opted_out_at, opt_out_source, opt_out_rule, opt_out_confirmation_id,"
-        " created_at, updated_at) VALUES (:org, :contact, :version, :consent_id, :method, :granted_at,"
-        " :evidence::jsonb, :opted_out, :opted_out_at, :source, :rule, :confirmation_id, :at, :at)"
+        " said_at, created_at, updated_at) VALUES (:org, :contact, :version, :consent_id, :method, :granted_at,"
+        " :evidence::jsonb, :opted_out, :opted_out_at, :source, :rule, :confirmation_id, :said_at, :at, :at)"
         " ON CONFLICT (org_id, contact) DO UPDATE SET version = :version, consent_id = :consent_id,"
         " consent_method = :method, consent_granted_at = :granted_at,"
         " consent_evidence = CASE WHEN :consent_id::text IS NULL THEN NULL"
         "   ELSE COALESCE(:evidence::jsonb, contacts.consent_evidence) END,"
         " opted_out = :opted_out, opted_out_at = :opted_out_at, opt_out_source = :source, opt_out_rule = :rule,"
-        " opt_out_confirmation_id = :confirmation_id, updated_at = :at,"
+        " opt_out_confirmation_id = :confirmation_id, said_at = :said_at, updated_at = :at,"
         " created_at = CASE WHEN contacts.version = 0 THEN :at ELSE contacts.created_at END",
         org=org_id, contact=contact, version=a.version, consent_id=a.consent_id, method=a.consent_method,
         granted_at=a.consent_granted_at, evidence=evidence, opted_out=a.opted_out, opted_out_at=a.opted_out_at,
         source=a.opt_out_source, rule=a.opt_out_rule, confirmation_id=a.opt_out_confirmation_id,
-        at=events[-1].occurred_at))
+        said_at=a.said_at, at=events[-1].occurred_at))
     await store.write(w, conn)
 
 

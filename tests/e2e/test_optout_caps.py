@@ -7,7 +7,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from proto.base import utcnow
+import nats
+
+from libs.bus.rpc import RpcClient
+from proto.base import new_id, utcnow
+from proto.commands.compliance import ScreenInbound
+from proto.events.inbound import InboundMessageReceived
+from proto.subjects import Subjects
 from services.compliance import quiet_hours as qh
 from tests.e2e.test_compliance import (
     CAMPAIGN,
@@ -234,3 +240,32 @@ async def test_held_out_phrasings_texted_from_handsets_set_the_consent_state(sys
 
             view = await system.eventually(read)
             assert view["status"] != "opted_out", (text, view)
+
+
+async def test_a_start_sent_before_a_stop_but_screened_after_it_leaves_the_contact_opted_out(system: System) -> None:
+    """Texts can reach compliance out of the order they were sent (a retried batch, two inbound replicas):
+    the contact's latest word stands, by when each text reached the carrier, across the stored ledger."""
+    org = await sender_org(system, approve=False)
+    contact = "+15550007001"
+    await record_consent(org, contact)
+    nc = await nats.connect(system.env["AM_NATS_URL"])
+    try:
+        rpc = RpcClient(nc, Subjects(system.env["AM_SUBJECT_ROOT"]))
+        now = utcnow()
+
+        async def screened(body: str, received_at: datetime) -> None:
+            mid = new_id()
+            await rpc.call(ScreenInbound(messages=[InboundMessageReceived(
+                org_id=org.org_id, message_id=mid, carrier_message_id=f"c-{mid}", phone_number_id=org.number_id,
+                from_=contact, to=org.number, body=body, received_at=received_at, occurred_at=utcnow(),
+                event_id=new_id())]))
+
+        await screened("STOP", now)
+        await screened("START", now - timedelta(seconds=10))  # sent first, screened last
+        assert (await org.consent(contact))["status"] == "opted_out"
+        await screened("START", now + timedelta(seconds=1))  # sent after the STOP
+        assert (await org.consent(contact))["status"] == "granted"
+        await screened("STOP", now)  # the first STOP again (a redelivery): the START came after it
+        assert (await org.consent(contact))["status"] == "granted"
+    finally:
+        await nc.close()

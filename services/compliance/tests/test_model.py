@@ -87,6 +87,45 @@ def test_start_opts_back_in_with_keyword_consent_and_a_reply() -> None:
     assert model.decide(s, model.Policy(), facts(), ENABLED, NOON_SF).decision == "allow"
 
 
+def test_the_contacts_latest_word_stands_when_its_texts_are_processed_out_of_order() -> None:
+    """A START received before a STOP, but processed after it (a retry, another replica), does not opt the
+    contact back in, nor send a reply; a STOP received before the START that opted it back in does not opt
+    it out again. A later text still counts, and a HELP is answered whenever it was sent."""
+    earlier, later = NOON_SF - timedelta(seconds=5), NOON_SF
+    # given: STOP was received after START, but applied first
+    s, _ = text_in(consented(), "STOP", at=later, event_id="ev-stop")
+    assert s.opted_out and s.said_at == later
+    # when the START comes, then nothing changes
+    s2, events = text_in(s, "START", at=earlier, event_id="ev-start")
+    assert events == [] and s2 == s
+    assert model.decide(s2, model.Policy(), facts(), None, NOON_SF).code == "RECIPIENT_OPTED_OUT"
+    # and the other way round: START (received last) applied before an older STOP
+    s, _ = text_in(consented(), "STOP", at=earlier - timedelta(seconds=5), event_id="ev-1")
+    s, _ = text_in(s, "START", at=later, event_id="ev-2")
+    s3, events = text_in(s, "STOP", at=earlier, event_id="ev-3")
+    assert events == [] and s3.status == "granted"
+    # a STOP sent after the START applies
+    s4, events = text_in(s, "STOP", at=later + timedelta(seconds=1), event_id="ev-4")
+    assert s4.opted_out and [type(e) for e in events] == [E.ConsentRevoked, E.OptOutRecorded, E.ReplyIssued]
+    # HELP is not a change of mind
+    _, events = text_in(s, "HELP", at=earlier, event_id="ev-5")
+    assert [type(e) for e in events] == [E.HelpRequested, E.ReplyIssued]
+
+
+def test_a_yes_received_before_a_stop_does_not_grant_the_double_opt_in() -> None:
+    pending = model.PendingDoubleOptIn(id="doi-1", phone_number_id="pn-1", confirmation_text="Reply YES",
+                                       message_id="m-doi", created_at=NOON_SF - timedelta(minutes=5),
+                                       expires_at=NOON_SF + timedelta(hours=24))
+    s, _ = text_in(model.ContactState(), "STOP", pending, at=NOON_SF, event_id="ev-stop")
+    _, events = text_in(s, "YES", pending, at=NOON_SF - timedelta(seconds=10), event_id="ev-yes")
+    assert events == []
+    # and the YES that was applied sets the contact's latest word
+    s, _ = text_in(model.ContactState(), "YES", pending, at=NOON_SF, event_id="ev-yes")
+    assert s.status == "granted" and s.said_at == NOON_SF
+    _, events = text_in(s, "STOP", at=NOON_SF - timedelta(seconds=1), event_id="ev-stop")
+    assert events == []
+
+
 def test_yes_without_a_pending_double_opt_in_is_just_a_reply() -> None:
     _, events = text_in(model.ContactState(), "yes")
     assert events == []
