@@ -81,11 +81,6 @@ async def _answer(outcome: Awaitable[str]) -> str | BaseException:
         return exc
 
 
-def conversation_of(mo: InboundTextReceived) -> tuple[str, str]:
-    """Our number and the contact's: the texts whose order is kept."""
-    return model.normalize_number(mo.to), model.normalize_number(mo.from_)
-
-
 def message_view(r: asyncpg.Record) -> InboundMessageView:
     return InboundMessageView(id=r["id"], from_=r["from_number"], to=r["to_number"], body=r["body"],
                               received_at=rfc3339(r["received_at"]), otp=find_otp(r["body"]) or msgspec.UNSET)
@@ -159,7 +154,7 @@ class Inbound:
     async def ingest(self, mo: InboundTextReceived) -> str:
         """Store one MO: ``stored``, ``unrouted`` or ``duplicate`` (already stored: acknowledge, nothing new).
         (A text going one by one, as after its batch failed: never held back.)"""
-        conversation = conversation_of(mo)
+        conversation = model.conversation_of(mo.to, mo.from_)
         if self.stalled.must_wait(conversation, mo.carrier_message_id):
             raise WaitsInConversation("an earlier text of its conversation could not be stored yet")
         [outcome] = await self.ingest_many([mo], one_by_one=True)
@@ -200,7 +195,7 @@ class Inbound:
         if self.writer.holds.held(call):
             return [HeldBack("an earlier text could not be stored") for _ in mos]
         queued = [WaitsInConversation("an earlier text of its conversation could not be stored yet")
-                  if self.stalled and not one_by_one and self.stalled.waits(conversation_of(mo))
+                  if self.stalled and not one_by_one and self.stalled.waits(model.conversation_of(mo.to, mo.from_))
                   else self._queued(mo, routes, call) for mo in mos]
         # (a text waiting behind a stalled one holds nothing else back: its conversation's later texts wait
         # too, and they are all stalled in order when they go one by one)

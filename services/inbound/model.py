@@ -28,6 +28,11 @@ def normalize_number(raw: str) -> str:
         return raw.strip()
 
 
+def conversation_of(to: str, from_: str) -> tuple[str, str]:
+    """A text's conversation, whose texts keep their order: our number and the contact's."""
+    return normalize_number(to), normalize_number(from_)
+
+
 _OFFSET_AS_SPACE = re.compile(r" (\d\d:?\d\d)$")
 
 
