@@ -12,6 +12,7 @@ from libs.carrier.http_api import HttpCarrier
 from libs.obs.settings import SettingsError, load_settings
 from libs.runtime.service import Service
 from libs.smpp import pdu
+from libs.smpp.session import Session
 from services.carrier import carrier_callbacks, rpc
 from services.carrier.adapters import Adapter, HttpAdapter, SmppAdapter
 from services.carrier.config import CarrierServiceSettings, SmppTarget, Timing
@@ -35,9 +36,9 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, Callable[[Serv
     async def setup(s: Service) -> None:
         carrier: Carrier | None = None
 
-        async def on_deliver(p: pdu.Pdu) -> int:  # the ESME's deliver_sm, once the handlers exist
+        async def on_deliver(p: pdu.Pdu, session: Session) -> int:  # the ESME's deliver_sm, once handlers exist
             assert carrier is not None
-            return await carrier.deliver_sm(p)
+            return await carrier.deliver_sm(p, session)
 
         adapter: Adapter
         if target is not None:

@@ -33,7 +33,12 @@ class CarrierServiceSettings(CarrierSettings, frozen=True, kw_only=True):
     passed on (marked incomplete)."""
     mo_dedupe_s: float = 120.0
     """An inbound deliver_sm identical to one received this recently (same source, destination, coding and
-    octets, same concatenation reference) is a repeat of it and is dropped."""
+    octets, same concatenation reference) is a repeat of it and is dropped — unless the earlier one was a
+    whole text answered within ``mo_answered_in_time_s`` on a session still open: the SMSC then had our
+    answer and sends no copy, so the same words again are the contact's new text."""
+    mo_answered_in_time_s: float = 2.0
+    """An inbound text answered (deliver_sm_resp) within this long surely reached the SMSC before its
+    response timeout (seconds to minutes): it will not send that PDU again."""
     held_receipt_keep_s: float = 604800.0
     """A receipt whose submission we never recorded (unconfirmed, or not ours) is kept this long (7 days)
     in case its record comes, then forgotten."""

@@ -54,9 +54,9 @@ class Lost(Exception):
     """The submit_sm was written and no answer came (connection lost or response timeout)."""
 
 
-DeliverHandler = Callable[[pdu.Pdu], Awaitable[int]]
-"""Handles a deliver_sm (receipt or inbound text) and answers the command status of its deliver_sm_resp:
-OK only once it is recorded."""
+DeliverHandler = Callable[[pdu.Pdu, Session], Awaitable[int]]
+"""Handles a deliver_sm (receipt or inbound text) that came on a session and answers the command status of
+its deliver_sm_resp: OK only once it is recorded."""
 
 _BIND_IDS = {"trx": pdu.BIND_TRANSCEIVER, "tx": pdu.BIND_TRANSMITTER, "rx": pdu.BIND_RECEIVER}
 
@@ -198,7 +198,7 @@ class Bind:
         if p.command_id == pdu.ENQUIRE_LINK:
             return p.response()
         if p.command_id == pdu.DELIVER_SM:
-            status = await self.on_deliver(p)
+            status = await self.on_deliver(p, session)
             return p.response(status, message_id="")
         if p.command_id == pdu.UNBIND:  # the SMSC closes the session: answer, then reconnect
             log.info("smpp_unbound_by_smsc", bind=self.name)

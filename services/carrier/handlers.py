@@ -5,15 +5,18 @@ and match them to submissions (even when they come first), turn inbound deliver_
 from __future__ import annotations
 
 import asyncio
+import time
 
 import asyncpg
 import structlog
 
 from libs.backoff import backoff
+from libs.cache import TtlCache
 from libs.obs.metrics import CARRIER_INBOUND, CARRIER_RECEIPT_LAG, CARRIER_RECEIPTS, CARRIER_SUBMISSIONS
 from libs.runtime.batching import Batcher
 from libs.smpp import pdu, receipt
 from libs.smpp.receipt import Receipt
+from libs.smpp.session import Session
 from libs.store import Write
 from libs.store.eventstore import ConcurrencyError, EventStore
 from proto.base import CommandError, Event, new_id, utcnow
@@ -54,8 +57,12 @@ class Carrier:
         self._inflight: dict[str, asyncio.Task[Submitted]] = {}
         # inbound PDUs and receipts arriving together are group-committed (one transaction per batch),
         # each answered (its deliver_sm_resp sent) once its batch is committed
-        self._pdus: Batcher[model.InboundPart, str] = Batcher("inbound-pdus", self._inbound_many, max_batch=200,
-                                                              workers=2)
+        self._pdus: Batcher[tuple[model.InboundPart, bool], str] = Batcher(
+            "inbound-pdus", self._inbound_many, max_batch=200, workers=2)
+        self._answered: TtlCache[str, Session] = TtlCache(settings.mo_dedupe_s)
+        """A whole text's PDU answered in time, by its repeat key, with the session it came on: while that
+        session is open, the SMSC had the answer and sends no copy, so the same PDU again is the contact's
+        new text (the same words again: "ok", "yes", "?"), not a repeat."""
         self._receipts: Batcher[Receipt, str] = Batcher("receipts", self._receipt_many, max_batch=100,
                                                                 workers=2)
 
@@ -220,8 +227,9 @@ class Carrier:
         return "published"
 
     # -- inbound ----------------------------------------------------------------------------------------
-    async def deliver_sm(self, p: pdu.Pdu) -> int:
-        """A deliver_sm from the SMSC: a receipt or an inbound text, recorded before it is acknowledged."""
+    async def deliver_sm(self, p: pdu.Pdu, session: Session | None = None) -> int:
+        """A deliver_sm from the SMSC (on ``session``): a receipt or an inbound text, recorded before it is
+        acknowledged."""
         if model.is_receipt(p):
             raw = p.octets("short_message") or p.tlvs.get(pdu.TAG_MESSAGE_PAYLOAD, b"")
             r = receipt.parse(p, raw.decode("latin-1"))
@@ -231,21 +239,32 @@ class Carrier:
             await self.receipt(r)
             return pdu.ESME_ROK
         part = model.inbound_part(p)
-        await self.inbound(part)
+        arrived = time.monotonic()
+        earlier = self._answered.get(part.key) if part.concat is None else None
+        await self.inbound(part, again=earlier is not None and not earlier.closed.is_set())
+        if session is not None and part.concat is None:
+            # answered in time on a live session: the SMSC has the answer, a copy of this PDU is a new text
+            if time.monotonic() - arrived <= self.s.mo_answered_in_time_s:
+                self._answered.put(part.key, session)
+            else:  # late: the SMSC may have given up on the answer and send it again, a repeat
+                self._answered.evict(part.key)
         return pdu.ESME_ROK
 
-    async def inbound(self, part: model.InboundPart) -> str:
-        effect = await self._pdus.submit(part)
+    async def inbound(self, part: model.InboundPart, again: bool = False) -> str:
+        """``again``: the same PDU was answered in time before on a live session: a new text, not a repeat."""
+        effect = await self._pdus.submit((part, again))
         INBOUND.labels(effect).inc()
         log.info("inbound_pdu", effect=effect, source=part.source, destination=part.destination,
                  part=part.concat.seq if part.concat else None)
         return effect
 
-    async def _inbound_many(self, parts: list[model.InboundPart]) -> list[str]:
+    async def _inbound_many(self, batch: list[tuple[model.InboundPart, bool]]) -> list[str]:
         """One transaction for the inbound PDUs arriving together: repeats found in one statement, whole
         texts appended in one, concatenation parts kept (and completed texts passed on) one by one."""
+        parts = [part for part, _ in batch]
         async with self.es.transaction() as conn:
-            fresh = await store.seen_many(conn, [p.key for p in parts], self.s.mo_dedupe_s)
+            fresh = await store.seen_many(conn, [p.key for p in parts], self.s.mo_dedupe_s,
+                                          again=[p.key for p, again in batch if again])
             effects: list[str] = []
             texts: list[tuple[str, Event]] = []
             for part in parts:

@@ -98,11 +98,14 @@ async def lock_submission(conn: asyncpg.Connection, message_id: str) -> asyncpg.
     return row
 
 
-async def seen_many(conn: asyncpg.Connection, keys: list[str], window_s: float) -> set[str]:
-    """Record inbound PDUs' keys; answers those not seen within the window (the rest are repeats)."""
+async def seen_many(conn: asyncpg.Connection, keys: list[str], window_s: float, again: list[str] | None = None
+                    ) -> set[str]:
+    """Record inbound PDUs' keys; answers those not seen within the window (the rest are repeats), and
+    those in ``again`` (known to be new texts with the same words) whenever they were seen."""
     rows = await conn.fetch(
         "INSERT INTO mo_seen (key) SELECT DISTINCT unnest($1::text[]) ON CONFLICT (key) DO UPDATE SET seen_at = now()"
-        " WHERE mo_seen.seen_at < now() - make_interval(secs => $2) RETURNING key", keys, window_s)
+        " WHERE mo_seen.seen_at < now() - make_interval(secs => $2) OR mo_seen.key = ANY($3::text[]) RETURNING key",
+        keys, window_s, again or [])
     return {r["key"] for r in rows}
 
 

@@ -174,6 +174,19 @@ async def test_texted_number_is_listed_with_the_quickstart_shape(system: System)
     assert status == 200 and d["data"]["state"] == "none" and d["data"]["attempts"] == []
 
 
+async def test_the_same_words_texted_again_are_a_new_message(system: System) -> None:
+    """Over SMPP a deliver_sm identical to a recent one may be the SMSC resending it; one we answered in time
+    on a session still open is not: the contact texting "ok" twice has both stored."""
+    key, number = await new_org(system)
+    for n in (1, 2):
+        await text(system, number["e164"], "ok")
+
+        async def stored(n: int = n) -> bool:
+            return [m["body"] for m in await inbox(system, key)] == ["ok"] * n
+
+        await system.eventually(stored, timeout=30)
+
+
 async def test_retried_carrier_callback_is_stored_once_and_bad_signatures_are_refused(system: System) -> None:
     key, number = await new_org(system)
     body, headers = signed_mo(number["e164"], "only once")

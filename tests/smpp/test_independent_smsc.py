@@ -15,6 +15,7 @@ import pytest
 
 from libs.embedded.ports import free_port
 from libs.smpp import pdu
+from libs.smpp.session import Session
 from services.carrier import esme as esme_module
 from services.carrier.config import SmppTarget, Timing
 from services.carrier.esme import Esme
@@ -132,7 +133,7 @@ async def test_a_full_window_holds_further_submissions_back(smsc: NodeSmsc) -> N
     await smsc.send(cmd="set", hold=True, receipts=False)
     target = SmppTarget.parse(smsc.url(window=2))
 
-    async def deliver(_: pdu.Pdu) -> int:
+    async def deliver(_: pdu.Pdu, __: Session) -> int:
         return pdu.ESME_ROK
 
     esme = Esme(target, Timing(response_timeout_s=20), deliver)
@@ -178,7 +179,7 @@ class _Logs:
 
 async def test_refused_credentials_are_one_error_and_not_ready(settings_env: dict[str, str], smsc: NodeSmsc,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    async def deliver(_: pdu.Pdu) -> int:
+    async def deliver(_: pdu.Pdu, __: Session) -> int:
         return pdu.ESME_ROK
 
     recorder = _Logs()
@@ -270,7 +271,7 @@ async def test_smsc_restarted_under_load_every_message_ends_once(settings_env: d
 async def test_stopping_lets_outstanding_submissions_finish_then_unbinds(smsc: NodeSmsc) -> None:
     await smsc.send(cmd="set", hold=True, receipts=False)
 
-    async def deliver(_: pdu.Pdu) -> int:
+    async def deliver(_: pdu.Pdu, __: Session) -> int:
         return pdu.ESME_ROK
 
     esme = Esme(SmppTarget.parse(smsc.url()), Timing(response_timeout_s=20), deliver)
@@ -301,7 +302,7 @@ async def test_stopping_lets_outstanding_submissions_finish_then_unbinds(smsc: N
 async def test_tps_cap_per_bind(smsc: NodeSmsc) -> None:
     await smsc.send(cmd="set", receipts=False)
 
-    async def deliver(_: pdu.Pdu) -> int:
+    async def deliver(_: pdu.Pdu, __: Session) -> int:
         return pdu.ESME_ROK
 
     esme = Esme(SmppTarget.parse(smsc.url(tps=10)), Timing(), deliver)
@@ -331,7 +332,7 @@ async def test_smpps_binds_over_tls_with_a_verified_certificate(tmp_path: Path) 
     smsc = NodeSmsc(free_port(), tls=(str(key), str(cert)))
     await smsc.start()
 
-    async def deliver(_: pdu.Pdu) -> int:
+    async def deliver(_: pdu.Pdu, __: Session) -> int:
         return pdu.ESME_ROK
 
     async def nothing() -> None:

@@ -23,7 +23,7 @@ SQL = Path(__file__).parent.parent / "sql"
 ORG = "00000000-0000-0000-0000-000000000001"
 
 
-async def _deliver(_: pdu.Pdu) -> int:
+async def _deliver(_: pdu.Pdu, __: Session) -> int:
     return pdu.ESME_ROK
 
 
