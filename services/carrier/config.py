@@ -34,8 +34,9 @@ class CarrierServiceSettings(CarrierSettings, frozen=True, kw_only=True):
     mo_dedupe_s: float = 120.0
     """An inbound deliver_sm identical to one received this recently (same source, destination, coding and
     octets, same concatenation reference) is a repeat of it and is dropped — unless the earlier one was a
-    whole text answered within ``mo_answered_in_time_s`` on a session still open: the SMSC then had our
-    answer and sends no copy, so the same words again are the contact's new text."""
+    whole text that came on a session still open and was answered within ``mo_answered_in_time_s`` (or is
+    still being answered, and came less than that ago): the SMSC then has our answer, or still waits for
+    it, and sends no copy, so the same words again are the contact's new text."""
     mo_answered_in_time_s: float = 2.0
     """An inbound text answered (deliver_sm_resp) within this long surely reached the SMSC before its
     response timeout (seconds to minutes): it will not send that PDU again."""

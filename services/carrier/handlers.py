@@ -59,10 +59,9 @@ class Carrier:
         # each answered (its deliver_sm_resp sent) once its batch is committed
         self._pdus: Batcher[tuple[model.InboundPart, bool], str] = Batcher(
             "inbound-pdus", self._inbound_many, max_batch=200, workers=2)
-        self._answered: TtlCache[str, Session] = TtlCache(settings.mo_dedupe_s)
-        """A whole text's PDU answered in time, by its repeat key, with the session it came on: while that
-        session is open, the SMSC had the answer and sends no copy, so the same PDU again is the contact's
-        new text (the same words again: "ok", "yes", "?"), not a repeat."""
+        self._recent: TtlCache[str, model.RecentMo] = TtlCache(settings.mo_dedupe_s)
+        """The last whole text that came over SMPP, by its repeat key: the same PDU again is a repeat or
+        the contact's new text with the same words (``RecentMo.resend_possible``)."""
         self._receipts: Batcher[Receipt, str] = Batcher("receipts", self._receipt_many, max_batch=100,
                                                                 workers=2)
 
@@ -239,19 +238,23 @@ class Carrier:
             await self.receipt(r)
             return pdu.ESME_ROK
         part = model.inbound_part(p)
-        arrived = time.monotonic()
-        earlier = self._answered.get(part.key) if part.concat is None else None
-        await self.inbound(part, again=earlier is not None and not earlier.closed.is_set())
-        if session is not None and part.concat is None:
-            # answered in time on a live session: the SMSC has the answer, a copy of this PDU is a new text
-            if time.monotonic() - arrived <= self.s.mo_answered_in_time_s:
-                self._answered.put(part.key, session)
-            else:  # late: the SMSC may have given up on the answer and send it again, a repeat
-                self._answered.evict(part.key)
+        if session is None or part.concat is not None:  # (a part of a long text: always the window's rule)
+            await self.inbound(part)
+            return pdu.ESME_ROK
+        now, in_time = time.monotonic(), self.s.mo_answered_in_time_s
+        earlier = self._recent.get(part.key)
+        this = model.RecentMo(session.closed, now)
+        self._recent.put(part.key, this)
+        try:
+            await self.inbound(part, again=earlier is not None and not earlier.resend_possible(now, in_time))
+        except BaseException:
+            this.answered_in_time = False  # answered with an error (or not at all): the SMSC sends it again
+            raise
+        this.answered_in_time = time.monotonic() - now <= in_time
         return pdu.ESME_ROK
 
     async def inbound(self, part: model.InboundPart, again: bool = False) -> str:
-        """``again``: the same PDU was answered in time before on a live session: a new text, not a repeat."""
+        """``again``: the same PDU came before, and the SMSC cannot be resending it: a new text."""
         effect = await self._pdus.submit((part, again))
         INBOUND.labels(effect).inc()
         log.info("inbound_pdu", effect=effect, source=part.source, destination=part.destination,
@@ -267,11 +270,11 @@ class Carrier:
                                           again=[p.key for p, again in batch if again])
             effects: list[str] = []
             texts: list[tuple[str, Event]] = []
-            for part in parts:
-                if part.key not in fresh:
+            for part, again in batch:
+                if part.key not in fresh and not again:
                     effects.append("repeat")
                     continue
-                fresh.discard(part.key)  # the same PDU twice in one batch: the second is a repeat
+                fresh.discard(part.key)  # the same PDU twice in one batch: the second is a repeat (unless again)
                 if part.concat is None:
                     texts.append(self._text_event(part.source, part.destination, part.body, part.data_coding, 1,
                                                   True))

@@ -4,6 +4,7 @@ text, its repeat key, its concatenation group). No I/O."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
@@ -114,6 +115,27 @@ class InboundPart:
     def group_key(self) -> str:
         assert self.concat is not None
         return f"{self.source}|{self.destination}|{self.concat.ref}|{self.concat.total}"
+
+
+@dataclass
+class RecentMo:
+    """A whole inbound text that came over SMPP: on which session (its ``closed`` event), when, and whether
+    it was answered (deliver_sm_resp OK) in time for any SMSC's response timeout."""
+
+    closed: asyncio.Event
+    arrived: float
+    answered_in_time: bool | None = None
+    """None while it is still being recorded."""
+
+    def resend_possible(self, now: float, in_time_s: float) -> bool:
+        """Could the SMSC be sending this PDU again? Not while the session it came on is open and it was
+        answered in time (the SMSC has the answer), or is still being answered and came less than
+        ``in_time_s`` ago (the SMSC is still waiting for the answer): the same PDU then is a new text."""
+        if self.closed.is_set():
+            return True
+        if self.answered_in_time is None:
+            return now - self.arrived > in_time_s
+        return not self.answered_in_time
 
 
 def inbound_part(p: pdu.Pdu) -> InboundPart:

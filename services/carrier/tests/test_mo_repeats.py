@@ -50,18 +50,23 @@ async def test_the_same_text_again_is_new_only_after_an_answer_in_time_on_an_ope
             assert await carrier.deliver_sm(mo("ok"), cast(Session, a)) == pdu.ESME_ROK
             await carrier.deliver_sm(mo("ok"), cast(Session, a))
             assert await texts() == 2
+            # two at once (the second while the first is still being recorded): the SMSC is still waiting
+            # for the first answer, it is not resending: both are texts
+            await asyncio.gather(carrier.deliver_sm(mo("no", src="15551230009"), cast(Session, a)),
+                                 carrier.deliver_sm(mo("no", src="15551230009"), cast(Session, a)))
+            assert await texts() == 4
             # that session closed (the answer may not have reached the SMSC): the copy on the next is a repeat
             a.closed.set()
             await carrier.deliver_sm(mo("ok"), cast(Session, b))
-            assert await texts() == 2
+            assert await texts() == 4
             # an answer too late for the SMSC's timeout: the same PDU again is its resend, a repeat
             await late.deliver_sm(mo("yes", src="15551230002"), cast(Session, b))
             await late.deliver_sm(mo("yes", src="15551230002"), cast(Session, b))
-            assert await texts() == 3
+            assert await texts() == 5
             # a PDU arriving with no session known (not over SMPP) keeps the window's rule
             await carrier.deliver_sm(mo("?", src="15551230003"))
             await carrier.deliver_sm(mo("?", src="15551230003"))
-            assert await texts() == 4
+            assert await texts() == 6
         finally:
             await carrier.close()
             await late.close()
