@@ -56,9 +56,11 @@ class Carrier:
         unconfirmed."""
         self._inflight: dict[str, asyncio.Task[Submitted]] = {}
         # inbound PDUs and receipts arriving together are group-committed (one transaction per batch),
-        # each answered (its deliver_sm_resp sent) once its batch is committed
+        # each answered (its deliver_sm_resp sent) once its batch is committed. Inbound texts one batch at
+        # a time: their events are numbered, committed and published in the order they came (two batches
+        # at once could commit a contact's later text first, and every step after keeps that order)
         self._pdus: Batcher[tuple[model.InboundPart, bool], str] = Batcher(
-            "inbound-pdus", self._inbound_many, max_batch=200, workers=2)
+            "inbound-pdus", self._inbound_many, max_batch=200, workers=1)
         self._recent: TtlCache[str, model.RecentMo] = TtlCache(settings.mo_dedupe_s)
         """The last whole text that came over SMPP, by its repeat key: the same PDU again is a repeat or
         the contact's new text with the same words (``RecentMo.resend_possible``)."""

@@ -187,6 +187,22 @@ async def test_the_same_words_texted_again_are_a_new_message(system: System) -> 
         await system.eventually(stored, timeout=30)
 
 
+async def test_a_contacts_texts_in_quick_succession_are_stored_in_the_order_they_were_sent(system: System) -> None:
+    """Twenty texts as fast as the simulator takes them: the SMSC has several deliver_sm out at once and the
+    carrier commits them by the batch; the conversation is listed in the order it was sent."""
+    key, number = await new_org(system)
+    sent = [f"text {i:02d}" for i in range(20)]
+    for body in sent:
+        await text(system, number["e164"], body)
+
+    async def all_stored() -> list[dict[str, Any]] | None:
+        got = await inbox(system, key, limit=50)
+        return got if len(got) == len(sent) else None
+
+    got = await system.eventually(all_stored, timeout=30)
+    assert [m["body"] for m in reversed(got)] == sent  # (listed newest first)
+
+
 async def test_retried_carrier_callback_is_stored_once_and_bad_signatures_are_refused(system: System) -> None:
     key, number = await new_org(system)
     body, headers = signed_mo(number["e164"], "only once")
