@@ -17,6 +17,7 @@ from libs.bus.rpc import RpcClient
 from libs.phone import normalize_e164
 from proto.base import Command, CommandError
 from proto.subjects import Subjects
+from services.gateway.validation import validation_error
 
 _encoder = msgspec.json.Encoder()
 R = TypeVar("R")
@@ -164,29 +165,6 @@ def error_response(code: str, message: str, status: int, details: dict[str, Any]
     return web.Response(body=body, status=status, content_type="application/json", headers=headers)
 
 
-_PATH_RE = re.compile(r"`\$\.?([^`]*)`")
-
-
-def validation_error(exc: msgspec.ValidationError | msgspec.DecodeError, where: str = "body") -> CommandError:
-    msg = str(exc)
-    m = _PATH_RE.search(msg)
-    path = m.group(1) if m else ""
-    path = path.replace("[", ".").replace("]", "") if path else ""
-    if isinstance(exc, msgspec.DecodeError) and not isinstance(exc, msgspec.ValidationError):
-        return CommandError("VALIDATION_ERROR", f"{where}: malformed JSON ({msg})", 400, {"field": where})
-    text = msg.split(" - at ")[0]
-    if "Object missing required field" in text:
-        missing = text.split("`")[1] if "`" in text else ""
-        path = f"{path}.{missing}" if path else missing
-        text = "is required"
-    elif "Object contains unknown field" in text:
-        unknown = text.split("`")[1] if "`" in text else ""
-        path = f"{path}.{unknown}" if path else unknown
-        text = "is not a field of this request (unknown fields are refused, so a typo is not silently ignored)"
-    label = path or where
-    return CommandError("VALIDATION_ERROR", f"{label}: {text}", 400, {"field": label})
-
-
 async def read_body(request: web.Request, max_bytes: int) -> bytes:
     """A POST, PATCH or PUT's body, refused past ``max_bytes``, compressed, or not JSON (b"" otherwise)."""
     if request.method not in ("POST", "PATCH", "PUT"):
@@ -219,7 +197,7 @@ def decode_body(raw: bytes, typ: type) -> Any:
     try:
         body: Any = msgspec.json.decode(raw, type=typ)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        raise validation_error(exc) from exc
+        raise validation_error(exc, "body", typ) from exc
     except UnicodeDecodeError as exc:
         raise CommandError("VALIDATION_ERROR", "body: not valid UTF-8", 400,
                            {"field": "body"}) from exc
@@ -275,7 +253,7 @@ def decode_query(query: Any, typ: type) -> Any:
     try:
         return msgspec.convert(data, typ, strict=False)
     except msgspec.ValidationError as exc:
-        raise validation_error(exc, "query") from exc
+        raise validation_error(exc, "query", typ) from exc
 
 
 def not_found(what: str) -> CommandError:
