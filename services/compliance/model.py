@@ -67,8 +67,10 @@ class ContactState:
     last_inbound_at: datetime | None = None
     said_at: datetime | None = None
     """When the contact's text that last changed its state (STOP, START, the YES to a double opt-in)
-    reached the carrier. A keyword text received before it changes nothing: texts can be processed out
-    of the order they came (a retry, another replica), and the contact's latest word stands."""
+    reached the carrier, or an opt-out the organization recorded was. A keyword text received before it
+    changes nothing: texts can be processed out of the order they came (a retry, another replica), and the
+    contact's latest word stands. (A consent the organization records does not count: a STOP the contact
+    sent before it still opts out — when in doubt, the opt-out wins.)"""
 
     @property
     def status(self) -> str:
@@ -86,7 +88,8 @@ def evolve(s: ContactState, ev: Event) -> ContactState:
         case OptOutRecorded():
             return replace(s, opted_out=True, opted_out_at=ev.occurred_at, opt_out_source=ev.source,
                            opt_out_rule=ev.matched_rule or None, opt_out_confirmation_id=None,
-                           said_at=_latest(s.said_at, ev.received_at))
+                           # (an opt-out the organization records, no text: the contact said it then)
+                           said_at=_latest(s.said_at, ev.received_at or ev.occurred_at))
         case OptInRecorded():
             return replace(s, opted_out=False, opted_out_at=None, opt_out_source=None, opt_out_rule=None,
                            said_at=_latest(s.said_at, ev.received_at))

@@ -112,6 +112,20 @@ def test_the_contacts_latest_word_stands_when_its_texts_are_processed_out_of_ord
     assert [type(e) for e in events] == [E.HelpRequested, E.ReplyIssued]
 
 
+def test_an_opt_out_the_organization_records_outranks_an_older_start_but_its_consent_never_a_stop() -> None:
+    s, _ = text_in(consented(), "STOP", at=NOON_SF - timedelta(minutes=10), event_id="ev-1")
+    # the organization records an opt-out (the contact asked by phone) at noon; a START sent before it
+    # comes late: the opt-out stands
+    s = model.fold(s, [E.OptOutRecorded(org_id=ORG, contact_number=SF, source="api", occurred_at=NOON_SF)])
+    _, events = text_in(s, "START", at=NOON_SF - timedelta(minutes=1), event_id="ev-2")
+    assert events == []
+    # a consent the organization records after a STOP was sent does not make that STOP stale
+    s = model.fold(consented(), [E.ConsentGranted(org_id=ORG, contact_number=SF, consent_id="c-2", method="import",
+                                                  occurred_at=NOON_SF)])
+    s, events = text_in(s, "STOP", at=NOON_SF - timedelta(minutes=1), event_id="ev-3")
+    assert s.opted_out and [type(e) for e in events] == [E.ConsentRevoked, E.OptOutRecorded, E.ReplyIssued]
+
+
 def test_a_yes_received_before_a_stop_does_not_grant_the_double_opt_in() -> None:
     pending = model.PendingDoubleOptIn(id="doi-1", phone_number_id="pn-1", confirmation_text="Reply YES",
                                        message_id="m-doi", created_at=NOON_SF - timedelta(minutes=5),
