@@ -59,8 +59,8 @@ def plain(text: str) -> str:
     return text
 
 
-def allowed_values(typ: Any, path: list[str]) -> list[str] | None:
-    """The values a literal or enum field at ``path`` (wire names; list indexes as digits) of ``typ`` takes."""
+def field_info(typ: Any, path: list[str]) -> Any:
+    """msgspec's description of the field at ``path`` (wire names; list indexes as digits) of ``typ``."""
     info: Any = msgspec.inspect.type_info(typ)
     for step in path:
         info = _inner(info)
@@ -75,11 +75,22 @@ def allowed_values(typ: Any, path: list[str]) -> list[str] | None:
             return None
         if info is None:
             return None
-    info = _inner(info)
+    return _inner(info)
+
+
+def allowed_values(info: Any) -> list[str] | None:
+    """The values a literal or enum field takes."""
     if isinstance(info, msgspec.inspect.LiteralType):
         return [str(v) for v in info.values]
     if isinstance(info, msgspec.inspect.EnumType) and issubclass(info.cls, enum.Enum):
         return [str(m.value) for m in info.cls]
+    return None
+
+
+def _format(info: Any) -> str | None:
+    """What a string field of a known format must be (its length is part of the format)."""
+    if isinstance(info, msgspec.inspect.StrType) and info.pattern in FORMATS:
+        return FORMATS[info.pattern]
     return None
 
 
@@ -110,11 +121,14 @@ def validation_error(exc: msgspec.ValidationError | msgspec.DecodeError, where: 
         unknown = text.split("`")[1] if "`" in text else ""
         path = f"{path}.{unknown}" if path else unknown
         text = "is not a field of this request (unknown fields are refused, so a typo is not silently ignored)"
-    elif text.startswith("Invalid enum value"):
-        values = allowed_values(typ, path.split(".") if path else []) if typ is not None else None
-        if values:
-            text = f"{text[len('Invalid enum value '):]} is not one of: {', '.join(values)}"
     else:
-        text = plain(text)
+        info = field_info(typ, path.split(".") if path else []) if typ is not None else None
+        values, fmt = allowed_values(info), _format(info)
+        if text.startswith("Invalid enum value") and values:
+            text = f"{text[len('Invalid enum value '):]} is not one of: {', '.join(values)}"
+        elif fmt is not None and text.startswith("Expected `str` "):  # a pattern, or a length outside it
+            text = f"must be {fmt}"
+        else:
+            text = plain(text)
     label = path or where
     return CommandError("VALIDATION_ERROR", f"{label}: {text}", 400, {"field": label})

@@ -26,6 +26,8 @@ def refused(raw: str, typ: type) -> tuple[str, str]:
 @pytest.mark.parametrize(("raw", "field", "message"), [
     ('{"from":"+12125550100","to":"4155550123","text":"hi"}', "to",
      "to: must be a phone number in E.164 form, e.g. +14155550123"),
+    ('{"from":"+12125550100","to":"12","text":"hi"}', "to",
+     "to: must be a phone number in E.164 form, e.g. +14155550123"),
     ('{"from":"+12125550100","to":"+14155550123","text":""}', "text", "text: must not be empty"),
     ('{"from":"+12125550100","to":"+14155550123","text":"' + "a" * 1601 + '"}', "text",
      "text: must be at most 1600 characters"),
