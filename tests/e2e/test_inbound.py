@@ -174,17 +174,19 @@ async def test_texted_number_is_listed_with_the_quickstart_shape(system: System)
     assert status == 200 and d["data"]["state"] == "none" and d["data"]["attempts"] == []
 
 
-async def test_the_same_words_texted_again_are_a_new_message(system: System) -> None:
+async def test_the_same_words_texted_again_are_a_new_message(settings_env: dict[str, str]) -> None:
     """Over SMPP a deliver_sm identical to a recent one may be the SMSC resending it; one we answered in time
-    on a session still open is not: the contact texting "ok" twice has both stored."""
-    key, number = await new_org(system)
-    for n in (1, 2):
-        await text(system, number["e164"], "ok")
+    on a session still open is not: the contact texting "ok" twice has both stored. ("In time" is generous
+    here, so that a loaded machine's slow first answer still counts as prompt.)"""
+    async with running_system(settings_env, {"AM_MO_ANSWERED_IN_TIME_S": "60"}) as system:
+        key, number = await new_org(system)
+        for n in (1, 2):
+            await text(system, number["e164"], "ok")
 
-        async def stored(n: int = n) -> bool:
-            return [m["body"] for m in await inbox(system, key)] == ["ok"] * n
+            async def stored(n: int = n) -> bool:
+                return [m["body"] for m in await inbox(system, key)] == ["ok"] * n
 
-        await system.eventually(stored, timeout=30)
+            await system.eventually(stored, timeout=30)
 
 
 async def test_a_contacts_texts_in_quick_succession_are_stored_in_the_order_they_were_sent(system: System) -> None:
