@@ -9,14 +9,7 @@ import nats
 from nats.aio.msg import Msg
 
 from libs.cache import TtlCache, evict_on
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from libs.testing.clock import Clock
 
 
 def test_an_entry_lives_its_ttl_then_misses() -> None:

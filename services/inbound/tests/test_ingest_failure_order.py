@@ -141,9 +141,7 @@ async def test_a_failed_batch_is_not_overtaken_by_the_next_one_in_hand(
                 n: int = await es.pool.fetchval("SELECT count(*) FROM inbound_messages WHERE org_id = $1", org)
                 return n == 3
             await until(stored)
-            rows = await es.pool.fetch("SELECT carrier_message_id FROM inbound_messages WHERE org_id = $1"
-                                       " AND from_number = $2 ORDER BY seq", org, CONTACT)
-            assert [r["carrier_message_id"] for r in rows] == ["c1", "c2"]
+            assert await conversation(es, org) == ["c1", "c2"]
             await runner.stop()
             runner = None
             await inbound.writer.stop()
@@ -151,6 +149,13 @@ async def test_a_failed_batch_is_not_overtaken_by_the_next_one_in_hand(
         if runner is not None:
             await runner.stop()
         await nc.close()
+
+
+async def conversation(es: Any, org: str) -> list[str]:
+    """The contact's texts as stored, in order."""
+    rows = await es.pool.fetch("SELECT carrier_message_id FROM inbound_messages WHERE org_id = $1"
+                               " AND from_number = $2 ORDER BY seq", org, CONTACT)
+    return [r["carrier_message_id"] for r in rows]
 
 
 async def _true(v: bool) -> bool:
@@ -216,9 +221,7 @@ async def test_a_text_that_fails_one_by_one_too_is_not_overtaken_by_the_next_tex
             # then: the other contact's text is stored at once, and the conversation in the order it came
             await until(lambda: stored("x1"))
             await until(lambda: stored("c1", "c2"))
-            rows = await es.pool.fetch("SELECT carrier_message_id FROM inbound_messages WHERE org_id = $1"
-                                       " AND from_number = $2 ORDER BY seq", org, CONTACT)
-            assert [r["carrier_message_id"] for r in rows] == ["c1", "c2"]
+            assert await conversation(es, org) == ["c1", "c2"]
             assert not inbound.stalled
             await runner.stop()
             runner = None
