@@ -153,7 +153,8 @@ class Inbound:
     # -- ingest ---------------------------------------------------------------------------------------
     async def ingest(self, mo: InboundTextReceived) -> str:
         """Store one MO: ``stored``, ``unrouted`` or ``duplicate`` (already stored: acknowledge, nothing new).
-        (A text going one by one, as after its batch failed: never held back.)"""
+        A text going one by one (as after its batch failed) is held back only behind an earlier text of its
+        conversation that failed one by one too (``WaitsInConversation``, see ``ingest.Stalled``)."""
         conversation = model.conversation_of(mo.to, mo.from_)
         if self.stalled.must_wait(conversation, mo.carrier_message_id):
             raise WaitsInConversation("an earlier text of its conversation could not be stored yet")
