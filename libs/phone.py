@@ -26,3 +26,21 @@ def _normalize(raw: str, default_region: str) -> str:
     if not phonenumbers.is_possible_number(num):
         raise ValueError(f"not a possible phone number: {raw!r}")
     return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalize_sender(raw: str) -> str:
+    """Who a text came from as we store it: E.164 when it parses; otherwise the carrier's value as given (a
+    short code, an alphanumeric sender id): a message is never refused for the form of its sender."""
+    try:
+        return normalize_e164(raw)
+    except ValueError:
+        return raw.strip()
+
+
+def is_sender_id(raw: str) -> bool:
+    """A short code (3-8 digits) or an alphanumeric sender id (up to 11 letters, digits and spaces, with a
+    letter): the senders a filter may name besides an E.164 number."""
+    v = raw.strip()
+    if v.isdigit():
+        return 3 <= len(v) <= 8
+    return 0 < len(v) <= 11 and all(ch.isalnum() or ch == " " for ch in v) and any(ch.isalpha() for ch in v)

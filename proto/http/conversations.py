@@ -14,7 +14,7 @@ class ConversationListQuery(msgspec.Struct, kw_only=True):
     cursor: str | None = None
     phone_number: Annotated[str, msgspec.Meta(description="Only conversations on this number of yours (E.164)")] \
         | None = None
-    contact_number: Annotated[str, msgspec.Meta(description="Only conversations with this contact (E.164)")] \
+    contact_number: Annotated[str, msgspec.Meta(description="Only conversations with this contact (E.164, or a short code or sender id as it texted you)")] \
         | None = None
 
 

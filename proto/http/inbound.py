@@ -20,7 +20,7 @@ class InboundListQuery(msgspec.Struct, kw_only=True):
     to: E164 | None = None
     """Only messages to this number of yours."""
     from_: Annotated[str, msgspec.Meta(max_length=32, description="Only messages from this sender (E.164, or a "
-                                       "short code as the carrier gave it)")] | None = \
+                                       "short code or alphanumeric sender id as the carrier gave it)")] | None = \
         msgspec.field(default=None, name="from")
     since: Rfc3339 | None = None
     """Only messages received at or after this time."""

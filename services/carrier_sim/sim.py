@@ -65,6 +65,20 @@ def check_e164(value: str, field: str) -> str:
     return value
 
 
+_SENDER = re.compile(r"^(?:[0-9]{5,6}|(?=[A-Za-z0-9 ]{1,11}$)[A-Za-z0-9 ]*[A-Za-z][A-Za-z0-9 ]*)$")
+"""Who else texts a number: a short code (5 or 6 digits, e.g. a sign-in code's sender) or an alphanumeric
+sender id (up to 11 letters, digits and spaces, with a letter)."""
+
+
+def check_sender(value: str, field: str) -> str:
+    """An E.164 handset, a short code or an alphanumeric sender id."""
+    if is_e164(value) or _SENDER.match(value):
+        return value
+    raise ApiError(400, "invalid_sender", field=field,
+                   detail="an E.164 number, a 5-6 digit short code, or an alphanumeric sender id of up to 11 "
+                          "characters")
+
+
 def path_number(request: web.Request) -> str:
     """The {e164} path segment, tolerating %2B, a literal +, a space (decoded +) or no +."""
     raw = unquote(request.match_info["e164"]).strip()
@@ -201,7 +215,7 @@ async def submit_campaign(request: web.Request) -> web.Response:
 # -- simulator controls --------------------------------------------------------------------------
 async def handset_texts(request: web.Request) -> web.Response:
     world, msg = request.app[WORLD], await decode(request, MessageRequest)
-    check_e164(msg.from_, "from")
+    check_sender(msg.from_, "from")
     check_e164(msg.to, "to")
     cid = f"sim-{uuid.uuid4()}"
     mo = {"carrier_message_id": cid, "from": msg.from_, "to": msg.to, "text": msg.text}

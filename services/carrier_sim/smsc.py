@@ -31,7 +31,11 @@ _BINDS = {pdu.BIND_TRANSCEIVER: "trx", pdu.BIND_TRANSMITTER: "tx", pdu.BIND_RECE
 
 
 def from_e164(number: str) -> tuple[str, int]:
-    return (number[1:], 1) if number.startswith("+") else (number, 0)
+    """An address and its TON: international (1) for +E.164, network-specific (3) for a short code,
+    alphanumeric (5) for a sender id."""
+    if number.startswith("+"):
+        return number[1:], 1
+    return number, 3 if number.isdigit() else 5
 
 
 class Smsc:

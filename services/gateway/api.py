@@ -14,7 +14,7 @@ from aiohttp import web
 from nats.aio.client import Client
 
 from libs.bus.rpc import RpcClient
-from libs.phone import normalize_e164
+from libs.phone import is_sender_id, normalize_e164, normalize_sender
 from proto.base import Command, CommandError
 from proto.subjects import Subjects
 from services.gateway.validation import validation_error
@@ -83,6 +83,12 @@ class Ctx:
             return normalize_e164(value)
         except ValueError as exc:
             raise CommandError("VALIDATION_ERROR", f"{field_name}: {exc}", 400, {"field": field_name}) from exc
+
+    def sender(self, value: str, field_name: str) -> str:
+        """A filter on who texted: an E.164 number, or a short code or alphanumeric sender id as stored."""
+        if is_sender_id(value):
+            return normalize_sender(value)
+        return self.phone(value, field_name)
 
     async def call(self, command: Command[R], *, timeout: float | None = None) -> R:
         """A backing service's answer. A safe read (GET) that meets a fault is asked again, with backoff,

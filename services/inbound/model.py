@@ -12,20 +12,13 @@ from typing import Literal
 import msgspec
 
 from libs.otp import find_otp
-from libs.phone import normalize_e164
+from libs.phone import normalize_sender
 from proto import base
 from proto.api import decode_cursor, encode_cursor
 from proto.base import CommandError
 from proto.http.inbound import InboundWebhook
 
-
-def normalize_number(raw: str) -> str:
-    """E.164 when it parses; otherwise the carrier's value as given (a short code, an alphanumeric sender):
-    a message is never refused for the form of its sender."""
-    try:
-        return normalize_e164(raw)
-    except ValueError:
-        return raw.strip()
+normalize_number = normalize_sender
 
 
 def conversation_of(to: str, from_: str) -> tuple[str, str]:

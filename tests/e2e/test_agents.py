@@ -170,6 +170,32 @@ async def test_wait_for_code_returns_a_code_texted_to_the_number(system: System)
     assert sorted(m["otp"] for m in page["data"]) == ["1111", "482913", "5678"]
 
 
+async def test_codes_from_a_short_code_or_a_sender_id_are_found_and_filtered_by_sender(system: System) -> None:
+    """Sign-in codes come from short codes and alphanumeric sender ids, not handsets: each is stored as it
+    came, found by wait_for_code with that sender, and the API filters by it (inbound and conversations)."""
+    org = await onboard(system)
+    async with mcp_http(system, org.key) as mcp:
+        import asyncio
+
+        waiting = asyncio.create_task(call(mcp, "wait_for_code", to_number=org.number, from_sender="22395",
+                                           timeout_seconds=30))
+        await text_from(system, "ACME Bank", org.number, "ACME Bank: 551902 is your one-time code")
+        await text_from(system, "22395", org.number, "G-482913 is your Google verification code.")
+        got = await waiting
+        assert got["code"] == "482913" and got["message"]["from"] == "22395", got
+        named = await call(mcp, "wait_for_code", to_number=org.number, from_sender="ACME Bank", timeout_seconds=5)
+        assert named["code"] == "551902", named
+    status, page, _ = await org.call("GET", "/v1/inbound-messages", params={"from": "ACME Bank"})
+    assert status == 200 and [m["body"] for m in page["data"]] == ["ACME Bank: 551902 is your one-time code"], page
+    status, page, _ = await org.call("GET", "/v1/conversations", params={"contact_number": "22395"})
+    assert status == 200 and [(c["contact_number"], c["consent_status"]) for c in page["data"]] == [
+        ("22395", "none")], page
+    status, page, _ = await org.call("GET", "/v1/conversations")  # (all of them: a sender id among them)
+    assert status == 200 and {c["contact_number"] for c in page["data"]} >= {"22395", "ACME Bank"}, page
+    status, body, _ = await org.call("GET", "/v1/inbound-messages", params={"from": "not a sender!"})
+    assert status == 400 and body["error"]["details"]["field"] == "from", body
+
+
 @pytest.mark.parametrize("transport", ["http", "stdio"])
 async def test_keys_scopes_and_caps_apply_to_tools(system: System, transport: str) -> None:
     mcp_http = _connector(transport)

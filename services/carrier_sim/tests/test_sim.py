@@ -324,8 +324,13 @@ async def test_a_handset_texts_assigned_and_unassigned_numbers(sim: Client, rece
     mos = await receiver.wait_for("mo", 2)
     assert sorted(m["to"] for m in mos) == sorted([SENDER, "+14155550199"])
     assert all(m["from"] == HANDSET and m["carrier_message_id"].startswith("sim-") for m in mos)
-    resp = await sim.post("/sim/messages", json={"from": "hello", "to": SENDER, "text": "hi"})
-    assert (resp.status, await resp.json()) == (400, {"error": "invalid_number", "field": "from"})
+    # a short code or an alphanumeric sender id texts too (sign-in codes come from them); anything else not
+    for sender in ("22395", "ACME Bank"):
+        resp = await sim.post("/sim/messages", json={"from": sender, "to": SENDER, "text": "code 1234"})
+        assert resp.status == 202, await resp.json()
+    resp = await sim.post("/sim/messages", json={"from": "not a sender!", "to": SENDER, "text": "hi"})
+    body = await resp.json()
+    assert (resp.status, body["error"], body["field"]) == (400, "invalid_sender", "from"), body
 
 
 async def test_callbacks_are_retried_with_backoff_until_2xx(sim: Client, receiver: Receiver) -> None:

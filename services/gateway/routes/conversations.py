@@ -20,6 +20,8 @@ async def _with_consent(ctx: Ctx, convs: list[c.ConversationView]) -> list[c.Con
     contacts = sorted({v.contact_number for v in convs})
 
     async def state(contact: str) -> str:
+        if not contact.startswith("+"):  # a short code or sender id texted us: no consent to have
+            return "none"
         try:
             view = await ctx.call(cc.GetConsent(org_id=ctx.org_id,
                                                  contact_number=contact))
@@ -40,7 +42,7 @@ async def list_conversations(ctx: Ctx) -> Reply:
     page = await ctx.call(c.ListConversations(
         org_id=ctx.org_id, limit=q.limit, cursor=q.cursor,
         phone_number=ctx.phone(q.phone_number, "phone_number") if q.phone_number else None,
-        contact_number=ctx.phone(q.contact_number, "contact_number") if q.contact_number else None))
+        contact_number=ctx.sender(q.contact_number, "contact_number") if q.contact_number else None))
     return Reply.page(page, await _with_consent(ctx, page.data))
 
 

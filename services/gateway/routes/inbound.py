@@ -69,7 +69,7 @@ async def list_messages(ctx: Ctx) -> Reply:
     raw_from = ctx.request.query.get("from")
     cmd = c.ListInbound(org_id=ctx.org_id, limit=q.limit, cursor=q.cursor,
                         to=ctx.phone(q.to, "to") if q.to else None,
-                        from_=ctx.phone(raw_from, "from") if raw_from else None, since=q.since, after=q.after,
+                        from_=ctx.sender(raw_from, "from") if raw_from else None, since=q.since, after=q.after,
                         otp=q.otp)
     page = await (_wait(ctx, cmd, q.wait) if q.wait > 0 else _page(ctx, cmd))
     return Reply.page(page)
