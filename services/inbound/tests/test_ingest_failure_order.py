@@ -8,6 +8,7 @@ compliance or numbers responder answering 503)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -183,11 +184,11 @@ async def test_a_text_that_fails_one_by_one_too_is_not_overtaken_by_the_next_tex
     contact's next text, arriving meanwhile, waits behind it instead of being stored first. Another
     contact's text does not wait."""
     subjects = Subjects(subject_root)
-    nc = await nats.connect(nats_url)
     org = new_id()
     numbers = NumbersDown(org)
-    runner: ConsumerRunner | None = None
-    try:
+    async with contextlib.AsyncExitStack() as cleanup:
+        nc = await nats.connect(nats_url)
+        cleanup.push_async_callback(nc.close)
         await ensure_stream(nc, subjects, StreamSpec("carrier"))
         await RpcServer(nc, subjects, "fake-numbers").serve({ResolveInbound: numbers.resolve})
 
@@ -195,38 +196,33 @@ async def test_a_text_that_fails_one_by_one_too_is_not_overtaken_by_the_next_tex
             return InboundScreened(screened=len(cmd.messages))
         await RpcServer(nc, subjects, "fake-compliance").serve({ScreenInbound: screen})
         settings = load_settings(InboundSettings, {"AM_INBOUND_ROUTE_CACHE_S": "0"})
-        async with migrated_store(database_url, subject_root, "inbound", SQL) as es:
-            inbound = Inbound(es, RpcClient(nc, subjects), settings)
-            # (a nak delay of 2 s: the next text surely comes while the first waits to come again)
-            spec = dataclasses.replace(specs(inbound)[0], backoff_base_s=2.0)
-            runner = ConsumerRunner(nc, subjects, es.pool, spec)
-            js = nc.jetstream()
+        es = await cleanup.enter_async_context(migrated_store(database_url, subject_root, "inbound", SQL))
+        inbound = Inbound(es, RpcClient(nc, subjects), settings)
+        # (a nak delay of 2 s: the next text surely comes while the first waits to come again)
+        spec = dataclasses.replace(specs(inbound)[0], backoff_base_s=2.0)
+        runner = ConsumerRunner(nc, subjects, es.pool, spec)
+        cleanup.push_async_callback(inbound.writer.stop)
+        cleanup.push_async_callback(runner.stop)  # (first: nothing handed to the writer after it stops)
+        js = nc.jetstream()
 
-            async def publish(ev: Event) -> None:
-                await js.publish(subjects.of(InboundTextReceived), encode_event(ev))
+        async def publish(ev: Event) -> None:
+            await js.publish(subjects.of(InboundTextReceived), encode_event(ev))
 
-            async def stored(*cids: str) -> bool:
-                n: int = await es.pool.fetchval("SELECT count(*) FROM inbound_messages WHERE org_id = $1"
-                                                " AND carrier_message_id = ANY($2)", org, list(cids))
-                return n == len(cids)
+        async def stored(*cids: str) -> bool:
+            n: int = await es.pool.fetchval("SELECT count(*) FROM inbound_messages WHERE org_id = $1"
+                                            " AND carrier_message_id = ANY($2)", org, list(cids))
+            return n == len(cids)
 
-            # given: the first text could not be stored, in its batch nor one by one
-            await publish(mo("c1"))
-            await runner.start()
-            await until(lambda: _true(bool(inbound.stalled)))
-            # when: numbers answers again, and the contact's next text comes, with another contact's
-            numbers.down = False
-            await publish(mo("c2"))
-            await publish(mo("x1", OTHER))
-            # then: the other contact's text is stored at once, and the conversation in the order it came
-            await until(lambda: stored("x1"))
-            await until(lambda: stored("c1", "c2"))
-            assert await conversation(es, org) == ["c1", "c2"]
-            assert not inbound.stalled
-            await runner.stop()
-            runner = None
-            await inbound.writer.stop()
-    finally:
-        if runner is not None:
-            await runner.stop()
-        await nc.close()
+        # given: the first text could not be stored, in its batch nor one by one
+        await publish(mo("c1"))
+        await runner.start()
+        await until(lambda: _true(bool(inbound.stalled)))
+        # when: numbers answers again, and the contact's next text comes, with another contact's
+        numbers.down = False
+        await publish(mo("c2"))
+        await publish(mo("x1", OTHER))
+        # then: the other contact's text is stored at once, and the conversation in the order it came
+        await until(lambda: stored("x1"))
+        await until(lambda: stored("c1", "c2"))
+        assert await conversation(es, org) == ["c1", "c2"]
+        assert not inbound.stalled
