@@ -196,6 +196,26 @@ class Reservation(msgspec.Struct, kw_only=True):
     balance_micros: int
 
 
+class ListHeldReservations(Command["HeldReservations"], frozen=True, kw_only=True):
+    """For the service that makes reservations of ``reason``, to reconcile them with its own records:
+    those still held that were made between ``newer_than_s`` and ``older_than_s`` seconds ago, oldest
+    first (at most ``limit``). Across organizations, like any sweep; no organization's client asks it."""
+
+    reason: str
+    older_than_s: float
+    newer_than_s: float
+    limit: int = 500
+
+
+class HeldReservation(msgspec.Struct, kw_only=True):
+    reservation_id: str
+    org_id: str
+
+
+class HeldReservations(msgspec.Struct, kw_only=True):
+    items: list[HeldReservation]
+
+
 class ReserveCredits(Command["ReservationOutcomes"], frozen=True, kw_only=True):
     """Many ``reserve_credit`` commands in one request (a sender's group commit); each is answered on
     its own, exactly as ``reserve_credit`` would answer it alone."""

@@ -100,6 +100,13 @@ class Credit:
                     out[i] = c.ReservationOutcome(error=exc.body())
         return c.ReservationOutcomes(results=[o for o in out if o is not None])
 
+    async def held(self, cmd: c.ListHeldReservations) -> c.HeldReservations:
+        rows = await self.store.pool.fetch(
+            "SELECT id, org_id::text AS org_id FROM reservations WHERE state = 'held' AND reason = $1"
+            " AND created_at < now() - make_interval(secs => $2) AND created_at >= now() - make_interval(secs => $3)"
+            " ORDER BY created_at LIMIT $4", cmd.reason, cmd.older_than_s, cmd.newer_than_s, cmd.limit)
+        return c.HeldReservations(items=[c.HeldReservation(reservation_id=r["id"], org_id=r["org_id"]) for r in rows])
+
     async def settle(self, cmd: c.SettleCredit) -> c.Reservation:
         async with self.store.transaction() as conn:
             return await self.settle_in(conn, cmd)

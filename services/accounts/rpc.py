@@ -26,4 +26,5 @@ def commands(h: Accounts, credit: Credit) -> Registry:
         c.ReserveCredit: credit.reserve,
         c.ReserveCredits: credit.reserve_many,
         c.SettleCredit: credit.settle,
+        c.ListHeldReservations: credit.held,
     }

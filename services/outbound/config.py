@@ -61,6 +61,12 @@ class OutboundSettings(CarrierSettings, frozen=True, kw_only=True):
     reads later than this after it was recorded is not sent: an answer that late answers nothing."""
     receipt_timeout_s: float = 72 * 3600.0
     """A sent message whose final receipt has not come within this ends undelivered (DELIVERY_UNCONFIRMED)."""
+    orphan_hold_after_s: float = 600.0
+    """Credit held for a message that is still not in outbound's store this long after it was held is
+    given back: the send was never accepted (the process died between holding and writing it, or a timed
+    out hold landed after its release). Ten minutes: an accept takes milliseconds."""
+    orphan_hold_sweep_s: float = 60.0
+    """How often the leading dispatcher looks for such holds (those of the last 7 days)."""
     carrier_timeout_s: float = 5.0
     """One carrier submission; a timeout is a transient error (the reference makes a retry safe)."""
 

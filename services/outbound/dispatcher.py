@@ -104,6 +104,7 @@ class Dispatcher:
         """This replica dispatches: its own accepted messages wake it directly, without a NOTIFY."""
         self._last_sweep = 0.0
         self._last_promote = 0.0
+        self._last_orphans = 0.0
         # every message takes these steps; messages taking one at the same time share its round trip
         self._checks: Batcher[EvaluateSend, SendDecision | CommandError] = Batcher(
             "final-checks", self._check_many, max_batch=settings.dispatch_batch, workers=2)
@@ -166,6 +167,13 @@ class Dispatcher:
                                " WHERE status IN ('queued', 'scheduled') AND claimed_until IS NOT NULL")
         log.info("dispatcher_leading", resubmitting=int(sending.split()[-1]))
 
+    async def _orphaned_holds(self) -> None:
+        try:
+            await sweeps.orphaned_holds(self.es, self.rpc, self.s.orphan_hold_after_s)
+        except Exception as exc:  # (accounts or the store unavailable: the next sweep tries again; a
+            # reconciliation never takes the dispatcher down)
+            log.warning("orphaned_holds_sweep_failed", error=repr(exc))
+
     async def tick(self) -> float:
         """One round; returns how long to sleep unless woken."""
         mono = time.monotonic()
@@ -174,6 +182,9 @@ class Dispatcher:
             await sweeps.expire(self.es)
             await sweeps.unconfirmed(self.es, self.s.receipt_timeout_s)
             self.shaper.prune(mono)
+        if mono - self._last_orphans >= self.s.orphan_hold_sweep_s:
+            self._last_orphans = mono
+            await self._orphaned_holds()
         if mono - self._last_promote >= 0.2:  # scheduled times need no millisecond precision
             self._last_promote = mono
             await sweeps.promote(self.es)

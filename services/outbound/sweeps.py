@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import structlog
 
+from libs.bus.rpc import RpcClient
 from libs.store.eventstore import EventStore
-from proto.base import utcnow
+from proto.base import parse_uuid, utcnow
+from proto.commands.accounts import HeldReservations, ListHeldReservations, SettleCredit
 from services.outbound import model, projection, store
 from services.outbound.commands import Command, Expire, Promote, ReceiptTimeout
 
@@ -55,3 +57,26 @@ async def unconfirmed(es: EventStore, timeout_s: float) -> None:
         sent = list((await store.lock_many(conn, ids)).values())
         changed = await projection.write(conn, es, _writes(sent, ReceiptTimeout(utcnow(), timeout_s)))
     log.info("receipts_unconfirmed", messages=len(changed), timeout_s=timeout_s)
+
+
+ORPHAN_LOOKBACK_S = 7 * 86400.0
+"""How far back holds are reconciled (older ones were looked at by the sweeps of that week)."""
+
+
+async def orphaned_holds(es: EventStore, rpc: RpcClient, after_s: float) -> int:
+    """Credit accounts holds for a message this store does not have, held more than ``after_s`` ago, is
+    released: the message was never accepted (the accept path holds, then writes; a process that died
+    in between, or a timed-out hold that landed after its release, left the hold behind). Answers how many."""
+    held: HeldReservations = await rpc.call(ListHeldReservations(reason="message", older_than_s=after_s,
+                                                                 newer_than_s=ORPHAN_LOOKBACK_S))
+    ids = [h.reservation_id for h in held.items if parse_uuid(h.reservation_id) is not None]
+    if not ids:
+        return 0
+    known = {r["id"] for r in await es.pool.fetch("SELECT id::text AS id FROM messages WHERE id = ANY($1::uuid[])",
+                                                  ids)}
+    orphans = [h for h in held.items if h.reservation_id in ids and h.reservation_id not in known]
+    for h in orphans:
+        await rpc.call(SettleCredit(org_id=h.org_id, reservation_id=h.reservation_id, capture=False,
+                                    reason="message never accepted"))
+        log.warning("credit_hold_orphaned_released", org_id=h.org_id, message_id=h.reservation_id)
+    return len(orphans)

@@ -8,6 +8,8 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from proto.events.accounts import CreditCaptured
@@ -366,3 +368,42 @@ async def test_a_change_to_the_number_reaches_the_next_sends_at_once(settings_en
             return bool(body["data"]["status_callback_url"] == url)
 
         await system.eventually(follows, timeout=30, interval=0.2)
+
+
+async def test_credit_held_for_a_send_that_was_never_written_is_given_back(settings_env: dict[str, str]) -> None:
+    """The accept path holds credit, then writes the message: a process that dies in between (or a timed
+    out hold that lands after its release) leaves a hold with no message. Outbound's dispatcher gives such
+    holds back once they are old enough; a held message's credit stays held."""
+    import nats
+
+    from libs.bus.rpc import RpcClient
+    from proto.base import new_id
+    from proto.commands.accounts import ReserveCredit
+    from proto.subjects import Subjects
+
+    async with system_with(settings_env, orphan_hold_after_s="1", orphan_hold_sweep_s="0.2") as system:
+        org = await onboard(system)
+        contact = await org.new_contact()
+        later = (datetime.now(UTC) + timedelta(hours=1)).isoformat().replace("+00:00", "Z")
+        status, body = await org.send(contact, text="see you in an hour", send_at=later)
+        assert status == 202 and body["data"]["status"] == "scheduled", body
+        before = Decimal(await org.balance())
+        # given: a hold for a message id that outbound never wrote (as a crash between the two would leave)
+        nc = await nats.connect(system.env["AM_NATS_URL"])
+        try:
+            orphan = new_id()
+            await RpcClient(nc, Subjects(system.env["AM_SUBJECT_ROOT"])).call(ReserveCredit(
+                org_id=org.org_id, reservation_id=orphan, amount_micros=7900, reason="message", reference=orphan))
+        finally:
+            await nc.close()
+        assert Decimal(await org.balance()) == before - Decimal("0.0079")
+
+        # then: it is given back, with a refund on the statement; the scheduled message's hold is not
+        async def given_back() -> bool:
+            return Decimal(await org.balance()) == before
+
+        await system.eventually(given_back, timeout=30)
+        _, ledger, _ = await org.call("GET", "/v1/balance")
+        refunds = [e for e in ledger["data"]["entries"] if e["kind"] == "refund"]
+        assert [(e["reference"], e["reason"]) for e in refunds] == [(orphan, "message never accepted")], refunds
+        assert (await org.message(body["data"]["id"]))["status"] == "scheduled"
