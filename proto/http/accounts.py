@@ -16,6 +16,10 @@ class SignupBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     organization_name: Annotated[str, msgspec.Meta(min_length=1, max_length=200, examples=["Acme Agents"])]
 
 
+PhonePrefix = Annotated[str, msgspec.Meta(pattern=r"^\+\d{1,15}$", examples=["+1415"],
+                                         description="an E.164 number, or its first digits with the +")]
+
+
 class KeyCapsBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Limits checked at the gateway before any side effect (each optional)."""
 
@@ -24,10 +28,10 @@ class KeyCapsBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     sends_per_minute: Annotated[int, msgspec.Meta(ge=1, le=1_000_000,
                                                   description="Sends per UTC clock minute")] | None = None
     sends_per_day: Annotated[int, msgspec.Meta(ge=1, le=100_000_000, description="Sends per UTC day")] | None = None
-    allowed_recipients: Annotated[list[Annotated[str, msgspec.Meta(pattern=r"^\+\d{1,15}$")]], msgspec.Meta(
+    allowed_recipients: Annotated[list[PhonePrefix], msgspec.Meta(
         max_length=1000, description="E.164 numbers or prefixes (+1415) this key may text",
         examples=[["+15551234567", "+1415"]])] | None = None
-    allowed_from: Annotated[list[Annotated[str, msgspec.Meta(pattern=r"^\+\d{1,15}$")]], msgspec.Meta(
+    allowed_from: Annotated[list[PhonePrefix], msgspec.Meta(
         max_length=1000, description="E.164 numbers or prefixes this key may send from")] | None = None
     expires_at: Annotated[str, msgspec.Meta(description="RFC 3339; the key answers 401 after it",
                                             examples=["2027-01-01T00:00:00Z"])] | None = None

@@ -53,7 +53,7 @@ class Attempt:
             try:
                 async with self.es.pool.acquire() as c:
                     await store.refresh_writing(c, self.cmd.message_id, self.token)
-            except (OSError, asyncpg.PostgresError) as exc:
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("submission_marker_refresh_failed", message_id=self.cmd.message_id, error=repr(exc))
 
     async def clear(self) -> None:

@@ -16,6 +16,8 @@ import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from libs.phone import is_sender_id
+
 from .config import SimConfig
 from .numbers import describe, in_inventory, inventory, is_e164, is_valid_area_code
 from .review import CampaignRequest
@@ -65,17 +67,13 @@ def check_e164(value: str, field: str) -> str:
     return value
 
 
-_SENDER = re.compile(r"^(?:[0-9]{5,6}|(?=[A-Za-z0-9 ]{1,11}$)[A-Za-z0-9 ]*[A-Za-z][A-Za-z0-9 ]*)$")
-"""Who else texts a number: a short code (5 or 6 digits, e.g. a sign-in code's sender) or an alphanumeric
-sender id (up to 11 letters, digits and spaces, with a letter)."""
-
-
 def check_sender(value: str, field: str) -> str:
-    """An E.164 handset, a short code or an alphanumeric sender id."""
-    if is_e164(value) or _SENDER.match(value):
-        return value
+    """An E.164 handset, or who else texts a number: a short code (a sign-in code's sender) or an
+    alphanumeric sender id (``libs.phone.is_sender_id``)."""
+    if is_e164(value) or is_sender_id(value):
+        return value.strip()
     raise ApiError(400, "invalid_sender", field=field,
-                   detail="an E.164 number, a 5-6 digit short code, or an alphanumeric sender id of up to 11 "
+                   detail="an E.164 number, a short code of 3-8 digits, or an alphanumeric sender id of up to 11 "
                           "characters")
 
 
@@ -215,10 +213,10 @@ async def submit_campaign(request: web.Request) -> web.Response:
 # -- simulator controls --------------------------------------------------------------------------
 async def handset_texts(request: web.Request) -> web.Response:
     world, msg = request.app[WORLD], await decode(request, MessageRequest)
-    check_sender(msg.from_, "from")
+    sender = check_sender(msg.from_, "from")
     check_e164(msg.to, "to")
     cid = f"sim-{uuid.uuid4()}"
-    mo = {"carrier_message_id": cid, "from": msg.from_, "to": msg.to, "text": msg.text}
+    mo = {"carrier_message_id": cid, "from": sender, "to": msg.to, "text": msg.text}
     world.enqueue("mo", {**mo, "received_at": now_rfc3339()})
     log.info("mo_received", carrier_message_id=cid, assigned=msg.to in world.state.assignments)
     return json_response({"carrier_message_id": cid}, 202)

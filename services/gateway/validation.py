@@ -15,17 +15,12 @@ from proto.base import CommandError
 _TIME = "an RFC 3339 time with a zone, e.g. 2026-12-07T15:00:00Z"
 FORMATS: dict[str, str] = {
     E164_PATTERN: "a phone number in E.164 form, e.g. +14155550123",
-    r"^\+\d{1,15}$": "a phone number in E.164 form, e.g. +14155550123",
     EMAIL_PATTERN: "an email address, e.g. dev@example.com",
     RFC3339_PATTERN: _TIME,
     r"^$|" + RFC3339_PATTERN: _TIME + " (or empty)",
-    r"^[2-9](?:[02-9][0-9]|1[02-9])$": "a US area code of 3 digits, e.g. 415",
-    r"^[0-9]+$": "digits only",
-    r"^[A-Za-z]{2}$": "a two-letter code, e.g. CA",
-    r"^$|^[0-9]{2}-?[0-9]{7}$": "an EIN of 9 digits, e.g. 12-3456789",
-    r"^\d{1,9}(\.\d{1,4})?$": "an amount in dollars, e.g. 1.00",
 }
-"""What each pattern of the public API asks for, in words (a pattern not here is named by the API reference)."""
+"""The shared formats of the public API (``proto.api``) in words. A field of another pattern is described
+by its own schema: its description and example, as the API reference shows them."""
 
 _JSON_TYPES = {"str": "a string", "int": "a whole number", "float": "a number", "bool": "true or false",
                "object": "an object", "array": "an array", "null": "null"}
@@ -33,8 +28,7 @@ _JSON_TYPES = {"str": "a string", "int": "a whole number", "float": "a number", 
 _PATH_RE = re.compile(r"`\$\.?([^`]*)`")
 _RULES: list[tuple[re.Pattern[str], Any]] = [
     (re.compile(r"^Expected `str` matching regex '(.*)'$"),
-     lambda m: "must be " + FORMATS.get(m.group(1).encode().decode("unicode_escape"),
-                                        "in the format the API reference (/docs) gives for it")),
+     lambda m: "is not in the form the API reference (/docs) gives for it"),
     (re.compile(r"^Expected `str` of length >= 1$"), lambda m: "must not be empty"),
     (re.compile(r"^Expected `str` of length >= (\d+)$"), lambda m: f"must be at least {m.group(1)} characters"),
     (re.compile(r"^Expected `str` of length <= (\d+)$"), lambda m: f"must be at most {m.group(1)} characters"),
@@ -59,11 +53,12 @@ def plain(text: str) -> str:
     return text
 
 
-def field_info(typ: Any, path: list[str]) -> Any:
-    """msgspec's description of the field at ``path`` (wire names; list indexes as digits) of ``typ``."""
+def field_info(typ: Any, path: list[str]) -> tuple[Any, dict[str, Any]]:
+    """msgspec's description of the field at ``path`` (wire names; list indexes as digits) of ``typ``, and
+    its schema's words (``description``, ``examples``) when it has them."""
     info: Any = msgspec.inspect.type_info(typ)
     for step in path:
-        info = _inner(info)
+        info = _inner(info)[0]
         if isinstance(info, msgspec.inspect.StructType):
             info = next((f.type for f in info.fields if f.encode_name == step), None)
         elif isinstance(info, (msgspec.inspect.ListType, msgspec.inspect.SetType, msgspec.inspect.FrozenSetType,
@@ -72,9 +67,9 @@ def field_info(typ: Any, path: list[str]) -> Any:
         elif isinstance(info, msgspec.inspect.DictType):
             info = info.value_type
         else:
-            return None
+            return None, {}
         if info is None:
-            return None
+            return None, {}
     return _inner(info)
 
 
@@ -87,21 +82,30 @@ def allowed_values(info: Any) -> list[str] | None:
     return None
 
 
-def _format(info: Any) -> str | None:
-    """What a string field of a known format must be (its length is part of the format)."""
-    if isinstance(info, msgspec.inspect.StrType) and info.pattern in FORMATS:
-        return FORMATS[info.pattern]
-    return None
+def _format(info: Any, doc: dict[str, Any]) -> str | None:
+    """What a string field with a pattern must be (its length is part of its form): a shared format in
+    words, else the field's own description and example."""
+    if not isinstance(info, msgspec.inspect.StrType) or info.pattern is None:
+        return None
+    if info.pattern in FORMATS:
+        return f"must be {FORMATS[info.pattern]}"
+    described = str(doc.get("description") or "")
+    examples = doc.get("examples") or []
+    if not described and not examples:
+        return None
+    return "is not valid" + (f": {described}" if described else "") + (f", e.g. {examples[0]}" if examples else "")
 
 
-def _inner(info: Any) -> Any:
-    if isinstance(info, msgspec.inspect.Metadata):
+def _inner(info: Any, doc: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+    doc = dict(doc or {})
+    while isinstance(info, msgspec.inspect.Metadata):
+        doc = {**(info.extra_json_schema or {}), **doc}  # (the innermost words win)
         info = info.type
     if isinstance(info, msgspec.inspect.UnionType):  # an optional field: the type besides null
         rest = [t for t in info.types if not isinstance(t, msgspec.inspect.NoneType)]
         if len(rest) == 1:
-            return _inner(rest[0])
-    return info
+            return _inner(rest[0], doc)
+    return info, doc
 
 
 def validation_error(exc: msgspec.ValidationError | msgspec.DecodeError, where: str = "body",
@@ -122,12 +126,12 @@ def validation_error(exc: msgspec.ValidationError | msgspec.DecodeError, where: 
         path = f"{path}.{unknown}" if path else unknown
         text = "is not a field of this request (unknown fields are refused, so a typo is not silently ignored)"
     else:
-        info = field_info(typ, path.split(".") if path else []) if typ is not None else None
-        values, fmt = allowed_values(info), _format(info)
+        info, doc = field_info(typ, path.split(".") if path else []) if typ is not None else (None, {})
+        values, fmt = allowed_values(info), _format(info, doc)
         if text.startswith("Invalid enum value") and values:
             text = f"{text[len('Invalid enum value '):]} is not one of: {', '.join(values)}"
         elif fmt is not None and text.startswith("Expected `str` "):  # a pattern, or a length outside it
-            text = f"must be {fmt}"
+            text = fmt
         else:
             text = plain(text)
     label = path or where

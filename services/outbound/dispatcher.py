@@ -105,6 +105,8 @@ class Dispatcher:
         self._last_sweep = 0.0
         self._last_promote = 0.0
         self._last_orphans = 0.0
+        self._orphans: asyncio.Task[None] | None = None
+        """The reconciliation of orphaned credit holds under way (beside the rounds, never in one)."""
         # every message takes these steps; messages taking one at the same time share its round trip
         self._checks: Batcher[EvaluateSend, SendDecision | CommandError] = Batcher(
             "final-checks", self._check_many, max_batch=settings.dispatch_batch, workers=2)
@@ -147,7 +149,7 @@ class Dispatcher:
                     await asyncio.sleep(0.002)  # let a burst of arrivals gather into one round
             finally:
                 self.leading = False
-                tasks = list(self.inflight.values())
+                tasks = list(self.inflight.values()) + ([self._orphans] if self._orphans is not None else [])
                 for t in tasks:
                     t.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
@@ -182,9 +184,9 @@ class Dispatcher:
             await sweeps.expire(self.es)
             await sweeps.unconfirmed(self.es, self.s.receipt_timeout_s)
             self.shaper.prune(mono)
-        if mono - self._last_orphans >= self.s.orphan_hold_sweep_s:
-            self._last_orphans = mono
-            await self._orphaned_holds()
+        if mono - self._last_orphans >= self.s.orphan_hold_sweep_s and (self._orphans is None or self._orphans.done()):
+            self._last_orphans = mono  # (a request to accounts: it must not hold up a round, nor overlap itself)
+            self._orphans = asyncio.create_task(self._orphaned_holds(), name="orphaned-holds")
         if mono - self._last_promote >= 0.2:  # scheduled times need no millisecond precision
             self._last_promote = mono
             await sweeps.promote(self.es)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
+from libs.phone import is_sender_id
 from proto.base import CommandError
 from proto.commands import compliance as cc
 from proto.commands import inbound as c
@@ -20,7 +21,7 @@ async def _with_consent(ctx: Ctx, convs: list[c.ConversationView]) -> list[c.Con
     contacts = sorted({v.contact_number for v in convs})
 
     async def state(contact: str) -> str:
-        if not contact.startswith("+"):  # a short code or sender id texted us: no consent to have
+        if is_sender_id(contact):  # a short code or sender id texted us: no consent to have
             return "none"
         try:
             view = await ctx.call(cc.GetConsent(org_id=ctx.org_id,

@@ -10,6 +10,7 @@ from proto.base import CommandError
 from proto.http.accounts import CreateKeyBody
 from proto.http.compliance import RecordConsentBody
 from proto.http.messages import ListMessagesQuery, SendMessageBody
+from proto.http.numbers import SearchNumbersBody
 from services.gateway.api import decode_body, decode_query
 from services.gateway.validation import plain
 
@@ -52,6 +53,14 @@ def test_allowed_values_are_found_in_lists_and_nested_bodies() -> None:
     assert refused('{"contact_number":"+14155550123","method":"paper","evidence":{"captured_at":"yesterday"}}',
                    RecordConsentBody) == ("evidence.captured_at", "evidence.captured_at: must be an RFC 3339 time "
                                                                   "with a zone, e.g. 2026-12-07T15:00:00Z (or empty)")
+
+
+def test_a_field_of_its_own_form_is_described_by_its_schema() -> None:
+    assert refused('{"area_code":"911"}', SearchNumbersBody) == (
+        "area_code", "area_code: is not valid: NANP area code: 3 digits, the first 2-9, not an N11 code, e.g. 415")
+    assert refused('{"caps":{"allowed_recipients":["1415"]}}', CreateKeyBody) == (
+        "caps.allowed_recipients.0", "caps.allowed_recipients.0: is not valid: an E.164 number, or its first "
+                                     "digits with the +, e.g. +1415")
 
 
 def test_a_reason_no_rule_knows_is_passed_on_as_it_is() -> None:
