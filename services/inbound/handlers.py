@@ -18,6 +18,7 @@ from nats.aio.msg import Msg
 from libs.bus.rpc import RpcClient
 from libs.cache import TtlCache, evict_on
 from libs.otp import find_otp
+from libs.phone import normalize_sender
 from libs.store import Write, sql
 from libs.store.eventstore import EventStore
 from proto.base import CommandError, NotFound, new_id, parse_uuid, rfc3339, utcnow
@@ -39,6 +40,9 @@ from services.inbound.config import InboundSettings
 from services.inbound.ingest import IngestWriter, Stalled
 
 log = structlog.get_logger(__name__)
+
+Queued = tuple[asyncio.Future[bool | None], store.NewMessage, InboundRoute | None]
+"""A text queued for the writer: its commit's outcome (``IngestWriter.enqueue``), its message, its route."""
 
 
 class Unavailable(Exception):
@@ -178,7 +182,7 @@ class Inbound:
         self._turn = mine
         try:
             try:
-                tos = list({model.normalize_number(mo.to) for mo in mos})
+                tos = list({normalize_sender(mo.to) for mo in mos})
                 found = await asyncio.gather(*(self.resolve(to) for to in tos), return_exceptions=True)
                 routes = dict(zip(tos, found, strict=True))
                 if turn is not None:
@@ -191,8 +195,7 @@ class Inbound:
             holds.end(call)
 
     def _queue_all(self, mos: list[InboundTextReceived], routes: dict[str, InboundRoute | BaseException | None],
-                   call: int, one_by_one: bool) -> list[tuple[asyncio.Future[bool | None], store.NewMessage, InboundRoute | None]
-                                   | BaseException]:
+                   call: int, one_by_one: bool) -> list[Queued | BaseException]:
         if self.writer.holds.held(call):
             return [HeldBack("an earlier text could not be stored") for _ in mos]
         queued = [WaitsInConversation("an earlier text of its conversation could not be stored yet")
@@ -205,18 +208,18 @@ class Inbound:
         return queued
 
     def _queued(self, mo: InboundTextReceived, routes: dict[str, InboundRoute | BaseException | None], call: int
-                ) -> tuple[asyncio.Future[bool | None], store.NewMessage, InboundRoute | None] | BaseException:
+                ) -> Queued | BaseException:
         try:
-            return self._queue(mo, routes[model.normalize_number(mo.to)], call)
+            return self._queue(mo, routes[normalize_sender(mo.to)], call)
         except Exception as exc:  # this message's own fault: the others still go
             return exc
 
     def _queue(self, mo: InboundTextReceived, route: InboundRoute | BaseException | None, call: int
-               ) -> tuple[asyncio.Future[bool | None], store.NewMessage, InboundRoute | None] | BaseException:
+               ) -> Queued | BaseException:
         """Build the MO's message and event and queue them for the writer (its commit on the future)."""
         if isinstance(route, BaseException):
             return route
-        to, from_ = model.normalize_number(mo.to), model.normalize_number(mo.from_)
+        to, from_ = normalize_sender(mo.to), normalize_sender(mo.from_)
         now = utcnow()
         received_at = mo.received_at
         message_id = new_id()

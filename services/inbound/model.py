@@ -18,12 +18,10 @@ from proto.api import decode_cursor, encode_cursor
 from proto.base import CommandError
 from proto.http.inbound import InboundWebhook
 
-normalize_number = normalize_sender
-
 
 def conversation_of(to: str, from_: str) -> tuple[str, str]:
     """A text's conversation, whose texts keep their order: our number and the contact's."""
-    return normalize_number(to), normalize_number(from_)
+    return normalize_sender(to), normalize_sender(from_)
 
 
 _OFFSET_AS_SPACE = re.compile(r" (\d\d:?\d\d)$")

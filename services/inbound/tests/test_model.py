@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import msgspec
 import pytest
 
+from libs.phone import normalize_sender
 from libs.webhooks.signing import sign, verify
 from proto.base import CommandError
 from services.inbound import model
@@ -50,9 +51,9 @@ def test_positions_round_trip_and_garbage_is_a_400_naming_the_field() -> None:
 
 
 def test_carrier_input_normalisation() -> None:
-    assert model.normalize_number("+1 (415) 555-0123") == "+14155550123"
-    assert model.normalize_number("+15551234567") == "+15551234567"
-    assert model.normalize_number(" 72345 ") == "72345"  # a short code stays as given
+    assert normalize_sender("+1 (415) 555-0123") == "+14155550123"
+    assert normalize_sender("+15551234567") == "+15551234567"
+    assert normalize_sender(" 72345 ") == "72345"  # a short code stays as given
     assert model.parse_rfc3339("2026-06-11T12:01:00 00:00") == datetime(2026, 6, 11, 12, 1, tzinfo=UTC)
 
 
