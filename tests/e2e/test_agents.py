@@ -187,11 +187,16 @@ async def test_codes_from_a_short_code_or_a_sender_id_are_found_and_filtered_by_
         assert named["code"] == "551902", named
     status, page, _ = await org.call("GET", "/v1/inbound-messages", params={"from": "ACME Bank"})
     assert status == 200 and [m["body"] for m in page["data"]] == ["ACME Bank: 551902 is your one-time code"], page
+
+    async def both() -> bool:  # the conversations read model is built by a consumer: a moment later
+        status, page, _ = await org.call("GET", "/v1/conversations")  # (all of them: a sender id among them)
+        assert status == 200, page
+        return {c["contact_number"] for c in page["data"]} >= {"22395", "ACME Bank"}
+
+    await system.eventually(both, timeout=10)
     status, page, _ = await org.call("GET", "/v1/conversations", params={"contact_number": "22395"})
     assert status == 200 and [(c["contact_number"], c["consent_status"]) for c in page["data"]] == [
         ("22395", "none")], page
-    status, page, _ = await org.call("GET", "/v1/conversations")  # (all of them: a sender id among them)
-    assert status == 200 and {c["contact_number"] for c in page["data"]} >= {"22395", "ACME Bank"}, page
     status, body, _ = await org.call("GET", "/v1/inbound-messages", params={"from": "not a sender!"})
     assert status == 400 and body["error"]["details"]["field"] == "from", body
 
