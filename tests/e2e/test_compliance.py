@@ -253,6 +253,10 @@ async def test_ledger_list_history_and_audit_export_show_the_evidence(system: Sy
     assert (await org.call("DELETE", "/v1/consent/+14155550177"))[0] == 200
     status, body = await org.call("GET", "/v1/consent?status=granted")
     assert [c["contact_number"] for c in body["data"]] == [CONTACT], body
+    status, body = await org.call("GET", "/v1/consent?method=double_opt_in")
+    assert [c["contact_number"] for c in body["data"]] == [CONTACT], body
+    status, body = await org.call("GET", "/v1/consent?method=webform")  # a typo: refused, not an empty page
+    assert status == 400 and body["error"]["details"]["field"] == "method", body
     status, body = await org.call("GET", "/v1/consent?limit=1")
     assert len(body["data"]) == 1 and body["meta"]["next_cursor"]
     status, body2 = await org.call("GET", f"/v1/consent?limit=1&cursor={body['meta']['next_cursor']}")
