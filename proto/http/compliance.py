@@ -47,7 +47,7 @@ class RecordConsentBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True
 
 class ConsentListQuery(msgspec.Struct, kw_only=True):
     status: Literal["none", "granted", "opted_out"] | None = None
-    method: ConsentMethod | Literal["double_opt_in"] | None = None
+    method: Literal["web_form", "paper", "verbal", "keyword", "import", "other", "double_opt_in"] | None = None
     """How the consent on file was given (a typo is refused, not an empty page)."""
     limit: Limit = 20
     cursor: str | None = None
