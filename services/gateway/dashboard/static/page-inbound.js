@@ -2,6 +2,13 @@
 
 import { api, field, h, myNumbers, render, when } from "./lib.js";
 
+const row = (m, fresh) => h("tr", { "data-id": m.id, class: fresh ? "new" : null },
+  h("td", {}, when(m.received_at)), h("td", {}, m.from), h("td", {}, m.to), h("td", {}, m.body));
+
+const textsTable = (body) => h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": "Texts received" },
+  h("table", { id: "inbound-table" }, h("caption", { class: "sr-only" }, "Texts received, newest first"),
+    h("thead", {}, h("tr", {}, ["Received", "From", "To", "Text"].map((c) => h("th", { scope: "col" }, c)))), body));
+
 export async function inboundPage() {
   const nums = await myNumbers();
   const seen = new Map();
@@ -12,11 +19,6 @@ export async function inboundPage() {
   let newest = null;
   let controller = null;
 
-  function row(m, fresh) {
-    const tr = h("tr", { "data-id": m.id, class: fresh ? "new" : null },
-      h("td", {}, when(m.received_at)), h("td", {}, m.from), h("td", {}, m.to), h("td", {}, m.body));
-    return tr;
-  }
   function add(list, fresh) {
     const added = list.filter((m) => !seen.has(m.id));
     added.sort((a, b) => (a.received_at < b.received_at ? -1 : 1));
@@ -61,10 +63,6 @@ export async function inboundPage() {
     }
   }
   filter.querySelector("select").addEventListener("change", start);
-  render(h("div", { class: "toolbar" }, filter, live), announce,
-    h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": "Texts received" },
-      h("table", { id: "inbound-table" }, h("caption", { class: "sr-only" }, "Texts received, newest first"),
-        h("thead", {}, h("tr", {}, ["Received", "From", "To", "Text"].map((c) => h("th", { scope: "col" }, c)))), body)),
-    empty);
+  render(h("div", { class: "toolbar" }, filter, live), announce, textsTable(body), empty);
   start();
 }

@@ -13,16 +13,13 @@ function verdictView(d) {
       h("li", {}, badge(c.result), ` ${c.name}`, c.detail ? ` — ${c.detail}` : ""))) : null);
 }
 
-export async function messagesPage() {
-  const nums = await myNumbers();
+// the send form: "Check" runs the gate's dry run and shows its verdict; "Send" unlocks for what was checked
+function sendForm(nums, sent) {
   const verdict = h("div", { id: "verdict", "aria-live": "polite" });
   const result = h("div", { "aria-live": "polite" });
-  const list = h("div");
-  let cursor = null;
   let checked = null;
   const sendBtn = h("button", { type: "button", disabled: true }, "Send");
   const fromOpts = nums.length ? nums.map((n) => [n.phone_number, n.friendly_name ? `${n.phone_number} (${n.friendly_name})` : n.phone_number]) : [["", "No number yet"]];
-  const sendAt = field("Send at (optional)", "send_at", { type: "datetime-local", hint: "Your local time; leave empty to send now." });
   const body = () => {
     const v = values(f);
     const out = { from: v.from, to: v.to, text: f.elements.text.value, category: v.category };
@@ -34,7 +31,7 @@ export async function messagesPage() {
     field("To", "to", { type: "tel", placeholder: "+15551234567", autocomplete: "off", required: true }),
     field("Text", "text", { textarea: true, rows: 3, required: true }),
     field("Category", "category", { options: ["conversational", "transactional", "marketing"] }),
-    sendAt,
+    field("Send at (optional)", "send_at", { type: "datetime-local", hint: "Your local time; leave empty to send now." }),
   ], "Check", async (f) => {
     const b = body();
     const r = await api("POST", "/v1/compliance/check", { from: b.from, to: b.to, text: b.text, category: b.category });
@@ -53,12 +50,17 @@ export async function messagesPage() {
       h("a", { href: `/messages/${r.data.id}` }, `Follow ${shortId(r.data.id)}`)));
     toast(`Message ${r.data.status}.`);
     checked = null;
-    await load(true);
+    await sent();
   });
+  return [f, verdict, result];
+}
 
+// the messages sent, newest first, filtered by status, a page at a time
+function sentList() {
+  const list = h("div");
   const statusSel = field("Status", "status", { options: [["", "All statuses"], ...STATUSES] });
-  statusSel.querySelector("select").addEventListener("change", () => load(true));
   const more = h("button", { type: "button", class: "secondary", hidden: true, onclick: () => load(false) }, "Load more");
+  let cursor = null;
   let rows = [];
   let generation = 0;  // a reload (a send, a new filter) makes the answers of earlier loads stale
   async function load(reset) {
@@ -81,9 +83,17 @@ export async function messagesPage() {
       ["Details", (m) => h("a", { href: `/messages/${m.id}`, "aria-label": `Details of ${shortId(m.id)} to ${m.to}` }, shortId(m.id))],
     ], rows, st ? `No message is ${st}.` : "No message sent yet."));
   }
-  await load(true);
-  render(section("Send a message", h("p", {}, "Check runs the compliance gate as a dry run (consent, opt-out, quiet hours, registration); then Send."), f, verdict, result),
-    section("Sent", h("div", { class: "toolbar" }, statusSel, h("button", { type: "button", class: "secondary", onclick: () => load(true) }, "Refresh")), list, more));
+  statusSel.querySelector("select").addEventListener("change", () => load(true));
+  return { list, statusSel, more, load };
+}
+
+export async function messagesPage() {
+  const nums = await myNumbers();
+  const sent = sentList();
+  await sent.load(true);
+  render(section("Send a message", h("p", {}, "Check runs the compliance gate as a dry run (consent, opt-out, quiet hours, registration); then Send."),
+    ...sendForm(nums, () => sent.load(true))),
+  section("Sent", h("div", { class: "toolbar" }, sent.statusSel, h("button", { type: "button", class: "secondary", onclick: () => sent.load(true) }, "Refresh")), sent.list, sent.more));
 }
 
 const TERMINAL = new Set(["delivered", "undelivered", "failed", "canceled"]);

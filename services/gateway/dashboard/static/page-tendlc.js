@@ -35,24 +35,21 @@ function campaignBody(v) {
   return out;
 }
 
-export async function tendlcPage() {
-  const brandsBox = h("div");
-  const campaignsBox = h("div");
-  let brands = [];
-  let timer = null;
+const BRAND_FIELDS = () => [
+  field("Entity type", "entity_type", { options: ENTITY }),
+  field("Display name", "display_name", { required: true }),
+  field("Legal company name", "company_name", { hint: "Not for sole proprietors." }),
+  field("EIN", "ein", { placeholder: "12-3456789", hint: "US tax id; not for sole proprietors." }),
+  field("Brand email", "email", { type: "email", required: true }),
+  field("Brand phone", "phone", { type: "tel", placeholder: "+14155550123", required: true }),
+  field("Website", "website", { type: "url", placeholder: "https://example.com" }),
+  field("Vertical", "vertical", { value: "TECHNOLOGY" }),
+  field("Street", "street"), field("City", "city"), field("State", "state", { placeholder: "CA" }),
+  field("Postal code", "postal_code"), field("Country", "country", { value: "US" }),
+];
 
-  const brandForm = form([
-    field("Entity type", "entity_type", { options: ENTITY }),
-    field("Display name", "display_name", { required: true }),
-    field("Legal company name", "company_name", { hint: "Not for sole proprietors." }),
-    field("EIN", "ein", { placeholder: "12-3456789", hint: "US tax id; not for sole proprietors." }),
-    field("Brand email", "email", { type: "email", required: true }),
-    field("Brand phone", "phone", { type: "tel", placeholder: "+14155550123", required: true }),
-    field("Website", "website", { type: "url", placeholder: "https://example.com" }),
-    field("Vertical", "vertical", { value: "TECHNOLOGY" }),
-    field("Street", "street"), field("City", "city"), field("State", "state", { placeholder: "CA" }),
-    field("Postal code", "postal_code"), field("Country", "country", { value: "US" }),
-  ], "Register brand", async (f) => {
+function brandForm(done) {
+  return form(BRAND_FIELDS(), "Register brand", async (f) => {
     const v = values(f);
     const b = {};
     for (const [k, val] of Object.entries(v)) if (val !== "") b[k] = val;
@@ -60,52 +57,62 @@ export async function tendlcPage() {
     if (!r.ok) return showError(f, r.error);
     toast(`Brand ${r.data.display_name} registered: identity ${r.data.identity_status}.`);
     f.reset();
-    brandDetails.open = false;
-    await load();
+    await done();
   }, { cls: "grid" });
+}
 
-  const brandSel = h("div");
-  const campaignForm = form([brandSel, field("Use case", "use_case", { options: USE_CASES }), ...campaignFields()], "Register campaign", async (f) => {
+function campaignForm(brandSel, done) {
+  return form([brandSel, field("Use case", "use_case", { options: USE_CASES }), ...campaignFields()], "Register campaign", async (f) => {
     const v = values(f);
     const r = await api("POST", "/v1/campaigns", { brand_id: v.brand_id, use_case: v.use_case, ...campaignBody(v) });
     if (!r.ok) return showError(f, r.error);
     toast("Campaign submitted for carrier review.");
     forgetNumbers();
     f.reset();
-    campaignDetails.open = false;
-    await load();
+    await done();
   });
+}
 
-  function campaignCard(c) {
-    const brand = brands.find((b) => b.id === c.brand_id);
-    const resubmit = c.status === "rejected" ? h("details", {}, h("summary", {}, "Edit and resubmit"),
-      form(campaignFields(c), "Resubmit", async (f) => {
-        const r = await api("POST", `/v1/campaigns/${c.id}/resubmit`, campaignBody(values(f)));
-        if (!r.ok) return showError(f, r.error);
-        toast("Campaign resubmitted for review.");
-        await load();
-      })) : null;
-    return h("article", { class: "card campaign", "aria-labelledby": `c-${c.id}`, "data-status": c.status },
-      h("h3", { id: `c-${c.id}` }, `${c.use_case.replace(/_/g, " ")} campaign`, brand ? h("span", { class: "muted" }, ` — ${brand.display_name}`) : null),
-      h("p", { class: "campaign-status" }, "Review: ", badge(c.status), c.reviewed_at ? [" on ", when(c.reviewed_at)] : c.submitted_at ? [" submitted ", when(c.submitted_at)] : null),
-      c.rejection_reasons.length ? h("div", { class: "reasons" }, h("p", {}, h("strong", {}, "Rejection reasons:")),
-        h("ul", {}, c.rejection_reasons.map((x) => h("li", {}, h("code", {}, x.code), ` ${x.description}`)))) : null,
-      h("p", { class: "hint" }, `${c.phone_number_ids.length} number(s) on it · ${c.throughput_mpm} msg/min · daily cap ${c.daily_cap}`),
-      h("p", {}, c.description),
-      resubmit);
-  }
+function campaignCard(c, brands, reload) {
+  const brand = brands.find((b) => b.id === c.brand_id);
+  const resubmit = c.status === "rejected" ? h("details", {}, h("summary", {}, "Edit and resubmit"),
+    form(campaignFields(c), "Resubmit", async (f) => {
+      const r = await api("POST", `/v1/campaigns/${c.id}/resubmit`, campaignBody(values(f)));
+      if (!r.ok) return showError(f, r.error);
+      toast("Campaign resubmitted for review.");
+      await reload();
+    })) : null;
+  return h("article", { class: "card campaign", "aria-labelledby": `c-${c.id}`, "data-status": c.status },
+    h("h3", { id: `c-${c.id}` }, `${c.use_case.replace(/_/g, " ")} campaign`, brand ? h("span", { class: "muted" }, ` — ${brand.display_name}`) : null),
+    h("p", { class: "campaign-status" }, "Review: ", badge(c.status), c.reviewed_at ? [" on ", when(c.reviewed_at)] : c.submitted_at ? [" submitted ", when(c.submitted_at)] : null),
+    c.rejection_reasons.length ? h("div", { class: "reasons" }, h("p", {}, h("strong", {}, "Rejection reasons:")),
+      h("ul", {}, c.rejection_reasons.map((x) => h("li", {}, h("code", {}, x.code), ` ${x.description}`)))) : null,
+    h("p", { class: "hint" }, `${c.phone_number_ids.length} number(s) on it · ${c.throughput_mpm} msg/min · daily cap ${c.daily_cap}`),
+    h("p", {}, c.description),
+    resubmit);
+}
+
+const brandsTable = (brands) => table("Brands", [
+  ["Brand", (x) => x.display_name], ["Entity", (x) => x.entity_type.replace(/_/g, " ")], ["Identity", (x) => badge(x.identity_status)],
+  ["Vetting score", (x) => String(x.vetting_score)], ["Throughput", (x) => `${x.throughput_mpm}/min`], ["Registered", (x) => when(x.created_at)],
+], brands, "No brand yet: register yours first.");
+
+export async function tendlcPage() {
+  const brandsBox = h("div");
+  const campaignsBox = h("div");
+  const brandSel = h("div");
+  let timer = null;
+  let first = true;
+  const brandDetails = h("details", {}, h("summary", {}, "Register a brand"), brandForm(async () => { brandDetails.open = false; await load(); }));
+  const campaignDetails = h("details", {}, h("summary", {}, "Register a campaign"), campaignForm(brandSel, async () => { campaignDetails.open = false; await load(); }));
 
   async function load() {
     const [b, c] = await Promise.all([api("GET", "/v1/brands?limit=100"), api("GET", "/v1/campaigns?limit=100")]);
-    brands = b.ok ? b.data : [];
-    brandsBox.replaceChildren(b.ok ? table("Brands", [
-      ["Brand", (x) => x.display_name], ["Entity", (x) => x.entity_type.replace(/_/g, " ")], ["Identity", (x) => badge(x.identity_status)],
-      ["Vetting score", (x) => String(x.vetting_score)], ["Throughput", (x) => `${x.throughput_mpm}/min`], ["Registered", (x) => when(x.created_at)],
-    ], brands, "No brand yet: register yours first.") : errorBox(b.error));
-    const sel = brands.length ? field("Brand", "brand_id", { options: brands.map((x) => [x.id, x.display_name]) }) : h("p", { class: "empty" }, "Register a brand first.");
-    brandSel.replaceChildren(sel);
+    const brands = b.ok ? b.data : [];
+    brandsBox.replaceChildren(b.ok ? brandsTable(brands) : errorBox(b.error));
+    brandSel.replaceChildren(brands.length ? field("Brand", "brand_id", { options: brands.map((x) => [x.id, x.display_name]) }) : h("p", { class: "empty" }, "Register a brand first."));
     const campaigns = c.ok ? c.data : [];
-    campaignsBox.replaceChildren(...(c.ok ? (campaigns.length ? campaigns.map(campaignCard) : [h("p", { class: "empty" }, "No campaign yet.")]) : [errorBox(c.error)]));
+    campaignsBox.replaceChildren(...(c.ok ? (campaigns.length ? campaigns.map((x) => campaignCard(x, brands, load)) : [h("p", { class: "empty" }, "No campaign yet.")]) : [errorBox(c.error)]));
     if (first) {  // open the forms that are the next step; later loads leave them as the user set them
       brandDetails.open = !brands.length;
       campaignDetails.open = !!brands.length && !campaigns.length;
@@ -114,9 +121,6 @@ export async function tendlcPage() {
     clearTimeout(timer);
     if (campaigns.some((x) => x.status === "pending_review")) timer = setTimeout(load, 2000);
   }
-  let first = true;
-  const brandDetails = h("details", {}, h("summary", {}, "Register a brand"), brandForm);
-  const campaignDetails = h("details", {}, h("summary", {}, "Register a campaign"), campaignForm);
   await load();
   render(
     section("Brands", brandsBox, brandDetails),
