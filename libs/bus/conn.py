@@ -7,7 +7,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-import nats
 import structlog
 from nats.aio.client import Client
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
@@ -42,14 +41,18 @@ async def connect(url: str, name: str, user: str = "", password: str = "",
         log.warning("nats_error", error=repr(e))
 
     async def on_disconnect() -> None:
-        log.warning("nats_disconnected")
+        if nc.is_closed:  # our own close (a stop): nothing went wrong
+            log.info("nats_closed")
+        else:
+            log.warning("nats_disconnected")
 
     async def on_reconnect() -> None:
         log.info("nats_reconnected")
         if reconnected is not None:
             reconnected()
 
-    return await nats.connect(
+    nc = Client()
+    await nc.connect(
         servers=[u.strip() for u in url.split(",")],
         name=name,
         max_reconnect_attempts=-1,
@@ -62,6 +65,7 @@ async def connect(url: str, name: str, user: str = "", password: str = "",
         reconnected_cb=on_reconnect,
         **auth,
     )
+    return nc
 
 
 SETUP_API_TIMEOUT_S = 20.0
