@@ -12,11 +12,12 @@ from agentmessage import AsyncClient
 from libs.mcptools.server import build_server
 
 
-def run_stdio() -> None:
+def run_stdio(url: str | None = None) -> None:
+    """``url``: the API (amctl passes the one its --api / AM_GATEWAY_PORT name); else ``AM_API_URL``."""
     key = os.environ.get("AGENTMESSAGE_API_KEY", "")
     if not key:
         raise SystemExit("set AGENTMESSAGE_API_KEY")
-    url = os.environ.get("AM_API_URL", "http://127.0.0.1:8080")
+    url = url or os.environ.get("AM_API_URL", "http://127.0.0.1:8080")
 
     def client_for(_: Any) -> AsyncClient:
         return AsyncClient(key, url)

@@ -149,8 +149,7 @@ class Accounts:
             await store.record(self.store, conn, events, s.version)
             row = await store.key_row(conn, cmd.key_id)
         assert row is not None
-        return c.ApiKeyView(id=row["id"], name=row["name"], prefix=row["prefix"],
-                            created_at=rfc3339(row["created_at"]), revoked_at=rfc3339(row["revoked_at"]))
+        return store.key_view(row)
 
     # -- dashboard sessions --------------------------------------------------------------------------
     async def start_session(self, cmd: c.StartSession) -> c.SessionView:

@@ -174,13 +174,17 @@ def caps_of(raw: str | None) -> c.KeyCaps | None:
 
 
 def key_view(row: asyncpg.Record) -> c.ApiKeyView:
-    """A key as every later answer shows it: never with its secret."""
+    """A key as every later answer shows it: never with its secret, always with its scopes and caps (a
+    null ``scopes`` means every scope, so leaving them out would misstate what the key could do)."""
     return c.ApiKeyView(id=row["id"], name=row["name"], prefix=row["prefix"], created_at=rfc3339(row["created_at"]),
                         last_used_at=rfc3339(row["last_used_at"]) if row["last_used_at"] else None,
-                        revoked_at=rfc3339(row["revoked_at"]) if row["revoked_at"] else None)
+                        revoked_at=rfc3339(row["revoked_at"]) if row["revoked_at"] else None,
+                        scopes=list(row["scopes"]) if row["scopes"] is not None else None, caps=caps_of(row["caps"]),
+                        expires_at=rfc3339(row["expires_at"]) if row["expires_at"] else None)
 
 
-_KEY_COLS = "id::text, org_id::text, name, prefix, created_at, last_used_at, revoked_at"
+_KEY_COLS = ("id::text, org_id::text, name, prefix, created_at, last_used_at, revoked_at, scopes,"
+             " caps::text AS caps, expires_at")
 
 
 async def key_row(conn: Conn, key_id: str) -> asyncpg.Record | None:

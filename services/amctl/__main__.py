@@ -107,8 +107,10 @@ def keys_list(as_json: bool) -> int:
 
     if not os.environ.get("AGENTMESSAGE_API_KEY"):
         raise SystemExit("set AGENTMESSAGE_API_KEY (amctl signup prints one)")
+    base = api_url(_API_FLAG[0])  # --api, AM_API_URL or AM_GATEWAY_PORT, as every other API command
+    _probe(base)
     try:
-        with Client(base_url=os.environ.get("AM_API_URL", "http://127.0.0.1:8080")) as am:
+        with Client(base_url=base) as am:
             keys = list(am.list_keys().data)
     except ApiError as exc:
         print(json.dumps(exc.to_dict(), indent=2))
@@ -184,7 +186,7 @@ def _account_commands(sub: Any) -> None:
     kc.add_argument("--expires-at", help="RFC 3339")
     kl = k.add_parser("list", help="keys with their scopes, caps and usage today")
     kl.add_argument("--json", action="store_true")
-    sub.add_parser("mcp", help="the MCP server over stdio (AM_API_URL, AGENTMESSAGE_API_KEY)")
+    sub.add_parser("mcp", help="the MCP server over stdio (--api / AM_API_URL / AM_GATEWAY_PORT, AGENTMESSAGE_API_KEY)")
     cv = sub.add_parser("conversations", help="conversations: list, messages").add_subparsers(dest="sub", required=True)
     cv.add_parser("list", help="conversations, most recent first")
     cvm = cv.add_parser("messages", help="a conversation's messages, both directions")
@@ -287,7 +289,7 @@ def _operator(a: argparse.Namespace, nats: str, root: str) -> int | None:
         case "mcp", _:
             from libs.mcptools.stdio import run_stdio
 
-            run_stdio()
+            run_stdio(api_url(a.api))
             return 0
         case "campaigns", "approve":
             return asyncio.run(carrier.review_campaign(nats, root, a.id, True, []))

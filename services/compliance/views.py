@@ -224,6 +224,10 @@ class Views:
             v = getattr(cmd, name)
             if v is not msgspec.UNSET and not (isinstance(v, int) and 1 <= v <= 24 * 30):
                 raise CommandError("VALIDATION_ERROR", f"{name}: must be 1 to 720 hours", 400, {"field": name})
+        for name in ("help_reply", "opt_out_reply", "opt_in_reply"):  # a blank one would be texted as it is
+            if isinstance(v := getattr(cmd, name), str) and not v.strip():
+                raise CommandError("VALIDATION_ERROR", f"{name}: must not be blank (null restores the default)",
+                                   400, {"field": name})
         now = self.h.now()
         async with self.svc.store.transaction() as conn:
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"policy-{cmd.org_id}")

@@ -31,6 +31,8 @@ from services.gateway.api import FAULTS, error_response
 log = structlog.get_logger(__name__)
 
 MAX_BODY = 1 << 20
+DISCONNECT_POLL_S = 1.0
+"""aiohttp tells a running handler nothing when its client goes: the bridge looks this often."""
 
 
 class McpEndpoint:
@@ -118,14 +120,20 @@ async def asgi_bridge(request: web.Request, body: bytes, app: Callable[..., Any]
         "client": (request.remote or "", 0), "server": (sock[0], sock[1]) if sock else None, "state": {},
     }
     delivered = False
-    never = asyncio.Event()
+
+    def gone() -> bool:
+        return request.transport is None or request.transport.is_closing()
 
     async def receive() -> dict[str, Any]:
+        """The body, then (once the client has gone) a disconnect: an SSE stream (GET /mcp) ends then,
+        instead of when a keep-alive ping fails to write (a traceback in the log, the stream held meanwhile).
+        The app cancels this wait once its response is done."""
         nonlocal delivered
         if not delivered:
             delivered = True
             return {"type": "http.request", "body": body, "more_body": False}
-        await never.wait()  # cancelled by the app once its response is done
+        while not gone():
+            await asyncio.sleep(DISCONNECT_POLL_S)
         return {"type": "http.disconnect"}
 
     resp: web.StreamResponse | None = None
@@ -141,6 +149,8 @@ async def asgi_bridge(request: web.Request, body: bytes, app: Callable[..., Any]
             await resp.prepare(request)  # headers now: an SSE stream may send its first event much later
         elif message["type"] == "http.response.body":
             assert resp is not None
+            if gone():  # the client left: nothing to write to (receive says so to the app)
+                return
             chunk = message.get("body", b"")
             if chunk:
                 await resp.write(chunk)

@@ -163,8 +163,9 @@ def _operation(base: str, path: str, method: str, op: dict[str, Any], components
     if codes:
         items = []
         for status, desc in codes:
-            names = ", ".join(f"<a href='#err-{_e(c.strip())}'><code>{_e(c.strip())}</code></a>"
-                              for c in desc.split(",") if c.strip())
+            parts = [c.strip() for c in desc.split(",") if c.strip()]
+            names = (", ".join(f"<a href='#err-{_e(c)}'><code>{_e(c)}</code></a>" for c in parts)
+                     if all(c in errors for c in parts) else _e(desc))  # /mcp's are words, not codes
             items.append(f"<li><strong>{_e(status)}</strong> {names}</li>")
         out.append(f"<p>Errors (envelope <code>{{success: false, error}}</code>):</p><ul class='errors'>"
                    f"{''.join(items)}</ul>")

@@ -134,7 +134,9 @@ CAMPAIGN_FIELDS = ("sub_use_cases", "description", "message_flow", "sample_messa
 
 
 def _keywords(words: list[str]) -> list[str]:
-    return list(dict.fromkeys(w.strip().upper() for w in words if w.strip()))
+    """Upper case, deduplicated; a blank word is kept for check_keywords to refuse (dropping it made
+    ``["  "]`` a campaign with no opt-out keyword at all)."""
+    return list(dict.fromkeys(w.strip().upper() for w in words))
 
 
 _MEANING = {"opt_out_keywords": "opt_out", "help_keywords": "help", "opt_in_keywords": "opt_in"}

@@ -56,6 +56,23 @@ async def test_revoked_key_stops_working_within_a_second(system: System) -> None
     assert (await system.call("GET", "/v1/balance", key=owner))[0] == 200
 
 
+async def test_revoking_a_key_answers_the_key_as_it_was(system: System) -> None:
+    """The revoke's answer shows the key's scopes and caps: a null ``scopes`` would say it had every scope."""
+    owner = (await system.signup())["api_key"]["secret"]
+    status, body, _ = await system.call("POST", "/v1/api-keys", key=owner, json={
+        "name": "reader", "preset": "read-only", "caps": {"expires_at": "2099-01-01T00:00:00Z"}})
+    assert status == 201, body
+    created = body["data"]
+    assert (await system.call("GET", "/v1/balance", key=created["secret"]))[0] == 200
+    status, body, _ = await system.call("DELETE", f"/v1/api-keys/{created['id']}", key=owner)
+    assert status == 200, body
+    revoked = body["data"]
+    assert revoked["revoked_at"] is not None and revoked["secret"] is None
+    assert revoked["scopes"] == created["scopes"] == ["messages:read", "numbers:read", "compliance:read",
+                                                       "billing:read"]
+    assert revoked["caps"] == created["caps"] and revoked["expires_at"] == "2099-01-01T00:00:00.000Z"
+
+
 async def test_other_orgs_key_is_404(system: System) -> None:
     a = (await system.signup())["api_key"]["secret"]
     b_data = await system.signup()

@@ -169,6 +169,15 @@ async def test_help_gets_the_campaign_help_then_the_custom_reply(system: System)
     assert status == 400 and body["error"]["code"] == "VALIDATION_ERROR"
 
 
+async def test_a_blank_keyword_reply_is_refused_not_texted(system: System) -> None:
+    key = (await system.signup())["api_key"]["secret"]
+    for name in ("help_reply", "opt_out_reply", "opt_in_reply"):
+        status, body, _ = await system.call("PATCH", "/v1/compliance/settings", key=key, json={name: "  \n "})
+        assert status == 400 and body["error"]["details"]["field"] == name, body
+    status, body, _ = await system.call("GET", "/v1/compliance/settings", key=key)
+    assert status == 200 and body["data"]["help_reply"] is None, body
+
+
 async def test_plain_language_opt_out_records_its_rule(system: System) -> None:
     org = await sender_org(system)
     await text_from(system, org, "Please stop texting me!")

@@ -44,6 +44,10 @@ async def test_docs_render_every_operation_offline(system: System) -> None:
             assert f"id='{anchor}'" in page and f"href='#{anchor}'" in page, (method, path)
     for code in doc["x-error-codes"]:
         assert f"id='err-{code}'" in page
+    # every link to an error code has its row (/mcp's answers are described in words, not codes)
+    targets = set(re.findall(r"id='([^']+)'", page))
+    assert [a for a in re.findall(r"href='#(err-[^']*)'", page) if a not in targets] == []
+    assert "Not supported (a JSON-RPC error)" in page
     # schemas (nested fields expanded), examples, auth
     assert "<code>evidence.disclosure_text</code>" in page
     assert "Example request" in page and "Authorization: Bearer" in page and "X-CSRF-Token" in page

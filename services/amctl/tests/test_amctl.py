@@ -67,6 +67,18 @@ def test_settings_are_the_stacks() -> None:
         assert cli.nats_url() == "nats://x:4222"
 
 
+def test_mcp_over_stdio_talks_to_the_api_amctl_names(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import libs.mcptools.stdio
+
+    urls: list[str | None] = []
+    monkeypatch.setattr(libs.mcptools.stdio, "run_stdio", urls.append)
+    monkeypatch.delenv("AM_API_URL", raising=False)
+    monkeypatch.setenv("AM_GATEWAY_PORT", "9881")
+    assert cli.main(["mcp"]) == 0
+    assert cli.main(["--api", "http://h:2/", "mcp"]) == 0
+    assert urls == ["http://127.0.0.1:9881", "http://h:2"]
+
+
 def test_help_names_the_settings_it_reads() -> None:
     out = amctl("--help").stdout
     for var in ("AM_NATS_URL", "AM_NATS_PORT", "AM_API_URL", "AM_GATEWAY_PORT", "--nats", "--api"):
@@ -78,7 +90,8 @@ def test_unreachable_nats_and_api_fail_fast_with_one_line() -> None:
     for args, env in ((("streams",), {"AM_NATS_PORT": str(port)}),
                       (("events", "tail"), {"AM_NATS_PORT": str(port)}),
                       (("--nats", f"nats://127.0.0.1:{port}", "streams"), {}),
-                      (("--api", f"http://127.0.0.1:{port}", "balance"), {"AGENTMESSAGE_API_KEY": "k"})):
+                      (("--api", f"http://127.0.0.1:{port}", "balance"), {"AGENTMESSAGE_API_KEY": "k"}),
+                      (("keys", "list"), {"AM_GATEWAY_PORT": str(port), "AGENTMESSAGE_API_KEY": "k"})):
         started = time.monotonic()
         out = amctl(*args, timeout=60, **env)
         took = time.monotonic() - started

@@ -126,6 +126,7 @@ def test_describe_number() -> None:
 @pytest.mark.parametrize(("field", "words"), [
     ("help_keywords", ["STOP"]), ("help_keywords", ["alto"]), ("opt_out_keywords", ["HELP"]),
     ("opt_out_keywords", ["Start"]), ("opt_in_keywords", ["STOP"]), ("opt_out_keywords", ["!!!"]),
+    ("opt_out_keywords", ["  "]), ("help_keywords", [" "]),
 ])
 def test_campaign_keywords_may_not_take_another_meaning(field: str, words: list[str]) -> None:
     body = CampaignBody(brand_id="b", use_case="MARKETING", description="d", message_flow="m",
