@@ -7,7 +7,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-import nats
 import structlog
 from nats.aio.client import Client
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
@@ -33,35 +32,40 @@ async def connect(url: str, name: str, user: str = "", password: str = "",
     """Connect as ``user`` (each service its own NATS user); credentials in the URL also work.
     ``reconnected`` runs after every reconnect: what was published meanwhile on core NATS (no stream
     keeps it for this client) was missed, so caches kept by such events must forget."""
-    auth: dict[str, Any] = {}
+    options: dict[str, Any] = {"reconnect_time_wait": 0.5}  # seconds (nats-py types it int; it takes floats)
     if user:
-        auth = {"user": user, "password": password}
+        options.update(user=user, password=password)
     if tls is not None:
-        auth["tls"] = tls
+        options["tls"] = tls
+
     async def on_error(e: Exception) -> None:
         log.warning("nats_error", error=repr(e))
 
     async def on_disconnect() -> None:
-        log.warning("nats_disconnected")
+        if nc.is_closed:  # our own close (a stop): nothing went wrong
+            log.info("nats_closed")
+        else:
+            log.warning("nats_disconnected")
 
     async def on_reconnect() -> None:
         log.info("nats_reconnected")
         if reconnected is not None:
             reconnected()
 
-    return await nats.connect(
+    nc = Client()
+    await nc.connect(
         servers=[u.strip() for u in url.split(",")],
         name=name,
         max_reconnect_attempts=-1,
-        reconnect_time_wait=0.5,
         allow_reconnect=True,
         connect_timeout=5,
         drain_timeout=5,
         error_cb=on_error,
         disconnected_cb=on_disconnect,
         reconnected_cb=on_reconnect,
-        **auth,
+        **options,
     )
+    return nc
 
 
 SETUP_API_TIMEOUT_S = 20.0

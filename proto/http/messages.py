@@ -17,8 +17,9 @@ class SendMessageBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     from_: E164 = msgspec.field(name="from")
     """One of your numbers, on an approved 10DLC campaign."""
     to: E164
+    """The recipient (not the sending number itself)."""
     text: Annotated[str, msgspec.Meta(min_length=1, max_length=1600, examples=["hello from agentmessage"],
-                                      description="1-1,600 characters; billed per segment")]
+                                      description="1-1,600 characters, not only white space; billed per segment")]
     status_callback_url: Url | None = None
     """Each status change is POSTed here (default: the sending number's status_callback_url), signed with
     X-AmCore-Signature."""

@@ -48,7 +48,7 @@ class Credit:
         ev = events[0]
         assert isinstance(ev, CreditReserved)
         try:
-            bal = await store.hold(self.store, ev)
+            bal = await store.hold(self.store, ev, 0 if s is None else s.version)
         except (asyncpg.UniqueViolationError, ConcurrencyError):  # the same reservation, concurrently: that one holds it
             if await store.reservation_state(pool, cmd.reservation_id) is None:
                 raise CommandError("RESERVATION_ID_TAKEN", "this reservation id is already in use", 409) from None
@@ -135,9 +135,11 @@ class Credit:
             ours = [(eid, cmd) for eid, cmd in items
                     if cmd.reservation_id not in found or found[cmd.reservation_id].org_id == cmd.org_id]
             first = await claim_many(conn, consumer, [eid for eid, _ in ours])
-            captures = [ev for eid, cmd in ours if eid in first and cmd.reservation_id in found
+            captures = [(found[cmd.reservation_id].version, ev) for eid, cmd in ours
+                        if eid in first and cmd.reservation_id in found
                         for ev in accepted(model.decide_settle(found[cmd.reservation_id], cmd.org_id,
-                                                             cmd.reservation_id, True, "", now))]
+                                                             cmd.reservation_id, True, "", now))
+                        if isinstance(ev, CreditCaptured)]
             if captures:
-                await store.record_captures(self.store, conn, [ev for ev in captures if isinstance(ev, CreditCaptured)])
+                await store.record_captures(self.store, conn, captures)
         return {eid for eid, _ in ours}

@@ -199,21 +199,19 @@ class ReservationState:
     amount_micros: int
     status: ReservationStatus = "held"
     reference: str = ""
-
-    @property
-    def version(self) -> int:
-        """CreditReserved is version 1 of a reservation's stream; its one settlement version 2."""
-        return 1 if self.status == "held" else 2
+    version: int = 1
+    """Events on its stream: CreditReserved, then its settlement; a release may be followed by a hold again."""
 
 
 def evolve_reservation(s: ReservationState | None, ev: Event) -> ReservationState | None:
     match ev:
         case CreditReserved():
-            return ReservationState(org_id=ev.org_id, amount_micros=ev.amount_micros, reference=ev.reference)
+            return ReservationState(org_id=ev.org_id, amount_micros=ev.amount_micros, reference=ev.reference,
+                                    version=1 if s is None else s.version + 1)
         case CreditCaptured() if s is not None:
-            return replace(s, status="captured")
+            return replace(s, status="captured", version=s.version + 1)
         case CreditReleased() if s is not None:
-            return replace(s, status="released")
+            return replace(s, status="released", version=s.version + 1)
     return s
 
 
@@ -239,12 +237,16 @@ def check_funds(available_micros: int, amount_micros: int) -> CommandError | Non
 def decide_reserve(s: ReservationState | None, org_id: str, reservation_id: str, amount_micros: int, reason: str,
                    reference: str, now: datetime) -> Decided:
     """Hold credit under a caller-chosen reservation id. No events for a repeat in the same organization
-    (the reservation it made answers); the funds are checked where the balance is (``check_funds``)."""
+    while its reservation is held or captured (that reservation answers); the funds are checked where the
+    balance is (``check_funds``). A released one is held again: its work never happened (a send whose
+    write failed, or whose hold was given back as orphaned), and the caller's retry is that work again,
+    which must be paid for once, not go out free."""
     if amount_micros < 0:
         return CommandError("VALIDATION_ERROR", "amount must not be negative", 400)
-    if s is not None:
-        return [] if s.org_id == org_id else CommandError("RESERVATION_ID_TAKEN",
-                                                          "this reservation id is already in use", 409)
+    if s is not None and s.org_id != org_id:
+        return CommandError("RESERVATION_ID_TAKEN", "this reservation id is already in use", 409)
+    if s is not None and s.status != "released":
+        return []
     return [CreditReserved(org_id=org_id, reservation_id=reservation_id, amount_micros=amount_micros,
                            reason=reason, reference=reference, occurred_at=now)]
 

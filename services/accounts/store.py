@@ -95,9 +95,11 @@ def project(ev: Event, sealed: Sealed) -> list[Sql]:
                         " DO UPDATE SET available_micros = balances.available_micros + :amount", org=ev.org_id,
                         amount=ev.amount_micros), _ledger(ev.entry_id, ev)]
         case E.CreditCaptured():
-            return [sql("UPDATE reservations SET state = 'captured' WHERE id = :id", id=ev.reservation_id)]
+            return [sql("UPDATE reservations SET state = 'captured', version = version + 1 WHERE id = :id",
+                        id=ev.reservation_id)]
         case E.CreditReleased():
-            return [sql("UPDATE reservations SET state = 'released' WHERE id = :id", id=ev.reservation_id),
+            return [sql("UPDATE reservations SET state = 'released', version = version + 1 WHERE id = :id",
+                        id=ev.reservation_id),
                     sql("UPDATE balances SET available_micros = available_micros + :amount WHERE org_id = :org",
                         org=ev.org_id, amount=ev.amount_micros),
                     sql("INSERT INTO ledger (id, org_id, kind, amount_micros, reason, reference, created_at)"
@@ -135,20 +137,20 @@ async def key_state(conn: Conn, key_id: str, lock: bool = False) -> KeyState:
 
 
 async def reservation_state(conn: Conn, reservation_id: str, lock: bool = False) -> ReservationState | None:
-    row = await conn.fetchrow("SELECT org_id::text AS org_id, amount_micros, state, reference FROM reservations"
-                              " WHERE id = $1" + (" FOR UPDATE" if lock else ""), reservation_id)
+    row = await conn.fetchrow("SELECT org_id::text AS org_id, amount_micros, state, reference, version"
+                              " FROM reservations WHERE id = $1" + (" FOR UPDATE" if lock else ""), reservation_id)
     return None if row is None else reservation_of(row)
 
 
 def reservation_of(row: asyncpg.Record) -> ReservationState:
     return ReservationState(org_id=row["org_id"], amount_micros=row["amount_micros"], status=row["state"],
-                            reference=row["reference"])
+                            reference=row["reference"], version=row["version"])
 
 
 async def reservation_states(conn: asyncpg.Connection, ids: list[str]) -> dict[str, ReservationState]:
     """Many reservations, locked in one order (two batches cannot deadlock)."""
-    rows = await conn.fetch("SELECT id, org_id::text AS org_id, amount_micros, state, reference FROM reservations"
-                            " WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE", ids)
+    rows = await conn.fetch("SELECT id, org_id::text AS org_id, amount_micros, state, reference, version"
+                            " FROM reservations WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE", ids)
     return {r["id"]: reservation_of(r) for r in rows}
 
 
@@ -267,19 +269,22 @@ async def sessions_of(pool: asyncpg.Pool, org_id: str, user_id: str | None) -> l
 
 
 # -- holding credit: one statement ---------------------------------------------------------------------
-async def hold(store: EventStore, ev: E.CreditReserved) -> int | None:
-    """CreditReserved appended and projected (balance, reservation, ledger) in one statement, its own
-    transaction, only if the balance covers it: the balance row is locked for one round trip only, so one
-    organization's concurrent sends are not queued behind each other's BEGIN … COMMIT. The balance after,
-    or None (not enough credit, nothing written)."""
-    w = (Write().append(stream_of(ev), 0, [ev])
+async def hold(store: EventStore, ev: E.CreditReserved, version: int = 0) -> int | None:
+    """CreditReserved appended at ``version`` (0: a new reservation; a released one's: held again) and
+    projected (balance, reservation, ledger) in one statement, its own transaction, only if the balance
+    covers it: the balance row is locked for one round trip only, so one organization's concurrent sends
+    are not queued behind each other's BEGIN … COMMIT. The balance after, or None (not enough credit,
+    nothing written)."""
+    w = (Write().append(stream_of(ev), version, [ev])
          .project(sql("UPDATE balances SET available_micros = available_micros - :amount"
                       " WHERE org_id = :org AND available_micros >= :amount RETURNING available_micros",
                       org=ev.org_id, amount=ev.amount_micros), "bal")
-         .project(sql("INSERT INTO reservations (id, org_id, amount_micros, state, reason, reference, created_at)"
-                      " SELECT :id, :org, :amount, 'held', :reason, :reference, :at FROM bal",
+         .project(sql("INSERT INTO reservations (id, org_id, amount_micros, state, reason, reference, created_at,"
+                      " version) SELECT :id, :org, :amount, 'held', :reason, :reference, :at, :version FROM bal"
+                      " ON CONFLICT (id) DO UPDATE SET amount_micros = EXCLUDED.amount_micros, state = 'held',"
+                      " created_at = EXCLUDED.created_at, version = EXCLUDED.version",
                       id=ev.reservation_id, org=ev.org_id, amount=ev.amount_micros, reason=ev.reason,
-                      reference=ev.reference, at=ev.occurred_at))
+                      reference=ev.reference, at=ev.occurred_at, version=version + 1))
          .project(_ledger(ev.event_id, ev, source="bal"))
          .only_where(sql("EXISTS (SELECT 1 FROM bal)"))
          .returning(sql("SELECT (SELECT available_micros FROM bal) AS available_micros")))
@@ -320,11 +325,13 @@ async def hold_together(store: EventStore, events: list[E.CreditReserved], now: 
     return {r["org_id"]: r["available_micros"] for r in rows}
 
 
-async def record_captures(store: EventStore, conn: asyncpg.Connection, events: list[E.CreditCaptured]) -> None:
-    """Many captures (held reservations, version 1 each): appended and projected in one statement."""
+async def record_captures(store: EventStore, conn: asyncpg.Connection,
+                          captures: list[tuple[int, E.CreditCaptured]]) -> None:
+    """Many captures of held reservations, each after its stream's version: appended and projected in one
+    statement."""
     w = Write()
-    for ev in events:
-        w.append(stream_of(ev), 1, [ev])
-    w.project(sql("UPDATE reservations SET state = 'captured' WHERE id = ANY(:ids::text[])",
-                  ids=[ev.reservation_id for ev in events]))
+    for version, ev in captures:
+        w.append(stream_of(ev), version, [ev])
+    w.project(sql("UPDATE reservations SET state = 'captured', version = version + 1 WHERE id = ANY(:ids::text[])",
+                  ids=[ev.reservation_id for _, ev in captures]))
     await store.write(w, conn)

@@ -51,6 +51,8 @@ class Smsc:
         self.parts: dict[tuple[str, str, int, int], dict[int, tuple[str, str]]] = {}
         self.server: asyncio.base_events.Server | None = None
         self.tasks: set[asyncio.Task[None]] = set()
+        self.connections: dict[Session, asyncio.Task[Any]] = {}
+        """Every connection, bound or not, with the task serving it (closed and awaited by ``close``)."""
 
     async def start(self, host: str, port: int) -> int:
         self.server = await asyncio.start_server(self._serve, host, port, limit=pdu.MAX_PDU)
@@ -67,6 +69,14 @@ class Smsc:
             await s.close()
         for t in list(self.tasks):
             t.cancel()
+        # the connections still open (an ESME that never bound, one bound meanwhile): closed, and their
+        # tasks left to end — a task still running at the loop's end is cancelled, and Python 3.11's
+        # start_server logs that cancellation as an error with a traceback
+        serving = list(self.connections.values())
+        for s in list(self.connections):
+            await s.close()
+        if serving:
+            await asyncio.wait(serving, timeout=5)
 
     def _spawn(self, coro: Any) -> None:
         t = asyncio.get_running_loop().create_task(coro)
@@ -75,10 +85,14 @@ class Smsc:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         session = Session(reader, writer, self._on_request, "smsc")
+        task = asyncio.current_task()
+        if task is not None:
+            self.connections[session] = task
         try:
             await session.run()
         finally:
             self.sessions.pop(session, None)
+            self.connections.pop(session, None)
 
     def _receivers(self) -> list[Session]:
         return [s for s, mode in self.sessions.items() if mode in ("trx", "rx") and not s.closed.is_set()]

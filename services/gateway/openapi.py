@@ -128,6 +128,10 @@ def _operation(r: Route, by_type: dict[Any, Any], components: dict[str, Any]) ->
         op["x-required-scope"] = scope
         op["description"] = f"{op.get('description', '')}\n\nScope: {scope}.".strip()
     _errors(r, responses)
+    for entry in responses.values():
+        entry.setdefault("headers", {})["X-Request-ID"] = {
+            "description": "This request's id (its trace id): quote it when asking about the request",
+            "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"}}
     op["responses"] = responses
     if r.auth:
         op["security"] = [{"bearer": [scope] if scope else []}, {"session": [], "csrf": []}]

@@ -2,7 +2,7 @@
 
 ==================  ==========================================================================
 ``routing``         no route → 404, a method the path's template lacks → 405, in the envelope
-``traced``          a server span, the one ``http_request`` log line, ``am_http_seconds``
+``traced``          span, X-Request-ID (its trace id), ``http_request`` log line, ``am_http_seconds``
 ``enveloped``       a raised error → the error envelope (a fault 503 with Retry-After, never 500)
 ``authenticated``   API key or dashboard session → the ``Caller``
 ``rate_limited``    the key's token bucket (an anonymous POST's: the address's); X-RateLimit-*
@@ -95,6 +95,7 @@ EXCHANGE: web.RequestKey[Exchange | None] = web.RequestKey("exchange", Exchange)
 _ANONYMOUS = Caller()
 _IDEM_KEY_OK = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_:-")
 _LOGIN = "/v1/sessions"
+REQUEST_ID = "X-Request-ID"
 """A log-in's answer carries a CSRF token: it is never kept for an Idempotency-Key replay."""
 
 
@@ -149,6 +150,8 @@ class Pipeline:
         with server_span(f"{route.method} {route.path}", request.headers) as span:
             resp = await handler(request)
             span.set_attribute("http.status_code", resp.status)
+            if not resp.prepared:  # the id to quote to support: every log line of the request carries it
+                resp.headers[REQUEST_ID] = format(span.get_span_context().trace_id, "032x")
             # inside the span: the line carries the request's trace_id and span_id
             log.info("http_request", method=request.method, path=request.path, route=route.path,
                      status=resp.status, ms=round((time.perf_counter() - started) * 1000, 2))

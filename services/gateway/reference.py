@@ -214,6 +214,8 @@ def _introduction(doc: dict[str, Any], base: str) -> list[str]:
         "replayed for 24 h (<code>Idempotent-Replayed: true</code>).</li>",
         "<li><strong>Rate limits</strong>: a token bucket per key; <code>X-RateLimit-*</code> headers on every "
         "answer, <code>429 RATE_LIMITED</code> with <code>Retry-After</code>.</li>",
+        "<li><strong>Request id</strong>: every answer carries <code>X-Request-ID</code>; quote it when asking "
+        "about a request (every log line the request caused, in every service, carries it as its trace id).</li>",
         "<li><strong>Formats</strong>: ids are UUIDs, times RFC 3339 UTC with milliseconds, money a decimal "
         "string in USD (<code>\"5.0000\"</code>), phone numbers E.164.</li></ul></section>",
     ]

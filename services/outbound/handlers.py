@@ -54,6 +54,8 @@ class Outbound:
         s, now = self.settings, utcnow()
         text = rules.validate_text(cmd.text)
         from_, to = phone(cmd.from_, "from"), phone(cmd.to, "to")
+        if to == from_:
+            raise rules.invalid("to", "must not be the sending number itself")
         send_at = rules.parse_send_at(cmd.send_at, now, s.max_schedule_days)
         validity = rules.validate_validity(cmd.validity_seconds, s.default_validity_s, s.max_validity_s)
         callback_url = (await urls.check_url(cmd.status_callback_url, "status_callback_url", s.env)

@@ -44,6 +44,8 @@ def storable(value: str) -> bool:
 def validate_text(text: str) -> str:
     if not text:
         raise invalid("text", "must not be empty")
+    if text.isspace():  # a template that rendered to nothing: never worth a billed, blank text
+        raise invalid("text", "must not be blank (only spaces or line breaks)")
     if len(text) > MAX_TEXT_CHARS:
         raise invalid("text", f"must be at most {MAX_TEXT_CHARS} characters (got {len(text)})")
     if not storable(text):

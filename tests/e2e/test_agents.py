@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -217,6 +218,7 @@ async def test_keys_scopes_and_caps_apply_to_tools(system: System, transport: st
             assert sent["sent"], sent
         err = await error_of(mcp, "send_message", from_number=org.number, to=allowed, text="hi")
         assert err["code"] == "CAP_EXCEEDED" and err["details"]["cap"] == "sends_per_day", err
+        assert re.fullmatch("[0-9a-f]{32}", err["request_id"]), err  # the id to quote about it
         err = await error_of(mcp, "request_consent", contact=other, phone_number_id=org.number_id,
                              confirmation_text=CONFIRMATION)
         assert err["code"] == "SCOPE_REQUIRED" and err["details"]["scope"] == "compliance:write"

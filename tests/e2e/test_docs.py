@@ -28,6 +28,7 @@ async def test_openapi_has_servers_and_examples(system: System) -> None:
             for s, r in op["responses"].items():
                 if not s.startswith("2"):
                     assert r["content"]["application/json"]["example"]["success"] is False
+                assert "X-Request-ID" in r["headers"], (method, path, s)
     signup = doc["paths"]["/v1/signup"]["post"]["requestBody"]["content"]["application/json"]["example"]
     assert signup["email"] == "dev@example.com" and signup["organization_name"] == "Acme Agents"
 

@@ -7,7 +7,8 @@
 - input that used to reach a 5xx answers 400: a Content-Encoding the body does not have, invalid UTF-8,
   a non-ASCII bearer token, a well-formed cursor whose id is no id, a NUL in a repeated parameter;
 - unknown body fields are refused by name; 405 carries Allow;
-- a replayed key creation or signup never shows the secret again."""
+- a replayed key creation or signup never shows the secret again;
+- every answer, an error too, carries its request id (the caller's trace id when it sent a traceparent)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import base64
 import contextlib
 import importlib
 import json
+import re
 import uuid
 from typing import Any
 
@@ -373,3 +375,19 @@ async def test_mcp_and_the_dashboard_answer_503_when_the_gateway_has_lost_the_bu
     finally:
         with contextlib.suppress(Exception):
             await cut_off.stop()
+
+
+async def test_every_answer_carries_its_request_id(system: System) -> None:
+    key = (await system.signup())["api_key"]["secret"]
+    answers = [await system.call("GET", "/v1/balance", key=key),
+               await system.call("GET", f"/v1/messages/{uuid.uuid4()}", key=key),
+               await system.call("GET", "/v1/balance"),
+               await system.call("POST", "/v1/messages", key=key, json={"to": "nope"})]
+    assert [status for status, _, _ in answers] == [200, 404, 401, 400]
+    ids = [headers.get("X-Request-ID", "") for _, _, headers in answers]
+    assert all(re.fullmatch("[0-9a-f]{32}", i) for i in ids), ids
+    assert len(set(ids)) == len(ids)  # one per request
+    trace = "4bf92f3577b34da6a3ce929d0e0e4736"  # a caller's own trace: the request joins it
+    _, _, headers = await system.call("GET", "/v1/balance", key=key,
+                                      headers={"traceparent": f"00-{trace}-00f067aa0ba902b7-01"})
+    assert headers["X-Request-ID"] == trace

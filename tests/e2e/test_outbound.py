@@ -409,3 +409,15 @@ async def test_credit_held_for_a_send_that_was_never_written_is_given_back(setti
         assert of_orphan == [("debit", "-0.0079", "message"), ("refund", "0.0079", "message never accepted")], \
             ledger["data"]["entries"]
         assert (await org.message(body["data"]["id"]))["status"] == "scheduled"
+
+        # when: the send whose hold it was is retried (its own message_id, as a client retrying a 503 would)
+        status, sent = await org.send(contact, text="retried after a failed write", message_id=orphan)
+        assert status == 202 and sent["data"]["id"] == orphan, sent
+        assert (await org.until_terminal([orphan]))[orphan]["status"] == "delivered"
+        # then: it is paid for once — held again, captured — not sent for free
+        assert Decimal(await org.balance()) == before - Decimal("0.0079")
+        _, ledger, _ = await org.call("GET", "/v1/balance")
+        of_orphan = sorted((e["kind"], e["amount"], e["reason"]) for e in ledger["data"]["entries"]
+                           if e["reference"] == orphan)
+        assert of_orphan == [("debit", "-0.0079", "message"), ("debit", "-0.0079", "message"),
+                             ("refund", "0.0079", "message never accepted")], ledger["data"]["entries"]

@@ -109,7 +109,8 @@ class AsyncClient:
                 attempt += 1
                 await asyncio.sleep(_backoff(attempt, retry_after))
                 continue
-            raise ApiError(resp.status_code, code, str(err.get("message", "")), err.get("details") or {}, retry_after)
+            raise ApiError(resp.status_code, code, str(err.get("message", "")), err.get("details") or {}, retry_after,
+                           resp.headers.get("X-Request-ID"))
 
     async def _page(self, path: str, typ: type[T], params: dict[str, Any]) -> Page[T]:
         data: list[T]

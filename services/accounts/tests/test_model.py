@@ -140,7 +140,29 @@ def test_a_negative_reservation_is_refused() -> None:
 def test_a_retried_reservation_changes_nothing_and_another_orgs_id_is_taken() -> None:
     held = model.ReservationState(org_id=ORG, amount_micros=7_500)
     assert events(reserve(held)) == []
+    captured = model.ReservationState(org_id=ORG, amount_micros=7_500, status="captured", version=2)
+    assert events(reserve(captured)) == []
     assert refusal(reserve(held, org=OTHER)).code == "RESERVATION_ID_TAKEN"
+
+
+def test_a_released_reservation_is_held_again_by_a_retry_and_settled_once_more() -> None:
+    # given a send's hold given back before its message was ever accepted (a failed write, an orphan)
+    (first,) = events(reserve(None))
+    held = model.evolve_reservation(None, first)
+    (back,) = events(model.decide_settle(held, ORG, "r1", False, "message never accepted", NOW))
+    released = model.evolve_reservation(held, back)
+    assert released is not None and (released.status, released.version) == ("released", 2)
+    # when the send is retried under the same id, then the credit is held again (not answered as released)
+    (again,) = events(reserve(released))
+    assert isinstance(again, E.CreditReserved) and model.balance_change(again) == -7_500
+    rehold = model.evolve_reservation(released, again)
+    assert rehold is not None and (rehold.status, rehold.version) == ("held", 3)
+    # and the message sent, it is captured once: $5 less the one message, not the message free
+    (capture,) = events(model.decide_settle(rehold, ORG, "r1", True, "", NOW))
+    done = model.evolve_reservation(rehold, capture)
+    assert done is not None and (done.status, done.version) == ("captured", 4)
+    assert sum(model.balance_change(e) for e in (first, back, again, capture)) == -7_500
+    assert events(reserve(done)) == []
 
 
 def test_credit_captured_spends_the_hold_without_touching_the_balance() -> None:

@@ -1,130 +1,25 @@
-"""Carrier simulator over real HTTP: the carrier API, simulator controls, callbacks and persistence."""
+"""Carrier simulator over real HTTP: the carrier API (numbers, messages, 10DLC) and its signed callbacks."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import hmac
-import re
 import time
-from collections import defaultdict
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
 
-from libs.testing import SLACK
 from services.carrier_sim.config import SimConfig, load_sim_config
-from services.carrier_sim.sim import WORLD, make_app
-from services.carrier_sim.world import World
-
-TOKEN = "test-token"
-SECRET = "test-callback-secret"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-RFC3339_MS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
-SENDER = "+14155550100"
-HANDSET = "+12125551234"
-
-
-class Receiver:
-    """A real local HTTP endpoint that records (and can refuse) the simulator's callbacks."""
-
-    def __init__(self) -> None:
-        self.app = web.Application()
-        self.app.router.add_post("/{kind}", self.handle)
-        self.received: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        self.attempts: dict[str, int] = defaultdict(int)
-        self.refuse: dict[str, int] = defaultdict(int)
-        self.bad_signatures = 0
-        self.server = TestServer(self.app)
-        self._changed = asyncio.Event()
-
-    def url(self, kind: str) -> str:
-        return str(self.server.make_url(f"/{kind}"))
-
-    async def handle(self, request: web.Request) -> web.Response:
-        kind, body = request.match_info["kind"], await request.read()
-        self.attempts[kind] += 1
-        self._changed.set()
-        if not verify(request.headers.get("X-Sim-Signature", ""), body):
-            self.bad_signatures += 1
-        if self.refuse[kind] > 0:
-            self.refuse[kind] -= 1
-            return web.Response(status=500)
-        self.received[kind].append(await request.json())
-        return web.Response(status=204)
-
-    async def wait_for(self, kind: str, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
-        async with asyncio.timeout(timeout * SLACK):
-            while len(self.received[kind]) < count:
-                self._changed.clear()
-                await self._changed.wait()
-        return self.received[kind]
-
-
-def verify(header: str, body: bytes) -> bool:
-    parts = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
-    if "t" not in parts or "v1" not in parts:
-        return False
-    mac = hmac.new(SECRET.encode(), f"{parts['t']}.".encode() + body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(mac, parts["v1"]) and abs(time.time() - int(parts["t"])) < 300
-
-
-def config(receiver: Receiver, **overrides: Any) -> SimConfig:
-    fields: dict[str, Any] = {
-        "port": 0,
-        "api_token": TOKEN,
-        "callback_secret": SECRET,
-        "mo_callback_url": receiver.url("mo"),
-        "dlr_callback_url": receiver.url("dlr"),
-        "campaign_callback_url": receiver.url("campaign"),
-        "receipt_delay_ms": 10,
-        "review_delay_ms": 10,
-    }
-    return SimConfig(**{**fields, **overrides})
-
-
-@asynccontextmanager
-async def running(cfg: SimConfig) -> AsyncIterator[TestClient[web.Request, web.Application]]:
-    client = TestClient(TestServer(make_app(cfg)), headers=AUTH)
-    await client.start_server()
-    try:
-        yield client
-    finally:
-        await client.close()
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    rec = Receiver()
-    await rec.server.start_server()
-    yield rec
-    await rec.server.close()
-
-
-@pytest.fixture
-async def sim(receiver: Receiver) -> AsyncIterator[TestClient[web.Request, web.Application]]:
-    async with running(config(receiver)) as client:
-        yield client
-
-
-Client = TestClient[web.Request, web.Application]
-
-
-async def assign(sim: Client, *numbers: str, account: str = "acct-1") -> aiohttp.ClientResponse:
-    return await sim.post(
-        "/carrier/v1/numbers/assign", json={"numbers": list(numbers), "account_ref": account}
-    )
-
-
-async def send(sim: Client, to: str = HANDSET, reference: str | None = "ref-1") -> aiohttp.ClientResponse:
-    body = {"from": SENDER, "to": to, "text": "hello", "reference": reference}
-    return await sim.post("/carrier/v1/messages", json=body)
+from services.carrier_sim.tests.simkit import (
+    GOOD_CAMPAIGN,
+    HANDSET,
+    RFC3339_MS,
+    SENDER,
+    Client,
+    Receiver,
+    assign,
+    send,
+)
 
 
 # -- configuration ---------------------------------------------------------------------------------
@@ -359,27 +254,6 @@ async def test_brand_identity_and_vetting(sim: Client) -> None:
     assert (await brand(entity_type="NON_PROFIT", ein="123456789"))["vetting_score"] == expected
 
 
-GOOD_CAMPAIGN: dict[str, Any] = {
-    "brand_ref": "simb-1",
-    "entity_type": "PRIVATE_PROFIT",
-    "brand_campaign_count": 1,
-    "number_count": 1,
-    "use_case": "2FA",
-    "sub_use_cases": [],
-    "description": "One-time passcodes for Acme account sign-in and password resets.",
-    "message_flow": "Users enter their number on the acme.example login form and agree to receive codes.",
-    "sample_messages": ["Your Acme code is 482913. Reply STOP to opt out."],
-    "opt_in_keywords": [],
-    "opt_in_message": "",
-    "opt_out_keywords": ["STOP"],
-    "opt_out_message": "You are unsubscribed.",
-    "help_keywords": ["HELP"],
-    "help_message": "Acme help: support@acme.example",
-    "embedded_link": False,
-    "embedded_phone": False,
-    "age_gated": False,
-    "number_pool": False,
-}
 
 
 async def test_campaign_review_rejects_then_approves_a_resubmission(sim: Client, receiver: Receiver) -> None:
@@ -403,111 +277,3 @@ async def test_campaign_review_rejects_then_approves_a_resubmission(sim: Client,
         "approved",
         [],
     )
-
-
-async def test_faults_apply_to_the_carrier_api_only(sim: Client) -> None:
-    url = "/carrier/v1/available-numbers?area_code=415&quantity=1"
-    effective = await (await sim.put("/sim/config", json={"faults": {"error_fraction": 1.0}})).json()
-    assert effective["faults"]["error_fraction"] == 1.0 and effective["receipt_delay_ms"] == 10
-    assert (await sim.get(url)).status == 503
-    assert (await sim.get("/carrier/v1/healthz")).status == 200
-    assert (await sim.get(f"/sim/numbers/{SENDER}")).status == 200
-    await sim.put("/sim/config", json={"faults": {"slow_fraction": 1.0, "slow_ms": 200}})
-    started = time.monotonic()
-    assert (await sim.get(url)).status == 200 and time.monotonic() - started >= 0.2
-    world_of(sim).timeout_hold_s = 0.05  # the 30 s hold, shortened for the test
-    await sim.put("/sim/config", json={"faults": {"timeout_fraction": 1.0}})
-    assert (await sim.get(url)).status == 504
-    assert (await sim.post("/sim/reset")).status == 200
-    assert (await sim.get(url)).status == 200
-    assert (await (await sim.get("/sim/config")).json())["faults"]["timeout_fraction"] == 0.0
-
-
-@pytest.mark.parametrize(
-    "body",
-    [
-        {"faults": {"error_fraction": 0.7, "timeout_fraction": 0.7}},
-        {"faults": {"error_fraction": 2}},
-        {"receipt_delay_ms": -1},
-        {"review_delay_ms": "soon"},
-    ],
-)
-async def test_bad_sim_config_is_refused(sim: Client, body: dict[str, Any]) -> None:
-    resp = await sim.put("/sim/config", json=body)
-    assert resp.status == 400
-    assert (await (await sim.get("/sim/config")).json())["receipt_delay_ms"] == 10
-
-
-async def test_delays_can_be_changed_at_runtime(sim: Client, receiver: Receiver) -> None:
-    await assign(sim, SENDER)
-    await sim.put("/sim/config", json={"receipt_delay_ms": 400})
-    started = time.monotonic()
-    await send(sim)
-    await receiver.wait_for("dlr", 1)
-    assert time.monotonic() - started >= 0.4
-
-
-def world_of(client: Client) -> World:
-    app = client.app
-    assert app is not None
-    return app[WORLD]
-
-
-def files_in(path: Path) -> list[Path]:
-    return list(path.iterdir())
-
-
-# -- lifecycle -------------------------------------------------------------------------------------
-async def test_state_survives_a_restart(receiver: Receiver, tmp_path: Path) -> None:
-    state = tmp_path / "sim-state.json"
-    slow = config(receiver, state_file=str(state), receipt_delay_ms=60_000, review_delay_ms=60_000)
-    async with running(slow) as first:
-        await assign(first, SENDER)
-        accepted = await (await send(first)).json()
-        pending = (await (await first.post("/carrier/v1/campaigns", json=GOOD_CAMPAIGN)).json())[
-            "campaign_ref"
-        ]
-    assert sorted(p.name for p in files_in(tmp_path)) == ["sim-state.json"]
-    async with running(config(receiver, state_file=str(state))) as second:
-        status = await (await second.get(f"/sim/numbers/{SENDER}")).json()
-        assert (status["assigned"], status["account_ref"]) == (True, "acct-1")
-        assert await (await send(second)).json() == accepted
-        [decision] = await receiver.wait_for("campaign", 1)
-        assert (decision["campaign_ref"], decision["status"]) == (pending, "approved")
-        [dlr] = await receiver.wait_for("dlr", 1)  # accepted before the restart, delivered after it
-        assert dlr["carrier_message_id"] == accepted["carrier_message_id"]
-        await asyncio.sleep(0.2)
-        assert len(receiver.received["dlr"]) == 1  # the replayed reference was not delivered again
-
-
-def test_corrupt_state_file_fails_loudly(tmp_path: Path) -> None:
-    state = tmp_path / "sim-state.json"
-    state.write_text("{not json")
-    with pytest.raises(ValueError, match="AM_SIM_STATE_FILE"):
-        make_app(SimConfig(state_file=str(state)))
-
-
-async def test_shutdown_cancels_callbacks_still_being_retried(receiver: Receiver) -> None:
-    receiver.refuse["mo"] = 10**6
-    async with asyncio.timeout(3 * SLACK):
-        async with running(config(receiver)) as sim:
-            await sim.post("/sim/messages", json={"from": HANDSET, "to": SENDER, "text": "hi"})
-            while receiver.attempts["mo"] < 2:
-                await asyncio.sleep(0.05)
-            assert len(world_of(sim).tasks) == 1
-    assert not receiver.received["mo"]
-
-
-async def test_unacknowledged_callbacks_resume_after_a_restart(receiver: Receiver, tmp_path: Path) -> None:
-    cfg = config(receiver, state_file=str(tmp_path / "sim-state.json"))
-    receiver.refuse["mo"] = 10**6
-    async with running(cfg) as first:
-        accepted = await (
-            await first.post("/sim/messages", json={"from": HANDSET, "to": SENDER, "text": "hi"})
-        ).json()
-        while receiver.attempts["mo"] < 1:
-            await asyncio.sleep(0.02)
-    receiver.refuse["mo"] = 0
-    async with running(cfg):
-        [mo] = await receiver.wait_for("mo", 1)
-        assert mo["carrier_message_id"] == accepted["carrier_message_id"]

@@ -9,6 +9,7 @@ from typing import Any, cast
 
 from libs.smpp import pdu
 from libs.smpp.session import Session
+from libs.testing import SLACK
 from services.carrier_sim.smsc import Smsc
 
 
@@ -50,3 +51,19 @@ async def test_deliver_sm_outstanding_stay_within_the_window() -> None:
         await smsc.close()
         await session.close()
         reading.cancel()
+
+
+async def test_stopping_closes_every_connection_and_ends_its_task() -> None:
+    """A connection still open when the simulator stops (here one that never bound) is closed and its task
+    ends, instead of being cancelled at the loop's end (which Python 3.11 logs as an error)."""
+    smsc = Smsc(cast(Any, None), "sys", "pw")
+    port = await smsc.start("127.0.0.1", 0)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    async with asyncio.timeout(5 * SLACK):  # until the server has taken the connection
+        while not smsc.connections:
+            await asyncio.sleep(0.02)
+    [task] = smsc.connections.values()
+    await smsc.close()
+    assert task.done() and not task.cancelled() and not smsc.connections
+    assert await asyncio.wait_for(reader.read(), 5) == b""  # the ESME sees the connection end
+    writer.close()

@@ -1,6 +1,6 @@
 """The web dashboard at the gateway's origin: server-rendered page shells (navigation, the session's CSRF
-token) and one local script that draws every page from the public /v1 API, so the dashboard can do
-nothing the API cannot. No build step, no CDN: the script and stylesheet are served from ``static/``."""
+token) and local ES modules that draw every page from the public /v1 API, so the dashboard can do
+nothing the API cannot. No build step, no CDN: the modules and stylesheet are served from ``static/``."""
 
 from __future__ import annotations
 

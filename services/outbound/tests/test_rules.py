@@ -105,7 +105,8 @@ def test_receipt_mapping(status: str, outcome: str | None) -> None:
 # -- validation -------------------------------------------------------------------------------------
 def test_text_limits() -> None:
     assert rules.validate_text("x" * 1600)
-    for bad in ("", "x" * 1601, "nul\x00", "lone \ud800 surrogate"):
+    assert rules.validate_text(" x ") == " x "
+    for bad in ("", " ", " \n\t ", "x" * 1601, "nul\x00", "lone \ud800 surrogate"):
         with pytest.raises(CommandError) as e:
             rules.validate_text(bad)
         assert e.value.code == "VALIDATION_ERROR" and e.value.details == {"field": "text"}

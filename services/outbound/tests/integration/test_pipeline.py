@@ -74,7 +74,8 @@ async def test_unknown_from_number(pipe: Pipe) -> None:
 
 
 async def test_validation(pipe: Pipe) -> None:
-    for payload, fld in (({"text": ""}, "text"), ({"text": "x" * 1601}, "text"), ({"to": "12"}, "to"),
+    for payload, fld in (({"text": ""}, "text"), ({"text": " \n "}, "text"), ({"text": "x" * 1601}, "text"),
+                         ({"to": "12"}, "to"), ({"to": pipe.number}, "to"),
                          ({"send_at": "soon"}, "send_at"), ({"validity_seconds": 0}, "validity_seconds"),
                          ({"status_callback_url": "http://example.com/x"}, "status_callback_url")):
         body = {"from": pipe.number, "to": handset(), "text": "hi", **payload}
