@@ -11,9 +11,10 @@ request) and over stdio (``amctl mcp``, the key from ``AGENTMESSAGE_API_KEY``).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, TypedDict, TypeVar
 
@@ -57,6 +58,22 @@ def _error_result(exc: ApiError) -> CallToolResult:
     body = {"error": {**exc.to_dict(), "what_to_do": ADVICE.get(exc.code, "")}}
     return CallToolResult(content=[TextContent(type="text", text=json.dumps(body))], structured_content=body,
                           is_error=True)
+
+
+@contextlib.asynccontextmanager
+async def _arguments(**names: str) -> AsyncIterator[None]:
+    """An API error naming a request field (``from``, ``contact_number``) names the tool's argument instead
+    (``from_number``, ``contact``): the model fixes what it passed, not an argument it did not."""
+    try:
+        yield
+    except ApiError as exc:
+        field = exc.details.get("field")
+        if field not in names:
+            raise
+        arg = names[field]
+        message = arg + exc.message[len(field):] if exc.message.startswith(f"{field}:") else exc.message
+        raise ApiError(exc.status, exc.code, message, {**exc.details, "field": arg}, exc.retry_after,
+                       exc.request_id) from None
 
 
 def _api_errors(fn: F) -> F:
@@ -130,7 +147,8 @@ def _sending_tools(server: MCPServer[Any], client_for: ClientFactory) -> None:
     ) -> SendResult:
         async with client_for(ctx) as am:
             try:
-                msg = await am.send_message(from_number, to, text, send_at=send_at)
+                async with _arguments(**{"from": "from_number"}):
+                    msg = await am.send_message(from_number, to, text, send_at=send_at)
             except ApiError as exc:
                 if exc.status == 453 or exc.code == "SENDING_NOT_ENABLED":
                     verdict = (await am.check_send(from_number, to, text)).to_dict()
@@ -149,7 +167,7 @@ def _sending_tools(server: MCPServer[Any], client_for: ClientFactory) -> None:
         to: Phone,
         text: Annotated[str, Field(min_length=1, max_length=1600)],
     ) -> dict[str, Any]:
-        async with client_for(ctx) as am:
+        async with client_for(ctx) as am, _arguments(**{"from": "from_number"}):
             return (await am.check_send(from_number, to, text)).to_dict()
 
 
@@ -173,11 +191,13 @@ def _waiting_tools(server: MCPServer[Any], client_for: ClientFactory) -> None:
         async with client_for(ctx) as am:
             since = None
             if after_message_id is None:  # a reply is what came after our last message to them (not an auto-reply)
-                sent = await am.list_messages(to=contact, limit=20)
+                async with _arguments(to="contact"):
+                    sent = await am.list_messages(to=contact, limit=20)
                 ours = [m for m in sent.data if m.kind in ("standard", "opt_in_request")]
                 since = ours[0].created_at if ours else None
-            got = await am.wait_for_reply(contact, to=to_number, timeout=timeout_seconds, after=after_message_id,
-                                          since=since)
+            async with _arguments(**{"from": "contact", "to": "to_number"}):
+                got = await am.wait_for_reply(contact, to=to_number, timeout=timeout_seconds,
+                                              after=after_message_id, since=since)
         return ReplyResult(received=got is not None, message=got.to_dict() if got else None)
 
     @server.tool(description="Wait (up to 60 s) for a one-time code (a verification / sign-in code) texted to one of "
@@ -199,7 +219,7 @@ def _waiting_tools(server: MCPServer[Any], client_for: ClientFactory) -> None:
         since = None
         if after_message_id is None and lookback_seconds > 0:
             since = (datetime.now(UTC) - timedelta(seconds=lookback_seconds)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-        async with client_for(ctx) as am:
+        async with client_for(ctx) as am, _arguments(**{"from": "from_sender", "to": "to_number"}):
             got = await am.wait_for_code(to_number, from_=from_sender, timeout=timeout_seconds,
                                          after=after_message_id, since=since)
         return CodeResult(received=got is not None, code=got.otp if got else None,
@@ -219,7 +239,7 @@ def _reading_tools(server: MCPServer[Any], client_for: ClientFactory) -> None:
         limit: Annotated[int, Field(ge=1, le=100)] = 20,
         cursor: Annotated[str | None, Field(description="next_cursor of a previous call")] = None,
     ) -> dict[str, Any]:
-        async with client_for(ctx) as am:
+        async with client_for(ctx) as am, _arguments(contact_number="contact"):
             page = await am.list_conversations(contact_number=contact, limit=limit, cursor=cursor)
         return {"conversations": [c.to_dict() for c in page.data], "next_cursor": page.next_cursor}
 
@@ -273,14 +293,14 @@ def _consent_tools(server: MCPServer[Any], client_for: ClientFactory) -> None:
             description="Must ask to reply YES and say how to opt out, e.g. 'Reply YES to get texts from Acme. "
                         "Reply STOP to opt out, HELP for help.'")],
     ) -> dict[str, Any]:
-        async with client_for(ctx) as am:
+        async with client_for(ctx) as am, _arguments(contact_number="contact"):
             return (await am.request_consent(phone_number_id, contact, confirmation_text)).to_dict()
 
     @server.tool(description="A contact's consent state (none, granted, opted_out) with any pending double opt-in. "
                              "Use it before texting someone.", annotations=_READ_ONLY)
     @_api_errors
     async def get_consent(ctx: Context[Any, Any], contact: Phone) -> dict[str, Any]:
-        async with client_for(ctx) as am:
+        async with client_for(ctx) as am, _arguments(contact_number="contact"):
             c = await am.get_consent(contact)
         out = c.to_dict()
         out.pop("history", None)

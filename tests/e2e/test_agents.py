@@ -249,6 +249,23 @@ async def test_both_protocol_eras_are_served(system: System) -> None:
         assert TOOLS <= {t.name for t in (await legacy.list_tools()).tools}
 
 
+async def test_a_malformed_argument_is_named_as_the_tool_calls_it(system: System) -> None:
+    """An API error names the request's field (from, to, contact_number); the tool error names the tool's
+    argument, so a model fixes the one it passed (wait_for_reply's bad contact is not its to_number)."""
+    org = await onboard(system)
+    async with mcp_http(system, org.key) as mcp:
+        for tool, args, arg in (
+                ("send_message", {"from_number": "+1", "to": "+15551234567", "text": "hi"}, "from_number"),
+                ("check_send", {"from_number": "+1", "to": "+15551234567", "text": "hi"}, "from_number"),
+                ("wait_for_reply", {"contact": "bogus", "timeout_seconds": 1}, "contact"),
+                ("wait_for_reply", {"contact": "+15551234567", "to_number": "x", "timeout_seconds": 1}, "to_number"),
+                ("wait_for_code", {"to_number": "x", "timeout_seconds": 1}, "to_number"),
+                ("get_consent", {"contact": "bogus"}, "contact"),
+                ("list_conversations", {"contact": "not a sender!"}, "contact")):
+            err = await error_of(mcp, tool, **args)
+            assert err["details"].get("field") == arg and err["message"].startswith(f"{arg}:"), (tool, err)
+
+
 async def test_mcp_needs_a_valid_key(system: System) -> None:
     async with httpx2.AsyncClient() as http:
         r = await http.post(f"{system.gateway}/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
