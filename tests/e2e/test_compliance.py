@@ -209,6 +209,10 @@ async def test_check_shows_every_check_and_is_not_a_send(system: System) -> None
     assert await inbox(system) == []  # a check sends nothing
     status, body = await org.call("POST", "/v1/compliance/check", {"from": org.number, "to": "12", "text": "x"})
     assert status == 400 and body["error"]["details"]["field"] == "to"
+    for path in ("/v1/compliance/check", "/v1/messages"):  # a number not the organization's: the send's answer
+        status, body = await org.call("POST", path, {**req, "from": "+14155559876"})
+        assert status == 400 and body["error"]["code"] == "FROM_NUMBER_NOT_FOUND", (path, body)
+        assert body["error"]["details"]["field"] == "from", (path, body)
 
 
 async def test_double_opt_in_rules_and_scoping(system: System) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from proto.base import new_id
+from proto.base import CommandError, new_id
 from proto.commands import compliance as c
 from proto.http.compliance import (
     CheckBody,
@@ -163,9 +163,16 @@ async def export_decisions(ctx: Ctx) -> web.StreamResponse:
 
 async def check(ctx: Ctx) -> Reply:
     b: CheckBody = ctx.body
-    res = await ctx.call(c.EvaluateSend(
-        org_id=ctx.org_id, message_id=new_id(), from_=ctx.phone(b.from_, "from"), to=ctx.phone(b.to, "to"),
-        text=b.text, category=b.category, dry_run=True, on_frequency_cap=b.on_frequency_cap))
+    from_ = ctx.phone(b.from_, "from")
+    try:
+        res = await ctx.call(c.EvaluateSend(
+            org_id=ctx.org_id, message_id=new_id(), from_=from_, to=ctx.phone(b.to, "to"),
+            text=b.text, category=b.category, dry_run=True, on_frequency_cap=b.on_frequency_cap))
+    except CommandError as exc:
+        if exc.code != "NOT_FOUND":  # numbers knows no such number of the organization: what a send answers
+            raise
+        raise CommandError("FROM_NUMBER_NOT_FOUND", f"from: {from_} is not one of your organization's numbers",
+                           400, {"field": "from"}) from exc
     return Reply(SendDecision.of(res))
 
 
@@ -214,7 +221,7 @@ ROUTES = [
           description="Appends an opt-out (source api), never deletes: queued messages to the contact are "
                       "canceled. Record consent again (POST /v1/consent) or have the contact text START to undo."),
     Route("POST", "/v1/compliance/check", check, "Would this send be allowed now? (dry run of the gate)",
-          "compliance", body=CheckBody, response=SendDecision,
+          "compliance", body=CheckBody, response=SendDecision, errors=("FROM_NUMBER_NOT_FOUND",),
           description="The same decision POST /v1/messages would get, with every check's result (opt_out, "
                       "registration, consent, quiet_hours, frequency_cap), and what would make a denied send legal "
                       "(FREQUENCY_CAP names details.next_allowed_at). Not recorded, not counted."),
