@@ -104,14 +104,11 @@ def _opt_out(s: ContactState, c: Classified, pending: PendingDoubleOptIn | None,
 
 
 def _help(s: ContactState, c: Classified, m: Inbound, p: Policy, t: Texts, now: datetime) -> list[Event]:
-    answered = not s.opted_out  # an opted-out contact gets nothing but its one confirmation
-    help_ev: list[Event] = [HelpRequested(org_id=m.org_id, occurred_at=now, contact_number=m.contact,
-                                          keyword=c.keyword, inbound_message_id=m.message_id,
-                                          phone_number_id=m.phone_number_id, answered=answered)]
-    if answered:
-        help_ev.append(_reply(m, now, "help_reply",
-                              help_text(p, t, c.language, campaign=c.source == "campaign_keyword"), "help_reply"))
-    return help_ev
+    """HELP is always answered, an opted-out contact's too: the contact asked, and carriers expect it."""
+    return [HelpRequested(org_id=m.org_id, occurred_at=now, contact_number=m.contact, keyword=c.keyword,
+                          inbound_message_id=m.message_id, phone_number_id=m.phone_number_id, answered=True),
+            _reply(m, now, "help_reply", help_text(p, t, c.language, campaign=c.source == "campaign_keyword"),
+                   "help_reply")]
 
 
 def _opt_in(s: ContactState, c: Classified, pending: PendingDoubleOptIn | None, m: Inbound, p: Policy,

@@ -31,7 +31,8 @@ from services.compliance.rules import opt_in_text as opt_in_text
 from services.compliance.rules import opt_out_text as opt_out_text
 
 EXEMPT_KINDS = frozenset({"opt_in_request", "opt_out_confirmation", "help_reply", "keyword_reply"})
-"""Kinds compliance itself sends: exempt from consent and frequency caps, never from opt-out."""
+"""Kinds compliance itself sends: exempt from consent and frequency caps; from opt-out only the one
+confirmation of an opt-out and the answer to a HELP the contact texted."""
 QUIET_EXEMPT_KINDS = EXEMPT_KINDS - {"opt_in_request"}
 """Replies the contact's own text asked for go out at once; a double opt-in confirmation is our initiative,
 so it waits for the recipient's allowed hours (or is refused, under a ``reject`` policy)."""
@@ -154,6 +155,8 @@ def check_opt_out(s: ContactState, f: SendFacts) -> Outcome:
         return Outcome(Check(name="opt_out", result="pass", detail="the contact has not opted out"))
     if f.effective_kind == "opt_out_confirmation" and f.message_id == s.opt_out_confirmation_id:
         return Outcome(Check(name="opt_out", result="pass", detail="the one confirmation of the contact's opt-out"))
+    if f.effective_kind == "help_reply":  # issued by compliance for a HELP the contact itself texted
+        return Outcome(Check(name="opt_out", result="pass", detail="the answer to the contact's own HELP"))
     when = rfc3339(s.opted_out_at) if s.opted_out_at else "earlier"
     if s.opt_out_source == "api":
         reason = (f"{f.to} was opted out through the API at {when}: record consent again (POST /v1/consent), "

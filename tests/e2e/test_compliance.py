@@ -140,6 +140,8 @@ async def test_stop_gets_exactly_one_confirmation_then_453_until_start(system: S
     status, body = await org.send(text="after stop")
     assert status == 453 and body["error"]["code"] == "RECIPIENT_OPTED_OUT", body
     assert "START" in body["error"]["message"]
+    await text_from(system, org, "HELP")  # an opted-out contact asking for help is still answered
+    assert (await wait_inbox(system, len(after) + 1))[-1]["text"] == HELP_MESSAGE
     view = await org.consent()
     assert view["status"] == "opted_out" and view["opt_out_source"] == "keyword" and view["opt_out_rule"] == "STOP"
     status, body = await org.call("POST", "/v1/consent", {

@@ -67,16 +67,20 @@ def test_only_the_one_confirmation_reaches_an_opted_out_contact() -> None:
     ok = facts("opt_out_confirmation", "transactional", reply.message_id, issued_kind="opt_out_confirmation")
     assert model.decide(s, model.Policy(), ok, ENABLED, NIGHT_SF).decision == "allow"  # any hour
     for other in (facts("opt_out_confirmation", "transactional", "m-x", issued_kind="opt_out_confirmation"),
-                  facts("help_reply", "transactional", "m-y", issued_kind="help_reply"),
+                  facts("help_reply", "transactional", "m-y"),  # a caller claiming the kind: not issued by us
                   facts("standard", "transactional")):
         assert model.decide(s, model.Policy(), other, ENABLED, NOON_SF).code == "RECIPIENT_OPTED_OUT"
     # a second STOP changes nothing and sends no second confirmation
     s2, again = text_in(s, "STOP", event_id="ev-2")
     assert again == [] and s2 == s
-    # HELP from an opted-out contact is recorded but not answered
+    # HELP from an opted-out contact is answered: the contact asked (its answer passes the gate, at any hour)
     _, help_events = text_in(s, "HELP", event_id="ev-3")
-    assert [type(e) for e in help_events] == [E.HelpRequested]
-    assert isinstance(help_events[0], E.HelpRequested) and help_events[0].answered is False
+    assert [type(e) for e in help_events] == [E.HelpRequested, E.ReplyIssued]
+    assert isinstance(help_events[0], E.HelpRequested) and help_events[0].answered is True
+    answer = help_events[1]
+    assert isinstance(answer, E.ReplyIssued) and answer.kind == "help_reply"
+    ok = facts("help_reply", "transactional", answer.message_id, issued_kind="help_reply")
+    assert model.decide(s, model.Policy(), ok, ENABLED, NIGHT_SF).decision == "allow"
 
 
 def test_start_opts_back_in_with_keyword_consent_and_a_reply() -> None:

@@ -180,7 +180,7 @@ class World:
             assert d.defer_until is not None
             until = d.defer_until
             assert until > self.now and oracle_open(c.number, until)
-        if d.decision == "allow" and c.o.opted_out:
+        if d.decision == "allow" and c.o.opted_out and f.kind != "help_reply":  # (HELP: the contact asked)
             c.o.allowed_while_out.add(mid)
             assert len(c.o.allowed_while_out) == 1
         self.checked += 1
@@ -188,7 +188,8 @@ class World:
     def expected(self, c: Contact, f: model.SendFacts) -> tuple[str, str | None]:
         o, p = c.o, self.policy
         eff = f.kind if f.kind == "standard" or f.kind == f.issued_kind else "standard"
-        if o.opted_out and not (eff == "opt_out_confirmation" and f.message_id == o.confirmation_id):
+        if o.opted_out and not (eff == "opt_out_confirmation" and f.message_id == o.confirmation_id) \
+                and eff != "help_reply":
             return "deny", "RECIPIENT_OPTED_OUT"
         if not self.sender_ok:
             return "deny", "SENDING_NOT_ENABLED"
