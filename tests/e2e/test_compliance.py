@@ -250,6 +250,10 @@ async def test_ledger_list_history_and_audit_export_show_the_evidence(system: Sy
     status, body = await org.call("POST", "/v1/consent", {"contact_number": "+14155550177", "method": "web_form",
                                                           "evidence": evidence})
     assert status == 201, body
+    formula = {"disclosure_text": '=HYPERLINK("https://evil.example","Click")', "user_agent": "@SUM(1+1)"}
+    status, body = await org.call("POST", "/v1/consent", {"contact_number": "+14155550178", "method": "web_form",
+                                                          "evidence": formula})
+    assert status == 201, body
     await org.quiet_hours_off()
     assert (await org.call("POST", "/v1/consent/double-opt-in", {
         "phone_number_id": org.number_id, "contact_number": CONTACT, "confirmation_text": CONFIRMATION}))[0] == 202
@@ -258,7 +262,7 @@ async def test_ledger_list_history_and_audit_export_show_the_evidence(system: Sy
     await wait_status(org, "granted")
     assert (await org.call("DELETE", "/v1/consent/+14155550177"))[0] == 200
     status, body = await org.call("GET", "/v1/consent?status=granted")
-    assert [c["contact_number"] for c in body["data"]] == [CONTACT], body
+    assert sorted(c["contact_number"] for c in body["data"]) == sorted([CONTACT, "+14155550178"]), body
     status, body = await org.call("GET", "/v1/consent?method=double_opt_in")
     assert [c["contact_number"] for c in body["data"]] == [CONTACT], body
     status, body = await org.call("GET", "/v1/consent?method=webform")  # a typo: refused, not an empty page
@@ -293,6 +297,11 @@ async def test_ledger_list_history_and_audit_export_show_the_evidence(system: Sy
         table = list(csv.DictReader(io.StringIO(await r.text())))
     assert len(table) == len(rows)
     assert any(t["disclosure_text"] == evidence["disclosure_text"] and t["ip"] == evidence["ip"] for t in table)
+    # a cell that would run as a formula in a spreadsheet is quoted in the CSV (the JSONL keeps it as it is)
+    [hostile] = [t for t in table if t["contact_number"] == "+14155550178" and t["type"] == "ConsentGranted"]
+    assert (hostile["disclosure_text"], hostile["user_agent"]) == ("'" + formula["disclosure_text"], "'@SUM(1+1)")
+    assert granted["+14155550178"]["evidence"]["disclosure_text"] == formula["disclosure_text"]
+    assert all(t["contact_number"].startswith("+1") for t in table)  # phone numbers stay as they are
     other = await sender_org(system, approve=False)
     async with org.system.http.get(f"{system.gateway}/v1/consent/export",
                                    headers={"Authorization": f"Bearer {other.key}"}) as r:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
@@ -73,9 +74,30 @@ async def revoke_consent(ctx: Ctx) -> Reply:
     return Reply(await ctx.call(c.RevokeConsent(org_id=ctx.org_id, contact_number=contact)))
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_E164 = re.compile(r"\+[1-9][0-9]{1,14}")
+
+
+def _cell(v: Any) -> Any:
+    """A CSV cell a spreadsheet will not run: text an untrusted party wrote (a disclosure, a user agent, a
+    reply) that starts like a formula (``=1+2``, ``@SUM(…)``, ``+HYPERLINK(…)``) gets a leading ``'`` (the
+    OWASP rule); phone numbers (E.164) stay as they are. The JSONL export is the data unchanged."""
+    if isinstance(v, str) and v.startswith(_FORMULA_START) and not _E164.fullmatch(v):
+        return "'" + v
+    return v
+
+
+class _SafeWriter:
+    def __init__(self, buf: io.StringIO):
+        self._w = csv.writer(buf, lineterminator="\n")
+
+    def writerow(self, row: Sequence[Any]) -> None:
+        self._w.writerow([_cell(v) for v in row])
+
+
 def _csv_rows(rows: list[c.LedgerRow]) -> bytes:
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    w = _SafeWriter(buf)
     for r in rows:
         ev = r.evidence or c.EvidenceView()
         w.writerow([r.position, r.event_id, r.type, r.occurred_at, r.contact_number, r.method, r.source,
@@ -88,7 +110,7 @@ def _csv_rows(rows: list[c.LedgerRow]) -> bytes:
 
 def _decision_csv(rows: list[c.DecisionView]) -> bytes:
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    w = _SafeWriter(buf)
     for d in rows:
         results = "; ".join(f"{k.name}={k.result}" + (f" ({k.detail})" if k.detail else "") for k in d.checks)
         w.writerow([d.id, d.decided_at, d.message_id, d.stage, d.from_, d.contact_number, d.kind, d.category,
