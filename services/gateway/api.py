@@ -253,9 +253,11 @@ def decode_query(query: Any, typ: type) -> Any:
         check_text(v, k)
     fields = set(typ.__struct_encode_fields__)  # type: ignore[attr-defined]  # wire names, e.g. "from"
     for k in query:
-        if k in fields:
-            vals = query.getall(k)
-            data[k] = unplussed(vals[-1])
+        if k not in fields:  # a typo'd filter (``state=failed``, ``since`` for ``created_after``) is refused,
+            # not ignored: ignored, it would answer every row as if it were the filtered page
+            raise CommandError("VALIDATION_ERROR", f"{k}: not a parameter of this request; it takes "
+                               f"{', '.join(sorted(fields))}", 400, {"field": k})
+        data[k] = unplussed(query.getall(k)[-1])
     try:
         return msgspec.convert(data, typ, strict=False)
     except msgspec.ValidationError as exc:

@@ -8,7 +8,8 @@
   a non-ASCII bearer token, a well-formed cursor whose id is no id, a NUL in a repeated parameter;
 - unknown body fields are refused by name; 405 carries Allow;
 - a replayed key creation or signup never shows the secret again;
-- every answer, an error too, carries its request id (the caller's trace id when it sent a traceparent)."""
+- every answer, an error too, carries its request id (the caller's trace id when it sent a traceparent);
+- a list's unknown query parameter (a typo'd filter) is refused by name, not ignored."""
 
 from __future__ import annotations
 
@@ -391,3 +392,12 @@ async def test_every_answer_carries_its_request_id(system: System) -> None:
     _, _, headers = await system.call("GET", "/v1/balance", key=key,
                                       headers={"traceparent": f"00-{trace}-00f067aa0ba902b7-01"})
     assert headers["X-Request-ID"] == trace
+
+
+async def test_a_lists_unknown_parameter_is_refused_not_ignored(system: System) -> None:
+    key = (await system.signup())["api_key"]["secret"]
+    status, body, _ = await system.call("GET", "/v1/messages?since=2026-01-01T00:00:00Z", key=key)
+    assert status == 400 and body["error"]["details"] == {"field": "since"}, body
+    assert "created_after" in body["error"]["message"]  # it says what the list does take
+    status, body, _ = await system.call("GET", "/v1/messages?created_after=2026-01-01T00:00:00Z&limit=5", key=key)
+    assert status == 200, body
