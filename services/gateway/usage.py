@@ -144,6 +144,9 @@ class UsageCounters:
         """What a flush under way has not written yet (still counted in ``usage``)."""
         self._flusher: asyncio.Task[None] | None = None
         self._read: dict[str, tuple[KeyUsage, float]] = {}
+        self._moved = 0
+        """Bumped whenever a flush moves a count from here into the bucket: a read of the bucket that saw it
+        move under it would count that send twice or not at all, so it reads again."""
 
     @classmethod
     async def open(cls, nc: Client, subjects: Subjects, *, replicas: int = 1) -> UsageCounters:
@@ -221,6 +224,7 @@ class UsageCounters:
                     except Exception as exc:
                         log.warning("key_usage_flush_failed", key_id=key_id, error=repr(exc))
                     counts[i] = 0
+                    self._moved += 1
         finally:
             self._flushing = {}
 
@@ -253,9 +257,13 @@ class UsageCounters:
 
     async def _usage(self, key_id: str) -> KeyUsage:
         now = datetime.now(UTC)
-        m, d, s = await asyncio.gather(self._get(self.name(key_id, "m", _minute(now))),
-                                       self._get(self.name(key_id, "d", _day(now))),
-                                       self._get(self.name(key_id, "s", _day(now))))
+        for _ in range(10):  # the bucket read again while a flush moved counts into it meanwhile
+            moved = self._moved
+            m, d, s = await asyncio.gather(self._get(self.name(key_id, "m", _minute(now))),
+                                           self._get(self.name(key_id, "d", _day(now))),
+                                           self._get(self.name(key_id, "s", _day(now))))
+            if moved == self._moved:
+                break
         for local in (self._pending.get(key_id), self._flushing.get(key_id)):
             if local is not None:  # this replica's tally not written yet
                 m, d, s = m + local[0], d + local[1], s + local[2]

@@ -157,3 +157,30 @@ async def test_only_the_caps_a_key_has_are_compared_and_set(nats_url: str, subje
     finally:
         await usage.close()
         await nc.close()
+
+
+async def test_usage_read_while_a_flush_moves_the_tally_counts_each_send_once(nats_url: str, subject_root: str) -> None:
+    """A read of the bucket taken before a flush wrote this replica's tally, added to the tally after the
+    flush cleared it, missed the send (usage 0 after a send: seen on a loaded machine). It reads again."""
+    nc = await nats.connect(nats_url)
+    usage = UsageCounters(await _kv(nc, Subjects(subject_root)))  # no background flusher: the test flushes
+    try:
+        usage.tally("k3", 1, 1, 7900)
+        bucket_read, flushed = asyncio.Event(), asyncio.Event()
+        read_bucket = usage._get
+
+        async def read_before_the_flush(key: str) -> int:  # the bucket as it was, answered after the flush
+            value = await read_bucket(key)
+            bucket_read.set()
+            await flushed.wait()
+            return value
+
+        usage._get = read_before_the_flush  # type: ignore[method-assign]
+        reading = asyncio.create_task(usage._usage("k3"))
+        await bucket_read.wait()
+        await usage.flush()
+        flushed.set()
+        got = await reading
+        assert (got.sends_this_minute, got.sends_today, got.spend_today) == (1, 1, "0.0079")
+    finally:
+        await nc.close()
