@@ -135,6 +135,10 @@ class CampaignSubmitted(_Campaign, frozen=True, kw_only=True):
     """The confirmation sent for one of the campaign's own opt-out keywords."""
     help_keywords: list[str] = msgspec.field(default_factory=list)
     help_message: str = ""
+    opt_in_keywords: list[str] = msgspec.field(default_factory=list)
+    """The campaign's own opt-in keywords, upper case (e.g. JOIN: texted to one of its numbers, an opt-in)."""
+    opt_in_message: str = ""
+    """The reply to one of the campaign's own opt-in keywords (empty: the usual opt-in reply)."""
 
 
 class CampaignApproved(_Campaign, frozen=True, kw_only=True):
@@ -162,6 +166,8 @@ class CampaignResubmitted(_Campaign, frozen=True, kw_only=True):
     opt_out_message: str = ""
     help_keywords: list[str] = msgspec.field(default_factory=list)
     help_message: str = ""
+    opt_in_keywords: list[str] = msgspec.field(default_factory=list)
+    opt_in_message: str = ""
 
 
 class CampaignNumberAssigned(_Campaign, frozen=True, kw_only=True):

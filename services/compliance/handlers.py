@@ -136,7 +136,7 @@ class Compliance(Handlers):
         texts = await self.texts(ev.org_id, ev.to)
         if cls.source == "campaign_keyword" and campaign is not None:  # the campaign's own words, its own replies
             texts = model.Texts(brand=texts.brand, opt_out_message=campaign[1] or texts.opt_out_message,
-                                help_message=campaign[2] or texts.help_message)
+                                help_message=campaign[2] or texts.help_message, opt_in_message=campaign[3] or None)
         m = model.Inbound(event_id=ev.event_id, message_id=ev.message_id, org_id=ev.org_id, contact=contact,
                           our_number=ev.to, phone_number_id=ev.phone_number_id, body=ev.body, received_at=received)
 

@@ -125,7 +125,7 @@ def _opt_in(s: ContactState, c: Classified, pending: PendingDoubleOptIn | None, 
             reply_text=m.body, reply_received_at=received)
         return [ConsentGranted(org_id=org, occurred_at=now, contact_number=to, consent_id=consent_id,
                                method="double_opt_in", evidence=evidence),
-                _reply(m, now, "keyword_reply", opt_in_text(p, t, c.language), "opt_in_reply")]
+                _reply(m, now, "keyword_reply", opt_in_text(p, t, c.language, campaign=c.source == "campaign_keyword"), "opt_in_reply")]
     if c.intent == "affirm" and not s.opted_out:
         return []  # a plain "yes" in a conversation: no opt-in pending, nothing to opt back into
     if not s.opted_out and s.consent_id:
@@ -137,4 +137,4 @@ def _opt_in(s: ContactState, c: Classified, pending: PendingDoubleOptIn | None, 
                           received_at=received),
             ConsentGranted(org_id=org, occurred_at=now, contact_number=to, consent_id=consent_id,
                            method="keyword", evidence=evidence),
-            _reply(m, now, "keyword_reply", opt_in_text(p, t, c.language), "opt_in_reply")]
+            _reply(m, now, "keyword_reply", opt_in_text(p, t, c.language, campaign=c.source == "campaign_keyword"), "opt_in_reply")]

@@ -40,6 +40,8 @@ class Texts:
     brand: str = ""
     help_message: str | None = None
     opt_out_message: str | None = None
+    opt_in_message: str | None = None
+    """The campaign's, for one of its own opt-in keywords only (START gets the organization's or ours)."""
 
 
 def _brand(t: Texts) -> str:
@@ -80,7 +82,10 @@ def _keyword_reply(campaign_text: str | None, policy_text: str | None, language:
     return policy_text or campaign_text or en
 
 
-def opt_in_text(p: Policy, t: Texts, language: Language = "en") -> str:
+def opt_in_text(p: Policy, t: Texts, language: Language = "en", campaign: bool = False) -> str:
+    """``campaign``: the contact texted one of the campaign's own opt-in keywords (JOIN): its message first."""
+    if campaign and t.opt_in_message:
+        return t.opt_in_message
     if language == "es":
         return (f"{_marca(t)}: se ha suscrito. La frecuencia de mensajes varía. Responda AYUDA para ayuda, ALTO "
                 "para no recibir más mensajes. Pueden aplicarse tarifas de mensajes y datos.")

@@ -306,12 +306,15 @@ async def uncount_sends(pool: asyncpg.Pool, org_id: str, message_ids: list[str])
 # -- campaigns' own keywords ---------------------------------------------------------------------------------
 
 async def save_campaign(conn: asyncpg.Connection, org_id: str, campaign_id: str, opt_out_keywords: list[str],
-                        opt_out_message: str, help_keywords: list[str], help_message: str) -> None:
+                        opt_out_message: str, help_keywords: list[str], help_message: str,
+                        opt_in_keywords: list[str], opt_in_message: str) -> None:
     await conn.execute(
         "INSERT INTO campaigns (campaign_id, org_id, opt_out_keywords, opt_out_message, help_keywords, help_message,"
-        " updated_at) VALUES ($1,$2,$3,$4,$5,$6,now()) ON CONFLICT (campaign_id) DO UPDATE SET"
-        " opt_out_keywords = $3, opt_out_message = $4, help_keywords = $5, help_message = $6, updated_at = now()",
-        campaign_id, org_id, opt_out_keywords, opt_out_message, help_keywords, help_message)
+        " opt_in_keywords, opt_in_message, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,now()) ON CONFLICT (campaign_id) DO UPDATE SET"
+        " opt_out_keywords = $3, opt_out_message = $4, help_keywords = $5, help_message = $6,"
+        " opt_in_keywords = $7, opt_in_message = $8, updated_at = now()",
+        campaign_id, org_id, opt_out_keywords, opt_out_message, help_keywords, help_message, opt_in_keywords,
+        opt_in_message)
 
 
 async def put_number(conn: asyncpg.Connection, org_id: str, e164: str, campaign_id: str | None) -> None:
@@ -324,15 +327,17 @@ async def put_number(conn: asyncpg.Connection, org_id: str, e164: str, campaign_
 
 
 async def campaign_of(conn: asyncpg.Connection | asyncpg.Pool, org_id: str,
-                      e164: str) -> tuple[Campaign, str, str] | None:
-    """The campaign's own keywords for texts to this number, and its opt-out and help messages."""
+                      e164: str) -> tuple[Campaign, str, str, str] | None:
+    """The campaign's own keywords for texts to this number, and its opt-out, help and opt-in messages."""
     row = await conn.fetchrow(
-        "SELECT c.opt_out_keywords, c.opt_out_message, c.help_keywords, c.help_message FROM campaign_numbers n"
+        "SELECT c.opt_out_keywords, c.opt_out_message, c.help_keywords, c.help_message, c.opt_in_keywords,"
+        " c.opt_in_message FROM campaign_numbers n"
         " JOIN campaigns c ON c.campaign_id = n.campaign_id WHERE n.org_id = $1 AND n.e164 = $2", org_id, e164)
     if row is None:
         return None
-    return (Campaign(frozenset(row["opt_out_keywords"]), frozenset(row["help_keywords"])), row["opt_out_message"],
-            row["help_message"])
+    return (Campaign(frozenset(row["opt_out_keywords"]), frozenset(row["help_keywords"]),
+                     frozenset(row["opt_in_keywords"])), row["opt_out_message"], row["help_message"],
+            row["opt_in_message"])
 
 
 async def campaign_keyword_hits(pool: asyncpg.Pool, items: list[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
@@ -343,7 +348,7 @@ async def campaign_keyword_hits(pool: asyncpg.Pool, items: list[tuple[str, str, 
         "SELECT q.org_id, q.e164, q.kw FROM unnest($1::text[], $2::text[], $3::text[]) AS q(org_id, e164, kw)"
         " JOIN campaign_numbers n ON n.org_id = q.org_id AND n.e164 = q.e164"
         " JOIN campaigns c ON c.campaign_id = n.campaign_id"
-        " WHERE q.kw = ANY(c.opt_out_keywords) OR q.kw = ANY(c.help_keywords)",
+        " WHERE q.kw = ANY(c.opt_out_keywords) OR q.kw = ANY(c.help_keywords) OR q.kw = ANY(c.opt_in_keywords)",
         *[list(col) for col in zip(*items, strict=True)])
     return {(r["org_id"], r["e164"], r["kw"]) for r in rows}
 

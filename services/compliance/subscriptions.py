@@ -68,7 +68,8 @@ async def learn_campaign(es: EventStore, ev: Event) -> None:
                 await store.save_campaign(
                     conn, ev.org_id, ev.campaign_id,
                     sorted({keyword_of(k) for k in ev.opt_out_keywords if keyword_of(k)}), ev.opt_out_message,
-                    sorted({keyword_of(k) for k in ev.help_keywords if keyword_of(k)}), ev.help_message)
+                    sorted({keyword_of(k) for k in ev.help_keywords if keyword_of(k)}), ev.help_message,
+                    sorted({keyword_of(k) for k in ev.opt_in_keywords if keyword_of(k)}), ev.opt_in_message)
             case CampaignNumberAssigned():
                 await store.put_number(conn, ev.org_id, normalize(ev.e164), ev.campaign_id)
             case CampaignNumberRemoved():

@@ -168,7 +168,9 @@ def keyword_fields(fields: dict[str, Any]) -> dict[str, Any]:
     return {"opt_out_keywords": list(fields.get("opt_out_keywords") or []),
             "opt_out_message": fields.get("opt_out_message") or "",
             "help_keywords": list(fields.get("help_keywords") or []),
-            "help_message": fields.get("help_message") or ""}
+            "help_message": fields.get("help_message") or "",
+            "opt_in_keywords": list(fields.get("opt_in_keywords") or []),
+            "opt_in_message": fields.get("opt_in_message") or ""}
 
 
 def campaign_fields(body: CampaignFields, brand_name: str, brand_email: str) -> dict[str, Any]:

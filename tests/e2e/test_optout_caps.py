@@ -120,10 +120,11 @@ async def test_spanish_and_plain_language_opt_outs_are_honoured_in_the_contacts_
     assert "unsubscribed" in got[0]["text"]
 
 
-async def test_a_campaigns_own_opt_out_and_help_keywords_are_honoured(system: System) -> None:
+async def test_a_campaigns_own_opt_out_help_and_opt_in_keywords_are_honoured(system: System) -> None:
     campaign: dict[str, Any] = {**CAMPAIGN, "opt_out_keywords": ["STOP", "ARRET"], "help_keywords": ["HELP", "AIDE"],
                                 "opt_out_message": "Acme: you will get no more texts from us (ARRET).",
-                                "help_message": "Acme help (AIDE): acme.example/help. Reply ARRET to opt out."}
+                                "help_message": "Acme help (AIDE): acme.example/help. Reply ARRET to opt out.",
+                                "opt_in_keywords": ["JOIN"], "opt_in_message": "Acme: welcome back (JOIN)."}
     org = await sender_org(system, campaign=campaign)
     await org.quiet_hours_off()
     contact = "+15551230003"
@@ -144,6 +145,15 @@ async def test_a_campaigns_own_opt_out_and_help_keywords_are_honoured(system: Sy
         return any(m["text"] == "Acme: you will get no more texts from us (ARRET)." for m in await inbox(system, contact))
 
     await system.eventually(confirmed)
+    # the campaign's own opt-in keyword opts the contact back in, answered with the campaign's opt-in message
+    await text_from(system, org, "Join", handset=contact)
+    view = await wait_status(org, "granted", contact)
+    assert view["consent"]["method"] == "keyword", view
+
+    async def welcomed() -> bool:
+        return any(m["text"] == "Acme: welcome back (JOIN)." for m in await inbox(system, contact))
+
+    await system.eventually(welcomed)
     # a campaign may not give a keyword every program shares another meaning
     _, brands = await org.call("GET", "/v1/brands")
     status, body = await org.call("POST", "/v1/campaigns", {**CAMPAIGN, "brand_id": brands["data"][0]["id"],

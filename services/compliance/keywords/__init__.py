@@ -65,6 +65,7 @@ class Campaign:
 
     opt_out_keywords: frozenset[str] = frozenset()
     help_keywords: frozenset[str] = frozenset()
+    opt_in_keywords: frozenset[str] = frozenset()
 
 
 def _misspelt_keyword(kw: str) -> str | None:
@@ -138,6 +139,8 @@ def classify(text: str, campaign: Campaign | None = None) -> Classified:
             return Classified("opt_out", "campaign_keyword", kw, kw)
         if kw in campaign.help_keywords and kw not in HELP:
             return Classified("help", "campaign_keyword", kw, kw)
+        if kw in campaign.opt_in_keywords and kw not in OPT_IN:
+            return Classified("opt_in", "campaign_keyword", kw, kw)
     for table, intent in ((OPT_OUT, "opt_out"), (OPT_IN, "opt_in"), (AFFIRM, "affirm"), (HELP, "help")):
         if kw in table and not (intent == "opt_out" and any(ch in _POSITIVE_EMOJI for ch in text)):  # "😂 stop"
             return Classified(intent, "keyword", kw, kw, table[kw])  # type: ignore[arg-type]

@@ -236,11 +236,15 @@ def test_english_is_answered_in_english(text: str) -> None:
 
 
 def test_a_campaigns_own_keywords_count_only_for_that_campaign() -> None:
-    campaign = Campaign(opt_out_keywords=frozenset({"ARRET", "STOP"}), help_keywords=frozenset({"AIDE"}))
+    campaign = Campaign(opt_out_keywords=frozenset({"ARRET", "STOP"}), help_keywords=frozenset({"AIDE"}),
+                        opt_in_keywords=frozenset({"JOIN", "START"}))
     assert (classify("arrêt", campaign).intent, classify("arrêt", campaign).source) == ("opt_out", "campaign_keyword")
     assert (classify("Aide", campaign).intent, classify("Aide", campaign).source) == ("help", "campaign_keyword")
+    assert (classify("join", campaign).intent, classify("join", campaign).source) == ("opt_in", "campaign_keyword")
     assert classify("STOP", campaign).source == "keyword"  # a standard keyword stays standard
+    assert classify("START", campaign).source == "keyword"
     assert classify("arrêt").intent is None and classify("aide").intent is None  # not on another number
+    assert classify("join").intent is None
 
 
 @pytest.mark.parametrize(("typo", "rule"), [("stpo", "keyword_with_filler"), ("unsubscibe", "unsubscribe"),
