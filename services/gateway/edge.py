@@ -175,7 +175,10 @@ class Idempotency:
         """What tells a retried request from another one under the same key, kept in the bucket. An
         anonymous POST (signup) carries a password: its fingerprint is a salted, memory-hard scrypt so
         that reading the bucket gives no cheap way to test guesses; a keyed request's body holds no
-        secret and a plain SHA-256 keeps sends cheap."""
+        secret and a plain SHA-256 keeps sends cheap. The body counts as JSON, not as bytes: the same object
+        with its keys in another order or other white space is the same request (a client's retry may
+        serialise it anew)."""
+        raw = canonical_json(raw)
         if anonymous:
             return hashlib.scrypt(raw, salt=slot.encode(), n=2**14, r=8, p=1, maxmem=64 * 1024 * 1024).hex()
         return hashlib.sha256(raw).hexdigest()
@@ -240,3 +243,11 @@ def in_flight(left_s: float) -> CommandError:
                         "a request with this Idempotency-Key is still in progress; retry after "
                         f"{retry} s (a request holds its key at most {retry} s more)", 409,
                         {"retry_after_s": retry})
+
+
+def canonical_json(raw: bytes) -> bytes:
+    """``raw`` as JSON with object keys sorted and no white space; bytes that are not JSON as they are."""
+    try:
+        return msgspec.json.encode(msgspec.json.decode(raw), order="sorted")
+    except (msgspec.DecodeError, msgspec.EncodeError):
+        return raw

@@ -106,6 +106,14 @@ async def test_idempotent_replay_and_reuse(system: System) -> None:
     assert b1["data"]["secret"] and b2["data"]["secret"] is None  # a replay never shows the secret again
     assert {**b1["data"], "secret": None} == b2["data"]
     assert h2.get("Idempotent-Replayed") == "true"
+    # the same JSON serialised anew (keys in another order, other white space) is the same request
+    h5 = {"Idempotency-Key": "create-ci-key-2", "Content-Type": "application/json"}
+    s5, b5, _ = await system.call("POST", "/v1/api-keys", key=key, headers=h5,
+                                  data=b'{"name":"reader","scopes":["messages:read"]}')
+    s4, b4, h4 = await system.call("POST", "/v1/api-keys", key=key, headers=h5,
+                                   data=b'{ "scopes": [ "messages:read" ],\n  "name": "reader" }')
+    assert s5 == s4 == 201 and h4.get("Idempotent-Replayed") == "true", b4
+    assert b4["data"]["id"] == b5["data"]["id"], (b4, b5)
     s3, b3, _ = await system.call("POST", "/v1/api-keys", key=key, json={"name": "other"}, headers=h)
     assert s3 == 422 and b3["error"]["code"] == "IDEMPOTENCY_KEY_REUSED"
     _, listing, _ = await system.call("GET", "/v1/api-keys", key=key)
