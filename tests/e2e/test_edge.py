@@ -123,10 +123,9 @@ async def test_a_key_left_in_flight_by_a_crash_is_held_only_for_its_lease(system
     key = f"crash-{uuid.uuid4().hex}"
     slot = Idempotency.slot(org.org_id, "POST", "/v1/api-keys", key)
     raw = json.dumps(body).encode()
-    import hashlib
     import time
 
-    digest = hashlib.sha256(raw).hexdigest()
+    digest = Idempotency.fingerprint(raw, slot, anonymous=False)
     # given a request that took the key and died (its gateway crashed): the lease still runs
     await kv.put(slot, msgspec.json.encode(Stored("in_flight", digest, lease_until=time.time() + 30)))
     status, got, headers = await org.call("POST", "/v1/api-keys", data=raw,
