@@ -136,7 +136,11 @@ def key_grants(body: CreateKeyBody) -> tuple[list[str] | None, KeyCaps | None]:
         b = body.caps
         expires: str | None = None
         if b.expires_at is not None:
-            expires = rfc3339(parse_time(b.expires_at, "caps.expires_at"))
+            when = parse_time(b.expires_at, "caps.expires_at")
+            if when <= utcnow():  # its secret would be shown once and never work
+                raise CommandError("VALIDATION_ERROR", "caps.expires_at: must be in the future", 400,
+                                   {"field": "caps.expires_at"})
+            expires = rfc3339(when)
         caps = KeyCaps(
             spend_per_day=format_money(parse_money(b.spend_per_day)) if b.spend_per_day is not None else None,
             sends_per_minute=b.sends_per_minute, sends_per_day=b.sends_per_day,
