@@ -34,7 +34,7 @@ class KeyCapsBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     allowed_from: Annotated[list[PhonePrefix], msgspec.Meta(
         max_length=1000, description="E.164 numbers or prefixes this key may send from")] | None = None
     expires_at: Annotated[str, msgspec.Meta(description="RFC 3339; the key answers 401 after it",
-                                            examples=["2027-01-01T00:00:00Z"])] | None = None
+                                            examples=["2030-01-01T00:00:00Z"])] | None = None
 
 
 class CreateKeyBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
