@@ -116,6 +116,8 @@ def _opt_in(s: ContactState, c: Classified, pending: PendingDoubleOptIn | None, 
     org, to = m.org_id, m.contact
     received = m.received_at
     consent_id = message_id_for(m.event_id, "consent")
+    reply = _reply(m, now, "keyword_reply", opt_in_text(p, t, c.language, campaign=c.source == "campaign_keyword"),
+                   "opt_in_reply")
     if pending is not None and not s.opted_out:
         evidence = ConsentEvidence(
             disclosure_text=pending.confirmation_text, phone_number_id=pending.phone_number_id,
@@ -124,8 +126,7 @@ def _opt_in(s: ContactState, c: Classified, pending: PendingDoubleOptIn | None, 
             confirmation_sent_at=pending.created_at, reply_message_id=m.message_id,
             reply_text=m.body, reply_received_at=received)
         return [ConsentGranted(org_id=org, occurred_at=now, contact_number=to, consent_id=consent_id,
-                               method="double_opt_in", evidence=evidence),
-                _reply(m, now, "keyword_reply", opt_in_text(p, t, c.language, campaign=c.source == "campaign_keyword"), "opt_in_reply")]
+                               method="double_opt_in", evidence=evidence), reply]
     if c.intent == "affirm" and not s.opted_out:
         return []  # a plain "yes" in a conversation: no opt-in pending, nothing to opt back into
     if not s.opted_out and s.consent_id:
@@ -136,5 +137,4 @@ def _opt_in(s: ContactState, c: Classified, pending: PendingDoubleOptIn | None, 
                           inbound_message_id=m.message_id, phone_number_id=m.phone_number_id,
                           received_at=received),
             ConsentGranted(org_id=org, occurred_at=now, contact_number=to, consent_id=consent_id,
-                           method="keyword", evidence=evidence),
-            _reply(m, now, "keyword_reply", opt_in_text(p, t, c.language, campaign=c.source == "campaign_keyword"), "opt_in_reply")]
+                           method="keyword", evidence=evidence), reply]

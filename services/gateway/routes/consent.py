@@ -12,6 +12,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from proto.api import E164_PATTERN
 from proto.base import CommandError, new_id
 from proto.commands import compliance as c
 from proto.http.compliance import (
@@ -75,7 +76,7 @@ async def revoke_consent(ctx: Ctx) -> Reply:
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_E164 = re.compile(r"\+[1-9][0-9]{1,14}")
+_E164 = re.compile(E164_PATTERN)
 
 
 def _cell(v: Any) -> Any:
