@@ -7,6 +7,7 @@ attempt that stopped (its replica died) stops refreshing it, and it ages out one
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -27,6 +28,8 @@ class Attempt:
     cmd: SubmitMessage
     adapter: Adapter
     window_s: float
+    mark: Callable[[store.Marker], Awaitable[bool]]
+    """Commits a marker (with others written at the same moment); answers whether this attempt holds it."""
     token: str = field(default_factory=new_id)
     """This attempt's marker: written, refreshed and cleared by this attempt only."""
     marked: bool = False
@@ -38,10 +41,7 @@ class Attempt:
         if self.marked:
             return
         mid = self.cmd.message_id
-        async with self.es.pool.acquire() as c:
-            held = await store.mark_writing(c, mid, self.cmd.org_id, self.adapter.name, parts, self.token,
-                                            self.window_s if self.adapter.resubmit_safe else None)
-        if not held:
+        if not await self.mark(store.Marker(mid, self.cmd.org_id, self.adapter.name, parts, self.token)):
             raise Elsewhere(mid)
         self.marked = True
         self._fresh = asyncio.create_task(self._keep_fresh(), name=f"marker-{mid}")

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 import asyncpg
 import structlog
@@ -25,7 +27,6 @@ from proto.events.carrier import (
     UPSTREAM_ORG,
     InboundTextReceived,
     MessageSubmitted,
-    ReceiptReceived,
     SubmissionRefused,
     SubmissionUnconfirmed,
 )
@@ -35,6 +36,7 @@ from services.carrier.attempt import Attempt
 from services.carrier.config import CarrierServiceSettings
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 RECEIPT_LAG = CARRIER_RECEIPT_LAG
 RECEIPTS = CARRIER_RECEIPTS
@@ -66,10 +68,18 @@ class Carrier:
         the contact's new text with the same words (``RecentMo.resend_possible``)."""
         self._receipts: Batcher[Receipt, str] = Batcher("receipts", self._receipt_many, max_batch=100,
                                                                 workers=2)
+        # the submissions under way read, marked and recorded together: a statement for each step of a
+        # batch, not for each message (the marker still committed before any of the batch's PDUs leaves)
+        self._lookups: Batcher[str, asyncpg.Record | None] = Batcher(
+            "submission-lookups", self._lookup_many, max_batch=200, workers=2)
+        self._marks: Batcher[store.Marker, bool] = Batcher("submission-markers", self._mark_many, max_batch=200,
+                                                           workers=2)
+        self._records: Batcher[store.Outcome, bool] = Batcher("submission-records", self._record_many,
+                                                              max_batch=200, workers=2)
 
     async def close(self) -> None:
-        await self._pdus.stop()
-        await self._receipts.stop()
+        for b in (self._pdus, self._receipts, self._lookups, self._marks, self._records):
+            await b.stop()
 
     # -- submissions ------------------------------------------------------------------------------------
     async def submit(self, cmd: SubmitMessage) -> Submitted:
@@ -85,7 +95,7 @@ class Carrier:
         earlier = await self._earlier(cmd)
         if earlier is not None:
             return earlier
-        attempt = Attempt(self.es, cmd, self.adapter, self._attempt_s)
+        attempt = Attempt(self.es, cmd, self.adapter, self._attempt_s, self._marks.submit)
         try:
             return await self._attempt(cmd, attempt)
         finally:
@@ -135,30 +145,57 @@ class Carrier:
         mid = cmd.message_id
         ev = MessageSubmitted(org_id=cmd.org_id, message_id=mid, carrier_message_id=ids[0], part_ids=ids,
                               adapter=self.adapter.name)
+        return await self._records.submit(store.Outcome(mid, cmd.org_id, self.adapter.name, "submitted", ev,
+                                                        part_ids=tuple(ids)))
+
+    async def _record_many(self, outcomes: list[store.Outcome]) -> list[bool]:
+        """The submissions acknowledged together, recorded in one transaction with the receipts that came
+        before them settled; answers for each whether it was recorded here (False: another attempt had).
+        The carrier has them: losing a record would make it "unconfirmed", so a failed one is tried again."""
+        first, again = _once_each(outcomes, lambda o: o.message_id)
         tries = 0
-        while True:  # the carrier has it: losing this record would make it "unconfirmed"
+        while True:
             try:
                 async with self.es.transaction() as conn:
-                    rows = await self.es.write(store.record(mid, cmd.org_id, self.adapter.name, "submitted", ev,
-                                                            carrier_message_id=ids[0], parts=len(ids))
-                                               .project(store.link_parts(mid, ids)), conn)
-                    if not rows[0]["am_appended"]:
-                        return False
-                    await self._settle(conn, mid)  # receipts that came before this record
-                return True
+                    rows = await self.es.write(store.record(first), conn)
+                    recorded = {r["message_id"] for r in rows}
+                    settled = await receipts.settle(conn, self.es, sorted(recorded)) if recorded else {}
+                break
             except (OSError, asyncpg.PostgresError) as exc:
                 tries += 1
                 if tries == 8:
                     raise
-                log.warning("submission_record_retry", message_id=mid, error=repr(exc))
+                log.warning("submission_record_retry", messages=len(first), error=repr(exc))
                 await asyncio.sleep(backoff(tries, 0.25, 5.0))
+        for effect in settled.values():
+            if isinstance(effect, receipts.Published) and effect.lag_s is not None:
+                RECEIPT_LAG.observe(max(0.0, effect.lag_s))
+        out = {id(o): o.message_id in recorded for o in first}
+        if again:  # (the same message twice in one batch: the second finds the first's record)
+            out.update(zip(map(id, again), await self._record_many(again), strict=True))
+        return [out[id(o)] for o in outcomes]
+
+    async def _lookup_many(self, mids: list[str]) -> list[asyncpg.Record | None]:
+        async with self.es.pool.acquire() as conn:
+            rows = await store.submissions(conn, list(set(mids)))
+        return [rows.get(m) for m in mids]
+
+    async def _mark_many(self, markers: list[store.Marker]) -> list[bool]:
+        """Markers of attempts about to write, one statement (a message at most once in it)."""
+        take_over = self._attempt_s if self.adapter.resubmit_safe else None
+        held: set[tuple[str, str]] = set()
+        async with self.es.pool.acquire() as conn:
+            pending = markers
+            while pending:
+                first, pending = _once_each(pending, lambda m: m.message_id)
+                held |= await store.mark_writing(conn, first, take_over)
+        return [(m.message_id, m.attempt) in held for m in markers]
 
     async def _earlier(self, cmd: SubmitMessage) -> Submitted | None:
         """What an earlier attempt at this message came to: its answer again (submitted, refused,
         unconfirmed), or None to go ahead."""
         mid = cmd.message_id
-        async with self.es.pool.acquire() as conn:
-            row = await store.submission(conn, mid)
+        row = await self._lookups.submit(mid)
         if row is not None:
             state = row["state"]
             if state == "submitted":
@@ -179,8 +216,8 @@ class Carrier:
 
     async def _outcome(self, cmd: SubmitMessage, state: str, ev: SubmissionRefused | SubmissionUnconfirmed,
                        error_code: str | None = None, reason: str | None = None) -> None:
-        await self.es.write(store.record(cmd.message_id, cmd.org_id, self.adapter.name, state, ev,
-                                         error_code=error_code, reason=reason))
+        await self.es.write(store.record([store.Outcome(cmd.message_id, cmd.org_id, self.adapter.name, state, ev,
+                                                        error_code=error_code, reason=reason)]))
 
     # -- receipts ---------------------------------------------------------------------------------------
     async def receipt(self, r: Receipt) -> str:
@@ -203,29 +240,6 @@ class Carrier:
             if isinstance(e, receipts.Published) and e.lag_s is not None:
                 RECEIPT_LAG.observe(max(0.0, e.lag_s))
         return ["published" if isinstance(e, receipts.Published) else e for e in effects]
-
-    async def _settle(self, conn: asyncpg.Connection, mid: str) -> str:
-        """Publish the message's receipt if its parts' receipts now say what happened (once)."""
-        sub = await store.lock_submission(conn, mid)
-        if sub is None or sub["state"] != "submitted":
-            return "held"
-        if sub["receipt_status"] is not None:
-            return "duplicate"
-        rows = await store.parts_of(conn, mid)
-        ids = {r["part"]: r["carrier_message_id"] for r in rows}
-        parts = [model.PartReceipt(r["part"], r["stat"], r["err"] or "", r["done_at"] or "") for r in rows]
-        verdict = model.message_receipt(sub["parts"], parts, ids)
-        if verdict is None:
-            return "pending"
-        ev = ReceiptReceived(org_id=sub["org_id"], message_id=mid, carrier_message_id=verdict.carrier_message_id,
-                             status=verdict.stat, outcome=verdict.outcome, error_code=verdict.err,
-                             done_at=model.carrier_time(verdict.done_at))
-        await self.es.write(store.record_receipt(mid, ev, verdict.stat), conn)
-        lag = await conn.fetchval("SELECT extract(epoch FROM now() - submitted_at) FROM submissions"
-                                  " WHERE message_id = $1::uuid", mid)
-        if lag is not None:
-            RECEIPT_LAG.observe(max(0.0, float(lag)))
-        return "published"
 
     # -- inbound ----------------------------------------------------------------------------------------
     async def deliver_sm(self, p: pdu.Pdu, session: Session | None = None) -> int:
@@ -351,6 +365,18 @@ class Carrier:
             counts, held = await store.counts(conn)
         return CarrierStatus(adapter=self.adapter.name, upstream=self.adapter.upstream, ready=self.adapter.ready(),
                              binds=self.adapter.views(), submissions=counts, held_receipts=held)
+
+
+def _once_each(items: list[T], key: Callable[[T], str]) -> tuple[list[T], list[T]]:
+    """The items whose key comes first in the list, and the rest (one statement changes a row once)."""
+    seen: set[str] = set()
+    first: list[T] = []
+    again: list[T] = []
+    for item in items:
+        k = key(item)
+        (again if k in seen else first).append(item)
+        seen.add(k)
+    return first, again
 
 
 def _refused(code: str, reason: str) -> CommandError:

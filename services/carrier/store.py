@@ -4,11 +4,13 @@ parts of concatenated inbound texts."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
-from libs.store import Sql, Write, sql, table
+from libs.store import Write, sql, table
 from proto.base import Event
 
 
@@ -16,30 +18,50 @@ def stream(message_id: str) -> str:
     return f"submission-{message_id}"
 
 
+_SUBMISSION = ("message_id::text AS message_id, org_id, adapter, state, carrier_message_id, parts, error_code, reason,"
+               " receipt_status, extract(epoch FROM now() - updated_at) AS age_s")
+
+
+async def submissions(conn: Any, message_ids: Sequence[str]) -> dict[str, asyncpg.Record]:
+    """The submissions of these messages (those there are), by message id: one statement."""
+    rows = await conn.fetch(f"SELECT {_SUBMISSION} FROM submissions WHERE message_id = ANY($1::uuid[])",
+                            list(message_ids))
+    return {r["message_id"]: r for r in rows}
+
+
 async def submission(conn: Any, message_id: str) -> asyncpg.Record | None:
-    row: asyncpg.Record | None = await conn.fetchrow(
-        "SELECT message_id::text AS message_id, org_id, adapter, state, carrier_message_id, parts, error_code, reason,"
-        " receipt_status, extract(epoch FROM now() - updated_at) AS age_s FROM submissions WHERE message_id = $1::uuid",
-        message_id)
-    return row
+    return (await submissions(conn, [message_id])).get(message_id)
 
 
-async def mark_writing(conn: Any, message_id: str, org_id: str, adapter: str, parts: int, attempt: str,
-                       take_over_after_s: float | None) -> bool:
-    """The attempt marker, committed before the first PDU of the message leaves. Answers whether this
-    attempt holds it: a marker of its own is refreshed; another attempt's is taken over only once it is
-    older than ``take_over_after_s`` (that attempt is over: an upstream safe to ask twice), never when
-    None, and while it stands this attempt must not write. Two attempts taking over one old marker: the
-    first refreshes it, so the second finds it live."""
-    held: bool | None = await conn.fetchval(
+@dataclass(frozen=True, slots=True)
+class Marker:
+    """An attempt's marker for a message, to be committed before the first PDU of the message leaves."""
+
+    message_id: str
+    org_id: str
+    adapter: str
+    parts: int
+    attempt: str
+
+
+async def mark_writing(conn: Any, markers: Sequence[Marker], take_over_after_s: float | None) -> set[tuple[str, str]]:
+    """The attempts' markers, one statement (a message at most once). Answers the (message id, attempt)
+    pairs whose attempt holds its marker: one of its own is refreshed; another attempt's is taken over only
+    once it is older than ``take_over_after_s`` (that attempt is over: an upstream safe to ask twice), never
+    when None, and while it stands this attempt must not write. Two attempts taking over one old marker:
+    the first refreshes it, so the second finds it live."""
+    rows = await conn.fetch(
         "INSERT INTO submissions (message_id, org_id, adapter, state, parts, attempt)"
-        " VALUES ($1::uuid, $2, $3, 'writing', $4, $5::uuid)"
+        " SELECT m, o, a, 'writing', p, t FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::uuid[])"
+        " AS v(m, o, a, p, t) ORDER BY m"
         " ON CONFLICT (message_id) DO UPDATE SET adapter = EXCLUDED.adapter, parts = EXCLUDED.parts,"
         " attempt = EXCLUDED.attempt, updated_at = now()"
         " WHERE submissions.state = 'writing' AND (submissions.attempt = EXCLUDED.attempt"
-        " OR submissions.updated_at < now() - make_interval(secs => $6::float8)) RETURNING true",
-        message_id, org_id, adapter, parts, attempt, take_over_after_s)
-    return bool(held)
+        " OR submissions.updated_at < now() - make_interval(secs => $6::float8))"
+        " RETURNING message_id::text AS m, attempt::text AS t",
+        [m.message_id for m in markers], [m.org_id for m in markers], [m.adapter for m in markers],
+        [m.parts for m in markers], [m.attempt for m in markers], take_over_after_s)
+    return {(r["m"], r["t"]) for r in rows}
 
 
 async def refresh_writing(conn: Any, message_id: str, attempt: str) -> None:
@@ -54,48 +76,56 @@ async def clear_writing(conn: Any, message_id: str, attempt: str) -> None:
                        " AND attempt = $2::uuid", message_id, attempt)
 
 
-def record(message_id: str, org_id: str, adapter: str, state: str, ev: Event, *,
-           carrier_message_id: str | None = None, parts: int = 1, error_code: str | None = None,
-           reason: str | None = None) -> Write:
-    """An outcome of a submission: its event (after whatever its stream holds) and the read model, over a
-    marker or an earlier outcome but never over a submission already recorded (no second MessageSubmitted
-    from an attempt outlived by its marker, its upstream asked again by another): then nothing is written,
-    and the write answers ``am_appended`` 0."""
-    return Write().append(stream(message_id), None, [ev]).project(sql(
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A submission's outcome to record: its state (submitted, refused, unconfirmed) and event, and for a
+    submitted one the carrier's id of each of its parts, in order."""
+
+    message_id: str
+    org_id: str
+    adapter: str
+    state: str
+    event: Event
+    part_ids: tuple[str, ...] = ()
+    error_code: str | None = None
+    reason: str | None = None
+
+
+_OUTCOME = {"id": "uuid", "org": "text", "adapter": "text", "state": "text", "cid": "text", "parts": "int",
+            "code": "text", "reason": "text"}
+
+
+def record(outcomes: Sequence[Outcome]) -> Write:
+    """Outcomes of submissions (a message at most once), one statement: each one's event (after whatever
+    its stream holds), the read model, and a submitted one's part ids pointing at it (a receipt already
+    waiting in a part's row is kept) — over a marker or an earlier outcome, but never over a submission
+    already recorded (no second MessageSubmitted from an attempt outlived by its marker, its upstream
+    asked again by another): for that message nothing is written. The write answers one row per message
+    it recorded (``message_id``)."""
+    w = Write()
+    rows: list[tuple[object, ...]] = []
+    parts: list[tuple[object, ...]] = []
+    for o in sorted(outcomes, key=lambda o: o.message_id):  # (rows locked in one order by every writer)
+        w.append(stream(o.message_id), None, [o.event])
+        rows.append((o.message_id, o.org_id, o.adapter, o.state, o.part_ids[0] if o.part_ids else None,
+                     max(1, len(o.part_ids)), o.error_code, o.reason))
+        parts.extend((cid, o.message_id, i) for i, cid in enumerate(o.part_ids, start=1))
+    parts.sort(key=lambda p: str(p[0]))
+    return w.project(sql(
         "INSERT INTO submissions (message_id, org_id, adapter, state, carrier_message_id, parts, error_code, reason,"
-        " submitted_at) VALUES (:id::uuid, :org, :adapter, :state, :cid, :parts, :code, :reason,"
-        " CASE WHEN :state = 'submitted' THEN now() END)"
+        " submitted_at) SELECT id, org, adapter, state, cid, parts, code, reason,"
+        " CASE WHEN state = 'submitted' THEN now() END FROM :rows ORDER BY ord"
         " ON CONFLICT (message_id) DO UPDATE SET state = EXCLUDED.state, adapter = EXCLUDED.adapter,"
         " carrier_message_id = EXCLUDED.carrier_message_id, parts = EXCLUDED.parts, error_code = EXCLUDED.error_code,"
         " reason = EXCLUDED.reason, submitted_at = EXCLUDED.submitted_at, updated_at = now()"
-        " WHERE submissions.state <> 'submitted' RETURNING 1",
-        id=message_id, org=org_id, adapter=adapter, state=state, cid=carrier_message_id, parts=parts,
-        code=error_code, reason=reason), "recorded").only_where(sql("EXISTS (SELECT 1 FROM recorded)"))
-
-
-def link_parts(message_id: str, part_ids: list[str]) -> Sql:
-    """Each part's carrier id points at the message; a receipt already waiting in a row is kept. A
-    projection of ``record``'s write, done only when it recorded the submission."""
-    return sql(
-        "INSERT INTO carrier_ids (carrier_message_id, message_id, part) SELECT cid, mid, part FROM :rows"
-        " WHERE EXISTS (SELECT 1 FROM recorded)"
-        " ON CONFLICT (carrier_message_id) DO UPDATE SET message_id = EXCLUDED.message_id, part = EXCLUDED.part",
-        rows=table("p", {"cid": "text", "mid": "uuid", "part": "int"},
-                   [(cid, message_id, i) for i, cid in enumerate(part_ids, start=1)]))
-
-
-async def parts_of(conn: asyncpg.Connection, message_id: str) -> list[asyncpg.Record]:
-    rows: list[asyncpg.Record] = await conn.fetch(
-        "SELECT carrier_message_id, part, stat, err, done_at FROM carrier_ids WHERE message_id = $1::uuid"
-        " ORDER BY part", message_id)
-    return rows
-
-
-async def lock_submission(conn: asyncpg.Connection, message_id: str) -> asyncpg.Record | None:
-    row: asyncpg.Record | None = await conn.fetchrow(
-        "SELECT message_id::text AS message_id, org_id, state, parts, receipt_status, adapter FROM submissions"
-        " WHERE message_id = $1::uuid FOR UPDATE", message_id)
-    return row
+        " WHERE submissions.state <> 'submitted' RETURNING message_id",
+        rows=table("o", _OUTCOME, rows)), "recorded").project(sql(
+            "INSERT INTO carrier_ids (carrier_message_id, message_id, part) SELECT cid, mid, part FROM :rows"
+            " WHERE mid IN (SELECT message_id FROM recorded) ORDER BY ord"
+            " ON CONFLICT (carrier_message_id) DO UPDATE SET message_id = EXCLUDED.message_id, part = EXCLUDED.part",
+            rows=table("p", {"cid": "text", "mid": "uuid", "part": "int"}, parts))).only_where(
+        sql("e.stream_id IN (SELECT 'submission-' || message_id::text FROM recorded)")).returning(
+        sql("SELECT message_id::text AS message_id FROM recorded"))
 
 
 async def seen_many(conn: asyncpg.Connection, keys: list[str], window_s: float, again: list[str] | None = None
@@ -147,10 +177,3 @@ async def counts(conn: asyncpg.Connection) -> tuple[dict[str, int], int]:
     rows = await conn.fetch("SELECT state, count(*) AS n FROM submissions GROUP BY state")
     held = await conn.fetchval("SELECT count(*) FROM carrier_ids WHERE message_id IS NULL")
     return {r["state"]: int(r["n"]) for r in rows}, int(held or 0)
-
-
-def record_receipt(message_id: str, ev: Event, status: str) -> Write:
-    """The message's receipt (its submission row locked): its event and the status it sets."""
-    return Write().append(stream(message_id), None, [ev]).project(sql(
-        "UPDATE submissions SET receipt_status = :status, updated_at = now() WHERE message_id = :id::uuid",
-        id=message_id, status=status))
