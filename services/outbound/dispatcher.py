@@ -52,7 +52,8 @@ from services.outbound.shaping import Candidate, Shaper
 log = structlog.get_logger(__name__)
 
 _CANDIDATES = (
-    # due messages, at most $3 per sending number and $5 per organization, interleaved across
+    # due messages, at most $3 per sending number (fewer for a number with fewer tokens, $7/$8) and $5 per
+    # organization, interleaved across
     # organizations (every org's oldest first, then every org's second...) so one backlog hides no one.
     # The sending numbers with work are found by skipping through the messages_sender_due index (one
     # probe per number), and each number's first $3 due are read from it: the cost follows the numbers
@@ -71,7 +72,9 @@ _CANDIDATES = (
     "   WHERE m.from_number = s.from_number AND m.status IN ('queued', 'sending') AND m.next_attempt_at <= now()"
     "   AND (m.claimed_until IS NULL OR m.claimed_until < now()) AND NOT (m.id = ANY($1::uuid[]))"
     "   AND NOT (m.campaign_id = ANY($6::text[]))"
-    "   ORDER BY m.next_attempt_at, m.created_at LIMIT $3) c"
+    "   ORDER BY m.next_attempt_at, m.created_at"
+    "   LIMIT least($3, coalesce((SELECT a.n FROM unnest($7::text[], $8::int[]) AS a(s, n) WHERE a.s = s.from_number),"
+    "   $3))) c"
     "  WHERE s.from_number IS NOT NULL AND NOT (s.from_number = ANY($2::text[]))"
     " ) u WHERE rn_org <= $5 ORDER BY rn_org, next_attempt_at, created_at LIMIT $4"
 )
@@ -195,8 +198,10 @@ class Dispatcher:
         if free <= 0:
             return self.s.dispatch_poll_s
         senders, campaigns = self.shaper.blocked(mono)
+        allowed = self.shaper.allowances(mono)
         rows = await self.es.pool.fetch(_CANDIDATES, list(self.inflight), senders, self.s.dispatch_per_sender,
-                                        self.s.dispatch_batch, self.s.dispatch_per_org, campaigns)
+                                        self.s.dispatch_batch, self.s.dispatch_per_org, campaigns, list(allowed),
+                                        list(allowed.values()))
         cands = [Candidate(id=r["id"], org_id=r["org_id"], sender=r["from_number"], campaign=r["campaign_id"],
                            campaign_mpm=r["throughput_mpm"], segments=r["segments"]) for r in rows]
         picks = self.shaper.select(cands, mono, free)
@@ -209,13 +214,16 @@ class Dispatcher:
             took = len(claimed)
         self._saturated = len(picks) >= free
         chosen = {p.id for p in picks}
-        self._backlogged = set(senders) | {c.sender for c in cands if c.id not in chosen}
+        read = Counter(c.sender for c in cands)
+        # a number read up to its tokens may have more due behind them, waiting for its next tokens
+        capped = {k for k, n in read.items() if k in allowed and n >= allowed[k] and allowed[k] < self.s.dispatch_per_sender}
+        self._backlogged = set(senders) | capped | {c.sender for c in cands if c.id not in chosen}
         if took and not self._saturated and self._truncated(cands):
             # every candidate was taken and more may be due behind them: the next round now (a round that
             # took none, its picks locked by another transaction, would only read them again: it sleeps)
             return 0.0
         delay = self.s.dispatch_poll_s
-        if senders or campaigns or len(picks) < len(cands):  # some wait for tokens: a round when they
+        if senders or campaigns or capped or len(picks) < len(cands):  # some wait for tokens: a round when they
             # have some, taking a shaped round's worth at once rather than one message per token
             ready = self.shaper.next_ready_s(time.monotonic())
             if ready is not None:

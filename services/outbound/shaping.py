@@ -147,6 +147,16 @@ class Shaper:
         """Numbers without a whole token: no use fetching their messages now."""
         return [k for k, b in self.numbers.items() if not b.can_take(1, now)]
 
+    def allowances(self, now: float) -> dict[str, int]:
+        """For each number with a bucket, how many messages it may send now at most (its whole tokens;
+        one at least, as a message larger than the bucket goes when it is full): no use reading more of
+        its queue this round. A number without a bucket may send a whole bucket's worth."""
+        out: dict[str, int] = {}
+        for k, b in self.numbers.items():
+            b.refill(now)
+            out[k] = max(1, int(b.tokens + 1e-9))
+        return out
+
     def blocked(self, now: float) -> tuple[list[str], list[str]]:
         """(numbers, campaign ids) without a whole token — a number that is its own campaign counts as a
         number — so the next fetch skips them and other traffic is seen."""

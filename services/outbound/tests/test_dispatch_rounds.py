@@ -5,6 +5,7 @@ whose candidates another transaction holds locked (it would spin on them until t
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any, cast
 
@@ -18,6 +19,7 @@ from services.outbound import model, projection
 from services.outbound.commands import Accept
 from services.outbound.config import OutboundSettings
 from services.outbound.dispatcher import Dispatcher
+from services.outbound.shaping import Candidate, TokenBucket
 from services.outbound.tests.test_statements import FACTS
 
 SQL = Path(__file__).parent.parent / "sql"
@@ -92,3 +94,32 @@ async def test_a_full_round_that_claimed_nothing_for_locked_rows_sleeps(database
         assert await d.tick() == 0.0
         await settled(d)
         assert len(d.submitted) == 50
+
+
+async def test_a_round_reads_no_more_of_a_number_than_its_tokens_and_comes_back_for_the_rest(
+        database_url: str, subject_root: str) -> None:
+    async with migrated_store(database_url, subject_root, "outbound", SQL) as es:
+        # given: 30 due messages of a number sending 600 a minute (a bucket of 10), whose bucket holds 3
+        settings = load_settings(OutboundSettings, {"AM_NUMBER_THROUGHPUT_MPM": "600", "AM_DISPATCH_PER_SENDER": "50",
+                                                    "AM_DISPATCH_CONCURRENCY": "200", "AM_DISPATCH_POLL_S": "0.5"})
+        org = new_id()
+        await projection.insert(es, [queued(org, "+14155550100", "C1") for _ in range(30)])
+        d = Recording(es, cast(Any, None), cast(Any, None), settings)
+        d.submitted = []
+        read: list[int] = []
+        select = d.shaper.select
+
+        def counting(cands: list[Candidate], now: float, limit: int) -> list[Candidate]:
+            read.append(len(cands))  # the candidates the round read
+            return select(cands, now, limit)
+
+        d.shaper.select = counting  # type: ignore[method-assign,assignment]
+        d.shaper.numbers["+14155550100"] = TokenBucket(rate=10.0, capacity=10.0, tokens=3.0, updated=time.monotonic())
+        # when: a round
+        delay = await d.tick()
+        await settled(d)
+        # then: it read 3 of the number's queue (not 50), took them, and sleeps only until the next token
+        # (not the poll interval): the rest are due behind them
+        assert read == [3] and len(d.submitted) == 3
+        assert 0 < delay < 0.5
+        assert "+14155550100" in d._backlogged
