@@ -289,3 +289,17 @@ def test_vowels_or_a_final_g_dropped_are_mended_and_other_words_left() -> None:
     assert normalise("quit blowin up my phone") == "quit blowing up my phone"
     assert normalise("hmm shh brr my gym rhythm nth") == "hmm shh brr my gym rhythm nth"
     assert normalise("sop texting me") == "stop texting me" and normalise("top of the list") == "top of the list"
+
+
+def test_a_remembered_answer_never_hides_a_campaigns_own_keyword() -> None:
+    # given: texts classified without a campaign (their answers remembered: most texts are asked twice)
+    assert classify("JOIN NOW").intent is None and classify("AIDE").intent is None
+    campaign = Campaign(opt_in_keywords=frozenset({"JOINNOW"}), help_keywords=frozenset({"AIDE"}))
+    # when: the same texts come to a number on a campaign with those keywords
+    # then: the campaign's keywords decide, as they would have the first time
+    assert (classify("AIDE", campaign).intent, classify("AIDE", campaign).source) == ("help", "campaign_keyword")
+    assert classify("JOIN NOW", campaign).intent == "opt_in"
+    assert classify("AIDE").intent is None  # (and without the campaign, still nothing)
+    # and a remembered answer is the same answer
+    first = classify("please stop texting me")
+    assert first.intent == "opt_out" and classify("please stop texting me") == first
