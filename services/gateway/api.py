@@ -93,7 +93,7 @@ class Ctx:
     async def call(self, command: Command[R], *, timeout: float | None = None) -> R:
         """A backing service's answer. A safe read (GET) that meets a fault is asked again, with backoff,
         within ``read_retry_budget_s``; anything else answers the fault (503) at once."""
-        if self.request.method != "GET" or self.read_retry_budget_s <= 0:
+        if self.request.method not in ("GET", "HEAD") or self.read_retry_budget_s <= 0:
             return await self.rpc.call(command, timeout=timeout)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.read_retry_budget_s

@@ -121,8 +121,11 @@ class Pipeline:
                 self.read_body, self.admitted, self.idempotent, self.capped]
 
     def add_routes(self, router: web.UrlDispatcher, routes: list[Route]) -> None:
+        """Each route, and HEAD beside each GET: the same steps and answer, its body left out (RFC 9110)."""
         for r in routes:
             self._table[router.add_route(r.method, r.path, self.endpoint)] = r
+            if r.method == "GET":
+                self._table[router.add_route("HEAD", r.path, self.endpoint)] = r
 
     @web.middleware
     async def routing(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -338,7 +341,7 @@ class PathTemplates:
     def __init__(self, routes: list[Route]):
         self._methods: dict[str, set[str]] = {}
         for r in routes:
-            self._methods.setdefault(r.path, set()).add(r.method)
+            self._methods.setdefault(r.path, set()).update((r.method, "HEAD") if r.method == "GET" else (r.method,))
         self._compiled = sorted(
             ((re.compile("^" + re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(t)) + "$"), t) for t in self._methods),
             key=lambda x: (x[1].count("{"), -len(x[1])))

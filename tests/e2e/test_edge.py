@@ -271,10 +271,10 @@ async def test_hostile_input_answers_4xx_never_5xx(system: System) -> None:
     status, body, headers = await raw("PUT", "/v1/consent/double-opt-in", b"{}", {"Content-Type": "application/json"})
     assert status == 405 and headers["Allow"] == "POST", (body, dict(headers))
     status, body, headers = await raw("DELETE", "/v1/consent/export")  # not a contact_number
-    assert status == 405 and headers["Allow"] == "GET", (body, dict(headers))
+    assert status == 405 and headers["Allow"] == "GET, HEAD", (body, dict(headers))
     status, body, headers = await raw("POST", "/v1/messages/" + str(uuid.uuid4()), b"{}",
                                       {"Content-Type": "application/json"})
-    assert status == 405 and headers["Allow"] == "GET", (body, dict(headers))
+    assert status == 405 and headers["Allow"] == "GET, HEAD", (body, dict(headers))
 
 
 async def test_a_rotation_whose_answer_was_lost_rotates_once(system: System) -> None:
@@ -391,6 +391,21 @@ async def test_every_answer_carries_its_request_id(system: System) -> None:
     _, _, headers = await system.call("GET", "/v1/balance", key=key,
                                       headers={"traceparent": f"00-{trace}-00f067aa0ba902b7-01"})
     assert headers["X-Request-ID"] == trace
+
+
+async def test_head_answers_as_get_without_the_body(system: System) -> None:
+    key = (await system.signup())["api_key"]["secret"]
+    assert system.http is not None
+    for path, auth, want in (("/v1/balance", True, 200), ("/v1/balance", False, 401),
+                             (f"/v1/messages/{uuid.uuid4()}", True, 404)):
+        headers = {"Authorization": f"Bearer {key}"} if auth else {}
+        async with system.http.get(system.gateway + path, headers=headers) as g:
+            got = await g.read()
+        async with system.http.head(system.gateway + path, headers=headers) as h:
+            # the GET's status and headers (its length, its type, a request id of its own), and no body
+            assert (h.status, await h.read()) == (want, b""), path
+            assert h.status == g.status and h.headers["Content-Type"] == g.headers["Content-Type"]
+            assert h.headers["Content-Length"] == str(len(got)) and re.fullmatch("[0-9a-f]{32}", h.headers["X-Request-ID"])
 
 
 async def test_a_lists_unknown_parameter_is_refused_not_ignored(system: System) -> None:
