@@ -29,10 +29,6 @@ async def submissions(conn: Any, message_ids: Sequence[str]) -> dict[str, asyncp
     return {r["message_id"]: r for r in rows}
 
 
-async def submission(conn: Any, message_id: str) -> asyncpg.Record | None:
-    return (await submissions(conn, [message_id])).get(message_id)
-
-
 @dataclass(frozen=True, slots=True)
 class Marker:
     """An attempt's marker for a message, to be committed before the first PDU of the message leaves."""

@@ -49,7 +49,7 @@ async def test_a_batch_of_receipts_is_a_few_statements_with_each_one_s_effect(da
             rows = await pool.fetch("SELECT event_type FROM events WHERE stream_id = $1 ORDER BY version",
                                     store.stream(mid))
             assert [r["event_type"] for r in rows] == ["MessageSubmitted", "ReceiptReceived"]
-            sub = await store.submission(pool, mid)
+            sub = (await store.submissions(pool, [mid])).get(mid)
             assert sub is not None and sub["receipt_status"] == "DELIVRD"
         # when: the same receipts come again (the SMSC resent them): duplicates, nothing published
         async with es.transaction() as conn:

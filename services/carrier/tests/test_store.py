@@ -45,7 +45,7 @@ async def test_outcomes_recorded_together_are_one_statement(database_url: str, s
         assert len(statements) == 1, statements.texts
         assert sorted(r["message_id"] for r in rows) == sorted([*mids, refused])
         for mid in mids[:3]:
-            sub = await store.submission(pool, mid)
+            sub = (await store.submissions(pool, [mid])).get(mid)
             assert sub is not None and (sub["state"], sub["parts"], sub["carrier_message_id"]) == (
                 "submitted", 2, f"c-{mid}-1")
             parts = await pool.fetch("SELECT carrier_message_id, part FROM carrier_ids WHERE message_id = $1::uuid"
@@ -54,7 +54,7 @@ async def test_outcomes_recorded_together_are_one_statement(database_url: str, s
         held = await pool.fetchrow("SELECT message_id::text AS m, stat FROM carrier_ids WHERE carrier_message_id = $1",
                                    f"c-{mids[0]}-2")
         assert (held["m"], held["stat"]) == (mids[0], "DELIVRD")  # the waiting receipt kept, now linked
-        sub = await store.submission(pool, refused)
+        sub = (await store.submissions(pool, [refused])).get(refused)
         assert sub is not None and (sub["state"], sub["error_code"]) == ("refused", "ESME_RINVDSTADR")
         # when: a later attempt records one of them again, with another recorded for the first time
         late, new = submitted(mids[1]), new_id()

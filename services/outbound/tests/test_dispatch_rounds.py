@@ -99,9 +99,10 @@ async def test_a_full_round_that_claimed_nothing_for_locked_rows_sleeps(database
 async def test_a_round_reads_no_more_of_a_number_than_its_tokens_and_comes_back_for_the_rest(
         database_url: str, subject_root: str) -> None:
     async with migrated_store(database_url, subject_root, "outbound", SQL) as es:
-        # given: 30 due messages of a number sending 600 a minute (a bucket of 10), whose bucket holds 3
-        settings = load_settings(OutboundSettings, {"AM_NUMBER_THROUGHPUT_MPM": "600", "AM_DISPATCH_PER_SENDER": "50",
-                                                    "AM_DISPATCH_CONCURRENCY": "200", "AM_DISPATCH_POLL_S": "0.5"})
+        # given: 30 due messages of a number whose bucket holds 3 tokens (frozen there: its last refill is
+        # dated a minute ahead, so a slow machine cannot add any during the round) and earns one a second
+        settings = load_settings(OutboundSettings, {"AM_NUMBER_THROUGHPUT_MPM": "60", "AM_DISPATCH_PER_SENDER": "50",
+                                                    "AM_DISPATCH_CONCURRENCY": "200", "AM_DISPATCH_POLL_S": "30"})
         org = new_id()
         await projection.insert(es, [queued(org, "+14155550100", "C1") for _ in range(30)])
         d = Recording(es, cast(Any, None), cast(Any, None), settings)
@@ -114,12 +115,13 @@ async def test_a_round_reads_no_more_of_a_number_than_its_tokens_and_comes_back_
             return select(cands, now, limit)
 
         d.shaper.select = counting  # type: ignore[method-assign,assignment]
-        d.shaper.numbers["+14155550100"] = TokenBucket(rate=10.0, capacity=10.0, tokens=3.0, updated=time.monotonic())
+        d.shaper.numbers["+14155550100"] = TokenBucket(rate=1.0, capacity=10.0, tokens=3.0,
+                                                       updated=time.monotonic() + 60)
         # when: a round
         delay = await d.tick()
         await settled(d)
         # then: it read 3 of the number's queue (not 50), took them, and sleeps only until the next token
-        # (not the poll interval): the rest are due behind them
+        # (1 s), not the poll interval (30 s): the rest are due behind them
         assert read == [3] and len(d.submitted) == 3
-        assert 0 < delay < 0.5
+        assert 0 < delay <= 1.0
         assert "+14155550100" in d._backlogged
