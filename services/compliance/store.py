@@ -3,6 +3,7 @@ one-query lookup, and the group-committed log of send decisions."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -90,8 +91,10 @@ class GateReader:
     async def stop(self) -> None:
         await self._batcher.stop()
 
-    async def read(self, org_id: str, contact: str, message_id: str) -> asyncpg.Record:
-        return await self._batcher.submit((org_id, contact, message_id))
+    async def read_many(self, keys: Sequence[tuple[str, str, str]]) -> list[asyncpg.Record]:
+        """``read`` of each ``(org_id, contact, message_id)``, in order (they join the batches together)."""
+        futures = [self._batcher.enqueue(k) for k in keys]
+        return [await futures[0]] if len(futures) == 1 else list(await asyncio.gather(*futures))
 
     async def _read(self, keys: list[tuple[str, str, str]]) -> list[asyncpg.Record]:
         rows = await self.pool.fetch(GATE_QUERY, [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys])
@@ -244,13 +247,23 @@ class DecisionLog:
     async def stop(self) -> None:
         await self._batcher.stop()
 
-    async def record(self, org_id: str, decision: GateDecision) -> None:
+    def _count(self, decision: GateDecision) -> None:
         key = (decision.decision, decision.code or "none")
         counter = self._counted.get(key)
         if counter is None:
             counter = self._counted[key] = GATE_DECISIONS.labels(*key)
         counter.inc()
+
+    async def record(self, org_id: str, decision: GateDecision) -> None:
+        self._count(decision)
         await self._batcher.submit((org_id, decision))
+
+    async def record_many(self, entries: Sequence[tuple[str, GateDecision]]) -> None:
+        """``record`` of each ``(org_id, decision)``: they join the batches together."""
+        for _, decision in entries:
+            self._count(decision)
+        futures = [self._batcher.enqueue(e) for e in entries]
+        await (futures[0] if len(futures) == 1 else asyncio.gather(*futures))
 
     async def _write(self, batch: list[tuple[str, GateDecision]]) -> list[None]:
         pages: dict[str, list[GateDecision]] = {}
