@@ -95,33 +95,36 @@ def check_handler(command: type[Command[Any]], handler: Handler) -> None:
                     f"is a Command[{reply}]")
 
 
+def fault_of(exc: Exception, domain: str, command: str) -> tuple[ErrorBody, str]:
+    """The error a command that raised ``exc`` answers, and its outcome for the latency histogram."""
+    if isinstance(exc, (msgspec.ValidationError, msgspec.DecodeError)):
+        return ErrorBody(code="VALIDATION_ERROR", message=str(exc)), "invalid"
+    if isinstance(exc, CommandError):
+        return exc.body(), exc.code
+    if isinstance(exc, TRANSIENT):
+        # the database or the bus is restarting or unreachable: a retry will do, say so
+        log.warning("command_unavailable", command=command, error=repr(exc))
+        return ErrorBody(code="SERVICE_UNAVAILABLE", message=f"{domain} cannot reach its database or the bus; retry",
+                         status=503, details={"service": domain}), "unavailable"
+    if isinstance(exc, asyncpg.DataError):
+        # a value the database refuses (out of range, not a UUID...) that validation let through: the
+        # request's fault, answered as such, and logged to be fixed there
+        log.warning("command_data_error", command=command, error=repr(exc))
+        return ErrorBody(code="VALIDATION_ERROR", message="a value in the request is out of range or malformed",
+                         status=400), "invalid"
+    log.error("command_failed", command=command, error=repr(exc), exc_info=exc)
+    return ErrorBody(code="INTERNAL", message="internal error", status=500), "error"
+
+
 async def _answer(handler: Handler, decoder: msgspec.json.Decoder[Any], data: bytes, domain: str,
                   subject: str) -> tuple[bytes, str]:
     """The reply to one request, and its outcome for the latency histogram."""
     try:
         result = await handler(decoder.decode(data))
         return _enc.encode({"ok": True, "data": result}), "ok"
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        return _enc.encode({"ok": False, "error": ErrorBody(code="VALIDATION_ERROR", message=str(exc))}), "invalid"
-    except CommandError as exc:
-        return _enc.encode({"ok": False, "error": exc.body()}), exc.code
-    except TRANSIENT as exc:
-        # the database or the bus is restarting or unreachable: a retry will do, say so
-        log.warning("command_unavailable", command=subject, error=repr(exc))
-        return _enc.encode({"ok": False, "error": ErrorBody(
-            code="SERVICE_UNAVAILABLE", message=f"{domain} cannot reach its database or the bus; retry",
-            status=503, details={"service": domain})}), "unavailable"
-    except asyncpg.DataError as exc:
-        # a value the database refuses (out of range, not a UUID...) that validation let through: the
-        # request's fault, answered as such, and logged to be fixed there
-        log.warning("command_data_error", command=subject, error=repr(exc))
-        return _enc.encode({"ok": False, "error": ErrorBody(
-            code="VALIDATION_ERROR", message="a value in the request is out of range or malformed",
-            status=400)}), "invalid"
     except Exception as exc:
-        log.exception("command_failed", command=subject, error=repr(exc))
-        return _enc.encode({"ok": False, "error": ErrorBody(code="INTERNAL", message="internal error",
-                                                             status=500)}), "error"
+        error, outcome = fault_of(exc, domain, subject)
+        return _enc.encode({"ok": False, "error": error}), outcome
 
 
 class RpcServer:

@@ -7,7 +7,7 @@ from typing import Literal
 
 import msgspec
 
-from proto.base import Command
+from proto.base import Command, ErrorBody
 from proto.commands.compliance import Category, SendKind
 
 
@@ -57,6 +57,32 @@ class MessageView(msgspec.Struct, kw_only=True):
     carrier_message_id: str | None = None
     expires_at: str | None = None
     """A message not handed to the carrier by then fails as expired (validity_seconds)."""
+
+
+class BatchedSend(msgspec.Struct, frozen=True, kw_only=True):
+    """One send of a ``send_messages`` request, with the trace it belongs to (each send keeps its own)."""
+
+    command: SendMessage
+    traceparent: str | None = None
+
+
+class SendMessages(Command["SendResults"], frozen=True, kw_only=True):
+    """Many ``send_message`` commands in one request (the gateway's group commit of the sends in flight
+    together), each accepted or refused on its own, as it would be alone."""
+
+    sends: list[BatchedSend]
+
+
+class SendResult(msgspec.Struct, kw_only=True):
+    """One answer of ``send_messages``: the message, or the error ``send_message`` would answer."""
+
+    message: MessageView | None = None
+    error: ErrorBody | None = None
+
+
+class SendResults(msgspec.Struct, kw_only=True):
+    results: list[SendResult]
+    """In the order of the request's ``sends``."""
 
 
 class TimelineEntry(msgspec.Struct, kw_only=True):

@@ -17,6 +17,7 @@ from services.gateway.edge import AuthCache, Idempotency
 from services.gateway.mcp import McpEndpoint
 from services.gateway.pipeline import Pipeline
 from services.gateway.routes import all_routes
+from services.gateway.sends import SENDS_KEY, Sends
 from services.gateway.sessions import SESSIONS_KEY, Sessions
 from services.gateway.usage import GUARD_KEY, UsageCounters
 
@@ -44,6 +45,8 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, Any]:
         gw.idem = await Idempotency.open(s.nc, s.subjects, settings.idempotency_ttl_s, settings.idempotency_lease_s,
                                         replicas=s.settings.stream_replicas)
         gw.auth = AuthCache(s.rpc, settings.auth_cache_ttl_s)
+        s.http[SENDS_KEY] = sends = Sends(s.rpc, settings.send_batch, settings.send_batches_in_flight)
+        s.on_stop(sends.close)
         gw.guard.usage = usage = await UsageCounters.open(s.nc, s.subjects, replicas=s.settings.stream_replicas)
         s.on_stop(usage.close)
         await mcp.start()

@@ -23,6 +23,11 @@ class GatewaySettings(CommonSettings, frozen=True, kw_only=True):
     """Log-in attempts per client address per minute, and per email (POST /v1/sessions)."""
     session_ttl_s: int = 12 * 3600
     """How long a dashboard session lasts after log-in (AM_SESSION_TTL_S)."""
+    send_batch: int = 100
+    """At most this many sends in flight together go to outbound in one request (AM_SEND_BATCH)."""
+    send_batches_in_flight: int = 4
+    """How many such requests are in flight at once (AM_SEND_BATCHES_IN_FLIGHT): a send waits for a free
+    one, so when idle it goes at once and under load the batches grow."""
     max_body_bytes: int = 64 * 1024
     """Request bodies larger than this answer 413."""
     auth_cache_ttl_s: float = 300.0

@@ -3,13 +3,15 @@ accept.py), cancel one (the aggregate decides), and read messages back."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Callable
 
 import structlog
 from nats.aio.client import Client
 
-from libs.bus.rpc import RpcClient
+from libs.bus.rpc import RpcClient, fault_of
+from libs.obs.tracing import server_span
 from libs.phone import normalize_e164
 from libs.store.eventstore import EventStore
 from libs.webhooks import urls
@@ -76,6 +78,19 @@ class Outbound:
         if isinstance(answer, BaseException):
             raise answer
         return answer
+
+    async def send_many(self, cmd: c.SendMessages) -> c.SendResults:
+        """``send`` for each (the gateway's sends in flight together), each in its own trace, each answered
+        as it would be alone."""
+
+        async def one(item: c.BatchedSend) -> c.SendResult:
+            with server_span("send_message", {"traceparent": item.traceparent} if item.traceparent else None):
+                try:
+                    return c.SendResult(message=await self.send(item.command))
+                except Exception as exc:
+                    return c.SendResult(error=fault_of(exc, "outbound", "send_message")[0])
+
+        return c.SendResults(results=list(await asyncio.gather(*(one(item) for item in cmd.sends))))
 
     # -- cancel ----------------------------------------------------------------------------------
     async def cancel(self, cmd: c.CancelMessage) -> c.MessageDetail:

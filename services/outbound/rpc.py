@@ -11,6 +11,7 @@ def commands(h: Outbound) -> Registry:
     """What this service answers: each command class with its handler."""
     return {
         c.SendMessage: h.send,
+        c.SendMessages: h.send_many,
         c.GetMessage: h.get,
         c.CancelMessage: h.cancel,
         c.ListMessages: h.list_messages,

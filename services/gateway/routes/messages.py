@@ -5,6 +5,7 @@ from __future__ import annotations
 from proto.commands import outbound as c
 from proto.http.messages import ListMessagesQuery, SendMessageBody
 from services.gateway.api import Ctx, Reply, Route, on_resource
+from services.gateway.sends import SENDS_KEY
 
 TAG = "messages"
 
@@ -17,7 +18,7 @@ async def send(ctx: Ctx) -> Reply:
                         to=ctx.phone(b.to, "to"), text=b.text, category=b.category, send_at=b.send_at,
                         validity_seconds=b.validity_seconds, status_callback_url=b.status_callback_url,
                         on_frequency_cap=b.on_frequency_cap)
-    return Reply(await ctx.call(cmd), status=202)
+    return Reply(await ctx.request.app[SENDS_KEY].send(cmd), status=202)  # with the sends in flight with it
 
 
 async def list_messages(ctx: Ctx) -> Reply:
