@@ -11,7 +11,6 @@ from typing import Any
 
 from proto.base import CommandError, new_id
 from proto.commands import compliance as c
-from proto.commands.numbers import SenderInfo
 from proto.events.compliance import DecisionCheck, GateDecision
 from services.compliance import model, policies, store
 from services.compliance.context import Handlers
@@ -111,14 +110,7 @@ class Gate(Handlers):
 
     async def _senders(self, keys: set[tuple[str, str]]) -> dict[tuple[str, str], model.Sender | CommandError]:
         """What numbers says of each sending number (cached), or its refusal."""
-        found: list[SenderInfo | BaseException]
-        if len(keys) == 1:  # (the usual batch: one sending number)
-            try:
-                found = [await self.senders.info(*next(iter(keys)))]
-            except CommandError as exc:
-                found = [exc]
-        else:
-            found = await asyncio.gather(*(self.senders.info(o, n) for o, n in keys), return_exceptions=True)
+        found = await asyncio.gather(*(self.senders.info(o, n) for o, n in keys), return_exceptions=True)
         out: dict[tuple[str, str], model.Sender | CommandError] = {}
         for key, info in zip(keys, found, strict=True):
             if isinstance(info, CommandError):

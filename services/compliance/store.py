@@ -92,9 +92,9 @@ class GateReader:
         await self._batcher.stop()
 
     async def read_many(self, keys: Sequence[tuple[str, str, str]]) -> list[asyncpg.Record]:
-        """``read`` of each ``(org_id, contact, message_id)``, in order (they join the batches together)."""
-        futures = [self._batcher.enqueue(k) for k in keys]
-        return [await futures[0]] if len(futures) == 1 else list(await asyncio.gather(*futures))
+        """The gate's row of each ``(org_id, contact, message_id)``, in order (queued together, they share
+        the batches in flight with other requests' keys)."""
+        return list(await asyncio.gather(*[self._batcher.enqueue(k) for k in keys]))
 
     async def _read(self, keys: list[tuple[str, str, str]]) -> list[asyncpg.Record]:
         rows = await self.pool.fetch(GATE_QUERY, [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys])
@@ -247,23 +247,16 @@ class DecisionLog:
     async def stop(self) -> None:
         await self._batcher.stop()
 
-    def _count(self, decision: GateDecision) -> None:
-        key = (decision.decision, decision.code or "none")
-        counter = self._counted.get(key)
-        if counter is None:
-            counter = self._counted[key] = GATE_DECISIONS.labels(*key)
-        counter.inc()
-
-    async def record(self, org_id: str, decision: GateDecision) -> None:
-        self._count(decision)
-        await self._batcher.submit((org_id, decision))
-
     async def record_many(self, entries: Sequence[tuple[str, GateDecision]]) -> None:
-        """``record`` of each ``(org_id, decision)``: they join the batches together."""
+        """Each ``(org_id, decision)`` counted and on the ledger (queued together, they share the batches in
+        flight): returns once every one of them is committed."""
         for _, decision in entries:
-            self._count(decision)
-        futures = [self._batcher.enqueue(e) for e in entries]
-        await (futures[0] if len(futures) == 1 else asyncio.gather(*futures))
+            key = (decision.decision, decision.code or "none")
+            counter = self._counted.get(key)
+            if counter is None:
+                counter = self._counted[key] = GATE_DECISIONS.labels(*key)
+            counter.inc()
+        await asyncio.gather(*[self._batcher.enqueue(e) for e in entries])
 
     async def _write(self, batch: list[tuple[str, GateDecision]]) -> list[None]:
         pages: dict[str, list[GateDecision]] = {}

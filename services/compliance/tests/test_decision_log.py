@@ -48,8 +48,9 @@ async def test_decisions_are_counted_by_outcome_and_reason(database_url: str, su
         log.start()
         try:
             before = count("allow", "none"), count("deny", "OPTED_OUT")
-            for kind in ("allow", "deny", "allow", "deny", "deny"):
-                await log.record(new_id(), decision(kind))
+            await log.record_many([(new_id(), decision(kind)) for kind in ("allow", "deny", "allow")])
+            await log.record_many([(new_id(), decision("deny")), (new_id(), decision("deny"))])
+            assert await es.pool.fetchval("SELECT count(*) FROM gate_decisions") == 5  # on the ledger too
             assert (count("allow", "none"), count("deny", "OPTED_OUT")) == (before[0] + 2, before[1] + 3)
         finally:
             await log.stop()

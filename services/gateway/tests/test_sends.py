@@ -40,7 +40,7 @@ async def outbound(nats_url: str, subject_root: str) -> AsyncIterator[Callable[[
 
     async def serve(handler: Handler) -> Sends:
         await server.serve({c.SendMessages: handler})
-        made.append(Sends(RpcClient(nc, Subjects(subject_root), default_timeout=2), max_batch=100, workers=1))
+        made.append(Sends(RpcClient(nc, Subjects(subject_root), default_timeout=10), max_batch=100, workers=1))
         return made[-1]
 
     yield serve
@@ -78,8 +78,11 @@ async def test_sends_in_flight_together_go_as_one_request_each_answered_and_trac
     first = asyncio.create_task(traced(0))
     await asyncio.wait_for(first_in.wait(), 5)
     rest = [asyncio.create_task(traced(n)) for n in range(1, 6)]
-    while len(sends._batcher._queue) < 5:  # every one of them waiting behind the first request
-        await asyncio.sleep(0.01)
+    async def gathered() -> None:
+        while len(sends._batcher._queue) < 5:  # every one of them waiting behind the first request
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(gathered(), 10)
     release.set()
     answers = await asyncio.gather(first, *rest)
 
