@@ -25,10 +25,11 @@ class OutboundSettings(CarrierSettings, frozen=True, kw_only=True):
     accept_sender_cache_s: float = 1.0
     """A number that can send is looked up at numbers at most this often while sends arrive; any numbers
     event of its organization (configured, released, campaign reviewed or suspended…) forgets it at once."""
-    queue_estimate_from: int = 1000
+    queue_estimate_from: int = 100
     queue_estimate_s: float = 1.0
     """A send's queue position is counted exactly, except behind a queue of at least queue_estimate_from
-    messages counted within queue_estimate_s: then that count plus what was queued since."""
+    messages counted within queue_estimate_s: then that count plus what was queued since. (At 1,000 sends a
+    second over 20 numbers, queues of a few hundred each, exact counts were 9 % of PostgreSQL's time.)"""
 
     number_throughput_mpm: int = 3600
     """Per sending number: segments per minute handed to the carrier (a cap beside the campaign's)."""
