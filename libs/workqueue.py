@@ -29,6 +29,7 @@ from typing import Any, TypeAlias
 import asyncpg
 import structlog
 
+from libs.obs.metrics import WORK_CLAIMED
 from libs.runtime.waiting import woken
 
 log = structlog.get_logger(__name__)
@@ -137,6 +138,9 @@ class _In:
 Claim = Callable[[Conn, int], Awaitable[list[asyncpg.Record]]]
 """Lease up to n rows (on the given connection) and answer those to start."""
 
+ClaimIds = Callable[[Conn, list[str], int], Awaitable[list[asyncpg.Record]]]
+"""Lease up to n of the given rows, those due and free (on the given connection), and answer those to start."""
+
 
 class QueueWorker:
     """Runs ``handle(row)`` on claimed rows, at most ``concurrency`` at once. ``handle`` records the
@@ -144,12 +148,21 @@ class QueueWorker:
     logged and the row is due again when its lease ends.
 
     A queue with a claim rule of its own (inbound's per-number lanes) passes ``claim``; it may lease more
-    than it answers only if it gives the rest back itself."""
+    than it answers only if it gives the rest back itself.
+
+    Offers. A producer in the same process that has just committed rows can ``offer`` their ids
+    (with ``claim_ids``): they are leased by primary key, without the scan for due rows (which, on a busy
+    queue, walks the index entries every finished row left behind until vacuum removes them). The scan
+    still runs when something else may be due: at start, on NOTIFY or ``wake``, when the poll interval
+    or the next due time comes, and after a finished row while rows may be waiting — the last claim
+    filled every slot, an offered row could not be taken, or ``held`` says rows wait on a rule of the
+    claim (a number's lane) that a finished row may lift."""
 
     def __init__(self, name: str, queue: WorkQueue, pool: asyncpg.Pool,
                  handle: Callable[[asyncpg.Record], Awaitable[None]], *, concurrency: int, lease_s: float,
                  poll_s: float = 1.0, channel: str | None = None, claim: Claim | None = None,
-                 claim_interval_s: float = 0.0, custom_plans: bool = False):
+                 claim_interval_s: float = 0.0, custom_plans: bool = False, claim_ids: ClaimIds | None = None,
+                 held: Callable[[], bool] | None = None, max_offered: int = 10_000):
         self.name = name
         self.queue = queue
         self.pool = pool
@@ -166,7 +179,18 @@ class QueueWorker:
         self.custom_plans = custom_plans
         """Plan the claims on the listening connection for their parameters (a generic plan of a claim with
         LIMIT $n or = ANY($n) can scan whole tables); needs ``channel``."""
+        self.claim_ids = claim_ids
+        self.held = held
+        self.max_offered = max_offered
+        """Offered ids kept while every slot is busy; beyond it the oldest are left to the scan."""
         self.in_flight: set[asyncio.Task[None]] = set()
+        self._offered: list[str] = []
+        self._scan = True
+        """Something other than the offers may be due: the next claim scans."""
+        self._more = False
+        """The last claims may have left due rows behind (they filled every slot, or an offer was not taken)."""
+        self.scans = 0
+        """How many claims scanned for due rows (tests read it)."""
         self._wake = asyncio.Event()
         self._stopping = False
         self._grace_s = 0.0
@@ -175,6 +199,19 @@ class QueueWorker:
         """How many times the loop went to sleep (tests wait for it)."""
 
     def wake(self, *_: object) -> None:
+        self._scan = True
+        self._wake.set()
+
+    def offer(self, ids: list[str]) -> None:
+        """Rows this process has just committed, due now: claimed by id at the next fill (with
+        ``claim_ids``; else the same as ``wake``)."""
+        if self.claim_ids is None:
+            self.wake()
+            return
+        self._offered.extend(ids)
+        if len(self._offered) > self.max_offered:  # every slot busy for long: the scan finds the rest
+            del self._offered[: len(self._offered) - self.max_offered]
+            self._more = True
         self._wake.set()
 
     async def run(self) -> None:
@@ -190,28 +227,45 @@ class QueueWorker:
                 stack.push_async_callback(self._unlisten, listen)
                 conn = listen
             stack.push_async_callback(self._end_in_flight)
+            self._scan = True  # (a restart too: whatever was due meanwhile)
             while not self._stopping:
                 self._wake.clear()
                 if await self._fill(conn):
                     continue  # every slot filled: there may be more
                 timeout = await self._sleep_s(conn)
                 self.sleeps += 1
-                await woken(self._wake, timeout)
+                if not await woken(self._wake, timeout):
+                    self._scan = True  # the poll interval, or the next row's due time
 
     async def _fill(self, conn: Conn) -> bool:
+        """Claim into the free slots: offered rows by id, then a scan if one is called for. Answers
+        whether to fill again at once (every slot filled, and more may be waiting)."""
         free = self.concurrency - len(self.in_flight)
-        if free <= 0:
+        if free <= 0 or not (self._scan or self._offered):
             return False
         wait = self._last_claim + self.claim_interval_s - time.monotonic()
         if wait > 0:
             await asyncio.sleep(wait)
         self._last_claim = time.monotonic()
-        rows = await self.claim(conn, free)
+        rows: list[asyncpg.Record] = []
+        if self._offered and self.claim_ids is not None:
+            ids, self._offered = self._offered[:free], self._offered[free:]
+            rows = await self.claim_ids(conn, ids, free)
+            WORK_CLAIMED.labels(self.name, "offered").inc(len(rows))
+            if len(rows) < len(ids):  # not due, taken by another worker, or held back by the claim's rule
+                self._more = True
+        if self._scan and len(rows) < free:
+            self._scan = False
+            self.scans += 1
+            found = await self.claim(conn, free - len(rows))
+            WORK_CLAIMED.labels(self.name, "scan").inc(len(found))
+            self._more = len(found) == free - len(rows)
+            rows.extend(found)
         for row in rows:
             task = asyncio.create_task(self._run_one(row))
             self.in_flight.add(task)
             task.add_done_callback(self._done)
-        return len(rows) == free
+        return len(rows) == free and (self._more or bool(self._offered))
 
     async def _sleep_s(self, conn: Conn) -> float:
         if self._wake.is_set():
@@ -231,7 +285,10 @@ class QueueWorker:
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self.in_flight.discard(task)
-        self._wake.set()  # a slot is free (and work that waited on this row may be claimable)
+        # a slot is free: rows left waiting may be claimable now (or work that waited on this row)
+        if self.claim_ids is None or self._more or (self.held is not None and self.held()):
+            self._scan = True
+        self._wake.set()
 
     async def close(self, grace_s: float = 5.0) -> None:
         """Stop claiming; let rows in hand finish for up to ``grace_s``, then cancel them (they are due

@@ -48,6 +48,8 @@ STATUS_CALLBACK_BACKLOG = Gauge("am_status_callback_backlog", "Status callbacks 
 STATUS_CALLBACK_OLDEST = Gauge(
     "am_status_callback_oldest_seconds", "Age of the oldest status callback not yet delivered (0 when none)"
 )
+WORK_CLAIMED = Counter("am_work_claimed_total", "Work-queue rows claimed: offered (by id, handed over by the"
+                       " process that stored them) or found by a scan for due rows", ["queue", "how"])
 WEBHOOK_BACKLOG = Gauge("am_webhook_backlog", "Inbound-message webhooks not yet delivered")
 WEBHOOK_OLDEST = Gauge(
     "am_webhook_oldest_seconds", "Age of the oldest inbound-message webhook not yet delivered (0 when none)"

@@ -188,3 +188,45 @@ async def test_a_claim_of_its_own_and_close_lets_work_in_hand_finish(pool: async
     assert claims and all(n >= 1 for n in claims)
     assert finished and set(finished) <= set(ids)  # what was in hand finished, not cancelled
     assert await pool.fetchval("SELECT count(*) FROM jobs WHERE state = 'done'") == len(finished)
+
+
+async def test_offered_rows_are_claimed_by_id_without_a_scan(pool: asyncpg.Pool) -> None:
+    """Rows a producer offers are leased by id, more than the free slots included, with no scan for due
+    rows; a scan comes when something calls for one (here ``wake``; NOTIFY, the poll, the next due time)."""
+    handled: list[str] = []
+    progress = asyncio.Event()
+
+    async def handle(row: asyncpg.Record) -> None:
+        await QUEUE.finish(pool, row["id"], state="done")
+        handled.append(row["id"])
+        progress.set()
+
+    async def until(n: int) -> None:
+        async with asyncio.timeout(10.0 * SLACK):
+            while len(handled) < n:
+                progress.clear()
+                await progress.wait()
+
+    async def claim_ids(conn: asyncpg.Pool | asyncpg.Connection, ids: list[str], free: int) -> list[asyncpg.Record]:
+        assert len(ids) <= free
+        return await QUEUE.claim_ids(conn, ids, 30.0)
+
+    worker = QueueWorker("test", QUEUE, pool, handle, concurrency=2, lease_s=30.0, poll_s=3600.0,
+                         claim_ids=claim_ids)
+    task = asyncio.create_task(worker.run())
+    try:
+        while worker.sleeps == 0 and not task.done():  # the start's scan found nothing: asleep for an hour
+            await asyncio.sleep(0.01)
+        assert worker.scans == 1
+        offered = await add(pool, 5)
+        worker.offer(offered)  # five for two slots
+        await until(5)
+        assert sorted(handled) == sorted(offered) and worker.scans == 1
+        [other] = await add(pool, 1)
+        worker.wake()
+        await until(6)
+        assert handled[-1] == other and worker.scans == 2
+    finally:
+        await worker.close()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

@@ -28,7 +28,7 @@ def build(env: Mapping[str, str] | None = None) -> tuple[Service, Callable[[Serv
         worker_pool = await create_pool(settings.database_url, s.schema, settings.inbound_webhook_db_pool,
                                         min_size=settings.inbound_webhook_db_pool, pgbouncer=settings.db_pgbouncer)
         worker = DeliveryWorker(inbound, EventStore(worker_pool, s.schema, s.subjects, s.name, waker=s.relay), settings)
-        inbound.on_queued = worker.kick
+        inbound.on_queued = worker.offer
         conversations = Conversations(s.store)
         await s.rpc_server.serve(rpc.commands(inbound, conversations))
         for spec in [*subscriptions.specs(inbound), *conversations.specs()]:

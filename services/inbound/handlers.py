@@ -96,13 +96,13 @@ _CODE_SCAN = 1000
 
 class Inbound:
     def __init__(self, es: EventStore, rpc: RpcClient, settings: InboundSettings,
-                 on_queued: Callable[[], None] = lambda: None):
+                 on_queued: Callable[[str], None] = lambda delivery_id: None):
         self.store = es
         self.pool: asyncpg.Pool = es.pool
         self.rpc = rpc
         self.settings = settings
         self.on_queued = on_queued
-        """Wakes this replica's delivery worker at once (other replicas hear the NOTIFY)."""
+        """Hands a delivery just committed to this replica's delivery worker (``DeliveryWorker.offer``)."""
         self.handoff: TtlCache[str, InboundRoute] = TtlCache(settings.inbound_route_handoff_s, max_entries=10_000)
         """The route resolved while storing a message, taken by its first delivery attempt moments later so
         that attempt need not ask numbers again. Used once, only while fresh; never persisted (it holds the
@@ -260,7 +260,7 @@ class Inbound:
                         carrier_message_id=new.carrier_message_id)
             return "unrouted"
         if new.delivery_id is not None:
-            self.on_queued()
+            self.on_queued(new.delivery_id)
         log.info("inbound_stored", message_id=new.message_id, org_id=new.org_id, phone_number_id=route.phone_number_id,
                  push=new.delivery_id is not None)
         return "stored"
@@ -393,7 +393,7 @@ class Inbound:
                                     phone_number_id=route.phone_number_id, message_event_id=msg["event_id"])])
                                    .returning(store.wake_workers(self.store.schema)), conn)
             view = await self._deliveries(conn, msg)  # as requested: pending (the worker may be quicker)
-        self.on_queued()
+        self.on_queued(delivery_id)
         log.info("inbound_redelivery_requested", message_id=msg["id"], org_id=cmd.org_id)
         return view
 

@@ -95,6 +95,10 @@ class Lanes:
         numbers = sorted(set(self.in_flight) | self.sick)
         return numbers, [self.free(n) for n in numbers]
 
+    def any_full(self) -> bool:
+        """Whether some number has no free slot (its due rows wait for one of its attempts to end)."""
+        return any(self.in_flight[n] >= self.cap(n) for n in self.in_flight)
+
     def start(self, number: str) -> bool:
         if self.free(number) <= 0:
             return False

@@ -81,8 +81,9 @@ async def store_messages(conn: asyncpg.Connection, es: EventStore,
     for _, stream, ev in todo:
         w.append(stream, 0, [ev])
     w.only_where(sql("e.event_id IN (SELECT event_id FROM m)"))
-    w.returning(sql("SELECT m.id::text AS id, :woken AS woken FROM m",
-                    woken=notify(notify_channel(es.schema) if pushes else "")))
+    # no NOTIFY for the deliveries: this replica's worker is handed their ids after the commit
+    # (``DeliveryWorker.offer``), and claims them by id instead of scanning for due rows
+    w.returning(sql("SELECT m.id::text AS id FROM m"))
     rows = await es.write(w, conn)
     return {r["id"]: seqs[r["id"]] for r in rows}
 
@@ -151,14 +152,17 @@ async def attempts(pool: asyncpg.Pool | asyncpg.Connection, delivery_id: str) ->
 
 
 async def claim_due(pool: asyncpg.Pool | asyncpg.Connection, limit: int, numbers: list[str], frees: list[int], default_free: int,
-                    lease_s: float) -> list[asyncpg.Record]:
+                    lease_s: float, ids: list[str] | None = None) -> list[asyncpg.Record]:
     """Lease up to ``limit`` due deliveries, oldest first, at most ``frees[i]`` of ``numbers[i]`` and
-    ``default_free`` of any other number, skipping rows another worker holds. Their next_attempt_at moves past
-    the lease, so a crash makes them due again."""
+    ``default_free`` of any other number, skipping rows another worker holds — of all, or only those of
+    ``ids`` (found by primary key: no walk of the due index). Their next_attempt_at moves past the lease,
+    so a crash makes them due again. (Planned for its parameters, on the worker's connection: with
+    ``ids`` NULL the id test folds away.)"""
     saturated = [n for n, f in zip(numbers, frees, strict=True) if f <= 0]
     rows: list[asyncpg.Record] = await pool.fetch(
         "WITH d AS (SELECT id, phone_number_id, next_attempt_at FROM webhook_deliveries"
         "  WHERE state = 'pending' AND next_attempt_at <= now() AND NOT (phone_number_id = ANY($4::text[]))"
+        "  AND ($8::uuid[] IS NULL OR id = ANY($8::uuid[]))"
         "  ORDER BY next_attempt_at LIMIT $5),"
         " ranked AS (SELECT d.id, row_number() OVER (PARTITION BY d.phone_number_id ORDER BY d.next_attempt_at)"
         "  AS rn, coalesce(l.free, $6) AS free FROM d"
@@ -172,7 +176,7 @@ async def claim_due(pool: asyncpg.Pool | asyncpg.Connection, limit: int, numbers
         " RETURNING d.id::text AS id, d.org_id, d.message_id::text AS message_id, d.phone_number_id, d.attempts,"
         "  d.retry_count, d.generation, due.next_attempt_at AS due_at, m.event_id::text AS event_id,"
         "  m.from_number, m.to_number, m.body, m.received_at",
-        limit, numbers, frees, saturated, max(64, 4 * limit), default_free, lease_s)
+        limit, numbers, frees, saturated, max(64, 4 * limit), default_free, lease_s, ids)
     return rows
 
 

@@ -22,7 +22,9 @@ Verification recipe (Python, standard library only; ``raw_body`` = the request b
 
 Mechanics. The queue is the ``webhook_deliveries`` table, worked by :mod:`libs.workqueue`'s loop: rows are
 claimed with FOR UPDATE SKIP LOCKED and leased (so no connection is held during a POST, any number of replicas
-can work, and a crash makes a row due again), woken by NOTIFY. Attempts run concurrently, bounded overall and
+can work, and a crash makes a row due again). A stored text's delivery is handed to this replica's worker
+after the commit and claimed by its id; a scan for due rows (woken by NOTIFY, a redelivery, the poll, a retry
+coming due) finds the rest. Attempts run concurrently, bounded overall and
 per phone number, each with its own timeout, so a slow or dead receiver never holds up other numbers. The URL and secrets are resolved from
 numbers at each attempt, so a changed URL or a rotated secret applies to retries too. The POST itself —
 signature, URL rule, retry verdict, log line — is :mod:`libs.webhooks.sender`'s, shared with outbound's and
@@ -93,20 +95,32 @@ class DeliveryWorker:
         self.worker = QueueWorker(
             "webhook-deliveries", QUEUE, self.pool, self._attempt, concurrency=settings.inbound_webhook_concurrency,
             lease_s=self.lease_s, poll_s=settings.inbound_webhook_poll_interval_s,
-            channel=store.notify_channel(es.schema), claim=self._claim,
-            claim_interval_s=settings.inbound_webhook_claim_interval_s, custom_plans=True)
+            channel=store.notify_channel(es.schema), claim=self._claim, claim_ids=self._claim_ids,
+            held=self.lanes.any_full, claim_interval_s=settings.inbound_webhook_claim_interval_s,
+            custom_plans=True)
 
-    def kick(self) -> None:
-        self.worker.wake()
+    def offer(self, delivery_id: str) -> None:
+        """A delivery this replica has just stored, due now: claimed by its id (ingest sends no NOTIFY for
+        it; another replica's poll finds it if this one dies first)."""
+        self.worker.offer([delivery_id])
 
     async def run(self) -> None:
         """Claim due deliveries whenever there is a free slot; sleep until woken or the next one is due."""
         await self.worker.run()
 
     async def _claim(self, conn: asyncpg.Connection | asyncpg.Pool, free: int) -> list[asyncpg.Record]:
-        """Due rows within each number's lane (model.Lanes); a row a race left no slot for is given back."""
+        return await self._lease(conn, free, None)
+
+    async def _claim_ids(self, conn: asyncpg.Connection | asyncpg.Pool, ids: list[str], free: int
+                         ) -> list[asyncpg.Record]:
+        return await self._lease(conn, free, ids)
+
+    async def _lease(self, conn: asyncpg.Connection | asyncpg.Pool, free: int, ids: list[str] | None
+                     ) -> list[asyncpg.Record]:
+        """Due rows (of ``ids``, or any) within each number's lane (model.Lanes); a row a race left no slot
+        for is given back."""
         numbers, frees = self.lanes.limits()
-        rows = await store.claim_due(conn, free, numbers, frees, self.lanes.healthy, self.lease_s)
+        rows = await store.claim_due(conn, free, numbers, frees, self.lanes.healthy, self.lease_s, ids)
         started: list[asyncpg.Record] = []
         over: list[tuple[str, Any]] = []
         for row in rows:

@@ -16,6 +16,7 @@ from typing import Any
 
 import msgspec
 from aiohttp import web
+from prometheus_client.parser import text_string_to_metric_families
 
 from libs.testing import SLACK
 from libs.webhooks.signing import HEADER, verify
@@ -368,11 +369,23 @@ async def test_long_poll_answers_on_arrival_and_empty_after_the_wait(system: Sys
 
 
 # -- push -----------------------------------------------------------------------------------------------
+async def claimed(system: System) -> dict[str, float]:
+    """Inbound's webhook deliveries claimed so far, by how (``offered``: handed over by ingest; ``scan``)."""
+    assert system.http is not None
+    async with system.http.get(f"http://127.0.0.1:{system.services['inbound'].port}/metrics") as r:
+        text_ = await r.text()
+    return {s.labels["how"]: s.value for family in text_string_to_metric_families(text_) for s in family.samples
+            if s.name == "am_work_claimed_total" and s.labels["queue"] == "webhook-deliveries"}
+
+
 async def test_webhook_is_signed_and_the_signature_verifies(system: System) -> None:
     async with Receiver() as receiver:
         key, number = await new_org(system, receiver.url)
+        before = await claimed(system)
         await text(system, number["e164"], "hello agentmessage")
         await system.eventually(lambda: asyncio.sleep(0, receiver.calls), timeout=30)
+        # ingest handed the delivery to the worker, which claimed it by id (no NOTIFY, no scan needed)
+        assert (await claimed(system)).get("offered", 0) > before.get("offered", 0)
         [(headers, raw, _)] = receiver.calls
         assert headers["Content-Type"] == "application/json"
         assert verify(number["secret"], headers[HEADER], raw)
