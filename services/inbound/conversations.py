@@ -39,8 +39,45 @@ _NS = uuid.UUID("5d0c1c1e-6a57-4c57-9d0f-4a1c0e8f19a7")
 ANSWERS = frozenset({"standard", "opt_in_request"})
 """Outbound kinds that answer a contact (reset unread); keyword and opt-out auto-replies do not."""
 
-_New = tuple[str, str, str, str, str, str, str, datetime, bool]
-"""A new message: org, direction, number, contact, from, to, text, at, answers."""
+_ABSORB = (
+    # the batch's events claimed; of those claimed: each new message (its first event) inserted with the
+    # last status its events gave it, the conversations it was added to updated once each (its count, its
+    # unread texts: the contact's since the last answer, an answer among them resets the count; its last
+    # message), and the last status of a message already there applied. One statement, one snapshot: the
+    # status update does not see the rows inserted beside it (they are inserted with their status).
+    "WITH claimed AS (INSERT INTO processed_events (consumer, event_id) SELECT $1, unnest($2::uuid[])"
+    "  ON CONFLICT DO NOTHING RETURNING event_id),"
+    " st AS (SELECT DISTINCT ON (s.id) s.id, s.org, s.status FROM unnest($16::uuid[], $17::int[], $18::uuid[],"
+    "  $19::uuid[], $20::text[]) AS s(ev, ord, id, org, status) WHERE s.ev IN (SELECT event_id FROM claimed)"
+    "  ORDER BY s.id, s.ord DESC),"
+    " nw AS (SELECT DISTINCT ON (n.id) n.* FROM unnest($3::uuid[], $4::int[], $5::uuid[], $6::uuid[], $7::uuid[],"
+    "  $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::timestamptz[], $15::bool[])"
+    "  AS n(ev, ord, id, conv, org, dir, num, contact, frm, to_, body, at, answers)"
+    "  WHERE n.ev IN (SELECT event_id FROM claimed) ORDER BY n.id, n.ord),"
+    " ins AS (INSERT INTO conversation_messages (id, conversation_id, org_id, direction, from_number, to_number,"
+    "  body, status, at) SELECT nw.id, nw.conv, nw.org, nw.dir, nw.frm, nw.to_, nw.body,"
+    "  CASE WHEN nw.dir = 'outbound' THEN st.status END, nw.at FROM nw LEFT JOIN st ON st.id = nw.id"
+    "  ORDER BY nw.id ON CONFLICT (id) DO NOTHING RETURNING id),"
+    " added AS (SELECT * FROM nw WHERE nw.id IN (SELECT id FROM ins)),"
+    " answer AS (SELECT conv, max(ord) AS ord FROM added WHERE dir = 'outbound' AND answers GROUP BY conv),"
+    " agg AS (SELECT a.conv, min(a.org::text)::uuid AS org, min(a.num) AS num, min(a.contact) AS contact,"
+    "  count(*)::int AS n, (count(*) FILTER (WHERE a.dir = 'inbound' AND a.ord > coalesce(w.ord, -1)))::int AS unread,"
+    "  w.ord IS NOT NULL AS answered FROM added a LEFT JOIN answer w USING (conv) GROUP BY a.conv, w.ord),"
+    " lst AS (SELECT DISTINCT ON (conv) conv, id, at FROM added ORDER BY conv, at DESC, ord DESC),"
+    " upsert AS (INSERT INTO conversations AS v (id, org_id, phone_number, contact_number, last_message_id, last_at,"
+    "  message_count, unread_count, created_at) SELECT agg.conv, agg.org, agg.num, agg.contact, lst.id, lst.at,"
+    "  agg.n, agg.unread, lst.at FROM agg JOIN lst USING (conv) ORDER BY agg.conv"
+    "  ON CONFLICT (org_id, phone_number, contact_number) DO UPDATE SET"
+    "  message_count = v.message_count + EXCLUDED.message_count,"
+    "  unread_count = CASE WHEN v.id IN (SELECT conv FROM agg WHERE answered) THEN EXCLUDED.unread_count"
+    "   ELSE v.unread_count + EXCLUDED.unread_count END,"
+    "  last_message_id = CASE WHEN EXCLUDED.last_at >= v.last_at THEN EXCLUDED.last_message_id"
+    "   ELSE v.last_message_id END,"
+    "  last_at = greatest(v.last_at, EXCLUDED.last_at)),"
+    " upd AS (UPDATE conversation_messages m SET status = st.status FROM st"
+    "  WHERE m.id = st.id AND m.org_id = st.org AND m.status IS DISTINCT FROM st.status)"
+    " SELECT count(*) FROM claimed"
+)
 
 _STATUS = {MessageSent: "sent", MessageDelivered: "delivered", MessageUndelivered: "undelivered",
            MessageFailed: "failed", MessageCanceled: "canceled"}
@@ -118,87 +155,30 @@ class Conversations:
         return await self._absorb(INBOUND_CONSUMER, events)
 
     async def _absorb(self, consumer: str, events: list[Event]) -> set[str]:
-        """A batch in one transaction: its new messages inserted together, each conversation touched
-        updated once, each message's last status in the batch applied (events are taken in stream
-        order, so the last one wins). The same effects as the one-by-one handlers."""
-        async with self.store.transaction() as conn:
-            fresh = {r["event_id"] for r in await conn.fetch(
-                "INSERT INTO processed_events (consumer, event_id) SELECT $1, unnest($2::uuid[])"
-                " ON CONFLICT DO NOTHING RETURNING event_id::text AS event_id", consumer,
-                [ev.event_id for ev in events])}
-            new: dict[str, _New] = {}
-            final: dict[str, tuple[str, str]] = {}
-            for ev in events:
-                if ev.event_id not in fresh:
-                    continue
-                match ev:
-                    case MessageQueued(facts=facts) | MessageScheduled(facts=facts):
-                        status = "queued" if isinstance(ev, MessageQueued) else "scheduled"
-                        if facts is not None and ev.message_id not in new:
-                            new[ev.message_id] = (ev.org_id, "outbound", facts.from_, facts.to, facts.from_, facts.to,
-                                                  facts.text, ev.occurred_at, facts.kind in ANSWERS)
-                        final[ev.message_id] = (ev.org_id, status)
-                    case InboundMessageReceived():
-                        new[ev.message_id] = (ev.org_id, "inbound", ev.to, ev.from_, ev.from_, ev.to, ev.body,
-                                              ev.received_at, False)
-                    case _ if type(ev) in _STATUS:
-                        final[ev.message_id] = (ev.org_id, _STATUS[type(ev)])  # type: ignore[attr-defined]
-            if new:
-                await self._insert(conn, new, final)
-            if final:
-                ids = sorted(final)
-                await conn.execute(
-                    "UPDATE conversation_messages m SET status = u.status FROM unnest($1::uuid[], $2::uuid[],"
-                    " $3::text[]) AS u(id, org_id, status) WHERE m.id = u.id AND m.org_id = u.org_id"
-                    " AND m.status IS DISTINCT FROM u.status",
-                    ids, [final[i][0] for i in ids], [final[i][1] for i in ids])
+        """A batch in one statement (one round trip, no transaction to open and commit): its events
+        claimed, the new messages of those claimed inserted together, each conversation touched updated
+        once, each message's last status among them applied (events are taken in stream order, so the
+        last one wins). The same effects as the one-by-one handlers."""
+        # (event, order, message, conversation, org, direction, number, contact, from, to, text, at, answers)
+        new: list[tuple[object, ...]] = []
+        statuses: list[tuple[object, ...]] = []  # (event, order, message, org, status)
+        for k, ev in enumerate(events):
+            match ev:
+                case MessageQueued(facts=facts) | MessageScheduled(facts=facts):
+                    if facts is not None:
+                        new.append((ev.event_id, k, ev.message_id, conversation_id(ev.org_id, facts.from_, facts.to),
+                                    ev.org_id, "outbound", facts.from_, facts.to, facts.from_, facts.to, facts.text,
+                                    ev.occurred_at, facts.kind in ANSWERS))
+                    statuses.append((ev.event_id, k, ev.message_id, ev.org_id,
+                                     "queued" if isinstance(ev, MessageQueued) else "scheduled"))
+                case InboundMessageReceived():
+                    new.append((ev.event_id, k, ev.message_id, conversation_id(ev.org_id, ev.to, ev.from_), ev.org_id,
+                                "inbound", ev.to, ev.from_, ev.from_, ev.to, ev.body, ev.received_at, False))
+                case _ if type(ev) in _STATUS:
+                    statuses.append((ev.event_id, k, ev.message_id, ev.org_id, _STATUS[type(ev)]))  # type: ignore[attr-defined]
+        await self.pool.execute(_ABSORB, consumer, [ev.event_id for ev in events],
+                                *([r[j] for r in new] for j in range(13)), *([r[j] for r in statuses] for j in range(5)))
         return {ev.event_id for ev in events}
-
-    async def _insert(self, conn: asyncpg.Connection, new: dict[str, _New], final: dict[str, tuple[str, str]]) -> None:
-        ids = list(new)
-        vals = [new[i] for i in ids]
-        convs = [conversation_id(v[0], v[2], v[3]) for v in vals]
-        rows = await conn.fetch(
-            "INSERT INTO conversation_messages (id, conversation_id, org_id, direction, from_number, to_number, body,"
-            " status, at) SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[],"
-            " $6::text[], $7::text[], $8::text[], $9::timestamptz[])"
-            " ON CONFLICT (id) DO NOTHING RETURNING id::text AS id",
-            ids, convs, [v[0] for v in vals], [v[1] for v in vals], [v[4] for v in vals], [v[5] for v in vals],
-            [v[6] for v in vals], [final.get(i, ("", None))[1] if v[1] == "outbound" else None
-                                   for i, v in zip(ids, vals, strict=True)], [v[7] for v in vals])
-        inserted = {r["id"] for r in rows}
-        agg: dict[str, list[object]] = {}
-        for i, v, conv in zip(ids, vals, convs, strict=True):
-            if i not in inserted:
-                continue
-            a = agg.get(conv)
-            if a is None:
-                a = agg[conv] = [v[0], v[2], v[3], i, v[7], 0, 0, False]
-            a[5] = int(str(a[5])) + 1
-            if v[1] == "inbound":
-                a[6] = int(str(a[6])) + 1
-            elif v[8]:  # answered: unread counts again from here
-                a[6], a[7] = 0, True
-            if v[7] >= a[4]:  # type: ignore[operator]
-                a[3], a[4] = i, v[7]
-        if not agg:
-            return
-        keys = sorted(agg)
-        await conn.execute(
-            "INSERT INTO conversations AS v (id, org_id, phone_number, contact_number, last_message_id, last_at,"
-            " message_count, unread_count, created_at) SELECT u.id, u.org_id, u.num, u.contact, u.last_id, u.last_at,"
-            " u.n, u.unread, u.last_at FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::uuid[],"
-            " $6::timestamptz[], $7::int[], $8::int[]) AS u(id, org_id, num, contact, last_id, last_at, n, unread)"
-            " ON CONFLICT (org_id, phone_number, contact_number) DO UPDATE SET"
-            " message_count = v.message_count + EXCLUDED.message_count,"
-            " unread_count = CASE WHEN $9::uuid[] @> ARRAY[v.id] THEN EXCLUDED.unread_count"
-            "  ELSE v.unread_count + EXCLUDED.unread_count END,"
-            " last_message_id = CASE WHEN EXCLUDED.last_at >= v.last_at THEN EXCLUDED.last_message_id"
-            "  ELSE v.last_message_id END,"
-            " last_at = greatest(v.last_at, EXCLUDED.last_at)",
-            keys, [agg[k][0] for k in keys], [agg[k][1] for k in keys], [agg[k][2] for k in keys],
-            [agg[k][3] for k in keys], [agg[k][4] for k in keys], [agg[k][5] for k in keys],
-            [agg[k][6] for k in keys], [k for k in keys if agg[k][7]])
 
     def specs(self) -> list[ConsumerSpec]:
         return [

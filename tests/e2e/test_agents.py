@@ -325,7 +325,7 @@ async def test_conversations_are_built_from_both_directions(system: System) -> N
 
 async def test_the_conversations_bulk_path_matches_the_one_by_one_path(system: System) -> None:
     """Consumers take fetched batches in bulk (absorb); each path alone gives the same model."""
-    from proto.base import new_id
+    from proto.base import Event, new_id
     from proto.commands import inbound as c
     from proto.events.inbound import InboundMessageReceived
     from proto.events.outbound import MessageDelivered, MessageFacts, MessageQueued
@@ -350,22 +350,33 @@ async def test_the_conversations_bulk_path_matches_the_one_by_one_path(system: S
                                        (i2, "ok", datetime(2030, 1, 1, 0, 0, 2, tzinfo=UTC)))]
         # an automatic reply (a keyword's) after the contact's texts does not answer them: unread stays
         auto = [MessageQueued(org_id=org, message_id=new_id(), facts=facts("Acme: help at acme.example", "help_reply"))]
-        for _ in range(2):  # a redelivered batch changes nothing
-            if bulk:
-                assert await model.absorb_outbound(outbound) == {e.event_id for e in outbound}
-                assert await model.absorb_inbound(inbound) == {e.event_id for e in inbound}
-                assert await model.absorb_outbound(auto) == {e.event_id for e in auto}
-            else:
-                for ev in [*outbound, *inbound, *auto]:
-                    await (model.on_inbound(ev) if ev in inbound else model.on_outbound(ev))
+        # later: a status of a message already there, and an answer (unread starts again) the contact replies to
+        later = [MessageDelivered(org_id=org, message_id=m2),
+                 MessageQueued(org_id=org, message_id=new_id(), facts=facts("three"))]
+        reply = [InboundMessageReceived(org_id=org, message_id=i3, carrier_message_id=i3, phone_number_id=new_id(),
+                                        from_=contact, to=number, body="thanks",
+                                        received_at=datetime(2030, 1, 1, 0, 0, 3, tzinfo=UTC)) for i3 in [new_id()]]
+        rounds: list[list[tuple[list[Event], bool]]] = [
+            [(list(outbound), False), (list(inbound), True), (list(auto), False)],
+            [(list(later), False), (list(reply), True)]]
+        for batches in rounds:
+            for _ in range(2):  # a redelivered batch changes nothing
+                for batch, inbound_batch in batches:
+                    if bulk:
+                        absorb = model.absorb_inbound if inbound_batch else model.absorb_outbound
+                        assert await absorb(batch) == {e.event_id for e in batch}
+                    else:
+                        for ev in batch:
+                            await (model.on_inbound(ev) if inbound_batch else model.on_outbound(ev))
         [conv] = (await model.list(c.ListConversations(org_id=org))).data
         msgs = (await model.messages(c.ListConversationMessages(org_id=org, conversation_id=conv.id))).data
         return conv, [(m.direction, m.text, m.status) for m in msgs]
 
     (bulk_conv, bulk_msgs), (one_conv, one_msgs) = await build(True), await build(False)
-    assert bulk_msgs == one_msgs == [("inbound", "ok", None), ("inbound", "Your code is 9911", None),
+    assert bulk_msgs == one_msgs == [("inbound", "thanks", None), ("inbound", "ok", None),
+                                     ("inbound", "Your code is 9911", None), ("outbound", "three", "queued"),
                                      ("outbound", "Acme: help at acme.example", "queued"),
-                                     ("outbound", "two", "queued"), ("outbound", "one", "delivered")]
+                                     ("outbound", "two", "delivered"), ("outbound", "one", "delivered")]
     for conv in (bulk_conv, one_conv):
-        assert (conv.message_count, conv.unread_count, conv.contact_number) == (5, 2, contact)
-        assert conv.last_message is not None and conv.last_message.text == "ok"
+        assert (conv.message_count, conv.unread_count, conv.contact_number) == (7, 1, contact)
+        assert conv.last_message is not None and conv.last_message.text == "thanks"
