@@ -109,6 +109,9 @@ class Receiver:
         self.fail_first = fail_first
         self.delay_s = delay_s
         self.always_fail = False
+        self.held = asyncio.Event()
+        """While ``hold`` is set, requests wait for this before answering."""
+        self.hold = False
         self.arrived = 0
         """Requests received so far, counted before any delay."""
         self.active = self.max_active = 0
@@ -139,6 +142,8 @@ class Receiver:
         try:
             if self.delay_s:
                 await asyncio.sleep(self.delay_s)
+            if self.hold:
+                await self.held.wait()
         finally:
             self.active -= 1
         status = 500 if self.always_fail or len(self.calls) < self.fail_first else 200
@@ -453,6 +458,27 @@ async def test_receiver_failing_for_a_while_gets_every_message_and_a_dead_one_is
         status, res, _ = await system.call("POST", f"/v1/inbound-messages/{msg['id']}/redeliver", key=key2)
         assert status == 202 and res["data"]["state"] == "pending"
         await system.eventually(lambda: asyncio.sleep(0, msg["id"] in dead.delivered()), timeout=30)
+
+
+async def test_texts_waiting_for_their_numbers_lane_go_as_soon_as_it_frees(settings_env: dict[str, str]) -> None:
+    """Two POSTs at a time per number, another number's POST in flight throughout, and no poll or timeout to
+    fall back on: each finished delivery lets the next of the number's waiting texts go at once (the lane was
+    full when they were left waiting, though it no longer is when the attempt ends)."""
+    env = {"AM_INBOUND_WEBHOOK_PER_NUMBER_CONCURRENCY": "2", "AM_INBOUND_WEBHOOK_POLL_INTERVAL_S": "3600",
+           "AM_INBOUND_WEBHOOK_TIMEOUT_S": "120"}
+    async with running_system(settings_env, env) as system, Receiver(delay_s=0.2) as receiver, \
+            Receiver() as busy:
+        busy.hold = True  # another number's POST stays in flight throughout (so the worker is never idle)
+        _, other = await new_org(system, busy.url)
+        await text(system, other["e164"], "a slow receiver holds a slot meanwhile")
+        await system.eventually(lambda: asyncio.sleep(0, busy.arrived == 1), timeout=30)
+        _, number = await new_org(system, receiver.url)
+        await asyncio.gather(*(text(system, number["e164"], f"in line {i}") for i in range(8)))
+        try:
+            await system.eventually(lambda: asyncio.sleep(0, len(receiver.delivered()) == 8), timeout=30)
+        finally:
+            busy.held.set()
+        assert receiver.max_active == 2
 
 
 async def test_a_slow_receiver_does_not_hold_up_other_numbers(settings_env: dict[str, str]) -> None:
