@@ -155,8 +155,8 @@ class QueueWorker:
     queue, walks the index entries every finished row left behind until vacuum removes them). The scan
     still runs when something else may be due: at start, on NOTIFY or ``wake``, when the poll interval
     or the next due time comes, and after a finished row while rows may be waiting — the last claim
-    filled every slot, an offered row could not be taken, or ``held`` says rows wait on a rule of the
-    claim (a number's lane) that a finished row may lift."""
+    filled every slot, an offered row could not be taken, or ``held`` said, right after the claim, that rows
+    wait on a rule of the claim (a number's lane) that a finished row may lift."""
 
     def __init__(self, name: str, queue: WorkQueue, pool: asyncpg.Pool,
                  handle: Callable[[asyncpg.Record], Awaitable[None]], *, concurrency: int, lease_s: float,
@@ -188,7 +188,8 @@ class QueueWorker:
         self._scan = True
         """Something other than the offers may be due: the next claim scans."""
         self._more = False
-        """The last claims may have left due rows behind (they filled every slot, or an offer was not taken)."""
+        """The last claims may have left due rows behind (they filled every slot, an offer was not taken, or
+        ``held`` said so right after them: asked at the claim, since an attempt that ends frees its lane)."""
         self.scans = 0
         """How many claims scanned for due rows (tests read it)."""
         self._wake = asyncio.Event()
@@ -265,6 +266,8 @@ class QueueWorker:
             task = asyncio.create_task(self._run_one(row))
             self.in_flight.add(task)
             task.add_done_callback(self._done)
+        if self.held is not None and self.held():  # (once the rows claimed hold their slots)
+            self._more = True
         return len(rows) == free and (self._more or bool(self._offered))
 
     async def _sleep_s(self, conn: Conn) -> float:
@@ -286,7 +289,7 @@ class QueueWorker:
     def _done(self, task: asyncio.Task[None]) -> None:
         self.in_flight.discard(task)
         # a slot is free: rows left waiting may be claimable now (or work that waited on this row)
-        if self.claim_ids is None or self._more or (self.held is not None and self.held()):
+        if self.claim_ids is None or self._more:
             self._scan = True
         self._wake.set()
 

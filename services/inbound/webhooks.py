@@ -86,7 +86,6 @@ class DeliveryWorker:
         self.lanes = model.Lanes(healthy, min(healthy, settings.inbound_webhook_unhealthy_concurrency))
         self._successes: Batcher[store.Success, bool] = Batcher(
             "webhook-successes", self._complete_successes, max_batch=256, workers=2)
-        self._lanes_full = False
         self.lease_s = max(settings.inbound_webhook_lease_s, settings.inbound_webhook_timeout_s + 5.0)
         # The claims run on the worker's listening connection, one at a time, each planned for its
         # parameters (their generic plans scan whole tables); everything else keeps its cached generic plan,
@@ -97,12 +96,8 @@ class DeliveryWorker:
             "webhook-deliveries", QUEUE, self.pool, self._attempt, concurrency=settings.inbound_webhook_concurrency,
             lease_s=self.lease_s, poll_s=settings.inbound_webhook_poll_interval_s,
             channel=store.notify_channel(es.schema), claim=self._claim, claim_ids=self._claim_ids,
-            held=self._lane_bound, claim_interval_s=settings.inbound_webhook_claim_interval_s,
+            held=self.lanes.any_full, claim_interval_s=settings.inbound_webhook_claim_interval_s,
             custom_plans=True)
-
-    def _lane_bound(self) -> bool:
-        """Whether the last claim left a number's lane full (its due rows wait for one of its attempts)."""
-        return self._lanes_full
 
     def offer(self, delivery_id: str) -> None:
         """A delivery this replica has just stored, due now: claimed by its id (ingest sends no NOTIFY for
@@ -133,9 +128,6 @@ class DeliveryWorker:
                 started.append(row)
             else:
                 over.append((row["id"], row["due_at"]))
-        # rows may now wait for a number's slot: then every finished attempt looks again (at the end the lane
-        # is no longer full, so this is remembered from the claim, not asked then)
-        self._lanes_full = bool(over) or self.lanes.any_full()
         if over:
             await store.unclaim(conn, over)
         return started
