@@ -285,6 +285,10 @@ class EmbeddedPostgres:
                 "-c", "max_connections=300", "-c", "shared_buffers=256MB"]
         if os.environ.get("AM_PG_STAT_STATEMENTS") == "1":  # for profiling: per-query time in pg_stat_statements
             args += ["-c", "shared_preload_libraries=pg_stat_statements"]
+        if os.environ.get("AM_PG_AUTO_EXPLAIN"):  # for profiling: plans of statements slower than this many ms
+            args += ["-c", "session_preload_libraries=auto_explain", "-c", "auto_explain.log_analyze=on",
+                     "-c", "auto_explain.log_buffers=on", "-c", "auto_explain.log_nested_statements=on",
+                     "-c", f"auto_explain.log_min_duration={os.environ['AM_PG_AUTO_EXPLAIN']}"]
         if not self.durable:
             # Tests skip fsync (an OS crash may lose data) but keep synchronous_commit: a commit is
             # written to the WAL before it is acknowledged, so a SIGKILLed server loses nothing it

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
 import asyncpg
 
@@ -25,3 +27,37 @@ async def generic_plan(pool: asyncpg.Pool, text: str) -> str:
 def index_bound(plan: str) -> str:
     """The plan's first ``Index Cond`` (what bounds its first index scan), '' when none."""
     return next((line.strip() for line in plan.splitlines() if "Index Cond" in line), "")
+
+
+async def plan_of(pool: asyncpg.Pool, text: str, *args: Any, off: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The plan PostgreSQL makes for a statement with these values (EXPLAIN: nothing runs), with the
+    planner's ``enable_<name>`` settings in ``off`` turned off — the plan it would choose were the others to
+    look dearer, as a stale row count (a table grown since its last ANALYZE) can make them look."""
+    async with pool.acquire() as conn, conn.transaction():
+        for name in off:
+            await conn.execute(f"SET LOCAL enable_{name} = off")
+        [plan] = json.loads(await conn.fetchval(f"EXPLAIN (FORMAT JSON) {text}", *args))
+    top: dict[str, Any] = plan["Plan"]
+    return top
+
+
+def nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    """A plan's nodes, itself first."""
+    return [plan, *(n for child in plan.get("Plans", []) for n in nodes(child))]
+
+
+def rescanned(plan: dict[str, Any], node_type: str) -> list[dict[str, Any]]:
+    """The nodes of ``node_type`` run again for each row of a nested loop's outer side (inside its inner
+    side, short of an init plan, which runs once)."""
+    found: list[dict[str, Any]] = []
+
+    def walk(n: dict[str, Any], again: bool) -> None:
+        if again and n["Node Type"] == node_type:
+            found.append(n)
+        for child in n.get("Plans", []):
+            rel = child.get("Parent Relationship")
+            walk(child, False if rel == "InitPlan" else
+                 again or (n["Node Type"] == "Nested Loop" and rel == "Inner"))
+
+    walk(plan, False)
+    return found

@@ -74,8 +74,10 @@ _ABSORB = (
     "  last_message_id = CASE WHEN EXCLUDED.last_at >= v.last_at THEN EXCLUDED.last_message_id"
     "   ELSE v.last_message_id END,"
     "  last_at = greatest(v.last_at, EXCLUDED.last_at)),"
+    # (the rows found by the batch's ids, an index condition: joined to ``st`` alone, a table grown since its
+    # last ANALYZE looked small enough to the planner to walk its whole primary key, 30 ms a batch at 20,000)
     " upd AS (UPDATE conversation_messages m SET status = st.status FROM st"
-    "  WHERE m.id = st.id AND m.org_id = st.org AND m.status IS DISTINCT FROM st.status)"
+    "  WHERE m.id = ANY($18::uuid[]) AND m.id = st.id AND m.org_id = st.org AND m.status IS DISTINCT FROM st.status)"
     " SELECT count(*) FROM claimed"
 )
 
@@ -86,6 +88,29 @@ _STATUS = {MessageSent: "sent", MessageDelivered: "delivered", MessageUndelivere
 def conversation_id(org_id: str, phone_number: str, contact_number: str) -> str:
     """Stable: both producers' events land on the same conversation without asking each other."""
     return str(uuid.uuid5(_NS, f"{org_id}|{phone_number}|{contact_number}"))
+
+
+def absorb_statement(consumer: str, events: list[Event]) -> tuple[object, ...]:
+    """The bulk path's statement for a batch of ``consumer``'s events, with its arguments."""
+    # (event, order, message, conversation, org, direction, number, contact, from, to, text, at, answers)
+    new: list[tuple[object, ...]] = []
+    statuses: list[tuple[object, ...]] = []  # (event, order, message, org, status)
+    for k, ev in enumerate(events):
+        match ev:
+            case MessageQueued(facts=facts) | MessageScheduled(facts=facts):
+                if facts is not None:
+                    new.append((ev.event_id, k, ev.message_id, conversation_id(ev.org_id, facts.from_, facts.to),
+                                ev.org_id, "outbound", facts.from_, facts.to, facts.from_, facts.to, facts.text,
+                                ev.occurred_at, facts.kind in ANSWERS))
+                statuses.append((ev.event_id, k, ev.message_id, ev.org_id,
+                                 "queued" if isinstance(ev, MessageQueued) else "scheduled"))
+            case InboundMessageReceived():
+                new.append((ev.event_id, k, ev.message_id, conversation_id(ev.org_id, ev.to, ev.from_), ev.org_id,
+                            "inbound", ev.to, ev.from_, ev.from_, ev.to, ev.body, ev.received_at, False))
+            case _ if type(ev) in _STATUS:
+                statuses.append((ev.event_id, k, ev.message_id, ev.org_id, _STATUS[type(ev)]))  # type: ignore[attr-defined]
+    return (_ABSORB, consumer, [ev.event_id for ev in events], *([r[j] for r in new] for j in range(13)),
+            *([r[j] for r in statuses] for j in range(5)))
 
 
 class Conversations:
@@ -159,25 +184,7 @@ class Conversations:
         claimed, the new messages of those claimed inserted together, each conversation touched updated
         once, each message's last status among them applied (events are taken in stream order, so the
         last one wins). The same effects as the one-by-one handlers."""
-        # (event, order, message, conversation, org, direction, number, contact, from, to, text, at, answers)
-        new: list[tuple[object, ...]] = []
-        statuses: list[tuple[object, ...]] = []  # (event, order, message, org, status)
-        for k, ev in enumerate(events):
-            match ev:
-                case MessageQueued(facts=facts) | MessageScheduled(facts=facts):
-                    if facts is not None:
-                        new.append((ev.event_id, k, ev.message_id, conversation_id(ev.org_id, facts.from_, facts.to),
-                                    ev.org_id, "outbound", facts.from_, facts.to, facts.from_, facts.to, facts.text,
-                                    ev.occurred_at, facts.kind in ANSWERS))
-                    statuses.append((ev.event_id, k, ev.message_id, ev.org_id,
-                                     "queued" if isinstance(ev, MessageQueued) else "scheduled"))
-                case InboundMessageReceived():
-                    new.append((ev.event_id, k, ev.message_id, conversation_id(ev.org_id, ev.to, ev.from_), ev.org_id,
-                                "inbound", ev.to, ev.from_, ev.from_, ev.to, ev.body, ev.received_at, False))
-                case _ if type(ev) in _STATUS:
-                    statuses.append((ev.event_id, k, ev.message_id, ev.org_id, _STATUS[type(ev)]))  # type: ignore[attr-defined]
-        await self.pool.execute(_ABSORB, consumer, [ev.event_id for ev in events],
-                                *([r[j] for r in new] for j in range(13)), *([r[j] for r in statuses] for j in range(5)))
+        await self.pool.execute(*absorb_statement(consumer, events))
         return {ev.event_id for ev in events}
 
     def specs(self) -> list[ConsumerSpec]:

@@ -151,6 +151,29 @@ async def attempts(pool: asyncpg.Pool | asyncpg.Connection, delivery_id: str) ->
     return rows
 
 
+CLAIM_DUE = (
+    "WITH d AS (SELECT id, phone_number_id, next_attempt_at FROM webhook_deliveries"
+    "  WHERE state = 'pending' AND next_attempt_at <= now() AND NOT (phone_number_id = ANY($4::text[]))"
+    "  AND ($8::uuid[] IS NULL OR id = ANY($8::uuid[]))"
+    "  ORDER BY next_attempt_at LIMIT $5),"
+    " ranked AS (SELECT d.id, row_number() OVER (PARTITION BY d.phone_number_id ORDER BY d.next_attempt_at)"
+    "  AS rn, coalesce(l.free, $6) AS free FROM d"
+    "  LEFT JOIN unnest($2::text[], $3::int[]) AS l(phone_number_id, free) USING (phone_number_id)),"
+    # the ranked rows' ids as one array (an init plan, run once), not a join to the ranking: with a stale row
+    # count the planner made the ranking the inner side of a nested loop, ranked again for every due row
+    " due AS (SELECT w.id, w.next_attempt_at FROM webhook_deliveries w"
+    "  WHERE w.id = ANY(ARRAY(SELECT r.id FROM ranked r WHERE r.rn <= r.free))"
+    "  AND w.state = 'pending' AND w.next_attempt_at <= now()"
+    "  ORDER BY w.next_attempt_at LIMIT $1 FOR UPDATE OF w SKIP LOCKED)"
+    " UPDATE webhook_deliveries d SET next_attempt_at = now() + make_interval(secs => $7),"
+    "  attempts = d.attempts + 1"
+    " FROM due, inbound_messages m WHERE d.id = due.id AND m.id = d.message_id"
+    " RETURNING d.id::text AS id, d.org_id, d.message_id::text AS message_id, d.phone_number_id, d.attempts,"
+    "  d.retry_count, d.generation, due.next_attempt_at AS due_at, m.event_id::text AS event_id,"
+    "  m.from_number, m.to_number, m.body, m.received_at"
+)
+
+
 async def claim_due(pool: asyncpg.Pool | asyncpg.Connection, limit: int, numbers: list[str], frees: list[int], default_free: int,
                     lease_s: float, ids: list[str] | None = None) -> list[asyncpg.Record]:
     """Lease up to ``limit`` due deliveries, oldest first, at most ``frees[i]`` of ``numbers[i]`` and
@@ -160,23 +183,7 @@ async def claim_due(pool: asyncpg.Pool | asyncpg.Connection, limit: int, numbers
     ``ids`` NULL the id test folds away.)"""
     saturated = [n for n, f in zip(numbers, frees, strict=True) if f <= 0]
     rows: list[asyncpg.Record] = await pool.fetch(
-        "WITH d AS (SELECT id, phone_number_id, next_attempt_at FROM webhook_deliveries"
-        "  WHERE state = 'pending' AND next_attempt_at <= now() AND NOT (phone_number_id = ANY($4::text[]))"
-        "  AND ($8::uuid[] IS NULL OR id = ANY($8::uuid[]))"
-        "  ORDER BY next_attempt_at LIMIT $5),"
-        " ranked AS (SELECT d.id, row_number() OVER (PARTITION BY d.phone_number_id ORDER BY d.next_attempt_at)"
-        "  AS rn, coalesce(l.free, $6) AS free FROM d"
-        "  LEFT JOIN unnest($2::text[], $3::int[]) AS l(phone_number_id, free) USING (phone_number_id)),"
-        " due AS (SELECT w.id, w.next_attempt_at FROM webhook_deliveries w JOIN ranked r ON r.id = w.id"
-        "  WHERE r.rn <= r.free AND w.state = 'pending' AND w.next_attempt_at <= now()"
-        "  ORDER BY w.next_attempt_at LIMIT $1 FOR UPDATE OF w SKIP LOCKED)"
-        " UPDATE webhook_deliveries d SET next_attempt_at = now() + make_interval(secs => $7),"
-        "  attempts = d.attempts + 1"
-        " FROM due, inbound_messages m WHERE d.id = due.id AND m.id = d.message_id"
-        " RETURNING d.id::text AS id, d.org_id, d.message_id::text AS message_id, d.phone_number_id, d.attempts,"
-        "  d.retry_count, d.generation, due.next_attempt_at AS due_at, m.event_id::text AS event_id,"
-        "  m.from_number, m.to_number, m.body, m.received_at",
-        limit, numbers, frees, saturated, max(64, 4 * limit), default_free, lease_s, ids)
+        CLAIM_DUE, limit, numbers, frees, saturated, max(64, 4 * limit), default_free, lease_s, ids)
     return rows
 
 
