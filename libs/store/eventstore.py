@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Protocol
+from typing import Any, Protocol
 
 import asyncpg
 import msgspec
@@ -99,8 +99,7 @@ class EventStore:
         """Run ``w`` as one statement: in ``conn``'s transaction (from ``transaction()``, which wakes
         the relay at commit), or else as a transaction of its own, one round trip. Answers the rows of
         ``w.returning``. Raises ConcurrencyError when a stream moved past its expected version."""
-        tp = current_traceparent()
-        text, args = w.statement(lambda s, v, ev: self._row(s, v, ev, tp), self.notify_channel()).compile()
+        text, args = self.compiled(w)
         try:
             rows: list[asyncpg.Record] = await (self.pool if conn is None else conn).fetch(text, *args)
         except asyncpg.UniqueViolationError as exc:
@@ -115,6 +114,11 @@ class EventStore:
         if conn is None:
             self.committed()
         return rows
+
+    def compiled(self, w: Write) -> tuple[str, list[Any]]:
+        """The statement ``write`` runs for ``w``, and its arguments."""
+        tp = current_traceparent()
+        return w.statement(lambda s, v, ev: self._row(s, v, ev, tp), self.notify_channel()).compile()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[asyncpg.Connection]:

@@ -61,3 +61,12 @@ def rescanned(plan: dict[str, Any], node_type: str) -> list[dict[str, Any]]:
 
     walk(plan, False)
     return found
+
+
+def unbounded_scans(plan: dict[str, Any], table: str) -> list[dict[str, Any]]:
+    """The plan's reads of ``table`` that no index condition bounds (a walk of the whole table or of an
+    index), for a statement that should reach only the rows it names."""
+    reads = ("Seq Scan", "Index Scan", "Index Only Scan", "Bitmap Heap Scan", "Bitmap Index Scan")
+    return [n for n in nodes(plan) if n["Node Type"] in reads and not n.get("Index Cond")
+            and (n.get("Relation Name") == table or str(n.get("Index Name", "")).startswith(f"{table}_"))
+            and not (n["Node Type"] == "Bitmap Heap Scan" and n.get("Recheck Cond"))]

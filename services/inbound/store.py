@@ -217,32 +217,40 @@ class Success(NamedTuple):
     event: Event
 
 
-async def complete_successes(es: EventStore, items: list[Success]) -> set[str]:
-    """2xx attempts, in one statement and so one transaction: record every attempt and, for each delivery
-    still pending in its generation, mark it succeeded and append its event (at its stream's head: under
-    the delivery's row lock, as every append to it). Answers the deliveries that completed; the others were
-    restarted by a redelivery meanwhile and their attempt is history only."""
+def success_write(items: list[Success]) -> Write:
+    """``complete_successes``'s write."""
+    firsts: dict[str, Success] = {}
+    for x in items:
+        firsts.setdefault(x.delivery_id, x)
+    ids = list(firsts)
     w = Write().project(sql("SELECT * FROM :rows", rows=table("v", _SUCCESS, (
         (x.delivery_id, x.generation, *x.attempt) for x in items))), name="v")
     # one row per delivery for the state change and its event (two attempts of one delivery can meet in
-    # a batch when a lease ran out); every attempt is recorded
+    # a batch when a lease ran out); every attempt is recorded. The deliveries are found by their ids (an
+    # index condition: joined to the batch alone, a stale row count had the due index walked end to end)
     w.project(sql("SELECT DISTINCT ON (id) * FROM v ORDER BY id"), name="v1")
-    w.project(sql("SELECT d.id FROM webhook_deliveries d JOIN v1 ON d.id = v1.id"
-                  " WHERE d.state = 'pending' AND d.generation = v1.generation ORDER BY d.id FOR UPDATE OF d"),
+    w.project(sql("SELECT d.id FROM webhook_deliveries d JOIN v1 ON d.id = v1.id WHERE d.id = ANY(:ids::uuid[])"
+                  " AND d.state = 'pending' AND d.generation = v1.generation ORDER BY d.id FOR UPDATE OF d", ids=ids),
               name="cur")
     w.project(sql("INSERT INTO webhook_attempts (delivery_id, org_id, attempt, attempted_at, succeeded, status_code,"
                   " latency_ms, error, url) SELECT id, org_id, attempt, attempted_at, succeeded, status_code,"
                   " latency_ms, error, url FROM v"))
     w.project(sql("UPDATE webhook_deliveries d SET state = 'succeeded', completed_at = now(), next_attempt_at = NULL,"
                   " last_status_code = v1.status_code, last_error = NULL FROM v1"
-                  " WHERE d.id = v1.id AND d.id IN (SELECT id FROM cur) RETURNING d.id"), name="upd")
-    firsts: dict[str, Success] = {}
-    for x in items:
-        firsts.setdefault(x.delivery_id, x)
+                  " WHERE d.id = ANY(:ids::uuid[]) AND d.id = v1.id AND d.id IN (SELECT id FROM cur) RETURNING d.id",
+                  ids=ids), name="upd")
     for x in firsts.values():
         w.append(stream_id(x.delivery_id), None, [x.event])
     w.only_where(sql("e.stream_id IN (SELECT :prefix || id::text FROM cur)", prefix=stream_id("")))
-    w.returning(sql("SELECT array(SELECT id::text FROM upd) AS done"))
+    return w.returning(sql("SELECT array(SELECT id::text FROM upd) AS done"))
+
+
+async def complete_successes(es: EventStore, items: list[Success]) -> set[str]:
+    """2xx attempts, in one statement and so one transaction: record every attempt and, for each delivery
+    still pending in its generation, mark it succeeded and append its event (at its stream's head: under
+    the delivery's row lock, as every append to it). Answers the deliveries that completed; the others were
+    restarted by a redelivery meanwhile and their attempt is history only."""
+    w = success_write(items)
     for tries_left in (2, 1, 0):
         try:
             rows = await es.write(w)
