@@ -108,6 +108,18 @@ async def write(conn: asyncpg.Connection, es: EventStore, writes: list[Write]) -
     writes = [x for x in writes if x.events]
     if not writes:
         return []
+    w, called = changes(writes)
+    [result] = await es.write(w, conn)
+    if result["n"] != len(writes):
+        raise ConcurrencyError(store.stream_id(writes[0].after.id), writes[0].before.version)
+    await _callbacks(conn, es, called)
+    return [x.after for x in writes]
+
+
+def changes(writes: list[Write]) -> tuple[StoreWrite, list[tuple[Event, model.Message]]]:
+    """``write``'s statement for writes that all have events (it answers how many rows it changed, ``n``),
+    and the status changes to call back. The rows are named by their ids too (an index condition: joined
+    to the batch alone, a row count from before the table grew can make a walk of its key look cheap)."""
     w = StoreWrite()
     rows: list[tuple[object, ...]] = []
     for x in writes:
@@ -116,21 +128,17 @@ async def write(conn: asyncpg.Connection, es: EventStore, writes: list[Write]) -
         rows.append((m.id, x.before.version, m.version, m.status, m.status_reason, m.error_code, m.updated_at,
                      m.next_attempt_at, m.expires_at, m.attempts, m.carrier_message_id, m.deferred_by,
                      m.claimed_until, m.claim_id, _enc.encode(held).decode() if held is not None else None))
-    timeline, called = _timeline(writes)
     w.project(sql(
         "UPDATE messages SET version = v.version, status = v.status, status_reason = v.status_reason,"
         " error_code = v.error_code, updated_at = v.updated_at, next_attempt_at = v.next_attempt_at,"
         " expires_at = v.expires_at, attempts = v.attempts, carrier_message_id = v.carrier_message_id,"
         " deferred_by = v.deferred_by, claimed_until = v.claimed_until, claim_id = v.claim_id,"
-        " pending_receipt = v.pending_receipt::jsonb FROM :v WHERE messages.id = v.id AND messages.version = v.old"
-        " RETURNING 1", v=table("v", _CHANGED, rows)), name="m")
+        " pending_receipt = v.pending_receipt::jsonb FROM :v WHERE messages.id = ANY(:ids::uuid[])"
+        " AND messages.id = v.id AND messages.version = v.old RETURNING 1",
+        v=table("v", _CHANGED, rows), ids=[x.after.id for x in writes]), name="m")
+    timeline, called = _timeline(writes)
     w.project(_timeline_projection(timeline))
-    w.returning(sql("SELECT count(*) AS n FROM m"))
-    [result] = await es.write(w, conn)
-    if result["n"] != len(writes):
-        raise ConcurrencyError(store.stream_id(writes[0].after.id), writes[0].before.version)
-    await _callbacks(conn, es, called)
-    return [x.after for x in writes]
+    return w.returning(sql("SELECT count(*) AS n FROM m")), called
 
 
 async def callbacks(conn: asyncpg.Connection, es: EventStore, writes: list[Write]) -> None:
@@ -178,7 +186,13 @@ async def postpone(conn: asyncpg.Connection, message_id: str, at: datetime) -> N
 async def hold(conn: asyncpg.Connection, held: dict[str, Receipt]) -> None:
     """Final receipts that came before their messages were sent: each waits on its message."""
     if held:
-        text, args = sql("UPDATE messages SET pending_receipt = v.p::jsonb FROM :v WHERE messages.id = v.id",
-                         v=table("v", {"id": "uuid", "p": "text"},
-                                 [(mid, _enc.encode(r).decode()) for mid, r in held.items()])).compile()
+        text, args = holding(held).compile()
         await conn.execute(text, *args)
+
+
+def holding(held: dict[str, Receipt]) -> Sql:
+    """``hold``'s statement (the messages named by their ids, an index condition, as in ``changes``)."""
+    return sql("UPDATE messages SET pending_receipt = v.p::jsonb FROM :v"
+               " WHERE messages.id = ANY(:ids::uuid[]) AND messages.id = v.id",
+               v=table("v", {"id": "uuid", "p": "text"}, [(mid, _enc.encode(r).decode()) for mid, r in held.items()]),
+               ids=list(held))

@@ -56,3 +56,15 @@ async def test_a_batch_of_receipts_is_a_few_statements_with_each_one_s_effect(da
             again = await receipts.record_many(conn, es, [delivered(f"c-{mids[1]}-2")])
         assert again == ["duplicate"]
         assert await pool.fetchval("SELECT count(*) FROM events WHERE event_type = 'ReceiptReceived'") == 41
+
+
+async def test_a_batch_of_receipt_statuses_reaches_its_submissions_by_id(database_url: str,
+                                                                          subject_root: str) -> None:
+    """(As inbound's batches, ``services/inbound/tests/test_batch_plans.py``: whatever the planner believes
+    of the table's size, with its other choices made to look dearer, no read of it goes unbounded.)"""
+    from libs.testing.plans import plan_of, unbounded_scans
+
+    async with counted_store(database_url, subject_root, "carrier", SQL) as (es, _statements):
+        text, args = receipts.receipted([(new_id(), "DELIVRD"), (new_id(), "UNDELIV")]).compile()
+        plan = await plan_of(es.pool, text, *args, off=("hashjoin", "nestloop", "seqscan", "bitmapscan"))
+        assert unbounded_scans(plan, "submissions") == [], plan
