@@ -1,4 +1,5 @@
-"""The plan PostgreSQL keeps for a statement: a test can hold a query to the index it must use."""
+"""The plans PostgreSQL makes for a statement — the generic one it keeps, or the one for given values with some
+of its choices made dearer — so that a test can hold a query to the index it must use."""
 
 from __future__ import annotations
 
