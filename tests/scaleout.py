@@ -29,6 +29,7 @@ from typing import Protocol, cast
 
 import aiohttp
 import nats
+from nats.js.errors import ServiceUnavailableError
 
 from libs.embedded.ports import free_port
 from proto.events.outbound import MessageDelivered
@@ -249,16 +250,23 @@ async def delivered_events(stack: Target) -> Counter[str]:
     try:
         js = nc.jetstream()
         sub = await js.pull_subscribe(subjects.of(MessageDelivered), stream=subjects.stream_name("outbound"))
+        unavailable_until = time.monotonic() + 30
         while True:
             try:
                 msgs = await sub.fetch(1000, timeout=2)
+                for m in msgs:
+                    counts[json.loads(m.data)["message_id"]] += 1
+                    await m.ack()
+                if (await sub.consumer_info()).num_pending == 0:
+                    break
             except TimeoutError:
                 break
-            for m in msgs:
-                counts[json.loads(m.data)["message_id"]] += 1
-                await m.ack()
-            if (await sub.consumer_info()).num_pending == 0:
-                break
+            except ServiceUnavailableError:
+                # a new consumer on a replicated stream answers 503 until its leader is elected: ask again
+                # (what was fetched and acked stays counted; the consumer hands on from there)
+                if time.monotonic() > unavailable_until:
+                    raise
+                await asyncio.sleep(0.2)
         await sub.unsubscribe()
     finally:
         await nc.close()
