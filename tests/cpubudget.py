@@ -10,6 +10,8 @@ milliseconds; divided by the phase's accepted sends that is the CPU budget of on
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 _TICK_S = 1 / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 0.01
@@ -60,8 +62,24 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) * _TICK_S  # utime, stime (fields 14, 15 of stat)
 
 
+IDLE: set[int] = set()
+"""Roots of process trees that are not part of the measurement (a second stack standing by while the
+phase runs on the first): ``snapshot`` leaves them and their descendants out."""
+
+
+@contextmanager
+def leaving_out(*pids: int) -> Iterator[None]:
+    """Snapshots taken inside leave out the process trees rooted at ``pids``."""
+    IDLE.update(pids)
+    try:
+        yield
+    finally:
+        IDLE.difference_update(pids)
+
+
 def snapshot(root: int | None = None) -> dict[int, tuple[str, float]]:
-    """pid → (role, CPU seconds so far) for ``root`` (default: this process) and all its descendants."""
+    """pid → (role, CPU seconds so far) for ``root`` (default: this process) and all its descendants, but
+    those under ``IDLE``."""
     if not Path("/proc/self/stat").exists():
         return {}
     root = os.getpid() if root is None else root
@@ -70,6 +88,8 @@ def snapshot(root: int | None = None) -> dict[int, tuple[str, float]]:
     todo = [root]
     while todo:
         pid = todo.pop()
+        if pid in IDLE:
+            continue
         out[pid] = (_role(pid, root), _cpu_seconds(pid))
         todo.extend(kids.get(pid, ()))
     return out
