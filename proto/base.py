@@ -30,8 +30,9 @@ class _TimeOrderedIds:
     a message's, a decision's, each consumer's record of what it handled) take each new entry at their
     right edge, in pages already in memory, however large they grow — random (version 4) ids put every
     insert on a random leaf page, and once an index outgrew shared_buffers each one read and wrote a page:
-    on a store pre-filled with 7 M events, PostgreSQL's CPU per accepted send doubled. Not secrets (those
-    come from ``secrets``); an id tells when it was made. Used from one event loop per process."""
+    on a store pre-filled with 7 M events, a 10 s send phase's statements read 85,000 pages from outside
+    shared_buffers and wrote 83,000 evicted ones themselves; with these ids, 5,400 and 8,300. Not secrets
+    (those come from ``secrets``); an id tells when it was made. Used from one event loop per process."""
 
     def __init__(self) -> None:
         self._buf = b""
