@@ -814,7 +814,7 @@ async def bench_prefilled(stack: Stack, db_url: str) -> None:
                 finally:
                     PREFIX[0] = ""
     got_figures = {n: v for n, v, _ in FIGURES}
-    for name in ("sends_per_s", "sends_p99_ms", "delivered_p99_ms", "mo_webhook_p99_ms"):
+    for name in ("sends_per_s", "sends_p99_ms", "mo_webhook_p99_ms"):  # the figures of the benches in PREFILLED
         before, after = got_figures.get(f"control_{name}"), got_figures.get(f"prefilled_{name}")
         if before and after is not None:
             report(f"pre-filled / empty store, side by side: {name}", f"{after / before:.2f}")
