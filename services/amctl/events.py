@@ -56,11 +56,15 @@ def filters_for(subjects: Subjects, pattern: str, org: str | None) -> dict[str, 
 CONNECT_TIMEOUT_S = 3.0
 
 
-def ops_credentials() -> dict[str, Any]:
-    """amctl connects as the read-only ``ops`` user: AM_NATS_USER / AM_NATS_PASSWORD (and AM_NATS_TLS_*),
-    else the ``ops`` entry of ``<AM_DATA_DIR or .data>/nats/credentials.json`` written by ``make run``."""
+def ops_credentials(url: str = "") -> dict[str, Any]:
+    """amctl connects as the user the NATS URL names (``nats://user:password@host``), else AM_NATS_USER /
+    AM_NATS_PASSWORD, else as the read-only ``ops`` user of ``<AM_DATA_DIR or .data>/nats/credentials.json``
+    written by ``make run`` (and AM_NATS_TLS_* in each case). The URL's user comes first: a ``make run``
+    stack's file in the working folder must not log amctl in to another server under the wrong name."""
     user, password = os.environ.get("AM_NATS_USER", ""), os.environ.get("AM_NATS_PASSWORD", "")
-    if not user:
+    if urlsplit(url).username:
+        user, password = "", ""  # nats.py takes them from the URL
+    elif not user:
         path = Path(os.environ.get("AM_DATA_DIR", ".data")) / "nats" / "credentials.json"
         with contextlib.suppress(OSError, ValueError):
             password = str(json.loads(path.read_text())[OPS_USER])
@@ -84,7 +88,7 @@ async def _connect(url: str, on_closed: Any = None) -> Any:
             on_closed()
 
     await _probe(url)
-    kw = ops_credentials()
+    kw = ops_credentials(url)
     try:
         return await asyncio.wait_for(
             nats.connect(url, connect_timeout=CONNECT_TIMEOUT_S, allow_reconnect=False, max_reconnect_attempts=0,

@@ -179,3 +179,19 @@ async def test_tail_exits_with_one_line_when_nats_goes_away(tmp_path: Path) -> N
     finally:
         if server.poll() is None:
             server.kill()
+
+
+async def test_the_urls_user_wins_over_a_make_run_credentials_file(nats_url: str, subject_root: str,
+                                                                  tmp_path: Path) -> None:
+    # a `make run` stack's credentials file in the working folder (here: its data dir), for another server
+    creds = tmp_path / "nats" / "credentials.json"
+    creds.parent.mkdir(parents=True)
+    creds.write_text(json.dumps({"ops": "the password of another server's ops user"}))
+    nc = await nats.connect(nats_url)
+    try:
+        await ensure_stream(nc, Subjects(subject_root), StreamSpec("outbound"), max_age_s=3600.0, max_bytes=1 << 20)
+    finally:
+        await nc.close()
+    out = amctl("streams", AM_NATS_URL=nats_url, AM_SUBJECT_ROOT=subject_root, AM_DATA_DIR=str(tmp_path))
+    assert out.returncode == 0, out.stderr  # logged in as the URL's user, not as the file's ops
+    assert Subjects(subject_root).stream_name("outbound") in out.stdout
