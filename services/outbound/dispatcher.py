@@ -16,6 +16,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, cast
 
@@ -89,6 +90,25 @@ _CLAIM = (
     " AND (claimed_until IS NULL OR claimed_until < now()) FOR UPDATE SKIP LOCKED)"
     f" RETURNING {store.COLUMNS}"
 )
+
+
+@dataclass(frozen=True, slots=True)
+class _Limits:
+    """How many due messages a round reads: of one sending number, of one organization, in all."""
+
+    per_sender: int
+    per_org: int
+    total: int
+
+    def truncated(self, cands: list[Candidate]) -> bool:
+        """The round read as many candidates as it may (in all, of a number or of an organization), so
+        more may be due behind them."""
+        if len(cands) >= self.total:
+            return True
+        per_sender = Counter(c.sender for c in cands)
+        per_org = Counter(c.org_id for c in cands)
+        return (max(per_sender.values(), default=0) >= self.per_sender
+                or max(per_org.values(), default=0) >= self.per_org)
 
 
 class Dispatcher:
@@ -199,8 +219,15 @@ class Dispatcher:
             return self.s.dispatch_poll_s
         senders, campaigns = self.shaper.blocked(mono)
         allowed = self.shaper.allowances(mono)
-        rows = await self.es.pool.fetch(_CANDIDATES, list(self.inflight), senders, self.s.dispatch_per_sender,
-                                        self.s.dispatch_batch, self.s.dispatch_per_org, campaigns, list(allowed),
+        # a round takes at most ``free`` messages, so it reads no more than that of one number or one
+        # organization (reading the configured 50 and 200 to take a few costed more than the rest of the
+        # round: at 64 slots and a backlog, 500 rows read to take ~20); in all it still reads as many as
+        # ``dispatch_batch``, one per organization first, so with many organizations the least recently
+        # served still get their turn
+        limits = _Limits(min(self.s.dispatch_per_sender, free), min(self.s.dispatch_per_org, free),
+                         self.s.dispatch_batch)
+        rows = await self.es.pool.fetch(_CANDIDATES, list(self.inflight), senders, limits.per_sender,
+                                        limits.total, limits.per_org, campaigns, list(allowed),
                                         list(allowed.values()))
         cands = [Candidate(id=r["id"], org_id=r["org_id"], sender=r["from_number"], campaign=r["campaign_id"],
                            campaign_mpm=r["throughput_mpm"], segments=r["segments"]) for r in rows]
@@ -216,9 +243,9 @@ class Dispatcher:
         chosen = {p.id for p in picks}
         read = Counter(c.sender for c in cands)
         # a number read up to its tokens may have more due behind them, waiting for its next tokens
-        capped = {k for k, n in read.items() if k in allowed and n >= allowed[k] and allowed[k] < self.s.dispatch_per_sender}
+        capped = {k for k, n in read.items() if k in allowed and n >= allowed[k] and allowed[k] < limits.per_sender}
         self._backlogged = set(senders) | capped | {c.sender for c in cands if c.id not in chosen}
-        if took and not self._saturated and self._truncated(cands):
+        if took and not self._saturated and limits.truncated(cands):
             # every candidate was taken and more may be due behind them: the next round now (a round that
             # took none, its picks locked by another transaction, would only read them again: it sleeps)
             return 0.0
@@ -229,16 +256,6 @@ class Dispatcher:
             if ready is not None:
                 delay = min(delay, max(ready, self.s.shaped_round_s))
         return delay
-
-    def _truncated(self, cands: list[Candidate]) -> bool:
-        """The round read as many candidates as it may (in all, of a number or of an organization), so
-        more may be due behind them."""
-        if len(cands) >= self.s.dispatch_batch:
-            return True
-        per_sender = Counter(c.sender for c in cands)
-        per_org = Counter(c.org_id for c in cands)
-        return (max(per_sender.values(), default=0) >= self.s.dispatch_per_sender
-                or max(per_org.values(), default=0) >= self.s.dispatch_per_org)
 
     # -- one message -------------------------------------------------------------------------------
     async def _work(self, m: model.Message) -> None:

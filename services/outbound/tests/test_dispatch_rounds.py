@@ -125,3 +125,64 @@ async def test_a_round_reads_no_more_of_a_number_than_its_tokens_and_comes_back_
         assert read == [3] and len(d.submitted) == 3
         assert 0 < delay <= 1.0
         assert "+14155550100" in d._backlogged
+
+
+def counting_reads(d: Dispatcher) -> list[list[Candidate]]:
+    """What each of ``d``'s rounds read (its candidates, before shaping)."""
+    read: list[list[Candidate]] = []
+    select = d.shaper.select
+
+    def counting(cands: list[Candidate], now: float, limit: int) -> list[Candidate]:
+        read.append(list(cands))
+        return select(cands, now, limit)
+
+    d.shaper.select = counting  # type: ignore[method-assign,assignment]
+    return read
+
+
+async def test_a_round_reads_no_more_of_a_number_than_it_has_free_slots(database_url: str,
+                                                                         subject_root: str) -> None:
+    async with migrated_store(database_url, subject_root, "outbound", SQL) as es:
+        # given: 40 due messages of one number (no shaping limit near) and a dispatcher with 8 slots, whose
+        # round may read 50 of a number and 200 of an organization
+        settings = load_settings(OutboundSettings, {"AM_NUMBER_THROUGHPUT_MPM": "100000",
+                                                    "AM_DISPATCH_PER_SENDER": "50", "AM_DISPATCH_CONCURRENCY": "8",
+                                                    "AM_DISPATCH_POLL_S": "0.5"})
+        org = new_id()
+        batch = [queued(org, "+14155550100", "C1") for _ in range(40)]
+        await projection.insert(es, batch)
+        d = Recording(es, cast(Any, None), cast(Any, None), settings)
+        d.submitted = []
+        read = counting_reads(d)
+        # when: rounds run, each after the previous one's work finished
+        for _ in range(5):
+            await d.tick()
+            await settled(d)
+        # then: each read the 8 it could take (not 40), the oldest first, and all 40 went once
+        assert [len(r) for r in read] == [8] * 5
+        ids = [w.after.id for w in batch]
+        assert [{c.id for c in r} for r in read] == [set(ids[k:k + 8]) for k in range(0, 40, 8)]
+        assert sorted(d.submitted) == sorted(ids)
+
+
+async def test_with_few_slots_a_backlogged_organization_does_not_hide_the_others(database_url: str,
+                                                                                 subject_root: str) -> None:
+    async with migrated_store(database_url, subject_root, "outbound", SQL) as es:
+        # given: one organization's 30 due messages, then one message each of two more organizations (due
+        # after all of those), and a dispatcher with 2 slots
+        settings = load_settings(OutboundSettings, {"AM_NUMBER_THROUGHPUT_MPM": "100000",
+                                                    "AM_DISPATCH_CONCURRENCY": "2", "AM_DISPATCH_POLL_S": "0.5"})
+        big, small1, small2 = new_id(), new_id(), new_id()
+        backlog = [queued(big, "+14155550100", "C1") for _ in range(30)]
+        await projection.insert(es, backlog)
+        others = [queued(small1, "+14155550101", "C2"), queued(small2, "+14155550102", "C3")]
+        await projection.insert(es, others)
+        d = Recording(es, cast(Any, None), cast(Any, None), settings)
+        d.submitted = []
+        # when: two rounds
+        for _ in range(2):
+            await d.tick()
+            await settled(d)
+        # then: both of the others went in them, beside two of the backlog, not after the backlog's 30
+        assert set(d.submitted) >= {w.after.id for w in others}
+        assert len(d.submitted) == 4
