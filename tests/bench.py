@@ -399,13 +399,14 @@ async def bench_gate(stack: Stack) -> None:
         d: SendDecision = await rpc.call(ask(k))
         return d.decision == "allow"
 
+    callers = int(os.environ.get("AM_BENCH_GATE_CALLERS", "32"))
     mark()
     for name, call in (("gate", grouped), ("gate_single", single)):
         before = cpubudget.snapshot()
-        lat, allowed = await closed_loop(call, callers=32, seconds=10)
+        lat, allowed = await closed_loop(call, callers=callers, seconds=10)
         spent = cpubudget.by_role(before, cpubudget.snapshot())
         how = "checks grouped as outbound sends them" if name == "gate" else "one request per decision"
-        report(f"gate decisions, 32 concurrent callers, {how}",
+        report(f"gate decisions, {callers} concurrent callers, {how}",
                f"{len(lat) / 10:,.0f} decisions/s, p50 {pct(lat, .5):.1f} ms, p99 {pct(lat, .99):.1f} ms "
                f"({allowed} allowed of {len(lat)})")
         figure(f"{name}_per_s", len(lat) / 10, "decisions/s")
@@ -489,11 +490,12 @@ async def bench_sends(stack: Stack) -> None:
             ids.append(json.loads(body)["data"]["id"])
         return status == 202
 
+    connections = int(os.environ.get("AM_BENCH_SEND_CONNECTIONS", "32"))
     mark()
     before = cpubudget.snapshot()
-    n, lat, errors = await load(stack.url, send, 10, 32)
+    n, lat, errors = await load(stack.url, send, 10, connections)
     spent = cpubudget.by_role(before, cpubudget.snapshot())
-    report("accepted sends (202), 32 connections", f"{(n - errors) / 10:,.0f} sends/s, p50 {pct(lat, .5):.1f} ms, "
+    report(f"accepted sends (202), {connections} connections", f"{(n - errors) / 10:,.0f} sends/s, p50 {pct(lat, .5):.1f} ms, "
            f"p99 {pct(lat, .99):.1f} ms, {errors} not accepted")
     figure("sends_per_s", (n - errors) / 10, "sends/s")
     figure("sends_p50_ms", pct(lat, .5), "ms")
