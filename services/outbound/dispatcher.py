@@ -244,7 +244,10 @@ class Dispatcher:
         read = Counter(c.sender for c in cands)
         # a number read up to its tokens may have more due behind them, waiting for its next tokens
         capped = {k for k, n in read.items() if k in allowed and n >= allowed[k] and allowed[k] < limits.per_sender}
-        self._backlogged = set(senders) | capped | {c.sender for c in cands if c.id not in chosen}
+        # and one read up to the round's limit has more due behind what it read (its arrivals need not wake
+        # a round: the next comes when a slot frees, or at once when the round was truncated with slots left)
+        full = {k for k, n in read.items() if n >= limits.per_sender}
+        self._backlogged = set(senders) | capped | full | {c.sender for c in cands if c.id not in chosen}
         if took and not self._saturated and limits.truncated(cands):
             # every candidate was taken and more may be due behind them: the next round now (a round that
             # took none, its picks locked by another transaction, would only read them again: it sleeps)
