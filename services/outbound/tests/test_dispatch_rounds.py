@@ -59,6 +59,19 @@ async def settled(d: Dispatcher) -> None:
         await next(iter(d.inflight.values()))
 
 
+def counting_reads(d: Dispatcher) -> list[list[Candidate]]:
+    """What each of ``d``'s rounds read (its candidates, before shaping)."""
+    read: list[list[Candidate]] = []
+    select = d.shaper.select
+
+    def counting(cands: list[Candidate], now: float, limit: int) -> list[Candidate]:
+        read.append(list(cands))
+        return select(cands, now, limit)
+
+    d.shaper.select = counting  # type: ignore[method-assign,assignment]
+    return read
+
+
 async def test_a_full_round_goes_again_at_once_and_an_empty_one_sleeps(database_url: str,
                                                                         subject_root: str) -> None:
     async with migrated_store(database_url, subject_root, "outbound", SQL) as es:
@@ -107,14 +120,7 @@ async def test_a_round_reads_no_more_of_a_number_than_its_tokens_and_comes_back_
         await projection.insert(es, [queued(org, "+14155550100", "C1") for _ in range(30)])
         d = Recording(es, cast(Any, None), cast(Any, None), settings)
         d.submitted = []
-        read: list[int] = []
-        select = d.shaper.select
-
-        def counting(cands: list[Candidate], now: float, limit: int) -> list[Candidate]:
-            read.append(len(cands))  # the candidates the round read
-            return select(cands, now, limit)
-
-        d.shaper.select = counting  # type: ignore[method-assign,assignment]
+        read = counting_reads(d)
         d.shaper.numbers["+14155550100"] = TokenBucket(rate=1.0, capacity=10.0, tokens=3.0,
                                                        updated=time.monotonic() + 60)
         # when: a round
@@ -122,22 +128,9 @@ async def test_a_round_reads_no_more_of_a_number_than_its_tokens_and_comes_back_
         await settled(d)
         # then: it read 3 of the number's queue (not 50), took them, and sleeps only until the next token
         # (1 s), not the poll interval (30 s): the rest are due behind them
-        assert read == [3] and len(d.submitted) == 3
+        assert [len(r) for r in read] == [3] and len(d.submitted) == 3
         assert 0 < delay <= 1.0
         assert "+14155550100" in d._backlogged
-
-
-def counting_reads(d: Dispatcher) -> list[list[Candidate]]:
-    """What each of ``d``'s rounds read (its candidates, before shaping)."""
-    read: list[list[Candidate]] = []
-    select = d.shaper.select
-
-    def counting(cands: list[Candidate], now: float, limit: int) -> list[Candidate]:
-        read.append(list(cands))
-        return select(cands, now, limit)
-
-    d.shaper.select = counting  # type: ignore[method-assign,assignment]
-    return read
 
 
 async def test_a_round_reads_no_more_of_a_number_than_it_has_free_slots(database_url: str,
