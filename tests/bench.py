@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -148,6 +149,7 @@ class Stack:
         if self.proc:
             self.proc.terminate()
             self.proc.wait(30)
+        shutil.rmtree(self.dir, ignore_errors=True)  # (a stack that never became ready keeps its logs)
 
 
 class KeepAlive:

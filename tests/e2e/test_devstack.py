@@ -96,6 +96,13 @@ def test_supervisor_heals_a_killed_service_and_data_survives_a_restart() -> None
             signup = _post(stack.api + "/v1/signup", {"email": "dev@example.com", "password": "a long password",
                                                       "organization_name": "Dev"})
             key = signup["data"]["api_key"]["secret"]
+            # the carrier service binds to the simulator's SMSC with the simulator's window (100), not the 10
+            # an SMSC given by URL gets by default
+            done = subprocess.run([sys.executable, "-m", "services.amctl", "carrier", "status", "--json"],
+                                  env={**stack.env, "AM_NATS_URL": f"nats://127.0.0.1:{ports['nats']}"},
+                                  capture_output=True, text=True, timeout=60)
+            assert '"binds"' in done.stdout, done.stdout + done.stderr
+            assert [b["window"] for b in json.loads(done.stdout)["binds"]] == [100], done.stdout
             children = _children(stack.proc.pid)
             assert {"accounts", "numbers", "compliance", "outbound", "inbound", "gateway", "carrier_sim"} <= set(children)
             os.kill(children["accounts"], signal.SIGKILL)
