@@ -84,3 +84,59 @@ class Batcher(Generic[T, R]):
         for _, fut in batch:
             if not fut.done():
                 fut.set_exception(exc)
+
+
+class Coalescer(Generic[T, R]):
+    """Items queued during one pass of the event loop go out together, as one batch handed to ``flush``
+    at once — never waiting for the batch before, as a ``Batcher``'s workers do. For requests whose answers
+    take long and vary (a carrier's acknowledgement): a slow item holds up only the items of its own batch,
+    and the batches are what became ready together (the messages of one committed step, resumed in one
+    pass)."""
+
+    def __init__(self, name: str, flush: Callable[[list[T]], Awaitable[Sequence[R]]], *, max_batch: int = 200):
+        self.name = name
+        self.flush = flush
+        self.max_batch = max_batch
+        self._queue: list[tuple[T, asyncio.Future[R]]] = []
+        self._scheduled = False
+        self._flushing: dict[asyncio.Task[None], list[tuple[T, asyncio.Future[R]]]] = {}
+
+    async def submit(self, item: T) -> R:
+        """The item's result, once the batch it joined has been answered."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[R] = loop.create_future()
+        self._queue.append((item, fut))
+        if not self._scheduled:  # after every callback already ready in this pass: they join this batch
+            self._scheduled = True
+            loop.call_soon(self._go)
+        return await fut
+
+    def _go(self) -> None:
+        self._scheduled = False
+        queued, self._queue = self._queue, []
+        for i in range(0, len(queued), self.max_batch):
+            batch = queued[i:i + self.max_batch]
+            task = asyncio.get_running_loop().create_task(self._flush(batch), name=f"{self.name}-flush")
+            self._flushing[task] = batch
+            task.add_done_callback(lambda t: self._flushing.pop(t, None))
+
+    async def _flush(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
+        try:
+            results = await self.flush([item for item, _ in batch])
+        except Exception as exc:
+            log.warning("batch_failed", batcher=self.name, batch=len(batch), error=repr(exc))
+            Batcher._fail(batch, exc)
+            return
+        for (_, fut), result in zip(batch, results, strict=True):
+            if not fut.done():
+                fut.set_result(result)
+
+    async def stop(self) -> None:
+        """Cancel the batches in flight (those not yet started too) and fail whoever still waits."""
+        flushing, self._flushing = self._flushing, {}
+        for t in flushing:
+            t.cancel()
+        await asyncio.gather(*flushing, return_exceptions=True)
+        queued, self._queue = self._queue, []
+        for batch in [*flushing.values(), queued]:
+            Batcher._fail(batch, RuntimeError(f"{self.name} stopped"))

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from libs.runtime.batching import Batcher
+from libs.runtime.batching import Batcher, Coalescer
 
 
 async def test_each_caller_gets_its_result_and_batches_gather_while_one_is_in_flight() -> None:
@@ -55,5 +55,51 @@ async def test_stop_fails_the_callers_still_waiting() -> None:
     waiting = asyncio.create_task(b.submit(1))
     await asyncio.sleep(0.01)
     await b.stop()
+    with pytest.raises(RuntimeError, match="stopped"):
+        await waiting
+
+
+async def test_coalescer_sends_what_one_pass_queued_as_one_batch_without_waiting_for_the_last() -> None:
+    batches: list[list[int]] = []
+    release: dict[int, asyncio.Event] = {}
+
+    async def flush(items: list[int]) -> list[int]:
+        batches.append(items)
+        gate = release.setdefault(items[0], asyncio.Event())
+        await gate.wait()
+        return [i * 10 for i in items]
+
+    c: Coalescer[int, int] = Coalescer("test", flush, max_batch=3)
+    first = [asyncio.create_task(c.submit(i)) for i in range(1, 6)]  # one pass: [1, 2, 3] and [4, 5]
+    while len(batches) < 2:
+        await asyncio.sleep(0)
+    later = asyncio.create_task(c.submit(9))  # its own batch at once, though the first two are still out
+    while len(batches) < 3:
+        await asyncio.sleep(0)
+    assert batches == [[1, 2, 3], [4, 5], [9]]
+    release.setdefault(9, asyncio.Event()).set()
+    assert await later == 90 and not any(t.done() for t in first)  # a slow batch holds up only its own
+    for k in (1, 4):
+        release[k].set()
+    assert [await t for t in first] == [10, 20, 30, 40, 50]
+    await c.stop()
+
+
+async def test_coalescer_a_failed_flush_fails_its_batch_and_stop_fails_the_rest() -> None:
+    stuck, started = asyncio.Event(), asyncio.Event()
+
+    async def flush(items: list[int]) -> list[int]:
+        if 1 in items:
+            raise RuntimeError("no answer")
+        started.set()
+        await stuck.wait()
+        return items
+
+    c: Coalescer[int, int] = Coalescer("test", flush)
+    with pytest.raises(RuntimeError, match="no answer"):
+        await c.submit(1)
+    waiting = asyncio.create_task(c.submit(2))
+    await started.wait()
+    await c.stop()
     with pytest.raises(RuntimeError, match="stopped"):
         await waiting

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import msgspec
 
-from proto.base import Command, Time
+from proto.base import Command, ErrorBody, Time
 
 
 class SubmitMessage(Command["Submitted"], frozen=True, kw_only=True):
@@ -28,6 +28,26 @@ class Submitted(msgspec.Struct, frozen=True, kw_only=True):
     """The carrier's id of the message (of its first part when it went in several)."""
     parts: int = 1
     adapter: str = ""
+
+
+class SubmitMessages(Command["Submissions"], frozen=True, kw_only=True):
+    """Many ``submit_message`` commands in one request (outbound's dispatcher hands over together the
+    messages that became ready together): each submitted, and answered, as it would be alone — idempotent on
+    its ``message_id``, its own outcome or error."""
+
+    messages: list[SubmitMessage]
+
+
+class SubmissionResult(msgspec.Struct, frozen=True, kw_only=True):
+    """One answer of ``submit_messages``: the submission, or the error ``submit_message`` would raise."""
+
+    submitted: Submitted | None = None
+    error: ErrorBody | None = None
+
+
+class Submissions(msgspec.Struct, frozen=True, kw_only=True):
+    results: list[SubmissionResult]
+    """In the order of the request's ``messages``."""
 
 
 class GetCarrierStatus(Command["CarrierStatus"], frozen=True, kw_only=True):
@@ -62,4 +82,5 @@ class CarrierStatus(msgspec.Struct, frozen=True, kw_only=True):
     """Receipts waiting for their submission's record."""
 
 
-__all__ = ["BindView", "CarrierStatus", "GetCarrierStatus", "SubmitMessage", "Submitted"]
+__all__ = ["BindView", "CarrierStatus", "GetCarrierStatus", "SubmissionResult", "Submissions", "SubmitMessage",
+           "SubmitMessages", "Submitted"]

@@ -13,6 +13,7 @@ import asyncpg
 import structlog
 
 from libs.backoff import backoff
+from libs.bus.rpc import fault_of
 from libs.cache import TtlCache
 from libs.obs.metrics import CARRIER_INBOUND, CARRIER_RECEIPT_LAG, CARRIER_RECEIPTS, CARRIER_SUBMISSIONS
 from libs.runtime.batching import Batcher
@@ -22,7 +23,15 @@ from libs.smpp.session import Session
 from libs.store import Write
 from libs.store.eventstore import ConcurrencyError, EventStore
 from proto.base import CommandError, Event, new_id, utcnow
-from proto.commands.carrier import CarrierStatus, GetCarrierStatus, SubmitMessage, Submitted
+from proto.commands.carrier import (
+    CarrierStatus,
+    GetCarrierStatus,
+    SubmissionResult,
+    Submissions,
+    SubmitMessage,
+    SubmitMessages,
+    Submitted,
+)
 from proto.events.carrier import (
     UPSTREAM_ORG,
     InboundTextReceived,
@@ -90,6 +99,16 @@ class Carrier:
             self._inflight[cmd.message_id] = task
             task.add_done_callback(lambda _: self._inflight.pop(cmd.message_id, None))
         return await asyncio.shield(task)
+
+    async def submit_many(self, cmd: SubmitMessages) -> Submissions:
+        """``submit`` for each message at once (their reads, markers and records share the batches every
+        submission joins anyway); each answered on its own: its submission, or the error it would raise."""
+        async def one(m: SubmitMessage) -> SubmissionResult:
+            try:
+                return SubmissionResult(submitted=await self.submit(m))
+            except Exception as exc:  # (cancellation is not an Exception: it still ends the whole request)
+                return SubmissionResult(error=fault_of(exc, "carrier", SubmitMessage.NAME)[0])
+        return Submissions(results=list(await asyncio.gather(*map(one, cmd.messages))))
 
     async def _submit(self, cmd: SubmitMessage) -> Submitted:
         earlier = await self._earlier(cmd)

@@ -11,5 +11,6 @@ def commands(h: Carrier) -> Registry:
     """What this service answers: each command class with its handler."""
     return {
         c.SubmitMessage: Bounded(h.submit, concurrency=1024),
+        c.SubmitMessages: Bounded(h.submit_many, concurrency=64),
         c.GetCarrierStatus: h.status,
     }

@@ -1,16 +1,21 @@
-"""The carrier service's submit command, never twice: asked again it answers the first outcome (carrier id,
+"""The carrier service's submit command, never twice (alone, or many in one request, each answered as alone): asked again it answers the first outcome (carrier id,
 refusal), and a submission interrupted after it may have left (its attempt marker found, stale) is
 answered SUBMISSION_UNCONFIRMED — recorded as an event — instead of being sent again."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
 
 import nats
 import pytest
+from nats.aio.msg import Msg
 
 from libs.bus.rpc import RpcClient
+from libs.carrier.client import CarrierClient
+from libs.carrier.http_api import CarrierError
 from libs.embedded.ports import free_port
 from libs.testing import SLACK
 from proto.base import CommandError
@@ -91,4 +96,41 @@ async def test_asked_again_the_first_outcome_is_answered(settings_env: dict[str,
             assert await pool.fetchval("SELECT count(*) FROM submissions WHERE message_id = $1",
                                        uuid.UUID(later.message_id)) == 0
         finally:
+            await nc.close()
+
+
+async def test_submissions_made_together_share_a_request_and_each_is_answered_as_alone(
+        settings_env: dict[str, str], smsc: NodeSmsc) -> None:
+    env = {"AM_SMPP_URL": smsc.url(), "AM_SMPP_RESPONSE_TIMEOUT_S": "2", "AM_CARRIER_SUBMIT_WAIT_S": "1"}
+    async with running_system(settings_env, env, only=["carrier"]) as system:
+        nc = await nats.connect(settings_env["AM_NATS_URL"])
+        subjects = Subjects(settings_env["AM_SUBJECT_ROOT"])
+        rpc = RpcClient(nc, subjects)
+        requests: list[int] = []
+
+        async def count(m: Msg) -> None:
+            requests.append(len(json.loads(m.data)["messages"]))
+
+        watch = await nc.subscribe(subjects.command("carrier", "submit_messages"), cb=count)
+        client = CarrierClient(rpc, timeout_s=10 * SLACK)
+        try:
+            async def bound() -> bool:
+                return bool(smsc.of("bound"))
+
+            await system.eventually(bound)
+            await smsc.send(cmd="set", refuse={"15550000002": 0x0B})
+            await smsc.wait(lambda e: e["ev"] == "set", count=2)
+            before = await submit(system, rpc, earlier := cmd())  # submitted alone, before
+            assert isinstance(before, Submitted)
+            batch = [earlier, cmd(), cmd("+15550000002"), cmd(text="x" * 200)]
+            out = await asyncio.gather(*(client.submit_message(c.from_, c.to, c.text, c.message_id, c.org_id)
+                                         for c in batch), return_exceptions=True)
+            assert requests == [4]  # one request for the four
+            assert out[0] == before.carrier_message_id  # asked again: its first outcome, not a second send
+            assert isinstance(out[1], str) and isinstance(out[3], str) and len({out[0], out[1], out[3]}) == 3
+            assert isinstance(out[2], CarrierError) and out[2].code == "CARRIER_REJECTED" and not out[2].transient
+            assert len(smsc.of("submit_sm")) == 1 + 1 + 1 + 2  # the long one in two parts; the repeat in none
+        finally:
+            await watch.unsubscribe()
+            await client.close()
             await nc.close()
