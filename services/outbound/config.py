@@ -38,8 +38,12 @@ class OutboundSettings(CarrierSettings, frozen=True, kw_only=True):
     burst_s: float = 1.0
     """Token-bucket size in seconds of throughput (at least one segment)."""
 
-    dispatch_concurrency: int = 64
-    """Messages being checked and submitted at once."""
+    dispatch_concurrency: int = 256
+    """Messages being checked and submitted at once. They move through each step together: the more, the
+    larger every step's batch and the less CPU a message takes (128 against 64: 9 % less per delivered
+    message in the delivery bench), and the more of the machine dispatching gets beside accepting (256: the
+    bench's backlog gone 1 s after its load, p99 accepted -> delivered 0.6 s, against 30 s with 128). With an
+    SMSC's small window, those beyond it wait for a slot, at most AM_CARRIER_SUBMIT_WAIT_S, then are retried."""
     dispatch_batch: int = 500
     """Due messages looked at per round."""
     dispatch_per_sender: int = 50
