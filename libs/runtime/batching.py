@@ -44,7 +44,7 @@ class Batcher(Generic[T, R]):
                 await t
         self._tasks = []
         queued, self._queue = self._queue, []
-        self._fail(queued, RuntimeError(f"{self.name} stopped"))
+        _fail(queued, RuntimeError(f"{self.name} stopped"))
 
     async def submit(self, item: T) -> R:
         """The item's result, once the batch it joined has been flushed."""
@@ -66,24 +66,30 @@ class Batcher(Generic[T, R]):
                 await self._wake.wait()
                 continue
             batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch:]
-            try:
-                results = await self.flush([item for item, _ in batch])
-            except asyncio.CancelledError:  # stopping: whoever waits on this batch hears so
-                self._fail(batch, RuntimeError(f"{self.name} stopped"))
-                raise
-            except Exception as exc:
-                log.warning("batch_failed", batcher=self.name, batch=len(batch), error=repr(exc))
-                self._fail(batch, exc)
-                continue
-            for (_, fut), result in zip(batch, results, strict=True):
-                if not fut.done():
-                    fut.set_result(result)
+            await _answer(self.name, self.flush, batch)
 
-    @staticmethod
-    def _fail(batch: list[tuple[T, asyncio.Future[R]]], exc: BaseException) -> None:
-        for _, fut in batch:
-            if not fut.done():
-                fut.set_exception(exc)
+
+async def _answer(name: str, flush: Callable[[list[T]], Awaitable[Sequence[R]]],
+                  batch: list[tuple[T, asyncio.Future[R]]]) -> None:
+    """Flush one batch and answer whoever waits on it: each its own result, or all the flush's error."""
+    try:
+        results = await flush([item for item, _ in batch])
+    except asyncio.CancelledError:  # stopping: whoever waits on this batch hears so
+        _fail(batch, RuntimeError(f"{name} stopped"))
+        raise
+    except Exception as exc:
+        log.warning("batch_failed", batcher=name, batch=len(batch), error=repr(exc))
+        _fail(batch, exc)
+        return
+    for (_, fut), result in zip(batch, results, strict=True):
+        if not fut.done():
+            fut.set_result(result)
+
+
+def _fail(batch: list[tuple[T, asyncio.Future[R]]], exc: BaseException) -> None:
+    for _, fut in batch:
+        if not fut.done():
+            fut.set_exception(exc)
 
 
 class Coalescer(Generic[T, R]):
@@ -116,20 +122,10 @@ class Coalescer(Generic[T, R]):
         queued, self._queue = self._queue, []
         for i in range(0, len(queued), self.max_batch):
             batch = queued[i:i + self.max_batch]
-            task = asyncio.get_running_loop().create_task(self._flush(batch), name=f"{self.name}-flush")
+            task = asyncio.get_running_loop().create_task(_answer(self.name, self.flush, batch),
+                                                          name=f"{self.name}-flush")
             self._flushing[task] = batch
             task.add_done_callback(lambda t: self._flushing.pop(t, None))
-
-    async def _flush(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
-        try:
-            results = await self.flush([item for item, _ in batch])
-        except Exception as exc:
-            log.warning("batch_failed", batcher=self.name, batch=len(batch), error=repr(exc))
-            Batcher._fail(batch, exc)
-            return
-        for (_, fut), result in zip(batch, results, strict=True):
-            if not fut.done():
-                fut.set_result(result)
 
     async def stop(self) -> None:
         """Cancel the batches in flight (those not yet started too) and fail whoever still waits."""
@@ -139,4 +135,4 @@ class Coalescer(Generic[T, R]):
         await asyncio.gather(*flushing, return_exceptions=True)
         queued, self._queue = self._queue, []
         for batch in [*flushing.values(), queued]:
-            Batcher._fail(batch, RuntimeError(f"{self.name} stopped"))
+            _fail(batch, RuntimeError(f"{self.name} stopped"))
