@@ -23,15 +23,8 @@ from libs.smpp.session import Session
 from libs.store import Write
 from libs.store.eventstore import ConcurrencyError, EventStore
 from proto.base import CommandError, Event, new_id, utcnow
-from proto.commands.carrier import (
-    CarrierStatus,
-    GetCarrierStatus,
-    SubmissionResult,
-    Submissions,
-    SubmitMessage,
-    SubmitMessages,
-    Submitted,
-)
+from proto.commands import carrier as cc
+from proto.commands.carrier import CarrierStatus, GetCarrierStatus, SubmitMessage, Submitted
 from proto.events.carrier import (
     UPSTREAM_ORG,
     InboundTextReceived,
@@ -46,11 +39,6 @@ from services.carrier.config import CarrierServiceSettings
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
-
-RECEIPT_LAG = CARRIER_RECEIPT_LAG
-RECEIPTS = CARRIER_RECEIPTS
-INBOUND = CARRIER_INBOUND
-SUBMISSIONS = CARRIER_SUBMISSIONS
 
 
 class Carrier:
@@ -100,15 +88,15 @@ class Carrier:
             task.add_done_callback(lambda _: self._inflight.pop(cmd.message_id, None))
         return await asyncio.shield(task)
 
-    async def submit_many(self, cmd: SubmitMessages) -> Submissions:
+    async def submit_many(self, cmd: cc.SubmitMessages) -> cc.Submissions:
         """``submit`` for each message at once (their reads, markers and records share the batches every
         submission joins anyway); each answered on its own: its submission, or the error it would raise."""
-        async def one(m: SubmitMessage) -> SubmissionResult:
+        async def one(m: SubmitMessage) -> cc.SubmissionResult:
             try:
-                return SubmissionResult(submitted=await self.submit(m))
+                return cc.SubmissionResult(submitted=await self.submit(m))
             except Exception as exc:  # (cancellation is not an Exception: it still ends the whole request)
-                return SubmissionResult(error=fault_of(exc, "carrier", SubmitMessage.NAME)[0])
-        return Submissions(results=list(await asyncio.gather(*map(one, cmd.messages))))
+                return cc.SubmissionResult(error=fault_of(exc, "carrier", SubmitMessage.NAME)[0])
+        return cc.Submissions(results=list(await asyncio.gather(*map(one, cmd.messages))))
 
     async def _submit(self, cmd: SubmitMessage) -> Submitted:
         earlier = await self._earlier(cmd)
@@ -126,7 +114,7 @@ class Carrier:
             ids = await self.adapter.submit(cmd, attempt.about_to_write)
         except Elsewhere:
             # another replica's attempt got its marker in first: its outcome, or "under way", never a 2nd send
-            SUBMISSIONS.labels("elsewhere").inc()
+            CARRIER_SUBMISSIONS.labels("elsewhere").inc()
             log.info("submission_elsewhere", message_id=mid)
             earlier = await self._earlier(cmd)
             if earlier is None:
@@ -134,20 +122,20 @@ class Carrier:
             return earlier
         except Unavailable as exc:
             await attempt.clear()
-            SUBMISSIONS.labels("unavailable").inc()
+            CARRIER_SUBMISSIONS.labels("unavailable").inc()
             log.info("submission_unavailable", message_id=mid, error=str(exc))
             raise CommandError("CARRIER_UNAVAILABLE", f"the carrier is not reachable now: {exc}", 503) from exc
         except Refused as exc:
             await self._outcome(cmd, "refused", SubmissionRefused(
                 org_id=cmd.org_id, message_id=mid, error_code=exc.code, reason=exc.reason,
                 parts_accepted=exc.parts_accepted), error_code=exc.code, reason=exc.reason)
-            SUBMISSIONS.labels("refused").inc()
+            CARRIER_SUBMISSIONS.labels("refused").inc()
             log.info("submission_refused", message_id=mid, error_code=exc.code)
             raise _refused(exc.code, exc.reason) from exc
         except Unconfirmed as exc:
             await self._outcome(cmd, "unconfirmed", SubmissionUnconfirmed(
                 org_id=cmd.org_id, message_id=mid, reason=str(exc)), reason=str(exc))
-            SUBMISSIONS.labels("unconfirmed").inc()
+            CARRIER_SUBMISSIONS.labels("unconfirmed").inc()
             log.warning("submission_unconfirmed", message_id=mid, reason=str(exc))
             raise _unconfirmed(str(exc)) from exc
         if not await self._submitted(cmd, ids):
@@ -156,7 +144,7 @@ class Carrier:
             earlier = await self._earlier(cmd)
             if earlier is not None:
                 return earlier
-        SUBMISSIONS.labels("submitted").inc()
+        CARRIER_SUBMISSIONS.labels("submitted").inc()
         return Submitted(carrier_message_id=ids[0], parts=len(ids), adapter=self.adapter.name)
 
     async def _submitted(self, cmd: SubmitMessage, ids: list[str]) -> bool:
@@ -188,7 +176,7 @@ class Carrier:
                 await asyncio.sleep(backoff(tries, 0.25, 5.0))
         for effect in settled.values():
             if isinstance(effect, receipts.Published) and effect.lag_s is not None:
-                RECEIPT_LAG.observe(max(0.0, effect.lag_s))
+                CARRIER_RECEIPT_LAG.observe(max(0.0, effect.lag_s))
         out = {id(o): o.message_id in recorded for o in first}
         if again:  # (the same message twice in one batch: the second finds the first's record)
             out.update(zip(map(id, again), await self._record_many(again), strict=True))
@@ -242,7 +230,7 @@ class Carrier:
     async def receipt(self, r: Receipt) -> str:
         """Record one part's receipt (before its deliver_sm_resp); publish the message's once it is known."""
         effect = await self._receipts.submit(r)
-        RECEIPTS.labels(effect).inc()
+        CARRIER_RECEIPTS.labels(effect).inc()
         log.info("receipt_recorded", carrier_message_id=r.message_id, stat=r.stat, effect=effect)
         return effect
 
@@ -257,7 +245,7 @@ class Carrier:
                     raise
         for e in effects:
             if isinstance(e, receipts.Published) and e.lag_s is not None:
-                RECEIPT_LAG.observe(max(0.0, e.lag_s))
+                CARRIER_RECEIPT_LAG.observe(max(0.0, e.lag_s))
         return ["published" if isinstance(e, receipts.Published) else e for e in effects]
 
     # -- inbound ----------------------------------------------------------------------------------------
@@ -291,7 +279,7 @@ class Carrier:
     async def inbound(self, part: model.InboundPart, again: bool = False) -> str:
         """``again``: the same PDU came before, and the SMSC cannot be resending it: a new text."""
         effect = await self._pdus.submit((part, again))
-        INBOUND.labels(effect).inc()
+        CARRIER_INBOUND.labels(effect).inc()
         log.info("inbound_pdu", effect=effect, source=part.source, destination=part.destination,
                  part=part.concat.seq if part.concat else None)
         return effect

@@ -19,7 +19,7 @@ from libs.carrier.http_api import CarrierError
 from libs.embedded.ports import free_port
 from libs.testing import SLACK
 from proto.base import CommandError
-from proto.commands.carrier import SubmitMessage, Submitted
+from proto.commands.carrier import SubmitMessage, SubmitMessages, Submitted
 from proto.subjects import Subjects
 from tests.smpp.node import NodeSmsc
 from tests.system import System, running_system
@@ -111,7 +111,7 @@ async def test_submissions_made_together_share_a_request_and_each_is_answered_as
         async def count(m: Msg) -> None:
             requests.append(len(json.loads(m.data)["messages"]))
 
-        watch = await nc.subscribe(subjects.command("carrier", "submit_messages"), cb=count)
+        watch = await nc.subscribe(subjects.command(SubmitMessages.DOMAIN, SubmitMessages.NAME), cb=count)
         client = CarrierClient(rpc, timeout_s=10 * SLACK)
         try:
             async def bound() -> bool:
