@@ -1,6 +1,7 @@
-"""The carrier service's submit command, never twice (alone, or many in one request, each answered as alone): asked again it answers the first outcome (carrier id,
-refusal), and a submission interrupted after it may have left (its attempt marker found, stale) is
-answered SUBMISSION_UNCONFIRMED — recorded as an event — instead of being sent again."""
+"""The carrier service's submit command, never twice (alone, or many in one request, each answered as
+alone): asked again it answers the first outcome (carrier id, refusal), and a submission interrupted after
+it may have left (its attempt marker found, stale) is answered SUBMISSION_UNCONFIRMED — recorded as an
+event — instead of being sent again."""
 
 from __future__ import annotations
 
