@@ -16,6 +16,9 @@ GSM_EXTENSION = frozenset("\f^{}\\[~]|€")
 GSM_SINGLE, GSM_PART = 160, 153
 UCS2_SINGLE, UCS2_PART = 70, 67
 MAX_TEXT_CHARS = 1600
+TEXTS_PER_REQUEST = 64
+"""Texts one NATS request carries at most (a batch of final checks, of carrier submissions): 64 of the
+longest, 1,600 characters of up to 4 octets each, stay well inside NATS's 1 MB message."""
 
 Encoding = Literal["GSM-7", "UCS-2"]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from libs.bus.rpc import RpcClient
 from libs.carrier.http_api import CarrierError
 from libs.runtime.batching import Coalescer
+from libs.sms import TEXTS_PER_REQUEST
 from proto.base import CommandError
 from proto.commands.carrier import SubmitMessage, SubmitMessages, Submitted
 
@@ -16,8 +17,7 @@ _TRANSIENT = frozenset({"CARRIER_UNAVAILABLE", "SERVICE_UNAVAILABLE", "SERVICE_T
 
 
 class CarrierClient:
-    def __init__(self, rpc: RpcClient, timeout_s: float, max_batch: int = 64):
-        # (64 of the longest texts, 1,600 characters of up to 4 octets, stay well inside NATS's 1 MB payload)
+    def __init__(self, rpc: RpcClient, timeout_s: float, max_batch: int = TEXTS_PER_REQUEST):
         self.rpc = rpc
         self.timeout_s = timeout_s
         self._submissions: Coalescer[SubmitMessage, Submitted | CommandError] = Coalescer(

@@ -27,6 +27,7 @@ from libs.bus.rpc import RpcClient
 from libs.carrier.http_api import CarrierError, Submitter
 from libs.runtime.batching import Batcher
 from libs.runtime.waiting import woken
+from libs.sms import TEXTS_PER_REQUEST
 from libs.store.eventstore import EventStore
 from proto.base import CommandError, ErrorBody, new_id, utcnow
 from proto.commands.compliance import (
@@ -80,9 +81,6 @@ _CANDIDATES = (
     " ) u WHERE rn_org <= $5 ORDER BY rn_org, next_attempt_at, created_at LIMIT $4"
 )
 _NO_ANSWER = ErrorBody(code="NO_DECISION", message="compliance gave no decision", status=502)
-CHECKS_PER_REQUEST = 64
-"""Final checks in one request at most: 64 of the longest texts (1,600 characters of up to 4 octets) stay
-well inside NATS's 1 MB message, however many messages are dispatched at once."""
 
 
 _CLAIM = (
@@ -135,7 +133,7 @@ class Dispatcher:
         """The reconciliation of orphaned credit holds under way (beside the rounds, never in one)."""
         # every message takes these steps; messages taking one at the same time share its round trip
         self._checks: Batcher[EvaluateSend, SendDecision | CommandError] = Batcher(
-            "final-checks", self._check_many, max_batch=min(settings.dispatch_batch, CHECKS_PER_REQUEST), workers=2)
+            "final-checks", self._check_many, max_batch=min(settings.dispatch_batch, TEXTS_PER_REQUEST), workers=2)
         self._sendings: Batcher[tuple[Dispatch, str], model.Message | None] = Batcher(
             "sending", self._sending_many, max_batch=settings.dispatch_batch, workers=2)
         self._sents: Batcher[tuple[str, str], None] = Batcher(
