@@ -22,7 +22,16 @@ from .config import SimConfig
 from .numbers import describe, in_inventory, inventory, is_e164, is_valid_area_code
 from .review import CampaignRequest
 from .smsc import Smsc
-from .world import CALLBACK_TIMEOUT_S, Faults, Handset, MessageRequest, Millis, World, now_rfc3339
+from .world import (
+    CALLBACK_TIMEOUT_S,
+    Faults,
+    Handset,
+    MessageBatch,
+    MessageRequest,
+    Millis,
+    World,
+    now_rfc3339,
+)
 
 log = structlog.get_logger("carrier_sim")
 
@@ -213,13 +222,34 @@ async def submit_campaign(request: web.Request) -> web.Response:
 # -- simulator controls --------------------------------------------------------------------------
 async def handset_texts(request: web.Request) -> web.Response:
     world, msg = request.app[WORLD], await decode(request, MessageRequest)
-    sender = check_sender(msg.from_, "from")
-    check_e164(msg.to, "to")
-    cid = f"sim-{uuid.uuid4()}"
-    mo = {"carrier_message_id": cid, "from": sender, "to": msg.to, "text": msg.text}
-    world.enqueue("mo", {**mo, "received_at": now_rfc3339()})
-    log.info("mo_received", carrier_message_id=cid, assigned=msg.to in world.state.assignments)
+    [cid] = _handsets_text(world, [msg])
     return json_response({"carrier_message_id": cid}, 202)
+
+
+MAX_TEXTS_AT_ONCE = 1000
+"""Texts one ``POST /sim/messages/batch`` takes."""
+
+
+async def handset_texts_batch(request: web.Request) -> web.Response:
+    """Many handsets' texts in one request, in order (a load generator's, so that it and the simulator spend
+    a request on many texts, not one each): all checked before any is sent, then each as alone."""
+    world, req = request.app[WORLD], await decode(request, MessageBatch)
+    if not 0 < len(req.messages) <= MAX_TEXTS_AT_ONCE:
+        raise ApiError(400, "invalid_request", field="messages", detail=f"1 to {MAX_TEXTS_AT_ONCE} texts")
+    return json_response({"carrier_message_ids": _handsets_text(world, req.messages)}, 202)
+
+
+def _handsets_text(world: World, msgs: list[MessageRequest]) -> list[str]:
+    """Handsets' texts to our numbers, after checking them all: their carrier message ids."""
+    senders = [check_sender(msg.from_, "from") for msg in msgs]
+    for msg in msgs:
+        check_e164(msg.to, "to")
+    mos = [{"carrier_message_id": f"sim-{uuid.uuid4()}", "from": sender, "to": msg.to, "text": msg.text,
+            "received_at": now_rfc3339()} for sender, msg in zip(senders, msgs, strict=True)]
+    world.enqueue("mo", *mos)  # (in order: over SMPP, or one callback after another)
+    for mo in mos:
+        log.info("mo_received", carrier_message_id=mo["carrier_message_id"], assigned=mo["to"] in world.state.assignments)
+    return [mo["carrier_message_id"] for mo in mos]
 
 
 async def handset_inbox(request: web.Request) -> web.Response:
@@ -322,6 +352,7 @@ def make_app(cfg: SimConfig) -> web.Application:
     app.router.add_post(f"{carrier}/brands", create_brand)
     app.router.add_post(f"{carrier}/campaigns", submit_campaign)
     app.router.add_post("/sim/messages", handset_texts)
+    app.router.add_post("/sim/messages/batch", handset_texts_batch)
     app.router.add_get("/sim/handsets/{e164}/messages", handset_inbox)
     app.router.add_put("/sim/handsets/{e164}", set_handset)
     app.router.add_get("/sim/numbers/{e164}", number_status)

@@ -69,6 +69,10 @@ class MessageRequest(msgspec.Struct, kw_only=True):
     """The SMSC's id of each part (smpp)."""
 
 
+class MessageBatch(msgspec.Struct, kw_only=True):
+    messages: list[MessageRequest]
+
+
 class PendingMessage(msgspec.Struct, kw_only=True):
     """An accepted MT message whose delivery and receipts are not finished yet."""
 

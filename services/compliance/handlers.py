@@ -13,6 +13,7 @@ from typing import TypeVar
 
 import structlog
 
+from libs.cache import TtlCache
 from libs.store.eventstore import ConcurrencyError
 from libs.store.processed import claim
 from proto.base import CommandError, Event, chosen_or_new_id, rfc3339
@@ -39,6 +40,8 @@ CAMPAIGNS_CONSUMER = "compliance-campaigns"
 UNCOUNT_CONSUMER = "compliance-frequency-uncount"
 REFUSALS_CONSUMER = "compliance-reply-refusals"
 _MAX_KEYWORD = 40
+SCREENED_KEPT_S = 300.0
+"""How long this replica remembers a text it screened (the keywords consumer meets it within moments)."""
 """Longer folded texts cannot be a campaign keyword (numbers allows 30 characters)."""
 T = TypeVar("T")
 
@@ -48,6 +51,12 @@ class Compliance(Handlers):
     def outcomes(self) -> Outcomes:
         """What became of the texts this replica recorded, as outbound tells (``replies``)."""
         return Outcomes(self.svc)
+
+    @functools.cached_property
+    def screened(self) -> TtlCache[str, bool]:
+        """The inbound texts this replica screened for inbound, by event id, recorded: the keywords consumer
+        meets each again moments later (its safety net) and need not ask the database whether it is done."""
+        return TtlCache(SCREENED_KEPT_S, max_entries=100_000)
 
     async def retry(self, fn: Callable[[], Awaitable[T]], attempts: int = 8) -> T:
         """Run a load → decide → append transaction again when another writer moved the stream first."""
@@ -118,7 +127,20 @@ class Compliance(Handlers):
                 await self.on_inbound(ev)
 
         await asyncio.gather(*(in_order(evs) for evs in by_contact.values()))
+        for ev in events:
+            self.screened.put(ev.event_id, True)
         return c.InboundScreened(screened=len(events))
+
+    async def absorb_consumed(self, events: list[Event]) -> set[str]:
+        """The keywords consumer's bulk path: the texts this replica screened are done; the others (screened
+        by another replica, or stored before screening) through ``absorb_inbound``."""
+        done = {ev.event_id for ev in events if self.screened.take(ev.event_id)}
+        return done | await self.absorb_inbound([ev for ev in events if ev.event_id not in done])
+
+    async def on_consumed(self, ev: Event) -> None:
+        """The keywords consumer's one-by-one path (``absorb_consumed``'s rule)."""
+        if not self.screened.take(ev.event_id):
+            await self.on_inbound(ev)
 
     async def on_inbound(self, ev: Event) -> None:
         if not isinstance(ev, InboundMessageReceived) or not ev.org_id:

@@ -32,8 +32,8 @@ def register(svc: Service, h: Compliance) -> None:
     svc.consumer(ConsumerSpec(
         durable=KEYWORDS_CONSUMER,
         events=(InboundMessageReceived,),
-        handler=h.on_inbound,
-        absorb=h.absorb_inbound,
+        handler=h.on_consumed,
+        absorb=h.absorb_consumed,
     ))
     """Every inbound text: keywords (STOP, START, YES, HELP...), plain-language opt-outs, double opt-in
     replies, and the contact's last-message time for the conversation window. Idempotent per event id;

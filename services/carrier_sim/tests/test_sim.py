@@ -228,6 +228,27 @@ async def test_a_handset_texts_assigned_and_unassigned_numbers(sim: Client, rece
     assert (resp.status, body["error"], body["field"]) == (400, "invalid_sender", "from"), body
 
 
+async def test_handsets_texts_in_one_request_go_in_order_all_checked_first(sim: Client, receiver: Receiver) -> None:
+    await assign(sim, SENDER)
+    texts = [{"from": HANDSET, "to": SENDER, "text": f"batch {k}"} for k in range(5)]
+    resp = await sim.post("/sim/messages/batch", json={"messages": texts})
+    body = await resp.json()
+    assert resp.status == 202 and len(set(body["carrier_message_ids"])) == 5, body
+    mos = await receiver.wait_for("mo", 5)
+    assert [m["text"] for m in mos] == [t["text"] for t in texts]
+    assert [m["carrier_message_id"] for m in mos] == body["carrier_message_ids"]
+    # one bad text refuses the request, and none of its texts is sent
+    bad = [*texts[:2], {"from": "not a sender!", "to": SENDER, "text": "hi"}]
+    resp = await sim.post("/sim/messages/batch", json={"messages": bad})
+    assert (resp.status, (await resp.json())["field"]) == (400, "from")
+    for empty in ([], [texts[0]] * 1001):
+        resp = await sim.post("/sim/messages/batch", json={"messages": empty})
+        assert (resp.status, (await resp.json())["field"]) == (400, "messages")
+    await sim.post("/sim/messages", json={"from": HANDSET, "to": SENDER, "text": "after"})
+    mos = await receiver.wait_for("mo", 6)
+    assert [m["text"] for m in mos][5:] == ["after"]
+
+
 async def test_callbacks_are_retried_with_backoff_until_2xx(sim: Client, receiver: Receiver) -> None:
     receiver.refuse["mo"] = 2
     started = time.monotonic()
