@@ -136,6 +136,19 @@ class Run:
     before: dict[int, tuple[str, float]] = field(default_factory=dict)
     idle: dict[str, float] = field(default_factory=dict)
     """CPU seconds per second per process with nothing to do (measured before the load)."""
+    connections: int = 32
+
+    @property
+    def name(self) -> str:
+        """The prefix of its figures: ``scaleout_single``, ``scaleout`` (two replicas, the same connections),
+        ``scaleout_doubled`` (two replicas, twice the connections)."""
+        if self.replicas == 1:
+            return "scaleout_single"
+        return "scaleout" if self.connections == 32 else "scaleout_doubled"
+
+    @property
+    def label(self) -> str:
+        return f"{self.replicas} replica(s), {self.connections} connections"
 
 
 class Target(Protocol):
@@ -294,14 +307,15 @@ async def bench_scaleout(db_url: str, report: Report, figure: Figure) -> None:
 
     seconds = float(os.environ.get("AM_BENCH_SCALEOUT_S", "10"))
     orgs = int(os.environ.get("AM_BENCH_SCALEOUT_ORGS", "8"))
-    print(f"scale-out: sends for {seconds:.0f} s on 32 connections from {orgs} organizations, 3-node JetStream"
-          " cluster (streams R3); one replica of each service, then two of gateway and outbound")
+    print(f"scale-out: sends for {seconds:.0f} s from {orgs} organizations, 3-node JetStream cluster (streams R3);"
+          " one replica of each service on 32 connections, then two of gateway and outbound on 32 (the same load"
+          " spread over them) and on 64 (the same load for each)")
     runs: list[Run] = []
     with tempfile.TemporaryDirectory(prefix="am-cluster-", dir="/tmp") as d:
         cluster = NatsCluster(Path(d)).start()
         try:
             await cluster.wait_ready()
-            for replicas in (1, 2):
+            for replicas, connections in ((1, 32), (2, 32), (2, 64)):
                 await settle(db_url)
                 with Stack(cluster.url_for(), db_url, SCALEOUT_ENV) as stack:
                     extra = Replicas(stack)
@@ -311,9 +325,10 @@ async def bench_scaleout(db_url: str, report: Report, figure: Figure) -> None:
                             gateways.append(await asyncio.to_thread(extra.add, "gateway"))
                             await asyncio.to_thread(extra.add, "outbound")
                         run = await prepare(stack, gateways, orgs)
-                        await send_load(run, 32, count=20 * 32, measure=False)  # warm-up
+                        run.connections = connections
+                        await send_load(run, connections, count=20 * connections, measure=False)  # warm-up
                         await idle(run, 3.0)
-                        await send_load(run, 32, seconds=seconds)
+                        await send_load(run, connections, seconds=seconds)
                         await verify(stack, run, budget_s=120 + 2 * len(run.accepted) / (60 * orgs))
                     finally:
                         extra.stop()
@@ -348,12 +363,12 @@ def net(run: Run) -> dict[str, float]:
 def _report(run: Run, report: Report, figure: Figure) -> None:
     from tests.bench import pct
 
-    n, name = run.sends, "scaleout" if run.replicas > 1 else "scaleout_single"
+    n, name = run.sends, run.name
     spread = ", ".join(f"{k:,}" for k in run.by_gateway.values())
-    report(f"{run.replicas} replica(s): accepted sends", f"{n / run.seconds:,.0f} sends/s, p50 "
+    report(f"{run.label}: accepted sends", f"{n / run.seconds:,.0f} sends/s, p50 "
            f"{pct(run.latencies, .5):.1f} ms, p99 {pct(run.latencies, .99):.1f} ms, {run.refused} refused "
            f"(all sends per gateway, warm-up included: {spread})")
-    report(f"{run.replicas} replica(s): delivered, lost, carrier dup., bus dup.",
+    report(f"{run.label}: delivered, lost, carrier dup., bus dup.",
            f"{run.delivered:,}/{len(run.accepted):,}, {run.lost}, {run.duplicates}, {run.event_duplicates} "
            f"(drained {run.drained_s:.0f} s after the load)")
     figure(f"{name}_sends_per_s", n / run.seconds, "sends/s")
@@ -368,16 +383,23 @@ def _report(run: Run, report: Report, figure: Figure) -> None:
         figure(f"{name}_cpu_ms_per_send_{proc.replace(' ', '_').replace('#', '_')}", ms, "ms")
     figure(f"{name}_cpu_ms_per_send_gross_total", gross["total"], "ms")
     whole = cpu_ms_per(run.cpu_whole, n)[-1][1]  # the measured sends' life (and a share of the warm-up's)
-    report(f"{run.replicas} replica(s): CPU per send, accept to receipt", f"{whole:.2f} ms gross")
+    report(f"{run.label}: CPU per send, accept to receipt", f"{whole:.2f} ms gross")
     figure(f"{name}_cpu_ms_per_delivered_send_total", whole, "ms")
 
 
 def _side_by_side(runs: list[Run], report: Report, figure: Figure) -> None:
-    if len(runs) != 2 or not all(r.sends for r in runs):
+    """Each run with two replicas against the one with one: ``scaleout_cpu_per_send_ratio`` with the same
+    connections (the load spread over twice the replicas: each one's batches are half as large), and
+    ``scaleout_doubled_cpu_per_send_ratio`` with twice the connections (each replica under the load one had)."""
+    if len(runs) < 2 or not runs[0].sends:
         return
-    one, two = runs
-    a, b = cpu_ms_per(net(one), one.sends)[-1][1], cpu_ms_per(net(two), two.sends)[-1][1]
-    report("scale-out vs one replica: sends/s, CPU ms per send (net)",
-           f"{two.sends / two.seconds:,.0f} vs {one.sends / one.seconds:,.0f}, {b:.2f} vs {a:.2f} "
-           f"({(b / a - 1) * 100:+.0f} %)")
-    figure("scaleout_cpu_per_send_ratio", b / a, "x")
+    one = runs[0]
+    a = cpu_ms_per(net(one), one.sends)[-1][1]
+    for two in runs[1:]:
+        if not two.sends:
+            continue
+        b = cpu_ms_per(net(two), two.sends)[-1][1]
+        report(f"{two.label} vs {one.label}: sends/s, CPU ms per send (net)",
+               f"{two.sends / two.seconds:,.0f} vs {one.sends / one.seconds:,.0f}, {b:.2f} vs {a:.2f} "
+               f"({(b / a - 1) * 100:+.0f} %)")
+        figure(f"{two.name}_cpu_per_send_ratio", b / a, "x")

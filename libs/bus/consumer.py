@@ -177,10 +177,10 @@ class ConsumerRunner:
                     previous = (inflight[-1], absorbed)
                     while inflight and (inflight[0].done() or len(inflight) >= self.spec.pipeline):
                         await inflight.popleft()
-                elif self.spec.absorb is None or len(msgs) < 2:
+                elif self.spec.absorb is None:
                     for msg in msgs:
                         await self.handle(msg)
-                else:
+                else:  # (one message too: a bulk path's one statement costs less than the handler's transaction)
                     await self._batch(msgs)
         finally:  # the batches in hand are finished (or, cancelled, nak'd by their handlers)
             if inflight:

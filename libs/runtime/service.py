@@ -266,7 +266,7 @@ class Service:
         if self.relay is not None:
             await self.relay.stop()
             with contextlib.suppress(Exception):  # flush what committed meanwhile; the next start would too
-                await asyncio.wait_for(self.relay.publish_pending(), 2)
+                await asyncio.wait_for(self.relay.flush(), 2)
         with contextlib.suppress(Exception):
             await self.nc.drain()
         if self.uses_db:

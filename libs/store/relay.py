@@ -1,7 +1,8 @@
 """The outbox relay: publishes committed events to JetStream in position order.
 
 Its to-do list is the ``outbox`` table, which a trigger on ``events`` fills in the appending statement's
-own transaction; what JetStream acknowledged is deleted from it. Woken by LISTEN/NOTIFY, with a periodic
+own transaction; what JetStream acknowledged is deleted from it — by the round after, in the statement that
+reads that round's events (one round trip a round, not two), or within ``DELETE_WITHIN_S`` when none comes. Woken by LISTEN/NOTIFY, with a periodic
 sweep for anything left behind. Only the holder of an advisory lock relays, so two replicas never race.
 ``Nats-Msg-Id`` = event id makes a re-publish after a crash (published to NATS, not yet deleted from the
 outbox) harmless within the stream's duplicate window.
@@ -36,6 +37,21 @@ class _PubAck(msgspec.Struct):
 
 _ack = msgspec.json.Decoder(_PubAck).decode
 
+DELETE_WITHIN_S = 0.02
+"""How long events JetStream acknowledged stay in the outbox at most when no round comes to delete them with
+its read: under load the next commit comes sooner, and its round deletes them for nothing."""
+
+_ROUND = (
+    # what the last round published leaves the outbox, and the next events are read, in one statement
+    # (its snapshot still sees the rows it deletes, hence the exclusion); the positions first, then an
+    # index lookup of just those events: planned as a join, this became a merge or hash join reading every
+    # event ever appended, on every call
+    "WITH done AS (DELETE FROM outbox WHERE position = ANY($2::bigint[]))"
+    " SELECT position, event_id::text AS event_id, subject, data::text AS data, headers::text AS headers"
+    " FROM events WHERE position = ANY(ARRAY(SELECT position FROM outbox WHERE position <> ALL($2::bigint[])"
+    " ORDER BY position LIMIT $1)) ORDER BY position"
+)
+
 
 class Relay:
     def __init__(
@@ -63,6 +79,8 @@ class Relay:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._leads = False
+        self._published: list[int] = []
+        """The positions JetStream acknowledged that are still in the outbox (the next round deletes them)."""
         self.lock_key = int.from_bytes(
             hashlib.sha256(f"relay:{schema}".encode()).digest()[:8], "big", signed=True
         )
@@ -113,7 +131,7 @@ class Relay:
                         continue
                     # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the stop's cancellation
                     with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(self.sweep_interval):
+                        async with asyncio.timeout(DELETE_WITHIN_S if self._published else self.sweep_interval):
                             await self._wake.wait()
             finally:
                 self._leads = False
@@ -121,16 +139,21 @@ class Relay:
                     await listen_conn.remove_listener(self.channel, self._notified)
                     await listen_conn.execute("SELECT pg_advisory_unlock($1)", self.lock_key)
 
+    async def flush(self) -> None:
+        """Publish what is pending until nothing is, and leave the outbox empty of what was published."""
+        while await self.publish_pending() or self._published:
+            pass
+
     async def publish_pending(self) -> int:
+        """One round: the last round's events deleted from the outbox, the next ones (up to ``batch``)
+        read and published; answers how many were published."""
         async with self.pool.acquire() as conn:
-            rows = await conn.fetch(
-                # The positions first, then an index lookup of just those events: planned as a join,
-                # this became a merge or hash join reading every event ever appended, on every call.
-                "SELECT position, event_id::text AS event_id, subject, data::text AS data,"
-                " headers::text AS headers FROM events WHERE position = ANY(ARRAY("
-                "SELECT position FROM outbox ORDER BY position LIMIT $1)) ORDER BY position",
-                self.batch,
-            )
+            done, self._published = self._published, []
+            try:
+                rows = await conn.fetch(_ROUND, self.batch, done)
+            except BaseException:
+                self._published = done + self._published  # (still to delete: published, not deleted)
+                raise
             if not rows:
                 return 0
             futures = []
@@ -143,10 +166,7 @@ class Relay:
                 ack = _ack(reply.data)
                 if ack.error is not None or not ack.stream:
                     raise RuntimeError(f"JetStream refused an event: {ack.error or reply.data[:200]!r}")
-            await conn.execute(
-                "DELETE FROM outbox WHERE position = ANY($1::bigint[])",
-                [r["position"] for r in rows],
-            )
+            self._published = [r["position"] for r in rows]
             EVENTS_PUBLISHED.labels(self.service).inc(len(rows))
             by_type: dict[str, int] = {}  # root.domain.aggregate.event.org -> aggregate.event (a bounded set)
             for r in rows:

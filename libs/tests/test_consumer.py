@@ -135,3 +135,36 @@ async def test_a_pipelined_consumer_takes_the_next_batch_while_one_is_at_work(na
     finally:
         await runner.stop()
         await nc.close()
+
+
+async def test_a_consumer_with_a_bulk_path_takes_a_lone_message_through_it(nats_url: str, subject_root: str) -> None:
+    """One statement for one message too (the bulk path's), not the handler's transaction of several."""
+    subjects = Subjects(subject_root)
+    nc = await nats.connect(nats_url)
+    await ensure_stream(nc, subjects, StreamSpec("accounts"))
+    org = "00000000-0000-0000-0000-000000000005"
+    absorbed: list[list[Event]] = []
+    handled: list[Event] = []
+
+    async def absorb(evs: list[Event]) -> set[str]:
+        absorbed.append(evs)
+        return {e.event_id for e in evs}
+
+    async def handler(ev: Event) -> None:
+        handled.append(ev)
+
+    runner = ConsumerRunner(nc, subjects, None, ConsumerSpec("test-lone", (CreditGranted,), handler, absorb=absorb))
+    await runner.start()
+    try:
+        js = nc.jetstream()
+        ev = CreditGranted(org_id=org, entry_id=new_id(), amount_micros=1, reason="test")
+        await js.publish(subjects.of(CreditGranted, org), encode_event(ev))
+        for _ in range(600):
+            info = await js.consumer_info(subjects.stream_name("accounts"), "test-lone")
+            if info.ack_floor.stream_seq >= 1:
+                break
+            await asyncio.sleep(0.05)
+        assert absorbed == [[ev]] and handled == []
+    finally:
+        await runner.stop()
+        await nc.close()

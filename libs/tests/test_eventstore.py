@@ -72,11 +72,43 @@ async def test_committed_unpublished_event_is_published_once_after_a_crash(env: 
         await env.store.append(conn, "credit-y", 0, [grant()])
     relay = Relay(env.store.pool, env.nc, env.store.schema, "accounts")
     assert await relay.publish_pending() == 1
-    # the crash: published to NATS, but the mark never committed
-    await env.store.pool.execute("INSERT INTO outbox (position) SELECT position FROM events")
-    assert await relay.publish_pending() == 1  # re-published...
+    # the crash: published to NATS, still in the outbox (the round after would have deleted it)
+    assert await env.store.pool.fetchval("SELECT count(*) FROM outbox") == 1
+    restarted = Relay(env.store.pool, env.nc, env.store.schema, "accounts")
+    assert await restarted.publish_pending() == 1  # re-published...
     assert await stream_count(env) == 1  # ...and de-duplicated by Nats-Msg-Id
-    assert await relay.publish_pending() == 0
+    assert await restarted.publish_pending() == 0  # (this round deleted it)
+    assert await env.store.pool.fetchval("SELECT count(*) FROM outbox") == 0
+
+
+async def test_a_relay_round_deletes_the_last_rounds_events_in_the_statement_that_reads_its_own(
+        env: Env, one_conn: tuple[EventStore, Statements]) -> None:
+    store, queries = one_conn
+    relay = Relay(store.pool, env.nc, store.schema, "accounts")
+    await relay.flush()  # (what the fixture wrote)
+    before = await stream_count(env)
+    await store.write(Write().append(f"credit-{new_id()}", 0, [grant(), grant()]))
+    queries.clear()
+    assert await relay.publish_pending() == 2
+    await store.write(Write().append(f"credit-{new_id()}", 0, [grant()]))
+    assert await relay.publish_pending() == 1  # the two published before leave the outbox with this read
+    assert [q for q in queries.texts if "outbox" in q and "INSERT" not in q] == [queries.texts[0]] * 2
+    assert await store.pool.fetchval("SELECT count(*) FROM outbox") == 1
+    await relay.flush()
+    assert await store.pool.fetchval("SELECT count(*) FROM outbox") == 0
+    assert await stream_count(env) == before + 3
+
+
+async def test_a_leading_relay_empties_the_outbox_soon_after_its_last_round(env: Env) -> None:
+    relay = Relay(env.store.pool, env.nc, env.store.schema, "accounts", sweep_interval=30)
+    relay.start()
+    try:
+        await env.store.write(Write().append(f"credit-{new_id()}", 0, [grant()]))
+        async with asyncio.timeout(10):  # (DELETE_WITHIN_S, 20 ms, with nothing else to do: well before 30 s)
+            while await stream_count(env) < 1 or await env.store.pool.fetchval("SELECT count(*) FROM outbox"):
+                await asyncio.sleep(0.02)
+    finally:
+        await relay.stop()
 
 
 async def test_relay_is_woken_by_notify(env: Env) -> None:
