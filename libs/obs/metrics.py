@@ -22,9 +22,10 @@ RPC_LATENCY = Histogram("am_rpc_seconds", "Command handling time", ["subject", "
 HTTP_LATENCY = Histogram("am_http_seconds", "HTTP request time by route and status", ["route", "status"])
 
 # -- read periodically (AM_METRICS_INTERVAL_S) from the database and JetStream ----------------------
-OUTBOX_PENDING = Gauge("am_outbox_pending", "Events appended but not yet published to JetStream", ["service"])
+OUTBOX_PENDING = Gauge("am_outbox_pending", "Events in the outbox: not yet published to JetStream, or published by"
+                       " the relay's last round and deleted with its next", ["service"])
 OUTBOX_LAG = Gauge(
-    "am_outbox_lag_seconds", "Age of the oldest event not yet published to JetStream (0 when none)", ["service"]
+    "am_outbox_lag_seconds", "Age of the oldest event in the outbox (0 when none)", ["service"]
 )
 CONSUMER_PENDING = Gauge(
     "am_consumer_pending", "Messages of the stream a durable consumer has not been delivered yet", ["stream", "durable"]
