@@ -307,6 +307,20 @@ async def settle(db_url: str) -> None:
     await asyncio.sleep(1)
 
 
+async def bench_idle(seconds: float = 5.0) -> None:
+    """What the whole system spends a second doing nothing (sweeps, polls, the consumers' waiting fetches):
+    every phase runs on top of it."""
+    await asyncio.sleep(2)  # (past the start's own work)
+    before = cpubudget.snapshot()
+    await asyncio.sleep(seconds)
+    spent = cpubudget.by_role(before, cpubudget.snapshot())
+    per_s = {role: cpu * 1000 / seconds for role, cpu in spent.items() if role != "load generator"}
+    top = sorted(per_s.items(), key=lambda kv: -kv[1])
+    report("idle: CPU ms a second, the whole system", f"{sum(per_s.values()):.0f} ms/s ("
+           + ", ".join(f"{role} {ms:.0f}" for role, ms in top if ms >= 0.5) + ")")
+    figure("idle_cpu_ms_per_s", sum(per_s.values()), "ms/s")
+
+
 async def main() -> None:
     started = time.perf_counter()
     print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}")
@@ -316,6 +330,7 @@ async def main() -> None:
         chosen = [(name, fn) for name, fn in BENCHES if not only or name in only]
         if chosen:
             with Stack(nats_url, db_url) as stack:
+                await bench_idle()
                 for _, fn in chosen:
                     await settle(db_url)
                     await fn(stack)

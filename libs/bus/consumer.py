@@ -171,6 +171,8 @@ class ConsumerRunner:
                     continue
                 finally:
                     self._fetching = False
+                if not msgs:  # (a fetch can end with a status and nothing: no round for it)
+                    continue
                 if pipelined:  # (one message too goes through absorb: in order behind the batches in hand)
                     absorbed = asyncio.Event()
                     inflight.append(asyncio.create_task(self._batch(msgs, previous, absorbed)))

@@ -165,15 +165,16 @@ def specs(es: EventStore, send: Send, reply_max_age_s: float) -> list[ConsumerSp
 
     return [
         ConsumerSpec(durable=REPLIES_CONSUMER, events=(ReplyIssued, DoubleOptInRequested), handler=on_reply,
-                     batch=16, fetch_timeout_s=0.02),
+                     batch=16),
         # (compliance's replies and double opt-in texts go out because they were recorded; a contact who
-        # texted STOP waits for the answer, so a fetch does not wait to fill its batch)
+        # texted STOP waits for the answer — a fetch hands over what has come as soon as something has, so
+        # its timeout is no latency: at 20 ms it only cost an idle outbound 50 fetches a second)
         ConsumerSpec(durable=OPT_OUT_CONSUMER, events=(OptOutRecorded,), handler=on_opt_out),
         ConsumerSpec(durable=RELEASE_CONSUMER, events=(PhoneNumberReleased,), handler=on_release),
         # (a released number's pending messages are canceled and refunded)
         ConsumerSpec(durable=POLICY_CONSUMER, events=(CompliancePolicyChanged,), handler=on_policy),
         # (quiet hours turned off release the messages they alone held)
         ConsumerSpec(durable=RECEIPTS_CONSUMER, events=(ReceiptReceived,), handler=on_receipt, absorb=on_receipts,
-                     batch=100, fetch_timeout_s=0.02),
+                     batch=100),
         # (the carrier service's receipts: delivered / undelivered)
     ]
