@@ -215,33 +215,20 @@ async def paced(url: str, fn: Callable[[KeepAlive, int], Awaitable[None]], rate:
                 connections: int) -> float:
     """Open loop on keep-alive connections: request ``k`` starts at ``k / rate`` s (or as soon as a
     connection is free when all are busy). Answers the seconds the ``rate * seconds`` requests took."""
-    n = int(rate * seconds)
-    nxt = 0
-    start = time.perf_counter()
 
-    async def worker() -> None:
-        nonlocal nxt
-        conn = KeepAlive(url)
-        try:
-            while nxt < n:
-                k, nxt = nxt, nxt + 1
-                delay = start + k / rate - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                await fn(conn, k)
-        finally:
-            conn.close()
+    async def one(conn: KeepAlive, ks: range) -> None:
+        await fn(conn, ks[0])
 
-    await asyncio.gather(*(worker() for _ in range(connections)))
-    return time.perf_counter() - start
+    return await paced_batches(url, one, rate, seconds, connections, tick_s=0.0, most=1)
 
 
 async def paced_batches(url: str, fn: Callable[[KeepAlive, range], Awaitable[None]], rate: float, seconds: float,
                         connections: int, tick_s: float = 0.005, most: int = 100) -> float:
-    """``paced``, but in ticks: item ``k`` is due at ``k / rate`` s, and a request carries the items that
-    fell due within a tick of ``tick_s`` (at most ``most``), sent when the tick ends — for a target that
-    takes many items a request (the simulator's handsets' texts), so that neither the load generator nor
-    the simulator spends a request on each. Answers the seconds it all took."""
+    """Open loop in ticks: item ``k`` is due at ``k / rate`` s, and a request carries the items that fell due
+    within a tick of ``tick_s`` (at most ``most``), sent when the tick ends (or as soon as a connection is
+    free when all are busy) — for a target that takes many items a request (the simulator's handsets'
+    texts), so that neither the load generator nor the simulator spends a request on each. With no tick
+    and one item a request it is ``paced``. Answers the seconds it all took."""
     n = int(rate * seconds)
     per_tick = max(1, round(rate * tick_s))
     nxt = 0
@@ -252,11 +239,14 @@ async def paced_batches(url: str, fn: Callable[[KeepAlive, range], Awaitable[Non
         conn = KeepAlive(url)
         try:
             while nxt < n:
-                due = min(n, int((time.perf_counter() - start) * rate) + 1, nxt + most)
-                if due < min(n, nxt + per_tick):  # the tick is not over: wait for its last item
-                    await asyncio.sleep(max(0.0, start + (min(n, nxt + per_tick) - 1) / rate - time.perf_counter()))
-                    continue
-                ks, nxt = range(nxt, due), due
+                # a tick's items, or all those already due when this connection comes late; taken before the
+                # wait for the last of them (each connection waits for items of its own)
+                overdue = int((time.perf_counter() - start) * rate) + 1
+                end = min(n, nxt + most, max(nxt + per_tick, overdue))
+                ks, nxt = range(nxt, end), end
+                wait = start + (end - 1) / rate - time.perf_counter()
+                if wait > 0:
+                    await asyncio.sleep(wait)
                 await fn(conn, ks)
         finally:
             conn.close()
