@@ -40,9 +40,9 @@ CAMPAIGNS_CONSUMER = "compliance-campaigns"
 UNCOUNT_CONSUMER = "compliance-frequency-uncount"
 REFUSALS_CONSUMER = "compliance-reply-refusals"
 _MAX_KEYWORD = 40
+"""Longer folded texts cannot be a campaign keyword (numbers allows 30 characters)."""
 SCREENED_KEPT_S = 300.0
 """How long this replica remembers a text it screened (the keywords consumer meets it within moments)."""
-"""Longer folded texts cannot be a campaign keyword (numbers allows 30 characters)."""
 T = TypeVar("T")
 
 
