@@ -69,7 +69,7 @@ class MessageRequest(msgspec.Struct, kw_only=True):
     """The SMSC's id of each part (smpp)."""
 
 
-class MessageBatch(msgspec.Struct, kw_only=True):
+class MessageBatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     messages: list[MessageRequest]
 
 

@@ -244,6 +244,8 @@ async def test_handsets_texts_in_one_request_go_in_order_all_checked_first(sim: 
     for empty in ([], [texts[0]] * 1001):
         resp = await sim.post("/sim/messages/batch", json={"messages": empty})
         assert (resp.status, (await resp.json())["field"]) == (400, "messages")
+    resp = await sim.post("/sim/messages/batch", json={"messages": texts[:1], "mesages": []})  # a misspelt field
+    assert (resp.status, (await resp.json())["error"]) == (400, "invalid_request")
     await sim.post("/sim/messages", json={"from": HANDSET, "to": SENDER, "text": "after"})
     mos = await receiver.wait_for("mo", 6)
     assert [m["text"] for m in mos][5:] == ["after"]
