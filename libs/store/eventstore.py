@@ -46,7 +46,7 @@ from proto.subjects import Subjects
 
 _INSERT = (
     "INSERT INTO events (stream_id, version, event_id, event_type, subject, org_id, data, headers)"
-    " VALUES ($1, $2, $3::uuid, $4, $5, $6, $7::jsonb, $8::jsonb)"
+    " VALUES ($1, $2, $3::uuid, $4, $5, $6, $7::json, $8::json)"
 )
 
 
@@ -60,7 +60,7 @@ NOTIFY_9 = _notify_sql(9)
 
 _APPEND_MANY = (
     "WITH ins AS (INSERT INTO events (stream_id, version, event_id, event_type, subject, org_id, data, headers)"
-    " SELECT $1, $2 + u.i, u.e, u.t, u.s, u.o, u.d::jsonb, u.h::jsonb"
+    " SELECT $1, $2 + u.i, u.e, u.t, u.s, u.o, u.d::json, u.h::json"
     " FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])"
     " WITH ORDINALITY AS u(e, t, s, o, d, h, i) RETURNING 1)"
     f" SELECT (SELECT count(*) FROM ins) AS n, {NOTIFY_9}"

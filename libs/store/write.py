@@ -118,7 +118,7 @@ class Write:
         return sql(
             "INSERT INTO events (stream_id, version, event_id, event_type, subject, org_id, data, headers)"
             f" SELECT e.stream_id, {_AT_HEAD if at_head else 'e.version'}, e.event_id, e.event_type, e.subject,"
-            " e.org_id, e.data::jsonb, e.headers::jsonb FROM :rows WHERE :wake >= 0 AND (:cond) RETURNING 1",
+            " e.org_id, e.data::json, e.headers::json FROM :rows WHERE :wake >= 0 AND (:cond) RETURNING 1",
             rows=table("e", _COLUMNS, rows), wake=notify(channel), cond=self.condition or sql("true"))
 
     def conflict(self, exc: asyncpg.UniqueViolationError) -> ConcurrencyError | None:

@@ -403,8 +403,8 @@ async def test_an_event_stored_in_an_older_shape_loads_in_the_current_one(env: E
            '"message_id":"m1","carrier_message_id":"c1","receipt_status":"DELIVRD","delivered_at":""}')
     await env.store.pool.execute(
         "INSERT INTO events (stream_id, version, event_id, event_type, subject, org_id, data, headers)"
-        " VALUES ($1, 1, $2::uuid, 'MessageDelivered', 'am.outbound.message.message_delivered.x', $3, $4::jsonb,"
-        " '{}'::jsonb)", stream, new_id(), org, old)
+        " VALUES ($1, 1, $2::uuid, 'MessageDelivered', 'am.outbound.message.message_delivered.x', $3, $4::json,"
+        " '{}'::json)", stream, new_id(), org, old)
     # when the stream is loaded
     async with env.store.transaction() as conn:
         events, version = await env.store.load(conn, stream)

@@ -271,7 +271,7 @@ class DecisionLog:
         w.project(sql(
             "INSERT INTO gate_decisions (org_id, decision_id, decided_at, message_id, stage, from_number,"
             " contact_number, kind, category, outcome, code, reason_code, reason, defer_until, checks, page_event_id)"
-            " SELECT o, i, a, m, st, f, c, k, cat, dec, code, rc, r, du, ch::jsonb, p FROM :rows",
+            " SELECT o, i, a, m, st, f, c, k, cat, dec, code, rc, r, du, ch::json, p FROM :rows",
             rows=table("u", _DECISION_COLUMNS, (
                 (ev.org_id, d.decision_id, d.decided_at, d.message_id, d.stage, d.from_number, d.contact_number,
                  d.kind, d.category, d.decision, d.code, reason_code(d), d.reason,

@@ -33,12 +33,12 @@ SELECT e.org_id, (d->>'decision_id')::uuid, (d->>'decided_at')::timestamptz, d->
            SELECT string_agg(upper(k->>'name'), ',') FROM jsonb_array_elements(d->'checks') k
            WHERE k->>'result' = 'defer') END),
        COALESCE(d->>'reason', ''), d->>'defer_until', COALESCE(d->'checks', '[]'::jsonb), e.event_id
-FROM events e CROSS JOIN LATERAL jsonb_array_elements(e.data->'decisions') d
+FROM events e CROSS JOIN LATERAL jsonb_array_elements(e.data::jsonb->'decisions') d
 WHERE e.event_type = 'GateDecisionsRecorded'
 UNION ALL
 SELECT e.org_id, (e.data->>'decision_id')::uuid, (e.data->>'occurred_at')::timestamptz, e.data->>'message_id',
        e.data->>'stage', e.data->>'from_number', e.data->>'contact_number', e.data->>'kind', e.data->>'category',
        e.data->>'decision', e.data->>'code', e.data->>'code', COALESCE(e.data->>'reason', ''),
-       e.data->>'defer_until', COALESCE(e.data->'checks', '[]'::jsonb), e.event_id
+       e.data->>'defer_until', COALESCE(e.data::jsonb->'checks', '[]'::jsonb), e.event_id
 FROM events e WHERE e.event_type = 'GateDecisionRecorded'
 ON CONFLICT DO NOTHING;

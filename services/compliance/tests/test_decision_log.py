@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
+
 from libs.testing.statements import counted_store
 from proto.base import new_id, utcnow
-from proto.events.compliance import GateDecision
+from proto.events.compliance import DecisionCheck, GateDecision
 from services.compliance.store import DecisionLog
 
 SQL = Path(__file__).parent.parent / "sql"
@@ -35,6 +37,17 @@ async def test_a_batch_of_decisions_is_one_statement(database_url: str, subject_
         pages = await pool.fetchval("SELECT count(*) FROM events WHERE event_type = 'GateDecisionsRecorded'")
         rows = await pool.fetchval("SELECT count(*) FROM gate_decisions")
         assert (pages, rows) == (1 + 3, 1 + 60)
+
+
+async def test_a_decisions_checks_are_kept_as_the_gate_encoded_them(database_url: str, subject_root: str) -> None:
+    async with counted_store(database_url, subject_root, "compliance", SQL) as (es, _):
+        checks = [DecisionCheck(name="opt_out", result="pass", detail="not opted out"),
+                  DecisionCheck(name="quiet_hours", result="defer", detail="22:10 in America/New_York, \"quiet\"")]
+        d = msgspec.structs.replace(decision(), checks=checks)
+        await DecisionLog(es)._write([(new_id(), d)])
+        # stored as the text it was given (json, not re-parsed and re-printed as jsonb would)
+        row = await es.pool.fetchrow("SELECT pg_typeof(checks)::text AS t, checks::text AS checks FROM gate_decisions")
+        assert (row["t"], row["checks"]) == ("json", msgspec.json.encode(checks).decode())
 
 
 async def test_decisions_are_counted_by_outcome_and_reason(database_url: str, subject_root: str) -> None:
