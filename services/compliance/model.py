@@ -5,9 +5,11 @@ with are in ``rules``. No I/O; ``now`` is an argument."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
+
+import msgspec
+from msgspec.structs import replace
 
 from proto.base import CommandError, Event, rfc3339
 from proto.commands.compliance import Check, SendDecision
@@ -37,8 +39,7 @@ QUIET_EXEMPT_KINDS = EXEMPT_KINDS - {"opt_in_request"}
 """Replies the contact's own text asked for go out at once; a double opt-in confirmation is our initiative,
 so it waits for the recipient's allowed hours (or is refused, under a ``reject`` policy)."""
 
-@dataclass(frozen=True)
-class Policy:
+class Policy(msgspec.Struct, frozen=True):
     quiet_hours_enabled: bool = True
     quiet_hours_action: Literal["defer", "reject"] = "defer"
     conversation_window_enabled: bool = False
@@ -53,8 +54,7 @@ class Policy:
     """Over a cap: refuse (453 FREQUENCY_CAP), or schedule to when it is allowed. A send may ask for either."""
 
 
-@dataclass(frozen=True)
-class ContactState:
+class ContactState(msgspec.Struct, frozen=True):
     version: int = 0
     consent_id: str | None = None
     consent_method: str | None = None
@@ -112,8 +112,7 @@ def fold(s: ContactState, events: list[Event]) -> ContactState:
 
 # -- the gate -------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class SendFacts:
+class SendFacts(msgspec.Struct, frozen=True):
     org_id: str
     message_id: str
     from_: str
@@ -133,21 +132,19 @@ class SendFacts:
         return self.kind if self.kind == "standard" or self.kind == self.issued_kind else "standard"
 
 
-@dataclass(frozen=True)
-class Sender:
+class Sender(msgspec.Struct, frozen=True):
     sending_enabled: bool
     reason_code: str | None = None
     reason: str = ""
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(msgspec.Struct, frozen=True):
     check: Check
     code: str | None = None
     status: int = 200
     reason: str = ""
     defer_until: datetime | None = None
-    details: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
 def check_opt_out(s: ContactState, f: SendFacts) -> Outcome:
@@ -228,8 +225,7 @@ def caps_of(p: Policy, f: SendFacts) -> tuple[Cap, ...]:
     return frequency.caps_for(p.frequency_caps, quiet_hours.area_of(f.to).state, f.category)
 
 
-@dataclass(frozen=True)
-class Counted:
+class Counted(msgspec.Struct, frozen=True):
     """What the frequency check knows: the contact's other allowed sends (None: this message was counted
     when it was accepted)."""
 

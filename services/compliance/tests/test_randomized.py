@@ -6,9 +6,11 @@ that the rules allow)."""
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
+
+from msgspec.structs import replace
 
 from proto.base import CommandError, Event
 from proto.events.compliance import ConsentGranted, DoubleOptInExpired, ReplyIssued
