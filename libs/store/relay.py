@@ -3,7 +3,8 @@
 Its to-do list is the ``outbox`` table, which a trigger on ``events`` fills in the appending statement's
 own transaction; what JetStream acknowledged is deleted from it — by the round after, in the statement that
 reads that round's events (one round trip a round, not two), or within ``DELETE_WITHIN_S`` when none comes.
-Woken by LISTEN/NOTIFY, with a periodic sweep for anything left behind. Only the holder of an advisory lock relays, so two replicas never race.
+Woken by LISTEN/NOTIFY, with a periodic sweep for anything left behind. Only the holder of an advisory lock
+relays, so two replicas never race.
 ``Nats-Msg-Id`` = event id makes a re-publish after a crash (published to NATS, not yet deleted from the
 outbox) harmless within the stream's duplicate window.
 """

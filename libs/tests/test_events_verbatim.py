@@ -14,6 +14,7 @@ from libs.store import Write
 from libs.store.db import _BASE_SQL, create_pool, migrate
 from libs.store.eventstore import EventStore
 from libs.store.relay import Relay
+from libs.testing import SLACK
 from proto.base import new_id
 from proto.events import decode_event, encode_event
 from proto.events.accounts import CreditGranted
@@ -57,7 +58,7 @@ async def test_an_event_is_kept_and_published_as_it_was_encoded(nc: Client, data
         # and what the relay publishes is that encoding too
         sub = await nc.subscribe(f"{subjects.root}.accounts.>")
         assert await Relay(pool, nc, schema, "accounts").publish_pending() == 2
-        published = [(await sub.next_msg(timeout=10)).data for _ in range(2)]
+        published = [(await sub.next_msg(timeout=10 * SLACK)).data for _ in range(2)]
         assert published == [encode_event(first), encode_event(second)]
         await sub.unsubscribe()
     finally:
@@ -87,7 +88,7 @@ async def test_a_store_from_before_keeps_its_events_through_the_migration(databa
         await pool.execute("WITH moved AS (DELETE FROM events WHERE event_id = $1::uuid RETURNING *)"
                            " INSERT INTO events_archive SELECT * FROM moved", archived.event_id)
         # when the services start on it (their migrations run)
-        assert await migrate(pool, schema, None) == ["sql/0002_events_verbatim.sql"]
+        assert "sql/0002_events_verbatim.sql" in await migrate(pool, schema, None)
         # then both tables hold json, every event as it was, and new appends take the default headers
         for table, ev in (("events", kept), ("events_archive", archived)):
             row = await pool.fetchrow(f"SELECT pg_typeof(data)::text AS t, pg_typeof(headers)::text AS h,"
